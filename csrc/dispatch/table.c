@@ -1,0 +1,65 @@
+/* The dispatch table: one static table per compiled ISA, built from the
+ * registries, and an atomic pointer to the one in use. It starts at the best
+ * ISA the CPU supports, capped by $FASTCONV_ISA (read once, on first use);
+ * fc_set_isa lets tests move it, never above what the CPU has. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fastconv/ukernel.h"
+
+#define FC_GEMM_ENTRY(dtype, mr, nr, isa) \
+  { fc_##dtype##_gemm_ukernel_##mr##x##nr##__##isa, mr, nr }
+
+static const fc_ukernel_table fc_table_scalar = {
+    FC_ISA_SCALAR, FC_GEMM_ENTRY(f32, 4, 8, scalar), FC_GEMM_ENTRY(f64, 4, 4, scalar),
+    fc_f32_relu_ukernel__scalar, fc_f64_relu_ukernel__scalar};
+#if FASTCONV_HAVE_AVX2
+static const fc_ukernel_table fc_table_avx2 = {
+    FC_ISA_AVX2, FC_GEMM_ENTRY(f32, 6, 16, avx2), FC_GEMM_ENTRY(f64, 6, 8, avx2),
+    fc_f32_relu_ukernel__avx2, fc_f64_relu_ukernel__avx2};
+#endif
+#if FASTCONV_HAVE_AVX512
+static const fc_ukernel_table fc_table_avx512 = {
+    FC_ISA_AVX512, FC_GEMM_ENTRY(f32, 8, 32, avx512), FC_GEMM_ENTRY(f64, 8, 16, avx512),
+    fc_f32_relu_ukernel__avx512, fc_f64_relu_ukernel__avx512};
+#endif
+
+static const fc_ukernel_table *fc_table_for(fc_isa isa) {
+  switch (isa) {
+#if FASTCONV_HAVE_AVX512
+    case FC_ISA_AVX512: return &fc_table_avx512;
+#endif
+#if FASTCONV_HAVE_AVX2
+    case FC_ISA_AVX2: return &fc_table_avx2;
+#endif
+    default: return &fc_table_scalar;
+  }
+}
+
+static _Atomic(const fc_ukernel_table *) fc_current = NULL;
+
+static fc_isa fc_env_cap(void) {
+  const char *env = getenv("FASTCONV_ISA");
+  if (env == NULL || *env == '\0') return FC_ISA_AVX512;
+  for (int i = FC_ISA_SCALAR; i <= FC_ISA_AVX512; i++)
+    if (strcmp(env, fc_isa_name((fc_isa)i)) == 0) return (fc_isa)i;
+  return FC_ISA_AVX512; /* unknown names are reported by the Python layer */
+}
+
+fc_isa fc_set_isa(fc_isa wanted) {
+  fc_isa isa = wanted < fc_cpu_isa() ? wanted : fc_cpu_isa();
+  if (isa < FC_ISA_SCALAR) isa = FC_ISA_SCALAR;
+  atomic_store(&fc_current, fc_table_for(isa));
+  return isa;
+}
+
+const fc_ukernel_table *fc_table(void) {
+  const fc_ukernel_table *t = atomic_load(&fc_current);
+  if (t == NULL) {
+    fc_set_isa(fc_env_cap());
+    t = atomic_load(&fc_current);
+  }
+  return t;
+}
+
+fc_isa fc_current_isa(void) { return fc_table()->isa; }

@@ -1,0 +1,88 @@
+/* fastconv public C API.
+ *
+ * Plain C: pointers, 64-bit sizes and a status code. Every array is dense and
+ * C-contiguous in the layout named by the call; the Python layer makes it so.
+ * Shapes are validated by the caller (Python) *and* re-checked here, so a
+ * direct C caller gets FC_EINVAL instead of a wild read. No function keeps a
+ * pointer after it returns; all of them may be called from several threads.
+ */
+#ifndef FASTCONV_FASTCONV_H
+#define FASTCONV_FASTCONV_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  FC_OK = 0,
+  FC_EINVAL = 1, /* inconsistent sizes or parameters */
+  FC_ENOMEM = 2, /* a scratch buffer could not be allocated */
+  FC_EOVERFLOW = 3 /* a size computation overflowed int64 */
+} fc_status;
+
+typedef enum { FC_NCHW = 0, FC_NHWC = 1 } fc_layout;
+
+typedef enum { FC_ISA_SCALAR = 0, FC_ISA_AVX2 = 1, FC_ISA_AVX512 = 2 } fc_isa;
+
+/* ---- conv2d ------------------------------------------------------------- */
+/* Cross-correlation, as in every deep-learning library.
+ *   NCHW: x (n, c, h, w), weight (k, c/groups, r, s),  y (n, k, oh, ow)
+ *   NHWC: x (n, h, w, c), weight (r, s, c/groups, k),  y (n, oh, ow, k)
+ * pad_top/pad_left pad the start of each axis; the end is padded by whatever
+ * oh/ow need (so asymmetric 'same' padding is expressed by oh/ow). bias is
+ * NULL or k values. y never aliases x, weight or bias. */
+typedef struct {
+  int64_t n, c, h, w; /* input */
+  int64_t k, r, s;    /* output channels, kernel height, kernel width */
+  int64_t oh, ow;     /* output height and width */
+  int64_t stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, groups;
+  fc_layout layout;
+} fc_conv2d_params;
+
+int fc_f32_conv2d(const fc_conv2d_params *p, const float *x, const float *weight,
+                  const float *bias, float *y);
+int fc_f64_conv2d(const fc_conv2d_params *p, const double *x, const double *weight,
+                  const double *bias, double *y);
+
+/* ---- relu: y[i] = max(x[i], 0), NaN propagates; y may equal x ----------- */
+int fc_f32_relu(int64_t n_elems, const float *x, float *y);
+int fc_f64_relu(int64_t n_elems, const double *x, double *y);
+
+/* ---- max_pool2d ----------------------------------------------------------
+ *   NCHW: x (n, c, h, w) -> y (n, c, oh, ow);  NHWC: x (n, h, w, c) -> y (n, oh, ow, c)
+ * Padding is implicit -inf. A window holding NaN gives NaN. indices (NULL or
+ * the shape of y) receive the flat position h_in * w + w_in of the chosen
+ * element inside its (h, w) plane, as PyTorch returns them: the first
+ * maximum in row-major window order, or the last NaN. */
+typedef struct {
+  int64_t n, c, h, w;
+  int64_t oh, ow;
+  int64_t kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left;
+  fc_layout layout;
+} fc_pool2d_params;
+
+int fc_f32_max_pool2d(const fc_pool2d_params *p, const float *x, float *y, int64_t *indices);
+int fc_f64_max_pool2d(const fc_pool2d_params *p, const double *x, double *y, int64_t *indices);
+
+/* ---- runtime control -----------------------------------------------------*/
+int fc_get_num_threads(void);
+void fc_set_num_threads(int n); /* n <= 0: back to the OpenMP default */
+int fc_openmp_enabled(void);
+
+fc_isa fc_cpu_isa(void);          /* best ISA the CPU and OS support and we compiled */
+fc_isa fc_current_isa(void);      /* ISA the dispatch table uses now */
+fc_isa fc_set_isa(fc_isa wanted); /* capped at fc_cpu_isa(); returns what was set */
+int fc_isa_compiled(fc_isa isa);  /* 1 if this build holds kernels for isa */
+const char *fc_isa_name(fc_isa isa);
+
+/* ---- machine probes (for benchmarks) -------------------------------------*/
+/* Sustained FP32 FMA throughput of one thread with the kernels of `isa`, in GFLOP/s
+ * (2 flops per lane per FMA), measured for about `seconds`; -1 if the CPU lacks isa. */
+double fc_probe_fma_gflops(fc_isa isa, double seconds);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,43 @@
+/* Helpers for the drivers in csrc/ops: checked size arithmetic, aligned
+ * scratch memory and the thread count for one parallel region. */
+#ifndef FASTCONV_OPS_INTERNAL_H
+#define FASTCONV_OPS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include "fastconv/ukernel.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* a * b into *out; returns 0 on overflow or a negative operand. */
+static inline int fc_mul(int64_t a, int64_t b, int64_t *out) {
+  if (a < 0 || b < 0) return 0;
+  return !__builtin_mul_overflow(a, b, out);
+}
+
+/* Product of n non-negative sizes, or -1 on overflow. */
+static inline int64_t fc_prod(int n, const int64_t *v) {
+  int64_t r = 1;
+  for (int i = 0; i < n; i++)
+    if (!fc_mul(r, v[i], &r)) return -1;
+  return r;
+}
+
+static inline int64_t fc_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static inline int64_t fc_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t fc_max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* 64-byte aligned scratch of n_bytes (n_bytes > 0), or NULL. */
+static inline void *fc_alloc(size_t n_bytes) {
+  const size_t rounded = (n_bytes + 63) & ~(size_t)63;
+  return aligned_alloc(64, rounded ? rounded : 64);
+}
+
+/* Threads for a region doing `work` units of ~1 flop or byte: serial under
+ * ~64k units, so small calls do not pay for waking a team. */
+int fc_threads_for(int64_t work, int64_t max_tasks);
+
+#endif

@@ -1,0 +1,106 @@
+/* ==== max_pool2d forward ==================================================
+ * Portable C, threaded over image planes (NCHW) or output rows (NHWC).
+ * Semantics follow PyTorch: implicit -inf padding, the first maximum in
+ * row-major window order wins, a NaN wins over every number (the last NaN
+ * seen, as PyTorch's CPU kernel), indices are flat positions in the plane. */
+#include <math.h>
+#include "internal.h"
+
+static int fc_pool2d_check(const fc_pool2d_params *p) {
+  if (p->n < 0 || p->c < 0 || p->h < 0 || p->w < 0 || p->oh < 0 || p->ow < 0 ||
+      p->kernel_h < 1 || p->kernel_w < 1 || p->stride_h < 1 || p->stride_w < 1 ||
+      p->pad_top < 0 || p->pad_left < 0 || (p->layout != FC_NCHW && p->layout != FC_NHWC))
+    return FC_EINVAL;
+  const int64_t in[4] = {p->n, p->c, p->h, p->w}, out[4] = {p->n, p->c, p->oh, p->ow};
+  if (fc_prod(4, in) < 0 || fc_prod(4, out) < 0) return FC_EOVERFLOW;
+  int64_t a;
+  if (!fc_mul(p->oh, p->stride_h, &a) || a > INT64_MAX / 4 || !fc_mul(p->ow, p->stride_w, &a) ||
+      a > INT64_MAX / 4 || p->kernel_h > INT64_MAX / 4 || p->kernel_w > INT64_MAX / 4)
+    return FC_EOVERFLOW;
+  return FC_OK;
+}
+
+#define FC_DEFINE_MAXPOOL(dtype, T)                                                          \
+  /* One (h, w) plane, NCHW: every output of plane x into y (and idx). */                   \
+  static void fc_##dtype##_maxpool_plane(const fc_pool2d_params *p, const T *x, T *y,        \
+                                         int64_t *idx) {                                    \
+    for (int64_t oy = 0; oy < p->oh; oy++) {                                                 \
+      const int64_t h0 = oy * p->stride_h - p->pad_top;                                      \
+      const int64_t hs = fc_max64(h0, 0), he = fc_min64(h0 + p->kernel_h, p->h);             \
+      for (int64_t ox = 0; ox < p->ow; ox++) {                                               \
+        const int64_t w0 = ox * p->stride_w - p->pad_left;                                   \
+        const int64_t ws = fc_max64(w0, 0), we = fc_min64(w0 + p->kernel_w, p->w);           \
+        T best = -(T)INFINITY;                                                               \
+        int64_t at = hs * p->w + ws;                                                         \
+        for (int64_t ih = hs; ih < he; ih++)                                                 \
+          for (int64_t iw = ws; iw < we; iw++) {                                             \
+            const T v = x[ih * p->w + iw];                                                   \
+            if (v > best || v != v) {                                                        \
+              best = v;                                                                      \
+              at = ih * p->w + iw;                                                           \
+            }                                                                                \
+          }                                                                                  \
+        y[oy * p->ow + ox] = best;                                                           \
+        if (idx) idx[oy * p->ow + ox] = at;                                                  \
+      }                                                                                      \
+    }                                                                                        \
+  }                                                                                          \
+  /* One output row, NHWC: y[ox, c] for all ox and channels of row oy of image x. */         \
+  static void fc_##dtype##_maxpool_row_nhwc(const fc_pool2d_params *p, const T *x,           \
+                                            int64_t oy, T *y, int64_t *idx) {               \
+    const int64_t C = p->c, h0 = oy * p->stride_h - p->pad_top;                              \
+    const int64_t hs = fc_max64(h0, 0), he = fc_min64(h0 + p->kernel_h, p->h);               \
+    for (int64_t ox = 0; ox < p->ow; ox++) {                                                 \
+      const int64_t w0 = ox * p->stride_w - p->pad_left;                                     \
+      const int64_t ws = fc_max64(w0, 0), we = fc_min64(w0 + p->kernel_w, p->w);             \
+      T *yo = y + ox * C;                                                                    \
+      int64_t *io = idx ? idx + ox * C : NULL;                                               \
+      for (int64_t c = 0; c < C; c++) yo[c] = -(T)INFINITY;                                  \
+      if (io)                                                                                \
+        for (int64_t c = 0; c < C; c++) io[c] = hs * p->w + ws;                              \
+      for (int64_t ih = hs; ih < he; ih++)                                                   \
+        for (int64_t iw = ws; iw < we; iw++) {                                               \
+          const T *xi = x + (ih * p->w + iw) * C;                                            \
+          if (io) {                                                                          \
+            const int64_t pos = ih * p->w + iw;                                              \
+            for (int64_t c = 0; c < C; c++)                                                  \
+              if (xi[c] > yo[c] || xi[c] != xi[c]) {                                         \
+                yo[c] = xi[c];                                                               \
+                io[c] = pos;                                                                 \
+              }                                                                              \
+          } else {                                                                           \
+            for (int64_t c = 0; c < C; c++) {                                                \
+              const T v = xi[c], b = yo[c];                                                  \
+              yo[c] = (v > b || v != v) ? v : b;                                             \
+            }                                                                                \
+          }                                                                                  \
+        }                                                                                    \
+    }                                                                                        \
+  }                                                                                          \
+  int fc_##dtype##_max_pool2d(const fc_pool2d_params *p, const T *x, T *y, int64_t *indices) { \
+    const int st = fc_pool2d_check(p);                                                       \
+    if (st != FC_OK || p->n == 0 || p->c == 0 || p->oh == 0 || p->ow == 0) return st;        \
+    const int64_t hw = p->h * p->w, ohw = p->oh * p->ow;                                     \
+    const int64_t work = p->n * p->c * ohw * p->kernel_h * p->kernel_w;                      \
+    if (p->layout == FC_NCHW) {                                                              \
+      const int64_t planes = p->n * p->c;                                                    \
+      const int nt = fc_threads_for(work, planes);                                           \
+      _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")               \
+      for (int64_t pl = 0; pl < planes; pl++)                                                \
+        fc_##dtype##_maxpool_plane(p, x + pl * hw, y + pl * ohw,                             \
+                                   indices ? indices + pl * ohw : NULL);                     \
+    } else {                                                                                 \
+      const int64_t rows = p->n * p->oh, rowlen = p->ow * p->c;                              \
+      const int nt = fc_threads_for(work, rows);                                             \
+      _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")               \
+      for (int64_t r = 0; r < rows; r++) {                                                   \
+        const int64_t ni = r / p->oh, oy = r % p->oh;                                        \
+        fc_##dtype##_maxpool_row_nhwc(p, x + ni * hw * p->c, oy, y + r * rowlen,             \
+                                      indices ? indices + r * rowlen : NULL);                \
+      }                                                                                      \
+    }                                                                                        \
+    return FC_OK;                                                                            \
+  }
+
+FC_DEFINE_MAXPOOL(f32, float)
+FC_DEFINE_MAXPOOL(f64, double)

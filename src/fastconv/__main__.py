@@ -1,0 +1,32 @@
+"""The ``fastconv`` command line: ``fastconv info`` (more commands as they land)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _info(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    import fastconv
+
+    fastconv.show_config()
+    if args.example:
+        x = [5.0, 3.0, 2.0, 5.0, 9.0, 7.0]
+        y = fastconv.conv2d(np.array(x).reshape(1, 1, 1, 6), np.array([1.0, 2.0, 3.0]).reshape(1, 1, 1, 3))
+        print(f"\nconv2d({x}, [1, 2, 3]) = {y.ravel().tolist()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fastconv", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_info = sub.add_parser("info", help="print the build and runtime configuration")
+    p_info.add_argument("--example", action="store_true", help="also run the lecture's 1-D example")
+    p_info.set_defaults(func=_info)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

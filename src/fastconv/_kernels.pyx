@@ -1,0 +1,192 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The only binding file: thin calls into csrc/ with the GIL released.
+
+Arrays arrive flattened, C-contiguous and of one floating dtype; shapes and
+options were worked out in Python (fastconv.nn). Sizes are re-checked here
+and in C, so a wrong call raises instead of reading out of bounds.
+"""
+from cython cimport floating
+from libc.stdint cimport int64_t
+
+cdef extern from "fastconv/fastconv.h" nogil:
+    ctypedef enum fc_layout:
+        FC_NCHW
+        FC_NHWC
+    ctypedef enum fc_isa:
+        FC_ISA_SCALAR
+        FC_ISA_AVX2
+        FC_ISA_AVX512
+    ctypedef struct fc_conv2d_params:
+        int64_t n, c, h, w, k, r, s, oh, ow
+        int64_t stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, groups
+        fc_layout layout
+    ctypedef struct fc_pool2d_params:
+        int64_t n, c, h, w, oh, ow
+        int64_t kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left
+        fc_layout layout
+    int fc_f32_conv2d(const fc_conv2d_params *p, const float *x, const float *w, const float *b, float *y)
+    int fc_f64_conv2d(const fc_conv2d_params *p, const double *x, const double *w, const double *b, double *y)
+    int fc_f32_relu(int64_t n, const float *x, float *y)
+    int fc_f64_relu(int64_t n, const double *x, double *y)
+    int fc_f32_max_pool2d(const fc_pool2d_params *p, const float *x, float *y, int64_t *idx)
+    int fc_f64_max_pool2d(const fc_pool2d_params *p, const double *x, double *y, int64_t *idx)
+    int fc_get_num_threads()
+    void fc_set_num_threads(int n)
+    int fc_openmp_enabled()
+    fc_isa fc_cpu_isa()
+    fc_isa fc_current_isa()
+    fc_isa fc_set_isa(fc_isa wanted)
+    int fc_isa_compiled(fc_isa isa)
+    const char *fc_isa_name(fc_isa isa)
+    double fc_probe_fma_gflops(fc_isa isa, double seconds)
+
+cdef extern from *:
+    """
+    #ifndef FASTCONV_COMPILER
+    #define FASTCONV_COMPILER "unknown"
+    #endif
+    #ifndef FASTCONV_CFLAGS
+    #define FASTCONV_CFLAGS ""
+    #endif
+    static const char *fc_compiler = FASTCONV_COMPILER;
+    static const char *fc_cflags = FASTCONV_CFLAGS;
+    """
+    const char *fc_compiler
+    const char *fc_cflags
+
+ISA_NAMES = ("scalar", "avx2", "avx512")
+
+
+cdef _check(int status, str op, shapes):
+    if status == 0:
+        return
+    if status == 2:
+        raise MemoryError(f"{op}: could not allocate scratch memory for shapes {shapes}")
+    if status == 3:
+        raise ValueError(f"{op}: sizes overflow 64-bit arithmetic for shapes {shapes}")
+    raise ValueError(f"{op}: inconsistent sizes or parameters for shapes {shapes}")
+
+
+cdef _need(Py_ssize_t have, Py_ssize_t want, str what, str op):
+    if have != want:
+        raise ValueError(f"{op}: {what} has {have} elements, expected {want}")
+
+
+# ---- conv2d ------------------------------------------------------------------
+def conv2d(const floating[::1] x, const floating[::1] w, const floating[::1] b,
+           floating[::1] y, tuple dims, tuple opts, bint nhwc):
+    """dims = (n, c, h, w, k, r, s, oh, ow); opts = (sh, sw, dh, dw, pad_top, pad_left, groups)."""
+    cdef fc_conv2d_params p
+    p.n, p.c, p.h, p.w, p.k, p.r, p.s, p.oh, p.ow = dims
+    p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left, p.groups = opts
+    p.layout = FC_NHWC if nhwc else FC_NCHW
+    if p.groups < 1 or p.c % p.groups or p.k % p.groups:
+        raise ValueError(f"conv2d: groups={p.groups} must divide channels {p.c} and {p.k}")
+    _need(x.shape[0], p.n * p.c * p.h * p.w, "x", "conv2d")
+    _need(w.shape[0], p.k * (p.c // p.groups) * p.r * p.s, "weight", "conv2d")
+    _need(y.shape[0], p.n * p.k * p.oh * p.ow, "out", "conv2d")
+    cdef const floating *bp = NULL
+    if b is not None:
+        _need(b.shape[0], p.k, "bias", "conv2d")
+        bp = &b[0] if b.shape[0] else NULL
+    cdef const floating *xp = &x[0] if x.shape[0] else NULL
+    cdef const floating *wp = &w[0]
+    cdef floating *yp = &y[0] if y.shape[0] else NULL
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_conv2d(&p, xp, wp, bp, yp)
+        else:
+            st = fc_f64_conv2d(&p, xp, wp, bp, yp)
+    _check(st, "conv2d", dims)
+
+
+# ---- relu --------------------------------------------------------------------
+def relu(const floating[::1] x, floating[::1] y):
+    _need(y.shape[0], x.shape[0], "out", "relu")
+    cdef int64_t n = x.shape[0]
+    if n == 0:
+        return
+    cdef const floating *xp = &x[0]
+    cdef floating *yp = &y[0]
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_relu(n, xp, yp)
+        else:
+            st = fc_f64_relu(n, xp, yp)
+    _check(st, "relu", (n,))
+
+
+# ---- max_pool2d --------------------------------------------------------------
+def max_pool2d(const floating[::1] x, floating[::1] y, int64_t[::1] idx, tuple dims,
+               tuple opts, bint nhwc):
+    """dims = (n, c, h, w, oh, ow); opts = (kh, kw, sh, sw, pad_top, pad_left)."""
+    cdef fc_pool2d_params p
+    p.n, p.c, p.h, p.w, p.oh, p.ow = dims
+    p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.pad_top, p.pad_left = opts
+    p.layout = FC_NHWC if nhwc else FC_NCHW
+    _need(x.shape[0], p.n * p.c * p.h * p.w, "x", "max_pool2d")
+    _need(y.shape[0], p.n * p.c * p.oh * p.ow, "out", "max_pool2d")
+    cdef int64_t *ip = NULL
+    if idx is not None:
+        _need(idx.shape[0], y.shape[0], "indices", "max_pool2d")
+        ip = &idx[0] if idx.shape[0] else NULL
+    if y.shape[0] == 0:
+        return
+    cdef const floating *xp = &x[0]
+    cdef floating *yp = &y[0]
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_max_pool2d(&p, xp, yp, ip)
+        else:
+            st = fc_f64_max_pool2d(&p, xp, yp, ip)
+    _check(st, "max_pool2d", dims)
+
+
+# ---- runtime control -----------------------------------------------------------
+def get_num_threads():
+    return fc_get_num_threads()
+
+
+def set_num_threads(int n):
+    fc_set_num_threads(n)
+
+
+def openmp_enabled():
+    return bool(fc_openmp_enabled())
+
+
+def cpu_isa():
+    return ISA_NAMES[<int>fc_cpu_isa()]
+
+
+def current_isa():
+    return ISA_NAMES[<int>fc_current_isa()]
+
+
+def set_isa(str name):
+    """Use the kernels of `name`, capped at what the CPU supports; returns the ISA set."""
+    cdef int wanted = ISA_NAMES.index(name)
+    return ISA_NAMES[<int>fc_set_isa(<fc_isa>wanted)]
+
+
+def compiled_isas():
+    return tuple(n for i, n in enumerate(ISA_NAMES) if fc_isa_compiled(<fc_isa>i))
+
+
+def build_info():
+    return {"compiler": fc_compiler.decode(), "cflags": fc_cflags.decode()}
+
+
+def probe_fma_gflops(str isa, double seconds=0.2):
+    """Single-thread FP32 FMA throughput of `isa`'s vectors, in GFLOP/s."""
+    cdef int index = ISA_NAMES.index(isa)
+    cdef fc_isa i = <fc_isa>index
+    cdef double r
+    with nogil:
+        r = fc_probe_fma_gflops(i, seconds)
+    if r < 0:
+        raise ValueError(f"this CPU cannot run {isa!r} (best: {cpu_isa()!r})")
+    return r
