@@ -2,7 +2,9 @@
  *   T      the C type (float, double)
  *   FC_(x) the name prefix (fc_f32_##x, fc_f64_##x)
  *   GEMM   the table's GEMM entry (f32_gemm, f64_gemm)
- *   KC     the depth of one packed block
+ *
+ * The depth of one packed block, kcb, keeps a kcb x NR panel of B within
+ * about half of a 32 KiB L1 while the A panels stream from L2.
  *
  * Both layouts are one GEMM per (image, group), C = A B, cut into tiles for
  * the table's MR x NR microkernel:
@@ -36,9 +38,10 @@ static void FC_(pack_b_nchw)(const fc_conv2d_params *p, const T *xg, int64_t q0,
     nruns++;
     j += len;
   }
-  const int64_t rs = p->r * p->s, hw = p->h * p->w;
+  const int64_t hw = p->h * p->w;
+  /* (ci, ry, sx) of depth index kk, stepped without divisions */
+  int64_t ci = k0 / (p->r * p->s), ry = (k0 / p->s) % p->r, sx = k0 % p->s;
   for (int64_t kk = k0; kk < k0 + kc; kk++, dst += nr) {
-    const int64_t ci = kk / rs, ry = (kk / p->s) % p->r, sx = kk % p->s;
     const T *xc = xg + ci * hw;
     for (int run = 0; run < nruns; run++) {
       T *d = dst + run_j[run];
@@ -54,7 +57,7 @@ static void FC_(pack_b_nchw)(const fc_conv2d_params *p, const T *xg, int64_t q0,
         const int64_t lo = fc_min64(len, fc_max64(0, -iw0));
         const int64_t hi = fc_max64(lo, fc_min64(len, p->w - iw0));
         for (int64_t j = 0; j < lo; j++) d[j] = 0;
-        if (hi > lo) memcpy(d + lo, row + iw0 + lo, (size_t)(hi - lo) * sizeof(T));
+        for (int64_t j = lo; j < hi; j++) d[j] = row[iw0 + j];
         for (int64_t j = hi; j < len; j++) d[j] = 0;
       } else {
         for (int64_t j = 0; j < len; j++) {
@@ -64,6 +67,10 @@ static void FC_(pack_b_nchw)(const fc_conv2d_params *p, const T *xg, int64_t q0,
       }
     }
     for (int64_t j = nn; j < (int64_t)nr; j++) dst[j] = 0;
+    if (++sx == p->s) {
+      sx = 0;
+      if (++ry == p->r) ry = 0, ci++;
+    }
   }
 }
 
@@ -73,39 +80,48 @@ static void FC_(pack_b_nchw)(const fc_conv2d_params *p, const T *xg, int64_t q0,
  * the group's first input channel. */
 static void FC_(pack_a_nhwc)(const fc_conv2d_params *p, const T *xn, int64_t cg0, int64_t q0,
                              int64_t mm, int64_t k0, int64_t kc, size_t mr, T *dst) {
+  enum { MAX_MR = 32 };
   const int64_t cg = p->c / p->groups;
+  int64_t ih0[MAX_MR], iw0[MAX_MR];
+  for (int64_t i = 0; i < mm; i++) {
+    const int64_t q = q0 + i;
+    ih0[i] = q / p->ow * p->stride_h - p->pad_top;
+    iw0[i] = q % p->ow * p->stride_w - p->pad_left;
+  }
+  /* (ry, sx, ci) of depth index kk, stepped without divisions */
+  int64_t ci = k0 % cg, sx = (k0 / cg) % p->s, ry = k0 / (cg * p->s);
   for (int64_t kk = k0; kk < k0 + kc;) {
-    const int64_t ci = kk % cg, sx = (kk / cg) % p->s, ry = kk / (cg * p->s);
     const int64_t len = fc_min64(cg - ci, k0 + kc - kk);
     T *d = dst + (kk - k0) * (int64_t)mr;
     for (int64_t i = 0; i < (int64_t)mr; i++) {
-      const T *src = NULL;
-      if (i < mm) {
-        const int64_t q = q0 + i, oy = q / p->ow, ox = q % p->ow;
-        const int64_t ih = oy * p->stride_h - p->pad_top + ry * p->dil_h;
-        const int64_t iw = ox * p->stride_w - p->pad_left + sx * p->dil_w;
-        if (ih >= 0 && ih < p->h && iw >= 0 && iw < p->w) src = xn + (ih * p->w + iw) * p->c + cg0 + ci;
-      }
-      if (src) {
+      const int64_t ih = i < mm ? ih0[i] + ry * p->dil_h : -1;
+      const int64_t iw = i < mm ? iw0[i] + sx * p->dil_w : -1;
+      if (ih >= 0 && ih < p->h && iw >= 0 && iw < p->w) {
+        const T *src = xn + (ih * p->w + iw) * p->c + cg0 + ci;
         for (int64_t l = 0; l < len; l++) d[l * (int64_t)mr + i] = src[l];
       } else {
         for (int64_t l = 0; l < len; l++) d[l * (int64_t)mr + i] = 0;
       }
     }
     kk += len;
+    ci += len;
+    if (ci == cg) {
+      ci = 0;
+      if (++sx == p->s) sx = 0, ry++;
+    }
   }
 }
 
 /* ---- packing: weights ------------------------------------------------------ */
 /* Packs a rows x depth matrix M (element (i, kk) at m[i * rstride + kk * kstride])
- * into panels of `tile` rows, block by block of KC: block kb starts at
+ * into panels of `tile` rows, block by block of kcb: block kb starts at
  * dst + k0 * rows_pad, panel t at + t * tile * kc, element (p, i) at + p * tile + i.
  * Rows past `rows` are zero. Used for A (NCHW) and, transposed, for B (NHWC). */
 static void FC_(pack_panels)(const T *m, int64_t rows, int64_t depth, int64_t rstride,
-                             int64_t kstride, size_t tile, T *dst) {
+                             int64_t kstride, size_t tile, int64_t kcb, T *dst) {
   const int64_t rows_pad = fc_ceil_div(rows, (int64_t)tile) * (int64_t)tile;
-  for (int64_t k0 = 0; k0 < depth; k0 += KC) {
-    const int64_t kc = fc_min64(KC, depth - k0);
+  for (int64_t k0 = 0; k0 < depth; k0 += kcb) {
+    const int64_t kc = fc_min64(kcb, depth - k0);
     T *blk = dst + k0 * rows_pad;
     for (int64_t t = 0; t < rows_pad / (int64_t)tile; t++) {
       T *pan = blk + t * (int64_t)tile * kc;
@@ -127,6 +143,7 @@ int FC_(conv2d)(const fc_conv2d_params *p, const T *x, const T *weight, const T 
   const int nhwc = p->layout == FC_NHWC;
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
   const int64_t P = p->oh * p->ow, kd = cg * p->r * p->s;
+  const int64_t kcb = fc_max64(64, 16384 / (int64_t)(nr * sizeof(T)));
   /* weights: A (NCHW, rows = output channels) or B (NHWC, rows = columns of B) */
   const size_t wtile = nhwc ? nr : mr;
   const int64_t wrows_pad = fc_ceil_div(kg, (int64_t)wtile) * (int64_t)wtile;
@@ -136,11 +153,11 @@ int FC_(conv2d)(const fc_conv2d_params *p, const T *x, const T *weight, const T 
   if (!wpack) return FC_ENOMEM;
   for (int64_t g = 0; g < g_count; g++) {
     if (nhwc) /* weight (r, s, cg, k): element (col j, depth kk) at kk * k + g * kg + j */
-      FC_(pack_panels)(weight + g * kg, kg, kd, 1, p->k, nr, wpack + g * wrows_pad * kd);
+      FC_(pack_panels)(weight + g * kg, kg, kd, 1, p->k, nr, kcb, wpack + g * wrows_pad * kd);
     else /* weight (k, cg, r, s): element (row i, depth kk) at (g * kg + i) * kd + kk */
-      FC_(pack_panels)(weight + g * kg * kd, kg, kd, kd, 1, mr, wpack + g * wrows_pad * kd);
+      FC_(pack_panels)(weight + g * kg * kd, kg, kd, kd, 1, mr, kcb, wpack + g * wrows_pad * kd);
   }
-  /* Pixel blocks: about KC x 512 elements of packed im2col per block, fewer
+  /* Pixel blocks: about kcb x 512 elements of packed im2col per block, fewer
    * pixels when that leaves too few tasks for the threads. */
   const size_t ptile = nhwc ? mr : nr;
   int64_t pblock = fc_max64(1, 512 / (int64_t)ptile) * (int64_t)ptile;
@@ -151,7 +168,7 @@ int FC_(conv2d)(const fc_conv2d_params *p, const T *x, const T *weight, const T 
   const int64_t ntasks = p->n * g_count * nblocks;
   const int64_t flops = 2 * p->n * p->k * P * kd / 1; /* a hint, overflow-free after checks */
   const int nthreads = fc_threads_for(flops, ntasks);
-  const int64_t scratch = (int64_t)KC * fc_ceil_div(pblock, (int64_t)ptile) * (int64_t)ptile;
+  const int64_t scratch = kcb * fc_ceil_div(pblock, (int64_t)ptile) * (int64_t)ptile;
   int failed = 0;
   const int64_t img_in = p->c * p->h * p->w, img_out = p->k * P;
 
@@ -168,8 +185,8 @@ int FC_(conv2d)(const fc_conv2d_params *p, const T *x, const T *weight, const T 
       const int64_t blk = t % nblocks, g = (t / nblocks) % g_count, ni = t / (nblocks * g_count);
       const int64_t q0 = blk * pblock, qc = fc_min64(pblock, P - q0);
       const T *wg = wpack + g * wrows_pad * kd;
-      for (int64_t k0 = 0; k0 < kd; k0 += KC) {
-        const int64_t kc = fc_min64(KC, kd - k0);
+      for (int64_t k0 = 0; k0 < kd; k0 += kcb) {
+        const int64_t kc = fc_min64(kcb, kd - k0);
         const unsigned flags = k0 > 0 ? FC_GEMM_ACCUMULATE
                                : bias ? (nhwc ? FC_GEMM_BIAS_COL : FC_GEMM_BIAS_ROW)
                                       : 0u;

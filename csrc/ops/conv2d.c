@@ -34,19 +34,15 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #define T float
 #define FC_(x) fc_f32_##x
 #define GEMM f32_gemm
-#define KC 256
 #include "conv2d-impl.h"
 #undef T
 #undef FC_
 #undef GEMM
-#undef KC
 
 #define T double
 #define FC_(x) fc_f64_##x
 #define GEMM f64_gemm
-#define KC 128
 #include "conv2d-impl.h"
 #undef T
 #undef FC_
 #undef GEMM
-#undef KC
