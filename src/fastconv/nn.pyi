@@ -1,0 +1,44 @@
+from typing import Literal, overload
+
+import numpy as np
+import numpy.typing as npt
+
+_Float = np.float32 | np.float64
+_IntPair = int | tuple[int, int]
+_Layout = Literal["NCHW", "NHWC"]
+
+def conv2d(
+    x: npt.ArrayLike,
+    weight: npt.ArrayLike,
+    bias: npt.ArrayLike | None = ...,
+    stride: _IntPair = ...,
+    padding: _IntPair | Literal["valid", "same"] = ...,
+    dilation: _IntPair = ...,
+    groups: int = ...,
+    *,
+    layout: _Layout = ...,
+    out: npt.NDArray[_Float] | None = ...,
+) -> npt.NDArray[_Float]: ...
+def relu(x: npt.ArrayLike, out: npt.NDArray[_Float] | None = ...) -> npt.NDArray[_Float]: ...
+@overload
+def max_pool2d(
+    x: npt.ArrayLike,
+    kernel_size: _IntPair,
+    stride: _IntPair | None = ...,
+    padding: _IntPair = ...,
+    ceil_mode: bool = ...,
+    *,
+    layout: _Layout = ...,
+    return_indices: Literal[False] = ...,
+) -> npt.NDArray[_Float]: ...
+@overload
+def max_pool2d(
+    x: npt.ArrayLike,
+    kernel_size: _IntPair,
+    stride: _IntPair | None = ...,
+    padding: _IntPair = ...,
+    ceil_mode: bool = ...,
+    *,
+    layout: _Layout = ...,
+    return_indices: Literal[True],
+) -> tuple[npt.NDArray[_Float], npt.NDArray[np.int64]]: ...
