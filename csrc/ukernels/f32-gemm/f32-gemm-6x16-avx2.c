@@ -19,8 +19,10 @@ void fc_f32_gemm_ukernel_6x16__avx2(size_t kc, const float *restrict a, const fl
     float buf[NR];
     fc_f32_bias_tail(bias, NR, n, buf);
     const __m256 b0 = _mm256_loadu_ps(buf), b1 = _mm256_loadu_ps(buf + 8);
+#pragma GCC unroll 6
     for (int i = 0; i < MR; i++) { acc[i][0] = b0; acc[i][1] = b1; }
   } else {
+#pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
       const float v = (flags & FC_GEMM_BIAS_ROW) && (size_t)i < m ? bias[i] : 0.0f;
       acc[i][0] = acc[i][1] = _mm256_set1_ps(v);
@@ -38,6 +40,7 @@ void fc_f32_gemm_ukernel_6x16__avx2(size_t kc, const float *restrict a, const fl
     b += NR;
   }
   if (m == MR && n == NR) {
+#pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
       float *ci = c + i * ldc;
       if (flags & FC_GEMM_ACCUMULATE) {
@@ -49,6 +52,7 @@ void fc_f32_gemm_ukernel_6x16__avx2(size_t kc, const float *restrict a, const fl
     }
   } else {
     float tile[MR * NR];
+#pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
       _mm256_storeu_ps(tile + i * NR, acc[i][0]);
       _mm256_storeu_ps(tile + i * NR + 8, acc[i][1]);

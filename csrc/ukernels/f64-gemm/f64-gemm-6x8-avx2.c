@@ -19,8 +19,10 @@ void fc_f64_gemm_ukernel_6x8__avx2(size_t kc, const double *restrict a, const do
     double buf[NR];
     fc_f64_bias_tail(bias, NR, n, buf);
     const __m256d b0 = _mm256_loadu_pd(buf), b1 = _mm256_loadu_pd(buf + 4);
+#pragma GCC unroll 6
     for (int i = 0; i < MR; i++) { acc[i][0] = b0; acc[i][1] = b1; }
   } else {
+#pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
       const double v = (flags & FC_GEMM_BIAS_ROW) && (size_t)i < m ? bias[i] : 0.0;
       acc[i][0] = acc[i][1] = _mm256_set1_pd(v);
@@ -38,6 +40,7 @@ void fc_f64_gemm_ukernel_6x8__avx2(size_t kc, const double *restrict a, const do
     b += NR;
   }
   if (m == MR && n == NR) {
+#pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
       double *ci = c + i * ldc;
       if (flags & FC_GEMM_ACCUMULATE) {
@@ -49,6 +52,7 @@ void fc_f64_gemm_ukernel_6x8__avx2(size_t kc, const double *restrict a, const do
     }
   } else {
     double tile[MR * NR];
+#pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
       _mm256_storeu_pd(tile + i * NR, acc[i][0]);
       _mm256_storeu_pd(tile + i * NR + 4, acc[i][1]);

@@ -19,8 +19,10 @@ void fc_f64_gemm_ukernel_8x16__avx512(size_t kc, const double *restrict a, const
   __m512d acc[MR][2];
   if (flags & FC_GEMM_BIAS_COL) {
     const __m512d b0 = _mm512_maskz_loadu_pd(k0, bias), b1 = _mm512_maskz_loadu_pd(k1, bias + 8);
+#pragma GCC unroll 8
     for (int i = 0; i < MR; i++) { acc[i][0] = b0; acc[i][1] = b1; }
   } else {
+#pragma GCC unroll 8
     for (int i = 0; i < MR; i++) {
       const double v = (flags & FC_GEMM_BIAS_ROW) && (size_t)i < m ? bias[i] : 0.0;
       acc[i][0] = acc[i][1] = _mm512_set1_pd(v);
@@ -37,7 +39,9 @@ void fc_f64_gemm_ukernel_8x16__avx512(size_t kc, const double *restrict a, const
     a += MR;
     b += NR;
   }
-  for (size_t i = 0; i < m; i++) {
+#pragma GCC unroll 8
+  for (size_t i = 0; i < MR; i++) {
+    if (i >= m) break;
     double *ci = c + i * ldc;
     if (flags & FC_GEMM_ACCUMULATE) {
       acc[i][0] = _mm512_add_pd(acc[i][0], _mm512_maskz_loadu_pd(k0, ci));
