@@ -1,22 +1,26 @@
-/* conv2d forward driver for one dtype; included by conv2d.c with
+/* conv2d forward drivers for one dtype; included by conv2d.c with
  *   T      the C type (float, double)
  *   FC_(x) the name prefix (fc_f32_##x, fc_f64_##x)
- *   GEMM   the table's GEMM entry (f32_gemm, f64_gemm)
+ *   GEMM, IGEMM  the table's GEMM and indirect-GEMM entries (f32_gemm, ...)
  *
- * The depth of one packed block, kcb, keeps a kcb x NR panel of B within
- * about half of a 32 KiB L1 while the A panels stream from L2.
+ * Convolution is a matrix product per (image, group), cut into tiles for an
+ * MR x NR register-blocked FMA microkernel. Two algorithms:
  *
- * Both layouts are one GEMM per (image, group), C = A B, cut into tiles for
- * the table's MR x NR microkernel:
- *   NCHW: C = y[n, g]  (Kg x P, row = output channel, ldc = P)
- *         A = weights  (Kg x Kd), packed once per call
- *         B = im2col   (Kd x P),  packed per pixel block into thread scratch
- *   NHWC: C = y[n]     (P x K, row = output pixel, column slice of group g)
- *         A = im2col   (P x Kd),  packed per pixel block into thread scratch
- *         B = weights  (Kd x Kg), packed once per call
- * with P = oh*ow output pixels and Kd = C/groups * r * s. The pixel blocks of
- * all images and groups are the tasks of one OpenMP loop; a task writes only
- * its own pixels of y, so no two threads write the same element. */
+ * - Indirect GEMM (deep layers, C/groups * R * S >= FC_IGEMM_MIN_DEPTH):
+ *   rows = output pixels, columns = output channels. The microkernel reads
+ *   each input pixel's channels straight from an NHWC image through a
+ *   buffer of row pointers (no im2col); the weights are packed once into
+ *   NR-wide panels over the whole depth, so C is written once. NCHW calls
+ *   transpose the input to NHWC first and store tiles transposed.
+ * - Packed GEMM (shallow layers such as the lecture's 1-channel 3x3):
+ *   rows = output channels (weights packed into MR-tall panels), columns =
+ *   output pixels (im2col packed NR at a time into thread scratch, in L1).
+ *   Input in NCHW memory order (which an NHWC input with one channel is);
+ *   NHWC calls store tiles transposed.
+ *
+ * The pixel blocks of all images and groups are the tasks of one OpenMP
+ * loop; a task writes only its own pixels of y, so no two threads write the
+ * same element and results do not depend on the thread count. */
 
 /* ---- packing: NCHW im2col -> NR-wide column panels ------------------------ */
 /* Columns [q0, q0 + nn) of B (output pixels), depth [k0, k0 + kc), into
@@ -74,44 +78,6 @@ static void FC_(pack_b_nchw)(const fc_conv2d_params *p, const T *xg, int64_t q0,
   }
 }
 
-/* ---- packing: NHWC im2col -> MR-tall row panels ---------------------------- */
-/* Rows [q0, q0 + mm) of A (output pixels), depth [k0, k0 + kc) in (r, s, c)
- * order, into dst[p * mr + i]; rows mm..mr-1 are zero. xn is image n; cg0 is
- * the group's first input channel. */
-static void FC_(pack_a_nhwc)(const fc_conv2d_params *p, const T *xn, int64_t cg0, int64_t q0,
-                             int64_t mm, int64_t k0, int64_t kc, size_t mr, T *dst) {
-  enum { MAX_MR = 32 };
-  const int64_t cg = p->c / p->groups;
-  int64_t ih0[MAX_MR], iw0[MAX_MR];
-  for (int64_t i = 0; i < mm; i++) {
-    const int64_t q = q0 + i;
-    ih0[i] = q / p->ow * p->stride_h - p->pad_top;
-    iw0[i] = q % p->ow * p->stride_w - p->pad_left;
-  }
-  /* (ry, sx, ci) of depth index kk, stepped without divisions */
-  int64_t ci = k0 % cg, sx = (k0 / cg) % p->s, ry = k0 / (cg * p->s);
-  for (int64_t kk = k0; kk < k0 + kc;) {
-    const int64_t len = fc_min64(cg - ci, k0 + kc - kk);
-    T *d = dst + (kk - k0) * (int64_t)mr;
-    for (int64_t i = 0; i < (int64_t)mr; i++) {
-      const int64_t ih = i < mm ? ih0[i] + ry * p->dil_h : -1;
-      const int64_t iw = i < mm ? iw0[i] + sx * p->dil_w : -1;
-      if (ih >= 0 && ih < p->h && iw >= 0 && iw < p->w) {
-        const T *src = xn + (ih * p->w + iw) * p->c + cg0 + ci;
-        for (int64_t l = 0; l < len; l++) d[l * (int64_t)mr + i] = src[l];
-      } else {
-        for (int64_t l = 0; l < len; l++) d[l * (int64_t)mr + i] = 0;
-      }
-    }
-    kk += len;
-    ci += len;
-    if (ci == cg) {
-      ci = 0;
-      if (++sx == p->s) sx = 0, ry++;
-    }
-  }
-}
-
 /* ---- packing: weights ------------------------------------------------------ */
 /* Packs a rows x depth matrix M (element (i, kk) at m[i * rstride + kk * kstride])
  * into panels of `tile` rows, block by block of kcb: block kb starts at
@@ -134,96 +100,199 @@ static void FC_(pack_panels)(const T *m, int64_t rows, int64_t depth, int64_t rs
   }
 }
 
-/* ---- the driver ------------------------------------------------------------ */
-int FC_(conv2d)(const fc_conv2d_params *p, const T *x, const T *weight, const T *bias, T *y) {
-  int st = fc_conv2d_check(p);
-  if (st != FC_OK || p->n == 0 || p->oh == 0 || p->ow == 0) return st;
+/* ---- layout change: NCHW -> NHWC, blocked for the cache, threaded ----------- */
+static void FC_(nchw_to_nhwc)(const T *x, int64_t n, int64_t c, int64_t hw, T *out) {
+  enum { BLK = 32 };
+  const int64_t cblocks = fc_ceil_div(c, BLK), pblocks = fc_ceil_div(hw, BLK);
+  const int64_t ntasks = n * cblocks * pblocks;
+  const int nt = fc_threads_for(n * c * hw, ntasks);
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+  for (int64_t t = 0; t < ntasks; t++) {
+    const int64_t pb = t % pblocks, cb = (t / pblocks) % cblocks, ni = t / (pblocks * cblocks);
+    const T *src = x + ni * c * hw;
+    T *dst = out + ni * c * hw;
+    const int64_t c1 = fc_min64(c, (cb + 1) * BLK), q1 = fc_min64(hw, (pb + 1) * BLK);
+    for (int64_t q = pb * BLK; q < q1; q++)
+      for (int64_t ci = cb * BLK; ci < c1; ci++) dst[q * c + ci] = src[ci * hw + q];
+  }
+}
+
+/* ---- packed GEMM (shallow layers) ------------------------------------------
+ * x in NCHW memory order; weight element (output channel i of group g, depth
+ * kk) at weight[(g * kg + i) * w_rstride + kk * w_kstride]. */
+static int FC_(conv2d_packed)(const fc_conv2d_params *p, const T *x, const T *weight,
+                              int64_t w_rstride, int64_t w_kstride, const T *bias, T *y,
+                              int out_nhwc) {
   const fc_ukernel_table *tab = fc_table();
   const size_t mr = tab->GEMM.mr, nr = tab->GEMM.nr;
-  const int nhwc = p->layout == FC_NHWC;
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
   const int64_t P = p->oh * p->ow, kd = cg * p->r * p->s;
+  /* a kcb x NR panel of B fills about half of a 32 KiB L1 */
   const int64_t kcb = fc_max64(64, 16384 / (int64_t)(nr * sizeof(T)));
-  /* weights: A (NCHW, rows = output channels) or B (NHWC, rows = columns of B) */
-  const size_t wtile = nhwc ? nr : mr;
-  const int64_t wrows_pad = fc_ceil_div(kg, (int64_t)wtile) * (int64_t)wtile;
+  const int64_t mpad = fc_ceil_div(kg, (int64_t)mr) * (int64_t)mr;
   int64_t wsize, tmp;
-  if (!fc_mul(wrows_pad, kd, &tmp) || !fc_mul(tmp, g_count, &wsize)) return FC_EOVERFLOW;
+  if (!fc_mul(mpad, kd, &tmp) || !fc_mul(tmp, g_count, &wsize)) return FC_EOVERFLOW;
   T *wpack = fc_alloc((size_t)wsize * sizeof(T));
   if (!wpack) return FC_ENOMEM;
-  for (int64_t g = 0; g < g_count; g++) {
-    if (nhwc) /* weight (r, s, cg, k): element (col j, depth kk) at kk * k + g * kg + j */
-      FC_(pack_panels)(weight + g * kg, kg, kd, 1, p->k, nr, kcb, wpack + g * wrows_pad * kd);
-    else /* weight (k, cg, r, s): element (row i, depth kk) at (g * kg + i) * kd + kk */
-      FC_(pack_panels)(weight + g * kg * kd, kg, kd, kd, 1, mr, kcb, wpack + g * wrows_pad * kd);
-  }
-  /* Pixel blocks: about kcb x 512 elements of packed im2col per block, fewer
-   * pixels when that leaves too few tasks for the threads. */
-  const size_t ptile = nhwc ? mr : nr;
-  int64_t pblock = fc_max64(1, 512 / (int64_t)ptile) * (int64_t)ptile;
+  for (int64_t g = 0; g < g_count; g++)
+    FC_(pack_panels)(weight + g * kg * w_rstride, kg, kd, w_rstride, w_kstride, mr, kcb,
+                     wpack + g * mpad * kd);
+  /* pixel blocks of up to 512, fewer when that would leave threads idle */
+  int64_t pblock = fc_max64(1, 512 / (int64_t)nr) * (int64_t)nr;
   const int64_t nthreads_max = fc_get_num_threads();
-  while (pblock > (int64_t)ptile && p->n * g_count * fc_ceil_div(P, pblock) < 4 * nthreads_max)
-    pblock -= (int64_t)ptile;
-  const int64_t nblocks = fc_ceil_div(P, pblock);
-  const int64_t ntasks = p->n * g_count * nblocks;
-  const int64_t flops = 2 * p->n * p->k * P * kd / 1; /* a hint, overflow-free after checks */
-  const int nthreads = fc_threads_for(flops, ntasks);
-  const int64_t scratch = kcb * fc_ceil_div(pblock, (int64_t)ptile) * (int64_t)ptile;
-  int failed = 0;
+  while (pblock > (int64_t)nr && p->n * g_count * fc_ceil_div(P, pblock) < 4 * nthreads_max)
+    pblock -= (int64_t)nr;
+  const int64_t nblocks = fc_ceil_div(P, pblock), ntasks = p->n * g_count * nblocks;
+  const int nthreads = fc_threads_for(2 * p->n * p->k * P * kd, ntasks);
   const int64_t img_in = p->c * p->h * p->w, img_out = p->k * P;
+  const unsigned tflag = out_nhwc ? FC_GEMM_TRANSPOSE_C : 0u;
+  int failed = 0;
 
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
   {
-    T *buf = fc_alloc((size_t)scratch * sizeof(T));
-    if (!buf) {
+    T *bpan = fc_alloc((size_t)(kcb * (int64_t)nr) * sizeof(T));
+    if (!bpan) {
 #pragma omp atomic write
       failed = 1;
     }
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < ntasks; t++) {
-      if (!buf) continue;
+      if (!bpan) continue;
       const int64_t blk = t % nblocks, g = (t / nblocks) % g_count, ni = t / (nblocks * g_count);
       const int64_t q0 = blk * pblock, qc = fc_min64(pblock, P - q0);
-      const T *wg = wpack + g * wrows_pad * kd;
+      const T *xg = x + ni * img_in + g * cg * p->h * p->w;
+      const T *wg = wpack + g * mpad * kd;
       for (int64_t k0 = 0; k0 < kd; k0 += kcb) {
         const int64_t kc = fc_min64(kcb, kd - k0);
-        const unsigned flags = k0 > 0 ? FC_GEMM_ACCUMULATE
-                               : bias ? (nhwc ? FC_GEMM_BIAS_COL : FC_GEMM_BIAS_ROW)
-                                      : 0u;
-        const T *wblk = wg + k0 * wrows_pad;
-        if (!nhwc) {
-          const T *xg = x + ni * img_in + g * cg * p->h * p->w;
-          T *yg = y + ni * img_out + g * kg * P;
-          for (int64_t j0 = 0; j0 < qc; j0 += (int64_t)nr) {
-            const int64_t nn = fc_min64((int64_t)nr, qc - j0);
-            T *bpan = buf + j0 * kc;
-            FC_(pack_b_nchw)(p, xg, q0 + j0, nn, k0, kc, nr, bpan);
-            for (int64_t i0 = 0; i0 < kg; i0 += (int64_t)mr) {
-              const int64_t mm = fc_min64((int64_t)mr, kg - i0);
-              tab->GEMM.fn((size_t)kc, wblk + i0 * kc, bpan, yg + i0 * P + q0 + j0, (size_t)P,
-                           (size_t)mm, (size_t)nn, bias ? bias + g * kg + i0 : NULL, flags);
-            }
-          }
-        } else {
-          const T *xn = x + ni * img_in;
-          T *yn = y + ni * img_out + g * kg;
-          for (int64_t i0 = 0; i0 < qc; i0 += (int64_t)mr)
-            FC_(pack_a_nhwc)(p, xn, g * cg, q0 + i0, fc_min64((int64_t)mr, qc - i0), k0, kc, mr,
-                             buf + i0 * kc);
-          for (int64_t j0 = 0; j0 < kg; j0 += (int64_t)nr) {
-            const int64_t nn = fc_min64((int64_t)nr, kg - j0);
-            for (int64_t i0 = 0; i0 < qc; i0 += (int64_t)mr) {
-              const int64_t mm = fc_min64((int64_t)mr, qc - i0);
-              tab->GEMM.fn((size_t)kc, buf + i0 * kc, wblk + j0 * kc, yn + (q0 + i0) * p->k + j0,
-                           (size_t)p->k, (size_t)mm, (size_t)nn, bias ? bias + g * kg + j0 : NULL,
-                           flags);
-            }
+        const unsigned flags = tflag | (k0 > 0 ? FC_GEMM_ACCUMULATE : bias ? FC_GEMM_BIAS_ROW : 0u);
+        for (int64_t j0 = 0; j0 < qc; j0 += (int64_t)nr) {
+          const int64_t nn = fc_min64((int64_t)nr, qc - j0), q = q0 + j0;
+          FC_(pack_b_nchw)(p, xg, q, nn, k0, kc, nr, bpan);
+          for (int64_t i0 = 0; i0 < kg; i0 += (int64_t)mr) {
+            const int64_t ch = g * kg + i0;
+            T *c = out_nhwc ? y + ni * img_out + q * p->k + ch : y + ni * img_out + ch * P + q;
+            tab->GEMM.fn((size_t)kc, wg + k0 * mpad + i0 * kc, bpan, c,
+                         (size_t)(out_nhwc ? p->k : P), (size_t)fc_min64((int64_t)mr, kg - i0),
+                         (size_t)nn, bias ? bias + ch : NULL, flags);
           }
         }
       }
     }
-    free(buf);
+    free(bpan);
   }
   free(wpack);
   return failed ? FC_ENOMEM : FC_OK;
+}
+
+/* ---- indirect GEMM (deep layers) --------------------------------------------
+ * x in NHWC memory order; w_rsck holds the weights as (r, s, cg, k). */
+static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_rsck,
+                             const T *bias, T *y, int out_nchw) {
+  const fc_ukernel_table *tab = fc_table();
+  const size_t mr = tab->IGEMM.mr, nr = tab->IGEMM.nr;
+  const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
+  const int64_t P = p->oh * p->ow, ks = p->r * p->s, kd = ks * cg;
+  const int64_t npad = fc_ceil_div(kg, (int64_t)nr) * (int64_t)nr;
+  int64_t wsize, tmp;
+  if (!fc_mul(npad, kd, &tmp) || !fc_mul(tmp, g_count, &wsize)) return FC_EOVERFLOW;
+  T *wpack = fc_alloc((size_t)wsize * sizeof(T));
+  T *zero = fc_alloc((size_t)cg * sizeof(T));
+  if (!wpack || !zero) {
+    free(wpack);
+    free(zero);
+    return FC_ENOMEM;
+  }
+  memset(zero, 0, (size_t)cg * sizeof(T));
+  for (int64_t g = 0; g < g_count; g++) /* (column j, depth kk) at kk * k + g * kg + j */
+    FC_(pack_panels)(w_rsck + g * kg, kg, kd, 1, p->k, nr, kd, wpack + g * npad * kd);
+  /* pixel blocks of up to 256, fewer when that would leave threads idle */
+  int64_t pblock = fc_ceil_div(256, (int64_t)mr) * (int64_t)mr;
+  const int64_t nthreads_max = fc_get_num_threads();
+  while (pblock > (int64_t)mr && p->n * g_count * fc_ceil_div(P, pblock) < 4 * nthreads_max)
+    pblock -= (int64_t)mr;
+  const int64_t nblocks = fc_ceil_div(P, pblock), ntasks = p->n * g_count * nblocks;
+  const int nthreads = fc_threads_for(2 * p->n * p->k * P * kd, ntasks);
+  const int64_t npanels = fc_ceil_div(pblock, (int64_t)mr);
+  const int64_t img_in = p->h * p->w * p->c, img_out = P * p->k;
+  const unsigned flags = (bias ? FC_GEMM_BIAS_COL : 0u) | (out_nchw ? FC_GEMM_TRANSPOSE_C : 0u);
+  int failed = 0;
+
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+  {
+    const T **ind = fc_alloc((size_t)(npanels * ks * (int64_t)mr) * sizeof(T *));
+    if (!ind) {
+#pragma omp atomic write
+      failed = 1;
+    }
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < ntasks; t++) {
+      if (!ind) continue;
+      const int64_t blk = t % nblocks, g = (t / nblocks) % g_count, ni = t / (nblocks * g_count);
+      const int64_t q0 = blk * pblock, qc = fc_min64(pblock, P - q0);
+      const T *xg = x + ni * img_in + g * cg;
+      /* ind[(panel * ks + tap) * mr + i]: pixel q0 + panel * mr + i, tap (ry, sx) */
+      for (int64_t i0 = 0; i0 < qc; i0 += (int64_t)mr) {
+        const T **pan = ind + (i0 / (int64_t)mr) * ks * (int64_t)mr;
+        for (int64_t i = 0; i < (int64_t)mr; i++) {
+          const int64_t q = q0 + i0 + i, valid = i0 + i < qc;
+          const int64_t ih0 = valid ? q / p->ow * p->stride_h - p->pad_top : 0;
+          const int64_t iw0 = valid ? q % p->ow * p->stride_w - p->pad_left : 0;
+          for (int64_t ry = 0; ry < p->r; ry++)
+            for (int64_t sx = 0; sx < p->s; sx++) {
+              const int64_t ih = ih0 + ry * p->dil_h, iw = iw0 + sx * p->dil_w;
+              const int inside = valid && ih >= 0 && ih < p->h && iw >= 0 && iw < p->w;
+              pan[(ry * p->s + sx) * (int64_t)mr + i] = inside ? xg + (ih * p->w + iw) * p->c : zero;
+            }
+        }
+      }
+      const T *wg = wpack + g * npad * kd;
+      for (int64_t j0 = 0; j0 < kg; j0 += (int64_t)nr) {
+        const int64_t nn = fc_min64((int64_t)nr, kg - j0), ch = g * kg + j0;
+        for (int64_t i0 = 0; i0 < qc; i0 += (int64_t)mr) {
+          const int64_t q = q0 + i0;
+          T *c = out_nchw ? y + ni * img_out + ch * P + q : y + ni * img_out + q * p->k + ch;
+          tab->IGEMM.fn((size_t)ks, (size_t)cg, ind + (i0 / (int64_t)mr) * ks * (int64_t)mr,
+                        wg + j0 * kd, c, (size_t)(out_nchw ? P : p->k),
+                        (size_t)fc_min64((int64_t)mr, qc - i0), (size_t)nn,
+                        bias ? bias + ch : NULL, flags);
+        }
+      }
+    }
+    free((void *)ind);
+  }
+  free(wpack);
+  free(zero);
+  return failed ? FC_ENOMEM : FC_OK;
+}
+
+/* ---- the entry point ----------------------------------------------------------- */
+int FC_(conv2d)(const fc_conv2d_params *p, const T *x, const T *weight, const T *bias, T *y) {
+  const int st = fc_conv2d_check(p);
+  if (st != FC_OK || p->n == 0 || p->oh == 0 || p->ow == 0) return st;
+  const int64_t cg = p->c / p->groups, rs = p->r * p->s, kd = cg * rs;
+  const int deep = kd >= FC_IGEMM_MIN_DEPTH;
+  if (p->layout == FC_NHWC) {
+    if (!deep && p->c == 1) /* one channel: the NHWC image is also an NCHW one */
+      return FC_(conv2d_packed)(p, x, weight, 1, p->k, bias, y, 1);
+    return FC_(conv2d_igemm)(p, x, weight, bias, y, 0);
+  }
+  if (!deep) return FC_(conv2d_packed)(p, x, weight, kd, 1, bias, y, 0);
+  /* NCHW, deep: weights to (r, s, cg, k) and, unless c == 1, the input to NHWC */
+  int64_t wn, xn;
+  if (!fc_mul(kd, p->k, &wn) || !fc_mul(p->n * p->c, p->h * p->w, &xn)) return FC_EOVERFLOW;
+  T *wt = fc_alloc((size_t)wn * sizeof(T));
+  T *xt = p->c > 1 ? fc_alloc((size_t)xn * sizeof(T)) : NULL;
+  if (!wt || (p->c > 1 && !xt)) {
+    free(wt);
+    free(xt);
+    return FC_ENOMEM;
+  }
+  for (int64_t k = 0; k < p->k; k++)
+    for (int64_t ci = 0; ci < cg; ci++)
+      for (int64_t t = 0; t < rs; t++) wt[(t * cg + ci) * p->k + k] = weight[(k * cg + ci) * rs + t];
+  if (xt) FC_(nchw_to_nhwc)(x, p->n, p->c, p->h * p->w, xt);
+  const int r = FC_(conv2d_igemm)(p, xt ? xt : x, wt, bias, y, 1);
+  free(wt);
+  free(xt);
+  return r;
 }

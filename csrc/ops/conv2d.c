@@ -31,18 +31,25 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
   return FC_OK;
 }
 
+/* Depth (C/groups * R * S) from which the indirect GEMM beats packing im2col */
+#define FC_IGEMM_MIN_DEPTH 64
+
 #define T float
 #define FC_(x) fc_f32_##x
 #define GEMM f32_gemm
+#define IGEMM f32_igemm
 #include "conv2d-impl.h"
 #undef T
 #undef FC_
 #undef GEMM
+#undef IGEMM
 
 #define T double
 #define FC_(x) fc_f64_##x
 #define GEMM f64_gemm
+#define IGEMM f64_igemm
 #include "conv2d-impl.h"
 #undef T
 #undef FC_
 #undef GEMM
+#undef IGEMM

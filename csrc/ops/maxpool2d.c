@@ -1,9 +1,11 @@
 /* ==== max_pool2d forward ==================================================
- * Portable C, threaded over image planes (NCHW) or output rows (NHWC).
+ * Threaded over image planes (NCHW, a row microkernel from the table per
+ * output row) or output rows (NHWC, portable C vectorised over channels).
  * Semantics follow PyTorch: implicit -inf padding, the first maximum in
  * row-major window order wins, a NaN wins over every number (the last NaN
  * seen, as PyTorch's CPU kernel), indices are flat positions in the plane. */
 #include <math.h>
+#include "fastconv/ukernel.h"
 #include "internal.h"
 
 static int fc_pool2d_check(const fc_pool2d_params *p) {
@@ -21,30 +23,6 @@ static int fc_pool2d_check(const fc_pool2d_params *p) {
 }
 
 #define FC_DEFINE_MAXPOOL(dtype, T)                                                          \
-  /* One (h, w) plane, NCHW: every output of plane x into y (and idx). */                   \
-  static void fc_##dtype##_maxpool_plane(const fc_pool2d_params *p, const T *x, T *y,        \
-                                         int64_t *idx) {                                    \
-    for (int64_t oy = 0; oy < p->oh; oy++) {                                                 \
-      const int64_t h0 = oy * p->stride_h - p->pad_top;                                      \
-      const int64_t hs = fc_max64(h0, 0), he = fc_min64(h0 + p->kernel_h, p->h);             \
-      for (int64_t ox = 0; ox < p->ow; ox++) {                                               \
-        const int64_t w0 = ox * p->stride_w - p->pad_left;                                   \
-        const int64_t ws = fc_max64(w0, 0), we = fc_min64(w0 + p->kernel_w, p->w);           \
-        T best = -(T)INFINITY;                                                               \
-        int64_t at = hs * p->w + ws;                                                         \
-        for (int64_t ih = hs; ih < he; ih++)                                                 \
-          for (int64_t iw = ws; iw < we; iw++) {                                             \
-            const T v = x[ih * p->w + iw];                                                   \
-            if (v > best || v != v) {                                                        \
-              best = v;                                                                      \
-              at = ih * p->w + iw;                                                           \
-            }                                                                                \
-          }                                                                                  \
-        y[oy * p->ow + ox] = best;                                                           \
-        if (idx) idx[oy * p->ow + ox] = at;                                                  \
-      }                                                                                      \
-    }                                                                                        \
-  }                                                                                          \
   /* One output row, NHWC: y[ox, c] for all ox and channels of row oy of image x. */         \
   static void fc_##dtype##_maxpool_row_nhwc(const fc_pool2d_params *p, const T *x,           \
                                             int64_t oy, T *y, int64_t *idx) {               \
@@ -83,12 +61,17 @@ static int fc_pool2d_check(const fc_pool2d_params *p) {
     const int64_t hw = p->h * p->w, ohw = p->oh * p->ow;                                     \
     const int64_t work = p->n * p->c * ohw * p->kernel_h * p->kernel_w;                      \
     if (p->layout == FC_NCHW) {                                                              \
+      /* the SIMD row kernels hold positions in int32 lanes */                               \
+      const fc_##dtype##_maxpool_ukernel fn = hw < ((int64_t)1 << 31)                        \
+                                                  ? fc_table()->dtype##_maxpool_row          \
+                                                  : fc_##dtype##_maxpool_row_ukernel__scalar;  \
       const int64_t planes = p->n * p->c;                                                    \
       const int nt = fc_threads_for(work, planes);                                           \
       _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")               \
       for (int64_t pl = 0; pl < planes; pl++)                                                \
-        fc_##dtype##_maxpool_plane(p, x + pl * hw, y + pl * ohw,                             \
-                                   indices ? indices + pl * ohw : NULL);                     \
+        for (int64_t oy = 0; oy < p->oh; oy++)                                               \
+          fn(p, x + pl * hw, oy, y + pl * ohw + oy * p->ow,                                  \
+             indices ? indices + pl * ohw + oy * p->ow : NULL);                              \
     } else {                                                                                 \
       const int64_t rows = p->n * p->oh, rowlen = p->ow * p->c;                              \
       const int nt = fc_threads_for(work, rows);                                             \

@@ -9,8 +9,22 @@
  *   flags: FC_GEMM_ACCUMULATE  C += AB (else C = AB + bias)
  *          FC_GEMM_BIAS_ROW    add bias[i] to row i   (only without ACCUMULATE)
  *          FC_GEMM_BIAS_COL    add bias[j] to column j (only without ACCUMULATE)
+ *          FC_GEMM_TRANSPOSE_C the tile is stored transposed: element (i, j)
+ *                              goes to c[j * ldc + i] (NCHW output from a
+ *                              pixels x channels product, and vice versa)
  *   bias points at the tile's first row (BIAS_ROW, m values) or first column
  *   (BIAS_COL, n values); nothing past them is read. kc >= 1. No alignment.
+ *
+ * Indirect-GEMM microkernel (conv2d without im2col, as XNNPACK's IGEMM):
+ *   C[i, j] (+)= sum_{t < ks} sum_{p < kc} a[t*MR + i][p] * b[(t*kc + p)*NR + j]
+ *   a: ks*MR row pointers, each to kc contiguous values (one input pixel's
+ *      channels for kernel tap t; a zero row for padding and for rows i >= m).
+ *   b: packed panel, (ks*kc) x NR; columns j >= n are zero.
+ *   c, ldc, m, n, bias, flags: as for the GEMM microkernel (BIAS_ROW unused).
+ *
+ * Max-pool row microkernel: one output row oy of one NCHW plane (h*w values)
+ * into y[0..ow) and, unless idx is NULL, idx[0..ow), with the semantics of
+ * fc_f32_max_pool2d. SIMD variants promise h*w < 2^31 (int32 lane indices).
  *
  * Unary microkernel: y[i] = f(x[i]) for i < n; y may equal x (in place).
  */
@@ -21,7 +35,12 @@
 #include <stdint.h>
 #include "fastconv/fastconv.h"
 
-enum { FC_GEMM_ACCUMULATE = 1u, FC_GEMM_BIAS_ROW = 2u, FC_GEMM_BIAS_COL = 4u };
+enum {
+  FC_GEMM_ACCUMULATE = 1u,
+  FC_GEMM_BIAS_ROW = 2u,
+  FC_GEMM_BIAS_COL = 4u,
+  FC_GEMM_TRANSPOSE_C = 8u
+};
 
 typedef void (*fc_f32_gemm_ukernel)(size_t kc, const float *a, const float *b, float *c,
                                     size_t ldc, size_t m, size_t n, const float *bias,
@@ -29,6 +48,16 @@ typedef void (*fc_f32_gemm_ukernel)(size_t kc, const float *a, const float *b, f
 typedef void (*fc_f64_gemm_ukernel)(size_t kc, const double *a, const double *b, double *c,
                                     size_t ldc, size_t m, size_t n, const double *bias,
                                     unsigned flags);
+typedef void (*fc_f32_igemm_ukernel)(size_t ks, size_t kc, const float *const *a,
+                                     const float *b, float *c, size_t ldc, size_t m, size_t n,
+                                     const float *bias, unsigned flags);
+typedef void (*fc_f64_igemm_ukernel)(size_t ks, size_t kc, const double *const *a,
+                                     const double *b, double *c, size_t ldc, size_t m, size_t n,
+                                     const double *bias, unsigned flags);
+typedef void (*fc_f32_maxpool_ukernel)(const fc_pool2d_params *p, const float *plane, int64_t oy,
+                                       float *y, int64_t *idx);
+typedef void (*fc_f64_maxpool_ukernel)(const fc_pool2d_params *p, const double *plane, int64_t oy,
+                                       double *y, int64_t *idx);
 typedef void (*fc_f32_unary_ukernel)(size_t n, const float *x, float *y);
 typedef void (*fc_f64_unary_ukernel)(size_t n, const double *x, double *y);
 
@@ -41,11 +70,24 @@ typedef struct {
   size_t mr, nr;
 } fc_f64_gemm_entry;
 
+typedef struct {
+  fc_f32_igemm_ukernel fn;
+  size_t mr, nr;
+} fc_f32_igemm_entry;
+typedef struct {
+  fc_f64_igemm_ukernel fn;
+  size_t mr, nr;
+} fc_f64_igemm_entry;
+
 /* One pointer per op, for one ISA. Drivers read the table once per call. */
 typedef struct {
   fc_isa isa;
   fc_f32_gemm_entry f32_gemm;
   fc_f64_gemm_entry f64_gemm;
+  fc_f32_igemm_entry f32_igemm;
+  fc_f64_igemm_entry f64_igemm;
+  fc_f32_maxpool_ukernel f32_maxpool_row;
+  fc_f64_maxpool_ukernel f64_maxpool_row;
   fc_f32_unary_ukernel f32_relu;
   fc_f64_unary_ukernel f64_relu;
 } fc_ukernel_table;
@@ -57,14 +99,28 @@ const fc_ukernel_table *fc_table(void);
   void fc_##dtype##_gemm_ukernel_##tile##__##isa(size_t kc, const ctype *a, const ctype *b, \
                                                   ctype *c, size_t ldc, size_t m, size_t n,  \
                                                   const ctype *bias, unsigned flags);
+#define FC_DECLARE_IGEMM(dtype, ctype, tile, isa)                                            \
+  void fc_##dtype##_igemm_ukernel_##tile##__##isa(size_t ks, size_t kc, const ctype *const *a, \
+                                                   const ctype *b, ctype *c, size_t ldc,       \
+                                                   size_t m, size_t n, const ctype *bias,      \
+                                                   unsigned flags);
+#define FC_DECLARE_MAXPOOL(dtype, ctype, isa)                                               \
+  void fc_##dtype##_maxpool_row_ukernel__##isa(const fc_pool2d_params *p, const ctype *plane, \
+                                               int64_t oy, ctype *y, int64_t *idx);
 #define FC_DECLARE_UNARY(dtype, ctype, op, isa) \
   void fc_##dtype##_##op##_ukernel__##isa(size_t n, const ctype *x, ctype *y);
 
 #define FC_GEMM(dtype, ctype, mr, nr, isa) FC_DECLARE_GEMM(dtype, ctype, mr##x##nr, isa)
+#define FC_IGEMM(dtype, ctype, mr, nr, isa) FC_DECLARE_IGEMM(dtype, ctype, mr##x##nr, isa)
+#define FC_MAXPOOL(dtype, ctype, isa) FC_DECLARE_MAXPOOL(dtype, ctype, isa)
 #define FC_UNARY(dtype, ctype, op, isa) FC_DECLARE_UNARY(dtype, ctype, op, isa)
 #include "../../ukernels/gemm.inc"
+#include "../../ukernels/igemm.inc"
+#include "../../ukernels/maxpool.inc"
 #include "../../ukernels/unary.inc"
 #undef FC_GEMM
+#undef FC_IGEMM
+#undef FC_MAXPOOL
 #undef FC_UNARY
 
 #endif

@@ -1,0 +1,69 @@
+/* f32 indirect-GEMM microkernel, 6x64 tile, AVX-512F (convolution without im2col).
+ * C[i, j] (+)= sum_{t < ks} sum_{p < kc} a[t*6 + i][p] * b[(t*kc + p)*64 + j]
+ * for i < m <= 6, j < n <= 64. a holds ks*6 row pointers, each to kc contiguous
+ * values (an input pixel's channels, or a zero row for padding and for rows
+ * i >= m); b is packed, zero past column n. 24 zmm accumulators; per step
+ * four loads of B, six broadcasts and twenty-four FMAs. No alignment assumed. */
+#include <assert.h>
+#include <immintrin.h>
+#include "../gemm-common.h"
+
+#define MR 6
+#define NR 64
+
+static inline __mmask16 fc_mask16(size_t n, size_t lo) {
+  return n >= lo + 16 ? (__mmask16)0xFFFF : n > lo ? (__mmask16)((1u << (n - lo)) - 1u) : 0;
+}
+
+void fc_f32_igemm_ukernel_6x64__avx512(size_t ks, size_t kc, const float *const *restrict a,
+                                       const float *restrict b, float *restrict c, size_t ldc,
+                                       size_t m, size_t n, const float *restrict bias,
+                                       unsigned flags) {
+  assert(ks >= 1 && kc >= 1 && m >= 1 && m <= MR && n >= 1 && n <= NR);
+  const __mmask16 km[4] = {fc_mask16(n, 0), fc_mask16(n, 16), fc_mask16(n, 32), fc_mask16(n, 48)};
+  __m512 acc[MR][4];
+#pragma GCC unroll 4
+  for (int v = 0; v < 4; v++) {
+    const __m512 init = (flags & FC_GEMM_BIAS_COL) ? _mm512_maskz_loadu_ps(km[v], bias + 16 * v)
+                                                   : _mm512_setzero_ps();
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) acc[i][v] = init;
+  }
+  for (size_t t = 0; t < ks; t++, a += MR) {
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+    for (size_t p = 0; p < kc; p++) {
+      const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+      const __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);
+      b += NR;
+      __m512 ai;
+#define FC_ROW(i)                                 \
+  ai = _mm512_set1_ps(a##i[p]);                   \
+  acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]); \
+  acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]); \
+  acc[i][2] = _mm512_fmadd_ps(ai, b2, acc[i][2]); \
+  acc[i][3] = _mm512_fmadd_ps(ai, b3, acc[i][3]);
+      FC_ROW(0) FC_ROW(1) FC_ROW(2) FC_ROW(3) FC_ROW(4) FC_ROW(5)
+#undef FC_ROW
+    }
+  }
+  if (flags & FC_GEMM_TRANSPOSE_C) {
+    float tile[MR * NR];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; v++) _mm512_storeu_ps(tile + i * NR + 16 * v, acc[i][v]);
+    fc_f32_tile_finish(tile, NR, c, ldc, m, n, flags);
+    return;
+  }
+#pragma GCC unroll 6
+  for (size_t i = 0; i < MR; i++) {
+    if (i >= m) break;
+    float *ci = c + i * ldc;
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) {
+      __m512 r = acc[i][v];
+      if (flags & FC_GEMM_ACCUMULATE) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(km[v], ci + 16 * v));
+      _mm512_mask_storeu_ps(ci + 16 * v, km[v], r);
+    }
+  }
+}

@@ -1,0 +1,63 @@
+/* f64 indirect-GEMM microkernel, 6x8 tile, AVX2 + FMA (convolution without im2col).
+ * C[i, j] (+)= sum_{t < ks} sum_{p < kc} a[t*6 + i][p] * b[(t*kc + p)*8 + j]
+ * for i < m <= 6, j < n <= 8. a holds ks*6 row pointers, each to kc contiguous
+ * values (zero rows for padding and rows i >= m); b is packed, zero past
+ * column n. 12 ymm accumulators. Edge tiles go through a spilled register tile. */
+#include <assert.h>
+#include <immintrin.h>
+#include "../gemm-common.h"
+
+#define MR 6
+#define NR 8
+
+void fc_f64_igemm_ukernel_6x8__avx2(size_t ks, size_t kc, const double *const *restrict a,
+                                     const double *restrict b, double *restrict c, size_t ldc,
+                                     size_t m, size_t n, const double *restrict bias,
+                                     unsigned flags) {
+  assert(ks >= 1 && kc >= 1 && m >= 1 && m <= MR && n >= 1 && n <= NR);
+  __m256d acc[MR][2];
+  if (flags & FC_GEMM_BIAS_COL) {
+    double buf[NR];
+    fc_f64_bias_tail(bias, NR, n, buf);
+    const __m256d b0 = _mm256_loadu_pd(buf), b1 = _mm256_loadu_pd(buf + 4);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) { acc[i][0] = b0; acc[i][1] = b1; }
+  } else {
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_pd();
+  }
+  for (size_t t = 0; t < ks; t++, a += MR) {
+    const double *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+    for (size_t p = 0; p < kc; p++) {
+      const __m256d b0 = _mm256_loadu_pd(b), b1 = _mm256_loadu_pd(b + 4);
+      b += NR;
+      __m256d ai;
+#define FC_ROW(i)                                   \
+  ai = _mm256_broadcast_sd(a##i + p);               \
+  acc[i][0] = _mm256_fmadd_pd(ai, b0, acc[i][0]);   \
+  acc[i][1] = _mm256_fmadd_pd(ai, b1, acc[i][1]);
+      FC_ROW(0) FC_ROW(1) FC_ROW(2) FC_ROW(3) FC_ROW(4) FC_ROW(5)
+#undef FC_ROW
+    }
+  }
+  if (m == MR && n == NR && !(flags & FC_GEMM_TRANSPOSE_C)) {
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+      double *ci = c + i * ldc;
+      if (flags & FC_GEMM_ACCUMULATE) {
+        acc[i][0] = _mm256_add_pd(acc[i][0], _mm256_loadu_pd(ci));
+        acc[i][1] = _mm256_add_pd(acc[i][1], _mm256_loadu_pd(ci + 4));
+      }
+      _mm256_storeu_pd(ci, acc[i][0]);
+      _mm256_storeu_pd(ci + 4, acc[i][1]);
+    }
+  } else {
+    double tile[MR * NR];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+      _mm256_storeu_pd(tile + i * NR, acc[i][0]);
+      _mm256_storeu_pd(tile + i * NR + 4, acc[i][1]);
+    }
+    fc_f64_tile_finish(tile, NR, c, ldc, m, n, flags);
+  }
+}
