@@ -186,82 +186,102 @@ static int FC_(conv2d_packed)(const fc_conv2d_params *p, const T *x, const T *we
 
 /* ---- indirect GEMM (deep layers) --------------------------------------------
  * x in NHWC memory order; w_rsck holds the weights as (r, s, cg, k). */
+
+/* Row pointers for output pixels [q0, q1) (q0 a multiple of mr) into
+ * ind[((q - q0) / mr * ks + tap) * mr + (q - q0) % mr], relative to image 0 and
+ * group 0 of x; `zero` in the padding and past q1 up to a whole panel. */
+static void FC_(igemm_pointers)(const fc_conv2d_params *p, const T *x, const T *zero, int64_t q0,
+                                int64_t q1, size_t mr, const T **ind) {
+  const int64_t ks = p->r * p->s;
+  const int64_t qend = q0 + fc_ceil_div(q1 - q0, (int64_t)mr) * (int64_t)mr;
+  for (int64_t q = q0; q < qend; q++) {
+    const T **pan = ind + (q - q0) / (int64_t)mr * ks * (int64_t)mr + (q - q0) % (int64_t)mr;
+    const int valid = q < q1;
+    const int64_t ih0 = valid ? q / p->ow * p->stride_h - p->pad_top : 0;
+    const int64_t iw0 = valid ? q % p->ow * p->stride_w - p->pad_left : 0;
+    for (int64_t ry = 0; ry < p->r; ry++)
+      for (int64_t sx = 0; sx < p->s; sx++) {
+        const int64_t ih = ih0 + ry * p->dil_h, iw = iw0 + sx * p->dil_w;
+        const int inside = valid && ih >= 0 && ih < p->h && iw >= 0 && iw < p->w;
+        pan[(ry * p->s + sx) * (int64_t)mr] = inside ? x + (ih * p->w + iw) * p->c : zero;
+      }
+  }
+}
+
 static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_rsck,
                              const T *bias, T *y, int out_nchw) {
-  const fc_ukernel_table *tab = fc_table();
-  const size_t mr = tab->IGEMM.mr, nr = tab->IGEMM.nr;
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
   const int64_t P = p->oh * p->ow, ks = p->r * p->s, kd = ks * cg;
+  const fc_ukernel_table *tab = fc_table();
+  const int64_t pad_wide = fc_ceil_div(kg, (int64_t)tab->IGEMM[0].nr) * (int64_t)tab->IGEMM[0].nr;
+  const int64_t pad_narrow = fc_ceil_div(kg, (int64_t)tab->IGEMM[1].nr) * (int64_t)tab->IGEMM[1].nr;
+  const IGEMM_ENTRY_T ukernel = tab->IGEMM[pad_narrow < pad_wide ? 1 : 0];
+  const size_t mr = ukernel.mr, nr = ukernel.nr;
   const int64_t npad = fc_ceil_div(kg, (int64_t)nr) * (int64_t)nr;
-  int64_t wsize, tmp;
-  if (!fc_mul(npad, kd, &tmp) || !fc_mul(tmp, g_count, &wsize)) return FC_EOVERFLOW;
-  T *wpack = fc_alloc((size_t)wsize * sizeof(T));
-  T *zero = fc_alloc((size_t)cg * sizeof(T));
-  if (!wpack || !zero) {
-    free(wpack);
-    free(zero);
-    return FC_ENOMEM;
-  }
-  memset(zero, 0, (size_t)cg * sizeof(T));
-  for (int64_t g = 0; g < g_count; g++) /* (column j, depth kk) at kk * k + g * kg + j */
-    FC_(pack_panels)(w_rsck + g * kg, kg, kd, 1, p->k, nr, kd, wpack + g * npad * kd);
   /* pixel blocks of up to 256, fewer when that would leave threads idle */
   int64_t pblock = fc_ceil_div(256, (int64_t)mr) * (int64_t)mr;
   const int64_t nthreads_max = fc_get_num_threads();
   while (pblock > (int64_t)mr && p->n * g_count * fc_ceil_div(P, pblock) < 4 * nthreads_max)
     pblock -= (int64_t)mr;
   const int64_t nblocks = fc_ceil_div(P, pblock), ntasks = p->n * g_count * nblocks;
+  /* One pointer table for all images and groups when it is small enough
+   * (the usual case), else one per task, built for its block only. */
+  const int64_t ppad = fc_ceil_div(P, (int64_t)mr) * (int64_t)mr;
+  int64_t nptr;
+  if (!fc_mul(ppad, ks, &nptr)) return FC_EOVERFLOW;
+  const int shared_ind = nptr <= ((int64_t)1 << 22);
+  int64_t wsize, tmp;
+  if (!fc_mul(npad, kd, &tmp) || !fc_mul(tmp, g_count, &wsize)) return FC_EOVERFLOW;
+  T *wpack = fc_alloc((size_t)wsize * sizeof(T));
+  T *zero = fc_alloc((size_t)cg * sizeof(T));
+  const T **ind = shared_ind ? fc_alloc((size_t)nptr * sizeof(T *)) : NULL;
+  if (!wpack || !zero || (shared_ind && !ind)) {
+    free(wpack);
+    free(zero);
+    free((void *)ind);
+    return FC_ENOMEM;
+  }
+  memset(zero, 0, (size_t)cg * sizeof(T));
+  for (int64_t g = 0; g < g_count; g++) /* (column j, depth kk) at kk * k + g * kg + j */
+    FC_(pack_panels)(w_rsck + g * kg, kg, kd, 1, p->k, nr, kd, wpack + g * npad * kd);
+  if (shared_ind) FC_(igemm_pointers)(p, x, zero, 0, P, mr, ind);
   const int nthreads = fc_threads_for(2 * p->n * p->k * P * kd, ntasks);
-  const int64_t npanels = fc_ceil_div(pblock, (int64_t)mr);
   const int64_t img_in = p->h * p->w * p->c, img_out = P * p->k;
   const unsigned flags = (bias ? FC_GEMM_BIAS_COL : 0u) | (out_nchw ? FC_GEMM_TRANSPOSE_C : 0u);
   int failed = 0;
 
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
   {
-    const T **ind = fc_alloc((size_t)(npanels * ks * (int64_t)mr) * sizeof(T *));
-    if (!ind) {
+    const T **own = shared_ind ? NULL : fc_alloc((size_t)(pblock * ks) * sizeof(T *));
+    if (!shared_ind && !own) {
 #pragma omp atomic write
       failed = 1;
     }
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < ntasks; t++) {
-      if (!ind) continue;
+      if (!shared_ind && !own) continue;
       const int64_t blk = t % nblocks, g = (t / nblocks) % g_count, ni = t / (nblocks * g_count);
       const int64_t q0 = blk * pblock, qc = fc_min64(pblock, P - q0);
-      const T *xg = x + ni * img_in + g * cg;
-      /* ind[(panel * ks + tap) * mr + i]: pixel q0 + panel * mr + i, tap (ry, sx) */
-      for (int64_t i0 = 0; i0 < qc; i0 += (int64_t)mr) {
-        const T **pan = ind + (i0 / (int64_t)mr) * ks * (int64_t)mr;
-        for (int64_t i = 0; i < (int64_t)mr; i++) {
-          const int64_t q = q0 + i0 + i, valid = i0 + i < qc;
-          const int64_t ih0 = valid ? q / p->ow * p->stride_h - p->pad_top : 0;
-          const int64_t iw0 = valid ? q % p->ow * p->stride_w - p->pad_left : 0;
-          for (int64_t ry = 0; ry < p->r; ry++)
-            for (int64_t sx = 0; sx < p->s; sx++) {
-              const int64_t ih = ih0 + ry * p->dil_h, iw = iw0 + sx * p->dil_w;
-              const int inside = valid && ih >= 0 && ih < p->h && iw >= 0 && iw < p->w;
-              pan[(ry * p->s + sx) * (int64_t)mr + i] = inside ? xg + (ih * p->w + iw) * p->c : zero;
-            }
-        }
-      }
+      const T **bind = shared_ind ? ind + q0 * ks : own;
+      if (!shared_ind) FC_(igemm_pointers)(p, x, zero, q0, q0 + qc, mr, own);
+      const size_t a_offset = (size_t)(ni * img_in + g * cg);
       const T *wg = wpack + g * npad * kd;
       for (int64_t j0 = 0; j0 < kg; j0 += (int64_t)nr) {
         const int64_t nn = fc_min64((int64_t)nr, kg - j0), ch = g * kg + j0;
         for (int64_t i0 = 0; i0 < qc; i0 += (int64_t)mr) {
           const int64_t q = q0 + i0;
           T *c = out_nchw ? y + ni * img_out + ch * P + q : y + ni * img_out + q * p->k + ch;
-          tab->IGEMM.fn((size_t)ks, (size_t)cg, ind + (i0 / (int64_t)mr) * ks * (int64_t)mr,
-                        wg + j0 * kd, c, (size_t)(out_nchw ? P : p->k),
-                        (size_t)fc_min64((int64_t)mr, qc - i0), (size_t)nn,
-                        bias ? bias + ch : NULL, flags);
+          ukernel.fn((size_t)ks, (size_t)cg, bind + i0 * ks, a_offset, zero, wg + j0 * kd, c,
+                     (size_t)(out_nchw ? P : p->k), (size_t)fc_min64((int64_t)mr, qc - i0),
+                     (size_t)nn, bias ? bias + ch : NULL, flags);
         }
       }
     }
-    free((void *)ind);
+    free((void *)own);
   }
   free(wpack);
   free(zero);
+  free((void *)ind);
   return failed ? FC_ENOMEM : FC_OK;
 }
 
@@ -272,8 +292,6 @@ int FC_(conv2d)(const fc_conv2d_params *p, const T *x, const T *weight, const T 
   const int64_t cg = p->c / p->groups, rs = p->r * p->s, kd = cg * rs;
   const int deep = kd >= FC_IGEMM_MIN_DEPTH;
   if (p->layout == FC_NHWC) {
-    if (!deep && p->c == 1) /* one channel: the NHWC image is also an NCHW one */
-      return FC_(conv2d_packed)(p, x, weight, 1, p->k, bias, y, 1);
     return FC_(conv2d_igemm)(p, x, weight, bias, y, 0);
   }
   if (!deep) return FC_(conv2d_packed)(p, x, weight, kd, 1, bias, y, 0);

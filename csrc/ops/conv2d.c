@@ -38,18 +38,22 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #define FC_(x) fc_f32_##x
 #define GEMM f32_gemm
 #define IGEMM f32_igemm
+#define IGEMM_ENTRY_T fc_f32_igemm_entry
 #include "conv2d-impl.h"
 #undef T
 #undef FC_
 #undef GEMM
 #undef IGEMM
+#undef IGEMM_ENTRY_T
 
 #define T double
 #define FC_(x) fc_f64_##x
 #define GEMM f64_gemm
 #define IGEMM f64_igemm
+#define IGEMM_ENTRY_T fc_f64_igemm_entry
 #include "conv2d-impl.h"
 #undef T
 #undef FC_
 #undef GEMM
 #undef IGEMM
+#undef IGEMM_ENTRY_T

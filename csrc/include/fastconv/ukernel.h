@@ -16,9 +16,11 @@
  *   (BIAS_COL, n values); nothing past them is read. kc >= 1. No alignment.
  *
  * Indirect-GEMM microkernel (conv2d without im2col, as XNNPACK's IGEMM):
- *   C[i, j] (+)= sum_{t < ks} sum_{p < kc} a[t*MR + i][p] * b[(t*kc + p)*NR + j]
- *   a: ks*MR row pointers, each to kc contiguous values (one input pixel's
- *      channels for kernel tap t; a zero row for padding and for rows i >= m).
+ *   C[i, j] (+)= sum_{t < ks} sum_{p < kc} A(t, i)[p] * b[(t*kc + p)*NR + j]
+ *   a: ks*MR row pointers; A(t, i) = a[t*MR + i] + a_offset, or `zero` itself
+ *      where a[t*MR + i] == zero. Each row has kc contiguous values: one input
+ *      pixel's channels for kernel tap t, or zeros (padding, rows i >= m).
+ *      One pointer table thus serves every image of a batch.
  *   b: packed panel, (ks*kc) x NR; columns j >= n are zero.
  *   c, ldc, m, n, bias, flags: as for the GEMM microkernel (BIAS_ROW unused).
  *
@@ -49,10 +51,10 @@ typedef void (*fc_f64_gemm_ukernel)(size_t kc, const double *a, const double *b,
                                     size_t ldc, size_t m, size_t n, const double *bias,
                                     unsigned flags);
 typedef void (*fc_f32_igemm_ukernel)(size_t ks, size_t kc, const float *const *a,
-                                     const float *b, float *c, size_t ldc, size_t m, size_t n,
+                                     size_t a_offset, const float *zero, const float *b, float *c, size_t ldc, size_t m, size_t n,
                                      const float *bias, unsigned flags);
 typedef void (*fc_f64_igemm_ukernel)(size_t ks, size_t kc, const double *const *a,
-                                     const double *b, double *c, size_t ldc, size_t m, size_t n,
+                                     size_t a_offset, const double *zero, const double *b, double *c, size_t ldc, size_t m, size_t n,
                                      const double *bias, unsigned flags);
 typedef void (*fc_f32_maxpool_ukernel)(const fc_pool2d_params *p, const float *plane, int64_t oy,
                                        float *y, int64_t *idx);
@@ -84,8 +86,8 @@ typedef struct {
   fc_isa isa;
   fc_f32_gemm_entry f32_gemm;
   fc_f64_gemm_entry f64_gemm;
-  fc_f32_igemm_entry f32_igemm;
-  fc_f64_igemm_entry f64_igemm;
+  fc_f32_igemm_entry f32_igemm[2]; /* wide tile first; the driver takes the */
+  fc_f64_igemm_entry f64_igemm[2]; /* narrow one when it wastes fewer columns */
   fc_f32_maxpool_ukernel f32_maxpool_row;
   fc_f64_maxpool_ukernel f64_maxpool_row;
   fc_f32_unary_ukernel f32_relu;
@@ -101,6 +103,7 @@ const fc_ukernel_table *fc_table(void);
                                                   const ctype *bias, unsigned flags);
 #define FC_DECLARE_IGEMM(dtype, ctype, tile, isa)                                            \
   void fc_##dtype##_igemm_ukernel_##tile##__##isa(size_t ks, size_t kc, const ctype *const *a, \
+                                                   size_t a_offset, const ctype *zero,         \
                                                    const ctype *b, ctype *c, size_t ldc,       \
                                                    size_t m, size_t n, const ctype *bias,      \
                                                    unsigned flags);

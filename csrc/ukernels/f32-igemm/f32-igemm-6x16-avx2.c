@@ -1,6 +1,7 @@
 /* f32 indirect-GEMM microkernel, 6x16 tile, AVX2 + FMA (convolution without im2col).
  * C[i, j] (+)= sum_{t < ks} sum_{p < kc} a[t*6 + i][p] * b[(t*kc + p)*16 + j]
- * for i < m <= 6, j < n <= 16. a holds ks*6 row pointers, each to kc contiguous
+ * for i < m <= 6, j < n <= 16. a holds ks*6 row pointers (a_offset elements
+ * added to each, except to `zero`), each to kc contiguous
  * values (zero rows for padding and rows i >= m); b is packed, zero past
  * column n. 12 ymm accumulators. Edge tiles go through a spilled register tile. */
 #include <assert.h>
@@ -11,6 +12,7 @@
 #define NR 16
 
 void fc_f32_igemm_ukernel_6x16__avx2(size_t ks, size_t kc, const float *const *restrict a,
+    size_t a_offset, const float *zero,
                                      const float *restrict b, float *restrict c, size_t ldc,
                                      size_t m, size_t n, const float *restrict bias,
                                      unsigned flags) {
@@ -28,6 +30,12 @@ void fc_f32_igemm_ukernel_6x16__avx2(size_t ks, size_t kc, const float *const *r
   }
   for (size_t t = 0; t < ks; t++, a += MR) {
     const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+    a0 = a0 == zero ? zero : a0 + a_offset;
+    a1 = a1 == zero ? zero : a1 + a_offset;
+    a2 = a2 == zero ? zero : a2 + a_offset;
+    a3 = a3 == zero ? zero : a3 + a_offset;
+    a4 = a4 == zero ? zero : a4 + a_offset;
+    a5 = a5 == zero ? zero : a5 + a_offset;
     for (size_t p = 0; p < kc; p++) {
       const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
       b += NR;

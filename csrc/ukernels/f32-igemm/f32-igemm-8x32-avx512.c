@@ -1,6 +1,7 @@
 /* f32 indirect-GEMM microkernel, 8x32 tile, AVX-512F (convolution without im2col).
  * C[i, j] (+)= sum_{t < ks} sum_{p < kc} a[t*8 + i][p] * b[(t*kc + p)*32 + j]
- * for i < m <= 8, j < n <= 32. a holds ks*8 row pointers, each to kc contiguous
+ * for i < m <= 8, j < n <= 32. a holds ks*8 row pointers (a_offset elements
+ * added to each, except to `zero`), each to kc contiguous
  * values (an input pixel's channels, or a zero row for padding and for rows
  * i >= m); b is packed, zero past column n. 16 zmm accumulators; per step two
  * loads of B, eight broadcasts and sixteen FMAs. No alignment assumed. */
@@ -12,6 +13,7 @@
 #define NR 32
 
 void fc_f32_igemm_ukernel_8x32__avx512(size_t ks, size_t kc, const float *const *restrict a,
+    size_t a_offset, const float *zero,
                                        const float *restrict b, float *restrict c, size_t ldc,
                                        size_t m, size_t n, const float *restrict bias,
                                        unsigned flags) {
@@ -30,6 +32,14 @@ void fc_f32_igemm_ukernel_8x32__avx512(size_t ks, size_t kc, const float *const 
   for (size_t t = 0; t < ks; t++, a += MR) {
     const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
     const float *a4 = a[4], *a5 = a[5], *a6 = a[6], *a7 = a[7];
+    a0 = a0 == zero ? zero : a0 + a_offset;
+    a1 = a1 == zero ? zero : a1 + a_offset;
+    a2 = a2 == zero ? zero : a2 + a_offset;
+    a3 = a3 == zero ? zero : a3 + a_offset;
+    a4 = a4 == zero ? zero : a4 + a_offset;
+    a5 = a5 == zero ? zero : a5 + a_offset;
+    a6 = a6 == zero ? zero : a6 + a_offset;
+    a7 = a7 == zero ? zero : a7 + a_offset;
     for (size_t p = 0; p < kc; p++) {
       const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
       b += NR;
