@@ -8,15 +8,15 @@
  *
  * - Indirect GEMM (deep layers, C/groups * R * S >= FC_IGEMM_MIN_DEPTH):
  *   rows = output pixels, columns = output channels. The microkernel reads
- *   each input pixel's channels straight from an NHWC image through a
- *   buffer of row pointers (no im2col); the weights are packed once into
- *   NR-wide panels over the whole depth, so C is written once. NCHW calls
- *   transpose the input to NHWC first and store tiles transposed.
+ *   each input pixel's channels straight from the image (contiguous in
+ *   NHWC, h*w apart in NCHW) through a table of row pointers (no im2col);
+ *   the weights are packed once into NR-wide panels over the whole depth,
+ *   so C is written once. NCHW results go through a cache-resident pixels x
+ *   channels block per task, transposed into y when the block is done.
  * - Packed GEMM (shallow layers such as the lecture's 1-channel 3x3):
  *   rows = output channels (weights packed into MR-tall panels), columns =
  *   output pixels (im2col packed NR at a time into thread scratch, in L1).
- *   Input in NCHW memory order (which an NHWC input with one channel is);
- *   NHWC calls store tiles transposed.
+ *   NCHW only.
  *
  * The pixel blocks of all images and groups are the tasks of one OpenMP
  * loop; a task writes only its own pixels of y, so no two threads write the
@@ -100,29 +100,11 @@ static void FC_(pack_panels)(const T *m, int64_t rows, int64_t depth, int64_t rs
   }
 }
 
-/* ---- layout change: NCHW -> NHWC, blocked for the cache, threaded ----------- */
-static void FC_(nchw_to_nhwc)(const T *x, int64_t n, int64_t c, int64_t hw, T *out) {
-  enum { BLK = 32 };
-  const int64_t cblocks = fc_ceil_div(c, BLK), pblocks = fc_ceil_div(hw, BLK);
-  const int64_t ntasks = n * cblocks * pblocks;
-  const int nt = fc_threads_for(n * c * hw, ntasks);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int64_t t = 0; t < ntasks; t++) {
-    const int64_t pb = t % pblocks, cb = (t / pblocks) % cblocks, ni = t / (pblocks * cblocks);
-    const T *src = x + ni * c * hw;
-    T *dst = out + ni * c * hw;
-    const int64_t c1 = fc_min64(c, (cb + 1) * BLK), q1 = fc_min64(hw, (pb + 1) * BLK);
-    for (int64_t q = pb * BLK; q < q1; q++)
-      for (int64_t ci = cb * BLK; ci < c1; ci++) dst[q * c + ci] = src[ci * hw + q];
-  }
-}
-
 /* ---- packed GEMM (shallow layers) ------------------------------------------
- * x in NCHW memory order; weight element (output channel i of group g, depth
+ * x and y NCHW; weight element (output channel i of group g, depth
  * kk) at weight[(g * kg + i) * w_rstride + kk * w_kstride]. */
 static int FC_(conv2d_packed)(const fc_conv2d_params *p, const T *x, const T *weight,
-                              int64_t w_rstride, int64_t w_kstride, const T *bias, T *y,
-                              int out_nhwc) {
+                              int64_t w_rstride, int64_t w_kstride, const T *bias, T *y) {
   const fc_ukernel_table *tab = fc_table();
   const size_t mr = tab->GEMM.mr, nr = tab->GEMM.nr;
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
@@ -145,7 +127,6 @@ static int FC_(conv2d_packed)(const fc_conv2d_params *p, const T *x, const T *we
   const int64_t nblocks = fc_ceil_div(P, pblock), ntasks = p->n * g_count * nblocks;
   const int nthreads = fc_threads_for(2 * p->n * p->k * P * kd, ntasks);
   const int64_t img_in = p->c * p->h * p->w, img_out = p->k * P;
-  const unsigned tflag = out_nhwc ? FC_GEMM_TRANSPOSE_C : 0u;
   int failed = 0;
 
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
@@ -164,15 +145,14 @@ static int FC_(conv2d_packed)(const fc_conv2d_params *p, const T *x, const T *we
       const T *wg = wpack + g * mpad * kd;
       for (int64_t k0 = 0; k0 < kd; k0 += kcb) {
         const int64_t kc = fc_min64(kcb, kd - k0);
-        const unsigned flags = tflag | (k0 > 0 ? FC_GEMM_ACCUMULATE : bias ? FC_GEMM_BIAS_ROW : 0u);
+        const unsigned flags = k0 > 0 ? FC_GEMM_ACCUMULATE : bias ? FC_GEMM_BIAS_ROW : 0u;
         for (int64_t j0 = 0; j0 < qc; j0 += (int64_t)nr) {
           const int64_t nn = fc_min64((int64_t)nr, qc - j0), q = q0 + j0;
           FC_(pack_b_nchw)(p, xg, q, nn, k0, kc, nr, bpan);
           for (int64_t i0 = 0; i0 < kg; i0 += (int64_t)mr) {
             const int64_t ch = g * kg + i0;
-            T *c = out_nhwc ? y + ni * img_out + q * p->k + ch : y + ni * img_out + ch * P + q;
-            tab->GEMM.fn((size_t)kc, wg + k0 * mpad + i0 * kc, bpan, c,
-                         (size_t)(out_nhwc ? p->k : P), (size_t)fc_min64((int64_t)mr, kg - i0),
+            tab->GEMM.fn((size_t)kc, wg + k0 * mpad + i0 * kc, bpan, y + ni * img_out + ch * P + q,
+                         (size_t)P, (size_t)fc_min64((int64_t)mr, kg - i0),
                          (size_t)nn, bias ? bias + ch : NULL, flags);
           }
         }
@@ -185,11 +165,11 @@ static int FC_(conv2d_packed)(const fc_conv2d_params *p, const T *x, const T *we
 }
 
 /* ---- indirect GEMM (deep layers) --------------------------------------------
- * x in NHWC memory order; w_rsck holds the weights as (r, s, cg, k). */
+ * x in either layout (p->layout); w_rsck holds the weights as (r, s, cg, k). */
 
 /* Row pointers for output pixels [q0, q1) (q0 a multiple of mr) into
- * ind[((q - q0) / mr * ks + tap) * mr + (q - q0) % mr], relative to image 0 and
- * group 0 of x; `zero` in the padding and past q1 up to a whole panel. */
+ * ind[((q - q0) / mr * ks + tap) * mr + (q - q0) % mr]: channel 0 of the input
+ * pixel in image 0 of x; `zero` in the padding and past q1 up to a whole panel. */
 static void FC_(igemm_pointers)(const fc_conv2d_params *p, const T *x, const T *zero, int64_t q0,
                                 int64_t q1, size_t mr, const T **ind) {
   const int64_t ks = p->r * p->s;
@@ -203,13 +183,15 @@ static void FC_(igemm_pointers)(const fc_conv2d_params *p, const T *x, const T *
       for (int64_t sx = 0; sx < p->s; sx++) {
         const int64_t ih = ih0 + ry * p->dil_h, iw = iw0 + sx * p->dil_w;
         const int inside = valid && ih >= 0 && ih < p->h && iw >= 0 && iw < p->w;
-        pan[(ry * p->s + sx) * (int64_t)mr] = inside ? x + (ih * p->w + iw) * p->c : zero;
+        const int64_t at = p->layout == FC_NHWC ? (ih * p->w + iw) * p->c : ih * p->w + iw;
+        pan[(ry * p->s + sx) * (int64_t)mr] = inside ? x + at : zero;
       }
   }
 }
 
 static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_rsck,
-                             const T *bias, T *y, int out_nchw) {
+                             const T *bias, T *y) {
+  const int nchw = p->layout == FC_NCHW;
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
   const int64_t P = p->oh * p->ow, ks = p->r * p->s, kd = ks * cg;
   const fc_ukernel_table *tab = fc_table();
@@ -233,7 +215,9 @@ static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_r
   int64_t wsize, tmp;
   if (!fc_mul(npad, kd, &tmp) || !fc_mul(tmp, g_count, &wsize)) return FC_EOVERFLOW;
   T *wpack = fc_alloc((size_t)wsize * sizeof(T));
-  T *zero = fc_alloc((size_t)cg * sizeof(T));
+  /* a zero row as long as a strided row; calloc's untouched pages cost nothing */
+  const int64_t hw = p->h * p->w, a_stride = nchw ? hw : 1;
+  T *zero = calloc((size_t)((cg - 1) * a_stride + 1), sizeof(T));
   const T **ind = shared_ind ? fc_alloc((size_t)nptr * sizeof(T *)) : NULL;
   if (!wpack || !zero || (shared_ind && !ind)) {
     free(wpack);
@@ -241,43 +225,52 @@ static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_r
     free((void *)ind);
     return FC_ENOMEM;
   }
-  memset(zero, 0, (size_t)cg * sizeof(T));
   for (int64_t g = 0; g < g_count; g++) /* (column j, depth kk) at kk * k + g * kg + j */
     FC_(pack_panels)(w_rsck + g * kg, kg, kd, 1, p->k, nr, kd, wpack + g * npad * kd);
   if (shared_ind) FC_(igemm_pointers)(p, x, zero, 0, P, mr, ind);
   const int nthreads = fc_threads_for(2 * p->n * p->k * P * kd, ntasks);
   const int64_t img_in = p->h * p->w * p->c, img_out = P * p->k;
-  const unsigned flags = (bias ? FC_GEMM_BIAS_COL : 0u) | (out_nchw ? FC_GEMM_TRANSPOSE_C : 0u);
+  const unsigned flags = bias ? FC_GEMM_BIAS_COL : 0u;
   int failed = 0;
 
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
   {
     const T **own = shared_ind ? NULL : fc_alloc((size_t)(pblock * ks) * sizeof(T *));
-    if (!shared_ind && !own) {
+    /* NCHW output: tiles land in a cache-resident pixels x channels block,
+     * transposed into y once the block is done (contiguous runs per channel) */
+    T *blkbuf = nchw ? fc_alloc((size_t)(pblock * npad) * sizeof(T)) : NULL;
+    const int ok = (shared_ind || own) && (!nchw || blkbuf);
+    if (!ok) {
 #pragma omp atomic write
       failed = 1;
     }
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < ntasks; t++) {
-      if (!shared_ind && !own) continue;
+      if (!ok) continue;
       const int64_t blk = t % nblocks, g = (t / nblocks) % g_count, ni = t / (nblocks * g_count);
       const int64_t q0 = blk * pblock, qc = fc_min64(pblock, P - q0);
       const T **bind = shared_ind ? ind + q0 * ks : own;
       if (!shared_ind) FC_(igemm_pointers)(p, x, zero, q0, q0 + qc, mr, own);
-      const size_t a_offset = (size_t)(ni * img_in + g * cg);
+      const size_t a_offset = (size_t)(ni * img_in + g * cg * a_stride);
       const T *wg = wpack + g * npad * kd;
       for (int64_t j0 = 0; j0 < kg; j0 += (int64_t)nr) {
         const int64_t nn = fc_min64((int64_t)nr, kg - j0), ch = g * kg + j0;
         for (int64_t i0 = 0; i0 < qc; i0 += (int64_t)mr) {
-          const int64_t q = q0 + i0;
-          T *c = out_nchw ? y + ni * img_out + ch * P + q : y + ni * img_out + q * p->k + ch;
-          ukernel.fn((size_t)ks, (size_t)cg, bind + i0 * ks, a_offset, zero, wg + j0 * kd, c,
-                     (size_t)(out_nchw ? P : p->k), (size_t)fc_min64((int64_t)mr, qc - i0),
+          T *c = nchw ? blkbuf + i0 * npad + j0 : y + ni * img_out + (q0 + i0) * p->k + ch;
+          ukernel.fn((size_t)ks, (size_t)cg, bind + i0 * ks, a_offset, (size_t)a_stride, zero,
+                     wg + j0 * kd, c,
+                     (size_t)(nchw ? npad : p->k), (size_t)fc_min64((int64_t)mr, qc - i0),
                      (size_t)nn, bias ? bias + ch : NULL, flags);
         }
       }
+      if (nchw) {
+        T *yg = y + ni * img_out + g * kg * P + q0;
+        for (int64_t j = 0; j < kg; j++)
+          for (int64_t i = 0; i < qc; i++) yg[j * P + i] = blkbuf[i * npad + j];
+      }
     }
     free((void *)own);
+    free(blkbuf);
   }
   free(wpack);
   free(zero);
@@ -291,26 +284,17 @@ int FC_(conv2d)(const fc_conv2d_params *p, const T *x, const T *weight, const T 
   if (st != FC_OK || p->n == 0 || p->oh == 0 || p->ow == 0) return st;
   const int64_t cg = p->c / p->groups, rs = p->r * p->s, kd = cg * rs;
   const int deep = kd >= FC_IGEMM_MIN_DEPTH;
-  if (p->layout == FC_NHWC) {
-    return FC_(conv2d_igemm)(p, x, weight, bias, y, 0);
-  }
-  if (!deep) return FC_(conv2d_packed)(p, x, weight, kd, 1, bias, y, 0);
-  /* NCHW, deep: weights to (r, s, cg, k) and, unless c == 1, the input to NHWC */
-  int64_t wn, xn;
-  if (!fc_mul(kd, p->k, &wn) || !fc_mul(p->n * p->c, p->h * p->w, &xn)) return FC_EOVERFLOW;
+  if (p->layout == FC_NHWC) return FC_(conv2d_igemm)(p, x, weight, bias, y);
+  if (!deep) return FC_(conv2d_packed)(p, x, weight, kd, 1, bias, y);
+  /* NCHW, deep: the weights to (r, s, cg, k), the input read in place */
+  int64_t wn;
+  if (!fc_mul(kd, p->k, &wn)) return FC_EOVERFLOW;
   T *wt = fc_alloc((size_t)wn * sizeof(T));
-  T *xt = p->c > 1 ? fc_alloc((size_t)xn * sizeof(T)) : NULL;
-  if (!wt || (p->c > 1 && !xt)) {
-    free(wt);
-    free(xt);
-    return FC_ENOMEM;
-  }
+  if (!wt) return FC_ENOMEM;
   for (int64_t k = 0; k < p->k; k++)
     for (int64_t ci = 0; ci < cg; ci++)
       for (int64_t t = 0; t < rs; t++) wt[(t * cg + ci) * p->k + k] = weight[(k * cg + ci) * rs + t];
-  if (xt) FC_(nchw_to_nhwc)(x, p->n, p->c, p->h * p->w, xt);
-  const int r = FC_(conv2d_igemm)(p, xt ? xt : x, wt, bias, y, 1);
+  const int r = FC_(conv2d_igemm)(p, x, wt, bias, y);
   free(wt);
-  free(xt);
   return r;
 }

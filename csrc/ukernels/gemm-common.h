@@ -1,7 +1,6 @@
-/* Helpers shared by the GEMM microkernels for partial and transposed tiles:
- * the kernel spills its full MR x NR register tile to `tile` (row stride nr)
- * and these copy the valid m x n corner to C, transposed under
- * FC_GEMM_TRANSPOSE_C, adding C's old values under FC_GEMM_ACCUMULATE.
+/* Helpers shared by the GEMM microkernels for partial tiles: the kernel spills
+ * its full MR x NR register tile to `tile` (row stride nr) and these copy the
+ * valid m x n corner to C, adding C's old values under FC_GEMM_ACCUMULATE.
  * Plain C on purpose: it runs once per edge tile, never in the k loop. */
 #ifndef FASTCONV_GEMM_COMMON_H
 #define FASTCONV_GEMM_COMMON_H
@@ -13,17 +12,6 @@
   static inline void fc_##dtype##_tile_finish(const ctype *tile, size_t nr, ctype *c,    \
                                               size_t ldc, size_t m, size_t n,            \
                                               unsigned flags) {                          \
-    if (flags & FC_GEMM_TRANSPOSE_C) {                                                   \
-      for (size_t j = 0; j < n; j++) {                                                   \
-        ctype *cj = c + j * ldc;                                                         \
-        if (flags & FC_GEMM_ACCUMULATE) {                                                \
-          for (size_t i = 0; i < m; i++) cj[i] += tile[i * nr + j];                      \
-        } else {                                                                         \
-          for (size_t i = 0; i < m; i++) cj[i] = tile[i * nr + j];                       \
-        }                                                                                \
-      }                                                                                  \
-      return;                                                                            \
-    }                                                                                    \
     for (size_t i = 0; i < m; i++) {                                                     \
       ctype *ci = c + i * ldc;                                                           \
       const ctype *ti = tile + i * nr;                                                   \

@@ -9,18 +9,16 @@
  *   flags: FC_GEMM_ACCUMULATE  C += AB (else C = AB + bias)
  *          FC_GEMM_BIAS_ROW    add bias[i] to row i   (only without ACCUMULATE)
  *          FC_GEMM_BIAS_COL    add bias[j] to column j (only without ACCUMULATE)
- *          FC_GEMM_TRANSPOSE_C the tile is stored transposed: element (i, j)
- *                              goes to c[j * ldc + i] (NCHW output from a
- *                              pixels x channels product, and vice versa)
  *   bias points at the tile's first row (BIAS_ROW, m values) or first column
  *   (BIAS_COL, n values); nothing past them is read. kc >= 1. No alignment.
  *
  * Indirect-GEMM microkernel (conv2d without im2col, as XNNPACK's IGEMM):
  *   C[i, j] (+)= sum_{t < ks} sum_{p < kc} A(t, i)[p] * b[(t*kc + p)*NR + j]
  *   a: ks*MR row pointers; A(t, i) = a[t*MR + i] + a_offset, or `zero` itself
- *      where a[t*MR + i] == zero. Each row has kc contiguous values: one input
- *      pixel's channels for kernel tap t, or zeros (padding, rows i >= m).
- *      One pointer table thus serves every image of a batch.
+ *      where a[t*MR + i] == zero. A row's kc values are a_stride elements
+ *      apart: one input pixel's channels for kernel tap t (a_stride 1 in
+ *      NHWC, h*w in NCHW), or zeros (padding, rows i >= m; `zero` holds
+ *      (kc - 1) * a_stride + 1 zeros). One pointer table serves every image.
  *   b: packed panel, (ks*kc) x NR; columns j >= n are zero.
  *   c, ldc, m, n, bias, flags: as for the GEMM microkernel (BIAS_ROW unused).
  *
@@ -37,12 +35,7 @@
 #include <stdint.h>
 #include "fastconv/fastconv.h"
 
-enum {
-  FC_GEMM_ACCUMULATE = 1u,
-  FC_GEMM_BIAS_ROW = 2u,
-  FC_GEMM_BIAS_COL = 4u,
-  FC_GEMM_TRANSPOSE_C = 8u
-};
+enum { FC_GEMM_ACCUMULATE = 1u, FC_GEMM_BIAS_ROW = 2u, FC_GEMM_BIAS_COL = 4u };
 
 typedef void (*fc_f32_gemm_ukernel)(size_t kc, const float *a, const float *b, float *c,
                                     size_t ldc, size_t m, size_t n, const float *bias,
@@ -51,10 +44,12 @@ typedef void (*fc_f64_gemm_ukernel)(size_t kc, const double *a, const double *b,
                                     size_t ldc, size_t m, size_t n, const double *bias,
                                     unsigned flags);
 typedef void (*fc_f32_igemm_ukernel)(size_t ks, size_t kc, const float *const *a,
-                                     size_t a_offset, const float *zero, const float *b, float *c, size_t ldc, size_t m, size_t n,
+                                     size_t a_offset, size_t a_stride, const float *zero,
+                                     const float *b, float *c, size_t ldc, size_t m, size_t n,
                                      const float *bias, unsigned flags);
 typedef void (*fc_f64_igemm_ukernel)(size_t ks, size_t kc, const double *const *a,
-                                     size_t a_offset, const double *zero, const double *b, double *c, size_t ldc, size_t m, size_t n,
+                                     size_t a_offset, size_t a_stride, const double *zero,
+                                     const double *b, double *c, size_t ldc, size_t m, size_t n,
                                      const double *bias, unsigned flags);
 typedef void (*fc_f32_maxpool_ukernel)(const fc_pool2d_params *p, const float *plane, int64_t oy,
                                        float *y, int64_t *idx);
@@ -103,7 +98,8 @@ const fc_ukernel_table *fc_table(void);
                                                   const ctype *bias, unsigned flags);
 #define FC_DECLARE_IGEMM(dtype, ctype, tile, isa)                                            \
   void fc_##dtype##_igemm_ukernel_##tile##__##isa(size_t ks, size_t kc, const ctype *const *a, \
-                                                   size_t a_offset, const ctype *zero,         \
+                                                   size_t a_offset, size_t a_stride,           \
+                                                   const ctype *zero,                          \
                                                    const ctype *b, ctype *c, size_t ldc,       \
                                                    size_t m, size_t n, const ctype *bias,      \
                                                    unsigned flags);

@@ -39,7 +39,7 @@ void fc_f32_gemm_ukernel_6x16__avx2(size_t kc, const float *restrict a, const fl
     a += MR;
     b += NR;
   }
-  if (m == MR && n == NR && !(flags & FC_GEMM_TRANSPOSE_C)) {
+  if (m == MR && n == NR) {
 #pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
       float *ci = c + i * ldc;

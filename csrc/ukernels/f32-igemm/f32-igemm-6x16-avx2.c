@@ -1,8 +1,9 @@
 /* f32 indirect-GEMM microkernel, 6x16 tile, AVX2 + FMA (convolution without im2col).
- * C[i, j] (+)= sum_{t < ks} sum_{p < kc} a[t*6 + i][p] * b[(t*kc + p)*16 + j]
- * for i < m <= 6, j < n <= 16. a holds ks*6 row pointers (a_offset elements
- * added to each, except to `zero`), each to kc contiguous
- * values (zero rows for padding and rows i >= m); b is packed, zero past
+ * C[i, j] (+)= sum_(t < ks, p < kc) A(t, i)[p * a_stride] * b[(t*kc + p)*16 + j]
+ * for i < m <= 6, j < n <= 16, where A(t, i) = a[t*6 + i] + a_offset, or `zero`
+ * itself where the pointer is `zero` (padding, rows i >= m): one pointer
+ * table serves every image of a batch, in NHWC (a_stride 1) or NCHW (h*w);
+ * b is packed, zero past
  * column n. 12 ymm accumulators. Edge tiles go through a spilled register tile. */
 #include <assert.h>
 #include <immintrin.h>
@@ -12,7 +13,7 @@
 #define NR 16
 
 void fc_f32_igemm_ukernel_6x16__avx2(size_t ks, size_t kc, const float *const *restrict a,
-    size_t a_offset, const float *zero,
+    size_t a_offset, size_t a_stride, const float *zero,
                                      const float *restrict b, float *restrict c, size_t ldc,
                                      size_t m, size_t n, const float *restrict bias,
                                      unsigned flags) {
@@ -36,19 +37,19 @@ void fc_f32_igemm_ukernel_6x16__avx2(size_t ks, size_t kc, const float *const *r
     a3 = a3 == zero ? zero : a3 + a_offset;
     a4 = a4 == zero ? zero : a4 + a_offset;
     a5 = a5 == zero ? zero : a5 + a_offset;
-    for (size_t p = 0; p < kc; p++) {
+    for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {
       const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
       b += NR;
       __m256 ai;
 #define FC_ROW(i)                                   \
-  ai = _mm256_broadcast_ss(a##i + p);               \
+  ai = _mm256_broadcast_ss(a##i + off);               \
   acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);   \
   acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
       FC_ROW(0) FC_ROW(1) FC_ROW(2) FC_ROW(3) FC_ROW(4) FC_ROW(5)
 #undef FC_ROW
     }
   }
-  if (m == MR && n == NR && !(flags & FC_GEMM_TRANSPOSE_C)) {
+  if (m == MR && n == NR) {
 #pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
       float *ci = c + i * ldc;

@@ -1,9 +1,9 @@
 /* f32 indirect-GEMM microkernel, 6x64 tile, AVX-512F (convolution without im2col).
- * C[i, j] (+)= sum_{t < ks} sum_{p < kc} a[t*6 + i][p] * b[(t*kc + p)*64 + j]
- * for i < m <= 6, j < n <= 64. a holds ks*6 row pointers (a_offset elements
- * added to each, except to `zero`), each to kc contiguous
- * values (an input pixel's channels, or a zero row for padding and for rows
- * i >= m); b is packed, zero past column n. 24 zmm accumulators; per step
+ * C[i, j] (+)= sum_(t < ks, p < kc) A(t, i)[p * a_stride] * b[(t*kc + p)*64 + j]
+ * for i < m <= 6, j < n <= 64, where A(t, i) = a[t*6 + i] + a_offset, or `zero`
+ * itself where the pointer is `zero` (padding, rows i >= m): one pointer
+ * table serves every image of a batch, in NHWC (a_stride 1) or NCHW (h*w);
+ * b is packed, zero past column n. 24 zmm accumulators; per step
  * four loads of B, six broadcasts and twenty-four FMAs. No alignment assumed. */
 #include <assert.h>
 #include <immintrin.h>
@@ -17,7 +17,7 @@ static inline __mmask16 fc_mask16(size_t n, size_t lo) {
 }
 
 void fc_f32_igemm_ukernel_6x64__avx512(size_t ks, size_t kc, const float *const *restrict a,
-    size_t a_offset, const float *zero,
+    size_t a_offset, size_t a_stride, const float *zero,
                                        const float *restrict b, float *restrict c, size_t ldc,
                                        size_t m, size_t n, const float *restrict bias,
                                        unsigned flags) {
@@ -39,13 +39,13 @@ void fc_f32_igemm_ukernel_6x64__avx512(size_t ks, size_t kc, const float *const 
     a3 = a3 == zero ? zero : a3 + a_offset;
     a4 = a4 == zero ? zero : a4 + a_offset;
     a5 = a5 == zero ? zero : a5 + a_offset;
-    for (size_t p = 0; p < kc; p++) {
+    for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {
       const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
       const __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);
       b += NR;
       __m512 ai;
 #define FC_ROW(i)                                 \
-  ai = _mm512_set1_ps(a##i[p]);                   \
+  ai = _mm512_set1_ps(a##i[off]);                   \
   acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]); \
   acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]); \
   acc[i][2] = _mm512_fmadd_ps(ai, b2, acc[i][2]); \
@@ -53,15 +53,6 @@ void fc_f32_igemm_ukernel_6x64__avx512(size_t ks, size_t kc, const float *const 
       FC_ROW(0) FC_ROW(1) FC_ROW(2) FC_ROW(3) FC_ROW(4) FC_ROW(5)
 #undef FC_ROW
     }
-  }
-  if (flags & FC_GEMM_TRANSPOSE_C) {
-    float tile[MR * NR];
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-      for (int v = 0; v < 4; v++) _mm512_storeu_ps(tile + i * NR + 16 * v, acc[i][v]);
-    fc_f32_tile_finish(tile, NR, c, ldc, m, n, flags);
-    return;
   }
 #pragma GCC unroll 6
   for (size_t i = 0; i < MR; i++) {

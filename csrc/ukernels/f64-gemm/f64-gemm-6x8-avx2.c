@@ -39,7 +39,7 @@ void fc_f64_gemm_ukernel_6x8__avx2(size_t kc, const double *restrict a, const do
     a += MR;
     b += NR;
   }
-  if (m == MR && n == NR && !(flags & FC_GEMM_TRANSPOSE_C)) {
+  if (m == MR && n == NR) {
 #pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {
       double *ci = c + i * ldc;

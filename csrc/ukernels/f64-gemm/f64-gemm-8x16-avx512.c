@@ -2,8 +2,7 @@
  * C[i, j] (+)= sum_p a[p*8 + i] * b[p*16 + j] for i < m <= 8, j < n <= 16.
  * 16 zmm accumulators (8 rows x 2 vectors); per k step two loads of B, eight
  * broadcasts of A and sixteen FMAs. Edge columns use store masks, edge rows
- * are skipped, so every tile is stored straight to C (transposed tiles
- * go through a spilled register tile). No alignment assumed. */
+ * are skipped, so every tile is stored straight to C. No alignment assumed. */
 #include <assert.h>
 #include <immintrin.h>
 #include "../gemm-common.h"
@@ -39,16 +38,6 @@ void fc_f64_gemm_ukernel_8x16__avx512(size_t kc, const double *restrict a, const
     }
     a += MR;
     b += NR;
-  }
-  if (flags & FC_GEMM_TRANSPOSE_C) {
-    double tile[MR * NR];
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; i++) {
-      _mm512_storeu_pd(tile + i * NR, acc[i][0]);
-      _mm512_storeu_pd(tile + i * NR + 8, acc[i][1]);
-    }
-    fc_f64_tile_finish(tile, NR, c, ldc, m, n, flags);
-    return;
   }
 #pragma GCC unroll 8
   for (size_t i = 0; i < MR; i++) {

@@ -1,9 +1,9 @@
 /* f64 indirect-GEMM microkernel, 8x16 tile, AVX-512F (convolution without im2col).
- * C[i, j] (+)= sum_{t < ks} sum_{p < kc} a[t*8 + i][p] * b[(t*kc + p)*16 + j]
- * for i < m <= 8, j < n <= 16. a holds ks*8 row pointers (a_offset elements
- * added to each, except to `zero`), each to kc contiguous
- * values (an input pixel's channels, or a zero row for padding and for rows
- * i >= m); b is packed, zero past column n. 16 zmm accumulators; per step two
+ * C[i, j] (+)= sum_(t < ks, p < kc) A(t, i)[p * a_stride] * b[(t*kc + p)*16 + j]
+ * for i < m <= 8, j < n <= 16, where A(t, i) = a[t*8 + i] + a_offset, or `zero`
+ * itself where the pointer is `zero` (padding, rows i >= m): one pointer
+ * table serves every image of a batch, in NHWC (a_stride 1) or NCHW (h*w);
+ * b is packed, zero past column n. 16 zmm accumulators; per step two
  * loads of B, eight broadcasts and sixteen FMAs. No alignment assumed. */
 #include <assert.h>
 #include <immintrin.h>
@@ -13,7 +13,7 @@
 #define NR 16
 
 void fc_f64_igemm_ukernel_8x16__avx512(size_t ks, size_t kc, const double *const *restrict a,
-    size_t a_offset, const double *zero,
+    size_t a_offset, size_t a_stride, const double *zero,
                                        const double *restrict b, double *restrict c, size_t ldc,
                                        size_t m, size_t n, const double *restrict bias,
                                        unsigned flags) {
@@ -40,27 +40,17 @@ void fc_f64_igemm_ukernel_8x16__avx512(size_t ks, size_t kc, const double *const
     a5 = a5 == zero ? zero : a5 + a_offset;
     a6 = a6 == zero ? zero : a6 + a_offset;
     a7 = a7 == zero ? zero : a7 + a_offset;
-    for (size_t p = 0; p < kc; p++) {
+    for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {
       const __m512d b0 = _mm512_loadu_pd(b), b1 = _mm512_loadu_pd(b + 8);
       b += NR;
       __m512d ai;
 #define FC_ROW(i)                                           \
-  ai = _mm512_set1_pd(a##i[p]);                             \
+  ai = _mm512_set1_pd(a##i[off]);                             \
   acc[i][0] = _mm512_fmadd_pd(ai, b0, acc[i][0]);           \
   acc[i][1] = _mm512_fmadd_pd(ai, b1, acc[i][1]);
       FC_ROW(0) FC_ROW(1) FC_ROW(2) FC_ROW(3) FC_ROW(4) FC_ROW(5) FC_ROW(6) FC_ROW(7)
 #undef FC_ROW
     }
-  }
-  if (flags & FC_GEMM_TRANSPOSE_C) {
-    double tile[MR * NR];
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; i++) {
-      _mm512_storeu_pd(tile + i * NR, acc[i][0]);
-      _mm512_storeu_pd(tile + i * NR + 8, acc[i][1]);
-    }
-    fc_f64_tile_finish(tile, NR, c, ldc, m, n, flags);
-    return;
   }
 #pragma GCC unroll 8
   for (size_t i = 0; i < MR; i++) {
