@@ -91,11 +91,16 @@ static void FC_(pack_panels)(const T *m, int64_t rows, int64_t depth, int64_t rs
     T *blk = dst + k0 * rows_pad;
     for (int64_t t = 0; t < rows_pad / (int64_t)tile; t++) {
       T *pan = blk + t * (int64_t)tile * kc;
-      for (int64_t pp = 0; pp < kc; pp++)
-        for (int64_t i = 0; i < (int64_t)tile; i++) {
-          const int64_t row = t * (int64_t)tile + i;
-          pan[pp * (int64_t)tile + i] = row < rows ? m[row * rstride + (k0 + pp) * kstride] : 0;
+      const int64_t valid = fc_min64((int64_t)tile, rows - t * (int64_t)tile);
+      const T *src = m + t * (int64_t)tile * rstride + k0 * kstride;
+      for (int64_t pp = 0; pp < kc; pp++, pan += tile, src += kstride) {
+        if (rstride == 1) {
+          memcpy(pan, src, (size_t)valid * sizeof(T));
+        } else {
+          for (int64_t i = 0; i < valid; i++) pan[i] = src[i * rstride];
         }
+        for (int64_t i = valid; i < (int64_t)tile; i++) pan[i] = 0;
+      }
     }
   }
 }
@@ -230,7 +235,9 @@ static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_r
   if (shared_ind) FC_(igemm_pointers)(p, x, zero, 0, P, mr, ind);
   const int nthreads = fc_threads_for(2 * p->n * p->k * P * kd, ntasks);
   const int64_t img_in = p->h * p->w * p->c, img_out = P * p->k;
-  const unsigned flags = bias ? FC_GEMM_BIAS_COL : 0u;
+  /* kernel taps per pass: a pass's slice of one weight panel stays within
+   * ~192 KiB of L2 while the pixel panels stream past it */
+  const int64_t tblock = fc_max64(1, fc_min64(ks, (192 << 10) / (cg * (int64_t)(nr * sizeof(T)))));
   int failed = 0;
 
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
@@ -253,14 +260,18 @@ static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_r
       if (!shared_ind) FC_(igemm_pointers)(p, x, zero, q0, q0 + qc, mr, own);
       const size_t a_offset = (size_t)(ni * img_in + g * cg * a_stride);
       const T *wg = wpack + g * npad * kd;
-      for (int64_t j0 = 0; j0 < kg; j0 += (int64_t)nr) {
-        const int64_t nn = fc_min64((int64_t)nr, kg - j0), ch = g * kg + j0;
-        for (int64_t i0 = 0; i0 < qc; i0 += (int64_t)mr) {
-          T *c = nchw ? blkbuf + i0 * npad + j0 : y + ni * img_out + (q0 + i0) * p->k + ch;
-          ukernel.fn((size_t)ks, (size_t)cg, bind + i0 * ks, a_offset, (size_t)a_stride, zero,
-                     wg + j0 * kd, c,
-                     (size_t)(nchw ? npad : p->k), (size_t)fc_min64((int64_t)mr, qc - i0),
-                     (size_t)nn, bias ? bias + ch : NULL, flags);
+      for (int64_t t0 = 0; t0 < ks; t0 += tblock) {
+        const int64_t tn = fc_min64(tblock, ks - t0);
+        const unsigned flags = t0 > 0 ? FC_GEMM_ACCUMULATE : bias ? FC_GEMM_BIAS_COL : 0u;
+        for (int64_t j0 = 0; j0 < kg; j0 += (int64_t)nr) {
+          const int64_t nn = fc_min64((int64_t)nr, kg - j0), ch = g * kg + j0;
+          for (int64_t i0 = 0; i0 < qc; i0 += (int64_t)mr) {
+            T *c = nchw ? blkbuf + i0 * npad + j0 : y + ni * img_out + (q0 + i0) * p->k + ch;
+            ukernel.fn((size_t)tn, (size_t)cg, bind + i0 * ks + t0 * (int64_t)mr, a_offset,
+                       (size_t)a_stride, zero, wg + j0 * kd + t0 * cg * (int64_t)nr, c,
+                       (size_t)(nchw ? npad : p->k), (size_t)fc_min64((int64_t)mr, qc - i0),
+                       (size_t)nn, bias ? bias + ch : NULL, flags);
+          }
         }
       }
       if (nchw) {
