@@ -11,9 +11,15 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _MAX_BYTES = (1 << 63) - 1
 
 
+_MAX_INT = 1 << 62  # larger sizes cannot be real; keeps C's int64 arithmetic exact
+
+
 def as_float_array(a: Any, name: str, op: str) -> np.ndarray:
-    """`a` as an ndarray of float32 or float64 (never copied here), else TypeError."""
+    """`a` as an ndarray of float32 or float64 (copied only from a non-native
+    byte order), else TypeError."""
     arr = np.asarray(a)
+    if arr.dtype.kind == "f" and not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype not in FLOAT_DTYPES:
         raise TypeError(
             f"{op}: {name} has dtype {arr.dtype}; supported dtypes are float32 and float64"
@@ -39,6 +45,8 @@ def positive_int(v: Any, name: str, op: str, minimum: int = 1) -> int:
         raise TypeError(f"{op}: {name} must be an int, got {v!r}") from None
     if i < minimum:
         raise ValueError(f"{op}: {name} must be >= {minimum}, got {v!r}")
+    if i > _MAX_INT:
+        raise ValueError(f"{op}: {name}={v!r} is too large (at most 2**62)")
     return i
 
 

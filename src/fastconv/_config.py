@@ -26,6 +26,21 @@ def set_num_threads(n: int) -> None:
     _kernels.set_num_threads(n)
 
 
+def _apply_env() -> None:
+    """Apply $FASTCONV_NUM_THREADS as set_num_threads would, then $FASTCONV_ISA."""
+    threads = os.environ.get("FASTCONV_NUM_THREADS", "").strip()
+    if threads:
+        try:
+            set_num_threads(int(threads))
+        except ValueError:
+            warnings.warn(
+                f"FASTCONV_NUM_THREADS={threads!r} is not a positive integer; ignored",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+    _apply_isa_env()
+
+
 def _apply_isa_env() -> None:
     """Honour $FASTCONV_ISA (the C side caps it too); warn on names we do not know
     or on a request above what the CPU can run."""

@@ -249,6 +249,10 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, *, layou
         n, h, w, c = x.shape
     else:
         n, c, h, w = x.shape
+    if min(c, h, w) == 0:
+        raise ValueError(
+            f"{op}: x of shape {x.shape} ({layout}) needs non-zero channels, height and width"
+        )
     oh, ow = _pool_out(h, kh, sh, ph, bool(ceil_mode)), _pool_out(w, kw, sw, pw, bool(ceil_mode))
     if oh < 1 or ow < 1:
         raise ValueError(

@@ -1,0 +1,48 @@
+"""Shared fixtures: run a test under every instruction set the CPU has, a seeded
+random generator per test, and thread-count save/restore."""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _kernels
+
+ISAS = ("scalar", "avx2", "avx512")
+ISA_RANK = {name: rank for rank, name in enumerate(ISAS)}
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    """Select the kernels of one ISA for the test, restoring the previous ISA after.
+    Skips (saying why) when the CPU, or this build, cannot run that ISA."""
+    name = request.param
+    best = _kernels.cpu_isa()
+    if ISA_RANK[name] > ISA_RANK[best]:
+        pytest.skip(f"this CPU/build runs at most {best!r}, not {name!r}")
+    previous = _kernels.current_isa()
+    got = _kernels.set_isa(name)
+    assert got == name, f"set_isa({name!r}) selected {got!r}"
+    try:
+        yield name
+    finally:
+        _kernels.set_isa(previous)
+
+
+@pytest.fixture
+def rng(request):
+    """A generator seeded from the test's id, so each test draws the same numbers
+    whatever order or subset of tests runs."""
+    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+
+
+@pytest.fixture
+def restore_threads():
+    """Put fastconv's thread count back to what it was after the test."""
+    previous = fastconv.get_num_threads()
+    try:
+        yield previous
+    finally:
+        fastconv.set_num_threads(previous)

@@ -1,0 +1,212 @@
+"""Slow, independent NumPy references for fastconv's deep-learning ops (NCHW
+only; tests transpose NHWC in and out), and the one comparison helper.
+
+Nothing here calls fastconv: the references are written from the PyTorch
+definitions with zero padding and one einsum per kernel offset (conv2d) or a
+plain loop over output windows (max_pool2d), computed in float64.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# ---- argument forms ----------------------------------------------------------
+
+
+def _pair(v):
+    if isinstance(v, (tuple, list)):
+        a, b = v
+        return int(a), int(b)
+    return int(v), int(v)
+
+
+def _explicit_padding(padding):
+    """int -> ((p, p), (p, p)); (ph, pw) -> ((ph, ph), (pw, pw));
+    ((top, bottom), (left, right)) stays."""
+    if isinstance(padding, (tuple, list)) and isinstance(padding[0], (tuple, list)):
+        (t, b), (l, r) = padding
+        return (int(t), int(b)), (int(l), int(r))
+    ph, pw = _pair(padding)
+    return (ph, ph), (pw, pw)
+
+
+# ---- conv2d ------------------------------------------------------------------
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Cross-correlation, NCHW, weight (K, C/groups, R, S); float64 result.
+
+    `padding` is an int, a pair (symmetric) or ((top, bottom), (left, right)).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    n, c, h, wd = x.shape
+    k, cg, r, s = w.shape
+    assert cg * groups == c and k % groups == 0
+    sh, sw = _pair(stride)
+    dh, dw = _pair(dilation)
+    (pt, pb), (pl, pr) = _explicit_padding(padding)
+    xp = np.zeros((n, c, h + pt + pb, wd + pl + pr))
+    xp[:, :, pt:pt + h, pl:pl + wd] = x
+    hp, wp = xp.shape[2:]
+    oh = (hp - dh * (r - 1) - 1) // sh + 1
+    ow = (wp - dw * (s - 1) - 1) // sw + 1
+    assert oh >= 1 and ow >= 1, "kernel larger than the padded input"
+    kg = k // groups
+    y = np.zeros((n, k, oh, ow))
+    for g in range(groups):
+        xg = xp[:, g * cg:(g + 1) * cg]
+        wg = w[g * kg:(g + 1) * kg]
+        for i in range(r):
+            for j in range(s):
+                # the input pixels that kernel tap (i, j) sees, one per output pixel
+                win = xg[:, :, i * dh:i * dh + (oh - 1) * sh + 1:sh,
+                         j * dw:j * dw + (ow - 1) * sw + 1:sw]
+                y[:, g * kg:(g + 1) * kg] += np.einsum("nchw,kc->nkhw", win, wg[:, :, i, j])
+    if bias is not None:
+        y += np.asarray(bias, dtype=np.float64)[None, :, None, None]
+    return y
+
+
+def tf_same_padding(size, kernel, stride, dilation):
+    """TensorFlow's 'same': ((before, after), out) for one spatial dimension."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return (total // 2, total - total // 2), out
+
+
+# ---- relu --------------------------------------------------------------------
+
+
+def relu(x):
+    """max(x, 0) with NaN propagating (np.maximum's semantics)."""
+    x = np.asarray(x)
+    return np.maximum(x, np.zeros((), dtype=x.dtype))
+
+
+# ---- max_pool2d --------------------------------------------------------------
+
+
+def pool_out_size(size, kernel, stride, pad, ceil_mode):
+    """PyTorch's output length: floor or ceil of (size + 2 pad - kernel) / stride + 1,
+    less one if ceil mode would start the last window in the right padding."""
+    span = size + 2 * pad - kernel
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """NCHW max pooling as PyTorch: (values float64, indices int64).
+
+    The window is clipped to the input (the -inf padding can never win: an
+    all -inf window reports its first in-bounds element, as PyTorch does).
+    Ties go to the first maximum in row-major window order; a window with NaN
+    gives NaN and the index of its last NaN. Indices are h * W + w in the plane.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n, c, h, w = x.shape
+    kh, kw = _pair(kernel_size)
+    sh, sw = (kh, kw) if stride is None else _pair(stride)
+    ph, pw = _pair(padding)
+    oh = pool_out_size(h, kh, sh, ph, ceil_mode)
+    ow = pool_out_size(w, kw, sw, pw, ceil_mode)
+    y = np.empty((n, c, oh, ow))
+    idx = np.empty((n, c, oh, ow), dtype=np.int64)
+    plane_pos = np.arange(h * w).reshape(h, w)
+    for oy in range(oh):
+        h0 = oy * sh - ph
+        hs, he = max(h0, 0), min(h0 + kh, h)
+        for ox in range(ow):
+            w0 = ox * sw - pw
+            ws, we = max(w0, 0), min(w0 + kw, w)
+            vals = x[:, :, hs:he, ws:we].reshape(n, c, -1)  # row-major window order
+            pos = plane_pos[hs:he, ws:we].reshape(-1)
+            isnan = np.isnan(vals)
+            first_max = np.argmax(np.where(isnan, -np.inf, vals), axis=-1)
+            last_nan = isnan.shape[-1] - 1 - np.argmax(isnan[..., ::-1], axis=-1)
+            has_nan = isnan.any(axis=-1)
+            at = np.where(has_nan, last_nan, first_max)
+            y[:, :, oy, ox] = np.where(has_nan, np.nan,
+                                       np.take_along_axis(vals, at[..., None], -1)[..., 0])
+            idx[:, :, oy, ox] = pos[at]
+    return y, idx
+
+
+# ---- the comparison helper ---------------------------------------------------
+
+TOLERANCE = {
+    # dtype: (rtol, atol per unit of |result| scale per sqrt(reduction length))
+    np.dtype(np.float32): (1e-4, 1e-6),
+    np.dtype(np.float64): (1e-10, 1e-13),
+}
+
+
+def assert_close(got, want, *, op, isa, dtype, reduce=1, exact=False, context=""):
+    """Check that `got` is an ndarray of `want`'s shape and of `dtype`, and its
+    values equal `want` (NaN where `want` is NaN):
+
+    - exact=True: bit-for-bit equal values after rounding `want` to `dtype`;
+    - else |got - want| <= atol + rtol |want| with (rtol, atol_unit) from
+      TOLERANCE and atol = atol_unit * max|want| * sqrt(reduce), `reduce` being
+      the number of products summed per result (rounding grows with it).
+
+    On failure the message names op, ISA, dtype, shapes, the worst error and
+    where it occurred.
+    """
+    dtype = np.dtype(dtype)
+    want = np.asarray(want)
+    head = f"{op} [isa={isa}, dtype={dtype}{', ' + context if context else ''}]"
+    assert isinstance(got, np.ndarray), f"{head}: result is {type(got).__name__}, not an ndarray"
+    assert got.shape == want.shape, f"{head}: shape {got.shape}, expected {want.shape}"
+    assert got.dtype == dtype, f"{head}: dtype {got.dtype}, expected {dtype}"
+    if got.size == 0:
+        return
+    g = got.astype(np.float64)
+    wnt = want.astype(dtype).astype(np.float64) if exact else want.astype(np.float64)
+    nan_g, nan_w = np.isnan(g), np.isnan(wnt)
+    if not np.array_equal(nan_g, nan_w):
+        at = np.unravel_index(np.argmax(nan_g != nan_w), g.shape)
+        raise AssertionError(
+            f"{head}: NaN pattern differs ({int(nan_g.sum())} NaN in result, "
+            f"{int(nan_w.sum())} expected); first difference at {at}: got {got[at]!r}, "
+            f"expected {want[at]!r}; shape {got.shape}"
+        )
+    ok = ~nan_w
+    if exact:
+        rtol, atol = 0.0, 0.0
+    else:
+        rtol, unit = TOLERANCE[dtype]
+        finite = np.abs(wnt[ok & np.isfinite(wnt)])
+        scale = float(finite.max()) if finite.size else 0.0
+        atol = unit * scale * math.sqrt(max(reduce, 1))
+    with np.errstate(invalid="ignore"):
+        err = np.where(ok, np.abs(g - wnt), 0.0)
+        err = np.where(ok & (g == wnt), 0.0, err)  # equal infinities
+        excess = err - (atol + rtol * np.abs(np.where(ok, wnt, 0.0)))
+    if np.any(excess > 0):
+        at = np.unravel_index(np.argmax(excess), g.shape)
+        bad = int((excess > 0).sum())
+        raise AssertionError(
+            f"{head}: {bad} of {got.size} values out of tolerance (rtol={rtol:g}, "
+            f"atol={atol:.3g}); worst at {at}: got {g[at]!r}, expected {wnt[at]!r}, "
+            f"|error| {err[at]:.3g}; shape {got.shape}"
+        )
+
+
+def assert_indices_equal(got, want, *, op, isa, dtype, context=""):
+    """Indices: int64 ndarray of the expected shape, every element equal."""
+    want = np.asarray(want)
+    head = f"{op} indices [isa={isa}, dtype={np.dtype(dtype)}{', ' + context if context else ''}]"
+    assert isinstance(got, np.ndarray), f"{head}: {type(got).__name__}, not an ndarray"
+    assert got.shape == want.shape, f"{head}: shape {got.shape}, expected {want.shape}"
+    assert got.dtype == np.int64, f"{head}: dtype {got.dtype}, expected int64"
+    diff = got != want
+    if diff.any():
+        at = np.unravel_index(np.argmax(diff), got.shape)
+        raise AssertionError(
+            f"{head}: {int(diff.sum())} of {got.size} differ; first at {at}: "
+            f"got {got[at]}, expected {want[at]}; shape {got.shape}"
+        )
