@@ -46,9 +46,20 @@ int fc_f32_conv2d(const fc_conv2d_params *p, const float *x, const float *weight
 int fc_f64_conv2d(const fc_conv2d_params *p, const double *x, const double *weight,
                   const double *bias, double *y);
 
+/* Weight gradient of fc_*_conv2d: gw = sum over images and output pixels of
+ * gy x (input window), for gy of y's shape. gw is laid out (k, r, s, c/groups)
+ * in both layouts. Bitwise reproducible at a fixed thread count. */
+int fc_f32_conv2d_backward_weight(const fc_conv2d_params *p, const float *x, const float *gy,
+                                  float *gw);
+int fc_f64_conv2d_backward_weight(const fc_conv2d_params *p, const double *x, const double *gy,
+                                  double *gw);
+
 /* ---- relu: y[i] = max(x[i], 0), NaN propagates; y may equal x ----------- */
 int fc_f32_relu(int64_t n_elems, const float *x, float *y);
 int fc_f64_relu(int64_t n_elems, const double *x, double *y);
+/* gx[i] = x[i] <= 0 ? 0 : gy[i] (NaN in x passes gy, as PyTorch); gx may equal gy */
+int fc_f32_relu_backward(int64_t n_elems, const float *gy, const float *x, float *gx);
+int fc_f64_relu_backward(int64_t n_elems, const double *gy, const double *x, double *gx);
 
 /* ---- max_pool2d ----------------------------------------------------------
  *   NCHW: x (n, c, h, w) -> y (n, c, oh, ow);  NHWC: x (n, h, w, c) -> y (n, oh, ow, c)
@@ -65,6 +76,12 @@ typedef struct {
 
 int fc_f32_max_pool2d(const fc_pool2d_params *p, const float *x, float *y, int64_t *indices);
 int fc_f64_max_pool2d(const fc_pool2d_params *p, const double *x, double *y, int64_t *indices);
+/* gx (the shape of x, zeroed here) receives gy[o] at indices[o] of each output's
+ * plane, summed where windows overlap. FC_EINVAL if an index is outside [0, h*w). */
+int fc_f32_max_pool2d_backward(const fc_pool2d_params *p, const float *gy, const int64_t *indices,
+                               float *gx);
+int fc_f64_max_pool2d_backward(const fc_pool2d_params *p, const double *gy,
+                               const int64_t *indices, double *gx);
 
 /* ---- runtime control -----------------------------------------------------*/
 int fc_get_num_threads(void);

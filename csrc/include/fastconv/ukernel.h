@@ -24,9 +24,11 @@
  *
  * Max-pool row microkernel: one output row oy of one NCHW plane (h*w values)
  * into y[0..ow) and, unless idx is NULL, idx[0..ow), with the semantics of
- * fc_f32_max_pool2d. SIMD variants promise h*w < 2^31 (int32 lane indices).
+ * fc_f32_max_pool2d. SIMD variants need h*w and every window column position,
+ * padding included, to fit in int32 (they hold positions in int32 lanes).
  *
  * Unary microkernel: y[i] = f(x[i]) for i < n; y may equal x (in place).
+ * Binary microkernel: z[i] = f(a[i], b[i]) for i < n; z may equal a or b.
  */
 #ifndef FASTCONV_UKERNEL_H
 #define FASTCONV_UKERNEL_H
@@ -57,6 +59,8 @@ typedef void (*fc_f64_maxpool_ukernel)(const fc_pool2d_params *p, const double *
                                        double *y, int64_t *idx);
 typedef void (*fc_f32_unary_ukernel)(size_t n, const float *x, float *y);
 typedef void (*fc_f64_unary_ukernel)(size_t n, const double *x, double *y);
+typedef void (*fc_f32_binary_ukernel)(size_t n, const float *a, const float *b, float *z);
+typedef void (*fc_f64_binary_ukernel)(size_t n, const double *a, const double *b, double *z);
 
 typedef struct {
   fc_f32_gemm_ukernel fn;
@@ -87,6 +91,8 @@ typedef struct {
   fc_f64_maxpool_ukernel f64_maxpool_row;
   fc_f32_unary_ukernel f32_relu;
   fc_f64_unary_ukernel f64_relu;
+  fc_f32_binary_ukernel f32_relu_bwd; /* (gy, x) -> gx */
+  fc_f64_binary_ukernel f64_relu_bwd;
 } fc_ukernel_table;
 
 const fc_ukernel_table *fc_table(void);
@@ -109,10 +115,14 @@ const fc_ukernel_table *fc_table(void);
 #define FC_DECLARE_UNARY(dtype, ctype, op, isa) \
   void fc_##dtype##_##op##_ukernel__##isa(size_t n, const ctype *x, ctype *y);
 
+#define FC_DECLARE_BINARY(dtype, ctype, op, isa) \
+  void fc_##dtype##_##op##_ukernel__##isa(size_t n, const ctype *a, const ctype *b, ctype *z);
+
 #define FC_GEMM(dtype, ctype, mr, nr, isa) FC_DECLARE_GEMM(dtype, ctype, mr##x##nr, isa)
 #define FC_IGEMM(dtype, ctype, mr, nr, isa) FC_DECLARE_IGEMM(dtype, ctype, mr##x##nr, isa)
 #define FC_MAXPOOL(dtype, ctype, isa) FC_DECLARE_MAXPOOL(dtype, ctype, isa)
 #define FC_UNARY(dtype, ctype, op, isa) FC_DECLARE_UNARY(dtype, ctype, op, isa)
+#define FC_BINARY(dtype, ctype, op, isa) FC_DECLARE_BINARY(dtype, ctype, op, isa)
 #include "../../ukernels/gemm.inc"
 #include "../../ukernels/igemm.inc"
 #include "../../ukernels/maxpool.inc"
@@ -121,5 +131,6 @@ const fc_ukernel_table *fc_table(void);
 #undef FC_IGEMM
 #undef FC_MAXPOOL
 #undef FC_UNARY
+#undef FC_BINARY
 
 #endif
