@@ -28,6 +28,8 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_conv2d(const fc_conv2d_params *p, const double *x, const double *w, const double *b, double *y)
     int fc_f32_conv2d_backward_weight(const fc_conv2d_params *p, const float *x, const float *gy, float *gw)
     int fc_f64_conv2d_backward_weight(const fc_conv2d_params *p, const double *x, const double *gy, double *gw)
+    int fc_f32_conv2d_backward_input(const fc_conv2d_params *p, const float *gy, const float *w, float *gx)
+    int fc_f64_conv2d_backward_input(const fc_conv2d_params *p, const double *gy, const double *w, double *gx)
     int fc_f32_relu_backward(int64_t n, const float *gy, const float *x, float *gx)
     int fc_f64_relu_backward(int64_t n, const double *gy, const double *x, double *gx)
     int fc_f32_max_pool2d_backward(const fc_pool2d_params *p, const float *gy, const int64_t *idx, float *gx)
@@ -128,6 +130,32 @@ def conv2d_backward_weight(const floating[::1] x, const floating[::1] gy, floati
             st = fc_f32_conv2d_backward_weight(&p, xp, gp, wp)
         else:
             st = fc_f64_conv2d_backward_weight(&p, xp, gp, wp)
+    _check(st, "conv2d_backward", dims)
+
+
+def conv2d_backward_input(const floating[::1] gy, const floating[::1] w, floating[::1] gx,
+                          tuple dims, tuple opts, bint nhwc):
+    """gx (x's shape) = input gradient by GEMM + col2im; dims and opts as for conv2d."""
+    cdef fc_conv2d_params p
+    p.n, p.c, p.h, p.w, p.k, p.r, p.s, p.oh, p.ow = dims
+    p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left, p.groups = opts
+    p.layout = FC_NHWC if nhwc else FC_NCHW
+    if p.groups < 1 or p.c % p.groups or p.k % p.groups:
+        raise ValueError(f"conv2d_backward: groups={p.groups} must divide channels {p.c} and {p.k}")
+    _need(gy.shape[0], p.n * p.k * p.oh * p.ow, "grad_out", "conv2d_backward")
+    _need(w.shape[0], p.k * (p.c // p.groups) * p.r * p.s, "weight", "conv2d_backward")
+    _need(gx.shape[0], p.n * p.c * p.h * p.w, "grad_x", "conv2d_backward")
+    if gx.shape[0] == 0:
+        return
+    cdef const floating *gp = &gy[0] if gy.shape[0] else NULL
+    cdef const floating *wp = &w[0]
+    cdef floating *xp = &gx[0]
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_conv2d_backward_input(&p, gp, wp, xp)
+        else:
+            st = fc_f64_conv2d_backward_input(&p, gp, wp, xp)
     _check(st, "conv2d_backward", dims)
 
 

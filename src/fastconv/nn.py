@@ -322,6 +322,12 @@ def _same_shape(op: str, name: str, arr: np.ndarray, shape: tuple[int, ...], wha
         raise ValueError(f"{op}: {name} has shape {arr.shape}, expected {tuple(shape)} ({what})")
 
 
+# Input channels per group from which grad_x runs as a transposed convolution
+# on the forward kernels (whose tiles are NR output channels wide); below it,
+# and for strides > 1, GEMM + col2im wastes less.
+_MIN_CHANNELS_TRANSPOSED = 16
+
+
 def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
                     layout="NCHW", output_mask=(True, True, True)):
     """Gradients of ``conv2d(x, weight, bias, ...)`` given ``grad_out`` = dL/dy.
@@ -344,8 +350,10 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
 
     Notes
     -----
-    grad_x is a transposed convolution run on the forward kernels (flipped,
-    channel-swapped weights; for stride > 1 on a zero-interleaved grad_out).
+    grad_x is, for stride 1 and 16 or more input channels per group, a
+    transposed convolution on the forward kernels (flipped, channel-swapped
+    weights), else a GEMM of the weights with grad_out scattered back by
+    col2im (``csrc/ops/conv2d-backward-impl.h``).
     grad_weight is a GEMM over the pixels of all images (``csrc/ops/
     conv2d-backward-impl.h``), each thread summing its own share, added in a
     fixed order: bitwise reproducible at a fixed thread count. grad_bias is
@@ -399,7 +407,12 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     if want_x:
         grad_x = np.zeros(x.shape, dtype=x.dtype)
         if grad_x.size and k and gy.size:
-            _conv_transpose(gy, np.ascontiguousarray(weight), grad_x, g, nhwc)
+            wc = np.ascontiguousarray(weight)
+            if c // groups < _MIN_CHANNELS_TRANSPOSED or sh * sw > 1:
+                _kernels.conv2d_backward_input(gy.reshape(-1), wc.reshape(-1), grad_x.reshape(-1),
+                                               g.dims, g.opts, nhwc)
+            else:
+                _conv_transpose(gy, wc, grad_x, g, nhwc)
         if unbatched:
             grad_x = grad_x[0]
     return grad_x, grad_w, grad_b

@@ -54,6 +54,13 @@ int fc_f32_conv2d_backward_weight(const fc_conv2d_params *p, const float *x, con
 int fc_f64_conv2d_backward_weight(const fc_conv2d_params *p, const double *x, const double *gy,
                                   double *gw);
 
+/* Input gradient of fc_*_conv2d by GEMM + col2im: gx (x's shape) for gy of
+ * y's shape, any stride. Parallel over images; bitwise reproducible. */
+int fc_f32_conv2d_backward_input(const fc_conv2d_params *p, const float *gy, const float *weight,
+                                 float *gx);
+int fc_f64_conv2d_backward_input(const fc_conv2d_params *p, const double *gy,
+                                 const double *weight, double *gx);
+
 /* ---- relu: y[i] = max(x[i], 0), NaN propagates; y may equal x ----------- */
 int fc_f32_relu(int64_t n_elems, const float *x, float *y);
 int fc_f64_relu(int64_t n_elems, const double *x, double *y);
