@@ -12,6 +12,9 @@
 #include <omp.h>
 #endif
 
+/* thread counts feed only OpenMP clauses, which a serial build drops */
+#define FC_MAYBE_UNUSED __attribute__((unused))
+
 /* a * b into *out; returns 0 on overflow or a negative operand. */
 static inline int fc_mul(int64_t a, int64_t b, int64_t *out) {
   if (a < 0 || b < 0) return 0;
