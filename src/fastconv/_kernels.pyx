@@ -47,6 +47,7 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_isa_compiled(fc_isa isa)
     const char *fc_isa_name(fc_isa isa)
     double fc_probe_fma_gflops(fc_isa isa, double seconds)
+    double fc_probe_copy_gbps(int64_t n_bytes, double seconds)
 
 cdef extern from *:
     """
@@ -293,4 +294,14 @@ def probe_fma_gflops(str isa, double seconds=0.2):
         r = fc_probe_fma_gflops(i, seconds)
     if r < 0:
         raise ValueError(f"this CPU cannot run {isa!r} (best: {cpu_isa()!r})")
+    return r
+
+
+def probe_copy_gbps(int64_t n_bytes=1 << 28, double seconds=0.3):
+    """Streaming-copy memory bandwidth with fastconv's thread count, GB/s (read + write)."""
+    cdef double r
+    with nogil:
+        r = fc_probe_copy_gbps(n_bytes, seconds)
+    if r < 0:
+        raise MemoryError(f"probe_copy_gbps: could not allocate two buffers of {n_bytes} bytes")
     return r

@@ -105,6 +105,9 @@ const char *fc_isa_name(fc_isa isa);
 /* Sustained FP32 FMA throughput of one thread with the kernels of `isa`, in GFLOP/s
  * (2 flops per lane per FMA), measured for about `seconds`; -1 if the CPU lacks isa. */
 double fc_probe_fma_gflops(fc_isa isa, double seconds);
+/* Streaming-copy bandwidth over two buffers of n_bytes with the current thread
+ * count, bytes read + written per second in GB/s; -1 if allocation fails. */
+double fc_probe_copy_gbps(int64_t n_bytes, double seconds);
 
 #ifdef __cplusplus
 }
