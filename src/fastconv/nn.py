@@ -26,6 +26,7 @@ __all__ = [
     "conv2d_backward",
     "relu_backward",
     "max_pool2d_backward",
+    "softmax",
 ]
 
 
@@ -515,3 +516,25 @@ def max_pool2d_backward(grad_out, x, indices, kernel_size, stride=None, padding=
         gx.reshape(-1), g.dims, g.opts, nhwc,
     )
     return gx
+
+
+def softmax(x, axis=-1):
+    """Softmax along `axis`, computed stably (the maximum is subtracted first).
+
+    Parameters
+    ----------
+    x : array_like, float32 or float64
+    axis : int
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.nn.softmax(np.array([0.0, np.log(3.0)]))
+    array([0.25, 0.75])
+    """
+    x = as_float_array(x, "x", "softmax")
+    if x.size == 0:
+        return x.copy()
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
