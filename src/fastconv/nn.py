@@ -380,6 +380,8 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     weight = as_float_array(weight, "weight", op)
     same_dtype(op, x, grad_out=gy, weight=weight)
     try:
+        if isinstance(output_mask, (str, bytes)):
+            raise TypeError
         want_x, want_w, want_b = (bool(m) for m in output_mask)
     except (TypeError, ValueError):
         raise ValueError(f"{op}: output_mask must be three bools, got {output_mask!r}") from None
