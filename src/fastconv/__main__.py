@@ -1,4 +1,4 @@
-"""The ``fastconv`` command line: ``fastconv info`` and ``fastconv bench`` (more commands as they land)."""
+"""The ``fastconv`` command line: ``demo``, ``train``, ``predict``, ``bench``, ``info``."""
 from __future__ import annotations
 
 import argparse
@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
                     "copy bandwidth. Peers that are not installed are reported as missing.")
     bench_cli.configure(p_bench)
     p_bench.set_defaults(func=_bench, parser=p_bench)
+    from . import _cli
+
+    _cli.configure(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -109,8 +109,8 @@ def _predict(args: argparse.Namespace) -> int:
     images = _load_images(args.images)
     if images.dtype == np.uint8:
         images = images.astype(np.float32) / 255
-    want = model.input_shape
-    if images.ndim == len(want):  # one image
+    want = tuple(model.input_shape)
+    if images.shape == want or (want[-1] == 1 and images.shape == want[:-1]):  # one image
         images = images[None]
     try:
         probs = model.predict(images, batch_size=args.batch_size, verbose=0)
