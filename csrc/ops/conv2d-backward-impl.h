@@ -17,7 +17,7 @@
 static void FC_(to_nhwc)(const T *x, int64_t n, int64_t c, int64_t hw, T *out) {
   enum { BLK = 32 };
   const int64_t cb = fc_ceil_div(c, BLK), pb = fc_ceil_div(hw, BLK), ntasks = n * cb * pb;
-  FC_MAYBE_UNUSED const int nt = fc_threads_for(n * c * hw, ntasks);
+  FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(2 * n * c * hw * (int64_t)sizeof(T)), ntasks);
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
   for (int64_t t = 0; t < ntasks; t++) {
     const int64_t q0 = t % pb * BLK, c0 = t / pb % cb * BLK, ni = t / (pb * cb);
@@ -81,7 +81,7 @@ int FC_(conv2d_backward_weight)(const fc_conv2d_params *p, const T *x, const T *
   const int64_t npad = fc_ceil_div(kd, (int64_t)nr) * (int64_t)nr;
   const int nhwc = p->layout == FC_NHWC;
   const int64_t a_stride = nhwc ? p->k : 1; /* from one pixel of a gy channel to the next */
-  FC_MAYBE_UNUSED const int nthreads = fc_threads_for(2 * p->k * kd * D, fc_ceil_div(D, kcb));
+  FC_MAYBE_UNUSED const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->k * kd * D), fc_ceil_div(D, kcb));
   T *xh = NULL, *partial = NULL;
   T *zero = calloc((size_t)((kcb - 1) * a_stride + 1), sizeof(T));
   if (!zero) return FC_ENOMEM;
@@ -184,7 +184,7 @@ int FC_(conv2d_backward_input)(const fc_conv2d_params *p, const T *gy, const T *
     else /* weight (k, cg, r, s): (kk, k) at (g * kg + k) * kd + kk */
       FC_(pack_panels)(weight + g * kg * kd, kd, kg, 1, kd, mr, kg, wpack + g * mpad * kg);
   }
-  FC_MAYBE_UNUSED const int nthreads = fc_threads_for(2 * p->n * p->k * P * kd, p->n);
+  FC_MAYBE_UNUSED const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), p->n);
   int failed = 0;
 
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)

@@ -130,7 +130,7 @@ static int FC_(conv2d_packed)(const fc_conv2d_params *p, const T *x, const T *we
   while (pblock > (int64_t)nr && p->n * g_count * fc_ceil_div(P, pblock) < 4 * nthreads_max)
     pblock -= (int64_t)nr;
   const int64_t nblocks = fc_ceil_div(P, pblock), ntasks = p->n * g_count * nblocks;
-  FC_MAYBE_UNUSED const int nthreads = fc_threads_for(2 * p->n * p->k * P * kd, ntasks);
+  FC_MAYBE_UNUSED const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
   const int64_t img_in = p->c * p->h * p->w, img_out = p->k * P;
   int failed = 0;
 
@@ -233,7 +233,7 @@ static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_r
   for (int64_t g = 0; g < g_count; g++) /* (column j, depth kk) at kk * k + g * kg + j */
     FC_(pack_panels)(w_rsck + g * kg, kg, kd, 1, p->k, nr, kd, wpack + g * npad * kd);
   if (shared_ind) FC_(igemm_pointers)(p, x, zero, 0, P, mr, ind);
-  FC_MAYBE_UNUSED const int nthreads = fc_threads_for(2 * p->n * p->k * P * kd, ntasks);
+  FC_MAYBE_UNUSED const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
   const int64_t img_in = p->h * p->w * p->c, img_out = P * p->k;
   /* kernel taps per pass: a pass's slice of one weight panel stays within
    * ~192 KiB of L2 while the pixel panels stream past it */

@@ -70,7 +70,7 @@ static int fc_pool2d_check(const fc_pool2d_params *p) {
                                                   ? fc_table()->dtype##_maxpool_row          \
                                                   : fc_##dtype##_maxpool_row_ukernel__scalar;  \
       const int64_t planes = p->n * p->c;                                                    \
-      FC_MAYBE_UNUSED const int nt = fc_threads_for(work, planes); \
+      FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(8 * work), planes); \
       _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")               \
       for (int64_t pl = 0; pl < planes; pl++)                                                \
         for (int64_t oy = 0; oy < p->oh; oy++)                                               \
@@ -78,7 +78,7 @@ static int fc_pool2d_check(const fc_pool2d_params *p) {
              indices ? indices + pl * ohw + oy * p->ow : NULL);                              \
     } else {                                                                                 \
       const int64_t rows = p->n * p->oh, rowlen = p->ow * p->c;                              \
-      FC_MAYBE_UNUSED const int nt = fc_threads_for(work, rows); \
+      FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(8 * work), rows); \
       _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")               \
       for (int64_t r = 0; r < rows; r++) {                                                   \
         const int64_t ni = r / p->oh, oy = r % p->oh;                                        \
@@ -108,7 +108,7 @@ FC_DEFINE_MAXPOOL(f64, double)
     int bad = 0;                                                                               \
     if (p->layout == FC_NCHW) {                                                                \
       const int64_t planes = p->n * C;                                                         \
-      FC_MAYBE_UNUSED const int nt = fc_threads_for(planes * ohw * 4, planes); \
+      FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(24 * planes * ohw), planes); \
       _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1) reduction(|:bad)") \
       for (int64_t pl = 0; pl < planes; pl++) {                                                \
         const T *g = gy + pl * ohw;                                                            \
@@ -126,7 +126,7 @@ FC_DEFINE_MAXPOOL(f64, double)
     } else {                                                                                   \
       enum { CBLK = 64 };                                                                      \
       const int64_t cblocks = fc_ceil_div(C, CBLK), ntasks = p->n * cblocks;                   \
-      FC_MAYBE_UNUSED const int nt = fc_threads_for(p->n * C * ohw * 4, ntasks); \
+      FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(24 * p->n * C * ohw), ntasks); \
       _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1) reduction(|:bad)") \
       for (int64_t t = 0; t < ntasks; t++) {                                                   \
         const int64_t ni = t / cblocks, c0 = t % cblocks * CBLK, c1 = fc_min64(C, c0 + CBLK);  \

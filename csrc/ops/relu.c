@@ -9,7 +9,7 @@
     const fc_##dtype##_unary_ukernel fn = fc_table()->dtype##_relu;                         \
     const int64_t chunk = 1 << 16; /* elements per task: 256-512 KiB */                    \
     const int64_t ntasks = fc_ceil_div(n, chunk);                                           \
-    FC_MAYBE_UNUSED const int nt = fc_threads_for(n * (int64_t)sizeof(T) / 16, ntasks); \
+    FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(2 * n * (int64_t)sizeof(T)), ntasks); \
     _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")                \
     for (int64_t t = 0; t < ntasks; t++) {                                                  \
       const int64_t i0 = t * chunk;                                                         \
@@ -27,7 +27,7 @@ FC_DEFINE_RELU(f64, double)
     const fc_##dtype##_binary_ukernel fn = fc_table()->dtype##_relu_bwd;                    \
     const int64_t chunk = 1 << 16;                                                          \
     const int64_t ntasks = fc_ceil_div(n, chunk);                                           \
-    FC_MAYBE_UNUSED const int nt = fc_threads_for(n * (int64_t)sizeof(T) / 16, ntasks); \
+    FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(3 * n * (int64_t)sizeof(T)), ntasks); \
     _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")                \
     for (int64_t t = 0; t < ntasks; t++) {                                                  \
       const int64_t i0 = t * chunk;                                                         \

@@ -162,6 +162,7 @@ int main(int argc, char **argv) {
     const char *name = fc_isa_name((fc_isa)isa);
     for (int threads = 1; threads <= 2; threads++) {
       fc_set_num_threads(threads);
+      fc_parallel_threshold_ns(threads > 1 ? 0 : 50000); /* small shapes threaded too */
       for (int64_t i = 0; i < cases; i++) {
         f32_conv_case(name, i), f64_conv_case(name, i);
         f32_pool_relu_case(name, i), f64_pool_relu_case(name, i);

@@ -41,6 +41,7 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_get_num_threads()
     void fc_set_num_threads(int n)
     int fc_openmp_enabled()
+    int64_t fc_parallel_threshold_ns(int64_t ns)
     fc_isa fc_cpu_isa()
     fc_isa fc_current_isa()
     fc_isa fc_set_isa(fc_isa wanted)
@@ -257,6 +258,11 @@ def get_num_threads():
 
 def set_num_threads(int n):
     fc_set_num_threads(n)
+
+
+def parallel_threshold_ns(int64_t ns=-1):
+    """The serial threshold (estimated ns of work); ns >= 0 sets it. Returns the old value."""
+    return fc_parallel_threshold_ns(ns)
 
 
 def openmp_enabled():

@@ -94,6 +94,10 @@ int fc_f64_max_pool2d_backward(const fc_pool2d_params *p, const double *gy,
 int fc_get_num_threads(void);
 void fc_set_num_threads(int n); /* n <= 0: back to the OpenMP default */
 int fc_openmp_enabled(void);
+/* Estimated single-thread run time under which a call stays serial (default
+ * 50,000 ns); ns >= 0 sets it, any ns returns the previous value. Tests set 0
+ * so that small shapes take the threaded paths too. */
+int64_t fc_parallel_threshold_ns(int64_t ns);
 
 fc_isa fc_cpu_isa(void);          /* best ISA the CPU and OS support and we compiled */
 fc_isa fc_current_isa(void);      /* ISA the dispatch table uses now */
