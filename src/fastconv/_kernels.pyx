@@ -34,6 +34,8 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_relu_backward(int64_t n, const double *gy, const double *x, double *gx)
     int fc_f32_max_pool2d_backward(const fc_pool2d_params *p, const float *gy, const int64_t *idx, float *gx)
     int fc_f64_max_pool2d_backward(const fc_pool2d_params *p, const double *gy, const int64_t *idx, double *gx)
+    int fc_f32_adam_update(int64_t n, float *p, const float *g, float *m, float *v, double alpha, double b1, double b2, double eps)
+    int fc_f64_adam_update(int64_t n, double *p, const double *g, double *m, double *v, double alpha, double b1, double b2, double eps)
     int fc_f32_relu(int64_t n, const float *x, float *y)
     int fc_f64_relu(int64_t n, const double *x, double *y)
     int fc_f32_max_pool2d(const fc_pool2d_params *p, const float *x, float *y, int64_t *idx)
@@ -249,6 +251,24 @@ def max_pool2d_backward(const floating[::1] gy, const int64_t[::1] idx, floating
             f"max_pool2d_backward: indices hold positions outside [0, {p.h * p.w}) of the "
             f"{p.h}x{p.w} input planes; pass the indices max_pool2d returned for this input")
     _check(st, "max_pool2d_backward", dims)
+
+
+# ---- optimizers ----------------------------------------------------------------
+def adam_update(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
+                double alpha, double beta_1, double beta_2, double epsilon):
+    """One fused Keras Adam step on flat, same-size arrays (p, m, v updated in place)."""
+    cdef int64_t n = p.shape[0]
+    if g.shape[0] != n or m.shape[0] != n or v.shape[0] != n:
+        raise ValueError(f"adam_update: sizes differ: p {n}, g {g.shape[0]}, m {m.shape[0]}, v {v.shape[0]}")
+    if n == 0:
+        return
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_adam_update(n, &p[0], &g[0], &m[0], &v[0], alpha, beta_1, beta_2, epsilon)
+        else:
+            st = fc_f64_adam_update(n, &p[0], &g[0], &m[0], &v[0], alpha, beta_1, beta_2, epsilon)
+    _check(st, "adam_update", (n,))
 
 
 # ---- runtime control -----------------------------------------------------------

@@ -5,6 +5,8 @@ from typing import Any
 
 import numpy as np
 
+from . import _kernels
+
 
 class Optimizer:
     """``apply(params, grads)`` updates each array of `params` in place."""
@@ -69,6 +71,12 @@ class Adam(Optimizer):
         m, v = self._state(i, p, 2)
         t = self.iterations
         alpha = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        g = np.ascontiguousarray(g, dtype=p.dtype)
+        if p.flags.c_contiguous and p.dtype in (np.float32, np.float64):
+            # one fused pass in C instead of ~10 NumPy passes with temporaries
+            _kernels.adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
+                                 alpha, self.beta_1, self.beta_2, self.epsilon)
+            return
         m += (g - m) * (1 - self.beta_1)
         v += (g * g - v) * (1 - self.beta_2)
         p -= (alpha * m / (np.sqrt(v) + self.epsilon)).astype(p.dtype, copy=False)

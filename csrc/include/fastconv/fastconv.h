@@ -90,6 +90,12 @@ int fc_f32_max_pool2d_backward(const fc_pool2d_params *p, const float *gy, const
 int fc_f64_max_pool2d_backward(const fc_pool2d_params *p, const double *gy,
                                const int64_t *indices, double *gx);
 
+/* ---- optimizer: one Keras Adam step in place (alpha includes bias correction) */
+int fc_f32_adam_update(int64_t n, float *p, const float *g, float *m, float *v, double alpha,
+                       double beta_1, double beta_2, double epsilon);
+int fc_f64_adam_update(int64_t n, double *p, const double *g, double *m, double *v,
+                       double alpha, double beta_1, double beta_2, double epsilon);
+
 /* ---- runtime control -----------------------------------------------------*/
 int fc_get_num_threads(void);
 void fc_set_num_threads(int n); /* n <= 0: back to the OpenMP default */
