@@ -17,6 +17,7 @@ static const fc_ukernel_table fc_table_scalar = {
     {FC_IGEMM_ENTRY(f32, 4, 8, scalar), FC_IGEMM_ENTRY(f32, 4, 8, scalar)},
     {FC_IGEMM_ENTRY(f64, 4, 4, scalar), FC_IGEMM_ENTRY(f64, 4, 4, scalar)},
     fc_f32_maxpool_row_ukernel__scalar, fc_f64_maxpool_row_ukernel__scalar,
+    fc_f32_maxpool_nhwc_ukernel__scalar, fc_f64_maxpool_nhwc_ukernel__scalar,
     fc_f32_relu_ukernel__scalar, fc_f64_relu_ukernel__scalar,
     fc_f32_relu_bwd_ukernel__scalar, fc_f64_relu_bwd_ukernel__scalar};
 #if FASTCONV_HAVE_AVX2
@@ -25,6 +26,7 @@ static const fc_ukernel_table fc_table_avx2 = {
     {FC_IGEMM_ENTRY(f32, 6, 16, avx2), FC_IGEMM_ENTRY(f32, 6, 16, avx2)},
     {FC_IGEMM_ENTRY(f64, 6, 8, avx2), FC_IGEMM_ENTRY(f64, 6, 8, avx2)},
     fc_f32_maxpool_row_ukernel__avx2, fc_f64_maxpool_row_ukernel__scalar,
+    fc_f32_maxpool_nhwc_ukernel__avx2, fc_f64_maxpool_nhwc_ukernel__scalar,
     fc_f32_relu_ukernel__avx2, fc_f64_relu_ukernel__avx2,
     fc_f32_relu_bwd_ukernel__avx2, fc_f64_relu_bwd_ukernel__avx2};
 #endif
@@ -34,6 +36,7 @@ static const fc_ukernel_table fc_table_avx512 = {
     {FC_IGEMM_ENTRY(f32, 6, 64, avx512), FC_IGEMM_ENTRY(f32, 8, 32, avx512)},
     {FC_IGEMM_ENTRY(f64, 8, 16, avx512), FC_IGEMM_ENTRY(f64, 8, 16, avx512)},
     fc_f32_maxpool_row_ukernel__avx512, fc_f64_maxpool_row_ukernel__scalar,
+    fc_f32_maxpool_nhwc_ukernel__avx512, fc_f64_maxpool_nhwc_ukernel__scalar,
     fc_f32_relu_ukernel__avx512, fc_f64_relu_ukernel__avx512,
     fc_f32_relu_bwd_ukernel__avx512, fc_f64_relu_bwd_ukernel__avx512};
 #endif

@@ -1,6 +1,6 @@
 /* ==== max_pool2d forward ==================================================
- * Threaded over image planes (NCHW, a row microkernel from the table per
- * output row) or output rows (NHWC, portable C vectorised over channels).
+ * Threaded over image planes (NCHW) or output rows (NHWC), each output row
+ * computed by the table's row microkernel for the layout.
  * Semantics follow PyTorch: implicit -inf padding, the first maximum in
  * row-major window order wins, a NaN wins over every number (the last NaN
  * seen, as PyTorch's CPU kernel), indices are flat positions in the plane. */
@@ -25,38 +25,6 @@ static int fc_pool2d_check(const fc_pool2d_params *p) {
 }
 
 #define FC_DEFINE_MAXPOOL(dtype, T)                                                          \
-  /* One output row, NHWC: y[ox, c] for all ox and channels of row oy of image x. */         \
-  static void fc_##dtype##_maxpool_row_nhwc(const fc_pool2d_params *p, const T *x,           \
-                                            int64_t oy, T *y, int64_t *idx) {               \
-    const int64_t C = p->c, h0 = oy * p->stride_h - p->pad_top;                              \
-    const int64_t hs = fc_max64(h0, 0), he = fc_min64(h0 + p->kernel_h, p->h);               \
-    for (int64_t ox = 0; ox < p->ow; ox++) {                                                 \
-      const int64_t w0 = ox * p->stride_w - p->pad_left;                                     \
-      const int64_t ws = fc_max64(w0, 0), we = fc_min64(w0 + p->kernel_w, p->w);             \
-      T *yo = y + ox * C;                                                                    \
-      int64_t *io = idx ? idx + ox * C : NULL;                                               \
-      for (int64_t c = 0; c < C; c++) yo[c] = -(T)INFINITY;                                  \
-      if (io)                                                                                \
-        for (int64_t c = 0; c < C; c++) io[c] = hs * p->w + ws;                              \
-      for (int64_t ih = hs; ih < he; ih++)                                                   \
-        for (int64_t iw = ws; iw < we; iw++) {                                               \
-          const T *xi = x + (ih * p->w + iw) * C;                                            \
-          if (io) {                                                                          \
-            const int64_t pos = ih * p->w + iw;                                              \
-            for (int64_t c = 0; c < C; c++)                                                  \
-              if (xi[c] > yo[c] || xi[c] != xi[c]) {                                         \
-                yo[c] = xi[c];                                                               \
-                io[c] = pos;                                                                 \
-              }                                                                              \
-          } else {                                                                           \
-            for (int64_t c = 0; c < C; c++) {                                                \
-              const T v = xi[c], b = yo[c];                                                  \
-              yo[c] = (v > b || v != v) ? v : b;                                             \
-            }                                                                                \
-          }                                                                                  \
-        }                                                                                    \
-    }                                                                                        \
-  }                                                                                          \
   int fc_##dtype##_max_pool2d(const fc_pool2d_params *p, const T *x, T *y, int64_t *indices) { \
     const int st = fc_pool2d_check(p);                                                       \
     if (st != FC_OK || p->n == 0 || p->c == 0 || p->oh == 0 || p->ow == 0) return st;        \
@@ -77,13 +45,13 @@ static int fc_pool2d_check(const fc_pool2d_params *p) {
           fn(p, x + pl * hw, oy, y + pl * ohw + oy * p->ow,                                  \
              indices ? indices + pl * ohw + oy * p->ow : NULL);                              \
     } else {                                                                                 \
+      const fc_##dtype##_maxpool_ukernel fn = fc_table()->dtype##_maxpool_nhwc;               \
       const int64_t rows = p->n * p->oh, rowlen = p->ow * p->c;                              \
       FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(8 * work), rows); \
       _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")               \
       for (int64_t r = 0; r < rows; r++) {                                                   \
         const int64_t ni = r / p->oh, oy = r % p->oh;                                        \
-        fc_##dtype##_maxpool_row_nhwc(p, x + ni * hw * p->c, oy, y + r * rowlen,             \
-                                      indices ? indices + r * rowlen : NULL);                \
+        fn(p, x + ni * hw * p->c, oy, y + r * rowlen, indices ? indices + r * rowlen : NULL); \
       }                                                                                      \
     }                                                                                        \
     return FC_OK;                                                                            \

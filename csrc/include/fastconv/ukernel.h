@@ -23,7 +23,8 @@
  *   c, ldc, m, n, bias, flags: as for the GEMM microkernel (BIAS_ROW unused).
  *
  * Max-pool row microkernel: one output row oy of one NCHW plane (h*w values)
- * into y[0..ow) and, unless idx is NULL, idx[0..ow), with the semantics of
+ * into y[0..ow) (row) or of one NHWC image (h*w*c values) into y[0..ow*c)
+ * (nhwc) and, unless idx is NULL, the same slots of idx, with the semantics of
  * fc_f32_max_pool2d. SIMD variants need h*w and every window column position,
  * padding included, to fit in int32 (they hold positions in int32 lanes).
  *
@@ -87,8 +88,10 @@ typedef struct {
   fc_f64_gemm_entry f64_gemm;
   fc_f32_igemm_entry f32_igemm[2]; /* wide tile first; the driver takes the */
   fc_f64_igemm_entry f64_igemm[2]; /* narrow one when it wastes fewer columns */
-  fc_f32_maxpool_ukernel f32_maxpool_row;
+  fc_f32_maxpool_ukernel f32_maxpool_row;  /* NCHW: one output row of one plane */
   fc_f64_maxpool_ukernel f64_maxpool_row;
+  fc_f32_maxpool_ukernel f32_maxpool_nhwc; /* NHWC: one output row of one image */
+  fc_f64_maxpool_ukernel f64_maxpool_nhwc;
   fc_f32_unary_ukernel f32_relu;
   fc_f64_unary_ukernel f64_relu;
   fc_f32_binary_ukernel f32_relu_bwd; /* (gy, x) -> gx */
@@ -109,9 +112,10 @@ const fc_ukernel_table *fc_table(void);
                                                    const ctype *b, ctype *c, size_t ldc,       \
                                                    size_t m, size_t n, const ctype *bias,      \
                                                    unsigned flags);
-#define FC_DECLARE_MAXPOOL(dtype, ctype, isa)                                               \
-  void fc_##dtype##_maxpool_row_ukernel__##isa(const fc_pool2d_params *p, const ctype *plane, \
-                                               int64_t oy, ctype *y, int64_t *idx);
+#define FC_DECLARE_MAXPOOL(dtype, ctype, layout, isa)                                           \
+  void fc_##dtype##_maxpool_##layout##_ukernel__##isa(const fc_pool2d_params *p,                \
+                                                      const ctype *plane, int64_t oy, ctype *y, \
+                                                      int64_t *idx);
 #define FC_DECLARE_UNARY(dtype, ctype, op, isa) \
   void fc_##dtype##_##op##_ukernel__##isa(size_t n, const ctype *x, ctype *y);
 
@@ -120,7 +124,7 @@ const fc_ukernel_table *fc_table(void);
 
 #define FC_GEMM(dtype, ctype, mr, nr, isa) FC_DECLARE_GEMM(dtype, ctype, mr##x##nr, isa)
 #define FC_IGEMM(dtype, ctype, mr, nr, isa) FC_DECLARE_IGEMM(dtype, ctype, mr##x##nr, isa)
-#define FC_MAXPOOL(dtype, ctype, isa) FC_DECLARE_MAXPOOL(dtype, ctype, isa)
+#define FC_MAXPOOL(dtype, ctype, layout, isa) FC_DECLARE_MAXPOOL(dtype, ctype, layout, isa)
 #define FC_UNARY(dtype, ctype, op, isa) FC_DECLARE_UNARY(dtype, ctype, op, isa)
 #define FC_BINARY(dtype, ctype, op, isa) FC_DECLARE_BINARY(dtype, ctype, op, isa)
 #include "../../ukernels/gemm.inc"
