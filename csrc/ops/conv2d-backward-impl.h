@@ -72,10 +72,7 @@ int FC_(conv2d_backward_weight)(const fc_conv2d_params *p, const T *x, const T *
   const int64_t gw_size = p->k * kd;
   memset(gw, 0, (size_t)gw_size * sizeof(T));
   if (D == 0) return FC_OK;
-  const fc_ukernel_table *tab = fc_table();
-  const int64_t pad_wide = fc_ceil_div(kd, (int64_t)tab->IGEMM[0].nr) * (int64_t)tab->IGEMM[0].nr;
-  const int64_t pad_narrow = fc_ceil_div(kd, (int64_t)tab->IGEMM[1].nr) * (int64_t)tab->IGEMM[1].nr;
-  const IGEMM_ENTRY_T ukernel = tab->IGEMM[pad_narrow < pad_wide ? 1 : 0];
+  const IGEMM_ENTRY_T ukernel = FC_(pick_igemm)(kg, kd);
   const size_t mr = ukernel.mr, nr = ukernel.nr;
   const int64_t kcb = fc_max64(64, 16384 / (int64_t)(nr * sizeof(T)));
   const int64_t npad = fc_ceil_div(kd, (int64_t)nr) * (int64_t)nr;

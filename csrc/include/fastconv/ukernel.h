@@ -72,22 +72,32 @@ typedef struct {
   size_t mr, nr;
 } fc_f64_gemm_entry;
 
+/* cost: relative time per padded tile element; 1 for the ISA's own tiles, 2 for
+ * a lower ISA's narrower tile offered too (it must save more than half the
+ * padded work to be picked). */
 typedef struct {
   fc_f32_igemm_ukernel fn;
   size_t mr, nr;
+  double cost;
 } fc_f32_igemm_entry;
 typedef struct {
   fc_f64_igemm_ukernel fn;
   size_t mr, nr;
+  double cost;
 } fc_f64_igemm_entry;
+
+enum { FC_MAX_IGEMM_TILES = 3 };
 
 /* One pointer per op, for one ISA. Drivers read the table once per call. */
 typedef struct {
   fc_isa isa;
   fc_f32_gemm_entry f32_gemm;
   fc_f64_gemm_entry f64_gemm;
-  fc_f32_igemm_entry f32_igemm[2]; /* wide tile first; the driver takes the */
-  fc_f64_igemm_entry f64_igemm[2]; /* narrow one when it wastes fewer columns */
+  /* Indirect-GEMM tiles, widest first (a narrower one may come from a lower
+   * ISA): a driver takes the one whose padded rows x columns times cost is
+   * smallest, the earlier on a tie. Unused slots have fn == NULL. */
+  fc_f32_igemm_entry f32_igemm[FC_MAX_IGEMM_TILES];
+  fc_f64_igemm_entry f64_igemm[FC_MAX_IGEMM_TILES];
   fc_f32_maxpool_ukernel f32_maxpool_row;  /* NCHW: one output row of one plane */
   fc_f64_maxpool_ukernel f64_maxpool_row;
   fc_f32_maxpool_ukernel f32_maxpool_nhwc; /* NHWC: one output row of one image */
