@@ -163,9 +163,6 @@ def test_predict_rejects_images_of_the_wrong_size_with_a_message(trained):
     assert "Traceback" not in done.stderr, done.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "`fastconv predict` passes load_model's ValueError through: a file that is not a model "
-    "prints a Python traceback instead of a one-line error (exit code 1 either way)"))
 def test_predict_with_a_file_that_is_not_a_model_prints_a_message_not_a_traceback(tmp_path):
     bogus = tmp_path / "notes.txt"
     bogus.write_text("not a model\n")
@@ -175,9 +172,6 @@ def test_predict_with_a_file_that_is_not_a_model_prints_a_message_not_a_tracebac
     assert "Traceback" not in done.stderr, done.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "`fastconv train --data DIR` with DIR lacking the MNIST files prints the (good) "
-    "DatasetNotFoundError message under a Python traceback instead of on its own"))
 def test_train_without_data_prints_where_to_put_it_not_a_traceback(tmp_path):
     done = fastconv_cli("train", "--data", tmp_path / "nowhere", "--epochs", "1", env=offline_env(tmp_path),
                         timeout=120)

@@ -88,7 +88,7 @@ class Adam(Optimizer):
 
 class RMSprop(Optimizer):
     """``keras.optimizers.RMSprop(learning_rate=0.001, rho=0.9, epsilon=1e-7)`` (Keras'
-    default optimizer in ``compile``)."""
+    default optimizer in ``compile``): ``p -= lr * g / sqrt(v + epsilon)``, as Keras 3."""
 
     def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7):
         super().__init__(learning_rate)
@@ -98,7 +98,7 @@ class RMSprop(Optimizer):
         (v,) = self._state(i, p, 1)
         v *= self.rho
         v += (1 - self.rho) * g * g
-        p -= (self.learning_rate * g / (np.sqrt(v) + self.epsilon)).astype(p.dtype, copy=False)
+        p -= (self.learning_rate * g / np.sqrt(v + self.epsilon)).astype(p.dtype, copy=False)
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
