@@ -323,8 +323,14 @@ class Dense(Layer):
         self._cache = None
         gz = grad if grad_is_preactivation else self.activation.backward(grad, z, a)
         x2, g2 = x.reshape(-1, x.shape[-1]), gz.reshape(-1, self.units)
-        self.grads = [x2.T @ g2] + ([g2.sum(axis=0)] if self.use_bias else [])
-        return gz @ self.weights[0].T if self.need_input_grad else None
+        # the kernel gradient is as large as the kernel: reuse one buffer rather than
+        # allocating (and page-faulting) megabytes every step
+        kernel = self.weights[0]
+        if getattr(self, "_kernel_grad", None) is None or self._kernel_grad.shape != kernel.shape:
+            self._kernel_grad = np.empty(kernel.shape, dtype=kernel.dtype)  # C order: BLAS writes it
+        gw = np.matmul(x2.T, g2, out=self._kernel_grad)
+        self.grads = [gw] + ([g2.sum(axis=0)] if self.use_bias else [])
+        return gz @ kernel.T if self.need_input_grad else None
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
