@@ -1,4 +1,5 @@
-"""fastconv: fast convolution, ReLU and max-pooling for NumPy arrays."""
+"""fastconv: fast convolution, ReLU and max-pooling for NumPy arrays, and drop-in
+replacements for numpy.convolve/correlate and scipy.signal.convolve2d/correlate2d."""
 from __future__ import annotations
 
 __version__ = "0.1.0"
@@ -6,12 +7,18 @@ __version__ = "0.1.0"
 from ._config import config, get_num_threads, set_num_threads, show_config
 from ._config import _apply_env
 from .nn import conv2d, max_pool2d, relu
+from .numpy_compat import convolve, correlate
+from .signal import convolve2d, correlate2d
 
 _apply_env()
 del _apply_env
 
 __all__ = [
     "__version__",
+    "convolve",
+    "correlate",
+    "convolve2d",
+    "correlate2d",
     "conv2d",
     "relu",
     "max_pool2d",
