@@ -6,8 +6,9 @@
 1. Times the direct C kernels (one thread, the ISA in use) on 1-D and 2-D
    shapes with kernels long enough that per-call overhead does not matter, and
    reports seconds per multiply-add for float32 and float64.
-2. Times the FFT path (numpy.fft, float64) at several transform sizes N and fits
-   seconds = a * N * log2(N) + b * N by least squares.
+2. Times the overlap-save FFT path (numpy.fft, float64, one thread) at several
+   block lengths and fits seconds = a * points * log2(block points) + b * points
+   by least squares (points: all transformed points, block points: one block's).
 3. With those constants (the ones in src/fastconv/_correlate.py are pasted from
    here), sweeps the kernel length for 1-D and 2-D shapes and prints, per
    thread count, the time of both paths, the one the model picks, and whether
@@ -54,50 +55,60 @@ def direct_rate(dtype, repeats: int) -> float:
 
 
 def fft_fit(repeats: int) -> tuple[float, float]:
+    """Time the overlap-save FFT path at several block lengths (one thread) and fit
+    seconds = a * points * log2(block points) + b * points."""
     rng = np.random.default_rng(1)
-    cases = [((1, 1 << 14), (1, 300)), ((1, 1 << 17), (1, 3000)), ((1, 1 << 20), (1, 3000)),
-             ((256, 256), (15, 15)), ((512, 512), (31, 31)), ((1024, 1024), (31, 31))]
+    cases = [((1, 1 << 18), (1, 301), n) for n in (1024, 4096, 16384)]
+    cases += [((1, 1 << 20), (1, 3001), n) for n in (8192, 32768)]
+    cases += [((512, 512), (15, 15), n) for n in (64, 128, 256, 529)]
+    cases += [((1024, 1024), (31, 31), n) for n in (128, 256, 1080)]
     rows, ts = [], []
-    for xs, ks in cases:
+    for xs, ks, n in cases:
         x, k = rng.standard_normal(xs), rng.standard_normal(ks)
-        out = (xs[0] + ks[0] - 1, xs[1] + ks[1] - 1)
-        pad = (ks[0] - 1, ks[1] - 1)
-        lengths, _ = _correlate._fft_plan(xs, ks, pad, out, 0)
-        n = lengths[0] * lengths[1]
-        t = median_time(lambda: _correlate._fft(x, k, pad, out, 0, 0.0), repeats)
-        rows.append((n * math.log2(n), n))
+        out = (xs[0] - ks[0] + 1, xs[1] - ks[1] + 1)
+        lengths = (1 if xs[0] == 1 else n, n)
+        blocks = tuple(-(-o // (ln - kn + 1)) for o, kn, ln in zip(out, ks, lengths))
+        plan = (0.0, blocks, lengths)
+        t = median_time(lambda: _correlate._fft(x, k, (0, 0), out, 0, 0.0, plan), repeats)
+        points = blocks[0] * blocks[1] * lengths[0] * lengths[1]
+        rows.append((points * math.log2(lengths[0] * lengths[1]), points))
         ts.append(t)
-        print(f"  fft x{xs} k{ks}: N={n:9d} {t * 1e3:8.2f} ms")
+        model = _correlate._fft_seconds(blocks, lengths, False, 1)
+        print(f"  fft x{xs} k{ks} blocks {blocks} of {lengths}: {t * 1e3:8.2f} ms "
+              f"(model now {model * 1e3:8.2f} ms)")
     (a, b), *_ = np.linalg.lstsq(np.array(rows, dtype=float), np.array(ts), rcond=None)
     return float(a), float(b)
 
 
 def sweep(repeats: int) -> None:
     rng = np.random.default_rng(2)
-    cases = [((1, 1_000_000), [(1, m) for m in (301, 1000, 2000, 4000, 8000)]),
-             ((1, 100_000), [(1, m) for m in (301, 1000, 2000, 4000)]),
-             ((1024, 1024), [(k, k) for k in (7, 9, 11, 13, 15, 19, 31)]),
-             ((256, 256), [(k, k) for k in (7, 9, 11, 15, 21)])]
+    cases = [((1, 1_000_000), [(1, m) for m in (31, 63, 127, 301, 1000)]),
+             ((1, 20_000), [(1, m) for m in (63, 127, 255, 511)]),
+             ((1024, 1024), [(k, k) for k in (5, 7, 9, 11, 13, 15, 19, 31)]),
+             ((200, 200), [(k, k) for k in (5, 7, 9, 11, 15, 21)])]
     for threads in (1, 2):
         fastconv.set_num_threads(threads)
-        print(f"\nthreads={threads}: mode 'same', float64 (float32 similar)")
+        _correlate._fft_plan.cache_clear()
+        print(f"\nthreads={threads}: mode 'same', float64")
         wrong = 0
         for xs, kernels in cases:
             x = rng.standard_normal(xs)
             for ks in kernels:
                 k = rng.standard_normal(ks)
                 pad = ((ks[0] - 1) // 2, (ks[1] - 1) // 2)
+                plan = _correlate._fft_plan(xs, ks, False, threads)
                 td = median_time(lambda: _correlate._direct(x, k, pad, xs, 0, 0.0), repeats)
-                tf = median_time(lambda: _correlate._fft(x, k, pad, xs, 0, 0.0), repeats)
-                lengths, _ = _correlate._fft_plan(xs, ks, pad, xs, 0)
-                pick_fft = (_correlate._fft_seconds(lengths[0] * lengths[1], False)
-                            < _correlate._direct_seconds(xs[0] * xs[1] * ks[0] * ks[1],
-                                                         np.dtype(np.float64), threads))
+                tf = median_time(lambda: _correlate._fft(x, k, pad, xs, 0, 0.0, plan), repeats)
+                tdm = _correlate._direct_seconds(xs[0] * xs[1] * ks[0] * ks[1],
+                                                 np.dtype(np.float64), threads)
+                pick_fft = plan[0] < tdm
                 right = pick_fft == (tf < td)
                 wrong += not right
-                print(f"  x{xs} k{ks}: direct {td * 1e3:8.2f} ms  fft {tf * 1e3:8.2f} ms  "
-                      f"model picks {'fft   ' if pick_fft else 'direct'} "
-                      f"{'ok' if right else 'WRONG (cost %.0f%%)' % (100 * (max(td, tf) / min(td, tf) - 1))}")
+                verdict = "ok" if right else "WRONG (costs %.0f%%)" % (
+                    100 * (max(td, tf) / min(td, tf) - 1))
+                print(f"  x{xs} k{ks}: direct {td * 1e3:7.2f} ms (model {tdm * 1e3:7.2f})  "
+                      f"fft {tf * 1e3:7.2f} ms (model {plan[0] * 1e3:7.2f}, blocks {plan[2]})  "
+                      f"picks {'fft   ' if pick_fft else 'direct'} {verdict}")
         print(f"  {wrong} wrong picks")
 
 

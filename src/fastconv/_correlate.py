@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -31,30 +33,42 @@ from .slow import FILL, SYMM, WRAP
 
 __all__ = ["correlate", "FILL", "WRAP", "SYMM"]
 
+# Tests only: "direct" or "fft" forces that path for float and complex inputs
+# (FFT still needs finite values), "slow" the slow twin for every dtype; None
+# lets the dtype and the cost model choose.
+FORCE_PATH: str | None = None
+
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _C64, _C128 = np.dtype(np.complex64), np.dtype(np.complex128)
 _F16 = np.dtype(np.float16)
 
 # ---- cost model ---------------------------------------------------------------
 # Measured on the development machine (AMD EPYC Zen 4, 2 cores, AVX-512) with
-# `python benchmarks/crossover.py`; see docs/dropins.md. Seconds per unit:
-_DIRECT_S_PER_MAC = {_F32: 0.51e-10, _F64: 0.96e-10}  # one thread, AVX-512, large kernels
+# `python benchmarks/crossover.py`, which also checks the picks; see docs/dropins.md.
+_DIRECT_S_PER_MAC = {_F32: 3.0e-11, _F64: 5.8e-11}  # one thread, AVX-512, kernels >= ~64 taps
 _DIRECT_ISA_SLOWDOWN = {"avx512": 1.0, "avx2": 1.6, "scalar": 6.0}
-_THREAD_EFFICIENCY = 0.9  # speed-up per extra thread, direct kernels only (numpy.fft is serial)
-_FFT_S_PER_POINT_LOG = 2.6e-10  # forward input + kernel, inverse result, real FFTs, float64
-_FFT_S_PER_POINT = 6.0e-9       # padding copies, the spectrum product, slicing
-_FFT_COMPLEX_FACTOR = 2.0       # complex transforms of the same length
+_THREAD_EFFICIENCY = 0.85  # speed-up added per extra thread (both paths run threaded)
+_FFT_S_PER_POINT_LOG = 1.0e-9  # per transformed point and log2(block points), float64
+_FFT_S_PER_POINT = 4.0e-9      # per transformed point: window copy, product, slicing
+_FFT_COMPLEX_FACTOR = 2.0      # complex transforms instead of real ones
+
+
+def _speedup(threads: int) -> float:
+    return 1.0 + _THREAD_EFFICIENCY * (max(threads, 1) - 1)
 
 
 def _direct_seconds(macs: float, dtype: np.dtype, threads: int) -> float:
     real = _F32 if dtype in (_F32, _C64) else _F64
     per_mac = _DIRECT_S_PER_MAC[real] * _DIRECT_ISA_SLOWDOWN.get(_kernels.current_isa(), 1.0)
-    return macs * per_mac / (1.0 + _THREAD_EFFICIENCY * (threads - 1))
+    return macs * per_mac / _speedup(threads)
 
 
-def _fft_seconds(points: int, complex_: bool) -> float:
-    s = points * (_FFT_S_PER_POINT_LOG * math.log2(max(points, 2)) + _FFT_S_PER_POINT)
-    return s * (_FFT_COMPLEX_FACTOR if complex_ else 1.0)
+def _fft_seconds(blocks: tuple[int, ...], lengths: tuple[int, ...], complex_: bool,
+                 threads: int) -> float:
+    block_points = math.prod(lengths)
+    points = math.prod(blocks) * block_points
+    s = points * (_FFT_S_PER_POINT_LOG * math.log2(max(block_points, 2)) + _FFT_S_PER_POINT)
+    return s * (_FFT_COMPLEX_FACTOR if complex_ else 1.0) / _speedup(min(threads, max(blocks)))
 
 
 @functools.lru_cache(maxsize=512)
@@ -79,25 +93,50 @@ def fast_len(n: int) -> int:
     return best
 
 
-def _fft_plan(xshape, kshape, pad, out_shape, boundary):
-    """(transform lengths, offset q0) for the FFT path: the result is
-    F[q0 + r, q1 + c] of the circular convolution F of the (extended) input with
-    the flipped kernel, at lengths long enough that no wanted entry aliases."""
-    lengths, q0 = [], []
-    for ax in (0, 1):
-        n, kn, o = xshape[ax], kshape[ax], out_shape[ax]
-        if boundary == FILL:  # x itself, zero-extended by the transform
-            q = kn - 1 - pad[ax]
-            full = n + kn - 1
-            lengths.append(max(full - q, q + o, 1))
-        else:  # an explicit window of the extended input, valid part only
-            q = kn - 1
-            lengths.append(o + kn - 1)
-        q0.append(q)
-    return [fast_len(n) for n in lengths], q0
+def _block_lengths(out: int, k: int) -> list[int]:
+    """Transform lengths worth trying along one axis: powers of two from 2k, and
+    the single block covering everything."""
+    whole = fast_len(out + k - 1)
+    lengths = {whole}
+    n = 1 << max(k, 1).bit_length()
+    while n < whole:
+        lengths.add(n)
+        n *= 2
+    return sorted(lengths)
+
+
+@functools.lru_cache(maxsize=512)
+def _fft_plan(out_shape: tuple[int, int], kshape: tuple[int, int], complex_: bool,
+              threads: int) -> tuple[float, tuple[int, int], tuple[int, int]]:
+    """Cheapest overlap-save plan: (predicted seconds, blocks per axis, transform
+    length per axis). Each block of length N yields N - k + 1 outputs."""
+    best = None
+    for n0 in _block_lengths(out_shape[0], kshape[0]):
+        for n1 in _block_lengths(out_shape[1], kshape[1]):
+            blocks = (-(-out_shape[0] // (n0 - kshape[0] + 1)),
+                      -(-out_shape[1] // (n1 - kshape[1] + 1)))
+            cost = _fft_seconds(blocks, (n0, n1), complex_, threads)
+            if best is None or cost < best[0]:
+                best = (cost, blocks, (n0, n1))
+    return best
 
 
 # ---- paths ----------------------------------------------------------------------
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def _map_threads(fn, items, threads: int) -> list:
+    """fn over items, on up to `threads` threads (numpy.fft releases the GIL)."""
+    global _pool
+    if threads <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < threads:
+            _pool = ThreadPoolExecutor(threads, thread_name_prefix="fastconv-fft")
+        pool = _pool
+    return list(pool.map(fn, items))
 
 
 def _direct(x, k, pad, out_shape, boundary, fill):
@@ -122,7 +161,7 @@ def _direct_complex(x, k, pad, out_shape, boundary, fill):
     kr, ki = k.real, k.imag
     re = _direct(xr, kr, pad, out_shape, boundary, fill.real)
     im = _direct(xi, kr, pad, out_shape, boundary, fill.imag)
-    if np.any(ki):
+    if np.any(ki) or not _finite(x, fill):  # skipping them would drop inf * 0 = NaN
         re -= _direct(xi, ki, pad, out_shape, boundary, fill.imag)
         im += _direct(xr, ki, pad, out_shape, boundary, fill.real)
     y = np.empty(out_shape, dtype=x.dtype)
@@ -130,38 +169,57 @@ def _direct_complex(x, k, pad, out_shape, boundary, fill):
     return y
 
 
-def _fft(x, k, pad, out_shape, boundary, fill):
-    """numpy.fft in float64 (complex128 for complex), cast back to x's dtype."""
+def _window(x, origin, shape, boundary, fill, dtype):
+    """The extended input over rows origin[0] + [0, shape[0]) and columns
+    origin[1] + [0, shape[1]), as a new array of `dtype`."""
+    if boundary != FILL:
+        rows = np.arange(shape[0]) + origin[0]
+        cols = np.arange(shape[1]) + origin[1]
+        return slow.extend(x, rows, cols, boundary, fill).astype(dtype)
+    win = np.full(shape, fill, dtype=dtype)
+    r0, c0 = max(origin[0], 0), max(origin[1], 0)
+    r1 = min(origin[0] + shape[0], x.shape[0])
+    c1 = min(origin[1] + shape[1], x.shape[1])
+    if r1 > r0 and c1 > c0:
+        win[r0 - origin[0]:r1 - origin[0], c0 - origin[1]:c1 - origin[1]] = x[r0:r1, c0:c1]
+    return win
+
+
+def _fft(x, k, pad, out_shape, boundary, fill, plan):
+    """Overlap-save with numpy.fft in float64 (complex128 for complex input):
+    the extended input is cut into overlapping blocks of the plan's lengths, all
+    blocks are transformed at once (in a few slabs over threads), multiplied by
+    the flipped kernel's spectrum, and each keeps its N - k + 1 valid outputs."""
+    _, (nb0, nb1), (n0, n1) = plan
+    (oh, ow), (kh, kw) = out_shape, k.shape
+    l0, l1 = n0 - kh + 1, n1 - kw + 1
     cplx = x.dtype.kind == "c"
     work = np.complex128 if cplx else np.float64
-    (oh, ow), (kh, kw) = out_shape, k.shape
-    lengths, q0 = _fft_plan(x.shape, k.shape, pad, out_shape, boundary)
-    if boundary == FILL:
-        src = x.astype(work)
-        if fill != 0:  # X = (x - fill) zero-extended, plus fill everywhere
-            src -= fill
-    else:
-        src = slow.extend(x, np.arange(oh + kh - 1), np.arange(ow + kw - 1), boundary, fill)
-        src = src.astype(work, copy=False)
-    axes = tuple(ax for ax in (0, 1) if lengths[ax] > 1)
-    s = [lengths[ax] for ax in axes]
-    kf = k[::-1, ::-1].astype(work)
-    if cplx:
-        f = np.fft.ifftn(np.fft.fftn(src, s, axes) * np.fft.fftn(kf, s, axes), s, axes)
-    else:
-        f = np.fft.irfftn(np.fft.rfftn(src, s, axes) * np.fft.rfftn(kf, s, axes), s, axes)
-    if boundary == FILL:
-        full = (x.shape[0] + kh - 1, x.shape[1] + kw - 1)
-    else:
-        full = src.shape
-    y = np.zeros(out_shape, dtype=x.dtype)
-    r0, r1 = max(0, -q0[0]), min(oh, full[0] - q0[0])
-    c0, c1 = max(0, -q0[1]), min(ow, full[1] - q0[1])
-    if r1 > r0 and c1 > c0:
-        y[r0:r1, c0:c1] = f[q0[0] + r0:q0[0] + r1, q0[1] + c0:q0[1] + c1]
-    if boundary == FILL and fill != 0:
-        y += fill * k.sum(dtype=work)
-    return y
+    win = _window(x, (-pad[0], -pad[1]), (nb0 * l0 + kh - 1, nb1 * l1 + kw - 1),
+                  boundary, fill, work)
+    blocks = np.lib.stride_tricks.sliding_window_view(win, (n0, n1))[::l0, ::l1]
+    axes, s = ((-2, -1), (n0, n1)) if n0 > 1 else ((-1,), (n1,))  # 1-D: rows of length 1
+    fwd, inv = (np.fft.fftn, np.fft.ifftn) if cplx else (np.fft.rfftn, np.fft.irfftn)
+    spectrum = fwd(k[::-1, ::-1].astype(work), s, axes)
+    y = np.empty((nb0 * l0, nb1 * l1), dtype=x.dtype)
+    split = 0 if nb0 >= nb1 else 1  # cut the block grid into slabs along its longer side
+
+    def run(span):  # one slab: transform, multiply, keep each block's valid part
+        a, b = span
+        sub = blocks[a:b] if split == 0 else blocks[:, a:b]
+        f = inv(fwd(sub, s, axes) * spectrum, s, axes)[:, :, kh - 1:, kw - 1:]
+        p, q = f.shape[:2]
+        out = f.transpose(0, 2, 1, 3).reshape(p * l0, q * l1)
+        if split == 0:
+            y[a * l0:b * l0] = out
+        else:
+            y[:, a * l1:b * l1] = out
+
+    threads = _kernels.get_num_threads()
+    count = (nb0, nb1)[split]
+    edges = np.linspace(0, count, min(threads, count) + 1).astype(int)
+    _map_threads(run, [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a], threads)
+    return y[:oh, :ow]
 
 
 def _exact_in_float64(x, k, boundary, fill) -> bool:
@@ -182,6 +240,23 @@ def _from_exact(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return y.astype(np.int64).astype(dtype)  # int64 -> narrower wraps, as NumPy's sums do
 
 
+def dtype_is_inexact(dtype: np.dtype) -> bool:
+    return dtype.kind in "fc"
+
+
+def _numpy_edges(y, x, k, pad):
+    """Redo the 1-D outputs whose window crosses an end of x the way NumPy does:
+    summing only the overlapping terms. Zero padding adds 0 * k[t], which is NaN
+    where k[t] is infinite or NaN; NumPy never forms that product."""
+    n, m = len(x), len(k)
+    left = range(0, min(pad, len(y)))
+    right = range(max(n - m + 1 + pad, pad, 0), len(y))
+    with np.errstate(all="ignore"):  # numpy.correlate does not warn about inf - inf either
+        for i in (*left, *right):
+            lo, hi = max(0, pad - i), min(m, n + pad - i)  # taps with 0 <= i - pad + t < n
+            y[i] = np.dot(x[i - pad + lo:i - pad + hi], k[lo:hi]) if hi > lo else 0
+
+
 def _finite(*arrays) -> bool:
     return all(bool(np.isfinite(a).all()) for a in arrays)
 
@@ -193,13 +268,17 @@ def correlate(x, k, pad, out_shape, boundary=FILL, fill=0):
     is a scalar of that dtype, used with boundary FILL. Returns a new array.
     """
     if x.ndim == 1:
-        y = correlate(x[None, :], k[None, :], (0, pad), (1, out_shape), boundary, fill)
-        return y[0]
+        y = correlate(x[None, :], k[None, :], (0, pad), (1, out_shape), boundary, fill)[0]
+        if dtype_is_inexact(y.dtype) and not _finite(k):
+            _numpy_edges(y, x, k, pad)
+        return y
     dtype = x.dtype
     oh, ow = out_shape
     kh, kw = k.shape
     if oh == 0 or ow == 0 or kh == 0 or kw == 0:
         return np.zeros(out_shape, dtype=dtype)
+    if FORCE_PATH == "slow":
+        return slow.correlate2d(x, k, pad, out_shape, boundary, fill)
     if dtype == _F16:
         y = correlate(x.astype(_F32), k.astype(_F32), pad, out_shape, boundary, _F32.type(fill))
         return y.astype(_F16)
@@ -207,12 +286,13 @@ def correlate(x, k, pad, out_shape, boundary=FILL, fill=0):
         macs = oh * ow * kh * kw
         if dtype.kind == "c":
             macs *= 4 if np.any(k.imag) else 2
-        lengths, _ = _fft_plan(x.shape, k.shape, pad, out_shape, boundary)
         threads = _kernels.get_num_threads()
-        if (_fft_seconds(lengths[0] * lengths[1], dtype.kind == "c")
-                < _direct_seconds(macs, dtype, threads)
-                and _finite(x, k, fill)):
-            return _fft(x, k, pad, out_shape, boundary, fill)
+        plan = _fft_plan(out_shape, k.shape, dtype.kind == "c", threads)
+        fft_wins = plan[0] < _direct_seconds(macs, dtype, threads)
+        if FORCE_PATH is not None:
+            fft_wins = FORCE_PATH == "fft"
+        if fft_wins and _finite(x, k, fill):
+            return _fft(x, k, pad, out_shape, boundary, fill, plan)
         if dtype.kind == "c":
             return _direct_complex(x, k, pad, out_shape, boundary, fill)
         return _direct(x, k, pad, out_shape, boundary, fill)

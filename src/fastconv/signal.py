@@ -177,9 +177,9 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
     >>> x = np.arange(12.0).reshape(3, 4)
     >>> k = np.array([[1.0, 2.0], [0.5, -1.0]])
     >>> fastconv.correlate2d(x, k, "same", "symm")
-    array([[ 0. ,  2.5,  5. ,  7.5],
-           [ 6. , 10.5, 13. , 15.5],
-           [14. , 18.5, 21. , 23.5]])
+    array([[-1. ,  1.5,  4. ,  5.5],
+           [ 9. , 11.5, 14. , 15.5],
+           [21. , 23.5, 26. , 27.5]])
     >>> np.array_equal(fastconv.correlate2d(x, k, "same", "symm"),
     ...                signal.correlate2d(x, k, "same", "symm"))
     True
@@ -224,8 +224,8 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
     >>> x = np.arange(12.0).reshape(3, 4)
     >>> k = np.array([[1.0, 2.0], [0.5, -1.0]])
     >>> fastconv.convolve2d(x, k, "valid")
-    array([[ 6.5,  9. , 11.5],
-           [16.5, 19. , 21.5]])
+    array([[13.5, 16. , 18.5],
+           [23.5, 26. , 28.5]])
     >>> np.array_equal(fastconv.convolve2d(x, k, "valid"), signal.convolve2d(x, k, "valid"))
     True
     """

@@ -57,6 +57,8 @@ def correlate2d(x: np.ndarray, k: np.ndarray, pad: tuple[int, int], out_shape: t
         wide = np.uint64 if dtype.kind == "u" else np.int64
         window = window.astype(wide).view(np.uint64)
         k = k.astype(wide).view(np.uint64)
+    elif dtype == np.float16:  # summed in float32, as NumPy's float16 dot does
+        window, k = window.astype(np.float32), k.astype(np.float32)
     acc = np.zeros((oh, ow), dtype=window.dtype)
     if kh * kw <= oh * ow:  # few taps: one whole-image multiply-add per tap
         for i in range(kh):
@@ -70,4 +72,4 @@ def correlate2d(x: np.ndarray, k: np.ndarray, pad: tuple[int, int], out_shape: t
         return acc != 0
     if dtype.kind in "iu":
         return acc.view(np.int64).astype(dtype) if dtype.kind == "i" else acc.astype(dtype)
-    return acc
+    return acc.astype(dtype, copy=False)
