@@ -21,6 +21,7 @@ Paths, by result dtype:
 """
 from __future__ import annotations
 
+import cmath
 import functools
 import math
 import threading
@@ -51,6 +52,7 @@ _THREAD_EFFICIENCY = 0.85  # speed-up added per extra thread (both paths run thr
 _FFT_S_PER_POINT_LOG = 1.0e-9  # per transformed point and log2(block points), float64
 _FFT_S_PER_POINT = 4.0e-9      # per transformed point: window copy, product, slicing
 _FFT_COMPLEX_FACTOR = 2.0      # complex transforms instead of real ones
+_SMALL_MACS = 1 << 15          # below this the direct kernels win whatever the shape
 
 
 def _speedup(threads: int) -> float:
@@ -240,10 +242,6 @@ def _from_exact(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return y.astype(np.int64).astype(dtype)  # int64 -> narrower wraps, as NumPy's sums do
 
 
-def dtype_is_inexact(dtype: np.dtype) -> bool:
-    return dtype.kind in "fc"
-
-
 def _numpy_edges(y, x, k, pad):
     """Redo the 1-D outputs whose window crosses an end of x the way NumPy does:
     summing only the overlapping terms. Zero padding adds 0 * k[t], which is NaN
@@ -258,20 +256,44 @@ def _numpy_edges(y, x, k, pad):
 
 
 def _finite(*arrays) -> bool:
-    return all(bool(np.isfinite(a).all()) for a in arrays)
+    """No inf or NaN anywhere (small arrays checked in Python: ufuncs cost ~2 us)."""
+    for a in arrays:
+        a = np.asarray(a)
+        if a.size <= 16:
+            if not all(map(cmath.isfinite, a.ravel().tolist())):
+                return False
+        elif not np.isfinite(a).all():
+            return False
+    return True
+
+
+def _correlate_1d(x, k, pad, out_n):
+    """1-D, zero-extended: the 2-D engine on one row, with a short cut for small
+    float problems (no planning: FFT cannot win there), then NumPy's edge sums
+    when the kernel is not finite."""
+    n, m = len(x), len(k)
+    if FORCE_PATH is None and out_n * m <= _SMALL_MACS and x.dtype.char in "fd":
+        y = np.empty(out_n, dtype=x.dtype)
+        x = np.ascontiguousarray(x)
+        if not x.flags.aligned:
+            x = x.copy()
+        _kernels.correlate1d(x, np.ascontiguousarray(k), y, pad)
+    else:
+        y = correlate(x[None, :], k[None, :], (0, pad), (1, out_n))[0]
+    if y.dtype.kind in "fc" and (pad > 0 or out_n > n - m + 1) and not _finite(k):
+        _numpy_edges(y, x, k, pad)
+    return y
 
 
 def correlate(x, k, pad, out_shape, boundary=FILL, fill=0):
-    """The correlation above for 1-D (pad and out_shape ints) or 2-D inputs.
+    """The correlation above for 1-D (pad and out_shape ints, zero extension) or
+    2-D inputs.
 
     x, k: arrays of one native numeric dtype, the result's; k non-empty. `fill`
     is a scalar of that dtype, used with boundary FILL. Returns a new array.
     """
     if x.ndim == 1:
-        y = correlate(x[None, :], k[None, :], (0, pad), (1, out_shape), boundary, fill)[0]
-        if dtype_is_inexact(y.dtype) and not _finite(k):
-            _numpy_edges(y, x, k, pad)
-        return y
+        return _correlate_1d(x, k, pad, out_shape)
     dtype = x.dtype
     oh, ow = out_shape
     kh, kw = k.shape
@@ -282,6 +304,8 @@ def correlate(x, k, pad, out_shape, boundary=FILL, fill=0):
     if dtype == _F16:
         y = correlate(x.astype(_F32), k.astype(_F32), pad, out_shape, boundary, _F32.type(fill))
         return y.astype(_F16)
+    if dtype in (_F32, _F64) and oh * ow * kh * kw <= _SMALL_MACS and FORCE_PATH is None:
+        return _direct(x, k, pad, out_shape, boundary, fill)
     if dtype in (_F32, _F64, _C64, _C128):
         macs = oh * ow * kh * kw
         if dtype.kind == "c":
