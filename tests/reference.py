@@ -2,8 +2,9 @@
 only; tests transpose NHWC in and out), and the one comparison helper.
 
 Nothing here calls fastconv: the references are written from the PyTorch
-definitions with zero padding and one einsum per kernel offset (conv2d) or a
-plain loop over output windows (max_pool2d), computed in float64.
+definitions with zero padding and one einsum per kernel offset (conv2d and its
+adjoint, conv2d_backward) or a plain loop over output windows (max_pool2d),
+computed in float64.
 """
 from __future__ import annotations
 
@@ -69,6 +70,44 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return y
 
 
+def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1):
+    """The adjoint of `conv2d` above: (grad_x, grad_weight, grad_bias) of
+    sum(conv2d(x, weight, bias) * grad_out), float64, NCHW; `padding` as there.
+
+    Each kernel tap (i, j) pairs grad_out with the input pixels the tap saw in
+    the forward pass: their product summed over images and pixels is that tap's
+    weight gradient, and grad_out times the tap's weights is added back onto
+    those pixels (then the padding is cut off).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    gy = np.asarray(grad_out, dtype=np.float64)
+    n, c, h, wd = x.shape
+    k, cg, r, s = w.shape
+    assert cg * groups == c and k % groups == 0
+    sh, sw = _pair(stride)
+    dh, dw = _pair(dilation)
+    (pt, pb), (pl, pr) = _explicit_padding(padding)
+    hp, wp = h + pt + pb, wd + pl + pr
+    oh = (hp - dh * (r - 1) - 1) // sh + 1
+    ow = (wp - dw * (s - 1) - 1) // sw + 1
+    assert gy.shape == (n, k, oh, ow), f"grad_out {gy.shape}, conv2d gives {(n, k, oh, ow)}"
+    xp = np.zeros((n, c, hp, wp))
+    xp[:, :, pt:pt + h, pl:pl + wd] = x
+    gxp = np.zeros_like(xp)
+    gw = np.zeros_like(w)
+    kg = k // groups
+    for g in range(groups):
+        cs, ks = slice(g * cg, (g + 1) * cg), slice(g * kg, (g + 1) * kg)
+        for i in range(r):
+            for j in range(s):
+                rows = slice(i * dh, i * dh + (oh - 1) * sh + 1, sh)
+                cols = slice(j * dw, j * dw + (ow - 1) * sw + 1, sw)
+                gw[ks, :, i, j] = np.einsum("nkhw,nchw->kc", gy[:, ks], xp[:, cs, rows, cols])
+                gxp[:, cs, rows, cols] += np.einsum("nkhw,kc->nchw", gy[:, ks], w[ks, :, i, j])
+    return gxp[:, :, pt:pt + h, pl:pl + wd], gw, gy.sum(axis=(0, 2, 3))
+
+
 def tf_same_padding(size, kernel, stride, dilation):
     """TensorFlow's 'same': ((before, after), out) for one spatial dimension."""
     out = -(-size // stride)
@@ -83,6 +122,14 @@ def relu(x):
     """max(x, 0) with NaN propagating (np.maximum's semantics)."""
     x = np.asarray(x)
     return np.maximum(x, np.zeros((), dtype=x.dtype))
+
+
+def relu_backward(grad_out, x):
+    """grad_out where not (x <= 0), else 0: NaN in x passes the gradient and a
+    NaN gradient where x <= 0 gives 0 (PyTorch's threshold_backward)."""
+    x, g = np.asarray(x), np.asarray(grad_out)
+    with np.errstate(invalid="ignore"):
+        return np.where(x <= 0, np.zeros((), dtype=g.dtype), g)
 
 
 # ---- max_pool2d --------------------------------------------------------------
@@ -135,6 +182,19 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
     return y, idx
 
 
+def max_pool2d_backward(grad_out, indices, x_shape):
+    """NCHW: each output's gradient added at the plane position its index
+    names (summed where overlapping windows chose the same input); float64."""
+    n, c, h, w = x_shape
+    gy = np.asarray(grad_out, dtype=np.float64)
+    idx = np.asarray(indices)
+    assert gy.shape == idx.shape and gy.shape[:2] == (n, c)
+    gx = np.zeros((n, c, h * w))
+    ni, ci = np.indices(gy.shape)[:2]
+    np.add.at(gx, (ni.reshape(-1), ci.reshape(-1), idx.reshape(-1)), gy.reshape(-1))
+    return gx.reshape(n, c, h, w)
+
+
 # ---- the comparison helper ---------------------------------------------------
 
 TOLERANCE = {
@@ -144,14 +204,17 @@ TOLERANCE = {
 }
 
 
-def assert_close(got, want, *, op, isa, dtype, reduce=1, exact=False, context=""):
+def assert_close(got, want, *, op, isa, dtype, reduce=1, exact=False, context="", rtol=None,
+                 atol=None):
     """Check that `got` is an ndarray of `want`'s shape and of `dtype`, and its
     values equal `want` (NaN where `want` is NaN):
 
     - exact=True: bit-for-bit equal values after rounding `want` to `dtype`;
     - else |got - want| <= atol + rtol |want| with (rtol, atol_unit) from
       TOLERANCE and atol = atol_unit * max|want| * sqrt(reduce), `reduce` being
-      the number of products summed per result (rounding grows with it).
+      the number of products summed per result (rounding grows with it);
+    - rtol= / atol= (absolute) replace those, for comparisons whose error is
+      not rounding alone (finite differences).
 
     On failure the message names op, ISA, dtype, shapes, the worst error and
     where it occurred.
@@ -178,10 +241,11 @@ def assert_close(got, want, *, op, isa, dtype, reduce=1, exact=False, context=""
     if exact:
         rtol, atol = 0.0, 0.0
     else:
-        rtol, unit = TOLERANCE[dtype]
+        default_rtol, unit = TOLERANCE[dtype]
         finite = np.abs(wnt[ok & np.isfinite(wnt)])
         scale = float(finite.max()) if finite.size else 0.0
-        atol = unit * scale * math.sqrt(max(reduce, 1))
+        rtol = default_rtol if rtol is None else rtol
+        atol = unit * scale * math.sqrt(max(reduce, 1)) if atol is None else atol
     with np.errstate(invalid="ignore"):
         err = np.where(ok, np.abs(g - wnt), 0.0)
         err = np.where(ok & (g == wnt), 0.0, err)  # equal infinities

@@ -10,31 +10,40 @@
 #define FC_GEMM_ENTRY(dtype, mr, nr, isa) \
   { fc_##dtype##_gemm_ukernel_##mr##x##nr##__##isa, mr, nr }
 #define FC_IGEMM_ENTRY(dtype, mr, nr, isa) \
-  { fc_##dtype##_igemm_ukernel_##mr##x##nr##__##isa, mr, nr }
+  { fc_##dtype##_igemm_ukernel_##mr##x##nr##__##isa, mr, nr, 1.0 }
+#define FC_IGEMM_BORROWED(dtype, mr, nr, isa) \
+  { fc_##dtype##_igemm_ukernel_##mr##x##nr##__##isa, mr, nr, 2.0 }
 
 static const fc_ukernel_table fc_table_scalar = {
     FC_ISA_SCALAR, FC_GEMM_ENTRY(f32, 4, 8, scalar), FC_GEMM_ENTRY(f64, 4, 4, scalar),
-    {FC_IGEMM_ENTRY(f32, 4, 8, scalar), FC_IGEMM_ENTRY(f32, 4, 8, scalar)},
-    {FC_IGEMM_ENTRY(f64, 4, 4, scalar), FC_IGEMM_ENTRY(f64, 4, 4, scalar)},
+    {FC_IGEMM_ENTRY(f32, 4, 8, scalar)},
+    {FC_IGEMM_ENTRY(f64, 4, 4, scalar)},
     fc_f32_maxpool_row_ukernel__scalar, fc_f64_maxpool_row_ukernel__scalar,
+    fc_f32_maxpool_nhwc_ukernel__scalar, fc_f64_maxpool_nhwc_ukernel__scalar,
     fc_f32_relu_ukernel__scalar, fc_f64_relu_ukernel__scalar,
+    fc_f32_relu_bwd_ukernel__scalar, fc_f64_relu_bwd_ukernel__scalar,
     fc_f32_correlate_ukernel_1x8__scalar, fc_f64_correlate_ukernel_1x8__scalar};
 #if FASTCONV_HAVE_AVX2
 static const fc_ukernel_table fc_table_avx2 = {
     FC_ISA_AVX2, FC_GEMM_ENTRY(f32, 6, 16, avx2), FC_GEMM_ENTRY(f64, 6, 8, avx2),
-    {FC_IGEMM_ENTRY(f32, 6, 16, avx2), FC_IGEMM_ENTRY(f32, 6, 16, avx2)},
-    {FC_IGEMM_ENTRY(f64, 6, 8, avx2), FC_IGEMM_ENTRY(f64, 6, 8, avx2)},
+    {FC_IGEMM_ENTRY(f32, 6, 16, avx2)},
+    {FC_IGEMM_ENTRY(f64, 6, 8, avx2)},
     fc_f32_maxpool_row_ukernel__avx2, fc_f64_maxpool_row_ukernel__scalar,
+    fc_f32_maxpool_nhwc_ukernel__avx2, fc_f64_maxpool_nhwc_ukernel__scalar,
     fc_f32_relu_ukernel__avx2, fc_f64_relu_ukernel__avx2,
+    fc_f32_relu_bwd_ukernel__avx2, fc_f64_relu_bwd_ukernel__avx2,
     fc_f32_correlate_ukernel_1x64__avx2, fc_f64_correlate_ukernel_1x32__avx2};
 #endif
 #if FASTCONV_HAVE_AVX512
 static const fc_ukernel_table fc_table_avx512 = {
     FC_ISA_AVX512, FC_GEMM_ENTRY(f32, 8, 32, avx512), FC_GEMM_ENTRY(f64, 8, 16, avx512),
-    {FC_IGEMM_ENTRY(f32, 6, 64, avx512), FC_IGEMM_ENTRY(f32, 8, 32, avx512)},
-    {FC_IGEMM_ENTRY(f64, 8, 16, avx512), FC_IGEMM_ENTRY(f64, 8, 16, avx512)},
+    {FC_IGEMM_ENTRY(f32, 6, 64, avx512), FC_IGEMM_ENTRY(f32, 8, 32, avx512),
+     FC_IGEMM_BORROWED(f32, 6, 16, avx2)},
+    {FC_IGEMM_ENTRY(f64, 8, 16, avx512), FC_IGEMM_BORROWED(f64, 6, 8, avx2)},
     fc_f32_maxpool_row_ukernel__avx512, fc_f64_maxpool_row_ukernel__scalar,
+    fc_f32_maxpool_nhwc_ukernel__avx512, fc_f64_maxpool_nhwc_ukernel__scalar,
     fc_f32_relu_ukernel__avx512, fc_f64_relu_ukernel__avx512,
+    fc_f32_relu_bwd_ukernel__avx512, fc_f64_relu_bwd_ukernel__avx512,
     fc_f32_correlate_ukernel_1x128__avx512, fc_f64_correlate_ukernel_1x64__avx512};
 #endif
 

@@ -130,7 +130,7 @@ static int FC_(conv2d_packed)(const fc_conv2d_params *p, const T *x, const T *we
   while (pblock > (int64_t)nr && p->n * g_count * fc_ceil_div(P, pblock) < 4 * nthreads_max)
     pblock -= (int64_t)nr;
   const int64_t nblocks = fc_ceil_div(P, pblock), ntasks = p->n * g_count * nblocks;
-  const int nthreads = fc_threads_for(2 * p->n * p->k * P * kd, ntasks);
+  FC_MAYBE_UNUSED const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
   const int64_t img_in = p->c * p->h * p->w, img_out = p->k * P;
   int failed = 0;
 
@@ -169,6 +169,21 @@ static int FC_(conv2d_packed)(const fc_conv2d_params *p, const T *x, const T *we
   return failed ? FC_ENOMEM : FC_OK;
 }
 
+/* The table's indirect-GEMM tile with the least padded work (times the tile's
+ * cost) for a rows x cols product. */
+static IGEMM_ENTRY_T FC_(pick_igemm)(int64_t rows, int64_t cols) {
+  const fc_ukernel_table *tab = fc_table();
+  int best = 0;
+  double best_area = 0.0;
+  for (int i = 0; i < FC_MAX_IGEMM_TILES && tab->IGEMM[i].fn; i++) {
+    const int64_t mr = (int64_t)tab->IGEMM[i].mr, nr = (int64_t)tab->IGEMM[i].nr;
+    const double area = (double)(fc_ceil_div(rows, mr) * mr) * (double)(fc_ceil_div(cols, nr) * nr) *
+                        tab->IGEMM[i].cost;
+    if (i == 0 || area < best_area) best = i, best_area = area;
+  }
+  return tab->IGEMM[best];
+}
+
 /* ---- indirect GEMM (deep layers) --------------------------------------------
  * x in either layout (p->layout); w_rsck holds the weights as (r, s, cg, k). */
 
@@ -199,10 +214,7 @@ static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_r
   const int nchw = p->layout == FC_NCHW;
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
   const int64_t P = p->oh * p->ow, ks = p->r * p->s, kd = ks * cg;
-  const fc_ukernel_table *tab = fc_table();
-  const int64_t pad_wide = fc_ceil_div(kg, (int64_t)tab->IGEMM[0].nr) * (int64_t)tab->IGEMM[0].nr;
-  const int64_t pad_narrow = fc_ceil_div(kg, (int64_t)tab->IGEMM[1].nr) * (int64_t)tab->IGEMM[1].nr;
-  const IGEMM_ENTRY_T ukernel = tab->IGEMM[pad_narrow < pad_wide ? 1 : 0];
+  const IGEMM_ENTRY_T ukernel = FC_(pick_igemm)(P, kg);
   const size_t mr = ukernel.mr, nr = ukernel.nr;
   const int64_t npad = fc_ceil_div(kg, (int64_t)nr) * (int64_t)nr;
   /* pixel blocks of up to 256, fewer when that would leave threads idle */
@@ -233,7 +245,7 @@ static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_r
   for (int64_t g = 0; g < g_count; g++) /* (column j, depth kk) at kk * k + g * kg + j */
     FC_(pack_panels)(w_rsck + g * kg, kg, kd, 1, p->k, nr, kd, wpack + g * npad * kd);
   if (shared_ind) FC_(igemm_pointers)(p, x, zero, 0, P, mr, ind);
-  const int nthreads = fc_threads_for(2 * p->n * p->k * P * kd, ntasks);
+  FC_MAYBE_UNUSED const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
   const int64_t img_in = p->h * p->w * p->c, img_out = P * p->k;
   /* kernel taps per pass: a pass's slice of one weight panel stays within
    * ~192 KiB of L2 while the pixel panels stream past it */

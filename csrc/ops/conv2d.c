@@ -1,6 +1,6 @@
-/* ==== conv2d forward ======================================================
- * Parameter checks shared by both dtypes, then the driver template
- * (conv2d-impl.h) instantiated for float and double. */
+/* ==== conv2d forward and weight gradient ====================================
+ * Parameter checks shared by both dtypes, then the driver templates
+ * (conv2d-impl.h, conv2d-backward-impl.h) instantiated for float and double. */
 #include <string.h>
 #include "internal.h"
 
@@ -40,6 +40,7 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #define IGEMM f32_igemm
 #define IGEMM_ENTRY_T fc_f32_igemm_entry
 #include "conv2d-impl.h"
+#include "conv2d-backward-impl.h"
 #undef T
 #undef FC_
 #undef GEMM
@@ -52,6 +53,7 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #define IGEMM f64_igemm
 #define IGEMM_ENTRY_T fc_f64_igemm_entry
 #include "conv2d-impl.h"
+#include "conv2d-backward-impl.h"
 #undef T
 #undef FC_
 #undef GEMM

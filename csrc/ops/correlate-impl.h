@@ -41,9 +41,12 @@ int FC_(correlate2d)(const fc_correlate2d_params *p, const T *x, const T *k, T f
   if (tl.scratch_elems < 0) return FC_EOVERFLOW;
   const UKERNEL_T fn = fc_table()->UKERNEL;
   const int64_t ntasks = tl.row_tasks * tl.col_tasks;
-  int64_t work;
-  if (!fc_mul(p->oh * p->ow, p->kh * p->kw, &work)) work = INT64_MAX;
-  const int nt = fc_threads_for(work, ntasks);
+  /* estimated single-thread time: multiply-adds, or streaming x and y for short kernels */
+  int64_t macs;
+  if (!fc_mul(p->oh * p->ow, p->kh * p->kw, &macs) || macs > INT64_MAX / 4) macs = INT64_MAX / 4;
+  const int64_t bytes = (int64_t)sizeof(T) * (p->oh * p->ow + fc_min64(p->h * p->w, INT64_MAX / 16));
+  FC_MAYBE_UNUSED const int nt =
+      fc_threads_for(fc_max64(FC_NS_FLOPS(2 * macs), FC_NS_BYTES(bytes)), ntasks);
   int failed = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {

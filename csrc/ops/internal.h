@@ -12,6 +12,9 @@
 #include <omp.h>
 #endif
 
+/* thread counts feed only OpenMP clauses, which a serial build drops */
+#define FC_MAYBE_UNUSED __attribute__((unused))
+
 /* a * b into *out; returns 0 on overflow or a negative operand. */
 static inline int fc_mul(int64_t a, int64_t b, int64_t *out) {
   if (a < 0 || b < 0) return 0;
@@ -36,8 +39,12 @@ static inline void *fc_alloc(size_t n_bytes) {
   return aligned_alloc(64, rounded ? rounded : 64);
 }
 
-/* Threads for a region doing `work` units of ~1 flop or byte: serial under
- * ~64k units, so small calls do not pay for waking a team. */
-int fc_threads_for(int64_t work, int64_t max_tasks);
+/* Threads for a region whose single-thread run time is about `work_ns`
+ * nanoseconds (estimate it with the macros below): serial under ~50 us, where
+ * waking a team and its spinning afterwards cost more than they save (and
+ * steal the cores NumPy's BLAS threads are about to use). */
+int fc_threads_for(int64_t work_ns, int64_t max_tasks);
+#define FC_NS_FLOPS(flops) ((flops) / 64)     /* ~64 GFLOP/s on one core */
+#define FC_NS_BYTES(bytes) ((bytes) / 8)      /* ~8 GB/s on one core */
 
 #endif

@@ -2,6 +2,7 @@
  * Sustained single-thread FP32 FMA throughput per ISA, for benchmarks that
  * report "% of peak". The loop count doubles until one run lasts `seconds`
  * (at least 5 ms); the best of three runs at that count is reported. */
+#include <string.h>
 #include <time.h>
 #include "internal.h"
 
@@ -44,4 +45,43 @@ double fc_probe_fma_gflops(fc_isa isa, double seconds) {
   }
   (void)sink;
   return (double)iters * flops_per_iter / dt * 1e-9;
+}
+
+/* Sustained memory bandwidth of a streaming copy of n_bytes between two
+ * buffers (large enough to leave the caches), with the current thread count:
+ * bytes read + bytes written per second, in GB/s; best of the runs made in
+ * about `seconds`. -1 if the buffers cannot be allocated. */
+double fc_probe_copy_gbps(int64_t n_bytes, double seconds) {
+  const int64_t n = n_bytes / (int64_t)sizeof(double);
+  if (n < 1024) return -1.0;
+  double *a = fc_alloc((size_t)n * sizeof(double)), *b = fc_alloc((size_t)n * sizeof(double));
+  if (!a || !b) {
+    free(a);
+    free(b);
+    return -1.0;
+  }
+  const int nt = fc_get_num_threads();
+  const int64_t chunk = fc_ceil_div(n, nt);
+  /* first touch by the threads that copy, so pages are mapped before timing */
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (int t = 0; t < nt; t++)
+    for (int64_t i = t * chunk; i < fc_min64(n, (t + 1) * chunk); i++) a[i] = (double)i, b[i] = 0.0;
+  double best = 1e30, spent = 0.0;
+  for (int rep = 0; rep < 3 || spent < seconds; rep++) {
+    const double t0 = fc_now();
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int t = 0; t < nt; t++) {
+      const int64_t i0 = t * chunk, i1 = fc_min64(n, (t + 1) * chunk);
+      if (i1 > i0) memcpy(b + i0, a + i0, (size_t)(i1 - i0) * sizeof(double));
+    }
+    const double d = fc_now() - t0;
+    spent += d;
+    if (d < best) best = d;
+    if (rep > 1000) break;
+  }
+  volatile double sink = b[n / 2];
+  (void)sink;
+  free(a);
+  free(b);
+  return 2.0 * (double)n * (double)sizeof(double) / best * 1e-9;
 }

@@ -49,8 +49,16 @@ int fc_openmp_enabled(void) {
 #endif
 }
 
-int fc_threads_for(int64_t work, int64_t max_tasks) {
-  if (work < 65536 || max_tasks < 2) return 1;
+static _Atomic int64_t fc_parallel_ns = 50000;
+
+int64_t fc_parallel_threshold_ns(int64_t ns) {
+  const int64_t old = atomic_load(&fc_parallel_ns);
+  if (ns >= 0) atomic_store(&fc_parallel_ns, ns);
+  return old;
+}
+
+int fc_threads_for(int64_t work_ns, int64_t max_tasks) {
+  if (work_ns < atomic_load(&fc_parallel_ns) || max_tasks < 2) return 1;
   int64_t n = fc_get_num_threads();
   if (n > max_tasks) n = max_tasks;
   return n < 1 ? 1 : (int)n;

@@ -6,7 +6,15 @@ __version__ = "0.1.0"
 
 from ._config import config, get_num_threads, set_num_threads, show_config
 from ._config import _apply_env
-from .nn import conv2d, max_pool2d, relu
+from . import activations, initializers, layers, losses, models, optimizers, utils  # noqa: F401
+from .nn import (
+    conv2d,
+    conv2d_backward,
+    max_pool2d,
+    max_pool2d_backward,
+    relu,
+    relu_backward,
+)
 from .numpy_compat import convolve, correlate
 from .signal import convolve2d, correlate2d
 
@@ -22,6 +30,9 @@ __all__ = [
     "conv2d",
     "relu",
     "max_pool2d",
+    "conv2d_backward",
+    "relu_backward",
+    "max_pool2d_backward",
     "get_num_threads",
     "set_num_threads",
     "show_config",

@@ -1,4 +1,4 @@
-"""The ``fastconv`` command line: ``fastconv info`` (more commands as they land)."""
+"""The ``fastconv`` command line: ``demo``, ``train``, ``predict``, ``bench``, ``info``."""
 from __future__ import annotations
 
 import argparse
@@ -18,14 +18,38 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from ._bench import cli
+
+    return cli.main(args, args.parser)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fastconv", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p_info = sub.add_parser("info", help="print the build and runtime configuration")
     p_info.add_argument("--example", action="store_true", help="also run the lecture's 1-D example")
     p_info.set_defaults(func=_info)
+    from ._bench import cli as bench_cli
+
+    p_bench = sub.add_parser(
+        "bench", help="time fastconv against NumPy, SciPy and PyTorch on this machine",
+        description="Time fastconv's conv2d (forward and backward), relu, max_pool2d and drop-ins "
+                    "against NumPy, SciPy and PyTorch, with this machine's measured FMA peak and "
+                    "copy bandwidth. Peers that are not installed are reported as missing.")
+    bench_cli.configure(p_bench)
+    p_bench.set_defaults(func=_bench, parser=p_bench)
+    from . import _cli
+
+    _cli.configure(sub)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # `fastconv predict ... | head`: stop quietly, as Unix tools do
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -26,6 +26,16 @@ cdef extern from "fastconv/fastconv.h" nogil:
         fc_layout layout
     int fc_f32_conv2d(const fc_conv2d_params *p, const float *x, const float *w, const float *b, float *y)
     int fc_f64_conv2d(const fc_conv2d_params *p, const double *x, const double *w, const double *b, double *y)
+    int fc_f32_conv2d_backward_weight(const fc_conv2d_params *p, const float *x, const float *gy, float *gw)
+    int fc_f64_conv2d_backward_weight(const fc_conv2d_params *p, const double *x, const double *gy, double *gw)
+    int fc_f32_conv2d_backward_input(const fc_conv2d_params *p, const float *gy, const float *w, float *gx)
+    int fc_f64_conv2d_backward_input(const fc_conv2d_params *p, const double *gy, const double *w, double *gx)
+    int fc_f32_relu_backward(int64_t n, const float *gy, const float *x, float *gx)
+    int fc_f64_relu_backward(int64_t n, const double *gy, const double *x, double *gx)
+    int fc_f32_max_pool2d_backward(const fc_pool2d_params *p, const float *gy, const int64_t *idx, float *gx)
+    int fc_f64_max_pool2d_backward(const fc_pool2d_params *p, const double *gy, const int64_t *idx, double *gx)
+    int fc_f32_adam_update(int64_t n, float *p, const float *g, float *m, float *v, double alpha, double b1, double b2, double eps)
+    int fc_f64_adam_update(int64_t n, double *p, const double *g, double *m, double *v, double alpha, double b1, double b2, double eps)
     int fc_f32_relu(int64_t n, const float *x, float *y)
     int fc_f64_relu(int64_t n, const double *x, double *y)
     int fc_f32_max_pool2d(const fc_pool2d_params *p, const float *x, float *y, int64_t *idx)
@@ -44,12 +54,14 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_get_num_threads()
     void fc_set_num_threads(int n)
     int fc_openmp_enabled()
+    int64_t fc_parallel_threshold_ns(int64_t ns)
     fc_isa fc_cpu_isa()
     fc_isa fc_current_isa()
     fc_isa fc_set_isa(fc_isa wanted)
     int fc_isa_compiled(fc_isa isa)
     const char *fc_isa_name(fc_isa isa)
     double fc_probe_fma_gflops(fc_isa isa, double seconds)
+    double fc_probe_copy_gbps(int64_t n_bytes, double seconds)
 
 cdef extern from *:
     """
@@ -112,6 +124,56 @@ def conv2d(const floating[::1] x, const floating[::1] w, const floating[::1] b,
     _check(st, "conv2d", dims)
 
 
+def conv2d_backward_weight(const floating[::1] x, const floating[::1] gy, floating[::1] gw,
+                           tuple dims, tuple opts, bint nhwc):
+    """gw (k, r, s, c/groups) = weight gradient; dims and opts as for conv2d."""
+    cdef fc_conv2d_params p
+    p.n, p.c, p.h, p.w, p.k, p.r, p.s, p.oh, p.ow = dims
+    p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left, p.groups = opts
+    p.layout = FC_NHWC if nhwc else FC_NCHW
+    if p.groups < 1 or p.c % p.groups or p.k % p.groups:
+        raise ValueError(f"conv2d_backward: groups={p.groups} must divide channels {p.c} and {p.k}")
+    _need(x.shape[0], p.n * p.c * p.h * p.w, "x", "conv2d_backward")
+    _need(gy.shape[0], p.n * p.k * p.oh * p.ow, "grad_out", "conv2d_backward")
+    _need(gw.shape[0], p.k * (p.c // p.groups) * p.r * p.s, "grad_weight", "conv2d_backward")
+    cdef const floating *xp = &x[0] if x.shape[0] else NULL
+    cdef const floating *gp = &gy[0] if gy.shape[0] else NULL
+    cdef floating *wp = &gw[0]
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_conv2d_backward_weight(&p, xp, gp, wp)
+        else:
+            st = fc_f64_conv2d_backward_weight(&p, xp, gp, wp)
+    _check(st, "conv2d_backward", dims)
+
+
+def conv2d_backward_input(const floating[::1] gy, const floating[::1] w, floating[::1] gx,
+                          tuple dims, tuple opts, bint nhwc):
+    """gx (x's shape) = input gradient by GEMM + col2im; dims and opts as for conv2d."""
+    cdef fc_conv2d_params p
+    p.n, p.c, p.h, p.w, p.k, p.r, p.s, p.oh, p.ow = dims
+    p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left, p.groups = opts
+    p.layout = FC_NHWC if nhwc else FC_NCHW
+    if p.groups < 1 or p.c % p.groups or p.k % p.groups:
+        raise ValueError(f"conv2d_backward: groups={p.groups} must divide channels {p.c} and {p.k}")
+    _need(gy.shape[0], p.n * p.k * p.oh * p.ow, "grad_out", "conv2d_backward")
+    _need(w.shape[0], p.k * (p.c // p.groups) * p.r * p.s, "weight", "conv2d_backward")
+    _need(gx.shape[0], p.n * p.c * p.h * p.w, "grad_x", "conv2d_backward")
+    if gx.shape[0] == 0:
+        return
+    cdef const floating *gp = &gy[0] if gy.shape[0] else NULL
+    cdef const floating *wp = &w[0]
+    cdef floating *xp = &gx[0]
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_conv2d_backward_input(&p, gp, wp, xp)
+        else:
+            st = fc_f64_conv2d_backward_input(&p, gp, wp, xp)
+    _check(st, "conv2d_backward", dims)
+
+
 # ---- relu --------------------------------------------------------------------
 def relu(const floating[::1] x, floating[::1] y):
     _need(y.shape[0], x.shape[0], "out", "relu")
@@ -127,6 +189,24 @@ def relu(const floating[::1] x, floating[::1] y):
         else:
             st = fc_f64_relu(n, xp, yp)
     _check(st, "relu", (n,))
+
+
+def relu_backward(const floating[::1] gy, const floating[::1] x, floating[::1] gx):
+    _need(x.shape[0], gy.shape[0], "x", "relu_backward")
+    _need(gx.shape[0], gy.shape[0], "grad_x", "relu_backward")
+    cdef int64_t n = gy.shape[0]
+    if n == 0:
+        return
+    cdef const floating *gp = &gy[0]
+    cdef const floating *xp = &x[0]
+    cdef floating *op = &gx[0]
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_relu_backward(n, gp, xp, op)
+        else:
+            st = fc_f64_relu_backward(n, gp, xp, op)
+    _check(st, "relu_backward", (n,))
 
 
 # ---- max_pool2d --------------------------------------------------------------
@@ -154,6 +234,52 @@ def max_pool2d(const floating[::1] x, floating[::1] y, int64_t[::1] idx, tuple d
         else:
             st = fc_f64_max_pool2d(&p, xp, yp, ip)
     _check(st, "max_pool2d", dims)
+
+
+def max_pool2d_backward(const floating[::1] gy, const int64_t[::1] idx, floating[::1] gx,
+                        tuple dims, tuple opts, bint nhwc):
+    """dims and opts as for max_pool2d; gx has the input's size."""
+    cdef fc_pool2d_params p
+    p.n, p.c, p.h, p.w, p.oh, p.ow = dims
+    p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.pad_top, p.pad_left = opts
+    p.layout = FC_NHWC if nhwc else FC_NCHW
+    _need(gy.shape[0], p.n * p.c * p.oh * p.ow, "grad_out", "max_pool2d_backward")
+    _need(idx.shape[0], gy.shape[0], "indices", "max_pool2d_backward")
+    _need(gx.shape[0], p.n * p.c * p.h * p.w, "grad_x", "max_pool2d_backward")
+    if gx.shape[0] == 0:
+        return
+    cdef const floating *gp = &gy[0] if gy.shape[0] else NULL
+    cdef const int64_t *ip = &idx[0] if idx.shape[0] else NULL
+    cdef floating *op = &gx[0]
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_max_pool2d_backward(&p, gp, ip, op)
+        else:
+            st = fc_f64_max_pool2d_backward(&p, gp, ip, op)
+    if st == 1:
+        raise ValueError(
+            f"max_pool2d_backward: indices hold positions outside [0, {p.h * p.w}) of the "
+            f"{p.h}x{p.w} input planes; pass the indices max_pool2d returned for this input")
+    _check(st, "max_pool2d_backward", dims)
+
+
+# ---- optimizers ----------------------------------------------------------------
+def adam_update(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
+                double alpha, double beta_1, double beta_2, double epsilon):
+    """One fused Keras Adam step on flat, same-size arrays (p, m, v updated in place)."""
+    cdef int64_t n = p.shape[0]
+    if g.shape[0] != n or m.shape[0] != n or v.shape[0] != n:
+        raise ValueError(f"adam_update: sizes differ: p {n}, g {g.shape[0]}, m {m.shape[0]}, v {v.shape[0]}")
+    if n == 0:
+        return
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_adam_update(n, &p[0], &g[0], &m[0], &v[0], alpha, beta_1, beta_2, epsilon)
+        else:
+            st = fc_f64_adam_update(n, &p[0], &g[0], &m[0], &v[0], alpha, beta_1, beta_2, epsilon)
+    _check(st, "adam_update", (n,))
 
 
 # ---- correlate1d / correlate2d (for fastconv.numpy_compat and fastconv.signal) --
@@ -220,6 +346,11 @@ def set_num_threads(int n):
     fc_set_num_threads(n)
 
 
+def parallel_threshold_ns(int64_t ns=-1):
+    """The serial threshold (estimated ns of work); ns >= 0 sets it. Returns the old value."""
+    return fc_parallel_threshold_ns(ns)
+
+
 def openmp_enabled():
     return bool(fc_openmp_enabled())
 
@@ -255,4 +386,14 @@ def probe_fma_gflops(str isa, double seconds=0.2):
         r = fc_probe_fma_gflops(i, seconds)
     if r < 0:
         raise ValueError(f"this CPU cannot run {isa!r} (best: {cpu_isa()!r})")
+    return r
+
+
+def probe_copy_gbps(int64_t n_bytes=1 << 28, double seconds=0.3):
+    """Streaming-copy memory bandwidth with fastconv's thread count, GB/s (read + write)."""
+    cdef double r
+    with nogil:
+        r = fc_probe_copy_gbps(n_bytes, seconds)
+    if r < 0:
+        raise MemoryError(f"probe_copy_gbps: could not allocate two buffers of {n_bytes} bytes")
     return r

@@ -1,8 +1,8 @@
-"""Deep-learning ops on NumPy arrays: conv2d, relu, max_pool2d (PyTorch semantics)."""
+"""Deep-learning ops on NumPy arrays: conv2d, relu, max_pool2d and their gradients (PyTorch semantics)."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -19,11 +19,19 @@ from ._checks import (
     same_dtype,
 )
 
-__all__ = ["conv2d", "relu", "max_pool2d"]
+__all__ = [
+    "conv2d",
+    "relu",
+    "max_pool2d",
+    "conv2d_backward",
+    "relu_backward",
+    "max_pool2d_backward",
+    "softmax",
+]
 
 
 def _conv_padding(padding: Any, size: tuple[int, int], kernel: tuple[int, int],
-                  stride: tuple[int, int], dilation: tuple[int, int]):
+                  stride: tuple[int, int], dilation: tuple[int, int], op: str = "conv2d"):
     """(pad_top, pad_left, oh, ow) for int, pair, 'valid' or 'same' padding."""
     if isinstance(padding, str):
         if padding == "valid":
@@ -40,19 +48,61 @@ def _conv_padding(padding: Any, size: tuple[int, int], kernel: tuple[int, int],
             return starts[0], starts[1], outs[0], outs[1]
         else:
             raise ValueError(
-                f"conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}"
+                f"{op}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}"
             )
-    ph, pw = pair(padding, "padding", "conv2d", minimum=0)
+    ph, pw = pair(padding, "padding", op, minimum=0)
     outs = []
     for n, k, s, d, p in zip(size, kernel, stride, dilation, (ph, pw)):
         span = d * (k - 1) + 1
         if n + 2 * p < span:
             raise ValueError(
-                f"conv2d: kernel {kernel} with dilation {dilation} spans {span} but the padded "
+                f"{op}: kernel {kernel} with dilation {dilation} spans {span} but the padded "
                 f"input is only {n + 2 * p} (input {size}, padding {(ph, pw)})"
             )
         outs.append((n + 2 * p - span) // s + 1)
     return ph, pw, outs[0], outs[1]
+
+
+class _ConvGeometry(NamedTuple):
+    """Sizes of one conv2d call, in the order the C kernels take them."""
+
+    dims: tuple[int, ...]  # n, c, h, w, k, r, s, oh, ow
+    opts: tuple[int, ...]  # stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, groups
+    out_shape: tuple[int, ...]  # of y, in the call's layout
+
+
+def _conv_geometry(op: str, x: np.ndarray, weight: np.ndarray, stride: Any, padding: Any,
+                   dilation: Any, groups: Any, nhwc: bool) -> _ConvGeometry:
+    """Check x (3-D or 4-D) and weight against each other and the options."""
+    layout = "NHWC" if nhwc else "NCHW"
+    check_ndim(x, "x", op, (3, 4), f"4-D ({layout}) or 3-D (one image)")
+    check_ndim(weight, "weight", op, (4,),
+               "4-D " + ("(R, S, C/groups, K)" if nhwc else "(K, C/groups, R, S)"))
+    xs = x.shape if x.ndim == 4 else (1, *x.shape)
+    sh, sw = pair(stride, "stride", op)
+    dh, dw = pair(dilation, "dilation", op)
+    groups = positive_int(groups, "groups", op)
+    if nhwc:
+        n, h, w, c = xs
+        r, s, cg, k = weight.shape
+    else:
+        n, c, h, w = xs
+        k, cg, r, s = weight.shape
+    if r < 1 or s < 1:
+        raise ValueError(f"{op}: weight of shape {weight.shape} has an empty kernel")
+    if cg * groups != c:
+        raise ValueError(
+            f"{op}: x of shape {x.shape} has {c} channels but weight of shape {weight.shape} "
+            f"with groups={groups} expects {cg * groups}"
+        )
+    if k % groups:
+        raise ValueError(
+            f"{op}: groups={groups} must divide the {k} output channels of weight {weight.shape}"
+        )
+    pt, pl, oh, ow = _conv_padding(padding, (h, w), (r, s), (sh, sw), (dh, dw), op)
+    check_size(xs, x.dtype.itemsize, "x", op)
+    shape = (n, oh, ow, k) if nhwc else (n, k, oh, ow)
+    return _ConvGeometry((n, c, h, w, k, r, s, oh, ow), (sh, sw, dh, dw, pt, pl, groups), shape)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -103,37 +153,14 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     weight = as_float_array(weight, "weight", op)
     b = None if bias is None else as_float_array(bias, "bias", op)
     same_dtype(op, x, weight=weight, bias=b)
-    check_ndim(x, "x", op, (3, 4), f"4-D ({layout}) or 3-D (one image)")
-    check_ndim(weight, "weight", op, (4,), "4-D " + ("(R, S, C/groups, K)" if nhwc else "(K, C/groups, R, S)"))
     unbatched = x.ndim == 3
+    g = _conv_geometry(op, x, weight, stride, padding, dilation, groups, nhwc)
     if unbatched:
         x = x[None]
-    sh, sw = pair(stride, "stride", op)
-    dh, dw = pair(dilation, "dilation", op)
-    groups = positive_int(groups, "groups", op)
-    if nhwc:
-        n, h, w, c = x.shape
-        r, s, cg, k = weight.shape
-    else:
-        n, c, h, w = x.shape
-        k, cg, r, s = weight.shape
-    if r < 1 or s < 1:
-        raise ValueError(f"{op}: weight of shape {weight.shape} has an empty kernel")
-    if cg * groups != c:
-        raise ValueError(
-            f"{op}: x of shape {x.shape} has {c} channels but weight of shape {weight.shape} "
-            f"with groups={groups} expects {cg * groups}"
-        )
-    if k % groups:
-        raise ValueError(
-            f"{op}: groups={groups} must divide the {k} output channels of weight {weight.shape}"
-        )
+    n, c, h, w, k, r, s, oh, ow = g.dims
     if b is not None and b.shape != (k,):
         raise ValueError(f"{op}: bias must have shape ({k},), got {b.shape}")
-    pt, pl, oh, ow = _conv_padding(padding, (h, w), (r, s), (sh, sw), (dh, dw))
-    shape = (n, oh, ow, k) if nhwc else (n, k, oh, ow)
-    check_size(x.shape, x.dtype.itemsize, "x", op)
-    y = output_array(out, shape[1:] if unbatched else shape, x.dtype, op)
+    y = output_array(out, g.out_shape[1:] if unbatched else g.out_shape, x.dtype, op)
     if unbatched:
         y = y[None]
     if y.size:
@@ -146,8 +173,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
                 np.ascontiguousarray(weight).reshape(-1),
                 None if b is None else np.ascontiguousarray(b),
                 target.reshape(-1),
-                (n, c, h, w, k, r, s, oh, ow),
-                (sh, sw, dh, dw, pt, pl, groups),
+                g.dims,
+                g.opts,
                 nhwc,
             )
             if target is not y:
@@ -200,6 +227,46 @@ def _pool_out(n: int, k: int, s: int, p: int, ceil_mode: bool) -> int:
     return o
 
 
+class _PoolGeometry(NamedTuple):
+    """Sizes of one max_pool2d call, in the order the C kernels take them."""
+
+    dims: tuple[int, ...]  # n, c, h, w, oh, ow
+    opts: tuple[int, ...]  # kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left
+    out_shape: tuple[int, ...]  # of y (batched), in the call's layout
+
+
+def _pool_geometry(op: str, x: np.ndarray, kernel_size: Any, stride: Any, padding: Any,
+                   ceil_mode: Any, nhwc: bool) -> _PoolGeometry:
+    """Check x (3-D or 4-D) against PyTorch's pooling rules; the output size."""
+    layout = "NHWC" if nhwc else "NCHW"
+    check_ndim(x, "x", op, (3, 4), f"4-D ({layout}) or 3-D (one image)")
+    xs = x.shape if x.ndim == 4 else (1, *x.shape)
+    kh, kw = pair(kernel_size, "kernel_size", op)
+    sh, sw = (kh, kw) if stride is None else pair(stride, "stride", op)
+    ph, pw = pair(padding, "padding", op, minimum=0)
+    if ph > kh // 2 or pw > kw // 2:
+        raise ValueError(
+            f"{op}: padding {(ph, pw)} must be at most half of kernel_size {(kh, kw)}"
+        )
+    if nhwc:
+        n, h, w, c = xs
+    else:
+        n, c, h, w = xs
+    if min(c, h, w) == 0:
+        raise ValueError(
+            f"{op}: x of shape {x.shape} ({layout}) needs non-zero channels, height and width"
+        )
+    oh, ow = _pool_out(h, kh, sh, ph, bool(ceil_mode)), _pool_out(w, kw, sw, pw, bool(ceil_mode))
+    if oh < 1 or ow < 1:
+        raise ValueError(
+            f"{op}: kernel_size {(kh, kw)} with padding {(ph, pw)} does not fit input of "
+            f"shape {x.shape} (output would be {oh}x{ow})"
+        )
+    check_size(xs, x.dtype.itemsize, "x", op)
+    shape = (n, oh, ow, c) if nhwc else (n, c, oh, ow)
+    return _PoolGeometry((n, c, h, w, oh, ow), (kh, kw, sh, sw, ph, pw), shape)
+
+
 def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, *, layout="NCHW",
                return_indices=False):
     """2-D max pooling, as ``torch.nn.functional.max_pool2d``.
@@ -234,41 +301,242 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, *, layou
     op = "max_pool2d"
     nhwc = layout_is_nhwc(layout, op)
     x = as_float_array(x, "x", op)
-    check_ndim(x, "x", op, (3, 4), f"4-D ({layout}) or 3-D (one image)")
     unbatched = x.ndim == 3
-    if unbatched:
-        x = x[None]
-    kh, kw = pair(kernel_size, "kernel_size", op)
-    sh, sw = (kh, kw) if stride is None else pair(stride, "stride", op)
-    ph, pw = pair(padding, "padding", op, minimum=0)
-    if ph > kh // 2 or pw > kw // 2:
-        raise ValueError(
-            f"{op}: padding {(ph, pw)} must be at most half of kernel_size {(kh, kw)}"
-        )
-    if nhwc:
-        n, h, w, c = x.shape
-    else:
-        n, c, h, w = x.shape
-    if min(c, h, w) == 0:
-        raise ValueError(
-            f"{op}: x of shape {x.shape} ({layout}) needs non-zero channels, height and width"
-        )
-    oh, ow = _pool_out(h, kh, sh, ph, bool(ceil_mode)), _pool_out(w, kw, sw, pw, bool(ceil_mode))
-    if oh < 1 or ow < 1:
-        raise ValueError(
-            f"{op}: kernel_size {(kh, kw)} with padding {(ph, pw)} does not fit input of "
-            f"shape {x.shape} (output would be {oh}x{ow})"
-        )
-    shape = (n, oh, ow, c) if nhwc else (n, c, oh, ow)
-    check_size(x.shape, x.dtype.itemsize, "x", op)
-    y = output_array(None, shape, x.dtype, op)
-    idx = np.empty(shape, dtype=np.int64) if return_indices else None
+    g = _pool_geometry(op, x, kernel_size, stride, padding, ceil_mode, nhwc)
+    y = output_array(None, g.out_shape, x.dtype, op)
+    idx = np.empty(g.out_shape, dtype=np.int64) if return_indices else None
     _kernels.max_pool2d(
         np.ascontiguousarray(x).reshape(-1), y.reshape(-1),
-        None if idx is None else idx.reshape(-1),
-        (n, c, h, w, oh, ow), (kh, kw, sh, sw, ph, pw), nhwc,
+        None if idx is None else idx.reshape(-1), g.dims, g.opts, nhwc,
     )
     if unbatched:
         y = y[0]
         idx = None if idx is None else idx[0]
     return (y, idx) if return_indices else y
+
+
+# ---- gradients ---------------------------------------------------------------------------
+
+
+def _same_shape(op: str, name: str, arr: np.ndarray, shape: tuple[int, ...], what: str) -> None:
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{op}: {name} has shape {arr.shape}, expected {tuple(shape)} ({what})")
+
+
+# Input channels per group from which grad_x runs as a transposed convolution
+# on the forward kernels (whose tiles are NR output channels wide); below it,
+# and for strides > 1, GEMM + col2im wastes less.
+_MIN_CHANNELS_TRANSPOSED = 16
+
+
+def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
+                    layout="NCHW", output_mask=(True, True, True)):
+    """Gradients of ``conv2d(x, weight, bias, ...)`` given ``grad_out`` = dL/dy.
+
+    Parameters
+    ----------
+    grad_out : array_like
+        dL/dy, the shape of conv2d's result for these arguments.
+    x, weight, stride, padding, dilation, groups, layout
+        As passed to `conv2d`.
+    output_mask : three bools, optional
+        Which of (grad_x, grad_weight, grad_bias) to compute; the others are
+        returned as None and cost nothing (the first layer needs no grad_x).
+
+    Returns
+    -------
+    (grad_x, grad_weight, grad_bias)
+        Shaped like x, weight and (K,); the dtype of x. These are the gradients
+        PyTorch's autograd gives.
+
+    Notes
+    -----
+    grad_x is, for stride 1 and 16 or more input channels per group, a
+    transposed convolution on the forward kernels (flipped, channel-swapped
+    weights), else a GEMM of the weights with grad_out scattered back by
+    col2im (``csrc/ops/conv2d-backward-impl.h``).
+    grad_weight is a GEMM over the pixels of all images (``csrc/ops/
+    conv2d-backward-impl.h``), each thread summing its own share, added in a
+    fixed order: bitwise reproducible at a fixed thread count. grad_bias is
+    ``grad_out`` summed over images and pixels.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> x, w = np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2))
+    >>> gx, gw, gb = fastconv.conv2d_backward(np.ones((1, 1, 2, 2)), x, w)
+    >>> gx[0, 0]
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]])
+    >>> gw[0, 0], gb
+    (array([[4., 4.],
+           [4., 4.]]), array([4.]))
+    """
+    op = "conv2d_backward"
+    nhwc = layout_is_nhwc(layout, op)
+    gy = as_float_array(grad_out, "grad_out", op)
+    x = as_float_array(x, "x", op)
+    weight = as_float_array(weight, "weight", op)
+    same_dtype(op, x, grad_out=gy, weight=weight)
+    try:
+        if isinstance(output_mask, (str, bytes)):
+            raise TypeError
+        want_x, want_w, want_b = (bool(m) for m in output_mask)
+    except (TypeError, ValueError):
+        raise ValueError(f"{op}: output_mask must be three bools, got {output_mask!r}") from None
+    unbatched = x.ndim == 3
+    g = _conv_geometry(op, x, weight, stride, padding, dilation, groups, nhwc)
+    n, c, h, w, k, r, s, oh, ow = g.dims
+    sh, sw, dh, dw, pt, pl, groups = g.opts
+    _same_shape(op, "grad_out", gy, g.out_shape[1:] if unbatched else g.out_shape,
+                "conv2d's result for x and weight")
+    if unbatched:
+        x, gy = x[None], gy[None]
+    gy = np.ascontiguousarray(gy)
+    xc = np.ascontiguousarray(x)
+    grad_b = gy.sum(axis=(0, 1, 2) if nhwc else (0, 2, 3)) if want_b else None
+
+    grad_w = None
+    if want_w:
+        cg = c // groups
+        gw = np.zeros(k * cg * r * s, dtype=x.dtype)  # (k, r, s, cg) from the kernel
+        if gw.size and c:
+            _kernels.conv2d_backward_weight(xc.reshape(-1), gy.reshape(-1), gw, g.dims, g.opts, nhwc)
+        gw = gw.reshape(k, r, s, cg)
+        grad_w = np.ascontiguousarray(gw.transpose(1, 2, 3, 0) if nhwc else gw.transpose(0, 3, 1, 2))
+
+    grad_x = None
+    if want_x:
+        grad_x = np.zeros(x.shape, dtype=x.dtype)
+        if grad_x.size and k and gy.size:
+            wc = np.ascontiguousarray(weight)
+            if c // groups < _MIN_CHANNELS_TRANSPOSED or sh * sw > 1:
+                _kernels.conv2d_backward_input(gy.reshape(-1), wc.reshape(-1), grad_x.reshape(-1),
+                                               g.dims, g.opts, nhwc)
+            else:
+                _conv_transpose(gy, wc, grad_x, g, nhwc)
+        if unbatched:
+            grad_x = grad_x[0]
+    return grad_x, grad_w, grad_b
+
+
+def _conv_transpose(gy: np.ndarray, weight: np.ndarray, grad_x: np.ndarray, g: _ConvGeometry,
+                    nhwc: bool) -> None:
+    """grad_x = the transposed convolution of gy, on the forward kernels: a
+    stride-1 correlation of gy (zero-interleaved for stride > 1) with the weights
+    flipped in space and with input and output channels swapped per group."""
+    n, c, h, w, k, r, s, oh, ow = g.dims
+    sh, sw, dh, dw, pt, pl, groups = g.opts
+    cg, kg = c // groups, k // groups
+    if nhwc:  # (r, s, cg, k) -> (r, s, kg, c)
+        wt = weight[::-1, ::-1].reshape(r, s, cg, groups, kg).transpose(0, 1, 4, 3, 2)
+        wt = np.ascontiguousarray(wt).reshape(r, s, kg, c)
+    else:  # (k, cg, r, s) -> (c, kg, r, s)
+        wt = weight[:, :, ::-1, ::-1].reshape(groups, kg, cg, r, s).transpose(0, 2, 1, 3, 4)
+        wt = np.ascontiguousarray(wt).reshape(c, kg, r, s)
+    # gy row oy feeds grad_x rows oy * sh - pt + ry * dh: a correlation whose
+    # input starts (r - 1) * dh - pt rows before grad_x's first row.
+    top, left = (r - 1) * dh - pt, (s - 1) * dw - pl
+    if sh == 1 and sw == 1 and top >= 0 and left >= 0:
+        src, hs, ws = gy, oh, ow
+    else:  # place gy's rows and columns on a zero grid read with padding 0
+        hs, ws = h + (r - 1) * dh, w + (s - 1) * dw
+        grid = np.zeros((n, hs, ws, k) if nhwc else (n, k, hs, ws), dtype=gy.dtype)
+        oy0, ox0 = max(0, -(top // sh)), max(0, -(left // sw))
+        oy1 = min(oh, (hs - 1 - top) // sh + 1)
+        ox1 = min(ow, (ws - 1 - left) // sw + 1)
+        if oy1 > oy0 and ox1 > ox0:
+            rows = slice(oy0 * sh + top, (oy1 - 1) * sh + top + 1, sh)
+            cols = slice(ox0 * sw + left, (ox1 - 1) * sw + left + 1, sw)
+            if nhwc:
+                grid[:, rows, cols, :] = gy[:, oy0:oy1, ox0:ox1, :]
+            else:
+                grid[:, :, rows, cols] = gy[:, :, oy0:oy1, ox0:ox1]
+        src, top, left = grid, 0, 0
+    _kernels.conv2d(src.reshape(-1), wt.reshape(-1), None, grad_x.reshape(-1),
+                    (n, k, hs, ws, c, r, s, h, w), (1, 1, dh, dw, top, left, groups), nhwc)
+
+
+def relu_backward(grad_out, x):
+    """Gradient of `relu`: 0 where ``x <= 0``, else ``grad_out`` (NaN in x passes
+    the gradient, as PyTorch's ``threshold_backward`` does).
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.relu_backward(np.array([5.0, 6.0, 7.0]), np.array([-1.0, 0.0, 2.0]))
+    array([0., 0., 7.])
+    """
+    op = "relu_backward"
+    gy = as_float_array(grad_out, "grad_out", op)
+    x = as_float_array(x, "x", op)
+    same_dtype(op, x, grad_out=gy)
+    _same_shape(op, "grad_out", gy, x.shape, "the shape of x")
+    gx = np.empty(x.shape, dtype=x.dtype)
+    if gx.size:
+        _kernels.relu_backward(np.ascontiguousarray(gy).reshape(-1),
+                               np.ascontiguousarray(x).reshape(-1), gx.reshape(-1))
+    return gx
+
+
+def max_pool2d_backward(grad_out, x, indices, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, *, layout="NCHW"):
+    """Gradient of `max_pool2d` given ``grad_out`` and the ``indices`` it returned.
+
+    Each output's gradient goes to the one input position its index names
+    (summed where overlapping windows chose the same input), as PyTorch does.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> y, idx = fastconv.max_pool2d(x, 2, return_indices=True)
+    >>> fastconv.max_pool2d_backward(np.ones_like(y), x, idx, 2)[0, 0]
+    array([[0., 0., 0., 0.],
+           [0., 1., 0., 1.],
+           [0., 0., 0., 0.],
+           [0., 1., 0., 1.]])
+    """
+    op = "max_pool2d_backward"
+    nhwc = layout_is_nhwc(layout, op)
+    gy = as_float_array(grad_out, "grad_out", op)
+    x = as_float_array(x, "x", op)
+    same_dtype(op, x, grad_out=gy)
+    ix = np.asarray(indices)
+    if ix.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be integers (as max_pool2d returns), got {ix.dtype}")
+    unbatched = x.ndim == 3
+    g = _pool_geometry(op, x, kernel_size, stride, padding, ceil_mode, nhwc)
+    out_shape = g.out_shape[1:] if unbatched else g.out_shape
+    _same_shape(op, "grad_out", gy, out_shape, "max_pool2d's result for x")
+    _same_shape(op, "indices", ix, out_shape, "max_pool2d's result for x")
+    gx = np.empty(x.shape, dtype=x.dtype)
+    _kernels.max_pool2d_backward(
+        np.ascontiguousarray(gy).reshape(-1),
+        np.ascontiguousarray(ix, dtype=np.int64).reshape(-1),
+        gx.reshape(-1), g.dims, g.opts, nhwc,
+    )
+    return gx
+
+
+def softmax(x, axis=-1):
+    """Softmax along `axis`, computed stably (the maximum is subtracted first).
+
+    Parameters
+    ----------
+    x : array_like, float32 or float64
+    axis : int
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> fastconv.nn.softmax(np.array([0.0, np.log(3.0)]))
+    array([0.25, 0.75])
+    """
+    x = as_float_array(x, "x", "softmax")
+    if x.size == 0:
+        return x.copy()
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e

@@ -42,3 +42,28 @@ def max_pool2d(
     layout: _Layout = ...,
     return_indices: Literal[True],
 ) -> tuple[npt.NDArray[_Float], npt.NDArray[np.int64]]: ...
+def conv2d_backward(
+    grad_out: npt.ArrayLike,
+    x: npt.ArrayLike,
+    weight: npt.ArrayLike,
+    stride: _IntPair = ...,
+    padding: _IntPair | Literal["valid", "same"] = ...,
+    dilation: _IntPair = ...,
+    groups: int = ...,
+    *,
+    layout: _Layout = ...,
+    output_mask: tuple[bool, bool, bool] = ...,
+) -> tuple[npt.NDArray[_Float] | None, npt.NDArray[_Float] | None, npt.NDArray[_Float] | None]: ...
+def relu_backward(grad_out: npt.ArrayLike, x: npt.ArrayLike) -> npt.NDArray[_Float]: ...
+def max_pool2d_backward(
+    grad_out: npt.ArrayLike,
+    x: npt.ArrayLike,
+    indices: npt.ArrayLike,
+    kernel_size: _IntPair,
+    stride: _IntPair | None = ...,
+    padding: _IntPair = ...,
+    ceil_mode: bool = ...,
+    *,
+    layout: _Layout = ...,
+) -> npt.NDArray[_Float]: ...
+def softmax(x: npt.ArrayLike, axis: int = ...) -> npt.NDArray[_Float]: ...

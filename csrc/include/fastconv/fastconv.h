@@ -46,9 +46,27 @@ int fc_f32_conv2d(const fc_conv2d_params *p, const float *x, const float *weight
 int fc_f64_conv2d(const fc_conv2d_params *p, const double *x, const double *weight,
                   const double *bias, double *y);
 
+/* Weight gradient of fc_*_conv2d: gw = sum over images and output pixels of
+ * gy x (input window), for gy of y's shape. gw is laid out (k, r, s, c/groups)
+ * in both layouts. Bitwise reproducible at a fixed thread count. */
+int fc_f32_conv2d_backward_weight(const fc_conv2d_params *p, const float *x, const float *gy,
+                                  float *gw);
+int fc_f64_conv2d_backward_weight(const fc_conv2d_params *p, const double *x, const double *gy,
+                                  double *gw);
+
+/* Input gradient of fc_*_conv2d by GEMM + col2im: gx (x's shape) for gy of
+ * y's shape, any stride. Parallel over images; bitwise reproducible. */
+int fc_f32_conv2d_backward_input(const fc_conv2d_params *p, const float *gy, const float *weight,
+                                 float *gx);
+int fc_f64_conv2d_backward_input(const fc_conv2d_params *p, const double *gy,
+                                 const double *weight, double *gx);
+
 /* ---- relu: y[i] = max(x[i], 0), NaN propagates; y may equal x ----------- */
 int fc_f32_relu(int64_t n_elems, const float *x, float *y);
 int fc_f64_relu(int64_t n_elems, const double *x, double *y);
+/* gx[i] = x[i] <= 0 ? 0 : gy[i] (NaN in x passes gy, as PyTorch); gx may equal gy */
+int fc_f32_relu_backward(int64_t n_elems, const float *gy, const float *x, float *gx);
+int fc_f64_relu_backward(int64_t n_elems, const double *gy, const double *x, double *gx);
 
 /* ---- max_pool2d ----------------------------------------------------------
  *   NCHW: x (n, c, h, w) -> y (n, c, oh, ow);  NHWC: x (n, h, w, c) -> y (n, oh, ow, c)
@@ -65,6 +83,18 @@ typedef struct {
 
 int fc_f32_max_pool2d(const fc_pool2d_params *p, const float *x, float *y, int64_t *indices);
 int fc_f64_max_pool2d(const fc_pool2d_params *p, const double *x, double *y, int64_t *indices);
+/* gx (the shape of x, zeroed here) receives gy[o] at indices[o] of each output's
+ * plane, summed where windows overlap. FC_EINVAL if an index is outside [0, h*w). */
+int fc_f32_max_pool2d_backward(const fc_pool2d_params *p, const float *gy, const int64_t *indices,
+                               float *gx);
+int fc_f64_max_pool2d_backward(const fc_pool2d_params *p, const double *gy,
+                               const int64_t *indices, double *gx);
+
+/* ---- optimizer: one Keras Adam step in place (alpha includes bias correction) */
+int fc_f32_adam_update(int64_t n, float *p, const float *g, float *m, float *v, double alpha,
+                       double beta_1, double beta_2, double epsilon);
+int fc_f64_adam_update(int64_t n, double *p, const double *g, double *m, double *v,
+                       double alpha, double beta_1, double beta_2, double epsilon);
 
 /* ---- correlate2d / correlate1d (behind the NumPy/SciPy drop-ins) ---------
  * 2-D cross-correlation, no conjugation:
@@ -104,6 +134,10 @@ int fc_f64_correlate1d(int64_t n, const double *x, int64_t m, const double *w, i
 int fc_get_num_threads(void);
 void fc_set_num_threads(int n); /* n <= 0: back to the OpenMP default */
 int fc_openmp_enabled(void);
+/* Estimated single-thread run time under which a call stays serial (default
+ * 50,000 ns); ns >= 0 sets it, any ns returns the previous value. Tests set 0
+ * so that small shapes take the threaded paths too. */
+int64_t fc_parallel_threshold_ns(int64_t ns);
 
 fc_isa fc_cpu_isa(void);          /* best ISA the CPU and OS support and we compiled */
 fc_isa fc_current_isa(void);      /* ISA the dispatch table uses now */
@@ -115,6 +149,9 @@ const char *fc_isa_name(fc_isa isa);
 /* Sustained FP32 FMA throughput of one thread with the kernels of `isa`, in GFLOP/s
  * (2 flops per lane per FMA), measured for about `seconds`; -1 if the CPU lacks isa. */
 double fc_probe_fma_gflops(fc_isa isa, double seconds);
+/* Streaming-copy bandwidth over two buffers of n_bytes with the current thread
+ * count, bytes read + written per second in GB/s; -1 if allocation fails. */
+double fc_probe_copy_gbps(int64_t n_bytes, double seconds);
 
 #ifdef __cplusplus
 }

@@ -23,10 +23,13 @@
  *   c, ldc, m, n, bias, flags: as for the GEMM microkernel (BIAS_ROW unused).
  *
  * Max-pool row microkernel: one output row oy of one NCHW plane (h*w values)
- * into y[0..ow) and, unless idx is NULL, idx[0..ow), with the semantics of
- * fc_f32_max_pool2d. SIMD variants promise h*w < 2^31 (int32 lane indices).
+ * into y[0..ow) (row) or of one NHWC image (h*w*c values) into y[0..ow*c)
+ * (nhwc) and, unless idx is NULL, the same slots of idx, with the semantics of
+ * fc_f32_max_pool2d. SIMD variants need h*w and every window column position,
+ * padding included, to fit in int32 (they hold positions in int32 lanes).
  *
  * Unary microkernel: y[i] = f(x[i]) for i < n; y may equal x (in place).
+ * Binary microkernel: z[i] = f(a[i], b[i]) for i < n; z may equal a or b.
  *
  * Correlation row microkernel (one output row of a 'valid' 2-D correlation;
  * 1-D correlation is the case kh = 1):
@@ -68,6 +71,8 @@ typedef void (*fc_f64_correlate_ukernel)(size_t n, size_t kh, size_t kw, const d
                                          size_t ldx, const double *w, double *y);
 typedef void (*fc_f32_unary_ukernel)(size_t n, const float *x, float *y);
 typedef void (*fc_f64_unary_ukernel)(size_t n, const double *x, double *y);
+typedef void (*fc_f32_binary_ukernel)(size_t n, const float *a, const float *b, float *z);
+typedef void (*fc_f64_binary_ukernel)(size_t n, const double *a, const double *b, double *z);
 
 typedef struct {
   fc_f32_gemm_ukernel fn;
@@ -78,26 +83,40 @@ typedef struct {
   size_t mr, nr;
 } fc_f64_gemm_entry;
 
+/* cost: relative time per padded tile element; 1 for the ISA's own tiles, 2 for
+ * a lower ISA's narrower tile offered too (it must save more than half the
+ * padded work to be picked). */
 typedef struct {
   fc_f32_igemm_ukernel fn;
   size_t mr, nr;
+  double cost;
 } fc_f32_igemm_entry;
 typedef struct {
   fc_f64_igemm_ukernel fn;
   size_t mr, nr;
+  double cost;
 } fc_f64_igemm_entry;
+
+enum { FC_MAX_IGEMM_TILES = 3 };
 
 /* One pointer per op, for one ISA. Drivers read the table once per call. */
 typedef struct {
   fc_isa isa;
   fc_f32_gemm_entry f32_gemm;
   fc_f64_gemm_entry f64_gemm;
-  fc_f32_igemm_entry f32_igemm[2]; /* wide tile first; the driver takes the */
-  fc_f64_igemm_entry f64_igemm[2]; /* narrow one when it wastes fewer columns */
-  fc_f32_maxpool_ukernel f32_maxpool_row;
+  /* Indirect-GEMM tiles, widest first (a narrower one may come from a lower
+   * ISA): a driver takes the one whose padded rows x columns times cost is
+   * smallest, the earlier on a tie. Unused slots have fn == NULL. */
+  fc_f32_igemm_entry f32_igemm[FC_MAX_IGEMM_TILES];
+  fc_f64_igemm_entry f64_igemm[FC_MAX_IGEMM_TILES];
+  fc_f32_maxpool_ukernel f32_maxpool_row;  /* NCHW: one output row of one plane */
   fc_f64_maxpool_ukernel f64_maxpool_row;
+  fc_f32_maxpool_ukernel f32_maxpool_nhwc; /* NHWC: one output row of one image */
+  fc_f64_maxpool_ukernel f64_maxpool_nhwc;
   fc_f32_unary_ukernel f32_relu;
   fc_f64_unary_ukernel f64_relu;
+  fc_f32_binary_ukernel f32_relu_bwd; /* (gy, x) -> gx */
+  fc_f64_binary_ukernel f64_relu_bwd;
   fc_f32_correlate_ukernel f32_correlate;
   fc_f64_correlate_ukernel f64_correlate;
 } fc_ukernel_table;
@@ -116,9 +135,10 @@ const fc_ukernel_table *fc_table(void);
                                                    const ctype *b, ctype *c, size_t ldc,       \
                                                    size_t m, size_t n, const ctype *bias,      \
                                                    unsigned flags);
-#define FC_DECLARE_MAXPOOL(dtype, ctype, isa)                                               \
-  void fc_##dtype##_maxpool_row_ukernel__##isa(const fc_pool2d_params *p, const ctype *plane, \
-                                               int64_t oy, ctype *y, int64_t *idx);
+#define FC_DECLARE_MAXPOOL(dtype, ctype, layout, isa)                                           \
+  void fc_##dtype##_maxpool_##layout##_ukernel__##isa(const fc_pool2d_params *p,                \
+                                                      const ctype *plane, int64_t oy, ctype *y, \
+                                                      int64_t *idx);
 #define FC_DECLARE_CORRELATE(dtype, ctype, tile, isa)                                       \
   void fc_##dtype##_correlate_ukernel_##tile##__##isa(size_t n, size_t kh, size_t kw,       \
                                                       const ctype *x, size_t ldx,           \
@@ -126,10 +146,14 @@ const fc_ukernel_table *fc_table(void);
 #define FC_DECLARE_UNARY(dtype, ctype, op, isa) \
   void fc_##dtype##_##op##_ukernel__##isa(size_t n, const ctype *x, ctype *y);
 
+#define FC_DECLARE_BINARY(dtype, ctype, op, isa) \
+  void fc_##dtype##_##op##_ukernel__##isa(size_t n, const ctype *a, const ctype *b, ctype *z);
+
 #define FC_GEMM(dtype, ctype, mr, nr, isa) FC_DECLARE_GEMM(dtype, ctype, mr##x##nr, isa)
 #define FC_IGEMM(dtype, ctype, mr, nr, isa) FC_DECLARE_IGEMM(dtype, ctype, mr##x##nr, isa)
-#define FC_MAXPOOL(dtype, ctype, isa) FC_DECLARE_MAXPOOL(dtype, ctype, isa)
+#define FC_MAXPOOL(dtype, ctype, layout, isa) FC_DECLARE_MAXPOOL(dtype, ctype, layout, isa)
 #define FC_UNARY(dtype, ctype, op, isa) FC_DECLARE_UNARY(dtype, ctype, op, isa)
+#define FC_BINARY(dtype, ctype, op, isa) FC_DECLARE_BINARY(dtype, ctype, op, isa)
 #define FC_CORRELATE(dtype, ctype, mr, nr, isa) FC_DECLARE_CORRELATE(dtype, ctype, mr##x##nr, isa)
 #include "../../ukernels/gemm.inc"
 #include "../../ukernels/igemm.inc"
@@ -140,6 +164,7 @@ const fc_ukernel_table *fc_table(void);
 #undef FC_IGEMM
 #undef FC_MAXPOOL
 #undef FC_UNARY
+#undef FC_BINARY
 #undef FC_CORRELATE
 
 #endif

@@ -3,7 +3,8 @@
  * column falls in the padding or past the row read nothing), then
  * take = v > best or v is NaN, as PyTorch; best and its flat index h*w + w
  * follow take. Caller promises: plane holds h*w values, the window's rows
- * clipped to [0, h) are non-empty, h*w < 2^31, y/idx have ow slots. */
+ * clipped to [0, h) are non-empty, every column position (padding included)
+ * and h*w fit in int32, y/idx have ow slots. */
 #include <immintrin.h>
 #include "fastconv/ukernel.h"
 
@@ -22,10 +23,15 @@ void fc_f32_maxpool_row_ukernel__avx2(const fc_pool2d_params *p, const float *pl
     const __m256i ws = _mm256_max_epi32(wc0, _mm256_setzero_si256());
     __m256 best = _mm256_set1_ps(-__builtin_inff());
     __m256i at = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_set1_epi32((int)hs), w), ws);
+    /* only window columns that some lane sees inside the row */
+    const int64_t n = p->ow - ox0 < 8 ? p->ow - ox0 : 8;
+    const int64_t first = ox0 * p->stride_w - p->pad_left, last = first + (n - 1) * p->stride_w;
+    const int64_t kx0 = last < 0 ? -last : 0;
+    const int64_t kx1 = p->w - first < p->kernel_w ? p->w - first : p->kernel_w;
     for (int64_t ih = hs; ih < he; ih++) {
       const float *row = plane + ih * p->w;
       const __m256i rowpos = _mm256_set1_epi32((int)(ih * p->w));
-      for (int64_t kx = 0; kx < p->kernel_w; kx++) {
+      for (int64_t kx = kx0; kx < kx1; kx++) {
         const __m256i col = _mm256_add_epi32(wc0, _mm256_set1_epi32((int)kx));
         const __m256i ok = _mm256_and_si256(
             live, _mm256_and_si256(_mm256_cmpgt_epi32(col, minus1), _mm256_cmpgt_epi32(w, col)));
@@ -38,7 +44,6 @@ void fc_f32_maxpool_row_ukernel__avx2(const fc_pool2d_params *p, const float *pl
             _mm256_castsi256_ps(at), _mm256_castsi256_ps(_mm256_add_epi32(rowpos, col)), take));
       }
     }
-    const int64_t n = p->ow - ox0 < 8 ? p->ow - ox0 : 8;
     float bv[8];
     int32_t av[8];
     _mm256_storeu_ps(bv, best);

@@ -2,8 +2,9 @@
  * 16 outputs per pass: each window element is a masked gather (lanes whose
  * column falls in the padding or past the row read nothing), then
  * take = v > best or v is NaN, as PyTorch; best and its flat index h*w + w
- * follow take. Caller promises: plane holds h*w values, 0 <= h0 + kernel_h
- * rows clipped to [0, h) are non-empty, h*w < 2^31, y/idx have ow slots. */
+ * follow take. Caller promises: plane holds h*w values, the window's rows
+ * clipped to [0, h) are non-empty, every column position (padding included)
+ * and h*w fit in int32, y/idx have ow slots. */
 #include <immintrin.h>
 #include "fastconv/ukernel.h"
 
@@ -25,10 +26,15 @@ void fc_f32_maxpool_row_ukernel__avx512(const fc_pool2d_params *p, const float *
     __m512 best = _mm512_set1_ps(-__builtin_inff());
     /* PyTorch's index before any element wins: the window's first valid element */
     __m512i at = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_set1_epi32((int)hs), w), ws);
+    /* only window columns that some lane sees inside the row */
+    const int64_t n = left < 16 ? left : 16;
+    const int64_t first = ox0 * p->stride_w - p->pad_left, last = first + (n - 1) * p->stride_w;
+    const int64_t kx0 = last < 0 ? -last : 0;
+    const int64_t kx1 = p->w - first < p->kernel_w ? p->w - first : p->kernel_w;
     for (int64_t ih = hs; ih < he; ih++) {
       const float *row = plane + ih * p->w;
       const __m512i rowpos = _mm512_set1_epi32((int)(ih * p->w));
-      for (int64_t kx = 0; kx < p->kernel_w; kx++) {
+      for (int64_t kx = kx0; kx < kx1; kx++) {
         const __m512i col = _mm512_add_epi32(wc0, _mm512_set1_epi32((int)kx));
         const __mmask16 ok = live & _mm512_cmpge_epi32_mask(col, _mm512_setzero_si512()) &
                              _mm512_cmplt_epi32_mask(col, w);

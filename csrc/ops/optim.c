@@ -1,0 +1,33 @@
+/* ==== optimizer updates ==================================================
+ * Keras' Adam step, fused into one pass over the parameter, gradient and both
+ * moment arrays (NumPy needs about ten passes with temporaries):
+ *   m += (g - m) * (1 - beta_1);  v += (g*g - v) * (1 - beta_2)
+ *   p -= alpha * m / (sqrt(v) + epsilon)
+ * with alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) from the caller.
+ * Memory-bound: portable C the compiler vectorises, threaded over chunks. */
+#include <math.h>
+#include "internal.h"
+
+#define FC_DEFINE_ADAM(dtype, T, SQRT)                                                          \
+  int fc_##dtype##_adam_update(int64_t n, T *p, const T *g, T *m, T *v, double alpha,          \
+                               double beta_1, double beta_2, double epsilon) {                 \
+    if (n < 0) return FC_EINVAL;                                                                \
+    const T a = (T)alpha, c1 = (T)(1.0 - beta_1), c2 = (T)(1.0 - beta_2), eps = (T)epsilon;     \
+    const int64_t chunk = 1 << 15, ntasks = fc_ceil_div(n, chunk);                              \
+    FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(28 * n), ntasks);                 \
+    _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")                    \
+    for (int64_t t = 0; t < ntasks; t++) {                                                      \
+      const int64_t i1 = fc_min64(n, (t + 1) * chunk);                                          \
+      for (int64_t i = t * chunk; i < i1; i++) {                                                \
+        const T gi = g[i];                                                                      \
+        const T mi = m[i] + (gi - m[i]) * c1, vi = v[i] + (gi * gi - v[i]) * c2;               \
+        m[i] = mi;                                                                              \
+        v[i] = vi;                                                                              \
+        p[i] -= a * mi / (SQRT(vi) + eps);                                                      \
+      }                                                                                         \
+    }                                                                                           \
+    return FC_OK;                                                                               \
+  }
+
+FC_DEFINE_ADAM(f32, float, sqrtf)
+FC_DEFINE_ADAM(f64, double, sqrt)

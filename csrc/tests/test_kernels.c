@@ -1,0 +1,181 @@
+/* C-level test driver: every kernel entry point against a plain-loop
+ * reference, for random shapes and options, under every ISA this CPU runs.
+ * Exercises the kernels without Python, so it can run under ASan/UBSan
+ * (tools/sanitize.sh) and on arm64 under qemu (tools/cross-arm64.sh).
+ * Prints one line per failure and "N passed, N failed"; exit 1 on failure. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fastconv/fastconv.h"
+
+static unsigned long long rng_state = 0x9E3779B97F4A7C15ull;
+static int64_t rnd(int64_t lo, int64_t hi) { /* inclusive */
+  rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
+  return lo + (int64_t)(rng_state % (unsigned long long)(hi - lo + 1));
+}
+static double rndf(void) { return (double)rnd(-1000, 1000) / 500.0; }
+
+static int passed, failed;
+static void check(int ok, const char *what, const char *isa, int64_t caseno) {
+  if (ok) {
+    passed++;
+  } else {
+    failed++;
+    printf("FAIL %s [%s] case %lld\n", what, isa, (long long)caseno);
+  }
+}
+
+/* index of (n, c, h, w) in NCHW or NHWC */
+static int64_t at4(int nhwc, int64_t n, int64_t c, int64_t h, int64_t w, int64_t C, int64_t H,
+                   int64_t W) {
+  return nhwc ? ((n * H + h) * W + w) * C + c : ((n * C + c) * H + h) * W + w;
+}
+/* weight (k, c, r, s): NCHW (K, Cg, R, S), NHWC (R, S, Cg, K) */
+static int64_t atw(int nhwc, int64_t k, int64_t c, int64_t r, int64_t s, int64_t K, int64_t Cg,
+                   int64_t R, int64_t S) {
+  return nhwc ? ((r * S + s) * Cg + c) * K + k : ((k * Cg + c) * R + r) * S + s;
+}
+
+#define DEFINE_CONV_TESTS(dtype, T, tol)                                                        \
+  static void dtype##_conv_case(const char *isa, int64_t caseno) {                              \
+    fc_conv2d_params p;                                                                         \
+    p.groups = rnd(1, 3);                                                                       \
+    p.n = rnd(1, 3), p.c = p.groups * rnd(1, 9), p.k = p.groups * rnd(1, 20);                   \
+    p.h = rnd(1, 12), p.w = rnd(1, 12), p.r = rnd(1, 4), p.s = rnd(1, 4);                       \
+    p.stride_h = rnd(1, 3), p.stride_w = rnd(1, 3), p.dil_h = rnd(1, 2), p.dil_w = rnd(1, 2);   \
+    p.pad_top = rnd(0, 2), p.pad_left = rnd(0, 2), p.layout = (fc_layout)rnd(0, 1);             \
+    const int64_t eh = p.h + 2 * p.pad_top - p.dil_h * (p.r - 1) - 1;                           \
+    const int64_t ew = p.w + 2 * p.pad_left - p.dil_w * (p.s - 1) - 1;                          \
+    if (eh < 0 || ew < 0) return;                                                               \
+    p.oh = eh / p.stride_h + 1, p.ow = ew / p.stride_w + 1;                                     \
+    const int nhwc = p.layout == FC_NHWC;                                                       \
+    const int64_t cg = p.c / p.groups, kg = p.k / p.groups;                                     \
+    const int64_t nx = p.n * p.c * p.h * p.w, nw = p.k * cg * p.r * p.s;                        \
+    const int64_t ny = p.n * p.k * p.oh * p.ow;                                                 \
+    T *x = malloc(sizeof(T) * nx), *w = malloc(sizeof(T) * nw), *b = malloc(sizeof(T) * p.k);   \
+    T *y = malloc(sizeof(T) * ny), *ref = calloc(ny, sizeof(T)), *gy = malloc(sizeof(T) * ny);  \
+    T *gw = malloc(sizeof(T) * nw), *gwr = calloc(nw, sizeof(T));                               \
+    T *gx = malloc(sizeof(T) * nx), *gxr = calloc(nx, sizeof(T));                               \
+    for (int64_t i = 0; i < nx; i++) x[i] = (T)rndf();                                          \
+    for (int64_t i = 0; i < nw; i++) w[i] = (T)rndf();                                          \
+    for (int64_t i = 0; i < p.k; i++) b[i] = (T)rndf();                                         \
+    for (int64_t i = 0; i < ny; i++) gy[i] = (T)rndf();                                         \
+    for (int64_t n = 0; n < p.n; n++)                                                           \
+      for (int64_t k = 0; k < p.k; k++)                                                         \
+        for (int64_t oy = 0; oy < p.oh; oy++)                                                   \
+          for (int64_t ox = 0; ox < p.ow; ox++) {                                               \
+            const int64_t g = k / kg, yi = at4(nhwc, n, k, oy, ox, p.k, p.oh, p.ow);            \
+            double acc = b[k];                                                                  \
+            for (int64_t c = 0; c < cg; c++)                                                    \
+              for (int64_t r = 0; r < p.r; r++)                                                 \
+                for (int64_t s = 0; s < p.s; s++) {                                             \
+                  const int64_t ih = oy * p.stride_h - p.pad_top + r * p.dil_h;                 \
+                  const int64_t iw = ox * p.stride_w - p.pad_left + s * p.dil_w;                \
+                  if (ih < 0 || ih >= p.h || iw < 0 || iw >= p.w) continue;                     \
+                  const int64_t xi = at4(nhwc, n, g * cg + c, ih, iw, p.c, p.h, p.w);          \
+                  const int64_t wi = atw(nhwc, k, c, r, s, p.k, cg, p.r, p.s);                  \
+                  acc += (double)x[xi] * w[wi];                                                 \
+                  gwr[wi] += (T)((double)gy[yi] * x[xi]);                                       \
+                  gxr[xi] += (T)((double)gy[yi] * w[wi]);                                       \
+                }                                                                               \
+            ref[yi] = (T)acc;                                                                   \
+          }                                                                                     \
+    int ok = fc_##dtype##_conv2d(&p, x, w, b, y) == FC_OK;                                      \
+    for (int64_t i = 0; ok && i < ny; i++) ok = fabs((double)y[i] - ref[i]) <= tol * (1 + fabs((double)ref[i])); \
+    check(ok, #dtype " conv2d", isa, caseno);                                                   \
+    /* the weight kernel returns (k, r, s, cg); compare against the reference's layout */       \
+    ok = fc_##dtype##_conv2d_backward_weight(&p, x, gy, gw) == FC_OK;                           \
+    for (int64_t k = 0; ok && k < p.k; k++)                                                     \
+      for (int64_t r = 0; r < p.r; r++)                                                         \
+        for (int64_t s = 0; s < p.s; s++)                                                       \
+          for (int64_t c = 0; c < cg; c++) {                                                    \
+            const double want = gwr[atw(nhwc, k, c, r, s, p.k, cg, p.r, p.s)];                  \
+            const double got = gw[((k * p.r + r) * p.s + s) * cg + c];                          \
+            if (fabs(got - want) > 10 * tol * (1 + fabs(want))) ok = 0;                         \
+          }                                                                                     \
+    check(ok, #dtype " conv2d_backward_weight", isa, caseno);                                   \
+    ok = fc_##dtype##_conv2d_backward_input(&p, gy, w, gx) == FC_OK;                            \
+    for (int64_t i = 0; ok && i < nx; i++) ok = fabs((double)gx[i] - gxr[i]) <= 10 * tol * (1 + fabs((double)gxr[i])); \
+    check(ok, #dtype " conv2d_backward_input", isa, caseno);                                    \
+    free(x), free(w), free(b), free(y), free(ref), free(gy), free(gw), free(gwr), free(gx), free(gxr); \
+  }                                                                                             \
+  static void dtype##_pool_relu_case(const char *isa, int64_t caseno) {                         \
+    fc_pool2d_params p;                                                                         \
+    p.n = rnd(1, 3), p.c = rnd(1, 20), p.h = rnd(1, 15), p.w = rnd(1, 40);                      \
+    p.kernel_h = rnd(1, 4), p.kernel_w = rnd(1, 4), p.stride_h = rnd(1, 3), p.stride_w = rnd(1, 3); \
+    p.pad_top = rnd(0, p.kernel_h / 2), p.pad_left = rnd(0, p.kernel_w / 2);                    \
+    p.layout = (fc_layout)rnd(0, 1);                                                            \
+    const int64_t eh = p.h + 2 * p.pad_top - p.kernel_h, ew = p.w + 2 * p.pad_left - p.kernel_w; \
+    if (eh < 0 || ew < 0) return;                                                               \
+    p.oh = eh / p.stride_h + 1, p.ow = ew / p.stride_w + 1;                                     \
+    const int nhwc = p.layout == FC_NHWC;                                                       \
+    const int64_t nx = p.n * p.c * p.h * p.w, ny = p.n * p.c * p.oh * p.ow;                     \
+    T *x = malloc(sizeof(T) * nx), *y = malloc(sizeof(T) * ny), *gy = malloc(sizeof(T) * ny);   \
+    T *gx = malloc(sizeof(T) * nx), *gxr = calloc(nx, sizeof(T)), *r = malloc(sizeof(T) * nx);  \
+    int64_t *idx = malloc(sizeof(int64_t) * ny);                                                \
+    for (int64_t i = 0; i < nx; i++) x[i] = (T)rnd(-5, 5); /* ties on purpose */               \
+    for (int64_t i = 0; i < ny; i++) gy[i] = (T)rndf();                                         \
+    int ok = fc_##dtype##_max_pool2d(&p, x, y, idx) == FC_OK;                                   \
+    for (int64_t n = 0; n < p.n; n++)                                                           \
+      for (int64_t c = 0; c < p.c; c++)                                                         \
+        for (int64_t oy = 0; oy < p.oh; oy++)                                                   \
+          for (int64_t ox = 0; ox < p.ow; ox++) {                                               \
+            T best = -(T)INFINITY;                                                              \
+            int64_t pos = -1;                                                                   \
+            for (int64_t i = 0; i < p.kernel_h; i++)                                            \
+              for (int64_t j = 0; j < p.kernel_w; j++) {                                        \
+                const int64_t ih = oy * p.stride_h - p.pad_top + i;                             \
+                const int64_t iw = ox * p.stride_w - p.pad_left + j;                            \
+                if (ih < 0 || ih >= p.h || iw < 0 || iw >= p.w) continue;                       \
+                const T v = x[at4(nhwc, n, c, ih, iw, p.c, p.h, p.w)];                          \
+                if (pos < 0 || v > best) best = v, pos = ih * p.w + iw;                         \
+              }                                                                                 \
+            const int64_t yi = at4(nhwc, n, c, oy, ox, p.c, p.oh, p.ow);                        \
+            if (ok && (y[yi] != best || idx[yi] != pos)) ok = 0;                                \
+            gxr[at4(nhwc, n, c, pos / p.w, pos % p.w, p.c, p.h, p.w)] += gy[yi];                \
+          }                                                                                     \
+    check(ok, #dtype " max_pool2d", isa, caseno);                                               \
+    ok = fc_##dtype##_max_pool2d_backward(&p, gy, idx, gx) == FC_OK;                            \
+    for (int64_t i = 0; ok && i < nx; i++) ok = fabs((double)gx[i] - gxr[i]) <= tol * (1 + fabs((double)gxr[i])); \
+    check(ok, #dtype " max_pool2d_backward", isa, caseno);                                      \
+    idx[0] = nx; /* out of range: must be refused, not written */                               \
+    check(fc_##dtype##_max_pool2d_backward(&p, gy, idx, gx) == FC_EINVAL,                       \
+          #dtype " max_pool2d_backward rejects bad index", isa, caseno);                        \
+    ok = fc_##dtype##_relu(nx, x, r) == FC_OK;                                                  \
+    for (int64_t i = 0; ok && i < nx; i++) ok = r[i] == (x[i] < 0 ? 0 : x[i]);                  \
+    check(ok, #dtype " relu", isa, caseno);                                                     \
+    ok = fc_##dtype##_relu_backward(nx, x, x, r) == FC_OK;                                      \
+    for (int64_t i = 0; ok && i < nx; i++) ok = r[i] == (x[i] <= 0 ? 0 : x[i]);                 \
+    check(ok, #dtype " relu_backward", isa, caseno);                                            \
+    free(x), free(y), free(gy), free(gx), free(gxr), free(r), free(idx);                        \
+  }
+
+DEFINE_CONV_TESTS(f32, float, 1e-4)
+DEFINE_CONV_TESTS(f64, double, 1e-11)
+
+int main(int argc, char **argv) {
+  const int64_t cases = argc > 1 ? atoll(argv[1]) : 200;
+  for (int isa = FC_ISA_SCALAR; isa <= FC_ISA_AVX512; isa++) {
+    if (!fc_isa_compiled((fc_isa)isa) || isa > (int)fc_cpu_isa()) continue;
+    fc_set_isa((fc_isa)isa);
+    const char *name = fc_isa_name((fc_isa)isa);
+    for (int threads = 1; threads <= 2; threads++) {
+      fc_set_num_threads(threads);
+      fc_parallel_threshold_ns(threads > 1 ? 0 : 50000); /* small shapes threaded too */
+      for (int64_t i = 0; i < cases; i++) {
+        f32_conv_case(name, i), f64_conv_case(name, i);
+        f32_pool_relu_case(name, i), f64_pool_relu_case(name, i);
+      }
+    }
+    /* invalid parameters are refused, never dereferenced */
+    fc_conv2d_params bad = {1, 3, 5, 5, 4, 3, 3, 3, 3, 0, 1, 1, 1, 0, 0, 1, FC_NCHW};
+    check(fc_f32_conv2d(&bad, NULL, NULL, NULL, NULL) == FC_EINVAL, "conv2d rejects stride 0", name, 0);
+    bad.stride_h = 1, bad.groups = 2;
+    check(fc_f32_conv2d(&bad, NULL, NULL, NULL, NULL) == FC_EINVAL, "conv2d rejects groups", name, 0);
+    bad.groups = 1, bad.n = (int64_t)1 << 40, bad.c = (int64_t)1 << 40;
+    check(fc_f32_conv2d(&bad, NULL, NULL, NULL, NULL) == FC_EOVERFLOW, "conv2d rejects overflow", name, 0);
+  }
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}

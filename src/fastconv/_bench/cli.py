@@ -1,0 +1,300 @@
+"""`fastconv bench`: options, the plain-text report, the JSON file and the speed-up plot."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import fastconv
+
+from . import timing, workloads
+from .run import AREAS, MISMATCH, MODE_SETTINGS, AreaResult, Machine, Row, fmt_share, probe_machine, run_area
+
+PLOT_NEEDS = ("--plot needs matplotlib, which is not installed{why}; install it with "
+              "`pip install matplotlib` (or the 'bench' extra: `pip install fastconv[bench]`), "
+              "or leave out --plot")
+
+
+# ---- options -------------------------------------------------------------------
+def _names(valid, what: str):
+    """argparse type for a comma-separated subset of `valid`."""
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+        bad = [n for n in names if n not in valid]
+        if bad or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {', '.join(map(repr, bad)) or repr(text)}; choose from {','.join(valid)}")
+        return names
+    return parse
+
+
+def _thread_list(text: str) -> list[int]:
+    try:
+        counts = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"expected a thread count or a list like 1,2, got {text!r}")
+    return list(dict.fromkeys(counts))
+
+
+def add_arguments(p: argparse.ArgumentParser, threads_default: str) -> None:
+    """The measurement options, shared with benchmarks/perf_table.py."""
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true",
+                      help="under a minute: smaller batches of the big layers (quick_* in the shape "
+                           "tables), 5 repeats of >= 0.05 s")
+    size.add_argument("--smoke", action="store_true",
+                      help="seconds: tiny shapes, one repeat; checks that everything runs, measures nothing")
+    p.add_argument("--threads", type=_thread_list, metavar="N[,N...]",
+                   help=f"thread counts, set alike for fastconv, torch and BLAS (default: {threads_default})")
+    p.add_argument("--vs", type=_names(workloads.PEERS, "peer"), default=workloads.PEERS,
+                   metavar="PEERS", help=f"peers to compare with (default: {','.join(workloads.PEERS)})")
+    p.add_argument("--areas", type=_names(tuple(AREAS), "area"), default=tuple(AREAS), metavar="AREAS",
+                   help=f"what to benchmark (default: all of {','.join(AREAS)})")
+    p.add_argument("--repeats", type=int, help="interleaved repeats (default 7; --quick 5; --smoke 1)")
+    p.add_argument("--min-time", type=float,
+                   help="seconds one timed run lasts at least (default 0.2; --quick 0.05)")
+
+
+def settle(args: argparse.Namespace, p: argparse.ArgumentParser, threads: list[int]) -> None:
+    """Fill in mode, repeats, min_time and threads from the options and the mode's defaults."""
+    args.mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    defaults = MODE_SETTINGS[args.mode]
+    args.repeats = defaults["repeats"] if args.repeats is None else args.repeats
+    args.min_time = defaults["min_time"] if args.min_time is None else args.min_time
+    args.threads = args.threads or threads
+    if args.repeats < 1 or args.min_time < 0:
+        p.error("--repeats must be >= 1 and --min-time >= 0")
+
+
+def mode_note(args) -> str:
+    return {"full": "",
+            "quick": "quick run: smaller batches of the big layers, fewer and shorter repeats",
+            "smoke": "smoke run: tiny shapes, one repeat; checks that everything runs, not a measurement",
+            }[args.mode]
+
+
+def method_note(args) -> str:
+    return (f"median (min-max) per call of {args.repeats} interleaved repeat{'s' if args.repeats > 1 else ''}"
+            f" of >= {args.min_time:g} s each after warm-up; seed {workloads.SEED}; "
+            "every call allocates its output")
+
+
+# ---- plain text ----------------------------------------------------------------
+def text_table(header: list[str], rows: list[list[str]], right_from: int = 1) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i < right_from else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    return [line(header), "  ".join("-" * w for w in widths), *map(line, rows)]
+
+
+def _sig3(v: float) -> str:
+    """Three significant digits, keeping trailing zeros: 16.0, 2.10, 746."""
+    digits = max(0, 2 - math.floor(math.log10(v))) if v > 0 else 2
+    return f"{v:.{digits}f}"
+
+
+def fmt_time(t: timing.Timing) -> str:
+    scale, unit = next((s, u) for s, u in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns"))
+                       if t.median >= s or u == "ns")
+    return f"{_sig3(t.median / scale)} ({_sig3(t.min / scale)}-{_sig3(t.max / scale)}) {unit}"
+
+
+def columns(res: AreaResult) -> tuple[list[str], list[str]]:
+    """(implementations, peer libraries) that appear in the area's rows, in registry order."""
+    impls = [n for n in res.area.impls if any(n in r.timings or n in r.missing for r in res.rows)]
+    peers = [lib for lib in dict.fromkeys(workloads.library(n) for n in impls) if lib != "fastconv"]
+    return impls, peers
+
+
+def percent_of(machine: Machine, row: Row, unit: str | None) -> float | None:
+    ref, speed = machine.reference(unit, row.threads), row.speed(row.best("fastconv"))
+    return None if ref is None or speed is None else 100 * speed / 1e9 / ref
+
+
+def area_text(res: AreaResult, machine: Machine) -> list[str]:
+    area = res.area
+    if res.reason:
+        return [f"{area.title}: not available: {res.reason}", ""]
+    impls, peers = columns(res)
+    unit = area.unit
+    ref_name = {"GFLOP/s": "% peak", "GB/s": "% copy bw"}.get(unit)
+    header = ["workload", "threads", *impls, *(f"vs {p}" for p in peers)]
+    header += [f"fastconv {unit}", ref_name] if unit else []
+    header.append("others' CPU")
+    rows = []
+    for r in res.rows:
+        cells = [r.name, str(r.threads)]
+        cells += [fmt_time(r.timings[n]) if n in r.timings else "missing" if n in r.missing else "-"
+                  for n in impls]
+        ups = r.speedups()
+        cells += ["-" if ups.get(p) is None else f"{ups[p]:.2f}x" for p in peers]
+        if unit:
+            speed, pct = r.speed(r.best("fastconv")), percent_of(machine, r, unit)
+            cells += ["-" if speed is None else f"{speed / 1e9:.1f}", "-" if pct is None else f"{pct:.0f}%"]
+        cells.append(fmt_share(r.others) + (" DISAGREE" if r.error > MISMATCH else ""))
+        rows.append(cells)
+    out = [f"{area.title}: time per call, median (min-max); vs X = X's best time / fastconv's best "
+           "(> 1: fastconv faster)", *text_table(header, rows, right_from=2)]
+    out += [f"  {name}: {label}" for name, label in dict.fromkeys((r.name, r.label) for r in res.rows)]
+    out += [f"  {n}: missing: {why}" for n, why in dict.fromkeys(
+        (n, why) for r in res.rows for n, why in r.missing.items())]
+    out += [f"  {r.name} at {r.threads} thread(s): results DISAGREE, max rel. diff {r.error:.1e} "
+            f"> {MISMATCH:g}" for r in res.rows if r.error > MISMATCH]
+    return out + [""]
+
+
+def header_text(args, machine: Machine) -> list[str]:
+    info = machine.info
+    git = f"git {info['git']}, " if info["git"] else ""
+    peak = ", ".join(f"{machine.peak(n):.1f} at {n}" for n in args.threads)
+    copy = ", ".join(f"{machine.copy_gbps[n]:.1f} GB/s at {n} thread{'s' if n > 1 else ''}"
+                     for n in args.threads)
+    usable = workloads.available_cpus()
+    over = [n for n in args.threads if n > usable]
+    lines = [f"fastconv bench{': ' + mode_note(args) if mode_note(args) else ''}",
+             f"versions   fastconv {info['fastconv']} ({git}kernels built {info['kernels_built']}), "
+             f"numpy {info['numpy']}, scipy {info['scipy']}, torch {info['torch']}, "
+             f"threadpoolctl {info['threadpoolctl']}, python {info['python']}",
+             f"CPU        {info['cpu']}",
+             f"ISA        {info['isa']} (compiled: {info['compiled_isas']}), OpenMP {info['openmp']}",
+             f"threads    {', '.join(map(str, args.threads))}, set alike for fastconv, torch and BLAS"
+             + (f" (more than the {usable} usable CPUs: oversubscribed)" if over else ""),
+             f"FMA peak   {machine.fma_per_thread:.1f} GFLOP/s FP32 per thread ({info['isa']} probe) "
+             f"x threads: {peak}; {max(args.threads)} probes at once gave {machine.fma_concurrent:.1f}",
+             f"copy       {copy} (streaming copy, read + write, {machine.copy_bytes >> 20} MiB buffers)",
+             f"method     {method_note(args)}; \"others' CPU\": the share of all CPU time other "
+             "processes took while a row ran (well above 0%: that row was disturbed)"]
+    load = timing.load_average()
+    if load is not None:
+        lines.append(f"load       load average {load:.2f} at start "
+                     "(a shared machine: read the min-max spread before the medians)")
+    return lines + [""]
+
+
+# ---- JSON ----------------------------------------------------------------------
+def row_json(r: Row, machine: Machine, unit: str | None) -> dict:
+    results = {}
+    for n, t in r.timings.items():
+        results[n] = {"median_s": t.median, "min_s": t.min, "max_s": t.max, "loops": t.loops}
+        if unit and r.amount is not None:
+            results[n]["rate"] = r.amount / t.median / 1e9
+    results.update({n: {"missing": why} for n, why in r.missing.items()})
+    fc = r.best("fastconv")
+    return {"area": r.area, "workload": r.name, "shape": r.label, "threads": r.threads,
+            "amount": r.amount, "unit": unit, "results": results, "fastconv_best": fc,
+            "speedup": r.speedups(),
+            "rate": None if r.speed(fc) is None else r.speed(fc) / 1e9,
+            "percent_of_reference": percent_of(machine, r, unit),
+            "max_rel_diff": r.error, "others_cpu_share": r.others}
+
+
+def report_json(args, machine: Machine, results: list[AreaResult], started: dt.datetime) -> dict:
+    info = machine.info
+    return {
+        "schema": "fastconv-bench/1",
+        "date": started.isoformat(timespec="seconds"),
+        "command": [os.path.basename(sys.argv[0]), *sys.argv[1:]],
+        "mode": args.mode, "repeats": args.repeats, "min_time_s": args.min_time,
+        "threads": args.threads, "peers": list(args.vs), "seed": workloads.SEED,
+        "versions": {k: info[k] for k in workloads.versions()},
+        "cpu": info["cpu"], "isa": info["isa"], "compiled_isas": info["compiled_isas"].split(", "),
+        "openmp": info["openmp"], "compiler": info["compiler"], "git": info["git"],
+        "kernels_built": info["kernels_built"],
+        "fma_peak_gflops_per_thread": machine.fma_per_thread,
+        "fma_peak_gflops": {str(n): machine.peak(n) for n in args.threads},
+        "fma_concurrent_gflops": machine.fma_concurrent,
+        "copy_gbps": {str(n): gbps for n, gbps in machine.copy_gbps.items()},
+        "copy_bytes": machine.copy_bytes,
+        "areas": {res.area.name: {"title": res.area.title, "available": not res.reason,
+                                  "reason": res.reason, "unit": res.area.unit} for res in results},
+        "rows": [row_json(r, machine, res.area.unit) for res in results for r in res.rows],
+    }
+
+
+# ---- plot ----------------------------------------------------------------------
+def matplotlib_missing() -> str:
+    """"" if matplotlib can be imported, else the message to print."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        return PLOT_NEEDS.format(why=f" ({exc})")
+    return ""
+
+
+def plot(path: Path, args, machine: Machine, results: list[AreaResult]) -> None:
+    """One panel per area: bars of speed-up per workload, one bar per peer and thread count."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [res for res in results if any(r.speedups() for r in res.rows)]
+    fig, axes = plt.subplots(max(len(panels), 1), 1, figsize=(9, 1 + 2.8 * max(len(panels), 1)),
+                             squeeze=False)
+    for ax, res in zip(axes[:, 0], panels):
+        names = list(dict.fromkeys(r.name for r in res.rows))
+        series = list(dict.fromkeys((lib, r.threads) for r in res.rows for lib in r.speedups()))
+        width = 0.8 / len(series)
+        for j, (lib, n) in enumerate(series):
+            ups = {r.name: r.speedups().get(lib) for r in res.rows if r.threads == n}
+            xs = [i - 0.4 + (j + 0.5) * width for i, name in enumerate(names) if ups.get(name)]
+            ys = [ups[name] for name in names if ups.get(name)]
+            bars = ax.bar(xs, ys, width, label=f"vs {lib}, {n} thread{'s' if n > 1 else ''}")
+            ax.bar_label(bars, fmt="%.2f", fontsize=7)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(names)), names)
+        ax.set_ylabel("speed-up (x)")
+        ax.set_title(res.area.title, fontsize=10)
+        ax.legend(fontsize=7, loc="best")
+    if not panels:
+        axes[0, 0].text(0.5, 0.5, "no peer ran: nothing to compare", ha="center", va="center")
+        axes[0, 0].set_axis_off()
+    note = f"; {mode_note(args)}" if mode_note(args) else ""
+    fig.suptitle(f"fastconv speed-up: peer's best time / fastconv's best (> 1: fastconv faster)\n"
+                 f"{machine.info['cpu']}, ISA {machine.info['isa']}{note}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# ---- the command -----------------------------------------------------------------
+def configure(p: argparse.ArgumentParser) -> None:
+    add_arguments(p, "fastconv.get_num_threads()")
+    p.add_argument("--json", type=Path, metavar="FILE",
+                   help="also write every number, the versions and the machine to FILE as JSON")
+    p.add_argument("--plot", type=Path, metavar="FILE",
+                   help="also draw the speed-ups as a bar chart into FILE (.png, .svg, .pdf; needs matplotlib)")
+
+
+def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    settle(args, parser, [fastconv.get_num_threads()])
+    if args.plot is not None:
+        missing = matplotlib_missing()
+        if missing:
+            print(f"fastconv bench: {missing}", file=sys.stderr)
+            return 2
+    started = dt.datetime.now(dt.timezone.utc)
+    machine = probe_machine(args.threads, args.mode)
+    print("\n".join(header_text(args, machine)), flush=True)
+    results = []
+    for name in args.areas:
+        res = run_area(AREAS[name], args.vs, args.threads, args.mode, args.repeats, args.min_time)
+        results.append(res)
+        print("\n".join(area_text(res, machine)), flush=True)
+    elapsed = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+    print(f"done in {elapsed:.0f} s")
+    if args.json is not None:
+        args.json.write_text(json.dumps(report_json(args, machine, results, started), indent=1) + "\n")
+        print(f"wrote {args.json}")
+    if args.plot is not None:
+        plot(args.plot, args, machine, results)
+        print(f"wrote {args.plot}")
+    return 1 if any(r.error > MISMATCH for res in results for r in res.rows) else 0

@@ -1,0 +1,175 @@
+"""The benchmark areas (a registry: one entry per op family) and the loop that measures them.
+
+An area names its workloads (from the shape tables), the function that builds one callable per
+implementation, and what its rate means (GFLOP/s against the FMA peak, GB/s against the copy
+bandwidth, or none). Adding an area is one `Area(...)` line in `AREAS`; an area whose fastconv
+functions do not exist in this build is reported as not available, not as an error.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import timing, workloads
+from .shapes import CONV_LAYERS, DROPIN_CASES, POOL_CASES, RELU_CASES
+
+MISMATCH = 1e-3  # worst relative difference between implementations still called "agree"
+
+# repeats, seconds per timed run, FMA probe seconds, copy probe (bytes per buffer, seconds)
+MODE_SETTINGS = {
+    "full": dict(repeats=7, min_time=0.2, fma_seconds=0.5, copy=(1 << 28, 0.3)),
+    "quick": dict(repeats=5, min_time=0.05, fma_seconds=0.1, copy=(1 << 27, 0.1)),
+    "smoke": dict(repeats=1, min_time=0.0, fma_seconds=0.01, copy=(1 << 24, 0.02)),
+}
+
+
+@dataclass(frozen=True)
+class Area:
+    name: str
+    title: str
+    cases: list
+    build: Callable  # (case, size, names) -> {impl name: workloads.Impl}
+    impls: tuple[str, ...]
+    unit: str | None = None  # "GFLOP/s" (% of FMA peak), "GB/s" (% of copy bandwidth), or None
+    amount: Callable[[object, int], float] | None = None  # flops or bytes per call
+    unavailable: Callable[[], str] = lambda: ""  # why this build cannot run it, or ""
+
+
+AREAS = {a.name: a for a in (
+    Area("conv2d", "conv2d forward, float32", CONV_LAYERS, workloads.conv2d_impls,
+         workloads.LAYOUT_IMPLS, "GFLOP/s", lambda c, n: c.flops(n)),
+    Area("conv2d_backward", "conv2d backward (grad_x + grad_weight), float32",
+         [c for c in CONV_LAYERS if c.backward], workloads.conv2d_backward_impls,
+         workloads.LAYOUT_IMPLS, "GFLOP/s", lambda c, n: 2 * c.flops(n)),
+    Area("relu", "relu, float32", RELU_CASES, workloads.relu_impls, workloads.RELU_IMPLS,
+         "GB/s", lambda c, n: c.amount(n)),
+    Area("max_pool2d", "max_pool2d, float32", POOL_CASES, workloads.pool_impls,
+         workloads.POOL_IMPLS, "GB/s", lambda c, n: c.amount(n)),
+    Area("dropins", "drop-ins against NumPy and SciPy, float64", DROPIN_CASES,
+         workloads.dropin_impls, workloads.DROPIN_IMPLS,
+         unavailable=lambda: workloads.dropins_missing(DROPIN_CASES)),
+)}
+
+
+@dataclass
+class Row:
+    """One workload at one thread count: timings of the implementations that ran."""
+    area: str
+    name: str
+    label: str
+    threads: int
+    amount: float | None     # flops or bytes per call
+    timings: dict[str, timing.Timing]
+    missing: dict[str, str]  # implementation -> why it did not run
+    error: float             # worst relative difference between implementations
+    others: float | None     # share of the CPUs other processes took while this row ran
+
+    def speed(self, impl: str | None) -> float | None:
+        """amount per second at the median."""
+        t = self.timings.get(impl) if impl else None
+        return None if t is None or self.amount is None else self.amount / t.median
+
+    def best(self, lib: str) -> str | None:
+        """The fastest implementation of library `lib`."""
+        names = [n for n in self.timings if workloads.library(n) == lib]
+        return min(names, key=lambda n: self.timings[n].median) if names else None
+
+    def ratio(self, fc: str | None, peer: str | None) -> float | None:
+        """peer time / fastconv time: above 1 fastconv is faster."""
+        if fc not in self.timings or peer not in self.timings:
+            return None
+        return self.timings[peer].median / self.timings[fc].median
+
+    def ratio_range(self, fc: str, peer: str) -> tuple[float, float]:
+        """(pessimistic, optimistic) ratio from the repeats' extremes: the run-to-run spread."""
+        f, p = self.timings[fc], self.timings[peer]
+        return p.min / f.max, p.max / f.min
+
+    def peers(self) -> list[str]:
+        """Peer libraries with a timing, in column order."""
+        libs = [workloads.library(n) for n in self.timings]
+        return [lib for i, lib in enumerate(libs) if lib != "fastconv" and lib not in libs[:i]]
+
+    def speedups(self) -> dict[str, float]:
+        """{peer library: its best time / fastconv's best time}."""
+        fc = self.best("fastconv")
+        return {lib: self.ratio(fc, self.best(lib)) for lib in self.peers() if fc}
+
+
+@dataclass
+class AreaResult:
+    area: Area
+    reason: str = ""  # why it did not run ("" if it did)
+    rows: list[Row] = field(default_factory=list)
+
+
+@dataclass
+class Machine:
+    """Versions, CPU, ISA and the measured FMA peak and copy bandwidth."""
+    info: dict[str, str]
+    fma_per_thread: float
+    fma_concurrent: float  # max(threads) probes at once
+    copy_gbps: dict[int, float]  # threads -> GB/s
+    copy_bytes: int
+
+    def peak(self, threads: int) -> float:
+        return self.fma_per_thread * threads
+
+    def reference(self, unit: str | None, threads: int) -> float | None:
+        """What a rate in `unit` is a percentage of."""
+        return {"GFLOP/s": self.peak(threads), "GB/s": self.copy_gbps.get(threads)}.get(unit)
+
+
+def probe_machine(threads: list[int], mode: str) -> Machine:
+    settings = MODE_SETTINGS[mode]
+    info = workloads.machine_info()
+    fma1 = timing.probe_fma(info["isa"], settings["fma_seconds"])
+    concurrent = timing.probe_fma_concurrent(info["isa"], max(threads), settings["fma_seconds"])
+    n_bytes, seconds = settings["copy"]
+    copy = {}
+    for n in threads:
+        with workloads.num_threads(n):
+            copy[n] = timing.probe_copy(n_bytes, seconds)
+    return Machine(info, fma1, concurrent, copy, n_bytes)
+
+
+def wanted_impls(area: Area, peers) -> tuple[str, ...]:
+    return tuple(n for n in area.impls if workloads.library(n) in ("fastconv", *peers))
+
+
+def run_area(area: Area, peers, threads: list[int], mode: str, repeats: int, min_time: float,
+             progress: bool = True) -> AreaResult:
+    """Measure every workload of `area` at every thread count; with `progress`, a line per row
+    goes to stderr."""
+    reason = area.unavailable()
+    if reason:
+        return AreaResult(area, reason)
+    result = AreaResult(area)
+    names = wanted_impls(area, peers)
+    for case in area.cases:
+        size = case.size(mode)
+        impls = area.build(case, size, names)  # before num_threads, which sets an imported torch
+        ready = {n: i.fn for n, i in impls.items() if i.fn is not None}
+        missing = {n: i.missing for n, i in impls.items() if i.fn is None}
+        amount = area.amount(case, size) if area.amount else None
+        for n in threads:
+            t0, load = time.perf_counter(), timing.OtherLoad()
+            with workloads.num_threads(n):
+                error = workloads.worst_rel_error(impls)
+                timings = timing.measure(ready, repeats, min_time) if ready else {}
+            row = Row(area.name, case.name, case.label(size), n, amount, timings, missing, error,
+                      load.share())
+            result.rows.append(row)
+            if progress:
+                flag = "  RESULTS DISAGREE" if error > MISMATCH else ""
+                print(f"  {area.name} {case.name}, {n} thread{'s' if n > 1 else ''}: "
+                      f"{time.perf_counter() - t0:.1f} s, other processes took "
+                      f"{fmt_share(row.others)} of the CPUs{flag}", file=sys.stderr, flush=True)
+        del impls, ready
+    return result
+
+
+def fmt_share(share: float | None) -> str:
+    return "?" if share is None else f"{100 * share:.0f}%"

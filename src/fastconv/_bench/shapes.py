@@ -1,0 +1,174 @@
+"""The benchmarked shapes, read from the .txt tables next to this file (edit those, not this).
+
+Every case answers the same three questions, so the runner treats them alike:
+``size(mode)`` (the batch, length or image size of a "full", "quick" or "smoke" run),
+``label(size)`` (the shape in words) and, where a rate makes sense, ``amount(size)``
+(flops or bytes per call).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MODES = ("full", "quick", "smoke")
+
+
+def _read(filename: str) -> list[dict[str, str]]:
+    """Rows of a whitespace table whose column names sit on the ``# name ...`` comment line;
+    the last column (the description) keeps its spaces."""
+    columns: list[str] = []
+    rows = []
+    for line in (HERE / filename).read_text().splitlines():
+        if line.startswith("# name"):
+            columns = line[1:].split()
+        elif line.strip() and not line.startswith("#"):
+            if not columns:
+                raise ValueError(f"{filename}: data before the '# name ...' header line")
+            values = line.split(None, len(columns) - 1)
+            if len(values) != len(columns):
+                raise ValueError(f"{filename}: expected {len(columns)} columns, got {line!r}")
+            rows.append(dict(zip(columns, values)))
+    return rows
+
+
+def _typed(row: dict[str, str], text=("name", "description", "function", "mode")) -> dict:
+    """Numbers as int, HxW sizes as tuples, yes/no as bool; the named text columns as they are."""
+    out: dict = {}
+    for k, v in row.items():
+        if k in text:
+            out[k] = v
+        elif v in ("yes", "no"):
+            out[k] = v == "yes"
+        elif "x" in v:
+            out[k] = tuple(int(d) for d in v.split("x"))
+        else:
+            out[k] = int(v)
+    return out
+
+
+def _pick(mode: str, full, quick, smoke):
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return {"full": full, "quick": quick, "smoke": smoke}[mode]
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    name: str
+    N: int
+    C: int
+    H: int
+    W: int
+    K: int
+    R: int
+    S: int
+    stride: int
+    padding: int
+    quick_N: int
+    smoke_N: int
+    backward: bool
+    description: str
+
+    def size(self, mode: str) -> int:
+        """The batch."""
+        return _pick(mode, self.N, self.quick_N, self.smoke_N)
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        return ((self.H + 2 * self.padding - self.R) // self.stride + 1,
+                (self.W + 2 * self.padding - self.S) // self.stride + 1)
+
+    def flops(self, batch: int) -> int:
+        """2 x multiply-adds of the forward pass: 2*N*K*Ho*Wo*C*R*S."""
+        oh, ow = self.out_hw
+        return 2 * batch * self.K * oh * ow * self.C * self.R * self.S
+
+    amount = flops
+
+    def label(self, batch: int) -> str:
+        pad = "valid" if self.padding == 0 else f"pad {self.padding}"
+        st = f", stride {self.stride}" if self.stride != 1 else ""
+        return (f"x ({batch},{self.C},{self.H},{self.W}), {self.K} filters "
+                f"{self.R}x{self.S}, {pad}{st}")
+
+
+@dataclass(frozen=True)
+class ReluCase:
+    name: str
+    n_elems: int
+    quick_n_elems: int
+    smoke_n_elems: int
+    description: str
+
+    def size(self, mode: str) -> int:
+        return _pick(mode, self.n_elems, self.quick_n_elems, self.smoke_n_elems)
+
+    @staticmethod
+    def amount(n_elems: int) -> int:
+        """Bytes moved: float32 read once and written once."""
+        return 8 * n_elems
+
+    def label(self, n_elems: int) -> str:
+        return f"{n_elems:,} float32"
+
+
+@dataclass(frozen=True)
+class PoolCase:
+    name: str
+    N: int
+    C: int
+    H: int
+    W: int
+    pool: int
+    quick_N: int
+    smoke_N: int
+    description: str
+
+    def size(self, mode: str) -> int:
+        """The batch."""
+        return _pick(mode, self.N, self.quick_N, self.smoke_N)
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        return self.H // self.pool, self.W // self.pool
+
+    def amount(self, batch: int) -> int:
+        """Bytes moved: float32 input read once, output written once."""
+        oh, ow = self.out_hw
+        return 4 * batch * self.C * (self.H * self.W + oh * ow)
+
+    def label(self, batch: int) -> str:
+        return f"({batch},{self.C},{self.H},{self.W}) float32, {self.pool}x{self.pool}"
+
+
+@dataclass(frozen=True)
+class DropinCase:
+    name: str
+    function: str
+    in1: int | tuple[int, int]
+    in2: int | tuple[int, int]
+    mode: str
+    quick_in1: int | tuple[int, int]
+    smoke_in1: int | tuple[int, int]
+    description: str
+
+    @property
+    def peer(self) -> str:
+        """The library fastconv.<function> stands in for."""
+        return "numpy" if self.function in ("convolve", "correlate") else "scipy"
+
+    def size(self, mode: str):
+        return _pick(mode, self.in1, self.quick_in1, self.smoke_in1)
+
+    amount = None  # FFT or direct: no flop count that means the same for both
+
+    def label(self, in1) -> str:
+        dims = lambda s: "x".join(map(str, s)) if isinstance(s, tuple) else str(s)  # noqa: E731
+        return f"{self.function} {dims(in1)} * {dims(self.in2)} float64, mode '{self.mode}'"
+
+
+CONV_LAYERS = [ConvLayer(**_typed(r)) for r in _read("conv2d.txt")]
+RELU_CASES = [ReluCase(**_typed(r)) for r in _read("relu.txt")]
+POOL_CASES = [PoolCase(**_typed(r)) for r in _read("max_pool2d.txt")]
+DROPIN_CASES = [DropinCase(**_typed(r)) for r in _read("dropins.txt")]

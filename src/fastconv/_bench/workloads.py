@@ -1,0 +1,414 @@
+"""Inputs and one zero-argument callable per implementation of every benchmarked workload, thread
+control and the machine description, shared by ``fastconv bench``, benchmarks/perf_table.py and
+the pytest-benchmark modules so all three time exactly the same calls.
+
+Every callable allocates its own output, as a user's call would. The peers (NumPy, SciPy,
+PyTorch) are imported only when a workload asks for them; a peer that cannot be imported gives an
+`Impl` whose ``fn`` is None and whose ``missing`` says why, so it is reported, never dropped.
+PyTorch channels-last inputs are real channels-last copies made with
+``.contiguous(memory_format=torch.channels_last)``, never permuted views (torch 2.13 has crashed
+on those).
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+import fastconv
+from fastconv import _kernels
+
+SEED = 0
+THREADS = (1, 2)  # the thread counts of the pytest-benchmark modules and perf_table.py
+PEERS = ("numpy", "scipy", "torch")
+LAYOUT_IMPLS = ("fastconv NCHW", "fastconv NHWC", "torch NCHW", "torch channels_last")
+POOL_IMPLS = LAYOUT_IMPLS + ("numpy",)
+RELU_IMPLS = ("fastconv", "numpy", "torch")
+DROPIN_IMPLS = ("fastconv", "numpy", "scipy")
+
+_INSTALL = {"torch": "pip install torch (fastconv's 'test' extra pins 2.13.0)",
+            "scipy": "pip install scipy", "numpy": "pip install numpy"}
+
+
+@dataclass
+class Impl:
+    """One implementation of one workload. `fn` is None when its library is missing."""
+    name: str
+    fn: Callable[[], Any] | None
+    as_ref: Callable[[Any], Any] = np.asarray  # result -> NumPy (NCHW, or a tuple of arrays) to compare
+    missing: str = ""
+
+
+def library(impl: str) -> str:
+    """'torch channels_last' -> 'torch'."""
+    return impl.split()[0]
+
+
+def threads_id(n: int) -> str:
+    return f"{n}thr"
+
+
+def impl_id(name: str) -> str:
+    """'torch channels_last' -> 'torch-channels_last', for pytest ids."""
+    return name.replace(" ", "-")
+
+
+def peer_module(name: str):
+    """(module, "") for 'numpy', 'scipy' (scipy.signal) or 'torch', else (None, why not).
+    Imported on each call (sys.modules makes that cheap) so a blocked import is always seen."""
+    try:
+        if name == "torch":
+            import torch
+            import torch.nn.functional  # noqa: F401
+            return torch, ""
+        if name == "scipy":
+            import scipy.signal
+            return scipy.signal, ""
+        return importlib.import_module(name), ""
+    except ImportError as exc:
+        return None, f"{name} is not installed ({exc}); {_INSTALL.get(name, f'pip install {name}')}"
+
+
+def _select(names, available: dict[str, Callable[[], Impl]]) -> dict[str, Impl]:
+    """The implementations in `names` that this workload has, in the order of `names`; each is
+    built by its zero-argument factory, a peer that cannot be imported as a missing Impl."""
+    return {n: available[n]() for n in names if n in available}
+
+
+def _peer(name: str, build: Callable[[Any], Impl]) -> Callable[[], Impl]:
+    """Factory for an implementation of library `name`: build(module) or a missing Impl."""
+    def make() -> Impl:
+        module, why = peer_module(library(name))
+        return build(module) if module is not None else Impl(name, None, missing=why)
+    return make
+
+
+def _torch_ref(y) -> np.ndarray:
+    return y.detach().contiguous().numpy()
+
+
+def _nhwc_to_nchw(y) -> np.ndarray:
+    return np.asarray(y).transpose(0, 3, 1, 2)
+
+
+def _torch_inputs(torch, arrays, channels_last: bool, requires_grad: bool = False):
+    """The arrays as torch tensors, as real channels-last copies when asked."""
+    out = []
+    for a in arrays:
+        t = torch.from_numpy(a)
+        if channels_last:
+            t = t.contiguous(memory_format=torch.channels_last)
+            assert t.is_contiguous(memory_format=torch.channels_last)
+        out.append(t.requires_grad_() if requires_grad else t)
+    return out
+
+
+def _conv_inputs(layer, batch: int, seed: int):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, layer.C, layer.H, layer.W), dtype=np.float32)
+    w = rng.standard_normal((layer.K, layer.C, layer.R, layer.S), dtype=np.float32)
+    w *= np.float32(1.0 / np.sqrt(layer.C * layer.R * layer.S))
+    gy = rng.standard_normal((batch, layer.K, *layer.out_hw), dtype=np.float32)
+    return x, w, gy
+
+
+def _nhwc(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+
+def _rsck(w: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(w.transpose(2, 3, 1, 0))
+
+
+# ---- conv2d --------------------------------------------------------------------
+def conv2d_impls(layer, batch: int, names=LAYOUT_IMPLS, seed: int = SEED) -> dict[str, Impl]:
+    """fastconv.conv2d (NCHW and NHWC/RSCK weights) and torch F.conv2d (NCHW, channels_last)."""
+    x, w, _ = _conv_inputs(layer, batch, seed)
+    st, pad = layer.stride, layer.padding
+
+    def fc_nhwc() -> Impl:
+        xh, wh = _nhwc(x), _rsck(w)
+        return Impl("fastconv NHWC",
+                    lambda: fastconv.conv2d(xh, wh, stride=st, padding=pad, layout="NHWC"),
+                    _nhwc_to_nchw)
+
+    def torch_conv(name: str, channels_last: bool):
+        def build(torch) -> Impl:
+            xt, wt = _torch_inputs(torch, (x, w), channels_last)
+            conv = torch.nn.functional.conv2d
+            return Impl(name, lambda: conv(xt, wt, stride=st, padding=pad), _torch_ref)
+        return _peer(name, build)
+
+    return _select(names, {
+        "fastconv NCHW": lambda: Impl("fastconv NCHW",
+                                      lambda: fastconv.conv2d(x, w, stride=st, padding=pad)),
+        "fastconv NHWC": fc_nhwc,
+        "torch NCHW": torch_conv("torch NCHW", False),
+        "torch channels_last": torch_conv("torch channels_last", True),
+    })
+
+
+# ---- conv2d backward -----------------------------------------------------------
+def conv2d_backward_impls(layer, batch: int, names=LAYOUT_IMPLS, seed: int = SEED) -> dict[str, Impl]:
+    """grad_x and grad_weight of a bias-free conv2d: fastconv.conv2d_backward (NCHW, NHWC)
+    against torch autograd on the same layer (NCHW, channels_last). Torch's forward runs once,
+    here, outside the timed call; each timed call is one ``torch.autograd.grad`` on the kept graph."""
+    x, w, gy = _conv_inputs(layer, batch, seed)
+    st, pad = layer.stride, layer.padding
+    mask = (True, True, False)  # no bias, as on the torch side
+
+    def fc_nhwc() -> Impl:
+        xh, wh, gh = _nhwc(x), _rsck(w), _nhwc(gy)
+        return Impl("fastconv NHWC",
+                    lambda: fastconv.conv2d_backward(gh, xh, wh, stride=st, padding=pad,
+                                                     layout="NHWC", output_mask=mask),
+                    lambda g: (_nhwc_to_nchw(g[0]), np.asarray(g[1]).transpose(3, 2, 0, 1)))
+
+    def torch_grad(name: str, channels_last: bool):
+        def build(torch) -> Impl:
+            xt, wt = _torch_inputs(torch, (x, w), channels_last, requires_grad=True)
+            (gt,) = _torch_inputs(torch, (gy,), channels_last)
+            y = torch.nn.functional.conv2d(xt, wt, stride=st, padding=pad)
+            return Impl(name, lambda: torch.autograd.grad(y, (xt, wt), gt, retain_graph=True),
+                        lambda g: (_torch_ref(g[0]), _torch_ref(g[1])))
+        return _peer(name, build)
+
+    return _select(names, {
+        "fastconv NCHW": lambda: Impl(
+            "fastconv NCHW",
+            lambda: fastconv.conv2d_backward(gy, x, w, stride=st, padding=pad, output_mask=mask),
+            lambda g: (g[0], g[1])),
+        "fastconv NHWC": fc_nhwc,
+        "torch NCHW": torch_grad("torch NCHW", False),
+        "torch channels_last": torch_grad("torch channels_last", True),
+    })
+
+
+# ---- relu ----------------------------------------------------------------------
+def relu_impls(case, n_elems: int, names=RELU_IMPLS, seed: int = SEED) -> dict[str, Impl]:
+    """fastconv.relu against np.maximum(x, 0) and torch F.relu on one contiguous float32
+    vector, half negative."""
+    x = np.random.default_rng(seed).standard_normal(n_elems, dtype=np.float32)
+
+    def build_torch(torch) -> Impl:
+        xt, relu = torch.from_numpy(x), torch.nn.functional.relu
+        return Impl("torch", lambda: relu(xt), _torch_ref)
+
+    return _select(names, {
+        "fastconv": lambda: Impl("fastconv", lambda: fastconv.relu(x)),
+        "numpy": lambda: Impl("numpy", lambda: np.maximum(x, np.float32(0))),
+        "torch": _peer("torch", build_torch),
+    })
+
+
+# ---- max_pool2d ----------------------------------------------------------------
+def _numpy_max_pool2d(x: np.ndarray, p: int) -> np.ndarray:
+    """Non-overlapping p x p max pooling of NCHW x with NumPy: a reshape and one reduction."""
+    n, c, h, w = x.shape
+    oh, ow = h // p, w // p
+    return x[:, :, :oh * p, :ow * p].reshape(n, c, oh, p, ow, p).max(axis=(3, 5))
+
+
+def pool_impls(case, batch: int, names=POOL_IMPLS, seed: int = SEED) -> dict[str, Impl]:
+    """fastconv.max_pool2d (NCHW, NHWC) against torch F.max_pool2d (NCHW, channels_last) and a
+    NumPy reshape-and-max."""
+    x = np.random.default_rng(seed).standard_normal((batch, case.C, case.H, case.W),
+                                                    dtype=np.float32)
+    p = case.pool
+
+    def fc_nhwc() -> Impl:
+        xh = _nhwc(x)
+        return Impl("fastconv NHWC", lambda: fastconv.max_pool2d(xh, p, layout="NHWC"),
+                    _nhwc_to_nchw)
+
+    def torch_pool(name: str, channels_last: bool):
+        def build(torch) -> Impl:
+            (xt,) = _torch_inputs(torch, (x,), channels_last)
+            pool = torch.nn.functional.max_pool2d
+            return Impl(name, lambda: pool(xt, p), _torch_ref)
+        return _peer(name, build)
+
+    return _select(names, {
+        "fastconv NCHW": lambda: Impl("fastconv NCHW", lambda: fastconv.max_pool2d(x, p)),
+        "fastconv NHWC": fc_nhwc,
+        "torch NCHW": torch_pool("torch NCHW", False),
+        "torch channels_last": torch_pool("torch channels_last", True),
+        "numpy": lambda: Impl("numpy", lambda: _numpy_max_pool2d(x, p)),
+    })
+
+
+# ---- drop-ins ------------------------------------------------------------------
+def dropins_missing(cases) -> str:
+    """Why the drop-in area cannot run in this fastconv, or "" when it can."""
+    absent = sorted({c.function for c in cases if not hasattr(fastconv, c.function)})
+    if not absent:
+        return ""
+    return (f"fastconv {fastconv.__version__} has no {', '.join('fastconv.' + f for f in absent)} "
+            "(the drop-in module is not in this build)")
+
+
+def dropin_impls(case, in1, names=DROPIN_IMPLS, seed: int = SEED) -> dict[str, Impl]:
+    """fastconv.<function> against the numpy (1-D) or scipy.signal (2-D) function it replaces,
+    float64, same arguments."""
+    rng = np.random.default_rng(seed)
+    a, v = rng.standard_normal(in1), rng.standard_normal(case.in2)
+    kwargs = {"mode": case.mode}
+
+    def fastconv_impl() -> Impl:
+        fn = getattr(fastconv, case.function, None)
+        if fn is None:
+            return Impl("fastconv", None, missing=dropins_missing([case]))
+        return Impl("fastconv", lambda: fn(a, v, **kwargs))
+
+    def build(module) -> Impl:
+        fn = getattr(module, case.function)
+        return Impl(case.peer, lambda: fn(a, v, **kwargs))
+
+    return _select(names, {"fastconv": fastconv_impl, case.peer: _peer(case.peer, build)})
+
+
+def worst_rel_error(impls: dict[str, Impl]) -> float:
+    """Run each available implementation once and return the largest max|y - ref| / max|ref|
+    (per array, for results that are tuples) against a peer (torch NCHW if there), or against
+    the first implementation when no peer ran."""
+    ready = [i for i in impls.values() if i.fn is not None]
+    if len(ready) < 2:
+        return 0.0
+    ready.sort(key=lambda i: (library(i.name) == "fastconv", i.name != "torch NCHW"))
+
+    def arrays(impl: Impl) -> list[np.ndarray]:
+        out = impl.as_ref(impl.fn())
+        return [np.asarray(y, dtype=np.float64) for y in (out if isinstance(out, tuple) else (out,))]
+
+    refs = arrays(ready[0])
+    worst = 0.0
+    for impl in ready[1:]:
+        for y, ref in zip(arrays(impl), refs, strict=True):
+            if y.shape != ref.shape:
+                return float("inf")
+            if ref.size:
+                scale = max(float(np.abs(ref).max()), np.finfo(np.float32).tiny)
+                worst = max(worst, float(np.abs(y - ref).max()) / scale)
+    return worst
+
+
+# ---- threads -------------------------------------------------------------------
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def num_threads(n: int):
+    """Give fastconv, torch (if imported: build the workloads first) and the BLAS libraries seen
+    by threadpoolctl (if installed) the same thread count, and restore all afterwards."""
+    torch = sys.modules.get("torch")
+    saved_fc = fastconv.get_num_threads()
+    saved_torch = torch.get_num_threads() if torch is not None else None
+    with contextlib.ExitStack() as stack:
+        try:
+            from threadpoolctl import threadpool_limits
+            stack.enter_context(threadpool_limits(limits=n, user_api="blas"))
+        except ImportError:
+            pass
+        fastconv.set_num_threads(n)
+        if torch is not None:
+            torch.set_num_threads(n)
+        try:
+            yield n
+        finally:
+            # Both share the process's OpenMP default, so restore torch first, fastconv last.
+            if torch is not None:
+                torch.set_num_threads(saved_torch)
+            fastconv.set_num_threads(saved_fc)
+
+
+# ---- the machine ---------------------------------------------------------------
+def cpu_model() -> str:
+    """'AMD EPYC (family 25, model 17, stepping 1), 2 logical CPUs (2 usable), virtual machine'."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():
+                    break  # the first processor is enough
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    ids = [f"{k.replace('cpu ', '')} {fields[k]}" for k in ("cpu family", "model", "stepping")
+           if k in fields]
+    text = f"{name} ({', '.join(ids)})" if ids else name
+    text += f", {os.cpu_count()} logical CPUs ({available_cpus()} usable)"
+    if "hypervisor" in fields.get("flags", "").split():
+        text += ", virtual machine"
+    return text
+
+
+def git_revision() -> str:
+    """`git describe` of the source checkout fastconv runs from; "" for an installed wheel."""
+    repo = Path(fastconv.__file__).resolve().parents[2]
+    if not ((repo / ".git").exists() and (repo / "pyproject.toml").exists()):
+        return ""
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _version(module: str, dist: str | None = None) -> str:
+    """The installed version, without importing the module; 'not installed' when it cannot be
+    imported (including an import blocked through sys.modules)."""
+    if module in sys.modules:
+        mod = sys.modules[module]
+        return getattr(mod, "__version__", "?") if mod is not None else "not installed"
+    try:
+        return importlib.metadata.version(dist or module)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def versions() -> dict[str, str]:
+    return {"fastconv": fastconv.__version__, "numpy": np.__version__, "scipy": _version("scipy"),
+            "torch": _version("torch"), "threadpoolctl": _version("threadpoolctl"),
+            "python": platform.python_version()}
+
+
+def kernels_built() -> str:
+    """When the loaded extension module was built (its file's mtime): with kernels being tuned,
+    a "-dirty" git revision alone does not say which code ran."""
+    try:
+        stamp = os.path.getmtime(os.path.realpath(_kernels.__file__))
+    except (OSError, TypeError):
+        return "unknown"
+    import datetime as dt
+    return dt.datetime.fromtimestamp(stamp, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def machine_info() -> dict[str, str]:
+    cfg = fastconv.config()
+    return {
+        "cpu": cpu_model(),
+        "isa": _kernels.current_isa(),
+        "compiled_isas": ", ".join(cfg["compiled_isas"]),
+        "openmp": cfg["openmp"],
+        "threads": str(fastconv.get_num_threads()),
+        "compiler": f"{cfg['compiler']} {cfg['cflags']}".strip(),
+        "git": git_revision(),
+        "kernels_built": kernels_built(),
+        **versions(),
+    }

@@ -1,0 +1,480 @@
+"""Keras-style Sequential model: compile, fit, evaluate, predict, summary, save/load."""
+from __future__ import annotations
+
+import io
+import json
+import math
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import activations, layers as layers_mod, losses, optimizers, utils
+from .layers import DTYPE, Layer
+
+__all__ = ["Sequential", "History", "load_model"]
+
+FORMAT_NAME = "fastconv-model"
+FORMAT_VERSION = 1
+_CONFIG_MEMBER = "config.json"
+_MAX_CONFIG_BYTES = 1 << 20
+
+
+class History:
+    """What ``fit`` returns: ``history`` maps 'loss', 'accuracy' (and 'val_*') to
+    one value per epoch; ``epoch`` lists the epochs run."""
+
+    def __init__(self):
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.interrupted = False
+
+    def _record(self, epoch: int, logs: dict[str, float]) -> None:
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def __repr__(self) -> str:
+        return f"<History epochs={len(self.epoch)} keys={list(self.history)}>"
+
+
+class Sequential:
+    """A linear stack of layers, trained and run like ``keras.Sequential``.
+
+    Examples
+    --------
+    >>> from fastconv.models import Sequential
+    >>> from fastconv.layers import Dense
+    >>> model = Sequential([Dense(3, activation="softmax", input_shape=(4,))])
+    >>> model.predict(np.ones((2, 4)), verbose=0).shape
+    (2, 3)
+    """
+
+    def __init__(self, layers: list[Layer] | None = None, name: str = "sequential"):
+        self.name = name
+        self.layers: list[Layer] = []
+        self.optimizer: optimizers.Optimizer | None = None
+        self.loss: losses.Loss | None = None
+        self.metrics: list[str] = []
+        self.stop_training = False
+        for layer in layers or []:
+            self.add(layer)
+
+    # ---- building ------------------------------------------------------------------------
+
+    def add(self, layer: Layer) -> None:
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add: expected a fastconv.layers layer, got {type(layer).__name__}")
+        if any(existing.name == layer.name for existing in self.layers):
+            raise ValueError(f"Sequential.add: a layer named {layer.name!r} is already in the model")
+        self.layers.append(layer)
+        if len(self.layers) == 1:
+            layer.need_input_grad = False
+        if self.layers[0].input_shape is not None:
+            self._build()
+
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        return None if not self.layers else self.layers[0].input_shape
+
+    def _build(self, input_shape: tuple[int, ...] | None = None) -> None:
+        shape = input_shape or self.input_shape
+        if shape is None:
+            raise ValueError(f"{self.name}: the first layer needs input_shape=(...) to build the model")
+        for layer in self.layers:
+            if not layer.built:
+                layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+
+    def _ensure_built(self, x: np.ndarray) -> None:
+        if self.layers and not all(layer.built for layer in self.layers):
+            self._build(self.input_shape or x.shape[1:])
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        shape = self.input_shape
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    # ---- weights ---------------------------------------------------------------------------
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of every weight, layer by layer: kernel then bias, Keras' order and shapes."""
+        return [w.copy() for layer in self.layers for w in layer.weights]
+
+    def set_weights(self, weights: list[Any]) -> None:
+        """Replace every weight; `weights` as `get_weights` returns them (e.g. from Keras)."""
+        own = [w for layer in self.layers for w in layer.weights]
+        weights = list(weights)
+        if len(weights) != len(own):
+            raise ValueError(f"set_weights: the model has {len(own)} weight arrays, got {len(weights)}")
+        new = [np.asarray(w) for w in weights]
+        for i, (cur, w) in enumerate(zip(own, new)):
+            if cur.shape != w.shape:
+                raise ValueError(f"set_weights: weight {i} has shape {cur.shape}, got {w.shape}")
+        for cur, w in zip(own, new):
+            cur[...] = w
+
+    def count_params(self) -> int:
+        return sum(layer.count_params() for layer in self.layers)
+
+    # ---- compile / forward / backward -----------------------------------------------------------
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
+        """Choose the optimizer ('adam', 'sgd', 'rmsprop' or an instance), the loss
+        ('sparse_categorical_crossentropy', 'categorical_crossentropy') and metrics
+        (['accuracy'] or none)."""
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss)
+        metrics = list(metrics or [])
+        for m in metrics:
+            if m not in ("accuracy", "acc"):
+                raise ValueError(f"compile: the only metric is 'accuracy', got {m!r}")
+        self.metrics = ["accuracy"] if metrics else []
+
+    def _prepare_x(self, x: Any, op: str) -> np.ndarray:
+        """x as float32 (Keras casts, it does not scale); (N, H, W) is taken as
+        (N, H, W, 1) when the model wants one channel."""
+        x = np.asarray(x)
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"{op}: x must be numeric, got dtype {x.dtype}")
+        x = x.astype(DTYPE, copy=False)
+        want = self.input_shape
+        if want is not None:
+            if x.ndim == len(want) and want[-1] == 1 and x.shape[1:] == tuple(want[:-1]):
+                x = x[..., None]
+            if x.shape[1:] != tuple(want):
+                raise ValueError(
+                    f"{op}: the model expects inputs of shape (N, {', '.join(map(str, want))}), got {x.shape}"
+                )
+        return x
+
+    def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.call(x, training=training)
+        return x
+
+    def _fuses_softmax(self) -> bool:
+        """A final softmax with a probability cross-entropy is differentiated as one
+        step from the logits: stable, and no division by probabilities."""
+        last = self.layers[-1] if self.layers else None
+        return (self.loss is not None and not self.loss.from_logits and last is not None
+                and getattr(last, "activation", None) is activations.softmax)
+
+    def _train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
+        probs = self._forward(xb, training=True)
+        last = self.layers[-1]
+        if self._fuses_softmax():
+            z = last.preactivation
+            loss = self.loss.value_from_logits(yb, z)
+            grad = last.backward(self.loss.gradient_from_logits(yb, z), grad_is_preactivation=True)
+        else:
+            loss = self.loss.value(yb, probs)
+            grad = last.backward(self.loss.gradient(yb, probs))
+        for layer in reversed(self.layers[:-1]):
+            grad = layer.backward(grad)
+        params = [w for layer in self.layers if layer.trainable for w in layer.weights]
+        grads = [g for layer in self.layers if layer.trainable for g in layer.grads]
+        self.optimizer.apply(params, grads)
+        return loss, probs
+
+    # ---- fit / evaluate / predict -----------------------------------------------------------
+
+    def _correct(self, y: np.ndarray, probs: np.ndarray) -> int:
+        pred = probs.reshape(len(probs), -1).argmax(axis=-1)
+        truth = np.asarray(y)
+        truth = truth.reshape(len(pred), -1).argmax(-1) if not self.loss.sparse else truth.reshape(-1)
+        return int((pred == truth).sum())
+
+    def _check_ready(self, op: str) -> None:
+        if self.optimizer is None or self.loss is None:
+            raise RuntimeError(f"{op}: call model.compile(optimizer, loss, metrics) first")
+        if not self.layers:
+            raise RuntimeError(f"{op}: the model has no layers")
+
+    def _check_xy(self, x: np.ndarray, y: Any, op: str) -> np.ndarray:
+        y = np.asarray(y)
+        if len(y) != len(x):
+            raise ValueError(f"{op}: x has {len(x)} samples but y has {len(y)}")
+        return y
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
+        """Train for `epochs` passes over (x, y) in mini-batches of `batch_size` (32),
+        shuffling each epoch; returns a `History`. Ctrl-C stops at the end of the
+        current batch and keeps the weights trained so far."""
+        self._check_ready("fit")
+        x = self._prepare_x(x, "fit")
+        y = self._check_xy(x, y, "fit")
+        self._ensure_built(x)
+        batch_size = 32 if batch_size is None else positive_int_arg(batch_size, "batch_size")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        if callbacks:
+            raise ValueError("fit: callbacks are not supported")
+        if validation_data is None and validation_split:
+            if not 0 < validation_split < 1:
+                raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
+            cut = int(len(x) * (1 - validation_split))  # Keras: the last samples, before shuffling
+            validation_data = (x[cut:], y[cut:])
+            x, y = x[:cut], y[:cut]
+        if validation_data is not None:
+            if len(validation_data) != 2:
+                raise ValueError("fit: validation_data must be (x_val, y_val)")
+            vx = self._prepare_x(validation_data[0], "fit (validation_data)")
+            vy = self._check_xy(vx, validation_data[1], "fit (validation_data)")
+        history = History()
+        n = len(x)
+        steps = max(1, math.ceil(n / batch_size))
+        self.stop_training = False
+        for epoch in range(initial_epoch, epochs):
+            order = utils.rng().permutation(n) if shuffle else np.arange(n)
+            bar = _progress(verbose, steps, f"Epoch {epoch + 1}/{epochs}")
+            seen = total_loss = correct = 0
+            start = time.perf_counter()
+            try:
+                for step in range(steps):
+                    idx = order[step * batch_size:(step + 1) * batch_size]
+                    if idx.size == 0:
+                        break
+                    loss, probs = self._train_step(x[idx], y[idx])
+                    seen += idx.size
+                    total_loss += loss * idx.size
+                    logs = {"loss": total_loss / seen}
+                    if self.metrics:
+                        correct += self._correct(y[idx], probs)
+                        logs["accuracy"] = correct / seen
+                    bar.update(logs)
+            except KeyboardInterrupt:
+                bar.close(interrupted=True)
+                history.interrupted = True
+                self.stop_training = True
+                print(f"Training interrupted in epoch {epoch + 1}; the weights trained so far are kept.",
+                      file=sys.stderr)
+                break
+            if validation_data is not None:
+                vals = self.evaluate(vx, vy, batch_size=batch_size, verbose=0, return_dict=True)
+                logs.update({f"val_{k}": v for k, v in vals.items()})
+            bar.close(logs=logs, seconds=time.perf_counter() - start)
+            history._record(epoch, logs)
+        self.history = history
+        return history
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
+        """Mean loss (and accuracy) over (x, y): ``[loss, accuracy]``, or the loss alone
+        when compiled without metrics, or a dict with ``return_dict=True``."""
+        self._check_ready("evaluate")
+        x = self._prepare_x(x, "evaluate")
+        y = self._check_xy(x, y, "evaluate")
+        self._ensure_built(x)
+        batch_size = 32 if batch_size is None else positive_int_arg(batch_size, "batch_size")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        steps = max(1, math.ceil(len(x) / batch_size))
+        bar = _progress(verbose, steps, "Evaluate")
+        total_loss = correct = 0.0
+        for step in range(steps):
+            xb, yb = x[step * batch_size:(step + 1) * batch_size], y[step * batch_size:(step + 1) * batch_size]
+            if len(xb) == 0:
+                break
+            probs = self._forward(xb, training=False)
+            total_loss += self.loss.value(yb, probs) * len(xb)
+            correct += self._correct(yb, probs)
+            bar.update({})
+        logs = {"loss": total_loss / max(1, len(x))}
+        if self.metrics:
+            logs["accuracy"] = correct / max(1, len(x))
+        bar.close(logs=logs)
+        if return_dict:
+            return logs
+        return [logs["loss"], logs["accuracy"]] if self.metrics else logs["loss"]
+
+    def predict(self, x, batch_size=None, verbose="auto"):
+        """The model's outputs for x, in batches of `batch_size` (32), dropout off."""
+        x = self._prepare_x(x, "predict")
+        self._ensure_built(x)
+        if not self.layers:
+            raise RuntimeError("predict: the model has no layers")
+        batch_size = 32 if batch_size is None else positive_int_arg(batch_size, "batch_size")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        steps = max(1, math.ceil(len(x) / batch_size))
+        bar = _progress(verbose, steps, "Predict")
+        outs = []
+        for step in range(steps):
+            xb = x[step * batch_size:(step + 1) * batch_size]
+            if len(xb):
+                outs.append(self._forward(xb, training=False))
+            bar.update({})
+        bar.close()
+        if not outs:
+            return np.zeros((0, *self.output_shape), dtype=DTYPE)
+        return np.concatenate(outs)
+
+    def __call__(self, x, training: bool = False):
+        x = self._prepare_x(x, "call")
+        self._ensure_built(x)
+        return self._forward(x, training=training)
+
+    # ---- summary, config, save ---------------------------------------------------------------
+
+    def summary(self, print_fn=print) -> None:
+        """Print a table of layers, output shapes and parameter counts, as Keras does."""
+        rows = [("Layer (type)", "Output Shape", "Param #")]
+        shape = self.input_shape
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape) if shape is not None else None
+            out = "?" if shape is None else str((None, *shape))
+            rows.append((f"{layer.name} ({type(layer).__name__})", out, f"{layer.count_params():,}"))
+        widths = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
+        line = "=" * sum(widths)
+        print_fn(f'Model: "{self.name}"')
+        print_fn(line)
+        for i, row in enumerate(rows):
+            print_fn("".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+            print_fn(line if i == 0 else "-" * sum(widths) if i < len(rows) - 1 else line)
+        total = self.count_params()
+        trainable = sum(layer.count_params() for layer in self.layers if layer.trainable)
+        print_fn(f"Total params: {total:,}")
+        print_fn(f"Trainable params: {trainable:,}")
+        print_fn(f"Non-trainable params: {total - trainable:,}")
+
+    def get_config(self) -> dict:
+        return {"name": self.name,
+                "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self.layers]}
+
+    def save(self, filepath) -> None:
+        """Write the model to `filepath`: a zip of ``config.json`` (format, version,
+        layers, compile settings) and one ``.npy`` per weight. No pickle anywhere,
+        so loading an untrusted file cannot run code."""
+        config = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": self.get_config(),
+                  "compile": None if self.loss is None else {
+                      "optimizer": self.optimizer.get_config(), "loss": self.loss.get_config(),
+                      "metrics": self.metrics},
+                  "weights": [list(w.shape) for w in self.get_weights()]}
+        path = Path(filepath)
+        tmp = path.with_name(path.name + ".tmp")
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(_CONFIG_MEMBER, json.dumps(config, indent=1))
+            for i, w in enumerate(self.get_weights()):
+                buf = io.BytesIO()
+                np.save(buf, w, allow_pickle=False)
+                zf.writestr(f"weights/{i:04d}.npy", buf.getvalue())
+        tmp.replace(path)
+
+
+def positive_int_arg(v: Any, name: str) -> int:
+    from ._checks import positive_int
+
+    return positive_int(v, name, "fit")
+
+
+def load_model(filepath) -> Sequential:
+    """Load a model written by `Sequential.save`; malformed, truncated, mismatched
+    or foreign files raise ValueError (nothing in the file is ever executed)."""
+    path = Path(filepath)
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise ValueError(f"load_model: {path} is not a fastconv model file ({err})") from None
+    with zf:
+        try:
+            info = zf.getinfo(_CONFIG_MEMBER)
+        except KeyError:
+            raise ValueError(f"load_model: {path} has no {_CONFIG_MEMBER}; not a fastconv model") from None
+        if info.file_size > _MAX_CONFIG_BYTES:
+            raise ValueError(f"load_model: {path}: {_CONFIG_MEMBER} is {info.file_size} bytes, too large")
+        try:
+            config = json.loads(zf.read(info).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile) as err:
+            raise ValueError(f"load_model: {path}: unreadable {_CONFIG_MEMBER} ({err})") from None
+        if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
+            raise ValueError(f"load_model: {path} is not a fastconv model file")
+        if config.get("version") != FORMAT_VERSION:
+            raise ValueError(
+                f"load_model: {path} has format version {config.get('version')!r}; "
+                f"this fastconv reads version {FORMAT_VERSION}"
+            )
+        try:
+            model = _model_from_config(config["model"])
+            shapes = [tuple(s) for s in config["weights"]]
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"load_model: {path}: bad model description ({err})") from None
+        weights = []
+        for i, shape in enumerate(shapes):
+            name = f"weights/{i:04d}.npy"
+            try:
+                member = zf.getinfo(name)
+                if member.file_size > 8 * int(np.prod(shape, dtype=np.int64)) + 4096:
+                    raise ValueError(f"{name} is larger than its shape {shape} allows")
+                arr = np.load(io.BytesIO(zf.read(member)), allow_pickle=False)
+            except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+                raise ValueError(f"load_model: {path}: weight {i} is missing or corrupt ({err})") from None
+            if arr.shape != shape or arr.dtype.kind != "f":
+                raise ValueError(f"load_model: {path}: weight {i} has shape {arr.shape} and dtype "
+                                 f"{arr.dtype}, expected float {shape}")
+            weights.append(arr)
+    if model.input_shape is None:
+        raise ValueError(f"load_model: {path}: the first layer has no input_shape")
+    try:
+        model.set_weights(weights)
+    except ValueError as err:
+        raise ValueError(f"load_model: {path}: {err}") from None
+    if config.get("compile"):
+        c = config["compile"]
+        try:
+            model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c.get("metrics"))
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"load_model: {path}: bad compile settings ({err})") from None
+    return model
+
+
+def _model_from_config(config: dict) -> Sequential:
+    model = Sequential(name=str(config.get("name", "sequential")))
+    for entry in config["layers"]:
+        cls = layers_mod.LAYERS.get(entry["class_name"])
+        if cls is None:
+            raise ValueError(f"unknown layer class {entry['class_name']!r}")
+        kwargs = dict(entry["config"])
+        model.add(cls(**kwargs))
+    return model
+
+
+# ---- progress ---------------------------------------------------------------------------------
+
+
+class _Bar:
+    """One epoch's progress: tqdm's bar with running metrics (verbose=1), one
+    line at the end (verbose=2), or nothing (verbose=0)."""
+
+    def __init__(self, verbose: int, total: int, desc: str):
+        self.verbose = verbose
+        self.bar = None
+        if verbose == 1:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="step", leave=True, dynamic_ncols=True,
+                            file=sys.stdout)
+        self.desc = desc
+
+    def update(self, logs: dict[str, float]) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            if logs:
+                self.bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
+
+    def close(self, logs: dict[str, float] | None = None, seconds: float | None = None,
+              interrupted: bool = False) -> None:
+        if self.bar is not None:
+            if logs:
+                self.bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
+            self.bar.close()
+            self.bar = None
+        elif self.verbose == 2 and logs and not interrupted:
+            took = "" if seconds is None else f"{seconds:.1f}s - "
+            print(f"{self.desc} - {took}" + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+
+
+def _progress(verbose: int, total: int, desc: str) -> _Bar:
+    return _Bar(verbose, total, desc)

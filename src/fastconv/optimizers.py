@@ -1,0 +1,119 @@
+"""Optimizers with Keras' names, defaults and update rules (in place, float32)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _kernels
+
+
+class Optimizer:
+    """``apply(params, grads)`` updates each array of `params` in place."""
+
+    def __init__(self, learning_rate: float):
+        if not learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
+        self.learning_rate = float(learning_rate)
+        self.iterations = 0
+        self._slots: dict[int, list[np.ndarray]] = {}
+
+    def _state(self, i: int, p: np.ndarray, n: int) -> list[np.ndarray]:
+        if i not in self._slots:
+            self._slots[i] = [np.zeros_like(p) for _ in range(n)]
+        return self._slots[i]
+
+    def apply(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        self.iterations += 1
+        for i, (p, g) in enumerate(zip(params, grads)):
+            self._update(i, p, g)
+
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {"class_name": type(self).__name__, "learning_rate": self.learning_rate}
+
+
+class SGD(Optimizer):
+    """``keras.optimizers.SGD(learning_rate=0.01, momentum=0.0, nesterov=False)``."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
+        super().__init__(learning_rate)
+        if not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+
+    def _update(self, i, p, g):
+        if self.momentum == 0:
+            p -= self.learning_rate * g
+            return
+        (v,) = self._state(i, p, 1)
+        v *= self.momentum
+        v -= self.learning_rate * g
+        if self.nesterov:
+            p += self.momentum * v - self.learning_rate * g
+        else:
+            p += v
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """``keras.optimizers.Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)``."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        super().__init__(learning_rate)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def _update(self, i, p, g):
+        m, v = self._state(i, p, 2)
+        t = self.iterations
+        alpha = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        g = np.ascontiguousarray(g, dtype=p.dtype)
+        if p.flags.c_contiguous and p.dtype in (np.float32, np.float64):
+            # one fused pass in C instead of ~10 NumPy passes with temporaries
+            _kernels.adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
+                                 alpha, self.beta_1, self.beta_2, self.epsilon)
+            return
+        m += (g - m) * (1 - self.beta_1)
+        v += (g * g - v) * (1 - self.beta_2)
+        p -= (alpha * m / (np.sqrt(v) + self.epsilon)).astype(p.dtype, copy=False)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+class RMSprop(Optimizer):
+    """``keras.optimizers.RMSprop(learning_rate=0.001, rho=0.9, epsilon=1e-7)`` (Keras'
+    default optimizer in ``compile``)."""
+
+    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+        super().__init__(learning_rate)
+        self.rho, self.epsilon = float(rho), float(epsilon)
+
+    def _update(self, i, p, g):
+        (v,) = self._state(i, p, 1)
+        v *= self.rho
+        v += (1 - self.rho) * g * g
+        p -= (self.learning_rate * g / (np.sqrt(v) + self.epsilon)).astype(p.dtype, copy=False)
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+_BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+
+
+def get(identifier: Any) -> Optimizer:
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
+        return _BY_NAME[identifier.lower()]()
+    if isinstance(identifier, dict):
+        cls = {c.__name__: c for c in _BY_NAME.values()}.get(identifier.get("class_name"))
+        if cls is not None:
+            return cls(**{k: v for k, v in identifier.items() if k != "class_name"})
+    raise ValueError(f"optimizer must be one of {', '.join(map(repr, _BY_NAME))} or an Optimizer, got {identifier!r}")
