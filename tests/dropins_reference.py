@@ -23,6 +23,8 @@ def assert_same_result(got, want, *, op: str, isa: str, case: str) -> None:
     assert isinstance(got, np.ndarray), f"{head}: returned {type(got).__name__}, not ndarray"
     assert got.shape == want.shape, f"{head}: shape {got.shape}, expected {want.shape}"
     assert got.dtype == want.dtype, f"{head}: dtype {got.dtype}, expected {want.dtype}"
+    assert got.flags.c_contiguous or not want.flags.c_contiguous, (
+        f"{head}: result is not C-contiguous, the reference's is")
     if want.size == 0:
         return
     if want.dtype.kind not in "fc":

@@ -127,16 +127,19 @@ def _fft_plan(out_shape: tuple[int, int], kshape: tuple[int, int], complex_: boo
 
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
+_pool_size = 0
 
 
 def _map_threads(fn, items, threads: int) -> list:
-    """fn over items, on up to `threads` threads (numpy.fft releases the GIL)."""
-    global _pool
+    """fn over items, on up to `threads` threads (numpy.fft releases the GIL).
+    The pool is made on first use and regrown when more threads are allowed."""
+    global _pool, _pool_size
     if threads <= 1 or len(items) <= 1:
         return [fn(item) for item in items]
     with _pool_lock:
-        if _pool is None or _pool._max_workers < threads:
+        if _pool is None or _pool_size < threads:
             _pool = ThreadPoolExecutor(threads, thread_name_prefix="fastconv-fft")
+            _pool_size = threads
         pool = _pool
     return list(pool.map(fn, items))
 
@@ -203,7 +206,7 @@ def _fft(x, k, pad, out_shape, boundary, fill, plan):
     axes, s = ((-2, -1), (n0, n1)) if n0 > 1 else ((-1,), (n1,))  # 1-D: rows of length 1
     fwd, inv = (np.fft.fftn, np.fft.ifftn) if cplx else (np.fft.rfftn, np.fft.irfftn)
     spectrum = fwd(k[::-1, ::-1].astype(work), s, axes)
-    y = np.empty((nb0 * l0, nb1 * l1), dtype=x.dtype)
+    y = np.empty(out_shape, dtype=x.dtype)
     split = 0 if nb0 >= nb1 else 1  # cut the block grid into slabs along its longer side
 
     def run(span):  # one slab: transform, multiply, keep each block's valid part
@@ -212,16 +215,16 @@ def _fft(x, k, pad, out_shape, boundary, fill, plan):
         f = inv(fwd(sub, s, axes) * spectrum, s, axes)[:, :, kh - 1:, kw - 1:]
         p, q = f.shape[:2]
         out = f.transpose(0, 2, 1, 3).reshape(p * l0, q * l1)
-        if split == 0:
-            y[a * l0:b * l0] = out
+        if split == 0:  # the last blocks may reach past the result: clip
+            y[a * l0:b * l0] = out[:min(b * l0, oh) - a * l0, :ow]
         else:
-            y[:, a * l1:b * l1] = out
+            y[:, a * l1:b * l1] = out[:oh, :min(b * l1, ow) - a * l1]
 
     threads = _kernels.get_num_threads()
     count = (nb0, nb1)[split]
     edges = np.linspace(0, count, min(threads, count) + 1).astype(int)
     _map_threads(run, [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a], threads)
-    return y[:oh, :ow]
+    return y
 
 
 def _exact_in_float64(x, k, boundary, fill) -> bool:

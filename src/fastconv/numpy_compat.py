@@ -114,8 +114,8 @@ def correlate(a, v, mode="valid"):
     v_arr = v_arr.astype(dtype, copy=False)
     if dtype.kind == "c":
         v_arr = np.conjugate(v_arr)
-    if len(v_arr) > len(a_arr):  # NumPy swaps, then reverses the result
-        return _correlate_1d(v_arr, a_arr, code)[::-1]
+    if len(v_arr) > len(a_arr):  # NumPy swaps, then reverses the result (in place: contiguous)
+        return np.ascontiguousarray(_correlate_1d(v_arr, a_arr, code)[::-1])
     return _correlate_1d(a_arr, v_arr, code)
 
 
