@@ -52,7 +52,8 @@ _THREAD_EFFICIENCY = 0.85  # speed-up added per extra thread (both paths run thr
 _FFT_S_PER_POINT_LOG = 1.0e-9  # per transformed point and log2(block points), float64
 _FFT_S_PER_POINT = 4.0e-9      # per transformed point: window copy, product, slicing
 _FFT_COMPLEX_FACTOR = 2.0      # complex transforms instead of real ones
-_SMALL_MACS = 1 << 15          # below this the direct kernels win whatever the shape
+_SMALL_MACS = 1 << 15          # below this the direct kernels win whatever the shape,
+_FEW_TAPS = 32                 # and for kernels this small: <= 2 ns per output, FFT >= 10
 
 
 def _speedup(threads: int) -> float:
@@ -272,10 +273,10 @@ def _finite(*arrays) -> bool:
 
 def _correlate_1d(x, k, pad, out_n):
     """1-D, zero-extended: the 2-D engine on one row, with a short cut for small
-    float problems (no planning: FFT cannot win there), then NumPy's edge sums
-    when the kernel is not finite."""
+    float problems and short kernels (no planning: FFT cannot win there), then
+    NumPy's edge sums when the kernel is not finite."""
     n, m = len(x), len(k)
-    if FORCE_PATH is None and out_n * m <= _SMALL_MACS and x.dtype.char in "fd":
+    if FORCE_PATH is None and (m <= _FEW_TAPS or out_n * m <= _SMALL_MACS) and x.dtype.char in "fd":
         y = np.empty(out_n, dtype=x.dtype)
         x = np.ascontiguousarray(x)
         if not x.flags.aligned:
@@ -307,7 +308,8 @@ def correlate(x, k, pad, out_shape, boundary=FILL, fill=0):
     if dtype == _F16:
         y = correlate(x.astype(_F32), k.astype(_F32), pad, out_shape, boundary, _F32.type(fill))
         return y.astype(_F16)
-    if dtype in (_F32, _F64) and oh * ow * kh * kw <= _SMALL_MACS and FORCE_PATH is None:
+    if (dtype in (_F32, _F64) and FORCE_PATH is None
+            and (kh * kw <= _FEW_TAPS or oh * ow * kh * kw <= _SMALL_MACS)):
         return _direct(x, k, pad, out_shape, boundary, fill)
     if dtype in (_F32, _F64, _C64, _C128):
         macs = oh * ow * kh * kw
