@@ -154,6 +154,66 @@ static int64_t atw(int nhwc, int64_t k, int64_t c, int64_t r, int64_t s, int64_t
 DEFINE_CONV_TESTS(f32, float, 1e-4)
 DEFINE_CONV_TESTS(f64, double, 1e-11)
 
+/* correlate2d / correlate1d against plain loops with SciPy's boundary rules;
+ * x holds exactly (h - 1) * ldx + w values, so a read past the last row's end
+ * is an ASan error. */
+static int64_t ref_map(int64_t g, int64_t n, int boundary) {
+  if (g >= 0 && g < n) return g;
+  if (boundary == FC_BOUNDARY_WRAP) return ((g % n) + n) % n;
+  if (boundary == FC_BOUNDARY_SYMM) {
+    int64_t k = (g >= 0 ? g : -g - 1) % (2 * n);
+    return k >= n ? 2 * n - k - 1 : k;
+  }
+  return -1;
+}
+
+#define DEFINE_CORRELATE_TESTS(dtype, T, tol)                                                   \
+  static void dtype##_correlate_case(const char *isa, int64_t caseno) {                         \
+    fc_correlate2d_params p;                                                                    \
+    p.h = rnd(0, 12), p.w = rnd(0, 150), p.ldx = p.w + rnd(0, 3);                               \
+    p.kh = rnd(1, 5), p.kw = rnd(1, rnd(0, 3) ? 9 : 40);                                        \
+    p.oh = rnd(0, 14), p.ow = rnd(0, 160);                                                      \
+    p.pad_top = rnd(-3, p.kh + 2), p.pad_left = rnd(-3, p.kw + 2);                              \
+    p.boundary = (p.h && p.w) ? (fc_boundary)rnd(0, 2) : FC_BOUNDARY_FILL;                      \
+    const int64_t nx = p.h ? (p.h - 1) * p.ldx + p.w : 0, ny = p.oh * p.ow;                     \
+    T *x = malloc(sizeof(T) * (nx ? nx : 1)), *k = malloc(sizeof(T) * p.kh * p.kw);            \
+    T *y = malloc(sizeof(T) * (ny ? ny : 1));                                                   \
+    const T fill = (T)rndf();                                                                   \
+    for (int64_t i = 0; i < nx; i++) x[i] = (T)rndf();                                          \
+    for (int64_t i = 0; i < p.kh * p.kw; i++) k[i] = (T)rndf();                                 \
+    int ok = fc_##dtype##_correlate2d(&p, nx ? x : NULL, k, fill, y) == FC_OK;                  \
+    for (int64_t r = 0; ok && r < p.oh; r++)                                                    \
+      for (int64_t c = 0; ok && c < p.ow; c++) {                                                \
+        double want = 0, mag = 0;                                                               \
+        for (int64_t i = 0; i < p.kh; i++)                                                      \
+          for (int64_t j = 0; j < p.kw; j++) {                                                  \
+            const int64_t sr = ref_map(r - p.pad_top + i, p.h, p.boundary);                     \
+            const int64_t sc = ref_map(c - p.pad_left + j, p.w, p.boundary);                    \
+            const double v = (sr < 0 || sc < 0) ? (double)fill : (double)x[sr * p.ldx + sc];    \
+            want += v * (double)k[i * p.kw + j], mag += fabs(v * (double)k[i * p.kw + j]);      \
+          }                                                                                     \
+        ok = fabs((double)y[r * p.ow + c] - want) <= tol * (1 + mag);                           \
+      }                                                                                         \
+    check(ok, #dtype " correlate2d", isa, caseno);                                              \
+    /* 1-D: one row, zero extension */                                                          \
+    const int64_t n = p.h ? p.w : 0, m = p.kw, out_n = p.ow; /* row 0 of x */                   \
+    T *y1 = malloc(sizeof(T) * (out_n ? out_n : 1)); /* exactly out_n: overruns are ASan errors */ \
+    ok = fc_##dtype##_correlate1d(n, n ? x : NULL, m, k, p.pad_left, out_n, y1) == FC_OK;       \
+    for (int64_t i = 0; ok && i < out_n; i++) {                                                 \
+      double want = 0, mag = 0;                                                                 \
+      for (int64_t t = 0; t < m; t++) {                                                         \
+        const int64_t g = i - p.pad_left + t;                                                   \
+        if (g >= 0 && g < n) want += (double)x[g] * k[t], mag += fabs((double)x[g] * k[t]);     \
+      }                                                                                         \
+      ok = fabs((double)y1[i] - want) <= tol * (1 + mag);                                       \
+    }                                                                                           \
+    check(ok, #dtype " correlate1d", isa, caseno);                                              \
+    free(x), free(k), free(y), free(y1);                                                        \
+  }
+
+DEFINE_CORRELATE_TESTS(f32, float, 1e-5)
+DEFINE_CORRELATE_TESTS(f64, double, 1e-13)
+
 int main(int argc, char **argv) {
   const int64_t cases = argc > 1 ? atoll(argv[1]) : 200;
   for (int isa = FC_ISA_SCALAR; isa <= FC_ISA_AVX512; isa++) {
@@ -166,6 +226,7 @@ int main(int argc, char **argv) {
       for (int64_t i = 0; i < cases; i++) {
         f32_conv_case(name, i), f64_conv_case(name, i);
         f32_pool_relu_case(name, i), f64_pool_relu_case(name, i);
+        f32_correlate_case(name, i), f64_correlate_case(name, i);
       }
     }
     /* invalid parameters are refused, never dereferenced */
@@ -175,6 +236,12 @@ int main(int argc, char **argv) {
     check(fc_f32_conv2d(&bad, NULL, NULL, NULL, NULL) == FC_EINVAL, "conv2d rejects groups", name, 0);
     bad.groups = 1, bad.n = (int64_t)1 << 40, bad.c = (int64_t)1 << 40;
     check(fc_f32_conv2d(&bad, NULL, NULL, NULL, NULL) == FC_EOVERFLOW, "conv2d rejects overflow", name, 0);
+    fc_correlate2d_params cbad = {4, 4, 4, 0, 3, 2, 2, 0, 0, FC_BOUNDARY_FILL};
+    check(fc_f64_correlate2d(&cbad, NULL, NULL, 0, NULL) == FC_EINVAL, "correlate2d rejects kh 0", name, 0);
+    cbad.kh = 3, cbad.h = 0, cbad.boundary = FC_BOUNDARY_SYMM;
+    check(fc_f64_correlate2d(&cbad, NULL, NULL, 0, NULL) == FC_EINVAL, "correlate2d rejects symm on empty", name, 0);
+    cbad.h = 4, cbad.boundary = FC_BOUNDARY_FILL, cbad.oh = (int64_t)1 << 40, cbad.ow = (int64_t)1 << 40;
+    check(fc_f64_correlate2d(&cbad, NULL, NULL, 0, NULL) == FC_EOVERFLOW, "correlate2d rejects overflow", name, 0);
   }
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;

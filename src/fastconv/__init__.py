@@ -1,4 +1,5 @@
-"""fastconv: fast convolution, ReLU and max-pooling for NumPy arrays."""
+"""fastconv: fast convolution, ReLU and max-pooling for NumPy arrays, and drop-in
+replacements for numpy.convolve/correlate and scipy.signal.convolve2d/correlate2d."""
 from __future__ import annotations
 
 __version__ = "0.1.0"
@@ -23,12 +24,18 @@ from .nn import (
     relu,
     relu_backward,
 )
+from .numpy_compat import convolve, correlate
+from .signal import convolve2d, correlate2d
 
 _apply_env()
 del _apply_env
 
 __all__ = [
     "__version__",
+    "convolve",
+    "correlate",
+    "convolve2d",
+    "correlate2d",
     "conv2d",
     "relu",
     "max_pool2d",

@@ -40,6 +40,17 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_relu(int64_t n, const double *x, double *y)
     int fc_f32_max_pool2d(const fc_pool2d_params *p, const float *x, float *y, int64_t *idx)
     int fc_f64_max_pool2d(const fc_pool2d_params *p, const double *x, double *y, int64_t *idx)
+    ctypedef enum fc_boundary:
+        FC_BOUNDARY_FILL
+        FC_BOUNDARY_WRAP
+        FC_BOUNDARY_SYMM
+    ctypedef struct fc_correlate2d_params:
+        int64_t h, w, ldx, kh, kw, oh, ow, pad_top, pad_left
+        fc_boundary boundary
+    int fc_f32_correlate2d(const fc_correlate2d_params *p, const float *x, const float *k, float fill, float *y)
+    int fc_f64_correlate2d(const fc_correlate2d_params *p, const double *x, const double *k, double fill, double *y)
+    int fc_f32_correlate1d(int64_t n, const float *x, int64_t m, const float *w, int64_t pad_left, int64_t out_n, float *y)
+    int fc_f64_correlate1d(int64_t n, const double *x, int64_t m, const double *w, int64_t pad_left, int64_t out_n, double *y)
     int fc_get_num_threads()
     void fc_set_num_threads(int n)
     int fc_openmp_enabled()
@@ -269,6 +280,61 @@ def adam_update(floating[::1] p, const floating[::1] g, floating[::1] m, floatin
         else:
             st = fc_f64_adam_update(n, &p[0], &g[0], &m[0], &v[0], alpha, beta_1, beta_2, epsilon)
     _check(st, "adam_update", (n,))
+
+
+# ---- correlate1d / correlate2d (for fastconv.numpy_compat and fastconv.signal) --
+def correlate1d(const floating[::1] x, const floating[::1] w, floating[::1] y, int64_t pad_left):
+    """y[i] = sum_t X(i - pad_left + t) * w[t], X = x extended by zeros; y is written."""
+    cdef int64_t n = x.shape[0], m = w.shape[0], out_n = y.shape[0]
+    if m == 0:
+        raise ValueError("correlate1d: the kernel w is empty")
+    if out_n == 0:
+        return
+    cdef const floating *xp = &x[0] if n else NULL
+    cdef const floating *wp = &w[0]
+    cdef floating *yp = &y[0]
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_correlate1d(n, xp, m, wp, pad_left, out_n, yp)
+        else:
+            st = fc_f64_correlate1d(n, xp, m, wp, pad_left, out_n, yp)
+    _check(st, "correlate1d", (n, m, out_n))
+
+
+def correlate2d(const floating[:, :] x, const floating[:, ::1] k, floating[:, ::1] y,
+                int64_t pad_top, int64_t pad_left, int boundary, double fillvalue):
+    """y[r, c] = sum_ij X(r - pad_top + i, c - pad_left + j) * k[i, j]; boundary is
+    0 (fill), 1 (wrap) or 2 (symm). x needs unit column stride; y is written."""
+    cdef fc_correlate2d_params p
+    p.h, p.w = x.shape[0], x.shape[1]
+    p.kh, p.kw = k.shape[0], k.shape[1]
+    p.oh, p.ow = y.shape[0], y.shape[1]
+    p.pad_top, p.pad_left = pad_top, pad_left
+    if boundary not in (0, 1, 2):
+        raise ValueError(f"correlate2d: boundary code must be 0, 1 or 2, got {boundary}")
+    p.boundary = <fc_boundary>boundary
+    if p.kh == 0 or p.kw == 0:
+        raise ValueError(f"correlate2d: the kernel of shape {(p.kh, p.kw)} is empty")
+    if p.oh == 0 or p.ow == 0:
+        return
+    cdef const floating *xp = NULL
+    p.ldx = p.w
+    if p.h and p.w:
+        if x.strides[1] != sizeof(floating) or x.strides[0] < 0 or x.strides[0] % sizeof(floating):
+            raise ValueError(f"correlate2d: x needs unit column stride, got strides {(x.strides[0], x.strides[1])}")
+        p.ldx = x.strides[0] // sizeof(floating)
+        xp = &x[0, 0]
+    cdef const floating *kp = &k[0, 0]
+    cdef floating *yp = &y[0, 0]
+    cdef floating fill = <floating>fillvalue
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_correlate2d(&p, xp, kp, fill, yp)
+        else:
+            st = fc_f64_correlate2d(&p, xp, kp, fill, yp)
+    _check(st, "correlate2d", (p.h, p.w, p.kh, p.kw, p.oh, p.ow))
 
 
 # ---- runtime control -----------------------------------------------------------

@@ -96,6 +96,40 @@ int fc_f32_adam_update(int64_t n, float *p, const float *g, float *m, float *v, 
 int fc_f64_adam_update(int64_t n, double *p, const double *g, double *m, double *v,
                        double alpha, double beta_1, double beta_2, double epsilon);
 
+/* ---- correlate2d / correlate1d (behind the NumPy/SciPy drop-ins) ---------
+ * 2-D cross-correlation, no conjugation:
+ *   y[r, c] = sum_{i < kh} sum_{j < kw} X(r - pad_top + i, c - pad_left + j) * k[i, j]
+ * for r < oh, c < ow. X extends x (h x w, rows ldx elements apart, unit column
+ * stride) past its edges as scipy.signal.correlate2d does:
+ *   FC_BOUNDARY_FILL  fillvalue;
+ *   FC_BOUNDARY_WRAP  periodic (x[r mod h, c mod w]);
+ *   FC_BOUNDARY_SYMM  mirrored with the edge repeated: d c b a | a b c d | d c b a,
+ *                     as often as needed.
+ * k is kh x kw and y is oh x ow, both dense row-major; y aliases neither input.
+ * Convolution is this with k flipped and the pads mirrored (the caller does it).
+ * kh, kw >= 1; WRAP and SYMM need h, w >= 1 unless y is empty.
+ *
+ * 1-D: y[i] = sum_{t < m} X(i - pad_left + t) * w[t] for i < out_n, X being x[0..n)
+ * extended by zeros; the 2-D case with one row. m >= 1. */
+typedef enum { FC_BOUNDARY_FILL = 0, FC_BOUNDARY_WRAP = 1, FC_BOUNDARY_SYMM = 2 } fc_boundary;
+
+typedef struct {
+  int64_t h, w, ldx;         /* input rows, columns, row stride in elements (>= w) */
+  int64_t kh, kw;            /* kernel rows and columns */
+  int64_t oh, ow;            /* output rows and columns */
+  int64_t pad_top, pad_left; /* y[0, 0] reads X from (-pad_top, -pad_left); may be < 0 */
+  fc_boundary boundary;
+} fc_correlate2d_params;
+
+int fc_f32_correlate2d(const fc_correlate2d_params *p, const float *x, const float *k,
+                       float fillvalue, float *y);
+int fc_f64_correlate2d(const fc_correlate2d_params *p, const double *x, const double *k,
+                       double fillvalue, double *y);
+int fc_f32_correlate1d(int64_t n, const float *x, int64_t m, const float *w, int64_t pad_left,
+                       int64_t out_n, float *y);
+int fc_f64_correlate1d(int64_t n, const double *x, int64_t m, const double *w, int64_t pad_left,
+                       int64_t out_n, double *y);
+
 /* ---- runtime control -----------------------------------------------------*/
 int fc_get_num_threads(void);
 void fc_set_num_threads(int n); /* n <= 0: back to the OpenMP default */

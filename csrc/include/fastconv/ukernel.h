@@ -30,6 +30,13 @@
  *
  * Unary microkernel: y[i] = f(x[i]) for i < n; y may equal x (in place).
  * Binary microkernel: z[i] = f(a[i], b[i]) for i < n; z may equal a or b.
+ *
+ * Correlation row microkernel (one output row of a 'valid' 2-D correlation;
+ * 1-D correlation is the case kh = 1):
+ *   y[j] = sum_{i < kh} sum_{t < kw} x[i*ldx + j + t] * w[i*kw + t]   for j < n
+ *   x: kh rows, ldx elements apart, each with n + kw - 1 readable values;
+ *   w: kh x kw, row-major; y: n values, written (never read), aliasing
+ *   neither x nor w. n, kh, kw >= 1. No alignment.
  */
 #ifndef FASTCONV_UKERNEL_H
 #define FASTCONV_UKERNEL_H
@@ -58,6 +65,10 @@ typedef void (*fc_f32_maxpool_ukernel)(const fc_pool2d_params *p, const float *p
                                        float *y, int64_t *idx);
 typedef void (*fc_f64_maxpool_ukernel)(const fc_pool2d_params *p, const double *plane, int64_t oy,
                                        double *y, int64_t *idx);
+typedef void (*fc_f32_correlate_ukernel)(size_t n, size_t kh, size_t kw, const float *x,
+                                         size_t ldx, const float *w, float *y);
+typedef void (*fc_f64_correlate_ukernel)(size_t n, size_t kh, size_t kw, const double *x,
+                                         size_t ldx, const double *w, double *y);
 typedef void (*fc_f32_unary_ukernel)(size_t n, const float *x, float *y);
 typedef void (*fc_f64_unary_ukernel)(size_t n, const double *x, double *y);
 typedef void (*fc_f32_binary_ukernel)(size_t n, const float *a, const float *b, float *z);
@@ -106,6 +117,8 @@ typedef struct {
   fc_f64_unary_ukernel f64_relu;
   fc_f32_binary_ukernel f32_relu_bwd; /* (gy, x) -> gx */
   fc_f64_binary_ukernel f64_relu_bwd;
+  fc_f32_correlate_ukernel f32_correlate;
+  fc_f64_correlate_ukernel f64_correlate;
 } fc_ukernel_table;
 
 const fc_ukernel_table *fc_table(void);
@@ -126,6 +139,10 @@ const fc_ukernel_table *fc_table(void);
   void fc_##dtype##_maxpool_##layout##_ukernel__##isa(const fc_pool2d_params *p,                \
                                                       const ctype *plane, int64_t oy, ctype *y, \
                                                       int64_t *idx);
+#define FC_DECLARE_CORRELATE(dtype, ctype, tile, isa)                                       \
+  void fc_##dtype##_correlate_ukernel_##tile##__##isa(size_t n, size_t kh, size_t kw,       \
+                                                      const ctype *x, size_t ldx,           \
+                                                      const ctype *w, ctype *y);
 #define FC_DECLARE_UNARY(dtype, ctype, op, isa) \
   void fc_##dtype##_##op##_ukernel__##isa(size_t n, const ctype *x, ctype *y);
 
@@ -137,14 +154,17 @@ const fc_ukernel_table *fc_table(void);
 #define FC_MAXPOOL(dtype, ctype, layout, isa) FC_DECLARE_MAXPOOL(dtype, ctype, layout, isa)
 #define FC_UNARY(dtype, ctype, op, isa) FC_DECLARE_UNARY(dtype, ctype, op, isa)
 #define FC_BINARY(dtype, ctype, op, isa) FC_DECLARE_BINARY(dtype, ctype, op, isa)
+#define FC_CORRELATE(dtype, ctype, mr, nr, isa) FC_DECLARE_CORRELATE(dtype, ctype, mr##x##nr, isa)
 #include "../../ukernels/gemm.inc"
 #include "../../ukernels/igemm.inc"
 #include "../../ukernels/maxpool.inc"
 #include "../../ukernels/unary.inc"
+#include "../../ukernels/correlate.inc"
 #undef FC_GEMM
 #undef FC_IGEMM
 #undef FC_MAXPOOL
 #undef FC_UNARY
 #undef FC_BINARY
+#undef FC_CORRELATE
 
 #endif

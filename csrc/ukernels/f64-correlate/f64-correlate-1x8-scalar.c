@@ -1,0 +1,32 @@
+/* f64 correlation row microkernel, portable C (the fallback on every CPU), 8 outputs
+ * per pass:  y[j] = sum_{i < kh} sum_{t < kw} x[i*ldx + j + t] * w[i*kw + t]  for j < n.
+ * Each of the kh input rows (ldx elements apart) holds n + kw - 1 readable values; w is
+ * kh x kw, row-major. The 8 accumulators are a local array the compiler keeps in
+ * (baseline SIMD) registers. y is written, never read. n, kh, kw >= 1; no alignment. */
+#include <assert.h>
+#include "fastconv/ukernel.h"
+
+#define NR 8
+
+void fc_f64_correlate_ukernel_1x8__scalar(size_t n, size_t kh, size_t kw,
+                                        const double *restrict x, size_t ldx,
+                                        const double *restrict w, double *restrict y) {
+  assert(n >= 1 && kh >= 1 && kw >= 1);
+  for (size_t j = 0; j < n; j += NR) {
+    const size_t nr = n - j < NR ? n - j : NR;
+    double acc[NR] = {0};
+    for (size_t i = 0; i < kh; i++) {
+      const double *xr = x + i * ldx + j;
+      const double *wr = w + i * kw;
+      for (size_t t = 0; t < kw; t++) {
+        const double wt = wr[t];
+        if (nr == NR) {
+          for (size_t r = 0; r < NR; r++) acc[r] += xr[t + r] * wt;
+        } else {
+          for (size_t r = 0; r < nr; r++) acc[r] += xr[t + r] * wt;
+        }
+      }
+    }
+    for (size_t r = 0; r < nr; r++) y[j + r] = acc[r];
+  }
+}

@@ -1,0 +1,331 @@
+"""The engine behind convolve, correlate, convolve2d and correlate2d: one
+correlation with SciPy's boundary rules, computed by the C kernels, by FFT or by
+the exact slow twin, whichever the dtype and the size call for.
+
+    y[r, c] = sum_ij X(r - pad[0] + i, c - pad[1] + j) * k[i, j]
+
+X is the input extended by the boundary rule; no conjugation, no flipping (the
+public functions do those). Inputs arrive already in the result dtype.
+
+Paths, by result dtype:
+- float32, float64: direct SIMD kernels (csrc/ops/correlate2d.c), or FFT when
+  the cost model below predicts it is faster and every input is finite (a NaN
+  or inf would spread over the whole FFT result, not just its neighbourhood);
+- complex64, complex128: FFT, or the real kernels on real and imaginary parts
+  (two passes for a real kernel, four otherwise);
+- float16: the float32 path, rounded back (NumPy also sums float16 in float32);
+- bool and integers: the float64 kernels when every partial sum is an integer
+  below 2**53 (so float64 is exact), converted back with wrap-around; otherwise
+  the slow twin, exact in uint64. Never FFT;
+- long double, complex long double: the slow twin.
+"""
+from __future__ import annotations
+
+import cmath
+import functools
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from . import _kernels, slow
+from .slow import FILL, SYMM, WRAP
+
+__all__ = ["correlate", "FILL", "WRAP", "SYMM"]
+
+# Tests only: "direct" or "fft" forces that path for float and complex inputs
+# (FFT still needs finite values), "slow" the slow twin for every dtype; None
+# lets the dtype and the cost model choose.
+FORCE_PATH: str | None = None
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_C64, _C128 = np.dtype(np.complex64), np.dtype(np.complex128)
+_F16 = np.dtype(np.float16)
+
+# ---- cost model ---------------------------------------------------------------
+# Measured on the development machine (AMD EPYC Zen 4, 2 cores, AVX-512) with
+# `python benchmarks/crossover.py`, which also checks the picks; see docs/dropins.md.
+_DIRECT_S_PER_MAC = {_F32: 3.0e-11, _F64: 5.8e-11}  # one thread, AVX-512, kernels >= ~64 taps
+_DIRECT_ISA_SLOWDOWN = {"avx512": 1.0, "avx2": 1.6, "scalar": 6.0}
+_THREAD_EFFICIENCY = 0.85  # speed-up added per extra thread (both paths run threaded)
+_FFT_S_PER_POINT_LOG = 1.0e-9  # per transformed point and log2(block points), float64
+_FFT_S_PER_POINT = 4.0e-9      # per transformed point: window copy, product, slicing
+_FFT_COMPLEX_FACTOR = 2.0      # complex transforms instead of real ones
+_SMALL_MACS = 1 << 15          # below this the direct kernels win whatever the shape,
+_FEW_TAPS = 32                 # and for kernels this small: <= 2 ns per output, FFT >= 10
+
+
+def _speedup(threads: int) -> float:
+    return 1.0 + _THREAD_EFFICIENCY * (max(threads, 1) - 1)
+
+
+def _direct_seconds(macs: float, dtype: np.dtype, threads: int) -> float:
+    real = _F32 if dtype in (_F32, _C64) else _F64
+    per_mac = _DIRECT_S_PER_MAC[real] * _DIRECT_ISA_SLOWDOWN.get(_kernels.current_isa(), 1.0)
+    return macs * per_mac / _speedup(threads)
+
+
+def _fft_seconds(blocks: tuple[int, ...], lengths: tuple[int, ...], complex_: bool,
+                 threads: int) -> float:
+    block_points = math.prod(lengths)
+    points = math.prod(blocks) * block_points
+    s = points * (_FFT_S_PER_POINT_LOG * math.log2(max(block_points, 2)) + _FFT_S_PER_POINT)
+    return s * (_FFT_COMPLEX_FACTOR if complex_ else 1.0) / _speedup(min(threads, max(blocks)))
+
+
+@functools.lru_cache(maxsize=512)
+def fast_len(n: int) -> int:
+    """The smallest 2**a 3**b 5**c 7**d >= n: lengths numpy.fft transforms fastest."""
+    if n <= 8:
+        return max(n, 1)
+    best = 1 << (n - 1).bit_length()
+    p7 = 1
+    while p7 < best:
+        p5 = p7
+        while p5 < best:
+            p3 = p5
+            while p3 < best:
+                p = p3
+                while p < n:
+                    p *= 2
+                best = min(best, p)
+                p3 *= 3
+            p5 *= 5
+        p7 *= 7
+    return best
+
+
+def _block_lengths(out: int, k: int) -> list[int]:
+    """Transform lengths worth trying along one axis: powers of two from 2k, and
+    the single block covering everything."""
+    whole = fast_len(out + k - 1)
+    lengths = {whole}
+    n = 1 << max(k, 1).bit_length()
+    while n < whole:
+        lengths.add(n)
+        n *= 2
+    return sorted(lengths)
+
+
+@functools.lru_cache(maxsize=512)
+def _fft_plan(out_shape: tuple[int, int], kshape: tuple[int, int], complex_: bool,
+              threads: int) -> tuple[float, tuple[int, int], tuple[int, int]]:
+    """Cheapest overlap-save plan: (predicted seconds, blocks per axis, transform
+    length per axis). Each block of length N yields N - k + 1 outputs."""
+    best = None
+    for n0 in _block_lengths(out_shape[0], kshape[0]):
+        for n1 in _block_lengths(out_shape[1], kshape[1]):
+            blocks = (-(-out_shape[0] // (n0 - kshape[0] + 1)),
+                      -(-out_shape[1] // (n1 - kshape[1] + 1)))
+            cost = _fft_seconds(blocks, (n0, n1), complex_, threads)
+            if best is None or cost < best[0]:
+                best = (cost, blocks, (n0, n1))
+    return best
+
+
+# ---- paths ----------------------------------------------------------------------
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+def _map_threads(fn, items, threads: int) -> list:
+    """fn over items, on up to `threads` threads (numpy.fft releases the GIL).
+    The pool is made on first use and regrown when more threads are allowed."""
+    global _pool, _pool_size
+    if threads <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with _pool_lock:
+        if _pool is None or _pool_size < threads:
+            _pool = ThreadPoolExecutor(threads, thread_name_prefix="fastconv-fft")
+            _pool_size = threads
+        pool = _pool
+    return list(pool.map(fn, items))
+
+
+def _direct(x, k, pad, out_shape, boundary, fill):
+    """C kernels; x, k real float32 or float64 of one dtype, 2-D."""
+    if x.size and (x.strides[1] != x.itemsize or x.strides[0] < 0
+                   or x.strides[0] % x.itemsize or not x.flags.aligned):
+        x = np.ascontiguousarray(x)
+    k = np.ascontiguousarray(k)
+    y = np.empty(out_shape, dtype=x.dtype)
+    if x.shape[0] == 1 and k.shape[0] == 1 and pad[0] == 0 and boundary == FILL and fill == 0:
+        _kernels.correlate1d(np.ascontiguousarray(x[0]), k[0], y[0], pad[1])
+    else:
+        _kernels.correlate2d(x, k, y, pad[0], pad[1], boundary, float(fill))
+    return y
+
+
+def _direct_complex(x, k, pad, out_shape, boundary, fill):
+    """(a + ib) * (c + id) as real correlations: two passes when the kernel is
+    real, four otherwise."""
+    fill = complex(fill)
+    xr, xi = np.ascontiguousarray(x.real), np.ascontiguousarray(x.imag)
+    kr, ki = k.real, k.imag
+    re = _direct(xr, kr, pad, out_shape, boundary, fill.real)
+    im = _direct(xi, kr, pad, out_shape, boundary, fill.imag)
+    if np.any(ki) or not _finite(x, fill):  # skipping them would drop inf * 0 = NaN
+        re -= _direct(xi, ki, pad, out_shape, boundary, fill.imag)
+        im += _direct(xr, ki, pad, out_shape, boundary, fill.real)
+    y = np.empty(out_shape, dtype=x.dtype)
+    y.real, y.imag = re, im
+    return y
+
+
+def _window(x, origin, shape, boundary, fill, dtype):
+    """The extended input over rows origin[0] + [0, shape[0]) and columns
+    origin[1] + [0, shape[1]), as a new array of `dtype`."""
+    if boundary != FILL:
+        rows = np.arange(shape[0]) + origin[0]
+        cols = np.arange(shape[1]) + origin[1]
+        return slow.extend(x, rows, cols, boundary, fill).astype(dtype)
+    win = np.full(shape, fill, dtype=dtype)
+    r0, c0 = max(origin[0], 0), max(origin[1], 0)
+    r1 = min(origin[0] + shape[0], x.shape[0])
+    c1 = min(origin[1] + shape[1], x.shape[1])
+    if r1 > r0 and c1 > c0:
+        win[r0 - origin[0]:r1 - origin[0], c0 - origin[1]:c1 - origin[1]] = x[r0:r1, c0:c1]
+    return win
+
+
+def _fft(x, k, pad, out_shape, boundary, fill, plan):
+    """Overlap-save with numpy.fft in float64 (complex128 for complex input):
+    the extended input is cut into overlapping blocks of the plan's lengths, all
+    blocks are transformed at once (in a few slabs over threads), multiplied by
+    the flipped kernel's spectrum, and each keeps its N - k + 1 valid outputs."""
+    _, (nb0, nb1), (n0, n1) = plan
+    (oh, ow), (kh, kw) = out_shape, k.shape
+    l0, l1 = n0 - kh + 1, n1 - kw + 1
+    cplx = x.dtype.kind == "c"
+    work = np.complex128 if cplx else np.float64
+    win = _window(x, (-pad[0], -pad[1]), (nb0 * l0 + kh - 1, nb1 * l1 + kw - 1),
+                  boundary, fill, work)
+    blocks = np.lib.stride_tricks.sliding_window_view(win, (n0, n1))[::l0, ::l1]
+    axes, s = ((-2, -1), (n0, n1)) if n0 > 1 else ((-1,), (n1,))  # 1-D: rows of length 1
+    fwd, inv = (np.fft.fftn, np.fft.ifftn) if cplx else (np.fft.rfftn, np.fft.irfftn)
+    spectrum = fwd(k[::-1, ::-1].astype(work), s, axes)
+    y = np.empty(out_shape, dtype=x.dtype)
+    split = 0 if nb0 >= nb1 else 1  # cut the block grid into slabs along its longer side
+
+    def run(span):  # one slab: transform, multiply, keep each block's valid part
+        a, b = span
+        sub = blocks[a:b] if split == 0 else blocks[:, a:b]
+        f = inv(fwd(sub, s, axes) * spectrum, s, axes)[:, :, kh - 1:, kw - 1:]
+        p, q = f.shape[:2]
+        out = f.transpose(0, 2, 1, 3).reshape(p * l0, q * l1)
+        if split == 0:  # the last blocks may reach past the result: clip
+            y[a * l0:b * l0] = out[:min(b * l0, oh) - a * l0, :ow]
+        else:
+            y[:, a * l1:b * l1] = out[:oh, :min(b * l1, ow) - a * l1]
+
+    threads = _kernels.get_num_threads()
+    count = (nb0, nb1)[split]
+    edges = np.linspace(0, count, min(threads, count) + 1).astype(int)
+    _map_threads(run, [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a], threads)
+    return y
+
+
+def _exact_in_float64(x, k, boundary, fill) -> bool:
+    """True when every partial sum of integer products stays below 2**53 in
+    magnitude, so float64 arithmetic (any order, with FMA) is exact."""
+    peak = 0
+    if x.size:
+        peak = max(abs(int(x.max())), abs(int(x.min())))
+    if boundary == FILL:
+        peak = max(peak, abs(int(fill)))
+    k_sum = float(np.abs(k.astype(np.float64)).sum())
+    return peak * k_sum < 2.0**53
+
+
+def _from_exact(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if dtype.kind == "b":
+        return y != 0
+    return y.astype(np.int64).astype(dtype)  # int64 -> narrower wraps, as NumPy's sums do
+
+
+def _numpy_edges(y, x, k, pad):
+    """Redo the 1-D outputs whose window crosses an end of x the way NumPy does:
+    summing only the overlapping terms. Zero padding adds 0 * k[t], which is NaN
+    where k[t] is infinite or NaN; NumPy never forms that product."""
+    n, m = len(x), len(k)
+    left = range(0, min(pad, len(y)))
+    right = range(max(n - m + 1 + pad, pad, 0), len(y))
+    with np.errstate(all="ignore"):  # numpy.correlate does not warn about inf - inf either
+        for i in (*left, *right):
+            lo, hi = max(0, pad - i), min(m, n + pad - i)  # taps with 0 <= i - pad + t < n
+            y[i] = np.dot(x[i - pad + lo:i - pad + hi], k[lo:hi]) if hi > lo else 0
+
+
+def _finite(*arrays) -> bool:
+    """No inf or NaN anywhere (small arrays checked in Python: ufuncs cost ~2 us)."""
+    for a in arrays:
+        a = np.asarray(a)
+        if a.size <= 16:
+            if not all(map(cmath.isfinite, a.ravel().tolist())):
+                return False
+        elif not np.isfinite(a).all():
+            return False
+    return True
+
+
+def _correlate_1d(x, k, pad, out_n):
+    """1-D, zero-extended: the 2-D engine on one row, with a short cut for small
+    float problems and short kernels (no planning: FFT cannot win there), then
+    NumPy's edge sums when the kernel is not finite."""
+    n, m = len(x), len(k)
+    if FORCE_PATH is None and (m <= _FEW_TAPS or out_n * m <= _SMALL_MACS) and x.dtype.char in "fd":
+        y = np.empty(out_n, dtype=x.dtype)
+        x = np.ascontiguousarray(x)
+        if not x.flags.aligned:
+            x = x.copy()
+        _kernels.correlate1d(x, np.ascontiguousarray(k), y, pad)
+    else:
+        y = correlate(x[None, :], k[None, :], (0, pad), (1, out_n))[0]
+    if y.dtype.kind in "fc" and (pad > 0 or out_n > n - m + 1) and not _finite(k):
+        _numpy_edges(y, x, k, pad)
+    return y
+
+
+def correlate(x, k, pad, out_shape, boundary=FILL, fill=0):
+    """The correlation above for 1-D (pad and out_shape ints, zero extension) or
+    2-D inputs.
+
+    x, k: arrays of one native numeric dtype, the result's; k non-empty. `fill`
+    is a scalar of that dtype, used with boundary FILL. Returns a new array.
+    """
+    if x.ndim == 1:
+        return _correlate_1d(x, k, pad, out_shape)
+    dtype = x.dtype
+    oh, ow = out_shape
+    kh, kw = k.shape
+    if oh == 0 or ow == 0 or kh == 0 or kw == 0:
+        return np.zeros(out_shape, dtype=dtype)
+    if FORCE_PATH == "slow":
+        return slow.correlate2d(x, k, pad, out_shape, boundary, fill)
+    if dtype == _F16:
+        y = correlate(x.astype(_F32), k.astype(_F32), pad, out_shape, boundary, _F32.type(fill))
+        return y.astype(_F16)
+    if (dtype in (_F32, _F64) and FORCE_PATH is None
+            and (kh * kw <= _FEW_TAPS or oh * ow * kh * kw <= _SMALL_MACS)):
+        return _direct(x, k, pad, out_shape, boundary, fill)
+    if dtype in (_F32, _F64, _C64, _C128):
+        macs = oh * ow * kh * kw
+        if dtype.kind == "c":
+            macs *= 4 if np.any(k.imag) else 2
+        threads = _kernels.get_num_threads()
+        plan = _fft_plan(out_shape, k.shape, dtype.kind == "c", threads)
+        fft_wins = plan[0] < _direct_seconds(macs, dtype, threads)
+        if FORCE_PATH is not None:
+            fft_wins = FORCE_PATH == "fft"
+        if fft_wins and _finite(x, k, fill):
+            return _fft(x, k, pad, out_shape, boundary, fill, plan)
+        if dtype.kind == "c":
+            return _direct_complex(x, k, pad, out_shape, boundary, fill)
+        return _direct(x, k, pad, out_shape, boundary, fill)
+    if dtype.kind in "biu" and _exact_in_float64(x, k, boundary, fill):
+        y = _direct(x.astype(_F64), k.astype(_F64), pad, out_shape, boundary, float(fill))
+        return _from_exact(y, dtype)
+    return slow.correlate2d(x, k, pad, out_shape, boundary, fill)

@@ -1,0 +1,21 @@
+from typing import Any, Literal
+
+import numpy.typing as npt
+
+_Mode = Literal["full", "valid", "same"]
+_Boundary = Literal["fill", "pad", "wrap", "circular", "symm", "symmetric"]
+
+def convolve2d(
+    in1: npt.ArrayLike,
+    in2: npt.ArrayLike,
+    mode: _Mode = ...,
+    boundary: _Boundary = ...,
+    fillvalue: Any = ...,
+) -> npt.NDArray[Any]: ...
+def correlate2d(
+    in1: npt.ArrayLike,
+    in2: npt.ArrayLike,
+    mode: _Mode = ...,
+    boundary: _Boundary = ...,
+    fillvalue: Any = ...,
+) -> npt.NDArray[Any]: ...

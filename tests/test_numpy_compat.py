@@ -1,0 +1,240 @@
+"""fastconv.convolve and fastconv.correlate against numpy.convolve and
+numpy.correlate themselves: random cases over every dtype, size regime, layout,
+mode and ISA; each algorithm path forced in turn; then the documented edge
+cases (empty, 0-d, swaps, conjugation, overflow, bad arguments)."""
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _correlate, numpy_compat
+from dropins_reference import (
+    LAYOUTS,
+    assert_same_behaviour,
+    assert_same_result,
+    random_array,
+    with_layout,
+)
+
+OPS = {"convolve": (fastconv.convolve, np.convolve), "correlate": (fastconv.correlate, np.correlate)}
+DTYPES = ["?", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8",
+          "f2", "f4", "f8", "g", "c8", "c16", "G"]
+MODES = ("valid", "same", "full", 0, 1, 2)
+
+
+def _length(rng) -> int:
+    """Mostly short (vector-width territory), sometimes long: 1..40, 1..300, 1..2000."""
+    r = rng.random()
+    top = 40 if r < 0.8 else 300 if r < 0.95 else 2000
+    return int(rng.integers(1, top + 1))
+
+
+def _case(rng, dtype):
+    """(a, v, description): lengths drawn independently, so v is as often longer
+    than a as shorter; v sometimes of another dtype; each in a random layout."""
+    other = dtype if rng.random() < 0.8 else DTYPES[rng.integers(len(DTYPES))]
+    a = random_array(rng, _length(rng), dtype)
+    v = random_array(rng, _length(rng), other)
+    la, lv = LAYOUTS[rng.integers(len(LAYOUTS))], LAYOUTS[rng.integers(len(LAYOUTS))]
+    desc = f"a {dtype}[{a.size}] {la}, v {other}[{v.size}] {lv}"
+    return with_layout(rng, a, la), with_layout(rng, v, lv), desc
+
+
+def _check(op, a, v, mode, isa, desc):
+    fast, ref = OPS[op]
+    assert_same_result(fast(a, v, mode), ref(a, v, mode), op=op, isa=isa,
+                       case=f"{desc}, mode={mode!r}")
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", OPS)
+def test_matches_numpy_random(isa, rng, op, dtype, seed):
+    a, v, desc = _case(rng, dtype)
+    for mode in ("valid", "same", "full", MODES[3 + rng.integers(3)]):
+        _check(op, a, v, mode, isa, desc)
+
+
+@pytest.fixture
+def force_path(request, monkeypatch):
+    monkeypatch.setattr(_correlate, "FORCE_PATH", request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("dtype", ["f4", "f8", "c8", "c16"])
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("force_path", ["direct", "fft"], indirect=True)
+def test_each_float_path_matches_numpy(force_path, rng, op, dtype, seed):
+    a, v, desc = _case(rng, dtype)
+    for mode in ("valid", "same", "full"):
+        _check(op, a, v, mode, "default", f"path={force_path}, {desc}")
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("force_path", ["slow"], indirect=True)
+def test_slow_twin_matches_numpy(force_path, rng, op, dtype, seed):
+    a, v, desc = _case(rng, dtype)
+    for mode in ("valid", "same", "full"):
+        _check(op, a, v, mode, "default", f"path=slow, {desc}")
+
+
+@pytest.mark.parametrize("n, m", [(1, 1), (7, 7), (8, 3), (63, 64), (64, 63), (65, 2), (127, 5),
+                                  (128, 128), (129, 31), (257, 17), (1000, 999), (4099, 301)])
+@pytest.mark.parametrize("dtype", ["f4", "f8"])
+@pytest.mark.parametrize("op", OPS)
+def test_sizes_around_the_vector_width(isa, rng, op, dtype, n, m):
+    """Lengths at tile - 1, tile, tile + 1 of every kernel (8..128 outputs per pass)."""
+    a, v = random_array(rng, n, dtype), random_array(rng, m, dtype)
+    for mode in ("valid", "same", "full"):
+        _check(op, a, v, mode, isa, f"{dtype}[{n}] with {dtype}[{m}]")
+        _check(op, v, a, mode, isa, f"{dtype}[{m}] with {dtype}[{n}] (swapped)")
+
+
+def test_lecture_example():
+    got = fastconv.correlate([5, 3, 2, 5, 9, 7], [1, 2, 3])
+    assert_same_result(got, np.array([17, 22, 39, 44]), op="correlate", isa="default",
+                       case="lecture example")
+    assert got.dtype == np.correlate([5, 3, 2, 5, 9, 7], [1, 2, 3]).dtype
+
+
+def test_docstring_examples():
+    assert doctest.testmod(numpy_compat).failed == 0
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_complex_conjugation_and_swap(isa, op):
+    """numpy.correlate conjugates v and, when v is longer, returns the reversed
+    conjugate of correlate(v, a); numpy.convolve conjugates nothing."""
+    a = np.array([1 + 1j, 2, 3 - 2j])
+    v = np.array([0.5j, 1, -1 + 1j, 2, 0.25])
+    for mode in ("valid", "same", "full"):
+        _check(op, a, v, mode, isa, "complex, v longer")
+        _check(op, v, a, mode, isa, "complex, a longer")
+        _check(op, a.astype(np.complex64), v.real, mode, isa, "complex64 with float64")
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("a, v", [
+    (np.array([100, 100, 100], np.int8), np.array([100, 100], np.int8)),
+    (np.array([250, 251, 3], np.uint8), np.array([255, 7], np.uint8)),
+    (np.array([2**62, -2**62, 2**63 - 1], np.int64), np.array([3, -5], np.int64)),
+    (np.array([2**64 - 1, 2**63], np.uint64), np.array([2**64 - 1, 5, 7], np.uint64)),
+    (np.array([2**31 - 1] * 5, np.int32), np.array([2**31 - 1] * 3, np.int32)),
+    (np.array([True, False, True]), np.array([True, True])),
+    (np.array([3, 1, 2], np.uint64), np.array([-1, 2], np.int64)),   # -> float64
+    (np.array([1.5, 2.5], np.float32), np.array([2, 3], np.int16)),  # -> float32
+    (np.array([1.5, 2.5], np.float16), np.array([2, 3], np.int8)),   # -> float16
+], ids=lambda x: str(x.dtype))
+def test_wraparound_and_promotion(isa, op, a, v):
+    for mode in ("valid", "same", "full"):
+        _check(op, a, v, mode, isa, f"{a.dtype} {a.tolist()} with {v.dtype} {v.tolist()}")
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("a, v", [
+    (np.array([1, 2, 3], dtype=object), [4, 5]),
+    (np.array([1, 2, 3], dtype="m8[s]"), [1, 2]),
+    (np.array([1.0, 2.0]), [np.float64(2.0), 3.0]),
+    ([1, 2, 3], (4.0, 5.0)),
+    (3, [1, 2, 3]),  # 0-d: numpy.convolve takes it, numpy.correlate refuses it
+], ids=["object", "timedelta64", "numpy scalars", "list and tuple", "scalar"])
+def test_other_inputs_like_numpy(op, a, v):
+    fast, ref = OPS[op]
+    assert_same_behaviour(lambda: fast(a, v), lambda: ref(a, v), op=op, case=repr((a, v)))
+
+
+BAD_CALLS = [
+    ([], [1], "full"), ([1], [], "full"), ([], [], "valid"), (np.zeros((0,)), [1.0], "same"),
+    ([[1, 2], [3, 4]], [1], "full"), ([1, 2], [[1]], "full"), ([1, 2], np.ones((1, 1, 1)), "valid"),
+    (np.array(3.0), [1, 2], "full"), ([1, 2, 3], np.array(2.0), "valid"),
+    ([1, 2, 3], [1, 2], "x"), ([1, 2, 3], [1, 2], "VALID"), ([1, 2, 3], [1, 2], ""),
+    ([1, 2, 3], [1, 2], 3), ([1, 2, 3], [1, 2], -1), ([1, 2, 3], [1, 2], None),
+    ([1, 2, 3], [1, 2], 2.0), ([1, 2, 3], [1, 2], True), ([1, 2, 3], [1, 2], ["full"]),
+    (["a", "b"], [1, 2], "full"), ([1, 2], ["b"], "valid"),
+    ([[1, 2], [3]], [1], "full"),  # ragged
+    (np.array(["2020-01-01"], "M8[D]"), [1], "full"),
+]
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("a, v, mode", BAD_CALLS, ids=[repr(c)[:40] for c in BAD_CALLS])
+def test_bad_input_raises_like_numpy(op, a, v, mode):
+    """The same exception type as NumPy (or, where NumPy accepts the odd input,
+    the same result)."""
+    fast, ref = OPS[op]
+    assert_same_behaviour(lambda: fast(a, v, mode), lambda: ref(a, v, mode), op=op,
+                          case=f"a={a!r}, v={v!r}, mode={mode!r}")
+
+
+def test_error_messages_name_the_argument():
+    with pytest.raises(ValueError, match=r"mode must be 'valid', 'same' or 'full', got 'ful'"):
+        fastconv.convolve([1, 2], [1], "ful")
+    with pytest.raises(ValueError, match=r"correlate: a must be 1-D, got an array of shape \(2, 1\)"):
+        fastconv.correlate([[1], [2]], [1])
+    with pytest.raises(ValueError, match="v cannot be empty"):
+        fastconv.convolve([1, 2], [])
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("dtype", ["f4", "f8", "c16", "i8", "?"])
+def test_inputs_unchanged_and_result_new(op, rng, dtype):
+    a, v = random_array(rng, 300, dtype), random_array(rng, 40, dtype)
+    a0, v0 = a.copy(), v.copy()
+    for mode in ("valid", "same", "full"):
+        y = OPS[op][0](a, v, mode)
+        assert not np.shares_memory(y, a) and not np.shares_memory(y, v)
+    np.testing.assert_array_equal(a, a0)
+    np.testing.assert_array_equal(v, v0)
+    y = OPS[op][0](a, [1])
+    assert not np.shares_memory(y, a)
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_nan_and_inf_stay_local(op, rng):
+    """A long kernel would pick FFT, where one NaN spreads everywhere; fastconv
+    must give NumPy's NaN/inf pattern."""
+    a, v = rng.standard_normal(5000), rng.standard_normal(1500)
+    a[100], a[4000], v[7] = np.nan, np.inf, -np.inf
+    for mode in ("valid", "same", "full"):
+        _check(op, a, v, mode, "default", "NaN and inf inputs")
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("m", [3, 31, 301, 3001])
+def test_long_signal_matches_numpy_and_threads_agree(op, rng, restore_threads, m):
+    """200k samples: many tasks per thread, kernels on both sides of the crossover."""
+    a, v = rng.standard_normal(200_000), rng.standard_normal(m)
+    fast, ref = OPS[op]
+    for mode in ("valid", "same", "full"):
+        fastconv.set_num_threads(1)
+        one = fast(a, v, mode)
+        fastconv.set_num_threads(2)
+        two = fast(a, v, mode)
+        assert_same_result(two, ref(a, v, mode), op=op, isa="default",
+                           case=f"float64[200000] with [{m}], 2 threads")
+        assert_same_result(one, two, op=op, isa="default", case="1 thread vs 2 threads")
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_direct_path_is_bitwise_repeatable_across_threads(op, rng, restore_threads, monkeypatch):
+    monkeypatch.setattr(_correlate, "FORCE_PATH", "direct")
+    a, v = rng.standard_normal(100_000).astype(np.float32), rng.standard_normal(77).astype(np.float32)
+    fastconv.set_num_threads(1)
+    one = OPS[op][0](a, v, "full")
+    fastconv.set_num_threads(2)
+    assert np.array_equal(one, OPS[op][0](a, v, "full"))
+
+
+def test_byteswapped_and_readonly_inputs(rng):
+    a = rng.standard_normal(100).astype(">f8")
+    v = rng.standard_normal(9).astype(">f4")
+    a.setflags(write=False)
+    for op in OPS:
+        for mode in ("valid", "same", "full"):
+            _check(op, a, v, mode, "default", "big-endian, read-only")
