@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 import dropins_workloads as dw
-import workloads
+from fastconv._bench import workloads
 
 PARAMS = [(case, op, mode) for case in dw.CASES for op, _, _ in case.ops() for mode in case.mode_list]
 
