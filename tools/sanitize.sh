@@ -23,4 +23,6 @@ asan=$(gcc -print-file-name=libasan.so)
 # detect_leaks=0: CPython itself holds memory at exit that LeakSanitizer reports;
 # allocator_may_return_null=1: the huge-size tests expect MemoryError, not an abort.
 cd "$root"
-LD_PRELOAD="$asan" "$venv/bin/python" -m pytest tests -q -x -p no:cacheprovider
+# -k "not plot": matplotlib's own (uninstrumented) C++ extension aborts when
+# loaded under the ASan runtime; the plot tests exercise no fastconv kernel.
+LD_PRELOAD="$asan" "$venv/bin/python" -m pytest tests -q -x -p no:cacheprovider -k "not plot"
