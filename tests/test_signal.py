@@ -308,6 +308,18 @@ def test_direct_path_is_bitwise_repeatable_across_threads(rng, restore_threads, 
     assert np.array_equal(one, fastconv.correlate2d(in1, in2, "same", "symm"))
 
 
+@pytest.mark.parametrize("op", OPS)
+def test_broadcast_and_overlapping_views(op, rng):
+    """Rows that repeat (stride 0) or overlap (sliding windows) are valid inputs."""
+    row = rng.standard_normal(60)
+    views = {"broadcast rows": np.broadcast_to(row, (40, 60)),
+             "sliding windows": np.lib.stride_tricks.sliding_window_view(row, 9),
+             "broadcast columns": np.broadcast_to(row[:30, None], (30, 20))}
+    for name, x in views.items():
+        for mode in MODES:
+            _check(op, x, rng.standard_normal((3, 4)), mode, "symm", 0, "default", name)
+
+
 def test_transposed_views_and_big_endian(rng):
     in1 = rng.standard_normal((40, 50)).T  # Fortran-ordered view
     in2 = rng.standard_normal((6, 3)).astype(">f8")[::-1]
