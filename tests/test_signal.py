@@ -326,3 +326,22 @@ def test_transposed_views_and_big_endian(rng):
     for op in OPS:
         for mode in MODES:
             _check(op, in1, in2, mode, "symm", 0, "default", "transposed view, big-endian kernel")
+
+
+def test_concurrent_calls_from_python_threads(rng, restore_threads):
+    """The GIL is released in the kernels and the FFT pool is shared: calls from
+    several Python threads at once must give the sequential results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    fastconv.set_num_threads(2)
+    jobs = [(fastconv.correlate2d, rng.standard_normal((150, 170)), rng.standard_normal(ks), mode)
+            for ks in ((3, 3), (25, 25)) for mode in MODES]
+    jobs += [(fastconv.convolve, rng.standard_normal(30_000), rng.standard_normal(m), mode)
+             for m in (5, 2000) for mode in MODES]
+    want = [f(a, b, mode) for f, a, b, mode in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda job: job[0](job[1], job[2], job[3]), jobs * 3))
+    for i, y in enumerate(got):
+        f, a, b, mode = jobs[i % len(jobs)]
+        assert_same_result(y, want[i % len(jobs)], op=f.__name__, isa="default",
+                           case=f"concurrent call {i}: {a.shape} * {b.shape} {mode}")
