@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 import dropins_workloads as dw
-import workloads
+from fastconv._bench import workloads
 
 # (case, op, mode, implementation): fastconv and the one library it stands in for
 PARAMS = [(case, op, mode, impl) for case in dw.CASES for op, _, _ in case.ops()

@@ -30,7 +30,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import dropins_workloads as dw
-import workloads
+from fastconv._bench import workloads
 from fastconv._bench.timing import OtherLoad
 
 MIN_ROUND_S = 0.1

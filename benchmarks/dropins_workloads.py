@@ -4,13 +4,13 @@ exactly the same calls. Every call allocates its own result, as a user's does.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from scipy import signal as sps
 
 import fastconv
-from shapes import _read
 
 SEED = 0
 
@@ -58,7 +58,19 @@ class DropinCase:
         return f"{self.dtype} {size} * {self.kernel}"
 
 
-CASES = [DropinCase(**row) for row in _read("dropins.txt")]
+def _read(path: Path) -> list[dict[str, str]]:
+    """Rows of the whitespace table whose column names sit on its ``# name ...`` line."""
+    columns: list[str] = []
+    rows = []
+    for line in path.read_text().splitlines():
+        if line.startswith("# name"):
+            columns = line[1:].split()
+        elif line.strip() and not line.startswith("#"):
+            rows.append(dict(zip(columns, line.split(None, len(columns) - 1))))
+    return rows
+
+
+CASES = [DropinCase(**row) for row in _read(Path(__file__).with_name("shapes") / "dropins.txt")]
 
 
 def calls(case: DropinCase, op: str, mode: str, quick: bool, seed: int = SEED):

@@ -1,102 +1,119 @@
 /* conv2d backward passes for one dtype; included by conv2d.c after
  * conv2d-impl.h, with the same T, FC_(x), GEMM, IGEMM and IGEMM_ENTRY_T.
  *
+ * ---- weight gradient -----------------------------------------------------------
  *   gw[k, tap, c] = sum over images n and output pixels q of
- *                   gy[n, k, q] * x[n, c, pixel q moved by tap]
- *
- * is one GEMM per group with the pixels of all images as its depth:
- * rows = output channels k (A: read in place from gy by the indirect-GEMM
- * microkernel, one row pointer per channel, a_stride 1 in NCHW and k in
- * NHWC), columns = (tap, c) (B: packed from x in NHWC order, where a tap's
- * channels are one memcpy), in depth blocks of kcb pixels. The depth is cut
- * into one contiguous range per thread, each summing into its own partial
- * gw; the partials are added in thread order, so a fixed thread count gives
- * bitwise-identical results and no thread ever writes where another does. */
+ *                   x[n, c, pixel q moved by tap] * gy[n, k, q]
+ * is, per group, gw^T = X (kd x pixels) * GY^T (pixels x kg), with the pixels
+ * of all images as the depth, run on the indirect-GEMM microkernel:
+ *   rows = (tap, c), read in place from a channels-last copy of x that is
+ *          padded left and right (so one output row's pixels are one stride
+ *          apart: a_stride = stride_w * C), one row pointer per output row
+ *          and (tap, c), shared by all images; rows in the vertical padding
+ *          point at a zero row;
+ *   cols = output channels, from gy packed pixel-major into NR-wide panels
+ *          (gy itself when it is channels-last with NR channels).
+ * No im2col is built. Each thread owns a contiguous range of (image, output
+ * row) and sums into its own partial gw; the partials are added in thread
+ * order, so a fixed thread count gives bitwise-identical results. */
 
-/* NCHW -> NHWC, in 32 x 32 tiles for the cache, threaded over tiles. */
-static void FC_(to_nhwc)(const T *x, int64_t n, int64_t c, int64_t hw, T *out) {
-  enum { BLK = 32 };
-  const int64_t cb = fc_ceil_div(c, BLK), pb = fc_ceil_div(hw, BLK), ntasks = n * cb * pb;
-  FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(2 * n * c * hw * (int64_t)sizeof(T)), ntasks);
+/* x (either layout) -> channels-last, padded by pad_left zero columns on the
+ * left and `right` on the right: out (n, h, pad_left + w + right, c). */
+static void FC_(bwd_padded_nhwc)(const fc_conv2d_params *p, const T *x, int64_t right, T *out) {
+  const int64_t wp = p->pad_left + p->w + right, C = p->c, hw = p->h * p->w;
+  const int64_t rows = p->n * p->h;
+  FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(2 * rows * wp * C * (int64_t)sizeof(T)), rows);
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int64_t t = 0; t < ntasks; t++) {
-    const int64_t q0 = t % pb * BLK, c0 = t / pb % cb * BLK, ni = t / (pb * cb);
-    const T *src = x + ni * c * hw;
-    T *dst = out + ni * c * hw;
-    const int64_t q1 = fc_min64(hw, q0 + BLK), c1 = fc_min64(c, c0 + BLK);
-    for (int64_t q = q0; q < q1; q++)
-      for (int64_t ci = c0; ci < c1; ci++) dst[q * c + ci] = src[ci * hw + q];
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t ni = r / p->h, ih = r % p->h;
+    T *dst = out + r * wp * C;
+    memset(dst, 0, (size_t)(p->pad_left * C) * sizeof(T));
+    memset(dst + (p->pad_left + p->w) * C, 0, (size_t)(right * C) * sizeof(T));
+    dst += p->pad_left * C;
+    if (p->layout == FC_NHWC) {
+      memcpy(dst, x + r * p->w * C, (size_t)(p->w * C) * sizeof(T));
+    } else {
+      const T *src = x + ni * C * hw + ih * p->w;
+      for (int64_t iw = 0; iw < p->w; iw++)
+        for (int64_t c = 0; c < C; c++) dst[iw * C + c] = src[c * hw + iw];
+    }
   }
 }
 
-/* B: for pixels [q0, q0 + kc) of image ni, the im2col row (tap, c) of group g
- * (channels cg0..cg0+cg of the NHWC image xh), as NR-wide panels
- * dst[panel * nr * kcb + p * nr + j]. Columns past r*s*cg are never written:
- * the caller zeroes dst once, and the panel stride kcb keeps them in place. */
-static void FC_(bwd_pack_x)(const fc_conv2d_params *p, const T *xh, int64_t ni, int64_t cg0,
-                            int64_t q0, int64_t kc, int64_t kcb, size_t nr, T *dst) {
-  const int64_t cg = p->c / p->groups, inr = (int64_t)nr;
-  const T *img = xh + ni * p->h * p->w * p->c + cg0;
-  int64_t oy = q0 / p->ow, ox = q0 % p->ow;
-  for (int64_t q = 0; q < kc; q++) {
-    T *row = dst + q * inr; /* column j of panel jp at row + jp * nr * kcb + j */
-    for (int64_t ry = 0; ry < p->r; ry++) {
-      const int64_t ih = oy * p->stride_h - p->pad_top + ry * p->dil_h;
-      for (int64_t sx = 0; sx < p->s; sx++) {
-        const int64_t iw = ox * p->stride_w - p->pad_left + sx * p->dil_w;
-        const T *src = ih >= 0 && ih < p->h && iw >= 0 && iw < p->w ? img + (ih * p->w + iw) * p->c : NULL;
-        for (int64_t c = 0, kk = (ry * p->s + sx) * cg; c < cg;) {
-          const int64_t jp = kk / inr, off = kk % inr, len = fc_min64(cg - c, inr - off);
-          T *d = row + jp * inr * kcb + off;
-          if (len == 1) { /* one channel: no library call for one element */
-            d[0] = src ? src[c] : 0;
-          } else if (src) {
-            memcpy(d, src + c, (size_t)len * sizeof(T));
-          } else {
-            memset(d, 0, (size_t)len * sizeof(T));
-          }
-          c += len;
-          kk += len;
+/* gy -> per (image, group), NR-wide panels over its kg channels, pixel-major:
+ * out[((n * groups + g) * npanels + jp) * P * nr + q * nr + j] = gy[n, g*kg + jp*nr + j, q]
+ * (0 past kg). */
+static void FC_(bwd_pack_gy)(const fc_conv2d_params *p, const T *gy, size_t nr, T *out) {
+  const int64_t g_count = p->groups, kg = p->k / g_count, P = p->oh * p->ow, inr = (int64_t)nr;
+  const int64_t npanels = fc_ceil_div(kg, inr), tasks = p->n * g_count;
+  FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(2 * p->n * p->k * P * (int64_t)sizeof(T)), tasks);
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+  for (int64_t t = 0; t < tasks; t++) {
+    const int64_t ni = t / g_count, g = t % g_count;
+    for (int64_t jp = 0; jp < npanels; jp++) {
+      T *dst = out + (t * npanels + jp) * P * inr;
+      const int64_t k0 = g * kg + jp * inr, nn = fc_min64(inr, kg - jp * inr);
+      for (int64_t q = 0; q < P; q++, dst += inr) {
+        if (p->layout == FC_NHWC) {
+          memcpy(dst, gy + (ni * P + q) * p->k + k0, (size_t)nn * sizeof(T));
+        } else {
+          for (int64_t j = 0; j < nn; j++) dst[j] = gy[(ni * p->k + k0 + j) * P + q];
         }
+        for (int64_t j = nn; j < inr; j++) dst[j] = 0;
       }
     }
-    if (++ox == p->ow) ox = 0, oy++;
   }
 }
 
 int FC_(conv2d_backward_weight)(const fc_conv2d_params *p, const T *x, const T *gy, T *gw) {
   const int st = fc_conv2d_check(p);
   if (st != FC_OK) return st;
-  const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
-  const int64_t P = p->oh * p->ow, kd = p->r * p->s * cg, D = p->n * P;
+  const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count, C = p->c;
+  const int64_t P = p->oh * p->ow, rs = p->r * p->s, kd = rs * cg;
   const int64_t gw_size = p->k * kd;
   memset(gw, 0, (size_t)gw_size * sizeof(T));
-  if (D == 0) return FC_OK;
-  const IGEMM_ENTRY_T ukernel = FC_(pick_igemm)(kg, kd);
+  if (p->n == 0 || P == 0) return FC_OK;
+  const IGEMM_ENTRY_T ukernel = FC_(pick_igemm)(kd, kg);
   const size_t mr = ukernel.mr, nr = ukernel.nr;
-  const int64_t kcb = fc_max64(64, 16384 / (int64_t)(nr * sizeof(T)));
-  const int64_t npad = fc_ceil_div(kd, (int64_t)nr) * (int64_t)nr;
-  const int nhwc = p->layout == FC_NHWC;
-  const int64_t a_stride = nhwc ? p->k : 1; /* from one pixel of a gy channel to the next */
-  FC_MAYBE_UNUSED const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->k * kd * D), fc_ceil_div(D, kcb));
-  T *xh = NULL, *partial = NULL;
-  T *zero = calloc((size_t)((kcb - 1) * a_stride + 1), sizeof(T));
-  if (!zero) return FC_ENOMEM;
-  if (!nhwc && p->c > 1) {
-    xh = fc_alloc((size_t)(p->n * p->c * p->h * p->w) * sizeof(T));
-    if (!xh) {
-      free(zero);
-      return FC_ENOMEM;
-    }
-    FC_(to_nhwc)(x, p->n, p->c, p->h * p->w, xh);
-  }
-  if (nthreads > 1 && !(partial = calloc((size_t)(nthreads * gw_size), sizeof(T)))) {
-    free(xh);
-    free(zero);
+  const int64_t imr = (int64_t)mr, inr = (int64_t)nr;
+  const int64_t mpad = fc_ceil_div(kd, imr) * imr, npad = fc_ceil_div(kg, inr) * inr;
+  const int64_t npanels = npad / inr;
+  /* input columns read: ox * stride_w + sx * dil_w in the padded row */
+  const int64_t right = fc_max64(0, (p->ow - 1) * p->stride_w + (p->s - 1) * p->dil_w + 1 - p->pad_left - p->w);
+  const int64_t wp = p->pad_left + p->w + right, a_stride = p->stride_w * C;
+  const int64_t img = p->h * wp * C;
+  const int x_as_is = right == 0 && p->pad_left == 0 && (p->layout == FC_NHWC || C == 1);
+  const int gy_as_is = p->layout == FC_NHWC && g_count == 1 && kg == inr;
+  int64_t xsize, gsize, nptr;
+  if (!fc_mul(p->n, img, &xsize) || !fc_mul(p->n * g_count * npad, P, &gsize) ||
+      !fc_mul(mpad, p->oh, &nptr))
+    return FC_EOVERFLOW;
+  /* output rows per kernel call: its slice of a gy panel stays near L1 */
+  const int64_t trows = fc_max64(1, fc_min64(p->oh, (48 << 10) / (p->ow * inr * (int64_t)sizeof(T))));
+  const int64_t units = p->n * fc_ceil_div(p->oh, trows);
+  const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->k * kd * p->n * P), units);
+  T *xp = x_as_is ? NULL : fc_alloc((size_t)xsize * sizeof(T));
+  T *gp = gy_as_is ? NULL : fc_alloc((size_t)gsize * sizeof(T));
+  T *zero = calloc((size_t)((p->ow - 1) * a_stride + 1), sizeof(T));
+  const T **ind = fc_alloc((size_t)nptr * sizeof(T *));
+  T *partial = calloc((size_t)(nthreads * mpad * npad * g_count), sizeof(T));
+  if ((!x_as_is && !xp) || (!gy_as_is && !gp) || !zero || !ind || !partial) {
+    free(xp), free(gp), free(zero), free((void *)ind), free(partial);
     return FC_ENOMEM;
   }
-  const T *xin = xh ? xh : x; /* one channel: NCHW and NHWC are the same bytes */
-  int failed = 0;
+  if (xp) FC_(bwd_padded_nhwc)(p, x, right, xp);
+  if (gp) FC_(bwd_pack_gy)(p, gy, nr, gp);
+  const T *xs = xp ? xp : x, *gs = gp ? gp : gy;
+  /* ind[(panel * oh + oy) * mr + i]: row kk = panel * mr + i = (tap, c) at output row oy */
+  for (int64_t i0 = 0; i0 < mpad; i0 += imr)
+    for (int64_t oy = 0; oy < p->oh; oy++)
+      for (int64_t i = 0; i < imr; i++) {
+        const int64_t kk = i0 + i, tap = kk / cg, c = kk % cg, ry = tap / p->s, sx = tap % p->s;
+        const int64_t ih = oy * p->stride_h - p->pad_top + ry * p->dil_h;
+        ind[(i0 / imr * p->oh + oy) * imr + i] =
+            kk < kd && ih >= 0 && ih < p->h ? xs + (ih * wp + sx * p->dil_w) * C + c : zero;
+      }
+  const int64_t tile = mpad * npad;
 
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
   {
@@ -105,45 +122,34 @@ int FC_(conv2d_backward_weight)(const fc_conv2d_params *p, const T *x, const T *
 #else
     const int tid = 0, team = 1;
 #endif
-    T *acc = partial ? partial + tid * gw_size : gw;
-    T *bpack = calloc((size_t)(npad * kcb), sizeof(T)); /* zero columns past kd, once */
-    if (!bpack) {
-#pragma omp atomic write
-      failed = 1;
-    } else {
-      enum { MAX_MR = 32 };
-      const T *rows[MAX_MR];
-      const int64_t d0 = D * tid / team, d1 = D * (tid + 1) / team;
+    T *acc = partial + tid * tile * g_count; /* gw^T per group: mpad x npad */
+    const int64_t u0 = units * tid / team, u1 = units * (tid + 1) / team;
+    const int64_t blocks = fc_ceil_div(p->oh, trows);
+    for (int64_t u = u0; u < u1; u++) {
+      const int64_t ni = u / blocks, oy0 = u % blocks * trows, tn = fc_min64(trows, p->oh - oy0);
       for (int64_t g = 0; g < g_count; g++) {
-        T *accg = acc + g * kg * kd;
-        for (int64_t b0 = d0; b0 < d1;) {
-          const int64_t ni = b0 / P, q0 = b0 % P;
-          const int64_t kc = fc_min64(kcb, fc_min64(d1 - b0, P - q0)); /* within one image */
-          FC_(bwd_pack_x)(p, xin, ni, g * cg, q0, kc, kcb, nr, bpack);
-          for (int64_t i0 = 0; i0 < kg; i0 += (int64_t)mr) {
-            const int64_t mm = fc_min64((int64_t)mr, kg - i0);
-            for (int64_t i = 0; i < (int64_t)mr; i++) {
-              const int64_t ch = g * kg + i0 + i;
-              rows[i] = i >= mm ? zero : nhwc ? gy + (ni * P + q0) * p->k + ch : gy + (ni * p->k + ch) * P + q0;
-            }
-            for (int64_t j0 = 0; j0 < kd; j0 += (int64_t)nr)
-              ukernel.fn(1, (size_t)kc, rows, 0, (size_t)a_stride, zero, bpack + j0 * kcb,
-                         accg + i0 * kd + j0, (size_t)kd, (size_t)mm,
-                         (size_t)fc_min64((int64_t)nr, kd - j0), NULL, FC_GEMM_ACCUMULATE);
-          }
-          b0 += kc;
+        const size_t a_offset = (size_t)(ni * img + g * cg);
+        for (int64_t jp = 0; jp < npanels; jp++) {
+          const T *b = gy_as_is ? gs + (ni * P + oy0 * p->ow) * inr
+                                : gs + ((ni * g_count + g) * npanels + jp) * P * inr + oy0 * p->ow * inr;
+          for (int64_t i0 = 0; i0 < kd; i0 += imr)
+            ukernel.fn((size_t)tn, (size_t)p->ow, ind + (i0 / imr * p->oh + oy0) * imr, a_offset,
+                       (size_t)a_stride, zero, b, acc + g * tile + i0 * npad + jp * inr, (size_t)npad,
+                       (size_t)fc_min64(imr, kd - i0), (size_t)fc_min64(inr, kg - jp * inr), NULL,
+                       FC_GEMM_ACCUMULATE);
         }
       }
     }
-    free(bpack);
   }
-  if (partial && !failed) /* in thread order: the same sums in the same order every run */
-    for (int t = 0; t < nthreads; t++)
-      for (int64_t i = 0; i < gw_size; i++) gw[i] += partial[t * gw_size + i];
-  free(partial);
-  free(xh);
-  free(zero);
-  return failed ? FC_ENOMEM : FC_OK;
+  /* gw (k, tap, c) = sum over threads, in thread order, of gw^T (kk, k) */
+  for (int t = 0; t < nthreads; t++)
+    for (int64_t g = 0; g < g_count; g++) {
+      const T *src = partial + (t * g_count + g) * tile;
+      for (int64_t k = 0; k < kg; k++)
+        for (int64_t kk = 0; kk < kd; kk++) gw[(g * kg + k) * kd + kk] += src[kk * npad + k];
+    }
+  free(xp), free(gp), free(zero), free((void *)ind), free(partial);
+  return FC_OK;
 }
 
 /* ---- input gradient by GEMM + col2im -----------------------------------------

@@ -58,7 +58,10 @@ def _train(args: argparse.Namespace) -> int:
     from ._demo import lecture_model
     from .datasets import mnist
 
-    (x_train, y_train), (x_test, y_test) = mnist.load_data(args.data)
+    try:
+        (x_train, y_train), (x_test, y_test) = mnist.load_data(args.data)
+    except (mnist.DatasetNotFoundError, ValueError) as err:
+        raise SystemExit(f"fastconv train: {err}") from None
     x_train = x_train.reshape(-1, 28, 28, 1).astype("float32") / 255
     x_test = x_test.reshape(-1, 28, 28, 1).astype("float32") / 255
     if args.seed is not None:
@@ -105,8 +108,11 @@ def _load_images(paths: list[str]) -> np.ndarray:
 def _predict(args: argparse.Namespace) -> int:
     from .models import load_model
 
-    model = load_model(args.model)
-    images = _load_images(args.images)
+    try:
+        model = load_model(args.model)
+        images = _load_images(args.images)
+    except (ValueError, OSError) as err:
+        raise SystemExit(f"fastconv predict: {err}") from None
     if images.dtype == np.uint8:
         images = images.astype(np.float32) / 255
     want = tuple(model.input_shape)

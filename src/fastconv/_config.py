@@ -91,6 +91,7 @@ def config() -> dict:
         "compiled_isas": list(_kernels.compiled_isas()),
         "openmp": _openmp_runtime(),
         "num_threads": get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
         "compiler": info["compiler"],
         "cflags": info["cflags"].strip(),
     }

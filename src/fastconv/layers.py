@@ -43,6 +43,10 @@ class Layer:
         self.input_shape = tuple(input_shape)
         self.built = True
 
+    def weight_shapes(self, input_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """Shapes of the weights `build(input_shape)` creates, without creating them."""
+        return []
+
     def call(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         raise NotImplementedError
 
@@ -124,16 +128,20 @@ class Conv2D(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.seed = seed
 
-    def build(self, input_shape):
+    def weight_shapes(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError(f"{self.name}: input_shape must be (H, W, C), got {tuple(input_shape)}")
         c = input_shape[-1]
         if c % self.groups:
             raise ValueError(f"{self.name}: groups={self.groups} must divide the {c} input channels")
-        shape = (*self.kernel_size, c // self.groups, self.filters)
-        self.weights = [self.kernel_initializer(shape, DTYPE, self.seed)]
+        kernel = (*self.kernel_size, c // self.groups, self.filters)
+        return [kernel, (self.filters,)] if self.use_bias else [kernel]
+
+    def build(self, input_shape):
+        shapes = self.weight_shapes(input_shape)
+        self.weights = [self.kernel_initializer(shapes[0], DTYPE, self.seed)]
         if self.use_bias:
-            self.weights.append(self.bias_initializer((self.filters,), DTYPE))
+            self.weights.append(self.bias_initializer(shapes[1], DTYPE))
         self.grads = [None] * len(self.weights)
         super().build(input_shape)
 
@@ -192,33 +200,49 @@ class MaxPooling2D(Layer):
         if data_format not in (None, "channels_last"):
             raise ValueError(f"MaxPooling2D: only data_format='channels_last' is supported, got {data_format!r}")
 
-    def _torch_options(self, h: int, w: int) -> dict:
-        """Keras' output grid as PyTorch-style arguments: symmetric padding of the
-        TensorFlow start pad, ceil_mode where the last window hangs over the end."""
+    def _plan(self, h: int, w: int) -> tuple[dict, tuple[int, int, int, int] | None]:
+        """Keras' output grid as PyTorch-style arguments (symmetric padding of the
+        TensorFlow start pad, ceil_mode where the last window hangs over the end),
+        or, where no such arguments give that grid, explicit -inf padding
+        (top, bottom, left, right) around a 'valid' pooling."""
         if self.padding == "valid":
-            return dict(padding=0, ceil_mode=False)
-        pads, ceil = [], False
+            return dict(padding=0, ceil_mode=False), None
+        pads, totals, ceil = [], [], False
         for n, k, s in zip((h, w), self.pool_size, self.strides):
             out = -(-n // s)
-            top = max((out - 1) * s + k - n, 0) // 2
-            pads.append(top)
-            ceil = ceil or (n + 2 * top - k) // s + 1 < out
-        return dict(padding=tuple(pads), ceil_mode=ceil)
+            total = max((out - 1) * s + k - n, 0)
+            pads.append(total // 2)
+            totals.append(total)
+            ceil = ceil or (n + 2 * (total // 2) - k) // s + 1 < out
+        opts = dict(padding=tuple(pads), ceil_mode=ceil)
+        shape = [nn._pool_out(n, k, s, p, ceil) for n, k, s, p in zip((h, w), self.pool_size, self.strides, pads)]
+        if shape == [-(-h // self.strides[0]), -(-w // self.strides[1])]:
+            return opts, None
+        (th, tw) = totals
+        return dict(padding=0, ceil_mode=False), (th // 2, th - th // 2, tw // 2, tw - tw // 2)
 
     def call(self, x, training=False):
         _need_4d(x, self)
-        opts = self._torch_options(x.shape[1], x.shape[2])
-        y, idx = nn.max_pool2d(x, self.pool_size, self.strides, layout="NHWC", return_indices=True, **opts)
+        opts, pad = self._plan(x.shape[1], x.shape[2])
+        src = x
+        if pad is not None:
+            top, bottom, left, right = pad
+            src = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=-np.inf)
+        y, idx = nn.max_pool2d(src, self.pool_size, self.strides, layout="NHWC", return_indices=True, **opts)
         if training:
-            self._cache = (x, idx, opts)
+            self._cache = (src, idx, opts, pad)
         return y
 
     def backward(self, grad):
-        x, idx, opts = self._cache
+        src, idx, opts, pad = self._cache
         self._cache = None
         if not self.need_input_grad:
             return None
-        return nn.max_pool2d_backward(grad, x, idx, self.pool_size, self.strides, layout="NHWC", **opts)
+        g = nn.max_pool2d_backward(grad, src, idx, self.pool_size, self.strides, layout="NHWC", **opts)
+        if pad is not None:
+            top, bottom, left, right = pad
+            g = g[:, top:g.shape[1] - bottom, left:g.shape[2] - right]
+        return g
 
     def compute_output_shape(self, input_shape):
         h, w, c = input_shape
@@ -264,10 +288,15 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.seed = seed
 
+    def weight_shapes(self, input_shape):
+        kernel = (input_shape[-1], self.units)
+        return [kernel, (self.units,)] if self.use_bias else [kernel]
+
     def build(self, input_shape):
-        self.weights = [self.kernel_initializer((input_shape[-1], self.units), DTYPE, self.seed)]
+        shapes = self.weight_shapes(input_shape)
+        self.weights = [self.kernel_initializer(shapes[0], DTYPE, self.seed)]
         if self.use_bias:
-            self.weights.append(self.bias_initializer((self.units,), DTYPE))
+            self.weights.append(self.bias_initializer(shapes[1], DTYPE))
         self.grads = [None] * len(self.weights)
         super().build(input_shape)
 
@@ -294,8 +323,14 @@ class Dense(Layer):
         self._cache = None
         gz = grad if grad_is_preactivation else self.activation.backward(grad, z, a)
         x2, g2 = x.reshape(-1, x.shape[-1]), gz.reshape(-1, self.units)
-        self.grads = [x2.T @ g2] + ([g2.sum(axis=0)] if self.use_bias else [])
-        return gz @ self.weights[0].T if self.need_input_grad else None
+        # the kernel gradient is as large as the kernel: reuse one buffer rather than
+        # allocating (and page-faulting) megabytes every step
+        kernel = self.weights[0]
+        if getattr(self, "_kernel_grad", None) is None or self._kernel_grad.shape != kernel.shape:
+            self._kernel_grad = np.empty(kernel.shape, dtype=kernel.dtype)  # C order: BLAS writes it
+        gw = np.matmul(x2.T, g2, out=self._kernel_grad)
+        self.grads = [gw] + ([g2.sum(axis=0)] if self.use_bias else [])
+        return gz @ kernel.T if self.need_input_grad else None
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)

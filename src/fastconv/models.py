@@ -7,6 +7,7 @@ import math
 import sys
 import time
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ class Sequential:
 
     # ---- building ------------------------------------------------------------------------
 
-    def add(self, layer: Layer) -> None:
+    def add(self, layer: Layer, build: bool = True) -> None:
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add: expected a fastconv.layers layer, got {type(layer).__name__}")
         if any(existing.name == layer.name for existing in self.layers):
@@ -73,7 +74,7 @@ class Sequential:
         self.layers.append(layer)
         if len(self.layers) == 1:
             layer.need_input_grad = False
-        if self.layers[0].input_shape is not None:
+        if build and self.layers[0].input_shape is not None:
             self._build()
 
     @property
@@ -88,6 +89,14 @@ class Sequential:
             if not layer.built:
                 layer.build(shape)
             shape = layer.compute_output_shape(shape)
+
+    def _weight_shapes(self) -> list[tuple[int, ...]]:
+        """Shapes of every weight, from the layers' configs and the input shape alone."""
+        shape, out = self.input_shape, []
+        for layer in self.layers:
+            out += [tuple(s) for s in layer.weight_shapes(shape)]
+            shape = layer.compute_output_shape(shape)
+        return out
 
     def _ensure_built(self, x: np.ndarray) -> None:
         if self.layers and not all(layer.built for layer in self.layers):
@@ -387,7 +396,7 @@ def load_model(filepath) -> Sequential:
             raise ValueError(f"load_model: {path}: {_CONFIG_MEMBER} is {info.file_size} bytes, too large")
         try:
             config = json.loads(zf.read(info).decode("utf-8"))
-        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile) as err:
+        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, zlib.error, EOFError) as err:
             raise ValueError(f"load_model: {path}: unreadable {_CONFIG_MEMBER} ({err})") from None
         if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
             raise ValueError(f"load_model: {path} is not a fastconv model file")
@@ -397,10 +406,14 @@ def load_model(filepath) -> Sequential:
                 f"this fastconv reads version {FORMAT_VERSION}"
             )
         try:
-            model = _model_from_config(config["model"])
-            shapes = [tuple(s) for s in config["weights"]]
+            model = _model_from_config(config["model"])  # layers only: nothing allocated yet
+            shapes = [tuple(int(d) for d in s) for s in config["weights"]]
+            expected = model._weight_shapes()
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"load_model: {path}: bad model description ({err})") from None
+        if shapes != expected:
+            raise ValueError(f"load_model: {path}: the file lists weights of shapes {shapes} but its "
+                             f"layers need {expected}")
         weights = []
         for i, shape in enumerate(shapes):
             name = f"weights/{i:04d}.npy"
@@ -409,15 +422,14 @@ def load_model(filepath) -> Sequential:
                 if member.file_size > 8 * int(np.prod(shape, dtype=np.int64)) + 4096:
                     raise ValueError(f"{name} is larger than its shape {shape} allows")
                 arr = np.load(io.BytesIO(zf.read(member)), allow_pickle=False)
-            except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+            except (KeyError, ValueError, OSError, zipfile.BadZipFile, zlib.error, EOFError) as err:
                 raise ValueError(f"load_model: {path}: weight {i} is missing or corrupt ({err})") from None
             if arr.shape != shape or arr.dtype.kind != "f":
                 raise ValueError(f"load_model: {path}: weight {i} has shape {arr.shape} and dtype "
                                  f"{arr.dtype}, expected float {shape}")
             weights.append(arr)
-    if model.input_shape is None:
-        raise ValueError(f"load_model: {path}: the first layer has no input_shape")
     try:
+        model._build()
         model.set_weights(weights)
     except ValueError as err:
         raise ValueError(f"load_model: {path}: {err}") from None
@@ -431,13 +443,15 @@ def load_model(filepath) -> Sequential:
 
 
 def _model_from_config(config: dict) -> Sequential:
+    """The layers a config describes, not yet built (no weight allocated)."""
     model = Sequential(name=str(config.get("name", "sequential")))
     for entry in config["layers"]:
         cls = layers_mod.LAYERS.get(entry["class_name"])
         if cls is None:
             raise ValueError(f"unknown layer class {entry['class_name']!r}")
-        kwargs = dict(entry["config"])
-        model.add(cls(**kwargs))
+        model.add(cls(**dict(entry["config"])), build=False)
+    if model.input_shape is None:
+        raise ValueError("the first layer has no input_shape")
     return model
 
 

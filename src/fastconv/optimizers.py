@@ -19,14 +19,21 @@ class Optimizer:
         self._slots: dict[int, list[np.ndarray]] = {}
 
     def _state(self, i: int, p: np.ndarray, n: int) -> list[np.ndarray]:
-        if i not in self._slots:
-            self._slots[i] = [np.zeros_like(p) for _ in range(n)]
-        return self._slots[i]
+        """The optimizer's slots (moments) for parameter array p, keyed by the array
+        itself, as Keras keys them by variable."""
+        slots = self._slots.get(i)
+        if slots is None or slots[0].shape != p.shape:
+            slots = self._slots[i] = [np.zeros_like(p) for _ in range(n)]
+        return slots
 
     def apply(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        if len(params) != len(grads):
+            raise ValueError(f"apply: {len(params)} parameter arrays but {len(grads)} gradients")
         self.iterations += 1
-        for i, (p, g) in enumerate(zip(params, grads)):
-            self._update(i, p, g)
+        for p, g in zip(params, grads):
+            if g.shape != p.shape:
+                raise ValueError(f"apply: gradient of shape {g.shape} for a parameter of shape {p.shape}")
+            self._update(id(p), p, g)
 
     def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         raise NotImplementedError
@@ -88,7 +95,7 @@ class Adam(Optimizer):
 
 class RMSprop(Optimizer):
     """``keras.optimizers.RMSprop(learning_rate=0.001, rho=0.9, epsilon=1e-7)`` (Keras'
-    default optimizer in ``compile``)."""
+    default optimizer in ``compile``): ``p -= lr * g / sqrt(v + epsilon)``, as Keras 3."""
 
     def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7):
         super().__init__(learning_rate)
@@ -98,7 +105,7 @@ class RMSprop(Optimizer):
         (v,) = self._state(i, p, 1)
         v *= self.rho
         v += (1 - self.rho) * g * g
-        p -= (self.learning_rate * g / (np.sqrt(v) + self.epsilon)).astype(p.dtype, copy=False)
+        p -= (self.learning_rate * g / np.sqrt(v + self.epsilon)).astype(p.dtype, copy=False)
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}

@@ -12,7 +12,7 @@ from pathlib import Path
 import fastconv
 
 from . import timing, workloads
-from .run import AREAS, MISMATCH, MODE_SETTINGS, AreaResult, Machine, Row, fmt_share, probe_machine, run_area
+from .run import AREAS, MISMATCH, MODES, AreaResult, Machine, Row, fmt_share, probe_machine, run_area
 
 PLOT_NEEDS = ("--plot needs matplotlib, which is not installed{why}; install it with "
               "`pip install matplotlib` (or the 'bench' extra: `pip install fastconv[bench]`), "
@@ -64,9 +64,9 @@ def add_arguments(p: argparse.ArgumentParser, threads_default: str) -> None:
 def settle(args: argparse.Namespace, p: argparse.ArgumentParser, threads: list[int]) -> None:
     """Fill in mode, repeats, min_time and threads from the options and the mode's defaults."""
     args.mode = "smoke" if args.smoke else "quick" if args.quick else "full"
-    defaults = MODE_SETTINGS[args.mode]
-    args.repeats = defaults["repeats"] if args.repeats is None else args.repeats
-    args.min_time = defaults["min_time"] if args.min_time is None else args.min_time
+    mode = MODES[args.mode]
+    args.repeats = mode.repeats if args.repeats is None else args.repeats
+    args.min_time = mode.min_time if args.min_time is None else args.min_time
     args.threads = args.threads or threads
     if args.repeats < 1 or args.min_time < 0:
         p.error("--repeats must be >= 1 and --min-time >= 0")
@@ -167,7 +167,8 @@ def header_text(args, machine: Machine) -> list[str]:
              f"ISA        {info['isa']} (compiled: {info['compiled_isas']}), OpenMP {info['openmp']}",
              f"threads    {', '.join(map(str, args.threads))}, set alike for fastconv, torch and BLAS"
              + (f" (more than the {usable} usable CPUs: oversubscribed)" if over else ""),
-             f"FMA peak   {machine.fma_per_thread:.1f} GFLOP/s FP32 per thread ({info['isa']} probe) "
+             f"FMA peak   {machine.fma_per_thread:.1f} GFLOP/s FP32 per thread (best of "
+             f"{MODES[args.mode].fma_tries} short {info['isa']} probes) "
              f"x threads: {peak}; {max(args.threads)} probes at once gave {machine.fma_concurrent:.1f}",
              f"copy       {copy} (streaming copy, read + write, {machine.copy_bytes >> 20} MiB buffers)",
              f"method     {method_note(args)}; \"others' CPU\": the share of all CPU time other "
@@ -229,37 +230,51 @@ def matplotlib_missing() -> str:
     return ""
 
 
-def plot(path: Path, args, machine: Machine, results: list[AreaResult]) -> None:
-    """One panel per area: bars of speed-up per workload, one bar per peer and thread count."""
+def plot(path: Path, args, machine: Machine, results: list[AreaResult], started: dt.datetime) -> None:
+    """One panel per area: bars of speed-up per workload, one bar per peer and thread count
+    (one hue per peer, darker for the first thread count)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     panels = [res for res in results if any(r.speedups() for r in res.rows)]
-    fig, axes = plt.subplots(max(len(panels), 1), 1, figsize=(9, 1 + 2.8 * max(len(panels), 1)),
+    fig, axes = plt.subplots(max(len(panels), 1), 1, figsize=(9, 1.2 + 2.8 * max(len(panels), 1)),
                              squeeze=False)
+    palette = plt.get_cmap("tab20").colors
     for ax, res in zip(axes[:, 0], panels):
         names = list(dict.fromkeys(r.name for r in res.rows))
-        series = list(dict.fromkeys((lib, r.threads) for r in res.rows for lib in r.speedups()))
+        libs = list(dict.fromkeys(lib for r in res.rows for lib in r.speedups()))
+        series = [(lib, n) for lib in libs for n in args.threads]
         width = 0.8 / len(series)
         for j, (lib, n) in enumerate(series):
             ups = {r.name: r.speedups().get(lib) for r in res.rows if r.threads == n}
             xs = [i - 0.4 + (j + 0.5) * width for i, name in enumerate(names) if ups.get(name)]
             ys = [ups[name] for name in names if ups.get(name)]
-            bars = ax.bar(xs, ys, width, label=f"vs {lib}, {n} thread{'s' if n > 1 else ''}")
+            hue = workloads.PEERS.index(lib) if lib in workloads.PEERS else len(workloads.PEERS)
+            color = palette[(2 * hue + min(args.threads.index(n), 1)) % len(palette)]
+            bars = ax.bar(xs, ys, width, color=color,
+                          label=f"vs {lib}, {n} thread{'s' if n > 1 else ''}")
             ax.bar_label(bars, fmt="%.2f", fontsize=7)
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.margins(y=0.15)
         ax.set_xticks(range(len(names)), names)
-        ax.set_ylabel("speed-up (x)")
+        ax.set_ylabel("speed-up")
         ax.set_title(res.area.title, fontsize=10)
         ax.legend(fontsize=7, loc="best")
     if not panels:
         axes[0, 0].text(0.5, 0.5, "no peer ran: nothing to compare", ha="center", va="center")
         axes[0, 0].set_axis_off()
-    note = f"; {mode_note(args)}" if mode_note(args) else ""
-    fig.suptitle(f"fastconv speed-up: peer's best time / fastconv's best (> 1: fastconv faster)\n"
-                 f"{machine.info['cpu']}, ISA {machine.info['isa']}{note}", fontsize=9)
+    lines = ["fastconv speed-up = peer's best time / fastconv's best (> 1: fastconv faster)",
+             f"{machine.info['cpu'].split(' (')[0]}, ISA {machine.info['isa']}, threads "
+             f"{','.join(map(str, args.threads))}, fastconv {machine.info['fastconv']}, "
+             f"{started.strftime('%Y-%m-%d %H:%M UTC')}"]
+    if mode_note(args):
+        lines.append(mode_note(args).split(":")[0])
+    fig.suptitle("\n".join(lines), fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -295,6 +310,6 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         args.json.write_text(json.dumps(report_json(args, machine, results, started), indent=1) + "\n")
         print(f"wrote {args.json}")
     if args.plot is not None:
-        plot(args.plot, args, machine, results)
+        plot(args.plot, args, machine, results, started)
         print(f"wrote {args.plot}")
     return 1 if any(r.error > MISMATCH for res in results for r in res.rows) else 0

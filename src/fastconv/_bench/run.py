@@ -10,18 +10,29 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from . import timing, workloads
 from .shapes import CONV_LAYERS, DROPIN_CASES, POOL_CASES, RELU_CASES
 
 MISMATCH = 1e-3  # worst relative difference between implementations still called "agree"
 
-# repeats, seconds per timed run, FMA probe seconds, copy probe (bytes per buffer, seconds)
-MODE_SETTINGS = {
-    "full": dict(repeats=7, min_time=0.2, fma_seconds=0.5, copy=(1 << 28, 0.3)),
-    "quick": dict(repeats=5, min_time=0.05, fma_seconds=0.1, copy=(1 << 27, 0.1)),
-    "smoke": dict(repeats=1, min_time=0.0, fma_seconds=0.01, copy=(1 << 24, 0.02)),
+
+@dataclass(frozen=True)
+class Mode:
+    """How long a run of each size ("full", "quick", "smoke") measures."""
+    repeats: int          # interleaved repeats
+    min_time: float       # seconds one timed run lasts at least
+    fma_tries: int        # short FMA probes, the best of which is the peak
+    copy_bytes: int       # size of each buffer of the copy probe
+    copy_seconds: float
+
+
+MODES = {
+    "full": Mode(repeats=7, min_time=0.2, fma_tries=25, copy_bytes=1 << 28, copy_seconds=0.3),
+    "quick": Mode(repeats=5, min_time=0.05, fma_tries=10, copy_bytes=1 << 27, copy_seconds=0.1),
+    # Copies of under ~16 MiB are dominated by page faults in the probe: no use even to check.
+    "smoke": Mode(repeats=1, min_time=0.0, fma_tries=2, copy_bytes=1 << 24, copy_seconds=0.02),
 }
 
 
@@ -33,7 +44,7 @@ class Area:
     build: Callable  # (case, size, names) -> {impl name: workloads.Impl}
     impls: tuple[str, ...]
     unit: str | None = None  # "GFLOP/s" (% of FMA peak), "GB/s" (% of copy bandwidth), or None
-    amount: Callable[[object, int], float] | None = None  # flops or bytes per call
+    amount: Callable[[Any, Any], float] | None = None  # flops or bytes per call
     unavailable: Callable[[], str] = lambda: ""  # why this build cannot run it, or ""
 
 
@@ -123,16 +134,15 @@ class Machine:
 
 
 def probe_machine(threads: list[int], mode: str) -> Machine:
-    settings = MODE_SETTINGS[mode]
+    m = MODES[mode]
     info = workloads.machine_info()
-    fma1 = timing.probe_fma(info["isa"], settings["fma_seconds"])
-    concurrent = timing.probe_fma_concurrent(info["isa"], max(threads), settings["fma_seconds"])
-    n_bytes, seconds = settings["copy"]
+    fma1 = timing.probe_fma(info["isa"], m.fma_tries)
+    concurrent = timing.probe_fma_concurrent(info["isa"], max(threads), m.fma_tries)
     copy = {}
     for n in threads:
         with workloads.num_threads(n):
-            copy[n] = timing.probe_copy(n_bytes, seconds)
-    return Machine(info, fma1, concurrent, copy, n_bytes)
+            copy[n] = timing.probe_copy(m.copy_bytes, m.copy_seconds)
+    return Machine(info, fma1, concurrent, copy, m.copy_bytes)
 
 
 def wanted_impls(area: Area, peers) -> tuple[str, ...]:

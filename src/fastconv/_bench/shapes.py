@@ -2,8 +2,8 @@
 
 Every case answers the same three questions, so the runner treats them alike:
 ``size(mode)`` (the batch, length or image size of a "full", "quick" or "smoke" run),
-``label(size)`` (the shape in words) and, where a rate makes sense, ``amount(size)``
-(flops or bytes per call).
+``label(size)`` (the shape in words); the flop or byte counts behind the rates are methods
+(``flops``, ``amount``) that the area registry in run.py picks.
 """
 from __future__ import annotations
 
@@ -84,8 +84,6 @@ class ConvLayer:
         oh, ow = self.out_hw
         return 2 * batch * self.K * oh * ow * self.C * self.R * self.S
 
-    amount = flops
-
     def label(self, batch: int) -> str:
         pad = "valid" if self.padding == 0 else f"pad {self.padding}"
         st = f", stride {self.stride}" if self.stride != 1 else ""
@@ -160,8 +158,6 @@ class DropinCase:
 
     def size(self, mode: str):
         return _pick(mode, self.in1, self.quick_in1, self.smoke_in1)
-
-    amount = None  # FFT or direct: no flop count that means the same for both
 
     def label(self, in1) -> str:
         dims = lambda s: "x".join(map(str, s)) if isinstance(s, tuple) else str(s)  # noqa: E731

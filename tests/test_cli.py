@@ -1,0 +1,271 @@
+"""The model commands of `python -m fastconv` (train, predict, demo, --help) run as a
+user runs them: in a subprocess, offline, checked against numbers computed here.
+
+Training is the slow part: one `train --epochs 1` on the shared 5,000 digits
+(module fixture, reused by the predict tests) and one `demo --epochs 1`."""
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import os
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+MNIST_5K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-5k"
+needs_mnist = pytest.mark.skipif(not MNIST_5K.is_dir(), reason=f"shared MNIST subset not at {MNIST_5K}")
+HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+
+# Started before anything else in the child: any attempt to reach the network fails.
+NO_NETWORK = """\
+import socket
+
+def _refuse(*args, **kwargs):
+    raise OSError("network access attempted during an offline test")
+
+socket.socket.connect = _refuse
+socket.socket.connect_ex = _refuse
+socket.create_connection = _refuse
+socket.getaddrinfo = _refuse
+"""
+
+
+def offline_env(tmp: Path, *front: Path) -> dict[str, str]:
+    """The environment of a user with no network, no data cache and no
+    FASTCONV_DATA; `front` directories go first on PYTHONPATH."""
+    guard = tmp / "offline-site"
+    guard.mkdir(exist_ok=True)
+    (guard / "sitecustomize.py").write_text(NO_NETWORK)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FASTCONV_")}
+    env.update(FASTCONV_OFFLINE="1", XDG_CACHE_HOME=str(tmp / "cache"), MPLCONFIGDIR=str(tmp / "mpl"),
+               PYTHONPATH=os.pathsep.join([*map(str, front), str(guard), env.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    return env
+
+
+def fastconv_cli(*args, env=None, cwd=None, timeout=300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fastconv", *map(str, args)], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=timeout)
+
+
+def write_idx_images(path: Path, images: np.ndarray, compress: bool) -> Path:
+    """The IDX layout written out here (not with fastconv): magic 0x00000803
+    (uint8, 3 dimensions), big-endian sizes, then the pixels."""
+    data = struct.pack(">I", 0x803) + struct.pack(">3I", *images.shape) + images.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return path
+
+
+def read_idx_labels(path: Path) -> np.ndarray:
+    raw = gzip.decompress(path.read_bytes())
+    magic, n = struct.unpack(">II", raw[:8])
+    assert magic == 0x801
+    return np.frombuffer(raw, np.uint8, n, 8)
+
+
+def read_idx_images(path: Path, count: int) -> np.ndarray:
+    raw = gzip.decompress(path.read_bytes())
+    magic, n, h, w = struct.unpack(">4I", raw[:16])
+    assert magic == 0x803
+    return np.frombuffer(raw, np.uint8, count * h * w, 16).reshape(count, h, w)
+
+
+def prediction_lines(out: str) -> list[tuple[int, int, float]]:
+    """`index<TAB>class<TAB>probability` lines of `fastconv predict`."""
+    rows = []
+    for line in out.splitlines():
+        m = re.fullmatch(r"(\d+)\t(\d+)\t([01]\.\d+)", line.strip())
+        assert m, f"not a prediction line: {line!r}"
+        rows.append((int(m[1]), int(m[2]), float(m[3])))
+    return rows
+
+
+# ---- --help -----------------------------------------------------------------------------------
+
+
+def test_help_lists_every_command():
+    done = fastconv_cli("--help", timeout=60)
+    assert done.returncode == 0, done.stderr
+    for command in ("demo", "train", "predict", "bench", "info"):
+        assert re.search(rf"^\s+{command}\s", done.stdout, re.MULTILINE), f"--help lacks {command}:\n{done.stdout}"
+
+
+# ---- train, then predict with the saved model ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """`fastconv train --data <shared mnist-5k> --epochs 1 --save F`, once."""
+    if not MNIST_5K.is_dir():
+        pytest.skip(f"shared MNIST subset not at {MNIST_5K}")
+    tmp = tmp_path_factory.mktemp("train")
+    model = tmp / "lecture.fcm"
+    done = fastconv_cli("train", "--data", MNIST_5K, "--epochs", "1", "--seed", "0", "--verbose", "2",
+                        "--save", model, env=offline_env(tmp), cwd=tmp)
+    return done, model, tmp
+
+
+@needs_mnist
+def test_train_one_epoch_saves_a_model_and_reports_test_accuracy(trained):
+    done, model, _ = trained
+    assert done.returncode == 0, done.stderr
+    m = re.search(r"test accuracy (\d\.\d+)", done.stdout)
+    assert m, done.stdout
+    assert float(m[1]) > 0.85, done.stdout  # one epoch on 5,000 digits, all 10,000 test digits
+    assert re.search(r"^Epoch 1/1 .*loss: \d\.\d{4}", done.stdout, re.MULTILINE), done.stdout
+    assert "607,394" in done.stdout  # the summary of the lecture's model
+    assert model.is_file() and f"saved to {model}" in done.stdout
+
+
+@needs_mnist
+@pytest.mark.parametrize("compress", [False, True], ids=["raw-idx", "gzip-idx"])
+def test_predict_prints_one_line_per_image_of_an_idx_file(trained, compress):
+    _, model, tmp = trained
+    images = read_idx_images(MNIST_5K / "t10k-images-idx3-ubyte.gz", 40)
+    labels = read_idx_labels(MNIST_5K / "t10k-labels-idx1-ubyte.gz")[:40]
+    idx = write_idx_images(tmp / f"digits-{compress}.idx{'.gz' if compress else ''}", images, compress)
+    done = fastconv_cli("predict", model, idx, env=offline_env(tmp), timeout=120)
+    assert done.returncode == 0, done.stderr
+    rows = prediction_lines(done.stdout)
+    assert [i for i, _, _ in rows] == list(range(40))
+    classes = np.array([k for _, k, _ in rows])
+    assert ((0 <= classes) & (classes <= 9)).all()
+    assert all(0.1 <= p <= 1.0 for _, _, p in rows)  # the top probability of ten classes
+    assert (classes == labels).mean() >= 0.75, f"predicted {classes.tolist()}, labels {labels.tolist()}"
+
+
+@needs_mnist
+@pytest.mark.parametrize("form", ["28x28", "28x28x1", "1x28x28"])
+def test_predict_one_image_from_a_npy_file(trained, form):
+    _, model, tmp = trained
+    image = read_idx_images(MNIST_5K / "t10k-images-idx3-ubyte.gz", 1)[0]
+    shape = {"28x28": (28, 28), "28x28x1": (28, 28, 1), "1x28x28": (1, 28, 28)}[form]
+    path = tmp / f"one-{form}.npy"
+    np.save(path, image.reshape(shape))
+    done = fastconv_cli("predict", model, path, env=offline_env(tmp), timeout=120)
+    assert done.returncode == 0, done.stderr
+    rows = prediction_lines(done.stdout)
+    assert len(rows) == 1 and rows[0][0] == 0 and 0 <= rows[0][1] <= 9
+
+
+@needs_mnist
+def test_predict_rejects_images_of_the_wrong_size_with_a_message(trained):
+    _, model, tmp = trained
+    path = tmp / "small.npy"
+    np.save(path, np.zeros((2, 20, 20), np.uint8))
+    done = fastconv_cli("predict", model, path, env=offline_env(tmp), timeout=120)
+    assert done.returncode != 0
+    assert "(2, 20, 20" in done.stderr and "28, 28, 1" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_predict_with_a_file_that_is_not_a_model_prints_a_message_not_a_traceback(tmp_path):
+    bogus = tmp_path / "notes.txt"
+    bogus.write_text("not a model\n")
+    done = fastconv_cli("predict", bogus, bogus, env=offline_env(tmp_path), timeout=120)
+    assert done.returncode != 0
+    assert "not a fastconv model" in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_train_without_data_prints_where_to_put_it_not_a_traceback(tmp_path):
+    done = fastconv_cli("train", "--data", tmp_path / "nowhere", "--epochs", "1", env=offline_env(tmp_path),
+                        timeout=120)
+    assert done.returncode != 0
+    assert "MNIST not found" in done.stderr and str(tmp_path / "nowhere") in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+
+
+# ---- demo -------------------------------------------------------------------------------------------
+
+
+def lecture_worked_example():
+    """The lecture's 9x9 X, its three filters, feature maps (correlation / 9), ReLU
+    and 2x2 max-pooling with stride 2 (7 -> 4: the last window hangs over the edge)."""
+    image = -np.ones((9, 9))
+    for i in range(1, 8):
+        image[i, i] = image[i, 8 - i] = 1
+    filters = [np.array([[1, -1, -1], [-1, 1, -1], [-1, -1, 1]]),
+               np.array([[1, -1, 1], [-1, 1, -1], [1, -1, 1]]),
+               np.array([[-1, -1, 1], [-1, 1, -1], [1, -1, -1]])]
+    maps, pooled = [], []
+    for f in filters:
+        m = np.array([[(image[i:i + 3, j:j + 3] * f).sum() / 9 for j in range(7)] for i in range(7)])
+        r = np.maximum(m, 0)
+        p = np.array([[r[i:i + 2, j:j + 2].max() for j in range(0, 7, 2)] for i in range(0, 7, 2)])
+        maps.append(m)
+        pooled.append(p)
+    return maps, pooled
+
+
+def grid_lines(a):
+    return [" ".join(f"{v:5.2f}" for v in row) for row in a]
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """`fastconv demo --epochs 1 --plot F` (without --plot where matplotlib is
+    missing), once, with the network blocked."""
+    tmp = tmp_path_factory.mktemp("demo")
+    plot = tmp / "lecture.png"
+    done = fastconv_cli("demo", "--epochs", "1", *(["--plot", plot] if HAVE_MATPLOTLIB else []),
+                        env=offline_env(tmp), cwd=tmp)
+    return done, plot
+
+
+def test_demo_runs_offline(demo_run):
+    done, _ = demo_run
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "downloading" not in done.stderr.lower()
+
+
+def test_demo_prints_the_lectures_worked_example(demo_run):
+    done, _ = demo_run
+    out = done.stdout
+    assert "0.78 -0.11  0.11  0.33  0.56 -0.11  0.33" in out  # the lecture's first feature-map row
+    maps, pooled = lecture_worked_example()
+    assert grid_lines(maps[0])[0].strip() == "0.78 -0.11  0.11  0.33  0.56 -0.11  0.33"
+    lines = [line.strip() for line in out.splitlines()]
+    for k in range(3):
+        for what, block in (("feature map", maps[k]), ("pooled", pooled[k])):
+            want = [line.strip() for line in grid_lines(block)]
+            hits = [i for i in range(len(lines)) if lines[i:i + len(want)] == want]
+            assert hits, f"filter {k + 1}: the {what} rows\n" + "\n".join(want) + f"\nare not in the output:\n{out}"
+    assert pooled[0][0].tolist() == pytest.approx([1.0, 1 / 3, 5 / 9, 1 / 3])
+    assert "[17.0, 22.0, 39.0, 44.0]" in out  # the 1-D example
+
+
+def test_demo_trains_the_lectures_cnn_and_reports_accuracy(demo_run):
+    done, _ = demo_run
+    m = re.search(r"accuracy on (\d+) unseen images: (\d+(?:\.\d+)?)%", done.stdout)
+    assert m, done.stdout
+    assert int(m[1]) > 0 and float(m[2]) > 80, m[0]  # X versus O: one epoch is plenty
+    assert re.search(r"^Epoch 1/1 .*loss: \d\.\d{4} - accuracy: \d\.\d{4}", done.stdout, re.MULTILINE)
+
+
+@pytest.mark.skipif(not HAVE_MATPLOTLIB, reason="matplotlib is not installed")
+def test_demo_plot_writes_a_png(demo_run):
+    done, plot = demo_run
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"Wrote {plot}" in done.stdout
+
+
+def test_demo_plot_without_matplotlib_exits_1_with_a_clear_message(tmp_path):
+    """A plot was asked for and cannot be made: a non-zero exit (1, as any failed
+    command) so scripts notice, one line saying what to install, no traceback,
+    and no file. The worked example is still printed."""
+    stub = tmp_path / "stub"
+    (stub / "matplotlib").mkdir(parents=True)
+    (stub / "matplotlib" / "__init__.py").write_text('raise ImportError("No module named \'matplotlib\' (stub)")\n')
+    plot = tmp_path / "never.png"
+    done = fastconv_cli("demo", "--epochs", "1", "--plot", plot, env=offline_env(tmp_path, stub), cwd=tmp_path)
+    assert done.returncode == 1, (done.returncode, done.stderr)
+    assert "matplotlib" in done.stderr and "pip install matplotlib" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert not plot.exists()
+    assert "0.78 -0.11  0.11  0.33  0.56 -0.11  0.33" in done.stdout

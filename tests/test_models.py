@@ -1,0 +1,1541 @@
+"""fastconv's Keras-like model layer (layers, losses, optimizers, Sequential, save and
+load) against independent references: PyTorch, NumPy formulas written out here
+(Keras' update rules, TensorFlow's 'same' pooling rule) and finite differences.
+Nothing is checked against fastconv itself, except where that is the property under
+test (reproducibility, a save/load round trip, fused versus unfused loss gradient).
+
+The real-data test trains the lecture's CNN for one epoch on the shared 5,000 MNIST
+digits; the rest uses models small enough to run in milliseconds."""
+from __future__ import annotations
+
+import io
+import json
+import math
+import pickle
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import fastconv
+import reference as ref
+from fastconv import _kernels, activations, losses, optimizers, utils
+from fastconv.layers import Activation, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, ReLU
+from fastconv.models import History, Sequential, load_model
+from reference import assert_close
+
+MNIST_5K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-5k"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def torch_one_thread():
+    """torch on one thread: the references are tiny, and torch's idle OpenMP team
+    would spin against fastconv's own."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def close(got, want, what, dtype=np.float32, **tol):
+    """The shared comparison (reference.assert_close) for results of the model layer."""
+    assert_close(np.asarray(got), want, op=what, isa=_kernels.current_isa(), dtype=dtype, **tol)
+
+
+def raises(call, exc, *words):
+    """call() raises exc whose message contains every one of `words` (shapes
+    verbatim; names as whole words, case-insensitive); returns the message."""
+    with pytest.raises(exc) as info:
+        call()
+    msg = str(info.value)
+    for word in words:
+        pattern = re.escape(word)
+        if re.match(r"\w", word[0]) and re.match(r"\w", word[-1]):
+            pattern = rf"\b{pattern}\b"
+        assert re.search(pattern, msg, re.IGNORECASE), f"{exc.__name__} message does not name {word!r}: {msg!r}"
+    return msg
+
+
+def t64(a) -> torch.Tensor:
+    """A float64 torch copy (never a view: torch optimizers write in place)."""
+    return torch.from_numpy(np.array(a, dtype=np.float64))
+
+
+def built(layer, input_shape):
+    """`layer` built for `input_shape` (no batch axis), its weights replaced by
+    random values so that biases are not all zero."""
+    layer.build(tuple(input_shape))
+    rng = np.random.default_rng(20240607)
+    for w in layer.weights:
+        w[...] = rng.uniform(-0.5, 0.5, w.shape)
+    return layer
+
+
+# ---- references written from the Keras/TensorFlow definitions ------------------------------
+
+
+def torch_conv_nhwc(x, kernel, bias, strides, padding, dilation):
+    """keras Conv2D (channels-last) through torch: kernel (kh, kw, cin, cout) ->
+    (cout, cin, kh, kw); 'same' pads TensorFlow's way (the odd pixel at the end)."""
+    xt = t64(x).permute(0, 3, 1, 2)
+    wt = t64(kernel).permute(3, 2, 0, 1)
+    if padding == "same":
+        (top, bottom), _ = ref.tf_same_padding(x.shape[1], kernel.shape[0], strides[0], dilation[0])
+        (left, right), _ = ref.tf_same_padding(x.shape[2], kernel.shape[1], strides[1], dilation[1])
+        xt = F.pad(xt, (left, right, top, bottom))
+    y = F.conv2d(xt, wt, None if bias is None else t64(bias), stride=strides, dilation=dilation)
+    return y.permute(0, 2, 3, 1)
+
+
+def torch_activation(z: torch.Tensor, name: str) -> torch.Tensor:
+    return {"relu": torch.relu, "softmax": lambda t: torch.softmax(t, dim=-1),
+            "linear": lambda t: t, None: lambda t: t}[name](z)
+
+
+def tf_pool_geometry(n, k, s, padding):
+    """(pad_before, pad_after, out) of TensorFlow's max pooling along one axis."""
+    if padding == "valid":
+        return 0, 0, (n - k) // s + 1
+    out = math.ceil(n / s)
+    total = max((out - 1) * s + k - n, 0)
+    return total // 2, total - total // 2, out
+
+
+def numpy_max_pool_nhwc(x, pool, strides, padding):
+    """TensorFlow's MaxPool2D on NHWC: pad with -inf by the rule above, then the
+    maximum of every window; also each output's argmax position in x."""
+    n, h, w, c = x.shape
+    top, bottom, oh = tf_pool_geometry(h, pool[0], strides[0], padding)
+    left, right, ow = tf_pool_geometry(w, pool[1], strides[1], padding)
+    xp = np.full((n, top + h + bottom, left + w + right, c), -np.inf)
+    xp[:, top:top + h, left:left + w] = x
+    y = np.empty((n, oh, ow, c))
+    arg = np.empty((n, oh, ow, c, 2), dtype=np.int64)
+    for i in range(oh):
+        for j in range(ow):
+            win = xp[:, i * strides[0]:i * strides[0] + pool[0], j * strides[1]:j * strides[1] + pool[1]]
+            flat = win.reshape(n, -1, c)
+            y[:, i, j] = flat.max(axis=1)
+            a = flat.argmax(axis=1)
+            arg[:, i, j, :, 0] = i * strides[0] + a // pool[1] - top
+            arg[:, i, j, :, 1] = j * strides[1] + a % pool[1] - left
+    return y, arg
+
+
+# ---- Conv2D ------------------------------------------------------------------------------
+
+# (input h, w, c), filters, kernel, strides, padding, dilation, activation, use_bias
+CONV_CASES = [
+    ((9, 9, 1), 3, (3, 3), (1, 1), "valid", (1, 1), None, True),
+    ((10, 7, 3), 4, (3, 2), (2, 1), "same", (1, 1), "relu", True),
+    ((11, 12, 2), 5, (3, 3), (3, 2), "same", (1, 1), None, False),
+    ((12, 13, 4), 8, (3, 3), (1, 1), "same", (2, 2), "relu", True),
+    ((15, 14, 3), 6, (2, 3), (2, 3), "valid", (1, 1), "linear", True),
+    ((13, 11, 2), 4, (3, 3), (1, 1), "valid", (2, 3), None, True),
+    ((8, 8, 3), 17, (5, 5), (1, 1), "same", (1, 1), "softmax", True),
+    ((17, 16, 8), 16, (3, 3), (2, 2), "valid", (1, 1), "relu", False),
+    ((6, 7, 1), 2, (4, 4), (3, 3), "same", (1, 1), None, True),
+    ((28, 28, 1), 28, (3, 3), (1, 1), "valid", (1, 1), None, True),  # the lecture's layer
+]
+
+
+def _conv_id(case):
+    (h, w, c), f, k, s, p, d, act, bias = case
+    return f"{h}x{w}x{c}-f{f}-k{k[0]}x{k[1]}-s{s[0]}x{s[1]}-{p}-d{d[0]}x{d[1]}-{act}-{'bias' if bias else 'nobias'}"
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=_conv_id)
+def test_conv2d_layer_matches_torch_conv2d(case, rng):
+    shape, filters, kernel, strides, padding, dilation, act, use_bias = case
+    layer = built(Conv2D(filters, kernel, strides=strides, padding=padding, dilation_rate=dilation,
+                         activation=act, use_bias=use_bias), shape)
+    assert layer.weights[0].shape == (*kernel, shape[2], filters)
+    assert len(layer.weights) == (2 if use_bias else 1)
+    x = rng.standard_normal((3, *shape)).astype(np.float32)
+    want = torch_activation(torch_conv_nhwc(x, layer.weights[0], layer.weights[1] if use_bias else None,
+                                            strides, padding, dilation), act).numpy()
+    got = layer(x)
+    close(got, want, f"Conv2D {_conv_id(case)}", reduce=kernel[0] * kernel[1] * shape[2])
+    assert layer.compute_output_shape(shape) == got.shape[1:]
+
+
+def test_conv2d_accepts_fastconv_nn_relu_as_activation(rng):
+    layer = built(Conv2D(4, 3, activation=fastconv.nn.relu), (6, 6, 2))
+    x = rng.standard_normal((2, 6, 6, 2)).astype(np.float32)
+    want = torch.relu(torch_conv_nhwc(x, *layer.weights, (1, 1), "valid", (1, 1))).numpy()
+    close(layer(x), want, "Conv2D(activation=fastconv.nn.relu)", reduce=18)
+
+
+# ---- MaxPooling2D ------------------------------------------------------------------------
+
+POOL_CASES = [pytest.param(size, pool, stride, padding,
+                           id="{}x{}-pool{}x{}-stride{}-{}".format(*size, *ref._pair(pool), stride, padding),
+                           )
+              for size in ((7, 8), (6, 5), (9, 9))
+              for pool in (2, 3, (2, 3))
+              for stride in (None, 1, 2, 3)
+              for padding in ("valid", "same")]
+
+
+@pytest.mark.parametrize("size,pool,stride,padding", POOL_CASES)
+def test_max_pooling2d_matches_tensorflow_rule_in_numpy(size, pool, stride, padding, rng):
+    pool2 = ref._pair(pool)
+    strides = pool2 if stride is None else ref._pair(stride)
+    layer = MaxPooling2D(pool_size=pool, strides=stride, padding=padding)
+    x = rng.standard_normal((2, *size, 3)).astype(np.float32)
+    want, arg = numpy_max_pool_nhwc(x, pool2, strides, padding)
+    got = layer(x, training=True)
+    close(got, want, f"MaxPooling2D {size} pool={pool} stride={stride} {padding}", exact=True)
+    assert layer.compute_output_shape((*size, 3)) == got.shape[1:]
+    # backward: each output's gradient lands on the input pixel that won its window
+    g = rng.standard_normal(got.shape).astype(np.float32)
+    want_gx = np.zeros(x.shape)
+    n_i, i_i, j_i, c_i = np.indices(got.shape)
+    np.add.at(want_gx, (n_i, arg[..., 0], arg[..., 1], c_i), g)
+    layer.need_input_grad = True
+    close(layer.backward(g), want_gx, f"MaxPooling2D backward {size} pool={pool} stride={stride} {padding}")
+
+
+def test_max_pooling2d_same_stride_1_in_a_model_feeds_dense_the_shape_it_was_built_for(rng):
+    model = Sequential([Conv2D(2, 3, padding="same", input_shape=(6, 6, 1)),
+                        MaxPooling2D(2, strides=1, padding="same"), Flatten(), Dense(3)])
+    assert model.layers[-1].weights[0].shape == (6 * 6 * 2, 3)  # built from compute_output_shape
+    assert model.predict(rng.standard_normal((2, 6, 6, 1)), verbose=0).shape == (2, 3)
+
+
+def test_max_pooling2d_same_pads_with_minus_infinity_not_zero():
+    """All-negative input: a zero pad would win the edge windows."""
+    x = -np.arange(1, 1 + 5 * 5, dtype=np.float32).reshape(1, 5, 5, 1)
+    got = MaxPooling2D(2, padding="same")(x)
+    want, _ = numpy_max_pool_nhwc(x, (2, 2), (2, 2), "same")
+    assert got.shape == (1, 3, 3, 1)
+    close(got, want, "MaxPooling2D same, negative input", exact=True)
+    assert (got < 0).all()
+
+
+# ---- Flatten, Dense, Dropout, Activation --------------------------------------------------
+
+
+def test_flatten_uses_channels_last_row_major_order_as_keras(rng):
+    x = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    layer = Flatten()
+    got = layer(x, training=True)
+    assert got.shape == (2, 60) == (2, *layer.compute_output_shape((3, 4, 5)))
+    for n in range(2):
+        for i in range(3):
+            for j in range(4):
+                for c in range(5):
+                    assert got[n, (i * 4 + j) * 5 + c] == x[n, i, j, c]
+    layer.need_input_grad = True
+    g = rng.standard_normal(got.shape).astype(np.float32)
+    close(layer.backward(g), g.reshape(x.shape), "Flatten backward", exact=True)
+
+
+@pytest.mark.parametrize("activation", [None, "linear", "relu", "softmax"])
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_dense_matches_x_at_w_plus_b(activation, use_bias, rng):
+    layer = built(Dense(7, activation=activation, use_bias=use_bias), (13,))
+    assert layer.weights[0].shape == (13, 7)
+    x = rng.standard_normal((5, 13)).astype(np.float32)
+    z = t64(x) @ t64(layer.weights[0]) + (t64(layer.weights[1]) if use_bias else 0)
+    close(layer(x), torch_activation(z, activation).numpy(), f"Dense {activation} bias={use_bias}", reduce=13)
+
+
+def test_dense_on_3d_input_acts_on_the_last_axis(rng):
+    layer = built(Dense(4), (6, 9))
+    x = rng.standard_normal((2, 6, 9)).astype(np.float32)
+    want = np.einsum("ntf,fu->ntu", x.astype(np.float64), layer.weights[0]) + layer.weights[1]
+    got = layer(x)
+    close(got, want, "Dense on (N, T, F)", reduce=9)
+    assert layer.compute_output_shape((6, 9)) == got.shape[1:]
+
+
+def test_dense_accepts_fastconv_nn_callables(rng):
+    x = rng.standard_normal((4, 5)).astype(np.float32)
+    for fn, name in ((fastconv.nn.relu, "relu"), (fastconv.nn.softmax, "softmax")):
+        layer = built(Dense(3, activation=fn), (5,))
+        z = t64(x) @ t64(layer.weights[0]) + t64(layer.weights[1])
+        close(layer(x), torch_activation(z, name).numpy(), f"Dense(activation=fastconv.nn.{name})", reduce=5)
+
+
+def test_dropout_is_the_identity_at_inference(rng):
+    x = rng.standard_normal((50, 20)).astype(np.float32)
+    layer = Dropout(0.5)
+    close(layer(x), x, "Dropout(training=False)", exact=True)
+    close(layer(x, training=False), x, "Dropout(training=False)", exact=True)
+
+
+def test_dropout_zeroes_rate_and_scales_the_rest_by_inverse_keep(rng):
+    rate = 0.3
+    utils.set_random_seed(1234)
+    layer = Dropout(rate)
+    x = rng.uniform(0.5, 1.5, (400, 250)).astype(np.float32)
+    y = layer(x, training=True)
+    dropped = y == 0
+    # 100,000 Bernoulli(0.3) draws: the fraction is 0.3 +- 0.0015 (1 sigma)
+    assert abs(dropped.mean() - rate) < 0.01, f"dropped fraction {dropped.mean():.4f}, expected {rate}"
+    close(y[~dropped], x[~dropped] / (1 - rate), "Dropout kept values")
+    # independent across positions: each row and each column sees about the same rate
+    assert abs(dropped.mean(axis=0) - rate).max() < 0.15 and abs(dropped.mean(axis=1) - rate).max() < 0.15
+    layer.need_input_grad = True
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    gx = layer.backward(g)
+    close(gx, np.where(dropped, 0.0, g / (1 - rate)), "Dropout backward (same mask)")
+
+
+def test_dropout_masks_are_reproducible_with_set_random_seed():
+    x = np.ones((64, 64), dtype=np.float32)
+    masks = []
+    for _ in range(2):
+        utils.set_random_seed(99)
+        masks.append(Dropout(0.5)(x, training=True))
+    np.testing.assert_array_equal(masks[0], masks[1])
+    assert not np.array_equal(masks[0], Dropout(0.5)(x, training=True)), "a second draw repeated the mask"
+
+
+def test_dropout_rate_zero_is_the_identity_while_training(rng):
+    x = rng.standard_normal((8, 9)).astype(np.float32)
+    close(Dropout(0.0)(x, training=True), x, "Dropout(0) training", exact=True)
+
+
+@pytest.mark.parametrize("layer,name", [(ReLU(), "relu"), (Activation("relu"), "relu"),
+                                        (Activation("softmax"), "softmax"), (Activation("linear"), "linear"),
+                                        (Activation(fastconv.nn.relu), "relu")],
+                         ids=["ReLU", "Activation-relu", "Activation-softmax", "Activation-linear",
+                              "Activation-fastconv.nn.relu"])
+def test_activation_layers_match_torch(layer, name, rng):
+    x = rng.standard_normal((3, 4, 5, 6)).astype(np.float32)
+    close(layer(x, training=True), torch_activation(t64(x), name).numpy(), f"{type(layer).__name__} {name}")
+    assert layer.compute_output_shape((4, 5, 6)) == (4, 5, 6)
+    # backward: the vector-Jacobian product torch computes
+    g = rng.standard_normal(x.shape)
+    xt = t64(x).requires_grad_()
+    torch_activation(xt, name).backward(t64(g))
+    layer.need_input_grad = True
+    close(layer.backward(g.astype(np.float32)), xt.grad.numpy(), f"{type(layer).__name__} {name} backward")
+
+
+# ---- shapes, configs, bad hyperparameters ----------------------------------------------------
+
+SHAPE_CASES = [
+    (lambda: Conv2D(5, 3), (10, 9, 2)),
+    (lambda: Conv2D(5, (3, 2), strides=2, padding="same"), (11, 9, 2)),
+    (lambda: Conv2D(5, (3, 3), strides=(3, 1), padding="valid", use_bias=False), (11, 10, 1)),
+    (lambda: Conv2D(2, 3, dilation_rate=2), (12, 12, 3)),
+    (lambda: Conv2D(2, 3, dilation_rate=(2, 1), padding="same"), (7, 8, 3)),
+    (lambda: MaxPooling2D(), (9, 8, 4)),
+    (lambda: MaxPooling2D(3, strides=2, padding="same"), (9, 8, 4)),
+    (lambda: MaxPooling2D((2, 3), strides=(1, 2), padding="valid"), (7, 9, 1)),
+    (lambda: Flatten(), (3, 4, 5)),
+    (lambda: Dense(6), (11,)),
+    (lambda: Dropout(0.25), (4, 4, 2)),
+    (lambda: Activation("softmax"), (7,)),
+    (lambda: ReLU(), (3, 2)),
+]
+
+
+@pytest.mark.parametrize("make,shape", SHAPE_CASES, ids=[f"case{i}" for i in range(len(SHAPE_CASES))])
+def test_compute_output_shape_equals_the_actual_output_shape(make, shape, rng):
+    layer = make()
+    x = rng.standard_normal((2, *shape)).astype(np.float32)
+    for training in (False, True):
+        out = layer(x, training=training)
+        assert out.shape == (2, *layer.compute_output_shape(shape)), f"{layer!r} on {shape}"
+
+
+CONFIG_CASES = [
+    lambda: Conv2D(5, (3, 2), strides=(2, 1), padding="same", dilation_rate=(1, 1), activation="relu",
+                   use_bias=False, input_shape=(10, 9, 2), name="my_conv"),
+    lambda: Conv2D(4, 3, dilation_rate=2, activation="softmax"),
+    lambda: MaxPooling2D((3, 2), strides=(1, 2), padding="same"),
+    lambda: Flatten(),
+    lambda: Dense(6, activation="softmax", input_shape=(11,)),
+    lambda: Dense(3, use_bias=False, activation=fastconv.nn.relu),
+    lambda: Dropout(0.4),
+    lambda: Activation("relu"),
+    lambda: ReLU(),
+]
+
+
+@pytest.mark.parametrize("make", CONFIG_CASES, ids=[f"case{i}" for i in range(len(CONFIG_CASES))])
+def test_get_config_round_trips_through_the_layer_class(make, rng):
+    layer = make()
+    config = layer.get_config()
+    json.dumps(config)  # plain JSON, what save() writes
+    clone = type(layer)(**config)
+    assert clone.get_config() == config
+    shape = layer.input_shape or {"Conv2D": (8, 9, 2), "MaxPooling2D": (8, 9, 2), "Dense": (5,)}.get(
+        type(layer).__name__, (4, 3, 2))
+    x = rng.standard_normal((2, *shape)).astype(np.float32)
+    built(layer, shape)
+    clone.build(shape)
+    for mine, theirs in zip(clone.weights, layer.weights):
+        mine[...] = theirs
+    np.testing.assert_array_equal(clone(x), layer(x))
+
+
+BAD_HYPERPARAMETERS = {
+    "Conv2D-filters-0": (lambda: Conv2D(0, 3), "filters"),
+    "Conv2D-filters-negative": (lambda: Conv2D(-4, 3), "filters"),
+    "Conv2D-kernel_size-0": (lambda: Conv2D(4, (3, 0)), "kernel_size"),
+    "Conv2D-kernel_size-3d": (lambda: Conv2D(4, (3, 3, 3)), "kernel_size"),
+    "Conv2D-strides-0": (lambda: Conv2D(4, 3, strides=0), "strides"),
+    "Conv2D-padding-full": (lambda: Conv2D(4, 3, padding="full"), "padding"),
+    "Conv2D-dilation_rate-0": (lambda: Conv2D(4, 3, dilation_rate=(1, 0)), "dilation_rate"),
+    "Conv2D-activation-unknown": (lambda: Conv2D(4, 3, activation="tanh-ish"), "activation"),
+    "Conv2D-groups": (lambda: Conv2D(6, 3, groups=4), "groups"),
+    "Conv2D-data_format": (lambda: Conv2D(6, 3, data_format="channels_first"), "data_format"),
+    "MaxPooling2D-pool_size-0": (lambda: MaxPooling2D(0), "pool_size"),
+    "MaxPooling2D-strides-0": (lambda: MaxPooling2D(2, strides=(1, 0)), "strides"),
+    "MaxPooling2D-padding": (lambda: MaxPooling2D(2, padding="causal"), "padding"),
+    "Dense-units-0": (lambda: Dense(0), "units"),
+    "Dense-units-negative": (lambda: Dense(-3), "units"),
+    "Dense-activation": (lambda: Dense(3, activation="swishy"), "activation"),
+    "Dropout-rate-1": (lambda: Dropout(1.0), "rate"),
+    "Dropout-rate-negative": (lambda: Dropout(-0.1), "rate"),
+    "Dropout-rate-above-1": (lambda: Dropout(1.5), "rate"),
+    "Activation-unknown": (lambda: Activation("gelu-ish"), "activation"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_HYPERPARAMETERS))
+def test_bad_hyperparameters_raise_value_error_naming_them(case):
+    make, name = BAD_HYPERPARAMETERS[case]
+    raises(make, ValueError, name)
+
+
+@pytest.mark.parametrize("make,name", [(lambda: Conv2D(2.5, 3), "filters"), (lambda: Dense("8"), "units"),
+                                       (lambda: Conv2D(4, 3.0), "kernel_size"),
+                                       (lambda: MaxPooling2D(pool_size=None, strides=2), "pool_size")],
+                         ids=["Conv2D-filters-float", "Dense-units-str", "Conv2D-kernel_size-float",
+                              "MaxPooling2D-pool_size-None"])
+def test_hyperparameters_of_the_wrong_type_raise_naming_them(make, name):
+    with pytest.raises((TypeError, ValueError)) as info:
+        make()
+    assert name in str(info.value)
+
+
+def test_layers_reject_wrong_input_rank_naming_the_shape():
+    conv = built(Conv2D(2, 3), (5, 5, 1))
+    raises(lambda: conv(np.zeros((4, 5, 5))), ValueError, "(4, 5, 5)")
+    raises(lambda: MaxPooling2D()(np.zeros((4, 5, 5))), ValueError, "(4, 5, 5)")
+    raises(lambda: Conv2D(2, 3)(np.zeros((4, 5, 5))), ValueError, "input_shape", "(5, 5)")
+    dense = built(Dense(2), (6,))
+    raises(lambda: dense(np.zeros((3, 7))), ValueError, "(3, 7)")
+
+
+# ---- small models: a spec both fastconv and the torch reference are built from ----------------
+
+INPUT_SHAPE = (9, 10, 2)
+ARCHS = {
+    # the lecture's stack in miniature
+    "lecture": [("conv", dict(filters=4, kernel_size=(3, 3))), ("pool", dict(pool_size=(2, 2))),
+                ("flatten", {}), ("dense", dict(units=6, activation="relu")),
+                ("dropout", dict(rate=0.0)), ("dense", dict(units=5, activation="softmax"))],
+    # 'same' padding, strides, overlapping pool windows, relu in the conv
+    "same-strided": [("conv", dict(filters=3, kernel_size=(3, 2), strides=(2, 1), padding="same",
+                                   activation="relu")),
+                     ("pool", dict(pool_size=(3, 3), strides=(2, 2), padding="same")),
+                     ("flatten", {}), ("dense", dict(units=7, activation="relu")),
+                     ("dense", dict(units=4, activation="softmax"))],
+}
+LAYER_CLASS = {"conv": Conv2D, "pool": MaxPooling2D, "flatten": Flatten, "dense": Dense, "dropout": Dropout}
+
+
+def make_model(arch, seed=0, last_activation=None, input_shape=INPUT_SHAPE):
+    """The fastconv model of `arch`, weights drawn from a seeded generator (biases too)."""
+    model = Sequential()
+    spec = ARCHS[arch]
+    for i, (kind, kwargs) in enumerate(spec):
+        kwargs = dict(kwargs)
+        if i == len(spec) - 1 and last_activation is not None:
+            kwargs["activation"] = last_activation
+        if i == 0:
+            kwargs["input_shape"] = input_shape
+        model.add(LAYER_CLASS[kind](**kwargs))
+    gen = np.random.default_rng(seed)
+    model.set_weights([gen.uniform(-0.6, 0.6, w.shape).astype(np.float32) for w in model.get_weights()])
+    return model
+
+
+def torch_forward(arch, weights, x, last_activation=None):
+    """The same network in torch, float64, on NHWC input; weights in Keras order.
+    Returns (logits, output)."""
+    ws = iter([w if isinstance(w, torch.Tensor) else t64(w) for w in weights])
+    h = t64(x).permute(0, 3, 1, 2)  # NCHW until the Flatten
+    flattened = False
+    z = None
+    spec = ARCHS[arch]
+    for i, (kind, kw) in enumerate(spec):
+        act = kw.get("activation")
+        if i == len(spec) - 1 and last_activation is not None:
+            act = last_activation
+        if kind == "conv":
+            k, b = next(ws), next(ws)
+            strides = ref._pair(kw.get("strides", 1))
+            if kw.get("padding", "valid") == "same":
+                (t, bo), _ = ref.tf_same_padding(h.shape[2], k.shape[0], strides[0], 1)
+                (le, ri), _ = ref.tf_same_padding(h.shape[3], k.shape[1], strides[1], 1)
+                h = F.pad(h, (le, ri, t, bo))
+            z = F.conv2d(h, k.permute(3, 2, 0, 1), b, stride=strides)
+            h = torch_activation(z, act) if act != "softmax" else torch.softmax(z, dim=1)
+        elif kind == "pool":
+            pool = ref._pair(kw["pool_size"])
+            strides = ref._pair(kw.get("strides") or pool)
+            (t, bo, _), (le, ri, _) = (tf_pool_geometry(h.shape[2], pool[0], strides[0], kw.get("padding", "valid")),
+                                       tf_pool_geometry(h.shape[3], pool[1], strides[1], kw.get("padding", "valid")))
+            h = F.max_pool2d(F.pad(h, (le, ri, t, bo), value=-math.inf), pool, strides)
+        elif kind == "flatten":
+            h = h.permute(0, 2, 3, 1).reshape(len(h), -1)  # channels-last order, as Keras
+            flattened = True
+        elif kind == "dense":
+            k, b = next(ws), next(ws)
+            z = h @ k + b
+            h = torch_activation(z, act)
+        elif kind == "dropout":
+            pass
+    assert flattened
+    return z, h
+
+
+def model_inputs(n=6, seed=1, classes=5):
+    gen = np.random.default_rng(seed)
+    return gen.standard_normal((n, *INPUT_SHAPE)).astype(np.float32), gen.integers(0, classes, n)
+
+
+def capture_grads(model, monkeypatch):
+    """Replace the optimizer's apply by a recorder: the gradients of the next step,
+    weights left as they are."""
+    seen = []
+    monkeypatch.setattr(model.optimizer, "apply", lambda params, grads: seen.append([g.copy() for g in grads]))
+    return seen
+
+
+# ---- gradients of a whole model -------------------------------------------------------------
+
+LOSS_CASES = {
+    "sparse-probabilities": ("sparse_categorical_crossentropy", None),
+    "sparse-from_logits": (losses.SparseCategoricalCrossentropy(from_logits=True), "linear"),
+    "categorical-probabilities": ("categorical_crossentropy", None),
+    "categorical-from_logits": (losses.CategoricalCrossentropy(from_logits=True), "linear"),
+}
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+@pytest.mark.parametrize("loss_case", list(LOSS_CASES))
+def test_model_gradients_match_torch_autograd(arch, loss_case, monkeypatch):
+    loss, last = LOSS_CASES[loss_case]
+    model = make_model(arch, last_activation=last)
+    model.compile(optimizer="sgd", loss=loss, metrics=["accuracy"])
+    classes = model.output_shape[-1]
+    x, labels = model_inputs(classes=classes)
+    y = labels if loss_case.startswith("sparse") else np.eye(classes, dtype=np.float32)[labels]
+    seen = capture_grads(model, monkeypatch)
+    history = model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+    assert len(seen) == 1
+    weights = [t64(w).requires_grad_() for w in model.get_weights()]
+    logits, _ = torch_forward(arch, weights, x, last_activation="linear")
+    want_loss = F.cross_entropy(logits, torch.from_numpy(labels))
+    want_loss.backward()
+    assert history.history["loss"][0] == pytest.approx(want_loss.item(), rel=1e-5)
+    for i, (g, w) in enumerate(zip(seen[0], weights)):
+        close(g, w.grad.numpy(), f"{arch} {loss_case}: d loss / d weight {i}", reduce=len(x) * 100)
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_model_gradient_matches_central_finite_differences(arch, monkeypatch):
+    """float32 all the way: step 1e-2 (the loss is smooth in the last layer's
+    weights; rounding in the loss is ~1e-6, so the difference is good to ~1e-4),
+    and a smaller one for a conv weight, whose effect crosses ReLU and pooling."""
+    model = make_model(arch)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x, y = model_inputs(n=8, classes=model.output_shape[-1])
+    seen = capture_grads(model, monkeypatch)
+    model.fit(x, y, batch_size=len(x), shuffle=False, verbose=0)
+    grads = seen[0]
+    base = model.get_weights()
+
+    def loss_at(i, index, delta):
+        ws = [w.copy() for w in base]
+        ws[i][index] += delta
+        model.set_weights(ws)
+        return model.evaluate(x, y, batch_size=len(x), verbose=0)
+
+    for i, h, rtol in ((len(base) - 2, 1e-2, 1e-2), (len(base) - 1, 1e-2, 1e-2), (0, 3e-3, 5e-2), (1, 3e-3, 5e-2)):
+        index = np.unravel_index(np.argmax(np.abs(grads[i])), grads[i].shape)
+        fd = (loss_at(i, index, h) - loss_at(i, index, -h)) / (2 * h)
+        g = float(grads[i][index])
+        assert abs(fd - g) <= rtol * abs(g) + 2e-4, (
+            f"{arch}: weight {i}{index}: backward {g:.6g}, central difference {fd:.6g} (step {h})")
+    model.set_weights(base)
+
+
+def test_fused_softmax_cross_entropy_equals_the_unfused_chain(monkeypatch):
+    """A softmax output with a probability loss is differentiated from the logits in
+    one step; forcing the chain (loss gradient, then softmax's Jacobian) must give
+    the same weight gradients on moderate inputs."""
+    grads = {}
+    for fused in (True, False):
+        model = make_model("lecture")
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        if not fused:
+            monkeypatch.setattr(model, "_fuses_softmax", lambda: False)
+        x, y = model_inputs()
+        seen = capture_grads(model, monkeypatch)
+        model.fit(x, y, batch_size=len(x), shuffle=False, verbose=0)
+        grads[fused] = seen[0]
+    for i, (a, b) in enumerate(zip(grads[True], grads[False])):
+        close(a, b.astype(np.float64), f"fused vs unfused softmax+CE, weight {i}", reduce=100)
+
+
+def test_fused_and_unfused_softmax_gradients_match_torch_on_logits(rng):
+    z = rng.normal(0, 2, (16, 10)).astype(np.float32)
+    y = rng.integers(0, 10, 16)
+    zt = t64(z).requires_grad_()
+    F.cross_entropy(zt, torch.from_numpy(y)).backward()
+    loss = losses.SparseCategoricalCrossentropy()
+    p = activations.softmax.forward(z)
+    unfused = activations.softmax.backward(loss.gradient(y, p), z, p)
+    fused = loss.gradient_from_logits(y, z)
+    close(fused, zt.grad.numpy(), "CE gradient from logits")
+    close(unfused, zt.grad.numpy(), "CE gradient through softmax")
+
+
+# ---- losses ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_sparse_categorical_crossentropy_matches_torch(from_logits, rng):
+    z = rng.normal(0, 2, (20, 7))
+    y = rng.integers(0, 7, 20)
+    loss = losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+    zt = t64(z).requires_grad_()
+    if from_logits:
+        out, want = zt, F.cross_entropy(zt, torch.from_numpy(y))
+    else:
+        # Keras divides the output by its sum before the log (a softmax's sum is 1)
+        out = torch.softmax(zt, -1).detach().requires_grad_()
+        want = F.nll_loss(torch.log(out / out.sum(-1, keepdim=True)), torch.from_numpy(y))
+    want.backward()
+    o = out.detach().numpy().astype(np.float32)
+    assert loss.value(y, o) == pytest.approx(want.item(), rel=1e-5)
+    close(loss.gradient(y, o), out.grad.numpy(), f"sparse CE gradient from_logits={from_logits}")
+    # labels as a column, and as floats holding whole numbers, are accepted as Keras does
+    assert loss.value(y.reshape(-1, 1), o) == pytest.approx(want.item(), rel=1e-5)
+    assert loss.value(y.astype(np.float32), o) == pytest.approx(want.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+@pytest.mark.parametrize("soft", [False, True], ids=["one-hot", "soft-labels"])
+def test_categorical_crossentropy_matches_torch(from_logits, soft, rng):
+    z = rng.normal(0, 2, (12, 6))
+    labels = rng.integers(0, 6, 12)
+    t = rng.dirichlet(np.ones(6), 12) if soft else np.eye(6)[labels]
+    loss = losses.CategoricalCrossentropy(from_logits=from_logits)
+    zt = t64(z).requires_grad_()
+    if from_logits:
+        out, want = zt, F.cross_entropy(zt, t64(t))
+    else:
+        out = torch.softmax(zt, -1).detach().requires_grad_()
+        want = -(t64(t) * torch.log(out / out.sum(-1, keepdim=True))).sum(-1).mean()
+    want.backward()
+    o = out.detach().numpy().astype(np.float32)
+    assert loss.value(t.astype(np.float32), o) == pytest.approx(want.item(), rel=1e-5)
+    close(loss.gradient(t.astype(np.float32), o), out.grad.numpy(), f"categorical CE gradient soft={soft}")
+
+
+def test_probability_loss_clips_at_keras_epsilon():
+    """Keras clips probabilities to [1e-7, 1 - 1e-7]: a zero on the true class costs
+    -log(1e-7), not infinity."""
+    p = np.array([[0.0, 1.0], [0.5, 0.5]], dtype=np.float32)
+    got = losses.SparseCategoricalCrossentropy().value(np.array([0, 1]), p)
+    assert got == pytest.approx((-math.log(1e-7) - math.log(0.5)) / 2, rel=1e-5)
+    one_hot = np.eye(2, dtype=np.float32)[[0, 1]]
+    assert losses.CategoricalCrossentropy().value(one_hot, p) == pytest.approx(got, rel=1e-6)
+
+
+@pytest.mark.parametrize("labels", [[0, 1, 5], [0, -1, 2], [0.0, 1.5, 2.0]], ids=["too-large", "negative", "fraction"])
+def test_sparse_labels_out_of_range_raise_value_error(labels):
+    p = np.full((3, 5), 0.2, dtype=np.float32)
+    loss = losses.SparseCategoricalCrossentropy()
+    with pytest.raises(ValueError, match="label"):
+        loss.value(np.array(labels), p)
+    with pytest.raises(ValueError, match="label"):
+        loss.gradient(np.array(labels), p)
+
+
+def test_categorical_labels_of_the_wrong_width_raise_value_error():
+    p = np.full((3, 5), 0.2, dtype=np.float32)
+    raises(lambda: losses.CategoricalCrossentropy().value(np.eye(4)[:3], p), ValueError, "(3, 4)")
+
+
+def test_fit_with_labels_out_of_range_raises_and_keeps_the_weights():
+    model = make_model("lecture")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = model_inputs()
+    y[3] = 5  # five classes: 0..4
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=r"\[0, 5\)"):
+        model.fit(x, y, verbose=0)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_losses_by_name():
+    assert isinstance(losses.get("sparse_categorical_crossentropy"), losses.SparseCategoricalCrossentropy)
+    assert isinstance(losses.get("categorical_crossentropy"), losses.CategoricalCrossentropy)
+    raises(lambda: losses.get("mse-ish"), ValueError, "loss")
+
+
+# ---- optimizers: Keras' update rules written out ----------------------------------------------
+
+A = np.array([0.5, 2.0, 8.0, 0.1])   # curvatures of the toy quadratic 1/2 sum(a (p - c)^2)
+C = np.array([1.0, -2.0, 0.5, 3.0])
+P0 = np.array([0.0, 0.5, -1.0, 2.0])
+
+
+def quadratic_grad(p):
+    return A * (p - C)
+
+
+def run_fastconv(opt, steps, p0=P0, grad=quadratic_grad):
+    p = p0.astype(np.float32).copy()
+    for _ in range(steps):
+        opt.apply([p], [grad(p.astype(np.float64)).astype(np.float32)])
+    return p
+
+
+def keras_sgd(steps, lr=0.01, momentum=0.0, nesterov=False, p0=P0, grad=quadratic_grad):
+    """keras.optimizers.SGD: m = momentum m - lr g; p += momentum m - lr g
+    (nesterov) or p += m; plain p -= lr g without momentum."""
+    p, m = p0.astype(np.float64).copy(), np.zeros_like(p0, dtype=np.float64)
+    for _ in range(steps):
+        g = grad(p)
+        if momentum == 0:
+            p = p - lr * g
+            continue
+        m = momentum * m - lr * g
+        p = p + (momentum * m - lr * g if nesterov else m)
+    return p
+
+
+def keras_adam(steps, lr=0.001, b1=0.9, b2=0.999, eps=1e-7, p0=P0, grad=quadratic_grad):
+    """keras.optimizers.Adam: alpha = lr sqrt(1 - b2^t) / (1 - b1^t);
+    m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2); p -= alpha m / (sqrt(v) + eps)."""
+    p = p0.astype(np.float64).copy()
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    for t in range(1, steps + 1):
+        g = grad(p)
+        alpha = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+        m += (g - m) * (1 - b1)
+        v += (g * g - v) * (1 - b2)
+        p = p - alpha * m / (np.sqrt(v) + eps)
+    return p
+
+
+def keras_rmsprop(steps, lr=0.001, rho=0.9, eps=1e-7, p0=P0, grad=quadratic_grad):
+    """keras.optimizers.RMSprop (Keras 3 and TensorFlow's ApplyRMSProp):
+    v = rho v + (1 - rho) g^2; p -= lr g / sqrt(v + eps)."""
+    p, v = p0.astype(np.float64).copy(), np.zeros_like(p0, dtype=np.float64)
+    for _ in range(steps):
+        g = grad(p)
+        v = rho * v + (1 - rho) * g * g
+        p = p - lr * g / np.sqrt(v + eps)
+    return p
+
+
+def close_params(got, want, start, what):
+    """Positions after some steps: the displacement from `start` to ~1e-5 relative."""
+    close(got.astype(np.float64) - start, want - start, what, dtype=np.float64, rtol=2e-5, atol=2e-7)
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(learning_rate=0.1), dict(learning_rate=0.05, momentum=0.9),
+                                    dict(learning_rate=0.05, momentum=0.5, nesterov=True),
+                                    dict(momentum=0.9, nesterov=True)],
+                         ids=["defaults", "lr0.1", "momentum", "nesterov", "nesterov-default-lr"])
+def test_sgd_follows_the_keras_update_rule(kwargs):
+    want = keras_sgd(7, lr=kwargs.get("learning_rate", 0.01), momentum=kwargs.get("momentum", 0.0),
+                     nesterov=kwargs.get("nesterov", False))
+    close_params(run_fastconv(optimizers.SGD(**kwargs), 7), want, P0, f"SGD {kwargs}")
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(learning_rate=0.1), dict(learning_rate=0.02, beta_1=0.5, beta_2=0.9,
+                                                                           epsilon=1e-3)],
+                         ids=["defaults", "lr0.1", "custom"])
+def test_adam_follows_the_keras_update_rule(kwargs):
+    want = keras_adam(10, lr=kwargs.get("learning_rate", 0.001), b1=kwargs.get("beta_1", 0.9),
+                      b2=kwargs.get("beta_2", 0.999), eps=kwargs.get("epsilon", 1e-7))
+    close_params(run_fastconv(optimizers.Adam(**kwargs), 10), want, P0, f"Adam {kwargs}")
+
+
+def test_adam_epsilon_sits_outside_the_bias_correction_as_keras():
+    """With tiny gradients eps dominates, and where it sits matters: Keras adds eps
+    to sqrt(v) (uncorrected), torch to sqrt(v_hat); the first step differs by ~30x."""
+    def tiny(p):
+        return np.full_like(p, 1e-9)
+    want = keras_adam(1, p0=np.zeros(4), grad=tiny)
+    got = run_fastconv(optimizers.Adam(), 1, p0=np.zeros(4), grad=tiny)
+    close(got, want, "Adam first step with gradient 1e-9")
+
+
+def test_adam_matches_torch_optim_adam_where_equivalent():
+    """torch's eps sits beside sqrt(v_hat), Keras' beside sqrt(v): with gradients of
+    order one that difference is far below float32 rounding."""
+    lr = 0.05
+    p_t = t64(P0).requires_grad_()
+    opt_t = torch.optim.Adam([p_t], lr=lr, betas=(0.9, 0.999), eps=1e-7)
+    for _ in range(12):
+        opt_t.zero_grad()
+        (0.5 * (t64(A) * (p_t - t64(C)) ** 2).sum()).backward()
+        opt_t.step()
+    got = run_fastconv(optimizers.Adam(learning_rate=lr), 12)
+    close_params(got, p_t.detach().numpy(), P0, "Adam vs torch.optim.Adam")
+
+
+def test_sgd_momentum_matches_torch_optim_sgd():
+    """torch's SGD with momentum is Keras' rule in other variables (b = -m / lr)."""
+    lr, mom = 0.05, 0.8
+    p_t = t64(P0).requires_grad_()
+    opt_t = torch.optim.SGD([p_t], lr=lr, momentum=mom)
+    for _ in range(9):
+        opt_t.zero_grad()
+        (0.5 * (t64(A) * (p_t - t64(C)) ** 2).sum()).backward()
+        opt_t.step()
+    close_params(run_fastconv(optimizers.SGD(learning_rate=lr, momentum=mom), 9), p_t.detach().numpy(), P0,
+                 "SGD momentum vs torch.optim.SGD")
+
+
+def test_rmsprop_follows_the_keras_update_rule_on_gradients_of_order_one():
+    """Gradients >= 3, so v >> eps and where eps sits does not show (see below)."""
+    def steep(p):
+        return np.array([4.0, 2.0, 8.0, 3.0]) * (p - C)
+    close_params(run_fastconv(optimizers.RMSprop(), 8, grad=steep), keras_rmsprop(8, grad=steep), P0,
+                 "RMSprop defaults")
+    close_params(run_fastconv(optimizers.RMSprop(learning_rate=0.01, rho=0.5), 8, grad=steep),
+                 keras_rmsprop(8, lr=0.01, rho=0.5, grad=steep), P0, "RMSprop lr=0.01 rho=0.5")
+
+
+def test_rmsprop_epsilon_sits_inside_the_square_root_as_keras():
+    def small(p):
+        return np.full_like(p, 1e-4)
+    want = keras_rmsprop(3, p0=np.ones(4), grad=small)
+    got = run_fastconv(optimizers.RMSprop(), 3, p0=np.ones(4), grad=small)
+    close_params(got, want, np.ones(4), "RMSprop with gradient 1e-4")
+
+
+@pytest.mark.parametrize("name,cls,config", [
+    ("adam", optimizers.Adam, dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)),
+    ("Adam", optimizers.Adam, dict(learning_rate=0.001)),
+    ("sgd", optimizers.SGD, dict(learning_rate=0.01, momentum=0.0, nesterov=False)),
+    ("rmsprop", optimizers.RMSprop, dict(learning_rate=0.001, rho=0.9, epsilon=1e-7)),
+])
+def test_optimizer_strings_give_keras_defaults(name, cls, config):
+    opt = optimizers.get(name)
+    assert type(opt) is cls
+    got = opt.get_config()
+    for key, value in config.items():
+        assert got[key] == pytest.approx(value, rel=1e-12), f"{name}: {key}"
+    model = make_model("lecture")
+    model.compile(optimizer=name, loss="sparse_categorical_crossentropy")
+    assert type(model.optimizer) is cls
+
+
+def test_adam_string_behaves_as_keras_default_adam():
+    close_params(run_fastconv(optimizers.get("adam"), 5), keras_adam(5), P0, "'adam'")
+
+
+def test_compile_defaults_to_rmsprop_as_keras():
+    model = make_model("lecture")
+    model.compile(loss="sparse_categorical_crossentropy")
+    assert type(model.optimizer) is optimizers.RMSprop
+
+
+@pytest.mark.parametrize("make,word", [(lambda: optimizers.get("adagrad-ish"), "optimizer"),
+                                       (lambda: optimizers.Adam(learning_rate=0), "learning_rate"),
+                                       (lambda: optimizers.SGD(learning_rate=-1.0), "learning_rate"),
+                                       (lambda: optimizers.SGD(momentum=1.5), "momentum")],
+                         ids=["unknown-name", "adam-lr-0", "sgd-lr-negative", "sgd-momentum"])
+def test_bad_optimizer_arguments_raise_value_error(make, word):
+    raises(make, ValueError, word)
+
+
+def test_optimizer_state_is_per_weight():
+    """Two weights stepped together move as each would alone."""
+    opt = optimizers.Adam(learning_rate=0.1)
+    p1, p2 = P0.astype(np.float32).copy(), (P0[::-1] * 2).astype(np.float32).copy()
+    for _ in range(5):
+        opt.apply([p1, p2], [quadratic_grad(p1.astype(np.float64)).astype(np.float32),
+                             quadratic_grad(p2.astype(np.float64)).astype(np.float32)])
+    close_params(p1, keras_adam(5, lr=0.1), P0, "Adam, first of two weights")
+    close_params(p2, keras_adam(5, lr=0.1, p0=P0[::-1] * 2), P0[::-1] * 2, "Adam, second of two weights")
+
+
+# ---- Sequential: the lecture's model -------------------------------------------------------------
+
+
+def lecture_model(classes=10):
+    model = Sequential()
+    model.add(Conv2D(28, kernel_size=(3, 3), input_shape=(28, 28, 1)))
+    model.add(MaxPooling2D(pool_size=(2, 2)))
+    model.add(Flatten())
+    model.add(Dense(128, activation="relu"))
+    model.add(Dropout(0.2))
+    model.add(Dense(classes, activation="softmax"))
+    return model
+
+
+def test_lecture_model_weights_in_keras_order_and_shapes():
+    model = lecture_model()
+    shapes = [w.shape for w in model.get_weights()]
+    assert shapes == [(3, 3, 1, 28), (28,), (4732, 128), (128,), (128, 10), (10,)]
+    assert model.count_params() == 607_394 == sum(math.prod(s) for s in shapes)
+    assert all(w.dtype == np.float32 for w in model.get_weights())
+    assert model.output_shape == (10,)
+
+
+def test_lecture_model_initialisers_are_keras_defaults():
+    """Glorot uniform kernels (limit sqrt(6 / (fan_in + fan_out)), fans of a conv
+    kernel times its receptive field) and zero biases."""
+    utils.set_random_seed(3)
+    ws = lecture_model().get_weights()
+    for kernel, fan_in, fan_out in ((ws[0], 9, 9 * 28), (ws[2], 4732, 128), (ws[4], 128, 10)):
+        limit = math.sqrt(6 / (fan_in + fan_out))
+        assert np.abs(kernel).max() <= limit
+        assert np.abs(kernel).max() > 0.95 * limit                  # spread over the whole range
+        assert abs(kernel.std() - limit / math.sqrt(3)) < 0.1 * limit  # uniform's spread
+    for bias in ws[1::2]:
+        assert not bias.any()
+
+
+def test_summary_lists_layers_output_shapes_and_parameter_counts(capsys):
+    model = lecture_model()
+    model.summary()
+    out = capsys.readouterr().out
+    rows = [
+        ("conv2d", "Conv2D", "(None, 26, 26, 28)", "280"),
+        ("max_pooling2d", "MaxPooling2D", "(None, 13, 13, 28)", "0"),
+        ("flatten", "Flatten", "(None, 4732)", "0"),
+        ("dense", "Dense", "(None, 128)", "605,824"),
+        ("dropout", "Dropout", "(None, 128)", "0"),
+        ("dense", "Dense", "(None, 10)", "1,290"),
+    ]
+    lines = [line for line in out.splitlines() if "(None" in line]
+    assert len(lines) == len(rows), out
+    for line, (_, cls, shape, params), layer in zip(lines, rows, model.layers):
+        assert f"{layer.name} ({cls})" in line and shape in line and line.rstrip().endswith(params), line
+    assert re.search(r"Total params: 607,394\b", out), out
+    assert re.search(r"Trainable params: 607,394\b", out), out
+    seen = []
+    model.summary(print_fn=seen.append)
+    assert "\n".join(seen).strip() == out.strip()
+
+
+def test_set_weights_validates_count_and_shapes_before_changing_anything():
+    model = lecture_model()
+    before = model.get_weights()
+    raises(lambda: model.set_weights(before[:-1]), ValueError, "6", "5")
+    bad = [w.copy() for w in before]
+    bad[0] = np.zeros((3, 3, 28, 1), np.float32)
+    bad[2] = bad[2] + 1
+    raises(lambda: model.set_weights(bad), ValueError, "(3, 3, 1, 28)", "(3, 3, 28, 1)")
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)   # nothing written on failure
+    new = [np.full(w.shape, i, dtype=np.float64) for i, w in enumerate(before)]
+    model.set_weights(new)
+    for w, n in zip(model.get_weights(), new):
+        assert w.dtype == np.float32
+        np.testing.assert_array_equal(w, n)
+
+
+def test_get_weights_returns_copies():
+    model = lecture_model()
+    ws = model.get_weights()
+    ws[0][...] = 7
+    assert not (model.get_weights()[0] == 7).any()
+
+
+def test_model_forward_matches_torch(rng):
+    model = make_model("same-strided")
+    x = rng.standard_normal((11, *INPUT_SHAPE)).astype(np.float32)
+    _, want = torch_forward("same-strided", model.get_weights(), x)
+    want = want.detach().numpy()
+    close(model.predict(x, verbose=0), want, "Sequential.predict", reduce=100)
+    close(model.predict(x, batch_size=4, verbose=0), want, "Sequential.predict batch 4", reduce=100)
+    close(model(x), want, "Sequential.__call__", reduce=100)
+
+
+def test_evaluate_matches_torch_loss_and_accuracy(rng):
+    model = make_model("lecture")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = model_inputs(n=37, classes=5)
+    logits, probs = torch_forward("lecture", model.get_weights(), x)
+    want_loss = F.cross_entropy(logits, torch.from_numpy(y)).item()
+    want_acc = float((probs.argmax(-1).numpy() == y).mean())
+    loss, acc = model.evaluate(x, y, batch_size=5, verbose=0)  # uneven batches: a per-sample mean
+    assert loss == pytest.approx(want_loss, rel=1e-5)
+    assert acc == pytest.approx(want_acc)
+    assert model.evaluate(x, y, verbose=0, return_dict=True) == {"loss": pytest.approx(loss, rel=1e-6),
+                                                                  "accuracy": pytest.approx(acc)}
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(want_loss, rel=1e-5)  # a scalar without metrics
+
+
+def record_batches(model, monkeypatch):
+    """Wrap the first layer's call: the rows (identified by x[:, 0, 0, 0]) of every
+    batch, and whether it was a training call."""
+    layer = model.layers[0]
+    original = layer.call
+    seen = []
+
+    def call(x, training=False):
+        seen.append((training, x[:, 0, 0, 0].astype(np.int64).tolist()))
+        return original(x, training=training)
+
+    monkeypatch.setattr(layer, "call", call)
+    return seen
+
+
+def tagged_inputs(n, classes=5):
+    """Inputs whose first pixel is the sample's index, so batches can be traced."""
+    x, y = model_inputs(n=n, classes=classes)
+    x[:, 0, 0, 0] = np.arange(n)
+    return x, y
+
+
+def count_steps(model, monkeypatch):
+    steps = []
+    original = model.optimizer.apply
+    monkeypatch.setattr(model.optimizer, "apply", lambda p, g: (steps.append(1), original(p, g)))
+    return steps
+
+
+def test_fit_batch_size_defaults_to_32_and_shuffles_every_epoch(monkeypatch):
+    model = make_model("lecture")
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = tagged_inputs(100)
+    seen = record_batches(model, monkeypatch)
+    steps = count_steps(model, monkeypatch)
+    history = model.fit(x, y, epochs=2, verbose=0)
+    assert len(steps) == 2 * math.ceil(100 / 32)
+    train = [rows for training, rows in seen if training]
+    assert [len(r) for r in train] == [32, 32, 32, 4] * 2
+    epochs = [sum(train[:4], []), sum(train[4:], [])]
+    for order in epochs:
+        assert sorted(order) == list(range(100))
+    assert epochs[0] != list(range(100)) and epochs[0] != epochs[1], "not shuffled each epoch"
+    assert isinstance(history, History) and model.history is history
+    assert history.epoch == [0, 1]
+    assert set(history.history) == {"loss", "accuracy"}
+    assert all(len(v) == 2 for v in history.history.values())
+
+
+def test_fit_shuffle_false_keeps_the_order_and_batch_size_is_honoured(monkeypatch):
+    model = make_model("lecture")
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x, y = tagged_inputs(50)
+    seen = record_batches(model, monkeypatch)
+    steps = count_steps(model, monkeypatch)
+    model.fit(x, y, batch_size=20, epochs=2, shuffle=False, verbose=0)
+    assert len(steps) == 6
+    assert [rows for _, rows in seen] == [list(range(0, 20)), list(range(20, 40)), list(range(40, 50))] * 2
+
+
+def test_history_loss_and_accuracy_are_per_sample_means_of_the_epoch():
+    """With a learning rate too small to move a float32 weight, the epoch's loss and
+    accuracy must equal the torch loss and accuracy of the whole set (uneven last
+    batch: a mean of batch means would differ)."""
+    model = make_model("lecture")
+    model.compile(optimizer=optimizers.SGD(learning_rate=1e-30), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    x, y = model_inputs(n=70, classes=5)
+    logits, probs = torch_forward("lecture", model.get_weights(), x)
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert history.history["loss"][0] == pytest.approx(F.cross_entropy(logits, torch.from_numpy(y)).item(), rel=1e-5)
+    assert history.history["accuracy"][0] == pytest.approx(float((probs.argmax(-1).numpy() == y).mean()))
+
+
+def test_validation_split_holds_out_the_last_samples_before_shuffling(monkeypatch):
+    model = make_model("lecture")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = tagged_inputs(50)
+    seen = record_batches(model, monkeypatch)
+    history = model.fit(x, y, validation_split=0.3, epochs=2, batch_size=8, verbose=0)
+    cut = int(50 * (1 - 0.3))  # Keras: floor(N * (1 - split))
+    trained = sorted({i for training, rows in seen if training for i in rows})
+    validated = sorted({i for training, rows in seen if not training for i in rows})
+    assert trained == list(range(cut)) and validated == list(range(cut, 50))
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 2 for v in history.history.values())
+    logits, probs = torch_forward("lecture", model.get_weights(), x[cut:])
+    assert history.history["val_loss"][-1] == pytest.approx(
+        F.cross_entropy(logits, torch.from_numpy(y[cut:])).item(), rel=1e-5)
+    assert history.history["val_accuracy"][-1] == pytest.approx(float((probs.argmax(-1).numpy() == y[cut:]).mean()))
+
+
+def test_validation_data_is_evaluated_after_every_epoch(monkeypatch):
+    model = make_model("lecture")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = model_inputs(n=40, classes=5)
+    vx, vy = model_inputs(n=13, seed=7, classes=5)
+    steps = count_steps(model, monkeypatch)
+    history = model.fit(x, y, validation_data=(vx, vy), validation_split=0.5, epochs=3, verbose=0)
+    assert len(steps) == 3 * 2, "validation_data must override validation_split (train on all 40)"
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert len(history.history["val_loss"]) == 3
+    assert len(set(history.history["val_loss"])) == 3, "validation not repeated after each epoch"
+    logits, probs = torch_forward("lecture", model.get_weights(), vx)
+    assert history.history["val_loss"][-1] == pytest.approx(F.cross_entropy(logits, torch.from_numpy(vy)).item(),
+                                                            rel=1e-5)
+    assert history.history["val_accuracy"][-1] == pytest.approx(float((probs.argmax(-1).numpy() == vy).mean()))
+
+
+def test_validation_split_out_of_range_raises():
+    model = make_model("lecture")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = model_inputs()
+    raises(lambda: model.fit(x, y, validation_split=1.0, verbose=0), ValueError, "validation_split")
+
+
+def _train_twice(seed, shuffle, dropout=0.5):
+    results = []
+    for _ in range(2):
+        utils.set_random_seed(seed)
+        model = Sequential([Conv2D(3, 3, input_shape=INPUT_SHAPE), MaxPooling2D(), Flatten(),
+                            Dense(8, activation="relu"), Dropout(dropout), Dense(5, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        x, y = model_inputs(n=40, classes=5)
+        history = model.fit(x, y, epochs=2, batch_size=8, shuffle=shuffle, verbose=0)
+        results.append((model.get_weights(), history.history))
+    return results
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_set_random_seed_makes_training_reproducible(shuffle):
+    (w1, h1), (w2, h2) = _train_twice(11, shuffle)
+    assert h1 == h2
+    for a, b in zip(w1, w2):
+        np.testing.assert_array_equal(a, b)
+    (w3, _), _ = _train_twice(12, shuffle)
+    assert not np.array_equal(w1[0], w3[0])
+
+
+def test_shuffle_false_without_dropout_gives_identical_runs_from_the_same_weights():
+    runs = []
+    for _ in range(2):
+        model = make_model("lecture", seed=4)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        x, y = model_inputs(n=30)
+        model.fit(x, y, epochs=2, batch_size=7, shuffle=False, verbose=0)
+        runs.append(model.get_weights())
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_verbose_0_prints_nothing(capsys):
+    model = make_model("lecture")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = model_inputs(n=20)
+    model.fit(x, y, epochs=2, validation_split=0.2, verbose=0)
+    model.evaluate(x, y, verbose=0)
+    model.predict(x, verbose=0)
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""
+
+
+def test_verbose_2_prints_one_line_per_epoch(capsys):
+    model = make_model("lecture")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = model_inputs(n=20)
+    history = model.fit(x, y, epochs=3, validation_split=0.25, verbose=2)
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 3, out
+    for epoch, line in enumerate(lines):
+        assert line.startswith(f"Epoch {epoch + 1}/3"), line
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            assert re.search(rf"\b{key}: {history.history[key][epoch]:.4f}\b", line), (key, line)
+    assert "\r" not in out
+
+
+def test_verbose_1_shows_a_tqdm_progress_bar_with_loss_and_accuracy(capsys):
+    model = make_model("lecture")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = model_inputs(n=70)
+    model.fit(x, y, epochs=2, batch_size=32)  # verbose defaults to 'auto' = 1
+    out, _ = capsys.readouterr()
+    for epoch in (1, 2):
+        assert re.search(rf"Epoch {epoch}/2.*3/3 .*loss=\d\.\d{{4}}.*accuracy=\d\.\d{{4}}", out), out
+
+
+def test_uint8_input_is_cast_not_scaled(rng):
+    model = make_model("lecture")
+    x8 = rng.integers(0, 256, (5, *INPUT_SHAPE), dtype=np.uint8)
+    _, want = torch_forward("lecture", model.get_weights(), x8.astype(np.float64))
+    close(model.predict(x8, verbose=0), want.detach().numpy(), "predict(uint8)", reduce=100)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x8, np.arange(5) % 5, verbose=0)  # accepted by fit too
+
+
+def test_images_without_the_channel_axis_are_accepted_for_one_channel(rng):
+    model = make_model("lecture", input_shape=(12, 11, 1))
+    x = rng.standard_normal((4, 12, 11)).astype(np.float32)
+    _, want = torch_forward("lecture", model.get_weights(), x[..., None])
+    close(model.predict(x, verbose=0), want.detach().numpy(), "predict((N, H, W))", reduce=100)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, np.arange(4) % 5, verbose=0)
+    assert len(model.evaluate(x, np.arange(4) % 5, verbose=0)) == 2
+    lecture = lecture_model()
+    digits = rng.integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    np.testing.assert_array_equal(lecture.predict(digits, verbose=0),
+                                  lecture.predict(digits.reshape(3, 28, 28, 1).astype(np.float32), verbose=0))
+
+
+@pytest.mark.parametrize("shape", [(3, 9, 10, 3), (3, 10, 9, 2), (3, 9, 10), (3, 180), (9, 10, 2)],
+                         ids=["channels", "transposed", "no-channel-axis", "flat", "no-batch-axis"])
+def test_wrong_input_shapes_raise_value_error_naming_the_shapes(shape):
+    model = make_model("lecture")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = np.zeros(shape, np.float32)
+    for call in (lambda: model.predict(x, verbose=0), lambda: model.fit(x, np.zeros(len(x), int), verbose=0),
+                 lambda: model.evaluate(x, np.zeros(len(x), int), verbose=0)):
+        msg = raises(call, ValueError)
+        assert str(shape) in msg and "9, 10, 2" in msg, msg
+
+
+def test_fit_evaluate_with_mismatched_sample_counts_raise():
+    model = make_model("lecture")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = model_inputs(n=6)
+    raises(lambda: model.fit(x, y[:5], verbose=0), ValueError, "6", "5")
+    raises(lambda: model.evaluate(x, y[:4], verbose=0), ValueError, "6", "4")
+
+
+def test_fit_and_evaluate_before_compile_raise():
+    model = make_model("lecture")
+    x, y = model_inputs()
+    with pytest.raises(RuntimeError, match="compile"):
+        model.fit(x, y, verbose=0)
+    with pytest.raises(RuntimeError, match="compile"):
+        model.evaluate(x, y, verbose=0)
+
+
+def test_add_rejects_non_layers_and_duplicate_names():
+    model = Sequential()
+    raises(lambda: model.add("dense"), TypeError, "str")
+    model.add(Dense(3, input_shape=(4,), name="head"))
+    raises(lambda: model.add(Dense(2, name="head")), ValueError, "head")
+
+
+def test_predict_of_zero_images_has_the_output_shape():
+    model = make_model("lecture")
+    assert model.predict(np.zeros((0, *INPUT_SHAPE), np.float32), verbose=0).shape == (0, 5)
+
+
+def test_model_without_input_shape_builds_on_first_data(rng):
+    model = Sequential([Conv2D(2, 3), Flatten(), Dense(3, activation="softmax")])
+    x = rng.standard_normal((2, 6, 6, 1)).astype(np.float32)
+    out = model.predict(x, verbose=0)
+    assert out.shape == (2, 3)
+    close(out.sum(-1), np.ones(2), "softmax rows")
+
+
+# ---- Ctrl-C --------------------------------------------------------------------------------------
+
+
+def test_ctrl_c_in_fit_keeps_the_trained_weights_and_returns_history(monkeypatch, capsys):
+    """KeyboardInterrupt raised from a layer's call on the 3rd batch of epoch 2: fit
+    returns normally with epoch 1's history and `interrupted`; the weights are
+    those of a run that stopped after epoch 1 plus two batches, and still work."""
+    x, y = model_inputs(n=100, classes=5)
+    start = make_model("lecture", seed=5).get_weights()
+    model = make_model("lecture")
+    model.set_weights(start)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    calls = {"n": 0}
+    layer = model.layers[3]
+    original = layer.call
+
+    def call(h, training=False):
+        if training:
+            calls["n"] += 1
+            if calls["n"] == 4 + 3:  # epoch 1 has ceil(100/32) = 4 batches
+                raise KeyboardInterrupt
+        return original(h, training=training)
+
+    monkeypatch.setattr(layer, "call", call)
+    history = model.fit(x, y, epochs=3, shuffle=False, verbose=0)
+    assert history.interrupted
+    assert history.epoch == [0]
+    assert all(len(v) == 1 for v in history.history.values())
+    assert model.optimizer.iterations == 4 + 2
+    assert "interrupt" in capsys.readouterr().err.lower()
+
+    twin = make_model("lecture")
+    twin.set_weights(start)
+    twin.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    twin.fit(x, y, epochs=1, shuffle=False, verbose=0)
+    twin.fit(x[:64], y[:64], epochs=1, shuffle=False, verbose=0)
+    for i, (a, b) in enumerate(zip(model.get_weights(), twin.get_weights())):
+        np.testing.assert_array_equal(a, b, err_msg=f"weight {i}")
+    assert not np.array_equal(model.get_weights()[0], start[0])
+    # still usable: predicts as torch does with these weights, and trains on
+    _, want = torch_forward("lecture", model.get_weights(), x)
+    close(model.predict(x, verbose=0), want.detach().numpy(), "predict after Ctrl-C", reduce=100)
+    monkeypatch.setattr(layer, "call", original)
+    again = model.fit(x, y, epochs=1, verbose=0)
+    assert not again.interrupted and len(again.history["loss"]) == 1
+
+
+# ---- the model learns: real digits --------------------------------------------------------------
+
+
+@pytest.mark.skipif(not MNIST_5K.is_dir(), reason=f"shared MNIST subset not at {MNIST_5K}")
+def test_lecture_model_learns_mnist_5k_in_one_epoch():
+    """One epoch on the 5,000 shared training digits (~1-2 s on a quiet 2-core
+    machine): over 85% on the first 2,000 official test digits, and the test
+    loss falls from ~2.3 to well under 1."""
+    from fastconv.datasets import mnist
+
+    (x_train, y_train), (x_test, y_test) = mnist.load_data(MNIST_5K)
+    assert x_train.shape == (5000, 28, 28) and x_train.dtype == np.uint8
+    x_train = x_train.reshape(-1, 28, 28, 1).astype("float32") / 255
+    x_test = x_test[:2000].reshape(-1, 28, 28, 1).astype("float32") / 255
+    y_test = y_test[:2000]
+    utils.set_random_seed(0)
+    model = lecture_model()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss0, _ = model.evaluate(x_test, y_test, batch_size=500, verbose=0)
+    history = model.fit(x=x_train, y=y_train, epochs=1, verbose=0)
+    loss, acc = model.evaluate(x_test, y_test, batch_size=500, verbose=0)
+    assert loss0 > 2.0
+    assert acc > 0.85, f"test accuracy {acc:.4f} after one epoch (train: {history.history})"
+    assert loss < 0.6 and history.history["loss"][0] < 1.0, (loss, history.history)
+    probe = model.predict(x_test[:20].reshape(20, 28, 28, 1), verbose=0)
+    assert probe.shape == (20, 10)
+    close(probe.sum(-1), np.ones(20), "predicted probabilities sum to 1")
+
+
+# ---- save / load_model ----------------------------------------------------------------------------
+
+
+def saved_model(tmp_path, compile_args=None):
+    model = Sequential([Conv2D(3, (3, 2), strides=(1, 2), padding="same", activation="relu",
+                               input_shape=INPUT_SHAPE),
+                        MaxPooling2D(3, strides=2, padding="same"), Flatten(),
+                        Dense(6, activation="relu"), Dropout(0.3), Dense(4, activation="softmax")])
+    gen = np.random.default_rng(8)
+    model.set_weights([gen.uniform(-0.5, 0.5, w.shape) for w in model.get_weights()])
+    if compile_args is not False:
+        model.compile(**(compile_args or dict(optimizer=optimizers.Adam(learning_rate=0.003, beta_1=0.8),
+                                              loss="sparse_categorical_crossentropy", metrics=["accuracy"])))
+    path = tmp_path / "model.fcm"
+    model.save(path)
+    return model, path
+
+
+def test_save_load_round_trip_predicts_identically_with_the_same_compile_settings(tmp_path, rng):
+    model, path = saved_model(tmp_path)
+    loaded = load_model(path)
+    assert [type(layer) for layer in loaded.layers] == [type(layer) for layer in model.layers]
+    assert [layer.get_config() for layer in loaded.layers] == [layer.get_config() for layer in model.layers]
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    x = rng.standard_normal((7, *INPUT_SHAPE)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert type(loaded.optimizer) is optimizers.Adam
+    assert loaded.optimizer.get_config() == model.optimizer.get_config()
+    assert type(loaded.loss) is type(model.loss) and loaded.loss.from_logits == model.loss.from_logits
+    assert loaded.metrics == ["accuracy"]
+    y = np.arange(7) % 4
+    assert loaded.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)
+    loaded.fit(x, y, epochs=1, verbose=0)  # ready to train on
+    assert load_model(str(path)).count_params() == model.count_params()  # str paths too
+
+
+def test_save_load_keeps_other_compile_settings(tmp_path):
+    _, path = saved_model(tmp_path, dict(optimizer=optimizers.SGD(learning_rate=0.2, momentum=0.5, nesterov=True),
+                                         loss=losses.CategoricalCrossentropy(from_logits=True)))
+    loaded = load_model(path)
+    assert type(loaded.optimizer) is optimizers.SGD
+    assert loaded.optimizer.get_config()["momentum"] == 0.5 and loaded.optimizer.get_config()["nesterov"] is True
+    assert isinstance(loaded.loss, losses.CategoricalCrossentropy) and loaded.loss.from_logits
+    assert loaded.metrics == []
+
+
+def test_an_uncompiled_model_loads_uncompiled(tmp_path):
+    _, path = saved_model(tmp_path, compile_args=False)
+    loaded = load_model(path)
+    assert loaded.optimizer is None and loaded.loss is None
+    with pytest.raises(RuntimeError, match="compile"):
+        loaded.fit(np.zeros((1, *INPUT_SHAPE)), [0], verbose=0)
+
+
+def test_the_saved_file_is_a_zip_of_json_and_npy_without_pickle(tmp_path):
+    model, path = saved_model(tmp_path)
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        config = json.loads(zf.read("config.json"))
+        for i, w in enumerate(model.get_weights()):
+            arr = np.load(io.BytesIO(zf.read(f"weights/{i:04d}.npy")), allow_pickle=False)
+            np.testing.assert_array_equal(arr, w)
+    assert sorted(names) == ["config.json"] + [f"weights/{i:04d}.npy" for i in range(len(model.get_weights()))]
+    assert config["format"] == "fastconv-model" and config["version"] == 1
+
+
+# malformed files: each a mutation of a good file's members
+
+
+def members_of(path):
+    with zipfile.ZipFile(path) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def write_zip(path, members):
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def with_config(members, change):
+    config = json.loads(members["config.json"])
+    change(config)
+    return {**members, "config.json": json.dumps(config).encode()}
+
+
+def npy(arr, allow_pickle=False):
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=allow_pickle)
+    return buf.getvalue()
+
+
+class _CreatesFile:
+    """Unpickling this opens (creates) a file: a stand-in for any code a pickle can run."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+def _set(key, value):
+    def change(config):
+        config[key] = value
+    return change
+
+
+def _layer0(key, value):
+    def change(config):
+        config["model"]["layers"][0][key] = value
+    return change
+
+
+MALFORMED = {
+    "config-not-json": lambda m, tmp: {**m, "config.json": b"{not json"},
+    "config-not-utf8": lambda m, tmp: {**m, "config.json": b"\xff\xfe\x00{"},
+    "config-json-list": lambda m, tmp: {**m, "config.json": b"[1, 2, 3]"},
+    "no-config": lambda m, tmp: {k: v for k, v in m.items() if k != "config.json"},
+    "wrong-format": lambda m, tmp: with_config(m, _set("format", "keras")),
+    "no-format": lambda m, tmp: with_config(m, lambda c: c.pop("format")),
+    "wrong-version": lambda m, tmp: with_config(m, _set("version", 2)),
+    "version-as-string": lambda m, tmp: with_config(m, _set("version", "1")),
+    "unknown-layer-class": lambda m, tmp: with_config(m, _layer0("class_name", "Lambda")),
+    "layer-class-dunder": lambda m, tmp: with_config(m, _layer0("class_name", "__class__")),
+    "layer-config-not-a-dict": lambda m, tmp: with_config(m, _layer0("config", "os.system('true')")),
+    "layer-unknown-argument": lambda m, tmp: with_config(
+        m, lambda c: c["model"]["layers"][0]["config"].update(function="os.system")),
+    "layer-bad-activation": lambda m, tmp: with_config(
+        m, lambda c: c["model"]["layers"][0]["config"].update(activation="builtins.eval")),
+    "layers-not-a-list": lambda m, tmp: with_config(m, lambda c: c["model"].update(layers=7)),
+    "no-model": lambda m, tmp: with_config(m, lambda c: c.pop("model")),
+    "no-input-shape": lambda m, tmp: with_config(m, lambda c: c["model"]["layers"][0]["config"].pop("input_shape")),
+    "weight-missing": lambda m, tmp: {k: v for k, v in m.items() if k != "weights/0002.npy"},
+    "weight-count-fewer": lambda m, tmp: with_config(
+        {k: v for k, v in m.items() if k != "weights/0005.npy"}, lambda c: c["weights"].pop()),
+    "weight-count-more": lambda m, tmp: with_config(
+        {**m, "weights/0006.npy": npy(np.zeros(3, np.float32))}, lambda c: c["weights"].append([3])),
+    "weight-shape-mismatch": lambda m, tmp: {**m, "weights/0002.npy": npy(np.zeros((5, 6), np.float32))},
+    "weight-shape-declared-wrong": lambda m, tmp: with_config(
+        {**m, "weights/0000.npy": npy(np.zeros((2, 3, 2, 3), np.float32))},
+        lambda c: c["weights"].__setitem__(0, [2, 3, 2, 3])),
+    "weight-integer-dtype": lambda m, tmp: {**m, "weights/0001.npy": npy(np.zeros(3, np.int64))},
+    "weight-not-npy": lambda m, tmp: {**m, "weights/0001.npy": b"\x93NUMPY garbage"},
+    "weight-oversized": lambda m, tmp: {**m, "weights/0001.npy": npy(np.zeros(3, np.float32)) + bytes(1 << 20)},
+    "weight-pickled-object-array": lambda m, tmp: {
+        **m, "weights/0001.npy": npy(np.array([_CreatesFile(tmp / "pwned"), 0, 0], dtype=object), allow_pickle=True)},
+    "weight-raw-pickle": lambda m, tmp: {**m, "weights/0001.npy": pickle.dumps(_CreatesFile(tmp / "pwned"))},
+    "config-pickle": lambda m, tmp: {**m, "config.json": pickle.dumps(_CreatesFile(tmp / "pwned"))},
+    "config-oversized": lambda m, tmp: {**m, "config.json": m["config.json"][:-1] + b" " * (2 << 20) + b"}"},
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_load_model_rejects_malformed_files_with_value_error(case, tmp_path):
+    _, good = saved_model(tmp_path)
+    members = members_of(good)
+    bad = write_zip(tmp_path / f"{case}.fcm", MALFORMED[case](members, tmp_path))
+    with pytest.raises(ValueError, match=re.escape(str(bad))):
+        load_model(bad)
+    assert not (tmp_path / "pwned").exists(), "loading ran code from the file"
+
+
+def test_the_pickle_payload_used_above_is_live(tmp_path):
+    """Guard for the test above: the payload does create its file when unpickled."""
+    target = tmp_path / "armed"
+    pickle.loads(pickle.dumps(_CreatesFile(target))).close()
+    assert target.exists()
+
+
+def test_load_model_rejects_a_file_that_is_not_a_zip(tmp_path):
+    for name, data in (("text.fcm", b"hello, world\n"), ("empty.fcm", b""), ("npy.fcm", npy(np.zeros(3)))):
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(ValueError, match="not a fastconv model"):
+            load_model(path)
+
+
+def test_load_model_of_a_missing_file_raises(tmp_path):
+    with pytest.raises((ValueError, FileNotFoundError)):
+        load_model(tmp_path / "nothing-here.fcm")
+
+
+@pytest.mark.parametrize("keep", [0.05, 0.3, 0.5, 0.8, 0.99, "minus-1", "minus-22"])
+def test_load_model_rejects_truncated_files(keep, tmp_path):
+    _, good = saved_model(tmp_path)
+    data = good.read_bytes()
+    n = {"minus-1": len(data) - 1, "minus-22": len(data) - 22}.get(keep) or int(len(data) * keep)
+    cut = tmp_path / "cut.fcm"
+    cut.write_bytes(data[:n])
+    with pytest.raises(ValueError):
+        load_model(cut)
+
+
+def test_load_model_rejects_corrupted_compressed_bytes(tmp_path):
+    _, good = saved_model(tmp_path)
+    data = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as zf:
+        info = zf.getinfo("config.json")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + 20:start + 60] = bytes(40)   # zero 40 bytes inside the deflate stream
+    bad = tmp_path / "corrupt.fcm"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ValueError):
+        load_model(bad)
+
+
+def test_load_model_rejects_absurd_weight_shapes_without_allocating(tmp_path):
+    big = 1 << 20
+    config = {"format": "fastconv-model", "version": 1,
+              "model": {"name": "huge", "layers": [{"class_name": "Dense",
+                                                    "config": {"units": big, "input_shape": [big]}}]},
+              "compile": None, "weights": [[big, big], [big]]}
+    bad = write_zip(tmp_path / "huge.fcm", {"config.json": json.dumps(config)})
+    with pytest.raises(ValueError):
+        load_model(bad)
