@@ -16,19 +16,19 @@ import pytest
 import dropins_workloads as dw
 from fastconv._bench import workloads
 
-PARAMS = [(case, op, mode) for case in dw.CASES for op, _, _ in case.ops() for mode in case.mode_list]
+# (case, op, mode, implementation): fastconv and the one library it stands in for
+PARAMS = [(case, op, mode, impl) for case in dw.CASES for op, _, _ in case.ops()
+          for mode in case.mode_list for impl in ("fastconv", case.reference)]
 
 
-@pytest.mark.parametrize("impl", ["fastconv", "reference"])
 @pytest.mark.parametrize("threads", workloads.THREADS, ids=workloads.threads_id, indirect=True)
-@pytest.mark.parametrize("case, op, mode", PARAMS,
-                         ids=[f"{c.name}-{op}-{mode}" for c, op, mode in PARAMS])
-def test_dropin(benchmark, case, op, mode, threads, impl):
+@pytest.mark.parametrize("case, op, mode, impl", PARAMS,
+                         ids=[f"{c.name}-{op}-{mode}-{impl}" for c, op, mode, impl in PARAMS])
+def test_dropin(benchmark, case, op, mode, impl, threads):
     quick = benchmark.disabled
     fns = dw.calls(case, op, mode, quick)
-    name = "fastconv" if impl == "fastconv" else case.reference
     benchmark.group = f"{op} {case.label(quick)} {mode}, {threads} thread(s)"
-    benchmark.extra_info.update(op=op, impl=name, threads=threads, mode=mode, case=case.name)
-    y = benchmark(fns[name])
+    benchmark.extra_info.update(op=op, impl=impl, threads=threads, mode=mode, case=case.name)
+    y = benchmark(fns[impl])
     if impl == "fastconv":
         assert dw.rel_error(y, fns[case.reference]()) <= dw.TOLERANCE[case.dtype]

@@ -231,6 +231,12 @@ def test_direct_path_is_bitwise_repeatable_across_threads(op, rng, restore_threa
     assert np.array_equal(one, OPS[op][0](a, v, "full"))
 
 
+def test_broadcast_input(rng):
+    a = np.broadcast_to(np.float64(2.5), (5000,))  # stride 0
+    for op in OPS:
+        _check(op, a, rng.standard_normal(40), "same", "default", "stride-0 signal")
+
+
 def test_byteswapped_and_readonly_inputs(rng):
     a = rng.standard_normal(100).astype(">f8")
     v = rng.standard_normal(9).astype(">f4")

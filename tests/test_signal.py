@@ -308,9 +308,40 @@ def test_direct_path_is_bitwise_repeatable_across_threads(rng, restore_threads, 
     assert np.array_equal(one, fastconv.correlate2d(in1, in2, "same", "symm"))
 
 
+@pytest.mark.parametrize("op", OPS)
+def test_broadcast_and_overlapping_views(op, rng):
+    """Rows that repeat (stride 0) or overlap (sliding windows) are valid inputs."""
+    row = rng.standard_normal(60)
+    views = {"broadcast rows": np.broadcast_to(row, (40, 60)),
+             "sliding windows": np.lib.stride_tricks.sliding_window_view(row, 9),
+             "broadcast columns": np.broadcast_to(row[:30, None], (30, 20))}
+    for name, x in views.items():
+        for mode in MODES:
+            _check(op, x, rng.standard_normal((3, 4)), mode, "symm", 0, "default", name)
+
+
 def test_transposed_views_and_big_endian(rng):
     in1 = rng.standard_normal((40, 50)).T  # Fortran-ordered view
     in2 = rng.standard_normal((6, 3)).astype(">f8")[::-1]
     for op in OPS:
         for mode in MODES:
             _check(op, in1, in2, mode, "symm", 0, "default", "transposed view, big-endian kernel")
+
+
+def test_concurrent_calls_from_python_threads(rng, restore_threads):
+    """The GIL is released in the kernels and the FFT pool is shared: calls from
+    several Python threads at once must give the sequential results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    fastconv.set_num_threads(2)
+    jobs = [(fastconv.correlate2d, rng.standard_normal((150, 170)), rng.standard_normal(ks), mode)
+            for ks in ((3, 3), (25, 25)) for mode in MODES]
+    jobs += [(fastconv.convolve, rng.standard_normal(30_000), rng.standard_normal(m), mode)
+             for m in (5, 2000) for mode in MODES]
+    want = [f(a, b, mode) for f, a, b, mode in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda job: job[0](job[1], job[2], job[3]), jobs * 3))
+    for i, y in enumerate(got):
+        f, a, b, mode = jobs[i % len(jobs)]
+        assert_same_result(y, want[i % len(jobs)], op=f.__name__, isa="default",
+                           case=f"concurrent call {i}: {a.shape} * {b.shape} {mode}")

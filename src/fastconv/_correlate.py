@@ -146,9 +146,12 @@ def _map_threads(fn, items, threads: int) -> list:
 
 
 def _direct(x, k, pad, out_shape, boundary, fill):
-    """C kernels; x, k real float32 or float64 of one dtype, 2-D."""
-    if x.size and (x.strides[1] != x.itemsize or x.strides[0] < 0
-                   or x.strides[0] % x.itemsize or not x.flags.aligned):
+    """C kernels; x, k real float32 or float64 of one dtype, 2-D. x is read in
+    place when its rows are unit-stride and do not overlap (row stride >= width),
+    else copied (broadcast, sliding-window, transposed or reversed views)."""
+    if x.size and (x.strides[1] != x.itemsize or x.strides[0] % x.itemsize
+                   or (x.shape[0] > 1 and x.strides[0] < x.shape[1] * x.itemsize)
+                   or not x.flags.aligned):
         x = np.ascontiguousarray(x)
     k = np.ascontiguousarray(k)
     y = np.empty(out_shape, dtype=x.dtype)

@@ -1,9 +1,11 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """The only binding file: thin calls into csrc/ with the GIL released.
 
-Arrays arrive flattened, C-contiguous and of one floating dtype; shapes and
-options were worked out in Python (fastconv.nn). Sizes are re-checked here
-and in C, so a wrong call raises instead of reading out of bounds.
+Arrays arrive flattened, C-contiguous and of one floating dtype (correlate2d
+takes its input as a 2-D view with unit column stride); shapes and options
+were worked out in Python (fastconv.nn, fastconv._correlate). Sizes are
+re-checked here and in C, so a wrong call raises instead of reading out of
+bounds.
 """
 from cython cimport floating
 from libc.stdint cimport int64_t

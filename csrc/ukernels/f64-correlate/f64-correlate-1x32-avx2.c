@@ -1,10 +1,8 @@
 /* f64 correlation row microkernel, AVX2 + FMA, 32 outputs per pass (8 ymm accumulators):
- *   y[j] = sum_{i < kh} sum_{t < kw} x[i*ldx + j + t] * w[i*kw + t]   for j < n.
- * Each of the kh input rows (ldx elements apart) holds n + kw - 1 readable values;
- * w is kh x kw, row-major. Per tap: one broadcast of w, eight unaligned loads of x
- * (folded into the FMAs), eight FMAs. The last partial pass uses maskload/maskstore,
- * so nothing past a row's n + kw - 1 values is touched. y is written, never read,
- * and aliases neither x nor w. n, kh, kw >= 1; no alignment assumed. */
+ * y[j] = sum_{i<kh} sum_{t<kw} x[i*ldx + j + t] * w[i*kw + t] for j < n (ukernel.h). Per tap:
+ * one broadcast of w, eight unaligned loads of x folded into eight FMAs; the last partial pass
+ * uses maskload/maskstore, so nothing past a row's n + kw - 1 values is touched. The caller
+ * promises n, kh, kw >= 1 and y aliasing neither x nor w; no alignment assumed. */
 #include <assert.h>
 #include <immintrin.h>
 #include "fastconv/ukernel.h"

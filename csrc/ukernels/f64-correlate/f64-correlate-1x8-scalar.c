@@ -1,8 +1,8 @@
-/* f64 correlation row microkernel, portable C (the fallback on every CPU), 8 outputs
- * per pass:  y[j] = sum_{i < kh} sum_{t < kw} x[i*ldx + j + t] * w[i*kw + t]  for j < n.
- * Each of the kh input rows (ldx elements apart) holds n + kw - 1 readable values; w is
- * kh x kw, row-major. The 8 accumulators are a local array the compiler keeps in
- * (baseline SIMD) registers. y is written, never read. n, kh, kw >= 1; no alignment. */
+/* f64 correlation row microkernel, portable C (the fallback everywhere), 8 outputs per pass:
+ * y[j] = sum_{i<kh} sum_{t<kw} x[i*ldx + j + t] * w[i*kw + t] for j < n (ukernel.h), with
+ * the 8 accumulators in a local array the compiler keeps in (baseline SIMD) registers. The
+ * caller promises n, kh, kw >= 1, rows of n + kw - 1 readable values, and y aliasing neither
+ * x nor w; no alignment assumed. */
 #include <assert.h>
 #include "fastconv/ukernel.h"
 
