@@ -97,16 +97,31 @@ cdef _need(Py_ssize_t have, Py_ssize_t want, str what, str op):
         raise ValueError(f"{op}: {what} has {have} elements, expected {want}")
 
 
-# ---- conv2d ------------------------------------------------------------------
-def conv2d(const floating[::1] x, const floating[::1] w, const floating[::1] b,
-           floating[::1] y, tuple dims, tuple opts, bint nhwc):
+cdef fc_conv2d_params _conv_params(tuple dims, tuple opts, bint nhwc, str op) except *:
     """dims = (n, c, h, w, k, r, s, oh, ow); opts = (sh, sw, dh, dw, pad_top, pad_left, groups)."""
     cdef fc_conv2d_params p
     p.n, p.c, p.h, p.w, p.k, p.r, p.s, p.oh, p.ow = dims
     p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left, p.groups = opts
     p.layout = FC_NHWC if nhwc else FC_NCHW
     if p.groups < 1 or p.c % p.groups or p.k % p.groups:
-        raise ValueError(f"conv2d: groups={p.groups} must divide channels {p.c} and {p.k}")
+        raise ValueError(f"{op}: groups={p.groups} must divide channels {p.c} and {p.k}")
+    return p
+
+
+cdef fc_pool2d_params _pool_params(tuple dims, tuple opts, bint nhwc) except *:
+    """dims = (n, c, h, w, oh, ow); opts = (kh, kw, sh, sw, pad_top, pad_left)."""
+    cdef fc_pool2d_params p
+    p.n, p.c, p.h, p.w, p.oh, p.ow = dims
+    p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.pad_top, p.pad_left = opts
+    p.layout = FC_NHWC if nhwc else FC_NCHW
+    return p
+
+
+# ---- conv2d ------------------------------------------------------------------
+def conv2d(const floating[::1] x, const floating[::1] w, const floating[::1] b,
+           floating[::1] y, tuple dims, tuple opts, bint nhwc):
+    """dims = (n, c, h, w, k, r, s, oh, ow); opts = (sh, sw, dh, dw, pad_top, pad_left, groups)."""
+    cdef fc_conv2d_params p = _conv_params(dims, opts, nhwc, "conv2d")
     _need(x.shape[0], p.n * p.c * p.h * p.w, "x", "conv2d")
     _need(w.shape[0], p.k * (p.c // p.groups) * p.r * p.s, "weight", "conv2d")
     _need(y.shape[0], p.n * p.k * p.oh * p.ow, "out", "conv2d")
@@ -129,12 +144,7 @@ def conv2d(const floating[::1] x, const floating[::1] w, const floating[::1] b,
 def conv2d_backward_weight(const floating[::1] x, const floating[::1] gy, floating[::1] gw,
                            tuple dims, tuple opts, bint nhwc):
     """gw (k, r, s, c/groups) = weight gradient; dims and opts as for conv2d."""
-    cdef fc_conv2d_params p
-    p.n, p.c, p.h, p.w, p.k, p.r, p.s, p.oh, p.ow = dims
-    p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left, p.groups = opts
-    p.layout = FC_NHWC if nhwc else FC_NCHW
-    if p.groups < 1 or p.c % p.groups or p.k % p.groups:
-        raise ValueError(f"conv2d_backward: groups={p.groups} must divide channels {p.c} and {p.k}")
+    cdef fc_conv2d_params p = _conv_params(dims, opts, nhwc, "conv2d_backward")
     _need(x.shape[0], p.n * p.c * p.h * p.w, "x", "conv2d_backward")
     _need(gy.shape[0], p.n * p.k * p.oh * p.ow, "grad_out", "conv2d_backward")
     _need(gw.shape[0], p.k * (p.c // p.groups) * p.r * p.s, "grad_weight", "conv2d_backward")
@@ -153,12 +163,7 @@ def conv2d_backward_weight(const floating[::1] x, const floating[::1] gy, floati
 def conv2d_backward_input(const floating[::1] gy, const floating[::1] w, floating[::1] gx,
                           tuple dims, tuple opts, bint nhwc):
     """gx (x's shape) = input gradient by GEMM + col2im; dims and opts as for conv2d."""
-    cdef fc_conv2d_params p
-    p.n, p.c, p.h, p.w, p.k, p.r, p.s, p.oh, p.ow = dims
-    p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left, p.groups = opts
-    p.layout = FC_NHWC if nhwc else FC_NCHW
-    if p.groups < 1 or p.c % p.groups or p.k % p.groups:
-        raise ValueError(f"conv2d_backward: groups={p.groups} must divide channels {p.c} and {p.k}")
+    cdef fc_conv2d_params p = _conv_params(dims, opts, nhwc, "conv2d_backward")
     _need(gy.shape[0], p.n * p.k * p.oh * p.ow, "grad_out", "conv2d_backward")
     _need(w.shape[0], p.k * (p.c // p.groups) * p.r * p.s, "weight", "conv2d_backward")
     _need(gx.shape[0], p.n * p.c * p.h * p.w, "grad_x", "conv2d_backward")
@@ -215,10 +220,7 @@ def relu_backward(const floating[::1] gy, const floating[::1] x, floating[::1] g
 def max_pool2d(const floating[::1] x, floating[::1] y, int64_t[::1] idx, tuple dims,
                tuple opts, bint nhwc):
     """dims = (n, c, h, w, oh, ow); opts = (kh, kw, sh, sw, pad_top, pad_left)."""
-    cdef fc_pool2d_params p
-    p.n, p.c, p.h, p.w, p.oh, p.ow = dims
-    p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.pad_top, p.pad_left = opts
-    p.layout = FC_NHWC if nhwc else FC_NCHW
+    cdef fc_pool2d_params p = _pool_params(dims, opts, nhwc)
     _need(x.shape[0], p.n * p.c * p.h * p.w, "x", "max_pool2d")
     _need(y.shape[0], p.n * p.c * p.oh * p.ow, "out", "max_pool2d")
     cdef int64_t *ip = NULL
@@ -241,10 +243,7 @@ def max_pool2d(const floating[::1] x, floating[::1] y, int64_t[::1] idx, tuple d
 def max_pool2d_backward(const floating[::1] gy, const int64_t[::1] idx, floating[::1] gx,
                         tuple dims, tuple opts, bint nhwc):
     """dims and opts as for max_pool2d; gx has the input's size."""
-    cdef fc_pool2d_params p
-    p.n, p.c, p.h, p.w, p.oh, p.ow = dims
-    p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.pad_top, p.pad_left = opts
-    p.layout = FC_NHWC if nhwc else FC_NCHW
+    cdef fc_pool2d_params p = _pool_params(dims, opts, nhwc)
     _need(gy.shape[0], p.n * p.c * p.oh * p.ow, "grad_out", "max_pool2d_backward")
     _need(idx.shape[0], gy.shape[0], "indices", "max_pool2d_backward")
     _need(gx.shape[0], p.n * p.c * p.h * p.w, "grad_x", "max_pool2d_backward")
