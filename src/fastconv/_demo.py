@@ -109,7 +109,7 @@ def run(plot: str | None = None, epochs: int = 3, n_train: int = 2000, seed: int
     for k, name in enumerate(names):
         print(f"\nFilter {k + 1} ({name}):")
         print(_grid(out["filters"][k], "{:3.0f}"))
-        print(f"Feature map (convolution / 9), 7x7:")
+        print("Feature map (convolution / 9), 7x7:")
         print(_grid(out["maps"][k]))
         print("After ReLU (negatives to 0):")
         print(_grid(out["relu"][k]))

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import activations, layers as layers_mod, losses, optimizers, utils
+from ._checks import positive_int
 from .layers import DTYPE, Layer
 
 __all__ = ["Sequential", "History", "load_model"]
@@ -47,6 +48,7 @@ class Sequential:
 
     Examples
     --------
+    >>> import numpy as np
     >>> from fastconv.models import Sequential
     >>> from fastconv.layers import Dense
     >>> model = Sequential([Dense(3, activation="softmax", input_shape=(4,))])
@@ -220,7 +222,7 @@ class Sequential:
         x = self._prepare_x(x, "fit")
         y = self._check_xy(x, y, "fit")
         self._ensure_built(x)
-        batch_size = 32 if batch_size is None else positive_int_arg(batch_size, "batch_size")
+        batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size", "fit")
         verbose = 1 if verbose == "auto" else int(verbose)
         if callbacks:
             raise ValueError("fit: callbacks are not supported")
@@ -241,7 +243,7 @@ class Sequential:
         self.stop_training = False
         for epoch in range(initial_epoch, epochs):
             order = utils.rng().permutation(n) if shuffle else np.arange(n)
-            bar = _progress(verbose, steps, f"Epoch {epoch + 1}/{epochs}")
+            bar = _Bar(verbose, steps, f"Epoch {epoch + 1}/{epochs}")
             seen = total_loss = correct = 0
             start = time.perf_counter()
             try:
@@ -279,10 +281,10 @@ class Sequential:
         x = self._prepare_x(x, "evaluate")
         y = self._check_xy(x, y, "evaluate")
         self._ensure_built(x)
-        batch_size = 32 if batch_size is None else positive_int_arg(batch_size, "batch_size")
+        batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size", "evaluate")
         verbose = 1 if verbose == "auto" else int(verbose)
         steps = max(1, math.ceil(len(x) / batch_size))
-        bar = _progress(verbose, steps, "Evaluate")
+        bar = _Bar(verbose, steps, "Evaluate")
         total_loss = correct = 0.0
         for step in range(steps):
             xb, yb = x[step * batch_size:(step + 1) * batch_size], y[step * batch_size:(step + 1) * batch_size]
@@ -306,10 +308,10 @@ class Sequential:
         self._ensure_built(x)
         if not self.layers:
             raise RuntimeError("predict: the model has no layers")
-        batch_size = 32 if batch_size is None else positive_int_arg(batch_size, "batch_size")
+        batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size", "predict")
         verbose = 1 if verbose == "auto" else int(verbose)
         steps = max(1, math.ceil(len(x) / batch_size))
-        bar = _progress(verbose, steps, "Predict")
+        bar = _Bar(verbose, steps, "Predict")
         outs = []
         for step in range(steps):
             xb = x[step * batch_size:(step + 1) * batch_size]
@@ -371,12 +373,6 @@ class Sequential:
                 np.save(buf, w, allow_pickle=False)
                 zf.writestr(f"weights/{i:04d}.npy", buf.getvalue())
         tmp.replace(path)
-
-
-def positive_int_arg(v: Any, name: str) -> int:
-    from ._checks import positive_int
-
-    return positive_int(v, name, "fit")
 
 
 def load_model(filepath) -> Sequential:
@@ -488,7 +484,3 @@ class _Bar:
         elif self.verbose == 2 and logs and not interrupted:
             took = "" if seconds is None else f"{seconds:.1f}s - "
             print(f"{self.desc} - {took}" + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
-
-
-def _progress(verbose: int, total: int, desc: str) -> _Bar:
-    return _Bar(verbose, total, desc)

@@ -1,7 +1,6 @@
 """Deep-learning ops on NumPy arrays: conv2d, relu, max_pool2d and their gradients (PyTorch semantics)."""
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import numpy as np
