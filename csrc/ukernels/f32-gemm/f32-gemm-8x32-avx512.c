@@ -5,7 +5,7 @@
  * are skipped, so every tile is stored straight to C. No alignment assumed. */
 #include <assert.h>
 #include <immintrin.h>
-#include "../gemm-common.h"
+#include "../gemm-avx512.h"
 
 #define MR 8
 #define NR 32
@@ -39,15 +39,5 @@ void fc_f32_gemm_ukernel_8x32__avx512(size_t kc, const float *restrict a, const 
     a += MR;
     b += NR;
   }
-#pragma GCC unroll 8
-  for (size_t i = 0; i < MR; i++) {
-    if (i >= m) break;
-    float *ci = c + i * ldc;
-    if (flags & FC_GEMM_ACCUMULATE) {
-      acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_maskz_loadu_ps(k0, ci));
-      acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_maskz_loadu_ps(k1, ci + 16));
-    }
-    _mm512_mask_storeu_ps(ci, k0, acc[i][0]);
-    _mm512_mask_storeu_ps(ci + 16, k1, acc[i][1]);
-  }
+  fc_f32_avx512_store_8x2(acc, c, ldc, m, k0, k1, flags);
 }

@@ -7,7 +7,7 @@
  * column n. 12 ymm accumulators. Edge tiles go through a spilled register tile. */
 #include <assert.h>
 #include <immintrin.h>
-#include "../gemm-common.h"
+#include "../gemm-avx2.h"
 
 #define MR 6
 #define NR 16
@@ -49,24 +49,5 @@ void fc_f32_igemm_ukernel_6x16__avx2(size_t ks, size_t kc, const float *const *r
 #undef FC_ROW
     }
   }
-  if (m == MR && n == NR) {
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) {
-      float *ci = c + i * ldc;
-      if (flags & FC_GEMM_ACCUMULATE) {
-        acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(ci));
-        acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_loadu_ps(ci + 8));
-      }
-      _mm256_storeu_ps(ci, acc[i][0]);
-      _mm256_storeu_ps(ci + 8, acc[i][1]);
-    }
-  } else {
-    float tile[MR * NR];
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) {
-      _mm256_storeu_ps(tile + i * NR, acc[i][0]);
-      _mm256_storeu_ps(tile + i * NR + 8, acc[i][1]);
-    }
-    fc_f32_tile_finish(tile, NR, c, ldc, m, n, flags);
-  }
+  fc_f32_avx2_store_6x2(acc, c, ldc, m, n, flags);
 }

@@ -5,7 +5,7 @@
  * are skipped, so every tile is stored straight to C. No alignment assumed. */
 #include <assert.h>
 #include <immintrin.h>
-#include "../gemm-common.h"
+#include "../gemm-avx512.h"
 
 #define MR 8
 #define NR 16
@@ -39,15 +39,5 @@ void fc_f64_gemm_ukernel_8x16__avx512(size_t kc, const double *restrict a, const
     a += MR;
     b += NR;
   }
-#pragma GCC unroll 8
-  for (size_t i = 0; i < MR; i++) {
-    if (i >= m) break;
-    double *ci = c + i * ldc;
-    if (flags & FC_GEMM_ACCUMULATE) {
-      acc[i][0] = _mm512_add_pd(acc[i][0], _mm512_maskz_loadu_pd(k0, ci));
-      acc[i][1] = _mm512_add_pd(acc[i][1], _mm512_maskz_loadu_pd(k1, ci + 8));
-    }
-    _mm512_mask_storeu_pd(ci, k0, acc[i][0]);
-    _mm512_mask_storeu_pd(ci + 8, k1, acc[i][1]);
-  }
+  fc_f64_avx512_store_8x2(acc, c, ldc, m, k0, k1, flags);
 }

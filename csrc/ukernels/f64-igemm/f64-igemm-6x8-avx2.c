@@ -7,7 +7,7 @@
  * column n. 12 ymm accumulators. Edge tiles go through a spilled register tile. */
 #include <assert.h>
 #include <immintrin.h>
-#include "../gemm-common.h"
+#include "../gemm-avx2.h"
 
 #define MR 6
 #define NR 8
@@ -49,24 +49,5 @@ void fc_f64_igemm_ukernel_6x8__avx2(size_t ks, size_t kc, const double *const *r
 #undef FC_ROW
     }
   }
-  if (m == MR && n == NR) {
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) {
-      double *ci = c + i * ldc;
-      if (flags & FC_GEMM_ACCUMULATE) {
-        acc[i][0] = _mm256_add_pd(acc[i][0], _mm256_loadu_pd(ci));
-        acc[i][1] = _mm256_add_pd(acc[i][1], _mm256_loadu_pd(ci + 4));
-      }
-      _mm256_storeu_pd(ci, acc[i][0]);
-      _mm256_storeu_pd(ci + 4, acc[i][1]);
-    }
-  } else {
-    double tile[MR * NR];
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) {
-      _mm256_storeu_pd(tile + i * NR, acc[i][0]);
-      _mm256_storeu_pd(tile + i * NR + 4, acc[i][1]);
-    }
-    fc_f64_tile_finish(tile, NR, c, ldc, m, n, flags);
-  }
+  fc_f64_avx2_store_6x2(acc, c, ldc, m, n, flags);
 }
