@@ -393,7 +393,6 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     if unbatched:
         x, gy = x[None], gy[None]
     gy = np.ascontiguousarray(gy)
-    xc = np.ascontiguousarray(x)
     grad_b = _bias_grad(gy, k, nhwc) if want_b else None
 
     grad_w = None
@@ -401,7 +400,8 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
         cg = c // groups
         gw = np.zeros(k * cg * r * s, dtype=x.dtype)  # (k, r, s, cg) from the kernel
         if gw.size and c:
-            _kernels.conv2d_backward_weight(xc.reshape(-1), gy.reshape(-1), gw, g.dims, g.opts, nhwc)
+            _kernels.conv2d_backward_weight(np.ascontiguousarray(x).reshape(-1), gy.reshape(-1), gw,
+                                            g.dims, g.opts, nhwc)
         gw = gw.reshape(k, r, s, cg)
         grad_w = np.ascontiguousarray(gw.transpose(1, 2, 3, 0) if nhwc else gw.transpose(0, 3, 1, 2))
 
