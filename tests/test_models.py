@@ -990,14 +990,20 @@ def record_batches(model, monkeypatch):
     """Wrap the first layer's call: the rows (identified by x[:, 0, 0, 0]) of every
     batch, and whether it was a training call."""
     layer = model.layers[0]
-    original = layer.call
+    original, original_pooled = layer.call, getattr(layer, "call_pooled", None)
     seen = []
 
     def call(x, training=False):
         seen.append((training, x[:, 0, 0, 0].astype(np.int64).tolist()))
         return original(x, training=training)
 
+    def call_pooled(x, plan, training=False):  # a Conv2D fused with its MaxPooling2D
+        seen.append((training, x[:, 0, 0, 0].astype(np.int64).tolist()))
+        return original_pooled(x, plan, training=training)
+
     monkeypatch.setattr(layer, "call", call)
+    if original_pooled is not None:
+        monkeypatch.setattr(layer, "call_pooled", call_pooled)
     return seen
 
 

@@ -65,90 +65,155 @@ static void FC_(bwd_pack_gy)(const fc_conv2d_params *p, const T *gy, size_t nr, 
   }
 }
 
+/* The weight gradient's set-up, shared by conv2d_backward_weight and the
+ * fused conv2d + max-pool backward: the tile, the padded input (or x itself),
+ * the row pointers and one partial gw^T (mpad x npad per group) per thread. */
+typedef struct {
+  const fc_conv2d_params *p;
+  IGEMM_ENTRY_T uk;
+  int64_t cg, kg, kd, mpad, npad, npanels, a_stride, img, tile;
+  const T *xs; /* padded NHWC input, or x as is */
+  T *xp, *zero, *partial;
+  const T **ind; /* ind[(panel * oh + oy) * mr + i]: row kk = panel * mr + i at output row oy */
+  int nthreads;
+} FC_(wgrad_ctx);
+
+static void FC_(wgrad_free)(FC_(wgrad_ctx) *ctx) {
+  free(ctx->xp), free(ctx->zero), free((void *)ctx->ind), free(ctx->partial);
+}
+
+static int FC_(wgrad_setup)(FC_(wgrad_ctx) *ctx, const fc_conv2d_params *p, const T *x,
+                            int nthreads) {
+  memset(ctx, 0, sizeof *ctx);
+  ctx->p = p;
+  ctx->nthreads = nthreads;
+  const int64_t g_count = p->groups, C = p->c;
+  ctx->kg = p->k / g_count, ctx->cg = p->c / g_count;
+  ctx->kd = p->r * p->s * ctx->cg;
+  ctx->uk = FC_(pick_igemm)(ctx->kd, ctx->kg);
+  const int64_t imr = (int64_t)ctx->uk.mr, inr = (int64_t)ctx->uk.nr;
+  ctx->mpad = fc_ceil_div(ctx->kd, imr) * imr, ctx->npad = fc_ceil_div(ctx->kg, inr) * inr;
+  ctx->npanels = ctx->npad / inr;
+  ctx->tile = ctx->mpad * ctx->npad;
+  /* input columns read: ox * stride_w + sx * dil_w in the padded row */
+  const int64_t right = fc_max64(0, (p->ow - 1) * p->stride_w + (p->s - 1) * p->dil_w + 1 - p->pad_left - p->w);
+  const int64_t wp = p->pad_left + p->w + right;
+  ctx->a_stride = p->stride_w * C;
+  ctx->img = p->h * wp * C;
+  const int x_as_is = right == 0 && p->pad_left == 0 && (p->layout == FC_NHWC || C == 1);
+  int64_t xsize, nptr, psize;
+  if (!fc_mul(p->n, ctx->img, &xsize) || !fc_mul(ctx->mpad, p->oh, &nptr) ||
+      !fc_mul(nthreads * ctx->tile, g_count, &psize))
+    return FC_EOVERFLOW;
+  ctx->xp = x_as_is ? NULL : fc_alloc((size_t)xsize * sizeof(T));
+  ctx->zero = calloc((size_t)((p->ow - 1) * ctx->a_stride + 1), sizeof(T));
+  ctx->ind = fc_alloc((size_t)nptr * sizeof(T *));
+  ctx->partial = calloc((size_t)psize, sizeof(T));
+  if ((!x_as_is && !ctx->xp) || !ctx->zero || !ctx->ind || !ctx->partial) {
+    FC_(wgrad_free)(ctx);
+    return FC_ENOMEM;
+  }
+  if (ctx->xp) FC_(bwd_padded_nhwc)(p, x, right, ctx->xp);
+  ctx->xs = ctx->xp ? ctx->xp : x;
+  for (int64_t i0 = 0; i0 < ctx->mpad; i0 += imr)
+    for (int64_t oy = 0; oy < p->oh; oy++)
+      for (int64_t i = 0; i < imr; i++) {
+        const int64_t kk = i0 + i, tap = kk / ctx->cg, c = kk % ctx->cg;
+        const int64_t ry = tap / p->s, sx = tap % p->s;
+        const int64_t ih = oy * p->stride_h - p->pad_top + ry * p->dil_h;
+        ctx->ind[(i0 / imr * p->oh + oy) * imr + i] =
+            kk < ctx->kd && ih >= 0 && ih < p->h ? ctx->xs + (ih * wp + sx * p->dil_w) * C + c
+                                                 : ctx->zero;
+      }
+  return FC_OK;
+}
+
+/* Adds image ni's output rows [oy0, oy0 + tn) to thread tid's partial, with
+ * gy of group g, panel jp, output pixel q - oy0 * ow of those rows at
+ * gy_panel(g, jp) + (q - oy0 * ow) * NR, i.e. b + g * g_step + jp * jp_step. */
+static void FC_(wgrad_rows)(const FC_(wgrad_ctx) *ctx, int tid, int64_t ni, int64_t oy0,
+                            int64_t tn, const T *b, int64_t g_step, int64_t jp_step) {
+  const fc_conv2d_params *p = ctx->p;
+  const int64_t imr = (int64_t)ctx->uk.mr, inr = (int64_t)ctx->uk.nr;
+  T *acc = ctx->partial + tid * ctx->tile * p->groups;
+  for (int64_t g = 0; g < p->groups; g++) {
+    const size_t a_offset = (size_t)(ni * ctx->img + g * ctx->cg);
+    for (int64_t jp = 0; jp < ctx->npanels; jp++)
+      for (int64_t i0 = 0; i0 < ctx->kd; i0 += imr)
+        ctx->uk.fn((size_t)tn, (size_t)p->ow, ctx->ind + (i0 / imr * p->oh + oy0) * imr, a_offset,
+                   (size_t)ctx->a_stride, ctx->zero, b + g * g_step + jp * jp_step,
+                   acc + g * ctx->tile + i0 * ctx->npad + jp * inr, (size_t)ctx->npad,
+                   (size_t)fc_min64(imr, ctx->kd - i0), (size_t)fc_min64(inr, ctx->kg - jp * inr),
+                   NULL, FC_GEMM_ACCUMULATE);
+  }
+}
+
+/* gw = the sum over threads, in thread order, of their gw^T (kk, k): as (k, tap, c)
+ * or, with kk_major, as (tap, c, k) (NHWC's (r, s, c/groups, k)). */
+static void FC_(wgrad_finish)(const FC_(wgrad_ctx) *ctx, T *gw, int kk_major) {
+  const fc_conv2d_params *p = ctx->p;
+  memset(gw, 0, (size_t)(p->k * ctx->kd) * sizeof(T));
+  for (int t = 0; t < ctx->nthreads; t++)
+    for (int64_t g = 0; g < p->groups; g++) {
+      const T *src = ctx->partial + (t * p->groups + g) * ctx->tile;
+      for (int64_t k = 0; k < ctx->kg; k++)
+        for (int64_t kk = 0; kk < ctx->kd; kk++)
+          gw[kk_major ? kk * p->k + g * ctx->kg + k : (g * ctx->kg + k) * ctx->kd + kk] +=
+              src[kk * ctx->npad + k];
+    }
+}
+
 int FC_(conv2d_backward_weight)(const fc_conv2d_params *p, const T *x, const T *gy, T *gw) {
   const int st = fc_conv2d_check(p);
   if (st != FC_OK) return st;
-  const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count, C = p->c;
-  const int64_t P = p->oh * p->ow, rs = p->r * p->s, kd = rs * cg;
-  const int64_t gw_size = p->k * kd;
-  memset(gw, 0, (size_t)gw_size * sizeof(T));
-  if (p->n == 0 || P == 0) return FC_OK;
-  const IGEMM_ENTRY_T ukernel = FC_(pick_igemm)(kd, kg);
-  const size_t mr = ukernel.mr, nr = ukernel.nr;
-  const int64_t imr = (int64_t)mr, inr = (int64_t)nr;
-  const int64_t mpad = fc_ceil_div(kd, imr) * imr, npad = fc_ceil_div(kg, inr) * inr;
-  const int64_t npanels = npad / inr;
-  /* input columns read: ox * stride_w + sx * dil_w in the padded row */
-  const int64_t right = fc_max64(0, (p->ow - 1) * p->stride_w + (p->s - 1) * p->dil_w + 1 - p->pad_left - p->w);
-  const int64_t wp = p->pad_left + p->w + right, a_stride = p->stride_w * C;
-  const int64_t img = p->h * wp * C;
-  const int x_as_is = right == 0 && p->pad_left == 0 && (p->layout == FC_NHWC || C == 1);
-  const int gy_as_is = p->layout == FC_NHWC && g_count == 1 && kg == inr;
-  int64_t xsize, gsize, nptr;
-  if (!fc_mul(p->n, img, &xsize) || !fc_mul(p->n * g_count * npad, P, &gsize) ||
-      !fc_mul(mpad, p->oh, &nptr))
-    return FC_EOVERFLOW;
-  /* output rows per kernel call: its slice of a gy panel stays near L1 */
-  const int64_t trows = fc_max64(1, fc_min64(p->oh, (48 << 10) / (p->ow * inr * (int64_t)sizeof(T))));
-  const int64_t units = p->n * fc_ceil_div(p->oh, trows);
-  const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->k * kd * p->n * P), units);
-  T *xp = x_as_is ? NULL : fc_alloc((size_t)xsize * sizeof(T));
-  T *gp = gy_as_is ? NULL : fc_alloc((size_t)gsize * sizeof(T));
-  T *zero = calloc((size_t)((p->ow - 1) * a_stride + 1), sizeof(T));
-  const T **ind = fc_alloc((size_t)nptr * sizeof(T *));
-  T *partial = calloc((size_t)(nthreads * mpad * npad * g_count), sizeof(T));
-  if ((!x_as_is && !xp) || (!gy_as_is && !gp) || !zero || !ind || !partial) {
-    free(xp), free(gp), free(zero), free((void *)ind), free(partial);
-    return FC_ENOMEM;
+  const int64_t P = p->oh * p->ow;
+  if (p->n == 0 || P == 0) {
+    memset(gw, 0, (size_t)(p->k * (p->c / p->groups) * p->r * p->s) * sizeof(T));
+    return FC_OK;
   }
-  if (xp) FC_(bwd_padded_nhwc)(p, x, right, xp);
-  if (gp) FC_(bwd_pack_gy)(p, gy, nr, gp);
-  const T *xs = xp ? xp : x, *gs = gp ? gp : gy;
-  /* ind[(panel * oh + oy) * mr + i]: row kk = panel * mr + i = (tap, c) at output row oy */
-  for (int64_t i0 = 0; i0 < mpad; i0 += imr)
-    for (int64_t oy = 0; oy < p->oh; oy++)
-      for (int64_t i = 0; i < imr; i++) {
-        const int64_t kk = i0 + i, tap = kk / cg, c = kk % cg, ry = tap / p->s, sx = tap % p->s;
-        const int64_t ih = oy * p->stride_h - p->pad_top + ry * p->dil_h;
-        ind[(i0 / imr * p->oh + oy) * imr + i] =
-            kk < kd && ih >= 0 && ih < p->h ? xs + (ih * wp + sx * p->dil_w) * C + c : zero;
-      }
-  const int64_t tile = mpad * npad;
+  /* output rows per kernel call: its slice of a gy panel stays near L1 */
+  const IGEMM_ENTRY_T uk = FC_(pick_igemm)(p->r * p->s * (p->c / p->groups), p->k / p->groups);
+  const int64_t inr = (int64_t)uk.nr;
+  const int64_t trows = fc_max64(1, fc_min64(p->oh, (48 << 10) / (p->ow * inr * (int64_t)sizeof(T))));
+  const int64_t blocks = fc_ceil_div(p->oh, trows), units = p->n * blocks;
+  const int64_t flops = 2 * p->k * (p->c / p->groups) * p->r * p->s * p->n * P;
+  FC_(wgrad_ctx) ctx;
+  int r = FC_(wgrad_setup)(&ctx, p, x, fc_threads_for(FC_NS_FLOPS(flops), units));
+  if (r != FC_OK) return r;
+  const int64_t g_count = p->groups, npanels = ctx.npanels;
+  const int gy_as_is = p->layout == FC_NHWC && g_count == 1 && ctx.kg == inr;
+  int64_t gsize;
+  T *gp = NULL;
+  if (!gy_as_is) {
+    if (!fc_mul(p->n * g_count * ctx.npad, P, &gsize)) r = FC_EOVERFLOW;
+    else if (!(gp = fc_alloc((size_t)gsize * sizeof(T)))) r = FC_ENOMEM;
+    if (r != FC_OK) {
+      FC_(wgrad_free)(&ctx);
+      return r;
+    }
+    FC_(bwd_pack_gy)(p, gy, (size_t)inr, gp);
+  }
 
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+#pragma omp parallel num_threads(ctx.nthreads) if (ctx.nthreads > 1)
   {
 #ifdef _OPENMP
     const int tid = omp_get_thread_num(), team = omp_get_num_threads();
 #else
     const int tid = 0, team = 1;
 #endif
-    T *acc = partial + tid * tile * g_count; /* gw^T per group: mpad x npad */
     const int64_t u0 = units * tid / team, u1 = units * (tid + 1) / team;
-    const int64_t blocks = fc_ceil_div(p->oh, trows);
     for (int64_t u = u0; u < u1; u++) {
       const int64_t ni = u / blocks, oy0 = u % blocks * trows, tn = fc_min64(trows, p->oh - oy0);
-      for (int64_t g = 0; g < g_count; g++) {
-        const size_t a_offset = (size_t)(ni * img + g * cg);
-        for (int64_t jp = 0; jp < npanels; jp++) {
-          const T *b = gy_as_is ? gs + (ni * P + oy0 * p->ow) * inr
-                                : gs + ((ni * g_count + g) * npanels + jp) * P * inr + oy0 * p->ow * inr;
-          for (int64_t i0 = 0; i0 < kd; i0 += imr)
-            ukernel.fn((size_t)tn, (size_t)p->ow, ind + (i0 / imr * p->oh + oy0) * imr, a_offset,
-                       (size_t)a_stride, zero, b, acc + g * tile + i0 * npad + jp * inr, (size_t)npad,
-                       (size_t)fc_min64(imr, kd - i0), (size_t)fc_min64(inr, kg - jp * inr), NULL,
-                       FC_GEMM_ACCUMULATE);
-        }
-      }
+      if (gy_as_is)
+        FC_(wgrad_rows)(&ctx, tid, ni, oy0, tn, gy + (ni * P + oy0 * p->ow) * inr, 0, 0);
+      else
+        FC_(wgrad_rows)(&ctx, tid, ni, oy0, tn, gp + ni * g_count * npanels * P * inr + oy0 * p->ow * inr,
+                        npanels * P * inr, P * inr);
     }
   }
-  /* gw (k, tap, c) = sum over threads, in thread order, of gw^T (kk, k) */
-  for (int t = 0; t < nthreads; t++)
-    for (int64_t g = 0; g < g_count; g++) {
-      const T *src = partial + (t * g_count + g) * tile;
-      for (int64_t k = 0; k < kg; k++)
-        for (int64_t kk = 0; kk < kd; kk++) gw[(g * kg + k) * kd + kk] += src[kk * npad + k];
-    }
-  free(xp), free(gp), free(zero), free((void *)ind), free(partial);
+  FC_(wgrad_finish)(&ctx, gw, 0);
+  FC_(wgrad_free)(&ctx);
+  free(gp);
   return FC_OK;
 }
 

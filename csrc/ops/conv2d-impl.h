@@ -209,6 +209,34 @@ static void FC_(igemm_pointers)(const fc_conv2d_params *p, const T *x, const T *
   }
 }
 
+/* Output pixels [0, qc) of one block (row pointers bind, as igemm_pointers
+ * lays them out) by the kg output channels of one group (weights wg packed
+ * as NR-wide panels over the depth ks * cg; bias at the group's first
+ * channel, or NULL): C tile (i, j) at c + i * ldc + j. Kernel taps go tblock
+ * at a time (the first pass writes C, the others add). */
+static void FC_(igemm_tiles)(IGEMM_ENTRY_T uk, int64_t ks, int64_t cg, int64_t kg, int64_t tblock,
+                             const T **bind, int64_t qc, size_t a_offset, size_t a_stride,
+                             const T *zero, const T *wg, const T *bias, T *c, int64_t ldc) {
+  const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr, kd = ks * cg;
+  for (int64_t t0 = 0; t0 < ks; t0 += tblock) {
+    const int64_t tn = fc_min64(tblock, ks - t0);
+    const unsigned flags = t0 > 0 ? FC_GEMM_ACCUMULATE : bias ? FC_GEMM_BIAS_COL : 0u;
+    for (int64_t j0 = 0; j0 < kg; j0 += nr) {
+      const int64_t nn = fc_min64(nr, kg - j0);
+      for (int64_t i0 = 0; i0 < qc; i0 += mr)
+        uk.fn((size_t)tn, (size_t)cg, bind + i0 * ks + t0 * mr, a_offset, a_stride, zero,
+              wg + j0 * kd + t0 * cg * nr, c + i0 * ldc + j0, (size_t)ldc,
+              (size_t)fc_min64(mr, qc - i0), (size_t)nn, bias ? bias + j0 : NULL, flags);
+    }
+  }
+}
+
+/* kernel taps per pass: a pass's slice of one weight panel stays within
+ * ~192 KiB of L2 while the pixel panels stream past it */
+static int64_t FC_(igemm_tap_block)(int64_t ks, int64_t cg, size_t nr) {
+  return fc_max64(1, fc_min64(ks, (192 << 10) / (cg * (int64_t)(nr * sizeof(T)))));
+}
+
 static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_rsck,
                              const T *bias, T *y) {
   const int nchw = p->layout == FC_NCHW;
@@ -247,9 +275,7 @@ static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_r
   if (shared_ind) FC_(igemm_pointers)(p, x, zero, 0, P, mr, ind);
   FC_MAYBE_UNUSED const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
   const int64_t img_in = p->h * p->w * p->c, img_out = P * p->k;
-  /* kernel taps per pass: a pass's slice of one weight panel stays within
-   * ~192 KiB of L2 while the pixel panels stream past it */
-  const int64_t tblock = fc_max64(1, fc_min64(ks, (192 << 10) / (cg * (int64_t)(nr * sizeof(T)))));
+  const int64_t tblock = FC_(igemm_tap_block)(ks, cg, nr);
   int failed = 0;
 
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
@@ -271,21 +297,9 @@ static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_r
       const T **bind = shared_ind ? ind + q0 * ks : own;
       if (!shared_ind) FC_(igemm_pointers)(p, x, zero, q0, q0 + qc, mr, own);
       const size_t a_offset = (size_t)(ni * img_in + g * cg * a_stride);
-      const T *wg = wpack + g * npad * kd;
-      for (int64_t t0 = 0; t0 < ks; t0 += tblock) {
-        const int64_t tn = fc_min64(tblock, ks - t0);
-        const unsigned flags = t0 > 0 ? FC_GEMM_ACCUMULATE : bias ? FC_GEMM_BIAS_COL : 0u;
-        for (int64_t j0 = 0; j0 < kg; j0 += (int64_t)nr) {
-          const int64_t nn = fc_min64((int64_t)nr, kg - j0), ch = g * kg + j0;
-          for (int64_t i0 = 0; i0 < qc; i0 += (int64_t)mr) {
-            T *c = nchw ? blkbuf + i0 * npad + j0 : y + ni * img_out + (q0 + i0) * p->k + ch;
-            ukernel.fn((size_t)tn, (size_t)cg, bind + i0 * ks + t0 * (int64_t)mr, a_offset,
-                       (size_t)a_stride, zero, wg + j0 * kd + t0 * cg * (int64_t)nr, c,
-                       (size_t)(nchw ? npad : p->k), (size_t)fc_min64((int64_t)mr, qc - i0),
-                       (size_t)nn, bias ? bias + ch : NULL, flags);
-          }
-        }
-      }
+      FC_(igemm_tiles)(ukernel, ks, cg, kg, tblock, bind, qc, a_offset, (size_t)a_stride, zero,
+                       wpack + g * npad * kd, bias ? bias + g * kg : NULL,
+                       nchw ? blkbuf : y + ni * img_out + q0 * p->k + g * kg, nchw ? npad : p->k);
       if (nchw) {
         T *yg = y + ni * img_out + g * kg * P + q0;
         for (int64_t j = 0; j < kg; j++)

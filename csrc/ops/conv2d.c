@@ -1,6 +1,7 @@
-/* ==== conv2d forward and weight gradient ====================================
+/* ==== conv2d forward and backward, and the dense layer's products ==========
  * Parameter checks shared by both dtypes, then the driver templates
- * (conv2d-impl.h, conv2d-backward-impl.h) instantiated for float and double. */
+ * (conv2d-impl.h, conv2d-backward-impl.h, and conv2d-pool-impl.h and
+ * dense-impl.h, which share their GEMM helpers) instantiated for float and double. */
 #include <string.h>
 #include "internal.h"
 
@@ -39,23 +40,35 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #define GEMM f32_gemm
 #define IGEMM f32_igemm
 #define IGEMM_ENTRY_T fc_f32_igemm_entry
+#define MAXPOOL_NHWC f32_maxpool_nhwc
+#define MAXPOOL_UKERNEL_T fc_f32_maxpool_ukernel
 #include "conv2d-impl.h"
 #include "conv2d-backward-impl.h"
+#include "dense-impl.h"
+#include "conv2d-pool-impl.h"
 #undef T
 #undef FC_
 #undef GEMM
 #undef IGEMM
 #undef IGEMM_ENTRY_T
+#undef MAXPOOL_NHWC
+#undef MAXPOOL_UKERNEL_T
 
 #define T double
 #define FC_(x) fc_f64_##x
 #define GEMM f64_gemm
 #define IGEMM f64_igemm
 #define IGEMM_ENTRY_T fc_f64_igemm_entry
+#define MAXPOOL_NHWC f64_maxpool_nhwc
+#define MAXPOOL_UKERNEL_T fc_f64_maxpool_ukernel
 #include "conv2d-impl.h"
 #include "conv2d-backward-impl.h"
+#include "dense-impl.h"
+#include "conv2d-pool-impl.h"
 #undef T
 #undef FC_
 #undef GEMM
 #undef IGEMM
 #undef IGEMM_ENTRY_T
+#undef MAXPOOL_NHWC
+#undef MAXPOOL_UKERNEL_T

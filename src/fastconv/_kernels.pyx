@@ -36,6 +36,14 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_relu_backward(int64_t n, const double *gy, const double *x, double *gx)
     int fc_f32_max_pool2d_backward(const fc_pool2d_params *p, const float *gy, const int64_t *idx, float *gx)
     int fc_f64_max_pool2d_backward(const fc_pool2d_params *p, const double *gy, const int64_t *idx, double *gx)
+    int fc_f32_conv2d_maxpool(const fc_conv2d_params *p, const fc_pool2d_params *q, const float *x, const float *w, const float *b, float *y, int64_t *idx)
+    int fc_f64_conv2d_maxpool(const fc_conv2d_params *p, const fc_pool2d_params *q, const double *x, const double *w, const double *b, double *y, int64_t *idx)
+    int fc_f32_conv2d_maxpool_backward_weight(const fc_conv2d_params *p, const fc_pool2d_params *q, const float *x, const float *gy, const int64_t *idx, float *gw, float *gb)
+    int fc_f64_conv2d_maxpool_backward_weight(const fc_conv2d_params *p, const fc_pool2d_params *q, const double *x, const double *gy, const int64_t *idx, double *gw, double *gb)
+    int fc_f32_dense(int64_t n, int64_t k, int64_t m, const float *x, const float *w, const float *b, float *y)
+    int fc_f64_dense(int64_t n, int64_t k, int64_t m, const double *x, const double *w, const double *b, double *y)
+    int fc_f32_dense_backward(int64_t n, int64_t k, int64_t m, const float *gy, const float *x, const float *w, float *gx, float *gw)
+    int fc_f64_dense_backward(int64_t n, int64_t k, int64_t m, const double *gy, const double *x, const double *w, double *gx, double *gw)
     int fc_f32_adam_update(int64_t n, float *p, const float *g, float *m, float *v, double alpha, double b1, double b2, double eps)
     int fc_f64_adam_update(int64_t n, double *p, const double *g, double *m, double *v, double alpha, double b1, double b2, double eps)
     int fc_f32_relu(int64_t n, const float *x, float *y)
@@ -281,6 +289,117 @@ def adam_update(floating[::1] p, const floating[::1] g, floating[::1] m, floatin
         else:
             st = fc_f64_adam_update(n, &p[0], &g[0], &m[0], &v[0], alpha, beta_1, beta_2, epsilon)
     _check(st, "adam_update", (n,))
+
+
+# ---- conv2d fused with max_pool2d (channels-last; the model layer's Conv2D + MaxPooling2D)
+def conv2d_maxpool(const floating[::1] x, const floating[::1] w, const floating[::1] b,
+                   floating[::1] y, int64_t[::1] idx, tuple cdims, tuple copts, tuple pdims,
+                   tuple popts):
+    """y, idx = max_pool2d(conv2d(x, w, b)), NHWC; cdims/copts as for conv2d, pdims/popts
+    as for max_pool2d on the conv output (windows: stride == kernel, no padding)."""
+    cdef fc_conv2d_params p = _conv_params(cdims, copts, True, "conv2d_maxpool")
+    cdef fc_pool2d_params q = _pool_params(pdims, popts, True)
+    _need(x.shape[0], p.n * p.c * p.h * p.w, "x", "conv2d_maxpool")
+    _need(w.shape[0], p.k * (p.c // p.groups) * p.r * p.s, "weight", "conv2d_maxpool")
+    _need(y.shape[0], q.n * q.c * q.oh * q.ow, "out", "conv2d_maxpool")
+    cdef const floating *bp = NULL
+    if b is not None:
+        _need(b.shape[0], p.k, "bias", "conv2d_maxpool")
+        bp = &b[0]
+    cdef int64_t *ip = NULL
+    if idx is not None:
+        _need(idx.shape[0], y.shape[0], "indices", "conv2d_maxpool")
+        ip = &idx[0] if idx.shape[0] else NULL
+    if y.shape[0] == 0 or x.shape[0] == 0:
+        raise ValueError(f"conv2d_maxpool: empty input or output for shapes {cdims}, {pdims}")
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_conv2d_maxpool(&p, &q, &x[0], &w[0], bp, &y[0], ip)
+        else:
+            st = fc_f64_conv2d_maxpool(&p, &q, &x[0], &w[0], bp, &y[0], ip)
+    _check(st, "conv2d_maxpool", (cdims, pdims))
+
+
+def conv2d_maxpool_backward_weight(const floating[::1] x, const floating[::1] gy,
+                                   const int64_t[::1] idx, floating[::1] gw, floating[::1] gb,
+                                   tuple cdims, tuple copts, tuple pdims, tuple popts):
+    """conv2d's weight (and bias, unless gb is None) gradient from the gradient gy of
+    the max-pool over its output and the pool's indices, as conv2d_maxpool returned."""
+    cdef fc_conv2d_params p = _conv_params(cdims, copts, True, "conv2d_maxpool_backward")
+    cdef fc_pool2d_params q = _pool_params(pdims, popts, True)
+    _need(x.shape[0], p.n * p.c * p.h * p.w, "x", "conv2d_maxpool_backward")
+    _need(gy.shape[0], q.n * q.c * q.oh * q.ow, "grad_output", "conv2d_maxpool_backward")
+    _need(idx.shape[0], gy.shape[0], "indices", "conv2d_maxpool_backward")
+    _need(gw.shape[0], p.k * (p.c // p.groups) * p.r * p.s, "grad_weight", "conv2d_maxpool_backward")
+    cdef floating *gbp = NULL
+    if gb is not None:
+        _need(gb.shape[0], p.k, "grad_bias", "conv2d_maxpool_backward")
+        gbp = &gb[0]
+    if gy.shape[0] == 0 or x.shape[0] == 0:
+        raise ValueError(f"conv2d_maxpool_backward: empty input or output for shapes {cdims}, {pdims}")
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_conv2d_maxpool_backward_weight(&p, &q, &x[0], &gy[0], &idx[0], &gw[0], gbp)
+        else:
+            st = fc_f64_conv2d_maxpool_backward_weight(&p, &q, &x[0], &gy[0], &idx[0], &gw[0], gbp)
+    if st == 1:
+        raise ValueError("conv2d_maxpool_backward: inconsistent shapes, or indices outside the "
+                         "rows of their pooling windows (pass the indices conv2d_maxpool returned)")
+    _check(st, "conv2d_maxpool_backward", (cdims, pdims))
+
+
+def dense(const floating[:, ::1] x, const floating[:, ::1] w, const floating[::1] b,
+          floating[:, ::1] y):
+    """y = x @ w + b (b may be None) for x (n, k), w (k, m), y (n, m); y is written."""
+    cdef int64_t n = x.shape[0], k = x.shape[1], m = w.shape[1]
+    _need(w.shape[0], k, "the kernel's rows", "dense")
+    if y.shape[0] != n or y.shape[1] != m:
+        raise ValueError(f"dense: out has shape {(y.shape[0], y.shape[1])}, expected {(n, m)}")
+    cdef const floating *bp = NULL
+    if b is not None:
+        _need(b.shape[0], m, "bias", "dense")
+        bp = &b[0] if m else NULL
+    if n == 0 or m == 0:
+        return
+    cdef const floating *xp = &x[0, 0] if k else NULL
+    cdef const floating *wp = &w[0, 0] if k else NULL
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_dense(n, k, m, xp, wp, bp, &y[0, 0])
+        else:
+            st = fc_f64_dense(n, k, m, xp, wp, bp, &y[0, 0])
+    _check(st, "dense", (n, k, m))
+
+
+def dense_backward(const floating[:, ::1] gy, const floating[:, ::1] x, const floating[:, ::1] w,
+                   floating[:, ::1] gx, floating[:, ::1] gw):
+    """gx = gy @ w.T and gw = x.T @ gy for gy (n, m), x (n, k), w (k, m); gx or gw
+    may be None (not computed); both are written."""
+    cdef int64_t n = x.shape[0], k = x.shape[1], m = w.shape[1]
+    _need(w.shape[0], k, "the kernel's rows", "dense_backward")
+    if gy.shape[0] != n or gy.shape[1] != m:
+        raise ValueError(f"dense_backward: grad_output has shape {(gy.shape[0], gy.shape[1])}, expected {(n, m)}")
+    if gx is not None and (gx.shape[0] != n or gx.shape[1] != k):
+        raise ValueError(f"dense_backward: grad_input has shape {(gx.shape[0], gx.shape[1])}, expected {(n, k)}")
+    if gw is not None and (gw.shape[0] != k or gw.shape[1] != m):
+        raise ValueError(f"dense_backward: grad_weight has shape {(gw.shape[0], gw.shape[1])}, expected {(k, m)}")
+    if k == 0:
+        return
+    cdef floating *gxp = &gx[0, 0] if gx is not None and n else NULL
+    cdef floating *gwp = &gw[0, 0] if gw is not None else NULL
+    cdef const floating *gyp = &gy[0, 0] if n and m else NULL
+    cdef const floating *xp = &x[0, 0] if n else NULL
+    cdef const floating *wp = &w[0, 0] if m else NULL
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_dense_backward(n, k, m, gyp, xp, wp, gxp, gwp)
+        else:
+            st = fc_f64_dense_backward(n, k, m, gyp, xp, wp, gxp, gwp)
+    _check(st, "dense_backward", (n, k, m))
 
 
 # ---- correlate1d / correlate2d (for fastconv.numpy_compat and fastconv.signal) --

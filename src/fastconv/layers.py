@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, initializers, nn, utils
+from . import _kernels, activations, initializers, nn, utils
 from ._checks import pair, positive_int
 
 __all__ = ["Layer", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dropout", "Activation", "ReLU"]
@@ -157,6 +157,43 @@ class Conv2D(Layer):
             self._cache = (x, z, a)
         return a
 
+    # -- fused with the MaxPooling2D after it (Sequential's fast path) --
+
+    def fused_plan(self, x: np.ndarray, pool: Layer | None, training: bool):
+        """The plan for running this layer and `pool` as one fused kernel
+        (``nn._conv2d_maxpool``), or None where that does not apply: `pool` must be a
+        MaxPooling2D whose windows tile the output without overlap or padding, the
+        activation must commute with max (linear or relu: relu(max z) = max relu(z),
+        and the gradients agree), and training must not need this layer's input
+        gradient (the fused backward gives the weight gradients only)."""
+        if (not isinstance(pool, MaxPooling2D) or pool.padding != "valid"
+                or pool.strides != pool.pool_size or (training and self.need_input_grad)
+                or self.activation not in (activations.linear, activations.relu)
+                or x.ndim != 4 or not x.flags.c_contiguous or x.dtype != self.weights[0].dtype):
+            return None
+        return nn._conv2d_maxpool_plan(x, self.weights[0], self.strides, self.padding,
+                                       self.dilation_rate, self.groups, pool.pool_size)
+
+    def call_pooled(self, x, plan, training=False):
+        """``pool(self(x))`` for the plan `fused_plan` gave: the convolution's output is
+        pooled band by band in cache and never stored."""
+        kernel = np.ascontiguousarray(self.weights[0])
+        bias = np.ascontiguousarray(self.weights[1]) if self.use_bias else None
+        zp, idx = nn._conv2d_maxpool(plan, x, kernel, bias, return_indices=training)
+        a = self.activation.forward(zp)
+        if training:
+            self._cache = (x, zp, a, plan, idx)
+        return a
+
+    def backward_pooled(self, grad):
+        """The weight gradients after `call_pooled`, from the pooled output's gradient."""
+        x, zp, a, plan, idx = self._cache
+        self._cache = None
+        gz = self.activation.backward(grad, zp, a)
+        gw, gb = nn._conv2d_maxpool_backward(plan, gz, x, idx, self.weights[0].shape, self.use_bias)
+        self.grads = [gw, gb] if self.use_bias else [gw]
+        return None
+
     @property
     def preactivation(self) -> np.ndarray:
         """The last training call's output before the activation."""
@@ -275,8 +312,11 @@ class Flatten(Layer):
 
 
 class Dense(Layer):
-    """Fully connected layer, ``activation(x @ kernel + bias)``, kernel (in, units);
-    the product runs on NumPy's BLAS."""
+    """Fully connected layer, ``activation(x @ kernel + bias)``, kernel (in, units).
+
+    The three products (forward, input and kernel gradients) run on fastconv's
+    GEMM microkernels, which read the kernel in place and pack only the small
+    batch-sized operand (csrc/ops/dense-impl.h)."""
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", seed=None, **kwargs):
@@ -301,16 +341,18 @@ class Dense(Layer):
         super().build(input_shape)
 
     def call(self, x, training=False):
-        if x.shape[-1] != self.weights[0].shape[0]:
+        kernel = self.weights[0]
+        if x.shape[-1] != kernel.shape[0]:
             raise ValueError(
-                f"{self.name}: expects {self.weights[0].shape[0]} input features, got shape {x.shape}"
+                f"{self.name}: expects {kernel.shape[0]} input features, got shape {x.shape}"
             )
-        z = x @ self.weights[0]
-        if self.use_bias:
-            z += self.weights[1]
+        x2 = np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+        z = np.empty((len(x2), self.units), dtype=kernel.dtype)
+        _kernels.dense(x2, kernel, self.weights[1] if self.use_bias else None, z)
+        z = z.reshape(*x.shape[:-1], self.units)
         a = self.activation.forward(z)
         if training:
-            self._cache = (x, z, a)
+            self._cache = (x2, z, a)
         return a
 
     @property
@@ -319,18 +361,19 @@ class Dense(Layer):
         return self._cache[1]
 
     def backward(self, grad, grad_is_preactivation=False):
-        x, z, a = self._cache
+        x2, z, a = self._cache
         self._cache = None
         gz = grad if grad_is_preactivation else self.activation.backward(grad, z, a)
-        x2, g2 = x.reshape(-1, x.shape[-1]), gz.reshape(-1, self.units)
+        g2 = np.ascontiguousarray(gz.reshape(-1, self.units), dtype=DTYPE)
         # the kernel gradient is as large as the kernel: reuse one buffer rather than
         # allocating (and page-faulting) megabytes every step
         kernel = self.weights[0]
         if getattr(self, "_kernel_grad", None) is None or self._kernel_grad.shape != kernel.shape:
-            self._kernel_grad = np.empty(kernel.shape, dtype=kernel.dtype)  # C order: BLAS writes it
-        gw = np.matmul(x2.T, g2, out=self._kernel_grad)
-        self.grads = [gw] + ([g2.sum(axis=0)] if self.use_bias else [])
-        return gz @ kernel.T if self.need_input_grad else None
+            self._kernel_grad = np.empty(kernel.shape, dtype=kernel.dtype)
+        gx = np.empty(x2.shape, dtype=kernel.dtype) if self.need_input_grad else None
+        _kernels.dense_backward(g2, x2, kernel, gx, self._kernel_grad)
+        self.grads = [self._kernel_grad] + ([g2.sum(axis=0)] if self.use_bias else [])
+        return None if gx is None else gx.reshape(*z.shape[:-1], x2.shape[-1])
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import activations, layers as layers_mod, losses, optimizers, utils
 from ._checks import positive_int
-from .layers import DTYPE, Layer
+from .layers import DTYPE, Conv2D, Layer
 
 __all__ = ["Sequential", "History", "load_model"]
 
@@ -165,9 +165,33 @@ class Sequential:
         return x
 
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        for layer in self.layers:
-            x = layer.call(x, training=training)
+        """Runs the layers; a Conv2D followed by a MaxPooling2D it fuses with (not the
+        last layer) runs as one kernel, the pair recorded in `_fused` for backward."""
+        layers, fused, i = self.layers, set(), 0
+        while i < len(layers):
+            layer = layers[i]
+            plan = (layer.fused_plan(x, layers[i + 1], training)
+                    if isinstance(layer, Conv2D) and i + 2 < len(layers) else None)
+            if plan is not None:
+                x = layer.call_pooled(x, plan, training=training)
+                fused.add(i)
+                i += 2
+            else:
+                x = layer.call(x, training=training)
+                i += 1
+        self._fused = fused
         return x
+
+    def _backward(self, grad: np.ndarray) -> None:
+        """Back through every layer but the last, whose gradient `grad` is."""
+        i = len(self.layers) - 2
+        while i >= 0:
+            if i - 1 in self._fused:
+                grad = self.layers[i - 1].backward_pooled(grad)
+                i -= 2
+            else:
+                grad = self.layers[i].backward(grad)
+                i -= 1
 
     def _fuses_softmax(self) -> bool:
         """A final softmax with a probability cross-entropy is differentiated as one
@@ -186,8 +210,7 @@ class Sequential:
         else:
             loss = self.loss.value(yb, probs)
             grad = last.backward(self.loss.gradient(yb, probs))
-        for layer in reversed(self.layers[:-1]):
-            grad = layer.backward(grad)
+        self._backward(grad)
         params = [w for layer in self.layers if layer.trainable for w in layer.weights]
         grads = [g for layer in self.layers if layer.trainable for g in layer.grads]
         self.optimizer.apply(params, grads)

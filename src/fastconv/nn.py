@@ -551,3 +551,53 @@ def softmax(x, axis=-1):
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     e /= e.sum(axis=axis, keepdims=True)
     return e
+
+
+# ---- conv2d fused with the max-pool after it (private: the model layer's fast path) ------
+
+
+class _ConvPoolPlan(NamedTuple):
+    conv: _ConvGeometry
+    pdims: tuple[int, ...]
+    popts: tuple[int, ...]
+    out_shape: tuple[int, ...]
+
+
+def _conv2d_maxpool_plan(x: np.ndarray, weight: np.ndarray, stride: Any, padding: Any,
+                         dilation: Any, groups: int, pool: tuple[int, int]) -> _ConvPoolPlan | None:
+    """Geometry of NHWC ``max_pool2d(conv2d(x, weight, ...), pool)`` (stride = pool, no
+    padding) for the fused kernel, or None where it does not apply (then the caller
+    runs the two ops)."""
+    g = _conv_geometry("conv2d", x, weight, stride, padding, dilation, groups, True)
+    n, c, h, w, k, r, s, oh, ow = g.dims
+    kh, kw = pool
+    ph, pw = oh // kh, ow // kw
+    if x.ndim != 4 or n == 0 or c == 0 or ph == 0 or pw == 0:
+        return None
+    return _ConvPoolPlan(g, (n, k, oh, ow, ph, pw), (kh, kw, kh, kw, 0, 0), (n, ph, pw, k))
+
+
+def _conv2d_maxpool(plan: _ConvPoolPlan, x: np.ndarray, weight: np.ndarray,
+                    bias: np.ndarray | None, return_indices: bool):
+    """``max_pool2d(conv2d(x, weight, bias, layout="NHWC"), pool, return_indices=...)``
+    without the conv output going to memory (csrc/ops/conv2d-pool-impl.h); same
+    results as the two calls. Arrays C-contiguous, one dtype."""
+    y = np.empty(plan.out_shape, dtype=x.dtype)
+    idx = np.empty(plan.out_shape, dtype=np.int64) if return_indices else None
+    _kernels.conv2d_maxpool(x.reshape(-1), weight.reshape(-1), bias, y.reshape(-1),
+                            None if idx is None else idx.reshape(-1), plan.conv.dims,
+                            plan.conv.opts, plan.pdims, plan.popts)
+    return y, idx
+
+
+def _conv2d_maxpool_backward(plan: _ConvPoolPlan, grad_out: np.ndarray, x: np.ndarray,
+                             indices: np.ndarray, weight_shape: tuple[int, ...], bias: bool):
+    """conv2d's (grad_weight, grad_bias or None) from the gradient of the fused op's
+    output and its indices; equal to max_pool2d_backward then conv2d_backward."""
+    gw = np.empty(weight_shape, dtype=x.dtype)
+    gb = np.empty(plan.conv.dims[4], dtype=x.dtype) if bias else None
+    _kernels.conv2d_maxpool_backward_weight(
+        x.reshape(-1), np.ascontiguousarray(grad_out, dtype=x.dtype).reshape(-1),
+        indices.reshape(-1), gw.reshape(-1), gb, plan.conv.dims, plan.conv.opts, plan.pdims,
+        plan.popts)
+    return gw, gb

@@ -90,6 +90,39 @@ int fc_f32_max_pool2d_backward(const fc_pool2d_params *p, const float *gy, const
 int fc_f64_max_pool2d_backward(const fc_pool2d_params *p, const double *gy,
                                const int64_t *indices, double *gx);
 
+/* ---- conv2d fused with the max-pool after it (channels-last) ----------------
+ * y, idx = max_pool2d(conv2d(x, weight, bias)) without the conv output ever
+ * going to memory; weight is (r, s, c/groups, k) as for NHWC conv2d; p and
+ * q describe the two ops (q->h, q->w = p->oh, p->ow; q->c = p->k) and the
+ * pool's windows must tile without overlap or padding (stride == kernel,
+ * pad 0), else FC_EINVAL. idx (may be NULL) as max_pool2d's. The backward
+ * gives conv2d's weight gradient, (r, s, c/groups, k) as the weight, and bias
+ * gradient (unless gb is NULL) from the pool's output gradient gy and idx;
+ * FC_EINVAL also when an index lies outside its window's rows. */
+int fc_f32_conv2d_maxpool(const fc_conv2d_params *p, const fc_pool2d_params *q, const float *x,
+                          const float *weight, const float *bias, float *y, int64_t *idx);
+int fc_f64_conv2d_maxpool(const fc_conv2d_params *p, const fc_pool2d_params *q, const double *x,
+                          const double *weight, const double *bias, double *y, int64_t *idx);
+int fc_f32_conv2d_maxpool_backward_weight(const fc_conv2d_params *p, const fc_pool2d_params *q,
+                                          const float *x, const float *gy, const int64_t *idx,
+                                          float *gw, float *gb);
+int fc_f64_conv2d_maxpool_backward_weight(const fc_conv2d_params *p, const fc_pool2d_params *q,
+                                          const double *x, const double *gy, const int64_t *idx,
+                                          double *gw, double *gb);
+
+/* ---- dense (fully connected) layer -----------------------------------------
+ * y (n x m) = x (n x k) @ w (k x m) + bias (m values, or NULL), all C-contiguous
+ * and y aliasing nothing. Backward: gx = gy @ w^T (n x k) and gw = x^T @ gy
+ * (k x m), each skipped when its pointer is NULL. */
+int fc_f32_dense(int64_t n, int64_t k, int64_t m, const float *x, const float *w,
+                 const float *bias, float *y);
+int fc_f64_dense(int64_t n, int64_t k, int64_t m, const double *x, const double *w,
+                 const double *bias, double *y);
+int fc_f32_dense_backward(int64_t n, int64_t k, int64_t m, const float *gy, const float *x,
+                          const float *w, float *gx, float *gw);
+int fc_f64_dense_backward(int64_t n, int64_t k, int64_t m, const double *gy, const double *x,
+                          const double *w, double *gx, double *gw);
+
 /* ---- optimizer: one Keras Adam step in place (alpha includes bias correction) */
 int fc_f32_adam_update(int64_t n, float *p, const float *g, float *m, float *v, double alpha,
                        double beta_1, double beta_2, double epsilon);

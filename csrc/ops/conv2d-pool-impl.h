@@ -1,0 +1,202 @@
+/* conv2d fused with the max-pool that follows it, for one dtype; included by
+ * conv2d.c after conv2d-impl.h and conv2d-backward-impl.h (same T, FC_(x),
+ * IGEMM, IGEMM_ENTRY_T, plus MAXPOOL_NHWC, the table's channels-last
+ * max-pool row microkernel).
+ *
+ * A CNN's convolution output is often only pooled: the lecture's model
+ * writes 32 x 26 x 26 x 28 floats (2.4 MB) per step, reads them back to pool,
+ * then in the backward pass scatters the pooled gradient into a zeroed array
+ * of that size and reads it again (packed) for the weight gradient. Here the
+ * convolution output and its gradient live only band by band, in thread
+ * scratch that stays in L1/L2:
+ *
+ * - forward: the conv output of a band of pooled rows is computed by the
+ *   indirect-GEMM tiles into scratch, then pooled by the max-pool row
+ *   microkernel; y and idx are exactly max_pool2d's on the conv output.
+ * - weight gradient: the pooled gradient is scattered (by idx) into a zeroed
+ *   scratch band laid out as the GEMM's packed B panels, and the band's
+ *   pixels are added to gw by the weight-gradient GEMM; the bias gradient is
+ *   summed on the way.
+ *
+ * Channels-last only, and windows that tile the conv output without overlap
+ * or padding (stride == kernel, pad 0: Keras' MaxPooling2D default); other
+ * cases go through the separate ops. */
+
+static int FC_(conv_pool_check)(const fc_conv2d_params *p, const fc_pool2d_params *q) {
+  const int st = fc_conv2d_check(p);
+  if (st != FC_OK) return st;
+  if (p->layout != FC_NHWC || q->layout != FC_NHWC || q->n != p->n || q->c != p->k ||
+      q->h != p->oh || q->w != p->ow || q->kernel_h < 1 || q->kernel_w < 1 ||
+      q->stride_h != q->kernel_h || q->stride_w != q->kernel_w || q->pad_top != 0 ||
+      q->pad_left != 0 || q->oh != p->oh / q->kernel_h || q->ow != p->ow / q->kernel_w)
+    return FC_EINVAL;
+  return FC_OK;
+}
+
+/* pooled rows per band: the band's conv output (or its gradient panels)
+ * within `bytes` of scratch, and bands enough to keep every thread busy */
+static int64_t FC_(pool_band_rows)(const fc_conv2d_params *p, const fc_pool2d_params *q,
+                                   int64_t width, int64_t bytes) {
+  const int64_t row_bytes = q->kernel_h * p->ow * width * (int64_t)sizeof(T);
+  int64_t pb = fc_max64(1, fc_min64(q->oh, bytes / fc_max64(1, row_bytes)));
+  while (pb > 1 && p->n * fc_ceil_div(q->oh, pb) < 4 * (int64_t)fc_get_num_threads()) pb--;
+  return pb;
+}
+
+/* y, idx (idx may be NULL): max_pool2d(conv2d(x, w, bias)) with w as
+ * (r, s, c/groups, k), channels-last throughout. */
+int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, const T *x,
+                        const T *w_rsck, const T *bias, T *y, int64_t *idx) {
+  const int st = FC_(conv_pool_check)(p, q);
+  if (st != FC_OK || p->n == 0 || q->oh == 0 || q->ow == 0) return st;
+  const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count, K = p->k;
+  const int64_t ks = p->r * p->s, kd = ks * cg, kh = q->kernel_h;
+  const int64_t pb = FC_(pool_band_rows)(p, q, K, 96 << 10), nb = fc_ceil_div(q->oh, pb);
+  const int64_t band_px = pb * kh * p->ow; /* conv pixels of a full band */
+  const IGEMM_ENTRY_T uk = FC_(pick_igemm)(band_px, kg);
+  const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr;
+  const int64_t npad = fc_ceil_div(kg, nr) * nr, band_ptrs = fc_ceil_div(band_px, mr) * mr * ks;
+  int64_t nptr, wsize, tmp;
+  if (!fc_mul(nb, band_ptrs, &nptr) || !fc_mul(npad, kd, &tmp) || !fc_mul(tmp, g_count, &wsize))
+    return FC_EOVERFLOW;
+  T *wpack = fc_alloc((size_t)wsize * sizeof(T));
+  T *zero = calloc((size_t)cg, sizeof(T));
+  const T **ind = fc_alloc((size_t)nptr * sizeof(T *));
+  if (!wpack || !zero || !ind) {
+    free(wpack), free(zero), free((void *)ind);
+    return FC_ENOMEM;
+  }
+  for (int64_t g = 0; g < g_count; g++)
+    FC_(pack_panels)(w_rsck + g * kg, kg, kd, 1, K, (size_t)nr, kd, wpack + g * npad * kd);
+  /* one pointer table per band, shared by every image */
+  for (int64_t b = 0; b < nb; b++) {
+    const int64_t r0 = b * pb * kh, r1 = fc_min64(q->oh, (b + 1) * pb) * kh;
+    FC_(igemm_pointers)(p, x, zero, r0 * p->ow, r1 * p->ow, (size_t)mr, ind + b * band_ptrs);
+  }
+  const int64_t tblock = FC_(igemm_tap_block)(ks, cg, (size_t)nr);
+  const int64_t img_in = p->h * p->w * p->c, ntasks = p->n * nb, prow = q->ow * K;
+  FC_MAYBE_UNUSED const int nthreads =
+      fc_threads_for(FC_NS_FLOPS(2 * p->n * K * p->oh * p->ow * kd), ntasks);
+  const MAXPOOL_UKERNEL_T pool = fc_table()->MAXPOOL_NHWC;
+  int failed = 0;
+
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+  {
+    T *buf = fc_alloc((size_t)(band_px * K) * sizeof(T));
+    if (!buf) {
+#pragma omp atomic write
+      failed = 1;
+    }
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < ntasks; t++) {
+      if (!buf) continue;
+      const int64_t ni = t / nb, b = t % nb, py0 = b * pb, pn = fc_min64(pb, q->oh - py0);
+      const int64_t r0 = py0 * kh;
+      for (int64_t g = 0; g < g_count; g++)
+        FC_(igemm_tiles)(uk, ks, cg, kg, tblock, ind + b * band_ptrs, pn * kh * p->ow,
+                         (size_t)(ni * img_in + g * cg), 1, zero, wpack + g * npad * kd,
+                         bias ? bias + g * kg : NULL, buf + g * kg, K);
+      fc_pool2d_params lp = *q; /* the band as an image of pn * kh rows */
+      lp.n = 1, lp.h = pn * kh, lp.oh = pn;
+      for (int64_t oy = 0; oy < pn; oy++) {
+        const int64_t at = ((ni * q->oh) + py0 + oy) * prow;
+        pool(&lp, buf, oy, y + at, idx ? idx + at : NULL);
+        if (idx) /* band positions -> positions in the conv output plane */
+          for (int64_t i = 0; i < prow; i++) idx[at + i] += r0 * p->ow;
+      }
+    }
+    free(buf);
+  }
+  free(wpack), free(zero), free((void *)ind);
+  return failed ? FC_ENOMEM : FC_OK;
+}
+
+/* gw ((r, s, c/groups, k), as the weight) and gb (k, or NULL) of
+ * conv2d for the gradient gy of the max-pool over its output, idx being the
+ * pool's (as conv2d_maxpool returns them). FC_EINVAL if an index lies
+ * outside its window's rows. */
+int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool2d_params *q,
+                                        const T *x, const T *gy, const int64_t *idx, T *gw,
+                                        T *gb) {
+  int st = FC_(conv_pool_check)(p, q);
+  if (st != FC_OK) return st;
+  const int64_t K = p->k, kh = q->kernel_h;
+  if (gb) memset(gb, 0, (size_t)K * sizeof(T));
+  if (p->n == 0 || q->oh == 0 || q->ow == 0) {
+    memset(gw, 0, (size_t)(K * (p->c / p->groups) * p->r * p->s) * sizeof(T));
+    return FC_OK;
+  }
+  const IGEMM_ENTRY_T uk0 = FC_(pick_igemm)(p->r * p->s * (p->c / p->groups), K / p->groups);
+  const int64_t npad0 = fc_ceil_div(K / p->groups, (int64_t)uk0.nr) * (int64_t)uk0.nr;
+  const int64_t pb = FC_(pool_band_rows)(p, q, npad0 * p->groups, 96 << 10);
+  const int64_t nb = fc_ceil_div(q->oh, pb), units = p->n * nb;
+  const int64_t flops = 2 * K * (p->c / p->groups) * p->r * p->s * p->n * q->oh * kh * p->ow;
+  FC_(wgrad_ctx) ctx;
+  st = FC_(wgrad_setup)(&ctx, p, x, fc_threads_for(FC_NS_FLOPS(flops), units));
+  if (st != FC_OK) return st;
+  const int64_t nr = (int64_t)ctx.uk.nr, kg = ctx.kg, npanels = ctx.npanels;
+  const int64_t band_px = pb * kh * p->ow, band_size = p->groups * npanels * band_px * nr;
+  T *bpart = gb ? calloc((size_t)(ctx.nthreads * K), sizeof(T)) : NULL;
+  /* channel k's panel (g * npanels + j / nr) and lane (j % nr), j = k % kg */
+  int64_t *panel = malloc((size_t)K * sizeof(int64_t)), *lane = malloc((size_t)K * sizeof(int64_t));
+  if ((gb && !bpart) || !panel || !lane) {
+    FC_(wgrad_free)(&ctx);
+    free(bpart), free(panel), free(lane);
+    return FC_ENOMEM;
+  }
+  for (int64_t k = 0; k < K; k++)
+    panel[k] = k / kg * npanels + k % kg / nr, lane[k] = k % kg % nr;
+  int failed = 0, bad_index = 0;
+
+#pragma omp parallel num_threads(ctx.nthreads) if (ctx.nthreads > 1)
+  {
+#ifdef _OPENMP
+    const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+    const int tid = 0, team = 1;
+#endif
+    /* the band's gradient as packed B panels: (g, jp) panel at
+     * buf + (g * npanels + jp) * px * nr, pixel i of the band at + i * nr */
+    T *buf = fc_alloc((size_t)band_size * sizeof(T));
+    if (!buf) {
+#pragma omp atomic write
+      failed = 1;
+    }
+    const int64_t u0 = units * tid / team, u1 = units * (tid + 1) / team;
+    for (int64_t u = buf ? u0 : u1; u < u1; u++) {
+      const int64_t ni = u / nb, py0 = u % nb * pb, pn = fc_min64(pb, q->oh - py0);
+      const int64_t r0 = py0 * kh, px = pn * kh * p->ow, lo = r0 * p->ow;
+      memset(buf, 0, (size_t)(p->groups * npanels * px * nr) * sizeof(T));
+      int bad = 0;
+      for (int64_t o = (ni * q->oh + py0) * q->ow; o < (ni * q->oh + py0 + pn) * q->ow; o++) {
+        const T *g_o = gy + o * K;
+        const int64_t *i_o = idx + o * K;
+        for (int64_t k = 0; k < K; k++) {
+          const int64_t pos = i_o[k] - lo;
+          if (pos < 0 || pos >= px) {
+            bad = 1;
+            continue;
+          }
+          buf[(panel[k] * px + pos) * nr + lane[k]] += g_o[k];
+        }
+        if (bpart)
+          for (int64_t k = 0; k < K; k++) bpart[tid * K + k] += g_o[k];
+      }
+      if (bad) {
+#pragma omp atomic write
+        bad_index = 1;
+      }
+      FC_(wgrad_rows)(&ctx, tid, ni, r0, pn * kh, buf, npanels * px * nr, px * nr);
+    }
+    free(buf);
+  }
+  if (!failed && !bad_index) {
+    FC_(wgrad_finish)(&ctx, gw, 1);
+    if (gb)
+      for (int t = 0; t < ctx.nthreads; t++)
+        for (int64_t k = 0; k < K; k++) gb[k] += bpart[t * K + k];
+  }
+  FC_(wgrad_free)(&ctx);
+  free(bpart), free(panel), free(lane);
+  return failed ? FC_ENOMEM : bad_index ? FC_EINVAL : FC_OK;
+}

@@ -1,0 +1,223 @@
+"""The model layer's fast paths against independent references, under every ISA:
+
+- the dense layer's products (``_kernels.dense``/``dense_backward``, which Dense
+  runs instead of BLAS) against float64 NumPy matmul;
+- conv2d fused with the max-pool after it (``nn._conv2d_maxpool`` and its
+  backward, which a Conv2D followed by a MaxPooling2D runs) against the
+  separate ops, and their gradients against a slow float64 einsum;
+- a Sequential model trained with the fused pair against the same model with
+  fusion switched off.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.lib.stride_tricks import sliding_window_view
+
+import fastconv
+from fastconv import _kernels, nn
+from fastconv.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+from fastconv.models import Sequential
+
+TOL = {np.float32: 2e-5, np.float64: 1e-12}
+
+
+# ---- dense ------------------------------------------------------------------------------
+
+DENSE_SHAPES = [
+    (32, 4732, 128),  # the lecture's Dense(128) on 13x13x28 features
+    (32, 128, 10),    # and its output layer
+    (1, 1, 1),
+    (7, 13, 5),       # nothing a multiple of a tile
+    (33, 300, 65),    # one past the tiles
+    (300, 70, 3),     # batch past the packed column chunk
+    (5, 600, 9),      # depth past one block
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", DENSE_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_dense_products_match_numpy(isa, rng, restore_threads, shape, dtype):
+    n, k, m = shape
+    x, w = rng.standard_normal((n, k)).astype(dtype), rng.standard_normal((k, m)).astype(dtype)
+    b, gy = rng.standard_normal(m).astype(dtype), rng.standard_normal((n, m)).astype(dtype)
+    originals = [a.copy() for a in (x, w, b, gy)]
+    X, W, B, G = (a.astype(np.float64) for a in (x, w, b, gy))
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        y = np.full((n, m), np.nan, dtype)
+        _kernels.dense(x, w, b, y)
+        gx, gw = np.full((n, k), np.nan, dtype), np.full((k, m), np.nan, dtype)
+        _kernels.dense_backward(gy, x, w, gx, gw)
+        for got, want in ((y, X @ W + B), (gx, G @ W.T), (gw, X.T @ G)):
+            scale = np.abs(want).max() + 1
+            np.testing.assert_allclose(got, want, rtol=0, atol=TOL[dtype] * scale * np.sqrt(k + n))
+        y2 = np.empty_like(y)
+        _kernels.dense(x, w, None, y2)
+        np.testing.assert_allclose(y2, X @ W, rtol=0, atol=TOL[dtype] * (np.abs(X @ W).max() + 1) * np.sqrt(k))
+    for a, orig in zip((x, w, b, gy), originals):
+        np.testing.assert_array_equal(a, orig)
+
+
+def test_dense_backward_outputs_are_optional(rng):
+    x, w, gy = (rng.standard_normal(s).astype(np.float32) for s in ((4, 6), (6, 3), (4, 3)))
+    gw = np.empty((6, 3), np.float32)
+    _kernels.dense_backward(gy, x, w, None, gw)
+    np.testing.assert_allclose(gw, x.T @ gy, rtol=1e-5, atol=1e-5)
+    gx = np.empty((4, 6), np.float32)
+    _kernels.dense_backward(gy, x, w, gx, None)
+    np.testing.assert_allclose(gx, gy @ w.T, rtol=1e-5, atol=1e-5)
+
+
+def test_dense_empty_sizes():
+    y = np.full((3, 2), np.nan)
+    _kernels.dense(np.empty((3, 0)), np.empty((0, 2)), np.array([1.0, 2.0]), y)
+    np.testing.assert_array_equal(y, [[1, 2]] * 3)
+    gw = np.full((4, 2), np.nan)
+    _kernels.dense_backward(np.empty((0, 2)), np.empty((0, 4)), np.ones((4, 2)), np.empty((0, 4)), gw)
+    np.testing.assert_array_equal(gw, 0)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: _kernels.dense(np.ones((2, 3)), np.ones((4, 5)), None, np.empty((2, 5))), "rows"),
+    (lambda: _kernels.dense(np.ones((2, 3)), np.ones((3, 5)), None, np.empty((2, 4))), "out has shape"),
+    (lambda: _kernels.dense(np.ones((2, 3)), np.ones((3, 5)), np.ones(4), np.empty((2, 5))), "bias"),
+    (lambda: _kernels.dense_backward(np.ones((2, 4)), np.ones((2, 3)), np.ones((3, 5)), None, None),
+     "grad_output"),
+    (lambda: _kernels.dense_backward(np.ones((2, 5)), np.ones((2, 3)), np.ones((3, 5)),
+                                     np.empty((3, 2)), None), "grad_input"),
+    (lambda: _kernels.dense_backward(np.ones((2, 5)), np.ones((2, 3)), np.ones((3, 5)), None,
+                                     np.empty((5, 3))), "grad_weight"),
+])
+def test_dense_shape_errors_name_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# ---- conv2d + max-pool ------------------------------------------------------------------
+
+# (n, h, w, c, k, r, s, stride, padding, dilation, groups, pool)
+CONV_POOL = [
+    (32, 28, 28, 1, 28, 3, 3, 1, 0, 1, 1, (2, 2)),  # the lecture's layer
+    (2, 9, 9, 3, 5, 3, 3, 1, 1, 1, 1, (2, 2)),
+    (3, 17, 13, 4, 6, 3, 2, 2, "same", 1, 2, (3, 2)),
+    (1, 8, 8, 2, 40, 1, 1, 1, 0, 1, 1, (2, 2)),
+    (2, 20, 20, 16, 70, 3, 3, 1, 1, 2, 1, (2, 2)),
+    (1, 5, 5, 1, 1, 5, 5, 1, 0, 1, 1, (1, 1)),
+    (2, 40, 31, 3, 8, 3, 3, 1, 0, 1, 1, (3, 3)),  # odd leftovers past the last window
+]
+
+
+def _slow_weight_grad(x, gz, r, s, stride, pt, pl, dil, groups):
+    """gw (r, s, c/groups, k) of an NHWC convolution, in float64 from the definition."""
+    n, h, w, c = x.shape
+    _, oh, ow, k = gz.shape
+    xp = np.pad(x.astype(np.float64), ((0, 0), (pt, r * dil), (pl, s * dil), (0, 0)))
+    cg, kg = c // groups, k // groups
+    gw = np.zeros((r, s, cg, k))
+    for i in range(r):
+        for j in range(s):
+            patch = xp[:, i * dil:i * dil + oh * stride:stride, j * dil:j * dil + ow * stride:stride]
+            for g in range(groups):
+                gw[i, j, :, g * kg:(g + 1) * kg] = np.einsum(
+                    "nhwc,nhwk->ck", patch[..., g * cg:(g + 1) * cg], gz[..., g * kg:(g + 1) * kg])
+    return gw
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CONV_POOL, ids=lambda c: "-".join(map(str, c)))
+def test_conv2d_maxpool_matches_separate_ops(isa, rng, restore_threads, case, dtype):
+    n, h, w, c, k, r, s, stride, padding, dil, groups, pool = case
+    x = rng.standard_normal((n, h, w, c)).astype(dtype)
+    wt = rng.standard_normal((r, s, c // groups, k)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+    plan = nn._conv2d_maxpool_plan(x, wt, stride, padding, dil, groups, pool)
+    assert plan is not None
+    z = nn.conv2d(x, wt, b, stride, padding, dil, groups, layout="NHWC")
+    y_ref, idx_ref = nn.max_pool2d(z, pool, layout="NHWC", return_indices=True)
+    gy = rng.standard_normal(y_ref.shape).astype(dtype)
+    gz = nn.max_pool2d_backward(gy, z, idx_ref, pool, layout="NHWC")
+    pt = plan.conv.opts[4]
+    pl = plan.conv.opts[5]
+    gw_ref = _slow_weight_grad(x, gz, r, s, stride, pt, pl, dil, groups)
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        y, idx = nn._conv2d_maxpool(plan, x, wt, b, return_indices=True)
+        # the same conv kernels feed the pool: identical values and positions
+        np.testing.assert_array_equal(y, y_ref)
+        np.testing.assert_array_equal(idx, idx_ref)
+        y2, none = nn._conv2d_maxpool(plan, x, wt, None, return_indices=False)
+        assert none is None
+        np.testing.assert_allclose(y2, nn.max_pool2d(z - b, pool, layout="NHWC"),
+                                   rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10)
+        gw, gb = nn._conv2d_maxpool_backward(plan, gy, x, idx, wt.shape, True)
+        scale = np.abs(gw_ref).max() + 1
+        np.testing.assert_allclose(gw, gw_ref, rtol=0, atol=TOL[dtype] * scale * 10)
+        np.testing.assert_allclose(gb, gy.astype(np.float64).sum(axis=(0, 1, 2)),
+                                   rtol=0, atol=TOL[dtype] * 10 * np.sqrt(gy.size))
+        gw2, gb2 = nn._conv2d_maxpool_backward(plan, gy, x, idx, wt.shape, False)
+        assert gb2 is None
+        np.testing.assert_array_equal(gw2, gw)
+
+
+def test_conv2d_maxpool_backward_rejects_foreign_indices(rng):
+    x = rng.standard_normal((2, 10, 10, 1)).astype(np.float32)
+    wt = rng.standard_normal((3, 3, 1, 4)).astype(np.float32)
+    plan = nn._conv2d_maxpool_plan(x, wt, 1, 0, 1, 1, (2, 2))
+    y, idx = nn._conv2d_maxpool(plan, x, wt, None, return_indices=True)
+    bad = idx.copy()
+    bad[0, 0, 0, 0] = 63  # a position of the last pooled row, far from window (0, 0)
+    bad[1, 3, 3, 2] = -1
+    with pytest.raises(ValueError, match="indices"):
+        nn._conv2d_maxpool_backward(plan, np.ones_like(y), x, bad, wt.shape, True)
+
+
+def test_conv2d_maxpool_plan_declines_what_it_cannot_fuse(rng):
+    x = rng.standard_normal((1, 3, 3, 1)).astype(np.float32)
+    wt = rng.standard_normal((3, 3, 1, 2)).astype(np.float32)
+    assert nn._conv2d_maxpool_plan(x, wt, 1, 0, 1, 1, (2, 2)) is None  # 1x1 output: no window
+
+
+# ---- the model: fused vs unfused --------------------------------------------------------
+
+
+def _lecture(conv_activation=None):
+    fastconv.utils.set_random_seed(3)
+    model = Sequential([
+        Conv2D(6, (3, 3), activation=conv_activation, input_shape=(12, 12, 1)),
+        MaxPooling2D((2, 2)), Flatten(), Dense(16, activation="relu"), Dropout(0.2),
+        Dense(4, activation="softmax"),
+    ])
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    return model
+
+
+@pytest.mark.parametrize("conv_activation", [None, "relu"])
+def test_model_with_fused_conv_pool_trains_as_the_unfused_model(rng, monkeypatch, conv_activation):
+    x = rng.random((70, 12, 12, 1)).astype(np.float32)
+    y = rng.integers(0, 4, 70)
+    fused = _lecture(conv_activation)
+    history_fused = fused.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    assert fused._fused == {0}  # the pair did run fused (the last predict-free step)
+    monkeypatch.setattr(Conv2D, "fused_plan", lambda self, x, pool, training: None)
+    plain = _lecture(conv_activation)
+    history_plain = plain.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    assert plain._fused == set()
+    for a, b in zip(fused.get_weights(), plain.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(history_fused.history["loss"], history_plain.history["loss"], rtol=1e-5)
+    np.testing.assert_allclose(fused.predict(x, verbose=0), plain.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_fusion_skips_a_conv_that_needs_its_input_gradient(rng):
+    fastconv.utils.set_random_seed(0)
+    model = Sequential([
+        Conv2D(4, 3, input_shape=(10, 10, 1)), Conv2D(3, 3), MaxPooling2D(2), Flatten(),
+        Dense(2, activation="softmax"),
+    ])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    x, y = rng.random((8, 10, 10, 1)).astype(np.float32), rng.integers(0, 2, 8)
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model._fused == set()  # the second conv feeds the first one's gradient
+    model.predict(x, verbose=0)
+    assert model._fused == {1}  # inference needs no gradient
