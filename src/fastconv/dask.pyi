@@ -1,0 +1,77 @@
+from contextlib import AbstractContextManager
+from typing import Any, Literal, overload
+
+import dask.array as da
+import numpy.typing as npt
+
+from .models import Sequential
+
+_Mode = Literal["full", "valid", "same"]
+_Mode1d = Literal["full", "valid", "same", 0, 1, 2]
+_Boundary = Literal["fill", "pad", "wrap", "circular", "symm", "symmetric"]
+_IntPair = int | tuple[int, int]
+_Layout = Literal["NCHW", "NHWC"]
+_Big = da.Array | npt.ArrayLike
+_Small = npt.ArrayLike | da.Array
+
+def thread_limit(threads: int | None) -> AbstractContextManager[None]: ...
+def convolve2d(
+    in1: _Big,
+    in2: _Small,
+    mode: _Mode = ...,
+    boundary: _Boundary = ...,
+    fillvalue: Any = ...,
+    *,
+    threads: int | None = ...,
+) -> da.Array: ...
+def correlate2d(
+    in1: _Big,
+    in2: _Small,
+    mode: _Mode = ...,
+    boundary: _Boundary = ...,
+    fillvalue: Any = ...,
+    *,
+    threads: int | None = ...,
+) -> da.Array: ...
+def convolve(a: _Big, v: _Small, mode: _Mode1d = ..., *, threads: int | None = ...) -> da.Array: ...
+def correlate(a: _Big, v: _Small, mode: _Mode1d = ..., *, threads: int | None = ...) -> da.Array: ...
+def conv2d(
+    x: _Big,
+    weight: _Small,
+    bias: _Small | None = ...,
+    stride: _IntPair = ...,
+    padding: _IntPair | Literal["valid", "same"] = ...,
+    dilation: _IntPair = ...,
+    groups: int = ...,
+    *,
+    layout: _Layout = ...,
+    threads: int | None = ...,
+) -> da.Array: ...
+def relu(x: _Big, *, threads: int | None = ...) -> da.Array: ...
+@overload
+def max_pool2d(
+    x: _Big,
+    kernel_size: _IntPair,
+    stride: _IntPair | None = ...,
+    padding: _IntPair = ...,
+    ceil_mode: bool = ...,
+    *,
+    layout: _Layout = ...,
+    return_indices: Literal[False] = ...,
+    threads: int | None = ...,
+) -> da.Array: ...
+@overload
+def max_pool2d(
+    x: _Big,
+    kernel_size: _IntPair,
+    stride: _IntPair | None = ...,
+    padding: _IntPair = ...,
+    ceil_mode: bool = ...,
+    *,
+    layout: _Layout = ...,
+    return_indices: Literal[True],
+    threads: int | None = ...,
+) -> tuple[da.Array, da.Array]: ...
+def predict(
+    model: Sequential, x: _Big, batch_size: int | None = ..., *, threads: int | None = ...
+) -> da.Array: ...
