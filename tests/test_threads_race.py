@@ -1,0 +1,97 @@
+"""set_num_threads from one Python thread while others compute (issue #7): no
+crash, and every result equals the serial one -- bitwise where the result does
+not depend on the thread count (conv2d, relu, max_pool2d, the direct 2-D
+drop-in), within rounding where it does (conv2d_backward's weight gradient sums
+per-thread shares; the 1-D drop-in may switch between direct and FFT)."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastconv
+from reference import assert_close
+
+THREAD_COUNTS = (1, 2, 3, 4, 1, 8, 2)
+
+
+def _jobs(rng):
+    """(name, call, exact, reduce): inputs that take a few milliseconds each."""
+    x = rng.standard_normal((4, 16, 34, 30)).astype(np.float32)
+    w = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    xh, wh = np.ascontiguousarray(x.transpose(0, 2, 3, 1)), np.ascontiguousarray(w.transpose(2, 3, 1, 0))
+    x1 = rng.standard_normal((2, 1, 60, 60))  # shallow: the im2col path, float64
+    w1 = rng.standard_normal((8, 1, 3, 3))
+    gy = rng.standard_normal((4, 32, 32, 28)).astype(np.float32)
+    pool_in = rng.standard_normal((4, 32, 64, 62)).astype(np.float32)
+    img, ker = rng.standard_normal((300, 260)), rng.standard_normal((3, 3))
+    sig, taps = rng.standard_normal(30_000), rng.standard_normal(2_000)
+    return [
+        ("conv2d", lambda: fastconv.conv2d(x, w, b, padding=(0, 1)), True, 144),
+        ("conv2d NHWC", lambda: fastconv.conv2d(xh, wh, b, stride=2, layout="NHWC"), True, 144),
+        ("conv2d shallow float64", lambda: fastconv.conv2d(x1, w1, padding="same"), True, 9),
+        ("conv2d_backward", lambda: fastconv.conv2d_backward(gy, x, w), False, 4 * 32 * 28),
+        ("relu", lambda: fastconv.relu(pool_in), True, 1),
+        ("max_pool2d", lambda: fastconv.max_pool2d(pool_in, 3, 2, 1, return_indices=True), True, 1),
+        ("correlate2d", lambda: fastconv.correlate2d(img, ker, "same", "symm"), True, 9),
+        ("convolve", lambda: fastconv.convolve(sig, taps), False, 2_000),
+    ]
+
+
+def _as_tuple(r):
+    return tuple(a for a in r if a is not None) if isinstance(r, tuple) else (r,)
+
+
+def test_set_num_threads_while_other_threads_compute(rng, restore_threads):
+    jobs = _jobs(rng)
+    fastconv.set_num_threads(1)
+    serial = {name: _as_tuple(call()) for name, call, _, _ in jobs}
+
+    stop = threading.Event()
+    changes = [0]  # set_num_threads calls made so far (read by the workers, written by one thread)
+
+    def race():
+        i = 0
+        while not stop.is_set():
+            fastconv.set_num_threads(THREAD_COUNTS[i % len(THREAD_COUNTS)])
+            changes[0] += 1
+            i += 1
+            time.sleep(1e-4)  # lets the workers have the GIL between changes
+
+    raced, failures = [0], []
+
+    def work(offset):
+        try:
+            for rep in range(10):
+                for name, call, exact, reduce in jobs[offset:] + jobs[:offset]:
+                    before = changes[0]
+                    got = _as_tuple(call())
+                    raced[0] += changes[0] != before
+                    for g, want in zip(got, serial[name]):
+                        if exact:
+                            assert g.dtype == want.dtype and g.shape == want.shape
+                            assert g.tobytes() == want.tobytes(), f"{name}: differs from the serial result"
+                        else:
+                            assert_close(g, want, op=name, isa="default", dtype=want.dtype, reduce=reduce,
+                                         context="set_num_threads racing")
+        except BaseException as err:  # reported from the main thread
+            failures.append(err)
+
+    racer = threading.Thread(target=race)
+    workers = [threading.Thread(target=work, args=(i * 3,)) for i in range(3)]
+    racer.start()
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    stop.set()
+    racer.join()
+    if failures:
+        raise failures[0]
+    calls = 3 * 10 * len(jobs)
+    # the race must really have happened: the thread count changed during most calls
+    assert raced[0] > calls // 2, f"only {raced[0]} of {calls} calls saw set_num_threads run meanwhile"
+    assert fastconv.get_num_threads() >= 1
