@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz the Python API with atheris: fuzzer bytes become shapes, strides, options,
 dtypes, views, out= arrays and model files for every public function.
 
@@ -760,7 +761,13 @@ def model_bytes() -> bytes:
         m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         path = _TMP / "base.fcm"
         m.save(path)
-        _MODEL_BYTES = path.read_bytes()
+        # the same bytes every time (zip timestamps fixed), so saved inputs replay exactly
+        out = io.BytesIO()
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+            for name in src.namelist():
+                dst.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), src.read(name),
+                             compress_type=zipfile.ZIP_DEFLATED)
+        _MODEL_BYTES = out.getvalue()
     return _MODEL_BYTES
 
 
