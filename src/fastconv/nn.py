@@ -410,7 +410,10 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
         grad_x = np.zeros(x.shape, dtype=x.dtype)
         if grad_x.size and k and gy.size:
             wc = np.ascontiguousarray(weight)
-            if c // groups < _MIN_CHANNELS_TRANSPOSED or sh * sw > 1:
+            # The transposed convolution multiplies its zero padding by the weights,
+            # so a NaN or inf weight would reach pixels its tap never touches
+            # (PyTorch leaves them finite); col2im adds only real contributions.
+            if c // groups < _MIN_CHANNELS_TRANSPOSED or sh * sw > 1 or not np.isfinite(wc).all():
                 _kernels.conv2d_backward_input(gy.reshape(-1), wc.reshape(-1), grad_x.reshape(-1),
                                                g.dims, g.opts, nhwc)
             else:
