@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -25,5 +27,29 @@ def test_repeated_calls_do_not_grow_memory(name):
         fn()
     gc.collect()
     # 20,000 calls leaking even 64 bytes each would add 1.2 MiB
+    assert leaks.rss_bytes() - rss < 1 << 20, f"{name}: RSS grew by {leaks.rss_bytes() - rss} bytes"
+    assert len(gc.get_objects()) <= objects + 10, f"{name}: live objects {objects} -> {len(gc.get_objects())}"
+
+
+
+# The model layer, loaders and CLI (in-process), as many calls as
+# `tools/leaks.py --calls 1000` makes (at least 100 each): about 3 s of CPU in all.
+_WORKDIR = tempfile.TemporaryDirectory(prefix="fastconv-leaks-")
+MODEL_CASES = leaks.model_cases(Path(_WORKDIR.name), mnist_5k=False)
+
+
+@pytest.mark.parametrize("name", list(MODEL_CASES))
+def test_model_layer_loaders_and_cli_do_not_grow_memory(name):
+    fn, share = MODEL_CASES[name]
+    start = time.perf_counter()
+    for _ in range(3000):  # warm-up, at most 0.3 s: caches (pathlib's interned names), pools
+        fn()
+        if time.perf_counter() - start > 0.3:
+            break
+    gc.collect()
+    objects, rss = len(gc.get_objects()), leaks.rss_bytes()
+    for _ in range(max(100, int(1000 * share))):
+        fn()
+    gc.collect()
     assert leaks.rss_bytes() - rss < 1 << 20, f"{name}: RSS grew by {leaks.rss_bytes() - rss} bytes"
     assert len(gc.get_objects()) <= objects + 10, f"{name}: live objects {objects} -> {len(gc.get_objects())}"

@@ -1,22 +1,30 @@
 """Call every public function many times (error paths included) and report how
 much the process's resident memory and Python's object count grow.
 
-    python tools/leaks.py [--calls 100000]
+    python tools/leaks.py [--calls 100000] [--only array|model]
 
 A leak of even 16 bytes per call shows as ~1.6 MB per 100,000 calls; the
 table lists RSS growth after a warm-up, per function, and the number of live
-Python objects before and after. Exit status 1 if any function grew the RSS by
-10 MB or more.
+Python objects before and after. The model layer, the loaders and the CLI run
+in-process; the heavy ones (a training step, a save/load round trip, the CLI,
+mnist.load_data) get a tenth or a hundredth of --calls, as their rows say.
+Exit status 1 if any function grew the RSS by 10 MB or more.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import io
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
 import fastconv
+
+MNIST_5K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-5k"
 
 
 def rss_bytes() -> int:
@@ -61,23 +69,106 @@ def cases():
     }
 
 
+def model_cases(workdir: Path, mnist_5k: bool = True):
+    """The model layer, loaders and CLI: name -> (call, share of --calls).
+    A small CNN (Conv2D, MaxPooling2D, Flatten, Dense) on 32 images of 12x12;
+    files go to `workdir`; the CLI's output goes to a buffer."""
+    from fastconv import utils
+    from fastconv.__main__ import main as cli
+    from fastconv.datasets import mnist
+    from fastconv.datasets.idx import read_idx, write_idx
+    from fastconv.layers import Conv2D, Dense, Flatten, MaxPooling2D
+    from fastconv.models import Sequential, load_model
+
+    utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    model = Sequential()
+    model.add(Conv2D(4, kernel_size=(3, 3), input_shape=(12, 12, 1), activation="relu"))
+    model.add(MaxPooling2D(pool_size=(2, 2)))
+    model.add(Flatten())
+    model.add(Dense(10, activation="softmax"))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x = rng.random((32, 12, 12, 1), dtype=np.float32)
+    y = rng.integers(0, 10, 32)
+    saved, bad = workdir / "model.fcm", workdir / "bad.fcm"
+    model.save(saved)
+    bad.write_bytes(saved.read_bytes()[:200])  # truncated: not a readable zip
+    images = workdir / "images.npy"
+    np.save(images, (x[:8, :, :, 0] * 255).astype(np.uint8))
+    digits = (rng.random((100, 28, 28)) * 255).astype(np.uint8)
+    small = workdir / "mnist-100"
+    small.mkdir(exist_ok=True)
+    for prefix in ("train", "t10k"):  # the four files, gzipped, 100 images each
+        write_idx(small / f"{prefix}-images-idx3-ubyte.gz", digits)
+        write_idx(small / f"{prefix}-labels-idx1-ubyte.gz", (digits[:, 0, 0] % 10).astype(np.uint8))
+    sink = io.StringIO()
+
+    def quiet(fn):
+        def call():
+            with contextlib.redirect_stdout(sink):
+                fn()
+            sink.seek(0)
+            sink.truncate()
+        return call
+
+    def expect(exc, fn, *args):
+        def call():
+            try:
+                fn(*args)
+            except exc:
+                pass
+        return call
+
+    def round_trip():
+        model.save(workdir / "copy.fcm")
+        load_model(workdir / "copy.fcm")
+
+    found = {
+        "Sequential.predict": (lambda: model.predict(x, verbose=0), 1),
+        "Sequential.evaluate": (lambda: model.evaluate(x, y, verbose=0), 1),
+        "Sequential.fit (1 step)": (lambda: model.fit(x, y, batch_size=32, epochs=1, verbose=0), 1),
+        "save + load_model": (round_trip, 0.1),
+        "read_idx (100 images, gz)": (lambda: read_idx(small / "t10k-images-idx3-ubyte.gz"), 1),
+        "mnist.load_data (100)": (lambda: mnist.load_data(small), 0.1),
+        "CLI predict (in-process)": (quiet(lambda: cli(["predict", str(saved), str(images)])), 0.1),
+        "load_model error": (expect(ValueError, load_model, bad), 1),
+        "load_data missing path": (expect(mnist.DatasetNotFoundError, mnist.load_data, workdir / "none"), 1),
+        "CLI predict error": (quiet(expect(SystemExit, cli, ["predict", str(bad), str(images)])), 0.1),
+    }
+    if mnist_5k and MNIST_5K.is_dir():
+        found["mnist.load_data (mnist-5k)"] = (lambda: mnist.load_data(MNIST_5K), 0.01)
+    return found
+
+
+def measure(name: str, fn, calls: int) -> int:
+    """Warm up, call `fn` `calls` times, print one table row; the RSS growth."""
+    for _ in range(min(2000, max(10, calls // 10))):  # warm-up: caches, allocator pools
+        fn()
+    gc.collect()
+    objects, rss = len(gc.get_objects()), rss_bytes()
+    for _ in range(calls):
+        fn()
+    gc.collect()
+    grown = rss_bytes() - rss
+    print(f"{name:28s} {calls:8d} {grown / 2**20:9.2f} MiB {objects:>10d}/{len(gc.get_objects()):<10d}",
+          flush=True)
+    return grown
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=100_000)
+    ap.add_argument("--only", choices=("array", "model"), help="one of the two tables")
     args = ap.parse_args()
     worst = 0
-    print(f"{'function':26s} {'calls':>8s} {'RSS growth':>12s} {'objects before/after':>22s}")
-    for name, fn in cases().items():
-        for _ in range(min(2000, args.calls)):  # warm-up: caches, allocator pools
-            fn()
-        gc.collect()
-        objects, rss = len(gc.get_objects()), rss_bytes()
-        for _ in range(args.calls):
-            fn()
-        gc.collect()
-        grown = rss_bytes() - rss
-        worst = max(worst, grown)
-        print(f"{name:26s} {args.calls:8d} {grown / 2**20:9.2f} MiB {objects:>10d}/{len(gc.get_objects()):<10d}")
+    print(f"{'function':28s} {'calls':>8s} {'RSS growth':>12s} {'objects before/after':>22s}")
+    if args.only != "model":
+        for name, fn in cases().items():
+            worst = max(worst, measure(name, fn, args.calls))
+    if args.only != "array":
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, (fn, share) in model_cases(Path(tmp)).items():
+                worst = max(worst, measure(name, fn, max(1, int(args.calls * share))))
     print(f"largest growth {worst / 2**20:.2f} MiB")
     return 1 if worst >= 10 * 2**20 else 0
 
