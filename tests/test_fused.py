@@ -5,8 +5,9 @@
 - conv2d fused with the max-pool after it (``nn._conv2d_maxpool`` and its
   backward, which a Conv2D followed by a MaxPooling2D runs) against the
   separate ops, and their gradients against a slow float64 einsum;
-- a Sequential model trained with the fused pair against the same model with
-  fusion switched off.
+- a Sequential model trained with the fused pair, and with Adam applied inside
+  the Dense kernel-gradient product, against the same model with each fusion
+  switched off.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import fastconv
 from fastconv import _kernels, nn
 from fastconv.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from fastconv.models import Sequential
+import fastconv.optimizers
 
 TOL = {np.float32: 2e-5, np.float64: 1e-12}
 
@@ -207,6 +209,25 @@ def test_model_with_fused_conv_pool_trains_as_the_unfused_model(rng, monkeypatch
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(history_fused.history["loss"], history_plain.history["loss"], rtol=1e-5)
     np.testing.assert_allclose(fused.predict(x, verbose=0), plain.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_adam_inside_the_dense_kernel_gradient_equals_the_optimizers_own_pass(rng, monkeypatch):
+    x = rng.random((70, 12, 12, 1)).astype(np.float32)
+    y = rng.integers(0, 4, 70)
+    fused = _lecture()
+    calls = []
+    original = fastconv.optimizers.Adam.fused_update
+    monkeypatch.setattr(fastconv.optimizers.Adam, "fused_update",
+                        lambda self, p: calls.append(p.shape) or original(self, p))
+    fused.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    assert calls and set(calls) == {(150, 16), (16, 4)}  # both Dense kernels, every step
+    assert all(layer.fused_update is None for layer in fused.layers if hasattr(layer, "fused_update"))
+    monkeypatch.setattr(fastconv.optimizers.Adam, "fused_update", lambda self, p: None)
+    plain = _lecture()
+    plain.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    for a, b in zip(fused.get_weights(), plain.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert fused.optimizer.iterations == plain.optimizer.iterations == 10
 
 
 def test_fusion_skips_a_conv_that_needs_its_input_gradient(rng):

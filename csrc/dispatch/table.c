@@ -38,7 +38,7 @@ static const fc_ukernel_table fc_table_avx2 = {
 static const fc_ukernel_table fc_table_avx512 = {
     FC_ISA_AVX512, FC_GEMM_ENTRY(f32, 8, 32, avx512), FC_GEMM_ENTRY(f64, 8, 16, avx512),
     {FC_IGEMM_ENTRY(f32, 6, 64, avx512), FC_IGEMM_ENTRY(f32, 8, 32, avx512),
-     FC_IGEMM_BORROWED(f32, 6, 16, avx2)},
+     FC_IGEMM_ENTRY(f32, 12, 32, avx512), FC_IGEMM_BORROWED(f32, 6, 16, avx2)},
     {FC_IGEMM_ENTRY(f64, 8, 16, avx512), FC_IGEMM_BORROWED(f64, 6, 8, avx2)},
     fc_f32_maxpool_row_ukernel__avx512, fc_f64_maxpool_row_ukernel__scalar,
     fc_f32_maxpool_nhwc_ukernel__avx512, fc_f64_maxpool_nhwc_ukernel__scalar,

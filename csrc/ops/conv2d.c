@@ -2,6 +2,7 @@
  * Parameter checks shared by both dtypes, then the driver templates
  * (conv2d-impl.h, conv2d-backward-impl.h, and conv2d-pool-impl.h and
  * dense-impl.h, which share their GEMM helpers) instantiated for float and double. */
+#include <math.h>
 #include <string.h>
 #include "internal.h"
 
@@ -42,6 +43,7 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #define IGEMM_ENTRY_T fc_f32_igemm_entry
 #define MAXPOOL_NHWC f32_maxpool_nhwc
 #define MAXPOOL_UKERNEL_T fc_f32_maxpool_ukernel
+#define FC_SQRT sqrtf
 #include "conv2d-impl.h"
 #include "conv2d-backward-impl.h"
 #include "dense-impl.h"
@@ -53,6 +55,7 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #undef IGEMM_ENTRY_T
 #undef MAXPOOL_NHWC
 #undef MAXPOOL_UKERNEL_T
+#undef FC_SQRT
 
 #define T double
 #define FC_(x) fc_f64_##x
@@ -61,6 +64,7 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #define IGEMM_ENTRY_T fc_f64_igemm_entry
 #define MAXPOOL_NHWC f64_maxpool_nhwc
 #define MAXPOOL_UKERNEL_T fc_f64_maxpool_ukernel
+#define FC_SQRT sqrt
 #include "conv2d-impl.h"
 #include "conv2d-backward-impl.h"
 #include "dense-impl.h"
@@ -72,3 +76,4 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #undef IGEMM_ENTRY_T
 #undef MAXPOOL_NHWC
 #undef MAXPOOL_UKERNEL_T
+#undef FC_SQRT

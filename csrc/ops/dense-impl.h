@@ -46,9 +46,29 @@ static void FC_(dense_pack_b)(const T *b, int64_t b_ps, int64_t b_js, int64_t k0
   }
 }
 
+/* Keras' Adam on the parameter the product's result is the gradient of (same
+ * layout as C), applied block by block as soon as a block of C is final. */
+typedef struct {
+  T *p, *m, *v;
+  T a, c1, c2, eps;
+} FC_(dense_adam);
+
+static void FC_(dense_adam_block)(const FC_(dense_adam) *o, const T *g, int64_t ld, int64_t i0,
+                                  int64_t i1, int64_t j0, int64_t j1) {
+  const T a = o->a, c1 = o->c1, c2 = o->c2, eps = o->eps;
+  for (int64_t i = i0; i < i1; i++) {
+    /* one row's run: distinct arrays, so the compiler vectorises the step */
+    T *restrict p = o->p + i * ld + j0, *restrict m = o->m + i * ld + j0;
+    T *restrict v = o->v + i * ld + j0;
+    const T *restrict gr = g + i * ld + j0;
+    for (int64_t j = 0; j < j1 - j0; j++) FC_ADAM_STEP(T, FC_SQRT, p[j], gr[j], m[j], v[j], a, c1, c2, eps);
+  }
+}
+
 static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t a_rstride,
                            int64_t a_pstride, const T *b, int64_t b_ps, int64_t b_js, T *c,
-                           int64_t c_is, int64_t c_js, const T *bias) {
+                           int64_t c_is, int64_t c_js, const T *bias,
+                           const FC_(dense_adam) *adam) {
   const IGEMM_ENTRY_T uk = FC_(pick_igemm)(R, Q);
   const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr;
   const int direct = c_js == 1 && !bias;
@@ -107,6 +127,8 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
                 k0 > 0 ? FC_GEMM_ACCUMULATE : 0u);
         }
       }
+      if (adam) /* only with a direct C: this task's block of it is final */
+        FC_(dense_adam_block)(adam, c, c_is, g0 * mr, fc_min64(R, g1 * mr), q0 + j0, q0 + j0 + n);
     }
     if (!direct) {
       /* the C^T block -> c with the bias, 64 rows of C^T at a time (an L1-sized
@@ -142,22 +164,43 @@ int FC_(dense)(int64_t n, int64_t k, int64_t m, const T *x, const T *w, const T 
     return FC_OK;
   }
   /* rows = units (w read in place, a column at a time), cols = batch */
-  return FC_(dense_gemm)(m, n, k, w, 1, m, x, 1, k, y, 1, m, bias);
+  return FC_(dense_gemm)(m, n, k, w, 1, m, x, 1, k, y, 1, m, bias, NULL);
+}
+
+static int FC_(dense_backward_impl)(int64_t n, int64_t k, int64_t m, const T *gy, const T *x,
+                                    const T *w, T *gx, T *gw, const FC_(dense_adam) *adam) {
+  if (n < 0 || k < 0 || m < 0) return FC_EINVAL;
+  if (k == 0) return FC_OK;
+  if (gw && (n == 0 || m == 0)) {
+    memset(gw, 0, (size_t)(k * m) * sizeof(T));
+    if (adam) FC_(dense_adam_block)(adam, gw, m, 0, k, 0, m);
+  }
+  if (gx && n > 0 && m == 0) memset(gx, 0, (size_t)(n * k) * sizeof(T));
+  if (n == 0 || m == 0) return FC_OK;
+  int st = FC_OK;
+  if (gx) /* rows = features (rows of w, contiguous), cols = batch */
+    st = FC_(dense_gemm)(k, n, m, w, m, 1, gy, 1, m, gx, 1, k, NULL, NULL);
+  if (st == FC_OK && gw) /* rows = features (columns of x), cols = units, depth = batch */
+    st = FC_(dense_gemm)(k, m, n, x, 1, k, gy, m, 1, gw, m, 1, NULL, adam);
+  return st;
 }
 
 /* gx (n x k) = gy (n x m) @ w^T and gw (k x m) = x^T @ gy; either output may be
  * NULL (not computed). */
 int FC_(dense_backward)(int64_t n, int64_t k, int64_t m, const T *gy, const T *x, const T *w,
                         T *gx, T *gw) {
-  if (n < 0 || k < 0 || m < 0) return FC_EINVAL;
-  if (k == 0) return FC_OK;
-  if (gw && (n == 0 || m == 0)) memset(gw, 0, (size_t)(k * m) * sizeof(T));
-  if (gx && n > 0 && m == 0) memset(gx, 0, (size_t)(n * k) * sizeof(T));
-  if (n == 0 || m == 0) return FC_OK;
-  int st = FC_OK;
-  if (gx) /* rows = features (rows of w, contiguous), cols = batch */
-    st = FC_(dense_gemm)(k, n, m, w, m, 1, gy, 1, m, gx, 1, k, NULL);
-  if (st == FC_OK && gw) /* rows = features (columns of x), cols = units, depth = batch */
-    st = FC_(dense_gemm)(k, m, n, x, 1, k, gy, m, 1, gw, m, 1, NULL);
-  return st;
+  return FC_(dense_backward_impl)(n, k, m, gy, x, w, gx, gw, NULL);
+}
+
+/* dense_backward, then one Keras Adam step of w with gradient gw (moments mom,
+ * vel; alpha with the bias correction), each block of w updated as soon as
+ * its gradient is final, while it is still in cache; gx is computed first,
+ * from the w before the step. */
+int FC_(dense_backward_adam)(int64_t n, int64_t k, int64_t m, const T *gy, const T *x, T *w,
+                             T *gx, T *gw, T *mom, T *vel, double alpha, double beta_1,
+                             double beta_2, double epsilon) {
+  const FC_(dense_adam) adam = {w, mom, vel, (T)alpha, (T)(1.0 - beta_1), (T)(1.0 - beta_2),
+                                (T)epsilon};
+  if (!gw || !mom || !vel) return FC_EINVAL;
+  return FC_(dense_backward_impl)(n, k, m, gy, x, w, gx, gw, &adam);
 }

@@ -18,13 +18,8 @@
     _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")                    \
     for (int64_t t = 0; t < ntasks; t++) {                                                      \
       const int64_t i1 = fc_min64(n, (t + 1) * chunk);                                          \
-      for (int64_t i = t * chunk; i < i1; i++) {                                                \
-        const T gi = g[i];                                                                      \
-        const T mi = m[i] + (gi - m[i]) * c1, vi = v[i] + (gi * gi - v[i]) * c2;               \
-        m[i] = mi;                                                                              \
-        v[i] = vi;                                                                              \
-        p[i] -= a * mi / (SQRT(vi) + eps);                                                      \
-      }                                                                                         \
+      for (int64_t i = t * chunk; i < i1; i++)                                                  \
+        FC_ADAM_STEP(T, SQRT, p[i], g[i], m[i], v[i], a, c1, c2, eps);                          \
     }                                                                                           \
     return FC_OK;                                                                               \
   }

@@ -37,6 +37,93 @@ static int64_t atw(int nhwc, int64_t k, int64_t c, int64_t r, int64_t s, int64_t
   return nhwc ? ((r * S + s) * Cg + c) * K + k : ((k * Cg + c) * R + r) * S + s;
 }
 
+/* conv2d + max-pool fused against the separate ops (themselves checked against
+ * plain loops), and its weight/bias gradient against max_pool2d_backward then
+ * conv2d_backward_weight; y is the conv output of (p, x, w, b). */
+#define DEFINE_CONV_POOL_TESTS(dtype, T, tol)                                                   \
+  static void dtype##_conv_pool_case(const fc_conv2d_params *p, const T *x, const T *w,         \
+                                     const T *b, const T *y, const char *isa, int64_t caseno) { \
+    fc_pool2d_params q = {p->n, p->k, p->oh, p->ow, 0, 0, rnd(1, 3), rnd(1, 3), 0, 0, 0, 0, FC_NHWC}; \
+    q.stride_h = q.kernel_h, q.stride_w = q.kernel_w;                                           \
+    q.oh = p->oh / q.kernel_h, q.ow = p->ow / q.kernel_w;                                       \
+    if (q.oh == 0 || q.ow == 0) return;                                                         \
+    const int64_t ny = q.n * q.c * q.oh * q.ow, nz = p->n * p->k * p->oh * p->ow;               \
+    const int64_t cg = p->c / p->groups, nw = p->k * cg * p->r * p->s, K = p->k;               \
+    T *yp = malloc(sizeof(T) * ny), *yr = malloc(sizeof(T) * ny), *gy = malloc(sizeof(T) * ny); \
+    T *gz = malloc(sizeof(T) * nz), *gw = malloc(sizeof(T) * nw), *gwr = malloc(sizeof(T) * nw); \
+    T *gb = malloc(sizeof(T) * K);                                                              \
+    int64_t *idx = malloc(sizeof(int64_t) * ny), *idxr = malloc(sizeof(int64_t) * ny);         \
+    for (int64_t i = 0; i < ny; i++) gy[i] = (T)rndf();                                         \
+    int ok = fc_##dtype##_max_pool2d(&q, y, yr, idxr) == FC_OK &&                               \
+             fc_##dtype##_conv2d_maxpool(p, &q, x, w, b, yp, idx) == FC_OK;                     \
+    for (int64_t i = 0; ok && i < ny; i++) ok = yp[i] == yr[i] && idx[i] == idxr[i];            \
+    check(ok, #dtype " conv2d_maxpool", isa, caseno);                                           \
+    ok = fc_##dtype##_max_pool2d_backward(&q, gy, idx, gz) == FC_OK &&                          \
+         fc_##dtype##_conv2d_backward_weight(p, x, gz, gwr) == FC_OK &&                         \
+         fc_##dtype##_conv2d_maxpool_backward_weight(p, &q, x, gy, idx, gw, gb) == FC_OK;       \
+    /* gwr is (k, tap, c), gw (tap, c, k) */                                                    \
+    for (int64_t k = 0; ok && k < K; k++)                                                       \
+      for (int64_t t = 0; t < nw / K; t++)                                                      \
+        if (fabs((double)gw[t * K + k] - gwr[k * (nw / K) + t]) > 10 * tol * (1 + fabs((double)gwr[k * (nw / K) + t]))) ok = 0; \
+    for (int64_t k = 0; ok && k < K; k++) {                                                     \
+      double want = 0;                                                                          \
+      for (int64_t o = 0; o < ny / K; o++) want += gy[o * K + k];                               \
+      ok = fabs(gb[k] - want) <= 10 * tol * (1 + fabs(want));                                   \
+    }                                                                                           \
+    check(ok, #dtype " conv2d_maxpool_backward_weight", isa, caseno);                           \
+    idx[ny - 1] = -1; /* outside its window: refused, nothing written out of bounds */          \
+    check(fc_##dtype##_conv2d_maxpool_backward_weight(p, &q, x, gy, idx, gw, gb) == FC_EINVAL,  \
+          #dtype " conv2d_maxpool_backward rejects bad index", isa, caseno);                    \
+    q.stride_h = q.kernel_h + 1; /* overlapping or gapped windows are not fused */              \
+    check(fc_##dtype##_conv2d_maxpool(p, &q, x, w, b, yp, idx) == FC_EINVAL,                    \
+          #dtype " conv2d_maxpool rejects stride != kernel", isa, caseno);                      \
+    free(yp), free(yr), free(gy), free(gz), free(gw), free(gwr), free(gb), free(idx), free(idxr); \
+  }                                                                                             \
+  /* dense products and the fused Adam step against plain double loops */                      \
+  static void dtype##_dense_case(const char *isa, int64_t caseno) {                             \
+    const int64_t n = rnd(1, 40), k = rnd(1, 300), m = rnd(1, 70);                              \
+    T *x = malloc(sizeof(T) * n * k), *w = malloc(sizeof(T) * k * m), *b = malloc(sizeof(T) * m); \
+    T *y = malloc(sizeof(T) * n * m), *gy = malloc(sizeof(T) * n * m);                          \
+    T *gx = malloc(sizeof(T) * n * k), *gw = malloc(sizeof(T) * k * m);                         \
+    T *mo = calloc(k * m, sizeof(T)), *ve = calloc(k * m, sizeof(T)), *w2 = malloc(sizeof(T) * k * m); \
+    for (int64_t i = 0; i < n * k; i++) x[i] = (T)rndf();                                       \
+    for (int64_t i = 0; i < k * m; i++) w[i] = w2[i] = (T)rndf();                               \
+    for (int64_t i = 0; i < m; i++) b[i] = (T)rndf();                                           \
+    for (int64_t i = 0; i < n * m; i++) gy[i] = (T)rndf();                                      \
+    int ok = fc_##dtype##_dense(n, k, m, x, w, b, y) == FC_OK &&                                \
+             fc_##dtype##_dense_backward(n, k, m, gy, x, w, gx, gw) == FC_OK;                   \
+    for (int64_t i = 0; ok && i < n; i++)                                                       \
+      for (int64_t j = 0; ok && j < m; j++) {                                                   \
+        double acc = b[j];                                                                      \
+        for (int64_t p = 0; p < k; p++) acc += (double)x[i * k + p] * w[p * m + j];            \
+        ok = fabs(y[i * m + j] - acc) <= tol * 10 * (1 + fabs(acc));                            \
+      }                                                                                         \
+    for (int64_t i = 0; ok && i < n; i++)                                                       \
+      for (int64_t p = 0; ok && p < k; p++) {                                                   \
+        double acc = 0;                                                                         \
+        for (int64_t j = 0; j < m; j++) acc += (double)gy[i * m + j] * w[p * m + j];           \
+        ok = fabs(gx[i * k + p] - acc) <= tol * 10 * (1 + fabs(acc));                           \
+      }                                                                                         \
+    for (int64_t p = 0; ok && p < k; p++)                                                       \
+      for (int64_t j = 0; ok && j < m; j++) {                                                   \
+        double acc = 0;                                                                         \
+        for (int64_t i = 0; i < n; i++) acc += (double)x[i * k + p] * gy[i * m + j];           \
+        ok = fabs(gw[p * m + j] - acc) <= tol * 10 * (1 + fabs(acc));                           \
+      }                                                                                         \
+    check(ok, #dtype " dense and dense_backward", isa, caseno);                                 \
+    /* the fused step equals dense_backward then adam_update, element for element */           \
+    T *gw2 = malloc(sizeof(T) * k * m), *mo2 = calloc(k * m, sizeof(T)), *ve2 = calloc(k * m, sizeof(T)); \
+    ok = fc_##dtype##_dense_backward_adam(n, k, m, gy, x, w2, NULL, gw2, mo2, ve2, 1e-3, 0.9, 0.999, 1e-7) == FC_OK && \
+         fc_##dtype##_adam_update(k * m, w, gw, mo, ve, 1e-3, 0.9, 0.999, 1e-7) == FC_OK;      \
+    for (int64_t i = 0; ok && i < k * m; i++) ok = gw2[i] == gw[i] && w2[i] == w[i] && mo2[i] == mo[i] && ve2[i] == ve[i]; \
+    check(ok, #dtype " dense_backward_adam", isa, caseno);                                      \
+    free(x), free(w), free(b), free(y), free(gy), free(gx), free(gw), free(mo), free(ve), free(w2); \
+    free(gw2), free(mo2), free(ve2);                                                            \
+  }
+
+DEFINE_CONV_POOL_TESTS(f32, float, 1e-4)
+DEFINE_CONV_POOL_TESTS(f64, double, 1e-11)
+
 #define DEFINE_CONV_TESTS(dtype, T, tol)                                                        \
   static void dtype##_conv_case(const char *isa, int64_t caseno) {                              \
     fc_conv2d_params p;                                                                         \
@@ -98,6 +185,7 @@ static int64_t atw(int nhwc, int64_t k, int64_t c, int64_t r, int64_t s, int64_t
     ok = fc_##dtype##_conv2d_backward_input(&p, gy, w, gx) == FC_OK;                            \
     for (int64_t i = 0; ok && i < nx; i++) ok = fabs((double)gx[i] - gxr[i]) <= 10 * tol * (1 + fabs((double)gxr[i])); \
     check(ok, #dtype " conv2d_backward_input", isa, caseno);                                    \
+    if (nhwc) dtype##_conv_pool_case(&p, x, w, b, y, isa, caseno);                              \
     free(x), free(w), free(b), free(y), free(ref), free(gy), free(gw), free(gwr), free(gx), free(gxr); \
   }                                                                                             \
   static void dtype##_pool_relu_case(const char *isa, int64_t caseno) {                         \
@@ -227,6 +315,7 @@ int main(int argc, char **argv) {
         f32_conv_case(name, i), f64_conv_case(name, i);
         f32_pool_relu_case(name, i), f64_pool_relu_case(name, i);
         f32_correlate_case(name, i), f64_correlate_case(name, i);
+        f32_dense_case(name, i), f64_dense_case(name, i);
       }
     }
     /* invalid parameters are refused, never dereferenced */

@@ -1,5 +1,5 @@
-/* The store of a GEMM/IGEMM microkernel's 8 x 2-vector AVX-512 register tile,
- * shared by the f32 8x32 and f64 8x16 kernels: rows past m are skipped,
+/* The store of a GEMM/IGEMM microkernel's 8 (or 12) x 2-vector AVX-512 register
+ * tile, shared by the f32 8x32 and 12x32 and f64 8x16 kernels: rows past m are skipped,
  * columns past n masked by k0/k1, C added under FC_GEMM_ACCUMULATE. Include
  * only from files compiled with AVX-512 flags; always inlined, so the
  * accumulators stay in registers. */
@@ -9,10 +9,10 @@
 #include <immintrin.h>
 #include "gemm-common.h"
 
-#define FC_DEFINE_AVX512_TILE_STORE(dtype, ctype, vec, mask, sfx, lanes)                         \
-  static inline __attribute__((always_inline)) void fc_##dtype##_avx512_store_8x2(               \
-      vec acc[8][2], ctype *c, size_t ldc, size_t m, mask k0, mask k1, unsigned flags) {         \
-    _Pragma("GCC unroll 8") for (size_t i = 0; i < 8; i++) {                                     \
+#define FC_DEFINE_AVX512_TILE_STORE(dtype, ctype, vec, mask, sfx, lanes, rows)                   \
+  static inline __attribute__((always_inline)) void fc_##dtype##_avx512_store_##rows##x2(        \
+      vec acc[rows][2], ctype *c, size_t ldc, size_t m, mask k0, mask k1, unsigned flags) {      \
+    _Pragma("GCC unroll 12") for (size_t i = 0; i < (rows); i++) {                               \
       if (i >= m) break;                                                                         \
       ctype *ci = c + i * ldc;                                                                   \
       if (flags & FC_GEMM_ACCUMULATE) {                                                          \
@@ -24,7 +24,8 @@
     }                                                                                            \
   }
 
-FC_DEFINE_AVX512_TILE_STORE(f32, float, __m512, __mmask16, ps, 16)
-FC_DEFINE_AVX512_TILE_STORE(f64, double, __m512d, __mmask8, pd, 8)
+FC_DEFINE_AVX512_TILE_STORE(f32, float, __m512, __mmask16, ps, 16, 8)
+FC_DEFINE_AVX512_TILE_STORE(f32, float, __m512, __mmask16, ps, 16, 12)
+FC_DEFINE_AVX512_TILE_STORE(f64, double, __m512d, __mmask8, pd, 8, 8)
 
 #endif

@@ -44,6 +44,8 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_dense(int64_t n, int64_t k, int64_t m, const double *x, const double *w, const double *b, double *y)
     int fc_f32_dense_backward(int64_t n, int64_t k, int64_t m, const float *gy, const float *x, const float *w, float *gx, float *gw)
     int fc_f64_dense_backward(int64_t n, int64_t k, int64_t m, const double *gy, const double *x, const double *w, double *gx, double *gw)
+    int fc_f32_dense_backward_adam(int64_t n, int64_t k, int64_t m, const float *gy, const float *x, float *w, float *gx, float *gw, float *mom, float *vel, double alpha, double b1, double b2, double eps)
+    int fc_f64_dense_backward_adam(int64_t n, int64_t k, int64_t m, const double *gy, const double *x, double *w, double *gx, double *gw, double *mom, double *vel, double alpha, double b1, double b2, double eps)
     int fc_f32_adam_update(int64_t n, float *p, const float *g, float *m, float *v, double alpha, double b1, double b2, double eps)
     int fc_f64_adam_update(int64_t n, double *p, const double *g, double *m, double *v, double alpha, double b1, double b2, double eps)
     int fc_f32_relu(int64_t n, const float *x, float *y)
@@ -374,18 +376,27 @@ def dense(const floating[:, ::1] x, const floating[:, ::1] w, const floating[::1
     _check(st, "dense", (n, k, m))
 
 
+cdef _dense_backward_shapes(str op, tuple gys, tuple xs, tuple ws, gxs, gws):
+    """Shapes (tuples, or None for an output not asked for) of dense_backward's arrays."""
+    n, k, m = xs[0], xs[1], ws[1]
+    if ws[0] != k:
+        raise ValueError(f"{op}: the kernel has {ws[0]} rows, expected {k} (x has shape {xs})")
+    if gys != (n, m):
+        raise ValueError(f"{op}: grad_output has shape {gys}, expected {(n, m)}")
+    if gxs is not None and gxs != (n, k):
+        raise ValueError(f"{op}: grad_input has shape {gxs}, expected {(n, k)}")
+    if gws is not None and gws != (k, m):
+        raise ValueError(f"{op}: grad_weight has shape {gws}, expected {(k, m)}")
+
+
 def dense_backward(const floating[:, ::1] gy, const floating[:, ::1] x, const floating[:, ::1] w,
                    floating[:, ::1] gx, floating[:, ::1] gw):
     """gx = gy @ w.T and gw = x.T @ gy for gy (n, m), x (n, k), w (k, m); gx or gw
     may be None (not computed); both are written."""
     cdef int64_t n = x.shape[0], k = x.shape[1], m = w.shape[1]
-    _need(w.shape[0], k, "the kernel's rows", "dense_backward")
-    if gy.shape[0] != n or gy.shape[1] != m:
-        raise ValueError(f"dense_backward: grad_output has shape {(gy.shape[0], gy.shape[1])}, expected {(n, m)}")
-    if gx is not None and (gx.shape[0] != n or gx.shape[1] != k):
-        raise ValueError(f"dense_backward: grad_input has shape {(gx.shape[0], gx.shape[1])}, expected {(n, k)}")
-    if gw is not None and (gw.shape[0] != k or gw.shape[1] != m):
-        raise ValueError(f"dense_backward: grad_weight has shape {(gw.shape[0], gw.shape[1])}, expected {(k, m)}")
+    _dense_backward_shapes("dense_backward", (gy.shape[0], gy.shape[1]), (n, k),
+                           (w.shape[0], m), None if gx is None else (gx.shape[0], gx.shape[1]),
+                           None if gw is None else (gw.shape[0], gw.shape[1]))
     if k == 0:
         return
     cdef floating *gxp = &gx[0, 0] if gx is not None and n else NULL
@@ -400,6 +411,36 @@ def dense_backward(const floating[:, ::1] gy, const floating[:, ::1] x, const fl
         else:
             st = fc_f64_dense_backward(n, k, m, gyp, xp, wp, gxp, gwp)
     _check(st, "dense_backward", (n, k, m))
+
+
+def dense_backward_adam(const floating[:, ::1] gy, const floating[:, ::1] x, floating[:, ::1] w,
+                        floating[:, ::1] gx, floating[:, ::1] gw, floating[:, ::1] mom,
+                        floating[:, ::1] vel, double alpha, double beta_1, double beta_2,
+                        double epsilon):
+    """dense_backward, then one Adam step of w in place (moments mom, vel updated) with
+    gradient gw, each block as soon as its gradient is final; gx (may be None) comes
+    from w before the step."""
+    cdef int64_t n = x.shape[0], k = x.shape[1], m = w.shape[1]
+    _dense_backward_shapes("dense_backward_adam", (gy.shape[0], gy.shape[1]), (n, k),
+                           (w.shape[0], m), None if gx is None else (gx.shape[0], gx.shape[1]),
+                           (gw.shape[0], gw.shape[1]))
+    if mom.shape[0] != k or mom.shape[1] != m or vel.shape[0] != k or vel.shape[1] != m:
+        raise ValueError(f"dense_backward_adam: moments of shapes {(mom.shape[0], mom.shape[1])} and "
+                         f"{(vel.shape[0], vel.shape[1])} for a kernel of shape {(k, m)}")
+    if k == 0 or m == 0:
+        return
+    cdef floating *gxp = &gx[0, 0] if gx is not None and n else NULL
+    cdef const floating *gyp = &gy[0, 0] if n else NULL
+    cdef const floating *xp = &x[0, 0] if n else NULL
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_dense_backward_adam(n, k, m, gyp, xp, &w[0, 0], gxp, &gw[0, 0], &mom[0, 0],
+                                            &vel[0, 0], alpha, beta_1, beta_2, epsilon)
+        else:
+            st = fc_f64_dense_backward_adam(n, k, m, gyp, xp, &w[0, 0], gxp, &gw[0, 0], &mom[0, 0],
+                                            &vel[0, 0], alpha, beta_1, beta_2, epsilon)
+    _check(st, "dense_backward_adam", (n, k, m))
 
 
 # ---- correlate1d / correlate2d (for fastconv.numpy_compat and fastconv.signal) --

@@ -316,7 +316,14 @@ class Dense(Layer):
 
     The three products (forward, input and kernel gradients) run on fastconv's
     GEMM microkernels, which read the kernel in place and pack only the small
-    batch-sized operand (csrc/ops/dense-impl.h)."""
+    batch-sized operand (csrc/ops/dense-impl.h). While a Sequential model
+    trains with Adam, the kernel's update is applied inside the kernel-gradient
+    product, block by block while the gradient is in cache (the same
+    arithmetic as the optimizer's own pass)."""
+
+    # Set by Sequential while it trains: the optimizer's `fused_update`, so that
+    # backward can apply the step to the kernel as it computes the kernel gradient.
+    fused_update = None
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", seed=None, **kwargs):
@@ -371,7 +378,11 @@ class Dense(Layer):
         if getattr(self, "_kernel_grad", None) is None or self._kernel_grad.shape != kernel.shape:
             self._kernel_grad = np.empty(kernel.shape, dtype=kernel.dtype)
         gx = np.empty(x2.shape, dtype=kernel.dtype) if self.need_input_grad else None
-        _kernels.dense_backward(g2, x2, kernel, gx, self._kernel_grad)
+        fused = self.fused_update(kernel) if self.fused_update and self.trainable else None
+        if fused is not None:  # the optimizer's step on the kernel, block by block in cache
+            _kernels.dense_backward_adam(g2, x2, kernel, gx, self._kernel_grad, *fused)
+        else:
+            _kernels.dense_backward(g2, x2, kernel, gx, self._kernel_grad)
         self.grads = [self._kernel_grad] + ([g2.sum(axis=0)] if self.use_bias else [])
         return None if gx is None else gx.reshape(*z.shape[:-1], x2.shape[-1])
 

@@ -201,6 +201,19 @@ class Sequential:
                 and getattr(last, "activation", None) is activations.softmax)
 
     def _train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
+        # layers that can apply the optimizer's step inside their gradient kernels get
+        # its hook for this step only
+        hooked = [layer for layer in self.layers if hasattr(layer, "fused_update")]
+        self.optimizer._done = set()
+        for layer in hooked:
+            layer.fused_update = self.optimizer.fused_update
+        try:
+            return self._train_step_hooked(xb, yb)
+        finally:
+            for layer in hooked:
+                layer.fused_update = None
+
+    def _train_step_hooked(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
         probs = self._forward(xb, training=True)
         last = self.layers[-1]
         if self._fuses_softmax():

@@ -27,13 +27,28 @@ class Optimizer:
         return slots
 
     def apply(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """One step: updates every array of `params` in place, except those a layer
+        already updated this step through `fused_update`."""
         if len(params) != len(grads):
             raise ValueError(f"apply: {len(params)} parameter arrays but {len(grads)} gradients")
         self.iterations += 1
+        done, self._done = self._done, set()
         for p, g in zip(params, grads):
             if g.shape != p.shape:
                 raise ValueError(f"apply: gradient of shape {g.shape} for a parameter of shape {p.shape}")
-            self._update(id(p), p, g)
+            if id(p) not in done:
+                self._update(id(p), p, g)
+
+    _done: set[int] = set()
+
+    def fused_update(self, p: np.ndarray):
+        """For a layer that can apply this step's update to `p` inside the kernel that
+        computes its gradient: the update's arguments (for Adam: the moments, alpha,
+        beta_1, beta_2, epsilon), after which `apply` skips `p` this step; or None
+        (the default, and for arrays the fused kernels cannot take) to leave `p` to
+        `apply`. Exact only because these optimizers update each element from its
+        own gradient alone (no clipping by a norm over all gradients)."""
+        return None
 
     def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         raise NotImplementedError
@@ -74,10 +89,19 @@ class Adam(Optimizer):
         super().__init__(learning_rate)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
+    def _alpha(self, t: int) -> float:
+        return self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+
+    def fused_update(self, p):
+        if p.dtype not in (np.float32, np.float64) or not p.flags.c_contiguous or p.ndim != 2:
+            return None
+        m, v = self._state(id(p), p, 2)
+        self._done = self._done | {id(p)}
+        return m, v, self._alpha(self.iterations + 1), self.beta_1, self.beta_2, self.epsilon
+
     def _update(self, i, p, g):
         m, v = self._state(i, p, 2)
-        t = self.iterations
-        alpha = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        alpha = self._alpha(self.iterations)
         g = np.ascontiguousarray(g, dtype=p.dtype)
         if p.flags.c_contiguous and p.dtype in (np.float32, np.float64):
             # one fused pass in C instead of ~10 NumPy passes with temporaries

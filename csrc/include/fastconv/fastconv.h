@@ -122,6 +122,16 @@ int fc_f32_dense_backward(int64_t n, int64_t k, int64_t m, const float *gy, cons
                           const float *w, float *gx, float *gw);
 int fc_f64_dense_backward(int64_t n, int64_t k, int64_t m, const double *gy, const double *x,
                           const double *w, double *gx, double *gw);
+/* dense_backward, then one Keras Adam step of w in place (as fc_*_adam_update,
+ * moments mom and vel) with gradient gw, which is still written; gx (may be
+ * NULL) comes from w before the step. */
+int fc_f32_dense_backward_adam(int64_t n, int64_t k, int64_t m, const float *gy, const float *x,
+                               float *w, float *gx, float *gw, float *mom, float *vel,
+                               double alpha, double beta_1, double beta_2, double epsilon);
+int fc_f64_dense_backward_adam(int64_t n, int64_t k, int64_t m, const double *gy,
+                               const double *x, double *w, double *gx, double *gw, double *mom,
+                               double *vel, double alpha, double beta_1, double beta_2,
+                               double epsilon);
 
 /* ---- optimizer: one Keras Adam step in place (alpha includes bias correction) */
 int fc_f32_adam_update(int64_t n, float *p, const float *g, float *m, float *v, double alpha,

@@ -97,7 +97,7 @@ typedef struct {
   double cost;
 } fc_f64_igemm_entry;
 
-enum { FC_MAX_IGEMM_TILES = 3 };
+enum { FC_MAX_IGEMM_TILES = 4 };
 
 /* One pointer per op, for one ISA. Drivers read the table once per call. */
 typedef struct {
