@@ -452,3 +452,10 @@ def test_bad_arguments_raise_the_in_memory_errors_before_computing():
     words = np.full((8, 4), "a")
     assert_same_error(raised(lambda: fcd.predict(model, da.from_array(words))),
                       raised(lambda: model.predict(words)))
+
+
+def test_docstring_examples():
+    """The examples in fastconv.dask's docstrings, each checked against the in-memory call."""
+    import doctest
+
+    assert doctest.testmod(fcd).failed == 0
