@@ -28,9 +28,10 @@ How a block is computed, and why the results equal the in-memory ones:
 Exact or to float tolerance: the direct kernels sum each output's products in one
 fixed order whatever the image size or position, and integers are exact, so where the
 in-memory call and the blocks both take the direct kernels the results are bitwise
-equal. They may not when the in-memory engine chooses by cost (FFT for float kernels of
-more than 32 taps, complex inputs), or when BLAS groups a batch differently
-(``predict``'s Dense layers): then they agree to float tolerance.
+equal; so is ``predict`` (each layer, Dense included, sums an output in one order
+whatever the batch). They may not when the in-memory engine chooses by cost (FFT for
+float kernels of more than 32 taps, complex inputs): then they agree to float
+tolerance.
 
 Threads: each task runs with ``threads`` (default 1) fastconv threads set through the
 calling thread's OpenMP setting (threadpoolctl), which fastconv reads per calling
@@ -614,15 +615,15 @@ def predict(model, x, batch_size=None, *, threads=1):
     batch_size : int, optional
         Passed to ``model.predict`` within each chunk (32).
     threads : int or None, optional
-        fastconv threads per Dask task (default 1). NumPy's BLAS (the Dense layers) is
-        not changed: distributed's worker processes start with one BLAS thread.
+        fastconv threads per Dask task (default 1); the whole model runs on fastconv's
+        kernels, so this covers it.
 
     Returns
     -------
     dask.array.Array
-        (N, *model.output_shape), float32, x's batch chunks. Equal to the in-memory
-        ``model.predict`` to float32 tolerance: BLAS may sum a row in another order
-        when its batch is grouped differently.
+        (N, *model.output_shape), float32, x's batch chunks. Bitwise equal to the
+        in-memory ``model.predict``: every layer sums an output in one order whatever
+        the batch grouping.
 
     Examples
     --------

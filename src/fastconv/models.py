@@ -339,7 +339,11 @@ class Sequential:
         return [logs["loss"], logs["accuracy"]] if self.metrics else logs["loss"]
 
     def predict(self, x, batch_size=None, verbose="auto"):
-        """The model's outputs for x, in batches of `batch_size` (32), dropout off."""
+        """The model's outputs for x, in batches of `batch_size` (32), dropout off.
+        A Dask array gives a Dask array, computed chunk by chunk (`fastconv.dask.predict`)."""
+        if type(x).__module__.split(".")[0] == "dask":  # a Dask array: lazy, chunk by chunk
+            from .dask import predict as _dask_predict
+            return _dask_predict(self, x, batch_size=batch_size)
         x = self._prepare_x(x, "predict")
         self._ensure_built(x)
         if not self.layers:
