@@ -171,8 +171,15 @@ class Conv2D(Layer):
                 or self.activation not in (activations.linear, activations.relu)
                 or x.ndim != 4 or not x.flags.c_contiguous or x.dtype != self.weights[0].dtype):
             return None
-        return nn._conv2d_maxpool_plan(x, self.weights[0], self.strides, self.padding,
-                                       self.dilation_rate, self.groups, pool.pool_size)
+        # the geometry depends only on shapes and options: worked out once per shape
+        key = (x.shape, self.weights[0].shape, pool.pool_size)
+        plans = self.__dict__.setdefault("_plans", {})
+        if key not in plans:
+            if len(plans) > 8:
+                plans.clear()
+            plans[key] = nn._conv2d_maxpool_plan(x, self.weights[0], self.strides, self.padding,
+                                                 self.dilation_rate, self.groups, pool.pool_size)
+        return plans[key]
 
     def call_pooled(self, x, plan, training=False):
         """``pool(self(x))`` for the plan `fused_plan` gave: the convolution's output is

@@ -59,6 +59,15 @@ class Loss:
         p = np.exp(_log_softmax(z.reshape(y.shape)))
         return ((p - y) / max(1, len(y))).reshape(z.shape).astype(z.dtype, copy=False)
 
+    def value_and_gradient_from_logits(self, y_true, z):
+        """``(value_from_logits, gradient_from_logits)`` from one log-softmax."""
+        y = self._one_hot(y_true, z.shape[-1], z.dtype)
+        logp = _log_softmax(z.reshape(y.shape))
+        n = max(1, len(y))
+        value = float(-(y * logp).sum() / n)
+        grad = ((np.exp(logp) - y) / n).reshape(z.shape).astype(z.dtype, copy=False)
+        return value, grad
+
     def value(self, y_true, out):
         if self.from_logits:
             return self.value_from_logits(y_true, out)

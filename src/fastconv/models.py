@@ -217,9 +217,8 @@ class Sequential:
         probs = self._forward(xb, training=True)
         last = self.layers[-1]
         if self._fuses_softmax():
-            z = last.preactivation
-            loss = self.loss.value_from_logits(yb, z)
-            grad = last.backward(self.loss.gradient_from_logits(yb, z), grad_is_preactivation=True)
+            loss, grad = self.loss.value_and_gradient_from_logits(yb, last.preactivation)
+            grad = last.backward(grad, grad_is_preactivation=True)
         else:
             loss = self.loss.value(yb, probs)
             grad = last.backward(self.loss.gradient(yb, probs))
