@@ -242,3 +242,27 @@ def test_fusion_skips_a_conv_that_needs_its_input_gradient(rng):
     assert model._fused == set()  # the second conv feeds the first one's gradient
     model.predict(x, verbose=0)
     assert model._fused == {1}  # inference needs no gradient
+
+
+# ---- the Adam step ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_step_is_numpys_arithmetic_bit_for_bit(isa, rng, restore_threads, dtype):
+    """Every ISA's Adam kernel does the scalar kernel's IEEE operations in the same order
+    (no FMA contraction), so it equals the same formula in NumPy exactly."""
+    n = 70_001  # SIMD body, a masked/scalar tail, and two threaded chunks
+    p, g = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+    m, v = rng.standard_normal(n).astype(dtype), rng.random(n).astype(dtype)
+    alpha, b1, b2, eps = 1e-3, 0.9, 0.999, 1e-7
+    a, c1, c2, e = (dtype(t) for t in (alpha, 1 - b1, 1 - b2, eps))
+    m_ref = m + (g - m) * c1
+    v_ref = v + (g * g - v) * c2
+    p_ref = p - a * m_ref / (np.sqrt(v_ref) + e)
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        pp, mm, vv = p.copy(), m.copy(), v.copy()
+        _kernels.adam_update(pp, g, mm, vv, alpha, b1, b2, eps)
+        np.testing.assert_array_equal(mm, m_ref)
+        np.testing.assert_array_equal(vv, v_ref)
+        np.testing.assert_array_equal(pp, p_ref)

@@ -22,7 +22,8 @@ static const fc_ukernel_table fc_table_scalar = {
     fc_f32_maxpool_nhwc_ukernel__scalar, fc_f64_maxpool_nhwc_ukernel__scalar,
     fc_f32_relu_ukernel__scalar, fc_f64_relu_ukernel__scalar,
     fc_f32_relu_bwd_ukernel__scalar, fc_f64_relu_bwd_ukernel__scalar,
-    fc_f32_correlate_ukernel_1x8__scalar, fc_f64_correlate_ukernel_1x8__scalar};
+    fc_f32_correlate_ukernel_1x8__scalar, fc_f64_correlate_ukernel_1x8__scalar,
+    fc_f32_adam_ukernel__scalar, fc_f64_adam_ukernel__scalar};
 #if FASTCONV_HAVE_AVX2
 static const fc_ukernel_table fc_table_avx2 = {
     FC_ISA_AVX2, FC_GEMM_ENTRY(f32, 6, 16, avx2), FC_GEMM_ENTRY(f64, 6, 8, avx2),
@@ -32,7 +33,8 @@ static const fc_ukernel_table fc_table_avx2 = {
     fc_f32_maxpool_nhwc_ukernel__avx2, fc_f64_maxpool_nhwc_ukernel__scalar,
     fc_f32_relu_ukernel__avx2, fc_f64_relu_ukernel__avx2,
     fc_f32_relu_bwd_ukernel__avx2, fc_f64_relu_bwd_ukernel__avx2,
-    fc_f32_correlate_ukernel_1x64__avx2, fc_f64_correlate_ukernel_1x32__avx2};
+    fc_f32_correlate_ukernel_1x64__avx2, fc_f64_correlate_ukernel_1x32__avx2,
+    fc_f32_adam_ukernel__avx2, fc_f64_adam_ukernel__scalar};
 #endif
 #if FASTCONV_HAVE_AVX512
 static const fc_ukernel_table fc_table_avx512 = {
@@ -44,7 +46,8 @@ static const fc_ukernel_table fc_table_avx512 = {
     fc_f32_maxpool_nhwc_ukernel__avx512, fc_f64_maxpool_nhwc_ukernel__scalar,
     fc_f32_relu_ukernel__avx512, fc_f64_relu_ukernel__avx512,
     fc_f32_relu_bwd_ukernel__avx512, fc_f64_relu_bwd_ukernel__avx512,
-    fc_f32_correlate_ukernel_1x128__avx512, fc_f64_correlate_ukernel_1x64__avx512};
+    fc_f32_correlate_ukernel_1x128__avx512, fc_f64_correlate_ukernel_1x64__avx512,
+    fc_f32_adam_ukernel__avx512, fc_f64_adam_ukernel__scalar};
 #endif
 
 static const fc_ukernel_table *fc_table_for(fc_isa isa) {

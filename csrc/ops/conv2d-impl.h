@@ -187,12 +187,23 @@ static IGEMM_ENTRY_T FC_(pick_igemm)(int64_t rows, int64_t cols) {
 /* ---- indirect GEMM (deep layers) --------------------------------------------
  * x in either layout (p->layout); w_rsck holds the weights as (r, s, cg, k). */
 
+/* Whether one row of kernel taps reads one contiguous run of the input: NHWC,
+ * one group, no horizontal dilation or padding, every window inside the
+ * image horizontally. Then a pointer per kernel row serves its s * C values
+ * (depth s * C, a_stride 1): an s-th of the pointers the microkernel would
+ * otherwise set up, which dominates when C is small (the lecture's C = 1). */
+static int FC_(igemm_merge_rows)(const fc_conv2d_params *p) {
+  return p->layout == FC_NHWC && p->groups == 1 && p->dil_w == 1 && p->s > 1 &&
+         p->pad_left == 0 && (p->ow - 1) * p->stride_w + p->s <= p->w;
+}
+
 /* Row pointers for output pixels [q0, q1) (q0 a multiple of mr) into
  * ind[((q - q0) / mr * ks + tap) * mr + (q - q0) % mr]: channel 0 of the input
- * pixel in image 0 of x; `zero` in the padding and past q1 up to a whole panel. */
+ * pixel in image 0 of x; `zero` in the padding and past q1 up to a whole panel.
+ * With `merge` (igemm_merge_rows) a tap is a whole kernel row (ks = r). */
 static void FC_(igemm_pointers)(const fc_conv2d_params *p, const T *x, const T *zero, int64_t q0,
-                                int64_t q1, size_t mr, const T **ind) {
-  const int64_t ks = p->r * p->s;
+                                int64_t q1, size_t mr, int merge, const T **ind) {
+  const int64_t s_taps = merge ? 1 : p->s, ks = p->r * s_taps;
   const int64_t qend = q0 + fc_ceil_div(q1 - q0, (int64_t)mr) * (int64_t)mr;
   for (int64_t q = q0; q < qend; q++) {
     const T **pan = ind + (q - q0) / (int64_t)mr * ks * (int64_t)mr + (q - q0) % (int64_t)mr;
@@ -200,11 +211,11 @@ static void FC_(igemm_pointers)(const fc_conv2d_params *p, const T *x, const T *
     const int64_t ih0 = valid ? q / p->ow * p->stride_h - p->pad_top : 0;
     const int64_t iw0 = valid ? q % p->ow * p->stride_w - p->pad_left : 0;
     for (int64_t ry = 0; ry < p->r; ry++)
-      for (int64_t sx = 0; sx < p->s; sx++) {
+      for (int64_t sx = 0; sx < s_taps; sx++) {
         const int64_t ih = ih0 + ry * p->dil_h, iw = iw0 + sx * p->dil_w;
         const int inside = valid && ih >= 0 && ih < p->h && iw >= 0 && iw < p->w;
         const int64_t at = p->layout == FC_NHWC ? (ih * p->w + iw) * p->c : ih * p->w + iw;
-        pan[(ry * p->s + sx) * (int64_t)mr] = inside ? x + at : zero;
+        pan[(ry * s_taps + sx) * (int64_t)mr] = inside ? x + at : zero;
       }
   }
 }
@@ -239,9 +250,11 @@ static int64_t FC_(igemm_tap_block)(int64_t ks, int64_t cg, size_t nr) {
 
 static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_rsck,
                              const T *bias, T *y) {
-  const int nchw = p->layout == FC_NCHW;
+  const int nchw = p->layout == FC_NCHW, merge = FC_(igemm_merge_rows)(p);
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
-  const int64_t P = p->oh * p->ow, ks = p->r * p->s, kd = ks * cg;
+  /* taps (ks) of depth kc each: kernel pixels of cg channels, or whole rows */
+  const int64_t ks = merge ? p->r : p->r * p->s, kc = merge ? p->s * cg : cg;
+  const int64_t P = p->oh * p->ow, kd = ks * kc;
   const IGEMM_ENTRY_T ukernel = FC_(pick_igemm)(P, kg);
   const size_t mr = ukernel.mr, nr = ukernel.nr;
   const int64_t npad = fc_ceil_div(kg, (int64_t)nr) * (int64_t)nr;
@@ -262,7 +275,7 @@ static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_r
   T *wpack = fc_alloc((size_t)wsize * sizeof(T));
   /* a zero row as long as a strided row; calloc's untouched pages cost nothing */
   const int64_t hw = p->h * p->w, a_stride = nchw ? hw : 1;
-  T *zero = calloc((size_t)((cg - 1) * a_stride + 1), sizeof(T));
+  T *zero = calloc((size_t)((kc - 1) * a_stride + 1), sizeof(T));
   const T **ind = shared_ind ? fc_alloc((size_t)nptr * sizeof(T *)) : NULL;
   if (!wpack || !zero || (shared_ind && !ind)) {
     free(wpack);
@@ -272,10 +285,10 @@ static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_r
   }
   for (int64_t g = 0; g < g_count; g++) /* (column j, depth kk) at kk * k + g * kg + j */
     FC_(pack_panels)(w_rsck + g * kg, kg, kd, 1, p->k, nr, kd, wpack + g * npad * kd);
-  if (shared_ind) FC_(igemm_pointers)(p, x, zero, 0, P, mr, ind);
+  if (shared_ind) FC_(igemm_pointers)(p, x, zero, 0, P, mr, merge, ind);
   FC_MAYBE_UNUSED const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
   const int64_t img_in = p->h * p->w * p->c, img_out = P * p->k;
-  const int64_t tblock = FC_(igemm_tap_block)(ks, cg, nr);
+  const int64_t tblock = FC_(igemm_tap_block)(ks, kc, nr);
   int failed = 0;
 
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
@@ -295,9 +308,9 @@ static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_r
       const int64_t blk = t % nblocks, g = (t / nblocks) % g_count, ni = t / (nblocks * g_count);
       const int64_t q0 = blk * pblock, qc = fc_min64(pblock, P - q0);
       const T **bind = shared_ind ? ind + q0 * ks : own;
-      if (!shared_ind) FC_(igemm_pointers)(p, x, zero, q0, q0 + qc, mr, own);
+      if (!shared_ind) FC_(igemm_pointers)(p, x, zero, q0, q0 + qc, mr, merge, own);
       const size_t a_offset = (size_t)(ni * img_in + g * cg * a_stride);
-      FC_(igemm_tiles)(ukernel, ks, cg, kg, tblock, bind, qc, a_offset, (size_t)a_stride, zero,
+      FC_(igemm_tiles)(ukernel, ks, kc, kg, tblock, bind, qc, a_offset, (size_t)a_stride, zero,
                        wpack + g * npad * kd, bias ? bias + g * kg : NULL,
                        nchw ? blkbuf : y + ni * img_out + q0 * p->k + g * kg, nchw ? npad : p->k);
       if (nchw) {

@@ -49,8 +49,10 @@ int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, co
                         const T *w_rsck, const T *bias, T *y, int64_t *idx) {
   const int st = FC_(conv_pool_check)(p, q);
   if (st != FC_OK || p->n == 0 || q->oh == 0 || q->ow == 0) return st;
+  const int merge = FC_(igemm_merge_rows)(p);
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count, K = p->k;
-  const int64_t ks = p->r * p->s, kd = ks * cg, kh = q->kernel_h;
+  const int64_t ks = merge ? p->r : p->r * p->s, kc = merge ? p->s * cg : cg; /* taps, depth each */
+  const int64_t kd = ks * kc, kh = q->kernel_h;
   const int64_t pb = FC_(pool_band_rows)(p, q, K, 96 << 10), nb = fc_ceil_div(q->oh, pb);
   const int64_t band_px = pb * kh * p->ow; /* conv pixels of a full band */
   const IGEMM_ENTRY_T uk = FC_(pick_igemm)(band_px, kg);
@@ -60,7 +62,7 @@ int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, co
   if (!fc_mul(nb, band_ptrs, &nptr) || !fc_mul(npad, kd, &tmp) || !fc_mul(tmp, g_count, &wsize))
     return FC_EOVERFLOW;
   T *wpack = fc_alloc((size_t)wsize * sizeof(T));
-  T *zero = calloc((size_t)cg, sizeof(T));
+  T *zero = calloc((size_t)kc, sizeof(T));
   const T **ind = fc_alloc((size_t)nptr * sizeof(T *));
   if (!wpack || !zero || !ind) {
     free(wpack), free(zero), free((void *)ind);
@@ -71,9 +73,9 @@ int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, co
   /* one pointer table per band, shared by every image */
   for (int64_t b = 0; b < nb; b++) {
     const int64_t r0 = b * pb * kh, r1 = fc_min64(q->oh, (b + 1) * pb) * kh;
-    FC_(igemm_pointers)(p, x, zero, r0 * p->ow, r1 * p->ow, (size_t)mr, ind + b * band_ptrs);
+    FC_(igemm_pointers)(p, x, zero, r0 * p->ow, r1 * p->ow, (size_t)mr, merge, ind + b * band_ptrs);
   }
-  const int64_t tblock = FC_(igemm_tap_block)(ks, cg, (size_t)nr);
+  const int64_t tblock = FC_(igemm_tap_block)(ks, kc, (size_t)nr);
   const int64_t img_in = p->h * p->w * p->c, ntasks = p->n * nb, prow = q->ow * K;
   FC_MAYBE_UNUSED const int nthreads =
       fc_threads_for(FC_NS_FLOPS(2 * p->n * K * p->oh * p->ow * kd), ntasks);
@@ -93,7 +95,7 @@ int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, co
       const int64_t ni = t / nb, b = t % nb, py0 = b * pb, pn = fc_min64(pb, q->oh - py0);
       const int64_t r0 = py0 * kh;
       for (int64_t g = 0; g < g_count; g++)
-        FC_(igemm_tiles)(uk, ks, cg, kg, tblock, ind + b * band_ptrs, pn * kh * p->ow,
+        FC_(igemm_tiles)(uk, ks, kc, kg, tblock, ind + b * band_ptrs, pn * kh * p->ow,
                          (size_t)(ni * img_in + g * cg), 1, zero, wpack + g * npad * kd,
                          bias ? bias + g * kg : NULL, buf + g * kg, K);
       fc_pool2d_params lp = *q; /* the band as an image of pn * kh rows */

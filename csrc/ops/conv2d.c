@@ -2,7 +2,6 @@
  * Parameter checks shared by both dtypes, then the driver templates
  * (conv2d-impl.h, conv2d-backward-impl.h, and conv2d-pool-impl.h and
  * dense-impl.h, which share their GEMM helpers) instantiated for float and double. */
-#include <math.h>
 #include <string.h>
 #include "internal.h"
 
@@ -43,7 +42,9 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #define IGEMM_ENTRY_T fc_f32_igemm_entry
 #define MAXPOOL_NHWC f32_maxpool_nhwc
 #define MAXPOOL_UKERNEL_T fc_f32_maxpool_ukernel
-#define FC_SQRT sqrtf
+#define ADAM_PARAMS_T fc_f32_adam_params
+#define ADAM_UKERNEL_T fc_f32_adam_ukernel
+#define ADAM_UK f32_adam
 #include "conv2d-impl.h"
 #include "conv2d-backward-impl.h"
 #include "dense-impl.h"
@@ -55,7 +56,9 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #undef IGEMM_ENTRY_T
 #undef MAXPOOL_NHWC
 #undef MAXPOOL_UKERNEL_T
-#undef FC_SQRT
+#undef ADAM_PARAMS_T
+#undef ADAM_UKERNEL_T
+#undef ADAM_UK
 
 #define T double
 #define FC_(x) fc_f64_##x
@@ -64,7 +67,9 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #define IGEMM_ENTRY_T fc_f64_igemm_entry
 #define MAXPOOL_NHWC f64_maxpool_nhwc
 #define MAXPOOL_UKERNEL_T fc_f64_maxpool_ukernel
-#define FC_SQRT sqrt
+#define ADAM_PARAMS_T fc_f64_adam_params
+#define ADAM_UKERNEL_T fc_f64_adam_ukernel
+#define ADAM_UK f64_adam
 #include "conv2d-impl.h"
 #include "conv2d-backward-impl.h"
 #include "dense-impl.h"
@@ -76,4 +81,6 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #undef IGEMM_ENTRY_T
 #undef MAXPOOL_NHWC
 #undef MAXPOOL_UKERNEL_T
-#undef FC_SQRT
+#undef ADAM_PARAMS_T
+#undef ADAM_UKERNEL_T
+#undef ADAM_UK

@@ -46,38 +46,35 @@ static void FC_(dense_pack_b)(const T *b, int64_t b_ps, int64_t b_js, int64_t k0
   }
 }
 
-/* Keras' Adam on the parameter the product's result is the gradient of (same
- * layout as C), applied block by block as soon as a block of C is final. */
+/* Keras' Adam on the kernel, by the table's Adam microkernel. */
 typedef struct {
   T *p, *m, *v;
-  T a, c1, c2, eps;
+  ADAM_PARAMS_T c;
 } FC_(dense_adam);
 
-static void FC_(dense_adam_block)(const FC_(dense_adam) *o, const T *g, int64_t ld, int64_t i0,
-                                  int64_t i1, int64_t j0, int64_t j1) {
-  const T a = o->a, c1 = o->c1, c2 = o->c2, eps = o->eps;
-  for (int64_t i = i0; i < i1; i++) {
-    /* one row's run: distinct arrays, so the compiler vectorises the step */
-    T *restrict p = o->p + i * ld + j0, *restrict m = o->m + i * ld + j0;
-    T *restrict v = o->v + i * ld + j0;
-    const T *restrict gr = g + i * ld + j0;
-    for (int64_t j = 0; j < j1 - j0; j++) FC_ADAM_STEP(T, FC_SQRT, p[j], gr[j], m[j], v[j], a, c1, c2, eps);
-  }
+/* Adam on rows [i0, i1), columns [0, cols) of the parameter (row stride ld),
+ * the gradient's row i at g + (i - i0) * ldg. */
+static void FC_(dense_adam_rows)(const FC_(dense_adam) *o, int64_t ld, int64_t i0, int64_t i1,
+                                 int64_t cols, const T *g, int64_t ldg) {
+  const ADAM_UKERNEL_T fn = fc_table()->ADAM_UK;
+  for (int64_t i = i0; i < i1; i++)
+    fn((size_t)cols, o->p + i * ld, g + (i - i0) * ldg, o->m + i * ld, o->v + i * ld, &o->c);
 }
 
 static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t a_rstride,
                            int64_t a_pstride, const T *b, int64_t b_ps, int64_t b_js, T *c,
-                           int64_t c_is, int64_t c_js, const T *bias,
-                           const FC_(dense_adam) *adam) {
+                           int64_t c_is, int64_t c_js, const T *bias) {
   const IGEMM_ENTRY_T uk = FC_(pick_igemm)(R, Q);
   const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr;
   const int direct = c_js == 1 && !bias;
   /* Columns in chunks of up to QB, each packed whole (depth blocks of KB, a
-   * block's panel L1-sized) before the tiles run: two barriers per chunk, as
-   * a sleeping team wakes slowly. A task is a group of up to ~64 rows (tg
-   * tiles) by one column panel, run depth block by depth block, so the
-   * group's slice of A is reused from L1/L2 by all its tiles. */
-  const int64_t QB = 4 * nr, KB = 256;
+   * block's panel L1-sized) before its parallel region. A task is a group of
+   * up to ~64 rows (tg tiles) over every column panel, run depth block by
+   * depth block, so the group's slice of A is reused from L1/L2 by all its
+   * tiles; it also stores its own rows of a transposed result. So a region
+   * has no barrier inside: a team that sleeps between regions (fastconv's
+   * default OMP_WAIT_POLICY=PASSIVE) wakes once per product, not per phase. */
+  const int64_t QB = 8 * nr, KB = 256;
   const int64_t rtiles = fc_ceil_div(R, mr);
   const int64_t qpanels_max = fc_ceil_div(fc_min64(Q, QB), nr);
   int64_t flops, tmp, bsize;
@@ -92,61 +89,51 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
     return FC_ENOMEM;
   }
   static const T never = 0; /* a `zero` no row pointer equals: no row is padding */
-  const int64_t kblocks = fc_ceil_div(K, KB);
-  FC_MAYBE_UNUSED const int nthreads =
-      fc_threads_for(FC_NS_FLOPS(flops) * 2, rtiles * qpanels_max);
+  FC_MAYBE_UNUSED const int nthreads = fc_threads_for(FC_NS_FLOPS(flops) * 2, rtiles);
   int64_t tg = fc_max64(1, 64 / mr);
-  while (tg > 1 && fc_ceil_div(rtiles, tg) * qpanels_max < 2 * (int64_t)nthreads) tg = (tg + 1) / 2;
+  while (tg > 1 && fc_ceil_div(rtiles, tg) < 8 * (int64_t)nthreads) tg = (tg + 1) / 2;
   const int64_t ngroups = fc_ceil_div(rtiles, tg);
 
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
   for (int64_t q0 = 0; q0 < Q; q0 += QB) {
-    const int64_t qc = fc_min64(QB, Q - q0), qpanels = fc_ceil_div(qc, nr);
+    const int64_t qc = fc_min64(QB, Q - q0), qpanels = fc_ceil_div(qc, nr), ld = qpanels * nr;
     /* block kb of panel jp at bpack + (kb * KB) * qpanels * nr + jp * kc * nr */
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < kblocks * qpanels; t++) {
-      const int64_t k0 = t / qpanels * KB, jp = t % qpanels, kc = fc_min64(KB, K - k0);
-      FC_(dense_pack_b)(b, b_ps, b_js, k0, kc, q0 + jp * nr, fc_min64(nr, qc - jp * nr),
-                        (size_t)nr, bpack + k0 * qpanels * nr + jp * kc * nr);
-    }
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < ngroups * qpanels; t++) {
-      const int64_t g0 = t / qpanels * tg, g1 = fc_min64(rtiles, g0 + tg);
-      const int64_t jp = t % qpanels, j0 = jp * nr, n = fc_min64(nr, qc - j0);
-      const size_t ldc = (size_t)(direct ? c_is : qpanels * nr);
-      for (int64_t k0 = 0; k0 < K; k0 += KB) {
+    for (int64_t k0 = 0; k0 < K; k0 += KB)
+      for (int64_t jp = 0; jp < qpanels; jp++) {
         const int64_t kc = fc_min64(KB, K - k0);
-        for (int64_t it = g0; it < g1; it++) {
-          const int64_t i0 = it * mr, m = fc_min64(mr, R - i0);
-          const T *rows[16];
-          for (int64_t i = 0; i < mr; i++) /* rows past R: any real row (not stored) */
-            rows[i] = a + fc_min64(i0 + i, R - 1) * a_rstride;
-          T *ct = direct ? c + i0 * c_is + q0 + j0 : cbuf + i0 * qpanels * nr + j0;
-          uk.fn(1, (size_t)kc, rows, (size_t)(k0 * a_pstride), (size_t)a_pstride, &never,
-                bpack + k0 * qpanels * nr + jp * kc * nr, ct, ldc, (size_t)m, (size_t)n, NULL,
-                k0 > 0 ? FC_GEMM_ACCUMULATE : 0u);
-        }
+        FC_(dense_pack_b)(b, b_ps, b_js, k0, kc, q0 + jp * nr, fc_min64(nr, qc - jp * nr),
+                          (size_t)nr, bpack + k0 * ld + jp * kc * nr);
       }
-      if (adam) /* only with a direct C: this task's block of it is final */
-        FC_(dense_adam_block)(adam, c, c_is, g0 * mr, fc_min64(R, g1 * mr), q0 + j0, q0 + j0 + n);
-    }
-    if (!direct) {
-      /* the C^T block -> c with the bias, 64 rows of C^T at a time (an L1-sized
-       * block read across, written as runs of c when c_is == 1) */
-      const int64_t ld = qpanels * nr;
-#pragma omp for schedule(static)
-      for (int64_t i0 = 0; i0 < R; i0 += 64) {
-        const int64_t ie = fc_min64(R, i0 + 64);
-        for (int64_t j = 0; j < qc; j++) {
-          T *dst = c + (q0 + j) * c_js;
-          const T *src = cbuf + j;
-          if (bias) {
-            for (int64_t i = i0; i < ie; i++) dst[i * c_is] = src[i * ld] + bias[i];
-          } else {
-            for (int64_t i = i0; i < ie; i++) dst[i * c_is] = src[i * ld];
+    /* dynamic: a thread that wakes late (a sleeping team can take a long time
+     * to wake on a virtual machine) finds the work already taken by the
+     * others, rather than the others waiting for its share */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (nthreads > 1)
+    for (int64_t t = 0; t < ngroups; t++) {
+      const int64_t g0 = t * tg, g1 = fc_min64(rtiles, g0 + tg);
+      const int64_t r0 = g0 * mr, r1 = fc_min64(R, g1 * mr);
+      for (int64_t jp = 0; jp < qpanels; jp++) {
+        const int64_t j0 = jp * nr, n = fc_min64(nr, qc - j0);
+        for (int64_t k0 = 0; k0 < K; k0 += KB) {
+          const int64_t kc = fc_min64(KB, K - k0);
+          for (int64_t i0 = r0; i0 < r1; i0 += mr) {
+            const T *rows[16];
+            for (int64_t i = 0; i < mr; i++) /* rows past R: any real row (not stored) */
+              rows[i] = a + fc_min64(i0 + i, R - 1) * a_rstride;
+            T *ct = direct ? c + i0 * c_is + q0 + j0 : cbuf + i0 * ld + j0;
+            uk.fn(1, (size_t)kc, rows, (size_t)(k0 * a_pstride), (size_t)a_pstride, &never,
+                  bpack + k0 * ld + jp * kc * nr, ct, (size_t)(direct ? c_is : ld),
+                  (size_t)fc_min64(mr, R - i0), (size_t)n, NULL, k0 > 0 ? FC_GEMM_ACCUMULATE : 0u);
           }
         }
       }
+      if (!direct) /* this group's rows of C^T -> c, with the bias */
+        for (int64_t j = 0; j < qc; j++) {
+          T *dst = c + (q0 + j) * c_js;
+          const T *src = cbuf + j;
+          if (bias)
+            for (int64_t i = r0; i < r1; i++) dst[i * c_is] = src[i * ld] + bias[i];
+          else
+            for (int64_t i = r0; i < r1; i++) dst[i * c_is] = src[i * ld];
+        }
     }
   }
   free(bpack);
@@ -164,43 +151,129 @@ int FC_(dense)(int64_t n, int64_t k, int64_t m, const T *x, const T *w, const T 
     return FC_OK;
   }
   /* rows = units (w read in place, a column at a time), cols = batch */
-  return FC_(dense_gemm)(m, n, k, w, 1, m, x, 1, k, y, 1, m, bias, NULL);
-}
-
-static int FC_(dense_backward_impl)(int64_t n, int64_t k, int64_t m, const T *gy, const T *x,
-                                    const T *w, T *gx, T *gw, const FC_(dense_adam) *adam) {
-  if (n < 0 || k < 0 || m < 0) return FC_EINVAL;
-  if (k == 0) return FC_OK;
-  if (gw && (n == 0 || m == 0)) {
-    memset(gw, 0, (size_t)(k * m) * sizeof(T));
-    if (adam) FC_(dense_adam_block)(adam, gw, m, 0, k, 0, m);
-  }
-  if (gx && n > 0 && m == 0) memset(gx, 0, (size_t)(n * k) * sizeof(T));
-  if (n == 0 || m == 0) return FC_OK;
-  int st = FC_OK;
-  if (gx) /* rows = features (rows of w, contiguous), cols = batch */
-    st = FC_(dense_gemm)(k, n, m, w, m, 1, gy, 1, m, gx, 1, k, NULL, NULL);
-  if (st == FC_OK && gw) /* rows = features (columns of x), cols = units, depth = batch */
-    st = FC_(dense_gemm)(k, m, n, x, 1, k, gy, m, 1, gw, m, 1, NULL, adam);
-  return st;
+  return FC_(dense_gemm)(m, n, k, w, 1, m, x, 1, k, y, 1, m, bias);
 }
 
 /* gx (n x k) = gy (n x m) @ w^T and gw (k x m) = x^T @ gy; either output may be
  * NULL (not computed). */
 int FC_(dense_backward)(int64_t n, int64_t k, int64_t m, const T *gy, const T *x, const T *w,
                         T *gx, T *gw) {
-  return FC_(dense_backward_impl)(n, k, m, gy, x, w, gx, gw, NULL);
+  if (n < 0 || k < 0 || m < 0) return FC_EINVAL;
+  if (k == 0) return FC_OK;
+  if (gw && (n == 0 || m == 0)) memset(gw, 0, (size_t)(k * m) * sizeof(T));
+  if (gx && n > 0 && m == 0) memset(gx, 0, (size_t)(n * k) * sizeof(T));
+  if (n == 0 || m == 0) return FC_OK;
+  int st = FC_OK;
+  if (gx) /* rows = features (rows of w, contiguous), cols = batch */
+    st = FC_(dense_gemm)(k, n, m, w, m, 1, gy, 1, m, gx, 1, k, NULL);
+  if (st == FC_OK && gw) /* rows = features (columns of x), cols = units, depth = batch */
+    st = FC_(dense_gemm)(k, m, n, x, 1, k, gy, m, 1, gw, m, 1, NULL);
+  return st;
 }
 
-/* dense_backward, then one Keras Adam step of w with gradient gw (moments mom,
- * vel; alpha with the bias correction), each block of w updated as soon as
- * its gradient is final, while it is still in cache; gx is computed first,
- * from the w before the step. */
+/* The backward pass and Adam's step in one sweep over the kernel's rows
+ * (features): a task takes a group of rows, computes their gx columns from w
+ * (before the step), their kernel gradient into thread scratch, and applies
+ * the step to those rows of w and its moments while both are in cache. The
+ * kernel is read and written once per step instead of three times (gx, the
+ * gradient's write and read, the optimizer's pass), and the gradient never
+ * goes to memory unless gw is given. Both products are the dense_gemm ones
+ * (rows = features; gx: cols = batch, depth = units; gw: cols = units, depth =
+ * batch), with the same tiles, so the results are dense_backward's. */
 int FC_(dense_backward_adam)(int64_t n, int64_t k, int64_t m, const T *gy, const T *x, T *w,
                              T *gx, T *gw, T *mom, T *vel, double alpha, double beta_1,
                              double beta_2, double epsilon) {
-  const FC_(dense_adam) adam = {w, mom, vel, (T)alpha, (T)(1.0 - beta_1), (T)(1.0 - beta_2),
-                                (T)epsilon};
-  if (!gw || !mom || !vel) return FC_EINVAL;
-  return FC_(dense_backward_impl)(n, k, m, gy, x, w, gx, gw, &adam);
+  if (n < 0 || k < 0 || m < 0 || !mom || !vel) return FC_EINVAL;
+  const FC_(dense_adam) adam = {w, mom, vel, {(T)alpha, (T)(1.0 - beta_1), (T)(1.0 - beta_2),
+                                               (T)epsilon}};
+  if (k == 0 || m == 0) return FC_OK;
+  if (n == 0) { /* a zero gradient still moves w through the moments */
+    T *zero = calloc((size_t)m, sizeof(T));
+    if (!zero) return FC_ENOMEM;
+    for (int64_t i = 0; i < k; i++) FC_(dense_adam_rows)(&adam, m, i, i + 1, m, zero, 0);
+    free(zero);
+    if (gw) memset(gw, 0, (size_t)(k * m) * sizeof(T));
+    return FC_OK;
+  }
+  const IGEMM_ENTRY_T ux = FC_(pick_igemm)(k, n), uw = FC_(pick_igemm)(k, m);
+  const int64_t mrx = (int64_t)ux.mr, nrx = (int64_t)ux.nr, mrw = (int64_t)uw.mr, nrw = (int64_t)uw.nr;
+  const int64_t KB = 256;
+  /* row groups: a multiple of both tiles' rows (6, 8, 12 or 4 divide 24) */
+  const int64_t G = 24, groups = fc_ceil_div(k, G);
+  const int64_t npx = fc_ceil_div(n, nrx) * nrx, npw = fc_ceil_div(m, nrw) * nrw;
+  int64_t flops, tmp;
+  if (!fc_mul(n, k, &tmp) || !fc_mul(tmp, m, &flops) || !fc_mul(npx, m, &tmp) ||
+      !fc_mul(npw, n, &tmp))
+    return FC_EOVERFLOW;
+  /* gy^T in NR-wide panels over the units (gx's B), gy in NR-wide panels over the
+   * batch (gw's B); each KB-deep block of a panel contiguous, as dense_gemm packs */
+  T *bx = gx ? fc_alloc((size_t)(npx * m) * sizeof(T)) : NULL;
+  T *bw = fc_alloc((size_t)(npw * n) * sizeof(T));
+  if ((gx && !bx) || !bw) {
+    free(bx), free(bw);
+    return FC_ENOMEM;
+  }
+  for (int64_t k0 = 0; gx && k0 < m; k0 += KB)
+    for (int64_t jp = 0; jp < npx / nrx; jp++) {
+      const int64_t kc = fc_min64(KB, m - k0);
+      FC_(dense_pack_b)(gy, 1, m, k0, kc, jp * nrx, fc_min64(nrx, n - jp * nrx), (size_t)nrx,
+                        bx + k0 * npx + jp * kc * nrx);
+    }
+  for (int64_t k0 = 0; k0 < n; k0 += KB)
+    for (int64_t jp = 0; jp < npw / nrw; jp++) {
+      const int64_t kc = fc_min64(KB, n - k0);
+      FC_(dense_pack_b)(gy, m, 1, k0, kc, jp * nrw, fc_min64(nrw, m - jp * nrw), (size_t)nrw,
+                        bw + k0 * npw + jp * kc * nrw);
+    }
+  static const T never = 0; /* a `zero` no row pointer equals */
+  FC_MAYBE_UNUSED const int nthreads = fc_threads_for(FC_NS_FLOPS(flops) * (gx ? 4 : 2), groups);
+  int failed = 0;
+
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+  {
+    T *cx = gx ? fc_alloc((size_t)(G * npx) * sizeof(T)) : NULL;
+    T *cw = fc_alloc((size_t)(G * npw) * sizeof(T));
+    if ((gx && !cx) || !cw) {
+#pragma omp atomic write
+      failed = 1;
+    }
+#pragma omp for schedule(dynamic, 1) /* see dense_gemm */
+    for (int64_t t = 0; t < groups; t++) {
+      if ((gx && !cx) || !cw) continue;
+      const int64_t r0 = t * G, r1 = fc_min64(k, r0 + G);
+      const T *rows[16];
+      if (gx) { /* gx^T rows r0..r1 = w rows . gy^T, into cx, then transposed into gx */
+        for (int64_t i0 = r0; i0 < r1; i0 += mrx) {
+          for (int64_t i = 0; i < mrx; i++) rows[i] = w + fc_min64(i0 + i, k - 1) * m;
+          for (int64_t jp = 0; jp < npx / nrx; jp++)
+            for (int64_t k0 = 0; k0 < m; k0 += KB) {
+              const int64_t kc = fc_min64(KB, m - k0);
+              ux.fn(1, (size_t)kc, rows, (size_t)k0, 1, &never, bx + k0 * npx + jp * kc * nrx,
+                    cx + (i0 - r0) * npx + jp * nrx, (size_t)npx, (size_t)fc_min64(mrx, r1 - i0),
+                    (size_t)fc_min64(nrx, n - jp * nrx), NULL, k0 > 0 ? FC_GEMM_ACCUMULATE : 0u);
+            }
+        }
+        for (int64_t j = 0; j < n; j++)
+          for (int64_t i = r0; i < r1; i++) gx[j * k + i] = cx[(i - r0) * npx + j];
+      }
+      /* kernel gradient rows r0..r1 = x^T rows . gy, into cw */
+      for (int64_t i0 = r0; i0 < r1; i0 += mrw) {
+        for (int64_t i = 0; i < mrw; i++) rows[i] = x + fc_min64(i0 + i, k - 1);
+        for (int64_t jp = 0; jp < npw / nrw; jp++)
+          for (int64_t k0 = 0; k0 < n; k0 += KB) {
+            const int64_t kc = fc_min64(KB, n - k0);
+            uw.fn(1, (size_t)kc, rows, (size_t)(k0 * k), (size_t)k, &never,
+                  bw + k0 * npw + jp * kc * nrw, cw + (i0 - r0) * npw + jp * nrw, (size_t)npw,
+                  (size_t)fc_min64(mrw, r1 - i0), (size_t)fc_min64(nrw, m - jp * nrw), NULL,
+                  k0 > 0 ? FC_GEMM_ACCUMULATE : 0u);
+          }
+      }
+      if (gw)
+        for (int64_t i = r0; i < r1; i++) memcpy(gw + i * m, cw + (i - r0) * npw, (size_t)m * sizeof(T));
+      FC_(dense_adam_rows)(&adam, m, r0, r1, m, cw, npw);
+    }
+    free(cx), free(cw);
+  }
+  free(bx), free(bw);
+  return failed ? FC_ENOMEM : FC_OK;
 }

@@ -47,15 +47,4 @@ int fc_threads_for(int64_t work_ns, int64_t max_tasks);
 #define FC_NS_FLOPS(flops) ((flops) / 64)     /* ~64 GFLOP/s on one core */
 #define FC_NS_BYTES(bytes) ((bytes) / 8)      /* ~8 GB/s on one core */
 
-/* One Keras Adam step of one element (see optim.c): shared by fc_*_adam_update
- * and the dense layer's fused kernel-gradient update, so both round alike. */
-#define FC_ADAM_STEP(T, SQRT, p, g, m, v, a, c1, c2, eps)                            \
-  do {                                                                               \
-    const T gi_ = (g);                                                               \
-    const T mi_ = (m) + (gi_ - (m)) * (c1), vi_ = (v) + (gi_ * gi_ - (v)) * (c2);    \
-    (m) = mi_;                                                                       \
-    (v) = vi_;                                                                       \
-    (p) -= (a) * mi_ / (SQRT(vi_) + (eps));                                          \
-  } while (0)
-
 #endif

@@ -4,25 +4,26 @@
  *   m += (g - m) * (1 - beta_1);  v += (g*g - v) * (1 - beta_2)
  *   p -= alpha * m / (sqrt(v) + epsilon)
  * with alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) from the caller.
- * Memory-bound: portable C the compiler vectorises, threaded over chunks. */
-#include <math.h>
+ * The step itself is the table's Adam microkernel (sqrt and division bound
+ * it, so the SIMD width matters); threaded over chunks. */
 #include "internal.h"
 
-#define FC_DEFINE_ADAM(dtype, T, SQRT)                                                          \
+#define FC_DEFINE_ADAM(dtype, T)                                                                \
   int fc_##dtype##_adam_update(int64_t n, T *p, const T *g, T *m, T *v, double alpha,          \
                                double beta_1, double beta_2, double epsilon) {                 \
     if (n < 0) return FC_EINVAL;                                                                \
-    const T a = (T)alpha, c1 = (T)(1.0 - beta_1), c2 = (T)(1.0 - beta_2), eps = (T)epsilon;     \
+    const fc_##dtype##_adam_params c = {(T)alpha, (T)(1.0 - beta_1), (T)(1.0 - beta_2),         \
+                                        (T)epsilon};                                            \
+    const fc_##dtype##_adam_ukernel fn = fc_table()->dtype##_adam;                              \
     const int64_t chunk = 1 << 15, ntasks = fc_ceil_div(n, chunk);                              \
     FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(28 * n), ntasks);                 \
     _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")                    \
     for (int64_t t = 0; t < ntasks; t++) {                                                      \
-      const int64_t i1 = fc_min64(n, (t + 1) * chunk);                                          \
-      for (int64_t i = t * chunk; i < i1; i++)                                                  \
-        FC_ADAM_STEP(T, SQRT, p[i], g[i], m[i], v[i], a, c1, c2, eps);                          \
+      const int64_t i0 = t * chunk, i1 = fc_min64(n, i0 + chunk);                               \
+      fn((size_t)(i1 - i0), p + i0, g + i0, m + i0, v + i0, &c);                                \
     }                                                                                           \
     return FC_OK;                                                                               \
   }
 
-FC_DEFINE_ADAM(f32, float, sqrtf)
-FC_DEFINE_ADAM(f64, double, sqrt)
+FC_DEFINE_ADAM(f32, float)
+FC_DEFINE_ADAM(f64, double)

@@ -113,12 +113,15 @@ static int64_t atw(int nhwc, int64_t k, int64_t c, int64_t r, int64_t s, int64_t
     check(ok, #dtype " dense and dense_backward", isa, caseno);                                 \
     /* the fused step equals dense_backward then adam_update, element for element */           \
     T *gw2 = malloc(sizeof(T) * k * m), *mo2 = calloc(k * m, sizeof(T)), *ve2 = calloc(k * m, sizeof(T)); \
-    ok = fc_##dtype##_dense_backward_adam(n, k, m, gy, x, w2, NULL, gw2, mo2, ve2, 1e-3, 0.9, 0.999, 1e-7) == FC_OK && \
+    T *gx2 = malloc(sizeof(T) * n * k);                                                         \
+    ok = fc_##dtype##_dense_backward_adam(n, k, m, gy, x, w2, gx2, gw2, mo2, ve2, 1e-3, 0.9, 0.999, 1e-7) == FC_OK && \
          fc_##dtype##_adam_update(k * m, w, gw, mo, ve, 1e-3, 0.9, 0.999, 1e-7) == FC_OK;      \
     for (int64_t i = 0; ok && i < k * m; i++) ok = gw2[i] == gw[i] && w2[i] == w[i] && mo2[i] == mo[i] && ve2[i] == ve[i]; \
+    for (int64_t i = 0; ok && i < n * k; i++) ok = gx2[i] == gx[i];                             \
+    ok = ok && fc_##dtype##_dense_backward_adam(n, k, m, gy, x, w2, NULL, NULL, mo2, ve2, 1e-3, 0.9, 0.999, 1e-7) == FC_OK; \
     check(ok, #dtype " dense_backward_adam", isa, caseno);                                      \
     free(x), free(w), free(b), free(y), free(gy), free(gx), free(gw), free(mo), free(ve), free(w2); \
-    free(gw2), free(mo2), free(ve2);                                                            \
+    free(gw2), free(mo2), free(ve2), free(gx2);                                                 \
   }
 
 DEFINE_CONV_POOL_TESTS(f32, float, 1e-4)

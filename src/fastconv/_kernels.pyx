@@ -417,28 +417,29 @@ def dense_backward_adam(const floating[:, ::1] gy, const floating[:, ::1] x, flo
                         floating[:, ::1] gx, floating[:, ::1] gw, floating[:, ::1] mom,
                         floating[:, ::1] vel, double alpha, double beta_1, double beta_2,
                         double epsilon):
-    """dense_backward, then one Adam step of w in place (moments mom, vel updated) with
-    gradient gw, each block as soon as its gradient is final; gx (may be None) comes
-    from w before the step."""
+    """dense_backward, then one Adam step of w in place (moments mom, vel updated) in
+    one sweep over w's rows; gx (may be None) comes from w before the step; gw
+    receives the kernel gradient unless it is None."""
     cdef int64_t n = x.shape[0], k = x.shape[1], m = w.shape[1]
     _dense_backward_shapes("dense_backward_adam", (gy.shape[0], gy.shape[1]), (n, k),
                            (w.shape[0], m), None if gx is None else (gx.shape[0], gx.shape[1]),
-                           (gw.shape[0], gw.shape[1]))
+                           None if gw is None else (gw.shape[0], gw.shape[1]))
     if mom.shape[0] != k or mom.shape[1] != m or vel.shape[0] != k or vel.shape[1] != m:
         raise ValueError(f"dense_backward_adam: moments of shapes {(mom.shape[0], mom.shape[1])} and "
                          f"{(vel.shape[0], vel.shape[1])} for a kernel of shape {(k, m)}")
     if k == 0 or m == 0:
         return
     cdef floating *gxp = &gx[0, 0] if gx is not None and n else NULL
+    cdef floating *gwp = &gw[0, 0] if gw is not None else NULL
     cdef const floating *gyp = &gy[0, 0] if n else NULL
     cdef const floating *xp = &x[0, 0] if n else NULL
     cdef int st
     with nogil:
         if floating is float:
-            st = fc_f32_dense_backward_adam(n, k, m, gyp, xp, &w[0, 0], gxp, &gw[0, 0], &mom[0, 0],
+            st = fc_f32_dense_backward_adam(n, k, m, gyp, xp, &w[0, 0], gxp, gwp, &mom[0, 0],
                                             &vel[0, 0], alpha, beta_1, beta_2, epsilon)
         else:
-            st = fc_f64_dense_backward_adam(n, k, m, gyp, xp, &w[0, 0], gxp, &gw[0, 0], &mom[0, 0],
+            st = fc_f64_dense_backward_adam(n, k, m, gyp, xp, &w[0, 0], gxp, gwp, &mom[0, 0],
                                             &vel[0, 0], alpha, beta_1, beta_2, epsilon)
     _check(st, "dense_backward_adam", (n, k, m))
 

@@ -4,7 +4,8 @@ Each layer stores and checks its hyperparameters in ``__init__``, creates its
 weights once in ``build(input_shape)`` (shapes without the batch axis), runs
 the forward pass in ``call(x, training)`` keeping what the backward pass needs,
 and returns the input gradient from ``backward(grad)`` while leaving the weight
-gradients in ``self.grads`` beside ``self.weights`` (same order).
+gradients in ``self.grads`` beside ``self.weights`` (same order; None for a
+weight the optimizer already updated inside the backward pass, see Dense).
 """
 from __future__ import annotations
 
@@ -324,9 +325,10 @@ class Dense(Layer):
     The three products (forward, input and kernel gradients) run on fastconv's
     GEMM microkernels, which read the kernel in place and pack only the small
     batch-sized operand (csrc/ops/dense-impl.h). While a Sequential model
-    trains with Adam, the kernel's update is applied inside the kernel-gradient
-    product, block by block while the gradient is in cache (the same
-    arithmetic as the optimizer's own pass)."""
+    trains with Adam, backward applies the kernel's update itself, in one sweep
+    over the kernel's rows with the two gradient products (the same arithmetic
+    as the optimizer's own pass); the kernel's entry in `grads` is then None,
+    as its gradient never left the cache."""
 
     # Set by Sequential while it trains: the optimizer's `fused_update`, so that
     # backward can apply the step to the kernel as it computes the kernel gradient.
@@ -386,11 +388,15 @@ class Dense(Layer):
             self._kernel_grad = np.empty(kernel.shape, dtype=kernel.dtype)
         gx = np.empty(x2.shape, dtype=kernel.dtype) if self.need_input_grad else None
         fused = self.fused_update(kernel) if self.fused_update and self.trainable else None
-        if fused is not None:  # the optimizer's step on the kernel, block by block in cache
-            _kernels.dense_backward_adam(g2, x2, kernel, gx, self._kernel_grad, *fused)
+        if fused is not None:
+            # the optimizer's step on the kernel in the same sweep over its rows; the
+            # kernel gradient stays in cache (grads holds None for it this step)
+            _kernels.dense_backward_adam(g2, x2, kernel, gx, None, *fused)
+            kernel_grad = None
         else:
             _kernels.dense_backward(g2, x2, kernel, gx, self._kernel_grad)
-        self.grads = [self._kernel_grad] + ([g2.sum(axis=0)] if self.use_bias else [])
+            kernel_grad = self._kernel_grad
+        self.grads = [kernel_grad] + ([g2.sum(axis=0)] if self.use_bias else [])
         return None if gx is None else gx.reshape(*z.shape[:-1], x2.shape[-1])
 
     def compute_output_shape(self, input_shape):

@@ -34,10 +34,12 @@ class Optimizer:
         self.iterations += 1
         done, self._done = self._done, set()
         for p, g in zip(params, grads):
-            if g.shape != p.shape:
-                raise ValueError(f"apply: gradient of shape {g.shape} for a parameter of shape {p.shape}")
-            if id(p) not in done:
-                self._update(id(p), p, g)
+            if id(p) in done:
+                continue
+            if g is None or g.shape != p.shape:
+                what = "no gradient" if g is None else f"a gradient of shape {g.shape}"
+                raise ValueError(f"apply: {what} for a parameter of shape {p.shape}")
+            self._update(id(p), p, g)
 
     _done: set[int] = set()
 

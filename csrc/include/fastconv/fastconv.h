@@ -123,8 +123,9 @@ int fc_f32_dense_backward(int64_t n, int64_t k, int64_t m, const float *gy, cons
 int fc_f64_dense_backward(int64_t n, int64_t k, int64_t m, const double *gy, const double *x,
                           const double *w, double *gx, double *gw);
 /* dense_backward, then one Keras Adam step of w in place (as fc_*_adam_update,
- * moments mom and vel) with gradient gw, which is still written; gx (may be
- * NULL) comes from w before the step. */
+ * moments mom and vel) with the kernel gradient, in one sweep over w's rows;
+ * gx (may be NULL) comes from w before the step; gw receives the kernel
+ * gradient unless it is NULL. */
 int fc_f32_dense_backward_adam(int64_t n, int64_t k, int64_t m, const float *gy, const float *x,
                                float *w, float *gx, float *gw, float *mom, float *vel,
                                double alpha, double beta_1, double beta_2, double epsilon);

@@ -28,6 +28,10 @@
  * fc_f32_max_pool2d. SIMD variants need h*w and every window column position,
  * padding included, to fit in int32 (they hold positions in int32 lanes).
  *
+ * Adam microkernel: one Keras Adam step of n elements in place (p, m, v; g
+ * read), with the constants of fc_*_adam_params, in one fixed order of IEEE
+ * operations that every ISA's variant follows lane by lane (same bits).
+ *
  * Unary microkernel: y[i] = f(x[i]) for i < n; y may equal x (in place).
  * Binary microkernel: z[i] = f(a[i], b[i]) for i < n; z may equal a or b.
  *
@@ -69,6 +73,17 @@ typedef void (*fc_f32_correlate_ukernel)(size_t n, size_t kh, size_t kw, const f
                                          size_t ldx, const float *w, float *y);
 typedef void (*fc_f64_correlate_ukernel)(size_t n, size_t kh, size_t kw, const double *x,
                                          size_t ldx, const double *w, double *y);
+/* a = learning rate with the bias correction, c1 = 1 - beta_1, c2 = 1 - beta_2 */
+typedef struct {
+  float a, c1, c2, eps;
+} fc_f32_adam_params;
+typedef struct {
+  double a, c1, c2, eps;
+} fc_f64_adam_params;
+typedef void (*fc_f32_adam_ukernel)(size_t n, float *p, const float *g, float *m, float *v,
+                                    const fc_f32_adam_params *c);
+typedef void (*fc_f64_adam_ukernel)(size_t n, double *p, const double *g, double *m, double *v,
+                                    const fc_f64_adam_params *c);
 typedef void (*fc_f32_unary_ukernel)(size_t n, const float *x, float *y);
 typedef void (*fc_f64_unary_ukernel)(size_t n, const double *x, double *y);
 typedef void (*fc_f32_binary_ukernel)(size_t n, const float *a, const float *b, float *z);
@@ -119,6 +134,8 @@ typedef struct {
   fc_f64_binary_ukernel f64_relu_bwd;
   fc_f32_correlate_ukernel f32_correlate;
   fc_f64_correlate_ukernel f64_correlate;
+  fc_f32_adam_ukernel f32_adam;
+  fc_f64_adam_ukernel f64_adam;
 } fc_ukernel_table;
 
 const fc_ukernel_table *fc_table(void);
@@ -152,6 +169,10 @@ const fc_ukernel_table *fc_table(void);
 #define FC_GEMM(dtype, ctype, mr, nr, isa) FC_DECLARE_GEMM(dtype, ctype, mr##x##nr, isa)
 #define FC_IGEMM(dtype, ctype, mr, nr, isa) FC_DECLARE_IGEMM(dtype, ctype, mr##x##nr, isa)
 #define FC_MAXPOOL(dtype, ctype, layout, isa) FC_DECLARE_MAXPOOL(dtype, ctype, layout, isa)
+#define FC_DECLARE_ADAM(dtype, ctype, isa)                                                    \
+  void fc_##dtype##_adam_ukernel__##isa(size_t n, ctype *p, const ctype *g, ctype *m, ctype *v, \
+                                        const fc_##dtype##_adam_params *c);
+#define FC_ADAM(dtype, ctype, isa) FC_DECLARE_ADAM(dtype, ctype, isa)
 #define FC_UNARY(dtype, ctype, op, isa) FC_DECLARE_UNARY(dtype, ctype, op, isa)
 #define FC_BINARY(dtype, ctype, op, isa) FC_DECLARE_BINARY(dtype, ctype, op, isa)
 #define FC_CORRELATE(dtype, ctype, mr, nr, isa) FC_DECLARE_CORRELATE(dtype, ctype, mr##x##nr, isa)
@@ -160,6 +181,8 @@ const fc_ukernel_table *fc_table(void);
 #include "../../ukernels/maxpool.inc"
 #include "../../ukernels/unary.inc"
 #include "../../ukernels/correlate.inc"
+#include "../../ukernels/adam.inc"
+#undef FC_ADAM
 #undef FC_GEMM
 #undef FC_IGEMM
 #undef FC_MAXPOOL
