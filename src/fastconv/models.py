@@ -6,6 +6,7 @@ import json
 import math
 import sys
 import time
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -414,13 +415,23 @@ class Sequential:
         tmp.replace(path)
 
 
+# What reading a malformed file can raise from zipfile, json, numpy's .npy
+# reader and the config walk (zip methods, versions or flags it cannot read,
+# encrypted members, offsets before the file, JSON nested past the recursion
+# limit, a header numpy cannot tokenize, a config of the wrong types):
+# load_model turns each into its ValueError. MemoryError is left alone.
+_MALFORMED = (ValueError, TypeError, KeyError, AttributeError, IndexError, OSError, EOFError,
+              RuntimeError, NotImplementedError, SyntaxError, zipfile.BadZipFile, zlib.error,
+              tokenize.TokenError)
+
+
 def load_model(filepath) -> Sequential:
     """Load a model written by `Sequential.save`; malformed, truncated, mismatched
     or foreign files raise ValueError (nothing in the file is ever executed)."""
     path = Path(filepath)
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as err:
+    except _MALFORMED as err:
         raise ValueError(f"load_model: {path} is not a fastconv model file ({err})") from None
     with zf:
         try:
@@ -431,7 +442,7 @@ def load_model(filepath) -> Sequential:
             raise ValueError(f"load_model: {path}: {_CONFIG_MEMBER} is {info.file_size} bytes, too large")
         try:
             config = json.loads(zf.read(info).decode("utf-8"))
-        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, zlib.error, EOFError) as err:
+        except _MALFORMED as err:
             raise ValueError(f"load_model: {path}: unreadable {_CONFIG_MEMBER} ({err})") from None
         if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
             raise ValueError(f"load_model: {path} is not a fastconv model file")
@@ -444,7 +455,7 @@ def load_model(filepath) -> Sequential:
             model = _model_from_config(config["model"])  # layers only: nothing allocated yet
             shapes = [tuple(int(d) for d in s) for s in config["weights"]]
             expected = model._weight_shapes()
-        except (KeyError, TypeError, ValueError) as err:
+        except _MALFORMED as err:
             raise ValueError(f"load_model: {path}: bad model description ({err})") from None
         if shapes != expected:
             raise ValueError(f"load_model: {path}: the file lists weights of shapes {shapes} but its "
@@ -457,7 +468,7 @@ def load_model(filepath) -> Sequential:
                 if member.file_size > 8 * int(np.prod(shape, dtype=np.int64)) + 4096:
                     raise ValueError(f"{name} is larger than its shape {shape} allows")
                 arr = np.load(io.BytesIO(zf.read(member)), allow_pickle=False)
-            except (KeyError, ValueError, OSError, zipfile.BadZipFile, zlib.error, EOFError) as err:
+            except _MALFORMED as err:
                 raise ValueError(f"load_model: {path}: weight {i} is missing or corrupt ({err})") from None
             if arr.shape != shape or arr.dtype.kind != "f":
                 raise ValueError(f"load_model: {path}: weight {i} has shape {arr.shape} and dtype "
@@ -472,7 +483,7 @@ def load_model(filepath) -> Sequential:
         c = config["compile"]
         try:
             model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c.get("metrics"))
-        except (KeyError, TypeError, ValueError) as err:
+        except _MALFORMED as err:
             raise ValueError(f"load_model: {path}: bad compile settings ({err})") from None
     return model
 

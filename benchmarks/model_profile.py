@@ -1,0 +1,97 @@
+"""Where a training step of the lecture's CNN goes, layer by layer.
+
+Runs the steps of ``Sequential.fit`` by hand on batches of mnist-5k (the same
+calls, fused pairs included: Conv2D+MaxPooling2D as one kernel, Dense's
+backward with Adam's step when the optimizer offers it) and prints the median
+wall time of each part, then the whole ``fit`` step for comparison.
+
+    python benchmarks/model_profile.py [--threads 1] [--steps 400]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+import fastconv
+from fastconv.datasets import mnist
+from fastconv.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+from fastconv.models import Sequential
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist-5k"
+
+
+def lecture_model() -> Sequential:
+    model = Sequential([
+        Conv2D(28, (3, 3), input_shape=(28, 28, 1)), MaxPooling2D((2, 2)), Flatten(),
+        Dense(128, activation="relu"), Dropout(0.2), Dense(10, activation="softmax"),
+    ])
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    return model
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--data", default=str(DATA))
+    args = ap.parse_args()
+    fastconv.set_num_threads(args.threads)
+    (x, y), _ = mnist.load_data(args.data)
+    x = (x / 255).astype(np.float32)[..., None]
+    fastconv.utils.set_random_seed(0)
+    model = lecture_model()
+    model.fit(x[:320], y[:320], epochs=1, verbose=0)  # build and warm up
+    layers, opt = model.layers, model.optimizer
+    times: dict[str, list[float]] = {}
+
+    def timed(name, fn, *a, **k):
+        t = time.perf_counter()
+        out = fn(*a, **k)
+        times.setdefault(name, []).append(time.perf_counter() - t)
+        return out
+
+    conv, pool = layers[0], layers[1]
+    for i in range(args.steps):
+        lo = (i * 32) % (len(x) - 32)
+        xb, yb = x[lo:lo + 32], y[lo:lo + 32]
+        for layer in layers:
+            if hasattr(layer, "fused_update"):
+                layer.fused_update = opt.fused_update
+        opt._done = set()
+        plan = conv.fused_plan(xb, pool, True)
+        h = timed("conv2d + max-pool forward (fused)", conv.call_pooled, xb, plan, True)
+        for layer in layers[2:]:
+            h = timed(f"{layer.name} forward", layer.call, h, True)
+        loss, g = timed("loss and its gradient", model.loss.value_and_gradient_from_logits,
+                        yb, layers[-1].preactivation)
+        g = timed(f"{layers[-1].name} backward", layers[-1].backward, g, True)
+        for layer in reversed(layers[2:-1]):
+            label = f"{layer.name} backward" + (" + Adam on its kernel" if isinstance(layer, Dense) else "")
+            g = timed(label, layer.backward, g)
+        timed("conv2d + max-pool backward (fused)", conv.backward_pooled, g)
+        params = [w for layer in layers for w in layer.weights]
+        grads = [w for layer in layers for w in layer.grads]
+        timed("optimizer (the other weights)", opt.apply, params, grads)
+        for layer in layers:
+            if hasattr(layer, "fused_update"):
+                layer.fused_update = None
+    total = 0.0
+    print(f"threads {args.threads}, median over {args.steps} steps (ms):")
+    for name, ts in times.items():
+        med = statistics.median(ts) * 1e3
+        total += med
+        print(f"  {name:45s} {med:7.3f}")
+    print(f"  {'sum of the parts':45s} {total:7.3f}")
+    start = time.perf_counter()
+    model.fit(x, y, epochs=1, verbose=0)
+    steps = -(-len(x) // 32)
+    print(f"  {'fit, one epoch, per step':45s} {(time.perf_counter() - start) / steps * 1e3:7.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
