@@ -2,7 +2,7 @@
 # Fuzz fastconv's Python API with atheris for N minutes (default 10): one
 # process. New inputs go to build/fuzz-corpus (not committed), findings to
 # build/fuzz-findings/; the committed seeds in tools/fuzz-corpus are only read.
-#   pip install atheris && tools/fuzz.sh [MINUTES] [libFuzzer flags...]
+#   pip install atheris (or the "fuzz" extra); tools/fuzz.sh [MINUTES] [libFuzzer flags...]
 # A finding stops the run; replay it with `python tools/fuzz.py --replay FILE`.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
