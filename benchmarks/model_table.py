@@ -205,7 +205,9 @@ def main() -> int:
                         f"({'met' if statistics.mean(accs) >= 0.945 else 'NOT met'}: target >= 0.945)")
     if "keras" not in libs:
         verdicts.append("- Keras: missing (run with --keras-python pointing at a Python with TensorFlow)")
-    lines += ["", "Targets (issue 5):", ""] + verdicts + [""]
+    lines += ["", "Targets (issue 5):", ""] + verdicts + [
+        "", "Where a training step's time goes, part by part: "
+        "`python benchmarks/model_profile.py --threads 1` (or 2).", ""]
     Path(args.out).write_text("\n".join(lines))
     print("\n".join(lines))
     return 0
