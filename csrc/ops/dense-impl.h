@@ -20,6 +20,10 @@
  * Every output element is written by one task, so results do not depend on
  * the thread count. */
 
+#ifndef FC_DENSE_MAX_MR
+#define FC_DENSE_MAX_MR 16 /* the tallest tile's rows (the table's are 4 to 12) */
+#endif
+
 /* B(p, j) for p in [k0, k0 + kc), j in [j0, j0 + nn) -> dst[p * nr + j], zero
  * past nn. */
 static void FC_(dense_pack_b)(const T *b, int64_t b_ps, int64_t b_js, int64_t k0, int64_t kc,
@@ -66,6 +70,7 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
                            int64_t c_is, int64_t c_js, const T *bias) {
   const IGEMM_ENTRY_T uk = FC_(pick_igemm)(R, Q);
   const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr;
+  if (mr > FC_DENSE_MAX_MR) return FC_EINVAL; /* the row-pointer arrays below */
   const int direct = c_js == 1 && !bias;
   /* Columns in chunks of up to QB, each packed whole (depth blocks of KB, a
    * block's panel L1-sized) before its parallel region. A task is a group of
@@ -115,7 +120,7 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
         for (int64_t k0 = 0; k0 < K; k0 += KB) {
           const int64_t kc = fc_min64(KB, K - k0);
           for (int64_t i0 = r0; i0 < r1; i0 += mr) {
-            const T *rows[16];
+            const T *rows[FC_DENSE_MAX_MR];
             for (int64_t i = 0; i < mr; i++) /* rows past R: any real row (not stored) */
               rows[i] = a + fc_min64(i0 + i, R - 1) * a_rstride;
             T *ct = direct ? c + i0 * c_is + q0 + j0 : cbuf + i0 * ld + j0;
@@ -197,6 +202,7 @@ int FC_(dense_backward_adam)(int64_t n, int64_t k, int64_t m, const T *gy, const
   }
   const IGEMM_ENTRY_T ux = FC_(pick_igemm)(k, n), uw = FC_(pick_igemm)(k, m);
   const int64_t mrx = (int64_t)ux.mr, nrx = (int64_t)ux.nr, mrw = (int64_t)uw.mr, nrw = (int64_t)uw.nr;
+  if (mrx > FC_DENSE_MAX_MR || mrw > FC_DENSE_MAX_MR) return FC_EINVAL;
   const int64_t KB = 256;
   /* row groups: a multiple of both tiles' rows (6, 8, 12 or 4 divide 24) */
   const int64_t G = 24, groups = fc_ceil_div(k, G);
@@ -241,7 +247,7 @@ int FC_(dense_backward_adam)(int64_t n, int64_t k, int64_t m, const T *gy, const
     for (int64_t t = 0; t < groups; t++) {
       if ((gx && !cx) || !cw) continue;
       const int64_t r0 = t * G, r1 = fc_min64(k, r0 + G);
-      const T *rows[16];
+      const T *rows[FC_DENSE_MAX_MR];
       if (gx) { /* gx^T rows r0..r1 = w rows . gy^T, into cx, then transposed into gx */
         for (int64_t i0 = r0; i0 < r1; i0 += mrx) {
           for (int64_t i = 0; i < mrx; i++) rows[i] = w + fc_min64(i0 + i, k - 1) * m;
