@@ -97,9 +97,18 @@ def output_array(out: Any, shape: tuple[int, ...], dtype: np.dtype, op: str) -> 
     return out
 
 
+def c_aligned(a: Any, dtype: Any = None) -> np.ndarray:
+    """`a` as a C-contiguous array aligned for its dtype, copied only when it is not:
+    what the C kernels read. (A buffer at an odd address, e.g. from np.frombuffer at
+    an offset or a pickle-5 buffer shipped by Dask, is undefined behaviour to load
+    from in C, and UBSan reports it.)"""
+    return np.require(a, dtype=dtype, requirements=("C", "A"))
+
+
 def kernel_target(out: np.ndarray, *inputs: np.ndarray) -> np.ndarray:
-    """Where a kernel may write: `out` itself when it is C-contiguous and shares
-    no memory with an input, else a fresh scratch array (copied back after)."""
-    if out.flags.c_contiguous and not any(np.may_share_memory(out, a) for a in inputs):
+    """Where a kernel may write: `out` itself when it is C-contiguous, aligned and
+    shares no memory with an input, else a fresh scratch array (copied back after)."""
+    if (out.flags.c_contiguous and out.flags.aligned
+            and not any(np.may_share_memory(out, a) for a in inputs)):
         return out
     return np.empty(out.shape, dtype=out.dtype)

@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import _kernels, slow
+from ._checks import c_aligned
 from .slow import FILL, SYMM, WRAP
 
 __all__ = ["correlate", "FILL", "WRAP", "SYMM"]
@@ -152,11 +153,11 @@ def _direct(x, k, pad, out_shape, boundary, fill):
     if x.size and (x.strides[1] != x.itemsize or x.strides[0] % x.itemsize
                    or (x.shape[0] > 1 and x.strides[0] < x.shape[1] * x.itemsize)
                    or not x.flags.aligned):
-        x = np.ascontiguousarray(x)
-    k = np.ascontiguousarray(k)
+        x = c_aligned(x)
+    k = c_aligned(k)
     y = np.empty(out_shape, dtype=x.dtype)
     if x.shape[0] == 1 and k.shape[0] == 1 and pad[0] == 0 and boundary == FILL and fill == 0:
-        _kernels.correlate1d(np.ascontiguousarray(x[0]), k[0], y[0], pad[1])
+        _kernels.correlate1d(c_aligned(x[0]), k[0], y[0], pad[1])
     else:
         _kernels.correlate2d(x, k, y, pad[0], pad[1], boundary, float(fill))
     return y
@@ -166,7 +167,7 @@ def _direct_complex(x, k, pad, out_shape, boundary, fill):
     """(a + ib) * (c + id) as real correlations: two passes when the kernel is
     real, four otherwise."""
     fill = complex(fill)
-    xr, xi = np.ascontiguousarray(x.real), np.ascontiguousarray(x.imag)
+    xr, xi = c_aligned(x.real), c_aligned(x.imag)
     kr, ki = k.real, k.imag
     re = _direct(xr, kr, pad, out_shape, boundary, fill.real)
     im = _direct(xi, kr, pad, out_shape, boundary, fill.imag)
@@ -281,10 +282,7 @@ def _correlate_1d(x, k, pad, out_n):
     n, m = len(x), len(k)
     if FORCE_PATH is None and (m <= _FEW_TAPS or out_n * m <= _SMALL_MACS) and x.dtype.char in "fd":
         y = np.empty(out_n, dtype=x.dtype)
-        x = np.ascontiguousarray(x)
-        if not x.flags.aligned:
-            x = x.copy()
-        _kernels.correlate1d(x, np.ascontiguousarray(k), y, pad)
+        _kernels.correlate1d(c_aligned(x), c_aligned(k), y, pad)
     else:
         y = correlate(x[None, :], k[None, :], (0, pad), (1, out_n))[0]
     if y.dtype.kind in "fc" and (pad > 0 or out_n > n - m + 1) and not _finite(k):

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import _kernels, activations, initializers, nn, utils
-from ._checks import pair, positive_int
+from ._checks import c_aligned, pair, positive_int
 
 __all__ = ["Layer", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dropout", "Activation", "ReLU"]
 
@@ -170,7 +170,8 @@ class Conv2D(Layer):
         if (not isinstance(pool, MaxPooling2D) or pool.padding != "valid"
                 or pool.strides != pool.pool_size or (training and self.need_input_grad)
                 or self.activation not in (activations.linear, activations.relu)
-                or x.ndim != 4 or not x.flags.c_contiguous or x.dtype != self.weights[0].dtype):
+                or x.ndim != 4 or not (x.flags.c_contiguous and x.flags.aligned)
+                or x.dtype != self.weights[0].dtype):
             return None
         # the geometry depends only on shapes and options: worked out once per shape
         key = (x.shape, self.weights[0].shape, pool.pool_size)
@@ -185,8 +186,8 @@ class Conv2D(Layer):
     def call_pooled(self, x, plan, training=False):
         """``pool(self(x))`` for the plan `fused_plan` gave: the convolution's output is
         pooled band by band in cache and never stored."""
-        kernel = np.ascontiguousarray(self.weights[0])
-        bias = np.ascontiguousarray(self.weights[1]) if self.use_bias else None
+        kernel = c_aligned(self.weights[0])
+        bias = c_aligned(self.weights[1]) if self.use_bias else None
         zp, idx = nn._conv2d_maxpool(plan, x, kernel, bias, return_indices=training)
         a = self.activation.forward(zp)
         if training:
@@ -362,7 +363,7 @@ class Dense(Layer):
             raise ValueError(
                 f"{self.name}: expects {kernel.shape[0]} input features, got shape {x.shape}"
             )
-        x2 = np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+        x2 = c_aligned(x.reshape(-1, x.shape[-1]))
         z = np.empty((len(x2), self.units), dtype=kernel.dtype)
         _kernels.dense(x2, kernel, self.weights[1] if self.use_bias else None, z)
         z = z.reshape(*x.shape[:-1], self.units)
@@ -380,7 +381,7 @@ class Dense(Layer):
         x2, z, a = self._cache
         self._cache = None
         gz = grad if grad_is_preactivation else self.activation.backward(grad, z, a)
-        g2 = np.ascontiguousarray(gz.reshape(-1, self.units), dtype=DTYPE)
+        g2 = c_aligned(gz.reshape(-1, self.units), dtype=DTYPE)
         # the kernel gradient is as large as the kernel: reuse one buffer rather than
         # allocating (and page-faulting) megabytes every step
         kernel = self.weights[0]

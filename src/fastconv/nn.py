@@ -8,6 +8,7 @@ import numpy as np
 from . import _kernels
 from ._checks import (
     as_float_array,
+    c_aligned,
     check_ndim,
     check_size,
     kernel_target,
@@ -168,9 +169,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         else:
             target = kernel_target(y, x, weight, *(() if b is None else (b,)))
             _kernels.conv2d(
-                np.ascontiguousarray(x).reshape(-1),
-                np.ascontiguousarray(weight).reshape(-1),
-                None if b is None else np.ascontiguousarray(b),
+                c_aligned(x).reshape(-1),
+                c_aligned(weight).reshape(-1),
+                None if b is None else c_aligned(b),
                 target.reshape(-1),
                 g.dims,
                 g.opts,
@@ -212,7 +213,7 @@ def relu(x, out=None):
         _kernels.relu(flat, flat)
         return y
     target = kernel_target(y, x)
-    _kernels.relu(np.ascontiguousarray(x).reshape(-1), target.reshape(-1))
+    _kernels.relu(c_aligned(x).reshape(-1), target.reshape(-1))
     if target is not y:
         y[...] = target
     return y
@@ -305,7 +306,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, *, layou
     y = output_array(None, g.out_shape, x.dtype, op)
     idx = np.empty(g.out_shape, dtype=np.int64) if return_indices else None
     _kernels.max_pool2d(
-        np.ascontiguousarray(x).reshape(-1), y.reshape(-1),
+        c_aligned(x).reshape(-1), y.reshape(-1),
         None if idx is None else idx.reshape(-1), g.dims, g.opts, nhwc,
     )
     if unbatched:
@@ -392,7 +393,7 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
                 "conv2d's result for x and weight")
     if unbatched:
         x, gy = x[None], gy[None]
-    gy = np.ascontiguousarray(gy)
+    gy = c_aligned(gy)
     grad_b = _bias_grad(gy, k, nhwc) if want_b else None
 
     grad_w = None
@@ -400,7 +401,7 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
         cg = c // groups
         gw = np.zeros(k * cg * r * s, dtype=x.dtype)  # (k, r, s, cg) from the kernel
         if gw.size and c:
-            _kernels.conv2d_backward_weight(np.ascontiguousarray(x).reshape(-1), gy.reshape(-1), gw,
+            _kernels.conv2d_backward_weight(c_aligned(x).reshape(-1), gy.reshape(-1), gw,
                                             g.dims, g.opts, nhwc)
         gw = gw.reshape(k, r, s, cg)
         grad_w = np.ascontiguousarray(gw.transpose(1, 2, 3, 0) if nhwc else gw.transpose(0, 3, 1, 2))
@@ -409,7 +410,7 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     if want_x:
         grad_x = np.zeros(x.shape, dtype=x.dtype)
         if grad_x.size and k and gy.size:
-            wc = np.ascontiguousarray(weight)
+            wc = c_aligned(weight)
             # The transposed convolution multiplies its zero padding by the weights,
             # so a NaN or inf weight would reach pixels its tap never touches
             # (PyTorch leaves them finite); col2im adds only real contributions.
@@ -445,10 +446,10 @@ def _conv_transpose(gy: np.ndarray, weight: np.ndarray, grad_x: np.ndarray, g: _
     cg, kg = c // groups, k // groups
     if nhwc:  # (r, s, cg, k) -> (r, s, kg, c)
         wt = weight[::-1, ::-1].reshape(r, s, cg, groups, kg).transpose(0, 1, 4, 3, 2)
-        wt = np.ascontiguousarray(wt).reshape(r, s, kg, c)
+        wt = c_aligned(wt).reshape(r, s, kg, c)
     else:  # (k, cg, r, s) -> (c, kg, r, s)
         wt = weight[:, :, ::-1, ::-1].reshape(groups, kg, cg, r, s).transpose(0, 2, 1, 3, 4)
-        wt = np.ascontiguousarray(wt).reshape(c, kg, r, s)
+        wt = c_aligned(wt).reshape(c, kg, r, s)
     # gy row oy feeds grad_x rows oy * sh - pt + ry * dh: a correlation whose
     # input starts (r - 1) * dh - pt rows before grad_x's first row.
     top, left = (r - 1) * dh - pt, (s - 1) * dw - pl
@@ -489,8 +490,8 @@ def relu_backward(grad_out, x):
     _same_shape(op, "grad_out", gy, x.shape, "the shape of x")
     gx = np.empty(x.shape, dtype=x.dtype)
     if gx.size:
-        _kernels.relu_backward(np.ascontiguousarray(gy).reshape(-1),
-                               np.ascontiguousarray(x).reshape(-1), gx.reshape(-1))
+        _kernels.relu_backward(c_aligned(gy).reshape(-1),
+                               c_aligned(x).reshape(-1), gx.reshape(-1))
     return gx
 
 
@@ -527,8 +528,8 @@ def max_pool2d_backward(grad_out, x, indices, kernel_size, stride=None, padding=
     _same_shape(op, "indices", ix, out_shape, "max_pool2d's result for x")
     gx = np.empty(x.shape, dtype=x.dtype)
     _kernels.max_pool2d_backward(
-        np.ascontiguousarray(gy).reshape(-1),
-        np.ascontiguousarray(ix, dtype=np.int64).reshape(-1),
+        c_aligned(gy).reshape(-1),
+        c_aligned(ix, dtype=np.int64).reshape(-1),
         gx.reshape(-1), g.dims, g.opts, nhwc,
     )
     return gx
@@ -600,7 +601,7 @@ def _conv2d_maxpool_backward(plan: _ConvPoolPlan, grad_out: np.ndarray, x: np.nd
     gw = np.empty(weight_shape, dtype=x.dtype)
     gb = np.empty(plan.conv.dims[4], dtype=x.dtype) if bias else None
     _kernels.conv2d_maxpool_backward_weight(
-        x.reshape(-1), np.ascontiguousarray(grad_out, dtype=x.dtype).reshape(-1),
+        x.reshape(-1), c_aligned(grad_out, dtype=x.dtype).reshape(-1),
         indices.reshape(-1), gw.reshape(-1), gb, plan.conv.dims, plan.conv.opts, plan.pdims,
         plan.popts)
     return gw, gb

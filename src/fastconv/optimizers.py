@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from . import _kernels
+from ._checks import c_aligned
 
 
 class Optimizer:
@@ -104,7 +105,7 @@ class Adam(Optimizer):
     def _update(self, i, p, g):
         m, v = self._state(i, p, 2)
         alpha = self._alpha(self.iterations)
-        g = np.ascontiguousarray(g, dtype=p.dtype)
+        g = c_aligned(g, dtype=p.dtype)
         if p.flags.c_contiguous and p.dtype in (np.float32, np.float64):
             # one fused pass in C instead of ~10 NumPy passes with temporaries
             _kernels.adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
