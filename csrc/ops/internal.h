@@ -29,6 +29,12 @@ static inline int64_t fc_prod(int n, const int64_t *v) {
   return r;
 }
 
+/* a * b for cost estimates (non-negative operands): saturates at INT64_MAX. */
+static inline int64_t fc_sat_mul(int64_t a, int64_t b) {
+  int64_t r;
+  return fc_mul(a, b, &r) ? r : INT64_MAX;
+}
+
 static inline int64_t fc_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static inline int64_t fc_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t fc_max64(int64_t a, int64_t b) { return a > b ? a : b; }

@@ -29,7 +29,9 @@ static int fc_pool2d_check(const fc_pool2d_params *p) {
     const int st = fc_pool2d_check(p);                                                       \
     if (st != FC_OK || p->n == 0 || p->c == 0 || p->oh == 0 || p->ow == 0) return st;        \
     const int64_t hw = p->h * p->w, ohw = p->oh * p->ow;                                     \
-    const int64_t work = p->n * p->c * ohw * p->kernel_h * p->kernel_w;                      \
+    /* window reads, for the thread count only; saturating (kernels may be huge) */           \
+    const int64_t work = fc_sat_mul(fc_sat_mul(fc_sat_mul(p->n * p->c, ohw), p->kernel_h),    \
+                                    p->kernel_w);                                             \
     if (p->layout == FC_NCHW) {                                                              \
       /* the SIMD row kernels hold positions in int32 lanes */                               \
       const int64_t lim = (int64_t)1 << 30;                                                  \
@@ -38,7 +40,7 @@ static int fc_pool2d_check(const fc_pool2d_params *p) {
                                                   ? fc_table()->dtype##_maxpool_row          \
                                                   : fc_##dtype##_maxpool_row_ukernel__scalar;  \
       const int64_t planes = p->n * p->c;                                                    \
-      FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(8 * work), planes); \
+      FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(fc_sat_mul(8, work)), planes); \
       _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")               \
       for (int64_t pl = 0; pl < planes; pl++)                                                \
         for (int64_t oy = 0; oy < p->oh; oy++)                                               \
@@ -47,7 +49,7 @@ static int fc_pool2d_check(const fc_pool2d_params *p) {
     } else {                                                                                 \
       const fc_##dtype##_maxpool_ukernel fn = fc_table()->dtype##_maxpool_nhwc;               \
       const int64_t rows = p->n * p->oh, rowlen = p->ow * p->c;                              \
-      FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(8 * work), rows); \
+      FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(fc_sat_mul(8, work)), rows); \
       _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")               \
       for (int64_t r = 0; r < rows; r++) {                                                   \
         const int64_t ni = r / p->oh, oy = r % p->oh;                                        \
@@ -76,7 +78,7 @@ FC_DEFINE_MAXPOOL(f64, double)
     int bad = 0;                                                                               \
     if (p->layout == FC_NCHW) {                                                                \
       const int64_t planes = p->n * C;                                                         \
-      FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(24 * planes * ohw), planes); \
+      FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(fc_sat_mul(24, fc_sat_mul(planes, ohw))), planes); \
       _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1) reduction(|:bad)") \
       for (int64_t pl = 0; pl < planes; pl++) {                                                \
         const T *g = gy + pl * ohw;                                                            \
@@ -94,7 +96,7 @@ FC_DEFINE_MAXPOOL(f64, double)
     } else {                                                                                   \
       enum { CBLK = 64 };                                                                      \
       const int64_t cblocks = fc_ceil_div(C, CBLK), ntasks = p->n * cblocks;                   \
-      FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(24 * p->n * C * ohw), ntasks); \
+      FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(fc_sat_mul(24, fc_sat_mul(p->n * C, ohw))), ntasks); \
       _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1) reduction(|:bad)") \
       for (int64_t t = 0; t < ntasks; t++) {                                                   \
         const int64_t ni = t / cblocks, c0 = t % cblocks * CBLK, c1 = fc_min64(C, c0 + CBLK);  \
