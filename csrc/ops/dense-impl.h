@@ -65,6 +65,49 @@ static void FC_(dense_adam_rows)(const FC_(dense_adam) *o, int64_t ld, int64_t i
     fn((size_t)cols, o->p + i * ld, g + (i - i0) * ldg, o->m + i * ld, o->v + i * ld, &o->c);
 }
 
+#ifndef FC_DENSE_KB
+#define FC_DENSE_KB 256 /* depth block: a block of one B panel is L1-sized */
+#endif
+
+/* Columns [q0, q0 + qc) of B (depth K) in NR-wide panels, each FC_DENSE_KB-deep
+ * block of a panel contiguous: block k0 of panel jp at
+ * dst + k0 * ld + jp * kc * nr, with ld = ceil(qc / nr) * nr. */
+static void FC_(dense_pack_all)(const T *b, int64_t b_ps, int64_t b_js, int64_t K, int64_t q0,
+                                int64_t qc, int64_t nr, T *dst) {
+  const int64_t ld = fc_ceil_div(qc, nr) * nr;
+  for (int64_t k0 = 0; k0 < K; k0 += FC_DENSE_KB)
+    for (int64_t j0 = 0; j0 < qc; j0 += nr) {
+      const int64_t kc = fc_min64(FC_DENSE_KB, K - k0);
+      FC_(dense_pack_b)(b, b_ps, b_js, k0, kc, q0 + j0, fc_min64(nr, qc - j0), (size_t)nr,
+                        dst + k0 * ld + j0 * kc);
+    }
+}
+
+/* Rows [r0, r1) of C over its qc columns: C[i, j] = sum_p A(i)[p] B(p, j), A(i) =
+ * a + i * a_rstride read in place (a_pstride apart; R rows in all, rows past R
+ * point at a real row and are not stored), B packed by dense_pack_all; C row i
+ * at c + (i - r0) * ldc. r0 a multiple of the tile's rows. Each output is summed
+ * depth block by depth block in order, whatever the rows or columns around it. */
+static void FC_(dense_rows)(IGEMM_ENTRY_T uk, const T *a, int64_t R, int64_t a_rstride,
+                            int64_t a_pstride, int64_t r0, int64_t r1, int64_t K,
+                            const T *bpack, int64_t qc, T *c, int64_t ldc) {
+  static const T never = 0; /* a `zero` no row pointer equals: no row is padding */
+  const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr, ld = fc_ceil_div(qc, nr) * nr;
+  for (int64_t j0 = 0; j0 < qc; j0 += nr) {
+    const int64_t n = fc_min64(nr, qc - j0);
+    for (int64_t k0 = 0; k0 < K; k0 += FC_DENSE_KB) {
+      const int64_t kc = fc_min64(FC_DENSE_KB, K - k0);
+      for (int64_t i0 = r0; i0 < r1; i0 += mr) {
+        const T *rows[FC_DENSE_MAX_MR];
+        for (int64_t i = 0; i < mr; i++) rows[i] = a + fc_min64(i0 + i, R - 1) * a_rstride;
+        uk.fn(1, (size_t)kc, rows, (size_t)(k0 * a_pstride), (size_t)a_pstride, &never,
+              bpack + k0 * ld + j0 * kc, c + (i0 - r0) * ldc + j0, (size_t)ldc,
+              (size_t)fc_min64(mr, r1 - i0), (size_t)n, NULL, k0 > 0 ? FC_GEMM_ACCUMULATE : 0u);
+      }
+    }
+  }
+}
+
 static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t a_rstride,
                            int64_t a_pstride, const T *b, int64_t b_ps, int64_t b_js, T *c,
                            int64_t c_is, int64_t c_js, const T *bias) {
@@ -72,14 +115,14 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
   const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr;
   if (mr > FC_DENSE_MAX_MR) return FC_EINVAL; /* the row-pointer arrays below */
   const int direct = c_js == 1 && !bias;
-  /* Columns in chunks of up to QB, each packed whole (depth blocks of KB, a
+  /* Columns in chunks of up to QB, each packed whole (depth blocks of FC_DENSE_KB, a
    * block's panel L1-sized) before its parallel region. A task is a group of
    * up to ~64 rows (tg tiles) over every column panel, run depth block by
    * depth block, so the group's slice of A is reused from L1/L2 by all its
    * tiles; it also stores its own rows of a transposed result. So a region
    * has no barrier inside: a team that sleeps between regions (fastconv's
    * default OMP_WAIT_POLICY=PASSIVE) wakes once per product, not per phase. */
-  const int64_t QB = 8 * nr, KB = 256;
+  const int64_t QB = 8 * nr;
   const int64_t rtiles = fc_ceil_div(R, mr);
   const int64_t qpanels_max = fc_ceil_div(fc_min64(Q, QB), nr);
   int64_t flops, tmp, bsize;
@@ -93,7 +136,6 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
     free(cbuf);
     return FC_ENOMEM;
   }
-  static const T never = 0; /* a `zero` no row pointer equals: no row is padding */
   FC_MAYBE_UNUSED const int nthreads = fc_threads_for(FC_NS_FLOPS(flops) * 2, rtiles);
   int64_t tg = fc_max64(1, 64 / mr);
   while (tg > 1 && fc_ceil_div(rtiles, tg) < 8 * (int64_t)nthreads) tg = (tg + 1) / 2;
@@ -101,13 +143,7 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
 
   for (int64_t q0 = 0; q0 < Q; q0 += QB) {
     const int64_t qc = fc_min64(QB, Q - q0), qpanels = fc_ceil_div(qc, nr), ld = qpanels * nr;
-    /* block kb of panel jp at bpack + (kb * KB) * qpanels * nr + jp * kc * nr */
-    for (int64_t k0 = 0; k0 < K; k0 += KB)
-      for (int64_t jp = 0; jp < qpanels; jp++) {
-        const int64_t kc = fc_min64(KB, K - k0);
-        FC_(dense_pack_b)(b, b_ps, b_js, k0, kc, q0 + jp * nr, fc_min64(nr, qc - jp * nr),
-                          (size_t)nr, bpack + k0 * ld + jp * kc * nr);
-      }
+    FC_(dense_pack_all)(b, b_ps, b_js, K, q0, qc, nr, bpack);
     /* dynamic: a thread that wakes late (a sleeping team can take a long time
      * to wake on a virtual machine) finds the work already taken by the
      * others, rather than the others waiting for its share */
@@ -115,21 +151,10 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
     for (int64_t t = 0; t < ngroups; t++) {
       const int64_t g0 = t * tg, g1 = fc_min64(rtiles, g0 + tg);
       const int64_t r0 = g0 * mr, r1 = fc_min64(R, g1 * mr);
-      for (int64_t jp = 0; jp < qpanels; jp++) {
-        const int64_t j0 = jp * nr, n = fc_min64(nr, qc - j0);
-        for (int64_t k0 = 0; k0 < K; k0 += KB) {
-          const int64_t kc = fc_min64(KB, K - k0);
-          for (int64_t i0 = r0; i0 < r1; i0 += mr) {
-            const T *rows[FC_DENSE_MAX_MR];
-            for (int64_t i = 0; i < mr; i++) /* rows past R: any real row (not stored) */
-              rows[i] = a + fc_min64(i0 + i, R - 1) * a_rstride;
-            T *ct = direct ? c + i0 * c_is + q0 + j0 : cbuf + i0 * ld + j0;
-            uk.fn(1, (size_t)kc, rows, (size_t)(k0 * a_pstride), (size_t)a_pstride, &never,
-                  bpack + k0 * ld + jp * kc * nr, ct, (size_t)(direct ? c_is : ld),
-                  (size_t)fc_min64(mr, R - i0), (size_t)n, NULL, k0 > 0 ? FC_GEMM_ACCUMULATE : 0u);
-          }
-        }
-      }
+      if (direct)
+        FC_(dense_rows)(uk, a, R, a_rstride, a_pstride, r0, r1, K, bpack, qc, c + r0 * c_is + q0, c_is);
+      else
+        FC_(dense_rows)(uk, a, R, a_rstride, a_pstride, r0, r1, K, bpack, qc, cbuf + r0 * ld, ld);
       if (!direct) /* this group's rows of C^T -> c, with the bias */
         for (int64_t j = 0; j < qc; j++) {
           T *dst = c + (q0 + j) * c_js;
@@ -203,7 +228,6 @@ int FC_(dense_backward_adam)(int64_t n, int64_t k, int64_t m, const T *gy, const
   const IGEMM_ENTRY_T ux = FC_(pick_igemm)(k, n), uw = FC_(pick_igemm)(k, m);
   const int64_t mrx = (int64_t)ux.mr, nrx = (int64_t)ux.nr, mrw = (int64_t)uw.mr, nrw = (int64_t)uw.nr;
   if (mrx > FC_DENSE_MAX_MR || mrw > FC_DENSE_MAX_MR) return FC_EINVAL;
-  const int64_t KB = 256;
   /* row groups: a multiple of both tiles' rows (6, 8, 12 or 4 divide 24) */
   const int64_t G = 24, groups = fc_ceil_div(k, G);
   const int64_t npx = fc_ceil_div(n, nrx) * nrx, npw = fc_ceil_div(m, nrw) * nrw;
@@ -212,26 +236,15 @@ int FC_(dense_backward_adam)(int64_t n, int64_t k, int64_t m, const T *gy, const
       !fc_mul(npw, n, &tmp))
     return FC_EOVERFLOW;
   /* gy^T in NR-wide panels over the units (gx's B), gy in NR-wide panels over the
-   * batch (gw's B); each KB-deep block of a panel contiguous, as dense_gemm packs */
+   * batch (gw's B), packed as dense_gemm packs */
   T *bx = gx ? fc_alloc((size_t)(npx * m) * sizeof(T)) : NULL;
   T *bw = fc_alloc((size_t)(npw * n) * sizeof(T));
   if ((gx && !bx) || !bw) {
     free(bx), free(bw);
     return FC_ENOMEM;
   }
-  for (int64_t k0 = 0; gx && k0 < m; k0 += KB)
-    for (int64_t jp = 0; jp < npx / nrx; jp++) {
-      const int64_t kc = fc_min64(KB, m - k0);
-      FC_(dense_pack_b)(gy, 1, m, k0, kc, jp * nrx, fc_min64(nrx, n - jp * nrx), (size_t)nrx,
-                        bx + k0 * npx + jp * kc * nrx);
-    }
-  for (int64_t k0 = 0; k0 < n; k0 += KB)
-    for (int64_t jp = 0; jp < npw / nrw; jp++) {
-      const int64_t kc = fc_min64(KB, n - k0);
-      FC_(dense_pack_b)(gy, m, 1, k0, kc, jp * nrw, fc_min64(nrw, m - jp * nrw), (size_t)nrw,
-                        bw + k0 * npw + jp * kc * nrw);
-    }
-  static const T never = 0; /* a `zero` no row pointer equals */
+  if (gx) FC_(dense_pack_all)(gy, 1, m, m, 0, n, nrx, bx);
+  FC_(dense_pack_all)(gy, m, 1, n, 0, m, nrw, bw);
   FC_MAYBE_UNUSED const int nthreads = fc_threads_for(FC_NS_FLOPS(flops) * (gx ? 4 : 2), groups);
   int failed = 0;
 
@@ -247,33 +260,13 @@ int FC_(dense_backward_adam)(int64_t n, int64_t k, int64_t m, const T *gy, const
     for (int64_t t = 0; t < groups; t++) {
       if ((gx && !cx) || !cw) continue;
       const int64_t r0 = t * G, r1 = fc_min64(k, r0 + G);
-      const T *rows[FC_DENSE_MAX_MR];
       if (gx) { /* gx^T rows r0..r1 = w rows . gy^T, into cx, then transposed into gx */
-        for (int64_t i0 = r0; i0 < r1; i0 += mrx) {
-          for (int64_t i = 0; i < mrx; i++) rows[i] = w + fc_min64(i0 + i, k - 1) * m;
-          for (int64_t jp = 0; jp < npx / nrx; jp++)
-            for (int64_t k0 = 0; k0 < m; k0 += KB) {
-              const int64_t kc = fc_min64(KB, m - k0);
-              ux.fn(1, (size_t)kc, rows, (size_t)k0, 1, &never, bx + k0 * npx + jp * kc * nrx,
-                    cx + (i0 - r0) * npx + jp * nrx, (size_t)npx, (size_t)fc_min64(mrx, r1 - i0),
-                    (size_t)fc_min64(nrx, n - jp * nrx), NULL, k0 > 0 ? FC_GEMM_ACCUMULATE : 0u);
-            }
-        }
+        FC_(dense_rows)(ux, w, k, m, 1, r0, r1, m, bx, n, cx, npx);
         for (int64_t j = 0; j < n; j++)
           for (int64_t i = r0; i < r1; i++) gx[j * k + i] = cx[(i - r0) * npx + j];
       }
       /* kernel gradient rows r0..r1 = x^T rows . gy, into cw */
-      for (int64_t i0 = r0; i0 < r1; i0 += mrw) {
-        for (int64_t i = 0; i < mrw; i++) rows[i] = x + fc_min64(i0 + i, k - 1);
-        for (int64_t jp = 0; jp < npw / nrw; jp++)
-          for (int64_t k0 = 0; k0 < n; k0 += KB) {
-            const int64_t kc = fc_min64(KB, n - k0);
-            uw.fn(1, (size_t)kc, rows, (size_t)(k0 * k), (size_t)k, &never,
-                  bw + k0 * npw + jp * kc * nrw, cw + (i0 - r0) * npw + jp * nrw, (size_t)npw,
-                  (size_t)fc_min64(mrw, r1 - i0), (size_t)fc_min64(nrw, m - jp * nrw), NULL,
-                  k0 > 0 ? FC_GEMM_ACCUMULATE : 0u);
-          }
-      }
+      FC_(dense_rows)(uw, x, k, 1, k, r0, r1, n, bw, m, cw, npw);
       if (gw)
         for (int64_t i = r0; i < r1; i++) memcpy(gw + i * m, cw + (i - r0) * npw, (size_t)m * sizeof(T));
       FC_(dense_adam_rows)(&adam, m, r0, r1, m, cw, npw);
