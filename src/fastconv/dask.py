@@ -637,17 +637,7 @@ def predict(model, x, batch_size=None, *, threads=1):
     op = "predict"
     threads = _check_threads(threads, op)
     batch_size = None if batch_size is None else positive_int(batch_size, "batch_size", op)
-    x = _as_dask(x)
-    if x.dtype.kind not in "biuf":
-        raise TypeError(f"{op}: x must be numeric, got dtype {x.dtype}")
-    want = model.input_shape
-    if want is not None:
-        if x.ndim == len(want) and want[-1] == 1 and x.shape[1:] == tuple(want[:-1]):
-            x = x[..., None]
-        if x.shape[1:] != tuple(want):
-            raise ValueError(
-                f"{op}: the model expects inputs of shape (N, {', '.join(map(str, want))}), got {x.shape}"
-            )
+    x = model._fit_input(_as_dask(x), op)
     if not model.layers:
         raise RuntimeError(f"{op}: the model has no layers")
     model._ensure_built(np.empty((0, *x.shape[1:]), dtype=np.float32))

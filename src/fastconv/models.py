@@ -151,10 +151,14 @@ class Sequential:
     def _prepare_x(self, x: Any, op: str) -> np.ndarray:
         """x as float32 (Keras casts, it does not scale); (N, H, W) is taken as
         (N, H, W, 1) when the model wants one channel."""
-        x = np.asarray(x)
+        return self._fit_input(np.asarray(x), op).astype(DTYPE, copy=False)
+
+    def _fit_input(self, x, op: str):
+        """x (a NumPy or Dask array) checked against the model's input: numeric, and
+        (N, *input_shape), with (N, H, W) taken as (N, H, W, 1) when the model wants
+        one channel."""
         if x.dtype.kind not in "biuf":
             raise TypeError(f"{op}: x must be numeric, got dtype {x.dtype}")
-        x = x.astype(DTYPE, copy=False)
         want = self.input_shape
         if want is not None:
             if x.ndim == len(want) and want[-1] == 1 and x.shape[1:] == tuple(want[:-1]):
