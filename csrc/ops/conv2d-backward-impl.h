@@ -196,12 +196,8 @@ int FC_(conv2d_backward_weight)(const fc_conv2d_params *p, const T *x, const T *
 
 #pragma omp parallel num_threads(ctx.nthreads) if (ctx.nthreads > 1)
   {
-#ifdef _OPENMP
-    const int tid = omp_get_thread_num(), team = omp_get_num_threads();
-#else
-    const int tid = 0, team = 1;
-#endif
-    const int64_t u0 = units * tid / team, u1 = units * (tid + 1) / team;
+    int64_t u0, u1;
+    const int tid = fc_thread_share(units, &u0, &u1);
     for (int64_t u = u0; u < u1; u++) {
       const int64_t ni = u / blocks, oy0 = u % blocks * trows, tn = fc_min64(trows, p->oh - oy0);
       if (gy_as_is)

@@ -152,11 +152,8 @@ int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool
 
 #pragma omp parallel num_threads(ctx.nthreads) if (ctx.nthreads > 1)
   {
-#ifdef _OPENMP
-    const int tid = omp_get_thread_num(), team = omp_get_num_threads();
-#else
-    const int tid = 0, team = 1;
-#endif
+    int64_t u0, u1;
+    const int tid = fc_thread_share(units, &u0, &u1);
     /* the band's gradient as packed B panels: (g, jp) panel at
      * buf + (g * npanels + jp) * px * nr, pixel i of the band at + i * nr */
     T *buf = fc_alloc((size_t)band_size * sizeof(T));
@@ -164,7 +161,6 @@ int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool
 #pragma omp atomic write
       failed = 1;
     }
-    const int64_t u0 = units * tid / team, u1 = units * (tid + 1) / team;
     for (int64_t u = buf ? u0 : u1; u < u1; u++) {
       const int64_t ni = u / nb, py0 = u % nb * pb, pn = fc_min64(pb, q->oh - py0);
       const int64_t r0 = py0 * kh, px = pn * kh * p->ow, lo = r0 * p->ow;

@@ -45,6 +45,19 @@ static inline void *fc_alloc(size_t n_bytes) {
   return aligned_alloc(64, rounded ? rounded : 64);
 }
 
+/* Inside a parallel region: the calling thread's index, and its contiguous share
+ * [*u0, *u1) of `units` in thread order (so partial results added in thread order
+ * are bitwise reproducible at a fixed thread count). */
+static inline int fc_thread_share(int64_t units, int64_t *u0, int64_t *u1) {
+#ifdef _OPENMP
+  const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+  const int tid = 0, team = 1;
+#endif
+  *u0 = units * tid / team, *u1 = units * (tid + 1) / team;
+  return tid;
+}
+
 /* Threads for a region whose single-thread run time is about `work_ns`
  * nanoseconds (estimate it with the macros below): serial under ~50 us, where
  * waking a team and its spinning afterwards cost more than they save (and
