@@ -382,11 +382,7 @@ class Dense(Layer):
         self._cache = None
         gz = grad if grad_is_preactivation else self.activation.backward(grad, z, a)
         g2 = c_aligned(gz.reshape(-1, self.units), dtype=DTYPE)
-        # the kernel gradient is as large as the kernel: reuse one buffer rather than
-        # allocating (and page-faulting) megabytes every step
         kernel = self.weights[0]
-        if getattr(self, "_kernel_grad", None) is None or self._kernel_grad.shape != kernel.shape:
-            self._kernel_grad = np.empty(kernel.shape, dtype=kernel.dtype)
         gx = np.empty(x2.shape, dtype=kernel.dtype) if self.need_input_grad else None
         fused = self.fused_update(kernel) if self.fused_update and self.trainable else None
         if fused is not None:
@@ -395,6 +391,10 @@ class Dense(Layer):
             _kernels.dense_backward_adam(g2, x2, kernel, gx, None, *fused)
             kernel_grad = None
         else:
+            # the kernel gradient is as large as the kernel: reuse one buffer rather
+            # than allocating (and page-faulting) megabytes every step
+            if getattr(self, "_kernel_grad", None) is None or self._kernel_grad.shape != kernel.shape:
+                self._kernel_grad = np.empty(kernel.shape, dtype=kernel.dtype)
             _kernels.dense_backward(g2, x2, kernel, gx, self._kernel_grad)
             kernel_grad = self._kernel_grad
         self.grads = [kernel_grad] + ([g2.sum(axis=0)] if self.use_bias else [])

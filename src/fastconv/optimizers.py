@@ -18,6 +18,7 @@ class Optimizer:
         self.learning_rate = float(learning_rate)
         self.iterations = 0
         self._slots: dict[int, list[np.ndarray]] = {}
+        self._done: set[int] = set()  # ids updated this step through fused_update
 
     def _state(self, i: int, p: np.ndarray, n: int) -> list[np.ndarray]:
         """The optimizer's slots (moments) for parameter array p, keyed by the array
@@ -33,7 +34,7 @@ class Optimizer:
         if len(params) != len(grads):
             raise ValueError(f"apply: {len(params)} parameter arrays but {len(grads)} gradients")
         self.iterations += 1
-        done, self._done = self._done, set()
+        done, self._done = self._done, set()  # this step's fused updates, then none
         for p, g in zip(params, grads):
             if id(p) in done:
                 continue
@@ -41,8 +42,6 @@ class Optimizer:
                 what = "no gradient" if g is None else f"a gradient of shape {g.shape}"
                 raise ValueError(f"apply: {what} for a parameter of shape {p.shape}")
             self._update(id(p), p, g)
-
-    _done: set[int] = set()
 
     def fused_update(self, p: np.ndarray):
         """For a layer that can apply this step's update to `p` inside the kernel that
@@ -99,7 +98,7 @@ class Adam(Optimizer):
         if p.dtype not in (np.float32, np.float64) or not p.flags.c_contiguous or p.ndim != 2:
             return None
         m, v = self._state(id(p), p, 2)
-        self._done = self._done | {id(p)}
+        self._done.add(id(p))
         return m, v, self._alpha(self.iterations + 1), self.beta_1, self.beta_2, self.epsilon
 
     def _update(self, i, p, g):
