@@ -144,34 +144,47 @@ def test_conv2d_maxpool_matches_separate_ops(isa, rng, restore_threads, case, dt
     gw_ref = _slow_weight_grad(x, gz, r, s, stride, pt, pl, dil, groups)
     for threads in (1, 2):
         fastconv.set_num_threads(threads)
-        y, idx = nn._conv2d_maxpool(plan, x, wt, b, return_indices=True)
-        # the same conv kernels feed the pool: identical values and positions
+        y, codes = nn._conv2d_maxpool(plan, x, wt, b, return_codes=True)
+        # the same conv kernels feed the pool: identical values, and each code names
+        # the element max_pool2d's index names
         np.testing.assert_array_equal(y, y_ref)
-        np.testing.assert_array_equal(idx, idx_ref)
-        y2, none = nn._conv2d_maxpool(plan, x, wt, None, return_indices=False)
+        assert codes.dtype == np.uint8
+        np.testing.assert_array_equal(_codes_from_indices(idx_ref, z.shape[2], pool), codes)
+        y2, none = nn._conv2d_maxpool(plan, x, wt, None, return_codes=False)
         assert none is None
         np.testing.assert_allclose(y2, nn.max_pool2d(z - b, pool, layout="NHWC"),
                                    rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10)
-        gw, gb = nn._conv2d_maxpool_backward(plan, gy, x, idx, wt.shape, True)
+        gw, gb = nn._conv2d_maxpool_backward(plan, gy, x, codes, wt.shape, True)
         scale = np.abs(gw_ref).max() + 1
         np.testing.assert_allclose(gw, gw_ref, rtol=0, atol=TOL[dtype] * scale * 10)
         np.testing.assert_allclose(gb, gy.astype(np.float64).sum(axis=(0, 1, 2)),
                                    rtol=0, atol=TOL[dtype] * 10 * np.sqrt(gy.size))
-        gw2, gb2 = nn._conv2d_maxpool_backward(plan, gy, x, idx, wt.shape, False)
+        gw2, gb2 = nn._conv2d_maxpool_backward(plan, gy, x, codes, wt.shape, False)
         assert gb2 is None
         np.testing.assert_array_equal(gw2, gw)
 
 
-def test_conv2d_maxpool_backward_rejects_foreign_indices(rng):
+def _codes_from_indices(idx, width, pool):
+    """max_pool2d's flat positions (h * width + w in the conv output plane) as places
+    within each output's window, dy * pool_w + dx."""
+    kh, kw = pool
+    oy = np.arange(idx.shape[1])[None, :, None, None]
+    ox = np.arange(idx.shape[2])[None, None, :, None]
+    return ((idx // width - oy * kh) * kw + idx % width - ox * kw).astype(np.uint8)
+
+
+def test_conv2d_maxpool_backward_rejects_foreign_codes(rng):
     x = rng.standard_normal((2, 10, 10, 1)).astype(np.float32)
     wt = rng.standard_normal((3, 3, 1, 4)).astype(np.float32)
     plan = nn._conv2d_maxpool_plan(x, wt, 1, 0, 1, 1, (2, 2))
-    y, idx = nn._conv2d_maxpool(plan, x, wt, None, return_indices=True)
-    bad = idx.copy()
-    bad[0, 0, 0, 0] = 63  # a position of the last pooled row, far from window (0, 0)
-    bad[1, 3, 3, 2] = -1
-    with pytest.raises(ValueError, match="indices"):
+    y, codes = nn._conv2d_maxpool(plan, x, wt, None, return_codes=True)
+    bad = codes.copy()
+    bad[1, 3, 3, 2] = 4  # a 2x2 window has places 0..3
+    with pytest.raises(ValueError, match="codes outside"):
         nn._conv2d_maxpool_backward(plan, np.ones_like(y), x, bad, wt.shape, True)
+    # int64 positions (max_pool2d's indices) are not codes: refused, not cast
+    with pytest.raises(ValueError, match="uint8"):
+        nn._conv2d_maxpool_backward(plan, np.ones_like(y), x, codes.astype(np.int64), wt.shape, True)
 
 
 def test_conv2d_maxpool_plan_declines_what_it_cannot_fuse(rng):

@@ -1,7 +1,8 @@
 /* conv2d fused with the max-pool that follows it, for one dtype; included by
  * conv2d.c after conv2d-impl.h and conv2d-backward-impl.h (same T, FC_(x),
- * IGEMM, IGEMM_ENTRY_T, plus MAXPOOL_NHWC, the table's channels-last
- * max-pool row microkernel).
+ * IGEMM, IGEMM_ENTRY_T, plus MAXPOOL_CODE/MAXPOOL_CODE_T and
+ * UNPOOL_CODE/UNPOOL_CODE_T, the table's channels-last max-pool row
+ * microkernel that gives window codes and its inverse for the gradient).
  *
  * A CNN's convolution output is often only pooled: the lecture's model
  * writes 32 x 26 x 26 x 28 floats (2.4 MB) per step, reads them back to pool,
@@ -12,11 +13,15 @@
  *
  * - forward: the conv output of a band of pooled rows is computed by the
  *   indirect-GEMM tiles into scratch, then pooled by the max-pool row
- *   microkernel; y and idx are exactly max_pool2d's on the conv output.
- * - weight gradient: the pooled gradient is scattered (by idx) into a zeroed
- *   scratch band laid out as the GEMM's packed B panels, and the band's
- *   pixels are added to gw by the weight-gradient GEMM; the bias gradient is
- *   summed on the way.
+ *   microkernel; y is exactly max_pool2d's on the conv output, and each
+ *   output's winner is recorded as a one-byte code, its place in its window
+ *   (max_pool2d's int64 positions cost 8 bytes each to write and read back).
+ * - weight gradient: the band's conv-output gradient is written straight
+ *   into scratch laid out as the GEMM's packed B panels, every element once
+ *   (the pooled gradient where the code names that place, else zero: no
+ *   clearing pass, no scattered read-modify-writes), and the band's pixels
+ *   are added to gw by the weight-gradient GEMM; the bias gradient is summed
+ *   on the way.
  *
  * Channels-last only, and windows that tile the conv output without overlap
  * or padding (stride == kernel, pad 0: Keras' MaxPooling2D default); other
@@ -28,8 +33,9 @@ static int FC_(conv_pool_check)(const fc_conv2d_params *p, const fc_pool2d_param
   if (p->layout != FC_NHWC || q->layout != FC_NHWC || q->n != p->n || q->c != p->k ||
       q->h != p->oh || q->w != p->ow || q->kernel_h < 1 || q->kernel_w < 1 ||
       q->stride_h != q->kernel_h || q->stride_w != q->kernel_w || q->pad_top != 0 ||
-      q->pad_left != 0 || q->oh != p->oh / q->kernel_h || q->ow != p->ow / q->kernel_w)
-    return FC_EINVAL;
+      q->pad_left != 0 || q->oh != p->oh / q->kernel_h || q->ow != p->ow / q->kernel_w ||
+      q->kernel_h > 256 || q->kernel_w > 256 || q->kernel_h * q->kernel_w > 256)
+    return FC_EINVAL; /* codes are bytes */
   return FC_OK;
 }
 
@@ -43,10 +49,10 @@ static int64_t FC_(pool_band_rows)(const fc_conv2d_params *p, const fc_pool2d_pa
   return pb;
 }
 
-/* y, idx (idx may be NULL): max_pool2d(conv2d(x, w, bias)) with w as
- * (r, s, c/groups, k), channels-last throughout. */
+/* y = max_pool2d(conv2d(x, w, bias)) with w as (r, s, c/groups, k),
+ * channels-last throughout, and code (may be NULL) each output's window code. */
 int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, const T *x,
-                        const T *w_rsck, const T *bias, T *y, int64_t *idx) {
+                        const T *w_rsck, const T *bias, T *y, uint8_t *code) {
   const int st = FC_(conv_pool_check)(p, q);
   if (st != FC_OK || p->n == 0 || q->oh == 0 || q->ow == 0) return st;
   const int merge = FC_(igemm_merge_rows)(p);
@@ -79,7 +85,7 @@ int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, co
   const int64_t img_in = p->h * p->w * p->c, ntasks = p->n * nb, prow = q->ow * K;
   FC_MAYBE_UNUSED const int nthreads =
       fc_threads_for(FC_NS_FLOPS(2 * p->n * K * p->oh * p->ow * kd), ntasks);
-  const MAXPOOL_UKERNEL_T pool = fc_table()->MAXPOOL_NHWC;
+  const MAXPOOL_CODE_T pool = fc_table()->MAXPOOL_CODE;
   int failed = 0;
 
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
@@ -93,7 +99,6 @@ int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, co
     for (int64_t t = 0; t < ntasks; t++) {
       if (!buf) continue;
       const int64_t ni = t / nb, b = t % nb, py0 = b * pb, pn = fc_min64(pb, q->oh - py0);
-      const int64_t r0 = py0 * kh;
       for (int64_t g = 0; g < g_count; g++)
         FC_(igemm_tiles)(uk, ks, kc, kg, tblock, ind + b * band_ptrs, pn * kh * p->ow,
                          (size_t)(ni * img_in + g * cg), 1, zero, wpack + g * npad * kd,
@@ -102,9 +107,7 @@ int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, co
       lp.n = 1, lp.h = pn * kh, lp.oh = pn;
       for (int64_t oy = 0; oy < pn; oy++) {
         const int64_t at = ((ni * q->oh) + py0 + oy) * prow;
-        pool(&lp, buf, oy, y + at, idx ? idx + at : NULL);
-        if (idx) /* band positions -> positions in the conv output plane */
-          for (int64_t i = 0; i < prow; i++) idx[at + i] += r0 * p->ow;
+        pool(&lp, buf, oy, y + at, code ? code + at : NULL);
       }
     }
     free(buf);
@@ -113,12 +116,53 @@ int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, co
   return failed ? FC_ENOMEM : FC_OK;
 }
 
+/* The conv-output gradient of pooled rows [py0, py0 + pn) of image ni, as the
+ * weight-gradient GEMM's packed B panels: panel P (group P / npanels, lanes
+ * the group's channels from P % npanels * nr) at buf + P * px * nr, pixel i
+ * of the band at + i * nr. Each element is written once: the pooled
+ * gradient where its output's code names the pixel, else zero (the columns
+ * past the last window too). Returns nonzero if a code lies outside its
+ * window. The bias gradient of these outputs is added to bsum (if given). */
+static int FC_(unpool_band)(const fc_conv2d_params *p, const fc_pool2d_params *q, int64_t npanels,
+                            int64_t nr, const T *gy, const uint8_t *code, int64_t ni, int64_t py0,
+                            int64_t pn, T *buf, T *bsum) {
+  const int64_t K = p->k, kg = K / p->groups, np = p->groups * npanels;
+  const int64_t kh = q->kernel_h, kw = q->kernel_w, ow = p->ow, pw = q->ow;
+  const int64_t px = pn * kh * ow;
+  const size_t places = (size_t)(kh * kw);
+  const UNPOOL_CODE_T unpool = fc_table()->UNPOOL_CODE;
+  T *dst[256]; /* each window place's pixel in the panel */
+  unsigned top = 0; /* the largest code seen */
+  for (int64_t py = 0; py < pn; py++) {
+    for (int64_t ox = 0; ox < pw; ox++) {
+      const int64_t o = (ni * q->oh + py0 + py) * pw + ox;
+      const T *g_o = gy + o * K;
+      const uint8_t *c_o = code + o * K;
+      for (int64_t k = 0; k < K; k++) top = c_o[k] > top ? c_o[k] : top;
+      if (bsum)
+        for (int64_t k = 0; k < K; k++) bsum[k] += g_o[k];
+      for (int64_t P = 0; P < np; P++) {
+        const int64_t j0 = P % npanels * nr, k0 = P / npanels * kg + j0;
+        for (int64_t dy = 0; dy < kh; dy++)
+          for (int64_t dx = 0; dx < kw; dx++)
+            dst[dy * kw + dx] = buf + (P * px + (py * kh + dy) * ow + ox * kw + dx) * nr;
+        unpool((size_t)fc_min64(nr, kg - j0), (size_t)nr, places, g_o + k0, c_o + k0, dst);
+      }
+    }
+    if (pw * kw < ow) /* columns no window covers */
+      for (int64_t r = py * kh; r < (py + 1) * kh; r++)
+        for (int64_t P = 0; P < np; P++)
+          memset(buf + (P * px + r * ow + pw * kw) * nr, 0, (size_t)((ow - pw * kw) * nr) * sizeof(T));
+  }
+  return top >= (unsigned)(kh * kw);
+}
+
 /* gw ((r, s, c/groups, k), as the weight) and gb (k, or NULL) of
- * conv2d for the gradient gy of the max-pool over its output, idx being the
- * pool's (as conv2d_maxpool returns them). FC_EINVAL if an index lies
- * outside its window's rows. */
+ * conv2d for the gradient gy of the max-pool over its output, code being the
+ * pool's window codes (as conv2d_maxpool gives them). FC_EINVAL if a code
+ * lies outside its window. */
 int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool2d_params *q,
-                                        const T *x, const T *gy, const int64_t *idx, T *gw,
+                                        const T *x, const T *gy, const uint8_t *code, T *gw,
                                         T *gb) {
   int st = FC_(conv_pool_check)(p, q);
   if (st != FC_OK) return st;
@@ -136,26 +180,19 @@ int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool
   FC_(wgrad_ctx) ctx;
   st = FC_(wgrad_setup)(&ctx, p, x, fc_threads_for(FC_NS_FLOPS(flops), units));
   if (st != FC_OK) return st;
-  const int64_t nr = (int64_t)ctx.uk.nr, kg = ctx.kg, npanels = ctx.npanels;
+  const int64_t nr = (int64_t)ctx.uk.nr, npanels = ctx.npanels;
   const int64_t band_px = pb * kh * p->ow, band_size = p->groups * npanels * band_px * nr;
   T *bpart = gb ? calloc((size_t)(ctx.nthreads * K), sizeof(T)) : NULL;
-  /* channel k's panel (g * npanels + j / nr) and lane (j % nr), j = k % kg */
-  int64_t *panel = malloc((size_t)K * sizeof(int64_t)), *lane = malloc((size_t)K * sizeof(int64_t));
-  if ((gb && !bpart) || !panel || !lane) {
+  if (gb && !bpart) {
     FC_(wgrad_free)(&ctx);
-    free(bpart), free(panel), free(lane);
     return FC_ENOMEM;
   }
-  for (int64_t k = 0; k < K; k++)
-    panel[k] = k / kg * npanels + k % kg / nr, lane[k] = k % kg % nr;
-  int failed = 0, bad_index = 0;
+  int failed = 0, bad_code = 0;
 
 #pragma omp parallel num_threads(ctx.nthreads) if (ctx.nthreads > 1)
   {
     int64_t u0, u1;
     const int tid = fc_thread_share(units, &u0, &u1);
-    /* the band's gradient as packed B panels: (g, jp) panel at
-     * buf + (g * npanels + jp) * px * nr, pixel i of the band at + i * nr */
     T *buf = fc_alloc((size_t)band_size * sizeof(T));
     if (!buf) {
 #pragma omp atomic write
@@ -163,38 +200,24 @@ int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool
     }
     for (int64_t u = buf ? u0 : u1; u < u1; u++) {
       const int64_t ni = u / nb, py0 = u % nb * pb, pn = fc_min64(pb, q->oh - py0);
-      const int64_t r0 = py0 * kh, px = pn * kh * p->ow, lo = r0 * p->ow;
-      memset(buf, 0, (size_t)(p->groups * npanels * px * nr) * sizeof(T));
-      int bad = 0;
-      for (int64_t o = (ni * q->oh + py0) * q->ow; o < (ni * q->oh + py0 + pn) * q->ow; o++) {
-        const T *g_o = gy + o * K;
-        const int64_t *i_o = idx + o * K;
-        for (int64_t k = 0; k < K; k++) {
-          const int64_t pos = i_o[k] - lo;
-          if (pos < 0 || pos >= px) {
-            bad = 1;
-            continue;
-          }
-          buf[(panel[k] * px + pos) * nr + lane[k]] += g_o[k];
-        }
-        if (bpart)
-          for (int64_t k = 0; k < K; k++) bpart[tid * K + k] += g_o[k];
-      }
-      if (bad) {
+      const int64_t px = pn * kh * p->ow;
+      if (FC_(unpool_band)(p, q, npanels, nr, gy, code, ni, py0, pn, buf,
+                           bpart ? bpart + tid * K : NULL)) {
 #pragma omp atomic write
-        bad_index = 1;
+        bad_code = 1;
+        continue;
       }
-      FC_(wgrad_rows)(&ctx, tid, ni, r0, pn * kh, buf, npanels * px * nr, px * nr);
+      FC_(wgrad_rows)(&ctx, tid, ni, py0 * kh, pn * kh, buf, npanels * px * nr, px * nr);
     }
     free(buf);
   }
-  if (!failed && !bad_index) {
+  if (!failed && !bad_code) {
     FC_(wgrad_finish)(&ctx, gw, 1);
     if (gb)
       for (int t = 0; t < ctx.nthreads; t++)
         for (int64_t k = 0; k < K; k++) gb[k] += bpart[t * K + k];
   }
   FC_(wgrad_free)(&ctx);
-  free(bpart), free(panel), free(lane);
-  return failed ? FC_ENOMEM : bad_index ? FC_EINVAL : FC_OK;
+  free(bpart);
+  return failed ? FC_ENOMEM : bad_code ? FC_EINVAL : FC_OK;
 }

@@ -40,8 +40,10 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #define GEMM f32_gemm
 #define IGEMM f32_igemm
 #define IGEMM_ENTRY_T fc_f32_igemm_entry
-#define MAXPOOL_NHWC f32_maxpool_nhwc
-#define MAXPOOL_UKERNEL_T fc_f32_maxpool_ukernel
+#define MAXPOOL_CODE f32_maxpool_code
+#define MAXPOOL_CODE_T fc_f32_maxpool_code_ukernel
+#define UNPOOL_CODE f32_unpool_code
+#define UNPOOL_CODE_T fc_f32_unpool_code_ukernel
 #define ADAM_PARAMS_T fc_f32_adam_params
 #define ADAM_UKERNEL_T fc_f32_adam_ukernel
 #define ADAM_UK f32_adam
@@ -54,8 +56,10 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #undef GEMM
 #undef IGEMM
 #undef IGEMM_ENTRY_T
-#undef MAXPOOL_NHWC
-#undef MAXPOOL_UKERNEL_T
+#undef MAXPOOL_CODE
+#undef MAXPOOL_CODE_T
+#undef UNPOOL_CODE
+#undef UNPOOL_CODE_T
 #undef ADAM_PARAMS_T
 #undef ADAM_UKERNEL_T
 #undef ADAM_UK
@@ -65,8 +69,10 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #define GEMM f64_gemm
 #define IGEMM f64_igemm
 #define IGEMM_ENTRY_T fc_f64_igemm_entry
-#define MAXPOOL_NHWC f64_maxpool_nhwc
-#define MAXPOOL_UKERNEL_T fc_f64_maxpool_ukernel
+#define MAXPOOL_CODE f64_maxpool_code
+#define MAXPOOL_CODE_T fc_f64_maxpool_code_ukernel
+#define UNPOOL_CODE f64_unpool_code
+#define UNPOOL_CODE_T fc_f64_unpool_code_ukernel
 #define ADAM_PARAMS_T fc_f64_adam_params
 #define ADAM_UKERNEL_T fc_f64_adam_ukernel
 #define ADAM_UK f64_adam
@@ -79,8 +85,10 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #undef GEMM
 #undef IGEMM
 #undef IGEMM_ENTRY_T
-#undef MAXPOOL_NHWC
-#undef MAXPOOL_UKERNEL_T
+#undef MAXPOOL_CODE
+#undef MAXPOOL_CODE_T
+#undef UNPOOL_CODE
+#undef UNPOOL_CODE_T
 #undef ADAM_PARAMS_T
 #undef ADAM_UKERNEL_T
 #undef ADAM_UK

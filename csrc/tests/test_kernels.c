@@ -52,15 +52,21 @@ static int64_t atw(int nhwc, int64_t k, int64_t c, int64_t r, int64_t s, int64_t
     T *yp = malloc(sizeof(T) * ny), *yr = malloc(sizeof(T) * ny), *gy = malloc(sizeof(T) * ny); \
     T *gz = malloc(sizeof(T) * nz), *gw = malloc(sizeof(T) * nw), *gwr = malloc(sizeof(T) * nw); \
     T *gb = malloc(sizeof(T) * K);                                                              \
-    int64_t *idx = malloc(sizeof(int64_t) * ny), *idxr = malloc(sizeof(int64_t) * ny);         \
+    uint8_t *code = malloc(ny);                                                                 \
+    int64_t *idxr = malloc(sizeof(int64_t) * ny);                                               \
     for (int64_t i = 0; i < ny; i++) gy[i] = (T)rndf();                                         \
     int ok = fc_##dtype##_max_pool2d(&q, y, yr, idxr) == FC_OK &&                               \
-             fc_##dtype##_conv2d_maxpool(p, &q, x, w, b, yp, idx) == FC_OK;                     \
-    for (int64_t i = 0; ok && i < ny; i++) ok = yp[i] == yr[i] && idx[i] == idxr[i];            \
+             fc_##dtype##_conv2d_maxpool(p, &q, x, w, b, yp, code) == FC_OK;                    \
+    /* the code names max_pool2d's position within the window of output i */                   \
+    for (int64_t i = 0; ok && i < ny; i++) {                                                    \
+      const int64_t px_ = i / K % q.ow, py_ = i / K / q.ow % q.oh;                               \
+      const int64_t dy = idxr[i] / p->ow - py_ * q.kernel_h, dx = idxr[i] % p->ow - px_ * q.kernel_w; \
+      ok = yp[i] == yr[i] && code[i] == dy * q.kernel_w + dx;                                   \
+    }                                                                                           \
     check(ok, #dtype " conv2d_maxpool", isa, caseno);                                           \
-    ok = fc_##dtype##_max_pool2d_backward(&q, gy, idx, gz) == FC_OK &&                          \
+    ok = fc_##dtype##_max_pool2d_backward(&q, gy, idxr, gz) == FC_OK &&                         \
          fc_##dtype##_conv2d_backward_weight(p, x, gz, gwr) == FC_OK &&                         \
-         fc_##dtype##_conv2d_maxpool_backward_weight(p, &q, x, gy, idx, gw, gb) == FC_OK;       \
+         fc_##dtype##_conv2d_maxpool_backward_weight(p, &q, x, gy, code, gw, gb) == FC_OK;      \
     /* gwr is (k, tap, c), gw (tap, c, k) */                                                    \
     for (int64_t k = 0; ok && k < K; k++)                                                       \
       for (int64_t t = 0; t < nw / K; t++)                                                      \
@@ -71,13 +77,13 @@ static int64_t atw(int nhwc, int64_t k, int64_t c, int64_t r, int64_t s, int64_t
       ok = fabs(gb[k] - want) <= 10 * tol * (1 + fabs(want));                                   \
     }                                                                                           \
     check(ok, #dtype " conv2d_maxpool_backward_weight", isa, caseno);                           \
-    idx[ny - 1] = -1; /* outside its window: refused, nothing written out of bounds */          \
-    check(fc_##dtype##_conv2d_maxpool_backward_weight(p, &q, x, gy, idx, gw, gb) == FC_EINVAL,  \
+    code[ny - 1] = (uint8_t)(q.kernel_h * q.kernel_w); /* outside its window: refused */        \
+    check(fc_##dtype##_conv2d_maxpool_backward_weight(p, &q, x, gy, code, gw, gb) == FC_EINVAL, \
           #dtype " conv2d_maxpool_backward rejects bad index", isa, caseno);                    \
     q.stride_h = q.kernel_h + 1; /* overlapping or gapped windows are not fused */              \
-    check(fc_##dtype##_conv2d_maxpool(p, &q, x, w, b, yp, idx) == FC_EINVAL,                    \
+    check(fc_##dtype##_conv2d_maxpool(p, &q, x, w, b, yp, code) == FC_EINVAL,                   \
           #dtype " conv2d_maxpool rejects stride != kernel", isa, caseno);                      \
-    free(yp), free(yr), free(gy), free(gz), free(gw), free(gwr), free(gb), free(idx), free(idxr); \
+    free(yp), free(yr), free(gy), free(gz), free(gw), free(gwr), free(gb), free(code), free(idxr); \
   }                                                                                             \
   /* dense products and the fused Adam step against plain double loops */                      \
   static void dtype##_dense_case(const char *isa, int64_t caseno) {                             \

@@ -8,7 +8,7 @@ re-checked here and in C, so a wrong call raises instead of reading out of
 bounds.
 """
 from cython cimport floating
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint8_t
 
 cdef extern from "fastconv/fastconv.h" nogil:
     ctypedef enum fc_layout:
@@ -36,10 +36,10 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_relu_backward(int64_t n, const double *gy, const double *x, double *gx)
     int fc_f32_max_pool2d_backward(const fc_pool2d_params *p, const float *gy, const int64_t *idx, float *gx)
     int fc_f64_max_pool2d_backward(const fc_pool2d_params *p, const double *gy, const int64_t *idx, double *gx)
-    int fc_f32_conv2d_maxpool(const fc_conv2d_params *p, const fc_pool2d_params *q, const float *x, const float *w, const float *b, float *y, int64_t *idx)
-    int fc_f64_conv2d_maxpool(const fc_conv2d_params *p, const fc_pool2d_params *q, const double *x, const double *w, const double *b, double *y, int64_t *idx)
-    int fc_f32_conv2d_maxpool_backward_weight(const fc_conv2d_params *p, const fc_pool2d_params *q, const float *x, const float *gy, const int64_t *idx, float *gw, float *gb)
-    int fc_f64_conv2d_maxpool_backward_weight(const fc_conv2d_params *p, const fc_pool2d_params *q, const double *x, const double *gy, const int64_t *idx, double *gw, double *gb)
+    int fc_f32_conv2d_maxpool(const fc_conv2d_params *p, const fc_pool2d_params *q, const float *x, const float *w, const float *b, float *y, uint8_t *code)
+    int fc_f64_conv2d_maxpool(const fc_conv2d_params *p, const fc_pool2d_params *q, const double *x, const double *w, const double *b, double *y, uint8_t *code)
+    int fc_f32_conv2d_maxpool_backward_weight(const fc_conv2d_params *p, const fc_pool2d_params *q, const float *x, const float *gy, const uint8_t *code, float *gw, float *gb)
+    int fc_f64_conv2d_maxpool_backward_weight(const fc_conv2d_params *p, const fc_pool2d_params *q, const double *x, const double *gy, const uint8_t *code, double *gw, double *gb)
     int fc_f32_dense(int64_t n, int64_t k, int64_t m, const float *x, const float *w, const float *b, float *y)
     int fc_f64_dense(int64_t n, int64_t k, int64_t m, const double *x, const double *w, const double *b, double *y)
     int fc_f32_dense_backward(int64_t n, int64_t k, int64_t m, const float *gy, const float *x, const float *w, float *gx, float *gw)
@@ -295,10 +295,12 @@ def adam_update(floating[::1] p, const floating[::1] g, floating[::1] m, floatin
 
 # ---- conv2d fused with max_pool2d (channels-last; the model layer's Conv2D + MaxPooling2D)
 def conv2d_maxpool(const floating[::1] x, const floating[::1] w, const floating[::1] b,
-                   floating[::1] y, int64_t[::1] idx, tuple cdims, tuple copts, tuple pdims,
+                   floating[::1] y, uint8_t[::1] code, tuple cdims, tuple copts, tuple pdims,
                    tuple popts):
-    """y, idx = max_pool2d(conv2d(x, w, b)), NHWC; cdims/copts as for conv2d, pdims/popts
-    as for max_pool2d on the conv output (windows: stride == kernel, no padding)."""
+    """y = max_pool2d(conv2d(x, w, b)), NHWC; cdims/copts as for conv2d, pdims/popts
+    as for max_pool2d on the conv output (windows: stride == kernel, no padding, at
+    most 256 places). code (may be None) receives each output's window code: the
+    place of its maximum in its window, dy * kernel_w + dx."""
     cdef fc_conv2d_params p = _conv_params(cdims, copts, True, "conv2d_maxpool")
     cdef fc_pool2d_params q = _pool_params(pdims, popts, True)
     _need(x.shape[0], p.n * p.c * p.h * p.w, "x", "conv2d_maxpool")
@@ -308,31 +310,31 @@ def conv2d_maxpool(const floating[::1] x, const floating[::1] w, const floating[
     if b is not None:
         _need(b.shape[0], p.k, "bias", "conv2d_maxpool")
         bp = &b[0]
-    cdef int64_t *ip = NULL
-    if idx is not None:
-        _need(idx.shape[0], y.shape[0], "indices", "conv2d_maxpool")
-        ip = &idx[0] if idx.shape[0] else NULL
+    cdef uint8_t *cp = NULL
+    if code is not None:
+        _need(code.shape[0], y.shape[0], "codes", "conv2d_maxpool")
+        cp = &code[0] if code.shape[0] else NULL
     if y.shape[0] == 0 or x.shape[0] == 0:
         raise ValueError(f"conv2d_maxpool: empty input or output for shapes {cdims}, {pdims}")
     cdef int st
     with nogil:
         if floating is float:
-            st = fc_f32_conv2d_maxpool(&p, &q, &x[0], &w[0], bp, &y[0], ip)
+            st = fc_f32_conv2d_maxpool(&p, &q, &x[0], &w[0], bp, &y[0], cp)
         else:
-            st = fc_f64_conv2d_maxpool(&p, &q, &x[0], &w[0], bp, &y[0], ip)
+            st = fc_f64_conv2d_maxpool(&p, &q, &x[0], &w[0], bp, &y[0], cp)
     _check(st, "conv2d_maxpool", (cdims, pdims))
 
 
 def conv2d_maxpool_backward_weight(const floating[::1] x, const floating[::1] gy,
-                                   const int64_t[::1] idx, floating[::1] gw, floating[::1] gb,
+                                   const uint8_t[::1] code, floating[::1] gw, floating[::1] gb,
                                    tuple cdims, tuple copts, tuple pdims, tuple popts):
     """conv2d's weight (and bias, unless gb is None) gradient from the gradient gy of
-    the max-pool over its output and the pool's indices, as conv2d_maxpool returned."""
+    the max-pool over its output and the pool's window codes, as conv2d_maxpool gave."""
     cdef fc_conv2d_params p = _conv_params(cdims, copts, True, "conv2d_maxpool_backward")
     cdef fc_pool2d_params q = _pool_params(pdims, popts, True)
     _need(x.shape[0], p.n * p.c * p.h * p.w, "x", "conv2d_maxpool_backward")
     _need(gy.shape[0], q.n * q.c * q.oh * q.ow, "grad_output", "conv2d_maxpool_backward")
-    _need(idx.shape[0], gy.shape[0], "indices", "conv2d_maxpool_backward")
+    _need(code.shape[0], gy.shape[0], "codes", "conv2d_maxpool_backward")
     _need(gw.shape[0], p.k * (p.c // p.groups) * p.r * p.s, "grad_weight", "conv2d_maxpool_backward")
     cdef floating *gbp = NULL
     if gb is not None:
@@ -343,12 +345,12 @@ def conv2d_maxpool_backward_weight(const floating[::1] x, const floating[::1] gy
     cdef int st
     with nogil:
         if floating is float:
-            st = fc_f32_conv2d_maxpool_backward_weight(&p, &q, &x[0], &gy[0], &idx[0], &gw[0], gbp)
+            st = fc_f32_conv2d_maxpool_backward_weight(&p, &q, &x[0], &gy[0], &code[0], &gw[0], gbp)
         else:
-            st = fc_f64_conv2d_maxpool_backward_weight(&p, &q, &x[0], &gy[0], &idx[0], &gw[0], gbp)
+            st = fc_f64_conv2d_maxpool_backward_weight(&p, &q, &x[0], &gy[0], &code[0], &gw[0], gbp)
     if st == 1:
-        raise ValueError("conv2d_maxpool_backward: inconsistent shapes, or indices outside the "
-                         "rows of their pooling windows (pass the indices conv2d_maxpool returned)")
+        raise ValueError("conv2d_maxpool_backward: inconsistent shapes, or window codes outside "
+                         "their pooling windows (pass the codes conv2d_maxpool gave)")
     _check(st, "conv2d_maxpool_backward", (cdims, pdims))
 
 

@@ -188,18 +188,18 @@ class Conv2D(Layer):
         pooled band by band in cache and never stored."""
         kernel = c_aligned(self.weights[0])
         bias = c_aligned(self.weights[1]) if self.use_bias else None
-        zp, idx = nn._conv2d_maxpool(plan, x, kernel, bias, return_indices=training)
+        zp, codes = nn._conv2d_maxpool(plan, x, kernel, bias, return_codes=training)
         a = self.activation.forward(zp)
         if training:
-            self._cache = (x, zp, a, plan, idx)
+            self._cache = (x, zp, a, plan, codes)
         return a
 
     def backward_pooled(self, grad):
         """The weight gradients after `call_pooled`, from the pooled output's gradient."""
-        x, zp, a, plan, idx = self._cache
+        x, zp, a, plan, codes = self._cache
         self._cache = None
         gz = self.activation.backward(grad, zp, a)
-        gw, gb = nn._conv2d_maxpool_backward(plan, gz, x, idx, self.weights[0].shape, self.use_bias)
+        gw, gb = nn._conv2d_maxpool_backward(plan, gz, x, codes, self.weights[0].shape, self.use_bias)
         self.grads = [gw, gb] if self.use_bias else [gw]
         return None
 

@@ -576,32 +576,38 @@ def _conv2d_maxpool_plan(x: np.ndarray, weight: np.ndarray, stride: Any, padding
     n, c, h, w, k, r, s, oh, ow = g.dims
     kh, kw = pool
     ph, pw = oh // kh, ow // kw
-    if x.ndim != 4 or n == 0 or c == 0 or ph == 0 or pw == 0:
-        return None
+    if x.ndim != 4 or n == 0 or c == 0 or ph == 0 or pw == 0 or kh * kw > 256:
+        return None  # (window codes are bytes)
     return _ConvPoolPlan(g, (n, k, oh, ow, ph, pw), (kh, kw, kh, kw, 0, 0), (n, ph, pw, k))
 
 
 def _conv2d_maxpool(plan: _ConvPoolPlan, x: np.ndarray, weight: np.ndarray,
-                    bias: np.ndarray | None, return_indices: bool):
-    """``max_pool2d(conv2d(x, weight, bias, layout="NHWC"), pool, return_indices=...)``
-    without the conv output going to memory (csrc/ops/conv2d-pool-impl.h); same
-    results as the two calls. Arrays C-contiguous, one dtype."""
+                    bias: np.ndarray | None, return_codes: bool):
+    """``max_pool2d(conv2d(x, weight, bias, layout="NHWC"), pool)`` without the conv
+    output going to memory (csrc/ops/conv2d-pool-impl.h); the same values as the
+    two calls. With `return_codes`, also each output's window code (uint8): the
+    place of its maximum in its pool window, ``dy * pool_w + dx``, naming the
+    element max_pool2d's index names (1 byte per output instead of 8). Arrays
+    C-contiguous, one dtype."""
     y = np.empty(plan.out_shape, dtype=x.dtype)
-    idx = np.empty(plan.out_shape, dtype=np.int64) if return_indices else None
+    codes = np.empty(plan.out_shape, dtype=np.uint8) if return_codes else None
     _kernels.conv2d_maxpool(x.reshape(-1), weight.reshape(-1), bias, y.reshape(-1),
-                            None if idx is None else idx.reshape(-1), plan.conv.dims,
+                            None if codes is None else codes.reshape(-1), plan.conv.dims,
                             plan.conv.opts, plan.pdims, plan.popts)
-    return y, idx
+    return y, codes
 
 
 def _conv2d_maxpool_backward(plan: _ConvPoolPlan, grad_out: np.ndarray, x: np.ndarray,
-                             indices: np.ndarray, weight_shape: tuple[int, ...], bias: bool):
+                             codes: np.ndarray, weight_shape: tuple[int, ...], bias: bool):
     """conv2d's (grad_weight, grad_bias or None) from the gradient of the fused op's
-    output and its indices; equal to max_pool2d_backward then conv2d_backward."""
+    output and its window codes; equal to max_pool2d_backward then conv2d_backward."""
+    if codes.dtype != np.uint8 or codes.shape != plan.out_shape:
+        raise ValueError(f"conv2d_maxpool_backward: codes must be the uint8 array of shape "
+                         f"{plan.out_shape} the forward gave, got {codes.dtype} {codes.shape}")
     gw = np.empty(weight_shape, dtype=x.dtype)
     gb = np.empty(plan.conv.dims[4], dtype=x.dtype) if bias else None
     _kernels.conv2d_maxpool_backward_weight(
         x.reshape(-1), c_aligned(grad_out, dtype=x.dtype).reshape(-1),
-        indices.reshape(-1), gw.reshape(-1), gb, plan.conv.dims, plan.conv.opts, plan.pdims,
+        c_aligned(codes).reshape(-1), gw.reshape(-1), gb, plan.conv.dims, plan.conv.opts, plan.pdims,
         plan.popts)
     return gw, gb

@@ -91,23 +91,26 @@ int fc_f64_max_pool2d_backward(const fc_pool2d_params *p, const double *gy,
                                const int64_t *indices, double *gx);
 
 /* ---- conv2d fused with the max-pool after it (channels-last) ----------------
- * y, idx = max_pool2d(conv2d(x, weight, bias)) without the conv output ever
+ * y = max_pool2d(conv2d(x, weight, bias)) without the conv output ever
  * going to memory; weight is (r, s, c/groups, k) as for NHWC conv2d; p and
  * q describe the two ops (q->h, q->w = p->oh, p->ow; q->c = p->k) and the
  * pool's windows must tile without overlap or padding (stride == kernel,
- * pad 0), else FC_EINVAL. idx (may be NULL) as max_pool2d's. The backward
- * gives conv2d's weight gradient, (r, s, c/groups, k) as the weight, and bias
- * gradient (unless gb is NULL) from the pool's output gradient gy and idx;
- * FC_EINVAL also when an index lies outside its window's rows. */
+ * pad 0), and a window of at most 256 places, else FC_EINVAL. code (may be
+ * NULL) receives, for each output, the place of its maximum in its window,
+ * dy * kernel_w + dx (the same element max_pool2d's index names: the first
+ * maximum in row-major order, a NaN winning). The backward gives conv2d's
+ * weight gradient, (r, s, c/groups, k) as the weight, and bias gradient
+ * (unless gb is NULL) from the pool's output gradient gy and those codes;
+ * FC_EINVAL also when a code lies outside its window. */
 int fc_f32_conv2d_maxpool(const fc_conv2d_params *p, const fc_pool2d_params *q, const float *x,
-                          const float *weight, const float *bias, float *y, int64_t *idx);
+                          const float *weight, const float *bias, float *y, uint8_t *code);
 int fc_f64_conv2d_maxpool(const fc_conv2d_params *p, const fc_pool2d_params *q, const double *x,
-                          const double *weight, const double *bias, double *y, int64_t *idx);
+                          const double *weight, const double *bias, double *y, uint8_t *code);
 int fc_f32_conv2d_maxpool_backward_weight(const fc_conv2d_params *p, const fc_pool2d_params *q,
-                                          const float *x, const float *gy, const int64_t *idx,
+                                          const float *x, const float *gy, const uint8_t *code,
                                           float *gw, float *gb);
 int fc_f64_conv2d_maxpool_backward_weight(const fc_conv2d_params *p, const fc_pool2d_params *q,
-                                          const double *x, const double *gy, const int64_t *idx,
+                                          const double *x, const double *gy, const uint8_t *code,
                                           double *gw, double *gb);
 
 /* ---- dense (fully connected) layer -----------------------------------------

@@ -69,6 +69,16 @@ typedef void (*fc_f32_maxpool_ukernel)(const fc_pool2d_params *p, const float *p
                                        float *y, int64_t *idx);
 typedef void (*fc_f64_maxpool_ukernel)(const fc_pool2d_params *p, const double *plane, int64_t oy,
                                        double *y, int64_t *idx);
+/* NHWC, windows inside the image: the winner's place in its window as a byte code */
+typedef void (*fc_f32_maxpool_code_ukernel)(const fc_pool2d_params *p, const float *image,
+                                            int64_t oy, float *y, uint8_t *code);
+typedef void (*fc_f64_maxpool_code_ukernel)(const fc_pool2d_params *p, const double *image,
+                                            int64_t oy, double *y, uint8_t *code);
+/* and back: dst[q][j] = g[j] where code[j] == q (j < n), else 0, for q < places, j < nr */
+typedef void (*fc_f32_unpool_code_ukernel)(size_t n, size_t nr, size_t places, const float *g,
+                                           const uint8_t *code, float *const *dst);
+typedef void (*fc_f64_unpool_code_ukernel)(size_t n, size_t nr, size_t places, const double *g,
+                                           const uint8_t *code, double *const *dst);
 typedef void (*fc_f32_correlate_ukernel)(size_t n, size_t kh, size_t kw, const float *x,
                                          size_t ldx, const float *w, float *y);
 typedef void (*fc_f64_correlate_ukernel)(size_t n, size_t kh, size_t kw, const double *x,
@@ -128,6 +138,10 @@ typedef struct {
   fc_f64_maxpool_ukernel f64_maxpool_row;
   fc_f32_maxpool_ukernel f32_maxpool_nhwc; /* NHWC: one output row of one image */
   fc_f64_maxpool_ukernel f64_maxpool_nhwc;
+  fc_f32_maxpool_code_ukernel f32_maxpool_code; /* NHWC, no padding: window codes */
+  fc_f64_maxpool_code_ukernel f64_maxpool_code;
+  fc_f32_unpool_code_ukernel f32_unpool_code; /* its gradient, into GEMM panels */
+  fc_f64_unpool_code_ukernel f64_unpool_code;
   fc_f32_unary_ukernel f32_relu;
   fc_f64_unary_ukernel f64_relu;
   fc_f32_binary_ukernel f32_relu_bwd; /* (gy, x) -> gx */
@@ -156,6 +170,12 @@ const fc_ukernel_table *fc_table(void);
   void fc_##dtype##_maxpool_##layout##_ukernel__##isa(const fc_pool2d_params *p,                \
                                                       const ctype *plane, int64_t oy, ctype *y, \
                                                       int64_t *idx);
+#define FC_DECLARE_MAXPOOL_CODE(dtype, ctype, isa)                                         \
+  void fc_##dtype##_maxpool_code_ukernel__##isa(const fc_pool2d_params *p, const ctype *image, \
+                                                int64_t oy, ctype *y, uint8_t *code); \
+  void fc_##dtype##_unpool_code_ukernel__##isa(size_t n, size_t nr, size_t places,            \
+                                               const ctype *g, const uint8_t *code,           \
+                                               ctype *const *dst);
 #define FC_DECLARE_CORRELATE(dtype, ctype, tile, isa)                                       \
   void fc_##dtype##_correlate_ukernel_##tile##__##isa(size_t n, size_t kh, size_t kw,       \
                                                       const ctype *x, size_t ldx,           \
@@ -169,6 +189,7 @@ const fc_ukernel_table *fc_table(void);
 #define FC_GEMM(dtype, ctype, mr, nr, isa) FC_DECLARE_GEMM(dtype, ctype, mr##x##nr, isa)
 #define FC_IGEMM(dtype, ctype, mr, nr, isa) FC_DECLARE_IGEMM(dtype, ctype, mr##x##nr, isa)
 #define FC_MAXPOOL(dtype, ctype, layout, isa) FC_DECLARE_MAXPOOL(dtype, ctype, layout, isa)
+#define FC_MAXPOOL_CODE(dtype, ctype, isa) FC_DECLARE_MAXPOOL_CODE(dtype, ctype, isa)
 #define FC_DECLARE_ADAM(dtype, ctype, isa)                                                    \
   void fc_##dtype##_adam_ukernel__##isa(size_t n, ctype *p, const ctype *g, ctype *m, ctype *v, \
                                         const fc_##dtype##_adam_params *c);
@@ -186,6 +207,7 @@ const fc_ukernel_table *fc_table(void);
 #undef FC_GEMM
 #undef FC_IGEMM
 #undef FC_MAXPOOL
+#undef FC_MAXPOOL_CODE
 #undef FC_UNARY
 #undef FC_BINARY
 #undef FC_CORRELATE
