@@ -49,12 +49,37 @@ static int64_t FC_(pool_band_rows)(const fc_conv2d_params *p, const fc_pool2d_pa
   return pb;
 }
 
+#if CONVPOOL_C1
+/* The table's direct kernels (single-channel 3x3 conv, 2x2 pool; f32 only)
+ * apply: one input channel, a 3x3 kernel, stride 1, no padding or dilation,
+ * 2x2 windows. */
+static int FC_(convpool_c1_fits)(const fc_conv2d_params *p, const fc_pool2d_params *q) {
+  return p->c == 1 && p->groups == 1 && p->r == 3 && p->s == 3 && p->stride_h == 1 &&
+         p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 && p->pad_top == 0 &&
+         p->pad_left == 0 && q->kernel_h == 2 && q->kernel_w == 2;
+}
+#endif
+
 /* y = max_pool2d(conv2d(x, w, bias)) with w as (r, s, c/groups, k),
  * channels-last throughout, and code (may be NULL) each output's window code. */
 int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, const T *x,
                         const T *w_rsck, const T *bias, T *y, uint8_t *code) {
   const int st = FC_(conv_pool_check)(p, q);
   if (st != FC_OK || p->n == 0 || q->oh == 0 || q->ow == 0) return st;
+#if CONVPOOL_C1
+  const fc_f32_convpool_c1_ukernel direct = fc_table()->f32_convpool_c1;
+  if (direct && FC_(convpool_c1_fits)(p, q)) { /* one task per pooled row */
+    const int64_t units = p->n * q->oh, K = p->k;
+    FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_FLOPS(2 * p->n * K * p->oh * p->ow * 9), units);
+#pragma omp parallel for schedule(dynamic, 4) num_threads(nt) if (nt > 1)
+    for (int64_t u = 0; u < units; u++) {
+      const int64_t ni = u / q->oh, py = u % q->oh;
+      direct(x + (ni * p->h + 2 * py) * p->w, (size_t)p->w, (size_t)q->ow, (size_t)K, w_rsck, bias,
+             y + u * q->ow * K, code ? code + u * q->ow * K : NULL);
+    }
+    return FC_OK;
+  }
+#endif
   const int merge = FC_(igemm_merge_rows)(p);
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count, K = p->k;
   const int64_t ks = merge ? p->r : p->r * p->s, kc = merge ? p->s * cg : cg; /* taps, depth each */
@@ -172,6 +197,40 @@ int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool
     memset(gw, 0, (size_t)(K * (p->c / p->groups) * p->r * p->s) * sizeof(T));
     return FC_OK;
   }
+#if CONVPOOL_C1
+  const fc_f32_convpool_c1_wgrad_ukernel direct = fc_table()->f32_convpool_c1_wgrad;
+  if (direct && FC_(convpool_c1_fits)(p, q)) {
+    /* images in at most 256 fixed groups, each summed into its own 10 x K
+     * partials (9 taps, then the bias), added up in group order at the end:
+     * the result depends on neither the thread count nor the schedule */
+    const int64_t per = fc_ceil_div(p->n, 256), groups = fc_ceil_div(p->n, per), KK = 10 * K;
+    const int nt = fc_threads_for(FC_NS_FLOPS(2 * p->n * K * q->oh * q->ow * 9), groups);
+    T *part = calloc((size_t)(groups * KK), sizeof(T));
+    if (!part) return FC_ENOMEM;
+    unsigned top = 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1) reduction(max : top)
+    for (int64_t gi = 0; gi < groups; gi++) {
+      T *acc = part + gi * KK;
+      for (int64_t u = gi * per * q->oh; u < fc_min64(p->n, (gi + 1) * per) * q->oh; u++) {
+        const int64_t ni = u / q->oh, py = u % q->oh;
+        const unsigned t = direct(x + (ni * p->h + 2 * py) * p->w, (size_t)p->w, (size_t)q->ow,
+                                  (size_t)K, gy + u * q->ow * K, code + u * q->ow * K, acc,
+                                  gb ? acc + 9 * K : NULL);
+        top = t > top ? t : top;
+      }
+    }
+    if (top <= 3) {
+      memset(gw, 0, (size_t)(9 * K) * sizeof(T));
+      for (int64_t gi = 0; gi < groups; gi++) {
+        for (int64_t i = 0; i < 9 * K; i++) gw[i] += part[gi * KK + i];
+        if (gb)
+          for (int64_t k = 0; k < K; k++) gb[k] += part[gi * KK + 9 * K + k];
+      }
+    }
+    free(part);
+    return top <= 3 ? FC_OK : FC_EINVAL;
+  }
+#endif
   const IGEMM_ENTRY_T uk0 = FC_(pick_igemm)(p->r * p->s * (p->c / p->groups), K / p->groups);
   const int64_t npad0 = fc_ceil_div(K / p->groups, (int64_t)uk0.nr) * (int64_t)uk0.nr;
   const int64_t pb = FC_(pool_band_rows)(p, q, npad0 * p->groups, 96 << 10);

@@ -43,6 +43,7 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #define MAXPOOL_CODE f32_maxpool_code
 #define MAXPOOL_CODE_T fc_f32_maxpool_code_ukernel
 #define UNPOOL_CODE f32_unpool_code
+#define CONVPOOL_C1 1
 #define UNPOOL_CODE_T fc_f32_unpool_code_ukernel
 #define ADAM_PARAMS_T fc_f32_adam_params
 #define ADAM_UKERNEL_T fc_f32_adam_ukernel
@@ -59,6 +60,7 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #undef MAXPOOL_CODE
 #undef MAXPOOL_CODE_T
 #undef UNPOOL_CODE
+#undef CONVPOOL_C1
 #undef UNPOOL_CODE_T
 #undef ADAM_PARAMS_T
 #undef ADAM_UKERNEL_T
@@ -72,6 +74,7 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #define MAXPOOL_CODE f64_maxpool_code
 #define MAXPOOL_CODE_T fc_f64_maxpool_code_ukernel
 #define UNPOOL_CODE f64_unpool_code
+#define CONVPOOL_C1 0
 #define UNPOOL_CODE_T fc_f64_unpool_code_ukernel
 #define ADAM_PARAMS_T fc_f64_adam_params
 #define ADAM_UKERNEL_T fc_f64_adam_ukernel
@@ -88,6 +91,7 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #undef MAXPOOL_CODE
 #undef MAXPOOL_CODE_T
 #undef UNPOOL_CODE
+#undef CONVPOOL_C1
 #undef UNPOOL_CODE_T
 #undef ADAM_PARAMS_T
 #undef ADAM_UKERNEL_T

@@ -79,6 +79,13 @@ typedef void (*fc_f32_unpool_code_ukernel)(size_t n, size_t nr, size_t places, c
                                            const uint8_t *code, float *const *dst);
 typedef void (*fc_f64_unpool_code_ukernel)(size_t n, size_t nr, size_t places, const double *g,
                                            const uint8_t *code, double *const *dst);
+/* direct single-channel 3x3 conv + 2x2/2 max-pool, one pooled row (ISAs that have one) */
+typedef void (*fc_f32_convpool_c1_ukernel)(const float *x, size_t ldx, size_t pw, size_t K,
+                                           const float *w, const float *bias, float *y,
+                                           uint8_t *code);
+typedef unsigned (*fc_f32_convpool_c1_wgrad_ukernel)(const float *x, size_t ldx, size_t pw,
+                                                     size_t K, const float *g,
+                                                     const uint8_t *code, float *gw, float *gb);
 typedef void (*fc_f32_correlate_ukernel)(size_t n, size_t kh, size_t kw, const float *x,
                                          size_t ldx, const float *w, float *y);
 typedef void (*fc_f64_correlate_ukernel)(size_t n, size_t kh, size_t kw, const double *x,
@@ -142,6 +149,8 @@ typedef struct {
   fc_f64_maxpool_code_ukernel f64_maxpool_code;
   fc_f32_unpool_code_ukernel f32_unpool_code; /* its gradient, into GEMM panels */
   fc_f64_unpool_code_ukernel f64_unpool_code;
+  fc_f32_convpool_c1_ukernel f32_convpool_c1; /* NULL where the ISA has none */
+  fc_f32_convpool_c1_wgrad_ukernel f32_convpool_c1_wgrad;
   fc_f32_unary_ukernel f32_relu;
   fc_f64_unary_ukernel f64_relu;
   fc_f32_binary_ukernel f32_relu_bwd; /* (gy, x) -> gx */
@@ -203,6 +212,14 @@ const fc_ukernel_table *fc_table(void);
 #include "../../ukernels/unary.inc"
 #include "../../ukernels/correlate.inc"
 #include "../../ukernels/adam.inc"
+#if FASTCONV_HAVE_AVX512
+void fc_f32_convpool_c1_ukernel__avx512(const float *x, size_t ldx, size_t pw, size_t K,
+                                        const float *w, const float *bias, float *y,
+                                        uint8_t *code);
+unsigned fc_f32_convpool_c1_wgrad_ukernel__avx512(const float *x, size_t ldx, size_t pw, size_t K,
+                                                  const float *g, const uint8_t *code, float *gw,
+                                                  float *gb);
+#endif
 #undef FC_ADAM
 #undef FC_GEMM
 #undef FC_IGEMM

@@ -1,0 +1,125 @@
+/* f32 direct kernels for a single-channel 3x3 convolution (stride 1, no
+ * padding or dilation) followed by a 2x2 max-pool of stride 2, AVX-512F: the
+ * first layer of a CNN on grayscale images, the lecture's Conv2D(k, 3x3) +
+ * MaxPooling2D(2x2). With one input channel the indirect GEMM's depth is only
+ * 9, so its per-tile set-up, the store of the conv output and the separate
+ * pooling pass cost as much as the arithmetic; here a pooled output's four
+ * conv values stay in registers.
+ *
+ * Forward, one pooled output row: for 32 channels at a time, the 9 taps'
+ * weight vectors stay in registers; for each pooled pixel the four window
+ * places accumulate bias + sum over taps (dy, dx) in that order, one fused
+ * multiply-add each -- the indirect GEMM's order, so the values are its
+ * values bit for bit -- then the maximum and its window code by the
+ * max-pool kernels' rule (first in row-major order; a NaN wins).
+ *
+ * Weight gradient, one pooled output row: each output's gradient reaches the
+ * conv output only at the place its code names, so a tap's input value per
+ * channel is a gather from the pixel's 4x4 input patch, held in one register:
+ * one permute, one fused multiply-add per tap and 16 channels (9 instead of
+ * the 36 of the dense product, whose other 27 multiply zeros). */
+#include <immintrin.h>
+#include "fastconv/ukernel.h"
+
+static inline __mmask16 lanes16(int64_t n) {
+  return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
+
+/* x: the pooled row's first input row (stride ldx); w: (3, 3, 1, K); bias: K
+ * values or NULL; y, code (code may be NULL): pw pooled pixels of K channels. */
+void fc_f32_convpool_c1_ukernel__avx512(const float *x, size_t ldx, size_t pw, size_t K,
+                                        const float *w, const float *bias, float *y,
+                                        uint8_t *code) {
+  for (size_t k0 = 0; k0 < K; k0 += 32) {
+    const __mmask16 m0 = lanes16((int64_t)(K - k0)), m1 = lanes16((int64_t)(K - k0) - 16);
+    __m512 w0[9], w1[9];
+    for (int t = 0; t < 9; t++) {
+      w0[t] = _mm512_maskz_loadu_ps(m0, w + t * K + k0);
+      w1[t] = _mm512_maskz_loadu_ps(m1, w + t * K + k0 + 16);
+    }
+    const __m512 b0 = bias ? _mm512_maskz_loadu_ps(m0, bias + k0) : _mm512_setzero_ps();
+    const __m512 b1 = bias ? _mm512_maskz_loadu_ps(m1, bias + k0 + 16) : _mm512_setzero_ps();
+    for (size_t px = 0; px < pw; px++) {
+      const float *xp = x + 2 * px;
+      __m512 a0[4], a1[4];
+      for (int q = 0; q < 4; q++) a0[q] = b0, a1[q] = b1;
+      for (int dy = 0; dy < 3; dy++)
+        for (int dx = 0; dx < 3; dx++)
+          for (int q = 0; q < 4; q++) {
+            const __m512 v = _mm512_set1_ps(xp[(size_t)(q / 2 + dy) * ldx + (size_t)(q % 2 + dx)]);
+            a0[q] = _mm512_fmadd_ps(v, w0[dy * 3 + dx], a0[q]);
+            a1[q] = _mm512_fmadd_ps(v, w1[dy * 3 + dx], a1[q]);
+          }
+      __m512 best0 = a0[0], best1 = a1[0];
+      __m512i at0 = _mm512_setzero_si512(), at1 = at0;
+      for (int q = 1; q < 4; q++) {
+        const __mmask16 t0 = _mm512_cmp_ps_mask(a0[q], best0, _CMP_GT_OQ) |
+                             _mm512_cmp_ps_mask(a0[q], a0[q], _CMP_UNORD_Q);
+        const __mmask16 t1 = _mm512_cmp_ps_mask(a1[q], best1, _CMP_GT_OQ) |
+                             _mm512_cmp_ps_mask(a1[q], a1[q], _CMP_UNORD_Q);
+        best0 = _mm512_mask_mov_ps(best0, t0, a0[q]);
+        best1 = _mm512_mask_mov_ps(best1, t1, a1[q]);
+        at0 = _mm512_mask_mov_epi32(at0, t0, _mm512_set1_epi32(q));
+        at1 = _mm512_mask_mov_epi32(at1, t1, _mm512_set1_epi32(q));
+      }
+      _mm512_mask_storeu_ps(y + px * K + k0, m0, best0);
+      _mm512_mask_storeu_ps(y + px * K + k0 + 16, m1, best1);
+      if (code) {
+        _mm512_mask_cvtepi32_storeu_epi8(code + px * K + k0, m0, at0);
+        _mm512_mask_cvtepi32_storeu_epi8(code + px * K + k0 + 16, m1, at1);
+      }
+    }
+  }
+}
+
+/* x as above; g, code: the pooled row's gradient and window codes (pw x K);
+ * gw (9 x K, as the weight) and gb (K, or NULL) are added to. Returns the
+ * largest code seen (a code above 3 is not a 2x2 window's: the caller's error). */
+unsigned fc_f32_convpool_c1_wgrad_ukernel__avx512(const float *x, size_t ldx, size_t pw, size_t K,
+                                                  const float *g, const uint8_t *code, float *gw,
+                                                  float *gb) {
+  /* the patch is the 4x4 input block under a pooled pixel's window (16 lanes,
+   * row-major); window place q's conv value at tap (dy, dx) reads lane
+   * (q / 2 + dy) * 4 + q % 2 + dx */
+  const __m512i place = _mm512_setr_epi32(0, 1, 4, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  __m512i top = _mm512_setzero_si512();
+  for (size_t k0 = 0; k0 < K; k0 += 32) {
+    const __mmask16 m0 = lanes16((int64_t)(K - k0)), m1 = lanes16((int64_t)(K - k0) - 16);
+    __m512 a0[9], a1[9];
+    for (int t = 0; t < 9; t++) a0[t] = a1[t] = _mm512_setzero_ps();
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+    for (size_t px = 0; px < pw; px++) {
+      const float *xp = x + 2 * px;
+      __m512 patch = _mm512_castps128_ps512(_mm_loadu_ps(xp));
+      patch = _mm512_insertf32x4(patch, _mm_loadu_ps(xp + ldx), 1);
+      patch = _mm512_insertf32x4(patch, _mm_loadu_ps(xp + 2 * ldx), 2);
+      patch = _mm512_insertf32x4(patch, _mm_loadu_ps(xp + 3 * ldx), 3);
+      const __m512 g0 = _mm512_maskz_loadu_ps(m0, g + px * K + k0);
+      const __m512 g1 = _mm512_maskz_loadu_ps(m1, g + px * K + k0 + 16);
+      const __m512i c0 = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m0, code + px * K + k0));
+      const __m512i c1 = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m1, code + px * K + k0 + 16));
+      top = _mm512_max_epu32(top, _mm512_max_epu32(c0, c1));
+      const __m512i p0 = _mm512_permutexvar_epi32(c0, place), p1 = _mm512_permutexvar_epi32(c1, place);
+      s0 = _mm512_add_ps(s0, g0);
+      s1 = _mm512_add_ps(s1, g1);
+      for (int dy = 0; dy < 3; dy++)
+        for (int dx = 0; dx < 3; dx++) {
+          const __m512i off = _mm512_set1_epi32(dy * 4 + dx);
+          const __m512 v0 = _mm512_permutexvar_ps(_mm512_add_epi32(p0, off), patch);
+          const __m512 v1 = _mm512_permutexvar_ps(_mm512_add_epi32(p1, off), patch);
+          a0[dy * 3 + dx] = _mm512_fmadd_ps(v0, g0, a0[dy * 3 + dx]);
+          a1[dy * 3 + dx] = _mm512_fmadd_ps(v1, g1, a1[dy * 3 + dx]);
+        }
+    }
+    for (int t = 0; t < 9; t++) {
+      float *d = gw + t * K + k0;
+      _mm512_mask_storeu_ps(d, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, d), a0[t]));
+      _mm512_mask_storeu_ps(d + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, d + 16), a1[t]));
+    }
+    if (gb) {
+      _mm512_mask_storeu_ps(gb + k0, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, gb + k0), s0));
+      _mm512_mask_storeu_ps(gb + k0 + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, gb + k0 + 16), s1));
+    }
+  }
+  return (unsigned)_mm512_reduce_max_epu32(top);
+}
