@@ -84,8 +84,21 @@ class SGD(Optimizer):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
+def _flush_subnormal(a: np.ndarray) -> None:
+    """Moments below the smallest normal number in magnitude become +0, as the C Adam
+    kernels store them (see csrc/ukernels/adam/f32-adam-scalar.c)."""
+    a[np.abs(a) < np.finfo(a.dtype).tiny] = 0
+
+
 class Adam(Optimizer):
-    """``keras.optimizers.Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)``."""
+    """``keras.optimizers.Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)``.
+
+    The moments are Keras' (``m += (g - m) * (1 - beta_1)``, ``v += (g*g - v) * (1 -
+    beta_2)``, ``p -= alpha * m / (sqrt(v) + epsilon)``), except that a moment below
+    the dtype's smallest normal number in magnitude is stored as zero, as TensorFlow's
+    CPU kernels flush subnormals: the moment of a gradient that stays zero (a dead
+    unit's) decays into the subnormals, where arithmetic can be a hundred times slower,
+    and a step that small moves no weight."""
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         super().__init__(learning_rate)
@@ -112,6 +125,8 @@ class Adam(Optimizer):
             return
         m += (g - m) * (1 - self.beta_1)
         v += (g * g - v) * (1 - self.beta_2)
+        _flush_subnormal(m)
+        _flush_subnormal(v)
         p -= (alpha * m / (np.sqrt(v) + self.epsilon)).astype(p.dtype, copy=False)
 
     def get_config(self):
