@@ -102,6 +102,9 @@ def c_aligned(a: Any, dtype: Any = None) -> np.ndarray:
     what the C kernels read. (A buffer at an odd address, e.g. from np.frombuffer at
     an offset or a pickle-5 buffer shipped by Dask, is undefined behaviour to load
     from in C, and UBSan reports it.)"""
+    if (type(a) is np.ndarray and a.flags.c_contiguous and a.flags.aligned
+            and (dtype is None or a.dtype == dtype)):
+        return a  # the common case, without np.require's argument handling
     return np.require(a, dtype=dtype, requirements=("C", "A"))
 
 

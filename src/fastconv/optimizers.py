@@ -1,6 +1,7 @@
 """Optimizers with Keras' names, defaults and update rules (in place, float32)."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -105,7 +106,7 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
     def _alpha(self, t: int) -> float:
-        return self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        return self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
 
     def fused_update(self, p):
         if p.dtype not in (np.float32, np.float64) or not p.flags.c_contiguous or p.ndim != 2:
