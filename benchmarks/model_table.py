@@ -148,6 +148,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3, help="runs per library (seeds 0, 1, ...)")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--out", default=str(ROOT / "docs" / "performance-model.md"))
+    ap.add_argument("--summary", default=str(ROOT / "docs" / "performance.md"),
+                    help="also put the table into this file's model section ('' to skip)")
     args = ap.parse_args()
     libs = {"fastconv": sys.executable, "torch": sys.executable}
     if args.keras_python:
@@ -210,7 +212,34 @@ def main() -> int:
         "`python benchmarks/model_profile.py --threads 1` (or 2).", ""]
     Path(args.out).write_text("\n".join(lines))
     print("\n".join(lines))
+    if args.summary:
+        put_model_section(Path(args.summary), lines, Path(args.out))
     return 0
+
+
+MODEL_BEGIN = "<!-- model section: written by benchmarks/model_table.py -->"
+MODEL_END = "<!-- end of model section -->"
+
+
+def put_model_section(path: Path, lines: list[str], full: Path) -> None:
+    """Replace (or append) the marked model section of `path` (docs/performance.md,
+    which benchmarks/perf_table.py carries over when it rewrites the rest) with this
+    run's table and verdicts."""
+    body = [l for l in lines[4:] if l]  # the header's bullets, the table and verdicts
+    head = [l for l in body if l.startswith("- ") and ":" in l.split(" ", 2)[1]]
+    table = [l for l in body if l.startswith("|")]
+    verdicts = [l for l in body if l.startswith("- ") and "thread(s)" in l]
+    section = [MODEL_BEGIN, "## The lecture's CNN: training and inference (issue 5)", "",
+               f"From [{full.name}]({full.name}), which has the details:", "", *head, "", *table, "",
+               *verdicts, MODEL_END]
+    text = path.read_text() if path.exists() else ""
+    if MODEL_BEGIN in text and MODEL_END in text:
+        pre, rest = text.split(MODEL_BEGIN, 1)
+        post = rest.split(MODEL_END, 1)[1]
+        text = pre + "\n".join(section) + post
+    else:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(section) + "\n"
+    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -236,6 +236,10 @@ def main(argv=None) -> int:
     print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
+        old = args.out.read_text() if args.out.exists() else ""
+        begin, end = "<!-- model section:", "<!-- end of model section -->"
+        if begin in old and end in old:  # benchmarks/model_table.py's section is kept
+            text += "\n\n" + begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
         args.out.write_text(text)
         print(f"wrote {args.out}", file=sys.stderr)
     disagree = [r for res in results.values() for r in res.rows if r.error > MISMATCH]
