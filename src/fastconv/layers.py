@@ -101,7 +101,27 @@ def _need_4d(x: np.ndarray, layer: Layer) -> None:
 # ---- Conv2D ----------------------------------------------------------------------------------
 
 
-class Conv2D(Layer):
+class _KernelLayer(Layer):
+    """A layer with a kernel and an optional bias (Conv2D, Dense): their initialisers,
+    seed and activation, and the weights built from `weight_shapes`."""
+
+    def _init_weights(self, activation, use_bias, kernel_initializer, bias_initializer, seed):
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.seed = seed
+
+    def build(self, input_shape):
+        shapes = self.weight_shapes(input_shape)
+        self.weights = [self.kernel_initializer(shapes[0], DTYPE, self.seed)]
+        if self.use_bias:
+            self.weights.append(self.bias_initializer(shapes[1], DTYPE))
+        self.grads = [None] * len(self.weights)
+        super().build(input_shape)
+
+
+class Conv2D(_KernelLayer):
     """2-D convolution over channels-last images, as ``keras.layers.Conv2D``.
 
     The kernel is (kh, kw, C/groups, filters), Keras' layout, so weights copied
@@ -123,11 +143,7 @@ class Conv2D(Layer):
         self.groups = positive_int(groups, "groups", "Conv2D")
         if self.filters % self.groups:
             raise ValueError(f"Conv2D: groups={self.groups} must divide filters={self.filters}")
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.seed = seed
+        self._init_weights(activation, use_bias, kernel_initializer, bias_initializer, seed)
 
     def weight_shapes(self, input_shape):
         if len(input_shape) != 3:
@@ -137,14 +153,6 @@ class Conv2D(Layer):
             raise ValueError(f"{self.name}: groups={self.groups} must divide the {c} input channels")
         kernel = (*self.kernel_size, c // self.groups, self.filters)
         return [kernel, (self.filters,)] if self.use_bias else [kernel]
-
-    def build(self, input_shape):
-        shapes = self.weight_shapes(input_shape)
-        self.weights = [self.kernel_initializer(shapes[0], DTYPE, self.seed)]
-        if self.use_bias:
-            self.weights.append(self.bias_initializer(shapes[1], DTYPE))
-        self.grads = [None] * len(self.weights)
-        super().build(input_shape)
 
     def _options(self):
         return dict(stride=self.strides, padding=self.padding, dilation=self.dilation_rate,
@@ -320,7 +328,7 @@ class Flatten(Layer):
         return (int(np.prod(input_shape)),)
 
 
-class Dense(Layer):
+class Dense(_KernelLayer):
     """Fully connected layer, ``activation(x @ kernel + bias)``, kernel (in, units).
 
     The three products (forward, input and kernel gradients) run on fastconv's
@@ -339,23 +347,11 @@ class Dense(Layer):
                  bias_initializer="zeros", seed=None, **kwargs):
         super().__init__(**kwargs)
         self.units = positive_int(units, "units", "Dense")
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.seed = seed
+        self._init_weights(activation, use_bias, kernel_initializer, bias_initializer, seed)
 
     def weight_shapes(self, input_shape):
         kernel = (input_shape[-1], self.units)
         return [kernel, (self.units,)] if self.use_bias else [kernel]
-
-    def build(self, input_shape):
-        shapes = self.weight_shapes(input_shape)
-        self.weights = [self.kernel_initializer(shapes[0], DTYPE, self.seed)]
-        if self.use_bias:
-            self.weights.append(self.bias_initializer(shapes[1], DTYPE))
-        self.grads = [None] * len(self.weights)
-        super().build(input_shape)
 
     def call(self, x, training=False):
         kernel = self.weights[0]
