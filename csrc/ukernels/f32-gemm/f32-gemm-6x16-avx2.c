@@ -1,43 +1,11 @@
-/* f32 GEMM microkernel, 6x16 tile, AVX2 + FMA.
- * C[i, j] (+)= sum_p a[p*6 + i] * b[p*16 + j] for i < m <= 6, j < n <= 16.
- * 12 ymm accumulators (6 rows x 2 vectors); per k step two loads of B, six
- * broadcasts of A and twelve FMAs. Full tiles are stored straight to C,
- * edge tiles through a spilled register tile. No alignment assumed. */
-#include <assert.h>
-#include <immintrin.h>
-#include "../gemm-avx2.h"
-
-#define MR 6
-#define NR 16
-
-void fc_f32_gemm_ukernel_6x16__avx2(size_t kc, const float *restrict a, const float *restrict b,
-                                    float *restrict c, size_t ldc, size_t m, size_t n,
-                                    const float *restrict bias, unsigned flags) {
-  assert(kc >= 1 && m >= 1 && m <= MR && n >= 1 && n <= NR);
-  __m256 acc[MR][2];
-  if (flags & FC_GEMM_BIAS_COL) {
-    float buf[NR];
-    fc_f32_bias_tail(bias, NR, n, buf);
-    const __m256 b0 = _mm256_loadu_ps(buf), b1 = _mm256_loadu_ps(buf + 8);
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) { acc[i][0] = b0; acc[i][1] = b1; }
-  } else {
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) {
-      const float v = (flags & FC_GEMM_BIAS_ROW) && (size_t)i < m ? bias[i] : 0.0f;
-      acc[i][0] = acc[i][1] = _mm256_set1_ps(v);
-    }
-  }
-  for (size_t p = 0; p < kc; p++) {
-    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) {
-      const __m256 ai = _mm256_broadcast_ss(a + i);
-      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
-    }
-    a += MR;
-    b += NR;
-  }
-  fc_f32_avx2_store_6x2(acc, c, ldc, m, n, flags);
-}
+/* f32 GEMM microkernel, 6x16 tile, AVX2 + FMA: 12 ymm accumulators; per k step
+ * two loads of B, six broadcasts of A and twelve FMAs. The body is the template
+ * in ../gemm-avx2-6x2.h. */
+#define FC_GEMM_NAME fc_f32_gemm_ukernel_6x16__avx2
+#define T float
+#define V __m256
+#define LANES 8
+#define SFX ps
+#define SSFX ss
+#define DT f32
+#include "../gemm-avx2-6x2.h"

@@ -1,32 +1,9 @@
-/* f32 indirect-GEMM microkernel, 4x8 tile, portable C (the fallback on every CPU).
- * C[i, j] (+)= sum_(t < ks, p < kc) A(t, i)[p * a_stride] * b[(t*kc + p)*8 + j]
- * for i < m <= 4, j < n <= 8, where A(t, i) = a[t*4 + i] + a_offset, or `zero`
- * itself where the pointer is `zero` (padding, rows i >= m): one pointer
- * table serves every image of a batch, in NHWC (a_stride 1) or NCHW (h*w);
- * b is packed, zero past
- * column n. No alignment assumed. */
-#include <assert.h>
-#include "../gemm-common.h"
-
+/* f32 indirect-GEMM microkernel, 4x8 tile, portable C (the fallback on every
+ * CPU): a 4x8 local accumulator array kept in registers. The body is the
+ * template in ../igemm-scalar.h. */
+#define FC_IGEMM_NAME fc_f32_igemm_ukernel_4x8__scalar
 #define MR 4
 #define NR 8
-
-void fc_f32_igemm_ukernel_4x8__scalar(size_t ks, size_t kc, const float *const *restrict a,
-    size_t a_offset, size_t a_stride, const float *zero,
-                                      const float *restrict b, float *restrict c, size_t ldc,
-                                      size_t m, size_t n, const float *restrict bias,
-                                      unsigned flags) {
-  assert(ks >= 1 && kc >= 1 && m >= 1 && m <= MR && n >= 1 && n <= NR);
-  float acc[MR][NR];
-  for (size_t i = 0; i < MR; i++)
-    for (size_t j = 0; j < NR; j++)
-      acc[i][j] = (flags & FC_GEMM_BIAS_COL) && j < n ? bias[j] : 0.0f;
-  for (size_t t = 0; t < ks; t++, a += MR) {
-    for (size_t p = 0; p < kc; p++, b += NR)
-      for (size_t i = 0; i < MR; i++) {
-        const float ai = a[i] == zero ? 0 : a[i][a_offset + p * a_stride];
-        for (size_t j = 0; j < NR; j++) acc[i][j] += ai * b[j];
-      }
-  }
-  fc_f32_tile_finish(&acc[0][0], NR, c, ldc, m, n, flags);
-}
+#define T float
+#define DT f32
+#include "../igemm-scalar.h"

@@ -1,0 +1,75 @@
+/* Template of the AVX2 + FMA indirect-GEMM microkernels whose tile is 6 rows by
+ * two vectors (f32 6x16, f64 6x8: convolution without im2col; see ukernel.h
+ * for the contract):
+ *   C[i, j] (+)= sum_(t < ks, p < kc) A(t, i)[p * a_stride] * b[(t*kc + p)*NR + j]
+ * for i < m <= 6, j < n <= NR = 2 * LANES, where A(t, i) = a[t*6 + i] +
+ * a_offset, or `zero` itself where the pointer is `zero` (padding, rows
+ * i >= m): one pointer table serves every image of a batch, in NHWC
+ * (a_stride 1) or NCHW (h*w); b is packed, zero past column n. 12 ymm
+ * accumulators; per step two loads of B, six broadcasts and twelve FMAs, the
+ * six row pointers in registers. Edge tiles go through a spilled register
+ * tile (gemm-avx2.h). No alignment assumed.
+ *
+ * The including file defines FC_IGEMM_NAME, T (float, double), V (__m256,
+ * __m256d), LANES (8, 4), SFX (ps, pd), SSFX (ss, sd: the scalar broadcast's)
+ * and DT (f32, f64), and includes this once. */
+#include <assert.h>
+#include <immintrin.h>
+#include "gemm-avx2.h"
+
+#define MR 6
+#define NR (2 * LANES)
+
+#define FC_CAT2(a, b) a##b
+#define FC_CAT(a, b) FC_CAT2(a, b)
+#define FC_VOP(op) FC_CAT(_mm256_##op##_, SFX)
+#define FC_BROADCAST FC_CAT(_mm256_broadcast_, SSFX)
+#define FC_BIAS_TAIL FC_CAT(FC_CAT(fc_, DT), _bias_tail)
+#define FC_STORE FC_CAT(FC_CAT(fc_, DT), _avx2_store_6x2)
+
+void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_offset,
+                   size_t a_stride, const T *zero, const T *restrict b, T *restrict c,
+                   size_t ldc, size_t m, size_t n, const T *restrict bias, unsigned flags) {
+  assert(ks >= 1 && kc >= 1 && m >= 1 && m <= MR && n >= 1 && n <= NR);
+  V acc[MR][2];
+  if (flags & FC_GEMM_BIAS_COL) {
+    T buf[NR];
+    FC_BIAS_TAIL(bias, NR, n, buf);
+    const V b0 = FC_VOP(loadu)(buf), b1 = FC_VOP(loadu)(buf + LANES);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) { acc[i][0] = b0; acc[i][1] = b1; }
+  } else {
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = FC_VOP(setzero)();
+  }
+  for (size_t t = 0; t < ks; t++, a += MR) {
+    const T *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+    a0 = a0 == zero ? zero : a0 + a_offset;
+    a1 = a1 == zero ? zero : a1 + a_offset;
+    a2 = a2 == zero ? zero : a2 + a_offset;
+    a3 = a3 == zero ? zero : a3 + a_offset;
+    a4 = a4 == zero ? zero : a4 + a_offset;
+    a5 = a5 == zero ? zero : a5 + a_offset;
+    for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {
+      const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES);
+      b += NR;
+      V ai;
+#define FC_ROW(i)                                  \
+  ai = FC_BROADCAST(a##i + off);                   \
+  acc[i][0] = FC_VOP(fmadd)(ai, b0, acc[i][0]);    \
+  acc[i][1] = FC_VOP(fmadd)(ai, b1, acc[i][1]);
+      FC_ROW(0) FC_ROW(1) FC_ROW(2) FC_ROW(3) FC_ROW(4) FC_ROW(5)
+#undef FC_ROW
+    }
+  }
+  FC_STORE(acc, c, ldc, m, n, flags);
+}
+
+#undef MR
+#undef NR
+#undef FC_CAT2
+#undef FC_CAT
+#undef FC_VOP
+#undef FC_BROADCAST
+#undef FC_BIAS_TAIL
+#undef FC_STORE
