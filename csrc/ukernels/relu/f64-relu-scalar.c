@@ -1,7 +1,5 @@
-/* f64 ReLU microkernel, portable C: y[i] = x[i] < 0 ? 0 : x[i] for i < n, so
- * NaN passes through. y may equal x; no alignment assumed. */
-#include "fastconv/ukernel.h"
-
-void fc_f64_relu_ukernel__scalar(size_t n, const double *x, double *y) {
-  for (size_t i = 0; i < n; i++) y[i] = x[i] < 0.0 ? 0.0 : x[i];
-}
+/* f64 ReLU microkernel, portable C: the forward kernel of the template in
+ * relu-scalar.h, at double. */
+#define RELU_NAME fc_f64_relu_ukernel__scalar
+#define T double
+#include "relu-scalar.h"

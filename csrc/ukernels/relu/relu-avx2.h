@@ -1,0 +1,63 @@
+/* Templates of the AVX2 ReLU microkernels, for one dtype; no alignment
+ * assumed, masked tails.
+ *   forward (RELU_NAME), 4 ymm per loop pass (32 f32 or 16 f64 elements):
+ *     y = max(0, x) with x as max's second operand, so NaN passes through;
+ *     y may equal x (each vector is loaded before it is stored).
+ *   backward (RELU_BWD_NAME), 2 ymm per loop pass (16 f32 or 8 f64):
+ *     gx = gy & !(x <= 0), the unordered compare passing gy where x is NaN
+ *     (as PyTorch's threshold_backward); gx may equal gy or x (each vector is
+ *     loaded before it is stored).
+ * The including file defines T (float, double), V (__m256, __m256d), LANES
+ * (8, 4), SFX (ps, pd) and the name of the one kernel it instantiates,
+ * RELU_NAME or RELU_BWD_NAME, and includes this once. */
+#include <immintrin.h>
+#include "fastconv/ukernel.h"
+#include "../avx2-lanes.h"
+
+#define FC_CAT2(a, b) a##b
+#define FC_CAT(a, b) FC_CAT2(a, b)
+#define FC_VOP(op) FC_CAT(_mm256_##op##_, SFX)
+
+#ifdef RELU_NAME
+void RELU_NAME(size_t n, const T *x, T *y) {
+  const V zero = FC_VOP(setzero)();
+  size_t i = 0;
+  for (; i + 4 * LANES <= n; i += 4 * LANES) {
+    const V v0 = FC_VOP(loadu)(x + i), v1 = FC_VOP(loadu)(x + i + LANES);
+    const V v2 = FC_VOP(loadu)(x + i + 2 * LANES), v3 = FC_VOP(loadu)(x + i + 3 * LANES);
+    FC_VOP(storeu)(y + i, FC_VOP(max)(zero, v0));
+    FC_VOP(storeu)(y + i + LANES, FC_VOP(max)(zero, v1));
+    FC_VOP(storeu)(y + i + 2 * LANES, FC_VOP(max)(zero, v2));
+    FC_VOP(storeu)(y + i + 3 * LANES, FC_VOP(max)(zero, v3));
+  }
+  for (; i + LANES <= n; i += LANES) FC_VOP(storeu)(y + i, FC_VOP(max)(zero, FC_VOP(loadu)(x + i)));
+  if (i < n) {
+    const __m256i idx = FC_MI_LANES;
+    const __m256i mask = FC_MI_CMPGT(FC_MI_SET1((FC_MI)(n - i)), idx);
+    const V v = FC_VOP(maskload)(x + i, mask);
+    FC_VOP(maskstore)(y + i, mask, FC_VOP(max)(zero, v));
+  }
+}
+#endif
+
+#ifdef RELU_BWD_NAME
+void RELU_BWD_NAME(size_t n, const T *gy, const T *x, T *gx) {
+  const V zero = FC_VOP(setzero)();
+  size_t i = 0;
+  for (; i + 2 * LANES <= n; i += 2 * LANES) {
+    const V m0 = FC_VOP(cmp)(FC_VOP(loadu)(x + i), zero, _CMP_NLE_UQ);
+    const V m1 = FC_VOP(cmp)(FC_VOP(loadu)(x + i + LANES), zero, _CMP_NLE_UQ);
+    const V g0 = FC_VOP(loadu)(gy + i), g1 = FC_VOP(loadu)(gy + i + LANES);
+    FC_VOP(storeu)(gx + i, FC_VOP(and)(m0, g0));
+    FC_VOP(storeu)(gx + i + LANES, FC_VOP(and)(m1, g1));
+  }
+  if (i < n) {
+    const __m256i lane = FC_MI_LANES;
+    for (; i < n; i += LANES) {
+      const __m256i k = FC_MI_CMPGT(FC_MI_SET1((FC_MI)(n - i < LANES ? n - i : LANES)), lane);
+      const V m = FC_VOP(cmp)(FC_VOP(maskload)(x + i, k), zero, _CMP_NLE_UQ);
+      FC_VOP(maskstore)(gx + i, k, FC_VOP(and)(m, FC_VOP(maskload)(gy + i, k)));
+    }
+  }
+}
+#endif
