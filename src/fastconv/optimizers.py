@@ -87,7 +87,7 @@ class SGD(Optimizer):
 
 def _flush_subnormal(a: np.ndarray) -> None:
     """Moments below the smallest normal number in magnitude become +0, as the C Adam
-    kernels store them (see csrc/ukernels/adam/f32-adam-scalar.c)."""
+    kernels store them (see csrc/ukernels/adam/adam-scalar.h)."""
     a[np.abs(a) < np.finfo(a.dtype).tiny] = 0
 
 
