@@ -5,6 +5,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(mktemp -d)
+trap 'rm -rf "$build"' EXIT
 cat > "$build/aarch64.cmake" <<'TOOLCHAIN'
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
