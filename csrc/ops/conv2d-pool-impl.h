@@ -70,12 +70,13 @@ int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, co
   const fc_f32_convpool_c1_ukernel direct = fc_table()->f32_convpool_c1;
   if (direct && FC_(convpool_c1_fits)(p, q)) { /* one task per pooled row */
     const int64_t units = p->n * q->oh, K = p->k;
-    FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_FLOPS(2 * p->n * K * p->oh * p->ow * 9), units);
+    const int64_t flops = fc_sat_mul(fc_sat_mul(18 * K, p->n), p->oh * p->ow);
+    FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_FLOPS(flops), units);
 #pragma omp parallel for schedule(dynamic, 4) num_threads(nt) if (nt > 1)
     for (int64_t u = 0; u < units; u++) {
       const int64_t ni = u / q->oh, py = u % q->oh;
-      direct(x + (ni * p->h + 2 * py) * p->w, (size_t)p->w, (size_t)q->ow, (size_t)K, w_rsck, bias,
-             y + u * q->ow * K, code ? code + u * q->ow * K : NULL);
+      direct(x + (ni * p->h + 2 * py) * p->w, (size_t)p->w, (size_t)q->ow, (size_t)K, w_rsck,
+             bias, y + u * q->ow * K, code ? code + u * q->ow * K : NULL);
     }
     return FC_OK;
   }
@@ -204,7 +205,8 @@ int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool
      * partials (9 taps, then the bias), added up in group order at the end:
      * the result depends on neither the thread count nor the schedule */
     const int64_t per = fc_ceil_div(p->n, 256), groups = fc_ceil_div(p->n, per), KK = 10 * K;
-    const int nt = fc_threads_for(FC_NS_FLOPS(2 * p->n * K * q->oh * q->ow * 9), groups);
+    const int nt = fc_threads_for(FC_NS_FLOPS(fc_sat_mul(fc_sat_mul(18 * K, p->n), q->oh * q->ow)),
+                                  groups);
     T *part = calloc((size_t)(groups * KK), sizeof(T));
     if (!part) return FC_ENOMEM;
     unsigned top = 0;
