@@ -1,7 +1,8 @@
 /* ==== conv2d forward and backward, and the dense layer's products ==========
  * Parameter checks shared by both dtypes, then the driver templates
  * (conv2d-impl.h, conv2d-backward-impl.h, and conv2d-pool-impl.h and
- * dense-impl.h, which share their GEMM helpers) instantiated for float and double. */
+ * dense-impl.h, which share their GEMM helpers) instantiated for float and
+ * double through conv2d-dtype.h. */
 #include <string.h>
 #include "internal.h"
 
@@ -36,63 +37,11 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 #define FC_IGEMM_MIN_DEPTH 64
 
 #define T float
-#define FC_(x) fc_f32_##x
-#define GEMM f32_gemm
-#define IGEMM f32_igemm
-#define IGEMM_ENTRY_T fc_f32_igemm_entry
-#define MAXPOOL_CODE f32_maxpool_code
-#define MAXPOOL_CODE_T fc_f32_maxpool_code_ukernel
-#define UNPOOL_CODE f32_unpool_code
+#define DT f32
 #define CONVPOOL_C1 1
-#define UNPOOL_CODE_T fc_f32_unpool_code_ukernel
-#define ADAM_PARAMS_T fc_f32_adam_params
-#define ADAM_UKERNEL_T fc_f32_adam_ukernel
-#define ADAM_UK f32_adam
-#include "conv2d-impl.h"
-#include "conv2d-backward-impl.h"
-#include "dense-impl.h"
-#include "conv2d-pool-impl.h"
-#undef T
-#undef FC_
-#undef GEMM
-#undef IGEMM
-#undef IGEMM_ENTRY_T
-#undef MAXPOOL_CODE
-#undef MAXPOOL_CODE_T
-#undef UNPOOL_CODE
-#undef CONVPOOL_C1
-#undef UNPOOL_CODE_T
-#undef ADAM_PARAMS_T
-#undef ADAM_UKERNEL_T
-#undef ADAM_UK
+#include "conv2d-dtype.h"
 
 #define T double
-#define FC_(x) fc_f64_##x
-#define GEMM f64_gemm
-#define IGEMM f64_igemm
-#define IGEMM_ENTRY_T fc_f64_igemm_entry
-#define MAXPOOL_CODE f64_maxpool_code
-#define MAXPOOL_CODE_T fc_f64_maxpool_code_ukernel
-#define UNPOOL_CODE f64_unpool_code
+#define DT f64
 #define CONVPOOL_C1 0
-#define UNPOOL_CODE_T fc_f64_unpool_code_ukernel
-#define ADAM_PARAMS_T fc_f64_adam_params
-#define ADAM_UKERNEL_T fc_f64_adam_ukernel
-#define ADAM_UK f64_adam
-#include "conv2d-impl.h"
-#include "conv2d-backward-impl.h"
-#include "dense-impl.h"
-#include "conv2d-pool-impl.h"
-#undef T
-#undef FC_
-#undef GEMM
-#undef IGEMM
-#undef IGEMM_ENTRY_T
-#undef MAXPOOL_CODE
-#undef MAXPOOL_CODE_T
-#undef UNPOOL_CODE
-#undef CONVPOOL_C1
-#undef UNPOOL_CODE_T
-#undef ADAM_PARAMS_T
-#undef ADAM_UKERNEL_T
-#undef ADAM_UK
+#include "conv2d-dtype.h"
