@@ -70,7 +70,7 @@ int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, co
   const fc_f32_convpool_c1_ukernel direct = fc_table()->f32_convpool_c1;
   if (direct && FC_(convpool_c1_fits)(p, q)) { /* one task per pooled row */
     const int64_t units = p->n * q->oh, K = p->k;
-    const int64_t flops = fc_sat_mul(fc_sat_mul(18 * K, p->n), p->oh * p->ow);
+    const int64_t flops = 2 * p->n * K * p->oh * p->ow * 9; /* fits: fc_conv2d_check */
     FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_FLOPS(flops), units);
 #pragma omp parallel for schedule(dynamic, 4) num_threads(nt) if (nt > 1)
     for (int64_t u = 0; u < units; u++) {
@@ -205,8 +205,7 @@ int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool
      * partials (9 taps, then the bias), added up in group order at the end:
      * the result depends on neither the thread count nor the schedule */
     const int64_t per = fc_ceil_div(p->n, 256), groups = fc_ceil_div(p->n, per), KK = 10 * K;
-    const int nt = fc_threads_for(FC_NS_FLOPS(fc_sat_mul(fc_sat_mul(18 * K, p->n), q->oh * q->ow)),
-                                  groups);
+    const int nt = fc_threads_for(FC_NS_FLOPS(2 * p->n * K * q->oh * q->ow * 9), groups);
     T *part = calloc((size_t)(groups * KK), sizeof(T));
     if (!part) return FC_ENOMEM;
     unsigned top = 0;
