@@ -44,7 +44,7 @@ import distributed
 import fastconv
 import fastconv.dask as fcd
 from fastconv._bench import workloads
-from fastconv.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+from fastconv import _demo
 from fastconv.models import Sequential
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,14 +92,7 @@ def timed(fn, repeats: int):
 
 def lecture_model() -> Sequential:
     fastconv.utils.set_random_seed(0)
-    model = Sequential()
-    model.add(Conv2D(28, kernel_size=(3, 3), input_shape=(28, 28, 1)))
-    model.add(MaxPooling2D(pool_size=(2, 2)))
-    model.add(Flatten())
-    model.add(Dense(128, activation=fastconv.nn.relu))
-    model.add(Dropout(0.2))
-    model.add(Dense(10, activation=fastconv.nn.softmax))
-    return model
+    return _demo.lecture_model(10)
 
 
 def image_graphs(args):

@@ -18,17 +18,15 @@ import numpy as np
 
 import fastconv
 from fastconv.datasets import mnist
-from fastconv.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+from fastconv import _demo
+from fastconv.layers import Dense
 from fastconv.models import Sequential
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist-5k"
 
 
 def lecture_model() -> Sequential:
-    model = Sequential([
-        Conv2D(28, (3, 3), input_shape=(28, 28, 1)), MaxPooling2D((2, 2)), Flatten(),
-        Dense(128, activation="relu"), Dropout(0.2), Dense(10, activation="softmax"),
-    ])
+    model = _demo.lecture_model(10)
     model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
     return model
 

@@ -22,7 +22,8 @@ import dask  # noqa: E402
 import fastconv  # noqa: E402
 import fastconv.dask as fcd  # noqa: E402
 from dropins_reference import assert_same_result  # noqa: E402
-from fastconv.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D  # noqa: E402
+from fastconv import _demo  # noqa: E402
+from fastconv.layers import Dense  # noqa: E402
 from fastconv.models import Sequential  # noqa: E402
 
 MODES = ("full", "same", "valid")
@@ -304,14 +305,7 @@ def test_relu_and_max_pool2d_on_cluster_match_in_memory(client):
 def lecture_model():
     """The lecture's CNN (examples/mnist_cnn.py), untrained, seeded."""
     fastconv.utils.set_random_seed(8)
-    model = Sequential()
-    model.add(Conv2D(28, kernel_size=(3, 3), input_shape=(28, 28, 1)))
-    model.add(MaxPooling2D(pool_size=(2, 2)))
-    model.add(Flatten())
-    model.add(Dense(128, activation=fastconv.nn.relu))
-    model.add(Dropout(0.2))
-    model.add(Dense(10, activation=fastconv.nn.softmax))
-    return model
+    return _demo.lecture_model(10)
 
 
 def test_predict_on_cluster_matches_model_predict(client, lecture_model):
