@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from fastconv._bench import cli, timing, workloads
+from model_table import keep_model_section
 from fastconv._bench.run import AREAS, MISMATCH, MODES, AreaResult, Machine, Row, fmt_share, probe_machine, run_area
 
 PEAK_TARGET = 0.70   # fraction of FMA peak wanted on L2 and L3
@@ -237,10 +238,7 @@ def main(argv=None) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         old = args.out.read_text() if args.out.exists() else ""
-        begin, end = "<!-- model section:", "<!-- end of model section -->"
-        if begin in old and end in old:  # benchmarks/model_table.py's section is kept
-            text += "\n\n" + begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
-        args.out.write_text(text)
+        args.out.write_text(keep_model_section(old, text))  # model_table.py's section stays
         print(f"wrote {args.out}", file=sys.stderr)
     disagree = [r for res in results.values() for r in res.rows if r.error > MISMATCH]
     return 1 if disagree else 0
