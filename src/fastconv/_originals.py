@@ -1,0 +1,34 @@
+"""The NumPy and SciPy functions fastconv's drop-ins stand in for, as they were
+before `fastconv.patch()` replaced any of them.
+
+The drop-ins hand some inputs to the original (dtypes without a fast path, such
+as object or long double). Once the original's module attribute may point at
+fastconv itself, they must reach the function that was there first: `patch()`
+records it here before it replaces anything, and `original()` prefers that
+record to the module attribute.
+"""
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import Any, Callable
+
+_lock = threading.Lock()
+_saved: dict[str, Callable[..., Any]] = {}
+
+
+def remember(qualname: str, func: Callable[..., Any]) -> None:
+    """Record `func` as the original behind `qualname` (first record wins)."""
+    with _lock:
+        _saved.setdefault(qualname, func)
+
+
+def original(qualname: str) -> Callable[..., Any]:
+    """The original function `qualname` ("numpy.convolve", "scipy.signal.convolve2d",
+    ...): the one `patch()` recorded, else the module's attribute. Raises
+    ImportError when its module is not installed."""
+    func = _saved.get(qualname)
+    if func is not None:
+        return func
+    module, _, attr = qualname.rpartition(".")
+    return getattr(importlib.import_module(module), attr)
