@@ -43,10 +43,10 @@ def _case(rng, dtype):
     return with_layout(rng, a, la), with_layout(rng, v, lv), desc
 
 
-def _check(op, a, v, mode, isa, desc):
+def _check(op, a, v, mode, isa, desc, method="direct"):
     fast, ref = OPS[op]
-    assert_same_result(fast(a, v, mode), ref(a, v, mode), op=op, isa=isa,
-                       case=f"{desc}, mode={mode!r}")
+    assert_same_result(fast(a, v, mode, method=method), ref(a, v, mode), op=op, isa=isa,
+                       case=f"{desc}, mode={mode!r}, method={method!r}")
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -67,11 +67,11 @@ def force_path(request, monkeypatch):
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("dtype", ["f4", "f8", "c8", "c16"])
 @pytest.mark.parametrize("op", OPS)
-@pytest.mark.parametrize("force_path", ["direct", "fft"], indirect=True)
-def test_each_float_path_matches_numpy(force_path, rng, op, dtype, seed):
+@pytest.mark.parametrize("method", ["direct", "fft", "auto"])
+def test_each_float_method_matches_numpy(method, rng, op, dtype, seed):
     a, v, desc = _case(rng, dtype)
     for mode in ("valid", "same", "full"):
-        _check(op, a, v, mode, "default", f"path={force_path}, {desc}")
+        _check(op, a, v, mode, "default", desc, method)
 
 
 @pytest.mark.parametrize("seed", range(2))
@@ -222,8 +222,7 @@ def test_long_signal_matches_numpy_and_threads_agree(op, rng, restore_threads, m
 
 
 @pytest.mark.parametrize("op", OPS)
-def test_direct_path_is_bitwise_repeatable_across_threads(op, rng, restore_threads, monkeypatch):
-    monkeypatch.setattr(_correlate, "FORCE_PATH", "direct")
+def test_direct_path_is_bitwise_repeatable_across_threads(op, rng, restore_threads):
     a, v = rng.standard_normal(100_000).astype(np.float32), rng.standard_normal(77).astype(np.float32)
     fastconv.set_num_threads(1)
     one = OPS[op][0](a, v, "full")

@@ -6,6 +6,7 @@ cases (empty arrays, swaps in 'valid' mode, kernels larger than the image with
 from __future__ import annotations
 
 import doctest
+import functools
 import warnings
 
 import numpy as np
@@ -64,8 +65,9 @@ def _fillvalue(rng, dtype):
     return float(rng.standard_normal())
 
 
-def _check(op, in1, in2, mode, boundary, fillvalue, isa, desc):
+def _check(op, in1, in2, mode, boundary, fillvalue, isa, desc, method="direct"):
     fast, ref = OPS[op]
+    fast = functools.partial(fast, method=method)
     case = f"{desc}, mode={mode!r}, boundary={boundary!r}, fillvalue={fillvalue!r}"
     if _scipy_crashes(mode, boundary, np.shape(in1), np.shape(in2)):
         # fastconv raises ValueError instead, or, for an empty kernel, returns
@@ -117,13 +119,13 @@ def force_path(request, monkeypatch):
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("dtype", ["f4", "f8", "c8", "c16"])
 @pytest.mark.parametrize("op", OPS)
-@pytest.mark.parametrize("force_path", ["direct", "fft"], indirect=True)
-def test_each_float_path_matches_scipy(force_path, rng, op, dtype, seed):
+@pytest.mark.parametrize("method", ["direct", "fft", "auto"])
+def test_each_float_method_matches_scipy(method, rng, op, dtype, seed):
     in1, in2, desc = _case(rng, dtype)
     for mode in MODES:
         for boundary in BOUNDARIES:
             _check(op, in1, in2, mode, boundary, _fillvalue(rng, dtype), "default",
-                   f"path={force_path}, {desc}")
+                   f"method={method}, {desc}", method)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -298,8 +300,7 @@ def test_large_image_matches_scipy_and_threads_agree(op, rng, restore_threads, k
         assert_same_result(one, two, op=op, isa="default", case="1 vs 2 threads, " + case)
 
 
-def test_direct_path_is_bitwise_repeatable_across_threads(rng, restore_threads, monkeypatch):
-    monkeypatch.setattr(_correlate, "FORCE_PATH", "direct")
+def test_direct_path_is_bitwise_repeatable_across_threads(rng, restore_threads):
     in1 = rng.standard_normal((257, 333)).astype(np.float32)
     in2 = rng.standard_normal((5, 6)).astype(np.float32)
     fastconv.set_num_threads(1)

@@ -1,23 +1,27 @@
 """The engine behind convolve, correlate, convolve2d and correlate2d: one
 correlation with SciPy's boundary rules, computed by the C kernels, by FFT or by
-the exact slow twin, whichever the dtype and the size call for.
+the exact slow twin, whichever the dtype and the caller's `method` call for.
 
     y[r, c] = sum_ij X(r - pad[0] + i, c - pad[1] + j) * k[i, j]
 
 X is the input extended by the boundary rule; no conjugation, no flipping (the
 public functions do those). Inputs arrive already in the result dtype.
 
-Paths, by result dtype:
-- float32, float64: direct SIMD kernels (csrc/ops/correlate2d.c), or FFT when
-  the cost model below predicts it is faster and every input is finite (a NaN
-  or inf would spread over the whole FFT result, not just its neighbourhood);
-- complex64, complex128: FFT, or the real kernels on real and imaginary parts
-  (two passes for a real kernel, four otherwise);
-- float16: the float32 path, rounded back (NumPy also sums float16 in float32);
+method='direct' (the drop-ins' default, the originals' algorithm class) sums
+directly at every size; 'fft' uses an overlap-save FFT for float and complex
+inputs whose values are all finite; 'auto' picks between the two with the cost
+model below. Paths, by result dtype:
+- float32, float64: direct SIMD kernels (csrc/ops/correlate2d.c), or the FFT;
+- complex64, complex128: the real kernels on real and imaginary parts (two
+  passes for a real kernel, four otherwise), or the FFT;
+- float16: the float32 path, rounded back once (NumPy also sums float16 in
+  float32), silently, as NumPy's own float16 sums overflow to inf;
 - bool and integers: the float64 kernels when every partial sum is an integer
   below 2**53 (so float64 is exact), converted back with wrap-around; otherwise
   the slow twin, exact in uint64. Never FFT;
 - long double, complex long double: the slow twin.
+The public functions hand the dtypes that have no fast path to the original
+NumPy/SciPy function where it is installed, before reaching this engine.
 """
 from __future__ import annotations
 
@@ -35,10 +39,11 @@ from .slow import FILL, SYMM, WRAP
 
 __all__ = ["correlate", "FILL", "WRAP", "SYMM"]
 
-# Tests only: "direct" or "fft" forces that path for float and complex inputs
-# (FFT still needs finite values), "slow" the slow twin for every dtype; None
-# lets the dtype and the cost model choose.
+# Tests only: "slow" sends every dtype to the slow twin; None lets the dtype
+# and the method choose.
 FORCE_PATH: str | None = None
+
+METHODS = ("direct", "fft", "auto")
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _C64, _C128 = np.dtype(np.complex64), np.dtype(np.complex128)
@@ -195,23 +200,47 @@ def _window(x, origin, shape, boundary, fill, dtype):
     return win
 
 
+def _magnitude_exponent(*arrays) -> int | None:
+    """e with 2**(e-1) <= the largest |real| or |imaginary| part of any value < 2**e,
+    or None when every value is zero. Parts, not moduli: |z| may overflow."""
+    peak = 0.0
+    for a in arrays:
+        a = np.asarray(a)
+        if a.size:
+            parts = (a.real, a.imag) if a.dtype.kind == "c" else (a,)
+            peak = max(peak, *(float(np.abs(p).max()) for p in parts))
+    return None if peak == 0.0 else math.frexp(peak)[1]
+
+
 def _fft(x, k, pad, out_shape, boundary, fill, plan):
     """Overlap-save with numpy.fft in float64 (complex128 for complex input):
     the extended input is cut into overlapping blocks of the plan's lengths, all
     blocks are transformed at once (in a few slabs over threads), multiplied by
-    the flipped kernel's spectrum, and each keeps its N - k + 1 valid outputs."""
+    the flipped kernel's spectrum, and each keeps its N - k + 1 valid outputs.
+
+    Input and kernel are first scaled by powers of two (exact) so that their
+    largest parts lie in [0.5, 1): the transforms then neither overflow (1e305
+    inputs) nor lose subnormal kernels, and the result is scaled back at the
+    end, so it is finite wherever the direct sum is."""
     _, (nb0, nb1), (n0, n1) = plan
     (oh, ow), (kh, kw) = out_shape, k.shape
+    ex = _magnitude_exponent(x, fill if boundary == FILL else 0)
+    ek = _magnitude_exponent(k)
+    if ex is None or ek is None:  # all zeros: every sum is an exact zero
+        return np.zeros(out_shape, dtype=x.dtype)
     l0, l1 = n0 - kh + 1, n1 - kw + 1
     cplx = x.dtype.kind == "c"
     work = np.complex128 if cplx else np.float64
     win = _window(x, (-pad[0], -pad[1]), (nb0 * l0 + kh - 1, nb1 * l1 + kw - 1),
                   boundary, fill, work)
+    win = np.ldexp(win, -ex) if not cplx else np.ldexp(win.real, -ex) + 1j * np.ldexp(win.imag, -ex)
+    kf = k[::-1, ::-1].astype(work)
+    kf = np.ldexp(kf, -ek) if not cplx else np.ldexp(kf.real, -ek) + 1j * np.ldexp(kf.imag, -ek)
     blocks = np.lib.stride_tricks.sliding_window_view(win, (n0, n1))[::l0, ::l1]
     axes, s = ((-2, -1), (n0, n1)) if n0 > 1 else ((-1,), (n1,))  # 1-D: rows of length 1
     fwd, inv = (np.fft.fftn, np.fft.ifftn) if cplx else (np.fft.rfftn, np.fft.irfftn)
-    spectrum = fwd(k[::-1, ::-1].astype(work), s, axes)
-    y = np.empty(out_shape, dtype=x.dtype)
+    spectrum = fwd(kf, s, axes)
+    y = np.empty(out_shape, dtype=work)
     split = 0 if nb0 >= nb1 else 1  # cut the block grid into slabs along its longer side
 
     def run(span):  # one slab: transform, multiply, keep each block's valid part
@@ -229,10 +258,18 @@ def _fft(x, k, pad, out_shape, boundary, fill, plan):
     count = (nb0, nb1)[split]
     edges = np.linspace(0, count, min(threads, count) + 1).astype(int)
     _map_threads(run, [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a], threads)
-    return y
+    # Scale back in two exact steps (ldexp), the one that shrinks first, so a
+    # finite result is never lost to an intermediate overflow.
+    lo, hi = sorted((ex, ek))
+    with np.errstate(over="ignore"):  # a true overflow gives inf, as the direct sum does
+        if cplx:
+            y = np.ldexp(np.ldexp(y.real, lo), hi) + 1j * np.ldexp(np.ldexp(y.imag, lo), hi)
+        else:
+            y = np.ldexp(np.ldexp(y, lo), hi)
+        return y.astype(x.dtype)
 
 
-def _exact_in_float64(x, k, boundary, fill) -> bool:
+def exact_in_float64(x, k, boundary=FILL, fill=0) -> bool:
     """True when every partial sum of integer products stays below 2**53 in
     magnitude, so float64 arithmetic (any order, with FMA) is exact."""
     peak = 0
@@ -275,30 +312,51 @@ def _finite(*arrays) -> bool:
     return True
 
 
-def _correlate_1d(x, k, pad, out_n):
-    """1-D, zero-extended: the 2-D engine on one row, with a short cut for small
-    float problems and short kernels (no planning: FFT cannot win there), then
-    NumPy's edge sums when the kernel is not finite."""
+def _correlate_1d(x, k, pad, out_n, method):
+    """1-D, zero-extended: the 2-D engine on one row (a direct float call goes
+    straight to the 1-D kernel), then NumPy's edge sums when the kernel is not
+    finite."""
     n, m = len(x), len(k)
-    if FORCE_PATH is None and (m <= _FEW_TAPS or out_n * m <= _SMALL_MACS) and x.dtype.char in "fd":
+    if FORCE_PATH is None and method == "direct" and x.dtype.char in "fd":
         y = np.empty(out_n, dtype=x.dtype)
         _kernels.correlate1d(c_aligned(x), c_aligned(k), y, pad)
     else:
-        y = correlate(x[None, :], k[None, :], (0, pad), (1, out_n))[0]
+        y = correlate(x[None, :], k[None, :], (0, pad), (1, out_n), method=method)[0]
     if y.dtype.kind in "fc" and (pad > 0 or out_n > n - m + 1) and not _finite(k):
         _numpy_edges(y, x, k, pad)
     return y
 
 
-def correlate(x, k, pad, out_shape, boundary=FILL, fill=0):
+def _fft_wins(x, k, out_shape, method) -> tuple | None:
+    """The FFT plan when `method` asks for the FFT ('fft', or 'auto' with the cost
+    model predicting it faster) and every value is finite, else None."""
+    if method == "direct":
+        return None
+    dtype = x.dtype
+    (oh, ow), (kh, kw) = out_shape, k.shape
+    threads = _kernels.get_num_threads()
+    plan = _fft_plan(out_shape, k.shape, dtype.kind == "c", threads)
+    if method == "auto":
+        if kh * kw <= _FEW_TAPS or oh * ow * kh * kw <= _SMALL_MACS:
+            return None
+        macs = oh * ow * kh * kw
+        if dtype.kind == "c":
+            macs *= 4 if np.any(k.imag) else 2
+        if plan[0] >= _direct_seconds(macs, dtype, threads):
+            return None
+    return plan
+
+
+def correlate(x, k, pad, out_shape, boundary=FILL, fill=0, method="direct"):
     """The correlation above for 1-D (pad and out_shape ints, zero extension) or
     2-D inputs.
 
     x, k: arrays of one native numeric dtype, the result's; k non-empty. `fill`
-    is a scalar of that dtype, used with boundary FILL. Returns a new array.
+    is a scalar of that dtype, used with boundary FILL. `method` is one of
+    METHODS; it matters for float and complex dtypes only. Returns a new array.
     """
     if x.ndim == 1:
-        return _correlate_1d(x, k, pad, out_shape)
+        return _correlate_1d(x, k, pad, out_shape, method)
     dtype = x.dtype
     oh, ow = out_shape
     kh, kw = k.shape
@@ -307,26 +365,18 @@ def correlate(x, k, pad, out_shape, boundary=FILL, fill=0):
     if FORCE_PATH == "slow":
         return slow.correlate2d(x, k, pad, out_shape, boundary, fill)
     if dtype == _F16:
-        y = correlate(x.astype(_F32), k.astype(_F32), pad, out_shape, boundary, _F32.type(fill))
-        return y.astype(_F16)
-    if (dtype in (_F32, _F64) and FORCE_PATH is None
-            and (kh * kw <= _FEW_TAPS or oh * ow * kh * kw <= _SMALL_MACS)):
-        return _direct(x, k, pad, out_shape, boundary, fill)
+        y = correlate(x.astype(_F32), k.astype(_F32), pad, out_shape, boundary,
+                      _F32.type(fill), method)
+        with np.errstate(over="ignore"):  # NumPy's float16 sums overflow to inf silently
+            return y.astype(_F16)
     if dtype in (_F32, _F64, _C64, _C128):
-        macs = oh * ow * kh * kw
-        if dtype.kind == "c":
-            macs *= 4 if np.any(k.imag) else 2
-        threads = _kernels.get_num_threads()
-        plan = _fft_plan(out_shape, k.shape, dtype.kind == "c", threads)
-        fft_wins = plan[0] < _direct_seconds(macs, dtype, threads)
-        if FORCE_PATH is not None:
-            fft_wins = FORCE_PATH == "fft"
-        if fft_wins and _finite(x, k, fill):
+        plan = _fft_wins(x, k, out_shape, method)
+        if plan is not None and _finite(x, k, fill):
             return _fft(x, k, pad, out_shape, boundary, fill, plan)
         if dtype.kind == "c":
             return _direct_complex(x, k, pad, out_shape, boundary, fill)
         return _direct(x, k, pad, out_shape, boundary, fill)
-    if dtype.kind in "biu" and _exact_in_float64(x, k, boundary, fill):
+    if dtype.kind in "biu" and exact_in_float64(x, k, boundary, fill):
         y = _direct(x.astype(_F64), k.astype(_F64), pad, out_shape, boundary, float(fill))
         return _from_exact(y, dtype)
     return slow.correlate2d(x, k, pad, out_shape, boundary, fill)

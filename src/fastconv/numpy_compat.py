@@ -5,14 +5,16 @@ import operator
 
 import numpy as np
 
-from . import _correlate
+from . import _correlate, _originals
 
 __all__ = ["convolve", "correlate"]
 
 _MODES = {"valid": 0, "same": 1, "full": 2}
-# Result dtypes computed here; anything else (object, timedelta64, strings...)
-# is handed to NumPy itself, which either computes it or raises its own error.
-_NUMERIC_KINDS = "biufc"
+# Result dtypes with a path of fastconv's own (integers only while float64 sums
+# are exact); anything else (bool, long double, object, timedelta64, strings...)
+# is handed to NumPy itself, which computes it at its own speed or raises its
+# own error.
+_FAST_CHARS = frozenset("efdFD") | frozenset(np.typecodes["AllInteger"])
 
 
 def _mode_code(mode) -> int:
@@ -34,26 +36,41 @@ def _mode_code(mode) -> int:
     return code
 
 
+def _method(method) -> str:
+    if method not in _correlate.METHODS:
+        raise ValueError(f"method must be 'direct', 'fft' or 'auto', got {method!r}")
+    return method
+
+
 def _result_dtype(a: np.ndarray, v: np.ndarray) -> np.dtype | None:
-    """NumPy's computation dtype (promotion, falling back to object), or None
-    when it is one this module leaves to NumPy."""
+    """NumPy's computation dtype, native byte order, or None when it is one
+    this module leaves to NumPy."""
     try:
         dtype = np.result_type(a, v)
     except TypeError:
         return None
-    if dtype.kind not in _NUMERIC_KINDS:
+    if dtype.char not in _FAST_CHARS:
         return None
     return dtype.newbyteorder("=")
 
 
-def _correlate_1d(a: np.ndarray, v: np.ndarray, code: int) -> np.ndarray:
-    """NumPy's _pyarray_correlate for len(a) >= len(v) >= 1: no conjugation."""
+def _as_1d(a) -> np.ndarray:
+    """``numpy.array(a, copy=None, ndmin=1)``, in words NumPy 1.x also takes."""
+    a = np.asarray(a)
+    return a.reshape(1) if a.ndim == 0 else a
+
+
+def _correlate_1d(a: np.ndarray, v: np.ndarray, code: int, method: str) -> np.ndarray | None:
+    """NumPy's _pyarray_correlate for len(a) >= len(v) >= 1 (no conjugation), or
+    None for integers too large for exact float64 sums."""
+    if a.dtype.kind in "iu" and not _correlate.exact_in_float64(a, v):
+        return None
     n, m = len(a), len(v)
     pad, out_n = ((0, n - m + 1), (m // 2, n), (m - 1, n + m - 1))[code]
-    return _correlate.correlate(a, v, pad, out_n)
+    return _correlate.correlate(a, v, pad, out_n, method=method)
 
 
-def correlate(a, v, mode="valid"):
+def correlate(a, v, mode="valid", *, method="direct"):
     """Cross-correlation of two 1-D sequences, exactly as ``numpy.correlate``.
 
     ``c[k] = sum_n a[n + k] * conj(v[n])``, with the lag range set by `mode`.
@@ -65,6 +82,13 @@ def correlate(a, v, mode="valid"):
     mode : {'valid', 'same', 'full'} or {0, 1, 2}, optional
         As in NumPy: 'valid' (default) gives ``max(M, N) - min(M, N) + 1``
         values, 'same' ``max(M, N)``, 'full' ``M + N - 1``.
+    method : {'direct', 'fft', 'auto'}, optional, keyword only
+        fastconv's extension. 'direct' (default) sums directly, as NumPy does,
+        at every size. 'fft' computes float and complex inputs by FFT, 'auto'
+        picks the faster of the two by a cost model; both fall back to direct
+        sums for integers and for inputs holding inf or NaN. An FFT result's
+        error is relative to the largest values, not to each output: see
+        docs/dropins.md before asking for it.
 
     Returns
     -------
@@ -82,13 +106,12 @@ def correlate(a, v, mode="valid"):
 
     Notes
     -----
-    float32/float64 (and complex64/complex128 as real passes) run on the SIMD
-    kernels of ``csrc/ops/correlate2d.c``, threaded, or on ``numpy.fft`` when
-    the kernel is long enough that FFT is predicted to be faster and all values
-    are finite. Integers and bool are computed exactly, with NumPy's
-    wrap-around on overflow (float64 kernels while exact, else
-    ``fastconv.slow``); float16 is summed in float32. Object and timedelta64
-    inputs are passed to ``numpy.correlate``.
+    float32/float64 (and complex64/complex128 as real passes) run on the direct
+    SIMD kernels of ``csrc/ops/correlate1d.c``, threaded. Integers are computed
+    exactly on the float64 kernels while every partial sum stays below 2**53;
+    float16 is summed in float32 and rounded once, as NumPy does. Everything
+    else (larger integers, bool, long double, object, timedelta64) is passed to
+    ``numpy.correlate`` itself, so it is exactly NumPy's result at NumPy's speed.
 
     Examples
     --------
@@ -99,13 +122,14 @@ def correlate(a, v, mode="valid"):
     array([17, 22, 39, 44])
     """
     code = _mode_code(mode)
+    method = _method(method)
     a_arr, v_arr = np.asarray(a), np.asarray(v)
     for name, arr in (("a", a_arr), ("v", v_arr)):
         if arr.ndim != 1:
             raise ValueError(f"correlate: {name} must be 1-D, got an array of shape {arr.shape}")
     dtype = _result_dtype(a_arr, v_arr)
     if dtype is None:
-        return np.correlate(a, v, mode)
+        return _originals.original("numpy.correlate")(a, v, mode)
     if a_arr.size == 0:
         raise ValueError("correlate: a (the first array argument) cannot be empty")
     if v_arr.size == 0:
@@ -115,11 +139,14 @@ def correlate(a, v, mode="valid"):
     if dtype.kind == "c":
         v_arr = np.conjugate(v_arr)
     if len(v_arr) > len(a_arr):  # NumPy swaps, then reverses the result (in place: contiguous)
-        return np.ascontiguousarray(_correlate_1d(v_arr, a_arr, code)[::-1])
-    return _correlate_1d(a_arr, v_arr, code)
+        y = _correlate_1d(v_arr, a_arr, code, method)
+        y = None if y is None else np.ascontiguousarray(y[::-1])
+    else:
+        y = _correlate_1d(a_arr, v_arr, code, method)
+    return _originals.original("numpy.correlate")(a, v, mode) if y is None else y
 
 
-def convolve(a, v, mode="full"):
+def convolve(a, v, mode="full", *, method="direct"):
     """Discrete linear convolution of two 1-D sequences, exactly as ``numpy.convolve``.
 
     ``c[k] = sum_n a[n] * v[k - n]``; the arguments are swapped when `v` is the
@@ -146,11 +173,13 @@ def convolve(a, v, mode="full"):
     TypeError
         A mode that is neither a string nor an integer.
 
+    method : {'direct', 'fft', 'auto'}, optional, keyword only
+        As in :func:`correlate`: direct sums by default.
+
     Notes
     -----
-    The paths are those of :func:`fastconv.correlate` (SIMD kernels or FFT for
-    floating and complex types, exact integer arithmetic with wrap-around for
-    integers and bool); object and timedelta64 inputs go to ``numpy.convolve``.
+    The paths are those of :func:`fastconv.correlate`; what has no fast path
+    goes to ``numpy.convolve`` itself.
 
     Examples
     --------
@@ -160,7 +189,7 @@ def convolve(a, v, mode="full"):
     >>> np.convolve([1, 2, 3], [0, 1, 0.5])
     array([0. , 1. , 2.5, 4. , 1.5])
     """
-    a_arr, v_arr = np.array(a, copy=None, ndmin=1), np.array(v, copy=None, ndmin=1)
+    a_arr, v_arr = _as_1d(a), _as_1d(v)
     if len(a_arr) == 0:
         raise ValueError("convolve: a cannot be empty")
     if len(v_arr) == 0:
@@ -168,12 +197,14 @@ def convolve(a, v, mode="full"):
     if len(v_arr) > len(a_arr):
         a_arr, v_arr = v_arr, a_arr
     code = _mode_code(mode)
+    method = _method(method)
     for name, arr in (("a", a_arr), ("v", v_arr)):
         if arr.ndim != 1:
             raise ValueError(f"convolve: inputs must be 1-D, got an array of shape {arr.shape}")
     dtype = _result_dtype(a_arr, v_arr)
-    if dtype is None:
-        return np.convolve(a, v, mode)
-    a_arr = a_arr.astype(dtype, copy=False)
-    v_arr = v_arr.astype(dtype, copy=False)
-    return _correlate_1d(a_arr, v_arr[::-1], code)
+    if dtype is not None:
+        y = _correlate_1d(a_arr.astype(dtype, copy=False), v_arr.astype(dtype, copy=False)[::-1],
+                          code, method)
+        if y is not None:
+            return y
+    return _originals.original("numpy.convolve")(a, v, mode)

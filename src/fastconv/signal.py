@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _correlate
+from . import _correlate, _originals
 from ._correlate import FILL, SYMM, WRAP
 
 __all__ = ["convolve2d", "correlate2d"]
@@ -88,8 +88,21 @@ def _fill_scalar(fillvalue, dtype: np.dtype):
     return arr.reshape(-1)[0]
 
 
-def _correlate2d(op: str, in1, in2, mode, boundary, fillvalue, flip: bool):
-    """SciPy's _sigtools._convolve2d: checks in SciPy's order, then the engine."""
+def _original(op: str, args):
+    """SciPy's own `op` on the caller's arguments, or None without SciPy."""
+    try:
+        func = _originals.original(f"scipy.signal.{op}")
+    except ImportError:
+        return None
+    return func(*args)
+
+
+def _correlate2d(op: str, in1, in2, mode, boundary, fillvalue, flip: bool, method):
+    """SciPy's _sigtools._convolve2d: checks in SciPy's order, then the engine,
+    or SciPy itself for the dtypes without a fast path."""
+    if method not in _correlate.METHODS:
+        raise ValueError(f"{op}: method must be 'direct', 'fft' or 'auto', got {method!r}")
+    args = (in1, in2, mode, boundary, fillvalue)
     in1, in2 = np.asarray(in1), np.asarray(in2)
     if not in1.ndim == in2.ndim == 2:
         raise ValueError(
@@ -121,6 +134,11 @@ def _correlate2d(op: str, in1, in2, mode, boundary, fillvalue, flip: bool):
         )
     x = in1.astype(dtype, copy=False)
     k = in2.astype(dtype, copy=False)
+    if dtype.char in "gG" or (dtype.kind in "iu" and not _correlate.exact_in_float64(
+            x, k, bcode, fill)):  # no fast path: SciPy's own speed and values
+        y = _original(op, args)
+        if y is not None:
+            return y
     if flip:  # convolution: a correlation with the kernel reversed; 'same' centres on kh // 2
         k = k[::-1, ::-1]
         pad = ((0, 0), (kh // 2, kw // 2), (kh - 1, kw - 1))[code]
@@ -128,11 +146,11 @@ def _correlate2d(op: str, in1, in2, mode, boundary, fillvalue, flip: bool):
         if dtype.kind == "c":
             k = np.conjugate(k)
         pad = ((0, 0), ((kh - 1) // 2, (kw - 1) // 2), (kh - 1, kw - 1))[code]
-    out = _correlate.correlate(x, k, pad, out_shape, bcode, fill)
+    out = _correlate.correlate(x, k, pad, out_shape, bcode, fill, method)
     return out[::-1, ::-1] if swapped and not flip else out
 
 
-def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
+def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, method="direct"):
     """Cross-correlate two 2-D arrays, exactly as ``scipy.signal.correlate2d``.
 
     ``out[r, c] = sum_ij X(r - p + i, c - q + j) * conj(in2[i, j])``, X being `in1`
@@ -155,6 +173,13 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
     fillvalue : scalar, optional
         Converted to the result dtype by SciPy's rules (complex into a real
         type raises ValueError). Default 0.
+    method : {'direct', 'fft', 'auto'}, optional, keyword only
+        fastconv's extension. 'direct' (default) sums directly, as SciPy's
+        ``convolve2d`` does, at every size. 'fft' computes float and complex
+        inputs by an overlap-save FFT, 'auto' picks the faster by a cost
+        model; both sum directly for integers and for inputs holding inf or
+        NaN. An FFT result's error is relative to the largest values, not to
+        each output (docs/dropins.md).
 
     Returns
     -------
@@ -163,12 +188,13 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
 
     Notes
     -----
-    float32 and float64 (complex via real passes) run on the SIMD kernels of
-    ``csrc/ops/correlate2d.c`` over padded row bands, threaded; large kernels
-    use ``numpy.fft`` when predicted faster and all values are finite.
-    Integers are exact with wrap-around (float64 kernels while exact, else
-    ``fastconv.slow``). Where SciPy crashes (boundary 'wrap'/'symm' on an
-    empty `in1`), this raises ValueError.
+    float32 and float64 (complex via real passes) run on the direct SIMD
+    kernels of ``csrc/ops/correlate2d.c`` over padded row bands, threaded, at
+    every kernel size. Integers are exact: the float64 kernels while every
+    partial sum stays below 2**53; larger integers and long double go to
+    ``scipy.signal`` itself (or, without SciPy, to the exact ``fastconv.slow``).
+    Where SciPy crashes (boundary 'wrap'/'symm' on an empty `in1`), this
+    raises ValueError.
 
     Examples
     --------
@@ -184,10 +210,10 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
     ...                signal.correlate2d(x, k, "same", "symm"))
     True
     """
-    return _correlate2d("correlate2d", in1, in2, mode, boundary, fillvalue, flip=False)
+    return _correlate2d("correlate2d", in1, in2, mode, boundary, fillvalue, False, method)
 
 
-def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
+def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, method="direct"):
     """Convolve two 2-D arrays, exactly as ``scipy.signal.convolve2d``.
 
     ``out[r, c] = sum_ij X(r + p - i, c + q - j) * in2[i, j]``, X being `in1`
@@ -206,6 +232,8 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
         'fill' (or 'pad'), 'wrap' (or 'circular'), 'symm' (or 'symmetric').
     fillvalue : scalar, optional
         Value beyond the edges for 'fill'. Default 0.
+    method : {'direct', 'fft', 'auto'}, optional, keyword only
+        As in :func:`correlate2d`: direct sums by default.
 
     Returns
     -------
@@ -229,4 +257,4 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
     >>> np.array_equal(fastconv.convolve2d(x, k, "valid"), signal.convolve2d(x, k, "valid"))
     True
     """
-    return _correlate2d("convolve2d", in1, in2, mode, boundary, fillvalue, flip=True)
+    return _correlate2d("convolve2d", in1, in2, mode, boundary, fillvalue, True, method)
