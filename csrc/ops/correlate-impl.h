@@ -33,6 +33,34 @@ static void FC_(correlate_band)(const fc_correlate2d_params *p, const T *x, T fi
   }
 }
 
+/* One task: a band of rows x a block of columns of y. The window is read in
+ * place when it lies inside x, else copied into *scratch (allocated on first
+ * need, tl->scratch_elems elements). Returns 0, or 1 when that allocation fails. */
+static int FC_(correlate_task)(const fc_correlate2d_params *p, const T *x, const T *k, T fill,
+                               T *y, const fc_correlate_tiling *tl, UKERNEL_T fn, int64_t task,
+                               T **scratch) {
+  const int64_t r0 = (task / tl->col_tasks) * tl->rb, c0 = (task % tl->col_tasks) * tl->cb;
+  const int64_t rows = fc_min64(tl->rb, p->oh - r0), cols = fc_min64(tl->cb, p->ow - c0);
+  const int64_t g0 = r0 - p->pad_top, h0 = c0 - p->pad_left; /* window origin in x */
+  const int64_t wrows = rows + p->kh - 1, wcols = cols + p->kw - 1;
+  const T *src;
+  int64_t lds;
+  if (g0 >= 0 && g0 + wrows <= p->h && h0 >= 0 && h0 + wcols <= p->w) {
+    src = x + g0 * p->ldx + h0;
+    lds = p->ldx;
+  } else {
+    if (*scratch == NULL) *scratch = fc_alloc((size_t)tl->scratch_elems * sizeof(T));
+    if (*scratch == NULL) return 1;
+    FC_(correlate_band)(p, x, fill, g0, wrows, h0, wcols, *scratch);
+    src = *scratch;
+    lds = wcols;
+  }
+  for (int64_t r = 0; r < rows; r++)
+    fn((size_t)cols, (size_t)p->kh, (size_t)p->kw, src + r * lds, (size_t)lds, k,
+       y + (r0 + r) * p->ow + c0);
+  return 0;
+}
+
 int FC_(correlate2d)(const fc_correlate2d_params *p, const T *x, const T *k, T fill, T *y) {
   const int st = fc_correlate2d_check(p);
   if (st != FC_OK) return st;
@@ -45,10 +73,16 @@ int FC_(correlate2d)(const fc_correlate2d_params *p, const T *x, const T *k, T f
   int64_t macs;
   if (!fc_mul(p->oh * p->ow, p->kh * p->kw, &macs) || macs > INT64_MAX / 4) macs = INT64_MAX / 4;
   const int64_t bytes = (int64_t)sizeof(T) * (p->oh * p->ow + fc_min64(p->h * p->w, INT64_MAX / 16));
-  FC_MAYBE_UNUSED const int nt =
-      fc_threads_for(fc_max64(FC_NS_FLOPS(2 * macs), FC_NS_BYTES(bytes)), ntasks);
+  const int nt = fc_threads_for(fc_max64(FC_NS_FLOPS(2 * macs), FC_NS_BYTES(bytes)), ntasks);
   int failed = 0;
-#pragma omp parallel num_threads(nt) if (nt > 1)
+  if (nt <= 1) { /* no parallel region at all: entering one costs more than a small call */
+    T *scratch = NULL;
+    for (int64_t task = 0; task < ntasks && !failed; task++)
+      failed = FC_(correlate_task)(p, x, k, fill, y, &tl, fn, task, &scratch);
+    free(scratch);
+    return failed ? FC_ENOMEM : FC_OK;
+  }
+#pragma omp parallel num_threads(nt)
   {
     T *scratch = NULL;
 #pragma omp for schedule(dynamic, 1)
@@ -57,29 +91,10 @@ int FC_(correlate2d)(const fc_correlate2d_params *p, const T *x, const T *k, T f
 #pragma omp atomic read
       stop = failed;
       if (stop) continue;
-      const int64_t r0 = (task / tl.col_tasks) * tl.rb, c0 = (task % tl.col_tasks) * tl.cb;
-      const int64_t rows = fc_min64(tl.rb, p->oh - r0), cols = fc_min64(tl.cb, p->ow - c0);
-      const int64_t g0 = r0 - p->pad_top, h0 = c0 - p->pad_left; /* window origin in x */
-      const int64_t wrows = rows + p->kh - 1, wcols = cols + p->kw - 1;
-      const T *src;
-      int64_t lds;
-      if (g0 >= 0 && g0 + wrows <= p->h && h0 >= 0 && h0 + wcols <= p->w) {
-        src = x + g0 * p->ldx + h0;
-        lds = p->ldx;
-      } else {
-        if (scratch == NULL) scratch = fc_alloc((size_t)tl.scratch_elems * sizeof(T));
-        if (scratch == NULL) {
+      if (FC_(correlate_task)(p, x, k, fill, y, &tl, fn, task, &scratch)) {
 #pragma omp atomic write
-          failed = 1;
-          continue;
-        }
-        FC_(correlate_band)(p, x, fill, g0, wrows, h0, wcols, scratch);
-        src = scratch;
-        lds = wcols;
+        failed = 1;
       }
-      for (int64_t r = 0; r < rows; r++)
-        fn((size_t)cols, (size_t)p->kh, (size_t)p->kw, src + r * lds, (size_t)lds, k,
-           y + (r0 + r) * p->ow + c0);
     }
     free(scratch);
   }
