@@ -173,8 +173,12 @@ def test_bad_input_raises_like_numpy(op, a, v, mode):
 
 
 def test_error_messages_name_the_argument():
-    with pytest.raises(ValueError, match=r"mode must be 'valid', 'same' or 'full', got 'ful'"):
-        fastconv.convolve([1, 2], [1], "ful")
+    if np.lib.NumpyVersion(np.__version__) >= "2.0.0":
+        with pytest.raises(ValueError, match=r"mode.*'ful'"):
+            fastconv.convolve([1, 2], [1], "ful")
+    else:  # NumPy 1.x takes inexact mode names, with a DeprecationWarning
+        with pytest.warns(DeprecationWarning):
+            assert fastconv.convolve([1, 2], [1], "ful").tolist() == [1, 2]
     with pytest.raises(ValueError, match=r"correlate: a must be 1-D, got an array of shape \(2, 1\)"):
         fastconv.correlate([[1], [2]], [1])
     with pytest.raises(ValueError, match="v cannot be empty"):

@@ -17,12 +17,12 @@ _MODES = {"valid": 0, "same": 1, "full": 2}
 _FAST_CHARS = frozenset("efdFD") | frozenset(np.typecodes["AllInteger"])
 
 
-def _mode_code(mode) -> int:
-    """NumPy's rule: 'valid', 'same', 'full' or the ints 0, 1, 2."""
+def _mode_code(mode) -> int | None:
+    """NumPy's rule: 'valid', 'same', 'full' or the ints 0, 1, 2. None for any
+    other string, which the installed NumPy judges (NumPy 1.x takes 'VALID' or
+    'v' with a DeprecationWarning, 2.x raises ValueError)."""
     if isinstance(mode, str):
-        if mode not in _MODES:
-            raise ValueError(f"mode must be 'valid', 'same' or 'full', got {mode!r}")
-        return _MODES[mode]
+        return _MODES.get(mode)
     if isinstance(mode, (bool, np.bool_)):
         raise TypeError(f"mode must be 'valid', 'same', 'full' or 0, 1, 2, got {mode!r}")
     try:
@@ -123,6 +123,8 @@ def correlate(a, v, mode="valid", *, method="direct"):
     """
     code = _mode_code(mode)
     method = _method(method)
+    if code is None:
+        return _originals.original("numpy.correlate")(a, v, mode)
     a_arr, v_arr = np.asarray(a), np.asarray(v)
     for name, arr in (("a", a_arr), ("v", v_arr)):
         if arr.ndim != 1:
@@ -198,6 +200,8 @@ def convolve(a, v, mode="full", *, method="direct"):
         a_arr, v_arr = v_arr, a_arr
     code = _mode_code(mode)
     method = _method(method)
+    if code is None:
+        return _originals.original("numpy.convolve")(a, v, mode)
     for name, arr in (("a", a_arr), ("v", v_arr)):
         if arr.ndim != 1:
             raise ValueError(f"convolve: inputs must be 1-D, got an array of shape {arr.shape}")

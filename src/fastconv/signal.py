@@ -68,7 +68,9 @@ def _fill_scalar(fillvalue, dtype: np.dtype):
     refused."""
     try:
         if isinstance(fillvalue, np.ndarray):
-            if not np.can_cast(fillvalue.dtype, dtype, "safe"):
+            # the array, not its dtype: NumPy 1.x casts 0-d arrays by value, as
+            # SciPy's C conversion then does; NumPy 2 by dtype alone
+            if not np.can_cast(fillvalue, dtype, "safe"):
                 raise TypeError("unsafe cast")
             arr = fillvalue.astype(dtype)
         else:
