@@ -5,7 +5,7 @@ import operator
 
 import numpy as np
 
-from . import _correlate
+from . import _correlate, _originals
 
 __all__ = ["convolve", "correlate"]
 
@@ -105,7 +105,7 @@ def correlate(a, v, mode="valid"):
             raise ValueError(f"correlate: {name} must be 1-D, got an array of shape {arr.shape}")
     dtype = _result_dtype(a_arr, v_arr)
     if dtype is None:
-        return np.correlate(a, v, mode)
+        return _originals.original("numpy.correlate")(a, v, mode)
     if a_arr.size == 0:
         raise ValueError("correlate: a (the first array argument) cannot be empty")
     if v_arr.size == 0:
@@ -173,7 +173,7 @@ def convolve(a, v, mode="full"):
             raise ValueError(f"convolve: inputs must be 1-D, got an array of shape {arr.shape}")
     dtype = _result_dtype(a_arr, v_arr)
     if dtype is None:
-        return np.convolve(a, v, mode)
+        return _originals.original("numpy.convolve")(a, v, mode)
     a_arr = a_arr.astype(dtype, copy=False)
     v_arr = v_arr.astype(dtype, copy=False)
     return _correlate_1d(a_arr, v_arr[::-1], code)
