@@ -85,9 +85,9 @@ def _replacement(qualname: str) -> Callable[..., Any]:
 
 def _installed(module: str) -> bool:
     """Whether `module`'s top-level package is imported or importable (found,
-    not run)."""
+    not run); a None in sys.modules, which blocks the import, counts as absent."""
     top = module.partition(".")[0]
-    return top in sys.modules or importlib.util.find_spec(top) is not None
+    return sys.modules.get(top) is not None or importlib.util.find_spec(top) is not None
 
 
 def _is_or_wraps(value: Any, original: Any) -> bool:
@@ -271,7 +271,7 @@ def patch(names: Names = None) -> None:
     waiting = []
     for qualname in chosen:
         public, _ = _split(qualname)
-        if public in sys.modules:
+        if sys.modules.get(public) is not None:
             importlib.import_module(public)  # returns once another thread's import of it is done
         elif _installed(public):
             waiting.append(qualname)
@@ -282,12 +282,12 @@ def patch(names: Names = None) -> None:
                 continue
             if _ready(public) is not None:
                 _apply(qualname, funcs[qualname])
-            elif qualname in waiting or public in sys.modules:
+            elif qualname in waiting or sys.modules.get(public) is not None:
                 _pending.setdefault(public, {})[qualname] = funcs[qualname]
         _settle()
     # A module another thread began importing before the hook went in: wait for
     # that import to finish (outside the lock, which its import may need), then apply.
-    late = [public for public in list(_pending) if public in sys.modules]
+    late = [public for public in list(_pending) if sys.modules.get(public) is not None]
     if late:
         for public in late:
             importlib.import_module(public)
