@@ -323,25 +323,30 @@ def _assert_same(got, want, case):
 
 
 _X = np.arange(40.0) % 7 - 3.5
+_MASKED = np.ma.array([1.0, 2, 3, 4], mask=[0, 1, 0, 0])
+_P, _SIG = np.polynomial, scipy.signal
+# case -> (the patched name it must call, the call)
 INTERNALS = {
     # NumPy: numpy.lib's polynomials call NX.convolve, the defining module's attribute
     "np.polymul": ("numpy.convolve", lambda: np.polymul([1, 2, 3], [4, 5])),
     "np.poly": ("numpy.convolve", lambda: np.poly([1.5, -2, 3])),
-    "np.polynomial.polynomial.polymul": ("numpy.convolve", lambda: np.polynomial.polynomial.polymul([1, 2], [3, 4, 5])),
-    "np.polynomial.polynomial.polypow": ("numpy.convolve", lambda: np.polynomial.polynomial.polypow([1, -2], 5)),
-    "np.polynomial.chebyshev.chebmul": ("numpy.convolve", lambda: np.polynomial.chebyshev.chebmul([1, 2], [3, 4, 5])),
-    "Polynomial ** 3": ("numpy.convolve", lambda: np.polynomial.Polynomial([0.5, 2]) ** 3),
-    "np.ma.convolve": ("numpy.convolve", lambda: np.ma.convolve(np.ma.array([1.0, 2, 3, 4], mask=[0, 1, 0, 0]), [1.0, 2])),
-    "np.ma.correlate": ("numpy.correlate", lambda: np.ma.correlate(np.ma.array([1.0, 2, 3, 4], mask=[0, 1, 0, 0]), [1.0, 2])),
+    "polynomial.polymul": ("numpy.convolve", lambda: _P.polynomial.polymul([1, 2], [3, 4, 5])),
+    "polynomial.polypow": ("numpy.convolve", lambda: _P.polynomial.polypow([1, -2], 5)),
+    "chebyshev.chebmul": ("numpy.convolve", lambda: _P.chebyshev.chebmul([1, 2], [3, 4, 5])),
+    "Polynomial ** 3": ("numpy.convolve", lambda: _P.Polynomial([0.5, 2]) ** 3),
+    "np.ma.convolve": ("numpy.convolve", lambda: np.ma.convolve(_MASKED, [1.0, 2])),
+    "np.ma.correlate": ("numpy.correlate", lambda: np.ma.correlate(_MASKED, [1.0, 2])),
     # SciPy: the 1-D fast paths of the N-D functions call np.convolve / np.correlate
-    "scipy.signal.convolve direct": ("numpy.convolve", lambda: scipy.signal.convolve(_X, [1.0, 2, -1], method="direct")),
-    "scipy.signal.correlate direct": ("numpy.correlate", lambda: scipy.signal.correlate(_X, [1.0, 2, -1], "same", method="direct")),
-    "scipy.signal.deconvolve": ("numpy.convolve", lambda: scipy.signal.deconvolve([1.0, 3, 5, 7, 4], [1.0, 1])),
-    "scipy.signal.lfilter FIR": ("numpy.convolve", lambda: scipy.signal.lfilter([1.0, 2, 1], [2.0], _X)),
-    # object dtype: fastconv hands these to NumPy's own convolve
-    "scipy.signal.lfilter object": ("numpy.convolve", lambda: scipy.signal.lfilter(np.array([1, 2, 1], dtype=object), [1], np.arange(6).astype(object))),
-    "scipy.signal.group_delay": ("numpy.convolve", lambda: scipy.signal.group_delay(([1.0, 2], [1.0, -0.5]), w=8)),
-    "scipy.signal.wiener 1-D": ("numpy.convolve", lambda: scipy.signal.wiener(_X, 5)),
+    "signal.convolve direct": ("numpy.convolve", lambda: _SIG.convolve(_X, [1.0, 2, -1], method="direct")),
+    "signal.correlate direct": (
+        "numpy.correlate", lambda: _SIG.correlate(_X, [1.0, 2, -1], "same", method="direct")),
+    "signal.deconvolve": ("numpy.convolve", lambda: _SIG.deconvolve([1.0, 3, 5, 7, 4], [1.0, 1])),
+    "signal.lfilter FIR": ("numpy.convolve", lambda: _SIG.lfilter([1.0, 2, 1], [2.0], _X)),
+    # object dtype: fastconv hands it on to NumPy's own convolve
+    "signal.lfilter object": (
+        "numpy.convolve", lambda: _SIG.lfilter(np.array([1, 2, 1], object), [1], np.arange(6).astype(object))),
+    "signal.group_delay": ("numpy.convolve", lambda: _SIG.group_delay(([1.0, 2], [1.0, -0.5]), w=8)),
+    "signal.wiener 1-D": ("numpy.convolve", lambda: _SIG.wiener(_X, 5)),
 }
 
 

@@ -45,7 +45,9 @@ REPLACEMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 Names = Union[str, Iterable[str], None]
 
-_lock = threading.RLock()  # reentrant: a replacement's import may import a patched module
+# Serialises patch, unpatch and the import hook. Nothing is imported while it is
+# held (another thread's import may be waiting for it); reentrant all the same.
+_lock = threading.RLock()
 # qualname -> [(module, attribute, the value replaced, the replacement)]
 _replaced: dict[str, list[tuple[ModuleType, str, Any, Callable[..., Any]]]] = {}
 # public module not imported yet -> {qualname: replacement} to apply on its import
