@@ -1,5 +1,6 @@
 """fastconv: fast convolution, ReLU and max-pooling for NumPy arrays, and drop-in
-replacements for numpy.convolve/correlate and scipy.signal.convolve2d/correlate2d."""
+replacements for numpy.convolve/correlate and scipy.signal.convolve2d/correlate2d,
+which `fastconv.patch()` can put in NumPy's and SciPy's own modules."""
 from __future__ import annotations
 
 __version__ = "0.1.0"
@@ -26,6 +27,7 @@ from .nn import (
 )
 from .numpy_compat import convolve, correlate
 from .signal import convolve2d, correlate2d
+from ._patch import patch, patched, patched_names, unpatch
 
 _apply_env()
 del _apply_env
@@ -36,6 +38,10 @@ __all__ = [
     "correlate",
     "convolve2d",
     "correlate2d",
+    "patch",
+    "unpatch",
+    "patched",
+    "patched_names",
     "conv2d",
     "relu",
     "max_pool2d",
