@@ -286,7 +286,12 @@ def test_replacements_look_like_the_originals():
     for name in NAMES:
         fast, orig = FASTCONV[name], ORIGINAL[name]
         assert fast.__name__ == orig.__name__ and fast.__qualname__ == orig.__qualname__
-        assert inspect.signature(fast) == inspect.signature(orig), name
+        # the original's parameters, then fastconv's keyword-only extension
+        fast_params = list(inspect.signature(fast).parameters.values())
+        orig_params = list(inspect.signature(orig).parameters.values())
+        assert fast_params[:len(orig_params)] == orig_params, name
+        assert [(p.name, p.kind, p.default) for p in fast_params[len(orig_params):]] == [
+            ("method", inspect.Parameter.KEYWORD_ONLY, "direct")], name
         assert fast.__doc__
     with fastconv.patched():
         for name in NAMES:
@@ -294,17 +299,21 @@ def test_replacements_look_like_the_originals():
             assert pickle.loads(pickle.dumps(_now(name)[0])) is FASTCONV[name]
 
 
-def _spy():
-    """Counts calls of fastconv's four drop-ins in this thread, by code object,
-    through sys.setprofile (the drop-ins themselves stay what is patched in)."""
-    codes = {FASTCONV[name].__code__: name for name in NAMES}
+def _spy(monkeypatch):
+    """Counts calls of fastconv's four drop-ins, through counting wrappers put
+    where the replacement table looks them up (the drop-ins are compiled
+    functions, which profile hooks do not see), so that patch() installs the
+    wrappers."""
     hits = {name: 0 for name in NAMES}
+    for name in NAMES:
+        module, attr = fastconv._patch.REPLACEMENTS[name][0].split(":")
 
-    def profile(frame, event, arg):
-        if event == "call" and frame.f_code in codes:
-            hits[codes[frame.f_code]] += 1
+        def counting(*args, _name=name, _fast=FASTCONV[name], **kwargs):
+            hits[_name] += 1
+            return _fast(*args, **kwargs)
 
-    return hits, profile
+        monkeypatch.setattr(importlib.import_module(module), attr, counting)
+    return hits
 
 
 def _assert_same(got, want, case):
@@ -351,18 +360,13 @@ INTERNALS = {
 
 
 @pytest.mark.parametrize("case", INTERNALS)
-def test_numpy_and_scipy_internals_run_on_fastconv_with_their_own_results(case):
+def test_numpy_and_scipy_internals_run_on_fastconv_with_their_own_results(case, monkeypatch):
     name, call = INTERNALS[case]
-    hits, profile = _spy()
-    previous = sys.getprofile()
-    sys.setprofile(profile)
-    try:
-        want = call()  # unpatched: the originals only
-        assert sum(hits.values()) == 0, f"{case} called fastconv unpatched: {hits}"
-        with fastconv.patched():
-            got = call()
-    finally:
-        sys.setprofile(previous)
+    hits = _spy(monkeypatch)
+    want = call()  # unpatched: the originals only
+    assert sum(hits.values()) == 0, f"{case} called fastconv unpatched: {hits}"
+    with fastconv.patched():
+        got = call()
     assert hits[name] >= 1, f"{case} no longer calls {name}: nothing tested ({hits})"
     _assert_same(got, want, case)
 
