@@ -4,10 +4,11 @@
 Two inner loops, 'f->f' and 'd->d'. A loop handed unit steps (the whole of a
 contiguous array, or one buffer of NumPy's iterator) calls the csrc driver
 (SIMD microkernel of the ISA picked at import, threaded above the size
-threshold); any other steps go through a strided scalar loop with the same
-expression as the scalar microkernel, x < 0 ? 0 : x, so both give the same
-bits: NaN passes through unchanged and -0.0 stays -0.0. The loops need no
-Python API, so NumPy releases the GIL around them.
+threshold); any other steps, and an output overlapping the input at a shift,
+go through a strided scalar loop, in order, with the same expression as the
+scalar microkernel, x < 0 ? 0 : x, so both give the same bits: NaN passes
+through unchanged and -0.0 stays -0.0. The loops need no Python API, so NumPy
+releases the GIL around them.
 
 NumPy's default type resolution would cast int8 to float32 or int64 to float64
 and run a float loop; relu refuses other input dtypes instead with a TypeError,
@@ -17,7 +18,7 @@ type_resolver field, which NumPy 1.x and 2.x both consult for a legacy ufunc
 when no loop matches the input dtypes exactly.
 """
 from cpython.ref cimport PyObject
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uintptr_t
 
 cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f32_relu(int64_t n, const float *x, float *y)
@@ -82,28 +83,41 @@ cdef inline void _relu_strided(npy_intp n, const real *x, npy_intp x_step, real 
         yp += y_step
 
 
+cdef inline bint _shifted_overlap(const char *x, const char *y, npy_intp nbytes) noexcept nogil:
+    """x and y share memory without being the same array. NumPy skips its copy for an
+    input running ahead of the output (out=buf[:-1], x=buf[1:]) and expects the loop
+    to take the elements in order; the driver's threads would not, so such a call
+    goes through the scalar loop."""
+    cdef uintptr_t a = <uintptr_t>x, b = <uintptr_t>y
+    return a != b and a < b + <uintptr_t>nbytes and b < a + <uintptr_t>nbytes
+
+
 # An ordered compare or a max instruction on a NaN raises the invalid flag, which
 # NumPy would report as "invalid value encountered in relu"; relu of NaN is NaN, not
 # an invalid operation, so each loop clears the flag again if it raised it.
 
 cdef void _relu_f32(char **args, const npy_intp *dimensions, const npy_intp *steps,
                     void *data) noexcept nogil:
+    cdef npy_intp n = dimensions[0]
     cdef int invalid_before = fetestexcept(FE_INVALID)
-    if steps[0] == <npy_intp>sizeof(float) and steps[1] == <npy_intp>sizeof(float):
-        fc_f32_relu(dimensions[0], <const float *>args[0], <float *>args[1])  # fails only for n < 0
+    if (steps[0] == <npy_intp>sizeof(float) and steps[1] == <npy_intp>sizeof(float)
+            and not _shifted_overlap(args[0], args[1], n * <npy_intp>sizeof(float))):
+        fc_f32_relu(n, <const float *>args[0], <float *>args[1])  # fails only for n < 0
     else:
-        _relu_strided(dimensions[0], <const float *>args[0], steps[0], <float *>args[1], steps[1])
+        _relu_strided(n, <const float *>args[0], steps[0], <float *>args[1], steps[1])
     if not invalid_before and fetestexcept(FE_INVALID):
         feclearexcept(FE_INVALID)
 
 
 cdef void _relu_f64(char **args, const npy_intp *dimensions, const npy_intp *steps,
                     void *data) noexcept nogil:
+    cdef npy_intp n = dimensions[0]
     cdef int invalid_before = fetestexcept(FE_INVALID)
-    if steps[0] == <npy_intp>sizeof(double) and steps[1] == <npy_intp>sizeof(double):
-        fc_f64_relu(dimensions[0], <const double *>args[0], <double *>args[1])
+    if (steps[0] == <npy_intp>sizeof(double) and steps[1] == <npy_intp>sizeof(double)
+            and not _shifted_overlap(args[0], args[1], n * <npy_intp>sizeof(double))):
+        fc_f64_relu(n, <const double *>args[0], <double *>args[1])
     else:
-        _relu_strided(dimensions[0], <const double *>args[0], steps[0], <double *>args[1], steps[1])
+        _relu_strided(n, <const double *>args[0], steps[0], <double *>args[1], steps[1])
     if not invalid_before and fetestexcept(FE_INVALID):
         feclearexcept(FE_INVALID)
 
@@ -189,7 +203,7 @@ Examples
 --------
 >>> import numpy as np, fastconv
 >>> fastconv.relu(np.array([-1.5, 0.0, 2.0, np.nan]))
-array([0. , 0. , 2. , nan])
+array([ 0.,  0.,  2., nan])
 >>> x = np.array([[-1.0, 2.0], [3.0, -4.0]], dtype=np.float32)
 >>> fastconv.relu(x, out=x)
 array([[0., 2.],
