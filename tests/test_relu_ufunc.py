@@ -177,7 +177,9 @@ def test_floating_point_errors_of_casts_are_still_reported():
                 warnings.simplefilter("always")
                 call(f)
             messages.append([str(w.message).replace("negative", "relu") for w in caught])
-        assert messages[0] == messages[1] and messages[0], messages
+        assert messages[0] == messages[1], messages
+        if np.lib.NumpyVersion(np.__version__) >= "1.24.0":  # casts report errors since 1.24
+            assert messages[0], "NumPy reported nothing: the case tests nothing"
 
 
 # ---- out= ----------------------------------------------------------------------------------------
