@@ -6,7 +6,9 @@ is undefined behaviour to load from in C: UBSan reported it in the f64
 correlate kernel through fastconv.dask. Every public call must hand the
 kernels aligned copies. The test wraps each array entry point of the binding
 and fails if any argument it receives is misaligned, and checks the results
-against the same call on aligned copies.
+against the same call on aligned copies. fastconv.relu is a numpy.ufunc, not a
+binding entry point: NumPy hands its loops aligned data (a misaligned operand
+goes through NumPy's buffers), so only its results are checked here.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from fastconv import _kernels, nn
 from fastconv.layers import Conv2D, Dense, Flatten, MaxPooling2D
 from fastconv.models import Sequential
 
-ENTRY_POINTS = ["conv2d", "conv2d_backward_weight", "conv2d_backward_input", "relu", "relu_backward",
+ENTRY_POINTS = ["conv2d", "conv2d_backward_weight", "conv2d_backward_input", "relu_backward",
                 "max_pool2d", "max_pool2d_backward", "adam_update", "correlate1d", "correlate2d",
                 "dense", "dense_backward", "dense_backward_adam", "conv2d_maxpool",
                 "conv2d_maxpool_backward_weight"]
@@ -75,7 +77,7 @@ def test_array_ops_copy_misaligned_inputs(checked, rng, dtype):
     gp = rng.standard_normal(p.shape).astype(dtype)
     np.testing.assert_array_equal(nn.max_pool2d_backward(misaligned(gp), mx, misaligned(i), 2),
                                   nn.max_pool2d_backward(gp, x, i2, 2))
-    assert {"conv2d", "relu", "max_pool2d", "max_pool2d_backward"} <= set(checked)
+    assert {"conv2d", "max_pool2d", "max_pool2d_backward"} <= set(checked)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -474,11 +474,14 @@ def fuzz_relu(rd: Bytes, backward: bool):
             buf = np.concatenate([buf, buf[:1]])
             x, out, skip = buf[:-1], buf[1:], (buf,)
             x_exp = x.copy()
-        elif out_form == 4:
+        elif out_form == 4:  # relu is a ufunc: x broadcasts into a larger out, if it can
             out = np.zeros(shape + (2,), dtype=dtype)
-            bad.append("out shape")
-        elif out_form == 5 and ok:
+            if not _broadcasts_to(shape, out.shape):
+                bad.append("out shape")
+        elif out_form == 5 and ok:  # the other float dtype: cast by casting='same_kind'
             out = np.zeros(shape, dtype=np.float32 if dtype == np.float64 else np.float64)
+        elif out_form == 6 and ok:  # float -> int is not 'same_kind'
+            out = np.zeros(shape, dtype=np.int64)
             bad.append("out dtype")
         call = lambda: fastconv.relu(x, out=out)
     if bad:
@@ -489,8 +492,21 @@ def fuzz_relu(rd: Bytes, backward: bool):
     inputs.check(op, skip=skip)
     if out is not None and y is not out:
         raise Finding("relu(out=...) did not return out")
+    if not backward and out is None and not shape:  # a ufunc returns a NumPy scalar for 0-d input
+        if not isinstance(y, np.generic):
+            raise Finding(f"relu of a 0-d input returned {type(y).__name__}, not a NumPy scalar")
+        y = np.asarray(y)
     want = ref.relu_backward(np.asarray(g_exp, dtype), x_exp) if backward else ref.relu(np.asarray(x_exp, dtype))
+    if out is not None:
+        want, dtype = np.broadcast_to(want, out.shape).astype(out.dtype), out.dtype
     check_close(y, want, op, dtype, exact=True)
+
+
+def _broadcasts_to(shape: tuple, target: tuple) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
 
 
 def pool_case(rd: Bytes):

@@ -1,5 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""The only binding file: thin calls into csrc/ with the GIL released.
+"""The binding file: thin calls into csrc/ with the GIL released (fastconv.relu,
+a numpy.ufunc, is built in _ufunc.pyx).
 
 Arrays arrive flattened, C-contiguous and of one floating dtype (correlate2d
 takes its input as a 2-D view with unit column stride); shapes and options
@@ -48,8 +49,6 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_dense_backward_adam(int64_t n, int64_t k, int64_t m, const double *gy, const double *x, double *w, double *gx, double *gw, double *mom, double *vel, double alpha, double b1, double b2, double eps)
     int fc_f32_adam_update(int64_t n, float *p, const float *g, float *m, float *v, double alpha, double b1, double b2, double eps)
     int fc_f64_adam_update(int64_t n, double *p, const double *g, double *m, double *v, double alpha, double b1, double b2, double eps)
-    int fc_f32_relu(int64_t n, const float *x, float *y)
-    int fc_f64_relu(int64_t n, const double *x, double *y)
     int fc_f32_max_pool2d(const fc_pool2d_params *p, const float *x, float *y, int64_t *idx)
     int fc_f64_max_pool2d(const fc_pool2d_params *p, const double *x, double *y, int64_t *idx)
     ctypedef enum fc_boundary:
@@ -191,23 +190,7 @@ def conv2d_backward_input(const floating[::1] gy, const floating[::1] w, floatin
     _check(st, "conv2d_backward", dims)
 
 
-# ---- relu --------------------------------------------------------------------
-def relu(const floating[::1] x, floating[::1] y):
-    _need(y.shape[0], x.shape[0], "out", "relu")
-    cdef int64_t n = x.shape[0]
-    if n == 0:
-        return
-    cdef const floating *xp = &x[0]
-    cdef floating *yp = &y[0]
-    cdef int st
-    with nogil:
-        if floating is float:
-            st = fc_f32_relu(n, xp, yp)
-        else:
-            st = fc_f64_relu(n, xp, yp)
-    _check(st, "relu", (n,))
-
-
+# ---- relu_backward (relu itself is the ufunc in _ufunc.pyx) ------------------
 def relu_backward(const floating[::1] gy, const floating[::1] x, floating[::1] gx):
     _need(x.shape[0], gy.shape[0], "x", "relu_backward")
     _need(gx.shape[0], gy.shape[0], "grad_x", "relu_backward")

@@ -38,11 +38,7 @@ class _ReLU(Activation):
     name = "relu"
 
     def forward(self, z):
-        if not _own(z):
-            return nn.relu(z)
-        a = np.empty_like(z)
-        _kernels.relu(z.reshape(-1), a.reshape(-1))
-        return a
+        return nn.relu(z)
 
     def backward(self, grad, z, a):
         if not (_own(grad) and _own(z) and grad.dtype == z.dtype and grad.shape == z.shape):

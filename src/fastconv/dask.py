@@ -22,8 +22,9 @@ How a block is computed, and why the results equal the in-memory ones:
 - ``conv2d``: batch chunks as they are, the channel axis in one chunk; spatial chunks
   are cut at multiples of the stride in the zero-padded input and get the halo of the
   dilated kernel, each block running ``fastconv.conv2d`` with padding 0.
-- ``relu`` works on any chunks; ``max_pool2d`` on batch and channel chunks (its spatial
-  axes are put in one chunk); ``predict`` on batch chunks.
+- ``relu`` works on any chunks (and ``fastconv.relu``, a ufunc, maps over a Dask array
+  by itself); ``max_pool2d`` on batch and channel chunks (its spatial axes are put in
+  one chunk); ``predict`` on batch chunks.
 
 Exact or to float tolerance: the direct kernels sum each output's products in one
 fixed order whatever the image size or position, and integers are exact, so where the
@@ -59,6 +60,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
 from . import nn, numpy_compat, signal
 from ._checks import as_float_array, layout_is_nhwc, positive_int, same_dtype
 from ._correlate import FILL, SYMM, WRAP
+from ._ufunc import relu as _relu
 
 __all__ = [
     "convolve",
@@ -426,7 +428,12 @@ def _relu_block(block, *, threads):
 
 
 def relu(x, *, threads=1):
-    """``fastconv.relu`` of a Dask array of any shape and chunks.
+    """``fastconv.relu`` of a Dask array of any shape and chunks, blockwise, each task
+    with `threads` fastconv threads.
+
+    ``fastconv.relu(x)`` itself also returns a lazy Dask array for a Dask `x` (the ufunc
+    dispatches through Dask's ``__array_ufunc__``), but leaves each task's thread count
+    as it is.
 
     Examples
     --------
@@ -436,7 +443,7 @@ def relu(x, *, threads=1):
     """
     threads = _check_threads(threads, "relu")
     x = _as_dask(x)
-    dtype = as_float_array(np.empty(0, dtype=x.dtype), "x", "relu").dtype
+    dtype = _relu(np.empty(0, dtype=x.dtype)).dtype  # the ufunc's TypeError for other dtypes
     return x.map_blocks(_relu_block, dtype=dtype, meta=np.empty((0,) * x.ndim, dtype=dtype),
                         threads=threads)
 

@@ -18,6 +18,7 @@ from ._checks import (
     positive_int,
     same_dtype,
 )
+from ._ufunc import relu  # a numpy.ufunc, built in _ufunc.pyx
 
 __all__ = [
     "conv2d",
@@ -182,41 +183,6 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     if out is not None:
         return out
     return y[0] if unbatched else y
-
-
-def relu(x, out=None):
-    """Rectified linear unit, ``max(x, 0)`` elementwise; NaN stays NaN.
-
-    Parameters
-    ----------
-    x : array_like, float32 or float64, any shape and strides
-    out : ndarray, optional
-        Same shape and dtype as `x`, writable; ``out=x`` works in place.
-
-    Examples
-    --------
-    >>> import numpy as np, fastconv
-    >>> fastconv.relu(np.array([-1.5, 0.0, 2.0]))
-    array([0., 0., 2.])
-    """
-    op = "relu"
-    x = as_float_array(x, "x", op)
-    y = output_array(out, x.shape, x.dtype, op)
-    if y.size == 0:
-        return y
-    in_place = y is x or (
-        y.flags.c_contiguous and x.flags.c_contiguous
-        and y.__array_interface__["data"][0] == x.__array_interface__["data"][0]
-    )
-    if in_place and y.flags.c_contiguous:
-        flat = y.reshape(-1)
-        _kernels.relu(flat, flat)
-        return y
-    target = kernel_target(y, x)
-    _kernels.relu(c_aligned(x).reshape(-1), target.reshape(-1))
-    if target is not y:
-        y[...] = target
-    return y
 
 
 def _pool_out(n: int, k: int, s: int, p: int, ceil_mode: bool) -> int:

@@ -19,7 +19,7 @@ def conv2d(
     layout: _Layout = ...,
     out: npt.NDArray[_Float] | None = ...,
 ) -> npt.NDArray[_Float]: ...
-def relu(x: npt.ArrayLike, out: npt.NDArray[_Float] | None = ...) -> npt.NDArray[_Float]: ...
+relu: np.ufunc  # fastconv.relu(x, /, out=None, *, where=True, casting=..., order=..., dtype=...)
 @overload
 def max_pool2d(
     x: npt.ArrayLike,
