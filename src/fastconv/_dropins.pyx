@@ -37,6 +37,12 @@ cdef extern from "fastconv/fastconv.h" nogil:
 DEF GIL_MACS = 4096
 # Kernels up to this many taps are reversed on the stack.
 DEF STACK_TAPS = 256
+# 1-D integer and bool ndarray calls with at most this many products go to the
+# original itself: its per-call cost is lower than the
+# general path's, and its values are the original's by definition.
+DEF SMALL_PRODUCTS = 4096
+
+from fastconv import _originals
 
 cdef object _correlate_any = None
 cdef object _convolve_any = None
@@ -215,11 +221,27 @@ cdef void _reverse(char *y, int64_t n, int t) noexcept nogil:
             (<double *>y)[n - 1 - i] = d
 
 
+cdef inline bint _small(object a, object b):
+    """Two non-empty 1-D integer or bool ndarrays with few products: exact
+    results, so the original's are fastconv's bit for bit."""
+    if type(a) is not cnp.ndarray or type(b) is not cnp.ndarray:
+        return False
+    if cnp.PyArray_NDIM(<cnp.ndarray>a) != 1 or cnp.PyArray_NDIM(<cnp.ndarray>b) != 1:
+        return False
+    if not ((cnp.PyArray_ISINTEGER(<cnp.ndarray>a) or cnp.PyArray_ISBOOL(<cnp.ndarray>a))
+            and (cnp.PyArray_ISINTEGER(<cnp.ndarray>b) or cnp.PyArray_ISBOOL(<cnp.ndarray>b))):
+        return False
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>a), m = cnp.PyArray_SIZE(<cnp.ndarray>b)
+    return n > 0 and m > 0 and n * m <= SMALL_PRODUCTS
+
+
 def correlate(a, v, mode="valid", *, method="direct"):
     if type(method) is str and method == "direct":
         y = _front_1d(a, v, _mode_1d(mode), False)
         if y is not None:
             return y
+        if _small(a, v):
+            return _originals.original("numpy.correlate")(a, v, mode)
     return _correlate_any(a, v, mode, method=method)
 
 
@@ -228,6 +250,8 @@ def convolve(a, v, mode="full", *, method="direct"):
         y = _front_1d(a, v, _mode_1d(mode), True)
         if y is not None:
             return y
+        if _small(a, v):
+            return _originals.original("numpy.convolve")(a, v, mode)
     return _convolve_any(a, v, mode, method=method)
 
 
