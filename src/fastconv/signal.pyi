@@ -4,6 +4,7 @@ import numpy.typing as npt
 
 _Mode = Literal["full", "valid", "same"]
 _Boundary = Literal["fill", "pad", "wrap", "circular", "symm", "symmetric"]
+_Method = Literal["direct", "fft", "auto"]
 
 def convolve2d(
     in1: npt.ArrayLike,
@@ -11,6 +12,8 @@ def convolve2d(
     mode: _Mode = ...,
     boundary: _Boundary = ...,
     fillvalue: Any = ...,
+    *,
+    method: _Method = ...,
 ) -> npt.NDArray[Any]: ...
 def correlate2d(
     in1: npt.ArrayLike,
@@ -18,4 +21,6 @@ def correlate2d(
     mode: _Mode = ...,
     boundary: _Boundary = ...,
     fillvalue: Any = ...,
+    *,
+    method: _Method = ...,
 ) -> npt.NDArray[Any]: ...
