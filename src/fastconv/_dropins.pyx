@@ -6,11 +6,14 @@ A drop-in must cost no more per call than the original, and NumPy's own
 common case is recognised here, at C speed: exact ndarrays of one native,
 aligned, C-contiguous float32 or float64 dtype, a mode (and boundary) spelled
 as the originals spell it, ``method='direct'``, nothing to swap. It goes
-straight to the C kernels, releasing the GIL only for work worth it. Anything
-else (lists, other dtypes, views, swaps, non-finite 1-D kernels whose edge sums
-NumPy forms differently, errors) goes to the general implementations in
-``numpy_compat.py`` and ``signal.py``, which the public functions' docstrings
-describe and which `bind` hands to this module.
+straight to the C kernels, releasing the GIL only for work worth it. Other
+ndarray calls of at most SMALL_PRODUCTS products go to the original function
+itself (as it was before `fastconv.patch()`), which costs less per call than
+any Python path. Everything else (lists, larger calls of other dtypes, views,
+swaps, non-finite 1-D kernels whose edge sums NumPy forms differently, errors)
+goes to the general implementations in ``numpy_compat.py`` and ``signal.py``,
+which the public functions' docstrings describe and which `bind` hands to this
+module.
 """
 cimport numpy as cnp
 from libc.math cimport isfinite
@@ -18,6 +21,9 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 
 cnp.import_array()
+
+cdef extern from "numpy/ndarraytypes.h":
+    int NPY_HALF
 
 cdef extern from "fastconv/fastconv.h" nogil:
     ctypedef enum fc_boundary:
@@ -37,9 +43,9 @@ cdef extern from "fastconv/fastconv.h" nogil:
 DEF GIL_MACS = 4096
 # Kernels up to this many taps are reversed on the stack.
 DEF STACK_TAPS = 256
-# 1-D integer and bool ndarray calls with at most this many products go to the
-# original itself: its per-call cost is lower than the
-# general path's, and its values are the original's by definition.
+# Other ndarray calls (other dtypes, views, swaps) with at most this many products
+# go to the original itself: its per-call cost is below the general path's, and
+# its values are the original's by definition.
 DEF SMALL_PRODUCTS = 4096
 
 from fastconv import _originals
@@ -221,18 +227,32 @@ cdef void _reverse(char *y, int64_t n, int t) noexcept nogil:
             (<double *>y)[n - 1 - i] = d
 
 
-cdef inline bint _small(object a, object b):
-    """Two non-empty 1-D integer or bool ndarrays with few products: exact
-    results, so the original's are fastconv's bit for bit."""
+cdef inline bint _small(object a, object b, int ndim):
+    """Two non-empty ndarrays of `ndim` dimensions (any dtype, any strides) with
+    at most SMALL_PRODUCTS products."""
     if type(a) is not cnp.ndarray or type(b) is not cnp.ndarray:
         return False
-    if cnp.PyArray_NDIM(<cnp.ndarray>a) != 1 or cnp.PyArray_NDIM(<cnp.ndarray>b) != 1:
-        return False
-    if not ((cnp.PyArray_ISINTEGER(<cnp.ndarray>a) or cnp.PyArray_ISBOOL(<cnp.ndarray>a))
-            and (cnp.PyArray_ISINTEGER(<cnp.ndarray>b) or cnp.PyArray_ISBOOL(<cnp.ndarray>b))):
+    if cnp.PyArray_NDIM(<cnp.ndarray>a) != ndim or cnp.PyArray_NDIM(<cnp.ndarray>b) != ndim:
         return False
     cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>a), m = cnp.PyArray_SIZE(<cnp.ndarray>b)
     return n > 0 and m > 0 and n * m <= SMALL_PRODUCTS
+
+
+cdef inline bint _scipy_computes(object a):
+    """An ndarray of a dtype scipy.signal.convolve2d computes (integers, float32
+    and wider, complex); the others get fastconv's clearer error message."""
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    if cnp.PyArray_TYPE(arr) == NPY_HALF:
+        return False
+    return cnp.PyArray_ISINTEGER(arr) or cnp.PyArray_ISFLOAT(arr) or cnp.PyArray_ISCOMPLEX(arr)
+
+
+cdef object _scipy_original(str name):
+    """SciPy's own function, or None when SciPy is not installed."""
+    try:
+        return _originals.original(name)
+    except ImportError:
+        return None
 
 
 def correlate(a, v, mode="valid", *, method="direct"):
@@ -240,7 +260,7 @@ def correlate(a, v, mode="valid", *, method="direct"):
         y = _front_1d(a, v, _mode_1d(mode), False)
         if y is not None:
             return y
-        if _small(a, v):
+        if _small(a, v, 1):
             return _originals.original("numpy.correlate")(a, v, mode)
     return _correlate_any(a, v, mode, method=method)
 
@@ -250,7 +270,7 @@ def convolve(a, v, mode="full", *, method="direct"):
         y = _front_1d(a, v, _mode_1d(mode), True)
         if y is not None:
             return y
-        if _small(a, v):
+        if _small(a, v, 1):
             return _originals.original("numpy.convolve")(a, v, mode)
     return _convolve_any(a, v, mode, method=method)
 
@@ -298,6 +318,10 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, method="
         y = _front_2d(in1, in2, mode, boundary, fillvalue, False)
         if y is not None:
             return y
+        if _small(in1, in2, 2) and _scipy_computes(in1) and _scipy_computes(in2):
+            f = _scipy_original("scipy.signal.correlate2d")
+            if f is not None:
+                return f(in1, in2, mode, boundary, fillvalue)
     return _correlate2d_any(in1, in2, mode, boundary, fillvalue, method=method)
 
 
@@ -306,4 +330,8 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, method="d
         y = _front_2d(in1, in2, mode, boundary, fillvalue, True)
         if y is not None:
             return y
+        if _small(in1, in2, 2) and _scipy_computes(in1) and _scipy_computes(in2):
+            f = _scipy_original("scipy.signal.convolve2d")
+            if f is not None:
+                return f(in1, in2, mode, boundary, fillvalue)
     return _convolve2d_any(in1, in2, mode, boundary, fillvalue, method=method)
