@@ -302,3 +302,47 @@ def test_no_new_warnings_on_non_finite_input():
             got = fast(a, v, "full")
         assert [str(w.message) for w in got_w] == [str(w.message) for w in want_w]
         assert np.array_equal(np.isnan(got), np.isnan(want))
+
+
+# ---- small calls: NumPy's own sums, bit for bit ----------------------------------------
+
+def _halves(rng, n):
+    """float16 values over the whole range: subnormals, normals near overflow,
+    zeros of both signs, inf and NaN."""
+    bits = rng.integers(0, 1 << 16, n, dtype=np.uint64).astype(np.uint16)
+    return bits.view(np.float16)
+
+
+@pytest.mark.parametrize("op", ONE_D)
+def test_small_float16_calls_are_numpys_bits(op, rng):
+    fast, ref = ONE_D[op]
+    for _ in range(300):
+        a, v = _halves(rng, int(rng.integers(1, 40))), _halves(rng, int(rng.integers(1, 40)))
+        mode = ("valid", "same", "full")[int(rng.integers(3))]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NumPy's own inf - inf warnings, if any
+            want = ref(a, v, mode)
+            got = fast(a, v, mode)
+        assert got.dtype == np.float16 and got.shape == want.shape
+        same = (got.view(np.uint16) == want.view(np.uint16)) | (np.isnan(got) & np.isnan(want))
+        assert same.all(), f"{op} {a.size}x{v.size} {mode}: {got[~same]} vs {want[~same]}"
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.uint16, np.int32, np.uint32, np.int64,
+                                   np.uint64])
+@pytest.mark.parametrize("op", ONE_D)
+def test_small_integer_and_bool_calls_are_numpys(op, dtype, rng):
+    fast, ref = ONE_D[op]
+    for _ in range(100):
+        n, m = int(rng.integers(1, 60)), int(rng.integers(1, 60))
+        if dtype is np.bool_:
+            a, v = rng.random(n) < 0.1, rng.random(m) < 0.1
+        else:
+            info = np.iinfo(dtype)
+            a = rng.integers(info.min, info.max, n, dtype=dtype, endpoint=True)
+            v = rng.integers(info.min, info.max, m, dtype=dtype, endpoint=True)
+        a = a[::-1] if rng.random() < 0.3 else a  # a view: copied by the front door
+        mode = ("valid", "same", "full")[int(rng.integers(3))]
+        got, want = fast(a, v, mode), ref(a, v, mode)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)

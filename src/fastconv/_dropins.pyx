@@ -2,23 +2,26 @@
 """The drop-ins' front doors: convolve, correlate, convolve2d, correlate2d.
 
 A drop-in must cost no more per call than the original, and NumPy's own
-``numpy.correlate`` takes well under a microsecond on ten samples. So the
-common case is recognised here, at C speed: exact ndarrays of one native,
-aligned, C-contiguous float32 or float64 dtype, a mode (and boundary) spelled
-as the originals spell it, ``method='direct'``, nothing to swap. It goes
-straight to the C kernels, releasing the GIL only for work worth it. Other
-ndarray calls of at most SMALL_PRODUCTS products go to the original function
-itself (as it was before `fastconv.patch()`), which costs less per call than
-any Python path. Everything else (lists, larger calls of other dtypes, views,
-swaps, non-finite 1-D kernels whose edge sums NumPy forms differently, errors)
-goes to the general implementations in ``numpy_compat.py`` and ``signal.py``,
-which the public functions' docstrings describe and which `bind` hands to this
-module.
+``numpy.correlate`` takes under half a microsecond on ten samples. So the
+common cases are recognised here, at C speed: two ndarrays of one dtype with a
+fast path (float32 and float64; integers, exact in float64 sums; complex64 and
+complex128 as real passes), any layout or byte order (copied, by NumPy's C
+cast loops, only when the kernels cannot read it in place), a mode (and
+boundary) spelled as the originals spell it, a Python number as fill value,
+``method='direct'``. They go straight to the C kernels, releasing the GIL only
+for work worth it. Other small ndarray calls (bool, float16, long double, mixed
+dtypes) go to the original function itself, as it was before `fastconv.patch()`.
+Everything else (lists, larger calls of those dtypes, swaps that reverse a
+complex result, non-finite 1-D kernels whose edge sums NumPy forms differently,
+integers too large for exact float64 sums, errors) goes to the general
+implementations in ``numpy_compat.py`` and ``signal.py``, which the public
+functions' docstrings describe and which `bind` hands to this module.
 """
 cimport numpy as cnp
-from libc.math cimport isfinite
-from libc.stdint cimport int64_t
+from libc.math cimport fabs, isfinite
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
 cnp.import_array()
 
@@ -41,12 +44,32 @@ cdef extern from "fastconv/fastconv.h" nogil:
 # Multiply-adds under which the GIL is kept: releasing and taking it back costs
 # about as much as this many multiply-adds take.
 DEF GIL_MACS = 4096
-# Kernels up to this many taps are reversed on the stack.
-DEF STACK_TAPS = 256
-# Other ndarray calls (other dtypes, views, swaps) with at most this many products
-# go to the original itself: its per-call cost is below the general path's, and
-# its values are the original's by definition.
+# Other small ndarray calls (products at most this) go to the original itself:
+# its per-call cost is below the general path's, its values the original's.
 DEF SMALL_PRODUCTS = 4096
+# What the front doors compute, by dtype.
+DEF K_NONE = 0
+DEF K_FLOAT = 1  # float32, float64: the kernels of that type
+DEF K_INT = 2    # integers: the float64 kernels while exact, wrapped back
+DEF K_CPLX = 3   # complex64, complex128: real passes of the real kernels
+DEF K_HALF = 4   # float16, 1-D, small: NumPy's float32 sums, in its order
+DEF K_BOOL = 5   # bool, 1-D: NumPy's "any product true"
+DEF EXACT = 9007199254740992.0  # 2**53
+# 1-D integer and float16 calls with at most this many products are summed as
+# NumPy sums them (integers in wrapping 64-bit arithmetic, float16 in float32),
+# with no conversions around the kernels.
+DEF INT_DIRECT = 1024
+DEF HALF_DIRECT = 16384  # float16 costs NumPy a conversion per product too
+
+ctypedef fused itype:
+    int8_t
+    uint8_t
+    int16_t
+    uint16_t
+    int32_t
+    uint32_t
+    int64_t
+    uint64_t
 
 from fastconv import _originals
 
@@ -54,6 +77,7 @@ cdef object _correlate_any = None
 cdef object _convolve_any = None
 cdef object _correlate2d_any = None
 cdef object _convolve2d_any = None
+cdef dict _original_cache = {}
 
 
 def bind(correlate, convolve, correlate2d=None, convolve2d=None):
@@ -72,22 +96,35 @@ def bind(correlate, convolve, correlate2d=None, convolve2d=None):
             fast.__module__ = general.__module__
 
 
-cdef inline int _float_type(object a, int ndim):
-    """NPY_FLOAT or NPY_DOUBLE for an exact ndarray of `ndim` dimensions that
-    the kernels can read in place (native, aligned, C-contiguous, non-empty);
-    else -1."""
-    if type(a) is not cnp.ndarray:
-        return -1
-    cdef cnp.ndarray arr = <cnp.ndarray>a
-    if cnp.PyArray_NDIM(arr) != ndim or cnp.PyArray_SIZE(arr) == 0:
-        return -1
-    cdef int t = cnp.PyArray_TYPE(arr)
-    if t != cnp.NPY_FLOAT and t != cnp.NPY_DOUBLE:
-        return -1
-    if not (cnp.PyArray_ISNOTSWAPPED(arr) and cnp.PyArray_ISALIGNED(arr)
-            and cnp.PyArray_IS_C_CONTIGUOUS(arr)):
-        return -1
-    return t
+cdef object _original(str name):
+    """The original function `name` (as `_originals` resolves it, once), or None
+    when its package is not installed."""
+    func = _original_cache.get(name)
+    if func is None:
+        try:
+            func = _originals.original(name)
+        except ImportError:
+            return None
+        _original_cache[name] = func
+    return func
+
+
+# ---- argument classification (no Python calls) -----------------------------------
+
+cdef inline int _kind(int t) noexcept:
+    if t == cnp.NPY_FLOAT or t == cnp.NPY_DOUBLE:
+        return K_FLOAT
+    if t == cnp.NPY_CFLOAT or t == cnp.NPY_CDOUBLE:
+        return K_CPLX
+    if t == NPY_HALF:
+        return K_HALF
+    if t == cnp.NPY_BOOL:
+        return K_BOOL
+    if (t == cnp.NPY_BYTE or t == cnp.NPY_UBYTE or t == cnp.NPY_SHORT or t == cnp.NPY_USHORT
+            or t == cnp.NPY_INT or t == cnp.NPY_UINT or t == cnp.NPY_LONG or t == cnp.NPY_ULONG
+            or t == cnp.NPY_LONGLONG or t == cnp.NPY_ULONGLONG):
+        return K_INT
+    return K_NONE
 
 
 cdef inline int _mode_1d(object mode):
@@ -117,119 +154,9 @@ cdef inline int _boundary(object boundary):
     return -1
 
 
-cdef bint _all_finite(const char *p, Py_ssize_t n, int t) noexcept nogil:
-    cdef Py_ssize_t i
-    if t == cnp.NPY_FLOAT:
-        for i in range(n):
-            if not isfinite((<const float *>p)[i]):
-                return False
-    else:
-        for i in range(n):
-            if not isfinite((<const double *>p)[i]):
-                return False
-    return True
-
-
-cdef int _run(fc_correlate2d_params *p, int t, const char *x, const char *k, bint flip,
-              double fill, char *y) noexcept nogil:
-    """The kernels on x (h x w), k (kh x kw, reversed in both axes when `flip`)."""
-    cdef int64_t taps = p.kh * p.kw, i
-    cdef size_t size = 4 if t == cnp.NPY_FLOAT else 8
-    cdef double stack[STACK_TAPS]
-    cdef char *rev = NULL
-    cdef int st
-    if flip:
-        rev = <char *>stack if taps <= STACK_TAPS else <char *>malloc(<size_t>taps * size)
-        if rev == NULL:
-            return 2
-        if t == cnp.NPY_FLOAT:
-            for i in range(taps):
-                (<float *>rev)[i] = (<const float *>k)[taps - 1 - i]
-        else:
-            for i in range(taps):
-                (<double *>rev)[i] = (<const double *>k)[taps - 1 - i]
-        k = rev
-    if t == cnp.NPY_FLOAT:
-        st = fc_f32_correlate2d(p, <const float *>x, <const float *>k, <float>fill, <float *>y)
-    else:
-        st = fc_f64_correlate2d(p, <const double *>x, <const double *>k, fill, <double *>y)
-    if rev != NULL and rev != <char *>stack:
-        free(rev)
-    return st
-
-
-cdef object _call(fc_correlate2d_params *p, int t, cnp.ndarray x, cnp.ndarray k, bint flip,
-                  double fill, int nd):
-    cdef cnp.npy_intp dims[2]
-    if nd == 1:
-        dims[0] = p.ow
-    else:
-        dims[0], dims[1] = p.oh, p.ow
-    cdef cnp.ndarray y = cnp.PyArray_EMPTY(nd, dims, t, 0)
-    cdef const char *xp = <const char *>cnp.PyArray_DATA(x)
-    cdef const char *kp = <const char *>cnp.PyArray_DATA(k)
-    cdef char *yp = <char *>cnp.PyArray_DATA(y)
-    cdef int st
-    if p.oh * p.ow * p.kh * p.kw < GIL_MACS:
-        st = _run(p, t, xp, kp, flip, fill, yp)
-    else:
-        with nogil:
-            st = _run(p, t, xp, kp, flip, fill, yp)
-    if st == 2:
-        raise MemoryError(f"could not allocate scratch memory for a kernel of shape {(p.kh, p.kw)}")
-    if st != 0:
-        raise ValueError(f"correlation of shapes {(p.h, p.w)} and {(p.kh, p.kw)}: sizes out of range")
-    return y
-
-
-cdef object _front_1d(a, v, int code, bint flip):
-    """1-D float32/float64 read in place, the kernel (the shorter input) finite
-    when an output's window crosses an end of the signal; else None."""
-    cdef int t = _float_type(a, 1)
-    if t < 0 or code < 0 or _float_type(v, 1) != t:
-        return None
-    cdef cnp.ndarray x = <cnp.ndarray>a, k = <cnp.ndarray>v
-    cdef int64_t n = cnp.PyArray_DIM(x, 0), m = cnp.PyArray_DIM(k, 0)
-    cdef bint reverse = m > n and not flip  # numpy.correlate swaps, then reverses the result
-    if m > n:
-        x, k = k, x
-        n, m = m, n
-    if code != 0 and m > 1 and not _all_finite(<const char *>cnp.PyArray_DATA(k), m, t):
-        return None  # NumPy sums only the overlapping terms at the ends
-    cdef fc_correlate2d_params p
-    p.h, p.w, p.ldx, p.kh, p.kw, p.oh, p.pad_top = 1, n, n, 1, m, 1, 0
-    p.boundary = FC_BOUNDARY_FILL
-    if code == 0:
-        p.ow, p.pad_left = n - m + 1, 0
-    elif code == 1:  # NumPy centres 'same' on len(v) // 2, convolving or not
-        p.ow, p.pad_left = n, m // 2
-    else:
-        p.ow, p.pad_left = n + m - 1, m - 1
-    y = _call(&p, t, x, k, flip, 0.0, 1)
-    if reverse:
-        _reverse(<char *>cnp.PyArray_DATA(<cnp.ndarray>y), p.ow, t)
-    return y
-
-
-cdef void _reverse(char *y, int64_t n, int t) noexcept nogil:
-    cdef int64_t i
-    cdef float f
-    cdef double d
-    if t == cnp.NPY_FLOAT:
-        for i in range(n // 2):
-            f = (<float *>y)[i]
-            (<float *>y)[i] = (<float *>y)[n - 1 - i]
-            (<float *>y)[n - 1 - i] = f
-    else:
-        for i in range(n // 2):
-            d = (<double *>y)[i]
-            (<double *>y)[i] = (<double *>y)[n - 1 - i]
-            (<double *>y)[n - 1 - i] = d
-
-
 cdef inline bint _small(object a, object b, int ndim):
-    """Two non-empty ndarrays of `ndim` dimensions (any dtype, any strides) with
-    at most SMALL_PRODUCTS products."""
+    """Two non-empty ndarrays of `ndim` dimensions with at most SMALL_PRODUCTS
+    products."""
     if type(a) is not cnp.ndarray or type(b) is not cnp.ndarray:
         return False
     if cnp.PyArray_NDIM(<cnp.ndarray>a) != ndim or cnp.PyArray_NDIM(<cnp.ndarray>b) != ndim:
@@ -247,91 +174,524 @@ cdef inline bint _scipy_computes(object a):
     return cnp.PyArray_ISINTEGER(arr) or cnp.PyArray_ISFLOAT(arr) or cnp.PyArray_ISCOMPLEX(arr)
 
 
-cdef object _scipy_original(str name):
-    """SciPy's own function, or None when SciPy is not installed."""
-    try:
-        return _originals.original(name)
-    except ImportError:
+# ---- the computation (no Python objects) --------------------------------------------
+
+cdef int _kernel(const fc_correlate2d_params *p, bint f32, const void *x, const void *k,
+                 double fill, void *y) noexcept nogil:
+    if f32:
+        return fc_f32_correlate2d(p, <const float *>x, <const float *>k, <float>fill, <float *>y)
+    return fc_f64_correlate2d(p, <const double *>x, <const double *>k, fill, <double *>y)
+
+
+cdef void _copy_kernel(const char *k, int64_t taps, size_t size, bint flip, char *out) noexcept nogil:
+    """The kernel's elements of `size` bytes, reversed (both axes of a row-major
+    kernel at once) when `flip`."""
+    cdef int64_t i
+    cdef size_t b
+    for i in range(taps):
+        for b in range(size):
+            out[i * size + b] = k[(taps - 1 - i if flip else i) * size + b]
+
+
+cdef int _real(const fc_correlate2d_params *p, bint f32, const char *x, const char *k,
+               bint flip, double fill, char *y) noexcept nogil:
+    cdef int64_t taps = p.kh * p.kw
+    cdef size_t size = 4 if f32 else 8
+    cdef char *rev = NULL
+    cdef int st
+    if flip:
+        rev = <char *>malloc(<size_t>taps * size)
+        if rev == NULL:
+            return 2
+        _copy_kernel(k, taps, size, True, rev)
+        k = rev
+    st = _kernel(p, f32, x, k, fill, y)
+    free(rev)
+    return st
+
+
+cdef void _reverse(char *y, int64_t n, size_t size) noexcept nogil:
+    cdef int64_t i
+    cdef size_t b
+    cdef char c
+    for i in range(n // 2):
+        for b in range(size):
+            c = y[i * size + b]
+            y[i * size + b] = y[(n - 1 - i) * size + b]
+            y[(n - 1 - i) * size + b] = c
+
+
+cdef bint _exact(const double *x, int64_t n, const double *k, int64_t m, double fill) noexcept nogil:
+    """Every partial sum of x * k (and of the fill value) below 2**53: float64
+    arithmetic on these integers is exact in any order."""
+    cdef double peak = fabs(fill), total = 0.0
+    cdef int64_t i
+    for i in range(n):
+        if fabs(x[i]) > peak:
+            peak = fabs(x[i])
+    for i in range(m):
+        total += fabs(k[i])
+    return peak * total < EXACT
+
+
+cdef void _to_int(const double *src, int64_t n, int t, char *dst) noexcept nogil:
+    """Exact integer sums into dtype `t`, wrapping as NumPy's integer sums do."""
+    cdef int64_t i
+    cdef uint64_t v
+    for i in range(n):
+        v = <uint64_t>(<int64_t>src[i])
+        if t == cnp.NPY_BYTE or t == cnp.NPY_UBYTE:
+            (<uint8_t *>dst)[i] = <uint8_t>v
+        elif t == cnp.NPY_SHORT or t == cnp.NPY_USHORT:
+            (<uint16_t *>dst)[i] = <uint16_t>v
+        elif (t == cnp.NPY_INT or t == cnp.NPY_UINT
+              or ((t == cnp.NPY_LONG or t == cnp.NPY_ULONG) and sizeof(long) == 4)):
+            (<uint32_t *>dst)[i] = <uint32_t>v
+        else:
+            (<uint64_t *>dst)[i] = v
+
+
+cdef int _complex(const fc_correlate2d_params *p, bint f32, const char *x, const char *k,
+                  bint flip, bint conj, double fill, char *y) noexcept nogil:
+    """(a + ib) * (c + id) as real correlations of the planes: two passes when
+    the kernel is real, four otherwise. Inputs are finite (the caller checks),
+    so skipping the imaginary kernel's passes changes nothing."""
+    cdef size_t size = 4 if f32 else 8
+    cdef int64_t n = p.h * p.w, taps = p.kh * p.kw, outs = p.oh * p.ow, i, j
+    cdef char *buf = <char *>malloc((<size_t>(2 * n + 2 * taps + 3 * outs)) * size)
+    if buf == NULL:
+        return 2
+    cdef char *xr = buf
+    cdef char *xi = xr + n * size
+    cdef char *kr = xi + n * size
+    cdef char *ki = kr + taps * size
+    cdef char *yr = ki + taps * size
+    cdef char *yi = yr + outs * size
+    cdef char *tmp = yi + outs * size
+    cdef bint kimag = False
+    cdef int st = 0
+    for i in range(n):  # split the interleaved parts
+        for j in range(<int64_t>size):
+            xr[i * size + j] = x[2 * i * size + j]
+            xi[i * size + j] = x[(2 * i + 1) * size + j]
+    for i in range(taps):
+        j = taps - 1 - i if flip else i
+        if f32:
+            (<float *>kr)[i] = (<const float *>k)[2 * j]
+            (<float *>ki)[i] = -(<const float *>k)[2 * j + 1] if conj else (<const float *>k)[2 * j + 1]
+            kimag = kimag or (<float *>ki)[i] != 0
+        else:
+            (<double *>kr)[i] = (<const double *>k)[2 * j]
+            (<double *>ki)[i] = -(<const double *>k)[2 * j + 1] if conj else (<const double *>k)[2 * j + 1]
+            kimag = kimag or (<double *>ki)[i] != 0
+    st = st or _kernel(p, f32, xr, kr, fill, yr)
+    st = st or _kernel(p, f32, xi, kr, 0.0, yi)
+    if kimag and st == 0:
+        st = st or _kernel(p, f32, xi, ki, 0.0, tmp)
+        for i in range(outs):
+            if f32:
+                (<float *>yr)[i] -= (<float *>tmp)[i]
+            else:
+                (<double *>yr)[i] -= (<double *>tmp)[i]
+        st = st or _kernel(p, f32, xr, ki, fill, tmp)
+        for i in range(outs):
+            if f32:
+                (<float *>yi)[i] += (<float *>tmp)[i]
+            else:
+                (<double *>yi)[i] += (<double *>tmp)[i]
+    for i in range(outs):  # interleave
+        for j in range(<int64_t>size):
+            y[2 * i * size + j] = yr[i * size + j]
+            y[(2 * i + 1) * size + j] = yi[i * size + j]
+    free(buf)
+    return st
+
+
+cdef inline int64_t _first_tap(const fc_correlate2d_params *p, int64_t i) noexcept nogil:
+    """The taps t of output i whose input i - pad_left + t lies in [0, w): [first, last)."""
+    return p.pad_left - i if p.pad_left > i else 0
+
+
+cdef inline int64_t _last_tap(const fc_correlate2d_params *p, int64_t i) noexcept nogil:
+    return p.w + p.pad_left - i if p.w + p.pad_left - i < p.kw else p.kw
+
+
+cdef void _int_sums(const itype *x, const itype *k, const fc_correlate2d_params *p, bint flip,
+                    itype *y) noexcept nogil:
+    """1-D zero-extended correlation in wrapping 64-bit integer arithmetic, then
+    truncated to the dtype: NumPy's integer sums, modulo 2**bits."""
+    cdef int64_t i, t, m = p.kw
+    cdef uint64_t acc
+    cdef const itype *xi
+    for i in range(p.ow):
+        acc = 0
+        xi = x + (i - p.pad_left)
+        if flip:
+            for t in range(_first_tap(p, i), _last_tap(p, i)):
+                acc += <uint64_t>(<int64_t>xi[t]) * <uint64_t>(<int64_t>k[m - 1 - t])
+        else:
+            for t in range(_first_tap(p, i), _last_tap(p, i)):
+                acc += <uint64_t>(<int64_t>xi[t]) * <uint64_t>(<int64_t>k[t])
+        y[i] = <itype>acc
+
+
+cdef void _int_small(int t, const char *x, const char *k, const fc_correlate2d_params *p,
+                     bint flip, char *y) noexcept nogil:
+    cdef bint long32 = sizeof(long) == 4
+    if t == cnp.NPY_BYTE:
+        _int_sums(<const int8_t *>x, <const int8_t *>k, p, flip, <int8_t *>y)
+    elif t == cnp.NPY_UBYTE:
+        _int_sums(<const uint8_t *>x, <const uint8_t *>k, p, flip, <uint8_t *>y)
+    elif t == cnp.NPY_SHORT:
+        _int_sums(<const int16_t *>x, <const int16_t *>k, p, flip, <int16_t *>y)
+    elif t == cnp.NPY_USHORT:
+        _int_sums(<const uint16_t *>x, <const uint16_t *>k, p, flip, <uint16_t *>y)
+    elif t == cnp.NPY_INT or (t == cnp.NPY_LONG and long32):
+        _int_sums(<const int32_t *>x, <const int32_t *>k, p, flip, <int32_t *>y)
+    elif t == cnp.NPY_UINT or (t == cnp.NPY_ULONG and long32):
+        _int_sums(<const uint32_t *>x, <const uint32_t *>k, p, flip, <uint32_t *>y)
+    elif t == cnp.NPY_LONG or t == cnp.NPY_LONGLONG:
+        _int_sums(<const int64_t *>x, <const int64_t *>k, p, flip, <int64_t *>y)
+    else:
+        _int_sums(<const uint64_t *>x, <const uint64_t *>k, p, flip, <uint64_t *>y)
+
+
+cdef void _sums_1d(int kind, int t, const char *x, const char *k, const fc_correlate2d_params *p,
+                   bint flip, bint reverse, char *y) noexcept nogil:
+    if kind == K_CPLX:  # after a swap the signal is NumPy's conjugated second argument
+        _complex_sums(<const double *>x, <const double *>k, p, flip, not flip and not reverse,
+                      reverse, <double *>y)
+    elif kind == K_HALF:
+        _half_sums(<const uint16_t *>x, <const uint16_t *>k, p, flip, <uint16_t *>y)
+    elif kind == K_BOOL:
+        _bool_sums(<const uint8_t *>x, <const uint8_t *>k, p, flip, <uint8_t *>y)
+    else:
+        _int_small(t, x, k, p, flip, y)
+
+
+cdef inline float _half_to_float(uint16_t h) noexcept nogil:
+    """IEEE binary16 to binary32, exactly (integer operations, plus one exact
+    subtraction for subnormals)."""
+    cdef uint32_t o = (<uint32_t>h & 0x7fffu) << 13
+    cdef uint32_t exp = o & (0x7c00u << 13)
+    cdef uint32_t magic = 113u << 23
+    cdef float f, m
+    o += (127u - 15u) << 23
+    if exp == (0x7c00u << 13):  # inf or NaN
+        o += (128u - 16u) << 23
+    elif exp == 0:  # zero or subnormal: renormalise by a float subtraction
+        o += 1u << 23
+        memcpy(&f, &o, 4)
+        memcpy(&m, &magic, 4)
+        f -= m
+        memcpy(&o, &f, 4)
+    o |= (<uint32_t>h & 0x8000u) << 16
+    memcpy(&f, &o, 4)
+    return f
+
+
+cdef inline uint16_t _float_to_half(float value) noexcept nogil:
+    """binary32 to binary16, rounding to nearest even as NumPy's
+    npy_float_to_half does: overflow to inf, NaN stays NaN; no floating-point
+    flag that NumPy would turn into a warning is raised."""
+    cdef uint32_t f, sign, denorm_magic = ((127u - 15u) + (23u - 10u) + 1u) << 23
+    cdef uint16_t o
+    cdef float ff, dm
+    memcpy(&f, &value, 4)
+    sign = f & 0x80000000u
+    f ^= sign
+    if f >= (127u + 16u) << 23:  # inf, NaN or too large
+        o = 0x7e00 if f > (255u << 23) else 0x7c00
+    elif f < (113u << 23):  # subnormal or zero: let a float addition round
+        memcpy(&ff, &f, 4)
+        memcpy(&dm, &denorm_magic, 4)
+        ff += dm
+        memcpy(&f, &ff, 4)
+        o = <uint16_t>(f - denorm_magic)
+    else:
+        f += ((15u - 127u) << 23) + 0xfffu + ((f >> 13) & 1u)
+        o = <uint16_t>(f >> 13)
+    return o | <uint16_t>(sign >> 16)
+
+
+cdef void _half_sums(const uint16_t *x, const uint16_t *k, const fc_correlate2d_params *p,
+                     bint flip, uint16_t *y) noexcept nogil:
+    """NumPy's HALF_dot per output: float32 sums of the (exact) products in tap
+    order from +0.0, rounded once to float16; bit for bit NumPy's result."""
+    cdef int64_t i, t, m = p.kw
+    cdef float acc
+    cdef const uint16_t *xi
+    for i in range(p.ow):
+        acc = 0.0
+        xi = x + (i - p.pad_left)
+        if flip:
+            for t in range(_first_tap(p, i), _last_tap(p, i)):
+                acc = acc + _half_to_float(xi[t]) * _half_to_float(k[m - 1 - t])
+        else:
+            for t in range(_first_tap(p, i), _last_tap(p, i)):
+                acc = acc + _half_to_float(xi[t]) * _half_to_float(k[t])
+        y[i] = _float_to_half(acc)
+
+
+cdef void _bool_sums(const uint8_t *x, const uint8_t *k, const fc_correlate2d_params *p,
+                     bint flip, uint8_t *y) noexcept nogil:
+    """NumPy's BOOL_dot per output: True where any product is."""
+    cdef int64_t i, t, m = p.kw
+    cdef uint8_t acc
+    cdef const uint8_t *xi
+    for i in range(p.ow):
+        acc = 0
+        xi = x + (i - p.pad_left)
+        if flip:
+            for t in range(_first_tap(p, i), _last_tap(p, i)):
+                if xi[t] and k[m - 1 - t]:
+                    acc = 1
+                    break
+        else:
+            for t in range(_first_tap(p, i), _last_tap(p, i)):
+                if xi[t] and k[t]:
+                    acc = 1
+                    break
+        y[i] = acc
+
+
+cdef void _complex_sums(const double *x, const double *k, const fc_correlate2d_params *p,
+                        bint flip, bint conj_k, bint conj_x, double *y) noexcept nogil:
+    """Small 1-D complex128 correlation, one output at a time as NumPy's
+    CDOUBLE_dot does, with the kernel (correlate) or, after NumPy's swap, the
+    signal (which was the second argument) conjugated."""
+    cdef int64_t i, t, m = p.kw, j
+    cdef double re, im, kr, ki, xr, xi_
+    cdef const double *xi
+    for i in range(p.ow):
+        re = 0.0
+        im = 0.0
+        xi = x + 2 * (i - p.pad_left)
+        for t in range(_first_tap(p, i), _last_tap(p, i)):
+            j = m - 1 - t if flip else t
+            kr = k[2 * j]
+            ki = -k[2 * j + 1] if conj_k else k[2 * j + 1]
+            xr = xi[2 * t]
+            xi_ = -xi[2 * t + 1] if conj_x else xi[2 * t + 1]
+            re = re + (xr * kr - xi_ * ki)
+            im = im + (xr * ki + xi_ * kr)
+        y[2 * i] = re
+        y[2 * i + 1] = im
+
+
+cdef bint _finite(const char *p, int64_t n, bint f32) noexcept nogil:
+    cdef int64_t i
+    if f32:
+        for i in range(n):
+            if not isfinite((<const float *>p)[i]):
+                return False
+    else:
+        for i in range(n):
+            if not isfinite((<const double *>p)[i]):
+                return False
+    return True
+
+
+# ---- the front door ------------------------------------------------------------------
+
+cdef object _front(object in1, object in2, int nd, int code, int b, object fillvalue,
+                   bint flip):
+    """in1 (*) in2 on the kernels, or None for the general path. nd 1: NumPy's
+    rules (mode code `code`, zero extension, swaps); nd 2: SciPy's (boundary
+    `b`, `fillvalue`)."""
+    if type(in1) is not cnp.ndarray or type(in2) is not cnp.ndarray or code < 0 or b < 0:
         return None
+    cdef cnp.ndarray a1 = <cnp.ndarray>in1, a2 = <cnp.ndarray>in2
+    if (cnp.PyArray_NDIM(a1) != nd or cnp.PyArray_NDIM(a2) != nd
+            or cnp.PyArray_SIZE(a1) == 0 or cnp.PyArray_SIZE(a2) == 0):
+        return None
+    cdef int t = cnp.PyArray_TYPE(a1)
+    cdef int kind = _kind(t)
+    if kind == K_NONE or cnp.PyArray_TYPE(a2) != t:
+        return None
+    cdef double fill = 0.0
+    if b == FC_BOUNDARY_FILL:
+        if type(fillvalue) is int:
+            if not -(1 << 53) <= fillvalue <= (1 << 53) or (kind == K_INT and fillvalue != 0):
+                return None  # SciPy's conversion into the dtype decides: the general path
+            fill = <double>fillvalue
+        elif type(fillvalue) is float and kind != K_INT:
+            fill = <double>fillvalue
+        else:
+            return None
+    cdef bint reverse = False
+    cdef fc_correlate2d_params p
+    p.boundary = <fc_boundary>b
+    if nd == 1:
+        p.h, p.kh, p.oh, p.pad_top = 1, 1, 1, 0
+        p.w, p.kw = cnp.PyArray_DIM(a1, 0), cnp.PyArray_DIM(a2, 0)
+        if p.kw > p.w:  # NumPy swaps; correlate then reverses (and conjugates) the result
+            reverse = not flip
+            a1, a2 = a2, a1
+            p.w, p.kw = p.kw, p.w
+        if code == 0:
+            p.ow, p.pad_left = p.w - p.kw + 1, 0
+        elif code == 1:  # NumPy centres 'same' on len(v) // 2, convolving or not
+            p.ow, p.pad_left = p.w, p.kw // 2
+        else:
+            p.ow, p.pad_left = p.w + p.kw - 1, p.kw - 1
+    else:
+        p.h, p.w = cnp.PyArray_DIM(a1, 0), cnp.PyArray_DIM(a1, 1)
+        p.kh, p.kw = cnp.PyArray_DIM(a2, 0), cnp.PyArray_DIM(a2, 1)
+        if code == 0:
+            if p.kh > p.h or p.kw > p.w:
+                return None  # SciPy swaps or refuses: the general path
+            p.oh, p.ow, p.pad_top, p.pad_left = p.h - p.kh + 1, p.w - p.kw + 1, 0, 0
+        elif code == 1:  # SciPy's 'same' centring: k // 2 for convolution, (k - 1) // 2 else
+            p.oh, p.ow = p.h, p.w
+            p.pad_top = p.kh // 2 if flip else (p.kh - 1) // 2
+            p.pad_left = p.kw // 2 if flip else (p.kw - 1) // 2
+        else:
+            p.oh, p.ow, p.pad_top, p.pad_left = p.h + p.kh - 1, p.w + p.kw - 1, p.kh - 1, p.kw - 1
+    p.ldx = p.w
+    cdef int flags = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED | cnp.NPY_ARRAY_FORCECAST
+    cdef cnp.npy_intp dims[2]
+    cdef cnp.ndarray y
+    if (kind == K_HALF or kind == K_BOOL) and nd != 1:
+        return None  # SciPy refuses them: the general path words the error
+    if kind == K_HALF and p.ow * p.kw > HALF_DIRECT:
+        return None  # long float16: the float32 kernels on the general path
+    if nd == 1 and (kind == K_HALF or kind == K_BOOL
+                    or ((kind == K_INT or t == cnp.NPY_CDOUBLE) and p.ow * p.kw <= INT_DIRECT)):
+        # NumPy's own sums, one output at a time
+
+        a1 = cnp.PyArray_FROMANY(a1, t, 1, 1, flags)
+        a2 = cnp.PyArray_FROMANY(a2, t, 1, 1, flags)
+        dims[0] = p.ow
+        y = cnp.PyArray_EMPTY(1, dims, t, 0)
+        _sums_1d(kind, t, <const char *>cnp.PyArray_DATA(a1), <const char *>cnp.PyArray_DATA(a2),
+                 &p, flip, reverse, <char *>cnp.PyArray_DATA(y))
+        if reverse:
+            _reverse(<char *>cnp.PyArray_DATA(y), p.ow, <size_t>cnp.PyArray_ITEMSIZE(y))
+        return y
+    # the kernels' operands: native, aligned, C-contiguous, of the work dtype
+    cdef int wt = cnp.NPY_DOUBLE if kind == K_INT else t
+    cdef cnp.ndarray x = cnp.PyArray_FROMANY(a1, wt, nd, nd, flags)
+    cdef cnp.ndarray k = cnp.PyArray_FROMANY(a2, wt, nd, nd, flags)
+    cdef const char *xp = <const char *>cnp.PyArray_DATA(x)
+    cdef const char *kp = <const char *>cnp.PyArray_DATA(k)
+    cdef int64_t n = p.h * p.w, taps = p.kh * p.kw
+    cdef bint f32 = t == cnp.NPY_FLOAT or t == cnp.NPY_CFLOAT
+    if kind == K_FLOAT:
+        if nd == 1 and code != 0 and taps > 1 and not _finite(kp, taps, f32):
+            return None  # NumPy sums only the overlapping terms at the ends
+    elif kind == K_CPLX:
+        if reverse or not (_finite(xp, 2 * n, f32) and _finite(kp, 2 * taps, f32) and isfinite(fill)):
+            return None  # (a reversed result is conjugated: the general path does it)
+    elif not _exact(<const double *>xp, n, <const double *>kp, taps, fill):
+        return None
+    if nd == 1:
+        dims[0] = p.ow
+    else:
+        dims[0], dims[1] = p.oh, p.ow
+    y = cnp.PyArray_EMPTY(nd, dims, t, 0)
+    cdef cnp.ndarray yd = cnp.PyArray_EMPTY(nd, dims, cnp.NPY_DOUBLE, 0) if kind == K_INT else y
+    cdef char *yp = <char *>cnp.PyArray_DATA(yd)
+    cdef int64_t outs = p.oh * p.ow
+    cdef bint conj = not flip
+    cdef int st
+    if outs * taps < GIL_MACS:
+        st = _compute(&p, kind, f32, xp, kp, flip, conj, fill, reverse, t, yp,
+                      <char *>cnp.PyArray_DATA(y))
+    else:
+        with nogil:
+            st = _compute(&p, kind, f32, xp, kp, flip, conj, fill, reverse, t, yp,
+                          <char *>cnp.PyArray_DATA(y))
+    if st == 2:
+        raise MemoryError(f"could not allocate scratch memory for shapes {(p.h, p.w)} and {(p.kh, p.kw)}")
+    if st != 0:
+        raise ValueError(f"correlation of shapes {(p.h, p.w)} and {(p.kh, p.kw)}: sizes out of range")
+    return y
+
+
+cdef int _compute(const fc_correlate2d_params *p, int kind, bint f32, const char *x,
+                  const char *k, bint flip, bint conj, double fill, bint reverse, int t,
+                  char *yw, char *y) noexcept nogil:
+    """The kernels into yw (the result, or its float64 sums for integers), then
+    the 1-D reversal and the integers' conversion into y."""
+    cdef int st
+    cdef int64_t outs = p.oh * p.ow
+    if kind == K_CPLX:
+        return _complex(p, f32, x, k, flip, conj, fill, yw)
+    st = _real(p, f32 and kind == K_FLOAT, x, k, flip, fill, yw)
+    if st != 0:
+        return st
+    if reverse:
+        _reverse(yw, outs, 4 if (f32 and kind == K_FLOAT) else 8)
+    if kind == K_INT:
+        _to_int(<const double *>yw, outs, t, y)
+    return 0
+
+
+# dtypes NumPy computes and fastconv has no path for at any size: straight to NumPy
+cdef inline bint _numpy_only(object a, object b):
+    if type(a) is not cnp.ndarray or type(b) is not cnp.ndarray:
+        return False
+    cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>a)
+    if cnp.PyArray_TYPE(<cnp.ndarray>b) != t:
+        return False
+    return t == cnp.NPY_LONGDOUBLE or t == cnp.NPY_CLONGDOUBLE
+
+
+cdef object _one_d(str name, object a, object v, object mode, bint flip):
+    """The 1-D front door: fastconv's kernels, NumPy itself, or None."""
+    cdef int code = _mode_1d(mode)
+    if code < 0:
+        return None  # the general path words the error (or NumPy 1.x's deprecated spellings)
+    y = _front(a, v, 1, code, FC_BOUNDARY_FILL, 0, flip)
+    if y is None and (_small(a, v, 1) or _numpy_only(a, v)):
+        y = _original(name)(a, v, mode)
+    return y
+
+
+cdef object _two_d(str name, object in1, object in2, object mode, object boundary,
+                   object fillvalue, bint flip):
+    """The 2-D front door: fastconv's kernels, SciPy itself, or None."""
+    cdef int code = _mode_2d(mode), b = _boundary(boundary)
+    if code < 0 or b < 0:
+        return None  # the general path words the error
+    y = _front(in1, in2, 2, code, b, fillvalue, flip)
+    if (y is None and _small(in1, in2, 2) and _scipy_computes(in1) and _scipy_computes(in2)
+            and (b != FC_BOUNDARY_FILL or type(fillvalue) is int or type(fillvalue) is float)):
+        # (other fill values get fastconv's conversion and its worded errors)
+        f = _original(name)
+        if f is not None:
+            y = f(in1, in2, mode, boundary, fillvalue)
+    return y
 
 
 def correlate(a, v, mode="valid", *, method="direct"):
     if type(method) is str and method == "direct":
-        y = _front_1d(a, v, _mode_1d(mode), False)
+        y = _one_d("numpy.correlate", a, v, mode, False)
         if y is not None:
             return y
-        if _small(a, v, 1):
-            return _originals.original("numpy.correlate")(a, v, mode)
     return _correlate_any(a, v, mode, method=method)
 
 
 def convolve(a, v, mode="full", *, method="direct"):
     if type(method) is str and method == "direct":
-        y = _front_1d(a, v, _mode_1d(mode), True)
+        y = _one_d("numpy.convolve", a, v, mode, True)
         if y is not None:
             return y
-        if _small(a, v, 1):
-            return _originals.original("numpy.convolve")(a, v, mode)
     return _convolve_any(a, v, mode, method=method)
-
-
-cdef object _front_2d(in1, in2, mode, boundary, fillvalue, bint flip):
-    """2-D float32/float64 in place, no 'valid' swap, a Python number as the
-    fill value (any, when the boundary ignores it); else None."""
-    cdef int t = _float_type(in1, 2)
-    if t < 0 or _float_type(in2, 2) != t:
-        return None
-    cdef int code = _mode_2d(mode), b = _boundary(boundary)
-    if code < 0 or b < 0:
-        return None
-    cdef double fill = 0.0
-    if b == FC_BOUNDARY_FILL:
-        if type(fillvalue) is int:
-            if not -(1 << 53) <= fillvalue <= (1 << 53):
-                return None
-            fill = <double>fillvalue
-        elif type(fillvalue) is float:
-            fill = <double>fillvalue
-        else:
-            return None
-    cdef cnp.ndarray x = <cnp.ndarray>in1, k = <cnp.ndarray>in2
-    cdef fc_correlate2d_params p
-    p.h, p.w = cnp.PyArray_DIM(x, 0), cnp.PyArray_DIM(x, 1)
-    p.kh, p.kw = cnp.PyArray_DIM(k, 0), cnp.PyArray_DIM(k, 1)
-    p.ldx = p.w
-    p.boundary = <fc_boundary>b
-    if code == 0:
-        if p.kh > p.h or p.kw > p.w:
-            return None  # SciPy swaps or refuses: the general path
-        p.oh, p.ow, p.pad_top, p.pad_left = p.h - p.kh + 1, p.w - p.kw + 1, 0, 0
-    elif code == 1:  # SciPy's 'same' centring: k // 2 for convolution, (k - 1) // 2 else
-        p.oh, p.ow = p.h, p.w
-        p.pad_top = p.kh // 2 if flip else (p.kh - 1) // 2
-        p.pad_left = p.kw // 2 if flip else (p.kw - 1) // 2
-    else:
-        p.oh, p.ow, p.pad_top, p.pad_left = p.h + p.kh - 1, p.w + p.kw - 1, p.kh - 1, p.kw - 1
-    return _call(&p, t, x, k, flip, fill, 2)
 
 
 def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, method="direct"):
     if type(method) is str and method == "direct":
-        y = _front_2d(in1, in2, mode, boundary, fillvalue, False)
+        y = _two_d("scipy.signal.correlate2d", in1, in2, mode, boundary, fillvalue, False)
         if y is not None:
             return y
-        if _small(in1, in2, 2) and _scipy_computes(in1) and _scipy_computes(in2):
-            f = _scipy_original("scipy.signal.correlate2d")
-            if f is not None:
-                return f(in1, in2, mode, boundary, fillvalue)
     return _correlate2d_any(in1, in2, mode, boundary, fillvalue, method=method)
 
 
 def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, method="direct"):
     if type(method) is str and method == "direct":
-        y = _front_2d(in1, in2, mode, boundary, fillvalue, True)
+        y = _two_d("scipy.signal.convolve2d", in1, in2, mode, boundary, fillvalue, True)
         if y is not None:
             return y
-        if _small(in1, in2, 2) and _scipy_computes(in1) and _scipy_computes(in2):
-            f = _scipy_original("scipy.signal.convolve2d")
-            if f is not None:
-                return f(in1, in2, mode, boundary, fillvalue)
     return _convolve2d_any(in1, in2, mode, boundary, fillvalue, method=method)
