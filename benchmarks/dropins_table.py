@@ -101,7 +101,11 @@ def run(threads: int, repeats: int, quick: bool, busy: float, tries: int) -> lis
                     if (r["others_cpu"] or 0) <= busy:
                         break
                 r = best
-                r.update(table=case.kind, row=f"{op} {case.dtype} {mode}", column=case.kernel,
+                # the full-size shapes share a column per kernel; the per-call rows
+                # (other sizes) get a column of their own
+                column = case.kernel if case.size in ("1000000", "1024x1024") else \
+                    f"{case.size} * {case.kernel}"
+                r.update(table=case.kind, row=f"{op} {case.dtype} {mode}", column=column,
                          threads=threads, case=case.name)
                 results.append(r)
                 share = "?" if r["others_cpu"] is None else f"{100 * r['others_cpu']:.0f}%"
@@ -126,8 +130,10 @@ def markdown(results, table: str, threads: int, key: str) -> str:
     for row in rows:
         vals = []
         for col in cols:
-            r = cell[(row, col)]
-            if key == "speedup":
+            r = cell.get((row, col))
+            if r is None:  # this row's dtype is not measured at that size
+                vals.append("-")
+            elif key == "speedup":
                 vals.append(f"{r['speedup']:.1f}x")
             else:
                 f, ref = r["fastconv"], r["reference"]

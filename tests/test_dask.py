@@ -154,6 +154,23 @@ def test_2d_threaded_scheduler_matches_in_memory(op, mode):
             check(got, mem_fn(x, k, mode, boundary, fill), op=op, case=case)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_long_float_kernels_are_bitwise_too(dtype):
+    """The drop-ins sum directly at every kernel size (no FFT unless asked), and
+    each output's products in one fixed order: blocks with halos give the
+    in-memory call's bits for long kernels as well."""
+    rng = seeded(f"long-{dtype}")
+    x = rng.standard_normal((70, 90)).astype(dtype)
+    k = rng.standard_normal((9, 11)).astype(dtype)
+    for op, (dask_fn, mem_fn, _) in OPS_2D.items():
+        got = dask_fn(da.from_array(x, chunks=(23, 31)), k, "same", "symm").compute(scheduler="threads")
+        assert_equal_exact(got, mem_fn(x, k, "same", "symm"), op=op, case=f"{dtype} 9x11")
+    a, v = rng.standard_normal(5000).astype(dtype), rng.standard_normal(301).astype(dtype)
+    for op, (dask_fn, mem_fn, _) in OPS_1D.items():
+        got = dask_fn(da.from_array(a, chunks=1200), v, "full").compute(scheduler="threads")
+        assert_equal_exact(got, mem_fn(a, v, "full"), op=op, case=f"{dtype} 301 taps")
+
+
 @pytest.mark.parametrize("op", OPS_2D)
 def test_2d_kernel_larger_than_chunks_and_image(op):
     """Halos wider than a chunk (chunks merged) and kernels taller than the image

@@ -346,3 +346,21 @@ def test_small_integer_and_bool_calls_are_numpys(op, dtype, rng):
         got, want = fast(a, v, mode), ref(a, v, mode)
         assert got.dtype == want.dtype
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m", [127, 128, 129, 255, 256, 257, 513, 1031])
+def test_long_kernels_keep_the_direct_sum_bound(dtype, m, rng):
+    """Kernels around the AVX-512 row kernel's switch to its shared-load form
+    (128 float64 / 256 float32 taps), with and without a partial last pass."""
+    decades = 12 if dtype == np.float32 else 100
+    for n in (m + 5, 2 * m + 197):
+        a, v = _spanning(rng, n, decades, dtype), _spanning(rng, m, decades, dtype)
+        for op, (fast, ref) in ONE_D.items():
+            for mode in ("full", "same", "valid"):
+                assert_direct_sum_error(fast(a, v, mode), ref, (a, v, mode), taps=m,
+                                        what=f"{op} {np.dtype(dtype)}[{n}] x [{m}] {mode}")
+    x, k = _spanning(rng, (40, m + 30), decades, dtype), _spanning(rng, (3, m), decades, dtype)
+    for op, (fast, ref) in TWO_D.items():
+        args = (x, k, "same", "symm")
+        assert_direct_sum_error(fast(*args), ref, args, taps=3 * m, what=f"{op} 3x{m}")

@@ -525,7 +525,7 @@ cdef object _front(object in1, object in2, int nd, int code, int b, object fillv
     if nd == 1:
         p.h, p.kh, p.oh, p.pad_top = 1, 1, 1, 0
         p.w, p.kw = cnp.PyArray_DIM(a1, 0), cnp.PyArray_DIM(a2, 0)
-        if p.kw > p.w:  # NumPy swaps; correlate then reverses (and conjugates) the result
+        if p.kw > p.w:  # NumPy swaps (convolution commutes); correlate then reverses
             reverse = not flip
             a1, a2 = a2, a1
             p.w, p.kw = p.kw, p.w
@@ -559,7 +559,6 @@ cdef object _front(object in1, object in2, int nd, int code, int b, object fillv
     if nd == 1 and (kind == K_HALF or kind == K_BOOL
                     or ((kind == K_INT or t == cnp.NPY_CDOUBLE) and p.ow * p.kw <= INT_DIRECT)):
         # NumPy's own sums, one output at a time
-
         a1 = cnp.PyArray_FROMANY(a1, t, 1, 1, flags)
         a2 = cnp.PyArray_FROMANY(a2, t, 1, 1, flags)
         dims[0] = p.ow
@@ -582,7 +581,8 @@ cdef object _front(object in1, object in2, int nd, int code, int b, object fillv
             return None  # NumPy sums only the overlapping terms at the ends
     elif kind == K_CPLX:
         if reverse or not (_finite(xp, 2 * n, f32) and _finite(kp, 2 * taps, f32) and isfinite(fill)):
-            return None  # (a reversed result is conjugated: the general path does it)
+            return None  # (after NumPy's swap the conjugated operand is the signal:
+            #               the general path does that)
     elif not _exact(<const double *>xp, n, <const double *>kp, taps, fill):
         return None
     if nd == 1:

@@ -26,13 +26,13 @@ How a block is computed, and why the results equal the in-memory ones:
   by itself); ``max_pool2d`` on batch and channel chunks (its spatial axes are put in
   one chunk); ``predict`` on batch chunks.
 
-Exact or to float tolerance: the direct kernels sum each output's products in one
-fixed order whatever the image size or position, and integers are exact, so where the
-in-memory call and the blocks both take the direct kernels the results are bitwise
-equal; so is ``predict`` (each layer, Dense included, sums an output in one order
-whatever the batch). They may not when the in-memory engine chooses by cost (FFT for
-float kernels of more than 32 taps, complex inputs): then they agree to float
-tolerance.
+Exact or to float tolerance: the drop-ins sum directly at every kernel size (the FFT
+only with ``method='fft'``), the direct kernels sum each output's products in one fixed
+order whatever the image size or position, and integers are exact, so float32, float64
+and integer results are bitwise equal to the in-memory call's; so is ``predict`` (each
+layer, Dense included, sums an output in one order whatever the batch). Complex and
+float16 inputs agree to float tolerance: a small block may be summed in NumPy's order
+(the drop-ins' small-call path), the whole array in the kernels'.
 
 Threads: each task runs with ``threads`` (default 1) fastconv threads set through the
 calling thread's OpenMP setting (threadpoolctl), which fastconv reads per calling
