@@ -19,6 +19,50 @@
 #include "fastconv/ukernel.h"
 
 #define U 8 /* vectors per pass */
+/* x[q + s] for s < LANES from a = x[q..], b = x[q + LANES..]: one lane shift. */
+#if LANES == 8
+#define FC_ALIGNR(b, a, s) \
+  _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(b), _mm512_castpd_si512(a), (s)))
+#else
+#define FC_ALIGNR(b, a, s) \
+  _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), (s)))
+#endif
+/* Step s of a block: every accumulator u takes tap q + s - u*LANES (FULL), or
+ * only those with u0 <= u < u1 (PART). Constant indices keep acc in registers. */
+#define FC_FULL(q, xv, s)                                                             \
+  do {                                                                                \
+    const V xs_ = (xv);                                                               \
+    _Pragma("GCC unroll 8") for (int u = 0; u < U; u++)                               \
+      acc[u] = FC_VOP(fmadd)(xs_, FC_VOP(set1)(wr[(q) + (s) - (size_t)u * LANES]), acc[u]); \
+  } while (0)
+#define FC_PART(q, xv, s)                                                             \
+  do {                                                                                \
+    const V xs_ = (xv);                                                               \
+    _Pragma("GCC unroll 8") for (int u = 0; u < U; u++)                               \
+      if (u >= u0 && u < u1)                                                          \
+        acc[u] = FC_VOP(fmadd)(xs_, FC_VOP(set1)(wr[(q) + (s) - (size_t)u * LANES]), acc[u]); \
+  } while (0)
+#if LANES == 8
+#define FC_LONG_STEPS(STEP, q, a, b)                                                                  \
+  do {                                                                                          \
+    STEP(q, a, 0); STEP(q, FC_ALIGNR(b, a, 1), 1);                              \
+    STEP(q, FC_ALIGNR(b, a, 2), 2); STEP(q, FC_ALIGNR(b, a, 3), 3);             \
+    STEP(q, FC_ALIGNR(b, a, 4), 4); STEP(q, FC_ALIGNR(b, a, 5), 5);             \
+    STEP(q, FC_ALIGNR(b, a, 6), 6); STEP(q, FC_ALIGNR(b, a, 7), 7);             \
+  } while (0)
+#else
+#define FC_LONG_STEPS(STEP, q, a, b)                                                                  \
+  do {                                                                                          \
+    STEP(q, a, 0); STEP(q, FC_ALIGNR(b, a, 1), 1);                              \
+    STEP(q, FC_ALIGNR(b, a, 2), 2); STEP(q, FC_ALIGNR(b, a, 3), 3);             \
+    STEP(q, FC_ALIGNR(b, a, 4), 4); STEP(q, FC_ALIGNR(b, a, 5), 5);             \
+    STEP(q, FC_ALIGNR(b, a, 6), 6); STEP(q, FC_ALIGNR(b, a, 7), 7);             \
+    STEP(q, FC_ALIGNR(b, a, 8), 8); STEP(q, FC_ALIGNR(b, a, 9), 9);             \
+    STEP(q, FC_ALIGNR(b, a, 10), 10); STEP(q, FC_ALIGNR(b, a, 11), 11);         \
+    STEP(q, FC_ALIGNR(b, a, 12), 12); STEP(q, FC_ALIGNR(b, a, 13), 13);         \
+    STEP(q, FC_ALIGNR(b, a, 14), 14); STEP(q, FC_ALIGNR(b, a, 15), 15);         \
+  } while (0)
+#endif
 #define LONG_TAPS (2 * U * LANES) /* taps from which a row takes the shared-load form */
 #define FC_CAT2(a, b) a##b
 #define FC_CAT(a, b) FC_CAT2(a, b)
@@ -36,20 +80,40 @@ void NAME(size_t n, size_t kh, size_t kw, const T *restrict x, size_t ldx, const
       const T *xr = x + i * ldx + j;
       const T *wr = w + i * kw;
       if (kw >= LONG_TAPS) {
-        /* q walks the distinct x vectors; vector u takes tap q - u*LANES. In
-         * the steady part every u has a tap; at both ends some do not. */
+        /* q walks the distinct x vectors; accumulator u takes tap q - u*LANES.
+         * In the middle (steady0 <= q < kw) every accumulator has a tap, and
+         * blocks of LANES steps share two loads (x[q + s] = alignr(b, a, s)),
+         * so the loads that split cache lines drop to one in LANES steps; at
+         * both ends only some accumulators have one. */
         const size_t steady0 = (U - 1) * LANES, qend = kw + (U - 1) * LANES;
         for (size_t q = 0; q < qend; q++) {
+          if (q >= steady0 && q + LANES <= kw && (q - steady0) % LANES == 0) {
+            const V a = FC_VOP(loadu)(xr + q), b = FC_VOP(loadu)(xr + q + LANES);
+            FC_LONG_STEPS(FC_FULL, q, a, b);
+            q += LANES - 1;
+            continue;
+          }
+          /* whole blocks at the ends: the same accumulators for all LANES
+           * steps (not the very last block, whose b would end one element
+           * past the row's n + kw - 1 values) */
+          if ((q < steady0 && q % LANES == 0)
+              || (q >= kw && (q - kw) % LANES == 0 && q + 2 * LANES <= qend)) {
+            const int u0 = q < steady0 ? 0 : (int)((q - kw) / LANES) + 1;
+            const int u1 = q < steady0 ? (int)(q / LANES) + 1 : U;
+            const V a = FC_VOP(loadu)(xr + q), b = FC_VOP(loadu)(xr + q + LANES);
+            FC_LONG_STEPS(FC_PART, q, a, b);
+            q += LANES - 1;
+            continue;
+          }
           const V xv = FC_VOP(loadu)(xr + q);
-          if (q >= steady0 && q < kw) {
-#pragma GCC unroll 8
-            for (int u = 0; u < U; u++)
-              acc[u] = FC_VOP(fmadd)(xv, FC_VOP(set1)(wr[q - (size_t)u * LANES]), acc[u]);
-          } else {
-#pragma GCC unroll 8
-            for (int u = 0; u < U; u++)
-              if (q >= (size_t)u * LANES && q - (size_t)u * LANES < kw)
-                acc[u] = FC_VOP(fmadd)(xv, FC_VOP(set1)(wr[q - (size_t)u * LANES]), acc[u]);
+          if (q < steady0) { /* taps start: u <= q / LANES */
+            const int u0 = 0, u1 = (int)(q / LANES) + 1;
+            FC_PART(q, xv, 0);
+          } else if (q < kw) {
+            FC_FULL(q, xv, 0);
+          } else { /* taps end: u > (q - kw) / LANES */
+            const int u0 = (int)((q - kw) / LANES) + 1, u1 = U;
+            FC_PART(q, xv, 0);
           }
         }
         continue;
