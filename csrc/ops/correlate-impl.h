@@ -76,10 +76,11 @@ int FC_(correlate2d)(const fc_correlate2d_params *p, const T *x, const T *k, T f
   const int nt = fc_threads_for(fc_max64(FC_NS_FLOPS(2 * macs), FC_NS_BYTES(bytes)), ntasks);
   int failed = 0;
   if (nt <= 1) { /* no parallel region at all: entering one costs more than a small call */
-    T *scratch = NULL;
+    T small[512];  /* a small call's window band, without malloc */
+    T *scratch = tl.scratch_elems <= 512 ? small : NULL;
     for (int64_t task = 0; task < ntasks && !failed; task++)
       failed = FC_(correlate_task)(p, x, k, fill, y, &tl, fn, task, &scratch);
-    free(scratch);
+    if (scratch != small) free(scratch);
     return failed ? FC_ENOMEM : FC_OK;
   }
 #pragma omp parallel num_threads(nt)
