@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Write docs/performance.md: fastconv's benchmark areas at 1 and 2 threads as Markdown tables,
-with the issue's targets marked met / NOT met.
+with the project's targets marked met / NOT met.
 
     python benchmarks/perf_table.py [--quick | --smoke] [--out docs/performance.md]
 
@@ -113,7 +113,7 @@ def area_tables(res: AreaResult, machine: Machine) -> list[str]:
     return out + table(header + ["max rel. diff"], summary)
 
 
-# ---- targets (from the issue) --------------------------------------------------------
+# ---- targets --------------------------------------------------------
 def _mark(ok: bool) -> str:
     return "**met**" if ok else "**NOT met**"
 

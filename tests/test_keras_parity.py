@@ -1,8 +1,8 @@
 """fastconv's model layer against Keras itself: the lecture's CNN with weights copied
 from a Keras model predicts the same, and one Adam step moves the weights alike.
 
-TensorFlow is not a test dependency (issue 5: CI need not install it, several
-hundred MB); run these where it is installed, e.g. `pip install tensorflow-cpu`.
+TensorFlow is not a test dependency (several hundred MB, and CI need not
+install it); run these where it is installed, e.g. `pip install tensorflow-cpu`.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""set_num_threads from one Python thread while others compute (issue #7): no
-crash, and every result equals the serial one -- bitwise where the result does
-not depend on the thread count (conv2d, relu, max_pool2d, the direct 2-D
-drop-in), within rounding where it does (conv2d_backward's weight gradient sums
-per-thread shares; the 1-D drop-in may switch between direct and FFT)."""
+"""set_num_threads from one Python thread while others compute: no crash, and
+every result equals the serial one -- bitwise where the result does not depend
+on the thread count (conv2d, relu, max_pool2d, the drop-ins, which sum each
+output directly in one order), within rounding where it does (conv2d_backward's
+weight gradient sums per-thread shares)."""
 from __future__ import annotations
 
 import threading
