@@ -124,6 +124,16 @@ WORKER = textwrap.dedent(r'''
 ''')
 
 
+def _public_args(argv: list[str]) -> str:
+    """The command line as written into the docs: the Keras interpreter's path is
+    this machine's, so it is shown as a placeholder."""
+    out = list(argv)
+    for i, arg in enumerate(out[:-1]):
+        if arg == "--keras-python":
+            out[i + 1] = "TF_VENV/bin/python"
+    return " ".join(out)
+
+
 def run_one(python: str, lib: str, threads: int, epochs: int, seed: int) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "FASTCONV_NUM_THREADS": str(threads),
            "OPENBLAS_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
@@ -166,7 +176,7 @@ def main() -> int:
                       f"predict {r['predict_s']:6.3f} s  accuracy {r['accuracy']:.4f}", flush=True)
     header = [
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
-        f"- command: `python benchmarks/model_table.py {' '.join(sys.argv[1:])}`",
+        f"- command: `python benchmarks/model_table.py {_public_args(sys.argv[1:])}`",
         f"- machine: {platform.machine()}, {os.cpu_count()} logical CPUs; load average at start "
         f"{start_load}, at end {load_average()}",
         f"- versions: " + "; ".join(sorted({f'{lib}: {rs[0]["version"]}' for (lib, _), rs in results.items()})),
