@@ -239,17 +239,22 @@ def test_unknown_method_is_refused():
 
 # ---- property test: kernels spanning many decades, every mode and boundary -------------
 
+def _draw_case(data):
+    """(rng, dtype, decades, mode) for one example: values of float32 span 24
+    decades (their products stay in range), float64 200."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]), label="dtype")
+    mode = data.draw(st.sampled_from(["full", "same", "valid"]), label="mode")
+    return rng, dtype, (12 if dtype == np.float32 else 100), mode
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 @pytest.mark.parametrize("op", ONE_D)
 def test_1d_direct_sum_error_property(op, data):
-    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
-    rng = np.random.default_rng(seed)
-    dtype = data.draw(st.sampled_from([np.float32, np.float64]), label="dtype")
-    decades = 12 if dtype == np.float32 else 100
+    rng, dtype, decades, mode = _draw_case(data)
     n = data.draw(st.integers(1, 300), label="n")
     m = data.draw(st.integers(1, 64), label="m")
-    mode = data.draw(st.sampled_from(["full", "same", "valid"]), label="mode")
     a, v = _spanning(rng, n, decades, dtype), _spanning(rng, m, decades, dtype)
     fast, ref = ONE_D[op]
     assert_direct_sum_error(fast(a, v, mode), ref, (a, v, mode), taps=min(n, m),
@@ -260,13 +265,9 @@ def test_1d_direct_sum_error_property(op, data):
 @given(data=st.data())
 @pytest.mark.parametrize("op", TWO_D)
 def test_2d_direct_sum_error_property(op, data):
-    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
-    rng = np.random.default_rng(seed)
-    dtype = data.draw(st.sampled_from([np.float32, np.float64]), label="dtype")
-    decades = 12 if dtype == np.float32 else 100
+    rng, dtype, decades, mode = _draw_case(data)
     shape = (data.draw(st.integers(1, 48)), data.draw(st.integers(1, 48)))
     kshape = (data.draw(st.integers(1, 33)), data.draw(st.integers(1, 33)))
-    mode = data.draw(st.sampled_from(["full", "same", "valid"]), label="mode")
     boundary = data.draw(st.sampled_from(BOUNDARIES), label="boundary")
     if mode == "valid" and not (all(s >= k for s, k in zip(shape, kshape))
                                 or all(s <= k for s, k in zip(shape, kshape))):
