@@ -18,7 +18,8 @@
 #include <immintrin.h>
 #include "fastconv/ukernel.h"
 
-#define U 8 /* vectors per pass */
+#define U 8 /* vectors per pass (the long form's end cases below are written for 8) */
+_Static_assert(U == 8, "the long form's switch over end blocks assumes 8 accumulators");
 /* x[q + s] for s < LANES from a = x[q..], b = x[q + LANES..]: one lane shift. */
 #if LANES == 8
 #define FC_ALIGNR(b, a, s) \
@@ -98,10 +99,30 @@ void NAME(size_t n, size_t kh, size_t kw, const T *restrict x, size_t ldx, const
            * past the row's n + kw - 1 values) */
           if ((q < steady0 && q % LANES == 0)
               || (q >= kw && (q - kw) % LANES == 0 && q + 2 * LANES <= qend)) {
-            const int u0 = q < steady0 ? 0 : (int)((q - kw) / LANES) + 1;
-            const int u1 = q < steady0 ? (int)(q / LANES) + 1 : U;
             const V a = FC_VOP(loadu)(xr + q), b = FC_VOP(loadu)(xr + q + LANES);
-            FC_LONG_STEPS(FC_PART, q, a, b);
+            /* constant bounds per case, so no test per accumulator and step */
+#define FC_ENDS(LO, HI)                \
+  {                                    \
+    const int u0 = (LO), u1 = (HI);    \
+    FC_LONG_STEPS(FC_PART, q, a, b);   \
+  }                                    \
+  break;
+            switch (q < steady0 ? (int)(q / LANES) : U + (int)((q - kw) / LANES)) {
+              case 0: FC_ENDS(0, 1)
+              case 1: FC_ENDS(0, 2)
+              case 2: FC_ENDS(0, 3)
+              case 3: FC_ENDS(0, 4)
+              case 4: FC_ENDS(0, 5)
+              case 5: FC_ENDS(0, 6)
+              case 6: FC_ENDS(0, 7)
+              case U + 0: FC_ENDS(1, U)
+              case U + 1: FC_ENDS(2, U)
+              case U + 2: FC_ENDS(3, U)
+              case U + 3: FC_ENDS(4, U)
+              case U + 4: FC_ENDS(5, U)
+              default: FC_ENDS(6, U) /* U + 5: the last whole block of the end */
+            }
+#undef FC_ENDS
             q += LANES - 1;
             continue;
           }
