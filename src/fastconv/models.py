@@ -16,6 +16,7 @@ import numpy as np
 
 from . import activations, layers as layers_mod, losses, optimizers, utils
 from ._checks import positive_int
+from ._files import atomic_write
 from .layers import DTYPE, Conv2D, Layer
 
 __all__ = ["Sequential", "History", "load_model"]
@@ -402,21 +403,23 @@ class Sequential:
     def save(self, filepath) -> None:
         """Write the model to `filepath`: a zip of ``config.json`` (format, version,
         layers, compile settings) and one ``.npy`` per weight. No pickle anywhere,
-        so loading an untrusted file cannot run code."""
+        so loading an untrusted file cannot run code.
+
+        The file is replaced atomically: written beside the target under a name
+        of its own, synced, then renamed over it (keeping its permission bits,
+        following a symlink), so a crash, a full disk or a concurrent save
+        leaves either the old file or a complete new one."""
         config = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": self.get_config(),
                   "compile": None if self.loss is None else {
                       "optimizer": self.optimizer.get_config(), "loss": self.loss.get_config(),
                       "metrics": self.metrics},
                   "weights": [list(w.shape) for w in self.get_weights()]}
-        path = Path(filepath)
-        tmp = path.with_name(path.name + ".tmp")
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        with atomic_write(filepath) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(_CONFIG_MEMBER, json.dumps(config, indent=1))
             for i, w in enumerate(self.get_weights()):
                 buf = io.BytesIO()
                 np.save(buf, w, allow_pickle=False)
                 zf.writestr(f"weights/{i:04d}.npy", buf.getvalue())
-        tmp.replace(path)
 
 
 # What reading a malformed file can raise from zipfile, json, numpy's .npy

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import fastconv
 
+from .. import _files
 from . import timing, workloads
 from .run import AREAS, MISMATCH, MODES, AreaResult, Machine, Row, fmt_share, probe_machine, run_area
 
@@ -307,7 +308,8 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     elapsed = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
     print(f"done in {elapsed:.0f} s")
     if args.json is not None:
-        args.json.write_text(json.dumps(report_json(args, machine, results, started), indent=1) + "\n")
+        with _files.atomic_write(args.json) as f:
+            f.write((json.dumps(report_json(args, machine, results, started), indent=1) + "\n").encode())
         print(f"wrote {args.json}")
     if args.plot is not None:
         plot(args.plot, args, machine, results, started)

@@ -9,6 +9,8 @@ from typing import IO, Protocol, Union
 
 import numpy as np
 
+from .._files import atomic_write
+
 __all__ = ["read_idx", "write_idx", "IDX_DTYPES"]
 
 StrPath = Union[str, "os.PathLike[str]"]
@@ -157,7 +159,8 @@ def write_idx(path: StrPath, array: np.ndarray) -> None:
     Parameters
     ----------
     path : str or path-like
-        Where to write. An existing file is replaced.
+        Where to write. An existing file is replaced atomically (a complete
+        new file or the old one, whatever happens during the write).
     array : array_like
         At least one dimension, each below 2**32; dtype uint8, int8, int16,
         int32, float32 or float64 (any byte order).
@@ -190,11 +193,11 @@ def write_idx(path: StrPath, array: np.ndarray) -> None:
         )
     header = bytes([0, 0, code, arr.ndim]) + np.asarray(arr.shape, ">u4").tobytes()
     payload = np.ascontiguousarray(arr, dtype=IDX_DTYPES[code]).tobytes()
-    if os.fsdecode(path).endswith(".gz"):
-        with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
-            f.write(header)
-            f.write(payload)
-    else:
-        with open(path, "wb") as f:
-            f.write(header)
-            f.write(payload)
+    with atomic_write(path) as raw:
+        if os.fsdecode(path).endswith(".gz"):
+            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
+                f.write(header)
+                f.write(payload)
+        else:
+            raw.write(header)
+            raw.write(payload)
