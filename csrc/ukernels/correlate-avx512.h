@@ -28,14 +28,9 @@ _Static_assert(U == 8, "the long form's switch over end blocks assumes 8 accumul
 #define FC_ALIGNR(b, a, s) \
   _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), (s)))
 #endif
-/* Step s of a block: every accumulator u takes tap q + s - u*LANES (FULL), or
- * only those with u0 <= u < u1 (PART). Constant indices keep acc in registers. */
-#define FC_FULL(q, xv, s)                                                             \
-  do {                                                                                \
-    const V xs_ = (xv);                                                               \
-    _Pragma("GCC unroll 8") for (int u = 0; u < U; u++)                               \
-      acc[u] = FC_VOP(fmadd)(xs_, FC_VOP(set1)(wr[(q) + (s) - (size_t)u * LANES]), acc[u]); \
-  } while (0)
+/* Step s of a block: accumulators u0 <= u < u1 take tap q + s - u*LANES (PART,
+ * with u0 and u1 in scope), or all of them (FULL). Constant indices keep acc in
+ * registers; FULL's constant bounds fold the test away. */
 #define FC_PART(q, xv, s)                                                             \
   do {                                                                                \
     const V xs_ = (xv);                                                               \
@@ -43,25 +38,32 @@ _Static_assert(U == 8, "the long form's switch over end blocks assumes 8 accumul
       if (u >= u0 && u < u1)                                                          \
         acc[u] = FC_VOP(fmadd)(xs_, FC_VOP(set1)(wr[(q) + (s) - (size_t)u * LANES]), acc[u]); \
   } while (0)
-#if LANES == 8
-#define FC_LONG_STEPS(STEP, q, a, b)                                                                  \
-  do {                                                                                          \
-    STEP(q, a, 0); STEP(q, FC_ALIGNR(b, a, 1), 1);                              \
-    STEP(q, FC_ALIGNR(b, a, 2), 2); STEP(q, FC_ALIGNR(b, a, 3), 3);             \
-    STEP(q, FC_ALIGNR(b, a, 4), 4); STEP(q, FC_ALIGNR(b, a, 5), 5);             \
-    STEP(q, FC_ALIGNR(b, a, 6), 6); STEP(q, FC_ALIGNR(b, a, 7), 7);             \
+#define FC_FULL(q, xv, s)                                                             \
+  do {                                                                                \
+    const int u0 = 0, u1 = U;                                                         \
+    FC_PART(q, xv, s);                                                                \
   } while (0)
+/* Eight steps from s0: x[q + s] is a for s = 0, else alignr(b, a, s). */
+#define FC_SHIFTED(b, a, s) ((s) == 0 ? (a) : FC_ALIGNR(b, a, (s)))
+#define FC_EIGHT_STEPS(STEP, q, a, b, s0)                                             \
+  do {                                                                                \
+    STEP(q, FC_SHIFTED(b, a, (s0) + 0), (s0) + 0);                                    \
+    STEP(q, FC_SHIFTED(b, a, (s0) + 1), (s0) + 1);                                    \
+    STEP(q, FC_SHIFTED(b, a, (s0) + 2), (s0) + 2);                                    \
+    STEP(q, FC_SHIFTED(b, a, (s0) + 3), (s0) + 3);                                    \
+    STEP(q, FC_SHIFTED(b, a, (s0) + 4), (s0) + 4);                                    \
+    STEP(q, FC_SHIFTED(b, a, (s0) + 5), (s0) + 5);                                    \
+    STEP(q, FC_SHIFTED(b, a, (s0) + 6), (s0) + 6);                                    \
+    STEP(q, FC_SHIFTED(b, a, (s0) + 7), (s0) + 7);                                    \
+  } while (0)
+/* All LANES steps of a block (8 float64 or 16 float32). */
+#if LANES == 8
+#define FC_LONG_STEPS(STEP, q, a, b) FC_EIGHT_STEPS(STEP, q, a, b, 0)
 #else
-#define FC_LONG_STEPS(STEP, q, a, b)                                                                  \
-  do {                                                                                          \
-    STEP(q, a, 0); STEP(q, FC_ALIGNR(b, a, 1), 1);                              \
-    STEP(q, FC_ALIGNR(b, a, 2), 2); STEP(q, FC_ALIGNR(b, a, 3), 3);             \
-    STEP(q, FC_ALIGNR(b, a, 4), 4); STEP(q, FC_ALIGNR(b, a, 5), 5);             \
-    STEP(q, FC_ALIGNR(b, a, 6), 6); STEP(q, FC_ALIGNR(b, a, 7), 7);             \
-    STEP(q, FC_ALIGNR(b, a, 8), 8); STEP(q, FC_ALIGNR(b, a, 9), 9);             \
-    STEP(q, FC_ALIGNR(b, a, 10), 10); STEP(q, FC_ALIGNR(b, a, 11), 11);         \
-    STEP(q, FC_ALIGNR(b, a, 12), 12); STEP(q, FC_ALIGNR(b, a, 13), 13);         \
-    STEP(q, FC_ALIGNR(b, a, 14), 14); STEP(q, FC_ALIGNR(b, a, 15), 15);         \
+#define FC_LONG_STEPS(STEP, q, a, b)                                                  \
+  do {                                                                                \
+    FC_EIGHT_STEPS(STEP, q, a, b, 0);                                                 \
+    FC_EIGHT_STEPS(STEP, q, a, b, 8);                                                 \
   } while (0)
 #endif
 #define LONG_TAPS (2 * U * LANES) /* taps from which a row takes the shared-load form */
