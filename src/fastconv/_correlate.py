@@ -45,6 +45,12 @@ FORCE_PATH: str | None = None
 
 METHODS = ("direct", "fft", "auto")
 
+
+def check_method(method, op: str) -> None:
+    """The drop-ins' `method` keyword: one of METHODS, else ValueError."""
+    if method not in METHODS:
+        raise ValueError(f"{op}: method must be 'direct', 'fft' or 'auto', got {method!r}")
+
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _C64, _C128 = np.dtype(np.complex64), np.dtype(np.complex128)
 _F16 = np.dtype(np.float16)

@@ -77,7 +77,6 @@ cdef object _correlate_any = None
 cdef object _convolve_any = None
 cdef object _correlate2d_any = None
 cdef object _convolve2d_any = None
-cdef dict _original_cache = {}
 
 
 def bind(correlate, convolve, correlate2d=None, convolve2d=None):
@@ -94,19 +93,6 @@ def bind(correlate, convolve, correlate2d=None, convolve2d=None):
         if general is not None:
             fast.__doc__ = general.__doc__
             fast.__module__ = general.__module__
-
-
-cdef object _original(str name):
-    """The original function `name` (as `_originals` resolves it, once), or None
-    when its package is not installed."""
-    func = _original_cache.get(name)
-    if func is None:
-        try:
-            func = _originals.original(name)
-        except ImportError:
-            return None
-        _original_cache[name] = func
-    return func
 
 
 # ---- argument classification (no Python calls) -----------------------------------
@@ -645,7 +631,7 @@ cdef object _one_d(str name, object a, object v, object mode, bint flip):
         return None  # the general path words the error (or NumPy 1.x's deprecated spellings)
     y = _front(a, v, 1, code, FC_BOUNDARY_FILL, 0, flip)
     if y is None and (_small(a, v, 1) or _numpy_only(a, v)):
-        y = _original(name)(a, v, mode)
+        y = _originals.installed(name)(a, v, mode)
     return y
 
 
@@ -659,7 +645,7 @@ cdef object _two_d(str name, object in1, object in2, object mode, object boundar
     if (y is None and _small(in1, in2, 2) and _scipy_computes(in1) and _scipy_computes(in2)
             and (b != FC_BOUNDARY_FILL or type(fillvalue) is int or type(fillvalue) is float)):
         # (other fill values get fastconv's conversion and its worded errors)
-        f = _original(name)
+        f = _originals.installed(name)
         if f is not None:
             y = f(in1, in2, mode, boundary, fillvalue)
     return y

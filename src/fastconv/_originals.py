@@ -15,12 +15,27 @@ from typing import Any, Callable
 
 _lock = threading.Lock()
 _saved: dict[str, Callable[..., Any]] = {}
+_found: dict[str, Callable[..., Any]] = {}  # installed(): lookups made once
 
 
 def remember(qualname: str, func: Callable[..., Any]) -> None:
     """Record `func` as the original behind `qualname` (first record wins)."""
     with _lock:
         _saved.setdefault(qualname, func)
+
+
+def installed(qualname: str) -> Callable[..., Any] | None:
+    """`original(qualname)`, or None when its package is not installed. Found
+    once, then kept: the original object never changes (the record `patch()`
+    keeps is the one that was there first)."""
+    func = _found.get(qualname)
+    if func is None:
+        try:
+            func = original(qualname)
+        except ImportError:
+            return None
+        _found[qualname] = func
+    return func
 
 
 def original(qualname: str) -> Callable[..., Any]:

@@ -36,12 +36,6 @@ def _mode_code(mode) -> int | None:
     return code
 
 
-def _method(method) -> str:
-    if method not in _correlate.METHODS:
-        raise ValueError(f"method must be 'direct', 'fft' or 'auto', got {method!r}")
-    return method
-
-
 def _result_dtype(a: np.ndarray, v: np.ndarray) -> np.dtype | None:
     """NumPy's computation dtype, native byte order, or None when it is one
     this module leaves to NumPy."""
@@ -122,7 +116,7 @@ def correlate(a, v, mode="valid", *, method="direct"):
     array([17, 22, 39, 44])
     """
     code = _mode_code(mode)
-    method = _method(method)
+    _correlate.check_method(method, "correlate")
     if code is None:
         return _originals.original("numpy.correlate")(a, v, mode)
     a_arr, v_arr = np.asarray(a), np.asarray(v)
@@ -161,6 +155,8 @@ def convolve(a, v, mode="full", *, method="direct"):
     mode : {'full', 'same', 'valid'} or {2, 1, 0}, optional
         'full' (default): ``N + M - 1`` values; 'same': ``max(M, N)`` values
         centred on the full result; 'valid': ``max(M, N) - min(M, N) + 1``.
+    method : {'direct', 'fft', 'auto'}, optional, keyword only
+        As in :func:`correlate`: direct sums by default.
 
     Returns
     -------
@@ -174,9 +170,6 @@ def convolve(a, v, mode="full", *, method="direct"):
         an unknown mode string or integer.
     TypeError
         A mode that is neither a string nor an integer.
-
-    method : {'direct', 'fft', 'auto'}, optional, keyword only
-        As in :func:`correlate`: direct sums by default.
 
     Notes
     -----
@@ -199,7 +192,7 @@ def convolve(a, v, mode="full", *, method="direct"):
     if len(v_arr) > len(a_arr):
         a_arr, v_arr = v_arr, a_arr
     code = _mode_code(mode)
-    method = _method(method)
+    _correlate.check_method(method, "convolve")
     if code is None:
         return _originals.original("numpy.convolve")(a, v, mode)
     for name, arr in (("a", a_arr), ("v", v_arr)):

@@ -90,20 +90,10 @@ def _fill_scalar(fillvalue, dtype: np.dtype):
     return arr.reshape(-1)[0]
 
 
-def _original(op: str, args):
-    """SciPy's own `op` on the caller's arguments, or None without SciPy."""
-    try:
-        func = _originals.original(f"scipy.signal.{op}")
-    except ImportError:
-        return None
-    return func(*args)
-
-
 def _correlate2d(op: str, in1, in2, mode, boundary, fillvalue, flip: bool, method):
     """SciPy's _sigtools._convolve2d: checks in SciPy's order, then the engine,
     or SciPy itself for the dtypes without a fast path."""
-    if method not in _correlate.METHODS:
-        raise ValueError(f"{op}: method must be 'direct', 'fft' or 'auto', got {method!r}")
+    _correlate.check_method(method, op)
     args = (in1, in2, mode, boundary, fillvalue)
     in1, in2 = np.asarray(in1), np.asarray(in2)
     if not in1.ndim == in2.ndim == 2:
@@ -138,9 +128,9 @@ def _correlate2d(op: str, in1, in2, mode, boundary, fillvalue, flip: bool, metho
     k = in2.astype(dtype, copy=False)
     if dtype.char in "gG" or (dtype.kind in "iu" and not _correlate.exact_in_float64(
             x, k, bcode, fill)):  # no fast path: SciPy's own speed and values
-        y = _original(op, args)
-        if y is not None:
-            return y
+        scipy_op = _originals.installed(f"scipy.signal.{op}")
+        if scipy_op is not None:
+            return scipy_op(*args)
     if flip:  # convolution: a correlation with the kernel reversed; 'same' centres on kh // 2
         k = k[::-1, ::-1]
         pad = ((0, 0), (kh // 2, kw // 2), (kh - 1, kw - 1))[code]
