@@ -21,7 +21,7 @@ def pytest_report_header(config):
     return [
         f"fastconv {info['fastconv']} ({git}kernels built {info['kernels_built']})",
         f"numpy {info['numpy']}, scipy {info['scipy']}, torch {info['torch']}, python {info['python']}",
-        f"fastconv ISA {info['isa']} (compiled: {info['compiled_isas']}), OpenMP {info['openmp']}, "
+        f"fastconv ISA {info['isa']} (compiled: {info['compiled_isas']}), pool {info['thread_pool']}, "
         f"default threads {info['threads']}, benchmarked threads {', '.join(map(str, workloads.THREADS))}",
         f"CPU: {info['cpu']}",
     ]

@@ -250,7 +250,7 @@ def main() -> None:
         "during the best run)",
         f"- versions: fastconv {info['fastconv']} (git {info['git']}, kernels built "
         f"{info['kernels_built']}), NumPy {info['numpy']}, dask {dask.__version__}, distributed "
-        f"{distributed.__version__}, Python {info['python']}; ISA {info['isa']}, OpenMP {info['openmp']}",
+        f"{distributed.__version__}, Python {info['python']}; ISA {info['isa']}, pool {info['thread_pool']}",
         f"- image: {args.size}x{args.size} float32 ({args.size * args.size * 4 / 2**30:.2f} GiB) in "
         f"{args.chunk}x{args.chunk} chunks, correlate2d with a 7x7 kernel, 'same', 'symm' "
         f"(GFLOP/s counts 2 x 49 per pixel)",

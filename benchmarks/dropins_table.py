@@ -41,7 +41,7 @@ def header(threads) -> str:
     return "\n".join([
         f"fastconv {info['fastconv']} (git {info['git']}, kernels built {info['kernels_built']}), "
         f"NumPy {info['numpy']}, SciPy {info['scipy']}, Python {info['python']}",
-        f"ISA {info['isa']} (compiled: {info['compiled_isas']}), OpenMP {info['openmp']}; "
+        f"ISA {info['isa']} (compiled: {info['compiled_isas']}), pool {info['thread_pool']}; "
         f"threads measured: {', '.join(map(str, threads))}",
         f"CPU: {info['cpu']}",
         f"date: {time.strftime('%Y-%m-%d %H:%M')}, load average {load()}",

@@ -214,7 +214,7 @@ def main(argv=None) -> int:
         ["command", f"`{command}` ({elapsed / 60:.1f} min)"],
         ["machine", info["cpu"]],
         ["fastconv", f"{info['fastconv']} ({git}kernels built {info['kernels_built']}), ISA {info['isa']} "
-                     f"(compiled: {info['compiled_isas']}), OpenMP {info['openmp']}, {info['compiler']}"],
+                     f"(compiled: {info['compiled_isas']}), pool {info['thread_pool']}, {info['compiler']}"],
         ["versions", f"Python {info['python']}, NumPy {info['numpy']}, SciPy {info['scipy']}, "
                      f"PyTorch {info['torch']}, threadpoolctl {info['threadpoolctl']}"],
         ["FP32 FMA peak", f"{machine.fma_per_thread:.1f} GFLOP/s per thread (best of "

@@ -78,18 +78,37 @@ def test_fastconv_num_threads_env_is_honoured():
 
 def test_omp_num_threads_env_is_honoured():
     assert probe(OMP_NUM_THREADS="1")["threads"] == 1
+    assert probe(OMP_NUM_THREADS="3,2")["threads"] == 3  # OpenMP's nested list: the outer level
+
+
+def test_fastconv_num_threads_wins_over_omp_num_threads():
+    assert probe(FASTCONV_NUM_THREADS="3", OMP_NUM_THREADS="1")["threads"] == 3
+
+
+def test_huge_thread_count_from_env_or_setter_is_capped_not_an_error(restore_threads):
+    got = probe(FASTCONV_NUM_THREADS=str(2**31))
+    assert got["threads"] == _config.MAX_THREADS and not got["warnings"], got
+    fastconv.set_num_threads(2**70)
+    assert fastconv.get_num_threads() == _config.MAX_THREADS
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
+def test_invalid_fastconv_num_threads_warns_and_is_ignored(value):
+    got = probe(FASTCONV_NUM_THREADS=value, OMP_NUM_THREADS="1")
+    assert got["threads"] == 1, got
+    assert any("FASTCONV_NUM_THREADS" in w for w in got["warnings"]), got
 
 
 def test_default_threads_is_cpu_count():
     want = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if not _kernels.openmp_enabled():
+    if not _kernels.threads_enabled():
         want = 1
     assert probe()["threads"] == want
 
 
 def test_threadpool_limits_caps_fastconv_inside_block(restore_threads):
     fastconv.set_num_threads(2)
-    with threadpool_limits(limits=1, user_api="openmp"):
+    with threadpool_limits(limits=1, user_api="fastconv"):
         assert fastconv.get_num_threads() == 1
         # and the kernels still give the right answer under the limit
         x = np.arange(-8.0, 8.0)
@@ -99,7 +118,7 @@ def test_threadpool_limits_caps_fastconv_inside_block(restore_threads):
 
 def test_threadpool_limits_in_fresh_process():
     code = ("import fastconv\nfrom threadpoolctl import threadpool_limits\n"
-            "with threadpool_limits(limits=1, user_api='openmp'):\n    print(fastconv.get_num_threads())\n")
+            "with threadpool_limits(limits=1, user_api='fastconv'):\n    print(fastconv.get_num_threads())\n")
     assert run_python(code).stdout.split() == ["1"]
 
 
@@ -188,13 +207,13 @@ def check_config_text(text: str, *, isa: str, threads: int):
     compiled = find(cfg, r"compiled")
     for name in ("scalar", *_kernels.compiled_isas(), isa):
         assert re.search(rf"\b{name}\b", compiled), compiled
-    openmp = find(cfg, r"openmp")
-    assert openmp and ("none" in openmp.lower()) != _kernels.openmp_enabled(), openmp
-    assert find(cfg, r"thread") == str(threads), cfg
+    pool = find(cfg, r"thread_pool")
+    assert pool and ("none" in pool.lower()) != _kernels.threads_enabled(), pool
+    assert find(cfg, r"^num_threads$") == str(threads), cfg
     assert find(cfg, r"^compiler$"), cfg
 
 
-def test_show_config_prints_version_isa_openmp_threads_compiler(isa, capsys, restore_threads):
+def test_show_config_prints_version_isa_pool_threads_compiler(isa, capsys, restore_threads):
     fastconv.set_num_threads(1)
     fastconv.show_config()
     check_config_text(capsys.readouterr().out, isa=isa, threads=1)

@@ -19,50 +19,73 @@
 
 /* x (either layout) -> channels-last, padded by pad_left zero columns on the
  * left and `right` on the right: out (n, h, pad_left + w + right, c). */
-static void FC_(bwd_padded_nhwc)(const fc_conv2d_params *p, const T *x, int64_t right, T *out) {
-  const int64_t wp = p->pad_left + p->w + right, C = p->c, hw = p->h * p->w;
-  const int64_t rows = p->n * p->h;
-  FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(2 * rows * wp * C * (int64_t)sizeof(T)), rows);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int64_t r = 0; r < rows; r++) {
+typedef struct {
+  const fc_conv2d_params *p;
+  const T *x, *gy;
+  T *out;
+  int64_t right;
+  size_t nr;
+} FC_(bwd_copy_ctx);
+
+static void FC_(bwd_padded_rows)(void *arg, int tid, int64_t r0, int64_t r1) {
+  (void)tid;
+  const FC_(bwd_copy_ctx) *c = arg;
+  const fc_conv2d_params *p = c->p;
+  const int64_t wp = p->pad_left + p->w + c->right, C = p->c, hw = p->h * p->w;
+  for (int64_t r = r0; r < r1; r++) {
     const int64_t ni = r / p->h, ih = r % p->h;
-    T *dst = out + r * wp * C;
+    T *dst = c->out + r * wp * C;
     memset(dst, 0, (size_t)(p->pad_left * C) * sizeof(T));
-    memset(dst + (p->pad_left + p->w) * C, 0, (size_t)(right * C) * sizeof(T));
+    memset(dst + (p->pad_left + p->w) * C, 0, (size_t)(c->right * C) * sizeof(T));
     dst += p->pad_left * C;
     if (p->layout == FC_NHWC) {
-      memcpy(dst, x + r * p->w * C, (size_t)(p->w * C) * sizeof(T));
+      memcpy(dst, c->x + r * p->w * C, (size_t)(p->w * C) * sizeof(T));
     } else {
-      const T *src = x + ni * C * hw + ih * p->w;
+      const T *src = c->x + ni * C * hw + ih * p->w;
       for (int64_t iw = 0; iw < p->w; iw++)
-        for (int64_t c = 0; c < C; c++) dst[iw * C + c] = src[c * hw + iw];
+        for (int64_t ch = 0; ch < C; ch++) dst[iw * C + ch] = src[ch * hw + iw];
     }
   }
+}
+
+static int FC_(bwd_padded_nhwc)(const fc_conv2d_params *p, const T *x, int64_t right, T *out) {
+  const int64_t wp = p->pad_left + p->w + right, rows = p->n * p->h;
+  const int nt = fc_threads_for(FC_NS_BYTES(2 * rows * wp * p->c * (int64_t)sizeof(T)), rows);
+  FC_(bwd_copy_ctx) c = {p, x, NULL, out, right, 0};
+  return fc_parallel_for(nt, rows, 0, FC_(bwd_padded_rows), &c);
 }
 
 /* gy -> per (image, group), NR-wide panels over its kg channels, pixel-major:
  * out[((n * groups + g) * npanels + jp) * P * nr + q * nr + j] = gy[n, g*kg + jp*nr + j, q]
  * (0 past kg). */
-static void FC_(bwd_pack_gy)(const fc_conv2d_params *p, const T *gy, size_t nr, T *out) {
-  const int64_t g_count = p->groups, kg = p->k / g_count, P = p->oh * p->ow, inr = (int64_t)nr;
-  const int64_t npanels = fc_ceil_div(kg, inr), tasks = p->n * g_count;
-  FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(2 * p->n * p->k * P * (int64_t)sizeof(T)), tasks);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int64_t t = 0; t < tasks; t++) {
+static void FC_(bwd_pack_gy_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
+  (void)tid;
+  const FC_(bwd_copy_ctx) *c = arg;
+  const fc_conv2d_params *p = c->p;
+  const int64_t g_count = p->groups, kg = p->k / g_count, P = p->oh * p->ow, inr = (int64_t)c->nr;
+  const int64_t npanels = fc_ceil_div(kg, inr);
+  for (int64_t t = t0; t < t1; t++) {
     const int64_t ni = t / g_count, g = t % g_count;
     for (int64_t jp = 0; jp < npanels; jp++) {
-      T *dst = out + (t * npanels + jp) * P * inr;
+      T *dst = c->out + (t * npanels + jp) * P * inr;
       const int64_t k0 = g * kg + jp * inr, nn = fc_min64(inr, kg - jp * inr);
       for (int64_t q = 0; q < P; q++, dst += inr) {
         if (p->layout == FC_NHWC) {
-          memcpy(dst, gy + (ni * P + q) * p->k + k0, (size_t)nn * sizeof(T));
+          memcpy(dst, c->gy + (ni * P + q) * p->k + k0, (size_t)nn * sizeof(T));
         } else {
-          for (int64_t j = 0; j < nn; j++) dst[j] = gy[(ni * p->k + k0 + j) * P + q];
+          for (int64_t j = 0; j < nn; j++) dst[j] = c->gy[(ni * p->k + k0 + j) * P + q];
         }
         for (int64_t j = nn; j < inr; j++) dst[j] = 0;
       }
     }
   }
+}
+
+static int FC_(bwd_pack_gy)(const fc_conv2d_params *p, const T *gy, size_t nr, T *out) {
+  const int64_t P = p->oh * p->ow, tasks = p->n * p->groups;
+  const int nt = fc_threads_for(FC_NS_BYTES(2 * p->n * p->k * P * (int64_t)sizeof(T)), tasks);
+  FC_(bwd_copy_ctx) c = {p, NULL, gy, out, 0, nr};
+  return fc_parallel_for(nt, tasks, 0, FC_(bwd_pack_gy_tasks), &c);
 }
 
 /* The weight gradient's set-up, shared by conv2d_backward_weight and the
@@ -113,7 +136,11 @@ static int FC_(wgrad_setup)(FC_(wgrad_ctx) *ctx, const fc_conv2d_params *p, cons
     FC_(wgrad_free)(ctx);
     return FC_ENOMEM;
   }
-  if (ctx->xp) FC_(bwd_padded_nhwc)(p, x, right, ctx->xp);
+  const int r = ctx->xp ? FC_(bwd_padded_nhwc)(p, x, right, ctx->xp) : FC_OK;
+  if (r != FC_OK) {
+    FC_(wgrad_free)(ctx);
+    return r;
+  }
   ctx->xs = ctx->xp ? ctx->xp : x;
   for (int64_t i0 = 0; i0 < ctx->mpad; i0 += imr)
     for (int64_t oy = 0; oy < p->oh; oy++)
@@ -163,6 +190,32 @@ static void FC_(wgrad_finish)(const FC_(wgrad_ctx) *ctx, T *gw, int kk_major) {
     }
 }
 
+/* The weight gradient's region: thread tid sums its share of (image, block of
+ * output rows) units into its own partial. gy is used as is (npanels 0) or
+ * packed per (image, group) as bwd_pack_gy packs it. */
+typedef struct {
+  const FC_(wgrad_ctx) *ctx;
+  const T *b;
+  int64_t blocks, trows, units, npanels;
+} FC_(wgrad_run);
+
+static void FC_(wgrad_thread)(void *arg, int tid, int team) {
+  const FC_(wgrad_run) *w = arg;
+  const fc_conv2d_params *p = w->ctx->p;
+  const int64_t P = p->oh * p->ow, inr = (int64_t)w->ctx->uk.nr;
+  int64_t u0, u1;
+  fc_share(w->units, tid, team, &u0, &u1);
+  for (int64_t u = u0; u < u1; u++) {
+    const int64_t ni = u / w->blocks, oy0 = u % w->blocks * w->trows, tn = fc_min64(w->trows, p->oh - oy0);
+    if (w->npanels == 0)
+      FC_(wgrad_rows)(w->ctx, tid, ni, oy0, tn, w->b + (ni * P + oy0 * p->ow) * inr, 0, 0);
+    else
+      FC_(wgrad_rows)(w->ctx, tid, ni, oy0, tn,
+                      w->b + ni * p->groups * w->npanels * P * inr + oy0 * p->ow * inr,
+                      w->npanels * P * inr, P * inr);
+  }
+}
+
 int FC_(conv2d_backward_weight)(const fc_conv2d_params *p, const T *x, const T *gy, T *gw) {
   const int st = fc_conv2d_check(p);
   if (st != FC_OK) return st;
@@ -191,21 +244,14 @@ int FC_(conv2d_backward_weight)(const fc_conv2d_params *p, const T *x, const T *
       FC_(wgrad_free)(&ctx);
       return r;
     }
-    FC_(bwd_pack_gy)(p, gy, (size_t)inr, gp);
+    r = FC_(bwd_pack_gy)(p, gy, (size_t)inr, gp);
   }
-
-#pragma omp parallel num_threads(ctx.nthreads) if (ctx.nthreads > 1)
-  {
-    int64_t u0, u1;
-    const int tid = fc_thread_share(units, &u0, &u1);
-    for (int64_t u = u0; u < u1; u++) {
-      const int64_t ni = u / blocks, oy0 = u % blocks * trows, tn = fc_min64(trows, p->oh - oy0);
-      if (gy_as_is)
-        FC_(wgrad_rows)(&ctx, tid, ni, oy0, tn, gy + (ni * P + oy0 * p->ow) * inr, 0, 0);
-      else
-        FC_(wgrad_rows)(&ctx, tid, ni, oy0, tn, gp + ni * g_count * npanels * P * inr + oy0 * p->ow * inr,
-                        npanels * P * inr, P * inr);
-    }
+  FC_(wgrad_run) run = {&ctx, gy_as_is ? gy : gp, blocks, trows, units, gy_as_is ? 0 : npanels};
+  if (r == FC_OK) r = fc_parallel(ctx.nthreads, FC_(wgrad_thread), &run);
+  if (r != FC_OK) {
+    FC_(wgrad_free)(&ctx);
+    free(gp);
+    return r;
   }
   FC_(wgrad_finish)(&ctx, gw, 0);
   FC_(wgrad_free)(&ctx);
@@ -221,47 +267,35 @@ int FC_(conv2d_backward_weight)(const fc_conv2d_params *p, const T *x, const T *
  * zero-interleaving; the caller prefers the transposed convolution when the
  * input has many channels and stride 1. One task is one image, so the
  * overlapping scatters of neighbouring pixels never race. */
-int FC_(conv2d_backward_input)(const fc_conv2d_params *p, const T *gy, const T *weight, T *gx) {
-  const int st = fc_conv2d_check(p);
-  if (st != FC_OK) return st;
+typedef struct {
+  const fc_conv2d_params *p;
+  const T *gy, *wpack;
+  T *gx;
+  size_t mr, nr;
+  int64_t mpad, pblock;
+  atomic_int failed;
+} FC_(bwd_input_ctx);
+
+/* One thread's share of the images, with its own B panels and column block. */
+static void FC_(bwd_input_thread)(void *arg, int tid, int team) {
+  FC_(bwd_input_ctx) *ctx = arg;
+  const fc_conv2d_params *p = ctx->p;
+  const fc_ukernel_table *tab = fc_table();
+  const size_t mr = ctx->mr, nr = ctx->nr;
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
   const int64_t P = p->oh * p->ow, rs = p->r * p->s, kd = cg * rs, hw = p->h * p->w;
+  const int64_t mpad = ctx->mpad, pblock = ctx->pblock;
   const int nhwc = p->layout == FC_NHWC;
-  memset(gx, 0, (size_t)(p->n * p->c * hw) * sizeof(T));
-  if (p->n == 0 || P == 0) return FC_OK;
-  const fc_ukernel_table *tab = fc_table();
-  const size_t mr = tab->GEMM.mr, nr = tab->GEMM.nr;
-  const int64_t mpad = fc_ceil_div(kd, (int64_t)mr) * (int64_t)mr;
-  const int64_t pblock = fc_max64(1, 256 / (int64_t)nr) * (int64_t)nr;
-  /* A: weight element (row kk = (c, tap), depth k) of group g */
-  T *wpack = fc_alloc((size_t)(g_count * mpad * kg) * sizeof(T));
-  if (!wpack) return FC_ENOMEM;
-  for (int64_t g = 0; g < g_count; g++) {
-    if (nhwc) /* weight (r, s, cg, k): (kk = (c, tap), k) at (tap * cg + c) * K + g * kg + k */
-      for (int64_t i0 = 0; i0 < mpad; i0 += (int64_t)mr)
-        for (int64_t k = 0; k < kg; k++)
-          for (int64_t i = 0; i < (int64_t)mr; i++) {
-            const int64_t kk = i0 + i, c = kk / rs, tap = kk % rs;
-            wpack[g * mpad * kg + i0 * kg + k * (int64_t)mr + i] =
-                kk < kd ? weight[(tap * cg + c) * p->k + g * kg + k] : 0;
-          }
-    else /* weight (k, cg, r, s): (kk, k) at (g * kg + k) * kd + kk */
-      FC_(pack_panels)(weight + g * kg * kd, kd, kg, 1, kd, mr, kg, wpack + g * mpad * kg);
-  }
-  FC_MAYBE_UNUSED const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), p->n);
-  int failed = 0;
-
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-  {
-    T *bpack = fc_alloc((size_t)(kg * pblock) * sizeof(T));
-    T *cols = fc_alloc((size_t)(mpad * pblock) * sizeof(T));
-    if (!bpack || !cols) {
-#pragma omp atomic write
-      failed = 1;
-    }
-#pragma omp for schedule(static)
-    for (int64_t ni = 0; ni < p->n; ni++) {
-      if (!bpack || !cols) continue;
+  const T *gy = ctx->gy, *wpack = ctx->wpack;
+  T *gx = ctx->gx;
+  T *bpack = fc_alloc((size_t)(kg * pblock) * sizeof(T));
+  T *cols = fc_alloc((size_t)(mpad * pblock) * sizeof(T));
+  if (!bpack || !cols) {
+    atomic_store(&ctx->failed, 1);
+  } else {
+    int64_t n0, n1;
+    fc_share(p->n, tid, team, &n0, &n1);
+    for (int64_t ni = n0; ni < n1; ni++) {
       for (int64_t g = 0; g < g_count; g++) {
         const T *wg = wpack + g * mpad * kg;
         for (int64_t q0 = 0; q0 < P; q0 += pblock) {
@@ -302,9 +336,41 @@ int FC_(conv2d_backward_input)(const fc_conv2d_params *p, const T *gy, const T *
         }
       }
     }
-    free(bpack);
-    free(cols);
   }
+  free(bpack);
+  free(cols);
+}
+
+int FC_(conv2d_backward_input)(const fc_conv2d_params *p, const T *gy, const T *weight, T *gx) {
+  const int st = fc_conv2d_check(p);
+  if (st != FC_OK) return st;
+  const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
+  const int64_t P = p->oh * p->ow, rs = p->r * p->s, kd = cg * rs, hw = p->h * p->w;
+  const int nhwc = p->layout == FC_NHWC;
+  memset(gx, 0, (size_t)(p->n * p->c * hw) * sizeof(T));
+  if (p->n == 0 || P == 0) return FC_OK;
+  const fc_ukernel_table *tab = fc_table();
+  const size_t mr = tab->GEMM.mr, nr = tab->GEMM.nr;
+  const int64_t mpad = fc_ceil_div(kd, (int64_t)mr) * (int64_t)mr;
+  const int64_t pblock = fc_max64(1, 256 / (int64_t)nr) * (int64_t)nr;
+  /* A: weight element (row kk = (c, tap), depth k) of group g */
+  T *wpack = fc_alloc((size_t)(g_count * mpad * kg) * sizeof(T));
+  if (!wpack) return FC_ENOMEM;
+  for (int64_t g = 0; g < g_count; g++) {
+    if (nhwc) /* weight (r, s, cg, k): (kk = (c, tap), k) at (tap * cg + c) * K + g * kg + k */
+      for (int64_t i0 = 0; i0 < mpad; i0 += (int64_t)mr)
+        for (int64_t k = 0; k < kg; k++)
+          for (int64_t i = 0; i < (int64_t)mr; i++) {
+            const int64_t kk = i0 + i, c = kk / rs, tap = kk % rs;
+            wpack[g * mpad * kg + i0 * kg + k * (int64_t)mr + i] =
+                kk < kd ? weight[(tap * cg + c) * p->k + g * kg + k] : 0;
+          }
+    else /* weight (k, cg, r, s): (kk, k) at (g * kg + k) * kd + kk */
+      FC_(pack_panels)(weight + g * kg * kd, kd, kg, 1, kd, mr, kg, wpack + g * mpad * kg);
+  }
+  const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), p->n);
+  FC_(bwd_input_ctx) c = {p, gy, wpack, gx, mr, nr, mpad, pblock, 0};
+  const int r = fc_parallel(nthreads, FC_(bwd_input_thread), &c);
   free(wpack);
-  return failed ? FC_ENOMEM : FC_OK;
+  return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }

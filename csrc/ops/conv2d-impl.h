@@ -108,6 +108,55 @@ static void FC_(pack_panels)(const T *m, int64_t rows, int64_t depth, int64_t rs
 /* ---- packed GEMM (shallow layers) ------------------------------------------
  * x and y NCHW; weight element (output channel i of group g, depth
  * kk) at weight[(g * kg + i) * w_rstride + kk * w_kstride]. */
+typedef struct {
+  const fc_conv2d_params *p;
+  const T *x, *wpack, *bias;
+  T *y;
+  size_t mr, nr;
+  int64_t kcb, mpad, nblocks, pblock, ntasks;
+  atomic_int failed;
+} FC_(packed_ctx);
+
+/* One thread's share of the (image, group, pixel block) tasks, with its own
+ * B panel. */
+static void FC_(packed_thread)(void *arg, int tid, int team) {
+  FC_(packed_ctx) *c = arg;
+  const fc_conv2d_params *p = c->p;
+  const fc_ukernel_table *tab = fc_table();
+  const size_t mr = c->mr, nr = c->nr;
+  const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
+  const int64_t P = p->oh * p->ow, kd = cg * p->r * p->s, kcb = c->kcb;
+  const int64_t img_in = p->c * p->h * p->w, img_out = p->k * P;
+  T *bpan = fc_alloc((size_t)(kcb * (int64_t)nr) * sizeof(T));
+  if (!bpan) {
+    atomic_store(&c->failed, 1);
+    return;
+  }
+  int64_t t0, t1;
+  fc_share(c->ntasks, tid, team, &t0, &t1);
+  for (int64_t t = t0; t < t1; t++) {
+    const int64_t blk = t % c->nblocks, g = (t / c->nblocks) % g_count, ni = t / (c->nblocks * g_count);
+    const int64_t q0 = blk * c->pblock, qc = fc_min64(c->pblock, P - q0);
+    const T *xg = c->x + ni * img_in + g * cg * p->h * p->w;
+    const T *wg = c->wpack + g * c->mpad * kd;
+    for (int64_t k0 = 0; k0 < kd; k0 += kcb) {
+      const int64_t kc = fc_min64(kcb, kd - k0);
+      const unsigned flags = k0 > 0 ? FC_GEMM_ACCUMULATE : c->bias ? FC_GEMM_BIAS_ROW : 0u;
+      for (int64_t j0 = 0; j0 < qc; j0 += (int64_t)nr) {
+        const int64_t nn = fc_min64((int64_t)nr, qc - j0), q = q0 + j0;
+        FC_(pack_b_nchw)(p, xg, q, nn, k0, kc, nr, bpan);
+        for (int64_t i0 = 0; i0 < kg; i0 += (int64_t)mr) {
+          const int64_t ch = g * kg + i0;
+          tab->GEMM.fn((size_t)kc, wg + k0 * c->mpad + i0 * kc, bpan, c->y + ni * img_out + ch * P + q,
+                       (size_t)P, (size_t)fc_min64((int64_t)mr, kg - i0), (size_t)nn,
+                       c->bias ? c->bias + ch : NULL, flags);
+        }
+      }
+    }
+  }
+  free(bpan);
+}
+
 static int FC_(conv2d_packed)(const fc_conv2d_params *p, const T *x, const T *weight,
                               int64_t w_rstride, int64_t w_kstride, const T *bias, T *y) {
   const fc_ukernel_table *tab = fc_table();
@@ -130,43 +179,11 @@ static int FC_(conv2d_packed)(const fc_conv2d_params *p, const T *x, const T *we
   while (pblock > (int64_t)nr && p->n * g_count * fc_ceil_div(P, pblock) < 4 * nthreads_max)
     pblock -= (int64_t)nr;
   const int64_t nblocks = fc_ceil_div(P, pblock), ntasks = p->n * g_count * nblocks;
-  FC_MAYBE_UNUSED const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
-  const int64_t img_in = p->c * p->h * p->w, img_out = p->k * P;
-  int failed = 0;
-
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-  {
-    T *bpan = fc_alloc((size_t)(kcb * (int64_t)nr) * sizeof(T));
-    if (!bpan) {
-#pragma omp atomic write
-      failed = 1;
-    }
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < ntasks; t++) {
-      if (!bpan) continue;
-      const int64_t blk = t % nblocks, g = (t / nblocks) % g_count, ni = t / (nblocks * g_count);
-      const int64_t q0 = blk * pblock, qc = fc_min64(pblock, P - q0);
-      const T *xg = x + ni * img_in + g * cg * p->h * p->w;
-      const T *wg = wpack + g * mpad * kd;
-      for (int64_t k0 = 0; k0 < kd; k0 += kcb) {
-        const int64_t kc = fc_min64(kcb, kd - k0);
-        const unsigned flags = k0 > 0 ? FC_GEMM_ACCUMULATE : bias ? FC_GEMM_BIAS_ROW : 0u;
-        for (int64_t j0 = 0; j0 < qc; j0 += (int64_t)nr) {
-          const int64_t nn = fc_min64((int64_t)nr, qc - j0), q = q0 + j0;
-          FC_(pack_b_nchw)(p, xg, q, nn, k0, kc, nr, bpan);
-          for (int64_t i0 = 0; i0 < kg; i0 += (int64_t)mr) {
-            const int64_t ch = g * kg + i0;
-            tab->GEMM.fn((size_t)kc, wg + k0 * mpad + i0 * kc, bpan, y + ni * img_out + ch * P + q,
-                         (size_t)P, (size_t)fc_min64((int64_t)mr, kg - i0),
-                         (size_t)nn, bias ? bias + ch : NULL, flags);
-          }
-        }
-      }
-    }
-    free(bpan);
-  }
+  const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
+  FC_(packed_ctx) c = {p, x, wpack, bias, y, mr, nr, kcb, mpad, nblocks, pblock, ntasks, 0};
+  const int r = fc_parallel(nthreads, FC_(packed_thread), &c);
   free(wpack);
-  return failed ? FC_ENOMEM : FC_OK;
+  return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }
 
 /* The table's indirect-GEMM tile with the least padded work (times the tile's
@@ -284,6 +301,50 @@ static int64_t FC_(igemm_tap_block)(int64_t ks, int64_t cg, size_t nr) {
   return fc_max64(1, fc_min64(ks, (192 << 10) / (cg * (int64_t)(nr * sizeof(T)))));
 }
 
+typedef struct {
+  const fc_conv2d_params *p;
+  const T *x, *zero, *wpack, *bias;
+  T *y;
+  const T **ind; /* the shared pointer table, or NULL: one per task */
+  IGEMM_ENTRY_T ukernel;
+  int merge, shared_ind;
+  int64_t ks, kc, npad, a_stride, nblocks, pblock, tblock, ntasks;
+  atomic_int failed;
+} FC_(igemm_ctx);
+
+/* One thread's share of the (image, group, pixel block) tasks. */
+static void FC_(igemm_thread)(void *arg, int tid, int team) {
+  FC_(igemm_ctx) *c = arg;
+  const fc_conv2d_params *p = c->p;
+  const int nchw = p->layout == FC_NCHW;
+  const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
+  const int64_t P = p->oh * p->ow, kd = c->ks * c->kc, ks = c->ks;
+  const int64_t img_in = p->h * p->w * p->c, img_out = P * p->k, pblock = c->pblock;
+  const T **own = c->shared_ind ? NULL : fc_alloc((size_t)(pblock * ks) * sizeof(T *));
+  /* NCHW output: tiles land in a cache-resident pixels x channels block,
+   * transposed into y once the block is done (contiguous runs per channel) */
+  T *blkbuf = nchw ? fc_alloc((size_t)(pblock * c->npad) * sizeof(T)) : NULL;
+  if ((!c->shared_ind && !own) || (nchw && !blkbuf)) {
+    atomic_store(&c->failed, 1);
+  } else {
+    int64_t t0, t1;
+    fc_share(c->ntasks, tid, team, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t blk = t % c->nblocks, g = (t / c->nblocks) % g_count, ni = t / (c->nblocks * g_count);
+      const int64_t q0 = blk * pblock, qc = fc_min64(pblock, P - q0);
+      const T **bind = c->shared_ind ? c->ind + q0 * ks : own;
+      if (!c->shared_ind) FC_(igemm_pointers)(p, c->x, c->zero, q0, q0 + qc, c->ukernel.mr, c->merge, own);
+      const size_t a_offset = (size_t)(ni * img_in + g * cg * c->a_stride);
+      FC_(igemm_tiles)(c->ukernel, ks, c->kc, kg, c->tblock, bind, qc, a_offset, (size_t)c->a_stride,
+                       c->zero, c->wpack + g * c->npad * kd, c->bias ? c->bias + g * kg : NULL,
+                       nchw ? blkbuf : c->y + ni * img_out + q0 * p->k + g * kg, nchw ? c->npad : p->k);
+      if (nchw) FC_(transpose)(blkbuf, c->npad, c->y + ni * img_out + g * kg * P + q0, P, kg, qc);
+    }
+  }
+  free((void *)own);
+  free(blkbuf);
+}
+
 static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_rsck,
                              const T *bias, T *y) {
   const int nchw = p->layout == FC_NCHW, merge = FC_(igemm_merge_rows)(p);
@@ -322,45 +383,14 @@ static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_r
   for (int64_t g = 0; g < g_count; g++) /* (column j, depth kk) at kk * k + g * kg + j */
     FC_(pack_panels)(w_rsck + g * kg, kg, kd, 1, p->k, nr, kd, wpack + g * npad * kd);
   if (shared_ind) FC_(igemm_pointers)(p, x, zero, 0, P, mr, merge, ind);
-  FC_MAYBE_UNUSED const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
-  const int64_t img_in = p->h * p->w * p->c, img_out = P * p->k;
-  const int64_t tblock = FC_(igemm_tap_block)(ks, kc, nr);
-  int failed = 0;
-
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-  {
-    const T **own = shared_ind ? NULL : fc_alloc((size_t)(pblock * ks) * sizeof(T *));
-    /* NCHW output: tiles land in a cache-resident pixels x channels block,
-     * transposed into y once the block is done (contiguous runs per channel) */
-    T *blkbuf = nchw ? fc_alloc((size_t)(pblock * npad) * sizeof(T)) : NULL;
-    const int ok = (shared_ind || own) && (!nchw || blkbuf);
-    if (!ok) {
-#pragma omp atomic write
-      failed = 1;
-    }
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < ntasks; t++) {
-      if (!ok) continue;
-      const int64_t blk = t % nblocks, g = (t / nblocks) % g_count, ni = t / (nblocks * g_count);
-      const int64_t q0 = blk * pblock, qc = fc_min64(pblock, P - q0);
-      const T **bind = shared_ind ? ind + q0 * ks : own;
-      if (!shared_ind) FC_(igemm_pointers)(p, x, zero, q0, q0 + qc, mr, merge, own);
-      const size_t a_offset = (size_t)(ni * img_in + g * cg * a_stride);
-      FC_(igemm_tiles)(ukernel, ks, kc, kg, tblock, bind, qc, a_offset, (size_t)a_stride, zero,
-                       wpack + g * npad * kd, bias ? bias + g * kg : NULL,
-                       nchw ? blkbuf : y + ni * img_out + q0 * p->k + g * kg, nchw ? npad : p->k);
-      if (nchw) {
-        T *yg = y + ni * img_out + g * kg * P + q0;
-        FC_(transpose)(blkbuf, npad, yg, P, kg, qc);
-      }
-    }
-    free((void *)own);
-    free(blkbuf);
-  }
+  const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
+  FC_(igemm_ctx) c = {p, x, zero, wpack, bias, y, ind, ukernel, merge, shared_ind, ks, kc,
+                      npad, a_stride, nblocks, pblock, FC_(igemm_tap_block)(ks, kc, nr), ntasks, 0};
+  const int r = fc_parallel(nthreads, FC_(igemm_thread), &c);
   free(wpack);
   free(zero);
   free((void *)ind);
-  return failed ? FC_ENOMEM : FC_OK;
+  return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }
 
 /* ---- the entry point ----------------------------------------------------------- */

@@ -60,6 +60,75 @@ static int FC_(convpool_c1_fits)(const fc_conv2d_params *p, const fc_pool2d_para
 }
 #endif
 
+#if CONVPOOL_C1
+/* The one-channel 3x3 kernel's tasks: pooled rows u0..u1 (image, pooled row). */
+typedef struct {
+  const fc_conv2d_params *p;
+  const fc_pool2d_params *q;
+  const T *x, *w, *bias;
+  T *y;
+  uint8_t *code;
+  fc_f32_convpool_c1_ukernel direct;
+} FC_(convpool_c1_ctx);
+
+static void FC_(convpool_c1_rows)(void *arg, int tid, int64_t u0, int64_t u1) {
+  (void)tid;
+  const FC_(convpool_c1_ctx) *c = arg;
+  const fc_conv2d_params *p = c->p;
+  const fc_pool2d_params *q = c->q;
+  const int64_t K = p->k;
+  for (int64_t u = u0; u < u1; u++) {
+    const int64_t ni = u / q->oh, py = u % q->oh;
+    c->direct(c->x + (ni * p->h + 2 * py) * p->w, (size_t)p->w, (size_t)q->ow, (size_t)K, c->w,
+              c->bias, c->y + u * q->ow * K, c->code ? c->code + u * q->ow * K : NULL);
+  }
+}
+#endif
+
+/* The banded kernel's region: thread tid's share of (image, band) tasks, each
+ * computed into the thread's band buffer and pooled from there. */
+typedef struct {
+  const fc_conv2d_params *p;
+  const fc_pool2d_params *q;
+  const T *x, *zero, *wpack, *bias;
+  const T **ind;
+  T *y;
+  uint8_t *code;
+  IGEMM_ENTRY_T uk;
+  MAXPOOL_CODE_T pool;
+  int64_t ks, kc, pb, nb, band_px, band_ptrs, npad, tblock, ntasks;
+  atomic_int failed;
+} FC_(convpool_ctx);
+
+static void FC_(convpool_thread)(void *arg, int tid, int team) {
+  FC_(convpool_ctx) *c = arg;
+  const fc_conv2d_params *p = c->p;
+  const fc_pool2d_params *q = c->q;
+  const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count, K = p->k;
+  const int64_t kd = c->ks * c->kc, kh = q->kernel_h, img_in = p->h * p->w * p->c, prow = q->ow * K;
+  T *buf = fc_alloc((size_t)(c->band_px * K) * sizeof(T));
+  if (!buf) {
+    atomic_store(&c->failed, 1);
+    return;
+  }
+  int64_t t0, t1;
+  fc_share(c->ntasks, tid, team, &t0, &t1);
+  for (int64_t t = t0; t < t1; t++) {
+    const int64_t ni = t / c->nb, b = t % c->nb, py0 = b * c->pb, pn = fc_min64(c->pb, q->oh - py0);
+    for (int64_t g = 0; g < g_count; g++)
+      FC_(igemm_tiles)(c->uk, c->ks, c->kc, kg, c->tblock, c->ind + b * c->band_ptrs, pn * kh * p->ow,
+                       (size_t)(ni * img_in + g * cg), 1, c->zero, c->wpack + g * c->npad * kd,
+                       c->bias ? c->bias + g * kg : NULL, buf + g * kg, K);
+    fc_pool2d_params lp = *q; /* the band as an image of pn * kh rows */
+    lp.n = 1, lp.h = pn * kh, lp.oh = pn;
+    for (int64_t oy = 0; oy < pn; oy++) {
+      const int64_t at = ((ni * q->oh) + py0 + oy) * prow;
+      c->pool(&lp, buf, oy, c->y + at, c->code ? c->code + at : NULL);
+    }
+  }
+  free(buf);
+}
+
 /* y = max_pool2d(conv2d(x, w, bias)) with w as (r, s, c/groups, k),
  * channels-last throughout, and code (may be NULL) each output's window code. */
 int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, const T *x,
@@ -71,14 +140,9 @@ int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, co
   if (direct && FC_(convpool_c1_fits)(p, q)) { /* one task per pooled row */
     const int64_t units = p->n * q->oh, K = p->k;
     const int64_t flops = 2 * p->n * K * p->oh * p->ow * 9; /* fits: fc_conv2d_check */
-    FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_FLOPS(flops), units);
-#pragma omp parallel for schedule(dynamic, 4) num_threads(nt) if (nt > 1)
-    for (int64_t u = 0; u < units; u++) {
-      const int64_t ni = u / q->oh, py = u % q->oh;
-      direct(x + (ni * p->h + 2 * py) * p->w, (size_t)p->w, (size_t)q->ow, (size_t)K, w_rsck,
-             bias, y + u * q->ow * K, code ? code + u * q->ow * K : NULL);
-    }
-    return FC_OK;
+    const int nt = fc_threads_for(FC_NS_FLOPS(flops), units);
+    FC_(convpool_c1_ctx) c = {p, q, x, w_rsck, bias, y, code, direct};
+    return fc_parallel_for(nt, units, 4, FC_(convpool_c1_rows), &c);
   }
 #endif
   const int merge = FC_(igemm_merge_rows)(p);
@@ -108,38 +172,13 @@ int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, co
     FC_(igemm_pointers)(p, x, zero, r0 * p->ow, r1 * p->ow, (size_t)mr, merge, ind + b * band_ptrs);
   }
   const int64_t tblock = FC_(igemm_tap_block)(ks, kc, (size_t)nr);
-  const int64_t img_in = p->h * p->w * p->c, ntasks = p->n * nb, prow = q->ow * K;
-  FC_MAYBE_UNUSED const int nthreads =
-      fc_threads_for(FC_NS_FLOPS(2 * p->n * K * p->oh * p->ow * kd), ntasks);
-  const MAXPOOL_CODE_T pool = fc_table()->MAXPOOL_CODE;
-  int failed = 0;
-
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-  {
-    T *buf = fc_alloc((size_t)(band_px * K) * sizeof(T));
-    if (!buf) {
-#pragma omp atomic write
-      failed = 1;
-    }
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < ntasks; t++) {
-      if (!buf) continue;
-      const int64_t ni = t / nb, b = t % nb, py0 = b * pb, pn = fc_min64(pb, q->oh - py0);
-      for (int64_t g = 0; g < g_count; g++)
-        FC_(igemm_tiles)(uk, ks, kc, kg, tblock, ind + b * band_ptrs, pn * kh * p->ow,
-                         (size_t)(ni * img_in + g * cg), 1, zero, wpack + g * npad * kd,
-                         bias ? bias + g * kg : NULL, buf + g * kg, K);
-      fc_pool2d_params lp = *q; /* the band as an image of pn * kh rows */
-      lp.n = 1, lp.h = pn * kh, lp.oh = pn;
-      for (int64_t oy = 0; oy < pn; oy++) {
-        const int64_t at = ((ni * q->oh) + py0 + oy) * prow;
-        pool(&lp, buf, oy, y + at, code ? code + at : NULL);
-      }
-    }
-    free(buf);
-  }
+  const int64_t ntasks = p->n * nb;
+  const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * K * p->oh * p->ow * kd), ntasks);
+  FC_(convpool_ctx) c = {p, q, x, zero, wpack, bias, ind, y, code, uk, fc_table()->MAXPOOL_CODE,
+                         ks, kc, pb, nb, band_px, band_ptrs, npad, tblock, ntasks, 0};
+  const int r = fc_parallel(nthreads, FC_(convpool_thread), &c);
   free(wpack), free(zero), free((void *)ind);
-  return failed ? FC_ENOMEM : FC_OK;
+  return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }
 
 /* The conv-output gradient of pooled rows [py0, py0 + pn) of image ni, as the
@@ -187,6 +226,82 @@ static int FC_(unpool_band)(const fc_conv2d_params *p, const fc_pool2d_params *q
  * conv2d for the gradient gy of the max-pool over its output, code being the
  * pool's window codes (as conv2d_maxpool gives them). FC_EINVAL if a code
  * lies outside its window. */
+#if CONVPOOL_C1
+/* The one-channel kernel's weight gradient: image groups gi0..gi1, each into
+ * its own partials; `top` collects the largest code the kernel saw. */
+typedef struct {
+  const fc_conv2d_params *p;
+  const fc_pool2d_params *q;
+  const T *x, *gy;
+  const uint8_t *code;
+  T *gb, *part;
+  fc_f32_convpool_c1_wgrad_ukernel direct;
+  int64_t per, KK;
+  atomic_uint top;
+} FC_(convpool_c1_wgrad_ctx);
+
+static void FC_(convpool_c1_wgrad_groups)(void *arg, int tid, int64_t gi0, int64_t gi1) {
+  (void)tid;
+  FC_(convpool_c1_wgrad_ctx) *c = arg;
+  const fc_conv2d_params *p = c->p;
+  const fc_pool2d_params *q = c->q;
+  const int64_t K = p->k;
+  unsigned top = 0;
+  for (int64_t gi = gi0; gi < gi1; gi++) {
+    T *acc = c->part + gi * c->KK;
+    for (int64_t u = gi * c->per * q->oh; u < fc_min64(p->n, (gi + 1) * c->per) * q->oh; u++) {
+      const int64_t ni = u / q->oh, py = u % q->oh;
+      const unsigned t = c->direct(c->x + (ni * p->h + 2 * py) * p->w, (size_t)p->w, (size_t)q->ow,
+                                   (size_t)K, c->gy + u * q->ow * K, c->code + u * q->ow * K, acc,
+                                   c->gb ? acc + 9 * K : NULL);
+      top = t > top ? t : top;
+    }
+  }
+  unsigned seen = atomic_load(&c->top);
+  while (top > seen && !atomic_compare_exchange_weak(&c->top, &seen, top)) {
+  }
+}
+#endif
+
+/* The banded weight gradient's region: thread tid's share of (image, band)
+ * units, each band's conv-output gradient rebuilt in the thread's buffer and
+ * added to its partial (and its bias partial). */
+typedef struct {
+  const fc_conv2d_params *p;
+  const fc_pool2d_params *q;
+  const FC_(wgrad_ctx) *ctx;
+  const T *gy;
+  const uint8_t *code;
+  T *bpart;
+  int64_t pb, nb, units, band_size;
+  atomic_int failed, bad_code;
+} FC_(convpool_wgrad_run);
+
+static void FC_(convpool_wgrad_thread)(void *arg, int tid, int team) {
+  FC_(convpool_wgrad_run) *w = arg;
+  const fc_conv2d_params *p = w->p;
+  const fc_pool2d_params *q = w->q;
+  const int64_t kh = q->kernel_h, nr = (int64_t)w->ctx->uk.nr, npanels = w->ctx->npanels;
+  T *buf = fc_alloc((size_t)w->band_size * sizeof(T));
+  if (!buf) {
+    atomic_store(&w->failed, 1);
+    return;
+  }
+  int64_t u0, u1;
+  fc_share(w->units, tid, team, &u0, &u1);
+  for (int64_t u = u0; u < u1; u++) {
+    const int64_t ni = u / w->nb, py0 = u % w->nb * w->pb, pn = fc_min64(w->pb, q->oh - py0);
+    const int64_t px = pn * kh * p->ow;
+    if (FC_(unpool_band)(p, q, npanels, nr, w->gy, w->code, ni, py0, pn, buf,
+                         w->bpart ? w->bpart + tid * p->k : NULL)) {
+      atomic_store(&w->bad_code, 1);
+      continue;
+    }
+    FC_(wgrad_rows)(w->ctx, tid, ni, py0 * kh, pn * kh, buf, npanels * px * nr, px * nr);
+  }
+  free(buf);
+}
+
 int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool2d_params *q,
                                         const T *x, const T *gy, const uint8_t *code, T *gw,
                                         T *gb) {
@@ -208,18 +323,13 @@ int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool
     const int nt = fc_threads_for(FC_NS_FLOPS(2 * p->n * K * q->oh * q->ow * 9), groups);
     T *part = calloc((size_t)(groups * KK), sizeof(T));
     if (!part) return FC_ENOMEM;
-    unsigned top = 0;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1) reduction(max : top)
-    for (int64_t gi = 0; gi < groups; gi++) {
-      T *acc = part + gi * KK;
-      for (int64_t u = gi * per * q->oh; u < fc_min64(p->n, (gi + 1) * per) * q->oh; u++) {
-        const int64_t ni = u / q->oh, py = u % q->oh;
-        const unsigned t = direct(x + (ni * p->h + 2 * py) * p->w, (size_t)p->w, (size_t)q->ow,
-                                  (size_t)K, gy + u * q->ow * K, code + u * q->ow * K, acc,
-                                  gb ? acc + 9 * K : NULL);
-        top = t > top ? t : top;
-      }
+    FC_(convpool_c1_wgrad_ctx) c = {p, q, x, gy, code, gb, part, direct, per, KK, 0};
+    const int r = fc_parallel_for(nt, groups, 1, FC_(convpool_c1_wgrad_groups), &c);
+    if (r != FC_OK) {
+      free(part);
+      return r;
     }
+    const unsigned top = atomic_load(&c.top);
     if (top <= 3) {
       memset(gw, 0, (size_t)(9 * K) * sizeof(T));
       for (int64_t gi = 0; gi < groups; gi++) {
@@ -247,30 +357,9 @@ int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool
     FC_(wgrad_free)(&ctx);
     return FC_ENOMEM;
   }
-  int failed = 0, bad_code = 0;
-
-#pragma omp parallel num_threads(ctx.nthreads) if (ctx.nthreads > 1)
-  {
-    int64_t u0, u1;
-    const int tid = fc_thread_share(units, &u0, &u1);
-    T *buf = fc_alloc((size_t)band_size * sizeof(T));
-    if (!buf) {
-#pragma omp atomic write
-      failed = 1;
-    }
-    for (int64_t u = buf ? u0 : u1; u < u1; u++) {
-      const int64_t ni = u / nb, py0 = u % nb * pb, pn = fc_min64(pb, q->oh - py0);
-      const int64_t px = pn * kh * p->ow;
-      if (FC_(unpool_band)(p, q, npanels, nr, gy, code, ni, py0, pn, buf,
-                           bpart ? bpart + tid * K : NULL)) {
-#pragma omp atomic write
-        bad_code = 1;
-        continue;
-      }
-      FC_(wgrad_rows)(&ctx, tid, ni, py0 * kh, pn * kh, buf, npanels * px * nr, px * nr);
-    }
-    free(buf);
-  }
+  FC_(convpool_wgrad_run) run = {p, q, &ctx, gy, code, bpart, pb, nb, units, band_size, 0, 0};
+  st = fc_parallel(ctx.nthreads, FC_(convpool_wgrad_thread), &run);
+  const int failed = st != FC_OK || atomic_load(&run.failed), bad_code = atomic_load(&run.bad_code);
   if (!failed && !bad_code) {
     FC_(wgrad_finish)(&ctx, gw, 1);
     if (gb)
@@ -279,5 +368,5 @@ int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool
   }
   FC_(wgrad_free)(&ctx);
   free(bpart);
-  return failed ? FC_ENOMEM : bad_code ? FC_EINVAL : FC_OK;
+  return st != FC_OK ? st : failed ? FC_ENOMEM : bad_code ? FC_EINVAL : FC_OK;
 }

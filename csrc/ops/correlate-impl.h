@@ -8,7 +8,7 @@
  * boundary rule applied, into a per-thread scratch band sized to stay in L2,
  * and runs the microkernel on that. So no padded copy of the whole image is
  * ever made, and 'valid' correlations copy nothing. Tasks are spread over
- * OpenMP threads above the serial threshold. */
+ * the pool's threads above the serial threshold. */
 
 /* X(g0 + rr, c0 + cc) for rr < rows, cc < cols into dst (rows x cols, dense). */
 static void FC_(correlate_band)(const fc_correlate2d_params *p, const T *x, T fill, int64_t g0,
@@ -61,6 +61,33 @@ static int FC_(correlate_task)(const fc_correlate2d_params *p, const T *x, const
   return 0;
 }
 
+/* One region: each thread takes the next task until none is left (or one
+ * thread failed to allocate its scratch band). */
+typedef struct {
+  const fc_correlate2d_params *p;
+  const T *x, *k;
+  T fill;
+  T *y;
+  const fc_correlate_tiling *tl;
+  UKERNEL_T fn;
+  int64_t ntasks;
+  _Atomic int64_t next;
+  atomic_int failed;
+} FC_(correlate_ctx);
+
+static void FC_(correlate_thread)(void *arg, int tid, int team) {
+  (void)tid, (void)team;
+  FC_(correlate_ctx) *c = arg;
+  T *scratch = NULL;
+  for (;;) {
+    const int64_t task = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
+    if (task >= c->ntasks || atomic_load_explicit(&c->failed, memory_order_relaxed)) break;
+    if (FC_(correlate_task)(c->p, c->x, c->k, c->fill, c->y, c->tl, c->fn, task, &scratch))
+      atomic_store_explicit(&c->failed, 1, memory_order_relaxed);
+  }
+  free(scratch);
+}
+
 int FC_(correlate2d)(const fc_correlate2d_params *p, const T *x, const T *k, T fill, T *y) {
   const int st = fc_correlate2d_check(p);
   if (st != FC_OK) return st;
@@ -83,21 +110,7 @@ int FC_(correlate2d)(const fc_correlate2d_params *p, const T *x, const T *k, T f
     if (scratch != small) free(scratch);
     return failed ? FC_ENOMEM : FC_OK;
   }
-#pragma omp parallel num_threads(nt)
-  {
-    T *scratch = NULL;
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t task = 0; task < ntasks; task++) {
-      int stop;
-#pragma omp atomic read
-      stop = failed;
-      if (stop) continue;
-      if (FC_(correlate_task)(p, x, k, fill, y, &tl, fn, task, &scratch)) {
-#pragma omp atomic write
-        failed = 1;
-      }
-    }
-    free(scratch);
-  }
-  return failed ? FC_ENOMEM : FC_OK;
+  FC_(correlate_ctx) c = {p, x, k, fill, y, &tl, fn, ntasks, 0, 0};
+  const int r = fc_parallel(nt, FC_(correlate_thread), &c);
+  return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }

@@ -2,6 +2,7 @@
  * Parameter checks, the boundary index rules and the tiling shared by both
  * dtypes, then the driver template (correlate-impl.h) for float and double.
  * (correlate1d.c calls the 2-D driver with one row.) */
+#include <stdatomic.h>
 #include <string.h>
 #include "internal.h"
 

@@ -114,6 +114,41 @@ static void FC_(dense_rows)(IGEMM_ENTRY_T uk, const T *a, int64_t R, int64_t a_r
   }
 }
 
+/* dense_gemm's tasks: groups of tg row tiles over one chunk of qc columns. */
+typedef struct {
+  IGEMM_ENTRY_T uk;
+  const T *a, *bpack, *bias;
+  T *c, *cbuf;
+  int64_t R, a_rstride, a_pstride, K, c_is, c_js, q0, qc, tg, rtiles;
+  int direct;
+} FC_(dense_gemm_ctx);
+
+static void FC_(dense_gemm_groups)(void *arg, int tid, int64_t t0, int64_t t1) {
+  (void)tid;
+  const FC_(dense_gemm_ctx) *g = arg;
+  const int64_t mr = (int64_t)g->uk.mr, nr = (int64_t)g->uk.nr;
+  const int64_t ld = fc_ceil_div(g->qc, nr) * nr, q0 = g->q0, qc = g->qc;
+  for (int64_t t = t0; t < t1; t++) {
+    const int64_t g0 = t * g->tg, g1 = fc_min64(g->rtiles, g0 + g->tg);
+    const int64_t r0 = g0 * mr, r1 = fc_min64(g->R, g1 * mr);
+    if (g->direct) {
+      FC_(dense_rows)(g->uk, g->a, g->R, g->a_rstride, g->a_pstride, r0, r1, g->K, g->bpack, qc,
+                      g->c + r0 * g->c_is + q0, g->c_is);
+      continue;
+    }
+    FC_(dense_rows)(g->uk, g->a, g->R, g->a_rstride, g->a_pstride, r0, r1, g->K, g->bpack, qc,
+                    g->cbuf + r0 * ld, ld);
+    for (int64_t j = 0; j < qc; j++) { /* this group's rows of C^T -> c, with the bias */
+      T *dst = g->c + (q0 + j) * g->c_js;
+      const T *src = g->cbuf + j;
+      if (g->bias)
+        for (int64_t i = r0; i < r1; i++) dst[i * g->c_is] = src[i * ld] + g->bias[i];
+      else
+        for (int64_t i = r0; i < r1; i++) dst[i * g->c_is] = src[i * ld];
+    }
+  }
+}
+
 static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t a_rstride,
                            int64_t a_pstride, const T *b, int64_t b_ps, int64_t b_js, T *c,
                            int64_t c_is, int64_t c_js, const T *bias) {
@@ -126,8 +161,8 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
    * up to ~64 rows (tg tiles) over every column panel, run depth block by
    * depth block, so the group's slice of A is reused from L1/L2 by all its
    * tiles; it also stores its own rows of a transposed result. So a region
-   * has no barrier inside: a team that sleeps between regions (fastconv's
-   * default OMP_WAIT_POLICY=PASSIVE) wakes once per product, not per phase. */
+   * has no barrier inside: a worker that sleeps between regions wakes once
+   * per product, not per phase. */
   const int64_t QB = 8 * nr;
   const int64_t rtiles = fc_ceil_div(R, mr);
   const int64_t qpanels_max = fc_ceil_div(fc_min64(Q, QB), nr);
@@ -142,39 +177,24 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
     free(cbuf);
     return FC_ENOMEM;
   }
-  FC_MAYBE_UNUSED const int nthreads = fc_threads_for(FC_NS_FLOPS(flops) * 2, rtiles);
+  const int nthreads = fc_threads_for(FC_NS_FLOPS(flops) * 2, rtiles);
   int64_t tg = fc_max64(1, 64 / mr);
   while (tg > 1 && fc_ceil_div(rtiles, tg) < 8 * (int64_t)nthreads) tg = (tg + 1) / 2;
   const int64_t ngroups = fc_ceil_div(rtiles, tg);
-
-  for (int64_t q0 = 0; q0 < Q; q0 += QB) {
-    const int64_t qc = fc_min64(QB, Q - q0), qpanels = fc_ceil_div(qc, nr), ld = qpanels * nr;
-    FC_(dense_pack_all)(b, b_ps, b_js, K, q0, qc, nr, bpack);
-    /* dynamic: a thread that wakes late (a sleeping team can take a long time
-     * to wake on a virtual machine) finds the work already taken by the
+  FC_(dense_gemm_ctx) g = {uk, a, bpack, bias, c, cbuf, R, a_rstride, a_pstride, K, c_is, c_js,
+                           0, 0, tg, rtiles, direct};
+  int r = FC_OK;
+  for (int64_t q0 = 0; q0 < Q && r == FC_OK; q0 += QB) {
+    g.q0 = q0, g.qc = fc_min64(QB, Q - q0);
+    FC_(dense_pack_all)(b, b_ps, b_js, K, q0, g.qc, nr, bpack);
+    /* dynamic: a thread that wakes late (a sleeping worker can take a long
+     * time to wake on a virtual machine) finds the work already taken by the
      * others, rather than the others waiting for its share */
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (nthreads > 1)
-    for (int64_t t = 0; t < ngroups; t++) {
-      const int64_t g0 = t * tg, g1 = fc_min64(rtiles, g0 + tg);
-      const int64_t r0 = g0 * mr, r1 = fc_min64(R, g1 * mr);
-      if (direct)
-        FC_(dense_rows)(uk, a, R, a_rstride, a_pstride, r0, r1, K, bpack, qc, c + r0 * c_is + q0, c_is);
-      else
-        FC_(dense_rows)(uk, a, R, a_rstride, a_pstride, r0, r1, K, bpack, qc, cbuf + r0 * ld, ld);
-      if (!direct) /* this group's rows of C^T -> c, with the bias */
-        for (int64_t j = 0; j < qc; j++) {
-          T *dst = c + (q0 + j) * c_js;
-          const T *src = cbuf + j;
-          if (bias)
-            for (int64_t i = r0; i < r1; i++) dst[i * c_is] = src[i * ld] + bias[i];
-          else
-            for (int64_t i = r0; i < r1; i++) dst[i * c_is] = src[i * ld];
-        }
-    }
+    r = fc_parallel_for(nthreads, ngroups, 1, FC_(dense_gemm_groups), &g);
   }
   free(bpack);
   free(cbuf);
-  return FC_OK;
+  return r;
 }
 
 /* y (n x m) = x (n x k) @ w (k x m) + bias (m, or NULL); all C-contiguous. */
@@ -205,6 +225,48 @@ int FC_(dense_backward)(int64_t n, int64_t k, int64_t m, const T *gy, const T *x
   if (st == FC_OK && gw) /* rows = features (columns of x), cols = units, depth = batch */
     st = FC_(dense_gemm)(k, m, n, x, 1, k, gy, m, 1, gw, m, 1, NULL);
   return st;
+}
+
+/* dense_backward_adam's region: each thread takes the next group of G rows
+ * until none is left (dynamic, as dense_gemm's tasks), with its own product
+ * scratch. */
+typedef struct {
+  const FC_(dense_adam) *adam;
+  IGEMM_ENTRY_T ux, uw;
+  const T *x, *w, *bx, *bw;
+  T *gx, *gw;
+  int64_t n, k, m, G, npx, npw;
+  _Atomic int64_t next;
+  atomic_int failed;
+} FC_(dense_adam_ctx);
+
+static void FC_(dense_adam_thread)(void *arg, int tid, int team) {
+  (void)tid, (void)team;
+  FC_(dense_adam_ctx) *c = arg;
+  const int64_t n = c->n, k = c->k, m = c->m, G = c->G, npx = c->npx, npw = c->npw;
+  T *cx = c->gx ? fc_alloc((size_t)(G * npx) * sizeof(T)) : NULL;
+  T *cw = fc_alloc((size_t)(G * npw) * sizeof(T));
+  if ((c->gx && !cx) || !cw) {
+    atomic_store(&c->failed, 1);
+    free(cx), free(cw);
+    return;
+  }
+  const int64_t groups = fc_ceil_div(k, G);
+  for (;;) {
+    const int64_t t = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
+    if (t >= groups) break;
+    const int64_t r0 = t * G, r1 = fc_min64(k, r0 + G);
+    if (c->gx) { /* gx^T rows r0..r1 = w rows . gy^T, into cx, then transposed into gx */
+      FC_(dense_rows)(c->ux, c->w, k, m, 1, r0, r1, m, c->bx, n, cx, npx);
+      FC_(transpose)(cx, npx, c->gx + r0, k, n, r1 - r0);
+    }
+    /* kernel gradient rows r0..r1 = x^T rows . gy, into cw */
+    FC_(dense_rows)(c->uw, c->x, k, 1, k, r0, r1, n, c->bw, m, cw, npw);
+    if (c->gw)
+      for (int64_t i = r0; i < r1; i++) memcpy(c->gw + i * m, cw + (i - r0) * npw, (size_t)m * sizeof(T));
+    FC_(dense_adam_rows)(c->adam, m, r0, r1, m, cw, npw);
+  }
+  free(cx), free(cw);
 }
 
 /* The backward pass and Adam's step in one sweep over the kernel's rows
@@ -251,33 +313,9 @@ int FC_(dense_backward_adam)(int64_t n, int64_t k, int64_t m, const T *gy, const
   }
   if (gx) FC_(dense_pack_all)(gy, 1, m, m, 0, n, nrx, bx);
   FC_(dense_pack_all)(gy, m, 1, n, 0, m, nrw, bw);
-  FC_MAYBE_UNUSED const int nthreads = fc_threads_for(FC_NS_FLOPS(flops) * (gx ? 4 : 2), groups);
-  int failed = 0;
-
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-  {
-    T *cx = gx ? fc_alloc((size_t)(G * npx) * sizeof(T)) : NULL;
-    T *cw = fc_alloc((size_t)(G * npw) * sizeof(T));
-    if ((gx && !cx) || !cw) {
-#pragma omp atomic write
-      failed = 1;
-    }
-#pragma omp for schedule(dynamic, 1) /* see dense_gemm */
-    for (int64_t t = 0; t < groups; t++) {
-      if ((gx && !cx) || !cw) continue;
-      const int64_t r0 = t * G, r1 = fc_min64(k, r0 + G);
-      if (gx) { /* gx^T rows r0..r1 = w rows . gy^T, into cx, then transposed into gx */
-        FC_(dense_rows)(ux, w, k, m, 1, r0, r1, m, bx, n, cx, npx);
-        FC_(transpose)(cx, npx, gx + r0, k, n, r1 - r0);
-      }
-      /* kernel gradient rows r0..r1 = x^T rows . gy, into cw */
-      FC_(dense_rows)(uw, x, k, 1, k, r0, r1, n, bw, m, cw, npw);
-      if (gw)
-        for (int64_t i = r0; i < r1; i++) memcpy(gw + i * m, cw + (i - r0) * npw, (size_t)m * sizeof(T));
-      FC_(dense_adam_rows)(&adam, m, r0, r1, m, cw, npw);
-    }
-    free(cx), free(cw);
-  }
+  const int nthreads = fc_threads_for(FC_NS_FLOPS(flops) * (gx ? 4 : 2), groups);
+  FC_(dense_adam_ctx) c = {&adam, ux, uw, x, w, bx, bw, gx, gw, n, k, m, G, npx, npw, 0, 0};
+  const int r = fc_parallel(nthreads, FC_(dense_adam_thread), &c);
   free(bx), free(bw);
-  return failed ? FC_ENOMEM : FC_OK;
+  return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }

@@ -1,19 +1,13 @@
 /* Helpers for the drivers in csrc/ops: checked size arithmetic, aligned
- * scratch memory and the thread count for one parallel region. */
+ * scratch memory, and the thread pool's interface (threads.c). */
 #ifndef FASTCONV_OPS_INTERNAL_H
 #define FASTCONV_OPS_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include "fastconv/ukernel.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-/* thread counts feed only OpenMP clauses, which a serial build drops */
-#define FC_MAYBE_UNUSED __attribute__((unused))
 
 /* a * b into *out; returns 0 on overflow or a negative operand. */
 static inline int fc_mul(int64_t a, int64_t b, int64_t *out) {
@@ -45,17 +39,33 @@ static inline void *fc_alloc(size_t n_bytes) {
   return aligned_alloc(64, rounded ? rounded : 64);
 }
 
-/* Inside a parallel region: the calling thread's index, and its contiguous share
- * [*u0, *u1) of `units` in thread order (so partial results added in thread order
- * are bitwise reproducible at a fixed thread count). */
-static inline int fc_thread_share(int64_t units, int64_t *u0, int64_t *u1) {
-#ifdef _OPENMP
-  const int tid = omp_get_thread_num(), team = omp_get_num_threads();
-#else
-  const int tid = 0, team = 1;
-#endif
-  *u0 = units * tid / team, *u1 = units * (tid + 1) / team;
-  return tid;
+/* ---- the thread pool ------------------------------------------------------------
+ * A region is a function run once by each of `team` threads, tid 0 .. team-1
+ * (tid 0 is the calling thread). Regions hold no barriers: each thread's share
+ * depends only on (tid, team), and anything that combines the shares runs
+ * after fc_parallel returns. */
+enum { FC_MAX_THREADS = 1024 };
+typedef void (*fc_region_fn)(void *ctx, int tid, int team);
+
+/* Runs fn(ctx, tid, team) on `team` threads and returns when all are done.
+ * FC_OK, or FC_ETHREAD when a worker thread could not be started (then no
+ * thread ran any of it). team <= 1, and a call from inside a region, run
+ * fn(ctx, 0, 1) on the calling thread. */
+int fc_parallel(int team, fc_region_fn fn, void *ctx);
+
+/* The loop body of fc_parallel_for: indices [i0, i1) on thread tid. */
+typedef void (*fc_range_fn)(void *ctx, int tid, int64_t i0, int64_t i1);
+
+/* fn over [0, n) on `team` threads: with grain 0, one contiguous share per
+ * thread (fc_share's); with grain > 0, chunks of `grain` handed out in order
+ * to whichever thread is free. Returns as fc_parallel. */
+int fc_parallel_for(int team, int64_t n, int64_t grain, fc_range_fn fn, void *ctx);
+
+/* Thread tid's contiguous share [*i0, *i1) of n units, in thread order (so
+ * partial results added in thread order are bitwise reproducible at a fixed
+ * team size). n * team must fit in int64. */
+static inline void fc_share(int64_t n, int tid, int team, int64_t *i0, int64_t *i1) {
+  *i0 = n * tid / team, *i1 = n * (tid + 1) / team;
 }
 
 /* Threads for a region whose single-thread run time is about `work_ns`

@@ -5,6 +5,7 @@
  * row-major window order wins, a NaN wins over every number (the last NaN
  * seen, as PyTorch's CPU kernel), indices are flat positions in the plane. */
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 #include "fastconv/ukernel.h"
 #include "internal.h"
@@ -24,7 +25,46 @@ static int fc_pool2d_check(const fc_pool2d_params *p) {
   return FC_OK;
 }
 
+/* One region's arguments, forward and backward. */
+#define FC_DEFINE_POOL_CTX(dtype, T)                                                           \
+  typedef struct {                                                                             \
+    const fc_pool2d_params *p;                                                                 \
+    fc_##dtype##_maxpool_ukernel fn;                                                           \
+    const T *x, *gy;                                                                           \
+    T *y, *gx;                                                                                 \
+    int64_t *indices;                                                                          \
+    const int64_t *ix;                                                                         \
+    int64_t cblocks;                                                                           \
+    atomic_int bad;                                                                            \
+  } fc_##dtype##_pool_ctx;
+
+FC_DEFINE_POOL_CTX(f32, float)
+FC_DEFINE_POOL_CTX(f64, double)
+
 #define FC_DEFINE_MAXPOOL(dtype, T)                                                          \
+  static void fc_##dtype##_pool_planes(void *arg, int tid, int64_t pl0, int64_t pl1) {       \
+    (void)tid;                                                                               \
+    const fc_##dtype##_pool_ctx *c = arg;                                                    \
+    const fc_pool2d_params *p = c->p;                                                        \
+    const int64_t hw = p->h * p->w, ohw = p->oh * p->ow;                                     \
+    for (int64_t pl = pl0; pl < pl1; pl++)                                                   \
+      for (int64_t oy = 0; oy < p->oh; oy++)                                                 \
+        c->fn(p, c->x + pl * hw, oy, c->y + pl * ohw + oy * p->ow,                           \
+              c->indices ? c->indices + pl * ohw + oy * p->ow : NULL);                       \
+  }                                                                                          \
+                                                                                             \
+  static void fc_##dtype##_pool_rows(void *arg, int tid, int64_t r0, int64_t r1) {           \
+    (void)tid;                                                                               \
+    const fc_##dtype##_pool_ctx *c = arg;                                                    \
+    const fc_pool2d_params *p = c->p;                                                        \
+    const int64_t hw = p->h * p->w, rowlen = p->ow * p->c;                                   \
+    for (int64_t r = r0; r < r1; r++) {                                                      \
+      const int64_t ni = r / p->oh, oy = r % p->oh;                                          \
+      c->fn(p, c->x + ni * hw * p->c, oy, c->y + r * rowlen,                                 \
+            c->indices ? c->indices + r * rowlen : NULL);                                    \
+    }                                                                                        \
+  }                                                                                          \
+                                                                                             \
   int fc_##dtype##_max_pool2d(const fc_pool2d_params *p, const T *x, T *y, int64_t *indices) { \
     const int st = fc_pool2d_check(p);                                                       \
     if (st != FC_OK || p->n == 0 || p->c == 0 || p->oh == 0 || p->ow == 0) return st;        \
@@ -32,31 +72,20 @@ static int fc_pool2d_check(const fc_pool2d_params *p) {
     /* window reads, for the thread count only; saturating (kernels may be huge) */           \
     const int64_t work = fc_sat_mul(fc_sat_mul(fc_sat_mul(p->n * p->c, ohw), p->kernel_h),    \
                                     p->kernel_w);                                             \
+    fc_##dtype##_pool_ctx c = {.p = p, .x = x, .y = y, .indices = indices};                  \
     if (p->layout == FC_NCHW) {                                                              \
       /* the SIMD row kernels hold positions in int32 lanes */                               \
       const int64_t lim = (int64_t)1 << 30;                                                  \
       const int small = hw < lim && p->ow * p->stride_w + p->kernel_w + p->pad_left < lim;  \
-      const fc_##dtype##_maxpool_ukernel fn = small                                          \
-                                                  ? fc_table()->dtype##_maxpool_row          \
-                                                  : fc_##dtype##_maxpool_row_ukernel__scalar;  \
+      c.fn = small ? fc_table()->dtype##_maxpool_row : fc_##dtype##_maxpool_row_ukernel__scalar; \
       const int64_t planes = p->n * p->c;                                                    \
-      FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(fc_sat_mul(8, work)), planes); \
-      _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")               \
-      for (int64_t pl = 0; pl < planes; pl++)                                                \
-        for (int64_t oy = 0; oy < p->oh; oy++)                                               \
-          fn(p, x + pl * hw, oy, y + pl * ohw + oy * p->ow,                                  \
-             indices ? indices + pl * ohw + oy * p->ow : NULL);                              \
-    } else {                                                                                 \
-      const fc_##dtype##_maxpool_ukernel fn = fc_table()->dtype##_maxpool_nhwc;               \
-      const int64_t rows = p->n * p->oh, rowlen = p->ow * p->c;                              \
-      FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(fc_sat_mul(8, work)), rows); \
-      _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")               \
-      for (int64_t r = 0; r < rows; r++) {                                                   \
-        const int64_t ni = r / p->oh, oy = r % p->oh;                                        \
-        fn(p, x + ni * hw * p->c, oy, y + r * rowlen, indices ? indices + r * rowlen : NULL); \
-      }                                                                                      \
+      const int nt = fc_threads_for(FC_NS_BYTES(fc_sat_mul(8, work)), planes);               \
+      return fc_parallel_for(nt, planes, 0, fc_##dtype##_pool_planes, &c);                   \
     }                                                                                        \
-    return FC_OK;                                                                            \
+    c.fn = fc_table()->dtype##_maxpool_nhwc;                                                 \
+    const int64_t rows = p->n * p->oh;                                                       \
+    const int nt = fc_threads_for(FC_NS_BYTES(fc_sat_mul(8, work)), rows);                   \
+    return fc_parallel_for(nt, rows, 0, fc_##dtype##_pool_rows, &c);                         \
   }
 
 FC_DEFINE_MAXPOOL(f32, float)
@@ -67,7 +96,50 @@ FC_DEFINE_MAXPOOL(f64, double)
  * index names. Tasks own whole planes (NCHW) or a channel range of one image
  * (NHWC), so overlapping windows never make two threads write one element and
  * the additions happen in the same order on every run. */
+enum { FC_POOL_CBLK = 64 };
+
 #define FC_DEFINE_MAXPOOL_BWD(dtype, T)                                                        \
+  static void fc_##dtype##_unpool_planes(void *arg, int tid, int64_t pl0, int64_t pl1) {       \
+    (void)tid;                                                                                 \
+    fc_##dtype##_pool_ctx *c = arg;                                                            \
+    const int64_t hw = c->p->h * c->p->w, ohw = c->p->oh * c->p->ow;                           \
+    for (int64_t pl = pl0; pl < pl1; pl++) {                                                   \
+      const T *g = c->gy + pl * ohw;                                                           \
+      const int64_t *ix = c->ix + pl * ohw;                                                    \
+      T *d = c->gx + pl * hw;                                                                  \
+      for (int64_t o = 0; o < ohw; o++) {                                                      \
+        const int64_t at = ix[o];                                                              \
+        if (at < 0 || at >= hw) {                                                              \
+          atomic_store_explicit(&c->bad, 1, memory_order_relaxed);                             \
+          continue;                                                                            \
+        }                                                                                      \
+        d[at] += g[o];                                                                         \
+      }                                                                                        \
+    }                                                                                          \
+  }                                                                                            \
+                                                                                               \
+  static void fc_##dtype##_unpool_blocks(void *arg, int tid, int64_t t0, int64_t t1) {         \
+    (void)tid;                                                                                 \
+    fc_##dtype##_pool_ctx *c = arg;                                                            \
+    const int64_t hw = c->p->h * c->p->w, ohw = c->p->oh * c->p->ow, C = c->p->c;              \
+    for (int64_t t = t0; t < t1; t++) {                                                        \
+      const int64_t ni = t / c->cblocks, c0 = t % c->cblocks * FC_POOL_CBLK;                   \
+      const int64_t c1 = fc_min64(C, c0 + FC_POOL_CBLK);                                       \
+      const T *g = c->gy + ni * ohw * C;                                                       \
+      const int64_t *ix = c->ix + ni * ohw * C;                                                \
+      T *d = c->gx + ni * hw * C;                                                              \
+      for (int64_t o = 0; o < ohw; o++)                                                        \
+        for (int64_t ch = c0; ch < c1; ch++) {                                                 \
+          const int64_t at = ix[o * C + ch];                                                   \
+          if (at < 0 || at >= hw) {                                                            \
+            atomic_store_explicit(&c->bad, 1, memory_order_relaxed);                           \
+            continue;                                                                          \
+          }                                                                                    \
+          d[at * C + ch] += g[o * C + ch];                                                     \
+        }                                                                                      \
+    }                                                                                          \
+  }                                                                                            \
+                                                                                               \
   int fc_##dtype##_max_pool2d_backward(const fc_pool2d_params *p, const T *gy,                 \
                                        const int64_t *indices, T *gx) {                        \
     const int st = fc_pool2d_check(p);                                                         \
@@ -75,46 +147,20 @@ FC_DEFINE_MAXPOOL(f64, double)
     const int64_t hw = p->h * p->w, ohw = p->oh * p->ow, C = p->c;                             \
     if (p->n * C * hw > 0) memset(gx, 0, (size_t)(p->n * C * hw) * sizeof(T));                 \
     if (p->n == 0 || C == 0 || ohw == 0) return FC_OK;                                         \
-    int bad = 0;                                                                               \
+    fc_##dtype##_pool_ctx c = {.p = p, .gy = gy, .gx = gx, .ix = indices};                     \
+    const int64_t reads = fc_sat_mul(24, fc_sat_mul(p->n * C, ohw));                           \
+    int r;                                                                                     \
     if (p->layout == FC_NCHW) {                                                                \
       const int64_t planes = p->n * C;                                                         \
-      FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(fc_sat_mul(24, fc_sat_mul(planes, ohw))), planes); \
-      _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1) reduction(|:bad)") \
-      for (int64_t pl = 0; pl < planes; pl++) {                                                \
-        const T *g = gy + pl * ohw;                                                            \
-        const int64_t *ix = indices + pl * ohw;                                                \
-        T *d = gx + pl * hw;                                                                   \
-        for (int64_t o = 0; o < ohw; o++) {                                                    \
-          const int64_t at = ix[o];                                                            \
-          if (at < 0 || at >= hw) {                                                            \
-            bad = 1;                                                                           \
-            continue;                                                                          \
-          }                                                                                    \
-          d[at] += g[o];                                                                       \
-        }                                                                                      \
-      }                                                                                        \
+      r = fc_parallel_for(fc_threads_for(FC_NS_BYTES(reads), planes), planes, 0,               \
+                          fc_##dtype##_unpool_planes, &c);                                     \
     } else {                                                                                   \
-      enum { CBLK = 64 };                                                                      \
-      const int64_t cblocks = fc_ceil_div(C, CBLK), ntasks = p->n * cblocks;                   \
-      FC_MAYBE_UNUSED const int nt = fc_threads_for(FC_NS_BYTES(fc_sat_mul(24, fc_sat_mul(p->n * C, ohw))), ntasks); \
-      _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1) reduction(|:bad)") \
-      for (int64_t t = 0; t < ntasks; t++) {                                                   \
-        const int64_t ni = t / cblocks, c0 = t % cblocks * CBLK, c1 = fc_min64(C, c0 + CBLK);  \
-        const T *g = gy + ni * ohw * C;                                                        \
-        const int64_t *ix = indices + ni * ohw * C;                                            \
-        T *d = gx + ni * hw * C;                                                               \
-        for (int64_t o = 0; o < ohw; o++)                                                      \
-          for (int64_t c = c0; c < c1; c++) {                                                  \
-            const int64_t at = ix[o * C + c];                                                  \
-            if (at < 0 || at >= hw) {                                                          \
-              bad = 1;                                                                         \
-              continue;                                                                        \
-            }                                                                                  \
-            d[at * C + c] += g[o * C + c];                                                     \
-          }                                                                                    \
-      }                                                                                        \
+      c.cblocks = fc_ceil_div(C, FC_POOL_CBLK);                                                \
+      const int64_t ntasks = p->n * c.cblocks;                                                 \
+      r = fc_parallel_for(fc_threads_for(FC_NS_BYTES(reads), ntasks), ntasks, 0,               \
+                          fc_##dtype##_unpool_blocks, &c);                                     \
     }                                                                                          \
-    return bad ? FC_EINVAL : FC_OK;                                                            \
+    return r != FC_OK ? r : atomic_load(&c.bad) ? FC_EINVAL : FC_OK;                           \
   }
 
 FC_DEFINE_MAXPOOL_BWD(f32, float)

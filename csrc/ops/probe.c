@@ -51,6 +51,20 @@ double fc_probe_fma_gflops(fc_isa isa, double seconds) {
  * buffers (large enough to leave the caches), with the current thread count:
  * bytes read + bytes written per second, in GB/s; best of the runs made in
  * about `seconds`. -1 if the buffers cannot be allocated. */
+typedef struct {
+  double *a, *b;
+  int touch; /* write both ranges (first touch) instead of copying */
+} fc_copy_ctx;
+
+static void fc_copy_range(void *arg, int tid, int64_t i0, int64_t i1) {
+  (void)tid;
+  const fc_copy_ctx *c = arg;
+  if (c->touch)
+    for (int64_t i = i0; i < i1; i++) c->a[i] = (double)i, c->b[i] = 0.0;
+  else
+    memcpy(c->b + i0, c->a + i0, (size_t)(i1 - i0) * sizeof(double));
+}
+
 double fc_probe_copy_gbps(int64_t n_bytes, double seconds) {
   const int64_t n = n_bytes / (int64_t)sizeof(double);
   if (n < 1024) return -1.0;
@@ -61,19 +75,18 @@ double fc_probe_copy_gbps(int64_t n_bytes, double seconds) {
     return -1.0;
   }
   const int nt = fc_get_num_threads();
-  const int64_t chunk = fc_ceil_div(n, nt);
+  fc_copy_ctx c = {a, b, 1};
   /* first touch by the threads that copy, so pages are mapped before timing */
-#pragma omp parallel for schedule(static) num_threads(nt)
-  for (int t = 0; t < nt; t++)
-    for (int64_t i = t * chunk; i < fc_min64(n, (t + 1) * chunk); i++) a[i] = (double)i, b[i] = 0.0;
+  if (fc_parallel_for(nt, n, 0, fc_copy_range, &c) != FC_OK) {
+    free(a);
+    free(b);
+    return -1.0;
+  }
+  c.touch = 0;
   double best = 1e30, spent = 0.0;
   for (int rep = 0; rep < 3 || spent < seconds; rep++) {
     const double t0 = fc_now();
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int t = 0; t < nt; t++) {
-      const int64_t i0 = t * chunk, i1 = fc_min64(n, (t + 1) * chunk);
-      if (i1 > i0) memcpy(b + i0, a + i0, (size_t)(i1 - i0) * sizeof(double));
-    }
+    fc_parallel_for(nt, n, 0, fc_copy_range, &c);
     const double d = fc_now() - t0;
     spent += d;
     if (d < best) best = d;

@@ -3,45 +3,65 @@
  * microkernel on each, in parallel above the serial threshold. */
 #include "internal.h"
 
+enum { FC_RELU_CHUNK = 1 << 16 }; /* elements per task: 256-512 KiB */
+
 #define FC_DEFINE_RELU(dtype, T)                                                           \
+  typedef struct {                                                                          \
+    fc_##dtype##_unary_ukernel fn;                                                          \
+    const T *x;                                                                             \
+    T *y;                                                                                   \
+    int64_t n;                                                                              \
+  } fc_##dtype##_relu_ctx;                                                                  \
+                                                                                            \
+  static void fc_##dtype##_relu_tasks(void *arg, int tid, int64_t t0, int64_t t1) {         \
+    (void)tid;                                                                              \
+    const fc_##dtype##_relu_ctx *c = arg;                                                   \
+    const int64_t i0 = t0 * FC_RELU_CHUNK, i1 = fc_min64(c->n, t1 * FC_RELU_CHUNK);         \
+    c->fn((size_t)(i1 - i0), c->x + i0, c->y + i0);                                         \
+  }                                                                                         \
+                                                                                            \
   int fc_##dtype##_relu(int64_t n, const T *x, T *y) {                                     \
     if (n < 0) return FC_EINVAL;                                                            \
     const fc_##dtype##_unary_ukernel fn = fc_table()->dtype##_relu;                         \
-    const int64_t chunk = 1 << 16; /* elements per task: 256-512 KiB */                    \
-    const int64_t ntasks = fc_ceil_div(n, chunk);                                           \
+    const int64_t ntasks = fc_ceil_div(n, FC_RELU_CHUNK);                                   \
     const int nt = fc_threads_for(FC_NS_BYTES(2 * n * (int64_t)sizeof(T)), ntasks);          \
-    if (nt <= 1) { /* no parallel region: entering one costs more than a small call */       \
+    if (nt <= 1) {                                                                          \
       fn((size_t)n, x, y);                                                                  \
       return FC_OK;                                                                         \
     }                                                                                       \
-    _Pragma("omp parallel for schedule(static) num_threads(nt)")                            \
-    for (int64_t t = 0; t < ntasks; t++) {                                                  \
-      const int64_t i0 = t * chunk;                                                         \
-      fn((size_t)fc_min64(chunk, n - i0), x + i0, y + i0);                                  \
-    }                                                                                       \
-    return FC_OK;                                                                           \
+    fc_##dtype##_relu_ctx c = {fn, x, y, n};                                                \
+    return fc_parallel_for(nt, ntasks, 0, fc_##dtype##_relu_tasks, &c);                     \
   }
 
 FC_DEFINE_RELU(f32, float)
 FC_DEFINE_RELU(f64, double)
 
 #define FC_DEFINE_RELU_BWD(dtype, T)                                                       \
+  typedef struct {                                                                          \
+    fc_##dtype##_binary_ukernel fn;                                                         \
+    const T *gy, *x;                                                                        \
+    T *gx;                                                                                  \
+    int64_t n;                                                                              \
+  } fc_##dtype##_relu_bwd_ctx;                                                              \
+                                                                                            \
+  static void fc_##dtype##_relu_bwd_tasks(void *arg, int tid, int64_t t0, int64_t t1) {     \
+    (void)tid;                                                                              \
+    const fc_##dtype##_relu_bwd_ctx *c = arg;                                               \
+    const int64_t i0 = t0 * FC_RELU_CHUNK, i1 = fc_min64(c->n, t1 * FC_RELU_CHUNK);         \
+    c->fn((size_t)(i1 - i0), c->gy + i0, c->x + i0, c->gx + i0);                            \
+  }                                                                                         \
+                                                                                            \
   int fc_##dtype##_relu_backward(int64_t n, const T *gy, const T *x, T *gx) {             \
     if (n < 0) return FC_EINVAL;                                                            \
     const fc_##dtype##_binary_ukernel fn = fc_table()->dtype##_relu_bwd;                    \
-    const int64_t chunk = 1 << 16;                                                          \
-    const int64_t ntasks = fc_ceil_div(n, chunk);                                           \
+    const int64_t ntasks = fc_ceil_div(n, FC_RELU_CHUNK);                                   \
     const int nt = fc_threads_for(FC_NS_BYTES(3 * n * (int64_t)sizeof(T)), ntasks);          \
     if (nt <= 1) {                                                                          \
       fn((size_t)n, gy, x, gx);                                                             \
       return FC_OK;                                                                         \
     }                                                                                       \
-    _Pragma("omp parallel for schedule(static) num_threads(nt)")                            \
-    for (int64_t t = 0; t < ntasks; t++) {                                                  \
-      const int64_t i0 = t * chunk;                                                         \
-      fn((size_t)fc_min64(chunk, n - i0), gy + i0, x + i0, gx + i0);                        \
-    }                                                                                       \
-    return FC_OK;                                                                           \
+    fc_##dtype##_relu_bwd_ctx c = {fn, gy, x, gx, n};                                       \
+    return fc_parallel_for(nt, ntasks, 0, fc_##dtype##_relu_bwd_tasks, &c);                 \
   }
 
 FC_DEFINE_RELU_BWD(f32, float)

@@ -1,53 +1,105 @@
-/* Thread-count control. fastconv's pool is OpenMP's: set_num_threads sets our
- * own cap and the calling thread's OpenMP default (so threadpoolctl, which
- * calls omp_set_num_threads, and OMP_NUM_THREADS both apply); a kernel uses
- * the smaller of our cap and the calling thread's OpenMP default. */
+/* ==== fastconv's thread pool =============================================
+ * Persistent worker threads of our own (the way XNNPACK runs on pthreadpool
+ * and BLIS/OpenBLAS on their own threads), so fastconv shares no state with
+ * another library's OpenMP runtime and survives fork():
+ *
+ *   - One region runs at a time: fc_parallel takes the submit lock, publishes
+ *     the region (function, context, team size) under a sequence lock, wakes
+ *     the workers, runs thread 0's share itself and waits for the others.
+ *   - A worker that finished a region spins for a short while (FC_SPIN_NS) in
+ *     case the next one follows at once, as in a training step, then sleeps
+ *     on a condition variable, so it never steals a core from NumPy's BLAS
+ *     threads for long.
+ *   - Workers are started lazily, when a region first asks for them. A failed
+ *     pthread_create is reported as FC_ETHREAD (nothing of the region runs).
+ *   - fork(): the prepare handler takes the submit lock (no region is in
+ *     flight while the address space is copied); in the child every lock and
+ *     counter is reset and the worker count set to zero, so the child starts
+ *     its own workers on its first threaded call, with the parent's thread
+ *     count.
+ *   - Workers block every signal: SIGINT and the like reach Python's thread.
+ *
+ * Thread count: set_num_threads, else $FASTCONV_NUM_THREADS, else the first
+ * entry of $OMP_NUM_THREADS, else the CPUs this process may run on (both
+ * variables are read, never written); lowered further for the calling thread
+ * alone by fc_local_thread_limit. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* sched_getaffinity */
+#endif
+#include <errno.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include "internal.h"
 
-static atomic_int fc_cap = -1; /* -1: not read yet; 0: no cap of ours */
-
-static int fc_omp_max(void) {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
+#if FASTCONV_HAVE_PTHREADS
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #endif
+
+/* ---- thread count ------------------------------------------------------------ */
+
+static atomic_int fc_cap = -1; /* -1: not resolved yet */
+
+#if FASTCONV_HAVE_PTHREADS
+/* A positive decimal integer at the start of s (up to a ',' or the end), or 0. */
+static int fc_parse_count(const char *s) {
+  if (!s) return 0;
+  while (*s == ' ' || *s == '\t') s++;
+  char *end;
+  errno = 0;
+  const long v = strtol(s, &end, 10);
+  if (end == s || errno == ERANGE || v < 1) return 0;
+  while (*end == ' ' || *end == '\t') end++;
+  if (*end != '\0' && *end != ',') return 0;
+  return v > FC_MAX_THREADS ? FC_MAX_THREADS : (int)v;
 }
 
-static int fc_read_cap(void) {
-  int cap = atomic_load(&fc_cap);
-  if (cap < 0) {
-    const char *env = getenv("FASTCONV_NUM_THREADS");
-    long v = env ? strtol(env, NULL, 10) : 0;
-    cap = v > 0 && v < 4096 ? (int)v : 0;
-    int expected = -1;
-    atomic_compare_exchange_strong(&fc_cap, &expected, cap);
-    cap = atomic_load(&fc_cap);
+static int fc_default_threads(void) {
+  int n = fc_parse_count(getenv("FASTCONV_NUM_THREADS"));
+  if (n < 1) n = fc_parse_count(getenv("OMP_NUM_THREADS"));
+  if (n < 1) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
   }
-  return cap;
+  if (n < 1) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  if (n > FC_MAX_THREADS) n = FC_MAX_THREADS;
+  return n < 1 ? 1 : n;
+}
+#endif
+
+static _Thread_local int fc_local_limit; /* 0: none */
+
+int fc_local_thread_limit(int n) {
+  const int old = fc_local_limit;
+  if (n >= 0) fc_local_limit = n > FC_MAX_THREADS ? FC_MAX_THREADS : n;
+  return old;
 }
 
 int fc_get_num_threads(void) {
-  const int cap = fc_read_cap(), omp = fc_omp_max();
-  return cap > 0 && cap < omp ? cap : omp;
+#if FASTCONV_HAVE_PTHREADS
+  int n = atomic_load_explicit(&fc_cap, memory_order_relaxed);
+  if (n < 1) {
+    int expected = -1;
+    atomic_compare_exchange_strong(&fc_cap, &expected, fc_default_threads());
+    n = atomic_load(&fc_cap);
+  }
+  return fc_local_limit > 0 && fc_local_limit < n ? fc_local_limit : n;
+#else
+  return 1;
+#endif
 }
 
 void fc_set_num_threads(int n) {
-  atomic_store(&fc_cap, n > 0 ? n : 0);
-#ifdef _OPENMP
-  if (n > 0) omp_set_num_threads(n);
-#endif
+  if (n > FC_MAX_THREADS) n = FC_MAX_THREADS;
+  atomic_store(&fc_cap, n > 0 ? n : -1); /* n <= 0: back to the default */
 }
 
-int fc_openmp_enabled(void) {
-#ifdef _OPENMP
-  return 1;
-#else
-  return 0;
-#endif
-}
+int fc_threads_enabled(void) { return FASTCONV_HAVE_PTHREADS; }
 
 static _Atomic int64_t fc_parallel_ns = 50000;
 
@@ -62,4 +114,268 @@ int fc_threads_for(int64_t work_ns, int64_t max_tasks) {
   int64_t n = fc_get_num_threads();
   if (n > max_tasks) n = max_tasks;
   return n < 1 ? 1 : (int)n;
+}
+
+/* ---- the pool ------------------------------------------------------------------ */
+
+#if FASTCONV_HAVE_PTHREADS
+
+static _Atomic int64_t fc_spin_ns = 100000; /* see fc_pool_spin_ns */
+
+int64_t fc_pool_spin_ns(int64_t ns) {
+  const int64_t old = atomic_load(&fc_spin_ns);
+  if (ns >= 0) atomic_store(&fc_spin_ns, ns);
+  return old;
+}
+
+static inline void fc_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+static inline int64_t fc_clock_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Spin until *word differs from `old` (returns 1) or about the spin time has
+ * passed (returns 0). */
+static int fc_spin_while_equal(atomic_uint *word, unsigned old) {
+  const int64_t limit = atomic_load_explicit(&fc_spin_ns, memory_order_relaxed);
+  if (limit <= 0) return atomic_load(word) != old;
+  const int64_t t0 = fc_clock_ns();
+  for (unsigned i = 1;; i++) {
+    if (atomic_load_explicit(word, memory_order_acquire) != old) return 1;
+    fc_relax();
+    if ((i & 63) == 0 && fc_clock_ns() - t0 > limit) return 0;
+  }
+}
+
+static struct {
+  pthread_mutex_t submit; /* held for the whole of one region */
+  pthread_mutex_t lock;   /* sleeping and waking */
+  pthread_cond_t wake;    /* workers wait here for a region */
+  pthread_cond_t done;    /* the submitting thread waits here for the last worker */
+  atomic_uint seq;        /* sequence lock over the region below: odd while written */
+  _Atomic(fc_region_fn) fn;
+  _Atomic(void *) ctx;
+  atomic_int team;
+  atomic_uint finished;   /* workers done with the current region, counted up */
+  atomic_int sleepers;    /* workers waiting on `wake` */
+  int started;            /* workers running (tids 1..started) */
+  unsigned start_seq[FC_MAX_THREADS];
+  pthread_t threads[FC_MAX_THREADS];
+} pool = {.submit = PTHREAD_MUTEX_INITIALIZER,
+          .lock = PTHREAD_MUTEX_INITIALIZER,
+          .wake = PTHREAD_COND_INITIALIZER,
+          .done = PTHREAD_COND_INITIALIZER};
+
+static _Thread_local int fc_in_region; /* this thread is running a region's share */
+
+static void *fc_worker(void *arg) {
+  const int tid = (int)(intptr_t)arg;
+  unsigned seen = pool.start_seq[tid];
+  fc_in_region = 1; /* a nested fc_parallel from a worker runs serially */
+  for (;;) {
+    /* wait for a new region: spin a little, then sleep */
+    if (!fc_spin_while_equal(&pool.seq, seen)) {
+      pthread_mutex_lock(&pool.lock);
+      atomic_fetch_add(&pool.sleepers, 1);
+      while (atomic_load(&pool.seq) == seen) pthread_cond_wait(&pool.wake, &pool.lock);
+      atomic_fetch_sub(&pool.sleepers, 1);
+      pthread_mutex_unlock(&pool.lock);
+    }
+    /* read the region consistently (the sequence lock) */
+    unsigned s;
+    fc_region_fn fn;
+    void *ctx;
+    int team;
+    for (;;) {
+      s = atomic_load_explicit(&pool.seq, memory_order_acquire);
+      if (s & 1u) {
+        fc_relax();
+        continue;
+      }
+      fn = atomic_load_explicit(&pool.fn, memory_order_relaxed);
+      ctx = atomic_load_explicit(&pool.ctx, memory_order_relaxed);
+      team = atomic_load_explicit(&pool.team, memory_order_relaxed);
+      atomic_thread_fence(memory_order_acquire);
+      if (atomic_load_explicit(&pool.seq, memory_order_relaxed) == s) break;
+    }
+    seen = s;
+    /* a region that does not need this worker is none of its business: the
+     * next one cannot be published before every member of this one is done */
+    if (tid >= team) continue;
+    fn(ctx, tid, team);
+    if (atomic_fetch_add_explicit(&pool.finished, 1, memory_order_acq_rel) + 1 == (unsigned)(team - 1)) {
+      pthread_mutex_lock(&pool.lock);
+      pthread_cond_signal(&pool.done);
+      pthread_mutex_unlock(&pool.lock);
+    }
+  }
+  return NULL;
+}
+
+/* Start workers up to tid n - 1; FC_ETHREAD if one cannot be started. */
+static int fc_start_workers(int n) {
+  if (pool.started >= n - 1) return FC_OK;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old); /* workers inherit a blocked mask */
+  int status = FC_OK;
+  while (pool.started < n - 1) {
+    const int tid = pool.started + 1;
+    pool.start_seq[tid] = atomic_load(&pool.seq);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    const int err = pthread_create(&pool.threads[tid], &attr, fc_worker, (void *)(intptr_t)tid);
+    pthread_attr_destroy(&attr);
+    if (err != 0) {
+      status = FC_ETHREAD;
+      break;
+    }
+    pool.started = tid;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return status;
+}
+
+static void fc_atfork_prepare(void) { pthread_mutex_lock(&pool.submit); }
+static void fc_atfork_parent(void) { pthread_mutex_unlock(&pool.submit); }
+static void fc_atfork_child(void) {
+  /* only the forking thread exists here: the workers are gone */
+  pthread_mutex_init(&pool.submit, NULL);
+  pthread_mutex_init(&pool.lock, NULL);
+  pthread_cond_init(&pool.wake, NULL);
+  pthread_cond_init(&pool.done, NULL);
+  atomic_store(&pool.seq, 0);
+  atomic_store(&pool.finished, 0);
+  atomic_store(&pool.sleepers, 0);
+  pool.started = 0;
+}
+
+static pthread_once_t fc_once = PTHREAD_ONCE_INIT;
+static void fc_register_atfork(void) {
+  pthread_atfork(fc_atfork_prepare, fc_atfork_parent, fc_atfork_child);
+}
+
+int fc_parallel(int team, fc_region_fn fn, void *ctx) {
+  if (team <= 1 || fc_in_region) {
+    fn(ctx, 0, 1);
+    return FC_OK;
+  }
+  if (team > FC_MAX_THREADS) team = FC_MAX_THREADS;
+  pthread_once(&fc_once, fc_register_atfork);
+  pthread_mutex_lock(&pool.submit);
+  int status = fc_start_workers(team);
+  if (status != FC_OK) {
+    pthread_mutex_unlock(&pool.submit);
+    return status;
+  }
+  /* publish the region */
+  atomic_store_explicit(&pool.finished, 0, memory_order_relaxed);
+  const unsigned s = atomic_load_explicit(&pool.seq, memory_order_relaxed);
+  atomic_store_explicit(&pool.seq, s + 1, memory_order_relaxed);
+  atomic_thread_fence(memory_order_release);
+  atomic_store_explicit(&pool.fn, fn, memory_order_relaxed);
+  atomic_store_explicit(&pool.ctx, ctx, memory_order_relaxed);
+  atomic_store_explicit(&pool.team, team, memory_order_relaxed);
+  atomic_store(&pool.seq, s + 2); /* seq_cst: ordered before the sleepers check */
+  if (atomic_load(&pool.sleepers) > 0) {
+    pthread_mutex_lock(&pool.lock);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+  }
+  fc_in_region = 1;
+  fn(ctx, 0, team);
+  fc_in_region = 0;
+  /* wait for the team: spin a little, then sleep */
+  const unsigned members = (unsigned)(team - 1);
+  const int64_t limit = atomic_load_explicit(&fc_spin_ns, memory_order_relaxed);
+  const int64_t t0 = fc_clock_ns();
+  for (unsigned i = 1; atomic_load_explicit(&pool.finished, memory_order_acquire) != members; i++) {
+    fc_relax();
+    if ((i & 63) == 0 && fc_clock_ns() - t0 > limit) {
+      pthread_mutex_lock(&pool.lock);
+      while (atomic_load(&pool.finished) != members) pthread_cond_wait(&pool.done, &pool.lock);
+      pthread_mutex_unlock(&pool.lock);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&pool.submit);
+  return FC_OK;
+}
+
+int fc_pool_workers(void) { return pool.started; }
+
+#else /* no threads: every region runs on the caller */
+
+int64_t fc_pool_spin_ns(int64_t ns) {
+  (void)ns;
+  return 0;
+}
+
+int fc_parallel(int team, fc_region_fn fn, void *ctx) {
+  (void)team;
+  fn(ctx, 0, 1);
+  return FC_OK;
+}
+
+int fc_pool_workers(void) { return 0; }
+
+#endif
+
+/* ---- probe: the cost of one region ------------------------------------------- */
+
+static void fc_empty_region(void *ctx, int tid, int team) { (void)ctx, (void)tid, (void)team; }
+
+double fc_probe_region_ns(int team, int64_t count) {
+  if (count < 1) return -1.0;
+  struct timespec t0, t1;
+  if (fc_parallel(team, fc_empty_region, NULL) != FC_OK) return -1.0; /* workers started */
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int64_t i = 0; i < count; i++) fc_parallel(team, fc_empty_region, NULL);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / (double)count;
+}
+
+/* ---- loops over a range ------------------------------------------------------ */
+
+typedef struct {
+  fc_range_fn fn;
+  void *ctx;
+  int64_t n, grain;
+  _Atomic int64_t next;
+} fc_for_ctx;
+
+static void fc_for_static(void *arg, int tid, int team) {
+  fc_for_ctx *c = arg;
+  int64_t i0, i1;
+  fc_share(c->n, tid, team, &i0, &i1);
+  if (i1 > i0) c->fn(c->ctx, tid, i0, i1);
+}
+
+static void fc_for_dynamic(void *arg, int tid, int team) {
+  (void)team;
+  fc_for_ctx *c = arg;
+  for (;;) {
+    const int64_t i0 = atomic_fetch_add_explicit(&c->next, c->grain, memory_order_relaxed);
+    if (i0 >= c->n) break;
+    c->fn(c->ctx, tid, i0, fc_min64(c->n, i0 + c->grain));
+  }
+}
+
+int fc_parallel_for(int team, int64_t n, int64_t grain, fc_range_fn fn, void *ctx) {
+  if (n <= 0) return FC_OK;
+  if (team <= 1 || n == 1) {
+    fn(ctx, 0, 0, n);
+    return FC_OK;
+  }
+  fc_for_ctx c = {fn, ctx, n, grain, 0};
+  return fc_parallel(team, grain > 0 ? fc_for_dynamic : fc_for_static, &c);
 }

@@ -5,17 +5,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-import os as _os
-
-# OpenMP threads that spin after each parallel region starve NumPy's BLAS threads
-# (and vice versa) when the two alternate, as in training: on 2 cores an epoch of
-# the lecture's CNN took 2.3 s spinning, 0.58 s passive. Must be set before
-# libgomp loads with our extension; a value the user set is kept.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-del _os
-
 from ._config import config, get_num_threads, set_num_threads, show_config
-from ._config import _apply_env
+from ._config import _apply_env, _hook_threadpoolctl
 from . import activations, initializers, layers, losses, models, optimizers, utils  # noqa: F401
 from .nn import (
     conv2d,
@@ -30,7 +21,8 @@ from .signal import convolve2d, correlate2d
 from ._patch import patch, patched, patched_names, unpatch
 
 _apply_env()
-del _apply_env
+_hook_threadpoolctl()
+del _apply_env, _hook_threadpoolctl
 
 __all__ = [
     "__version__",

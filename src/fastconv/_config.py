@@ -10,29 +10,37 @@ from . import _kernels
 ISAS = ("scalar", "avx2", "avx512")
 
 
+MAX_THREADS = 1024
+
+
 def get_num_threads() -> int:
-    """Threads a fastconv call may use (``FASTCONV_NUM_THREADS``, ``OMP_NUM_THREADS``,
-    ``set_num_threads`` and ``threadpoolctl`` limits all apply)."""
+    """Threads a fastconv call may use: ``set_num_threads``'s count, else
+    ``FASTCONV_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the CPUs this
+    process may run on. ``threadpoolctl`` limits apply too."""
     return _kernels.get_num_threads()
 
 
 def set_num_threads(n: int) -> None:
-    """Cap the threads of later fastconv calls at `n` (>= 1)."""
+    """Cap the threads of later fastconv calls at `n` (>= 1; above 1024 means
+    1024). Governs fastconv's own pool only: no other library's threads."""
     import operator
 
     n = operator.index(n)
     if n < 1:
         raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
-    _kernels.set_num_threads(n)
+    _kernels.set_num_threads(min(n, MAX_THREADS))
 
 
 def _apply_env() -> None:
-    """Apply $FASTCONV_NUM_THREADS as set_num_threads would, then $FASTCONV_ISA."""
+    """Warn about a $FASTCONV_NUM_THREADS the pool cannot use (the C side reads
+    it, and $OMP_NUM_THREADS, itself), then honour $FASTCONV_ISA."""
     threads = os.environ.get("FASTCONV_NUM_THREADS", "").strip()
     if threads:
         try:
-            set_num_threads(int(threads))
+            valid = int(threads) >= 1
         except ValueError:
+            valid = False
+        if not valid:
             warnings.warn(
                 f"FASTCONV_NUM_THREADS={threads!r} is not a positive integer; ignored",
                 RuntimeWarning,
@@ -63,18 +71,85 @@ def _apply_isa_env() -> None:
         )
 
 
-def _openmp_runtime() -> str:
-    if not _kernels.openmp_enabled():
+def _thread_pool() -> str:
+    if not _kernels.threads_enabled():
         return "none (serial build)"
-    try:
-        from threadpoolctl import threadpool_info
+    return f"fastconv's own (POSIX threads), {_kernels.pool_workers()} workers started"
 
-        libs = [i for i in threadpool_info() if i.get("user_api") == "openmp"]
-        if libs:
-            return ", ".join(f"{i['internal_api']} ({os.path.basename(i['filepath'])})" for i in libs)
-    except ImportError:
-        pass
-    return "OpenMP"
+
+# ---- threadpoolctl ------------------------------------------------------------------
+# threadpoolctl finds thread pools by the shared libraries a process has loaded;
+# fastconv's is libfastconv, described by the controller below. It is registered
+# when threadpoolctl is imported (now, if it already is; else by a one-shot
+# import hook that removes itself), so fastconv never imports threadpoolctl.
+
+
+def _register_threadpoolctl(module) -> None:
+    if not hasattr(module, "register") or not hasattr(module, "LibController"):
+        return  # threadpoolctl < 3.2 has no registry
+
+    class FastconvController(module.LibController):
+        user_api = "fastconv"
+        internal_api = "fastconv"
+        filename_prefixes = ("libfastconv",)
+        check_symbols = ("fc_get_num_threads", "fc_set_num_threads", "fc_pool_workers")
+
+        def get_num_threads(self):
+            return self.dynlib.fc_get_num_threads()
+
+        def set_num_threads(self, num_threads):
+            self.dynlib.fc_set_num_threads(min(int(num_threads), MAX_THREADS))
+
+        def get_version(self):
+            from . import __version__
+
+            return __version__
+
+    module.register(FastconvController)
+
+
+class _ThreadpoolctlHook:
+    """A meta-path finder that lets threadpoolctl import as usual, then
+    registers fastconv's controller in it, and takes itself off sys.meta_path."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "threadpoolctl":
+            return None
+        import sys
+
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        import importlib.util
+
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        spec.loader = _RegisteringLoader(spec.loader)
+        return spec
+
+
+class _RegisteringLoader:
+    def __init__(self, inner):
+        self._inner = inner
+
+    def create_module(self, spec):
+        return self._inner.create_module(spec)
+
+    def exec_module(self, module):
+        self._inner.exec_module(module)
+        _register_threadpoolctl(module)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def _hook_threadpoolctl() -> None:
+    import sys
+
+    if "threadpoolctl" in sys.modules:
+        _register_threadpoolctl(sys.modules["threadpoolctl"])
+    else:
+        sys.meta_path.insert(0, _ThreadpoolctlHook())
 
 
 def config() -> dict:
@@ -89,16 +164,15 @@ def config() -> dict:
         "isa": _kernels.current_isa(),
         "cpu_isa": _kernels.cpu_isa(),
         "compiled_isas": list(_kernels.compiled_isas()),
-        "openmp": _openmp_runtime(),
+        "thread_pool": _thread_pool(),
         "num_threads": get_num_threads(),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
         "compiler": info["compiler"],
         "cflags": info["cflags"].strip(),
     }
 
 
 def show_config() -> None:
-    """Print version, ISA in use and compiled, OpenMP runtime and threads, compiler."""
+    """Print version, ISA in use and compiled, the thread pool and its threads, compiler."""
     for key, value in config().items():
         if isinstance(value, list):
             value = ", ".join(value)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import cmath
 import functools
 import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -151,10 +152,24 @@ def _map_threads(fn, items, threads: int) -> list:
         return [fn(item) for item in items]
     with _pool_lock:
         if _pool is None or _pool_size < threads:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
             _pool = ThreadPoolExecutor(threads, thread_name_prefix="fastconv-fft")
             _pool_size = threads
         pool = _pool
     return list(pool.map(fn, items))
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's pool threads do not exist here (and its
+    lock may have been held by one of them), so start afresh."""
+    global _pool, _pool_size, _pool_lock
+    _pool_lock = threading.Lock()
+    _pool, _pool_size = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _direct(x, k, pad, out_shape, boundary, fill):

@@ -72,6 +72,7 @@ ctypedef fused itype:
     uint64_t
 
 from fastconv import _originals
+from fastconv._kernels import THREAD_ERROR
 
 cdef object _correlate_any = None
 cdef object _convolve_any = None
@@ -590,6 +591,8 @@ cdef object _front(object in1, object in2, int nd, int code, int b, object fillv
                           <char *>cnp.PyArray_DATA(y))
     if st == 2:
         raise MemoryError(f"could not allocate scratch memory for shapes {(p.h, p.w)} and {(p.kh, p.kw)}")
+    if st == 4:
+        raise RuntimeError(THREAD_ERROR.format(op=f"correlation of shapes {(p.h, p.w)} and {(p.kh, p.kw)}"))
     if st != 0:
         raise ValueError(f"correlation of shapes {(p.h, p.w)} and {(p.kh, p.kw)}: sizes out of range")
     return y

@@ -64,7 +64,10 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_correlate1d(int64_t n, const double *x, int64_t m, const double *w, int64_t pad_left, int64_t out_n, double *y)
     int fc_get_num_threads()
     void fc_set_num_threads(int n)
-    int fc_openmp_enabled()
+    int fc_threads_enabled()
+    int fc_local_thread_limit(int n)
+    int fc_pool_workers()
+    int64_t fc_pool_spin_ns(int64_t ns)
     int64_t fc_parallel_threshold_ns(int64_t ns)
     fc_isa fc_cpu_isa()
     fc_isa fc_current_isa()
@@ -73,6 +76,7 @@ cdef extern from "fastconv/fastconv.h" nogil:
     const char *fc_isa_name(fc_isa isa)
     double fc_probe_fma_gflops(fc_isa isa, double seconds)
     double fc_probe_copy_gbps(int64_t n_bytes, double seconds)
+    double fc_probe_region_ns(int team, int64_t count)
 
 cdef extern from *:
     """
@@ -90,6 +94,10 @@ cdef extern from *:
 
 ISA_NAMES = ("scalar", "avx2", "avx512")
 
+THREAD_ERROR = ("{op}: fastconv could not start its worker threads (the system refused a new "
+                "thread: too many threads, or too little address space); nothing was computed. "
+                "fastconv.set_num_threads(1) runs without them.")
+
 
 cdef _check(int status, str op, shapes):
     if status == 0:
@@ -98,6 +106,8 @@ cdef _check(int status, str op, shapes):
         raise MemoryError(f"{op}: could not allocate scratch memory for shapes {shapes}")
     if status == 3:
         raise ValueError(f"{op}: sizes overflow 64-bit arithmetic for shapes {shapes}")
+    if status == 4:
+        raise RuntimeError(THREAD_ERROR.format(op=op))
     raise ValueError(f"{op}: inconsistent sizes or parameters for shapes {shapes}")
 
 
@@ -493,13 +503,36 @@ def set_num_threads(int n):
     fc_set_num_threads(n)
 
 
+def local_thread_limit(int n=-1):
+    """The calling thread's own thread limit (0: none); n >= 0 sets it. Returns the old value."""
+    return fc_local_thread_limit(n)
+
+
+def probe_region_ns(int team=2, int64_t count=1000):
+    """Mean ns of one empty region on `team` pool threads (back to back); -1 without workers."""
+    cdef double r
+    with nogil:
+        r = fc_probe_region_ns(team, count)
+    return r
+
+
+def pool_workers():
+    """Worker threads the pool has started in this process (0 until a threaded call)."""
+    return fc_pool_workers()
+
+
+def pool_spin_ns(int64_t ns=-1):
+    """How long idle workers spin before they sleep, in ns; ns >= 0 sets it. Returns the old value."""
+    return fc_pool_spin_ns(ns)
+
+
 def parallel_threshold_ns(int64_t ns=-1):
     """The serial threshold (estimated ns of work); ns >= 0 sets it. Returns the old value."""
     return fc_parallel_threshold_ns(ns)
 
 
-def openmp_enabled():
-    return bool(fc_openmp_enabled())
+def threads_enabled():
+    return bool(fc_threads_enabled())
 
 
 def cpu_isa():

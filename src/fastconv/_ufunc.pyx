@@ -102,7 +102,9 @@ cdef void _relu_f32(char **args, const npy_intp *dimensions, const npy_intp *ste
     cdef int invalid_before = fetestexcept(FE_INVALID)
     if (steps[0] == <npy_intp>sizeof(float) and steps[1] == <npy_intp>sizeof(float)
             and not _shifted_overlap(args[0], args[1], n * <npy_intp>sizeof(float))):
-        fc_f32_relu(n, <const float *>args[0], <float *>args[1])  # fails only for n < 0
+        if fc_f32_relu(n, <const float *>args[0], <float *>args[1]) != 0:
+            # the pool could not start its threads: the same values, on this thread
+            _relu_strided(n, <const float *>args[0], steps[0], <float *>args[1], steps[1])
     else:
         _relu_strided(n, <const float *>args[0], steps[0], <float *>args[1], steps[1])
     if not invalid_before and fetestexcept(FE_INVALID):
@@ -115,7 +117,8 @@ cdef void _relu_f64(char **args, const npy_intp *dimensions, const npy_intp *ste
     cdef int invalid_before = fetestexcept(FE_INVALID)
     if (steps[0] == <npy_intp>sizeof(double) and steps[1] == <npy_intp>sizeof(double)
             and not _shifted_overlap(args[0], args[1], n * <npy_intp>sizeof(double))):
-        fc_f64_relu(n, <const double *>args[0], <double *>args[1])
+        if fc_f64_relu(n, <const double *>args[0], <double *>args[1]) != 0:
+            _relu_strided(n, <const double *>args[0], steps[0], <double *>args[1], steps[1])
     else:
         _relu_strided(n, <const double *>args[0], steps[0], <double *>args[1], steps[1])
     if not invalid_before and fetestexcept(FE_INVALID):

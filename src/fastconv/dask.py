@@ -34,30 +34,28 @@ layer, Dense included, sums an output in one order whatever the batch). Complex 
 float16 inputs agree to float tolerance: a small block may be summed in NumPy's order
 (the drop-ins' small-call path), the whole array in the kernels'.
 
-Threads: each task runs with ``threads`` (default 1) fastconv threads set through the
-calling thread's OpenMP setting (threadpoolctl), which fastconv reads per calling
-thread: the Dask threads do not add up to threads x cores, nothing else in the process
-changes, and the thread's previous setting is restored after the task. ``threads=None``
-leaves the setting alone.
+Threads: each task runs with ``threads`` (default 1) fastconv threads, a limit of the
+calling thread's own (``thread_limit``): the Dask threads do not add up to threads x
+cores, nothing else in the process changes, and the thread's previous limit is restored
+after the task. ``threads=None`` leaves the limit alone.
 """
 from __future__ import annotations
 
 import contextlib
-import threading
 
 import numpy as np
 
 try:
     import dask
     import dask.array as da
-    from threadpoolctl import ThreadpoolController
 except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "fastconv.dask needs dask[array,distributed] and threadpoolctl: "
+        "fastconv.dask needs dask[array,distributed]: "
         "pip install 'fastconv[dask]'"
     ) from err
 
-from . import nn, numpy_compat, signal
+from . import _kernels, nn, numpy_compat, signal
+from ._config import MAX_THREADS
 from ._checks import as_float_array, layout_is_nhwc, positive_int, same_dtype
 from ._correlate import FILL, SYMM, WRAP
 from ._ufunc import relu as _relu
@@ -77,28 +75,15 @@ __all__ = [
 
 # ---- threads ------------------------------------------------------------------------------
 
-_openmp_lock = threading.Lock()
-_openmp_libs: list | None = None
-
-
-def _openmp_controllers() -> list:
-    """threadpoolctl's handles on the OpenMP runtimes loaded (fastconv's among them)."""
-    global _openmp_libs
-    with _openmp_lock:
-        if _openmp_libs is None:
-            _openmp_libs = ThreadpoolController().select(user_api="openmp").lib_controllers
-        return _openmp_libs
-
-
 @contextlib.contextmanager
 def thread_limit(threads):
     """Run the body with `threads` fastconv threads in the calling thread only.
 
-    fastconv uses the smaller of its own cap (``set_num_threads``) and the calling
-    thread's OpenMP setting, and OpenMP keeps that setting per thread; this sets it for
-    this thread and restores the previous value on exit. Other threads, and the
-    process-wide ``set_num_threads`` cap, are untouched, so tasks running at once on
-    several Dask threads do not interfere. ``threads=None`` does nothing.
+    fastconv uses the smaller of its process-wide count (``set_num_threads``) and a
+    limit of the calling thread's own; this sets that limit for this thread and
+    restores the previous one on exit. Other threads, and the process-wide count,
+    are untouched, so tasks running at once on several Dask threads do not
+    interfere. ``threads=None`` does nothing.
 
     Examples
     --------
@@ -111,15 +96,11 @@ def thread_limit(threads):
         yield
         return
     n = positive_int(threads, "threads", "thread_limit")
-    libs = _openmp_controllers()
-    saved = [lib.get_num_threads() for lib in libs]
-    for lib in libs:
-        lib.set_num_threads(n)
+    saved = _kernels.local_thread_limit(min(n, MAX_THREADS))
     try:
         yield
     finally:
-        for lib, value in zip(libs, saved):
-            lib.set_num_threads(value)
+        _kernels.local_thread_limit(saved)
 
 
 def _check_threads(threads, op: str):

@@ -19,7 +19,8 @@ typedef enum {
   FC_OK = 0,
   FC_EINVAL = 1, /* inconsistent sizes or parameters */
   FC_ENOMEM = 2, /* a scratch buffer could not be allocated */
-  FC_EOVERFLOW = 3 /* a size computation overflowed int64 */
+  FC_EOVERFLOW = 3, /* a size computation overflowed int64 */
+  FC_ETHREAD = 4    /* a worker thread could not be started; nothing was computed */
 } fc_status;
 
 typedef enum { FC_NCHW = 0, FC_NHWC = 1 } fc_layout;
@@ -178,9 +179,20 @@ int fc_f64_correlate1d(int64_t n, const double *x, int64_t m, const double *w, i
                        int64_t out_n, double *y);
 
 /* ---- runtime control -----------------------------------------------------*/
+/* fastconv's own thread pool (threads.c). The count is set_num_threads's,
+ * else $FASTCONV_NUM_THREADS, else $OMP_NUM_THREADS's first entry, else the
+ * CPUs this process may run on; at most 1024. */
 int fc_get_num_threads(void);
-void fc_set_num_threads(int n); /* n <= 0: back to the OpenMP default */
-int fc_openmp_enabled(void);
+void fc_set_num_threads(int n); /* n <= 0: back to the default */
+/* A further limit for calls made by the calling thread only (0: none); n >= 0
+ * sets it, any n returns the previous value. */
+int fc_local_thread_limit(int n);
+int fc_threads_enabled(void);   /* 0 in a build without threads */
+int fc_pool_workers(void);      /* worker threads started in this process */
+/* How long an idle worker (and a thread waiting for its team) spins before it
+ * sleeps, in ns (default 100,000); ns >= 0 sets it, any ns returns the
+ * previous value. */
+int64_t fc_pool_spin_ns(int64_t ns);
 /* Estimated single-thread run time under which a call stays serial (default
  * 50,000 ns); ns >= 0 sets it, any ns returns the previous value. Tests set 0
  * so that small shapes take the threaded paths too. */
@@ -199,6 +211,9 @@ double fc_probe_fma_gflops(fc_isa isa, double seconds);
 /* Streaming-copy bandwidth over two buffers of n_bytes with the current thread
  * count, bytes read + written per second in GB/s; -1 if allocation fails. */
 double fc_probe_copy_gbps(int64_t n_bytes, double seconds);
+/* Mean wall time of one empty region on `team` threads of the pool over `count`
+ * back-to-back regions (wake-up and join), in ns; -1 if no worker could start. */
+double fc_probe_region_ns(int team, int64_t count);
 
 #ifdef __cplusplus
 }

@@ -165,7 +165,7 @@ def header_text(args, machine: Machine) -> list[str]:
              f"numpy {info['numpy']}, scipy {info['scipy']}, torch {info['torch']}, "
              f"threadpoolctl {info['threadpoolctl']}, python {info['python']}",
              f"CPU        {info['cpu']}",
-             f"ISA        {info['isa']} (compiled: {info['compiled_isas']}), OpenMP {info['openmp']}",
+             f"ISA        {info['isa']} (compiled: {info['compiled_isas']}), pool {info['thread_pool']}",
              f"threads    {', '.join(map(str, args.threads))}, set alike for fastconv, torch and BLAS"
              + (f" (more than the {usable} usable CPUs: oversubscribed)" if over else ""),
              f"FMA peak   {machine.fma_per_thread:.1f} GFLOP/s FP32 per thread (best of "
@@ -208,7 +208,7 @@ def report_json(args, machine: Machine, results: list[AreaResult], started: dt.d
         "threads": args.threads, "peers": list(args.vs), "seed": workloads.SEED,
         "versions": {k: info[k] for k in workloads.versions()},
         "cpu": info["cpu"], "isa": info["isa"], "compiled_isas": info["compiled_isas"].split(", "),
-        "openmp": info["openmp"], "compiler": info["compiler"], "git": info["git"],
+        "thread_pool": info["thread_pool"], "compiler": info["compiler"], "git": info["git"],
         "kernels_built": info["kernels_built"],
         "fma_peak_gflops_per_thread": machine.fma_per_thread,
         "fma_peak_gflops": {str(n): machine.peak(n) for n in args.threads},

@@ -328,7 +328,7 @@ def num_threads(n: int):
         try:
             yield n
         finally:
-            # Both share the process's OpenMP default, so restore torch first, fastconv last.
+            # fastconv and torch keep separate counts; restore both.
             if torch is not None:
                 torch.set_num_threads(saved_torch)
             fastconv.set_num_threads(saved_fc)
@@ -405,7 +405,7 @@ def machine_info() -> dict[str, str]:
         "cpu": cpu_model(),
         "isa": _kernels.current_isa(),
         "compiled_isas": ", ".join(cfg["compiled_isas"]),
-        "openmp": cfg["openmp"],
+        "thread_pool": cfg["thread_pool"],
         "threads": str(fastconv.get_num_threads()),
         "compiler": f"{cfg['compiler']} {cfg['cflags']}".strip(),
         "git": git_revision(),

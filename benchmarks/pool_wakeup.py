@@ -1,0 +1,182 @@
+"""The thread pool's costs: wake-up latency, and what its idle spinning does to
+a training step and to NumPy's BLAS threads.
+
+    python benchmarks/pool_wakeup.py [--repeats 7]
+
+1. An empty region on 2 threads, back to back and after a 200 us pause (the
+   workers asleep or not, by the spin time), for fastconv's pool and for
+   libgomp with OMP_WAIT_POLICY=passive and active (a tiny OpenMP library
+   compiled here with the system's C compiler, each policy in its own process,
+   since libgomp reads it once).
+2. The lecture's training step (batch 32, mnist-5k) at 1 and 2 threads, per
+   spin time of the pool.
+3. A loop alternating a NumPy matmul (BLAS threads) with a fastconv call, per
+   spin time, against the matmuls alone: the pool's spinning must not slow BLAS.
+
+Medians of interleaved repeats; the machine is named in the header.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+import fastconv
+from fastconv import _kernels
+from fastconv._bench.workloads import cpu_model
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent.parent / "shared" / "data" / "mnist-5k"
+SPINS_NS = (0, 20_000, 100_000, 1_000_000)
+
+OMP_PROBE = r"""
+#include <omp.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e9 + t.tv_nsec; }
+static void pause_ns(double ns) { double t0 = now(); while (now() - t0 < ns) {} }
+double omp_region_ns(int team, long count, double gap_ns) {
+  volatile int sink = 0;
+#pragma omp parallel num_threads(team)
+  sink += 1;
+  double spent = 0;
+  for (long i = 0; i < count; i++) {
+    if (gap_ns > 0) pause_ns(gap_ns);
+    double t0 = now();
+#pragma omp parallel num_threads(team)
+    sink += 1;
+    spent += now() - t0;
+  }
+  return spent / count;
+}
+"""
+
+
+def fastconv_region_ns(gap_ns: float, count: int) -> float:
+    """Mean ns of one empty 2-thread region; gap_ns > 0 waits that long (busy,
+    on this thread) before each region, outside the timing."""
+    if gap_ns <= 0:
+        return _kernels.probe_region_ns(2, count)
+    spent = 0.0
+    for _ in range(count):
+        t0 = time.perf_counter_ns()
+        while time.perf_counter_ns() - t0 < gap_ns:
+            pass
+        spent += _kernels.probe_region_ns(2, 1)
+    return spent / count
+
+
+def libgomp_region_ns(policy: str, gap_ns: float, count: int) -> float | None:
+    with tempfile.TemporaryDirectory() as tmp:
+        src, lib = Path(tmp, "p.c"), Path(tmp, "libp.so")
+        src.write_text(OMP_PROBE)
+        cc = os.environ.get("CC", "cc")
+        if subprocess.run([cc, "-O2", "-fopenmp", "-shared", "-fPIC", str(src), "-o", str(lib)],
+                          capture_output=True).returncode != 0:
+            return None
+        code = textwrap.dedent(f"""
+            import ctypes
+            lib = ctypes.CDLL({str(lib)!r})
+            lib.omp_region_ns.restype = ctypes.c_double
+            print(lib.omp_region_ns(2, {count}, ctypes.c_double({gap_ns})))
+        """)
+        env = dict(os.environ, OMP_WAIT_POLICY=policy)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        return float(out.stdout) if out.returncode == 0 else None
+
+
+def training_step_ms(threads: int, spin_ns: int, steps: int) -> float:
+    from fastconv import _demo
+    from fastconv.datasets import mnist
+
+    (x, y), _ = mnist.load_data(DATA)
+    x = x[:32 * steps].reshape(-1, 28, 28, 1).astype(np.float32) / 255
+    y = y[:32 * steps]
+    fastconv.set_num_threads(threads)
+    _kernels.pool_spin_ns(spin_ns)
+    fastconv.utils.set_random_seed(0)
+    model = _demo.lecture_model(10)
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    model._train_step(x[:32], y[:32])  # warm-up
+    times = []
+    for i in range(steps):
+        t0 = time.perf_counter()
+        model._train_step(x[32 * i:32 * (i + 1)], y[32 * i:32 * (i + 1)])
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def alternating_ms(spin_ns: int | None, rounds: int) -> float:
+    """A 384x384 float64 matmul (BLAS threads), then (unless spin_ns is None)
+    a 2-thread fastconv correlate2d of 256x256 by 5x5; ms per round."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((384, 384)), rng.standard_normal((384, 384))
+    x, k = rng.standard_normal((256, 256)), rng.standard_normal((5, 5))
+    fastconv.set_num_threads(2)
+    if spin_ns is not None:
+        _kernels.pool_spin_ns(spin_ns)
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        a @ b
+        if spin_ns is not None:
+            fastconv.correlate2d(x, k)
+    return (time.perf_counter() - t0) / rounds * 1e3
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--steps", type=int, default=60)
+    args = ap.parse_args()
+    saved_spin, saved_threads = _kernels.pool_spin_ns(-1), fastconv.get_num_threads()
+    print(f"CPU {cpu_model()}; fastconv {fastconv.__version__}, ISA {_kernels.current_isa()}, "
+          f"numpy {np.__version__}; medians of {args.repeats} interleaved repeats")
+
+    print("\n1. empty 2-thread region, ns (back to back | after a 200 us pause)")
+    rows: dict[str, list[list[float]]] = {}
+    for _ in range(args.repeats):
+        for spin in SPINS_NS:
+            _kernels.pool_spin_ns(spin)
+            rows.setdefault(f"fastconv pool, spin {spin // 1000} us", []).append(
+                [fastconv_region_ns(0, 2000), fastconv_region_ns(200_000, 200)])
+        for policy in ("passive", "active"):
+            r = [libgomp_region_ns(policy, 0, 2000), libgomp_region_ns(policy, 200_000, 200)]
+            if None not in r:
+                rows.setdefault(f"libgomp OMP_WAIT_POLICY={policy}", []).append(r)
+    for name, reps in rows.items():
+        med = [statistics.median(c) for c in zip(*reps)]
+        print(f"  {name:<36} {med[0]:>10,.0f} | {med[1]:>10,.0f}")
+
+    print("\n2. lecture training step, ms (1 thread | 2 threads)")
+    step: dict[tuple[int, int], list[float]] = {}
+    for _ in range(args.repeats):
+        for spin in SPINS_NS:
+            for threads in (1, 2):
+                step.setdefault((spin, threads), []).append(training_step_ms(threads, spin, args.steps))
+    for spin in SPINS_NS:
+        one, two = (statistics.median(step[(spin, t)]) for t in (1, 2))
+        print(f"  spin {spin // 1000:>5} us   {one:6.3f} | {two:6.3f}   (2 threads / 1: {two / one:.2f})")
+
+    print("\n3. matmul 384^2 alternating with correlate2d 256^2 x 5^2 (2 threads), ms per round")
+    alt: dict[str, list[float]] = {}
+    for _ in range(args.repeats):
+        alt.setdefault("matmul alone", []).append(alternating_ms(None, 200))
+        for spin in SPINS_NS:
+            alt.setdefault(f"both, spin {spin // 1000} us", []).append(alternating_ms(spin, 200))
+    for name, reps in alt.items():
+        print(f"  {name:<24} {statistics.median(reps):7.3f}")
+
+    _kernels.pool_spin_ns(saved_spin)
+    fastconv.set_num_threads(saved_threads)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
