@@ -167,3 +167,87 @@ def test_atomic_write_exposes_no_partial_file(tmp_path):
         f.write(b"new contents")
         assert path.read_bytes() == b"old"  # not replaced before the block ends
     assert path.read_bytes() == b"new contents"
+
+
+# ---- many races, and writers killed at random points --------------------------------------
+
+
+def _big_model(seed: int) -> Sequential:
+    """~4 MB of weights: a save takes milliseconds, so a kill lands inside one."""
+    fastconv.utils.set_random_seed(seed)
+    model = Sequential([Dense(1024, input_shape=(1024,))])
+    model.predict(np.zeros((1, 1024), np.float32), verbose=0)
+    return model
+
+
+def _fork(fn) -> int:
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            fn()
+            code = 0
+        finally:
+            os._exit(code)
+    return pid
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
+def test_one_hundred_races_of_threads_and_processes_each_leave_a_loadable_model(tmp_path):
+    """50 races of 4 threads and 50 of 3 forked processes, each saving its own
+    model twice to one fresh path: every end state is one complete model of
+    the racers', and no temporary is left."""
+    models = [_model(seed) for seed in range(4)]
+    for trial in range(100):
+        path = tmp_path / f"race{trial}.fcm"
+        if trial % 2 == 0:
+            errors = []
+
+            def save(m, path=path, errors=errors):
+                try:
+                    for _ in range(2):
+                        m.save(path)
+                except Exception as exc:  # noqa: BLE001 - any failure fails the test below
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=save, args=(m,)) for m in models]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=60)
+            assert errors == [], (trial, errors)
+        else:
+            pids = [_fork(lambda m=m, path=path: [m.save(path) for _ in range(2)]) for m in models[:3]]
+            for pid in pids:
+                _, status = os.waitpid(pid, 0)
+                assert os.waitstatus_to_exitcode(status) == 0, (trial, status)
+        loaded = load_model(path)
+        assert any(_same_weights(loaded, m) for m in models), trial
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
+def test_a_writer_killed_at_random_points_never_costs_the_old_file(tmp_path):
+    """A forked writer saving a 4 MB model in a loop is SIGKILLed after a
+    random delay, 20 times: the file at the path always loads as the old model
+    or as the writer's, and the next save removes the dead writer's temporary."""
+    import signal
+    import time
+
+    rng = np.random.default_rng(5)
+    path = tmp_path / "m.fcm"
+    old, new = _big_model(0), _big_model(1)
+    old.save(path)
+    mid_save = 0
+    for trial in range(20):
+        pid = _fork(lambda: [new.save(path) for _ in range(1000)])
+        time.sleep(float(rng.uniform(0.0, 0.08)))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        mid_save += bool(_leftovers(tmp_path))  # killed inside a save: its temporary is there
+        loaded = load_model(path)
+        assert _same_weights(loaded, old) or _same_weights(loaded, new), trial
+        old.save(path)
+        assert _leftovers(tmp_path) == [], trial
+        assert _same_weights(load_model(path), old)
+    assert mid_save >= 5, f"only {mid_save} of 20 kills landed inside a save: the test proves little"
