@@ -3,11 +3,12 @@ a training step and to NumPy's BLAS threads.
 
     python benchmarks/pool_wakeup.py [--repeats 7]
 
-1. An empty region on 2 threads, back to back and after a 200 us pause (the
-   workers asleep or not, by the spin time), for fastconv's pool and for
-   libgomp with OMP_WAIT_POLICY=passive and active (a tiny OpenMP library
-   compiled here with the system's C compiler, each policy in its own process,
-   since libgomp reads it once).
+1. One region on 2 threads whose shares are empty or busy-wait 2 or 20 us,
+   back to back, and 20 us after a 200 us pause (the workers asleep or not,
+   by the spin time), for fastconv's pool and for libgomp with
+   OMP_WAIT_POLICY=passive and active (a tiny OpenMP library compiled here
+   with the system's C compiler, each policy in its own process, since
+   libgomp reads it once). The ideal is the share's time.
 2. The lecture's training step (batch 32, mnist-5k) at 1 and 2 threads, per
    spin time of the pool.
 3. A loop alternating a NumPy matmul (BLAS threads) with a fastconv call, per
@@ -45,39 +46,42 @@ OMP_PROBE = r"""
 #include <omp.h>
 #include <time.h>
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e9 + t.tv_nsec; }
-static void pause_ns(double ns) { double t0 = now(); while (now() - t0 < ns) {} }
-double omp_region_ns(int team, long count, double gap_ns) {
-  volatile int sink = 0;
+static void busy(double ns) { double t0 = now(); while (now() - t0 < ns) {} }
+double omp_region_ns(int team, long count, double work_ns, double gap_ns) {
 #pragma omp parallel num_threads(team)
-  sink += 1;
+  busy(work_ns);
   double spent = 0;
   for (long i = 0; i < count; i++) {
-    if (gap_ns > 0) pause_ns(gap_ns);
+    if (gap_ns > 0) busy(gap_ns);
     double t0 = now();
 #pragma omp parallel num_threads(team)
-    sink += 1;
+    busy(work_ns);
     spent += now() - t0;
   }
   return spent / count;
 }
 """
 
+# (work per thread, pause before each region), ns
+REGIONS = ((0, 0), (2_000, 0), (20_000, 0), (20_000, 200_000))
 
-def fastconv_region_ns(gap_ns: float, count: int) -> float:
-    """Mean ns of one empty 2-thread region; gap_ns > 0 waits that long (busy,
-    on this thread) before each region, outside the timing."""
+
+def fastconv_region_ns(work_ns: int, gap_ns: int, count: int) -> float:
+    """Mean ns of one 2-thread region whose shares each busy-wait work_ns;
+    gap_ns > 0 waits that long (busy, on this thread) before each region,
+    outside the timing."""
     if gap_ns <= 0:
-        return _kernels.probe_region_ns(2, count)
+        return _kernels.probe_region_ns(2, count, work_ns)
     spent = 0.0
     for _ in range(count):
         t0 = time.perf_counter_ns()
         while time.perf_counter_ns() - t0 < gap_ns:
             pass
-        spent += _kernels.probe_region_ns(2, 1)
+        spent += _kernels.probe_region_ns(2, 1, work_ns)
     return spent / count
 
 
-def libgomp_region_ns(policy: str, gap_ns: float, count: int) -> float | None:
+def libgomp_region_ns(policy: str, count: int) -> list[float] | None:
     with tempfile.TemporaryDirectory() as tmp:
         src, lib = Path(tmp, "p.c"), Path(tmp, "libp.so")
         src.write_text(OMP_PROBE)
@@ -89,11 +93,14 @@ def libgomp_region_ns(policy: str, gap_ns: float, count: int) -> float | None:
             import ctypes
             lib = ctypes.CDLL({str(lib)!r})
             lib.omp_region_ns.restype = ctypes.c_double
-            print(lib.omp_region_ns(2, {count}, ctypes.c_double({gap_ns})))
+            f = lib.omp_region_ns
+            for work, gap in {REGIONS!r}:
+                n = {count} if gap == 0 else {count} // 10
+                print(f(2, n, ctypes.c_double(work), ctypes.c_double(gap)))
         """)
         env = dict(os.environ, OMP_WAIT_POLICY=policy)
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-        return float(out.stdout) if out.returncode == 0 else None
+        return [float(v) for v in out.stdout.split()] if out.returncode == 0 else None
 
 
 def training_step_ms(threads: int, spin_ns: int, steps: int) -> float:
@@ -159,20 +166,20 @@ def main() -> int:
     print(f"CPU {cpu_model()}; fastconv {fastconv.__version__}, ISA {_kernels.current_isa()}, "
           f"numpy {np.__version__}; medians of {args.repeats} interleaved repeats")
 
-    print("\n1. empty 2-thread region, ns (back to back | after a 200 us pause)")
+    print("\n1. one 2-thread region, ns: shares of 0, 2 us, 20 us back to back | 20 us after a 200 us pause")
     rows: dict[str, list[list[float]]] = {}
     for _ in range(args.repeats):
         for spin in SPINS_NS:
             _kernels.pool_spin_ns(spin)
             rows.setdefault(f"fastconv pool, spin {spin // 1000} us", []).append(
-                [fastconv_region_ns(0, 2000), fastconv_region_ns(200_000, 200)])
+                [fastconv_region_ns(w, g, 2000 if g == 0 else 200) for w, g in REGIONS])
         for policy in ("passive", "active"):
-            r = [libgomp_region_ns(policy, 0, 2000), libgomp_region_ns(policy, 200_000, 200)]
-            if None not in r:
+            r = libgomp_region_ns(policy, 2000)
+            if r is not None:
                 rows.setdefault(f"libgomp OMP_WAIT_POLICY={policy}", []).append(r)
     for name, reps in rows.items():
         med = [statistics.median(c) for c in zip(*reps)]
-        print(f"  {name:<36} {med[0]:>10,.0f} | {med[1]:>10,.0f}")
+        print(f"  {name:<36} " + " ".join(f"{v:>9,.0f}" for v in med[:3]) + f" | {med[3]:>9,.0f}")
 
     print("\n2. lecture training step, ms (1 thread | 2 threads)")
     step: dict[tuple[int, int], list[float]] = {}

@@ -5,8 +5,10 @@
  *
  *   - One region runs at a time: fc_parallel takes the submit lock, publishes
  *     the region (function, context, team size) under a sequence lock, wakes
- *     the workers, runs thread 0's share itself and waits for the others.
- *   - A worker that finished a region spins for a short while (FC_SPIN_NS) in
+ *     the workers and runs thread 0's share itself. Then it runs every share
+ *     no worker has claimed yet (a worker still asleep costs the region no
+ *     wake-up wait), and waits for the shares the workers claimed.
+ *   - A worker that finished a region spins for a short while (fc_pool_spin_ns) in
  *     case the next one follows at once, as in a training step, then sleeps
  *     on a condition variable, so it never steals a core from NumPy's BLAS
  *     threads for long.
@@ -40,6 +42,12 @@
 #include <sched.h>
 #include <signal.h>
 #endif
+
+static inline int64_t fc_clock_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 /* ---- thread count ------------------------------------------------------------ */
 
@@ -136,15 +144,9 @@ static inline void fc_relax(void) {
 #endif
 }
 
-static inline int64_t fc_clock_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Spin until *word differs from `old` (returns 1) or about the spin time has
  * passed (returns 0). */
-static int fc_spin_while_equal(atomic_uint *word, unsigned old) {
+static int fc_spin_while_equal(_Atomic uint64_t *word, uint64_t old) {
   const int64_t limit = atomic_load_explicit(&fc_spin_ns, memory_order_relaxed);
   if (limit <= 0) return atomic_load(word) != old;
   const int64_t t0 = fc_clock_ns();
@@ -159,15 +161,18 @@ static struct {
   pthread_mutex_t submit; /* held for the whole of one region */
   pthread_mutex_t lock;   /* sleeping and waking */
   pthread_cond_t wake;    /* workers wait here for a region */
-  pthread_cond_t done;    /* the submitting thread waits here for the last worker */
-  atomic_uint seq;        /* sequence lock over the region below: odd while written */
+  pthread_cond_t done;    /* the submitting thread waits here for the last share */
+  _Atomic uint64_t seq;   /* sequence lock over the region below: odd while written */
   _Atomic(fc_region_fn) fn;
   _Atomic(void *) ctx;
   atomic_int team;
-  atomic_uint finished;   /* workers done with the current region, counted up */
+  atomic_int finished;    /* shares of tids 1..team-1 done, counted up */
   atomic_int sleepers;    /* workers waiting on `wake` */
   int started;            /* workers running (tids 1..started) */
-  unsigned start_seq[FC_MAX_THREADS];
+  /* claim[tid]: the sequence number of the last region whose share tid was
+   * taken, by its worker or by the submitting thread (whoever comes first) */
+  _Atomic uint64_t claim[FC_MAX_THREADS];
+  uint64_t start_seq[FC_MAX_THREADS];
   pthread_t threads[FC_MAX_THREADS];
 } pool = {.submit = PTHREAD_MUTEX_INITIALIZER,
           .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -176,9 +181,29 @@ static struct {
 
 static _Thread_local int fc_in_region; /* this thread is running a region's share */
 
+/* Take share tid of region s, unless someone took it already (claims only
+ * move forward, so a worker still holding an older region takes nothing). */
+static int fc_claim(int tid, uint64_t s) {
+  uint64_t old = atomic_load_explicit(&pool.claim[tid], memory_order_relaxed);
+  while (old < s)
+    if (atomic_compare_exchange_weak_explicit(&pool.claim[tid], &old, s, memory_order_acq_rel,
+                                              memory_order_relaxed))
+      return 1;
+  return 0;
+}
+
+/* One share done; the last one wakes the submitting thread if it sleeps. */
+static void fc_share_done(int team) {
+  if (atomic_fetch_add_explicit(&pool.finished, 1, memory_order_acq_rel) + 1 == team - 1) {
+    pthread_mutex_lock(&pool.lock);
+    pthread_cond_signal(&pool.done);
+    pthread_mutex_unlock(&pool.lock);
+  }
+}
+
 static void *fc_worker(void *arg) {
   const int tid = (int)(intptr_t)arg;
-  unsigned seen = pool.start_seq[tid];
+  uint64_t seen = pool.start_seq[tid];
   fc_in_region = 1; /* a nested fc_parallel from a worker runs serially */
   for (;;) {
     /* wait for a new region: spin a little, then sleep */
@@ -190,7 +215,7 @@ static void *fc_worker(void *arg) {
       pthread_mutex_unlock(&pool.lock);
     }
     /* read the region consistently (the sequence lock) */
-    unsigned s;
+    uint64_t s;
     fc_region_fn fn;
     void *ctx;
     int team;
@@ -207,15 +232,11 @@ static void *fc_worker(void *arg) {
       if (atomic_load_explicit(&pool.seq, memory_order_relaxed) == s) break;
     }
     seen = s;
-    /* a region that does not need this worker is none of its business: the
-     * next one cannot be published before every member of this one is done */
-    if (tid >= team) continue;
+    /* a region that does not need this worker, or whose share for it was
+     * already taken by the submitting thread, is none of its business */
+    if (tid >= team || !fc_claim(tid, s)) continue;
     fn(ctx, tid, team);
-    if (atomic_fetch_add_explicit(&pool.finished, 1, memory_order_acq_rel) + 1 == (unsigned)(team - 1)) {
-      pthread_mutex_lock(&pool.lock);
-      pthread_cond_signal(&pool.done);
-      pthread_mutex_unlock(&pool.lock);
-    }
+    fc_share_done(team);
   }
   return NULL;
 }
@@ -248,12 +269,12 @@ static int fc_start_workers(int n) {
 static void fc_atfork_prepare(void) { pthread_mutex_lock(&pool.submit); }
 static void fc_atfork_parent(void) { pthread_mutex_unlock(&pool.submit); }
 static void fc_atfork_child(void) {
-  /* only the forking thread exists here: the workers are gone */
+  /* only the forking thread exists here: the workers are gone (the sequence
+   * number and the claims stay, so they keep moving forward) */
   pthread_mutex_init(&pool.submit, NULL);
   pthread_mutex_init(&pool.lock, NULL);
   pthread_cond_init(&pool.wake, NULL);
   pthread_cond_init(&pool.done, NULL);
-  atomic_store(&pool.seq, 0);
   atomic_store(&pool.finished, 0);
   atomic_store(&pool.sleepers, 0);
   pool.started = 0;
@@ -272,20 +293,20 @@ int fc_parallel(int team, fc_region_fn fn, void *ctx) {
   if (team > FC_MAX_THREADS) team = FC_MAX_THREADS;
   pthread_once(&fc_once, fc_register_atfork);
   pthread_mutex_lock(&pool.submit);
-  int status = fc_start_workers(team);
+  const int status = fc_start_workers(team);
   if (status != FC_OK) {
     pthread_mutex_unlock(&pool.submit);
     return status;
   }
   /* publish the region */
   atomic_store_explicit(&pool.finished, 0, memory_order_relaxed);
-  const unsigned s = atomic_load_explicit(&pool.seq, memory_order_relaxed);
-  atomic_store_explicit(&pool.seq, s + 1, memory_order_relaxed);
+  const uint64_t s = atomic_load_explicit(&pool.seq, memory_order_relaxed) + 2;
+  atomic_store_explicit(&pool.seq, s - 1, memory_order_relaxed);
   atomic_thread_fence(memory_order_release);
   atomic_store_explicit(&pool.fn, fn, memory_order_relaxed);
   atomic_store_explicit(&pool.ctx, ctx, memory_order_relaxed);
   atomic_store_explicit(&pool.team, team, memory_order_relaxed);
-  atomic_store(&pool.seq, s + 2); /* seq_cst: ordered before the sleepers check */
+  atomic_store(&pool.seq, s); /* seq_cst: ordered before the sleepers check */
   if (atomic_load(&pool.sleepers) > 0) {
     pthread_mutex_lock(&pool.lock);
     pthread_cond_broadcast(&pool.wake);
@@ -293,9 +314,17 @@ int fc_parallel(int team, fc_region_fn fn, void *ctx) {
   }
   fc_in_region = 1;
   fn(ctx, 0, team);
+  /* shares no worker has taken yet (it is still asleep, or busy elsewhere)
+   * are run here rather than waited for: a share's result depends only on
+   * (tid, team), so the bits are the same whoever runs it */
+  for (int tid = 1; tid < team; tid++)
+    if (fc_claim(tid, s)) {
+      fn(ctx, tid, team);
+      fc_share_done(team);
+    }
   fc_in_region = 0;
-  /* wait for the team: spin a little, then sleep */
-  const unsigned members = (unsigned)(team - 1);
+  /* wait for the shares the workers took: spin a little, then sleep */
+  const int members = team - 1;
   const int64_t limit = atomic_load_explicit(&fc_spin_ns, memory_order_relaxed);
   const int64_t t0 = fc_clock_ns();
   for (unsigned i = 1; atomic_load_explicit(&pool.finished, memory_order_acquire) != members; i++) {
@@ -332,16 +361,19 @@ int fc_pool_workers(void) { return 0; }
 
 /* ---- probe: the cost of one region ------------------------------------------- */
 
-static void fc_empty_region(void *ctx, int tid, int team) { (void)ctx, (void)tid, (void)team; }
+static void fc_busy_region(void *ctx, int tid, int team) {
+  (void)tid, (void)team;
+  const int64_t work = *(const int64_t *)ctx, t0 = fc_clock_ns();
+  while (fc_clock_ns() - t0 < work) {
+  }
+}
 
-double fc_probe_region_ns(int team, int64_t count) {
+double fc_probe_region_ns(int team, int64_t count, int64_t work_ns) {
   if (count < 1) return -1.0;
-  struct timespec t0, t1;
-  if (fc_parallel(team, fc_empty_region, NULL) != FC_OK) return -1.0; /* workers started */
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  for (int64_t i = 0; i < count; i++) fc_parallel(team, fc_empty_region, NULL);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  return ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / (double)count;
+  if (fc_parallel(team, fc_busy_region, &work_ns) != FC_OK) return -1.0; /* workers started */
+  const int64_t t0 = fc_clock_ns();
+  for (int64_t i = 0; i < count; i++) fc_parallel(team, fc_busy_region, &work_ns);
+  return (double)(fc_clock_ns() - t0) / (double)count;
 }
 
 /* ---- loops over a range ------------------------------------------------------ */

@@ -76,7 +76,7 @@ cdef extern from "fastconv/fastconv.h" nogil:
     const char *fc_isa_name(fc_isa isa)
     double fc_probe_fma_gflops(fc_isa isa, double seconds)
     double fc_probe_copy_gbps(int64_t n_bytes, double seconds)
-    double fc_probe_region_ns(int team, int64_t count)
+    double fc_probe_region_ns(int team, int64_t count, int64_t work_ns)
 
 cdef extern from *:
     """
@@ -508,11 +508,12 @@ def local_thread_limit(int n=-1):
     return fc_local_thread_limit(n)
 
 
-def probe_region_ns(int team=2, int64_t count=1000):
-    """Mean ns of one empty region on `team` pool threads (back to back); -1 without workers."""
+def probe_region_ns(int team=2, int64_t count=1000, int64_t work_ns=0):
+    """Mean ns of one region on `team` pool threads (back to back), each share a busy
+    wait of work_ns; -1 without workers."""
     cdef double r
     with nogil:
-        r = fc_probe_region_ns(team, count)
+        r = fc_probe_region_ns(team, count, work_ns)
     return r
 
 

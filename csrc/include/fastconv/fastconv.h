@@ -211,9 +211,10 @@ double fc_probe_fma_gflops(fc_isa isa, double seconds);
 /* Streaming-copy bandwidth over two buffers of n_bytes with the current thread
  * count, bytes read + written per second in GB/s; -1 if allocation fails. */
 double fc_probe_copy_gbps(int64_t n_bytes, double seconds);
-/* Mean wall time of one empty region on `team` threads of the pool over `count`
- * back-to-back regions (wake-up and join), in ns; -1 if no worker could start. */
-double fc_probe_region_ns(int team, int64_t count);
+/* Mean wall time of one region on `team` threads of the pool over `count`
+ * back-to-back regions, each thread's share a busy wait of work_ns (0: an
+ * empty region), in ns; -1 if no worker could start. */
+double fc_probe_region_ns(int team, int64_t count, int64_t work_ns);
 
 #ifdef __cplusplus
 }
