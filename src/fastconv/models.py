@@ -292,16 +292,25 @@ class Sequential:
             if not 0 < validation_split < 1:
                 raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
             cut = int(len(x) * (1 - validation_split))  # Keras: the last samples, before shuffling
+            if cut == 0 or cut == len(x):
+                raise ValueError(
+                    f"fit: x has {len(x)} samples, too few to split into training and validation "
+                    f"sets with validation_split={validation_split!r}; give more data or another "
+                    "validation_split")
             validation_data = (x[cut:], y[cut:])
             x, y = x[:cut], y[:cut]
+        if len(x) == 0:
+            raise ValueError(f"fit: no training data: x has shape {x.shape}; give at least one sample")
         if validation_data is not None:
             if len(validation_data) != 2:
                 raise ValueError("fit: validation_data must be (x_val, y_val)")
             vx = self._prepare_x(validation_data[0], "fit (validation_data)")
             vy = self._check_xy(vx, validation_data[1], "fit (validation_data)")
+            if len(vx) == 0:
+                raise ValueError(f"fit: validation_data holds no samples: x_val has shape {vx.shape}")
         self.history = history = History()
         n = len(x)
-        steps = max(1, math.ceil(n / batch_size))
+        steps = math.ceil(n / batch_size)
         self.stop_training = False
         bar = None
         guard = _InterruptGuard()
@@ -315,8 +324,6 @@ class Sequential:
                     start = time.perf_counter()
                     for step in range(steps):
                         idx = order[step * batch_size:(step + 1) * batch_size]
-                        if idx.size == 0:
-                            break
                         loss, probs = self._train_step(x[idx], y[idx], guard)
                         seen += idx.size
                         total_loss += loss * idx.size
@@ -348,27 +355,28 @@ class Sequential:
         self._ensure_built(x)
         batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size", "evaluate")
         verbose = 1 if verbose == "auto" else int(verbose)
-        steps = max(1, math.ceil(len(x) / batch_size))
+        if len(x) == 0:
+            raise ValueError(f"evaluate: no data: x has shape {x.shape}; give at least one sample")
+        steps = math.ceil(len(x) / batch_size)
         bar = _Bar(verbose, steps, "Evaluate")
         total_loss = correct = 0.0
         for step in range(steps):
             xb, yb = x[step * batch_size:(step + 1) * batch_size], y[step * batch_size:(step + 1) * batch_size]
-            if len(xb) == 0:
-                break
             probs = self._forward(xb, training=False)
             total_loss += self.loss.value(yb, probs) * len(xb)
             correct += self._correct(yb, probs)
             bar.update({})
-        logs = {"loss": total_loss / max(1, len(x))}
+        logs = {"loss": total_loss / len(x)}
         if self.metrics:
-            logs["accuracy"] = correct / max(1, len(x))
+            logs["accuracy"] = correct / len(x)
         bar.close(logs=logs)
         if return_dict:
             return logs
         return [logs["loss"], logs["accuracy"]] if self.metrics else logs["loss"]
 
     def predict(self, x, batch_size=None, verbose="auto"):
-        """The model's outputs for x, in batches of `batch_size` (32), dropout off.
+        """The model's outputs for x, in batches of `batch_size` (32), dropout off; for
+        no samples, an empty array of the output's shape, ``(0, *output_shape)``.
         A Dask array gives a Dask array, computed chunk by chunk (`fastconv.dask.predict`)."""
         if type(x).__module__.split(".")[0] == "dask":  # a Dask array: lazy, chunk by chunk
             from .dask import predict as _dask_predict
