@@ -269,3 +269,61 @@ def test_demo_plot_without_matplotlib_exits_1_with_a_clear_message(tmp_path):
     assert "Traceback" not in done.stderr, done.stderr
     assert not plot.exists()
     assert "0.78 -0.11  0.11  0.33  0.56 -0.11  0.33" in done.stdout
+
+
+# ---- bad arguments ----------------------------------------------------------------------------------
+
+
+def write_idx_labels(path: Path, labels: np.ndarray) -> Path:
+    path.write_bytes(gzip.compress(struct.pack(">II", 0x801, len(labels)) + labels.astype(np.uint8).tobytes()))
+    return path
+
+
+@pytest.fixture(scope="module")
+def random_mnist(tmp_path_factory) -> Path:
+    """MNIST's four files holding random digits: 2,000 to train on (63 steps of 32 an
+    epoch, a fraction of a second), 100 to test on."""
+    folder = tmp_path_factory.mktemp("random-mnist")
+    gen = np.random.default_rng(5)
+    for prefix, n in (("train", 2000), ("t10k", 100)):
+        write_idx_images(folder / f"{prefix}-images-idx3-ubyte.gz", gen.integers(0, 256, (n, 28, 28)), True)
+        write_idx_labels(folder / f"{prefix}-labels-idx1-ubyte.gz", gen.integers(0, 10, n))
+    return folder
+
+
+BAD_ARGUMENTS = {
+    "train-batch-size-0": (["train", "--batch-size", "0", "--epochs", "1"], "--batch-size", "'0'"),
+    "train-epochs-minus-1": (["train", "--epochs", "-1"], "--epochs", "'-1'"),
+    "train-seed-minus-1": (["train", "--seed", "-1", "--epochs", "1"], "--seed", "'-1'"),
+    "train-save-into-missing-dir": (["train", "--epochs", "1", "--save", "{tmp}/missing/lecture.fcm"],
+                                    "--save", "does not exist"),
+    "train-save-onto-a-dir": (["train", "--epochs", "1", "--save", "{tmp}"], "--save", "is a directory"),
+    "demo-seed-minus-1": (["demo", "--epochs", "1", "--seed", "-1"], "--seed", "'-1'"),
+    "demo-epochs-0": (["demo", "--epochs", "0"], "--epochs", "'0'"),
+    "demo-plot-into-missing-dir": (["demo", "--epochs", "1", "--plot", "{tmp}/missing/x.png"], "--plot",
+                                   "does not exist"),
+    "bench-json-into-missing-dir": (["bench", "--smoke", "--json", "{tmp}/missing/bench.json"], "--json",
+                                    "does not exist"),
+    "bench-plot-into-missing-dir": (["bench", "--smoke", "--plot", "{tmp}/missing/bench.png"], "--plot",
+                                    "does not exist"),
+    "predict-batch-size-0": (["predict", "--batch-size", "0", "{tmp}/m.fcm", "{tmp}/x.npy"], "--batch-size",
+                             "'0'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ARGUMENTS))
+def test_bad_argument_is_refused_before_any_work_in_one_line(case, random_mnist, tmp_path):
+    """argparse's exit status 2, its usage and one error line naming the option and
+    the problem; no traceback, and nothing on stdout: no summary, worked example or
+    benchmark header, so no work began (each command would print one at once)."""
+    args, option, problem = BAD_ARGUMENTS[case]
+    args = [a.format(tmp=tmp_path) for a in args]
+    if args[0] == "train":
+        args += ["--data", str(random_mnist)]
+    done = fastconv_cli(*args, env=offline_env(tmp_path), cwd=tmp_path, timeout=300)
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"fastconv {args[0]}: error: argument {option}: ") and problem in last, done.stderr
+    assert done.stdout == "", done.stdout
+    assert not (tmp_path / "missing").exists()

@@ -8,6 +8,41 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import why_unwritable
+
+# ---- argument types: a bad value is refused while parsing, before any work ----------------
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def seed(text: str) -> int:
+    """argparse type: a random seed, an integer >= 0 (as NumPy's generators take)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def output_file(text: str) -> str:
+    """argparse type: a file the command will write, checked now rather than
+    after the work: its directory exists and takes new files."""
+    problem = why_unwritable(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: {problem}")
+    return text
+
 
 def configure(sub: argparse._SubParsersAction) -> None:
     """Add the train, predict and demo subcommands to `sub`."""
@@ -15,10 +50,10 @@ def configure(sub: argparse._SubParsersAction) -> None:
                        description="The lecture's worked example (a 9x9 X, three filters, ReLU, "
                                    "pooling), its 1-D example, and its CNN trained on generated "
                                    "X-versus-O images. Needs no download.")
-    p.add_argument("--plot", metavar="FILE", help="also draw filters, feature maps and the "
-                   "training curve into FILE (needs matplotlib)")
-    p.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--plot", metavar="FILE", type=output_file, help="also draw filters, feature "
+                   "maps and the training curve into FILE (needs matplotlib)")
+    p.add_argument("--epochs", type=positive_int, default=3, help="training epochs (default 3)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed, >= 0 (default 0)")
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("train", help="train the lecture's CNN on MNIST",
@@ -27,10 +62,11 @@ def configure(sub: argparse._SubParsersAction) -> None:
                                    "with Adam on MNIST and report the test accuracy.")
     p.add_argument("--data", metavar="DIR", help="folder with the four MNIST IDX files (default: "
                    "$FASTCONV_DATA/mnist, the user cache, else a verified download)")
-    p.add_argument("--epochs", type=int, default=10, help="epochs (default 10, as the lecture)")
-    p.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
-    p.add_argument("--save", metavar="FILE", help="save the trained model to FILE")
-    p.add_argument("--seed", type=int, default=None, help="random seed for a reproducible run")
+    p.add_argument("--epochs", type=positive_int, default=10, help="epochs (default 10, as the lecture)")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="batch size (default 32)")
+    p.add_argument("--save", metavar="FILE", type=output_file,
+                   help="save the trained model to FILE")
+    p.add_argument("--seed", type=seed, default=None, help="random seed (>= 0) for a reproducible run")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="as Keras' fit")
     p.set_defaults(func=_train)
 
@@ -42,7 +78,7 @@ def configure(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", metavar="FILE", help="a model written by `fastconv train --save` "
                    "or Sequential.save")
     p.add_argument("images", metavar="IMAGES", nargs="+", help="the images")
-    p.add_argument("--batch-size", type=int, default=256, help="batch size (default 256)")
+    p.add_argument("--batch-size", type=positive_int, default=256, help="batch size (default 256)")
     p.set_defaults(func=_predict)
 
 
