@@ -373,6 +373,25 @@ def test_ctrl_c_in_train_exits_130_says_what_was_completed_and_keeps_the_old_sav
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".lecture.fcm")) == []
 
 
+
+def test_train_interrupted_before_its_first_step_says_so(monkeypatch, capsys, tmp_path):
+    """In process: Ctrl-C while fit still checks its arguments (no history yet)."""
+    from fastconv import __main__
+    from fastconv.datasets import mnist
+    from fastconv.models import Sequential
+
+    digits = (np.zeros((64, 28, 28), np.uint8), np.zeros(64, np.uint8))
+    monkeypatch.setattr(mnist, "load_data", lambda path=None: (digits, digits))
+
+    def fit(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Sequential, "fit", fit)
+    save = tmp_path / "lecture.fcm"
+    assert __main__.main(["train", "--epochs", "3", "--verbose", "0", "--save", str(save)]) == 130
+    assert capsys.readouterr().err == f"fastconv train: interrupted after 0 of 3 epochs; nothing was saved to {save}\n"
+    assert not save.exists()
+
 # ---- bad files, and the entry point's rule --------------------------------------------------------------
 
 

@@ -118,7 +118,9 @@ def _train(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         # fit leaves the model as after its last complete step; still, a model the user
         # stopped is not the one --save asked for, so nothing is written
-        epochs, steps = len(model.history.epoch), math.ceil(len(x_train) / args.batch_size)
+        history = getattr(model, "history", None)  # None: fit was still checking its arguments
+        epochs = len(history.epoch) if history is not None else 0
+        steps = math.ceil(len(x_train) / args.batch_size)
         extra = model.optimizer.iterations - epochs * steps
         where = (", during the test evaluation" if epochs == args.epochs else
                  f" and {extra} of {steps} steps of epoch {epochs + 1}" if extra else "")
