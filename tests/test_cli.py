@@ -9,9 +9,11 @@ import gzip
 import importlib.util
 import os
 import re
+import signal
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -269,3 +271,222 @@ def test_demo_plot_without_matplotlib_exits_1_with_a_clear_message(tmp_path):
     assert "Traceback" not in done.stderr, done.stderr
     assert not plot.exists()
     assert "0.78 -0.11  0.11  0.33  0.56 -0.11  0.33" in done.stdout
+
+
+# ---- bad arguments ----------------------------------------------------------------------------------
+
+
+def write_idx_labels(path: Path, labels: np.ndarray) -> Path:
+    path.write_bytes(gzip.compress(struct.pack(">II", 0x801, len(labels)) + labels.astype(np.uint8).tobytes()))
+    return path
+
+
+@pytest.fixture(scope="module")
+def random_mnist(tmp_path_factory) -> Path:
+    """MNIST's four files holding random digits: 2,000 to train on (63 steps of 32 an
+    epoch, a fraction of a second), 100 to test on."""
+    folder = tmp_path_factory.mktemp("random-mnist")
+    gen = np.random.default_rng(5)
+    for prefix, n in (("train", 2000), ("t10k", 100)):
+        write_idx_images(folder / f"{prefix}-images-idx3-ubyte.gz", gen.integers(0, 256, (n, 28, 28)), True)
+        write_idx_labels(folder / f"{prefix}-labels-idx1-ubyte.gz", gen.integers(0, 10, n))
+    return folder
+
+
+BAD_ARGUMENTS = {
+    "train-batch-size-0": (["train", "--batch-size", "0", "--epochs", "1"], "--batch-size", "'0'"),
+    "train-epochs-minus-1": (["train", "--epochs", "-1"], "--epochs", "'-1'"),
+    "train-seed-minus-1": (["train", "--seed", "-1", "--epochs", "1"], "--seed", "'-1'"),
+    "train-save-into-missing-dir": (["train", "--epochs", "1", "--save", "{tmp}/missing/lecture.fcm"],
+                                    "--save", "does not exist"),
+    "train-save-onto-a-dir": (["train", "--epochs", "1", "--save", "{tmp}"], "--save", "is a directory"),
+    "demo-seed-minus-1": (["demo", "--epochs", "1", "--seed", "-1"], "--seed", "'-1'"),
+    "demo-epochs-0": (["demo", "--epochs", "0"], "--epochs", "'0'"),
+    "demo-plot-into-missing-dir": (["demo", "--epochs", "1", "--plot", "{tmp}/missing/x.png"], "--plot",
+                                   "does not exist"),
+    "bench-json-into-missing-dir": (["bench", "--smoke", "--json", "{tmp}/missing/bench.json"], "--json",
+                                    "does not exist"),
+    "bench-plot-into-missing-dir": (["bench", "--smoke", "--plot", "{tmp}/missing/bench.png"], "--plot",
+                                    "does not exist"),
+    "predict-batch-size-0": (["predict", "--batch-size", "0", "{tmp}/m.fcm", "{tmp}/x.npy"], "--batch-size",
+                             "'0'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ARGUMENTS))
+def test_bad_argument_is_refused_before_any_work_in_one_line(case, random_mnist, tmp_path):
+    """argparse's exit status 2, its usage and one error line naming the option and
+    the problem; no traceback, and nothing on stdout: no summary, worked example or
+    benchmark header, so no work began (each command would print one at once)."""
+    args, option, problem = BAD_ARGUMENTS[case]
+    args = [a.format(tmp=tmp_path) for a in args]
+    if args[0] == "train":
+        args += ["--data", str(random_mnist)]
+    done = fastconv_cli(*args, env=offline_env(tmp_path), cwd=tmp_path, timeout=300)
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"fastconv {args[0]}: error: argument {option}: ") and problem in last, done.stderr
+    assert done.stdout == "", done.stdout
+    assert not (tmp_path / "missing").exists()
+
+
+# ---- Ctrl-C ---------------------------------------------------------------------------------------------
+
+
+def test_ctrl_c_in_train_exits_130_says_what_was_completed_and_keeps_the_old_save_file(random_mnist, tmp_path):
+    """SIGINT once epoch 1 has been reported: exit status 130, one line on stderr
+    saying how far training got, no "trained ..." report, and the file --save names
+    is left byte for byte as it was (no temporary file beside it either)."""
+    old = tmp_path / "lecture.fcm"
+    old.write_bytes(b"an earlier model, to be kept\n")
+    env = {**offline_env(tmp_path), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "fastconv", "train", "--data", str(random_mnist),
+                             "--epochs", "40", "--verbose", "2", "--seed", "0", "--save", str(old)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    watchdog = threading.Timer(300, proc.kill)  # bounds the wait for epoch 1's line
+    watchdog.start()
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Epoch 1/40"):
+                proc.send_signal(signal.SIGINT)
+                break
+        out, err = proc.communicate(timeout=120)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = "".join(lines) + out
+    assert any(line.startswith("Epoch 1/40") for line in lines), f"epoch 1 never reported:\n{out}\n{err}"
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert "Traceback" not in err, err
+    message = err.strip().splitlines()
+    assert len(message) == 1, err
+    m = re.fullmatch(rf"fastconv train: interrupted after (\d+) of 40 epochs( and \d+ of 63 steps of "
+                     rf"epoch \d+)?; nothing was saved to {re.escape(str(old))}", message[0])
+    assert m and 1 <= int(m[1]) < 40, message[0]
+    assert "trained on" not in out and "saved to" not in out, out
+    assert old.read_bytes() == b"an earlier model, to be kept\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".lecture.fcm")) == []
+
+
+
+def test_train_interrupted_before_its_first_step_says_so(monkeypatch, capsys, tmp_path):
+    """In process: Ctrl-C while fit still checks its arguments (no history yet)."""
+    from fastconv import __main__
+    from fastconv.datasets import mnist
+    from fastconv.models import Sequential
+
+    digits = (np.zeros((64, 28, 28), np.uint8), np.zeros(64, np.uint8))
+    monkeypatch.setattr(mnist, "load_data", lambda path=None: (digits, digits))
+
+    def fit(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Sequential, "fit", fit)
+    save = tmp_path / "lecture.fcm"
+    assert __main__.main(["train", "--epochs", "3", "--verbose", "0", "--save", str(save)]) == 130
+    assert capsys.readouterr().err == f"fastconv train: interrupted after 0 of 3 epochs; nothing was saved to {save}\n"
+    assert not save.exists()
+
+# ---- bad files, and the entry point's rule --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def untrained_model(tmp_path_factory) -> Path:
+    """The lecture's model as `fastconv train` saves it, before any training."""
+    from fastconv._demo import lecture_model
+
+    model = lecture_model(10)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    path = tmp_path_factory.mktemp("model") / "lecture.fcm"
+    model.save(path)
+    return path
+
+
+def _write_bad_file(tmp: Path, case: str) -> list[Path]:
+    """The file(s) of a bad `predict` input."""
+    if case == "empty.npy":
+        np.save(tmp / case, np.zeros((0, 28, 28), np.uint8))
+    elif case == "complex.npy":
+        np.save(tmp / case, np.ones((2, 28, 28), np.complex64))
+    elif case == "strings.npy":
+        np.save(tmp / case, np.full((1, 28, 28), "7"))
+    elif case == "nan.npy":
+        np.save(tmp / case, np.full((1, 28, 28), np.nan, np.float32))
+    elif case == "truncated.npy":
+        np.save(tmp / case, np.zeros((5, 28, 28), np.uint8))
+        (tmp / case).write_bytes((tmp / case).read_bytes()[:300])
+    elif case == "not-really.npy":
+        (tmp / case).write_text("1 2 3\n")
+    elif case == "header-only.jpg":  # a JPEG's first bytes (magic 0xFFD8FFE0), then nothing usable
+        (tmp / case).write_bytes(bytes([0xFF, 0xD8, 0xFF, 0xE0]) + bytes(60))
+    elif case == "missing.npy":
+        pass
+    elif case == "a.png+b.npy":
+        from PIL import Image
+
+        Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp / "a.png")
+        np.save(tmp / "b.npy", np.zeros((1, 28, 28), np.uint8))
+        return [tmp / "a.png", tmp / "b.npy"]
+    return [tmp / case]
+
+
+BAD_FILES = {
+    "empty.npy": "no images", "complex.npy": "complex64", "strings.npy": "real numbers",
+    "nan.npy": "NaN", "truncated.npy": "unreadable .npy", "not-really.npy": "not a NumPy .npy file",
+    "header-only.jpg": "cannot identify image file", "missing.npy": "No such file",
+    "a.png+b.npy": "b.npy is a .npy file",
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_predict_on_a_bad_file_prints_one_line_naming_it(case, untrained_model, tmp_path):
+    if case == "a.png+b.npy":
+        pytest.importorskip("PIL")
+    paths = _write_bad_file(tmp_path, case)
+    done = fastconv_cli("predict", untrained_model, *paths, env=offline_env(tmp_path), cwd=tmp_path, timeout=120)
+    assert done.returncode == 1, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastconv predict: error: "), done.stderr
+    assert paths[-1].name in lines[0] and BAD_FILES[case] in lines[0], lines[0]
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "png"])
+def test_predict_reads_any_image_file_pillow_reads(fmt, untrained_model, tmp_path):
+    """A JPEG is told from an IDX file by its contents, as a PNG is, whatever the name."""
+    Image = pytest.importorskip("PIL.Image")
+    gen = np.random.default_rng(3)
+    paths = []
+    for i in range(2):
+        paths.append(tmp_path / f"digit{i}.{fmt}")
+        Image.fromarray(gen.integers(0, 256, (28, 28)).astype(np.uint8)).save(paths[-1])
+    done = fastconv_cli("predict", untrained_model, *paths, env=offline_env(tmp_path), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [i for i, _, _ in prediction_lines(done.stdout)] == [0, 1]
+
+
+def test_ctrl_c_elsewhere_exits_130_and_real_bugs_keep_their_traceback(monkeypatch, capsys):
+    """The entry point's rule, in process: KeyboardInterrupt -> one line and 130;
+    ValueError/OSError -> one line and 1; anything else (a bug) propagates."""
+    from fastconv import __main__, _cli
+
+    def raising(exc):
+        def command(args):
+            raise exc
+        return command
+
+    monkeypatch.setattr(_cli, "_predict", raising(KeyboardInterrupt()))
+    assert __main__.main(["predict", "m.fcm", "x.npy"]) == 130
+    assert capsys.readouterr().err == "fastconv predict: interrupted\n"
+    monkeypatch.setattr(_cli, "_predict", raising(ValueError("x.npy: no images in it")))
+    assert __main__.main(["predict", "m.fcm", "x.npy"]) == 1
+    assert capsys.readouterr().err == "fastconv predict: error: x.npy: no images in it\n"
+    monkeypatch.setattr(_cli, "_predict", raising(TypeError("a bug")))
+    with pytest.raises(TypeError, match="a bug"):
+        __main__.main(["predict", "m.fcm", "x.npy"])

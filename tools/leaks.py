@@ -107,10 +107,16 @@ def model_cases(workdir: Path, mnist_5k: bool = True):
 
     def quiet(fn):
         def call():
-            with contextlib.redirect_stdout(sink):
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
                 fn()
             sink.seek(0)
             sink.truncate()
+        return call
+
+    def fails(fn, *args):
+        def call():
+            if fn(*args) != 1:
+                raise AssertionError(f"{fn.__name__}{args}: expected exit status 1")
         return call
 
     def expect(exc, fn, *args):
@@ -135,7 +141,7 @@ def model_cases(workdir: Path, mnist_5k: bool = True):
         "CLI predict (in-process)": (quiet(lambda: cli(["predict", str(saved), str(images)])), 0.1),
         "load_model error": (expect(ValueError, load_model, bad), 1),
         "load_data missing path": (expect(mnist.DatasetNotFoundError, mnist.load_data, workdir / "none"), 1),
-        "CLI predict error": (quiet(expect(SystemExit, cli, ["predict", str(bad), str(images)])), 0.1),
+        "CLI predict error": (quiet(fails(cli, ["predict", str(bad), str(images)])), 0.1),
     }
     if mnist_5k and MNIST_5K.is_dir():
         found["mnist.load_data (mnist-5k)"] = (lambda: mnist.load_data(MNIST_5K), 0.01)

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import _cli
 
     _cli.configure(sub)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # bad values and output paths: usage, one line, exit 2
     try:
         return args.func(args)
     except BrokenPipeError:  # `fastconv predict ... | head`: stop quietly, as Unix tools do
@@ -50,6 +50,19 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:  # Ctrl-C where a command has no more to say (train has)
+        print(f"fastconv {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, MemoryError) as err:
+        # what fastconv documents for bad files and values, and what the system raises
+        # for missing or unreadable ones: a message, not a traceback (kept for bugs)
+        what = str(err) or type(err).__name__
+        if isinstance(err, OSError) and err.filename and err.strerror:
+            what = f"{err.filename}: {err.strerror}"
+        elif isinstance(err, MemoryError):
+            what = f"out of memory ({what})"
+        print(f"fastconv {args.command}: error: {what}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

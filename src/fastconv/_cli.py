@@ -2,11 +2,46 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+
+from ._files import why_unwritable
+
+# ---- argument types: a bad value is refused while parsing, before any work ----------------
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def seed(text: str) -> int:
+    """argparse type: a random seed, an integer >= 0 (as NumPy's generators take)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def output_file(text: str) -> str:
+    """argparse type: a file the command will write, checked now rather than
+    after the work: its directory exists and takes new files."""
+    problem = why_unwritable(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: {problem}")
+    return text
 
 
 def configure(sub: argparse._SubParsersAction) -> None:
@@ -15,34 +50,39 @@ def configure(sub: argparse._SubParsersAction) -> None:
                        description="The lecture's worked example (a 9x9 X, three filters, ReLU, "
                                    "pooling), its 1-D example, and its CNN trained on generated "
                                    "X-versus-O images. Needs no download.")
-    p.add_argument("--plot", metavar="FILE", help="also draw filters, feature maps and the "
-                   "training curve into FILE (needs matplotlib)")
-    p.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--plot", metavar="FILE", type=output_file, help="also draw filters, feature "
+                   "maps and the training curve into FILE (needs matplotlib)")
+    p.add_argument("--epochs", type=positive_int, default=3, help="training epochs (default 3)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed, >= 0 (default 0)")
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("train", help="train the lecture's CNN on MNIST",
                        description="Train the lecture's CNN (Conv2D(28, 3x3), MaxPooling2D, "
                                    "Flatten, Dense(128, relu), Dropout(0.2), Dense(10, softmax)) "
-                                   "with Adam on MNIST and report the test accuracy.")
+                                   "with Adam on MNIST and report the test accuracy. Ctrl-C stops "
+                                   "it: it says how many epochs were completed, saves nothing and "
+                                   "exits with status 130.")
     p.add_argument("--data", metavar="DIR", help="folder with the four MNIST IDX files (default: "
                    "$FASTCONV_DATA/mnist, the user cache, else a verified download)")
-    p.add_argument("--epochs", type=int, default=10, help="epochs (default 10, as the lecture)")
-    p.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
-    p.add_argument("--save", metavar="FILE", help="save the trained model to FILE")
-    p.add_argument("--seed", type=int, default=None, help="random seed for a reproducible run")
+    p.add_argument("--epochs", type=positive_int, default=10, help="epochs (default 10, as the lecture)")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="batch size (default 32)")
+    p.add_argument("--save", metavar="FILE", type=output_file,
+                   help="save the trained model to FILE (replaced only once training and the "
+                        "test have completed; never after Ctrl-C)")
+    p.add_argument("--seed", type=seed, default=None, help="random seed (>= 0) for a reproducible run")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="as Keras' fit")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("predict", help="classify images with a saved model",
                        description="Print the predicted class and its probability for each "
                                    "image. IMAGES is an IDX file (gzip or raw), a .npy array "
-                                   "(N, H, W) or (N, H, W, C), or PNG files (needs Pillow). uint8 "
+                                   "(N, H, W) or (N, H, W, C), or image files Pillow reads (PNG, "
+                                   "JPEG, ...; needs Pillow), told apart by their contents. uint8 "
                                    "pixels are scaled to [0, 1], as `fastconv train` trains.")
     p.add_argument("model", metavar="FILE", help="a model written by `fastconv train --save` "
                    "or Sequential.save")
     p.add_argument("images", metavar="IMAGES", nargs="+", help="the images")
-    p.add_argument("--batch-size", type=int, default=256, help="batch size (default 256)")
+    p.add_argument("--batch-size", type=positive_int, default=256, help="batch size (default 256)")
     p.set_defaults(func=_predict)
 
 
@@ -71,9 +111,23 @@ def _train(args: argparse.Namespace) -> int:
     if args.verbose:
         model.summary()
     start = time.perf_counter()
-    model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, verbose=args.verbose)
-    took = time.perf_counter() - start
-    loss, acc = model.evaluate(x_test, y_test, verbose=0)
+    try:
+        model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, verbose=args.verbose)
+        took = time.perf_counter() - start
+        loss, acc = model.evaluate(x_test, y_test, verbose=0)
+    except KeyboardInterrupt:
+        # fit leaves the model as after its last complete step; still, a model the user
+        # stopped is not the one --save asked for, so nothing is written
+        history = getattr(model, "history", None)  # None: fit was still checking its arguments
+        epochs = len(history.epoch) if history is not None else 0
+        steps = math.ceil(len(x_train) / args.batch_size)
+        extra = model.optimizer.iterations - epochs * steps
+        where = (", during the test evaluation" if epochs == args.epochs else
+                 f" and {extra} of {steps} steps of epoch {epochs + 1}" if extra else "")
+        kept = f"; nothing was saved to {args.save}" if args.save else ""
+        print(f"fastconv train: interrupted after {epochs} of {args.epochs} epochs{where}{kept}",
+              file=sys.stderr)
+        return 130
     print(f"trained on {len(x_train)} images for {args.epochs} epochs in {took:.1f} s; "
           f"test accuracy {acc:.4f}, loss {loss:.4f} ({len(x_test)} images)")
     if args.save:
@@ -82,46 +136,82 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+_NPY_MAGIC = b"\x93NUMPY"
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _file_kind(path: str) -> str:
+    """'npy', 'idx' (raw: two zero bytes first; or gzip) or 'image', by the contents."""
+    with open(path, "rb") as f:
+        head = f.read(len(_NPY_MAGIC))
+    if head.startswith(_NPY_MAGIC):
+        return "npy"
+    if head.startswith(_GZIP_MAGIC) or head.startswith(b"\0\0"):
+        return "idx"
+    if path.lower().endswith(".npy"):
+        raise ValueError(f"{path}: not a NumPy .npy file (no .npy header)")
+    return "image"
+
+
 def _load_images(paths: list[str]) -> np.ndarray:
+    """The images in `paths`: one IDX or .npy file, or image files of one size."""
     from .datasets.idx import read_idx
 
-    if len(paths) == 1 and not paths[0].lower().endswith(".png"):
-        path = paths[0]
-        if path.endswith(".npy"):
-            return np.load(path, allow_pickle=False)
-        return read_idx(path)
+    kinds = [_file_kind(p) for p in paths]
+    if len(paths) == 1 and kinds[0] == "npy":
+        try:  # mapped first: a header declaring more than the file holds allocates nothing
+            return np.array(np.load(paths[0], mmap_mode="r", allow_pickle=False))
+        except (ValueError, EOFError) as err:
+            raise ValueError(f"{paths[0]}: unreadable .npy file ({err})") from None
+    if len(paths) == 1 and kinds[0] == "idx":
+        return read_idx(paths[0])
+    for p, kind in zip(paths, kinds):
+        if kind != "image":
+            raise ValueError(f"{p} is {'an IDX' if kind == 'idx' else 'a .npy'} file: give one IDX or "
+                             ".npy file alone, or image files only")
     try:
         from PIL import Image
     except ImportError:
-        raise SystemExit("reading PNG images needs Pillow: pip install pillow") from None
+        raise SystemExit("fastconv predict: reading image files needs Pillow: pip install pillow") from None
     images = []
     for p in paths:
-        if not p.lower().endswith(".png"):
-            raise SystemExit(f"{p}: give one IDX or .npy file, or PNG files")
-        images.append(np.asarray(Image.open(p).convert("L")))
-    shapes = {im.shape for im in images}
-    if len(shapes) != 1:
-        raise SystemExit(f"the PNG images differ in size: {sorted(shapes)}")
+        try:
+            with Image.open(p) as im:
+                images.append(np.asarray(im.convert("L")))
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+            # what Pillow raises for files it cannot identify or decode
+            message = str(err)
+            raise ValueError(message if p in message else f"{p}: {message}") from None
+    sizes = {}
+    for p, im in zip(paths, images):
+        sizes.setdefault(im.shape, p)
+    if len(sizes) != 1:
+        raise ValueError("the images differ in size: " + ", ".join(
+            f"{p} is {h}x{w}" for (h, w), p in sizes.items()))
     return np.stack(images)
 
 
 def _predict(args: argparse.Namespace) -> int:
     from .models import load_model
 
-    try:
-        model = load_model(args.model)
-        images = _load_images(args.images)
-    except (ValueError, OSError) as err:
-        raise SystemExit(f"fastconv predict: {err}") from None
+    model = load_model(args.model)  # ValueError naming the file for anything malformed
+    images = _load_images(args.images)
+    name = args.images[0] if len(args.images) == 1 else f"{args.images[0]} ..."
+    if images.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: images must hold real numbers, got dtype {images.dtype}")
     if images.dtype == np.uint8:
         images = images.astype(np.float32) / 255
     want = tuple(model.input_shape)
     if images.shape == want or (want[-1] == 1 and images.shape == want[:-1]):  # one image
         images = images[None]
+    if images.ndim == 0 or len(images) == 0 or images.size == 0:
+        raise ValueError(f"{name}: no images in it (array of shape {images.shape})")
+    if images.dtype.kind == "f" and not np.isfinite(images).all():
+        raise ValueError(f"{name}: images with NaN or infinite pixels cannot be classified")
     try:
         probs = model.predict(images, batch_size=args.batch_size, verbose=0)
     except ValueError as err:
-        raise SystemExit(f"{Path(args.images[0]).name}: {err}") from None
+        raise ValueError(f"{name}: {err}") from None
     for i, p in enumerate(probs.reshape(len(probs), -1)):
         k = int(p.argmax())
         print(f"{i}\t{k}\t{p[k]:.4f}")

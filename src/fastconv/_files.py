@@ -99,3 +99,23 @@ def atomic_write(path: StrPath) -> Iterator[BinaryIO]:
             os.unlink(tmp)
         raise
     _sync_directory(directory)
+
+
+def why_unwritable(path: StrPath) -> str | None:
+    """Why `atomic_write(path)` would fail at once ("it is a directory", "directory
+    'out' does not exist", ...), or None: for a command to check its output files
+    before long work, not after it."""
+    given = os.fspath(path)
+    if not given:
+        return "the path is empty"
+    target = Path(os.path.realpath(given))
+    where = str(target.parent) if os.path.islink(given) else (os.path.dirname(given) or ".")
+    if target.is_dir():
+        return "it is a directory"
+    if not target.parent.exists():
+        return f"directory {where!r} does not exist"
+    if not target.parent.is_dir():
+        return f"{where!r} is not a directory"
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        return f"no permission to create files in {where!r}"
+    return None

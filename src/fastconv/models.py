@@ -4,7 +4,9 @@ from __future__ import annotations
 import io
 import json
 import math
+import signal
 import sys
+import threading
 import time
 import tokenize
 import zipfile
@@ -28,8 +30,9 @@ _MAX_CONFIG_BYTES = 1 << 20
 
 
 class History:
-    """What ``fit`` returns: ``history`` maps 'loss', 'accuracy' (and 'val_*') to
-    one value per epoch; ``epoch`` lists the epochs run."""
+    """What ``fit`` returns (and leaves in ``model.history``, also when Ctrl-C stops
+    it): ``history`` maps 'loss', 'accuracy' (and 'val_*') to one value per completed
+    epoch; ``epoch`` lists the completed epochs; ``interrupted`` says Ctrl-C stopped fit."""
 
     def __init__(self):
         self.history: dict[str, list[float]] = {}
@@ -206,21 +209,29 @@ class Sequential:
         return (self.loss is not None and not self.loss.from_logits and last is not None
                 and getattr(last, "activation", None) is activations.softmax)
 
-    def _train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
-        # layers that can apply the optimizer's step inside their gradient kernels get
-        # its hook for this step only
+    def _train_step(self, xb: np.ndarray, yb: np.ndarray,
+                    guard: _InterruptGuard | None = None) -> tuple[float, np.ndarray]:
+        """One optimizer step on a batch. Only its forward pass, which changes nothing
+        the model keeps, is open to Ctrl-C under fit's `guard` (the step is then
+        discarded); from backward on, where the first weights change (Dense applies
+        Adam inside its gradient kernel), Ctrl-C waits until every weight, moment
+        and the iteration count have taken the step."""
+        with (guard or _NO_GUARD).interruptible():
+            probs = self._forward(xb, training=True)
+        # layers that can apply the optimizer's step inside their gradient kernels
+        # get its hook for this step only
         hooked = [layer for layer in self.layers if hasattr(layer, "fused_update")]
         self.optimizer._done = set()
         for layer in hooked:
             layer.fused_update = self.optimizer.fused_update
         try:
-            return self._train_step_hooked(xb, yb)
+            loss = self._backward_and_apply(yb, probs)
         finally:
             for layer in hooked:
                 layer.fused_update = None
+        return loss, probs
 
-    def _train_step_hooked(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
-        probs = self._forward(xb, training=True)
+    def _backward_and_apply(self, yb: np.ndarray, probs: np.ndarray) -> float:
         last = self.layers[-1]
         if self._fuses_softmax():
             loss, grad = self.loss.value_and_gradient_from_logits(yb, last.preactivation)
@@ -232,7 +243,7 @@ class Sequential:
         params = [w for layer in self.layers if layer.trainable for w in layer.weights]
         grads = [g for layer in self.layers if layer.trainable for g in layer.grads]
         self.optimizer.apply(params, grads)
-        return loss, probs
+        return loss
 
     # ---- fit / evaluate / predict -----------------------------------------------------------
 
@@ -257,8 +268,18 @@ class Sequential:
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
         """Train for `epochs` passes over (x, y) in mini-batches of `batch_size` (32),
-        shuffling each epoch; returns a `History`. Ctrl-C stops at the end of the
-        current batch and keeps the weights trained so far."""
+        shuffling each epoch; returns a `History`, also kept as ``model.history``.
+
+        Ctrl-C (SIGINT) stops training as in Keras: fit raises KeyboardInterrupt, and
+        the model is exactly as after its last complete step, never half updated:
+        every weight, optimizer moment and ``optimizer.iterations`` agree. Ctrl-C
+        during a step's forward pass (or the validation) acts at once and the step is
+        discarded; during the rest of a step (backward and the update, which Dense
+        applies inside its gradient kernel) it acts when the step is complete.
+        ``model.history`` holds the completed epochs, with ``interrupted`` set. This
+        needs fit to run in the main thread over Python's default SIGINT handler,
+        which fit replaces for its own duration only; another handler is left alone
+        and decides what Ctrl-C does."""
         self._check_ready("fit")
         x = self._prepare_x(x, "fit")
         y = self._check_xy(x, y, "fit")
@@ -271,48 +292,58 @@ class Sequential:
             if not 0 < validation_split < 1:
                 raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
             cut = int(len(x) * (1 - validation_split))  # Keras: the last samples, before shuffling
+            if cut == 0 or cut == len(x):
+                raise ValueError(
+                    f"fit: x has {len(x)} samples, too few to split into training and validation "
+                    f"sets with validation_split={validation_split!r}; give more data or another "
+                    "validation_split")
             validation_data = (x[cut:], y[cut:])
             x, y = x[:cut], y[:cut]
+        if len(x) == 0:
+            raise ValueError(f"fit: no training data: x has shape {x.shape}; give at least one sample")
         if validation_data is not None:
             if len(validation_data) != 2:
                 raise ValueError("fit: validation_data must be (x_val, y_val)")
             vx = self._prepare_x(validation_data[0], "fit (validation_data)")
             vy = self._check_xy(vx, validation_data[1], "fit (validation_data)")
-        history = History()
+            if len(vx) == 0:
+                raise ValueError(f"fit: validation_data holds no samples: x_val has shape {vx.shape}")
+        self.history = history = History()
         n = len(x)
-        steps = max(1, math.ceil(n / batch_size))
+        steps = math.ceil(n / batch_size)
         self.stop_training = False
-        for epoch in range(initial_epoch, epochs):
-            order = utils.rng().permutation(n) if shuffle else np.arange(n)
-            bar = _Bar(verbose, steps, f"Epoch {epoch + 1}/{epochs}")
-            seen = total_loss = correct = 0
-            start = time.perf_counter()
-            try:
-                for step in range(steps):
-                    idx = order[step * batch_size:(step + 1) * batch_size]
-                    if idx.size == 0:
-                        break
-                    loss, probs = self._train_step(x[idx], y[idx])
-                    seen += idx.size
-                    total_loss += loss * idx.size
-                    logs = {"loss": total_loss / seen}
-                    if self.metrics:
-                        correct += self._correct(y[idx], probs)
-                        logs["accuracy"] = correct / seen
-                    bar.update(logs)
-            except KeyboardInterrupt:
+        bar = None
+        guard = _InterruptGuard()
+        try:
+            with guard:
+                for epoch in range(initial_epoch, epochs):
+                    guard.check()
+                    order = utils.rng().permutation(n) if shuffle else np.arange(n)
+                    bar = _Bar(verbose, steps, f"Epoch {epoch + 1}/{epochs}")
+                    seen = total_loss = correct = 0
+                    start = time.perf_counter()
+                    for step in range(steps):
+                        idx = order[step * batch_size:(step + 1) * batch_size]
+                        loss, probs = self._train_step(x[idx], y[idx], guard)
+                        seen += idx.size
+                        total_loss += loss * idx.size
+                        logs = {"loss": total_loss / seen}
+                        if self.metrics:
+                            correct += self._correct(y[idx], probs)
+                            logs["accuracy"] = correct / seen
+                        bar.update(logs)
+                    if validation_data is not None:
+                        with guard.interruptible():
+                            vals = self.evaluate(vx, vy, batch_size=batch_size, verbose=0, return_dict=True)
+                        logs.update({f"val_{k}": v for k, v in vals.items()})
+                    bar.close(logs=logs, seconds=time.perf_counter() - start)
+                    history._record(epoch, logs)
+        except KeyboardInterrupt:
+            history.interrupted = True
+            self.stop_training = True
+            if bar is not None:
                 bar.close(interrupted=True)
-                history.interrupted = True
-                self.stop_training = True
-                print(f"Training interrupted in epoch {epoch + 1}; the weights trained so far are kept.",
-                      file=sys.stderr)
-                break
-            if validation_data is not None:
-                vals = self.evaluate(vx, vy, batch_size=batch_size, verbose=0, return_dict=True)
-                logs.update({f"val_{k}": v for k, v in vals.items()})
-            bar.close(logs=logs, seconds=time.perf_counter() - start)
-            history._record(epoch, logs)
-        self.history = history
+            raise
         return history
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
@@ -324,27 +355,28 @@ class Sequential:
         self._ensure_built(x)
         batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size", "evaluate")
         verbose = 1 if verbose == "auto" else int(verbose)
-        steps = max(1, math.ceil(len(x) / batch_size))
+        if len(x) == 0:
+            raise ValueError(f"evaluate: no data: x has shape {x.shape}; give at least one sample")
+        steps = math.ceil(len(x) / batch_size)
         bar = _Bar(verbose, steps, "Evaluate")
         total_loss = correct = 0.0
         for step in range(steps):
             xb, yb = x[step * batch_size:(step + 1) * batch_size], y[step * batch_size:(step + 1) * batch_size]
-            if len(xb) == 0:
-                break
             probs = self._forward(xb, training=False)
             total_loss += self.loss.value(yb, probs) * len(xb)
             correct += self._correct(yb, probs)
             bar.update({})
-        logs = {"loss": total_loss / max(1, len(x))}
+        logs = {"loss": total_loss / len(x)}
         if self.metrics:
-            logs["accuracy"] = correct / max(1, len(x))
+            logs["accuracy"] = correct / len(x)
         bar.close(logs=logs)
         if return_dict:
             return logs
         return [logs["loss"], logs["accuracy"]] if self.metrics else logs["loss"]
 
     def predict(self, x, batch_size=None, verbose="auto"):
-        """The model's outputs for x, in batches of `batch_size` (32), dropout off.
+        """The model's outputs for x, in batches of `batch_size` (32), dropout off; for
+        no samples, an empty array of the output's shape, ``(0, *output_shape)``.
         A Dask array gives a Dask array, computed chunk by chunk (`fastconv.dask.predict`)."""
         if type(x).__module__.split(".")[0] == "dask":  # a Dask array: lazy, chunk by chunk
             from .dask import predict as _dask_predict
@@ -506,6 +538,82 @@ def _model_from_config(config: dict) -> Sequential:
     if model.input_shape is None:
         raise ValueError("the first layer has no input_shape")
     return model
+
+
+# ---- Ctrl-C ----------------------------------------------------------------------------------
+
+
+class _InterruptGuard:
+    """Ctrl-C for fit: while installed (``with``), a SIGINT is held and raised as
+    KeyboardInterrupt at the next ``check()`` or ``interruptible()`` section, or on
+    leaving the ``with``; inside an ``interruptible()`` section (code that changes
+    nothing fit keeps: forward passes, validation) it is raised at once. Everything
+    else fit does (weight and optimizer updates, history, progress bar, lazy
+    imports) thus runs whole or not at all.
+
+    It installs itself only in the main thread (the only one Python runs signal
+    handlers in) and only over Python's default handler; a handler of the user's or
+    of another framework is left in place and then nothing is held. On leaving, it
+    puts the default handler back unless someone replaced ours meanwhile."""
+
+    def __init__(self):
+        self._replaced = None
+        self._open = False
+        self._pending = False
+
+    def __enter__(self) -> _InterruptGuard:
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            try:
+                self._replaced = signal.signal(signal.SIGINT, self._on_sigint)
+            except ValueError:  # not the main interpreter: leave signals alone
+                self._replaced = None
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._replaced is not None:
+            if signal.getsignal(signal.SIGINT) == self._on_sigint:
+                signal.signal(signal.SIGINT, self._replaced)
+            self._replaced = None
+        if exc_type is None:
+            self.check()
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self._open:
+            raise KeyboardInterrupt
+        self._pending = True
+
+    def check(self) -> None:
+        """Raise the KeyboardInterrupt held since the last check, if any."""
+        if self._pending:
+            self._pending = False
+            raise KeyboardInterrupt
+
+    def interruptible(self) -> _Interruptible:
+        return _Interruptible(self)
+
+
+class _Interruptible:
+    """A section of ``_InterruptGuard.interruptible()``: a held SIGINT is raised on
+    entering, and one arriving inside is raised at once."""
+
+    __slots__ = ("guard",)
+
+    def __init__(self, guard: _InterruptGuard):
+        self.guard = guard
+
+    def __enter__(self) -> None:
+        guard = self.guard
+        guard._open = True  # before the check: a SIGINT between the two is not missed
+        if guard._pending:
+            guard._open = guard._pending = False
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        self.guard._open = False
+
+
+_NO_GUARD = _InterruptGuard()  # never installed: its sections hold nothing
 
 
 # ---- progress ---------------------------------------------------------------------------------

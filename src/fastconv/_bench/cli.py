@@ -12,6 +12,7 @@ from pathlib import Path
 import fastconv
 
 from .. import _files
+from .._cli import output_file
 from . import timing, workloads
 from .run import AREAS, MISMATCH, MODES, AreaResult, Machine, Row, fmt_share, probe_machine, run_area
 
@@ -284,9 +285,9 @@ def plot(path: Path, args, machine: Machine, results: list[AreaResult], started:
 # ---- the command -----------------------------------------------------------------
 def configure(p: argparse.ArgumentParser) -> None:
     add_arguments(p, "fastconv.get_num_threads()")
-    p.add_argument("--json", type=Path, metavar="FILE",
+    p.add_argument("--json", type=output_file, metavar="FILE",
                    help="also write every number, the versions and the machine to FILE as JSON")
-    p.add_argument("--plot", type=Path, metavar="FILE",
+    p.add_argument("--plot", type=output_file, metavar="FILE",
                    help="also draw the speed-ups as a bar chart into FILE (.png, .svg, .pdf; needs matplotlib)")
 
 
