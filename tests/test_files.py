@@ -93,16 +93,16 @@ def test_a_missing_directory_fails_before_writing(tmp_path):
         _model(0).save(tmp_path / "no-such-dir" / "m.fcm")
 
 
-def test_concurrent_saves_from_threads_leave_one_complete_model(tmp_path):
-    path = tmp_path / "shared.fcm"
-    models = [_model(seed) for seed in range(24)]
+def _race_threads(models, path: Path, saves: int) -> list:
+    """Each model saved `saves` times to `path` from a thread of its own, all at
+    once; the exceptions raised."""
     errors = []
 
     def save(m):
         try:
-            for _ in range(4):
+            for _ in range(saves):
                 m.save(path)
-        except Exception as exc:  # noqa: BLE001 - any failure fails the test below
+        except Exception as exc:  # noqa: BLE001 - any failure fails the caller's test
             errors.append(exc)
 
     threads = [threading.Thread(target=save, args=(m,)) for m in models]
@@ -110,7 +110,13 @@ def test_concurrent_saves_from_threads_leave_one_complete_model(tmp_path):
         t.start()
     for t in threads:
         t.join(timeout=60)
-    assert errors == []
+    return errors
+
+
+def test_concurrent_saves_from_threads_leave_one_complete_model(tmp_path):
+    path = tmp_path / "shared.fcm"
+    models = [_model(seed) for seed in range(24)]
+    assert _race_threads(models, path, saves=4) == []
     loaded = load_model(path)
     assert any(_same_weights(loaded, m) for m in models)
     assert _leftovers(tmp_path) == []
@@ -201,20 +207,7 @@ def test_one_hundred_races_of_threads_and_processes_each_leave_a_loadable_model(
     for trial in range(100):
         path = tmp_path / f"race{trial}.fcm"
         if trial % 2 == 0:
-            errors = []
-
-            def save(m, path=path, errors=errors):
-                try:
-                    for _ in range(2):
-                        m.save(path)
-                except Exception as exc:  # noqa: BLE001 - any failure fails the test below
-                    errors.append(exc)
-
-            threads = [threading.Thread(target=save, args=(m,)) for m in models]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(timeout=60)
+            errors = _race_threads(models, path, saves=2)
             assert errors == [], (trial, errors)
         else:
             pids = [_fork(lambda m=m, path=path: [m.save(path) for _ in range(2)]) for m in models[:3]]
