@@ -128,7 +128,7 @@ int fc_threads_for(int64_t work_ns, int64_t max_tasks) {
 
 #if FASTCONV_HAVE_PTHREADS
 
-static _Atomic int64_t fc_spin_ns = 100000; /* see fc_pool_spin_ns */
+static _Atomic int64_t fc_spin_ns = 50000; /* see fc_pool_spin_ns */
 
 int64_t fc_pool_spin_ns(int64_t ns) {
   const int64_t old = atomic_load(&fc_spin_ns);

@@ -190,7 +190,7 @@ int fc_local_thread_limit(int n);
 int fc_threads_enabled(void);   /* 0 in a build without threads */
 int fc_pool_workers(void);      /* worker threads started in this process */
 /* How long an idle worker (and a thread waiting for its team) spins before it
- * sleeps, in ns (default 100,000); ns >= 0 sets it, any ns returns the
+ * sleeps, in ns (default 50,000); ns >= 0 sets it, any ns returns the
  * previous value. */
 int64_t fc_pool_spin_ns(int64_t ns);
 /* Estimated single-thread run time under which a call stays serial (default
