@@ -13,6 +13,7 @@ one compressed block, flushed so it stands alone, repeated.
 """
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -208,6 +209,26 @@ def _directory(tmp: Path) -> Path:
     return tmp / "dir.fcm"
 
 
+IDX_HEADER = bytes([0, 0, 8, 3]) + struct.pack(">3I", 2**31, 28, 28)  # 2**31 images: 1.6 TB
+
+
+def _idx_gz_claims_2_31_images_holds_1_mib(tmp: Path) -> Path:
+    data = np.random.default_rng(0).integers(0, 256, MIB, dtype=np.uint8).tobytes()
+    (tmp / "images-idx3-ubyte.gz").write_bytes(gzip_of((IDX_HEADER, 1), (data, 1)))
+    return tmp / "images-idx3-ubyte.gz"
+
+
+def _idx_gz_of_1_mib_inflating_to_1_gib(tmp: Path) -> Path:
+    # the file is about 1 MB; it inflates to 1 GiB of zeros, still far short of its claim
+    (tmp / "images-idx3-ubyte.gz").write_bytes(gzip_of((IDX_HEADER, 1), (ZEROS, 1024)))
+    return tmp / "images-idx3-ubyte.gz"
+
+
+def _idx_raw_claims_2_31_images_holds_1_mib(tmp: Path) -> Path:
+    (tmp / "images-idx3-ubyte").write_bytes(IDX_HEADER + ZEROS)
+    return tmp / "images-idx3-ubyte"
+
+
 CASES = {
     "config-inflates-past-its-declared-size": (_config_inflates_past_declared, "model",
                                                ["config.json", "more than the"]),
@@ -230,6 +251,14 @@ CASES = {
     "model-path-is-dev-zero": (_dev_zero, "model", ["character device"]),
     "model-path-is-a-fifo": (_fifo, "model", ["FIFO"]),
     "model-path-is-a-directory": (_directory, "model", ["directory"]),
+    "idx-gz-claims-2**31-images-holds-1-MiB": (_idx_gz_claims_2_31_images_holds_1_mib, "idx",
+                                               ["truncated", "1683627180032"]),
+    "idx-gz-of-1-MB-inflating-to-1-GiB": (_idx_gz_of_1_mib_inflating_to_1_gib, "idx",
+                                          ["truncated", "1683627180032"]),
+    "idx-gz-of-1-MB-inflating-to-1-GiB-unseekable": (_idx_gz_of_1_mib_inflating_to_1_gib, "idx-stream",
+                                                     ["truncated", "1683627180032"]),
+    "idx-raw-claims-2**31-images-holds-1-MiB": (_idx_raw_claims_2_31_images_holds_1_mib, "idx",
+                                                ["truncated", "1683627180032"]),
 }
 
 # The child: limits its address space to what it has plus 2 GiB (Linux), notes
@@ -297,7 +326,7 @@ def test_hostile_file_raises_valueerror_in_bounded_memory(case, tmp_path):
 
 def test_the_bombs_hold_what_they_claim(tmp_path):
     """Guard for the tests above: the bombs are real (512 MiB behind a config
-    that declares 190-odd bytes)."""
+    that declares 190-odd bytes; 1 GiB behind a 1 MB gzip file)."""
     path = _config_inflates_past_declared(tmp_path)
     with zipfile.ZipFile(path) as zf:
         info = zf.getinfo("config.json")
@@ -309,6 +338,11 @@ def test_the_bombs_hold_what_they_claim(tmp_path):
         total += len(inflater.decompress(raw, 64 * MIB))
         raw = inflater.unconsumed_tail
     assert total == len(CONFIG) + BOMB_MIB * MIB
+    gz = _idx_gz_of_1_mib_inflating_to_1_gib(tmp_path)
+    assert gz.stat().st_size < 2 * MIB
+    with gzip.open(gz) as f:  # the whole stream inflates, its CRC and size check out
+        total = sum(len(chunk) for chunk in iter(lambda: f.read(64 * MIB), b""))
+    assert total == len(IDX_HEADER) + 1024 * MIB
 
 
 # ---- a legitimate, larger model; max_bytes ------------------------------------------------------
