@@ -3,9 +3,11 @@ more than they hold (zip bombs, sizes that lie, headers claiming terabytes,
 members that are not files, paths that are not files). Each must raise
 ValueError naming the file (and the member) while the loading process's peak
 RSS grows by less than RSS_BOUND_MB: each case runs in a fresh child process
-(`python -c`), which measures its own ``ru_maxrss`` before and after the load,
+(`python -c`), which reads its own peak RSS (VmHWM; ``ru_maxrss`` would start
+at the test runner's RSS, inherited through fork) before and after the load,
 under a timeout and an address-space limit (so a regression fails the test
-instead of taking the machine's memory).
+instead of taking the machine's memory). ``python tests/test_hostile_files.py``
+prints the figures as a table (docs/reliability.md).
 
 The bombs inflate to 512 MiB or more, so a reader that inflates before checking
 exceeds the bound by far; they are built without ever holding their content:
@@ -282,8 +284,18 @@ class Unseekable(io.RawIOBase):
     def readable(self): return True
     def readinto(self, b): return self.buf.readinto(b)
 
-scale = 1 << 20 if sys.platform == "darwin" else 1 << 10  # ru_maxrss: bytes on macOS, KiB elsewhere
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def peak_rss():
+    # this process's peak RSS in bytes: VmHWM where /proc has it (ru_maxrss there
+    # also counts the RSS of the process that forked this one, the test runner),
+    # else ru_maxrss (bytes on macOS, KiB elsewhere)
+    try:
+        with open("/proc/self/status") as status:
+            return [int(line.split()[1]) << 10 for line in status if line.startswith("VmHWM:")][0]
+    except (OSError, IndexError):
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return rss if sys.platform == "darwin" else rss << 10
+
+before = peak_rss()
 start = time.perf_counter()
 try:
     if kind == "model":
@@ -293,15 +305,16 @@ try:
     else:
         with open(path, "rb") as f:
             stream = io.BufferedReader(Unseekable(f.read()))
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        before = peak_rss()
         start = time.perf_counter()
         read_idx(stream)
     exc, msg = None, ""
 except BaseException as err:
     exc, msg = type(err).__name__, str(err)
 seconds = time.perf_counter() - start
-growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * scale / 2**20
-print(json.dumps({"exc": exc, "msg": msg, "rss_growth_mb": growth, "seconds": seconds}))
+peak = peak_rss()
+print(json.dumps({"exc": exc, "msg": msg, "rss_growth_mb": (peak - before) / 2**20,
+                  "rss_peak_mb": peak / 2**20, "seconds": seconds}))
 """
 
 
@@ -317,11 +330,11 @@ def test_hostile_file_raises_valueerror_in_bounded_memory(case, tmp_path):
     build, kind, words = CASES[case]
     path = build(tmp_path)
     got = run_child(kind, path)
+    assert got["rss_growth_mb"] < RSS_BOUND_MB, f"{case}: peak RSS grew {got['rss_growth_mb']:.0f} MB"
     assert got["exc"] == "ValueError", f"{case}: {got['exc']}: {got['msg']}"
     name = str(path) if kind != "idx-stream" else "<IDX stream>"
     for word in [name, *words]:
         assert word in got["msg"], f"{case}: {word!r} not in {got['msg']!r}"
-    assert got["rss_growth_mb"] < RSS_BOUND_MB, f"{case}: peak RSS grew {got['rss_growth_mb']:.0f} MB"
 
 
 def test_the_bombs_hold_what_they_claim(tmp_path):
@@ -366,7 +379,9 @@ def test_a_legitimate_larger_model_loads_in_memory_near_its_size(large_model):
         np.testing.assert_array_equal(a, b)
     got = run_child("model", path)
     assert got["exc"] is None, got["msg"]
-    assert got["rss_growth_mb"] < 2 * nbytes / 2**20 + 16, got  # weights read in place, in chunks
+    # the weights, read into place in chunks; while the model is built, the Glorot
+    # initialiser draws the kernel in float64 and casts it (twice its size more)
+    assert got["rss_growth_mb"] < 3 * nbytes / 2**20 + 16, got
 
 
 def test_max_bytes_refuses_a_model_larger_than_it_before_reading_weights(large_model):
@@ -393,3 +408,34 @@ def test_the_default_max_bytes_is_4_gib_and_refuses_a_config_declaring_more(tmp_
 def test_max_bytes_must_be_a_non_negative_int(large_model, bad, exc):
     with pytest.raises(exc, match="max_bytes"):
         load_model(large_model[1], max_bytes=bad)
+
+
+def main() -> None:
+    """Print the table of docs/reliability.md: each case's exception, peak RSS
+    (and its growth during the load) and time, measured as the tests measure them."""
+    import tempfile
+
+    def row(case, got, tmp):
+        exc = f"`{got['exc']}`: " if got["exc"] else "none (loads); "
+        msg = got["msg"].replace(tmp, "TMP").replace("|", "\\|")
+        return (f"| {case} | {exc}{msg} | {got['rss_peak_mb']:.0f} MB (+{got['rss_growth_mb']:.1f}) "
+                f"| {got['seconds'] * 1000:.0f} ms |")
+
+    rows = ["| case | exception | peak RSS (growth during the load) | time |", "|---|---|---|---|"]
+    for case, (build, kind, _) in CASES.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = build(Path(tmp))
+            except pytest.skip.Exception as why:
+                rows.append(f"| {case} | skipped: {why} | | |")
+                continue
+            rows.append(row(case, run_child(kind, path), tmp))
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Sequential([Dense(1024, input_shape=(4096,))])
+        model.save(Path(tmp) / "large.fcm")
+        rows.append(row("legitimate model, 16 MiB of weights", run_child("model", Path(tmp) / "large.fcm"), tmp))
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
