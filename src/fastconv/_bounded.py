@@ -50,12 +50,13 @@ def open_regular(path: str | os.PathLike) -> BinaryIO:
     is made on the opened descriptor, and opening does not wait for a FIFO's
     writer, so nothing can slip in between and nothing blocks. OSError (no
     such file, no permission) is left to the caller."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    nonblock = getattr(os, "O_NONBLOCK", 0)  # POSIX: open a FIFO without waiting for a writer
+    fd = os.open(path, os.O_RDONLY | nonblock | getattr(os, "O_BINARY", 0))
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise ValueError(f"{os.fsdecode(path)} is {_kind(mode)}, not a regular file")
-        if hasattr(os, "set_blocking"):
+        if nonblock:
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
