@@ -14,7 +14,10 @@ same inputs: that is checked too, so the tests can tell the two apart.
 """
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -365,3 +368,83 @@ def test_long_kernels_keep_the_direct_sum_bound(dtype, m, rng):
     for op, (fast, ref) in TWO_D.items():
         args = (x, k, "same", "symm")
         assert_direct_sum_error(fast(*args), ref, args, taps=3 * m, what=f"{op} 3x{m}")
+
+
+# ---- huge views: sizes before values -------------------------------------------------------
+# Broadcast views of 2**42 to 2**61 elements take no memory; the originals copy
+# them (or allocate their result) before reading a value, so they fail at once:
+# MemoryError, or ValueError where the size overflows. The drop-ins must fail
+# at once too, with the same exception type, never scan 2**42 values first.
+# Each function runs in a child process under a timeout and an address-space
+# limit, which reports every case as it goes.
+
+HUGE_VIEWS_CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+from scipy import signal
+import fastconv
+try:
+    with open("/proc/self/status") as status:
+        vm = [int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:")][0]
+    resource.setrlimit(resource.RLIMIT_AS, (vm + (2 << 30), resource.RLIM_INFINITY))
+except OSError:
+    pass
+name = sys.argv[1]
+fast, ref = getattr(fastconv, name), {"convolve": np.convolve, "correlate": np.correlate,
+                                      "convolve2d": signal.convolve2d,
+                                      "correlate2d": signal.correlate2d}[name]
+view = lambda dtype, shape: np.broadcast_to(np.dtype(dtype).type(1), shape)
+cases = []
+if name in ("convolve", "correlate"):
+    for dtype, e in (("int8", 42), ("int8", 61), ("int16", 60), ("int32", 59), ("int64", 42),
+                     ("uint64", 58), ("float64", 42), ("complex128", 42)):
+        a = view(dtype, 2**e)
+        for kname, k in (("ones", np.ones(3, dtype)), ("list", [1, 2, 3]), ("itself", a)):
+            for mode in ("full", "valid"):
+                for method in ("direct", "fft"):
+                    cases.append((f"{dtype}[2**{e}] x {kname} {mode} {method}", (a, k, mode), method))
+else:
+    for dtype, shape in (("int8", (2**21, 2**21)), ("int8", (2**31, 2**30)), ("int32", (2**29, 2**30)),
+                         ("int64", (2**21, 2**21)), ("float64", (2**21, 2**21))):
+        x = view(dtype, shape)
+        for kname, k in (("ones", np.ones((3, 3), dtype)), ("list", [[1, 2], [3, 4]]), ("itself", x)):
+            for mode, boundary, fill in (("full", "fill", 0), ("full", "fill", 1), ("valid", "fill", 0),
+                                         ("same", "symm", 0)):
+                for method in ("direct", "auto"):
+                    cases.append((f"{dtype}{shape} x {kname} {mode} {boundary} {fill} {method}",
+                                  (x, k, mode, boundary, fill), method))
+
+def outcome(call):
+    start = time.perf_counter()
+    try:
+        call()
+        got = "no exception"
+    except Exception as err:
+        got = type(err).__name__
+    return got, time.perf_counter() - start
+
+for label, args, method in cases:
+    print(json.dumps({"case": label}), flush=True)
+    want, _ = outcome(lambda: ref(*args))
+    got, seconds = outcome(lambda: fast(*args, method=method))
+    print(json.dumps({"case": label, "want": want, "got": got, "seconds": seconds}), flush=True)
+"""
+
+
+@pytest.mark.parametrize("name", ["convolve", "correlate", "convolve2d", "correlate2d"])
+def test_huge_views_fail_at_once_as_the_original(name):
+    try:
+        proc = subprocess.run([sys.executable, "-c", HUGE_VIEWS_CHILD, name], capture_output=True,
+                              text=True, timeout=60)
+    except subprocess.TimeoutExpired as err:
+        out = err.stdout.decode() if isinstance(err.stdout, bytes) else (err.stdout or "")
+        proc = None
+    if proc is None:
+        started = [json.loads(line)["case"] for line in out.splitlines() if line.startswith("{")]
+        pytest.fail(f"{name}: still running after 60 s, at {started[-1] if started else 'start'}")
+    assert proc.returncode == 0, proc.stderr
+    results = [r for r in map(json.loads, proc.stdout.splitlines()) if "got" in r]
+    assert len(results) > 50
+    wrong = [r for r in results if r["got"] != r["want"] or r["seconds"] > 2.0]
+    assert not wrong, "\n".join(f"{name} {r['case']}: {r['got']} in {r['seconds']:.1f} s, "
+                                f"the original: {r['want']}" for r in wrong)

@@ -18,7 +18,8 @@ model below. Paths, by result dtype:
   float32), silently, as NumPy's own float16 sums overflow to inf;
 - bool and integers: the float64 kernels when every partial sum is an integer
   below 2**53 (so float64 is exact), converted back with wrap-around; otherwise
-  the slow twin, exact in uint64. Never FFT;
+  None, and the caller calls the original (or the slow twin, exact in uint64).
+  Never FFT;
 - long double, complex long double: the slow twin.
 The public functions hand the dtypes that have no fast path to the original
 NumPy/SciPy function where it is installed, before reaching this engine.
@@ -290,16 +291,64 @@ def _fft(x, k, pad, out_shape, boundary, fill, plan):
         return y.astype(x.dtype)
 
 
+def _int_bound(dtype: np.dtype) -> int:
+    """The largest magnitude a value of an integer (or bool) dtype can have."""
+    if dtype.kind == "b":
+        return 1
+    info = np.iinfo(dtype)
+    return max(-int(info.min), int(info.max))
+
+
 def exact_in_float64(x, k, boundary=FILL, fill=0) -> bool:
     """True when every partial sum of integer products stays below 2**53 in
-    magnitude, so float64 arithmetic (any order, with FMA) is exact."""
-    peak = 0
+    magnitude, so float64 arithmetic (any order, with FMA) is exact. Decided
+    from the dtypes and sizes alone when they suffice (8- and 16-bit
+    integers), else from the values."""
+    fill_peak = abs(int(fill)) if boundary == FILL else 0
+    if max(_int_bound(x.dtype), fill_peak) * _int_bound(k.dtype) * k.size < 2**53:
+        return True
+    peak = fill_peak
     if x.size:
-        peak = max(abs(int(x.max())), abs(int(x.min())))
-    if boundary == FILL:
-        peak = max(peak, abs(int(fill)))
+        peak = max(peak, abs(int(x.max())), abs(int(x.min())))
     k_sum = float(np.abs(k.astype(np.float64)).sum())
     return peak * k_sum < 2.0**53
+
+
+_MAX_F64_ELEMS = np.iinfo(np.intp).max // 8
+
+
+def exact_operands(x, k, boundary=FILL, fill=0):
+    """Float64 copies of the integer arrays x and k, for the float64 kernels,
+    when every partial sum is exact in float64 (`exact_in_float64`); None when
+    it is not, or when this machine cannot hold the copies (the original
+    function then decides: it needs less memory, or refuses in its own words).
+
+    The copies are allocated before any value is read, so an input too large
+    to copy (a broadcast view of 2**40 elements) costs no scan of its values:
+    the originals, too, copy their inputs before reading them."""
+    if x.size > _MAX_F64_ELEMS or k.size > _MAX_F64_ELEMS:
+        return None
+    try:
+        xf, kf = np.empty(x.shape, np.float64), np.empty(k.shape, np.float64)
+    except MemoryError:
+        return None
+    if not exact_in_float64(x, k, boundary, fill):
+        return None
+    xf[...] = x
+    kf[...] = k
+    return xf, kf
+
+
+def _owned(a: np.ndarray) -> np.ndarray:
+    """`a`, or a contiguous copy when its elements overlap in memory (a
+    broadcast or sliding-window view): reading such a view costs time for
+    elements that take no memory, so it is copied, as the originals copy their
+    inputs, before any value is read; a view too large to copy fails here, at
+    once (MemoryError)."""
+    if a.size <= 1:
+        return a
+    span = a.itemsize + sum((n - 1) * abs(s) for n, s in zip(a.shape, a.strides))
+    return np.ascontiguousarray(a) if span < a.nbytes else a
 
 
 def _from_exact(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -342,7 +391,10 @@ def _correlate_1d(x, k, pad, out_n, method):
         y = np.empty(out_n, dtype=x.dtype)
         _kernels.correlate1d(c_aligned(x), c_aligned(k), y, pad)
     else:
-        y = correlate(x[None, :], k[None, :], (0, pad), (1, out_n), method=method)[0]
+        y = correlate(x[None, :], k[None, :], (0, pad), (1, out_n), method=method)
+        if y is None:
+            return None
+        y = y[0]
     if y.dtype.kind in "fc" and (pad > 0 or out_n > n - m + 1) and not _finite(k):
         _numpy_edges(y, x, k, pad)
     return y
@@ -374,7 +426,14 @@ def correlate(x, k, pad, out_shape, boundary=FILL, fill=0, method="direct"):
 
     x, k: arrays of one native numeric dtype, the result's; k non-empty. `fill`
     is a scalar of that dtype, used with boundary FILL. `method` is one of
-    METHODS; it matters for float and complex dtypes only. Returns a new array.
+    METHODS; it matters for float and complex dtypes only. Returns a new array,
+    or None for integers whose sums float64 cannot hold exactly (or whose
+    float64 copies this machine cannot hold): the caller hands those to the
+    original function.
+
+    Sizes come before values: whatever a call must allocate (the copies of
+    overlapping views, the float64 operands of integers) is allocated before
+    any value is read, so a call too large for the machine fails at once.
     """
     if x.ndim == 1:
         return _correlate_1d(x, k, pad, out_shape, method)
@@ -391,13 +450,17 @@ def correlate(x, k, pad, out_shape, boundary=FILL, fill=0, method="direct"):
         with np.errstate(over="ignore"):  # NumPy's float16 sums overflow to inf silently
             return y.astype(_F16)
     if dtype in (_F32, _F64, _C64, _C128):
+        x, k = _owned(x), _owned(k)
         plan = _fft_wins(x, k, out_shape, method)
         if plan is not None and _finite(x, k, fill):
             return _fft(x, k, pad, out_shape, boundary, fill, plan)
         if dtype.kind == "c":
             return _direct_complex(x, k, pad, out_shape, boundary, fill)
         return _direct(x, k, pad, out_shape, boundary, fill)
-    if dtype.kind in "biu" and exact_in_float64(x, k, boundary, fill):
-        y = _direct(x.astype(_F64), k.astype(_F64), pad, out_shape, boundary, float(fill))
+    if dtype.kind in "biu":
+        operands = exact_operands(x, k, boundary, fill)
+        if operands is None:
+            return None
+        y = _direct(*operands, pad, out_shape, boundary, float(fill))
         return _from_exact(y, dtype)
     return slow.correlate2d(x, k, pad, out_shape, boundary, fill)

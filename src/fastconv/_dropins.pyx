@@ -13,9 +13,14 @@ for work worth it. Other small ndarray calls (bool, float16, long double, mixed
 dtypes) go to the original function itself, as it was before `fastconv.patch()`.
 Everything else (lists, larger calls of those dtypes, swaps that reverse a
 complex result, non-finite 1-D kernels whose edge sums NumPy forms differently,
-integers too large for exact float64 sums, errors) goes to the general
+integers too large for exact float64 sums or for float64 copies on this
+machine, sizes only a broadcast view can have, errors) goes to the general
 implementations in ``numpy_compat.py`` and ``signal.py``, which the public
 functions' docstrings describe and which `bind` hands to this module.
+
+Sizes come before values: operands and result are allocated before any value
+is read, so a call too large for the machine fails at once, as the original
+does, and never scans a broadcast view's 2**40 elements first.
 """
 cimport numpy as cnp
 from libc.math cimport fabs, isfinite
@@ -60,6 +65,12 @@ DEF EXACT = 9007199254740992.0  # 2**53
 # with no conversions around the kernels.
 DEF INT_DIRECT = 1024
 DEF HALF_DIRECT = 16384  # float16 costs NumPy a conversion per product too
+# Sizes beyond any real array (a dimension of 2**40 elements, an array or a
+# result of 2**48) can only come from broadcast views; such calls take the
+# general path, which allocates what it needs before it reads a value. Below
+# these limits no size or product of sizes here overflows 64 bits.
+DEF MAX_DIM = 1 << 40
+DEF MAX_ELEMS = 1 << 48
 
 ctypedef fused itype:
     int8_t
@@ -149,7 +160,7 @@ cdef inline bint _small(object a, object b, int ndim):
     if cnp.PyArray_NDIM(<cnp.ndarray>a) != ndim or cnp.PyArray_NDIM(<cnp.ndarray>b) != ndim:
         return False
     cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>a), m = cnp.PyArray_SIZE(<cnp.ndarray>b)
-    return n > 0 and m > 0 and n * m <= SMALL_PRODUCTS
+    return n > 0 and m > 0 and n <= SMALL_PRODUCTS // m
 
 
 cdef inline bint _scipy_computes(object a):
@@ -208,11 +219,31 @@ cdef void _reverse(char *y, int64_t n, size_t size) noexcept nogil:
             y[(n - 1 - i) * size + b] = c
 
 
-cdef bint _exact(const double *x, int64_t n, const double *k, int64_t m, double fill) noexcept nogil:
+cdef double _int_peak(int t) noexcept nogil:
+    """The largest magnitude of integer dtype `t`."""
+    if t == cnp.NPY_BYTE:
+        return 128.0
+    if t == cnp.NPY_UBYTE:
+        return 255.0
+    if t == cnp.NPY_SHORT:
+        return 32768.0
+    if t == cnp.NPY_USHORT:
+        return 65535.0
+    if t == cnp.NPY_INT or t == cnp.NPY_UINT or (
+            (t == cnp.NPY_LONG or t == cnp.NPY_ULONG) and sizeof(long) == 4):
+        return 4294967296.0
+    return 18446744073709551616.0
+
+
+cdef bint _exact(const double *x, int64_t n, const double *k, int64_t m, double fill,
+                 int t) noexcept nogil:
     """Every partial sum of x * k (and of the fill value) below 2**53: float64
-    arithmetic on these integers is exact in any order."""
+    arithmetic on these integers is exact in any order. The dtype `t` alone
+    decides it for 8- and 16-bit integers (no value is read)."""
     cdef double peak = fabs(fill), total = 0.0
     cdef int64_t i
+    if max(_int_peak(t), peak) * _int_peak(t) * <double>m < EXACT:
+        return True
     for i in range(n):
         if fabs(x[i]) > peak:
             peak = fabs(x[i])
@@ -481,6 +512,17 @@ cdef bint _finite(const char *p, int64_t n, bint f32) noexcept nogil:
 
 # ---- the front door ------------------------------------------------------------------
 
+cdef inline bint _beyond_memory(cnp.ndarray a):
+    """More elements, or a longer dimension, than any real array has."""
+    cdef int i
+    if cnp.PyArray_SIZE(a) > MAX_ELEMS:
+        return True
+    for i in range(cnp.PyArray_NDIM(a)):
+        if cnp.PyArray_DIM(a, i) > MAX_DIM:
+            return True
+    return False
+
+
 cdef object _front(object in1, object in2, int nd, int code, int b, object fillvalue,
                    bint flip):
     """in1 (*) in2 on the kernels, or None for the general path. nd 1: NumPy's
@@ -495,6 +537,8 @@ cdef object _front(object in1, object in2, int nd, int code, int b, object fillv
     cdef int t = cnp.PyArray_TYPE(a1)
     cdef int kind = _kind(t)
     if kind == K_NONE or cnp.PyArray_TYPE(a2) != t:
+        return None
+    if _beyond_memory(a1) or _beyond_memory(a2):
         return None
     cdef double fill = 0.0
     if b == FC_BOUNDARY_FILL:
@@ -535,16 +579,18 @@ cdef object _front(object in1, object in2, int nd, int code, int b, object fillv
             p.pad_left = p.kw // 2 if flip else (p.kw - 1) // 2
         else:
             p.oh, p.ow, p.pad_top, p.pad_left = p.h + p.kh - 1, p.w + p.kw - 1, p.kh - 1, p.kw - 1
+    if p.oh > MAX_ELEMS // p.ow:
+        return None  # a result no machine holds: the general path says so
     p.ldx = p.w
     cdef int flags = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED | cnp.NPY_ARRAY_FORCECAST
     cdef cnp.npy_intp dims[2]
     cdef cnp.ndarray y
     if (kind == K_HALF or kind == K_BOOL) and nd != 1:
         return None  # SciPy refuses them: the general path words the error
-    if kind == K_HALF and p.ow * p.kw > HALF_DIRECT:
+    if kind == K_HALF and p.ow > HALF_DIRECT // p.kw:
         return None  # long float16: the float32 kernels on the general path
     if nd == 1 and (kind == K_HALF or kind == K_BOOL
-                    or ((kind == K_INT or t == cnp.NPY_CDOUBLE) and p.ow * p.kw <= INT_DIRECT)):
+                    or ((kind == K_INT or t == cnp.NPY_CDOUBLE) and p.ow <= INT_DIRECT // p.kw)):
         # NumPy's own sums, one output at a time
         a1 = cnp.PyArray_FROMANY(a1, t, 1, 1, flags)
         a2 = cnp.PyArray_FROMANY(a2, t, 1, 1, flags)
@@ -555,10 +601,23 @@ cdef object _front(object in1, object in2, int nd, int code, int b, object fillv
         if reverse:
             _reverse(<char *>cnp.PyArray_DATA(y), p.ow, <size_t>cnp.PyArray_ITEMSIZE(y))
         return y
-    # the kernels' operands: native, aligned, C-contiguous, of the work dtype
+    # the kernels' operands (native, aligned, C-contiguous, of the work dtype)
+    # and the result, allocated before any value is read
     cdef int wt = cnp.NPY_DOUBLE if kind == K_INT else t
-    cdef cnp.ndarray x = cnp.PyArray_FROMANY(a1, wt, nd, nd, flags)
-    cdef cnp.ndarray k = cnp.PyArray_FROMANY(a2, wt, nd, nd, flags)
+    cdef cnp.ndarray x, k, yd
+    if nd == 1:
+        dims[0] = p.ow
+    else:
+        dims[0], dims[1] = p.oh, p.ow
+    try:
+        x = cnp.PyArray_FROMANY(a1, wt, nd, nd, flags)
+        k = cnp.PyArray_FROMANY(a2, wt, nd, nd, flags)
+        y = cnp.PyArray_EMPTY(nd, dims, t, 0)
+        yd = cnp.PyArray_EMPTY(nd, dims, cnp.NPY_DOUBLE, 0) if kind == K_INT else y
+    except MemoryError:
+        if kind == K_INT:
+            return None  # float64 copies too large here: the general path asks the original
+        raise
     cdef const char *xp = <const char *>cnp.PyArray_DATA(x)
     cdef const char *kp = <const char *>cnp.PyArray_DATA(k)
     cdef int64_t n = p.h * p.w, taps = p.kh * p.kw
@@ -570,19 +629,13 @@ cdef object _front(object in1, object in2, int nd, int code, int b, object fillv
         if reverse or not (_finite(xp, 2 * n, f32) and _finite(kp, 2 * taps, f32) and isfinite(fill)):
             return None  # (after NumPy's swap the conjugated operand is the signal:
             #               the general path does that)
-    elif not _exact(<const double *>xp, n, <const double *>kp, taps, fill):
+    elif not _exact(<const double *>xp, n, <const double *>kp, taps, fill, t):
         return None
-    if nd == 1:
-        dims[0] = p.ow
-    else:
-        dims[0], dims[1] = p.oh, p.ow
-    y = cnp.PyArray_EMPTY(nd, dims, t, 0)
-    cdef cnp.ndarray yd = cnp.PyArray_EMPTY(nd, dims, cnp.NPY_DOUBLE, 0) if kind == K_INT else y
     cdef char *yp = <char *>cnp.PyArray_DATA(yd)
     cdef int64_t outs = p.oh * p.ow
     cdef bint conj = not flip
     cdef int st
-    if outs * taps < GIL_MACS:
+    if outs <= (GIL_MACS - 1) // taps:
         st = _compute(&p, kind, f32, xp, kp, flip, conj, fill, reverse, t, yp,
                       <char *>cnp.PyArray_DATA(y))
     else:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import activations, layers as layers_mod, losses, optimizers, utils
+from ._bounded import NPY_HEADER_MAX, ZipMember, open_regular, read_npy_header
 from ._checks import positive_int
 from ._files import atomic_write
 from .layers import DTYPE, Conv2D, Layer
@@ -455,69 +456,70 @@ class Sequential:
 
 
 # What reading a malformed file can raise from zipfile, json, numpy's .npy
-# reader and the config walk (zip methods, versions or flags it cannot read,
-# encrypted members, offsets before the file, JSON nested past the recursion
-# limit, a header numpy cannot tokenize, a config of the wrong types):
-# load_model turns each into its ValueError. MemoryError is left alone.
+# header parser and the config walk (zip versions or flags it cannot read,
+# offsets before the file, JSON nested past the recursion limit, a header numpy
+# cannot tokenize, a config of the wrong types): load_model turns each into its
+# ValueError. MemoryError is left alone.
 _MALFORMED = (ValueError, TypeError, KeyError, AttributeError, IndexError, OSError, EOFError,
               RuntimeError, NotImplementedError, SyntaxError, zipfile.BadZipFile, zlib.error,
               tokenize.TokenError)
 
+DEFAULT_MAX_BYTES = 4 << 30
+"""The most weight bytes `load_model` allocates unless told otherwise (4 GiB)."""
 
-def load_model(filepath) -> Sequential:
-    """Load a model written by `Sequential.save`; malformed, truncated, mismatched
-    or foreign files raise ValueError (nothing in the file is ever executed)."""
+_FLOAT_ITEMSIZES = (2, 4, 8)  # float16, float32, float64: what a weight member may hold
+
+
+def load_model(filepath, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Sequential:
+    """Load a model written by `Sequential.save`.
+
+    Parameters
+    ----------
+    filepath : str or path-like
+        A regular file in the format of docs/model-format.md.
+    max_bytes : int, optional, keyword only
+        The most bytes the model's weights may take in memory (as float32,
+        which is how a model holds them), 4 GiB (`DEFAULT_MAX_BYTES`) by
+        default. A file whose config declares more is refused before any
+        weight is read; pass a larger value to load a larger model.
+
+    Returns
+    -------
+    Sequential
+        The model, compiled as it was saved (if it was).
+
+    Raises
+    ------
+    ValueError
+        For anything but a well-formed model file, naming the file (and the
+        member): not a regular file (a FIFO, a device, a directory), not a ZIP,
+        a missing, oversized or non-JSON ``config.json``, another format or
+        version, an unknown layer, weights more than `max_bytes`, a member that
+        inflates to more or less than its declared size, a ``.npy`` header whose
+        shape or dtype differs from the config's, a truncated or corrupt member.
+
+    Notes
+    -----
+    Nothing in the file is executed (JSON and ``.npy`` only, no pickle), and
+    the memory used is bounded before it is allocated: each member is inflated
+    through a stream capped at its declared size, which must itself fit what
+    the config declares; each ``.npy`` header is checked against the config's
+    shape before its array is allocated, and the arrays are read in chunks
+    straight into the model's weights.
+    """
     path = Path(filepath)
+    max_bytes = positive_int(max_bytes, "max_bytes", "load_model", minimum=0)
     try:
-        zf = zipfile.ZipFile(path)
+        f = open_regular(path)
     except _MALFORMED as err:
         raise ValueError(f"load_model: {path} is not a fastconv model file ({err})") from None
-    with zf:
+    with f:
         try:
-            info = zf.getinfo(_CONFIG_MEMBER)
-        except KeyError:
-            raise ValueError(f"load_model: {path} has no {_CONFIG_MEMBER}; not a fastconv model") from None
-        if info.file_size > _MAX_CONFIG_BYTES:
-            raise ValueError(f"load_model: {path}: {_CONFIG_MEMBER} is {info.file_size} bytes, too large")
-        try:
-            config = json.loads(zf.read(info).decode("utf-8"))
+            zf = zipfile.ZipFile(f)
         except _MALFORMED as err:
-            raise ValueError(f"load_model: {path}: unreadable {_CONFIG_MEMBER} ({err})") from None
-        if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
-            raise ValueError(f"load_model: {path} is not a fastconv model file")
-        if config.get("version") != FORMAT_VERSION:
-            raise ValueError(
-                f"load_model: {path} has format version {config.get('version')!r}; "
-                f"this fastconv reads version {FORMAT_VERSION}"
-            )
-        try:
-            model = _model_from_config(config["model"])  # layers only: nothing allocated yet
-            shapes = [tuple(int(d) for d in s) for s in config["weights"]]
-            expected = model._weight_shapes()
-        except _MALFORMED as err:
-            raise ValueError(f"load_model: {path}: bad model description ({err})") from None
-        if shapes != expected:
-            raise ValueError(f"load_model: {path}: the file lists weights of shapes {shapes} but its "
-                             f"layers need {expected}")
-        weights = []
-        for i, shape in enumerate(shapes):
-            name = f"weights/{i:04d}.npy"
-            try:
-                member = zf.getinfo(name)
-                if member.file_size > 8 * int(np.prod(shape, dtype=np.int64)) + 4096:
-                    raise ValueError(f"{name} is larger than its shape {shape} allows")
-                arr = np.load(io.BytesIO(zf.read(member)), allow_pickle=False)
-            except _MALFORMED as err:
-                raise ValueError(f"load_model: {path}: weight {i} is missing or corrupt ({err})") from None
-            if arr.shape != shape or arr.dtype.kind != "f":
-                raise ValueError(f"load_model: {path}: weight {i} has shape {arr.shape} and dtype "
-                                 f"{arr.dtype}, expected float {shape}")
-            weights.append(arr)
-    try:
-        model._build()
-        model.set_weights(weights)
-    except ValueError as err:
-        raise ValueError(f"load_model: {path}: {err}") from None
+            raise ValueError(f"load_model: {path} is not a fastconv model file ({err})") from None
+        with zf:
+            model, config = _read_model(zf, f, path, max_bytes)
     if config.get("compile"):
         c = config["compile"]
         try:
@@ -525,6 +527,88 @@ def load_model(filepath) -> Sequential:
         except _MALFORMED as err:
             raise ValueError(f"load_model: {path}: bad compile settings ({err})") from None
     return model
+
+
+def _read_model(zf: zipfile.ZipFile, f, path: Path, max_bytes: int) -> tuple[Sequential, dict]:
+    """The config, then the built model with its weights read into it."""
+    try:
+        info = zf.getinfo(_CONFIG_MEMBER)
+    except KeyError:
+        raise ValueError(f"load_model: {path} has no {_CONFIG_MEMBER}; not a fastconv model") from None
+    where = f"{path}: {_CONFIG_MEMBER}"
+    try:
+        config = json.loads(ZipMember(f, info, where, _MAX_CONFIG_BYTES).read_all().decode("utf-8"))
+    except _MALFORMED as err:
+        raise _named(err, where, f"unreadable {_CONFIG_MEMBER}") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
+        raise ValueError(f"load_model: {path} is not a fastconv model file")
+    if config.get("version") != FORMAT_VERSION:
+        raise ValueError(
+            f"load_model: {path} has format version {config.get('version')!r}; "
+            f"this fastconv reads version {FORMAT_VERSION}"
+        )
+    try:
+        model = _model_from_config(config["model"])  # layers only: nothing allocated yet
+        shapes = [tuple(int(d) for d in s) for s in config["weights"]]
+        expected = model._weight_shapes()
+    except _MALFORMED as err:
+        raise ValueError(f"load_model: {path}: bad model description ({err})") from None
+    if shapes != expected:
+        raise ValueError(f"load_model: {path}: the file lists weights of shapes {shapes} but its "
+                         f"layers need {expected}")
+    need = sum(math.prod(shape) for shape in shapes) * np.dtype(DTYPE).itemsize
+    if need > max_bytes:
+        raise ValueError(f"load_model: {path}: its weights take {need:,} bytes, more than "
+                         f"max_bytes={max_bytes:,}; pass a larger max_bytes to load it")
+    try:
+        model._build()
+    except ValueError as err:
+        raise ValueError(f"load_model: {path}: {err}") from None
+    targets = [w for layer in model.layers for w in layer.weights]
+    for i, (shape, target) in enumerate(zip(shapes, targets)):
+        name = f"weights/{i:04d}.npy"
+        try:
+            member = zf.getinfo(name)
+        except KeyError:
+            raise ValueError(f"load_model: {path}: weight {i} is missing ({name})") from None
+        where = f"{path}: {name}"
+        try:
+            _read_weight(f, member, where, shape, target)
+        except _MALFORMED as err:
+            raise _named(err, where, "corrupt weight") from None
+    return model, config
+
+
+def _named(err: BaseException, where: str, what: str) -> ValueError:
+    """`err` as load_model's ValueError: its own message when that already names
+    the file and member, else `what` and the message after them."""
+    msg = str(err)
+    return ValueError(f"load_model: {msg}" if msg.startswith(where) else f"load_model: {where}: {what} ({msg})")
+
+
+def _read_weight(f, member: zipfile.ZipInfo, where: str, shape: tuple[int, ...],
+                 target: np.ndarray) -> None:
+    """One ``.npy`` member into `target` (the model's weight, of `shape`): the
+    header checked against `shape` before anything is allocated, then the data
+    in chunks, straight into `target` when the dtypes agree."""
+    count = math.prod(shape)
+    stream = ZipMember(f, member, where, max(_FLOAT_ITEMSIZES) * count + NPY_HEADER_MAX + 16)
+    got, fortran, dtype, header_bytes = read_npy_header(stream, where)
+    if got != shape:
+        raise ValueError(f"{where} holds an array of shape {got}; the config needs {shape}")
+    if dtype.kind != "f" or dtype.itemsize not in _FLOAT_ITEMSIZES:
+        raise ValueError(f"{where} holds dtype {dtype}; a weight is float16, float32 or float64 "
+                         f"of shape {shape}")
+    if header_bytes + count * dtype.itemsize != member.file_size:
+        raise ValueError(f"{where} declares {member.file_size} bytes; its header and {count} "
+                         f"values of {dtype} make {header_bytes + count * dtype.itemsize}")
+    direct = dtype == target.dtype and not fortran and target.flags.c_contiguous
+    buf = target if direct else np.empty(count, dtype=dtype)
+    if stream.readinto(buf) != count * dtype.itemsize:
+        raise ValueError(f"{where}: the array data is cut short")
+    stream.finish()
+    if not direct:
+        target[...] = buf.reshape(shape[::-1]).T if fortran else buf.reshape(shape)
 
 
 def _model_from_config(config: dict) -> Sequential:

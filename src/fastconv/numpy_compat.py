@@ -56,9 +56,8 @@ def _as_1d(a) -> np.ndarray:
 
 def _correlate_1d(a: np.ndarray, v: np.ndarray, code: int, method: str) -> np.ndarray | None:
     """NumPy's _pyarray_correlate for len(a) >= len(v) >= 1 (no conjugation), or
-    None for integers too large for exact float64 sums."""
-    if a.dtype.kind in "iu" and not _correlate.exact_in_float64(a, v):
-        return None
+    None for integers too large for exact float64 sums (or for float64 copies
+    on this machine)."""
     n, m = len(a), len(v)
     pad, out_n = ((0, n - m + 1), (m // 2, n), (m - 1, n + m - 1))[code]
     return _correlate.correlate(a, v, pad, out_n, method=method)
@@ -106,6 +105,10 @@ def correlate(a, v, mode="valid", *, method="direct"):
     float16 is summed in float32 and rounded once, as NumPy does. Everything
     else (larger integers, bool, long double, object, timedelta64) is passed to
     ``numpy.correlate`` itself, so it is exactly NumPy's result at NumPy's speed.
+    Sizes are checked before values: what a call allocates is allocated before
+    any value is read, so an input too large for the machine (a broadcast view
+    of 2**42 elements) fails at once with NumPy's own exception, never after a
+    scan of its values.
 
     Examples
     --------

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _correlate, _dropins, _originals
+from . import _correlate, _dropins, _originals, slow
 from ._correlate import FILL, SYMM, WRAP
 
 __all__ = ["convolve2d", "correlate2d"]
@@ -126,11 +126,9 @@ def _correlate2d(op: str, in1, in2, mode, boundary, fillvalue, flip: bool, metho
         )
     x = in1.astype(dtype, copy=False)
     k = in2.astype(dtype, copy=False)
-    if dtype.char in "gG" or (dtype.kind in "iu" and not _correlate.exact_in_float64(
-            x, k, bcode, fill)):  # no fast path: SciPy's own speed and values
-        scipy_op = _originals.installed(f"scipy.signal.{op}")
-        if scipy_op is not None:
-            return scipy_op(*args)
+    scipy_op = _originals.installed(f"scipy.signal.{op}")
+    if dtype.char in "gG" and scipy_op is not None:  # no fast path: SciPy's own speed and values
+        return scipy_op(*args)
     if flip:  # convolution: a correlation with the kernel reversed; 'same' centres on kh // 2
         k = k[::-1, ::-1]
         pad = ((0, 0), (kh // 2, kw // 2), (kh - 1, kw - 1))[code]
@@ -139,6 +137,10 @@ def _correlate2d(op: str, in1, in2, mode, boundary, fillvalue, flip: bool, metho
             k = np.conjugate(k)
         pad = ((0, 0), ((kh - 1) // 2, (kw - 1) // 2), (kh - 1, kw - 1))[code]
     out = _correlate.correlate(x, k, pad, out_shape, bcode, fill, method)
+    if out is None:  # integers without exact float64 sums: SciPy's own speed and values
+        if scipy_op is not None:
+            return scipy_op(*args)
+        out = slow.correlate2d(x, k, pad, out_shape, bcode, fill)
     return out[::-1, ::-1] if swapped and not flip else out
 
 
@@ -186,7 +188,9 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, method="
     partial sum stays below 2**53; larger integers and long double go to
     ``scipy.signal`` itself (or, without SciPy, to the exact ``fastconv.slow``).
     Where SciPy crashes (boundary 'wrap'/'symm' on an empty `in1`), this
-    raises ValueError.
+    raises ValueError. Sizes are checked before values: an input too large for
+    the machine (a broadcast view of 2**42 elements) fails at once with SciPy's
+    own exception, never after a scan of its values.
 
     Examples
     --------

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import stat
 import zlib
 from typing import IO, Protocol, Union
 
@@ -35,6 +36,10 @@ IDX_DTYPES: dict[int, np.dtype] = {
 _CODES = {(dt.kind, dt.itemsize): code for code, dt in IDX_DTYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 22  # payloads are read in 4 MiB pieces, so a lying header cannot make us allocate much
+# Deflate encodes at most 258 bytes in 2 bits: no gzip stream inflates to more
+# than 1032 times its own size. A header claiming more than that is refused
+# before anything is inflated.
+DEFLATE_MAX_RATIO = 1032
 
 
 def _describe(magic: int) -> str:
@@ -63,7 +68,11 @@ def _read_payload(stream: _Reader, n_bytes: int) -> bytearray:
     return buf
 
 
-def _read_stream(stream: _Reader, name: str, expected_magic: int | None) -> np.ndarray:
+def _read_stream(stream: _Reader, name: str, expected_magic: int | None,
+                 available: int | None = None, gz_bytes: int | None = None) -> np.ndarray:
+    """The array `stream` holds. `available`: the most bytes it can hold (the
+    file's size, or what its gzip stream of `gz_bytes` bytes can inflate to),
+    when known; a header claiming more is refused before the payload is read."""
     head = _read_header(stream, 4, name, 0)
     magic = int.from_bytes(head, "big")
     code, ndim = head[2], head[3]
@@ -81,6 +90,15 @@ def _read_stream(stream: _Reader, name: str, expected_magic: int | None) -> np.n
     n_bytes = dtype.itemsize
     for d in dims:
         n_bytes *= d
+    header_bytes = 4 + 4 * ndim
+    if available is not None and n_bytes > available - header_bytes:
+        got = (f"{available - header_bytes}" if gz_bytes is None else
+               f"at most {available - header_bytes} (a gzip stream of {gz_bytes} bytes inflates "
+               f"to at most {DEFLATE_MAX_RATIO} times that)")
+        raise ValueError(
+            f"{name}: truncated IDX file: header says shape {dims} of {dtype.name} "
+            f"= {n_bytes} payload bytes, file has {got}"
+        )
     payload = _read_payload(stream, n_bytes)
     if len(payload) != n_bytes:
         problem = "truncated" if len(payload) < n_bytes else "oversized"
@@ -122,6 +140,15 @@ def read_idx(source: StrPath | IO[bytes], *, expected_magic: int | None = None) 
         payload is shorter or longer than the header says. The message names the
         file and the sizes.
 
+    Notes
+    -----
+    The header's shape is believed only as far as the file can hold it: a
+    payload larger than the rest of a regular file (or an in-memory buffer),
+    or than its gzip stream can inflate to (1032 times the compressed size, the
+    most deflate can reach), is refused before anything is read or inflated.
+    Otherwise the payload is read in 4 MiB chunks up to the header's size plus
+    one byte, so memory grows with the data really there, not with the claim.
+
     Examples
     --------
     >>> import io, numpy as np
@@ -139,16 +166,40 @@ def read_idx(source: StrPath | IO[bytes], *, expected_magic: int | None = None) 
     return _read_maybe_gzip(source, name, expected_magic)
 
 
+def _remaining(f: IO[bytes]) -> int | None:
+    """Bytes from f's position to its end, if f is an in-memory buffer or a
+    plain open regular file; None for anything else (a pipe, a device, a
+    decompressing reader, a user's own file-like object)."""
+    if isinstance(f, (io.BufferedReader, io.BufferedRandom, io.FileIO)):
+        try:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None
+        except (OSError, ValueError):
+            return None
+    elif not isinstance(f, io.BytesIO):
+        return None
+    pos = f.tell()
+    end = f.seek(0, io.SEEK_END)
+    f.seek(pos)
+    return max(end - pos, 0)
+
+
 def _read_maybe_gzip(f: IO[bytes], name: str, expected_magic: int | None) -> np.ndarray:
+    """The array in f, gzip-compressed or not. The header is believed only as
+    far as the file can hold it (its size, or for gzip 1032 times its size);
+    beyond that the payload is read in chunks, so memory grows with the data
+    really there, never with what the header claims."""
     if not f.seekable():
         f = io.BytesIO(f.read())  # we peek at the first bytes, then start over
+    available = _remaining(f)
     start = f.read(2)
     f.seek(-len(start), io.SEEK_CUR)
     if start != _GZIP_MAGIC:
-        return _read_stream(f, name, expected_magic)
+        return _read_stream(f, name, expected_magic, available)
+    inflated = None if available is None else available * DEFLATE_MAX_RATIO
     try:
         with gzip.GzipFile(fileobj=f, mode="rb") as gz:
-            return _read_stream(gz, name, expected_magic)
+            return _read_stream(gz, name, expected_magic, inflated, available)
     except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
         raise ValueError(f"{name}: invalid gzip stream: {exc}") from None
 
