@@ -74,7 +74,7 @@ def _apply_isa_env() -> None:
 def _thread_pool() -> str:
     if not _kernels.threads_enabled():
         return "none (serial build)"
-    return f"fastconv's own (POSIX threads), {_kernels.pool_workers()} workers started"
+    return "fastconv's own (POSIX threads)"
 
 
 # ---- threadpoolctl ------------------------------------------------------------------
