@@ -211,6 +211,22 @@ def _directory(tmp: Path) -> Path:
     return tmp / "dir.fcm"
 
 
+def _zip_lists_200000_empty_members(tmp: Path) -> Path:
+    path = tmp / "m.fcm"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for i in range(200_000):
+            zf.writestr(f"e{i}", b"")
+    return path
+
+
+def _zip_directory_of_long_names(tmp: Path) -> Path:
+    path = tmp / "m.fcm"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for i in range(64):
+            zf.writestr(f"{i:02d}" + "n" * 30_000, b"")
+    return path
+
+
 IDX_HEADER = bytes([0, 0, 8, 3]) + struct.pack(">3I", 2**31, 28, 28)  # 2**31 images: 1.6 TB
 
 
@@ -253,6 +269,10 @@ CASES = {
     "model-path-is-dev-zero": (_dev_zero, "model", ["character device"]),
     "model-path-is-a-fifo": (_fifo, "model", ["FIFO"]),
     "model-path-is-a-directory": (_directory, "model", ["directory"]),
+    "zip-lists-200000-empty-members": (_zip_lists_200000_empty_members, "model",
+                                       ["200000 members", "4096"]),
+    "zip-directory-of-64-30-KB-names": (_zip_directory_of_long_names, "model",
+                                        ["directory takes", "1048576"]),
     "idx-gz-claims-2**31-images-holds-1-MiB": (_idx_gz_claims_2_31_images_holds_1_mib, "idx",
                                                ["truncated", "1683627180032"]),
     "idx-gz-of-1-MB-inflating-to-1-GiB": (_idx_gz_of_1_mib_inflating_to_1_gib, "idx",

@@ -12,6 +12,9 @@ Three tools for readers of files that may lie (`load_model`, the IDX reader):
   declared, less, a broken CRC, a member that is a symlink or directory, a
   compression method other than stored or deflated, an encrypted member, a
   member larger than the caller allows.
+- `check_zip_directory` reads an archive's end records and refuses a central
+  directory of more entries or bytes than a model file needs, before
+  `zipfile` turns every entry into Python objects.
 - `read_npy_header` reads a ``.npy`` header (at most `NPY_HEADER_MAX` bytes)
   so that the array's shape and dtype can be checked before the array is
   allocated.
@@ -28,7 +31,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-__all__ = ["open_regular", "ZipMember", "read_npy_header", "NPY_HEADER_MAX", "CHUNK"]
+__all__ = ["open_regular", "check_zip_directory", "ZipMember", "read_npy_header", "NPY_HEADER_MAX",
+           "CHUNK", "ZIP_MAX_ENTRIES", "ZIP_MAX_DIRECTORY"]
 
 CHUNK = 1 << 20           # bytes inflated or read per step
 NPY_HEADER_MAX = 10_000   # numpy.load's own limit on a header's length
@@ -217,3 +221,47 @@ def read_npy_header(stream, where: str) -> tuple[tuple[int, ...], bool, np.dtype
              else np.lib.format.read_array_header_2_0)
     shape, fortran, dtype = parse(io.BytesIO(raw_len + header))
     return tuple(shape), bool(fortran), dtype, 8 + len(raw_len) + header_len
+
+
+# ---- the ZIP directory ------------------------------------------------------------------
+
+ZIP_MAX_ENTRIES = 4096            # a model file holds its config and one member per weight
+ZIP_MAX_DIRECTORY = 1 << 20       # bytes of central directory
+_EOCD = struct.Struct("<4s4H2LH")          # end of central directory record
+_EOCD_MAGIC = b"PK\x05\x06"
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")   # zip64 end of central directory locator
+_ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")  # zip64 end of central directory record
+
+
+def check_zip_directory(f: BinaryIO, name: str, max_entries: int = ZIP_MAX_ENTRIES,
+                        max_bytes: int = ZIP_MAX_DIRECTORY) -> None:
+    """Refuse, before `zipfile` parses it, a central directory of more than
+    `max_entries` entries or `max_bytes` bytes (`zipfile` makes Python objects
+    for every entry: memory in proportion to the directory, not to what the
+    reader needs). Reads only the end records; an archive without them is
+    left for `zipfile` to refuse. ValueError naming `name`."""
+    size = f.seek(0, os.SEEK_END)
+    tail_len = min(size, _EOCD.size + 0xFFFF)  # the record and the longest comment
+    f.seek(size - tail_len)
+    tail = f.read(tail_len)
+    at = len(tail) - _EOCD.size  # no comment: where zipfile looks first
+    if at < 0:
+        return
+    if tail[at:at + 4] != _EOCD_MAGIC:
+        at = tail.rfind(_EOCD_MAGIC)
+        if at < 0 or at + _EOCD.size > len(tail):
+            return
+    _, _, _, _, entries, dir_bytes, _, _ = _EOCD.unpack_from(tail, at)
+    if (entries == 0xFFFF or dir_bytes == 0xFFFFFFFF) and at >= _ZIP64_LOCATOR.size:
+        magic, _, record_at, _ = _ZIP64_LOCATOR.unpack_from(tail, at - _ZIP64_LOCATOR.size)
+        if magic == b"PK\x06\x07" and 0 <= record_at <= size - _ZIP64_EOCD.size:
+            f.seek(record_at)
+            record = f.read(_ZIP64_EOCD.size)
+            if record[:4] == b"PK\x06\x06":
+                entries, dir_bytes = _ZIP64_EOCD.unpack(record)[7:9]
+    if entries > max_entries:
+        raise ValueError(f"{name}: the archive lists {entries} members, more than the "
+                         f"{max_entries} a model file may have")
+    if dir_bytes > max_bytes:
+        raise ValueError(f"{name}: the archive's directory takes {dir_bytes} bytes, more than "
+                         f"the {max_bytes} a model file may need")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import activations, layers as layers_mod, losses, optimizers, utils
-from ._bounded import NPY_HEADER_MAX, ZipMember, open_regular, read_npy_header
+from ._bounded import NPY_HEADER_MAX, ZipMember, check_zip_directory, open_regular, read_npy_header
 from ._checks import positive_int
 from ._files import atomic_write
 from .layers import DTYPE, Conv2D, Layer
@@ -514,6 +514,7 @@ def load_model(filepath, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Sequential:
     except _MALFORMED as err:
         raise ValueError(f"load_model: {path} is not a fastconv model file ({err})") from None
     with f:
+        check_zip_directory(f, f"load_model: {path}")
         try:
             zf = zipfile.ZipFile(f)
         except _MALFORMED as err:
