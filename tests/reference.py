@@ -274,3 +274,17 @@ def assert_indices_equal(got, want, *, op, isa, dtype, context=""):
             f"{head}: {int(diff.sum())} of {got.size} differ; first at {at}: "
             f"got {got[at]}, expected {want[at]}; shape {got.shape}"
         )
+
+
+# Python source for a test's child process: caps the child's address space at
+# its size now plus 2 GiB (where the platform allows), so an allocation that a
+# bound failed to stop raises MemoryError instead of exhausting the machine.
+# Needs `resource` imported.
+CHILD_ADDRESS_LIMIT = r"""
+try:
+    with open("/proc/self/status") as status:
+        vm = [int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:")][0]
+    resource.setrlimit(resource.RLIMIT_AS, (vm + (2 << 30), resource.RLIM_INFINITY))
+except OSError:
+    pass
+"""

@@ -530,12 +530,17 @@ def load_model(filepath, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Sequential:
     return model
 
 
+def _member_info(zf: zipfile.ZipFile, name: str, missing: str) -> zipfile.ZipInfo:
+    """The archive's entry for `name`; ValueError(missing) if it has none."""
+    try:
+        return zf.getinfo(name)
+    except KeyError:
+        raise ValueError(missing) from None
+
+
 def _read_model(zf: zipfile.ZipFile, f, path: Path, max_bytes: int) -> tuple[Sequential, dict]:
     """The config, then the built model with its weights read into it."""
-    try:
-        info = zf.getinfo(_CONFIG_MEMBER)
-    except KeyError:
-        raise ValueError(f"load_model: {path} has no {_CONFIG_MEMBER}; not a fastconv model") from None
+    info = _member_info(zf, _CONFIG_MEMBER, f"load_model: {path} has no {_CONFIG_MEMBER}; not a fastconv model")
     where = f"{path}: {_CONFIG_MEMBER}"
     try:
         config = json.loads(ZipMember(f, info, where, _MAX_CONFIG_BYTES).read_all().decode("utf-8"))
@@ -568,10 +573,7 @@ def _read_model(zf: zipfile.ZipFile, f, path: Path, max_bytes: int) -> tuple[Seq
     targets = [w for layer in model.layers for w in layer.weights]
     for i, (shape, target) in enumerate(zip(shapes, targets)):
         name = f"weights/{i:04d}.npy"
-        try:
-            member = zf.getinfo(name)
-        except KeyError:
-            raise ValueError(f"load_model: {path}: weight {i} is missing ({name})") from None
+        member = _member_info(zf, name, f"load_model: {path}: weight {i} is missing ({name})")
         where = f"{path}: {name}"
         try:
             _read_weight(f, member, where, shape, target)
