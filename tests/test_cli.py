@@ -490,3 +490,14 @@ def test_ctrl_c_elsewhere_exits_130_and_real_bugs_keep_their_traceback(monkeypat
     monkeypatch.setattr(_cli, "_predict", raising(TypeError("a bug")))
     with pytest.raises(TypeError, match="a bug"):
         __main__.main(["predict", "m.fcm", "x.npy"])
+
+
+def test_version_flag_prints_the_installed_version():
+    import importlib.metadata
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "fastconv", "--version"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"fastconv {importlib.metadata.version('fastconv')}"

@@ -1594,3 +1594,46 @@ def test_load_model_rejects_absurd_weight_shapes_without_allocating(tmp_path):
     bad = write_zip(tmp_path / "huge.fcm", {"config.json": json.dumps(config)})
     with pytest.raises(ValueError):
         load_model(bad)
+
+
+# ---- what Keras users write -----------------------------------------------------------------
+
+
+def test_dense_takes_an_int_input_shape_as_keras_does():
+    utils.set_random_seed(0)
+    model = Sequential([Dense(2, input_shape=4)])
+    x = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)
+    kernel, bias = model.get_weights()
+    assert kernel.shape == (4, 2)
+    np.testing.assert_allclose(model.predict(x, verbose=0), x.astype(np.float64) @ kernel + bias,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_compile_with_a_metrics_string_names_the_list_it_wants():
+    model = Sequential([Dense(2, input_shape=(4,))])
+    with pytest.raises(ValueError, match=r"metrics must be a list.*'accuracy'"):
+        model.compile("adam", "sparse_categorical_crossentropy", metrics="accuracy")
+
+
+def test_one_hot_labels_with_the_sparse_loss_say_so_and_change_nothing():
+    utils.set_random_seed(0)
+    model = Sequential([Dense(3, activation="softmax", input_shape=(4,))])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    before = [w.copy() for w in model.get_weights()]
+    y = np.eye(3)[[0, 1, 2, 1, 0, 2]]
+    with pytest.raises(ValueError, match=r"shape \(6, 3\).*one-hot.*categorical_crossentropy"):
+        model.fit(np.ones((6, 4), np.float32), y, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    assert model.optimizer.iterations == 0
+
+
+def test_load_model_compile_false_gives_the_uncompiled_model(tmp_path):
+    utils.set_random_seed(0)
+    model = Sequential([Dense(3, activation="softmax", input_shape=(4,))])
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    model.save(tmp_path / "m.fcm")
+    x = np.random.default_rng(2).standard_normal((5, 4)).astype(np.float32)
+    bare = load_model(tmp_path / "m.fcm", compile=False)
+    assert bare.optimizer is None and bare.loss is None
+    np.testing.assert_array_equal(bare.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert load_model(tmp_path / "m.fcm").optimizer is not None

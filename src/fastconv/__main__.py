@@ -26,6 +26,9 @@ def _bench(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fastconv", description=__doc__)
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"fastconv {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p_info = sub.add_parser("info", help="print the build and runtime configuration")
     p_info.add_argument("--example", action="store_true", help="also run the lecture's 1-D example")

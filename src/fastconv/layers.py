@@ -34,6 +34,8 @@ class Layer:
             name = prefix if n == 1 else f"{prefix}_{n - 1}"
         self.name = name
         self.trainable = trainable
+        if isinstance(input_shape, (int, np.integer)):  # Keras takes Dense(2, input_shape=4)
+            input_shape = (input_shape,)
         self.input_shape = None if input_shape is None else tuple(int(d) for d in input_shape)
         self.weights: list[np.ndarray] = []
         self.grads: list[np.ndarray | None] = []

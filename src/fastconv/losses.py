@@ -27,7 +27,7 @@ class Loss:
     def __init__(self, from_logits: bool = False):
         self.from_logits = bool(from_logits)
 
-    def _one_hot(self, y_true: np.ndarray, n_classes: int, dtype) -> np.ndarray:
+    def _one_hot(self, y_true: np.ndarray, n_classes: int, dtype, rows: int) -> np.ndarray:
         if not self.sparse:
             y = np.asarray(y_true, dtype=dtype)
             if y.shape[-1] != n_classes:
@@ -35,7 +35,13 @@ class Loss:
                     f"{self.name}: y has shape {y.shape} but the model predicts {n_classes} classes"
                 )
             return y.reshape(-1, n_classes)
-        labels = np.asarray(y_true).reshape(-1)
+        given = np.asarray(y_true)
+        labels = given.reshape(-1)
+        if labels.size != rows:
+            hint = (f"; y looks one-hot: use 'categorical_crossentropy', or pass class indices "
+                    f"(y.argmax(-1))" if given.ndim >= 2 and given.shape[-1] == n_classes > 1 else "")
+            raise ValueError(f"{self.name}: y has shape {given.shape}, one class index per sample "
+                             f"expected ({rows} samples){hint}")
         if labels.dtype.kind == "f":
             if not np.all(labels == np.round(labels)):
                 raise ValueError(f"{self.name}: sparse labels must be whole numbers")
@@ -51,17 +57,17 @@ class Loss:
         return y
 
     def value_from_logits(self, y_true, z):
-        y = self._one_hot(y_true, z.shape[-1], z.dtype)
+        y = self._one_hot(y_true, z.shape[-1], z.dtype, z.size // max(1, z.shape[-1]))
         return float(-(y * _log_softmax(z.reshape(y.shape))).sum() / max(1, len(y)))
 
     def gradient_from_logits(self, y_true, z):
-        y = self._one_hot(y_true, z.shape[-1], z.dtype)
+        y = self._one_hot(y_true, z.shape[-1], z.dtype, z.size // max(1, z.shape[-1]))
         p = np.exp(_log_softmax(z.reshape(y.shape)))
         return ((p - y) / max(1, len(y))).reshape(z.shape).astype(z.dtype, copy=False)
 
     def value_and_gradient_from_logits(self, y_true, z):
         """``(value_from_logits, gradient_from_logits)`` from one log-softmax."""
-        y = self._one_hot(y_true, z.shape[-1], z.dtype)
+        y = self._one_hot(y_true, z.shape[-1], z.dtype, z.size // max(1, z.shape[-1]))
         logp = _log_softmax(z.reshape(y.shape))
         n = max(1, len(y))
         value = float(-(y * logp).sum() / n)
@@ -71,7 +77,7 @@ class Loss:
     def value(self, y_true, out):
         if self.from_logits:
             return self.value_from_logits(y_true, out)
-        y = self._one_hot(y_true, out.shape[-1], out.dtype)
+        y = self._one_hot(y_true, out.shape[-1], out.dtype, out.size // max(1, out.shape[-1]))
         p = out.reshape(y.shape)
         p = np.clip(p / p.sum(axis=-1, keepdims=True), _EPSILON, 1 - _EPSILON)
         return float(-(y * np.log(p)).sum() / max(1, len(y)))
@@ -79,7 +85,7 @@ class Loss:
     def gradient(self, y_true, out):
         if self.from_logits:
             return self.gradient_from_logits(y_true, out)
-        y = self._one_hot(y_true, out.shape[-1], out.dtype)
+        y = self._one_hot(y_true, out.shape[-1], out.dtype, out.size // max(1, out.shape[-1]))
         p = out.reshape(y.shape)
         s = p.sum(axis=-1, keepdims=True)
         q = p / s

@@ -145,6 +145,8 @@ class Sequential:
         """Choose the optimizer ('adam', 'sgd', 'rmsprop' or an instance), the loss
         ('sparse_categorical_crossentropy', 'categorical_crossentropy') and metrics
         (['accuracy'] or none)."""
+        if isinstance(metrics, str):  # as Keras: a list, so "acc" is not read as "a", "c", "c"
+            raise ValueError(f"compile: metrics must be a list such as ['accuracy'], got {metrics!r}")
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
         metrics = list(metrics or [])
@@ -470,13 +472,17 @@ DEFAULT_MAX_BYTES = 4 << 30
 _FLOAT_ITEMSIZES = (2, 4, 8)  # float16, float32, float64: what a weight member may hold
 
 
-def load_model(filepath, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Sequential:
+def load_model(filepath, compile: bool = True, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Sequential:
     """Load a model written by `Sequential.save`.
 
     Parameters
     ----------
     filepath : str or path-like
         A regular file in the format of docs/model-format.md.
+    compile : bool, optional
+        Compile the model as it was saved (default, as Keras). With False the
+        model comes back uncompiled: ready for `predict`, or for `compile`
+        with settings of your own.
     max_bytes : int, optional, keyword only
         The most bytes the model's weights may take in memory (as float32,
         which is how a model holds them), 4 GiB (`DEFAULT_MAX_BYTES`) by
@@ -486,7 +492,7 @@ def load_model(filepath, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Sequential:
     Returns
     -------
     Sequential
-        The model, compiled as it was saved (if it was).
+        The model, compiled as it was saved (if it was, and `compile` is true).
 
     Raises
     ------
@@ -521,7 +527,7 @@ def load_model(filepath, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Sequential:
             raise ValueError(f"load_model: {path} is not a fastconv model file ({err})") from None
         with zf:
             model, config = _read_model(zf, f, path, max_bytes)
-    if config.get("compile"):
+    if compile and config.get("compile"):
         c = config["compile"]
         try:
             model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c.get("metrics"))
