@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include "fastconv/ukernel.h"
 
 /* a * b into *out; returns 0 on overflow or a negative operand. */
@@ -27,6 +28,13 @@ static inline int64_t fc_prod(int n, const int64_t *v) {
 static inline int64_t fc_sat_mul(int64_t a, int64_t b) {
   int64_t r;
   return fc_mul(a, b, &r) ? r : INT64_MAX;
+}
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+static inline int64_t fc_clock_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static inline int64_t fc_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }

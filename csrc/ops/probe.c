@@ -10,11 +10,7 @@ float fc_f32_fma_probe__scalar(uint64_t iters);
 float fc_f32_fma_probe__avx2(uint64_t iters);
 float fc_f32_fma_probe__avx512(uint64_t iters);
 
-static double fc_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static double fc_now(void) { return 1e-9 * (double)fc_clock_ns(); }
 
 double fc_probe_fma_gflops(fc_isa isa, double seconds) {
   float (*fn)(uint64_t) = fc_f32_fma_probe__scalar;

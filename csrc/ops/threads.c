@@ -43,12 +43,6 @@
 #include <signal.h>
 #endif
 
-static inline int64_t fc_clock_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---- thread count ------------------------------------------------------------ */
 
 static atomic_int fc_cap = -1; /* -1: not resolved yet */
@@ -144,14 +138,14 @@ static inline void fc_relax(void) {
 #endif
 }
 
-/* Spin until *word differs from `old` (returns 1) or about the spin time has
- * passed (returns 0). */
-static int fc_spin_while_equal(_Atomic uint64_t *word, uint64_t old) {
+/* Spin until (*word == value) == equal (returns 1), or for about the spin time
+ * (returns 0). */
+static int fc_spin_until(_Atomic uint64_t *word, uint64_t value, int equal) {
   const int64_t limit = atomic_load_explicit(&fc_spin_ns, memory_order_relaxed);
-  if (limit <= 0) return atomic_load(word) != old;
-  const int64_t t0 = fc_clock_ns();
+  const int64_t t0 = limit > 0 ? fc_clock_ns() : 0;
   for (unsigned i = 1;; i++) {
-    if (atomic_load_explicit(word, memory_order_acquire) != old) return 1;
+    if ((atomic_load_explicit(word, memory_order_acquire) == value) == equal) return 1;
+    if (limit <= 0) return 0;
     fc_relax();
     if ((i & 63) == 0 && fc_clock_ns() - t0 > limit) return 0;
   }
@@ -166,7 +160,7 @@ static struct {
   _Atomic(fc_region_fn) fn;
   _Atomic(void *) ctx;
   atomic_int team;
-  atomic_int finished;    /* shares of tids 1..team-1 done, counted up */
+  _Atomic uint64_t finished; /* shares of tids 1..team-1 done, counted up */
   atomic_int sleepers;    /* workers waiting on `wake` */
   int started;            /* workers running (tids 1..started) */
   /* claim[tid]: the sequence number of the last region whose share tid was
@@ -194,7 +188,7 @@ static int fc_claim(int tid, uint64_t s) {
 
 /* One share done; the last one wakes the submitting thread if it sleeps. */
 static void fc_share_done(int team) {
-  if (atomic_fetch_add_explicit(&pool.finished, 1, memory_order_acq_rel) + 1 == team - 1) {
+  if (atomic_fetch_add_explicit(&pool.finished, 1, memory_order_acq_rel) + 1 == (uint64_t)(team - 1)) {
     pthread_mutex_lock(&pool.lock);
     pthread_cond_signal(&pool.done);
     pthread_mutex_unlock(&pool.lock);
@@ -207,7 +201,7 @@ static void *fc_worker(void *arg) {
   fc_in_region = 1; /* a nested fc_parallel from a worker runs serially */
   for (;;) {
     /* wait for a new region: spin a little, then sleep */
-    if (!fc_spin_while_equal(&pool.seq, seen)) {
+    if (!fc_spin_until(&pool.seq, seen, 0)) {
       pthread_mutex_lock(&pool.lock);
       atomic_fetch_add(&pool.sleepers, 1);
       while (atomic_load(&pool.seq) == seen) pthread_cond_wait(&pool.wake, &pool.lock);
@@ -324,17 +318,11 @@ int fc_parallel(int team, fc_region_fn fn, void *ctx) {
     }
   fc_in_region = 0;
   /* wait for the shares the workers took: spin a little, then sleep */
-  const int members = team - 1;
-  const int64_t limit = atomic_load_explicit(&fc_spin_ns, memory_order_relaxed);
-  const int64_t t0 = fc_clock_ns();
-  for (unsigned i = 1; atomic_load_explicit(&pool.finished, memory_order_acquire) != members; i++) {
-    fc_relax();
-    if ((i & 63) == 0 && fc_clock_ns() - t0 > limit) {
-      pthread_mutex_lock(&pool.lock);
-      while (atomic_load(&pool.finished) != members) pthread_cond_wait(&pool.done, &pool.lock);
-      pthread_mutex_unlock(&pool.lock);
-      break;
-    }
+  const uint64_t members = (uint64_t)(team - 1);
+  if (!fc_spin_until(&pool.finished, members, 1)) {
+    pthread_mutex_lock(&pool.lock);
+    while (atomic_load(&pool.finished) != members) pthread_cond_wait(&pool.done, &pool.lock);
+    pthread_mutex_unlock(&pool.lock);
   }
   pthread_mutex_unlock(&pool.submit);
   return FC_OK;
