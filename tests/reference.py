@@ -1,5 +1,6 @@
 """Slow, independent NumPy references for fastconv's deep-learning ops (NCHW
-only; tests transpose NHWC in and out), and the one comparison helper.
+only; tests transpose NHWC in and out), the one comparison helper, and the
+tests' way of running code in a fresh interpreter.
 
 Nothing here calls fastconv: the references are written from the PyTorch
 definitions with zero padding and one einsum per kernel offset (conv2d and its
@@ -9,6 +10,10 @@ computed in float64.
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 
@@ -288,3 +293,24 @@ try:
 except OSError:
     pass
 """
+
+
+# ---- a fresh interpreter ----------------------------------------------------------
+
+
+def clean_env(**extra: str) -> dict:
+    """This process's environment without fastconv's or any OpenMP runtime's
+    variables, plus `extra`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("FASTCONV_", "OMP_", "GOMP_", "KMP_"))}
+    env.update(extra)
+    return env
+
+
+def run_python(code: str, *, timeout: float = 120, **env_vars: str) -> subprocess.CompletedProcess:
+    """Run `python -c code` (dedented) in a fresh interpreter with only the given
+    fastconv / OpenMP variables set; fails the test on a non-zero exit."""
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=clean_env(**env_vars),
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return proc

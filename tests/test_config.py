@@ -15,20 +15,9 @@ from threadpoolctl import threadpool_limits
 
 import fastconv
 from fastconv import _config, _kernels
+from reference import clean_env, run_python
 
 ISAS = ("scalar", "avx2", "avx512")
-
-
-def run_python(code: str, **env_vars: str) -> subprocess.CompletedProcess:
-    """Run `python -c code` in a fresh interpreter with only the given fastconv /
-    OpenMP variables set; fails the test on a non-zero exit."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("FASTCONV_", "OMP_", "GOMP_", "KMP_"))}
-    env.update(env_vars)
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    return proc
 
 
 # What a fresh process reports: ISA in use, the CPU's best, threads, and every
@@ -220,8 +209,7 @@ def test_show_config_prints_version_isa_pool_threads_compiler(isa, capsys, resto
 
 
 def test_python_m_fastconv_info_exits_zero():
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FASTCONV_", "OMP_"))}
-    env.update(FASTCONV_ISA="scalar", FASTCONV_NUM_THREADS="1")
+    env = clean_env(FASTCONV_ISA="scalar", FASTCONV_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-m", "fastconv", "info"], env=env, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -7,29 +7,15 @@ instead of stalling the run.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from reference import clean_env, run_python
 
 HERE = Path(__file__).parent
 TIMEOUT = 300
-
-
-def clean_env(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FASTCONV_", "OMP_"))}
-    env.update(extra)
-    return env
-
-
-def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=TIMEOUT, env=clean_env(**env))
-    assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 # ---- the fork matrix ---------------------------------------------------------------------
@@ -59,7 +45,7 @@ def test_child_after_threaded_parent_completes_with_full_threads_and_same_result
 def test_fork_while_another_thread_runs_a_region():
     """fork() from one Python thread while another is inside a threaded call:
     the fork waits for the region, and the child can run regions of its own."""
-    run_python("""
+    run_python(timeout=TIMEOUT, code="""
         import os, threading
         import numpy as np, fastconv
         fastconv._kernels.parallel_threshold_ns(0)
@@ -88,7 +74,7 @@ def test_fork_while_another_thread_runs_a_region():
 
 
 def test_import_changes_no_environment_variable_and_loads_no_openmp():
-    proc = run_python("""
+    proc = run_python(timeout=TIMEOUT, code="""
         import os, json
         before = dict(os.environ)
         import fastconv, numpy as np
@@ -105,9 +91,9 @@ def test_import_changes_no_environment_variable_and_loads_no_openmp():
 def test_torch_threads_and_wait_policy_unchanged_by_fastconv(order):
     """PyTorch's thread count is its own whatever the import order, and
     fastconv.set_num_threads does not move it (nor torch's fastconv's)."""
-    torch_alone = run_python("import torch; print(torch.get_num_threads())").stdout.split()
+    torch_alone = run_python("import torch; print(torch.get_num_threads())", timeout=TIMEOUT).stdout.split()
     imports = "import torch, fastconv" if order == "torch first" else "import fastconv, torch"
-    proc = run_python(f"""
+    proc = run_python(timeout=TIMEOUT, code=f"""
         import os
         {imports}
         print(torch.get_num_threads())
@@ -125,7 +111,7 @@ def test_torch_threads_and_wait_policy_unchanged_by_fastconv(order):
 
 
 def test_threadpoolctl_sees_and_limits_fastconv_pool():
-    proc = run_python("""
+    proc = run_python(timeout=TIMEOUT, code="""
         import fastconv
         from threadpoolctl import threadpool_info, threadpool_limits
         info = [i for i in threadpool_info() if i["internal_api"] == "fastconv"]
@@ -138,7 +124,7 @@ def test_threadpoolctl_sees_and_limits_fastconv_pool():
 
 
 def test_threadpoolctl_imported_before_fastconv_also_finds_it():
-    proc = run_python("""
+    proc = run_python(timeout=TIMEOUT, code="""
         import threadpoolctl, fastconv
         print([i["num_threads"] for i in threadpoolctl.threadpool_info()
                if i["internal_api"] == "fastconv"])
@@ -153,7 +139,7 @@ def test_refused_thread_creation_is_a_python_exception_and_the_process_survives(
     """Under an address-space limit that leaves no room for a thread's stack,
     the first threaded call raises RuntimeError (nothing computed, no exit
     from inside the C library); a serial call still works afterwards."""
-    proc = run_python("""
+    proc = run_python(timeout=TIMEOUT, code="""
         import resource
         import numpy as np, fastconv, scipy.signal
         fastconv._kernels.parallel_threshold_ns(0)

@@ -38,8 +38,8 @@ class Loss:
         given = np.asarray(y_true)
         labels = given.reshape(-1)
         if labels.size != rows:
-            hint = (f"; y looks one-hot: use 'categorical_crossentropy', or pass class indices "
-                    f"(y.argmax(-1))" if given.ndim >= 2 and given.shape[-1] == n_classes > 1 else "")
+            hint = ("; y looks one-hot: use 'categorical_crossentropy', or pass class indices "
+                    "(y.argmax(-1))" if given.ndim >= 2 and given.shape[-1] == n_classes > 1 else "")
             raise ValueError(f"{self.name}: y has shape {given.shape}, one class index per sample "
                              f"expected ({rows} samples){hint}")
         if labels.dtype.kind == "f":
