@@ -13,26 +13,22 @@ from ._files import why_unwritable
 # ---- argument types: a bad value is refused while parsing, before any work ----------------
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _int_at_least(minimum: int, wanted: str):
+    """An argparse type: an integer >= minimum, else the message 'expected {wanted}'."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+        return value
+
+    return parse
 
 
-def seed(text: str) -> int:
-    """argparse type: a random seed, an integer >= 0 (as NumPy's generators take)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+positive_int = _int_at_least(1, "a positive integer")
+seed = _int_at_least(0, "an integer >= 0")  # a random seed, as NumPy's generators take
 
 
 def output_file(text: str) -> str:
