@@ -1,22 +1,68 @@
 """Activation functions of the model layer: each a forward and the gradient through it."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from . import _kernels, nn
 
+__all__ = ["Activation", "get", "linear", "relu", "softmax"]
+
 
 class Activation:
-    """One activation: ``forward(z) -> a`` and ``backward(grad_a, z, a) -> grad_z``."""
+    """An activation function of the model layer, with the gradient through it.
+
+    The base class is the identity (``linear``); :data:`relu` and
+    :data:`softmax` are the others. Layers take one by name
+    (``activation="relu"``) through :func:`get`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import activations
+    >>> z = np.array([[-1.0, 2.0]])
+    >>> activations.linear.forward(z)
+    array([[-1.,  2.]])
+    >>> activations.linear.backward(np.ones_like(z), z, z)
+    array([[1., 1.]])
+    """
 
     name = "linear"
 
     def forward(self, z: np.ndarray) -> np.ndarray:
+        """The activation of the pre-activation `z`.
+
+        Parameters
+        ----------
+        z : ndarray
+            A layer's output before the activation.
+
+        Returns
+        -------
+        ndarray
+            ``a``, the shape and dtype of `z`.
+        """
         return z
 
     def backward(self, grad: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """The gradient with respect to `z`, given that with respect to ``a``.
+
+        Parameters
+        ----------
+        grad : ndarray
+            dL/da.
+        z : ndarray
+            The pre-activation `forward` was given.
+        a : ndarray
+            What `forward` returned for `z`.
+
+        Returns
+        -------
+        ndarray
+            dL/dz, the shape of `z`.
+        """
         return grad
 
     def __repr__(self) -> str:
@@ -35,6 +81,19 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class _ReLU(Activation):
+    """``max(z, 0)`` (:func:`fastconv.relu`); the gradient passes where ``z > 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import activations
+    >>> z = np.array([-1.0, 0.0, 3.0])
+    >>> activations.relu.forward(z)
+    array([0., 0., 3.])
+    >>> activations.relu.backward(np.array([5.0, 5.0, 5.0]), z, activations.relu.forward(z))
+    array([0., 0., 5.])
+    """
+
     name = "relu"
 
     def forward(self, z):
@@ -49,6 +108,17 @@ class _ReLU(Activation):
 
 
 class _Softmax(Activation):
+    """Softmax over the last axis (:func:`fastconv.nn.softmax`), with its
+    Jacobian-vector product as the gradient.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import activations
+    >>> activations.softmax.forward(np.array([[0.0, np.log(3.0)]]))
+    array([[0.25, 0.75]])
+    """
+
     name = "softmax"
 
     def forward(self, z):
@@ -59,6 +129,7 @@ class _Softmax(Activation):
         return a * (grad - (grad * a).sum(axis=-1, keepdims=True))
 
 
+# The three activations; each is documented by its class's docstring.
 linear = Activation()
 relu = _ReLU()
 softmax = _Softmax()
@@ -67,8 +138,34 @@ _BY_FUNCTION: dict[Callable[..., Any], Activation] = {nn.relu: relu, nn.softmax:
 
 
 def get(identifier: Any) -> Activation:
-    """The activation for None, a name ('relu', 'softmax', 'linear'), an
-    `Activation`, or one of the functions ``fastconv.nn.relu`` / ``fastconv.nn.softmax``."""
+    """The activation a layer's ``activation=`` argument names.
+
+    Parameters
+    ----------
+    identifier : None, str, Activation or callable
+        None (linear), ``"linear"``, ``"relu"``, ``"softmax"``, an
+        `Activation`, or one of the functions :func:`fastconv.nn.relu` and
+        :func:`fastconv.nn.softmax` (what ``tf.nn.relu`` and ``tf.nn.softmax``
+        become in a Keras program).
+
+    Returns
+    -------
+    Activation
+
+    Raises
+    ------
+    ValueError
+        For any other value; the message lists those accepted.
+
+    Examples
+    --------
+    >>> import fastconv
+    >>> from fastconv import activations
+    >>> activations.get("relu") is activations.get(fastconv.nn.relu) is activations.relu
+    True
+    >>> activations.get(None)
+    <activation linear>
+    """
     if identifier is None:
         return linear
     if isinstance(identifier, Activation):
