@@ -6,6 +6,18 @@ import numpy.typing as npt
 
 from .models import Sequential
 
+__all__ = [
+    "conv2d",
+    "convolve",
+    "convolve2d",
+    "correlate",
+    "correlate2d",
+    "max_pool2d",
+    "predict",
+    "relu",
+    "thread_limit",
+]
+
 _Mode = Literal["full", "valid", "same"]
 _Mode1d = Literal["full", "valid", "same", 0, 1, 2]
 _Boundary = Literal["fill", "pad", "wrap", "circular", "symm", "symmetric"]

@@ -2,6 +2,8 @@ from typing import Any, Literal
 
 import numpy.typing as npt
 
+__all__ = ["convolve2d", "correlate2d"]
+
 _Mode = Literal["full", "valid", "same"]
 _Boundary = Literal["fill", "pad", "wrap", "circular", "symm", "symmetric"]
 _Method = Literal["direct", "fft", "auto"]
