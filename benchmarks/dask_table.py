@@ -245,9 +245,8 @@ def main() -> None:
         f"took {time.perf_counter() - start:.0f} s",
         f"- machine: {info['cpu']}; load average at start {load_start}, at end "
         + " ".join(f"{v:.2f}" for v in os.getloadavg())
-        + " (a shared machine: another engineer's benchmarks ran at the same time, so every "
-        "figure here may be disturbed; 'others' is the share of all CPU time other processes took "
-        "during the best run)",
+        + " ('others' is the share of all CPU time other processes took during the best run: "
+        "well above 0% means that figure was disturbed)",
         f"- versions: fastconv {info['fastconv']} (git {info['git']}, kernels built "
         f"{info['kernels_built']}), NumPy {info['numpy']}, dask {dask.__version__}, distributed "
         f"{distributed.__version__}, Python {info['python']}; ISA {info['isa']}, pool {info['thread_pool']}",
