@@ -6,7 +6,6 @@ Training is the slow part: one `train --epochs 1` on the shared 5,000 digits
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import os
 import re
 import signal
@@ -21,7 +20,6 @@ import pytest
 
 MNIST_5K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-5k"
 needs_mnist = pytest.mark.skipif(not MNIST_5K.is_dir(), reason=f"shared MNIST subset not at {MNIST_5K}")
-HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 
 # Started before anything else in the child: any attempt to reach the network fails.
 NO_NETWORK = """\
@@ -51,7 +49,7 @@ def offline_env(tmp: Path, *front: Path) -> dict[str, str]:
 
 def fastconv_cli(*args, env=None, cwd=None, timeout=300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "fastconv", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=timeout)
+                          env=env, cwd=cwd, timeout=timeout, check=False)
 
 
 def write_idx_images(path: Path, images: np.ndarray, compress: bool) -> Path:
@@ -71,7 +69,7 @@ def read_idx_labels(path: Path) -> np.ndarray:
 
 def read_idx_images(path: Path, count: int) -> np.ndarray:
     raw = gzip.decompress(path.read_bytes())
-    magic, n, h, w = struct.unpack(">4I", raw[:16])
+    magic, _, h, w = struct.unpack(">4I", raw[:16])
     assert magic == 0x803
     return np.frombuffer(raw, np.uint8, count * h * w, 16).reshape(count, h, w)
 
@@ -210,24 +208,22 @@ def grid_lines(a):
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    """`fastconv demo --epochs 1 --plot F` (without --plot where matplotlib is
-    missing), once, with the network blocked."""
+    """`fastconv demo --epochs 1`, once, with the network blocked (its pictures:
+    tests/test_figures.py)."""
     tmp = tmp_path_factory.mktemp("demo")
-    plot = tmp / "lecture.png"
-    done = fastconv_cli("demo", "--epochs", "1", *(["--plot", plot] if HAVE_MATPLOTLIB else []),
-                        env=offline_env(tmp), cwd=tmp)
-    return done, plot
+    done = fastconv_cli("demo", "--epochs", "1", env=offline_env(tmp), cwd=tmp)
+    return done
 
 
 def test_demo_runs_offline(demo_run):
-    done, _ = demo_run
+    done = demo_run
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert "downloading" not in done.stderr.lower()
 
 
 def test_demo_prints_the_lectures_worked_example(demo_run):
-    done, _ = demo_run
+    done = demo_run
     out = done.stdout
     assert "0.78 -0.11  0.11  0.33  0.56 -0.11  0.33" in out  # the lecture's first feature-map row
     maps, pooled = lecture_worked_example()
@@ -243,34 +239,48 @@ def test_demo_prints_the_lectures_worked_example(demo_run):
 
 
 def test_demo_trains_the_lectures_cnn_and_reports_accuracy(demo_run):
-    done, _ = demo_run
+    done = demo_run
     m = re.search(r"accuracy on (\d+) unseen images: (\d+(?:\.\d+)?)%", done.stdout)
     assert m, done.stdout
     assert int(m[1]) > 0 and float(m[2]) > 80, m[0]  # X versus O: one epoch is plenty
     assert re.search(r"^Epoch 1/1 .*loss: \d\.\d{4} - accuracy: \d\.\d{4}", done.stdout, re.MULTILINE)
 
 
-@pytest.mark.skipif(not HAVE_MATPLOTLIB, reason="matplotlib is not installed")
-def test_demo_plot_writes_a_png(demo_run):
-    done, plot = demo_run
-    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert f"Wrote {plot}" in done.stdout
+def stub_packages(tmp: Path, *names: str) -> Path:
+    """A folder to put first on PYTHONPATH in which importing each of `names` fails, as
+    where the package is not installed."""
+    stub = tmp / "stub"
+    for name in names:
+        (stub / name).mkdir(parents=True, exist_ok=True)
+        (stub / name / "__init__.py").write_text(f'raise ImportError("No module named {name!r} (stub)")\n')
+    return stub
 
 
-def test_demo_plot_without_matplotlib_exits_1_with_a_clear_message(tmp_path):
-    """A plot was asked for and cannot be made: a non-zero exit (1, as any failed
-    command) so scripts notice, one line saying what to install, no traceback,
-    and no file. The worked example is still printed."""
-    stub = tmp_path / "stub"
-    (stub / "matplotlib").mkdir(parents=True)
-    (stub / "matplotlib" / "__init__.py").write_text('raise ImportError("No module named \'matplotlib\' (stub)")\n')
-    plot = tmp_path / "never.png"
-    done = fastconv_cli("demo", "--epochs", "1", "--plot", plot, env=offline_env(tmp_path, stub), cwd=tmp_path)
+def assert_one_line_naming_the_extra(done, command: str, option: str, package: str, extra: str) -> None:
     assert done.returncode == 1, (done.returncode, done.stderr)
-    assert "matplotlib" in done.stderr and "pip install matplotlib" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
-    assert not plot.exists()
-    assert "0.78 -0.11  0.11  0.33  0.56 -0.11  0.33" in done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"fastconv {command}: error: {option} needs {package}, which is not installed")
+    assert lines[0].endswith(f'pip install "fastconv[{extra}]"'), lines[0]
+
+
+def test_demo_figures_without_matplotlib_refuse_before_any_work(tmp_path):
+    """One line saying which extra to install, exit status 1, and nothing else: no worked
+    example printed, no training, no folder made."""
+    figures = tmp_path / "figures"
+    done = fastconv_cli("demo", "--epochs", "1", "--figures", figures,
+                        env=offline_env(tmp_path, stub_packages(tmp_path, "matplotlib")), cwd=tmp_path)
+    assert_one_line_naming_the_extra(done, "demo", "--figures", "matplotlib", "plot")
+    assert done.stdout == "" and not figures.exists()
+
+
+def test_train_plot_without_matplotlib_refuses_before_any_work(random_mnist, tmp_path):
+    plot = tmp_path / "curves.png"
+    done = fastconv_cli("train", "--data", random_mnist, "--epochs", "1", "--plot", plot,
+                        env=offline_env(tmp_path, stub_packages(tmp_path, "matplotlib")), cwd=tmp_path)
+    assert_one_line_naming_the_extra(done, "train", "--plot", "matplotlib", "plot")
+    assert done.stdout == "" and not plot.exists()
 
 
 # ---- bad arguments ----------------------------------------------------------------------------------
@@ -302,8 +312,15 @@ BAD_ARGUMENTS = {
     "train-save-onto-a-dir": (["train", "--epochs", "1", "--save", "{tmp}"], "--save", "is a directory"),
     "demo-seed-minus-1": (["demo", "--epochs", "1", "--seed", "-1"], "--seed", "'-1'"),
     "demo-epochs-0": (["demo", "--epochs", "0"], "--epochs", "'0'"),
-    "demo-plot-into-missing-dir": (["demo", "--epochs", "1", "--plot", "{tmp}/missing/x.png"], "--plot",
-                                   "does not exist"),
+    "demo-figures-under-missing-dir": (["demo", "--epochs", "1", "--figures", "{tmp}/missing/figures"],
+                                       "--figures", "does not exist"),
+    "demo-figures-onto-a-file": (["demo", "--epochs", "1", "--figures", "{tmp}/a-file"], "--figures",
+                                 "it is not a directory"),
+    "train-plot-into-missing-dir": (["train", "--epochs", "1", "--plot", "{tmp}/missing/curves.png"], "--plot",
+                                    "does not exist"),
+    "train-plot-onto-a-dir": (["train", "--epochs", "1", "--plot", "{tmp}"], "--plot", "is a directory"),
+    "train-validation-split-1": (["train", "--epochs", "1", "--validation-split", "1"], "--validation-split",
+                                 "'1'"),
     "bench-json-into-missing-dir": (["bench", "--smoke", "--json", "{tmp}/missing/bench.json"], "--json",
                                     "does not exist"),
     "bench-plot-into-missing-dir": (["bench", "--smoke", "--plot", "{tmp}/missing/bench.png"], "--plot",
@@ -320,6 +337,7 @@ def test_bad_argument_is_refused_before_any_work_in_one_line(case, random_mnist,
     benchmark header, so no work began (each command would print one at once)."""
     args, option, problem = BAD_ARGUMENTS[case]
     args = [a.format(tmp=tmp_path) for a in args]
+    (tmp_path / "a-file").write_text("not a directory\n")
     if args[0] == "train":
         args += ["--data", str(random_mnist)]
     done = fastconv_cli(*args, env=offline_env(tmp_path), cwd=tmp_path, timeout=300)
@@ -445,8 +463,6 @@ BAD_FILES = {
 
 @pytest.mark.parametrize("case", list(BAD_FILES))
 def test_predict_on_a_bad_file_prints_one_line_naming_it(case, untrained_model, tmp_path):
-    if case == "a.png+b.npy":
-        pytest.importorskip("PIL")
     paths = _write_bad_file(tmp_path, case)
     done = fastconv_cli("predict", untrained_model, *paths, env=offline_env(tmp_path), cwd=tmp_path, timeout=120)
     assert done.returncode == 1, (done.returncode, done.stderr)
@@ -460,7 +476,8 @@ def test_predict_on_a_bad_file_prints_one_line_naming_it(case, untrained_model, 
 @pytest.mark.parametrize("fmt", ["jpg", "png"])
 def test_predict_reads_any_image_file_pillow_reads(fmt, untrained_model, tmp_path):
     """A JPEG is told from an IDX file by its contents, as a PNG is, whatever the name."""
-    Image = pytest.importorskip("PIL.Image")
+    from PIL import Image
+
     gen = np.random.default_rng(3)
     paths = []
     for i in range(2):
@@ -498,6 +515,7 @@ def test_version_flag_prints_the_installed_version():
     import sys
 
     proc = subprocess.run([sys.executable, "-m", "fastconv", "--version"], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"fastconv {importlib.metadata.version('fastconv')}"
+

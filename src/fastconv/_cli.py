@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
+import os
 import sys
 import time
 
@@ -31,6 +33,17 @@ positive_int = _int_at_least(1, "a positive integer")
 seed = _int_at_least(0, "an integer >= 0")  # a random seed, as NumPy's generators take
 
 
+def fraction(text: str) -> float:
+    """argparse type: a number in [0, 1), as Keras' validation_split."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
+    return value
+
+
 def output_file(text: str) -> str:
     """argparse type: a file the command will write, checked now rather than
     after the work: its directory exists and takes new files."""
@@ -40,14 +53,53 @@ def output_file(text: str) -> str:
     return text
 
 
+def output_dir(text: str) -> str:
+    """argparse type: a directory the command will write files into, checked now: it is a
+    writable directory, or it can be made (its parent exists and takes new entries)."""
+    if not text:
+        raise argparse.ArgumentTypeError("cannot write into '': the path is empty")
+    if os.path.isdir(text):
+        if not os.access(text, os.W_OK | os.X_OK):
+            raise argparse.ArgumentTypeError(f"cannot write into {text!r}: no permission to create files in it")
+        return text
+    if os.path.exists(text):
+        raise argparse.ArgumentTypeError(f"cannot write into {text!r}: it is not a directory")
+    problem = why_unwritable(text.rstrip(os.sep) or text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"cannot create directory {text!r}: {problem}")
+    return text
+
+
+class MissingExtra(Exception):
+    """An option needs an optional package that is not installed (the message says which
+    `pip install "fastconv[extra]"` brings it)."""
+
+
+_EXTRAS = {"matplotlib": ("matplotlib", "plot"), "PIL": ("Pillow", "image")}
+
+
+def need(module: str, what: str) -> None:
+    """Raise MissingExtra, saying what to install, unless `module` imports."""
+    try:
+        importlib.import_module(module)
+    except ImportError as err:
+        package, extra = _EXTRAS[module]
+        why = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise MissingExtra(f"{what} needs {package}, which is not installed ({why}); "
+                           f'pip install "fastconv[{extra}]"') from None
+
+
 def configure(sub: argparse._SubParsersAction) -> None:
     """Add the train, predict and demo subcommands to `sub`."""
     p = sub.add_parser("demo", help="the image-classification lecture end to end, offline",
                        description="The lecture's worked example (a 9x9 X, three filters, ReLU, "
                                    "pooling), its 1-D example, and its CNN trained on generated "
                                    "X-versus-O images. Needs no download.")
-    p.add_argument("--plot", metavar="FILE", type=output_file, help="also draw filters, feature "
-                   "maps and the training curve into FILE (needs matplotlib)")
+    p.add_argument("--figures", metavar="DIR", type=output_dir,
+                   help="also draw the lecture's pictures into DIR as PNG files (made if missing): "
+                        "the X and O images, the filters, the feature maps with their values, after "
+                        "ReLU, after pooling, the model's votes and its learning curves (needs "
+                        'matplotlib: pip install "fastconv[plot]")')
     p.add_argument("--epochs", type=positive_int, default=3, help="training epochs (default 3)")
     p.add_argument("--seed", type=seed, default=0, help="random seed, >= 0 (default 0)")
     p.set_defaults(func=_demo)
@@ -65,6 +117,13 @@ def configure(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save", metavar="FILE", type=output_file,
                    help="save the trained model to FILE (replaced only once training and the "
                         "test have completed; never after Ctrl-C)")
+    p.add_argument("--plot", metavar="FILE", type=output_file,
+                   help="draw loss and accuracy per epoch (validation's too, with "
+                        "--validation-split) into FILE as PNG once training has completed (needs "
+                        'matplotlib: pip install "fastconv[plot]")')
+    p.add_argument("--validation-split", metavar="FRACTION", type=fraction, default=0.0,
+                   help="hold out this fraction of the training images (the last ones, as Keras) "
+                        "to report val_loss and val_accuracy each epoch (default 0)")
     p.add_argument("--seed", type=seed, default=None, help="random seed (>= 0) for a reproducible run")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="as Keras' fit")
     p.set_defaults(func=_train)
@@ -85,7 +144,10 @@ def configure(sub: argparse._SubParsersAction) -> None:
 def _demo(args: argparse.Namespace) -> int:
     from . import _demo
 
-    _demo.run(plot=args.plot, epochs=args.epochs, seed=args.seed)
+    if args.figures is not None:
+        need("matplotlib", "--figures")
+        os.makedirs(args.figures, exist_ok=True)
+    _demo.run(figures=args.figures, epochs=args.epochs, seed=args.seed)
     return 0
 
 
@@ -94,6 +156,8 @@ def _train(args: argparse.Namespace) -> int:
     from ._demo import lecture_model
     from .datasets import mnist
 
+    if args.plot is not None:
+        need("matplotlib", "--plot")
     try:
         (x_train, y_train), (x_test, y_test) = mnist.load_data(args.data)
     except (mnist.DatasetNotFoundError, ValueError) as err:
@@ -108,7 +172,8 @@ def _train(args: argparse.Namespace) -> int:
         model.summary()
     start = time.perf_counter()
     try:
-        model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, verbose=args.verbose)
+        history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
+                            verbose=args.verbose, validation_split=args.validation_split)
         took = time.perf_counter() - start
         loss, acc = model.evaluate(x_test, y_test, verbose=0)
     except KeyboardInterrupt:
@@ -116,19 +181,28 @@ def _train(args: argparse.Namespace) -> int:
         # stopped is not the one --save asked for, so nothing is written
         history = getattr(model, "history", None)  # None: fit was still checking its arguments
         epochs = len(history.epoch) if history is not None else 0
-        steps = math.ceil(len(x_train) / args.batch_size)
+        fitted = int(len(x_train) * (1 - args.validation_split)) if args.validation_split else len(x_train)
+        steps = math.ceil(fitted / args.batch_size)
         extra = model.optimizer.iterations - epochs * steps
         where = (", during the test evaluation" if epochs == args.epochs else
                  f" and {extra} of {steps} steps of epoch {epochs + 1}" if extra else "")
-        kept = f"; nothing was saved to {args.save}" if args.save else ""
+        unwritten = " or ".join(f for f in (args.save, args.plot) if f)
+        kept = f"; nothing was saved to {unwritten}" if unwritten else ""
         print(f"fastconv train: interrupted after {epochs} of {args.epochs} epochs{where}{kept}",
               file=sys.stderr)
         return 130
-    print(f"trained on {len(x_train)} images for {args.epochs} epochs in {took:.1f} s; "
+    fitted = int(len(x_train) * (1 - args.validation_split)) if args.validation_split else len(x_train)
+    held = f" ({len(x_train) - fitted} more held out for validation)" if fitted < len(x_train) else ""
+    print(f"trained on {fitted} images{held} for {args.epochs} epochs in {took:.1f} s; "
           f"test accuracy {acc:.4f}, loss {loss:.4f} ({len(x_test)} images)")
     if args.save:
         model.save(args.save)
         print(f"saved to {args.save}")
+    if args.plot:
+        from . import _figures
+
+        _figures.training_curves(args.plot, history.history, "The lecture's CNN on MNIST")
+        print(f"plotted to {args.plot}")
     return 0
 
 
