@@ -276,6 +276,54 @@ print(matplotlib.get_backend(), "matplotlib.pyplot" in sys.modules)
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+# ---- fastconv bench --plot ------------------------------------------------------------------------
+
+
+def test_bench_plot_labels_its_axes_and_marks_peers_that_did_not_run(tmp_path, monkeypatch):
+    """Torch blocked (not installed), NumPy timed, SciPy left out by --vs (not run): bars for
+    NumPy, a marked outline for the others, a legend naming each, y-ticks labelled "...x"."""
+    from fastconv import _figures
+    from fastconv.__main__ import main
+
+    monkeypatch.setitem(sys.modules, "torch", None)
+    figures = []
+    save = _figures.save_figure
+
+    def keep(fig, *args, **kwargs):
+        figures.append(fig)
+        return save(fig, *args, **kwargs)
+
+    monkeypatch.setattr(_figures, "save_figure", keep)
+    path = tmp_path / "speedups.png"
+    assert main(["bench", "--smoke", "--threads", "1", "--areas", "relu,dropins", "--vs", "numpy,torch",
+                 "--plot", str(path)]) == 0
+    rgb, meta = read_png(path)
+    assert rgb.shape[1] == 1080
+    (fig,) = figures
+    relu = next(ax for ax in fig.axes if ax.get_title() == "relu, float32")
+    assert relu.get_xlabel() and relu.get_ylabel() == "fastconv speed-up"
+    ticks = [t.get_text() for t in relu.get_yticklabels()]
+    assert len(ticks) >= 2 and all(re.fullmatch(r"[\d.]+x", t) for t in ticks), ticks
+    legend = [t.get_text() for t in relu.get_legend().get_texts()]
+    assert legend == ["vs numpy, 1 thread", "vs torch, 1 thread: not installed"], legend
+    assert "not installed" in [t.get_text() for t in relu.texts]
+    speedups = meta["panels"]["relu"]["speedups"]
+    assert speedups["vs torch, 1 thread"] == {"relu": "not installed"}
+    assert speedups["vs numpy, 1 thread"]["relu"] > 0
+    dropins = meta["panels"]["dropins"]["speedups"]
+    assert set(dropins["vs scipy, 1 thread"].values()) == {"not run (--vs)"}, dropins
+    dropins_ax = next(ax for ax in fig.axes if ax.get_title().startswith("drop-ins"))
+    assert any(t.get_text() == "vs scipy, 1 thread: not run (--vs)" for t in dropins_ax.get_legend().get_texts())
+
+
+@pytest.mark.parametrize("lo, hi", [(0.5, 20.0), (1.1, 1.9), (0.02, 900.0), (2.6, 3.4)])
+def test_bench_speedup_ticks_give_at_least_two_labels_in_any_range(lo, hi):
+    from fastconv._bench.cli import speedup_ticks
+
+    ticks = speedup_ticks(lo / 1.6, hi * 2.2)  # the plot's margins around its values
+    assert len(ticks) >= 2 and all(lo / 1.6 <= t <= hi * 2.2 for t in ticks), ticks
+
+
 # ---- fastconv train --plot -----------------------------------------------------------------------
 
 
