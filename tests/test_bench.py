@@ -49,10 +49,11 @@ def test_bench_smoke_writes_json_with_every_area(tmp_path):
 
 
 def test_bench_plot_without_matplotlib_says_so_before_any_work(monkeypatch, tmp_path, capsys):
-    """One line naming the extra to install, exit status 1, no benchmark header (no work)."""
+    """One line naming the extra to install, exit status 2 (1 means results disagree), no
+    benchmark header (no work)."""
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
     plot = tmp_path / "speedups.png"
-    assert main(["bench", "--smoke", "--plot", str(plot)]) == 1
+    assert main(["bench", "--smoke", "--plot", str(plot)]) == 2
     out, err = capsys.readouterr()
     assert err.startswith("fastconv bench: error: --plot needs matplotlib, which is not installed")
     assert err.endswith('pip install "fastconv[plot]"\n') and err.count("\n") == 1, err

@@ -260,7 +260,8 @@ def stub_packages(tmp: Path, *names: str) -> Path:
 
 
 def assert_one_line_naming_the_extra(done, command: str, option: str, package: str, extra: str) -> None:
-    assert done.returncode == 1, (done.returncode, done.stderr)
+    """Refused before any work: exit status 2, as for a bad argument, and one line."""
+    assert done.returncode == 2, (done.returncode, done.stderr)
     assert "Traceback" not in done.stderr, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -269,7 +270,7 @@ def assert_one_line_naming_the_extra(done, command: str, option: str, package: s
 
 
 def test_demo_figures_without_matplotlib_refuse_before_any_work(tmp_path):
-    """One line saying which extra to install, exit status 1, and nothing else: no worked
+    """One line saying which extra to install, exit status 2, and nothing else: no worked
     example printed, no training, no folder made."""
     figures = tmp_path / "figures"
     done = fastconv_cli("demo", "--epochs", "1", "--figures", figures,
