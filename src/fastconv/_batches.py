@@ -212,6 +212,11 @@ class Epochs:
         self._replaying = False
         self.warned = False  # whether this epoch's data ran out (and said so)
 
+    def reset(self) -> None:
+        """Start the next epoch at a new pass (Keras resets the validation data so
+        before every validation; a one-shot source continues where it stopped)."""
+        self._iterator, self._seen = None, 0
+
     @property
     def steps_per_epoch(self) -> int | None:
         """Batches per epoch: `steps`, else the data's batches (None while unknown)."""

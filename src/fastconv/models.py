@@ -310,8 +310,8 @@ class Sequential:
             new pass begins when one ends). If the data runs out before, a warning
             says so, and training stops when an epoch gets no batch at all.
         validation_steps : int, optional
-            Batches per validation (continuing through the validation data from
-            one validation to the next, as Keras does); by default all of them.
+            Batches per validation: the first that many of the validation data
+            each time (the next ones of a generator); by default all of them.
         validation_batch_size : int, optional
             Batch size of the validation, `batch_size` by default.
         validation_freq : int or list of int, optional
@@ -446,6 +446,7 @@ class Sequential:
         ``on_test_*`` hooks: the mean (weighted) loss and the accuracy. Only the
         forward passes are open to Ctrl-C under `guard`."""
         self.stop_evaluating = False
+        data.reset()
         hooks.on_test_begin()
         seen = correct = 0
         total_loss = 0.0
