@@ -735,6 +735,10 @@ def test_class_weights_apply_to_training_not_to_validation():
     assert history.history["val_loss"][0] == pytest.approx(numpy_loss(weights, x, y), rel=1e-5)
     assert history.history["loss"][0] == pytest.approx(
         numpy_loss(weights, x, y, np.where(y == 0, 5.0, 1.0)), rel=1e-5)
+    history = model.fit(x, y, epochs=1, verbose=0, class_weight={0: 5.0}, validation_split=0.4)
+    assert history.history["val_loss"][0] == pytest.approx(numpy_loss(weights, x[6:], y[6:]), rel=1e-5)
+    assert history.history["loss"][0] == pytest.approx(
+        numpy_loss(weights, x[:6], y[:6], np.where(y[:6] == 0, 5.0, 1.0)), rel=1e-5)
 
 
 def test_sample_weights_of_shape_n_by_1_are_taken_and_the_users_array_is_left_alone():
@@ -913,14 +917,25 @@ def test_validation_steps_take_the_first_batches_of_each_validation(monkeypatch)
     assert [rows for training, rows in seen if not training] == [[0, 1, 2, 3], [4, 5, 6, 7]] * 3
 
 
-def test_validation_steps_take_the_next_batches_of_a_validation_generator(monkeypatch):
+def test_validation_steps_take_the_same_first_batches_of_a_validation_generator(monkeypatch):
+    """Keras documents that each validation sees the same samples: a one-shot
+    generator is read once, up to validation_steps batches, and replayed."""
     model = make_model()
     x, y = data(4)
     vx, vy = tagged(12)
     seen = record_rows(model, monkeypatch)
-    endless = ((vx[i % 12:i % 12 + 2], vy[i % 12:i % 12 + 2]) for i in range(0, 10**6, 2))
-    model.fit(x, y, epochs=3, verbose=0, validation_data=endless, validation_steps=2)
-    assert [rows for training, rows in seen if not training] == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9], [10, 11]]
+    pulled = []
+
+    def endless():
+        i = 0
+        while True:
+            pulled.append(i)
+            yield vx[i % 12:i % 12 + 2], vy[i % 12:i % 12 + 2]
+            i += 2
+
+    model.fit(x, y, epochs=3, verbose=0, validation_data=endless(), validation_steps=2)
+    assert [rows for training, rows in seen if not training] == [[0, 1], [2, 3]] * 3
+    assert pulled == [0, 2]
 
 
 def test_evaluate_and_predict_take_iterables_and_steps():

@@ -17,6 +17,7 @@ pass begins when one ends), and a warning if the data runs out first.
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
 import operator
 import warnings
@@ -197,8 +198,10 @@ class IterableSource:
 
 class Epochs:
     """One epoch's batches at a time from `source`, by Keras' EpochIterator rules
-    (see the module docstring). With `replay`, the first complete pass is kept and
-    later passes replay it (for a one-shot validation set read once per epoch)."""
+    (see the module docstring). With `replay`, the first epoch's batches (up to
+    `steps`) are kept and every later epoch replays them: a one-shot validation
+    source then gives each validation the same samples, as Keras documents for
+    `validation_steps`."""
 
     def __init__(self, source: ArraySource | IterableSource, steps: int | None, *, what: str,
                  replay: bool = False):
@@ -223,18 +226,21 @@ class Epochs:
         return self.steps or self.num_batches
 
     def _pass(self) -> Iterator[Batch]:
-        if self._kept is None:
-            return self.source.new_pass()
-        if self._replaying:
-            return iter(self._kept)
-        return self._keep()
+        return self.source.new_pass()
 
-    def _keep(self) -> Iterator[Batch]:
-        self._kept.clear()
-        for batch in self.source.new_pass():
-            self._kept.append(batch)
-            yield batch
-        self._replaying = True
+    def _replay(self) -> Iterator[Batch]:
+        """The first epoch's batches (up to `steps`), kept; later epochs replay them."""
+        if self._replaying:
+            yield from self._kept
+            return
+        try:
+            for batch in itertools.islice(self.source.new_pass(), self.steps):
+                self._kept.append(batch)
+                yield batch
+        finally:
+            self._replaying = True
+        if self.steps is not None and len(self._kept) < self.steps:
+            self.warn_ran_out()
 
     def warn_ran_out(self) -> None:
         """Keras' warning that the data ran out before the steps asked for."""
@@ -246,6 +252,9 @@ class Epochs:
     def epoch(self) -> Iterator[Batch]:
         """The next epoch's batches."""
         self.warned = False
+        if self._kept is not None:
+            yield from self._replay()
+            return
         if self.steps is None:
             count = 0
             for batch in self._pass():
@@ -359,7 +368,7 @@ def fit_data(model: Sequential, x: Any, y: Any, batch_size: Any, sample_weight: 
             if w is not None:
                 raise ValueError("fit: class_weight and sample_weight cannot be given at the same time "
                                  "(as in Keras); fold the class weights into sample_weight")
-            w = class_sample_weights(y, class_weight, model.output_shape[-1], "fit")
+            class_sample_weights(y[:0], class_weight, model.output_shape[-1], "fit")  # keys checked now
         vx = vy = vw = None
         if validation_data is None and validation_split:
             if not 0 < validation_split < 1:
@@ -374,6 +383,8 @@ def fit_data(model: Sequential, x: Any, y: Any, batch_size: Any, sample_weight: 
             x, y, w = x[:cut], y[:cut], None if w is None else w[:cut]
         if len(x) == 0:
             raise ValueError(f"fit: no training data: x has shape {x.shape}; give at least one sample")
+        if class_weight is not None:  # the training samples only, not those split off to validate on
+            w = class_sample_weights(y, class_weight, model.output_shape[-1], "fit")
         size = _batch_size(batch_size, len(x), steps_per_epoch, "fit")
         train = Epochs(ArraySource(x, y, w, size, shuffle), steps_per_epoch, what="training")
     val = None
@@ -382,8 +393,7 @@ def fit_data(model: Sequential, x: Any, y: Any, batch_size: Any, sample_weight: 
         if is_batch_iterable(validation_data):
             source = IterableSource(validation_data,
                                     lambda item, i: _labelled_batch(model, item, i, "fit", "validation_data"))
-            val = Epochs(source, validation_steps, what="evaluation",
-                         replay=source.one_shot and validation_steps is None)
+            val = Epochs(source, validation_steps, what="evaluation", replay=source.one_shot)
         else:
             if isinstance(validation_data, list):
                 validation_data = tuple(validation_data)

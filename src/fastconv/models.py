@@ -286,9 +286,10 @@ class Sequential:
             their sample weights) to validate on instead of training; arrays only.
         validation_data : tuple or iterable, optional
             ``(x_val, y_val)``, ``(x_val, y_val, val_sample_weight)`` or an
-            iterable of such batches; replaces `validation_split`. A one-shot
-            iterable (a generator) without `validation_steps` is read at the first
-            validation and its batches are kept for the next ones.
+            iterable of such batches; replaces `validation_split`. Every
+            validation sees the same samples (as Keras documents): a one-shot
+            iterable (a generator) is read at the first validation (up to
+            `validation_steps` batches) and those batches are kept for the next.
         shuffle : bool, optional
             Draw a new order of the samples for every pass over arrays (not for an
             iterable, which yields its own order).
@@ -310,8 +311,8 @@ class Sequential:
             new pass begins when one ends). If the data runs out before, a warning
             says so, and training stops when an epoch gets no batch at all.
         validation_steps : int, optional
-            Batches per validation: the first that many of the validation data
-            each time (the next ones of a generator); by default all of them.
+            Batches per validation: the first that many of the validation data,
+            the same ones every time; by default all of them.
         validation_batch_size : int, optional
             Batch size of the validation, `batch_size` by default.
         validation_freq : int or list of int, optional
