@@ -12,6 +12,7 @@ import time
 import tokenize
 import zipfile
 import zlib
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from . import _batches, activations, layers as layers_mod, losses, optimizers
 from ._bounded import NPY_HEADER_MAX, ZipMember, check_zip_directory, open_regular, read_npy_header
 from ._checks import positive_int
 from ._files import atomic_write
-from .callbacks import History, _CallbackList, _checked
+from .callbacks import Callback, History, _CallbackList, _checked
 from .layers import DTYPE, Conv2D, Layer
 
 __all__ = ["Sequential", "History", "load_model"]
@@ -254,10 +255,12 @@ class Sequential:
             raise ValueError(f"{op}: x has {len(x)} samples but y has {len(y)}")
         return y
 
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1) -> History:
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+            verbose: int | str = "auto", callbacks: Sequence[Callback] | None = None,
+            validation_split: float = 0.0, validation_data: Any = None, shuffle: bool = True,
+            class_weight: Mapping[int, float] | None = None, sample_weight: Any = None,
+            initial_epoch: int = 0, steps_per_epoch: int | None = None, validation_steps: int | None = None,
+            validation_batch_size: int | None = None, validation_freq: int | Collection[int] = 1) -> History:
         """Train the model, as ``keras.Model.fit``: epochs of mini-batch steps, each
         epoch optionally followed by a validation; returns a `History`, also kept as
         ``model.history``.
@@ -420,7 +423,8 @@ class Sequential:
                 bar.close(interrupted=True)
         return history
 
-    def _train_epoch(self, batches, hooks: _CallbackList, bar: _Bar, guard: _InterruptGuard) -> dict[str, float]:
+    def _train_epoch(self, batches: Iterable[_batches.Batch], hooks: _CallbackList, bar: _Bar,
+                     guard: _InterruptGuard) -> dict[str, float]:
         """One epoch's steps; its running ``loss`` (mean over the samples so far of
         each batch's weighted loss) and ``accuracy``."""
         seen = correct = 0
@@ -473,8 +477,9 @@ class Sequential:
         hooks.on_test_end(logs)
         return logs
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
-                 callbacks=None, return_dict=False):
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: int | str = "auto",
+                 sample_weight: Any = None, steps: int | None = None, callbacks: Sequence[Callback] | None = None,
+                 return_dict: bool = False) -> float | list[float] | dict[str, float]:
         """Mean loss (and accuracy) over (x, y), as ``keras.Model.evaluate``.
 
         Parameters
@@ -530,7 +535,8 @@ class Sequential:
             return dict(sorted(logs.items()))
         return [logs["loss"], logs["accuracy"]] if self.metrics else logs["loss"]
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+    def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = "auto", steps: int | None = None,
+                callbacks: Sequence[Callback] | None = None) -> Any:
         """The model's outputs for x, dropout off, as ``keras.Model.predict``.
 
         Parameters
@@ -552,8 +558,9 @@ class Sequential:
 
         Returns
         -------
-        numpy.ndarray
-            ``(N, *output_shape)``; for no samples an empty array of that shape.
+        numpy.ndarray or dask.array.Array
+            ``(N, *output_shape)`` (a Dask array for a Dask array x); for no
+            samples an empty array of that shape.
 
         Examples
         --------
