@@ -19,7 +19,11 @@ class Loss:
     `out` is the model's output: probabilities (``from_logits=False``) or
     logits. ``value_from_logits`` / ``gradient_from_logits`` serve a model whose
     last layer is a softmax: they use log-softmax of the logits, so no
-    probability is ever clipped or divided by."""
+    probability is ever clipped or divided by.
+
+    Each takes an optional `sample_weight`, one weight per sample (shape (N,)):
+    the loss is then ``sum(w * loss) / N``, the batch size dividing and not the
+    weights' sum, as Keras' default reduction ("sum_over_batch_size") does."""
 
     name = "loss"
     sparse = False
@@ -56,35 +60,40 @@ class Loss:
         y[np.arange(labels.size), labels] = 1
         return y
 
-    def value_from_logits(self, y_true, z):
-        y = self._one_hot(y_true, z.shape[-1], z.dtype, z.size // max(1, z.shape[-1]))
-        return float(-(y * _log_softmax(z.reshape(y.shape))).sum() / max(1, len(y)))
+    @staticmethod
+    def _sum(y: np.ndarray, logp: np.ndarray, w: np.ndarray | None) -> float:
+        """-sum(y * logp) over all samples, each weighted by w when given."""
+        if w is None:
+            return -(y * logp).sum()
+        return -((y * logp).sum(axis=-1) * _weights(w, len(y), logp.dtype)).sum()
 
-    def gradient_from_logits(self, y_true, z):
+    def value_from_logits(self, y_true, z, sample_weight=None):
+        y = self._one_hot(y_true, z.shape[-1], z.dtype, z.size // max(1, z.shape[-1]))
+        return float(self._sum(y, _log_softmax(z.reshape(y.shape)), sample_weight) / max(1, len(y)))
+
+    def gradient_from_logits(self, y_true, z, sample_weight=None):
         y = self._one_hot(y_true, z.shape[-1], z.dtype, z.size // max(1, z.shape[-1]))
         p = np.exp(_log_softmax(z.reshape(y.shape)))
-        return ((p - y) / max(1, len(y))).reshape(z.shape).astype(z.dtype, copy=False)
+        return _scaled(p - y, sample_weight, z)
 
-    def value_and_gradient_from_logits(self, y_true, z):
+    def value_and_gradient_from_logits(self, y_true, z, sample_weight=None):
         """``(value_from_logits, gradient_from_logits)`` from one log-softmax."""
         y = self._one_hot(y_true, z.shape[-1], z.dtype, z.size // max(1, z.shape[-1]))
         logp = _log_softmax(z.reshape(y.shape))
-        n = max(1, len(y))
-        value = float(-(y * logp).sum() / n)
-        grad = ((np.exp(logp) - y) / n).reshape(z.shape).astype(z.dtype, copy=False)
-        return value, grad
+        value = float(self._sum(y, logp, sample_weight) / max(1, len(y)))
+        return value, _scaled(np.exp(logp) - y, sample_weight, z)
 
-    def value(self, y_true, out):
+    def value(self, y_true, out, sample_weight=None):
         if self.from_logits:
-            return self.value_from_logits(y_true, out)
+            return self.value_from_logits(y_true, out, sample_weight)
         y = self._one_hot(y_true, out.shape[-1], out.dtype, out.size // max(1, out.shape[-1]))
         p = out.reshape(y.shape)
         p = np.clip(p / p.sum(axis=-1, keepdims=True), _EPSILON, 1 - _EPSILON)
-        return float(-(y * np.log(p)).sum() / max(1, len(y)))
+        return float(self._sum(y, np.log(p), sample_weight) / max(1, len(y)))
 
-    def gradient(self, y_true, out):
+    def gradient(self, y_true, out, sample_weight=None):
         if self.from_logits:
-            return self.gradient_from_logits(y_true, out)
+            return self.gradient_from_logits(y_true, out, sample_weight)
         y = self._one_hot(y_true, out.shape[-1], out.dtype, out.size // max(1, out.shape[-1]))
         p = out.reshape(y.shape)
         s = p.sum(axis=-1, keepdims=True)
@@ -92,10 +101,26 @@ class Loss:
         inside = (q > _EPSILON) & (q < 1 - _EPSILON)
         # d/dp of -sum(y log(p / s)) = -(y / p) + sum(y) / s, zero where clipped
         g = np.where(inside, -y / np.where(inside, p, 1), 0) + (y * inside).sum(-1, keepdims=True) / s
-        return (g / max(1, len(y))).reshape(out.shape).astype(out.dtype, copy=False)
+        return _scaled(g, sample_weight, out)
 
     def get_config(self) -> dict:
         return {"class_name": type(self).__name__, "from_logits": self.from_logits}
+
+
+def _weights(sample_weight, rows: int, dtype) -> np.ndarray:
+    w = np.asarray(sample_weight, dtype=dtype).reshape(-1)
+    if w.shape != (rows,):
+        raise ValueError(f"sample_weight has shape {np.shape(sample_weight)}; one weight per sample "
+                         f"({rows}) expected")
+    return w
+
+
+def _scaled(g: np.ndarray, sample_weight, out: np.ndarray) -> np.ndarray:
+    """The gradient rows `g` (one per sample) of the weighted mean loss, shaped as `out`."""
+    n = max(1, len(g))
+    if sample_weight is not None:
+        g = g * _weights(sample_weight, len(g), g.dtype)[:, None]
+    return (g / n).reshape(out.shape).astype(out.dtype, copy=False)
 
 
 class SparseCategoricalCrossentropy(Loss):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import signal
@@ -11,15 +12,17 @@ import time
 import tokenize
 import zipfile
 import zlib
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import activations, layers as layers_mod, losses, optimizers, utils
+from . import _batches, activations, layers as layers_mod, losses, optimizers
 from ._bounded import NPY_HEADER_MAX, ZipMember, check_zip_directory, open_regular, read_npy_header
 from ._checks import positive_int
 from ._files import atomic_write
+from .callbacks import Callback, History, _CallbackList, _checked
 from .layers import DTYPE, Conv2D, Layer
 
 __all__ = ["Sequential", "History", "load_model"]
@@ -28,25 +31,6 @@ FORMAT_NAME = "fastconv-model"
 FORMAT_VERSION = 1
 _CONFIG_MEMBER = "config.json"
 _MAX_CONFIG_BYTES = 1 << 20
-
-
-class History:
-    """What ``fit`` returns (and leaves in ``model.history``, also when Ctrl-C stops
-    it): ``history`` maps 'loss', 'accuracy' (and 'val_*') to one value per completed
-    epoch; ``epoch`` lists the completed epochs; ``interrupted`` says Ctrl-C stopped fit."""
-
-    def __init__(self):
-        self.history: dict[str, list[float]] = {}
-        self.epoch: list[int] = []
-        self.interrupted = False
-
-    def _record(self, epoch: int, logs: dict[str, float]) -> None:
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(float(value))
-
-    def __repr__(self) -> str:
-        return f"<History epochs={len(self.epoch)} keys={list(self.history)}>"
 
 
 class Sequential:
@@ -212,9 +196,11 @@ class Sequential:
         return (self.loss is not None and not self.loss.from_logits and last is not None
                 and getattr(last, "activation", None) is activations.softmax)
 
-    def _train_step(self, xb: np.ndarray, yb: np.ndarray,
-                    guard: _InterruptGuard | None = None) -> tuple[float, np.ndarray]:
-        """One optimizer step on a batch. Only its forward pass, which changes nothing
+    def _train_step(self, xb: np.ndarray, yb: np.ndarray, guard: _InterruptGuard | None = None,
+                    sample_weight: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """One optimizer step on a batch, its loss weighted per sample by
+        `sample_weight` (Keras' ``sum(w * loss) / len(xb)``) when given; returns the
+        batch's loss and the model's output. Only its forward pass, which changes nothing
         the model keeps, is open to Ctrl-C under fit's `guard` (the step is then
         discarded); from backward on, where the first weights change (Dense applies
         Adam inside its gradient kernel), Ctrl-C waits until every weight, moment
@@ -228,20 +214,21 @@ class Sequential:
         for layer in hooked:
             layer.fused_update = self.optimizer.fused_update
         try:
-            loss = self._backward_and_apply(yb, probs)
+            loss = self._backward_and_apply(yb, probs, sample_weight)
         finally:
             for layer in hooked:
                 layer.fused_update = None
         return loss, probs
 
-    def _backward_and_apply(self, yb: np.ndarray, probs: np.ndarray) -> float:
+    def _backward_and_apply(self, yb: np.ndarray, probs: np.ndarray,
+                            sample_weight: np.ndarray | None = None) -> float:
         last = self.layers[-1]
         if self._fuses_softmax():
-            loss, grad = self.loss.value_and_gradient_from_logits(yb, last.preactivation)
+            loss, grad = self.loss.value_and_gradient_from_logits(yb, last.preactivation, sample_weight)
             grad = last.backward(grad, grad_is_preactivation=True)
         else:
-            loss = self.loss.value(yb, probs)
-            grad = last.backward(self.loss.gradient(yb, probs))
+            loss = self.loss.value(yb, probs, sample_weight)
+            grad = last.backward(self.loss.gradient(yb, probs, sample_weight))
         self._backward(grad)
         params = [w for layer in self.layers if layer.trainable for w in layer.weights]
         grads = [g for layer in self.layers if layer.trainable for g in layer.grads]
@@ -268,137 +255,351 @@ class Sequential:
             raise ValueError(f"{op}: x has {len(x)} samples but y has {len(y)}")
         return y
 
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
-        """Train for `epochs` passes over (x, y) in mini-batches of `batch_size` (32),
-        shuffling each epoch; returns a `History`, also kept as ``model.history``.
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+            verbose: int | str = "auto", callbacks: Sequence[Callback] | None = None,
+            validation_split: float = 0.0, validation_data: Any = None, shuffle: bool = True,
+            class_weight: Mapping[int, float] | None = None, sample_weight: Any = None,
+            initial_epoch: int = 0, steps_per_epoch: int | None = None, validation_steps: int | None = None,
+            validation_batch_size: int | None = None, validation_freq: int | Collection[int] = 1) -> History:
+        """Train the model, as ``keras.Model.fit``: epochs of mini-batch steps, each
+        epoch optionally followed by a validation; returns a `History`, also kept as
+        ``model.history``.
 
+        Parameters
+        ----------
+        x : array_like or iterable
+            Inputs, (N, *input_shape) (for one channel (N, H, W) is taken too); or
+            an iterable of batches ``(x, y)`` or ``(x, y, sample_weight)`` (a
+            generator, an iterator, or an object iterated afresh each epoch), in
+            which case `y`, `batch_size` and `sample_weight` must not be given.
+        y : array_like, optional
+            Targets: class indices (sparse loss) or one-hot rows, N of them.
+        batch_size : int, optional
+            Samples per step: 32, or ``ceil(N / steps_per_epoch)`` when that is given.
+        epochs : int, optional
+            The epoch to stop before (counting from 0; with `initial_epoch`, the
+            epochs run are ``initial_epoch .. epochs - 1``).
+        verbose : 'auto', 0, 1 or 2, optional
+            A progress bar per epoch (1, 'auto'), a line per epoch (2), or nothing (0).
+        callbacks : list of fastconv.callbacks.Callback, optional
+            Called as Keras calls them (`fastconv.callbacks`); a `History` is
+            added unless the list holds one.
+        validation_split : float, optional
+            The fraction of the samples (the last ones, before shuffling; with
+            their sample weights) to validate on instead of training; arrays only.
+        validation_data : tuple or iterable, optional
+            ``(x_val, y_val)``, ``(x_val, y_val, val_sample_weight)`` or an
+            iterable of such batches; replaces `validation_split`. Every
+            validation sees the same samples (as Keras documents): a one-shot
+            iterable (a generator) is read at the first validation (up to
+            `validation_steps` batches) and those batches are kept for the next.
+        shuffle : bool, optional
+            Draw a new order of the samples for every pass over arrays (not for an
+            iterable, which yields its own order).
+        class_weight : dict, optional
+            ``{class index: weight}``: each sample's loss is weighted by its class's
+            weight (1 for a class not in the dict), the class being y, or the
+            argmax of one-hot y. Not together with `sample_weight`.
+        sample_weight : array_like, optional
+            One weight per sample, shape (N,) or (N, 1), finite and >= 0.
+            A batch's loss is ``sum(w * loss) / batch size``, as Keras' default
+            reduction; the reported ``loss`` is the mean of that over the epoch's
+            samples, and ``accuracy`` is not weighted (``compile(metrics=...)`` in
+            Keras is not).
+        initial_epoch : int, optional
+            The epoch to start at (to resume training: epochs are counted on).
+        steps_per_epoch : int, optional
+            Batches per epoch. Needed for an endless generator; with arrays, an
+            epoch then takes the next batches of the current pass over the data (a
+            new pass begins when one ends). If the data runs out before, a warning
+            says so, and training stops when an epoch gets no batch at all.
+        validation_steps : int, optional
+            Batches per validation: the first that many of the validation data,
+            the same ones every time; by default all of them.
+        validation_batch_size : int, optional
+            Batch size of the validation, `batch_size` by default.
+        validation_freq : int or list of int, optional
+            Validate after every that many epochs, or after the epochs listed
+            (counted from 1).
+
+        Returns
+        -------
+        History
+            ``history.history`` maps ``loss``, ``accuracy`` (and ``val_*``) to one
+            value per epoch; ``history.epoch`` lists the epochs run.
+
+        Raises
+        ------
+        ValueError
+            For data of the wrong shape or length, bad weights (negative, NaN,
+            the wrong shape, class_weight keys that are not classes of the
+            model), bad step counts, and arguments an iterable of batches must
+            not come with; all before the first step.
+        KeyboardInterrupt
+            On Ctrl-C, with the model as after its last complete step.
+
+        Notes
+        -----
         Ctrl-C (SIGINT) stops training as in Keras: fit raises KeyboardInterrupt, and
         the model is exactly as after its last complete step, never half updated:
         every weight, optimizer moment and ``optimizer.iterations`` agree. Ctrl-C
-        during a step's forward pass (or the validation) acts at once and the step is
+        during a step's forward pass (or a validation's) acts at once and the step is
         discarded; during the rest of a step (backward and the update, which Dense
-        applies inside its gradient kernel) it acts when the step is complete.
-        ``model.history`` holds the completed epochs, with ``interrupted`` set. This
-        needs fit to run in the main thread over Python's default SIGINT handler,
-        which fit replaces for its own duration only; another handler is left alone
-        and decides what Ctrl-C does."""
+        applies inside its gradient kernel) or in a callback it acts when that is
+        complete. ``model.history`` holds the completed epochs, with ``interrupted``
+        set; ``on_train_end`` is not called. This needs fit to run in the main
+        thread over Python's default SIGINT handler, which fit replaces for its own
+        duration only; another handler is left alone and decides what Ctrl-C does.
+        An exception from a callback or from the data ends fit the same way: the
+        handler restored, the progress bar closed, ``model.history`` kept.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastconv.callbacks import EarlyStopping
+        >>> from fastconv.layers import Dense
+        >>> from fastconv.models import Sequential
+        >>> model = Sequential([Dense(3, activation="softmax", input_shape=(4,))])
+        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        >>> x, y = np.random.default_rng(0).random((40, 4)), np.arange(40) % 3
+        >>> history = model.fit(x, y, epochs=3, validation_split=0.25, verbose=0,
+        ...                     class_weight={0: 2.0}, callbacks=[EarlyStopping(patience=5)])
+        >>> sorted(history.history), history.epoch
+        (['accuracy', 'loss', 'val_accuracy', 'val_loss'], [0, 1, 2])
+        >>> batches = ((x[i:i + 8], y[i:i + 8]) for i in range(0, 40, 8))
+        >>> model.fit(batches, epochs=1, verbose=0).history["loss"] != []
+        True
+        """
         self._check_ready("fit")
-        x = self._prepare_x(x, "fit")
-        y = self._check_xy(x, y, "fit")
-        self._ensure_built(x)
-        batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size", "fit")
-        verbose = 1 if verbose == "auto" else int(verbose)
-        if callbacks:
-            raise ValueError("fit: callbacks are not supported")
-        if validation_data is None and validation_split:
-            if not 0 < validation_split < 1:
-                raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
-            cut = int(len(x) * (1 - validation_split))  # Keras: the last samples, before shuffling
-            if cut == 0 or cut == len(x):
-                raise ValueError(
-                    f"fit: x has {len(x)} samples, too few to split into training and validation "
-                    f"sets with validation_split={validation_split!r}; give more data or another "
-                    "validation_split")
-            validation_data = (x[cut:], y[cut:])
-            x, y = x[:cut], y[:cut]
-        if len(x) == 0:
-            raise ValueError(f"fit: no training data: x has shape {x.shape}; give at least one sample")
-        if validation_data is not None:
-            if len(validation_data) != 2:
-                raise ValueError("fit: validation_data must be (x_val, y_val)")
-            vx = self._prepare_x(validation_data[0], "fit (validation_data)")
-            vy = self._check_xy(vx, validation_data[1], "fit (validation_data)")
-            if len(vx) == 0:
-                raise ValueError(f"fit: validation_data holds no samples: x_val has shape {vx.shape}")
-        self.history = history = History()
-        n = len(x)
-        steps = math.ceil(n / batch_size)
-        self.stop_training = False
-        bar = None
+        epochs = positive_int(epochs, "epochs", "fit", minimum=0)
+        initial_epoch = positive_int(initial_epoch, "initial_epoch", "fit", minimum=0)
+        steps_per_epoch = _optional_steps(steps_per_epoch, "steps_per_epoch", "fit")
+        validation_steps = _optional_steps(validation_steps, "validation_steps", "fit")
+        validation_freq = _batches.validation_freq_checked(validation_freq)
+        level = 1 if verbose == "auto" else int(verbose)
+        callbacks = _checked(callbacks, "fit")
+        train, val = _batches.fit_data(self, x, y, batch_size, sample_weight, class_weight, shuffle,
+                                       steps_per_epoch, validation_split, validation_data,
+                                       validation_batch_size, validation_steps)
         guard = _InterruptGuard()
+        hooks = bar = None
         try:
             with guard:
+                hooks = _CallbackList(callbacks, self, {"verbose": verbose, "epochs": epochs,
+                                                        "steps": train.steps_per_epoch}, add_history=True)
+                history = hooks.history
+                self.stop_training = False
+                hooks.on_train_begin()
+                epoch_logs: dict[str, float] = {}
                 for epoch in range(initial_epoch, epochs):
                     guard.check()
-                    order = utils.rng().permutation(n) if shuffle else np.arange(n)
-                    bar = _Bar(verbose, steps, f"Epoch {epoch + 1}/{epochs}")
-                    seen = total_loss = correct = 0
+                    batches = train.epoch()
+                    first = next(batches, None)
+                    if first is None:  # a one-shot iterable is used up: nothing to train on
+                        if not train.warned:
+                            train.warn_ran_out()
+                        break
+                    hooks.on_epoch_begin(epoch)
+                    bar = _Bar(level, train.steps_per_epoch, f"Epoch {epoch + 1}/{epochs}")
                     start = time.perf_counter()
-                    for step in range(steps):
-                        idx = order[step * batch_size:(step + 1) * batch_size]
-                        loss, probs = self._train_step(x[idx], y[idx], guard)
-                        seen += idx.size
-                        total_loss += loss * idx.size
-                        logs = {"loss": total_loss / seen}
-                        if self.metrics:
-                            correct += self._correct(y[idx], probs)
-                            logs["accuracy"] = correct / seen
-                        bar.update(logs)
-                    if validation_data is not None:
-                        with guard.interruptible():
-                            vals = self.evaluate(vx, vy, batch_size=batch_size, verbose=0, return_dict=True)
-                        logs.update({f"val_{k}": v for k, v in vals.items()})
+                    logs = self._train_epoch(itertools.chain([first], batches), hooks, bar, guard)
+                    if val is not None and _batches.should_validate(epoch, validation_freq):
+                        vals = self._test_loop(val, hooks, guard, "fit (validation)")
+                        logs.update({f"val_{key}": value for key, value in vals.items()})
                     bar.close(logs=logs, seconds=time.perf_counter() - start)
-                    history._record(epoch, logs)
+                    bar = None
+                    epoch_logs = logs
+                    hooks.on_epoch_end(epoch, logs)
+                    if self.stop_training:
+                        break
+                hooks.on_train_end(epoch_logs)
         except KeyboardInterrupt:
-            history.interrupted = True
+            if hooks is not None:
+                hooks.history.interrupted = True
             self.stop_training = True
+            raise
+        finally:
             if bar is not None:
                 bar.close(interrupted=True)
-            raise
         return history
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
-        """Mean loss (and accuracy) over (x, y): ``[loss, accuracy]``, or the loss alone
-        when compiled without metrics, or a dict with ``return_dict=True``."""
+    def _train_epoch(self, batches: Iterable[_batches.Batch], hooks: _CallbackList, bar: _Bar,
+                     guard: _InterruptGuard) -> dict[str, float]:
+        """One epoch's steps; its running ``loss`` (mean over the samples so far of
+        each batch's weighted loss) and ``accuracy``."""
+        seen = correct = 0
+        total_loss = 0.0
+        logs: dict[str, float] = {}
+        for step, (xb, yb, wb) in enumerate(batches):
+            hooks.on_train_batch_begin(step)
+            loss, probs = self._train_step(xb, yb, guard, wb)
+            seen += len(xb)
+            total_loss += loss * len(xb)
+            logs = {"loss": total_loss / seen}
+            if self.metrics:
+                correct += self._correct(yb, probs)
+                logs["accuracy"] = correct / seen
+            bar.update(logs)
+            hooks.on_train_batch_end(step, logs)
+            if self.stop_training:
+                break
+        return logs
+
+    def _test_loop(self, data: _batches.Epochs, hooks: _CallbackList, guard: _InterruptGuard,
+                   op: str, bar: _Bar | None = None) -> dict[str, float]:
+        """One pass of `data` through the model in inference mode, with the
+        ``on_test_*`` hooks: the mean (weighted) loss and the accuracy. Only the
+        forward passes are open to Ctrl-C under `guard`."""
+        self.stop_evaluating = False
+        data.reset()
+        hooks.on_test_begin()
+        seen = correct = 0
+        total_loss = 0.0
+        logs: dict[str, float] = {}
+        for step, (xb, yb, wb) in enumerate(data.epoch()):
+            hooks.on_test_batch_begin(step)
+            with guard.interruptible():
+                probs = self._forward(xb, training=False)
+                loss = self.loss.value(yb, probs, wb)
+            seen += len(xb)
+            total_loss += loss * len(xb)
+            logs = {"loss": total_loss / seen}
+            if self.metrics:
+                correct += self._correct(yb, probs)
+                logs["accuracy"] = correct / seen
+            if bar is not None:
+                bar.update({})
+            hooks.on_test_batch_end(step, logs)
+            if self.stop_evaluating:
+                break
+        if seen == 0:
+            raise ValueError(f"{op}: no data: the iterable of batches yielded none")
+        hooks.on_test_end(logs)
+        return logs
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: int | str = "auto",
+                 sample_weight: Any = None, steps: int | None = None, callbacks: Sequence[Callback] | None = None,
+                 return_dict: bool = False) -> float | list[float] | dict[str, float]:
+        """Mean loss (and accuracy) over (x, y), as ``keras.Model.evaluate``.
+
+        Parameters
+        ----------
+        x, y : array_like, or x an iterable of batches
+            As for `fit` (an iterable of ``(x, y)`` or ``(x, y, sample_weight)``
+            batches comes without `y`, `batch_size` and `sample_weight`).
+        batch_size : int, optional
+            32 by default, or ``ceil(N / steps)`` when `steps` is given.
+        verbose : 'auto', 0, 1 or 2, optional
+            A progress bar (1, 'auto'), one line at the end (2), or nothing (0).
+        sample_weight : array_like, optional
+            One weight per sample: the loss is ``sum(w * loss) / N``.
+        steps : int, optional
+            Batches to evaluate; by default all.
+        callbacks : list of fastconv.callbacks.Callback, optional
+            Their ``on_test_*`` hooks are called.
+        return_dict : bool, optional
+            Return ``{"accuracy": ..., "loss": ...}`` (keys sorted, as Keras).
+
+        Returns
+        -------
+        list or float or dict
+            ``[loss, accuracy]``, the loss alone when compiled without metrics, or
+            a dict with `return_dict`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastconv.layers import Dense
+        >>> from fastconv.models import Sequential
+        >>> model = Sequential([Dense(3, activation="softmax", input_shape=(4,))])
+        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        >>> x, y = np.ones((6, 4)), np.arange(6) % 3
+        >>> loss, accuracy = model.evaluate(x, y, verbose=0)
+        >>> half = model.evaluate(x, y, sample_weight=np.full(6, 0.5), verbose=0, return_dict=True)
+        >>> bool(np.isclose(half["loss"], loss / 2))
+        True
+        """
         self._check_ready("evaluate")
-        x = self._prepare_x(x, "evaluate")
-        y = self._check_xy(x, y, "evaluate")
-        self._ensure_built(x)
-        batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size", "evaluate")
-        verbose = 1 if verbose == "auto" else int(verbose)
-        if len(x) == 0:
-            raise ValueError(f"evaluate: no data: x has shape {x.shape}; give at least one sample")
-        steps = math.ceil(len(x) / batch_size)
-        bar = _Bar(verbose, steps, "Evaluate")
-        total_loss = correct = 0.0
-        for step in range(steps):
-            xb, yb = x[step * batch_size:(step + 1) * batch_size], y[step * batch_size:(step + 1) * batch_size]
-            probs = self._forward(xb, training=False)
-            total_loss += self.loss.value(yb, probs) * len(xb)
-            correct += self._correct(yb, probs)
-            bar.update({})
-        logs = {"loss": total_loss / len(x)}
-        if self.metrics:
-            logs["accuracy"] = correct / len(x)
-        bar.close(logs=logs)
+        steps = _optional_steps(steps, "steps", "evaluate")
+        level = 1 if verbose == "auto" else int(verbose)
+        callbacks = _checked(callbacks, "evaluate")
+        data = _batches.evaluate_data(self, x, y, batch_size, sample_weight, steps)
+        hooks = _CallbackList(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": data.steps_per_epoch})
+        bar = _Bar(level, data.steps_per_epoch, "Evaluate")
+        logs = None
+        try:
+            logs = self._test_loop(data, hooks, _NO_GUARD, "evaluate", bar)
+        finally:
+            bar.close(logs=logs, interrupted=logs is None)
         if return_dict:
-            return logs
+            return dict(sorted(logs.items()))
         return [logs["loss"], logs["accuracy"]] if self.metrics else logs["loss"]
 
-    def predict(self, x, batch_size=None, verbose="auto"):
-        """The model's outputs for x, in batches of `batch_size` (32), dropout off; for
-        no samples, an empty array of the output's shape, ``(0, *output_shape)``.
-        A Dask array gives a Dask array, computed chunk by chunk (`fastconv.dask.predict`)."""
+    def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = "auto", steps: int | None = None,
+                callbacks: Sequence[Callback] | None = None) -> Any:
+        """The model's outputs for x, dropout off, as ``keras.Model.predict``.
+
+        Parameters
+        ----------
+        x : array_like, iterable or Dask array
+            Inputs (N, *input_shape); or an iterable of batches, each x or a tuple
+            whose first item is x (then `batch_size` must not be given). A Dask
+            array gives a Dask array, computed chunk by chunk
+            (`fastconv.dask.predict`; `steps` and `callbacks` do not apply).
+        batch_size : int, optional
+            32 by default, or ``ceil(N / steps)`` when `steps` is given.
+        verbose : 'auto', 0, 1 or 2, optional
+            A progress bar (1, 'auto') or nothing.
+        steps : int, optional
+            Batches to predict; by default all.
+        callbacks : list of fastconv.callbacks.Callback, optional
+            Their ``on_predict_*`` hooks are called (``on_predict_batch_end`` with
+            ``{"outputs": batch_output}``).
+
+        Returns
+        -------
+        numpy.ndarray or dask.array.Array
+            ``(N, *output_shape)`` (a Dask array for a Dask array x); for no
+            samples an empty array of that shape.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastconv.layers import Dense
+        >>> from fastconv.models import Sequential
+        >>> model = Sequential([Dense(3, activation="softmax", input_shape=(4,))])
+        >>> model.predict(np.ones((5, 4)), batch_size=2, verbose=0).shape
+        (5, 3)
+        """
         if type(x).__module__.split(".")[0] == "dask":  # a Dask array: lazy, chunk by chunk
+            if steps is not None or callbacks:
+                raise ValueError("predict: steps and callbacks do not apply to a Dask array x, which is "
+                                 "computed lazily, chunk by chunk")
             from .dask import predict as _dask_predict
             return _dask_predict(self, x, batch_size=batch_size)
-        x = self._prepare_x(x, "predict")
-        self._ensure_built(x)
+        steps = _optional_steps(steps, "steps", "predict")
+        level = 1 if verbose == "auto" else int(verbose)
+        callbacks = _checked(callbacks, "predict")
+        data = _batches.predict_data(self, x, batch_size, steps)
         if not self.layers:
             raise RuntimeError("predict: the model has no layers")
-        batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size", "predict")
-        verbose = 1 if verbose == "auto" else int(verbose)
-        steps = max(1, math.ceil(len(x) / batch_size))
-        bar = _Bar(verbose, steps, "Predict")
+        hooks = _CallbackList(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": data.steps_per_epoch})
+        bar = _Bar(level, data.steps_per_epoch, "Predict")
+        self.stop_predicting = False
+        hooks.on_predict_begin()
         outs = []
-        for step in range(steps):
-            xb = x[step * batch_size:(step + 1) * batch_size]
-            if len(xb):
-                outs.append(self._forward(xb, training=False))
-            bar.update({})
-        bar.close()
+        try:
+            for step, (xb, _, _) in enumerate(data.epoch()):
+                hooks.on_predict_batch_begin(step)
+                out = self._forward(xb, training=False)
+                outs.append(out)
+                bar.update({})
+                hooks.on_predict_batch_end(step, {"outputs": out})
+                if self.stop_predicting:
+                    break
+        finally:
+            bar.close()
+        hooks.on_predict_end()
         if not outs:
             return np.zeros((0, *self.output_shape), dtype=DTYPE)
         return np.concatenate(outs)
@@ -455,6 +656,10 @@ class Sequential:
                 buf = io.BytesIO()
                 np.save(buf, w, allow_pickle=False)
                 zf.writestr(f"weights/{i:04d}.npy", buf.getvalue())
+
+
+def _optional_steps(value: Any, name: str, op: str) -> int | None:
+    return None if value is None else positive_int(value, name, op)
 
 
 # What reading a malformed file can raise from zipfile, json, numpy's .npy
