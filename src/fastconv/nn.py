@@ -197,7 +197,7 @@ class _PoolGeometry(NamedTuple):
     """Sizes of one max_pool2d call, in the order the C kernels take them."""
 
     dims: tuple[int, ...]  # n, c, h, w, oh, ow
-    opts: tuple[int, ...]  # kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left
+    opts: tuple[int, ...]  # kernel_h, kernel_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
     out_shape: tuple[int, ...]  # of y (batched), in the call's layout
 
 
@@ -230,7 +230,7 @@ def _pool_geometry(op: str, x: np.ndarray, kernel_size: Any, stride: Any, paddin
         )
     check_size(xs, x.dtype.itemsize, "x", op)
     shape = (n, oh, ow, c) if nhwc else (n, c, oh, ow)
-    return _PoolGeometry((n, c, h, w, oh, ow), (kh, kw, sh, sw, ph, pw), shape)
+    return _PoolGeometry((n, c, h, w, oh, ow), (kh, kw, sh, sw, 1, 1, ph, pw), shape)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, *, layout="NCHW",
@@ -544,7 +544,7 @@ def _conv2d_maxpool_plan(x: np.ndarray, weight: np.ndarray, stride: Any, padding
     ph, pw = oh // kh, ow // kw
     if x.ndim != 4 or n == 0 or c == 0 or ph == 0 or pw == 0 or kh * kw > 256:
         return None  # (window codes are bytes)
-    return _ConvPoolPlan(g, (n, k, oh, ow, ph, pw), (kh, kw, kh, kw, 0, 0), (n, ph, pw, k))
+    return _ConvPoolPlan(g, (n, k, oh, ow, ph, pw), (kh, kw, kh, kw, 1, 1, 0, 0), (n, ph, pw, k))
 
 
 def _conv2d_maxpool(plan: _ConvPoolPlan, x: np.ndarray, weight: np.ndarray,
