@@ -745,6 +745,16 @@ def test_max_pool2d_numpy_bool_matches_torch_bool(rng):
     assert_indices_equal(idx, want_idx.numpy(), op="max_pool2d", isa="default", dtype=np.float64)
 
 
+def test_max_pool2d_numpy_array_sizes_match_torch_ints(rng):
+    """NumPy arrays as sizes (torch takes none): a 0-d array is its int, a 1-element
+    array is used for both axes, an empty stride means kernel_size."""
+    x = rng.standard_normal((1, 2, 9, 8))
+    got = fastconv.max_pool2d(x, np.array(3), np.array([]), np.array([1]), np.array([2, 1]))
+    want = F.max_pool2d(torch.from_numpy(x), 3, 3, 1, (2, 1))
+    assert_close(got, want.numpy(), op="max_pool2d", isa="default", dtype=np.float64, exact=True,
+                 context="array sizes")
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_max_pool2d_one_tap_axis_ignores_its_dilation(isa, layout, rng):
     """An axis of kernel size 1 reads one element whatever its dilation (2**62 here):

@@ -53,7 +53,7 @@ def positive_int(v: Any, name: str, op: str, minimum: int = 1) -> int:
 def pair(v: Any, name: str, op: str, minimum: int = 1, *, single: bool = False) -> tuple[int, int]:
     """An int or a pair of ints, each >= minimum, as a pair; with `single`, a
     sequence of one int too, used for both (as PyTorch's pooling takes it)."""
-    if isinstance(v, (tuple, list, np.ndarray)):
+    if isinstance(v, (tuple, list)) or (isinstance(v, np.ndarray) and v.ndim):
         if single and len(v) == 1:
             i = positive_int(v[0], name, op, minimum)
             return (i, i)

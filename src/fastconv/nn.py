@@ -225,7 +225,8 @@ def _pool_geometry(op: str, x: np.ndarray, kernel_size: Any, stride: Any, paddin
     layout = "NHWC" if nhwc else "NCHW"
     check_ndim(x, "x", op, (3, 4), f"4-D ({layout}) or 3-D (one image)")
     kh, kw = pair(kernel_size, "kernel_size", op, single=True)
-    if stride is None or (isinstance(stride, (tuple, list, np.ndarray)) and len(stride) == 0):
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) or (
+            isinstance(stride, np.ndarray) and stride.shape == (0,)):
         sh, sw = kh, kw  # PyTorch's default, also for an empty sequence
     else:
         sh, sw = pair(stride, "stride", op, single=True)
