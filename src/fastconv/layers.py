@@ -271,7 +271,7 @@ class MaxPooling2D(Layer):
             totals.append(total)
             ceil = ceil or (n + 2 * (total // 2) - k) // s + 1 < out
         opts = dict(padding=tuple(pads), ceil_mode=ceil)
-        shape = [nn._pool_out(n, k, s, p, ceil) for n, k, s, p in zip((h, w), self.pool_size, self.strides, pads)]
+        shape = [nn._pool_out(n, k, s, p, 1, ceil) for n, k, s, p in zip((h, w), self.pool_size, self.strides, pads)]
         if shape == [-(-h // self.strides[0]), -(-w // self.strides[1])]:
             return opts, None
         (th, tw) = totals
