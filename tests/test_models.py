@@ -425,7 +425,7 @@ def test_layers_reject_wrong_input_rank_naming_the_shape():
     conv = built(Conv2D(2, 3), (5, 5, 1))
     raises(lambda: conv(np.zeros((4, 5, 5))), ValueError, "(4, 5, 5)")
     raises(lambda: MaxPooling2D()(np.zeros((4, 5, 5))), ValueError, "(4, 5, 5)")
-    raises(lambda: Conv2D(2, 3)(np.zeros((4, 5, 5))), ValueError, "input_shape", "(5, 5)")
+    raises(lambda: Conv2D(2, 3)(np.zeros((4, 5, 5))), ValueError, "input_shape", "expected ndim=4", "(4, 5, 5)")
     dense = built(Dense(2), (6,))
     raises(lambda: dense(np.zeros((3, 7))), ValueError, "(3, 7)")
 
@@ -1599,7 +1599,9 @@ def test_load_model_rejects_absurd_weight_shapes_without_allocating(tmp_path):
 # ---- what Keras users write -----------------------------------------------------------------
 
 
-def test_dense_takes_an_int_input_shape_as_keras_does():
+def test_dense_takes_an_int_input_shape_as_a_1d_shape():
+    """Keras 3 refuses `input_shape=4` ("Cannot convert '4' to a shape"); fastconv
+    takes it as (4,), the shape such tutorials mean."""
     utils.set_random_seed(0)
     model = Sequential([Dense(2, input_shape=4)])
     x = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)
