@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -11,18 +12,27 @@ import time
 import tokenize
 import zipfile
 import zlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from . import activations, layers as layers_mod, losses, optimizers, utils
-from ._bounded import NPY_HEADER_MAX, ZipMember, check_zip_directory, open_regular, read_npy_header
+from . import activations, losses, optimizers, utils
+from . import layers as layers_mod
+from ._bounded import (
+    NPY_HEADER_MAX,
+    ZipMember,
+    check_zip_directory,
+    open_regular,
+    read_npy_header,
+)
 from ._checks import positive_int
 from ._files import atomic_write
-from .layers import DTYPE, Conv2D, Layer
+from .layers import DTYPE, Conv2D, Layer, Shape, Weight
 
-__all__ = ["Sequential", "History", "load_model"]
+__all__ = ["History", "Sequential", "load_model"]
 
 FORMAT_NAME = "fastconv-model"
 FORMAT_VERSION = 1
@@ -52,6 +62,12 @@ class History:
 class Sequential:
     """A linear stack of layers, trained and run like ``keras.Sequential``.
 
+    Parameters
+    ----------
+    layers : list of Layer, optional
+        Added in order, as with `add`.
+    name : str, optional
+
     Examples
     --------
     >>> import numpy as np
@@ -62,9 +78,9 @@ class Sequential:
     (2, 3)
     """
 
-    def __init__(self, layers: list[Layer] | None = None, name: str = "sequential"):
+    def __init__(self, layers: Sequence[Layer] | None = None, name: str = "sequential") -> None:
         self.name = name
-        self.layers: list[Layer] = []
+        self._layers: list[Layer] = []
         self.optimizer: optimizers.Optimizer | None = None
         self.loss: losses.Loss | None = None
         self.metrics: list[str] = []
@@ -74,79 +90,329 @@ class Sequential:
 
     # ---- building ------------------------------------------------------------------------
 
+    @property
+    def layers(self) -> list[Layer]:
+        """The model's layers in order (a new list: change the model with `add` and `pop`).
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense, Flatten
+        >>> model = Sequential([Flatten(input_shape=(2, 2)), Dense(3, name="out")])
+        >>> [layer.name for layer in model.layers][1:]
+        ['out']
+        """
+        return list(self._layers)
+
     def add(self, layer: Layer, build: bool = True) -> None:
+        """Append `layer`; once the first layer knows its ``input_shape``, the
+        model is built (every layer's weights created) as layers arrive.
+
+        Raises
+        ------
+        TypeError
+            If `layer` is not a fastconv layer.
+        ValueError
+            For a name already in the model, or a layer that cannot take the
+            previous layer's output (the wrong number of axes; an output that
+            would be zero or negative in size, with Keras' message). The model
+            is left as it was (Keras keeps the refused layer).
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Conv2D
+        >>> model = Sequential()
+        >>> model.add(Conv2D(4, 3, input_shape=(2, 2, 1)))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: conv2d...: Computed output size would be zero or negative. ...
+        >>> model.layers
+        []
+        """
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add: expected a fastconv.layers layer, got {type(layer).__name__}")
-        if any(existing.name == layer.name for existing in self.layers):
-            raise ValueError(f"Sequential.add: a layer named {layer.name!r} is already in the model")
-        self.layers.append(layer)
-        if len(self.layers) == 1:
+        if any(existing.name == layer.name for existing in self._layers):
+            raise ValueError(
+                "All layers added to a Sequential model should have unique names. Name "
+                f"'{layer.name}' is already the name of a layer in this model. Update the `name` "
+                "argument to pass a unique name."
+            )
+        self._layers.append(layer)
+        needed_input_grad = layer.need_input_grad
+        if len(self._layers) == 1:
             layer.need_input_grad = False
-        if build and self.layers[0].input_shape is not None:
+        if build and self._layers[0].input_shape is not None:
+            try:
+                self._build()
+            except BaseException:
+                self._layers.pop()
+                layer.need_input_grad = needed_input_grad
+                raise
+
+    def pop(self, rebuild: bool = True) -> Layer:
+        """Remove the last layer and return it, as ``keras.Sequential.pop``; the
+        model's output is then the new last layer's (its weights stay as they are).
+
+        Raises
+        ------
+        IndexError
+            If the model has no layers.
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> model = Sequential([Dense(8, input_shape=(4,)), Dense(2)])
+        >>> model.pop().units, model.output_shape
+        (2, (8,))
+        """
+        if not self._layers:
+            raise IndexError(f"pop: the model {self.name!r} has no layers")
+        layer = self._layers.pop()
+        if not self._layers:
+            layer.need_input_grad = True
+        if rebuild and self._layers and self.input_shape is not None:
             self._build()
+        return layer
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called `name`, or the one at `index` (from 0; negative counts
+        from the end), as ``keras.Model.get_layer``.
+
+        Raises
+        ------
+        ValueError
+            For both or neither argument, an unknown name (the message lists the
+            model's layers), an index out of range; Keras' messages.
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> model = Sequential([Dense(8, input_shape=(4,), name="hidden"), Dense(2, name="out")])
+        >>> model.get_layer("out").units, model.get_layer(index=0).name
+        (2, 'hidden')
+        """
+        if name is not None and index is not None:
+            raise ValueError("Provide only a layer name or a layer index. Received: "
+                             f"index={index}, name={name}.")
+        if index is not None:
+            if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+                raise TypeError(f"get_layer: index must be an int, got {index!r}")
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only has "
+                                 f"{len(self._layers)} layers.")
+            return self._layers[index]
+        if name is not None:
+            for layer in self._layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"No such layer: {name}. Existing layers are: "
+                             f"{[layer.name for layer in self._layers]}.")
+        raise ValueError("Provide either a layer name or layer index at `get_layer`.")
 
     @property
-    def input_shape(self) -> tuple[int, ...] | None:
-        return None if not self.layers else self.layers[0].input_shape
+    def input_shape(self) -> Shape | None:
+        """One sample's input shape (no batch axis), or None before it is known."""
+        return None if not self._layers else self._layers[0].input_shape
 
-    def _build(self, input_shape: tuple[int, ...] | None = None) -> None:
+    def _build(self, input_shape: Shape | None = None, initialize: bool = True) -> None:
+        """Build every layer not yet built; each layer's output shape is worked out
+        (and Keras' build-time errors raised) before its weights are made. Without
+        `initialize`, weights are allocated without drawing random numbers (for
+        load_model, which reads them: loading leaves the shared generator alone)."""
         shape = input_shape or self.input_shape
         if shape is None:
             raise ValueError(f"{self.name}: the first layer needs input_shape=(...) to build the model")
-        for layer in self.layers:
+        for layer in self._layers:
+            out = layer.compute_output_shape(shape)
             if not layer.built:
-                layer.build(shape)
-            shape = layer.compute_output_shape(shape)
+                if initialize:
+                    layer.build(shape)
+                else:
+                    layer._build_for_loading(shape)
+            shape = out
 
-    def _weight_shapes(self) -> list[tuple[int, ...]]:
+    def _weight_shapes(self) -> list[Shape]:
         """Shapes of every weight, from the layers' configs and the input shape alone."""
         shape, out = self.input_shape, []
-        for layer in self.layers:
+        if shape is None:
+            raise ValueError(f"{self.name}: the first layer needs input_shape=(...)")
+        for layer in self._layers:
             out += [tuple(s) for s in layer.weight_shapes(shape)]
             shape = layer.compute_output_shape(shape)
         return out
 
     def _ensure_built(self, x: np.ndarray) -> None:
-        if self.layers and not all(layer.built for layer in self.layers):
+        if self._layers and not all(layer.built for layer in self._layers):
             self._build(self.input_shape or x.shape[1:])
 
     @property
-    def output_shape(self) -> tuple[int, ...]:
+    def output_shape(self) -> Shape:
+        """One sample's output shape (no batch axis), from the input shape.
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Conv2D, MaxPooling2D
+        >>> Sequential([Conv2D(28, 3, input_shape=(28, 28, 1)), MaxPooling2D(2)]).output_shape
+        (13, 13, 28)
+        """
         shape = self.input_shape
-        for layer in self.layers:
+        if shape is None:
+            raise ValueError(f"{self.name}: the output shape is not known before the input shape")
+        for layer in self._layers:
             shape = layer.compute_output_shape(shape)
         return shape
 
     # ---- weights ---------------------------------------------------------------------------
 
-    def get_weights(self) -> list[np.ndarray]:
-        """Copies of every weight, layer by layer: kernel then bias, Keras' order and shapes."""
-        return [w.copy() for layer in self.layers for w in layer.weights]
+    @property
+    def weights(self) -> list[Weight]:
+        """Every layer's weight arrays in Keras' order (the arrays themselves, see
+        `Layer.weights`; `get_weights` gives copies).
 
-    def set_weights(self, weights: list[Any]) -> None:
-        """Replace every weight; `weights` as `get_weights` returns them (e.g. from Keras)."""
-        own = [w for layer in self.layers for w in layer.weights]
-        weights = list(weights)
-        if len(weights) != len(own):
-            raise ValueError(f"set_weights: the model has {len(own)} weight arrays, got {len(weights)}")
-        new = [np.asarray(w) for w in weights]
-        for i, (cur, w) in enumerate(zip(own, new)):
-            if cur.shape != w.shape:
-                raise ValueError(f"set_weights: weight {i} has shape {cur.shape}, got {w.shape}")
-        for cur, w in zip(own, new):
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> [w.shape for w in Sequential([Dense(2, input_shape=(3,))]).weights]
+        [(3, 2), (2,)]
+        """
+        return [w for layer in self._layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self) -> list[Weight]:
+        """The weights of the trainable layers, what the optimizer updates.
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> model = Sequential([Dense(2, input_shape=(3,), trainable=False), Dense(1)])
+        >>> [w.shape for w in model.trainable_weights]
+        [(2, 1), (1,)]
+        """
+        return [w for layer in self._layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self) -> list[Weight]:
+        """The weights of the frozen layers (``trainable=False``).
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> model = Sequential([Dense(2, input_shape=(3,), trainable=False), Dense(1)])
+        >>> [w.shape for w in model.non_trainable_weights]
+        [(3, 2), (2,)]
+        """
+        return [w for layer in self._layers for w in layer.non_trainable_weights]
+
+    def _weight_targets(self) -> list[tuple[str, Weight, str]]:
+        """(layer name, array, weight name) of every weight, in `weights` order."""
+        return [(layer.name, w, n) for layer in self._layers
+                for w, n in zip(layer.weights, layer._weight_names())]
+
+    def get_weights(self) -> list[Weight]:
+        """Copies of every weight, layer by layer: kernel then bias, Keras' order and shapes.
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Conv2D, Flatten, Dense
+        >>> model = Sequential([Conv2D(4, 3, input_shape=(8, 8, 1)), Flatten(), Dense(2)])
+        >>> [w.shape for w in model.get_weights()]
+        [(3, 3, 1, 4), (4,), (144, 2), (2,)]
+        """
+        return [w.copy() for layer in self._layers for w in layer.weights]
+
+    def set_weights(self, weights: Sequence[npt.ArrayLike]) -> None:
+        """Replace every weight's values; `weights` as `get_weights` returns them
+        (a Keras model's ``get_weights()`` gives Keras' predictions).
+
+        All or nothing: the count and every array's shape are checked and every
+        array converted to float32 before any weight changes. `weights` are not
+        modified.
+
+        Raises
+        ------
+        ValueError
+            For a list of another length, or an array whose shape differs from
+            its weight's (the message names the layer, the weight and both
+            shapes), or that holds no numbers.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> model = Sequential([Dense(2, input_shape=(3,))])
+        >>> model.set_weights([np.ones((3, 2)), np.zeros(2)])
+        >>> model.predict(np.ones((1, 3)), verbose=0)
+        array([[3., 3.]], dtype=float32)
+        """
+        targets = self._weight_targets()
+        new = layers_mod._converted(weights, targets, owner=self.name)
+        for (_, cur, _), w in zip(targets, new):
             cur[...] = w
 
     def count_params(self) -> int:
-        return sum(layer.count_params() for layer in self.layers)
+        """The number of weight values in the model.
+
+        Raises
+        ------
+        ValueError
+            If the model is not built yet (no input shape given and no data
+            seen), as in Keras.
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> Sequential([Dense(10, input_shape=(784,))]).count_params()
+        7850
+        """
+        if not self._layers or not all(layer.built for layer in self._layers):
+            raise ValueError(
+                f"You tried to call `count_params` on layer '{self.name}', but the layer isn't "
+                "built. You can build it manually via: `layer.build(input_shape)`."
+            )
+        return sum(layer.count_params() for layer in self._layers)
 
     # ---- compile / forward / backward -----------------------------------------------------------
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
-        """Choose the optimizer ('adam', 'sgd', 'rmsprop' or an instance), the loss
-        ('sparse_categorical_crossentropy', 'categorical_crossentropy') and metrics
-        (['accuracy'] or none)."""
+    def compile(self, optimizer: str | optimizers.Optimizer | dict[str, Any] = "rmsprop",
+                loss: str | losses.Loss | dict[str, Any] | None = None,
+                metrics: Sequence[str] | None = None) -> None:
+        """Choose the optimizer, the loss and the metrics for `fit` and `evaluate`.
+
+        Parameters
+        ----------
+        optimizer : str or Optimizer, optional
+            'rmsprop' (Keras' default), 'adam', 'sgd' (their Keras defaults) or
+            an instance.
+        loss : str or Loss
+            'sparse_categorical_crossentropy' (integer labels) or
+            'categorical_crossentropy' (one-hot labels), or an instance.
+        metrics : list of str, optional
+            ``['accuracy']`` or none.
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> from fastconv.optimizers import SGD
+        >>> model = Sequential([Dense(3, activation="softmax", input_shape=(4,))])
+        >>> model.compile(optimizer=SGD(learning_rate=0.1), loss="sparse_categorical_crossentropy",
+        ...               metrics=["accuracy"])
+        >>> type(model.optimizer).__name__, model.metrics
+        ('SGD', ['accuracy'])
+        """
         if isinstance(metrics, str):  # as Keras: a list, so "acc" is not read as "a", "c", "c"
-            raise ValueError(f"compile: metrics must be a list such as ['accuracy'], got {metrics!r}")
+            raise ValueError(  # noqa: TRY004 -- Keras raises ValueError here
+                f"compile: metrics must be a list such as ['accuracy'], got {metrics!r}")
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
         metrics = list(metrics or [])
@@ -158,9 +424,10 @@ class Sequential:
     def _prepare_x(self, x: Any, op: str) -> np.ndarray:
         """x as float32 (Keras casts, it does not scale); (N, H, W) is taken as
         (N, H, W, 1) when the model wants one channel."""
-        return self._fit_input(np.asarray(x), op).astype(DTYPE, copy=False)
+        out: np.ndarray = self._fit_input(np.asarray(x), op).astype(DTYPE, copy=False)
+        return out
 
-    def _fit_input(self, x, op: str):
+    def _fit_input(self, x: Any, op: str) -> Any:
         """x (a NumPy or Dask array) checked against the model's input: numeric, and
         (N, *input_shape), with (N, H, W) taken as (N, H, W, 1) when the model wants
         one channel."""
@@ -185,6 +452,7 @@ class Sequential:
             plan = (layer.fused_plan(x, layers[i + 1], training)
                     if isinstance(layer, Conv2D) and i + 2 < len(layers) else None)
             if plan is not None:
+                assert isinstance(layer, Conv2D)
                 x = layer.call_pooled(x, plan, training=training)
                 fused.add(i)
                 i += 2
@@ -194,12 +462,15 @@ class Sequential:
         self._fused = fused
         return x
 
-    def _backward(self, grad: np.ndarray) -> None:
+    def _backward(self, grad: Any) -> None:
         """Back through every layer but the last, whose gradient `grad` is."""
         i = len(self.layers) - 2
         while i >= 0:
             if i - 1 in self._fused:
-                grad = self.layers[i - 1].backward_pooled(grad)
+                conv = self.layers[i - 1]
+                assert isinstance(conv, Conv2D)
+                conv.backward_pooled(grad)  # the weight gradients only: nothing flows further
+                grad = None
                 i -= 2
             else:
                 grad = self.layers[i].backward(grad)
@@ -251,6 +522,7 @@ class Sequential:
     # ---- fit / evaluate / predict -----------------------------------------------------------
 
     def _correct(self, y: np.ndarray, probs: np.ndarray) -> int:
+        assert self.loss is not None
         pred = probs.reshape(len(probs), -1).argmax(axis=-1)
         truth = np.asarray(y)
         truth = truth.reshape(len(pred), -1).argmax(-1) if not self.loss.sparse else truth.reshape(-1)
@@ -263,10 +535,19 @@ class Sequential:
             raise RuntimeError(f"{op}: the model has no layers")
 
     def _check_xy(self, x: np.ndarray, y: Any, op: str) -> np.ndarray:
-        y = np.asarray(y)
-        if len(y) != len(x):
-            raise ValueError(f"{op}: x has {len(x)} samples but y has {len(y)}")
-        return y
+        """y as an array, one label per sample of x, checked against the loss and
+        the model's output (Keras' messages) before any step: the right shape for
+        the loss, and sparse class indices inside the output's units."""
+        labels: np.ndarray = np.asarray(y)
+        if labels.ndim == 0 or len(labels) != len(x):
+            raise ValueError(f"{op}: x has {len(x)} samples but y has "
+                             f"{'none (a scalar)' if labels.ndim == 0 else len(labels)}")
+        if self.loss is not None and self._layers:
+            shape = self.input_shape or tuple(x.shape[1:])
+            for layer in self._layers:
+                shape = layer.compute_output_shape(shape)
+            self.loss.check_labels(labels, (len(labels), *shape), op)
+        return labels
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
@@ -349,10 +630,49 @@ class Sequential:
             raise
         return history
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
-        """Mean loss (and accuracy) over (x, y): ``[loss, accuracy]``, or the loss alone
-        when compiled without metrics, or a dict with ``return_dict=True``."""
+    def evaluate(self, x: npt.ArrayLike | None = None, y: npt.ArrayLike | None = None, batch_size: int | None = None,
+                 verbose: int | str = "auto", return_dict: bool = False) -> Any:
+        """Mean loss (and accuracy) over (x, y), dropout off, as ``keras.Model.evaluate``.
+
+        Parameters
+        ----------
+        x : array_like
+            Inputs, (N, *input_shape); (N, H, W) for one channel.
+        y : array_like
+            Labels as the loss wants them: class indices (sparse) or one-hot rows.
+        batch_size : int, optional
+            32 by default.
+        verbose : 'auto', 0 or 1, optional
+            1 ('auto') shows a progress bar.
+        return_dict : bool, optional
+
+        Returns
+        -------
+        list of float, float or dict
+            ``[loss, accuracy]``, or the loss alone when compiled without
+            metrics, or ``{'loss': ..., 'accuracy': ...}`` with `return_dict`.
+
+        Raises
+        ------
+        ValueError
+            For labels that do not fit the loss and the output (Keras' messages:
+            one-hot labels with the sparse loss, class indices with the
+            categorical one, a class index outside the output's units).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> model = Sequential([Dense(4, activation="softmax", input_shape=(3,),
+        ...                           kernel_initializer="zeros")])
+        >>> model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        >>> loss, acc = model.evaluate(np.ones((8, 3)), np.zeros(8, int), verbose=0)
+        >>> round(loss, 4)  # log(4): four equally likely classes
+        1.3863
+        """
         self._check_ready("evaluate")
+        assert self.loss is not None
         x = self._prepare_x(x, "evaluate")
         y = self._check_xy(x, y, "evaluate")
         self._ensure_built(x)
@@ -377,10 +697,32 @@ class Sequential:
             return logs
         return [logs["loss"], logs["accuracy"]] if self.metrics else logs["loss"]
 
-    def predict(self, x, batch_size=None, verbose="auto"):
-        """The model's outputs for x, in batches of `batch_size` (32), dropout off; for
-        no samples, an empty array of the output's shape, ``(0, *output_shape)``.
-        A Dask array gives a Dask array, computed chunk by chunk (`fastconv.dask.predict`)."""
+    def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = "auto") -> Any:
+        """The model's outputs for x, in batches of `batch_size` (32), dropout off.
+
+        Parameters
+        ----------
+        x : array_like or dask.array.Array
+            Inputs, (N, *input_shape); (N, H, W) for one channel.
+        batch_size : int, optional
+        verbose : 'auto', 0 or 1, optional
+
+        Returns
+        -------
+        numpy.ndarray or dask.array.Array
+            float32, (N, *output_shape); for no samples, ``(0, *output_shape)``.
+            A Dask array gives a Dask array, computed chunk by chunk
+            (`fastconv.dask.predict`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> model = Sequential([Dense(2, input_shape=(3,), kernel_initializer="ones")])
+        >>> model.predict(np.ones((1, 3)), verbose=0)
+        array([[3., 3.]], dtype=float32)
+        """
         if type(x).__module__.split(".")[0] == "dask":  # a Dask array: lazy, chunk by chunk
             from .dask import predict as _dask_predict
             return _dask_predict(self, x, batch_size=batch_size)
@@ -403,21 +745,48 @@ class Sequential:
             return np.zeros((0, *self.output_shape), dtype=DTYPE)
         return np.concatenate(outs)
 
-    def __call__(self, x, training: bool = False):
+    def __call__(self, x: npt.ArrayLike, training: bool = False) -> npt.NDArray[Any]:
+        """The forward pass on one batch `x` (float32), as calling a Keras model;
+        `training` turns dropout on.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> Sequential([Dense(2, input_shape=(3,))])(np.ones((5, 3))).shape
+        (5, 2)
+        """
         x = self._prepare_x(x, "call")
         self._ensure_built(x)
         return self._forward(x, training=training)
 
     # ---- summary, config, save ---------------------------------------------------------------
 
-    def summary(self, print_fn=print) -> None:
-        """Print a table of layers, output shapes and parameter counts, as Keras does."""
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
+        """Print a table of layers, output shapes and parameter counts, as Keras does.
+
+        Parameters
+        ----------
+        print_fn : callable, optional
+            Called with each line (`print` by default).
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> lines = []
+        >>> Sequential([Dense(10, input_shape=(784,))]).summary(print_fn=lines.append)
+        >>> lines[-3]
+        'Total params: 7,850'
+        """
         rows = [("Layer (type)", "Output Shape", "Param #")]
         shape = self.input_shape
-        for layer in self.layers:
+        for layer in self._layers:
             shape = layer.compute_output_shape(shape) if shape is not None else None
             out = "?" if shape is None else str((None, *shape))
-            rows.append((f"{layer.name} ({type(layer).__name__})", out, f"{layer.count_params():,}"))
+            params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+            rows.append((f"{layer.name} ({type(layer).__name__})", out, params))
         widths = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
         line = "=" * sum(widths)
         print_fn(f'Model: "{self.name}"')
@@ -425,33 +794,59 @@ class Sequential:
         for i, row in enumerate(rows):
             print_fn("".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
             print_fn(line if i == 0 else "-" * sum(widths) if i < len(rows) - 1 else line)
-        total = self.count_params()
-        trainable = sum(layer.count_params() for layer in self.layers if layer.trainable)
+        built = [layer for layer in self._layers if layer.built]
+        total = sum(layer.count_params() for layer in built)
+        trainable = sum(layer.count_params() for layer in built if layer.trainable)
         print_fn(f"Total params: {total:,}")
         print_fn(f"Trainable params: {trainable:,}")
         print_fn(f"Non-trainable params: {total - trainable:,}")
 
-    def get_config(self) -> dict:
-        return {"name": self.name,
-                "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self.layers]}
+    def get_config(self) -> dict[str, Any]:
+        """The model's name and its layers' classes and configs (what `save` writes).
 
-    def save(self, filepath) -> None:
-        """Write the model to `filepath`: a zip of ``config.json`` (format, version,
-        layers, compile settings) and one ``.npy`` per weight. No pickle anywhere,
-        so loading an untrusted file cannot run code.
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> config = Sequential([Dense(2, input_shape=(3,), name="out")]).get_config()
+        >>> config["layers"][0]["class_name"], config["layers"][0]["config"]["units"]
+        ('Dense', 2)
+        """
+        return {"name": self.name,
+                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                           for layer in self._layers]}
+
+    def save(self, filepath: str | os.PathLike[str]) -> None:
+        """Write the model to `filepath` in the format of docs/model-format.md: a ZIP
+        of ``config.json`` (format, version, layers, compile settings) and one
+        ``.npy`` per weight. No pickle anywhere: loading an untrusted file cannot
+        run code.
 
         The file is replaced atomically: written beside the target under a name
         of its own, synced, then renamed over it (keeping its permission bits,
         following a symlink), so a crash, a full disk or a concurrent save
-        leaves either the old file or a complete new one."""
+        leaves either the old file or a complete new one.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from fastconv.models import Sequential, load_model
+        >>> from fastconv.layers import Dense
+        >>> model = Sequential([Dense(2, input_shape=(3,))])
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.fcm")
+        >>> model.save(path)
+        >>> load_model(path).get_config() == model.get_config()
+        True
+        """
+        weights = self.weights
         config = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": self.get_config(),
-                  "compile": None if self.loss is None else {
+                  "compile": None if self.loss is None or self.optimizer is None else {
                       "optimizer": self.optimizer.get_config(), "loss": self.loss.get_config(),
                       "metrics": self.metrics},
-                  "weights": [list(w.shape) for w in self.get_weights()]}
+                  "weights": [list(w.shape) for w in weights]}
         with atomic_write(filepath) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(_CONFIG_MEMBER, json.dumps(config, indent=1))
-            for i, w in enumerate(self.get_weights()):
+            for i, w in enumerate(weights):
                 buf = io.BytesIO()
                 np.save(buf, w, allow_pickle=False)
                 zf.writestr(f"weights/{i:04d}.npy", buf.getvalue())
