@@ -1,17 +1,26 @@
 """What a Keras user reaches for around the layers, without TensorFlow: layer and
 model weights (live arrays, copies, all-or-nothing set_weights), names, get_layer
-and pop, build-time shape errors, and labels that do not fit the loss.
+and pop, build-time shape errors, labels that do not fit the loss, an optimizer
+bound to one model, and the optimizer's state in the model file (training
+resumed after load_model equals uninterrupted training, bitwise; older files
+load; malformed state members are refused).
 
 References are independent of fastconv: NumPy products for layer outputs, the
-output-size formulas written out here, and Keras' messages quoted from Keras 3.15
+output-size formulas written out here, Keras' messages quoted from Keras 3.15
 (tests/test_keras_parity.py checks them against Keras itself where TensorFlow is
-installed).
+installed), and, for resumed training, the same run left uninterrupted.
 """
 from __future__ import annotations
 
 import doctest
 import functools
+import io
+import json
 import math
+import pickle
+import re
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,10 +31,11 @@ from fastconv import (
     layers,
     losses,
     models,
+    optimizers,
     utils,
 )
 from fastconv.layers import Conv2D, Dense, Dropout, Flatten, Layer, MaxPooling2D, ReLU
-from fastconv.models import Sequential
+from fastconv.models import Sequential, load_model
 
 
 def raises(call, exc, *words):
@@ -75,6 +85,20 @@ def test_weights_are_in_keras_order_and_shapes():
     assert [w.shape for w in conv.weights] == [(3, 2, 2, 6), (6,)]
     assert conv.count_params() == 3 * 2 * 2 * 6 + 6
     assert MaxPooling2D().weights == [] and Flatten().get_weights() == []
+
+
+def test_trainable_and_non_trainable_weights_follow_the_trainable_flag():
+    model = Sequential([Dense(4, input_shape=(3,), trainable=False), Dense(2)])
+    frozen, live = model.layers
+    assert model.trainable_weights == live.weights and frozen.trainable_weights == []
+    assert [w is v for w, v in zip(model.non_trainable_weights, frozen.weights)] == [True, True]
+    assert [w.shape for w in model.weights] == [(3, 4), (4,), (4, 2), (2,)]
+    model.compile("adam", "sparse_categorical_crossentropy")
+    before = frozen.get_weights()
+    model.fit(np.ones((8, 3), np.float32), np.arange(8) % 2, verbose=0)
+    for a, b in zip(before, frozen.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert [id(v) for v in model.optimizer._variables] == [id(w) for w in live.weights]  # trainable only
 
 
 def test_count_params_before_build_raises_as_keras():
@@ -358,10 +382,275 @@ def test_the_loss_checks_labels_called_directly_too():
            "label value of 3")
 
 
+# ---- an optimizer belongs to one model ----------------------------------------------------------
+
+
+def test_an_optimizer_trained_on_one_model_refuses_another_as_keras():
+    """Keras 3 lets a second model compile with the optimizer and raises at its
+    first step; nothing of the second model or the optimizer changes."""
+    opt = optimizers.Adam()
+    a, b = classifier("sparse_categorical_crossentropy"), classifier("sparse_categorical_crossentropy")
+    a.compile(opt, "sparse_categorical_crossentropy")
+    b.compile(opt, "sparse_categorical_crossentropy")  # allowed, as in Keras
+    a.fit(X6, INDICES, verbose=0)
+    assert opt.iterations == 1
+    before = b.get_weights()
+    raises(lambda: b.fit(X6, INDICES, verbose=0), ValueError,
+           f"Unknown variable: <Variable path=sequential/{b.layers[0].name}/kernel, shape=(4, 3), "
+           "dtype=float32>. This optimizer can only be called for the variables it was originally built "
+           "with. When working with a new set of variables, you should recreate a new optimizer instance.")
+    for x, y in zip(before, b.get_weights()):
+        np.testing.assert_array_equal(x, y)
+    assert opt.iterations == 1
+    a.fit(X6, INDICES, verbose=0)  # its own model goes on
+    assert opt.iterations == 2
+    p = np.zeros(3, np.float32)
+    raises(lambda: opt.apply([p], [p]), ValueError, "Unknown variable")
+
+
+def test_an_optimizer_shared_before_any_step_binds_to_the_first_model_trained():
+    opt = optimizers.SGD(momentum=0.5)
+    a, b = classifier("sparse_categorical_crossentropy"), classifier("sparse_categorical_crossentropy")
+    a.compile(opt, "sparse_categorical_crossentropy")
+    b.compile(opt, "sparse_categorical_crossentropy")
+    b.fit(X6, INDICES, verbose=0)
+    raises(lambda: a.fit(X6, INDICES, verbose=0), ValueError, "Unknown variable")
+
+
+# ---- the optimizer's state in the model file: resumed training ---------------------------------
+
+GEN = np.random.default_rng(11)
+XR = GEN.random((80, 10, 10, 1), dtype=np.float32)
+YR = GEN.integers(0, 5, 80)
+
+
+def resumable(optimizer):
+    return Sequential([Conv2D(4, 3, input_shape=(10, 10, 1), activation="relu"), MaxPooling2D(2),
+                       Flatten(), Dense(16, activation="relu"), Dropout(0.3),
+                       Dense(5, activation="softmax")]), optimizer
+
+
+OPTIMIZERS = {
+    "adam": lambda: optimizers.Adam(learning_rate=0.01),
+    "sgd-nesterov": lambda: optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
+    "sgd-plain": lambda: optimizers.SGD(learning_rate=0.05),
+    "rmsprop": lambda: optimizers.RMSprop(learning_rate=0.01),
+}
+
+
+def train(optimizer, epochs):
+    utils.set_random_seed(5)  # the initial weights, the shuffles and the dropout masks
+    model, opt = resumable(optimizer())
+    model.compile(opt, "sparse_categorical_crossentropy", ["accuracy"])
+    history = model.fit(XR, YR, batch_size=16, epochs=epochs, verbose=0)
+    return model, history.history
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_training_resumed_after_load_model_equals_uninterrupted_training(name, tmp_path):
+    """fit 2 epochs == fit 1, save, load, fit 1: bitwise (same process, same threads;
+    shuffling and dropout draw from the shared generator, which loading leaves alone)."""
+    whole, whole_history = train(OPTIMIZERS[name], 2)
+    half, half_history = train(OPTIMIZERS[name], 1)
+    half.save(tmp_path / "half.fcm")
+    resumed = load_model(tmp_path / "half.fcm")
+    assert resumed.optimizer.iterations == half.optimizer.iterations == 5
+    for w_half, w_resumed in zip(half.weights, resumed.weights):
+        for a, b in zip(half.optimizer._slots[id(w_half)], resumed.optimizer._slots[id(w_resumed)]):
+            np.testing.assert_array_equal(a, b)
+    second = resumed.fit(XR, YR, batch_size=16, epochs=1, verbose=0).history
+    for i, (a, b) in enumerate(zip(whole.get_weights(), resumed.get_weights())):
+        np.testing.assert_array_equal(a, b, err_msg=f"{name}: weight {i}")
+    assert [half_history["loss"][0], second["loss"][0]] == whole_history["loss"]
+    assert resumed.optimizer.iterations == whole.optimizer.iterations == 10
+
+
+def test_a_fresh_optimizer_after_load_would_not_resume_exactly(tmp_path):
+    """Guard for the test above: without the saved state the runs part."""
+    whole, _ = train(OPTIMIZERS["adam"], 2)
+    half, _ = train(OPTIMIZERS["adam"], 1)
+    half.save(tmp_path / "half.fcm")
+    fresh = load_model(tmp_path / "half.fcm", compile=False)
+    fresh.compile(optimizers.Adam(learning_rate=0.01), "sparse_categorical_crossentropy")
+    fresh.fit(XR, YR, batch_size=16, epochs=1, verbose=0)
+    assert not all(np.array_equal(a, b) for a, b in zip(whole.get_weights(), fresh.get_weights()))
+
+
+def test_loading_draws_no_random_numbers(tmp_path):
+    model, _ = train(OPTIMIZERS["adam"], 1)
+    model.save(tmp_path / "m.fcm")
+    utils.set_random_seed(9)
+    want = utils.rng().random(4)
+    utils.set_random_seed(9)
+    load_model(tmp_path / "m.fcm")
+    np.testing.assert_array_equal(utils.rng().random(4), want)
+
+
+def test_the_file_lists_the_state_and_holds_one_npy_per_slot(tmp_path):
+    model, _ = train(OPTIMIZERS["adam"], 1)
+    model.save(tmp_path / "m.fcm")
+    with zipfile.ZipFile(tmp_path / "m.fcm") as zf:
+        config = json.loads(zf.read("config.json"))
+        names = sorted(zf.namelist())
+        slots = [np.load(io.BytesIO(zf.read(f"optimizer/{k:04d}.npy")), allow_pickle=False)
+                 for k in range(12)]
+    assert config["version"] == 2
+    assert config["optimizer_state"] == {"iterations": 5, "slots": ["momentum", "velocity"],
+                                         "weights": [0, 1, 2, 3, 4, 5]}
+    assert names == ["config.json"] + [f"optimizer/{k:04d}.npy" for k in range(12)] + \
+        [f"weights/{i:04d}.npy" for i in range(6)]
+    for i, w in enumerate(model.weights):  # weight by weight, momentum then velocity (Keras' order)
+        m, v = model.optimizer._slots[id(w)]
+        np.testing.assert_array_equal(slots[2 * i], m)
+        np.testing.assert_array_equal(slots[2 * i + 1], v)
+
+
+def test_state_after_pop_and_add_keeps_the_binding_across_save_and_load(tmp_path):
+    """Trained, then a layer replaced: the optimizer knows the kept weights only;
+    the loaded model refuses to train the new layer with it, as the original does."""
+    model, _ = train(OPTIMIZERS["adam"], 1)
+    model.pop()
+    model.add(Dense(5, activation="softmax", name="replaced"))
+    raises(lambda: model.fit(XR, YR, verbose=0), ValueError, "Unknown variable", "replaced/kernel")
+    model.save(tmp_path / "m.fcm")
+    loaded = load_model(tmp_path / "m.fcm")
+    raises(lambda: loaded.fit(XR, YR, verbose=0), ValueError, "Unknown variable", "replaced/kernel")
+    assert loaded.optimizer.iterations == 5
+    with zipfile.ZipFile(tmp_path / "m.fcm") as zf:
+        assert json.loads(zf.read("config.json"))["optimizer_state"]["weights"] == [0, 1, 2, 3]
+
+
+# ---- older files, malformed state -------------------------------------------------------------
+
+
+def members_of(path):
+    with zipfile.ZipFile(path) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def write_zip(path, members):
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def npy(arr, allow_pickle=False):
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=allow_pickle)
+    return buf.getvalue()
+
+
+def test_a_version_1_file_loads_with_a_fresh_optimizer(tmp_path, rng):
+    """Version 1 (no optimizer state), written here as its format description says."""
+    model, _ = train(OPTIMIZERS["adam"], 1)
+    config = {"format": "fastconv-model", "version": 1, "model": model.get_config(),
+              "compile": {"optimizer": model.optimizer.get_config(),
+                          "loss": model.loss.get_config(), "metrics": ["accuracy"]},
+              "weights": [list(w.shape) for w in model.weights]}
+    members = {"config.json": json.dumps(config).encode()}
+    members.update({f"weights/{i:04d}.npy": npy(w) for i, w in enumerate(model.get_weights())})
+    loaded = load_model(write_zip(tmp_path / "v1.fcm", members))
+    assert type(loaded.optimizer) is optimizers.Adam and not loaded.optimizer.built
+    assert loaded.optimizer.iterations == 0 and loaded.optimizer.learning_rate == 0.01
+    x = rng.random((3, 10, 10, 1), dtype=np.float32)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    loaded.fit(XR, YR, verbose=0)
+    assert loaded.optimizer.iterations == 3
+
+
+def _state(change):
+    def mutate(config):
+        change(config["optimizer_state"])
+    return mutate
+
+
+def _config(change):
+    def apply(members):
+        config = json.loads(members["config.json"])
+        change(config)
+        return {**members, "config.json": json.dumps(config).encode()}
+    return apply
+
+
+class _CreatesFile:
+    """Unpickling this opens (creates) a file: a stand-in for any code a pickle can run."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+BAD_STATE = {
+    "state-not-a-dict": (_config(lambda c: c.update(optimizer_state=[1, 2])), "exactly"),
+    "state-extra-key": (_config(_state(lambda s: s.update(code="os.system"))), "exactly"),
+    "iterations-negative": (_config(_state(lambda s: s.update(iterations=-1))), "iterations"),
+    "iterations-bool": (_config(_state(lambda s: s.update(iterations=True))), "iterations"),
+    "iterations-float": (_config(_state(lambda s: s.update(iterations=5.0))), "iterations"),
+    "iterations-huge": (_config(_state(lambda s: s.update(iterations=2**70))), "iterations"),
+    "slots-of-another-optimizer": (_config(_state(lambda s: s.update(slots=["velocity"]))), "slots"),
+    "slots-for-sgd-config": (_config(lambda c: c["compile"].update(
+        optimizer={"class_name": "SGD", "learning_rate": 0.1, "momentum": 0.5})), "SGD"),
+    "weight-index-out-of-range": (_config(_state(lambda s: s.update(weights=[0, 1, 2, 3, 4, 6]))), "weights"),
+    "weight-index-huge": (_config(_state(lambda s: s.update(weights=[10**12]))), "weights"),
+    "weight-indices-unsorted": (_config(_state(lambda s: s.update(weights=[1, 0, 2, 3, 4, 5]))), "weights"),
+    "weight-indices-repeated": (_config(_state(lambda s: s.update(weights=[0, 0, 2, 3, 4, 5]))), "weights"),
+    "weight-index-bool": (_config(_state(lambda s: s.update(weights=[False]))), "weights"),
+    "weights-not-a-list": (_config(_state(lambda s: s.update(weights="0-5"))), "weights"),
+    "slot-member-missing": (lambda m: {k: v for k, v in m.items() if k != "optimizer/0007.npy"},
+                            "optimizer/0007.npy"),
+    "slot-member-wrong-shape": (lambda m: {**m, "optimizer/0004.npy": npy(np.zeros((16, 16), np.float32))},
+                                "optimizer/0004.npy"),
+    "slot-member-integer": (lambda m: {**m, "optimizer/0001.npy": npy(np.zeros((3, 3, 1, 4), np.int32))},
+                            "optimizer/0001.npy"),
+    "slot-member-oversized": (lambda m: {**m, "optimizer/0001.npy": npy(np.zeros((3, 3, 1, 4), np.float32)) + bytes(1 << 20)},
+                              "optimizer/0001.npy"),
+    "slot-member-not-npy": (lambda m: {**m, "optimizer/0003.npy": b"\x93NUMPY rubbish"}, "optimizer/0003.npy"),
+    "slot-member-pickle": (lambda m: {**m, "optimizer/0002.npy": pickle.dumps(_CreatesFile(m["_pwned"]))},
+                           "optimizer/0002.npy"),
+    "slot-member-object-array": (lambda m: {**m, "optimizer/0001.npy": npy(
+        np.array([_CreatesFile(m["_pwned"])] * 4, dtype=object), allow_pickle=True)}, "optimizer/0001.npy"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_STATE))
+def test_load_model_refuses_a_malformed_optimizer_state_naming_file_and_member(case, tmp_path):
+    model, _ = train(OPTIMIZERS["adam"], 1)
+    model.save(tmp_path / "good.fcm")
+    change, word = BAD_STATE[case]
+    members = {**members_of(tmp_path / "good.fcm"), "_pwned": tmp_path / "pwned"}
+    members = change(members)
+    members.pop("_pwned")
+    bad = write_zip(tmp_path / f"{case}.fcm", members)
+    msg = raises(lambda: load_model(bad), ValueError, str(bad), word)
+    assert not (tmp_path / "pwned").exists(), "loading ran code from the file"
+    if not case.startswith("slot-member"):
+        assert "optimizer state" in msg
+    load_model(bad, compile=False)  # the state is not read without compile
+
+
+def test_max_bytes_counts_the_optimizer_state_only_when_compiling(tmp_path):
+    model, _ = train(OPTIMIZERS["adam"], 1)
+    model.save(tmp_path / "m.fcm")
+    weights = sum(w.nbytes for w in model.weights)
+    load_model(tmp_path / "m.fcm", compile=False, max_bytes=weights)
+    raises(lambda: load_model(tmp_path / "m.fcm", max_bytes=3 * weights - 1), ValueError,
+           f"its weights and optimizer state take {3 * weights:,} bytes, more than max_bytes")
+    assert load_model(tmp_path / "m.fcm", max_bytes=3 * weights).optimizer.iterations == 5
+
+
 # ---- the Examples sections run --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("module", [layers, models, losses, activations, initializers], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [layers, models, optimizers, losses, activations, initializers],
+                         ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_model_format_document_describes_version_2():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "model-format.md").read_text()
+    assert re.search(r"\(version 2\)", text) and "optimizer_state" in text and "optimizer/0000.npy" in text

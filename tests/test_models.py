@@ -1440,7 +1440,8 @@ def test_the_saved_file_is_a_zip_of_json_and_npy_without_pickle(tmp_path):
             arr = np.load(io.BytesIO(zf.read(f"weights/{i:04d}.npy")), allow_pickle=False)
             np.testing.assert_array_equal(arr, w)
     assert sorted(names) == ["config.json"] + [f"weights/{i:04d}.npy" for i in range(len(model.get_weights()))]
-    assert config["format"] == "fastconv-model" and config["version"] == 1
+    assert config["format"] == "fastconv-model" and config["version"] == 2
+    assert config["optimizer_state"] is None  # compiled, never trained: a fresh optimizer on load
 
 
 # malformed files: each a mutation of a good file's members
@@ -1499,7 +1500,8 @@ MALFORMED = {
     "no-config": lambda m, tmp: {k: v for k, v in m.items() if k != "config.json"},
     "wrong-format": lambda m, tmp: with_config(m, _set("format", "keras")),
     "no-format": lambda m, tmp: with_config(m, lambda c: c.pop("format")),
-    "wrong-version": lambda m, tmp: with_config(m, _set("version", 2)),
+    "wrong-version": lambda m, tmp: with_config(m, _set("version", 3)),
+    "version-as-bool": lambda m, tmp: with_config(m, _set("version", True)),
     "version-as-string": lambda m, tmp: with_config(m, _set("version", "1")),
     "unknown-layer-class": lambda m, tmp: with_config(m, _layer0("class_name", "Lambda")),
     "layer-class-dunder": lambda m, tmp: with_config(m, _layer0("class_name", "__class__")),

@@ -14,7 +14,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +35,7 @@ from .layers import DTYPE, Conv2D, Layer, Shape, Weight
 __all__ = ["History", "Sequential", "load_model"]
 
 FORMAT_NAME = "fastconv-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _CONFIG_MEMBER = "config.json"
 _MAX_CONFIG_BYTES = 1 << 20
 
@@ -392,7 +392,9 @@ class Sequential:
         ----------
         optimizer : str or Optimizer, optional
             'rmsprop' (Keras' default), 'adam', 'sgd' (their Keras defaults) or
-            an instance.
+            an instance. As in Keras, an instance keeps the state of the
+            weights it first trained; training another model's weights with it
+            raises ValueError (make a new optimizer per model).
         loss : str or Loss
             'sparse_categorical_crossentropy' (integer labels) or
             'categorical_crossentropy' (one-hot labels), or an instance.
@@ -420,6 +422,15 @@ class Sequential:
             if m not in ("accuracy", "acc"):
                 raise ValueError(f"compile: the only metric is 'accuracy', got {m!r}")
         self.metrics = ["accuracy"] if metrics else []
+
+    def _bind_optimizer(self) -> None:
+        """The optimizer takes the trainable weights on its first step and only
+        those afterwards (Keras' rule): checked for the whole step before
+        anything changes, since Dense applies its kernel's update inside backward."""
+        assert self.optimizer is not None
+        targets = [(f"{self.name}/{layer.name}/{n}", w) for layer in self._layers if layer.trainable
+                   for w, n in zip(layer.weights, layer._weight_names())]
+        self.optimizer._check_variables_are_known([w for _, w in targets], [n for n, _ in targets])
 
     def _prepare_x(self, x: Any, op: str) -> np.ndarray:
         """x as float32 (Keras casts, it does not scale); (N, H, W) is taken as
@@ -490,6 +501,7 @@ class Sequential:
         discarded); from backward on, where the first weights change (Dense applies
         Adam inside its gradient kernel), Ctrl-C waits until every weight, moment
         and the iteration count have taken the step."""
+        self._bind_optimizer()
         with (guard or _NO_GUARD).interruptible():
             probs = self._forward(xb, training=True)
         # layers that can apply the optimizer's step inside their gradient kernels
@@ -818,9 +830,11 @@ class Sequential:
 
     def save(self, filepath: str | os.PathLike[str]) -> None:
         """Write the model to `filepath` in the format of docs/model-format.md: a ZIP
-        of ``config.json`` (format, version, layers, compile settings) and one
-        ``.npy`` per weight. No pickle anywhere: loading an untrusted file cannot
-        run code.
+        of ``config.json`` (format, version, layers, compile settings, the
+        optimizer's iteration count), one ``.npy`` per weight and one per
+        optimizer slot (Adam's moments, SGD's momentum, RMSprop's average), so
+        that `load_model` resumes training exactly where it stopped. No pickle
+        anywhere: loading an untrusted file cannot run code.
 
         The file is replaced atomically: written beside the target under a name
         of its own, synced, then renamed over it (keeping its permission bits,
@@ -839,17 +853,33 @@ class Sequential:
         True
         """
         weights = self.weights
+        state, slots = self._optimizer_state(weights)
         config = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": self.get_config(),
                   "compile": None if self.loss is None or self.optimizer is None else {
                       "optimizer": self.optimizer.get_config(), "loss": self.loss.get_config(),
                       "metrics": self.metrics},
-                  "weights": [list(w.shape) for w in weights]}
+                  "weights": [list(w.shape) for w in weights],
+                  "optimizer_state": state}
         with atomic_write(filepath) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(_CONFIG_MEMBER, json.dumps(config, indent=1))
-            for i, w in enumerate(weights):
-                buf = io.BytesIO()
-                np.save(buf, w, allow_pickle=False)
-                zf.writestr(f"weights/{i:04d}.npy", buf.getvalue())
+            for prefix, arrays in (("weights", weights), ("optimizer", slots)):
+                for i, w in enumerate(arrays):
+                    buf = io.BytesIO()
+                    np.save(buf, w, allow_pickle=False)
+                    zf.writestr(f"{prefix}/{i:04d}.npy", buf.getvalue())
+
+    def _optimizer_state(self, weights: list[Weight]) -> tuple[dict[str, Any] | None, list[Weight]]:
+        """What save writes of the optimizer: None before its first step (or for an
+        uncompiled model); else its iteration count, its slot names and which of
+        `weights` it holds slots for (every weight it took at its first step that is
+        still in the model), and those slots, weight by weight."""
+        opt = self.optimizer
+        if self.loss is None or opt is None or not opt.built:
+            return None, []
+        held = [i for i, w in enumerate(weights) if opt._knows(w)]
+        state = {"iterations": int(opt.iterations), "slots": list(opt.slot_names),
+                 "weights": held}
+        return state, [s for i in held for s in opt._slots.get(id(weights[i]), [])]
 
 
 # What reading a malformed file can raise from zipfile, json, numpy's .npy
@@ -862,27 +892,36 @@ _MALFORMED = (ValueError, TypeError, KeyError, AttributeError, IndexError, OSErr
               tokenize.TokenError)
 
 DEFAULT_MAX_BYTES = 4 << 30
-"""The most weight bytes `load_model` allocates unless told otherwise (4 GiB)."""
+"""The most bytes `load_model` allocates for weights and optimizer state unless told otherwise (4 GiB)."""
 
 _FLOAT_ITEMSIZES = (2, 4, 8)  # float16, float32, float64: what a weight member may hold
+_READ_VERSIONS = (1, 2)       # version 1: no optimizer state (a fresh optimizer on load)
+_MAX_ITERATIONS = 1 << 62
 
 
-def load_model(filepath, compile: bool = True, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Sequential:
+def load_model(filepath: str | os.PathLike[str], compile: bool = True, *,
+               max_bytes: int = DEFAULT_MAX_BYTES) -> Sequential:
     """Load a model written by `Sequential.save`.
 
     Parameters
     ----------
     filepath : str or path-like
-        A regular file in the format of docs/model-format.md.
+        A regular file in the format of docs/model-format.md (version 2, or
+        version 1 from older fastconv releases).
     compile : bool, optional
-        Compile the model as it was saved (default, as Keras). With False the
-        model comes back uncompiled: ready for `predict`, or for `compile`
-        with settings of your own.
+        Compile the model as it was saved (default, as Keras), with the
+        optimizer's state as it was saved: its iteration count and slots
+        (Adam's moments, SGD's momentum), so that `fit` continues exactly as
+        uninterrupted training would. A file without that state (version 1, or
+        saved before the first training step) gives a fresh optimizer. With
+        False the model comes back uncompiled: ready for `predict`, or for
+        `compile` with settings of your own; the optimizer's state is not read.
     max_bytes : int, optional, keyword only
-        The most bytes the model's weights may take in memory (as float32,
-        which is how a model holds them), 4 GiB (`DEFAULT_MAX_BYTES`) by
-        default. A file whose config declares more is refused before any
-        weight is read; pass a larger value to load a larger model.
+        The most bytes the model's weights, and with `compile` the optimizer's
+        slots, may take in memory (as float32, which is how a model holds
+        them), 4 GiB (`DEFAULT_MAX_BYTES`) by default. A file whose config
+        declares more is refused before any array is read; pass a larger
+        value to load a larger model.
 
     Returns
     -------
@@ -895,9 +934,11 @@ def load_model(filepath, compile: bool = True, *, max_bytes: int = DEFAULT_MAX_B
         For anything but a well-formed model file, naming the file (and the
         member): not a regular file (a FIFO, a device, a directory), not a ZIP,
         a missing, oversized or non-JSON ``config.json``, another format or
-        version, an unknown layer, weights more than `max_bytes`, a member that
-        inflates to more or less than its declared size, a ``.npy`` header whose
-        shape or dtype differs from the config's, a truncated or corrupt member.
+        version, an unknown layer, weights and state of more than `max_bytes`,
+        an optimizer state that does not fit the model or the optimizer, a
+        member that inflates to more or less than its declared size, a ``.npy``
+        header whose shape or dtype differs from the config's, a truncated or
+        corrupt member.
 
     Notes
     -----
@@ -906,7 +947,25 @@ def load_model(filepath, compile: bool = True, *, max_bytes: int = DEFAULT_MAX_B
     through a stream capped at its declared size, which must itself fit what
     the config declares; each ``.npy`` header is checked against the config's
     shape before its array is allocated, and the arrays are read in chunks
-    straight into the model's weights.
+    straight into the model's weights and the optimizer's slots. Loading
+    draws no random numbers (the weights are not initialised before they are
+    read), so the shared generator of `fastconv.utils.set_random_seed` is as
+    it was.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from fastconv.models import Sequential, load_model
+    >>> from fastconv.layers import Dense
+    >>> model = Sequential([Dense(3, activation="softmax", input_shape=(4,))])
+    >>> model.compile("adam", "sparse_categorical_crossentropy")
+    >>> _ = model.fit(np.ones((8, 4)), np.arange(8) % 3, verbose=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.fcm")
+    >>> model.save(path)
+    >>> loaded = load_model(path)
+    >>> loaded.optimizer.iterations, type(loaded.optimizer).__name__
+    (1, 'Adam')
     """
     path = Path(filepath)
     max_bytes = positive_int(max_bytes, "max_bytes", "load_model", minimum=0)
@@ -921,14 +980,7 @@ def load_model(filepath, compile: bool = True, *, max_bytes: int = DEFAULT_MAX_B
         except _MALFORMED as err:
             raise ValueError(f"load_model: {path} is not a fastconv model file ({err})") from None
         with zf:
-            model, config = _read_model(zf, f, path, max_bytes)
-    if compile and config.get("compile"):
-        c = config["compile"]
-        try:
-            model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c.get("metrics"))
-        except _MALFORMED as err:
-            raise ValueError(f"load_model: {path}: bad compile settings ({err})") from None
-    return model
+            return _read_model(zf, f, path, max_bytes, compile)
 
 
 def _member_info(zf: zipfile.ZipFile, name: str, missing: str) -> zipfile.ZipInfo:
@@ -939,8 +991,11 @@ def _member_info(zf: zipfile.ZipFile, name: str, missing: str) -> zipfile.ZipInf
         raise ValueError(missing) from None
 
 
-def _read_model(zf: zipfile.ZipFile, f, path: Path, max_bytes: int) -> tuple[Sequential, dict]:
-    """The config, then the built model with its weights read into it."""
+def _read_model(zf: zipfile.ZipFile, f: BinaryIO, path: Path, max_bytes: int,
+                compile: bool) -> Sequential:
+    """The config; the compile settings and optimizer state it describes (checked,
+    nothing allocated); the bytes all that needs against `max_bytes`; then the
+    built model with its weights, compiled, with the optimizer's slots read in."""
     info = _member_info(zf, _CONFIG_MEMBER, f"load_model: {path} has no {_CONFIG_MEMBER}; not a fastconv model")
     where = f"{path}: {_CONFIG_MEMBER}"
     try:
@@ -949,10 +1004,11 @@ def _read_model(zf: zipfile.ZipFile, f, path: Path, max_bytes: int) -> tuple[Seq
         raise _named(err, where, f"unreadable {_CONFIG_MEMBER}") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
         raise ValueError(f"load_model: {path} is not a fastconv model file")
-    if config.get("version") != FORMAT_VERSION:
+    version = config.get("version")
+    if type(version) is not int or version not in _READ_VERSIONS:
         raise ValueError(
-            f"load_model: {path} has format version {config.get('version')!r}; "
-            f"this fastconv reads version {FORMAT_VERSION}"
+            f"load_model: {path} has format version {version!r}; "
+            f"this fastconv reads versions {', '.join(map(str, _READ_VERSIONS))}"
         )
     try:
         model = _model_from_config(config["model"])  # layers only: nothing allocated yet
@@ -963,24 +1019,86 @@ def _read_model(zf: zipfile.ZipFile, f, path: Path, max_bytes: int) -> tuple[Seq
     if shapes != expected:
         raise ValueError(f"load_model: {path}: the file lists weights of shapes {shapes} but its "
                          f"layers need {expected}")
-    need = sum(math.prod(shape) for shape in shapes) * np.dtype(DTYPE).itemsize
-    if need > max_bytes:
-        raise ValueError(f"load_model: {path}: its weights take {need:,} bytes, more than "
+    settings = config.get("compile") if compile else None
+    opt: optimizers.Optimizer | None = None
+    loss: losses.Loss | None = None
+    metrics: Any = None
+    held: list[int] = []
+    iterations, has_state = 0, False
+    if settings:
+        try:
+            opt = optimizers.get(settings["optimizer"])
+            loss = losses.get(settings["loss"])
+            metrics = settings.get("metrics")
+        except _MALFORMED as err:
+            raise ValueError(f"load_model: {path}: bad compile settings ({err})") from None
+        state = config.get("optimizer_state") if version >= 2 else None  # version 1 has none
+        if state is not None:
+            held, iterations = _check_optimizer_state(state, opt, len(shapes), path)
+            has_state = True
+    itemsize = np.dtype(DTYPE).itemsize
+    weight_bytes = sum(math.prod(shape) for shape in shapes) * itemsize
+    slot_bytes = sum(math.prod(shapes[i]) for i in held) * itemsize * (len(opt.slot_names) if opt else 0)
+    if weight_bytes + slot_bytes > max_bytes:
+        what = "weights and optimizer state take" if slot_bytes else "weights take"
+        raise ValueError(f"load_model: {path}: its {what} {weight_bytes + slot_bytes:,} bytes, more than "
                          f"max_bytes={max_bytes:,}; pass a larger max_bytes to load it")
     try:
-        model._build()
+        model._build(initialize=False)
     except ValueError as err:
         raise ValueError(f"load_model: {path}: {err}") from None
-    targets = [w for layer in model.layers for w in layer.weights]
+    targets = model.weights
     for i, (shape, target) in enumerate(zip(shapes, targets)):
-        name = f"weights/{i:04d}.npy"
-        member = _member_info(zf, name, f"load_model: {path}: weight {i} is missing ({name})")
-        where = f"{path}: {name}"
+        _read_member(zf, f, path, f"weights/{i:04d}.npy", f"weight {i}", shape, target)
+    if settings:
+        assert opt is not None
         try:
-            _read_weight(f, member, where, shape, target)
+            model.compile(optimizer=opt, loss=loss, metrics=metrics)
         except _MALFORMED as err:
-            raise _named(err, where, "corrupt weight") from None
-    return model, config
+            raise ValueError(f"load_model: {path}: bad compile settings ({err})") from None
+        if has_state:
+            opt.build([targets[i] for i in held])  # zero slots, filled from the file below
+            k = 0
+            for i in held:
+                for slot_name, slot in zip(opt.slot_names, opt._slots[id(targets[i])]):
+                    _read_member(zf, f, path, f"optimizer/{k:04d}.npy",
+                                 f"optimizer slot {k} ({slot_name} of weight {i})", shapes[i], slot)
+                    k += 1
+            opt.iterations = iterations
+    return model
+
+
+def _check_optimizer_state(state: Any, opt: optimizers.Optimizer, n_weights: int,
+                           path: Path) -> tuple[list[int], int]:
+    """The config's ``optimizer_state`` checked against the optimizer it describes
+    and the model's weights: (the weights it holds slots for, the iteration count)."""
+    def bad(why: str) -> ValueError:
+        return ValueError(f"load_model: {path}: bad optimizer state ({why})")
+
+    if not isinstance(state, dict) or set(state) != {"iterations", "slots", "weights"}:
+        raise bad("optimizer_state must hold exactly 'iterations', 'slots' and 'weights'")
+    iterations, slots, held = state["iterations"], state["slots"], state["weights"]
+    if type(iterations) is not int or not 0 <= iterations <= _MAX_ITERATIONS:
+        raise bad(f"iterations must be an int in [0, 2**62], got {iterations!r}")
+    if slots != list(opt.slot_names):
+        raise bad(f"the file holds slots {slots!r} per weight; {type(opt).__name__} with these "
+                  f"settings keeps {list(opt.slot_names)!r}")
+    if (not isinstance(held, list) or any(type(i) is not int for i in held)
+            or any(not 0 <= i < n_weights for i in held) or held != sorted(set(held))):
+        raise bad(f"weights must list indices of the model's {n_weights} weights in increasing "
+                  f"order, got {str(held)[:200]}")
+    return held, iterations
+
+
+def _read_member(zf: zipfile.ZipFile, f: BinaryIO, path: Path, name: str, what: str,
+                 shape: Shape, target: np.ndarray) -> None:
+    """The ``.npy`` member `name` (`what`, for messages) read into `target`."""
+    member = _member_info(zf, name, f"load_model: {path}: {what} is missing ({name})")
+    where = f"{path}: {name}"
+    try:
+        _read_weight(f, member, where, shape, target)
+    except _MALFORMED as err:
+        raise _named(err, where, f"corrupt {what.split(' (')[0]}") from None
 
 
 def _named(err: BaseException, where: str, what: str) -> ValueError:
@@ -990,7 +1108,7 @@ def _named(err: BaseException, where: str, what: str) -> ValueError:
     return ValueError(f"load_model: {msg}" if msg.startswith(where) else f"load_model: {where}: {what} ({msg})")
 
 
-def _read_weight(f, member: zipfile.ZipInfo, where: str, shape: tuple[int, ...],
+def _read_weight(f: BinaryIO, member: zipfile.ZipInfo, where: str, shape: tuple[int, ...],
                  target: np.ndarray) -> None:
     """One ``.npy`` member into `target` (the model's weight, of `shape`): the
     header checked against `shape` before anything is allocated, then the data
@@ -1015,7 +1133,7 @@ def _read_weight(f, member: zipfile.ZipInfo, where: str, shape: tuple[int, ...],
         target[...] = buf.reshape(shape[::-1]).T if fortran else buf.reshape(shape)
 
 
-def _model_from_config(config: dict) -> Sequential:
+def _model_from_config(config: dict[str, Any]) -> Sequential:
     """The layers a config describes, not yet built (no weight allocated)."""
     model = Sequential(name=str(config.get("name", "sequential")))
     for entry in config["layers"]:
