@@ -651,6 +651,15 @@ def test_docstring_examples_run(module):
     assert result.attempted > 0 and result.failed == 0
 
 
+def test_the_public_annotations_pass_mypy_strict(tmp_path):
+    """tests/typing_model_api.py uses the layers, models, optimizers, losses,
+    activations and initializers as a user would; mypy --strict must accept it."""
+    mypy = pytest.importorskip("mypy.api", reason="mypy is in the test extra: pip install -e .[test]")
+    here = Path(__file__).resolve().parent
+    out, err, status = mypy.run(["--strict", "--cache-dir", str(tmp_path), str(here / "typing_model_api.py")])
+    assert status == 0, out + err
+
+
 def test_the_model_format_document_describes_version_2():
     text = (Path(__file__).resolve().parents[1] / "docs" / "model-format.md").read_text()
     assert re.search(r"\(version 2\)", text) and "optimizer_state" in text and "optimizer/0000.npy" in text
