@@ -501,9 +501,9 @@ class Sequential:
         discarded); from backward on, where the first weights change (Dense applies
         Adam inside its gradient kernel), Ctrl-C waits until every weight, moment
         and the iteration count have taken the step."""
-        self._bind_optimizer()
         with (guard or _NO_GUARD).interruptible():
             probs = self._forward(xb, training=True)
+        self._bind_optimizer()  # after the forward pass, which Ctrl-C may discard: builds nothing early
         # layers that can apply the optimizer's step inside their gradient kernels
         # get its hook for this step only
         hooked = [layer for layer in self.layers if hasattr(layer, "fused_update")]
