@@ -5,6 +5,7 @@ import io
 import itertools
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -12,29 +13,43 @@ import time
 import tokenize
 import zipfile
 import zlib
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
+import numpy.typing as npt
 
-from . import _batches, activations, layers as layers_mod, losses, optimizers
-from ._bounded import NPY_HEADER_MAX, ZipMember, check_zip_directory, open_regular, read_npy_header
+from . import _batches, activations, losses, optimizers
+from . import layers as layers_mod
+from ._bounded import (
+    NPY_HEADER_MAX,
+    ZipMember,
+    check_zip_directory,
+    open_regular,
+    read_npy_header,
+)
 from ._checks import positive_int
 from ._files import atomic_write
 from .callbacks import Callback, History, _CallbackList, _checked
-from .layers import DTYPE, Conv2D, Layer
+from .layers import DTYPE, Conv2D, Layer, Shape, Weight
 
-__all__ = ["Sequential", "History", "load_model"]
+__all__ = ["History", "Sequential", "load_model"]
 
 FORMAT_NAME = "fastconv-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _CONFIG_MEMBER = "config.json"
 _MAX_CONFIG_BYTES = 1 << 20
 
 
 class Sequential:
     """A linear stack of layers, trained and run like ``keras.Sequential``.
+
+    Parameters
+    ----------
+    layers : list of Layer, optional
+        Added in order, as with `add`.
+    name : str, optional
 
     Examples
     --------
@@ -46,9 +61,9 @@ class Sequential:
     (2, 3)
     """
 
-    def __init__(self, layers: list[Layer] | None = None, name: str = "sequential"):
+    def __init__(self, layers: Sequence[Layer] | None = None, name: str = "sequential") -> None:
         self.name = name
-        self.layers: list[Layer] = []
+        self._layers: list[Layer] = []
         self.optimizer: optimizers.Optimizer | None = None
         self.loss: losses.Loss | None = None
         self.metrics: list[str] = []
@@ -58,79 +73,331 @@ class Sequential:
 
     # ---- building ------------------------------------------------------------------------
 
+    @property
+    def layers(self) -> list[Layer]:
+        """The model's layers in order (a new list: change the model with `add` and `pop`).
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense, Flatten
+        >>> model = Sequential([Flatten(input_shape=(2, 2)), Dense(3, name="out")])
+        >>> [layer.name for layer in model.layers][1:]
+        ['out']
+        """
+        return list(self._layers)
+
     def add(self, layer: Layer, build: bool = True) -> None:
+        """Append `layer`; once the first layer knows its ``input_shape``, the
+        model is built (every layer's weights created) as layers arrive.
+
+        Raises
+        ------
+        TypeError
+            If `layer` is not a fastconv layer.
+        ValueError
+            For a name already in the model, or a layer that cannot take the
+            previous layer's output (the wrong number of axes; an output that
+            would be zero or negative in size, with Keras' message). The model
+            is left as it was (Keras keeps the refused layer).
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Conv2D
+        >>> model = Sequential()
+        >>> model.add(Conv2D(4, 3, input_shape=(2, 2, 1)))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: conv2d...: Computed output size would be zero or negative. ...
+        >>> model.layers
+        []
+        """
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add: expected a fastconv.layers layer, got {type(layer).__name__}")
-        if any(existing.name == layer.name for existing in self.layers):
-            raise ValueError(f"Sequential.add: a layer named {layer.name!r} is already in the model")
-        self.layers.append(layer)
-        if len(self.layers) == 1:
+        if any(existing.name == layer.name for existing in self._layers):
+            raise ValueError(
+                "All layers added to a Sequential model should have unique names. Name "
+                f"'{layer.name}' is already the name of a layer in this model. Update the `name` "
+                "argument to pass a unique name."
+            )
+        self._layers.append(layer)
+        needed_input_grad = layer.need_input_grad
+        if len(self._layers) == 1:
             layer.need_input_grad = False
-        if build and self.layers[0].input_shape is not None:
+        if build and self._layers[0].input_shape is not None:
+            try:
+                self._build()
+            except BaseException:
+                self._layers.pop()
+                layer.need_input_grad = needed_input_grad
+                raise
+
+    def pop(self, rebuild: bool = True) -> Layer:
+        """Remove the last layer and return it, as ``keras.Sequential.pop``; the
+        model's output is then the new last layer's (its weights stay as they are).
+
+        Raises
+        ------
+        IndexError
+            If the model has no layers.
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> model = Sequential([Dense(8, input_shape=(4,)), Dense(2)])
+        >>> model.pop().units, model.output_shape
+        (2, (8,))
+        """
+        if not self._layers:
+            raise IndexError(f"pop: the model {self.name!r} has no layers")
+        layer = self._layers.pop()
+        if not self._layers:
+            layer.need_input_grad = True
+        if rebuild and self._layers and self.input_shape is not None:
             self._build()
+        return layer
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called `name`, or the one at `index` (from 0; negative counts
+        from the end), as ``keras.Model.get_layer``.
+
+        Raises
+        ------
+        ValueError
+            For both or neither argument, an unknown name (the message lists the
+            model's layers), an index out of range; Keras' messages.
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> model = Sequential([Dense(8, input_shape=(4,), name="hidden"), Dense(2, name="out")])
+        >>> model.get_layer("out").units, model.get_layer(index=0).name
+        (2, 'hidden')
+        """
+        if name is not None and index is not None:
+            raise ValueError("Provide only a layer name or a layer index. Received: "
+                             f"index={index}, name={name}.")
+        if index is not None:
+            if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+                raise TypeError(f"get_layer: index must be an int, got {index!r}")
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only has "
+                                 f"{len(self._layers)} layers.")
+            return self._layers[index]
+        if name is not None:
+            for layer in self._layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"No such layer: {name}. Existing layers are: "
+                             f"{[layer.name for layer in self._layers]}.")
+        raise ValueError("Provide either a layer name or layer index at `get_layer`.")
 
     @property
-    def input_shape(self) -> tuple[int, ...] | None:
-        return None if not self.layers else self.layers[0].input_shape
+    def input_shape(self) -> Shape | None:
+        """One sample's input shape (no batch axis), or None before it is known."""
+        return None if not self._layers else self._layers[0].input_shape
 
-    def _build(self, input_shape: tuple[int, ...] | None = None) -> None:
+    def _build(self, input_shape: Shape | None = None, initialize: bool = True) -> None:
+        """Build every layer not yet built; each layer's output shape is worked out
+        (and Keras' build-time errors raised) before its weights are made. Without
+        `initialize`, weights are allocated without drawing random numbers (for
+        load_model, which reads them: loading leaves the shared generator alone)."""
         shape = input_shape or self.input_shape
         if shape is None:
             raise ValueError(f"{self.name}: the first layer needs input_shape=(...) to build the model")
-        for layer in self.layers:
+        for layer in self._layers:
+            out = layer.compute_output_shape(shape)
             if not layer.built:
-                layer.build(shape)
-            shape = layer.compute_output_shape(shape)
+                if initialize:
+                    layer.build(shape)
+                else:
+                    layer._build_for_loading(shape)
+            shape = out
 
-    def _weight_shapes(self) -> list[tuple[int, ...]]:
+    def _weight_shapes(self) -> list[Shape]:
         """Shapes of every weight, from the layers' configs and the input shape alone."""
         shape, out = self.input_shape, []
-        for layer in self.layers:
+        if shape is None:
+            raise ValueError(f"{self.name}: the first layer needs input_shape=(...)")
+        for layer in self._layers:
             out += [tuple(s) for s in layer.weight_shapes(shape)]
             shape = layer.compute_output_shape(shape)
         return out
 
     def _ensure_built(self, x: np.ndarray) -> None:
-        if self.layers and not all(layer.built for layer in self.layers):
+        if self._layers and not all(layer.built for layer in self._layers):
             self._build(self.input_shape or x.shape[1:])
 
     @property
-    def output_shape(self) -> tuple[int, ...]:
+    def output_shape(self) -> Shape:
+        """One sample's output shape (no batch axis), from the input shape.
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Conv2D, MaxPooling2D
+        >>> Sequential([Conv2D(28, 3, input_shape=(28, 28, 1)), MaxPooling2D(2)]).output_shape
+        (13, 13, 28)
+        """
         shape = self.input_shape
-        for layer in self.layers:
+        if shape is None:
+            raise ValueError(f"{self.name}: the output shape is not known before the input shape")
+        for layer in self._layers:
             shape = layer.compute_output_shape(shape)
         return shape
 
     # ---- weights ---------------------------------------------------------------------------
 
-    def get_weights(self) -> list[np.ndarray]:
-        """Copies of every weight, layer by layer: kernel then bias, Keras' order and shapes."""
-        return [w.copy() for layer in self.layers for w in layer.weights]
+    @property
+    def weights(self) -> list[Weight]:
+        """Every layer's weight arrays in Keras' order (the arrays themselves, see
+        `Layer.weights`; `get_weights` gives copies).
 
-    def set_weights(self, weights: list[Any]) -> None:
-        """Replace every weight; `weights` as `get_weights` returns them (e.g. from Keras)."""
-        own = [w for layer in self.layers for w in layer.weights]
-        weights = list(weights)
-        if len(weights) != len(own):
-            raise ValueError(f"set_weights: the model has {len(own)} weight arrays, got {len(weights)}")
-        new = [np.asarray(w) for w in weights]
-        for i, (cur, w) in enumerate(zip(own, new)):
-            if cur.shape != w.shape:
-                raise ValueError(f"set_weights: weight {i} has shape {cur.shape}, got {w.shape}")
-        for cur, w in zip(own, new):
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> [w.shape for w in Sequential([Dense(2, input_shape=(3,))]).weights]
+        [(3, 2), (2,)]
+        """
+        return [w for layer in self._layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self) -> list[Weight]:
+        """The weights of the trainable layers, what the optimizer updates.
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> model = Sequential([Dense(2, input_shape=(3,), trainable=False), Dense(1)])
+        >>> [w.shape for w in model.trainable_weights]
+        [(2, 1), (1,)]
+        """
+        return [w for layer in self._layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self) -> list[Weight]:
+        """The weights of the frozen layers (``trainable=False``).
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> model = Sequential([Dense(2, input_shape=(3,), trainable=False), Dense(1)])
+        >>> [w.shape for w in model.non_trainable_weights]
+        [(3, 2), (2,)]
+        """
+        return [w for layer in self._layers for w in layer.non_trainable_weights]
+
+    def _weight_targets(self) -> list[tuple[str, Weight, str]]:
+        """(layer name, array, weight name) of every weight, in `weights` order."""
+        return [(layer.name, w, n) for layer in self._layers
+                for w, n in zip(layer.weights, layer._weight_names())]
+
+    def get_weights(self) -> list[Weight]:
+        """Copies of every weight, layer by layer: kernel then bias, Keras' order and shapes.
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Conv2D, Flatten, Dense
+        >>> model = Sequential([Conv2D(4, 3, input_shape=(8, 8, 1)), Flatten(), Dense(2)])
+        >>> [w.shape for w in model.get_weights()]
+        [(3, 3, 1, 4), (4,), (144, 2), (2,)]
+        """
+        return [w.copy() for layer in self._layers for w in layer.weights]
+
+    def set_weights(self, weights: Sequence[npt.ArrayLike]) -> None:
+        """Replace every weight's values; `weights` as `get_weights` returns them
+        (a Keras model's ``get_weights()`` gives Keras' predictions).
+
+        All or nothing: the count and every array's shape are checked and every
+        array converted to float32 before any weight changes. `weights` are not
+        modified.
+
+        Raises
+        ------
+        ValueError
+            For a list of another length, or an array whose shape differs from
+            its weight's (the message names the layer, the weight and both
+            shapes), or that holds no numbers.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> model = Sequential([Dense(2, input_shape=(3,))])
+        >>> model.set_weights([np.ones((3, 2)), np.zeros(2)])
+        >>> model.predict(np.ones((1, 3)), verbose=0)
+        array([[3., 3.]], dtype=float32)
+        """
+        targets = self._weight_targets()
+        new = layers_mod._converted(weights, targets, owner=self.name)
+        for (_, cur, _), w in zip(targets, new):
             cur[...] = w
 
     def count_params(self) -> int:
-        return sum(layer.count_params() for layer in self.layers)
+        """The number of weight values in the model.
+
+        Raises
+        ------
+        ValueError
+            If the model is not built yet (no input shape given and no data
+            seen), as in Keras.
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> Sequential([Dense(10, input_shape=(784,))]).count_params()
+        7850
+        """
+        if not self._layers or not all(layer.built for layer in self._layers):
+            raise ValueError(
+                f"You tried to call `count_params` on layer '{self.name}', but the layer isn't "
+                "built. You can build it manually via: `layer.build(input_shape)`."
+            )
+        return sum(layer.count_params() for layer in self._layers)
 
     # ---- compile / forward / backward -----------------------------------------------------------
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
-        """Choose the optimizer ('adam', 'sgd', 'rmsprop' or an instance), the loss
-        ('sparse_categorical_crossentropy', 'categorical_crossentropy') and metrics
-        (['accuracy'] or none)."""
+    def compile(self, optimizer: str | optimizers.Optimizer | dict[str, Any] = "rmsprop",
+                loss: str | losses.Loss | dict[str, Any] | None = None,
+                metrics: Sequence[str] | None = None) -> None:
+        """Choose the optimizer, the loss and the metrics for `fit` and `evaluate`.
+
+        Parameters
+        ----------
+        optimizer : str or Optimizer, optional
+            'rmsprop' (Keras' default), 'adam', 'sgd' (their Keras defaults) or
+            an instance. As in Keras, an instance keeps the state of the
+            weights it first trained; training another model's weights with it
+            raises ValueError (make a new optimizer per model).
+        loss : str or Loss
+            'sparse_categorical_crossentropy' (integer labels) or
+            'categorical_crossentropy' (one-hot labels), or an instance.
+        metrics : list of str, optional
+            ``['accuracy']`` or none.
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> from fastconv.optimizers import SGD
+        >>> model = Sequential([Dense(3, activation="softmax", input_shape=(4,))])
+        >>> model.compile(optimizer=SGD(learning_rate=0.1), loss="sparse_categorical_crossentropy",
+        ...               metrics=["accuracy"])
+        >>> type(model.optimizer).__name__, model.metrics
+        ('SGD', ['accuracy'])
+        """
         if isinstance(metrics, str):  # as Keras: a list, so "acc" is not read as "a", "c", "c"
-            raise ValueError(f"compile: metrics must be a list such as ['accuracy'], got {metrics!r}")
+            raise ValueError(  # noqa: TRY004 -- Keras raises ValueError here
+                f"compile: metrics must be a list such as ['accuracy'], got {metrics!r}")
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
         metrics = list(metrics or [])
@@ -139,12 +406,22 @@ class Sequential:
                 raise ValueError(f"compile: the only metric is 'accuracy', got {m!r}")
         self.metrics = ["accuracy"] if metrics else []
 
+    def _bind_optimizer(self) -> None:
+        """The optimizer takes the trainable weights on its first step and only
+        those afterwards (Keras' rule): checked for the whole step before
+        anything changes, since Dense applies its kernel's update inside backward."""
+        assert self.optimizer is not None
+        targets = [(f"{self.name}/{layer.name}/{n}", w) for layer in self._layers if layer.trainable
+                   for w, n in zip(layer.weights, layer._weight_names())]
+        self.optimizer._check_variables_are_known([w for _, w in targets], [n for n, _ in targets])
+
     def _prepare_x(self, x: Any, op: str) -> np.ndarray:
         """x as float32 (Keras casts, it does not scale); (N, H, W) is taken as
         (N, H, W, 1) when the model wants one channel."""
-        return self._fit_input(np.asarray(x), op).astype(DTYPE, copy=False)
+        out: np.ndarray = self._fit_input(np.asarray(x), op).astype(DTYPE, copy=False)
+        return out
 
-    def _fit_input(self, x, op: str):
+    def _fit_input(self, x: Any, op: str) -> Any:
         """x (a NumPy or Dask array) checked against the model's input: numeric, and
         (N, *input_shape), with (N, H, W) taken as (N, H, W, 1) when the model wants
         one channel."""
@@ -169,6 +446,7 @@ class Sequential:
             plan = (layer.fused_plan(x, layers[i + 1], training)
                     if isinstance(layer, Conv2D) and i + 2 < len(layers) else None)
             if plan is not None:
+                assert isinstance(layer, Conv2D)
                 x = layer.call_pooled(x, plan, training=training)
                 fused.add(i)
                 i += 2
@@ -178,12 +456,15 @@ class Sequential:
         self._fused = fused
         return x
 
-    def _backward(self, grad: np.ndarray) -> None:
+    def _backward(self, grad: Any) -> None:
         """Back through every layer but the last, whose gradient `grad` is."""
         i = len(self.layers) - 2
         while i >= 0:
             if i - 1 in self._fused:
-                grad = self.layers[i - 1].backward_pooled(grad)
+                conv = self.layers[i - 1]
+                assert isinstance(conv, Conv2D)
+                conv.backward_pooled(grad)  # the weight gradients only: nothing flows further
+                grad = None
                 i -= 2
             else:
                 grad = self.layers[i].backward(grad)
@@ -207,6 +488,7 @@ class Sequential:
         and the iteration count have taken the step."""
         with (guard or _NO_GUARD).interruptible():
             probs = self._forward(xb, training=True)
+        self._bind_optimizer()  # after the forward pass, which Ctrl-C may discard: builds nothing early
         # layers that can apply the optimizer's step inside their gradient kernels
         # get its hook for this step only
         hooked = [layer for layer in self.layers if hasattr(layer, "fused_update")]
@@ -238,6 +520,7 @@ class Sequential:
     # ---- fit / evaluate / predict -----------------------------------------------------------
 
     def _correct(self, y: np.ndarray, probs: np.ndarray) -> int:
+        assert self.loss is not None
         pred = probs.reshape(len(probs), -1).argmax(axis=-1)
         truth = np.asarray(y)
         truth = truth.reshape(len(pred), -1).argmax(-1) if not self.loss.sparse else truth.reshape(-1)
@@ -250,10 +533,19 @@ class Sequential:
             raise RuntimeError(f"{op}: the model has no layers")
 
     def _check_xy(self, x: np.ndarray, y: Any, op: str) -> np.ndarray:
-        y = np.asarray(y)
-        if len(y) != len(x):
-            raise ValueError(f"{op}: x has {len(x)} samples but y has {len(y)}")
-        return y
+        """y as an array, one label per sample of x, checked against the loss and
+        the model's output (Keras' messages) before any step: the right shape for
+        the loss, and sparse class indices inside the output's units."""
+        labels: np.ndarray = np.asarray(y)
+        if labels.ndim == 0 or len(labels) != len(x):
+            raise ValueError(f"{op}: x has {len(x)} samples but y has "
+                             f"{'none (a scalar)' if labels.ndim == 0 else len(labels)}")
+        if self.loss is not None and self._layers:
+            shape = self.input_shape or tuple(x.shape[1:])
+            for layer in self._layers:
+                shape = layer.compute_output_shape(shape)
+            self.loss.check_labels(labels, (len(labels), *shape), op)
+        return labels
 
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: int | str = "auto", callbacks: Sequence[Callback] | None = None,
@@ -506,6 +798,13 @@ class Sequential:
             ``[loss, accuracy]``, the loss alone when compiled without metrics, or
             a dict with `return_dict`.
 
+        Raises
+        ------
+        ValueError
+            For labels that do not fit the loss and the output (Keras' messages:
+            one-hot labels with the sparse loss, class indices with the
+            categorical one, a class index outside the output's units).
+
         Examples
         --------
         >>> import numpy as np
@@ -604,21 +903,48 @@ class Sequential:
             return np.zeros((0, *self.output_shape), dtype=DTYPE)
         return np.concatenate(outs)
 
-    def __call__(self, x, training: bool = False):
+    def __call__(self, x: npt.ArrayLike, training: bool = False) -> npt.NDArray[Any]:
+        """The forward pass on one batch `x` (float32), as calling a Keras model;
+        `training` turns dropout on.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> Sequential([Dense(2, input_shape=(3,))])(np.ones((5, 3))).shape
+        (5, 2)
+        """
         x = self._prepare_x(x, "call")
         self._ensure_built(x)
         return self._forward(x, training=training)
 
     # ---- summary, config, save ---------------------------------------------------------------
 
-    def summary(self, print_fn=print) -> None:
-        """Print a table of layers, output shapes and parameter counts, as Keras does."""
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
+        """Print a table of layers, output shapes and parameter counts, as Keras does.
+
+        Parameters
+        ----------
+        print_fn : callable, optional
+            Called with each line (`print` by default).
+
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> lines = []
+        >>> Sequential([Dense(10, input_shape=(784,))]).summary(print_fn=lines.append)
+        >>> lines[-3]
+        'Total params: 7,850'
+        """
         rows = [("Layer (type)", "Output Shape", "Param #")]
         shape = self.input_shape
-        for layer in self.layers:
+        for layer in self._layers:
             shape = layer.compute_output_shape(shape) if shape is not None else None
             out = "?" if shape is None else str((None, *shape))
-            rows.append((f"{layer.name} ({type(layer).__name__})", out, f"{layer.count_params():,}"))
+            params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+            rows.append((f"{layer.name} ({type(layer).__name__})", out, params))
         widths = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
         line = "=" * sum(widths)
         print_fn(f'Model: "{self.name}"')
@@ -626,36 +952,80 @@ class Sequential:
         for i, row in enumerate(rows):
             print_fn("".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
             print_fn(line if i == 0 else "-" * sum(widths) if i < len(rows) - 1 else line)
-        total = self.count_params()
-        trainable = sum(layer.count_params() for layer in self.layers if layer.trainable)
+        built = [layer for layer in self._layers if layer.built]
+        total = sum(layer.count_params() for layer in built)
+        trainable = sum(layer.count_params() for layer in built if layer.trainable)
         print_fn(f"Total params: {total:,}")
         print_fn(f"Trainable params: {trainable:,}")
         print_fn(f"Non-trainable params: {total - trainable:,}")
 
-    def get_config(self) -> dict:
-        return {"name": self.name,
-                "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self.layers]}
+    def get_config(self) -> dict[str, Any]:
+        """The model's name and its layers' classes and configs (what `save` writes).
 
-    def save(self, filepath) -> None:
-        """Write the model to `filepath`: a zip of ``config.json`` (format, version,
-        layers, compile settings) and one ``.npy`` per weight. No pickle anywhere,
-        so loading an untrusted file cannot run code.
+        Examples
+        --------
+        >>> from fastconv.models import Sequential
+        >>> from fastconv.layers import Dense
+        >>> config = Sequential([Dense(2, input_shape=(3,), name="out")]).get_config()
+        >>> config["layers"][0]["class_name"], config["layers"][0]["config"]["units"]
+        ('Dense', 2)
+        """
+        return {"name": self.name,
+                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                           for layer in self._layers]}
+
+    def save(self, filepath: str | os.PathLike[str]) -> None:
+        """Write the model to `filepath` in the format of docs/model-format.md: a ZIP
+        of ``config.json`` (format, version, layers, compile settings, the
+        optimizer's iteration count), one ``.npy`` per weight and one per
+        optimizer slot (Adam's moments, SGD's momentum, RMSprop's average), so
+        that `load_model` resumes training exactly where it stopped. No pickle
+        anywhere: loading an untrusted file cannot run code.
 
         The file is replaced atomically: written beside the target under a name
         of its own, synced, then renamed over it (keeping its permission bits,
         following a symlink), so a crash, a full disk or a concurrent save
-        leaves either the old file or a complete new one."""
+        leaves either the old file or a complete new one.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from fastconv.models import Sequential, load_model
+        >>> from fastconv.layers import Dense
+        >>> model = Sequential([Dense(2, input_shape=(3,))])
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.fcm")
+        >>> model.save(path)
+        >>> load_model(path).get_config() == model.get_config()
+        True
+        """
+        weights = self.weights
+        state, slots = self._optimizer_state(weights)
         config = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": self.get_config(),
-                  "compile": None if self.loss is None else {
+                  "compile": None if self.loss is None or self.optimizer is None else {
                       "optimizer": self.optimizer.get_config(), "loss": self.loss.get_config(),
                       "metrics": self.metrics},
-                  "weights": [list(w.shape) for w in self.get_weights()]}
+                  "weights": [list(w.shape) for w in weights],
+                  "optimizer_state": state}
         with atomic_write(filepath) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(_CONFIG_MEMBER, json.dumps(config, indent=1))
-            for i, w in enumerate(self.get_weights()):
-                buf = io.BytesIO()
-                np.save(buf, w, allow_pickle=False)
-                zf.writestr(f"weights/{i:04d}.npy", buf.getvalue())
+            for prefix, arrays in (("weights", weights), ("optimizer", slots)):
+                for i, w in enumerate(arrays):
+                    buf = io.BytesIO()
+                    np.save(buf, w, allow_pickle=False)
+                    zf.writestr(f"{prefix}/{i:04d}.npy", buf.getvalue())
+
+    def _optimizer_state(self, weights: list[Weight]) -> tuple[dict[str, Any] | None, list[Weight]]:
+        """What save writes of the optimizer: None before its first step (or for an
+        uncompiled model); else its iteration count, its slot names and which of
+        `weights` it holds slots for (every weight it took at its first step that is
+        still in the model), and those slots, weight by weight."""
+        opt = self.optimizer
+        if self.loss is None or opt is None or not opt.built:
+            return None, []
+        held = [i for i, w in enumerate(weights) if opt._knows(w)]
+        state = {"iterations": int(opt.iterations), "slots": list(opt.slot_names),
+                 "weights": held}
+        return state, [s for i in held for s in opt._slots.get(id(weights[i]), [])]
 
 
 def _optional_steps(value: Any, name: str, op: str) -> int | None:
@@ -672,27 +1042,36 @@ _MALFORMED = (ValueError, TypeError, KeyError, AttributeError, IndexError, OSErr
               tokenize.TokenError)
 
 DEFAULT_MAX_BYTES = 4 << 30
-"""The most weight bytes `load_model` allocates unless told otherwise (4 GiB)."""
+"""The most bytes `load_model` allocates for weights and optimizer state unless told otherwise (4 GiB)."""
 
 _FLOAT_ITEMSIZES = (2, 4, 8)  # float16, float32, float64: what a weight member may hold
+_READ_VERSIONS = (1, 2)       # version 1: no optimizer state (a fresh optimizer on load)
+_MAX_ITERATIONS = 1 << 62
 
 
-def load_model(filepath, compile: bool = True, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Sequential:
+def load_model(filepath: str | os.PathLike[str], compile: bool = True, *,
+               max_bytes: int = DEFAULT_MAX_BYTES) -> Sequential:
     """Load a model written by `Sequential.save`.
 
     Parameters
     ----------
     filepath : str or path-like
-        A regular file in the format of docs/model-format.md.
+        A regular file in the format of docs/model-format.md (version 2, or
+        version 1 from older fastconv releases).
     compile : bool, optional
-        Compile the model as it was saved (default, as Keras). With False the
-        model comes back uncompiled: ready for `predict`, or for `compile`
-        with settings of your own.
+        Compile the model as it was saved (default, as Keras), with the
+        optimizer's state as it was saved: its iteration count and slots
+        (Adam's moments, SGD's momentum), so that `fit` continues exactly as
+        uninterrupted training would. A file without that state (version 1, or
+        saved before the first training step) gives a fresh optimizer. With
+        False the model comes back uncompiled: ready for `predict`, or for
+        `compile` with settings of your own; the optimizer's state is not read.
     max_bytes : int, optional, keyword only
-        The most bytes the model's weights may take in memory (as float32,
-        which is how a model holds them), 4 GiB (`DEFAULT_MAX_BYTES`) by
-        default. A file whose config declares more is refused before any
-        weight is read; pass a larger value to load a larger model.
+        The most bytes the model's weights, and with `compile` the optimizer's
+        slots, may take in memory (as float32, which is how a model holds
+        them), 4 GiB (`DEFAULT_MAX_BYTES`) by default. A file whose config
+        declares more is refused before any array is read; pass a larger
+        value to load a larger model.
 
     Returns
     -------
@@ -705,9 +1084,11 @@ def load_model(filepath, compile: bool = True, *, max_bytes: int = DEFAULT_MAX_B
         For anything but a well-formed model file, naming the file (and the
         member): not a regular file (a FIFO, a device, a directory), not a ZIP,
         a missing, oversized or non-JSON ``config.json``, another format or
-        version, an unknown layer, weights more than `max_bytes`, a member that
-        inflates to more or less than its declared size, a ``.npy`` header whose
-        shape or dtype differs from the config's, a truncated or corrupt member.
+        version, an unknown layer, weights and state of more than `max_bytes`,
+        an optimizer state that does not fit the model or the optimizer, a
+        member that inflates to more or less than its declared size, a ``.npy``
+        header whose shape or dtype differs from the config's, a truncated or
+        corrupt member.
 
     Notes
     -----
@@ -716,7 +1097,25 @@ def load_model(filepath, compile: bool = True, *, max_bytes: int = DEFAULT_MAX_B
     through a stream capped at its declared size, which must itself fit what
     the config declares; each ``.npy`` header is checked against the config's
     shape before its array is allocated, and the arrays are read in chunks
-    straight into the model's weights.
+    straight into the model's weights and the optimizer's slots. Loading
+    draws no random numbers (the weights are not initialised before they are
+    read), so the shared generator of `fastconv.utils.set_random_seed` is as
+    it was.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from fastconv.models import Sequential, load_model
+    >>> from fastconv.layers import Dense
+    >>> model = Sequential([Dense(3, activation="softmax", input_shape=(4,))])
+    >>> model.compile("adam", "sparse_categorical_crossentropy")
+    >>> _ = model.fit(np.ones((8, 4)), np.arange(8) % 3, verbose=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.fcm")
+    >>> model.save(path)
+    >>> loaded = load_model(path)
+    >>> loaded.optimizer.iterations, type(loaded.optimizer).__name__
+    (1, 'Adam')
     """
     path = Path(filepath)
     max_bytes = positive_int(max_bytes, "max_bytes", "load_model", minimum=0)
@@ -731,14 +1130,7 @@ def load_model(filepath, compile: bool = True, *, max_bytes: int = DEFAULT_MAX_B
         except _MALFORMED as err:
             raise ValueError(f"load_model: {path} is not a fastconv model file ({err})") from None
         with zf:
-            model, config = _read_model(zf, f, path, max_bytes)
-    if compile and config.get("compile"):
-        c = config["compile"]
-        try:
-            model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c.get("metrics"))
-        except _MALFORMED as err:
-            raise ValueError(f"load_model: {path}: bad compile settings ({err})") from None
-    return model
+            return _read_model(zf, f, path, max_bytes, compile)
 
 
 def _member_info(zf: zipfile.ZipFile, name: str, missing: str) -> zipfile.ZipInfo:
@@ -749,8 +1141,11 @@ def _member_info(zf: zipfile.ZipFile, name: str, missing: str) -> zipfile.ZipInf
         raise ValueError(missing) from None
 
 
-def _read_model(zf: zipfile.ZipFile, f, path: Path, max_bytes: int) -> tuple[Sequential, dict]:
-    """The config, then the built model with its weights read into it."""
+def _read_model(zf: zipfile.ZipFile, f: BinaryIO, path: Path, max_bytes: int,
+                compile: bool) -> Sequential:
+    """The config; the compile settings and optimizer state it describes (checked,
+    nothing allocated); the bytes all that needs against `max_bytes`; then the
+    built model with its weights, compiled, with the optimizer's slots read in."""
     info = _member_info(zf, _CONFIG_MEMBER, f"load_model: {path} has no {_CONFIG_MEMBER}; not a fastconv model")
     where = f"{path}: {_CONFIG_MEMBER}"
     try:
@@ -759,10 +1154,11 @@ def _read_model(zf: zipfile.ZipFile, f, path: Path, max_bytes: int) -> tuple[Seq
         raise _named(err, where, f"unreadable {_CONFIG_MEMBER}") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
         raise ValueError(f"load_model: {path} is not a fastconv model file")
-    if config.get("version") != FORMAT_VERSION:
+    version = config.get("version")
+    if type(version) is not int or version not in _READ_VERSIONS:
         raise ValueError(
-            f"load_model: {path} has format version {config.get('version')!r}; "
-            f"this fastconv reads version {FORMAT_VERSION}"
+            f"load_model: {path} has format version {version!r}; "
+            f"this fastconv reads versions {', '.join(map(str, _READ_VERSIONS))}"
         )
     try:
         model = _model_from_config(config["model"])  # layers only: nothing allocated yet
@@ -773,24 +1169,86 @@ def _read_model(zf: zipfile.ZipFile, f, path: Path, max_bytes: int) -> tuple[Seq
     if shapes != expected:
         raise ValueError(f"load_model: {path}: the file lists weights of shapes {shapes} but its "
                          f"layers need {expected}")
-    need = sum(math.prod(shape) for shape in shapes) * np.dtype(DTYPE).itemsize
-    if need > max_bytes:
-        raise ValueError(f"load_model: {path}: its weights take {need:,} bytes, more than "
+    settings = config.get("compile") if compile else None
+    opt: optimizers.Optimizer | None = None
+    loss: losses.Loss | None = None
+    metrics: Any = None
+    held: list[int] = []
+    iterations, has_state = 0, False
+    if settings:
+        try:
+            opt = optimizers.get(settings["optimizer"])
+            loss = losses.get(settings["loss"])
+            metrics = settings.get("metrics")
+        except _MALFORMED as err:
+            raise ValueError(f"load_model: {path}: bad compile settings ({err})") from None
+        state = config.get("optimizer_state") if version >= 2 else None  # version 1 has none
+        if state is not None:
+            held, iterations = _check_optimizer_state(state, opt, len(shapes), path)
+            has_state = True
+    itemsize = np.dtype(DTYPE).itemsize
+    weight_bytes = sum(math.prod(shape) for shape in shapes) * itemsize
+    slot_bytes = sum(math.prod(shapes[i]) for i in held) * itemsize * (len(opt.slot_names) if opt else 0)
+    if weight_bytes + slot_bytes > max_bytes:
+        what = "weights and optimizer state take" if slot_bytes else "weights take"
+        raise ValueError(f"load_model: {path}: its {what} {weight_bytes + slot_bytes:,} bytes, more than "
                          f"max_bytes={max_bytes:,}; pass a larger max_bytes to load it")
     try:
-        model._build()
+        model._build(initialize=False)
     except ValueError as err:
         raise ValueError(f"load_model: {path}: {err}") from None
-    targets = [w for layer in model.layers for w in layer.weights]
+    targets = model.weights
     for i, (shape, target) in enumerate(zip(shapes, targets)):
-        name = f"weights/{i:04d}.npy"
-        member = _member_info(zf, name, f"load_model: {path}: weight {i} is missing ({name})")
-        where = f"{path}: {name}"
+        _read_member(zf, f, path, f"weights/{i:04d}.npy", f"weight {i}", shape, target)
+    if settings:
+        assert opt is not None
         try:
-            _read_weight(f, member, where, shape, target)
+            model.compile(optimizer=opt, loss=loss, metrics=metrics)
         except _MALFORMED as err:
-            raise _named(err, where, "corrupt weight") from None
-    return model, config
+            raise ValueError(f"load_model: {path}: bad compile settings ({err})") from None
+        if has_state:
+            opt.build([targets[i] for i in held])  # zero slots, filled from the file below
+            k = 0
+            for i in held:
+                for slot_name, slot in zip(opt.slot_names, opt._slots[id(targets[i])]):
+                    _read_member(zf, f, path, f"optimizer/{k:04d}.npy",
+                                 f"optimizer slot {k} ({slot_name} of weight {i})", shapes[i], slot)
+                    k += 1
+            opt.iterations = iterations
+    return model
+
+
+def _check_optimizer_state(state: Any, opt: optimizers.Optimizer, n_weights: int,
+                           path: Path) -> tuple[list[int], int]:
+    """The config's ``optimizer_state`` checked against the optimizer it describes
+    and the model's weights: (the weights it holds slots for, the iteration count)."""
+    def bad(why: str) -> ValueError:
+        return ValueError(f"load_model: {path}: bad optimizer state ({why})")
+
+    if not isinstance(state, dict) or set(state) != {"iterations", "slots", "weights"}:
+        raise bad("optimizer_state must hold exactly 'iterations', 'slots' and 'weights'")
+    iterations, slots, held = state["iterations"], state["slots"], state["weights"]
+    if type(iterations) is not int or not 0 <= iterations <= _MAX_ITERATIONS:
+        raise bad(f"iterations must be an int in [0, 2**62], got {iterations!r}")
+    if slots != list(opt.slot_names):
+        raise bad(f"the file holds slots {slots!r} per weight; {type(opt).__name__} with these "
+                  f"settings keeps {list(opt.slot_names)!r}")
+    if (not isinstance(held, list) or any(type(i) is not int for i in held)
+            or any(not 0 <= i < n_weights for i in held) or held != sorted(set(held))):
+        raise bad(f"weights must list indices of the model's {n_weights} weights in increasing "
+                  f"order, got {str(held)[:200]}")
+    return held, iterations
+
+
+def _read_member(zf: zipfile.ZipFile, f: BinaryIO, path: Path, name: str, what: str,
+                 shape: Shape, target: np.ndarray) -> None:
+    """The ``.npy`` member `name` (`what`, for messages) read into `target`."""
+    member = _member_info(zf, name, f"load_model: {path}: {what} is missing ({name})")
+    where = f"{path}: {name}"
+    try:
+        _read_weight(f, member, where, shape, target)
+    except _MALFORMED as err:
+        raise _named(err, where, f"corrupt {what.split(' (')[0]}") from None
 
 
 def _named(err: BaseException, where: str, what: str) -> ValueError:
@@ -800,7 +1258,7 @@ def _named(err: BaseException, where: str, what: str) -> ValueError:
     return ValueError(f"load_model: {msg}" if msg.startswith(where) else f"load_model: {where}: {what} ({msg})")
 
 
-def _read_weight(f, member: zipfile.ZipInfo, where: str, shape: tuple[int, ...],
+def _read_weight(f: BinaryIO, member: zipfile.ZipInfo, where: str, shape: tuple[int, ...],
                  target: np.ndarray) -> None:
     """One ``.npy`` member into `target` (the model's weight, of `shape`): the
     header checked against `shape` before anything is allocated, then the data
@@ -825,7 +1283,7 @@ def _read_weight(f, member: zipfile.ZipInfo, where: str, shape: tuple[int, ...],
         target[...] = buf.reshape(shape[::-1]).T if fortran else buf.reshape(shape)
 
 
-def _model_from_config(config: dict) -> Sequential:
+def _model_from_config(config: dict[str, Any]) -> Sequential:
     """The layers a config describes, not yet built (no weight allocated)."""
     model = Sequential(name=str(config.get("name", "sequential")))
     for entry in config["layers"]:
