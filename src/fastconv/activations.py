@@ -5,63 +5,56 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _kernels, nn
 
 __all__ = ["Activation", "get", "linear", "relu", "softmax"]
 
+Array = npt.NDArray[Any]
+
 
 class Activation:
-    """An activation function of the model layer, with the gradient through it.
+    """One activation: ``forward(z) -> a`` and ``backward(grad_a, z, a) -> grad_z``.
 
-    The base class is the identity (``linear``); :data:`relu` and
-    :data:`softmax` are the others. Layers take one by name
-    (``activation="relu"``) through :func:`get`.
+    The base class is the identity ('linear'); `relu` and `softmax` are the
+    module's other instances. Layers take them by name through `get`.
 
     Examples
     --------
     >>> import numpy as np
     >>> from fastconv import activations
-    >>> z = np.array([[-1.0, 2.0]])
-    >>> activations.linear.forward(z)
-    array([[-1.,  2.]])
-    >>> activations.linear.backward(np.ones_like(z), z, z)
-    array([[1., 1.]])
+    >>> activations.relu.forward(np.array([-1.0, 2.0]))
+    array([0., 2.])
+    >>> activations.linear.name
+    'linear'
     """
 
     name = "linear"
 
-    def forward(self, z: np.ndarray) -> np.ndarray:
-        """The activation of the pre-activation `z`.
+    def forward(self, z: Array) -> Array:
+        """The activation of `z` (a new array).
 
-        Parameters
-        ----------
-        z : ndarray
-            A layer's output before the activation.
-
-        Returns
-        -------
-        ndarray
-            ``a``, the shape and dtype of `z`.
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastconv import activations
+        >>> activations.softmax.forward(np.zeros(2))
+        array([0.5, 0.5])
         """
         return z
 
-    def backward(self, grad: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
-        """The gradient with respect to `z`, given that with respect to ``a``.
+    def backward(self, grad: Array, z: Array, a: Array) -> Array:
+        """The gradient with respect to `z` from `grad`, the gradient with respect
+        to ``a = forward(z)``.
 
-        Parameters
-        ----------
-        grad : ndarray
-            dL/da.
-        z : ndarray
-            The pre-activation `forward` was given.
-        a : ndarray
-            What `forward` returned for `z`.
-
-        Returns
-        -------
-        ndarray
-            dL/dz, the shape of `z`.
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastconv import activations
+        >>> z = np.array([-1.0, 2.0])
+        >>> activations.relu.backward(np.ones(2), z, activations.relu.forward(z))
+        array([0., 1.])
         """
         return grad
 
@@ -69,7 +62,7 @@ class Activation:
         return f"<activation {self.name}>"
 
 
-def _own(a: np.ndarray) -> bool:
+def _own(a: Array) -> bool:
     """An array the layers made: C-contiguous, aligned, float32/float64 (the model's
     own activations and gradients), which can go to the kernels without the public
     functions' conversions."""
@@ -81,25 +74,13 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class _ReLU(Activation):
-    """``max(z, 0)`` (:func:`fastconv.relu`); the gradient passes where ``z > 0``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fastconv import activations
-    >>> z = np.array([-1.0, 0.0, 3.0])
-    >>> activations.relu.forward(z)
-    array([0., 0., 3.])
-    >>> activations.relu.backward(np.array([5.0, 5.0, 5.0]), z, activations.relu.forward(z))
-    array([0., 0., 5.])
-    """
-
     name = "relu"
 
-    def forward(self, z):
-        return nn.relu(z)
+    def forward(self, z: Array) -> Array:
+        out: Array = nn.relu(z)
+        return out
 
-    def backward(self, grad, z, a):
+    def backward(self, grad: Array, z: Array, a: Array) -> Array:
         if not (_own(grad) and _own(z) and grad.dtype == z.dtype and grad.shape == z.shape):
             return nn.relu_backward(grad, z)
         gz = np.empty_like(z)
@@ -108,28 +89,17 @@ class _ReLU(Activation):
 
 
 class _Softmax(Activation):
-    """Softmax over the last axis (:func:`fastconv.nn.softmax`), with its
-    Jacobian-vector product as the gradient.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fastconv import activations
-    >>> activations.softmax.forward(np.array([[0.0, np.log(3.0)]]))
-    array([[0.25, 0.75]])
-    """
-
     name = "softmax"
 
-    def forward(self, z):
+    def forward(self, z: Array) -> Array:
         return nn.softmax(z, axis=-1)
 
-    def backward(self, grad, z, a):
+    def backward(self, grad: Array, z: Array, a: Array) -> Array:
         # Jacobian-vector product of softmax: a * (g - sum(g * a))
-        return a * (grad - (grad * a).sum(axis=-1, keepdims=True))
+        out: Array = a * (grad - (grad * a).sum(axis=-1, keepdims=True))
+        return out
 
 
-# The three activations; each is documented by its class's docstring.
 linear = Activation()
 relu = _ReLU()
 softmax = _Softmax()
@@ -137,34 +107,22 @@ _BY_NAME = {"linear": linear, "relu": relu, "softmax": softmax}
 _BY_FUNCTION: dict[Callable[..., Any], Activation] = {nn.relu: relu, nn.softmax: softmax}
 
 
-def get(identifier: Any) -> Activation:
-    """The activation a layer's ``activation=`` argument names.
-
-    Parameters
-    ----------
-    identifier : None, str, Activation or callable
-        None (linear), ``"linear"``, ``"relu"``, ``"softmax"``, an
-        `Activation`, or one of the functions :func:`fastconv.nn.relu` and
-        :func:`fastconv.nn.softmax` (what ``tf.nn.relu`` and ``tf.nn.softmax``
-        become in a Keras program).
-
-    Returns
-    -------
-    Activation
+def get(identifier: str | Activation | Callable[..., Any] | None) -> Activation:
+    """The activation for None (linear), a name ('relu', 'softmax', 'linear'),
+    an `Activation`, or one of the functions ``fastconv.nn.relu`` /
+    ``fastconv.nn.softmax`` (what ``tf.nn.relu`` becomes).
 
     Raises
     ------
     ValueError
-        For any other value; the message lists those accepted.
+        For anything else, listing what is accepted.
 
     Examples
     --------
     >>> import fastconv
     >>> from fastconv import activations
-    >>> activations.get("relu") is activations.get(fastconv.nn.relu) is activations.relu
+    >>> activations.get(fastconv.nn.relu) is activations.get("relu") is activations.relu
     True
-    >>> activations.get(None)
-    <activation linear>
     """
     if identifier is None:
         return linear
