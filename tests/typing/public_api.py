@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 import fastconv
 import fastconv.dask
-from fastconv import activations, initializers, losses, optimizers, utils
+from fastconv import activations, callbacks, initializers, losses, optimizers, utils
 from fastconv.datasets import idx, mnist
 from fastconv.layers import (
     Activation,
@@ -59,6 +59,7 @@ r: Any = fastconv.relu(y)
 fastconv.relu(y, out=y)
 pooled: Float = fastconv.max_pool2d(y, 2)
 pooled2, indices = fastconv.max_pool2d(y, (2, 2), stride=2, return_indices=True)
+dilated: Float = fastconv.max_pool2d(y, 2, 1, 0, 2, False)
 indices_int64: npt.NDArray[np.int64] = indices
 gx, gw, gb = fastconv.conv2d_backward(np.ones_like(y), x, w, 1, "same")
 grad_x: Float | None = gx
@@ -96,6 +97,39 @@ images = np.zeros((4, 8, 8, 1), dtype=np.float32)
 labels = np.array([0, 1, 0, 1])
 history: History = model.fit(images, labels, batch_size=2, epochs=1, verbose=0)
 per_epoch: dict[str, list[float]] = history.history
+
+
+class Count(callbacks.Callback):
+    """A callback of the user's own, on Keras' hook names."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        print(epoch, logs)
+
+
+history = model.fit(
+    images, labels, epochs=2, verbose=0, validation_split=0.25, shuffle=False,
+    sample_weight=np.ones(4), class_weight={0: 1.0, 1: 2.0}, validation_freq=1,
+    callbacks=[
+        Count(),
+        callbacks.EarlyStopping(monitor="loss", patience=1),
+        callbacks.ModelCheckpoint("best.fcm", monitor="loss"),
+        callbacks.CSVLogger(Path("log.csv")),
+        callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: None),
+        callbacks.TerminateOnNaN(),
+    ],
+)
+from_callbacks: callbacks.History = history
+history = model.fit(((images[:2], labels[:2]) for _ in range(3)), steps_per_epoch=3, verbose=0)
+dense: Layer = model.get_layer("dense")
+kernel_weights: npt.NDArray[Any] = dense.get_weights()[0]
+dense.set_weights(dense.get_weights())
+all_weights: list[Any] = model.weights
+popped: Layer = model.pop()
+model.add(popped)
+probe = Dense(2, input_shape=(3,))
+Sequential([probe])
+probe_kernel: npt.NDArray[Any] = probe.kernel
+probe_bias: npt.NDArray[Any] | None = probe.bias
 scores: Any = model.evaluate(images, labels, verbose=0)
 predicted: npt.NDArray[Any] = model.predict(images, verbose=0)
 weights: list[npt.NDArray[Any]] = model.get_weights()
