@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import warnings
 from typing import Any
 
@@ -214,6 +213,8 @@ def config() -> dict[str, Any]:
     >>> info["isa"] in info["compiled_isas"]
     True
     """
+    import platform
+
     from . import __version__
 
     info = _kernels.build_info()
