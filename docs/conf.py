@@ -53,11 +53,6 @@ numpydoc_validation_exclude = {
     r"\.__init__$",
     r"\.[A-Z][A-Z0-9_]*$",  # constants: a docstring, no Examples
     r"\.[A-Z]\w*\.[a-z_]\w*$",  # methods: their class's Examples show them
-    # Docstrings of the model layer that do not document every parameter and
-    # return value yet; remove a name here once its docstring does.
-    r"^fastconv\.layers\.(Flatten|ReLU)$",
-    r"^fastconv\.losses\.(CategoricalCrossentropy|SparseCategoricalCrossentropy|get)$",
-    r"^fastconv\.optimizers\.(Adam|RMSprop|get)$",
 }
 
 # Doctests: every example in the docstrings and pages; output compared with

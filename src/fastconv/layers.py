@@ -777,6 +777,15 @@ class MaxPooling2D(Layer):
 class Flatten(Layer):
     """Flattens each sample in row-major (channels-last) order, as ``keras.layers.Flatten``.
 
+    Parameters
+    ----------
+    name : str, optional
+        The layer's name; by default ``flatten``, ``flatten_1``, ... within a model.
+    input_shape : tuple of int or int, optional
+        The shape of one sample, when this is the model's first layer.
+    trainable : bool, optional
+        Kept for Keras' signature: Flatten has no weights.
+
     Examples
     --------
     >>> import numpy as np
@@ -1009,6 +1018,22 @@ class Activation(Layer):
 
 class ReLU(Activation):
     """``keras.layers.ReLU()`` with its defaults (no max_value, slope or threshold).
+
+    Parameters
+    ----------
+    max_value : None, optional
+        Keras' cap on the output; only None (no cap) is supported.
+    negative_slope : float, optional
+        Keras' slope below the threshold; only 0 is supported.
+    threshold : float, optional
+        Keras' threshold; only 0 is supported.
+    **kwargs
+        `name`, `input_shape`, `trainable`, as for every layer.
+
+    Raises
+    ------
+    ValueError
+        For any other `max_value`, `negative_slope` or `threshold`.
 
     Examples
     --------

@@ -240,6 +240,11 @@ class SparseCategoricalCrossentropy(Loss):
     """Cross-entropy with integer class labels, as ``keras.losses.SparseCategoricalCrossentropy``:
     y of shape (N,) (or (N, 1)), each in [0, classes).
 
+    Parameters
+    ----------
+    from_logits : bool, optional
+        True if the model outputs logits rather than probabilities.
+
     Examples
     --------
     >>> import numpy as np
@@ -255,6 +260,11 @@ class SparseCategoricalCrossentropy(Loss):
 class CategoricalCrossentropy(Loss):
     """Cross-entropy with one-hot (or soft) labels of the output's shape, as
     ``keras.losses.CategoricalCrossentropy``.
+
+    Parameters
+    ----------
+    from_logits : bool, optional
+        True if the model outputs logits rather than probabilities.
 
     Examples
     --------
@@ -274,6 +284,21 @@ def get(identifier: str | Loss | dict[str, Any] | None) -> Loss:
     """The loss for a name ('sparse_categorical_crossentropy',
     'categorical_crossentropy'), an instance (returned as is) or a `get_config`
     dictionary.
+
+    Parameters
+    ----------
+    identifier : str, Loss or dict
+        A loss name, a `Loss` instance, or what a loss's ``get_config()`` returned.
+
+    Returns
+    -------
+    Loss
+        A new loss (the instance itself when one was given).
+
+    Raises
+    ------
+    ValueError
+        For any other identifier (None included: `compile` needs a loss).
 
     Examples
     --------

@@ -233,6 +233,17 @@ class Adam(Optimizer):
     unit's) decays into the subnormals, where arithmetic can be a hundred times slower,
     and a step that small moves no weight.
 
+    Parameters
+    ----------
+    learning_rate : float, optional
+        The step size, alpha.
+    beta_1 : float, optional
+        Decay of the first moment (the gradients' running mean).
+    beta_2 : float, optional
+        Decay of the second moment (the squared gradients' running mean).
+    epsilon : float, optional
+        Added to the second moment's square root before dividing.
+
     Examples
     --------
     >>> from fastconv.optimizers import Adam
@@ -284,6 +295,15 @@ class RMSprop(Optimizer):
     """``keras.optimizers.RMSprop(learning_rate=0.001, rho=0.9, epsilon=1e-7)`` (Keras'
     default optimizer in ``compile``): ``p -= lr * g / sqrt(v + epsilon)``, as Keras 3.
 
+    Parameters
+    ----------
+    learning_rate : float, optional
+        The step size, lr.
+    rho : float, optional
+        Decay of the squared gradients' running mean, v.
+    epsilon : float, optional
+        Added to v before its square root.
+
     Examples
     --------
     >>> from fastconv.optimizers import RMSprop
@@ -315,6 +335,22 @@ _BY_NAME: dict[str, type[SGD | Adam | RMSprop]] = {"sgd": SGD, "adam": Adam, "rm
 def get(identifier: str | Optimizer | dict[str, Any]) -> Optimizer:
     """The optimizer for a name ('adam', 'sgd', 'rmsprop': Keras' defaults), an
     instance (returned as is), or a `get_config` dictionary.
+
+    Parameters
+    ----------
+    identifier : str, Optimizer or dict
+        A name (any case), an `Optimizer` instance, or what an optimizer's
+        ``get_config()`` returned.
+
+    Returns
+    -------
+    Optimizer
+        A new optimizer (the instance itself when one was given).
+
+    Raises
+    ------
+    ValueError
+        For any other identifier.
 
     Examples
     --------
