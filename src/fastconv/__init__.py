@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 from ._config import config, get_num_threads, set_num_threads, show_config
 from ._config import _apply_env, _hook_threadpoolctl
 from . import activations, initializers, layers, losses, models, optimizers, utils  # noqa: F401
+from . import ndimage  # noqa: F401
 from .nn import (
     conv2d,
     conv2d_backward,
