@@ -23,11 +23,12 @@ from __future__ import annotations
 import numbers
 import operator
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, _originals
 
 try:  # NumPy 2
     from numpy.lib.array_utils import normalize_axis_index
@@ -53,9 +54,28 @@ _MODES = {"nearest": NEAREST, "wrap": WRAP, "reflect": SYMM, "grid-mirror": SYMM
           "mirror": MIRROR, "constant": FILL, "grid-wrap": WRAP, "grid-constant": FILL}
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
-_DBL_EPSILON = float(np.finfo(np.float64).eps)
 # dtypes SciPy's C loops read and write: bool, the integers, float32, float64
 _SUPPORTED = frozenset("?bBhHiIlLqQfd")
+
+
+# Calls whose estimated SciPy time (input elements x an estimate per element,
+# in ns on the development machine) is below this go to SciPy's own function
+# where it is installed: the same values, and there its per-call cost is the
+# smaller one (benchmarks/ndimage_table.py measures the crossover). Tests set 0.
+SMALL_WORK = 1 << 14
+
+
+def _small_call_original(qualname: str, input, ns_per_element: float) -> Callable[..., Any] | None:
+    """SciPy's original for a small ndarray call, else None (SciPy absent, a
+    large or non-ndarray input)."""
+    if type(input) is not np.ndarray or input.size * ns_per_element >= SMALL_WORK:
+        return None
+    return _originals.installed(qualname)
+
+
+def _taps(weights) -> int:
+    """The number of weights, for the estimate above, without converting a list."""
+    return weights.size if isinstance(weights, np.ndarray) else 1
 
 
 # ---- SciPy's argument rules (scipy.ndimage._ni_support and _filters) ------------
@@ -86,7 +106,10 @@ def _get_output(output, input: np.ndarray, complex_output: bool = False) -> np.n
     shape = input.shape
     if output is None:
         if not complex_output:
-            return np.empty(shape, dtype=input.dtype.name)
+            dtype = input.dtype
+            if dtype.char in _SUPPORTED:  # the name SciPy passes is this dtype, native
+                return np.empty(shape, dtype if dtype.isnative else dtype.newbyteorder("="))
+            return np.empty(shape, dtype=dtype.name)
         return np.empty(shape, dtype=np.promote_types(input.dtype, np.complex64))
     if isinstance(output, (type, np.dtype)):
         if complex_output and np.dtype(output).kind != "c":
@@ -190,19 +213,16 @@ def _cvt_u64(t: np.ndarray) -> np.ndarray:
 
 
 def _c_cast(y: np.ndarray, dtype: np.dtype, *, safe: bool) -> np.ndarray:
-    """float64 results converted to an integer or bool `dtype` as SciPy's C loops
-    convert them: truncation toward zero, exact wherever the value fits; outside
-    the type's range (undefined in C) what x86-64 builds of SciPy do, which the
-    tests check: through a 32-bit (8-, 16-, 32-bit signed targets, bool) or
-    64-bit (uint32, 64-bit) integer, then wrapped. `safe`: NI_Correlate's
-    conversion to unsigned types, which negates negative values around it (it
-    differs only for uint64 below -2**63)."""
+    """float64 results that do not all fit the integer `dtype`, converted as
+    SciPy's C loops convert them where C leaves it undefined, as x86-64 builds
+    of SciPy do (the tests check it): truncation through a 32-bit (8-, 16-,
+    32-bit signed targets) or 64-bit (uint32, 64-bit) integer, NaN and values
+    beyond it giving that integer's minimum, then wrapped to `dtype`. `safe`:
+    NI_Correlate's conversion to unsigned types, which negates negative values
+    around it (it differs only for uint64 below -2**63)."""
     with np.errstate(invalid="ignore"):
         t = np.trunc(y)
-        info = np.iinfo(np.uint8 if dtype.kind == "b" else dtype)
-        if np.all((t >= info.min) & (t <= info.max)):  # NaN fails too
-            wide = t.astype(np.int64 if dtype.kind != "u" or info.bits < 64 else np.uint64)
-        elif dtype.char in "QL" and dtype.itemsize == 8:
+        if dtype.kind == "u" and dtype.itemsize == 8:
             wide = _cvt_u64(t)
             if safe:
                 wide = np.where(t > -1, wide, -_cvt_u64(-t))
@@ -210,22 +230,44 @@ def _c_cast(y: np.ndarray, dtype: np.dtype, *, safe: bool) -> np.ndarray:
             wide = _cvt_i64(t)
         else:
             wide = _cvt_i32(t)
-    if dtype.kind == "b":
-        return wide.astype(np.uint8).view(np.bool_)
     return wide.astype(dtype)
 
 
-def _store(y: np.ndarray, output: np.ndarray, *, safe: bool) -> None:
+# integer dtype -> (min - 1, max + 1): the open interval whose values truncate into it
+_BOUNDS = {np.dtype(c): (float(np.iinfo(c).min) - 1.0, float(np.iinfo(c).max) + 1.0)
+           for c in "bBhHiIlLqQ"}
+
+
+def _fits(y: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether every value of `y` truncates into `dtype`'s range (NaN does not),
+    where C's conversion is defined and equals NumPy's cast."""
+    lo, hi = _BOUNDS[dtype]
+    return bool(y.min() > lo) and bool(y.max() < hi)
+
+
+def _stays_in_range(input: np.ndarray, output: np.ndarray, code: int, cval: float) -> bool:
+    """Whether averages of `input`'s values (and of cval, for FILL) must fit
+    `output`: the same integer dtype of at most 32 bits (exact in double, so a
+    weighted mean's rounding cannot carry it past the range), or bool."""
+    dtype = output.dtype
+    if dtype != input.dtype or dtype.kind not in "biu" or dtype.itemsize > 4:
+        return False
+    lo, hi = _BOUNDS[np.dtype(np.uint8) if dtype.kind == "b" else dtype]
+    return code != FILL or lo + 1.0 <= cval <= hi - 1.0
+
+
+def _store(y: np.ndarray, output: np.ndarray, *, safe: bool, in_range: bool = False) -> None:
     """Write the results `y` (float32 or float64, output's shape) into `output`
     as SciPy's C loops store doubles: rounding to float32, C conversion to
-    integer and bool types."""
+    integer and bool types (SciPy stores the converted byte into a bool array,
+    so 2 stays 2). `in_range`: the caller knows every value fits."""
     if y is output:
         return
     if output.dtype.kind in "biu":
-        y = _c_cast(np.asarray(y, dtype=np.float64), output.dtype, safe=safe)
-    if output.dtype.kind == "b":
-        # SciPy stores the converted byte itself (2 stays 2), not its truth value
-        output.view(np.uint8)[...] = y.view(np.uint8)
+        target = output.view(np.uint8) if output.dtype.kind == "b" else output
+        if not in_range and not _fits(y, target.dtype):
+            y = _c_cast(np.asarray(y, dtype=np.float64), target.dtype, safe=safe)
+        np.copyto(target, y, casting="unsafe")
         return
     with np.errstate(over="ignore", invalid="ignore"):
         np.copyto(output, y, casting="unsafe")
@@ -256,10 +298,12 @@ def _dims(shape: tuple[int, ...], axis: int) -> tuple[int, int, int]:
 
 
 def _axis_pass(input: np.ndarray, weights, size: int, axis: int, output: np.ndarray,
-               code: int, cval, origin) -> None:
+               code: int, cval, origin, convex: bool = False) -> None:
     """scipy.ndimage._nd_image.correlate1d (weights given) or uniform_filter1d
     (weights None, window `size`): the checks SciPy's C entry point makes in
-    its order, then the kernel."""
+    its order, then the kernel. `convex`: the weights are non-negative and sum
+    to at most 1 (a running mean always is), so integer results of small
+    integer inputs need no range scan."""
     _writable(output)
     cval = _as_double(cval)
     origin = operator.index(origin)
@@ -275,7 +319,8 @@ def _axis_pass(input: np.ndarray, weights, size: int, axis: int, output: np.ndar
     else:
         _kernels.correlate_axis(x.reshape(-1), weights, y.reshape(-1), dims,
                                 len(weights) // 2 + origin, code, cval)
-    _store(y, output, safe=False)
+    in_range = (convex or weights is None) and _stays_in_range(input, output, code, cval)
+    _store(y, output, safe=False, in_range=in_range)
 
 
 # ---- correlate1d / convolve1d ------------------------------------------------------
@@ -342,6 +387,9 @@ def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, 
     ...                ndimage.correlate1d(x, [0.25, 0.5, 0.25], axis=0, mode="nearest"))
     True
     """
+    original = _small_call_original("scipy.ndimage.correlate1d", input, _taps(weights) + 4)
+    if original is not None:
+        return original(input, weights, axis, output, mode, cval, origin)
     input = np.asarray(input)
     weights = np.asarray(weights)
     if input.dtype.kind == "c" or weights.dtype.kind == "c":
@@ -404,6 +452,9 @@ def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, o
     >>> fndi.convolve1d([2, 8, 0, 4, 1, 9, 9, 0], weights=[1, 3])
     array([14, 24,  4, 13, 12, 36, 27,  0])
     """
+    original = _small_call_original("scipy.ndimage.convolve1d", input, _taps(weights) + 4)
+    if original is not None:
+        return original(input, weights, axis, output, mode, cval, origin)
     weights = np.asarray(weights)
     weights = weights[::-1]
     origin = -origin
@@ -493,6 +544,9 @@ def gaussian_filter1d(input, sigma, axis=-1, order=0, output=None, mode="reflect
     >>> fndi.gaussian_filter1d([1.0, 2.0, 3.0, 4.0, 5.0], 1)
     array([1.42704095, 2.06782203, 3.        , 3.93217797, 4.57295905])
     """
+    original = _small_call_original("scipy.ndimage.gaussian_filter1d", input, 6)
+    if original is not None:
+        return original(input, sigma, axis, order, output, mode, cval, truncate, radius=radius)
     weights = _gaussian_weights(sigma, order, truncate, radius)
     return correlate1d(input, weights, axis, output, mode, cval, 0)
 
@@ -515,7 +569,8 @@ def _passes(input: np.ndarray, output: np.ndarray, passes: list) -> np.ndarray:
             if scratch is None:
                 scratch = np.empty(output.shape, dtype=output.dtype)
             dst = scratch
-        _axis_pass(src, weights, size, axis, dst, code, cval, origin)
+        convex = weights is None or bool(weights.min() >= 0 and weights.sum() <= 1 + 1e-12)
+        _axis_pass(src, weights, size, axis, dst, code, cval, origin, convex)
         src = dst
     return output
 
@@ -584,6 +639,9 @@ def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0
     ...                ndimage.gaussian_filter(x, (2, 0.5), mode=["wrap", "mirror"]))
     True
     """
+    original = _small_call_original("scipy.ndimage.gaussian_filter", input, 6 * np.ndim(input))
+    if original is not None and axes is None:
+        return original(input, sigma, order, output, mode, cval, truncate, radius=radius)
     input = np.asarray(input)
     output = _get_output(output, input)
     axes = _check_axes(axes, input.ndim)
@@ -656,6 +714,9 @@ def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0
     >>> fndi.uniform_filter1d([2, 8, 0, 4, 1, 9, 9, 0], size=3)
     array([4, 3, 4, 1, 4, 6, 6, 3])
     """
+    original = _small_call_original("scipy.ndimage.uniform_filter1d", input, 2)
+    if original is not None:
+        return original(input, size, axis, output, mode, cval, origin)
     input = np.asarray(input)
     axis = normalize_axis_index(operator.index(axis), input.ndim)
     if size < 1:
@@ -725,6 +786,9 @@ def uniform_filter(input, size=3, output=None, mode="reflect", cval=0.0, origin=
     >>> np.array_equal(fndi.uniform_filter(image, 5), ndimage.uniform_filter(image, 5))
     True
     """
+    original = _small_call_original("scipy.ndimage.uniform_filter", input, 2 * np.ndim(input))
+    if original is not None and axes is None:
+        return original(input, size, output, mode, cval, origin)
     input = np.asarray(input)
     output = _get_output(output, input, complex_output=input.dtype.kind == "c")
     axes = _check_axes(axes, input.ndim)
@@ -801,29 +865,20 @@ def _nd_correlate(input: np.ndarray, weights: np.ndarray, output: np.ndarray, co
         return
     _supported(input.dtype, "nd")
     _supported(output.dtype, "nd")
-    # NI_Correlate sums the weights above DBL_EPSILON in magnitude (NaN is not)
-    weights = np.where(np.abs(weights) > _DBL_EPSILON, weights, 0.0)
     if weights.size == 0 or weights.ndim != input.ndim:  # only with an empty weights axis
         _store(np.zeros(input.shape), output, safe=True)
         return
     shape, kshape, pads = _merged(input.shape or (1,), weights.shape or (1,),
                                   [n // 2 + o for n, o in zip(weights.shape, origins)] or [0])
+    # The binding leaves out the weights NI_Correlate leaves out (magnitude at
+    # most DBL_EPSILON, NaN).
+    k = np.ascontiguousarray(weights, dtype=_F64).reshape(-1)
     x, y = _work_arrays(input, output, cval, code)
-    if x.dtype == _F32:
-        k = np.ascontiguousarray(weights, dtype=_F32)
-        _kernels.correlatend(x.reshape(-1), k.reshape(-1), y.reshape(-1), shape, kshape, pads,
-                             code, cval)
-        # Where float32 arithmetic is not finite (a zero weight met inf or NaN,
-        # which SciPy skips, or a partial sum overflowed), recompute in double.
-        with np.errstate(over="ignore", invalid="ignore"):
-            finite = np.isfinite(np.add.reduce(y, axis=None))
-        if finite or np.isfinite(y).all():
-            _store(y, output, safe=True)
-            return
-        x, y = np.ascontiguousarray(input, dtype=_F64), np.empty(input.shape, _F64)  # float32: exact
-    k = np.ascontiguousarray(weights, dtype=_F64)
-    _kernels.correlatend(x.reshape(-1), k.reshape(-1), y.reshape(-1), shape, kshape, pads,
-                         code, cval)
+    if not _kernels.correlatend(x.reshape(-1), k, y.reshape(-1), shape, kshape, pads, code, cval):
+        # float32 results not all finite: a zero weight met inf or NaN (SciPy
+        # skips those weights) or a partial sum overflowed; double, as SciPy
+        x, y = np.ascontiguousarray(input, dtype=_F64), np.empty(input.shape, _F64)
+        _kernels.correlatend(x.reshape(-1), k, y.reshape(-1), shape, kshape, pads, code, cval)
     _store(y, output, safe=True)
 
 
@@ -933,6 +988,9 @@ def correlate(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *
     >>> np.array_equal(fndi.correlate(x, cross / 5.0), ndimage.correlate(x, cross / 5.0))
     True
     """
+    original = _small_call_original("scipy.ndimage.correlate", input, 2 * _taps(weights))
+    if original is not None and axes is None:
+        return original(input, weights, output, mode, cval, origin)
     return _correlate_or_convolve(input, weights, output, mode, cval, origin, False, axes)
 
 
@@ -980,4 +1038,7 @@ def convolve(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *,
            [15, 12, 14,  7],
            [12,  3,  7,  0]])
     """
+    original = _small_call_original("scipy.ndimage.convolve", input, 2 * _taps(weights))
+    if original is not None and axes is None:
+        return original(input, weights, output, mode, cval, origin)
     return _correlate_or_convolve(input, weights, output, mode, cval, origin, True, axes)
