@@ -241,7 +241,7 @@ _BOUNDS = {np.dtype(c): (float(np.iinfo(c).min) - 1.0, float(np.iinfo(c).max) + 
 def _fits(y: np.ndarray, dtype: np.dtype) -> bool:
     """Whether every value of `y` truncates into `dtype`'s range (NaN does not),
     where C's conversion is defined and equals NumPy's cast."""
-    lo, hi = _BOUNDS[dtype]
+    lo, hi = _BOUNDS[dtype.newbyteorder("=")]
     return bool(y.min() > lo) and bool(y.max() < hi)
 
 
@@ -249,8 +249,8 @@ def _stays_in_range(input: np.ndarray, output: np.ndarray, code: int, cval: floa
     """Whether averages of `input`'s values (and of cval, for FILL) must fit
     `output`: the same integer dtype of at most 32 bits (exact in double, so a
     weighted mean's rounding cannot carry it past the range), or bool."""
-    dtype = output.dtype
-    if dtype != input.dtype or dtype.kind not in "biu" or dtype.itemsize > 4:
+    dtype = output.dtype.newbyteorder("=")
+    if dtype != input.dtype.newbyteorder("=") or dtype.kind not in "biu" or dtype.itemsize > 4:
         return False
     lo, hi = _BOUNDS[np.dtype(np.uint8) if dtype.kind == "b" else dtype]
     return code != FILL or lo + 1.0 <= cval <= hi - 1.0
