@@ -372,6 +372,22 @@ def test_lines_shorter_than_the_kernel_in_every_mode(mode, rng):
             check("correlate", x, rng.standard_normal((7, 9)), mode=mode, what=f"n={n}")
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32", "uint8"])
+def test_colour_channels_last(dtype, rng):
+    """(H, W, channels): 1-D passes whose lines lie a few elements apart, and
+    N-d kernels of one tap along the channels, which run channels first."""
+    for channels in (1, 3, 4):
+        x = _values(rng, (23, 31, channels), dtype)
+        for mode in MODES[:5]:
+            check("correlate", x, rng.standard_normal((3, 4, 1)), mode=mode, origin=[0, -1, 0],
+                  what=f"{channels} channels {mode}")
+            check("convolve", x, rng.standard_normal((5, 1, 1)), mode=mode, what=f"{channels} ch")
+            check("gaussian_filter", x, (1.5, 2.0, 0), mode=mode, what=f"{channels} channels")
+            check("uniform_filter", x, (4, 3, 1), mode=mode, what=f"{channels} channels")
+            check("correlate1d", x, rng.standard_normal(5), axis=1, mode=mode, what=f"{channels} ch")
+        check("correlate", x[:, 0, :], rng.standard_normal((6, 1)), what=f"(23, {channels}) by (6, 1)")
+
+
 # ---- uniform_filter, gaussian_filter ------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", REAL + COMPLEX)

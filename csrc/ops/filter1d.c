@@ -12,6 +12,7 @@
 #define FC_AXIS_LIMIT ((int64_t)1 << 62) /* sizes and pads; keeps index sums in int64 */
 #define FC_AXIS_COLS 512                 /* columns per task down columns */
 #define FC_AXIS_MIN_COLS 32              /* ... when cut finer to feed the threads */
+#define FC_AXIS_MIN_INNER 16             /* fewer columns: filter them as strided lines */
 #define FC_AXIS_CHUNK 4096               /* outputs per task along contiguous lines */
 #define FC_AXIS_LANES 16                 /* lines one running-sum task carries side by side */
 #define FC_AXIS_RUN 256                  /* ... transposed this many outputs at a time */
@@ -46,15 +47,21 @@ static int fc_axis_symmetry(const double *w, int64_t m) {
 }
 
 typedef struct {
-  int64_t cb, col_tasks;         /* down columns (inner > 1): columns per task */
-  int64_t chunk, chunks, lines;  /* along lines (inner == 1): outputs and lines per task */
+  int64_t cb, col_tasks;         /* down columns: columns per task */
+  int64_t chunk, chunks, lines;  /* along lines: outputs and lines per task */
+  int64_t nlines;                /* along lines: outer * inner lines, inner elements apart */
   int64_t ntasks;
 } fc_axis_tiling;
 
+/* Down columns when a row holds at least FC_AXIS_MIN_INNER of them (the kernels
+ * run across columns), else along the outer * inner lines. */
+static int fc_axis_down_columns(const fc_axis_params *p) { return p->inner >= FC_AXIS_MIN_INNER; }
+
 static fc_axis_tiling fc_axis_tiles(const fc_axis_params *p, int uniform) {
-  fc_axis_tiling t = {0, 0, 0, 0, 0, 0};
+  fc_axis_tiling t = {0, 0, 0, 0, 0, 0, 0};
   const int64_t threads = fc_get_num_threads();
-  if (p->inner > 1) {
+  t.nlines = fc_sat_mul(p->outer, p->inner);
+  if (fc_axis_down_columns(p)) {
     t.cb = fc_min64(p->inner, FC_AXIS_COLS);
     if (fc_sat_mul(p->outer, fc_ceil_div(p->inner, t.cb)) < 4 * threads) {
       const int64_t want = fc_ceil_div(4 * threads, fc_max64(p->outer, 1));
@@ -64,12 +71,12 @@ static fc_axis_tiling fc_axis_tiles(const fc_axis_params *p, int uniform) {
     t.ntasks = fc_sat_mul(p->outer, t.col_tasks);
   } else if (uniform) { /* a line's running sum is sequential: whole lines, LANES at a time */
     t.lines = FC_AXIS_LANES;
-    t.ntasks = fc_ceil_div(p->outer, t.lines);
+    t.ntasks = fc_ceil_div(t.nlines, t.lines);
   } else {
     t.chunk = FC_AXIS_CHUNK;
     t.chunks = fc_ceil_div(p->n, t.chunk);
     t.lines = p->n >= t.chunk ? 1 : fc_max64(t.chunk / fc_max64(p->n, 1), 1);
-    t.ntasks = fc_sat_mul(fc_ceil_div(p->outer, t.lines), t.chunks);
+    t.ntasks = fc_sat_mul(fc_ceil_div(t.nlines, t.lines), t.chunks);
   }
   return t;
 }

@@ -20,6 +20,7 @@ in SciPy.
 """
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 import warnings
@@ -273,15 +274,17 @@ def _store(y: np.ndarray, output: np.ndarray, *, safe: bool, in_range: bool = Fa
         np.copyto(output, y, casting="unsafe")
 
 
-def _work_arrays(input: np.ndarray, output: np.ndarray, cval: float, code: int):
+def _work_arrays(input: np.ndarray, output: np.ndarray, cval: float, code: int,
+                 direct: bool = True):
     """The kernels' input (C-contiguous, float32 or float64, a copy only when
-    needed) and result array (output itself when the kernels can write it)."""
+    needed) and result array (output itself when the kernels can write it and
+    `direct`)."""
     dtype = _F32 if (input.dtype == _F32 and output.dtype == _F32
                      and (code != FILL or np.float32(cval) == cval)) else _F64
     if input.dtype.kind == "b":  # SciPy reads the byte (a 2 that it stored is 2.0)
         input = input.view(np.uint8)
     x = np.ascontiguousarray(input, dtype=dtype)
-    if (output.dtype == dtype and output.dtype.isnative and output.flags.c_contiguous
+    if (direct and output.dtype == dtype and output.dtype.isnative and output.flags.c_contiguous
             and output.flags.writeable and not np.may_share_memory(x, output)):
         return x, output
     return x, np.empty(input.shape, dtype=dtype)
@@ -868,18 +871,35 @@ def _nd_correlate(input: np.ndarray, weights: np.ndarray, output: np.ndarray, co
     if weights.size == 0 or weights.ndim != input.ndim:  # only with an empty weights axis
         _store(np.zeros(input.shape), output, safe=True)
         return
-    shape, kshape, pads = _merged(input.shape or (1,), weights.shape or (1,),
-                                  [n // 2 + o for n, o in zip(weights.shape, origins)] or [0])
+    pads = [n // 2 + o for n, o in zip(weights.shape, origins)]
+    order = _channels_first(input.shape, weights.shape)
+    if order is not None:
+        input, weights = input.transpose(order), weights.transpose(order)
+        pads = [pads[a] for a in order]
+    shape, kshape, pads = _merged(input.shape or (1,), weights.shape or (1,), pads or [0])
     # The binding leaves out the weights NI_Correlate leaves out (magnitude at
     # most DBL_EPSILON, NaN).
     k = np.ascontiguousarray(weights, dtype=_F64).reshape(-1)
-    x, y = _work_arrays(input, output, cval, code)
+    x, y = _work_arrays(input, output, cval, code, direct=order is None)
     if not _kernels.correlatend(x.reshape(-1), k, y.reshape(-1), shape, kshape, pads, code, cval):
         # float32 results not all finite: a zero weight met inf or NaN (SciPy
         # skips those weights) or a partial sum overflowed; double, as SciPy
         x, y = np.ascontiguousarray(input, dtype=_F64), np.empty(input.shape, _F64)
         _kernels.correlatend(x.reshape(-1), k, y.reshape(-1), shape, kshape, pads, code, cval)
-    _store(y, output, safe=True)
+    _store(y if order is None else y.transpose(np.argsort(order)), output, safe=True)
+
+
+def _channels_first(shape: tuple[int, ...], wshape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The axis order that puts trailing axes filtered by one tap in front when
+    they hold few elements (an image's colour channels), else None: the 2-D
+    kernels then run rows of the image, not rows of three channels. The taps
+    and their order stay the same, so do the bits."""
+    j = len(shape)
+    while j > 1 and wshape[j - 1] == 1:
+        j -= 1
+    if j == len(shape) or math.prod(shape[j:]) >= 16:
+        return None
+    return tuple(range(j, len(shape))) + tuple(range(j))
 
 
 def _correlate_or_convolve(input, weights, output, mode, cval, origin, convolution, axes):
