@@ -6,7 +6,7 @@ Training is the slow part: one `train --epochs 1` on the shared 5,000 digits
 from __future__ import annotations
 
 import gzip
-import importlib.util
+import json
 import os
 import re
 import signal
@@ -14,14 +14,15 @@ import struct
 import subprocess
 import sys
 import threading
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from reference import CHILD_ADDRESS_LIMIT
 
 MNIST_5K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-5k"
 needs_mnist = pytest.mark.skipif(not MNIST_5K.is_dir(), reason=f"shared MNIST subset not at {MNIST_5K}")
-HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 
 # Started before anything else in the child: any attempt to reach the network fails.
 NO_NETWORK = """\
@@ -51,7 +52,7 @@ def offline_env(tmp: Path, *front: Path) -> dict[str, str]:
 
 def fastconv_cli(*args, env=None, cwd=None, timeout=300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "fastconv", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=timeout)
+                          env=env, cwd=cwd, timeout=timeout, check=False)
 
 
 def write_idx_images(path: Path, images: np.ndarray, compress: bool) -> Path:
@@ -71,7 +72,7 @@ def read_idx_labels(path: Path) -> np.ndarray:
 
 def read_idx_images(path: Path, count: int) -> np.ndarray:
     raw = gzip.decompress(path.read_bytes())
-    magic, n, h, w = struct.unpack(">4I", raw[:16])
+    magic, _, h, w = struct.unpack(">4I", raw[:16])
     assert magic == 0x803
     return np.frombuffer(raw, np.uint8, count * h * w, 16).reshape(count, h, w)
 
@@ -210,24 +211,22 @@ def grid_lines(a):
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    """`fastconv demo --epochs 1 --plot F` (without --plot where matplotlib is
-    missing), once, with the network blocked."""
+    """`fastconv demo --epochs 1`, once, with the network blocked (its pictures:
+    tests/test_figures.py)."""
     tmp = tmp_path_factory.mktemp("demo")
-    plot = tmp / "lecture.png"
-    done = fastconv_cli("demo", "--epochs", "1", *(["--plot", plot] if HAVE_MATPLOTLIB else []),
-                        env=offline_env(tmp), cwd=tmp)
-    return done, plot
+    done = fastconv_cli("demo", "--epochs", "1", env=offline_env(tmp), cwd=tmp)
+    return done
 
 
 def test_demo_runs_offline(demo_run):
-    done, _ = demo_run
+    done = demo_run
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert "downloading" not in done.stderr.lower()
 
 
 def test_demo_prints_the_lectures_worked_example(demo_run):
-    done, _ = demo_run
+    done = demo_run
     out = done.stdout
     assert "0.78 -0.11  0.11  0.33  0.56 -0.11  0.33" in out  # the lecture's first feature-map row
     maps, pooled = lecture_worked_example()
@@ -243,34 +242,75 @@ def test_demo_prints_the_lectures_worked_example(demo_run):
 
 
 def test_demo_trains_the_lectures_cnn_and_reports_accuracy(demo_run):
-    done, _ = demo_run
+    done = demo_run
     m = re.search(r"accuracy on (\d+) unseen images: (\d+(?:\.\d+)?)%", done.stdout)
     assert m, done.stdout
     assert int(m[1]) > 0 and float(m[2]) > 80, m[0]  # X versus O: one epoch is plenty
     assert re.search(r"^Epoch 1/1 .*loss: \d\.\d{4} - accuracy: \d\.\d{4}", done.stdout, re.MULTILINE)
 
 
-@pytest.mark.skipif(not HAVE_MATPLOTLIB, reason="matplotlib is not installed")
-def test_demo_plot_writes_a_png(demo_run):
-    done, plot = demo_run
-    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert f"Wrote {plot}" in done.stdout
+def stub_packages(tmp: Path, *names: str) -> Path:
+    """A folder to put first on PYTHONPATH in which importing each of `names` fails, as
+    where the package is not installed."""
+    stub = tmp / "stub"
+    for name in names:
+        (stub / name).mkdir(parents=True, exist_ok=True)
+        (stub / name / "__init__.py").write_text(f'raise ImportError("No module named {name!r} (stub)")\n')
+    return stub
 
 
-def test_demo_plot_without_matplotlib_exits_1_with_a_clear_message(tmp_path):
-    """A plot was asked for and cannot be made: a non-zero exit (1, as any failed
-    command) so scripts notice, one line saying what to install, no traceback,
-    and no file. The worked example is still printed."""
-    stub = tmp_path / "stub"
-    (stub / "matplotlib").mkdir(parents=True)
-    (stub / "matplotlib" / "__init__.py").write_text('raise ImportError("No module named \'matplotlib\' (stub)")\n')
-    plot = tmp_path / "never.png"
-    done = fastconv_cli("demo", "--epochs", "1", "--plot", plot, env=offline_env(tmp_path, stub), cwd=tmp_path)
-    assert done.returncode == 1, (done.returncode, done.stderr)
-    assert "matplotlib" in done.stderr and "pip install matplotlib" in done.stderr, done.stderr
+def assert_one_line_naming_the_extra(done, command: str, option: str, package: str, extra: str) -> None:
+    """Refused before any work: exit status 2, as for a bad argument, and one line."""
+    assert done.returncode == 2, (done.returncode, done.stderr)
     assert "Traceback" not in done.stderr, done.stderr
-    assert not plot.exists()
-    assert "0.78 -0.11  0.11  0.33  0.56 -0.11  0.33" in done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"fastconv {command}: error: {option} needs {package}, which is not installed")
+    assert lines[0].endswith(f'pip install "fastconv[{extra}]"'), lines[0]
+
+
+def test_demo_figures_without_matplotlib_refuse_before_any_work(tmp_path):
+    """One line saying which extra to install, exit status 2, and nothing else: no worked
+    example printed, no training, no folder made."""
+    figures = tmp_path / "figures"
+    done = fastconv_cli("demo", "--epochs", "1", "--figures", figures,
+                        env=offline_env(tmp_path, stub_packages(tmp_path, "matplotlib")), cwd=tmp_path)
+    assert_one_line_naming_the_extra(done, "demo", "--figures", "matplotlib", "plot")
+    assert done.stdout == "" and not figures.exists()
+
+
+def test_train_plot_without_matplotlib_refuses_before_any_work(random_mnist, tmp_path):
+    plot = tmp_path / "curves.png"
+    done = fastconv_cli("train", "--data", random_mnist, "--epochs", "1", "--plot", plot,
+                        env=offline_env(tmp_path, stub_packages(tmp_path, "matplotlib")), cwd=tmp_path)
+    assert_one_line_naming_the_extra(done, "train", "--plot", "matplotlib", "plot")
+    assert done.stdout == "" and not plot.exists()
+
+
+def test_predict_on_image_files_without_pillow_names_the_extra(untrained_model, tmp_path):
+    from PIL import Image
+
+    png = tmp_path / "digit.png"
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(png)
+    done = fastconv_cli("predict", untrained_model, png,
+                        env=offline_env(tmp_path, stub_packages(tmp_path, "PIL")), cwd=tmp_path)
+    assert_one_line_naming_the_extra(done, "predict", "reading image files", "Pillow", "image")
+    assert done.stdout == ""
+
+
+def test_without_matplotlib_and_pillow_fastconv_imports_and_predicts_npy(untrained_model, tmp_path):
+    """The extras are optional: every module imports without them, and commands that do not
+    need them work."""
+    code = ("import fastconv, fastconv.models, fastconv._cli, fastconv._figures, fastconv._images, "
+            "fastconv._bench.cli, fastconv.__main__; print('imported')")
+    env = offline_env(tmp_path, stub_packages(tmp_path, "matplotlib", "PIL"))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                          check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "imported", done.stderr
+    np.save(tmp_path / "x.npy", np.zeros((2, 28, 28), np.uint8))
+    done = fastconv_cli("predict", untrained_model, tmp_path / "x.npy", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [i for i, _, _ in prediction_lines(done.stdout)] == [0, 1]
 
 
 # ---- bad arguments ----------------------------------------------------------------------------------
@@ -302,8 +342,15 @@ BAD_ARGUMENTS = {
     "train-save-onto-a-dir": (["train", "--epochs", "1", "--save", "{tmp}"], "--save", "is a directory"),
     "demo-seed-minus-1": (["demo", "--epochs", "1", "--seed", "-1"], "--seed", "'-1'"),
     "demo-epochs-0": (["demo", "--epochs", "0"], "--epochs", "'0'"),
-    "demo-plot-into-missing-dir": (["demo", "--epochs", "1", "--plot", "{tmp}/missing/x.png"], "--plot",
-                                   "does not exist"),
+    "demo-figures-under-missing-dir": (["demo", "--epochs", "1", "--figures", "{tmp}/missing/figures"],
+                                       "--figures", "does not exist"),
+    "demo-figures-onto-a-file": (["demo", "--epochs", "1", "--figures", "{tmp}/a-file"], "--figures",
+                                 "it is not a directory"),
+    "train-plot-into-missing-dir": (["train", "--epochs", "1", "--plot", "{tmp}/missing/curves.png"], "--plot",
+                                    "does not exist"),
+    "train-plot-onto-a-dir": (["train", "--epochs", "1", "--plot", "{tmp}"], "--plot", "is a directory"),
+    "train-validation-split-1": (["train", "--epochs", "1", "--validation-split", "1"], "--validation-split",
+                                 "'1'"),
     "bench-json-into-missing-dir": (["bench", "--smoke", "--json", "{tmp}/missing/bench.json"], "--json",
                                     "does not exist"),
     "bench-plot-into-missing-dir": (["bench", "--smoke", "--plot", "{tmp}/missing/bench.png"], "--plot",
@@ -320,6 +367,7 @@ def test_bad_argument_is_refused_before_any_work_in_one_line(case, random_mnist,
     benchmark header, so no work began (each command would print one at once)."""
     args, option, problem = BAD_ARGUMENTS[case]
     args = [a.format(tmp=tmp_path) for a in args]
+    (tmp_path / "a-file").write_text("not a directory\n")
     if args[0] == "train":
         args += ["--data", str(random_mnist)]
     done = fastconv_cli(*args, env=offline_env(tmp_path), cwd=tmp_path, timeout=300)
@@ -445,8 +493,6 @@ BAD_FILES = {
 
 @pytest.mark.parametrize("case", list(BAD_FILES))
 def test_predict_on_a_bad_file_prints_one_line_naming_it(case, untrained_model, tmp_path):
-    if case == "a.png+b.npy":
-        pytest.importorskip("PIL")
     paths = _write_bad_file(tmp_path, case)
     done = fastconv_cli("predict", untrained_model, *paths, env=offline_env(tmp_path), cwd=tmp_path, timeout=120)
     assert done.returncode == 1, (done.returncode, done.stderr)
@@ -460,7 +506,8 @@ def test_predict_on_a_bad_file_prints_one_line_naming_it(case, untrained_model, 
 @pytest.mark.parametrize("fmt", ["jpg", "png"])
 def test_predict_reads_any_image_file_pillow_reads(fmt, untrained_model, tmp_path):
     """A JPEG is told from an IDX file by its contents, as a PNG is, whatever the name."""
-    Image = pytest.importorskip("PIL.Image")
+    from PIL import Image
+
     gen = np.random.default_rng(3)
     paths = []
     for i in range(2):
@@ -498,6 +545,214 @@ def test_version_flag_prints_the_installed_version():
     import sys
 
     proc = subprocess.run([sys.executable, "-m", "fastconv", "--version"], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"fastconv {importlib.metadata.version('fastconv')}"
+
+
+# ---- predict on image files: real digits written with Pillow ------------------------------------------
+
+
+def mnist_digits(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first `n` digits of the shared test set (uint8 (n, 28, 28)) and their labels."""
+    return (read_idx_images(MNIST_5K / "t10k-images-idx3-ubyte.gz", n),
+            read_idx_labels(MNIST_5K / "t10k-labels-idx1-ubyte.gz")[:n])
+
+
+def save_images(folder: Path, images, suffix: str, **options) -> list[Path]:
+    """Each image (uint8 array) as its own file, written by Pillow."""
+    from PIL import Image
+
+    folder.mkdir(exist_ok=True)
+    paths = [folder / f"digit{i:02d}{suffix}" for i in range(len(images))]
+    for path, image in zip(paths, images):
+        Image.fromarray(image).save(path, format={".jpg": "JPEG"}.get(suffix, "PNG"), **options)
+    return paths
+
+
+def classes_of(done) -> np.ndarray:
+    assert done.returncode == 0, done.stderr
+    return np.array([k for _, k, _ in prediction_lines(done.stdout)])
+
+
+def one_error_line(done) -> str:
+    """The single `fastconv predict: error: ...` line of a refused call (exit 1, nothing on stdout)."""
+    assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr and done.stdout == "", done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastconv predict: error: "), done.stderr
+    return lines[0]
+
+
+N_DIGITS = 30
+
+
+@needs_mnist
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_predict_reads_real_digits_from_png_and_jpeg_files(trained, suffix, tmp_path):
+    _, model, _ = trained
+    images, labels = mnist_digits(N_DIGITS)
+    paths = save_images(tmp_path / "digits", images, suffix, **({"quality": 95} if suffix == ".jpg" else {}))
+    done = fastconv_cli("predict", model, *paths, env=offline_env(tmp_path), timeout=120)
+    classes = classes_of(done)
+    assert done.stderr == ""  # light digits on black, 28x28: nothing to warn about
+    assert (classes == labels).mean() >= 0.75, f"predicted {classes.tolist()}, labels {labels.tolist()}"
+    if suffix == ".png":  # lossless: the same pixels as the array, so the same answers
+        np.save(tmp_path / "digits.npy", images)
+        assert (classes == classes_of(fastconv_cli("predict", model, tmp_path / "digits.npy",
+                                                   env=offline_env(tmp_path), timeout=120))).all()
+
+
+@needs_mnist
+def test_predict_json_prints_one_object_per_image(trained, tmp_path):
+    _, model, _ = trained
+    paths = save_images(tmp_path / "digits", mnist_digits(5)[0], ".png")
+    done = fastconv_cli("predict", "--json", model, *paths, env=offline_env(tmp_path), timeout=120)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["image"] for r in rows] == list(range(5))
+    assert [r["file"] for r in rows] == [str(p) for p in paths]
+    for r in rows:
+        probs = np.array(r["probabilities"])
+        assert probs.shape == (10,) and abs(probs.sum() - 1) < 1e-4 and (probs >= 0).all()
+        assert r["class"] == int(probs.argmax()) and r["probability"] == probs.max()
+    plain = fastconv_cli("predict", model, *paths, env=offline_env(tmp_path), timeout=120)
+    assert [r["class"] for r in rows] == classes_of(plain).tolist()
+
+
+def upscaled(images: np.ndarray, size: int) -> np.ndarray:
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.Resampling.BICUBIC))
+                     for im in images])
+
+
+def off_centre(images: np.ndarray) -> np.ndarray:
+    """Each digit three times as large in the upper right of a 200x150 canvas of dark grey."""
+    canvas = np.full((len(images), 150, 200), 30, np.uint8)
+    canvas[:, 8:92, 110:194] = np.maximum(30, upscaled(images, 84))
+    return canvas
+
+
+@needs_mnist
+def test_predict_refuses_a_112x112_digit_and_offers_resize(trained, tmp_path):
+    _, model, _ = trained
+    (path,) = save_images(tmp_path / "big", upscaled(mnist_digits(1)[0], 112), ".png")
+    line = one_error_line(fastconv_cli("predict", model, path, env=offline_env(tmp_path), timeout=120))
+    assert f"{path} is 112x112 pixels" in line and "28x28" in line and "--resize" in line, line
+
+
+@needs_mnist
+@pytest.mark.parametrize("layout", ["112x112", "off-centre-200x150"])
+def test_predict_resize_brings_larger_digits_to_mnist_form(trained, layout, tmp_path):
+    """Scaled into a 20x20 box and centred by mass, as MNIST's digits: the model recognises
+    them about as well as the originals; a note per image says it was resized."""
+    _, model, _ = trained
+    images, labels = mnist_digits(N_DIGITS)
+    big = upscaled(images, 112) if layout == "112x112" else off_centre(images)
+    paths = save_images(tmp_path / "big", big, ".png")
+    done = fastconv_cli("predict", "--resize", model, *paths, env=offline_env(tmp_path), timeout=120)
+    classes = classes_of(done)
+    assert (classes == labels).mean() >= 0.75, f"predicted {classes.tolist()}, labels {labels.tolist()}"
+    notes = done.stderr.strip().splitlines()
+    h, w = big.shape[1:]
+    assert notes == [f"fastconv predict: note: {p} is {w}x{h} pixels: resized to 28x28 (the digit scaled into "
+                     "a 20x20 box, aspect kept, centred by its mass, as MNIST's)" for p in paths], done.stderr
+
+
+@needs_mnist
+def test_predict_warns_about_dark_digits_on_light_ground_and_invert_fixes_them(trained, tmp_path):
+    _, model, _ = trained
+    images, labels = mnist_digits(N_DIGITS)
+    paths = save_images(tmp_path / "ink", 255 - images, ".png")
+    plain = fastconv_cli("predict", model, *paths, env=offline_env(tmp_path), timeout=120)
+    warned = plain.stderr.strip().splitlines()
+    assert len(warned) == N_DIGITS and all(
+        line.startswith(f"fastconv predict: warning: {p} looks like a dark digit on a light ground")
+        and line.endswith("--invert inverts it") for line, p in zip(warned, paths)), plain.stderr
+    fixed = fastconv_cli("predict", "--invert", model, *paths, env=offline_env(tmp_path), timeout=120)
+    assert fixed.stderr == ""
+    right_plain, right_fixed = (classes_of(plain) == labels).mean(), (classes_of(fixed) == labels).mean()
+    assert right_fixed >= 0.75 and right_fixed > right_plain + 0.3, (right_plain, right_fixed)
+
+
+@needs_mnist
+def test_predict_warns_about_inverted_digits_in_a_npy_file_and_inverts_them(trained, tmp_path):
+    _, model, _ = trained
+    images, labels = mnist_digits(N_DIGITS)
+    np.save(tmp_path / "ink.npy", 255 - images)
+    plain = fastconv_cli("predict", model, tmp_path / "ink.npy", env=offline_env(tmp_path), timeout=120)
+    assert plain.returncode == 0 and re.fullmatch(
+        rf"fastconv predict: warning: {N_DIGITS} of {N_DIGITS} images in .*ink\.npy look like dark digits on a "
+        r"light ground \(.*\): --invert inverts them\n", plain.stderr), plain.stderr
+    fixed = fastconv_cli("predict", "--invert", model, tmp_path / "ink.npy", env=offline_env(tmp_path), timeout=120)
+    assert fixed.stderr == "" and (classes_of(fixed) == labels).mean() >= 0.75
+
+
+@needs_mnist
+def test_predict_tells_files_apart_by_content_not_name(trained, tmp_path):
+    """A PNG named .npy is read as a PNG, an IDX file named .png as IDX."""
+    _, model, _ = trained
+    images, _ = mnist_digits(3)
+    (png,) = save_images(tmp_path / "png", images[:1], ".png")
+    misnamed = png.rename(tmp_path / "digit.npy")
+    idx = write_idx_images(tmp_path / "digits.png", images, compress=False)
+    np.save(tmp_path / "digits.npy", images)
+    want = classes_of(fastconv_cli("predict", model, tmp_path / "digits.npy", env=offline_env(tmp_path)))
+    assert (classes_of(fastconv_cli("predict", model, idx, env=offline_env(tmp_path))) == want).all()
+    assert classes_of(fastconv_cli("predict", model, misnamed, env=offline_env(tmp_path))).tolist() == want[:1].tolist()
+
+
+def png_bytes(width: int, height: int, idat: bytes) -> bytes:
+    """A grayscale 8-bit PNG with this header and image data, written out here (not with Pillow)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+def _write_bad_image(folder: Path, case: str) -> Path:
+    from PIL import Image
+
+    path = folder / case
+    if case == "noise.png":  # garbage bytes with an image's name
+        path.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    elif case == "truncated.png":  # a real digit's PNG cut in the middle of its image data
+        Image.fromarray(mnist_digits(1)[0][0]).save(path)
+        path.write_bytes(path.read_bytes()[:150])
+    elif case == "huge-header.png":  # claims 10^10 pixels in 60 bytes
+        path.write_bytes(png_bytes(100_000, 100_000, zlib.compress(b"\0" * 64)))
+    elif case == "bomb.png":  # a valid 7000x7000 black image: 49 MB of pixels in 49 KB
+        rows = zlib.compressobj(9)
+        data = b"".join(rows.compress(b"\0" * 7001) for _ in range(7000)) + rows.flush()
+        path.write_bytes(png_bytes(7000, 7000, data))
+    elif case == "oversized.png":  # 65 MiB (sparse: no disk used)
+        with open(path, "wb") as f:
+            f.write(png_bytes(28, 28, zlib.compress(b"\0" * 29 * 28)))
+            f.truncate(65 << 20)
+    elif case == "a-directory.png":
+        path.mkdir()
+    return path
+
+
+BAD_IMAGES = {
+    "noise.png": "cannot identify image file", "truncated.png": "cannot decode the PNG image",
+    "huge-header.png": "claims 10,000,000,000 pixels, more than the 40,000,000 read here",
+    "bomb.png": "claims 7000x7000 pixels, more than the 40,000,000 read here",
+    "oversized.png": "68,157,440 bytes, more than the 67,108,864", "a-directory.png": "is a directory",
+}
+
+
+@needs_mnist
+@pytest.mark.parametrize("case", list(BAD_IMAGES))
+def test_predict_refuses_a_bad_image_file_in_one_line_before_decoding_it(case, untrained_model, tmp_path):
+    """Run with the child's address space capped at its size plus 2 GiB: a 10^10-pixel image
+    decoded anyway would fail with MemoryError, not with the message checked here."""
+    path = _write_bad_image(tmp_path, case)
+    code = ("import resource, sys\n" + CHILD_ADDRESS_LIMIT
+            + "from fastconv.__main__ import main\nsys.exit(main(sys.argv[1:]))\n")
+    done = subprocess.run([sys.executable, "-c", code, "predict", str(untrained_model), str(path)],
+                          capture_output=True, text=True, env=offline_env(tmp_path), timeout=120, check=False)
+    line = one_error_line(done)
+    assert str(path) in line and BAD_IMAGES[case] in line, line

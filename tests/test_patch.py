@@ -545,8 +545,9 @@ def test_the_import_hook_goes_with_unpatch_and_a_missing_scipy_is_skipped():
 
 
 def test_scipy_array_api_wrappers_are_replaced_and_restored():
-    """With SCIPY_ARRAY_API=1 SciPy's public convolve2d is a dispatch wrapper
-    around the function _signaltools calls: both places get fastconv's."""
+    """With SCIPY_ARRAY_API=1 recent SciPy's public convolve2d is a dispatch
+    wrapper around the function _signaltools calls: both places get fastconv's,
+    and both get their own function back (older SciPy has one function)."""
     out = _run(textwrap.dedent("""
         import fastconv, scipy.signal as s, scipy.signal._signaltools as st
         import scipy.ndimage as nd, scipy.ndimage._filters as nf
@@ -559,7 +560,10 @@ def test_scipy_array_api_wrappers_are_replaced_and_restored():
         print(s.convolve2d is public, st.convolve2d is inner, public is inner)
         print(nd.gaussian_filter is npublic, nf.gaussian_filter is ninner, npublic is ninner)
     """), {"SCIPY_ARRAY_API": "1"})
-    assert out.splitlines() == ["True True", "True True", "True True False", "True True False"]
+    lines = out.splitlines()
+    assert lines[:2] == ["True True", "True True"]
+    assert lines[2] in ("True True False", "True True True")
+    assert lines[3] in ("True True False", "True True True")
 
 
 def test_docstring_examples():

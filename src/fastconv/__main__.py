@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except _cli.MissingExtra as err:  # checked before any work: one line, what to install,
+        print(f"fastconv {args.command}: error: {err}", file=sys.stderr)
+        return 2  # and argparse's status for a command refused before it began
     except KeyboardInterrupt:  # Ctrl-C where a command has no more to say (train has)
         print(f"fastconv {args.command}: interrupted", file=sys.stderr)
         return 130

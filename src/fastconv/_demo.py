@@ -98,8 +98,9 @@ def lecture_model(n_classes: int, input_shape=(28, 28, 1), seed: int | None = No
     return model
 
 
-def run(plot: str | None = None, epochs: int = 3, n_train: int = 2000, seed: int = 0) -> dict:
-    """Print the lecture end to end; return what was computed (for tests and plots)."""
+def run(figures: str | None = None, epochs: int = 3, n_train: int = 2000, seed: int = 0) -> dict:
+    """Print the lecture end to end; return what was computed. With `figures` (an existing
+    directory), also draw it there as PNG files (`fastconv._figures.demo_figures`)."""
     from . import utils
 
     out = worked_example()
@@ -140,46 +141,13 @@ def run(plot: str | None = None, epochs: int = 3, n_train: int = 2000, seed: int
         print(f"\nImage {i + 1}: the model says {CLASSES[guess]} ({probs[i, guess]:.1%}), "
               f"it is {CLASSES[y_test[i]]}")
         print(_picture(x_test[i, ::2, ::2, 0]))
-    result = {**out, "history": history.history, "accuracy": acc, "model": model,
-              "examples": (x_test[:4, ..., 0], y_test[:4], probs)}
-    if plot:
-        save_plot(result, plot)
-        print(f"\nWrote {plot}")
+    # the first X and the first O the model learnt from
+    xo = tuple(x_train[int(np.flatnonzero(y_train == label)[0]), :, :, 0] for label in range(len(CLASSES)))
+    result = {**out, "history": history.history, "accuracy": acc, "model": model, "classes": CLASSES,
+              "examples": (x_test[:4, ..., 0], y_test[:4], probs), "xo_examples": xo}
+    if figures:
+        from . import _figures
+
+        paths = _figures.demo_figures(result, figures)
+        print(f"\nWrote {len(paths)} pictures to {figures}: " + ", ".join(p.name for p in paths))
     return result
-
-
-def save_plot(result: dict, path: str) -> None:
-    """Filters, feature maps, pooled maps and the training curve, as one picture."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise SystemExit("--plot needs matplotlib: pip install matplotlib") from None
-    fig, axes = plt.subplots(4, 4, figsize=(10, 10))
-    axes[0, 0].imshow(result["image"], cmap="gray")
-    axes[0, 0].set_title("input")
-    for k in range(3):
-        for row, key in enumerate(("filters", "maps", "pooled")):
-            ax = axes[row, k + 1]
-            ax.imshow(result[key][k], cmap="gray")
-            ax.set_title(f"{key} {k + 1}")
-    hist = result["history"]
-    ax = axes[3, 0]
-    ax.plot(hist["loss"], label="loss")
-    ax.plot(hist["accuracy"], label="accuracy")
-    ax.set_xlabel("epoch")
-    ax.legend()
-    images, labels, probs = result["examples"]
-    for i in range(3):
-        ax = axes[3, i + 1]
-        ax.imshow(images[i], cmap="gray")
-        ax.set_title(f"says {CLASSES[int(probs[i].argmax())]}, is {CLASSES[labels[i]]}")
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    axes[3, 0].set_xticks(range(len(hist["loss"])))
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)

@@ -12,13 +12,19 @@ from pathlib import Path
 import fastconv
 
 from .. import _files
-from .._cli import output_file
+from .._cli import need, output_file
 from . import timing, workloads
-from .run import AREAS, MISMATCH, MODES, AreaResult, Machine, Row, fmt_share, probe_machine, run_area
-
-PLOT_NEEDS = ("--plot needs matplotlib, which is not installed{why}; install it with "
-              "`pip install matplotlib` (or the 'bench' extra: `pip install fastconv[bench]`), "
-              "or leave out --plot")
+from .run import (
+    AREAS,
+    MISMATCH,
+    MODES,
+    AreaResult,
+    Machine,
+    Row,
+    fmt_share,
+    probe_machine,
+    run_area,
+)
 
 
 # ---- options -------------------------------------------------------------------
@@ -143,8 +149,8 @@ def area_text(res: AreaResult, machine: Machine) -> list[str]:
             cells += ["-" if speed is None else f"{speed / 1e9:.1f}", "-" if pct is None else f"{pct:.0f}%"]
         cells.append(fmt_share(r.others) + (" DISAGREE" if r.error > MISMATCH else ""))
         rows.append(cells)
-    out = [f"{area.title}: time per call, median (min-max); vs X = X's best time / fastconv's best "
-           "(> 1: fastconv faster)", *text_table(header, rows, right_from=2)]
+    out = [(f"{area.title}: time per call, median (min-max); vs X = X's best time / fastconv's best "
+           "(> 1: fastconv faster)"), *text_table(header, rows, right_from=2)]
     out += [f"  {name}: {label}" for name, label in dict.fromkeys((r.name, r.label) for r in res.rows)]
     out += [f"  {n}: missing: {why}" for n, why in dict.fromkeys(
         (n, why) for r in res.rows for n, why in r.missing.items())]
@@ -162,19 +168,19 @@ def header_text(args, machine: Machine) -> list[str]:
     usable = workloads.available_cpus()
     over = [n for n in args.threads if n > usable]
     lines = [f"fastconv bench{': ' + mode_note(args) if mode_note(args) else ''}",
-             f"versions   fastconv {info['fastconv']} ({git}kernels built {info['kernels_built']}), "
+             (f"versions   fastconv {info['fastconv']} ({git}kernels built {info['kernels_built']}), "
              f"numpy {info['numpy']}, scipy {info['scipy']}, torch {info['torch']}, "
-             f"threadpoolctl {info['threadpoolctl']}, python {info['python']}",
+             f"threadpoolctl {info['threadpoolctl']}, python {info['python']}"),
              f"CPU        {info['cpu']}",
              f"ISA        {info['isa']} (compiled: {info['compiled_isas']}), pool {info['thread_pool']}",
              f"threads    {', '.join(map(str, args.threads))}, set alike for fastconv, torch and BLAS"
              + (f" (more than the {usable} usable CPUs: oversubscribed)" if over else ""),
-             f"FMA peak   {machine.fma_per_thread:.1f} GFLOP/s FP32 per thread (best of "
+             (f"FMA peak   {machine.fma_per_thread:.1f} GFLOP/s FP32 per thread (best of "
              f"{MODES[args.mode].fma_tries} short {info['isa']} probes) "
-             f"x threads: {peak}; {max(args.threads)} probes at once gave {machine.fma_concurrent:.1f}",
+             f"x threads: {peak}; {max(args.threads)} probes at once gave {machine.fma_concurrent:.1f}"),
              f"copy       {copy} (streaming copy, read + write, {machine.copy_bytes >> 20} MiB buffers)",
-             f"method     {method_note(args)}; \"others' CPU\": the share of all CPU time other "
-             "processes took while a row ran (well above 0%: that row was disturbed)"]
+             (f"method     {method_note(args)}; \"others' CPU\": the share of all CPU time other "
+             "processes took while a row ran (well above 0%: that row was disturbed)")]
     load = timing.load_average()
     if load is not None:
         lines.append(f"load       load average {load:.2f} at start "
@@ -223,63 +229,124 @@ def report_json(args, machine: Machine, results: list[AreaResult], started: dt.d
 
 
 # ---- plot ----------------------------------------------------------------------
-def matplotlib_missing() -> str:
-    """"" if matplotlib can be imported, else the message to print."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError as exc:
-        return PLOT_NEEDS.format(why=f" ({exc})")
-    return ""
+def speedup_ticks(lo: float, hi: float) -> list[float]:
+    """Tick values for a log axis from `lo` to `hi`: 1, 2, 5 times powers of ten, finer steps
+    when that gives fewer than three (a narrow range would otherwise show no tick at all)."""
+    ticks: list[float] = []
+    for subs in ((1,), (1, 2, 5), (1, 1.5, 2, 3, 5, 7)):
+        ticks = [s * 10.0 ** e for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+                 for s in subs if lo <= s * 10.0 ** e <= hi]
+        if len(ticks) >= 3:
+            break
+    return ticks
+
+
+def area_peers(res: AreaResult, name: str) -> list[str]:
+    """The peer libraries a workload of the area is compared with (a drop-in case names its
+    one peer; the other areas' workloads have every peer of the area)."""
+    case = next((c for c in res.area.cases if c.name == name), None)
+    peer = getattr(case, "peer", None)
+    libs = dict.fromkeys(workloads.library(n) for n in res.area.impls)
+    return [peer] if peer else [lib for lib in libs if lib != "fastconv"]
+
+
+def slot_status(row: Row | None, lib: str, peers) -> str:
+    """Why a peer has no speed-up in a row: "not installed", "not run (--vs)" or "no result"
+    (it ran, fastconv's side did not)."""
+    if row is not None and any(workloads.library(n) == lib for n in row.missing):
+        return "not installed"
+    if lib not in peers:
+        return "not run (--vs)"
+    return "no result"
 
 
 def plot(path: Path, args, machine: Machine, results: list[AreaResult], started: dt.datetime) -> None:
-    """One panel per area: bars of speed-up per workload, one bar per peer and thread count
-    (one hue per peer, darker for the first thread count)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    """One panel per area: fastconv's speed-up over each peer per workload, one bar per peer and
+    thread count (one hue per peer, darker for the first thread count). A peer without a
+    speed-up gets a hatched outline up to 1x marked "not installed", "not run" (left out by
+    --vs) or "no result", never a blank gap. Drawn on an Agg canvas, not pyplot."""
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-    panels = [res for res in results if any(r.speedups() for r in res.rows)]
-    fig, axes = plt.subplots(max(len(panels), 1), 1, figsize=(9, 1.2 + 2.8 * max(len(panels), 1)),
-                             squeeze=False)
-    palette = plt.get_cmap("tab20").colors
-    for ax, res in zip(axes[:, 0], panels):
+    from .._figures import new_figure, save_figure
+
+    panels = [res for res in results if res.rows or res.reason]
+    fig = new_figure(1080, 150 + 340 * max(len(panels), 1))
+    axes = fig.subplots(max(len(panels), 1), 1, squeeze=False)[:, 0]
+    palette = ["#1f77b4", "#aec7e8", "#ff7f0e", "#ffbb78", "#2ca02c", "#98df8a", "#d62728", "#ff9896"]
+    described = {}
+    for ax, res in zip(axes, panels):
+        if res.reason:
+            ax.text(0.5, 0.5, f"{res.area.title}: not available: {res.reason}", ha="center",
+                    va="center", wrap=True, fontsize=9)
+            ax.set_axis_off()
+            described[res.area.name] = (ax, {"title": res.area.title, "reason": res.reason})
+            continue
         names = list(dict.fromkeys(r.name for r in res.rows))
-        libs = list(dict.fromkeys(lib for r in res.rows for lib in r.speedups()))
-        series = [(lib, n) for lib in libs for n in args.threads]
-        width = 0.8 / len(series)
-        for j, (lib, n) in enumerate(series):
-            ups = {r.name: r.speedups().get(lib) for r in res.rows if r.threads == n}
-            xs = [i - 0.4 + (j + 0.5) * width for i, name in enumerate(names) if ups.get(name)]
-            ys = [ups[name] for name in names if ups.get(name)]
+        libs = [lib for lib in dict.fromkeys(workloads.library(n) for n in res.area.impls) if lib != "fastconv"]
+        series = {}  # (lib, threads) -> (colour, label)
+        for lib in libs:
             hue = workloads.PEERS.index(lib) if lib in workloads.PEERS else len(workloads.PEERS)
-            color = palette[(2 * hue + min(args.threads.index(n), 1)) % len(palette)]
-            bars = ax.bar(xs, ys, width, color=color,
-                          label=f"vs {lib}, {n} thread{'s' if n > 1 else ''}")
-            ax.bar_label(bars, fmt="%.2f", fontsize=7)
-        ax.axhline(1.0, color="black", linewidth=0.8)
+            for n in args.threads:
+                series[lib, n] = (palette[(2 * hue + min(args.threads.index(n), 1)) % len(palette)],
+                                  f"vs {lib}, {n} thread{'s' if n > 1 else ''}")
+        values, drawn = [1.0], {label: {} for _, label in series.values()}
+        for i, name in enumerate(names):
+            here = [(lib, n) for lib, n in series if lib in area_peers(res, name)]
+            width = 0.8 / max(len(here), 1)
+            for j, (lib, n) in enumerate(here):
+                color, label = series[lib, n]
+                row = next((r for r in res.rows if r.name == name and r.threads == n), None)
+                up = row.speedups().get(lib) if row is not None else None
+                x = i - 0.4 + (j + 0.5) * width
+                if up:
+                    bars = ax.bar([x], [up], width, color=color)
+                    ax.bar_label(bars, fmt="%.2f", fontsize=7)
+                    values.append(up)
+                    drawn[label][name] = up
+                else:
+                    status = slot_status(row, lib, args.vs)
+                    ax.bar([x], [1.0], width, fill=False, hatch="///", edgecolor=color, linewidth=0.8)
+                    ax.text(x, 1.04, status, rotation=90, ha="center", va="bottom", fontsize=7,
+                            color="dimgray")
+                    drawn[label][name] = status
+        handles = []
+        for color, label in series.values():
+            cells = drawn[label]
+            if not cells:
+                continue
+            statuses = sorted({v for v in cells.values() if isinstance(v, str)})
+            ran = any(not isinstance(v, str) for v in cells.values())
+            handles.append(Patch(facecolor=color, label=label) if ran else
+                           Patch(fill=False, hatch="///", edgecolor=color, label=f"{label}: {', '.join(statuses)}"))
+        drawn = {label: cells for label, cells in drawn.items() if cells}
+        lo, hi = min(values) / 1.6, max(values) * 2.2  # room for the labels over bars and outlines
         ax.set_yscale("log")
+        ax.set_ylim(lo, hi)
+        ax.yaxis.set_major_locator(FixedLocator(speedup_ticks(lo, hi)))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
-        ax.yaxis.set_minor_formatter(NullFormatter())
-        ax.margins(y=0.15)
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_xticks(range(len(names)), names)
-        ax.set_ylabel("speed-up")
+        ax.set_xlim(-0.5, len(names) - 0.5)
+        ax.set_xlabel("workload (shapes in the text report)")
+        ax.set_ylabel("fastconv speed-up")
         ax.set_title(res.area.title, fontsize=10)
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+        described[res.area.name] = (ax, {"title": res.area.title, "speedups": drawn})
     if not panels:
-        axes[0, 0].text(0.5, 0.5, "no peer ran: nothing to compare", ha="center", va="center")
-        axes[0, 0].set_axis_off()
+        axes[0].text(0.5, 0.5, "no area ran: nothing to compare", ha="center", va="center")
+        axes[0].set_axis_off()
     lines = ["fastconv speed-up = peer's best time / fastconv's best (> 1: fastconv faster)",
-             f"{machine.info['cpu'].split(' (')[0]}, ISA {machine.info['isa']}, threads "
+             (f"{machine.info['cpu'].split(' (')[0]}, ISA {machine.info['isa']}, threads "
              f"{','.join(map(str, args.threads))}, fastconv {machine.info['fastconv']}, "
-             f"{started.strftime('%Y-%m-%d %H:%M UTC')}"]
+             f"{started.strftime('%Y-%m-%d %H:%M UTC')}")]
     if mode_note(args):
         lines.append(mode_note(args).split(":")[0])
     fig.suptitle("\n".join(lines), fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    fig.subplots_adjust(left=0.08, right=0.78, top=1 - (40 + 15 * len(lines)) / fig.bbox.height,
+                        bottom=55 / fig.bbox.height, hspace=0.3 + 100 / fig.bbox.height)
+    save_figure(fig, path, {"title": "fastconv bench speed-ups", "figure": "bench"}, described)
 
 
 # ---- the command -----------------------------------------------------------------
@@ -288,16 +355,15 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=output_file, metavar="FILE",
                    help="also write every number, the versions and the machine to FILE as JSON")
     p.add_argument("--plot", type=output_file, metavar="FILE",
-                   help="also draw the speed-ups as a bar chart into FILE (.png, .svg, .pdf; needs matplotlib)")
+                   help="also draw the speed-ups as a bar chart into FILE (PNG; SVG or PDF if it "
+                        "ends so), peers that did not run marked as such (needs matplotlib: "
+                        'pip install "fastconv[plot]")')
 
 
 def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     settle(args, parser, [fastconv.get_num_threads()])
     if args.plot is not None:
-        missing = matplotlib_missing()
-        if missing:
-            print(f"fastconv bench: {missing}", file=sys.stderr)
-            return 2
+        need("matplotlib", "--plot")  # before the work: MissingExtra, one line
     started = dt.datetime.now(dt.timezone.utc)
     machine = probe_machine(args.threads, args.mode)
     print("\n".join(header_text(args, machine)), flush=True)
