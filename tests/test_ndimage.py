@@ -527,7 +527,6 @@ BAD_CALLS = {
     "size float in 1-D": ("uniform_filter1d", (X, 2.0), {}),
     "axis out of range": ("correlate1d", (X, [1.0]), {"axis": 2}),
     "axis float": ("uniform_filter1d", (X, 3), {"axis": 1.0}),
-    "axes repeated": ("gaussian_filter", (X, 1), {"axes": (0, 0)}),
     "input 0-d along an axis": ("correlate1d", (np.float64(2), [1.0]), {}),
     "float16 input": ("correlate", (X.astype(np.float16), np.ones((2, 2))), {}),
     "float16 input 1-D": ("gaussian_filter", (X.astype(np.float16), 1), {}),
@@ -548,6 +547,11 @@ BAD_CALLS = {
     "cval None": ("correlate1d", (X, [1.0]), {"cval": None}),
     "cval array": ("correlate", (X, np.ones((2, 2))), {"cval": np.array([1.0, 2.0])}),
 }
+
+
+if "axes" in sndi.gaussian_filter.__code__.co_varnames:  # SciPy >= 1.11
+    BAD_CALLS["axes repeated"] = ("gaussian_filter", (X, 1), {"axes": (0, 0)})
+    BAD_CALLS["axes out of range"] = ("uniform_filter", (X, 3), {"axes": (0, 2)})
 
 
 @pytest.mark.parametrize("case", BAD_CALLS)
