@@ -21,6 +21,7 @@ import platform
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -599,6 +600,33 @@ def test_threads_do_not_change_the_bits(restore_threads, rng):
     two = [c() for c in calls]
     for a, b in zip(one, two):
         assert a.tobytes() == b.tobytes()
+
+
+def test_concurrent_calls_from_python_threads(rng):
+    """The kernels run without the GIL; calls from several threads at once
+    give each its own result."""
+    images = [rng.standard_normal((120, 130)).astype(dt) for dt in ("float64", "float32", "uint8")
+              for _ in range(2)]
+    calls = [lambda x: fndi.gaussian_filter(x, 1.5, mode="mirror"),
+             lambda x: fndi.uniform_filter(x, (5, 3)),
+             lambda x: fndi.correlate(x, np.arange(12.0).reshape(3, 4), mode="wrap")]
+    want = [[c(x) for c in calls] for x in images]
+    errors = []
+
+    def worker(i):
+        try:
+            for _ in range(5):
+                for got, expected in zip([c(images[i]) for c in calls], want[i]):
+                    assert got.tobytes() == expected.tobytes()
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(images))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors[0]
 
 
 def test_small_calls_go_to_scipy_and_large_ones_to_the_kernels(monkeypatch, rng):
