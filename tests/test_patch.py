@@ -24,9 +24,11 @@ import time
 
 import numpy as np
 import pytest
+import scipy.ndimage
 import scipy.signal
 
 import fastconv
+import fastconv.ndimage
 from fastconv import _patch
 from dropins_reference import assert_same_result
 
@@ -34,13 +36,18 @@ NUMERIC = importlib.import_module(
     "numpy._core.numeric" if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else "numpy.core.numeric"
 )
 SIGNALTOOLS = importlib.import_module("scipy.signal._signaltools")
+NDI_FILTERS = importlib.import_module("scipy.ndimage._filters")
 
-NAMES = ["numpy.convolve", "numpy.correlate", "scipy.signal.convolve2d", "scipy.signal.correlate2d"]
+NDIMAGE = ["correlate", "convolve", "correlate1d", "convolve1d", "gaussian_filter",
+           "gaussian_filter1d", "uniform_filter", "uniform_filter1d"]
+NAMES = ["numpy.convolve", "numpy.correlate", "scipy.signal.convolve2d", "scipy.signal.correlate2d",
+         *(f"scipy.ndimage.{f}" for f in NDIMAGE)]
 FASTCONV = {
     "numpy.convolve": fastconv.convolve,
     "numpy.correlate": fastconv.correlate,
     "scipy.signal.convolve2d": fastconv.convolve2d,
     "scipy.signal.correlate2d": fastconv.correlate2d,
+    **{f"scipy.ndimage.{f}": getattr(fastconv.ndimage, f) for f in NDIMAGE},
 }
 # Where each original lives: its public module and the module its package calls it from.
 HOMES = {
@@ -48,7 +55,10 @@ HOMES = {
     "numpy.correlate": (np, NUMERIC),
     "scipy.signal.convolve2d": (scipy.signal, SIGNALTOOLS),
     "scipy.signal.correlate2d": (scipy.signal, SIGNALTOOLS),
+    **{f"scipy.ndimage.{f}": (scipy.ndimage, NDI_FILTERS) for f in NDIMAGE},
 }
+# fastconv's keyword-only extension of each signature (none for scipy.ndimage's)
+EXTENSION = {name: [("method", inspect.Parameter.KEYWORD_ONLY, "direct")] for name in NAMES[:4]}
 ORIGINAL = {name: vars(HOMES[name][0])[name.rpartition(".")[2]] for name in NAMES}
 LOCATIONS = [(module, name.rpartition(".")[2], ORIGINAL[name]) for name in NAMES for module in HOMES[name]]
 assert all(vars(m)[attr] is orig for m, attr, orig in LOCATIONS), "imported patched: cannot save the originals"
@@ -290,8 +300,8 @@ def test_replacements_look_like_the_originals():
         fast_params = list(inspect.signature(fast).parameters.values())
         orig_params = list(inspect.signature(orig).parameters.values())
         assert fast_params[:len(orig_params)] == orig_params, name
-        assert [(p.name, p.kind, p.default) for p in fast_params[len(orig_params):]] == [
-            ("method", inspect.Parameter.KEYWORD_ONLY, "direct")], name
+        assert [(p.name, p.kind, p.default) for p in fast_params[len(orig_params):]] == (
+            EXTENSION.get(name, [])), name
         assert fast.__doc__
     with fastconv.patched():
         for name in NAMES:
@@ -333,7 +343,8 @@ def _assert_same(got, want, case):
 
 _X = np.arange(40.0) % 7 - 3.5
 _MASKED = np.ma.array([1.0, 2, 3, 4], mask=[0, 1, 0, 0])
-_P, _SIG = np.polynomial, scipy.signal
+_P, _SIG, _NDI = np.polynomial, scipy.signal, scipy.ndimage
+_IMG = np.arange(40.0 * 50).reshape(40, 50) % 13 - 6
 # case -> (the patched name it must call, the call)
 INTERNALS = {
     # NumPy: numpy.lib's polynomials call NX.convolve, the defining module's attribute
@@ -356,6 +367,13 @@ INTERNALS = {
         "numpy.convolve", lambda: _SIG.lfilter(np.array([1, 2, 1], object), [1], np.arange(6).astype(object))),
     "signal.group_delay": ("numpy.convolve", lambda: _SIG.group_delay(([1.0, 2], [1.0, -0.5]), w=8)),
     "signal.wiener 1-D": ("numpy.convolve", lambda: _SIG.wiener(_X, 5)),
+    # SciPy: ndimage's derivative filters are passes of correlate1d or gaussian_filter
+    "ndimage.sobel": ("scipy.ndimage.correlate1d", lambda: _NDI.sobel(_IMG, axis=0)),
+    "ndimage.prewitt": ("scipy.ndimage.correlate1d", lambda: _NDI.prewitt(_IMG, mode="nearest")),
+    "ndimage.laplace": ("scipy.ndimage.correlate1d", lambda: _NDI.laplace(_IMG, mode="wrap")),
+    "ndimage.gaussian_laplace": ("scipy.ndimage.gaussian_filter", lambda: _NDI.gaussian_laplace(_IMG, 1.5)),
+    "ndimage.gaussian_gradient_magnitude": (
+        "scipy.ndimage.gaussian_filter", lambda: _NDI.gaussian_gradient_magnitude(_IMG, 2)),
 }
 
 
@@ -460,6 +478,12 @@ SCRIPT = textwrap.dedent("""
     print(repr(signal.correlate2d(np.arange(20).reshape(4, 5), np.ones((3, 3), int), "full", "wrap")))
     print(repr(signal.convolve(np.arange(8.0), [1.0, 1.0], method="direct")))
     print(repr(np.polymul([1, 2], [1, 3])))
+    from scipy import ndimage
+    img = np.arange(80 * 90).reshape(80, 90) % 17
+    print(repr(ndimage.gaussian_filter(img.astype(np.uint8), 1.5)[::9, ::11]))
+    print(repr(ndimage.uniform_filter(img / 4.0, 5, mode="mirror")[::13, ::7]))
+    print(repr(ndimage.convolve(img, np.ones((3, 3), int), mode="constant", cval=2)[::10, ::10]))
+    print(repr(ndimage.sobel(img.astype(np.float32), axis=1)[::20, ::20]))
 """)
 
 
@@ -478,6 +502,9 @@ def test_an_unchanged_script_patched_before_scipy_signal_is_imported():
         # the module and its spec keep their own loader
         assert type(scipy.signal.__loader__).__module__ != "fastconv._patch"
         assert scipy.signal.__spec__.loader is scipy.signal.__loader__
+        import scipy.ndimage
+        assert scipy.ndimage.gaussian_filter is fastconv.ndimage.gaussian_filter
+        assert scipy.ndimage._filters.correlate1d is fastconv.ndimage.correlate1d
         assert not any(type(f).__module__ == "fastconv._patch" for f in sys.meta_path)
     """) + SCRIPT)
     assert patched == plain
@@ -523,13 +550,20 @@ def test_scipy_array_api_wrappers_are_replaced_and_restored():
     and both get their own function back (older SciPy has one function)."""
     out = _run(textwrap.dedent("""
         import fastconv, scipy.signal as s, scipy.signal._signaltools as st
+        import scipy.ndimage as nd, scipy.ndimage._filters as nf
         public, inner = s.convolve2d, st.convolve2d
+        npublic, ninner = nd.gaussian_filter, nf.gaussian_filter
         with fastconv.patched():
             print(s.convolve2d is fastconv.convolve2d, st.convolve2d is fastconv.convolve2d)
+            print(nd.gaussian_filter is fastconv.ndimage.gaussian_filter,
+                  nf.gaussian_filter is fastconv.ndimage.gaussian_filter)
         print(s.convolve2d is public, st.convolve2d is inner, public is inner)
+        print(nd.gaussian_filter is npublic, nf.gaussian_filter is ninner, npublic is ninner)
     """), {"SCIPY_ARRAY_API": "1"})
-    assert out.splitlines()[0] == "True True"
-    assert out.splitlines()[1] in ("True True False", "True True True")
+    lines = out.splitlines()
+    assert lines[:2] == ["True True", "True True"]
+    assert lines[2] in ("True True False", "True True True")
+    assert lines[3] in ("True True False", "True True True")
 
 
 def test_docstring_examples():

@@ -28,6 +28,9 @@ static const fc_ukernel_table fc_table_scalar = {
     fc_f32_relu_ukernel__scalar, fc_f64_relu_ukernel__scalar,
     fc_f32_relu_bwd_ukernel__scalar, fc_f64_relu_bwd_ukernel__scalar,
     fc_f32_correlate_ukernel_1x8__scalar, fc_f64_correlate_ukernel_1x8__scalar,
+    fc_f64_ndcorrelate_ukernel__scalar,
+    fc_f32_ndline_ukernel__scalar, fc_f64_ndline_ukernel__scalar,
+    fc_f32_runsum_ukernel__scalar, fc_f64_runsum_ukernel__scalar,
     fc_f32_adam_ukernel__scalar, fc_f64_adam_ukernel__scalar};
 #if FASTCONV_HAVE_AVX2
 static const fc_ukernel_table fc_table_avx2 = {
@@ -44,6 +47,9 @@ static const fc_ukernel_table fc_table_avx2 = {
     fc_f32_relu_ukernel__avx2, fc_f64_relu_ukernel__avx2,
     fc_f32_relu_bwd_ukernel__avx2, fc_f64_relu_bwd_ukernel__avx2,
     fc_f32_correlate_ukernel_1x64__avx2, fc_f64_correlate_ukernel_1x32__avx2,
+    fc_f64_ndcorrelate_ukernel__avx2,
+    fc_f32_ndline_ukernel__avx2, fc_f64_ndline_ukernel__avx2,
+    fc_f32_runsum_ukernel__avx2, fc_f64_runsum_ukernel__avx2,
     fc_f32_adam_ukernel__avx2, fc_f64_adam_ukernel__scalar};
 #endif
 #if FASTCONV_HAVE_AVX512
@@ -62,6 +68,9 @@ static const fc_ukernel_table fc_table_avx512 = {
     fc_f32_relu_ukernel__avx512, fc_f64_relu_ukernel__avx512,
     fc_f32_relu_bwd_ukernel__avx512, fc_f64_relu_bwd_ukernel__avx512,
     fc_f32_correlate_ukernel_1x128__avx512, fc_f64_correlate_ukernel_1x64__avx512,
+    fc_f64_ndcorrelate_ukernel__avx512,
+    fc_f32_ndline_ukernel__avx512, fc_f64_ndline_ukernel__avx512,
+    fc_f32_runsum_ukernel__avx512, fc_f64_runsum_ukernel__avx512,
     fc_f32_adam_ukernel__avx512, fc_f64_adam_ukernel__scalar};
 #endif
 

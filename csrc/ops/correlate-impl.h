@@ -1,23 +1,32 @@
-/* Driver template for 2-D correlation, included by correlate2d.c once per dtype
- * with T (float or double), FC_(name) (adds the dtype prefix) and UKERNEL (the
- * dispatch table field).
+/* Driver template for 2-D and N-d correlation, included by correlate2d.c once
+ * per dtype with T (float or double), FC_(name) (adds the dtype prefix),
+ * UKERNEL (the dispatch table field of correlate2d's row kernel), ND_UKERNEL
+ * (correlatend's) and ND_ACCUMULATES (1 if ND_UKERNEL adds into y).
  *
- * The output is cut into tasks of `rb` rows x `cb` columns. A task whose input
- * window (rb + kh - 1 rows x cb + kw - 1 columns) lies inside x runs the row
- * microkernel on x itself; any other task first copies its window, with the
- * boundary rule applied, into a per-thread scratch band sized to stay in L2,
- * and runs the microkernel on that. So no padded copy of the whole image is
- * ever made, and 'valid' correlations copy nothing. Tasks are spread over
- * the pool's threads above the serial threshold. */
+ * The output is cut into tasks of `rb` rows x `cb` columns (of one plane, for
+ * N-d). A task whose input window (rb + kh - 1 rows x cb + kw - 1 columns)
+ * lies inside x runs the row microkernel on x itself; any other task first
+ * copies its window, with the boundary rule applied, into a per-thread scratch
+ * band sized to stay in L2, and runs the microkernel on that. So no padded copy
+ * of the whole image is ever made, and 'valid' correlations copy nothing.
+ * N-d correlation runs the plane's block once per kernel slice over the
+ * leading axes (a slice whose leading index falls outside with FILL reads a
+ * band of fill values), adding into the block of y. Tasks are spread over the
+ * pool's threads above the serial threshold. */
 
-/* X(g0 + rr, c0 + cc) for rr < rows, cc < cols into dst (rows x cols, dense). */
+/* X(g0 + rr, c0 + cc) for rr < rows, cc < cols into dst (rows x cols, dense);
+ * x == NULL stands for a plane of fill values. */
 static void FC_(correlate_band)(const fc_correlate2d_params *p, const T *x, T fill, int64_t g0,
                                 int64_t rows, int64_t c0, int64_t cols, T *dst) {
+  if (x == NULL) {
+    for (int64_t i = 0; i < rows * cols; i++) dst[i] = fill;
+    return;
+  }
   const int64_t lo = fc_min64(fc_max64(-c0, 0), cols);          /* first column inside x */
   const int64_t hi = fc_max64(fc_min64(p->w - c0, cols), lo);  /* one past the last */
   for (int64_t rr = 0; rr < rows; rr++) {
     T *d = dst + rr * cols;
-    const int64_t sr = fc_correlate_map(g0 + rr, p->h, p->boundary);
+    const int64_t sr = fc_boundary_map(g0 + rr, p->h, p->boundary);
     if (sr < 0) {
       for (int64_t cc = 0; cc < cols; cc++) d[cc] = fill;
       continue;
@@ -27,25 +36,26 @@ static void FC_(correlate_band)(const fc_correlate2d_params *p, const T *x, T fi
     for (int64_t cc = 0; cc < cols; cc++) {
       if (cc == lo) cc = hi; /* skip the copied middle */
       if (cc >= cols) break;
-      const int64_t sc = fc_correlate_map(c0 + cc, p->w, p->boundary);
+      const int64_t sc = fc_boundary_map(c0 + cc, p->w, p->boundary);
       d[cc] = sc < 0 ? fill : src[sc];
     }
   }
 }
 
-/* One task: a band of rows x a block of columns of y. The window is read in
- * place when it lies inside x, else copied into *scratch (allocated on first
- * need, tl->scratch_elems elements). Returns 0, or 1 when that allocation fails. */
-static int FC_(correlate_task)(const fc_correlate2d_params *p, const T *x, const T *k, T fill,
-                               T *y, const fc_correlate_tiling *tl, UKERNEL_T fn, int64_t task,
-                               T **scratch) {
-  const int64_t r0 = (task / tl->col_tasks) * tl->rb, c0 = (task % tl->col_tasks) * tl->cb;
-  const int64_t rows = fc_min64(tl->rb, p->oh - r0), cols = fc_min64(tl->cb, p->ow - c0);
+/* One block of y (rows x cols from (r0, c0)) from kernel k over plane x (NULL:
+ * all fill). The window is read in place when it lies inside x, else copied
+ * into *scratch (allocated on first need, scratch_elems elements); FC_BLOCK_ADD
+ * uses *rowbuf (cols elements, allocated likewise); `how` is an fc_block_how.
+ * Returns 0, or 1 when an allocation fails. */
+static int FC_(correlate_block)(const fc_correlate2d_params *p, const T *x, const T *k, T fill,
+                                T *y, int64_t r0, int64_t rows, int64_t c0, int64_t cols,
+                                const fc_correlate_tiling *tl, UKERNEL_T fn, int how,
+                                T **scratch, T **rowbuf) {
   const int64_t g0 = r0 - p->pad_top, h0 = c0 - p->pad_left; /* window origin in x */
   const int64_t wrows = rows + p->kh - 1, wcols = cols + p->kw - 1;
   const T *src;
   int64_t lds;
-  if (g0 >= 0 && g0 + wrows <= p->h && h0 >= 0 && h0 + wcols <= p->w) {
+  if (x != NULL && g0 >= 0 && g0 + wrows <= p->h && h0 >= 0 && h0 + wcols <= p->w) {
     src = x + g0 * p->ldx + h0;
     lds = p->ldx;
   } else {
@@ -55,10 +65,30 @@ static int FC_(correlate_task)(const fc_correlate2d_params *p, const T *x, const
     src = *scratch;
     lds = wcols;
   }
-  for (int64_t r = 0; r < rows; r++)
-    fn((size_t)cols, (size_t)p->kh, (size_t)p->kw, src + r * lds, (size_t)lds, k,
-       y + (r0 + r) * p->ow + c0);
+  if (how == FC_BLOCK_ADD && *rowbuf == NULL) {
+    *rowbuf = fc_alloc((size_t)tl->cb * sizeof(T));
+    if (*rowbuf == NULL) return 1;
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    T *yr = y + (r0 + r) * p->ow + c0;
+    if (how == FC_BLOCK_ADD) {
+      fn((size_t)cols, (size_t)p->kh, (size_t)p->kw, src + r * lds, (size_t)lds, k, *rowbuf);
+      for (int64_t c = 0; c < cols; c++) yr[c] += (*rowbuf)[c];
+    } else {
+      fn((size_t)cols, (size_t)p->kh, (size_t)p->kw, src + r * lds, (size_t)lds, k, yr);
+    }
+  }
   return 0;
+}
+
+/* One task of a 2-D correlation: a band of rows x a block of columns of y. */
+static int FC_(correlate_task)(const fc_correlate2d_params *p, const T *x, const T *k, T fill,
+                               T *y, const fc_correlate_tiling *tl, UKERNEL_T fn, int64_t task,
+                               T **scratch) {
+  const int64_t r0 = (task / tl->col_tasks) * tl->rb, c0 = (task % tl->col_tasks) * tl->cb;
+  const int64_t rows = fc_min64(tl->rb, p->oh - r0), cols = fc_min64(tl->cb, p->ow - c0);
+  return FC_(correlate_block)(p, x, k, fill, y, r0, rows, c0, cols, tl, fn, FC_BLOCK_WRITE,
+                              scratch, NULL);
 }
 
 /* One region: each thread takes the next task until none is left (or one
@@ -92,7 +122,7 @@ int FC_(correlate2d)(const fc_correlate2d_params *p, const T *x, const T *k, T f
   const int st = fc_correlate2d_check(p);
   if (st != FC_OK) return st;
   if (p->oh == 0 || p->ow == 0) return FC_OK;
-  const fc_correlate_tiling tl = fc_correlate_tiles(p, sizeof(T));
+  const fc_correlate_tiling tl = fc_correlate_tiles(p, sizeof(T), 1);
   if (tl.scratch_elems < 0) return FC_EOVERFLOW;
   const UKERNEL_T fn = fc_table()->UKERNEL;
   const int64_t ntasks = tl.row_tasks * tl.col_tasks;
@@ -112,5 +142,104 @@ int FC_(correlate2d)(const fc_correlate2d_params *p, const T *x, const T *k, T f
   }
   FC_(correlate_ctx) c = {p, x, k, fill, y, &tl, fn, ntasks, 0, 0};
   const int r = fc_parallel(nt, FC_(correlate_thread), &c);
+  return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
+}
+
+/* ==== correlatend ==========================================================
+ * The last two axes form the plane (a 1-D input is one row); the leading
+ * axes index planes. A task is one block of one output plane; it runs the
+ * block once per kernel slice over the leading axes, in C order. */
+typedef struct {
+  const fc_correlatend_params *p;
+  fc_correlate2d_params plane; /* the last two axes */
+  int lead;                    /* leading axes */
+  int64_t plane_elems, kslices, plane_tasks;
+  const T *x, *k;
+  T fill;
+  T *y;
+  fc_correlate_tiling tl;
+  UKERNEL_T fn;
+  int64_t ntasks;
+  _Atomic int64_t next;
+  atomic_int failed;
+} FC_(correlatend_ctx);
+
+static int FC_(correlatend_task)(const FC_(correlatend_ctx) *c, int64_t task, T **scratch,
+                                 T **rowbuf) {
+  const fc_correlatend_params *p = c->p;
+  const fc_correlate2d_params *q = &c->plane;
+  const fc_correlate_tiling *tl = &c->tl;
+  const int64_t plane = task / c->plane_tasks, rest = task % c->plane_tasks;
+  const int64_t r0 = (rest / tl->col_tasks) * tl->rb, c0 = (rest % tl->col_tasks) * tl->cb;
+  const int64_t rows = fc_min64(tl->rb, q->oh - r0), cols = fc_min64(tl->cb, q->ow - c0);
+  int64_t o[FC_ND_MAX_DIMS], t[FC_ND_MAX_DIMS];
+  for (int64_t a = c->lead - 1, rem = plane; a >= 0; a--) {
+    o[a] = rem % p->shape[a], rem /= p->shape[a];
+    t[a] = 0;
+  }
+  T *y = c->y + plane * c->plane_elems;
+  if (ND_ACCUMULATES)
+    for (int64_t r = 0; r < rows; r++) memset(y + (r0 + r) * q->ow + c0, 0, (size_t)cols * sizeof(T));
+  for (int64_t s = 0; s < c->kslices; s++) {
+    /* the input plane this kernel slice reads, or NULL where FILL leaves the array */
+    int64_t src = 0;
+    int inside = 1;
+    for (int a = 0; a < c->lead && inside; a++) {
+      const int64_t m = fc_boundary_map(o[a] - p->pad[a] + t[a], p->shape[a], p->boundary);
+      inside = m >= 0;
+      src = src * p->shape[a] + m;
+    }
+    const T *x = inside ? c->x + src * c->plane_elems : NULL;
+    const int how = ND_ACCUMULATES ? FC_BLOCK_ACCUMULATE : s ? FC_BLOCK_ADD : FC_BLOCK_WRITE;
+    if (FC_(correlate_block)(q, x, c->k + s * q->kh * q->kw, c->fill, y, r0, rows, c0, cols, tl,
+                             c->fn, how, scratch, rowbuf))
+      return 1;
+    for (int a = c->lead - 1; a >= 0; a--) { /* next slice, C order */
+      if (++t[a] < p->kshape[a]) break;
+      t[a] = 0;
+    }
+  }
+  return 0;
+}
+
+static void FC_(correlatend_thread)(void *arg, int tid, int team) {
+  (void)tid, (void)team;
+  FC_(correlatend_ctx) *c = arg;
+  T *scratch = NULL, *rowbuf = NULL;
+  for (;;) {
+    const int64_t task = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
+    if (task >= c->ntasks || atomic_load_explicit(&c->failed, memory_order_relaxed)) break;
+    if (FC_(correlatend_task)(c, task, &scratch, &rowbuf))
+      atomic_store_explicit(&c->failed, 1, memory_order_relaxed);
+  }
+  free(scratch);
+  free(rowbuf);
+}
+
+int FC_(correlatend)(const fc_correlatend_params *p, const T *x, const T *k, T fill, T *y) {
+  int st = fc_correlatend_check(p);
+  if (st != FC_OK) return st;
+  const int64_t total = fc_prod(p->ndim, p->shape), taps = fc_prod(p->ndim, p->kshape);
+  if (total == 0) return FC_OK;
+  const int d = p->ndim, lead = d >= 2 ? d - 2 : 0;
+  const int64_t h = d >= 2 ? p->shape[d - 2] : 1, w = p->shape[d - 1];
+  const fc_correlate2d_params q = {h, w, w, d >= 2 ? p->kshape[d - 2] : 1, p->kshape[d - 1], h,
+                                   w, d >= 2 ? p->pad[d - 2] : 0, p->pad[d - 1], p->boundary};
+  if ((st = fc_correlate2d_check(&q)) != FC_OK) return st;
+  FC_(correlatend_ctx) c;
+  c.p = p, c.plane = q, c.lead = lead, c.plane_elems = h * w;
+  c.kslices = taps / (q.kh * q.kw);
+  c.x = x, c.k = k, c.fill = fill, c.y = y;
+  c.tl = fc_correlate_tiles(&q, sizeof(T), total / c.plane_elems);
+  if (c.tl.scratch_elems < 0) return FC_EOVERFLOW;
+  c.plane_tasks = c.tl.row_tasks * c.tl.col_tasks;
+  if (!fc_mul(total / c.plane_elems, c.plane_tasks, &c.ntasks)) return FC_EOVERFLOW;
+  c.fn = fc_table()->ND_UKERNEL;
+  atomic_init(&c.next, 0);
+  atomic_init(&c.failed, 0);
+  const int64_t macs = fc_min64(fc_sat_mul(total, taps), INT64_MAX / 4);
+  const int64_t bytes = fc_sat_mul(2 * (int64_t)sizeof(T), total);
+  const int nt = fc_threads_for(fc_max64(FC_NS_FLOPS(2 * macs), FC_NS_BYTES(bytes)), c.ntasks);
+  const int r = fc_parallel(nt, FC_(correlatend_thread), &c);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }

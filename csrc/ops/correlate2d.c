@@ -1,7 +1,8 @@
-/* ==== correlate2d ========================================================
+/* ==== correlate2d, correlatend ============================================
  * Parameter checks, the boundary index rules and the tiling shared by both
  * dtypes, then the driver template (correlate-impl.h) for float and double.
- * (correlate1d.c calls the 2-D driver with one row.) */
+ * (correlate1d.c calls the 2-D driver with one row; filter1d.c uses the
+ * boundary rules.) */
 #include <stdatomic.h>
 #include <string.h>
 #include "internal.h"
@@ -17,9 +18,7 @@ static int fc_correlate2d_check(const fc_correlate2d_params *p) {
   for (int i = 0; i < 7; i++)
     if (sizes[i] < 0) return FC_EINVAL;
   if (p->kh < 1 || p->kw < 1 || (p->h > 1 && p->ldx < p->w)) return FC_EINVAL;
-  if (p->boundary != FC_BOUNDARY_FILL && p->boundary != FC_BOUNDARY_WRAP &&
-      p->boundary != FC_BOUNDARY_SYMM)
-    return FC_EINVAL;
+  if (!fc_boundary_valid(p->boundary)) return FC_EINVAL;
   if (p->boundary != FC_BOUNDARY_FILL && (p->h == 0 || p->w == 0) && p->oh > 0 && p->ow > 0)
     return FC_EINVAL; /* nothing to wrap or mirror */
   const int64_t lim = FC_CORRELATE_LIMIT;
@@ -33,19 +32,17 @@ static int fc_correlate2d_check(const fc_correlate2d_params *p) {
   return FC_OK;
 }
 
-/* Row or column g of the extended input, as an index into [0, n), or -1 for
- * the fill value. SYMM is scipy's reflect_symm_index, WRAP its circular_wrap_index. */
-static inline int64_t fc_correlate_map(int64_t g, int64_t n, fc_boundary boundary) {
-  if (g >= 0 && g < n) return g;
-  if (boundary == FC_BOUNDARY_WRAP) {
-    const int64_t r = g % n;
-    return r < 0 ? r + n : r;
+/* ND parameters: what fc_correlate2d_check checks, over any number of axes. */
+static int fc_correlatend_check(const fc_correlatend_params *p) {
+  if (p->ndim < 1 || p->ndim > FC_ND_MAX_DIMS || !fc_boundary_valid(p->boundary)) return FC_EINVAL;
+  const int64_t lim = FC_CORRELATE_LIMIT;
+  for (int a = 0; a < p->ndim; a++) {
+    if (p->shape[a] < 0 || p->kshape[a] < 1) return FC_EINVAL;
+    if (p->shape[a] > lim || p->kshape[a] > lim || p->pad[a] > lim || p->pad[a] < -lim)
+      return FC_EOVERFLOW;
   }
-  if (boundary == FC_BOUNDARY_SYMM) {
-    const int64_t k = (g >= 0 ? g : -(g + 1)) % (2 * n);
-    return k >= n ? 2 * n - k - 1 : k;
-  }
-  return -1;
+  if (fc_prod(p->ndim, p->shape) < 0 || fc_prod(p->ndim, p->kshape) < 0) return FC_EOVERFLOW;
+  return FC_OK;
 }
 
 typedef struct {
@@ -57,7 +54,8 @@ typedef struct {
 /* Columns: whole rows up to FC_CORRELATE_MAX_COLS. Rows: as many as keep the
  * padded band within FC_CORRELATE_BAND_BYTES, but few enough that every thread
  * gets about four tasks. */
-static fc_correlate_tiling fc_correlate_tiles(const fc_correlate2d_params *p, size_t elem) {
+static fc_correlate_tiling fc_correlate_tiles(const fc_correlate2d_params *p, size_t elem,
+                                              int64_t planes) {
   fc_correlate_tiling t;
   t.cb = fc_min64(p->ow, FC_CORRELATE_MAX_COLS);
   t.col_tasks = fc_ceil_div(p->ow, t.cb);
@@ -65,8 +63,9 @@ static fc_correlate_tiling fc_correlate_tiles(const fc_correlate2d_params *p, si
   int64_t band_rows = FC_CORRELATE_BAND_BYTES / (int64_t)elem / wcols;
   t.rb = fc_max64(band_rows - (p->kh - 1), 8);
   const int64_t threads = fc_get_num_threads();
-  if (t.col_tasks < 4 * threads) {
-    const int64_t want_row_tasks = fc_ceil_div(4 * threads, t.col_tasks);
+  const int64_t plane_tasks = fc_sat_mul(planes, t.col_tasks);
+  if (plane_tasks < 4 * threads) {
+    const int64_t want_row_tasks = fc_ceil_div(4 * threads, plane_tasks);
     t.rb = fc_min64(t.rb, fc_max64(fc_ceil_div(p->oh, want_row_tasks), 1));
   }
   t.rb = fc_min64(t.rb, p->oh);
@@ -76,22 +75,36 @@ static fc_correlate_tiling fc_correlate_tiles(const fc_correlate2d_params *p, si
   return t;
 }
 
+/* How a block's row kernel meets y (correlate-impl.h): it writes y, its sum is
+ * added to y through a row buffer, or the kernel adds into y itself. */
+typedef enum { FC_BLOCK_WRITE = 0, FC_BLOCK_ADD = 1, FC_BLOCK_ACCUMULATE = 2 } fc_block_how;
+
+/* ND_UKERNEL: the row kernel of fc_*_correlatend, and whether it adds into y
+ * (SciPy's order, f64) or writes y (FMA, f32). */
 #define T float
 #define FC_(x) fc_f32_##x
 #define UKERNEL f32_correlate
 #define UKERNEL_T fc_f32_correlate_ukernel
+#define ND_UKERNEL f32_correlate
+#define ND_ACCUMULATES 0
 #include "correlate-impl.h"
 #undef T
 #undef FC_
 #undef UKERNEL
 #undef UKERNEL_T
+#undef ND_UKERNEL
+#undef ND_ACCUMULATES
 
 #define T double
 #define FC_(x) fc_f64_##x
 #define UKERNEL f64_correlate
 #define UKERNEL_T fc_f64_correlate_ukernel
+#define ND_UKERNEL f64_ndcorrelate
+#define ND_ACCUMULATES 1
 #include "correlate-impl.h"
 #undef T
 #undef FC_
 #undef UKERNEL
 #undef UKERNEL_T
+#undef ND_UKERNEL
+#undef ND_ACCUMULATES

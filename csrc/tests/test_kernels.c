@@ -362,6 +362,16 @@ static int64_t ref_map(int64_t g, int64_t n, int boundary) {
     int64_t k = (g >= 0 ? g : -g - 1) % (2 * n);
     return k >= n ? 2 * n - k - 1 : k;
   }
+  if (boundary == FC_BOUNDARY_MIRROR) { /* walk the mirror one step at a time */
+    if (n == 1) return 0;
+    int64_t i = 0, step = 1;
+    for (int64_t k = 0; k < (g >= 0 ? g : -g); k++) {
+      if (i + step < 0 || i + step >= n) step = -step;
+      i += step;
+    }
+    return g >= 0 ? i : ref_map(-g, n, boundary);
+  }
+  if (boundary == FC_BOUNDARY_NEAREST) return g < 0 ? 0 : n - 1;
   return -1;
 }
 
@@ -373,7 +383,7 @@ static int64_t ref_map(int64_t g, int64_t n, int boundary) {
     if (p.kw > 40) p.w = rnd(0, 500), p.ldx = p.w + rnd(0, 3); /* long rows read in place too */ \
     p.oh = rnd(0, 14), p.ow = rnd(0, 160);                                                      \
     p.pad_top = rnd(-3, p.kh + 2), p.pad_left = rnd(-3, p.kw + 2);                              \
-    p.boundary = (p.h && p.w) ? (fc_boundary)rnd(0, 2) : FC_BOUNDARY_FILL;                      \
+    p.boundary = (p.h && p.w) ? (fc_boundary)rnd(0, 4) : FC_BOUNDARY_FILL;                      \
     const int64_t nx = p.h ? (p.h - 1) * p.ldx + p.w : 0, ny = p.oh * p.ow;                     \
     T *x = malloc(sizeof(T) * (nx ? nx : 1)), *k = malloc(sizeof(T) * p.kh * p.kw);            \
     T *y = malloc(sizeof(T) * (ny ? ny : 1));                                                   \
@@ -413,6 +423,125 @@ static int64_t ref_map(int64_t g, int64_t n, int boundary) {
 DEFINE_CORRELATE_TESTS(f32, float, 1e-5)
 DEFINE_CORRELATE_TESTS(f64, double, 1e-13)
 
+/* correlatend, correlate_axis and uniform_axis (scipy.ndimage) against plain
+ * loops in SciPy's order of operations: f64 correlatend and both dtypes of the
+ * axis filters must match them exactly (the products go through a volatile so
+ * that the reference itself is never contracted into FMAs), f32 correlatend
+ * within a direct sum's rounding. Buffers are sized exactly, for ASan. */
+/* Uniform in [-2, 2) with every bit of the significand random: sums of such
+ * values round differently in different orders, so only the right order passes. */
+static double rndu(void) {
+  rnd(0, 1);
+  return (double)(rng_state >> 11) * 0x1p-51 - 2.0;
+}
+
+static double ref_prod(double a, double b) {
+  volatile double p = a * b;
+  return p;
+}
+
+#define DEFINE_NDIMAGE_TESTS(dtype, T, tol)                                                     \
+  static void dtype##_ndimage_case(const char *isa, int64_t caseno) {                           \
+    fc_correlatend_params p;                                                                    \
+    p.ndim = (int)rnd(1, 4), p.boundary = (fc_boundary)rnd(0, 4);                               \
+    int64_t nx = 1, nk = 1;                                                                     \
+    for (int a = 0; a < p.ndim; a++) {                                                          \
+      p.shape[a] = rnd(a == p.ndim - 1 ? 1 : 1, p.ndim > 2 ? 6 : 40), nx *= p.shape[a];         \
+      p.kshape[a] = rnd(1, p.ndim > 2 ? 3 : 7), nk *= p.kshape[a];                              \
+      p.pad[a] = rnd(-2, p.kshape[a] + 2);                                                      \
+    }                                                                                           \
+    if (rnd(0, 9) == 0) p.shape[rnd(0, p.ndim - 1)] = 0, nx = 0;                                \
+    T *x = malloc(sizeof(T) * (nx ? nx : 1)), *k = malloc(sizeof(T) * nk);                     \
+    T *y = malloc(sizeof(T) * (nx ? nx : 1));                                                   \
+    double *kd = malloc(sizeof(double) * nk);                                                   \
+    const T fill = (T)rndu();                                                                   \
+    for (int64_t i = 0; i < nx; i++) x[i] = (T)rndu();                                          \
+    for (int64_t i = 0; i < nk; i++) k[i] = rnd(0, 3) ? (T)rndu() : 0, kd[i] = k[i];            \
+    if (sizeof(T) == 8 && nx && rnd(0, 3) == 0) x[rnd(0, nx - 1)] = (T)INFINITY; /* zero weights skip it */ \
+    int ok = fc_##dtype##_correlatend(&p, nx ? x : NULL, k, fill, nx ? y : NULL) == FC_OK;      \
+    for (int64_t o = 0; ok && o < nx; o++) {                                                    \
+      int64_t oc[4], rem = o;                                                                   \
+      for (int a = p.ndim - 1; a >= 0; a--) oc[a] = rem % p.shape[a], rem /= p.shape[a];         \
+      double want = 0, mag = 0;                                                                 \
+      for (int64_t t = 0; t < nk; t++) {                                                        \
+        if (k[t] == 0) continue;                                                                \
+        int64_t tc[4], trem = t, src = 0, inside = 1;                                           \
+        for (int a = p.ndim - 1; a >= 0; a--) tc[a] = trem % p.kshape[a], trem /= p.kshape[a];  \
+        for (int a = 0; a < p.ndim; a++) {                                                      \
+          const int64_t m = ref_map(oc[a] - p.pad[a] + tc[a], p.shape[a], p.boundary);          \
+          inside &= m >= 0, src = src * p.shape[a] + (m < 0 ? 0 : m);                           \
+        }                                                                                       \
+        const double v = inside ? (double)x[src] : (double)fill;                                \
+        want += ref_prod(kd[t], v), mag += fabs(kd[t] * v);                                     \
+      }                                                                                         \
+      ok = sizeof(T) == 8 ? (double)y[o] == want || (isnan(y[o]) && isnan(want))                \
+                          : fabs((double)y[o] - want) <= tol * (1 + mag);                        \
+    }                                                                                           \
+    check(ok, #dtype " correlatend", isa, caseno);                                              \
+    free(x), free(k), free(y), free(kd);                                                        \
+    /* the axis filters: x as (outer, n, inner) */                                              \
+    fc_axis_params q;                                                                           \
+    q.outer = rnd(0, 4), q.n = rnd(1, rnd(0, 3) ? 20 : 300), q.inner = rnd(1, 3) == 1 ? 1 : rnd(1, 70); \
+    q.m = rnd(1, rnd(0, 3) ? 7 : 40), q.boundary = (fc_boundary)rnd(0, 4);                      \
+    q.pad = rnd(0, q.m - 1);                                                                    \
+    const int64_t na = q.outer * q.n * q.inner;                                                 \
+    T *xa = malloc(sizeof(T) * (na ? na : 1)), *ya = malloc(sizeof(T) * (na ? na : 1));         \
+    double *w = malloc(sizeof(double) * q.m);                                                   \
+    for (int64_t i = 0; i < na; i++) xa[i] = (T)rndu();                                         \
+    for (int64_t i = 0; i < q.m; i++) w[i] = rndu();                                            \
+    const int sym = (int)rnd(0, 2); /* weights made symmetric, antisymmetric or neither */      \
+    for (int64_t i = 0; sym && i < q.m / 2; i++) w[q.m - 1 - i] = sym == 1 ? w[i] : -w[i];      \
+    if (sym == 2 && (q.m & 1)) w[q.m / 2] = rndu();                                             \
+    for (int uniform = 0; uniform <= 1; uniform++) {                                            \
+      ok = (uniform ? fc_##dtype##_uniform_axis(&q, na ? xa : NULL, fill, na ? ya : NULL)      \
+                    : fc_##dtype##_correlate_axis(&q, na ? xa : NULL, w, fill, na ? ya : NULL)) == FC_OK; \
+      const int64_t c = q.m / 2;                                                                \
+      int symmetric = 0;                                                                        \
+      if (q.m & 1) {                                                                            \
+        symmetric = 1;                                                                          \
+        for (int64_t i = 1; i <= c && symmetric == 1; i++)                                      \
+          if (fabs(w[c + i] - w[c - i]) > 2.220446049250313e-16) symmetric = 0;                 \
+        if (!symmetric) {                                                                       \
+          symmetric = -1;                                                                       \
+          for (int64_t i = 1; i <= c; i++)                                                      \
+            if (fabs(w[c + i] + w[c - i]) > 2.220446049250313e-16) symmetric = 0;               \
+        }                                                                                       \
+      }                                                                                         \
+      for (int64_t a = 0; ok && a < q.outer; a++)                                               \
+        for (int64_t b = 0; ok && b < q.inner; b++) {                                           \
+          double line[400];                                                                     \
+          for (int64_t g = 0; g < q.n + q.m - 1; g++) {                                         \
+            const int64_t i = ref_map(g - q.pad, q.n, q.boundary);                              \
+            line[g] = i < 0 ? (double)fill : (double)xa[(a * q.n + i) * q.inner + b];           \
+          }                                                                                     \
+          double tmp = 0.0;                                                                     \
+          for (int64_t g = 0; uniform && g < q.m; g++) tmp += line[g];                          \
+          for (int64_t i = 0; ok && i < q.n; i++) {                                             \
+            const double *l = line + i + c; /* NI_Correlate1D's iline, centred */               \
+            double want;                                                                        \
+            if (uniform) {                                                                      \
+              if (i > 0) tmp += line[i + q.m - 1] - line[i - 1];                                \
+              want = tmp / (double)q.m;                                                         \
+            } else if (symmetric) {                                                             \
+              want = ref_prod(l[0], w[c]);                                                      \
+              for (int64_t j = -c; j < 0; j++)                                                  \
+                want += ref_prod(symmetric > 0 ? l[j] + l[-j] : l[j] - l[-j], w[c + j]);         \
+            } else {                                                                            \
+              const int64_t s2 = q.m - c - 1;                                                   \
+              want = ref_prod(l[s2], w[c + s2]);                                                \
+              for (int64_t j = -c; j < s2; j++) want += ref_prod(l[j], w[c + j]);               \
+            }                                                                                   \
+            ok = ya[(a * q.n + i) * q.inner + b] == (T)want;                                    \
+          }                                                                                     \
+        }                                                                                       \
+      check(ok, uniform ? #dtype " uniform_axis" : #dtype " correlate_axis", isa, caseno);     \
+    }                                                                                           \
+    free(xa), free(ya), free(w);                                                                \
+  }
+
+DEFINE_NDIMAGE_TESTS(f32, float, 1e-5)
+DEFINE_NDIMAGE_TESTS(f64, double, 0)
+
 int main(int argc, char **argv) {
   const int64_t cases = argc > 1 ? atoll(argv[1]) : 200;
   for (int isa = FC_ISA_SCALAR; isa <= FC_ISA_AVX512; isa++) {
@@ -427,6 +556,7 @@ int main(int argc, char **argv) {
         f32_pool_relu_case(name, i), f64_pool_relu_case(name, i);
         f32_pool_kernel_case(name, i), f64_pool_kernel_case(name, i);
         f32_correlate_case(name, i), f64_correlate_case(name, i);
+        f32_ndimage_case(name, i), f64_ndimage_case(name, i);
         f32_dense_case(name, i), f64_dense_case(name, i);
       }
     }
@@ -455,6 +585,19 @@ int main(int argc, char **argv) {
     check(fc_f64_correlate2d(&cbad, NULL, NULL, 0, NULL) == FC_EINVAL, "correlate2d rejects symm on empty", name, 0);
     cbad.h = 4, cbad.boundary = FC_BOUNDARY_FILL, cbad.oh = (int64_t)1 << 40, cbad.ow = (int64_t)1 << 40;
     check(fc_f64_correlate2d(&cbad, NULL, NULL, 0, NULL) == FC_EOVERFLOW, "correlate2d rejects overflow", name, 0);
+    cbad.oh = cbad.ow = 2, cbad.boundary = (fc_boundary)5;
+    check(fc_f64_correlate2d(&cbad, NULL, NULL, 0, NULL) == FC_EINVAL, "correlate2d rejects boundary 5", name, 0);
+    fc_correlatend_params nbad = {0, {4}, {3}, {1}, FC_BOUNDARY_MIRROR};
+    check(fc_f64_correlatend(&nbad, NULL, NULL, 0, NULL) == FC_EINVAL, "correlatend rejects ndim 0", name, 0);
+    nbad.ndim = 1, nbad.kshape[0] = 0;
+    check(fc_f64_correlatend(&nbad, NULL, NULL, 0, NULL) == FC_EINVAL, "correlatend rejects kshape 0", name, 0);
+    nbad.kshape[0] = 3, nbad.pad[0] = ((int64_t)1 << 62) + 1;
+    check(fc_f32_correlatend(&nbad, NULL, NULL, 0, NULL) == FC_EOVERFLOW, "correlatend rejects huge pad", name, 0);
+    fc_axis_params abad = {2, 5, 3, 0, 0, FC_BOUNDARY_NEAREST};
+    check(fc_f64_uniform_axis(&abad, NULL, 0, NULL) == FC_EINVAL, "uniform_axis rejects m 0", name, 0);
+    abad.m = 3, abad.outer = (int64_t)1 << 40, abad.n = (int64_t)1 << 40;
+    check(fc_f32_correlate_axis(&abad, NULL, NULL, 0, NULL) == FC_EINVAL, "correlate_axis needs weights", name, 0);
+    check(fc_f32_uniform_axis(&abad, NULL, 0, NULL) == FC_EOVERFLOW, "uniform_axis rejects overflow", name, 0);
   }
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;

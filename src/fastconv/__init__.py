@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
     from . import layers as layers
     from . import losses as losses
     from . import models as models
+    from . import ndimage as ndimage
     from . import optimizers as optimizers
     from . import utils as utils
     from ._patch import patch as patch

@@ -4,12 +4,15 @@ a numpy.ufunc, is built in _ufunc.pyx).
 
 Arrays arrive flattened, C-contiguous and of one floating dtype (correlate2d
 takes its input as a 2-D view with unit column stride); shapes and options
-were worked out in Python (fastconv.nn, fastconv._correlate). Sizes are
+were worked out in Python (fastconv.nn, fastconv._correlate, fastconv.ndimage). Sizes are
 re-checked here and in C, so a wrong call raises instead of reading out of
 bounds.
 """
 from cython cimport floating
+from libc.float cimport DBL_EPSILON
+from libc.math cimport fabs, isfinite
 from libc.stdint cimport int64_t, uint8_t
+from libc.stdlib cimport free, malloc
 
 cdef extern from "fastconv/fastconv.h" nogil:
     ctypedef enum fc_layout:
@@ -55,6 +58,8 @@ cdef extern from "fastconv/fastconv.h" nogil:
         FC_BOUNDARY_FILL
         FC_BOUNDARY_WRAP
         FC_BOUNDARY_SYMM
+        FC_BOUNDARY_MIRROR
+        FC_BOUNDARY_NEAREST
     ctypedef struct fc_correlate2d_params:
         int64_t h, w, ldx, kh, kw, oh, ow, pad_top, pad_left
         fc_boundary boundary
@@ -62,6 +67,22 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_correlate2d(const fc_correlate2d_params *p, const double *x, const double *k, double fill, double *y)
     int fc_f32_correlate1d(int64_t n, const float *x, int64_t m, const float *w, int64_t pad_left, int64_t out_n, float *y)
     int fc_f64_correlate1d(int64_t n, const double *x, int64_t m, const double *w, int64_t pad_left, int64_t out_n, double *y)
+    enum: FC_ND_MAX_DIMS
+    ctypedef struct fc_correlatend_params:
+        int ndim
+        int64_t shape[FC_ND_MAX_DIMS]
+        int64_t kshape[FC_ND_MAX_DIMS]
+        int64_t pad[FC_ND_MAX_DIMS]
+        fc_boundary boundary
+    int fc_f32_correlatend(const fc_correlatend_params *p, const float *x, const float *k, float fill, float *y)
+    int fc_f64_correlatend(const fc_correlatend_params *p, const double *x, const double *k, double fill, double *y)
+    ctypedef struct fc_axis_params:
+        int64_t outer, n, inner, m, pad
+        fc_boundary boundary
+    int fc_f32_correlate_axis(const fc_axis_params *p, const float *x, const double *w, float fill, float *y)
+    int fc_f64_correlate_axis(const fc_axis_params *p, const double *x, const double *w, double fill, double *y)
+    int fc_f32_uniform_axis(const fc_axis_params *p, const float *x, float fill, float *y)
+    int fc_f64_uniform_axis(const fc_axis_params *p, const double *x, double fill, double *y)
     int fc_get_num_threads()
     void fc_set_num_threads(int n)
     int fc_threads_enabled()
@@ -462,14 +483,15 @@ def correlate1d(const floating[::1] x, const floating[::1] w, floating[::1] y, i
 def correlate2d(const floating[:, :] x, const floating[:, ::1] k, floating[:, ::1] y,
                 int64_t pad_top, int64_t pad_left, int boundary, double fillvalue):
     """y[r, c] = sum_ij X(r - pad_top + i, c - pad_left + j) * k[i, j]; boundary is
-    0 (fill), 1 (wrap) or 2 (symm). x needs unit column stride; y is written."""
+    0 (fill), 1 (wrap), 2 (symm), 3 (mirror) or 4 (nearest). x needs unit column
+    stride; y is written."""
     cdef fc_correlate2d_params p
     p.h, p.w = x.shape[0], x.shape[1]
     p.kh, p.kw = k.shape[0], k.shape[1]
     p.oh, p.ow = y.shape[0], y.shape[1]
     p.pad_top, p.pad_left = pad_top, pad_left
-    if boundary not in (0, 1, 2):
-        raise ValueError(f"correlate2d: boundary code must be 0, 1 or 2, got {boundary}")
+    if boundary < 0 or boundary > 4:
+        raise ValueError(f"correlate2d: boundary code must be 0 to 4, got {boundary}")
     p.boundary = <fc_boundary>boundary
     if p.kh == 0 or p.kw == 0:
         raise ValueError(f"correlate2d: the kernel of shape {(p.kh, p.kw)} is empty")
@@ -492,6 +514,120 @@ def correlate2d(const floating[:, :] x, const floating[:, ::1] k, floating[:, ::
         else:
             st = fc_f64_correlate2d(&p, xp, kp, fill, yp)
     _check(st, "correlate2d", (p.h, p.w, p.kh, p.kw, p.oh, p.ow))
+
+
+# ---- correlatend, correlate_axis, uniform_axis (for fastconv.ndimage) ----------
+cdef int64_t _elems(tuple shape, str what, str op) except -1:
+    cdef int64_t n = 1
+    for d in shape:
+        if d < 0:
+            raise ValueError(f"{op}: {what} {shape} has a negative size")
+        n *= d
+    return n
+
+
+def correlatend(const floating[::1] x, const double[::1] k, floating[::1] y, tuple shape,
+                tuple kshape, tuple pad, int boundary, double fillvalue):
+    """y = sum_t X(o - pad + t) k[t] over N-d arrays flattened in C order; x and
+    y have `shape`, k `kshape`; boundary 0 fill, 1 wrap, 2 symm, 3 mirror, 4
+    nearest. y is written. The weights NI_Correlate leaves out (magnitude at
+    most DBL_EPSILON, NaN) count as 0; float32 runs on float32 weights. Returns
+    whether every value of y is finite (float32; float64 is not scanned: True)."""
+    cdef fc_correlatend_params p
+    cdef int d = len(shape)
+    cdef Py_ssize_t nk = k.shape[0], ny = y.shape[0], i
+    if d < 1 or d > FC_ND_MAX_DIMS or len(kshape) != d or len(pad) != d:
+        raise ValueError(f"correlatend: shapes {shape}, {kshape} and pad {pad} must have one "
+                         f"length from 1 to {FC_ND_MAX_DIMS}")
+    if boundary < 0 or boundary > 4:
+        raise ValueError(f"correlatend: boundary code must be 0 to 4, got {boundary}")
+    _need(x.shape[0], _elems(shape, "shape", "correlatend"), "x", "correlatend")
+    _need(y.shape[0], x.shape[0], "y", "correlatend")
+    _need(k.shape[0], _elems(kshape, "kshape", "correlatend"), "k", "correlatend")
+    if k.shape[0] == 0:
+        raise ValueError(f"correlatend: the kernel of shape {kshape} is empty")
+    p.ndim = d
+    for i in range(d):
+        p.shape[i], p.kshape[i], p.pad[i] = shape[i], kshape[i], pad[i]
+    p.boundary = <fc_boundary>boundary
+    if x.shape[0] == 0:
+        return True
+    cdef floating *kp = <floating *>malloc(nk * sizeof(floating))
+    if kp == NULL:
+        raise MemoryError(f"correlatend: could not allocate the kernel of shape {kshape}")
+    cdef const floating *xp = &x[0]
+    cdef floating *yp = &y[0]
+    cdef floating fill = <floating>fillvalue
+    cdef int st
+    cdef bint finite = True
+    with nogil:
+        for i in range(nk):
+            kp[i] = <floating>k[i] if fabs(k[i]) > DBL_EPSILON else 0
+        if floating is float:
+            st = fc_f32_correlatend(&p, xp, kp, fill, yp)
+            if st == 0:
+                for i in range(ny):
+                    finite &= isfinite(yp[i])
+        else:
+            st = fc_f64_correlatend(&p, xp, kp, fill, yp)
+    free(kp)
+    _check(st, "correlatend", (shape, kshape))
+    return finite
+
+
+cdef fc_axis_params _axis_params(Py_ssize_t size, tuple dims, int64_t m, int64_t pad, int boundary,
+                                 str op) except *:
+    cdef fc_axis_params p
+    p.outer, p.n, p.inner = dims
+    p.m, p.pad = m, pad
+    if boundary < 0 or boundary > 4:
+        raise ValueError(f"{op}: boundary code must be 0 to 4, got {boundary}")
+    if m < 1:
+        raise ValueError(f"{op}: the filter length must be at least 1, got {m}")
+    p.boundary = <fc_boundary>boundary
+    _need(size, _elems(dims, "dims", op), "x", op)
+    return p
+
+
+def correlate_axis(const floating[::1] x, const double[::1] w, floating[::1] y, tuple dims,
+                   int64_t pad, int boundary, double fillvalue):
+    """scipy.ndimage.correlate1d's sums along the middle axis of x seen as
+    dims = (outer, n, inner), in its arithmetic; y is written."""
+    cdef fc_axis_params p = _axis_params(x.shape[0], dims, w.shape[0], pad, boundary, "correlate_axis")
+    _need(y.shape[0], x.shape[0], "y", "correlate_axis")
+    if x.shape[0] == 0:
+        return
+    cdef const floating *xp = &x[0]
+    cdef const double *wp = &w[0]
+    cdef floating *yp = &y[0]
+    cdef floating fill = <floating>fillvalue
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_correlate_axis(&p, xp, wp, fill, yp)
+        else:
+            st = fc_f64_correlate_axis(&p, xp, wp, fill, yp)
+    _check(st, "correlate_axis", dims + (p.m,))
+
+
+def uniform_axis(const floating[::1] x, floating[::1] y, tuple dims, int64_t size, int64_t pad,
+                 int boundary, double fillvalue):
+    """scipy.ndimage.uniform_filter1d's running means along the middle axis of x
+    seen as dims = (outer, n, inner), in its arithmetic; y is written."""
+    cdef fc_axis_params p = _axis_params(x.shape[0], dims, size, pad, boundary, "uniform_axis")
+    _need(y.shape[0], x.shape[0], "y", "uniform_axis")
+    if x.shape[0] == 0:
+        return
+    cdef const floating *xp = &x[0]
+    cdef floating *yp = &y[0]
+    cdef floating fill = <floating>fillvalue
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_uniform_axis(&p, xp, fill, yp)
+        else:
+            st = fc_f64_uniform_axis(&p, xp, fill, yp)
+    _check(st, "uniform_axis", dims + (p.m,))
 
 
 # ---- runtime control -----------------------------------------------------------

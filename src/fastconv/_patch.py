@@ -32,6 +32,10 @@ __all__ = ["REPLACEMENTS", "patch", "patched", "patched_names", "unpatch"]
 # NumPy 2's deprecated numpy.core shim is neither imported nor warned about.
 _NUMPY_NUMERIC = ("numpy._core.numeric", "numpy.core.numeric")
 _SIGNALTOOLS = ("scipy.signal._signaltools",)
+# scipy.ndimage's filters call one another by _filters' attributes (gaussian_filter
+# calls gaussian_filter1d, which calls correlate1d; sobel, laplace and
+# gaussian_laplace call them too).
+_NDIMAGE_FILTERS = ("scipy.ndimage._filters",)
 
 # The original's qualified name -> (fastconv's function as "module:attribute",
 # the modules besides the public one where the original's own package looks
@@ -41,6 +45,14 @@ REPLACEMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "numpy.correlate": ("fastconv.numpy_compat:correlate", _NUMPY_NUMERIC),
     "scipy.signal.convolve2d": ("fastconv.signal:convolve2d", _SIGNALTOOLS),
     "scipy.signal.correlate2d": ("fastconv.signal:correlate2d", _SIGNALTOOLS),
+    "scipy.ndimage.correlate": ("fastconv.ndimage:correlate", _NDIMAGE_FILTERS),
+    "scipy.ndimage.convolve": ("fastconv.ndimage:convolve", _NDIMAGE_FILTERS),
+    "scipy.ndimage.correlate1d": ("fastconv.ndimage:correlate1d", _NDIMAGE_FILTERS),
+    "scipy.ndimage.convolve1d": ("fastconv.ndimage:convolve1d", _NDIMAGE_FILTERS),
+    "scipy.ndimage.gaussian_filter": ("fastconv.ndimage:gaussian_filter", _NDIMAGE_FILTERS),
+    "scipy.ndimage.gaussian_filter1d": ("fastconv.ndimage:gaussian_filter1d", _NDIMAGE_FILTERS),
+    "scipy.ndimage.uniform_filter": ("fastconv.ndimage:uniform_filter", _NDIMAGE_FILTERS),
+    "scipy.ndimage.uniform_filter1d": ("fastconv.ndimage:uniform_filter1d", _NDIMAGE_FILTERS),
 }
 
 Names = str | Iterable[str] | None
@@ -231,7 +243,11 @@ def patch(names: Names = None) -> None:
         Qualified names of the originals to replace, such as
         ``"numpy.convolve"``; default: all of them (``numpy.convolve``,
         ``numpy.correlate``, ``scipy.signal.convolve2d``,
-        ``scipy.signal.correlate2d``).
+        ``scipy.signal.correlate2d``, ``scipy.ndimage.correlate``,
+        ``scipy.ndimage.convolve``, ``scipy.ndimage.correlate1d``,
+        ``scipy.ndimage.convolve1d``, ``scipy.ndimage.gaussian_filter``,
+        ``scipy.ndimage.gaussian_filter1d``, ``scipy.ndimage.uniform_filter``,
+        ``scipy.ndimage.uniform_filter1d``).
 
     Raises
     ------
@@ -243,11 +259,13 @@ def patch(names: Names = None) -> None:
     Notes
     -----
     Each original is replaced by fastconv's function object itself (no wrapper,
-    no per-call cost), in its public module (``numpy``, ``scipy.signal``) and
-    in the module its own package calls it from (``numpy._core.numeric``, or
-    ``numpy.core.numeric`` on NumPy 1.x, where ``numpy.polymul`` finds
-    ``convolve``; ``scipy.signal._signaltools``), only where the attribute
-    still holds the original: one that someone else replaced is left alone.
+    no per-call cost), in its public module (``numpy``, ``scipy.signal``,
+    ``scipy.ndimage``) and in the module its own package calls it from
+    (``numpy._core.numeric``, or ``numpy.core.numeric`` on NumPy 1.x, where
+    ``numpy.polymul`` finds ``convolve``; ``scipy.signal._signaltools``;
+    ``scipy.ndimage._filters``, where ``sobel`` finds ``correlate1d``), only
+    where the attribute still holds the original: one that someone else
+    replaced is left alone.
     A module not imported yet is patched as soon as it is imported; one whose
     package is not installed is skipped. Patching a name twice is patching it
     once. The originals are recorded before anything is replaced, and the

@@ -150,18 +150,28 @@ int fc_f64_adam_update(int64_t n, double *p, const double *g, double *m, double 
  * 2-D cross-correlation, no conjugation:
  *   y[r, c] = sum_{i < kh} sum_{j < kw} X(r - pad_top + i, c - pad_left + j) * k[i, j]
  * for r < oh, c < ow. X extends x (h x w, rows ldx elements apart, unit column
- * stride) past its edges as scipy.signal.correlate2d does:
- *   FC_BOUNDARY_FILL  fillvalue;
- *   FC_BOUNDARY_WRAP  periodic (x[r mod h, c mod w]);
- *   FC_BOUNDARY_SYMM  mirrored with the edge repeated: d c b a | a b c d | d c b a,
- *                     as often as needed.
+ * stride) past its edges, each axis by the same rule: scipy.signal.correlate2d's
+ * three and the two more that scipy.ndimage's filters have:
+ *   FC_BOUNDARY_FILL     fillvalue (ndimage 'constant', 'grid-constant');
+ *   FC_BOUNDARY_WRAP     periodic, x[r mod h, c mod w] (ndimage 'wrap', 'grid-wrap');
+ *   FC_BOUNDARY_SYMM     mirrored with the edge repeated: d c b a | a b c d | d c b a,
+ *                        as often as needed (ndimage 'reflect', 'grid-mirror');
+ *   FC_BOUNDARY_MIRROR   mirrored about the edge value: d c b | a b c d | c b a, period
+ *                        2n - 2; an axis of length 1 repeats its value (ndimage 'mirror');
+ *   FC_BOUNDARY_NEAREST  the edge value repeated: a a | a b c d | d d (ndimage 'nearest').
  * k is kh x kw and y is oh x ow, both dense row-major; y aliases neither input.
  * Convolution is this with k flipped and the pads mirrored (the caller does it).
- * kh, kw >= 1; WRAP and SYMM need h, w >= 1 unless y is empty.
+ * kh, kw >= 1; every boundary but FILL needs h, w >= 1 unless y is empty.
  *
  * 1-D: y[i] = sum_{t < m} X(i - pad_left + t) * w[t] for i < out_n, X being x[0..n)
  * extended by zeros; the 2-D case with one row. m >= 1. */
-typedef enum { FC_BOUNDARY_FILL = 0, FC_BOUNDARY_WRAP = 1, FC_BOUNDARY_SYMM = 2 } fc_boundary;
+typedef enum {
+  FC_BOUNDARY_FILL = 0,
+  FC_BOUNDARY_WRAP = 1,
+  FC_BOUNDARY_SYMM = 2,
+  FC_BOUNDARY_MIRROR = 3,
+  FC_BOUNDARY_NEAREST = 4
+} fc_boundary;
 
 typedef struct {
   int64_t h, w, ldx;         /* input rows, columns, row stride in elements (>= w) */
@@ -179,6 +189,56 @@ int fc_f32_correlate1d(int64_t n, const float *x, int64_t m, const float *w, int
                        int64_t out_n, float *y);
 int fc_f64_correlate1d(int64_t n, const double *x, int64_t m, const double *w, int64_t pad_left,
                        int64_t out_n, double *y);
+
+/* ---- correlatend, correlate_axis, uniform_axis (behind fastconv.ndimage) --
+ * N-d correlation with an output of the input's shape, as scipy.ndimage.correlate:
+ *   y[o] = sum_t X(o - pad + t) * k[t]       (o, t, pad: vectors over ndim axes)
+ * x and y have `shape`, k has `kshape`, all dense C order; y aliases neither
+ * input. X extends x along every axis by `boundary` (FC_BOUNDARY_*, above; with
+ * FILL, a position outside on any axis reads fillvalue). The last two axes are
+ * correlated plane by plane as fc_*_correlate2d does; the leading kernel axes
+ * add one plane correlation per kernel slice, in C order.
+ *   f32: float32 SIMD kernels with FMA (a direct sum's rounding);
+ *   f64: scipy.ndimage.correlate's own arithmetic: each output is 0.0 plus
+ *        x * k over the non-zero weights in C order, without FMA, so the bits
+ *        are SciPy's (NI_Correlate also skips weights of magnitude <= DBL_EPSILON
+ *        and NaN: the caller zeroes those).
+ * 1 <= ndim <= FC_ND_MAX_DIMS; kshape >= 1; shape >= 0 (nothing to do when
+ * empty); -2**62 < pad < 2**62. */
+enum { FC_ND_MAX_DIMS = 64 };
+typedef struct {
+  int ndim;
+  int64_t shape[FC_ND_MAX_DIMS], kshape[FC_ND_MAX_DIMS], pad[FC_ND_MAX_DIMS];
+  fc_boundary boundary;
+} fc_correlatend_params;
+
+int fc_f32_correlatend(const fc_correlatend_params *p, const float *x, const float *k,
+                       float fillvalue, float *y);
+int fc_f64_correlatend(const fc_correlatend_params *p, const double *x, const double *k,
+                       double fillvalue, double *y);
+
+/* 1-D filters along the middle axis of x seen as (outer, n, inner), dense C
+ * order, into y of the same shape (aliasing nothing), with scipy.ndimage's
+ * arithmetic in double (its line buffers), so the bits are SciPy's:
+ *   correlate_axis: y[a, i, b] = NI_Correlate1D's sum over t < m of
+ *       X(a, i - pad + t, b) * w[t] (scipy.ndimage.correlate1d), m taps;
+ *   uniform_axis:   the running mean of X(a, i - pad .. i - pad + m - 1, b),
+ *       NI_UniformFilter1D's running sum divided by m (uniform_filter1d).
+ * X extends the axis of length n by `boundary`; fillvalue is stored in the
+ * dtype of x. m >= 1; outer, n, inner >= 0; -2**62 < pad < 2**62. */
+typedef struct {
+  int64_t outer, n, inner;
+  int64_t m;   /* taps, or the window length */
+  int64_t pad; /* output i reads X from i - pad */
+  fc_boundary boundary;
+} fc_axis_params;
+
+int fc_f32_correlate_axis(const fc_axis_params *p, const float *x, const double *w,
+                          float fillvalue, float *y);
+int fc_f64_correlate_axis(const fc_axis_params *p, const double *x, const double *w,
+                          double fillvalue, double *y);
+int fc_f32_uniform_axis(const fc_axis_params *p, const float *x, float fillvalue, float *y);
+int fc_f64_uniform_axis(const fc_axis_params *p, const double *x, double fillvalue, double *y);
 
 /* ---- runtime control -----------------------------------------------------*/
 /* fastconv's own thread pool (threads.c). The count is set_num_threads's,

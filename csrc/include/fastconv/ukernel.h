@@ -43,6 +43,16 @@
  *   x: kh rows, ldx elements apart, each with n + kw - 1 readable values;
  *   w: kh x kw, row-major; y: n values, written (never read), aliasing
  *   neither x nor w. n, kh, kw >= 1. No alignment.
+ *
+ * ndimage microkernels (scipy.ndimage's own arithmetic, bit for bit; see
+ * ukernels/ndimage-exact.h for the exact order of operations):
+ *   line:    y[j] = sum_{t < m} x[t][j] * w[t] as NI_Correlate1D sums it (sym:
+ *            1 symmetric, -1 antisymmetric, 0 neither), in double; x holds m
+ *            row pointers, each with n readable values.
+ *   runsum:  acc[j] += x_in[j] - x_out[j]; y[j] = acc[j] / m (uniform filter).
+ *   ndcorrelate (f64): the correlation row microkernel's sum added to y
+ *            (y[j] += ...), tap by tap in row-major order without FMA,
+ *            skipping zero weights, as NI_Correlate.
  */
 #ifndef FASTCONV_UKERNEL_H
 #define FASTCONV_UKERNEL_H
@@ -92,6 +102,14 @@ typedef void (*fc_f32_correlate_ukernel)(size_t n, size_t kh, size_t kw, const f
                                          size_t ldx, const float *w, float *y);
 typedef void (*fc_f64_correlate_ukernel)(size_t n, size_t kh, size_t kw, const double *x,
                                          size_t ldx, const double *w, double *y);
+typedef void (*fc_f32_ndline_ukernel)(size_t n, size_t m, const float *const *x, const double *w,
+                                      int sym, float *y);
+typedef void (*fc_f64_ndline_ukernel)(size_t n, size_t m, const double *const *x,
+                                      const double *w, int sym, double *y);
+typedef void (*fc_f32_runsum_ukernel)(size_t n, double *acc, const float *x_in,
+                                      const float *x_out, double m, float *y);
+typedef void (*fc_f64_runsum_ukernel)(size_t n, double *acc, const double *x_in,
+                                      const double *x_out, double m, double *y);
 /* a = learning rate with the bias correction, c1 = 1 - beta_1, c2 = 1 - beta_2 */
 typedef struct {
   float a, c1, c2, eps;
@@ -163,6 +181,11 @@ typedef struct {
   fc_f64_binary_ukernel f64_relu_bwd;
   fc_f32_correlate_ukernel f32_correlate;
   fc_f64_correlate_ukernel f64_correlate;
+  fc_f64_correlate_ukernel f64_ndcorrelate; /* accumulates into y, SciPy's order */
+  fc_f32_ndline_ukernel f32_ndline;
+  fc_f64_ndline_ukernel f64_ndline;
+  fc_f32_runsum_ukernel f32_runsum;
+  fc_f64_runsum_ukernel f64_runsum;
   fc_f32_adam_ukernel f32_adam;
   fc_f64_adam_ukernel f64_adam;
 } fc_ukernel_table;
@@ -195,6 +218,14 @@ const fc_ukernel_table *fc_table(void);
   void fc_##dtype##_correlate_ukernel_##tile##__##isa(size_t n, size_t kh, size_t kw,       \
                                                       const ctype *x, size_t ldx,           \
                                                       const ctype *w, ctype *y);
+#define FC_NDIMAGE(dtype, ctype, isa)                                                          \
+  void fc_##dtype##_ndline_ukernel__##isa(size_t n, size_t m, const ctype *const *x,           \
+                                          const double *w, int sym, ctype *y);                 \
+  void fc_##dtype##_runsum_ukernel__##isa(size_t n, double *acc, const ctype *x_in,            \
+                                          const ctype *x_out, double m, ctype *y);
+#define FC_NDIMAGE_ACC(isa)                                                                     \
+  void fc_f64_ndcorrelate_ukernel__##isa(size_t n, size_t kh, size_t kw, const double *x,       \
+                                         size_t ldx, const double *w, double *y);
 #define FC_DECLARE_UNARY(dtype, ctype, op, isa) \
   void fc_##dtype##_##op##_ukernel__##isa(size_t n, const ctype *x, ctype *y);
 
@@ -218,6 +249,7 @@ const fc_ukernel_table *fc_table(void);
 #include "../../ukernels/unary.inc"
 #include "../../ukernels/correlate.inc"
 #include "../../ukernels/adam.inc"
+#include "../../ukernels/ndimage.inc"
 #if FASTCONV_HAVE_AVX512
 void fc_f32_convpool_c1_ukernel__avx512(const float *x, size_t ldx, size_t pw, size_t K,
                                         const float *w, const float *bias, float *y,
@@ -234,5 +266,7 @@ unsigned fc_f32_convpool_c1_wgrad_ukernel__avx512(const float *x, size_t ldx, si
 #undef FC_UNARY
 #undef FC_BINARY
 #undef FC_CORRELATE
+#undef FC_NDIMAGE
+#undef FC_NDIMAGE_ACC
 
 #endif

@@ -1,0 +1,256 @@
+/* Driver template of scipy.ndimage's 1-D filters, included by filter1d.c once
+ * per dtype with T (float or double), FC_(name) (adds the dtype prefix), and
+ * LINE / RUNSUM (dispatch table fields) of types LINE_T / RUNSUM_T.
+ *
+ * x is (outer, n, inner) in C order and the filter runs along n.
+ * - Down columns (inner >= FC_AXIS_MIN_INNER): a task is one block of columns
+ *   of one outer index. A table of row pointers stands for the extended axis
+ *   (rows outside point at the mapped row, or at a row of fill values), so
+ *   nothing is copied; the kernels run across the block's columns, one output
+ *   row at a time (the running sum keeps one accumulator per column).
+ * - Along lines (the outer * inner lines of n values, inner apart: the last
+ *   axis, or an axis followed by a few columns such as an image's colour
+ *   channels), correlation: a task is a chunk of outputs of some lines;
+ *   contiguous lines read the window of outputs that lies inside them in
+ *   place and a copy with the boundary rule applied at the edges, strided
+ *   lines are gathered whole into a copy and their outputs scattered back.
+ *   The running sum, sequential along a line, takes up to LANES lines at a
+ *   time, transposed RUN outputs at a time into a scratch block so that its
+ *   kernel runs across the lines (one line alone runs a scalar loop).
+ * Tasks are spread over the pool's threads above the serial threshold; every
+ * output is computed the same way whatever the split, so the bits never
+ * depend on the thread count. */
+
+typedef struct {
+  const fc_axis_params *p;
+  const T *x;
+  const double *w; /* NULL: the running mean */
+  T fill;
+  T *y;
+  int sym;
+  LINE_T line;
+  RUNSUM_T runsum;
+  fc_axis_tiling tl;
+  _Atomic int64_t next;
+  atomic_int failed;
+} FC_(axis_ctx);
+
+typedef struct {
+  const T **rows; /* row pointers of the extended axis, or the m tap pointers */
+  T *buf, *out;   /* fill row or window copy; transposed outputs */
+  double *acc;
+} FC_(axis_scratch);
+
+static int FC_(axis_scratch_alloc)(const FC_(axis_ctx) *c, FC_(axis_scratch) *s) {
+  const fc_axis_params *p = c->p;
+  int64_t nrows, nbuf, nout = 0, nacc = 0;
+  if (fc_axis_down_columns(p)) {
+    nrows = p->n + p->m - 1, nbuf = c->tl.cb, nacc = c->w ? 0 : c->tl.cb;
+  } else if (c->w) {
+    nrows = p->m, nbuf = fc_min64(p->n, c->tl.chunk) + p->m - 1;
+    nout = p->inner > 1 ? fc_min64(p->n, c->tl.chunk) : 0; /* strided lines' outputs */
+  } else {
+    nrows = 0, nbuf = (FC_AXIS_RUN + p->m) * FC_AXIS_LANES;
+    nout = FC_AXIS_RUN * FC_AXIS_LANES, nacc = FC_AXIS_LANES;
+  }
+  s->rows = nrows ? fc_alloc((size_t)nrows * sizeof(T *)) : NULL;
+  s->buf = fc_alloc((size_t)nbuf * sizeof(T));
+  s->out = nout ? fc_alloc((size_t)nout * sizeof(T)) : NULL;
+  s->acc = nacc ? fc_alloc((size_t)nacc * sizeof(double)) : NULL;
+  return (nrows && !s->rows) || !s->buf || (nout && !s->out) || (nacc && !s->acc);
+}
+
+static void FC_(axis_scratch_free)(FC_(axis_scratch) *s) {
+  free((void *)s->rows), free(s->buf), free(s->out), free(s->acc);
+}
+
+/* X(g) of a line of length n >= 1 whose values lie `stride` elements apart */
+static inline T FC_(axis_at)(const fc_axis_params *p, const T *line, int64_t stride, T fill,
+                             int64_t g) {
+  const int64_t i = fc_boundary_map(g, p->n, p->boundary);
+  return i < 0 ? fill : line[i * stride];
+}
+
+/* Line l of the outer * inner lines: its first element's offset in x and y. */
+static inline int64_t FC_(axis_line)(const fc_axis_params *p, int64_t l) {
+  return (l / p->inner) * p->n * p->inner + l % p->inner;
+}
+
+/* Down columns: columns [c0, c0 + cols) of x[a]. */
+static void FC_(axis_columns)(const FC_(axis_ctx) *c, FC_(axis_scratch) *s, int64_t a,
+                              int64_t c0, int64_t cols) {
+  const fc_axis_params *p = c->p;
+  const int64_t n = p->n, m = p->m, ld = p->inner;
+  const T *x = c->x + a * n * ld + c0;
+  T *y = c->y + a * n * ld + c0;
+  for (int64_t i = 0; i < cols; i++) s->buf[i] = c->fill;
+  for (int64_t i = 0; i < n + m - 1; i++) {
+    const int64_t r = fc_boundary_map(i - p->pad, n, p->boundary);
+    s->rows[i] = r < 0 ? s->buf : x + r * ld;
+  }
+  if (c->w) {
+    for (int64_t i = 0; i < n; i++)
+      c->line((size_t)cols, (size_t)m, s->rows + i, c->w, c->sym, y + i * ld);
+    return;
+  }
+  /* NI_UniformFilter1D: tmp = 0.0 + X(-pad) + ... + X(m - 1 - pad), then
+   * tmp += X(i + m - 1 - pad) - X(i - 1 - pad), each output tmp / m */
+  double *acc = s->acc;
+  for (int64_t j = 0; j < cols; j++) acc[j] = 0.0;
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < cols; j++) acc[j] += (double)s->rows[i][j];
+  for (int64_t j = 0; j < cols; j++) y[j] = (T)(acc[j] / (double)m);
+  for (int64_t i = 1; i < n; i++)
+    c->runsum((size_t)cols, acc, s->rows[i + m - 1], s->rows[i - 1], (double)m, y + i * ld);
+}
+
+/* Along a line: outputs [j0, j1) of line l, correlation. */
+static void FC_(axis_line_correlate)(const FC_(axis_ctx) *c, FC_(axis_scratch) *s, int64_t l,
+                                     int64_t j0, int64_t j1) {
+  const fc_axis_params *p = c->p;
+  const int64_t n = p->n, m = p->m, stride = p->inner;
+  const T *x = c->x + FC_(axis_line)(p, l);
+  T *y = c->y + FC_(axis_line)(p, l);
+  if (stride > 1) { /* gathered, filtered, scattered */
+    for (int64_t i = 0; i < j1 - j0 + m - 1; i++)
+      s->buf[i] = FC_(axis_at)(p, x, stride, c->fill, j0 - p->pad + i);
+    for (int64_t t = 0; t < m; t++) s->rows[t] = s->buf + t;
+    c->line((size_t)(j1 - j0), (size_t)m, s->rows, c->w, c->sym, s->out);
+    for (int64_t i = j0; i < j1; i++) y[i * stride] = s->out[i - j0];
+    return;
+  }
+  /* outputs whose window x[j - pad .. j - pad + m - 1] lies inside the line */
+  const int64_t in0 = fc_min64(fc_max64(p->pad, j0), j1);
+  const int64_t in1 = fc_min64(fc_max64(n - m + p->pad + 1, in0), j1);
+  const int64_t cut[4] = {j0, in0, in1, j1};
+  for (int part = 0; part < 3; part++) {
+    const int64_t s0 = cut[part], s1 = cut[part + 1];
+    if (s1 <= s0) continue;
+    const T *base;
+    if (part == 1) {
+      base = x + s0 - p->pad;
+    } else {
+      for (int64_t i = 0; i < s1 - s0 + m - 1; i++)
+        s->buf[i] = FC_(axis_at)(p, x, 1, c->fill, s0 - p->pad + i);
+      base = s->buf;
+    }
+    for (int64_t t = 0; t < m; t++) s->rows[t] = base + t;
+    c->line((size_t)(s1 - s0), (size_t)m, s->rows, c->w, c->sym, y + s0);
+  }
+}
+
+/* Along lines: the running mean of lines [l0, l0 + lanes). */
+static void FC_(axis_line_uniform)(const FC_(axis_ctx) *c, FC_(axis_scratch) *s, int64_t l0,
+                                   int64_t lanes) {
+  const fc_axis_params *p = c->p;
+  const int64_t n = p->n, m = p->m, pad = p->pad, stride = p->inner;
+  const double dm = (double)m;
+  if (lanes == 1) { /* NI_UniformFilter1D's loop itself */
+    const T *x = c->x + FC_(axis_line)(p, l0);
+    T *y = c->y + FC_(axis_line)(p, l0);
+    double tmp = 0.0;
+    for (int64_t i = 0; i < m; i++) tmp += (double)FC_(axis_at)(p, x, stride, c->fill, i - pad);
+    y[0] = (T)(tmp / dm);
+    for (int64_t i = 1; i < n; i++) {
+      tmp += (double)FC_(axis_at)(p, x, stride, c->fill, i + m - 1 - pad) -
+             (double)FC_(axis_at)(p, x, stride, c->fill, i - 1 - pad);
+      y[i * stride] = (T)(tmp / dm);
+    }
+    return;
+  }
+  T *ext = s->buf, *out = s->out;
+  double *acc = s->acc;
+  int64_t base[FC_AXIS_LANES];
+  for (int64_t l = 0; l < lanes; l++) base[l] = FC_(axis_line)(p, l0 + l);
+  for (int64_t r0 = 0; r0 < n; r0 += FC_AXIS_RUN) {
+    const int64_t r1 = fc_min64(r0 + FC_AXIS_RUN, n);
+    const int64_t glo = r0 == 0 ? -pad : r0 - 1 - pad, ghi = r1 + m - 2 - pad; /* X rows used */
+    for (int64_t g = glo; g <= ghi; g++) {
+      const int64_t i = fc_boundary_map(g, n, p->boundary);
+      T *e = ext + (g - glo) * lanes;
+      for (int64_t l = 0; l < lanes; l++)
+        e[l] = i < 0 ? c->fill : c->x[base[l] + i * stride];
+    }
+    int64_t first = r0;
+    if (r0 == 0) {
+      for (int64_t l = 0; l < lanes; l++) acc[l] = 0.0;
+      for (int64_t i = 0; i < m; i++)
+        for (int64_t l = 0; l < lanes; l++) acc[l] += (double)ext[i * lanes + l];
+      for (int64_t l = 0; l < lanes; l++) out[l] = (T)(acc[l] / dm);
+      first = 1;
+    }
+    for (int64_t i = first; i < r1; i++)
+      c->runsum((size_t)lanes, acc, ext + (i + m - 1 - pad - glo) * lanes,
+                ext + (i - 1 - pad - glo) * lanes, dm, out + (i - r0) * lanes);
+    for (int64_t l = 0; l < lanes; l++) {
+      T *y = c->y + base[l];
+      for (int64_t i = r0; i < r1; i++) y[i * stride] = out[(i - r0) * lanes + l];
+    }
+  }
+}
+
+static void FC_(axis_task)(const FC_(axis_ctx) *c, FC_(axis_scratch) *s, int64_t task) {
+  const fc_axis_params *p = c->p;
+  const fc_axis_tiling *tl = &c->tl;
+  if (fc_axis_down_columns(p)) {
+    const int64_t a = task / tl->col_tasks, c0 = (task % tl->col_tasks) * tl->cb;
+    FC_(axis_columns)(c, s, a, c0, fc_min64(tl->cb, p->inner - c0));
+  } else if (c->w == NULL) {
+    const int64_t l0 = task * tl->lines;
+    FC_(axis_line_uniform)(c, s, l0, fc_min64(tl->lines, tl->nlines - l0));
+  } else {
+    const int64_t l0 = (task / tl->chunks) * tl->lines, j0 = (task % tl->chunks) * tl->chunk;
+    const int64_t l1 = fc_min64(l0 + tl->lines, tl->nlines), j1 = fc_min64(j0 + tl->chunk, p->n);
+    for (int64_t l = l0; l < l1; l++) FC_(axis_line_correlate)(c, s, l, j0, j1);
+  }
+}
+
+static void FC_(axis_thread)(void *arg, int tid, int team) {
+  (void)tid, (void)team;
+  FC_(axis_ctx) *c = arg;
+  FC_(axis_scratch) s = {NULL, NULL, NULL, NULL};
+  int have = 0;
+  for (;;) {
+    const int64_t task = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
+    if (task >= c->tl.ntasks || atomic_load_explicit(&c->failed, memory_order_relaxed)) break;
+    if (!have && FC_(axis_scratch_alloc)(c, &s)) {
+      atomic_store_explicit(&c->failed, 1, memory_order_relaxed);
+      break;
+    }
+    have = 1;
+    FC_(axis_task)(c, &s, task);
+  }
+  FC_(axis_scratch_free)(&s);
+}
+
+static int FC_(axis_run)(const fc_axis_params *p, const T *x, const double *w, T fill, T *y) {
+  const int st = fc_axis_check(p);
+  if (st != FC_OK) return st;
+  const int64_t total = p->outer * p->n * p->inner;
+  if (total == 0) return FC_OK;
+  const fc_ukernel_table *table = fc_table();
+  FC_(axis_ctx) c;
+  c.p = p, c.x = x, c.w = w, c.fill = fill, c.y = y;
+  c.sym = w ? fc_axis_symmetry(w, p->m) : 0;
+  c.line = table->LINE, c.runsum = table->RUNSUM;
+  c.tl = fc_axis_tiles(p, w == NULL);
+  atomic_init(&c.next, 0);
+  atomic_init(&c.failed, 0);
+  /* estimated single-thread time: the taps' multiply-adds (twice FMA's
+   * instructions), or the running sum's division and streaming */
+  const int64_t ops = w ? fc_sat_mul(total, p->m) : fc_sat_mul(total, 4);
+  const int64_t work = fc_max64(FC_NS_FLOPS(fc_min64(ops, INT64_MAX / 8) * 4),
+                                FC_NS_BYTES(fc_sat_mul(total, 2 * (int64_t)sizeof(T))));
+  const int nt = fc_threads_for(work, c.tl.ntasks);
+  const int r = fc_parallel(nt, FC_(axis_thread), &c);
+  return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
+}
+
+int FC_(correlate_axis)(const fc_axis_params *p, const T *x, const double *w, T fill, T *y) {
+  if (w == NULL) return FC_EINVAL;
+  return FC_(axis_run)(p, x, w, fill, y);
+}
+
+int FC_(uniform_axis)(const fc_axis_params *p, const T *x, T fill, T *y) {
+  return FC_(axis_run)(p, x, NULL, fill, y);
+}

@@ -1,0 +1,110 @@
+/* ==== correlate_axis, uniform_axis ==========================================
+ * scipy.ndimage's 1-D filters along one axis of an N-d array seen as
+ * (outer, n, inner): parameter checks, NI_Correlate1D's symmetry test and the
+ * task shapes shared by both dtypes, then the driver template
+ * (filter1d-impl.h) for float and double. */
+#include <float.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+#include "internal.h"
+
+#define FC_AXIS_LIMIT ((int64_t)1 << 62) /* sizes and pads; keeps index sums in int64 */
+#define FC_AXIS_COLS 512                 /* columns per task down columns */
+#define FC_AXIS_MIN_COLS 32              /* ... when cut finer to feed the threads */
+#define FC_AXIS_MIN_INNER 16             /* fewer columns: filter them as strided lines */
+#define FC_AXIS_CHUNK 4096               /* outputs per task along contiguous lines */
+#define FC_AXIS_LANES 16                 /* lines one running-sum task carries side by side */
+#define FC_AXIS_RUN 256                  /* ... transposed this many outputs at a time */
+
+static int fc_axis_check(const fc_axis_params *p) {
+  if (p->outer < 0 || p->n < 0 || p->inner < 0 || p->m < 1 || !fc_boundary_valid(p->boundary))
+    return FC_EINVAL;
+  const int64_t lim = FC_AXIS_LIMIT;
+  if (p->outer > lim || p->n > lim || p->inner > lim || p->m > lim || p->pad > lim ||
+      p->pad < -lim)
+    return FC_EOVERFLOW;
+  const int64_t dims[3] = {p->outer, p->n, p->inner};
+  if (fc_prod(3, dims) < 0) return FC_EOVERFLOW;
+  return FC_OK;
+}
+
+/* NI_Correlate1D's test, comparisons as written there: 1 if w (odd length) is
+ * symmetric about its centre within DBL_EPSILON, -1 if antisymmetric, else 0. */
+static int fc_axis_symmetry(const double *w, int64_t m) {
+  if (!(m & 1)) return 0;
+  const int64_t c = m / 2;
+  int symmetric = 1;
+  for (int64_t i = 1; i <= c; i++)
+    if (fabs(w[c + i] - w[c - i]) > DBL_EPSILON) {
+      symmetric = 0;
+      break;
+    }
+  if (symmetric) return 1;
+  for (int64_t i = 1; i <= c; i++)
+    if (fabs(w[c + i] + w[c - i]) > DBL_EPSILON) return 0;
+  return -1;
+}
+
+typedef struct {
+  int64_t cb, col_tasks;         /* down columns: columns per task */
+  int64_t chunk, chunks, lines;  /* along lines: outputs and lines per task */
+  int64_t nlines;                /* along lines: outer * inner lines, inner elements apart */
+  int64_t ntasks;
+} fc_axis_tiling;
+
+/* Down columns when a row holds at least FC_AXIS_MIN_INNER of them (the kernels
+ * run across columns), else along the outer * inner lines. */
+static int fc_axis_down_columns(const fc_axis_params *p) { return p->inner >= FC_AXIS_MIN_INNER; }
+
+static fc_axis_tiling fc_axis_tiles(const fc_axis_params *p, int uniform) {
+  fc_axis_tiling t = {0, 0, 0, 0, 0, 0, 0};
+  const int64_t threads = fc_get_num_threads();
+  t.nlines = fc_sat_mul(p->outer, p->inner);
+  if (fc_axis_down_columns(p)) {
+    t.cb = fc_min64(p->inner, FC_AXIS_COLS);
+    if (fc_sat_mul(p->outer, fc_ceil_div(p->inner, t.cb)) < 4 * threads) {
+      const int64_t want = fc_ceil_div(4 * threads, fc_max64(p->outer, 1));
+      t.cb = fc_max64(fc_ceil_div(p->inner, want), fc_min64(p->inner, FC_AXIS_MIN_COLS));
+    }
+    t.col_tasks = fc_ceil_div(p->inner, t.cb);
+    t.ntasks = fc_sat_mul(p->outer, t.col_tasks);
+  } else if (uniform) { /* a line's running sum is sequential: whole lines, LANES at a time */
+    t.lines = FC_AXIS_LANES;
+    t.ntasks = fc_ceil_div(t.nlines, t.lines);
+  } else {
+    t.chunk = FC_AXIS_CHUNK;
+    t.chunks = fc_ceil_div(p->n, t.chunk);
+    t.lines = p->n >= t.chunk ? 1 : fc_max64(t.chunk / fc_max64(p->n, 1), 1);
+    t.ntasks = fc_sat_mul(fc_ceil_div(t.nlines, t.lines), t.chunks);
+  }
+  return t;
+}
+
+#define T float
+#define FC_(x) fc_f32_##x
+#define LINE_T fc_f32_ndline_ukernel
+#define RUNSUM_T fc_f32_runsum_ukernel
+#define LINE f32_ndline
+#define RUNSUM f32_runsum
+#include "filter1d-impl.h"
+#undef T
+#undef FC_
+#undef LINE_T
+#undef RUNSUM_T
+#undef LINE
+#undef RUNSUM
+
+#define T double
+#define FC_(x) fc_f64_##x
+#define LINE_T fc_f64_ndline_ukernel
+#define RUNSUM_T fc_f64_runsum_ukernel
+#define LINE f64_ndline
+#define RUNSUM f64_runsum
+#include "filter1d-impl.h"
+#undef T
+#undef FC_
+#undef LINE_T
+#undef RUNSUM_T
+#undef LINE
+#undef RUNSUM

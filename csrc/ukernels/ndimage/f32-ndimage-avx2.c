@@ -1,0 +1,7 @@
+/* f32 ndimage microkernels (avx2): the template in ../ndimage-exact.h with
+ * float inputs and outputs and double arithmetic, 16 outputs per pass. */
+#define T float
+#define NR 16
+#define LINE fc_f32_ndline_ukernel__avx2
+#define RUNSUM fc_f32_runsum_ukernel__avx2
+#include "../ndimage-exact.h"

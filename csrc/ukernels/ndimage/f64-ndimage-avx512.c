@@ -1,0 +1,8 @@
+/* f64 ndimage microkernels (avx512): the template in ../ndimage-exact.h at
+ * double, 32 outputs per pass. */
+#define T double
+#define NR 32
+#define LINE fc_f64_ndline_ukernel__avx512
+#define RUNSUM fc_f64_runsum_ukernel__avx512
+#define ACC fc_f64_ndcorrelate_ukernel__avx512
+#include "../ndimage-exact.h"

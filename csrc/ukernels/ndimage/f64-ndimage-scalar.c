@@ -1,0 +1,8 @@
+/* f64 ndimage microkernels (scalar): the template in ../ndimage-exact.h at
+ * double, 8 outputs per pass. */
+#define T double
+#define NR 8
+#define LINE fc_f64_ndline_ukernel__scalar
+#define RUNSUM fc_f64_runsum_ukernel__scalar
+#define ACC fc_f64_ndcorrelate_ukernel__scalar
+#include "../ndimage-exact.h"

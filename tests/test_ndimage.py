@@ -1,0 +1,790 @@
+"""fastconv.ndimage against scipy.ndimage itself: every mode, origin, axis and
+dtype SciPy filters, 1-D to 4-D, kernels larger than the input, even kernels
+with origins, strided, reversed and Fortran inputs, output= arrays and dtypes,
+the same exception types for bad calls, and image-processing code written the
+way scikit-image calls scipy.ndimage, unchanged under fastconv.patched().
+
+fastconv redoes SciPy's arithmetic (its order of operations, in double, no
+fused multiply-add), so results are compared bit for bit (bool outputs byte for
+byte: SciPy stores the converted byte, 2 stays 2). The one exception is
+correlate/convolve with float32 in and out, which sums in float32 on the FMA
+kernels: each output must lie within a direct sum's error (test_dropin_fidelity's
+bound, ulps of the sum of the absolute values of its terms) of SciPy's double
+sum. Off x86-64 (SciPy's builds may contract into FMAs there) every float
+comparison uses that bound.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import platform
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+from dropins_reference import assert_same_exception
+from scipy import ndimage as sndi
+
+import fastconv
+import fastconv.ndimage as fndi
+
+BITWISE = platform.machine().lower() in ("x86_64", "amd64")
+MODES = ("reflect", "constant", "nearest", "mirror", "wrap", "grid-constant", "grid-mirror",
+         "grid-wrap")
+REAL = ("float64", "float32", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
+        "uint64", "bool")
+UNSUPPORTED = ("float16", "longdouble")  # SciPy raises RuntimeError
+COMPLEX = ("complex64", "complex128")
+OUTPUTS = (None, np.float64, np.float32, np.int16, np.uint8, np.int64, "f", int)
+
+
+@pytest.fixture(autouse=True)
+def _kernels_for_every_size(monkeypatch):
+    """Small calls would go to SciPy itself (fastconv.ndimage.SMALL_WORK); the
+    tests' small shapes must run fastconv's own path."""
+    monkeypatch.setattr(fndi, "SMALL_WORK", 0)
+
+
+# ---- the comparison ----------------------------------------------------------------------
+
+def _ulps(taps: int) -> float:
+    return 2.0 + 2.0 * math.sqrt(taps)  # tests/test_dropin_fidelity.py's direct-sum bound
+
+
+def assert_same(got, want, *, what: str, size=None, taps: int = 1) -> None:
+    """`got` has `want`'s type, dtype and shape, and its bits (bool: its bytes);
+    with `size` (SciPy's result on absolute values, in double), float values
+    within `_ulps(taps)` ulps of it instead, NaN where SciPy has NaN."""
+    assert isinstance(got, np.ndarray), f"{what}: returned {type(got).__name__}"
+    assert got.dtype == want.dtype and got.shape == want.shape, (
+        f"{what}: {got.dtype}{got.shape}, SciPy {want.dtype}{want.shape}")
+    if want.dtype.kind == "b":
+        got, want = got.view(np.uint8), want.view(np.uint8)
+    if size is None and (BITWISE or want.dtype.kind not in "fc"):
+        same = (got == want) | (np.isnan(got) & np.isnan(want)) if want.dtype.kind in "fc" else got == want
+        if not np.all(same):
+            at = np.unravel_index(np.argmin(same), want.shape)
+            raise AssertionError(f"{what}: {int(np.sum(~same))} of {want.size} values differ from "
+                                 f"SciPy's; first at {at}: {got[at]!r} vs {want[at]!r}")
+        return
+    if size is None:
+        size = np.abs(want.astype(np.complex128))
+    g, w = got.astype(np.complex128), want.astype(np.complex128)
+    assert np.array_equal(np.isnan(g), np.isnan(w)), f"{what}: NaN pattern differs from SciPy's"
+    eps = np.finfo(want.dtype).eps
+    bound = _ulps(taps) * eps * np.abs(size) + np.finfo(want.dtype).smallest_subnormal * taps
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(g - w) <= bound) & np.isfinite(w)
+    if bad.any():
+        at = np.unravel_index(np.argmax(bad), want.shape)
+        raise AssertionError(f"{what}: {int(bad.sum())} values beyond {_ulps(taps):.1f} ulps of "
+                             f"sum|terms|; first at {at}: {got[at]!r} vs SciPy {want[at]!r}")
+
+
+_NP_PAD = {"reflect": "symmetric", "grid-mirror": "symmetric", "mirror": "reflect",
+           "nearest": "edge", "wrap": "wrap", "grid-wrap": "wrap", "constant": "constant",
+           "grid-constant": "constant"}
+
+
+def _pads(name: str, shape, wshape, origin) -> list[int]:
+    """Samples each axis reads before its start (SciPy's origin rules)."""
+    origins = list(origin) if np.iterable(origin) else [origin] * len(wshape)
+    if name == "convolve":
+        origins = [-o - (1 - k % 2) for o, k in zip(origins, wshape)]
+    return [k // 2 + o for k, o in zip(wshape, origins)]
+
+
+def scipy_reads_outside(name: str, x, w, mode="reflect", origin=0, **_) -> bool:
+    """Whether scipy.ndimage.correlate/convolve would read before the array:
+    in 'reflect' mode NI_InitFilterOffsets maps an index that is an exact
+    multiple of -2n (n the axis length), beyond -2n, to -1. That happens where
+    a window starts 4n or more before the array."""
+    x, w = np.asarray(x), np.asarray(w)
+    return (mode in ("reflect", "grid-mirror") and x.ndim == w.ndim and x.size > 0
+            and any(p >= 4 * n for p, n in zip(_pads(name, x.shape, w.shape, origin), x.shape)))
+
+
+def numpy_reference(name: str, x, w, mode="reflect", cval=0.0, origin=0) -> np.ndarray:
+    """scipy.ndimage.correlate's definition in NumPy, for float64 input: x
+    extended by np.pad, then 0.0 + w[t] * X[o - pad + t] over the non-zero
+    weights in C order, as NI_Correlate adds them."""
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    if name == "convolve":
+        w = w[tuple(slice(None, None, -1) for _ in w.shape)]
+    pads = _pads(name, x.shape, w.shape, origin)
+    extra = {"constant_values": cval} if _NP_PAD[mode] == "constant" else {}
+    ext = np.pad(x, [(p, k - 1 - p) for p, k in zip(pads, w.shape)], _NP_PAD[mode], **extra)
+    out = np.zeros(x.shape)
+    for t in itertools.product(*(range(k) for k in w.shape)):
+        if abs(w[t]) > np.finfo(np.float64).eps:
+            out += w[t] * ext[tuple(slice(i, i + n) for i, n in zip(t, x.shape))]
+    return out
+
+
+def _call(func, *args, **kwargs):
+    """func's result, or the exception it raised."""
+    try:
+        return func(*args, **kwargs)
+    except Exception as e:  # noqa: BLE001 - compared by type with SciPy's
+        return e
+
+
+def check(name: str, *args, what: str = "", **kwargs):
+    """fastconv.ndimage.<name> against scipy.ndimage.<name> on the same call:
+    the same exception type, or the same result (float32 correlate and
+    convolve within a direct sum's error). Returns SciPy's result."""
+    what = f"{name} {what}"
+    if name in ("correlate", "convolve") and scipy_reads_outside(name, *args, **kwargs):
+        # SciPy's result depends on memory before the array there: fastconv is
+        # held to the definition instead (float64 only; other dtypes skipped)
+        x, w = np.asarray(args[0]), np.asarray(args[1])
+        if x.dtype == np.float64 and w.dtype.kind != "c" and kwargs.get("output") is None:
+            assert_same(getattr(fndi, name)(*args, **kwargs),
+                        numpy_reference(name, *args, **kwargs), what=what + " (NumPy reference)")
+        return None
+    want = _call(getattr(sndi, name), *args, **kwargs)
+    if isinstance(want, Exception):
+        assert_same_exception(lambda: getattr(fndi, name)(*args, **kwargs),
+                              lambda: getattr(sndi, name)(*args, **kwargs), op=name, case=what)
+        return want
+    got = getattr(fndi, name)(*args, **kwargs)
+    x = np.asarray(args[0])
+    single = (np.float32, np.complex64)
+    if name in ("correlate", "convolve") and want.dtype in single and x.dtype in single:
+        # the float32 FMA path (complex64: on each part); |x| * |w| bounds the
+        # sum of |terms| of either part
+        w = np.asarray(args[1])
+        abs_kwargs = {k: v for k, v in kwargs.items() if k != "output"}
+        if "cval" in abs_kwargs:
+            abs_kwargs["cval"] = abs(abs_kwargs["cval"])
+        size = getattr(sndi, name)(np.abs(x).astype(np.float64), np.abs(w), **abs_kwargs)
+        assert_same(got, want, what=what, size=size, taps=2 * max(w.size, 1))
+    else:
+        assert_same(got, want, what=what)
+    return want
+
+
+# ---- inputs ---------------------------------------------------------------------------------
+
+def _values(rng, shape, dtype: str) -> np.ndarray:
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return rng.integers(0, 2, shape).astype(bool)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if rng.random() < 0.3:  # full range: wrap-around and out-of-range conversions
+            return rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+        return rng.integers(max(info.min, -20), 21, shape).astype(dtype)
+    if dtype.kind == "c":
+        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def _layout(rng, x: np.ndarray) -> np.ndarray:
+    """The same values contiguous, strided, reversed or in Fortran order."""
+    kind = rng.integers(4)
+    if kind == 1:
+        big = np.zeros(tuple(2 * n + 1 for n in x.shape), dtype=x.dtype)
+        view = big[tuple(slice(1, None, 2) for _ in x.shape)]
+        view[...] = x
+        return view
+    if kind == 2:
+        return x[tuple(slice(None, None, -1) for _ in x.shape)].copy()[
+            tuple(slice(None, None, -1) for _ in x.shape)]
+    if kind == 3:
+        return np.asfortranarray(x)
+    return x
+
+
+def _weights(rng, ndim: int, big: int, integral: bool) -> np.ndarray:
+    """Kernels of 1 to 5 taps per axis, now and then larger than the input
+    (`big`), with zeros (which NI_Correlate skips) and, now and then, integers."""
+    shape = tuple(int(rng.integers(1, 6)) if rng.random() < 0.85 else big + int(rng.integers(1, 4))
+                  for _ in range(ndim))
+    w = rng.standard_normal(shape)
+    if integral:
+        w = np.round(3 * w)
+    w[rng.random(shape) < 0.15] = 0.0
+    return w
+
+
+def _origins(rng, shape) -> list[int]:
+    return [int(rng.integers(-(n // 2), (n - 1) // 2 + 1)) for n in shape]
+
+
+def _output(rng, x: np.ndarray):
+    """None, a dtype, or an array (now and then a strided view) to write into."""
+    out = OUTPUTS[rng.integers(len(OUTPUTS))]
+    if out is None or rng.random() < 0.6:
+        return out
+    dtype = np.dtype(out)
+    if rng.random() < 0.5:
+        return np.zeros(x.shape, dtype)
+    return np.zeros(x.shape + (2,), dtype)[..., 1]
+
+
+def _shape(rng, ndim: int) -> tuple[int, ...]:
+    top = {1: 40, 2: 12, 3: 7, 4: 5}[ndim]
+    return tuple(int(rng.integers(1, top + 1)) for _ in range(ndim))
+
+
+# ---- correlate, convolve ------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", REAL + UNSUPPORTED + COMPLEX)
+@pytest.mark.parametrize("ndim", [1, 2, 3, 4])
+@pytest.mark.parametrize("name", ["correlate", "convolve"])
+def test_correlate_and_convolve_match_scipy(name, ndim, dtype, rng):
+    for mode in MODES:
+        for _ in range(2):
+            shape = _shape(rng, ndim)
+            x = _layout(rng, _values(rng, shape, dtype))
+            w = _weights(rng, ndim, max(shape), integral=rng.random() < 0.3)
+            if dtype in COMPLEX and rng.random() < 0.5:
+                w = w + 1j * rng.standard_normal(w.shape)
+            origin = _origins(rng, w.shape) if rng.random() < 0.7 else 0
+            cval = float(rng.choice([0.0, 1.5, -2.25, 7.0]))
+            out = None if dtype in COMPLEX else _output(rng, x)
+            check(name, x, w, output=out, mode=mode, cval=cval, origin=origin,
+                  what=f"{dtype}{shape} * {w.shape} {mode} origin={origin} cval={cval} "
+                       f"output={getattr(out, 'dtype', out)}")
+
+
+@pytest.mark.parametrize("name", ["correlate", "convolve"])
+def test_correlate_along_axes(name, rng):
+    """`axes`: a kernel over some axes, one tap along the others."""
+    if "axes" not in sndi.correlate.__code__.co_varnames:
+        pytest.skip("this SciPy's correlate has no `axes` (SciPy >= 1.15)")
+    x = rng.standard_normal((6, 7, 8))
+    for axes in [(0,), (2,), (0, 2), (2, 1), (-1, 0), (0, 1, 2)]:
+        w = rng.standard_normal(tuple(int(rng.integers(1, 5)) for _ in axes))
+        for mode in MODES[:5]:
+            check(name, x, w, mode=mode, axes=axes, origin=_origins(rng, w.shape),
+                  what=f"axes={axes} {w.shape} {mode}")
+
+
+def test_kernels_larger_than_the_input_and_even_kernels_with_every_origin(rng):
+    x = rng.standard_normal((3, 2))
+    for mode in MODES:
+        for wshape in [(7, 9), (4, 2), (2, 6), (1, 8), (10, 1)]:
+            w = rng.standard_normal(wshape)
+            for origin in itertools.product(range(-(wshape[0] // 2), (wshape[0] - 1) // 2 + 1),
+                                            range(-(wshape[1] // 2), (wshape[1] - 1) // 2 + 1)):
+                for name in ("correlate", "convolve"):
+                    check(name, x, w, mode=mode, origin=list(origin), cval=2.5,
+                          what=f"{wshape} {mode} origin={origin}")
+
+
+def test_reflect_windows_far_before_the_array_follow_the_definition(rng):
+    """Where SciPy's N-d correlate reads before the array (see
+    scipy_reads_outside), fastconv gives the reflected values SciPy's own
+    correlate1d and np.pad(mode='symmetric') give."""
+    x = rng.standard_normal(2)
+    w = rng.standard_normal(9)
+    assert scipy_reads_outside("correlate", x, w, origin=4)
+    got = fndi.correlate(x, w, origin=4)
+    assert_same(got, numpy_reference("correlate", x, w, origin=4), what="1-D, 9 taps on 2")
+    # correlate1d adds the same terms in another order
+    np.testing.assert_allclose(got, sndi.correlate1d(x, w, origin=4), rtol=1e-12, atol=1e-12)
+    x = rng.standard_normal((3, 2))
+    for origin in ([-3, -4], [0, 4], [3, 3]):
+        for name in ("correlate", "convolve"):
+            check(name, x, rng.standard_normal((7, 9)), origin=origin, what=f"origin={origin}")
+
+
+def test_float32_sums_stay_within_a_direct_sums_error_on_spanning_values(rng):
+    """float32 in and out sums in float32 (SciPy in double): values and weights
+    whose magnitudes span ten decades either side, each output within the
+    direct-sum bound of SciPy's double sum."""
+    for trial in range(20):
+        shape = _shape(rng, int(rng.integers(1, 4)))
+        mag = 10.0 ** rng.uniform(-10, 10, shape)
+        x = (rng.choice([-1.0, 1.0], shape) * mag).astype(np.float32)
+        w = rng.choice([-1.0, 1.0], (3,) * x.ndim) * 10.0 ** rng.uniform(-10, 10, (3,) * x.ndim)
+        check("correlate", x, w, mode=MODES[trial % len(MODES)], what=f"spanning {shape}")
+
+
+def test_non_finite_values_land_where_scipy_puts_them(rng):
+    """NI_Correlate skips zero weights, so inf * 0 never makes NaN there; the
+    float32 path recomputes in double where its own result is not finite."""
+    for dtype in ("float64", "float32"):
+        x = rng.standard_normal((9, 11)).astype(dtype)
+        x[2, 3], x[6, 7], x[0, 0] = np.inf, np.nan, -np.inf
+        for w in (np.array([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]), np.eye(3), np.ones((2, 2))):
+            for mode in ("reflect", "constant", "wrap"):
+                check("correlate", x, w, mode=mode, what=f"{dtype} non-finite {mode}")
+                check("correlate", x, w, mode="constant", cval=np.inf, what=f"{dtype} cval=inf")
+        big = np.full((4, 5), 3e38, dtype=np.float32)  # float32 partial sums overflow, double's do not
+        big[::2] *= -1
+        check("correlate", big, np.ones((3, 3)), mode="wrap", what="float32 near overflow")
+    check("correlate", np.arange(6.0) * 1e300, np.array([1e-20, 1.0, 0.5]), what="tiny weights")
+    check("correlate", np.arange(6.0), np.array([np.nan, 1.0, 0.5]), what="NaN weight")
+
+
+# ---- correlate1d, convolve1d, uniform_filter1d, gaussian_filter1d ---------------------------
+
+@pytest.mark.parametrize("dtype", REAL + UNSUPPORTED + COMPLEX)
+@pytest.mark.parametrize("name", ["correlate1d", "convolve1d", "uniform_filter1d",
+                                  "gaussian_filter1d"])
+def test_1d_filters_match_scipy_along_every_axis(name, dtype, rng):
+    for ndim in (1, 2, 3, 4):
+        shape = _shape(rng, ndim)
+        x = _layout(rng, _values(rng, shape, dtype))
+        for axis in range(-ndim, ndim):
+            mode = MODES[int(rng.integers(len(MODES)))]
+            cval = float(rng.choice([0.0, 1.5, -3.0]))
+            out = None if dtype in COMPLEX else _output(rng, x)
+            if name in ("correlate1d", "convolve1d"):
+                taps = int(rng.integers(1, 8)) if rng.random() < 0.85 else shape[axis] + 3
+                w = rng.standard_normal(taps)
+                kind = rng.integers(4)  # NI_Correlate1D sums (anti)symmetric weights its own way
+                if kind == 1:
+                    w = w + w[::-1]
+                elif kind == 2:
+                    w = w - w[::-1]
+                elif kind == 3:
+                    w = np.round(2 * w)
+                args, kwargs = (x, w), {"origin": int(rng.integers(-(taps // 2), (taps - 1) // 2 + 1))}
+            elif name == "uniform_filter1d":
+                size = int(rng.integers(1, 9)) if rng.random() < 0.85 else shape[axis] + 4
+                args, kwargs = (x, size), {"origin": int(rng.integers(-(size // 2), size - size // 2))}
+            else:
+                sigma = float(rng.uniform(0.3, 3))
+                args, kwargs = (x, sigma), {"order": int(rng.integers(0, 3)),
+                                            "truncate": float(rng.choice([4.0, 2.0, 1.0]))}
+            check(name, *args, axis=axis, output=out, mode=mode, cval=cval, **kwargs,
+                  what=f"{dtype}{shape} axis={axis} {mode} {kwargs} output={getattr(out, 'dtype', out)}")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_lines_shorter_than_the_kernel_in_every_mode(mode, rng):
+    """Extensions several times the line's length: mirrored, wrapped and
+    repeated as SciPy's NI_ExtendLine does (a line of one sample included)."""
+    for n in (1, 2, 3, 5):
+        for axis in (0, 1):
+            shape = (n, 4) if axis == 0 else (4, n)
+            x = rng.standard_normal(shape)
+            check("correlate1d", x, rng.standard_normal(13), axis=axis, mode=mode, cval=-1.0,
+                  origin=3, what=f"n={n} axis={axis}")
+            check("uniform_filter1d", x, 11, axis=axis, mode=mode, cval=-1.0, origin=-2,
+                  what=f"n={n} axis={axis}")
+            check("correlate", x, rng.standard_normal((7, 9)), mode=mode, what=f"n={n}")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "uint8"])
+def test_colour_channels_last(dtype, rng):
+    """(H, W, channels): 1-D passes whose lines lie a few elements apart, and
+    N-d kernels of one tap along the channels, which run channels first."""
+    for channels in (1, 3, 4):
+        x = _values(rng, (23, 31, channels), dtype)
+        for mode in MODES[:5]:
+            check("correlate", x, rng.standard_normal((3, 4, 1)), mode=mode, origin=[0, -1, 0],
+                  what=f"{channels} channels {mode}")
+            check("convolve", x, rng.standard_normal((5, 1, 1)), mode=mode, what=f"{channels} ch")
+            check("gaussian_filter", x, (1.5, 2.0, 0), mode=mode, what=f"{channels} channels")
+            check("uniform_filter", x, (4, 3, 1), mode=mode, what=f"{channels} channels")
+            check("correlate1d", x, rng.standard_normal(5), axis=1, mode=mode, what=f"{channels} ch")
+        check("correlate", x[:, 0, :], rng.standard_normal((6, 1)), what=f"(23, {channels}) by (6, 1)")
+
+
+# ---- uniform_filter, gaussian_filter ------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", REAL + COMPLEX)
+def test_uniform_and_gaussian_filters_match_scipy(dtype, rng):
+    for ndim in (1, 2, 3, 4):
+        shape = _shape(rng, ndim)
+        x = _layout(rng, _values(rng, shape, dtype))
+        out = None if dtype in COMPLEX else _output(rng, x)
+        modes = [MODES[int(i)] for i in rng.integers(len(MODES), size=ndim)]
+        size = [int(s) for s in rng.integers(1, 8, ndim)]
+        origin = [int(rng.integers(-(s // 2), s - s // 2)) for s in size]
+        check("uniform_filter", x, size, output=out, mode=modes, cval=1.25, origin=origin,
+              what=f"{dtype}{shape} size={size} {modes}")
+        check("uniform_filter", x, 3, output=out, mode=modes[0], what=f"{dtype}{shape} size=3")
+        sigma = [float(s) for s in rng.uniform(0, 2.5, ndim)]
+        order = [int(o) for o in rng.integers(0, 3, ndim)]
+        check("gaussian_filter", x, sigma, order=order, output=out, mode=modes, cval=-0.5,
+              truncate=float(rng.choice([4.0, 3.0, 1.5])), what=f"{dtype}{shape} sigma={sigma}")
+        radius = [int(r) for r in rng.integers(0, 6, ndim)]
+        check("gaussian_filter", x, 1.5, output=out, radius=radius, what=f"{dtype}{shape} radius")
+
+
+def test_gaussian_and_uniform_filters_along_axes(rng):
+    if "axes" not in sndi.gaussian_filter.__code__.co_varnames:
+        pytest.skip("this SciPy's gaussian_filter has no `axes` (SciPy >= 1.11)")
+    x = rng.standard_normal((5, 6, 7)).astype(np.float32)
+    for axes in [(0,), (2, 0), (-1,), (1, 2), None]:
+        n = 3 if axes is None else len(axes)
+        check("gaussian_filter", x, [1.0 + i for i in range(n)], axes=axes,
+              mode=list(MODES[:n]), what=f"axes={axes}")
+        check("uniform_filter", x, [2 + i for i in range(n)], axes=axes, origin=[0] * n,
+              mode=list(MODES[3:3 + n]), what=f"axes={axes}")
+
+
+def test_sigma_and_size_that_skip_axes():
+    """SciPy skips axes with sigma <= 1e-15 (negative sigma too) and size <= 1,
+    and then copies the input into the output."""
+    x = np.arange(24.0).reshape(4, 6)
+    for sigma in (0, -1.0, [0, 0], [-2, 1e-16], np.nan):
+        check("gaussian_filter", x, sigma, output=np.int16, what=f"sigma={sigma}")
+    for size in (1, 0, -3, [1, 1], 2.7):
+        check("uniform_filter", x, size, output=np.float32, what=f"size={size}")
+
+
+# ---- outputs, conversions, in place ------------------------------------------------------------
+
+def test_integer_and_bool_outputs_are_converted_as_scipys_c_loops_convert():
+    """Truncation toward zero; out of range and NaN as SciPy's x86-64 builds
+    convert them (NI_Correlate's unsigned conversion negates around the cast)."""
+    values = np.array([1.5, -1.5, 200.7, -200.7, 70000.2, -70000.2, 3e9, -3e9, 1e10, -1e10, 1e19,
+                       -1e19, 2e19, -2e19, 9.3e18, -9.3e18, np.nan, np.inf, -np.inf, 2.0**63,
+                       -2.0**63, 2.0**64, 2.0**31, -2.0**31, 2.0**32, -2.0**32, 255.9, -0.99])
+    if not BITWISE:
+        values = values[np.abs(values) < 2**31]  # C leaves the rest undefined
+    for dtype in ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "bool"):
+        check("correlate1d", values, [1.0], output=dtype, what=dtype)
+        check("correlate", values, [1.0], output=dtype, what=dtype)
+        check("uniform_filter1d", values, 1, output=dtype, what=dtype)
+        check("correlate", np.ones(4, bool), [1.0, 1, 1], output=dtype, what=f"{dtype} from bool")
+
+
+def test_every_pass_rounds_to_the_output_dtype_as_in_scipy(rng):
+    """SciPy writes each 1-D pass into the output, so integer outputs round
+    (and bool ones keep their converted bytes) between passes."""
+    x = rng.random((20, 30, 4)) * 300
+    for out in (np.uint8, np.int8, np.bool_, np.float32):
+        check("gaussian_filter", x, [1.5, 0.7, 2.0], output=out, what=f"{out.__name__}")
+        check("uniform_filter", x, [3, 4, 2], output=out, what=f"{out.__name__}")
+        check("gaussian_filter", x.astype(out), 1.0, what=f"{out.__name__} in and out")
+
+
+def test_output_arrays_in_place_and_aliasing_the_input(rng):
+    x = rng.standard_normal((15, 17))
+    for name, args in [("correlate", (np.ones((3, 4)),)), ("correlate1d", ([1.0, -2.0, 0.5],)),
+                       ("gaussian_filter", (1.2,)), ("uniform_filter", (4,)),
+                       ("convolve", (rng.standard_normal((2, 5)),))]:
+        a, b = x.copy(), x.copy()
+        got = getattr(fndi, name)(a, *args, output=a)
+        getattr(sndi, name)(b, *args, output=b)
+        assert got is a
+        assert_same(a, b, what=f"{name} output=input")
+        out = np.empty((15, 17, 2), np.float32)[..., 0]
+        assert getattr(fndi, name)(x, *args, output=out) is out
+        assert_same(out, getattr(sndi, name)(x, *args, output=np.float32), what=f"{name} view")
+
+
+def test_inputs_are_never_written_to(rng):
+    x = rng.standard_normal((10, 12)).astype(np.float32)
+    w = rng.standard_normal((3, 3))
+    x0, w0 = x.copy(), w.copy()
+    x.flags.writeable = w.flags.writeable = False
+    for call in (lambda: fndi.correlate(x, w), lambda: fndi.convolve(x, w, mode="wrap"),
+                 lambda: fndi.correlate1d(x, w[0], axis=0), lambda: fndi.gaussian_filter(x, 2),
+                 lambda: fndi.uniform_filter(x, 5, mode="constant")):
+        call()
+    assert np.array_equal(x, x0) and np.array_equal(w, w0)
+
+
+def test_byte_swapped_inputs_and_outputs(rng):
+    x = rng.standard_normal((8, 9)).astype(">f8")
+    check("correlate", x, np.ones((2, 3)), what=">f8")
+    check("gaussian_filter", x.astype(">f4"), 1.0, what=">f4")
+    out = np.zeros((8, 9), ">i4")
+    check("uniform_filter", x * 50, 3, output=out, what="output >i4")
+
+
+# ---- the same exceptions ------------------------------------------------------------------------
+
+X = np.arange(12.0).reshape(3, 4)
+BAD_CALLS = {
+    "origin too large": ("correlate", (X, np.ones((3, 3))), {"origin": 2}),
+    "origin too small 1d": ("correlate1d", (X, np.ones(4)), {"origin": -3}),
+    "origin per axis too long": ("correlate", (X, np.ones((3, 3))), {"origin": [0, 0, 0]}),
+    "origin float": ("correlate", (X, np.ones((3, 3))), {"origin": 0.5}),
+    "convolve1d origin": ("convolve1d", (X, [1.0, 2.0]), {"origin": 1}),
+    "uniform origin": ("uniform_filter", (X, 3), {"origin": 2}),
+    "uniform1d origin": ("uniform_filter1d", (X, 4), {"origin": -3}),
+    "mode name": ("correlate", (X, np.ones((3, 3))), {"mode": "symmetric"}),
+    "mode name 1d": ("correlate1d", (X, [1.0]), {"mode": "fill"}),
+    "mode None": ("gaussian_filter", (X, 1), {"mode": None}),
+    "mode sequence for correlate": ("correlate", (X, np.ones((3, 3))), {"mode": ["wrap", "reflect"]}),
+    "mode sequence too short": ("uniform_filter", (X, 3), {"mode": ["wrap"]}),
+    "weights of fewer dimensions": ("correlate", (X, np.ones(3)), {}),
+    "weights of more dimensions": ("convolve", (X, np.ones((1, 3, 3))), {}),
+    "weights empty": ("correlate", (X, np.ones((0, 3))), {}),
+    "weights 2-D for 1-D": ("correlate1d", (X, np.ones((2, 2))), {}),
+    "weights none 1-D": ("correlate1d", (X, []), {}),
+    "weights strings": ("correlate", (X, np.array([["a"]])), {}),
+    "sigma < 0 in 1-D": ("gaussian_filter1d", (X, -1.0), {}),
+    "sigma string": ("gaussian_filter", (X, "1"), {}),
+    "sigma inf": ("gaussian_filter", (X, np.inf), {}),
+    "sigma sequence too long": ("gaussian_filter", (X, [1, 1, 1]), {}),
+    "order < 0": ("gaussian_filter", (X, 1), {"order": -1}),
+    "radius < 0": ("gaussian_filter", (X, 1), {"radius": -1}),
+    "radius float": ("gaussian_filter1d", (X, 1), {"radius": 2.0}),
+    "size 0 in 1-D": ("uniform_filter1d", (X, 0), {}),
+    "size float in 1-D": ("uniform_filter1d", (X, 2.0), {}),
+    "axis out of range": ("correlate1d", (X, [1.0]), {"axis": 2}),
+    "axis float": ("uniform_filter1d", (X, 3), {"axis": 1.0}),
+    "input 0-d along an axis": ("correlate1d", (np.float64(2), [1.0]), {}),
+    "float16 input": ("correlate", (X.astype(np.float16), np.ones((2, 2))), {}),
+    "float16 input 1-D": ("gaussian_filter", (X.astype(np.float16), 1), {}),
+    "long double input": ("uniform_filter", (X.astype(np.longdouble), 3), {}),
+    "object input": ("correlate", (X.astype(object), np.ones((2, 2))), {}),
+    "string input": ("correlate", (np.array(["ab", "c"]), np.ones(2)), {}),
+    "float16 output": ("correlate", (X, np.ones((2, 2))), {"output": np.float16}),
+    "complex output for real input": ("correlate1d", (X, [1.0]), {"output": np.complex128}),
+    "output of the wrong shape": ("uniform_filter", (X, 3), {"output": np.zeros((4, 3))}),
+    "output string not numeric": ("correlate", (X, np.ones((2, 2))), {"output": "U"}),
+    "read-only output": ("correlate", (X, np.ones((2, 2))),
+                         {"output": np.broadcast_to(np.zeros(4), (3, 4))}),
+    "read-only output 1-D": ("gaussian_filter1d", (X, 1.0),
+                             {"output": np.broadcast_to(np.zeros(4), (3, 4))}),
+    "cval complex for real input": ("correlate", (X, np.ones((2, 2))), {"cval": 1j}),
+    "cval complex with complex weights": ("correlate", (X, np.ones((2, 2)) * 1j), {"cval": 1j}),
+    "cval string": ("uniform_filter", (X, 3), {"cval": "1"}),
+    "cval None": ("correlate1d", (X, [1.0]), {"cval": None}),
+    "cval array": ("correlate", (X, np.ones((2, 2))), {"cval": np.array([1.0, 2.0])}),
+}
+
+
+if "axes" in sndi.gaussian_filter.__code__.co_varnames:  # SciPy >= 1.11
+    BAD_CALLS["axes repeated"] = ("gaussian_filter", (X, 1), {"axes": (0, 0)})
+    BAD_CALLS["axes out of range"] = ("uniform_filter", (X, 3), {"axes": (0, 2)})
+
+
+@pytest.mark.parametrize("case", BAD_CALLS)
+def test_bad_calls_raise_scipys_exception_type(case):
+    name, args, kwargs = BAD_CALLS[case]
+    assert_same_exception(lambda: getattr(fndi, name)(*args, **kwargs),
+                          lambda: getattr(sndi, name)(*args, **kwargs), op=name, case=case)
+
+
+def test_edge_shapes_match_scipy():
+    for x in (np.float64(2.5), np.ones((0, 4)), np.ones((3, 0, 2)), np.ones((1, 1, 1, 1, 1))):
+        check("correlate", x, np.full((1,) * np.ndim(x), 0.5), what=f"shape {np.shape(x)}")
+        check("gaussian_filter", x, 1.0, what=f"shape {np.shape(x)}")
+        check("uniform_filter", x, 3, what=f"shape {np.shape(x)}")
+    check("correlate", np.float64(3.0), 1e-20, what="0-d, a weight SciPy skips")
+    check("correlate", np.ones((0, 4), np.float16), np.ones((2, 2)), what="empty float16")
+    check("correlate", X, np.ones((0, 2, 2)), what="weights with an empty extra axis")
+    check("correlate", [[1, 2], [3, 4]], [[1, 1], [1, 1]], what="lists")
+
+
+# ---- ISAs, threads, hand-over to SciPy, no SciPy ----------------------------------------------
+
+def test_every_isa_gives_the_same_bits(isa, rng):
+    for dtype in ("float64", "float32", "uint8"):
+        x = _values(rng, (37, 45), dtype)
+        for mode in MODES[:5]:
+            check("correlate", x, rng.standard_normal((3, 5)), mode=mode, what=f"{isa} {dtype}")
+            check("gaussian_filter", x, [2.0, 0.8], mode=mode, what=f"{isa} {dtype}")
+            check("uniform_filter", x, [5, 3], mode=mode, what=f"{isa} {dtype}")
+            check("correlate1d", x, rng.standard_normal(6), axis=0, mode=mode, what=f"{isa} {dtype}")
+
+
+def test_threads_do_not_change_the_bits(restore_threads, rng):
+    """Large enough for many tasks per call; the threshold is 0 in this test."""
+    x = rng.standard_normal((3, 70, 300))
+    x32 = x.astype(np.float32)
+    calls = [lambda: fndi.correlate(x, np.ones((2, 3, 4)), mode="mirror"),
+             lambda: fndi.correlate(x32, np.ones((3, 3, 3)) / 27),
+             lambda: fndi.gaussian_filter(x32, 2.0, mode="wrap"),
+             lambda: fndi.uniform_filter((x * 9).astype(np.int16), (1, 7, 5)),
+             lambda: fndi.correlate1d(x, np.arange(9.0), axis=1, mode="nearest")]
+    fastconv.set_num_threads(1)
+    one = [c() for c in calls]
+    fastconv.set_num_threads(2)
+    two = [c() for c in calls]
+    for a, b in zip(one, two):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_concurrent_calls_from_python_threads(rng):
+    """The kernels run without the GIL; calls from several threads at once
+    give each its own result."""
+    images = [rng.standard_normal((120, 130)).astype(dt) for dt in ("float64", "float32", "uint8")
+              for _ in range(2)]
+    calls = [lambda x: fndi.gaussian_filter(x, 1.5, mode="mirror"),
+             lambda x: fndi.uniform_filter(x, (5, 3)),
+             lambda x: fndi.correlate(x, np.arange(12.0).reshape(3, 4), mode="wrap")]
+    want = [[c(x) for c in calls] for x in images]
+    errors = []
+
+    def worker(i):
+        try:
+            for _ in range(5):
+                for got, expected in zip([c(images[i]) for c in calls], want[i]):
+                    assert got.tobytes() == expected.tobytes()
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(images))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors[0]
+
+
+def test_small_calls_go_to_scipy_and_large_ones_to_the_kernels(monkeypatch, rng):
+    calls = []
+
+    def counting(name):
+        real = getattr(fndi._kernels, name)
+        return lambda *a: (calls.append(name), real(*a))[1]
+
+    for name in ("correlatend", "correlate_axis", "uniform_axis"):
+        monkeypatch.setattr(fndi._kernels, name, counting(name))
+    monkeypatch.setattr(fndi, "SMALL_WORK", 1 << 14)
+    small, large = rng.standard_normal((8, 8)), rng.standard_normal((200, 200))
+    for x, kernels in ((small, False), (large, True)):
+        calls.clear()
+        check("correlate", x, np.ones((3, 3)), what="hand-over")
+        check("gaussian_filter", x, 1.0, what="hand-over")
+        check("uniform_filter", x, 3, what="hand-over")
+        assert bool(calls) == kernels, f"{x.shape}: kernel calls {calls}"
+
+
+def test_float_paths_work_without_scipy(tmp_path, rng):
+    """SciPy is not a dependency: with it blocked, the filters run on the
+    kernels; their results are compared here with SciPy's."""
+    x = rng.standard_normal((30, 40))
+    np.save(tmp_path / "x.npy", x)
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules["scipy"] = None  # as if SciPy were not installed
+        import numpy as np
+        import fastconv.ndimage as f
+        x = np.load({str(tmp_path / 'x.npy')!r})
+        np.savez({str(tmp_path / 'out.npz')!r},
+                 f.correlate(x, np.ones((3, 4)), mode="mirror"),
+                 f.gaussian_filter(x, 1.5),
+                 f.uniform_filter(x, 5, mode="wrap"),
+                 f.correlate1d(x, [1.0, -1.0], axis=0, mode="constant", cval=2.0),
+                 f.uniform_filter((x * 40).astype(np.int16), 3),
+                 f.convolve(x.astype(np.float32), np.ones((2, 2)), mode="nearest"))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    got = np.load(tmp_path / "out.npz")
+    want = [sndi.correlate(x, np.ones((3, 4)), mode="mirror"), sndi.gaussian_filter(x, 1.5),
+            sndi.uniform_filter(x, 5, mode="wrap"),
+            sndi.correlate1d(x, [1.0, -1.0], axis=0, mode="constant", cval=2.0),
+            sndi.uniform_filter((x * 40).astype(np.int16), 3)]
+    for i, w in enumerate(want):
+        assert_same(got[f"arr_{i}"], w, what=f"call {i} without SciPy")
+    x32 = x.astype(np.float32)
+    assert_same(got["arr_5"], sndi.convolve(x32, np.ones((2, 2)), mode="nearest"),
+                what="float32 convolve without SciPy", taps=4,
+                size=sndi.convolve(np.abs(x32).astype(np.float64), np.ones((2, 2)), mode="nearest"))
+
+
+# ---- image-processing code written the way scikit-image calls scipy.ndimage --------------------
+
+def _image(rng, shape=(96, 128)) -> np.ndarray:
+    """A smooth field with a disc, a step and noise, in [0, 1]."""
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    img = 0.3 + 0.2 * np.sin(xx / 9.0) * np.cos(yy / 13.0)
+    img[(yy - 40) ** 2 + (xx - 60) ** 2 < 400] += 0.35
+    img[:, 100:] -= 0.2
+    img += 0.05 * rng.standard_normal(shape)
+    return np.clip(img, 0, 1)
+
+
+def _gaussian(image, sigma=1.0, mode="nearest", cval=0, preserve_range=False, truncate=4.0,
+              channel_axis=None):
+    """skimage.filters.gaussian: to float, sigma 0 along the channel axis."""
+    from scipy import ndimage as ndi
+    if image.dtype.kind in "iu" and not preserve_range:
+        image = image.astype(np.float64) / np.iinfo(image.dtype).max
+    image = image.astype(np.float64, copy=False) if image.dtype.kind != "f" else image
+    if channel_axis is not None:
+        sigma = [sigma] * (image.ndim - 1)
+        sigma.insert(channel_axis % image.ndim, 0)
+    return ndi.gaussian_filter(image, sigma, output=np.empty_like(image), mode=mode, cval=cval,
+                               truncate=truncate)
+
+
+def _sobel(image):
+    """skimage.filters.sobel: the magnitude of the two sobel passes, each a
+    smoothing correlate1d and a derivative correlate1d (as ndi.sobel)."""
+    from scipy import ndimage as ndi
+    image = image.astype(np.float64)
+    h = ndi.correlate1d(ndi.correlate1d(image, [1, 2, 1], axis=1, mode="reflect"),
+                        [1, 0, -1], axis=0, mode="reflect") / 4
+    v = ndi.correlate1d(ndi.correlate1d(image, [1, 2, 1], axis=0, mode="reflect"),
+                        [1, 0, -1], axis=1, mode="reflect") / 4
+    return np.sqrt((h * h + v * v) / 2)
+
+
+def _harris(image, sigma=1.0, k=0.05):
+    """skimage.feature.corner_harris: the structure tensor smoothed with a
+    constant-mode Gaussian."""
+    from scipy import ndimage as ndi
+    ix = ndi.sobel(image, axis=1, mode="constant")
+    iy = ndi.sobel(image, axis=0, mode="constant")
+    arr = [ndi.gaussian_filter(a, sigma, mode="constant", cval=0) for a in (ix * ix, ix * iy, iy * iy)]
+    axx, axy, ayy = arr
+    return axx * ayy - axy ** 2 - k * (axx + ayy) ** 2
+
+
+def _local_mean_std(image, window=15):
+    """skimage.filters.threshold_sauvola's local statistics (by uniform filters)."""
+    from scipy import ndimage as ndi
+    image = image.astype(np.float64)
+    mean = ndi.uniform_filter(image, window, mode="reflect")
+    sqmean = ndi.uniform_filter(image ** 2, window, mode="reflect")
+    return mean, np.sqrt(np.clip(sqmean - mean ** 2, 0, None))
+
+
+def _unsharp(image, radius=2.0, amount=1.5):
+    """skimage.filters.unsharp_mask on a colour image (channel_axis=-1)."""
+    blurred = _gaussian(image, radius, mode="nearest", channel_axis=-1)
+    return np.clip(image + (image - blurred) * amount, 0, 1)
+
+
+def _laplace_of_gaussian(image, sigma=2.0):
+    """skimage.feature.blob_log's scale-normalised LoG response."""
+    from scipy import ndimage as ndi
+    return -ndi.gaussian_laplace(image.astype(np.float32), sigma) * sigma ** 2
+
+
+def _box_and_edges(image_u8):
+    """Integer pipelines: ndi.convolve with an integer kernel on uint8 (as
+    skimage.filters.rank-style code and user scripts do), and a 3-D median-free
+    smoothing of a stack."""
+    from scipy import ndimage as ndi
+    box = ndi.convolve(image_u8, np.ones((5, 5), int), mode="mirror", output=np.int32)
+    stack = np.stack([image_u8, image_u8[::-1], image_u8[:, ::-1]])
+    smooth = ndi.uniform_filter(stack, size=(1, 3, 3))
+    return box, smooth
+
+
+SKIMAGE_STYLE = {
+    "gaussian float": lambda img, u8, rgb: _gaussian(img, 2.0),
+    "gaussian uint8 preserve_range": lambda img, u8, rgb: _gaussian(u8, 1.0, preserve_range=True),
+    "gaussian rgb channel_axis": lambda img, u8, rgb: _gaussian(rgb, 1.5, channel_axis=-1),
+    "sobel": lambda img, u8, rgb: _sobel(u8),
+    "harris": lambda img, u8, rgb: _harris(img),
+    "sauvola statistics": lambda img, u8, rgb: _local_mean_std(img),
+    "unsharp mask": lambda img, u8, rgb: _unsharp(rgb),
+    "LoG float32": lambda img, u8, rgb: _laplace_of_gaussian(img),
+    "uint8 box and stack": lambda img, u8, rgb: _box_and_edges(u8),
+}
+
+
+@pytest.mark.parametrize("case", SKIMAGE_STYLE)
+def test_skimage_style_code_is_unchanged_under_patched(case, rng):
+    img = _image(rng)
+    u8 = (img * 255).astype(np.uint8)
+    rgb = np.stack([img, img[::-1], np.roll(img, 7, axis=1)], axis=-1)
+    run = SKIMAGE_STYLE[case]
+    want = run(img, u8, rgb)
+    with fastconv.patched():
+        got = run(img, u8, rgb)
+    for g, w in zip(got, want) if isinstance(want, tuple) else [(got, want)]:
+        assert_same(g, w, what=case)
