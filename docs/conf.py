@@ -66,6 +66,7 @@ DOCUMENTED_MODULES = [
     "fastconv",
     "fastconv.nn",
     "fastconv.signal",
+    "fastconv.ndimage",
     "fastconv.numpy_compat",
     "fastconv.models",
     "fastconv.layers",
