@@ -27,6 +27,7 @@ import pytest
 import scipy.signal
 
 import fastconv
+import fastconv.signal
 from fastconv import _patch
 from dropins_reference import assert_same_result
 
@@ -49,6 +50,18 @@ HOMES = {
     "scipy.signal.convolve2d": (scipy.signal, SIGNALTOOLS),
     "scipy.signal.correlate2d": (scipy.signal, SIGNALTOOLS),
 }
+# scipy.signal's N-d family: SciPy's own signatures, no extension; _wavelets
+# imports convolve from _signaltools.
+ND_NAMES = ["scipy.signal.convolve", "scipy.signal.correlate", "scipy.signal.fftconvolve",
+            "scipy.signal.oaconvolve"]
+NAMES += ND_NAMES
+FASTCONV.update({name: getattr(fastconv.signal, name.rpartition(".")[2]) for name in ND_NAMES})
+HOMES.update({name: (scipy.signal, SIGNALTOOLS) for name in ND_NAMES})
+WAVELETS = sys.modules.get("scipy.signal._wavelets")
+if WAVELETS is not None and vars(WAVELETS).get("convolve") is SIGNALTOOLS.convolve:
+    HOMES["scipy.signal.convolve"] += (WAVELETS,)
+# fastconv's keyword-only extension of the four drop-ins that sum directly by default
+EXTENSION = {name: [("method", inspect.Parameter.KEYWORD_ONLY, "direct")] for name in NAMES[:4]}
 ORIGINAL = {name: vars(HOMES[name][0])[name.rpartition(".")[2]] for name in NAMES}
 LOCATIONS = [(module, name.rpartition(".")[2], ORIGINAL[name]) for name in NAMES for module in HOMES[name]]
 assert all(vars(m)[attr] is orig for m, attr, orig in LOCATIONS), "imported patched: cannot save the originals"
@@ -290,8 +303,8 @@ def test_replacements_look_like_the_originals():
         fast_params = list(inspect.signature(fast).parameters.values())
         orig_params = list(inspect.signature(orig).parameters.values())
         assert fast_params[:len(orig_params)] == orig_params, name
-        assert [(p.name, p.kind, p.default) for p in fast_params[len(orig_params):]] == [
-            ("method", inspect.Parameter.KEYWORD_ONLY, "direct")], name
+        assert [(p.name, p.kind, p.default) for p in fast_params[len(orig_params):]] == \
+            EXTENSION.get(name, []), name
         assert fast.__doc__
     with fastconv.patched():
         for name in NAMES:
@@ -356,6 +369,10 @@ INTERNALS = {
         "numpy.convolve", lambda: _SIG.lfilter(np.array([1, 2, 1], object), [1], np.arange(6).astype(object))),
     "signal.group_delay": ("numpy.convolve", lambda: _SIG.group_delay(([1.0, 2], [1.0, -0.5]), w=8)),
     "signal.wiener 1-D": ("numpy.convolve", lambda: _SIG.wiener(_X, 5)),
+    # SciPy's N-d family calls its own members through _signaltools
+    "signal.wiener 2-D": ("scipy.signal.correlate", lambda: _SIG.wiener(_X.reshape(5, 8), (3, 3))),
+    "signal.deconvolve's convolve": (
+        "scipy.signal.convolve", lambda: _SIG.deconvolve([1.0, 3, 5, 7, 4], [1.0, 1])),
 }
 
 
