@@ -4,7 +4,8 @@ from typing import Any, Literal, overload
 import dask.array as da
 import numpy.typing as npt
 
-from .models import Sequential
+from ..models import Sequential
+from . import signal as signal
 
 _Mode = Literal["full", "valid", "same"]
 _Mode1d = Literal["full", "valid", "same", 0, 1, 2]
