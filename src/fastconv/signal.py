@@ -318,10 +318,10 @@ def _direct_without_scipy(in1: np.ndarray, in2: np.ndarray, mode: str, swapped: 
     x, k = (in2, in1) if swapped else (in1, in2)
     if mode == "valid":
         shape = [i - j + 1 for i, j in zip(x.shape, k.shape)]
-        np.empty(shape)  # SciPy's ValueError for negative sizes
+        np.empty(shape, x.dtype)  # SciPy's ValueError for negative sizes
     else:
-        padded = np.zeros([i + j - 1 for i, j in zip(x.shape, k.shape)])
-        padded[tuple(slice(0, n) for n in x.shape)] = 0  # and its broadcasting error
+        padded = np.zeros([i + j - 1 for i, j in zip(x.shape, k.shape)], x.dtype)
+        padded[tuple(slice(0, n) for n in x.shape)] = x  # and its broadcasting error
         shape = padded.shape if mode == "full" else x.shape
     try:
         dtype = np.result_type(x, k)
