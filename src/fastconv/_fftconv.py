@@ -254,7 +254,10 @@ def freq_conv(a, b, axes, fshape):
     fwd, inv, kw = _transforms(complex_, points)
     sp1 = fwd(a, fshape, axes=axes, **kw)
     sp2 = fwd(b, fshape, axes=axes, **kw)
-    return inv(_multiply(sp1, sp2), fshape, axes=axes, **kw)
+    ret = inv(_multiply(sp1, sp2), fshape, axes=axes, **kw)
+    # scipy.fft's precision: numpy.fft before NumPy 2 transforms everything in float64
+    want = np.result_type(a, b, np.complex64) if complex_ else np.result_type(a, b)
+    return ret.astype(want, copy=False)
 
 
 # ---- the two functions -------------------------------------------------------------------------
