@@ -284,6 +284,8 @@ def test_messages_name_the_arguments_and_shapes():
         fs.fftconvolve(np.ones((2, 5)), np.ones((3, 4)), "valid")
     with pytest.raises(ValueError, match=r"axes \[2\] for 2-d"):
         fs.oaconvolve(np.ones((3, 30)), np.ones((2, 2)), axes=2)
+    with pytest.raises(ValueError, match=r"in1 \(bool, shape \(3, 3\)\).*Unsupported type"):
+        fs.convolve(np.ones((3, 3), bool), np.ones((2, 2), bool), "same", "direct")
 
 
 def test_warnings_as_scipy():

@@ -363,7 +363,12 @@ def _correlate_nd(in1: np.ndarray, in2: np.ndarray, mode: str, order=None) -> np
         if y is not None:
             return _reverse_and_conj(y) if swapped else y
     if original is not None:  # no fast path: SciPy's own speed, values and errors
-        return original(in1, in2, mode, "direct")
+        try:
+            return original(in1, in2, mode, "direct")
+        except ValueError as e:  # SciPy's words ("Unsupported type"), with the inputs named
+            raise ValueError(
+                f"correlate: direct sums of in1 ({in1.dtype}, shape {in1.shape}) and in2 "
+                f"({in2.dtype}, shape {in2.shape}), mode={mode!r}: {e}") from e
     return _direct_without_scipy(in1, in2, mode, swapped)
 
 
