@@ -354,14 +354,16 @@ def _correlate_nd(in1: np.ndarray, in2: np.ndarray, mode: str, order=None) -> np
         dtype = np.result_type(x, k).newbyteorder("=")
     except TypeError:
         dtype = None
-    original = _originals.installed("scipy.signal.correlate")
-    if (x.size and k.size and dtype is not None and _signal_nd.fast_dtype(dtype)
-            and (original is None or order is not None or not _signal_nd.small(x.shape, k.shape, mode))):
+    # SciPy is looked up (and imported) only for the calls fastconv hands it
+    if x.size and k.size and dtype is not None and _signal_nd.fast_dtype(dtype) and (
+            order is not None or not _signal_nd.small(x.shape, k.shape, mode)
+            or _originals.installed("scipy.signal.correlate") is None):
         kk = k.astype(dtype, copy=False)
         y = _signal_nd.correlate(x.astype(dtype, copy=False),
                                  np.conj(kk) if kk.dtype.kind == "c" else kk, mode, order)
         if y is not None:
             return _reverse_and_conj(y) if swapped else y
+    original = _originals.installed("scipy.signal.correlate")
     if original is not None:  # no fast path: SciPy's own speed, values and errors
         try:
             return original(in1, in2, mode, "direct")
