@@ -6,7 +6,14 @@ set(FASTCONV_ISAS scalar)
 set(FASTCONV_FLAGS_scalar "")
 
 set(_fc_x86 OFF)
-if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|x64|i.86)$")
+if(APPLE AND CMAKE_OSX_ARCHITECTURES)
+  # macOS: the architectures asked for (a cross build's CMAKE_SYSTEM_PROCESSOR is
+  # the host's). x86 kernels only in an x86_64-only build: a universal2 binary's
+  # arm64 slice could not compile them.
+  if(CMAKE_OSX_ARCHITECTURES STREQUAL "x86_64")
+    set(_fc_x86 ON)
+  endif()
+elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|x64|i.86)$")
   set(_fc_x86 ON)
 endif()
 

@@ -9,6 +9,7 @@ computed in float64.
 """
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import subprocess
@@ -140,42 +141,59 @@ def relu_backward(grad_out, x):
 # ---- max_pool2d --------------------------------------------------------------
 
 
-def pool_out_size(size, kernel, stride, pad, ceil_mode):
-    """PyTorch's output length: floor or ceil of (size + 2 pad - kernel) / stride + 1,
-    less one if ceil mode would start the last window in the right padding."""
-    span = size + 2 * pad - kernel
+def pool_out_size(size, kernel, stride, pad, ceil_mode, dilation=1):
+    """PyTorch's output length: floor or ceil of (size + 2 pad - dilation (kernel - 1)
+    - 1) / stride + 1, less one if ceil mode would start the last window in the
+    right padding."""
+    span = size + 2 * pad - dilation * (kernel - 1) - 1
     out = (-(-span // stride) if ceil_mode else span // stride) + 1
     if ceil_mode and (out - 1) * stride >= size + pad:
         out -= 1
     return out
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
+def _taps_inside(start, kernel, dilation, size):
+    """Positions start + i * dilation (i < kernel) inside [0, size), as a range
+    (bisected, so a kernel of 2**40 taps costs nothing)."""
+    taps = range(start, start + dilation * (kernel - 1) + 1, dilation)
+    return taps[bisect.bisect_left(taps, 0):bisect.bisect_left(taps, size)]
+
+
+def _single_or_pair(v):
+    """PyTorch's pooling forms: an int, or a sequence of one or two ints."""
+    if isinstance(v, (tuple, list)) and len(v) == 1:
+        return int(v[0]), int(v[0])
+    return _pair(v)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """NCHW max pooling as PyTorch: (values float64, indices int64).
 
-    The window is clipped to the input (the -inf padding can never win: an
-    all -inf window reports its first in-bounds element, as PyTorch does).
-    Ties go to the first maximum in row-major window order; a window with NaN
-    gives NaN and the index of its last NaN. Indices are h * W + w in the plane.
+    Window (oy, ox) reads rows oy * stride - padding + i * dilation, likewise
+    columns, clipped to the input (the -inf padding can never win: an all -inf
+    window reports its first in-bounds element, as PyTorch does; a window of
+    padding only is an error). Ties go to the first maximum in row-major window
+    order; a window with NaN gives NaN and the index of its last NaN. Indices
+    are h * W + w in the plane.
     """
     x = np.asarray(x, dtype=np.float64)
     n, c, h, w = x.shape
-    kh, kw = _pair(kernel_size)
-    sh, sw = (kh, kw) if stride is None else _pair(stride)
-    ph, pw = _pair(padding)
-    oh = pool_out_size(h, kh, sh, ph, ceil_mode)
-    ow = pool_out_size(w, kw, sw, pw, ceil_mode)
+    kh, kw = _single_or_pair(kernel_size)
+    sh, sw = (kh, kw) if stride is None or stride == () else _single_or_pair(stride)
+    ph, pw = _single_or_pair(padding)
+    dh, dw = _single_or_pair(dilation)
+    oh = pool_out_size(h, kh, sh, ph, ceil_mode, dh)
+    ow = pool_out_size(w, kw, sw, pw, ceil_mode, dw)
     y = np.empty((n, c, oh, ow))
     idx = np.empty((n, c, oh, ow), dtype=np.int64)
     plane_pos = np.arange(h * w).reshape(h, w)
     for oy in range(oh):
-        h0 = oy * sh - ph
-        hs, he = max(h0, 0), min(h0 + kh, h)
+        rows = np.array(_taps_inside(oy * sh - ph, kh, dh, h))
         for ox in range(ow):
-            w0 = ox * sw - pw
-            ws, we = max(w0, 0), min(w0 + kw, w)
-            vals = x[:, :, hs:he, ws:we].reshape(n, c, -1)  # row-major window order
-            pos = plane_pos[hs:he, ws:we].reshape(-1)
+            cols = np.array(_taps_inside(ox * sw - pw, kw, dw, w))
+            assert rows.size and cols.size, f"window ({oy}, {ox}) holds padding only"
+            vals = x[:, :, rows[:, None], cols[None, :]].reshape(n, c, -1)  # row-major window order
+            pos = plane_pos[rows[:, None], cols[None, :]].reshape(-1)
             isnan = np.isnan(vals)
             first_max = np.argmax(np.where(isnan, -np.inf, vals), axis=-1)
             last_nan = isnan.shape[-1] - 1 - np.argmax(isnan[..., ::-1], axis=-1)
@@ -185,6 +203,11 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
                                        np.take_along_axis(vals, at[..., None], -1)[..., 0])
             idx[:, :, oy, ox] = pos[at]
     return y, idx
+
+
+def pool_windows_covered(size, kernel, stride, pad, dilation, outs):
+    """Whether each of `outs` windows along an axis holds an input position."""
+    return all(len(_taps_inside(o * stride - pad, kernel, dilation, size)) for o in range(outs))
 
 
 def max_pool2d_backward(grad_out, indices, x_shape):

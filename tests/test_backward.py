@@ -385,11 +385,13 @@ def test_conv2d_backward_matches_finite_differences(isa, name, rng):
                      atol=1e-8, context=f"vs finite differences, {name}, x {x.shape}, weight {w.shape}")
 
 
-FD_POOL = {  # kernel, stride, padding, ceil_mode, layout, x shape (NCHW), unbatched
-    "k3-s1-p1-overlapping": ((3, 3), 1, 1, False, "NCHW", (2, 2, 6, 7), False),
-    "k3x2-s2x1-p1x0-ceil": ((3, 2), (2, 1), (1, 0), True, "NHWC", (1, 3, 7, 6), False),
-    "k2-ceil-partial-unbatched": (2, None, 0, True, "NCHW", (1, 2, 5, 7), True),
-    "k4-s3-p2-ceil": (4, 3, 2, True, "NHWC", (2, 2, 9, 8), False),
+FD_POOL = {  # kernel, stride, padding, dilation, ceil_mode, layout, x shape (NCHW), unbatched
+    "k3-s1-p1-overlapping": ((3, 3), 1, 1, 1, False, "NCHW", (2, 2, 6, 7), False),
+    "k3x2-s2x1-p1x0-ceil": ((3, 2), (2, 1), (1, 0), 1, True, "NHWC", (1, 3, 7, 6), False),
+    "k2-ceil-partial-unbatched": (2, None, 0, 1, True, "NCHW", (1, 2, 5, 7), True),
+    "k4-s3-p2-ceil": (4, 3, 2, 1, True, "NHWC", (2, 2, 9, 8), False),
+    "k3-s1-p1-d2-overlapping": (3, 1, 1, 2, False, "NCHW", (2, 2, 7, 8), False),
+    "k2x3-s2-p1-d3x2-ceil": ((2, 3), 2, 1, (3, 2), True, "NHWC", (1, 3, 8, 9), False),
 }
 
 
@@ -397,11 +399,12 @@ FD_POOL = {  # kernel, stride, padding, ceil_mode, layout, x shape (NCHW), unbat
 def test_max_pool2d_backward_matches_finite_differences(isa, name, rng):
     """L = sum(max_pool2d(x) * G) with x's values distinct and 0.5 apart, so
     steps of 1e-2 never change which element wins a window: L is linear there."""
-    kernel, stride, padding, ceil_mode, layout, shape, unbatched = FD_POOL[name]
+    kernel, stride, padding, dilation, ceil_mode, layout, shape, unbatched = FD_POOL[name]
     x = nchw_to(layout, rng.permutation(math.prod(shape)).reshape(shape) * 0.5)
     if unbatched:
         x = x[0]
-    opts = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode, layout=layout)
+    opts = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
+                ceil_mode=ceil_mode, layout=layout)
     y, idx = fastconv.max_pool2d(x, return_indices=True, **opts)
     g = rng.standard_normal(y.shape)
     want = central_differences(lambda a: float(np.sum(fastconv.max_pool2d(a, **opts) * g)), x, 1e-2)
@@ -460,10 +463,14 @@ def test_sgd_step_changes_loss_as_first_order_predicts(isa, layout, rng):
 
 
 def _pool_reduce(case):
-    """How many windows can pick one input: 1 (exact sums) when they do not overlap."""
+    """How many windows can pick one input: 1 (exact sums) when they do not overlap.
+    Along an axis an input is tap j of at most one window per j, and lies in at
+    most ceil(span / stride) windows."""
     kh, kw = _pair(case["kernel"])
     sh, sw = (kh, kw) if case["stride"] is None else _pair(case["stride"])
-    return math.ceil(kh / sh) * math.ceil(kw / sw)
+    dh, dw = _pair(case["dilation"])
+    return (min(kh, math.ceil((dh * (kh - 1) + 1) / sh))
+            * min(kw, math.ceil((dw * (kw - 1) + 1) / sw)))
 
 
 def pool_backward_inputs(case, dtype, rng):
@@ -479,8 +486,9 @@ def pool_backward_inputs(case, dtype, rng):
 
 
 def run_pool_backward(case, g, x, idx):
+    """fastconv.max_pool2d_backward with the case's options, positional in PyTorch's order."""
     return fastconv.max_pool2d_backward(g, x, idx, case["kernel"], case["stride"], case["padding"],
-                                        case["ceil_mode"], layout=case["layout"])
+                                        case["dilation"], case["ceil_mode"], layout=case["layout"])
 
 
 def pool_result(case, gx_nchw):
@@ -496,7 +504,8 @@ def test_max_pool2d_backward_matches_torch(isa, dtype, case, rng):
     exactly where windows do not overlap."""
     (g, x, idx), (g0, x0) = pool_backward_inputs(case, dtype, rng)
     t = torch.tensor(x0, requires_grad=True)
-    y = F.max_pool2d(t, case["kernel"], case["stride"], case["padding"], ceil_mode=case["ceil_mode"])
+    y = F.max_pool2d(t, case["kernel"], case["stride"], case["padding"], case["dilation"],
+                     ceil_mode=case["ceil_mode"])
     y.backward(torch.from_numpy(g0))
     reduce = _pool_reduce(case)
     assert_close(run_pool_backward(case, g, x, idx), pool_result(case, t.grad.numpy()),
@@ -509,7 +518,8 @@ def test_max_pool2d_backward_matches_torch(isa, dtype, case, rng):
 def test_max_pool2d_backward_matches_slow(isa, dtype, case, rng):
     """Indices from the slow forward, scattered by the slow adjoint."""
     (g, x, _), (g0, x0) = pool_backward_inputs(case, dtype, rng)
-    _, idx0 = ref.max_pool2d(x0, case["kernel"], case["stride"], case["padding"], case["ceil_mode"])
+    _, idx0 = ref.max_pool2d(x0, case["kernel"], case["stride"], case["padding"], case["dilation"],
+                             case["ceil_mode"])
     idx = nchw_to(case["layout"], idx0)
     got = run_pool_backward(case, g, x, idx[0] if case["unbatched"] else idx)
     want = ref.max_pool2d_backward(g0, idx0, x0.shape)
@@ -541,6 +551,22 @@ def test_max_pool2d_backward_ties_nan_overlap_match_torch(isa, dtype, layout, in
     got = fastconv.max_pool2d_backward(nchw_to(layout, g0), x, idx.astype(index_dtype), 3, 1, 1, layout=layout)
     assert_close(got, nchw_to(layout, t.grad.numpy()), op="max_pool2d_backward", isa=isa, dtype=dtype,
                  reduce=9, context=f"hand-made plane, indices {np.dtype(index_dtype)}")
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_max_pool2d_backward_positional_order_matches_torch(isa, layout, rng):
+    """max_pool2d_backward(grad_out, x, indices, kernel_size, stride, padding,
+    dilation, ceil_mode) in torch's positional order: torch autograd's gradient."""
+    x0 = rng.permutation(2 * 3 * 9 * 10).reshape(2, 3, 9, 10) * 0.5  # distinct: no ties
+    t = torch.tensor(x0, requires_grad=True)
+    y = F.max_pool2d(t, (3, 2), 2, 1, (2, 3), True)
+    g0 = rng.standard_normal(tuple(y.shape))
+    y.backward(torch.from_numpy(g0))
+    x = nchw_to(layout, x0)
+    _, idx = fastconv.max_pool2d(x, (3, 2), 2, 1, (2, 3), True, True, layout=layout)
+    got = fastconv.max_pool2d_backward(nchw_to(layout, g0), x, idx, (3, 2), 2, 1, (2, 3), True, layout=layout)
+    assert_close(got, nchw_to(layout, t.grad.numpy()), op="max_pool2d_backward", isa=isa, dtype=np.float64,
+                 reduce=4, context="positional, dilation (2, 3), ceil_mode")
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -625,8 +651,8 @@ def _backward_ops(layout, dtype, rng):
                    ("grad_bias", case["n"] * oh * ow)]
         ops[f"conv2d_backward_{path}"] = (
             lambda case=case, g=g, x=x, w=w: run_conv_backward(case, g, x, w), (g, x, w), reduces)
-    case = dict(n=4, c=16, h=33, w=31, kernel=3, stride=2, padding=1, ceil_mode=True, data="nan",
-                layout=layout, memory="reversed", unbatched=False)
+    case = dict(n=4, c=16, h=33, w=31, kernel=3, stride=2, padding=1, dilation=1, ceil_mode=True,
+                data="nan", layout=layout, memory="reversed", unbatched=False)
     (g, x, idx), _ = pool_backward_inputs(case, dtype, rng)
     ops["max_pool2d_backward"] = (lambda: run_pool_backward(case, g, x, idx), (g, x, idx), [("grad_x", 4)])
     gr, xr = (in_memory(a.reshape(6, 50000), "strided") for a in relu_backward_data(300000, dtype, rng))
@@ -758,6 +784,10 @@ BAD_CALLS = {
     "max_pool2d_backward-grad_out-float32": (pool_bwd(grad_out=P_Y.astype(np.float32)), TypeError, "grad_out"),
     "max_pool2d_backward-x-int": (pool_bwd(x=P.astype(np.int64)), TypeError, "x"),
     "max_pool2d_backward-padding": (pool_bwd(padding=2), ValueError, "padding"),
+    "max_pool2d_backward-dilation-0": (pool_bwd(dilation=0), ValueError, "dilation"),
+    "max_pool2d_backward-grad_out-other-dilation": (pool_bwd(dilation=2), ValueError, "grad_out"),
+    "max_pool2d_backward-ceil_mode-str": (pool_bwd(ceil_mode="yes"), TypeError, "ceil_mode"),
+    "max_pool2d_backward-ceil_mode-int": (pool_bwd(ceil_mode=0), TypeError, "ceil_mode"),
     "max_pool2d_backward-layout": (pool_bwd(layout="nchw"), ValueError, "layout"),
 }
 

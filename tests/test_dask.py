@@ -303,13 +303,13 @@ def test_relu_and_max_pool2d_on_cluster_match_in_memory(client):
     x = rng.standard_normal((6, 3, 9, 11))
     x[0, 0, 0, :3] = np.nan
     xd = da.from_array(x, chunks=(2, 1, 4, 5))
-    y, idx = fcd.max_pool2d(xd, 3, 2, 1, True, return_indices=True)
+    y, idx = fcd.max_pool2d(xd, 3, 2, 1, 2, True, return_indices=True)
     nhwc = fcd.max_pool2d(da.from_array(x.transpose(0, 2, 3, 1), chunks=(4, 9, 11, 2)), (2, 3),
                           layout="NHWC")
     got = on_cluster(client, fcd.relu(xd), y, idx, nhwc)
-    want_y, want_idx = fastconv.max_pool2d(x, 3, 2, 1, True, return_indices=True)
+    want_y, want_idx = fastconv.max_pool2d(x, 3, 2, 1, 2, True, return_indices=True)
     assert_equal_exact(got[0], fastconv.relu(x), op="relu", case="chunks (2, 1, 4, 5)")
-    assert_equal_exact(got[1], want_y, op="max_pool2d", case="k3 s2 p1 ceil")
+    assert_equal_exact(got[1], want_y, op="max_pool2d", case="k3 s2 p1 d2 ceil")
     assert_equal_exact(got[2], want_idx, op="max_pool2d", case="indices")
     assert_equal_exact(got[3], fastconv.max_pool2d(x.transpose(0, 2, 3, 1), (2, 3), layout="NHWC"),
                        op="max_pool2d", case="NHWC")
@@ -458,6 +458,10 @@ def test_bad_arguments_raise_the_in_memory_errors_before_computing():
         (lambda: fcd.conv2d(xd, np.ones((5, 3, 11, 3), np.float32)), lambda: fastconv.conv2d(x, np.ones((5, 3, 11, 3), np.float32))),
         (lambda: fcd.conv2d(xd, w[:, :1].repeat(3, 1), np.ones(4, np.float32)), lambda: fastconv.conv2d(x, w[:, :1].repeat(3, 1), np.ones(4, np.float32))),
         (lambda: fcd.max_pool2d(xd, 3, padding=2), lambda: fastconv.max_pool2d(x, 3, padding=2)),
+        (lambda: fcd.max_pool2d(xd, 3, dilation=0), lambda: fastconv.max_pool2d(x, 3, dilation=0)),
+        (lambda: fcd.max_pool2d(xd, 3, dilation=5), lambda: fastconv.max_pool2d(x, 3, dilation=5)),
+        (lambda: fcd.max_pool2d(xd, 3, ceil_mode="no"), lambda: fastconv.max_pool2d(x, 3, ceil_mode="no")),
+        (lambda: fcd.max_pool2d(xd, 3, return_indices=1), lambda: fastconv.max_pool2d(x, 3, return_indices=1)),
         (lambda: fcd.max_pool2d(xd.astype(np.int32), 2), lambda: fastconv.max_pool2d(x.astype(np.int32), 2)),
     ]:
         assert_same_error(raised(call), raised(ref))

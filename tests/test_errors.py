@@ -165,6 +165,21 @@ VALUE_CASES = {
     "max_pool2d-kernel-too-big-nhwc": (pool(7, x=np.zeros((1, 6, 6, 2)), layout="NHWC"), ["kernel_size"]),
     "max_pool2d-layout-bad": (pool(2, layout="CHWN"), ["layout"]),
     "max_pool2d-kernel-triple": (pool((2, 2, 2)), ["kernel_size"]),
+    "max_pool2d-kernel-empty": (pool(()), ["kernel_size"]),
+    "max_pool2d-padding-empty": (pool(2, None, ()), ["padding"]),
+    "max_pool2d-dilation-0": (pool(2, dilation=0), ["dilation"]),
+    "max_pool2d-dilation-0-positional": (pool(2, 2, 0, 0), ["dilation"]),
+    "max_pool2d-dilation-negative-one-axis": (pool(2, dilation=(1, -1)), ["dilation"]),
+    "max_pool2d-dilation-empty": (pool(2, dilation=()), ["dilation"]),
+    "max_pool2d-dilation-triple": (pool(2, dilation=(1, 1, 1)), ["dilation"]),
+    # PyTorch's limit is half the kernel size, whatever the dilation
+    "max_pool2d-padding-over-half-dilated": (pool(3, 1, 2, 2), ["padding"]),
+    "max_pool2d-dilated-kernel-too-big": (pool(3, dilation=3), ["kernel_size", "dilation"]),
+    "max_pool2d-dilated-kernel-too-big-ceil": (pool(3, 1, 0, 3, True), ["kernel_size", "dilation"]),
+    # kernel 2, padding 1, dilation 7 on 6x6: the one window reads rows -1 and 6
+    "max_pool2d-window-of-padding-only": (pool(2, 1, 1, 7), ["padding", "dilation"]),
+    "max_pool2d-window-of-padding-only-nhwc": (pool((1, 2), 1, (0, 1), (1, 7), x=np.zeros((1, 6, 6, 2)),
+                                                    layout="NHWC"), ["padding", "dilation"]),
 }
 
 
@@ -186,6 +201,15 @@ TYPE_CASES = {
     "max_pool2d-kernel-float": (pool(2.5), "kernel_size"),
     "max_pool2d-stride-float": (pool(2, 1.5), "stride"),
     "max_pool2d-padding-none": (pool(2, 2, None), "padding"),
+    "max_pool2d-dilation-float": (pool(2, dilation=1.5), "dilation"),
+    "max_pool2d-dilation-none": (pool(2, dilation=None), "dilation"),
+    # bools as PyTorch takes them: not a string (truthy), not a number, not None
+    "max_pool2d-ceil_mode-str": (pool(2, ceil_mode="no"), "ceil_mode"),
+    "max_pool2d-ceil_mode-str-positional": (pool(2, 2, 0, 1, "no"), "ceil_mode"),
+    "max_pool2d-ceil_mode-int": (pool(2, ceil_mode=1), "ceil_mode"),
+    "max_pool2d-ceil_mode-none": (pool(2, ceil_mode=None), "ceil_mode"),
+    "max_pool2d-return_indices-str": (pool(2, return_indices="no"), "return_indices"),
+    "max_pool2d-return_indices-int-positional": (pool(2, 2, 0, 1, False, 1), "return_indices"),
 }
 
 
@@ -273,6 +297,8 @@ BEYOND_INT64 = {
     "conv2d-padding-2**64": (conv(padding=2**64), "padding"),
     "max_pool2d-stride-2**64": (pool(2, 2**64), "stride"),
     "max_pool2d-kernel-2**64": (pool(2**64, padding=2**63), "kernel_size"),
+    "max_pool2d-dilation-2**64": (pool(2, dilation=2**64), "dilation"),
+    "max_pool2d-dilation-2**62": (pool(2, dilation=2**62), "dilation"),
 }
 
 

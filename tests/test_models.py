@@ -425,7 +425,7 @@ def test_layers_reject_wrong_input_rank_naming_the_shape():
     conv = built(Conv2D(2, 3), (5, 5, 1))
     raises(lambda: conv(np.zeros((4, 5, 5))), ValueError, "(4, 5, 5)")
     raises(lambda: MaxPooling2D()(np.zeros((4, 5, 5))), ValueError, "(4, 5, 5)")
-    raises(lambda: Conv2D(2, 3)(np.zeros((4, 5, 5))), ValueError, "input_shape", "(5, 5)")
+    raises(lambda: Conv2D(2, 3)(np.zeros((4, 5, 5))), ValueError, "input_shape", "expected ndim=4", "(4, 5, 5)")
     dense = built(Dense(2), (6,))
     raises(lambda: dense(np.zeros((3, 7))), ValueError, "(3, 7)")
 
@@ -1440,7 +1440,8 @@ def test_the_saved_file_is_a_zip_of_json_and_npy_without_pickle(tmp_path):
             arr = np.load(io.BytesIO(zf.read(f"weights/{i:04d}.npy")), allow_pickle=False)
             np.testing.assert_array_equal(arr, w)
     assert sorted(names) == ["config.json"] + [f"weights/{i:04d}.npy" for i in range(len(model.get_weights()))]
-    assert config["format"] == "fastconv-model" and config["version"] == 1
+    assert config["format"] == "fastconv-model" and config["version"] == 2
+    assert config["optimizer_state"] is None  # compiled, never trained: a fresh optimizer on load
 
 
 # malformed files: each a mutation of a good file's members
@@ -1499,7 +1500,8 @@ MALFORMED = {
     "no-config": lambda m, tmp: {k: v for k, v in m.items() if k != "config.json"},
     "wrong-format": lambda m, tmp: with_config(m, _set("format", "keras")),
     "no-format": lambda m, tmp: with_config(m, lambda c: c.pop("format")),
-    "wrong-version": lambda m, tmp: with_config(m, _set("version", 2)),
+    "wrong-version": lambda m, tmp: with_config(m, _set("version", 3)),
+    "version-as-bool": lambda m, tmp: with_config(m, _set("version", True)),
     "version-as-string": lambda m, tmp: with_config(m, _set("version", "1")),
     "unknown-layer-class": lambda m, tmp: with_config(m, _layer0("class_name", "Lambda")),
     "layer-class-dunder": lambda m, tmp: with_config(m, _layer0("class_name", "__class__")),
@@ -1599,7 +1601,9 @@ def test_load_model_rejects_absurd_weight_shapes_without_allocating(tmp_path):
 # ---- what Keras users write -----------------------------------------------------------------
 
 
-def test_dense_takes_an_int_input_shape_as_keras_does():
+def test_dense_takes_an_int_input_shape_as_a_1d_shape():
+    """Keras 3 refuses `input_shape=4` ("Cannot convert '4' to a shape"); fastconv
+    takes it as (4,), the shape such tutorials mean."""
     utils.set_random_seed(0)
     model = Sequential([Dense(2, input_shape=4)])
     x = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)

@@ -49,6 +49,11 @@ def nchw_to(layout, x):
     return x.transpose(0, 2, 3, 1) if layout == "NHWC" else x
 
 
+def nchw_to_back(layout, y):
+    """A 4-D result in `layout` -> NCHW."""
+    return y.transpose(0, 3, 1, 2) if layout == "NHWC" else y
+
+
 def weight_to(layout, w):
     """(K, C/g, R, S) -> (R, S, C/g, K) for NHWC (Keras' kernel layout)."""
     return w.transpose(2, 3, 1, 0) if layout == "NHWC" else w
@@ -513,7 +518,10 @@ def test_relu_list_and_scalar_match_numpy():
 # ---- max_pool2d ---------------------------------------------------------------------
 
 
-def _pool_spec(gen):
+def _pool_spec(gen, dilated=False):
+    """One random pooling case; `dilated` draws dilations 1-3 per axis (after the
+    other draws, so the cases without it stay as they were) and sizes the input
+    for the dilated span, redrawing where a window would cover padding only."""
     kh, kw = int(gen.integers(1, 5)), int(gen.integers(1, 5))
     kernel = _maybe_int(gen, kh, kw)
     choice = gen.random()
@@ -526,49 +534,65 @@ def _pool_spec(gen):
     padding = _maybe_int(gen, ph, pw)
     h = max(1, kh - 2 * ph) + int(gen.integers(0, 7))
     w = max(1, kw - 2 * pw) + int(gen.integers(0, 7))
-    return dict(n=int(gen.integers(1, 3)), c=int(gen.integers(1, 5)), h=h, w=w, kernel=kernel,
-                stride=stride, padding=padding, ceil_mode=bool(gen.random() < 0.5),
+    case = dict(n=int(gen.integers(1, 3)), c=int(gen.integers(1, 5)), h=h, w=w, kernel=kernel,
+                stride=stride, padding=padding, dilation=1, ceil_mode=bool(gen.random() < 0.5),
                 data=str(gen.choice(["normal", "ties", "nan", "inf"])),
                 layout=str(gen.choice(LAYOUTS)), memory=str(gen.choice(MEMORY)),
                 unbatched=bool(gen.random() < 0.15))
+    if dilated:
+        while True:
+            dh, dw = int(gen.integers(1, 4)), int(gen.integers(1, 4))
+            h = max(1, dh * (kh - 1) + 1 - 2 * ph) + int(gen.integers(0, 7))
+            w = max(1, dw * (kw - 1) + 1 - 2 * pw) + int(gen.integers(0, 7))
+            oh = ref.pool_out_size(h, kh, sh, ph, case["ceil_mode"], dh)
+            ow = ref.pool_out_size(w, kw, sw, pw, case["ceil_mode"], dw)
+            if (ref.pool_windows_covered(h, kh, sh, ph, dh, oh)
+                    and ref.pool_windows_covered(w, kw, sw, pw, dw, ow)):
+                break
+        case.update(h=h, w=w, dilation=_maybe_int(gen, dh, dw))
+    return case
 
 
 def _pool_id(i, c):
     f = lambda v: "None" if v is None else (f"{v[0]}x{v[1]}" if isinstance(v, tuple) else str(v))
+    dil = "" if c["dilation"] == 1 else f"-d{f(c['dilation'])}"
     return (f"case{i}-{c['layout']}-n{c['n']}c{c['c']}h{c['h']}w{c['w']}-k{f(c['kernel'])}"
-            f"-s{f(c['stride'])}-p{f(c['padding'])}{'-ceil' if c['ceil_mode'] else ''}-{c['data']}"
+            f"-s{f(c['stride'])}-p{f(c['padding'])}{dil}{'-ceil' if c['ceil_mode'] else ''}-{c['data']}"
             f"-{c['memory']}{'-unbatched' if c['unbatched'] else ''}")
 
 
-def _pool_cases(seed, count):
+def _pool_cases(seed, count, dilated=False):
     gen = np.random.default_rng(seed)
-    specs = [_pool_spec(gen) for _ in range(count)]
-    return [pytest.param(c, id=_pool_id(i, c)) for i, c in enumerate(specs)]
+    specs = [_pool_spec(gen, dilated) for _ in range(count)]
+    return [pytest.param(c, id=("dilated-" if dilated else "") + _pool_id(i, c))
+            for i, c in enumerate(specs)]
 
 
-POOL_CASES = _pool_cases(4004, 60)
+POOL_CASES = _pool_cases(4004, 60) + _pool_cases(6006, 40, dilated=True)
 
 
-def _wide_pool_cases(seed):
+def _wide_pool_cases(seed, dilated=False):
     """Rows of many outputs, so the SIMD row kernels (8 or 16 outputs per pass)
     run whole passes and every tail length: output widths around 8, 16, 32."""
     gen = np.random.default_rng(seed)
     out = []
     for i, ow in enumerate([7, 8, 9, 15, 16, 17, 23, 31, 32, 33, 47, 64, 65]):
-        c = _pool_spec(gen)
+        c = _pool_spec(gen, dilated)
         kw = c["kernel"][1] if isinstance(c["kernel"], tuple) else c["kernel"]
         pw = c["padding"][1] if isinstance(c["padding"], tuple) else c["padding"]
+        dw = c["dilation"][1] if isinstance(c["dilation"], tuple) else c["dilation"]
         st = c["stride"]
         sw = kw if st is None else (st[1] if isinstance(st, tuple) else st)
-        c["w"] = max(1, (ow - 1) * sw + kw - 2 * pw)
+        c["w"] = max(1, (ow - 1) * sw + dw * (kw - 1) + 1 - 2 * pw)
         c["ceil_mode"] = False
         c["data"] = ("normal", "ties", "nan", "inf")[i % 4]
         c["layout"] = "NCHW" if i % 3 else "NHWC"
-        out.append(pytest.param(c, id=f"wide-ow{ow}-" + _pool_id(i, c)))
+        assert ref.pool_windows_covered(c["w"], kw, sw, pw, dw, ow)
+        out.append(pytest.param(c, id=f"wide-ow{ow}-" + ("dilated-" if dilated else "") + _pool_id(i, c)))
     return out
 
 
-POOL_CASES += _wide_pool_cases(5005)
+POOL_CASES += _wide_pool_cases(5005) + _wide_pool_cases(7007, dilated=True)
 
 
 def pool_data(case, dtype, rng):
@@ -586,8 +610,9 @@ def pool_data(case, dtype, rng):
 
 
 def run_pool(case, x, **kw):
-    return fastconv.max_pool2d(x, case["kernel"], case["stride"], case["padding"], case["ceil_mode"],
-                               layout=case["layout"], **kw)
+    """fastconv.max_pool2d with the case's options, positional in PyTorch's order."""
+    return fastconv.max_pool2d(x, case["kernel"], case["stride"], case["padding"], case["dilation"],
+                               case["ceil_mode"], layout=case["layout"], **kw)
 
 
 def pool_inputs(case, dtype, rng):
@@ -610,12 +635,12 @@ def test_max_pool2d_matches_torch(isa, dtype, case, rng):
     x, x0 = pool_inputs(case, dtype, rng)
     t = torch.from_numpy(x0)
     stride = case["stride"] if case["stride"] is not None else None
-    want, want_idx = F.max_pool2d(t, case["kernel"], stride, case["padding"], ceil_mode=case["ceil_mode"],
-                                  return_indices=True)
+    want, want_idx = F.max_pool2d(t, case["kernel"], stride, case["padding"], case["dilation"],
+                                  ceil_mode=case["ceil_mode"], return_indices=True)
     ctx = f"vs torch, x {x.shape}"
     if case["layout"] == "NHWC":  # values from torch's channels-last kernel too
         want_cl = F.max_pool2d(t.contiguous(memory_format=torch.channels_last), case["kernel"], stride,
-                               case["padding"], ceil_mode=case["ceil_mode"])
+                               case["padding"], case["dilation"], ceil_mode=case["ceil_mode"])
         assert_close(want_cl.numpy(), want.numpy(), op="torch channels_last", isa="-", dtype=dtype, exact=True)
     y = run_pool(case, x)
     y2, idx = run_pool(case, x, return_indices=True)
@@ -631,7 +656,8 @@ def test_max_pool2d_matches_torch(isa, dtype, case, rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_max_pool2d_matches_slow(isa, dtype, case, rng):
     x, x0 = pool_inputs(case, dtype, rng)
-    want, want_idx = ref.max_pool2d(x0, case["kernel"], case["stride"], case["padding"], case["ceil_mode"])
+    want, want_idx = ref.max_pool2d(x0, case["kernel"], case["stride"], case["padding"], case["dilation"],
+                                    case["ceil_mode"])
     y = run_pool(case, x)
     y2, idx = run_pool(case, x, return_indices=True)
     ctx = f"vs slow, x {x.shape}"
@@ -660,6 +686,109 @@ def test_max_pool2d_nan_rules_match_torch(dtype, layout):
         y, idx = y.transpose(0, 3, 1, 2), idx.transpose(0, 3, 1, 2)
     assert_close(y, want.numpy(), op="max_pool2d", isa="default", dtype=dtype, exact=True)
     assert_indices_equal(idx, want_idx.numpy(), op="max_pool2d", isa="default", dtype=dtype)
+
+
+# ---- the signature: PyTorch's positional order and argument forms -----------------------
+
+SIGNATURE_CALLS = {  # arguments after x, passed alike to fastconv and torch
+    "k3-s2-p1-d1-positional": ((3, 2, 1, 1), {}),
+    "k3-s2-p1-d2-ceil-positional": ((3, 2, 1, 2, True), {}),
+    "k3-s2-p1-d2-ceil-indices-positional": ((3, 2, 1, 2, True, True), {}),
+    "indices-false-positional": ((2, None, 0, 1, False, False), {}),
+    "stride-one-tuple": ((3,), {"stride": (2,)}),
+    "stride-empty-tuple": ((3,), {"stride": ()}),
+    "stride-empty-list": ((3,), {"stride": []}),
+    "kernel-one-tuple": (((3,),), {}),
+    "kernel-one-list-padding-one-tuple": (([3],), {"padding": (1,)}),
+    "dilation-one-tuple": ((3,), {"dilation": (2,)}),
+    "pairs-by-keyword": (((2, 3),), {"stride": (1, 2), "padding": (1, 1), "dilation": (3, 2), "ceil_mode": True}),
+    "numpy-ints": ((np.int64(3),), {"stride": np.int64(2), "dilation": np.int64(2)}),
+}
+
+
+@pytest.mark.parametrize("name", SIGNATURE_CALLS)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_max_pool2d_signature_matches_torch(name, layout, rng):
+    """fastconv.max_pool2d(x, *args, **kw) gives torch's F.max_pool2d(x, *args, **kw):
+    the positional order kernel_size, stride, padding, dilation, ceil_mode,
+    return_indices, and one-element sequences and empty strides read as torch reads them."""
+    args, kw = SIGNATURE_CALLS[name]
+    x0 = rng.standard_normal((2, 3, 8, 8))
+    want = F.max_pool2d(torch.from_numpy(x0), *args, **kw)
+    got = fastconv.max_pool2d(nchw_to(layout, x0), *args, layout=layout, **kw)
+    if isinstance(want, tuple):
+        assert isinstance(got, tuple) and len(got) == 2, f"{name}: expected (y, indices), got {type(got)}"
+        assert_indices_equal(nchw_to_back(layout, got[1]), want[1].numpy(), op="max_pool2d", isa="default",
+                             dtype=np.float64, context=name)
+        got, want = got[0], want[0]
+    assert isinstance(got, np.ndarray), f"{name}: expected an array, got {type(got)}"
+    assert_close(nchw_to_back(layout, got), want.numpy(), op="max_pool2d", isa="default", dtype=np.float64,
+                 exact=True, context=name)
+
+
+def test_max_pool2d_fifth_argument_is_dilation_as_in_torch(rng):
+    """max_pool2d(x, 3, 2, 1, 1) on 8x8 is kernel 3, stride 2, padding 1 and dilation 1:
+    4x4 as torch gives (read as ceil_mode=True it would be 5x5)."""
+    x = rng.standard_normal((1, 2, 8, 8))
+    got = fastconv.max_pool2d(x, 3, 2, 1, 1)
+    want = F.max_pool2d(torch.from_numpy(x), 3, 2, 1, 1)
+    assert got.shape == tuple(want.shape) == (1, 2, 4, 4)
+    assert_close(got, want.numpy(), op="max_pool2d", isa="default", dtype=np.float64, exact=True)
+
+
+def test_max_pool2d_numpy_bool_matches_torch_bool(rng):
+    """NumPy's bools pass where a bool is asked (torch wants Python's own)."""
+    x = rng.standard_normal((1, 2, 7, 7))
+    y, idx = fastconv.max_pool2d(x, 2, ceil_mode=np.True_, return_indices=np.True_)
+    want, want_idx = F.max_pool2d(torch.from_numpy(x), 2, ceil_mode=True, return_indices=True)
+    assert_close(y, want.numpy(), op="max_pool2d", isa="default", dtype=np.float64, exact=True)
+    assert_indices_equal(idx, want_idx.numpy(), op="max_pool2d", isa="default", dtype=np.float64)
+
+
+def test_max_pool2d_numpy_array_sizes_match_torch_ints(rng):
+    """NumPy arrays as sizes (torch takes none): a 0-d array is its int, a 1-element
+    array is used for both axes, an empty stride means kernel_size."""
+    x = rng.standard_normal((1, 2, 9, 8))
+    got = fastconv.max_pool2d(x, np.array(3), np.array([]), np.array([1]), np.array([2, 1]))
+    want = F.max_pool2d(torch.from_numpy(x), 3, 3, 1, (2, 1))
+    assert_close(got, want.numpy(), op="max_pool2d", isa="default", dtype=np.float64, exact=True,
+                 context="array sizes")
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_max_pool2d_one_tap_axis_ignores_its_dilation(isa, layout, rng):
+    """An axis of kernel size 1 reads one element whatever its dilation (2**62 here):
+    torch's result at dilation 1 on that axis."""
+    x0 = rng.standard_normal((2, 3, 7, 9)).astype(np.float32)
+    want, want_idx = F.max_pool2d(torch.from_numpy(x0), (1, 3), (2, 1), (0, 1), (1, 2), return_indices=True)
+    y, idx = fastconv.max_pool2d(nchw_to(layout, x0), (1, 3), (2, 1), (0, 1), (2**62, 2), False, True,
+                                 layout=layout)
+    assert_close(nchw_to_back(layout, y), want.numpy(), op="max_pool2d", isa=isa, dtype=np.float32, exact=True,
+                 context="kernel (1, 3), dilation (2**62, 2)")
+    assert_indices_equal(nchw_to_back(layout, idx), want_idx.numpy(), op="max_pool2d", isa=isa,
+                         dtype=np.float32)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool2d_dilated_nan_rules_match_torch(isa, dtype, layout):
+    """Dilated windows skip the elements between their taps: a NaN or a larger
+    value there must not count; a NaN on a tap propagates (last NaN's index)."""
+    nan = np.nan
+    plane = np.array([
+        [1, 99, 2, nan, 3, 0],
+        [99, 99, 99, 99, 99, 99],
+        [4, 99, nan, 99, 5, 1],
+        [99, nan, 99, 99, 99, 99],
+        [0, 99, 7, 99, -1, 2],
+    ], dtype=dtype)
+    x0 = np.stack([plane, -plane])[None]
+    want, want_idx = F.max_pool2d(torch.from_numpy(x0), 2, 1, 0, 2, return_indices=True)
+    y, idx = fastconv.max_pool2d(nchw_to(layout, x0), 2, 1, 0, 2, False, True, layout=layout)
+    assert_close(nchw_to_back(layout, y), want.numpy(), op="max_pool2d", isa=isa, dtype=dtype, exact=True,
+                 context="dilation 2")
+    assert_indices_equal(nchw_to_back(layout, idx), want_idx.numpy(), op="max_pool2d", isa=isa, dtype=dtype,
+                         context="dilation 2")
 
 
 HUGE_KERNEL_SCRIPT = """
@@ -721,10 +850,12 @@ def _all_ops(layout, dtype, rng):
         "max_pool2d": (lambda: fastconv.max_pool2d(xp, 3, 2, 1, ceil_mode=True, layout=layout,
                                                    return_indices=True), (xp,)),
         "max_pool2d_values": (lambda: fastconv.max_pool2d(xp, 3, 2, 1, layout=layout), (xp,)),
+        "max_pool2d_dilated": (lambda: fastconv.max_pool2d(xp, (3, 2), 2, 1, (2, 3), True, True,
+                                                           layout=layout), (xp,)),
     }
 
 
-OPS = ["conv2d", "relu", "max_pool2d", "max_pool2d_values"]
+OPS = ["conv2d", "relu", "max_pool2d", "max_pool2d_values", "max_pool2d_dilated"]
 
 
 def _results(r):
@@ -796,11 +927,22 @@ def test_reference_conv2d_matches_torch(case, rng):
     assert_close(got, want, op="reference conv2d", isa="-", dtype=np.float64, reduce=reduce_len(case))
 
 
-@pytest.mark.parametrize("case", POOL_CASES[:20])
+@pytest.mark.parametrize("case", POOL_CASES[:20] + POOL_CASES[60:80])
 def test_reference_max_pool2d_matches_torch(case, rng):
     x0 = pool_data(case, np.float64, rng)
     want, want_idx = F.max_pool2d(torch.from_numpy(x0), case["kernel"], case["stride"], case["padding"],
-                                  ceil_mode=case["ceil_mode"], return_indices=True)
-    got, idx = ref.max_pool2d(x0, case["kernel"], case["stride"], case["padding"], case["ceil_mode"])
+                                  case["dilation"], ceil_mode=case["ceil_mode"], return_indices=True)
+    got, idx = ref.max_pool2d(x0, case["kernel"], case["stride"], case["padding"], case["dilation"],
+                              case["ceil_mode"])
     assert_close(got, want.numpy(), op="reference max_pool2d", isa="-", dtype=np.float64, exact=True)
     assert_indices_equal(idx, want_idx.numpy(), op="reference max_pool2d", isa="-", dtype=np.float64)
+
+
+def test_docstring_examples():
+    """The examples in fastconv.nn's docstrings (max_pool2d's dilated one among them)."""
+    import doctest
+
+    from fastconv import nn
+
+    result = doctest.testmod(nn)
+    assert result.attempted > 0 and result.failed == 0

@@ -4,6 +4,7 @@ memory layouts drawn at random, under every ISA."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -95,9 +96,11 @@ def pool_case(draw):
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     ph, pw = draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))
-    h, w = draw(st.integers(max(1, kh - 2 * ph), 15)), draw(st.integers(max(1, kw - 2 * pw), 40))
+    dh, dw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    h = draw(st.integers(max(1, dh * (kh - 1) + 1 - 2 * ph), 15))
+    w = draw(st.integers(max(1, dw * (kw - 1) + 1 - 2 * pw), 40))
     return dict(shape=(draw(st.integers(1, 2)), draw(st.integers(1, 20)), h, w), kernel=(kh, kw), stride=(sh, sw),
-                padding=(ph, pw), ceil_mode=draw(st.booleans()),
+                padding=(ph, pw), dilation=(dh, dw), ceil_mode=draw(st.booleans()),
                 dtype=draw(st.sampled_from([np.float32, np.float64])),
                 layout=draw(st.sampled_from(["NCHW", "NHWC"])), ties=draw(st.booleans()),
                 seed=draw(st.integers(0, 2**31 - 1)))
@@ -111,9 +114,18 @@ def test_max_pool2d_and_backward_match_slow_for_random_options(isa, case):
     if case["ties"]:
         x = np.round(x)  # many equal values: the first maximum must win
     x = x.astype(case["dtype"])
-    opts = dict(stride=case["stride"], padding=case["padding"], ceil_mode=case["ceil_mode"])
-    want, want_idx = ref.max_pool2d(x, case["kernel"], **opts)
+    opts = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"],
+                ceil_mode=case["ceil_mode"])
     xl = x.transpose(0, 2, 3, 1) if case["layout"] == "NHWC" else x
+    covered = all(
+        ref.pool_windows_covered(n, k, s, p, d, ref.pool_out_size(n, k, s, p, case["ceil_mode"], d))
+        for n, k, s, p, d in zip(case["shape"][2:], case["kernel"], case["stride"], case["padding"],
+                                 case["dilation"]))
+    if not covered:  # a window of padding only (dilation > 1, tiny input): refused
+        with pytest.raises(ValueError, match="padding only"):
+            fastconv.max_pool2d(xl, case["kernel"], layout=case["layout"], **opts)
+        return
+    want, want_idx = ref.max_pool2d(x, case["kernel"], **opts)
     got, idx = fastconv.max_pool2d(xl, case["kernel"], layout=case["layout"], return_indices=True, **opts)
     if case["layout"] == "NHWC":
         got, idx = got.transpose(0, 3, 1, 2), idx.transpose(0, 3, 1, 2)

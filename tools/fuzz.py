@@ -202,14 +202,18 @@ class Inputs:
                 raise Finding(f"{op} modified an input of shape {owner.shape}")
 
 
-def param(rd: Bytes, lo: int, hi: int, minimum: int = 1, pairs: bool = True):
+def param(rd: Bytes, lo: int, hi: int, minimum: int = 1, pairs: bool = True, single: bool = False):
     """(argument, meaning): an int or pair in lo..hi in one of the accepted forms,
-    or now and then (1 in 20) a bad one, whose meaning is None: it must be refused."""
+    or now and then (1 in 20) a bad one, whose meaning is None: it must be refused.
+    With `single`, a sequence of one int is accepted too (as PyTorch's pooling does)."""
     a, b = rd.int(lo, hi), rd.int(lo, hi)
     if rd.chance(13):
-        return rd.pick((minimum - 1, -3, 2**64, 1.0 * a, True, "2", None, (a, b, 1), (a, 1.5), (minimum - 1, b),
-                        [a], (a, None))), None
+        arg = rd.pick((minimum - 1, -3, 2**64, 1.0 * a, True, "2", None, (a, b, 1), (a, 1.5), (minimum - 1, b),
+                       [a], (a, None)))
+        return arg, ((a, a) if single and arg == [a] else None)
     form = rd.int(0, 7) if pairs else 0
+    if single and form == 5:
+        return (a,), (a, a)
     if form == 1:
         return np.int64(a), (a, a)
     if form == 2:
@@ -515,10 +519,11 @@ def pool_case(rd: Bytes):
     big = rd.chance(20)
     h, w = (rd.int(1, 60), rd.int(1, 60)) if big else (rd.int(0, 12) if rd.chance(16) else rd.int(1, 12),
                                                       rd.int(1, 12))
-    kernel, ker = param(rd, 1, 4)
-    stride, st = (None, None) if rd.chance(96) else param(rd, 1, 4)
-    padding, pad = param(rd, 0, 2, minimum=0)
-    ceil_mode = rd.pick((False, True, 0, 1))
+    kernel, ker = param(rd, 1, 4, single=True)
+    stride, st = (None, None) if rd.chance(96) else param(rd, 1, 4, single=True)
+    padding, pad = param(rd, 0, 2, minimum=0, single=True)
+    dilation, dil = (1, (1, 1)) if rd.chance(128) else param(rd, 1, 3, single=True)
+    ceil_mode = rd.pick((False, True) * 4 + (np.True_, 0, 1, "no"))
     unbatched = rd.chance(40)
     dtype, ok = float_dtype(rd)
     xs = (c, h, w) if layout != "NHWC" else (h, w, c)
@@ -526,8 +531,10 @@ def pool_case(rd: Bytes):
     bad = [] if ok else ["dtype"]
     if layout not in ("NCHW", "NHWC"):
         bad.append("layout")
-    if ker is None or pad is None or (stride is not None and st is None):
+    if ker is None or pad is None or dil is None or (stride is not None and st is None):
         bad.append("option form")
+    if not isinstance(ceil_mode, (bool, np.bool_)):
+        bad.append("ceil_mode not a bool")
     oh = ow = 0
     if not bad:
         st = ker if stride is None else st
@@ -536,13 +543,16 @@ def pool_case(rd: Bytes):
         elif min(c, h, w) == 0:
             bad.append("empty plane")
         else:
-            oh = ref.pool_out_size(h, ker[0], st[0], pad[0], bool(ceil_mode))
-            ow = ref.pool_out_size(w, ker[1], st[1], pad[1], bool(ceil_mode))
+            oh = ref.pool_out_size(h, ker[0], st[0], pad[0], bool(ceil_mode), dil[0])
+            ow = ref.pool_out_size(w, ker[1], st[1], pad[1], bool(ceil_mode), dil[1])
             if oh < 1 or ow < 1:
                 bad.append("kernel does not fit")
-    return dict(x0=x0, kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode, layout=layout,
-                unbatched=unbatched, dtype=dtype.newbyteorder("="), ker=ker, st=st, pad=pad, n=n, c=c,
-                h=h, w=w, oh=oh, ow=ow, bad=bad)
+            elif not (ref.pool_windows_covered(h, ker[0], st[0], pad[0], dil[0], oh)
+                      and ref.pool_windows_covered(w, ker[1], st[1], pad[1], dil[1], ow)):
+                bad.append("a window of padding only")
+    return dict(x0=x0, kernel=kernel, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode,
+                layout=layout, unbatched=unbatched, dtype=dtype.newbyteorder("="), ker=ker, st=st, pad=pad,
+                dil=dil, n=n, c=c, h=h, w=w, oh=oh, ow=ow, bad=bad)
 
 
 def fuzz_max_pool2d(rd: Bytes, backward: bool):
@@ -552,7 +562,8 @@ def fuzz_max_pool2d(rd: Bytes, backward: bool):
     x, x_exp, xo = view(rd, cs["x0"])
     inputs.keep(xo)
     lay, unb = cs["layout"], cs["unbatched"]
-    opts = dict(stride=cs["stride"], padding=cs["padding"], ceil_mode=cs["ceil_mode"], layout=lay)
+    opts = dict(stride=cs["stride"], padding=cs["padding"], dilation=cs["dilation"], ceil_mode=cs["ceil_mode"],
+                layout=lay)
     if not backward:
         ri = rd.chance(128)
         call = lambda: fastconv.max_pool2d(x, cs["kernel"], return_indices=ri, **opts)
@@ -564,7 +575,8 @@ def fuzz_max_pool2d(rd: Bytes, backward: bool):
         inputs.check(op)
         if cs["oh"] * cs["ow"] > 400 or cs["n"] == 0 and not unb:
             return
-        y, idx = ref.max_pool2d(to_nchw(x_exp, lay, unb), cs["ker"], cs["st"], cs["pad"], bool(cs["ceil_mode"]))
+        y, idx = ref.max_pool2d(to_nchw(x_exp, lay, unb), cs["ker"], cs["st"], cs["pad"], cs["dil"],
+                                bool(cs["ceil_mode"]))
         check_close(got[0] if ri else got, from_nchw(y, lay, unb), op, cs["dtype"], exact=True)
         if ri:
             try:
@@ -581,7 +593,8 @@ def fuzz_max_pool2d(rd: Bytes, backward: bool):
         return
     if cs["oh"] * cs["ow"] > 400 or cs["n"] == 0 and not unb:
         return
-    _, idx_nchw = ref.max_pool2d(to_nchw(x_exp, lay, unb), cs["ker"], cs["st"], cs["pad"], bool(cs["ceil_mode"]))
+    _, idx_nchw = ref.max_pool2d(to_nchw(x_exp, lay, unb), cs["ker"], cs["st"], cs["pad"], cs["dil"],
+                                 bool(cs["ceil_mode"]))
     idx0 = from_nchw(idx_nchw, lay, unb)
     bad = []
     damage = rd.int(0, 9)

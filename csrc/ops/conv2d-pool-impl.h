@@ -24,17 +24,18 @@
  *   on the way.
  *
  * Channels-last only, and windows that tile the conv output without overlap
- * or padding (stride == kernel, pad 0: Keras' MaxPooling2D default); other
- * cases go through the separate ops. */
+ * or padding (stride == kernel, dilation 1, pad 0: Keras' MaxPooling2D
+ * default); other cases go through the separate ops. */
 
 static int FC_(conv_pool_check)(const fc_conv2d_params *p, const fc_pool2d_params *q) {
   const int st = fc_conv2d_check(p);
   if (st != FC_OK) return st;
   if (p->layout != FC_NHWC || q->layout != FC_NHWC || q->n != p->n || q->c != p->k ||
       q->h != p->oh || q->w != p->ow || q->kernel_h < 1 || q->kernel_w < 1 ||
-      q->stride_h != q->kernel_h || q->stride_w != q->kernel_w || q->pad_top != 0 ||
-      q->pad_left != 0 || q->oh != p->oh / q->kernel_h || q->ow != p->ow / q->kernel_w ||
-      q->kernel_h > 256 || q->kernel_w > 256 || q->kernel_h * q->kernel_w > 256)
+      q->stride_h != q->kernel_h || q->stride_w != q->kernel_w || q->dil_h != 1 ||
+      q->dil_w != 1 || q->pad_top != 0 || q->pad_left != 0 || q->oh != p->oh / q->kernel_h ||
+      q->ow != p->ow / q->kernel_w || q->kernel_h > 256 || q->kernel_w > 256 ||
+      q->kernel_h * q->kernel_w > 256)
     return FC_EINVAL; /* codes are bytes */
   return FC_OK;
 }

@@ -1,6 +1,7 @@
 /* ==== max_pool2d forward ==================================================
  * Threaded over image planes (NCHW) or output rows (NHWC), each output row
- * computed by the table's row microkernel for the layout.
+ * computed by the table's row microkernel for the layout: the dilation-1
+ * kernels, or the dilated ones when either dilation exceeds 1.
  * Semantics follow PyTorch: implicit -inf padding, the first maximum in
  * row-major window order wins, a NaN wins over every number (the last NaN
  * seen, as PyTorch's CPU kernel), indices are flat positions in the plane. */
@@ -10,18 +11,44 @@
 #include "fastconv/ukernel.h"
 #include "internal.h"
 
+/* Whether each of `outs` windows along one axis of length n holds an input
+ * position: window o reads start + j * dil (j < kernel), start = o * stride - pad.
+ * Starts grow with o, so past the leading padding only the last window can
+ * begin beyond the input; a window starting in the padding first reaches 0 at
+ * j = ceil(-start / dil) (at most `outs` such windows). Sizes checked before. */
+static int fc_pool_axis_covered(int64_t outs, int64_t n, int64_t kernel, int64_t stride,
+                                int64_t dil, int64_t pad) {
+  if (outs == 0) return 1;
+  if ((outs - 1) * stride - pad >= n) return 0;
+  for (int64_t o = 0; o < outs && o * stride < pad; o++) {
+    const int64_t start = o * stride - pad, j = (-start - 1) / dil + 1;
+    if (j >= kernel || start + j * dil >= n) return 0;
+  }
+  return 1;
+}
+
 static int fc_pool2d_check(const fc_pool2d_params *p) {
   if (p->n < 0 || p->c < 0 || p->h < 0 || p->w < 0 || p->oh < 0 || p->ow < 0 ||
       p->kernel_h < 1 || p->kernel_w < 1 || p->stride_h < 1 || p->stride_w < 1 ||
-      p->pad_top < 0 || p->pad_left < 0 || (p->layout != FC_NCHW && p->layout != FC_NHWC))
+      p->dil_h < 1 || p->dil_w < 1 || p->pad_top < 0 || p->pad_left < 0 ||
+      (p->layout != FC_NCHW && p->layout != FC_NHWC))
     return FC_EINVAL;
   if (p->n > 0 && p->c > 0 && (p->h == 0 || p->w == 0)) return FC_EINVAL; /* windows of padding only */
   const int64_t in[4] = {p->n, p->c, p->h, p->w}, out[4] = {p->n, p->c, p->oh, p->ow};
   if (fc_prod(4, in) < 0 || fc_prod(4, out) < 0) return FC_EOVERFLOW;
   int64_t a;
   if (!fc_mul(p->oh, p->stride_h, &a) || a > INT64_MAX / 4 || !fc_mul(p->ow, p->stride_w, &a) ||
-      a > INT64_MAX / 4 || p->kernel_h > INT64_MAX / 4 || p->kernel_w > INT64_MAX / 4)
+      a > INT64_MAX / 4 || p->kernel_h > INT64_MAX / 4 || p->kernel_w > INT64_MAX / 4 ||
+      !fc_mul(p->kernel_h - 1, p->dil_h, &a) || a > INT64_MAX / 4 ||
+      !fc_mul(p->kernel_w - 1, p->dil_w, &a) || a > INT64_MAX / 4 || p->pad_top > INT64_MAX / 4 ||
+      p->pad_left > INT64_MAX / 4)
     return FC_EOVERFLOW;
+  /* a window of padding only has no element for its index (dilation > 1 with
+   * tiny inputs; PyTorch returns -inf and an index outside the plane there) */
+  if (p->n > 0 && p->c > 0 &&
+      (!fc_pool_axis_covered(p->oh, p->h, p->kernel_h, p->stride_h, p->dil_h, p->pad_top) ||
+       !fc_pool_axis_covered(p->ow, p->w, p->kernel_w, p->stride_w, p->dil_w, p->pad_left)))
+    return FC_EINVAL;
   return FC_OK;
 }
 
@@ -65,24 +92,37 @@ FC_DEFINE_POOL_CTX(f64, double)
     }                                                                                        \
   }                                                                                          \
                                                                                              \
-  int fc_##dtype##_max_pool2d(const fc_pool2d_params *p, const T *x, T *y, int64_t *indices) { \
-    const int st = fc_pool2d_check(p);                                                       \
-    if (st != FC_OK || p->n == 0 || p->c == 0 || p->oh == 0 || p->ow == 0) return st;        \
+  int fc_##dtype##_max_pool2d(const fc_pool2d_params *params, const T *x, T *y,             \
+                              int64_t *indices) {                                            \
+    const int st = fc_pool2d_check(params);                                                  \
+    if (st != FC_OK || params->n == 0 || params->c == 0 || params->oh == 0 || params->ow == 0) \
+      return st;                                                                             \
+    /* a one-tap axis reads one element at any dilation: run it at dilation 1 */             \
+    fc_pool2d_params q = *params;                                                            \
+    if (q.kernel_h == 1) q.dil_h = 1;                                                        \
+    if (q.kernel_w == 1) q.dil_w = 1;                                                        \
+    const fc_pool2d_params *p = &q;                                                          \
     const int64_t hw = p->h * p->w, ohw = p->oh * p->ow;                                     \
     /* window reads, for the thread count only; saturating (kernels may be huge) */           \
     const int64_t work = fc_sat_mul(fc_sat_mul(fc_sat_mul(p->n * p->c, ohw), p->kernel_h),    \
                                     p->kernel_w);                                             \
     fc_##dtype##_pool_ctx c = {.p = p, .x = x, .y = y, .indices = indices};                  \
+    const fc_ukernel_table *t = fc_table();                                                  \
+    const int dilated = p->dil_h != 1 || p->dil_w != 1;                                      \
     if (p->layout == FC_NCHW) {                                                              \
       /* the SIMD row kernels hold positions in int32 lanes */                               \
-      const int64_t lim = (int64_t)1 << 30;                                                  \
-      const int small = hw < lim && p->ow * p->stride_w + p->kernel_w + p->pad_left < lim;  \
-      c.fn = small ? fc_table()->dtype##_maxpool_row : fc_##dtype##_maxpool_row_ukernel__scalar; \
+      const int64_t lim = (int64_t)1 << 30, span_w = (p->kernel_w - 1) * p->dil_w + 1;       \
+      const int small = hw < lim && p->ow * p->stride_w + span_w + p->pad_left < lim;        \
+      if (dilated)                                                                           \
+        c.fn = small ? t->dtype##_maxpool_row_dilated                                        \
+                     : fc_##dtype##_maxpool_row_dilated_ukernel__scalar;                     \
+      else                                                                                   \
+        c.fn = small ? t->dtype##_maxpool_row : fc_##dtype##_maxpool_row_ukernel__scalar;    \
       const int64_t planes = p->n * p->c;                                                    \
       const int nt = fc_threads_for(FC_NS_BYTES(fc_sat_mul(8, work)), planes);               \
       return fc_parallel_for(nt, planes, 0, fc_##dtype##_pool_planes, &c);                   \
     }                                                                                        \
-    c.fn = fc_table()->dtype##_maxpool_nhwc;                                                 \
+    c.fn = dilated ? t->dtype##_maxpool_nhwc_dilated : t->dtype##_maxpool_nhwc;              \
     const int64_t rows = p->n * p->oh;                                                       \
     const int nt = fc_threads_for(FC_NS_BYTES(fc_sat_mul(8, work)), rows);                   \
     return fc_parallel_for(nt, rows, 0, fc_##dtype##_pool_rows, &c);                         \

@@ -22,11 +22,12 @@
  *   - Workers block every signal: SIGINT and the like reach Python's thread.
  *
  * Thread count: set_num_threads, else $FASTCONV_NUM_THREADS, else the first
- * entry of $OMP_NUM_THREADS, else the CPUs this process may run on (both
- * variables are read, never written); lowered further for the calling thread
- * alone by fc_local_thread_limit. */
+ * entry of $OMP_NUM_THREADS (both variables are read, never written), else the
+ * CPUs this process may run on (its affinity mask on Linux, the online CPUs
+ * elsewhere); lowered further for the calling thread alone by
+ * fc_local_thread_limit. */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* sched_getaffinity */
+#define _GNU_SOURCE /* sched_getaffinity (Linux) */
 #endif
 #include <errno.h>
 #include <stdatomic.h>
@@ -64,10 +65,12 @@ static int fc_parse_count(const char *s) {
 static int fc_default_threads(void) {
   int n = fc_parse_count(getenv("FASTCONV_NUM_THREADS"));
   if (n < 1) n = fc_parse_count(getenv("OMP_NUM_THREADS"));
+#if defined(__linux__) /* glibc and musl; macOS and the BSDs have no sched_getaffinity */
   if (n < 1) {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
   }
+#endif
   if (n < 1) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (n > FC_MAX_THREADS) n = FC_MAX_THREADS;
   return n < 1 ? 1 : n;

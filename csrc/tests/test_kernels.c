@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fastconv/fastconv.h"
+#include "fastconv/ukernel.h"
 
 static unsigned long long rng_state = 0x9E3779B97F4A7C15ull;
 static int64_t rnd(int64_t lo, int64_t hi) { /* inclusive */
@@ -37,6 +38,16 @@ static int64_t atw(int nhwc, int64_t k, int64_t c, int64_t r, int64_t s, int64_t
   return nhwc ? ((r * S + s) * Cg + c) * K + k : ((k * Cg + c) * R + r) * S + s;
 }
 
+/* PyTorch's pooled length: (n + 2 pad - span) / stride + 1, the division
+ * rounded down or (ceil mode) up, less one if ceil mode would start the last
+ * window in the right padding */
+static int64_t pool_out(int64_t n, int64_t k, int64_t s, int64_t d, int64_t pad, int ceil_mode) {
+  const int64_t e = n + 2 * pad - (k - 1) * d - 1 + (ceil_mode ? s - 1 : 0);
+  int64_t o = e / s - (e % s != 0 && e < 0) + 1;
+  if (ceil_mode && (o - 1) * s >= n + pad) o--;
+  return o;
+}
+
 /* conv2d + max-pool fused against the separate ops (themselves checked against
  * plain loops), and its weight/bias gradient against max_pool2d_backward then
  * conv2d_backward_weight; y is the conv output of (p, x, w, b). */
@@ -44,7 +55,7 @@ static int64_t atw(int nhwc, int64_t k, int64_t c, int64_t r, int64_t s, int64_t
   static void dtype##_conv_pool_case(const fc_conv2d_params *p, const T *x, const T *w,         \
                                      const T *b, const T *y, int pool2, const char *isa,        \
                                      int64_t caseno) {                                          \
-    fc_pool2d_params q = {p->n, p->k, p->oh, p->ow, 0, 0, rnd(1, 3), rnd(1, 3), 0, 0, 0, 0, FC_NHWC}; \
+    fc_pool2d_params q = {p->n, p->k, p->oh, p->ow, 0, 0, rnd(1, 3), rnd(1, 3), 0, 0, 1, 1, 0, 0, FC_NHWC}; \
     if (pool2) q.kernel_h = q.kernel_w = 2;                                                     \
     q.stride_h = q.kernel_h, q.stride_w = q.kernel_w;                                           \
     q.oh = p->oh / q.kernel_h, q.ow = p->ow / q.kernel_w;                                       \
@@ -82,7 +93,10 @@ static int64_t atw(int nhwc, int64_t k, int64_t c, int64_t r, int64_t s, int64_t
     code[ny - 1] = (uint8_t)(q.kernel_h * q.kernel_w); /* outside its window: refused */        \
     check(fc_##dtype##_conv2d_maxpool_backward_weight(p, &q, x, gy, code, gw, gb) == FC_EINVAL, \
           #dtype " conv2d_maxpool_backward rejects bad index", isa, caseno);                    \
-    q.stride_h = q.kernel_h + 1; /* overlapping or gapped windows are not fused */              \
+    q.dil_w = 2; /* dilated windows are not fused */                                            \
+    check(fc_##dtype##_conv2d_maxpool(p, &q, x, w, b, yp, code) == FC_EINVAL,                   \
+          #dtype " conv2d_maxpool rejects dilation 2", isa, caseno);                            \
+    q.dil_w = 1, q.stride_h = q.kernel_h + 1; /* overlapping or gapped windows are not fused */ \
     check(fc_##dtype##_conv2d_maxpool(p, &q, x, w, b, yp, code) == FC_EINVAL,                   \
           #dtype " conv2d_maxpool rejects stride != kernel", isa, caseno);                      \
     free(yp), free(yr), free(gy), free(gz), free(gw), free(gwr), free(gb), free(code), free(idxr); \
@@ -215,11 +229,13 @@ DEFINE_CONV_POOL_TESTS(f64, double, 1e-11)
     fc_pool2d_params p;                                                                         \
     p.n = rnd(1, 3), p.c = rnd(1, 20), p.h = rnd(1, 15), p.w = rnd(1, 40);                      \
     p.kernel_h = rnd(1, 4), p.kernel_w = rnd(1, 4), p.stride_h = rnd(1, 3), p.stride_w = rnd(1, 3); \
+    p.dil_h = rnd(0, 1) ? 1 : rnd(1, 4), p.dil_w = rnd(0, 1) ? 1 : rnd(1, 4);                   \
     p.pad_top = rnd(0, p.kernel_h / 2), p.pad_left = rnd(0, p.kernel_w / 2);                    \
     p.layout = (fc_layout)rnd(0, 1);                                                            \
-    const int64_t eh = p.h + 2 * p.pad_top - p.kernel_h, ew = p.w + 2 * p.pad_left - p.kernel_w; \
-    if (eh < 0 || ew < 0) return;                                                               \
-    p.oh = eh / p.stride_h + 1, p.ow = ew / p.stride_w + 1;                                     \
+    const int ceil_mode = (int)rnd(0, 1);                                                       \
+    p.oh = pool_out(p.h, p.kernel_h, p.stride_h, p.dil_h, p.pad_top, ceil_mode);                \
+    p.ow = pool_out(p.w, p.kernel_w, p.stride_w, p.dil_w, p.pad_left, ceil_mode);               \
+    if (p.oh < 1 || p.ow < 1) return;                                                           \
     const int nhwc = p.layout == FC_NHWC;                                                       \
     const int64_t nx = p.n * p.c * p.h * p.w, ny = p.n * p.c * p.oh * p.ow;                     \
     T *x = malloc(sizeof(T) * nx), *y = malloc(sizeof(T) * ny), *gy = malloc(sizeof(T) * ny);   \
@@ -227,7 +243,8 @@ DEFINE_CONV_POOL_TESTS(f64, double, 1e-11)
     int64_t *idx = malloc(sizeof(int64_t) * ny);                                                \
     for (int64_t i = 0; i < nx; i++) x[i] = (T)rnd(-5, 5); /* ties on purpose */               \
     for (int64_t i = 0; i < ny; i++) gy[i] = (T)rndf();                                         \
-    int ok = fc_##dtype##_max_pool2d(&p, x, y, idx) == FC_OK;                                   \
+    const int st = fc_##dtype##_max_pool2d(&p, x, y, idx);                                      \
+    int ok = 1, empty = 0;                                                                      \
     for (int64_t n = 0; n < p.n; n++)                                                           \
       for (int64_t c = 0; c < p.c; c++)                                                         \
         for (int64_t oy = 0; oy < p.oh; oy++)                                                   \
@@ -236,17 +253,26 @@ DEFINE_CONV_POOL_TESTS(f64, double, 1e-11)
             int64_t pos = -1;                                                                   \
             for (int64_t i = 0; i < p.kernel_h; i++)                                            \
               for (int64_t j = 0; j < p.kernel_w; j++) {                                        \
-                const int64_t ih = oy * p.stride_h - p.pad_top + i;                             \
-                const int64_t iw = ox * p.stride_w - p.pad_left + j;                            \
+                const int64_t ih = oy * p.stride_h - p.pad_top + i * p.dil_h;                   \
+                const int64_t iw = ox * p.stride_w - p.pad_left + j * p.dil_w;                  \
                 if (ih < 0 || ih >= p.h || iw < 0 || iw >= p.w) continue;                       \
                 const T v = x[at4(nhwc, n, c, ih, iw, p.c, p.h, p.w)];                          \
                 if (pos < 0 || v > best) best = v, pos = ih * p.w + iw;                         \
               }                                                                                 \
+            if (pos < 0) { /* a window of padding only: the call is refused */                  \
+              empty = 1;                                                                        \
+              continue;                                                                         \
+            }                                                                                   \
             const int64_t yi = at4(nhwc, n, c, oy, ox, p.c, p.oh, p.ow);                        \
-            if (ok && (y[yi] != best || idx[yi] != pos)) ok = 0;                                \
+            if (st == FC_OK && (y[yi] != best || idx[yi] != pos)) ok = 0;                       \
             gxr[at4(nhwc, n, c, pos / p.w, pos % p.w, p.c, p.h, p.w)] += gy[yi];                \
           }                                                                                     \
-    check(ok, #dtype " max_pool2d", isa, caseno);                                               \
+    if (empty) {                                                                                \
+      check(st == FC_EINVAL, #dtype " max_pool2d rejects windows of padding only", isa, caseno); \
+      free(x), free(y), free(gy), free(gx), free(gxr), free(r), free(idx);                      \
+      return;                                                                                   \
+    }                                                                                           \
+    check(st == FC_OK && ok, #dtype " max_pool2d", isa, caseno);                                \
     ok = fc_##dtype##_max_pool2d_backward(&p, gy, idx, gx) == FC_OK;                            \
     for (int64_t i = 0; ok && i < nx; i++) ok = fabs((double)gx[i] - gxr[i]) <= tol * (1 + fabs((double)gxr[i])); \
     check(ok, #dtype " max_pool2d_backward", isa, caseno);                                      \
@@ -264,6 +290,67 @@ DEFINE_CONV_POOL_TESTS(f64, double, 1e-11)
 
 DEFINE_CONV_TESTS(f32, float, 1e-4)
 DEFINE_CONV_TESTS(f64, double, 1e-11)
+
+/* The ISA's max-pool row kernels against the scalar ones, bit for bit, on
+ * ties, NaN and -inf: the dilated kernels at every dilation, and at dilation 1
+ * the dilation-1 kernels too. The plane (NCHW) or image (NHWC) holds exactly
+ * its h*w(*c) values, so a read outside is an ASan error. */
+#define DEFINE_POOL_KERNEL_TESTS(dtype, T)                                                      \
+  static void dtype##_pool_kernel_case(const char *isa, int64_t caseno) {                       \
+    fc_pool2d_params p;                                                                         \
+    p.n = 1, p.c = rnd(1, 40), p.h = rnd(1, 12), p.w = rnd(1, 70);                              \
+    p.kernel_h = rnd(1, 5), p.kernel_w = rnd(1, 5), p.stride_h = rnd(1, 3), p.stride_w = rnd(1, 3); \
+    p.dil_h = rnd(1, 4), p.dil_w = rnd(1, 4);                                                   \
+    if (rnd(0, 3) == 0) p.dil_h = p.dil_w = 1;                                                  \
+    p.pad_top = rnd(0, p.kernel_h / 2), p.pad_left = rnd(0, p.kernel_w / 2);                    \
+    p.layout = (fc_layout)rnd(0, 1);                                                            \
+    const int ceil_mode = (int)rnd(0, 1);                                                       \
+    p.oh = pool_out(p.h, p.kernel_h, p.stride_h, p.dil_h, p.pad_top, ceil_mode);                \
+    p.ow = pool_out(p.w, p.kernel_w, p.stride_w, p.dil_w, p.pad_left, ceil_mode);               \
+    if (p.oh < 1 || p.ow < 1) return;                                                           \
+    const int nhwc = p.layout == FC_NHWC;                                                       \
+    const int64_t C = nhwc ? p.c : 1, nx = p.h * p.w * C, ny = p.ow * C;                        \
+    T *x = malloc(sizeof(T) * nx), *y = malloc(sizeof(T) * ny), *yr = malloc(sizeof(T) * ny);  \
+    int64_t *idx = malloc(sizeof(int64_t) * ny), *idxr = malloc(sizeof(int64_t) * ny);          \
+    for (int64_t i = 0; i < nx; i++) {                                                          \
+      const int64_t u = rnd(0, 9);                                                              \
+      x[i] = u == 0 ? (T)NAN : u == 1 ? -(T)INFINITY : (T)rnd(-3, 3);                           \
+    }                                                                                           \
+    /* windows of padding only are refused by the driver, never given to a kernel */           \
+    T *yd = malloc(sizeof(T) * p.c * p.oh * p.ow);                                              \
+    const int st = fc_##dtype##_max_pool2d(&(fc_pool2d_params){.n = 1, .c = C, .h = p.h, .w = p.w, \
+        .oh = p.oh, .ow = p.ow, .kernel_h = p.kernel_h, .kernel_w = p.kernel_w,                 \
+        .stride_h = p.stride_h, .stride_w = p.stride_w, .dil_h = p.dil_h, .dil_w = p.dil_w,     \
+        .pad_top = p.pad_top, .pad_left = p.pad_left, .layout = p.layout}, x, yd, NULL);        \
+    free(yd);                                                                                   \
+    if (st == FC_OK) {                                                                          \
+      const fc_ukernel_table *t = fc_table();                                                   \
+      const fc_##dtype##_maxpool_ukernel fn =                                                   \
+          nhwc ? t->dtype##_maxpool_nhwc_dilated : t->dtype##_maxpool_row_dilated;              \
+      const fc_##dtype##_maxpool_ukernel ref = nhwc ? fc_##dtype##_maxpool_nhwc_dilated_ukernel__scalar \
+                                                    : fc_##dtype##_maxpool_row_dilated_ukernel__scalar; \
+      const fc_##dtype##_maxpool_ukernel one = nhwc ? t->dtype##_maxpool_nhwc : t->dtype##_maxpool_row; \
+      const int dil1 = p.dil_h == 1 && p.dil_w == 1;                                            \
+      int ok = 1;                                                                               \
+      for (int64_t oy = 0; ok && oy < p.oh; oy++) {                                             \
+        ref(&p, x, oy, yr, idxr);                                                               \
+        fn(&p, x, oy, y, idx);                                                                  \
+        ok = !memcmp(y, yr, sizeof(T) * ny) && !memcmp(idx, idxr, sizeof(int64_t) * ny);        \
+        fn(&p, x, oy, y, NULL); /* values alone */                                              \
+        ok = ok && !memcmp(y, yr, sizeof(T) * ny);                                              \
+        if (dil1) {                                                                             \
+          one(&p, x, oy, y, idx);                                                               \
+          ok = ok && !memcmp(y, yr, sizeof(T) * ny) && !memcmp(idx, idxr, sizeof(int64_t) * ny); \
+        }                                                                                       \
+      }                                                                                         \
+      check(ok, nhwc ? #dtype " maxpool_nhwc_dilated kernel" : #dtype " maxpool_row_dilated kernel", \
+            isa, caseno);                                                                       \
+    }                                                                                           \
+    free(x), free(y), free(yr), free(idx), free(idxr);                                          \
+  }
+
+DEFINE_POOL_KERNEL_TESTS(f32, float)
+DEFINE_POOL_KERNEL_TESTS(f64, double)
 
 /* correlate2d / correlate1d against plain loops with SciPy's boundary rules;
  * x holds exactly (h - 1) * ldx + w values, so a read past the last row's end
@@ -338,6 +425,7 @@ int main(int argc, char **argv) {
       for (int64_t i = 0; i < cases; i++) {
         f32_conv_case(name, i), f64_conv_case(name, i);
         f32_pool_relu_case(name, i), f64_pool_relu_case(name, i);
+        f32_pool_kernel_case(name, i), f64_pool_kernel_case(name, i);
         f32_correlate_case(name, i), f64_correlate_case(name, i);
         f32_dense_case(name, i), f64_dense_case(name, i);
       }
@@ -349,6 +437,18 @@ int main(int argc, char **argv) {
     check(fc_f32_conv2d(&bad, NULL, NULL, NULL, NULL) == FC_EINVAL, "conv2d rejects groups", name, 0);
     bad.groups = 1, bad.n = (int64_t)1 << 40, bad.c = (int64_t)1 << 40;
     check(fc_f32_conv2d(&bad, NULL, NULL, NULL, NULL) == FC_EOVERFLOW, "conv2d rejects overflow", name, 0);
+    /* a one-tap axis reads one element whatever its dilation; dilations below 1 or
+     * spans that overflow are refused */
+    const float px[4] = {1, 4, 3, 2};
+    float py[4] = {0};
+    const int64_t huge = (int64_t)1 << 62;
+    fc_pool2d_params one = {1, 1, 2, 2, 2, 2, 1, 1, 1, 1, huge, huge, 0, 0, FC_NCHW};
+    check(fc_f32_max_pool2d(&one, px, py, NULL) == FC_OK && !memcmp(px, py, sizeof py),
+          "max_pool2d one tap at dilation 2**62", name, 0);
+    one.kernel_w = 2, one.ow = 1;
+    check(fc_f32_max_pool2d(&one, px, py, NULL) == FC_EOVERFLOW, "max_pool2d rejects span overflow", name, 0);
+    one.kernel_w = 1, one.ow = 2, one.dil_h = 0;
+    check(fc_f32_max_pool2d(&one, px, py, NULL) == FC_EINVAL, "max_pool2d rejects dilation 0", name, 0);
     fc_correlate2d_params cbad = {4, 4, 4, 0, 3, 2, 2, 0, 0, FC_BOUNDARY_FILL};
     check(fc_f64_correlate2d(&cbad, NULL, NULL, 0, NULL) == FC_EINVAL, "correlate2d rejects kh 0", name, 0);
     cbad.kh = 3, cbad.h = 0, cbad.boundary = FC_BOUNDARY_SYMM;

@@ -50,14 +50,27 @@ def positive_int(v: Any, name: str, op: str, minimum: int = 1) -> int:
     return i
 
 
-def pair(v: Any, name: str, op: str, minimum: int = 1) -> tuple[int, int]:
-    """An int or a pair of ints, each >= minimum, as a pair."""
-    if isinstance(v, (tuple, list, np.ndarray)):
+def pair(v: Any, name: str, op: str, minimum: int = 1, *, single: bool = False) -> tuple[int, int]:
+    """An int or a pair of ints, each >= minimum, as a pair; with `single`, a
+    sequence of one int too, used for both (as PyTorch's pooling takes it)."""
+    if isinstance(v, (tuple, list)) or (isinstance(v, np.ndarray) and v.ndim):
+        if single and len(v) == 1:
+            i = positive_int(v[0], name, op, minimum)
+            return (i, i)
         if len(v) != 2:
-            raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+            what = "an int or a sequence of one or two ints" if single else "an int or a pair of ints"
+            raise ValueError(f"{op}: {name} must be {what}, got {v!r}")
         return (positive_int(v[0], name, op, minimum), positive_int(v[1], name, op, minimum))
     i = positive_int(v, name, op, minimum)
     return (i, i)
+
+
+def flag(v: Any, name: str, op: str) -> bool:
+    """A bool (Python's or NumPy's), else TypeError: a string such as "no" or a
+    number must not pass as a truth value."""
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be a bool, got {v!r} of type {type(v).__name__}")
+    return bool(v)
 
 
 def layout_is_nhwc(layout: Any, op: str) -> bool:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import warnings
 
 from . import _kernels
@@ -154,6 +153,8 @@ def _hook_threadpoolctl() -> None:
 
 def config() -> dict:
     """The build and runtime configuration as a dict (what ``show_config`` prints)."""
+    import platform
+
     from . import __version__
 
     info = _kernels.build_info()

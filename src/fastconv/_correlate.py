@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import cmath
 import functools
+import itertools
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,7 +40,10 @@ from . import _kernels, slow
 from ._checks import c_aligned
 from .slow import FILL, SYMM, WRAP
 
-__all__ = ["correlate", "FILL", "WRAP", "SYMM"]
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
+__all__ = ["FILL", "SYMM", "WRAP", "correlate"]
 
 # Tests only: "slow" sends every dtype to the slow twin; None lets the dtype
 # and the method choose.
@@ -153,6 +157,9 @@ def _map_threads(fn, items, threads: int) -> list:
         return [fn(item) for item in items]
     with _pool_lock:
         if _pool is None or _pool_size < threads:
+            # imported here, not at import: only the FFT paths use threads of Python's
+            from concurrent.futures import ThreadPoolExecutor
+
             if _pool is not None:
                 _pool.shutdown(wait=False)
             _pool = ThreadPoolExecutor(threads, thread_name_prefix="fastconv-fft")
@@ -279,7 +286,7 @@ def _fft(x, k, pad, out_shape, boundary, fill, plan):
     threads = _kernels.get_num_threads()
     count = (nb0, nb1)[split]
     edges = np.linspace(0, count, min(threads, count) + 1).astype(int)
-    _map_threads(run, [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a], threads)
+    _map_threads(run, [(a, b) for a, b in itertools.pairwise(edges) if b > a], threads)
     # Scale back in two exact steps (ldexp), the one that shrinks first, so a
     # finite result is never lost to an intermediate overflow.
     lo, hi = sorted((ex, ek))
@@ -362,7 +369,7 @@ def _numpy_edges(y, x, k, pad):
     summing only the overlapping terms. Zero padding adds 0 * k[t], which is NaN
     where k[t] is infinite or NaN; NumPy never forms that product."""
     n, m = len(x), len(k)
-    left = range(0, min(pad, len(y)))
+    left = range(min(pad, len(y)))
     right = range(max(n - m + 1 + pad, pad, 0), len(y))
     with np.errstate(all="ignore"):  # numpy.correlate does not warn about inf - inf either
         for i in (*left, *right):

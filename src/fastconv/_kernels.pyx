@@ -25,7 +25,7 @@ cdef extern from "fastconv/fastconv.h" nogil:
         fc_layout layout
     ctypedef struct fc_pool2d_params:
         int64_t n, c, h, w, oh, ow
-        int64_t kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left
+        int64_t kernel_h, kernel_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
         fc_layout layout
     int fc_f32_conv2d(const fc_conv2d_params *p, const float *x, const float *w, const float *b, float *y)
     int fc_f64_conv2d(const fc_conv2d_params *p, const double *x, const double *w, const double *b, double *y)
@@ -128,10 +128,10 @@ cdef fc_conv2d_params _conv_params(tuple dims, tuple opts, bint nhwc, str op) ex
 
 
 cdef fc_pool2d_params _pool_params(tuple dims, tuple opts, bint nhwc) except *:
-    """dims = (n, c, h, w, oh, ow); opts = (kh, kw, sh, sw, pad_top, pad_left)."""
+    """dims = (n, c, h, w, oh, ow); opts = (kh, kw, sh, sw, dh, dw, pad_top, pad_left)."""
     cdef fc_pool2d_params p
     p.n, p.c, p.h, p.w, p.oh, p.ow = dims
-    p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.pad_top, p.pad_left = opts
+    p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left = opts
     p.layout = FC_NHWC if nhwc else FC_NCHW
     return p
 
@@ -222,7 +222,7 @@ def relu_backward(const floating[::1] gy, const floating[::1] x, floating[::1] g
 # ---- max_pool2d --------------------------------------------------------------
 def max_pool2d(const floating[::1] x, floating[::1] y, int64_t[::1] idx, tuple dims,
                tuple opts, bint nhwc):
-    """dims = (n, c, h, w, oh, ow); opts = (kh, kw, sh, sw, pad_top, pad_left)."""
+    """dims = (n, c, h, w, oh, ow); opts = (kh, kw, sh, sw, dh, dw, pad_top, pad_left)."""
     cdef fc_pool2d_params p = _pool_params(dims, opts, nhwc)
     _need(x.shape[0], p.n * p.c * p.h * p.w, "x", "max_pool2d")
     _need(y.shape[0], p.n * p.c * p.oh * p.ow, "out", "max_pool2d")
@@ -291,8 +291,8 @@ def conv2d_maxpool(const floating[::1] x, const floating[::1] w, const floating[
                    floating[::1] y, uint8_t[::1] code, tuple cdims, tuple copts, tuple pdims,
                    tuple popts):
     """y = max_pool2d(conv2d(x, w, b)), NHWC; cdims/copts as for conv2d, pdims/popts
-    as for max_pool2d on the conv output (windows: stride == kernel, no padding, at
-    most 256 places). code (may be None) receives each output's window code: the
+    as for max_pool2d on the conv output (windows: stride == kernel, dilation 1, no
+    padding, at most 256 places). code (may be None) receives each output's window code: the
     place of its maximum in its window, dy * kernel_w + dx."""
     cdef fc_conv2d_params p = _conv_params(cdims, copts, True, "conv2d_maxpool")
     cdef fc_pool2d_params q = _pool_params(pdims, popts, True)

@@ -1,29 +1,68 @@
 """Activation functions of the model layer: each a forward and the gradient through it."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _kernels, nn
 
+__all__ = ["Activation", "get", "linear", "relu", "softmax"]
+
+Array = npt.NDArray[Any]
+
 
 class Activation:
-    """One activation: ``forward(z) -> a`` and ``backward(grad_a, z, a) -> grad_z``."""
+    """One activation: ``forward(z) -> a`` and ``backward(grad_a, z, a) -> grad_z``.
+
+    The base class is the identity ('linear'); `relu` and `softmax` are the
+    module's other instances. Layers take them by name through `get`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import activations
+    >>> activations.relu.forward(np.array([-1.0, 2.0]))
+    array([0., 2.])
+    >>> activations.linear.name
+    'linear'
+    """
 
     name = "linear"
 
-    def forward(self, z: np.ndarray) -> np.ndarray:
+    def forward(self, z: Array) -> Array:
+        """The activation of `z` (a new array).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastconv import activations
+        >>> activations.softmax.forward(np.zeros(2))
+        array([0.5, 0.5])
+        """
         return z
 
-    def backward(self, grad: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    def backward(self, grad: Array, z: Array, a: Array) -> Array:
+        """The gradient with respect to `z` from `grad`, the gradient with respect
+        to ``a = forward(z)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastconv import activations
+        >>> z = np.array([-1.0, 2.0])
+        >>> activations.relu.backward(np.ones(2), z, activations.relu.forward(z))
+        array([0., 1.])
+        """
         return grad
 
     def __repr__(self) -> str:
         return f"<activation {self.name}>"
 
 
-def _own(a: np.ndarray) -> bool:
+def _own(a: Array) -> bool:
     """An array the layers made: C-contiguous, aligned, float32/float64 (the model's
     own activations and gradients), which can go to the kernels without the public
     functions' conversions."""
@@ -37,10 +76,11 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 class _ReLU(Activation):
     name = "relu"
 
-    def forward(self, z):
-        return nn.relu(z)
+    def forward(self, z: Array) -> Array:
+        out: Array = nn.relu(z)
+        return out
 
-    def backward(self, grad, z, a):
+    def backward(self, grad: Array, z: Array, a: Array) -> Array:
         if not (_own(grad) and _own(z) and grad.dtype == z.dtype and grad.shape == z.shape):
             return nn.relu_backward(grad, z)
         gz = np.empty_like(z)
@@ -51,12 +91,13 @@ class _ReLU(Activation):
 class _Softmax(Activation):
     name = "softmax"
 
-    def forward(self, z):
+    def forward(self, z: Array) -> Array:
         return nn.softmax(z, axis=-1)
 
-    def backward(self, grad, z, a):
+    def backward(self, grad: Array, z: Array, a: Array) -> Array:
         # Jacobian-vector product of softmax: a * (g - sum(g * a))
-        return a * (grad - (grad * a).sum(axis=-1, keepdims=True))
+        out: Array = a * (grad - (grad * a).sum(axis=-1, keepdims=True))
+        return out
 
 
 linear = Activation()
@@ -66,9 +107,23 @@ _BY_NAME = {"linear": linear, "relu": relu, "softmax": softmax}
 _BY_FUNCTION: dict[Callable[..., Any], Activation] = {nn.relu: relu, nn.softmax: softmax}
 
 
-def get(identifier: Any) -> Activation:
-    """The activation for None, a name ('relu', 'softmax', 'linear'), an
-    `Activation`, or one of the functions ``fastconv.nn.relu`` / ``fastconv.nn.softmax``."""
+def get(identifier: str | Activation | Callable[..., Any] | None) -> Activation:
+    """The activation for None (linear), a name ('relu', 'softmax', 'linear'),
+    an `Activation`, or one of the functions ``fastconv.nn.relu`` /
+    ``fastconv.nn.softmax`` (what ``tf.nn.relu`` becomes).
+
+    Raises
+    ------
+    ValueError
+        For anything else, listing what is accepted.
+
+    Examples
+    --------
+    >>> import fastconv
+    >>> from fastconv import activations
+    >>> activations.get(fastconv.nn.relu) is activations.get("relu") is activations.relu
+    True
+    """
     if identifier is None:
         return linear
     if isinstance(identifier, Activation):

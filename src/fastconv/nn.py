@@ -11,6 +11,7 @@ from ._checks import (
     c_aligned,
     check_ndim,
     check_size,
+    flag,
     kernel_target,
     layout_is_nhwc,
     output_array,
@@ -185,35 +186,58 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     return y[0] if unbatched else y
 
 
-def _pool_out(n: int, k: int, s: int, p: int, ceil_mode: bool) -> int:
-    """PyTorch's pooling_output_shape (dilation 1)."""
-    o = (n + 2 * p - (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+def _pool_out(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's pooling_output_shape: (n + 2p - d(k - 1) - 1) / s + 1, rounded
+    down, or up with `ceil_mode` unless the last window would then start in the
+    right padding."""
+    o = (n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
     if ceil_mode and (o - 1) * s >= n + p:
         o -= 1
     return o
+
+
+def _pool_axis_covered(n: int, k: int, s: int, p: int, d: int, outs: int) -> bool:
+    """Whether every window along one axis holds an input position. PyTorch's
+    size rules (padding <= kernel / 2, the last window starting inside) make it
+    so whenever d <= n: a window starting in the padding first reaches the
+    input at start mod d < n. A larger dilation can step over the whole input."""
+    if d <= n:
+        return True
+    for o in range(min(outs, -(-p // s))):  # the windows starting in the padding
+        start = o * s - p
+        j = -(start // d)  # first tap at or after 0
+        if j >= k or start + j * d >= n:
+            return False
+    return True
 
 
 class _PoolGeometry(NamedTuple):
     """Sizes of one max_pool2d call, in the order the C kernels take them."""
 
     dims: tuple[int, ...]  # n, c, h, w, oh, ow
-    opts: tuple[int, ...]  # kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left
+    opts: tuple[int, ...]  # kernel_h, kernel_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
     out_shape: tuple[int, ...]  # of y (batched), in the call's layout
 
 
 def _pool_geometry(op: str, x: np.ndarray, kernel_size: Any, stride: Any, padding: Any,
-                   ceil_mode: Any, nhwc: bool) -> _PoolGeometry:
-    """Check x (3-D or 4-D) against PyTorch's pooling rules; the output size."""
+                   dilation: Any, ceil_mode: Any, nhwc: bool) -> _PoolGeometry:
+    """Check the options and x (3-D or 4-D) as PyTorch does; the output size."""
     layout = "NHWC" if nhwc else "NCHW"
     check_ndim(x, "x", op, (3, 4), f"4-D ({layout}) or 3-D (one image)")
-    xs = x.shape if x.ndim == 4 else (1, *x.shape)
-    kh, kw = pair(kernel_size, "kernel_size", op)
-    sh, sw = (kh, kw) if stride is None else pair(stride, "stride", op)
-    ph, pw = pair(padding, "padding", op, minimum=0)
+    kh, kw = pair(kernel_size, "kernel_size", op, single=True)
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) or (
+            isinstance(stride, np.ndarray) and stride.shape == (0,)):
+        sh, sw = kh, kw  # PyTorch's default, also for an empty sequence
+    else:
+        sh, sw = pair(stride, "stride", op, single=True)
+    ph, pw = pair(padding, "padding", op, minimum=0, single=True)
+    dh, dw = pair(dilation, "dilation", op, single=True)
+    ceil_mode = flag(ceil_mode, "ceil_mode", op)
     if ph > kh // 2 or pw > kw // 2:
         raise ValueError(
             f"{op}: padding {(ph, pw)} must be at most half of kernel_size {(kh, kw)}"
         )
+    xs = x.shape if x.ndim == 4 else (1, *x.shape)
     if nhwc:
         n, h, w, c = xs
     else:
@@ -222,40 +246,72 @@ def _pool_geometry(op: str, x: np.ndarray, kernel_size: Any, stride: Any, paddin
         raise ValueError(
             f"{op}: x of shape {x.shape} ({layout}) needs non-zero channels, height and width"
         )
-    oh, ow = _pool_out(h, kh, sh, ph, bool(ceil_mode)), _pool_out(w, kw, sw, pw, bool(ceil_mode))
+    oh, ow = _pool_out(h, kh, sh, ph, dh, ceil_mode), _pool_out(w, kw, sw, pw, dw, ceil_mode)
     if oh < 1 or ow < 1:
         raise ValueError(
-            f"{op}: kernel_size {(kh, kw)} with padding {(ph, pw)} does not fit input of "
-            f"shape {x.shape} (output would be {oh}x{ow})"
+            f"{op}: kernel_size {(kh, kw)} with dilation {(dh, dw)} and padding {(ph, pw)} "
+            f"does not fit input of shape {x.shape} (output would be {oh}x{ow})"
+        )
+    if not (_pool_axis_covered(h, kh, sh, ph, dh, oh) and _pool_axis_covered(w, kw, sw, pw, dw, ow)):
+        raise ValueError(
+            f"{op}: kernel_size {(kh, kw)} with dilation {(dh, dw)} and padding {(ph, pw)} "
+            f"gives a window of padding only on input of shape {x.shape}; its maximum and "
+            f"index would not exist (PyTorch returns -inf and an index outside the input)"
         )
     check_size(xs, x.dtype.itemsize, "x", op)
     shape = (n, oh, ow, c) if nhwc else (n, c, oh, ow)
-    return _PoolGeometry((n, c, h, w, oh, ow), (kh, kw, sh, sw, ph, pw), shape)
+    return _PoolGeometry((n, c, h, w, oh, ow), (kh, kw, sh, sw, dh, dw, ph, pw), shape)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, *, layout="NCHW",
-               return_indices=False):
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False, *, layout="NCHW"):
     """2-D max pooling, as ``torch.nn.functional.max_pool2d``.
 
     Parameters
     ----------
     x : array_like, float32 or float64
         (N, C, H, W) for NCHW, (N, H, W, C) for NHWC; 3-D for one unbatched image.
-    kernel_size : int or pair
-    stride : int or pair, optional
-        Defaults to `kernel_size`.
-    padding : int or pair
-        Implicit -inf padding, at most half the kernel size (as in PyTorch).
+    kernel_size : int or sequence of one or two ints
+    stride : int or sequence of one or two ints, optional
+        Defaults to `kernel_size` (also when an empty sequence).
+    padding : int or sequence of one or two ints
+        Implicit -inf padding on each side, at most half the kernel size (as in
+        PyTorch, whatever the dilation).
+    dilation : int or sequence of one or two ints
+        Spacing between window elements: a window of ``kernel_size`` taps
+        spans ``dilation * (kernel_size - 1) + 1`` input positions.
     ceil_mode : bool
-        Round the output size up, so a partial window at the end counts.
+        Round the output size up, so a partial window at the end counts (the
+        last window must still start inside the input or the left padding).
     return_indices : bool
         Also return the int64 flat position ``h * W + w`` of each maximum
         within its plane, for ``max_pool2d_backward``.
+    layout : {"NCHW", "NHWC"}
+
+    Returns
+    -------
+    ndarray, or (ndarray, ndarray of int64) with `return_indices`
+        (N, C, Ho, Wo) or (N, Ho, Wo, C) in the dtype of `x`, with
+        ``Ho = (H + 2 * padding - dilation * (kernel_size - 1) - 1) / stride + 1``
+        rounded down (or up with `ceil_mode`), and likewise Wo.
+
+    Raises
+    ------
+    TypeError
+        For a dtype other than float32/float64, a non-integer size, or a
+        `ceil_mode` / `return_indices` that is not a bool.
+    ValueError
+        For sizes below 1 (padding below 0), padding over half the kernel, an
+        output smaller than 1x1, or (possible only with dilation) a window
+        that covers padding only, where PyTorch returns -inf with an index
+        outside the input.
 
     Notes
     -----
     A window holding NaN yields NaN. Ties go to the first maximum in
-    row-major window order.
+    row-major window order. Runs the SIMD kernels of ``csrc/ops/maxpool2d.c``
+    (dilated windows have kernels of their own), threaded over planes or
+    rows, with the GIL released.
 
     Examples
     --------
@@ -263,12 +319,16 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, *, layou
     >>> fastconv.max_pool2d(np.arange(16.0).reshape(1, 1, 4, 4), 2)[0, 0]
     array([[ 5.,  7.],
            [13., 15.]])
+    >>> fastconv.max_pool2d(np.arange(25.0).reshape(1, 1, 5, 5), 2, 1, 0, 3)[0, 0]
+    array([[18., 19.],
+           [23., 24.]])
     """
     op = "max_pool2d"
     nhwc = layout_is_nhwc(layout, op)
+    return_indices = flag(return_indices, "return_indices", op)
     x = as_float_array(x, "x", op)
     unbatched = x.ndim == 3
-    g = _pool_geometry(op, x, kernel_size, stride, padding, ceil_mode, nhwc)
+    g = _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode, nhwc)
     y = output_array(None, g.out_shape, x.dtype, op)
     idx = np.empty(g.out_shape, dtype=np.int64) if return_indices else None
     _kernels.max_pool2d(
@@ -461,12 +521,28 @@ def relu_backward(grad_out, x):
     return gx
 
 
-def max_pool2d_backward(grad_out, x, indices, kernel_size, stride=None, padding=0,
+def max_pool2d_backward(grad_out, x, indices, kernel_size, stride=None, padding=0, dilation=1,
                         ceil_mode=False, *, layout="NCHW"):
     """Gradient of `max_pool2d` given ``grad_out`` and the ``indices`` it returned.
 
     Each output's gradient goes to the one input position its index names
     (summed where overlapping windows chose the same input), as PyTorch does.
+
+    Parameters
+    ----------
+    grad_out : array_like, the dtype of `x`
+        dL/dy, the shape of max_pool2d's result for `x` and these options.
+    x : array_like, float32 or float64
+        The forward's input (its shape and dtype are what is used).
+    indices : array_like of integers
+        What ``max_pool2d(..., return_indices=True)`` returned.
+    kernel_size, stride, padding, dilation, ceil_mode, layout
+        The forward's options, checked as `max_pool2d` checks them.
+
+    Returns
+    -------
+    ndarray
+        dL/dx, the shape and dtype of `x`.
 
     Examples
     --------
@@ -488,7 +564,7 @@ def max_pool2d_backward(grad_out, x, indices, kernel_size, stride=None, padding=
     if ix.dtype.kind not in "iu":
         raise TypeError(f"{op}: indices must be integers (as max_pool2d returns), got {ix.dtype}")
     unbatched = x.ndim == 3
-    g = _pool_geometry(op, x, kernel_size, stride, padding, ceil_mode, nhwc)
+    g = _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode, nhwc)
     out_shape = g.out_shape[1:] if unbatched else g.out_shape
     _same_shape(op, "grad_out", gy, out_shape, "max_pool2d's result for x")
     _same_shape(op, "indices", ix, out_shape, "max_pool2d's result for x")
@@ -544,7 +620,7 @@ def _conv2d_maxpool_plan(x: np.ndarray, weight: np.ndarray, stride: Any, padding
     ph, pw = oh // kh, ow // kw
     if x.ndim != 4 or n == 0 or c == 0 or ph == 0 or pw == 0 or kh * kw > 256:
         return None  # (window codes are bytes)
-    return _ConvPoolPlan(g, (n, k, oh, ow, ph, pw), (kh, kw, kh, kw, 0, 0), (n, ph, pw, k))
+    return _ConvPoolPlan(g, (n, k, oh, ow, ph, pw), (kh, kw, kh, kw, 1, 1, 0, 0), (n, ph, pw, k))
 
 
 def _conv2d_maxpool(plan: _ConvPoolPlan, x: np.ndarray, weight: np.ndarray,

@@ -1,10 +1,11 @@
-from typing import Literal, overload
+from typing import Literal, TypeAlias, overload
 
 import numpy as np
 import numpy.typing as npt
 
 _Float = np.float32 | np.float64
 _IntPair = int | tuple[int, int]
+_IntSeq: TypeAlias = int | tuple[int] | tuple[int, int] | list[int]  # pooling: one int broadcasts
 _Layout = Literal["NCHW", "NHWC"]
 
 def conv2d(
@@ -23,24 +24,38 @@ relu: np.ufunc  # fastconv.relu(x, /, out=None, *, where=True, casting=..., orde
 @overload
 def max_pool2d(
     x: npt.ArrayLike,
-    kernel_size: _IntPair,
-    stride: _IntPair | None = ...,
-    padding: _IntPair = ...,
+    kernel_size: _IntSeq,
+    stride: _IntSeq | tuple[()] | None = ...,
+    padding: _IntSeq = ...,
+    dilation: _IntSeq = ...,
     ceil_mode: bool = ...,
+    return_indices: Literal[False] = ...,
     *,
     layout: _Layout = ...,
-    return_indices: Literal[False] = ...,
 ) -> npt.NDArray[_Float]: ...
 @overload
 def max_pool2d(
     x: npt.ArrayLike,
-    kernel_size: _IntPair,
-    stride: _IntPair | None = ...,
-    padding: _IntPair = ...,
-    ceil_mode: bool = ...,
+    kernel_size: _IntSeq,
+    stride: _IntSeq | tuple[()] | None,
+    padding: _IntSeq,
+    dilation: _IntSeq,
+    ceil_mode: bool,
+    return_indices: Literal[True],
     *,
     layout: _Layout = ...,
+) -> tuple[npt.NDArray[_Float], npt.NDArray[np.int64]]: ...
+@overload
+def max_pool2d(
+    x: npt.ArrayLike,
+    kernel_size: _IntSeq,
+    stride: _IntSeq | tuple[()] | None = ...,
+    padding: _IntSeq = ...,
+    dilation: _IntSeq = ...,
+    ceil_mode: bool = ...,
+    *,
     return_indices: Literal[True],
+    layout: _Layout = ...,
 ) -> tuple[npt.NDArray[_Float], npt.NDArray[np.int64]]: ...
 def conv2d_backward(
     grad_out: npt.ArrayLike,
@@ -59,9 +74,10 @@ def max_pool2d_backward(
     grad_out: npt.ArrayLike,
     x: npt.ArrayLike,
     indices: npt.ArrayLike,
-    kernel_size: _IntPair,
-    stride: _IntPair | None = ...,
-    padding: _IntPair = ...,
+    kernel_size: _IntSeq,
+    stride: _IntSeq | tuple[()] | None = ...,
+    padding: _IntSeq = ...,
+    dilation: _IntSeq = ...,
     ceil_mode: bool = ...,
     *,
     layout: _Layout = ...,

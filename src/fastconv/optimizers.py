@@ -1,50 +1,161 @@
-"""Optimizers with Keras' names, defaults and update rules (in place, float32)."""
+"""Optimizers with Keras' names, defaults and update rules (in place, float32).
+
+As in Keras 3, an optimizer is built on its first step for the weights it is
+given, creating its slots for each (Adam's momentum and velocity, SGD's
+momentum, RMSprop's velocity), and afterwards updates only those weights: a
+step that includes any other weight raises ValueError before anything changes.
+Its state (``iterations`` and the slots) is saved with the model.
+"""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _kernels
 from ._checks import c_aligned
 
+__all__ = ["SGD", "Adam", "Optimizer", "RMSprop", "get"]
+
+Array = npt.NDArray[Any]
+
 
 class Optimizer:
-    """``apply(params, grads)`` updates each array of `params` in place."""
+    """Base class: ``apply(params, grads)`` updates each array of `params` in place.
 
-    def __init__(self, learning_rate: float):
+    Parameters
+    ----------
+    learning_rate : float
+        > 0.
+
+    Attributes
+    ----------
+    iterations : int
+        Steps taken (Keras' ``optimizer.iterations``); saved with the model.
+    slot_names : tuple of str
+        The state kept per weight, in Keras' names and order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv.optimizers import SGD
+    >>> p = np.array([1.0, 2.0], np.float32)
+    >>> opt = SGD(learning_rate=0.5)
+    >>> opt.apply([p], [np.array([1.0, 1.0], np.float32)])
+    >>> p, opt.iterations
+    (array([0.5, 1.5], dtype=float32), 1)
+    """
+
+    def __init__(self, learning_rate: float) -> None:
         if not learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
         self.learning_rate = float(learning_rate)
         self.iterations = 0
-        self._slots: dict[int, list[np.ndarray]] = {}
+        self._variables: list[Array] | None = None  # what build took, in order; None before
+        self._known: set[int] = set()                # their ids (the list keeps them alive)
+        self._slots: dict[int, list[Array]] = {}     # id(variable) -> its slots
         self._done: set[int] = set()  # ids updated this step through fused_update
 
-    def _state(self, i: int, p: np.ndarray, n: int) -> list[np.ndarray]:
-        """The optimizer's slots (moments) for parameter array p, keyed by the array
-        itself, as Keras keys them by variable."""
-        slots = self._slots.get(i)
-        if slots is None or slots[0].shape != p.shape:
-            slots = self._slots[i] = [np.zeros_like(p) for _ in range(n)]
-        return slots
+    @property
+    def slot_names(self) -> tuple[str, ...]:
+        """The arrays kept per weight (Keras' names and order); none by default."""
+        return ()
 
-    def apply(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        """One step: updates every array of `params` in place, except those a layer
-        already updated this step through `fused_update`."""
+    @property
+    def built(self) -> bool:
+        """True once the optimizer has taken its weights (its first step, or `build`)."""
+        return self._variables is not None
+
+    def build(self, variables: Sequence[Array]) -> None:
+        """Take `variables` (the weights to train) and create their slots, zeros
+        of each one's shape and dtype, as Keras' ``optimizer.build``. The first
+        `apply` calls it for you.
+
+        Raises
+        ------
+        ValueError
+            If the optimizer is already built.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastconv.optimizers import Adam
+        >>> opt = Adam()
+        >>> opt.build([np.zeros((3, 2), np.float32)])
+        >>> opt.slot_names, opt.built
+        (('momentum', 'velocity'), True)
+        """
+        if self._variables is not None:
+            raise ValueError(f"{type(self).__name__}: the optimizer is already built for "
+                             f"{len(self._variables)} variables; make a new one for other variables")
+        self._variables = list(variables)
+        self._known = {id(v) for v in self._variables}
+        self._slots = {id(v): [np.zeros_like(v) for _ in self.slot_names] for v in self._variables}
+
+    def _knows(self, p: Array) -> bool:
+        return id(p) in self._known
+
+    def _check_variables_are_known(self, variables: Sequence[Array],
+                                   names: Sequence[str] | None = None) -> None:
+        """Build for `variables` on the first step; afterwards, Keras' ValueError
+        for any variable the optimizer was not built with (nothing is changed)."""
+        if self._variables is None:
+            self.build(variables)
+            return
+        for i, v in enumerate(variables):
+            if id(v) not in self._known:
+                what = (f"<Variable path={names[i]}, shape={v.shape}, dtype={v.dtype}>" if names
+                        else f"<array of shape {v.shape}, dtype {v.dtype}>")
+                raise ValueError(
+                    f"Unknown variable: {what}. This optimizer can only be called for the variables "
+                    "it was originally built with. When working with a new set of variables, you "
+                    "should recreate a new optimizer instance."
+                )
+
+    def _state(self, p: Array) -> list[Array]:
+        """The slots of `p`, a variable the optimizer was built with."""
+        return self._slots[id(p)]
+
+    def apply(self, params: Sequence[Array], grads: Sequence[Array | None]) -> None:
+        """One step: updates every array of `params` in place from its gradient
+        in `grads`, except those a layer already updated this step through
+        `fused_update`; builds the optimizer for `params` on the first call.
+
+        Raises
+        ------
+        ValueError
+            For lists of different lengths, a missing gradient or one of
+            another shape, or an array the optimizer was not built with
+            (Keras' message); then nothing is changed.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastconv.optimizers import Adam
+        >>> p = np.zeros(2, np.float32)
+        >>> Adam(learning_rate=0.1).apply([p], [np.array([1.0, -1.0], np.float32)])
+        >>> p.round(4)
+        array([-0.1,  0.1], dtype=float32)
+        """
         if len(params) != len(grads):
             raise ValueError(f"apply: {len(params)} parameter arrays but {len(grads)} gradients")
+        for p, g in zip(params, grads):
+            if (g is None and id(p) not in self._done) or (g is not None and g.shape != p.shape):
+                what = "no gradient" if g is None else f"a gradient of shape {g.shape}"
+                raise ValueError(f"apply: {what} for a parameter of shape {p.shape}")
+        self._check_variables_are_known(params)
         self.iterations += 1
         done, self._done = self._done, set()  # this step's fused updates, then none
         for p, g in zip(params, grads):
             if id(p) in done:
                 continue
-            if g is None or g.shape != p.shape:
-                what = "no gradient" if g is None else f"a gradient of shape {g.shape}"
-                raise ValueError(f"apply: {what} for a parameter of shape {p.shape}")
-            self._update(id(p), p, g)
+            assert g is not None
+            self._update(p, g)
 
-    def fused_update(self, p: np.ndarray):
+    def fused_update(self, p: Array) -> tuple[Any, ...] | None:
         """For a layer that can apply this step's update to `p` inside the kernel that
         computes its gradient: the update's arguments (for Adam: the moments, alpha,
         beta_1, beta_2, epsilon), after which `apply` skips `p` this step; or None
@@ -53,27 +164,48 @@ class Optimizer:
         own gradient alone (no clipping by a norm over all gradients)."""
         return None
 
-    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+    def _update(self, p: Array, g: Array) -> None:
         raise NotImplementedError
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
+        """The class name and constructor arguments, JSON-ready (what a model file keeps).
+
+        Examples
+        --------
+        >>> from fastconv.optimizers import Adam
+        >>> Adam(learning_rate=0.01).get_config()["learning_rate"]
+        0.01
+        """
         return {"class_name": type(self).__name__, "learning_rate": self.learning_rate}
 
 
 class SGD(Optimizer):
-    """``keras.optimizers.SGD(learning_rate=0.01, momentum=0.0, nesterov=False)``."""
+    """``keras.optimizers.SGD(learning_rate=0.01, momentum=0.0, nesterov=False)``:
+    ``m = momentum * m - lr * g``, then ``p += m`` (or ``p += momentum * m - lr * g``
+    with Nesterov); ``p -= lr * g`` without momentum (and then no slot).
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
+    Examples
+    --------
+    >>> from fastconv.optimizers import SGD
+    >>> SGD(momentum=0.9).slot_names
+    ('momentum',)
+    """
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(learning_rate)
         if not 0 <= momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
-    def _update(self, i, p, g):
+    @property
+    def slot_names(self) -> tuple[str, ...]:
+        return ("momentum",) if self.momentum else ()
+
+    def _update(self, p: Array, g: Array) -> None:
         if self.momentum == 0:
             p -= self.learning_rate * g
             return
-        (v,) = self._state(i, p, 1)
+        (v,) = self._state(p)
         v *= self.momentum
         v -= self.learning_rate * g
         if self.nesterov:
@@ -81,11 +213,11 @@ class SGD(Optimizer):
         else:
             p += v
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
-def _flush_subnormal(a: np.ndarray) -> None:
+def _flush_subnormal(a: Array) -> None:
     """Moments below the smallest normal number in magnitude become +0, as the C Adam
     kernels store them (see csrc/ukernels/adam/adam-scalar.h)."""
     a[np.abs(a) < np.finfo(a.dtype).tiny] = 0
@@ -99,24 +231,37 @@ class Adam(Optimizer):
     the dtype's smallest normal number in magnitude is stored as zero, as TensorFlow's
     CPU kernels flush subnormals: the moment of a gradient that stays zero (a dead
     unit's) decays into the subnormals, where arithmetic can be a hundred times slower,
-    and a step that small moves no weight."""
+    and a step that small moves no weight.
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    Examples
+    --------
+    >>> from fastconv.optimizers import Adam
+    >>> opt = Adam()
+    >>> opt.learning_rate, opt.beta_1, opt.beta_2, opt.epsilon
+    (0.001, 0.9, 0.999, 1e-07)
+    """
+
+    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7) -> None:
         super().__init__(learning_rate)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    @property
+    def slot_names(self) -> tuple[str, ...]:
+        return ("momentum", "velocity")
 
     def _alpha(self, t: int) -> float:
         return self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
 
-    def fused_update(self, p):
+    def fused_update(self, p: Array) -> tuple[Any, ...] | None:
         if p.dtype not in (np.float32, np.float64) or not p.flags.c_contiguous or p.ndim != 2:
             return None
-        m, v = self._state(id(p), p, 2)
+        m, v = self._state(p)
         self._done.add(id(p))
         return m, v, self._alpha(self.iterations + 1), self.beta_1, self.beta_2, self.epsilon
 
-    def _update(self, i, p, g):
-        m, v = self._state(i, p, 2)
+    def _update(self, p: Array, g: Array) -> None:
+        m, v = self._state(p)
         alpha = self._alpha(self.iterations)
         g = c_aligned(g, dtype=p.dtype)
         if p.flags.c_contiguous and p.dtype in (np.float32, np.float64):
@@ -130,39 +275,61 @@ class Adam(Optimizer):
         _flush_subnormal(v)
         p -= (alpha * m / (np.sqrt(v) + self.epsilon)).astype(p.dtype, copy=False)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon}
 
 
 class RMSprop(Optimizer):
     """``keras.optimizers.RMSprop(learning_rate=0.001, rho=0.9, epsilon=1e-7)`` (Keras'
-    default optimizer in ``compile``): ``p -= lr * g / sqrt(v + epsilon)``, as Keras 3."""
+    default optimizer in ``compile``): ``p -= lr * g / sqrt(v + epsilon)``, as Keras 3.
 
-    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+    Examples
+    --------
+    >>> from fastconv.optimizers import RMSprop
+    >>> RMSprop().slot_names
+    ('velocity',)
+    """
+
+    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, epsilon: float = 1e-7) -> None:
         super().__init__(learning_rate)
         self.rho, self.epsilon = float(rho), float(epsilon)
 
-    def _update(self, i, p, g):
-        (v,) = self._state(i, p, 1)
+    @property
+    def slot_names(self) -> tuple[str, ...]:
+        return ("velocity",)
+
+    def _update(self, p: Array, g: Array) -> None:
+        (v,) = self._state(p)
         v *= self.rho
         v += (1 - self.rho) * g * g
         p -= (self.learning_rate * g / np.sqrt(v + self.epsilon)).astype(p.dtype, copy=False)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
 
 
-_BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+_BY_NAME: dict[str, type[SGD | Adam | RMSprop]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 
 
-def get(identifier: Any) -> Optimizer:
+def get(identifier: str | Optimizer | dict[str, Any]) -> Optimizer:
+    """The optimizer for a name ('adam', 'sgd', 'rmsprop': Keras' defaults), an
+    instance (returned as is), or a `get_config` dictionary.
+
+    Examples
+    --------
+    >>> from fastconv import optimizers
+    >>> optimizers.get("adam").learning_rate
+    0.001
+    >>> optimizers.get({"class_name": "SGD", "learning_rate": 0.1, "momentum": 0.9}).momentum
+    0.9
+    """
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
         return _BY_NAME[identifier.lower()]()
     if isinstance(identifier, dict):
-        cls = {c.__name__: c for c in _BY_NAME.values()}.get(identifier.get("class_name"))
+        cls = {c.__name__: c for c in _BY_NAME.values()}.get(identifier.get("class_name", ""))
         if cls is not None:
             return cls(**{k: v for k, v in identifier.items() if k != "class_name"})
     raise ValueError(f"optimizer must be one of {', '.join(map(repr, _BY_NAME))} or an Optimizer, got {identifier!r}")

@@ -138,9 +138,9 @@ def _correlate2d(op: str, in1, in2, mode, boundary, fillvalue, flip: bool, metho
         )
     x = in1.astype(dtype, copy=False)
     k = in2.astype(dtype, copy=False)
-    scipy_op = _originals.installed(f"scipy.signal.{op}")
-    if dtype.char in "gG" and scipy_op is not None:  # no fast path: SciPy's own speed and values
-        return scipy_op(*args)
+    # SciPy is looked up (and imported) only for the dtypes fastconv hands it
+    if dtype.char in "gG" and (scipy_op := _originals.installed(f"scipy.signal.{op}")) is not None:
+        return scipy_op(*args)  # no fast path: SciPy's own speed and values
     if flip:  # convolution: a correlation with the kernel reversed; 'same' centres on kh // 2
         k = k[::-1, ::-1]
         pad = ((0, 0), (kh // 2, kw // 2), (kh - 1, kw - 1))[code]
@@ -150,6 +150,7 @@ def _correlate2d(op: str, in1, in2, mode, boundary, fillvalue, flip: bool, metho
         pad = ((0, 0), ((kh - 1) // 2, (kw - 1) // 2), (kh - 1, kw - 1))[code]
     out = _correlate.correlate(x, k, pad, out_shape, bcode, fill, method)
     if out is None:  # integers without exact float64 sums: SciPy's own speed and values
+        scipy_op = _originals.installed(f"scipy.signal.{op}")
         if scipy_op is not None:
             return scipy_op(*args)
         out = slow.correlate2d(x, k, pad, out_shape, bcode, fill)

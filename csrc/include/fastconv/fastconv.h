@@ -71,14 +71,16 @@ int fc_f64_relu_backward(int64_t n_elems, const double *gy, const double *x, dou
 
 /* ---- max_pool2d ----------------------------------------------------------
  *   NCHW: x (n, c, h, w) -> y (n, c, oh, ow);  NHWC: x (n, h, w, c) -> y (n, oh, ow, c)
- * Padding is implicit -inf. A window holding NaN gives NaN. indices (NULL or
- * the shape of y) receive the flat position h_in * w + w_in of the chosen
- * element inside its (h, w) plane, as PyTorch returns them: the first
- * maximum in row-major window order, or the last NaN. */
+ * Window (oy, ox) reads rows oy * stride_h - pad_top + i * dil_h (i < kernel_h)
+ * and likewise columns. Padding is implicit -inf; every window must hold at
+ * least one input element, else FC_EINVAL. A window holding NaN gives NaN.
+ * indices (NULL or the shape of y) receive the flat position h_in * w + w_in
+ * of the chosen element inside its (h, w) plane, as PyTorch returns them: the
+ * first maximum in row-major window order, or the last NaN. */
 typedef struct {
   int64_t n, c, h, w;
   int64_t oh, ow;
-  int64_t kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left;
+  int64_t kernel_h, kernel_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
   fc_layout layout;
 } fc_pool2d_params;
 
@@ -96,7 +98,7 @@ int fc_f64_max_pool2d_backward(const fc_pool2d_params *p, const double *gy,
  * going to memory; weight is (r, s, c/groups, k) as for NHWC conv2d; p and
  * q describe the two ops (q->h, q->w = p->oh, p->ow; q->c = p->k) and the
  * pool's windows must tile without overlap or padding (stride == kernel,
- * pad 0), and a window of at most 256 places, else FC_EINVAL. code (may be
+ * dilation 1, pad 0), and a window of at most 256 places, else FC_EINVAL. code (may be
  * NULL) receives, for each output, the place of its maximum in its window,
  * dy * kernel_w + dx (the same element max_pool2d's index names: the first
  * maximum in row-major order, a NaN winning). The backward gives conv2d's

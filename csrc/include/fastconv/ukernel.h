@@ -25,8 +25,10 @@
  * Max-pool row microkernel: one output row oy of one NCHW plane (h*w values)
  * into y[0..ow) (row) or of one NHWC image (h*w*c values) into y[0..ow*c)
  * (nhwc) and, unless idx is NULL, the same slots of idx, with the semantics of
- * fc_f32_max_pool2d. SIMD variants need h*w and every window column position,
- * padding included, to fit in int32 (they hold positions in int32 lanes).
+ * fc_f32_max_pool2d. The row and nhwc kernels read dilation 1 whatever p says;
+ * the row_dilated and nhwc_dilated kernels take any dilation. SIMD row
+ * variants need h*w and every window column position, padding and dilation
+ * included, to fit in int32 (they hold positions in int32 lanes).
  *
  * Adam microkernel: one Keras Adam step of n elements in place (p, m, v; g
  * read), with the constants of fc_*_adam_params, in one fixed order of IEEE
@@ -145,6 +147,10 @@ typedef struct {
   fc_f64_maxpool_ukernel f64_maxpool_row;
   fc_f32_maxpool_ukernel f32_maxpool_nhwc; /* NHWC: one output row of one image */
   fc_f64_maxpool_ukernel f64_maxpool_nhwc;
+  fc_f32_maxpool_ukernel f32_maxpool_row_dilated; /* the same for any dilation */
+  fc_f64_maxpool_ukernel f64_maxpool_row_dilated;
+  fc_f32_maxpool_ukernel f32_maxpool_nhwc_dilated;
+  fc_f64_maxpool_ukernel f64_maxpool_nhwc_dilated;
   fc_f32_maxpool_code_ukernel f32_maxpool_code; /* NHWC, no padding: window codes */
   fc_f64_maxpool_code_ukernel f64_maxpool_code;
   fc_f32_unpool_code_ukernel f32_unpool_code; /* its gradient, into GEMM panels */

@@ -60,7 +60,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
 from .. import _kernels, nn, numpy_compat
 from .. import signal as _signal  # `signal` is this package's submodule
 from .._config import MAX_THREADS
-from .._checks import as_float_array, layout_is_nhwc, positive_int, same_dtype
+from .._checks import as_float_array, flag, layout_is_nhwc, positive_int, same_dtype
 from .._correlate import FILL, SYMM, WRAP
 from .._ufunc import relu as _relu
 
@@ -529,14 +529,15 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, l
     return y[0] if unbatched else y
 
 
-def _pool_block(block, *, kernel_size, stride, padding, ceil_mode, layout, return_indices, threads):
+def _pool_block(block, *, kernel_size, stride, padding, dilation, ceil_mode, layout, return_indices,
+                threads):
     with thread_limit(threads):
-        return nn.max_pool2d(block, kernel_size, stride, padding, ceil_mode, layout=layout,
-                             return_indices=return_indices)
+        return nn.max_pool2d(block, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                             layout=layout)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, *, layout="NCHW",
-               return_indices=False, threads=1):
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False, *, layout="NCHW", threads=1):
     """``fastconv.max_pool2d`` of a Dask array of images chunked along the batch (and
     channel) axis.
 
@@ -559,15 +560,16 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, *, layou
     threads = _check_threads(threads, op)
     x = _as_dask(x)
     proxy = as_float_array(_shape_proxy(x), "x", op)
-    g = nn._pool_geometry(op, proxy, kernel_size, stride, padding, ceil_mode, nhwc)
+    return_indices = flag(return_indices, "return_indices", op)
+    g = nn._pool_geometry(op, proxy, kernel_size, stride, padding, dilation, ceil_mode, nhwc)
     unbatched = x.ndim == 3
     x = (x[None] if unbatched else x).astype(proxy.dtype)
     hax, wax, _ = _spatial_axes(nhwc)
     x = x.rechunk({hax: -1, wax: -1})
     chunks = list(x.chunks)
     chunks[hax], chunks[wax] = (g.out_shape[hax],), (g.out_shape[wax],)
-    kw = dict(kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=ceil_mode,
-              layout=layout, threads=threads)
+    kw = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
+              ceil_mode=ceil_mode, layout=layout, threads=threads)
     meta = np.empty((0,) * 4, dtype=x.dtype)
     if not return_indices:
         y = x.map_blocks(_pool_block, chunks=chunks, dtype=x.dtype, meta=meta,

@@ -1,5 +1,5 @@
 from contextlib import AbstractContextManager
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeAlias, overload
 
 import dask.array as da
 import numpy.typing as npt
@@ -11,6 +11,7 @@ _Mode = Literal["full", "valid", "same"]
 _Mode1d = Literal["full", "valid", "same", 0, 1, 2]
 _Boundary = Literal["fill", "pad", "wrap", "circular", "symm", "symmetric"]
 _IntPair = int | tuple[int, int]
+_IntSeq: TypeAlias = int | tuple[int] | tuple[int, int] | list[int]  # pooling: one int broadcasts
 _Layout = Literal["NCHW", "NHWC"]
 _Big = da.Array | npt.ArrayLike
 _Small = npt.ArrayLike | da.Array
@@ -52,25 +53,40 @@ def relu(x: _Big, *, threads: int | None = ...) -> da.Array: ...
 @overload
 def max_pool2d(
     x: _Big,
-    kernel_size: _IntPair,
-    stride: _IntPair | None = ...,
-    padding: _IntPair = ...,
+    kernel_size: _IntSeq,
+    stride: _IntSeq | tuple[()] | None = ...,
+    padding: _IntSeq = ...,
+    dilation: _IntSeq = ...,
     ceil_mode: bool = ...,
+    return_indices: Literal[False] = ...,
     *,
     layout: _Layout = ...,
-    return_indices: Literal[False] = ...,
     threads: int | None = ...,
 ) -> da.Array: ...
 @overload
 def max_pool2d(
     x: _Big,
-    kernel_size: _IntPair,
-    stride: _IntPair | None = ...,
-    padding: _IntPair = ...,
-    ceil_mode: bool = ...,
+    kernel_size: _IntSeq,
+    stride: _IntSeq | tuple[()] | None,
+    padding: _IntSeq,
+    dilation: _IntSeq,
+    ceil_mode: bool,
+    return_indices: Literal[True],
     *,
     layout: _Layout = ...,
+    threads: int | None = ...,
+) -> tuple[da.Array, da.Array]: ...
+@overload
+def max_pool2d(
+    x: _Big,
+    kernel_size: _IntSeq,
+    stride: _IntSeq | tuple[()] | None = ...,
+    padding: _IntSeq = ...,
+    dilation: _IntSeq = ...,
+    ceil_mode: bool = ...,
+    *,
     return_indices: Literal[True],
+    layout: _Layout = ...,
     threads: int | None = ...,
 ) -> tuple[da.Array, da.Array]: ...
 def predict(
