@@ -1,13 +1,14 @@
 """The lecture's Keras program for MNIST digits, with fastconv's imports.
 
 Only the imports differ from the lecture (`tf.nn.relu` -> `fastconv.nn.relu`,
-`tf.nn.softmax` -> `fastconv.nn.softmax`). Run it offline on the shared
-subset with
+`tf.nn.softmax` -> `fastconv.nn.softmax`). Run it with
 
-    FASTCONV_DATA=../shared/data/mnist-5k python examples/mnist_cnn.py
+    python examples/mnist_cnn.py
 
-(mnist.load_data() looks in $FASTCONV_DATA/mnist, then $FASTCONV_DATA, then
-the user cache, then downloads the official files, verified by SHA-256).
+mnist.load_data() looks for the four MNIST files in $FASTCONV_DATA/mnist, then
+$FASTCONV_DATA, then the user cache, and else downloads the official files once,
+verified by SHA-256; FASTCONV_DATA=DIR python examples/mnist_cnn.py runs offline
+on files of your own in DIR.
 """
 import fastconv
 from fastconv.datasets import mnist

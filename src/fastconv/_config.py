@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from typing import Any
 
 from . import _kernels
 
@@ -13,15 +14,56 @@ MAX_THREADS = 1024
 
 
 def get_num_threads() -> int:
-    """Threads a fastconv call may use: ``set_num_threads``'s count, else
-    ``FASTCONV_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the CPUs this
-    process may run on. ``threadpoolctl`` limits apply too."""
+    """The number of threads a fastconv call may use.
+
+    Returns
+    -------
+    int
+        ``set_num_threads``'s count, else ``$FASTCONV_NUM_THREADS``, else
+        ``$OMP_NUM_THREADS``, else the CPUs this process may run on; lowered by
+        a ``threadpoolctl.threadpool_limits`` block or a
+        ``fastconv.dask.thread_limit`` in the calling thread.
+
+    See Also
+    --------
+    set_num_threads
+
+    Examples
+    --------
+    >>> import fastconv
+    >>> fastconv.get_num_threads() >= 1
+    True
+    """
     return _kernels.get_num_threads()
 
 
 def set_num_threads(n: int) -> None:
-    """Cap the threads of later fastconv calls at `n` (>= 1; above 1024 means
-    1024). Governs fastconv's own pool only: no other library's threads."""
+    """Cap the threads of later fastconv calls.
+
+    Governs fastconv's own thread pool only: PyTorch's, BLAS's and OpenMP's
+    threads are left as they are.
+
+    Parameters
+    ----------
+    n : int
+        At least 1; counts above 1024 mean 1024.
+
+    Raises
+    ------
+    ValueError
+        If `n` is below 1.
+    TypeError
+        If `n` is not an integer.
+
+    Examples
+    --------
+    >>> import fastconv
+    >>> before = fastconv.get_num_threads()
+    >>> fastconv.set_num_threads(1)
+    >>> fastconv.get_num_threads()
+    1
+    >>> fastconv.set_num_threads(before)
+    """
     import operator
 
     n = operator.index(n)
@@ -151,8 +193,26 @@ def _hook_threadpoolctl() -> None:
         sys.meta_path.insert(0, _ThreadpoolctlHook())
 
 
-def config() -> dict:
-    """The build and runtime configuration as a dict (what ``show_config`` prints)."""
+def config() -> dict[str, Any]:
+    """The build and runtime configuration, as :func:`show_config` prints it.
+
+    Returns
+    -------
+    dict
+        ``version``, ``python``, ``machine``; ``isa`` (the instruction set in
+        use: ``"scalar"``, ``"avx2"`` or ``"avx512"``), ``cpu_isa`` (the best
+        this CPU and OS support), ``compiled_isas`` (a list); ``thread_pool``,
+        ``num_threads``; ``compiler`` and ``cflags`` of the C kernels.
+
+    Examples
+    --------
+    >>> import fastconv
+    >>> info = fastconv.config()
+    >>> info["version"] == fastconv.__version__
+    True
+    >>> info["isa"] in info["compiled_isas"]
+    True
+    """
     import platform
 
     from . import __version__
@@ -173,7 +233,18 @@ def config() -> dict:
 
 
 def show_config() -> None:
-    """Print version, ISA in use and compiled, the thread pool and its threads, compiler."""
+    """Print the version, the instruction set in use and those compiled, the
+    thread pool and its thread count, and the compiler (``fastconv info``).
+
+    Examples
+    --------
+    >>> import fastconv
+    >>> fastconv.show_config()  # doctest: +ELLIPSIS
+           version: ...
+            python: ...
+           machine: ...
+               isa: ...
+    """
     for key, value in config().items():
         if isinstance(value, list):
             value = ", ".join(value)

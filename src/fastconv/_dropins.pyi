@@ -2,6 +2,8 @@
 # numpy_compat.pyi and signal.pyi.
 from typing import Any, Callable
 
+THREAD_ERROR: str  # fastconv._kernels.THREAD_ERROR, imported for the front doors' errors
+
 def bind(
     correlate: Callable[..., Any] | None,
     convolve: Callable[..., Any] | None,

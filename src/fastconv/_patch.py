@@ -18,13 +18,13 @@ import importlib.abc
 import importlib.util
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
-from typing import Any, Callable, Union
+from typing import Any
 
 from . import _originals
 
-__all__ = ["patch", "unpatch", "patched", "patched_names", "REPLACEMENTS"]
+__all__ = ["REPLACEMENTS", "patch", "patched", "patched_names", "unpatch"]
 
 # Modules that call numpy.convolve/correlate by their own attribute (np.polymul
 # and np.poly through `NX.convolve`): NumPy 2's name, then NumPy 1.x's. Only
@@ -52,7 +52,7 @@ REPLACEMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "scipy.signal.oaconvolve": ("fastconv.signal:oaconvolve", _SIGNALTOOLS),
 }
 
-Names = Union[str, Iterable[str], None]
+Names = str | Iterable[str] | None
 
 # Serialises patch, unpatch and the import hook. Nothing is imported while it is
 # held (another thread's import may be waiting for it); reentrant all the same.
@@ -391,6 +391,18 @@ def patched(names: Names = None) -> Iterator[None]:
     ----------
     names : str or iterable of str, optional
         As for :func:`patch`; default: all of them.
+
+    Yields
+    ------
+    None
+        Inside the block the names are patched.
+
+    Raises
+    ------
+    ValueError
+        A name fastconv has no replacement for, before anything is patched.
+    TypeError
+        A name that is not a string.
 
     Notes
     -----

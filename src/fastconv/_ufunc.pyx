@@ -194,6 +194,15 @@ Returns
 y : ndarray or scalar
     ``out`` if given; a scalar for scalar input.
 
+Raises
+------
+TypeError
+    For an input dtype other than float32 and float64 when no loop is chosen
+    with ``dtype=`` or ``signature=`` (the message names the dtypes).
+ValueError
+    For ``relu.reduce``, ``relu.accumulate``, ``relu.reduceat`` and
+    ``relu.outer``.
+
 Notes
 -----
 ``relu.reduce``, ``relu.accumulate``, ``relu.reduceat`` and ``relu.outer``

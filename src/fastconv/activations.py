@@ -74,6 +74,17 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class _ReLU(Activation):
+    """``max(z, 0)`` (:func:`fastconv.relu`); the gradient passes where ``z > 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import activations
+    >>> z = np.array([-1.0, 0.0, 3.0])
+    >>> activations.relu.backward(np.array([5.0, 5.0, 5.0]), z, activations.relu.forward(z))
+    array([0., 0., 5.])
+    """
+
     name = "relu"
 
     def forward(self, z: Array) -> Array:
@@ -89,6 +100,17 @@ class _ReLU(Activation):
 
 
 class _Softmax(Activation):
+    """Softmax over the last axis (:func:`fastconv.nn.softmax`); its gradient is
+    the Jacobian-vector product.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import activations
+    >>> activations.softmax.forward(np.array([[0.0, np.log(3.0)]]))
+    array([[0.25, 0.75]])
+    """
+
     name = "softmax"
 
     def forward(self, z: Array) -> Array:
@@ -111,6 +133,15 @@ def get(identifier: str | Activation | Callable[..., Any] | None) -> Activation:
     """The activation for None (linear), a name ('relu', 'softmax', 'linear'),
     an `Activation`, or one of the functions ``fastconv.nn.relu`` /
     ``fastconv.nn.softmax`` (what ``tf.nn.relu`` becomes).
+
+    Parameters
+    ----------
+    identifier : None, str, Activation or callable
+        What a layer's ``activation=`` argument holds.
+
+    Returns
+    -------
+    Activation
 
     Raises
     ------

@@ -108,6 +108,20 @@ def get(identifier: str | Initializer | dict[str, Any]) -> Initializer:
     """The initialiser for a name ('glorot_uniform', 'zeros', 'ones'), an
     instance (returned as is) or a `get_config` dictionary.
 
+    Parameters
+    ----------
+    identifier : str, Initializer or dict
+        What a layer's ``kernel_initializer=`` or ``bias_initializer=`` holds.
+
+    Returns
+    -------
+    Initializer
+
+    Raises
+    ------
+    ValueError
+        For anything else, listing the names accepted.
+
     Examples
     --------
     >>> from fastconv import initializers

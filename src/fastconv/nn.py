@@ -23,11 +23,11 @@ from ._ufunc import relu  # a numpy.ufunc, built in _ufunc.pyx
 
 __all__ = [
     "conv2d",
-    "relu",
-    "max_pool2d",
     "conv2d_backward",
-    "relu_backward",
+    "max_pool2d",
     "max_pool2d_backward",
+    "relu",
+    "relu_backward",
     "softmax",
 ]
 
@@ -132,7 +132,21 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
 
     Returns
     -------
-    ndarray of shape (N, K, Ho, Wo) or (N, Ho, Wo, K), the dtype of `x`.
+    ndarray
+        Of shape (N, K, Ho, Wo) for NCHW or (N, Ho, Wo, K) for NHWC ((K, Ho, Wo)
+        or (Ho, Wo, K) for one image), the dtype of `x`; `out` if given.
+
+    Raises
+    ------
+    TypeError
+        If `x` is not float32 or float64, or `weight`, `bias` or `out` has
+        another dtype than `x`.
+    ValueError
+        For a wrong number of dimensions, channels that do not match the
+        weight's, `groups` not dividing them, a kernel larger than the padded
+        input, a non-positive stride or dilation, a bias or `out` of the wrong
+        shape, an unknown layout or padding, or sizes too large to index. The
+        message names the argument and the shapes.
 
     Notes
     -----
@@ -159,7 +173,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     g = _conv_geometry(op, x, weight, stride, padding, dilation, groups, nhwc)
     if unbatched:
         x = x[None]
-    n, c, h, w, k, r, s, oh, ow = g.dims
+    c, k = g.dims[1], g.dims[4]
     if b is not None and b.shape != (k,):
         raise ValueError(f"{op}: bias must have shape ({k},), got {b.shape}")
     y = output_array(out, g.out_shape[1:] if unbatched else g.out_shape, x.dtype, op)
@@ -371,9 +385,18 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
 
     Returns
     -------
-    (grad_x, grad_weight, grad_bias)
+    grad_x, grad_weight, grad_bias : ndarray or None
         Shaped like x, weight and (K,); the dtype of x. These are the gradients
-        PyTorch's autograd gives.
+        PyTorch's autograd gives; None where `output_mask` says so.
+
+    Raises
+    ------
+    TypeError
+        For dtypes other than float32 and float64, or arguments of different
+        dtypes.
+    ValueError
+        For the cases :func:`conv2d` refuses, a `grad_out` whose shape is not
+        that of conv2d's result, or an `output_mask` that is not three bools.
 
     Notes
     -----
@@ -413,8 +436,8 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
         raise ValueError(f"{op}: output_mask must be three bools, got {output_mask!r}") from None
     unbatched = x.ndim == 3
     g = _conv_geometry(op, x, weight, stride, padding, dilation, groups, nhwc)
-    n, c, h, w, k, r, s, oh, ow = g.dims
-    sh, sw, dh, dw, pt, pl, groups = g.opts
+    _n, c, _h, _w, k, r, s, _oh, _ow = g.dims
+    sh, sw, _dh, _dw, _pt, _pl, groups = g.opts
     _same_shape(op, "grad_out", gy, g.out_shape[1:] if unbatched else g.out_shape,
                 "conv2d's result for x and weight")
     if unbatched:
@@ -503,6 +526,25 @@ def relu_backward(grad_out, x):
     """Gradient of `relu`: 0 where ``x <= 0``, else ``grad_out`` (NaN in x passes
     the gradient, as PyTorch's ``threshold_backward`` does).
 
+    Parameters
+    ----------
+    grad_out : array_like, float32 or float64
+        dL/dy for ``y = relu(x)``.
+    x : array_like, the same shape and dtype
+        The input `relu` was given.
+
+    Returns
+    -------
+    ndarray
+        dL/dx, the shape and dtype of `x`.
+
+    Raises
+    ------
+    TypeError
+        For dtypes other than float32 and float64, or two different dtypes.
+    ValueError
+        If `grad_out` and `x` differ in shape.
+
     Examples
     --------
     >>> import numpy as np, fastconv
@@ -583,7 +625,18 @@ def softmax(x, axis=-1):
     Parameters
     ----------
     x : array_like, float32 or float64
-    axis : int
+    axis : int, optional
+        The axis that sums to one; the last by default.
+
+    Returns
+    -------
+    ndarray
+        The shape and dtype of `x`.
+
+    Raises
+    ------
+    TypeError
+        If `x` is not float32 or float64.
 
     Examples
     --------
@@ -615,7 +668,7 @@ def _conv2d_maxpool_plan(x: np.ndarray, weight: np.ndarray, stride: Any, padding
     padding) for the fused kernel, or None where it does not apply (then the caller
     runs the two ops)."""
     g = _conv_geometry("conv2d", x, weight, stride, padding, dilation, groups, True)
-    n, c, h, w, k, r, s, oh, ow = g.dims
+    n, c, _h, _w, k, _r, _s, oh, ow = g.dims
     kh, kw = pool
     ph, pw = oh // kh, ow // kw
     if x.ndim != 4 or n == 0 or c == 0 or ph == 0 or pw == 0 or kh * kw > 256:

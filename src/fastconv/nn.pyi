@@ -3,6 +3,16 @@ from typing import Literal, TypeAlias, overload
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "conv2d",
+    "conv2d_backward",
+    "max_pool2d",
+    "max_pool2d_backward",
+    "relu",
+    "relu_backward",
+    "softmax",
+]
+
 _Float = np.float32 | np.float64
 _IntPair = int | tuple[int, int]
 _IntSeq: TypeAlias = int | tuple[int] | tuple[int, int] | list[int]  # pooling: one int broadcasts

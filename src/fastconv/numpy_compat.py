@@ -93,7 +93,8 @@ def correlate(a, v, mode="valid", *, method="direct"):
     Raises
     ------
     ValueError
-        Empty or non-1-D inputs, an unknown mode string or integer.
+        Empty or non-1-D inputs, an unknown mode string or integer, an
+        unknown `method`.
     TypeError
         A mode that is neither a string nor an integer.
 
@@ -170,7 +171,7 @@ def convolve(a, v, mode="full", *, method="direct"):
     ------
     ValueError
         Empty inputs ("a cannot be empty"), inputs of more than one dimension,
-        an unknown mode string or integer.
+        an unknown mode string or integer, an unknown `method`.
     TypeError
         A mode that is neither a string nor an integer.
 

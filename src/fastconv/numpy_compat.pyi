@@ -3,6 +3,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+__all__ = ["convolve", "correlate"]
+
 _Mode = Literal["valid", "same", "full", 0, 1, 2]
 _Method = Literal["direct", "fft", "auto"]
 

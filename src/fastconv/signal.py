@@ -193,6 +193,17 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, method="
     ndarray
         The same values, shape and dtype as SciPy's.
 
+    Raises
+    ------
+    ValueError
+        Where SciPy raises it: inputs that are not both 2-D, an unknown mode
+        or boundary, 'valid' mode with neither input at least as large as the
+        other in every dimension, a dtype SciPy does not compute (bool,
+        float16), a `fillvalue` that does not convert to the result dtype or
+        has more than one element; also an unknown `method`.
+    TypeError
+        Where SciPy raises it, as for inputs of a non-numeric dtype.
+
     Notes
     -----
     float32 and float64 (complex via real passes) run on the direct SIMD
@@ -248,6 +259,11 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, method="d
     -------
     ndarray
         The same values, shape and dtype as SciPy's.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`correlate2d`, where SciPy raises them.
 
     Notes
     -----

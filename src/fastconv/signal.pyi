@@ -3,6 +3,16 @@ from typing import Any, Literal, SupportsIndex, TypeAlias, overload
 
 import numpy.typing as npt
 
+__all__ = [
+    "choose_conv_method",
+    "convolve",
+    "convolve2d",
+    "correlate",
+    "correlate2d",
+    "fftconvolve",
+    "oaconvolve",
+]
+
 _Mode: TypeAlias = Literal["full", "valid", "same"]
 _Boundary: TypeAlias = Literal["fill", "pad", "wrap", "circular", "symm", "symmetric"]
 _Method: TypeAlias = Literal["direct", "fft", "auto"]

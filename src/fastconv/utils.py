@@ -3,12 +3,36 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["rng", "set_random_seed"]
+
 _rng = np.random.default_rng()
 
 
 def set_random_seed(seed: int) -> None:
-    """Seed fastconv's generator (weights, dropout masks, shuffling), as
-    ``keras.utils.set_random_seed`` does for Keras; NumPy's global seed too."""
+    """Seed fastconv's generator, as ``keras.utils.set_random_seed`` seeds Keras'.
+
+    The generator draws initial weights, dropout masks and the order ``fit``
+    shuffles the samples in; NumPy's global generator is seeded too.
+
+    Parameters
+    ----------
+    seed : int
+        Any integer; NumPy's global seed is ``seed % 2**32``.
+
+    Raises
+    ------
+    TypeError
+        If `seed` is not an integer.
+
+    Examples
+    --------
+    >>> from fastconv import utils
+    >>> utils.set_random_seed(0)
+    >>> a = utils.rng().random()
+    >>> utils.set_random_seed(0)
+    >>> a == utils.rng().random()
+    True
+    """
     global _rng
     import operator
 
@@ -18,5 +42,22 @@ def set_random_seed(seed: int) -> None:
 
 
 def rng(seed: int | None = None) -> np.random.Generator:
-    """A generator for `seed`, or the shared one (what `set_random_seed` seeds)."""
+    """The generator for `seed`, or fastconv's shared one.
+
+    Parameters
+    ----------
+    seed : int, optional
+        A seed of the caller's own: a new generator seeded with it. Default:
+        the shared generator that :func:`set_random_seed` seeds.
+
+    Returns
+    -------
+    numpy.random.Generator
+
+    Examples
+    --------
+    >>> from fastconv import utils
+    >>> bool(utils.rng(7).random() == utils.rng(7).random())
+    True
+    """
     return _rng if seed is None else np.random.default_rng(seed)

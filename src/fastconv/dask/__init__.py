@@ -59,20 +59,20 @@ except ImportError as err:  # pragma: no cover - depends on the environment
 
 from .. import _kernels, nn, numpy_compat
 from .. import signal as _signal  # `signal` is this package's submodule
-from .._config import MAX_THREADS
 from .._checks import as_float_array, flag, layout_is_nhwc, positive_int, same_dtype
-from .._correlate import FILL, SYMM, WRAP
+from .._config import MAX_THREADS
+from .._correlate import FILL, WRAP
 from .._ufunc import relu as _relu
 
 __all__ = [
-    "convolve",
-    "correlate",
-    "convolve2d",
-    "correlate2d",
     "conv2d",
-    "relu",
+    "convolve",
+    "convolve2d",
+    "correlate",
+    "correlate2d",
     "max_pool2d",
     "predict",
+    "relu",
     "signal",
     "thread_limit",
 ]
@@ -88,7 +88,23 @@ def thread_limit(threads):
     limit of the calling thread's own; this sets that limit for this thread and
     restores the previous one on exit. Other threads, and the process-wide count,
     are untouched, so tasks running at once on several Dask threads do not
-    interfere. ``threads=None`` does nothing.
+    interfere.
+
+    Parameters
+    ----------
+    threads : int or None
+        The limit, >= 1 (above 1024 means 1024); None does nothing.
+
+    Yields
+    ------
+    None
+
+    Raises
+    ------
+    ValueError
+        If `threads` is below 1.
+    TypeError
+        If `threads` is neither an integer nor None.
 
     Examples
     --------
@@ -275,8 +291,11 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, threads=
         Any chunks; a chunk smaller than the kernel is merged with its neighbour.
     in2 : array_like, 2-D
         The kernel, in memory (a Dask array is computed).
-    mode, boundary, fillvalue
-        As in ``fastconv.correlate2d``; checked, with the same errors, before anything runs.
+    mode : {'full', 'valid', 'same'}, optional
+    boundary : {'fill', 'wrap', 'symm'}, optional
+    fillvalue : scalar, optional
+        As in :func:`fastconv.correlate2d`; checked, with the same errors, before
+        anything runs.
     threads : int or None, optional
         fastconv threads per Dask task (default 1); None keeps the process setting.
 
@@ -288,6 +307,12 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, threads=
         (integers; float32/float64 kernels of up to 32 taps), else equal to float
         tolerance (see the module notes). In 'valid' mode with `in2` the larger, and for
         empty inputs, in1 is computed and the in-memory function called.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Where :func:`fastconv.correlate2d` raises them for these shapes, dtypes and
+        options, or for a `threads` that is not a positive integer or None.
 
     Examples
     --------
@@ -304,7 +329,25 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, threads=
 def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, threads=1):
     """``fastconv.convolve2d`` (``scipy.signal.convolve2d``) of a chunked 2-D Dask array.
 
-    Arguments, result and exactness as in :func:`correlate2d`.
+    Parameters
+    ----------
+    in1 : dask.array.Array (or array_like), 2-D
+    in2 : array_like, 2-D
+    mode : {'full', 'valid', 'same'}, optional
+    boundary : {'fill', 'wrap', 'symm'}, optional
+    fillvalue : scalar, optional
+    threads : int or None, optional
+        As in :func:`correlate2d`.
+
+    Returns
+    -------
+    dask.array.Array
+        The in-memory result's shape and dtype, exact as :func:`correlate2d` says.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Where :func:`fastconv.convolve2d` raises them, or for a bad `threads`.
 
     Examples
     --------
@@ -352,7 +395,7 @@ def _correlate1d(op: str, a, v, mode, flip: bool, threads):
         return _in_memory(fn, x, k, mode)
     code = numpy_compat._mode_code(mode)
     dtype = fn(np.zeros(k.shape, dtype=x.dtype), k, mode).dtype  # checks as the whole call
-    n, m = x.shape[0], k.shape[0]
+    m = k.shape[0]
     before = (0, m // 2, m - 1)[code]
     after = (0, m - 1 - before, m - 1)[code]
     x = x.rechunk((_merge_small(x.chunks[0], m),))
@@ -369,8 +412,9 @@ def correlate(a, v, mode="valid", *, threads=1):
     Parameters
     ----------
     a : dask.array.Array (or array_like), 1-D
-    v : array_like, 1-D, in memory (a Dask array is computed)
-    mode : {'valid', 'same', 'full'} or {0, 1, 2}
+    v : array_like, 1-D
+        In memory (a Dask array is computed).
+    mode : {'valid', 'same', 'full'} or {0, 1, 2}, optional
     threads : int or None, optional
         fastconv threads per Dask task (default 1).
 
@@ -379,6 +423,11 @@ def correlate(a, v, mode="valid", *, threads=1):
     dask.array.Array
         The in-memory result's shape and dtype; exact as :func:`correlate2d` says.
         When `v` is longer than `a`, `a` is computed and the in-memory function called.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Where :func:`fastconv.correlate` raises them, or for a bad `threads`.
 
     Examples
     --------
@@ -393,7 +442,23 @@ def correlate(a, v, mode="valid", *, threads=1):
 def convolve(a, v, mode="full", *, threads=1):
     """``fastconv.convolve`` (``numpy.convolve``) of a chunked 1-D Dask array.
 
-    Arguments and result as in :func:`correlate`.
+    Parameters
+    ----------
+    a : dask.array.Array (or array_like), 1-D
+    v : array_like, 1-D
+    mode : {'full', 'same', 'valid'} or {2, 1, 0}, optional
+    threads : int or None, optional
+        As in :func:`correlate`.
+
+    Returns
+    -------
+    dask.array.Array
+        The in-memory result's shape and dtype.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Where :func:`fastconv.convolve` raises them, or for a bad `threads`.
 
     Examples
     --------
@@ -420,6 +485,24 @@ def relu(x, *, threads=1):
     ``fastconv.relu(x)`` itself also returns a lazy Dask array for a Dask `x` (the ufunc
     dispatches through Dask's ``__array_ufunc__``), but leaves each task's thread count
     as it is.
+
+    Parameters
+    ----------
+    x : dask.array.Array (or array_like), float32 or float64
+    threads : int or None, optional
+        fastconv threads per Dask task (default 1).
+
+    Returns
+    -------
+    dask.array.Array
+        The shape, chunks and dtype of `x`.
+
+    Raises
+    ------
+    TypeError
+        For dtypes other than float32 and float64.
+    ValueError
+        For a `threads` below 1.
 
     Examples
     --------
@@ -467,6 +550,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, l
         The in-memory result's shape and dtype, batch chunks kept, output channels in
         one chunk.
 
+    Raises
+    ------
+    ValueError, TypeError
+        Where :func:`fastconv.conv2d` raises them for these shapes, dtypes and
+        options, or for a bad `threads`.
+
     Notes
     -----
     Spatial chunks work with any stride, padding and dilation: the input is
@@ -494,7 +583,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, l
     b = None if bias is None else as_float_array(_as_numpy(bias), "bias", op)
     same_dtype(op, proxy, weight=w, bias=b)
     g = nn._conv_geometry(op, proxy, w, stride, padding, dilation, groups, nhwc)
-    n, c, h, wd, k, r, s, oh, ow = g.dims
+    _n, _c, h, wd, k, r, s, oh, ow = g.dims
     sh, sw, dh, dw, pt, pl, groups = g.opts
     if b is not None and b.shape != (k,):
         raise ValueError(f"{op}: bias must have shape ({k},), got {b.shape}")
@@ -502,8 +591,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, l
     x = (x[None] if unbatched else x).astype(proxy.dtype)
     hax, wax, cax = _spatial_axes(nhwc)
     x = x.rechunk({cax: -1})
-    kw = dict(weight=dask.delayed(w), bias=None if b is None else dask.delayed(b), groups=groups,
-              layout=layout, threads=threads)
+    kw = {"weight": dask.delayed(w), "bias": None if b is None else dask.delayed(b),
+          "groups": groups, "layout": layout, "threads": threads}
     out_chunks = list(x.chunks)
     out_chunks[cax] = (k,)
     one_tile = len(x.chunks[hax]) == 1 and len(x.chunks[wax]) == 1
@@ -542,10 +631,29 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     channel) axis.
 
     The spatial axes are put in one chunk (a rechunk if they were split); batch and
-    channel chunks are kept. Arguments as in ``fastconv.max_pool2d``, checked before
-    anything runs; ``threads`` as in :func:`conv2d`. With ``return_indices=True``
-    returns ``(y, indices)``, two Dask arrays from the same tasks (compute them
-    together, e.g. ``dask.compute(y, indices)``, to pool once).
+    channel chunks are kept.
+
+    Parameters
+    ----------
+    x : dask.array.Array (or array_like)
+        (N, C, H, W) for NCHW, (N, H, W, C) for NHWC; 3-D for one image.
+    kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout
+        As in :func:`fastconv.max_pool2d`, checked before anything runs.
+    threads : int or None, optional
+        fastconv threads per Dask task (default 1).
+
+    Returns
+    -------
+    dask.array.Array or (dask.array.Array, dask.array.Array)
+        The in-memory result's shape and dtype, batch and channel chunks kept;
+        with ``return_indices=True``, ``(y, indices)``: two Dask arrays from the
+        same tasks (compute them together, e.g. ``dask.compute(y, indices)``, to
+        pool once).
+
+    Raises
+    ------
+    ValueError, TypeError
+        Where :func:`fastconv.max_pool2d` raises them, or for a bad `threads`.
 
     Examples
     --------
@@ -568,8 +676,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     x = x.rechunk({hax: -1, wax: -1})
     chunks = list(x.chunks)
     chunks[hax], chunks[wax] = (g.out_shape[hax],), (g.out_shape[wax],)
-    kw = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
-              ceil_mode=ceil_mode, layout=layout, threads=threads)
+    kw = {"kernel_size": kernel_size, "stride": stride, "padding": padding,
+          "dilation": dilation, "ceil_mode": ceil_mode, "layout": layout, "threads": threads}
     meta = np.empty((0,) * 4, dtype=x.dtype)
     if not return_indices:
         y = x.map_blocks(_pool_block, chunks=chunks, dtype=x.dtype, meta=meta,
@@ -616,9 +724,16 @@ def predict(model, x, batch_size=None, *, threads=1):
     Returns
     -------
     dask.array.Array
-        (N, *model.output_shape), float32, x's batch chunks. Bitwise equal to the
-        in-memory ``model.predict``: every layer sums an output in one order whatever
-        the batch grouping.
+        ``(N, *model.output_shape)``, float32, x's batch chunks. Bitwise equal to
+        the in-memory ``model.predict``: every layer sums an output in one order
+        whatever the batch grouping.
+
+    Raises
+    ------
+    RuntimeError
+        If the model has no layers.
+    ValueError
+        For an `x` the model cannot take, a `batch_size` or `threads` below 1.
 
     Examples
     --------

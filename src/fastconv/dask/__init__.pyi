@@ -7,6 +7,19 @@ import numpy.typing as npt
 from ..models import Sequential
 from . import signal as signal
 
+__all__ = [
+    "conv2d",
+    "convolve",
+    "convolve2d",
+    "correlate",
+    "correlate2d",
+    "max_pool2d",
+    "predict",
+    "relu",
+    "signal",
+    "thread_limit",
+]
+
 _Mode = Literal["full", "valid", "same"]
 _Mode1d = Literal["full", "valid", "same", 0, 1, 2]
 _Boundary = Literal["fill", "pad", "wrap", "circular", "symm", "symmetric"]

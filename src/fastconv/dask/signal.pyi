@@ -3,6 +3,8 @@ from typing import Literal, TypeAlias
 import dask.array as da
 import numpy.typing as npt
 
+__all__ = ["convolve", "correlate"]
+
 _Mode: TypeAlias = Literal["full", "valid", "same"]
 _Big: TypeAlias = da.Array | npt.ArrayLike
 _Small: TypeAlias = npt.ArrayLike | da.Array

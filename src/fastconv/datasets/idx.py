@@ -12,7 +12,7 @@ import numpy as np
 
 from .._files import atomic_write
 
-__all__ = ["read_idx", "write_idx", "IDX_DTYPES"]
+__all__ = ["IDX_DTYPES", "read_idx", "write_idx"]
 
 StrPath = Union[str, "os.PathLike[str]"]
 
@@ -23,6 +23,7 @@ class _Reader(Protocol):
 
 # IDX layout: magic = two zero bytes, a type code, the number of dimensions; then
 # one big-endian uint32 per dimension; then the values, big-endian, C order.
+#: The IDX type codes (the magic number's third byte) and the dtypes they store.
 IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),
     0x09: np.dtype(np.int8),
@@ -139,6 +140,10 @@ def read_idx(source: StrPath | IO[bytes], *, expected_magic: int | None = None) 
         If the magic number, the header or the gzip stream is invalid, or the
         payload is shorter or longer than the header says. The message names the
         file and the sizes.
+    TypeError
+        If `source` is neither a path nor a binary file object.
+    OSError
+        If the file cannot be opened or read.
 
     Notes
     -----
@@ -152,6 +157,7 @@ def read_idx(source: StrPath | IO[bytes], *, expected_magic: int | None = None) 
     Examples
     --------
     >>> import io, numpy as np
+    >>> from fastconv.datasets.idx import read_idx
     >>> buf = io.BytesIO(bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9]))
     >>> read_idx(buf)
     array([7, 8, 9], dtype=uint8)
@@ -226,6 +232,7 @@ def write_idx(path: StrPath, array: np.ndarray) -> None:
     Examples
     --------
     >>> import numpy as np, os, tempfile
+    >>> from fastconv.datasets.idx import read_idx, write_idx
     >>> p = os.path.join(tempfile.mkdtemp(), "x-idx1-ubyte.gz")
     >>> write_idx(p, np.array([7, 8, 9], np.uint8))
     >>> read_idx(p)

@@ -14,24 +14,26 @@ import numpy as np
 
 from .idx import read_idx
 
-__all__ = ["load_data", "cache_dir", "DatasetNotFoundError", "FILES", "OFFICIAL_SHA256", "MIRRORS"]
+__all__ = ["FILES", "MIRRORS", "OFFICIAL_SHA256", "DatasetNotFoundError", "cache_dir", "load_data"]
 
 StrPath = Union[str, "os.PathLike[str]"]
 
+#: The four file names, as published with MNIST (each also read as ``name.gz``).
 FILES = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
-# Digests of the official .gz files, the only thing a download is trusted by.
-# Local files are not checked against them (the shared subsets differ on purpose).
+#: SHA-256 of the official ``.gz`` files: what a download is checked against.
+#: Local files are not checked against them, so a subset or another count reads.
 OFFICIAL_SHA256 = {
     "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
     "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
     "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
     "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
 }
+#: Where a download comes from, tried in this order.
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -44,11 +46,38 @@ _urlopen = urllib.request.urlopen  # the one door to the network; tests replace 
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """The dataset is in none of the places searched and could not be downloaded."""
+    """The dataset is in none of the places searched and could not be downloaded.
+
+    A :class:`FileNotFoundError`, whose message lists every place searched and
+    says where to put the files.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from fastconv.datasets import mnist
+    >>> try:
+    ...     mnist.load_data(path=tempfile.mkdtemp())
+    ... except mnist.DatasetNotFoundError as err:
+    ...     print(str(err).splitlines()[0])  # doctest: +ELLIPSIS
+    MNIST not found. Looked for train-images-idx3-ubyte, ... (each raw or .gz) in:
+    """
 
 
 def cache_dir() -> Path:
-    """The user cache for MNIST: ``$XDG_CACHE_HOME/fastconv/mnist``, else ``~/.cache/fastconv/mnist``."""
+    """The user cache, where :func:`load_data` looks last and downloads to.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$XDG_CACHE_HOME/fastconv/mnist`` if ``XDG_CACHE_HOME`` is an absolute
+        path, else ``~/.cache/fastconv/mnist``. It may not exist yet.
+
+    Examples
+    --------
+    >>> from fastconv.datasets import mnist
+    >>> mnist.cache_dir().parts[-2:]
+    ('fastconv', 'mnist')
+    """
     xdg = os.environ.get("XDG_CACHE_HOME", "")
     base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"  # XDG: ignore relative paths
     return base / "fastconv" / "mnist"
@@ -92,10 +121,22 @@ def load_data(path: StrPath | None = None) -> tuple[tuple[np.ndarray, np.ndarray
 
     Examples
     --------
+    Four small IDX files written with :func:`fastconv.datasets.idx.write_idx`
+    and read back (``mnist.load_data()`` without `path` reads the real MNIST):
+
+    >>> import os, tempfile
+    >>> import numpy as np
     >>> from fastconv.datasets import mnist
-    >>> (x_train, y_train), (x_test, y_test) = mnist.load_data()  # doctest: +SKIP
-    >>> x_test.shape, x_test.dtype, y_test[:3]                     # doctest: +SKIP
-    ((10000, 28, 28), dtype('uint8'), array([7, 2, 1], dtype=uint8))
+    >>> from fastconv.datasets.idx import write_idx
+    >>> folder = tempfile.mkdtemp()
+    >>> for name, n in (("train", 3), ("t10k", 2)):
+    ...     write_idx(os.path.join(folder, f"{name}-images-idx3-ubyte.gz"),
+    ...               np.zeros((n, 28, 28), np.uint8))
+    ...     write_idx(os.path.join(folder, f"{name}-labels-idx1-ubyte"),
+    ...               np.arange(n, dtype=np.uint8))
+    >>> (x_train, y_train), (x_test, y_test) = mnist.load_data(path=folder)
+    >>> x_train.shape, x_train.dtype, y_test
+    ((3, 28, 28), dtype('uint8'), array([0, 1], dtype=uint8))
     """
     places = _places(path)
     looked = []
