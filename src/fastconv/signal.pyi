@@ -59,6 +59,10 @@ def choose_conv_method(
 def choose_conv_method(
     in1: npt.ArrayLike, in2: npt.ArrayLike, mode: _Mode, measure: Literal[True]
 ) -> tuple[Literal["direct", "fft"], dict[str, float]]: ...
+@overload
+def choose_conv_method(
+    in1: npt.ArrayLike, in2: npt.ArrayLike, mode: _Mode = ..., measure: bool = ...
+) -> Literal["direct", "fft"] | tuple[Literal["direct", "fft"], dict[str, float]]: ...
 def fftconvolve(
     in1: npt.ArrayLike,
     in2: npt.ArrayLike,

@@ -130,8 +130,27 @@ def convolve(in1, in2, mode="full", method="direct", *, threads=1) -> da.Array:
     """``fastconv.signal.convolve`` (``scipy.signal.convolve``) of a chunked N-d Dask array,
     by direct sums.
 
-    Arguments, result and exactness as in :func:`correlate`; in 'valid' mode the inputs
-    swap when `in2` is the larger (convolution commutes), computed in memory.
+    Parameters
+    ----------
+    in1 : dask.array.Array (or array_like)
+        Any rank and chunks; a chunk smaller than the kernel is merged with its neighbour.
+    in2 : array_like
+        The kernel, of in1's rank, in memory (a Dask array is computed).
+    mode : {'full', 'valid', 'same'}, optional
+        As in ``scipy.signal.convolve``; checked, with the same errors, before anything
+        runs. In 'valid' mode the inputs swap when `in2` is the larger (convolution
+        commutes): in1 is then computed and the call runs in memory.
+    method : {'direct'}, optional
+        Direct sums only; any other value raises ValueError.
+    threads : int or None, optional
+        fastconv threads per Dask task (default 1); None keeps the process setting.
+
+    Returns
+    -------
+    dask.array.Array
+        The in-memory result's shape and dtype, with the values of
+        ``fastconv.signal.convolve(in1, in2, mode, method='direct')``, exact as
+        :func:`correlate` says.
 
     Examples
     --------
