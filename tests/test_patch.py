@@ -29,6 +29,7 @@ import scipy.signal
 
 import fastconv
 import fastconv.ndimage
+import fastconv.signal
 from fastconv import _patch
 from dropins_reference import assert_same_result
 
@@ -57,7 +58,18 @@ HOMES = {
     "scipy.signal.correlate2d": (scipy.signal, SIGNALTOOLS),
     **{f"scipy.ndimage.{f}": (scipy.ndimage, NDI_FILTERS) for f in NDIMAGE},
 }
-# fastconv's keyword-only extension of each signature (none for scipy.ndimage's)
+# scipy.signal's N-d family: SciPy's own signatures, no extension; _wavelets
+# imports convolve from _signaltools.
+ND_NAMES = ["scipy.signal.convolve", "scipy.signal.correlate", "scipy.signal.fftconvolve",
+            "scipy.signal.oaconvolve"]
+NAMES += ND_NAMES
+FASTCONV.update({name: getattr(fastconv.signal, name.rpartition(".")[2]) for name in ND_NAMES})
+HOMES.update({name: (scipy.signal, SIGNALTOOLS) for name in ND_NAMES})
+WAVELETS = sys.modules.get("scipy.signal._wavelets")
+if WAVELETS is not None and vars(WAVELETS).get("convolve") is SIGNALTOOLS.convolve:
+    HOMES["scipy.signal.convolve"] += (WAVELETS,)
+# fastconv's keyword-only extension of the four drop-ins that sum directly by default
+# (none for scipy.ndimage's or scipy.signal's N-d family)
 EXTENSION = {name: [("method", inspect.Parameter.KEYWORD_ONLY, "direct")] for name in NAMES[:4]}
 ORIGINAL = {name: vars(HOMES[name][0])[name.rpartition(".")[2]] for name in NAMES}
 LOCATIONS = [(module, name.rpartition(".")[2], ORIGINAL[name]) for name in NAMES for module in HOMES[name]]
@@ -374,6 +386,10 @@ INTERNALS = {
     "ndimage.gaussian_laplace": ("scipy.ndimage.gaussian_filter", lambda: _NDI.gaussian_laplace(_IMG, 1.5)),
     "ndimage.gaussian_gradient_magnitude": (
         "scipy.ndimage.gaussian_filter", lambda: _NDI.gaussian_gradient_magnitude(_IMG, 2)),
+    # SciPy's N-d family calls its own members through _signaltools
+    "signal.wiener 2-D": ("scipy.signal.correlate", lambda: _SIG.wiener(_X.reshape(5, 8), (3, 3))),
+    "signal.deconvolve's convolve": (
+        "scipy.signal.convolve", lambda: _SIG.deconvolve([1.0, 3, 5, 7, 4], [1.0, 1])),
 }
 
 

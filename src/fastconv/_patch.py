@@ -53,6 +53,15 @@ REPLACEMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "scipy.ndimage.gaussian_filter1d": ("fastconv.ndimage:gaussian_filter1d", _NDIMAGE_FILTERS),
     "scipy.ndimage.uniform_filter": ("fastconv.ndimage:uniform_filter", _NDIMAGE_FILTERS),
     "scipy.ndimage.uniform_filter1d": ("fastconv.ndimage:uniform_filter1d", _NDIMAGE_FILTERS),
+    # scipy.signal's N-d family. Inside SciPy, convolve and correlate call each
+    # other, fftconvolve and choose_conv_method through _signaltools' attributes,
+    # wiener and deconvolve call them there too, and _wavelets imports convolve.
+    # choose_conv_method is not replaced: fastconv's makes SciPy's decision, and
+    # with measure=True SciPy's times the convolve of _signaltools, fastconv's.
+    "scipy.signal.convolve": ("fastconv.signal:convolve", (*_SIGNALTOOLS, "scipy.signal._wavelets")),
+    "scipy.signal.correlate": ("fastconv.signal:correlate", _SIGNALTOOLS),
+    "scipy.signal.fftconvolve": ("fastconv.signal:fftconvolve", _SIGNALTOOLS),
+    "scipy.signal.oaconvolve": ("fastconv.signal:oaconvolve", _SIGNALTOOLS),
 }
 
 Names = str | Iterable[str] | None
@@ -243,7 +252,9 @@ def patch(names: Names = None) -> None:
         Qualified names of the originals to replace, such as
         ``"numpy.convolve"``; default: all of them (``numpy.convolve``,
         ``numpy.correlate``, ``scipy.signal.convolve2d``,
-        ``scipy.signal.correlate2d``, ``scipy.ndimage.correlate``,
+        ``scipy.signal.correlate2d``; ``scipy.signal.convolve``,
+        ``scipy.signal.correlate``, ``scipy.signal.fftconvolve``,
+        ``scipy.signal.oaconvolve``; ``scipy.ndimage.correlate``,
         ``scipy.ndimage.convolve``, ``scipy.ndimage.correlate1d``,
         ``scipy.ndimage.convolve1d``, ``scipy.ndimage.gaussian_filter``,
         ``scipy.ndimage.gaussian_filter1d``, ``scipy.ndimage.uniform_filter``,
@@ -262,10 +273,10 @@ def patch(names: Names = None) -> None:
     no per-call cost), in its public module (``numpy``, ``scipy.signal``,
     ``scipy.ndimage``) and in the module its own package calls it from
     (``numpy._core.numeric``, or ``numpy.core.numeric`` on NumPy 1.x, where
-    ``numpy.polymul`` finds ``convolve``; ``scipy.signal._signaltools``;
-    ``scipy.ndimage._filters``, where ``sobel`` finds ``correlate1d``), only
-    where the attribute still holds the original: one that someone else
-    replaced is left alone.
+    ``numpy.polymul`` finds ``convolve``; ``scipy.signal._signaltools``, and
+    ``scipy.signal._wavelets`` for ``convolve``; ``scipy.ndimage._filters``,
+    where ``sobel`` finds ``correlate1d``), only where the attribute still holds
+    the original: one that someone else replaced is left alone.
     A module not imported yet is patched as soon as it is imported; one whose
     package is not installed is skipped. Patching a name twice is patching it
     once. The originals are recorded before anything is replaced, and the

@@ -1,12 +1,21 @@
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any, Literal, SupportsIndex, TypeAlias, overload
 
 import numpy.typing as npt
 
-__all__ = ["convolve2d", "correlate2d"]
+__all__ = [
+    "choose_conv_method",
+    "convolve",
+    "convolve2d",
+    "correlate",
+    "correlate2d",
+    "fftconvolve",
+    "oaconvolve",
+]
 
-_Mode = Literal["full", "valid", "same"]
-_Boundary = Literal["fill", "pad", "wrap", "circular", "symm", "symmetric"]
-_Method = Literal["direct", "fft", "auto"]
+_Mode: TypeAlias = Literal["full", "valid", "same"]
+_Boundary: TypeAlias = Literal["fill", "pad", "wrap", "circular", "symm", "symmetric"]
+_Method: TypeAlias = Literal["direct", "fft", "auto"]
 
 def convolve2d(
     in1: npt.ArrayLike,
@@ -26,3 +35,43 @@ def correlate2d(
     *,
     method: _Method = ...,
 ) -> npt.NDArray[Any]: ...
+def convolve(
+    in1: npt.ArrayLike,
+    in2: npt.ArrayLike,
+    mode: _Mode = ...,
+    method: _Method = ...,
+) -> Any: ...
+def correlate(
+    in1: npt.ArrayLike,
+    in2: npt.ArrayLike,
+    mode: _Mode = ...,
+    method: _Method = ...,
+) -> Any: ...
+@overload
+def choose_conv_method(
+    in1: npt.ArrayLike, in2: npt.ArrayLike, mode: _Mode = ..., measure: Literal[False] = ...
+) -> Literal["direct", "fft"]: ...
+@overload
+def choose_conv_method(
+    in1: npt.ArrayLike, in2: npt.ArrayLike, mode: _Mode = ..., *, measure: Literal[True]
+) -> tuple[Literal["direct", "fft"], dict[str, float]]: ...
+@overload
+def choose_conv_method(
+    in1: npt.ArrayLike, in2: npt.ArrayLike, mode: _Mode, measure: Literal[True]
+) -> tuple[Literal["direct", "fft"], dict[str, float]]: ...
+@overload
+def choose_conv_method(
+    in1: npt.ArrayLike, in2: npt.ArrayLike, mode: _Mode = ..., measure: bool = ...
+) -> Literal["direct", "fft"] | tuple[Literal["direct", "fft"], dict[str, float]]: ...
+def fftconvolve(
+    in1: npt.ArrayLike,
+    in2: npt.ArrayLike,
+    mode: _Mode = ...,
+    axes: SupportsIndex | Sequence[SupportsIndex] | None = ...,
+) -> Any: ...
+def oaconvolve(
+    in1: npt.ArrayLike,
+    in2: npt.ArrayLike,
+    mode: _Mode = ...,
+    axes: SupportsIndex | Sequence[SupportsIndex] | None = ...,
+) -> Any: ...

@@ -4,7 +4,8 @@ from typing import Any, Literal, TypeAlias, overload
 import dask.array as da
 import numpy.typing as npt
 
-from .models import Sequential
+from ..models import Sequential
+from . import signal as signal
 
 __all__ = [
     "conv2d",
@@ -15,6 +16,7 @@ __all__ = [
     "max_pool2d",
     "predict",
     "relu",
+    "signal",
     "thread_limit",
 ]
 

@@ -19,6 +19,9 @@ How a block is computed, and why the results equal the in-memory ones:
 - ``convolve``/``correlate``: the same halo; the first and last blocks run mode 'full'
   on data that ends where `a` ends, so NumPy's edge rule (only the overlapping terms
   are summed) holds there as in memory.
+- ``fastconv.dask.signal.convolve``/``correlate`` (``scipy.signal``'s N-d functions):
+  zero extension as SciPy's, the halo on every axis, each block the in-memory direct
+  N-d correlation in 'valid' mode on the whole call's kernel axes (``signal.py`` here).
 - ``conv2d``: batch chunks as they are, the channel axis in one chunk; spatial chunks
   are cut at multiples of the stride in the zero-padded input and get the halo of the
   dilated kernel, each block running ``fastconv.conv2d`` with padding 0.
@@ -54,11 +57,12 @@ except ImportError as err:  # pragma: no cover - depends on the environment
         "pip install 'fastconv[dask]'"
     ) from err
 
-from . import _kernels, nn, numpy_compat, signal
-from ._checks import as_float_array, flag, layout_is_nhwc, positive_int, same_dtype
-from ._config import MAX_THREADS
-from ._correlate import FILL, WRAP
-from ._ufunc import relu as _relu
+from .. import _kernels, nn, numpy_compat
+from .. import signal as _signal  # `signal` is this package's submodule
+from .._checks import as_float_array, flag, layout_is_nhwc, positive_int, same_dtype
+from .._config import MAX_THREADS
+from .._correlate import FILL, WRAP
+from .._ufunc import relu as _relu
 
 __all__ = [
     "conv2d",
@@ -69,6 +73,7 @@ __all__ = [
     "max_pool2d",
     "predict",
     "relu",
+    "signal",
     "thread_limit",
 ]
 
@@ -233,13 +238,13 @@ def _blocks_with_halo(e: da.Array, depth: dict[int, tuple[int, int]], block_fn, 
 
 
 def _correlate2d_block(block, kernel, *, flip, threads):
-    fn = signal.convolve2d if flip else signal.correlate2d
+    fn = _signal.convolve2d if flip else _signal.correlate2d
     with thread_limit(threads):
         return fn(block, kernel, "valid")
 
 
 def _correlate2d(op: str, in1, in2, mode, boundary, fillvalue, flip: bool, threads):
-    fn = signal.convolve2d if flip else signal.correlate2d
+    fn = _signal.convolve2d if flip else _signal.correlate2d
     threads = _check_threads(threads, op)
     x, k = _as_dask(in1), _as_numpy(in2)
     if not x.ndim == k.ndim == 2:
@@ -247,14 +252,14 @@ def _correlate2d(op: str, in1, in2, mode, boundary, fillvalue, flip: bool, threa
             f"{op} inputs must both be 2-D arrays, got in1 of shape {x.shape} "
             f"and in2 of shape {k.shape}"
         )
-    if x.size == 0 or k.size == 0 or signal._swap_needed(mode, x.shape, k.shape):
+    if x.size == 0 or k.size == 0 or _signal._swap_needed(mode, x.shape, k.shape):
         return _in_memory(fn, x, k, mode, boundary, fillvalue)
     # The in-memory function on an in1 of the kernel's shape checks mode, boundary,
     # dtypes and fillvalue as the whole call would, and gives the result dtype.
     dtype = fn(np.zeros(k.shape, dtype=x.dtype), k, mode, boundary, fillvalue).dtype
-    bcode = signal._boundary_code(boundary)
-    fill = signal._fill_scalar(fillvalue, dtype) if bcode == FILL else None
-    code = signal._mode_code(mode)
+    bcode = _signal._boundary_code(boundary)
+    fill = _signal._fill_scalar(fillvalue, dtype) if bcode == FILL else None
+    code = _signal._mode_code(mode)
     pads = []  # (before, after) per axis, in the in-memory call's convention
     for n in k.shape:
         before = (0, n // 2 if flip else (n - 1) // 2, n - 1)[code]
@@ -755,3 +760,8 @@ def predict(model, x, batch_size=None, *, threads=1):
                          drop_axis=list(range(len(chunks), x.ndim)) if x.ndim > len(chunks) else None,
                          new_axis=list(range(x.ndim, len(chunks))) if len(chunks) > x.ndim else None,
                          batch_size=batch_size, threads=threads)
+
+
+# fastconv.dask.signal: scipy.signal's N-d convolve and correlate (its names are the
+# in-memory fastconv.signal's, so it stays a module of its own).
+from . import signal
