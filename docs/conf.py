@@ -79,6 +79,8 @@ DOCUMENTED_MODULES = [
     "fastconv.datasets.mnist",
     "fastconv.datasets.idx",
     "fastconv.dask",
+    "fastconv.dask.signal",
+    "fastconv.dask.ndimage",
     "fastconv.utils",
 ]
 

@@ -173,6 +173,17 @@ with open("labels-idx1-ubyte.gz", "rb") as f:
     read = idx.read_idx(f)
 dtypes: dict[int, np.dtype[Any]] = idx.IDX_DTYPES
 
+# ---- scipy.ndimage's filters --------------------------------------------------------------
+plane = np.zeros((16, 16))
+filtered: npt.NDArray[Any] = fastconv.ndimage.correlate(plane, np.ones((3, 3)), mode="wrap", origin=(0, 1))
+filtered = fastconv.ndimage.convolve(plane, np.ones((3, 3)), np.float32, "nearest", 0.0, 0, axes=(0, 1))
+filtered = fastconv.ndimage.correlate1d(plane, [1.0, 2.0], axis=0, mode="mirror")
+filtered = fastconv.ndimage.convolve1d(plane, [1.0, 2.0], -1, None, "constant", 1.5)
+filtered = fastconv.ndimage.gaussian_filter(plane, (1.0, 2.0), mode=["wrap", "reflect"], radius=3)
+filtered = fastconv.ndimage.gaussian_filter1d(plane, 1.5, axis=0, order=1)
+filtered = fastconv.ndimage.uniform_filter(plane, (3, 5), origin=(1, 0))
+filtered = fastconv.ndimage.uniform_filter1d(plane, 4, axis=1, mode="grid-wrap")
+
 # ---- Dask --------------------------------------------------------------------------------
 image = da.zeros((64, 64), chunks=32)
 lazy: da.Array = fastconv.dask.correlate2d(image, np.ones((3, 3)), "same", "symm", threads=1)
@@ -181,6 +192,14 @@ lazy = fastconv.dask.correlate(da.zeros(100, chunks=10), [1.0, 2.0])
 lazy = fastconv.dask.convolve(da.zeros(100, chunks=10), [1.0, 2.0], "same")
 lazy = fastconv.dask.signal.convolve(da.zeros((9, 9, 9), chunks=3), np.ones((2, 2, 2)), "same")
 lazy = fastconv.dask.signal.correlate(image, np.ones((3, 3)), "valid", "direct", threads=2)
+lazy = fastconv.dask.ndimage.correlate(image, np.ones((3, 3)), mode="wrap", origin=(0, 1), threads=1)
+lazy = fastconv.dask.ndimage.convolve(image, np.ones((3, 3)), np.float32, "nearest", axes=(0, 1))
+lazy = fastconv.dask.ndimage.correlate1d(image, [1.0, 2.0], axis=0, mode="mirror")
+lazy = fastconv.dask.ndimage.convolve1d(image, [1.0, 2.0], -1, None, "constant", 1.5)
+lazy = fastconv.dask.ndimage.gaussian_filter(image, (1.0, 2.0), mode=["wrap", "reflect"], radius=3)
+lazy = fastconv.dask.ndimage.gaussian_filter1d(image, 1.5, axis=0, order=1)
+lazy = fastconv.dask.ndimage.uniform_filter(image, (3, 5), origin=(1, 0), threads=None)
+lazy = fastconv.dask.ndimage.uniform_filter1d(image, 4, axis=1, mode="grid-wrap")
 lazy = fastconv.dask.conv2d(da.from_array(x, chunks=1), w, b, padding=1)
 lazy = fastconv.dask.relu(lazy)
 lazy = fastconv.dask.max_pool2d(lazy, 2)

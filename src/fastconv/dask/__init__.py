@@ -22,6 +22,9 @@ How a block is computed, and why the results equal the in-memory ones:
 - ``fastconv.dask.signal.convolve``/``correlate`` (``scipy.signal``'s N-d functions):
   zero extension as SciPy's, the halo on every axis, each block the in-memory direct
   N-d correlation in 'valid' mode on the whole call's kernel axes (``signal.py`` here).
+- ``fastconv.dask.ndimage.*`` (``scipy.ndimage``'s filters): each block gets the halo
+  its windows reach and runs the in-memory filter, whose `mode` applies at the array's
+  own edges as in memory; 'wrap' takes its halo from the opposite end (``ndimage.py``).
 - ``conv2d``: batch chunks as they are, the channel axis in one chunk; spatial chunks
   are cut at multiples of the stride in the zero-padded input and get the halo of the
   dilated kernel, each block running ``fastconv.conv2d`` with padding 0.
@@ -71,6 +74,7 @@ __all__ = [
     "correlate",
     "correlate2d",
     "max_pool2d",
+    "ndimage",
     "predict",
     "relu",
     "signal",
@@ -762,6 +766,7 @@ def predict(model, x, batch_size=None, *, threads=1):
                          batch_size=batch_size, threads=threads)
 
 
-# fastconv.dask.signal: scipy.signal's N-d convolve and correlate (its names are the
-# in-memory fastconv.signal's, so it stays a module of its own).
-from . import signal
+# fastconv.dask.signal: scipy.signal's N-d convolve and correlate, and fastconv.dask.ndimage:
+# scipy.ndimage's filters (their names are the in-memory modules', so each stays a module
+# of its own).
+from . import ndimage, signal

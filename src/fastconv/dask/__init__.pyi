@@ -5,6 +5,7 @@ import dask.array as da
 import numpy.typing as npt
 
 from ..models import Sequential
+from . import ndimage as ndimage
 from . import signal as signal
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "max_pool2d",
     "predict",
     "relu",
+    "ndimage",
     "signal",
     "thread_limit",
 ]
