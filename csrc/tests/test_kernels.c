@@ -379,8 +379,9 @@ static int64_t ref_map(int64_t g, int64_t n, int boundary) {
   static void dtype##_correlate_case(const char *isa, int64_t caseno) {                         \
     fc_correlate2d_params p;                                                                    \
     p.h = rnd(0, 12), p.w = rnd(0, 150), p.ldx = p.w + rnd(0, 3);                               \
-    p.kh = rnd(1, 5), p.kw = rnd(1, rnd(0, 3) ? 9 : rnd(0, 2) ? 40 : 300); /* 300: long rows */    \
-    if (p.kw > 40) p.w = rnd(0, 500), p.ldx = p.w + rnd(0, 3); /* long rows read in place too */ \
+    p.kh = rnd(1, 5), p.kw = rnd(1, rnd(0, 3) ? 9 : rnd(0, 2) ? 40 : rnd(0, 2) ? 300 : 1100);    \
+    /* 300, 1100: long rows, each long form and its ends; read in place too */                  \
+    if (p.kw > 40) p.w = rnd(0, p.kw + 300), p.ldx = p.w + rnd(0, 3);                          \
     p.oh = rnd(0, 14), p.ow = rnd(0, 160);                                                      \
     p.pad_top = rnd(-3, p.kh + 2), p.pad_left = rnd(-3, p.kw + 2);                              \
     p.boundary = (p.h && p.w) ? (fc_boundary)rnd(0, 4) : FC_BOUNDARY_FILL;                      \

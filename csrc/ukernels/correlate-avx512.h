@@ -1,12 +1,14 @@
-/* Template of the AVX-512F correlation row microkernel, 8 zmm accumulators,
- * so U * LANES outputs per pass (128 f32, 64 f64):
+/* Template of the AVX-512F correlation row microkernel:
  *   y[j] = sum_{i<kh} sum_{t<kw} x[i*ldx + j + t] * w[i*kw + t]   for j < n
- * (ukernel.h). Short rows, per tap: one broadcast of w, eight unaligned loads
- * of x, eight FMAs. Long rows (kw >= LONG_TAPS) load each distinct x vector
- * once and feed it to every accumulator that needs it (x[j + q] is tap
- * q - u*LANES of vector u), with w as broadcast memory operands: a sixth of
- * the x loads, which split cache lines and bound the short form at about half
- * the FMA peak. Both forms add each output's taps in the same order, so their
+ * (ukernel.h). Short rows, in passes of U * LANES outputs (8 zmm accumulators:
+ * 128 f32, 64 f64), per tap: one broadcast of w, eight unaligned loads of x,
+ * eight FMAs. Long rows (kw >= LONG_TAPS) take the shared-load form of
+ * correlate-avx512-long.h, which loads each distinct x vector once for every
+ * accumulator that needs it: a sixth of the x loads, which split cache lines
+ * and bound the short form at about half the FMA peak. Very long f64 rows
+ * (kw >= LONG16_TAPS) take it with 16 accumulators (128 outputs a pass), whose
+ * slack over the FMA pipes' 8 in flight lifts them from about 90% of the peak
+ * to its edge. Every form adds each output's taps in the same order, so their
  * results are bitwise equal. The last partial pass masks loads and stores, so
  * nothing past a row's n + kw - 1 values is touched. The caller promises n,
  * kh, kw >= 1 and y aliasing neither x nor w; no alignment assumed.
@@ -18,8 +20,7 @@
 #include <immintrin.h>
 #include "fastconv/ukernel.h"
 
-#define U 8 /* vectors per pass (the long form's end cases below are written for 8) */
-_Static_assert(U == 8, "the long form's switch over end blocks assumes 8 accumulators");
+#define U 8 /* accumulators of the short form and of the last partial pass */
 /* x[q + s] for s < LANES from a = x[q..], b = x[q + LANES..]: one lane shift. */
 #if LANES == 8
 #define FC_ALIGNR(b, a, s) \
@@ -28,19 +29,20 @@ _Static_assert(U == 8, "the long form's switch over end blocks assumes 8 accumul
 #define FC_ALIGNR(b, a, s) \
   _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), (s)))
 #endif
-/* Step s of a block: accumulators u0 <= u < u1 take tap q + s - u*LANES (PART,
- * with u0 and u1 in scope), or all of them (FULL). Constant indices keep acc in
- * registers; FULL's constant bounds fold the test away. */
+/* Step s of a block of the long form: accumulators u0 <= u < u1 take tap
+ * q + s - u*LANES (PART, with u0 and u1 in scope), or all UL of them (FULL).
+ * Constant indices keep acc in registers; FULL's constant bounds fold the test
+ * away. */
 #define FC_PART(q, xv, s)                                                             \
   do {                                                                                \
     const V xs_ = (xv);                                                               \
-    _Pragma("GCC unroll 8") for (int u = 0; u < U; u++)                               \
+    _Pragma("GCC unroll 16") for (int u = 0; u < UL; u++)                             \
       if (u >= u0 && u < u1)                                                          \
         acc[u] = FC_VOP(fmadd)(xs_, FC_VOP(set1)(wr[(q) + (s) - (size_t)u * LANES]), acc[u]); \
   } while (0)
 #define FC_FULL(q, xv, s)                                                             \
   do {                                                                                \
-    const int u0 = 0, u1 = U;                                                         \
+    const int u0 = 0, u1 = UL;                                                        \
     FC_PART(q, xv, s);                                                                \
   } while (0)
 /* Eight steps from s0: x[q + s] is a for s = 0, else alignr(b, a, s). */
@@ -66,15 +68,29 @@ _Static_assert(U == 8, "the long form's switch over end blocks assumes 8 accumul
     FC_EIGHT_STEPS(STEP, q, a, b, 8);                                                 \
   } while (0)
 #endif
-#define LONG_TAPS (2 * U * LANES) /* taps from which a row takes the shared-load form */
+#define LONG_TAPS (2 * U * LANES)    /* taps from which a row takes the shared-load form */
+#define LONG16_TAPS (2 * 16 * LANES) /* and from which f64 rows take it with 16 accumulators */
 #define FC_CAT2(a, b) a##b
 #define FC_CAT(a, b) FC_CAT2(a, b)
 #define FC_VOP(op) FC_CAT(_mm512_##op##_, SFX)
+
+#define UL 8
+#include "correlate-avx512-long.h"
+#undef UL
+#if LANES == 8
+#define UL 16
+#include "correlate-avx512-long.h"
+#undef UL
+#endif
 
 void NAME(size_t n, size_t kh, size_t kw, const T *restrict x, size_t ldx, const T *restrict w,
           T *restrict y) {
   assert(n >= 1 && kh >= 1 && kw >= 1);
   size_t j = 0;
+#if LANES == 8
+  if (kw >= LONG16_TAPS) j = FC_CAT(NAME, _long16)(n, kh, kw, x, ldx, w, y);
+#endif
+  if (kw >= LONG_TAPS) j += FC_CAT(NAME, _long8)(n - j, kh, kw, x + j, ldx, w, y + j);
   for (; j + U * LANES <= n; j += U * LANES) {
     V acc[U];
 #pragma GCC unroll 8
@@ -82,65 +98,6 @@ void NAME(size_t n, size_t kh, size_t kw, const T *restrict x, size_t ldx, const
     for (size_t i = 0; i < kh; i++) {
       const T *xr = x + i * ldx + j;
       const T *wr = w + i * kw;
-      if (kw >= LONG_TAPS) {
-        /* q walks the distinct x vectors; accumulator u takes tap q - u*LANES.
-         * In the middle (steady0 <= q < kw) every accumulator has a tap, and
-         * blocks of LANES steps share two loads (x[q + s] = alignr(b, a, s)),
-         * so the loads that split cache lines drop to one in LANES steps; at
-         * both ends only some accumulators have one. */
-        const size_t steady0 = (U - 1) * LANES, qend = kw + (U - 1) * LANES;
-        for (size_t q = 0; q < qend; q++) {
-          if (q >= steady0 && q + LANES <= kw && (q - steady0) % LANES == 0) {
-            const V a = FC_VOP(loadu)(xr + q), b = FC_VOP(loadu)(xr + q + LANES);
-            FC_LONG_STEPS(FC_FULL, q, a, b);
-            q += LANES - 1;
-            continue;
-          }
-          /* whole blocks at the ends: the same accumulators for all LANES
-           * steps (not the very last block, whose b would end one element
-           * past the row's n + kw - 1 values) */
-          if ((q < steady0 && q % LANES == 0)
-              || (q >= kw && (q - kw) % LANES == 0 && q + 2 * LANES <= qend)) {
-            const V a = FC_VOP(loadu)(xr + q), b = FC_VOP(loadu)(xr + q + LANES);
-            /* constant bounds per case, so no test per accumulator and step */
-#define FC_ENDS(LO, HI)                \
-  {                                    \
-    const int u0 = (LO), u1 = (HI);    \
-    FC_LONG_STEPS(FC_PART, q, a, b);   \
-  }                                    \
-  break;
-            switch (q < steady0 ? (int)(q / LANES) : U + (int)((q - kw) / LANES)) {
-              case 0: FC_ENDS(0, 1)
-              case 1: FC_ENDS(0, 2)
-              case 2: FC_ENDS(0, 3)
-              case 3: FC_ENDS(0, 4)
-              case 4: FC_ENDS(0, 5)
-              case 5: FC_ENDS(0, 6)
-              case 6: FC_ENDS(0, 7)
-              case U + 0: FC_ENDS(1, U)
-              case U + 1: FC_ENDS(2, U)
-              case U + 2: FC_ENDS(3, U)
-              case U + 3: FC_ENDS(4, U)
-              case U + 4: FC_ENDS(5, U)
-              default: FC_ENDS(6, U) /* U + 5: the last whole block of the end */
-            }
-#undef FC_ENDS
-            q += LANES - 1;
-            continue;
-          }
-          const V xv = FC_VOP(loadu)(xr + q);
-          if (q < steady0) { /* taps start: u <= q / LANES */
-            const int u0 = 0, u1 = (int)(q / LANES) + 1;
-            FC_PART(q, xv, 0);
-          } else if (q < kw) {
-            FC_FULL(q, xv, 0);
-          } else { /* taps end: u > (q - kw) / LANES */
-            const int u0 = (int)((q - kw) / LANES) + 1, u1 = U;
-            FC_PART(q, xv, 0);
-          }
-        }
-        continue;
-      }
       for (size_t t = 0; t < kw; t++) {
         const V wv = FC_VOP(set1)(wr[t]);
 #pragma GCC unroll 8
