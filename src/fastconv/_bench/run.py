@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import timing, workloads
-from .shapes import CONV_LAYERS, DROPIN_CASES, POOL_CASES, RELU_CASES
+from .shapes import CONV_LAYERS, DROPIN_CASES, FAMILY_CASES, POOL_CASES, RELU_CASES
 
 MISMATCH = 1e-3  # worst relative difference between implementations still called "agree"
 
@@ -61,6 +61,12 @@ AREAS = {a.name: a for a in (
     Area("dropins", "drop-ins against NumPy and SciPy, float64", DROPIN_CASES,
          workloads.dropin_impls, workloads.DROPIN_IMPLS,
          unavailable=lambda: workloads.dropins_missing(DROPIN_CASES)),
+    Area("ndimage", "fastconv.ndimage against scipy.ndimage",
+         [c for c in FAMILY_CASES if c.area == "ndimage"], workloads.family_impls,
+         ("fastconv", "scipy")),
+    Area("signal", "fastconv.signal's N-d family against scipy.signal",
+         [c for c in FAMILY_CASES if c.area == "signal"], workloads.family_impls,
+         ("fastconv", "scipy")),
 )}
 
 

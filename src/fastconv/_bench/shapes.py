@@ -164,7 +164,48 @@ class DropinCase:
         return f"{self.function} {dims(in1)} * {dims(self.in2)} float64, mode '{self.mode}'"
 
 
+@dataclass(frozen=True)
+class FamilyCase:
+    """fastconv.<area>.<function> against scipy.<area>.<function> (area: ndimage or signal)."""
+    name: str
+    area: str
+    function: str
+    dtype: str
+    in1: tuple[int, ...]
+    kernel: str
+    param: str
+    quick_in1: tuple[int, ...]
+    smoke_in1: tuple[int, ...]
+    description: str
+
+    @property
+    def peer(self) -> str:
+        return "scipy"
+
+    @property
+    def kernel_shape(self) -> tuple[int, ...] | None:
+        return None if self.kernel == "-" else tuple(int(d) for d in self.kernel.split("x"))
+
+    @property
+    def kwargs(self) -> dict[str, float]:
+        """The filter's parameter (``sigma=2`` -> {'sigma': 2.0}), or none."""
+        if self.param == "-":
+            return {}
+        key, _, value = self.param.partition("=")
+        return {key: float(value) if "." in value or key == "sigma" else int(value)}
+
+    def size(self, mode: str):
+        return _pick(mode, self.in1, self.quick_in1, self.smoke_in1)
+
+    def label(self, in1) -> str:
+        what = self.kernel if self.kernel != "-" else self.param
+        return f"{self.area}.{self.function} {'x'.join(map(str, in1))} {self.dtype}, {what}"
+
+
 CONV_LAYERS = [ConvLayer(**_typed(r)) for r in _read("conv2d.txt")]
 RELU_CASES = [ReluCase(**_typed(r)) for r in _read("relu.txt")]
 POOL_CASES = [PoolCase(**_typed(r)) for r in _read("max_pool2d.txt")]
 DROPIN_CASES = [DropinCase(**_typed(r)) for r in _read("dropins.txt")]
+FAMILY_CASES = [FamilyCase(**_typed(r, text=("name", "description", "function", "area", "dtype",
+                                              "kernel", "param")))
+                for r in _read("family.txt")]

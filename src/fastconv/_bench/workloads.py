@@ -276,6 +276,25 @@ def dropin_impls(case, in1, names=DROPIN_IMPLS, seed: int = SEED) -> dict[str, I
     return _select(names, {"fastconv": fastconv_impl, case.peer: _peer(case.peer, build)})
 
 
+def family_impls(case, in1, names=DROPIN_IMPLS, seed: int = SEED) -> dict[str, Impl]:
+    """fastconv.ndimage/signal.<function> against scipy.ndimage/signal.<function>, same
+    arguments."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(in1).astype(case.dtype)
+    args = () if case.kernel_shape is None else (rng.standard_normal(case.kernel_shape).astype(case.dtype),)
+    kwargs = case.kwargs
+
+    def fastconv_impl() -> Impl:
+        fn = getattr(importlib.import_module(f"fastconv.{case.area}"), case.function)
+        return Impl("fastconv", lambda: fn(a, *args, **kwargs))
+
+    def build(_module) -> Impl:
+        fn = getattr(importlib.import_module(f"scipy.{case.area}"), case.function)
+        return Impl("scipy", lambda: fn(a, *args, **kwargs))
+
+    return _select(names, {"fastconv": fastconv_impl, "scipy": _peer("scipy", build)})
+
+
 def worst_rel_error(impls: dict[str, Impl]) -> float:
     """Run each available implementation once and return the largest max|y - ref| / max|ref|
     (per array, for results that are tuples) against a peer (torch NCHW if there), or against
