@@ -27,11 +27,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from fastconv._bench import workloads
+from fastconv._bench.timing import OtherLoad
+from fastconv._files import why_unwritable
 from threadpoolctl import threadpool_limits
 
 import dropins_workloads as dw
-from fastconv._bench import workloads
-from fastconv._bench.timing import OtherLoad
 
 MIN_ROUND_S = 0.1
 
@@ -145,11 +146,13 @@ def markdown(results, table: str, threads: int, key: str) -> str:
     return "\n".join(out)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(doc: str, quick_help: str) -> argparse.Namespace:
+    """The command line the table scripts share; an unwritable --out or --json is
+    refused before anything is measured."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, nargs="+", default=list(workloads.THREADS))
-    parser.add_argument("--quick", action="store_true", help="quick_size shapes, 2 repeats")
+    parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--out", type=Path, help="write the markdown tables here")
     parser.add_argument("--json", type=Path, help="write the raw numbers here")
     parser.add_argument("--busy", type=float, default=0.10,
@@ -157,13 +160,29 @@ def main() -> None:
                              "of all CPU time meanwhile (default 0.10)")
     parser.add_argument("--tries", type=int, default=4, help="attempts per case at most (default 4)")
     args = parser.parse_args()
-    repeats = 2 if args.quick else args.repeats
+    for path in (args.out, args.json):
+        problem = path is not None and why_unwritable(path)
+        if problem:
+            parser.error(f"cannot write {path}: {problem}")
+    return args
+
+
+def measure_all(args: argparse.Namespace, run) -> tuple[str, list[dict]]:
+    """The header (printed at once) and run(threads, repeats, quick, busy, tries)'s
+    results for each thread count, with fastconv and every BLAS/OpenMP pool at it."""
     head = header(args.threads)
     print(head, flush=True)
+    repeats, tries = (2, 1) if args.quick else (args.repeats, args.tries)
     results = []
     for threads in args.threads:
         with workloads.num_threads(threads), threadpool_limits(limits=threads):
-            results += run(threads, repeats, args.quick, args.busy, args.tries)
+            results += run(threads, repeats, args.quick, args.busy, tries)
+    return head, results
+
+
+def main() -> None:
+    args = parse_args(__doc__, "quick_size shapes, 2 repeats")
+    head, results = measure_all(args, run)
     lines = ["```", head, f"load average after: {load()}", "```", "",
              "Speed-up: median reference time / median fastconv time (> 1: fastconv is faster).", ""]
     for table in ("1d", "2d"):

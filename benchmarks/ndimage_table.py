@@ -21,18 +21,15 @@ again, up to --tries times, keeping the least disturbed run). Fixed seed.
 """
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
-
-import numpy as np
-import scipy.ndimage as sndi
-from dropins_table import header, load, measure
-from threadpoolctl import threadpool_limits
 
 import fastconv.ndimage as fndi
+import numpy as np
+import scipy.ndimage as sndi
 from fastconv._bench import workloads
 from fastconv._bench.timing import OtherLoad
+
+from dropins_table import load, measure, measure_all, parse_args
 
 
 def cases(quick: bool) -> list[tuple[str, str, str, object, tuple, dict]]:
@@ -136,25 +133,8 @@ def markdown(results, table: str, threads: int, key: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, nargs="+", default=list(workloads.THREADS))
-    parser.add_argument("--quick", action="store_true", help="small shapes, 2 repeats")
-    parser.add_argument("--out", type=Path, help="write the markdown tables here")
-    parser.add_argument("--json", type=Path, help="write the raw numbers here")
-    parser.add_argument("--busy", type=float, default=0.10,
-                        help="re-measure a case when other processes took more than this share "
-                             "of all CPU time meanwhile (default 0.10)")
-    parser.add_argument("--tries", type=int, default=4, help="attempts per case at most (default 4)")
-    args = parser.parse_args()
-    repeats = 2 if args.quick else args.repeats
-    tries = 1 if args.quick else args.tries
-    head = header(args.threads)
-    print(head, flush=True)
-    results = []
-    for threads in args.threads:
-        with workloads.num_threads(threads), threadpool_limits(limits=threads):
-            results += run(threads, repeats, args.quick, args.busy, tries)
+    args = parse_args(__doc__, "small shapes, 2 repeats")
+    head, results = measure_all(args, run)
     lines = ["```", head, f"load average after: {load()}", "```", "",
              ("Speed-up: median scipy.ndimage time / median fastconv.ndimage time "
               "(> 1: fastconv is faster)."), ""]

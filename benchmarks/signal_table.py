@@ -18,21 +18,18 @@ meanwhile (a case above --busy is measured again, up to --tries times).
 """
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from dropins_table import header, load, measure
-from dropins_workloads import _read
-from scipy import signal as sps
-from threadpoolctl import threadpool_limits
-
 import fastconv.signal
-from fastconv._bench import workloads
+import numpy as np
 from fastconv._bench.timing import OtherLoad
-from fastconv._files import atomic_write, why_unwritable
+from fastconv._files import atomic_write
+from scipy import signal as sps
+
+from dropins_table import load, measure, measure_all, parse_args
+from dropins_workloads import _read
 
 SEED = 0
 
@@ -117,28 +114,8 @@ def markdown(results: list[dict], threads: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, nargs="+", default=list(workloads.THREADS))
-    parser.add_argument("--quick", action="store_true", help="quick shapes, 2 repeats")
-    parser.add_argument("--out", type=Path, help="write the markdown tables here")
-    parser.add_argument("--json", type=Path, help="write the raw numbers here")
-    parser.add_argument("--busy", type=float, default=0.10,
-                        help="re-measure a case when other processes took more than this share "
-                             "of all CPU time meanwhile (default 0.10)")
-    parser.add_argument("--tries", type=int, default=4, help="attempts per case at most (default 4)")
-    args = parser.parse_args()
-    for path in (args.out, args.json):  # refused before the measurement, not after it
-        problem = path is not None and why_unwritable(path)
-        if problem:
-            parser.error(f"cannot write {path}: {problem}")
-    repeats = 2 if args.quick else args.repeats
-    head = header(args.threads)
-    print(head, flush=True)
-    results = []
-    for threads in args.threads:
-        with workloads.num_threads(threads), threadpool_limits(limits=threads):
-            results += run(threads, repeats, args.quick, args.busy, 1 if args.quick else args.tries)
+    args = parse_args(__doc__, "quick shapes, 2 repeats")
+    head, results = measure_all(args, run)
     lines = ["```", head, f"load average after: {load()}", "```", "",
              ("Speed-up: median SciPy time / median fastconv time (> 1: fastconv is faster); "
               "'auto' runs what SciPy's choose_conv_method picks (in brackets) on both sides."), ""]
