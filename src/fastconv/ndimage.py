@@ -20,6 +20,7 @@ in SciPy.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import operator
@@ -101,6 +102,22 @@ def _normalize_sequence(value, rank: int) -> list:
     return [value] * rank
 
 
+
+@functools.lru_cache(maxsize=1)
+def _non_numeric_name_refused() -> bool:
+    """Whether the installed SciPy refuses a non-numeric dtype *name* as `output`
+    (``output='bool'``): recent releases raise RuntimeError, older ones (1.10)
+    take it. Without SciPy, the recent rule."""
+    try:
+        from scipy.ndimage import _ni_support
+    except ImportError:
+        return True
+    try:
+        _ni_support._get_output("bool", np.zeros(1))
+    except (RuntimeError, TypeError, ValueError, AttributeError):
+        return True  # refused (or a private helper that changed: the recent rule)
+    return False
+
 def _get_output(output, input: np.ndarray, complex_output: bool = False) -> np.ndarray:
     """The array results go into, as SciPy's _get_output makes it (new arrays
     are left uninitialised: every element gets written)."""
@@ -121,8 +138,8 @@ def _get_output(output, input: np.ndarray, complex_output: bool = False) -> np.n
         dtype = np.dtype(output)
         if complex_output and dtype.kind != "c":
             raise RuntimeError("output must have complex dtype")
-        if not issubclass(dtype.type, np.number):
-            raise RuntimeError("output must have numeric dtype")  # noqa: TRY004 - SciPy's type
+        if not issubclass(dtype.type, np.number) and _non_numeric_name_refused():
+            raise RuntimeError("output must have numeric dtype")
         return np.empty(shape, dtype=dtype)
     output = np.asarray(output)
     if output.shape != shape:
