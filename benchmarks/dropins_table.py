@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from fastconv._bench import workloads
 from fastconv._bench.timing import OtherLoad
-from fastconv._files import why_unwritable
+from fastconv._files import atomic_write, why_unwritable
 from threadpoolctl import threadpool_limits
 
 import dropins_workloads as dw
@@ -180,28 +180,40 @@ def measure_all(args: argparse.Namespace, run) -> tuple[str, list[dict]]:
     return head, results
 
 
-def main() -> None:
-    args = parse_args(__doc__, "quick_size shapes, 2 repeats")
-    head, results = measure_all(args, run)
-    lines = ["```", head, f"load average after: {load()}", "```", "",
-             "Speed-up: median reference time / median fastconv time (> 1: fastconv is faster).", ""]
-    for table in ("1d", "2d"):
-        for threads in args.threads:
-            lines += [markdown(results, table, threads, "speedup"), ""]
-    lines += ["Median ms (min-max), fastconv / reference [share of all CPU time other processes "
-              "took meanwhile]:", ""]
-    for table in ("1d", "2d"):
-        for threads in args.threads:
-            lines += [markdown(results, table, threads, "ms"), ""]
+def tables(markdown, results, names, threads, key: str) -> list[str]:
+    """markdown(results, name, n, key) for each table name and thread count, a blank
+    line after each."""
+    return [line for name in names for n in threads for line in (markdown(results, name, n, key), "")]
+
+
+def report(args: argparse.Namespace, head: str, results: list[dict], intro: str, body: list[str],
+           slowest: str) -> None:
+    """The header block, `intro`, the tables of `body` and the slowest case (`slowest`
+    with the worst result's fields), printed and written to --out and --json
+    (replaced atomically)."""
     worst = min(results, key=lambda r: r["speedup"])
-    lines.append(f"Slowest relative case: {worst['row']} {worst['column']} at {worst['threads']} "
-                 f"thread(s): {worst['speedup']:.2f}x.")
+    lines = ["```", head, f"load average after: {load()}", "```", "", intro, "", *body,
+             slowest.format(**worst) + f" at {worst['threads']} thread(s): {worst['speedup']:.2f}x."]
     text = "\n".join(lines)
     print("\n" + text)
     if args.out:
-        args.out.write_text(text + "\n")
+        with atomic_write(args.out) as f:
+            f.write((text + "\n").encode())
     if args.json:
-        args.json.write_text(json.dumps({"header": head, "results": results}, indent=1))
+        with atomic_write(args.json) as f:
+            f.write(json.dumps({"header": head, "results": results}, indent=1).encode())
+
+
+def main() -> None:
+    args = parse_args(__doc__, "quick_size shapes, 2 repeats")
+    head, results = measure_all(args, run)
+    body = tables(markdown, results, ("1d", "2d"), args.threads, "speedup")
+    body += [("Median ms (min-max), fastconv / reference [share of all CPU time other processes "
+              "took meanwhile]:"), ""]
+    body += tables(markdown, results, ("1d", "2d"), args.threads, "ms")
+    report(args, head, results,
+           "Speed-up: median reference time / median fastconv time (> 1: fastconv is faster).",
+           body, "Slowest relative case: {row} {column}")
 
 
 if __name__ == "__main__":

@@ -21,15 +21,13 @@ again, up to --tries times, keeping the least disturbed run). Fixed seed.
 """
 from __future__ import annotations
 
-import json
-
 import fastconv.ndimage as fndi
 import numpy as np
 import scipy.ndimage as sndi
 from fastconv._bench import workloads
 from fastconv._bench.timing import OtherLoad
 
-from dropins_table import load, measure, measure_all, parse_args
+from dropins_table import measure, measure_all, parse_args, report, tables
 
 
 def cases(quick: bool) -> list[tuple[str, str, str, object, tuple, dict]]:
@@ -135,27 +133,13 @@ def markdown(results, table: str, threads: int, key: str) -> str:
 def main() -> None:
     args = parse_args(__doc__, "small shapes, 2 repeats")
     head, results = measure_all(args, run)
-    lines = ["```", head, f"load average after: {load()}", "```", "",
-             ("Speed-up: median scipy.ndimage time / median fastconv.ndimage time "
-              "(> 1: fastconv is faster)."), ""]
-    for table in ("large", "small"):
-        for threads in args.threads:
-            lines += [markdown(results, table, threads, "speedup"), ""]
-    lines += [("Median ms (min-max), fastconv / SciPy [share of all CPU time other processes "
-               "took meanwhile]:"), ""]
-    for table in ("large", "small"):
-        for threads in args.threads:
-            lines += [markdown(results, table, threads, "ms"), ""]
-    worst = min(results, key=lambda r: r["speedup"])
-    lines.append(f"Slowest relative case: {worst['row']} {worst['column']} at {worst['threads']} "
-                 f"thread(s): {worst['speedup']:.2f}x.")
-    text = "\n".join(lines)
-    print("\n" + text)
-    if args.out:
-        args.out.write_text(text + "\n")
-    if args.json:
-        args.json.write_text(json.dumps({"header": head, "results": results}, indent=1))
-
+    body = tables(markdown, results, ("large", "small"), args.threads, "speedup")
+    body += [("Median ms (min-max), fastconv / SciPy [share of all CPU time other processes "
+              "took meanwhile]:"), ""]
+    body += tables(markdown, results, ("large", "small"), args.threads, "ms")
+    report(args, head, results,
+           "Speed-up: median scipy.ndimage time / median fastconv.ndimage time (> 1: fastconv is faster).",
+           body, "Slowest relative case: {row} {column}")
 
 if __name__ == "__main__":
     main()

@@ -18,17 +18,15 @@ meanwhile (a case above --busy is measured again, up to --tries times).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import fastconv.signal
 import numpy as np
 from fastconv._bench.timing import OtherLoad
-from fastconv._files import atomic_write
 from scipy import signal as sps
 
-from dropins_table import load, measure, measure_all, parse_args
+from dropins_table import measure, measure_all, parse_args, report
 from dropins_workloads import _read
 
 SEED = 0
@@ -116,23 +114,11 @@ def markdown(results: list[dict], threads: int) -> str:
 def main() -> None:
     args = parse_args(__doc__, "quick shapes, 2 repeats")
     head, results = measure_all(args, run)
-    lines = ["```", head, f"load average after: {load()}", "```", "",
-             ("Speed-up: median SciPy time / median fastconv time (> 1: fastconv is faster); "
-              "'auto' runs what SciPy's choose_conv_method picks (in brackets) on both sides."), ""]
-    for threads in args.threads:
-        lines += [markdown(results, threads), ""]
-    worst = min(results, key=lambda r: r["speedup"])
-    lines.append(f"Slowest relative case: {worst['shapes']} {worst['mode']} {worst['method']} at "
-                 f"{worst['threads']} thread(s): {worst['speedup']:.2f}x.")
-    text = "\n".join(lines)
-    print("\n" + text)
-    if args.out:
-        with atomic_write(args.out) as f:
-            f.write((text + "\n").encode())
-    if args.json:
-        with atomic_write(args.json) as f:
-            f.write(json.dumps({"header": head, "results": results}, indent=1).encode())
-
+    body = [line for n in args.threads for line in (markdown(results, n), "")]
+    report(args, head, results,
+           ("Speed-up: median SciPy time / median fastconv time (> 1: fastconv is faster); "
+            "'auto' runs what SciPy's choose_conv_method picks (in brackets) on both sides."),
+           body, "Slowest relative case: {shapes} {mode} {method}")
 
 if __name__ == "__main__":
     main()
