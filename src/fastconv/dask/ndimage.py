@@ -64,22 +64,24 @@ def _block(block: np.ndarray, *, fn: Callable[..., np.ndarray], threads: int | N
         return fn(block, **kwargs)
 
 
-def _check_output(op: str, output: Any) -> None:
+def _result_dtype(op: str, fn: Callable[..., np.ndarray], x: da.Array, output: Any,
+                  kwargs: dict[str, Any]) -> np.dtype:
+    """The result's dtype, after every argument check the whole call would make: the
+    in-memory call on a one-element array of x's rank and dtype (nothing of x is
+    computed). An output array is refused: a lazy result cannot fill one."""
     if isinstance(output, np.ndarray):
         raise TypeError(f"fastconv.dask.ndimage.{op}: output must be None or a dtype: a Dask "
                         f"result is lazy and cannot fill an array, got an array of shape {output.shape}")
+    return fn(np.zeros((1,) * x.ndim, dtype=x.dtype), output=output, **kwargs).dtype
 
 
-def _filter(op: str, x: Any, fn: Callable[..., np.ndarray], kwargs: dict[str, Any],
-            depth: dict[int, int], modes: dict[int, str], output: Any, threads: Any) -> da.Array:
-    """fn(block, **kwargs) over x's blocks with `depth` positions of halo per axis;
-    `modes` names each filtered axis's mode (a wrapped axis takes a periodic halo and
-    runs in mode 'constant', whose values never reach a kept output)."""
+def _filter(op: str, x: da.Array, fn: Callable[..., np.ndarray], kwargs: dict[str, Any],
+            depth: dict[int, int], modes: dict[int, str], dtype: np.dtype, threads: Any) -> da.Array:
+    """fn(block, **kwargs) over x's blocks with `depth` positions of halo per axis, into
+    `dtype` (from `_result_dtype`); `modes` names each filtered axis's mode (a wrapped
+    axis takes a periodic halo and runs in mode 'constant', whose values never reach
+    a kept output)."""
     threads = _check_threads(threads, op)
-    x = _as_dask(x)
-    # The in-memory call on a one-element array checks every argument as the whole
-    # call would and gives the result dtype; nothing of x is computed.
-    dtype = fn(np.zeros((1,) * x.ndim, dtype=x.dtype), output=output, **kwargs).dtype
     if x.size == 0:
         return x.astype(dtype)
     boundary = {axis: "none" for axis in range(x.ndim)}
@@ -112,31 +114,29 @@ def _origin_depth(sizes: Sequence[int], origins: Sequence[int]) -> list[int]:
 
 def _nd_call(op: str, x: Any, weights: Any, output: Any, mode: str, cval: float, origin: Any,
              axes: Any, threads: Any) -> da.Array:
-    _check_output(op, output)
     fn = getattr(_nd, op)
     w = _as_numpy(weights)
     x = _as_dask(x)
     kwargs: dict[str, Any] = {"weights": w, "mode": mode, "cval": cval, "origin": origin}
     if axes is not None:
         kwargs["axes"] = axes
-    fn(np.zeros((1,) * x.ndim, dtype=x.dtype), output=output, **kwargs)  # every check first
+    dtype = _result_dtype(op, fn, x, output, kwargs)
     filtered = _normal_axes(axes, x.ndim)
     origins = _per_axis(origin, len(filtered))
     depth = dict(zip(filtered, _origin_depth(w.shape, origins)))
-    return _filter(op, x, fn, kwargs, depth, dict.fromkeys(filtered, mode), output, threads)
+    return _filter(op, x, fn, kwargs, depth, dict.fromkeys(filtered, mode), dtype, threads)
 
 
 def _one_axis_call(op: str, x: Any, axis: int, size: int, kwargs: dict[str, Any], output: Any,
                    threads: Any) -> da.Array:
-    _check_output(op, output)
     fn = getattr(_nd, op)
     x = _as_dask(x)
     kwargs = dict(kwargs, axis=axis)
-    fn(np.zeros((1,) * x.ndim, dtype=x.dtype), output=output, **kwargs)  # every check first
+    dtype = _result_dtype(op, fn, x, output, kwargs)
     ax = int(axis) % x.ndim
     origin = int(kwargs.get("origin", 0))
     return _filter(op, x, fn, kwargs, {ax: size // 2 + abs(origin)}, {ax: kwargs["mode"]},
-                   output, threads)
+                   dtype, threads)
 
 
 def correlate(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None,
@@ -327,20 +327,19 @@ def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0
     >>> np.array_equal(y.compute(), fastconv.ndimage.gaussian_filter(x, 2.0))
     True
     """
-    _check_output("gaussian_filter", output)
     x = _as_dask(input)
     kwargs: dict[str, Any] = {"sigma": sigma, "order": order, "mode": mode, "cval": cval,
                               "truncate": truncate, "radius": radius}
     if axes is not None:
         kwargs["axes"] = axes
-    _nd.gaussian_filter(np.zeros((1,) * x.ndim, dtype=x.dtype), output=output, **kwargs)
+    dtype = _result_dtype("gaussian_filter", _nd.gaussian_filter, x, output, kwargs)
     filtered = _normal_axes(axes, x.ndim)
     n = len(filtered)
     sigmas, radii = _per_axis(sigma, n), _per_axis(radius, n)
     depth = {a: _gaussian_radius(s, truncate, r) for a, s, r in zip(filtered, sigmas, radii)
              if float(s) > 1e-15}
     modes = dict(zip(filtered, _per_axis(mode, n)))
-    return _filter("gaussian_filter", x, _nd.gaussian_filter, kwargs, depth, modes, output, threads)
+    return _filter("gaussian_filter", x, _nd.gaussian_filter, kwargs, depth, modes, dtype, threads)
 
 
 def gaussian_filter1d(input, sigma, axis=-1, order=0, output=None, mode="reflect", cval=0.0,
@@ -416,17 +415,16 @@ def uniform_filter(input, size=3, output=None, mode="reflect", cval=0.0, origin=
     >>> np.array_equal(y.compute(), fastconv.ndimage.uniform_filter(x, 4))
     True
     """
-    _check_output("uniform_filter", output)
     x = _as_dask(input)
     kwargs: dict[str, Any] = {"size": size, "mode": mode, "cval": cval, "origin": origin}
     if axes is not None:
         kwargs["axes"] = axes
-    _nd.uniform_filter(np.zeros((1,) * x.ndim, dtype=x.dtype), output=output, **kwargs)
+    dtype = _result_dtype("uniform_filter", _nd.uniform_filter, x, output, kwargs)
     filtered = _normal_axes(axes, x.ndim)
     n = len(filtered)
     depth = dict(zip(filtered, _origin_depth(_per_axis(size, n), _per_axis(origin, n))))
     modes = dict(zip(filtered, _per_axis(mode, n)))
-    return _filter("uniform_filter", x, _nd.uniform_filter, kwargs, depth, modes, output, threads)
+    return _filter("uniform_filter", x, _nd.uniform_filter, kwargs, depth, modes, dtype, threads)
 
 
 def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0, origin=0, *,
