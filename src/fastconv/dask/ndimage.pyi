@@ -1,8 +1,10 @@
 from collections.abc import Sequence
-from typing import Literal, TypeAlias
+from typing import TypeAlias
 
 import dask.array as da
 import numpy.typing as npt
+
+from ..ndimage import _Axes, _Mode
 
 __all__ = [
     "convolve",
@@ -15,13 +17,9 @@ __all__ = [
     "uniform_filter1d",
 ]
 
-_Mode: TypeAlias = Literal[
-    "reflect", "constant", "nearest", "mirror", "wrap", "grid-constant", "grid-mirror", "grid-wrap"
-]
 _Big: TypeAlias = da.Array | npt.ArrayLike
 _Small: TypeAlias = npt.ArrayLike | da.Array
 _Output: TypeAlias = npt.DTypeLike | None
-_Axes: TypeAlias = int | Sequence[int] | None
 
 def correlate(
     input: _Big,
