@@ -6,8 +6,7 @@ Workloads: correlate on a 1024x1024 float64 image with 3x3 and 5x5 kernels
 ('reflect'), and on a 128x128x128 float32 volume with 3x3x3; gaussian_filter on
 1024x1024 float32 and float64 with sigma 1, 2 and 5; uniform_filter on 1024x1024
 float64 and uint8 with size 3, 9 and 31; and, per call, small images (16x16 to
-256x256) where fastconv hands the smallest calls to SciPy itself
-(fastconv.ndimage.SMALL_WORK). --quick shrinks the large shapes (256x256, 32^3)
+256x256), where the calls' Python overheads weigh most. --quick shrinks the large shapes (256x256, 32^3)
 to check that the script runs.
 
 Method (as benchmarks/dropins_table.py): for each thread count, fastconv gets n

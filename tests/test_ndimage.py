@@ -41,13 +41,6 @@ COMPLEX = ("complex64", "complex128")
 OUTPUTS = (None, np.float64, np.float32, np.int16, np.uint8, np.int64, "f", int)
 
 
-@pytest.fixture(autouse=True)
-def _kernels_for_every_size(monkeypatch):
-    """Small calls would go to SciPy itself (fastconv.ndimage.SMALL_WORK); the
-    tests' small shapes must run fastconv's own path."""
-    monkeypatch.setattr(fndi, "SMALL_WORK", 0)
-
-
 # ---- the comparison ----------------------------------------------------------------------
 
 def _ulps(taps: int) -> float:
@@ -629,23 +622,131 @@ def test_concurrent_calls_from_python_threads(rng):
     assert not errors, errors[0]
 
 
-def test_small_calls_go_to_scipy_and_large_ones_to_the_kernels(monkeypatch, rng):
-    calls = []
+_FRONT = fndi._ndfront  # the compiled module, before any test replaces it
 
-    def counting(name):
-        real = getattr(fndi._kernels, name)
-        return lambda *a: (calls.append(name), real(*a))[1]
 
-    for name in ("correlatend", "correlate_axis", "uniform_axis"):
-        monkeypatch.setattr(fndi._kernels, name, counting(name))
-    monkeypatch.setattr(fndi, "SMALL_WORK", 1 << 14)
-    small, large = rng.standard_normal((8, 8)), rng.standard_normal((200, 200))
-    for x, kernels in ((small, False), (large, True)):
-        calls.clear()
-        check("correlate", x, np.ones((3, 3)), what="hand-over")
-        check("gaussian_filter", x, 1.0, what="hand-over")
-        check("uniform_filter", x, 3, what="hand-over")
-        assert bool(calls) == kernels, f"{x.shape}: kernel calls {calls}"
+class _NoFrontDoor:
+    """Stands in for fastconv._ndfront: every call declined, so the general
+    path in ndimage.py runs."""
+
+    def __getattr__(self, name):
+        return lambda *args: None
+
+
+class _FrontDoorSpy:
+    """Stands in for fastconv._ndfront, noting the entry points that returned a
+    result rather than declining."""
+
+    def __init__(self):
+        self.taken: list[str] = []
+
+    def __getattr__(self, name):
+        real = getattr(_FRONT, name)
+
+        def call(*args):
+            result = real(*args)
+            if result is not None:
+                self.taken.append(name)
+            return result
+        return call
+
+
+# Common calls: what fastconv._ndfront takes (ndarray float64/float32, uint8 for
+# the running means; list or array weights; a mode name, Python numbers)
+FRONT_CALLS = [
+    ("correlate", "correlate", lambda x: (x, np.full((3,) * x.ndim, 0.5)), {"mode": "nearest"}),
+    ("correlate", "correlate", lambda x: (x, np.arange(9.0).reshape(3, 3) - 4), {}),
+    ("correlate", "correlate", lambda x: (x, [[1, 2], [3, -4]]), {"mode": "wrap", "origin": -1}),
+    ("correlate", "convolve", lambda x: (x, np.ones((2, 3)) / 6), {"mode": "constant", "cval": 2.5}),
+    ("correlate", "convolve", lambda x: (x, np.linspace(-1, 1, 15).reshape(5, 3)),
+     {"mode": "mirror", "origin": 1}),
+    ("correlate1d", "correlate1d", lambda x: (x, [1.0, 2.0, 1.0]), {"axis": 0, "mode": "nearest"}),
+    ("correlate1d", "convolve1d", lambda x: (x, np.array([0.5, -1.0, 3.0, 2.0])),
+     {"mode": "grid-wrap", "origin": -2}),
+    ("correlate1d", "gaussian_filter1d", lambda x: (x, 1.5), {"axis": 0}),
+    ("uniform_filter1d", "uniform_filter1d", lambda x: (x, 4), {"mode": "constant", "cval": 7}),
+    ("separable", "gaussian_filter", lambda x: (x, 1.0), {}),
+    ("separable", "gaussian_filter", lambda x: (x, 2), {"order": 1, "mode": "nearest"}),
+    ("separable", "uniform_filter", lambda x: (x, 3), {}),
+    ("separable", "uniform_filter", lambda x: (x, 5), {"mode": "constant", "cval": 3.0, "origin": 1}),
+]
+
+
+@pytest.mark.parametrize("shape", [(1,), (7,), (1, 1), (5, 3), (16, 16), (4, 5, 6)])
+@pytest.mark.parametrize("front, name, make, kwargs", FRONT_CALLS,
+                         ids=[f"{c[1]}-{i}" for i, c in enumerate(FRONT_CALLS)])
+def test_common_calls_take_the_front_door_with_scipys_results(monkeypatch, rng, shape, front,
+                                                              name, make, kwargs):
+    """A common call runs in fastconv._ndfront (its entry point returns a result,
+    not None) and gives SciPy's result (`check`) and the general path's bits."""
+    for dtype in ("float64", "float32", "uint8"):
+        if dtype == "uint8" and name not in ("uniform_filter", "uniform_filter1d", "gaussian_filter"):
+            continue
+        x = (rng.random(shape) * 200).astype(dtype)
+        args = make(x)
+        if name in ("correlate", "convolve") and np.ndim(args[1]) != x.ndim:
+            continue
+        if name in ("correlate", "convolve") and 1 in np.shape(args[1]) and x.ndim > 1:
+            continue
+        if name == "gaussian_filter" and kwargs.get("order") and dtype == "uint8":
+            continue  # a derivative's weights are not a mean: uint8 takes the general path
+        what = f"{dtype}{shape} {kwargs}"
+        check(name, *args, what=what, **kwargs)
+        spy = _FrontDoorSpy()
+        monkeypatch.setattr(fndi, "_ndfront", spy)
+        got = getattr(fndi, name)(*args, **kwargs)
+        monkeypatch.setattr(fndi, "_ndfront", _NoFrontDoor())
+        general = getattr(fndi, name)(*args, **kwargs)
+        monkeypatch.undo()
+        assert front in spy.taken, f"{name} {what}: the front door declined a common call"
+        assert_same(got, general, what=f"{name} {what}: front door vs the general path")
+
+
+@pytest.mark.parametrize("case", ["output", "axes", "list input", "float16", "strided",
+                                  "big-endian", "mode list", "numpy cval", "int8 uniform"])
+def test_other_calls_are_declined_and_still_right(rng, case):
+    """The front door returns None for anything but the common call, and the
+    general path's result is SciPy's."""
+    x = rng.random((9, 8))
+    w = np.ones((3, 3)) / 9
+    kwargs = {}
+    if case == "output":
+        kwargs = {"output": np.float32}
+    elif case == "axes":
+        kwargs = {"axes": (0, 1)}
+    elif case == "list input":
+        x = x.tolist()
+    elif case == "float16":
+        x = x.astype(np.float16)
+    elif case == "strided":
+        x = x[:, ::2]
+    elif case == "big-endian":
+        x = x.astype(">f8")
+    elif case == "numpy cval":
+        kwargs = {"mode": "constant", "cval": np.float64(2.0)}
+    if case == "mode list":
+        assert _FRONT.correlate(x, w, None, ["reflect"] * 2, 0.0, 0, None, False) is None
+        check("gaussian_filter", x, 1.0, mode=["reflect", "wrap"])
+        return
+    if case == "int8 uniform":
+        x8 = (x * 100).astype(np.int8)
+        assert _FRONT.separable(x8, None, "reflect", 0.0, [(None, 3, 0)] * 2) is None
+        check("uniform_filter", x8, 3)
+        return
+    front = _FRONT.correlate(x, w, kwargs.get("output"), kwargs.get("mode", "reflect"),
+                                        kwargs.get("cval", 0.0), 0, kwargs.get("axes"), False)
+    assert front is None, f"{case}: taken by the front door"
+    check("correlate", x, w, what=case, **kwargs)
+
+
+def test_front_door_leaves_inputs_alone(rng):
+    x = rng.random((12, 10))
+    w = rng.random((3, 5))
+    x0, w0 = x.copy(), w.copy()
+    fndi.convolve(x, w)
+    fndi.convolve1d(x, w[0])
+    fndi.gaussian_filter(x, 2.0)
+    assert np.array_equal(x, x0) and np.array_equal(w, w0)
 
 
 def test_float_paths_work_without_scipy(tmp_path, rng):

@@ -15,6 +15,12 @@ raises SciPy's exception type), then runs on fastconv's C kernels:
   is not finite;
 - integer and bool outputs are converted from double as SciPy's C loops do.
 
+The common call (an ndarray of float64 or float32, C-contiguous; no `output` or
+`axes`; a mode by name; Python numbers) goes through the compiled front doors
+of `_ndfront`, which run the same kernels with the same arguments at C speed,
+so a 16x16 image costs less than SciPy's own call; any other call goes through
+the Python code here, which checks arguments as SciPy does.
+
 SciPy is not needed for any of this; complex inputs go through real passes as
 in SciPy.
 """
@@ -25,12 +31,11 @@ import math
 import numbers
 import operator
 import warnings
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 import numpy as np
 
-from . import _kernels, _originals
+from . import _kernels, _ndfront
 
 try:  # NumPy 2
     from numpy.lib.array_utils import normalize_axis_index
@@ -60,24 +65,22 @@ _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _SUPPORTED = frozenset("?bBhHiIlLqQfd")
 
 
-# Calls whose estimated SciPy time (input elements x an estimate per element,
-# in ns on the development machine) is below this go to SciPy's own function
-# where it is installed: the same values, and there its per-call cost is the
-# smaller one (benchmarks/ndimage_table.py measures the crossover). Tests set 0.
-SMALL_WORK = 1 << 14
-
-
-def _small_call_original(qualname: str, input, ns_per_element: float) -> Callable[..., Any] | None:
-    """SciPy's original for a small ndarray call, else None (SciPy absent, a
-    large or non-ndarray input)."""
-    if type(input) is not np.ndarray or input.size * ns_per_element >= SMALL_WORK:
+def _gaussian_pass(sigma, order, truncate) -> np.ndarray | None:
+    """The weights of one Gaussian pass for _ndfront.separable (sigma a Python
+    number, order a Python int), or None when the general path must decide."""
+    if type(sigma) not in (float, int) or type(order) is not int or type(truncate) not in (float, int):
         return None
-    return _originals.installed(qualname)
+    try:
+        return _cached_gaussian_weights(float(sigma), order, float(truncate))
+    except (ValueError, TypeError, OverflowError):  # the general path raises SciPy's error
+        return None
 
 
-def _taps(weights) -> int:
-    """The number of weights, for the estimate above, without converting a list."""
-    return weights.size if isinstance(weights, np.ndarray) else 1
+@functools.lru_cache(maxsize=64)
+def _cached_gaussian_weights(sigma: float, order: int, truncate: float) -> np.ndarray:
+    weights = np.ascontiguousarray(_gaussian_weights(sigma, order, truncate, None))
+    weights.flags.writeable = False  # shared by every call with these arguments
+    return weights
 
 
 # ---- SciPy's argument rules (scipy.ndimage._ni_support and _filters) ------------
@@ -407,9 +410,9 @@ def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, 
     ...                ndimage.correlate1d(x, [0.25, 0.5, 0.25], axis=0, mode="nearest"))
     True
     """
-    original = _small_call_original("scipy.ndimage.correlate1d", input, _taps(weights) + 4)
-    if original is not None:
-        return original(input, weights, axis, output, mode, cval, origin)
+    fast = _ndfront.correlate1d(input, weights, axis, output, mode, cval, origin, False)
+    if fast is not None:
+        return fast
     input = np.asarray(input)
     weights = np.asarray(weights)
     if input.dtype.kind == "c" or weights.dtype.kind == "c":
@@ -472,9 +475,9 @@ def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, o
     >>> fndi.convolve1d([2, 8, 0, 4, 1, 9, 9, 0], weights=[1, 3])
     array([14, 24,  4, 13, 12, 36, 27,  0])
     """
-    original = _small_call_original("scipy.ndimage.convolve1d", input, _taps(weights) + 4)
-    if original is not None:
-        return original(input, weights, axis, output, mode, cval, origin)
+    fast = _ndfront.correlate1d(input, weights, axis, output, mode, cval, origin, True)
+    if fast is not None:
+        return fast
     weights = np.asarray(weights)
     weights = weights[::-1]
     origin = -origin
@@ -564,9 +567,11 @@ def gaussian_filter1d(input, sigma, axis=-1, order=0, output=None, mode="reflect
     >>> fndi.gaussian_filter1d([1.0, 2.0, 3.0, 4.0, 5.0], 1)
     array([1.42704095, 2.06782203, 3.        , 3.93217797, 4.57295905])
     """
-    original = _small_call_original("scipy.ndimage.gaussian_filter1d", input, 6)
-    if original is not None:
-        return original(input, sigma, axis, order, output, mode, cval, truncate, radius=radius)
+    weights = _gaussian_pass(sigma, order, truncate) if radius is None else None
+    if weights is not None:
+        fast = _ndfront.correlate1d(input, weights, axis, output, mode, cval, 0, False)
+        if fast is not None:
+            return fast
     weights = _gaussian_weights(sigma, order, truncate, radius)
     return correlate1d(input, weights, axis, output, mode, cval, 0)
 
@@ -659,9 +664,13 @@ def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0
     ...                ndimage.gaussian_filter(x, (2, 0.5), mode=["wrap", "mirror"]))
     True
     """
-    original = _small_call_original("scipy.ndimage.gaussian_filter", input, 6 * np.ndim(input))
-    if original is not None and axes is None:
-        return original(input, sigma, order, output, mode, cval, truncate, radius=radius)
+    if type(input) is np.ndarray and output is None and axes is None and radius is None:
+        weights = _gaussian_pass(sigma, order, truncate)
+        if weights is not None:
+            fast = _ndfront.separable(input, None, mode, cval,
+                                      [(weights, 0, 0) if sigma > 1e-15 else None] * input.ndim)
+            if fast is not None:
+                return fast
     input = np.asarray(input)
     output = _get_output(output, input)
     axes = _check_axes(axes, input.ndim)
@@ -734,9 +743,9 @@ def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0
     >>> fndi.uniform_filter1d([2, 8, 0, 4, 1, 9, 9, 0], size=3)
     array([4, 3, 4, 1, 4, 6, 6, 3])
     """
-    original = _small_call_original("scipy.ndimage.uniform_filter1d", input, 2)
-    if original is not None:
-        return original(input, size, axis, output, mode, cval, origin)
+    fast = _ndfront.uniform_filter1d(input, size, axis, output, mode, cval, origin)
+    if fast is not None:
+        return fast
     input = np.asarray(input)
     axis = normalize_axis_index(operator.index(axis), input.ndim)
     if size < 1:
@@ -806,9 +815,11 @@ def uniform_filter(input, size=3, output=None, mode="reflect", cval=0.0, origin=
     >>> np.array_equal(fndi.uniform_filter(image, 5), ndimage.uniform_filter(image, 5))
     True
     """
-    original = _small_call_original("scipy.ndimage.uniform_filter", input, 2 * np.ndim(input))
-    if original is not None and axes is None:
-        return original(input, size, output, mode, cval, origin)
+    if type(input) is np.ndarray and output is None and axes is None and type(size) is int:
+        fast = _ndfront.separable(input, None, mode, cval,
+                                  [(None, size, origin) if size > 1 else None] * input.ndim)
+        if fast is not None:
+            return fast
     input = np.asarray(input)
     output = _get_output(output, input, complex_output=input.dtype.kind == "c")
     axes = _check_axes(axes, input.ndim)
@@ -1025,9 +1036,9 @@ def correlate(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *
     >>> np.array_equal(fndi.correlate(x, cross / 5.0), ndimage.correlate(x, cross / 5.0))
     True
     """
-    original = _small_call_original("scipy.ndimage.correlate", input, 2 * _taps(weights))
-    if original is not None and axes is None:
-        return original(input, weights, output, mode, cval, origin)
+    fast = _ndfront.correlate(input, weights, output, mode, cval, origin, axes, False)
+    if fast is not None:
+        return fast
     return _correlate_or_convolve(input, weights, output, mode, cval, origin, False, axes)
 
 
@@ -1075,7 +1086,7 @@ def convolve(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *,
            [15, 12, 14,  7],
            [12,  3,  7,  0]])
     """
-    original = _small_call_original("scipy.ndimage.convolve", input, 2 * _taps(weights))
-    if original is not None and axes is None:
-        return original(input, weights, output, mode, cval, origin)
+    fast = _ndfront.correlate(input, weights, output, mode, cval, origin, axes, True)
+    if fast is not None:
+        return fast
     return _correlate_or_convolve(input, weights, output, mode, cval, origin, True, axes)

@@ -1,0 +1,431 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""fastconv.ndimage's front doors: the common calls, recognised at C speed.
+
+SciPy's ndimage filters spend most of a small call in Python (normalising
+arguments, making the output); on a 16x16 image that is most of the 4-18 us
+they take. To cost less than the original at every size, the common calls
+skip that here:
+
+- `input` an ndarray (exact type) of float64 or float32 in native byte order,
+  C-contiguous and aligned (the separable filters also take uint8); 1 to 64
+  dimensions, none empty;
+- `weights` an ndarray or a list or tuple of real numbers, of the right
+  number of dimensions; `output` None; `mode` one name from SciPy's list;
+  `cval` a Python float or int; `origin` a Python int; no `axes`;
+- float32 with mode 'constant' only when cval is a float32 value.
+
+These run the kernels the general path in ndimage.py runs, with the same
+arguments (the same weights, zeroed where NI_Correlate skips them, the same
+pads, one array of the output's dtype per pass), so the results are the same
+bits. Every other call, and any kernel error, returns None: the caller then
+takes the general path, which raises SciPy's exceptions for bad input.
+Nothing here raises for a user's argument.
+"""
+cimport numpy as cnp
+from libc.float cimport DBL_EPSILON
+from libc.math cimport fabs, isfinite, trunc
+from libc.stdint cimport int64_t, uint8_t
+from libc.stdlib cimport free, malloc
+
+cnp.import_array()
+
+cdef extern from "fastconv/fastconv.h" nogil:
+    ctypedef enum fc_boundary:
+        FC_BOUNDARY_FILL
+    enum: FC_ND_MAX_DIMS
+    ctypedef struct fc_correlatend_params:
+        int ndim
+        int64_t shape[FC_ND_MAX_DIMS]
+        int64_t kshape[FC_ND_MAX_DIMS]
+        int64_t pad[FC_ND_MAX_DIMS]
+        fc_boundary boundary
+    int fc_f32_correlatend(const fc_correlatend_params *p, const float *x, const float *k, float fill, float *y)
+    int fc_f64_correlatend(const fc_correlatend_params *p, const double *x, const double *k, double fill, double *y)
+    ctypedef struct fc_axis_params:
+        int64_t outer, n, inner, m, pad
+        fc_boundary boundary
+    int fc_f32_correlate_axis(const fc_axis_params *p, const float *x, const double *w, float fill, float *y)
+    int fc_f64_correlate_axis(const fc_axis_params *p, const double *x, const double *w, double fill, double *y)
+    int fc_f32_uniform_axis(const fc_axis_params *p, const float *x, float fill, float *y)
+    int fc_f64_uniform_axis(const fc_axis_params *p, const double *x, double fill, double *y)
+
+# fc_boundary codes by SciPy's mode names (as ndimage._MODES)
+cdef dict _MODES = {"nearest": 4, "wrap": 1, "reflect": 2, "grid-mirror": 2, "mirror": 3,
+                    "constant": 0, "grid-wrap": 1, "grid-constant": 0}
+
+# Products under which the GIL is kept: taking it back costs about as much.
+DEF GIL_WORK = 8192
+DEF MAX_ELEMS = 1 << 48  # beyond any real array: only a broadcast view, the general path's
+
+
+cdef inline int _input_type(object a, bint uint8_ok):
+    """NPY_DOUBLE or NPY_FLOAT (or NPY_UBYTE if uint8_ok) for a C-contiguous,
+    aligned, native, non-empty ndarray with 1 to FC_ND_MAX_DIMS axes; else -1."""
+    if type(a) is not cnp.ndarray:
+        return -1
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef int t = cnp.PyArray_TYPE(arr)
+    if not (t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT or (uint8_ok and t == cnp.NPY_UBYTE)):
+        return -1
+    if not cnp.PyArray_ISCARRAY_RO(arr) or not cnp.PyArray_ISNOTSWAPPED(arr):
+        return -1
+    cdef int nd = cnp.PyArray_NDIM(arr)
+    if nd < 1 or nd > FC_ND_MAX_DIMS:
+        return -1
+    cdef Py_ssize_t size = cnp.PyArray_SIZE(arr)
+    if size <= 0 or size > MAX_ELEMS:
+        return -1
+    return t
+
+
+cdef inline int _mode(object mode):
+    if type(mode) is not str:
+        return -1
+    return _MODES.get(mode, -1)
+
+
+cdef inline bint _number(object v, double *out):
+    """A Python float or int (not bool, not a subclass) as a double."""
+    cdef type k = type(v)
+    if k is float:
+        out[0] = <double>v
+        return True
+    if k is int:
+        try:
+            out[0] = <double>v
+        except OverflowError:
+            return False
+        return True
+    return False
+
+
+cdef inline bint _small_int(object v, int64_t *out):
+    """A Python int (not bool) that fits int64."""
+    if type(v) is not int:
+        return False
+    try:
+        out[0] = <int64_t>v
+    except OverflowError:
+        return False
+    return True
+
+
+cdef cnp.ndarray _real_weights(object w):
+    """w as a C-contiguous float64 array if it is an ndarray, list or tuple of
+    bool, integer or float numbers (what SciPy converts with
+    ``np.asarray(weights, dtype=np.float64)``), else None."""
+    cdef cnp.ndarray arr
+    if type(w) is cnp.ndarray:
+        arr = <cnp.ndarray>w
+    elif type(w) is list or type(w) is tuple:
+        try:
+            arr = cnp.PyArray_FROM_O(w)
+        except Exception:  # ragged sequences and the like: the general path says so
+            return None
+    else:
+        return None
+    if cnp.PyArray_TYPE(arr) == cnp.NPY_DOUBLE and cnp.PyArray_ISCARRAY_RO(arr) \
+            and cnp.PyArray_ISNOTSWAPPED(arr):
+        return arr
+    if arr.dtype.kind not in "biuf" or cnp.PyArray_TYPE(arr) == cnp.NPY_LONGDOUBLE:
+        return None
+    return cnp.PyArray_FROMANY(arr, cnp.NPY_DOUBLE, 0, 0, cnp.NPY_ARRAY_CARRAY)
+
+
+cdef inline bint _origin_ok(int64_t origin, int64_t n) noexcept:
+    return -(n // 2) <= origin <= (n - 1) // 2
+
+
+cdef inline cnp.ndarray _empty_like(cnp.ndarray a, int t):
+    return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), t, 0)
+
+
+cdef int _correlatend(const fc_correlatend_params *p, bint f32, const void *x, const void *k,
+                      double fill, void *y, bint *finite) noexcept nogil:
+    """The kernel of x's dtype; for float32, whether every result is finite."""
+    cdef int64_t i, total = 1
+    cdef int st
+    if not f32:
+        return fc_f64_correlatend(p, <const double *>x, <const double *>k, fill, <double *>y)
+    st = fc_f32_correlatend(p, <const float *>x, <const float *>k, <float>fill, <float *>y)
+    for i in range(p.ndim):
+        total *= p.shape[i]
+    if st == 0:
+        for i in range(total):
+            if not isfinite((<float *>y)[i]):
+                finite[0] = False
+                break
+    return st
+
+
+# ---- correlate, convolve ------------------------------------------------------------
+
+def correlate(input, weights, output, mode, cval, origin, axes, bint convolution):
+    """ndimage.correlate (convolution False) or convolve for the common case
+    above with weights of input's number of dimensions, none of length 1 (the
+    general path reorders such axes first); else None."""
+    if output is not None or axes is not None:
+        return None
+    cdef int t = _input_type(input, False)
+    cdef int code = _mode(mode)
+    cdef double fill
+    cdef int64_t org
+    if t < 0 or code < 0 or not _number(cval, &fill) or not _small_int(origin, &org):
+        return None
+    cdef bint f32 = t == cnp.NPY_FLOAT
+    if f32 and code == FC_BOUNDARY_FILL and <double><float>fill != fill:
+        return None
+    cdef cnp.ndarray x = <cnp.ndarray>input
+    cdef cnp.ndarray k = _real_weights(weights)
+    if k is None:
+        return None
+    cdef int nd = cnp.PyArray_NDIM(x), a
+    if cnp.PyArray_NDIM(k) != nd:
+        return None
+    cdef fc_correlatend_params p
+    cdef int64_t n, o, taps = 1
+    p.ndim = nd
+    p.boundary = <fc_boundary>code
+    for a in range(nd):
+        n = cnp.PyArray_DIM(k, a)
+        if n < 1 or (n == 1 and nd > 1):
+            return None
+        o = org
+        if convolution:  # the weights reversed; the origin mirrored, one less when even
+            o = -o - (1 - (n & 1))
+        if not _origin_ok(o, n):
+            return None
+        p.shape[a] = cnp.PyArray_DIM(x, a)
+        p.kshape[a] = n
+        p.pad[a] = n // 2 + o
+        taps *= n
+    cdef cnp.ndarray y = _empty_like(x, t)
+    cdef const double *w = <const double *>cnp.PyArray_DATA(k)
+    cdef void *kk = malloc(<size_t>taps * (sizeof(float) if f32 else sizeof(double)))
+    if kk == NULL:
+        return None
+    cdef int64_t i, total = cnp.PyArray_SIZE(x)
+    cdef double v
+    cdef int st
+    cdef bint finite = True
+    cdef const void *xp = cnp.PyArray_DATA(x)
+    cdef void *yp = cnp.PyArray_DATA(y)
+    cdef bint release = total * taps > GIL_WORK
+    # NI_Correlate skips weights of magnitude <= DBL_EPSILON (and NaN): zero here
+    for i in range(taps):
+        v = w[taps - 1 - i] if convolution else w[i]
+        v = v if fabs(v) > DBL_EPSILON else 0.0
+        if f32:
+            (<float *>kk)[i] = <float>v
+        else:
+            (<double *>kk)[i] = v
+    if release:
+        with nogil:
+            st = _correlatend(&p, f32, xp, kk, fill, yp, &finite)
+    else:
+        st = _correlatend(&p, f32, xp, kk, fill, yp, &finite)
+    free(kk)
+    if st != 0 or not finite:  # errors, and float32 sums to redo in double: the general path
+        return None
+    return y
+
+
+# ---- 1-D passes: correlate1d, convolve1d, uniform_filter1d and the separable filters ----
+
+cdef int _pass(int t, const void *x, void *y, cnp.ndarray x_like, int axis, const double *w,
+               int64_t m, int64_t pad, int code, double fill) noexcept:
+    """One 1-D pass along `axis` of an array shaped as x_like (w NULL: a running
+    mean of m), float (t NPY_FLOAT) or double; the kernel's status."""
+    cdef fc_axis_params p
+    cdef int nd = cnp.PyArray_NDIM(x_like), a
+    p.outer, p.inner = 1, 1
+    for a in range(axis):
+        p.outer *= cnp.PyArray_DIM(x_like, a)
+    for a in range(axis + 1, nd):
+        p.inner *= cnp.PyArray_DIM(x_like, a)
+    p.n = cnp.PyArray_DIM(x_like, axis)
+    p.m, p.pad = m, pad
+    p.boundary = <fc_boundary>code
+    if p.outer * p.n * p.inner * m > GIL_WORK:
+        with nogil:
+            return _axis_kernel(&p, t == cnp.NPY_FLOAT, x, w, fill, y)
+    return _axis_kernel(&p, t == cnp.NPY_FLOAT, x, w, fill, y)
+
+
+cdef int _axis_kernel(const fc_axis_params *p, bint f32, const void *x, const double *w,
+                      double fill, void *y) noexcept nogil:
+    if f32:
+        if w != NULL:
+            return fc_f32_correlate_axis(p, <const float *>x, w, <float>fill, <float *>y)
+        return fc_f32_uniform_axis(p, <const float *>x, <float>fill, <float *>y)
+    if w != NULL:
+        return fc_f64_correlate_axis(p, <const double *>x, w, fill, <double *>y)
+    return fc_f64_uniform_axis(p, <const double *>x, fill, <double *>y)
+
+
+cdef bint _convex(cnp.ndarray k):
+    """Non-negative weights summing to at most 1 (ndimage._passes' test): the
+    results of small integer inputs stay in their range."""
+    cdef const double *w = <const double *>cnp.PyArray_DATA(k)
+    cdef int64_t i, m = cnp.PyArray_SIZE(k)
+    cdef double s = 0.0
+    for i in range(m):
+        if not w[i] >= 0:
+            return False
+        s += w[i]
+    return s <= 1 + 1e-12
+
+
+cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill):
+    """Passes (weights as float64 arrays or None, window, axis, pad) one after
+    another, each into an array of x's dtype, as ndimage._passes runs them; the
+    last result, or None if a kernel failed. uint8 (running means and convex
+    weights only, cval within 0-255) runs on double copies, each pass's result
+    truncated to an integer as SciPy stores it."""
+    cdef int64_t i, total = cnp.PyArray_SIZE(x)
+    cdef Py_ssize_t j, count = len(passes)
+    cdef int kt = cnp.NPY_DOUBLE if t == cnp.NPY_UBYTE else t
+    cdef cnp.ndarray src = x, dst, spare = None, k
+    cdef const uint8_t *bytes_in
+    cdef uint8_t *bytes_out
+    cdef double *d
+    if t == cnp.NPY_UBYTE:
+        src = _empty_like(x, cnp.NPY_DOUBLE)
+        bytes_in = <const uint8_t *>cnp.PyArray_DATA(x)
+        d = <double *>cnp.PyArray_DATA(src)
+        for i in range(total):
+            d[i] = bytes_in[i]
+    cdef cnp.ndarray result = _empty_like(x, kt)
+    for j in range(count):
+        weights, m, axis, pad = passes[j]
+        # the last pass (counting back in twos) writes `result`, the others a spare
+        if (count - 1 - j) % 2 == 0:
+            dst = result
+        else:
+            if spare is None:
+                spare = _empty_like(x, kt)
+            dst = spare
+        k = weights
+        if _pass(kt, cnp.PyArray_DATA(src), cnp.PyArray_DATA(dst), x, axis,
+                 NULL if k is None else <const double *>cnp.PyArray_DATA(k), m, pad, code, fill):
+            return None
+        if t == cnp.NPY_UBYTE:
+            d = <double *>cnp.PyArray_DATA(dst)
+            for i in range(total):  # values within 0-255: C's conversion truncates
+                d[i] = trunc(d[i])
+        src = dst
+    if t != cnp.NPY_UBYTE:
+        return src
+    result = _empty_like(x, cnp.NPY_UBYTE)
+    bytes_out = <uint8_t *>cnp.PyArray_DATA(result)
+    d = <double *>cnp.PyArray_DATA(src)
+    for i in range(total):
+        bytes_out[i] = <uint8_t>d[i]
+    return result
+
+
+cdef inline int _axis(object axis, int nd):
+    """A Python int axis in range, normalised; -1 otherwise."""
+    cdef int64_t a
+    if not _small_int(axis, &a) or a < -nd or a >= nd:
+        return -1
+    return <int>(a + nd if a < 0 else a)
+
+
+def correlate1d(input, weights, axis, output, mode, cval, origin, bint convolution):
+    """ndimage.correlate1d (or convolve1d) for the common case; else None."""
+    if output is not None:
+        return None
+    cdef int t = _input_type(input, False)
+    cdef int code = _mode(mode)
+    cdef double fill
+    cdef int64_t org
+    if t < 0 or code < 0 or not _number(cval, &fill) or not _small_int(origin, &org):
+        return None
+    if t == cnp.NPY_FLOAT and code == FC_BOUNDARY_FILL and <double><float>fill != fill:
+        return None
+    cdef cnp.ndarray x = <cnp.ndarray>input
+    cdef int ax = _axis(axis, cnp.PyArray_NDIM(x))
+    cdef cnp.ndarray k = _real_weights(weights)
+    if ax < 0 or k is None or cnp.PyArray_NDIM(k) != 1 or cnp.PyArray_SIZE(k) < 1:
+        return None
+    cdef int64_t m = cnp.PyArray_SIZE(k)
+    if convolution:  # SciPy's convolve1d: reversed weights, mirrored origin
+        k = k[::-1].copy()
+        org = -org - (1 - (m & 1))
+    if not _origin_ok(org, m):
+        return None
+    return _run(x, t, [(k, m, ax, m // 2 + org)], code, fill)
+
+
+def uniform_filter1d(input, size, axis, output, mode, cval, origin):
+    """ndimage.uniform_filter1d for the common case (float64, float32, uint8); else None."""
+    if output is not None:
+        return None
+    cdef int t = _input_type(input, True)
+    cdef int code = _mode(mode)
+    cdef double fill
+    cdef int64_t org, m
+    if t < 0 or code < 0 or not _number(cval, &fill) or not _small_int(origin, &org) \
+            or not _small_int(size, &m) or m < 1:
+        return None
+    if not _fill_fits(t, code, fill):
+        return None
+    cdef cnp.ndarray x = <cnp.ndarray>input
+    cdef int ax = _axis(axis, cnp.PyArray_NDIM(x))
+    if ax < 0 or m // 2 + org < 0 or m // 2 + org >= m:
+        return None
+    return _run(x, t, [(None, m, ax, m // 2 + org)], code, fill)
+
+
+cdef inline bint _fill_fits(int t, int code, double fill) noexcept:
+    """cval usable as given: a float32 value for float32, within 0-255 for uint8."""
+    if code != FC_BOUNDARY_FILL:
+        return True
+    if t == cnp.NPY_FLOAT:
+        return <double><float>fill == fill
+    if t == cnp.NPY_UBYTE:
+        return 0.0 <= fill <= 255.0
+    return True
+
+
+def separable(input, output, mode, cval, list passes):
+    """gaussian_filter / uniform_filter for the common case: `passes` holds, per
+    axis in order, (weights, 0, origin) for a correlation (weights a float64
+    array) or (None, size, origin) for a running mean; axis i is the i-th entry.
+    Entries that SciPy skips (sigma <= 1e-15, size <= 1) are None. Else None."""
+    if output is not None:
+        return None
+    cdef int t = _input_type(input, True)
+    cdef int code = _mode(mode)
+    cdef double fill
+    if t < 0 or code < 0 or not _number(cval, &fill) or not _fill_fits(t, code, fill):
+        return None
+    cdef cnp.ndarray x = <cnp.ndarray>input, k
+    if len(passes) != cnp.PyArray_NDIM(x):
+        return None
+    cdef list run = []
+    cdef int64_t m, org
+    cdef Py_ssize_t ax
+    for ax in range(len(passes)):
+        entry = passes[ax]
+        if entry is None:
+            continue
+        weights, size, origin = entry
+        if not _small_int(origin, &org):
+            return None
+        if weights is None:
+            if not _small_int(size, &m) or m < 1 or m // 2 + org < 0 or m // 2 + org >= m:
+                return None
+            run.append((None, m, ax, m // 2 + org))
+        else:
+            k = weights
+            m = cnp.PyArray_SIZE(k)
+            if t == cnp.NPY_UBYTE and not _convex(k):
+                return None
+            if not _origin_ok(org, m):
+                return None
+            run.append((k, m, ax, m // 2 + org))
+    if not run:
+        return None  # a copy: the general path's
+    return _run(x, t, run, code, fill)
