@@ -34,6 +34,10 @@ DENSE_SHAPES = [
     (33, 300, 65),    # one past the tiles
     (300, 70, 3),     # batch past the packed column chunk
     (5, 600, 9),      # depth past one block
+    (1, 4732, 128),   # predict on one image: the small-batch kernel
+    (3, 513, 70),     # small batch, partial depth block, partial column chunk
+    (8, 1000, 200),   # the largest small batch: two passes of four rows
+    (9, 40, 33),      # the smallest batch past it
 ]
 
 
@@ -59,6 +63,26 @@ def test_dense_products_match_numpy(isa, rng, restore_threads, shape, dtype):
         np.testing.assert_allclose(y2, X @ W, rtol=0, atol=TOL[dtype] * (np.abs(X @ W).max() + 1) * np.sqrt(k))
     for a, orig in zip((x, w, b, gy), originals):
         np.testing.assert_array_equal(a, orig)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k, m", [(4732, 128), (128, 10), (300, 65), (513, 17), (1, 1)])
+def test_dense_rows_do_not_depend_on_the_batch(isa, rng, restore_threads, dtype, k, m):
+    """Batches of 1 to 8 rows (the small-batch kernel) give, bit for bit, the
+    rows a batch of 40 (the GEMM) gives: predict's promise that results do not
+    depend on the batch size."""
+    x = rng.standard_normal((40, k)).astype(dtype)
+    w, b = rng.standard_normal((k, m)).astype(dtype), rng.standard_normal(m).astype(dtype)
+    whole = np.empty((40, m), dtype)
+    _kernels.dense(x, w, b, whole)
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        for n in range(1, 10):
+            for start in (0, 40 - n):
+                y = np.full((n, m), np.nan, dtype)
+                _kernels.dense(np.ascontiguousarray(x[start:start + n]), w, b, y)
+                np.testing.assert_array_equal(y, whole[start:start + n],
+                                              err_msg=f"rows {start}..{start + n} at {threads} threads")
 
 
 def test_dense_backward_outputs_are_optional(rng):

@@ -31,7 +31,8 @@ static const fc_ukernel_table fc_table_scalar = {
     fc_f64_ndcorrelate_ukernel__scalar,
     fc_f32_ndline_ukernel__scalar, fc_f64_ndline_ukernel__scalar,
     fc_f32_runsum_ukernel__scalar, fc_f64_runsum_ukernel__scalar,
-    fc_f32_adam_ukernel__scalar, fc_f64_adam_ukernel__scalar};
+    fc_f32_adam_ukernel__scalar, fc_f64_adam_ukernel__scalar,
+    fc_f32_gemv_ukernel__scalar, fc_f64_gemv_ukernel__scalar};
 #if FASTCONV_HAVE_AVX2
 static const fc_ukernel_table fc_table_avx2 = {
     FC_ISA_AVX2, FC_GEMM_ENTRY(f32, 6, 16, avx2), FC_GEMM_ENTRY(f64, 6, 8, avx2),
@@ -50,7 +51,8 @@ static const fc_ukernel_table fc_table_avx2 = {
     fc_f64_ndcorrelate_ukernel__avx2,
     fc_f32_ndline_ukernel__avx2, fc_f64_ndline_ukernel__avx2,
     fc_f32_runsum_ukernel__avx2, fc_f64_runsum_ukernel__avx2,
-    fc_f32_adam_ukernel__avx2, fc_f64_adam_ukernel__scalar};
+    fc_f32_adam_ukernel__avx2, fc_f64_adam_ukernel__scalar,
+    fc_f32_gemv_ukernel__avx2, fc_f64_gemv_ukernel__avx2};
 #endif
 #if FASTCONV_HAVE_AVX512
 static const fc_ukernel_table fc_table_avx512 = {
@@ -71,7 +73,8 @@ static const fc_ukernel_table fc_table_avx512 = {
     fc_f64_ndcorrelate_ukernel__avx512,
     fc_f32_ndline_ukernel__avx512, fc_f64_ndline_ukernel__avx512,
     fc_f32_runsum_ukernel__avx512, fc_f64_runsum_ukernel__avx512,
-    fc_f32_adam_ukernel__avx512, fc_f64_adam_ukernel__scalar};
+    fc_f32_adam_ukernel__avx512, fc_f64_adam_ukernel__scalar,
+    fc_f32_gemv_ukernel__avx512, fc_f64_gemv_ukernel__avx512};
 #endif
 
 static const fc_ukernel_table *fc_table_for(fc_isa isa) {

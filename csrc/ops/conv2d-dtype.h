@@ -17,6 +17,8 @@
 #define ADAM_PARAMS_T FC_(adam_params)
 #define ADAM_UKERNEL_T FC_(adam_ukernel)
 #define ADAM_UK FC_PASTE(DT, _adam)
+#define GEMV_UK FC_PASTE(DT, _gemv)
+#define GEMV_UKERNEL_T FC_(gemv_ukernel)
 #include "conv2d-impl.h"
 #include "conv2d-backward-impl.h"
 #include "dense-impl.h"
@@ -34,6 +36,8 @@
 #undef ADAM_PARAMS_T
 #undef ADAM_UKERNEL_T
 #undef ADAM_UK
+#undef GEMV_UK
+#undef GEMV_UKERNEL_T
 #undef T
 #undef DT
 #undef CONVPOOL_C1

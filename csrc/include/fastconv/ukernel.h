@@ -121,6 +121,20 @@ typedef void (*fc_f32_adam_ukernel)(size_t n, float *p, const float *g, float *m
                                     const fc_f32_adam_params *c);
 typedef void (*fc_f64_adam_ukernel)(size_t n, double *p, const double *g, double *m, double *v,
                                     const fc_f64_adam_params *c);
+/* The dense layer's small-batch product: for rows j < nb (1 <= nb <=
+ * FC_GEMV_MAX_ROWS) and columns i < mc, acc = the sum over p < kc of
+ * x[j * ldx + p] * w[p * ldw + i], one accumulator per output from zero, the
+ * terms in p order with the arithmetic of the ISA's indirect-GEMM kernels
+ * (fused multiply-adds where they use them); y[j * ldy + i] = acc, or acc + y
+ * under FC_GEMM_ACCUMULATE. So each output has the bits the indirect-GEMM
+ * kernels give it, whatever the batch around it. w is read in place. */
+enum { FC_GEMV_MAX_ROWS = 4 };
+typedef void (*fc_f32_gemv_ukernel)(size_t nb, size_t kc, size_t mc, const float *x, size_t ldx,
+                                    const float *w, size_t ldw, float *y, size_t ldy,
+                                    unsigned flags);
+typedef void (*fc_f64_gemv_ukernel)(size_t nb, size_t kc, size_t mc, const double *x,
+                                    size_t ldx, const double *w, size_t ldw, double *y,
+                                    size_t ldy, unsigned flags);
 typedef void (*fc_f32_unary_ukernel)(size_t n, const float *x, float *y);
 typedef void (*fc_f64_unary_ukernel)(size_t n, const double *x, double *y);
 typedef void (*fc_f32_binary_ukernel)(size_t n, const float *a, const float *b, float *z);
@@ -188,6 +202,8 @@ typedef struct {
   fc_f64_runsum_ukernel f64_runsum;
   fc_f32_adam_ukernel f32_adam;
   fc_f64_adam_ukernel f64_adam;
+  fc_f32_gemv_ukernel f32_gemv;
+  fc_f64_gemv_ukernel f64_gemv;
 } fc_ukernel_table;
 
 const fc_ukernel_table *fc_table(void);
@@ -240,6 +256,10 @@ const fc_ukernel_table *fc_table(void);
   void fc_##dtype##_adam_ukernel__##isa(size_t n, ctype *p, const ctype *g, ctype *m, ctype *v, \
                                         const fc_##dtype##_adam_params *c);
 #define FC_ADAM(dtype, ctype, isa) FC_DECLARE_ADAM(dtype, ctype, isa)
+#define FC_GEMV(dtype, ctype, isa)                                                              \
+  void fc_##dtype##_gemv_ukernel__##isa(size_t nb, size_t kc, size_t mc, const ctype *x,        \
+                                        size_t ldx, const ctype *w, size_t ldw, ctype *y,       \
+                                        size_t ldy, unsigned flags);
 #define FC_UNARY(dtype, ctype, op, isa) FC_DECLARE_UNARY(dtype, ctype, op, isa)
 #define FC_BINARY(dtype, ctype, op, isa) FC_DECLARE_BINARY(dtype, ctype, op, isa)
 #define FC_CORRELATE(dtype, ctype, mr, nr, isa) FC_DECLARE_CORRELATE(dtype, ctype, mr##x##nr, isa)
@@ -250,6 +270,7 @@ const fc_ukernel_table *fc_table(void);
 #include "../../ukernels/correlate.inc"
 #include "../../ukernels/adam.inc"
 #include "../../ukernels/ndimage.inc"
+#include "../../ukernels/gemv.inc"
 #if FASTCONV_HAVE_AVX512
 void fc_f32_convpool_c1_ukernel__avx512(const float *x, size_t ldx, size_t pw, size_t K,
                                         const float *w, const float *bias, float *y,
@@ -259,6 +280,7 @@ unsigned fc_f32_convpool_c1_wgrad_ukernel__avx512(const float *x, size_t ldx, si
                                                   float *gb);
 #endif
 #undef FC_ADAM
+#undef FC_GEMV
 #undef FC_GEMM
 #undef FC_IGEMM
 #undef FC_MAXPOOL

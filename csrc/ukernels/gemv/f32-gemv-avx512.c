@@ -1,0 +1,17 @@
+/* f32 small-batch dense product, AVX-512F: 4 zmm (64 columns) per step. */
+#include <immintrin.h>
+#define NAME fc_f32_gemv_ukernel__avx512
+#define FC_GEMV_BLOCK fc_f32_gemv_block_avx512
+#define T float
+#define V __m512
+#define LANES 16
+#define W 4
+#define MASK_T __mmask16
+#define MASK(n) ((__mmask16)((1u << (n)) - 1u))
+#define ZERO() _mm512_setzero_ps()
+#define LOAD(p, m) _mm512_maskz_loadu_ps((m), (p))
+#define BCAST(s) _mm512_set1_ps(s)
+#define FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define ADD(a, b) _mm512_add_ps((a), (b))
+#define STORE(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
+#include "../gemv-simd.h"

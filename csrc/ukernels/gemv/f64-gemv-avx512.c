@@ -1,0 +1,17 @@
+/* f64 small-batch dense product, AVX-512F: 4 zmm (32 columns) per step. */
+#include <immintrin.h>
+#define NAME fc_f64_gemv_ukernel__avx512
+#define FC_GEMV_BLOCK fc_f64_gemv_block_avx512
+#define T double
+#define V __m512d
+#define LANES 8
+#define W 4
+#define MASK_T __mmask8
+#define MASK(n) ((__mmask8)((1u << (n)) - 1u))
+#define ZERO() _mm512_setzero_pd()
+#define LOAD(p, m) _mm512_maskz_loadu_pd((m), (p))
+#define BCAST(s) _mm512_set1_pd(s)
+#define FMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
+#define ADD(a, b) _mm512_add_pd((a), (b))
+#define STORE(p, m, v) _mm512_mask_storeu_pd((p), (m), (v))
+#include "../gemv-simd.h"
