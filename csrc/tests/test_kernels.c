@@ -133,6 +133,12 @@ static int64_t pool_out(int64_t n, int64_t k, int64_t s, int64_t d, int64_t pad,
         ok = fabs(gw[p * m + j] - acc) <= tol * 10 * (1 + fabs(acc));                           \
       }                                                                                         \
     check(ok, #dtype " dense and dense_backward", isa, caseno);                                 \
+    /* the last row alone (the small-batch kernel) has the batch's bits */                      \
+    T *row = malloc(sizeof(T) * m);                                                             \
+    ok = fc_##dtype##_dense(1, k, m, x + (n - 1) * k, w, b, row) == FC_OK &&                    \
+         !memcmp(row, y + (n - 1) * m, sizeof(T) * m);                                          \
+    free(row);                                                                                  \
+    check(ok, #dtype " dense row alone equals its row in the batch", isa, caseno);               \
     /* the fused step equals dense_backward then adam_update, element for element */           \
     T *gw2 = malloc(sizeof(T) * k * m), *mo2 = calloc(k * m, sizeof(T)), *ve2 = calloc(k * m, sizeof(T)); \
     T *gx2 = malloc(sizeof(T) * n * k);                                                         \
