@@ -107,3 +107,113 @@ def test_bench_rejects_bad_options(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["bench", *argv])
     assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+# ---- the small-work area -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_json(tmp_path_factory):
+    """`fastconv bench --smoke --threads 1,2 --areas small --json FILE`: (FILE, its stdout)."""
+    out = tmp_path_factory.mktemp("small") / "bench.json"
+    cmd = [sys.executable, "-m", "fastconv", "bench", "--smoke", "--threads", "1,2", "--areas", "small",
+           "--json", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out, done.stdout
+
+
+def test_bench_small_area_runs_every_case_against_its_peers(small_json):
+    """`--smoke --areas small` measures every row of small.txt at each thread count, fastconv
+    and each of the case's peers timed (the test extra installs them all), results agreeing."""
+    from fastconv._bench.shapes import SMALL_CASES
+
+    out, stdout = small_json
+    assert "small work: per-call latency" in stdout
+    report = json.loads(out.read_text())
+    assert report["threads"] == [1, 2]
+    assert report["areas"]["small"]["available"] and report["versions"]["onnxruntime"] != "not installed"
+    assert sorted((r["workload"], r["threads"]) for r in _rows(report, "small")) == sorted(
+        (c.name, n) for c in SMALL_CASES for n in (1, 2))
+    rows = {r["workload"]: r for r in _rows(report, "small") if r["threads"] == 2}
+    assert {"predict_1", "predict_10k", "convolve_10x3", "correlate_10kx31", "convolve2d_4x4",
+            "correlate2d_64x64", "relu_10", "relu_100k", "conv2d_1x28x28"} <= set(rows)
+    for case in SMALL_CASES:
+        row = rows[case.name]
+        timed = {n for n, r in row["results"].items() if "median_s" in r}
+        assert timed == {"fastconv", *case.peers}, (case.name, row["results"])
+        assert set(row["speedup"]) == set(case.peers) and row["max_rel_diff"] < 1e-3, row
+    assert rows["predict_10k"]["shape"].startswith("lecture CNN predict, 64 images")
+
+
+def test_bench_small_area_reports_missing_onnxruntime(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--smoke", "--threads", "1", "--areas", "small", "--json", str(out)]) == 0
+    predict = [r for r in _rows(json.loads(out.read_text()), "small") if r["workload"].startswith("predict")]
+    assert predict
+    for row in predict:
+        assert "onnxruntime is not installed" in row["results"]["onnxruntime"]["missing"]
+        assert "pip install onnxruntime onnx" in row["results"]["onnxruntime"]["missing"]
+        assert set(row["speedup"]) == {"torch"}
+
+
+def _trained_lecture_model():
+    """The bench's lecture model after one short epoch on drawn X's and O's, so its outputs are
+    confident (random weights give near-uniform probabilities, where a swapped class goes unseen)."""
+    from fastconv._bench import workloads
+    from fastconv._demo import make_xo
+    from fastconv.utils import set_random_seed
+
+    set_random_seed(0)
+    model = workloads.lecture_model(seed=0)
+    x, y = make_xo(512, seed=1)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x[..., None], y, epochs=2, verbose=0)
+    return model
+
+
+def test_torch_twin_and_onnx_model_predict_what_fastconv_predicts():
+    """The peers of the predict rows compute the same function: the torch twin (weights moved
+    from Keras' layout, first dense kernel reordered from (h, w, c) to (c, h, w)) and its ONNX
+    export under ONNX Runtime give fastconv's probabilities on unseen images."""
+    torch = pytest.importorskip("torch")
+    ort = pytest.importorskip("onnxruntime")
+    from fastconv._bench import workloads
+
+    model = _trained_lecture_model()
+    x = workloads.lecture_images(200, seed=2)
+    want = model.predict(x, verbose=0)
+    assert want.shape == (200, 10) and np.median(want.max(axis=1)) > 0.9  # confident outputs
+    x_nchw = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+    twin = workloads.torch_twin(model, torch)
+    got = twin(torch.from_numpy(x_nchw)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+    assert (got.argmax(1) == want.argmax(1)).all()
+
+    session = workloads.ort_session(ort, workloads.export_onnx(twin, torch), 1)
+    (got_ort,) = session.run(["y"], {"x": x_nchw})
+    np.testing.assert_allclose(got_ort, want, rtol=1e-4, atol=1e-6)
+    assert (got_ort.argmax(1) == want.argmax(1)).all()
+
+    # the test can fail: flattening in torch's (c, h, w) order with the kernel left in Keras'
+    # (h, w, c) order changes the probabilities
+    with torch.no_grad():
+        hk = model.layers[3].get_weights()[0]
+        twin[3].weight.copy_(torch.from_numpy(np.ascontiguousarray(hk.T)))
+    wrong = twin(torch.from_numpy(x_nchw)).numpy()
+    assert np.abs(wrong - want).max() > 0.1
+
+
+def test_torch_twin_refuses_another_model():
+    torch = pytest.importorskip("torch")
+    from fastconv._bench import workloads
+    from fastconv.layers import Dense
+    from fastconv.models import Sequential
+
+    with pytest.raises(ValueError, match=r"torch_twin: model must have the layers .*got \['Dense'\]"):
+        workloads.torch_twin(Sequential([Dense(2, input_shape=(3,))]), torch)
+    model = workloads.lecture_model()
+    model.layers[0].padding = "same"
+    with pytest.raises(ValueError, match=r"set otherwise than the lecture's: Conv2D .*'same'"):
+        workloads.torch_twin(model, torch)
+
