@@ -2,9 +2,11 @@
 matplotlib, a missing peer, and the drop-in area once fastconv has the drop-in functions."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,6 +112,9 @@ def test_bench_rejects_bad_options(argv, message, capsys):
 
 
 # ---- the small-work area -----------------------------------------------------------------
+LATENCY_TABLE = Path(__file__).resolve().parents[1] / "benchmarks" / "latency_table.py"
+
+
 @pytest.fixture(scope="module")
 def small_json(tmp_path_factory):
     """`fastconv bench --smoke --threads 1,2 --areas small --json FILE`: (FILE, its stdout)."""
@@ -217,3 +222,42 @@ def test_torch_twin_refuses_another_model():
     with pytest.raises(ValueError, match=r"set otherwise than the lecture's: Conv2D .*'same'"):
         workloads.torch_twin(model, torch)
 
+
+def test_latency_table_writes_the_section_and_replaces_it_in_place(small_json, tmp_path):
+    """benchmarks/latency_table.py --from a bench JSON: the section (a line per workload and
+    peer, the targets) to --out, and in place of the old section in --into, the rest of that
+    file (perf_table.py's tables, model_table.py's section) kept."""
+    bench, _ = small_json
+    doc = tmp_path / "performance.md"
+    model = "<!-- model section: written by benchmarks/model_table.py -->\nmodel\n<!-- end of model section -->\n"
+    doc.write_text("# fastconv performance\n\ntables\n\n"
+                   "<!-- small-work section: written by benchmarks/latency_table.py -->\nplaceholder\n"
+                   "<!-- end of small-work section -->\n\n" + model)
+    out = tmp_path / "small.md"
+    done = subprocess.run([sys.executable, str(LATENCY_TABLE), "--from", str(bench), "--out", str(out),
+                           "--into", str(doc)], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    section = out.read_text()
+    assert section.startswith("<!-- small-work section") and section.endswith("<!-- end of small-work section -->\n")
+    lines = section.splitlines()
+    assert sum(line.startswith("| predict_1 |") for line in lines) == 2  # PyTorch, ONNX Runtime
+    assert sum(line.startswith("| relu_100k |") for line in lines) == 2  # NumPy, PyTorch
+    assert sum(line.startswith("| convolve2d_64x64 | ") and "| SciPy |" in line for line in lines) == 1
+    assert "ratio (2 threads)" in section and "Smoke run" in section
+    for target in ("predict of one image ≤ ONNX Runtime's latency", "predict of 10,000 images ≥ 2×",
+                   "drop-ins (convolve, correlate, convolve2d, correlate2d) ≥ 1.0×",
+                   "fastconv.nn.relu ≥ 1.0× np.maximum(x, 0)", "fastconv.nn.conv2d of one 28x28 image"):
+        line = next(x for x in lines if x.startswith(f"- {target}"))
+        assert "**met**" in line or "**NOT met**" in line, line
+    text = doc.read_text()
+    assert text == "# fastconv performance\n\ntables\n\n" + section + "\n" + model
+
+
+def test_perf_table_keeps_the_small_work_section():
+    spec = importlib.util.spec_from_file_location("latency_table", LATENCY_TABLE)
+    latency_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(latency_table)
+    section = f"{latency_table.BEGIN}\n## Small work\n{latency_table.END}"
+    old = f"# old tables\n\n{section}\n"
+    assert latency_table.keep_small_section(old, "# new tables\n") == f"# new tables\n\n{section}\n"
+    assert latency_table.keep_small_section("# old, none\n", "# new\n") == "# new\n"
