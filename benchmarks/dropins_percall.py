@@ -4,16 +4,19 @@ small inputs, every dtype and layout a pipeline may pass.
     python benchmarks/dropins_percall.py [--repeats 9] [--out FILE]
 
 For each case (op, dtype, layout, size) the original and fastconv are timed
-alternately, `repeats` rounds of a loop of about 20 ms each, and the cell is
-median original time / median fastconv time (above 1: fastconv is faster).
-One thread for both (threadpoolctl limits BLAS, fastconv.set_num_threads(1)),
-so the ratio is per-call cost and kernel speed, not parallelism. The last
-line counts the cells below 1.0; a drop-in must have none beyond noise.
+interleaved (`fastconv bench`'s timing.measure: `repeats` rounds, each a loop of
+the call lasting >= 20 ms), and the cell is median original time / median
+fastconv time (above 1: fastconv is faster). One thread for both (threadpoolctl
+limits BLAS, fastconv.set_num_threads(1)), so the ratio is per-call cost and
+kernel speed, not parallelism. The last line counts the cells below 1.0; a
+drop-in must have none beyond noise. The sizes are the float64 rows of the
+`small` bench area (src/fastconv/_bench/small.txt), which this extends to every
+dtype and layout.
 """
 from __future__ import annotations
 
 import argparse
-import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -21,15 +24,18 @@ from scipy import signal
 from threadpoolctl import threadpool_limits
 
 import fastconv
-from fastconv._bench import workloads
+from fastconv._bench import timing, workloads
+from fastconv._bench.shapes import SMALL_CASES
+from fastconv._files import atomic_write
 
 ONE_D = {"np.convolve": (fastconv.convolve, np.convolve),
          "np.correlate": (fastconv.correlate, np.correlate)}
 TWO_D = {"convolve2d": (fastconv.convolve2d, signal.convolve2d),
          "correlate2d": (fastconv.correlate2d, signal.correlate2d)}
-SIZES_1D = [(10, 3), (100, 3), (1000, 3), (10_000, 3), (10, 31), (100, 31), (1000, 31),
-            (10_000, 31)]
-SIZES_2D = [(4, 3), (8, 3), (16, 3), (32, 3), (64, 3)]
+# (signal length, taps) and (image side, kernel side), as in the small area's table
+SIZES_1D = [(c.in1, c.kernel) for c in SMALL_CASES if c.op == "convolve"]
+SIZES_2D = [(c.in1[0], c.kernel[0]) for c in SMALL_CASES if c.op == "convolve2d"]
+ROUND_S = 0.02
 DTYPES_1D = ["float64", "float32", "complex128", "int64", "int16", "bool", "float16"]
 DTYPES_2D = ["float64", "float32", "complex128", "int64", "int16"]
 LAYOUTS = ["contiguous", "strided"]
@@ -46,22 +52,10 @@ def make(rng, shape, dtype, layout):
     return a
 
 
-def seconds_per_call(fn, loops: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(loops):
-        fn()
-    return (time.perf_counter() - t0) / loops
-
-
 def ratio(fast, ref, repeats: int) -> tuple[float, float, float]:
     """(median ref / median fast, median fast s, median ref s), interleaved."""
-    once = seconds_per_call(ref, 1)
-    loops = max(1, int(0.02 / max(once, 1e-7)))
-    f, r = [], []
-    for _ in range(repeats):
-        f.append(seconds_per_call(fast, loops))
-        r.append(seconds_per_call(ref, loops))
-    fm, rm = float(np.median(f)), float(np.median(r))
+    t = timing.measure({"fastconv": fast, "original": ref}, repeats, ROUND_S)
+    fm, rm = t["fastconv"].median, t["original"].median
     return rm / fm, fm, rm
 
 
@@ -71,8 +65,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     info = workloads.machine_info()
-    lines = [f"fastconv {info['fastconv']}, NumPy {info['numpy']}, SciPy {info['scipy']}, "
-             f"ISA {info['isa']}, 1 thread; CPU: {info['cpu']}", ""]
+    lines = [(f"fastconv {info['fastconv']}, NumPy {info['numpy']}, SciPy {info['scipy']}, "
+              f"ISA {info['isa']}, 1 thread; CPU: {info['cpu']}"), ""]
     rng = np.random.default_rng(0)
     slower = []
     fastconv.set_num_threads(1)
@@ -90,7 +84,8 @@ def main() -> None:
                         for n, m in sizes:
                             x = make(rng, shape(n), dtype, layout)
                             k = make(rng, shape(m), dtype, "contiguous")
-                            r, _, _ = ratio(lambda: fast(x, k), lambda: ref(x, k), args.repeats)
+                            # the functions themselves, bound: no wrapper's cost in the ratio
+                            r, _, _ = ratio(partial(fast, x, k), partial(ref, x, k), args.repeats)
                             cells.append(f"{r:.2f}x")
                             if r < 1.0:
                                 slower.append(f"{op} {dtype} {layout} {n}x{m}: {r:.2f}x")
@@ -100,7 +95,8 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.out:
-        args.out.write_text(text + "\n")
+        with atomic_write(args.out) as f:
+            f.write((text + "\n").encode())
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from fastconv._bench import cli, timing, workloads
+from latency_table import keep_small_section
 from model_table import keep_model_section
 from fastconv._bench.run import AREAS, MISMATCH, MODES, AreaResult, Machine, Row, fmt_share, probe_machine, run_area
 
@@ -183,7 +184,9 @@ def targets(results: dict[str, AreaResult], machine: Machine) -> list[str]:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     default = [n for n in workloads.THREADS if n <= workloads.available_cpus()]
-    cli.add_arguments(p, ",".join(map(str, default)) + " (those of 1,2 this machine has)")
+    # the small area has a section of its own, from latency_table.py
+    cli.add_arguments(p, ",".join(map(str, default)) + " (those of 1,2 this machine has)",
+                      areas=tuple(a for a in AREAS if a != "small"))
     p.add_argument("--out", type=Path, help="also write the Markdown here (e.g. docs/performance.md)")
     args = p.parse_args(argv)
     cli.settle(args, p, default)
@@ -238,7 +241,8 @@ def main(argv=None) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         old = args.out.read_text() if args.out.exists() else ""
-        args.out.write_text(keep_model_section(old, text))  # model_table.py's section stays
+        # latency_table.py's and model_table.py's sections stay
+        args.out.write_text(keep_model_section(old, keep_small_section(old, text)))
         print(f"wrote {args.out}", file=sys.stderr)
     disagree = [r for res in results.values() for r in res.rows if r.error > MISMATCH]
     return 1 if disagree else 0

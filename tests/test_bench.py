@@ -2,9 +2,11 @@
 matplotlib, a missing peer, and the drop-in area once fastconv has the drop-in functions."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,3 +109,155 @@ def test_bench_rejects_bad_options(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["bench", *argv])
     assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+# ---- the small-work area -----------------------------------------------------------------
+LATENCY_TABLE = Path(__file__).resolve().parents[1] / "benchmarks" / "latency_table.py"
+
+
+@pytest.fixture(scope="module")
+def small_json(tmp_path_factory):
+    """`fastconv bench --smoke --threads 1,2 --areas small --json FILE`: (FILE, its stdout)."""
+    out = tmp_path_factory.mktemp("small") / "bench.json"
+    cmd = [sys.executable, "-m", "fastconv", "bench", "--smoke", "--threads", "1,2", "--areas", "small",
+           "--json", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out, done.stdout
+
+
+def test_bench_small_area_runs_every_case_against_its_peers(small_json):
+    """`--smoke --areas small` measures every row of small.txt at each thread count, fastconv
+    and each of the case's peers timed (the test extra installs them all), results agreeing."""
+    from fastconv._bench.shapes import SMALL_CASES
+
+    out, stdout = small_json
+    assert "small work: per-call latency" in stdout
+    report = json.loads(out.read_text())
+    assert report["threads"] == [1, 2]
+    assert report["areas"]["small"]["available"] and report["versions"]["onnxruntime"] != "not installed"
+    assert sorted((r["workload"], r["threads"]) for r in _rows(report, "small")) == sorted(
+        (c.name, n) for c in SMALL_CASES for n in (1, 2))
+    rows = {r["workload"]: r for r in _rows(report, "small") if r["threads"] == 2}
+    assert {"predict_1", "predict_10k", "convolve_10x3", "correlate_10kx31", "convolve2d_4x4",
+            "correlate2d_64x64", "relu_10", "relu_100k", "conv2d_1x28x28"} <= set(rows)
+    for case in SMALL_CASES:
+        row = rows[case.name]
+        timed = {n for n, r in row["results"].items() if "median_s" in r}
+        assert timed == {"fastconv", *case.peers}, (case.name, row["results"])
+        assert set(row["speedup"]) == set(case.peers) and row["max_rel_diff"] < 1e-3, row
+    assert rows["predict_10k"]["shape"].startswith("lecture CNN predict, 64 images")
+
+
+def test_bench_small_area_reports_missing_onnxruntime(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--smoke", "--threads", "1", "--areas", "small", "--json", str(out)]) == 0
+    predict = [r for r in _rows(json.loads(out.read_text()), "small") if r["workload"].startswith("predict")]
+    assert predict
+    for row in predict:
+        assert "onnxruntime is not installed" in row["results"]["onnxruntime"]["missing"]
+        assert "pip install onnxruntime onnx" in row["results"]["onnxruntime"]["missing"]
+        assert set(row["speedup"]) == {"torch"}
+
+
+def _trained_lecture_model():
+    """The bench's lecture model after one short epoch on drawn X's and O's, so its outputs are
+    confident (random weights give near-uniform probabilities, where a swapped class goes unseen)."""
+    from fastconv._bench import workloads
+    from fastconv._demo import make_xo
+    from fastconv.utils import set_random_seed
+
+    set_random_seed(0)
+    model = workloads.lecture_model(seed=0)
+    x, y = make_xo(512, seed=1)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x[..., None], y, epochs=2, verbose=0)
+    return model
+
+
+def test_torch_twin_and_onnx_model_predict_what_fastconv_predicts():
+    """The peers of the predict rows compute the same function: the torch twin (weights moved
+    from Keras' layout, first dense kernel reordered from (h, w, c) to (c, h, w)) and its ONNX
+    export under ONNX Runtime give fastconv's probabilities on unseen images."""
+    torch = pytest.importorskip("torch")
+    ort = pytest.importorskip("onnxruntime")
+    from fastconv._bench import workloads
+
+    model = _trained_lecture_model()
+    x = workloads.lecture_images(200, seed=2)
+    want = model.predict(x, verbose=0)
+    assert want.shape == (200, 10) and np.median(want.max(axis=1)) > 0.9  # confident outputs
+    x_nchw = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+    twin = workloads.torch_twin(model, torch)
+    got = twin(torch.from_numpy(x_nchw)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+    assert (got.argmax(1) == want.argmax(1)).all()
+
+    session = workloads.ort_session(ort, workloads.export_onnx(twin, torch), 1)
+    (got_ort,) = session.run(["y"], {"x": x_nchw})
+    np.testing.assert_allclose(got_ort, want, rtol=1e-4, atol=1e-6)
+    assert (got_ort.argmax(1) == want.argmax(1)).all()
+
+    # the test can fail: flattening in torch's (c, h, w) order with the kernel left in Keras'
+    # (h, w, c) order changes the probabilities
+    with torch.no_grad():
+        hk = model.layers[3].get_weights()[0]
+        twin[3].weight.copy_(torch.from_numpy(np.ascontiguousarray(hk.T)))
+    wrong = twin(torch.from_numpy(x_nchw)).numpy()
+    assert np.abs(wrong - want).max() > 0.1
+
+
+def test_torch_twin_refuses_another_model():
+    torch = pytest.importorskip("torch")
+    from fastconv._bench import workloads
+    from fastconv.layers import Dense
+    from fastconv.models import Sequential
+
+    with pytest.raises(ValueError, match=r"torch_twin: model must have the layers .*got \['Dense'\]"):
+        workloads.torch_twin(Sequential([Dense(2, input_shape=(3,))]), torch)
+    model = workloads.lecture_model()
+    model.layers[0].padding = "same"
+    with pytest.raises(ValueError, match=r"set otherwise than the lecture's: Conv2D .*'same'"):
+        workloads.torch_twin(model, torch)
+
+
+def test_latency_table_writes_the_section_and_replaces_it_in_place(small_json, tmp_path):
+    """benchmarks/latency_table.py --from a bench JSON: the section (a line per workload and
+    peer, the targets) to --out, and in place of the old section in --into, the rest of that
+    file (perf_table.py's tables, model_table.py's section) kept."""
+    bench, _ = small_json
+    doc = tmp_path / "performance.md"
+    model = "<!-- model section: written by benchmarks/model_table.py -->\nmodel\n<!-- end of model section -->\n"
+    doc.write_text("# fastconv performance\n\ntables\n\n"
+                   "<!-- small-work section: written by benchmarks/latency_table.py -->\nplaceholder\n"
+                   "<!-- end of small-work section -->\n\n" + model)
+    out = tmp_path / "small.md"
+    done = subprocess.run([sys.executable, str(LATENCY_TABLE), "--from", str(bench), "--out", str(out),
+                           "--into", str(doc)], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    section = out.read_text()
+    assert section.startswith("<!-- small-work section") and section.endswith("<!-- end of small-work section -->\n")
+    lines = section.splitlines()
+    assert sum(line.startswith("| predict_1 |") for line in lines) == 2  # PyTorch, ONNX Runtime
+    assert sum(line.startswith("| relu_100k |") for line in lines) == 2  # NumPy, PyTorch
+    assert sum(line.startswith("| convolve2d_64x64 | ") and "| SciPy |" in line for line in lines) == 1
+    assert "ratio (2 threads)" in section and "Smoke run" in section
+    for target in ("predict of one image ≤ ONNX Runtime's latency", "predict of 10,000 images ≥ 2×",
+                   "drop-ins (convolve, correlate, convolve2d, correlate2d) ≥ 1.0×",
+                   "fastconv.nn.relu ≥ 1.0× np.maximum(x, 0)", "fastconv.nn.conv2d of one 28x28 image"):
+        line = next(x for x in lines if x.startswith(f"- {target}"))
+        assert "**met**" in line or "**NOT met**" in line, line
+    text = doc.read_text()
+    assert text == "# fastconv performance\n\ntables\n\n" + section + "\n" + model
+
+
+def test_perf_table_keeps_the_small_work_section():
+    spec = importlib.util.spec_from_file_location("latency_table", LATENCY_TABLE)
+    latency_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(latency_table)
+    section = f"{latency_table.BEGIN}\n## Small work\n{latency_table.END}"
+    old = f"# old tables\n\n{section}\n"
+    assert latency_table.keep_small_section(old, "# new tables\n") == f"# new tables\n\n{section}\n"
+    assert latency_table.keep_small_section("# old, none\n", "# new\n") == "# new\n"

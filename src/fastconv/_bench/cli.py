@@ -50,8 +50,10 @@ def _thread_list(text: str) -> list[int]:
     return list(dict.fromkeys(counts))
 
 
-def add_arguments(p: argparse.ArgumentParser, threads_default: str) -> None:
-    """The measurement options, shared with benchmarks/perf_table.py."""
+def add_arguments(p: argparse.ArgumentParser, threads_default: str,
+                  areas: tuple[str, ...] | None = tuple(AREAS)) -> None:
+    """The measurement options, shared with benchmarks/perf_table.py and latency_table.py;
+    `areas` is the default of --areas (None: no --areas option)."""
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true",
                       help="under a minute: smaller batches of the big layers (quick_* in the shape "
@@ -62,8 +64,13 @@ def add_arguments(p: argparse.ArgumentParser, threads_default: str) -> None:
                    help=f"thread counts, set alike for fastconv, torch and BLAS (default: {threads_default})")
     p.add_argument("--vs", type=_names(workloads.PEERS, "peer"), default=workloads.PEERS,
                    metavar="PEERS", help=f"peers to compare with (default: {','.join(workloads.PEERS)})")
-    p.add_argument("--areas", type=_names(tuple(AREAS), "area"), default=tuple(AREAS), metavar="AREAS",
-                   help=f"what to benchmark (default: all of {','.join(AREAS)})")
+    if areas is not None:
+        left_out = [a for a in AREAS if a not in areas]
+        p.add_argument("--areas", type=_names(tuple(AREAS), "area"), default=areas, metavar="AREAS",
+                       help=f"what to benchmark, comma-separated, of: {', '.join(AREAS)} (default: "
+                            + (f"all but {', '.join(left_out)}" if left_out else "all")
+                            + "; 'small' is per-call latency: the lecture CNN's predict on one "
+                              "image and on 10,000, small drop-in, relu and conv2d calls)")
     p.add_argument("--repeats", type=int, help="interleaved repeats (default 7; --quick 5; --smoke 1)")
     p.add_argument("--min-time", type=float,
                    help="seconds one timed run lasts at least (default 0.2; --quick 0.05)")
@@ -170,7 +177,8 @@ def header_text(args, machine: Machine) -> list[str]:
     lines = [f"fastconv bench{': ' + mode_note(args) if mode_note(args) else ''}",
              (f"versions   fastconv {info['fastconv']} ({git}kernels built {info['kernels_built']}), "
              f"numpy {info['numpy']}, scipy {info['scipy']}, torch {info['torch']}, "
-             f"threadpoolctl {info['threadpoolctl']}, python {info['python']}"),
+             f"onnxruntime {info['onnxruntime']}, threadpoolctl {info['threadpoolctl']}, "
+             f"python {info['python']}"),
              f"CPU        {info['cpu']}",
              f"ISA        {info['isa']} (compiled: {info['compiled_isas']}), pool {info['thread_pool']}",
              f"threads    {', '.join(map(str, args.threads))}, set alike for fastconv, torch and BLAS"
@@ -243,11 +251,12 @@ def speedup_ticks(lo: float, hi: float) -> list[float]:
 
 def area_peers(res: AreaResult, name: str) -> list[str]:
     """The peer libraries a workload of the area is compared with (a drop-in case names its
-    one peer; the other areas' workloads have every peer of the area)."""
+    one peer, a small-work case its few; the other areas' workloads have every peer of the
+    area)."""
     case = next((c for c in res.area.cases if c.name == name), None)
-    peer = getattr(case, "peer", None)
+    peers = getattr(case, "peers", None) or [p for p in [getattr(case, "peer", None)] if p]
     libs = dict.fromkeys(workloads.library(n) for n in res.area.impls)
-    return [peer] if peer else [lib for lib in libs if lib != "fastconv"]
+    return list(peers) if peers else [lib for lib in libs if lib != "fastconv"]
 
 
 def slot_status(row: Row | None, lib: str, peers) -> str:
@@ -258,6 +267,9 @@ def slot_status(row: Row | None, lib: str, peers) -> str:
     if lib not in peers:
         return "not run (--vs)"
     return "no result"
+
+
+CROWDED = 12  # workloads in a panel above which their names are slanted
 
 
 def plot(path: Path, args, machine: Machine, results: list[AreaResult], started: dt.datetime) -> None:
@@ -271,7 +283,10 @@ def plot(path: Path, args, machine: Machine, results: list[AreaResult], started:
     from .._figures import new_figure, save_figure
 
     panels = [res for res in results if res.rows or res.reason]
-    fig = new_figure(1080, 150 + 340 * max(len(panels), 1))
+    # many workloads in a panel (the small area's 32): their names slanted, and room for them
+    crowded = any(len({r.name for r in res.rows}) > CROWDED for res in panels)
+    below = 100 if crowded else 0
+    fig = new_figure(1080, 150 + (340 + below) * max(len(panels), 1))
     axes = fig.subplots(max(len(panels), 1), 1, squeeze=False)[:, 0]
     palette = ["#1f77b4", "#aec7e8", "#ff7f0e", "#ffbb78", "#2ca02c", "#98df8a", "#d62728", "#ff9896"]
     described = {}
@@ -301,7 +316,7 @@ def plot(path: Path, args, machine: Machine, results: list[AreaResult], started:
                 x = i - 0.4 + (j + 0.5) * width
                 if up:
                     bars = ax.bar([x], [up], width, color=color)
-                    ax.bar_label(bars, fmt="%.2f", fontsize=7)
+                    ax.bar_label(bars, fmt="%.2f", fontsize=5 if len(names) > CROWDED else 7)
                     values.append(up)
                     drawn[label][name] = up
                 else:
@@ -327,7 +342,10 @@ def plot(path: Path, args, machine: Machine, results: list[AreaResult], started:
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
         ax.yaxis.set_minor_locator(NullLocator())
         ax.axhline(1.0, color="black", linewidth=0.8)
-        ax.set_xticks(range(len(names)), names)
+        if len(names) > CROWDED:
+            ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
+        else:
+            ax.set_xticks(range(len(names)), names)
         ax.set_xlim(-0.5, len(names) - 0.5)
         ax.set_xlabel("workload (shapes in the text report)")
         ax.set_ylabel("fastconv speed-up")
@@ -345,7 +363,8 @@ def plot(path: Path, args, machine: Machine, results: list[AreaResult], started:
         lines.append(mode_note(args).split(":")[0])
     fig.suptitle("\n".join(lines), fontsize=9)
     fig.subplots_adjust(left=0.08, right=0.78, top=1 - (40 + 15 * len(lines)) / fig.bbox.height,
-                        bottom=55 / fig.bbox.height, hspace=0.3 + 100 / fig.bbox.height)
+                        bottom=(55 + below) / fig.bbox.height,
+                        hspace=0.3 + (100 + below) / fig.bbox.height)
     save_figure(fig, path, {"title": "fastconv bench speed-ups", "figure": "bench"}, described)
 
 

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import timing, workloads
-from .shapes import CONV_LAYERS, DROPIN_CASES, FAMILY_CASES, POOL_CASES, RELU_CASES
+from .shapes import (
+    CONV_LAYERS,
+    DROPIN_CASES,
+    FAMILY_CASES,
+    POOL_CASES,
+    RELU_CASES,
+    SMALL_CASES,
+)
 
 MISMATCH = 1e-3  # worst relative difference between implementations still called "agree"
 
@@ -67,6 +74,8 @@ AREAS = {a.name: a for a in (
     Area("signal", "fastconv.signal's N-d family against scipy.signal",
          [c for c in FAMILY_CASES if c.area == "signal"], workloads.family_impls,
          ("fastconv", "scipy")),
+    Area("small", "small work: per-call latency (the lecture CNN's predict, drop-ins, relu, conv2d)",
+         SMALL_CASES, workloads.small_impls, workloads.SMALL_IMPLS),
 )}
 
 
@@ -167,13 +176,14 @@ def run_area(area: Area, peers, threads: list[int], mode: str, repeats: int, min
     for case in area.cases:
         size = case.size(mode)
         impls = area.build(case, size, names)  # before num_threads, which sets an imported torch
-        ready = {n: i.fn for n, i in impls.items() if i.fn is not None}
         missing = {n: i.missing for n, i in impls.items() if i.fn is None}
         amount = area.amount(case, size) if area.amount else None
         for n in threads:
             t0, load = time.perf_counter(), timing.OtherLoad()
             with workloads.num_threads(n):
-                error = workloads.worst_rel_error(impls)
+                here = {name: impl.at(n) for name, impl in impls.items()}
+                ready = {name: i.fn for name, i in here.items() if i.fn is not None}
+                error = workloads.worst_rel_error(here)
                 timings = timing.measure(ready, repeats, min_time) if ready else {}
             row = Row(area.name, case.name, case.label(size), n, amount, timings, missing, error,
                       load.share())
@@ -183,7 +193,7 @@ def run_area(area: Area, peers, threads: list[int], mode: str, repeats: int, min
                 print(f"  {area.name} {case.name}, {n} thread{'s' if n > 1 else ''}: "
                       f"{time.perf_counter() - t0:.1f} s, other processes took "
                       f"{fmt_share(row.others)} of the CPUs{flag}", file=sys.stderr, flush=True)
-        del impls, ready
+        del impls, here, ready
     return result
 
 

@@ -202,6 +202,61 @@ class FamilyCase:
         return f"{self.area}.{self.function} {'x'.join(map(str, in1))} {self.dtype}, {what}"
 
 
+# What each small-work op is compared with.
+SMALL_PEERS = {"predict": ("torch", "onnxruntime"), "convolve": ("numpy",), "correlate": ("numpy",),
+               "convolve2d": ("scipy",), "correlate2d": ("scipy",), "relu": ("numpy", "torch"),
+               "conv2d": ("torch",)}
+
+
+@dataclass(frozen=True)
+class SmallCase:
+    """One small call: fastconv.<op> (or the lecture model's predict) against its originals
+    and peers."""
+    name: str
+    op: str
+    in1: int | tuple[int, ...]
+    in2: str
+    quick_in1: int | tuple[int, ...]
+    smoke_in1: int | tuple[int, ...]
+    description: str
+
+    def __post_init__(self) -> None:
+        if self.op not in SMALL_PEERS:
+            raise ValueError(f"small.txt: unknown op {self.op!r} in row {self.name!r}; "
+                             f"expected one of {', '.join(SMALL_PEERS)}")
+
+    @property
+    def peers(self) -> tuple[str, ...]:
+        """The libraries this call is compared with."""
+        return SMALL_PEERS[self.op]
+
+    @property
+    def kernel(self) -> int | tuple[int, ...] | None:
+        """in2 as a number (taps, predict's batch), a shape (HxW, KxRxS) or None ('-')."""
+        if self.in2 == "-":
+            return None
+        dims = tuple(int(d) for d in self.in2.split("x"))
+        return dims if len(dims) > 1 else dims[0]
+
+    def size(self, mode: str) -> int | tuple[int, ...]:
+        size: int | tuple[int, ...] = _pick(mode, self.in1, self.quick_in1, self.smoke_in1)
+        return size
+
+    def label(self, in1: int | tuple[int, ...]) -> str:
+        dims = "x".join(map(str, in1)) if isinstance(in1, tuple) else f"{in1:,}"
+        if self.op == "predict":
+            many = in1 != 1
+            return (f"lecture CNN predict, {dims} image{'s' if many else ''} 28x28x1 float32"
+                    + (f", batch {self.kernel}" if many else ""))
+        if self.op == "relu":
+            return f"relu {dims} float32"
+        if self.op == "conv2d":
+            k, _, rs = self.in2.partition("x")
+            return f"conv2d x (1,1,{dims.replace('x', ',')}), {k} filters {rs}, valid, float32"
+        mode = "valid" if self.op == "correlate" else "full"
+        return f"{self.op} {dims} * {self.in2} float64, mode '{mode}'"
+
+
 CONV_LAYERS = [ConvLayer(**_typed(r)) for r in _read("conv2d.txt")]
 RELU_CASES = [ReluCase(**_typed(r)) for r in _read("relu.txt")]
 POOL_CASES = [PoolCase(**_typed(r)) for r in _read("max_pool2d.txt")]
@@ -209,3 +264,5 @@ DROPIN_CASES = [DropinCase(**_typed(r)) for r in _read("dropins.txt")]
 FAMILY_CASES = [FamilyCase(**_typed(r, text=("name", "description", "function", "area", "dtype",
                                               "kernel", "param")))
                 for r in _read("family.txt")]
+SMALL_CASES = [SmallCase(**_typed(r, text=("name", "op", "in2", "description")))
+               for r in _read("small.txt")]

@@ -3,8 +3,9 @@ control and the machine description, shared by ``fastconv bench``, benchmarks/pe
 the pytest-benchmark modules so all three time exactly the same calls.
 
 Every callable allocates its own output, as a user's call would. The peers (NumPy, SciPy,
-PyTorch) are imported only when a workload asks for them; a peer that cannot be imported gives an
-`Impl` whose ``fn`` is None and whose ``missing`` says why, so it is reported, never dropped.
+PyTorch, ONNX Runtime) are imported only when a workload asks for them; a peer that cannot be
+imported gives an `Impl` whose ``fn`` is None and whose ``missing`` says why, so it is reported,
+never dropped.
 PyTorch channels-last inputs are real channels-last copies made with
 ``.contiguous(memory_format=torch.channels_last)``, never permuted views (torch 2.13 has crashed
 on those).
@@ -12,12 +13,16 @@ on those).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import importlib
 import importlib.metadata
+import io
 import os
 import platform
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -29,23 +34,37 @@ from fastconv import _kernels
 
 SEED = 0
 THREADS = (1, 2)  # the thread counts of the pytest-benchmark modules and perf_table.py
-PEERS = ("numpy", "scipy", "torch")
+PEERS = ("numpy", "scipy", "torch", "onnxruntime")
 LAYOUT_IMPLS = ("fastconv NCHW", "fastconv NHWC", "torch NCHW", "torch channels_last")
 POOL_IMPLS = LAYOUT_IMPLS + ("numpy",)
 RELU_IMPLS = ("fastconv", "numpy", "torch")
 DROPIN_IMPLS = ("fastconv", "numpy", "scipy")
+SMALL_IMPLS = ("fastconv", "numpy", "scipy", "torch", "onnxruntime")
 
 _INSTALL = {"torch": "pip install torch (fastconv's 'test' extra pins 2.13.0)",
-            "scipy": "pip install scipy", "numpy": "pip install numpy"}
+            "scipy": "pip install scipy", "numpy": "pip install numpy",
+            "onnxruntime": "pip install onnxruntime onnx", "onnx": "pip install onnx"}
 
 
 @dataclass
 class Impl:
-    """One implementation of one workload. `fn` is None when its library is missing."""
+    """One implementation of one workload. `fn` is None when its library is missing.
+
+    `for_threads`, when given, makes the callable for a thread count (ONNX Runtime fixes its
+    threads when a session is made, so each count needs its own session); `fn` then runs at
+    fastconv's current count, and the runner times ``at(n).fn`` instead.
+    """
     name: str
     fn: Callable[[], Any] | None
     as_ref: Callable[[Any], Any] = np.asarray  # result -> NumPy (NCHW, or a tuple of arrays) to compare
     missing: str = ""
+    for_threads: Callable[[int], Callable[[], Any]] | None = None
+
+    def at(self, threads: int) -> Impl:
+        """This implementation with its callable for `threads` threads."""
+        if self.fn is None or self.for_threads is None:
+            return self
+        return dataclasses.replace(self, fn=self.for_threads(threads))
 
 
 def library(impl: str) -> str:
@@ -70,6 +89,9 @@ def peer_module(name: str):
             import torch
             import torch.nn.functional  # noqa: F401
             return torch, ""
+        if name == "onnxruntime":
+            import onnxruntime
+            return onnxruntime, ""
         if name == "scipy":
             import scipy.signal
             return scipy.signal, ""
@@ -295,6 +317,193 @@ def family_impls(case, in1, names=DROPIN_IMPLS, seed: int = SEED) -> dict[str, I
     return _select(names, {"fastconv": fastconv_impl, "scipy": _peer("scipy", build)})
 
 
+# ---- small work: per-call latency ----------------------------------------------
+LECTURE_INPUT = (28, 28, 1)  # the lecture CNN's input, NHWC without the batch
+
+
+def lecture_images(n: int, seed: int = SEED) -> np.ndarray:
+    """`n` drawn 28x28 images (the demo's X's and O's, float32 in [0, 1]) as (n, 28, 28, 1):
+    inputs like a digit's, made offline."""
+    from .._demo import make_xo
+    return make_xo(n, size=LECTURE_INPUT[0], seed=seed)[0][..., None]
+
+
+def lecture_model(seed: int = SEED) -> Any:
+    """The lecture's MNIST CNN (Conv2D(28, 3x3) -> MaxPooling2D(2x2) -> Flatten -> Dense(128,
+    relu) -> Dropout(0.2) -> Dense(10, softmax)) from fastconv.layers, built, with Keras'
+    initial weights drawn from `seed`."""
+    from .._demo import lecture_model as build
+    return build(10, input_shape=LECTURE_INPUT, seed=seed)
+
+
+def torch_twin(model: Any, torch: Any) -> Any:
+    """The torch.nn.Sequential equivalent of `lecture_model()`, with `model`'s weights, for
+    NCHW input, in eval mode and without autograd. Keras' conv kernel (kh, kw, cin, cout) becomes
+    torch's (cout, cin, kh, kw); Keras flattens the pooled (h, w, c) map, torch its (c, h, w) map,
+    so the first dense kernel's rows are reordered from (h, w, c) to (c, h, w)."""
+    layers = [type(layer).__name__ for layer in model.layers]
+    expected = ["Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dropout", "Dense"]
+    if layers != expected:
+        raise ValueError(f"torch_twin: model must have the layers {expected}, got {layers}")
+    conv, pool, _, hidden, drop, out = model.layers
+    settings = {"Conv2D strides, padding, dilation, groups, activation, bias":
+                (conv.strides, conv.padding, conv.dilation_rate, conv.groups, conv.activation.name,
+                 conv.use_bias),
+                "MaxPooling2D strides, padding": (pool.strides == pool.pool_size, pool.padding),
+                "Dense activations and biases": (hidden.activation.name, hidden.use_bias,
+                                                 out.activation.name, out.use_bias)}
+    lecture = {"Conv2D strides, padding, dilation, groups, activation, bias":
+               ((1, 1), "valid", (1, 1), 1, "linear", True),
+               "MaxPooling2D strides, padding": (True, "valid"),
+               "Dense activations and biases": ("relu", True, "softmax", True)}
+    differ = [f"{k}: {settings[k]} (twin: {v})" for k, v in lecture.items() if settings[k] != v]
+    if differ:
+        raise ValueError(f"torch_twin: model's layers are set otherwise than the lecture's: {'; '.join(differ)}")
+    ck, cb = conv.get_weights()
+    hk, hb = hidden.get_weights()
+    ok, ob = out.get_weights()
+    ph, pw, pc = pool.compute_output_shape(conv.compute_output_shape(model.input_shape))
+    nn = torch.nn
+    twin = nn.Sequential(
+        nn.Conv2d(ck.shape[2], ck.shape[3], ck.shape[:2]), nn.MaxPool2d(pool.pool_size),
+        nn.Flatten(), nn.Linear(hk.shape[0], hk.shape[1]), nn.ReLU(), nn.Dropout(drop.rate),
+        nn.Linear(ok.shape[0], ok.shape[1]), nn.Softmax(dim=1))
+    hk_chw = hk.reshape(ph, pw, pc, -1).transpose(3, 2, 0, 1).reshape(hk.shape[1], -1)
+    with torch.no_grad():
+        for layer, kernel, bias in ((twin[0], ck.transpose(3, 2, 0, 1), cb), (twin[3], hk_chw, hb),
+                                    (twin[6], ok.T, ob)):
+            layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel)))
+            layer.bias.copy_(torch.from_numpy(np.ascontiguousarray(bias)))
+    return twin.eval().requires_grad_(False)
+
+
+def export_onnx(twin: Any, torch: Any) -> bytes:
+    """The ONNX model of `twin` (input "x", NCHW with any batch; output "y"). torch 2.13's
+    TorchScript exporter needs only the onnx package; its default, the torch.export-based
+    exporter, also needs onnxscript, so that route is the fallback."""
+    example = torch.zeros((1, *twin[0].weight.shape[1:2], *LECTURE_INPUT[:2]))
+    kwargs = {"input_names": ["x"], "output_names": ["y"],
+              "dynamic_axes": {"x": {0: "batch"}, "y": {0: "batch"}}}
+    errors = []
+    for dynamo in (False, True):
+        f = io.BytesIO()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+                torch.onnx.export(twin, (example,), f, dynamo=dynamo, **kwargs)
+            return f.getvalue()
+        except Exception as exc:  # noqa: BLE001 - both routes tried, both reasons reported
+            errors.append(f"dynamo={dynamo}: {type(exc).__name__}: {exc}")
+    raise RuntimeError("torch.onnx.export failed: " + "; ".join(errors))
+
+
+def ort_session(ort: Any, model: bytes, threads: int) -> Any:
+    """An ONNX Runtime CPU session of `model` with `threads` intra-op threads, one inter-op
+    thread and sequential execution."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def _batches(x: Any, batch: int) -> list[Any]:
+    """x in batches of `batch` (views, sliced before timing, as predict's own slicing is cheap)."""
+    return [x[i:i + batch] for i in range(0, len(x), batch)]
+
+
+def _predict_impls(case: Any, n_images: int, names: tuple[str, ...], seed: int) -> dict[str, Impl]:
+    """The lecture CNN's predict on `n_images` images against its PyTorch twin (eager) and the
+    twin exported to ONNX Runtime, in batches of case.kernel (the same for all three)."""
+    model, x, batch = lecture_model(seed), lecture_images(n_images, seed), case.kernel
+    x_nchw = np.ascontiguousarray(x.transpose(0, 3, 1, 2))  # a reshape: one channel
+    twins: dict[str, Any] = {}
+
+    def twin(torch: Any) -> Any:
+        if "twin" not in twins:
+            twins["twin"] = torch_twin(model, torch)
+        return twins["twin"]
+
+    def build_torch(torch: Any) -> Impl:
+        model_t, xt = twin(torch), torch.from_numpy(x_nchw)
+        if n_images <= batch:
+            return Impl("torch", functools.partial(model_t, xt), _torch_ref)
+        parts = _batches(xt, batch)
+        return Impl("torch", lambda: torch.cat([model_t(p) for p in parts]), _torch_ref)
+
+    def build_ort(ort: Any) -> Impl:
+        torch, why = peer_module("torch")
+        if torch is None:
+            return Impl("onnxruntime", None, missing=f"the ONNX model is exported from PyTorch: {why}")
+        _, why = peer_module("onnx")
+        if why:
+            return Impl("onnxruntime", None, missing=f"torch.onnx.export needs onnx: {why}")
+        try:
+            onnx_model = export_onnx(twin(torch), torch)
+        except RuntimeError as exc:
+            return Impl("onnxruntime", None, missing=str(exc))
+        sessions: dict[int, Any] = {}
+
+        def for_threads(n: int) -> Callable[[], Any]:
+            if n not in sessions:
+                sessions[n] = ort_session(ort, onnx_model, n)
+            run = sessions[n].run
+            if n_images <= batch:  # session.run as a user calls it: a list of the outputs
+                return functools.partial(run, ["y"], {"x": x_nchw})
+            feeds = [{"x": p} for p in _batches(x_nchw, batch)]
+            return lambda: [np.concatenate([run(["y"], f)[0] for f in feeds])]
+
+        return Impl("onnxruntime", lambda: for_threads(fastconv.get_num_threads())(),
+                    lambda outputs: outputs[0], for_threads=for_threads)
+
+    return _select(names, {
+        "fastconv": lambda: Impl("fastconv", functools.partial(model.predict, x, batch_size=batch,
+                                                                verbose=0)),
+        "torch": _peer("torch", build_torch),
+        "onnxruntime": _peer("onnxruntime", build_ort),
+    })
+
+
+def small_impls(case: Any, in1: Any, names: tuple[str, ...] = SMALL_IMPLS,
+                seed: int = SEED) -> dict[str, Impl]:
+    """One small call: the lecture CNN's predict against PyTorch and ONNX Runtime; the drop-ins
+    against numpy.convolve/correlate (1-D, float64) and scipy.signal.convolve2d/correlate2d
+    (float64); fastconv.nn.relu against np.maximum(x, 0) and torch.relu (float32); and
+    fastconv.nn.conv2d of one image against torch F.conv2d (NCHW, float32). Every call is the
+    function itself with its default arguments (functools.partial, no wrapper of ours), so only
+    the per-call cost of the libraries differs."""
+    if case.op == "predict":
+        return _predict_impls(case, in1, names, seed)
+    rng = np.random.default_rng(seed)
+    calls: dict[str, Callable[[], Impl]] = {}
+    if case.op in ("convolve", "correlate", "convolve2d", "correlate2d"):
+        a, v = rng.standard_normal(in1), rng.standard_normal(case.kernel)
+        peer = case.peers[0]
+
+        def build(module: Any) -> Impl:
+            return Impl(peer, functools.partial(getattr(module, case.op), a, v))
+        calls[peer] = _peer(peer, build)
+        fast = getattr(fastconv, case.op, None)
+        calls["fastconv"] = lambda: (
+            Impl("fastconv", functools.partial(fast, a, v)) if fast is not None else
+            Impl("fastconv", None, missing=f"fastconv {fastconv.__version__} has no fastconv.{case.op}"))
+    elif case.op == "relu":
+        x = rng.standard_normal(in1, dtype=np.float32)
+        calls["fastconv"] = lambda: Impl("fastconv", functools.partial(fastconv.nn.relu, x))
+        calls["numpy"] = lambda: Impl("numpy", functools.partial(np.maximum, x, 0))
+        calls["torch"] = _peer("torch", lambda torch: Impl(
+            "torch", functools.partial(torch.relu, torch.from_numpy(x)), _torch_ref))
+    else:  # conv2d
+        k, r, s = case.kernel
+        x = rng.standard_normal((1, 1, *in1), dtype=np.float32)
+        w = rng.standard_normal((k, 1, r, s), dtype=np.float32) / np.float32(r * s)
+        calls["fastconv"] = lambda: Impl("fastconv", functools.partial(fastconv.nn.conv2d, x, w))
+        calls["torch"] = _peer("torch", lambda torch: Impl(
+            "torch", functools.partial(torch.nn.functional.conv2d, torch.from_numpy(x),
+                                       torch.from_numpy(w)), _torch_ref))
+    return _select(names, calls)
+
+
 def worst_rel_error(impls: dict[str, Impl]) -> float:
     """Run each available implementation once and return the largest max|y - ref| / max|ref|
     (per array, for results that are tuples) against a peer (torch NCHW if there), or against
@@ -403,7 +612,8 @@ def _version(module: str, dist: str | None = None) -> str:
 
 def versions() -> dict[str, str]:
     return {"fastconv": fastconv.__version__, "numpy": np.__version__, "scipy": _version("scipy"),
-            "torch": _version("torch"), "threadpoolctl": _version("threadpoolctl"),
+            "torch": _version("torch"), "onnxruntime": _version("onnxruntime"),
+            "onnx": _version("onnx"), "threadpoolctl": _version("threadpoolctl"),
             "python": platform.python_version()}
 
 
