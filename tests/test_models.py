@@ -1641,3 +1641,22 @@ def test_load_model_compile_false_gives_the_uncompiled_model(tmp_path):
     assert bare.optimizer is None and bare.loss is None
     np.testing.assert_array_equal(bare.predict(x, verbose=0), model.predict(x, verbose=0))
     assert load_model(tmp_path / "m.fcm").optimizer is not None
+
+
+def test_predict_rows_do_not_depend_on_the_batch_or_the_path(rng):
+    """predict of one image, of a few (the small-batch Dense kernel, the direct
+    path for one batch) and of many (the batch loop, the GEMM) give every image
+    the same bits; a model that returns its input's memory still returns a copy."""
+    model = lecture_model()
+    x = rng.random((70, 28, 28, 1), dtype=np.float32)
+    whole = model.predict(x, batch_size=70, verbose=0)
+    looped = model.predict(x, verbose=0)  # batches of 32: the loop
+    np.testing.assert_array_equal(looped, whole)
+    for n in (1, 2, 5, 8, 9, 32):
+        np.testing.assert_array_equal(model.predict(x[:n], verbose=0), whole[:n], err_msg=f"batch {n}")
+        np.testing.assert_array_equal(model.predict(x[-n:], verbose=1), whole[-n:], err_msg=f"batch {n}")
+    flat = Sequential([Flatten(input_shape=(2, 2))])
+    images = np.ones((3, 2, 2), np.float32)
+    out = flat.predict(images, verbose=0)
+    out[...] = 7
+    assert np.all(images == 1)
