@@ -23,7 +23,7 @@ Nothing here raises for a user's argument.
 """
 cimport numpy as cnp
 from libc.float cimport DBL_EPSILON
-from libc.math cimport fabs, isfinite, trunc
+from libc.math cimport fabs, isfinite
 from libc.stdint cimport int64_t, uint8_t
 from libc.stdlib cimport free, malloc
 
@@ -311,8 +311,8 @@ cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill):
             return None
         if t == cnp.NPY_UBYTE:
             d = <double *>cnp.PyArray_DATA(dst)
-            for i in range(total):  # values within 0-255: C's conversion truncates
-                d[i] = trunc(d[i])
+            for i in range(total):  # values within 0-255, none negative: C's conversion truncates
+                d[i] = <double><int64_t>d[i]
         src = dst
     if t != cnp.NPY_UBYTE:
         return src
