@@ -736,6 +736,8 @@ def test_other_calls_are_declined_and_still_right(rng, case):
     front = _FRONT.correlate(x, w, kwargs.get("output"), kwargs.get("mode", "reflect"),
                                         kwargs.get("cval", 0.0), 0, kwargs.get("axes"), False)
     assert front is None, f"{case}: taken by the front door"
+    if case == "axes" and "axes" not in sndi.correlate.__code__.co_varnames:
+        return  # this SciPy's correlate has no `axes` (SciPy >= 1.15) to compare with
     check("correlate", x, w, what=case, **kwargs)
 
 
