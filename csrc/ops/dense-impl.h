@@ -200,52 +200,59 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
 /* ---- small batches ----------------------------------------------------------
  * A batch of a few rows would fill one column of the GEMM's tile and pad the
  * rest (a batch of one computes NR outputs per output), so it takes the GEMV
- * kernel instead: w read once per four rows, in place, column chunks spread
- * over threads. Each output is summed as dense_gemm sums it: depth block by
- * depth block of FC_DENSE_KB, each block from zero by the ISA's igemm
- * arithmetic, the blocks added in order, the bias last. So predict's results
- * do not depend on the batch size. */
+ * kernel instead, w read in place. Each output is summed as dense_gemm sums
+ * it: depth block by depth block of FC_DENSE_KB, each block from zero by the
+ * ISA's igemm arithmetic, the blocks added in order, the bias last; so
+ * predict's results do not depend on the batch size. The depth blocks are the
+ * tasks: a thread streams whole rows of w (one pass per four rows of x) and
+ * keeps each block's sums apart; the blocks are then added in order. */
 #ifndef FC_DENSE_GEMV_MAX_BATCH
 #define FC_DENSE_GEMV_MAX_BATCH 8 /* two passes over w still beat a mostly empty tile */
 #endif
 
 typedef struct {
   GEMV_UKERNEL_T fn;
-  const T *x, *w, *bias;
-  T *y;
-  int64_t n, k, m, chunk;
+  const T *x, *w;
+  T *y, *scratch; /* block 0's sums go to y, block b's to scratch + (b - 1) * n * m */
+  int64_t n, k, m;
 } FC_(dense_gemv_ctx);
 
-static void FC_(dense_gemv_chunks)(void *arg, int tid, int64_t t0, int64_t t1) {
+static void FC_(dense_gemv_blocks)(void *arg, int tid, int64_t b0, int64_t b1) {
   (void)tid;
   const FC_(dense_gemv_ctx) *g = arg;
   const int64_t n = g->n, k = g->k, m = g->m;
-  for (int64_t t = t0; t < t1; t++) {
-    const int64_t i0 = t * g->chunk, mc = fc_min64(g->chunk, m - i0);
-    for (int64_t j0 = 0; j0 < n; j0 += FC_GEMV_MAX_ROWS) {
-      const int64_t nb = fc_min64(FC_GEMV_MAX_ROWS, n - j0);
-      for (int64_t k0 = 0; k0 < k; k0 += FC_DENSE_KB)
-        g->fn((size_t)nb, (size_t)fc_min64(FC_DENSE_KB, k - k0), (size_t)mc, g->x + j0 * k + k0,
-              (size_t)k, g->w + k0 * m + i0, (size_t)m, g->y + j0 * m + i0, (size_t)m,
-              k0 > 0 ? FC_GEMM_ACCUMULATE : 0u);
-      if (g->bias)
-        for (int64_t j = j0; j < j0 + nb; j++)
-          for (int64_t i = i0; i < i0 + mc; i++) g->y[j * m + i] = g->y[j * m + i] + g->bias[i];
-    }
+  for (int64_t b = b0; b < b1; b++) {
+    const int64_t k0 = b * FC_DENSE_KB, kc = fc_min64(FC_DENSE_KB, k - k0);
+    T *sums = b == 0 ? g->y : g->scratch + (b - 1) * n * m;
+    for (int64_t j0 = 0; j0 < n; j0 += FC_GEMV_MAX_ROWS)
+      g->fn((size_t)fc_min64(FC_GEMV_MAX_ROWS, n - j0), (size_t)kc, (size_t)m, g->x + j0 * k + k0,
+            (size_t)k, g->w + k0 * m, (size_t)m, sums + j0 * m, (size_t)m, 0u);
   }
 }
 
 static int FC_(dense_gemv)(int64_t n, int64_t k, int64_t m, const T *x, const T *w,
                            const T *bias, T *y) {
-  int64_t bytes;
-  if (!fc_mul(k, m, &bytes) ||
+  const int64_t blocks = fc_ceil_div(k, FC_DENSE_KB);
+  int64_t nm, elems, bytes;
+  if (!fc_mul(n, m, &nm) || !fc_mul(blocks - 1, nm, &elems) || !fc_mul(k, m, &bytes) ||
       !fc_mul(bytes, (int64_t)sizeof(T) * fc_ceil_div(n, FC_GEMV_MAX_ROWS), &bytes))
     return FC_EOVERFLOW;
-  /* chunks of 64 columns (whole cache lines of w's rows for either dtype) */
-  const int64_t chunk = 64, chunks = fc_ceil_div(m, chunk);
-  const int nthreads = fc_threads_for(FC_NS_BYTES(bytes), chunks);
-  FC_(dense_gemv_ctx) g = {fc_table()->GEMV_UK, x, w, bias, y, n, k, m, chunk};
-  return fc_parallel_for(nthreads, chunks, 1, FC_(dense_gemv_chunks), &g);
+  T *scratch = blocks > 1 ? fc_alloc((size_t)elems * sizeof(T)) : NULL;
+  if (blocks > 1 && !scratch) return FC_ENOMEM;
+  FC_(dense_gemv_ctx) g = {fc_table()->GEMV_UK, x, w, y, scratch, n, k, m};
+  const int nthreads = fc_threads_for(FC_NS_BYTES(bytes), blocks);
+  const int r = fc_parallel_for(nthreads, blocks, 1, FC_(dense_gemv_blocks), &g);
+  if (r == FC_OK) {
+    for (int64_t b = 1; b < blocks; b++) { /* in order; acc + y, as the igemm store adds */
+      const T *s = scratch + (b - 1) * nm;
+      for (int64_t i = 0; i < nm; i++) y[i] = s[i] + y[i];
+    }
+    if (bias)
+      for (int64_t j = 0; j < n; j++)
+        for (int64_t i = 0; i < m; i++) y[j * m + i] = y[j * m + i] + bias[i];
+  }
+  free(scratch);
+  return r;
 }
 
 /* y (n x m) = x (n x k) @ w (k x m) + bias (m, or NULL); all C-contiguous. */

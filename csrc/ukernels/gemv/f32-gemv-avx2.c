@@ -1,12 +1,13 @@
-/* f32 small-batch dense product, AVX2+FMA: 2 ymm (16 columns) per step, so
- * four rows' accumulators and the loads fit the 16 registers. */
+/* f32 small-batch dense product, AVX2+FMA: 4 ymm (32 columns) per step for
+ * one row, 2 for two to four, so accumulators and loads fit the 16 registers. */
 #include <immintrin.h>
 #define NAME fc_f32_gemv_ukernel__avx2
 #define FC_GEMV_BLOCK fc_f32_gemv_block_avx2
 #define T float
 #define V __m256
 #define LANES 8
-#define W 2
+#define WIDTH(nb) ((nb) == 1 ? 4 : 2)
+#define WMAX 4
 #define MASK_T __m256i
 #define MASK(n) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 #define ZERO() _mm256_setzero_ps()

@@ -1,11 +1,13 @@
-/* f32 small-batch dense product, AVX-512F: 4 zmm (64 columns) per step. */
+/* f32 small-batch dense product, AVX-512F: 8 zmm (128 columns) per step for
+ * one row, 4 (64 columns) for two to four. */
 #include <immintrin.h>
 #define NAME fc_f32_gemv_ukernel__avx512
 #define FC_GEMV_BLOCK fc_f32_gemv_block_avx512
 #define T float
 #define V __m512
 #define LANES 16
-#define W 4
+#define WIDTH(nb) ((nb) == 1 ? 8 : 4)
+#define WMAX 8
 #define MASK_T __mmask16
 #define MASK(n) ((__mmask16)((1u << (n)) - 1u))
 #define ZERO() _mm512_setzero_ps()

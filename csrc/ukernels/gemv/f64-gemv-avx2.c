@@ -1,11 +1,13 @@
-/* f64 small-batch dense product, AVX2+FMA: 2 ymm (8 columns) per step. */
+/* f64 small-batch dense product, AVX2+FMA: 4 ymm (16 columns) per step for
+ * one row, 2 for two to four. */
 #include <immintrin.h>
 #define NAME fc_f64_gemv_ukernel__avx2
 #define FC_GEMV_BLOCK fc_f64_gemv_block_avx2
 #define T double
 #define V __m256d
 #define LANES 4
-#define W 2
+#define WIDTH(nb) ((nb) == 1 ? 4 : 2)
+#define WMAX 4
 #define MASK_T __m256i
 #define MASK(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)(n)), _mm256_setr_epi64x(0, 1, 2, 3))
 #define ZERO() _mm256_setzero_pd()

@@ -1,11 +1,13 @@
-/* f64 small-batch dense product, AVX-512F: 4 zmm (32 columns) per step. */
+/* f64 small-batch dense product, AVX-512F: 8 zmm (64 columns) per step for
+ * one row, 4 (32 columns) for two to four. */
 #include <immintrin.h>
 #define NAME fc_f64_gemv_ukernel__avx512
 #define FC_GEMV_BLOCK fc_f64_gemv_block_avx512
 #define T double
 #define V __m512d
 #define LANES 8
-#define W 4
+#define WIDTH(nb) ((nb) == 1 ? 8 : 4)
+#define WMAX 8
 #define MASK_T __mmask8
 #define MASK(n) ((__mmask8)((1u << (n)) - 1u))
 #define ZERO() _mm512_setzero_pd()
