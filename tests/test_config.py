@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -235,3 +236,29 @@ def test_config_dict_matches_runtime(isa):
     assert cfg["num_threads"] == fastconv.get_num_threads()
     assert cfg["version"] == fastconv.__version__
     assert "scalar" in cfg["compiled_isas"]
+
+
+def _sysfs_caches() -> dict[str, int]:
+    """Cache sizes of cpu0 as Linux's sysfs lists them (an independent reading)."""
+    found: dict[str, int] = {}
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        level = (index / "level").read_text().strip()
+        kind = (index / "type").read_text().strip()
+        size = (index / "size").read_text().strip()
+        if kind in ("Data", "Unified") and level in "123":
+            units = {"K": 1 << 10, "M": 1 << 20}
+            found.setdefault("l1d" if level == "1" else f"l{level}",
+                             int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size))
+    return found
+
+
+def test_cache_sizes_are_the_ones_linux_reports():
+    listed = Path("/sys/devices/system/cpu/cpu0/cache/index0/size")
+    if not listed.exists():
+        pytest.skip("no /sys cache listing on this system (not Linux, or a container hiding it)")
+    caches = _kernels.cpu_caches()
+    want = _sysfs_caches()
+    assert want, "sysfs lists no data or unified cache"
+    for key, size in want.items():
+        assert caches[key] == size, f"{key}: CPUID says {caches[key]}, sysfs {size}"
+    assert "L1d" in fastconv.config()["caches"]

@@ -2,6 +2,7 @@
  * Compiled with baseline flags only, so it runs on any x86-64 (or any CPU at
  * all: elsewhere it answers "scalar"). AVX2 needs AVX2+FMA and the OS saving
  * YMM state; AVX-512 needs F, VL, BW, DQ and the OS saving opmask/ZMM state. */
+#include <stdatomic.h>
 #include "fastconv/fastconv.h"
 
 #if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
@@ -29,6 +30,57 @@ static fc_isa fc_detect(void) {
 #else
 static fc_isa fc_detect(void) { return FC_ISA_SCALAR; }
 #endif
+
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
+/* Data or unified cache sizes per level from CPUID's deterministic cache
+ * parameters: leaf 4 (Intel) or 0x8000001D (AMD, with topology extensions),
+ * sub-leaf by sub-leaf until type 0. size = ways x partitions x line x sets. */
+static void fc_cpuid_caches(int64_t bytes[4]) {
+  unsigned int a, b, c, d, leaf = 0;
+  if (__get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x8000001Du &&
+      __get_cpuid(0x80000001u, &a, &b, &c, &d) && ((c >> 22) & 1))
+    leaf = 0x8000001Du;
+  else if (__get_cpuid(0, &a, &b, &c, &d) && a >= 4)
+    leaf = 4;
+  if (!leaf) return;
+  for (unsigned int i = 0; i < 16; i++) {
+    __cpuid_count(leaf, i, a, b, c, d);
+    const unsigned int type = a & 31, level = (a >> 5) & 7;
+    if (type == 0) break;
+    if ((type != 1 && type != 3) || level < 1 || level > 3) continue; /* data or unified */
+    const int64_t size = (int64_t)((b >> 22) + 1) * (((b >> 12) & 1023) + 1) * ((b & 4095) + 1) *
+                         ((int64_t)c + 1);
+    if (bytes[level] == 0) bytes[level] = size;
+  }
+}
+#endif
+
+#if defined(__linux__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
+
+int64_t fc_cpu_cache_bytes(int level) {
+  /* [0] < 0 until filled in; CPUID traps to the hypervisor in a VM, so once */
+  static _Atomic int64_t cached[4] = {-1, 0, 0, 0};
+  if (level < 1 || level > 3) return 0;
+  if (atomic_load(&cached[0]) < 0) {
+    int64_t bytes[4] = {0, 0, 0, 0};
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
+    fc_cpuid_caches(bytes);
+#endif
+#if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE) && defined(_SC_LEVEL3_CACHE_SIZE)
+    const int names[4] = {0, _SC_LEVEL1_DCACHE_SIZE, _SC_LEVEL2_CACHE_SIZE, _SC_LEVEL3_CACHE_SIZE};
+    for (int l = 1; l <= 3; l++)
+      if (bytes[l] == 0) {
+        const long v = sysconf(names[l]);
+        bytes[l] = v > 0 ? v : 0;
+      }
+#endif
+    for (int l = 1; l <= 3; l++) atomic_store(&cached[l], bytes[l]);
+    atomic_store(&cached[0], 0); /* a racing thread stores the same values */
+  }
+  return atomic_load(&cached[level]);
+}
 
 fc_isa fc_cpu_isa(void) {
   static int cached = -1;

@@ -201,8 +201,10 @@ def config() -> dict[str, Any]:
     dict
         ``version``, ``python``, ``machine``; ``isa`` (the instruction set in
         use: ``"scalar"``, ``"avx2"`` or ``"avx512"``), ``cpu_isa`` (the best
-        this CPU and OS support), ``compiled_isas`` (a list); ``thread_pool``,
-        ``num_threads``; ``compiler`` and ``cflags`` of the C kernels.
+        this CPU and OS support), ``compiled_isas`` (a list); ``caches``
+        (the L1 data, L2 and L3 cache sizes one core sees, as CPUID reports
+        them; "unknown" where it does not); ``thread_pool``, ``num_threads``;
+        ``compiler`` and ``cflags`` of the C kernels.
 
     Examples
     --------
@@ -225,11 +227,25 @@ def config() -> dict[str, Any]:
         "isa": _kernels.current_isa(),
         "cpu_isa": _kernels.cpu_isa(),
         "compiled_isas": list(_kernels.compiled_isas()),
+        "caches": _caches(),
         "thread_pool": _thread_pool(),
         "num_threads": get_num_threads(),
         "compiler": info["compiler"],
         "cflags": info["cflags"].strip(),
     }
+
+
+def _caches() -> str:
+    """'L1d 48 KiB, L2 1 MiB, L3 32 MiB' from the kernels' CPUID reading."""
+    def size(n: int) -> str:
+        if n <= 0:
+            return "unknown"
+        for unit, shift in (("MiB", 20), ("KiB", 10)):
+            if n >= 1 << shift and n % (1 << shift) == 0:
+                return f"{n >> shift} {unit}"
+        return f"{n} B"
+    found = _kernels.cpu_caches()
+    return f"L1d {size(found['l1d'])}, L2 {size(found['l2'])}, L3 {size(found['l3'])}"
 
 
 def show_config() -> None:

@@ -95,6 +95,7 @@ cdef extern from "fastconv/fastconv.h" nogil:
     fc_isa fc_set_isa(fc_isa wanted)
     int fc_isa_compiled(fc_isa isa)
     const char *fc_isa_name(fc_isa isa)
+    int64_t fc_cpu_cache_bytes(int level)
     double fc_probe_fma_gflops(fc_isa isa, double seconds)
     double fc_probe_copy_gbps(int64_t n_bytes, double seconds)
     double fc_probe_region_ns(int team, int64_t count, int64_t work_ns)
@@ -688,6 +689,11 @@ def set_isa(str name):
 
 def compiled_isas():
     return tuple(n for i, n in enumerate(ISA_NAMES) if fc_isa_compiled(<fc_isa>i))
+
+
+def cpu_caches():
+    """Bytes of the L1 data, L2 and L3 caches one core sees (0: unknown)."""
+    return {"l1d": fc_cpu_cache_bytes(1), "l2": fc_cpu_cache_bytes(2), "l3": fc_cpu_cache_bytes(3)}
 
 
 def build_info():

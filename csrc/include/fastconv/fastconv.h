@@ -265,6 +265,10 @@ fc_isa fc_current_isa(void);      /* ISA the dispatch table uses now */
 fc_isa fc_set_isa(fc_isa wanted); /* capped at fc_cpu_isa(); returns what was set */
 int fc_isa_compiled(fc_isa isa);  /* 1 if this build holds kernels for isa */
 const char *fc_isa_name(fc_isa isa);
+/* Size in bytes of the level-1 data, level-2 or level-3 cache (level 1, 2, 3)
+ * one core sees, from CPUID's cache parameters (leaf 4 or 0x8000001D) or the
+ * C library; 0 if unknown. */
+int64_t fc_cpu_cache_bytes(int level);
 
 /* ---- machine probes (for benchmarks) -------------------------------------*/
 /* Sustained FP32 FMA throughput of one thread with the kernels of `isa`, in GFLOP/s
