@@ -86,33 +86,40 @@ void RUNSUM(size_t n, double *restrict acc, const T *x_in, const T *x_out, doubl
 }
 
 #ifdef ACC
+/* One block of W outputs from j (W a constant after inlining: NR, then 8). */
+static inline __attribute__((always_inline)) void ACC_BLOCK(size_t W, size_t j, size_t kh,
+                                                             size_t kw, const double *restrict x,
+                                                             size_t ldx, const double *restrict w,
+                                                             double *restrict y) {
+  double acc[NR];
+  for (size_t r = 0; r < W; r++) acc[r] = y[j + r];
+  for (size_t i = 0; i < kh; i++)
+    for (size_t t = 0; t < kw; t++) {
+      const double wt = w[i * kw + t];
+      if (wt == 0) continue;
+      const double *xr = x + i * ldx + j + t;
+      for (size_t r = 0; r < W; r++) acc[r] += xr[r] * wt;
+    }
+  for (size_t r = 0; r < W; r++) y[j + r] = acc[r];
+}
+
 void ACC(size_t n, size_t kh, size_t kw, const double *restrict x, size_t ldx,
          const double *restrict w, double *restrict y) {
   assert(n >= 1 && kh >= 1 && kw >= 1);
-  for (size_t j = 0; j < n; j += NR) {
-    const size_t nr = n - j < NR ? n - j : NR;
-    double acc[NR];
-    if (nr == NR) {
-      for (size_t r = 0; r < NR; r++) acc[r] = y[j + r];
-      for (size_t i = 0; i < kh; i++)
-        for (size_t t = 0; t < kw; t++) {
-          const double wt = w[i * kw + t];
-          if (wt == 0) continue;
-          const double *xr = x + i * ldx + j + t;
-          for (size_t r = 0; r < NR; r++) acc[r] += xr[r] * wt;
-        }
-      for (size_t r = 0; r < NR; r++) y[j + r] = acc[r];
-    } else {
-      for (size_t r = 0; r < nr; r++) {
-        double s = y[j + r];
-        for (size_t i = 0; i < kh; i++)
-          for (size_t t = 0; t < kw; t++) {
-            const double wt = w[i * kw + t];
-            if (wt != 0) s += x[i * ldx + j + r + t] * wt;
-          }
-        y[j + r] = s;
+  size_t j = 0;
+  for (; j + NR <= n; j += NR) ACC_BLOCK(NR, j, kh, kw, x, ldx, w, y);
+  /* a narrow image's rows (and the end of a wide one's) 8 outputs at a time,
+   * then one at a time, each in the same order */
+  if (NR > 8)
+    for (; j + 8 <= n; j += 8) ACC_BLOCK(8, j, kh, kw, x, ldx, w, y);
+  for (; j < n; j++) {
+    double s = y[j];
+    for (size_t i = 0; i < kh; i++)
+      for (size_t t = 0; t < kw; t++) {
+        const double wt = w[i * kw + t];
+        if (wt != 0) s += x[i * ldx + j + t] * wt;
       }
-    }
+    y[j] = s;
   }
 }
 #endif
