@@ -5,7 +5,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, _nnfront
 from ._checks import (
     as_float_array,
     c_aligned,
@@ -163,6 +163,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            [26., 30., 34.],
            [42., 46., 50.]])
     """
+    if out is None:  # the common case at C speed (_nnfront.pyx), else None
+        y = _nnfront.conv2d(x, weight, bias, stride, padding, dilation, groups, layout)
+        if y is not None:
+            return y
     op = "conv2d"
     nhwc = layout_is_nhwc(layout, op)
     x = as_float_array(x, "x", op)
@@ -337,6 +341,10 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     array([[18., 19.],
            [23., 24.]])
     """
+    y = _nnfront.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                            layout)
+    if y is not None:  # the common case at C speed (_nnfront.pyx)
+        return y
     op = "max_pool2d"
     nhwc = layout_is_nhwc(layout, op)
     return_indices = flag(return_indices, "return_indices", op)
@@ -423,11 +431,17 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
            [4., 4.]]), array([4.]))
     """
     op = "conv2d_backward"
-    nhwc = layout_is_nhwc(layout, op)
-    gy = as_float_array(grad_out, "grad_out", op)
-    x = as_float_array(x, "x", op)
-    weight = as_float_array(weight, "weight", op)
-    same_dtype(op, x, grad_out=gy, weight=weight)
+    # the common case's arrays and options, checked at C speed (_nnfront.pyx), else None
+    front = _nnfront.conv2d_backward_geometry(grad_out, x, weight, stride, padding, dilation,
+                                              groups, layout)
+    if front is None:
+        nhwc = layout_is_nhwc(layout, op)
+        gy = as_float_array(grad_out, "grad_out", op)
+        x = as_float_array(x, "x", op)
+        weight = as_float_array(weight, "weight", op)
+        same_dtype(op, x, grad_out=gy, weight=weight)
+    else:
+        nhwc, gy = layout == "NHWC", grad_out
     try:
         if isinstance(output_mask, (str, bytes)):
             raise TypeError
@@ -435,11 +449,14 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     except (TypeError, ValueError):
         raise ValueError(f"{op}: output_mask must be three bools, got {output_mask!r}") from None
     unbatched = x.ndim == 3
-    g = _conv_geometry(op, x, weight, stride, padding, dilation, groups, nhwc)
+    if front is None:
+        g = _conv_geometry(op, x, weight, stride, padding, dilation, groups, nhwc)
+        _same_shape(op, "grad_out", gy, g.out_shape[1:] if unbatched else g.out_shape,
+                    "conv2d's result for x and weight")
+    else:
+        g = _ConvGeometry(*front)
     _n, c, _h, _w, k, r, s, _oh, _ow = g.dims
     sh, sw, _dh, _dw, _pt, _pl, groups = g.opts
-    _same_shape(op, "grad_out", gy, g.out_shape[1:] if unbatched else g.out_shape,
-                "conv2d's result for x and weight")
     if unbatched:
         x, gy = x[None], gy[None]
     gy = c_aligned(gy)
@@ -597,6 +614,10 @@ def max_pool2d_backward(grad_out, x, indices, kernel_size, stride=None, padding=
            [0., 0., 0., 0.],
            [0., 1., 0., 1.]])
     """
+    gx = _nnfront.max_pool2d_backward(grad_out, x, indices, kernel_size, stride, padding, dilation,
+                                      ceil_mode, layout)
+    if gx is not None:  # the common case at C speed (_nnfront.pyx)
+        return gx
     op = "max_pool2d_backward"
     nhwc = layout_is_nhwc(layout, op)
     gy = as_float_array(grad_out, "grad_out", op)

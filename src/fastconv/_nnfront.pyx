@@ -1,0 +1,396 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""fastconv.nn's front doors: conv2d, max_pool2d, max_pool2d_backward, and the
+geometry of conv2d_backward.
+
+Per-call cost matters for these ops as much as for the drop-ins: one 28x28
+image through the lecture's first layer (28 3x3 filters) is about 4.5 us of
+kernel time, and the general path's argument handling in Python took about
+6 us more. So the common call is recognised here, at C speed, and goes
+straight to the kernels:
+
+- arrays that are ndarrays (not subclasses) of float32 or float64 in native
+  byte order, C-contiguous, aligned and non-empty, of one dtype; a
+  max_pool2d_backward's indices int64 likewise (its `x` only lends its shape
+  and dtype, so any strides);
+- options that are Python ints, or tuples of them (one or two for pooling),
+  'valid' or 'same' as a conv2d padding, bools as bools, and a layout of
+  'NCHW' or 'NHWC': nothing to convert;
+- and a call the general path would not refuse, worked out with the same
+  formulas as fastconv.nn's.
+
+Every front door returns None for anything else, and for any call the
+general path would refuse: the public function in nn.py then runs its
+general path, which converts what needs converting and words every error. So
+no front door raises, and no error message lives here. A non-zero status from
+the C kernels (no memory, no thread) also returns None: the general path runs
+the call again and reports it. The result is allocated here, the GIL released
+around the kernel, and the kernel's parameters are those the general path
+hands it, so the bits are the same.
+
+Options above OPT_MAX and arrays or results with more than MAX_ELEMS elements
+take the general path, so no size or product here can overflow 64 bits.
+"""
+cimport numpy as cnp
+from cpython.long cimport PyLong_AsLongLongAndOverflow
+from libc.stdint cimport int64_t
+
+cnp.import_array()
+
+cdef extern from "fastconv/fastconv.h" nogil:
+    ctypedef enum fc_layout:
+        FC_NCHW
+        FC_NHWC
+    ctypedef struct fc_conv2d_params:
+        int64_t n, c, h, w, k, r, s, oh, ow
+        int64_t stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, groups
+        fc_layout layout
+    ctypedef struct fc_pool2d_params:
+        int64_t n, c, h, w, oh, ow
+        int64_t kernel_h, kernel_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
+        fc_layout layout
+    int fc_f32_conv2d(const fc_conv2d_params *p, const float *x, const float *w, const float *b, float *y)
+    int fc_f64_conv2d(const fc_conv2d_params *p, const double *x, const double *w, const double *b, double *y)
+    int fc_f32_max_pool2d(const fc_pool2d_params *p, const float *x, float *y, int64_t *idx)
+    int fc_f64_max_pool2d(const fc_pool2d_params *p, const double *x, double *y, int64_t *idx)
+    int fc_f32_max_pool2d_backward(const fc_pool2d_params *p, const float *gy, const int64_t *idx, float *gx)
+    int fc_f64_max_pool2d_backward(const fc_pool2d_params *p, const double *gy, const int64_t *idx, double *gx)
+
+cdef enum:
+    OPT_MAX = 1 << 30  # strides, paddings, dilations, groups and kernel sizes up to this
+
+cdef int64_t MAX_DIM = <int64_t>1 << 40    # a longer axis, or
+cdef double MAX_ELEMS = <double>(<int64_t>1 << 48)  # more elements: the general path
+cdef int ALIGNED_C = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED
+
+
+# ---- arguments (no Python calls) ---------------------------------------------------
+
+cdef bint _int(object v, int64_t lo, int64_t *out) except -1:
+    """A Python int (not a bool) in [lo, OPT_MAX] into *out."""
+    cdef int overflow = 0
+    cdef long long i
+    if type(v) is not int:
+        return False
+    i = PyLong_AsLongLongAndOverflow(v, &overflow)
+    if overflow or i < lo or i > OPT_MAX:
+        return False
+    out[0] = i
+    return True
+
+
+cdef bint _pair(object v, int64_t lo, bint single, int64_t *a, int64_t *b) except -1:
+    """An int or a tuple of two ints (or, with `single`, of one, used for both),
+    each in [lo, OPT_MAX], into *a and *b: `fastconv._checks.pair`'s rule."""
+    cdef Py_ssize_t n
+    if type(v) is int:
+        if not _int(v, lo, a):
+            return False
+        b[0] = a[0]
+        return True
+    if type(v) is not tuple:
+        return False
+    n = len(<tuple>v)
+    if n == 2:
+        return _int((<tuple>v)[0], lo, a) and _int((<tuple>v)[1], lo, b)
+    if n == 1 and single:
+        if not _int((<tuple>v)[0], lo, a):
+            return False
+        b[0] = a[0]
+        return True
+    return False
+
+
+cdef int _layout(object layout) except -2:
+    if type(layout) is not str:
+        return -1
+    if layout == "NCHW":
+        return FC_NCHW
+    if layout == "NHWC":
+        return FC_NHWC
+    return -1
+
+
+cdef int _float_array(object a, bint contiguous) noexcept:
+    """NPY_FLOAT or NPY_DOUBLE for a non-empty ndarray of that dtype in native
+    byte order (C-contiguous and aligned if `contiguous`) of at most MAX_ELEMS
+    elements and no axis longer than MAX_DIM; else -1."""
+    if type(a) is not cnp.ndarray:
+        return -1
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef int t = cnp.PyArray_TYPE(arr), i
+    if (t != cnp.NPY_FLOAT and t != cnp.NPY_DOUBLE) or not cnp.PyArray_ISNOTSWAPPED(arr):
+        return -1
+    if contiguous and (cnp.PyArray_FLAGS(arr) & ALIGNED_C) != ALIGNED_C:
+        return -1
+    if cnp.PyArray_SIZE(arr) == 0 or <double>cnp.PyArray_SIZE(arr) > MAX_ELEMS:
+        return -1
+    for i in range(cnp.PyArray_NDIM(arr)):
+        if cnp.PyArray_DIM(arr, i) > MAX_DIM:
+            return -1
+    return t
+
+
+cdef bint _dims_are(cnp.ndarray a, int nd, const cnp.npy_intp *dims) noexcept:
+    cdef int i
+    if cnp.PyArray_NDIM(a) != nd:
+        return False
+    for i in range(nd):
+        if cnp.PyArray_DIM(a, i) != dims[i]:
+            return False
+    return True
+
+
+cdef object _empty(int nd, cnp.npy_intp *dims, int t):
+    """A new C-contiguous array, or None where NumPy cannot allocate it (the
+    general path then raises NumPy's MemoryError itself)."""
+    try:
+        return cnp.PyArray_EMPTY(nd, dims, t, 0)
+    except MemoryError:
+        return None
+
+
+# ---- conv2d ------------------------------------------------------------------------
+
+cdef bint _conv_geometry(object x, object weight, object stride, object padding,
+                         object dilation, object groups, object layout,
+                         fc_conv2d_params *p, int *t) except -1:
+    """Fills *p and the dtype *t for a common-case conv2d whose arguments
+    fastconv.nn._conv_geometry would accept, with its formulas; else False."""
+    cdef int lay = _layout(layout)
+    if lay < 0:
+        return False
+    p.layout = <fc_layout>lay
+    t[0] = _float_array(x, True)
+    if t[0] < 0 or _float_array(weight, True) != t[0]:
+        return False
+    cdef cnp.ndarray xa = <cnp.ndarray>x, wa = <cnp.ndarray>weight
+    cdef int nd = cnp.PyArray_NDIM(xa), o = cnp.PyArray_NDIM(xa) - 3
+    if (nd != 3 and nd != 4) or cnp.PyArray_NDIM(wa) != 4:
+        return False
+    cdef const cnp.npy_intp *xs = cnp.PyArray_DIMS(xa)
+    cdef const cnp.npy_intp *ws = cnp.PyArray_DIMS(wa)
+    cdef int64_t cg
+    p.n = xs[0] if nd == 4 else 1
+    if p.layout == FC_NHWC:
+        p.h, p.w, p.c = xs[o], xs[o + 1], xs[o + 2]
+        p.r, p.s, cg, p.k = ws[0], ws[1], ws[2], ws[3]
+    else:
+        p.c, p.h, p.w = xs[o], xs[o + 1], xs[o + 2]
+        p.k, cg, p.r, p.s = ws[0], ws[1], ws[2], ws[3]
+    if not (_pair(stride, 1, False, &p.stride_h, &p.stride_w)
+            and _pair(dilation, 1, False, &p.dil_h, &p.dil_w) and _int(groups, 1, &p.groups)):
+        return False
+    if p.r > OPT_MAX or p.s > OPT_MAX or cg * p.groups != p.c or p.k % p.groups:
+        return False
+    cdef int64_t span_h = p.dil_h * (p.r - 1) + 1, span_w = p.dil_w * (p.s - 1) + 1
+    cdef int64_t ph, pw
+    if type(padding) is str and padding == "same":
+        # TensorFlow's rule: ceil(input / stride) outputs, the odd pad at the end
+        p.oh = (p.h + p.stride_h - 1) // p.stride_h
+        p.ow = (p.w + p.stride_w - 1) // p.stride_w
+        p.pad_top = max((p.oh - 1) * p.stride_h + span_h - p.h, 0) // 2
+        p.pad_left = max((p.ow - 1) * p.stride_w + span_w - p.w, 0) // 2
+    else:
+        if type(padding) is str:
+            if padding != "valid":
+                return False
+            ph = pw = 0
+        elif not _pair(padding, 0, False, &ph, &pw):
+            return False
+        if p.h + 2 * ph < span_h or p.w + 2 * pw < span_w:
+            return False
+        p.oh = (p.h + 2 * ph - span_h) // p.stride_h + 1
+        p.ow = (p.w + 2 * pw - span_w) // p.stride_w + 1
+        p.pad_top, p.pad_left = ph, pw
+    return <double>p.n * <double>p.k * <double>p.oh * <double>p.ow <= MAX_ELEMS
+
+
+cdef void _conv_out_dims(const fc_conv2d_params *p, bint batched, cnp.npy_intp *dims) noexcept:
+    """conv2d's result shape: (n,) k, oh, ow for NCHW, (n,) oh, ow, k for NHWC."""
+    cdef int o = 1 if batched else 0
+    dims[0] = p.n
+    if p.layout == FC_NHWC:
+        dims[o], dims[o + 1], dims[o + 2] = p.oh, p.ow, p.k
+    else:
+        dims[o], dims[o + 1], dims[o + 2] = p.k, p.oh, p.ow
+
+
+def conv2d(x, weight, bias, stride, padding, dilation, groups, layout):
+    """``fastconv.nn.conv2d(x, weight, bias, stride, padding, dilation, groups,
+    layout=layout)`` for the common case, or None (see the module's docstring)."""
+    cdef fc_conv2d_params p
+    cdef int t, st
+    if not _conv_geometry(x, weight, stride, padding, dilation, groups, layout, &p, &t):
+        return None
+    cdef const void *bp = NULL
+    if bias is not None:
+        if (_float_array(bias, True) != t or cnp.PyArray_NDIM(<cnp.ndarray>bias) != 1
+                or cnp.PyArray_DIM(<cnp.ndarray>bias, 0) != p.k):
+            return None
+        bp = cnp.PyArray_DATA(<cnp.ndarray>bias)
+    cdef int nd = cnp.PyArray_NDIM(<cnp.ndarray>x)
+    cdef cnp.npy_intp dims[4]
+    _conv_out_dims(&p, nd == 4, dims)
+    y = _empty(nd, dims, t)
+    if y is None:
+        return None
+    cdef const void *xp = cnp.PyArray_DATA(<cnp.ndarray>x)
+    cdef const void *wp = cnp.PyArray_DATA(<cnp.ndarray>weight)
+    cdef void *yp = cnp.PyArray_DATA(<cnp.ndarray>y)
+    with nogil:
+        if t == cnp.NPY_FLOAT:
+            st = fc_f32_conv2d(&p, <const float *>xp, <const float *>wp, <const float *>bp, <float *>yp)
+        else:
+            st = fc_f64_conv2d(&p, <const double *>xp, <const double *>wp, <const double *>bp,
+                               <double *>yp)
+    return y if st == 0 else None
+
+
+def conv2d_backward_geometry(grad_out, x, weight, stride, padding, dilation, groups, layout):
+    """For a common-case ``fastconv.nn.conv2d_backward`` call (grad_out too an
+    array of x's dtype, C-contiguous and aligned, of the shape conv2d gives):
+    ``(dims, opts, out_shape)`` as fastconv.nn._conv_geometry gives them;
+    else None."""
+    cdef fc_conv2d_params p
+    cdef int t
+    if not _conv_geometry(x, weight, stride, padding, dilation, groups, layout, &p, &t):
+        return None
+    cdef int nd = cnp.PyArray_NDIM(<cnp.ndarray>x)
+    cdef cnp.npy_intp dims[4]
+    _conv_out_dims(&p, True, dims)
+    cdef const cnp.npy_intp *gdims = &dims[0] if nd == 4 else &dims[1]
+    if _float_array(grad_out, True) != t or not _dims_are(<cnp.ndarray>grad_out, nd, gdims):
+        return None
+    return ((p.n, p.c, p.h, p.w, p.k, p.r, p.s, p.oh, p.ow),
+            (p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left, p.groups),
+            (dims[0], dims[1], dims[2], dims[3]))
+
+
+# ---- max_pool2d and its gradient -----------------------------------------------------
+
+cdef int64_t _pool_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d, bint ceil_mode) noexcept:
+    """fastconv.nn._pool_out (PyTorch's pooling_output_shape), or 0 where it is
+    below 1."""
+    cdef int64_t num = n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0), o
+    if num < 0:
+        return 0  # (floor division: an output size of at most 0)
+    o = num // s + 1
+    if ceil_mode and (o - 1) * s >= n + p:
+        o -= 1
+    return o
+
+
+cdef bint _pool_geometry(object x, bint contiguous, object kernel_size, object stride,
+                         object padding, object dilation, object ceil_mode, object layout,
+                         fc_pool2d_params *p, int *t) except -1:
+    """Fills *p and the dtype *t for a common-case max-pool call whose arguments
+    fastconv.nn._pool_geometry would accept, with its formulas; else False."""
+    cdef int lay = _layout(layout)
+    if lay < 0 or type(ceil_mode) is not bool:
+        return False
+    p.layout = <fc_layout>lay
+    t[0] = _float_array(x, contiguous)
+    if t[0] < 0:
+        return False
+    cdef cnp.ndarray xa = <cnp.ndarray>x
+    cdef int nd = cnp.PyArray_NDIM(xa), o = cnp.PyArray_NDIM(xa) - 3
+    if nd != 3 and nd != 4:
+        return False
+    if not _pair(kernel_size, 1, True, &p.kernel_h, &p.kernel_w):
+        return False
+    if stride is None:
+        p.stride_h, p.stride_w = p.kernel_h, p.kernel_w
+    elif not _pair(stride, 1, True, &p.stride_h, &p.stride_w):
+        return False
+    if not (_pair(padding, 0, True, &p.pad_top, &p.pad_left)
+            and _pair(dilation, 1, True, &p.dil_h, &p.dil_w)):
+        return False
+    if p.pad_top > p.kernel_h // 2 or p.pad_left > p.kernel_w // 2:
+        return False
+    cdef const cnp.npy_intp *xs = cnp.PyArray_DIMS(xa)
+    p.n = xs[0] if nd == 4 else 1
+    if p.layout == FC_NHWC:
+        p.h, p.w, p.c = xs[o], xs[o + 1], xs[o + 2]
+    else:
+        p.c, p.h, p.w = xs[o], xs[o + 1], xs[o + 2]
+    cdef bint ceil = ceil_mode
+    p.oh = _pool_out(p.h, p.kernel_h, p.stride_h, p.pad_top, p.dil_h, ceil)
+    p.ow = _pool_out(p.w, p.kernel_w, p.stride_w, p.pad_left, p.dil_w, ceil)
+    # a dilation up to the input's size leaves no window of padding only
+    # (nn._pool_axis_covered); larger ones are checked on the general path
+    if p.oh < 1 or p.ow < 1 or p.dil_h > p.h or p.dil_w > p.w:
+        return False
+    return <double>p.n * <double>p.c * <double>p.oh * <double>p.ow <= MAX_ELEMS
+
+
+cdef void _pool_out_dims(const fc_pool2d_params *p, bint batched, cnp.npy_intp *dims) noexcept:
+    cdef int o = 1 if batched else 0
+    dims[0] = p.n
+    if p.layout == FC_NHWC:
+        dims[o], dims[o + 1], dims[o + 2] = p.oh, p.ow, p.c
+    else:
+        dims[o], dims[o + 1], dims[o + 2] = p.c, p.oh, p.ow
+
+
+def max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout):
+    """``fastconv.nn.max_pool2d(x, ...)`` for the common case, or None (see the
+    module's docstring)."""
+    cdef fc_pool2d_params p
+    cdef int t, st
+    if type(return_indices) is not bool:
+        return None
+    if not _pool_geometry(x, True, kernel_size, stride, padding, dilation, ceil_mode, layout, &p, &t):
+        return None
+    cdef int nd = cnp.PyArray_NDIM(<cnp.ndarray>x)
+    cdef cnp.npy_intp dims[4]
+    _pool_out_dims(&p, nd == 4, dims)
+    y = _empty(nd, dims, t)
+    idx = _empty(nd, dims, cnp.NPY_INT64) if return_indices else None
+    if y is None or (return_indices and idx is None):
+        return None
+    cdef const void *xp = cnp.PyArray_DATA(<cnp.ndarray>x)
+    cdef void *yp = cnp.PyArray_DATA(<cnp.ndarray>y)
+    cdef int64_t *ip = <int64_t *>cnp.PyArray_DATA(<cnp.ndarray>idx) if return_indices else NULL
+    with nogil:
+        if t == cnp.NPY_FLOAT:
+            st = fc_f32_max_pool2d(&p, <const float *>xp, <float *>yp, ip)
+        else:
+            st = fc_f64_max_pool2d(&p, <const double *>xp, <double *>yp, ip)
+    if st != 0:
+        return None
+    return (y, idx) if return_indices else y
+
+
+def max_pool2d_backward(grad_out, x, indices, kernel_size, stride, padding, dilation, ceil_mode,
+                        layout):
+    """``fastconv.nn.max_pool2d_backward(grad_out, x, indices, ...)`` for the
+    common case, or None (see the module's docstring; indices outside their
+    planes are a kernel status, so they too take the general path, which
+    raises)."""
+    cdef fc_pool2d_params p
+    cdef int t, st
+    if not _pool_geometry(x, False, kernel_size, stride, padding, dilation, ceil_mode, layout, &p, &t):
+        return None
+    cdef int nd = cnp.PyArray_NDIM(<cnp.ndarray>x)
+    cdef cnp.npy_intp dims[4]
+    _pool_out_dims(&p, nd == 4, dims)
+    if _float_array(grad_out, True) != t or not _dims_are(<cnp.ndarray>grad_out, nd, dims):
+        return None
+    if (type(indices) is not cnp.ndarray
+            or cnp.PyArray_TYPE(<cnp.ndarray>indices) != cnp.NPY_INT64
+            or not cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>indices)
+            or (cnp.PyArray_FLAGS(<cnp.ndarray>indices) & ALIGNED_C) != ALIGNED_C
+            or not _dims_are(<cnp.ndarray>indices, nd, dims)):
+        return None
+    gx = _empty(nd, cnp.PyArray_DIMS(<cnp.ndarray>x), t)
+    if gx is None:
+        return None
+    cdef const void *gp = cnp.PyArray_DATA(<cnp.ndarray>grad_out)
+    cdef const int64_t *ip = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>indices)
+    cdef void *xp = cnp.PyArray_DATA(<cnp.ndarray>gx)
+    with nogil:
+        if t == cnp.NPY_FLOAT:
+            st = fc_f32_max_pool2d_backward(&p, <const float *>gp, ip, <float *>xp)
+        else:
+            st = fc_f64_max_pool2d_backward(&p, <const double *>gp, ip, <double *>xp)
+    return gx if st == 0 else None
