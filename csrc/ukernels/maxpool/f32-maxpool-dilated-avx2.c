@@ -16,6 +16,9 @@ void fc_f32_maxpool_row_dilated_ukernel__avx2(const fc_pool2d_params *p, const f
   const int64_t h0 = oy * p->stride_h - p->pad_top, h1 = h0 + (p->kernel_h - 1) * dh + 1;
   const int64_t hs = h0 < 0 ? h0 + ((-h0 - 1) / dh + 1) * dh : h0, he = h1 < p->h ? h1 : p->h;
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  /* what masked-off lanes of a gather hold: a constant, so that each gather
+   * waits for its addresses only, not for the previous element's max */
+  const __m256 ninf = _mm256_set1_ps(-__builtin_inff());
   const __m256i w = _mm256_set1_epi32((int)p->w), minus1 = _mm256_set1_epi32(-1);
   for (int64_t ox0 = 0; ox0 < p->ow; ox0 += 8) {
     const __m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(p->ow - ox0)), lane);
@@ -50,7 +53,7 @@ void fc_f32_maxpool_row_dilated_ukernel__avx2(const fc_pool2d_params *p, const f
         const __m256i col = _mm256_add_epi32(wc0, _mm256_set1_epi32((int)(kx * dw)));
         const __m256i ok = _mm256_and_si256(
             live, _mm256_and_si256(_mm256_cmpgt_epi32(col, minus1), _mm256_cmpgt_epi32(w, col)));
-        const __m256 v = _mm256_mask_i32gather_ps(best, row, col, _mm256_castsi256_ps(ok), 4);
+        const __m256 v = _mm256_mask_i32gather_ps(ninf, row, col, _mm256_castsi256_ps(ok), 4);
         const __m256 take = _mm256_and_ps(
             _mm256_castsi256_ps(ok),
             _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q)));

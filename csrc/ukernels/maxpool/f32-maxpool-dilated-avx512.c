@@ -16,6 +16,9 @@ void fc_f32_maxpool_row_dilated_ukernel__avx512(const fc_pool2d_params *p, const
   const int64_t h0 = oy * p->stride_h - p->pad_top, h1 = h0 + (p->kernel_h - 1) * dh + 1;
   const int64_t hs = h0 < 0 ? h0 + ((-h0 - 1) / dh + 1) * dh : h0, he = h1 < p->h ? h1 : p->h;
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  /* what masked-off lanes of a gather hold: a constant, so that each gather
+   * waits for its addresses only, not for the previous element's max */
+  const __m512 ninf = _mm512_set1_ps(-__builtin_inff());
   const __m512i w = _mm512_set1_epi32((int)p->w);
   for (int64_t ox0 = 0; ox0 < p->ow; ox0 += 16) {
     const int64_t left = p->ow - ox0;
@@ -51,7 +54,7 @@ void fc_f32_maxpool_row_dilated_ukernel__avx512(const fc_pool2d_params *p, const
         const __m512i col = _mm512_add_epi32(wc0, _mm512_set1_epi32((int)(kx * dw)));
         const __mmask16 ok = live & _mm512_cmpge_epi32_mask(col, _mm512_setzero_si512()) &
                              _mm512_cmplt_epi32_mask(col, w);
-        const __m512 v = _mm512_mask_i32gather_ps(best, ok, col, row, 4);
+        const __m512 v = _mm512_mask_i32gather_ps(ninf, ok, col, row, 4);
         const __mmask16 take =
             ok & (_mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q));
         best = _mm512_mask_mov_ps(best, take, v);
