@@ -253,23 +253,36 @@ static int FC_(igemm_merge_rows)(const fc_conv2d_params *p) {
 /* Row pointers for output pixels [q0, q1) (q0 a multiple of mr) into
  * ind[((q - q0) / mr * ks + tap) * mr + (q - q0) % mr]: channel 0 of the input
  * pixel in image 0 of x; `zero` in the padding and past q1 up to a whole panel.
- * With `merge` (igemm_merge_rows) a tap is a whole kernel row (ks = r). */
+ * With `merge` (igemm_merge_rows) a tap is a whole kernel row (ks = r).
+ * Tap by tap and output row by output row: a tap reads the input columns
+ * ox * stride_w + dx, inside the image for ox in [lo, hi), so a row's pointers
+ * need no division and no test per pixel beyond that range (for one small
+ * image, dividing out each pixel's row and column made this table cost more
+ * than the products it feeds). */
 static void FC_(igemm_pointers)(const fc_conv2d_params *p, const T *x, const T *zero, int64_t q0,
                                 int64_t q1, size_t mr, int merge, const T **ind) {
-  const int64_t s_taps = merge ? 1 : p->s, ks = p->r * s_taps;
-  const int64_t qend = q0 + fc_ceil_div(q1 - q0, (int64_t)mr) * (int64_t)mr;
-  for (int64_t q = q0; q < qend; q++) {
-    const T **pan = ind + (q - q0) / (int64_t)mr * ks * (int64_t)mr + (q - q0) % (int64_t)mr;
-    const int valid = q < q1;
-    const int64_t ih0 = valid ? q / p->ow * p->stride_h - p->pad_top : 0;
-    const int64_t iw0 = valid ? q % p->ow * p->stride_w - p->pad_left : 0;
-    for (int64_t ry = 0; ry < p->r; ry++)
-      for (int64_t sx = 0; sx < s_taps; sx++) {
-        const int64_t ih = ih0 + ry * p->dil_h, iw = iw0 + sx * p->dil_w;
-        const int inside = valid && ih >= 0 && ih < p->h && iw >= 0 && iw < p->w;
-        const int64_t at = p->layout == FC_NHWC ? (ih * p->w + iw) * p->c : ih * p->w + iw;
-        pan[(ry * s_taps + sx) * (int64_t)mr] = inside ? x + at : zero;
+  const int64_t s_taps = merge ? 1 : p->s, ks = p->r * s_taps, imr = (int64_t)mr;
+  const int64_t ow = p->ow, sw = p->stride_w, cstride = p->layout == FC_NHWC ? p->c : 1;
+  const int64_t span = fc_ceil_div(q1 - q0, imr) * imr;
+  for (int64_t t = q1 - q0; t < span; t++) /* the last panel's lanes past q1 */
+    for (int64_t tap = 0; tap < ks; tap++) ind[(t / imr * ks + tap) * imr + t % imr] = zero;
+  for (int64_t tap = 0; tap < ks; tap++) {
+    const int64_t dy = tap / s_taps * p->dil_h - p->pad_top, dx = tap % s_taps * p->dil_w - p->pad_left;
+    const int64_t lo = fc_min64(ow, dx >= 0 ? 0 : fc_ceil_div(-dx, sw));
+    const int64_t hi = p->w - dx <= 0 ? lo : fc_max64(lo, fc_min64(ow, fc_ceil_div(p->w - dx, sw)));
+    int64_t oy = q0 / ow, ox0 = q0 % ow, lane = 0;
+    const T **pan = ind + tap * imr; /* this tap's row of the current panel */
+    for (int64_t q = q0; q < q1; oy++, ox0 = 0) {
+      const int64_t n = fc_min64(ow - ox0, q1 - q), ih = oy * p->stride_h + dy;
+      const int64_t a = ih >= 0 && ih < p->h ? fc_max64(lo, ox0) : ox0 + n; /* [a, b): inside */
+      const int64_t b = ih >= 0 && ih < p->h ? fc_max64(a, fc_min64(hi, ox0 + n)) : ox0 + n;
+      const int64_t base = (ih * p->w + dx) * cstride, step = sw * cstride;
+      for (int64_t ox = ox0; ox < ox0 + n; ox++) {
+        pan[lane] = ox >= a && ox < b ? x + (base + ox * step) : zero;
+        if (++lane == imr) lane = 0, pan += ks * imr;
       }
+      q += n;
+    }
   }
 }
 
