@@ -69,12 +69,10 @@ static void FC_(bwd_pack_gy_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
     for (int64_t jp = 0; jp < npanels; jp++) {
       T *dst = c->out + (t * npanels + jp) * P * inr;
       const int64_t k0 = g * kg + jp * inr, nn = fc_min64(inr, kg - jp * inr);
+      if (p->layout == FC_NCHW) /* nn channel rows of P pixels -> P rows of nn */
+        FC_(transpose)(c->gy + (ni * p->k + k0) * P, P, dst, inr, P, nn);
       for (int64_t q = 0; q < P; q++, dst += inr) {
-        if (p->layout == FC_NHWC) {
-          memcpy(dst, c->gy + (ni * P + q) * p->k + k0, (size_t)nn * sizeof(T));
-        } else {
-          for (int64_t j = 0; j < nn; j++) dst[j] = c->gy[(ni * p->k + k0 + j) * P + q];
-        }
+        if (p->layout == FC_NHWC) memcpy(dst, c->gy + (ni * P + q) * p->k + k0, (size_t)nn * sizeof(T));
         for (int64_t j = nn; j < inr; j++) dst[j] = 0;
       }
     }
@@ -142,16 +140,15 @@ static int FC_(wgrad_setup)(FC_(wgrad_ctx) *ctx, const fc_conv2d_params *p, cons
     return r;
   }
   ctx->xs = ctx->xp ? ctx->xp : x;
-  for (int64_t i0 = 0; i0 < ctx->mpad; i0 += imr)
-    for (int64_t oy = 0; oy < p->oh; oy++)
-      for (int64_t i = 0; i < imr; i++) {
-        const int64_t kk = i0 + i, tap = kk / ctx->cg, c = kk % ctx->cg;
-        const int64_t ry = tap / p->s, sx = tap % p->s;
-        const int64_t ih = oy * p->stride_h - p->pad_top + ry * p->dil_h;
-        ctx->ind[(i0 / imr * p->oh + oy) * imr + i] =
-            kk < ctx->kd && ih >= 0 && ih < p->h ? ctx->xs + (ih * wp + sx * p->dil_w) * C + c
-                                                 : ctx->zero;
-      }
+  for (int64_t kk = 0; kk < ctx->mpad; kk++) { /* row kk = (tap, c), divided out once */
+    const int64_t tap = kk / ctx->cg, c = kk % ctx->cg, ry = tap / p->s, sx = tap % p->s;
+    const T **dst = ctx->ind + kk / imr * p->oh * imr + kk % imr;
+    for (int64_t oy = 0; oy < p->oh; oy++) {
+      const int64_t ih = oy * p->stride_h - p->pad_top + ry * p->dil_h;
+      dst[oy * imr] = kk < ctx->kd && ih >= 0 && ih < p->h ? ctx->xs + (ih * wp + sx * p->dil_w) * C + c
+                                                          : ctx->zero;
+    }
+  }
   return FC_OK;
 }
 
@@ -304,11 +301,12 @@ static void FC_(bwd_input_thread)(void *arg, int tid, int team) {
           for (int64_t j0 = 0; j0 < qc; j0 += (int64_t)nr) {
             const int64_t nn = fc_min64((int64_t)nr, qc - j0);
             T *pan = bpack + j0 * kg;
+            if (nhwc) /* nn pixel rows of kg channels -> kg rows of nn */
+              FC_(transpose)(gy + (ni * P + q0 + j0) * p->k + g * kg, p->k, pan, (int64_t)nr, kg, nn);
             for (int64_t k = 0; k < kg; k++) {
-              const int64_t ch = g * kg + k;
-              for (int64_t j = 0; j < nn; j++) {
-                const int64_t q = q0 + j0 + j;
-                pan[k * (int64_t)nr + j] = nhwc ? gy[(ni * P + q) * p->k + ch] : gy[(ni * p->k + ch) * P + q];
+              if (!nhwc) {
+                const T *src = gy + (ni * p->k + g * kg + k) * P + q0 + j0;
+                for (int64_t j = 0; j < nn; j++) pan[k * (int64_t)nr + j] = src[j];
               }
               for (int64_t j = nn; j < (int64_t)nr; j++) pan[k * (int64_t)nr + j] = 0;
             }
@@ -316,21 +314,33 @@ static void FC_(bwd_input_thread)(void *arg, int tid, int team) {
               tab->GEMM.fn((size_t)kg, wg + i0 * kg, pan, cols + i0 * pblock + j0, (size_t)pblock,
                            (size_t)fc_min64((int64_t)mr, kd - i0), (size_t)nn, NULL, 0u);
           }
-          /* col2im: cols[(c, tap), q] into gx */
+          /* col2im: cols[(c, tap), q] into gx, output row by output row: the
+           * tap reads input columns ox * stride_w + dx, inside for ox in [lo, hi)
+           * (one tap sends distinct pixels to distinct elements, so the sums
+           * are the same in any order within it) */
           for (int64_t kk = 0; kk < kd; kk++) {
             const int64_t c = g * cg + kk / rs, ry = kk % rs / p->s, sx = kk % p->s;
+            const int64_t dy = ry * p->dil_h - p->pad_top, dx = sx * p->dil_w - p->pad_left;
+            const int64_t sw = p->stride_w, ow = p->ow;
+            const int64_t lo = fc_min64(ow, dx >= 0 ? 0 : fc_ceil_div(-dx, sw));
+            const int64_t hi = p->w - dx <= 0 ? lo : fc_max64(lo, fc_min64(ow, fc_ceil_div(p->w - dx, sw)));
+            const int64_t cs = nhwc ? p->c : 1; /* element stride along a row of gx */
             const T *src = cols + kk * pblock;
-            int64_t oy = q0 / p->ow, ox = q0 % p->ow;
-            for (int64_t j = 0; j < qc; j++) {
-              const int64_t ih = oy * p->stride_h - p->pad_top + ry * p->dil_h;
-              const int64_t iw = ox * p->stride_w - p->pad_left + sx * p->dil_w;
-              if (ih >= 0 && ih < p->h && iw >= 0 && iw < p->w) {
-                if (nhwc)
-                  gx[((ni * p->h + ih) * p->w + iw) * p->c + c] += src[j];
-                else
-                  gx[(ni * p->c + c) * hw + ih * p->w + iw] += src[j];
+            int64_t oy = q0 / ow, ox0 = q0 % ow;
+            for (int64_t j = 0; j < qc; oy++, ox0 = 0) {
+              const int64_t n = fc_min64(ow - ox0, qc - j), ih = oy * p->stride_h + dy;
+              if (ih >= 0 && ih < p->h) {
+                T *row = gx + (nhwc ? (ni * p->h + ih) * p->w * p->c + c : (ni * p->c + c) * hw + ih * p->w);
+                const int64_t a = fc_max64(lo, ox0), b = fc_min64(hi, ox0 + n);
+                if (sw * cs == 1) { /* a contiguous run (NCHW, stride 1): vectorised */
+                  T *restrict d = row + a + dx;
+                  const T *restrict e = src + j + a - ox0;
+                  for (int64_t i = 0; i < b - a; i++) d[i] += e[i];
+                } else {
+                  for (int64_t ox = a; ox < b; ox++) row[(ox * sw + dx) * cs] += src[j + ox - ox0];
+                }
               }
-              if (++ox == p->ow) ox = 0, oy++;
+              j += n;
             }
           }
         }
