@@ -5,7 +5,8 @@ at an odd offset; pickle-5 buffers, as Dask ships blocks between processes)
 is undefined behaviour to load from in C: UBSan reported it in the f64
 correlate kernel through fastconv.dask. Every public call must hand the
 kernels aligned copies. The test wraps each array entry point of the binding
-and fails if any argument it receives is misaligned, and checks the results
+and fails if any argument it receives is misaligned (and each of fastconv.nn's
+front doors, _nnfront.pyx, if it takes a call with one), and checks the results
 against the same call on aligned copies. fastconv.relu is a numpy.ufunc, not a
 binding entry point: NumPy hands its loops aligned data (a misaligned operand
 goes through NumPy's buffers), so only its results are checked here.
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _kernels, nn
+from fastconv import _kernels, _nnfront, nn
 from fastconv.layers import Conv2D, Dense, Flatten, MaxPooling2D
 from fastconv.models import Sequential
 
@@ -36,9 +37,16 @@ def misaligned(a: np.ndarray) -> np.ndarray:
     return out
 
 
+# fastconv.nn's front doors (_nnfront.pyx) and, for each, the argument the kernel
+# does not read (max_pool2d_backward takes only x's shape and dtype)
+FRONT_DOORS = {"conv2d": None, "max_pool2d": None, "max_pool2d_backward": 1, "conv2d_maxpool": None}
+
+
 @pytest.fixture
 def checked(monkeypatch):
-    """Every binding entry point refuses misaligned arrays (a test failure)."""
+    """Every binding entry point refuses misaligned arrays (a test failure), and
+    every front door that takes a call (returns a result, not None) was given
+    aligned arrays; `seen` lists the entry points that ran the kernels."""
     seen = []
     for name in ENTRY_POINTS:
         fn = getattr(_kernels, name)
@@ -51,6 +59,19 @@ def checked(monkeypatch):
             return _fn(*args)
 
         monkeypatch.setattr(_kernels, name, wrapper)
+    for name, unread in FRONT_DOORS.items():
+        fn = getattr(_nnfront, name)
+
+        def front(*args, _fn=fn, _name=name, _unread=unread):
+            out = _fn(*args)
+            if out is not None:
+                for i, arg in enumerate(args):
+                    if isinstance(arg, np.ndarray) and i != _unread:
+                        assert arg.flags.aligned, f"_nnfront.{_name}: took argument {i} misaligned"
+                seen.append(_name)
+            return out
+
+        monkeypatch.setattr(_nnfront, name, front)
     return seen
 
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fastconv import _nnfront, nn
+from fastconv import _kernels, _nnfront, nn
 from fastconv._checks import layout_is_nhwc, same_dtype
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -422,3 +422,36 @@ def test_max_pool2d_front_door_leaves_other_memory_to_the_general_path(how):
     if how != "strided":  # (x itself may be strided for the gradient: only its shape is read)
         assert _nnfront.max_pool2d_backward(gy, x, idx, 2, None, 0, 1, False, "NCHW") is None
     np.testing.assert_array_equal(nn.max_pool2d_backward(gy, x, idx, 2), want)
+
+
+# ---- the model layer's fused conv2d + max-pool -------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", [  # n, h, w, c, k, r, s, pool
+    (1, 28, 28, 1, 28, 3, 3, (2, 2)),  # the lecture's layers on one image (the direct C=1 kernel)
+    (3, 11, 9, 5, 7, 3, 2, (2, 3)),
+])
+def test_conv2d_maxpool_front_door_matches_the_binding(dtype, case, rng):
+    n, h, w, c, k, r, s, pool = case
+    x = rng.standard_normal((n, h, w, c)).astype(dtype)
+    wt = rng.standard_normal((r, s, c, k)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+    plan = nn._conv2d_maxpool_plan(x, wt, 1, "valid", 1, 1, pool)
+    args = (plan.conv.dims, plan.conv.opts, plan.pdims, plan.popts)
+    front = _nnfront.conv2d_maxpool(x, wt, b, *args, True)
+    assert front is not None
+    y, codes = front
+    y_bind = np.empty(plan.out_shape, dtype)
+    codes_bind = np.empty(plan.out_shape, np.uint8)
+    _kernels.conv2d_maxpool(x.reshape(-1), wt.reshape(-1), b, y_bind.reshape(-1), codes_bind.reshape(-1),
+                            *args)
+    assert y.dtype == dtype and codes.dtype == np.uint8 and y.shape == plan.out_shape
+    np.testing.assert_array_equal(y, y_bind)
+    np.testing.assert_array_equal(codes, codes_bind)
+    y2, none = _nnfront.conv2d_maxpool(x, wt, None, *args, False)
+    assert none is None and y2.shape == plan.out_shape
+    # arrays the kernel must not read in place, or that do not fit the plan: the binding's path
+    for bad in [(misaligned(x), wt, b), (x, misaligned(wt), b), (x, wt, b[:-1]), (x[:, :-1], wt, b),
+                (x, wt.astype(np.float32 if dtype == np.float64 else np.float64), b), (x.tolist(), wt, b)]:
+        assert _nnfront.conv2d_maxpool(*bad, *args, True) is None

@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""fastconv.nn's front doors: conv2d, max_pool2d, max_pool2d_backward, and the
-geometry of conv2d_backward.
+"""fastconv.nn's front doors: conv2d, max_pool2d, max_pool2d_backward, the
+geometry of conv2d_backward, and the model layer's fused conv2d + max-pool.
 
 Per-call cost matters for these ops as much as for the drop-ins: one 28x28
 image through the lecture's first layer (28 3x3 filters) is about 4.5 us of
@@ -32,7 +32,7 @@ take the general path, so no size or product here can overflow 64 bits.
 """
 cimport numpy as cnp
 from cpython.long cimport PyLong_AsLongLongAndOverflow
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint8_t
 
 cnp.import_array()
 
@@ -54,6 +54,10 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_max_pool2d(const fc_pool2d_params *p, const double *x, double *y, int64_t *idx)
     int fc_f32_max_pool2d_backward(const fc_pool2d_params *p, const float *gy, const int64_t *idx, float *gx)
     int fc_f64_max_pool2d_backward(const fc_pool2d_params *p, const double *gy, const int64_t *idx, double *gx)
+    int fc_f32_conv2d_maxpool(const fc_conv2d_params *p, const fc_pool2d_params *q, const float *x,
+                              const float *w, const float *b, float *y, uint8_t *code)
+    int fc_f64_conv2d_maxpool(const fc_conv2d_params *p, const fc_pool2d_params *q, const double *x,
+                              const double *w, const double *b, double *y, uint8_t *code)
 
 cdef enum:
     OPT_MAX = 1 << 30  # strides, paddings, dilations, groups and kernel sizes up to this
@@ -394,3 +398,48 @@ def max_pool2d_backward(grad_out, x, indices, kernel_size, stride, padding, dila
         else:
             st = fc_f64_max_pool2d_backward(&p, <const double *>gp, ip, <double *>xp)
     return gx if st == 0 else None
+
+
+# ---- conv2d fused with the max-pool after it (the model layer's Conv2D + MaxPooling2D) --
+
+def conv2d_maxpool(x, weight, bias, tuple cdims, tuple copts, tuple pdims, tuple popts,
+                   bint return_codes):
+    """``fastconv.nn._conv2d_maxpool``'s (y, codes or None) for a plan's sizes and
+    options (checked when the plan was made, and by the kernel), or None where
+    an array is not one the kernel reads in place."""
+    cdef fc_conv2d_params p
+    cdef fc_pool2d_params q
+    cdef int t = _float_array(x, True), st
+    if t < 0 or _float_array(weight, True) != t:
+        return None
+    p.n, p.c, p.h, p.w, p.k, p.r, p.s, p.oh, p.ow = cdims
+    p.stride_h, p.stride_w, p.dil_h, p.dil_w, p.pad_top, p.pad_left, p.groups = copts
+    q.n, q.c, q.h, q.w, q.oh, q.ow = pdims
+    q.kernel_h, q.kernel_w, q.stride_h, q.stride_w, q.dil_h, q.dil_w, q.pad_top, q.pad_left = popts
+    p.layout = q.layout = FC_NHWC
+    if (p.groups < 1 or cnp.PyArray_SIZE(<cnp.ndarray>x) != p.n * p.h * p.w * p.c
+            or cnp.PyArray_SIZE(<cnp.ndarray>weight) != p.r * p.s * (p.c // p.groups) * p.k):
+        return None
+    cdef const void *bp = NULL
+    if bias is not None:
+        if _float_array(bias, True) != t or cnp.PyArray_SIZE(<cnp.ndarray>bias) != p.k:
+            return None
+        bp = cnp.PyArray_DATA(<cnp.ndarray>bias)
+    cdef cnp.npy_intp dims[4]
+    dims[0], dims[1], dims[2], dims[3] = q.n, q.oh, q.ow, q.c
+    y = _empty(4, dims, t)
+    codes = _empty(4, dims, cnp.NPY_UINT8) if return_codes else None
+    if y is None or (return_codes and codes is None):
+        return None
+    cdef const void *xp = cnp.PyArray_DATA(<cnp.ndarray>x)
+    cdef const void *wp = cnp.PyArray_DATA(<cnp.ndarray>weight)
+    cdef void *yp = cnp.PyArray_DATA(<cnp.ndarray>y)
+    cdef uint8_t *cp = <uint8_t *>cnp.PyArray_DATA(<cnp.ndarray>codes) if return_codes else NULL
+    with nogil:
+        if t == cnp.NPY_FLOAT:
+            st = fc_f32_conv2d_maxpool(&p, &q, <const float *>xp, <const float *>wp,
+                                       <const float *>bp, <float *>yp, cp)
+        else:
+            st = fc_f64_conv2d_maxpool(&p, &q, <const double *>xp, <const double *>wp,
+                                       <const double *>bp, <double *>yp, cp)
+    return (y, codes) if st == 0 else None

@@ -712,6 +712,10 @@ def _conv2d_maxpool(plan: _ConvPoolPlan, x: np.ndarray, weight: np.ndarray,
     place of its maximum in its pool window, ``dy * pool_w + dx``, naming the
     element max_pool2d's index names (1 byte per output instead of 8). Arrays
     C-contiguous, one dtype."""
+    front = _nnfront.conv2d_maxpool(x, weight, bias, plan.conv.dims, plan.conv.opts, plan.pdims,
+                                    plan.popts, return_codes)
+    if front is not None:  # (at C speed: _nnfront.pyx)
+        return front
     y = np.empty(plan.out_shape, dtype=x.dtype)
     codes = np.empty(plan.out_shape, dtype=np.uint8) if return_codes else None
     _kernels.conv2d_maxpool(x.reshape(-1), weight.reshape(-1), bias, y.reshape(-1),
