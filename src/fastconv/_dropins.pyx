@@ -33,18 +33,8 @@ cnp.import_array()
 cdef extern from "numpy/ndarraytypes.h":
     int NPY_HALF
 
-cdef extern from "fastconv/fastconv.h" nogil:
-    ctypedef enum fc_boundary:
-        FC_BOUNDARY_FILL
-        FC_BOUNDARY_WRAP
-        FC_BOUNDARY_SYMM
-    ctypedef struct fc_correlate2d_params:
-        int64_t h, w, ldx, kh, kw, oh, ow, pad_top, pad_left
-        fc_boundary boundary
-    int fc_f32_correlate2d(const fc_correlate2d_params *p, const float *x, const float *k,
-                           float fillvalue, float *y)
-    int fc_f64_correlate2d(const fc_correlate2d_params *p, const double *x, const double *k,
-                           double fillvalue, double *y)
+from fastconv._capi cimport *
+
 
 # Multiply-adds under which the GIL is kept: releasing and taking it back costs
 # about as much as this many multiply-adds take.

@@ -29,25 +29,8 @@ from libc.stdlib cimport free, malloc
 
 cnp.import_array()
 
-cdef extern from "fastconv/fastconv.h" nogil:
-    ctypedef enum fc_boundary:
-        FC_BOUNDARY_FILL
-    enum: FC_ND_MAX_DIMS
-    ctypedef struct fc_correlatend_params:
-        int ndim
-        int64_t shape[FC_ND_MAX_DIMS]
-        int64_t kshape[FC_ND_MAX_DIMS]
-        int64_t pad[FC_ND_MAX_DIMS]
-        fc_boundary boundary
-    int fc_f32_correlatend(const fc_correlatend_params *p, const float *x, const float *k, float fill, float *y)
-    int fc_f64_correlatend(const fc_correlatend_params *p, const double *x, const double *k, double fill, double *y)
-    ctypedef struct fc_axis_params:
-        int64_t outer, n, inner, m, pad
-        fc_boundary boundary
-    int fc_f32_correlate_axis(const fc_axis_params *p, const float *x, const double *w, float fill, float *y)
-    int fc_f64_correlate_axis(const fc_axis_params *p, const double *x, const double *w, double fill, double *y)
-    int fc_f32_uniform_axis(const fc_axis_params *p, const float *x, float fill, float *y)
-    int fc_f64_uniform_axis(const fc_axis_params *p, const double *x, double fill, double *y)
+from fastconv._capi cimport *
+
 
 # fc_boundary codes by SciPy's mode names (as ndimage._MODES)
 cdef dict _MODES = {"nearest": 4, "wrap": 1, "reflect": 2, "grid-mirror": 2, "mirror": 3,
@@ -158,23 +141,29 @@ cdef int _correlatend(const fc_correlatend_params *p, bint f32, const void *x, c
     return st
 
 
+cdef bint _common(object input, bint uint8_ok, object mode, object cval, object origin,
+                  int *t, int *code, double *fill, int64_t *org):
+    """The checks every front door makes: the input (see _input_type), a mode by
+    name, cval and origin Python numbers, cval usable in the input's dtype."""
+    t[0] = _input_type(input, uint8_ok)
+    code[0] = _mode(mode)
+    return (t[0] >= 0 and code[0] >= 0 and _number(cval, fill) and _small_int(origin, org)
+            and _fill_fits(t[0], code[0], fill[0]))
+
+
 # ---- correlate, convolve ------------------------------------------------------------
 
 def correlate(input, weights, output, mode, cval, origin, axes, bint convolution):
     """ndimage.correlate (convolution False) or convolve for the common case
     above with weights of input's number of dimensions, none of length 1 (the
     general path reorders such axes first); else None."""
-    if output is not None or axes is not None:
-        return None
-    cdef int t = _input_type(input, False)
-    cdef int code = _mode(mode)
+    cdef int t, code
     cdef double fill
     cdef int64_t org
-    if t < 0 or code < 0 or not _number(cval, &fill) or not _small_int(origin, &org):
+    if output is not None or axes is not None \
+            or not _common(input, False, mode, cval, origin, &t, &code, &fill, &org):
         return None
     cdef bint f32 = t == cnp.NPY_FLOAT
-    if f32 and code == FC_BOUNDARY_FILL and <double><float>fill != fill:
-        return None
     cdef cnp.ndarray x = <cnp.ndarray>input
     cdef cnp.ndarray k = _real_weights(weights)
     if k is None:
@@ -334,15 +323,10 @@ cdef inline int _axis(object axis, int nd):
 
 def correlate1d(input, weights, axis, output, mode, cval, origin, bint convolution):
     """ndimage.correlate1d (or convolve1d) for the common case; else None."""
-    if output is not None:
-        return None
-    cdef int t = _input_type(input, False)
-    cdef int code = _mode(mode)
+    cdef int t, code
     cdef double fill
     cdef int64_t org
-    if t < 0 or code < 0 or not _number(cval, &fill) or not _small_int(origin, &org):
-        return None
-    if t == cnp.NPY_FLOAT and code == FC_BOUNDARY_FILL and <double><float>fill != fill:
+    if output is not None or not _common(input, False, mode, cval, origin, &t, &code, &fill, &org):
         return None
     cdef cnp.ndarray x = <cnp.ndarray>input
     cdef int ax = _axis(axis, cnp.PyArray_NDIM(x))
@@ -360,16 +344,11 @@ def correlate1d(input, weights, axis, output, mode, cval, origin, bint convoluti
 
 def uniform_filter1d(input, size, axis, output, mode, cval, origin):
     """ndimage.uniform_filter1d for the common case (float64, float32, uint8); else None."""
-    if output is not None:
-        return None
-    cdef int t = _input_type(input, True)
-    cdef int code = _mode(mode)
+    cdef int t, code
     cdef double fill
     cdef int64_t org, m
-    if t < 0 or code < 0 or not _number(cval, &fill) or not _small_int(origin, &org) \
+    if output is not None or not _common(input, True, mode, cval, origin, &t, &code, &fill, &org) \
             or not _small_int(size, &m) or m < 1:
-        return None
-    if not _fill_fits(t, code, fill):
         return None
     cdef cnp.ndarray x = <cnp.ndarray>input
     cdef int ax = _axis(axis, cnp.PyArray_NDIM(x))

@@ -36,28 +36,8 @@ from libc.stdint cimport int64_t, uint8_t
 
 cnp.import_array()
 
-cdef extern from "fastconv/fastconv.h" nogil:
-    ctypedef enum fc_layout:
-        FC_NCHW
-        FC_NHWC
-    ctypedef struct fc_conv2d_params:
-        int64_t n, c, h, w, k, r, s, oh, ow
-        int64_t stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, groups
-        fc_layout layout
-    ctypedef struct fc_pool2d_params:
-        int64_t n, c, h, w, oh, ow
-        int64_t kernel_h, kernel_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
-        fc_layout layout
-    int fc_f32_conv2d(const fc_conv2d_params *p, const float *x, const float *w, const float *b, float *y)
-    int fc_f64_conv2d(const fc_conv2d_params *p, const double *x, const double *w, const double *b, double *y)
-    int fc_f32_max_pool2d(const fc_pool2d_params *p, const float *x, float *y, int64_t *idx)
-    int fc_f64_max_pool2d(const fc_pool2d_params *p, const double *x, double *y, int64_t *idx)
-    int fc_f32_max_pool2d_backward(const fc_pool2d_params *p, const float *gy, const int64_t *idx, float *gx)
-    int fc_f64_max_pool2d_backward(const fc_pool2d_params *p, const double *gy, const int64_t *idx, double *gx)
-    int fc_f32_conv2d_maxpool(const fc_conv2d_params *p, const fc_pool2d_params *q, const float *x,
-                              const float *w, const float *b, float *y, uint8_t *code)
-    int fc_f64_conv2d_maxpool(const fc_conv2d_params *p, const fc_pool2d_params *q, const double *x,
-                              const double *w, const double *b, double *y, uint8_t *code)
+from fastconv._capi cimport *
+
 
 cdef enum:
     OPT_MAX = 1 << 30  # strides, paddings, dilations, groups and kernel sizes up to this

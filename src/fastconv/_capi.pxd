@@ -1,0 +1,90 @@
+# The C API of libfastconv (csrc/include/fastconv/fastconv.h) as the Cython
+# modules see it: one declaration of each entry point, cimported by
+# _kernels.pyx and the front doors (_dropins, _ndfront, _nnfront).
+from libc.stdint cimport int64_t, uint8_t
+
+cdef extern from "fastconv/fastconv.h" nogil:
+    ctypedef enum fc_layout:
+        FC_NCHW
+        FC_NHWC
+    ctypedef enum fc_isa:
+        FC_ISA_SCALAR
+        FC_ISA_AVX2
+        FC_ISA_AVX512
+    ctypedef struct fc_conv2d_params:
+        int64_t n, c, h, w, k, r, s, oh, ow
+        int64_t stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, groups
+        fc_layout layout
+    ctypedef struct fc_pool2d_params:
+        int64_t n, c, h, w, oh, ow
+        int64_t kernel_h, kernel_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
+        fc_layout layout
+    int fc_f32_conv2d(const fc_conv2d_params *p, const float *x, const float *w, const float *b, float *y)
+    int fc_f64_conv2d(const fc_conv2d_params *p, const double *x, const double *w, const double *b, double *y)
+    int fc_f32_conv2d_backward_weight(const fc_conv2d_params *p, const float *x, const float *gy, float *gw)
+    int fc_f64_conv2d_backward_weight(const fc_conv2d_params *p, const double *x, const double *gy, double *gw)
+    int fc_f32_conv2d_backward_input(const fc_conv2d_params *p, const float *gy, const float *w, float *gx)
+    int fc_f64_conv2d_backward_input(const fc_conv2d_params *p, const double *gy, const double *w, double *gx)
+    int fc_f32_relu_backward(int64_t n, const float *gy, const float *x, float *gx)
+    int fc_f64_relu_backward(int64_t n, const double *gy, const double *x, double *gx)
+    int fc_f32_max_pool2d_backward(const fc_pool2d_params *p, const float *gy, const int64_t *idx, float *gx)
+    int fc_f64_max_pool2d_backward(const fc_pool2d_params *p, const double *gy, const int64_t *idx, double *gx)
+    int fc_f32_conv2d_maxpool(const fc_conv2d_params *p, const fc_pool2d_params *q, const float *x, const float *w, const float *b, float *y, uint8_t *code)
+    int fc_f64_conv2d_maxpool(const fc_conv2d_params *p, const fc_pool2d_params *q, const double *x, const double *w, const double *b, double *y, uint8_t *code)
+    int fc_f32_conv2d_maxpool_backward_weight(const fc_conv2d_params *p, const fc_pool2d_params *q, const float *x, const float *gy, const uint8_t *code, float *gw, float *gb)
+    int fc_f64_conv2d_maxpool_backward_weight(const fc_conv2d_params *p, const fc_pool2d_params *q, const double *x, const double *gy, const uint8_t *code, double *gw, double *gb)
+    int fc_f32_dense(int64_t n, int64_t k, int64_t m, const float *x, const float *w, const float *b, float *y)
+    int fc_f64_dense(int64_t n, int64_t k, int64_t m, const double *x, const double *w, const double *b, double *y)
+    int fc_f32_dense_backward(int64_t n, int64_t k, int64_t m, const float *gy, const float *x, const float *w, float *gx, float *gw)
+    int fc_f64_dense_backward(int64_t n, int64_t k, int64_t m, const double *gy, const double *x, const double *w, double *gx, double *gw)
+    int fc_f32_dense_backward_adam(int64_t n, int64_t k, int64_t m, const float *gy, const float *x, float *w, float *gx, float *gw, float *mom, float *vel, double alpha, double b1, double b2, double eps)
+    int fc_f64_dense_backward_adam(int64_t n, int64_t k, int64_t m, const double *gy, const double *x, double *w, double *gx, double *gw, double *mom, double *vel, double alpha, double b1, double b2, double eps)
+    int fc_f32_adam_update(int64_t n, float *p, const float *g, float *m, float *v, double alpha, double b1, double b2, double eps)
+    int fc_f64_adam_update(int64_t n, double *p, const double *g, double *m, double *v, double alpha, double b1, double b2, double eps)
+    int fc_f32_max_pool2d(const fc_pool2d_params *p, const float *x, float *y, int64_t *idx)
+    int fc_f64_max_pool2d(const fc_pool2d_params *p, const double *x, double *y, int64_t *idx)
+    ctypedef enum fc_boundary:
+        FC_BOUNDARY_FILL
+        FC_BOUNDARY_WRAP
+        FC_BOUNDARY_SYMM
+        FC_BOUNDARY_MIRROR
+        FC_BOUNDARY_NEAREST
+    ctypedef struct fc_correlate2d_params:
+        int64_t h, w, ldx, kh, kw, oh, ow, pad_top, pad_left
+        fc_boundary boundary
+    int fc_f32_correlate2d(const fc_correlate2d_params *p, const float *x, const float *k, float fill, float *y)
+    int fc_f64_correlate2d(const fc_correlate2d_params *p, const double *x, const double *k, double fill, double *y)
+    int fc_f32_correlate1d(int64_t n, const float *x, int64_t m, const float *w, int64_t pad_left, int64_t out_n, float *y)
+    int fc_f64_correlate1d(int64_t n, const double *x, int64_t m, const double *w, int64_t pad_left, int64_t out_n, double *y)
+    enum: FC_ND_MAX_DIMS
+    ctypedef struct fc_correlatend_params:
+        int ndim
+        int64_t shape[FC_ND_MAX_DIMS]
+        int64_t kshape[FC_ND_MAX_DIMS]
+        int64_t pad[FC_ND_MAX_DIMS]
+        fc_boundary boundary
+    int fc_f32_correlatend(const fc_correlatend_params *p, const float *x, const float *k, float fill, float *y)
+    int fc_f64_correlatend(const fc_correlatend_params *p, const double *x, const double *k, double fill, double *y)
+    ctypedef struct fc_axis_params:
+        int64_t outer, n, inner, m, pad
+        fc_boundary boundary
+    int fc_f32_correlate_axis(const fc_axis_params *p, const float *x, const double *w, float fill, float *y)
+    int fc_f64_correlate_axis(const fc_axis_params *p, const double *x, const double *w, double fill, double *y)
+    int fc_f32_uniform_axis(const fc_axis_params *p, const float *x, float fill, float *y)
+    int fc_f64_uniform_axis(const fc_axis_params *p, const double *x, double fill, double *y)
+    int fc_get_num_threads()
+    void fc_set_num_threads(int n)
+    int fc_threads_enabled()
+    int fc_local_thread_limit(int n)
+    int fc_pool_workers()
+    int64_t fc_pool_spin_ns(int64_t ns)
+    int64_t fc_parallel_threshold_ns(int64_t ns)
+    fc_isa fc_cpu_isa()
+    fc_isa fc_current_isa()
+    fc_isa fc_set_isa(fc_isa wanted)
+    int fc_isa_compiled(fc_isa isa)
+    const char *fc_isa_name(fc_isa isa)
+    int64_t fc_cpu_cache_bytes(int level)
+    double fc_probe_fma_gflops(fc_isa isa, double seconds)
+    double fc_probe_copy_gbps(int64_t n_bytes, double seconds)
+    double fc_probe_region_ns(int team, int64_t count, int64_t work_ns)
