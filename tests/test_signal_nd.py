@@ -492,12 +492,24 @@ def _wide_range(rng, shape, dtype, decades):
     ((30, 40), (30, 40), None),      # the kernel fills the transform: rfftn itself
     ((5, 60, 70), (1, 5, 3), (1, 2)),  # a broadcast axis beside the transformed ones
     ((6, 30, 40), (4, 1, 5), (2, 0)),  # axes out of order
+    ((300, 200), (3, 3), None),        # big enough for the row-by-row transform
+    ((40, 40, 40), (3, 3, 3), None),
+    ((64, 20, 300), (5, 1, 7), (2, 0)),
 ])
-def test_fftconvolve_is_scipys_bit_for_bit(rng, dtype, s1, s2, axes):
+@pytest.mark.parametrize("split_points", [0, None], ids=["split-always", "split-default"])
+def test_fftconvolve_is_scipys_bit_for_bit(rng, monkeypatch, dtype, s1, s2, axes, split_points):
     """Well-scaled real inputs: fastconv's fftconvolve gives scipy.signal's bits
     (its transform of a small operand only over the operand's own rows is
-    rfftn's, bit for bit), in every mode."""
+    rfftn's, bit for bit), in every mode, with the row-by-row transform taken
+    wherever the operand allows it and where the default threshold takes it."""
+    if split_points is not None:
+        monkeypatch.setattr(_fftconv, "_SPLIT_POINTS", split_points)
+    split = []
+    real_rfft = _fftconv._scipy_fft().rfft
+    monkeypatch.setattr(_fftconv._scipy_fft(), "rfft", lambda *a, **k: (split.append(1), real_rfft(*a, **k))[1])
     a, b = rng.standard_normal(s1).astype(dtype), rng.standard_normal(s2).astype(dtype)
+    if math.prod(s1) >= 50_000:  # the three cases made for it
+        assert (fs.fftconvolve(a, b, axes=axes), split)[1], "the row-by-row transform was not taken"
     for mode in ("full", "same", "valid"):
         got = fs.fftconvolve(a, b, mode, axes=axes)
         want = ss.fftconvolve(a, b, mode, axes=axes)
