@@ -1,6 +1,6 @@
 """fftconvolve and oaconvolve with SciPy's rules (axes, broadcasting of the other
-axes, modes, dtypes, errors), on scipy.fft with fastconv's thread count as its
-`workers` when SciPy is installed, else on numpy.fft.
+axes, modes, dtypes, errors), on scipy.fft (one worker, as SciPy's own calls)
+when SciPy is installed, else on numpy.fft.
 
 The transforms are SciPy's own (the same lengths, the same library, the same
 precision: float32 and complex64 inputs are transformed in single precision),
@@ -21,17 +21,15 @@ from numbers import Number
 
 import numpy as np
 
-from . import _kernels
-
 # Exponents e (2**(e-1) <= largest |part| < 2**e) the transforms take unscaled,
 # for each operand and for their sum (the spectra's product), by the precision
 # they run in: a spectrum grows by at most the points transformed (< 2**64),
 # and products keep 24 or 53 bits above the subnormal range.
 _SAFE = {4: (-80, 40), 8: (-900, 400)}
-# Transforms of fewer points than this run on one thread: splitting them over
-# scipy.fft's workers costs more than it saves (measured on AMD EPYC Zen 5, 2
-# threads: 320x320 points 0.75x of one worker, 66x66x66 points 1.1-1.5x).
-_SERIAL_POINTS = 1 << 18
+# scipy.fft runs one worker, as in SciPy's own fftconvolve: on the 2-vCPU
+# machines measured (AMD EPYC Zen 5) a second worker made 1050x1050 and
+# 66x66x66 transforms faster in some runs and 10-30% slower in others, and a
+# drop-in must never be slower than the original.
 
 
 @functools.lru_cache(maxsize=1)
@@ -43,14 +41,12 @@ def _scipy_fft():
     return sp_fft
 
 
-def _transforms(complex_: bool, points: int):
-    """(forward, inverse, keyword arguments): scipy.fft's with fastconv's
-    threads (one below _SERIAL_POINTS), else numpy.fft's."""
+def _transforms(complex_: bool):
+    """(forward, inverse, keyword arguments): scipy.fft's, else numpy.fft's."""
     sp_fft = _scipy_fft()
     if sp_fft is not None:
         pair = (sp_fft.fftn, sp_fft.ifftn) if complex_ else (sp_fft.rfftn, sp_fft.irfftn)
-        workers = _kernels.get_num_threads() if points >= _SERIAL_POINTS else 1
-        return (*pair, {"workers": max(1, workers)})
+        return (*pair, {})
     pair = (np.fft.fftn, np.fft.ifftn) if complex_ else (np.fft.rfftn, np.fft.irfftn)
     return (*pair, {})
 
@@ -278,9 +274,7 @@ def freq_conv(a, b, axes, fshape):
     """Convolution of the operands over `axes` by transforms of lengths `fshape`
     (circular beyond them), the other axes broadcast."""
     complex_ = a.dtype.kind == "c" or b.dtype.kind == "c"
-    points = math.prod(fshape) * math.prod(max(a.shape[i], b.shape[i])
-                                           for i in range(a.ndim) if i not in axes)
-    fwd, inv, kw = _transforms(complex_, points)
+    fwd, inv, kw = _transforms(complex_)
     sp1 = _forward(fwd, a, fshape, axes, kw, complex_)
     sp2 = _forward(fwd, b, fshape, axes, kw, complex_)
     product = _multiply(sp1, sp2)

@@ -427,7 +427,7 @@ def correlate(in1, in2, mode="full", method="auto"):
     wrapping as SciPy's) are computed there; long double, integers whose sums
     exceed 2**53 and empty inputs go to SciPy itself (without SciPy, to an exact
     slow twin), and dtypes SciPy refuses (bool, float16, object beyond 1-D)
-    raise its ValueError. The FFT runs on ``scipy.fft`` with fastconv's threads.
+    raise its ValueError. The FFT runs on ``scipy.fft``, one worker, as SciPy's.
 
     Examples
     --------
@@ -605,8 +605,8 @@ def fftconvolve(in1, in2, mode="full", axes=None):
     Notes
     -----
     The transforms are ``scipy.fft``'s (``numpy.fft`` without SciPy) with
-    SciPy's lengths and precision, run on fastconv's thread count
-    (``workers``), so the values are SciPy's. Operands whose magnitudes would
+    SciPy's lengths and precision, one worker as in SciPy, so the values are
+    SciPy's. Operands whose magnitudes would
     overflow or underflow the transforms (1e300, subnormal kernels, float32
     beyond 1e19) are scaled by powers of two first, exactly, so the result is
     finite wherever the true sums are. An FFT's error is relative to the
@@ -652,7 +652,7 @@ def oaconvolve(in1, in2, mode="full", axes=None):
     The longer input is cut, along each axis where the shorter is less than
     half as long, into blocks of SciPy's optimal length (``-K W_{-1}(-1/(2eK))``
     for an overlap of K, rounded up to a fast length); the blocks are
-    transformed at once on ``scipy.fft`` with fastconv's threads and their
+    transformed at once on ``scipy.fft`` (one worker, as SciPy's) and their
     products added back where they overlap. Equal shapes, or one block per
     axis, are :func:`fftconvolve`.
 
