@@ -891,3 +891,35 @@ def test_skimage_style_code_is_unchanged_under_patched(case, rng):
         got = run(img, u8, rgb)
     for g, w in zip(got, want) if isinstance(want, tuple) else [(got, want)]:
         assert_same(g, w, what=case)
+
+
+def test_separable_scratch_kept_between_calls_stays_right(rng):
+    """The separable filters' scratch blocks, kept between calls, serve calls of
+    growing and shrinking sizes and dtypes, and threads calling at once (each
+    takes a block of its own while the kernels run without the GIL)."""
+    shapes = [(300, 200), (40, 30), (600, 500), (64, 64, 3), (300, 200)]
+    for shape in shapes:
+        for dtype in ("float64", "float32", "uint8"):
+            x = (rng.random(shape) * 200).astype(dtype)
+            check("uniform_filter", x, 5, what=f"{dtype}{shape}")
+            check("gaussian_filter", x, 1.5, what=f"{dtype}{shape}")
+    images = [(rng.random((256 + 16 * i, 300)) * 255).astype(np.uint8 if i % 2 else np.float64)
+              for i in range(6)]
+    want = [sndi.uniform_filter(im, 7) for im in images]
+    got: list = [None] * len(images)
+    errors: list = []
+
+    def run(i):
+        try:
+            for _ in range(5):
+                got[i] = fndi.uniform_filter(images[i], 7)
+                assert np.array_equal(got[i], want[i]), f"image {i}"
+        except Exception as e:  # reported below, with the thread's image
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(images))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors

@@ -265,52 +265,110 @@ cdef bint _convex(cnp.ndarray k):
     return s <= 1 + 1e-12
 
 
+# Scratch for the separable passes, kept between calls: a two-pass filter of a
+# 512x512 float64 image needs 2 MB of it, and memory the C library returns to the
+# system after each call is page-faulted in again by the next (several times the
+# filter's own time on a virtual machine). At most two blocks of up to SCRATCH_MAX
+# bytes are kept; only code holding the GIL takes or gives them back, and a block
+# taken is the caller's alone while it runs without the GIL.
+DEF SCRATCH_MAX = 8 << 20
+cdef void *_kept[2]
+cdef size_t _kept_bytes[2]
+
+
+cdef void *_take(size_t nbytes, size_t *got):
+    """A scratch block of at least nbytes (its size in *got), or NULL."""
+    cdef int i
+    cdef void *p
+    for i in range(2):
+        if _kept[i] != NULL and _kept_bytes[i] >= nbytes:
+            p, got[0] = _kept[i], _kept_bytes[i]
+            _kept[i] = NULL
+            return p
+    got[0] = nbytes
+    return malloc(nbytes if nbytes else 1)
+
+
+cdef void _give(void *p, size_t nbytes):
+    """Back to the kept blocks if it is small enough and there is room (or it is
+    larger than a kept one, which it replaces), else freed."""
+    cdef int i, smallest = 0
+    if p == NULL:
+        return
+    if nbytes <= SCRATCH_MAX:
+        for i in range(2):
+            if _kept[i] == NULL:
+                _kept[i], _kept_bytes[i] = p, nbytes
+                return
+            if _kept_bytes[i] < _kept_bytes[smallest]:
+                smallest = i
+        if _kept_bytes[smallest] < nbytes:
+            free(_kept[smallest])
+            _kept[smallest], _kept_bytes[smallest] = p, nbytes
+            return
+    free(p)
+
+
 cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill):
     """Passes (weights as float64 arrays or None, window, axis, pad) one after
     another, each into an array of x's dtype, as ndimage._passes runs them; the
     last result, or None if a kernel failed. uint8 (running means and convex
     weights only, cval within 0-255) runs on double copies, each pass's result
-    truncated to an integer as SciPy stores it."""
+    truncated to an integer as SciPy stores it. Intermediate results live in
+    kept scratch blocks; only the result is a new array."""
     cdef int64_t i, total = cnp.PyArray_SIZE(x)
     cdef Py_ssize_t j, count = len(passes)
     cdef int kt = cnp.NPY_DOUBLE if t == cnp.NPY_UBYTE else t
-    cdef cnp.ndarray src = x, dst, spare = None, k
+    cdef size_t item = sizeof(double) if kt == cnp.NPY_DOUBLE else sizeof(float)
+    cdef size_t nbytes = <size_t>total * item, got_a = 0, got_b = 0
+    cdef cnp.ndarray result = _empty_like(x, t), k
+    cdef const void *src = cnp.PyArray_DATA(x)
+    cdef void *dst
+    cdef void *a = NULL
+    cdef void *b = NULL
     cdef const uint8_t *bytes_in
     cdef uint8_t *bytes_out
     cdef double *d
-    if t == cnp.NPY_UBYTE:
-        src = _empty_like(x, cnp.NPY_DOUBLE)
+    cdef bint failed = False
+    if t == cnp.NPY_UBYTE:  # double copies: a holds the input, the passes go a -> b -> a ...
+        a, b = _take(nbytes, &got_a), _take(nbytes, &got_b)
+        if a == NULL or b == NULL:
+            _give(a, got_a)
+            _give(b, got_b)
+            return None
         bytes_in = <const uint8_t *>cnp.PyArray_DATA(x)
-        d = <double *>cnp.PyArray_DATA(src)
+        d = <double *>a
         for i in range(total):
             d[i] = bytes_in[i]
-    cdef cnp.ndarray result = _empty_like(x, kt)
+        src = a
+    elif count > 1:  # a spare for the passes before the last (counting back in twos)
+        b = _take(nbytes, &got_b)
+        if b == NULL:
+            return None
     for j in range(count):
         weights, m, axis, pad = passes[j]
-        # the last pass (counting back in twos) writes `result`, the others a spare
-        if (count - 1 - j) % 2 == 0:
-            dst = result
-        else:
-            if spare is None:
-                spare = _empty_like(x, kt)
-            dst = spare
-        k = weights
-        if _pass(kt, cnp.PyArray_DATA(src), cnp.PyArray_DATA(dst), x, axis,
-                 NULL if k is None else <const double *>cnp.PyArray_DATA(k), m, pad, code, fill):
-            return None
         if t == cnp.NPY_UBYTE:
-            d = <double *>cnp.PyArray_DATA(dst)
+            dst = b if src == a else a
+        else:
+            dst = cnp.PyArray_DATA(result) if (count - 1 - j) % 2 == 0 else b
+        k = weights
+        if _pass(kt, src, dst, x, axis, NULL if k is None else <const double *>cnp.PyArray_DATA(k),
+                 m, pad, code, fill):
+            failed = True
+            break
+        if t == cnp.NPY_UBYTE:
+            d = <double *>dst
             for i in range(total):  # values within 0-255, none negative: C's conversion truncates
                 d[i] = <double><int64_t>d[i]
         src = dst
-    if t != cnp.NPY_UBYTE:
-        return src
-    result = _empty_like(x, cnp.NPY_UBYTE)
-    bytes_out = <uint8_t *>cnp.PyArray_DATA(result)
-    d = <double *>cnp.PyArray_DATA(src)
-    for i in range(total):
-        bytes_out[i] = <uint8_t>d[i]
-    return result
+    if not failed and t == cnp.NPY_UBYTE:
+        bytes_out = <uint8_t *>cnp.PyArray_DATA(result)
+        d = <double *>src
+        for i in range(total):
+            bytes_out[i] = <uint8_t>d[i]
+    _give(a, got_a)
+    _give(b, got_b)
+    return None if failed else result
 
 
 cdef inline int _axis(object axis, int nd):
