@@ -4,6 +4,8 @@ from typing import Any
 
 import numpy as np
 
+MODES: dict[str, int]  # fc_boundary codes by SciPy's mode names
+
 def correlate(input: Any, weights: Any, output: Any, mode: Any, cval: Any, origin: Any, axes: Any,
               convolution: bool) -> np.ndarray | None: ...
 def correlate1d(input: Any, weights: Any, axis: Any, output: Any, mode: Any, cval: Any, origin: Any,

@@ -32,9 +32,14 @@ cnp.import_array()
 from fastconv._capi cimport *
 
 
-# fc_boundary codes by SciPy's mode names (as ndimage._MODES)
-cdef dict _MODES = {"nearest": 4, "wrap": 1, "reflect": 2, "grid-mirror": 2, "mirror": 3,
-                    "constant": 0, "grid-wrap": 1, "grid-constant": 0}
+# fc_boundary codes by SciPy's mode names, for filters (ndimage.py reads this
+# table too): 'grid-constant', 'grid-wrap' and 'grid-mirror' are 'constant',
+# 'wrap' and 'reflect' (they differ only for interpolation).
+MODES = {"nearest": FC_BOUNDARY_NEAREST, "wrap": FC_BOUNDARY_WRAP, "reflect": FC_BOUNDARY_SYMM,
+         "grid-mirror": FC_BOUNDARY_SYMM, "mirror": FC_BOUNDARY_MIRROR,
+         "constant": FC_BOUNDARY_FILL, "grid-wrap": FC_BOUNDARY_WRAP,
+         "grid-constant": FC_BOUNDARY_FILL}
+cdef dict _MODES = MODES
 
 # Products under which the GIL is kept: taking it back costs about as much.
 DEF GIL_WORK = 8192

@@ -53,12 +53,11 @@ __all__ = [
     "uniform_filter1d",
 ]
 
-# fc_boundary codes (csrc/include/fastconv/fastconv.h). For filters SciPy's
-# 'grid-constant', 'grid-wrap' and 'grid-mirror' are 'constant', 'wrap' and
-# 'reflect' (they differ only for interpolation).
-FILL, WRAP, SYMM, MIRROR, NEAREST = 0, 1, 2, 3, 4
-_MODES = {"nearest": NEAREST, "wrap": WRAP, "reflect": SYMM, "grid-mirror": SYMM,
-          "mirror": MIRROR, "constant": FILL, "grid-wrap": WRAP, "grid-constant": FILL}
+# fc_boundary codes (csrc/include/fastconv/fastconv.h) by SciPy's mode names:
+# the front doors' table, one for both paths.
+_MODES = _ndfront.MODES
+FILL, WRAP, SYMM, MIRROR, NEAREST = (_MODES[m] for m in ("constant", "wrap", "reflect", "mirror",
+                                                         "nearest"))
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 # dtypes SciPy's C loops read and write: bool, the integers, float32, float64

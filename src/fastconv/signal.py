@@ -297,9 +297,6 @@ correlate2d, convolve2d = _dropins.correlate2d, _dropins.convolve2d
 # _signal_nd for direct sums and the choice of method, _fftconv for the FFT, the
 # NumPy drop-ins for SciPy's 1-D shortcut to numpy.convolve/correlate.
 
-_ND_MODES = {"valid": 0, "same": 1, "full": 2}
-
-
 def _reverse_and_conj(x: np.ndarray) -> np.ndarray:
     x = x[(slice(None, None, -1),) * x.ndim]
     return np.conj(x) if x.dtype.kind == "c" else x
@@ -448,7 +445,7 @@ def correlate(in1, in2, mode="full", method="auto"):
         return in1 * (np.conj(in2) if in2.dtype.kind == "c" else in2)
     _same_rank(in1, in2, "in1 and in2")
     try:
-        _ND_MODES[mode]
+        _MODES[mode]  # convolve2d's table: the same three names
     except KeyError:
         raise ValueError(
             f"Acceptable mode flags are 'valid', 'same', or 'full'; got {mode!r}") from None
