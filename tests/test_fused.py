@@ -16,7 +16,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 import fastconv
-from fastconv import _kernels, nn
+from fastconv import _inference, _kernels, nn
 from fastconv.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from fastconv.models import Sequential
 import fastconv.optimizers
@@ -281,8 +281,13 @@ def test_fusion_skips_a_conv_that_needs_its_input_gradient(rng):
     x, y = rng.random((8, 10, 10, 1)).astype(np.float32), rng.integers(0, 2, 8)
     model.fit(x, y, epochs=1, verbose=0)
     assert model._fused == set()  # the second conv feeds the first one's gradient
+    # inference needs no gradient: the layer-by-layer path and the one-call pass
+    # both fuse the second conv
+    model._plans[(x.shape[1:], x.dtype)] = None  # no one-call pass
     model.predict(x, verbose=0)
-    assert model._fused == {1}  # inference needs no gradient
+    assert model._fused == {1}
+    model._plans.clear()
+    assert _inference.forward_plan(model, x).ops == ("conv2d", "conv2d+maxpool", "dense")
 
 
 # ---- the Adam step ------------------------------------------------------------------------

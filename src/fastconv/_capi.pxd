@@ -39,6 +39,29 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_dense_backward(int64_t n, int64_t k, int64_t m, const double *gy, const double *x, const double *w, double *gx, double *gw)
     int fc_f32_dense_backward_adam(int64_t n, int64_t k, int64_t m, const float *gy, const float *x, float *w, float *gx, float *gw, float *mom, float *vel, double alpha, double b1, double b2, double eps)
     int fc_f64_dense_backward_adam(int64_t n, int64_t k, int64_t m, const double *gy, const double *x, double *w, double *gx, double *gw, double *mom, double *vel, double alpha, double b1, double b2, double eps)
+    int fc_f32_softmax(int64_t rows, int64_t cols, const float *x, float *y)
+    int fc_f64_softmax(int64_t rows, int64_t cols, const double *x, double *y)
+    ctypedef enum fc_activation:
+        FC_ACT_LINEAR
+        FC_ACT_RELU
+        FC_ACT_SOFTMAX
+    ctypedef enum fc_step_op:
+        FC_STEP_CONV2D
+        FC_STEP_CONV2D_MAXPOOL
+        FC_STEP_MAXPOOL
+        FC_STEP_DENSE
+        FC_STEP_ACTIVATION
+    ctypedef struct fc_step:
+        fc_step_op op
+        fc_activation act
+        fc_conv2d_params conv
+        fc_pool2d_params pool
+        int64_t rows, k, m
+        const void *weight
+        const void *bias
+    int64_t fc_forward_scratch_elems(int64_t n, int n_steps, const fc_step *steps, int64_t *in_elems, int64_t *out_elems)
+    int fc_f32_forward(int64_t n, int n_steps, const fc_step *steps, const float *x, float *y, float *scratch, int64_t scratch_elems)
+    int fc_f64_forward(int64_t n, int n_steps, const fc_step *steps, const double *x, double *y, double *scratch, int64_t scratch_elems)
     int fc_f32_adam_update(int64_t n, float *p, const float *g, float *m, float *v, double alpha, double b1, double b2, double eps)
     int fc_f64_adam_update(int64_t n, double *p, const double *g, double *m, double *v, double alpha, double b1, double b2, double eps)
     int fc_f32_max_pool2d(const fc_pool2d_params *p, const float *x, float *y, int64_t *idx)

@@ -1,6 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """fastconv.nn's front doors: conv2d, max_pool2d, max_pool2d_backward, the
-geometry of conv2d_backward, and the model layer's fused conv2d + max-pool.
+geometry of conv2d_backward, and the model layer's fused conv2d + max-pool and
+softmax; and the model layer's inference pass in one C call (ForwardPlan).
 
 Per-call cost matters for these ops as much as for the drop-ins: one 28x28
 image through the lecture's first layer (28 3x3 filters) is about 4.5 us of
@@ -33,6 +34,7 @@ take the general path, so no size or product here can overflow 64 bits.
 cimport numpy as cnp
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from libc.stdint cimport int64_t, uint8_t
+from libc.stdlib cimport calloc, free
 
 cnp.import_array()
 
@@ -423,3 +425,188 @@ def conv2d_maxpool(x, weight, bias, tuple cdims, tuple copts, tuple pdims, tuple
             st = fc_f64_conv2d_maxpool(&p, &q, <const double *>xp, <const double *>wp,
                                        <const double *>bp, <double *>yp, cp)
     return (y, codes) if st == 0 else None
+
+
+# ---- softmax over the last axis (the model layer's activation) --------------------
+
+def softmax(x):
+    """A new array, softmax over the last axis of `x` (csrc/ops/softmax.c), for a
+    C-contiguous float array; else None."""
+    cdef int t = _float_array(x, True), st
+    if t < 0:
+        return None
+    cdef cnp.ndarray xa = <cnp.ndarray>x
+    cdef int nd = cnp.PyArray_NDIM(xa)
+    if nd == 0:
+        return None
+    y = _empty(nd, cnp.PyArray_DIMS(xa), t)
+    if y is None:
+        return None
+    cdef int64_t cols = cnp.PyArray_DIM(xa, nd - 1)
+    cdef int64_t rows = cnp.PyArray_SIZE(xa) // cols
+    cdef const void *xp = cnp.PyArray_DATA(xa)
+    cdef void *yp = cnp.PyArray_DATA(<cnp.ndarray>y)
+    with nogil:
+        if t == cnp.NPY_FLOAT:
+            st = fc_f32_softmax(rows, cols, <const float *>xp, <float *>yp)
+        else:
+            st = fc_f64_softmax(rows, cols, <const double *>xp, <double *>yp)
+    return y if st == 0 else None
+
+
+# ---- the model layer's inference pass in one call ----------------------------------
+
+cdef enum:
+    KEPT_SCRATCH = 8 << 20  # bytes of scratch a plan keeps between calls, at most
+    MAX_STEPS = 16          # steps of a plan, at most
+
+
+cdef class ForwardPlan:
+    """A Sequential model's inference pass on samples of one shape and dtype as
+    one C call (``fc_*_forward``, csrc/ops/forward.c).
+
+    `steps` lists, in order, tuples ``(op, act, cdims, copts, pdims, popts,
+    rows, k, m, layer)``: op and act the fc_step_op and fc_activation codes;
+    cdims/copts the conv2d sizes and options and pdims/popts the pooling's, in
+    conv2d_maxpool's order (n is ignored), or None; rows, k, m a dense step's
+    or an activation's per-sample sizes; `layer` the layer whose ``_weights``
+    (kernel, then bias where ``use_bias``) the step reads, or None. Weights are
+    looked up on every call, so set_weights and training show at once.
+    ``run(x)`` returns the output for a C-contiguous x of the plan's dtype and
+    sample shape, or None (for anything else, or a non-zero status): the
+    caller then runs the layers one by one."""
+    cdef fc_step *steps
+    cdef int n_steps, t
+    cdef readonly tuple in_shape, out_shape
+    cdef list layers
+    cdef int64_t *wsize
+    cdef int64_t *bsize
+    cdef object scratch  # kept between calls (at most KEPT_SCRATCH bytes), or None
+    cdef tuple args      # the constructor's, for copies and pickles
+
+    def __cinit__(self, list steps, tuple in_shape, tuple out_shape, dtype):
+        cdef Py_ssize_t n = len(steps), i
+        if n < 1 or n > MAX_STEPS:
+            raise ValueError(f"ForwardPlan: 1 to {MAX_STEPS} steps, got {n}")
+        self.steps = <fc_step *>calloc(n, sizeof(fc_step))
+        self.wsize = <int64_t *>calloc(n, sizeof(int64_t))
+        self.bsize = <int64_t *>calloc(n, sizeof(int64_t))
+        if not self.steps or not self.wsize or not self.bsize:
+            raise MemoryError()
+        self.n_steps = <int>n
+        self.t = cnp.NPY_FLOAT if dtype == "float32" else cnp.NPY_DOUBLE
+        self.in_shape, self.out_shape = in_shape, out_shape
+        self.layers = []
+        self.scratch = None
+        self.args = (steps, in_shape, out_shape, dtype)
+        cdef fc_step *s
+        for i in range(n):
+            op, act, cdims, copts, pdims, popts, rows, k, m, layer = steps[i]
+            s = &self.steps[i]
+            s.op, s.act = op, act
+            if cdims is not None:
+                s.conv.n, s.conv.c, s.conv.h, s.conv.w, s.conv.k, s.conv.r, s.conv.s, s.conv.oh, s.conv.ow = cdims
+                (s.conv.stride_h, s.conv.stride_w, s.conv.dil_h, s.conv.dil_w, s.conv.pad_top,
+                 s.conv.pad_left, s.conv.groups) = copts
+                s.conv.layout = FC_NHWC
+                self.wsize[i] = s.conv.r * s.conv.s * (s.conv.c // s.conv.groups) * s.conv.k
+                self.bsize[i] = s.conv.k
+            if pdims is not None:
+                s.pool.n, s.pool.c, s.pool.h, s.pool.w, s.pool.oh, s.pool.ow = pdims
+                (s.pool.kernel_h, s.pool.kernel_w, s.pool.stride_h, s.pool.stride_w, s.pool.dil_h,
+                 s.pool.dil_w, s.pool.pad_top, s.pool.pad_left) = popts
+                s.pool.layout = FC_NHWC
+            s.rows, s.k, s.m = rows, k, m
+            if op == FC_STEP_DENSE:
+                self.wsize[i], self.bsize[i] = k * m, m
+            self.layers.append(layer)
+        cdef int64_t first, final
+        if fc_forward_scratch_elems(1, self.n_steps, self.steps, &first, &final) < 0:
+            raise ValueError("ForwardPlan: the steps do not chain")
+
+    @property
+    def ops(self):
+        """The steps' operations, in order (e.g. ('conv2d+maxpool', 'dense', 'dense'))."""
+        names = ("conv2d", "conv2d+maxpool", "max_pool2d", "dense", "activation")
+        return tuple(names[self.steps[i].op] for i in range(self.n_steps))
+
+    def __reduce__(self):
+        # copy.deepcopy of a model copies its plans with its layers
+        return (ForwardPlan, self.args)
+
+    def __dealloc__(self):
+        free(self.steps)
+        free(self.wsize)
+        free(self.bsize)
+
+    cdef bint _bind(self, int i, fc_step *s, list keep) except -1:
+        """Points s, a copy of step i, at its layer's current weights; False if
+        they are not arrays the kernels read in place."""
+        layer = self.layers[i]
+        if layer is None:
+            return True
+        weights = layer._weights
+        w = weights[0]
+        if _float_array(w, True) != self.t or cnp.PyArray_SIZE(<cnp.ndarray>w) != self.wsize[i]:
+            return False
+        s.weight = cnp.PyArray_DATA(<cnp.ndarray>w)
+        keep.append(w)
+        s.bias = NULL
+        if layer.use_bias:
+            b = weights[1]
+            if _float_array(b, True) != self.t or cnp.PyArray_SIZE(<cnp.ndarray>b) != self.bsize[i]:
+                return False
+            s.bias = cnp.PyArray_DATA(<cnp.ndarray>b)
+            keep.append(b)
+        return True
+
+    def run(self, x):
+        if _float_array(x, True) != self.t:
+            return None
+        cdef cnp.ndarray xa = <cnp.ndarray>x
+        cdef int nd = cnp.PyArray_NDIM(xa), i, st
+        if nd != 1 + len(self.in_shape) or tuple(x.shape[1:]) != self.in_shape:
+            return None
+        cdef int64_t n = cnp.PyArray_DIM(xa, 0)
+        # this call's copy of the steps, pointing at the weights as they are now
+        # (another thread may be running the plan with the ones it found)
+        cdef fc_step steps[MAX_STEPS]
+        cdef list keep = []
+        for i in range(self.n_steps):
+            steps[i] = self.steps[i]
+            if not self._bind(i, &steps[i], keep):
+                return None
+        cdef int64_t need = fc_forward_scratch_elems(n, self.n_steps, steps, NULL, NULL)
+        if need < 0:
+            return None
+        cdef cnp.npy_intp dims[8]
+        cdef int ond = 1 + len(self.out_shape)
+        if ond > 8:
+            return None
+        dims[0] = n
+        for i in range(ond - 1):
+            dims[i + 1] = self.out_shape[i]
+        y = _empty(ond, dims, self.t)
+        # scratch: the kept buffer when it is large enough (taken, so another
+        # thread running this plan meanwhile allocates its own), else a new one
+        buf, self.scratch = self.scratch, None
+        if buf is None or cnp.PyArray_SIZE(<cnp.ndarray>buf) < need:
+            dims[0] = need if need > 0 else 1
+            buf = _empty(1, dims, self.t)
+        if y is None or buf is None:
+            return None
+        cdef const void *xp = cnp.PyArray_DATA(xa)
+        cdef void *yp = cnp.PyArray_DATA(<cnp.ndarray>y)
+        cdef void *sp = cnp.PyArray_DATA(<cnp.ndarray>buf)
+        cdef int64_t have = cnp.PyArray_SIZE(<cnp.ndarray>buf)
+        with nogil:
+            if self.t == cnp.NPY_FLOAT:
+                st = fc_f32_forward(n, self.n_steps, steps, <const float *>xp, <float *>yp,
+                                    <float *>sp, have)
+            else:
+                st = fc_f64_forward(n, self.n_steps, steps, <const double *>xp, <double *>yp,
+                                    <double *>sp, have)
+        if cnp.PyArray_NBYTES(<cnp.ndarray>buf) <= KEPT_SCRATCH and (
+                self.scratch is None or cnp.PyArray_SIZE(<cnp.ndarray>self.scratch) < have):
+            self.scratch = buf
+        return y if st == 0 else None

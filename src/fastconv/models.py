@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from . import _batches, activations, losses, optimizers
+from . import _batches, _inference, activations, losses, optimizers
 from . import layers as layers_mod
 from ._bounded import (
     NPY_HEADER_MAX,
@@ -64,6 +64,7 @@ class Sequential:
     def __init__(self, layers: Sequence[Layer] | None = None, name: str = "sequential") -> None:
         self.name = name
         self._layers: list[Layer] = []
+        self._plans: dict[Any, Any] = {}  # one-call inference passes (_inference.forward_plan)
         self.optimizer: optimizers.Optimizer | None = None
         self.loss: losses.Loss | None = None
         self.metrics: list[str] = []
@@ -122,6 +123,7 @@ class Sequential:
                 "argument to pass a unique name."
             )
         self._layers.append(layer)
+        self._plans.clear()
         needed_input_grad = layer.need_input_grad
         if len(self._layers) == 1:
             layer.need_input_grad = False
@@ -130,6 +132,7 @@ class Sequential:
                 self._build()
             except BaseException:
                 self._layers.pop()
+                self._plans.clear()
                 layer.need_input_grad = needed_input_grad
                 raise
 
@@ -153,6 +156,7 @@ class Sequential:
         if not self._layers:
             raise IndexError(f"pop: the model {self.name!r} has no layers")
         layer = self._layers.pop()
+        self._plans.clear()
         if not self._layers:
             layer.need_input_grad = True
         if rebuild and self._layers and self.input_shape is not None:
@@ -439,7 +443,14 @@ class Sequential:
 
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         """Runs the layers; a Conv2D followed by a MaxPooling2D it fuses with (not the
-        last layer) runs as one kernel, the pair recorded in `_fused` for backward."""
+        last layer) runs as one kernel, the pair recorded in `_fused` for backward.
+        Not training, a model of the layers `_inference` knows runs as one C call,
+        to the same bits."""
+        if not training:
+            plan = _inference.forward_plan(self, x)
+            out = plan.run(x) if plan is not None else None
+            if out is not None:
+                return out  # type: ignore[no-any-return]
         layers, fused, i = self.layers, set(), 0
         while i < len(layers):
             layer = layers[i]

@@ -140,6 +140,58 @@ int fc_f64_dense_backward_adam(int64_t n, int64_t k, int64_t m, const double *gy
                                double *vel, double alpha, double beta_1, double beta_2,
                                double epsilon);
 
+/* ---- softmax over the last axis ----------------------------------------------
+ * Each of `rows` rows of `cols` values becomes exp(x - max) / sum(exp(x - max)),
+ * the row's maximum subtracted first so that nothing overflows; the sum is kept
+ * in double. As the formula gives in IEEE arithmetic, a row holding NaN or +inf
+ * becomes NaN. y may equal x. Rows are independent: a row's result does not
+ * depend on the others or on the thread count. */
+int fc_f32_softmax(int64_t rows, int64_t cols, const float *x, float *y);
+int fc_f64_softmax(int64_t rows, int64_t cols, const double *x, double *y);
+
+/* ---- a model's inference pass in one call ------------------------------------
+ * A chain of steps, each reading the previous step's output (the first reads
+ * x, n samples) and writing the next input (the last writes y). Each step runs
+ * the same entry point as the op alone, with the same arguments, so the chain
+ * gives the bits the ops give one by one. Sizes are per sample (the conv and
+ * pool params' n is ignored: the call's n is used). Channels-last throughout.
+ *   CONV2D          fc_*_conv2d, layout NHWC          in h*w*c      out oh*ow*k
+ *   CONV2D_MAXPOOL  fc_*_conv2d_maxpool (conv, pool)  in h*w*c      out pool oh*ow*k
+ *   MAXPOOL         fc_*_max_pool2d (pool), NHWC      in h*w*c      out oh*ow*c
+ *   DENSE           rows x k times weight (k x m) + bias, per sample
+ *   ACTIVATION      `rows` rows of `m` values
+ * Every step's output then goes through `act` (softmax over its last axis). */
+typedef enum { FC_ACT_LINEAR = 0, FC_ACT_RELU = 1, FC_ACT_SOFTMAX = 2 } fc_activation;
+typedef enum {
+  FC_STEP_CONV2D = 0,
+  FC_STEP_CONV2D_MAXPOOL = 1,
+  FC_STEP_MAXPOOL = 2,
+  FC_STEP_DENSE = 3,
+  FC_STEP_ACTIVATION = 4
+} fc_step_op;
+typedef struct {
+  fc_step_op op;
+  fc_activation act;
+  fc_conv2d_params conv; /* CONV2D, CONV2D_MAXPOOL */
+  fc_pool2d_params pool; /* MAXPOOL, CONV2D_MAXPOOL */
+  int64_t rows, k, m;    /* DENSE, ACTIVATION */
+  const void *weight, *bias; /* CONV2D, CONV2D_MAXPOOL, DENSE (bias may be NULL) */
+} fc_step;
+
+/* Elements of scratch fc_*_forward needs for n samples (the same for both
+ * dtypes), or -1 when the chain is inconsistent (a step's input size is not
+ * the previous step's output size, or a step's params are invalid) and -2 on
+ * overflow. *in_elems and *out_elems (may be NULL) receive the chain's input
+ * and output elements per sample. */
+int64_t fc_forward_scratch_elems(int64_t n, int n_steps, const fc_step *steps,
+                                 int64_t *in_elems, int64_t *out_elems);
+/* x holds n * in_elems values, y n * out_elems; scratch at least
+ * fc_forward_scratch_elems(...) values (may be NULL when that is 0). */
+int fc_f32_forward(int64_t n, int n_steps, const fc_step *steps, const float *x, float *y,
+                   float *scratch, int64_t scratch_elems);
+int fc_f64_forward(int64_t n, int n_steps, const fc_step *steps, const double *x, double *y,
+                   double *scratch, int64_t scratch_elems);
+
 /* ---- optimizer: one Keras Adam step in place (alpha includes bias correction) */
 int fc_f32_adam_update(int64_t n, float *p, const float *g, float *m, float *v, double alpha,
                        double beta_1, double beta_2, double epsilon);
