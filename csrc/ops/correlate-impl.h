@@ -122,15 +122,18 @@ int FC_(correlate2d)(const fc_correlate2d_params *p, const T *x, const T *k, T f
   const int st = fc_correlate2d_check(p);
   if (st != FC_OK) return st;
   if (p->oh == 0 || p->ow == 0) return FC_OK;
-  const fc_correlate_tiling tl = fc_correlate_tiles(p, sizeof(T), 1);
-  if (tl.scratch_elems < 0) return FC_EOVERFLOW;
-  const UKERNEL_T fn = fc_table()->UKERNEL;
-  const int64_t ntasks = tl.row_tasks * tl.col_tasks;
-  /* estimated single-thread time: multiply-adds, or streaming x and y for short kernels */
+  /* estimated single-thread time: multiply-adds, or streaming x and y for short
+   * kernels; the blocks are cut for the threads that will run (a serial call
+   * in few blocks) */
   int64_t macs;
   if (!fc_mul(p->oh * p->ow, p->kh * p->kw, &macs) || macs > INT64_MAX / 4) macs = INT64_MAX / 4;
   const int64_t bytes = (int64_t)sizeof(T) * (p->oh * p->ow + fc_min64(p->h * p->w, INT64_MAX / 16));
-  const int nt = fc_threads_for(fc_max64(FC_NS_FLOPS(2 * macs), FC_NS_BYTES(bytes)), ntasks);
+  const int64_t work = fc_max64(FC_NS_FLOPS(2 * macs), FC_NS_BYTES(bytes));
+  const fc_correlate_tiling tl = fc_correlate_tiles(p, sizeof(T), 1, fc_threads_for(work, INT64_MAX));
+  if (tl.scratch_elems < 0) return FC_EOVERFLOW;
+  const UKERNEL_T fn = fc_table()->UKERNEL;
+  const int64_t ntasks = tl.row_tasks * tl.col_tasks;
+  const int nt = fc_threads_for(work, ntasks);
   int failed = 0;
   if (nt <= 1) { /* no parallel region at all: entering one costs more than a small call */
     T small[512];  /* a small call's window band, without malloc */
@@ -230,16 +233,17 @@ int FC_(correlatend)(const fc_correlatend_params *p, const T *x, const T *k, T f
   c.p = p, c.plane = q, c.lead = lead, c.plane_elems = h * w;
   c.kslices = taps / (q.kh * q.kw);
   c.x = x, c.k = k, c.fill = fill, c.y = y;
-  c.tl = fc_correlate_tiles(&q, sizeof(T), total / c.plane_elems);
+  const int64_t macs = fc_min64(fc_sat_mul(total, taps), INT64_MAX / 4);
+  const int64_t bytes = fc_sat_mul(2 * (int64_t)sizeof(T), total);
+  const int64_t work = fc_max64(FC_NS_FLOPS(2 * macs), FC_NS_BYTES(bytes));
+  c.tl = fc_correlate_tiles(&q, sizeof(T), total / c.plane_elems, fc_threads_for(work, INT64_MAX));
   if (c.tl.scratch_elems < 0) return FC_EOVERFLOW;
   c.plane_tasks = c.tl.row_tasks * c.tl.col_tasks;
   if (!fc_mul(total / c.plane_elems, c.plane_tasks, &c.ntasks)) return FC_EOVERFLOW;
   c.fn = fc_table()->ND_UKERNEL;
   atomic_init(&c.next, 0);
   atomic_init(&c.failed, 0);
-  const int64_t macs = fc_min64(fc_sat_mul(total, taps), INT64_MAX / 4);
-  const int64_t bytes = fc_sat_mul(2 * (int64_t)sizeof(T), total);
-  const int nt = fc_threads_for(fc_max64(FC_NS_FLOPS(2 * macs), FC_NS_BYTES(bytes)), c.ntasks);
+  const int nt = fc_threads_for(work, c.ntasks);
   const int r = fc_parallel(nt, FC_(correlatend_thread), &c);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }

@@ -52,17 +52,16 @@ typedef struct {
 } fc_correlate_tiling;
 
 /* Columns: whole rows up to FC_CORRELATE_MAX_COLS. Rows: as many as keep the
- * padded band within FC_CORRELATE_BAND_BYTES, but few enough that every thread
- * gets about four tasks. */
+ * padded band within FC_CORRELATE_BAND_BYTES, but few enough that each of the
+ * `threads` that will run gets about four tasks. */
 static fc_correlate_tiling fc_correlate_tiles(const fc_correlate2d_params *p, size_t elem,
-                                              int64_t planes) {
+                                              int64_t planes, int64_t threads) {
   fc_correlate_tiling t;
   t.cb = fc_min64(p->ow, FC_CORRELATE_MAX_COLS);
   t.col_tasks = fc_ceil_div(p->ow, t.cb);
   const int64_t wcols = t.cb + p->kw - 1;
   int64_t band_rows = FC_CORRELATE_BAND_BYTES / (int64_t)elem / wcols;
   t.rb = fc_max64(band_rows - (p->kh - 1), 8);
-  const int64_t threads = fc_get_num_threads();
   const int64_t plane_tasks = fc_sat_mul(planes, t.col_tasks);
   if (plane_tasks < 4 * threads) {
     const int64_t want_row_tasks = fc_ceil_div(4 * threads, plane_tasks);
