@@ -201,6 +201,15 @@ static IGEMM_ENTRY_T FC_(pick_igemm)(int64_t rows, int64_t cols) {
   return tab->IGEMM[best];
 }
 
+/* The tile the autotuner chose for this product (csrc/ops/tuning.c), else
+ * pick_igemm's. */
+static IGEMM_ENTRY_T FC_(tuned_igemm)(fc_tune_site site, int64_t rows, int64_t cols, int64_t depth) {
+  const fc_ukernel_table *tab = fc_table();
+  const int v = fc_tune_variant(site, (int64_t)sizeof(T), rows, cols, depth);
+  if (v >= 0 && v < FC_MAX_IGEMM_TILES && tab->IGEMM[v].fn) return tab->IGEMM[v];
+  return FC_(pick_igemm)(rows, cols);
+}
+
 /* dst[p * ldd + j] = src[j * lds + p] for p < np, j < nj: a transpose by 4x4
  * blocks in registers (GCC/Clang vector extensions: SSE2 on x86-64, NEON on
  * arm64, plain code elsewhere), about four times the scalar loop's speed.
@@ -308,10 +317,13 @@ static void FC_(igemm_tiles)(IGEMM_ENTRY_T uk, int64_t ks, int64_t cg, int64_t k
   }
 }
 
-/* kernel taps per pass: a pass's slice of one weight panel stays within
- * ~192 KiB of L2 while the pixel panels stream past it */
-static int64_t FC_(igemm_tap_block)(int64_t ks, int64_t cg, size_t nr) {
-  return fc_max64(1, fc_min64(ks, (192 << 10) / (cg * (int64_t)(nr * sizeof(T)))));
+/* Kernel taps per pass: a pass's slice of a 32-wide weight panel stays within
+ * 3/16 of L2 (192 KiB of a 1 MiB L2) while the pixel panels stream past it.
+ * It does not depend on the tile, so every tile sums each output in the same
+ * passes and gives the same bits (the autotuner may pick any). */
+static int64_t FC_(igemm_tap_block)(int64_t ks, int64_t cg) {
+  const int64_t l2 = fc_cpu_cache_bytes(2) > 0 ? fc_cpu_cache_bytes(2) : (int64_t)1 << 20;
+  return fc_max64(1, fc_min64(ks, l2 * 3 / 16 / (cg * 32 * (int64_t)sizeof(T))));
 }
 
 typedef struct {
@@ -365,7 +377,7 @@ static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_r
   /* taps (ks) of depth kc each: kernel pixels of cg channels, or whole rows */
   const int64_t ks = merge ? p->r : p->r * p->s, kc = merge ? p->s * cg : cg;
   const int64_t P = p->oh * p->ow, kd = ks * kc;
-  const IGEMM_ENTRY_T ukernel = FC_(pick_igemm)(P, kg);
+  const IGEMM_ENTRY_T ukernel = FC_(tuned_igemm)(FC_TUNE_CONV2D, P, kg, kd);
   const size_t mr = ukernel.mr, nr = ukernel.nr;
   const int64_t npad = fc_ceil_div(kg, (int64_t)nr) * (int64_t)nr;
   /* pixel blocks of up to 256, fewer when that would leave threads idle */
@@ -398,7 +410,7 @@ static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_r
   if (shared_ind) FC_(igemm_pointers)(p, x, zero, 0, P, mr, merge, ind);
   const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
   FC_(igemm_ctx) c = {p, x, zero, wpack, bias, y, ind, ukernel, merge, shared_ind, ks, kc,
-                      npad, a_stride, nblocks, pblock, FC_(igemm_tap_block)(ks, kc, nr), ntasks, 0};
+                      npad, a_stride, nblocks, pblock, FC_(igemm_tap_block)(ks, kc), ntasks, 0};
   const int r = fc_parallel(nthreads, FC_(igemm_thread), &c);
   free(wpack);
   free(zero);

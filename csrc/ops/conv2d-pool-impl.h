@@ -172,7 +172,7 @@ int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, co
     const int64_t r0 = b * pb * kh, r1 = fc_min64(q->oh, (b + 1) * pb) * kh;
     FC_(igemm_pointers)(p, x, zero, r0 * p->ow, r1 * p->ow, (size_t)mr, merge, ind + b * band_ptrs);
   }
-  const int64_t tblock = FC_(igemm_tap_block)(ks, kc, (size_t)nr);
+  const int64_t tblock = FC_(igemm_tap_block)(ks, kc);
   const int64_t ntasks = p->n * nb;
   const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * K * p->oh * p->ow * kd), ntasks);
   FC_(convpool_ctx) c = {p, q, x, zero, wpack, bias, ind, y, code, uk, fc_table()->MAXPOOL_CODE,

@@ -152,7 +152,7 @@ static void FC_(dense_gemm_groups)(void *arg, int tid, int64_t t0, int64_t t1) {
 static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t a_rstride,
                            int64_t a_pstride, const T *b, int64_t b_ps, int64_t b_js, T *c,
                            int64_t c_is, int64_t c_js, const T *bias) {
-  const IGEMM_ENTRY_T uk = FC_(pick_igemm)(R, Q);
+  const IGEMM_ENTRY_T uk = FC_(tuned_igemm)(FC_TUNE_DENSE, R, Q, K);
   const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr;
   if (mr > FC_DENSE_MAX_MR) return FC_EINVAL; /* the row-pointer arrays below */
   const int direct = c_js == 1 && !bias;

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
+from . import _tuning
 from ._config import (
     _apply_env,
     _hook_threadpoolctl,
@@ -52,6 +53,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
 
 _apply_env()
 _hook_threadpoolctl()
+_tuning.load_at_start()  # this CPU's tuned tile choices, unless FASTCONV_TUNE=off
 del _apply_env, _hook_threadpoolctl, TYPE_CHECKING
 
 __all__ = [

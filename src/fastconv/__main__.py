@@ -1,4 +1,4 @@
-"""The ``fastconv`` command line: ``demo``, ``train``, ``predict``, ``bench``, ``info``."""
+"""The ``fastconv`` command line: ``demo``, ``train``, ``predict``, ``bench``, ``tune``, ``info``."""
 from __future__ import annotations
 
 import argparse
@@ -24,6 +24,32 @@ def _bench(args: argparse.Namespace) -> int:
     return cli.main(args, args.parser)
 
 
+def _tune(args: argparse.Namespace) -> int:
+    from . import _tuning
+
+    if args.clear:
+        path = _tuning.cache_file()
+        path.unlink(missing_ok=True)
+        print(f"removed {path}; the static choice runs from the next start")
+        return 0
+    print(f"tuning for {_tuning.cpu_identity()} at {_kernels_threads()} threads")
+    choices = _tuning.tune(repeats=args.repeats, min_time=args.min_time, report=print)
+    if args.dry_run:
+        print(f"{len(choices)} tuned choices (not saved: --dry-run)")
+        return 0
+    path = _tuning.save(choices)
+    _tuning.load(path)
+    print(f"saved {len(choices)} tuned choices to {path}" +
+          ("" if _tuning.enabled() else " (FASTCONV_TUNE=off: they are not used)"))
+    return 0
+
+
+def _kernels_threads() -> int:
+    import fastconv
+
+    return fastconv.get_num_threads()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fastconv", description=__doc__)
     from . import __version__
@@ -45,6 +71,19 @@ def main(argv: list[str] | None = None) -> int:
                     "installed are reported as missing.")
     bench_cli.configure(p_bench)
     p_bench.set_defaults(func=_bench, parser=p_bench)
+    p_tune = sub.add_parser(
+        "tune", help="time the kernels' register tiles on this CPU and keep the fastest",
+        description="Time every register tile of the dispatch table on the products of the lecture "
+                    "model's dense layers and of the benchmark's conv2d layers, at the current "
+                    "thread count, and save the tiles that beat the static choice by more than 3%% "
+                    "to a file in the user cache, which `import fastconv` loads (FASTCONV_TUNE=off "
+                    "ignores it). Every tile gives the same results. Takes about a minute.")
+    p_tune.add_argument("--repeats", type=int, default=5, help="rounds of timing per tile (default 5)")
+    p_tune.add_argument("--min-time", type=float, default=0.02,
+                        help="seconds per timed loop, at least (default 0.02)")
+    p_tune.add_argument("--dry-run", action="store_true", help="measure and print, save nothing")
+    p_tune.add_argument("--clear", action="store_true", help="remove this CPU's tuning file")
+    p_tune.set_defaults(func=_tune)
     from . import _cli
 
     _cli.configure(sub)

@@ -1,7 +1,7 @@
 # The C API of libfastconv (csrc/include/fastconv/fastconv.h) as the Cython
 # modules see it: one declaration of each entry point, cimported by
 # _kernels.pyx and the front doors (_dropins, _ndfront, _nnfront).
-from libc.stdint cimport int64_t, uint8_t
+from libc.stdint cimport int32_t, int64_t, uint8_t
 
 cdef extern from "fastconv/fastconv.h" nogil:
     ctypedef enum fc_layout:
@@ -95,6 +95,19 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_correlate_axis(const fc_axis_params *p, const double *x, const double *w, double fill, double *y)
     int fc_f32_uniform_axis(const fc_axis_params *p, const float *x, float fill, float *y)
     int fc_f64_uniform_axis(const fc_axis_params *p, const double *x, double fill, double *y)
+    ctypedef enum fc_tune_site:
+        FC_TUNE_CONV2D
+        FC_TUNE_DENSE
+    ctypedef struct fc_tune_entry:
+        int32_t site, isa, elem
+        int64_t rows, cols, depth
+        int32_t variant
+    int fc_tune_load(int64_t n, const fc_tune_entry *entries)
+    int64_t fc_tune_count()
+    int fc_tune_variant(fc_tune_site site, int64_t elem, int64_t rows, int64_t cols, int64_t depth)
+    int fc_tune_force(const fc_tune_entry *choice)
+    int fc_tune_seen(fc_tune_entry *out, int max, int reset)
+    int fc_igemm_tiles(int64_t elem, int64_t *mr, int64_t *nr, int max)
     int fc_get_num_threads()
     void fc_set_num_threads(int n)
     int fc_threads_enabled()

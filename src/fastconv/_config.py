@@ -5,7 +5,7 @@ import os
 import warnings
 from typing import Any
 
-from . import _kernels
+from . import _kernels, _tuning
 
 ISAS = ("scalar", "avx2", "avx512")
 
@@ -204,7 +204,8 @@ def config() -> dict[str, Any]:
         this CPU and OS support), ``compiled_isas`` (a list); ``caches``
         (the L1 data, L2 and L3 cache sizes one core sees, as CPUID reports
         them; "unknown" where it does not); ``thread_pool``, ``num_threads``;
-        ``compiler`` and ``cflags`` of the C kernels.
+        ``compiler`` and ``cflags`` of the C kernels; ``tuning``, whether tuned
+        tile choices are loaded (``fastconv tune``) and from where.
 
     Examples
     --------
@@ -232,7 +233,41 @@ def config() -> dict[str, Any]:
         "num_threads": get_num_threads(),
         "compiler": info["compiler"],
         "cflags": info["cflags"].strip(),
+        "tuning": _tuning.status(),
     }
+
+
+def user_cache() -> str:
+    """fastconv's folder in the user cache: ``$XDG_CACHE_HOME/fastconv`` if
+    ``XDG_CACHE_HOME`` is an absolute path (XDG says to ignore relative ones),
+    else ``~/.cache/fastconv``. It may not exist yet."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = xdg if os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "fastconv")
+
+
+def cpu_name() -> str:
+    """The CPU's name with its family, model and stepping where the system says
+    them ('AMD EPYC (family 26, model 2, stepping 1)'); else the platform's
+    processor or machine name."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():
+                    break  # the first processor is enough
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    name = fields.get("model name")
+    if not name:
+        import platform
+
+        name = platform.processor() or platform.machine()
+    ids = [f"{k.replace('cpu ', '')} {fields[k]}" for k in ("cpu family", "model", "stepping")
+           if k in fields]
+    return f"{name} ({', '.join(ids)})" if ids else name
 
 
 def _caches() -> str:

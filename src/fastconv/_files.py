@@ -19,8 +19,9 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator, Union
+from typing import BinaryIO, Union
 
 StrPath = Union[str, "os.PathLike[str]"]
 
@@ -119,3 +120,11 @@ def why_unwritable(path: StrPath) -> str | None:
     if not os.access(target.parent, os.W_OK | os.X_OK):
         return f"no permission to create files in {where!r}"
     return None
+
+
+
+def user_cache_dir() -> Path:
+    """fastconv's folder in the user cache (`fastconv._config.user_cache`) as a Path."""
+    from ._config import user_cache
+
+    return Path(user_cache())

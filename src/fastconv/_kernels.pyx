@@ -636,3 +636,89 @@ def probe_copy_gbps(int64_t n_bytes=1 << 28, double seconds=0.3):
     if r < 0:
         raise MemoryError(f"probe_copy_gbps: could not allocate two buffers of {n_bytes} bytes")
     return r
+
+
+# ---- the autotuner's choices (csrc/ops/tuning.c; fastconv/_tuning.py) -----------------
+
+TUNE_SITES = {"conv2d": FC_TUNE_CONV2D, "dense": FC_TUNE_DENSE}
+
+
+cdef int64_t _elem(dtype) except -1:
+    name = str(dtype)
+    if name not in ("float32", "float64"):
+        raise TypeError(f"tuning: dtype must be float32 or float64, got {name}")
+    return 4 if name == "float32" else 8
+
+
+def igemm_tiles(dtype):
+    """The current ISA's indirect-GEMM tiles for `dtype` (float32 or float64),
+    as (rows, columns) pairs in the table's order: the variants tuning picks from."""
+    cdef int64_t mr[8]
+    cdef int64_t nr[8]
+    cdef int64_t elem = _elem(dtype)
+    cdef int n = fc_igemm_tiles(elem, mr, nr, 8)
+    return [(mr[i], nr[i]) for i in range(n)]
+
+
+def tune_load(list entries):
+    """Replace the tuned choices with `entries`, tuples (site, isa, dtype, rows,
+    cols, depth, variant): site a TUNE_SITES name, isa an ISA_NAMES name."""
+    cdef Py_ssize_t n = len(entries), i
+    cdef fc_tune_entry *e = <fc_tune_entry *>malloc(max(n, 1) * sizeof(fc_tune_entry))
+    cdef int st
+    if e == NULL:
+        raise MemoryError()
+    try:
+        for i in range(n):
+            _entry(tuple(entries[i]), &e[i])
+        st = fc_tune_load(n, e)
+    finally:
+        free(e)
+    if st != 0:
+        raise ValueError(f"tune_load: the choices were refused (status {st}: a variant out of range, "
+                         "more than 4096 entries, or 65,536 loaded in this process in all)")
+
+
+def tune_count():
+    """How many tuned choices are loaded."""
+    return fc_tune_count()
+
+
+cdef _entry(tuple choice, fc_tune_entry *e):
+    site, isa, dtype, rows, cols, depth, variant = choice
+    e.site = TUNE_SITES[site]
+    e.isa = ISA_NAMES.index(isa)
+    e.elem = _elem(dtype)
+    e.rows, e.cols, e.depth, e.variant = rows, cols, depth, variant
+
+
+cdef tuple _choice(const fc_tune_entry *e):
+    sites = {v: k for k, v in TUNE_SITES.items()}
+    return (sites[e.site], ISA_NAMES[e.isa], "float32" if e.elem == 4 else "float64", e.rows, e.cols,
+            e.depth, e.variant)
+
+
+def tune_force(choice):
+    """Run a tile in this thread's products: `choice` a tuple (site, isa, dtype,
+    rows, cols, depth, variant) naming one product (rows -1: every product), or
+    None to go back to the loaded choices."""
+    cdef fc_tune_entry e
+    if choice is None:
+        fc_tune_force(NULL)
+        return
+    _entry(tuple(choice), &e)
+    if fc_tune_force(&e) != 0:
+        raise ValueError(f"tune_force: no tile variant {e.variant}")
+
+
+def tune_seen(bint reset=True):
+    """The products (site, isa, dtype, rows, cols, depth, 0) this thread planned
+    since the last reset, oldest first (16 at most)."""
+    cdef fc_tune_entry e[16]
+    cdef int n = fc_tune_seen(e, 16, reset), i
+    return [_choice(&e[i]) for i in range(n)]
+
+
+def tune_variant(str site, dtype, int64_t rows, int64_t cols, int64_t depth):
+    """The tuned variant for a product, or -1 (the static choice)."""
+    return fc_tune_variant(<fc_tune_site>TUNE_SITES[site], _elem(dtype), rows, cols, depth)

@@ -322,6 +322,37 @@ const char *fc_isa_name(fc_isa isa);
  * C library; 0 if unknown. */
 int64_t fc_cpu_cache_bytes(int level);
 
+/* ---- tuned tile choices ------------------------------------------------------
+ * Which of the dispatch table's tiles a product runs (the index into the ISA's
+ * list of indirect-GEMM tiles), as the autotuner measured for a site, ISA,
+ * element size and the product's rows, columns and depth. Every tile gives
+ * the same bits, so a choice changes speed only. fc_tune_load replaces the
+ * choices (n = 0 clears them; FC_EINVAL for a variant outside the list's
+ * bounds, more than 4096 entries, or once 65,536 entries have been loaded in
+ * the process: replaced tables are kept for readers that may hold them). */
+typedef enum { FC_TUNE_CONV2D = 0, FC_TUNE_DENSE = 1 } fc_tune_site;
+typedef struct {
+  int32_t site, isa, elem; /* fc_tune_site, fc_isa, element bytes */
+  int64_t rows, cols, depth;
+  int32_t variant;
+} fc_tune_entry;
+int fc_tune_load(int64_t n, const fc_tune_entry *entries);
+int64_t fc_tune_count(void);
+/* The tuned variant, or -1 for the static choice. The planners ask it; the
+ * calling thread remembers the last 16 distinct products it asked about. */
+int fc_tune_variant(fc_tune_site site, int64_t elem, int64_t rows, int64_t cols, int64_t depth);
+/* For the calling thread only: run choice->variant in the product choice
+ * names (site, isa, elem, rows, cols, depth; rows < 0: in every product) where
+ * the list has that variant; NULL goes back to the loaded choices. The tuner
+ * times the tiles with it. FC_EINVAL for a variant outside the bounds. */
+int fc_tune_force(const fc_tune_entry *choice);
+/* The products the calling thread asked about (up to max into out, oldest
+ * first, with variant 0), and with reset forgets them; returns how many. */
+int fc_tune_seen(fc_tune_entry *out, int max, int reset);
+/* The current ISA's indirect-GEMM tiles for elem-byte values (4 or 8), in the
+ * list's order: up to max of them into mr[] and nr[]; returns how many. */
+int fc_igemm_tiles(int64_t elem, int64_t mr[], int64_t nr[], int max);
+
 /* ---- machine probes (for benchmarks) -------------------------------------*/
 /* Sustained FP32 FMA throughput of one thread with the kernels of `isa`, in GFLOP/s
  * (2 flops per lane per FMA), measured for about `seconds`; -1 if the CPU lacks isa. */

@@ -565,24 +565,15 @@ def num_threads(n: int):
 # ---- the machine ---------------------------------------------------------------
 def cpu_model() -> str:
     """'AMD EPYC (family 25, model 17, stepping 1), 2 logical CPUs (2 usable), virtual machine'."""
-    fields: dict[str, str] = {}
+    from fastconv._config import cpu_name
+
+    text = f"{cpu_name()}, {os.cpu_count()} logical CPUs ({available_cpus()} usable)"
     try:
         with open("/proc/cpuinfo") as f:
-            for line in f:
-                if not line.strip():
-                    break  # the first processor is enough
-                key, _, value = line.partition(":")
-                fields[key.strip()] = value.strip()
+            virtual = any(line.startswith("flags") and "hypervisor" in line.split() for line in f)
     except OSError:
-        pass
-    name = fields.get("model name") or platform.processor() or platform.machine()
-    ids = [f"{k.replace('cpu ', '')} {fields[k]}" for k in ("cpu family", "model", "stepping")
-           if k in fields]
-    text = f"{name} ({', '.join(ids)})" if ids else name
-    text += f", {os.cpu_count()} logical CPUs ({available_cpus()} usable)"
-    if "hypervisor" in fields.get("flags", "").split():
-        text += ", virtual machine"
-    return text
+        virtual = False
+    return text + (", virtual machine" if virtual else "")
 
 
 def git_revision() -> str:

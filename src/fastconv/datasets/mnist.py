@@ -12,6 +12,7 @@ from typing import Union
 
 import numpy as np
 
+from .._files import user_cache_dir
 from .idx import read_idx
 
 __all__ = ["FILES", "MIRRORS", "OFFICIAL_SHA256", "DatasetNotFoundError", "cache_dir", "load_data"]
@@ -78,9 +79,7 @@ def cache_dir() -> Path:
     >>> mnist.cache_dir().parts[-2:]
     ('fastconv', 'mnist')
     """
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"  # XDG: ignore relative paths
-    return base / "fastconv" / "mnist"
+    return user_cache_dir() / "mnist"
 
 
 def load_data(path: StrPath | None = None) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:

@@ -1,0 +1,106 @@
+/* ==== the autotuner's choices ==================================================
+ * For a kind of product (a site: conv2d's indirect GEMM, the dense GEMM) at
+ * given sizes, which of the dispatch table's tiles to run. fastconv/_tuning.py
+ * measures the tiles and loads its choices here; the planners ask
+ * fc_tune_variant. A tile only changes how outputs are grouped into register
+ * tiles, never how one output is summed, so every choice gives the same bits.
+ *
+ * The table is replaced whole and read without a lock: a reader loads the
+ * current pointer, and a replaced table is kept (not freed) until the process
+ * ends, as a reader may still hold it. A process replaces it a few times
+ * (each load of the tuning file, each tuning run), and fc_tune_load refuses
+ * tables once FC_TUNE_MAX_KEPT entries have been loaded in all, which bounds
+ * what is kept. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+enum { FC_TUNE_MAX_ENTRIES = 4096, FC_TUNE_MAX_KEPT = 1 << 16, FC_TUNE_MAX_SEEN = 16 };
+
+typedef struct {
+  int64_t n;
+  fc_tune_entry e[]; /* sorted by fc_tune_cmp */
+} fc_tune_table;
+
+static _Atomic(fc_tune_table *) fc_tuned = NULL;
+static _Atomic int64_t fc_tune_kept = 0; /* entries loaded in all */
+/* this thread's forced choice (fc_tune_force), and the products it planned */
+static _Thread_local int fc_forcing = 0;
+static _Thread_local fc_tune_entry fc_forced;
+static _Thread_local fc_tune_entry fc_seen[FC_TUNE_MAX_SEEN];
+static _Thread_local int fc_nseen = 0;
+
+static int fc_tune_cmp(const void *pa, const void *pb) {
+  const fc_tune_entry *a = pa, *b = pb;
+  const int64_t ka[6] = {a->site, a->isa, a->elem, a->rows, a->cols, a->depth};
+  const int64_t kb[6] = {b->site, b->isa, b->elem, b->rows, b->cols, b->depth};
+  for (int i = 0; i < 6; i++)
+    if (ka[i] != kb[i]) return ka[i] < kb[i] ? -1 : 1;
+  return 0;
+}
+
+int fc_tune_load(int64_t n, const fc_tune_entry *entries) {
+  if (n < 0 || n > FC_TUNE_MAX_ENTRIES || (n > 0 && !entries)) return FC_EINVAL;
+  for (int64_t i = 0; i < n; i++)
+    if (entries[i].variant < 0 || entries[i].variant >= FC_MAX_IGEMM_TILES) return FC_EINVAL;
+  fc_tune_table *t = NULL;
+  if (n > 0) {
+    if (atomic_fetch_add(&fc_tune_kept, n) + n > FC_TUNE_MAX_KEPT) {
+      atomic_fetch_sub(&fc_tune_kept, n);
+      return FC_EINVAL;
+    }
+    t = malloc(sizeof *t + (size_t)n * sizeof(fc_tune_entry));
+    if (!t) return FC_ENOMEM;
+    t->n = n;
+    memcpy(t->e, entries, (size_t)n * sizeof(fc_tune_entry));
+    qsort(t->e, (size_t)n, sizeof(fc_tune_entry), fc_tune_cmp);
+  }
+  atomic_store(&fc_tuned, t); /* the previous table is kept: see above */
+  return FC_OK;
+}
+
+int64_t fc_tune_count(void) {
+  const fc_tune_table *t = atomic_load(&fc_tuned);
+  return t ? t->n : 0;
+}
+
+int fc_tune_force(const fc_tune_entry *choice) {
+  if (choice && (choice->variant < 0 || choice->variant >= FC_MAX_IGEMM_TILES)) return FC_EINVAL;
+  fc_forcing = choice != NULL;
+  if (choice) fc_forced = *choice;
+  return FC_OK;
+}
+
+int fc_tune_seen(fc_tune_entry *out, int max, int reset) {
+  int n = 0;
+  for (; n < fc_nseen && n < max; n++) out[n] = fc_seen[n];
+  if (reset) fc_nseen = 0;
+  return n;
+}
+
+int fc_tune_variant(fc_tune_site site, int64_t elem, int64_t rows, int64_t cols, int64_t depth) {
+  const fc_tune_entry key = {site, fc_current_isa(), elem, rows, cols, depth, 0};
+  int known = 0;
+  for (int i = 0; i < fc_nseen && !known; i++) known = fc_tune_cmp(&fc_seen[i], &key) == 0;
+  if (!known && fc_nseen < FC_TUNE_MAX_SEEN) fc_seen[fc_nseen++] = key;
+  if (fc_forcing && (fc_forced.rows < 0 || fc_tune_cmp(&fc_forced, &key) == 0))
+    return fc_forced.variant;
+  const fc_tune_table *t = atomic_load(&fc_tuned);
+  if (!t) return -1;
+  const fc_tune_entry *hit = bsearch(&key, t->e, (size_t)t->n, sizeof key, fc_tune_cmp);
+  return hit ? hit->variant : -1;
+}
+
+int fc_igemm_tiles(int64_t elem, int64_t mr[], int64_t nr[], int max) {
+  const fc_ukernel_table *tab = fc_table();
+  int n = 0;
+  for (int i = 0; i < FC_MAX_IGEMM_TILES && n < max; i++) {
+    const int f32 = elem == 4;
+    if (f32 ? !tab->f32_igemm[i].fn : !tab->f64_igemm[i].fn) break;
+    mr[n] = (int64_t)(f32 ? tab->f32_igemm[i].mr : tab->f64_igemm[i].mr);
+    nr[n] = (int64_t)(f32 ? tab->f32_igemm[i].nr : tab->f64_igemm[i].nr);
+    n++;
+  }
+  return n;
+}

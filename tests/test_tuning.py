@@ -1,0 +1,237 @@
+"""The autotuner (fastconv/_tuning.py, csrc/ops/tuning.c): every tile it may
+pick gives the static choice's bits, its file is written atomically, read
+within bounds and only for this CPU and version, and FASTCONV_TUNE=off gives
+the static choice."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import reference
+from reference import run_python
+
+import fastconv
+from fastconv import _kernels, _tuning
+
+
+@pytest.fixture(autouse=True)
+def no_tuned_choices():
+    """Each test starts from the static choice (whatever tuning file this user
+    has) and leaves the choices loaded at start in place."""
+    _kernels.tune_load([])
+    yield
+    _kernels.tune_force(None)
+    _kernels.tune_load([c.key() for c in _tuning._loaded])
+
+
+def _force_all(dtype, variant):
+    """Every product this thread plans runs tile `variant`."""
+    _kernels.tune_force(("conv2d", _kernels.current_isa(), dtype, -1, 1, 1, variant))
+
+
+CONV_CASES = [  # (x NCHW shape, k, r, stride, padding): deep enough for the indirect GEMM
+    ((2, 64, 13, 11), 37, 3, 1, 1),
+    ((1, 256, 9, 9), 70, 3, 2, 1),
+    ((3, 16, 20, 9), 33, 5, 1, 2),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: "x".join(map(str, c[0])))
+def test_every_conv2d_tile_gives_the_same_bits(case, layout, dtype, isa, rng, restore_threads):
+    shape, k, r, stride, padding = case
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((k, shape[1], r, r)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+    if layout == "NHWC":
+        x, w = np.ascontiguousarray(x.transpose(0, 2, 3, 1)), np.ascontiguousarray(w.transpose(2, 3, 1, 0))
+    want = reference.conv2d(*(  # the independent reference, in NCHW
+        (x, w) if layout == "NCHW" else (x.transpose(0, 3, 1, 2), w.transpose(3, 2, 0, 1))), b, stride, padding)
+    tiles = _kernels.igemm_tiles(dtype)
+    assert tiles, "the table lists its tiles"
+    static = fastconv.conv2d(x, w, b, stride, padding, layout=layout)
+    got_want = static if layout == "NCHW" else static.transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(got_want, want, rtol=1e-4 if dtype == "float32" else 1e-11,
+                               atol=1e-3 if dtype == "float32" else 1e-10)
+    try:
+        for variant in range(len(tiles)):
+            _force_all(dtype, variant)
+            np.testing.assert_array_equal(fastconv.conv2d(x, w, b, stride, padding, layout=layout), static,
+                                          err_msg=f"tile {tiles[variant]} ({isa})")
+    finally:
+        _kernels.tune_force(None)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n, k, m", [(32, 4732, 128), (9, 300, 10), (70, 257, 33)])
+def test_every_dense_tile_gives_the_same_bits(n, k, m, dtype, isa, rng):
+    x, w = rng.standard_normal((n, k)).astype(dtype), rng.standard_normal((k, m)).astype(dtype)
+    b = rng.standard_normal(m).astype(dtype)
+    y = np.empty((n, m), dtype)
+    _kernels.dense(x, w, b, y)
+    np.testing.assert_allclose(y, x.astype(np.float64) @ w + b, rtol=1e-4, atol=1e-3)
+    static = y.copy()
+    try:
+        for variant in range(len(_kernels.igemm_tiles(dtype))):
+            _force_all(dtype, variant)
+            _kernels.dense(x, w, b, y)
+            np.testing.assert_array_equal(y, static, err_msg=f"variant {variant} ({isa})")
+    finally:
+        _kernels.tune_force(None)
+
+
+def test_the_planners_report_their_products_and_follow_a_choice(rng):
+    x = rng.standard_normal((2, 9, 9, 64)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 64, 40)).astype(np.float32)
+    _kernels.tune_seen(True)
+    fastconv.conv2d(x, w, padding=1, layout="NHWC")
+    (product,) = _kernels.tune_seen(True)
+    assert product == ("conv2d", _kernels.current_isa(), "float32", 81, 40, 576, 0)
+    assert _kernels.tune_variant("conv2d", "float32", 81, 40, 576) == -1
+    try:
+        _kernels.tune_load([(*product[:6], 1)])
+        assert _kernels.tune_count() == 1
+        assert _kernels.tune_variant("conv2d", "float32", 81, 40, 576) == 1
+        assert _kernels.tune_variant("conv2d", "float32", 81, 40, 577) == -1
+        assert _kernels.tune_variant("dense", "float32", 81, 40, 576) == -1
+    finally:
+        _kernels.tune_load([])
+
+
+def test_load_refuses_bad_tables():
+    with pytest.raises(ValueError, match="refused"):
+        _kernels.tune_load([("conv2d", "scalar", "float32", 1, 1, 1, 9)])
+    with pytest.raises(ValueError, match="refused"):
+        _kernels.tune_load([("dense", "scalar", "float32", i + 1, 1, 1, 0) for i in range(4097)])
+    with pytest.raises(ValueError, match="no tile variant"):
+        _kernels.tune_force(("dense", "scalar", "float32", 1, 1, 1, -2))
+    assert _kernels.tune_count() == 0
+
+
+def _choice(**changes):
+    base = {"site": "dense", "isa": _kernels.current_isa(), "dtype": "float32", "rows": 128, "cols": 32,
+            "depth": 4732, "variant": 1, "tile": list(_kernels.igemm_tiles("float32")[1]),
+            "static_us": 240.0, "tuned_us": 200.0}
+    return {**base, **changes}
+
+
+def _write(path, entries, **doc):
+    body = {"format": _tuning.FORMAT, "fastconv": fastconv.__version__, "cpu": _tuning.cpu_identity(),
+            "threads": 1, "choices": entries, **doc}
+    path.write_text(json.dumps(body))
+    return path
+
+
+def test_save_and_load_round_trip(tmp_path):
+    choice = _tuning._entry(_choice(), tmp_path)
+    path = _tuning.save([choice], tmp_path / "t.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["t.json"]  # no temporary left
+    try:
+        assert _tuning.load(path) == [choice]
+        assert _kernels.tune_variant("dense", "float32", 128, 32, 4732) == 1
+    finally:
+        _kernels.tune_load([])
+
+
+@pytest.mark.parametrize("doc, words", [
+    ({"format": "other"}, "not a fastconv tuning file"),
+    ({"fastconv": "0.0.0"}, "another CPU or fastconv version"),
+    ({"cpu": "another"}, "another CPU or fastconv version"),
+    ({"choices": {"a": 1}}, "must be a list"),
+])
+def test_load_refuses_files_of_another_kind(tmp_path, doc, words):
+    with pytest.raises(ValueError, match=words):
+        _tuning.load(_write(tmp_path / "t.json", [_choice()], **doc))
+    assert _kernels.tune_count() == 0
+
+
+@pytest.mark.parametrize("bad", [
+    {"site": "relu"}, {"isa": "sse9"}, {"dtype": "int8"}, {"rows": 0}, {"rows": 1.5}, {"depth": 1 << 41},
+    {"variant": 8}, {"variant": True}, {"tile": [8]}, {"static_us": float("nan")}, {"tuned_us": -1},
+])
+def test_load_refuses_bad_choices(tmp_path, bad):
+    with pytest.raises(ValueError, match="choice"):
+        _tuning.load(_write(tmp_path / "t.json", [_choice(**bad)]))
+
+
+def test_load_bounds_the_file_before_reading_it(tmp_path):
+    path = tmp_path / "t.json"
+    with open(path, "wb") as f:
+        f.truncate(_tuning.MAX_FILE_BYTES + 1)
+    with pytest.raises(ValueError, match="larger than"):
+        _tuning.load(path)
+    path.write_bytes(b"{" * 100000)
+    with pytest.raises(ValueError, match="not JSON"):
+        _tuning.load(path)
+
+
+def test_a_choice_for_another_tile_list_is_left_out(tmp_path):
+    tiles = _kernels.igemm_tiles("float32")
+    wrong = [tiles[0][0] + 1, tiles[0][1]]
+    kept = _tuning.load(_write(tmp_path / "t.json", [_choice(variant=0, tile=wrong), _choice(rows=64)]))
+    try:
+        assert [c.rows for c in kept] == [64] and _kernels.tune_count() == 1
+    finally:
+        _kernels.tune_load([])
+
+
+def test_tune_measures_and_chooses_among_the_tiles():
+    x = np.ones((12, 64), np.float32)  # above the GEMV's batches
+    w, y = np.ones((64, 20), np.float32), np.empty((12, 20), np.float32)
+    lines = []
+    choices = _tuning.tune([(_kernels.dense, (x, w, None, y), {})], repeats=1, min_time=0.001,
+                           report=lines.append)
+    assert len(lines) == 1 and "dense float32 20x12x64" in lines[0]
+    assert _kernels.tune_count() == 0  # tune loads nothing itself
+    for c in choices:
+        assert c.tuned_us < c.static_us * (1 - _tuning.MARGIN)
+        assert tuple(_kernels.igemm_tiles(c.dtype)[c.variant]) == c.tile
+
+
+def _child_report(env):
+    code = ("import fastconv; from fastconv import _kernels; "
+            "print(_kernels.tune_count()); print(fastconv.config()['tuning'])")
+    return run_python(code, **env).stdout.splitlines()
+
+
+def test_the_file_is_loaded_at_start_unless_tuning_is_off(tmp_path):
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    code = ("from fastconv import _tuning, _kernels; import json, sys; "
+            "c = _tuning._entry(json.loads(sys.argv[1]), None); _tuning.save([c])")
+    run_python(code.replace("sys.argv[1]", repr(json.dumps(_choice()))), **env)
+    count, status = _child_report(env)
+    assert count == "1" and "1 tuned tile choices from" in status
+    count, status = _child_report({**env, "FASTCONV_TUNE": "off"})
+    assert count == "0" and status.startswith("off")
+
+
+def test_a_damaged_file_is_ignored_with_a_warning(tmp_path):
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    path = run_python("from fastconv import _tuning; print(_tuning.cache_file())", **env).stdout.strip()
+    os.makedirs(os.path.dirname(path))
+    with open(path, "w") as f:
+        f.write('{"format": "fastconv-tuning", "choi')
+    result = run_python("import warnings; warnings.simplefilter('always'); import fastconv; "
+                        "from fastconv import _kernels; print(_kernels.tune_count())", **env)
+    assert result.stdout.strip() == "0"
+    assert "ignoring the tuning file" in result.stderr
+
+
+def test_the_cli_tunes_saves_and_clears(tmp_path, monkeypatch, capsys):
+    from fastconv.__main__ import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    x, w, y = np.ones((16, 32), np.float32), np.ones((32, 8), np.float32), np.empty((16, 8), np.float32)
+    monkeypatch.setattr(_tuning, "default_calls", lambda: [(_kernels.dense, (x, w, None, y), {})])
+    try:
+        assert main(["tune", "--repeats", "1", "--min-time", "0.001"]) == 0
+        out = capsys.readouterr().out
+        assert "tuning for" in out and "dense float32 8x16x32" in out and "saved" in out
+        assert _tuning.cache_file().exists()
+        assert main(["tune", "--clear"]) == 0
+        assert not _tuning.cache_file().exists()
+    finally:
+        _kernels.tune_load([])
