@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from fastconv._bench import cli, timing, workloads
-from fastconv._bench.run import AREAS, MISMATCH, Row, fmt_share, run_area
+from fastconv._bench.run import AREAS, MISMATCH, MODES, Row, fmt_share, run_area
 from fastconv._bench.shapes import SMALL_CASES
 from fastconv._cli import output_file
 from fastconv._files import atomic_write
@@ -133,8 +133,40 @@ def verdict(what: str, pairs: list[tuple[Json, str]], target: float) -> str:
     return f"- {what}: {'**met**' if failing == 0 else '**NOT met**'} — {how}.{extra}"
 
 
-def targets(rows: list[Json]) -> list[str]:
-    """The project's small-work targets, one line each; PyTorch eager on predict for reference."""
+# Multiply-adds x 2 of one image through the lecture CNN: Conv2D(28, 3x3) on 28x28x1
+# (26x26 outputs x 28 filters x 9 taps), Dense(128) on the 13x13x28 = 4,732 pooled
+# values, Dense(10); pooling, bias, ReLU and softmax are not multiply-adds.
+LECTURE_FLOPS = 2 * (26 * 26 * 28 * 9 + 4732 * 128 + 128 * 10)
+
+
+def peak_bound(rows: list[Json], peak: float | None, mode: str) -> list[str]:
+    """How close the many-image predict rows are to the FMA peak's floor, and what
+    share of the peak 2x ONNX Runtime's throughput would take."""
+    if not peak:
+        return []
+    parts = []
+    for r in rows:
+        case = CASES.get(r["workload"])
+        ours = r["results"].get("fastconv", {}).get("median_s")
+        theirs = r["results"].get("onnxruntime", {}).get("median_s")
+        if case is None or case.op != "predict" or case.in1 <= 1 or not ours or not theirs:
+            continue
+        images = case.size(mode)
+        assert isinstance(images, int)
+        floor = images * LECTURE_FLOPS / (peak * 1e9 * r["threads"])
+        parts.append(f"{r['threads']} thread{'s' if r['threads'] > 1 else ''}: floor "
+                     f"{floor * 1e3:,.1f} ms, fastconv at {100 * floor / ours:.0f}% of the peak, 2× "
+                     f"ONNX Runtime would need {100 * floor / (theirs / 2):.0f}%")
+    if not parts:
+        return []
+    return [f"- The FMA peak ({peak:.1f} GFLOP/s per thread, measured at the start) bounds predict of many "
+            f"images: {LECTURE_FLOPS / 1e6:.2f} MFLOP per image (conv 0.34, Dense(128) 1.21, Dense(10) "
+            f"0.003) — " + "; ".join(parts) + "."]
+
+
+def targets(rows: list[Json], peak: float | None = None, mode: str = "full") -> list[str]:
+    """The project's small-work targets, one line each; PyTorch eager on predict for reference;
+    with the FMA peak (GFLOP/s per thread), the floor it puts under predict of many images."""
     def pick(test: Callable[[Any], bool], peer: str | None = None) -> list[tuple[Json, str]]:
         out = []
         for r in rows:
@@ -156,6 +188,7 @@ def targets(rows: list[Json]) -> list[str]:
         verdict("fastconv.nn.conv2d of one 28x28 image ≥ 1.0× torch.nn.functional.conv2d",
                 pick(lambda c: c.op == "conv2d", "torch"), 1.0),
     ]
+    lines += peak_bound(rows, peak, mode)
     eager = [(r, x) for r, p in pick(lambda c: c.op == "predict", "torch")
              if (x := ratio(r, p)) is not None]
     if eager:
@@ -203,7 +236,7 @@ def section(report: Json, rows: list[Json], command: str) -> str:
     lines += table(rows, threads) + [""]
     if disagree:
         lines += [f"**Results disagree** (max rel. diff > {MISMATCH:g}): {', '.join(disagree)}.", ""]
-    lines += ["Targets (medians):", "", *targets(rows), END]
+    lines += ["Targets (medians):", "", *targets(rows, report.get("fma_peak_gflops_per_thread"), report["mode"]), END]
     return "\n".join(lines)
 
 
@@ -247,9 +280,10 @@ def measure(args: argparse.Namespace) -> tuple[Json, list[Json]]:
     res = run_area(AREAS["small"], args.vs, args.threads, args.mode, args.repeats, args.min_time)
     if res.reason:
         raise SystemExit(f"latency_table.py: the small area cannot run: {res.reason}")
+    peak = timing.probe_fma(info["isa"], MODES[args.mode].fma_tries)
     report = {"date": started.isoformat(timespec="seconds"), "cpu": info["cpu"], "git": info["git"],
               "versions": {k: info[k] for k in workloads.versions()}, "mode": args.mode,
-              "repeats": args.repeats, "min_time_s": args.min_time}
+              "repeats": args.repeats, "min_time_s": args.min_time, "fma_peak_gflops_per_thread": peak}
     return report, [row_dict(r) for r in res.rows]
 
 
