@@ -23,12 +23,14 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+from fastconv._bench.workloads import cpu_model
+from fastconv._files import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "mnist-5k"
@@ -36,7 +38,8 @@ DATA = ROOT.parent / "shared" / "data" / "mnist-5k"
 # One worker script, run as `python -c WORKER lib threads epochs seed data`; prints one JSON line.
 WORKER = textwrap.dedent(r'''
     import gzip, json, os, sys, time
-    lib, threads, epochs, seed, data = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+    lib, threads, epochs, seed, data, tile = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
+                                              sys.argv[5], int(sys.argv[6]))
     import numpy as np
 
     def idx(name):
@@ -47,6 +50,7 @@ WORKER = textwrap.dedent(r'''
 
     x_train = idx("train-images-idx3-ubyte").reshape(-1, 28, 28, 1).astype("float32") / 255
     y_train = idx("train-labels-idx1-ubyte").astype("int64")
+    x_train, y_train = np.tile(x_train, (tile, 1, 1, 1)), np.tile(y_train, tile)  # --tile
     x_test = idx("t10k-images-idx3-ubyte").reshape(-1, 28, 28, 1).astype("float32") / 255
     y_test = idx("t10k-labels-idx1-ubyte").astype("int64")
     from threadpoolctl import threadpool_limits
@@ -134,10 +138,11 @@ def _public_args(argv: list[str]) -> str:
     return " ".join(out)
 
 
-def run_one(python: str, lib: str, threads: int, epochs: int, seed: int) -> dict:
+def run_one(python: str, lib: str, threads: int, epochs: int, seed: int, tile: int = 1) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "FASTCONV_NUM_THREADS": str(threads),
            "OPENBLAS_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    proc = subprocess.run([python, "-c", WORKER, lib, str(threads), str(epochs), str(seed), str(DATA)],
+    proc = subprocess.run([python, "-c", WORKER, lib, str(threads), str(epochs), str(seed), str(DATA),
+                           str(tile)],
                           capture_output=True, text=True, env=env, timeout=3600)
     if proc.returncode != 0:
         raise RuntimeError(f"{lib} failed:\n{proc.stderr[-3000:]}")
@@ -157,6 +162,9 @@ def main() -> int:
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--repeats", type=int, default=3, help="runs per library (seeds 0, 1, ...)")
     ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--tile", type=int, default=1,
+                    help="train on the 5,000 digits repeated this many times (12: a 60,000-image "
+                         "epoch, MNIST's full size, whose time the targets then judge)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "performance-model.md"))
     ap.add_argument("--summary", default=str(ROOT / "docs" / "performance.md"),
                     help="also put the table into this file's model section ('' to skip)")
@@ -170,17 +178,18 @@ def main() -> int:
     for t in threads:
         for rep in range(args.repeats):  # interleaved: one run of each library per round
             for lib, python in libs.items():
-                r = run_one(python, lib, t, args.epochs, seed=rep)
+                r = run_one(python, lib, t, args.epochs, seed=rep, tile=args.tile)
                 results.setdefault((lib, t), []).append(r)
                 print(f"threads {t} seed {rep} {lib:9s} train {r['train_s']:7.2f} s  "
                       f"predict {r['predict_s']:6.3f} s  accuracy {r['accuracy']:.4f}", flush=True)
     header = [
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"- command: `python benchmarks/model_table.py {_public_args(sys.argv[1:])}`",
-        f"- machine: {platform.machine()}, {os.cpu_count()} logical CPUs; load average at start "
-        f"{start_load}, at end {load_average()}",
+        f"- machine: {cpu_model()}; load average at start {start_load}, at end {load_average()}",
         f"- versions: " + "; ".join(sorted({f'{lib}: {rs[0]["version"]}' for (lib, _), rs in results.items()})),
-        f"- task: {args.epochs} epochs, batch 32, Adam, on the 5,000 training digits of mnist-5k; "
+        f"- task: {args.epochs} epoch{'s' if args.epochs > 1 else ''}, batch 32, Adam, on "
+        + (f"the 5,000 training digits of mnist-5k repeated {args.tile} times ({5000 * args.tile:,} "
+           "images an epoch); " if args.tile > 1 else "the 5,000 training digits of mnist-5k; ") +
         f"predict over its 10,000 test digits at batch 32; {args.repeats} runs (seeds 0..{args.repeats - 1}) "
         "per library, interleaved; medians (min-max)",
     ]
@@ -208,6 +217,13 @@ def main() -> int:
                 verdicts.append(f"- {t} thread(s), vs {lib}: training {su_t:.2f}x faster "
                                 f"({'met' if su_t >= 3 else 'NOT met'}: target >= 3x); inference "
                                 f"{su_p:.2f}x ({'met' if su_p > 1 else 'NOT met'}: target > 1x)")
+                if args.tile == 12 and t == 2:
+                    verdicts.append(f"- 2 threads, vs {lib}: a 60,000-image epoch {su_t:.2f}x faster "
+                                    f"({'met' if su_t >= 5 else 'NOT met'}: target >= 5x)")
+        if args.tile == 12 and t == 2:
+            epoch = fc_train / args.epochs
+            verdicts.append(f"- 2 threads: fastconv's 60,000-image epoch {epoch:.2f} s "
+                            f"({'met' if epoch <= 2.5 else 'NOT met'}: target <= 2.5 s)")
         accs = [r["accuracy"] for r in fc]
         verdicts.append(f"- {t} thread(s): fastconv mean test accuracy over {len(accs)} seeds "
                         f"{statistics.mean(accs):.4f} ({', '.join(f'{a:.4f}' for a in accs)}) "
@@ -219,7 +235,8 @@ def main() -> int:
              *header, "", *table, "", "Targets:", "", *verdicts, "",
              "Where a training step's time goes, part by part: "
              "`python benchmarks/model_profile.py --threads 1` (or 2).", ""]
-    Path(args.out).write_text("\n".join(lines))
+    with atomic_write(args.out) as f:
+        f.write("\n".join(lines).encode())
     print("\n".join(lines))
     if args.summary:
         put_model_section(Path(args.summary), header + [""] + table + [""] + verdicts, Path(args.out))
@@ -242,7 +259,8 @@ def put_model_section(path: Path, body: list[str], full: Path) -> None:
         text = pre + section + rest.split(MODEL_END, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    with atomic_write(path) as f:
+        f.write(text.encode())
 
 
 def keep_model_section(old: str, new: str) -> str:
