@@ -116,3 +116,45 @@ const fc_ukernel_table *fc_table(void) {
 }
 
 fc_isa fc_current_isa(void) { return fc_table()->isa; }
+
+/* ---- microkernel names, for plans: every registry line, by address ---------- */
+#define FC_NAMED(sym) {(fc_any_ukernel)sym, #sym},
+#define FC_GEMM(dtype, ctype, mr, nr, isa) FC_NAMED(fc_##dtype##_gemm_ukernel_##mr##x##nr##__##isa)
+#define FC_IGEMM(dtype, ctype, mr, nr, isa) FC_NAMED(fc_##dtype##_igemm_ukernel_##mr##x##nr##__##isa)
+#define FC_MAXPOOL(dtype, ctype, layout, isa) FC_NAMED(fc_##dtype##_maxpool_##layout##_ukernel__##isa)
+#define FC_MAXPOOL_CODE(dtype, ctype, isa)          \
+  FC_NAMED(fc_##dtype##_maxpool_code_ukernel__##isa) \
+  FC_NAMED(fc_##dtype##_unpool_code_ukernel__##isa)
+#define FC_UNARY(dtype, ctype, op, isa) FC_NAMED(fc_##dtype##_##op##_ukernel__##isa)
+#define FC_BINARY(dtype, ctype, op, isa) FC_NAMED(fc_##dtype##_##op##_ukernel__##isa)
+#define FC_CORRELATE(dtype, ctype, mr, nr, isa) \
+  FC_NAMED(fc_##dtype##_correlate_ukernel_##mr##x##nr##__##isa)
+#define FC_ADAM(dtype, ctype, isa) FC_NAMED(fc_##dtype##_adam_ukernel__##isa)
+#define FC_GEMV(dtype, ctype, isa) FC_NAMED(fc_##dtype##_gemv_ukernel__##isa)
+#define FC_NDIMAGE(dtype, ctype, isa)            \
+  FC_NAMED(fc_##dtype##_ndline_ukernel__##isa)    \
+  FC_NAMED(fc_##dtype##_runsum_ukernel__##isa)
+#define FC_NDIMAGE_ACC(isa) FC_NAMED(fc_f64_ndcorrelate_ukernel__##isa)
+static const struct {
+  fc_any_ukernel fn;
+  const char *name;
+} fc_ukernel_names[] = {
+#include "../ukernels/gemm.inc"
+#include "../ukernels/igemm.inc"
+#include "../ukernels/maxpool.inc"
+#include "../ukernels/unary.inc"
+#include "../ukernels/correlate.inc"
+#include "../ukernels/adam.inc"
+#include "../ukernels/ndimage.inc"
+#include "../ukernels/gemv.inc"
+#if FASTCONV_HAVE_AVX512
+    FC_NAMED(fc_f32_convpool_c1_ukernel__avx512)
+    FC_NAMED(fc_f32_convpool_c1_wgrad_ukernel__avx512)
+#endif
+};
+
+const char *fc_ukernel_name(fc_any_ukernel fn) {
+  for (size_t i = 0; i < sizeof fc_ukernel_names / sizeof fc_ukernel_names[0]; i++)
+    if (fc_ukernel_names[i].fn == fn) return fc_ukernel_names[i].name;
+  return "unknown";
+}

@@ -104,14 +104,14 @@ static void FC_(wgrad_free)(FC_(wgrad_ctx) *ctx) {
 }
 
 static int FC_(wgrad_setup)(FC_(wgrad_ctx) *ctx, const fc_conv2d_params *p, const T *x,
-                            int nthreads) {
+                            IGEMM_ENTRY_T uk, int nthreads) {
   memset(ctx, 0, sizeof *ctx);
   ctx->p = p;
   ctx->nthreads = nthreads;
   const int64_t g_count = p->groups, C = p->c;
   ctx->kg = p->k / g_count, ctx->cg = p->c / g_count;
   ctx->kd = p->r * p->s * ctx->cg;
-  ctx->uk = FC_(pick_igemm)(ctx->kd, ctx->kg);
+  ctx->uk = uk; /* pick_igemm(kd, kg) */
   const int64_t imr = (int64_t)ctx->uk.mr, inr = (int64_t)ctx->uk.nr;
   ctx->mpad = fc_ceil_div(ctx->kd, imr) * imr, ctx->npad = fc_ceil_div(ctx->kg, inr) * inr;
   ctx->npanels = ctx->npad / inr;
@@ -213,30 +213,76 @@ static void FC_(wgrad_thread)(void *arg, int tid, int team) {
   }
 }
 
-int FC_(conv2d_backward_weight)(const fc_conv2d_params *p, const T *x, const T *gy, T *gw) {
+/* Output rows per kernel call (its slice of a gy panel stays near L1), the
+ * tile, the threads, and what is copied: x unless it can be read in place,
+ * gy unless it is channels-last with exactly NR channels. */
+static int FC_(wgrad_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                               fc_plan *pl) {
+  fc_plan_init(pl, tab);
   const int st = fc_conv2d_check(p);
   if (st != FC_OK) return st;
   const int64_t P = p->oh * p->ow;
   if (p->n == 0 || P == 0) {
+    pl->algorithm = FC_ALG_NOTHING;
+    return FC_OK;
+  }
+  const int64_t g_count = p->groups, C = p->c, cg = p->c / g_count, kg = p->k / g_count;
+  const int64_t kd = p->r * p->s * cg;
+  const int variant = FC_(pick_igemm_at)(tab, kd, kg);
+  const IGEMM_ENTRY_T uk = tab->IGEMM[variant];
+  const int64_t imr = (int64_t)uk.mr, inr = (int64_t)uk.nr;
+  const int64_t trows = fc_max64(1, fc_min64(p->oh, (48 << 10) / (p->ow * inr * (int64_t)sizeof(T))));
+  const int64_t blocks = fc_ceil_div(p->oh, trows), units = p->n * blocks;
+  const int64_t flops = 2 * p->k * cg * p->r * p->s * p->n * P;
+  const int nthreads = fc_threads_for(FC_NS_FLOPS(flops), units);
+  const int64_t mpad = fc_ceil_div(kd, imr) * imr, npad = fc_ceil_div(kg, inr) * inr;
+  const int64_t right = fc_max64(0, (p->ow - 1) * p->stride_w + (p->s - 1) * p->dil_w + 1 - p->pad_left - p->w);
+  const int64_t img = p->h * (p->pad_left + p->w + right) * C, a_stride = p->stride_w * C;
+  const int x_as_is = right == 0 && p->pad_left == 0 && (p->layout == FC_NHWC || C == 1);
+  const int gy_as_is = p->layout == FC_NHWC && g_count == 1 && kg == inr;
+  int64_t xsize, nptr, psize, gsize = 0;
+  if (!fc_mul(p->n, img, &xsize) || !fc_mul(mpad, p->oh, &nptr) ||
+      !fc_mul(nthreads * mpad * npad, g_count, &psize) ||
+      (!gy_as_is && !fc_mul(p->n * g_count * npad, P, &gsize)))
+    return FC_EOVERFLOW;
+  pl->algorithm = FC_ALG_IGEMM_WGRAD;
+  pl->kernel = FC_UKERNEL_NAME(uk.fn);
+  pl->variant = variant;
+  pl->mr = imr, pl->nr = inr;
+  pl->depth_block = p->ow, pl->row_block = trows, pl->tasks = units, pl->threads = nthreads;
+  pl->flags = (x_as_is ? FC_PLAN_INPUT_AS_IS : 0u) | (gy_as_is ? FC_PLAN_GY_AS_IS : 0u);
+  /* the padded input, the zero row, the pointers, the partials, packed gy */
+  int64_t elems = fc_sat_add(x_as_is ? 0 : xsize, (p->ow - 1) * a_stride + 1);
+  elems = fc_sat_add(fc_sat_add(elems, psize), gsize);
+  pl->scratch_bytes = fc_sat_add(fc_sat_mul(elems, (int64_t)sizeof(T)),
+                                 fc_sat_mul(nptr, (int64_t)sizeof(T *)));
+  return FC_OK;
+}
+
+int FC_(conv2d_backward_weight_plan)(const fc_conv2d_params *p, fc_plan *plan) {
+  return FC_(wgrad_plan_for)(p, fc_table(), plan);
+}
+
+int FC_(conv2d_backward_weight)(const fc_conv2d_params *p, const T *x, const T *gy, T *gw) {
+  const fc_ukernel_table *tab = fc_table();
+  fc_plan pl;
+  int r = FC_(wgrad_plan_for)(p, tab, &pl);
+  if (r != FC_OK || fc_record_plan(&pl)) return r;
+  const int64_t P = p->oh * p->ow;
+  if (pl.algorithm == FC_ALG_NOTHING) {
     memset(gw, 0, (size_t)(p->k * (p->c / p->groups) * p->r * p->s) * sizeof(T));
     return FC_OK;
   }
-  /* output rows per kernel call: its slice of a gy panel stays near L1 */
-  const IGEMM_ENTRY_T uk = FC_(pick_igemm)(p->r * p->s * (p->c / p->groups), p->k / p->groups);
-  const int64_t inr = (int64_t)uk.nr;
-  const int64_t trows = fc_max64(1, fc_min64(p->oh, (48 << 10) / (p->ow * inr * (int64_t)sizeof(T))));
-  const int64_t blocks = fc_ceil_div(p->oh, trows), units = p->n * blocks;
-  const int64_t flops = 2 * p->k * (p->c / p->groups) * p->r * p->s * p->n * P;
+  const int64_t inr = pl.nr, trows = pl.row_block;
+  const int64_t blocks = fc_ceil_div(p->oh, trows), units = pl.tasks;
   FC_(wgrad_ctx) ctx;
-  int r = FC_(wgrad_setup)(&ctx, p, x, fc_threads_for(FC_NS_FLOPS(flops), units));
+  r = FC_(wgrad_setup)(&ctx, p, x, tab->IGEMM[pl.variant], pl.threads);
   if (r != FC_OK) return r;
   const int64_t g_count = p->groups, npanels = ctx.npanels;
-  const int gy_as_is = p->layout == FC_NHWC && g_count == 1 && ctx.kg == inr;
-  int64_t gsize;
+  const int gy_as_is = (pl.flags & FC_PLAN_GY_AS_IS) != 0;
   T *gp = NULL;
   if (!gy_as_is) {
-    if (!fc_mul(p->n * g_count * ctx.npad, P, &gsize)) r = FC_EOVERFLOW;
-    else if (!(gp = fc_alloc((size_t)gsize * sizeof(T)))) r = FC_ENOMEM;
+    if (!(gp = fc_alloc((size_t)(p->n * g_count * ctx.npad * P) * sizeof(T)))) r = FC_ENOMEM;
     if (r != FC_OK) {
       FC_(wgrad_free)(&ctx);
       return r;
@@ -351,18 +397,49 @@ static void FC_(bwd_input_thread)(void *arg, int tid, int team) {
   free(cols);
 }
 
-int FC_(conv2d_backward_input)(const fc_conv2d_params *p, const T *gy, const T *weight, T *gx) {
+/* The table's GEMM tile, pixel blocks of about 256, one task per image. */
+static int FC_(bwd_input_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                                   fc_plan *pl) {
+  fc_plan_init(pl, tab);
   const int st = fc_conv2d_check(p);
   if (st != FC_OK) return st;
+  const int64_t P = p->oh * p->ow;
+  if (p->n == 0 || P == 0) {
+    pl->algorithm = FC_ALG_NOTHING;
+    return FC_OK;
+  }
+  const int64_t g_count = p->groups, kg = p->k / g_count, kd = p->c / g_count * p->r * p->s;
+  const int64_t mr = (int64_t)tab->GEMM.mr, nr = (int64_t)tab->GEMM.nr;
+  const int64_t mpad = fc_ceil_div(kd, mr) * mr;
+  pl->algorithm = FC_ALG_GEMM_COL2IM;
+  pl->kernel = FC_UKERNEL_NAME(tab->GEMM.fn);
+  pl->mr = mr, pl->nr = nr;
+  pl->depth_block = kg, pl->row_block = fc_max64(1, 256 / nr) * nr, pl->tasks = p->n;
+  pl->threads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), p->n);
+  /* the packed weights; per thread, B panels and the column block */
+  const int64_t per_thread = fc_sat_mul(fc_sat_add(kg, mpad), pl->row_block);
+  pl->scratch_bytes = fc_sat_mul(fc_sat_add(fc_sat_mul(g_count * mpad, kg),
+                                            fc_sat_mul(pl->threads, per_thread)),
+                                 (int64_t)sizeof(T));
+  return FC_OK;
+}
+
+int FC_(conv2d_backward_input_plan)(const fc_conv2d_params *p, fc_plan *plan) {
+  return FC_(bwd_input_plan_for)(p, fc_table(), plan);
+}
+
+int FC_(conv2d_backward_input)(const fc_conv2d_params *p, const T *gy, const T *weight, T *gx) {
+  fc_plan pl;
+  const int st = FC_(bwd_input_plan_for)(p, fc_table(), &pl);
+  if (st != FC_OK || fc_record_plan(&pl)) return st;
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
-  const int64_t P = p->oh * p->ow, rs = p->r * p->s, kd = cg * rs, hw = p->h * p->w;
+  const int64_t rs = p->r * p->s, kd = cg * rs, hw = p->h * p->w;
   const int nhwc = p->layout == FC_NHWC;
   memset(gx, 0, (size_t)(p->n * p->c * hw) * sizeof(T));
-  if (p->n == 0 || P == 0) return FC_OK;
-  const fc_ukernel_table *tab = fc_table();
-  const size_t mr = tab->GEMM.mr, nr = tab->GEMM.nr;
+  if (pl.algorithm == FC_ALG_NOTHING) return FC_OK;
+  const size_t mr = (size_t)pl.mr, nr = (size_t)pl.nr;
   const int64_t mpad = fc_ceil_div(kd, (int64_t)mr) * (int64_t)mr;
-  const int64_t pblock = fc_max64(1, 256 / (int64_t)nr) * (int64_t)nr;
+  const int64_t pblock = pl.row_block;
   /* A: weight element (row kk = (c, tap), depth k) of group g */
   T *wpack = fc_alloc((size_t)(g_count * mpad * kg) * sizeof(T));
   if (!wpack) return FC_ENOMEM;
@@ -378,9 +455,8 @@ int FC_(conv2d_backward_input)(const fc_conv2d_params *p, const T *gy, const T *
     else /* weight (k, cg, r, s): (kk, k) at (g * kg + k) * kd + kk */
       FC_(pack_panels)(weight + g * kg * kd, kd, kg, 1, kd, mr, kg, wpack + g * mpad * kg);
   }
-  const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), p->n);
   FC_(bwd_input_ctx) c = {p, gy, wpack, gx, mr, nr, mpad, pblock, 0};
-  const int r = fc_parallel(nthreads, FC_(bwd_input_thread), &c);
+  const int r = fc_parallel(pl.threads, FC_(bwd_input_thread), &c);
   free(wpack);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }

@@ -157,14 +157,37 @@ static void FC_(packed_thread)(void *arg, int tid, int team) {
   free(bpan);
 }
 
-static int FC_(conv2d_packed)(const fc_conv2d_params *p, const T *x, const T *weight,
-                              int64_t w_rstride, int64_t w_kstride, const T *bias, T *y) {
-  const fc_ukernel_table *tab = fc_table();
+/* The packed GEMM's plan: the table's GEMM tile, kc deep B panels, pixel blocks. */
+static void FC_(packed_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, fc_plan *pl) {
   const size_t mr = tab->GEMM.mr, nr = tab->GEMM.nr;
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
   const int64_t P = p->oh * p->ow, kd = cg * p->r * p->s;
   /* a kcb x NR panel of B fills about half of a 32 KiB L1 */
   const int64_t kcb = fc_max64(64, 16384 / (int64_t)(nr * sizeof(T)));
+  const int64_t mpad = fc_ceil_div(kg, (int64_t)mr) * (int64_t)mr;
+  /* pixel blocks of up to 512, fewer when that would leave threads idle */
+  int64_t pblock = fc_max64(1, 512 / (int64_t)nr) * (int64_t)nr;
+  const int64_t nthreads_max = fc_get_num_threads();
+  while (pblock > (int64_t)nr && p->n * g_count * fc_ceil_div(P, pblock) < 4 * nthreads_max)
+    pblock -= (int64_t)nr;
+  const int64_t nblocks = fc_ceil_div(P, pblock), ntasks = p->n * g_count * nblocks;
+  pl->algorithm = FC_ALG_PACKED_GEMM;
+  pl->kernel = FC_UKERNEL_NAME(tab->GEMM.fn);
+  pl->mr = (int64_t)mr, pl->nr = (int64_t)nr;
+  pl->depth_block = kcb, pl->row_block = pblock, pl->tasks = ntasks;
+  pl->threads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
+  /* the packed weights, and one B panel per thread */
+  pl->scratch_bytes = fc_sat_add(fc_sat_mul(fc_sat_mul(mpad, kd), g_count * (int64_t)sizeof(T)),
+                                 pl->threads * kcb * (int64_t)(nr * sizeof(T)));
+}
+
+static int FC_(conv2d_packed)(const fc_conv2d_params *p, const fc_plan *pl, const T *x,
+                              const T *weight, int64_t w_rstride, int64_t w_kstride, const T *bias,
+                              T *y) {
+  const size_t mr = (size_t)pl->mr, nr = (size_t)pl->nr;
+  const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
+  const int64_t P = p->oh * p->ow, kd = cg * p->r * p->s;
+  const int64_t kcb = pl->depth_block, pblock = pl->row_block;
   const int64_t mpad = fc_ceil_div(kg, (int64_t)mr) * (int64_t)mr;
   int64_t wsize, tmp;
   if (!fc_mul(mpad, kd, &tmp) || !fc_mul(tmp, g_count, &wsize)) return FC_EOVERFLOW;
@@ -173,23 +196,16 @@ static int FC_(conv2d_packed)(const fc_conv2d_params *p, const T *x, const T *we
   for (int64_t g = 0; g < g_count; g++)
     FC_(pack_panels)(weight + g * kg * w_rstride, kg, kd, w_rstride, w_kstride, mr, kcb,
                      wpack + g * mpad * kd);
-  /* pixel blocks of up to 512, fewer when that would leave threads idle */
-  int64_t pblock = fc_max64(1, 512 / (int64_t)nr) * (int64_t)nr;
-  const int64_t nthreads_max = fc_get_num_threads();
-  while (pblock > (int64_t)nr && p->n * g_count * fc_ceil_div(P, pblock) < 4 * nthreads_max)
-    pblock -= (int64_t)nr;
-  const int64_t nblocks = fc_ceil_div(P, pblock), ntasks = p->n * g_count * nblocks;
-  const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
-  FC_(packed_ctx) c = {p, x, wpack, bias, y, mr, nr, kcb, mpad, nblocks, pblock, ntasks, 0};
-  const int r = fc_parallel(nthreads, FC_(packed_thread), &c);
+  const int64_t nblocks = fc_ceil_div(P, pblock);
+  FC_(packed_ctx) c = {p, x, wpack, bias, y, mr, nr, kcb, mpad, nblocks, pblock, pl->tasks, 0};
+  const int r = fc_parallel(pl->threads, FC_(packed_thread), &c);
   free(wpack);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }
 
-/* The table's indirect-GEMM tile with the least padded work (times the tile's
- * cost) for a rows x cols product. */
-static IGEMM_ENTRY_T FC_(pick_igemm)(int64_t rows, int64_t cols) {
-  const fc_ukernel_table *tab = fc_table();
+/* The index in tab's indirect-GEMM list of the tile with the least padded
+ * work (times the tile's cost) for a rows x cols product. */
+static int FC_(pick_igemm_at)(const fc_ukernel_table *tab, int64_t rows, int64_t cols) {
   int best = 0;
   double best_area = 0.0;
   for (int i = 0; i < FC_MAX_IGEMM_TILES && tab->IGEMM[i].fn; i++) {
@@ -198,16 +214,28 @@ static IGEMM_ENTRY_T FC_(pick_igemm)(int64_t rows, int64_t cols) {
                         tab->IGEMM[i].cost;
     if (i == 0 || area < best_area) best = i, best_area = area;
   }
-  return tab->IGEMM[best];
+  return best;
 }
 
-/* The tile the autotuner chose for this product (csrc/ops/tuning.c), else
- * pick_igemm's. */
+/* That tile itself, from the table in use. */
+static IGEMM_ENTRY_T FC_(pick_igemm)(int64_t rows, int64_t cols) {
+  const fc_ukernel_table *tab = fc_table();
+  return tab->IGEMM[FC_(pick_igemm_at)(tab, rows, cols)];
+}
+
+/* The index in tab's list of the tile the autotuner chose for this product
+ * (csrc/ops/tuning.c), else pick_igemm_at's. */
+static int FC_(tuned_igemm_at)(const fc_ukernel_table *tab, fc_tune_site site, int64_t rows,
+                               int64_t cols, int64_t depth) {
+  const int v = fc_tune_variant(site, (int64_t)sizeof(T), rows, cols, depth);
+  if (v >= 0 && v < FC_MAX_IGEMM_TILES && tab->IGEMM[v].fn) return v;
+  return FC_(pick_igemm_at)(tab, rows, cols);
+}
+
+/* That tile itself, from the table in use. */
 static IGEMM_ENTRY_T FC_(tuned_igemm)(fc_tune_site site, int64_t rows, int64_t cols, int64_t depth) {
   const fc_ukernel_table *tab = fc_table();
-  const int v = fc_tune_variant(site, (int64_t)sizeof(T), rows, cols, depth);
-  if (v >= 0 && v < FC_MAX_IGEMM_TILES && tab->IGEMM[v].fn) return tab->IGEMM[v];
-  return FC_(pick_igemm)(rows, cols);
+  return tab->IGEMM[FC_(tuned_igemm_at)(tab, site, rows, cols, depth)];
 }
 
 /* dst[p * ldd + j] = src[j * lds + p] for p < np, j < nj: a transpose by 4x4
@@ -370,14 +398,15 @@ static void FC_(igemm_thread)(void *arg, int tid, int team) {
   free(blkbuf);
 }
 
-static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_rsck,
-                             const T *bias, T *y) {
+/* The indirect GEMM's plan: tile, pixel blocks, tap blocks, the pointer table. */
+static int FC_(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, fc_plan *pl) {
   const int nchw = p->layout == FC_NCHW, merge = FC_(igemm_merge_rows)(p);
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
   /* taps (ks) of depth kc each: kernel pixels of cg channels, or whole rows */
   const int64_t ks = merge ? p->r : p->r * p->s, kc = merge ? p->s * cg : cg;
   const int64_t P = p->oh * p->ow, kd = ks * kc;
-  const IGEMM_ENTRY_T ukernel = FC_(tuned_igemm)(FC_TUNE_CONV2D, P, kg, kd);
+  const int variant = FC_(tuned_igemm_at)(tab, FC_TUNE_CONV2D, P, kg, kd);
+  const IGEMM_ENTRY_T ukernel = tab->IGEMM[variant];
   const size_t mr = ukernel.mr, nr = ukernel.nr;
   const int64_t npad = fc_ceil_div(kg, (int64_t)nr) * (int64_t)nr;
   /* pixel blocks of up to 256, fewer when that would leave threads idle */
@@ -389,11 +418,43 @@ static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_r
   /* One pointer table for all images and groups when it is small enough
    * (the usual case), else one per task, built for its block only. */
   const int64_t ppad = fc_ceil_div(P, (int64_t)mr) * (int64_t)mr;
-  int64_t nptr;
+  int64_t nptr, wsize, tmp;
   if (!fc_mul(ppad, ks, &nptr)) return FC_EOVERFLOW;
-  const int shared_ind = nptr <= ((int64_t)1 << 22);
-  int64_t wsize, tmp;
   if (!fc_mul(npad, kd, &tmp) || !fc_mul(tmp, g_count, &wsize)) return FC_EOVERFLOW;
+  const int shared_ind = nptr <= ((int64_t)1 << 22);
+  const int64_t a_stride = nchw ? p->h * p->w : 1;
+  pl->algorithm = FC_ALG_IGEMM;
+  pl->kernel = FC_UKERNEL_NAME(ukernel.fn);
+  pl->variant = variant;
+  pl->mr = (int64_t)mr, pl->nr = (int64_t)nr;
+  pl->depth_block = kc, pl->row_block = pblock, pl->tasks = ntasks;
+  pl->tap_block = FC_(igemm_tap_block)(ks, kc);
+  pl->flags = (merge ? FC_PLAN_MERGE_ROWS : 0u) | (shared_ind ? FC_PLAN_SHARED_POINTERS : 0u) |
+              (nchw ? FC_PLAN_TRANSPOSED_OUT : 0u);
+  pl->threads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
+  /* packed weights, the zero row, the pointer table(s), the NCHW blocks */
+  int64_t bytes = fc_sat_mul(wsize, (int64_t)sizeof(T));
+  bytes = fc_sat_add(bytes, fc_sat_mul(fc_sat_add(fc_sat_mul(kc - 1, a_stride), 1), (int64_t)sizeof(T)));
+  bytes = fc_sat_add(bytes, fc_sat_mul(shared_ind ? nptr : fc_sat_mul(pl->threads, pblock * ks),
+                                       (int64_t)sizeof(T *)));
+  if (nchw) bytes = fc_sat_add(bytes, fc_sat_mul(pl->threads, fc_sat_mul(pblock, npad * (int64_t)sizeof(T))));
+  pl->scratch_bytes = bytes;
+  return FC_OK;
+}
+
+static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                             const fc_plan *pl, const T *x, const T *w_rsck, const T *bias, T *y) {
+  const int nchw = p->layout == FC_NCHW, merge = (pl->flags & FC_PLAN_MERGE_ROWS) != 0;
+  const int shared_ind = (pl->flags & FC_PLAN_SHARED_POINTERS) != 0;
+  const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
+  const int64_t ks = merge ? p->r : p->r * p->s, kc = merge ? p->s * cg : cg;
+  const int64_t P = p->oh * p->ow, kd = ks * kc;
+  const IGEMM_ENTRY_T ukernel = tab->IGEMM[pl->variant];
+  const size_t mr = ukernel.mr, nr = ukernel.nr;
+  const int64_t npad = fc_ceil_div(kg, (int64_t)nr) * (int64_t)nr;
+  const int64_t pblock = pl->row_block, nblocks = fc_ceil_div(P, pblock);
+  const int64_t nptr = fc_ceil_div(P, (int64_t)mr) * (int64_t)mr * ks; /* fits: the plan */
+  const int64_t wsize = npad * kd * g_count;
   T *wpack = fc_alloc((size_t)wsize * sizeof(T));
   /* a zero row as long as a strided row; calloc's untouched pages cost nothing */
   const int64_t hw = p->h * p->w, a_stride = nchw ? hw : 1;
@@ -408,33 +469,61 @@ static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const T *x, const T *w_r
   for (int64_t g = 0; g < g_count; g++) /* (column j, depth kk) at kk * k + g * kg + j */
     FC_(pack_panels)(w_rsck + g * kg, kg, kd, 1, p->k, nr, kd, wpack + g * npad * kd);
   if (shared_ind) FC_(igemm_pointers)(p, x, zero, 0, P, mr, merge, ind);
-  const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
   FC_(igemm_ctx) c = {p, x, zero, wpack, bias, y, ind, ukernel, merge, shared_ind, ks, kc,
-                      npad, a_stride, nblocks, pblock, FC_(igemm_tap_block)(ks, kc), ntasks, 0};
-  const int r = fc_parallel(nthreads, FC_(igemm_thread), &c);
+                      npad, a_stride, nblocks, pblock, pl->tap_block, pl->tasks, 0};
+  const int r = fc_parallel(pl->threads, FC_(igemm_thread), &c);
   free(wpack);
   free(zero);
   free((void *)ind);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }
 
-/* ---- the entry point ----------------------------------------------------------- */
-int FC_(conv2d)(const fc_conv2d_params *p, const T *x, const T *weight, const T *bias, T *y) {
+/* ---- the plan and the entry point ------------------------------------------------ */
+/* NHWC, and NCHW from depth FC_IGEMM_MIN_DEPTH: the indirect GEMM (NCHW with
+ * its weights reordered to (r, s, cg, k)); shallower NCHW: the packed GEMM. */
+static int FC_(conv2d_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                                fc_plan *pl) {
+  fc_plan_init(pl, tab);
   const int st = fc_conv2d_check(p);
-  if (st != FC_OK || p->n == 0 || p->oh == 0 || p->ow == 0) return st;
-  const int64_t cg = p->c / p->groups, rs = p->r * p->s, kd = cg * rs;
-  const int deep = kd >= FC_IGEMM_MIN_DEPTH;
-  if (p->layout == FC_NHWC) return FC_(conv2d_igemm)(p, x, weight, bias, y);
-  if (!deep) return FC_(conv2d_packed)(p, x, weight, kd, 1, bias, y);
-  /* NCHW, deep: the weights to (r, s, cg, k), the input read in place */
+  if (st != FC_OK) return st;
+  if (p->n == 0 || p->oh == 0 || p->ow == 0) {
+    pl->algorithm = FC_ALG_NOTHING;
+    return FC_OK;
+  }
+  const int64_t kd = p->c / p->groups * p->r * p->s;
+  if (p->layout == FC_NCHW && kd < FC_IGEMM_MIN_DEPTH) {
+    FC_(packed_plan)(p, tab, pl);
+    return FC_OK;
+  }
+  const int r = FC_(igemm_plan)(p, tab, pl);
+  if (r != FC_OK || p->layout == FC_NHWC) return r;
   int64_t wn;
   if (!fc_mul(kd, p->k, &wn)) return FC_EOVERFLOW;
-  T *wt = fc_alloc((size_t)wn * sizeof(T));
+  pl->flags |= FC_PLAN_WEIGHTS_REORDERED;
+  pl->scratch_bytes = fc_sat_add(pl->scratch_bytes, fc_sat_mul(wn, (int64_t)sizeof(T)));
+  return FC_OK;
+}
+
+int FC_(conv2d_plan)(const fc_conv2d_params *p, fc_plan *plan) {
+  return FC_(conv2d_plan_for)(p, fc_table(), plan);
+}
+
+int FC_(conv2d)(const fc_conv2d_params *p, const T *x, const T *weight, const T *bias, T *y) {
+  const fc_ukernel_table *tab = fc_table();
+  fc_plan pl;
+  const int st = FC_(conv2d_plan_for)(p, tab, &pl);
+  if (st != FC_OK) return st;
+  if (fc_record_plan(&pl) || pl.algorithm == FC_ALG_NOTHING) return FC_OK;
+  const int64_t cg = p->c / p->groups, rs = p->r * p->s, kd = cg * rs;
+  if (pl.algorithm == FC_ALG_PACKED_GEMM) return FC_(conv2d_packed)(p, &pl, x, weight, kd, 1, bias, y);
+  if (!(pl.flags & FC_PLAN_WEIGHTS_REORDERED)) return FC_(conv2d_igemm)(p, tab, &pl, x, weight, bias, y);
+  /* NCHW, deep: the weights to (r, s, cg, k), the input read in place */
+  T *wt = fc_alloc((size_t)(kd * p->k) * sizeof(T)); /* fits: the plan */
   if (!wt) return FC_ENOMEM;
   for (int64_t k = 0; k < p->k; k++)
     for (int64_t ci = 0; ci < cg; ci++)
       for (int64_t t = 0; t < rs; t++) wt[(t * cg + ci) * p->k + k] = weight[(k * cg + ci) * rs + t];
-  const int r = FC_(conv2d_igemm)(p, x, wt, bias, y);
+  const int r = FC_(conv2d_igemm)(p, tab, &pl, x, wt, bias, y);
   free(wt);
   return r;
 }

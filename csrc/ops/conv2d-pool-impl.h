@@ -349,7 +349,7 @@ int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool
   const int64_t nb = fc_ceil_div(q->oh, pb), units = p->n * nb;
   const int64_t flops = 2 * K * (p->c / p->groups) * p->r * p->s * p->n * q->oh * kh * p->ow;
   FC_(wgrad_ctx) ctx;
-  st = FC_(wgrad_setup)(&ctx, p, x, fc_threads_for(FC_NS_FLOPS(flops), units));
+  st = FC_(wgrad_setup)(&ctx, p, x, uk0, fc_threads_for(FC_NS_FLOPS(flops), units));
   if (st != FC_OK) return st;
   const int64_t nr = (int64_t)ctx.uk.nr, npanels = ctx.npanels;
   const int64_t band_px = pb * kh * p->ow, band_size = p->groups * npanels * band_px * nr;

@@ -34,7 +34,14 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 }
 
 /* Depth (C/groups * R * S) from which the indirect GEMM beats packing im2col */
-#define FC_IGEMM_MIN_DEPTH 64
+#define FC_IGEMM_MIN_DEPTH FC_CONV2D_IGEMM_MIN_DEPTH
+
+/* The algorithms' names in plans (compared by address in the drivers). */
+static const char FC_ALG_NOTHING[] = "nothing (empty result)";
+static const char FC_ALG_PACKED_GEMM[] = "packed-gemm";
+static const char FC_ALG_IGEMM[] = "igemm";
+static const char FC_ALG_GEMM_COL2IM[] = "gemm-col2im";
+static const char FC_ALG_IGEMM_WGRAD[] = "igemm-weight-gradient";
 
 #define T float
 #define DT f32

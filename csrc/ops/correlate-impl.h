@@ -134,6 +134,12 @@ int FC_(correlate2d)(const fc_correlate2d_params *p, const T *x, const T *k, T f
   const UKERNEL_T fn = fc_table()->UKERNEL;
   const int64_t ntasks = tl.row_tasks * tl.col_tasks;
   const int nt = fc_threads_for(work, ntasks);
+  fc_plan pl;
+  fc_plan_init(&pl, fc_table());
+  pl.algorithm = "direct-row-bands", pl.kernel = FC_UKERNEL_NAME(fn);
+  pl.row_block = tl.rb, pl.depth_block = tl.cb, pl.tasks = ntasks, pl.threads = nt;
+  pl.scratch_bytes = fc_sat_mul(nt, fc_sat_mul(tl.scratch_elems, (int64_t)sizeof(T)));
+  if (fc_record_plan(&pl)) return FC_OK;
   int failed = 0;
   if (nt <= 1) { /* no parallel region at all: entering one costs more than a small call */
     T small[512];  /* a small call's window band, without malloc */
@@ -244,6 +250,12 @@ int FC_(correlatend)(const fc_correlatend_params *p, const T *x, const T *k, T f
   atomic_init(&c.next, 0);
   atomic_init(&c.failed, 0);
   const int nt = fc_threads_for(work, c.ntasks);
+  fc_plan pl;
+  fc_plan_init(&pl, fc_table());
+  pl.algorithm = "direct-planes", pl.kernel = FC_UKERNEL_NAME(c.fn);
+  pl.row_block = c.tl.rb, pl.depth_block = c.tl.cb, pl.tasks = c.ntasks, pl.threads = nt;
+  pl.scratch_bytes = fc_sat_mul(nt, fc_sat_mul(c.tl.scratch_elems, (int64_t)sizeof(T)));
+  if (fc_record_plan(&pl)) return FC_OK;
   const int r = fc_parallel(nt, FC_(correlatend_thread), &c);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }

@@ -242,6 +242,12 @@ static int FC_(axis_run)(const fc_axis_params *p, const T *x, const double *w, T
   const int64_t work = fc_max64(FC_NS_FLOPS(fc_min64(ops, INT64_MAX / 8) * 4),
                                 FC_NS_BYTES(fc_sat_mul(total, 2 * (int64_t)sizeof(T))));
   const int nt = fc_threads_for(work, c.tl.ntasks);
+  fc_plan pl;
+  fc_plan_init(&pl, table);
+  pl.algorithm = w ? "axis-lines" : "axis-running-sum";
+  pl.kernel = w ? FC_UKERNEL_NAME(c.line) : FC_UKERNEL_NAME(c.runsum);
+  pl.tasks = c.tl.ntasks, pl.threads = nt;
+  if (fc_record_plan(&pl)) return FC_OK;
   const int r = fc_parallel(nt, FC_(axis_thread), &c);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }

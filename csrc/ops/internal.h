@@ -115,4 +115,22 @@ int fc_threads_for(int64_t work_ns, int64_t max_tasks);
 #define FC_NS_FLOPS(flops) ((flops) / 64)     /* ~64 GFLOP/s on one core */
 #define FC_NS_BYTES(bytes) ((bytes) / 8)      /* ~8 GB/s on one core */
 
+
+/* ---- plans (fastconv.h) -------------------------------------------------------- */
+/* Keeps `plan` as the calling thread's last plan; returns nonzero when the
+ * thread is in plan-only mode (the driver then returns FC_OK at once). */
+int fc_record_plan(const fc_plan *plan);
+
+/* An empty plan for the table in use: algorithm, kernel NULL, all sizes 0, one thread. */
+static inline void fc_plan_init(fc_plan *pl, const fc_ukernel_table *tab) {
+  *pl = (fc_plan){0};
+  pl->threads = 1;
+  pl->isa = tab->isa;
+}
+
+/* a + b and a * b for scratch estimates: saturate at INT64_MAX */
+static inline int64_t fc_sat_add(int64_t a, int64_t b) {
+  return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
 #endif

@@ -92,40 +92,80 @@ FC_DEFINE_POOL_CTX(f64, double)
     }                                                                                        \
   }                                                                                          \
                                                                                              \
-  int fc_##dtype##_max_pool2d(const fc_pool2d_params *params, const T *x, T *y,             \
-                              int64_t *indices) {                                            \
-    const int st = fc_pool2d_check(params);                                                  \
-    if (st != FC_OK || params->n == 0 || params->c == 0 || params->oh == 0 || params->ow == 0) \
-      return st;                                                                             \
-    /* a one-tap axis reads one element at any dilation: run it at dilation 1 */             \
-    fc_pool2d_params q = *params;                                                            \
-    if (q.kernel_h == 1) q.dil_h = 1;                                                        \
-    if (q.kernel_w == 1) q.dil_w = 1;                                                        \
-    const fc_pool2d_params *p = &q;                                                          \
+  /* The row kernel for the layout (dilated or not; the scalar one where the \
+   * SIMD kernels' int32 positions could overflow), threads over planes     \
+   * (NCHW) or output rows (NHWC). p: a one-tap axis at dilation 1. */       \
+  static fc_##dtype##_maxpool_ukernel fc_##dtype##_pool_plan_for(                           \
+      const fc_pool2d_params *p, const fc_ukernel_table *t, fc_plan *pl) {                   \
     const int64_t hw = p->h * p->w, ohw = p->oh * p->ow;                                     \
     /* window reads, for the thread count only; saturating (kernels may be huge) */           \
     const int64_t work = fc_sat_mul(fc_sat_mul(fc_sat_mul(p->n * p->c, ohw), p->kernel_h),    \
                                     p->kernel_w);                                             \
-    fc_##dtype##_pool_ctx c = {.p = p, .x = x, .y = y, .indices = indices};                  \
-    const fc_ukernel_table *t = fc_table();                                                  \
     const int dilated = p->dil_h != 1 || p->dil_w != 1;                                      \
+    fc_##dtype##_maxpool_ukernel fn;                                                         \
     if (p->layout == FC_NCHW) {                                                              \
       /* the SIMD row kernels hold positions in int32 lanes */                               \
       const int64_t lim = (int64_t)1 << 30, span_w = (p->kernel_w - 1) * p->dil_w + 1;       \
       const int small = hw < lim && p->ow * p->stride_w + span_w + p->pad_left < lim;        \
       if (dilated)                                                                           \
-        c.fn = small ? t->dtype##_maxpool_row_dilated                                        \
-                     : fc_##dtype##_maxpool_row_dilated_ukernel__scalar;                     \
+        fn = small ? t->dtype##_maxpool_row_dilated                                          \
+                   : fc_##dtype##_maxpool_row_dilated_ukernel__scalar;                       \
       else                                                                                   \
-        c.fn = small ? t->dtype##_maxpool_row : fc_##dtype##_maxpool_row_ukernel__scalar;    \
-      const int64_t planes = p->n * p->c;                                                    \
-      const int nt = fc_threads_for(FC_NS_BYTES(fc_sat_mul(8, work)), planes);               \
-      return fc_parallel_for(nt, planes, 0, fc_##dtype##_pool_planes, &c);                   \
+        fn = small ? t->dtype##_maxpool_row : fc_##dtype##_maxpool_row_ukernel__scalar;      \
+      pl->algorithm = "rows-per-plane";                                                      \
+      pl->tasks = p->n * p->c, pl->row_block = p->oh;                                        \
+    } else {                                                                                 \
+      fn = dilated ? t->dtype##_maxpool_nhwc_dilated : t->dtype##_maxpool_nhwc;              \
+      pl->algorithm = "rows-channels-last";                                                  \
+      pl->tasks = p->n * p->oh, pl->row_block = 1;                                           \
     }                                                                                        \
-    c.fn = dilated ? t->dtype##_maxpool_nhwc_dilated : t->dtype##_maxpool_nhwc;              \
-    const int64_t rows = p->n * p->oh;                                                       \
-    const int nt = fc_threads_for(FC_NS_BYTES(fc_sat_mul(8, work)), rows);                   \
-    return fc_parallel_for(nt, rows, 0, fc_##dtype##_pool_rows, &c);                         \
+    pl->kernel = FC_UKERNEL_NAME(fn);                                                        \
+    pl->threads = fc_threads_for(FC_NS_BYTES(fc_sat_mul(8, work)), pl->tasks);               \
+    return fn;                                                                               \
+  }                                                                                          \
+                                                                                             \
+  /* params with a one-tap axis run at dilation 1 (it reads one element at any) */          \
+  static fc_pool2d_params fc_##dtype##_pool_undilated(const fc_pool2d_params *params) {     \
+    fc_pool2d_params q = *params;                                                            \
+    if (q.kernel_h == 1) q.dil_h = 1;                                                        \
+    if (q.kernel_w == 1) q.dil_w = 1;                                                        \
+    return q;                                                                                \
+  }                                                                                          \
+                                                                                             \
+  int fc_##dtype##_max_pool2d_plan(const fc_pool2d_params *params, fc_plan *pl) {            \
+    const fc_ukernel_table *t = fc_table();                                                  \
+    fc_plan_init(pl, t);                                                                     \
+    const int st = fc_pool2d_check(params);                                                  \
+    if (st != FC_OK) return st;                                                              \
+    if (params->n == 0 || params->c == 0 || params->oh == 0 || params->ow == 0) {            \
+      pl->algorithm = "nothing (empty result)";                                              \
+      return FC_OK;                                                                          \
+    }                                                                                        \
+    const fc_pool2d_params q = fc_##dtype##_pool_undilated(params);                          \
+    fc_##dtype##_pool_plan_for(&q, t, pl);                                                   \
+    return FC_OK;                                                                            \
+  }                                                                                          \
+                                                                                             \
+  int fc_##dtype##_max_pool2d(const fc_pool2d_params *params, const T *x, T *y,             \
+                              int64_t *indices) {                                            \
+    const int st = fc_pool2d_check(params);                                                  \
+    if (st != FC_OK) return st;                                                              \
+    const fc_ukernel_table *t = fc_table();                                                  \
+    fc_plan pl;                                                                              \
+    fc_plan_init(&pl, t);                                                                    \
+    if (params->n == 0 || params->c == 0 || params->oh == 0 || params->ow == 0) {            \
+      pl.algorithm = "nothing (empty result)";                                               \
+      fc_record_plan(&pl);                                                                   \
+      return FC_OK;                                                                          \
+    }                                                                                        \
+    const fc_pool2d_params q = fc_##dtype##_pool_undilated(params);                          \
+    const fc_pool2d_params *p = &q;                                                          \
+    fc_##dtype##_pool_ctx c = {.p = p, .x = x, .y = y, .indices = indices};                  \
+    c.fn = fc_##dtype##_pool_plan_for(p, t, &pl);                                            \
+    if (fc_record_plan(&pl)) return FC_OK;                                                   \
+    if (p->layout == FC_NCHW)                                                                \
+      return fc_parallel_for(pl.threads, pl.tasks, 0, fc_##dtype##_pool_planes, &c);         \
+    return fc_parallel_for(pl.threads, pl.tasks, 0, fc_##dtype##_pool_rows, &c);             \
   }
 
 FC_DEFINE_MAXPOOL(f32, float)
@@ -180,25 +220,43 @@ enum { FC_POOL_CBLK = 64 };
     }                                                                                          \
   }                                                                                            \
                                                                                                \
-  int fc_##dtype##_max_pool2d_backward(const fc_pool2d_params *p, const T *gy,                 \
-                                       const int64_t *indices, T *gx) {                        \
+  /* Tasks: whole planes (NCHW), or FC_POOL_CBLK channels of one image (NHWC). */          \
+  static void fc_##dtype##_unpool_plan_for(const fc_pool2d_params *p, fc_plan *pl) {           \
+    const int64_t ohw = p->oh * p->ow, C = p->c;                                               \
+    const int64_t reads = fc_sat_mul(24, fc_sat_mul(p->n * C, ohw));                           \
+    pl->algorithm = p->layout == FC_NCHW ? "scatter-per-plane" : "scatter-channel-blocks";     \
+    pl->kernel = "none (a scalar scatter in the driver)";                                      \
+    pl->row_block = p->layout == FC_NCHW ? 1 : FC_POOL_CBLK;                                   \
+    pl->tasks = p->layout == FC_NCHW ? p->n * C : p->n * fc_ceil_div(C, FC_POOL_CBLK);         \
+    pl->threads = fc_threads_for(FC_NS_BYTES(reads), pl->tasks);                               \
+  }                                                                                            \
+                                                                                               \
+  int fc_##dtype##_max_pool2d_backward_plan(const fc_pool2d_params *p, fc_plan *pl) {          \
+    fc_plan_init(pl, fc_table());                                                              \
     const int st = fc_pool2d_check(p);                                                         \
     if (st != FC_OK) return st;                                                                \
+    if (p->n == 0 || p->c == 0 || p->oh * p->ow == 0)                                          \
+      pl->algorithm = "nothing (zeros)";                                                       \
+    else                                                                                       \
+      fc_##dtype##_unpool_plan_for(p, pl);                                                     \
+    return FC_OK;                                                                              \
+  }                                                                                            \
+                                                                                               \
+  int fc_##dtype##_max_pool2d_backward(const fc_pool2d_params *p, const T *gy,                 \
+                                       const int64_t *indices, T *gx) {                        \
+    fc_plan pl;                                                                                \
+    const int st = fc_##dtype##_max_pool2d_backward_plan(p, &pl);                              \
+    if (st != FC_OK || fc_record_plan(&pl)) return st;                                         \
     const int64_t hw = p->h * p->w, ohw = p->oh * p->ow, C = p->c;                             \
     if (p->n * C * hw > 0) memset(gx, 0, (size_t)(p->n * C * hw) * sizeof(T));                 \
     if (p->n == 0 || C == 0 || ohw == 0) return FC_OK;                                         \
     fc_##dtype##_pool_ctx c = {.p = p, .gy = gy, .gx = gx, .ix = indices};                     \
-    const int64_t reads = fc_sat_mul(24, fc_sat_mul(p->n * C, ohw));                           \
     int r;                                                                                     \
     if (p->layout == FC_NCHW) {                                                                \
-      const int64_t planes = p->n * C;                                                         \
-      r = fc_parallel_for(fc_threads_for(FC_NS_BYTES(reads), planes), planes, 0,               \
-                          fc_##dtype##_unpool_planes, &c);                                     \
+      r = fc_parallel_for(pl.threads, pl.tasks, 0, fc_##dtype##_unpool_planes, &c);            \
     } else {                                                                                   \
       c.cblocks = fc_ceil_div(C, FC_POOL_CBLK);                                                \
-      const int64_t ntasks = p->n * c.cblocks;                                                 \
-      r = fc_parallel_for(fc_threads_for(FC_NS_BYTES(reads), ntasks), ntasks, 0,               \
-                          fc_##dtype##_unpool_blocks, &c);                                     \
+      r = fc_parallel_for(pl.threads, pl.tasks, 0, fc_##dtype##_unpool_blocks, &c);            \
     }                                                                                          \
     return r != FC_OK ? r : atomic_load(&c.bad) ? FC_EINVAL : FC_OK;                           \
   }

@@ -5,6 +5,31 @@
 
 enum { FC_RELU_CHUNK = 1 << 16 }; /* elements per task: 256-512 KiB */
 
+/* One pass of the table's kernel (bytes: what one element reads and writes),
+ * in chunks of FC_RELU_CHUNK over the threads the work is worth. */
+static int fc_relu_plan_for(int64_t n, int64_t bytes, fc_any_ukernel fn, fc_plan *pl) {
+  pl->algorithm = "elementwise";
+  pl->kernel = fc_ukernel_name(fn);
+  pl->row_block = FC_RELU_CHUNK;
+  pl->tasks = fc_ceil_div(n, FC_RELU_CHUNK);
+  pl->threads = fc_threads_for(FC_NS_BYTES(fc_sat_mul(bytes, n)), pl->tasks);
+  return FC_OK;
+}
+
+#define FC_DEFINE_RELU_PLAN(dtype, T)                                                        \
+  int fc_##dtype##_relu_plan(int64_t n, int backward, fc_plan *pl) {                        \
+    const fc_ukernel_table *tab = fc_table();                                               \
+    fc_plan_init(pl, tab);                                                                  \
+    if (n < 0) return FC_EINVAL;                                                            \
+    return backward ? fc_relu_plan_for(n, 3 * (int64_t)sizeof(T),                           \
+                                       (fc_any_ukernel)tab->dtype##_relu_bwd, pl)           \
+                    : fc_relu_plan_for(n, 2 * (int64_t)sizeof(T),                           \
+                                       (fc_any_ukernel)tab->dtype##_relu, pl);              \
+  }
+
+FC_DEFINE_RELU_PLAN(f32, float)
+FC_DEFINE_RELU_PLAN(f64, double)
+
 #define FC_DEFINE_RELU(dtype, T)                                                           \
   typedef struct {                                                                          \
     fc_##dtype##_unary_ukernel fn;                                                          \
@@ -21,10 +46,15 @@ enum { FC_RELU_CHUNK = 1 << 16 }; /* elements per task: 256-512 KiB */
   }                                                                                         \
                                                                                             \
   int fc_##dtype##_relu(int64_t n, const T *x, T *y) {                                     \
+    const fc_ukernel_table *tab = fc_table();                                               \
+    fc_plan pl;                                                                             \
+    fc_plan_init(&pl, tab);                                                                 \
     if (n < 0) return FC_EINVAL;                                                            \
-    const fc_##dtype##_unary_ukernel fn = fc_table()->dtype##_relu;                         \
-    const int64_t ntasks = fc_ceil_div(n, FC_RELU_CHUNK);                                   \
-    const int nt = fc_threads_for(FC_NS_BYTES(2 * n * (int64_t)sizeof(T)), ntasks);          \
+    const fc_##dtype##_unary_ukernel fn = tab->dtype##_relu;                                \
+    fc_relu_plan_for(n, 2 * (int64_t)sizeof(T), (fc_any_ukernel)fn, &pl);                   \
+    if (fc_record_plan(&pl)) return FC_OK;                                                  \
+    const int64_t ntasks = pl.tasks;                                                        \
+    const int nt = pl.threads;                                                              \
     if (nt <= 1) {                                                                          \
       fn((size_t)n, x, y);                                                                  \
       return FC_OK;                                                                         \
@@ -52,10 +82,15 @@ FC_DEFINE_RELU(f64, double)
   }                                                                                         \
                                                                                             \
   int fc_##dtype##_relu_backward(int64_t n, const T *gy, const T *x, T *gx) {             \
+    const fc_ukernel_table *tab = fc_table();                                               \
+    fc_plan pl;                                                                             \
+    fc_plan_init(&pl, tab);                                                                 \
     if (n < 0) return FC_EINVAL;                                                            \
-    const fc_##dtype##_binary_ukernel fn = fc_table()->dtype##_relu_bwd;                    \
-    const int64_t ntasks = fc_ceil_div(n, FC_RELU_CHUNK);                                   \
-    const int nt = fc_threads_for(FC_NS_BYTES(3 * n * (int64_t)sizeof(T)), ntasks);          \
+    const fc_##dtype##_binary_ukernel fn = tab->dtype##_relu_bwd;                           \
+    fc_relu_plan_for(n, 3 * (int64_t)sizeof(T), (fc_any_ukernel)fn, &pl);                   \
+    if (fc_record_plan(&pl)) return FC_OK;                                                  \
+    const int64_t ntasks = pl.tasks;                                                        \
+    const int nt = pl.threads;                                                              \
     if (nt <= 1) {                                                                          \
       fn((size_t)n, gy, x, gx);                                                             \
       return FC_OK;                                                                         \

@@ -85,6 +85,31 @@ int fc_local_thread_limit(int n) {
   return old;
 }
 
+/* ---- plans (fastconv.h): the calling thread's last one, and plan-only mode ---- */
+static _Thread_local fc_plan fc_tls_plan;
+static _Thread_local int fc_tls_have_plan, fc_tls_plan_only;
+static _Thread_local int64_t fc_tls_runs;
+
+int fc_record_plan(const fc_plan *plan) {
+  fc_tls_plan = *plan;
+  fc_tls_have_plan = 1;
+  fc_tls_runs += !fc_tls_plan_only;
+  return fc_tls_plan_only;
+}
+
+int64_t fc_plan_runs(void) { return fc_tls_runs; }
+
+int fc_last_plan(fc_plan *plan) {
+  if (fc_tls_have_plan) *plan = fc_tls_plan;
+  return fc_tls_have_plan;
+}
+
+int fc_plan_only(int on) {
+  const int old = fc_tls_plan_only;
+  if (on >= 0) fc_tls_plan_only = on != 0, fc_tls_have_plan = 0;
+  return old;
+}
+
 int fc_get_num_threads(void) {
 #if FASTCONV_HAVE_PTHREADS
   int n = atomic_load_explicit(&fc_cap, memory_order_relaxed);

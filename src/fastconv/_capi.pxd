@@ -108,6 +108,29 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_tune_force(const fc_tune_entry *choice)
     int fc_tune_seen(fc_tune_entry *out, int max, int reset)
     int fc_igemm_tiles(int64_t elem, int64_t *mr, int64_t *nr, int max)
+    ctypedef struct fc_plan:
+        const char *algorithm
+        const char *kernel
+        int64_t mr, nr, depth_block, row_block, tap_block, tasks, scratch_bytes
+        int threads, variant
+        unsigned flags
+        fc_isa isa
+    enum: FC_CONV2D_IGEMM_MIN_DEPTH
+    int fc_f32_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan)
+    int fc_f64_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan)
+    int fc_f32_conv2d_backward_weight_plan(const fc_conv2d_params *p, fc_plan *plan)
+    int fc_f64_conv2d_backward_weight_plan(const fc_conv2d_params *p, fc_plan *plan)
+    int fc_f32_conv2d_backward_input_plan(const fc_conv2d_params *p, fc_plan *plan)
+    int fc_f64_conv2d_backward_input_plan(const fc_conv2d_params *p, fc_plan *plan)
+    int fc_f32_max_pool2d_plan(const fc_pool2d_params *p, fc_plan *plan)
+    int fc_f64_max_pool2d_plan(const fc_pool2d_params *p, fc_plan *plan)
+    int fc_f32_max_pool2d_backward_plan(const fc_pool2d_params *p, fc_plan *plan)
+    int fc_f64_max_pool2d_backward_plan(const fc_pool2d_params *p, fc_plan *plan)
+    int fc_f32_relu_plan(int64_t n, int backward, fc_plan *plan)
+    int fc_f64_relu_plan(int64_t n, int backward, fc_plan *plan)
+    int fc_last_plan(fc_plan *plan)
+    int fc_plan_only(int on)
+    int64_t fc_plan_runs()
     int fc_get_num_threads()
     void fc_set_num_threads(int n)
     int fc_threads_enabled()

@@ -49,6 +49,15 @@ cdef _check(int status, str op, shapes):
     raise ValueError(f"{op}: inconsistent sizes or parameters for shapes {shapes}")
 
 
+cdef _planned(str op):
+    """In plan-only mode, after a C driver planned instead of computing: raise
+    Planned with the plan it recorded."""
+    cdef fc_plan pl
+    plan = _plan_dict(&pl) if fc_last_plan(&pl) else {"algorithm": None}
+    plan["binding"] = op
+    raise Planned(plan)
+
+
 cdef _need(Py_ssize_t have, Py_ssize_t want, str what, str op):
     if have != want:
         raise ValueError(f"{op}: {what} has {have} elements, expected {want}")
@@ -96,6 +105,8 @@ def conv2d(const floating[::1] x, const floating[::1] w, const floating[::1] b,
         else:
             st = fc_f64_conv2d(&p, xp, wp, bp, yp)
     _check(st, "conv2d", dims)
+    if fc_plan_only(-1):
+        _planned("conv2d")
 
 
 def conv2d_backward_weight(const floating[::1] x, const floating[::1] gy, floating[::1] gw,
@@ -115,6 +126,8 @@ def conv2d_backward_weight(const floating[::1] x, const floating[::1] gy, floati
         else:
             st = fc_f64_conv2d_backward_weight(&p, xp, gp, wp)
     _check(st, "conv2d_backward", dims)
+    if fc_plan_only(-1):
+        _planned("conv2d_backward")
 
 
 def conv2d_backward_input(const floating[::1] gy, const floating[::1] w, floating[::1] gx,
@@ -136,6 +149,8 @@ def conv2d_backward_input(const floating[::1] gy, const floating[::1] w, floatin
         else:
             st = fc_f64_conv2d_backward_input(&p, gp, wp, xp)
     _check(st, "conv2d_backward", dims)
+    if fc_plan_only(-1):
+        _planned("conv2d_backward")
 
 
 # ---- relu_backward (relu itself is the ufunc in _ufunc.pyx) ------------------
@@ -155,6 +170,8 @@ def relu_backward(const floating[::1] gy, const floating[::1] x, floating[::1] g
         else:
             st = fc_f64_relu_backward(n, gp, xp, op)
     _check(st, "relu_backward", (n,))
+    if fc_plan_only(-1):
+        _planned("relu_backward")
 
 
 # ---- max_pool2d --------------------------------------------------------------
@@ -179,6 +196,8 @@ def max_pool2d(const floating[::1] x, floating[::1] y, int64_t[::1] idx, tuple d
         else:
             st = fc_f64_max_pool2d(&p, xp, yp, ip)
     _check(st, "max_pool2d", dims)
+    if fc_plan_only(-1):
+        _planned("max_pool2d")
 
 
 def max_pool2d_backward(const floating[::1] gy, const int64_t[::1] idx, floating[::1] gx,
@@ -204,6 +223,97 @@ def max_pool2d_backward(const floating[::1] gy, const int64_t[::1] idx, floating
             f"max_pool2d_backward: indices hold positions outside [0, {p.h * p.w}) of the "
             f"{p.h}x{p.w} input planes; pass the indices max_pool2d returned for this input")
     _check(st, "max_pool2d_backward", dims)
+    if fc_plan_only(-1):
+        _planned("max_pool2d_backward")
+
+
+# ---- plans (fastconv.explain) --------------------------------------------------
+IGEMM_MIN_DEPTH = FC_CONV2D_IGEMM_MIN_DEPTH
+PLAN_FLAGS = {1: "merge_rows", 2: "shared_pointers", 4: "transposed_out", 8: "input_as_is",
+              16: "grad_out_as_is", 32: "weights_reordered"}
+
+
+class Planned(Exception):
+    """Raised, in plan-only mode (`plan_only`), where an op would start computing:
+    `plan` (a dict) says what it would run."""
+
+    def __init__(self, plan):
+        super().__init__(plan.get("algorithm"))
+        self.plan = plan
+
+
+cdef dict _plan_dict(const fc_plan *pl):
+    return {
+        "algorithm": pl.algorithm.decode() if pl.algorithm != NULL else None,
+        "kernel": pl.kernel.decode() if pl.kernel != NULL else None,
+        "tile": (pl.mr, pl.nr) if pl.mr or pl.nr else None,
+        "depth_block": pl.depth_block, "row_block": pl.row_block, "tap_block": pl.tap_block,
+        "tasks": pl.tasks, "scratch_bytes": pl.scratch_bytes, "threads": pl.threads,
+        "flags": tuple(name for bit, name in PLAN_FLAGS.items() if pl.flags & bit),
+        "isa": ISA_NAMES[<int>pl.isa],
+    }
+
+
+def conv2d_plan(tuple dims, tuple opts, bint nhwc, bint f32, str which="forward"):
+    """The plan of conv2d's C driver (which: "forward", "backward_weight" or
+    "backward_input") for these sizes, as a dict; nothing is computed."""
+    cdef fc_conv2d_params p = _conv_params(dims, opts, nhwc, "conv2d")
+    cdef fc_plan pl
+    cdef int st
+    if which == "forward":
+        st = fc_f32_conv2d_plan(&p, &pl) if f32 else fc_f64_conv2d_plan(&p, &pl)
+    elif which == "backward_weight":
+        st = (fc_f32_conv2d_backward_weight_plan(&p, &pl) if f32
+              else fc_f64_conv2d_backward_weight_plan(&p, &pl))
+    elif which == "backward_input":
+        st = (fc_f32_conv2d_backward_input_plan(&p, &pl) if f32
+              else fc_f64_conv2d_backward_input_plan(&p, &pl))
+    else:
+        raise ValueError(f"conv2d_plan: unknown pass {which!r}")
+    _check(st, "conv2d", dims)
+    return _plan_dict(&pl)
+
+
+def max_pool2d_plan(tuple dims, tuple opts, bint nhwc, bint f32, bint backward=False):
+    """The plan of max_pool2d's C driver (or its backward's) for these sizes."""
+    cdef fc_pool2d_params p = _pool_params(dims, opts, nhwc)
+    cdef fc_plan pl
+    cdef int st
+    if backward:
+        st = (fc_f32_max_pool2d_backward_plan(&p, &pl) if f32
+              else fc_f64_max_pool2d_backward_plan(&p, &pl))
+    else:
+        st = fc_f32_max_pool2d_plan(&p, &pl) if f32 else fc_f64_max_pool2d_plan(&p, &pl)
+    _check(st, "max_pool2d", dims)
+    return _plan_dict(&pl)
+
+
+def relu_plan(int64_t n, bint f32, bint backward=False):
+    """The plan of the relu (or relu_backward) driver over n elements."""
+    cdef fc_plan pl
+    cdef int st = fc_f32_relu_plan(n, backward, &pl) if f32 else fc_f64_relu_plan(n, backward, &pl)
+    _check(st, "relu", (n,))
+    return _plan_dict(&pl)
+
+
+def last_plan():
+    """The plan of the last call this thread made to a C driver that records one
+    (a dict), or None."""
+    cdef fc_plan pl
+    return _plan_dict(&pl) if fc_last_plan(&pl) else None
+
+
+def plan_runs():
+    """How many calls this thread has made to plan-recording C drivers that
+    went on to compute (tests: fastconv.explain computes nothing)."""
+    return fc_plan_runs()
+
+
+def plan_only(int on=-1):
+    """This thread's plan-only mode: the C drivers plan and return without
+    computing, and the front doors raise Planned. on >= 0 sets it; returns the
+    previous value."""
+    return fc_plan_only(on)
 
 
 # ---- optimizers ----------------------------------------------------------------
@@ -395,6 +505,8 @@ def correlate1d(const floating[::1] x, const floating[::1] w, floating[::1] y, i
         else:
             st = fc_f64_correlate1d(n, xp, m, wp, pad_left, out_n, yp)
     _check(st, "correlate1d", (n, m, out_n))
+    if fc_plan_only(-1):
+        _planned("correlate1d")
 
 
 def correlate2d(const floating[:, :] x, const floating[:, ::1] k, floating[:, ::1] y,
@@ -431,6 +543,8 @@ def correlate2d(const floating[:, :] x, const floating[:, ::1] k, floating[:, ::
         else:
             st = fc_f64_correlate2d(&p, xp, kp, fill, yp)
     _check(st, "correlate2d", (p.h, p.w, p.kh, p.kw, p.oh, p.ow))
+    if fc_plan_only(-1):
+        _planned("correlate2d")
 
 
 # ---- correlatend, correlate_axis, uniform_axis (for fastconv.ndimage) ----------
@@ -489,6 +603,8 @@ def correlatend(const floating[::1] x, const double[::1] k, floating[::1] y, tup
             st = fc_f64_correlatend(&p, xp, kp, fill, yp)
     free(kp)
     _check(st, "correlatend", (shape, kshape))
+    if fc_plan_only(-1):
+        _planned("correlatend")
     return finite
 
 
@@ -525,6 +641,8 @@ def correlate_axis(const floating[::1] x, const double[::1] w, floating[::1] y, 
         else:
             st = fc_f64_correlate_axis(&p, xp, wp, fill, yp)
     _check(st, "correlate_axis", dims + (p.m,))
+    if fc_plan_only(-1):
+        _planned("correlate_axis")
 
 
 def uniform_axis(const floating[::1] x, floating[::1] y, tuple dims, int64_t size, int64_t pad,
@@ -545,6 +663,8 @@ def uniform_axis(const floating[::1] x, floating[::1] y, tuple dims, int64_t siz
         else:
             st = fc_f64_uniform_axis(&p, xp, fill, yp)
     _check(st, "uniform_axis", dims + (p.m,))
+    if fc_plan_only(-1):
+        _planned("uniform_axis")
 
 
 # ---- runtime control -----------------------------------------------------------

@@ -292,6 +292,67 @@ int fc_f64_correlate_axis(const fc_axis_params *p, const double *x, const double
 int fc_f32_uniform_axis(const fc_axis_params *p, const float *x, float fillvalue, float *y);
 int fc_f64_uniform_axis(const fc_axis_params *p, const double *x, double fillvalue, double *y);
 
+/* ---- plans: what a call will run, decided before it runs ------------------
+ * A planner fills an fc_plan from the call's parameters alone (no array is
+ * read): the algorithm, the microkernel (its C name, from the dispatch table
+ * in use), its register tile, the blocking, the threads the call would use at
+ * the current thread count, and the scratch bytes it would allocate. The
+ * drivers call the same planner and act on its result, so a plan is what
+ * runs. Strings are static. FC_EINVAL / FC_EOVERFLOW as the op would return.
+ * Fields that do not apply to an algorithm are 0 (or NULL). */
+enum {
+  FC_PLAN_MERGE_ROWS = 1u,      /* igemm: one pointer per kernel row (NHWC, 1 group) */
+  FC_PLAN_SHARED_POINTERS = 2u, /* igemm: one row-pointer table for all tasks */
+  FC_PLAN_TRANSPOSED_OUT = 4u,  /* igemm NCHW: tiles into a block, transposed into y */
+  FC_PLAN_INPUT_AS_IS = 8u,     /* backward weight: x read in place (no padded copy) */
+  FC_PLAN_GY_AS_IS = 16u,       /* backward weight: grad_out read in place (no packing) */
+  FC_PLAN_WEIGHTS_REORDERED = 32u /* conv2d NCHW igemm: weights copied to (r, s, c, k) */
+};
+typedef struct {
+  const char *algorithm;  /* "igemm", "packed-gemm", "gemm-col2im", "rows", ... */
+  const char *kernel;     /* the microkernel's C name, e.g. "fc_f32_igemm_ukernel_6x64__avx512" */
+  int64_t mr, nr;         /* its register tile (rows x columns of C), 0 x 0 if none */
+  int64_t depth_block;    /* depth per microkernel call (kc) */
+  int64_t row_block;      /* rows (output pixels, output rows, elements) per task */
+  int64_t tap_block;      /* igemm: kernel taps per pass over a weight panel */
+  int64_t tasks;          /* units of the parallel loop */
+  int64_t scratch_bytes;  /* allocated by the call, all threads together (saturating) */
+  int threads;            /* threads the call runs on */
+  int variant;            /* index of the chosen tile in the table's list (igemm) */
+  unsigned flags;         /* FC_PLAN_* */
+  fc_isa isa;             /* the dispatch table in use */
+} fc_plan;
+
+/* conv2d forward in NCHW takes the indirect GEMM from this depth C/groups * R * S
+ * on (below it, the packed GEMM); NHWC always takes it. */
+enum { FC_CONV2D_IGEMM_MIN_DEPTH = 64 };
+int fc_f32_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan);
+int fc_f64_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan);
+int fc_f32_conv2d_backward_weight_plan(const fc_conv2d_params *p, fc_plan *plan);
+int fc_f64_conv2d_backward_weight_plan(const fc_conv2d_params *p, fc_plan *plan);
+int fc_f32_conv2d_backward_input_plan(const fc_conv2d_params *p, fc_plan *plan);
+int fc_f64_conv2d_backward_input_plan(const fc_conv2d_params *p, fc_plan *plan);
+int fc_f32_max_pool2d_plan(const fc_pool2d_params *p, fc_plan *plan);
+int fc_f64_max_pool2d_plan(const fc_pool2d_params *p, fc_plan *plan);
+int fc_f32_max_pool2d_backward_plan(const fc_pool2d_params *p, fc_plan *plan);
+int fc_f64_max_pool2d_backward_plan(const fc_pool2d_params *p, fc_plan *plan);
+/* relu (backward = 0) and relu_backward (backward = 1) over n_elems */
+int fc_f32_relu_plan(int64_t n_elems, int backward, fc_plan *plan);
+int fc_f64_relu_plan(int64_t n_elems, int backward, fc_plan *plan);
+
+/* The plan of the last call the calling thread made to a driver that records
+ * one (conv2d forward and backward, max_pool2d forward and backward, relu and
+ * relu_backward, the correlations), for tests: *plan, and 1; 0 if none yet. */
+int fc_last_plan(fc_plan *plan);
+/* How many of those driver calls the calling thread has made that went on to
+ * compute (not in plan-only mode), for tests. */
+int64_t fc_plan_runs(void);
+/* While on (per calling thread; on >= 0 sets it, any on returns the previous
+ * value), those drivers plan, record the plan and return FC_OK without
+ * reading or writing any array: what fastconv.explain runs the ops under.
+ * Setting it forgets the thread's last plan. */
+int fc_plan_only(int on);
+
 /* ---- runtime control -----------------------------------------------------*/
 /* fastconv's own thread pool (threads.c). The count is set_num_threads's,
  * else $FASTCONV_NUM_THREADS, else $OMP_NUM_THREADS's first entry, else the
