@@ -107,6 +107,22 @@ def _conv_geometry(op: str, x: np.ndarray, weight: np.ndarray, stride: Any, padd
     return _ConvGeometry((n, c, h, w, k, r, s, oh, ow), (sh, sw, dh, dw, pt, pl, groups), shape)
 
 
+def _conv2d_args(x, weight, bias, stride, padding, dilation, groups, layout):
+    """conv2d's argument checks: (x, weight, bias, geometry, nhwc), arrays as
+    float arrays of one dtype (x still 3-D for one image)."""
+    op = "conv2d"
+    nhwc = layout_is_nhwc(layout, op)
+    x = as_float_array(x, "x", op)
+    weight = as_float_array(weight, "weight", op)
+    b = None if bias is None else as_float_array(bias, "bias", op)
+    same_dtype(op, x, weight=weight, bias=b)
+    g = _conv_geometry(op, x, weight, stride, padding, dilation, groups, nhwc)
+    k = g.dims[4]
+    if b is not None and b.shape != (k,):
+        raise ValueError(f"{op}: bias must have shape ({k},), got {b.shape}")
+    return x, weight, b, g, nhwc
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            layout="NCHW", out=None):
     """2-D convolution (cross-correlation) of a batch of images, as
@@ -168,18 +184,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         if y is not None:
             return y
     op = "conv2d"
-    nhwc = layout_is_nhwc(layout, op)
-    x = as_float_array(x, "x", op)
-    weight = as_float_array(weight, "weight", op)
-    b = None if bias is None else as_float_array(bias, "bias", op)
-    same_dtype(op, x, weight=weight, bias=b)
+    x, weight, b, g, nhwc = _conv2d_args(x, weight, bias, stride, padding, dilation, groups,
+                                         layout)
     unbatched = x.ndim == 3
-    g = _conv_geometry(op, x, weight, stride, padding, dilation, groups, nhwc)
     if unbatched:
         x = x[None]
-    c, k = g.dims[1], g.dims[4]
-    if b is not None and b.shape != (k,):
-        raise ValueError(f"{op}: bias must have shape ({k},), got {b.shape}")
+    c = g.dims[1]
     y = output_array(out, g.out_shape[1:] if unbatched else g.out_shape, x.dtype, op)
     if unbatched:
         y = y[None]
@@ -281,6 +291,17 @@ def _pool_geometry(op: str, x: np.ndarray, kernel_size: Any, stride: Any, paddin
     return _PoolGeometry((n, c, h, w, oh, ow), (kh, kw, sh, sw, dh, dw, ph, pw), shape)
 
 
+def _max_pool2d_args(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                     layout):
+    """max_pool2d's argument checks: (x as a float array, geometry, nhwc, return_indices)."""
+    op = "max_pool2d"
+    nhwc = layout_is_nhwc(layout, op)
+    return_indices = flag(return_indices, "return_indices", op)
+    x = as_float_array(x, "x", op)
+    g = _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode, nhwc)
+    return x, g, nhwc, return_indices
+
+
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False, *, layout="NCHW"):
     """2-D max pooling, as ``torch.nn.functional.max_pool2d``.
@@ -345,13 +366,10 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
                             layout)
     if y is not None:  # the common case at C speed (_nnfront.pyx)
         return y
-    op = "max_pool2d"
-    nhwc = layout_is_nhwc(layout, op)
-    return_indices = flag(return_indices, "return_indices", op)
-    x = as_float_array(x, "x", op)
+    x, g, nhwc, return_indices = _max_pool2d_args(x, kernel_size, stride, padding, dilation,
+                                                  ceil_mode, return_indices, layout)
     unbatched = x.ndim == 3
-    g = _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode, nhwc)
-    y = output_array(None, g.out_shape, x.dtype, op)
+    y = output_array(None, g.out_shape, x.dtype, "max_pool2d")
     idx = np.empty(g.out_shape, dtype=np.int64) if return_indices else None
     _kernels.max_pool2d(
         c_aligned(x).reshape(-1), y.reshape(-1),
@@ -375,6 +393,38 @@ def _same_shape(op: str, name: str, arr: np.ndarray, shape: tuple[int, ...], wha
 # on the forward kernels (whose tiles are NR output channels wide); below it,
 # and for strides > 1, GEMM + col2im wastes less.
 _MIN_CHANNELS_TRANSPOSED = 16
+
+
+def _conv2d_backward_args(grad_out, x, weight, stride, padding, dilation, groups, layout,
+                          output_mask):
+    """conv2d_backward's argument checks: (grad_out, x, weight, geometry, nhwc, the
+    three output_mask flags); x and grad_out still 3-D for one image."""
+    op = "conv2d_backward"
+    # the common case's arrays and options, checked at C speed (_nnfront.pyx), else None
+    front = _nnfront.conv2d_backward_geometry(grad_out, x, weight, stride, padding, dilation,
+                                              groups, layout)
+    if front is None:
+        nhwc = layout_is_nhwc(layout, op)
+        gy = as_float_array(grad_out, "grad_out", op)
+        x = as_float_array(x, "x", op)
+        weight = as_float_array(weight, "weight", op)
+        same_dtype(op, x, grad_out=gy, weight=weight)
+    else:
+        nhwc, gy = layout == "NHWC", grad_out
+    try:
+        if isinstance(output_mask, (str, bytes)):
+            raise TypeError
+        want_x, want_w, want_b = (bool(m) for m in output_mask)
+    except (TypeError, ValueError):
+        raise ValueError(f"{op}: output_mask must be three bools, got {output_mask!r}") from None
+    unbatched = x.ndim == 3
+    if front is None:
+        g = _conv_geometry(op, x, weight, stride, padding, dilation, groups, nhwc)
+        _same_shape(op, "grad_out", gy, g.out_shape[1:] if unbatched else g.out_shape,
+                    "conv2d's result for x and weight")
+    else:
+        g = _ConvGeometry(*front)
+    return gy, x, weight, g, nhwc, (want_x, want_w, want_b)
 
 
 def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
@@ -430,33 +480,11 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     (array([[4., 4.],
            [4., 4.]]), array([4.]))
     """
-    op = "conv2d_backward"
-    # the common case's arrays and options, checked at C speed (_nnfront.pyx), else None
-    front = _nnfront.conv2d_backward_geometry(grad_out, x, weight, stride, padding, dilation,
-                                              groups, layout)
-    if front is None:
-        nhwc = layout_is_nhwc(layout, op)
-        gy = as_float_array(grad_out, "grad_out", op)
-        x = as_float_array(x, "x", op)
-        weight = as_float_array(weight, "weight", op)
-        same_dtype(op, x, grad_out=gy, weight=weight)
-    else:
-        nhwc, gy = layout == "NHWC", grad_out
-    try:
-        if isinstance(output_mask, (str, bytes)):
-            raise TypeError
-        want_x, want_w, want_b = (bool(m) for m in output_mask)
-    except (TypeError, ValueError):
-        raise ValueError(f"{op}: output_mask must be three bools, got {output_mask!r}") from None
-    unbatched = x.ndim == 3
-    if front is None:
-        g = _conv_geometry(op, x, weight, stride, padding, dilation, groups, nhwc)
-        _same_shape(op, "grad_out", gy, g.out_shape[1:] if unbatched else g.out_shape,
-                    "conv2d's result for x and weight")
-    else:
-        g = _ConvGeometry(*front)
+    gy, x, weight, g, nhwc, (want_x, want_w, want_b) = _conv2d_backward_args(
+        grad_out, x, weight, stride, padding, dilation, groups, layout, output_mask)
     _n, c, _h, _w, k, r, s, _oh, _ow = g.dims
-    sh, sw, _dh, _dw, _pt, _pl, groups = g.opts
+    groups = g.opts[6]
+    unbatched = x.ndim == 3
     if unbatched:
         x, gy = x[None], gy[None]
     gy = c_aligned(gy)
@@ -477,10 +505,7 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
         grad_x = np.zeros(x.shape, dtype=x.dtype)
         if grad_x.size and k and gy.size:
             wc = c_aligned(weight)
-            # The transposed convolution multiplies its zero padding by the weights,
-            # so a NaN or inf weight would reach pixels its tap never touches
-            # (PyTorch leaves them finite); col2im adds only real contributions.
-            if c // groups < _MIN_CHANNELS_TRANSPOSED or sh * sw > 1 or not np.isfinite(wc).all():
+            if _input_grad_path(g, wc)[0] == "gemm-col2im":
                 _kernels.conv2d_backward_input(gy.reshape(-1), wc.reshape(-1), grad_x.reshape(-1),
                                                g.dims, g.opts, nhwc)
             else:
@@ -488,6 +513,26 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
         if unbatched:
             grad_x = grad_x[0]
     return grad_x, grad_w, grad_b
+
+
+def _input_grad_path(g: _ConvGeometry, weight: np.ndarray) -> tuple[str, str]:
+    """How conv2d_backward computes grad_x: ("transposed-conv", why) -- a stride-1
+    convolution of grad_out with the flipped, channel-swapped weights on the
+    forward kernels, for 16 or more input channels per group -- or
+    ("gemm-col2im", why). The transposed convolution multiplies its zero padding
+    by the weights, so a NaN or inf weight would reach pixels its tap never
+    touches (PyTorch leaves them finite); col2im adds only real contributions."""
+    c, groups = g.dims[1], g.opts[6]
+    sh, sw = g.opts[0], g.opts[1]
+    cg = c // groups
+    if cg < _MIN_CHANNELS_TRANSPOSED:
+        return "gemm-col2im", f"C/groups = {cg} < {_MIN_CHANNELS_TRANSPOSED}: GEMM + col2im"
+    if sh * sw > 1:
+        return "gemm-col2im", f"stride {(sh, sw)}: GEMM + col2im (no zero-interleaving)"
+    if not np.isfinite(weight).all():
+        return "gemm-col2im", "weights hold inf or NaN: GEMM + col2im (adds only real terms)"
+    return "transposed-conv", (f"C/groups = {cg} >= {_MIN_CHANNELS_TRANSPOSED} and stride 1: "
+                               "transposed convolution on the forward kernels")
 
 
 def _bias_grad(gy: np.ndarray, k: int, nhwc: bool) -> np.ndarray:
@@ -509,27 +554,40 @@ def _ones(n: int, dtype: np.dtype) -> np.ndarray:
     return a
 
 
+def _transpose_geometry(g: _ConvGeometry) -> tuple[bool, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """The transposed convolution's conv2d call for grad_x: (whether gy is first
+    placed on a zero grid, (dims, opts) of the forward conv2d it runs)."""
+    n, c, h, w, k, r, s, oh, ow = g.dims
+    sh, sw, dh, dw, pt, pl, groups = g.opts
+    # gy row oy feeds grad_x rows oy * sh - pt + ry * dh: a correlation whose
+    # input starts (r - 1) * dh - pt rows before grad_x's first row.
+    top, left = (r - 1) * dh - pt, (s - 1) * dw - pl
+    if sh == 1 and sw == 1 and top >= 0 and left >= 0:
+        return False, ((n, k, oh, ow, c, r, s, h, w), (1, 1, dh, dw, top, left, groups))
+    hs, ws = h + (r - 1) * dh, w + (s - 1) * dw
+    return True, ((n, k, hs, ws, c, r, s, h, w), (1, 1, dh, dw, 0, 0, groups))
+
+
 def _conv_transpose(gy: np.ndarray, weight: np.ndarray, grad_x: np.ndarray, g: _ConvGeometry,
                     nhwc: bool) -> None:
     """grad_x = the transposed convolution of gy, on the forward kernels: a
     stride-1 correlation of gy (zero-interleaved for stride > 1) with the weights
     flipped in space and with input and output channels swapped per group."""
-    n, c, h, w, k, r, s, oh, ow = g.dims
+    n, c, _h, _w, k, r, s, oh, ow = g.dims
     sh, sw, dh, dw, pt, pl, groups = g.opts
     cg, kg = c // groups, k // groups
+    grid, (dims, opts) = _transpose_geometry(g)
     if nhwc:  # (r, s, cg, k) -> (r, s, kg, c)
         wt = weight[::-1, ::-1].reshape(r, s, cg, groups, kg).transpose(0, 1, 4, 3, 2)
         wt = c_aligned(wt).reshape(r, s, kg, c)
     else:  # (k, cg, r, s) -> (c, kg, r, s)
         wt = weight[:, :, ::-1, ::-1].reshape(groups, kg, cg, r, s).transpose(0, 2, 1, 3, 4)
         wt = c_aligned(wt).reshape(c, kg, r, s)
-    # gy row oy feeds grad_x rows oy * sh - pt + ry * dh: a correlation whose
-    # input starts (r - 1) * dh - pt rows before grad_x's first row.
     top, left = (r - 1) * dh - pt, (s - 1) * dw - pl
-    if sh == 1 and sw == 1 and top >= 0 and left >= 0:
-        src, hs, ws = gy, oh, ow
+    if not grid:
+        src = gy
     else:  # place gy's rows and columns on a zero grid read with padding 0
-        hs, ws = h + (r - 1) * dh, w + (s - 1) * dw
+        hs, ws = dims[2], dims[3]
         grid = np.zeros((n, hs, ws, k) if nhwc else (n, k, hs, ws), dtype=gy.dtype)
         oy0, ox0 = max(0, -(top // sh)), max(0, -(left // sw))
         oy1 = min(oh, (hs - 1 - top) // sh + 1)
@@ -541,9 +599,18 @@ def _conv_transpose(gy: np.ndarray, weight: np.ndarray, grad_x: np.ndarray, g: _
                 grid[:, rows, cols, :] = gy[:, oy0:oy1, ox0:ox1, :]
             else:
                 grid[:, :, rows, cols] = gy[:, :, oy0:oy1, ox0:ox1]
-        src, top, left = grid, 0, 0
-    _kernels.conv2d(src.reshape(-1), wt.reshape(-1), None, grad_x.reshape(-1),
-                    (n, k, hs, ws, c, r, s, h, w), (1, 1, dh, dw, top, left, groups), nhwc)
+        src = grid
+    _kernels.conv2d(src.reshape(-1), wt.reshape(-1), None, grad_x.reshape(-1), dims, opts, nhwc)
+
+
+def _relu_backward_args(grad_out, x):
+    """relu_backward's argument checks: (grad_out, x) as float arrays of one shape and dtype."""
+    op = "relu_backward"
+    gy = as_float_array(grad_out, "grad_out", op)
+    x = as_float_array(x, "x", op)
+    same_dtype(op, x, grad_out=gy)
+    _same_shape(op, "grad_out", gy, x.shape, "the shape of x")
+    return gy, x
 
 
 def relu_backward(grad_out, x):
@@ -575,16 +642,31 @@ def relu_backward(grad_out, x):
     >>> fastconv.relu_backward(np.array([5.0, 6.0, 7.0]), np.array([-1.0, 0.0, 2.0]))
     array([0., 0., 7.])
     """
-    op = "relu_backward"
-    gy = as_float_array(grad_out, "grad_out", op)
-    x = as_float_array(x, "x", op)
-    same_dtype(op, x, grad_out=gy)
-    _same_shape(op, "grad_out", gy, x.shape, "the shape of x")
+    gy, x = _relu_backward_args(grad_out, x)
     gx = np.empty(x.shape, dtype=x.dtype)
     if gx.size:
         _kernels.relu_backward(c_aligned(gy).reshape(-1),
                                c_aligned(x).reshape(-1), gx.reshape(-1))
     return gx
+
+
+def _max_pool2d_backward_args(grad_out, x, indices, kernel_size, stride, padding, dilation,
+                              ceil_mode, layout):
+    """max_pool2d_backward's argument checks: (grad_out, x, indices, geometry, nhwc)."""
+    op = "max_pool2d_backward"
+    nhwc = layout_is_nhwc(layout, op)
+    gy = as_float_array(grad_out, "grad_out", op)
+    x = as_float_array(x, "x", op)
+    same_dtype(op, x, grad_out=gy)
+    ix = np.asarray(indices)
+    if ix.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be integers (as max_pool2d returns), got {ix.dtype}")
+    unbatched = x.ndim == 3
+    g = _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode, nhwc)
+    out_shape = g.out_shape[1:] if unbatched else g.out_shape
+    _same_shape(op, "grad_out", gy, out_shape, "max_pool2d's result for x")
+    _same_shape(op, "indices", ix, out_shape, "max_pool2d's result for x")
+    return gy, x, ix, g, nhwc
 
 
 def max_pool2d_backward(grad_out, x, indices, kernel_size, stride=None, padding=0, dilation=1,
@@ -625,19 +707,8 @@ def max_pool2d_backward(grad_out, x, indices, kernel_size, stride=None, padding=
                                       ceil_mode, layout)
     if gx is not None:  # the common case at C speed (_nnfront.pyx)
         return gx
-    op = "max_pool2d_backward"
-    nhwc = layout_is_nhwc(layout, op)
-    gy = as_float_array(grad_out, "grad_out", op)
-    x = as_float_array(x, "x", op)
-    same_dtype(op, x, grad_out=gy)
-    ix = np.asarray(indices)
-    if ix.dtype.kind not in "iu":
-        raise TypeError(f"{op}: indices must be integers (as max_pool2d returns), got {ix.dtype}")
-    unbatched = x.ndim == 3
-    g = _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode, nhwc)
-    out_shape = g.out_shape[1:] if unbatched else g.out_shape
-    _same_shape(op, "grad_out", gy, out_shape, "max_pool2d's result for x")
-    _same_shape(op, "indices", ix, out_shape, "max_pool2d's result for x")
+    gy, x, ix, g, nhwc = _max_pool2d_backward_args(grad_out, x, indices, kernel_size, stride,
+                                                   padding, dilation, ceil_mode, layout)
     gx = np.empty(x.shape, dtype=x.dtype)
     _kernels.max_pool2d_backward(
         c_aligned(gy).reshape(-1),
