@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import _kernels, slow
+from . import _kernels, _planning, slow
 from ._checks import c_aligned
 from .slow import FILL, SYMM, WRAP
 
@@ -285,7 +285,7 @@ def _fft(x, k, pad, out_shape, boundary, fill, plan):
 
     threads = _kernels.get_num_threads()
     count = (nb0, nb1)[split]
-    edges = np.linspace(0, count, min(threads, count) + 1).astype(int)
+    edges = np.linspace(0, count, _fft_threads((nb0, nb1)) + 1).astype(int)
     _map_threads(run, [(a, b) for a, b in itertools.pairwise(edges) if b > a], threads)
     # Scale back in two exact steps (ldexp), the one that shrinks first, so a
     # finite result is never lost to an intermediate overflow.
@@ -296,6 +296,12 @@ def _fft(x, k, pad, out_shape, boundary, fill, plan):
         else:
             y = np.ldexp(np.ldexp(y, lo), hi)
         return y.astype(x.dtype)
+
+
+def _fft_threads(blocks: tuple[int, int]) -> int:
+    """Threads the FFT runs on: one slab of blocks each, cut along the block
+    grid's longer side."""
+    return max(1, min(_kernels.get_num_threads(), max(blocks)))
 
 
 def _int_bound(dtype: np.dtype) -> int:
@@ -450,6 +456,8 @@ def correlate(x, k, pad, out_shape, boundary=FILL, fill=0, method="direct"):
     if oh == 0 or ow == 0 or kh == 0 or kw == 0:
         return np.zeros(out_shape, dtype=dtype)
     if FORCE_PATH == "slow":
+        _planning.stop("slow-twin", "fastconv.slow.correlate2d", "FORCE_PATH = 'slow' (tests)",
+                       dtype=dtype)
         return slow.correlate2d(x, k, pad, out_shape, boundary, fill)
     if dtype == _F16:
         y = correlate(x.astype(_F32), k.astype(_F32), pad, out_shape, boundary,
@@ -460,6 +468,11 @@ def correlate(x, k, pad, out_shape, boundary=FILL, fill=0, method="direct"):
         x, k = _owned(x), _owned(k)
         plan = _fft_wins(x, k, out_shape, method)
         if plan is not None and _finite(x, k, fill):
+            _planning.stop("fft-overlap-save", "numpy.fft", f"method={method!r}: " + (
+                "FFT asked for" if method == "fft" else
+                f"the cost model predicts the FFT faster ({plan[0]:.3g} s)"),
+                threads=_fft_threads(plan[1]), dtype=dtype, blocks=plan[1],
+                transform=plan[2], predicted_seconds=plan[0])
             return _fft(x, k, pad, out_shape, boundary, fill, plan)
         if dtype.kind == "c":
             return _direct_complex(x, k, pad, out_shape, boundary, fill)
@@ -470,4 +483,6 @@ def correlate(x, k, pad, out_shape, boundary=FILL, fill=0, method="direct"):
             return None
         y = _direct(*operands, pad, out_shape, boundary, float(fill))
         return _from_exact(y, dtype)
+    _planning.stop("slow-twin", "fastconv.slow.correlate2d", f"{dtype}: no kernel computes it",
+                   dtype=dtype)
     return slow.correlate2d(x, k, pad, out_shape, boundary, fill)

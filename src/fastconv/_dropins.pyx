@@ -73,7 +73,7 @@ ctypedef fused itype:
     uint64_t
 
 from fastconv import _originals
-from fastconv._kernels import THREAD_ERROR
+from fastconv._kernels import THREAD_ERROR, Planned, last_plan
 
 cdef object _correlate_any = None
 cdef object _convolve_any = None
@@ -582,6 +582,10 @@ cdef object _front(object in1, object in2, int nd, int code, int b, object fillv
     if nd == 1 and (kind == K_HALF or kind == K_BOOL
                     or ((kind == K_INT or t == cnp.NPY_CDOUBLE) and p.ow <= INT_DIRECT // p.kw)):
         # NumPy's own sums, one output at a time
+        if fc_plan_only(-1):
+            _planned({"algorithm": "direct-sums-in-numpy-order", "kernel": None,
+                      "reason": "small 1-D integer, float16, bool or complex128 call: summed "
+                                "one output at a time as NumPy sums it"})
         a1 = cnp.PyArray_FROMANY(a1, t, 1, 1, flags)
         a2 = cnp.PyArray_FROMANY(a2, t, 1, 1, flags)
         dims[0] = p.ow
@@ -632,6 +636,12 @@ cdef object _front(object in1, object in2, int nd, int code, int b, object fillv
         with nogil:
             st = _compute(&p, kind, f32, xp, kp, flip, conj, fill, reverse, t, yp,
                           <char *>cnp.PyArray_DATA(y))
+    if st == 0 and fc_plan_only(-1):
+        plan = last_plan()
+        plan["reason"] = {K_FLOAT: "float kernels", K_INT: "integers on the float64 kernels "
+                          "(every partial sum exact below 2**53)",
+                          K_CPLX: "complex as real passes of the real kernels"}.get(kind, "")
+        _planned(plan)
     if st == 2:
         raise MemoryError(f"could not allocate scratch memory for shapes {(p.h, p.w)} and {(p.kh, p.kw)}")
     if st == 4:
@@ -660,6 +670,20 @@ cdef int _compute(const fc_correlate2d_params *p, int kind, bint f32, const char
     return 0
 
 
+cdef _planned(dict plan):
+    """In plan-only mode (fastconv.explain), where a front door would compute."""
+    plan["path"] = "front door: the drop-in's C-speed entry"
+    raise Planned(plan)
+
+
+cdef _original(str name):
+    """The original function `name`, or, in plan-only mode, what says it would run."""
+    if fc_plan_only(-1):
+        _planned({"algorithm": "original", "kernel": name,
+                  "reason": "a small call of a dtype without a fast path: the original itself"})
+    return _originals.installed(name)
+
+
 # dtypes NumPy computes and fastconv has no path for at any size: straight to NumPy
 cdef inline bint _numpy_only(object a, object b):
     if type(a) is not cnp.ndarray or type(b) is not cnp.ndarray:
@@ -677,7 +701,7 @@ cdef object _one_d(str name, object a, object v, object mode, bint flip):
         return None  # the general path words the error (or NumPy 1.x's deprecated spellings)
     y = _front(a, v, 1, code, FC_BOUNDARY_FILL, 0, flip)
     if y is None and (_small(a, v, 1) or _numpy_only(a, v)):
-        y = _originals.installed(name)(a, v, mode)
+        y = _original(name)(a, v, mode)
     return y
 
 
@@ -691,7 +715,7 @@ cdef object _two_d(str name, object in1, object in2, object mode, object boundar
     if (y is None and _small(in1, in2, 2) and _scipy_computes(in1) and _scipy_computes(in2)
             and (b != FC_BOUNDARY_FILL or type(fillvalue) is int or type(fillvalue) is float)):
         # (other fill values get fastconv's conversion and its worded errors)
-        f = _originals.installed(name)
+        f = _original(name)
         if f is not None:
             y = f(in1, in2, mode, boundary, fillvalue)
     return y

@@ -21,6 +21,8 @@ from numbers import Number
 
 import numpy as np
 
+from . import _planning
+
 # Exponents e (2**(e-1) <= largest |part| < 2**e) the transforms take unscaled,
 # for each operand and for their sum (the spectra's product), by the precision
 # they run in: a spectrum grows by at most the points transformed (< 2**64),
@@ -49,6 +51,11 @@ def _transforms(complex_: bool):
         return (*pair, {})
     pair = (np.fft.fftn, np.fft.ifftn) if complex_ else (np.fft.rfftn, np.fft.irfftn)
     return (*pair, {})
+
+
+def _transforms_name() -> str:
+    """Which FFT module the transforms run on."""
+    return "scipy.fft" if _scipy_fft() is not None else "numpy.fft"
 
 
 def _smooth(n: int, primes: tuple[int, ...]) -> bool:
@@ -318,6 +325,8 @@ def fftconvolve(in1, in2, mode="full", axes=None):
     a, b, scale = operands(in1, in2)
     real = a.dtype.kind != "c" and b.dtype.kind != "c"
     fshape = [next_fast_len(shape[ax], real) for ax in axes]
+    _planning.stop("fft", _transforms_name(), "one transform of the whole padded inputs",
+                   transform=tuple(fshape), axes=tuple(axes))
     ret = freq_conv(a, b, axes, fshape)[tuple(slice(n) for n in shape)]
     return unscale(apply_mode(ret, s1, s2, mode, axes), scale)
 
@@ -399,6 +408,8 @@ def oaconvolve(in1, in2, mode="full", axes=None):
         fft_axes.append(len(shape_a) - 1)
         fshape.append(block)
         folds.append((len(shape_a) - 2, step, n1 + n2 - 1))
+    _planning.stop("fft-overlap-add", _transforms_name(), "blocks of SciPy's overlap-add size",
+                   transform=tuple(fshape), steps={ax: plan[1] for ax, plan in plans.items() if plan})
     if any(p != (0, 0) for p in pad_a):
         a = np.pad(a, pad_a)
     if any(p != (0, 0) for p in pad_b):

@@ -30,6 +30,7 @@ from libc.stdlib cimport free, malloc
 cnp.import_array()
 
 from fastconv._capi cimport *
+from fastconv._kernels import Planned, last_plan
 
 
 # fc_boundary codes by SciPy's mode names, for filters (ndimage.py reads this
@@ -136,6 +137,8 @@ cdef int _correlatend(const fc_correlatend_params *p, bint f32, const void *x, c
     if not f32:
         return fc_f64_correlatend(p, <const double *>x, <const double *>k, fill, <double *>y)
     st = fc_f32_correlatend(p, <const float *>x, <const float *>k, <float>fill, <float *>y)
+    if fc_plan_only(-1):
+        return st  # nothing was computed (fastconv.explain)
     for i in range(p.ndim):
         total *= p.shape[i]
     if st == 0:
@@ -219,9 +222,20 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
     else:
         st = _correlatend(&p, f32, xp, kk, fill, yp, &finite)
     free(kk)
+    if st == 0 and fc_plan_only(-1):
+        _planned("front door: fastconv.ndimage's C-speed entry", [last_plan()])
     if st != 0 or not finite:  # errors, and float32 sums to redo in double: the general path
         return None
     return y
+
+
+def _planned(str path, list steps):
+    """In plan-only mode (fastconv.explain), where a front door would compute."""
+    plan = dict(steps[len(steps) - 1] or {"algorithm": None})  # (no wraparound here)
+    plan["path"] = path
+    if len(steps) > 1:
+        plan["steps"] = steps
+    raise Planned(plan)
 
 
 # ---- 1-D passes: correlate1d, convolve1d, uniform_filter1d and the separable filters ----
@@ -335,6 +349,8 @@ cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill):
     cdef uint8_t *bytes_out
     cdef double *d
     cdef bint failed = False
+    cdef bint planning = fc_plan_only(-1)
+    cdef list planned = []
     if t == cnp.NPY_UBYTE:  # double copies: a holds the input, the passes go a -> b -> a ...
         a, b = _take(nbytes, &got_a), _take(nbytes, &got_b)
         if a == NULL or b == NULL:
@@ -361,11 +377,20 @@ cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill):
                  m, pad, code, fill):
             failed = True
             break
+        if planning:  # nothing was computed (fastconv.explain): the next pass's plan
+            plan = last_plan()
+            plan["axis"] = axis
+            planned.append(plan)
+            continue
         if t == cnp.NPY_UBYTE:
             d = <double *>dst
             for i in range(total):  # values within 0-255, none negative: C's conversion truncates
                 d[i] = <double><int64_t>d[i]
         src = dst
+    if planning and not failed:
+        _give(a, got_a)
+        _give(b, got_b)
+        _planned("front door: fastconv.ndimage's C-speed entry, one pass per axis", planned)
     if not failed and t == cnp.NPY_UBYTE:
         bytes_out = <uint8_t *>cnp.PyArray_DATA(result)
         d = <double *>src

@@ -13,6 +13,9 @@ import importlib
 import threading
 from typing import Any, Callable
 
+from ._kernels import Planned
+from ._kernels import plan_only as _plan_only
+
 _lock = threading.Lock()
 _saved: dict[str, Callable[..., Any]] = {}
 _found: dict[str, Callable[..., Any]] = {}  # installed(): lookups made once
@@ -28,6 +31,8 @@ def installed(qualname: str) -> Callable[..., Any] | None:
     """`original(qualname)`, or None when its package is not installed. Found
     once, then kept: the original object never changes (the record `patch()`
     keeps is the one that was there first)."""
+    if _plan_only():
+        return _planned_original(qualname)
     func = _found.get(qualname)
     if func is None:
         try:
@@ -42,8 +47,19 @@ def original(qualname: str) -> Callable[..., Any]:
     """The original function `qualname` ("numpy.convolve", "scipy.signal.convolve2d",
     ...): the one `patch()` recorded, else the module's attribute. Raises
     ImportError when its module is not installed."""
+    if _plan_only():
+        return _planned_original(qualname)
     func = _saved.get(qualname)
     if func is not None:
         return func
     module, _, attr = qualname.rpartition(".")
     return getattr(importlib.import_module(module), attr)
+
+
+def _planned_original(qualname: str) -> Callable[..., Any]:
+    """In plan-only mode (fastconv.explain): a stand-in for the original that
+    says it would run instead of running it."""
+    def stand_in(*args: Any, **kwargs: Any) -> Any:
+        raise Planned({"algorithm": "original", "kernel": qualname, "path": "general path (Python)",
+                       "reason": f"no fast path for these arguments: {qualname} itself"})
+    return stand_in

@@ -34,7 +34,7 @@ import timeit
 
 import numpy as np
 
-from . import _correlate, _kernels
+from . import _correlate, _kernels, _planning
 from ._correlate import FILL
 
 _FAST_KINDS = "iu"
@@ -181,6 +181,8 @@ def slow_correlate(x, k, mode: str) -> np.ndarray:
     one shifted multiply-add per kernel tap. For dtypes without a fast path
     when SciPy is not installed."""
     pads, out_shape = pads_and_shape(mode, x.shape, k.shape)
+    _planning.stop("slow-twin", "fastconv._signal_nd.slow_correlate",
+                   f"{x.dtype} without SciPy: one shifted multiply-add per tap")
     dtype = x.dtype
     if dtype.kind in "iu":
         wide = np.uint64 if dtype.kind == "u" else np.int64

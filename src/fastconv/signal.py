@@ -7,7 +7,16 @@ import warnings
 
 import numpy as np
 
-from . import _correlate, _dropins, _fftconv, _originals, _signal_nd, numpy_compat, slow
+from . import (
+    _correlate,
+    _dropins,
+    _fftconv,
+    _originals,
+    _planning,
+    _signal_nd,
+    numpy_compat,
+    slow,
+)
 from ._correlate import FILL, SYMM, WRAP
 
 __all__ = [
@@ -153,6 +162,8 @@ def _correlate2d(op: str, in1, in2, mode, boundary, fillvalue, flip: bool, metho
         scipy_op = _originals.installed(f"scipy.signal.{op}")
         if scipy_op is not None:
             return scipy_op(*args)
+        _planning.stop("slow-twin", "fastconv.slow.correlate2d",
+                       "integers beyond exact float64 sums, without SciPy")
         out = slow.correlate2d(x, k, pad, out_shape, bcode, fill)
     return out[::-1, ::-1] if swapped and not flip else out
 
