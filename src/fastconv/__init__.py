@@ -22,6 +22,7 @@ from ._config import (
     set_num_threads,
     show_config,
 )
+from ._explain import Plan, explain
 from .nn import (
     conv2d,
     conv2d_backward,
@@ -57,6 +58,7 @@ _tuning.load_at_start()  # this CPU's tuned tile choices, unless FASTCONV_TUNE=o
 del _apply_env, _hook_threadpoolctl, TYPE_CHECKING
 
 __all__ = [
+    "Plan",
     "__version__",
     "config",
     "conv2d",
@@ -65,6 +67,7 @@ __all__ = [
     "convolve2d",
     "correlate",
     "correlate2d",
+    "explain",
     "get_num_threads",
     "max_pool2d",
     "max_pool2d_backward",

@@ -80,6 +80,12 @@ nn_conv: Float = fastconv.nn.conv2d(x, w)
 threads: int = fastconv.get_num_threads()
 fastconv.set_num_threads(threads)
 fastconv.show_config()
+plan: fastconv.Plan = fastconv.explain(fastconv.conv2d, np.zeros((1, 1, 4, 4)), np.ones((1, 1, 3, 3)))
+plan_kernel: str | None = plan.kernel
+plan_tile: tuple[int, int] | None = plan.tile
+plan_threads: int = plan.threads + plan.scratch_bytes
+plan_steps: tuple[fastconv.Plan, ...] = plan.steps
+plan_text: str = str(plan)
 config: dict[str, Any] = fastconv.config()
 
 # ---- model layer -------------------------------------------------------------------------

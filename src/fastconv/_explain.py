@@ -1,0 +1,433 @@
+"""fastconv.explain: the plan a call would run, taken from the decision code the call itself runs."""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import _kernels, signal
+from . import nn as _nn_module
+from ._checks import as_float_array, output_array
+from ._ufunc import relu
+
+__all__ = ["Plan", "explain"]
+
+# fastconv.nn's argument checks and path choices, which its stub (nn.pyi, the
+# public surface) does not list
+nn: Any = _nn_module
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What one call of a fastconv op would run, as `fastconv.explain` returns it.
+
+    Attributes
+    ----------
+    op : str
+        The op's public name ("conv2d", "ndimage.gaussian_filter", ...).
+    algorithm : str
+        The algorithm's short name ("igemm", "packed-gemm", "fft", "original", ...).
+    kernel : str or None
+        The microkernel's C name (its ISA is the part after ``__``), or the
+        function that computes (``numpy.fft``, ``scipy.signal.correlate2d``).
+    tile : (int, int) or None
+        The microkernel's register tile, rows x columns of its output block.
+    blocking : dict
+        How the work is cut: depth per kernel call, rows or pixels per task,
+        taps per pass, task count, and flags (as the driver names them).
+    threads : int
+        Threads the call would run on (fastconv's pool at its current size).
+    scratch_bytes : int
+        Bytes the C driver would allocate (all threads together).
+    isa : str
+        The dispatch table in use ("avx512", "avx2", "scalar").
+    dtype : str or None
+        The dtype computed in.
+    reason : str
+        Why this algorithm.
+    steps : tuple of Plan
+        For an op made of several passes (conv2d_backward, a separable filter),
+        one plan per pass, in order.
+    """
+
+    op: str
+    algorithm: str
+    kernel: str | None = None
+    tile: tuple[int, int] | None = None
+    blocking: dict[str, Any] = dataclasses.field(default_factory=dict)
+    threads: int = 1
+    scratch_bytes: int = 0
+    isa: str = ""
+    dtype: str | None = None
+    reason: str = ""
+    steps: tuple[Plan, ...] = ()
+
+    def __repr__(self) -> str:
+        kernel = "" if self.kernel is None else f", kernel={self.kernel!r}"
+        return f"Plan(op={self.op!r}, algorithm={self.algorithm!r}{kernel}, threads={self.threads})"
+
+    def _clause(self) -> str:
+        words = [self.algorithm]
+        if self.kernel:
+            tile = f" (tile {self.tile[0]}x{self.tile[1]})" if self.tile else ""
+            words.append(f"on {self.kernel}{tile}")
+        if self.blocking:
+            words.append("with " + ", ".join(f"{k.replace('_', ' ')} {_fmt(v)}"
+                                             for k, v in self.blocking.items()))
+        words.append(f"on {self.threads} thread{'s' if self.threads != 1 else ''}")
+        if self.scratch_bytes:
+            words.append(f"using {self.scratch_bytes:,} bytes of scratch")
+        text = " ".join(words)
+        return f"{text} ({self.reason})" if self.reason else text
+
+    def __str__(self) -> str:
+        head = f"{self.op}"
+        if self.dtype or self.isa:
+            head += f" ({', '.join(s for s in (self.dtype, self.isa) if s)})"
+        if self.steps:
+            parts = "; ".join(f"{i}. {s.op}: {s._clause()}" for i, s in enumerate(self.steps, 1))
+            why = f" ({self.reason})" if self.reason else ""
+            return (f"{head} runs {len(self.steps)} steps{why}: {parts}; at most {self.threads} "
+                    f"thread{'s' if self.threads != 1 else ''} and {self.scratch_bytes:,} bytes "
+                    "of scratch in all.")
+        return f"{head} runs {self._clause()}."
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (tuple, list)):
+        if v and all(isinstance(e, str) for e in v):
+            return "(" + ", ".join(v) + ")"
+        return "x".join(str(e) for e in v) if v else "none"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"axis {k}: {e}" for k, e in v.items()) + "}"
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)
+
+
+# ---- plans from the C planners --------------------------------------------------------
+
+_BLOCKING_NAMES = {
+    # algorithm -> names of the C plan's depth_block, row_block, tap_block
+    "igemm": ("depth per tap", "pixel block", "tap block"),
+    "packed-gemm": ("depth block", "pixel block", None),
+    "igemm-weight-gradient": ("pixels per row", "output rows per call", None),
+    "gemm-col2im": ("depth", "pixel block", None),
+    "elementwise": (None, "elements per task", None),
+    "rows-per-plane": (None, "rows per task", None),
+    "rows-channels-last": (None, "rows per task", None),
+    "direct-row-bands": ("columns per task", "rows per task", None),
+    "direct-planes": ("columns per task", "rows per task", None),
+}
+
+
+def _from_c(op: str, c: dict[str, Any], dtype: np.dtype | None, reason: str = "",
+            algorithm: str | None = None) -> Plan:
+    """A Plan from a C planner's dict (_kernels.conv2d_plan, last_plan, Planned)."""
+    alg = algorithm or c.get("algorithm") or "unknown"
+    names = _BLOCKING_NAMES.get(c.get("algorithm") or "", ("depth block", "row block", "tap block"))
+    blocking: dict[str, Any] = {}
+    for key, name in zip(("depth_block", "row_block", "tap_block"), names):
+        if name and c.get(key):
+            blocking[name] = c[key]
+    if c.get("tasks"):
+        blocking["tasks"] = c["tasks"]
+    if c.get("flags"):
+        blocking["flags"] = tuple(c["flags"])
+    if c.get("blocking"):
+        blocking.update(c["blocking"])
+    if c.get("axis") is not None:
+        blocking["axis"] = c["axis"]
+    why = reason or c.get("reason") or ""
+    if c.get("path"):
+        why = f"{why}; {c['path']}" if why else c["path"]
+    return Plan(op=op, algorithm=alg, kernel=c.get("kernel"), tile=c.get("tile"),
+                blocking=blocking, threads=int(c.get("threads") or 1),
+                scratch_bytes=int(c.get("scratch_bytes") or 0),
+                isa=c.get("isa") or _kernels.current_isa(),
+                dtype=None if dtype is None else str(dtype), reason=why)
+
+
+def _combine(op: str, steps: list[Plan], dtype: np.dtype | None, reason: str = "") -> Plan:
+    if len(steps) == 1:
+        return dataclasses.replace(steps[0], op=op, reason=steps[0].reason or reason)
+    return Plan(op=op, algorithm=" + ".join(s.algorithm for s in steps),
+                threads=max((s.threads for s in steps), default=1),
+                scratch_bytes=sum(s.scratch_bytes for s in steps), isa=_kernels.current_isa(),
+                dtype=None if dtype is None else str(dtype), reason=reason, steps=tuple(steps))
+
+
+def _nothing(op: str, dtype: np.dtype | None, reason: str) -> Plan:
+    return Plan(op=op, algorithm="nothing", isa=_kernels.current_isa(),
+                dtype=None if dtype is None else str(dtype), reason=reason)
+
+
+def _conv_reason(g: Any, nhwc: bool, algorithm: str) -> str:
+    _n, c, _h, _w, _k, r, s, _oh, _ow = g.dims
+    groups = g.opts[6]
+    depth = c // groups * r * s
+    if nhwc:
+        return "channels-last: indirect GEMM, input read in place through row pointers"
+    if algorithm == "igemm":
+        return (f"depth C/groups*R*S = {c // groups}*{r}*{s} = {depth} >= "
+                f"{_kernels.IGEMM_MIN_DEPTH}: indirect GEMM")
+    if algorithm == "packed-gemm":
+        return (f"depth C/groups*R*S = {c // groups}*{r}*{s} = {depth} < "
+                f"{_kernels.IGEMM_MIN_DEPTH}: packed GEMM (im2col panels in L1)")
+    return "empty result"
+
+
+# ---- the nn ops: their own argument checks, then the C planners -----------------------
+
+def _conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+            dilation: Any = 1, groups: Any = 1, *, layout: Any = "NCHW", out: Any = None) -> Plan:
+    op = "conv2d"
+    x, _weight, _b, g, nhwc = nn._conv2d_args(x, weight, bias, stride, padding, dilation, groups,
+                                            layout)
+    shape = g.out_shape[1:] if x.ndim == 3 else g.out_shape
+    output_array(out, shape, x.dtype, op)  # conv2d's own check of `out` (allocates if None)
+    if not np.prod(shape):
+        return _nothing(op, x.dtype, "empty result")
+    if g.dims[1] == 0:
+        return Plan(op=op, algorithm="bias-fill", isa=_kernels.current_isa(), dtype=str(x.dtype),
+                    reason="no input channels: the result is the bias")
+    c = _kernels.conv2d_plan(g.dims, g.opts, nhwc, x.dtype == np.float32)
+    return _from_c(op, c, x.dtype, _conv_reason(g, nhwc, c["algorithm"]))
+
+
+def _conv2d_backward(grad_out: Any, x: Any, weight: Any, stride: Any = 1, padding: Any = 0,
+                     dilation: Any = 1, groups: Any = 1, *, layout: Any = "NCHW",
+                     output_mask: Any = (True, True, True)) -> Plan:
+    op = "conv2d_backward"
+    gy, x, weight, g, nhwc, (want_x, want_w, want_b) = nn._conv2d_backward_args(
+        grad_out, x, weight, stride, padding, dilation, groups, layout, output_mask)
+    f32 = x.dtype == np.float32
+    _n, c, _h, _w, k, r, s, _oh, _ow = g.dims
+    steps = []
+    if want_b:
+        steps.append(Plan(op="grad_bias", algorithm="blas-gemv", kernel="numpy.matmul",
+                          isa=_kernels.current_isa(), dtype=str(x.dtype),
+                          reason="grad_out times a ones vector"))
+    if want_w:
+        if k * (c // max(g.opts[6], 1)) * r * s and c:
+            plan = _kernels.conv2d_plan(g.dims, g.opts, nhwc, f32, "backward_weight")
+            steps.append(_from_c("grad_weight", plan, x.dtype,
+                                 "x^T times grad_out over all pixels, per-thread partials "
+                                 "added in thread order"))
+        else:
+            steps.append(_nothing("grad_weight", x.dtype, "empty weight or no input channels"))
+    if want_x:
+        if x.size and k and gy.size:
+            path, why = nn._input_grad_path(g, np.asarray(weight))
+            if path == "gemm-col2im":
+                plan = _kernels.conv2d_plan(g.dims, g.opts, nhwc, f32, "backward_input")
+                steps.append(_from_c("grad_x", plan, x.dtype, why))
+            else:
+                grid, (dims, opts) = nn._transpose_geometry(g)
+                plan = _kernels.conv2d_plan(dims, opts, nhwc, f32)
+                fwd = _from_c("grad_x", plan, x.dtype,
+                              why + ("; grad_out placed on a zero grid first" if grid else ""),
+                              algorithm=f"transposed-conv ({plan['algorithm']})")
+                steps.append(fwd)
+        else:
+            steps.append(_nothing("grad_x", x.dtype, "empty input or grad_out: zeros"))
+    if not steps:
+        return _nothing(op, x.dtype, "output_mask asks for nothing")
+    return _combine(op, steps, x.dtype)
+
+
+def _max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                ceil_mode: Any = False, return_indices: Any = False, *,
+                layout: Any = "NCHW") -> Plan:
+    x, g, nhwc, _ = nn._max_pool2d_args(x, kernel_size, stride, padding, dilation, ceil_mode,
+                                        return_indices, layout)
+    c = _kernels.max_pool2d_plan(g.dims, g.opts, nhwc, x.dtype == np.float32)
+    dilated = g.opts[4] > 1 and g.opts[0] > 1 or g.opts[5] > 1 and g.opts[1] > 1
+    return _from_c("max_pool2d", c, x.dtype,
+                   ("channels-last rows" if nhwc else "one plane per task") +
+                   (", dilated windows" if dilated else ""))
+
+
+def _max_pool2d_backward(grad_out: Any, x: Any, indices: Any, kernel_size: Any,
+                         stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                         ceil_mode: Any = False, *, layout: Any = "NCHW") -> Plan:
+    _gy, x, _ix, g, nhwc = nn._max_pool2d_backward_args(grad_out, x, indices, kernel_size, stride,
+                                                       padding, dilation, ceil_mode, layout)
+    c = _kernels.max_pool2d_plan(g.dims, g.opts, nhwc, x.dtype == np.float32, True)
+    return _from_c("max_pool2d_backward", c, x.dtype,
+                   "each output's gradient added at the input its index names")
+
+
+def _relu_backward(grad_out: Any, x: Any) -> Plan:
+    _gy, x = nn._relu_backward_args(grad_out, x)
+    c = _kernels.relu_plan(x.size, x.dtype == np.float32, True)
+    return _from_c("relu_backward", c, x.dtype, "grad_out where x > 0 (NaN passes)")
+
+
+def _relu(x: Any, out: Any = None, *, where: Any = True, casting: Any = "same_kind",
+          order: Any = "K", dtype: Any = None, subok: Any = True, signature: Any = None) -> Plan:
+    op = "relu"
+    a = np.asarray(x)
+    # the ufunc's own type resolution and casting checks, on no elements
+    types = {k: v for k, v in (("dtype", dtype), ("signature", signature)) if v is not None}
+    probe = relu(a.reshape(-1)[:0], casting=casting, **types)
+    outs = out if isinstance(out, tuple) else (out,)
+    o = outs[0] if outs else None
+    shape = np.broadcast_shapes(a.shape, *(() if o is None else (np.shape(o),)),
+                                np.shape(where))
+    loop_dtype = probe.dtype
+    n = int(np.prod(shape))
+    contiguous = (a.shape == shape and a.flags.c_contiguous and a.dtype == loop_dtype
+                  and (o is None or (isinstance(o, np.ndarray) and o.flags.c_contiguous
+                                     and o.dtype == loop_dtype)) and where is True)
+    if not n:
+        return _nothing(op, loop_dtype, "empty result")
+    if not contiguous:
+        return Plan(op=op, algorithm="strided-loop", kernel=None, isa=_kernels.current_isa(),
+                    dtype=str(loop_dtype), reason="strided, broadcast, cast or masked operands: "
+                    "NumPy's iterator hands the loop pieces, each done by a scalar loop or, "
+                    "where contiguous, the SIMD kernel")
+    c = _kernels.relu_plan(n, loop_dtype == np.float32)
+    return _from_c(op, c, loop_dtype, "one contiguous loop over the elements")
+
+
+def _softmax(x: Any, axis: Any = -1) -> Plan:
+    a = as_float_array(x, "x", "softmax")
+    return Plan(op="softmax", algorithm="numpy", kernel="numpy.exp", isa=_kernels.current_isa(),
+                dtype=str(a.dtype), reason=f"exp(x - max) / sum along axis {axis}, NumPy ufuncs")
+
+
+# ---- the drop-ins: run the op in plan-only mode ------------------------------------------
+
+def _planned(name: str, op: Callable[..., Any]) -> Callable[..., Plan]:
+    """A handler that calls `op` itself in plan-only mode: its own argument checks
+    and decisions run; the C drivers plan without computing; where a path would
+    compute, Planned stops it with what would run."""
+    def handler(*args: Any, **kwargs: Any) -> Plan:
+        previous = _kernels.plan_only(1)
+        try:
+            op(*args, **kwargs)
+        except _kernels.Planned as stop:
+            c = dict(stop.plan)
+        else:
+            return _nothing(name, None, "answered without arithmetic (an empty, 0-d or trivial "
+                            "case the op settles itself)")
+        finally:
+            _kernels.plan_only(previous)
+        steps = c.pop("steps", None)
+        dtype = _plan_dtype(c)
+        if steps:
+            return _combine(name, [_from_c(f"pass {i}", st, dtype) for i, st in
+                                   enumerate(steps, 1)], dtype, c.get("path", ""))
+        return _from_c(name, c, dtype)
+    return handler
+
+
+def _plan_dtype(c: dict[str, Any]) -> np.dtype | None:
+    """The computing dtype: the plan's, or the one its kernel names (fc_f32_..., fc_f64_...)."""
+    if c.get("dtype"):
+        return np.dtype(str(c["dtype"]))
+    kernel = c.get("kernel") or ""
+    if kernel.startswith("fc_f32_"):
+        return np.dtype(np.float32)
+    if kernel.startswith("fc_f64_"):
+        return np.dtype(np.float64)
+    return None
+
+
+# ---- the registry -----------------------------------------------------------------------
+
+def _registry() -> dict[int, tuple[str, Callable[..., Plan]]]:
+    from . import ndimage, numpy_compat
+
+    table: dict[int, tuple[str, Callable[..., Plan]]] = {}
+
+    def add(name: str, op: Any, handler: Callable[..., Plan]) -> None:
+        table[id(op)] = (name, handler)
+
+    add("conv2d", nn.conv2d, _conv2d)
+    add("conv2d_backward", nn.conv2d_backward, _conv2d_backward)
+    add("max_pool2d", nn.max_pool2d, _max_pool2d)
+    add("max_pool2d_backward", nn.max_pool2d_backward, _max_pool2d_backward)
+    add("relu", relu, _relu)
+    add("relu_backward", nn.relu_backward, _relu_backward)
+    add("nn.softmax", nn.softmax, _softmax)
+    for name in numpy_compat.__all__:
+        add(name, getattr(numpy_compat, name), _planned(name, getattr(numpy_compat, name)))
+    for name in signal.__all__:
+        if name != "choose_conv_method":
+            op = getattr(signal, name)
+            label = name if name in ("convolve2d", "correlate2d") else f"signal.{name}"
+            add(label, op, _planned(label, op))
+    for name in ndimage.__all__:
+        op = getattr(ndimage, name)
+        add(f"ndimage.{name}", op, _planned(f"ndimage.{name}", op))
+    return table
+
+
+_table: dict[int, tuple[str, Callable[..., Plan]]] | None = None
+
+
+def explain(op: Callable[..., Any], *args: Any, **kwargs: Any) -> Plan:
+    """The plan ``op(*args, **kwargs)`` would run, without running it.
+
+    Parameters
+    ----------
+    op : callable
+        A public fastconv op: ``fastconv.conv2d``, ``relu``, ``max_pool2d``, their
+        ``_backward`` gradients, ``fastconv.nn.softmax``, the drop-ins
+        ``convolve``, ``correlate``, ``convolve2d``, ``correlate2d``, and
+        ``fastconv.signal.*``, ``fastconv.ndimage.*``, ``fastconv.numpy_compat.*``.
+    *args, **kwargs
+        The arguments the call would get.
+
+    Returns
+    -------
+    Plan
+        Algorithm, microkernel and tile, blocking, threads, scratch bytes, ISA,
+        dtype and the reason; ``str(plan)`` is one paragraph.
+
+    Raises
+    ------
+    TypeError
+        If `op` is not an op explain knows (the message lists them).
+    Exception
+        For bad arguments, what the op itself raises: its own checks run.
+
+    Notes
+    -----
+    The plan comes from the decision code the call runs. For conv2d, max_pool2d,
+    relu and their gradients that is the C drivers' planners (the drivers call
+    the same functions and act on the result) and the Python checks and path
+    choices the ops share with explain. The drop-ins (numpy_compat, signal,
+    ndimage) are called themselves in a plan-only mode in which the C drivers
+    plan and return before touching an array and every Python path stops where
+    it would start computing. Thread counts are for the current
+    ``fastconv.get_num_threads()``. Arrays are read only where the op's choice
+    depends on their values (a finiteness check, integer ranges), never written.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> x = np.zeros((1, 64, 32, 32), np.float32)
+    >>> w = np.zeros((64, 64, 3, 3), np.float32)
+    >>> fastconv.explain(fastconv.conv2d, x, w, padding=1).algorithm
+    'igemm'
+    """
+    global _table
+    if _table is None:
+        _table = _registry()
+    entry = _table.get(id(op))
+    if entry is None:
+        known = ", ".join(sorted(name for name, _ in _table.values()))
+        name = getattr(op, "__qualname__", None) or getattr(op, "__name__", None) or repr(op)
+        raise TypeError(f"explain: {name!r} is not an op explain knows; it knows {known}")
+    name, handler = entry
+    try:
+        inspect.signature(handler).bind(*args, **kwargs)
+    except TypeError as e:
+        raise TypeError(f"{name}() {e}") from None
+    return handler(*args, **kwargs)
