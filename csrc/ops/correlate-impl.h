@@ -138,7 +138,9 @@ int FC_(correlate2d)(const fc_correlate2d_params *p, const T *x, const T *k, T f
   fc_plan_init(&pl, fc_table());
   pl.algorithm = "direct-row-bands", pl.kernel = FC_UKERNEL_NAME(fn);
   pl.row_block = tl.rb, pl.depth_block = tl.cb, pl.tasks = ntasks, pl.threads = nt;
-  pl.scratch_bytes = fc_sat_mul(nt, fc_sat_mul(tl.scratch_elems, (int64_t)sizeof(T)));
+  /* a band per thread (a serial call's small band lives on the stack) */
+  if (nt > 1 || tl.scratch_elems > 512)
+    pl.scratch_bytes = fc_sat_mul(nt, fc_sat_mul(tl.scratch_elems, (int64_t)sizeof(T)));
   if (fc_record_plan(&pl)) return FC_OK;
   int failed = 0;
   if (nt <= 1) { /* no parallel region at all: entering one costs more than a small call */

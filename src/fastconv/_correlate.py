@@ -413,24 +413,31 @@ def _correlate_1d(x, k, pad, out_n, method):
     return y
 
 
-def _fft_wins(x, k, out_shape, method) -> tuple | None:
-    """The FFT plan when `method` asks for the FFT ('fft', or 'auto' with the cost
-    model predicting it faster) and every value is finite, else None."""
+def _fft_wins(x, k, out_shape, method) -> tuple[tuple | None, str]:
+    """(the FFT plan, why) when `method` asks for the FFT ('fft', or 'auto' with
+    the cost model predicting it faster), else (None, why not). Whether every
+    value is finite is the caller's check."""
     if method == "direct":
-        return None
+        return None, "method='direct': direct sums, as the original"
     dtype = x.dtype
     (oh, ow), (kh, kw) = out_shape, k.shape
     threads = _kernels.get_num_threads()
     plan = _fft_plan(out_shape, k.shape, dtype.kind == "c", threads)
     if method == "auto":
-        if kh * kw <= _FEW_TAPS or oh * ow * kh * kw <= _SMALL_MACS:
-            return None
+        if kh * kw <= _FEW_TAPS:
+            return None, f"method='auto': {kh * kw} taps <= {_FEW_TAPS}, direct sums win"
+        if oh * ow * kh * kw <= _SMALL_MACS:
+            return None, (f"method='auto': {oh * ow * kh * kw} multiply-adds <= {_SMALL_MACS}, "
+                          "direct sums win")
         macs = oh * ow * kh * kw
         if dtype.kind == "c":
             macs *= 4 if np.any(k.imag) else 2
-        if plan[0] >= _direct_seconds(macs, dtype, threads):
-            return None
-    return plan
+        direct = _direct_seconds(macs, dtype, threads)
+        if plan[0] >= direct:
+            return None, (f"method='auto': direct sums predicted faster ({direct:.3g} s against "
+                          f"the FFT's {plan[0]:.3g} s)")
+        return plan, f"method='auto': the FFT predicted faster ({plan[0]:.3g} s against {direct:.3g} s)"
+    return plan, "method='fft'"
 
 
 def correlate(x, k, pad, out_shape, boundary=FILL, fill=0, method="direct"):
@@ -466,17 +473,21 @@ def correlate(x, k, pad, out_shape, boundary=FILL, fill=0, method="direct"):
             return y.astype(_F16)
     if dtype in (_F32, _F64, _C64, _C128):
         x, k = _owned(x), _owned(k)
-        plan = _fft_wins(x, k, out_shape, method)
-        if plan is not None and _finite(x, k, fill):
-            _planning.stop("fft-overlap-save", "numpy.fft", f"method={method!r}: " + (
-                "FFT asked for" if method == "fft" else
-                f"the cost model predicts the FFT faster ({plan[0]:.3g} s)"),
-                threads=_fft_threads(plan[1]), dtype=dtype, blocks=plan[1],
-                transform=plan[2], predicted_seconds=plan[0])
-            return _fft(x, k, pad, out_shape, boundary, fill, plan)
-        if dtype.kind == "c":
-            return _direct_complex(x, k, pad, out_shape, boundary, fill)
-        return _direct(x, k, pad, out_shape, boundary, fill)
+        plan, why = _fft_wins(x, k, out_shape, method)
+        if plan is not None:
+            if _finite(x, k, fill):
+                _planning.stop("fft-overlap-save", "numpy.fft", why,
+                               threads=_fft_threads(plan[1]), dtype=dtype, blocks=plan[1],
+                               transform=plan[2], predicted_seconds=plan[0])
+                return _fft(x, k, pad, out_shape, boundary, fill, plan)
+            why = f"{why}, but inf or NaN in the inputs: direct sums"
+        try:
+            if dtype.kind == "c":
+                return _direct_complex(x, k, pad, out_shape, boundary, fill)
+            return _direct(x, k, pad, out_shape, boundary, fill)
+        except _planning.Planned as planned:  # (plan-only mode: the kernels planned)
+            planned.plan["reason"] = planned.plan.get("reason") or why
+            raise
     if dtype.kind in "biu":
         operands = exact_operands(x, k, boundary, fill)
         if operands is None:

@@ -681,7 +681,7 @@ cdef _original(str name):
     if fc_plan_only(-1):
         _planned({"algorithm": "original", "kernel": name,
                   "reason": "a small call of a dtype without a fast path: the original itself"})
-    return _originals.installed(name)
+    return _originals.found(name)
 
 
 # dtypes NumPy computes and fastconv has no path for at any size: straight to NumPy

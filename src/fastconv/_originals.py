@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import importlib
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._kernels import Planned
 from ._kernels import plan_only as _plan_only
@@ -33,10 +34,16 @@ def installed(qualname: str) -> Callable[..., Any] | None:
     keeps is the one that was there first)."""
     if _plan_only():
         return _planned_original(qualname)
+    return found(qualname)
+
+
+def found(qualname: str) -> Callable[..., Any] | None:
+    """`installed(qualname)` for a caller that has checked plan-only mode itself
+    (the front doors, at C speed)."""
     func = _found.get(qualname)
     if func is None:
         try:
-            func = original(qualname)
+            func = _lookup(qualname)
         except ImportError:
             return None
         _found[qualname] = func
@@ -49,6 +56,11 @@ def original(qualname: str) -> Callable[..., Any]:
     ImportError when its module is not installed."""
     if _plan_only():
         return _planned_original(qualname)
+    return _lookup(qualname)
+
+
+def _lookup(qualname: str) -> Callable[..., Any]:
+    """`original(qualname)` whatever the mode (never a plan-only stand-in: kept)."""
     func = _saved.get(qualname)
     if func is not None:
         return func

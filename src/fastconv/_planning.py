@@ -19,3 +19,4 @@ def stop(algorithm: str, kernel: str | None = None, reason: str = "", *, threads
         raise Planned({"algorithm": algorithm, "kernel": kernel, "reason": reason,
                        "threads": threads, "dtype": None if dtype is None else str(dtype),
                        "blocking": blocking, "path": "general path (Python)"})
+
