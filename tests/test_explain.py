@@ -386,3 +386,48 @@ def test_fft_plan_threads_are_the_slabs_run(monkeypatch, restore_threads):
         fastconv.convolve(a, v, method="fft")
         assert plan.algorithm == "fft-overlap-save" and plan.dtype == "float64"
         assert plan.threads == seen[-1], (n, plan, seen)
+
+
+@pytest.mark.parametrize("output", [None, np.float64, np.float32])
+def test_separable_filters_plan_one_pass_per_axis(output):
+    img = _arr((30, 20, 10))
+    out = None if output is None else np.full(img.shape, 7, output)
+    for op, arg in ((ndimage.gaussian_filter, 1.5), (ndimage.uniform_filter, 3)):
+        plan = fastconv.explain(op, img, arg, output=out)
+        assert [s.blocking["axis"] for s in plan.steps] == [0, 1, 2], plan
+        assert out is None or (out == 7).all()
+    plan = fastconv.explain(ndimage.gaussian_filter, img, (1.5, 0, 2.0), output=out)
+    assert [s.blocking["axis"] for s in plan.steps] == [0, 2], plan
+
+
+def test_plan_only_mode_is_per_thread(restore_threads):
+    """Calls made by other threads while one thread explains compute as usual."""
+    import threading
+
+    a, v = _arr(4000), _arr(50, seed=1)
+    x, w = _arr((2, 16, 20, 20), F32), _arr((8, 16, 3, 3), F32)
+    want_c, want_y = np.correlate(a, v, "same"), fastconv.conv2d(x, w)
+    stop, bad = threading.Event(), []
+
+    def work():
+        runs = 0
+        try:
+            while not stop.is_set() or runs == 0:
+                if not (np.allclose(fastconv.correlate(a, v, "same"), want_c)
+                        and np.array_equal(fastconv.conv2d(x, w), want_y)):
+                    bad.append("a wrong result")
+                runs += 1
+        except Exception as e:  # (a Planned would say that plan-only mode leaked)
+            bad.append(repr(e))
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    try:
+        for _ in range(300):
+            fastconv.explain(fastconv.correlate, a, v, "same")
+            fastconv.explain(fastconv.conv2d, x, w)
+            fastconv.explain(ndimage.gaussian_filter, x[0], 1.0)
+    finally:
+        stop.set()
+        worker.join()
+    assert not bad, bad[:3]

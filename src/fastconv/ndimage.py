@@ -35,7 +35,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from . import _kernels, _ndfront
+from . import _kernels, _ndfront, _planning
 
 try:  # NumPy 2
     from numpy.lib.array_utils import normalize_axis_index
@@ -582,10 +582,12 @@ def _passes(input: np.ndarray, output: np.ndarray, passes: list) -> np.ndarray:
     alternate between `output` and one scratch array, and none reads the
     array it writes."""
     if not passes:
+        _planning.stop("copy", "numpy.copyto", "no axis left to filter: the input copied")
         output[...] = input[...]
         return output
     scratch = None
     src = input
+    planned = []  # plan-only mode (fastconv.explain): each pass's plan
     for i, (weights, size, axis, code, cval, origin) in enumerate(passes):
         if (len(passes) - 1 - i) % 2 == 0:
             dst = output
@@ -594,8 +596,15 @@ def _passes(input: np.ndarray, output: np.ndarray, passes: list) -> np.ndarray:
                 scratch = np.empty(output.shape, dtype=output.dtype)
             dst = scratch
         convex = weights is None or bool(weights.min() >= 0 and weights.sum() <= 1 + 1e-12)
-        _axis_pass(src, weights, size, axis, dst, code, cval, origin, convex)
+        try:
+            _axis_pass(src, weights, size, axis, dst, code, cval, origin, convex)
+        except _planning.Planned as stop:  # nothing was computed: on to the next pass
+            planned.append(dict(stop.plan, axis=axis))
+            continue
         src = dst
+    if planned:
+        raise _planning.Planned({**planned[-1], "steps": planned,
+                                 "path": "general path (Python), one pass per axis"})
     return output
 
 
