@@ -153,6 +153,10 @@ static const struct {
 #endif
 };
 
+void fc_plan_name(fc_plan *plan) {
+  if (plan->kernel == NULL && plan->kernel_fn != NULL) plan->kernel = fc_ukernel_name(plan->kernel_fn);
+}
+
 const char *fc_ukernel_name(fc_any_ukernel fn) {
   for (size_t i = 0; i < sizeof fc_ukernel_names / sizeof fc_ukernel_names[0]; i++)
     if (fc_ukernel_names[i].fn == fn) return fc_ukernel_names[i].name;

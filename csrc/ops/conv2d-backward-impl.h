@@ -246,7 +246,7 @@ static int FC_(wgrad_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table
       (!gy_as_is && !fc_mul(p->n * g_count * npad, P, &gsize)))
     return FC_EOVERFLOW;
   pl->algorithm = FC_ALG_IGEMM_WGRAD;
-  pl->kernel = FC_UKERNEL_NAME(uk.fn);
+  pl->kernel_fn = FC_UKERNEL_FN(uk.fn);
   pl->variant = variant;
   pl->mr = imr, pl->nr = inr;
   pl->depth_block = p->ow, pl->row_block = trows, pl->tasks = units, pl->threads = nthreads;
@@ -260,7 +260,9 @@ static int FC_(wgrad_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table
 }
 
 int FC_(conv2d_backward_weight_plan)(const fc_conv2d_params *p, fc_plan *plan) {
-  return FC_(wgrad_plan_for)(p, fc_table(), plan);
+  const int st = FC_(wgrad_plan_for)(p, fc_table(), plan);
+  fc_plan_name(plan);
+  return st;
 }
 
 int FC_(conv2d_backward_weight)(const fc_conv2d_params *p, const T *x, const T *gy, T *gw) {
@@ -412,7 +414,7 @@ static int FC_(bwd_input_plan_for)(const fc_conv2d_params *p, const fc_ukernel_t
   const int64_t mr = (int64_t)tab->GEMM.mr, nr = (int64_t)tab->GEMM.nr;
   const int64_t mpad = fc_ceil_div(kd, mr) * mr;
   pl->algorithm = FC_ALG_GEMM_COL2IM;
-  pl->kernel = FC_UKERNEL_NAME(tab->GEMM.fn);
+  pl->kernel_fn = FC_UKERNEL_FN(tab->GEMM.fn);
   pl->mr = mr, pl->nr = nr;
   pl->depth_block = kg, pl->row_block = fc_max64(1, 256 / nr) * nr, pl->tasks = p->n;
   pl->threads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), p->n);
@@ -425,7 +427,9 @@ static int FC_(bwd_input_plan_for)(const fc_conv2d_params *p, const fc_ukernel_t
 }
 
 int FC_(conv2d_backward_input_plan)(const fc_conv2d_params *p, fc_plan *plan) {
-  return FC_(bwd_input_plan_for)(p, fc_table(), plan);
+  const int st = FC_(bwd_input_plan_for)(p, fc_table(), plan);
+  fc_plan_name(plan);
+  return st;
 }
 
 int FC_(conv2d_backward_input)(const fc_conv2d_params *p, const T *gy, const T *weight, T *gx) {

@@ -172,7 +172,7 @@ static void FC_(packed_plan)(const fc_conv2d_params *p, const fc_ukernel_table *
     pblock -= (int64_t)nr;
   const int64_t nblocks = fc_ceil_div(P, pblock), ntasks = p->n * g_count * nblocks;
   pl->algorithm = FC_ALG_PACKED_GEMM;
-  pl->kernel = FC_UKERNEL_NAME(tab->GEMM.fn);
+  pl->kernel_fn = FC_UKERNEL_FN(tab->GEMM.fn);
   pl->mr = (int64_t)mr, pl->nr = (int64_t)nr;
   pl->depth_block = kcb, pl->row_block = pblock, pl->tasks = ntasks;
   pl->threads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
@@ -424,7 +424,7 @@ static int FC_(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *ta
   const int shared_ind = nptr <= ((int64_t)1 << 22);
   const int64_t a_stride = nchw ? p->h * p->w : 1;
   pl->algorithm = FC_ALG_IGEMM;
-  pl->kernel = FC_UKERNEL_NAME(ukernel.fn);
+  pl->kernel_fn = FC_UKERNEL_FN(ukernel.fn);
   pl->variant = variant;
   pl->mr = (int64_t)mr, pl->nr = (int64_t)nr;
   pl->depth_block = kc, pl->row_block = pblock, pl->tasks = ntasks;
@@ -505,7 +505,9 @@ static int FC_(conv2d_plan_for)(const fc_conv2d_params *p, const fc_ukernel_tabl
 }
 
 int FC_(conv2d_plan)(const fc_conv2d_params *p, fc_plan *plan) {
-  return FC_(conv2d_plan_for)(p, fc_table(), plan);
+  const int st = FC_(conv2d_plan_for)(p, fc_table(), plan);
+  fc_plan_name(plan);
+  return st;
 }
 
 int FC_(conv2d)(const fc_conv2d_params *p, const T *x, const T *weight, const T *bias, T *y) {

@@ -136,7 +136,7 @@ int FC_(correlate2d)(const fc_correlate2d_params *p, const T *x, const T *k, T f
   const int nt = fc_threads_for(work, ntasks);
   fc_plan pl;
   fc_plan_init(&pl, fc_table());
-  pl.algorithm = "direct-row-bands", pl.kernel = FC_UKERNEL_NAME(fn);
+  pl.algorithm = "direct-row-bands", pl.kernel_fn = FC_UKERNEL_FN(fn);
   pl.row_block = tl.rb, pl.depth_block = tl.cb, pl.tasks = ntasks, pl.threads = nt;
   /* a band per thread (a serial call's small band lives on the stack) */
   if (nt > 1 || tl.scratch_elems > 512)
@@ -254,7 +254,7 @@ int FC_(correlatend)(const fc_correlatend_params *p, const T *x, const T *k, T f
   const int nt = fc_threads_for(work, c.ntasks);
   fc_plan pl;
   fc_plan_init(&pl, fc_table());
-  pl.algorithm = "direct-planes", pl.kernel = FC_UKERNEL_NAME(c.fn);
+  pl.algorithm = "direct-planes", pl.kernel_fn = FC_UKERNEL_FN(c.fn);
   pl.row_block = c.tl.rb, pl.depth_block = c.tl.cb, pl.tasks = c.ntasks, pl.threads = nt;
   pl.scratch_bytes = fc_sat_mul(nt, fc_sat_mul(c.tl.scratch_elems, (int64_t)sizeof(T)));
   if (fc_record_plan(&pl)) return FC_OK;

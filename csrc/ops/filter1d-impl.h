@@ -245,7 +245,7 @@ static int FC_(axis_run)(const fc_axis_params *p, const T *x, const double *w, T
   fc_plan pl;
   fc_plan_init(&pl, table);
   pl.algorithm = w ? "axis-lines" : "axis-running-sum";
-  pl.kernel = w ? FC_UKERNEL_NAME(c.line) : FC_UKERNEL_NAME(c.runsum);
+  pl.kernel_fn = w ? FC_UKERNEL_FN(c.line) : FC_UKERNEL_FN(c.runsum);
   pl.tasks = c.tl.ntasks, pl.threads = nt;
   if (fc_record_plan(&pl)) return FC_OK;
   const int r = fc_parallel(nt, FC_(axis_thread), &c);

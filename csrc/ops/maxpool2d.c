@@ -119,7 +119,7 @@ FC_DEFINE_POOL_CTX(f64, double)
       pl->algorithm = "rows-channels-last";                                                  \
       pl->tasks = p->n * p->oh, pl->row_block = 1;                                           \
     }                                                                                        \
-    pl->kernel = FC_UKERNEL_NAME(fn);                                                        \
+    pl->kernel_fn = FC_UKERNEL_FN(fn);                                                        \
     pl->threads = fc_threads_for(FC_NS_BYTES(fc_sat_mul(8, work)), pl->tasks);               \
     return fn;                                                                               \
   }                                                                                          \
@@ -143,6 +143,7 @@ FC_DEFINE_POOL_CTX(f64, double)
     }                                                                                        \
     const fc_pool2d_params q = fc_##dtype##_pool_undilated(params);                          \
     fc_##dtype##_pool_plan_for(&q, t, pl);                                                   \
+    fc_plan_name(pl);                                                                        \
     return FC_OK;                                                                            \
   }                                                                                          \
                                                                                              \

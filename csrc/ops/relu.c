@@ -9,7 +9,7 @@ enum { FC_RELU_CHUNK = 1 << 16 }; /* elements per task: 256-512 KiB */
  * in chunks of FC_RELU_CHUNK over the threads the work is worth. */
 static int fc_relu_plan_for(int64_t n, int64_t bytes, fc_any_ukernel fn, fc_plan *pl) {
   pl->algorithm = "elementwise";
-  pl->kernel = fc_ukernel_name(fn);
+  pl->kernel_fn = fn;
   pl->row_block = FC_RELU_CHUNK;
   pl->tasks = fc_ceil_div(n, FC_RELU_CHUNK);
   pl->threads = fc_threads_for(FC_NS_BYTES(fc_sat_mul(bytes, n)), pl->tasks);
@@ -21,10 +21,12 @@ static int fc_relu_plan_for(int64_t n, int64_t bytes, fc_any_ukernel fn, fc_plan
     const fc_ukernel_table *tab = fc_table();                                               \
     fc_plan_init(pl, tab);                                                                  \
     if (n < 0) return FC_EINVAL;                                                            \
-    return backward ? fc_relu_plan_for(n, 3 * (int64_t)sizeof(T),                           \
-                                       (fc_any_ukernel)tab->dtype##_relu_bwd, pl)           \
-                    : fc_relu_plan_for(n, 2 * (int64_t)sizeof(T),                           \
-                                       (fc_any_ukernel)tab->dtype##_relu, pl);              \
+    if (backward)                                                                           \
+      fc_relu_plan_for(n, 3 * (int64_t)sizeof(T), (fc_any_ukernel)tab->dtype##_relu_bwd, pl); \
+    else                                                                                    \
+      fc_relu_plan_for(n, 2 * (int64_t)sizeof(T), (fc_any_ukernel)tab->dtype##_relu, pl);   \
+    fc_plan_name(pl);                                                                       \
+    return FC_OK;                                                                           \
   }
 
 FC_DEFINE_RELU_PLAN(f32, float)

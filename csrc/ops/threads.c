@@ -86,27 +86,32 @@ int fc_local_thread_limit(int n) {
 }
 
 /* ---- plans (fastconv.h): the calling thread's last one, and plan-only mode ---- */
-static _Thread_local fc_plan fc_tls_plan;
-static _Thread_local int fc_tls_have_plan, fc_tls_plan_only;
-static _Thread_local int64_t fc_tls_runs;
+static _Thread_local struct {
+  fc_plan plan;
+  int have, only;
+  int64_t runs;
+} fc_tls_plans;
 
 int fc_record_plan(const fc_plan *plan) {
-  fc_tls_plan = *plan;
-  fc_tls_have_plan = 1;
-  fc_tls_runs += !fc_tls_plan_only;
-  return fc_tls_plan_only;
+  __typeof__(fc_tls_plans) *t = &fc_tls_plans; /* one TLS lookup */
+  t->plan = *plan;
+  t->have = 1;
+  t->runs += !t->only;
+  return t->only;
 }
 
-int64_t fc_plan_runs(void) { return fc_tls_runs; }
+int64_t fc_plan_runs(void) { return fc_tls_plans.runs; }
 
 int fc_last_plan(fc_plan *plan) {
-  if (fc_tls_have_plan) *plan = fc_tls_plan;
-  return fc_tls_have_plan;
+  if (!fc_tls_plans.have) return 0;
+  *plan = fc_tls_plans.plan;
+  fc_plan_name(plan);
+  return 1;
 }
 
 int fc_plan_only(int on) {
-  const int old = fc_tls_plan_only;
-  if (on >= 0) fc_tls_plan_only = on != 0, fc_tls_have_plan = 0;
+  const int old = fc_tls_plans.only;
+  if (on >= 0) fc_tls_plans.only = on != 0, fc_tls_plans.have = 0;
   return old;
 }
 

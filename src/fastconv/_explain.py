@@ -221,8 +221,9 @@ def _conv2d_backward(grad_out: Any, x: Any, weight: Any, stride: Any = 1, paddin
             steps.append(_nothing("grad_weight", x.dtype, "empty weight or no input channels"))
     if want_x:
         if x.size and k and gy.size:
-            path, why = nn._input_grad_path(g, np.asarray(weight))
-            if path == "gemm-col2im":
+            path = nn._input_grad_path(g, np.asarray(weight))
+            why = nn._INPUT_GRAD_WHY[path].format(cg=c // g.opts[6], stride=g.opts[:2])
+            if path != "transposed-conv":
                 plan = _kernels.conv2d_plan(g.dims, g.opts, nhwc, f32, "backward_input")
                 steps.append(_from_c("grad_x", plan, x.dtype, why))
             else:

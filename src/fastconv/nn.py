@@ -505,7 +505,7 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
         grad_x = np.zeros(x.shape, dtype=x.dtype)
         if grad_x.size and k and gy.size:
             wc = c_aligned(weight)
-            if _input_grad_path(g, wc)[0] == "gemm-col2im":
+            if _input_grad_path(g, wc) != "transposed-conv":
                 _kernels.conv2d_backward_input(gy.reshape(-1), wc.reshape(-1), grad_x.reshape(-1),
                                                g.dims, g.opts, nhwc)
             else:
@@ -515,24 +515,31 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     return grad_x, grad_w, grad_b
 
 
-def _input_grad_path(g: _ConvGeometry, weight: np.ndarray) -> tuple[str, str]:
-    """How conv2d_backward computes grad_x: ("transposed-conv", why) -- a stride-1
+def _input_grad_path(g: _ConvGeometry, weight: np.ndarray) -> str:
+    """How conv2d_backward computes grad_x: "transposed-conv" -- a stride-1
     convolution of grad_out with the flipped, channel-swapped weights on the
-    forward kernels, for 16 or more input channels per group -- or
-    ("gemm-col2im", why). The transposed convolution multiplies its zero padding
-    by the weights, so a NaN or inf weight would reach pixels its tap never
-    touches (PyTorch leaves them finite); col2im adds only real contributions."""
-    c, groups = g.dims[1], g.opts[6]
-    sh, sw = g.opts[0], g.opts[1]
-    cg = c // groups
-    if cg < _MIN_CHANNELS_TRANSPOSED:
-        return "gemm-col2im", f"C/groups = {cg} < {_MIN_CHANNELS_TRANSPOSED}: GEMM + col2im"
-    if sh * sw > 1:
-        return "gemm-col2im", f"stride {(sh, sw)}: GEMM + col2im (no zero-interleaving)"
+    forward kernels, for 16 or more input channels per group -- or GEMM +
+    col2im, for one of the reasons _INPUT_GRAD_WHY words. The transposed
+    convolution multiplies its zero padding by the weights, so a NaN or inf
+    weight would reach pixels its tap never touches (PyTorch leaves them
+    finite); col2im adds only real contributions."""
+    if g.dims[1] // g.opts[6] < _MIN_CHANNELS_TRANSPOSED:
+        return "col2im-few-channels"
+    if g.opts[0] * g.opts[1] > 1:
+        return "col2im-strided"
     if not np.isfinite(weight).all():
-        return "gemm-col2im", "weights hold inf or NaN: GEMM + col2im (adds only real terms)"
-    return "transposed-conv", (f"C/groups = {cg} >= {_MIN_CHANNELS_TRANSPOSED} and stride 1: "
-                               "transposed convolution on the forward kernels")
+        return "col2im-nonfinite"
+    return "transposed-conv"
+
+
+# why, for fastconv.explain (cg: input channels per group; stride: a pair)
+_INPUT_GRAD_WHY = {
+    "col2im-few-channels": "C/groups = {cg} < " + f"{_MIN_CHANNELS_TRANSPOSED}: GEMM + col2im",
+    "col2im-strided": "stride {stride}: GEMM + col2im (no zero-interleaving)",
+    "col2im-nonfinite": "weights hold inf or NaN: GEMM + col2im (adds only real terms)",
+    "transposed-conv": "C/groups = {cg} >= " + f"{_MIN_CHANNELS_TRANSPOSED} and stride 1: "
+                       "transposed convolution on the forward kernels",
+}
 
 
 def _bias_grad(gy: np.ndarray, k: int, nhwc: bool) -> np.ndarray:

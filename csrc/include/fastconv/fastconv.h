@@ -311,6 +311,8 @@ enum {
 typedef struct {
   const char *algorithm;  /* "igemm", "packed-gemm", "gemm-col2im", "rows", ... */
   const char *kernel;     /* the microkernel's C name, e.g. "fc_f32_igemm_ukernel_6x64__avx512" */
+  void (*kernel_fn)(void); /* its address (the drivers record this; the name is looked up
+                              by the planners below and fc_last_plan) */
   int64_t mr, nr;         /* its register tile (rows x columns of C), 0 x 0 if none */
   int64_t depth_block;    /* depth per microkernel call (kc) */
   int64_t row_block;      /* rows (output pixels, output rows, elements) per task */
