@@ -111,7 +111,8 @@ int fc_last_plan(fc_plan *plan) {
 
 int fc_plan_only(int on) {
   const int old = fc_tls_plans.only;
-  if (on >= 0) fc_tls_plans.only = on != 0, fc_tls_plans.have = 0;
+  if (on > 0) fc_tls_plans.have = 0;
+  if (on >= 0) fc_tls_plans.only = on != 0;
   return old;
 }
 

@@ -228,6 +228,33 @@ DEFINE_CONV_POOL_TESTS(f64, double, 1e-11)
     ok = fc_##dtype##_conv2d_backward_input(&p, gy, w, gx) == FC_OK;                            \
     for (int64_t i = 0; ok && i < nx; i++) ok = fabs((double)gx[i] - gxr[i]) <= 10 * tol * (1 + fabs((double)gxr[i])); \
     check(ok, #dtype " conv2d_backward_input", isa, caseno);                                    \
+    /* the planners give what the drivers ran, and plan-only calls touch nothing */           \
+    int (*const planners[3])(const fc_conv2d_params *, fc_plan *) = {                           \
+        fc_##dtype##_conv2d_plan, fc_##dtype##_conv2d_backward_weight_plan,                     \
+        fc_##dtype##_conv2d_backward_input_plan};                                               \
+    for (int pass = 0; pass < 3; pass++) {                                                      \
+      fc_plan want, ran;                                                                        \
+      ok = planners[pass](&p, &want) == FC_OK;                                                  \
+      for (int only = 1; ok && only >= 0; only--) {                                             \
+        const int64_t runs = fc_plan_runs();                                                    \
+        fc_plan_only(only);                                                                     \
+        T *const out = pass == 0 ? y : pass == 1 ? gw : gx;                                     \
+        const int64_t nout = pass == 0 ? ny : pass == 1 ? nw : nx;                              \
+        for (int64_t i = 0; i < nout; i++) out[i] = (T)7;                                       \
+        ok = (pass == 0   ? fc_##dtype##_conv2d(&p, x, w, b, y)                                 \
+              : pass == 1 ? fc_##dtype##_conv2d_backward_weight(&p, x, gy, gw)                  \
+                          : fc_##dtype##_conv2d_backward_input(&p, gy, w, gx)) == FC_OK;        \
+        fc_plan_only(0);                                                                        \
+        ok = ok && fc_last_plan(&ran) && fc_plan_runs() == runs + !only;                        \
+        ok = ok && !strcmp(ran.algorithm, want.algorithm) && ran.threads == want.threads &&     \
+             ran.scratch_bytes == want.scratch_bytes && ran.mr == want.mr && ran.nr == want.nr && \
+             ran.tasks == want.tasks && ran.row_block == want.row_block &&                      \
+             (want.kernel == NULL) == (ran.kernel == NULL) &&                                   \
+             (want.kernel == NULL || !strcmp(ran.kernel, want.kernel));                         \
+        for (int64_t i = 0; ok && only && i < nout; i++) ok = out[i] == (T)7;                   \
+      }                                                                                         \
+      check(ok, #dtype " conv2d plan is what runs", isa, caseno);                               \
+    }                                                                                           \
     if (nhwc) dtype##_conv_pool_case(&p, x, w, b, y, first, isa, caseno);                       \
     free(x), free(w), free(b), free(y), free(ref), free(gy), free(gw), free(gwr), free(gx), free(gxr); \
   }                                                                                             \

@@ -352,7 +352,7 @@ int64_t fc_plan_runs(void);
 /* While on (per calling thread; on >= 0 sets it, any on returns the previous
  * value), those drivers plan, record the plan and return FC_OK without
  * reading or writing any array: what fastconv.explain runs the ops under.
- * Setting it forgets the thread's last plan. */
+ * Turning it on forgets the thread's last plan. */
 int fc_plan_only(int on);
 
 /* ---- runtime control -----------------------------------------------------*/
