@@ -20,7 +20,11 @@
  *
  * The pixel blocks of all images and groups are the tasks of one OpenMP
  * loop; a task writes only its own pixels of y, so no two threads write the
- * same element and results do not depend on the thread count. */
+ * same element and results do not depend on the thread count.
+ *
+ * Every choice above (algorithm, tile, blocks, threads, scratch) is made by
+ * conv2d_plan_for, which fastconv.explain calls through fc_*_conv2d_plan; the
+ * driver calls it too and acts on the plan, so the two cannot differ. */
 
 /* ---- packing: NCHW im2col -> NR-wide column panels ------------------------ */
 /* Columns [q0, q0 + nn) of B (output pixels), depth [k0, k0 + kc), into
