@@ -417,7 +417,7 @@ def test_plan_only_mode_is_per_thread(restore_threads):
                         and np.array_equal(fastconv.conv2d(x, w), want_y)):
                     bad.append("a wrong result")
                 runs += 1
-        except Exception as e:  # (a Planned would say that plan-only mode leaked)
+        except Exception as e:  # noqa: BLE001 (a Planned would say that plan-only mode leaked)
             bad.append(repr(e))
 
     worker = threading.Thread(target=work)
@@ -431,3 +431,20 @@ def test_plan_only_mode_is_per_thread(restore_threads):
         stop.set()
         worker.join()
     assert not bad, bad[:3]
+
+
+@pytest.mark.parametrize("op, args, kwargs", [
+    (signal.convolve, (np.float64(2.0), np.float64(3.0)), {}),
+    (signal.correlate, (np.float64(2.0), np.float64(3.0)), {}),
+    (signal.fftconvolve, (_arr((4, 1)), _arr((4, 1))), {"axes": [1]}),
+    (signal.oaconvolve, (_arr((4, 1, 3)), _arr((4, 1, 1))), {"axes": [1, 2]}),
+    (ndimage.gaussian_filter, (_arr((6, 5)) + 1j, 1e-20), {}),
+    (ndimage.uniform_filter, (_arr((6, 5)) + 1j, 1), {}),
+    (ndimage.uniform_filter, (_arr((6, 5)), 1), {"output": np.zeros((6, 5))}),
+])
+def test_trivial_cases_are_planned_not_computed(op, args, kwargs):
+    """Cases an op settles with one NumPy operation (a product, a copy) say so."""
+    output = kwargs.get("output")
+    plan = fastconv.explain(op, *args, **kwargs)
+    assert plan.algorithm in ("product", "copy"), plan
+    assert output is None or not output.any()

@@ -314,8 +314,8 @@ def _planned(name: str, op: Callable[..., Any]) -> Callable[..., Plan]:
         except _kernels.Planned as stop:
             c = dict(stop.plan)
         else:
-            return _nothing(name, None, "answered without arithmetic (an empty, 0-d or trivial "
-                            "case the op settles itself)")
+            return _nothing(name, None, "answered without arithmetic (an empty or trivial case "
+                            "the op settles itself)")
         finally:
             _kernels.plan_only(previous)
         steps = c.pop("steps", None)

@@ -301,6 +301,7 @@ def _trivial(in1, in2):
     ValueError for different ranks, an empty float64 array for empty inputs;
     None otherwise."""
     if in1.ndim == in2.ndim == 0:
+        _planning.stop("product", "numpy.multiply", "two 0-d inputs: their product")
         return in1 * in2
     if in1.ndim != in2.ndim:
         raise ValueError(
@@ -320,6 +321,7 @@ def fftconvolve(in1, in2, mode="full", axes=None):
     in1, in2, axes = init_axes(in1, in2, mode, axes)
     s1, s2 = in1.shape, in2.shape
     if not axes:
+        _planning.stop("product", "numpy.multiply", "no axis to transform: an elementwise product")
         return apply_mode(in1 * in2, s1, s2, mode, axes)
     shape = [max(s1[i], s2[i]) if i not in axes else s1[i] + s2[i] - 1 for i in range(in1.ndim)]
     a, b, scale = operands(in1, in2)
@@ -375,6 +377,7 @@ def oaconvolve(in1, in2, mode="full", axes=None):
     in1, in2, axes = init_axes(in1, in2, mode, axes, sorted_axes=True)
     s1, s2 = in1.shape, in2.shape
     if not axes:
+        _planning.stop("product", "numpy.multiply", "no axis to transform: an elementwise product")
         return apply_mode(in1 * in2, s1, s2, mode, axes)
     plans = {ax: _oa_plan(s1[ax], s2[ax]) for ax in axes}
     if all(p is None for p in plans.values()):

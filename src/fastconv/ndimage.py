@@ -692,6 +692,7 @@ def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0
     if input.dtype.kind == "c" or output.dtype.kind == "c":
         # SciPy's own sequence through correlate1d's complex path
         if not chosen:
+            _planning.stop("copy", "numpy.copyto", "no axis left to filter: the input copied")
             output[...] = input[...]
         for axis, sig, ordr, md, rad in chosen:
             gaussian_filter1d(input, sig, axis, ordr, output, md, cval, truncate, radius=rad)
@@ -839,6 +840,7 @@ def uniform_filter(input, size=3, output=None, mode="reflect", cval=0.0, origin=
               for ii in range(num_axes) if sizes[ii] > 1]
     if input.dtype.kind == "c":
         if not chosen:
+            _planning.stop("copy", "numpy.copyto", "no axis left to filter: the input copied")
             output[...] = input[...]
         for axis, sz, org, md in chosen:
             uniform_filter1d(input, int(sz), axis, output, md, cval, org)

@@ -453,6 +453,7 @@ def correlate(in1, in2, mode="full", method="auto"):
     """
     in1, in2 = np.asarray(in1), np.asarray(in2)
     if in1.ndim == in2.ndim == 0:
+        _planning.stop("product", "numpy.multiply", "two 0-d inputs: their product")
         return in1 * (np.conj(in2) if in2.dtype.kind == "c" else in2)
     _same_rank(in1, in2, "in1 and in2")
     try:
@@ -514,6 +515,7 @@ def convolve(in1, in2, mode="full", method="auto"):
     """
     volume, kernel = np.asarray(in1), np.asarray(in2)
     if volume.ndim == kernel.ndim == 0:
+        _planning.stop("product", "numpy.multiply", "two 0-d inputs: their product")
         return volume * kernel
     _same_rank(volume, kernel, "volume and kernel")
     if _fftconv.swap_needed(mode, volume.shape, kernel.shape):
