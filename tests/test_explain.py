@@ -448,3 +448,23 @@ def test_trivial_cases_are_planned_not_computed(op, args, kwargs):
     plan = fastconv.explain(op, *args, **kwargs)
     assert plan.algorithm in ("product", "copy"), plan
     assert output is None or not output.any()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_tuned_tile_is_the_one_explained_and_run(dtype):
+    """Every tile of the table, forced as the autotuner's choice: explain names
+    it (flagged as tuned) and the driver runs it."""
+    x = _arr((2, 9, 9, 40), np.dtype(dtype))
+    w = _arr((3, 3, 40, 24), np.dtype(dtype))
+    static = fastconv.explain(fastconv.conv2d, x, w, layout="NHWC")
+    assert "tuned_tile" not in static.blocking["flags"]
+    tiles = _kernels.igemm_tiles(dtype)
+    try:
+        for variant, tile in enumerate(tiles):
+            _kernels.tune_force(("conv2d", _kernels.current_isa(), dtype, -1, 1, 1, variant))
+            plan = fastconv.explain(fastconv.conv2d, x, w, layout="NHWC")
+            fastconv.conv2d(x, w, layout="NHWC")
+            _same_as_run(plan, f"variant {variant}")
+            assert plan.tile == tile and "tuned_tile" in plan.blocking["flags"], plan
+    finally:
+        _kernels.tune_force(None)

@@ -228,18 +228,19 @@ static IGEMM_ENTRY_T FC_(pick_igemm)(int64_t rows, int64_t cols) {
 }
 
 /* The index in tab's list of the tile the autotuner chose for this product
- * (csrc/ops/tuning.c), else pick_igemm_at's. */
+ * (csrc/ops/tuning.c; *tuned = 1), else pick_igemm_at's (*tuned = 0). */
 static int FC_(tuned_igemm_at)(const fc_ukernel_table *tab, fc_tune_site site, int64_t rows,
-                               int64_t cols, int64_t depth) {
+                               int64_t cols, int64_t depth, int *tuned) {
   const int v = fc_tune_variant(site, (int64_t)sizeof(T), rows, cols, depth);
-  if (v >= 0 && v < FC_MAX_IGEMM_TILES && tab->IGEMM[v].fn) return v;
-  return FC_(pick_igemm_at)(tab, rows, cols);
+  *tuned = v >= 0 && v < FC_MAX_IGEMM_TILES && tab->IGEMM[v].fn;
+  return *tuned ? v : FC_(pick_igemm_at)(tab, rows, cols);
 }
 
 /* That tile itself, from the table in use. */
 static IGEMM_ENTRY_T FC_(tuned_igemm)(fc_tune_site site, int64_t rows, int64_t cols, int64_t depth) {
   const fc_ukernel_table *tab = fc_table();
-  return tab->IGEMM[FC_(tuned_igemm_at)(tab, site, rows, cols, depth)];
+  int tuned;
+  return tab->IGEMM[FC_(tuned_igemm_at)(tab, site, rows, cols, depth, &tuned)];
 }
 
 /* dst[p * ldd + j] = src[j * lds + p] for p < np, j < nj: a transpose by 4x4
@@ -409,7 +410,8 @@ static int FC_(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *ta
   /* taps (ks) of depth kc each: kernel pixels of cg channels, or whole rows */
   const int64_t ks = merge ? p->r : p->r * p->s, kc = merge ? p->s * cg : cg;
   const int64_t P = p->oh * p->ow, kd = ks * kc;
-  const int variant = FC_(tuned_igemm_at)(tab, FC_TUNE_CONV2D, P, kg, kd);
+  int tuned;
+  const int variant = FC_(tuned_igemm_at)(tab, FC_TUNE_CONV2D, P, kg, kd, &tuned);
   const IGEMM_ENTRY_T ukernel = tab->IGEMM[variant];
   const size_t mr = ukernel.mr, nr = ukernel.nr;
   const int64_t npad = fc_ceil_div(kg, (int64_t)nr) * (int64_t)nr;
@@ -434,7 +436,7 @@ static int FC_(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *ta
   pl->depth_block = kc, pl->row_block = pblock, pl->tasks = ntasks;
   pl->tap_block = FC_(igemm_tap_block)(ks, kc);
   pl->flags = (merge ? FC_PLAN_MERGE_ROWS : 0u) | (shared_ind ? FC_PLAN_SHARED_POINTERS : 0u) |
-              (nchw ? FC_PLAN_TRANSPOSED_OUT : 0u);
+              (nchw ? FC_PLAN_TRANSPOSED_OUT : 0u) | (tuned ? FC_PLAN_TUNED_TILE : 0u);
   pl->threads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
   /* packed weights, the zero row, the pointer table(s), the NCHW blocks */
   int64_t bytes = fc_sat_mul(wsize, (int64_t)sizeof(T));

@@ -306,7 +306,8 @@ enum {
   FC_PLAN_TRANSPOSED_OUT = 4u,  /* igemm NCHW: tiles into a block, transposed into y */
   FC_PLAN_INPUT_AS_IS = 8u,     /* backward weight: x read in place (no padded copy) */
   FC_PLAN_GY_AS_IS = 16u,       /* backward weight: grad_out read in place (no packing) */
-  FC_PLAN_WEIGHTS_REORDERED = 32u /* conv2d NCHW igemm: weights copied to (r, s, c, k) */
+  FC_PLAN_WEIGHTS_REORDERED = 32u, /* conv2d NCHW igemm: weights copied to (r, s, c, k) */
+  FC_PLAN_TUNED_TILE = 64u         /* the tile is the autotuner's choice (fc_tune_variant) */
 };
 typedef struct {
   const char *algorithm;  /* "igemm", "packed-gemm", "gemm-col2im", "rows", ... */
