@@ -9,6 +9,7 @@
 #include <string.h>
 #include "fastconv/fastconv.h"
 #include "fastconv/ukernel.h"
+#include "../ops/boundary.h"
 
 static unsigned long long rng_state = 0x9E3779B97F4A7C15ull;
 static int64_t rnd(int64_t lo, int64_t hi) { /* inclusive */
@@ -385,27 +386,27 @@ DEFINE_CONV_TESTS(f64, double, 1e-11)
 DEFINE_POOL_KERNEL_TESTS(f32, float)
 DEFINE_POOL_KERNEL_TESTS(f64, double)
 
-/* correlate2d / correlate1d against plain loops with SciPy's boundary rules;
- * x holds exactly (h - 1) * ldx + w values, so a read past the last row's end
- * is an ASan error. */
-static int64_t ref_map(int64_t g, int64_t n, int boundary) {
-  if (g >= 0 && g < n) return g;
-  if (boundary == FC_BOUNDARY_WRAP) return ((g % n) + n) % n;
-  if (boundary == FC_BOUNDARY_SYMM) {
-    int64_t k = (g >= 0 ? g : -g - 1) % (2 * n);
-    return k >= n ? 2 * n - k - 1 : k;
-  }
-  if (boundary == FC_BOUNDARY_MIRROR) { /* walk the mirror one step at a time */
-    if (n == 1) return 0;
-    int64_t i = 0, step = 1;
-    for (int64_t k = 0; k < (g >= 0 ? g : -g); k++) {
-      if (i + step < 0 || i + step >= n) step = -step;
-      i += step;
+/* correlate2d / correlate1d against plain loops with SciPy's boundary rules
+ * (fc_boundary_map, itself held to the pictures in SciPy's documentation by
+ * boundary_map_case); x holds exactly (h - 1) * ldx + w values, so a read past
+ * the last row's end is an ASan error. */
+/* Positions -6 .. 9 of "a b c d" (n = 4) and of "a" (n = 1), as digits. */
+static void boundary_map_case(void) {
+  static const struct {
+    fc_boundary boundary;
+    const char *four, *one;
+  } want[] = {
+      {FC_BOUNDARY_WRAP, "2301230123012301", "0000000000000000"},    /* a b c d | a b c d */
+      {FC_BOUNDARY_SYMM, "2332100123321001", "0000000000000000"},    /* d c b a | a b c d | d c b a */
+      {FC_BOUNDARY_MIRROR, "0123210123210123", "0000000000000000"},  /* d c b | a b c d | c b a */
+      {FC_BOUNDARY_NEAREST, "0000000123333333", "0000000000000000"}, /* a a a | a b c d | d d d */
+  };
+  for (size_t b = 0; b < sizeof want / sizeof want[0]; b++)
+    for (int64_t g = -6; g <= 9; g++) {
+      check(fc_boundary_map(g, 4, want[b].boundary) == want[b].four[g + 6] - '0', "boundary map n=4", "-", g);
+      check(fc_boundary_map(g, 1, want[b].boundary) == want[b].one[g + 6] - '0', "boundary map n=1", "-", g);
+      check(fc_boundary_map(g, 4, FC_BOUNDARY_FILL) == (g >= 0 && g < 4 ? g : -1), "boundary map fill", "-", g);
     }
-    return g >= 0 ? i : ref_map(-g, n, boundary);
-  }
-  if (boundary == FC_BOUNDARY_NEAREST) return g < 0 ? 0 : n - 1;
-  return -1;
 }
 
 #define DEFINE_CORRELATE_TESTS(dtype, T, tol)                                                   \
@@ -430,8 +431,8 @@ static int64_t ref_map(int64_t g, int64_t n, int boundary) {
         double want = 0, mag = 0;                                                               \
         for (int64_t i = 0; i < p.kh; i++)                                                      \
           for (int64_t j = 0; j < p.kw; j++) {                                                  \
-            const int64_t sr = ref_map(r - p.pad_top + i, p.h, p.boundary);                     \
-            const int64_t sc = ref_map(c - p.pad_left + j, p.w, p.boundary);                    \
+            const int64_t sr = fc_boundary_map(r - p.pad_top + i, p.h, p.boundary);             \
+            const int64_t sc = fc_boundary_map(c - p.pad_left + j, p.w, p.boundary);            \
             const double v = (sr < 0 || sc < 0) ? (double)fill : (double)x[sr * p.ldx + sc];    \
             want += v * (double)k[i * p.kw + j], mag += fabs(v * (double)k[i * p.kw + j]);      \
           }                                                                                     \
@@ -502,7 +503,7 @@ static double ref_prod(double a, double b) {
         int64_t tc[4], trem = t, src = 0, inside = 1;                                           \
         for (int a = p.ndim - 1; a >= 0; a--) tc[a] = trem % p.kshape[a], trem /= p.kshape[a];  \
         for (int a = 0; a < p.ndim; a++) {                                                      \
-          const int64_t m = ref_map(oc[a] - p.pad[a] + tc[a], p.shape[a], p.boundary);          \
+          const int64_t m = fc_boundary_map(oc[a] - p.pad[a] + tc[a], p.shape[a], p.boundary);  \
           inside &= m >= 0, src = src * p.shape[a] + (m < 0 ? 0 : m);                           \
         }                                                                                       \
         const double v = inside ? (double)x[src] : (double)fill;                                \
@@ -545,7 +546,7 @@ static double ref_prod(double a, double b) {
         for (int64_t b = 0; ok && b < q.inner; b++) {                                           \
           double line[400];                                                                     \
           for (int64_t g = 0; g < q.n + q.m - 1; g++) {                                         \
-            const int64_t i = ref_map(g - q.pad, q.n, q.boundary);                              \
+            const int64_t i = fc_boundary_map(g - q.pad, q.n, q.boundary);                      \
             line[g] = i < 0 ? (double)fill : (double)xa[(a * q.n + i) * q.inner + b];           \
           }                                                                                     \
           double tmp = 0.0;                                                                     \
@@ -578,6 +579,7 @@ DEFINE_NDIMAGE_TESTS(f64, double, 0)
 
 int main(int argc, char **argv) {
   const int64_t cases = argc > 1 ? atoll(argv[1]) : 200;
+  boundary_map_case();
   for (int isa = FC_ISA_SCALAR; isa <= FC_ISA_AVX512; isa++) {
     if (!fc_isa_compiled((fc_isa)isa) || isa > (int)fc_cpu_isa()) continue;
     fc_set_isa((fc_isa)isa);
