@@ -10,7 +10,7 @@ import pytest
 import fastconv
 from fastconv import _kernels
 
-ISAS = ("scalar", "avx2", "avx512")
+ISAS = _kernels.ISA_NAMES  # the C library's names, in the order of its fc_isa
 ISA_RANK = {name: rank for rank, name in enumerate(ISAS)}
 
 

@@ -16,9 +16,8 @@ from threadpoolctl import threadpool_limits
 
 import fastconv
 from fastconv import _config, _kernels
+from fastconv._kernels import ISA_NAMES as ISAS
 from reference import clean_env, run_python
-
-ISAS = ("scalar", "avx2", "avx512")
 
 
 # What a fresh process reports: ISA in use, the CPU's best, threads, and every
@@ -64,6 +63,9 @@ def test_set_num_threads_non_int_raises_typeerror(n, restore_threads):
 
 def test_fastconv_num_threads_env_is_honoured():
     assert probe(FASTCONV_NUM_THREADS="1")["threads"] == 1
+    # read as $OMP_NUM_THREADS is (blanks, a nested list's outer level), and not warned about
+    got = probe(FASTCONV_NUM_THREADS=" 3,2 ")
+    assert got["threads"] == 3 and not got["warnings"], got
 
 
 def test_omp_num_threads_env_is_honoured():
@@ -123,6 +125,7 @@ def test_fastconv_isa_env_selects_and_caps(wanted):
     best = got["cpu"]
     expected = ISAS[min(ISAS.index(wanted), ISAS.index(best))]
     assert got["isa"] == expected, got
+    assert probe(FASTCONV_ISA=f" {wanted.upper()} ")["isa"] == expected  # blanks and case ignored
     runtime_warnings = [w for w in got["warnings"] if w.startswith("RuntimeWarning")]
     if expected != wanted:
         assert any("FASTCONV_ISA" in w and wanted in w for w in runtime_warnings), got
@@ -154,6 +157,8 @@ def test_fastconv_isa_above_cpu_warns_python_layer(monkeypatch):
         @staticmethod
         def set_isa(name):
             return ISAS[min(ISAS.index(name), 1)]
+
+        env_isa = staticmethod(_kernels.env_isa)
 
     monkeypatch.setattr(_config, "_kernels", AVX2Only)
     monkeypatch.setenv("FASTCONV_ISA", "avx512")

@@ -4,7 +4,6 @@
  * fc_set_isa lets tests move it, never above what the CPU has. */
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <string.h>
 #include "fastconv/ukernel.h"
 
 #define FC_GEMM_ENTRY(dtype, mr, nr, isa) \
@@ -92,11 +91,8 @@ static const fc_ukernel_table *fc_table_for(fc_isa isa) {
 static _Atomic(const fc_ukernel_table *) fc_current = NULL;
 
 static fc_isa fc_env_cap(void) {
-  const char *env = getenv("FASTCONV_ISA");
-  if (env == NULL || *env == '\0') return FC_ISA_AVX512;
-  for (int i = FC_ISA_SCALAR; i <= FC_ISA_AVX512; i++)
-    if (strcmp(env, fc_isa_name((fc_isa)i)) == 0) return (fc_isa)i;
-  return FC_ISA_AVX512; /* unknown names are reported by the Python layer */
+  const int isa = fc_env_isa(NULL, 0); /* unknown names: no cap (Python warns) */
+  return isa < 0 ? FC_ISA_AVX512 : (fc_isa)isa;
 }
 
 fc_isa fc_set_isa(fc_isa wanted) {

@@ -29,11 +29,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* sched_getaffinity (Linux) */
 #endif
-#include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
@@ -49,22 +47,8 @@
 static atomic_int fc_cap = -1; /* -1: not resolved yet */
 
 #if FASTCONV_HAVE_PTHREADS
-/* A positive decimal integer at the start of s (up to a ',' or the end), or 0. */
-static int fc_parse_count(const char *s) {
-  if (!s) return 0;
-  while (*s == ' ' || *s == '\t') s++;
-  char *end;
-  errno = 0;
-  const long v = strtol(s, &end, 10);
-  if (end == s || errno == ERANGE || v < 1) return 0;
-  while (*end == ' ' || *end == '\t') end++;
-  if (*end != '\0' && *end != ',') return 0;
-  return v > FC_MAX_THREADS ? FC_MAX_THREADS : (int)v;
-}
-
 static int fc_default_threads(void) {
-  int n = fc_parse_count(getenv("FASTCONV_NUM_THREADS"));
-  if (n < 1) n = fc_parse_count(getenv("OMP_NUM_THREADS"));
+  int n = fc_env_num_threads(NULL, 0);
 #if defined(__linux__) /* glibc and musl; macOS and the BSDs have no sched_getaffinity */
   if (n < 1) {
     cpu_set_t set;

@@ -577,9 +577,32 @@ static double ref_prod(double a, double b) {
 DEFINE_NDIMAGE_TESTS(f32, float, 1e-5)
 DEFINE_NDIMAGE_TESTS(f64, double, 0)
 
+/* The environment readers, with the variables set here (this process reads
+ * them only through these calls after the pool and table have started). */
+static void env_case(void) {
+  char why[256];
+  setenv("FASTCONV_ISA", " AVX2 ", 1);
+  check(fc_env_isa(why, sizeof why) == FC_ISA_AVX2 && why[0] == '\0', "env isa: blanks and case", "-", 0);
+  setenv("FASTCONV_ISA", "avx9000", 1);
+  check(fc_env_isa(why, sizeof why) == -1 && strstr(why, "'avx9000'") && strstr(why, "scalar, avx2, avx512"),
+        "env isa: unknown name explained", "-", 0);
+  unsetenv("FASTCONV_ISA");
+  check(fc_env_isa(why, sizeof why) == -1 && why[0] == '\0', "env isa: unset", "-", 0);
+  setenv("FASTCONV_NUM_THREADS", " 3,2 ", 1);
+  check(fc_env_num_threads(why, sizeof why) == 3 && why[0] == '\0', "env threads: list", "-", 0);
+  setenv("FASTCONV_NUM_THREADS", "1.5", 1);
+  setenv("OMP_NUM_THREADS", "2", 1);
+  check(fc_env_num_threads(why, sizeof why) == 2 && strstr(why, "'1.5' is not a positive integer"),
+        "env threads: bad value explained, OMP_NUM_THREADS used", "-", 0);
+  unsetenv("FASTCONV_NUM_THREADS");
+  unsetenv("OMP_NUM_THREADS");
+  check(fc_env_num_threads(NULL, 0) == 0, "env threads: unset", "-", 0);
+}
+
 int main(int argc, char **argv) {
   const int64_t cases = argc > 1 ? atoll(argv[1]) : 200;
   boundary_map_case();
+  env_case();
   for (int isa = FC_ISA_SCALAR; isa <= FC_ISA_AVX512; isa++) {
     if (!fc_isa_compiled((fc_isa)isa) || isa > (int)fc_cpu_isa()) continue;
     fc_set_isa((fc_isa)isa);

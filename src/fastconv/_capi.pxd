@@ -1,6 +1,7 @@
 # The C API of libfastconv (csrc/include/fastconv/fastconv.h) as the Cython
 # modules see it: one declaration of each entry point, cimported by
 # _kernels.pyx and the front doors (_dropins, _ndfront, _nnfront).
+from libc.stddef cimport size_t
 from libc.stdint cimport int32_t, int64_t, uint8_t
 
 cdef extern from "fastconv/fastconv.h" nogil:
@@ -11,6 +12,7 @@ cdef extern from "fastconv/fastconv.h" nogil:
         FC_ISA_SCALAR
         FC_ISA_AVX2
         FC_ISA_AVX512
+    enum: FC_ISA_COUNT
     ctypedef struct fc_conv2d_params:
         int64_t n, c, h, w, k, r, s, oh, ow
         int64_t stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, groups
@@ -143,6 +145,8 @@ cdef extern from "fastconv/fastconv.h" nogil:
     fc_isa fc_set_isa(fc_isa wanted)
     int fc_isa_compiled(fc_isa isa)
     const char *fc_isa_name(fc_isa isa)
+    int fc_env_isa(char *why, size_t why_size)
+    int fc_env_num_threads(char *why, size_t why_size)
     int64_t fc_cpu_cache_bytes(int level)
     double fc_probe_fma_gflops(fc_isa isa, double seconds)
     double fc_probe_copy_gbps(int64_t n_bytes, double seconds)

@@ -7,9 +7,6 @@ from typing import Any
 
 from . import _kernels, _tuning
 
-ISAS = ("scalar", "avx2", "avx512")
-
-
 MAX_THREADS = 1024
 
 
@@ -73,35 +70,21 @@ def set_num_threads(n: int) -> None:
 
 
 def _apply_env() -> None:
-    """Warn about a $FASTCONV_NUM_THREADS the pool cannot use (the C side reads
+    """Warn about a $FASTCONV_NUM_THREADS the pool cannot use (the C library reads
     it, and $OMP_NUM_THREADS, itself), then honour $FASTCONV_ISA."""
-    threads = os.environ.get("FASTCONV_NUM_THREADS", "").strip()
-    if threads:
-        try:
-            valid = int(threads) >= 1
-        except ValueError:
-            valid = False
-        if not valid:
-            warnings.warn(
-                f"FASTCONV_NUM_THREADS={threads!r} is not a positive integer; ignored",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+    _, why = _kernels.env_num_threads()
+    if why:
+        warnings.warn(why, RuntimeWarning, stacklevel=3)
     _apply_isa_env()
 
 
 def _apply_isa_env() -> None:
-    """Honour $FASTCONV_ISA (the C side caps it too); warn on names we do not know
-    or on a request above what the CPU can run."""
-    wanted = os.environ.get("FASTCONV_ISA", "").strip().lower()
-    if not wanted:
-        return
-    if wanted not in ISAS:
-        warnings.warn(
-            f"FASTCONV_ISA={wanted!r} is not one of {', '.join(ISAS)}; using {_kernels.cpu_isa()!r}",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+    """Honour $FASTCONV_ISA (the C library caps it too, reading it the same way);
+    warn on names it does not know or on a request above what the CPU can run."""
+    wanted, why = _kernels.env_isa()
+    if why:
+        warnings.warn(f"{why}; using {_kernels.cpu_isa()!r}", RuntimeWarning, stacklevel=3)
+    if wanted is None:
         return
     got = _kernels.set_isa(wanted)
     if got != wanted:

@@ -30,7 +30,8 @@ cdef extern from *:
     const char *fc_compiler
     const char *fc_cflags
 
-ISA_NAMES = ("scalar", "avx2", "avx512")
+# The ISA names, in fc_isa's order, as the C library spells them.
+ISA_NAMES = tuple(fc_isa_name(<fc_isa>i).decode() for i in range(FC_ISA_COUNT))
 
 THREAD_ERROR = ("{op}: fastconv could not start its worker threads (the system refused a new "
                 "thread: too many threads, or too little address space); nothing was computed. "
@@ -725,6 +726,23 @@ def set_isa(str name):
 
 def compiled_isas():
     return tuple(n for i, n in enumerate(ISA_NAMES) if fc_isa_compiled(<fc_isa>i))
+
+
+def env_isa():
+    """(name, why): the ISA $FASTCONV_ISA names as the C library reads it (None if
+    unset or unusable), and why it is unusable ("" if it is not)."""
+    cdef char why[256]
+    cdef int isa = fc_env_isa(why, sizeof(why))
+    return (ISA_NAMES[isa] if isa >= 0 else None), why.decode(errors="replace")
+
+
+def env_num_threads():
+    """(count, why): the thread count $FASTCONV_NUM_THREADS, else $OMP_NUM_THREADS,
+    asks for as the C library reads them (0: none), and why $FASTCONV_NUM_THREADS
+    is unusable ("" if it is not)."""
+    cdef char why[256]
+    cdef int n = fc_env_num_threads(why, sizeof(why))
+    return n, why.decode(errors="replace")
 
 
 def cpu_caches():

@@ -9,6 +9,7 @@
 #ifndef FASTCONV_FASTCONV_H
 #define FASTCONV_FASTCONV_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -26,6 +27,7 @@ typedef enum {
 typedef enum { FC_NCHW = 0, FC_NHWC = 1 } fc_layout;
 
 typedef enum { FC_ISA_SCALAR = 0, FC_ISA_AVX2 = 1, FC_ISA_AVX512 = 2 } fc_isa;
+#define FC_ISA_COUNT 3 /* the ISAs are 0 .. FC_ISA_COUNT - 1; fc_isa_name names them */
 
 /* ---- conv2d ------------------------------------------------------------- */
 /* Cross-correlation, as in every deep-learning library.
@@ -381,6 +383,14 @@ fc_isa fc_current_isa(void);      /* ISA the dispatch table uses now */
 fc_isa fc_set_isa(fc_isa wanted); /* capped at fc_cpu_isa(); returns what was set */
 int fc_isa_compiled(fc_isa isa);  /* 1 if this build holds kernels for isa */
 const char *fc_isa_name(fc_isa isa);
+/* The environment, read in one place (dispatch/env.c) for the library and the
+ * Python layer alike. fc_env_isa: the ISA $FASTCONV_ISA names (blanks and case
+ * ignored), or -1 if it is unset, blank or names none. fc_env_num_threads: the
+ * thread count $FASTCONV_NUM_THREADS, else $OMP_NUM_THREADS's first entry, asks
+ * for, or 0. Where a variable is set to something unusable, both write a
+ * sentence saying so into why (else an empty string); why may be NULL. */
+int fc_env_isa(char *why, size_t why_size);
+int fc_env_num_threads(char *why, size_t why_size);
 /* Size in bytes of the level-1 data, level-2 or level-3 cache (level 1, 2, 3)
  * one core sees, from CPUID's cache parameters (leaf 4 or 0x8000001D) or the
  * C library; 0 if unknown. */
