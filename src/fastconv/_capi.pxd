@@ -23,6 +23,7 @@ cdef extern from "fastconv/fastconv.h" nogil:
         fc_layout layout
     int fc_f32_conv2d(const fc_conv2d_params *p, const float *x, const float *w, const float *b, float *y)
     int fc_f64_conv2d(const fc_conv2d_params *p, const double *x, const double *w, const double *b, double *y)
+    int64_t fc_same_padding(int64_t n, int64_t kernel, int64_t stride, int64_t dilation, int64_t *pad_before, int64_t *out)
     int fc_f32_conv2d_backward_weight(const fc_conv2d_params *p, const float *x, const float *gy, float *gw)
     int fc_f64_conv2d_backward_weight(const fc_conv2d_params *p, const double *x, const double *gy, double *gw)
     int fc_f32_conv2d_backward_input(const fc_conv2d_params *p, const float *gy, const float *w, float *gx)

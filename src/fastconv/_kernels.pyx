@@ -745,6 +745,16 @@ def env_num_threads():
     return n, why.decode(errors="replace")
 
 
+def same_padding(int64_t n, int64_t kernel, int64_t stride, int64_t dilation, str op):
+    """(pad_before, pad_total, out) of TensorFlow's 'same' padding for one axis
+    (C's fc_same_padding): ceil(n / stride) outputs, the odd pad at the end."""
+    cdef int64_t before = 0, out = 0
+    cdef int64_t total = fc_same_padding(n, kernel, stride, dilation, &before, &out)
+    if total < 0:
+        raise ValueError(f"{op}: a kernel of {kernel} at dilation {dilation} spans more than 2**63")
+    return before, total, out
+
+
 def cpu_caches():
     """Bytes of the L1 data, L2 and L3 caches one core sees (0: unknown)."""
     return {"l1d": fc_cpu_cache_bytes(1), "l2": fc_cpu_cache_bytes(2), "l3": fc_cpu_cache_bytes(3)}

@@ -171,11 +171,8 @@ cdef bint _conv_geometry(object x, object weight, object stride, object padding,
     cdef int64_t span_h = p.dil_h * (p.r - 1) + 1, span_w = p.dil_w * (p.s - 1) + 1
     cdef int64_t ph, pw
     if type(padding) is str and padding == "same":
-        # TensorFlow's rule: ceil(input / stride) outputs, the odd pad at the end
-        p.oh = (p.h + p.stride_h - 1) // p.stride_h
-        p.ow = (p.w + p.stride_w - 1) // p.stride_w
-        p.pad_top = max((p.oh - 1) * p.stride_h + span_h - p.h, 0) // 2
-        p.pad_left = max((p.ow - 1) * p.stride_w + span_w - p.w, 0) // 2
+        fc_same_padding(p.h, p.r, p.stride_h, p.dil_h, &p.pad_top, &p.oh)
+        fc_same_padding(p.w, p.s, p.stride_w, p.dil_w, &p.pad_left, &p.ow)
     else:
         if type(padding) is str:
             if padding != "valid":

@@ -713,17 +713,17 @@ class MaxPooling2D(Layer):
         (top, bottom, left, right) around a 'valid' pooling."""
         if self.padding == "valid":
             return {"padding": 0, "ceil_mode": False}, None
-        pads, totals, ceil = [], [], False
+        pads, totals, outs, ceil = [], [], [], False
         for n, k, s in zip((h, w), self.pool_size, self.strides):
-            out = -(-n // s)
-            total = max((out - 1) * s + k - n, 0)
-            pads.append(total // 2)
+            pad, total, out = _kernels.same_padding(n, k, s, 1, self.name)
+            pads.append(pad)
             totals.append(total)
-            ceil = ceil or (n + 2 * (total // 2) - k) // s + 1 < out
+            outs.append(out)
+            ceil = ceil or (n + 2 * pad - k) // s + 1 < out
         opts = {"padding": tuple(pads), "ceil_mode": ceil}
         shape = [nn._pool_out(n, k, s, p, 1, ceil)  # type: ignore[attr-defined]
                  for n, k, s, p in zip((h, w), self.pool_size, self.strides, pads)]
-        if shape == [-(-h // self.strides[0]), -(-w // self.strides[1])]:
+        if shape == outs:
             return opts, None
         (th, tw) = totals
         return {"padding": 0, "ceil_mode": False}, (th // 2, th - th // 2, tw // 2, tw - tw // 2)

@@ -39,15 +39,10 @@ def _conv_padding(padding: Any, size: tuple[int, int], kernel: tuple[int, int],
         if padding == "valid":
             padding = 0
         elif padding == "same":
-            # TensorFlow's rule: output = ceil(input / stride), the odd pad at the end;
-            # for stride 1 this is PyTorch's padding='same'.
-            starts, outs = [], []
-            for n, k, s, d in zip(size, kernel, stride, dilation):
-                o = -(-n // s)
-                total = max((o - 1) * s + (k - 1) * d + 1 - n, 0)
-                starts.append(total // 2)
-                outs.append(o)
-            return starts[0], starts[1], outs[0], outs[1]
+            # TensorFlow's rule; for stride 1 this is PyTorch's padding='same'.
+            (top, _, oh), (left, _, ow) = (_kernels.same_padding(n, k, s, d, op)
+                                           for n, k, s, d in zip(size, kernel, stride, dilation))
+            return top, left, oh, ow
         else:
             raise ValueError(
                 f"{op}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}"

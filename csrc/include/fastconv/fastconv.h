@@ -49,6 +49,24 @@ int fc_f32_conv2d(const fc_conv2d_params *p, const float *x, const float *weight
 int fc_f64_conv2d(const fc_conv2d_params *p, const double *x, const double *weight,
                   const double *bias, double *y);
 
+/* TensorFlow's 'same' padding of one axis of n >= 0 positions for a kernel of
+ * `kernel` taps at `stride` and `dilation` (all >= 1): ceil(n / stride) outputs
+ * into *out, the pad before them into *pad_before (the odd pad goes at the end).
+ * Returns the total pad, or -1 if the kernel's span overflows int64. */
+static inline int64_t fc_same_padding(int64_t n, int64_t kernel, int64_t stride, int64_t dilation,
+                                      int64_t *pad_before, int64_t *out) {
+  int64_t span;
+  if (__builtin_mul_overflow(kernel - 1, dilation, &span) || __builtin_add_overflow(span, 1, &span))
+    return -1;
+  const int64_t o = n / stride + (n % stride != 0);
+  int64_t total = (o - 1) * stride - n; /* in [-stride - n, 0): no overflow */
+  if (__builtin_add_overflow(total, span, &total)) return -1;
+  if (total < 0) total = 0;
+  *pad_before = total / 2;
+  *out = o;
+  return total;
+}
+
 /* Weight gradient of fc_*_conv2d: gw = sum over images and output pixels of
  * gy x (input window), for gy of y's shape. gw is laid out (k, r, s, c/groups)
  * in both layouts. Bitwise reproducible at a fixed thread count. */
