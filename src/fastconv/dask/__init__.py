@@ -10,7 +10,7 @@ it to each worker once rather than with every chunk.
 How a block is computed, and why the results equal the in-memory ones:
 
 - ``convolve2d``/``correlate2d``: in1 is extended by the boundary rule (`fillvalue`,
-  wrap or mirror, exactly the index rules of ``csrc/ops/correlate2d.c``) into an array
+  wrap or mirror: ``fastconv.slow.boundary_index``, the C kernels' rules) into an array
   that covers every output's window, the extension merged into the edge chunks; each
   block then gets the kernel's halo from its neighbours (``dask.array.overlap.overlap``,
   asymmetric depth: the rows and columns before and after an output that its window
@@ -64,8 +64,9 @@ from .. import _kernels, nn, numpy_compat
 from .. import signal as _signal  # `signal` is this package's submodule
 from .._checks import as_float_array, flag, layout_is_nhwc, positive_int, same_dtype
 from .._config import MAX_THREADS
-from .._correlate import FILL, WRAP
+from .._correlate import FILL
 from .._ufunc import relu as _relu
+from ..slow import boundary_index
 
 __all__ = [
     "conv2d",
@@ -193,15 +194,6 @@ def _stride_chunks(chunks, step: int, minimum: int, last_minimum: int) -> tuple[
     return tuple(out)
 
 
-def _boundary_index(g: np.ndarray, n: int, boundary: int) -> np.ndarray:
-    """Indices into [0, n) of the extended positions g (outside it): SciPy's
-    circular_wrap_index and reflect_symm_index, as csrc/ops/correlate2d.c has them."""
-    if boundary == WRAP:
-        return g % n
-    k = np.where(g >= 0, g, -(g + 1)) % (2 * n)
-    return np.where(k >= n, 2 * n - k - 1, k)
-
-
 def _extend_axis(x: da.Array, axis: int, before: int, after: int, boundary: int, fill):
     """x with `before` and `after` positions added along `axis` by the boundary rule
     (`after` < 0 drops that many), the added ones merged into the end chunks."""
@@ -217,7 +209,7 @@ def _extend_axis(x: da.Array, axis: int, before: int, after: int, boundary: int,
             chunks = x.chunks[:axis] + ((len(g),),) + x.chunks[axis + 1:]
             parts.append(da.full(shape, fill, dtype=x.dtype, chunks=chunks))
         else:
-            parts.append(da.take(x, _boundary_index(g, n, boundary), axis=axis))
+            parts.append(da.take(x, boundary_index(g, n, boundary), axis=axis))
     if parts[0] is None and parts[1] is None:
         return x
     chunks = list(x.chunks[axis])
