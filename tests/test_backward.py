@@ -10,13 +10,11 @@ import warnings
 
 import numpy as np
 import pytest
+import reference as ref
 import torch
 import torch.nn.functional as F
-
-import fastconv
-import reference as ref
+from _helpers import raises, torch_one_thread  # noqa: F401 - torch_one_thread: autouse
 from reference import assert_close
-from test_errors import raises
 from test_nn import (
     DTYPES,
     LAYOUTS,
@@ -35,18 +33,7 @@ from test_nn import (
     weight_to,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def torch_one_thread():
-    """torch on one thread: the references are small, and torch's idle OpenMP
-    team would spin against fastconv's own (slowing both many times over)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
+import fastconv
 
 MASKS = list(itertools.product((True, False), repeat=3))  # MASKS[0] computes everything
 # Channels per group around the GEMM tiles (MR x NR from 4x4 scalar up to 8x32 and

@@ -21,6 +21,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from _helpers import torch_one_thread  # noqa: F401 - autouse: torch on one thread
 
 from fastconv import callbacks as cb
 from fastconv import optimizers
@@ -29,16 +30,6 @@ from fastconv.models import History, Sequential, load_model
 
 FEATURES, HIDDEN, CLASSES = 6, 5, 3
 FROZEN = 1e-30  # an SGD learning rate that moves no float32 weight
-
-
-@pytest.fixture(autouse=True, scope="module")
-def torch_one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def make_model(seed=0, optimizer=None, metrics=("accuracy",)):

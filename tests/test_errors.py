@@ -2,10 +2,9 @@
 crash, never a silent answer) with a message that names the offending argument."""
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
+from _helpers import raises
 
 import fastconv
 
@@ -30,17 +29,6 @@ def read_only(shape, dtype=np.float64):
     a = np.zeros(shape, dtype)
     a.flags.writeable = False
     return a
-
-
-def raises(call, exc, *words):
-    """call() raises exc with every word (whole-word, case-insensitive) in its message."""
-    with pytest.raises(exc) as info:
-        call()
-    msg = str(info.value)
-    for word in words:
-        assert re.search(rf"\b{re.escape(word)}\b", msg, re.IGNORECASE), (
-            f"{exc.__name__} message does not name {word!r}: {msg!r}")
-    return msg
 
 
 # ---- wrong number of dimensions -------------------------------------------------------

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 import fastconv
 import reference as ref
+from _helpers import raises, torch_one_thread  # noqa: F401 - torch_one_thread: autouse, torch on one thread
 from fastconv import _kernels, activations, losses, optimizers, utils
 from fastconv.layers import Activation, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, ReLU
 from fastconv.models import History, Sequential, load_model
@@ -31,35 +32,9 @@ from reference import assert_close
 MNIST_5K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-5k"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def torch_one_thread():
-    """torch on one thread: the references are tiny, and torch's idle OpenMP team
-    would spin against fastconv's own."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def close(got, want, what, dtype=np.float32, **tol):
     """The shared comparison (reference.assert_close) for results of the model layer."""
     assert_close(np.asarray(got), want, op=what, isa=_kernels.current_isa(), dtype=dtype, **tol)
-
-
-def raises(call, exc, *words):
-    """call() raises exc whose message contains every one of `words` (shapes
-    verbatim; names as whole words, case-insensitive); returns the message."""
-    with pytest.raises(exc) as info:
-        call()
-    msg = str(info.value)
-    for word in words:
-        pattern = re.escape(word)
-        if re.match(r"\w", word[0]) and re.match(r"\w", word[-1]):
-            pattern = rf"\b{pattern}\b"
-        assert re.search(pattern, msg, re.IGNORECASE), f"{exc.__name__} message does not name {word!r}: {msg!r}"
-    return msg
 
 
 def t64(a) -> torch.Tensor:
