@@ -1,0 +1,195 @@
+"""fastconv.optimizers against Keras' update rules written out in NumPy (and
+torch.optim where the rules agree), on a toy quadratic."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from _helpers import raises, torch_one_thread  # noqa: F401 - torch_one_thread: autouse, torch on one thread
+from model_reference import close, make_model, t64
+
+from fastconv import optimizers
+
+# ---- optimizers: Keras' update rules written out ----------------------------------------------
+
+A = np.array([0.5, 2.0, 8.0, 0.1])   # curvatures of the toy quadratic 1/2 sum(a (p - c)^2)
+C = np.array([1.0, -2.0, 0.5, 3.0])
+P0 = np.array([0.0, 0.5, -1.0, 2.0])
+
+
+def quadratic_grad(p):
+    return A * (p - C)
+
+
+def run_fastconv(opt, steps, p0=P0, grad=quadratic_grad):
+    p = p0.astype(np.float32).copy()
+    for _ in range(steps):
+        opt.apply([p], [grad(p.astype(np.float64)).astype(np.float32)])
+    return p
+
+
+def keras_sgd(steps, lr=0.01, momentum=0.0, nesterov=False, p0=P0, grad=quadratic_grad):
+    """keras.optimizers.SGD: m = momentum m - lr g; p += momentum m - lr g
+    (nesterov) or p += m; plain p -= lr g without momentum."""
+    p, m = p0.astype(np.float64).copy(), np.zeros_like(p0, dtype=np.float64)
+    for _ in range(steps):
+        g = grad(p)
+        if momentum == 0:
+            p = p - lr * g
+            continue
+        m = momentum * m - lr * g
+        p = p + (momentum * m - lr * g if nesterov else m)
+    return p
+
+
+def keras_adam(steps, lr=0.001, b1=0.9, b2=0.999, eps=1e-7, p0=P0, grad=quadratic_grad):
+    """keras.optimizers.Adam: alpha = lr sqrt(1 - b2^t) / (1 - b1^t);
+    m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2); p -= alpha m / (sqrt(v) + eps)."""
+    p = p0.astype(np.float64).copy()
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    for t in range(1, steps + 1):
+        g = grad(p)
+        alpha = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+        m += (g - m) * (1 - b1)
+        v += (g * g - v) * (1 - b2)
+        p = p - alpha * m / (np.sqrt(v) + eps)
+    return p
+
+
+def keras_rmsprop(steps, lr=0.001, rho=0.9, eps=1e-7, p0=P0, grad=quadratic_grad):
+    """keras.optimizers.RMSprop (Keras 3 and TensorFlow's ApplyRMSProp):
+    v = rho v + (1 - rho) g^2; p -= lr g / sqrt(v + eps)."""
+    p, v = p0.astype(np.float64).copy(), np.zeros_like(p0, dtype=np.float64)
+    for _ in range(steps):
+        g = grad(p)
+        v = rho * v + (1 - rho) * g * g
+        p = p - lr * g / np.sqrt(v + eps)
+    return p
+
+
+def close_params(got, want, start, what):
+    """Positions after some steps: the displacement from `start` to ~1e-5 relative."""
+    close(got.astype(np.float64) - start, want - start, what, dtype=np.float64, rtol=2e-5, atol=2e-7)
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(learning_rate=0.1), dict(learning_rate=0.05, momentum=0.9),
+                                    dict(learning_rate=0.05, momentum=0.5, nesterov=True),
+                                    dict(momentum=0.9, nesterov=True)],
+                         ids=["defaults", "lr0.1", "momentum", "nesterov", "nesterov-default-lr"])
+def test_sgd_follows_the_keras_update_rule(kwargs):
+    want = keras_sgd(7, lr=kwargs.get("learning_rate", 0.01), momentum=kwargs.get("momentum", 0.0),
+                     nesterov=kwargs.get("nesterov", False))
+    close_params(run_fastconv(optimizers.SGD(**kwargs), 7), want, P0, f"SGD {kwargs}")
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(learning_rate=0.1), dict(learning_rate=0.02, beta_1=0.5, beta_2=0.9,
+                                                                           epsilon=1e-3)],
+                         ids=["defaults", "lr0.1", "custom"])
+def test_adam_follows_the_keras_update_rule(kwargs):
+    want = keras_adam(10, lr=kwargs.get("learning_rate", 0.001), b1=kwargs.get("beta_1", 0.9),
+                      b2=kwargs.get("beta_2", 0.999), eps=kwargs.get("epsilon", 1e-7))
+    close_params(run_fastconv(optimizers.Adam(**kwargs), 10), want, P0, f"Adam {kwargs}")
+
+
+def test_adam_epsilon_sits_outside_the_bias_correction_as_keras():
+    """With tiny gradients eps dominates, and where it sits matters: Keras adds eps
+    to sqrt(v) (uncorrected), torch to sqrt(v_hat); the first step differs by ~30x."""
+    def tiny(p):
+        return np.full_like(p, 1e-9)
+    want = keras_adam(1, p0=np.zeros(4), grad=tiny)
+    got = run_fastconv(optimizers.Adam(), 1, p0=np.zeros(4), grad=tiny)
+    close(got, want, "Adam first step with gradient 1e-9")
+
+
+def test_adam_matches_torch_optim_adam_where_equivalent():
+    """torch's eps sits beside sqrt(v_hat), Keras' beside sqrt(v): with gradients of
+    order one that difference is far below float32 rounding."""
+    lr = 0.05
+    p_t = t64(P0).requires_grad_()
+    opt_t = torch.optim.Adam([p_t], lr=lr, betas=(0.9, 0.999), eps=1e-7)
+    for _ in range(12):
+        opt_t.zero_grad()
+        (0.5 * (t64(A) * (p_t - t64(C)) ** 2).sum()).backward()
+        opt_t.step()
+    got = run_fastconv(optimizers.Adam(learning_rate=lr), 12)
+    close_params(got, p_t.detach().numpy(), P0, "Adam vs torch.optim.Adam")
+
+
+def test_sgd_momentum_matches_torch_optim_sgd():
+    """torch's SGD with momentum is Keras' rule in other variables (b = -m / lr)."""
+    lr, mom = 0.05, 0.8
+    p_t = t64(P0).requires_grad_()
+    opt_t = torch.optim.SGD([p_t], lr=lr, momentum=mom)
+    for _ in range(9):
+        opt_t.zero_grad()
+        (0.5 * (t64(A) * (p_t - t64(C)) ** 2).sum()).backward()
+        opt_t.step()
+    close_params(run_fastconv(optimizers.SGD(learning_rate=lr, momentum=mom), 9), p_t.detach().numpy(), P0,
+                 "SGD momentum vs torch.optim.SGD")
+
+
+def test_rmsprop_follows_the_keras_update_rule_on_gradients_of_order_one():
+    """Gradients >= 3, so v >> eps and where eps sits does not show (see below)."""
+    def steep(p):
+        return np.array([4.0, 2.0, 8.0, 3.0]) * (p - C)
+    close_params(run_fastconv(optimizers.RMSprop(), 8, grad=steep), keras_rmsprop(8, grad=steep), P0,
+                 "RMSprop defaults")
+    close_params(run_fastconv(optimizers.RMSprop(learning_rate=0.01, rho=0.5), 8, grad=steep),
+                 keras_rmsprop(8, lr=0.01, rho=0.5, grad=steep), P0, "RMSprop lr=0.01 rho=0.5")
+
+
+def test_rmsprop_epsilon_sits_inside_the_square_root_as_keras():
+    def small(p):
+        return np.full_like(p, 1e-4)
+    want = keras_rmsprop(3, p0=np.ones(4), grad=small)
+    got = run_fastconv(optimizers.RMSprop(), 3, p0=np.ones(4), grad=small)
+    close_params(got, want, np.ones(4), "RMSprop with gradient 1e-4")
+
+
+@pytest.mark.parametrize("name,cls,config", [
+    ("adam", optimizers.Adam, dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)),
+    ("Adam", optimizers.Adam, dict(learning_rate=0.001)),
+    ("sgd", optimizers.SGD, dict(learning_rate=0.01, momentum=0.0, nesterov=False)),
+    ("rmsprop", optimizers.RMSprop, dict(learning_rate=0.001, rho=0.9, epsilon=1e-7)),
+])
+def test_optimizer_strings_give_keras_defaults(name, cls, config):
+    opt = optimizers.get(name)
+    assert type(opt) is cls
+    got = opt.get_config()
+    for key, value in config.items():
+        assert got[key] == pytest.approx(value, rel=1e-12), f"{name}: {key}"
+    model = make_model("lecture")
+    model.compile(optimizer=name, loss="sparse_categorical_crossentropy")
+    assert type(model.optimizer) is cls
+
+
+def test_adam_string_behaves_as_keras_default_adam():
+    close_params(run_fastconv(optimizers.get("adam"), 5), keras_adam(5), P0, "'adam'")
+
+
+def test_compile_defaults_to_rmsprop_as_keras():
+    model = make_model("lecture")
+    model.compile(loss="sparse_categorical_crossentropy")
+    assert type(model.optimizer) is optimizers.RMSprop
+
+
+@pytest.mark.parametrize("make,word", [(lambda: optimizers.get("adagrad-ish"), "optimizer"),
+                                       (lambda: optimizers.Adam(learning_rate=0), "learning_rate"),
+                                       (lambda: optimizers.SGD(learning_rate=-1.0), "learning_rate"),
+                                       (lambda: optimizers.SGD(momentum=1.5), "momentum")],
+                         ids=["unknown-name", "adam-lr-0", "sgd-lr-negative", "sgd-momentum"])
+def test_bad_optimizer_arguments_raise_value_error(make, word):
+    raises(make, ValueError, word)
+
+
+def test_optimizer_state_is_per_weight():
+    """Two weights stepped together move as each would alone."""
+    opt = optimizers.Adam(learning_rate=0.1)
+    p1, p2 = P0.astype(np.float32).copy(), (P0[::-1] * 2).astype(np.float32).copy()
+    for _ in range(5):
+        opt.apply([p1, p2], [quadratic_grad(p1.astype(np.float64)).astype(np.float32),
+                             quadratic_grad(p2.astype(np.float64)).astype(np.float32)])
+    close_params(p1, keras_adam(5, lr=0.1), P0, "Adam, first of two weights")
+    close_params(p2, keras_adam(5, lr=0.1, p0=P0[::-1] * 2), P0[::-1] * 2, "Adam, second of two weights")
