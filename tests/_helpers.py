@@ -10,14 +10,15 @@ import pytest
 
 
 def raises(call, exc, *words):
-    """call() raises exc whose message contains every one of `words` (shapes
-    verbatim; names as whole words, case-insensitive); returns the message."""
+    """call() raises exc whose message contains every one of `words`, ignoring
+    case: a single word (a name) as a whole word, anything else (a shape, a
+    phrase) as it is written; returns the message."""
     with pytest.raises(exc) as info:
         call()
     msg = str(info.value)
     for word in words:
         pattern = re.escape(word)
-        if re.match(r"\w", word[0]) and re.match(r"\w", word[-1]):
+        if re.fullmatch(r"\w+", word):
             pattern = rf"\b{pattern}\b"
         assert re.search(pattern, msg, re.IGNORECASE), f"{exc.__name__} message does not name {word!r}: {msg!r}"
     return msg

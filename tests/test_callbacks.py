@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from _helpers import torch_one_thread  # noqa: F401 - autouse: torch on one thread
+from _helpers import raises, torch_one_thread  # noqa: F401 - torch_one_thread: autouse, torch on one thread
 
 from fastconv import callbacks as cb
 from fastconv import optimizers
@@ -61,15 +61,6 @@ def numpy_loss(weights, x, y, w=None):
     """Keras' weighted mean: sum(w * loss) / N."""
     losses, _ = numpy_losses(weights, x, y)
     return float((losses if w is None else losses * w).sum() / len(y))
-
-
-def raises(call, exc, *words):
-    with pytest.raises(exc) as info:
-        call()
-    msg = str(info.value)
-    for word in words:
-        assert word.lower() in msg.lower(), f"{exc.__name__} message lacks {word!r}: {msg!r}"
-    return msg
 
 
 # ---- the hooks: order and arguments as Keras 3 calls them -------------------------------------------

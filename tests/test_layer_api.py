@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import raises
 
 from fastconv import (
     activations,
@@ -36,16 +37,6 @@ from fastconv import (
 )
 from fastconv.layers import Conv2D, Dense, Dropout, Flatten, Layer, MaxPooling2D, ReLU
 from fastconv.models import Sequential, load_model
-
-
-def raises(call, exc, *words):
-    """call() raises exc whose message holds every one of `words` verbatim; the message."""
-    with pytest.raises(exc) as info:
-        call()
-    msg = str(info.value)
-    for word in words:
-        assert word in msg, f"{exc.__name__} message lacks {word!r}: {msg!r}"
-    return msg
 
 
 def dense_ref(x, kernel, bias):
