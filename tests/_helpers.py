@@ -1,11 +1,13 @@
-"""pytest helpers shared by the test modules: `raises`, the one check of an
-exception and the words of its message, and `torch_one_thread`, which keeps
-PyTorch's references on one thread in a module that imports it. (The references
-and the comparison helper are in reference.py, which does not need pytest.)"""
+"""Helpers shared by the test modules: `raises`, the one check of an exception and
+the words of its message; `torch_one_thread`, which keeps PyTorch's references on
+one thread in a module that imports it; and the array zoo (`random_array`,
+`with_layout`, `LAYOUTS`). (The references and the comparison helper are in
+reference.py, which the fuzzer loads without pytest.)"""
 from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 
@@ -37,3 +39,48 @@ def torch_one_thread():
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+# ---- the array zoo: values of every dtype, in every memory layout -------------------------
+
+LAYOUTS = ("contiguous", "strided", "reversed", "fortran", "list")
+
+
+def random_array(rng: np.random.Generator, shape, dtype, *, full_range: float = 0.5,
+                 small: int = 9) -> np.ndarray:
+    """Values of `dtype`: bools; integers over their whole range (with probability
+    `full_range`: the wrap-around and out-of-range conversion paths) or else small
+    ones, within [-small, small]; normal floats; complex with both parts."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return rng.integers(0, 2, shape).astype(bool)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if full_range and rng.random() < full_range:
+            return rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+        return rng.integers(max(info.min, -small), small + 1, shape).astype(dtype)
+    if dtype.kind == "c":
+        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def with_layout(rng: np.random.Generator, arr: np.ndarray, layout: str | None = None):
+    """The same values as a strided view (starting one element into a larger
+    buffer), a reversed view, a Fortran-order copy or a nested list (object and
+    wider dtypes stay arrays); "contiguous" leaves `arr` as it is; None: one of
+    the four array layouts, drawn from `rng`."""
+    if layout is None:
+        layout = LAYOUTS[int(rng.integers(4))]
+    if layout == "strided":
+        big = np.zeros(tuple(2 * n + 1 for n in arr.shape), dtype=arr.dtype)
+        view = big[tuple(slice(1, None, 2) for _ in arr.shape)]
+        view[...] = arr
+        return view
+    if layout == "reversed":
+        rev = arr[tuple(slice(None, None, -1) for _ in arr.shape)].copy()
+        return rev[tuple(slice(None, None, -1) for _ in arr.shape)]
+    if layout == "fortran":
+        return np.asfortranarray(arr)
+    if layout == "list" and arr.size and arr.dtype.kind in "biuf" and arr.dtype.itemsize <= 8:
+        return arr.tolist() if arr.dtype in (np.int64, np.float64, np.bool_) else arr
+    return arr

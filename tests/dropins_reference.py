@@ -1,6 +1,6 @@
 """Shared helpers for the drop-in tests (test_numpy_compat.py, test_signal.py):
-the one comparison helper, random inputs of every dtype and layout, and a
-check that two calls fail with the same exception type.
+the one comparison helper and a check that two calls fail with the same
+exception type. (Their random inputs come from _helpers.py's array zoo.)
 
 The references are NumPy and SciPy themselves; nothing here calls fastconv.
 """
@@ -95,40 +95,3 @@ def assert_same_behaviour(fast_call, ref_call, *, op: str, case: str) -> None:
         assert_same_exception(fast_call, ref_call, op=op, case=case)
         return
     assert_same_result(fast_call(), want, op=op, isa="default", case=case)
-
-
-def random_array(rng: np.random.Generator, shape, dtype) -> np.ndarray:
-    """Values of `dtype`: full-range or small integers (so both the exact-float64
-    and the wrap-around paths run), normal floats, complex with both parts."""
-    dtype = np.dtype(dtype)
-    if dtype.kind == "b":
-        return rng.integers(0, 2, shape).astype(bool)
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        if rng.random() < 0.5:
-            return rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
-        return rng.integers(max(info.min, -9), 10, shape).astype(dtype)
-    if dtype.kind == "c":
-        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
-
-
-LAYOUTS = ("contiguous", "strided", "reversed", "fortran", "list")
-
-
-def with_layout(rng: np.random.Generator, arr: np.ndarray, layout: str):
-    """The same values as a strided view, a reversed view, a Fortran-order copy
-    or a nested list (object dtypes stay arrays)."""
-    if layout == "strided":
-        big = np.empty(tuple(2 * n for n in arr.shape), dtype=arr.dtype)
-        view = big[tuple(slice(None, None, 2) for _ in arr.shape)]
-        view[...] = arr
-        return view
-    if layout == "reversed":
-        rev = arr[tuple(slice(None, None, -1) for _ in arr.shape)].copy()
-        return rev[tuple(slice(None, None, -1) for _ in arr.shape)]
-    if layout == "fortran":
-        return np.asfortranarray(arr)
-    if layout == "list" and arr.size and arr.dtype.kind in "biuf" and arr.dtype.itemsize <= 8:
-        return arr.tolist() if arr.dtype in (np.int64, np.float64, np.bool_) else arr
-    return arr

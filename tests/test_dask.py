@@ -21,12 +21,14 @@ import dask  # noqa: E402
 
 import fastconv  # noqa: E402
 import fastconv.dask as fcd  # noqa: E402
+from _helpers import random_array  # noqa: E402
 from dropins_reference import assert_same_result  # noqa: E402
 from fastconv import _demo  # noqa: E402
 from fastconv.layers import Dense  # noqa: E402
 from fastconv.models import Sequential  # noqa: E402
 
 MODES = ("full", "same", "valid")
+INTEGERS = {"full_range": 0, "small": 50}  # random_array's integers: small ones only, within +-50
 BOUNDARIES = ("fill", "wrap", "symm")
 OPS_2D = {"correlate2d": (fcd.correlate2d, fastconv.correlate2d, sps.correlate2d),
           "convolve2d": (fcd.convolve2d, fastconv.convolve2d, sps.convolve2d)}
@@ -92,15 +94,6 @@ def random_chunks(rng, n: int) -> tuple[int, ...]:
     return tuple(np.diff([0, *cuts.tolist(), n]).tolist())
 
 
-def random_values(rng, shape, dtype):
-    dtype = np.dtype(dtype)
-    if dtype.kind in "iu":
-        return rng.integers(-50 if dtype.kind == "i" else 0, 50, size=shape).astype(dtype)
-    if dtype.kind == "c":
-        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
-
-
 # ---- the 2-D drop-ins ------------------------------------------------------------------------------
 
 
@@ -109,8 +102,8 @@ def case_2d(op: str, mode: str, boundary: str, salt: str):
     chunking, dtype and fill value, the same on every run."""
     rng = seeded(f"{op}-{mode}-{boundary}-{salt}")
     dtype = rng.choice(["float64", "float32", "int32", "complex128"])
-    x = random_values(rng, tuple(int(v) for v in rng.integers(5, 61, 2)), dtype)
-    k = random_values(rng, tuple(int(v) for v in rng.integers(1, 7, 2)), dtype)
+    x = random_array(rng, tuple(int(v) for v in rng.integers(5, 61, 2)), dtype, **INTEGERS)
+    k = random_array(rng, tuple(int(v) for v in rng.integers(1, 7, 2)), dtype, **INTEGERS)
     if mode == "valid":
         k = k[:x.shape[0], :x.shape[1]]
     chunks = tuple(random_chunks(rng, n) for n in x.shape)
@@ -234,8 +227,8 @@ def test_1d_on_cluster_matches_in_memory_and_numpy(client, op, mode):
     rng = seeded(f"{op}-{mode}")
     arrays, wants, cases = [], [], []
     for dtype in ("float64", "float32", "int64", "complex128", "bool"):
-        a = random_values(rng, int(rng.integers(20, 400)), dtype) if dtype != "bool" else rng.random(99) < 0.5
-        v = random_values(rng, int(rng.integers(1, 20)), dtype) if dtype != "bool" else rng.random(5) < 0.5
+        a = random_array(rng, int(rng.integers(20, 400)), dtype, **INTEGERS) if dtype != "bool" else rng.random(99) < 0.5
+        v = random_array(rng, int(rng.integers(1, 20)), dtype, **INTEGERS) if dtype != "bool" else rng.random(5) < 0.5
         chunks = random_chunks(rng, len(a))
         cases.append(f"{dtype}-n{len(a)}-m{len(v)}-chunks{chunks}")
         arrays.append(dask_fn(da.from_array(a, chunks=chunks), v, mode))

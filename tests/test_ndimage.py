@@ -25,6 +25,7 @@ import threading
 
 import numpy as np
 import pytest
+from _helpers import random_array, with_layout
 from dropins_reference import assert_same_exception
 from scipy import ndimage as sndi
 
@@ -39,6 +40,7 @@ REAL = ("float64", "float32", "int8", "uint8", "int16", "uint16", "int32", "uint
 UNSUPPORTED = ("float16", "longdouble")  # SciPy raises RuntimeError
 COMPLEX = ("complex64", "complex128")
 OUTPUTS = (None, np.float64, np.float32, np.int16, np.uint8, np.int64, "f", int)
+INTEGERS = {"full_range": 0.3, "small": 20}  # random_array's integers: a third over the whole range
 
 
 # ---- the comparison ----------------------------------------------------------------------
@@ -162,36 +164,6 @@ def check(name: str, *args, what: str = "", **kwargs):
 
 # ---- inputs ---------------------------------------------------------------------------------
 
-def _values(rng, shape, dtype: str) -> np.ndarray:
-    dtype = np.dtype(dtype)
-    if dtype.kind == "b":
-        return rng.integers(0, 2, shape).astype(bool)
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        if rng.random() < 0.3:  # full range: wrap-around and out-of-range conversions
-            return rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
-        return rng.integers(max(info.min, -20), 21, shape).astype(dtype)
-    if dtype.kind == "c":
-        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
-
-
-def _layout(rng, x: np.ndarray) -> np.ndarray:
-    """The same values contiguous, strided, reversed or in Fortran order."""
-    kind = rng.integers(4)
-    if kind == 1:
-        big = np.zeros(tuple(2 * n + 1 for n in x.shape), dtype=x.dtype)
-        view = big[tuple(slice(1, None, 2) for _ in x.shape)]
-        view[...] = x
-        return view
-    if kind == 2:
-        return x[tuple(slice(None, None, -1) for _ in x.shape)].copy()[
-            tuple(slice(None, None, -1) for _ in x.shape)]
-    if kind == 3:
-        return np.asfortranarray(x)
-    return x
-
-
 def _weights(rng, ndim: int, big: int, integral: bool) -> np.ndarray:
     """Kernels of 1 to 5 taps per axis, now and then larger than the input
     (`big`), with zeros (which NI_Correlate skips) and, now and then, integers."""
@@ -233,7 +205,7 @@ def test_correlate_and_convolve_match_scipy(name, ndim, dtype, rng):
     for mode in MODES:
         for _ in range(2):
             shape = _shape(rng, ndim)
-            x = _layout(rng, _values(rng, shape, dtype))
+            x = with_layout(rng, random_array(rng, shape, dtype, **INTEGERS))
             w = _weights(rng, ndim, max(shape), integral=rng.random() < 0.3)
             if dtype in COMPLEX and rng.random() < 0.5:
                 w = w + 1j * rng.standard_normal(w.shape)
@@ -324,7 +296,7 @@ def test_non_finite_values_land_where_scipy_puts_them(rng):
 def test_1d_filters_match_scipy_along_every_axis(name, dtype, rng):
     for ndim in (1, 2, 3, 4):
         shape = _shape(rng, ndim)
-        x = _layout(rng, _values(rng, shape, dtype))
+        x = with_layout(rng, random_array(rng, shape, dtype, **INTEGERS))
         for axis in range(-ndim, ndim):
             mode = MODES[int(rng.integers(len(MODES)))]
             cval = float(rng.choice([0.0, 1.5, -3.0]))
@@ -371,7 +343,7 @@ def test_colour_channels_last(dtype, rng):
     """(H, W, channels): 1-D passes whose lines lie a few elements apart, and
     N-d kernels of one tap along the channels, which run channels first."""
     for channels in (1, 3, 4):
-        x = _values(rng, (23, 31, channels), dtype)
+        x = random_array(rng, (23, 31, channels), dtype, **INTEGERS)
         for mode in MODES[:5]:
             check("correlate", x, rng.standard_normal((3, 4, 1)), mode=mode, origin=[0, -1, 0],
                   what=f"{channels} channels {mode}")
@@ -388,7 +360,7 @@ def test_colour_channels_last(dtype, rng):
 def test_uniform_and_gaussian_filters_match_scipy(dtype, rng):
     for ndim in (1, 2, 3, 4):
         shape = _shape(rng, ndim)
-        x = _layout(rng, _values(rng, shape, dtype))
+        x = with_layout(rng, random_array(rng, shape, dtype, **INTEGERS))
         out = None if dtype in COMPLEX else _output(rng, x)
         modes = [MODES[int(i)] for i in rng.integers(len(MODES), size=ndim)]
         size = [int(s) for s in rng.integers(1, 8, ndim)]
@@ -570,7 +542,7 @@ def test_edge_shapes_match_scipy():
 
 def test_every_isa_gives_the_same_bits(isa, rng):
     for dtype in ("float64", "float32", "uint8"):
-        x = _values(rng, (37, 45), dtype)
+        x = random_array(rng, (37, 45), dtype, **INTEGERS)
         for mode in MODES[:5]:
             check("correlate", x, rng.standard_normal((3, 5)), mode=mode, what=f"{isa} {dtype}")
             check("gaussian_filter", x, [2.0, 0.8], mode=mode, what=f"{isa} {dtype}")

@@ -13,12 +13,10 @@ import pytest
 
 import fastconv
 from fastconv import _correlate, numpy_compat
+from _helpers import LAYOUTS, random_array, with_layout
 from dropins_reference import (
-    LAYOUTS,
     assert_same_behaviour,
     assert_same_result,
-    random_array,
-    with_layout,
 )
 
 OPS = {"convolve": (fastconv.convolve, np.convolve), "correlate": (fastconv.correlate, np.correlate)}

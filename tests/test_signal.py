@@ -16,13 +16,11 @@ from scipy import signal as sps
 import fastconv
 from fastconv import _correlate
 from fastconv import signal as fc_signal
+from _helpers import LAYOUTS, random_array, with_layout
 from dropins_reference import (
-    LAYOUTS,
     assert_same_behaviour,
     assert_same_exception,
     assert_same_result,
-    random_array,
-    with_layout,
 )
 
 OPS = {"convolve2d": (fastconv.convolve2d, sps.convolve2d),

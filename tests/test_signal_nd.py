@@ -24,13 +24,11 @@ import dask.array as da
 import numpy as np
 import pytest
 import scipy.signal as ss
+from _helpers import LAYOUTS, random_array, with_layout
 from dropins_reference import (
-    LAYOUTS,
     assert_same_behaviour,
     assert_same_exception,
     assert_same_result,
-    random_array,
-    with_layout,
 )
 from scipy.special import lambertw
 
