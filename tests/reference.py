@@ -232,31 +232,49 @@ TOLERANCE = {
 }
 
 
-def assert_close(got, want, *, op, isa, dtype, reduce=1, exact=False, context="", rtol=None,
-                 atol=None):
-    """Check that `got` is an ndarray of `want`'s shape and of `dtype`, and its
-    values equal `want` (NaN where `want` is NaN):
+def assert_close(got, want, *, op, isa, dtype=None, reduce=1, exact=False, context="", rtol=None,
+                 atol=None, tolerance=None, c_contiguous=False):
+    """Check that `got` is an ndarray of `want`'s shape and of `dtype` (default:
+    `want`'s), with c_contiguous=True C-contiguous if `want` is, and that its
+    values equal `want`:
 
+    - integer, bool and object results: every value equal;
     - exact=True: bit-for-bit equal values after rounding `want` to `dtype`;
-    - else |got - want| <= atol + rtol |want| with (rtol, atol_unit) from
-      TOLERANCE and atol = atol_unit * max|want| * sqrt(reduce), `reduce` being
-      the number of products summed per result (rounding grows with it);
+    - else NaN exactly where `want` has NaN, infinities equal, and
+      |got - want| <= atol + rtol |want| with (rtol, atol_unit) from `tolerance`
+      (a table by dtype; default TOLERANCE) and atol = atol_unit * max|want| *
+      sqrt(reduce), `reduce` being the number of products summed per result
+      (rounding grows with it);
     - rtol= / atol= (absolute) replace those, for comparisons whose error is
       not rounding alone (finite differences).
 
-    On failure the message names op, ISA, dtype, shapes, the worst error and
-    where it occurred.
+    Complex and long double values are compared in complex long double. On
+    failure the message names op, ISA, dtype, shapes, the worst error and where
+    it occurred.
     """
-    dtype = np.dtype(dtype)
     want = np.asarray(want)
+    dtype = want.dtype if dtype is None else np.dtype(dtype)
     head = f"{op} [isa={isa}, dtype={dtype}{', ' + context if context else ''}]"
     assert isinstance(got, np.ndarray), f"{head}: result is {type(got).__name__}, not an ndarray"
     assert got.shape == want.shape, f"{head}: shape {got.shape}, expected {want.shape}"
     assert got.dtype == dtype, f"{head}: dtype {got.dtype}, expected {dtype}"
+    assert not c_contiguous or got.flags.c_contiguous or not want.flags.c_contiguous, (
+        f"{head}: result is not C-contiguous, the reference's is")
     if got.size == 0:
         return
-    g = got.astype(np.float64)
-    wnt = want.astype(dtype).astype(np.float64) if exact else want.astype(np.float64)
+    if dtype.kind not in "fc":
+        diff = got != want
+        if np.any(diff):
+            at = np.unravel_index(np.argmax(diff), want.shape)
+            raise AssertionError(
+                f"{head}: {int(np.sum(diff))} of {want.size} values differ; first at {at}: "
+                f"got {got[at]!r}, expected {want[at]!r}; shape {want.shape}"
+            )
+        return
+    narrow = dtype.kind == "f" and dtype.itemsize <= 8 and want.dtype.kind != "c" and want.dtype.itemsize <= 8
+    wide = np.float64 if narrow else np.clongdouble
+    g = got.astype(wide)
+    wnt = want.astype(dtype).astype(wide) if exact else want.astype(wide)
     nan_g, nan_w = np.isnan(g), np.isnan(wnt)
     if not np.array_equal(nan_g, nan_w):
         at = np.unravel_index(np.argmax(nan_g != nan_w), g.shape)
@@ -269,11 +287,11 @@ def assert_close(got, want, *, op, isa, dtype, reduce=1, exact=False, context=""
     if exact:
         rtol, atol = 0.0, 0.0
     else:
-        default_rtol, unit = TOLERANCE[dtype]
+        default_rtol, unit = (TOLERANCE if tolerance is None else tolerance)[dtype]
         finite = np.abs(wnt[ok & np.isfinite(wnt)])
         scale = float(finite.max()) if finite.size else 0.0
         rtol = default_rtol if rtol is None else rtol
-        atol = unit * scale * math.sqrt(max(reduce, 1)) if atol is None else atol
+        atol = unit * max(scale, np.finfo(np.float64).tiny) * math.sqrt(max(reduce, 1)) if atol is None else atol
     with np.errstate(invalid="ignore"):
         err = np.where(ok, np.abs(g - wnt), 0.0)
         err = np.where(ok & (g == wnt), 0.0, err)  # equal infinities
@@ -283,8 +301,8 @@ def assert_close(got, want, *, op, isa, dtype, reduce=1, exact=False, context=""
         bad = int((excess > 0).sum())
         raise AssertionError(
             f"{head}: {bad} of {got.size} values out of tolerance (rtol={rtol:g}, "
-            f"atol={atol:.3g}); worst at {at}: got {g[at]!r}, expected {wnt[at]!r}, "
-            f"|error| {err[at]:.3g}; shape {got.shape}"
+            f"atol={float(atol):.3g}); worst at {at}: got {got[at]!r}, expected {want[at]!r}, "
+            f"|error| {float(err[at]):.3g}; shape {got.shape}"
         )
 
 

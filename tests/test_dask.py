@@ -21,8 +21,9 @@ import dask  # noqa: E402
 
 import fastconv  # noqa: E402
 import fastconv.dask as fcd  # noqa: E402
-from _helpers import random_array  # noqa: E402
-from dropins_reference import assert_same_result  # noqa: E402
+from _helpers import random_array
+from dropins_reference import DROPIN, DROPIN_TOLERANCE  # noqa: E402
+from reference import assert_close
 from fastconv import _demo  # noqa: E402
 from fastconv.layers import Dense  # noqa: E402
 from fastconv.models import Sequential  # noqa: E402
@@ -36,7 +37,6 @@ OPS_1D = {"correlate": (fcd.correlate, fastconv.correlate, np.correlate),
           "convolve": (fcd.convolve, fastconv.convolve, np.convolve)}
 # Tolerance where the summation order may differ (SciPy/NumPy's loops, FFT, BLAS):
 # relative to the result's scale, as API.md states for the drop-ins.
-RTOL = {np.dtype("float32"): 1e-5, np.dtype("complex64"): 1e-5}
 
 
 @pytest.fixture(scope="module")
@@ -54,33 +54,6 @@ def on_cluster(client, *arrays):
 
 def seeded(name: str) -> np.random.Generator:
     return np.random.default_rng(zlib.crc32(name.encode()))
-
-
-def assert_equal_exact(got, want, *, op: str, case: str) -> None:
-    """Same shape and dtype and bitwise equal values (NaN where want has NaN); on failure
-    the op, the case, how many values differ, the worst error and where."""
-    head = f"{op} [{case}]"
-    assert got.shape == want.shape, f"{head}: shape {got.shape}, expected {want.shape}"
-    assert got.dtype == want.dtype, f"{head}: dtype {got.dtype}, expected {want.dtype}"
-    same = (got == want) | (np.isnan(got) & np.isnan(want)) if want.dtype.kind in "fc" else got == want
-    if not np.all(same):
-        err = np.abs(got.astype(complex) - want.astype(complex))
-        err[same] = 0
-        at = np.unravel_index(np.argmax(err), want.shape)
-        raise AssertionError(f"{head}: {int(np.sum(~same))} of {want.size} values differ; worst "
-                             f"{err[at]:.3g} at {at}: got {got[at]!r}, expected {want[at]!r}")
-
-
-def assert_close(got, want, *, op: str, case: str) -> None:
-    """Within float tolerance of the result's scale (summation order may differ)."""
-    assert got.shape == want.shape and got.dtype == want.dtype, (
-        f"{op} [{case}]: {got.shape} {got.dtype}, expected {want.shape} {want.dtype}")
-    scale = max(float(np.max(np.abs(want), initial=0.0)), 1.0)
-    rtol = RTOL.get(want.dtype, 1e-12)
-    err = np.abs(got.astype(complex) - want.astype(complex))
-    worst = float(np.max(err, initial=0.0))
-    at = np.unravel_index(np.argmax(err), err.shape) if err.size else ()
-    assert worst <= rtol * scale, f"{op} [{case}]: worst error {worst:.3g} at {at}, scale {scale:.3g}"
 
 
 def random_chunks(rng, n: int) -> tuple[int, ...]:
@@ -128,10 +101,10 @@ def test_2d_on_cluster_matches_in_memory_and_scipy(client, op, mode, boundary):
         assert y.shape == want.shape and y.dtype == want.dtype, case
         (got,) = on_cluster(client, y)
         if x.dtype.kind == "c":  # complex goes through the cost model: FFT or real passes
-            assert_close(got, want, op=op, case=case)
+            assert_close(got, want, op=op, context=case, isa="default", tolerance=DROPIN_TOLERANCE)
         else:
-            assert_equal_exact(got, want, op=op, case=case)
-        assert_same_result(got, scipy_fn(x, k, mode, boundary, fill), op=op, isa="default", case=case)
+            assert_close(got, want, op=op, context=case, isa="default", exact=True)
+        assert_close(got, scipy_fn(x, k, mode, boundary, fill), op=op, isa="default", context=case, **DROPIN)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -143,8 +116,11 @@ def test_2d_threaded_scheduler_matches_in_memory(op, mode):
             x, k, chunks, fill = case_2d(op, mode, boundary, salt)
             got = dask_fn(da.from_array(x, chunks=chunks), k, mode, boundary, fill).compute(scheduler="threads")
             case = f"{mode}-{boundary}-{case_id(x, k, chunks, fill)}"
-            check = assert_close if x.dtype.kind == "c" else assert_equal_exact
-            check(got, mem_fn(x, k, mode, boundary, fill), op=op, case=case)
+            want = mem_fn(x, k, mode, boundary, fill)
+            if x.dtype.kind == "c":
+                assert_close(got, want, op=op, context=case, isa="default", tolerance=DROPIN_TOLERANCE)
+            else:
+                assert_close(got, want, op=op, context=case, isa="default", exact=True)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -157,11 +133,11 @@ def test_long_float_kernels_are_bitwise_too(dtype):
     k = rng.standard_normal((9, 11)).astype(dtype)
     for op, (dask_fn, mem_fn, _) in OPS_2D.items():
         got = dask_fn(da.from_array(x, chunks=(23, 31)), k, "same", "symm").compute(scheduler="threads")
-        assert_equal_exact(got, mem_fn(x, k, "same", "symm"), op=op, case=f"{dtype} 9x11")
+        assert_close(got, mem_fn(x, k, "same", "symm"), op=op, context=f"{dtype} 9x11", isa="default", exact=True)
     a, v = rng.standard_normal(5000).astype(dtype), rng.standard_normal(301).astype(dtype)
     for op, (dask_fn, mem_fn, _) in OPS_1D.items():
         got = dask_fn(da.from_array(a, chunks=1200), v, "full").compute(scheduler="threads")
-        assert_equal_exact(got, mem_fn(a, v, "full"), op=op, case=f"{dtype} 301 taps")
+        assert_close(got, mem_fn(a, v, "full"), op=op, context=f"{dtype} 301 taps", isa="default", exact=True)
 
 
 @pytest.mark.parametrize("op", OPS_2D)
@@ -176,8 +152,8 @@ def test_2d_kernel_larger_than_chunks_and_image(op):
             y = dask_fn(da.from_array(x, chunks=(1, 2)), k, mode, boundary, -2.0)
             got = y.compute(scheduler="sync")
             case = f"{mode}-{boundary}"
-            assert_equal_exact(got, mem_fn(x, k, mode, boundary, -2.0), op=op, case=case)
-            assert_same_result(got, scipy_fn(x, k, mode, boundary, -2.0), op=op, isa="default", case=case)
+            assert_close(got, mem_fn(x, k, mode, boundary, -2.0), op=op, context=case, isa="default", exact=True)
+            assert_close(got, scipy_fn(x, k, mode, boundary, -2.0), op=op, isa="default", context=case, **DROPIN)
 
 
 @pytest.mark.parametrize("op", OPS_2D)
@@ -189,8 +165,8 @@ def test_2d_long_kernel_within_tolerance(op):
     x, k = rng.standard_normal((300, 260)), rng.standard_normal((11, 11))
     for mode in MODES:
         got = dask_fn(da.from_array(x, chunks=(70, 90)), k, mode, "symm").compute(scheduler="threads")
-        assert_close(got, mem_fn(x, k, mode, "symm"), op=op, case=mode)
-        assert_close(got, scipy_fn(x, k, mode, "symm"), op=op, case=mode)
+        assert_close(got, mem_fn(x, k, mode, "symm"), op=op, context=mode, isa="default", tolerance=DROPIN_TOLERANCE)
+        assert_close(got, scipy_fn(x, k, mode, "symm"), op=op, context=mode, isa="default", tolerance=DROPIN_TOLERANCE)
 
 
 def test_2d_same_mode_keeps_chunks_and_accepts_dask_kernel():
@@ -198,8 +174,8 @@ def test_2d_same_mode_keeps_chunks_and_accepts_dask_kernel():
     k = np.array([[1.0, -2.0, 0.5], [0.25, 3.0, -1.0]])
     y = fcd.correlate2d(da.from_array(x, chunks=(10, 15)), da.from_array(k), "same", "wrap")
     assert y.chunks == ((10, 10, 10, 10), (15, 15))
-    assert_equal_exact(y.compute(scheduler="sync"), fastconv.correlate2d(x, k, "same", "wrap"),
-                       op="correlate2d", case="dask kernel")
+    assert_close(y.compute(scheduler="sync"), fastconv.correlate2d(x, k, "same", "wrap"),
+                 op="correlate2d", context="dask kernel", isa="default", exact=True)
 
 
 def test_2d_swap_and_empty_follow_in_memory_rules():
@@ -209,10 +185,10 @@ def test_2d_swap_and_empty_follow_in_memory_rules():
     small, big = rng.standard_normal((3, 4)), rng.standard_normal((5, 6))
     for dask_fn, mem_fn, _ in OPS_2D.values():
         got = dask_fn(da.from_array(small, chunks=2), big, "valid").compute(scheduler="sync")
-        assert_equal_exact(got, mem_fn(small, big, "valid"), op=mem_fn.__name__, case="swap")
+        assert_close(got, mem_fn(small, big, "valid"), op=mem_fn.__name__, context="swap", isa="default", exact=True)
         empty = np.zeros((0, 4))
         got = dask_fn(da.from_array(empty), big, "full").compute(scheduler="sync")
-        assert_equal_exact(got, mem_fn(empty, big, "full"), op=mem_fn.__name__, case="empty")
+        assert_close(got, mem_fn(empty, big, "full"), op=mem_fn.__name__, context="empty", isa="default", exact=True)
         with pytest.raises(ValueError, match="at least as large"):
             dask_fn(da.from_array(rng.standard_normal((3, 9))), big, "valid")
 
@@ -234,8 +210,11 @@ def test_1d_on_cluster_matches_in_memory_and_numpy(client, op, mode):
         arrays.append(dask_fn(da.from_array(a, chunks=chunks), v, mode))
         wants.append((mem_fn(a, v, mode), numpy_fn(a, v, mode)))
     for got, (want, ref), case in zip(on_cluster(client, *arrays), wants, cases):
-        (assert_close if want.dtype.kind == "c" else assert_equal_exact)(got, want, op=op, case=case)
-        assert_same_result(got, ref, op=op, isa="default", case=case)
+        if want.dtype.kind == "c":
+            assert_close(got, want, op=op, context=case, isa="default", tolerance=DROPIN_TOLERANCE)
+        else:
+            assert_close(got, want, op=op, context=case, isa="default", exact=True)
+        assert_close(got, ref, op=op, isa="default", context=case, **DROPIN)
 
 
 @pytest.mark.parametrize("op", OPS_1D)
@@ -247,15 +226,15 @@ def test_1d_non_finite_kernel_edges_as_numpy(op):
     for v in ([np.inf, 1.0, 2.0], [1.0, np.nan, 2.0, 3.0]):
         for mode in MODES:
             got = dask_fn(da.from_array(a, chunks=7), v, mode).compute(scheduler="threads")
-            assert_equal_exact(got, mem_fn(a, v, mode), op=op, case=f"{v}-{mode}")
-            assert_equal_exact(got, numpy_fn(a, v, mode), op=op, case=f"{v}-{mode} vs numpy")
+            assert_close(got, mem_fn(a, v, mode), op=op, context=f"{v}-{mode}", isa="default", exact=True)
+            assert_close(got, numpy_fn(a, v, mode), op=op, context=f"{v}-{mode} vs numpy", isa="default", exact=True)
 
 
 def test_1d_lecture_example_and_longer_kernel():
     a = da.from_array(np.array([5, 3, 2, 5, 9, 7]), chunks=2)
     assert fcd.correlate(a, [1, 2, 3]).compute().tolist() == [17, 22, 39, 44]
     got = fcd.correlate(a, np.arange(8), "full").compute()  # v longer: NumPy swaps and reverses
-    assert_equal_exact(got, np.correlate([5, 3, 2, 5, 9, 7], np.arange(8), "full"), op="correlate", case="swap")
+    assert_close(got, np.correlate([5, 3, 2, 5, 9, 7], np.arange(8), "full"), op="correlate", context="swap", isa="default", exact=True)
 
 
 # ---- deep-learning ops -------------------------------------------------------------------------------
@@ -288,7 +267,7 @@ def test_conv2d_on_cluster_matches_in_memory(client, case, layout):
     want = fastconv.conv2d(x, weight, bias, stride, padding, dilation, groups, layout=layout)
     assert y.shape == want.shape
     (got,) = on_cluster(client, y)
-    assert_equal_exact(got, want, op="conv2d", case=f"{CONV_CASES[case]}-{layout}")
+    assert_close(got, want, op="conv2d", context=f"{CONV_CASES[case]}-{layout}", isa="default", exact=True)
 
 
 def test_relu_and_max_pool2d_on_cluster_match_in_memory(client):
@@ -301,11 +280,11 @@ def test_relu_and_max_pool2d_on_cluster_match_in_memory(client):
                           layout="NHWC")
     got = on_cluster(client, fcd.relu(xd), y, idx, nhwc)
     want_y, want_idx = fastconv.max_pool2d(x, 3, 2, 1, 2, True, return_indices=True)
-    assert_equal_exact(got[0], fastconv.relu(x), op="relu", case="chunks (2, 1, 4, 5)")
-    assert_equal_exact(got[1], want_y, op="max_pool2d", case="k3 s2 p1 d2 ceil")
-    assert_equal_exact(got[2], want_idx, op="max_pool2d", case="indices")
-    assert_equal_exact(got[3], fastconv.max_pool2d(x.transpose(0, 2, 3, 1), (2, 3), layout="NHWC"),
-                       op="max_pool2d", case="NHWC")
+    assert_close(got[0], fastconv.relu(x), op="relu", context="chunks (2, 1, 4, 5)", isa="default", exact=True)
+    assert_close(got[1], want_y, op="max_pool2d", context="k3 s2 p1 d2 ceil", isa="default", exact=True)
+    assert_close(got[2], want_idx, op="max_pool2d", context="indices", isa="default", exact=True)
+    assert_close(got[3], fastconv.max_pool2d(x.transpose(0, 2, 3, 1), (2, 3), layout="NHWC"),
+                 op="max_pool2d", context="NHWC", isa="default", exact=True)
 
 
 # ---- batch inference -----------------------------------------------------------------------------

@@ -14,10 +14,8 @@ import pytest
 import fastconv
 from fastconv import _correlate, numpy_compat
 from _helpers import LAYOUTS, random_array, with_layout
-from dropins_reference import (
-    assert_same_behaviour,
-    assert_same_result,
-)
+from dropins_reference import DROPIN, assert_same_behaviour
+from reference import assert_close
 
 OPS = {"convolve": (fastconv.convolve, np.convolve), "correlate": (fastconv.correlate, np.correlate)}
 DTYPES = ["?", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8",
@@ -45,8 +43,8 @@ def _case(rng, dtype):
 
 def _check(op, a, v, mode, isa, desc, method="direct"):
     fast, ref = OPS[op]
-    assert_same_result(fast(a, v, mode, method=method), ref(a, v, mode), op=op, isa=isa,
-                       case=f"{desc}, mode={mode!r}, method={method!r}")
+    assert_close(fast(a, v, mode, method=method), ref(a, v, mode), op=op, isa=isa,
+                 context=f"{desc}, mode={mode!r}, method={method!r}", **DROPIN)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -98,8 +96,8 @@ def test_sizes_around_the_vector_width(isa, rng, op, dtype, n, m):
 
 def test_lecture_example():
     got = fastconv.correlate([5, 3, 2, 5, 9, 7], [1, 2, 3])
-    assert_same_result(got, np.array([17, 22, 39, 44]), op="correlate", isa="default",
-                       case="lecture example")
+    assert_close(got, np.array([17, 22, 39, 44]), op="correlate", isa="default",
+                 context="lecture example", **DROPIN)
     assert got.dtype == np.correlate([5, 3, 2, 5, 9, 7], [1, 2, 3]).dtype
 
 
@@ -226,9 +224,9 @@ def test_long_signal_matches_numpy_and_threads_agree(op, rng, restore_threads, m
         one = fast(a, v, mode)
         fastconv.set_num_threads(2)
         two = fast(a, v, mode)
-        assert_same_result(two, ref(a, v, mode), op=op, isa="default",
-                           case=f"float64[200000] with [{m}], 2 threads")
-        assert_same_result(one, two, op=op, isa="default", case="1 thread vs 2 threads")
+        assert_close(two, ref(a, v, mode), op=op, isa="default",
+                     context=f"float64[200000] with [{m}], 2 threads", **DROPIN)
+        assert_close(one, two, op=op, isa="default", context="1 thread vs 2 threads", **DROPIN)
 
 
 @pytest.mark.parametrize("op", OPS)

@@ -17,11 +17,8 @@ import fastconv
 from fastconv import _correlate
 from fastconv import signal as fc_signal
 from _helpers import LAYOUTS, random_array, with_layout
-from dropins_reference import (
-    assert_same_behaviour,
-    assert_same_exception,
-    assert_same_result,
-)
+from dropins_reference import DROPIN, assert_same_behaviour, assert_same_exception
+from reference import assert_close
 
 OPS = {"convolve2d": (fastconv.convolve2d, sps.convolve2d),
        "correlate2d": (fastconv.correlate2d, sps.correlate2d)}
@@ -83,7 +80,7 @@ def _check(op, in1, in2, mode, boundary, fillvalue, isa, desc, method="direct"):
         assert_same_exception(lambda: fast(in1, in2, mode, boundary, fillvalue),
                               lambda: ref(in1, in2, mode, boundary, fillvalue), op=op, case=case)
         return
-    assert_same_result(fast(in1, in2, mode, boundary, fillvalue), want, op=op, isa=isa, case=case)
+    assert_close(fast(in1, in2, mode, boundary, fillvalue), want, op=op, isa=isa, context=case, **DROPIN)
 
 
 def _case(rng, dtype, small=(24, 9), large=(200, 30)):
@@ -177,8 +174,8 @@ def test_docstring_examples():
 
 def test_lecture_example_as_one_row():
     got = fastconv.correlate2d([[5, 3, 2, 5, 9, 7]], [[1, 2, 3]], "valid")
-    assert_same_result(got, np.array([[17, 22, 39, 44]]), op="correlate2d", isa="default",
-                       case="lecture example")
+    assert_close(got, np.array([[17, 22, 39, 44]]), op="correlate2d", isa="default",
+                 context="lecture example", **DROPIN)
 
 
 EMPTY = [(0, 3), (3, 0), (0, 0), (2, 2), (1, 3), (3, 1)]
@@ -243,9 +240,9 @@ def test_fillvalue_converts_like_scipy(dtype, fillvalue):
 def test_fillvalue_ignored_unless_fill():
     x = np.arange(6.0).reshape(2, 3)
     for boundary in ("wrap", "symm"):
-        assert_same_result(fastconv.correlate2d(x, x, "same", boundary, "not a number"),
-                           sps.correlate2d(x, x, "same", boundary, "not a number"),
-                           op="correlate2d", isa="default", case=boundary)
+        assert_close(fastconv.correlate2d(x, x, "same", boundary, "not a number"),
+                     sps.correlate2d(x, x, "same", boundary, "not a number"),
+                     op="correlate2d", isa="default", context=boundary, **DROPIN)
 
 
 def test_error_messages_name_the_argument():
@@ -294,8 +291,8 @@ def test_large_image_matches_scipy_and_threads_agree(op, rng, restore_threads, k
         fastconv.set_num_threads(2)
         two = fast(in1, in2, mode, boundary, 0.5)
         case = f"(300, 260) * {kshape}, {mode}, {boundary}"
-        assert_same_result(two, ref(in1, in2, mode, boundary, 0.5), op=op, isa="default", case=case)
-        assert_same_result(one, two, op=op, isa="default", case="1 vs 2 threads, " + case)
+        assert_close(two, ref(in1, in2, mode, boundary, 0.5), op=op, isa="default", context=case, **DROPIN)
+        assert_close(one, two, op=op, isa="default", context="1 vs 2 threads, " + case, **DROPIN)
 
 
 def test_direct_path_is_bitwise_repeatable_across_threads(rng, restore_threads):
@@ -342,5 +339,5 @@ def test_concurrent_calls_from_python_threads(rng, restore_threads):
         got = list(pool.map(lambda job: job[0](job[1], job[2], job[3]), jobs * 3))
     for i, y in enumerate(got):
         f, a, b, mode = jobs[i % len(jobs)]
-        assert_same_result(y, want[i % len(jobs)], op=f.__name__, isa="default",
-                           case=f"concurrent call {i}: {a.shape} * {b.shape} {mode}")
+        assert_close(y, want[i % len(jobs)], op=f.__name__, isa="default",
+                     context=f"concurrent call {i}: {a.shape} * {b.shape} {mode}", **DROPIN)

@@ -25,11 +25,8 @@ import numpy as np
 import pytest
 import scipy.signal as ss
 from _helpers import LAYOUTS, random_array, with_layout
-from dropins_reference import (
-    assert_same_behaviour,
-    assert_same_exception,
-    assert_same_result,
-)
+from dropins_reference import DROPIN, assert_same_behaviour, assert_same_exception
+from reference import assert_close
 from scipy.special import lambertw
 
 import fastconv
@@ -148,8 +145,8 @@ def test_axis_choices_and_widths_under_every_isa(isa, kernels_always, rng, dtype
     for op in OPS:
         for mode in MODES:
             want = getattr(ss, op)(x, k, mode, "direct")
-            assert_same_result(getattr(fs, op)(x, k, mode, "direct"), want, op=op, isa=isa,
-                               case=f"{dtype}{shape} * {kshape}, {mode}")
+            assert_close(getattr(fs, op)(x, k, mode, "direct"), want, op=op, isa=isa,
+                         context=f"{dtype}{shape} * {kshape}, {mode}", **DROPIN)
 
 
 @pytest.mark.parametrize("op", OPS)
@@ -581,7 +578,7 @@ def test_fft_of_non_finite_inputs_is_scipys(op):
         for mode in MODES:
             with np.errstate(all="ignore"):
                 want, got = getattr(ss, op)(x, k, mode), getattr(fs, op)(x, k, mode)
-            assert_same_result(got, want, op=op, isa="default", case=f"{k}, {mode}")
+            assert_close(got, want, op=op, isa="default", context=f"{k}, {mode}", **DROPIN)
 
 
 # ---- without SciPy ------------------------------------------------------------------------------
@@ -668,7 +665,7 @@ def test_unchanged_scipy_code_runs_on_fastconv_when_patched(rng):
         if isinstance(w, str):
             assert g == w
         else:
-            assert_same_result(g, w, op=f"call {i}", isa="default", case="patched script")
+            assert_close(g, w, op=f"call {i}", isa="default", context="patched script", **DROPIN)
 
 
 # ---- fastconv.dask.signal ----------------------------------------------------------------------------
@@ -698,11 +695,11 @@ def test_dask_signal_bitwise_the_in_memory_direct_sums(kernels_always, rng, ndim
                 continue
             got = getattr(fds, op)(lazy, k, mode).compute(scheduler="threads")
             if dtype == "c16":
-                assert_same_result(got, want, op=op, isa="default", case=case)
+                assert_close(got, want, op=op, isa="default", context=case, **DROPIN)
             else:
                 assert got.dtype == want.dtype and np.array_equal(got, want), case
-            assert_same_result(got, getattr(ss, op)(x, k, mode, "direct"), op=op, isa="default",
-                               case=f"{case}, against SciPy")
+            assert_close(got, getattr(ss, op)(x, k, mode, "direct"), op=op, isa="default",
+                         context=f"{case}, against SciPy", **DROPIN)
 
 
 def test_dask_signal_1d_kernel_larger_and_empty_follow_the_in_memory_rules(rng):
@@ -717,13 +714,13 @@ def test_dask_signal_1d_kernel_larger_and_empty_follow_the_in_memory_rules(rng):
                         getattr(fds, op)(da.from_array(a, chunks=9), v, mode).compute()
                     continue
                 got = getattr(fds, op)(da.from_array(a, chunks=9), v, mode).compute()
-                assert_same_result(got, want, op=op, isa="default", case=f"{len(v)} taps, {mode}")
+                assert_close(got, want, op=op, isa="default", context=f"{len(v)} taps, {mode}", **DROPIN)
     small, big = rng.standard_normal((3, 4, 2)), rng.standard_normal((6, 7, 5))
     for op in OPS:  # the kernel the larger input: computed in memory, as SciPy swaps
         for mode in ("full", "valid"):
             got = getattr(fds, op)(da.from_array(small, chunks=2), big, mode).compute()
-            assert_same_result(got, getattr(ss, op)(small, big, mode, "direct"), op=op,
-                               isa="default", case=f"kernel larger, {mode}")
+            assert_close(got, getattr(ss, op)(small, big, mode, "direct"), op=op,
+                         isa="default", context=f"kernel larger, {mode}", **DROPIN)
 
 
 def test_dask_signal_checks_before_computing():
