@@ -1,4 +1,4 @@
-"""The drop-ins beside NumPy and SciPy on the workloads in shapes/dropins.txt.
+"""The drop-ins beside NumPy and SciPy on the `table` workloads of src/fastconv/_bench/dropins.txt.
 
 Groups are one call (op, shape, mode) at one thread count, fastconv and the
 reference side by side:

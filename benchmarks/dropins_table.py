@@ -2,8 +2,9 @@
 
     python benchmarks/dropins_table.py [--repeats 5] [--threads 1 2] [--quick] [--out FILE] [--json FILE]
 
-Shapes: shapes/dropins.txt (np.convolve and np.correlate on a 1,000,000-sample
-float64 signal with 3-, 31- and 301-tap kernels in every mode;
+Shapes: the `table` rows of src/fastconv/_bench/dropins.txt (np.convolve and
+np.correlate on a 1,000,000-sample float64 signal with 3-, 31- and 301-tap kernels
+in every mode;
 scipy.signal.convolve2d and correlate2d on 1024x1024 float64 and float32 images
 with 3x3, 7x7 and 31x31 kernels, modes 'same', 'valid', 'full').
 

@@ -1,24 +1,30 @@
-"""The drop-in workloads (shapes/dropins.txt) and one zero-argument callable per
-implementation, shared by bench_dropins.py and dropins_table.py so both time
-exactly the same calls. Every call allocates its own result, as a user's does."""
+"""The drop-in workloads (the ``table`` rows of src/fastconv/_bench/dropins.txt) and one
+zero-argument callable per implementation, shared by bench_dropins.py and dropins_table.py
+so both time exactly the same calls. Every call allocates its own result, as a user's does."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from scipy import signal as sps
 
 import fastconv
+from fastconv._bench import shapes
 
 SEED = 0
 
 
+def _dims(v) -> str:
+    return "x".join(map(str, v)) if isinstance(v, tuple) else str(v)
+
+
 @dataclass(frozen=True)
 class DropinCase:
+    """A ``table`` row of fastconv/_bench/dropins.txt, sizes as written ("1000000", "1024x1024")."""
     name: str
     kind: str      # "1d" or "2d"
+    functions: str  # "convolve,correlate" or "convolve2d,correlate2d"
     dtype: str
     size: str      # "1000000" or "1024x1024"
     kernel: str    # "31" or "7x7"
@@ -26,28 +32,31 @@ class DropinCase:
     quick_size: str
     description: str
 
+    @classmethod
+    def of(cls, row: shapes.DropinCase) -> DropinCase:
+        return cls(row.name, "1d" if row.peer == "numpy" else "2d", row.functions, row.dtype,
+                   _dims(row.in1), _dims(row.in2), row.modes, _dims(row.quick_in1), row.description)
+
     @staticmethod
-    def _dims(text: str) -> tuple[int, ...]:
+    def _shape(text: str) -> tuple[int, ...]:
         return tuple(int(v) for v in text.split("x"))
 
     def shape(self, quick: bool) -> tuple[int, ...]:
-        return self._dims(self.quick_size if quick else self.size)
+        return self._shape(self.quick_size if quick else self.size)
 
     @property
     def kernel_shape(self) -> tuple[int, ...]:
-        return self._dims(self.kernel)
+        return self._shape(self.kernel)
 
     @property
     def mode_list(self) -> list[str]:
         return self.modes.split(",")
 
     def ops(self) -> list[tuple[str, Callable, Callable]]:
-        """(name, fastconv function, reference function) pairs."""
-        if self.kind == "1d":
-            return [("np.convolve", fastconv.convolve, np.convolve),
-                    ("np.correlate", fastconv.correlate, np.correlate)]
-        return [("convolve2d", fastconv.convolve2d, sps.convolve2d),
-                ("correlate2d", fastconv.correlate2d, sps.correlate2d)]
+        """(name, fastconv function, reference function) for each of the row's functions."""
+        ref = np if self.kind == "1d" else sps
+        return [(f"np.{f}" if self.kind == "1d" else f, getattr(fastconv, f), getattr(ref, f))
+                for f in self.functions.split(",")]
 
     @property
     def reference(self) -> str:
@@ -58,19 +67,7 @@ class DropinCase:
         return f"{self.dtype} {size} * {self.kernel}"
 
 
-def _read(path: Path) -> list[dict[str, str]]:
-    """Rows of the whitespace table whose column names sit on its ``# name ...`` line."""
-    columns: list[str] = []
-    rows = []
-    for line in path.read_text().splitlines():
-        if line.startswith("# name"):
-            columns = line[1:].split()
-        elif line.strip() and not line.startswith("#"):
-            rows.append(dict(zip(columns, line.split(None, len(columns) - 1))))
-    return rows
-
-
-CASES = [DropinCase(**row) for row in _read(Path(__file__).with_name("shapes") / "dropins.txt")]
+CASES = [DropinCase.of(row) for row in shapes.DROPIN_TABLE_CASES]
 
 
 def calls(case: DropinCase, op: str, mode: str, quick: bool, seed: int = SEED):

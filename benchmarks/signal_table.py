@@ -2,7 +2,7 @@
 
     python benchmarks/signal_table.py [--repeats 5] [--threads 1 2] [--quick] [--out FILE] [--json FILE]
 
-Shapes: shapes/signal.txt (the 1-D and 2-D shapes of docs/dropins.md, 256x256
+Shapes: src/fastconv/_bench/signal.txt (the 1-D and 2-D shapes of docs/dropins.md, 256x256
 images with 64x64 kernels, 3-D volumes), float64 and float32, every mode listed
 there, `method` as listed: 'auto' decides as SciPy's choose_conv_method, so both
 sides run the same algorithm class (the column `method` says which); 'direct'
@@ -19,15 +19,14 @@ meanwhile (a case above --busy is measured again, up to --tries times).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import fastconv.signal
 import numpy as np
+from fastconv._bench.shapes import read_table
 from fastconv._bench.timing import OtherLoad
 from scipy import signal as sps
 
 from dropins_table import measure, measure_all, parse_args, report
-from dropins_workloads import _read
 
 SEED = 0
 
@@ -54,7 +53,7 @@ def _call(fn, args):
     return lambda: fn(*args)
 
 
-CASES = [SignalCase(**row) for row in _read(Path(__file__).with_name("shapes") / "signal.txt")]
+CASES = [SignalCase(**row) for row in read_table("signal.txt")]
 
 
 def run(threads: int, repeats: int, quick: bool, busy: float, tries: int) -> list[dict]:

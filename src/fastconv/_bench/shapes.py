@@ -14,9 +14,10 @@ HERE = Path(__file__).resolve().parent
 MODES = ("full", "quick", "smoke")
 
 
-def _read(filename: str) -> list[dict[str, str]]:
-    """Rows of a whitespace table whose column names sit on the ``# name ...`` comment line;
-    the last column (the description) keeps its spaces."""
+def read_table(filename: str) -> list[dict[str, str]]:
+    """Rows of a whitespace table next to this file whose column names sit on the ``# name ...``
+    comment line; the last column (the description) keeps its spaces. (The benchmarks/ scripts
+    read their tables here too.)"""
     columns: list[str] = []
     rows = []
     for line in (HERE / filename).read_text().splitlines():
@@ -142,26 +143,47 @@ class PoolCase:
 
 @dataclass(frozen=True)
 class DropinCase:
+    """A row of dropins.txt: each of `functions` in each of `modes` (comma lists); `report`
+    says who times it ("bench": the ``fastconv bench`` area, "table": benchmarks/)."""
     name: str
-    function: str
+    functions: str
+    dtype: str
     in1: int | tuple[int, int]
     in2: int | tuple[int, int]
-    mode: str
+    modes: str
     quick_in1: int | tuple[int, int]
     smoke_in1: int | tuple[int, int]
+    report: str
     description: str
+
+    @property
+    def function(self) -> str:
+        """The one function of a ``bench`` row."""
+        return self._one(self.functions, "function")
+
+    @property
+    def mode(self) -> str:
+        """The one mode of a ``bench`` row."""
+        return self._one(self.modes, "mode")
+
+    def _one(self, values: str, what: str) -> str:
+        if "," in values:
+            raise ValueError(f"dropins.txt: row {self.name!r} has several {what}s: {values}")
+        return values
 
     @property
     def peer(self) -> str:
         """The library fastconv.<function> stands in for."""
-        return "numpy" if self.function in ("convolve", "correlate") else "scipy"
+        return "numpy" if self.functions.split(",")[0] in ("convolve", "correlate") else "scipy"
 
-    def size(self, mode: str):
-        return _pick(mode, self.in1, self.quick_in1, self.smoke_in1)
+    def size(self, mode: str) -> int | tuple[int, int]:
+        size: int | tuple[int, int] = _pick(mode, self.in1, self.quick_in1, self.smoke_in1)
+        return size
 
-    def label(self, in1) -> str:
-        dims = lambda s: "x".join(map(str, s)) if isinstance(s, tuple) else str(s)  # noqa: E731
-        return f"{self.function} {dims(in1)} * {dims(self.in2)} float64, mode '{self.mode}'"
+    def label(self, in1: int | tuple[int, int]) -> str:
+        def dims(s: int | tuple[int, int]) -> str:
+            return "x".join(map(str, s)) if isinstance(s, tuple) else str(s)
+        return f"{self.function} {dims(in1)} * {dims(self.in2)} {self.dtype}, mode '{self.mode}'"
 
 
 @dataclass(frozen=True)
@@ -257,12 +279,16 @@ class SmallCase:
         return f"{self.op} {dims} * {self.in2} float64, mode '{mode}'"
 
 
-CONV_LAYERS = [ConvLayer(**_typed(r)) for r in _read("conv2d.txt")]
-RELU_CASES = [ReluCase(**_typed(r)) for r in _read("relu.txt")]
-POOL_CASES = [PoolCase(**_typed(r)) for r in _read("max_pool2d.txt")]
-DROPIN_CASES = [DropinCase(**_typed(r)) for r in _read("dropins.txt")]
+CONV_LAYERS = [ConvLayer(**_typed(r)) for r in read_table("conv2d.txt")]
+RELU_CASES = [ReluCase(**_typed(r)) for r in read_table("relu.txt")]
+POOL_CASES = [PoolCase(**_typed(r)) for r in read_table("max_pool2d.txt")]
+_DROPINS = [DropinCase(**_typed(r, text=("name", "description", "functions", "dtype", "modes",
+                                           "report")))
+            for r in read_table("dropins.txt")]
+DROPIN_CASES = [c for c in _DROPINS if c.report == "bench"]
+DROPIN_TABLE_CASES = [c for c in _DROPINS if c.report == "table"]
 FAMILY_CASES = [FamilyCase(**_typed(r, text=("name", "description", "function", "area", "dtype",
                                               "kernel", "param")))
-                for r in _read("family.txt")]
+                for r in read_table("family.txt")]
 SMALL_CASES = [SmallCase(**_typed(r, text=("name", "op", "in2", "description")))
-               for r in _read("small.txt")]
+               for r in read_table("small.txt")]
