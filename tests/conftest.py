@@ -1,5 +1,6 @@
 """Shared fixtures: run a test under every instruction set the CPU has, a seeded
-random generator per test, and thread-count save/restore."""
+random generator per test, thread-count save/restore, and the drop-ins' engine
+forced down one path."""
 from __future__ import annotations
 
 import zlib
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _kernels
+from fastconv import _correlate, _kernels
 
 ISAS = _kernels.ISA_NAMES  # the C library's names, in the order of its fc_isa
 ISA_RANK = {name: rank for rank, name in enumerate(ISAS)}
@@ -49,3 +50,11 @@ def restore_threads():
     finally:
         fastconv.set_num_threads(previous)
         fastconv._kernels.parallel_threshold_ns(threshold)
+
+
+@pytest.fixture
+def force_path(request, monkeypatch):
+    """The drop-ins' engine forced down one path (indirect parametrization: "slow",
+    the exact twin in fastconv.slow, or another of _correlate's FORCE_PATH values)."""
+    monkeypatch.setattr(_correlate, "FORCE_PATH", request.param)
+    return request.param

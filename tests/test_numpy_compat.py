@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _correlate, numpy_compat
+from fastconv import numpy_compat
 from _helpers import LAYOUTS, random_array, with_layout
 from dropins_reference import DROPIN, assert_same_behaviour
 from reference import assert_close
@@ -54,12 +54,6 @@ def test_matches_numpy_random(isa, rng, op, dtype, seed):
     a, v, desc = _case(rng, dtype)
     for mode in ("valid", "same", "full", MODES[3 + rng.integers(3)]):
         _check(op, a, v, mode, isa, desc)
-
-
-@pytest.fixture
-def force_path(request, monkeypatch):
-    monkeypatch.setattr(_correlate, "FORCE_PATH", request.param)
-    return request.param
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -14,7 +14,6 @@ import pytest
 from scipy import signal as sps
 
 import fastconv
-from fastconv import _correlate
 from fastconv import signal as fc_signal
 from _helpers import LAYOUTS, random_array, with_layout
 from dropins_reference import DROPIN, assert_same_behaviour, assert_same_exception
@@ -103,12 +102,6 @@ def test_matches_scipy_random(isa, rng, op, dtype, seed):
     for mode in MODES:
         for boundary in BOUNDARIES:
             _check(op, in1, in2, mode, boundary, _fillvalue(rng, dtype), isa, desc)
-
-
-@pytest.fixture
-def force_path(request, monkeypatch):
-    monkeypatch.setattr(_correlate, "FORCE_PATH", request.param)
-    return request.param
 
 
 @pytest.mark.parametrize("seed", range(3))
