@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import raises
 
 from fastconv.datasets import mnist
 from fastconv.datasets.idx import read_idx, write_idx
@@ -59,15 +60,6 @@ def make_mnist(directory: Path, n_train: int, n_test: int, gz: bool = True, seed
 def train_count(path=None) -> int:
     (x_train, _), _ = mnist.load_data(path)
     return len(x_train)
-
-
-def raises_naming(exc, call, *words) -> str:
-    with pytest.raises(exc) as info:
-        call()
-    msg = str(info.value)
-    for word in words:
-        assert str(word) in msg, f"{exc.__name__} message does not mention {word!r}: {msg!r}"
-    return msg
 
 
 # ---- the shared mnist-5k subset -------------------------------------------------------
@@ -171,7 +163,7 @@ def test_read_idx_header_is_big_endian():
                                      (np.zeros(3, np.uint16), TypeError), (np.uint8(3), ValueError)],
                          ids=["bool", "complex64", "uint16", "0-d"])
 def test_write_idx_rejects_what_idx_cannot_hold(tmp_path, bad, exc):
-    raises_naming(exc, lambda: write_idx(tmp_path / "x", bad), "write_idx")
+    raises(lambda: write_idx(tmp_path / "x", bad), exc, "write_idx")
 
 
 # ---- broken files: ValueError naming the file -----------------------------------------
@@ -222,7 +214,7 @@ def test_load_data_broken_raw_images_raise_valueerror_naming_file(tmp_path, corr
     make_mnist(tmp_path, 3, 3, gz=False)
     bad = tmp_path / "train-images-idx3-ubyte"
     corrupt(bad)
-    raises_naming(ValueError, lambda: mnist.load_data(tmp_path), str(bad), *words)
+    raises(lambda: mnist.load_data(tmp_path), ValueError, str(bad), *words)
 
 
 @pytest.mark.parametrize("corrupt", [corrupt_truncated, corrupt_oversized, corrupt_magic],
@@ -234,7 +226,7 @@ def test_load_data_broken_payload_inside_gzip_raises_valueerror(tmp_path, corrup
     gz = raw.with_name(raw.name + ".gz")
     gz.write_bytes(gzip.compress(raw.read_bytes()))
     raw.unlink()
-    raises_naming(ValueError, lambda: mnist.load_data(tmp_path), str(gz))
+    raises(lambda: mnist.load_data(tmp_path), ValueError, str(gz))
 
 
 @pytest.mark.parametrize("damage", ["cut-stream", "flip-byte", "bad-crc"])
@@ -249,7 +241,7 @@ def test_load_data_invalid_gzip_stream_raises_valueerror(tmp_path, damage):
     else:
         data[-8] ^= 0xFF  # CRC-32 in the trailer
     gz.write_bytes(bytes(data))
-    raises_naming(ValueError, lambda: mnist.load_data(tmp_path), str(gz))
+    raises(lambda: mnist.load_data(tmp_path), ValueError, str(gz))
 
 
 @pytest.mark.parametrize("prefix", ["train", "t10k"])
@@ -257,13 +249,13 @@ def test_load_data_image_label_count_mismatch_raises(tmp_path, prefix):
     make_mnist(tmp_path, 3, 3)
     labels = tmp_path / f"{prefix}-labels-idx1-ubyte.gz"
     write_idx(labels, np.zeros(2, np.uint8))
-    raises_naming(ValueError, lambda: mnist.load_data(tmp_path),
-                  str(tmp_path / f"{prefix}-images-idx3-ubyte.gz"), str(labels), "3 images", "2 labels")
+    raises(lambda: mnist.load_data(tmp_path), ValueError,
+           str(tmp_path / f"{prefix}-images-idx3-ubyte.gz"), str(labels), "3 images", "2 labels")
 
 
 def test_read_idx_names_a_stream_without_name():
-    raises_naming(ValueError, lambda: read_idx(io.BytesIO(b"\x00\x00\x08")), "<IDX stream>", "truncated")
-    raises_naming(TypeError, lambda: read_idx(b"\x00\x00\x08\x01"), "read_idx")
+    raises(lambda: read_idx(io.BytesIO(b"\x00\x00\x08")), ValueError, "<IDX stream>", "truncated")
+    raises(lambda: read_idx(b"\x00\x00\x08\x01"), TypeError, "read_idx")
 
 
 # ---- where load_data looks ------------------------------------------------------------
@@ -318,7 +310,7 @@ def test_cache_dir_follows_xdg_then_home(monkeypatch, tmp_path):
 def test_load_data_explicit_path_without_files_does_not_fall_back(places):
     empty = places / "empty"
     empty.mkdir()
-    msg = raises_naming(mnist.DatasetNotFoundError, lambda: mnist.load_data(empty), str(empty), "none of the files")
+    msg = raises(lambda: mnist.load_data(empty), mnist.DatasetNotFoundError, str(empty), "none of the files")
     assert str(places / "data") not in msg  # only the given path was searched
 
 
@@ -327,14 +319,14 @@ def test_load_data_offline_without_files_lists_every_place(tmp_path, monkeypatch
     (data / "mnist").mkdir(parents=True)
     write_idx(data / "mnist" / "train-images-idx3-ubyte.gz", np.zeros((1, 28, 28), np.uint8))
     monkeypatch.setenv("FASTCONV_DATA", str(data))
-    msg = raises_naming(FileNotFoundError, mnist.load_data, *mnist.FILES,
-                        f"$FASTCONV_DATA/mnist: {data / 'mnist'} (missing train-labels-idx1-ubyte",
-                        f"$FASTCONV_DATA: {data} (none of the files)",
-                        f"user cache: {mnist.cache_dir()} (no such directory)",
-                        "FASTCONV_OFFLINE=1", "set FASTCONV_DATA=DIR", "path=DIR")
+    msg = raises(mnist.load_data, FileNotFoundError, *mnist.FILES,
+                 f"$FASTCONV_DATA/mnist: {data / 'mnist'} (missing train-labels-idx1-ubyte",
+                 f"$FASTCONV_DATA: {data} (none of the files)",
+                 f"user cache: {mnist.cache_dir()} (no such directory)",
+                 "FASTCONV_OFFLINE=1", "set FASTCONV_DATA=DIR", "path=DIR")
     assert not mnist.cache_dir().exists()  # offline: not even the cache directory is created
     monkeypatch.delenv("FASTCONV_DATA")
-    raises_naming(mnist.DatasetNotFoundError, mnist.load_data, "$FASTCONV_DATA: not set", str(mnist.cache_dir()))
+    raises(mnist.load_data, mnist.DatasetNotFoundError, "$FASTCONV_DATA: not set", str(mnist.cache_dir()))
 
 
 @pytest.mark.parametrize("value,offline", [("1", True), ("true", True), ("YES", True), ("0", False),
@@ -398,8 +390,8 @@ def test_download_with_matching_digest_is_cached_and_reused(online, shared):
 
 def test_download_with_wrong_digest_raises_and_keeps_nothing(online):
     opener = online(trust=False)  # the shared files are not the official ones
-    raises_naming(ValueError, mnist.load_data, "SHA-256 mismatch", mnist.OFFICIAL_SHA256["train-images-idx3-ubyte.gz"],
-                  *(mirror + "train-images-idx3-ubyte.gz" for mirror in mnist.MIRRORS))
+    raises(mnist.load_data, ValueError, "SHA-256 mismatch", mnist.OFFICIAL_SHA256["train-images-idx3-ubyte.gz"],
+           *(mirror + "train-images-idx3-ubyte.gz" for mirror in mnist.MIRRORS))
     assert len(opener.urls) == len(mnist.MIRRORS)  # every mirror tried, then it stopped
     assert os.listdir(mnist.cache_dir()) == []
 
@@ -424,8 +416,8 @@ def test_download_fetches_only_files_missing_from_cache(online):
 def test_download_network_failure_raises_not_found_listing_urls(online):
     errors = {mirror: urllib.error.URLError("no route to host") for mirror in mnist.MIRRORS}
     online(fail=errors)
-    raises_naming(mnist.DatasetNotFoundError, mnist.load_data, "Downloading failed", "no route to host",
-                  *(mirror + "train-images-idx3-ubyte.gz" for mirror in mnist.MIRRORS), str(mnist.cache_dir()))
+    raises(mnist.load_data, mnist.DatasetNotFoundError, "Downloading failed", "no route to host",
+           *(mirror + "train-images-idx3-ubyte.gz" for mirror in mnist.MIRRORS), str(mnist.cache_dir()))
     assert os.listdir(mnist.cache_dir()) == []
 
 
@@ -438,5 +430,5 @@ def test_download_interrupted_mid_file_keeps_nothing(online, monkeypatch):
 
     opener = online()
     monkeypatch.setattr(mnist, "_urlopen", lambda req, timeout=None: Broken(opener.files["train-images-idx3-ubyte.gz"]))
-    raises_naming(mnist.DatasetNotFoundError, mnist.load_data, "read timed out")
+    raises(mnist.load_data, mnist.DatasetNotFoundError, "read timed out")
     assert os.listdir(mnist.cache_dir()) == []
