@@ -54,7 +54,6 @@ static inline void *fc_alloc(size_t n_bytes) {
  * (tid 0 is the calling thread). Regions hold no barriers: each thread's share
  * depends only on (tid, team), and anything that combines the shares runs
  * after fc_parallel returns. */
-enum { FC_MAX_THREADS = 1024 };
 typedef void (*fc_region_fn)(void *ctx, int tid, int team);
 
 /* Runs fn(ctx, tid, team) on `team` threads and returns when all are done.

@@ -13,6 +13,7 @@ cdef extern from "fastconv/fastconv.h" nogil:
         FC_ISA_AVX2
         FC_ISA_AVX512
     enum: FC_ISA_COUNT
+    enum: FC_MAX_THREADS
     ctypedef struct fc_conv2d_params:
         int64_t n, c, h, w, k, r, s, oh, ow
         int64_t stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, groups

@@ -7,7 +7,7 @@ from typing import Any
 
 from . import _kernels, _tuning
 
-MAX_THREADS = 1024
+MAX_THREADS = _kernels.MAX_THREADS  # the C pool's cap, FC_MAX_THREADS
 
 
 def get_num_threads() -> int:

@@ -33,6 +33,8 @@ cdef extern from *:
 # The ISA names, in fc_isa's order, as the C library spells them.
 ISA_NAMES = tuple(fc_isa_name(<fc_isa>i).decode() for i in range(FC_ISA_COUNT))
 
+MAX_THREADS = FC_MAX_THREADS  # the pool's cap on the thread count
+
 THREAD_ERROR = ("{op}: fastconv could not start its worker threads (the system refused a new "
                 "thread: too many threads, or too little address space); nothing was computed. "
                 "fastconv.set_num_threads(1) runs without them.")

@@ -379,7 +379,8 @@ int fc_plan_only(int on);
 /* ---- runtime control -----------------------------------------------------*/
 /* fastconv's own thread pool (threads.c). The count is set_num_threads's,
  * else $FASTCONV_NUM_THREADS, else $OMP_NUM_THREADS's first entry, else the
- * CPUs this process may run on; at most 1024. */
+ * CPUs this process may run on; at most FC_MAX_THREADS. */
+enum { FC_MAX_THREADS = 1024 };
 int fc_get_num_threads(void);
 void fc_set_num_threads(int n); /* n <= 0: back to the default */
 /* A further limit for calls made by the calling thread only (0: none); n >= 0
