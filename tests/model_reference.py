@@ -63,9 +63,8 @@ def tf_pool_geometry(n, k, s, padding):
     """(pad_before, pad_after, out) of TensorFlow's max pooling along one axis."""
     if padding == "valid":
         return 0, 0, (n - k) // s + 1
-    out = math.ceil(n / s)
-    total = max((out - 1) * s + k - n, 0)
-    return total // 2, total - total // 2, out
+    (before, after), out = ref.tf_same_padding(n, k, s, 1)
+    return before, after, out
 
 
 def numpy_max_pool_nhwc(x, pool, strides, padding):
