@@ -1,11 +1,13 @@
 """Helpers shared by the test modules: `raises`, the one check of an exception and
 the words of its message; `torch_one_thread`, which keeps PyTorch's references on
-one thread in a module that imports it; and the array zoo (`random_array`,
-`with_layout`, `LAYOUTS`). (The references and the comparison helper are in
-reference.py, which the fuzzer loads without pytest.)"""
+one thread in a module that imports it; the array zoo (`random_array`,
+`with_layout`, `LAYOUTS`); and a saved model's zip members (`members_of`,
+`write_zip`). (The references and the comparison helper are in reference.py,
+which the fuzzer loads without pytest.)"""
 from __future__ import annotations
 
 import re
+import zipfile
 
 import numpy as np
 import pytest
@@ -84,3 +86,20 @@ def with_layout(rng: np.random.Generator, arr: np.ndarray, layout: str | None = 
     if layout == "list" and arr.size and arr.dtype.kind in "biuf" and arr.dtype.itemsize <= 8:
         return arr.tolist() if arr.dtype in (np.int64, np.float64, np.bool_) else arr
     return arr
+
+
+# ---- model files: a saved model as the members of its zip ------------------------------------
+
+
+def members_of(path):
+    """{member name: bytes} of the zip at `path` (a saved model)."""
+    with zipfile.ZipFile(path) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def write_zip(path, members):
+    """A zip at `path` holding `members` ({name: bytes}); returns `path`."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _helpers import raises
+from _helpers import members_of, raises, write_zip
 
 from fastconv import (
     activations,
@@ -512,18 +512,6 @@ def test_state_after_pop_and_add_keeps_the_binding_across_save_and_load(tmp_path
 
 
 # ---- older files, malformed state -------------------------------------------------------------
-
-
-def members_of(path):
-    with zipfile.ZipFile(path) as zf:
-        return {name: zf.read(name) for name in zf.namelist()}
-
-
-def write_zip(path, members):
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return path
 
 
 def npy(arr, allow_pickle=False):

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from _helpers import raises, torch_one_thread  # noqa: F401 - torch_one_thread: autouse, torch on one thread
+from _helpers import members_of, raises, torch_one_thread, write_zip  # noqa: F401 - torch_one_thread: autouse, torch on one thread
 from model_reference import (
     ARCHS,
     INPUT_SHAPE,
@@ -686,18 +686,6 @@ def test_the_saved_file_is_a_zip_of_json_and_npy_without_pickle(tmp_path):
 
 
 # malformed files: each a mutation of a good file's members
-
-
-def members_of(path):
-    with zipfile.ZipFile(path) as zf:
-        return {name: zf.read(name) for name in zf.namelist()}
-
-
-def write_zip(path, members):
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return path
 
 
 def with_config(members, change):
