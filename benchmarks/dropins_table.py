@@ -81,6 +81,22 @@ def measure(fast, ref, repeats: int) -> dict:
             "speedup": float(np.median(tr) / np.median(tf))}
 
 
+def measure_least_disturbed(fast, ref, repeats: int, tries: int, busy: float) -> dict:
+    """measure(), again while other processes took more than `busy` of all CPU time
+    (up to `tries` attempts in all); the least disturbed attempt, with that share
+    as "others_cpu"."""
+    best = None
+    for _ in range(tries):
+        others = OtherLoad()
+        r = measure(fast, ref, repeats)
+        r["others_cpu"] = others.share()
+        if best is None or (r["others_cpu"] or 0) < (best["others_cpu"] or 0):
+            best = r
+        if (r["others_cpu"] or 0) <= busy:
+            break
+    return best
+
+
 def run(threads: int, repeats: int, quick: bool, busy: float, tries: int) -> list[dict]:
     """Every case at one thread count. A case during which other processes took
     more than `busy` of all CPU time is measured again (up to `tries` times in
@@ -93,16 +109,7 @@ def run(threads: int, repeats: int, quick: bool, busy: float, tries: int) -> lis
                 fast, ref = fns["fastconv"], fns[case.reference]
                 err = dw.rel_error(fast(), ref())
                 assert err <= dw.TOLERANCE[case.dtype], f"{case.name} {op} {mode}: error {err:.3g}"
-                best = None
-                for _ in range(tries):
-                    others = OtherLoad()
-                    r = measure(fast, ref, repeats)
-                    r["others_cpu"] = others.share()
-                    if best is None or (r["others_cpu"] or 0) < (best["others_cpu"] or 0):
-                        best = r
-                    if (r["others_cpu"] or 0) <= busy:
-                        break
-                r = best
+                r = measure_least_disturbed(fast, ref, repeats, tries, busy)
                 # the full-size shapes share a column per kernel; the per-call rows
                 # (other sizes) get a column of their own
                 column = case.kernel if case.size in ("1000000", "1024x1024") else \

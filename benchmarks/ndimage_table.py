@@ -24,9 +24,8 @@ import fastconv.ndimage as fndi
 import numpy as np
 import scipy.ndimage as sndi
 from fastconv._bench import workloads
-from fastconv._bench.timing import OtherLoad
 
-from dropins_table import measure, measure_all, parse_args, report, tables
+from dropins_table import measure_least_disturbed, measure_all, parse_args, report, tables
 
 
 def cases(quick: bool) -> list[tuple[str, str, str, object, tuple, dict]]:
@@ -84,15 +83,7 @@ def run(threads: int, repeats: int, quick: bool, busy: float, tries: int) -> lis
         fast = _call(getattr(fndi, name), args, kwargs)
         ref = _call(getattr(sndi, name), args, kwargs)
         check(name, fast(), ref())
-        best = None
-        for _ in range(tries):
-            others = OtherLoad()
-            r = measure(fast, ref, repeats)
-            r["others_cpu"] = others.share()
-            if best is None or (r["others_cpu"] or 0) < (best["others_cpu"] or 0):
-                best = r
-            if (r["others_cpu"] or 0) <= busy:
-                break
+        best = measure_least_disturbed(fast, ref, repeats, tries, busy)
         best.update(table=table, row=row, column=column, threads=threads)
         results.append(best)
         share = "?" if best["others_cpu"] is None else f"{100 * best['others_cpu']:.0f}%"

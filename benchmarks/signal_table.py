@@ -23,10 +23,9 @@ from dataclasses import dataclass
 import fastconv.signal
 import numpy as np
 from fastconv._bench.shapes import read_table
-from fastconv._bench.timing import OtherLoad
 from scipy import signal as sps
 
-from dropins_table import measure, measure_all, parse_args, report
+from dropins_table import measure_least_disturbed, measure_all, parse_args, report
 
 SEED = 0
 
@@ -73,15 +72,7 @@ def run(threads: int, repeats: int, quick: bool, busy: float, tries: int) -> lis
             limit = 1e-4 if case.dtype == "float32" else 1e-10
             assert err <= limit, f"{case.name} {mode}: relative error {err:.3g}"
             chosen = case.method if case.method != "auto" else sps.choose_conv_method(x, k, mode)
-            best = None
-            for _ in range(tries):
-                others = OtherLoad()
-                r = measure(fast, ref, repeats)
-                r["others_cpu"] = others.share()
-                if best is None or (r["others_cpu"] or 0) < (best["others_cpu"] or 0):
-                    best = r
-                if (r["others_cpu"] or 0) <= busy:
-                    break
+            best = measure_least_disturbed(fast, ref, repeats, tries, busy)
             r = dict(best, case=case.name, threads=threads, mode=mode, method=case.method,
                      chosen=chosen, dtype=case.dtype, shapes=f"{'x'.join(map(str, s1))} * "
                      f"{'x'.join(map(str, s2))}")
