@@ -109,6 +109,11 @@ def test_conv2d_front_geometry_is_the_general_paths(call):
     except (TypeError, ValueError):
         g = None
     out_shape = g.out_shape[1:] if g is not None and x.ndim == 3 else g.out_shape if g else (1,)
+    if np.prod(out_shape, dtype=float) > 1 << 24:
+        # an option as large as 2**31 the general path accepts (its output would be
+        # too large to make here): the front doors leave it to the general path
+        assert _nnfront.conv2d(x, weight, None, stride, padding, dilation, groups, layout) is None
+        return
     gy = np.ones(out_shape, dtype=x.dtype)
     front = _nnfront.conv2d_backward_geometry(gy, x, weight, stride, padding, dilation, groups, layout)
     if front is None:
