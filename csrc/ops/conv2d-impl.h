@@ -231,9 +231,10 @@ static IGEMM_ENTRY_T FC_(pick_igemm)(int64_t rows, int64_t cols) {
  * (csrc/ops/tuning.c; *tuned = 1), else pick_igemm_at's (*tuned = 0). */
 static int FC_(tuned_igemm_at)(const fc_ukernel_table *tab, fc_tune_site site, int64_t rows,
                                int64_t cols, int64_t depth, int *tuned) {
-  const int v = fc_tune_variant(site, (int64_t)sizeof(T), rows, cols, depth);
+  const int fixed = FC_(pick_igemm_at)(tab, rows, cols);
+  const int v = fc_tune_variant(site, (int64_t)sizeof(T), rows, cols, depth, fixed);
   *tuned = v >= 0 && v < FC_MAX_IGEMM_TILES && tab->IGEMM[v].fn;
-  return *tuned ? v : FC_(pick_igemm_at)(tab, rows, cols);
+  return *tuned ? v : fixed;
 }
 
 /* That tile itself, from the table in use. */

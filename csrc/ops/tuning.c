@@ -79,8 +79,9 @@ int fc_tune_seen(fc_tune_entry *out, int max, int reset) {
   return n;
 }
 
-int fc_tune_variant(fc_tune_site site, int64_t elem, int64_t rows, int64_t cols, int64_t depth) {
-  const fc_tune_entry key = {site, fc_current_isa(), elem, rows, cols, depth, 0};
+int fc_tune_variant(fc_tune_site site, int64_t elem, int64_t rows, int64_t cols, int64_t depth,
+                    int static_variant) {
+  const fc_tune_entry key = {site, fc_current_isa(), elem, rows, cols, depth, static_variant};
   int known = 0;
   for (int i = 0; i < fc_nseen && !known; i++) known = fc_tune_cmp(&fc_seen[i], &key) == 0;
   if (!known && fc_nseen < FC_TUNE_MAX_SEEN) fc_seen[fc_nseen++] = key;

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Time every register tile of the dispatch table on the products of the lecture "
                     "model's dense layers and of the benchmark's conv2d layers, at the current "
                     "thread count, and save the tiles that beat the static choice by more than 3%% "
-                    "to a file in the user cache, which `import fastconv` loads (FASTCONV_TUNE=off "
+                    "(in the median and in four rounds of five) to a file in the user cache, which `import fastconv` loads (FASTCONV_TUNE=off "
                     "ignores it). Every tile gives the same results. Takes about a minute.")
     p_tune.add_argument("--repeats", type=int, default=5, help="rounds of timing per tile (default 5)")
     p_tune.add_argument("--min-time", type=float, default=0.02,

@@ -108,7 +108,7 @@ cdef extern from "fastconv/fastconv.h" nogil:
         int32_t variant
     int fc_tune_load(int64_t n, const fc_tune_entry *entries)
     int64_t fc_tune_count()
-    int fc_tune_variant(fc_tune_site site, int64_t elem, int64_t rows, int64_t cols, int64_t depth)
+    int fc_tune_variant(fc_tune_site site, int64_t elem, int64_t rows, int64_t cols, int64_t depth, int static_variant)
     int fc_tune_force(const fc_tune_entry *choice)
     int fc_tune_seen(fc_tune_entry *out, int max, int reset)
     int fc_igemm_tiles(int64_t elem, int64_t *mr, int64_t *nr, int max)

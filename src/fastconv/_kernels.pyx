@@ -862,8 +862,8 @@ def tune_force(choice):
 
 
 def tune_seen(bint reset=True):
-    """The products (site, isa, dtype, rows, cols, depth, 0) this thread planned
-    since the last reset, oldest first (16 at most)."""
+    """The products (site, isa, dtype, rows, cols, depth, static variant) this
+    thread planned since the last reset, oldest first (16 at most)."""
     cdef fc_tune_entry e[16]
     cdef int n = fc_tune_seen(e, 16, reset), i
     return [_choice(&e[i]) for i in range(n)]
@@ -871,4 +871,4 @@ def tune_seen(bint reset=True):
 
 def tune_variant(str site, dtype, int64_t rows, int64_t cols, int64_t depth):
     """The tuned variant for a product, or -1 (the static choice)."""
-    return fc_tune_variant(<fc_tune_site>TUNE_SITES[site], _elem(dtype), rows, cols, depth)
+    return fc_tune_variant(<fc_tune_site>TUNE_SITES[site], _elem(dtype), rows, cols, depth, 0)

@@ -5,10 +5,11 @@ tile from the dispatch table by a static rule (the least padded work). That
 rule was set on one CPU; another (two FMA ports, a larger L2) may run another
 tile faster. ``fastconv tune`` (`tune`) times every tile of the table on the
 products that given calls plan, interleaved, median of repeats, and keeps a
-tile only where it beats the static choice by more than `MARGIN`. The choices
-go to a file in the user cache, one per CPU model and fastconv version, which
-``import fastconv`` loads (`load_at_start`); ``FASTCONV_TUNE=off`` skips it, so
-the static choice runs, the same on every run.
+tile only where it beats the static choice by more than `MARGIN` in the
+median and in four rounds of five. The choices go to a file in the user
+cache, one per CPU model and fastconv version, which ``import fastconv``
+loads (`load_at_start`); ``FASTCONV_TUNE=off`` skips it, so the static choice
+runs, the same on every run.
 
 A tile changes how outputs are grouped into registers, never how one output
 is summed (the tap and depth blocks do not depend on the tile), so a tuned
@@ -270,6 +271,7 @@ def tune(calls: Iterable[Call] | None = None, *, repeats: int = 5, min_time: flo
         Not loaded or saved: see `save` and `load`.
     """
     found: list[Choice] = []
+    done: set[tuple[Any, ...]] = set()  # products timed (two calls may plan the same one)
     _kernels.tune_load([])  # time against the static choice
     try:
         for fn, args, kwargs in (default_calls() if calls is None else calls):
@@ -281,8 +283,9 @@ def tune(calls: Iterable[Call] | None = None, *, repeats: int = 5, min_time: flo
             run()
             isa = _kernels.current_isa()
             for product in _kernels.tune_seen(True):
-                if product[1] != isa or any(c.key()[:6] == product[:6] for c in found):
+                if product[1] != isa or product[:6] in done:
                     continue
+                done.add(product[:6])
                 choice = _tune_product(product, run, repeats, min_time)
                 if report is not None:
                     site, _, dtype, rows, cols, depth, _ = product
@@ -298,22 +301,29 @@ def tune(calls: Iterable[Call] | None = None, *, repeats: int = 5, min_time: flo
 
 def _tune_product(product: tuple[Any, ...], run: Callable[[], Any], repeats: int,
                   min_time: float) -> Choice | None:
+    """Times every tile on `product` (its last field the static variant) and
+    returns the fastest if it beats the static one by more than MARGIN."""
     import statistics
 
-    site, isa, dtype, rows, cols, depth, _ = product
+    site, isa, dtype, rows, cols, depth, fixed = product
     tiles = _kernels.igemm_tiles(dtype)
-    times: dict[int, list[float]] = {v: [] for v in range(-1, len(tiles))}
-    for _ in range(repeats):
-        for v, samples in times.items():  # interleaved: every tile in each round
-            _kernels.tune_force(None if v < 0 else (site, isa, dtype, rows, cols, depth, v))
-            samples.append(_median_us(run, min_time))
-    _kernels.tune_force(None)
+    times: dict[int, list[float]] = {v: [] for v in range(len(tiles))}
+    try:
+        for _ in range(repeats):
+            for v, samples in times.items():  # interleaved: every tile in each round
+                _kernels.tune_force((site, isa, dtype, rows, cols, depth, v))
+                samples.append(_median_us(run, min_time))
+    finally:
+        _kernels.tune_force(None)
     medians = {v: statistics.median(t) for v, t in times.items()}
-    best = min(range(len(tiles)), key=lambda v: medians[v])
-    if medians[best] >= medians[-1] * (1 - MARGIN):
+    best = min(medians, key=lambda v: medians[v])
+    # kept only if faster by MARGIN in the median and in at least 4 rounds of 5 (each
+    # round times both in turn, so a busy moment hurts both alike)
+    wins = sum(b < f for b, f in zip(times[best], times[fixed]))
+    if best == fixed or medians[best] >= medians[fixed] * (1 - MARGIN) or wins < 0.8 * repeats:
         return None
     return Choice(site, isa, dtype, rows, cols, depth, best, tuple(tiles[best]),  # type: ignore[arg-type]
-                  medians[-1], medians[best])
+                  medians[fixed], medians[best])
 
 
 def default_calls(seed: int = 0) -> list[Call]:

@@ -431,16 +431,18 @@ typedef struct {
 } fc_tune_entry;
 int fc_tune_load(int64_t n, const fc_tune_entry *entries);
 int64_t fc_tune_count(void);
-/* The tuned variant, or -1 for the static choice. The planners ask it; the
- * calling thread remembers the last 16 distinct products it asked about. */
-int fc_tune_variant(fc_tune_site site, int64_t elem, int64_t rows, int64_t cols, int64_t depth);
+/* The tuned variant, or -1 for the static choice, which the planner passes as
+ * static_variant. The calling thread remembers the last 16 distinct products
+ * it asked about, each with its static variant. */
+int fc_tune_variant(fc_tune_site site, int64_t elem, int64_t rows, int64_t cols, int64_t depth,
+                    int static_variant);
 /* For the calling thread only: run choice->variant in the product choice
  * names (site, isa, elem, rows, cols, depth; rows < 0: in every product) where
  * the list has that variant; NULL goes back to the loaded choices. The tuner
  * times the tiles with it. FC_EINVAL for a variant outside the bounds. */
 int fc_tune_force(const fc_tune_entry *choice);
 /* The products the calling thread asked about (up to max into out, oldest
- * first, with variant 0), and with reset forgets them; returns how many. */
+ * first, variant the static one), and with reset forgets them; returns how many. */
 int fc_tune_seen(fc_tune_entry *out, int max, int reset);
 /* The current ISA's indirect-GEMM tiles for elem-byte values (4 or 8), in the
  * list's order: up to max of them into mr[] and nr[]; returns how many. */
