@@ -24,7 +24,7 @@ nn: Any = _nn_module
 class Plan:
     """What one call of a fastconv op would run, as `fastconv.explain` returns it.
 
-    Attributes
+    Parameters
     ----------
     op : str
         The op's public name ("conv2d", "ndimage.gaussian_filter", ...).
@@ -51,6 +51,16 @@ class Plan:
     steps : tuple of Plan
         For an op made of several passes (conv2d_backward, a separable filter),
         one plan per pass, in order.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> plan = fastconv.explain(fastconv.conv2d, np.ones((1, 64, 8, 8), np.float32),
+    ...                         np.ones((32, 64, 3, 3), np.float32), padding=1)
+    >>> plan.op, plan.algorithm, plan.dtype
+    ('conv2d', 'igemm', 'float32')
+    >>> plan.threads >= 1 and plan.scratch_bytes > 0
+    True
     """
 
     op: str
