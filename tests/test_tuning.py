@@ -35,7 +35,17 @@ CONV_CASES = [  # (x NCHW shape, k, r, stride, padding): deep enough for the ind
     ((2, 64, 13, 11), 37, 3, 1, 1),
     ((1, 256, 9, 9), 70, 3, 2, 1),
     ((3, 16, 20, 9), 33, 5, 1, 2),
+    ((1, 256, 9, 9), 40, 5, 1, 2),  # 25 taps of 256 channels: more than one pass of taps
 ]
+
+
+def test_a_case_runs_its_taps_in_several_passes():
+    """The cases above must include one whose taps do not fit one pass, where a
+    tap block that followed the tile would give each tile other bits."""
+    shape, k, r, _, padding = CONV_CASES[-1]
+    plan = fastconv.explain(fastconv.conv2d, np.ones(shape, np.float32),
+                            np.ones((k, shape[1], r, r), np.float32), padding=padding)
+    assert plan.algorithm == "igemm" and plan.blocking["tap block"] < r * r, plan
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
