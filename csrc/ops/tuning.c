@@ -18,12 +18,14 @@
 
 enum { FC_TUNE_MAX_ENTRIES = 4096, FC_TUNE_MAX_KEPT = 1 << 16, FC_TUNE_MAX_SEEN = 16 };
 
-typedef struct {
+typedef struct fc_tune_table {
+  struct fc_tune_table *retired; /* the table replaced before this one was */
   int64_t n;
   fc_tune_entry e[]; /* sorted by fc_tune_cmp */
 } fc_tune_table;
 
 static _Atomic(fc_tune_table *) fc_tuned = NULL;
+static _Atomic(fc_tune_table *) fc_retired = NULL; /* replaced tables, kept reachable */
 static _Atomic int64_t fc_tune_kept = 0; /* entries loaded in all */
 /* this thread's forced choice (fc_tune_force), and the products it planned */
 static _Thread_local int fc_forcing = 0;
@@ -56,7 +58,12 @@ int fc_tune_load(int64_t n, const fc_tune_entry *entries) {
     memcpy(t->e, entries, (size_t)n * sizeof(fc_tune_entry));
     qsort(t->e, (size_t)n, sizeof(fc_tune_entry), fc_tune_cmp);
   }
-  atomic_store(&fc_tuned, t); /* the previous table is kept: see above */
+  fc_tune_table *old = atomic_exchange(&fc_tuned, t);
+  if (old) { /* kept (see above), on the list of replaced tables */
+    old->retired = atomic_load(&fc_retired);
+    while (!atomic_compare_exchange_weak(&fc_retired, &old->retired, old)) {
+    }
+  }
   return FC_OK;
 }
 

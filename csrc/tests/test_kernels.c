@@ -599,10 +599,88 @@ static void env_case(void) {
   check(fc_env_num_threads(NULL, 0) == 0, "env threads: unset", "-", 0);
 }
 
+/* softmax against a double loop; the forward chain (dense, relu, dense,
+ * softmax) against its steps called one by one, bit for bit; its refusals */
+#define DEFINE_CHAIN_TESTS(dtype, T, tol)                                                       \
+  static void dtype##_chain_case(const char *isa, int64_t caseno) {                             \
+    const int64_t n = rnd(1, 12), k = rnd(1, 300), h = rnd(1, 40), m = rnd(1, 12);              \
+    T *x = malloc(sizeof(T) * n * k), *w1 = malloc(sizeof(T) * k * h), *b1 = malloc(sizeof(T) * h); \
+    T *w2 = malloc(sizeof(T) * h * m), *b2 = malloc(sizeof(T) * m), *z = malloc(sizeof(T) * n * h); \
+    T *y = malloc(sizeof(T) * n * m), *want = malloc(sizeof(T) * n * m);                        \
+    for (int64_t i = 0; i < n * k; i++) x[i] = (T)rndf();                                       \
+    for (int64_t i = 0; i < k * h; i++) w1[i] = (T)rndf();                                      \
+    for (int64_t i = 0; i < h * m; i++) w2[i] = (T)(rndf() * 3);                                \
+    for (int64_t i = 0; i < h; i++) b1[i] = (T)rndf();                                          \
+    for (int64_t i = 0; i < m; i++) b2[i] = (T)rndf();                                          \
+    int ok = fc_##dtype##_dense(n, k, h, x, w1, b1, z) == FC_OK &&                              \
+             fc_##dtype##_relu(n * h, z, z) == FC_OK &&                                         \
+             fc_##dtype##_dense(n, h, m, z, w2, b2, want) == FC_OK;                             \
+    T *logits = malloc(sizeof(T) * n * m);                                                      \
+    memcpy(logits, want, sizeof(T) * n * m);                                                    \
+    ok = ok && fc_##dtype##_softmax(n, m, want, want) == FC_OK; /* in place */                  \
+    for (int64_t i = 0; ok && i < n; i++) {                                                     \
+      double top = logits[i * m], sum = 0;                                                      \
+      for (int64_t j = 1; j < m; j++) top = logits[i * m + j] > top ? logits[i * m + j] : top;  \
+      for (int64_t j = 0; j < m; j++) sum += exp((double)logits[i * m + j] - top);             \
+      for (int64_t j = 0; ok && j < m; j++)                                                     \
+        ok = fabs(want[i * m + j] - exp((double)logits[i * m + j] - top) / sum) <= tol * 10;   \
+    }                                                                                           \
+    check(ok, #dtype " softmax", isa, caseno);                                                  \
+    fc_step steps[2];                                                                           \
+    memset(steps, 0, sizeof steps);                                                             \
+    steps[0].op = steps[1].op = FC_STEP_DENSE;                                                  \
+    steps[0].act = FC_ACT_RELU, steps[1].act = FC_ACT_SOFTMAX;                                  \
+    steps[0].rows = steps[1].rows = 1;                                                          \
+    steps[0].k = k, steps[0].m = h, steps[0].weight = w1, steps[0].bias = b1;                   \
+    steps[1].k = h, steps[1].m = m, steps[1].weight = w2, steps[1].bias = b2;                   \
+    int64_t in = 0, out = 0;                                                                    \
+    const int64_t need = fc_forward_scratch_elems(n, 2, steps, &in, &out);                      \
+    T *scratch = malloc(sizeof(T) * (size_t)(need > 0 ? need : 1));                            \
+    ok = need == n * h && in == k && out == m &&                                                \
+         fc_##dtype##_forward(n, 2, steps, x, y, scratch, need) == FC_OK &&                     \
+         !memcmp(y, want, sizeof(T) * n * m);                                                   \
+    check(ok, #dtype " forward chain equals its steps", isa, caseno);                           \
+    ok = fc_##dtype##_forward(n, 2, steps, x, y, scratch, need - 1) == FC_EINVAL;               \
+    steps[1].k = h + 1; /* does not chain */                                                    \
+    ok = ok && fc_forward_scratch_elems(n, 2, steps, NULL, NULL) == -1 &&                       \
+         fc_##dtype##_forward(n, 2, steps, x, y, scratch, need) == FC_EINVAL;                   \
+    steps[1].k = h, steps[1].weight = NULL; /* a dense step needs its weights */                \
+    ok = ok && fc_##dtype##_forward(n, 2, steps, x, y, scratch, need) == FC_EINVAL;             \
+    steps[1].weight = w2, steps[0].k = (int64_t)1 << 40, steps[0].m = h;                        \
+    ok = ok && fc_forward_scratch_elems((int64_t)1 << 40, 2, steps, NULL, NULL) == -2;          \
+    check(ok, #dtype " forward chain refuses bad chains", isa, caseno);                         \
+    free(x), free(w1), free(b1), free(w2), free(b2), free(z), free(y), free(want), free(logits); \
+    free(scratch);                                                                              \
+  }
+
+DEFINE_CHAIN_TESTS(f32, float, 1e-6)
+DEFINE_CHAIN_TESTS(f64, double, 1e-14)
+
+/* the tuned choices: forced and loaded variants reach the planner's question,
+ * bad tables are refused */
+static void tuning_case(void) {
+  const int isa = (int)fc_current_isa();
+  fc_tune_entry e = {FC_TUNE_DENSE, isa, 4, 128, 32, 4732, 1};
+  int ok = fc_tune_variant(FC_TUNE_DENSE, 4, 128, 32, 4732, 0) == -1 && fc_tune_load(1, &e) == FC_OK &&
+           fc_tune_count() == 1 && fc_tune_variant(FC_TUNE_DENSE, 4, 128, 32, 4732, 0) == 1 &&
+           fc_tune_variant(FC_TUNE_CONV2D, 4, 128, 32, 4732, 0) == -1;
+  fc_tune_entry all = {FC_TUNE_CONV2D, isa, 4, -1, 0, 0, 2};
+  ok = ok && fc_tune_force(&all) == FC_OK && fc_tune_variant(FC_TUNE_CONV2D, 8, 5, 6, 7, 0) == 2;
+  ok = ok && fc_tune_force(NULL) == FC_OK && fc_tune_variant(FC_TUNE_CONV2D, 8, 5, 6, 7, 0) == -1;
+  fc_tune_entry seen[16];
+  const int nseen = fc_tune_seen(seen, 16, 1);
+  ok = ok && nseen >= 2 && seen[nseen - 1].rows == 5 && fc_tune_seen(seen, 16, 0) == 0;
+  e.variant = FC_MAX_IGEMM_TILES;
+  ok = ok && fc_tune_load(1, &e) == FC_EINVAL && fc_tune_count() == 1;
+  ok = ok && fc_tune_load(0, NULL) == FC_OK && fc_tune_count() == 0;
+  check(ok, "tuned choices", fc_isa_name((fc_isa)isa), 0);
+}
+
 int main(int argc, char **argv) {
   const int64_t cases = argc > 1 ? atoll(argv[1]) : 200;
   boundary_map_case();
   env_case();
+  tuning_case();
   for (int isa = FC_ISA_SCALAR; isa <= FC_ISA_AVX512; isa++) {
     if (!fc_isa_compiled((fc_isa)isa) || isa > (int)fc_cpu_isa()) continue;
     fc_set_isa((fc_isa)isa);
@@ -617,6 +695,7 @@ int main(int argc, char **argv) {
         f32_correlate_case(name, i), f64_correlate_case(name, i);
         f32_ndimage_case(name, i), f64_ndimage_case(name, i);
         f32_dense_case(name, i), f64_dense_case(name, i);
+        f32_chain_case(name, i), f64_chain_case(name, i);
       }
     }
     /* invalid parameters are refused, never dereferenced */
