@@ -78,15 +78,33 @@ static void FC_(dense_adam_rows)(const FC_(dense_adam) *o, int64_t ld, int64_t i
 /* Columns [q0, q0 + qc) of B (depth K) in NR-wide panels, each FC_DENSE_KB-deep
  * block of a panel contiguous: block k0 of panel jp at
  * dst + k0 * ld + jp * kc * nr, with ld = ceil(qc / nr) * nr. */
-static void FC_(dense_pack_all)(const T *b, int64_t b_ps, int64_t b_js, int64_t K, int64_t q0,
-                                int64_t qc, int64_t nr, T *dst) {
+static void FC_(dense_pack_blocks)(const T *b, int64_t b_ps, int64_t b_js, int64_t K, int64_t q0,
+                                   int64_t qc, int64_t nr, T *dst, int64_t blk0, int64_t blk1) {
   const int64_t ld = fc_ceil_div(qc, nr) * nr;
-  for (int64_t k0 = 0; k0 < K; k0 += FC_DENSE_KB)
+  for (int64_t k0 = blk0 * FC_DENSE_KB; k0 < fc_min64(K, blk1 * FC_DENSE_KB); k0 += FC_DENSE_KB)
     for (int64_t j0 = 0; j0 < qc; j0 += nr) {
       const int64_t kc = fc_min64(FC_DENSE_KB, K - k0);
       FC_(dense_pack_b)(b, b_ps, b_js, k0, kc, q0 + j0, fc_min64(nr, qc - j0), (size_t)nr,
                         dst + k0 * ld + j0 * kc);
     }
+}
+
+static void FC_(dense_pack_all)(const T *b, int64_t b_ps, int64_t b_js, int64_t K, int64_t q0,
+                                int64_t qc, int64_t nr, T *dst) {
+  FC_(dense_pack_blocks)(b, b_ps, b_js, K, q0, qc, nr, dst, 0, fc_ceil_div(K, FC_DENSE_KB));
+}
+
+/* dense_pack_all's depth blocks shared among a region's threads. */
+typedef struct {
+  const T *b;
+  T *dst;
+  int64_t b_ps, b_js, K, q0, qc, nr;
+} FC_(dense_pack_ctx);
+
+static void FC_(dense_pack_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
+  (void)tid;
+  const FC_(dense_pack_ctx) *c = arg;
+  FC_(dense_pack_blocks)(c->b, c->b_ps, c->b_js, c->K, c->q0, c->qc, c->nr, c->dst, t0, t1);
 }
 
 /* Rows [r0, r1) of C over its qc columns: C[i, j] = sum_p A(i)[p] B(p, j), A(i) =
@@ -190,7 +208,13 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
   int r = FC_OK;
   for (int64_t q0 = 0; q0 < Q && r == FC_OK; q0 += QB) {
     g.q0 = q0, g.qc = fc_min64(QB, Q - q0);
-    FC_(dense_pack_all)(b, b_ps, b_js, K, q0, g.qc, nr, bpack);
+    if (nthreads > 1) { /* packing is a tenth of the lecture's forward: threaded too */
+      FC_(dense_pack_ctx) pc = {b, bpack, b_ps, b_js, K, q0, g.qc, nr};
+      r = fc_parallel_for(nthreads, fc_ceil_div(K, FC_DENSE_KB), 0, FC_(dense_pack_tasks), &pc);
+      if (r != FC_OK) break;
+    } else {
+      FC_(dense_pack_all)(b, b_ps, b_js, K, q0, g.qc, nr, bpack);
+    }
     /* dynamic: a thread that wakes late (a sleeping worker can take a long
      * time to wake on a virtual machine) finds the work already taken by the
      * others, rather than the others waiting for its share */
