@@ -23,6 +23,7 @@ import argparse
 import datetime
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -135,7 +136,7 @@ def _public_args(argv: list[str]) -> str:
     for i, arg in enumerate(out[:-1]):
         if arg == "--keras-python":
             out[i + 1] = "TF_VENV/bin/python"
-    return " ".join(out)
+    return shlex.join(out)  # (an empty --summary '' stays visible)
 
 
 def run_one(python: str, lib: str, threads: int, epochs: int, seed: int, tile: int = 1) -> dict:
