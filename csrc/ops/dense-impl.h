@@ -208,13 +208,10 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
   int r = FC_OK;
   for (int64_t q0 = 0; q0 < Q && r == FC_OK; q0 += QB) {
     g.q0 = q0, g.qc = fc_min64(QB, Q - q0);
-    if (nthreads > 1) { /* packing is a tenth of the lecture's forward: threaded too */
-      FC_(dense_pack_ctx) pc = {b, bpack, b_ps, b_js, K, q0, g.qc, nr};
-      r = fc_parallel_for(nthreads, fc_ceil_div(K, FC_DENSE_KB), 0, FC_(dense_pack_tasks), &pc);
-      if (r != FC_OK) break;
-    } else {
-      FC_(dense_pack_all)(b, b_ps, b_js, K, q0, g.qc, nr, bpack);
-    }
+    /* packing is a tenth of the lecture's forward: threaded too */
+    FC_(dense_pack_ctx) pc = {b, bpack, b_ps, b_js, K, q0, g.qc, nr};
+    r = fc_parallel_for(nthreads, fc_ceil_div(K, FC_DENSE_KB), 0, FC_(dense_pack_tasks), &pc);
+    if (r != FC_OK) break;
     /* dynamic: a thread that wakes late (a sleeping worker can take a long
      * time to wake on a virtual machine) finds the work already taken by the
      * others, rather than the others waiting for its share */

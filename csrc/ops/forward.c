@@ -66,16 +66,25 @@ static int64_t fc_chain(int n_steps, const fc_step *steps, int64_t *first, int64
   return 0;
 }
 
-int64_t fc_forward_scratch_elems(int64_t n, int n_steps, const fc_step *steps,
-                                 int64_t *in_elems, int64_t *out_elems) {
-  int64_t first, final, half[2], t;
-  if (n < 0 || fc_chain(n_steps, steps, &first, &final, half) < 0) return -1;
-  if (!fc_mul(first, n, &t) || !fc_mul(final, n, &t) || half[0] > INT64_MAX - half[1] ||
+/* fc_chain for n samples: the scratch elements it needs, -1 if inconsistent,
+ * -2 on overflow. */
+static int64_t fc_chain_scratch(int64_t n, int n_steps, const fc_step *steps, int64_t *first,
+                                int64_t *final, int64_t half[2]) {
+  int64_t t;
+  if (n < 0 || fc_chain(n_steps, steps, first, final, half) < 0) return -1;
+  if (!fc_mul(*first, n, &t) || !fc_mul(*final, n, &t) || half[0] > INT64_MAX - half[1] ||
       !fc_mul(half[0] + half[1], n, &t))
     return -2;
-  if (in_elems) *in_elems = first;
-  if (out_elems) *out_elems = final;
   return t;
+}
+
+int64_t fc_forward_scratch_elems(int64_t n, int n_steps, const fc_step *steps,
+                                 int64_t *in_elems, int64_t *out_elems) {
+  int64_t first, final, half[2];
+  const int64_t need = fc_chain_scratch(n, n_steps, steps, &first, &final, half);
+  if (need >= 0 && in_elems) *in_elems = first;
+  if (need >= 0 && out_elems) *out_elems = final;
+  return need;
 }
 
 #define FC_DEFINE_FORWARD(dtype, T)                                                        \
@@ -114,7 +123,8 @@ int64_t fc_forward_scratch_elems(int64_t n, int n_steps, const fc_step *steps,
                                                                                             \
   int fc_##dtype##_forward(int64_t n, int n_steps, const fc_step *steps, const T *x, T *y,  \
                            T *scratch, int64_t scratch_elems) {                             \
-    const int64_t need = fc_forward_scratch_elems(n, n_steps, steps, NULL, NULL);           \
+    int64_t first, final, half[2];                                                          \
+    const int64_t need = fc_chain_scratch(n, n_steps, steps, &first, &final, half);         \
     if (need == -2) return FC_EOVERFLOW;                                                    \
     if (need < 0 || scratch_elems < need || (need > 0 && !scratch)) return FC_EINVAL;       \
     for (int i = 0; i < n_steps; i++)                                                       \
@@ -123,8 +133,6 @@ int64_t fc_forward_scratch_elems(int64_t n, int n_steps, const fc_step *steps,
                                steps[i].op == FC_STEP_DENSE))                               \
         return FC_EINVAL;                                                                   \
     if (n == 0) return FC_OK;                                                               \
-    int64_t first, final, half[2];                                                          \
-    fc_chain(n_steps, steps, &first, &final, half);                                         \
     const T *src = x;                                                                       \
     for (int i = 0; i < n_steps; i++) {                                                     \
       T *dst = i == n_steps - 1 ? y : scratch + (i % 2) * n * half[0];                      \

@@ -119,9 +119,7 @@ def _step(layer: Layer, probe: np.ndarray) -> Step | Literal[False] | None:
             return False
         (kh, kw), (sh, sw) = pool.pool_size, pool.strides
         _, h, w, c = probe.shape
-        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
-        if oh < 1 or ow < 1:
-            return False
+        oh, ow, _ = pool.compute_output_shape(probe.shape[1:])
         return (_MAXPOOL, 0, None, None, (1, c, h, w, oh, ow), (kh, kw, sh, sw, 1, 1, 0, 0), 0, 0, 0, None)
     act = _ACT.get(id(getattr(layer, "activation", None)))
     if act is None:

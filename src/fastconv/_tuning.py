@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -237,18 +236,6 @@ def status() -> str:
 # ---- measuring ---------------------------------------------------------------------
 
 
-def _median_us(fn: Callable[[], Any], min_time: float) -> float:
-    """Microseconds per call of one loop lasting at least min_time."""
-    fn()
-    count, start = 0, time.perf_counter()
-    while True:
-        fn()
-        count += 1
-        took = time.perf_counter() - start
-        if took >= min_time:
-            return took / count * 1e6
-
-
 def tune(calls: Iterable[Call] | None = None, *, repeats: int = 5, min_time: float = 0.02,
          report: Callable[[str], None] | None = None) -> list[Choice]:
     """Time every tile of the table on the products `calls` plan and return the
@@ -301,29 +288,32 @@ def tune(calls: Iterable[Call] | None = None, *, repeats: int = 5, min_time: flo
 
 def _tune_product(product: tuple[Any, ...], run: Callable[[], Any], repeats: int,
                   min_time: float) -> Choice | None:
-    """Times every tile on `product` (its last field the static variant) and
-    returns the fastest if it beats the static one by more than MARGIN."""
-    import statistics
+    """Times every tile on `product` (its last field the static variant), the
+    benchmarks' interleaved way, and returns the fastest if it beats the static
+    one by more than MARGIN."""
+    from ._bench import timing
 
     site, isa, dtype, rows, cols, depth, fixed = product
     tiles = _kernels.igemm_tiles(dtype)
-    times: dict[int, list[float]] = {v: [] for v in range(len(tiles))}
+
+    def forced(v: int) -> Callable[[], Any]:
+        def call() -> Any:
+            _kernels.tune_force((site, isa, dtype, rows, cols, depth, v))
+            return run()
+        return call
+
     try:
-        for _ in range(repeats):
-            for v, samples in times.items():  # interleaved: every tile in each round
-                _kernels.tune_force((site, isa, dtype, rows, cols, depth, v))
-                samples.append(_median_us(run, min_time))
+        times = timing.measure({v: forced(v) for v in range(len(tiles))}, repeats, min_time)
     finally:
         _kernels.tune_force(None)
-    medians = {v: statistics.median(t) for v, t in times.items()}
-    best = min(medians, key=lambda v: medians[v])
+    best = min(times, key=lambda v: times[v].median)
     # kept only if faster by MARGIN in the median and in at least 4 rounds of 5 (each
-    # round times both in turn, so a busy moment hurts both alike)
-    wins = sum(b < f for b, f in zip(times[best], times[fixed]))
-    if best == fixed or medians[best] >= medians[fixed] * (1 - MARGIN) or wins < 0.8 * repeats:
+    # round times every tile in turn, so a busy moment hurts them alike)
+    wins = sum(b < f for b, f in zip(times[best].samples, times[fixed].samples))
+    if best == fixed or times[best].median >= times[fixed].median * (1 - MARGIN) or wins < 0.8 * repeats:
         return None
     return Choice(site, isa, dtype, rows, cols, depth, best, tuple(tiles[best]),  # type: ignore[arg-type]
-                  medians[fixed], medians[best])
+                  times[fixed].median * 1e6, times[best].median * 1e6)
 
 
 def default_calls(seed: int = 0) -> list[Call]:

@@ -4,7 +4,8 @@ machine was meanwhile.
 How `measure` times: each implementation's loop count is grown until one run lasts `min_time`
 seconds (these runs are the warm-up); then every repeat times each implementation once,
 round-robin, starting one place later each repeat, so slow drifts of a shared machine hit all of
-them alike. It returns the median per call over the repeats, with the slowest and fastest repeat.
+them alike. It returns the median per call over the repeats, with the slowest and fastest repeat
+and every repeat's time.
 """
 from __future__ import annotations
 
@@ -13,18 +14,22 @@ import os
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from fastconv import _kernels
 
 
 @dataclass
 class Timing:
-    """Seconds per call over the repeats, and the calls per repeat."""
+    """Seconds per call over the repeats, the calls per repeat, and each repeat's
+    seconds per call in order (repeat r of every implementation ran in the same round)."""
     median: float
     min: float
     max: float
     loops: int = 1
+    samples: tuple[float, ...] = ()
 
     def rate(self, amount: float) -> tuple[float, float, float]:
         """amount/s at the median, the slowest and the fastest repeat."""
@@ -49,11 +54,14 @@ def _loops_for(fn, min_time: float) -> int:
         loops = max(loops + 1, min(loops * 10, int(loops * 1.2 * min_time / max(t, 1e-9))))
 
 
-def measure(fns: dict, repeats: int, min_time: float) -> dict[str, Timing]:
+K = TypeVar("K")
+
+
+def measure(fns: dict[K, Callable[[], Any]], repeats: int, min_time: float) -> dict[K, Timing]:
     """{name: Timing} of the zero-argument callables `fns`, interleaved (see the module doc)."""
     names = list(fns)
     loops = {name: _loops_for(fns[name], min_time) for name in names}
-    samples: dict[str, list[float]] = {name: [] for name in names}
+    samples: dict[K, list[float]] = {name: [] for name in names}
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -64,7 +72,7 @@ def measure(fns: dict, repeats: int, min_time: float) -> dict[str, Timing]:
     finally:
         if gc_was_enabled:
             gc.enable()
-    return {n: Timing(statistics.median(s), min(s), max(s), loops[n]) for n, s in samples.items()}
+    return {n: Timing(statistics.median(s), min(s), max(s), loops[n], tuple(s)) for n, s in samples.items()}
 
 
 FMA_PROBE_SECONDS = 0.01
