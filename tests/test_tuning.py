@@ -245,3 +245,78 @@ def test_the_cli_tunes_saves_and_clears(tmp_path, monkeypatch, capsys):
         assert not _tuning.cache_file().exists()
     finally:
         _kernels.tune_load([])
+
+
+# ---- first-use tuning ----------------------------------------------------------------
+
+_LEARN = """
+import json
+import numpy as np
+import fastconv
+from fastconv import _kernels
+
+rng = np.random.default_rng(0)
+x = rng.standard_normal((2, 64, 24, 24), dtype=np.float32)  # 576 x 64 x 576: above the bound
+w = rng.standard_normal((64, 64, 3, 3), dtype=np.float32)
+small = rng.standard_normal((1, 32, 5, 5), dtype=np.float32)
+_kernels.tune_seen(True)
+y = fastconv.conv2d(x, w, padding=1)
+products = _kernels.tune_seen(True)
+learned = _kernels.tune_learned()
+plan = fastconv.explain(fastconv.conv2d, x, w, padding=1)
+fastconv.conv2d(x, w, padding=1)
+fastconv.conv2d(small, w[:, :32], padding=1)  # 25 x 64 x 288: too small to time
+was = _kernels.tune_learning(False)
+static = fastconv.conv2d(x, w, padding=1)
+print(json.dumps({"on": was, "products": products, "learned": learned,
+                  "after": _kernels.tune_learned(), "tile": plan.tile,
+                  "flags": plan.blocking["flags"], "tiles": _kernels.igemm_tiles("float32"),
+                  "same": bool(np.array_equal(y, static))}))
+"""
+
+
+def test_a_large_product_is_timed_once_at_first_use_and_keeps_the_bits():
+    r = json.loads(run_python(_LEARN).stdout)
+    assert r["on"], "first-use tuning is on by default"
+    (product,) = [tuple(p) for p in r["products"]]
+    if len(r["tiles"]) < 2:
+        assert r["learned"] == [], "one tile: nothing to time"
+        return
+    (learned,) = [tuple(e) for e in r["learned"]]
+    assert learned[:6] == product[:6] and learned[7] == product[6]  # the static variant it beat or kept
+    assert r["after"] == r["learned"], "timed once; small products are not timed"
+    assert tuple(r["tile"]) == tuple(r["tiles"][learned[6]])  # explain names the learned tile
+    assert ("tuned_tile" in r["flags"]) == (learned[6] != learned[7])
+    assert r["same"], "the learned tile gives the static tile's bits"
+
+
+def test_first_use_tuning_is_off_with_fastconv_tune_off():
+    r = json.loads(run_python(_LEARN, FASTCONV_TUNE="off").stdout)
+    assert not r["on"] and r["learned"] == [] and r["after"] == []
+    assert "tuned_tile" not in r["flags"] and r["same"]
+
+
+def test_first_use_tuning_is_bounded():
+    code = """
+    import numpy as np
+    from fastconv import _kernels
+    w = np.ones((2048, 128), np.float32)
+    for batch in range(32, 32 + 80):  # 80 dense products of 128 x batch x 2048
+        x = np.ones((batch, 2048), np.float32)
+        _kernels.dense(x, w, None, np.empty((batch, 128), np.float32))
+    print(len(_kernels.tune_learned()))
+    """
+    if len(_kernels.igemm_tiles("float32")) < 2:
+        pytest.skip(f"the {_kernels.current_isa()} table has one float32 tile: nothing to time")
+    assert run_python(code).stdout.strip() == "64"
+
+
+def test_tune_times_whole_calls_with_first_use_off():
+    x = np.ones((40, 2048), np.float32)  # 128 x 40 x 2048: a product first use would time
+    w, y = np.ones((2048, 128), np.float32), np.empty((40, 128), np.float32)
+    before = _kernels.tune_learned()
+    seen = []
+    _tuning.tune([(_kernels.dense, (x, w, None, y), {})], repeats=1, min_time=0.001,
+                 report=seen.append)
+    assert len(seen) == 1 and "dense float32 128x40x2048" in seen[0]
+    assert _kernels.tune_learned() == before and _kernels.tune_learning() is _tuning.enabled()

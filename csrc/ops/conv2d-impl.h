@@ -227,12 +227,70 @@ static IGEMM_ENTRY_T FC_(pick_igemm)(int64_t rows, int64_t cols) {
   return tab->IGEMM[FC_(pick_igemm_at)(tab, rows, cols)];
 }
 
-/* The index in tab's list of the tile the autotuner chose for this product
- * (csrc/ops/tuning.c; *tuned = 1), else pick_igemm_at's (*tuned = 0). */
+/* One sweep of tile uk over an m x n x kc slice (one tap; rows from ptrs,
+ * padded with `zero`; B panels packed kc x NR), in nanoseconds. */
+static int64_t FC_(time_tile)(IGEMM_ENTRY_T uk, int64_t m, int64_t n, int64_t kc,
+                              const T *const *ptrs, const T *zero, const T *bpack, T *c) {
+  const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr, t0 = fc_clock_ns();
+  for (int64_t j0 = 0; j0 < n; j0 += nr)
+    for (int64_t i0 = 0; i0 < m; i0 += mr)
+      uk.fn(1, (size_t)kc, ptrs + i0, 0, 1, zero, bpack + j0 * kc, c + i0 * n + j0, (size_t)n,
+            (size_t)fc_min64(mr, m - i0), (size_t)fc_min64(nr, n - j0), NULL, 0u);
+  return fc_clock_ns() - t0;
+}
+
+/* First-use tuning (fc_tune_learning in fastconv.h): the variant learned for
+ * this product, timed now if it is new, large enough and there is room; -1 for
+ * the static choice. The slice: up to 192 rows and 256 columns, which every
+ * tile of the tables divides, so no tile is charged padding the product itself
+ * would not have (it has at most one partial tile per dimension, a small share
+ * of a product this large) and up to 256 of its depth. */
+static int FC_(learned_igemm_at)(const fc_ukernel_table *tab, fc_tune_site site, int64_t rows,
+                                 int64_t cols, int64_t depth, int fixed) {
+  const fc_tune_entry key = {site, tab->isa, (int32_t)sizeof(T), rows, cols, depth, fixed};
+  int ntiles = 0;
+  while (ntiles < FC_MAX_IGEMM_TILES && tab->IGEMM[ntiles].fn) ntiles++;
+  if (!fc_tune_learning(-1) || ntiles < 2 ||
+      fc_sat_mul(fc_sat_mul(rows, cols), depth) < FC_TUNE_LEARN_MIN_MACS)
+    return -1;
+  int v = fc_tune_learned_variant(&key);
+  if (v == -2) {
+    if (!fc_tune_learn_room()) return -1;
+    const int64_t m = fc_min64(rows, 192), n = fc_min64(cols, 256), kc = fc_min64(depth, 256);
+    const int64_t nptr = m + 64; /* rows past m point at zero, for any MR */
+    const T **ptrs = malloc((size_t)nptr * sizeof *ptrs);
+    T *x = fc_alloc((size_t)(m * kc + kc) * sizeof(T)), *zero = x + m * kc;
+    T *bpack = fc_alloc((size_t)((n + 64) * kc) * sizeof(T)), *c = fc_alloc((size_t)(m * n) * sizeof(T));
+    if (!ptrs || !x || !bpack || !c) {
+      free((void *)ptrs), free(x), free(bpack), free(c);
+      return -1; /* no memory to time with: the static choice */
+    }
+    for (int64_t i = 0; i < m * kc; i++) x[i] = (T)0.5;
+    for (int64_t i = 0; i < kc; i++) zero[i] = 0;
+    for (int64_t i = 0; i < (n + 64) * kc; i++) bpack[i] = (T)0.25;
+    for (int64_t i = 0; i < nptr; i++) ptrs[i] = i < m ? x + i * kc : zero;
+    int64_t ns[FC_MAX_IGEMM_TILES * FC_TUNE_ROUNDS];
+    for (int r = -1; r < FC_TUNE_ROUNDS; r++) /* round -1 warms caches and clocks up */
+      for (int t = 0; t < ntiles; t++) {
+        const int64_t dt = FC_(time_tile)(tab->IGEMM[t], m, n, kc, ptrs, zero, bpack, c);
+        if (r >= 0) ns[t * FC_TUNE_ROUNDS + r] = dt;
+      }
+    free((void *)ptrs), free(x), free(bpack), free(c);
+    fc_tune_entry choice = key;
+    choice.variant = v = fc_tune_pick(ns, ntiles, FC_TUNE_ROUNDS, fixed);
+    fc_tune_learn(&choice, fixed);
+  }
+  return v >= 0 && v < ntiles && v != fixed ? v : -1;
+}
+
+/* The index in tab's list of the tile the autotuner chose for this product,
+ * loaded, forced or learned at first use (csrc/ops/tuning.c; *tuned = 1), else
+ * pick_igemm_at's (*tuned = 0). */
 static int FC_(tuned_igemm_at)(const fc_ukernel_table *tab, fc_tune_site site, int64_t rows,
                                int64_t cols, int64_t depth, int *tuned) {
   const int fixed = FC_(pick_igemm_at)(tab, rows, cols);
-  const int v = fc_tune_variant(site, (int64_t)sizeof(T), rows, cols, depth, fixed);
+  int v = fc_tune_variant(site, (int64_t)sizeof(T), rows, cols, depth, fixed);
+  if (v < 0) v = FC_(learned_igemm_at)(tab, site, rows, cols, depth, fixed);
   *tuned = v >= 0 && v < FC_MAX_IGEMM_TILES && tab->IGEMM[v].fn;
   return *tuned ? v : fixed;
 }

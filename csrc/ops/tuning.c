@@ -112,3 +112,75 @@ int fc_igemm_tiles(int64_t elem, int64_t mr[], int64_t nr[], int max) {
   }
   return n;
 }
+
+/* ---- choices learned at first use ----------------------------------------------
+ * A fixed array filled once slot by slot, never emptied: a writer claims a slot
+ * with one atomic add, fills it, then marks it ready; a reader looks only at
+ * ready slots. No lock, so nothing to be held across fork. */
+static _Atomic int fc_learning = 0;
+static _Atomic int64_t fc_nlearned = 0; /* slots claimed (may pass the bound) */
+static struct {
+  _Atomic int ready;
+  fc_tune_entry e;
+  int32_t static_variant;
+} fc_learned_slots[FC_TUNE_MAX_LEARNED];
+
+int fc_tune_learning(int on) {
+  return on < 0 ? atomic_load(&fc_learning) : atomic_exchange(&fc_learning, on != 0);
+}
+
+static int64_t fc_learned_claimed(void) {
+  return fc_min64(atomic_load(&fc_nlearned), FC_TUNE_MAX_LEARNED);
+}
+
+int fc_tune_learned_variant(const fc_tune_entry *key) {
+  for (int64_t i = 0; i < fc_learned_claimed(); i++)
+    if (atomic_load_explicit(&fc_learned_slots[i].ready, memory_order_acquire) &&
+        fc_tune_cmp(&fc_learned_slots[i].e, key) == 0)
+      return fc_learned_slots[i].e.variant;
+  return -2;
+}
+
+int fc_tune_learn_room(void) { return atomic_load(&fc_nlearned) < FC_TUNE_MAX_LEARNED; }
+
+void fc_tune_learn(const fc_tune_entry *choice, int static_variant) {
+  const int64_t i = atomic_fetch_add(&fc_nlearned, 1);
+  if (i >= FC_TUNE_MAX_LEARNED) return;
+  fc_learned_slots[i].e = *choice;
+  fc_learned_slots[i].static_variant = static_variant;
+  atomic_store_explicit(&fc_learned_slots[i].ready, 1, memory_order_release);
+}
+
+int64_t fc_tune_learned(fc_tune_entry *out, int32_t *static_variant, int64_t max) {
+  int64_t n = 0;
+  for (int64_t i = 0; i < fc_learned_claimed() && n < max; i++)
+    if (atomic_load_explicit(&fc_learned_slots[i].ready, memory_order_acquire)) {
+      if (static_variant) static_variant[n] = fc_learned_slots[i].static_variant;
+      out[n++] = fc_learned_slots[i].e;
+    }
+  return n;
+}
+
+int fc_tune_pick(const int64_t *ns, int n, int rounds, int fixed) {
+  if (n < 2 || n > FC_MAX_IGEMM_TILES || rounds < 1 || rounds > FC_TUNE_MAX_ROUNDS || fixed < 0 ||
+      fixed >= n)
+    return fixed;
+  int64_t med[FC_MAX_IGEMM_TILES];
+  for (int v = 0; v < n; v++) {
+    int64_t sorted[FC_TUNE_MAX_ROUNDS];
+    for (int r = 0; r < rounds; r++) { /* insertion sort: a handful of rounds */
+      int64_t x = ns[v * rounds + r];
+      int j = r;
+      for (; j > 0 && sorted[j - 1] > x; j--) sorted[j] = sorted[j - 1];
+      sorted[j] = x;
+    }
+    med[v] = sorted[rounds / 2];
+  }
+  int best = fixed;
+  for (int v = 0; v < n; v++)
+    if (med[v] < med[best]) best = v;
+  int wins = 0;
+  for (int r = 0; r < rounds; r++) wins += ns[best * rounds + r] < ns[fixed * rounds + r];
+  const int faster = (double)med[best] < (double)med[fixed] * (1.0 - FC_TUNE_MARGIN);
+  return best != fixed && faster && 5 * wins >= 4 * rounds ? best : fixed;
+}

@@ -10,6 +10,7 @@
 #include "fastconv/fastconv.h"
 #include "fastconv/ukernel.h"
 #include "../ops/boundary.h"
+#include "../ops/internal.h"
 
 static unsigned long long rng_state = 0x9E3779B97F4A7C15ull;
 static int64_t rnd(int64_t lo, int64_t hi) { /* inclusive */
@@ -676,11 +677,33 @@ static void tuning_case(void) {
   check(ok, "tuned choices", fc_isa_name((fc_isa)isa), 0);
 }
 
+/* first-use tuning's rule: a tile replaces the static one only when faster by
+ * the margin in the median and in four rounds of five */
+static void tune_pick_case(void) {
+  enum { R = FC_TUNE_ROUNDS };
+  int64_t ns[3 * R];
+  const int64_t fixed[R] = {100, 100, 100, 100, 100}, slow[R] = {200, 200, 200, 200, 200};
+  const int64_t cases[][R] = {{90, 90, 90, 90, 90}, {98, 98, 98, 98, 98}, {90, 90, 90, 110, 110},
+                              {90, 90, 90, 90, 110}};
+  const int want[] = {1, 0, 0, 1};
+  int ok = 1;
+  for (int c = 0; c < 4; c++) {
+    memcpy(ns, fixed, sizeof fixed), memcpy(ns + R, cases[c], sizeof fixed), memcpy(ns + 2 * R, slow, sizeof slow);
+    ok = ok && fc_tune_pick(ns, 3, R, 0) == want[c];
+    memcpy(ns, slow, sizeof slow), memcpy(ns + 2 * R, fixed, sizeof fixed); /* static tile 2 */
+    ok = ok && fc_tune_pick(ns, 3, R, 2) == (want[c] ? 1 : 2);
+  }
+  ok = ok && fc_tune_pick(ns, 3, 0, 2) == 2 && fc_tune_pick(ns, 3, FC_TUNE_MAX_ROUNDS + 1, 2) == 2 &&
+       fc_tune_pick(ns, 1, R, 0) == 0;
+  check(ok, "first-use tuning rule", "any", 0);
+}
+
 int main(int argc, char **argv) {
   const int64_t cases = argc > 1 ? atoll(argv[1]) : 200;
   boundary_map_case();
   env_case();
   tuning_case();
+  tune_pick_case();
   for (int isa = FC_ISA_SCALAR; isa <= FC_ISA_AVX512; isa++) {
     if (!fc_isa_compiled((fc_isa)isa) || isa > (int)fc_cpu_isa()) continue;
     fc_set_isa((fc_isa)isa);

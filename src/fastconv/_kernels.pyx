@@ -791,6 +791,7 @@ def probe_copy_gbps(int64_t n_bytes=1 << 28, double seconds=0.3):
 # ---- the autotuner's choices (csrc/ops/tuning.c; fastconv/_tuning.py) -----------------
 
 TUNE_SITES = {"conv2d": FC_TUNE_CONV2D, "dense": FC_TUNE_DENSE}
+TUNE_MARGIN = FC_TUNE_MARGIN  # a tile must beat the static one by this share to be kept
 
 
 cdef int64_t _elem(dtype) except -1:
@@ -872,3 +873,19 @@ def tune_seen(bint reset=True):
 def tune_variant(str site, dtype, int64_t rows, int64_t cols, int64_t depth):
     """The tuned variant for a product, or -1 (the static choice)."""
     return fc_tune_variant(<fc_tune_site>TUNE_SITES[site], _elem(dtype), rows, cols, depth, 0)
+
+
+def tune_learning(on=None):
+    """Whether first-use tuning is on (see fc_tune_learning in fastconv.h); with
+    `on` a bool, set it. Returns the state before the call."""
+    return bool(fc_tune_learning(-1 if on is None else (1 if on else 0)))
+
+
+def tune_learned():
+    """The choices learned at first use in this process: tune_seen's tuples
+    (variant the one kept, which may be the static one) with the static
+    variant added at the end."""
+    cdef fc_tune_entry e[FC_TUNE_MAX_LEARNED]
+    cdef int32_t fixed[FC_TUNE_MAX_LEARNED]
+    cdef int64_t n = fc_tune_learned(e, fixed, FC_TUNE_MAX_LEARNED), i
+    return [_choice(&e[i]) + (fixed[i],) for i in range(n)]

@@ -8,8 +8,14 @@ products that given calls plan, interleaved, median of repeats, and keeps a
 tile only where it beats the static choice by more than `MARGIN` in the
 median and in four rounds of five. The choices go to a file in the user
 cache, one per CPU model and fastconv version, which ``import fastconv``
-loads (`load_at_start`); ``FASTCONV_TUNE=off`` skips it, so the static choice
-runs, the same on every run.
+loads (`load_at_start`).
+
+Products no file speaks for are tuned at first use: the first time a process
+plans a large enough product, the C planner times every tile on a slice of it
+(about a millisecond, at most 64 products per process; fc_tune_learning in
+fastconv.h) by the same rule, and keeps the choice for the process.
+``FASTCONV_TUNE=off`` turns both off, so the static choice runs, the same on
+every run.
 
 A tile changes how outputs are grouped into registers, never how one output
 is summed (the tap and depth blocks do not depend on the tile), so a tuned
@@ -37,7 +43,7 @@ __all__ = ["MARGIN", "Choice", "cache_file", "default_calls", "enabled", "load",
            "save", "tune"]
 
 FORMAT = "fastconv-tuning"
-MARGIN = 0.03        # a tile must beat the static choice by more than this to be kept
+MARGIN = _kernels.TUNE_MARGIN  # a tile must beat the static choice by more than this to be kept
 MAX_FILE_BYTES = 1 << 20
 MAX_CHOICES = 4096   # the C table's bound
 _MAX_SIZE = 1 << 40  # rows, cols and depth in a file are at most this
@@ -213,6 +219,7 @@ def load_at_start() -> None:
     global _loaded
     if not enabled():
         return
+    _kernels.tune_learning(True)
     path = _cache_path()
     if not os.path.exists(path):
         return
@@ -228,10 +235,13 @@ def status() -> str:
     if not enabled():
         return "off (FASTCONV_TUNE=off: the static choice)"
     n = _kernels.tune_count()
+    learned = _kernels.tune_learned()
+    changed = sum(1 for c in learned if c[6] != c[7])
+    first = (f"{len(learned)} products timed at first use in this process, {changed} on another tile"
+             if learned else "large products are timed at first use")
     if not n:
-        return "static choice (no tuning file; `fastconv tune` makes one)"
-    return f"{n} tuned tile choices from {cache_file()}"
-
+        return f"no tuning file (`fastconv tune` makes one); {first}"
+    return f"{n} tuned tile choices from {cache_file()}; {first}"
 
 # ---- measuring ---------------------------------------------------------------------
 
@@ -260,6 +270,7 @@ def tune(calls: Iterable[Call] | None = None, *, repeats: int = 5, min_time: flo
     found: list[Choice] = []
     done: set[tuple[Any, ...]] = set()  # products timed (two calls may plan the same one)
     _kernels.tune_load([])  # time against the static choice
+    learning = _kernels.tune_learning(False)  # and whole calls only
     try:
         for fn, args, kwargs in (default_calls() if calls is None else calls):
             def run(fn: Callable[..., Any] = fn, args: tuple[Any, ...] = args,
@@ -283,6 +294,7 @@ def tune(calls: Iterable[Call] | None = None, *, repeats: int = 5, min_time: flo
     finally:
         _kernels.tune_force(None)
         _kernels.tune_load([c.key() for c in _loaded])
+        _kernels.tune_learning(learning)
     return found
 
 

@@ -448,6 +448,26 @@ int fc_tune_seen(fc_tune_entry *out, int max, int reset);
  * list's order: up to max of them into mr[] and nr[]; returns how many. */
 int fc_igemm_tiles(int64_t elem, int64_t mr[], int64_t nr[], int max);
 
+/* First-use tuning. With learning on, a product that has no loaded choice, at
+ * least FC_TUNE_LEARN_MIN_MACS multiply-adds and more than one tile in the
+ * list is timed once per process, on the calling thread, when it is first
+ * planned: every tile runs the same slice of it (a few hundred rows, columns
+ * and depth), in FC_TUNE_ROUNDS rounds that time every tile in turn, and a tile
+ * replaces the static one only if it is faster by FC_TUNE_MARGIN in the median
+ * and in four rounds of five (the rule `fastconv tune` applies to whole calls).
+ * About a millisecond per product, at most FC_TUNE_MAX_LEARNED products per
+ * process; loaded and forced choices come first. Learning is off until
+ * fc_tune_learning(1) (fastconv/_tuning.py turns it on at import unless
+ * FASTCONV_TUNE=off); on < 0 only asks. Returns the previous state. */
+#define FC_TUNE_MARGIN 0.03
+enum { FC_TUNE_MAX_LEARNED = 64, FC_TUNE_ROUNDS = 5, FC_TUNE_MAX_ROUNDS = 9 };
+#define FC_TUNE_LEARN_MIN_MACS ((int64_t)1 << 23)
+int fc_tune_learning(int on);
+/* The choices learned so far, up to max into out (variant the one kept,
+ * possibly the static one) and, unless NULL, static_variant (the static one);
+ * returns how many. */
+int64_t fc_tune_learned(fc_tune_entry *out, int32_t *static_variant, int64_t max);
+
 /* ---- machine probes (for benchmarks) -------------------------------------*/
 /* Sustained FP32 FMA throughput of one thread with the kernels of `isa`, in GFLOP/s
  * (2 flops per lane per FMA), measured for about `seconds`; -1 if the CPU lacks isa. */
