@@ -229,10 +229,8 @@ def user_cache() -> str:
     return os.path.join(base, "fastconv")
 
 
-def cpu_name() -> str:
-    """The CPU's name with its family, model and stepping where the system says
-    them ('AMD EPYC (family 26, model 2, stepping 1)'); else the platform's
-    processor or machine name."""
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo ({} where there is none)."""
     fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as f:
@@ -243,6 +241,19 @@ def cpu_name() -> str:
                 fields[key.strip()] = value.strip()
     except OSError:
         pass
+    return fields
+
+
+def virtual_machine() -> bool:
+    """Whether the CPU says it runs under a hypervisor (x86 'hypervisor' flag)."""
+    return "hypervisor" in _cpuinfo().get("flags", "").split()
+
+
+def cpu_name() -> str:
+    """The CPU's name with its family, model and stepping where the system says
+    them ('AMD EPYC (family 26, model 2, stepping 1)'); else the platform's
+    processor or machine name."""
+    fields = _cpuinfo()
     name = fields.get("model name")
     if not name:
         import platform

@@ -565,15 +565,10 @@ def num_threads(n: int):
 # ---- the machine ---------------------------------------------------------------
 def cpu_model() -> str:
     """'AMD EPYC (family 25, model 17, stepping 1), 2 logical CPUs (2 usable), virtual machine'."""
-    from fastconv._config import cpu_name
+    from fastconv._config import cpu_name, virtual_machine
 
     text = f"{cpu_name()}, {os.cpu_count()} logical CPUs ({available_cpus()} usable)"
-    try:
-        with open("/proc/cpuinfo") as f:
-            virtual = any(line.startswith("flags") and "hypervisor" in line.split() for line in f)
-    except OSError:
-        virtual = False
-    return text + (", virtual machine" if virtual else "")
+    return text + (", virtual machine" if virtual_machine() else "")
 
 
 def git_revision() -> str:
