@@ -1,91 +1,153 @@
-/* The dispatch table: one static table per compiled ISA, built from the
- * registries, and an atomic pointer to the one in use. It starts at the best
- * ISA the CPU supports, capped by $FASTCONV_ISA (read once, on first use);
- * fc_set_isa lets tests move it, never above what the CPU has. */
+/* The dispatch tables, built from the registries (the ukernels' .inc files), and an
+ * atomic pointer to the one in use. It starts at the best ISA the CPU
+ * supports, capped by $FASTCONV_ISA (read once, on first use); fc_set_isa lets
+ * tests move it, never above what the CPU has.
+ *
+ * Each table is built when the library is loaded, as BLIS builds its
+ * contexts: every slot starts from the scalar line and is upgraded by each
+ * registry line of a higher ISA up to the table's own, so an op that has no
+ * line for an ISA (f64 max-pool on AVX2, say) keeps the best lower one. The
+ * indirect-GEMM tile lists and the special conv+pool lists follow their
+ * registries' rules (igemm.inc, convpool.inc). Nothing here lists kernels by
+ * hand: a new registry line reaches the tables, the kernel names and the
+ * registry records (fc_ukernel_at) by itself. */
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "fastconv/ukernel.h"
 
-#define FC_GEMM_ENTRY(dtype, mr, nr, isa) \
-  { fc_##dtype##_gemm_ukernel_##mr##x##nr##__##isa, mr, nr }
-#define FC_IGEMM_ENTRY(dtype, mr, nr, isa) \
-  { fc_##dtype##_igemm_ukernel_##mr##x##nr##__##isa, mr, nr, 1.0 }
-#define FC_IGEMM_BORROWED(dtype, mr, nr, isa) \
-  { fc_##dtype##_igemm_ukernel_##mr##x##nr##__##isa, mr, nr, 2.0 }
+/* f32 and f64 lines of a registry, counted at compile time */
+#define FC_IS_f32_f32 1
+#define FC_IS_f32_f64 0
+#define FC_IS_f64_f32 0
+#define FC_IS_f64_f64 1
+#define FC_IGEMM(dtype, ctype, mr, nr, isa, borrow) +FC_IS_f32_##dtype
+enum { FC_F32_IGEMM_LINES = 0
+#include "../ukernels/igemm.inc"
+};
+#undef FC_IGEMM
+#define FC_IGEMM(dtype, ctype, mr, nr, isa, borrow) +FC_IS_f64_##dtype
+enum { FC_F64_IGEMM_LINES = 0
+#include "../ukernels/igemm.inc"
+};
+#undef FC_IGEMM
+#define FC_CONVPOOL(dtype, ctype, geometry, isa) +FC_IS_f32_##dtype
+enum { FC_F32_CONVPOOL_LINES = 0
+#include "../ukernels/convpool.inc"
+};
+#undef FC_CONVPOOL
+#define FC_CONVPOOL(dtype, ctype, geometry, isa) +FC_IS_f64_##dtype
+enum { FC_F64_CONVPOOL_LINES = 0
+#include "../ukernels/convpool.inc"
+};
+#undef FC_CONVPOOL
+_Static_assert((int)FC_F32_IGEMM_LINES <= (int)FC_MAX_IGEMM_TILES &&
+                   (int)FC_F64_IGEMM_LINES <= (int)FC_MAX_IGEMM_TILES,
+               "more indirect-GEMM lines than a table holds: raise FC_MAX_IGEMM_TILES");
+_Static_assert((int)FC_F32_CONVPOOL_LINES <= (int)FC_MAX_CONVPOOL &&
+                   (int)FC_F64_CONVPOOL_LINES <= (int)FC_MAX_CONVPOOL,
+               "more conv+pool lines than a table holds: raise FC_MAX_CONVPOOL");
 
-static const fc_ukernel_table fc_table_scalar = {
-    FC_ISA_SCALAR, FC_GEMM_ENTRY(f32, 4, 8, scalar), FC_GEMM_ENTRY(f64, 4, 4, scalar),
-    {FC_IGEMM_ENTRY(f32, 4, 8, scalar)},
-    {FC_IGEMM_ENTRY(f64, 4, 4, scalar)},
-    fc_f32_maxpool_row_ukernel__scalar, fc_f64_maxpool_row_ukernel__scalar,
-    fc_f32_maxpool_nhwc_ukernel__scalar, fc_f64_maxpool_nhwc_ukernel__scalar,
-    fc_f32_maxpool_row_dilated_ukernel__scalar, fc_f64_maxpool_row_dilated_ukernel__scalar,
-    fc_f32_maxpool_nhwc_dilated_ukernel__scalar, fc_f64_maxpool_nhwc_dilated_ukernel__scalar,
-    fc_f32_maxpool_code_ukernel__scalar, fc_f64_maxpool_code_ukernel__scalar,
-    fc_f32_unpool_code_ukernel__scalar, fc_f64_unpool_code_ukernel__scalar,
-    NULL, NULL,
-    fc_f32_relu_ukernel__scalar, fc_f64_relu_ukernel__scalar,
-    fc_f32_relu_bwd_ukernel__scalar, fc_f64_relu_bwd_ukernel__scalar,
-    fc_f32_correlate_ukernel_1x8__scalar, fc_f64_correlate_ukernel_1x8__scalar,
-    fc_f64_ndcorrelate_ukernel__scalar,
-    fc_f32_ndline_ukernel__scalar, fc_f64_ndline_ukernel__scalar,
-    fc_f32_runsum_ukernel__scalar, fc_f64_runsum_ukernel__scalar,
-    fc_f32_adam_ukernel__scalar, fc_f64_adam_ukernel__scalar,
-    fc_f32_gemv_ukernel__scalar, fc_f64_gemv_ukernel__scalar};
-#if FASTCONV_HAVE_AVX2
-static const fc_ukernel_table fc_table_avx2 = {
-    FC_ISA_AVX2, FC_GEMM_ENTRY(f32, 6, 16, avx2), FC_GEMM_ENTRY(f64, 6, 8, avx2),
-    {FC_IGEMM_ENTRY(f32, 6, 16, avx2)},
-    {FC_IGEMM_ENTRY(f64, 6, 8, avx2)},
-    fc_f32_maxpool_row_ukernel__avx2, fc_f64_maxpool_row_ukernel__scalar,
-    fc_f32_maxpool_nhwc_ukernel__avx2, fc_f64_maxpool_nhwc_ukernel__scalar,
-    fc_f32_maxpool_row_dilated_ukernel__avx2, fc_f64_maxpool_row_dilated_ukernel__scalar,
-    fc_f32_maxpool_nhwc_dilated_ukernel__avx2, fc_f64_maxpool_nhwc_dilated_ukernel__scalar,
-    fc_f32_maxpool_code_ukernel__avx2, fc_f64_maxpool_code_ukernel__scalar,
-    fc_f32_unpool_code_ukernel__avx2, fc_f64_unpool_code_ukernel__scalar,
-    NULL, NULL,
-    fc_f32_relu_ukernel__avx2, fc_f64_relu_ukernel__avx2,
-    fc_f32_relu_bwd_ukernel__avx2, fc_f64_relu_bwd_ukernel__avx2,
-    fc_f32_correlate_ukernel_1x64__avx2, fc_f64_correlate_ukernel_1x32__avx2,
-    fc_f64_ndcorrelate_ukernel__avx2,
-    fc_f32_ndline_ukernel__avx2, fc_f64_ndline_ukernel__avx2,
-    fc_f32_runsum_ukernel__avx2, fc_f64_runsum_ukernel__avx2,
-    fc_f32_adam_ukernel__avx2, fc_f64_adam_ukernel__scalar,
-    fc_f32_gemv_ukernel__avx2, fc_f64_gemv_ukernel__avx2};
-#endif
-#if FASTCONV_HAVE_AVX512
-static const fc_ukernel_table fc_table_avx512 = {
-    FC_ISA_AVX512, FC_GEMM_ENTRY(f32, 8, 32, avx512), FC_GEMM_ENTRY(f64, 8, 16, avx512),
-    {FC_IGEMM_ENTRY(f32, 6, 64, avx512), FC_IGEMM_ENTRY(f32, 8, 32, avx512),
-     FC_IGEMM_ENTRY(f32, 12, 32, avx512), FC_IGEMM_BORROWED(f32, 6, 16, avx2)},
-    {FC_IGEMM_ENTRY(f64, 8, 16, avx512), FC_IGEMM_BORROWED(f64, 6, 8, avx2)},
-    fc_f32_maxpool_row_ukernel__avx512, fc_f64_maxpool_row_ukernel__scalar,
-    fc_f32_maxpool_nhwc_ukernel__avx512, fc_f64_maxpool_nhwc_ukernel__scalar,
-    fc_f32_maxpool_row_dilated_ukernel__avx512, fc_f64_maxpool_row_dilated_ukernel__scalar,
-    fc_f32_maxpool_nhwc_dilated_ukernel__avx512, fc_f64_maxpool_nhwc_dilated_ukernel__scalar,
-    fc_f32_maxpool_code_ukernel__avx512, fc_f64_maxpool_code_ukernel__scalar,
-    fc_f32_unpool_code_ukernel__avx512, fc_f64_unpool_code_ukernel__scalar,
-    fc_f32_convpool_c1_ukernel__avx512, fc_f32_convpool_c1_wgrad_ukernel__avx512,
-    fc_f32_relu_ukernel__avx512, fc_f64_relu_ukernel__avx512,
-    fc_f32_relu_bwd_ukernel__avx512, fc_f64_relu_bwd_ukernel__avx512,
-    fc_f32_correlate_ukernel_1x128__avx512, fc_f64_correlate_ukernel_1x64__avx512,
-    fc_f64_ndcorrelate_ukernel__avx512,
-    fc_f32_ndline_ukernel__avx512, fc_f64_ndline_ukernel__avx512,
-    fc_f32_runsum_ukernel__avx512, fc_f64_runsum_ukernel__avx512,
-    fc_f32_adam_ukernel__avx512, fc_f64_adam_ukernel__scalar,
-    fc_f32_gemv_ukernel__avx512, fc_f64_gemv_ukernel__avx512};
-#endif
+/* ---- building a table --------------------------------------------------------- */
+
+#define FC_AT(isa) if ((int)FC_ISA_OF(isa) == level)
+
+static void fc_build(fc_ukernel_table *t, fc_isa isa) {
+  memset(t, 0, sizeof *t);
+  t->isa = isa;
+  /* one-kernel slots: every line up to the table's ISA, lowest ISA first */
+  for (int level = FC_ISA_SCALAR; level <= (int)isa; level++) {
+#define FC_GEMM(dtype, ctype, mr, nr, isa) \
+  FC_AT(isa) t->dtype##_gemm = (fc_##dtype##_gemm_entry){fc_##dtype##_gemm_ukernel_##mr##x##nr##__##isa, mr, nr};
+#define FC_MAXPOOL(dtype, ctype, layout, isa) \
+  FC_AT(isa) t->dtype##_maxpool_##layout = fc_##dtype##_maxpool_##layout##_ukernel__##isa;
+#define FC_MAXPOOL_CODE(dtype, ctype, isa)                                  \
+  FC_AT(isa) {                                                            \
+    t->dtype##_maxpool_code = fc_##dtype##_maxpool_code_ukernel__##isa; \
+    t->dtype##_unpool_code = fc_##dtype##_unpool_code_ukernel__##isa;   \
+  }
+#define FC_UNARY(dtype, ctype, op, isa) FC_AT(isa) t->dtype##_##op = fc_##dtype##_##op##_ukernel__##isa;
+#define FC_BINARY(dtype, ctype, op, isa) FC_AT(isa) t->dtype##_##op = fc_##dtype##_##op##_ukernel__##isa;
+#define FC_CORRELATE(dtype, ctype, mr, nr, isa) \
+  FC_AT(isa) t->dtype##_correlate = fc_##dtype##_correlate_ukernel_##mr##x##nr##__##isa;
+#define FC_ADAM(dtype, ctype, isa) FC_AT(isa) t->dtype##_adam = fc_##dtype##_adam_ukernel__##isa;
+#define FC_GEMV(dtype, ctype, isa) FC_AT(isa) t->dtype##_gemv = fc_##dtype##_gemv_ukernel__##isa;
+#define FC_NDIMAGE(dtype, ctype, isa)                         \
+  FC_AT(isa) {                                              \
+    t->dtype##_ndline = fc_##dtype##_ndline_ukernel__##isa; \
+    t->dtype##_runsum = fc_##dtype##_runsum_ukernel__##isa; \
+  }
+#define FC_NDIMAGE_ACC(isa) FC_AT(isa) t->f64_ndcorrelate = fc_f64_ndcorrelate_ukernel__##isa;
+#include "../ukernels/gemm.inc"
+#include "../ukernels/maxpool.inc"
+#include "../ukernels/unary.inc"
+#include "../ukernels/correlate.inc"
+#include "../ukernels/adam.inc"
+#include "../ukernels/ndimage.inc"
+#include "../ukernels/gemv.inc"
+#undef FC_GEMM
+#undef FC_MAXPOOL
+#undef FC_MAXPOOL_CODE
+#undef FC_UNARY
+#undef FC_BINARY
+#undef FC_CORRELATE
+#undef FC_ADAM
+#undef FC_GEMV
+#undef FC_NDIMAGE
+#undef FC_NDIMAGE_ACC
+  }
+  /* indirect-GEMM tiles: those of the best ISA (up to the table's) that has
+   * lines for the dtype, at cost 1, then lower ISAs' lines with a nonzero
+   * borrow, at that cost, the higher ISA first */
+  const int table_isa = (int)isa;
+  int top_f32 = -1, top_f64 = -1, n_f32 = 0, n_f64 = 0;
+#define FC_IGEMM(dtype, ctype, mr, nr, isa, borrow) \
+  if ((int)FC_ISA_OF(isa) <= table_isa && (int)FC_ISA_OF(isa) > top_##dtype) top_##dtype = FC_ISA_OF(isa);
+#include "../ukernels/igemm.inc"
+#undef FC_IGEMM
+#define FC_IGEMM(dtype, ctype, mr, nr, isa, borrow)                                       \
+  if ((int)FC_ISA_OF(isa) == level &&                                                  \
+      (level == top_##dtype || (level < top_##dtype && (double)(borrow) > 0.0)))       \
+    t->dtype##_igemm[n_##dtype++] = (fc_##dtype##_igemm_entry){                        \
+        fc_##dtype##_igemm_ukernel_##mr##x##nr##__##isa, mr, nr,                       \
+        level == top_##dtype ? 1.0 : (double)(borrow)};
+  for (int level = (int)isa; level >= FC_ISA_SCALAR; level--) {
+#include "../ukernels/igemm.inc"
+  }
+#undef FC_IGEMM
+  /* special conv+pool kernels: the table's ISA's lines first, then lower ones' */
+  int c_f32 = 0, c_f64 = 0;
+#define FC_CONVPOOL(dtype, ctype, geometry, isa)                             \
+  FC_AT(isa) t->dtype##_convpool[c_##dtype++] = (fc_##dtype##_convpool_entry){ \
+      fc_##dtype##_convpool_##geometry##_ukernel__##isa,                     \
+      fc_##dtype##_convpool_##geometry##_wgrad_ukernel__##isa, fc_convpool_##geometry##_fits};
+  for (int level = (int)isa; level >= FC_ISA_SCALAR; level--) {
+#include "../ukernels/convpool.inc"
+  }
+#undef FC_CONVPOOL
+  (void)c_f32, (void)c_f64;
+}
+
+/* Every compiled ISA's table, built when the library is loaded (a constructor:
+ * before any thread can call in, so no thread waits for another, and a fork
+ * can never catch a table half built). */
+static fc_ukernel_table fc_tables[FC_ISA_COUNT];
+
+__attribute__((constructor)) static void fc_build_tables(void) {
+  for (int isa = FC_ISA_SCALAR; isa < FC_ISA_COUNT; isa++)
+    if (fc_isa_compiled((fc_isa)isa)) fc_build(&fc_tables[isa], (fc_isa)isa);
+}
+
+const fc_ukernel_table *fc_table_for_isa(fc_isa isa) {
+  if ((int)isa < 0 || (int)isa >= FC_ISA_COUNT || !fc_isa_compiled(isa)) return NULL;
+  return &fc_tables[isa];
+}
 
 static const fc_ukernel_table *fc_table_for(fc_isa isa) {
-  switch (isa) {
-#if FASTCONV_HAVE_AVX512
-    case FC_ISA_AVX512: return &fc_table_avx512;
-#endif
-#if FASTCONV_HAVE_AVX2
-    case FC_ISA_AVX2: return &fc_table_avx2;
-#endif
-    default: return &fc_table_scalar;
-  }
+  const fc_ukernel_table *t = fc_table_for_isa(isa);
+  return t ? t : fc_table_for_isa(FC_ISA_SCALAR);
 }
 
 static _Atomic(const fc_ukernel_table *) fc_current = NULL;
@@ -113,28 +175,53 @@ const fc_ukernel_table *fc_table(void) {
 
 fc_isa fc_current_isa(void) { return fc_table()->isa; }
 
-/* ---- microkernel names, for plans: every registry line, by address ---------- */
-#define FC_NAMED(sym) {(fc_any_ukernel)sym, #sym},
-#define FC_GEMM(dtype, ctype, mr, nr, isa) FC_NAMED(fc_##dtype##_gemm_ukernel_##mr##x##nr##__##isa)
-#define FC_IGEMM(dtype, ctype, mr, nr, isa) FC_NAMED(fc_##dtype##_igemm_ukernel_##mr##x##nr##__##isa)
-#define FC_MAXPOOL(dtype, ctype, layout, isa) FC_NAMED(fc_##dtype##_maxpool_##layout##_ukernel__##isa)
-#define FC_MAXPOOL_CODE(dtype, ctype, isa)          \
-  FC_NAMED(fc_##dtype##_maxpool_code_ukernel__##isa) \
-  FC_NAMED(fc_##dtype##_unpool_code_ukernel__##isa)
-#define FC_UNARY(dtype, ctype, op, isa) FC_NAMED(fc_##dtype##_##op##_ukernel__##isa)
-#define FC_BINARY(dtype, ctype, op, isa) FC_NAMED(fc_##dtype##_##op##_ukernel__##isa)
-#define FC_CORRELATE(dtype, ctype, mr, nr, isa) \
-  FC_NAMED(fc_##dtype##_correlate_ukernel_##mr##x##nr##__##isa)
-#define FC_ADAM(dtype, ctype, isa) FC_NAMED(fc_##dtype##_adam_ukernel__##isa)
-#define FC_GEMV(dtype, ctype, isa) FC_NAMED(fc_##dtype##_gemv_ukernel__##isa)
-#define FC_NDIMAGE(dtype, ctype, isa)            \
-  FC_NAMED(fc_##dtype##_ndline_ukernel__##isa)    \
-  FC_NAMED(fc_##dtype##_runsum_ukernel__##isa)
-#define FC_NDIMAGE_ACC(isa) FC_NAMED(fc_f64_ndcorrelate_ukernel__##isa)
+/* ---- the registry as data: every line's kernels, in the registries' order --- */
+#define FC_INFO(sym, family, kind, dtype, isa, mr, nr, borrow, slot) \
+  {{#sym, family, kind, #dtype, FC_ISA_OF(isa), mr, nr, borrow, (fc_any_ukernel)sym}, slot},
+#define FC_SLOT(field) offsetof(fc_ukernel_table, field)
+#define FC_LIST ((size_t)-1) /* a list slot (igemm, convpool), searched by kind */
+#define FC_GEMM(dtype, ctype, mr, nr, isa)                                                   \
+  FC_INFO(fc_##dtype##_gemm_ukernel_##mr##x##nr##__##isa, "gemm", "gemm", dtype, isa, mr, nr, \
+          0.0, FC_SLOT(dtype##_gemm))
+#define FC_IGEMM(dtype, ctype, mr, nr, isa, borrow)                                             \
+  FC_INFO(fc_##dtype##_igemm_ukernel_##mr##x##nr##__##isa, "igemm", "igemm", dtype, isa, mr, nr, \
+          borrow, FC_LIST)
+#define FC_MAXPOOL(dtype, ctype, layout, isa)                                                  \
+  FC_INFO(fc_##dtype##_maxpool_##layout##_ukernel__##isa, "maxpool", "maxpool_" #layout, dtype, \
+          isa, 0, 0, 0.0, FC_SLOT(dtype##_maxpool_##layout))
+#define FC_MAXPOOL_CODE(dtype, ctype, isa)                                                       \
+  FC_INFO(fc_##dtype##_maxpool_code_ukernel__##isa, "maxpool", "maxpool_code", dtype, isa, 0, 0, \
+          0.0, FC_SLOT(dtype##_maxpool_code))                                                    \
+  FC_INFO(fc_##dtype##_unpool_code_ukernel__##isa, "maxpool", "unpool_code", dtype, isa, 0, 0,   \
+          0.0, FC_SLOT(dtype##_unpool_code))
+#define FC_UNARY(dtype, ctype, op, isa) \
+  FC_INFO(fc_##dtype##_##op##_ukernel__##isa, "unary", #op, dtype, isa, 0, 0, 0.0, FC_SLOT(dtype##_##op))
+#define FC_BINARY(dtype, ctype, op, isa) \
+  FC_INFO(fc_##dtype##_##op##_ukernel__##isa, "unary", #op, dtype, isa, 0, 0, 0.0, FC_SLOT(dtype##_##op))
+#define FC_CORRELATE(dtype, ctype, mr, nr, isa)                                                  \
+  FC_INFO(fc_##dtype##_correlate_ukernel_##mr##x##nr##__##isa, "correlate", "correlate", dtype, \
+          isa, mr, nr, 0.0, FC_SLOT(dtype##_correlate))
+#define FC_ADAM(dtype, ctype, isa) \
+  FC_INFO(fc_##dtype##_adam_ukernel__##isa, "adam", "adam", dtype, isa, 0, 0, 0.0, FC_SLOT(dtype##_adam))
+#define FC_GEMV(dtype, ctype, isa) \
+  FC_INFO(fc_##dtype##_gemv_ukernel__##isa, "gemv", "gemv", dtype, isa, 0, 0, 0.0, FC_SLOT(dtype##_gemv))
+#define FC_NDIMAGE(dtype, ctype, isa)                                                     \
+  FC_INFO(fc_##dtype##_ndline_ukernel__##isa, "ndimage", "ndline", dtype, isa, 0, 0, 0.0, \
+          FC_SLOT(dtype##_ndline))                                                        \
+  FC_INFO(fc_##dtype##_runsum_ukernel__##isa, "ndimage", "runsum", dtype, isa, 0, 0, 0.0, \
+          FC_SLOT(dtype##_runsum))
+#define FC_NDIMAGE_ACC(isa)                                                              \
+  FC_INFO(fc_f64_ndcorrelate_ukernel__##isa, "ndimage", "ndcorrelate", f64, isa, 0, 0, 0.0, \
+          FC_SLOT(f64_ndcorrelate))
+#define FC_CONVPOOL(dtype, ctype, geometry, isa)                                                \
+  FC_INFO(fc_##dtype##_convpool_##geometry##_ukernel__##isa, "convpool", "convpool_" #geometry, \
+          dtype, isa, 0, 0, 0.0, FC_LIST)                                                       \
+  FC_INFO(fc_##dtype##_convpool_##geometry##_wgrad_ukernel__##isa, "convpool",                  \
+          "convpool_" #geometry "_wgrad", dtype, isa, 0, 0, 0.0, FC_LIST)
 static const struct {
-  fc_any_ukernel fn;
-  const char *name;
-} fc_ukernel_names[] = {
+  fc_ukernel_info info;
+  size_t slot; /* offset of the one-kernel slot in fc_ukernel_table, or FC_LIST */
+} fc_registry[] = {
 #include "../ukernels/gemm.inc"
 #include "../ukernels/igemm.inc"
 #include "../ukernels/maxpool.inc"
@@ -143,18 +230,57 @@ static const struct {
 #include "../ukernels/adam.inc"
 #include "../ukernels/ndimage.inc"
 #include "../ukernels/gemv.inc"
-#if FASTCONV_HAVE_AVX512
-    FC_NAMED(fc_f32_convpool_c1_ukernel__avx512)
-    FC_NAMED(fc_f32_convpool_c1_wgrad_ukernel__avx512)
-#endif
+#include "../ukernels/convpool.inc"
 };
+enum { FC_REGISTRY_SIZE = sizeof fc_registry / sizeof fc_registry[0] };
+
+int fc_ukernel_count(void) { return FC_REGISTRY_SIZE; }
+
+const fc_ukernel_info *fc_ukernel_at(int i) {
+  return i >= 0 && i < FC_REGISTRY_SIZE ? &fc_registry[i].info : NULL;
+}
+
+int fc_ukernel_slot(int i, fc_isa isa, char *buf, size_t size, double *cost) {
+  const fc_ukernel_table *t = fc_table_for_isa(isa);
+  const fc_ukernel_info *k = fc_ukernel_at(i);
+  if (cost) *cost = 1.0;
+  if (buf && size) buf[0] = '\0';
+  if (!t || !k) return 0;
+  const int f32 = k->dtype[1] == '3';
+  if (fc_registry[i].slot != FC_LIST) {
+    fc_any_ukernel in;
+    memcpy(&in, (const char *)t + fc_registry[i].slot, sizeof in);
+    if (in != k->fn) return 0;
+    if (buf) snprintf(buf, size, "%s_%s", k->dtype, k->kind);
+    return 1;
+  }
+  if (strcmp(k->kind, "igemm") == 0) {
+    for (int j = 0; j < FC_MAX_IGEMM_TILES; j++) {
+      const fc_any_ukernel in = f32 ? FC_UKERNEL_FN(t->f32_igemm[j].fn) : FC_UKERNEL_FN(t->f64_igemm[j].fn);
+      if (in == NULL || in != k->fn) continue;
+      if (cost) *cost = f32 ? t->f32_igemm[j].cost : t->f64_igemm[j].cost;
+      if (buf) snprintf(buf, size, "%s_igemm[%d]", k->dtype, j);
+      return 1;
+    }
+    return 0;
+  }
+  for (int j = 0; j < FC_MAX_CONVPOOL; j++) { /* a convpool kernel or its wgrad twin */
+    const fc_any_ukernel fwd = f32 ? FC_UKERNEL_FN(t->f32_convpool[j].fn) : FC_UKERNEL_FN(t->f64_convpool[j].fn);
+    const fc_any_ukernel bwd =
+        f32 ? FC_UKERNEL_FN(t->f32_convpool[j].wgrad) : FC_UKERNEL_FN(t->f64_convpool[j].wgrad);
+    if (fwd == NULL || (fwd != k->fn && bwd != k->fn)) continue;
+    if (buf) snprintf(buf, size, "%s_convpool[%d]%s", k->dtype, j, fwd == k->fn ? "" : ".wgrad");
+    return 1;
+  }
+  return 0;
+}
 
 void fc_plan_name(fc_plan *plan) {
   if (plan->kernel == NULL && plan->kernel_fn != NULL) plan->kernel = fc_ukernel_name(plan->kernel_fn);
 }
 
 const char *fc_ukernel_name(fc_any_ukernel fn) {
-  for (size_t i = 0; i < sizeof fc_ukernel_names / sizeof fc_ukernel_names[0]; i++)
-    if (fc_ukernel_names[i].fn == fn) return fc_ukernel_names[i].name;
+  for (int i = 0; i < FC_REGISTRY_SIZE; i++)
+    if (fc_registry[i].info.fn == fn) return fc_registry[i].info.name;
   return "unknown";
 }

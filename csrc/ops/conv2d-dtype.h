@@ -1,7 +1,6 @@
 /* One dtype's instance of the conv2d, dense and fused conv+pool drivers.
- * conv2d.c defines T (float, double), DT (f32, f64) and CONVPOOL_C1 (1 where
- * the table has direct single-channel conv+pool kernels for the dtype), then
- * includes this once per dtype. The names the drivers use -- FC_(x) for the
+ * conv2d.c defines T (float, double) and DT (f32, f64), then includes this
+ * once per dtype. The names the drivers use -- FC_(x) for the
  * dtype's functions and types, the table slots and microkernel types -- all
  * follow from DT, and everything is undefined at the end. */
 #define FC_PASTE_(a, b) a##b
@@ -19,6 +18,7 @@
 #define ADAM_UK FC_PASTE(DT, _adam)
 #define GEMV_UK FC_PASTE(DT, _gemv)
 #define GEMV_UKERNEL_T FC_(gemv_ukernel)
+#define CONVPOOL FC_PASTE(DT, _convpool)
 #include "conv2d-impl.h"
 #include "conv2d-backward-impl.h"
 #include "dense-impl.h"
@@ -38,6 +38,6 @@
 #undef ADAM_UK
 #undef GEMV_UK
 #undef GEMV_UKERNEL_T
+#undef CONVPOOL
 #undef T
 #undef DT
-#undef CONVPOOL_C1

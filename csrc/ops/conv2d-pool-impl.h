@@ -50,41 +50,44 @@ static int64_t FC_(pool_band_rows)(const fc_conv2d_params *p, const fc_pool2d_pa
   return pb;
 }
 
-#if CONVPOOL_C1
-/* The table's direct kernels (single-channel 3x3 conv, 2x2 pool; f32 only)
- * apply: one input channel, a 3x3 kernel, stride 1, no padding or dilation,
- * 2x2 windows. */
-static int FC_(convpool_c1_fits)(const fc_conv2d_params *p, const fc_pool2d_params *q) {
-  return p->c == 1 && p->groups == 1 && p->r == 3 && p->s == 3 && p->stride_h == 1 &&
-         p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 && p->pad_top == 0 &&
-         p->pad_left == 0 && q->kernel_h == 2 && q->kernel_w == 2;
+/* The first special kernel of the table (convpool.inc) whose predicate
+ * accepts this geometry, or NULL: then the banded path below. */
+static const FC_(convpool_entry) *FC_(convpool_special)(const fc_conv2d_params *p,
+                                                         const fc_pool2d_params *q) {
+  const fc_ukernel_table *tab = fc_table();
+  for (int i = 0; i < FC_MAX_CONVPOOL && tab->CONVPOOL[i].fn; i++)
+    if (tab->CONVPOOL[i].fits(p, q)) return &tab->CONVPOOL[i];
+  return NULL;
 }
-#endif
 
-#if CONVPOOL_C1
-/* The one-channel 3x3 kernel's tasks: pooled rows u0..u1 (image, pooled row). */
+/* A special kernel's input for pooled row u (image, pooled row): its first
+ * input row, NHWC. */
+static const T *FC_(convpool_row_input)(const fc_conv2d_params *p, const fc_pool2d_params *q,
+                                        const T *x, int64_t u) {
+  const int64_t ni = u / q->oh, py = u % q->oh;
+  return x + (ni * p->h + py * q->stride_h * p->stride_h) * p->w * p->c;
+}
+
+/* A special kernel's tasks: pooled rows u0..u1 (image, pooled row). */
 typedef struct {
   const fc_conv2d_params *p;
   const fc_pool2d_params *q;
   const T *x, *w, *bias;
   T *y;
   uint8_t *code;
-  fc_f32_convpool_c1_ukernel direct;
-} FC_(convpool_c1_ctx);
+  FC_(convpool_ukernel) direct;
+} FC_(convpool_special_ctx);
 
-static void FC_(convpool_c1_rows)(void *arg, int tid, int64_t u0, int64_t u1) {
+static void FC_(convpool_special_rows)(void *arg, int tid, int64_t u0, int64_t u1) {
   (void)tid;
-  const FC_(convpool_c1_ctx) *c = arg;
+  const FC_(convpool_special_ctx) *c = arg;
   const fc_conv2d_params *p = c->p;
   const fc_pool2d_params *q = c->q;
   const int64_t K = p->k;
-  for (int64_t u = u0; u < u1; u++) {
-    const int64_t ni = u / q->oh, py = u % q->oh;
-    c->direct(c->x + (ni * p->h + 2 * py) * p->w, (size_t)p->w, (size_t)q->ow, (size_t)K, c->w,
-              c->bias, c->y + u * q->ow * K, c->code ? c->code + u * q->ow * K : NULL);
-  }
+  for (int64_t u = u0; u < u1; u++)
+    c->direct(FC_(convpool_row_input)(p, q, c->x, u), (size_t)(p->w * p->c), (size_t)q->ow,
+              (size_t)K, c->w, c->bias, c->y + u * q->ow * K, c->code ? c->code + u * q->ow * K : NULL);
 }
-#endif
 
 /* The banded kernel's region: thread tid's share of (image, band) tasks, each
  * computed into the thread's band buffer and pooled from there. */
@@ -136,16 +139,14 @@ int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, co
                         const T *w_rsck, const T *bias, T *y, uint8_t *code) {
   const int st = FC_(conv_pool_check)(p, q);
   if (st != FC_OK || p->n == 0 || q->oh == 0 || q->ow == 0) return st;
-#if CONVPOOL_C1
-  const fc_f32_convpool_c1_ukernel direct = fc_table()->f32_convpool_c1;
-  if (direct && FC_(convpool_c1_fits)(p, q)) { /* one task per pooled row */
-    const int64_t units = p->n * q->oh, K = p->k;
-    const int64_t flops = 2 * p->n * K * p->oh * p->ow * 9; /* fits: fc_conv2d_check */
+  const FC_(convpool_entry) *special = FC_(convpool_special)(p, q);
+  if (special) { /* one task per pooled row */
+    const int64_t units = p->n * q->oh, K = p->k, taps = p->r * p->s * (p->c / p->groups);
+    const int64_t flops = 2 * p->n * K * p->oh * p->ow * taps; /* fits: fc_conv2d_check */
     const int nt = fc_threads_for(FC_NS_FLOPS(flops), units);
-    FC_(convpool_c1_ctx) c = {p, q, x, w_rsck, bias, y, code, direct};
-    return fc_parallel_for(nt, units, 4, FC_(convpool_c1_rows), &c);
+    FC_(convpool_special_ctx) c = {p, q, x, w_rsck, bias, y, code, special->fn};
+    return fc_parallel_for(nt, units, 4, FC_(convpool_special_rows), &c);
   }
-#endif
   const int merge = FC_(igemm_merge_rows)(p);
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count, K = p->k;
   const int64_t ks = merge ? p->r : p->r * p->s, kc = merge ? p->s * cg : cg; /* taps, depth each */
@@ -227,23 +228,23 @@ static int FC_(unpool_band)(const fc_conv2d_params *p, const fc_pool2d_params *q
  * conv2d for the gradient gy of the max-pool over its output, code being the
  * pool's window codes (as conv2d_maxpool gives them). FC_EINVAL if a code
  * lies outside its window. */
-#if CONVPOOL_C1
-/* The one-channel kernel's weight gradient: image groups gi0..gi1, each into
- * its own partials; `top` collects the largest code the kernel saw. */
+/* A special kernel's weight gradient: image groups gi0..gi1, each into its
+ * own partials (the weight's wsize values, then the bias's K); `top` collects
+ * the largest code the kernel saw. */
 typedef struct {
   const fc_conv2d_params *p;
   const fc_pool2d_params *q;
   const T *x, *gy;
   const uint8_t *code;
   T *gb, *part;
-  fc_f32_convpool_c1_wgrad_ukernel direct;
-  int64_t per, KK;
+  FC_(convpool_wgrad_ukernel) direct;
+  int64_t per, wsize, KK;
   atomic_uint top;
-} FC_(convpool_c1_wgrad_ctx);
+} FC_(convpool_special_wgrad_ctx);
 
-static void FC_(convpool_c1_wgrad_groups)(void *arg, int tid, int64_t gi0, int64_t gi1) {
+static void FC_(convpool_special_wgrad_groups)(void *arg, int tid, int64_t gi0, int64_t gi1) {
   (void)tid;
-  FC_(convpool_c1_wgrad_ctx) *c = arg;
+  FC_(convpool_special_wgrad_ctx) *c = arg;
   const fc_conv2d_params *p = c->p;
   const fc_pool2d_params *q = c->q;
   const int64_t K = p->k;
@@ -251,10 +252,9 @@ static void FC_(convpool_c1_wgrad_groups)(void *arg, int tid, int64_t gi0, int64
   for (int64_t gi = gi0; gi < gi1; gi++) {
     T *acc = c->part + gi * c->KK;
     for (int64_t u = gi * c->per * q->oh; u < fc_min64(p->n, (gi + 1) * c->per) * q->oh; u++) {
-      const int64_t ni = u / q->oh, py = u % q->oh;
-      const unsigned t = c->direct(c->x + (ni * p->h + 2 * py) * p->w, (size_t)p->w, (size_t)q->ow,
-                                   (size_t)K, c->gy + u * q->ow * K, c->code + u * q->ow * K, acc,
-                                   c->gb ? acc + 9 * K : NULL);
+      const unsigned t = c->direct(FC_(convpool_row_input)(p, q, c->x, u), (size_t)(p->w * p->c),
+                                   (size_t)q->ow, (size_t)K, c->gy + u * q->ow * K,
+                                   c->code + u * q->ow * K, acc, c->gb ? acc + c->wsize : NULL);
       top = t > top ? t : top;
     }
   }
@@ -262,7 +262,6 @@ static void FC_(convpool_c1_wgrad_groups)(void *arg, int tid, int64_t gi0, int64
   while (top > seen && !atomic_compare_exchange_weak(&c->top, &seen, top)) {
   }
 }
-#endif
 
 /* The banded weight gradient's region: thread tid's share of (image, band)
  * units, each band's conv-output gradient rebuilt in the thread's buffer and
@@ -314,35 +313,34 @@ int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool
     memset(gw, 0, (size_t)(K * (p->c / p->groups) * p->r * p->s) * sizeof(T));
     return FC_OK;
   }
-#if CONVPOOL_C1
-  const fc_f32_convpool_c1_wgrad_ukernel direct = fc_table()->f32_convpool_c1_wgrad;
-  if (direct && FC_(convpool_c1_fits)(p, q)) {
-    /* images in at most 256 fixed groups, each summed into its own 10 x K
-     * partials (9 taps, then the bias), added up in group order at the end:
-     * the result depends on neither the thread count nor the schedule */
-    const int64_t per = fc_ceil_div(p->n, 256), groups = fc_ceil_div(p->n, per), KK = 10 * K;
-    const int nt = fc_threads_for(FC_NS_FLOPS(2 * p->n * K * q->oh * q->ow * 9), groups);
+  const FC_(convpool_entry) *special = FC_(convpool_special)(p, q);
+  if (special) {
+    /* images in at most 256 fixed groups, each summed into its own partials
+     * (the weight gradient, then the bias's), added up in group order at the
+     * end: the result depends on neither the thread count nor the schedule */
+    const int64_t taps = p->r * p->s * (p->c / p->groups), wsize = taps * K;
+    const int64_t per = fc_ceil_div(p->n, 256), groups = fc_ceil_div(p->n, per), KK = wsize + K;
+    const int nt = fc_threads_for(FC_NS_FLOPS(2 * p->n * K * q->oh * q->ow * taps), groups);
     T *part = calloc((size_t)(groups * KK), sizeof(T));
     if (!part) return FC_ENOMEM;
-    FC_(convpool_c1_wgrad_ctx) c = {p, q, x, gy, code, gb, part, direct, per, KK, 0};
-    const int r = fc_parallel_for(nt, groups, 1, FC_(convpool_c1_wgrad_groups), &c);
+    FC_(convpool_special_wgrad_ctx) c = {p, q, x, gy, code, gb, part, special->wgrad, per, wsize, KK, 0};
+    const int r = fc_parallel_for(nt, groups, 1, FC_(convpool_special_wgrad_groups), &c);
     if (r != FC_OK) {
       free(part);
       return r;
     }
-    const unsigned top = atomic_load(&c.top);
-    if (top <= 3) {
-      memset(gw, 0, (size_t)(9 * K) * sizeof(T));
+    const unsigned top = atomic_load(&c.top), ok = top < (unsigned)(q->kernel_h * q->kernel_w);
+    if (ok) {
+      memset(gw, 0, (size_t)wsize * sizeof(T));
       for (int64_t gi = 0; gi < groups; gi++) {
-        for (int64_t i = 0; i < 9 * K; i++) gw[i] += part[gi * KK + i];
+        for (int64_t i = 0; i < wsize; i++) gw[i] += part[gi * KK + i];
         if (gb)
-          for (int64_t k = 0; k < K; k++) gb[k] += part[gi * KK + 9 * K + k];
+          for (int64_t k = 0; k < K; k++) gb[k] += part[gi * KK + wsize + k];
       }
     }
     free(part);
-    return top <= 3 ? FC_OK : FC_EINVAL;
+    return ok ? FC_OK : FC_EINVAL;
   }
-#endif
   const IGEMM_ENTRY_T uk0 = FC_(pick_igemm)(p->r * p->s * (p->c / p->groups), K / p->groups);
   const int64_t npad0 = fc_ceil_div(K / p->groups, (int64_t)uk0.nr) * (int64_t)uk0.nr;
   const int64_t pb = FC_(pool_band_rows)(p, q, npad0 * p->groups, 96 << 10);

@@ -45,10 +45,8 @@ static const char FC_ALG_IGEMM_WGRAD[] = "igemm-weight-gradient";
 
 #define T float
 #define DT f32
-#define CONVPOOL_C1 1
 #include "conv2d-dtype.h"
 
 #define T double
 #define DT f64
-#define CONVPOOL_C1 0
 #include "conv2d-dtype.h"

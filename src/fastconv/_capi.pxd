@@ -157,3 +157,53 @@ cdef extern from "fastconv/fastconv.h" nogil:
     double fc_probe_fma_gflops(fc_isa isa, double seconds)
     double fc_probe_copy_gbps(int64_t n_bytes, double seconds)
     double fc_probe_region_ns(int team, int64_t count, int64_t work_ns)
+
+# The microkernel registry (csrc/include/fastconv/ukernel.h): its records, the
+# slot each fills in a table, and the kernel types, for the per-kernel tests
+# and benchmarks (_kernels.ukernels, _kernels.ukernel_run).
+cdef extern from "fastconv/ukernel.h" nogil:
+    ctypedef void (*fc_any_ukernel)() noexcept nogil
+    ctypedef struct fc_ukernel_info:
+        const char *name
+        const char *family
+        const char *kind
+        const char *dtype
+        fc_isa isa
+        int mr, nr
+        double borrow
+        fc_any_ukernel fn
+    int fc_ukernel_count()
+    const fc_ukernel_info *fc_ukernel_at(int i)
+    int fc_ukernel_slot(int i, fc_isa isa, char *buf, size_t size, double *cost)
+    ctypedef struct fc_f32_adam_params:
+        float a, c1, c2, eps
+    ctypedef struct fc_f64_adam_params:
+        double a, c1, c2, eps
+    ctypedef void (*fc_f32_gemm_ukernel)(size_t kc, const float *a, const float *b, float *c, size_t ldc, size_t m, size_t n, const float *bias, unsigned flags) noexcept nogil
+    ctypedef void (*fc_f64_gemm_ukernel)(size_t kc, const double *a, const double *b, double *c, size_t ldc, size_t m, size_t n, const double *bias, unsigned flags) noexcept nogil
+    ctypedef void (*fc_f32_igemm_ukernel)(size_t ks, size_t kc, const float *const *a, size_t a_offset, size_t a_stride, const float *zero, const float *b, float *c, size_t ldc, size_t m, size_t n, const float *bias, unsigned flags) noexcept nogil
+    ctypedef void (*fc_f64_igemm_ukernel)(size_t ks, size_t kc, const double *const *a, size_t a_offset, size_t a_stride, const double *zero, const double *b, double *c, size_t ldc, size_t m, size_t n, const double *bias, unsigned flags) noexcept nogil
+    ctypedef void (*fc_f32_maxpool_ukernel)(const fc_pool2d_params *p, const float *plane, int64_t oy, float *y, int64_t *idx) noexcept nogil
+    ctypedef void (*fc_f64_maxpool_ukernel)(const fc_pool2d_params *p, const double *plane, int64_t oy, double *y, int64_t *idx) noexcept nogil
+    ctypedef void (*fc_f32_maxpool_code_ukernel)(const fc_pool2d_params *p, const float *image, int64_t oy, float *y, uint8_t *code) noexcept nogil
+    ctypedef void (*fc_f64_maxpool_code_ukernel)(const fc_pool2d_params *p, const double *image, int64_t oy, double *y, uint8_t *code) noexcept nogil
+    ctypedef void (*fc_f32_unpool_code_ukernel)(size_t n, size_t nr, size_t places, const float *g, const uint8_t *code, float *const *dst) noexcept nogil
+    ctypedef void (*fc_f64_unpool_code_ukernel)(size_t n, size_t nr, size_t places, const double *g, const uint8_t *code, double *const *dst) noexcept nogil
+    ctypedef void (*fc_f32_convpool_ukernel)(const float *x, size_t ldx, size_t pw, size_t K, const float *w, const float *bias, float *y, uint8_t *code) noexcept nogil
+    ctypedef void (*fc_f64_convpool_ukernel)(const double *x, size_t ldx, size_t pw, size_t K, const double *w, const double *bias, double *y, uint8_t *code) noexcept nogil
+    ctypedef unsigned (*fc_f32_convpool_wgrad_ukernel)(const float *x, size_t ldx, size_t pw, size_t K, const float *g, const uint8_t *code, float *gw, float *gb) noexcept nogil
+    ctypedef unsigned (*fc_f64_convpool_wgrad_ukernel)(const double *x, size_t ldx, size_t pw, size_t K, const double *g, const uint8_t *code, double *gw, double *gb) noexcept nogil
+    ctypedef void (*fc_f32_correlate_ukernel)(size_t n, size_t kh, size_t kw, const float *x, size_t ldx, const float *w, float *y) noexcept nogil
+    ctypedef void (*fc_f64_correlate_ukernel)(size_t n, size_t kh, size_t kw, const double *x, size_t ldx, const double *w, double *y) noexcept nogil
+    ctypedef void (*fc_f32_ndline_ukernel)(size_t n, size_t m, const float *const *x, const double *w, int sym, float *y) noexcept nogil
+    ctypedef void (*fc_f64_ndline_ukernel)(size_t n, size_t m, const double *const *x, const double *w, int sym, double *y) noexcept nogil
+    ctypedef void (*fc_f32_runsum_ukernel)(size_t n, double *acc, const float *x_in, const float *x_out, double m, float *y) noexcept nogil
+    ctypedef void (*fc_f64_runsum_ukernel)(size_t n, double *acc, const double *x_in, const double *x_out, double m, double *y) noexcept nogil
+    ctypedef void (*fc_f32_adam_ukernel)(size_t n, float *p, const float *g, float *m, float *v, const fc_f32_adam_params *c) noexcept nogil
+    ctypedef void (*fc_f64_adam_ukernel)(size_t n, double *p, const double *g, double *m, double *v, const fc_f64_adam_params *c) noexcept nogil
+    ctypedef void (*fc_f32_gemv_ukernel)(size_t nb, size_t kc, size_t mc, const float *x, size_t ldx, const float *w, size_t ldw, float *y, size_t ldy, unsigned flags) noexcept nogil
+    ctypedef void (*fc_f64_gemv_ukernel)(size_t nb, size_t kc, size_t mc, const double *x, size_t ldx, const double *w, size_t ldw, double *y, size_t ldy, unsigned flags) noexcept nogil
+    ctypedef void (*fc_f32_unary_ukernel)(size_t n, const float *x, float *y) noexcept nogil
+    ctypedef void (*fc_f64_unary_ukernel)(size_t n, const double *x, double *y) noexcept nogil
+    ctypedef void (*fc_f32_binary_ukernel)(size_t n, const float *a, const float *b, float *z) noexcept nogil
+    ctypedef void (*fc_f64_binary_ukernel)(size_t n, const double *a, const double *b, double *z) noexcept nogil

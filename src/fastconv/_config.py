@@ -188,7 +188,10 @@ def config() -> dict[str, Any]:
         (the L1 data, L2 and L3 cache sizes one core sees, as CPUID reports
         them; "unknown" where it does not); ``thread_pool``, ``num_threads``;
         ``compiler`` and ``cflags`` of the C kernels; ``tuning``, whether tuned
-        tile choices are loaded (``fastconv tune``) and from where.
+        tile choices are loaded (``fastconv tune``) and from where; ``kernels``,
+        the microkernel in each slot of the dispatch table in use (a dict: slot
+        -> C name, with `` (cost c)`` after an indirect-GEMM tile borrowed
+        from a lower ISA), built from the registries in csrc/ukernels/*.inc.
 
     Examples
     --------
@@ -217,7 +220,20 @@ def config() -> dict[str, Any]:
         "compiler": info["compiler"],
         "cflags": info["cflags"].strip(),
         "tuning": _tuning.status(),
+        "kernels": table_kernels(),
     }
+
+
+def table_kernels(isa: str | None = None) -> dict[str, str]:
+    """The microkernel in each slot of `isa`'s dispatch table (default: the
+    one in use), slot -> C name, by op and then dtype; an indirect-GEMM tile
+    borrowed from a lower ISA has its cost appended."""
+    out: dict[str, str] = {}
+    for k in _kernels.ukernels(isa):
+        if k["slot"] is not None:
+            cost = f" (cost {k['cost']:g})" if k["cost"] != 1 else ""
+            out[k["slot"]] = k["name"] + cost
+    return {slot: out[slot] for slot in sorted(out, key=lambda s: (s[4:].split("[")[0], s[:3], s))}
 
 
 def user_cache() -> str:
@@ -279,7 +295,9 @@ def _caches() -> str:
 
 def show_config() -> None:
     """Print the version, the instruction set in use and those compiled, the
-    thread pool and its thread count, and the compiler (``fastconv info``).
+    thread pool and its thread count, the compiler (``fastconv info``), and
+    then the microkernel in each slot of the dispatch table in use with how
+    many kernels are registered in all.
 
     Examples
     --------
@@ -290,7 +308,16 @@ def show_config() -> None:
            machine: ...
                isa: ...
     """
-    for key, value in config().items():
+    cfg = config()
+    table = cfg.pop("kernels")
+    for key, value in cfg.items():
         if isinstance(value, list):
             value = ", ".join(value)
         print(f"{key:>14}: {value}")
+    registered = _kernels.ukernels()
+    print(f"\nkernels of the {cfg['isa']} table ({len(table)} slots; {len(registered)} kernels "
+          f"registered, {len({k['name'] for k in registered} - {n.split()[0] for n in table.values()})} "
+          "of them not in this table):")
+    width = max(map(len, table), default=0)
+    for slot, name in table.items():
+        print(f"  {slot:<{width}}  {name}")

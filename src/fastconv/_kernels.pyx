@@ -889,3 +889,221 @@ def tune_learned():
     cdef int32_t fixed[FC_TUNE_MAX_LEARNED]
     cdef int64_t n = fc_tune_learned(e, fixed, FC_TUNE_MAX_LEARNED), i
     return [_choice(&e[i]) + (fixed[i],) for i in range(n)]
+
+
+# ---- the microkernel registry, and a way to call any registered kernel ---------------------
+
+
+def ukernels(isa=None):
+    """Every registered microkernel (the registries, csrc/ukernels/*.inc), as
+    dicts: name, family, kind (its contract and table slot without the dtype),
+    dtype ("float32"/"float64"), isa, tile ((rows, columns), or None), borrow
+    (an indirect-GEMM tile's cost in higher ISAs' tables, 0 if not offered),
+    and slot, the slot it fills in `isa`'s table (default: the one in use;
+    None where it fills none there) with cost, its tile cost there."""
+    cdef char buf[64]
+    cdef double cost
+    cdef int table_isa = <int>fc_current_isa() if isa is None else ISA_NAMES.index(isa)
+    cdef const fc_ukernel_info *k
+    out = []
+    for i in range(fc_ukernel_count()):
+        k = fc_ukernel_at(i)
+        filled = fc_ukernel_slot(i, <fc_isa>table_isa, buf, sizeof(buf), &cost)
+        out.append({"index": i, "name": k.name.decode(), "family": k.family.decode(),
+                    "kind": k.kind.decode(), "dtype": "float32" if k.dtype[1] == b"3"[0] else "float64",
+                    "isa": ISA_NAMES[<int>k.isa], "tile": (k.mr, k.nr) if k.mr else None,
+                    "borrow": k.borrow, "slot": buf.decode() if filled else None,
+                    "cost": cost if filled else None})
+    return out
+
+
+cdef const char *_ptr(object a) except? NULL:
+    """The first byte of a C-contiguous array (None: NULL)."""
+    cdef const uint8_t[::1] mv
+    if a is None:
+        return NULL
+    mv = memoryview(a).cast("B")
+    if mv.shape[0] == 0:
+        return <const char *>_ptr  # never read: an empty array's stand-in
+    return <const char *>&mv[0]
+
+
+cdef const void **_pointers(object base, object offsets, size_t elem, const void *minus_one) except NULL:
+    """base + offsets[i] elements for each i (minus_one where offsets[i] < 0), malloc'd."""
+    cdef const int64_t[::1] off = offsets
+    cdef Py_ssize_t i, n = off.shape[0]
+    cdef const char *b = _ptr(base)
+    cdef const void **out = <const void **>malloc(max(n, 1) * sizeof(void *))
+    if out == NULL:
+        raise MemoryError()
+    for i in range(n):
+        out[i] = minus_one if off[i] < 0 else <const void *>(b + off[i] * <int64_t>elem)
+    return out
+
+
+def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
+    """Call registered microkernel `index` (the ukernels() order) `repeat`
+    times on the arrays of A (C-contiguous, of the kernel's dtype, large
+    enough: nothing is checked -- a test and benchmark entry point only), with
+    the sizes s, by kind:
+
+    gemm        s (kc, m, n, ldc, flags)           A [a, b, c, bias]
+    igemm       s (ks, kc, m, n, ldc, a_offset, a_stride, flags)
+                A [base, offsets (int64, ks*mr; -1: the zero row), zero, b, c, bias]
+    maxpool_*   s the pool params (n, c, h, w, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl,
+                nhwc) and oy                        A [plane, y, idx (int64) or None]
+    maxpool_code  s as maxpool                      A [image, y, code (uint8) or None]
+    unpool_code s (n, nr, places)                  A [g, code, base, offsets (int64, places)]
+    convpool_*  s (ldx, pw, K)                     A [x, w, bias, y, code]
+    convpool_*_wgrad  s (ldx, pw, K)               A [x, g, code, gw, gb]
+    relu        s (n,)  A [x, y];  relu_bwd  s (n,)  A [a, b, z]
+    correlate, ndcorrelate  s (n, kh, kw, ldx)     A [x, w, y]
+    ndline      s (n, m, sym)                      A [base, offsets (int64, m), w (float64), y]
+    runsum      s (n, m)                           A [acc (float64), x_in, x_out, y]
+    adam        s (n, a, c1, c2, eps)              A [p, g, m, v]
+    gemv        s (nb, kc, mc, ldx, ldw, ldy, flags)  A [x, w, y]
+
+    Returns what the kernel returns (the largest code, for a wgrad), else 0."""
+    cdef const fc_ukernel_info *k = fc_ukernel_at(index)
+    if k == NULL:
+        raise IndexError(f"ukernel_run: no registered kernel {index} (there are {fc_ukernel_count()})")
+    kind = k.kind.decode()
+    cdef bint f32 = k.dtype[1] == b"3"[0]
+    cdef size_t elem = 4 if f32 else 8
+    cdef fc_any_ukernel fn = k.fn
+    cdef int64_t r
+    cdef unsigned ret = 0, got
+    cdef const char *p[6]
+    cdef const void **ptrs = NULL
+    cdef fc_pool2d_params pp
+    cdef fc_f32_adam_params a32
+    cdef fc_f64_adam_params a64
+    cdef size_t s0, s1, s2, s3, s4, s5, s6
+    cdef unsigned flags
+    cdef double dm
+    for i in range(min(len(A), 6)):
+        p[i] = _ptr(A[i])
+    try:
+        if kind == "gemm":
+            s0, s1, s2, s3, flags = s
+            with nogil:
+                for r in range(repeat):
+                    if f32:
+                        (<fc_f32_gemm_ukernel>fn)(s0, <const float *>p[0], <const float *>p[1], <float *>p[2], s3, s1, s2, <const float *>p[3], flags)
+                    else:
+                        (<fc_f64_gemm_ukernel>fn)(s0, <const double *>p[0], <const double *>p[1], <double *>p[2], s3, s1, s2, <const double *>p[3], flags)
+        elif kind == "igemm":
+            s0, s1, s2, s3, s4, s5, s6, flags = s
+            ptrs = _pointers(A[0], A[1], elem, p[2])
+            with nogil:
+                for r in range(repeat):
+                    if f32:
+                        (<fc_f32_igemm_ukernel>fn)(s0, s1, <const float *const *>ptrs, s5, s6, <const float *>p[2], <const float *>p[3], <float *>p[4], s4, s2, s3, <const float *>p[5], flags)
+                    else:
+                        (<fc_f64_igemm_ukernel>fn)(s0, s1, <const double *const *>ptrs, s5, s6, <const double *>p[2], <const double *>p[3], <double *>p[4], s4, s2, s3, <const double *>p[5], flags)
+        elif kind.startswith("maxpool"):
+            (pp.n, pp.c, pp.h, pp.w, pp.oh, pp.ow, pp.kernel_h, pp.kernel_w, pp.stride_h, pp.stride_w,
+             pp.dil_h, pp.dil_w, pp.pad_top, pp.pad_left, nhwc, oy) = s
+            pp.layout = FC_NHWC if nhwc else FC_NCHW
+            s0 = oy
+            with nogil:
+                for r in range(repeat):
+                    if kind == "maxpool_code" and f32:
+                        (<fc_f32_maxpool_code_ukernel>fn)(&pp, <const float *>p[0], s0, <float *>p[1], <uint8_t *>p[2])
+                    elif kind == "maxpool_code":
+                        (<fc_f64_maxpool_code_ukernel>fn)(&pp, <const double *>p[0], s0, <double *>p[1], <uint8_t *>p[2])
+                    elif f32:
+                        (<fc_f32_maxpool_ukernel>fn)(&pp, <const float *>p[0], s0, <float *>p[1], <int64_t *>p[2])
+                    else:
+                        (<fc_f64_maxpool_ukernel>fn)(&pp, <const double *>p[0], s0, <double *>p[1], <int64_t *>p[2])
+        elif kind == "unpool_code":
+            s0, s1, s2 = s
+            ptrs = _pointers(A[2], A[3], elem, NULL)
+            with nogil:
+                for r in range(repeat):
+                    if f32:
+                        (<fc_f32_unpool_code_ukernel>fn)(s0, s1, s2, <const float *>p[0], <const uint8_t *>p[1], <float *const *>ptrs)
+                    else:
+                        (<fc_f64_unpool_code_ukernel>fn)(s0, s1, s2, <const double *>p[0], <const uint8_t *>p[1], <double *const *>ptrs)
+        elif kind.startswith("convpool") and kind.endswith("_wgrad"):
+            s0, s1, s2 = s
+            with nogil:
+                for r in range(repeat):
+                    if f32:
+                        got = (<fc_f32_convpool_wgrad_ukernel>fn)(<const float *>p[0], s0, s1, s2, <const float *>p[1], <const uint8_t *>p[2], <float *>p[3], <float *>p[4])
+                    else:
+                        got = (<fc_f64_convpool_wgrad_ukernel>fn)(<const double *>p[0], s0, s1, s2, <const double *>p[1], <const uint8_t *>p[2], <double *>p[3], <double *>p[4])
+                    ret = got if got > ret else ret
+        elif kind.startswith("convpool"):
+            s0, s1, s2 = s
+            with nogil:
+                for r in range(repeat):
+                    if f32:
+                        (<fc_f32_convpool_ukernel>fn)(<const float *>p[0], s0, s1, s2, <const float *>p[1], <const float *>p[2], <float *>p[3], <uint8_t *>p[4])
+                    else:
+                        (<fc_f64_convpool_ukernel>fn)(<const double *>p[0], s0, s1, s2, <const double *>p[1], <const double *>p[2], <double *>p[3], <uint8_t *>p[4])
+        elif kind == "relu":
+            s0, = s
+            with nogil:
+                for r in range(repeat):
+                    if f32:
+                        (<fc_f32_unary_ukernel>fn)(s0, <const float *>p[0], <float *>p[1])
+                    else:
+                        (<fc_f64_unary_ukernel>fn)(s0, <const double *>p[0], <double *>p[1])
+        elif kind == "relu_bwd":
+            s0, = s
+            with nogil:
+                for r in range(repeat):
+                    if f32:
+                        (<fc_f32_binary_ukernel>fn)(s0, <const float *>p[0], <const float *>p[1], <float *>p[2])
+                    else:
+                        (<fc_f64_binary_ukernel>fn)(s0, <const double *>p[0], <const double *>p[1], <double *>p[2])
+        elif kind in ("correlate", "ndcorrelate"):
+            s0, s1, s2, s3 = s
+            with nogil:
+                for r in range(repeat):
+                    if f32:
+                        (<fc_f32_correlate_ukernel>fn)(s0, s1, s2, <const float *>p[0], s3, <const float *>p[1], <float *>p[2])
+                    else:
+                        (<fc_f64_correlate_ukernel>fn)(s0, s1, s2, <const double *>p[0], s3, <const double *>p[1], <double *>p[2])
+        elif kind == "ndline":
+            s0, s1, sym = s
+            ptrs = _pointers(A[0], A[1], elem, NULL)
+            s2 = <size_t>(sym + 1)
+            with nogil:
+                for r in range(repeat):
+                    if f32:
+                        (<fc_f32_ndline_ukernel>fn)(s0, s1, <const float *const *>ptrs, <const double *>p[2], <int>s2 - 1, <float *>p[3])
+                    else:
+                        (<fc_f64_ndline_ukernel>fn)(s0, s1, <const double *const *>ptrs, <const double *>p[2], <int>s2 - 1, <double *>p[3])
+        elif kind == "runsum":
+            s0, dm = s
+            with nogil:
+                for r in range(repeat):
+                    if f32:
+                        (<fc_f32_runsum_ukernel>fn)(s0, <double *>p[0], <const float *>p[1], <const float *>p[2], dm, <float *>p[3])
+                    else:
+                        (<fc_f64_runsum_ukernel>fn)(s0, <double *>p[0], <const double *>p[1], <const double *>p[2], dm, <double *>p[3])
+        elif kind == "adam":
+            s0 = s[0]
+            a32.a, a32.c1, a32.c2, a32.eps = s[1:]
+            a64.a, a64.c1, a64.c2, a64.eps = s[1:]
+            with nogil:
+                for r in range(repeat):
+                    if f32:
+                        (<fc_f32_adam_ukernel>fn)(s0, <float *>p[0], <const float *>p[1], <float *>p[2], <float *>p[3], &a32)
+                    else:
+                        (<fc_f64_adam_ukernel>fn)(s0, <double *>p[0], <const double *>p[1], <double *>p[2], <double *>p[3], &a64)
+        elif kind == "gemv":
+            s0, s1, s2, s3, s4, s5, flags = s
+            with nogil:
+                for r in range(repeat):
+                    if f32:
+                        (<fc_f32_gemv_ukernel>fn)(s0, s1, s2, <const float *>p[0], s3, <const float *>p[1], s4, <float *>p[2], s5, flags)
+                    else:
+                        (<fc_f64_gemv_ukernel>fn)(s0, s1, s2, <const double *>p[0], s3, <const double *>p[1], s4, <double *>p[2], s5, flags)
+        else:
+            raise ValueError(f"ukernel_run: no calling convention for kind {kind!r} ({k.name.decode()})")
+    finally:
+        free(ptrs)
+    return ret

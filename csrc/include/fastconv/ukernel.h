@@ -91,13 +91,26 @@ typedef void (*fc_f32_unpool_code_ukernel)(size_t n, size_t nr, size_t places, c
                                            const uint8_t *code, float *const *dst);
 typedef void (*fc_f64_unpool_code_ukernel)(size_t n, size_t nr, size_t places, const double *g,
                                            const uint8_t *code, double *const *dst);
-/* direct single-channel 3x3 conv + 2x2/2 max-pool, one pooled row (ISAs that have one) */
-typedef void (*fc_f32_convpool_c1_ukernel)(const float *x, size_t ldx, size_t pw, size_t K,
-                                           const float *w, const float *bias, float *y,
-                                           uint8_t *code);
-typedef unsigned (*fc_f32_convpool_c1_wgrad_ukernel)(const float *x, size_t ldx, size_t pw,
-                                                     size_t K, const float *g,
-                                                     const uint8_t *code, float *gw, float *gb);
+/* Special fused conv+pool microkernels (convpool.inc): one pooled output row
+ * of max_pool2d(conv2d(x, w, bias)), NHWC, for the geometries their
+ * predicate fc_convpool_<geometry>_fits accepts. x: the row's first input
+ * row, ldx elements per input row; w (r, s, c, K); bias K values or NULL;
+ * y, code (code may be NULL): pw pooled pixels of K channels, with the values
+ * and window codes of the generic fused path bit for bit. The _wgrad twin
+ * adds the row's weight gradient (as w) to gw and, unless gb is NULL, its
+ * bias gradient to gb, for the pooled gradient g and the codes; it returns
+ * the largest code it saw (the driver refuses codes outside the window). */
+#define FC_CONVPOOL_TYPES(dtype, ctype)                                                        \
+  typedef void (*fc_##dtype##_convpool_ukernel)(const ctype *x, size_t ldx, size_t pw,        \
+                                                size_t K, const ctype *w, const ctype *bias,  \
+                                                ctype *y, uint8_t *code);                     \
+  typedef unsigned (*fc_##dtype##_convpool_wgrad_ukernel)(const ctype *x, size_t ldx,         \
+                                                          size_t pw, size_t K, const ctype *g, \
+                                                          const uint8_t *code, ctype *gw,      \
+                                                          ctype *gb);
+FC_CONVPOOL_TYPES(f32, float)
+FC_CONVPOOL_TYPES(f64, double)
+#undef FC_CONVPOOL_TYPES
 typedef void (*fc_f32_correlate_ukernel)(size_t n, size_t kh, size_t kw, const float *x,
                                          size_t ldx, const float *w, float *y);
 typedef void (*fc_f64_correlate_ukernel)(size_t n, size_t kh, size_t kw, const double *x,
@@ -149,9 +162,8 @@ typedef struct {
   size_t mr, nr;
 } fc_f64_gemm_entry;
 
-/* cost: relative time per padded tile element; 1 for the ISA's own tiles, 2 for
- * a lower ISA's narrower tile offered too (it must save more than half the
- * padded work to be picked). */
+/* cost: relative time per padded tile element; 1 for the ISA's own tiles, the
+ * registry line's `borrow` for a lower ISA's tile offered too (igemm.inc). */
 typedef struct {
   fc_f32_igemm_ukernel fn;
   size_t mr, nr;
@@ -163,16 +175,42 @@ typedef struct {
   double cost;
 } fc_f64_igemm_entry;
 
-enum { FC_MAX_IGEMM_TILES = 4 };
+enum { FC_MAX_IGEMM_TILES = 8, FC_MAX_CONVPOOL = 4 };
 
-/* One pointer per op, for one ISA. Drivers read the table once per call. */
+/* Which conv+pool geometries a special kernel computes (convpool.inc). */
+typedef int (*fc_convpool_fits_fn)(const fc_conv2d_params *p, const fc_pool2d_params *q);
+typedef struct {
+  fc_f32_convpool_ukernel fn;
+  fc_f32_convpool_wgrad_ukernel wgrad;
+  fc_convpool_fits_fn fits;
+} fc_f32_convpool_entry;
+typedef struct {
+  fc_f64_convpool_ukernel fn;
+  fc_f64_convpool_wgrad_ukernel wgrad;
+  fc_convpool_fits_fn fits;
+} fc_f64_convpool_entry;
+
+/* The c1 kernels: one input channel (no groups), a 3x3 kernel, stride 1, no
+ * padding or dilation, 2x2 pooling windows (stride 2: the fused driver's
+ * check). */
+static inline int fc_convpool_c1_fits(const fc_conv2d_params *p, const fc_pool2d_params *q) {
+  return p->c == 1 && p->groups == 1 && p->r == 3 && p->s == 3 && p->stride_h == 1 &&
+         p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 && p->pad_top == 0 &&
+         p->pad_left == 0 && q->kernel_h == 2 && q->kernel_w == 2;
+}
+
+/* One pointer per op, for one ISA, built from the registries (.inc files) the
+ * first time that ISA is asked for: every slot starts with the scalar line
+ * and is upgraded by each line of a higher ISA up to the table's, so an op
+ * without a line for the ISA keeps the best lower one. Drivers read the table
+ * once per call. */
 typedef struct {
   fc_isa isa;
   fc_f32_gemm_entry f32_gemm;
   fc_f64_gemm_entry f64_gemm;
-  /* Indirect-GEMM tiles, widest first (a narrower one may come from a lower
-   * ISA): a driver takes the one whose padded rows x columns times cost is
-   * smallest, the earlier on a tie. Unused slots have fn == NULL. */
+  /* Indirect-GEMM tiles (igemm.inc says which and in what order): a driver
+   * takes the one whose padded rows x columns times cost is smallest, the
+   * earlier on a tie. Unused slots have fn == NULL. */
   fc_f32_igemm_entry f32_igemm[FC_MAX_IGEMM_TILES];
   fc_f64_igemm_entry f64_igemm[FC_MAX_IGEMM_TILES];
   fc_f32_maxpool_ukernel f32_maxpool_row;  /* NCHW: one output row of one plane */
@@ -187,8 +225,10 @@ typedef struct {
   fc_f64_maxpool_code_ukernel f64_maxpool_code;
   fc_f32_unpool_code_ukernel f32_unpool_code; /* its gradient, into GEMM panels */
   fc_f64_unpool_code_ukernel f64_unpool_code;
-  fc_f32_convpool_c1_ukernel f32_convpool_c1; /* NULL where the ISA has none */
-  fc_f32_convpool_c1_wgrad_ukernel f32_convpool_c1_wgrad;
+  /* Special conv+pool kernels, the table's ISA's first, then lower ISAs';
+   * fn == NULL ends the list. */
+  fc_f32_convpool_entry f32_convpool[FC_MAX_CONVPOOL];
+  fc_f64_convpool_entry f64_convpool[FC_MAX_CONVPOOL];
   fc_f32_unary_ukernel f32_relu;
   fc_f64_unary_ukernel f64_relu;
   fc_f32_binary_ukernel f32_relu_bwd; /* (gy, x) -> gx */
@@ -207,6 +247,9 @@ typedef struct {
 } fc_ukernel_table;
 
 const fc_ukernel_table *fc_table(void);
+/* The table of one compiled ISA (built on first use; thread-safe), or NULL
+ * for an ISA not compiled in. */
+const fc_ukernel_table *fc_table_for_isa(fc_isa isa);
 
 /* The C name of a registered microkernel ("fc_f32_igemm_ukernel_6x64__avx512"),
  * looked up by its address; "unknown" for any other pointer. fc_plan_name
@@ -216,6 +259,36 @@ typedef void (*fc_any_ukernel)(void);
 const char *fc_ukernel_name(fc_any_ukernel fn);
 void fc_plan_name(fc_plan *plan);
 #define FC_UKERNEL_FN(fn) ((fc_any_ukernel)(fn))
+
+/* The registry as data: one record per registered microkernel, in the
+ * registries' order (gemm, igemm, maxpool, unary, correlate, adam, ndimage,
+ * gemv, convpool), each line's kernels as the line lists them. kind names
+ * the kernel's contract and table slot without the dtype ("igemm",
+ * "maxpool_nhwc", "relu_bwd", "convpool_c1_wgrad"); tests and benchmarks
+ * call fn cast to the kind's type. */
+typedef struct {
+  const char *name;   /* the C symbol */
+  const char *family; /* the registry: gemm, igemm, maxpool, unary, ... */
+  const char *kind;
+  const char *dtype;  /* "f32" or "f64" */
+  fc_isa isa;
+  int mr, nr;         /* the tile (gemm, igemm, correlate); 0 elsewhere */
+  double borrow;      /* igemm: the cost in higher ISAs' tables, 0 if not offered */
+  fc_any_ukernel fn;
+} fc_ukernel_info;
+int fc_ukernel_count(void);
+const fc_ukernel_info *fc_ukernel_at(int i); /* NULL outside 0 .. count - 1 */
+/* The slot registered kernel i fills in isa's table, as "f32_relu" or
+ * "f32_igemm[3]", written to buf (size bytes); 0 if it fills none there (a
+ * higher ISA's line took its place, or the ISA is below the kernel's or not
+ * compiled). *cost (if given) gets an igemm tile's cost there, else 1. */
+int fc_ukernel_slot(int i, fc_isa isa, char *buf, size_t size, double *cost);
+
+/* ISA tokens of the registries as fc_isa values */
+#define FC_ISA_OF_scalar FC_ISA_SCALAR
+#define FC_ISA_OF_avx2 FC_ISA_AVX2
+#define FC_ISA_OF_avx512 FC_ISA_AVX512
+#define FC_ISA_OF(isa) FC_ISA_OF_##isa
 
 /* Declarations of every microkernel: generated by each registry. */
 #define FC_DECLARE_GEMM(dtype, ctype, tile, isa)                                            \
@@ -258,7 +331,7 @@ void fc_plan_name(fc_plan *plan);
   void fc_##dtype##_##op##_ukernel__##isa(size_t n, const ctype *a, const ctype *b, ctype *z);
 
 #define FC_GEMM(dtype, ctype, mr, nr, isa) FC_DECLARE_GEMM(dtype, ctype, mr##x##nr, isa)
-#define FC_IGEMM(dtype, ctype, mr, nr, isa) FC_DECLARE_IGEMM(dtype, ctype, mr##x##nr, isa)
+#define FC_IGEMM(dtype, ctype, mr, nr, isa, borrow) FC_DECLARE_IGEMM(dtype, ctype, mr##x##nr, isa)
 #define FC_MAXPOOL(dtype, ctype, layout, isa) FC_DECLARE_MAXPOOL(dtype, ctype, layout, isa)
 #define FC_MAXPOOL_CODE(dtype, ctype, isa) FC_DECLARE_MAXPOOL_CODE(dtype, ctype, isa)
 #define FC_DECLARE_ADAM(dtype, ctype, isa)                                                    \
@@ -272,6 +345,14 @@ void fc_plan_name(fc_plan *plan);
 #define FC_UNARY(dtype, ctype, op, isa) FC_DECLARE_UNARY(dtype, ctype, op, isa)
 #define FC_BINARY(dtype, ctype, op, isa) FC_DECLARE_BINARY(dtype, ctype, op, isa)
 #define FC_CORRELATE(dtype, ctype, mr, nr, isa) FC_DECLARE_CORRELATE(dtype, ctype, mr##x##nr, isa)
+#define FC_CONVPOOL(dtype, ctype, geometry, isa)                                                \
+  void fc_##dtype##_convpool_##geometry##_ukernel__##isa(const ctype *x, size_t ldx, size_t pw, \
+                                                         size_t K, const ctype *w,              \
+                                                         const ctype *bias, ctype *y,           \
+                                                         uint8_t *code);                        \
+  unsigned fc_##dtype##_convpool_##geometry##_wgrad_ukernel__##isa(                             \
+      const ctype *x, size_t ldx, size_t pw, size_t K, const ctype *g, const uint8_t *code,     \
+      ctype *gw, ctype *gb);
 #include "../../ukernels/gemm.inc"
 #include "../../ukernels/igemm.inc"
 #include "../../ukernels/maxpool.inc"
@@ -280,14 +361,7 @@ void fc_plan_name(fc_plan *plan);
 #include "../../ukernels/adam.inc"
 #include "../../ukernels/ndimage.inc"
 #include "../../ukernels/gemv.inc"
-#if FASTCONV_HAVE_AVX512
-void fc_f32_convpool_c1_ukernel__avx512(const float *x, size_t ldx, size_t pw, size_t K,
-                                        const float *w, const float *bias, float *y,
-                                        uint8_t *code);
-unsigned fc_f32_convpool_c1_wgrad_ukernel__avx512(const float *x, size_t ldx, size_t pw, size_t K,
-                                                  const float *g, const uint8_t *code, float *gw,
-                                                  float *gb);
-#endif
+#include "../../ukernels/convpool.inc"
 #undef FC_ADAM
 #undef FC_GEMV
 #undef FC_GEMM
@@ -299,5 +373,6 @@ unsigned fc_f32_convpool_c1_wgrad_ukernel__avx512(const float *x, size_t ldx, si
 #undef FC_CORRELATE
 #undef FC_NDIMAGE
 #undef FC_NDIMAGE_ACC
+#undef FC_CONVPOOL
 
 #endif

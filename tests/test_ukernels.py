@@ -1,0 +1,445 @@
+"""Every registered microkernel, called directly (_kernels.ukernel_run) at the
+edges of its tile or vector width -- tile - 1, tile, tile + 1, twice the tile
+and a prime in each dimension it has -- against a float64 NumPy reference.
+The cases come from the registry (_kernels.ukernels()), so a new .inc line is
+tested without editing this file; a kernel of an ISA this CPU lacks is
+skipped, saying so."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from fastconv import _kernels
+
+KERNELS = _kernels.ukernels()
+ISAS = _kernels.ISA_NAMES
+ACC, BIAS_ROW, BIAS_COL = 1, 2, 4  # FC_GEMM_* flags
+
+
+def _sizes(tile: int, prime: int = 13) -> list[int]:
+    return sorted({max(1, tile - 1), tile, tile + 1, 2 * tile, prime})
+
+
+def _lanes(k: dict) -> int:
+    """The kernel's vector width in elements (4 for scalar code: its unrolling)."""
+    width = {"scalar": 16, "avx2": 32, "avx512": 64}[k["isa"]]
+    return width // np.dtype(k["dtype"]).itemsize
+
+
+def _tol(dtype: str) -> float:
+    return {"float32": 2e-5, "float64": 1e-12}[dtype]
+
+
+def _close(got, want, dtype, what):
+    tol = _tol(dtype)
+    np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=tol, atol=tol * 10, err_msg=what)
+
+
+@pytest.fixture(params=KERNELS, ids=[k["name"] for k in KERNELS])
+def kernel(request):
+    k = request.param
+    if ISAS.index(k["isa"]) > ISAS.index(_kernels.cpu_isa()):
+        pytest.skip(f"{k['name']} needs {k['isa']}; this CPU (and OS) give {_kernels.cpu_isa()}")
+    return k
+
+
+def test_every_registered_kernel_against_a_reference(kernel, rng):
+    check = CHECKS.get(kernel["kind"].replace("_dilated", ""))
+    if check is None and kernel["kind"].startswith("convpool"):
+        check = CHECKS["convpool" + ("_wgrad" if kernel["kind"].endswith("_wgrad") else "")]
+    assert check is not None, f"no per-kernel test for kind {kernel['kind']!r}: add one here"
+    assert check(kernel, rng) > 0
+
+
+# ---- GEMM-like: M, N, K ------------------------------------------------------------------
+
+
+def _gemm(k, rng):
+    mr, nr = k["tile"]
+    dt = k["dtype"]
+    cases = 0
+    for m, n, kc in itertools.product(_sizes(mr), _sizes(nr), (1, 7, 16, 17)):
+        if m > mr or n > nr:
+            continue  # one call covers one tile: the driver splits larger products
+        a = np.zeros((kc, mr), dt)
+        a[:, :m] = rng.standard_normal((kc, m))
+        b = np.zeros((kc, nr), dt)
+        b[:, :n] = rng.standard_normal((kc, n))
+        prod = a[:, :m].T.astype(np.float64) @ b[:, :n].astype(np.float64)
+        for flags in (0, ACC, BIAS_ROW, BIAS_COL):
+            ldc = n + 3
+            c = np.full((m, ldc), 7.0, dt)
+            bias = rng.standard_normal(m if flags == BIAS_ROW else n).astype(dt)
+            want = c[:, :n].astype(np.float64) + prod if flags == ACC else prod.copy()
+            if flags == BIAS_ROW:
+                want += bias[:, None]
+            if flags == BIAS_COL:
+                want += bias[None, :]
+            _kernels.ukernel_run(k["index"], (kc, m, n, ldc, flags), [a, b, c, bias if flags & 6 else None])
+            what = f"{k['name']} m={m} n={n} kc={kc} flags={flags}"
+            _close(c[:, :n], want, dt, what)
+            assert (c[:, n:] == 7).all(), f"{what}: wrote past column n"
+            cases += 1
+    return cases
+
+
+def _igemm(k, rng):
+    mr, nr = k["tile"]
+    dt = k["dtype"]
+    cases = 0
+    for m, n, (ks, kc, stride, a_offset) in itertools.product(
+            _sizes(mr), _sizes(nr), [(1, 1, 1, 0), (3, 7, 1, 0), (2, 17, 3, 5), (9, 4, 1, 0)]):
+        if m > mr or n > nr:
+            continue
+        rows = rng.standard_normal((ks, mr, kc * stride)).astype(dt)
+        base = np.concatenate([np.zeros(5, dt), rows.ravel()])
+        starts = 5 + np.arange(ks * mr, dtype=np.int64) * kc * stride - a_offset
+        pad = np.zeros((ks, mr), bool)
+        pad[:, m:] = True
+        pad[rng.random((ks, mr)) < 0.15] = True  # padding taps: the zero row
+        offsets = np.where(pad.ravel(), -1, starts)
+        zero = np.zeros((kc - 1) * stride + 1, dt)
+        b = np.zeros((ks * kc, nr), dt)
+        b[:, :n] = rng.standard_normal((ks * kc, n))
+        A = np.where(pad[:, :, None], 0.0, rows[:, :, ::stride].astype(np.float64))  # (ks, mr, kc)
+        prod = np.einsum("tip,tpj->ij", A, b.reshape(ks, kc, nr).astype(np.float64))[:m, :n]
+        for flags in (0, ACC, BIAS_COL):
+            ldc = n + 2
+            c = np.full((m, ldc), 3.0, dt)
+            bias = rng.standard_normal(n).astype(dt)
+            want = c[:, :n].astype(np.float64) + prod if flags == ACC else prod.copy()
+            if flags == BIAS_COL:
+                want += bias
+            _kernels.ukernel_run(k["index"], (ks, kc, m, n, ldc, a_offset, stride, flags),
+                                 [base, offsets, zero, b, c, bias if flags == BIAS_COL else None])
+            what = f"{k['name']} m={m} n={n} ks={ks} kc={kc} stride={stride} flags={flags}"
+            _close(c[:, :n], want, dt, what)
+            assert (c[:, n:] == 3).all(), f"{what}: wrote past column n"
+            cases += 1
+    return cases
+
+
+def _gemv(k, rng):
+    dt = k["dtype"]
+    lanes = _lanes(k)
+    cases = 0
+    for nb, kc, mc in itertools.product(range(1, 5), (1, 7, 17), _sizes(lanes) + _sizes(4 * lanes, 67)):
+        x = rng.standard_normal((nb, kc + 1)).astype(dt)
+        w = rng.standard_normal((kc, mc + 3)).astype(dt)
+        prod = x[:, :kc].astype(np.float64) @ w[:, :mc].astype(np.float64)
+        for flags in (0, ACC):
+            y = np.full((nb, mc + 1), 2.0, dt)
+            want = prod + (2.0 if flags else 0.0)
+            _kernels.ukernel_run(k["index"], (nb, kc, mc, kc + 1, mc + 3, mc + 1, flags), [x, w, y])
+            what = f"{k['name']} nb={nb} kc={kc} mc={mc} flags={flags}"
+            _close(y[:, :mc], want, dt, what)
+            assert (y[:, mc:] == 2).all(), f"{what}: wrote past column mc"
+            cases += 1
+    return cases
+
+
+# ---- elementwise: length -----------------------------------------------------------------
+
+
+def _lengths(k) -> list[int]:
+    lanes = _lanes(k)
+    return sorted({0, *_sizes(lanes), *_sizes(4 * lanes, 67), *_sizes(8 * lanes, 131)})
+
+
+def _relu(k, rng):
+    dt = k["dtype"]
+    for n in _lengths(k):
+        x = rng.standard_normal(n + 1).astype(dt)
+        y = np.full(n + 1, 9.0, dt)
+        _kernels.ukernel_run(k["index"], (n,), [x, y])
+        np.testing.assert_array_equal(y[:n], np.maximum(x[:n], 0), err_msg=f"{k['name']} n={n}")
+        assert y[n] == 9, f"{k['name']} n={n}: wrote past n"
+    return len(_lengths(k))
+
+
+def _relu_bwd(k, rng):
+    dt = k["dtype"]
+    for n in _lengths(k):
+        g = rng.standard_normal(n + 1).astype(dt)
+        x = rng.standard_normal(n + 1).astype(dt)
+        z = np.full(n + 1, 9.0, dt)
+        _kernels.ukernel_run(k["index"], (n,), [g, x, z])
+        np.testing.assert_array_equal(z[:n], np.where(x[:n] > 0, g[:n], 0), err_msg=f"{k['name']} n={n}")
+        assert z[n] == 9, f"{k['name']} n={n}: wrote past n"
+    return len(_lengths(k))
+
+
+def _adam(k, rng):
+    dt = k["dtype"]
+    a, c1, c2, eps = 1e-3, 0.1, 0.001, 1e-7
+    for n in _lengths(k):
+        p, g, m = (rng.standard_normal(n + 1).astype(dt) for _ in range(3))
+        v = rng.random(n + 1).astype(dt)
+        p0, m0, v0 = p.astype(np.float64), m.astype(np.float64), v.astype(np.float64)
+        _kernels.ukernel_run(k["index"], (n, a, c1, c2, eps), [p, g, m, v])
+        g64 = g.astype(np.float64)
+        m1 = m0 + (g64 - m0) * c1
+        v1 = v0 + (g64 * g64 - v0) * c2
+        p1 = p0 - a * m1 / (np.sqrt(v1) + eps)
+        for got, want, name in ((m, m1, "m"), (v, v1, "v"), (p, p1, "p")):
+            _close(got[:n], want[:n], dt, f"{k['name']} n={n} {name}")
+        assert (p[n], m[n], v[n]) == (p0[n], m0[n], v0[n]), f"{k['name']} n={n}: wrote past n"
+    return len(_lengths(k))
+
+
+# ---- correlation: outputs, kernel height and width ---------------------------------------
+
+
+def _correlate(k, rng):
+    dt = k["dtype"]
+    nr = k["tile"][1] if k["tile"] else _lanes(k)
+    cases = 0
+    for n, kh, kw in itertools.product(_sizes(nr) + _sizes(_lanes(k)), (1, 2, 3), (1, 2, 5, 8, 9)):
+        ldx = n + kw + 2
+        x = rng.standard_normal((kh, ldx)).astype(dt)
+        w = rng.standard_normal((kh, kw)).astype(dt)
+        if k["kind"] == "ndcorrelate":
+            w[rng.random((kh, kw)) < 0.2] = 0  # SciPy's order skips zero weights
+        y = np.full(n + 1, 0.5, dt)
+        want = sum(x[i, t:t + n].astype(np.float64) * w[i, t] for i in range(kh) for t in range(kw))
+        if k["kind"] == "ndcorrelate":
+            want = want + 0.5  # it accumulates into y
+        _kernels.ukernel_run(k["index"], (n, kh, kw, ldx), [x, w, y])
+        _close(y[:n], want, dt, f"{k['name']} n={n} kh={kh} kw={kw}")
+        assert y[n] == 0.5, f"{k['name']} n={n}: wrote past n"
+        cases += 1
+    return cases
+
+
+def _ndline(k, rng):
+    dt = k["dtype"]
+    cases = 0
+    for n, m, sym in itertools.product(_lengths(k), (1, 2, 3, 5), (0, 1, -1)):
+        if sym and m % 2 == 0:
+            continue  # symmetry needs a centre tap
+        rows = rng.standard_normal((m, n + 1)).astype(dt)
+        w = rng.standard_normal(m)
+        if sym:
+            w = (w + sym * w[::-1]) / 2
+        y = np.full(n + 1, 4.0, dt)
+        offsets = np.arange(m, dtype=np.int64) * (n + 1)
+        _kernels.ukernel_run(k["index"], (n, m, sym), [rows, offsets, w, y])
+        want = (rows[:, :n].astype(np.float64) * w[:, None]).sum(axis=0)
+        _close(y[:n], want, dt, f"{k['name']} n={n} m={m} sym={sym}")
+        assert y[n] == 4, f"{k['name']} n={n}: wrote past n"
+        cases += 1
+    return cases
+
+
+def _runsum(k, rng):
+    dt = k["dtype"]
+    for n in _lengths(k):
+        acc = rng.standard_normal(n + 1)
+        x_in, x_out = (rng.standard_normal(n + 1).astype(dt) for _ in range(2))
+        y = np.full(n + 1, 4.0, dt)
+        want = acc[:n] + x_in[:n].astype(np.float64) - x_out[:n]
+        _kernels.ukernel_run(k["index"], (n, 3.0), [acc, x_in, x_out, y])
+        _close(acc[:n], want, "float64", f"{k['name']} n={n} acc")
+        _close(y[:n], want / 3.0, dt, f"{k['name']} n={n} y")
+        assert y[n] == 4, f"{k['name']} n={n}: wrote past n"
+    return len(_lengths(k))
+
+
+# ---- max-pool: window, output width, channels --------------------------------------------
+
+
+def _pool_ref(img, kh, kw, sh, sw, dh, dw, pt, pl, oy, ow):
+    """(ow, C) maxima and flat positions of output row oy of an (h, w, C) image."""
+    h, w, C = img.shape
+    y = np.empty((ow, C))
+    at = np.empty((ow, C), np.int64)
+    for ox in range(ow):
+        taps = [(iy, ix) for i in range(kh) for j in range(kw)
+                if 0 <= (iy := oy * sh - pt + i * dh) < h and 0 <= (ix := ox * sw - pl + j * dw) < w]
+        vals = np.stack([img[iy, ix] for iy, ix in taps])
+        best = vals.argmax(axis=0)
+        y[ox] = vals.max(axis=0)
+        at[ox] = [taps[b][0] * w + taps[b][1] for b in best]
+    return y, at
+
+
+def _pool_cases(k):
+    dilated = k["kind"].endswith("_dilated") or k["kind"] == "maxpool_code"
+    lanes = _lanes(k)
+    channels = [1] if k["kind"].startswith("maxpool_row") else _sizes(lanes)
+    for (kh, kw), C, ow in itertools.product([(1, 1), (2, 2), (3, 2), (5, 3)], channels, _sizes(lanes, 7)):
+        for sh, sw, dh, dw, pt, pl in [(kh, kw, 1, 1, 0, 0), (1, 2, 1, 1, kh // 2, kw // 2),
+                                       (2, 1, 2, 3, 0, kw // 2)]:
+            if (dh, dw) != (1, 1) and not dilated:
+                continue
+            if k["kind"] == "maxpool_code" and (pt or pl):
+                continue  # code kernels: windows inside the image
+            yield kh, kw, C, ow, sh, sw, dh, dw, pt, pl
+
+
+def _maxpool(k, rng):
+    dt = k["dtype"]
+    nhwc = "nhwc" in k["kind"] or k["kind"] == "maxpool_code"
+    code = k["kind"] == "maxpool_code"
+    cases = 0
+    for kh, kw, C, ow, sh, sw, dh, dw, pt, pl in _pool_cases(k):
+        w = (ow - 1) * sw + (kw - 1) * dw + 1 - pl
+        oh = 2
+        h = (oh - 1) * sh + (kh - 1) * dh + 1 - pt
+        img = rng.permutation(h * w * C).reshape(h, w, C).astype(dt) - h * w * C / 2  # no ties
+        plane = img if nhwc else img[:, :, 0]
+        for oy in range(oh):
+            want, at = _pool_ref(img, kh, kw, sh, sw, dh, dw, pt, pl, oy, ow)
+            y = np.full(ow * C + 1, 5.5, dt)
+            idx = np.zeros(ow * C, np.uint8 if code else np.int64)
+            params = (1, C, h, w, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, nhwc, oy)
+            _kernels.ukernel_run(k["index"], params, [np.ascontiguousarray(plane), y, idx])
+            what = f"{k['name']} k={kh}x{kw} C={C} ow={ow} s={sh},{sw} d={dh},{dw} pad={pt},{pl} oy={oy}"
+            np.testing.assert_array_equal(y[:-1].reshape(ow, C), want, err_msg=what)
+            assert y[-1] == 5.5, f"{what}: wrote past the row"
+            if code:
+                iy, ix = np.divmod(at, w)
+                want_code = (iy - oy * sh) * kw + (ix - np.arange(ow)[:, None] * sw)
+                np.testing.assert_array_equal(idx.reshape(ow, C), want_code, err_msg=what)
+            else:
+                np.testing.assert_array_equal(idx.reshape(ow, C), at, err_msg=what)
+            cases += 1
+    return cases
+
+
+def _unpool(k, rng):
+    dt = k["dtype"]
+    lanes = _lanes(k)
+    cases = 0
+    for nr, places in itertools.product(_sizes(lanes) + _sizes(4 * lanes, 67), (1, 4, 9)):
+        for n in sorted({1, nr // 2 or 1, nr}):
+            g = rng.standard_normal(nr).astype(dt)
+            code = rng.integers(0, places, nr).astype(np.uint8)
+            dst = np.full((places, nr + 1), 8.0, dt)
+            offsets = np.arange(places, dtype=np.int64) * (nr + 1)
+            _kernels.ukernel_run(k["index"], (n, nr, places), [g, code, dst, offsets])
+            want = np.where((np.arange(places)[:, None] == code) & (np.arange(nr) < n), g, 0.0)
+            what = f"{k['name']} n={n} nr={nr} places={places}"
+            np.testing.assert_array_equal(dst[:, :nr], want, err_msg=what)
+            assert (dst[:, nr] == 8).all(), f"{what}: wrote past nr"
+            cases += 1
+    return cases
+
+
+# ---- special conv+pool: pooled width, channels -------------------------------------------
+
+
+def _conv_pool_ref(x, w, bias, pw):
+    """One pooled row of max_pool2d(2x2)(conv2d 3x3, one channel): (pw, K) values and codes."""
+    K = w.shape[-1]
+    conv = np.empty((2, 2 * pw, K))
+    for r, c in itertools.product(range(2), range(2 * pw)):
+        conv[r, c] = bias + sum(x[r + dy, c + dx] * w[dy, dx, 0] for dy in range(3) for dx in range(3))
+    win = conv.reshape(2, pw, 2, K).transpose(1, 0, 2, 3).reshape(pw, 4, K)
+    return win.max(axis=1), win.argmax(axis=1), conv
+
+
+def _convpool(k, rng):
+    dt = k["dtype"]
+    cases = 0
+    for pw, K in itertools.product(_sizes(4, 5), _sizes(16) + _sizes(32, 47)):
+        ldx = 2 * pw + 2 + 3
+        x = rng.standard_normal((4, ldx)).astype(dt)
+        w = rng.standard_normal((3, 3, 1, K)).astype(dt)
+        bias = rng.standard_normal(K).astype(dt)
+        y = np.full(pw * K + 1, 6.0, dt)
+        code = np.zeros(pw * K, np.uint8)
+        _kernels.ukernel_run(k["index"], (ldx, pw, K), [x, w, bias, y, code])
+        want, want_code, _ = _conv_pool_ref(x.astype(np.float64), w.astype(np.float64), bias, pw)
+        what = f"{k['name']} pw={pw} K={K}"
+        _close(y[:-1].reshape(pw, K), want, dt, what)
+        assert y[-1] == 6, f"{what}: wrote past the row"
+        near = np.sort(_conv_pool_ref(x.astype(np.float64), w.astype(np.float64), bias, pw)[2]
+                       .reshape(2, pw, 2, K).transpose(1, 0, 2, 3).reshape(pw, 4, K), axis=1)
+        clear = near[:, -1] - near[:, -2] > 1e-3  # codes where the winner is not a near tie
+        np.testing.assert_array_equal(code.reshape(pw, K)[clear], want_code[clear], err_msg=what)
+        cases += 1
+    return cases
+
+
+def _convpool_wgrad(k, rng):
+    dt = k["dtype"]
+    cases = 0
+    for pw, K in itertools.product(_sizes(4, 5), _sizes(16) + _sizes(32, 47)):
+        ldx = 2 * pw + 2 + 3
+        x = rng.standard_normal((4, ldx)).astype(dt)
+        g = rng.standard_normal((pw, K)).astype(dt)
+        code = rng.integers(0, 4, (pw, K)).astype(np.uint8)
+        gw = np.full(9 * K, 0.25, dt)
+        gb = np.full(K + 1, 0.5, dt)
+        top = _kernels.ukernel_run(k["index"], (ldx, pw, K), [x, g, code, gw, gb])
+        want_w = np.full((3, 3, K), 0.25)
+        for ox, c in itertools.product(range(pw), range(K)):
+            dy, dx = divmod(int(code[ox, c]), 2)
+            want_w[:, :, c] += g[ox, c] * x[dy:dy + 3, 2 * ox + dx:2 * ox + dx + 3].astype(np.float64)
+        what = f"{k['name']} pw={pw} K={K}"
+        _close(gw, want_w.ravel(), dt, what + " gw")
+        _close(gb[:K], 0.5 + g.astype(np.float64).sum(axis=0), dt, what + " gb")
+        assert gb[K] == 0.5, f"{what}: wrote past gb"
+        assert top == code.max(), what
+        cases += 1
+    return cases
+
+
+CHECKS = {
+    "gemm": _gemm, "igemm": _igemm, "gemv": _gemv,
+    "relu": _relu, "relu_bwd": _relu_bwd, "adam": _adam,
+    "correlate": _correlate, "ndcorrelate": _correlate, "ndline": _ndline, "runsum": _runsum,
+    "maxpool_row": _maxpool, "maxpool_nhwc": _maxpool, "maxpool_code": _maxpool, "unpool_code": _unpool,
+    "convpool": _convpool, "convpool_wgrad": _convpool_wgrad,
+}
+
+
+# ---- the registry and the tables ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("isa", _kernels.compiled_isas())
+def test_each_table_holds_the_best_registered_line_for_each_slot(isa):
+    """BLIS's rule: a slot holds the line of the highest ISA up to the table's
+    (the scalar one if no other), and every indirect-GEMM line of the best ISA
+    with lines is offered, then the borrowable lower ones."""
+    if ISAS.index(isa) > ISAS.index(_kernels.cpu_isa()):
+        pytest.skip(f"this CPU lacks {isa}")
+    rank = ISAS.index
+    kernels = _kernels.ukernels(isa)
+    for k in kernels:
+        if rank(k["isa"]) > rank(isa):
+            assert k["slot"] is None, k
+    singles = [k for k in kernels if k["kind"] not in ("igemm",) and not k["kind"].startswith("convpool")]
+    for (kind, dtype), group in itertools.groupby(sorted(singles, key=lambda k: (k["kind"], k["dtype"])),
+                                                  key=lambda k: (k["kind"], k["dtype"])):
+        group = list(group)
+        best = max((k for k in group if rank(k["isa"]) <= rank(isa)), key=lambda k: rank(k["isa"]))
+        assert [k["name"] for k in group if k["slot"]] == [best["name"]], (kind, dtype)
+    for dtype in ("float32", "float64"):
+        lines = [k for k in kernels if k["kind"] == "igemm" and k["dtype"] == dtype
+                 and rank(k["isa"]) <= rank(isa)]
+        top = max(rank(k["isa"]) for k in lines)
+        own = [k["name"] for k in lines if rank(k["isa"]) == top]
+        lent = [k["name"] for k in sorted((k for k in lines if rank(k["isa"]) < top and k["borrow"] > 0),
+                                          key=lambda k: -rank(k["isa"]))]
+        got = sorted((k for k in lines if k["slot"]), key=lambda k: int(k["slot"].split("[")[1][:-1]))
+        assert [k["name"] for k in got] == own + lent, dtype
+        assert [k["cost"] for k in got] == [1.0] * len(own) + [k["borrow"] for k in lines
+                                                              if k["name"] in lent]
+        if isa == _kernels.current_isa():  # the planner's list is the table's
+            assert [k["tile"] for k in got] == _kernels.igemm_tiles(dtype)
+
+
+def test_show_config_lists_the_table_in_use(capsys):
+    import fastconv
+
+    fastconv.show_config()
+    out = capsys.readouterr().out
+    section = out.split(f"kernels of the {_kernels.current_isa()} table")[1]
+    for k in _kernels.ukernels():
+        assert (k["name"] in section) == (k["slot"] is not None), k["name"]
+        if k["slot"]:
+            assert f"{k['slot']} " in section
