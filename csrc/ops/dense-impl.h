@@ -231,9 +231,8 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
  * predict's results do not depend on the batch size. The depth blocks are the
  * tasks: a thread streams whole rows of w (one pass per four rows of x) and
  * keeps each block's sums apart; the blocks are then added in order. */
-#ifndef FC_DENSE_GEMV_MAX_BATCH
-#define FC_DENSE_GEMV_MAX_BATCH 8 /* two passes over w still beat a mostly empty tile */
-#endif
+/* FC_DENSE_GEMV_MAX_BATCH (costs.def): two passes over w still beat a mostly
+ * empty tile */
 
 typedef struct {
   GEMV_UKERNEL_T fn;
