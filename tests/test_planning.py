@@ -83,3 +83,29 @@ def test_costs_are_the_measured_values_with_their_documentation():
     assert _correlate._DIRECT_S_PER_MAC[np.dtype(np.float64)] == 5.8e-11
     assert _correlate._FEW_TAPS == 32 and _correlate._SMALL_MACS == 1 << 15
     assert _kernels.parallel_threshold_ns(-1) in (0, BEFORE["FC_PARALLEL_THRESHOLD_NS"])
+
+
+# Batches around the GEMV/GEMM threshold and the tiles, features across depth
+# blocks; the plan must be what the driver then runs (its recorded plan).
+@pytest.mark.parametrize("n", [1, 4, 8, 9, 13, 32, 100])
+@pytest.mark.parametrize("k, m", [(7, 5), (300, 10), (784, 128), (1, 33)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_plan_is_what_the_driver_runs(isa, n, k, m, dtype, restore_threads):
+    rng = np.random.default_rng(n * 1000 + k + m)
+    x, w = rng.standard_normal((n, k)).astype(dtype), rng.standard_normal((k, m)).astype(dtype)
+    b = rng.standard_normal(m).astype(dtype)
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        plan = _planning.dense(x.shape, w.shape, dtype)
+        y = np.empty((n, m), dtype)
+        _kernels.dense(x, w, b, y)
+        ran = _kernels.last_plan()
+        assert ran == plan, (n, k, m, threads)
+        assert plan["algorithm"] == ("dense-gemv" if n <= 8 else "dense-gemm")
+        assert plan["kernel"].startswith(f"fc_{'f32' if dtype == np.float32 else 'f64'}_")
+        assert plan["threads"] <= threads and plan["isa"] == isa
+        want = x.astype(np.float64) @ w.astype(np.float64) + b
+        np.testing.assert_allclose(y, want, rtol=1e-4 if dtype == np.float32 else 1e-12,
+                                   atol=1e-4 if dtype == np.float32 else 1e-12)
+    p = fastconv._explain._dense(x, w, b)
+    assert p.algorithm == plan["algorithm"] and p.kernel == plan["kernel"], p

@@ -44,6 +44,9 @@ static const char FC_ALG_GEMM_COL2IM[] = "gemm-col2im";
 static const char FC_ALG_IGEMM_WGRAD[] = "igemm-weight-gradient";
 static const char FC_ALG_TRANSPOSED_IGEMM[] = "transposed-conv (igemm)";
 static const char FC_ALG_TRANSPOSED_PACKED[] = "transposed-conv (packed-gemm)";
+static const char FC_ALG_DENSE_GEMV[] = "dense-gemv";
+static const char FC_ALG_DENSE_GEMM[] = "dense-gemm";
+static const char FC_ALG_DENSE_BIAS[] = "bias-fill";
 
 #define T float
 #define DT f32

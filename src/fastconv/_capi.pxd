@@ -147,6 +147,8 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_max_pool2d_backward_plan(const fc_pool2d_params *p, fc_plan *plan)
     int fc_f32_relu_plan(int64_t n, int backward, fc_plan *plan)
     int fc_f64_relu_plan(int64_t n, int backward, fc_plan *plan)
+    int fc_f32_dense_plan(int64_t n, int64_t k, int64_t m, fc_plan *plan)
+    int fc_f64_dense_plan(int64_t n, int64_t k, int64_t m, fc_plan *plan)
     int fc_last_plan(fc_plan *plan)
     int fc_plan_only(int on)
     int64_t fc_plan_runs()

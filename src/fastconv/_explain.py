@@ -129,6 +129,8 @@ _BLOCKING_NAMES = {
     "transposed-conv (igemm)": ("depth per tap", "pixel block", "tap block"),
     "transposed-conv (packed-gemm)": ("depth block", "pixel block", None),
     "elementwise": (None, "elements per task", None),
+    "dense-gemv": ("depth block", None, None),
+    "dense-gemm": ("depth block", "units per task", None),
     "rows-per-plane": (None, "rows per task", None),
     "rows-channels-last": (None, "rows per task", None),
     "direct-row-bands": ("columns per task", "rows per task", None),
@@ -258,6 +260,22 @@ def _conv2d_backward(grad_out: Any, x: Any, weight: Any, stride: Any = 1, paddin
     if not steps:
         return _nothing(op, x.dtype, "output_mask asks for nothing")
     return _combine(op, steps, x.dtype)
+
+
+def _dense(x: Any, kernel: Any, bias: Any = None) -> Plan:
+    """The plan of the dense product x @ kernel (+ bias), for a dense op to
+    register (no public one yet): the C driver's planner, via _planning.dense."""
+    x = as_float_array(x, "x", "dense")
+    kernel = as_float_array(kernel, "kernel", "dense")
+    c = _planning.dense(x.shape, kernel.shape, x.dtype)
+    if c["algorithm"] == "dense-gemv":
+        why = (f"batch of {int(np.prod(x.shape[:-1]))} rows <= "
+               f"{_kernels.COSTS['FC_DENSE_GEMV_MAX_BATCH']}: GEMV, the kernel read in place")
+    elif c["algorithm"] == "dense-gemm":
+        why = "GEMM: units x batch tiles, the kernel read in place, the batch packed"
+    else:
+        why = "empty product"
+    return _from_c("dense", c, x.dtype, why)
 
 
 def _max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,

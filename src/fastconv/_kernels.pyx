@@ -317,6 +317,14 @@ def conv2d_input_grad_plan(const floating[::1] w, tuple dims, tuple opts, bint n
     return _plan_dict(&pl)
 
 
+def dense_plan(int64_t n, int64_t k, int64_t m, bint f32):
+    """The plan of the dense driver (dense: x (n, k) @ w (k, m)) for these sizes."""
+    cdef fc_plan pl
+    cdef int st = fc_f32_dense_plan(n, k, m, &pl) if f32 else fc_f64_dense_plan(n, k, m, &pl)
+    _check(st, "dense", (n, k, m))
+    return _plan_dict(&pl)
+
+
 def max_pool2d_plan(tuple dims, tuple opts, bint nhwc, bint f32, bint backward=False):
     """The plan of max_pool2d's C driver (or its backward's) for these sizes."""
     cdef fc_pool2d_params p = _pool_params(dims, opts, nhwc)

@@ -411,13 +411,20 @@ int fc_f32_max_pool2d_plan(const fc_pool2d_params *p, fc_plan *plan);
 int fc_f64_max_pool2d_plan(const fc_pool2d_params *p, fc_plan *plan);
 int fc_f32_max_pool2d_backward_plan(const fc_pool2d_params *p, fc_plan *plan);
 int fc_f64_max_pool2d_backward_plan(const fc_pool2d_params *p, fc_plan *plan);
+/* fc_*_dense's plan for x (n x k) @ w (k x m): "dense-gemv" for batches up to
+ * FC_DENSE_GEMV_MAX_BATCH rows (mr: rows of x per kernel call; tasks: depth
+ * blocks), else "dense-gemm" on an indirect-GEMM tile (rows = units, columns =
+ * batch; row_block: units per task; FC_PLAN_TUNED_TILE when the tuner chose
+ * it); "bias-fill" for k = 0. */
+int fc_f32_dense_plan(int64_t n, int64_t k, int64_t m, fc_plan *plan);
+int fc_f64_dense_plan(int64_t n, int64_t k, int64_t m, fc_plan *plan);
 /* relu (backward = 0) and relu_backward (backward = 1) over n_elems */
 int fc_f32_relu_plan(int64_t n_elems, int backward, fc_plan *plan);
 int fc_f64_relu_plan(int64_t n_elems, int backward, fc_plan *plan);
 
 /* The plan of the last call the calling thread made to a driver that records
  * one (conv2d forward and backward, max_pool2d forward and backward, relu and
- * relu_backward, the correlations), for tests: *plan, and 1; 0 if none yet. */
+ * relu_backward, the correlations, dense), for tests: *plan, and 1; 0 if none yet. */
 int fc_last_plan(fc_plan *plan);
 /* How many of those driver calls the calling thread has made that went on to
  * compute (not in plan-only mode), for tests. */
