@@ -161,9 +161,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
 
     Notes
     -----
-    Runs the packed-GEMM kernels in ``csrc/ops/conv2d.c`` with the ISA picked
-    at import (see ``fastconv.show_config()``), threaded over images, groups
-    and pixel blocks, with the GIL released.
+    Runs the C driver in ``csrc/ops/conv2d-impl.h`` with the ISA picked at
+    import (see ``fastconv.show_config()``), with the GIL released: an indirect
+    GEMM (the input read in place through row pointers, no im2col) for NHWC and
+    for NCHW from depth C/groups * R * S of 64 on, below it a packed GEMM
+    (im2col panels in L1); threaded over images, groups and pixel blocks.
+    ``fastconv.explain(fastconv.conv2d, ...)`` says which a call runs.
 
     Examples
     --------
@@ -447,10 +450,12 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
 
     Notes
     -----
-    grad_x is, for stride 1 and 16 or more input channels per group, a
-    transposed convolution on the forward kernels (flipped, channel-swapped
-    weights), else a GEMM of the weights with grad_out scattered back by
-    col2im (``csrc/ops/conv2d-backward-impl.h``).
+    grad_x comes from one C call (``csrc/ops/conv2d-backward-impl.h``), whose
+    planner picks the algorithm: for stride 1, 16 or more input channels per
+    group and finite weights, a transposed convolution on the forward kernels
+    (the weights flipped and channel-swapped into scratch); else a GEMM of the
+    weights with grad_out, scattered back by col2im (which adds only real
+    terms, so an inf or NaN weight reaches only the pixels its tap touches).
     grad_weight is a GEMM over the pixels of all images (``csrc/ops/
     conv2d-backward-impl.h``), each thread summing its own share, added in a
     fixed order: bitwise reproducible at a fixed thread count. grad_bias is
