@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _correlate, _kernels
+from fastconv import _kernels, _planning
 
 ISAS = _kernels.ISA_NAMES  # the C library's names, in the order of its fc_isa
 ISA_RANK = {name: rank for rank, name in enumerate(ISAS)}
@@ -53,8 +53,20 @@ def restore_threads():
 
 
 @pytest.fixture
-def force_path(request, monkeypatch):
-    """The drop-ins' engine forced down one path (indirect parametrization: "slow",
-    the exact twin in fastconv.slow, or another of _correlate's FORCE_PATH values)."""
-    monkeypatch.setattr(_correlate, "FORCE_PATH", request.param)
-    return request.param
+def force_path(request):
+    """The drop-ins' engine forced down one path for the test (indirect
+    parametrization: "slow", the exact twin in fastconv.slow, or another path
+    _planning.FORCIBLE lists for "correlate")."""
+    with _planning.forced("correlate", request.param):
+        yield request.param
+
+
+@pytest.fixture
+def input_grad_path(request):
+    """conv2d_backward's grad_x forced down one path for the test (indirect
+    parametrization: "col2im" or "transposed-conv"; "auto" forces nothing)."""
+    if request.param == "auto":
+        yield request.param
+        return
+    with _planning.forced("conv2d_backward_input", request.param):
+        yield request.param

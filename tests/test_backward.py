@@ -825,3 +825,22 @@ def test_max_pool2d_backward_out_of_range_indices_raise(isa, layout, where, valu
     want = ref.max_pool2d_backward(np.ones(P_Y.shape), ref.max_pool2d(P, 2)[1], P.shape)
     assert_close(fastconv.max_pool2d_backward(g, x, good, 2, layout=layout), nchw_to(layout, want),
                  op="max_pool2d_backward", isa=isa, dtype=np.float64, exact=True, context="after a bad call")
+
+
+# Both grad_x paths on every edge case, whatever the rule would pick: the
+# transposed convolution below 16 channels per group and at strides above 1
+# (zero-interleaved on the grid), GEMM + col2im from 16 on; the plan confirms
+# the path that ran.
+@pytest.mark.parametrize("input_grad_path", ["col2im", "transposed-conv"], indirect=True)
+@pytest.mark.parametrize("case", EDGE_CASES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_backward_forced_input_grad_path_matches_torch(isa, dtype, case, input_grad_path,
+                                                              rng):
+    case = dict(case, mask=(True, False, False))
+    (g, x, w), (g0, x0, w0) = conv_backward_inputs(case, dtype, rng)
+    got = run_conv_backward(case, g, x, w)
+    check_conv_grads(got, torch_conv2d_grads(g0, x0, w0, case), case, dtype, isa,
+                     f"vs torch, grad_x forced to {input_grad_path}")
+    ran = fastconv._kernels.last_plan()
+    want = "gemm-col2im" if input_grad_path == "col2im" else "transposed-conv"
+    assert ran["algorithm"].startswith(want) and "forced" in ran["flags"], ran

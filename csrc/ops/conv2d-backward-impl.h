@@ -432,10 +432,10 @@ int FC_(conv2d_backward_input_plan)(const fc_conv2d_params *p, fc_plan *plan) {
   return st;
 }
 
-int FC_(conv2d_backward_input)(const fc_conv2d_params *p, const T *gy, const T *weight, T *gx) {
-  fc_plan pl;
-  const int st = FC_(bwd_input_plan_for)(p, fc_table(), &pl);
-  if (st != FC_OK || fc_record_plan(&pl)) return st;
+/* GEMM + col2im as `pl` (bwd_input_plan_for's) says. */
+static int FC_(bwd_input_run)(const fc_conv2d_params *p, const fc_plan *plp, const T *gy,
+                              const T *weight, T *gx) {
+  const fc_plan pl = *plp;
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
   const int64_t rs = p->r * p->s, kd = cg * rs, hw = p->h * p->w;
   const int nhwc = p->layout == FC_NHWC;
@@ -463,4 +463,169 @@ int FC_(conv2d_backward_input)(const fc_conv2d_params *p, const T *gy, const T *
   const int r = fc_parallel(pl.threads, FC_(bwd_input_thread), &c);
   free(wpack);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
+}
+
+int FC_(conv2d_backward_input)(const fc_conv2d_params *p, const T *gy, const T *weight, T *gx) {
+  fc_plan pl;
+  const int st = FC_(bwd_input_plan_for)(p, fc_table(), &pl);
+  if (st != FC_OK || fc_record_plan(&pl)) return st;
+  return FC_(bwd_input_run)(p, &pl, gy, weight, gx);
+}
+
+/* ---- input gradient: the choice, and the transposed convolution ---------------
+ * grad_x is also a stride-1 correlation of gy with the weights flipped in
+ * space and their input and output channels swapped per group: conv2d's
+ * forward on the transposed sizes below (q), the weights packed here into
+ * scratch in the layout the forward driver reads. gy row oy feeds grad_x rows
+ * oy * stride_h - pad_top + ry * dil_h: a correlation whose input starts
+ * (r - 1) * dil_h - pad_top rows before grad_x's first row. With stride 1 and
+ * that start >= 0 it is a padding, and gy is read in place; else (a stride
+ * above 1, or padding past the kernel's reach) gy's rows and columns are
+ * placed on a zero grid of grad_x's size plus the kernel's span, read with
+ * padding 0. The forward kernels give the same bits whichever the caller. */
+
+/* The choice: the rule, unless `path` forces one. *reason names the rule. */
+static int FC_(input_grad_choice)(const fc_conv2d_params *p, const T *weight,
+                                  fc_input_grad_path path, const char **reason) {
+  if (path == FC_INPUT_GRAD_COL2IM || path == FC_INPUT_GRAD_TRANSPOSED) {
+    *reason = "forced";
+    return path;
+  }
+  if (p->c / p->groups < FC_TRANSPOSED_MIN_CHANNELS) {
+    *reason = "few-channels";
+    return FC_INPUT_GRAD_COL2IM;
+  }
+  if (p->stride_h * p->stride_w > 1) {
+    *reason = "strided";
+    return FC_INPUT_GRAD_COL2IM;
+  }
+  if (weight) { /* inf or NaN anywhere: x - x is not 0 */
+    const int64_t nw = p->k * (p->c / p->groups) * p->r * p->s;
+    int finite = 1;
+    for (int64_t i = 0; i < nw; i++) finite &= weight[i] - weight[i] == 0;
+    if (!finite) {
+      *reason = "nonfinite-weights";
+      return FC_INPUT_GRAD_COL2IM;
+    }
+  }
+  *reason = "rule";
+  return FC_INPUT_GRAD_TRANSPOSED;
+}
+
+/* The forward conv2d the transposed convolution runs (*grid: on a zero grid). */
+static fc_conv2d_params FC_(transposed_params)(const fc_conv2d_params *p, int *grid) {
+  const int64_t top = (p->r - 1) * p->dil_h - p->pad_top, left = (p->s - 1) * p->dil_w - p->pad_left;
+  fc_conv2d_params q = *p;
+  q.c = p->k, q.k = p->c, q.oh = p->h, q.ow = p->w;
+  q.stride_h = q.stride_w = 1;
+  *grid = !(p->stride_h == 1 && p->stride_w == 1 && top >= 0 && left >= 0);
+  if (*grid) {
+    q.h = p->h + (p->r - 1) * p->dil_h, q.w = p->w + (p->s - 1) * p->dil_w;
+    q.pad_top = q.pad_left = 0;
+  } else {
+    q.h = p->oh, q.w = p->ow, q.pad_top = top, q.pad_left = left;
+  }
+  return q;
+}
+
+/* The plan; with `inner` and `q` (may be NULL) also the forward plan and the
+ * sizes the transposed convolution runs. */
+static int FC_(input_grad_plan_for)(const fc_conv2d_params *p, const T *weight,
+                                    fc_input_grad_path path, const fc_ukernel_table *tab,
+                                    fc_plan *pl, fc_plan *inner, fc_conv2d_params *q) {
+  int st = FC_(bwd_input_plan_for)(p, tab, pl);
+  if (st != FC_OK || pl->algorithm == FC_ALG_NOTHING) return st;
+  const char *reason;
+  if (FC_(input_grad_choice)(p, weight, path, &reason) == FC_INPUT_GRAD_COL2IM) {
+    pl->reason = reason;
+    pl->flags |= path != FC_INPUT_GRAD_AUTO ? FC_PLAN_FORCED : 0u;
+    return FC_OK;
+  }
+  int grid;
+  fc_conv2d_params qq = FC_(transposed_params)(p, &grid);
+  fc_plan in;
+  st = FC_(conv2d_plan_for)(&qq, tab, &in);
+  if (st != FC_OK || in.algorithm == FC_ALG_NOTHING) {
+    *pl = in;
+    return st;
+  }
+  *pl = in;
+  pl->algorithm = in.algorithm == FC_ALG_PACKED_GEMM ? FC_ALG_TRANSPOSED_PACKED : FC_ALG_TRANSPOSED_IGEMM;
+  pl->reason = reason;
+  pl->flags |= (grid ? FC_PLAN_ZERO_GRID : 0u) | (path != FC_INPUT_GRAD_AUTO ? FC_PLAN_FORCED : 0u);
+  /* the flipped weights, packed straight into the layout the forward reads (so
+   * not reordered again), and the grid */
+  pl->flags &= ~(unsigned)FC_PLAN_WEIGHTS_REORDERED;
+  int64_t wn, gn = 0;
+  if (!fc_mul(p->k * (p->c / p->groups), p->r * p->s, &wn) ||
+      (grid && !fc_mul(qq.n * qq.c, qq.h * qq.w, &gn)))
+    return FC_EOVERFLOW;
+  int64_t bytes = in.scratch_bytes;
+  if (in.flags & FC_PLAN_WEIGHTS_REORDERED) bytes -= wn * (int64_t)sizeof(T);
+  pl->scratch_bytes = fc_sat_add(bytes, fc_sat_mul(fc_sat_add(wn, gn), (int64_t)sizeof(T)));
+  if (inner) *inner = in;
+  if (q) *q = qq;
+  return FC_OK;
+}
+
+int FC_(conv2d_input_grad_plan)(const fc_conv2d_params *p, const T *weight,
+                                fc_input_grad_path path, fc_plan *plan) {
+  const int st = FC_(input_grad_plan_for)(p, weight, path, fc_table(), plan, NULL, NULL);
+  fc_plan_name(plan);
+  return st;
+}
+
+int FC_(conv2d_input_grad)(const fc_conv2d_params *p, const T *gy, const T *weight,
+                           fc_input_grad_path path, T *gx) {
+  const fc_ukernel_table *tab = fc_table();
+  fc_plan pl, in;
+  fc_conv2d_params q;
+  int r = FC_(input_grad_plan_for)(p, weight, path, tab, &pl, &in, &q);
+  if (r != FC_OK || fc_record_plan(&pl)) return r;
+  if (pl.algorithm != FC_ALG_TRANSPOSED_IGEMM && pl.algorithm != FC_ALG_TRANSPOSED_PACKED)
+    return FC_(bwd_input_run)(p, &pl, gy, weight, gx);
+  const int64_t g_count = p->groups, cg = p->c / g_count, kg = p->k / g_count, rs = p->r * p->s;
+  const int nhwc = p->layout == FC_NHWC, packed = pl.algorithm == FC_ALG_TRANSPOSED_PACKED;
+  const int grid = (pl.flags & FC_PLAN_ZERO_GRID) != 0;
+  T *wt = fc_alloc((size_t)(p->k * cg * rs) * sizeof(T)); /* sizes: the plan */
+  T *src = grid ? calloc((size_t)(q.n * q.c * q.h * q.w), sizeof(T)) : NULL;
+  if (!wt || (grid && !src)) {
+    free(wt), free(src);
+    return FC_ENOMEM;
+  }
+  /* weight element (output channel g * kg + kj, input channel ci, tap rs - 1 - t)
+   * -> the transposed weight's (output g * cg + ci, input kj, tap t): (c, kg, r, s)
+   * for the packed GEMM, else (r, s, kg, c), the igemm's (r, s, cg, k) */
+  for (int64_t g = 0; g < g_count; g++)
+    for (int64_t kj = 0; kj < kg; kj++)
+      for (int64_t ci = 0; ci < cg; ci++)
+        for (int64_t t = 0; t < rs; t++) {
+          const int64_t o = g * cg + ci, ft = rs - 1 - t;
+          const T v = nhwc ? weight[(ft * cg + ci) * p->k + g * kg + kj]
+                           : weight[((g * kg + kj) * cg + ci) * rs + ft];
+          wt[packed ? (o * kg + kj) * rs + t : (t * kg + kj) * p->c + o] = v;
+        }
+  if (grid) { /* gy pixel (oy, ox) at grid (oy * sh + top, ox * sw + left), when inside */
+    const int64_t top = (p->r - 1) * p->dil_h - p->pad_top, left = (p->s - 1) * p->dil_w - p->pad_left;
+    for (int64_t ni = 0; ni < p->n; ni++)
+      for (int64_t oy = 0; oy < p->oh; oy++) {
+        const int64_t gyy = oy * p->stride_h + top;
+        if (gyy < 0 || gyy >= q.h) continue;
+        for (int64_t ox = 0; ox < p->ow; ox++) {
+          const int64_t gxx = ox * p->stride_w + left;
+          if (gxx < 0 || gxx >= q.w) continue;
+          if (nhwc)
+            memcpy(src + ((ni * q.h + gyy) * q.w + gxx) * p->k, gy + ((ni * p->oh + oy) * p->ow + ox) * p->k,
+                   (size_t)p->k * sizeof(T));
+          else
+            for (int64_t kk = 0; kk < p->k; kk++)
+              src[((ni * p->k + kk) * q.h + gyy) * q.w + gxx] = gy[((ni * p->k + kk) * p->oh + oy) * p->ow + ox];
+        }
+      }
+  }
+  const T *x = grid ? src : gy;
+  r = packed ? FC_(conv2d_packed)(&q, &in, x, wt, kg * rs, 1, NULL, gx)
+             : FC_(conv2d_igemm)(&q, tab, &in, x, wt, NULL, gx);
+  free(wt), free(src);
+  return r;
 }

@@ -295,13 +295,6 @@ static int FC_(tuned_igemm_at)(const fc_ukernel_table *tab, fc_tune_site site, i
   return *tuned ? v : fixed;
 }
 
-/* That tile itself, from the table in use. */
-static IGEMM_ENTRY_T FC_(tuned_igemm)(fc_tune_site site, int64_t rows, int64_t cols, int64_t depth) {
-  const fc_ukernel_table *tab = fc_table();
-  int tuned;
-  return tab->IGEMM[FC_(tuned_igemm_at)(tab, site, rows, cols, depth, &tuned)];
-}
-
 /* dst[p * ldd + j] = src[j * lds + p] for p < np, j < nj: a transpose by 4x4
  * blocks in registers (GCC/Clang vector extensions: SSE2 on x86-64, NEON on
  * arm64, plain code elsewhere), about four times the scalar loop's speed.

@@ -34,7 +34,7 @@ static int fc_conv2d_check(const fc_conv2d_params *p) {
 }
 
 /* Depth (C/groups * R * S) from which the indirect GEMM beats packing im2col */
-#define FC_IGEMM_MIN_DEPTH FC_CONV2D_IGEMM_MIN_DEPTH
+#define FC_IGEMM_MIN_DEPTH FC_CONV2D_IGEMM_MIN_DEPTH /* costs.def */
 
 /* The algorithms' names in plans (compared by address in the drivers). */
 static const char FC_ALG_NOTHING[] = "nothing (empty result)";
@@ -42,6 +42,11 @@ static const char FC_ALG_PACKED_GEMM[] = "packed-gemm";
 static const char FC_ALG_IGEMM[] = "igemm";
 static const char FC_ALG_GEMM_COL2IM[] = "gemm-col2im";
 static const char FC_ALG_IGEMM_WGRAD[] = "igemm-weight-gradient";
+static const char FC_ALG_TRANSPOSED_IGEMM[] = "transposed-conv (igemm)";
+static const char FC_ALG_TRANSPOSED_PACKED[] = "transposed-conv (packed-gemm)";
+static const char FC_ALG_DENSE_GEMV[] = "dense-gemv";
+static const char FC_ALG_DENSE_GEMM[] = "dense-gemm";
+static const char FC_ALG_DENSE_BIAS[] = "bias-fill";
 
 #define T float
 #define DT f32

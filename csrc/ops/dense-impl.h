@@ -167,20 +167,24 @@ static void FC_(dense_gemm_groups)(void *arg, int tid, int64_t t0, int64_t t1) {
   }
 }
 
-static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t a_rstride,
-                           int64_t a_pstride, const T *b, int64_t b_ps, int64_t b_js, T *c,
-                           int64_t c_is, int64_t c_js, const T *bias) {
-  const IGEMM_ENTRY_T uk = FC_(tuned_igemm)(FC_TUNE_DENSE, R, Q, K);
+/* The GEMM's plan for C (R x Q) over depth K, stored straight (direct) or
+ * through a transposing block: the tile (the tuner's or pick_igemm's), the
+ * threads, the row groups (row_block rows per task) and the scratch.
+ * Columns go in chunks of up to QB = 8 NR, each packed whole (depth blocks of
+ * FC_DENSE_KB, a block's panel L1-sized) before its parallel region. A task
+ * is a group of up to ~64 rows (tg tiles) over every column panel, run depth
+ * block by depth block, so the group's slice of A is reused from L1/L2 by all
+ * its tiles; it also stores its own rows of a transposed result. So a region
+ * has no barrier inside: a worker that sleeps between regions wakes once per
+ * product, not per phase. */
+static int FC_(dense_gemm_plan)(int64_t R, int64_t Q, int64_t K, int direct,
+                                const fc_ukernel_table *tab, fc_plan *pl) {
+  fc_plan_init(pl, tab);
+  int tuned;
+  const int variant = FC_(tuned_igemm_at)(tab, FC_TUNE_DENSE, R, Q, K, &tuned);
+  const IGEMM_ENTRY_T uk = tab->IGEMM[variant];
   const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr;
-  if (mr > FC_DENSE_MAX_MR) return FC_EINVAL; /* the row-pointer arrays below */
-  const int direct = c_js == 1 && !bias;
-  /* Columns in chunks of up to QB, each packed whole (depth blocks of FC_DENSE_KB, a
-   * block's panel L1-sized) before its parallel region. A task is a group of
-   * up to ~64 rows (tg tiles) over every column panel, run depth block by
-   * depth block, so the group's slice of A is reused from L1/L2 by all its
-   * tiles; it also stores its own rows of a transposed result. So a region
-   * has no barrier inside: a worker that sleeps between regions wakes once
-   * per product, not per phase. */
+  if (mr > FC_DENSE_MAX_MR) return FC_EINVAL; /* the row-pointer arrays of dense_rows */
   const int64_t QB = 8 * nr;
   const int64_t rtiles = fc_ceil_div(R, mr);
   const int64_t qpanels_max = fc_ceil_div(fc_min64(Q, QB), nr);
@@ -188,13 +192,6 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
   if (!fc_mul(R, Q, &tmp) || !fc_mul(tmp, K, &flops) || !fc_mul(K, qpanels_max * nr, &bsize) ||
       !fc_mul(rtiles * mr, qpanels_max * nr, &tmp))
     return FC_EOVERFLOW;
-  T *bpack = fc_alloc((size_t)bsize * sizeof(T));
-  T *cbuf = direct ? NULL : fc_alloc((size_t)tmp * sizeof(T));
-  if (!bpack || (!direct && !cbuf)) {
-    free(bpack);
-    free(cbuf);
-    return FC_ENOMEM;
-  }
   const int nthreads = fc_threads_for(FC_NS_FLOPS(flops) * 2, rtiles);
   int64_t tg = fc_max64(1, 64 / mr);
   /* two groups per thread are enough for the dynamic schedule; more, smaller
@@ -202,7 +199,38 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
    * by 32 images at 2 threads: 121 us against 131 with eight per thread, AMD EPYC
    * Zen 5, interleaved processes, median of 5) */
   while (tg > 1 && fc_ceil_div(rtiles, tg) < 2 * (int64_t)nthreads) tg = (tg + 1) / 2;
-  const int64_t ngroups = fc_ceil_div(rtiles, tg);
+  pl->algorithm = FC_ALG_DENSE_GEMM;
+  pl->kernel_fn = FC_UKERNEL_FN(uk.fn);
+  pl->variant = variant;
+  pl->mr = mr, pl->nr = nr;
+  pl->depth_block = FC_DENSE_KB, pl->row_block = tg * mr, pl->tasks = fc_ceil_div(rtiles, tg);
+  pl->threads = nthreads;
+  pl->flags = tuned ? FC_PLAN_TUNED_TILE : 0u;
+  pl->scratch_bytes = fc_sat_mul(fc_sat_add(bsize, direct ? 0 : tmp), (int64_t)sizeof(T));
+  return FC_OK;
+}
+
+static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t a_rstride,
+                           int64_t a_pstride, const T *b, int64_t b_ps, int64_t b_js, T *c,
+                           int64_t c_is, int64_t c_js, const T *bias) {
+  const fc_ukernel_table *tab = fc_table();
+  const int direct = c_js == 1 && !bias;
+  fc_plan pl;
+  const int st = FC_(dense_gemm_plan)(R, Q, K, direct, tab, &pl);
+  if (st != FC_OK) return st;
+  const IGEMM_ENTRY_T uk = tab->IGEMM[pl.variant];
+  const int64_t mr = pl.mr, nr = pl.nr, QB = 8 * nr, rtiles = fc_ceil_div(R, mr);
+  const int64_t qpanels_max = fc_ceil_div(fc_min64(Q, QB), nr);
+  const int64_t bsize = K * qpanels_max * nr, tmp = rtiles * mr * qpanels_max * nr; /* the plan */
+  T *bpack = fc_alloc((size_t)bsize * sizeof(T));
+  T *cbuf = direct ? NULL : fc_alloc((size_t)tmp * sizeof(T));
+  if (!bpack || (!direct && !cbuf)) {
+    free(bpack);
+    free(cbuf);
+    return FC_ENOMEM;
+  }
+  const int nthreads = pl.threads;
+  const int64_t tg = pl.row_block / mr, ngroups = pl.tasks;
   FC_(dense_gemm_ctx) g = {uk, a, bpack, bias, c, cbuf, R, a_rstride, a_pstride, K, c_is, c_js,
                            0, 0, tg, rtiles, direct};
   int r = FC_OK;
@@ -231,9 +259,8 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
  * predict's results do not depend on the batch size. The depth blocks are the
  * tasks: a thread streams whole rows of w (one pass per four rows of x) and
  * keeps each block's sums apart; the blocks are then added in order. */
-#ifndef FC_DENSE_GEMV_MAX_BATCH
-#define FC_DENSE_GEMV_MAX_BATCH 8 /* two passes over w still beat a mostly empty tile */
-#endif
+/* FC_DENSE_GEMV_MAX_BATCH (costs.def): two passes over w still beat a mostly
+ * empty tile */
 
 typedef struct {
   GEMV_UKERNEL_T fn;
@@ -255,18 +282,37 @@ static void FC_(dense_gemv_blocks)(void *arg, int tid, int64_t b0, int64_t b1) {
   }
 }
 
-static int FC_(dense_gemv)(int64_t n, int64_t k, int64_t m, const T *x, const T *w,
-                           const T *bias, T *y) {
+/* The GEMV's plan: FC_GEMV_MAX_ROWS rows of x per kernel call, one task per
+ * depth block, threads by the bytes of w streamed, scratch for the blocks'
+ * sums past the first. */
+static int FC_(dense_gemv_plan)(int64_t n, int64_t k, int64_t m, const fc_ukernel_table *tab,
+                                fc_plan *pl) {
+  fc_plan_init(pl, tab);
   const int64_t blocks = fc_ceil_div(k, FC_DENSE_KB);
   int64_t nm, elems, bytes;
   if (!fc_mul(n, m, &nm) || !fc_mul(blocks - 1, nm, &elems) || !fc_mul(k, m, &bytes) ||
       !fc_mul(bytes, (int64_t)sizeof(T) * fc_ceil_div(n, FC_GEMV_MAX_ROWS), &bytes))
     return FC_EOVERFLOW;
+  pl->algorithm = FC_ALG_DENSE_GEMV;
+  pl->kernel_fn = FC_UKERNEL_FN(tab->GEMV_UK);
+  pl->mr = FC_GEMV_MAX_ROWS;
+  pl->depth_block = FC_DENSE_KB, pl->tasks = blocks;
+  pl->threads = fc_threads_for(FC_NS_BYTES(bytes), blocks);
+  pl->scratch_bytes = blocks > 1 ? fc_sat_mul(elems, (int64_t)sizeof(T)) : 0;
+  return FC_OK;
+}
+
+static int FC_(dense_gemv)(int64_t n, int64_t k, int64_t m, const T *x, const T *w,
+                           const T *bias, T *y) {
+  const fc_ukernel_table *tab = fc_table();
+  fc_plan pl;
+  const int st = FC_(dense_gemv_plan)(n, k, m, tab, &pl);
+  if (st != FC_OK) return st;
+  const int64_t blocks = pl.tasks, nm = n * m, elems = (blocks - 1) * nm; /* the plan */
   T *scratch = blocks > 1 ? fc_alloc((size_t)elems * sizeof(T)) : NULL;
   if (blocks > 1 && !scratch) return FC_ENOMEM;
-  FC_(dense_gemv_ctx) g = {fc_table()->GEMV_UK, x, w, y, scratch, n, k, m};
-  const int nthreads = fc_threads_for(FC_NS_BYTES(bytes), blocks);
-  const int r = fc_parallel_for(nthreads, blocks, 1, FC_(dense_gemv_blocks), &g);
+  FC_(dense_gemv_ctx) g = {tab->GEMV_UK, x, w, y, scratch, n, k, m};
+  const int r = fc_parallel_for(pl.threads, blocks, 1, FC_(dense_gemv_blocks), &g);
   if (r == FC_OK) {
     for (int64_t b = 1; b < blocks; b++) { /* in order; acc + y, as the igemm store adds */
       const T *s = scratch + (b - 1) * nm;
@@ -280,6 +326,26 @@ static int FC_(dense_gemv)(int64_t n, int64_t k, int64_t m, const T *x, const T 
   return r;
 }
 
+/* dense's plan: what fc_*_dense runs for these sizes (with a bias or without:
+ * the GEMM stores through its transposing block either way). */
+static int FC_(dense_plan_for)(int64_t n, int64_t k, int64_t m, const fc_ukernel_table *tab,
+                               fc_plan *pl) {
+  fc_plan_init(pl, tab);
+  if (n < 0 || k < 0 || m < 0) return FC_EINVAL;
+  if (n == 0 || m == 0 || k == 0) {
+    pl->algorithm = k == 0 && n && m ? FC_ALG_DENSE_BIAS : FC_ALG_NOTHING;
+    return FC_OK;
+  }
+  if (n <= FC_DENSE_GEMV_MAX_BATCH) return FC_(dense_gemv_plan)(n, k, m, tab, pl);
+  return FC_(dense_gemm_plan)(m, n, k, 0, tab, pl);
+}
+
+int FC_(dense_plan)(int64_t n, int64_t k, int64_t m, fc_plan *plan) {
+  const int st = FC_(dense_plan_for)(n, k, m, fc_table(), plan);
+  fc_plan_name(plan);
+  return st;
+}
+
 /* y (n x m) = x (n x k) @ w (k x m) + bias (m, or NULL); all C-contiguous. */
 int FC_(dense)(int64_t n, int64_t k, int64_t m, const T *x, const T *w, const T *bias, T *y) {
   if (n < 0 || k < 0 || m < 0) return FC_EINVAL;
@@ -289,7 +355,10 @@ int FC_(dense)(int64_t n, int64_t k, int64_t m, const T *x, const T *w, const T 
       for (int64_t i = 0; i < m; i++) y[j * m + i] = bias ? bias[i] : 0;
     return FC_OK;
   }
-  if (n <= FC_DENSE_GEMV_MAX_BATCH) return FC_(dense_gemv)(n, k, m, x, w, bias, y);
+  fc_plan pl;
+  const int st = FC_(dense_plan_for)(n, k, m, fc_table(), &pl);
+  if (st != FC_OK || fc_record_plan(&pl)) return st;
+  if (pl.algorithm == FC_ALG_DENSE_GEMV) return FC_(dense_gemv)(n, k, m, x, w, bias, y);
   /* rows = units (w read in place, a column at a time), cols = batch */
   return FC_(dense_gemm)(m, n, k, w, 1, m, x, 1, k, y, 1, m, bias);
 }

@@ -91,8 +91,8 @@ static inline void fc_share(int64_t n, int tid, int team, int64_t *i0, int64_t *
  * waking a team and its spinning afterwards cost more than they save (and
  * steal the cores NumPy's BLAS threads are about to use). */
 int fc_threads_for(int64_t work_ns, int64_t max_tasks);
-#define FC_NS_FLOPS(flops) ((flops) / 64)     /* ~64 GFLOP/s on one core */
-#define FC_NS_BYTES(bytes) ((bytes) / 8)      /* ~8 GB/s on one core */
+#define FC_NS_FLOPS(flops) ((flops) / FC_CORE_GFLOPS)      /* costs.def */
+#define FC_NS_BYTES(bytes) ((bytes) / FC_CORE_BYTES_PER_NS) /* costs.def */
 
 
 /* ---- plans (fastconv.h) -------------------------------------------------------- */

@@ -121,7 +121,7 @@ void fc_set_num_threads(int n) {
 
 int fc_threads_enabled(void) { return FASTCONV_HAVE_PTHREADS; }
 
-static _Atomic int64_t fc_parallel_ns = 50000;
+static _Atomic int64_t fc_parallel_ns = FC_PARALLEL_THRESHOLD_NS;
 
 int64_t fc_parallel_threshold_ns(int64_t ns) {
   const int64_t old = atomic_load(&fc_parallel_ns);

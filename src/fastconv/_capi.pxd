@@ -29,6 +29,12 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_conv2d_backward_weight(const fc_conv2d_params *p, const double *x, const double *gy, double *gw)
     int fc_f32_conv2d_backward_input(const fc_conv2d_params *p, const float *gy, const float *w, float *gx)
     int fc_f64_conv2d_backward_input(const fc_conv2d_params *p, const double *gy, const double *w, double *gx)
+    ctypedef enum fc_input_grad_path:
+        FC_INPUT_GRAD_AUTO
+        FC_INPUT_GRAD_COL2IM
+        FC_INPUT_GRAD_TRANSPOSED
+    int fc_f32_conv2d_input_grad(const fc_conv2d_params *p, const float *gy, const float *w, fc_input_grad_path path, float *gx)
+    int fc_f64_conv2d_input_grad(const fc_conv2d_params *p, const double *gy, const double *w, fc_input_grad_path path, double *gx)
     int fc_f32_relu_backward(int64_t n, const float *gy, const float *x, float *gx)
     int fc_f64_relu_backward(int64_t n, const double *gy, const double *x, double *gx)
     int fc_f32_max_pool2d_backward(const fc_pool2d_params *p, const float *gy, const int64_t *idx, float *gx)
@@ -123,7 +129,16 @@ cdef extern from "fastconv/fastconv.h" nogil:
         int threads, variant
         unsigned flags
         fc_isa isa
+        const char *reason
+    ctypedef struct fc_cost:
+        const char *name
+        double value
+        int whole
+        const char *doc
+    const fc_cost *fc_costs(int *count)
     enum: FC_CONV2D_IGEMM_MIN_DEPTH
+    int fc_f32_conv2d_input_grad_plan(const fc_conv2d_params *p, const float *w, fc_input_grad_path path, fc_plan *plan)
+    int fc_f64_conv2d_input_grad_plan(const fc_conv2d_params *p, const double *w, fc_input_grad_path path, fc_plan *plan)
     int fc_f32_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan)
     int fc_f64_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan)
     int fc_f32_conv2d_backward_weight_plan(const fc_conv2d_params *p, fc_plan *plan)
@@ -136,6 +151,8 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_max_pool2d_backward_plan(const fc_pool2d_params *p, fc_plan *plan)
     int fc_f32_relu_plan(int64_t n, int backward, fc_plan *plan)
     int fc_f64_relu_plan(int64_t n, int backward, fc_plan *plan)
+    int fc_f32_dense_plan(int64_t n, int64_t k, int64_t m, fc_plan *plan)
+    int fc_f64_dense_plan(int64_t n, int64_t k, int64_t m, fc_plan *plan)
     int fc_last_plan(fc_plan *plan)
     int fc_plan_only(int on)
     int64_t fc_plan_runs()

@@ -45,10 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FILL", "SYMM", "WRAP", "correlate"]
 
-# Tests only: "slow" sends every dtype to the slow twin; None lets the dtype
-# and the method choose.
-FORCE_PATH: str | None = None
-
 METHODS = ("direct", "fft", "auto")
 
 
@@ -62,16 +58,20 @@ _C64, _C128 = np.dtype(np.complex64), np.dtype(np.complex128)
 _F16 = np.dtype(np.float16)
 
 # ---- cost model ---------------------------------------------------------------
-# Measured on the development machine (AMD EPYC Zen 4, 2 cores, AVX-512) with
-# `python benchmarks/crossover.py`, which also checks the picks; see docs/dropins.md.
-_DIRECT_S_PER_MAC = {_F32: 3.0e-11, _F64: 5.8e-11}  # one thread, AVX-512, kernels >= ~64 taps
-_DIRECT_ISA_SLOWDOWN = {"avx512": 1.0, "avx2": 1.6, "scalar": 6.0}
-_THREAD_EFFICIENCY = 0.85  # speed-up added per extra thread (both paths run threaded)
-_FFT_S_PER_POINT_LOG = 1.0e-9  # per transformed point and log2(block points), float64
-_FFT_S_PER_POINT = 4.0e-9      # per transformed point: window copy, product, slicing
-_FFT_COMPLEX_FACTOR = 2.0      # complex transforms instead of real ones
-_SMALL_MACS = 1 << 15          # below this the direct kernels win whatever the shape,
-_FEW_TAPS = 32                 # and for kernels this small: <= 2 ns per output, FFT >= 10
+# From csrc/include/fastconv/costs.def (which says what each is and the machine
+# that measured it, with `python benchmarks/crossover.py`, which also checks the
+# picks; see docs/dropins.md), through _kernels.COSTS.
+_C = _planning.COSTS
+_DIRECT_S_PER_MAC = {_F32: _C["FC_DIRECT_S_PER_MAC_F32"], _F64: _C["FC_DIRECT_S_PER_MAC_F64"]}
+_DIRECT_ISA_SLOWDOWN = {"avx512": _C["FC_DIRECT_SLOWDOWN_AVX512"],
+                        "avx2": _C["FC_DIRECT_SLOWDOWN_AVX2"],
+                        "scalar": _C["FC_DIRECT_SLOWDOWN_SCALAR"]}
+_THREAD_EFFICIENCY = _C["FC_THREAD_EFFICIENCY"]  # speed-up added per extra thread
+_FFT_S_PER_POINT_LOG = _C["FC_FFT_S_PER_POINT_LOG"]  # per point and log2(block points)
+_FFT_S_PER_POINT = _C["FC_FFT_S_PER_POINT"]  # per point: window copy, product, slicing
+_FFT_COMPLEX_FACTOR = _C["FC_FFT_COMPLEX_FACTOR"]  # complex transforms over real ones
+_SMALL_MACS = _C["FC_DIRECT_SMALL_MACS"]  # below this the direct kernels win whatever the shape,
+_FEW_TAPS = _C["FC_DIRECT_FEW_TAPS"]  # and for kernels this small
 
 
 def _speedup(threads: int) -> float:
@@ -400,7 +400,7 @@ def _correlate_1d(x, k, pad, out_n, method):
     straight to the 1-D kernel), then NumPy's edge sums when the kernel is not
     finite."""
     n, m = len(x), len(k)
-    if FORCE_PATH is None and method == "direct" and x.dtype.char in "fd":
+    if method == "direct" and x.dtype.char in "fd" and _planning.forced_path("correlate") == "auto":
         y = np.empty(out_n, dtype=x.dtype)
         _kernels.correlate1d(c_aligned(x), c_aligned(k), y, pad)
     else:
@@ -462,8 +462,8 @@ def correlate(x, k, pad, out_shape, boundary=FILL, fill=0, method="direct"):
     kh, kw = k.shape
     if oh == 0 or ow == 0 or kh == 0 or kw == 0:
         return np.zeros(out_shape, dtype=dtype)
-    if FORCE_PATH == "slow":
-        _planning.stop("slow-twin", "fastconv.slow.correlate2d", "FORCE_PATH = 'slow' (tests)",
+    if _planning.forced_path("correlate") == "slow":
+        _planning.stop("slow-twin", "fastconv.slow.correlate2d", "forced (tests)",
                        dtype=dtype)
         return slow.correlate2d(x, k, pad, out_shape, boundary, fill)
     if dtype == _F16:

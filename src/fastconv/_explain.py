@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from . import _kernels, signal
+from . import _kernels, _planning, signal
 from . import nn as _nn_module
-from ._checks import as_float_array, output_array
+from ._checks import as_float_array, c_aligned, output_array
 from ._ufunc import relu
 
 __all__ = ["Plan", "explain"]
@@ -126,7 +126,11 @@ _BLOCKING_NAMES = {
     "packed-gemm": ("depth block", "pixel block", None),
     "igemm-weight-gradient": ("pixels per row", "output rows per call", None),
     "gemm-col2im": ("depth", "pixel block", None),
+    "transposed-conv (igemm)": ("depth per tap", "pixel block", "tap block"),
+    "transposed-conv (packed-gemm)": ("depth block", "pixel block", None),
     "elementwise": (None, "elements per task", None),
+    "dense-gemv": ("depth block", None, None),
+    "dense-gemm": ("depth block", "units per task", None),
     "rows-per-plane": (None, "rows per task", None),
     "rows-channels-last": (None, "rows per task", None),
     "direct-row-bands": ("columns per task", "rows per task", None),
@@ -173,6 +177,19 @@ def _combine(op: str, steps: list[Plan], dtype: np.dtype | None, reason: str = "
 def _nothing(op: str, dtype: np.dtype | None, reason: str) -> Plan:
     return Plan(op=op, algorithm="nothing", isa=_kernels.current_isa(),
                 dtype=None if dtype is None else str(dtype), reason=reason)
+
+
+# why grad_x takes its path, for the rule the C planner names (cg: input
+# channels per group; stride: a pair)
+_MIN_CHANNELS = _kernels.COSTS["FC_TRANSPOSED_MIN_CHANNELS"]
+_INPUT_GRAD_WHY = {
+    "few-channels": "C/groups = {cg} < " + f"{_MIN_CHANNELS}: GEMM + col2im",
+    "strided": "stride {stride}: GEMM + col2im (no zero-interleaving)",
+    "nonfinite-weights": "weights hold inf or NaN: GEMM + col2im (adds only real terms)",
+    "rule": "C/groups = {cg} >= " + f"{_MIN_CHANNELS} and stride 1: "
+            "transposed convolution on the forward kernels",
+    "forced": "forced (tests)",
+}
 
 
 def _conv_reason(g: Any, nhwc: bool, algorithm: str) -> str:
@@ -230,24 +247,35 @@ def _conv2d_backward(grad_out: Any, x: Any, weight: Any, stride: Any = 1, paddin
         else:
             steps.append(_nothing("grad_weight", x.dtype, "empty weight or no input channels"))
     if want_x:
-        if x.size and k and gy.size:
-            path = nn._input_grad_path(g, np.asarray(weight))
-            why = nn._INPUT_GRAD_WHY[path].format(cg=c // g.opts[6], stride=g.opts[:2])
-            if path != "transposed-conv":
-                plan = _kernels.conv2d_plan(g.dims, g.opts, nhwc, f32, "backward_input")
-                steps.append(_from_c("grad_x", plan, x.dtype, why))
-            else:
-                grid, (dims, opts) = nn._transpose_geometry(g)
-                plan = _kernels.conv2d_plan(dims, opts, nhwc, f32)
-                fwd = _from_c("grad_x", plan, x.dtype,
-                              why + ("; grad_out placed on a zero grid first" if grid else ""),
-                              algorithm=f"transposed-conv ({plan['algorithm']})")
-                steps.append(fwd)
+        if x.size and k and gy.size:  # the C planner's choice, as conv2d_backward runs it
+            plan = _kernels.conv2d_input_grad_plan(
+                c_aligned(weight).reshape(-1), g.dims, g.opts, nhwc,
+                _planning.forced_path("conv2d_backward_input"))
+            why = _INPUT_GRAD_WHY[plan["rule"]].format(cg=c // g.opts[6], stride=g.opts[:2])
+            if "zero_grid" in plan["flags"]:
+                why += "; grad_out placed on a zero grid first"
+            steps.append(_from_c("grad_x", plan, x.dtype, why))
         else:
             steps.append(_nothing("grad_x", x.dtype, "empty input or grad_out: zeros"))
     if not steps:
         return _nothing(op, x.dtype, "output_mask asks for nothing")
     return _combine(op, steps, x.dtype)
+
+
+def _dense(x: Any, kernel: Any, bias: Any = None) -> Plan:
+    """The plan of the dense product x @ kernel (+ bias), for a dense op to
+    register (no public one yet): the C driver's planner, via _planning.dense."""
+    x = as_float_array(x, "x", "dense")
+    kernel = as_float_array(kernel, "kernel", "dense")
+    c = _planning.dense(x.shape, kernel.shape, x.dtype)
+    if c["algorithm"] == "dense-gemv":
+        why = (f"batch of {int(np.prod(x.shape[:-1]))} rows <= "
+               f"{_kernels.COSTS['FC_DENSE_GEMV_MAX_BATCH']}: GEMV, the kernel read in place")
+    elif c["algorithm"] == "dense-gemm":
+        why = "GEMM: units x batch tiles, the kernel read in place, the batch packed"
+    else:
+        why = "empty product"
+    return _from_c("dense", c, x.dtype, why)
 
 
 def _max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,

@@ -133,9 +133,16 @@ def conv2d_backward_weight(const floating[::1] x, const floating[::1] gy, floati
         _planned("conv2d_backward")
 
 
+INPUT_GRAD_PATHS = {"auto": FC_INPUT_GRAD_AUTO, "col2im": FC_INPUT_GRAD_COL2IM,
+                    "transposed-conv": FC_INPUT_GRAD_TRANSPOSED}
+
+
 def conv2d_backward_input(const floating[::1] gy, const floating[::1] w, floating[::1] gx,
-                          tuple dims, tuple opts, bint nhwc):
-    """gx (x's shape) = input gradient by GEMM + col2im; dims and opts as for conv2d."""
+                          tuple dims, tuple opts, bint nhwc, str path="auto"):
+    """gx (x's shape, written whole) = input gradient, by the algorithm the C planner
+    picks (a transposed convolution or GEMM + col2im), or the one `path` forces
+    (a key of INPUT_GRAD_PATHS); dims and opts as for conv2d."""
+    cdef fc_input_grad_path how = INPUT_GRAD_PATHS[path]
     cdef fc_conv2d_params p = _conv_params(dims, opts, nhwc, "conv2d_backward")
     _need(gy.shape[0], p.n * p.k * p.oh * p.ow, "grad_out", "conv2d_backward")
     _need(w.shape[0], p.k * (p.c // p.groups) * p.r * p.s, "weight", "conv2d_backward")
@@ -148,9 +155,9 @@ def conv2d_backward_input(const floating[::1] gy, const floating[::1] w, floatin
     cdef int st
     with nogil:
         if floating is float:
-            st = fc_f32_conv2d_backward_input(&p, gp, wp, xp)
+            st = fc_f32_conv2d_input_grad(&p, gp, wp, how, xp)
         else:
-            st = fc_f64_conv2d_backward_input(&p, gp, wp, xp)
+            st = fc_f64_conv2d_input_grad(&p, gp, wp, how, xp)
     _check(st, "conv2d_backward", dims)
     if fc_plan_only(-1):
         _planned("conv2d_backward")
@@ -233,7 +240,21 @@ def max_pool2d_backward(const floating[::1] gy, const int64_t[::1] idx, floating
 # ---- plans (fastconv.explain) --------------------------------------------------
 IGEMM_MIN_DEPTH = FC_CONV2D_IGEMM_MIN_DEPTH
 PLAN_FLAGS = {1: "merge_rows", 2: "shared_pointers", 4: "transposed_out", 8: "input_as_is",
-              16: "grad_out_as_is", 32: "weights_reordered", 64: "tuned_tile"}
+              16: "grad_out_as_is", 32: "weights_reordered", 64: "tuned_tile", 128: "zero_grid",
+              256: "forced"}
+
+
+cdef dict _costs():
+    cdef int n = 0
+    cdef const fc_cost *c = fc_costs(&n)
+    return {c[i].name.decode(): (int(c[i].value) if c[i].whole else c[i].value) for i in range(n)}
+
+
+# The measured costs and thresholds of csrc/include/fastconv/costs.def (name ->
+# value: int for whole numbers, float otherwise); COST_DOCS says what each is.
+COSTS = _costs()
+COST_DOCS = {fc_costs(NULL)[i].name.decode(): fc_costs(NULL)[i].doc.decode()
+             for i in range(len(COSTS))}
 
 
 class Planned(Exception):
@@ -254,6 +275,7 @@ cdef dict _plan_dict(const fc_plan *pl):
         "tasks": pl.tasks, "scratch_bytes": pl.scratch_bytes, "threads": pl.threads,
         "flags": tuple(name for bit, name in PLAN_FLAGS.items() if pl.flags & bit),
         "isa": ISA_NAMES[<int>pl.isa],
+        "rule": pl.reason.decode() if pl.reason != NULL else None,
     }
 
 
@@ -274,6 +296,32 @@ def conv2d_plan(tuple dims, tuple opts, bint nhwc, bint f32, str which="forward"
     else:
         raise ValueError(f"conv2d_plan: unknown pass {which!r}")
     _check(st, "conv2d", dims)
+    return _plan_dict(&pl)
+
+
+def conv2d_input_grad_plan(const floating[::1] w, tuple dims, tuple opts, bint nhwc,
+                           str path="auto"):
+    """The plan of conv2d_backward_input (its algorithm choice included, `w` read
+    for finiteness where the rule asks) for these sizes, as a dict; "rule" names
+    the rule that chose it. Nothing is computed."""
+    cdef fc_conv2d_params p = _conv_params(dims, opts, nhwc, "conv2d_backward")
+    _need(w.shape[0], p.k * (p.c // p.groups) * p.r * p.s, "weight", "conv2d_backward")
+    cdef fc_input_grad_path how = INPUT_GRAD_PATHS[path]
+    cdef fc_plan pl
+    cdef int st
+    if floating is float:
+        st = fc_f32_conv2d_input_grad_plan(&p, &w[0] if w.shape[0] else NULL, how, &pl)
+    else:
+        st = fc_f64_conv2d_input_grad_plan(&p, &w[0] if w.shape[0] else NULL, how, &pl)
+    _check(st, "conv2d_backward", dims)
+    return _plan_dict(&pl)
+
+
+def dense_plan(int64_t n, int64_t k, int64_t m, bint f32):
+    """The plan of the dense driver (dense: x (n, k) @ w (k, m)) for these sizes."""
+    cdef fc_plan pl
+    cdef int st = fc_f32_dense_plan(n, k, m, &pl) if f32 else fc_f64_dense_plan(n, k, m, &pl)
+    _check(st, "dense", (n, k, m))
     return _plan_dict(&pl)
 
 

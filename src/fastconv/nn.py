@@ -5,7 +5,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _kernels, _nnfront
+from . import _kernels, _nnfront, _planning
 from ._checks import (
     as_float_array,
     c_aligned,
@@ -161,9 +161,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
 
     Notes
     -----
-    Runs the packed-GEMM kernels in ``csrc/ops/conv2d.c`` with the ISA picked
-    at import (see ``fastconv.show_config()``), threaded over images, groups
-    and pixel blocks, with the GIL released.
+    Runs the C driver in ``csrc/ops/conv2d-impl.h`` with the ISA picked at
+    import (see ``fastconv.show_config()``), with the GIL released: an indirect
+    GEMM (the input read in place through row pointers, no im2col) for NHWC and
+    for NCHW from depth C/groups * R * S of 64 on, below it a packed GEMM
+    (im2col panels in L1); threaded over images, groups and pixel blocks.
+    ``fastconv.explain(fastconv.conv2d, ...)`` says which a call runs.
 
     Examples
     --------
@@ -384,12 +387,6 @@ def _same_shape(op: str, name: str, arr: np.ndarray, shape: tuple[int, ...], wha
         raise ValueError(f"{op}: {name} has shape {arr.shape}, expected {tuple(shape)} ({what})")
 
 
-# Input channels per group from which grad_x runs as a transposed convolution
-# on the forward kernels (whose tiles are NR output channels wide); below it,
-# and for strides > 1, GEMM + col2im wastes less.
-_MIN_CHANNELS_TRANSPOSED = 16
-
-
 def _conv2d_backward_args(grad_out, x, weight, stride, padding, dilation, groups, layout,
                           output_mask):
     """conv2d_backward's argument checks: (grad_out, x, weight, geometry, nhwc, the
@@ -453,10 +450,12 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
 
     Notes
     -----
-    grad_x is, for stride 1 and 16 or more input channels per group, a
-    transposed convolution on the forward kernels (flipped, channel-swapped
-    weights), else a GEMM of the weights with grad_out scattered back by
-    col2im (``csrc/ops/conv2d-backward-impl.h``).
+    grad_x comes from one C call (``csrc/ops/conv2d-backward-impl.h``), whose
+    planner picks the algorithm: for stride 1, 16 or more input channels per
+    group and finite weights, a transposed convolution on the forward kernels
+    (the weights flipped and channel-swapped into scratch); else a GEMM of the
+    weights with grad_out, scattered back by col2im (which adds only real
+    terms, so an inf or NaN weight reaches only the pixels its tap touches).
     grad_weight is a GEMM over the pixels of all images (``csrc/ops/
     conv2d-backward-impl.h``), each thread summing its own share, added in a
     fixed order: bitwise reproducible at a fixed thread count. grad_bias is
@@ -497,44 +496,16 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
 
     grad_x = None
     if want_x:
-        grad_x = np.zeros(x.shape, dtype=x.dtype)
-        if grad_x.size and k and gy.size:
-            wc = c_aligned(weight)
-            if _input_grad_path(g, wc) != "transposed-conv":
-                _kernels.conv2d_backward_input(gy.reshape(-1), wc.reshape(-1), grad_x.reshape(-1),
-                                               g.dims, g.opts, nhwc)
-            else:
-                _conv_transpose(gy, wc, grad_x, g, nhwc)
+        if x.size and k and gy.size:  # the C planner picks the algorithm; tests may force one
+            grad_x = np.empty(x.shape, dtype=x.dtype)
+            _kernels.conv2d_backward_input(gy.reshape(-1), c_aligned(weight).reshape(-1),
+                                           grad_x.reshape(-1), g.dims, g.opts, nhwc,
+                                           _planning.forced_path("conv2d_backward_input"))
+        else:
+            grad_x = np.zeros(x.shape, dtype=x.dtype)
         if unbatched:
             grad_x = grad_x[0]
     return grad_x, grad_w, grad_b
-
-
-def _input_grad_path(g: _ConvGeometry, weight: np.ndarray) -> str:
-    """How conv2d_backward computes grad_x: "transposed-conv" -- a stride-1
-    convolution of grad_out with the flipped, channel-swapped weights on the
-    forward kernels, for 16 or more input channels per group -- or GEMM +
-    col2im, for one of the reasons _INPUT_GRAD_WHY words. The transposed
-    convolution multiplies its zero padding by the weights, so a NaN or inf
-    weight would reach pixels its tap never touches (PyTorch leaves them
-    finite); col2im adds only real contributions."""
-    if g.dims[1] // g.opts[6] < _MIN_CHANNELS_TRANSPOSED:
-        return "col2im-few-channels"
-    if g.opts[0] * g.opts[1] > 1:
-        return "col2im-strided"
-    if not np.isfinite(weight).all():
-        return "col2im-nonfinite"
-    return "transposed-conv"
-
-
-# why, for fastconv.explain (cg: input channels per group; stride: a pair)
-_INPUT_GRAD_WHY = {
-    "col2im-few-channels": "C/groups = {cg} < " + f"{_MIN_CHANNELS_TRANSPOSED}: GEMM + col2im",
-    "col2im-strided": "stride {stride}: GEMM + col2im (no zero-interleaving)",
-    "col2im-nonfinite": "weights hold inf or NaN: GEMM + col2im (adds only real terms)",
-    "transposed-conv": "C/groups = {cg} >= " + f"{_MIN_CHANNELS_TRANSPOSED} and stride 1: "
-                       "transposed convolution on the forward kernels",
-}
 
 
 def _bias_grad(gy: np.ndarray, k: int, nhwc: bool) -> np.ndarray:
@@ -554,55 +525,6 @@ def _ones(n: int, dtype: np.dtype) -> np.ndarray:
     a = np.empty(n, dtype=dtype)
     a.fill(1)
     return a
-
-
-def _transpose_geometry(g: _ConvGeometry) -> tuple[bool, tuple[tuple[int, ...], tuple[int, ...]]]:
-    """The transposed convolution's conv2d call for grad_x: (whether gy is first
-    placed on a zero grid, (dims, opts) of the forward conv2d it runs)."""
-    n, c, h, w, k, r, s, oh, ow = g.dims
-    sh, sw, dh, dw, pt, pl, groups = g.opts
-    # gy row oy feeds grad_x rows oy * sh - pt + ry * dh: a correlation whose
-    # input starts (r - 1) * dh - pt rows before grad_x's first row.
-    top, left = (r - 1) * dh - pt, (s - 1) * dw - pl
-    if sh == 1 and sw == 1 and top >= 0 and left >= 0:
-        return False, ((n, k, oh, ow, c, r, s, h, w), (1, 1, dh, dw, top, left, groups))
-    hs, ws = h + (r - 1) * dh, w + (s - 1) * dw
-    return True, ((n, k, hs, ws, c, r, s, h, w), (1, 1, dh, dw, 0, 0, groups))
-
-
-def _conv_transpose(gy: np.ndarray, weight: np.ndarray, grad_x: np.ndarray, g: _ConvGeometry,
-                    nhwc: bool) -> None:
-    """grad_x = the transposed convolution of gy, on the forward kernels: a
-    stride-1 correlation of gy (zero-interleaved for stride > 1) with the weights
-    flipped in space and with input and output channels swapped per group."""
-    n, c, _h, _w, k, r, s, oh, ow = g.dims
-    sh, sw, dh, dw, pt, pl, groups = g.opts
-    cg, kg = c // groups, k // groups
-    grid, (dims, opts) = _transpose_geometry(g)
-    if nhwc:  # (r, s, cg, k) -> (r, s, kg, c)
-        wt = weight[::-1, ::-1].reshape(r, s, cg, groups, kg).transpose(0, 1, 4, 3, 2)
-        wt = c_aligned(wt).reshape(r, s, kg, c)
-    else:  # (k, cg, r, s) -> (c, kg, r, s)
-        wt = weight[:, :, ::-1, ::-1].reshape(groups, kg, cg, r, s).transpose(0, 2, 1, 3, 4)
-        wt = c_aligned(wt).reshape(c, kg, r, s)
-    top, left = (r - 1) * dh - pt, (s - 1) * dw - pl
-    if not grid:
-        src = gy
-    else:  # place gy's rows and columns on a zero grid read with padding 0
-        hs, ws = dims[2], dims[3]
-        grid = np.zeros((n, hs, ws, k) if nhwc else (n, k, hs, ws), dtype=gy.dtype)
-        oy0, ox0 = max(0, -(top // sh)), max(0, -(left // sw))
-        oy1 = min(oh, (hs - 1 - top) // sh + 1)
-        ox1 = min(ow, (ws - 1 - left) // sw + 1)
-        if oy1 > oy0 and ox1 > ox0:
-            rows = slice(oy0 * sh + top, (oy1 - 1) * sh + top + 1, sh)
-            cols = slice(ox0 * sw + left, (ox1 - 1) * sw + left + 1, sw)
-            if nhwc:
-                grid[:, rows, cols, :] = gy[:, oy0:oy1, ox0:ox1, :]
-            else:
-                grid[:, :, rows, cols] = gy[:, :, oy0:oy1, ox0:ox1]
-        src = grid
-    _kernels.conv2d(src.reshape(-1), wt.reshape(-1), None, grad_x.reshape(-1), dims, opts, nhwc)
 
 
 def _relu_backward_args(grad_out, x):

@@ -29,6 +29,26 @@ typedef enum { FC_NCHW = 0, FC_NHWC = 1 } fc_layout;
 typedef enum { FC_ISA_SCALAR = 0, FC_ISA_AVX2 = 1, FC_ISA_AVX512 = 2 } fc_isa;
 #define FC_ISA_COUNT 3 /* the ISAs are 0 .. FC_ISA_COUNT - 1; fc_isa_name names them */
 
+/* ---- measured costs -------------------------------------------------------
+ * The thresholds and rates the planners decide by, measured on one machine:
+ * fastconv/costs.def lists them, saying what each is, how it was measured and
+ * on which CPU. The whole numbers are these enum constants (for instance
+ * FC_CONV2D_IGEMM_MIN_DEPTH, the depth C/groups * R * S from which conv2d in
+ * NCHW takes the indirect GEMM); fc_costs lists every one, real ones too. */
+#define FC_COST(name, value, doc) name = value,
+enum {
+#include "fastconv/costs.def"
+  FC_COST_ENUM_END_
+};
+typedef struct {
+  const char *name; /* "FC_CONV2D_IGEMM_MIN_DEPTH", ... */
+  double value;
+  int whole;        /* 1 for a whole number (an enum constant above) */
+  const char *doc;  /* what it is, measured how and where */
+} fc_cost;
+/* The table of costs, in costs.def's order; *count receives its length. */
+const fc_cost *fc_costs(int *count);
+
 /* ---- conv2d ------------------------------------------------------------- */
 /* Cross-correlation, as in every deep-learning library.
  *   NCHW: x (n, c, h, w), weight (k, c/groups, r, s),  y (n, k, oh, ow)
@@ -81,6 +101,27 @@ int fc_f32_conv2d_backward_input(const fc_conv2d_params *p, const float *gy, con
                                  float *gx);
 int fc_f64_conv2d_backward_input(const fc_conv2d_params *p, const double *gy,
                                  const double *weight, double *gx);
+
+/* Input gradient of fc_*_conv2d, the algorithm chosen here (what conv2d_backward
+ * runs): `path` FC_INPUT_GRAD_AUTO takes the transposed convolution when the
+ * input has at least FC_TRANSPOSED_MIN_CHANNELS channels per group, the stride
+ * is 1 and every weight is finite, else GEMM + col2im (as fc_*_conv2d_backward_input);
+ * FC_INPUT_GRAD_COL2IM and FC_INPUT_GRAD_TRANSPOSED force one (for tests).
+ * The transposed convolution is a stride-1 forward conv2d of gy (placed on a
+ * zero grid first when the stride is above 1 or the padding reaches past the
+ * kernel) with the weights flipped in space and their input and output
+ * channels swapped per group, packed into scratch; it multiplies its zero
+ * padding by the weights, so an inf or NaN weight would reach pixels its tap
+ * never touches -- hence the finiteness check. gx (x's shape) is written whole. */
+typedef enum {
+  FC_INPUT_GRAD_AUTO = 0,
+  FC_INPUT_GRAD_COL2IM = 1,
+  FC_INPUT_GRAD_TRANSPOSED = 2
+} fc_input_grad_path;
+int fc_f32_conv2d_input_grad(const fc_conv2d_params *p, const float *gy, const float *weight,
+                             fc_input_grad_path path, float *gx);
+int fc_f64_conv2d_input_grad(const fc_conv2d_params *p, const double *gy, const double *weight,
+                             fc_input_grad_path path, double *gx);
 
 /* ---- relu: y[i] = max(x[i], 0), NaN propagates; y may equal x ----------- */
 int fc_f32_relu(int64_t n_elems, const float *x, float *y);
@@ -327,7 +368,9 @@ enum {
   FC_PLAN_INPUT_AS_IS = 8u,     /* backward weight: x read in place (no padded copy) */
   FC_PLAN_GY_AS_IS = 16u,       /* backward weight: grad_out read in place (no packing) */
   FC_PLAN_WEIGHTS_REORDERED = 32u, /* conv2d NCHW igemm: weights copied to (r, s, c, k) */
-  FC_PLAN_TUNED_TILE = 64u         /* the tile is the autotuner's choice (fc_tune_variant) */
+  FC_PLAN_TUNED_TILE = 64u,        /* the tile is the autotuner's choice (fc_tune_variant) */
+  FC_PLAN_ZERO_GRID = 128u,        /* transposed conv: grad_out placed on a zero grid first */
+  FC_PLAN_FORCED = 256u            /* the caller forced the algorithm (tests) */
 };
 typedef struct {
   const char *algorithm;  /* "igemm", "packed-gemm", "gemm-col2im", "rows", ... */
@@ -344,28 +387,44 @@ typedef struct {
   int variant;            /* index of the chosen tile in the table's list (igemm) */
   unsigned flags;         /* FC_PLAN_* */
   fc_isa isa;             /* the dispatch table in use */
+  const char *reason;     /* the rule that chose the algorithm, a short static name
+                             ("few-channels", "strided", ...), or NULL */
 } fc_plan;
 
-/* conv2d forward in NCHW takes the indirect GEMM from this depth C/groups * R * S
- * on (below it, the packed GEMM); NHWC always takes it. */
-enum { FC_CONV2D_IGEMM_MIN_DEPTH = 64 };
 int fc_f32_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan);
 int fc_f64_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan);
 int fc_f32_conv2d_backward_weight_plan(const fc_conv2d_params *p, fc_plan *plan);
 int fc_f64_conv2d_backward_weight_plan(const fc_conv2d_params *p, fc_plan *plan);
 int fc_f32_conv2d_backward_input_plan(const fc_conv2d_params *p, fc_plan *plan);
 int fc_f64_conv2d_backward_input_plan(const fc_conv2d_params *p, fc_plan *plan);
+/* fc_*_conv2d_input_grad's plan. weight (may be NULL: taken as finite) is read
+ * only when the rule needs its finiteness. The transposed convolution's plan
+ * is the forward conv2d's on the transposed sizes, named "transposed-conv
+ * (igemm)" or "transposed-conv (packed-gemm)", its scratch including the
+ * flipped weights and the zero grid. reason: "few-channels", "strided",
+ * "nonfinite-weights" or "rule" (the transposed convolution), or "forced". */
+int fc_f32_conv2d_input_grad_plan(const fc_conv2d_params *p, const float *weight,
+                                  fc_input_grad_path path, fc_plan *plan);
+int fc_f64_conv2d_input_grad_plan(const fc_conv2d_params *p, const double *weight,
+                                  fc_input_grad_path path, fc_plan *plan);
 int fc_f32_max_pool2d_plan(const fc_pool2d_params *p, fc_plan *plan);
 int fc_f64_max_pool2d_plan(const fc_pool2d_params *p, fc_plan *plan);
 int fc_f32_max_pool2d_backward_plan(const fc_pool2d_params *p, fc_plan *plan);
 int fc_f64_max_pool2d_backward_plan(const fc_pool2d_params *p, fc_plan *plan);
+/* fc_*_dense's plan for x (n x k) @ w (k x m): "dense-gemv" for batches up to
+ * FC_DENSE_GEMV_MAX_BATCH rows (mr: rows of x per kernel call; tasks: depth
+ * blocks), else "dense-gemm" on an indirect-GEMM tile (rows = units, columns =
+ * batch; row_block: units per task; FC_PLAN_TUNED_TILE when the tuner chose
+ * it); "bias-fill" for k = 0. */
+int fc_f32_dense_plan(int64_t n, int64_t k, int64_t m, fc_plan *plan);
+int fc_f64_dense_plan(int64_t n, int64_t k, int64_t m, fc_plan *plan);
 /* relu (backward = 0) and relu_backward (backward = 1) over n_elems */
 int fc_f32_relu_plan(int64_t n_elems, int backward, fc_plan *plan);
 int fc_f64_relu_plan(int64_t n_elems, int backward, fc_plan *plan);
 
 /* The plan of the last call the calling thread made to a driver that records
  * one (conv2d forward and backward, max_pool2d forward and backward, relu and
- * relu_backward, the correlations), for tests: *plan, and 1; 0 if none yet. */
+ * relu_backward, the correlations, dense), for tests: *plan, and 1; 0 if none yet. */
 int fc_last_plan(fc_plan *plan);
 /* How many of those driver calls the calling thread has made that went on to
  * compute (not in plan-only mode), for tests. */

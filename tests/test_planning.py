@@ -1,0 +1,111 @@
+"""Paths forced through the planners (context-local, not global) and the cost
+constants of csrc/include/fastconv/costs.def as the Python layer sees them."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _correlate, _kernels, _planning
+
+
+def _grad_x_algorithm(x, w, **kw):
+    gy = fastconv.conv2d(x, w, **kw)
+    plan = fastconv.explain(fastconv.conv2d_backward, gy, x, w, output_mask=(True, False, False),
+                            **kw)
+    return plan.algorithm
+
+
+def test_forced_input_grad_path_changes_the_plan_inside_the_block_only():
+    x, w = np.ones((1, 16, 5, 5)), np.ones((3, 16, 3, 3))
+    assert _grad_x_algorithm(x, w).startswith("transposed-conv")
+    with _planning.forced("conv2d_backward_input", "col2im"):
+        assert _grad_x_algorithm(x, w) == "gemm-col2im"
+        with _planning.forced("conv2d_backward_input", "transposed-conv"):
+            assert _grad_x_algorithm(x, w, stride=2).startswith("transposed-conv")
+        assert _grad_x_algorithm(x, w) == "gemm-col2im"
+    assert _grad_x_algorithm(x, w).startswith("transposed-conv")
+    assert _grad_x_algorithm(x, w, stride=2) == "gemm-col2im"
+
+
+def test_forced_path_does_not_reach_other_threads():
+    seen = []
+    with _planning.forced("correlate", "slow"):
+        assert _planning.forced_path("correlate") == "slow"
+        t = threading.Thread(target=lambda: seen.append(_planning.forced_path("correlate")))
+        t.start()
+        t.join()
+    assert seen == ["auto"]
+    assert _planning.forced_path("correlate") == "auto"
+
+
+def test_forced_correlate_slow_runs_the_slow_twin(monkeypatch):
+    """The engine behind the drop-ins (the calls their front doors hand on)."""
+    calls = []
+    real = _correlate.slow.correlate2d
+    monkeypatch.setattr(_correlate.slow, "correlate2d",
+                        lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    x, k = np.arange(40.0).reshape(5, 8), np.array([[1.0, 2.0], [3.0, 4.0]])
+    want = np.array([[np.sum(x[i:i + 2, j:j + 2] * k) for j in range(7)] for i in range(4)])
+    np.testing.assert_array_equal(_correlate.correlate(x, k, (0, 0), (4, 7)), want)
+    assert calls == []
+    with _planning.forced("correlate", "slow"):
+        np.testing.assert_array_equal(_correlate.correlate(x, k, (0, 0), (4, 7)), want)
+    assert calls == [1]
+
+
+@pytest.mark.parametrize("op, path", [("conv2d", "col2im"), ("correlate", "fft"),
+                                      ("conv2d_backward_input", "auto")])
+def test_forced_refuses_unknown_ops_and_paths(op, path):
+    with pytest.raises(ValueError, match="forced: "), _planning.forced(op, path):
+        pass
+
+
+# The values costs.def took over, as they were written before it existed.
+BEFORE = {
+    "FC_CONV2D_IGEMM_MIN_DEPTH": 64, "FC_TRANSPOSED_MIN_CHANNELS": 16,
+    "FC_DENSE_GEMV_MAX_BATCH": 8, "FC_PARALLEL_THRESHOLD_NS": 50000, "FC_CORE_GFLOPS": 64,
+    "FC_CORE_BYTES_PER_NS": 8, "FC_DIRECT_S_PER_MAC_F32": 3.0e-11,
+    "FC_DIRECT_S_PER_MAC_F64": 5.8e-11, "FC_DIRECT_SLOWDOWN_AVX512": 1.0,
+    "FC_DIRECT_SLOWDOWN_AVX2": 1.6, "FC_DIRECT_SLOWDOWN_SCALAR": 6.0,
+    "FC_THREAD_EFFICIENCY": 0.85, "FC_FFT_S_PER_POINT_LOG": 1.0e-9, "FC_FFT_S_PER_POINT": 4.0e-9,
+    "FC_FFT_COMPLEX_FACTOR": 2.0, "FC_DIRECT_SMALL_MACS": 1 << 15, "FC_DIRECT_FEW_TAPS": 32,
+}
+
+
+def test_costs_are_the_measured_values_with_their_documentation():
+    assert _kernels.COSTS == BEFORE
+    assert all(type(v) is type(BEFORE[k]) for k, v in _kernels.COSTS.items())
+    assert all("AMD EPYC" in doc for doc in _kernels.COST_DOCS.values())
+    assert _kernels.IGEMM_MIN_DEPTH == BEFORE["FC_CONV2D_IGEMM_MIN_DEPTH"]
+    assert _correlate._DIRECT_S_PER_MAC[np.dtype(np.float64)] == 5.8e-11
+    assert _correlate._FEW_TAPS == 32 and _correlate._SMALL_MACS == 1 << 15
+    assert _kernels.parallel_threshold_ns(-1) in (0, BEFORE["FC_PARALLEL_THRESHOLD_NS"])
+
+
+# Batches around the GEMV/GEMM threshold and the tiles, features across depth
+# blocks; the plan must be what the driver then runs (its recorded plan).
+@pytest.mark.parametrize("n", [1, 4, 8, 9, 13, 32, 100])
+@pytest.mark.parametrize("k, m", [(7, 5), (300, 10), (784, 128), (1, 33)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_plan_is_what_the_driver_runs(isa, n, k, m, dtype, restore_threads):
+    rng = np.random.default_rng(n * 1000 + k + m)
+    x, w = rng.standard_normal((n, k)).astype(dtype), rng.standard_normal((k, m)).astype(dtype)
+    b = rng.standard_normal(m).astype(dtype)
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        plan = _planning.dense(x.shape, w.shape, dtype)
+        y = np.empty((n, m), dtype)
+        _kernels.dense(x, w, b, y)
+        ran = _kernels.last_plan()
+        assert ran == plan, (n, k, m, threads)
+        assert plan["algorithm"] == ("dense-gemv" if n <= 8 else "dense-gemm")
+        assert plan["kernel"].startswith(f"fc_{'f32' if dtype == np.float32 else 'f64'}_")
+        assert plan["threads"] <= threads and plan["isa"] == isa
+        want = x.astype(np.float64) @ w.astype(np.float64) + b
+        np.testing.assert_allclose(y, want, rtol=1e-4 if dtype == np.float32 else 1e-12,
+                                   atol=1e-4 if dtype == np.float32 else 1e-12)
+    p = fastconv._explain._dense(x, w, b)
+    assert p.algorithm == plan["algorithm"] and p.kernel == plan["kernel"], p
