@@ -1088,6 +1088,12 @@ def _relu_backward(grad: np.ndarray, x: np.ndarray) -> np.ndarray:
     return gx
 
 
+def _softmax(x: np.ndarray) -> np.ndarray | None:
+    """Softmax over the last axis by the C kernel the one-call inference pass runs
+    (csrc/ops/softmax.c), or None where it does not take `x`."""
+    return _nnfront.softmax(x)
+
+
 def _adam_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, alpha: float,
                  beta_1: float, beta_2: float, epsilon: float) -> None:
     """One Adam step of p in place (`AdamStep`'s arithmetic), 1-D arrays of one dtype."""
