@@ -7,6 +7,12 @@ and returns the input gradient from ``backward(grad)`` while leaving the weight
 gradients in ``self.grads`` beside the weights (same order; None for a weight
 the optimizer already updated inside the backward pass, see Dense).
 
+A new layer is a subclass with those methods (and `weight_shapes` and
+`compute_output_shape`): a Sequential model trains it through its own ``call``
+and ``backward`` (``fastconv._training``'s generic step), with the optimizer
+updating the weights it lists in ``weights`` from ``grads``. The layers reach
+fastconv's kernels only through `fastconv.nn`.
+
 As in Keras, ``layer.weights`` lists the layer's weight arrays (kernel, then
 bias), ``get_weights()`` returns copies of them and ``set_weights()`` replaces
 their values after checking every shape; names are numbered per class in the
