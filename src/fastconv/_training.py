@@ -29,10 +29,11 @@ is differentiated from the logits in one step (`SoftmaxCrossEntropy`: stable,
 no division by probabilities); any other loss takes the model's output
 (`LossHead`).
 
-Every step does what the layer-by-layer chain would, with the same kernels and
-arguments, so training gives the same bits with or without a fusion's choice
-of kernels as before this plan existed. A model keeps its plan until a layer is
-added or removed or it is compiled again.
+The fused steps give the unfused chain's results within rounding (the fused
+Adam step its bits; tests/test_fused.py). A model keeps its plan (``model._plan()``) until a layer is added or
+removed or it is compiled again. Whether a fusion applies to a given input
+(its shape, dtype, contiguity; whether training needs the input gradient) is
+decided by the step on each call.
 """
 from __future__ import annotations
 
