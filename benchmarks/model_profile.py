@@ -1,9 +1,10 @@
 """Where a training step of the lecture's CNN goes, layer by layer.
 
-Runs the steps of ``Sequential.fit`` by hand on batches of mnist-5k (the same
-calls, fused pairs included: Conv2D+MaxPooling2D as one kernel, Dense's
-backward with Adam's step when the optimizer offers it) and prints the median
-wall time of each part, then the whole ``fit`` step for comparison.
+Runs the steps of the model's training plan (``fastconv._training``, what
+``Sequential.fit`` runs: Conv2D+MaxPooling2D as one kernel, Dense's backward
+with Adam's step when the optimizer offers it) by hand on batches of mnist-5k
+and prints the median wall time of each part, then the whole ``fit`` step for
+comparison.
 
     python benchmarks/model_profile.py [--threads 1] [--steps 400]
 """
@@ -19,7 +20,7 @@ import numpy as np
 import fastconv
 from fastconv.datasets import mnist
 from fastconv import _demo
-from fastconv.layers import Dense
+from fastconv._training import DenseStep
 from fastconv.models import Sequential
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist-5k"
@@ -43,7 +44,8 @@ def main() -> int:
     fastconv.utils.set_random_seed(0)
     model = lecture_model()
     model.fit(x[:320], y[:320], epochs=1, verbose=0)  # build and warm up
-    layers, opt = model.layers, model.optimizer
+    opt = model.optimizer
+    plan = model._plan()  # the steps fit runs (fastconv._training)
     times: dict[str, list[float]] = {}
 
     def timed(name, fn, *a, **k):
@@ -52,31 +54,24 @@ def main() -> int:
         times.setdefault(name, []).append(time.perf_counter() - t)
         return out
 
-    conv, pool = layers[0], layers[1]
+    def label(step):
+        names = " + ".join(layer.name for layer in step.layers)
+        return f"{names} ({step.name})"
+
     for i in range(args.steps):
         lo = (i * 32) % (len(x) - 32)
         xb, yb = x[lo:lo + 32], y[lo:lo + 32]
-        for layer in layers:
-            if hasattr(layer, "fused_update"):
-                layer.fused_update = opt.fused_update
-        opt._done = set()
-        plan = conv.fused_plan(xb, pool, True)
-        h = timed("conv2d + max-pool forward (fused)", conv.call_pooled, xb, plan, True)
-        for layer in layers[2:]:
-            h = timed(f"{layer.name} forward", layer.call, h, True)
-        loss, g = timed("loss and its gradient", model.loss.value_and_gradient_from_logits,
-                        yb, layers[-1].preactivation)
-        g = timed(f"{layers[-1].name} backward", layers[-1].backward, g, True)
-        for layer in reversed(layers[2:-1]):
-            label = f"{layer.name} backward" + (" + Adam on its kernel" if isinstance(layer, Dense) else "")
-            g = timed(label, layer.backward, g)
-        timed("conv2d + max-pool backward (fused)", conv.backward_pooled, g)
-        params = [w for layer in layers for w in layer.weights]
-        grads = [w for layer in layers for w in layer.grads]
-        timed("optimizer (the other weights)", opt.apply, params, grads)
-        for layer in layers:
-            if hasattr(layer, "fused_update"):
-                layer.fused_update = None
+        h = xb
+        for step in plan.steps:
+            h = timed(f"{label(step)} forward", step.forward, h, True)
+        loss, g, pre = timed("loss and its gradient", plan.head, yb, h, None)
+        skip: list = []
+        for k, step in enumerate(reversed(plan.steps)):
+            extra = " + Adam on its kernel" if isinstance(step, DenseStep) and opt.fused_update(step.layer.kernel) is not None else ""
+            g = timed(f"{label(step)} backward{extra}", step.backward, g, opt, skip, pre and k == 0)
+        params = [w for layer in model.layers for w in layer.weights]
+        grads = [w for layer in model.layers for w in layer.grads]
+        timed("optimizer (the other weights)", opt.apply, params, grads, skip=skip)
     total = 0.0
     print(f"threads {args.threads}, median over {args.steps} steps (ms):")
     for name, ts in times.items():

@@ -171,5 +171,6 @@ def capture_grads(model, monkeypatch):
     """Replace the optimizer's apply by a recorder: the gradients of the next step,
     weights left as they are."""
     seen = []
-    monkeypatch.setattr(model.optimizer, "apply", lambda params, grads: seen.append([g.copy() for g in grads]))
+    monkeypatch.setattr(model.optimizer, "apply",
+                        lambda params, grads, skip=(): seen.append([g.copy() for g in grads]))
     return seen

@@ -20,7 +20,7 @@ def _written_signatures() -> list[tuple[str, str]]:
     found = re.findall(r"\{func\}`(fastconv\.[\w.]+)(\([^`<]*\)) <", text)
     block = re.search(r"## Deep-learning ops\n\n```text\n(.*?)```", text, re.DOTALL)
     assert block, "the page's deep-learning ops block is missing"
-    found += re.findall(r"^(fastconv\.\w+)(\(.*\))(?: -> \w+)?$", block.group(1), re.MULTILINE)
+    found += re.findall(r"^(fastconv\.[\w.]+)(\(.*\))(?: -> \w+)?$", block.group(1), re.MULTILINE)
     return found
 
 
@@ -48,7 +48,8 @@ def test_page_writes_out_the_main_signatures():
     assert {"fastconv.convolve", "fastconv.correlate", "fastconv.convolve2d",
             "fastconv.correlate2d", "fastconv.conv2d", "fastconv.relu",
             "fastconv.max_pool2d", "fastconv.conv2d_backward",
-            "fastconv.max_pool2d_backward", "fastconv.relu_backward"} <= names
+            "fastconv.max_pool2d_backward", "fastconv.relu_backward",
+            "fastconv.nn.dense", "fastconv.nn.dense_backward"} <= names
 
 
 @pytest.mark.parametrize("qualname, written", _written_signatures(),

@@ -16,7 +16,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 import fastconv
-from fastconv import _inference, _kernels, nn
+from fastconv import _inference, _kernels, _training, nn
 from fastconv.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from fastconv.models import Sequential
 import fastconv.optimizers
@@ -224,6 +224,17 @@ def test_conv2d_maxpool_plan_declines_what_it_cannot_fuse(rng):
 # ---- the model: fused vs unfused --------------------------------------------------------
 
 
+def _fused_layers(model):
+    """Indices of the layers whose Conv2D + MaxPooling2D step ran the fused kernel
+    in the model's last forward pass (not the one-call inference pass)."""
+    out, i = set(), 0
+    for step in model._plan().steps:
+        if isinstance(step, _training.ConvPoolStep) and step.fused:
+            out.add(i)
+        i += len(step.layers)
+    return out
+
+
 def _lecture(conv_activation=None):
     fastconv.utils.set_random_seed(3)
     model = Sequential([
@@ -241,11 +252,12 @@ def test_model_with_fused_conv_pool_trains_as_the_unfused_model(rng, monkeypatch
     y = rng.integers(0, 4, 70)
     fused = _lecture(conv_activation)
     history_fused = fused.fit(x, y, epochs=2, batch_size=16, verbose=0)
-    assert fused._fused == {0}  # the pair did run fused (the last predict-free step)
-    monkeypatch.setattr(Conv2D, "fused_plan", lambda self, x, pool, training: None)
+    assert fused._plan().ops[0] == "conv2d+maxpool"
+    assert _fused_layers(fused) == {0}  # the pair did run fused (the last predict-free step)
+    monkeypatch.setattr(_training, "conv_pool_plan", lambda *args: None)
     plain = _lecture(conv_activation)
     history_plain = plain.fit(x, y, epochs=2, batch_size=16, verbose=0)
-    assert plain._fused == set()
+    assert _fused_layers(plain) == set()
     for a, b in zip(fused.get_weights(), plain.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(history_fused.history["loss"], history_plain.history["loss"], rtol=1e-5)
@@ -262,7 +274,7 @@ def test_adam_inside_the_dense_kernel_gradient_equals_the_optimizers_own_pass(rn
                         lambda self, p: calls.append(p.shape) or original(self, p))
     fused.fit(x, y, epochs=2, batch_size=16, verbose=0)
     assert calls and set(calls) == {(150, 16), (16, 4)}  # both Dense kernels, every step
-    assert all(layer.fused_update is None for layer in fused.layers if hasattr(layer, "fused_update"))
+    assert len(calls) == 2 * 10
     monkeypatch.setattr(fastconv.optimizers.Adam, "fused_update", lambda self, p: None)
     plain = _lecture()
     plain.fit(x, y, epochs=2, batch_size=16, verbose=0)
@@ -280,12 +292,13 @@ def test_fusion_skips_a_conv_that_needs_its_input_gradient(rng):
     model.compile("sgd", "sparse_categorical_crossentropy")
     x, y = rng.random((8, 10, 10, 1)).astype(np.float32), rng.integers(0, 2, 8)
     model.fit(x, y, epochs=1, verbose=0)
-    assert model._fused == set()  # the second conv feeds the first one's gradient
+    assert model._plan().ops[:2] == ("conv2d", "conv2d+maxpool")
+    assert _fused_layers(model) == set()  # the second conv feeds the first one's gradient
     # inference needs no gradient: the layer-by-layer path and the one-call pass
     # both fuse the second conv
     model._plans[(x.shape[1:], x.dtype)] = None  # no one-call pass
     model.predict(x, verbose=0)
-    assert model._fused == {1}
+    assert _fused_layers(model) == {1}
     model._plans.clear()
     assert _inference.forward_plan(model, x).ops == ("conv2d", "conv2d+maxpool", "dense")
 

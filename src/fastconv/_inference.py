@@ -13,7 +13,7 @@ path), and the one fusion rule:
 
 =====================  ======================================================
 Conv2D + MaxPooling2D  the fused conv+pool kernel, where the model fuses them
-                       (``Conv2D.fused_plan``), not as the last two layers
+                       (``_training.conv_pool_plan``), not as the last two layers
 Conv2D                 conv2d (channels-last), then its activation
 MaxPooling2D           max_pool2d, 'valid' padding only
 Dense                  the dense product, then its activation
@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import _nnfront, activations, nn
+from . import _nnfront, _training, activations, nn
 from .layers import (
     Activation,
     Conv2D,
@@ -74,7 +74,7 @@ def _make(layers: Sequence[Layer], sample: tuple[int, ...], dtype: np.dtype[Any]
         return None
     if any(w.dtype != dtype for layer in layers for w in getattr(layer, "_weights", ())):
         return None
-    if any("call" in vars(layer) or "call_pooled" in vars(layer) for layer in layers):
+    if any("call" in vars(layer) for layer in layers):
         return None  # a layer whose call was replaced on the instance (a spy, a patch)
     steps: list[Step] = []
     shape, i = tuple(sample), 0
@@ -84,7 +84,7 @@ def _make(layers: Sequence[Layer], sample: tuple[int, ...], dtype: np.dtype[Any]
         kind = type(layer)
         if kind is Conv2D and i + 2 < len(layers) and type(after) is MaxPooling2D:
             conv: Any = layer
-            fused = conv.fused_plan(probe, after, False)
+            fused = _training.conv_pool_plan(conv, after, probe, False, {})
             if fused is not None:
                 act = _ACT.get(id(conv.activation))
                 if act is None:

@@ -7,6 +7,12 @@ and returns the input gradient from ``backward(grad)`` while leaving the weight
 gradients in ``self.grads`` beside the weights (same order; None for a weight
 the optimizer already updated inside the backward pass, see Dense).
 
+A new layer is a subclass with those methods (and `weight_shapes` and
+`compute_output_shape`): a Sequential model trains it through its own ``call``
+and ``backward`` (``fastconv._training``'s generic step), with the optimizer
+updating the weights it lists in ``weights`` from ``grads``. The layers reach
+fastconv's kernels only through `fastconv.nn`.
+
 As in Keras, ``layer.weights`` lists the layer's weight arrays (kernel, then
 bias), ``get_weights()`` returns copies of them and ``set_weights()`` replaces
 their values after checking every shape; names are numbered per class in the
@@ -18,12 +24,12 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from . import _kernels, activations, initializers, nn, utils
+from . import activations, initializers, nn, utils
 from ._checks import c_aligned, pair, positive_int
 
 __all__ = ["Activation", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "MaxPooling2D", "ReLU"]
@@ -33,12 +39,6 @@ DTYPE = np.float32
 Shape = tuple[int, ...]
 Weight = npt.NDArray[np.float32]
 Array = npt.NDArray[Any]  # activations and gradients: float32 in a model, float64 allowed alone
-
-
-class _FusedUpdate(Protocol):
-    """What `Dense.fused_update` holds while a model trains (`Optimizer.fused_update`)."""
-
-    def __call__(self, p: Weight) -> tuple[Any, ...] | None: ...
 
 
 class Layer:
@@ -589,51 +589,6 @@ class Conv2D(_KernelLayer):
             self._cache: Any = (x, z, a)
         return a
 
-    # -- fused with the MaxPooling2D after it (Sequential's fast path) --
-
-    def fused_plan(self, x: Array, pool: Layer | None, training: bool) -> Any:
-        """The plan for running this layer and `pool` as one fused kernel
-        (``nn._conv2d_maxpool``), or None where that does not apply: `pool` must be a
-        MaxPooling2D whose windows tile the output without overlap or padding, the
-        activation must commute with max (linear or relu: relu(max z) = max relu(z),
-        and the gradients agree), and training must not need this layer's input
-        gradient (the fused backward gives the weight gradients only)."""
-        if (not isinstance(pool, MaxPooling2D) or pool.padding != "valid"
-                or pool.strides != pool.pool_size or (training and self.need_input_grad)
-                or self.activation not in (activations.linear, activations.relu)
-                or x.ndim != 4 or not (x.flags.c_contiguous and x.flags.aligned)
-                or x.dtype != self._weights[0].dtype):
-            return None
-        # the geometry depends only on shapes and options: worked out once per shape
-        key = (x.shape, self._weights[0].shape, pool.pool_size)
-        plans: dict[Any, Any] = self.__dict__.setdefault("_plans", {})
-        if key not in plans:
-            if len(plans) > 8:
-                plans.clear()
-            plans[key] = nn._conv2d_maxpool_plan(x, self._weights[0], self.strides, self.padding,  # type: ignore[attr-defined]
-                                                 self.dilation_rate, self.groups, pool.pool_size)
-        return plans[key]
-
-    def call_pooled(self, x: Array, plan: Any, training: bool = False) -> Array:
-        """``pool(self(x))`` for the plan `fused_plan` gave: the convolution's output is
-        pooled band by band in cache and never stored."""
-        kernel = c_aligned(self._weights[0])
-        bias = c_aligned(self._weights[1]) if self.use_bias else None
-        zp, codes = nn._conv2d_maxpool(plan, x, kernel, bias, return_codes=training)  # type: ignore[attr-defined]
-        a = self.activation.forward(zp)
-        if training:
-            self._cache = (x, zp, a, plan, codes)
-        return a
-
-    def backward_pooled(self, grad: Array) -> None:
-        """The weight gradients after `call_pooled`, from the pooled output's gradient."""
-        x, zp, a, plan, codes = self._cache
-        self._cache = None
-        gz = self.activation.backward(grad, zp, a)
-        gw, gb = nn._conv2d_maxpool_backward(plan, gz, x, codes, self._weights[0].shape,  # type: ignore[attr-defined]
-                                             self.use_bias)
-        self.grads = [gw, gb] if self.use_bias else [gw]
-
     @property
     def preactivation(self) -> Array:
         """The last training call's output before the activation."""
@@ -715,7 +670,7 @@ class MaxPooling2D(Layer):
             return {"padding": 0, "ceil_mode": False}, None
         pads, totals, outs, ceil = [], [], [], False
         for n, k, s in zip((h, w), self.pool_size, self.strides):
-            pad, total, out = _kernels.same_padding(n, k, s, 1, self.name)
+            pad, total, out = nn._same_padding(n, k, s, 1, self.name)
             pads.append(pad)
             totals.append(total)
             outs.append(out)
@@ -811,13 +766,14 @@ class Dense(_KernelLayer):
     """Fully connected layer, ``activation(x @ kernel + bias)``, kernel (in, units),
     as ``keras.layers.Dense`` (on inputs of more axes, it acts on the last).
 
-    The three products (forward, input and kernel gradients) run on fastconv's
-    GEMM microkernels, which read the kernel in place and pack only the small
-    batch-sized operand (csrc/ops/dense-impl.h). While a Sequential model
-    trains with Adam, backward applies the kernel's update itself, in one sweep
-    over the kernel's rows with the two gradient products (the same arithmetic
-    as the optimizer's own pass); the kernel's entry in `grads` is then None,
-    as its gradient never left the cache.
+    The three products (forward, input and kernel gradients) are
+    `fastconv.nn.dense` and `fastconv.nn.dense_backward`, on GEMM microkernels
+    that read the kernel in place and pack only the small batch-sized operand.
+    While a Sequential model trains with Adam, backward applies the kernel's
+    update itself (``backward(..., adam=optimizer.fused_update(kernel))``), in
+    one sweep over the kernel's rows with the two gradient products (the same
+    arithmetic as the optimizer's own pass); the kernel's entry in `grads` is
+    then None, as its gradient never left the cache.
 
     Parameters
     ----------
@@ -842,10 +798,6 @@ class Dense(_KernelLayer):
     array([[7., 7.]], dtype=float32)
     """
 
-    # Set by Sequential while it trains: the optimizer's `fused_update`, so that
-    # backward can apply the step to the kernel as it computes the kernel gradient.
-    fused_update: _FusedUpdate | None = None
-
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  seed: int | None = None, **kwargs: Any) -> None:
@@ -866,7 +818,7 @@ class Dense(_KernelLayer):
             )
         x2 = c_aligned(x.reshape(-1, x.shape[-1]))
         z = np.empty((len(x2), self.units), dtype=kernel.dtype)
-        _kernels.dense(x2, kernel, self._weights[1] if self.use_bias else None, z)
+        nn._dense(x2, kernel, self._weights[1] if self.use_bias else None, z)
         z = z.reshape(*x.shape[:-1], self.units)
         a = self.activation.forward(z)
         if training:
@@ -879,26 +831,32 @@ class Dense(_KernelLayer):
         z: Array = self._cache[1]
         return z
 
-    def backward(self, grad: Array, grad_is_preactivation: bool = False) -> Array | None:
+    def backward(self, grad: Array, grad_is_preactivation: bool = False, *,
+                 adam: nn.AdamStep | None = None) -> Array | None:
+        """`Layer.backward`; with `adam` (what ``optimizer.fused_update(layer.kernel)``
+        gives), the optimizer's step is applied to the kernel in the same sweep over
+        its rows that computes the kernel's gradient, which then stays in cache:
+        the kernel's entry in `grads` is None (give the kernel to the optimizer's
+        ``apply(..., skip=)``). With `grad_is_preactivation`, `grad` is the gradient
+        with respect to the output before the activation."""
         x2, z, a = self._cache
         self._cache = None
         gz = grad if grad_is_preactivation else self.activation.backward(grad, z, a)
         g2 = c_aligned(gz.reshape(-1, self.units), dtype=DTYPE)
         kernel = self._weights[0]
         gx = np.empty(x2.shape, dtype=kernel.dtype) if self.need_input_grad else None
-        fused = self.fused_update(kernel) if self.fused_update and self.trainable else None
         kernel_grad: Weight | None
-        if fused is not None:
+        if adam is not None:
             # the optimizer's step on the kernel in the same sweep over its rows; the
             # kernel gradient stays in cache (grads holds None for it this step)
-            _kernels.dense_backward_adam(g2, x2, kernel, gx, None, *fused)
+            nn._dense_backward(g2, x2, kernel, gx, None, adam)
             kernel_grad = None
         else:
             # the kernel gradient is as large as the kernel: reuse one buffer rather
             # than allocating (and page-faulting) megabytes every step
             if self._kernel_grad is None or self._kernel_grad.shape != kernel.shape:
                 self._kernel_grad = np.empty(kernel.shape, dtype=kernel.dtype)
-            _kernels.dense_backward(g2, x2, kernel, gx, self._kernel_grad)
+            nn._dense_backward(g2, x2, kernel, gx, self._kernel_grad, None)
             kernel_grad = self._kernel_grad
         self.grads = [kernel_grad] + ([g2.sum(axis=0)] if self.use_bias else [])
         return None if gx is None else gx.reshape(*z.shape[:-1], x2.shape[-1])

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from . import _batches, _inference, activations, losses, optimizers
+from . import _batches, _inference, _training, losses, optimizers
 from . import layers as layers_mod
 from ._bounded import (
     NPY_HEADER_MAX,
@@ -32,7 +32,7 @@ from ._bounded import (
 from ._checks import positive_int
 from ._files import atomic_write
 from .callbacks import Callback, History, _CallbackList, _checked
-from .layers import DTYPE, Conv2D, Layer, Shape, Weight
+from .layers import DTYPE, Layer, Shape, Weight
 
 __all__ = ["History", "Sequential", "load_model"]
 
@@ -65,6 +65,7 @@ class Sequential:
         self.name = name
         self._layers: list[Layer] = []
         self._plans: dict[Any, Any] = {}  # one-call inference passes (_inference.forward_plan)
+        self._steps: _training.Plan | None = None  # the layers as steps (_training.plan)
         self.optimizer: optimizers.Optimizer | None = None
         self.loss: losses.Loss | None = None
         self.metrics: list[str] = []
@@ -123,7 +124,7 @@ class Sequential:
                 "argument to pass a unique name."
             )
         self._layers.append(layer)
-        self._plans.clear()
+        self._forget_plans()
         needed_input_grad = layer.need_input_grad
         if len(self._layers) == 1:
             layer.need_input_grad = False
@@ -132,7 +133,7 @@ class Sequential:
                 self._build()
             except BaseException:
                 self._layers.pop()
-                self._plans.clear()
+                self._forget_plans()
                 layer.need_input_grad = needed_input_grad
                 raise
 
@@ -156,7 +157,7 @@ class Sequential:
         if not self._layers:
             raise IndexError(f"pop: the model {self.name!r} has no layers")
         layer = self._layers.pop()
-        self._plans.clear()
+        self._forget_plans()
         if not self._layers:
             layer.need_input_grad = True
         if rebuild and self._layers and self.input_shape is not None:
@@ -409,6 +410,20 @@ class Sequential:
             if m not in ("accuracy", "acc"):
                 raise ValueError(f"compile: the only metric is 'accuracy', got {m!r}")
         self.metrics = ["accuracy"] if metrics else []
+        self._forget_plans()
+
+    def _forget_plans(self) -> None:
+        """Drop the plans made for the layers and loss as they were."""
+        self._plans.clear()
+        self._steps = None
+
+    def _plan(self) -> _training.Plan:
+        """The layers as steps, with the loss's head (`_training.plan`): made on
+        first use after the model changed (a layer added or removed, compile)."""
+        steps = self._steps
+        if steps is None:
+            steps = self._steps = _training.plan(self._layers, self.loss)
+        return steps
 
     def _bind_optimizer(self) -> None:
         """The optimizer takes the trainable weights on its first step and only
@@ -442,51 +457,15 @@ class Sequential:
         return x
 
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        """Runs the layers; a Conv2D followed by a MaxPooling2D it fuses with (not the
-        last layer) runs as one kernel, the pair recorded in `_fused` for backward.
-        Not training, a model of the layers `_inference` knows runs as one C call,
-        to the same bits."""
+        """Runs the model's steps (`_plan`: fused pairs such as Conv2D +
+        MaxPooling2D run as one kernel). Not training, a model of the layers
+        `_inference` knows runs as one C call, to the same bits."""
         if not training:
             plan = _inference.forward_plan(self, x)
             out = plan.run(x) if plan is not None else None
             if out is not None:
                 return out  # type: ignore[no-any-return]
-        layers, fused, i = self.layers, set(), 0
-        while i < len(layers):
-            layer = layers[i]
-            plan = (layer.fused_plan(x, layers[i + 1], training)
-                    if isinstance(layer, Conv2D) and i + 2 < len(layers) else None)
-            if plan is not None:
-                assert isinstance(layer, Conv2D)
-                x = layer.call_pooled(x, plan, training=training)
-                fused.add(i)
-                i += 2
-            else:
-                x = layer.call(x, training=training)
-                i += 1
-        self._fused = fused
-        return x
-
-    def _backward(self, grad: Any) -> None:
-        """Back through every layer but the last, whose gradient `grad` is."""
-        i = len(self.layers) - 2
-        while i >= 0:
-            if i - 1 in self._fused:
-                conv = self.layers[i - 1]
-                assert isinstance(conv, Conv2D)
-                conv.backward_pooled(grad)  # the weight gradients only: nothing flows further
-                grad = None
-                i -= 2
-            else:
-                grad = self.layers[i].backward(grad)
-                i -= 1
-
-    def _fuses_softmax(self) -> bool:
-        """A final softmax with a probability cross-entropy is differentiated as one
-        step from the logits: stable, and no division by probabilities."""
-        last = self.layers[-1] if self.layers else None
-        return (self.loss is not None and not self.loss.from_logits and last is not None
-                and getattr(last, "activation", None) is activations.softmax)
+        return self._plan().forward(x, training)
 
     def _train_step(self, xb: np.ndarray, yb: np.ndarray, guard: _InterruptGuard | None = None,
                     sample_weight: np.ndarray | None = None) -> tuple[float, np.ndarray]:
@@ -497,36 +476,18 @@ class Sequential:
         discarded); from backward on, where the first weights change (Dense applies
         Adam inside its gradient kernel), Ctrl-C waits until every weight, moment
         and the iteration count have taken the step."""
+        plan = self._plan()
         with (guard or _NO_GUARD).interruptible():
-            probs = self._forward(xb, training=True)
+            probs = plan.forward(xb, True)
         self._bind_optimizer()  # after the forward pass, which Ctrl-C may discard: builds nothing early
-        # layers that can apply the optimizer's step inside their gradient kernels
-        # get its hook for this step only
-        hooked = [layer for layer in self.layers if hasattr(layer, "fused_update")]
-        self.optimizer._done = set()
-        for layer in hooked:
-            layer.fused_update = self.optimizer.fused_update
-        try:
-            loss = self._backward_and_apply(yb, probs, sample_weight)
-        finally:
-            for layer in hooked:
-                layer.fused_update = None
+        # steps may apply the optimizer's update inside their gradient kernels
+        # (optimizer.fused_update); they list those weights for apply to skip
+        loss, skip = plan.backward(yb, probs, sample_weight, self.optimizer)
+        layers = self._layers
+        params = [w for layer in layers if layer.trainable for w in layer.weights]
+        grads = [g for layer in layers if layer.trainable for g in layer.grads]
+        self.optimizer.apply(params, grads, skip=skip)
         return loss, probs
-
-    def _backward_and_apply(self, yb: np.ndarray, probs: np.ndarray,
-                            sample_weight: np.ndarray | None = None) -> float:
-        last = self.layers[-1]
-        if self._fuses_softmax():
-            loss, grad = self.loss.value_and_gradient_from_logits(yb, last.preactivation, sample_weight)
-            grad = last.backward(grad, grad_is_preactivation=True)
-        else:
-            loss = self.loss.value(yb, probs, sample_weight)
-            grad = last.backward(self.loss.gradient(yb, probs, sample_weight))
-        self._backward(grad)
-        params = [w for layer in self.layers if layer.trainable for w in layer.weights]
-        grads = [g for layer in self.layers if layer.trainable for g in layer.grads]
-        self.optimizer.apply(params, grads)
-        return loss
 
     # ---- fit / evaluate / predict -----------------------------------------------------------
 

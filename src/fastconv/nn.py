@@ -1,4 +1,4 @@
-"""Deep-learning ops on NumPy arrays: conv2d, relu, max_pool2d and their gradients (PyTorch semantics)."""
+"""Deep-learning ops on NumPy arrays: conv2d, relu, max_pool2d, dense and their gradients (PyTorch semantics)."""
 from __future__ import annotations
 
 from typing import Any, NamedTuple
@@ -22,8 +22,11 @@ from ._checks import (
 from ._ufunc import relu  # a numpy.ufunc, built in _ufunc.pyx
 
 __all__ = [
+    "AdamStep",
     "conv2d",
     "conv2d_backward",
+    "dense",
+    "dense_backward",
     "max_pool2d",
     "max_pool2d_backward",
     "relu",
@@ -733,3 +736,292 @@ def _conv2d_maxpool_backward(plan: _ConvPoolPlan, grad_out: np.ndarray, x: np.nd
         c_aligned(codes).reshape(-1), gw.reshape(-1), gb, plan.conv.dims, plan.conv.opts, plan.pdims,
         plan.popts)
     return gw, gb
+
+
+# ---- dense (fully connected) -----------------------------------------------------------------
+
+
+class AdamStep(NamedTuple):
+    """One Adam step for `dense_backward` to apply to the kernel as it computes
+    the kernel's gradient (what ``fastconv.optimizers.Adam.fused_update`` gives).
+
+    Attributes
+    ----------
+    momentum, velocity : ndarray
+        The first and second moments, the kernel's shape and dtype, C-contiguous
+        and writable: updated in place.
+    alpha : float
+        The step size with Adam's bias correction for this step t,
+        ``learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t)``.
+    beta_1, beta_2, epsilon : float
+        Adam's decays and epsilon.
+
+    Notes
+    -----
+    Each element takes ``m += (g - m) * (1 - beta_1)``, ``v += (g*g - v) * (1 -
+    beta_2)`` (a moment below the dtype's smallest normal number stored as 0) and
+    ``p -= alpha * m / (sqrt(v) + epsilon)``, the operations of
+    `fastconv.optimizers.Adam` in its order, from its own gradient alone.
+    """
+
+    momentum: np.ndarray
+    velocity: np.ndarray
+    alpha: float
+    beta_1: float
+    beta_2: float
+    epsilon: float
+
+
+def _dense_args(op: str, x: Any, kernel: Any) -> tuple[np.ndarray, np.ndarray]:
+    """x and kernel as float arrays of one dtype, kernel 2-D, x (..., in_features)."""
+    x = as_float_array(x, "x", op)
+    kernel = as_float_array(kernel, "kernel", op)
+    same_dtype(op, x, kernel=kernel)
+    check_ndim(kernel, "kernel", op, (2,), "2-D (in_features, out_features)")
+    if x.ndim == 0:
+        raise ValueError(f"{op}: x must have a feature axis, (..., {kernel.shape[0]}), got a scalar")
+    if x.shape[-1] != kernel.shape[0]:
+        raise ValueError(f"{op}: x of shape {x.shape} has {x.shape[-1]} features but kernel of "
+                         f"shape {kernel.shape} takes {kernel.shape[0]}")
+    return x, kernel
+
+
+def _count(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    """x (..., k) as a C-contiguous, aligned (rows, k) array (a view when it can be)."""
+    return c_aligned(x.reshape(_count(x.shape[:-1]), x.shape[-1]))
+
+
+def dense(x, kernel, bias=None, *, out=None):
+    """Fully connected layer, ``x @ kernel + bias``, as ``keras.layers.Dense``
+    without its activation (``torch.nn.functional.linear`` with the weight
+    transposed).
+
+    Parameters
+    ----------
+    x : array_like, float32 or float64
+        (..., in_features): the product acts on the last axis (a 1-D x is one sample).
+    kernel : array_like, the dtype of `x`
+        (in_features, out_features), Keras' layout.
+    bias : array_like of shape (out_features,), the dtype of `x`, optional
+    out : ndarray, optional
+        Receives the result; exact shape and dtype, writable (it may overlap
+        the inputs: the result is then made aside and copied in).
+
+    Returns
+    -------
+    ndarray
+        (..., out_features), the dtype of `x`; `out` if given.
+
+    Raises
+    ------
+    TypeError
+        If `x` is not float32 or float64, or `kernel`, `bias` or `out` has
+        another dtype than `x`.
+    ValueError
+        For a kernel that is not 2-D, a scalar `x`, a feature count of `x` that
+        is not the kernel's rows, a bias or `out` of the wrong shape, or a
+        read-only `out`. The message names the argument and the shapes.
+
+    Notes
+    -----
+    Runs fastconv's GEMM microkernels (``csrc/ops/dense-impl.h``) with the GIL
+    released: the kernel is read in place and only the batch-sized operand is
+    packed; up to 8 rows of `x` take a matrix-vector path, more the tiled GEMM,
+    threaded over the output's units. The result is the same at any thread
+    count. Non-contiguous inputs are copied first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> nn.dense(np.array([[1.0, 2.0, 3.0]]), np.ones((3, 2)), np.array([0.5, -1.0]))
+    array([[6.5, 5. ]])
+    """
+    op = "dense"
+    x, kernel = _dense_args(op, x, kernel)
+    b = None if bias is None else as_float_array(bias, "bias", op)
+    same_dtype(op, x, bias=b)
+    m = kernel.shape[1]
+    if b is not None and b.shape != (m,):
+        raise ValueError(f"{op}: bias must have shape ({m},) for a kernel of shape {kernel.shape}, "
+                         f"got {b.shape}")
+    y = output_array(out, (*x.shape[:-1], m), x.dtype, op)
+    target = kernel_target(y, x, kernel, *(() if b is None else (b,)))
+    _kernels.dense(_rows(x), c_aligned(kernel), None if b is None else c_aligned(b),
+                   target.reshape(_count(x.shape[:-1]), m))
+    if target is not y:
+        y[...] = target
+    return y
+
+
+def _out_triple(out: Any, op: str) -> tuple[Any, Any, Any]:
+    if out is None:
+        return None, None, None
+    if not isinstance(out, (tuple, list)) or len(out) != 3:
+        raise ValueError(f"{op}: out must be None or a tuple (grad_x, grad_kernel, grad_bias) "
+                         f"of arrays or None, got {out!r}")
+    return out[0], out[1], out[2]
+
+
+def _inplace_operand(op: str, name: str, arr: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An array updated in place: exactly `shape` and `dtype`, C-contiguous, aligned, writable."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"{op}: {name} must be a numpy.ndarray (updated in place), got {type(arr).__name__}")
+    if arr.shape != shape or arr.dtype != dtype:
+        raise ValueError(f"{op}: {name} has shape {arr.shape} and dtype {arr.dtype}; expected shape "
+                         f"{shape} and dtype {dtype}")
+    if not (arr.flags.c_contiguous and arr.flags.aligned and arr.flags.writeable):
+        raise ValueError(f"{op}: {name} is updated in place, so it must be C-contiguous, aligned and "
+                         "writable")
+    return arr
+
+
+def dense_backward(grad_out, x, kernel, *, output_mask=(True, True, True), out=None, adam=None):
+    """Gradients of ``dense(x, kernel, bias)`` given ``grad_out`` = dL/dy.
+
+    Parameters
+    ----------
+    grad_out : array_like, the dtype of `x`
+        dL/dy, (..., out_features): the shape of dense's result.
+    x, kernel : array_like
+        As passed to `dense`: x (..., in_features) float32 or float64, kernel
+        (in_features, out_features) of the same dtype.
+    output_mask : three bools, optional
+        Which of (grad_x, grad_kernel, grad_bias) to compute; the others are
+        returned as None and cost nothing (a model's first layer needs no grad_x).
+    out : tuple of three ndarray or None, optional
+        Arrays to receive (grad_x, grad_kernel, grad_bias), exact shape and
+        dtype (None: a new array), e.g. a gradient buffer reused every step.
+    adam : AdamStep, optional
+        Apply one Adam step to `kernel`, in place, in the same sweep over its
+        rows that computes its gradient (the kernel is then read and written
+        once). `kernel` must then be a C-contiguous, aligned, writable ndarray,
+        and the moments too; grad_x is computed from the kernel before the step,
+        and grad_kernel, if asked for, is the gradient the step used.
+
+    Returns
+    -------
+    grad_x, grad_kernel, grad_bias : ndarray or None
+        Shaped like x, kernel and (out_features,); the dtype of `x`.
+        ``grad_x = grad_out @ kernel.T``, ``grad_kernel = x.T @ grad_out`` and
+        ``grad_bias = grad_out.sum(axis=0)`` over all leading axes.
+
+    Raises
+    ------
+    TypeError
+        For dtypes other than float32 and float64, arrays of different dtypes,
+        or an `adam` whose moments are not arrays.
+    ValueError
+        For the cases :func:`dense` refuses, a `grad_out` whose shape is not
+        dense's result, an `output_mask` that is not three bools, `out` arrays
+        of the wrong shape or dtype, or (with `adam`) a kernel or moments that
+        cannot be updated in place.
+
+    Notes
+    -----
+    Both products run on the GEMM microkernels of :func:`dense` with the GIL
+    released; grad_kernel sums over the batch in a fixed order (the same bits
+    at any thread count). The Adam step is
+    :class:`fastconv.optimizers.Adam`'s arithmetic, element by element.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> x, kernel = np.array([[1.0, 2.0]]), np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]])
+    >>> gx, gk, gb = nn.dense_backward(np.ones((1, 3)), x, kernel)
+    >>> gx, gb
+    (array([[3., 2.]]), array([1., 1., 1.]))
+    >>> gk
+    array([[1., 1., 1.],
+           [2., 2., 2.]])
+    """
+    op = "dense_backward"
+    kernel_in = kernel
+    if adam is not None and not isinstance(kernel, np.ndarray):
+        raise TypeError(f"{op}: with adam, kernel must be a numpy.ndarray (updated in place), got "
+                        f"{type(kernel).__name__}")
+    x, kernel = _dense_args(op, x, kernel)
+    gy = as_float_array(grad_out, "grad_out", op)
+    same_dtype(op, x, grad_out=gy)
+    k, m = kernel.shape
+    _same_shape(op, "grad_out", gy, (*x.shape[:-1], m), "dense's result for x and kernel")
+    try:
+        if isinstance(output_mask, (str, bytes)):
+            raise TypeError
+        want_x, want_k, want_b = (bool(f) for f in output_mask)
+    except (TypeError, ValueError):
+        raise ValueError(f"{op}: output_mask must be three bools, got {output_mask!r}") from None
+    out_x, out_k, out_b = _out_triple(out, op)
+    if adam is not None:
+        if not isinstance(adam, AdamStep):
+            adam = AdamStep(*adam)
+        kernel = _inplace_operand(op, "kernel", kernel_in, (k, m), x.dtype)
+        _inplace_operand(op, "adam.momentum", adam.momentum, (k, m), x.dtype)
+        _inplace_operand(op, "adam.velocity", adam.velocity, (k, m), x.dtype)
+    gx = output_array(out_x, x.shape, x.dtype, op) if want_x else None
+    gk = output_array(out_k, (k, m), x.dtype, op) if want_k else None
+    gb = output_array(out_b, (m,), x.dtype, op) if want_b else None
+    x2, gy2 = _rows(x), _rows(gy)
+    n = len(x2)
+    tx = None if gx is None else kernel_target(gx, x, kernel, gy)
+    tk = None if gk is None else kernel_target(gk, x, kernel, gy)
+    _dense_backward(gy2, x2, kernel, None if tx is None else tx.reshape(n, k), tk, adam)
+    if tx is not None and m == 0:
+        tx[...] = 0  # no units: nothing flows back
+    if gb is not None:
+        np.sum(gy2, axis=0, out=gb)
+    for target, result in ((tx, gx), (tk, gk)):
+        if target is not result:
+            result[...] = target
+    return gx, gk, gb
+
+
+# ---- private helpers of the model layer (arrays it made: C-contiguous, aligned, one dtype) ---
+
+
+def _dense(x2: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, y: np.ndarray) -> None:
+    """`dense` of (rows, k) x into y (rows, m), without the argument checks."""
+    _kernels.dense(x2, kernel, bias, y)
+
+
+def _dense_backward(gy2: np.ndarray, x2: np.ndarray, kernel: np.ndarray, gx: np.ndarray | None,
+                    gk: np.ndarray | None, adam: AdamStep | None) -> None:
+    """`dense_backward`'s products of (rows, m) gy2 and (rows, k) x2 into gx (rows,
+    k) and gk (k, m) (either may be None), with `adam`'s step on the kernel if
+    given; without the argument checks."""
+    if adam is None:
+        _kernels.dense_backward(gy2, x2, kernel, gx, gk)
+    else:
+        _kernels.dense_backward_adam(gy2, x2, kernel, gx, gk, *adam)
+
+
+def _relu_backward(grad: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """`relu_backward` of two arrays of one shape and dtype, without the checks."""
+    gx = np.empty_like(x)
+    _kernels.relu_backward(grad.reshape(-1), x.reshape(-1), gx.reshape(-1))
+    return gx
+
+
+def _softmax(x: np.ndarray) -> np.ndarray | None:
+    """Softmax over the last axis by the C kernel the one-call inference pass runs
+    (csrc/ops/softmax.c), or None where it does not take `x`."""
+    return _nnfront.softmax(x)
+
+
+def _adam_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, alpha: float,
+                 beta_1: float, beta_2: float, epsilon: float) -> None:
+    """One Adam step of p in place (`AdamStep`'s arithmetic), 1-D arrays of one dtype."""
+    _kernels.adam_update(p, g, m, v, alpha, beta_1, beta_2, epsilon)
+
+
+def _same_padding(n: int, k: int, s: int, d: int, op: str) -> tuple[int, int, int]:
+    """TensorFlow's 'same' padding of an axis of n: (pad before, total pad, output size)."""
+    return _kernels.same_padding(n, k, s, d, op)

@@ -1,11 +1,14 @@
-from typing import Literal, TypeAlias, overload
+from typing import Literal, NamedTuple, TypeAlias, overload
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "AdamStep",
     "conv2d",
     "conv2d_backward",
+    "dense",
+    "dense_backward",
     "max_pool2d",
     "max_pool2d_backward",
     "relu",
@@ -93,3 +96,42 @@ def max_pool2d_backward(
     layout: _Layout = ...,
 ) -> npt.NDArray[_Float]: ...
 def softmax(x: npt.ArrayLike, axis: int = ...) -> npt.NDArray[_Float]: ...
+
+class AdamStep(NamedTuple):
+    momentum: npt.NDArray[_Float]
+    velocity: npt.NDArray[_Float]
+    alpha: float
+    beta_1: float
+    beta_2: float
+    epsilon: float
+
+def dense(
+    x: npt.ArrayLike,
+    kernel: npt.ArrayLike,
+    bias: npt.ArrayLike | None = ...,
+    *,
+    out: npt.NDArray[_Float] | None = ...,
+) -> npt.NDArray[_Float]: ...
+def dense_backward(
+    grad_out: npt.ArrayLike,
+    x: npt.ArrayLike,
+    kernel: npt.ArrayLike,
+    *,
+    output_mask: tuple[bool, bool, bool] = ...,
+    out: tuple[npt.NDArray[_Float] | None, npt.NDArray[_Float] | None, npt.NDArray[_Float] | None]
+    | None = ...,
+    adam: AdamStep | tuple[npt.NDArray[_Float], npt.NDArray[_Float], float, float, float, float] | None = ...,
+) -> tuple[npt.NDArray[_Float] | None, npt.NDArray[_Float] | None, npt.NDArray[_Float] | None]: ...
+
+# private helpers of the model layer (fastconv.layers, activations, optimizers, _training)
+def _dense(x2: npt.NDArray[_Float], kernel: npt.NDArray[_Float], bias: npt.NDArray[_Float] | None,
+           y: npt.NDArray[_Float]) -> None: ...
+def _dense_backward(gy2: npt.NDArray[_Float], x2: npt.NDArray[_Float], kernel: npt.NDArray[_Float],
+                    gx: npt.NDArray[_Float] | None, gk: npt.NDArray[_Float] | None,
+                    adam: AdamStep | None) -> None: ...
+def _relu_backward(grad: npt.NDArray[_Float], x: npt.NDArray[_Float]) -> npt.NDArray[_Float]: ...
+def _softmax(x: npt.NDArray[_Float]) -> npt.NDArray[_Float] | None: ...
+def _adam_update(p: npt.NDArray[_Float], g: npt.NDArray[_Float], m: npt.NDArray[_Float],
+                 v: npt.NDArray[_Float], alpha: float, beta_1: float, beta_2: float,
+                 epsilon: float) -> None: ...
+def _same_padding(n: int, k: int, s: int, d: int, op: str) -> tuple[int, int, int]: ...

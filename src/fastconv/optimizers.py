@@ -5,22 +5,36 @@ given, creating its slots for each (Adam's momentum and velocity, SGD's
 momentum, RMSprop's velocity), and afterwards updates only those weights: a
 step that includes any other weight raises ValueError before anything changes.
 Its state (``iterations`` and the slots) is saved with the model.
+
+Fused updates: a step can be applied to a weight by the kernel that computes
+the weight's gradient (`fastconv.nn.dense_backward` with ``adam=``), so that
+the gradient never goes to memory. `Optimizer.fused_update` gives what such a
+kernel needs for the coming step (or None), and the caller then tells `apply`
+which weights it updated that way (``apply(params, grads, skip=...)``).
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from . import _kernels
+from . import nn
 from ._checks import c_aligned
 
-__all__ = ["SGD", "Adam", "Optimizer", "RMSprop", "get"]
+__all__ = ["SGD", "Adam", "FusedUpdate", "Optimizer", "RMSprop", "get"]
 
 Array = npt.NDArray[Any]
+
+FusedUpdate = nn.AdamStep
+"""What `Optimizer.fused_update` returns: the arguments of a step for a kernel
+that applies it as it computes the gradient (Adam's, `fastconv.nn.AdamStep`, is
+the one rule fastconv's kernels fuse)."""
+
+
+_NOTHING: frozenset[int] = frozenset()
 
 
 class Optimizer:
@@ -57,7 +71,6 @@ class Optimizer:
         self._variables: list[Array] | None = None  # what build took, in order; None before
         self._known: set[int] = set()                # their ids (the list keeps them alive)
         self._slots: dict[int, list[Array]] = {}     # id(variable) -> its slots
-        self._done: set[int] = set()  # ids updated this step through fused_update
 
     @property
     def slot_names(self) -> tuple[str, ...]:
@@ -119,17 +132,29 @@ class Optimizer:
         """The slots of `p`, a variable the optimizer was built with."""
         return self._slots[id(p)]
 
-    def apply(self, params: Sequence[Array], grads: Sequence[Array | None]) -> None:
+    def apply(self, params: Sequence[Array], grads: Sequence[Array | None], *,
+              skip: Collection[Array] = ()) -> None:
         """One step: updates every array of `params` in place from its gradient
-        in `grads`, except those a layer already updated this step through
-        `fused_update`; builds the optimizer for `params` on the first call.
+        in `grads`, except those in `skip`; builds the optimizer for `params` on
+        the first call.
+
+        Parameters
+        ----------
+        params : sequence of ndarray
+            The weights, updated in place.
+        grads : sequence of ndarray or None
+            Their gradients, in the same order and shapes; None for a weight in `skip`.
+        skip : collection of ndarray, optional
+            Weights of `params` whose update for this step a kernel already
+            applied with what `fused_update` gave; they count in the step (which
+            ``iterations`` counts once) but are left as they are.
 
         Raises
         ------
         ValueError
             For lists of different lengths, a missing gradient or one of
-            another shape, or an array the optimizer was not built with
-            (Keras' message); then nothing is changed.
+            another shape, a skipped array not in `params`, or an array the
+            optimizer was not built with (Keras' message); then nothing is changed.
 
         Examples
         --------
@@ -142,26 +167,50 @@ class Optimizer:
         """
         if len(params) != len(grads):
             raise ValueError(f"apply: {len(params)} parameter arrays but {len(grads)} gradients")
+        skipped = {id(p) for p in skip} if skip else _NOTHING
         for p, g in zip(params, grads):
-            if (g is None and id(p) not in self._done) or (g is not None and g.shape != p.shape):
+            if (g is None and id(p) not in skipped) or (g is not None and g.shape != p.shape):
                 what = "no gradient" if g is None else f"a gradient of shape {g.shape}"
                 raise ValueError(f"apply: {what} for a parameter of shape {p.shape}")
+        if skipped and not skipped <= {id(p) for p in params}:
+            raise ValueError("apply: skip names an array that is not one of params")
         self._check_variables_are_known(params)
         self.iterations += 1
-        done, self._done = self._done, set()  # this step's fused updates, then none
         for p, g in zip(params, grads):
-            if id(p) in done:
+            if id(p) in skipped:
                 continue
             assert g is not None
             self._update(p, g)
 
-    def fused_update(self, p: Array) -> tuple[Any, ...] | None:
-        """For a layer that can apply this step's update to `p` inside the kernel that
-        computes its gradient: the update's arguments (for Adam: the moments, alpha,
-        beta_1, beta_2, epsilon), after which `apply` skips `p` this step; or None
-        (the default, and for arrays the fused kernels cannot take) to leave `p` to
-        `apply`. Exact only because these optimizers update each element from its
-        own gradient alone (no clipping by a norm over all gradients)."""
+    def fused_update(self, p: Array) -> FusedUpdate | None:
+        """The coming step's update of `p` for a kernel that applies it while it
+        computes `p`'s gradient (`fastconv.nn.dense_backward`'s ``adam=``), or None
+        (the default, and for arrays the fused kernels cannot take) to leave `p`
+        to `apply`.
+
+        It changes nothing: whoever applies the update it returns must do so
+        once, before this step's `apply`, and pass `p` in ``apply(..., skip=)``.
+        The update is the one `apply` would make in the same step, bit for bit;
+        exact only because these optimizers update each element from its own
+        gradient alone (no clipping by a norm over all gradients). The
+        optimizer must already hold `p` (built for it).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastconv import nn
+        >>> from fastconv.optimizers import Adam, SGD
+        >>> kernel, x, gy = np.ones((2, 3), np.float32), np.ones((4, 2), np.float32), np.ones((4, 3), np.float32)
+        >>> opt = Adam(learning_rate=0.1)
+        >>> opt.build([kernel])
+        >>> step = opt.fused_update(kernel)
+        >>> _ = nn.dense_backward(gy, x, kernel, output_mask=(False, False, False), adam=step)
+        >>> opt.apply([kernel], [None], skip=[kernel])
+        >>> kernel[0].round(4), opt.iterations
+        (array([0.9, 0.9, 0.9], dtype=float32), 1)
+        >>> SGD().fused_update(kernel) is None
+        True
+        """
         return None
 
     def _update(self, p: Array, g: Array) -> None:
@@ -264,12 +313,11 @@ class Adam(Optimizer):
     def _alpha(self, t: int) -> float:
         return self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
 
-    def fused_update(self, p: Array) -> tuple[Any, ...] | None:
+    def fused_update(self, p: Array) -> FusedUpdate | None:
         if p.dtype not in (np.float32, np.float64) or not p.flags.c_contiguous or p.ndim != 2:
             return None
         m, v = self._state(p)
-        self._done.add(id(p))
-        return m, v, self._alpha(self.iterations + 1), self.beta_1, self.beta_2, self.epsilon
+        return nn.AdamStep(m, v, self._alpha(self.iterations + 1), self.beta_1, self.beta_2, self.epsilon)
 
     def _update(self, p: Array, g: Array) -> None:
         m, v = self._state(p)
@@ -277,8 +325,8 @@ class Adam(Optimizer):
         g = c_aligned(g, dtype=p.dtype)
         if p.flags.c_contiguous and p.dtype in (np.float32, np.float64):
             # one fused pass in C instead of ~10 NumPy passes with temporaries
-            _kernels.adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
-                                 alpha, self.beta_1, self.beta_2, self.epsilon)
+            nn._adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
+                            alpha, self.beta_1, self.beta_2, self.epsilon)
             return
         m += (g - m) * (1 - self.beta_1)
         v += (g * g - v) * (1 - self.beta_2)
