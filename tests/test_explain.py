@@ -48,6 +48,16 @@ def _calls():
         ("relu", fastconv.relu, (x,), {}),
         ("relu_backward", fastconv.relu_backward, (x, x), {}),
         ("nn.softmax", fastconv.nn.softmax, (x,), {}),
+        ("nn.dense", fastconv.nn.dense, (_arr((3, 40)), _arr((40, 7))), {}),
+        ("nn.dense-gemm", fastconv.nn.dense, (_arr((2, 9, 40), F32), _arr((40, 7), F32)),
+         {"bias": _arr(7, F32)}),
+        ("nn.dense_backward", fastconv.nn.dense_backward,
+         (_arr((30, 7)), _arr((30, 40)), _arr((40, 7))), {}),
+        ("nn.dense_backward-mask", fastconv.nn.dense_backward,
+         (_arr((30, 7)), _arr((30, 40)), _arr((40, 7))), {"output_mask": (False, True, False)}),
+        ("nn.dense_backward-adam", fastconv.nn.dense_backward,
+         (_arr((30, 7)), _arr((30, 40)), _arr((40, 7))),
+         {"adam": fastconv.nn.AdamStep(np.zeros((40, 7)), np.zeros((40, 7)), 1e-3, 0.9, 0.999, 1e-7)}),
         ("correlate", fastconv.correlate, (a, v), {}),
         ("correlate-list", fastconv.correlate, ([5, 3, 2, 5, 9, 7], [1, 2, 3]), {}),
         ("correlate-fft", fastconv.correlate, (a, v), {"method": "fft"}),
@@ -468,3 +478,36 @@ def test_a_tuned_tile_is_the_one_explained_and_run(dtype):
             assert plan.tile == tile and "tuned_tile" in plan.blocking["flags"], plan
     finally:
         _kernels.tune_force(None)
+
+
+# ---- the dense ops ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+@pytest.mark.parametrize("rows", [1, 5, 8, 9, 32, 300])
+def test_dense_plans_are_what_runs(dtype, rows):
+    """explain(nn.dense) and, with adam, explain(nn.dense_backward) name what the
+    drivers record; the backward products follow the forward GEMM's rule."""
+    x, w, b = _arr((rows, 70), dtype), _arr((70, 33), dtype, 1), _arr(33, dtype, 2)
+    plan = fastconv.explain(fastconv.nn.dense, x, w, b)
+    fastconv.nn.dense(x, w, b)
+    _same_as_run(plan, f"dense {rows} rows")
+    assert plan.algorithm == ("dense-gemv" if rows <= 8 else "dense-gemm"), plan
+    gy = _arr((rows, 33), dtype, 3)
+    mom, vel = np.zeros_like(w), np.zeros_like(w)
+    step = fastconv.nn.AdamStep(mom, vel, 1e-3, 0.9, 0.999, 1e-7)
+    before = w.copy()
+    plan = fastconv.explain(fastconv.nn.dense_backward, gy, x, w, adam=step)
+    assert (w == before).all() and not mom.any(), "explain stepped the kernel"
+    fastconv.nn.dense_backward(gy, x, w, adam=step)
+    (fused,) = [s for s in plan.steps if s.op == "grad_kernel+adam"]
+    _same_as_run(fused, f"dense_backward adam {rows} rows")
+    products = {s.op: s for s in fastconv.explain(fastconv.nn.dense_backward, gy, x, w).steps}
+    assert set(products) == {"grad_x", "grad_kernel", "grad_bias"}
+    # the products are the forward GEMM's: grad_kernel = (gy^T @ x)^T, 70 features as
+    # units by 33 rows as batch over `rows`; grad_x = gy @ w^T, 70 by `rows` over 33
+    for name, a, b2 in (("grad_kernel", _arr((33, rows), dtype), _arr((rows, 70), dtype)),
+                        ("grad_x", _arr((rows, 33), dtype), _arr((33, 70), dtype))):
+        want = fastconv.explain(fastconv.nn.dense, a, b2)
+        if want.algorithm == "dense-gemm":
+            assert (products[name].kernel, products[name].tile, products[name].threads) == (
+                want.kernel, want.tile, want.threads), name

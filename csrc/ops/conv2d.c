@@ -47,6 +47,7 @@ static const char FC_ALG_TRANSPOSED_PACKED[] = "transposed-conv (packed-gemm)";
 static const char FC_ALG_DENSE_GEMV[] = "dense-gemv";
 static const char FC_ALG_DENSE_GEMM[] = "dense-gemm";
 static const char FC_ALG_DENSE_BIAS[] = "bias-fill";
+static const char FC_ALG_DENSE_ADAM[] = "dense-backward-adam";
 
 #define T float
 #define DT f32

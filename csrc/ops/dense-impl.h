@@ -380,6 +380,62 @@ int FC_(dense_backward)(int64_t n, int64_t k, int64_t m, const T *gy, const T *x
   return st;
 }
 
+/* The fused backward-and-Adam sweep's plan (dense_backward_adam's comment):
+ * the static tiles of both products, row groups of 24 features. */
+static int FC_(dense_adam_plan)(int64_t n, int64_t k, int64_t m, int with_gx,
+                                const fc_ukernel_table *tab, fc_plan *pl) {
+  fc_plan_init(pl, tab);
+  if (n < 0 || k < 0 || m < 0) return FC_EINVAL;
+  if (k == 0 || m == 0 || n == 0) {
+    pl->algorithm = FC_ALG_NOTHING;
+    return FC_OK;
+  }
+  const IGEMM_ENTRY_T ux = tab->IGEMM[FC_(pick_igemm_at)(tab, k, n)];
+  const IGEMM_ENTRY_T uw = tab->IGEMM[FC_(pick_igemm_at)(tab, k, m)];
+  const int64_t nrx = (int64_t)ux.nr, nrw = (int64_t)uw.nr;
+  if ((int64_t)ux.mr > FC_DENSE_MAX_MR || (int64_t)uw.mr > FC_DENSE_MAX_MR) return FC_EINVAL;
+  /* row groups: a multiple of both tiles' rows (6, 8, 12 or 4 divide 24) */
+  const int64_t G = 24, groups = fc_ceil_div(k, G);
+  const int64_t npx = fc_ceil_div(n, nrx) * nrx, npw = fc_ceil_div(m, nrw) * nrw;
+  int64_t flops, tmp;
+  if (!fc_mul(n, k, &tmp) || !fc_mul(tmp, m, &flops) || !fc_mul(npx, m, &tmp) ||
+      !fc_mul(npw, n, &tmp))
+    return FC_EOVERFLOW;
+  pl->algorithm = FC_ALG_DENSE_ADAM;
+  pl->kernel_fn = FC_UKERNEL_FN(uw.fn);
+  pl->mr = (int64_t)uw.mr, pl->nr = nrw;
+  pl->row_block = G, pl->tasks = groups;
+  pl->threads = fc_threads_for(FC_NS_FLOPS(flops) * (with_gx ? 4 : 2), groups);
+  /* gy packed for each product, and per thread a group's product scratch */
+  const int64_t packs = fc_sat_add(with_gx ? fc_sat_mul(npx, m) : 0, fc_sat_mul(npw, n));
+  const int64_t per_thread = fc_sat_add(with_gx ? G * npx : 0, G * npw);
+  pl->scratch_bytes = fc_sat_mul(fc_sat_add(packs, fc_sat_mul(pl->threads, per_thread)), (int64_t)sizeof(T));
+  return FC_OK;
+}
+
+int FC_(dense_backward_plan)(int64_t n, int64_t k, int64_t m, fc_dense_product product,
+                             fc_plan *plan) {
+  const fc_ukernel_table *tab = fc_table();
+  int st;
+  fc_plan_init(plan, tab);
+  if (n < 0 || k < 0 || m < 0) {
+    st = FC_EINVAL;
+  } else if (product == FC_DENSE_ADAM) {
+    st = FC_(dense_adam_plan)(n, k, m, 1, tab, plan);
+  } else if (product != FC_DENSE_GRAD_X && product != FC_DENSE_GRAD_KERNEL) {
+    st = FC_EINVAL;
+  } else if (n == 0 || k == 0 || m == 0) {
+    plan->algorithm = FC_ALG_NOTHING; /* zeros, where anything is written */
+    st = FC_OK;
+  } else if (product == FC_DENSE_GRAD_X) { /* as dense_backward calls dense_gemm */
+    st = FC_(dense_gemm_plan)(k, n, m, k == 1, tab, plan);
+  } else {
+    st = FC_(dense_gemm_plan)(k, m, n, 1, tab, plan);
+  }
+  fc_plan_name(plan);
+  return st;
+}
+
 /* dense_backward_adam's region: each thread takes the next group of G rows
  * until none is left (dynamic, as dense_gemm's tasks), with its own product
  * scratch. */
@@ -446,16 +502,15 @@ int FC_(dense_backward_adam)(int64_t n, int64_t k, int64_t m, const T *gy, const
     if (gw) memset(gw, 0, (size_t)(k * m) * sizeof(T));
     return FC_OK;
   }
-  const IGEMM_ENTRY_T ux = FC_(pick_igemm)(k, n), uw = FC_(pick_igemm)(k, m);
-  const int64_t mrx = (int64_t)ux.mr, nrx = (int64_t)ux.nr, mrw = (int64_t)uw.mr, nrw = (int64_t)uw.nr;
-  if (mrx > FC_DENSE_MAX_MR || mrw > FC_DENSE_MAX_MR) return FC_EINVAL;
-  /* row groups: a multiple of both tiles' rows (6, 8, 12 or 4 divide 24) */
-  const int64_t G = 24, groups = fc_ceil_div(k, G);
+  const fc_ukernel_table *tab = fc_table();
+  fc_plan pl;
+  const int st = FC_(dense_adam_plan)(n, k, m, gx != NULL, tab, &pl);
+  if (st != FC_OK || fc_record_plan(&pl)) return st;
+  const IGEMM_ENTRY_T ux = tab->IGEMM[FC_(pick_igemm_at)(tab, k, n)];
+  const IGEMM_ENTRY_T uw = tab->IGEMM[FC_(pick_igemm_at)(tab, k, m)];
+  const int64_t nrx = (int64_t)ux.nr, nrw = (int64_t)uw.nr;
+  const int64_t G = pl.row_block; /* sizes: checked by the plan */
   const int64_t npx = fc_ceil_div(n, nrx) * nrx, npw = fc_ceil_div(m, nrw) * nrw;
-  int64_t flops, tmp;
-  if (!fc_mul(n, k, &tmp) || !fc_mul(tmp, m, &flops) || !fc_mul(npx, m, &tmp) ||
-      !fc_mul(npw, n, &tmp))
-    return FC_EOVERFLOW;
   /* gy^T in NR-wide panels over the units (gx's B), gy in NR-wide panels over the
    * batch (gw's B), packed as dense_gemm packs */
   T *bx = gx ? fc_alloc((size_t)(npx * m) * sizeof(T)) : NULL;
@@ -466,7 +521,7 @@ int FC_(dense_backward_adam)(int64_t n, int64_t k, int64_t m, const T *gy, const
   }
   if (gx) FC_(dense_pack_all)(gy, 1, m, m, 0, n, nrx, bx);
   FC_(dense_pack_all)(gy, m, 1, n, 0, m, nrw, bw);
-  const int nthreads = fc_threads_for(FC_NS_FLOPS(flops) * (gx ? 4 : 2), groups);
+  const int nthreads = pl.threads;
   FC_(dense_adam_ctx) c = {&adam, ux, uw, x, w, bx, bw, gx, gw, n, k, m, G, npx, npw, 0, 0};
   const int r = fc_parallel(nthreads, FC_(dense_adam_thread), &c);
   free(bx), free(bw);

@@ -230,6 +230,13 @@ DEFINE_CONV_POOL_TESTS(f64, double, 1e-11)
     ok = fc_##dtype##_conv2d_backward_input(&p, gy, w, gx) == FC_OK;                            \
     for (int64_t i = 0; ok && i < nx; i++) ok = fabs((double)gx[i] - gxr[i]) <= 10 * tol * (1 + fabs((double)gxr[i])); \
     check(ok, #dtype " conv2d_backward_input", isa, caseno);                                    \
+    for (int path = FC_INPUT_GRAD_AUTO; path <= FC_INPUT_GRAD_TRANSPOSED; path++) {             \
+      for (int64_t i = 0; i < nx; i++) gx[i] = (T)7;                                            \
+      ok = fc_##dtype##_conv2d_input_grad(&p, gy, w, (fc_input_grad_path)path, gx) == FC_OK;    \
+      for (int64_t i = 0; ok && i < nx; i++) ok = fabs((double)gx[i] - gxr[i]) <= 10 * tol * (1 + fabs((double)gxr[i])); \
+      check(ok, path == FC_INPUT_GRAD_TRANSPOSED ? #dtype " conv2d_input_grad transposed"       \
+                : #dtype " conv2d_input_grad col2im/auto", isa, caseno);                        \
+    }                                                                                           \
     /* the planners give what the drivers ran, and plan-only calls touch nothing */           \
     int (*const planners[3])(const fc_conv2d_params *, fc_plan *) = {                           \
         fc_##dtype##_conv2d_plan, fc_##dtype##_conv2d_backward_weight_plan,                     \

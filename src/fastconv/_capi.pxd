@@ -153,6 +153,12 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_relu_plan(int64_t n, int backward, fc_plan *plan)
     int fc_f32_dense_plan(int64_t n, int64_t k, int64_t m, fc_plan *plan)
     int fc_f64_dense_plan(int64_t n, int64_t k, int64_t m, fc_plan *plan)
+    ctypedef enum fc_dense_product:
+        FC_DENSE_GRAD_X
+        FC_DENSE_GRAD_KERNEL
+        FC_DENSE_ADAM
+    int fc_f32_dense_backward_plan(int64_t n, int64_t k, int64_t m, fc_dense_product product, fc_plan *plan)
+    int fc_f64_dense_backward_plan(int64_t n, int64_t k, int64_t m, fc_dense_product product, fc_plan *plan)
     int fc_last_plan(fc_plan *plan)
     int fc_plan_only(int on)
     int64_t fc_plan_runs()

@@ -131,6 +131,7 @@ _BLOCKING_NAMES = {
     "elementwise": (None, "elements per task", None),
     "dense-gemv": ("depth block", None, None),
     "dense-gemm": ("depth block", "units per task", None),
+    "dense-backward-adam": (None, "features per task", None),
     "rows-per-plane": (None, "rows per task", None),
     "rows-channels-last": (None, "rows per task", None),
     "direct-row-bands": ("columns per task", "rows per task", None),
@@ -262,20 +263,59 @@ def _conv2d_backward(grad_out: Any, x: Any, weight: Any, stride: Any = 1, paddin
     return _combine(op, steps, x.dtype)
 
 
-def _dense(x: Any, kernel: Any, bias: Any = None) -> Plan:
-    """The plan of the dense product x @ kernel (+ bias), for a dense op to
-    register (no public one yet): the C driver's planner, via _planning.dense."""
-    x = as_float_array(x, "x", "dense")
-    kernel = as_float_array(kernel, "kernel", "dense")
+def _dense(x: Any, kernel: Any, bias: Any = None, *, out: Any = None) -> Plan:
+    """nn.dense: its own checks, then the dense driver's planner (_planning.dense)."""
+    x, kernel, _b, _y = nn._dense_forward_args(x, kernel, bias, out)
     c = _planning.dense(x.shape, kernel.shape, x.dtype)
-    if c["algorithm"] == "dense-gemv":
-        why = (f"batch of {int(np.prod(x.shape[:-1]))} rows <= "
-               f"{_kernels.COSTS['FC_DENSE_GEMV_MAX_BATCH']}: GEMV, the kernel read in place")
-    elif c["algorithm"] == "dense-gemm":
-        why = "GEMM: units x batch tiles, the kernel read in place, the batch packed"
+    return _from_c("dense", c, x.dtype, _dense_reason(c["algorithm"], int(np.prod(x.shape[:-1]))))
+
+
+def _dense_reason(algorithm: str, rows: int) -> str:
+    if algorithm == "dense-gemv":
+        return (f"batch of {rows} rows <= {_kernels.COSTS['FC_DENSE_GEMV_MAX_BATCH']}: GEMV, "
+                "the kernel read in place")
+    if algorithm == "dense-gemm":
+        return "GEMM: units x batch tiles, the kernel read in place, the batch packed"
+    if algorithm == "bias-fill":
+        return "no input features: the result is the bias"
+    return "empty product"
+
+
+def _dense_backward(grad_out: Any, x: Any, kernel: Any, *, output_mask: Any = (True, True, True),
+                    out: Any = None, adam: Any = None) -> Plan:
+    """nn.dense_backward: its own checks, then the backward drivers' planners,
+    product by product (with `adam`, the one sweep that also steps the kernel)."""
+    op = "dense_backward"
+    _gy, x, kernel, (want_x, want_k, want_b), _out, adam = nn._dense_backward_args(
+        grad_out, x, kernel, output_mask, out, adam)
+    n, (k, m), f32 = int(np.prod(x.shape[:-1])), kernel.shape, x.dtype == np.float32
+    steps = []
+    if want_b:
+        steps.append(Plan(op="grad_bias", algorithm="sum", kernel="numpy.sum",
+                          isa=_kernels.current_isa(), dtype=str(x.dtype),
+                          reason="grad_out summed over the batch"))
+    if adam is not None:
+        c = _kernels.dense_backward_plan(n, k, m, "adam", f32)
+        steps.append(_from_c("grad_kernel+adam", c, x.dtype,
+                             "kernel rows in groups: their gradient" +
+                             (" and grad_x columns" if want_x else "") +
+                             " computed and the Adam step applied while they are in cache"))
     else:
-        why = "empty product"
-    return _from_c("dense", c, x.dtype, why)
+        for name, wanted, why in (  # in the order the driver runs them
+                ("grad_x", want_x, "grad_out times kernel^T: features x batch tiles, depth the units"),
+                ("grad_kernel", want_k, "x^T times grad_out: features x units tiles, depth the batch")):
+            if wanted:
+                c = _kernels.dense_backward_plan(n, k, m, name, f32)
+                if c["algorithm"] != "dense-gemm":
+                    steps.append(_nothing(name, x.dtype, "empty product: zeros"))
+                    continue
+                plan = _from_c(name, c, x.dtype, why)
+                blocking = {("features per task" if key == "units per task" else key): v
+                            for key, v in plan.blocking.items()}  # rows are features here
+                steps.append(dataclasses.replace(plan, blocking=blocking))
+    if not steps:
+        return _nothing(op, x.dtype, "output_mask asks for nothing")
+    return _combine(op, steps, x.dtype)
 
 
 def _max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
@@ -394,6 +434,8 @@ def _registry() -> dict[int, tuple[str, Callable[..., Plan]]]:
     add("relu", relu, _relu)
     add("relu_backward", nn.relu_backward, _relu_backward)
     add("nn.softmax", nn.softmax, _softmax)
+    add("nn.dense", nn.dense, _dense)
+    add("nn.dense_backward", nn.dense_backward, _dense_backward)
     for name in numpy_compat.__all__:
         add(name, getattr(numpy_compat, name), _planned(name, getattr(numpy_compat, name)))
     for name in signal.__all__:

@@ -325,6 +325,21 @@ def dense_plan(int64_t n, int64_t k, int64_t m, bint f32):
     return _plan_dict(&pl)
 
 
+DENSE_PRODUCTS = {"grad_x": FC_DENSE_GRAD_X, "grad_kernel": FC_DENSE_GRAD_KERNEL,
+                  "adam": FC_DENSE_ADAM}
+
+
+def dense_backward_plan(int64_t n, int64_t k, int64_t m, str product, bint f32):
+    """The plan of one product of the dense backward drivers (dense_backward:
+    "grad_x", "grad_kernel"; dense_backward_adam: "adam") for these sizes."""
+    cdef fc_plan pl
+    cdef fc_dense_product which = DENSE_PRODUCTS[product]
+    cdef int st = (fc_f32_dense_backward_plan(n, k, m, which, &pl) if f32
+                   else fc_f64_dense_backward_plan(n, k, m, which, &pl))
+    _check(st, "dense_backward", (n, k, m))
+    return _plan_dict(&pl)
+
+
 def max_pool2d_plan(tuple dims, tuple opts, bint nhwc, bint f32, bint backward=False):
     """The plan of max_pool2d's C driver (or its backward's) for these sizes."""
     cdef fc_pool2d_params p = _pool_params(dims, opts, nhwc)

@@ -844,6 +844,19 @@ def dense(x, kernel, bias=None, *, out=None):
     >>> nn.dense(np.array([[1.0, 2.0, 3.0]]), np.ones((3, 2)), np.array([0.5, -1.0]))
     array([[6.5, 5. ]])
     """
+    x, kernel, b, y = _dense_forward_args(x, kernel, bias, out)
+    m = kernel.shape[1]
+    target = kernel_target(y, x, kernel, *(() if b is None else (b,)))
+    _kernels.dense(_rows(x), c_aligned(kernel), None if b is None else c_aligned(b),
+                   target.reshape(_count(x.shape[:-1]), m))
+    if target is not y:
+        y[...] = target
+    return y
+
+
+def _dense_forward_args(x: Any, kernel: Any, bias: Any, out: Any
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """dense's checks: x, kernel, bias (or None) and the output array."""
     op = "dense"
     x, kernel = _dense_args(op, x, kernel)
     b = None if bias is None else as_float_array(bias, "bias", op)
@@ -852,13 +865,7 @@ def dense(x, kernel, bias=None, *, out=None):
     if b is not None and b.shape != (m,):
         raise ValueError(f"{op}: bias must have shape ({m},) for a kernel of shape {kernel.shape}, "
                          f"got {b.shape}")
-    y = output_array(out, (*x.shape[:-1], m), x.dtype, op)
-    target = kernel_target(y, x, kernel, *(() if b is None else (b,)))
-    _kernels.dense(_rows(x), c_aligned(kernel), None if b is None else c_aligned(b),
-                   target.reshape(_count(x.shape[:-1]), m))
-    if target is not y:
-        y[...] = target
-    return y
+    return x, kernel, b, output_array(out, (*x.shape[:-1], m), x.dtype, op)
 
 
 def _out_triple(out: Any, op: str) -> tuple[Any, Any, Any]:
@@ -881,6 +888,37 @@ def _inplace_operand(op: str, name: str, arr: Any, shape: tuple[int, ...], dtype
         raise ValueError(f"{op}: {name} is updated in place, so it must be C-contiguous, aligned and "
                          "writable")
     return arr
+
+
+def _dense_backward_args(grad_out: Any, x: Any, kernel: Any, output_mask: Any, out: Any, adam: Any
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[bool, bool, bool],
+                                    tuple[Any, Any, Any], AdamStep | None]:
+    """dense_backward's checks: grad_out, x, kernel (with `adam`, the array itself, checked
+    for the update in place), the output mask, the out triple and the Adam step."""
+    op = "dense_backward"
+    kernel_in = kernel
+    if adam is not None and not isinstance(kernel, np.ndarray):
+        raise TypeError(f"{op}: with adam, kernel must be a numpy.ndarray (updated in place), got "
+                        f"{type(kernel).__name__}")
+    x, kernel = _dense_args(op, x, kernel)
+    gy = as_float_array(grad_out, "grad_out", op)
+    same_dtype(op, x, grad_out=gy)
+    k, m = kernel.shape
+    _same_shape(op, "grad_out", gy, (*x.shape[:-1], m), "dense's result for x and kernel")
+    try:
+        if isinstance(output_mask, (str, bytes)):
+            raise TypeError
+        want_x, want_k, want_b = (bool(f) for f in output_mask)
+    except (TypeError, ValueError):
+        raise ValueError(f"{op}: output_mask must be three bools, got {output_mask!r}") from None
+    out_x, out_k, out_b = _out_triple(out, op)
+    if adam is not None:
+        if not isinstance(adam, AdamStep):
+            adam = AdamStep(*adam)
+        kernel = _inplace_operand(op, "kernel", kernel_in, (k, m), x.dtype)
+        _inplace_operand(op, "adam.momentum", adam.momentum, (k, m), x.dtype)
+        _inplace_operand(op, "adam.velocity", adam.velocity, (k, m), x.dtype)
+    return gy, x, kernel, (want_x, want_k, want_b), (out_x, out_k, out_b), adam
 
 
 def dense_backward(grad_out, x, kernel, *, output_mask=(True, True, True), out=None, adam=None):
@@ -943,29 +981,10 @@ def dense_backward(grad_out, x, kernel, *, output_mask=(True, True, True), out=N
     array([[1., 1., 1.],
            [2., 2., 2.]])
     """
+    gy, x, kernel, (want_x, want_k, want_b), (out_x, out_k, out_b), adam = _dense_backward_args(
+        grad_out, x, kernel, output_mask, out, adam)
     op = "dense_backward"
-    kernel_in = kernel
-    if adam is not None and not isinstance(kernel, np.ndarray):
-        raise TypeError(f"{op}: with adam, kernel must be a numpy.ndarray (updated in place), got "
-                        f"{type(kernel).__name__}")
-    x, kernel = _dense_args(op, x, kernel)
-    gy = as_float_array(grad_out, "grad_out", op)
-    same_dtype(op, x, grad_out=gy)
     k, m = kernel.shape
-    _same_shape(op, "grad_out", gy, (*x.shape[:-1], m), "dense's result for x and kernel")
-    try:
-        if isinstance(output_mask, (str, bytes)):
-            raise TypeError
-        want_x, want_k, want_b = (bool(f) for f in output_mask)
-    except (TypeError, ValueError):
-        raise ValueError(f"{op}: output_mask must be three bools, got {output_mask!r}") from None
-    out_x, out_k, out_b = _out_triple(out, op)
-    if adam is not None:
-        if not isinstance(adam, AdamStep):
-            adam = AdamStep(*adam)
-        kernel = _inplace_operand(op, "kernel", kernel_in, (k, m), x.dtype)
-        _inplace_operand(op, "adam.momentum", adam.momentum, (k, m), x.dtype)
-        _inplace_operand(op, "adam.velocity", adam.velocity, (k, m), x.dtype)
     gx = output_array(out_x, x.shape, x.dtype, op) if want_x else None
     gk = output_array(out_k, (k, m), x.dtype, op) if want_k else None
     gb = output_array(out_b, (m,), x.dtype, op) if want_b else None

@@ -418,6 +418,18 @@ int fc_f64_max_pool2d_backward_plan(const fc_pool2d_params *p, fc_plan *plan);
  * it); "bias-fill" for k = 0. */
 int fc_f32_dense_plan(int64_t n, int64_t k, int64_t m, fc_plan *plan);
 int fc_f64_dense_plan(int64_t n, int64_t k, int64_t m, fc_plan *plan);
+/* fc_*_dense_backward's and fc_*_dense_backward_adam's plans for the same
+ * sizes, one product at a time: FC_DENSE_GRAD_X (gx = gy @ w^T: "dense-gemm",
+ * rows = features, columns = batch, depth = units), FC_DENSE_GRAD_KERNEL (gw =
+ * x^T @ gy: rows = features, columns = units, depth = batch) or
+ * FC_DENSE_ADAM (both in one sweep with the Adam step: "dense-backward-adam",
+ * row_block: features per task, the tile gw's; scratch with gx). "nothing"
+ * where the product is empty. */
+typedef enum { FC_DENSE_GRAD_X = 0, FC_DENSE_GRAD_KERNEL = 1, FC_DENSE_ADAM = 2 } fc_dense_product;
+int fc_f32_dense_backward_plan(int64_t n, int64_t k, int64_t m, fc_dense_product product,
+                               fc_plan *plan);
+int fc_f64_dense_backward_plan(int64_t n, int64_t k, int64_t m, fc_dense_product product,
+                               fc_plan *plan);
 /* relu (backward = 0) and relu_backward (backward = 1) over n_elems */
 int fc_f32_relu_plan(int64_t n_elems, int backward, fc_plan *plan);
 int fc_f64_relu_plan(int64_t n_elems, int backward, fc_plan *plan);
