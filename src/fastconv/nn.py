@@ -390,6 +390,17 @@ def _same_shape(op: str, name: str, arr: np.ndarray, shape: tuple[int, ...], wha
         raise ValueError(f"{op}: {name} has shape {arr.shape}, expected {tuple(shape)} ({what})")
 
 
+def _output_mask(op: str, output_mask: Any) -> tuple[bool, bool, bool]:
+    """A backward op's output_mask: three truth values (grad_x, the weight's, the bias')."""
+    try:
+        if isinstance(output_mask, (str, bytes)):
+            raise TypeError
+        want_x, want_w, want_b = (bool(f) for f in output_mask)
+    except (TypeError, ValueError):
+        raise ValueError(f"{op}: output_mask must be three bools, got {output_mask!r}") from None
+    return want_x, want_w, want_b
+
+
 def _conv2d_backward_args(grad_out, x, weight, stride, padding, dilation, groups, layout,
                           output_mask):
     """conv2d_backward's argument checks: (grad_out, x, weight, geometry, nhwc, the
@@ -406,12 +417,7 @@ def _conv2d_backward_args(grad_out, x, weight, stride, padding, dilation, groups
         same_dtype(op, x, grad_out=gy, weight=weight)
     else:
         nhwc, gy = layout == "NHWC", grad_out
-    try:
-        if isinstance(output_mask, (str, bytes)):
-            raise TypeError
-        want_x, want_w, want_b = (bool(m) for m in output_mask)
-    except (TypeError, ValueError):
-        raise ValueError(f"{op}: output_mask must be three bools, got {output_mask!r}") from None
+    want_x, want_w, want_b = _output_mask(op, output_mask)
     unbatched = x.ndim == 3
     if front is None:
         g = _conv_geometry(op, x, weight, stride, padding, dilation, groups, nhwc)
@@ -905,12 +911,7 @@ def _dense_backward_args(grad_out: Any, x: Any, kernel: Any, output_mask: Any, o
     same_dtype(op, x, grad_out=gy)
     k, m = kernel.shape
     _same_shape(op, "grad_out", gy, (*x.shape[:-1], m), "dense's result for x and kernel")
-    try:
-        if isinstance(output_mask, (str, bytes)):
-            raise TypeError
-        want_x, want_k, want_b = (bool(f) for f in output_mask)
-    except (TypeError, ValueError):
-        raise ValueError(f"{op}: output_mask must be three bools, got {output_mask!r}") from None
+    want_x, want_k, want_b = _output_mask(op, output_mask)
     out_x, out_k, out_b = _out_triple(out, op)
     if adam is not None:
         if not isinstance(adam, AdamStep):
