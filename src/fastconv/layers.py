@@ -609,7 +609,8 @@ class Conv2D(_KernelLayer):
         kernel = self.weight_shapes(input_shape)[0]
         out = []
         for n, k, s, d in zip((h, w), self.kernel_size, self.strides, self.dilation_rate):
-            out.append(-(-n // s) if self.padding == "same" else (n - d * (k - 1) - 1) // s + 1)
+            out.append(nn._same_padding(n, k, s, d, self.name)[2] if self.padding == "same"
+                       else (n - d * (k - 1) - 1) // s + 1)
         if min(out) <= 0:
             raise ValueError(
                 f"{self.name}: Computed output size would be zero or negative. Received "
@@ -709,7 +710,8 @@ class MaxPooling2D(Layer):
     def compute_output_shape(self, input_shape: Sequence[int]) -> Shape:
         h, w, c = _image_shape(self, input_shape)
         if self.padding == "same":
-            out = (-(-h // self.strides[0]), -(-w // self.strides[1]), c)
+            out = tuple(nn._same_padding(n, k, st, 1, self.name)[2]
+                        for n, k, st in zip((h, w), self.pool_size, self.strides)) + (c,)
         else:
             out = ((h - self.pool_size[0]) // self.strides[0] + 1,
                    (w - self.pool_size[1]) // self.strides[1] + 1, c)
