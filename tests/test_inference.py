@@ -149,6 +149,42 @@ def test_predict_in_batches_uses_the_pass_and_matches(rng):
     assert next(iter(model._plans.values())).ops == ("conv2d+maxpool", "dense", "dense")
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_many_batches_shared_among_threads_give_each_batchs_bits(name, threads, rng,
+                                                                 restore_threads):
+    """predict of many in-memory batches runs them across the threads, each
+    batch on one thread (fc_*_forward_batches): the outputs are the batches'
+    own, one at a time through the layers, bit for bit."""
+    fastconv.set_num_threads(threads)
+    model = MODELS[name]()
+    _randomise(model, rng)
+    x = rng.standard_normal((103, *model.input_shape)).astype(np.float32)
+    for batch in (1, 7, 32, 103, 500):
+        want = np.concatenate([_layerwise(model, x[i:i + batch]) for i in range(0, len(x), batch)])
+        got = model.predict(x, batch_size=batch, verbose=0)
+        np.testing.assert_array_equal(got, want, err_msg=f"{name}: batches of {batch}")
+        plan = next(iter(model._plans.values()))
+        np.testing.assert_array_equal(plan.run(x, batch), want, err_msg=f"{name}: run({batch})")
+
+
+def test_predict_over_batches_reports_every_batch(rng, capsys):
+    model = _lecture()
+    _randomise(model, rng)
+    x = (rng.random((70, 28, 28)) * 255).astype(np.uint8)  # cast per group, (N, H, W) taken as one channel
+    got = model.predict(x, batch_size=8, verbose=1)
+    assert "9/9" in capsys.readouterr().out
+    np.testing.assert_array_equal(got, _layerwise(model, x[..., None].astype(np.float32)))
+    seen = []
+
+    class Count(fastconv.callbacks.Callback):
+        def on_predict_batch_end(self, batch, logs=None):
+            seen.append(len(logs["outputs"]))
+
+    np.testing.assert_array_equal(model.predict(x, batch_size=8, verbose=0, callbacks=[Count()]), got)
+    assert seen == [8] * 8 + [6], "with callbacks, a batch at a time"
+
+
 def test_weights_changed_after_a_call_are_used(rng):
     model = _lecture()
     x = rng.standard_normal((3, 28, 28, 1)).astype(np.float32)

@@ -78,6 +78,40 @@ static int64_t fc_chain_scratch(int64_t n, int n_steps, const fc_step *steps, in
   return t;
 }
 
+/* Multiply-adds of one sample through the chain (a work estimate; saturates). */
+static int64_t fc_chain_macs(int n_steps, const fc_step *steps) {
+  int64_t macs = 0;
+  for (int i = 0; i < n_steps; i++) {
+    const fc_step *s = &steps[i];
+    const fc_conv2d_params *p = &s->conv;
+    if (s->op == FC_STEP_CONV2D || s->op == FC_STEP_CONV2D_MAXPOOL)
+      macs = fc_sat_add(macs, fc_sat_mul(fc_sat_mul(p->oh * p->ow, p->k),
+                                         fc_sat_mul(p->c / (p->groups > 0 ? p->groups : 1), p->r * p->s)));
+    else if (s->op == FC_STEP_DENSE)
+      macs = fc_sat_add(macs, fc_sat_mul(fc_sat_mul(s->rows, s->k), s->m));
+  }
+  return macs;
+}
+
+/* How many threads fc_*_forward_batches runs n samples on, in batches of
+ * `batch`: one per batch up to the thread count, when the work is worth it. */
+static int fc_batches_threads(int64_t n, int64_t batch, int n_steps, const fc_step *steps) {
+  if (batch < 1 || n <= batch) return 1;
+  const int64_t work = FC_NS_FLOPS(fc_sat_mul(2 * fc_chain_macs(n_steps, steps), n));
+  return fc_threads_for(work, fc_ceil_div(n, batch));
+}
+
+int64_t fc_forward_batches_scratch_elems(int64_t n, int64_t batch, int n_steps,
+                                         const fc_step *steps) {
+  if (n < 0 || batch < 1) return -1;
+  int64_t first, final, half[2];
+  const int64_t one = fc_chain_scratch(fc_min64(n, batch), n_steps, steps, &first, &final, half);
+  if (one < 0) return one;
+  const int64_t nt = fc_batches_threads(n, batch, n_steps, steps);
+  int64_t t;
+  return fc_mul(one, nt, &t) ? t : -2;
+}
+
 int64_t fc_forward_scratch_elems(int64_t n, int n_steps, const fc_step *steps,
                                  int64_t *in_elems, int64_t *out_elems) {
   int64_t first, final, half[2];
@@ -145,3 +179,57 @@ int64_t fc_forward_scratch_elems(int64_t n, int n_steps, const fc_step *steps,
 
 FC_DEFINE_FORWARD(f32, float)
 FC_DEFINE_FORWARD(f64, double)
+
+/* fc_*_forward_batches' region: each thread takes the next batch until none
+ * is left, in its own part of the scratch; the ops inside a region run on
+ * their thread alone (fc_parallel), to the same bits as at any thread count. */
+typedef struct {
+  int (*forward)(const void *self, int64_t n, const void *x, void *y, void *scratch, int64_t elems);
+  int n_steps;
+  const fc_step *steps;
+  int64_t n, batch, in_el, out_el, per_thread, elem_bytes;
+  const char *x;
+  char *y, *scratch;
+  atomic_int status;
+} fc_batches_ctx;
+
+static void fc_batches_tasks(void *arg, int tid, int64_t b0, int64_t b1) {
+  fc_batches_ctx *c = arg;
+  for (int64_t b = b0; b < b1 && atomic_load(&c->status) == FC_OK; b++) {
+    const int64_t i0 = b * c->batch, m = fc_min64(c->batch, c->n - i0);
+    const int st = c->forward(c, m, c->x + i0 * c->in_el * c->elem_bytes,
+                              c->y + i0 * c->out_el * c->elem_bytes,
+                              c->scratch + (int64_t)tid * c->per_thread * c->elem_bytes, c->per_thread);
+    if (st != FC_OK) {
+      int ok = FC_OK;
+      atomic_compare_exchange_strong(&c->status, &ok, st);
+    }
+  }
+}
+
+#define FC_DEFINE_FORWARD_BATCHES(dtype, T)                                                   \
+  static int fc_##dtype##_forward_one(const void *self, int64_t n, const void *x, void *y,   \
+                                      void *scratch, int64_t elems) {                        \
+    const fc_batches_ctx *c = self;                                                          \
+    return fc_##dtype##_forward(n, c->n_steps, c->steps, x, y, scratch, elems);              \
+  }                                                                                          \
+                                                                                             \
+  int fc_##dtype##_forward_batches(int64_t n, int64_t batch, int n_steps, const fc_step *steps, \
+                                   const T *x, T *y, T *scratch, int64_t scratch_elems) {    \
+    int64_t first, final, half[2];                                                           \
+    if (n < 0 || batch < 1) return FC_EINVAL;                                                \
+    const int64_t need = fc_forward_batches_scratch_elems(n, batch, n_steps, steps);         \
+    if (need == -2) return FC_EOVERFLOW;                                                     \
+    if (need < 0 || scratch_elems < need || (need > 0 && !scratch)) return FC_EINVAL;        \
+    if (n == 0) return FC_OK;                                                                \
+    fc_chain_scratch(1, n_steps, steps, &first, &final, half);                              \
+    const int nt = fc_batches_threads(n, batch, n_steps, steps);                             \
+    fc_batches_ctx c = {fc_##dtype##_forward_one, n_steps, steps, n, batch, first, final,     \
+                        need / nt, (int64_t)sizeof(T), (const char *)x, (char *)y,           \
+                        (char *)scratch, FC_OK};                                             \
+    const int r = fc_parallel_for(nt, fc_ceil_div(n, batch), 1, fc_batches_tasks, &c);       \
+    return r != FC_OK ? r : atomic_load(&c.status);                                          \
+  }
+
+FC_DEFINE_FORWARD_BATCHES(f32, float)
+FC_DEFINE_FORWARD_BATCHES(f64, double)

@@ -648,6 +648,15 @@ static void env_case(void) {
          fc_##dtype##_forward(n, 2, steps, x, y, scratch, need) == FC_OK &&                     \
          !memcmp(y, want, sizeof(T) * n * m);                                                   \
     check(ok, #dtype " forward chain equals its steps", isa, caseno);                           \
+    const int64_t bt = rnd(1, 5), needb = fc_forward_batches_scratch_elems(n, bt, 2, steps);     \
+    T *sb = malloc(sizeof(T) * (size_t)(needb > 0 ? needb : 1));                                \
+    memset(y, 0, sizeof(T) * n * m);                                                            \
+    ok = needb >= 0 && fc_##dtype##_forward_batches(n, bt, 2, steps, x, y, sb, needb) == FC_OK && \
+         !memcmp(y, want, sizeof(T) * n * m) &&                                                 \
+         fc_##dtype##_forward_batches(n, 0, 2, steps, x, y, sb, needb) == FC_EINVAL &&          \
+         (needb == 0 || fc_##dtype##_forward_batches(n, bt, 2, steps, x, y, sb, needb - 1) == FC_EINVAL); \
+    check(ok, #dtype " forward chain in batches equals its steps", isa, caseno);                \
+    free(sb);                                                                                   \
     ok = fc_##dtype##_forward(n, 2, steps, x, y, scratch, need - 1) == FC_EINVAL;               \
     steps[1].k = h + 1; /* does not chain */                                                    \
     ok = ok && fc_forward_scratch_elems(n, 2, steps, NULL, NULL) == -1 &&                       \

@@ -471,7 +471,9 @@ cdef class ForwardPlan:
     looked up on every call, so set_weights and training show at once.
     ``run(x)`` returns the output for a C-contiguous x of the plan's dtype and
     sample shape, or None (for anything else, or a non-zero status): the
-    caller then runs the layers one by one."""
+    caller then runs the layers one by one. ``run(x, batch)`` runs x in
+    consecutive batches of `batch` samples, each as ``run`` runs that batch,
+    the batches shared out among the threads (``fc_*_forward_batches``)."""
     cdef fc_step *steps
     cdef int n_steps, t
     cdef readonly tuple in_shape, out_shape
@@ -557,8 +559,8 @@ cdef class ForwardPlan:
             keep.append(b)
         return True
 
-    def run(self, x):
-        if _float_array(x, True) != self.t:
+    def run(self, x, int64_t batch=0):
+        if _float_array(x, True) != self.t or batch < 0:
             return None
         cdef cnp.ndarray xa = <cnp.ndarray>x
         cdef int nd = cnp.PyArray_NDIM(xa), i, st
@@ -573,7 +575,8 @@ cdef class ForwardPlan:
             steps[i] = self.steps[i]
             if not self._bind(i, &steps[i], keep):
                 return None
-        cdef int64_t need = fc_forward_scratch_elems(n, self.n_steps, steps, NULL, NULL)
+        cdef int64_t need = (fc_forward_batches_scratch_elems(n, batch, self.n_steps, steps) if batch
+                             else fc_forward_scratch_elems(n, self.n_steps, steps, NULL, NULL))
         if need < 0:
             return None
         cdef cnp.npy_intp dims[8]
@@ -597,7 +600,13 @@ cdef class ForwardPlan:
         cdef void *sp = cnp.PyArray_DATA(<cnp.ndarray>buf)
         cdef int64_t have = cnp.PyArray_SIZE(<cnp.ndarray>buf)
         with nogil:
-            if self.t == cnp.NPY_FLOAT:
+            if batch and self.t == cnp.NPY_FLOAT:
+                st = fc_f32_forward_batches(n, batch, self.n_steps, steps, <const float *>xp,
+                                            <float *>yp, <float *>sp, have)
+            elif batch:
+                st = fc_f64_forward_batches(n, batch, self.n_steps, steps, <const double *>xp,
+                                            <double *>yp, <double *>sp, have)
+            elif self.t == cnp.NPY_FLOAT:
                 st = fc_f32_forward(n, self.n_steps, steps, <const float *>xp, <float *>yp,
                                     <float *>sp, have)
             else:

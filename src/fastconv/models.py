@@ -30,6 +30,7 @@ from ._bounded import (
     read_npy_header,
 )
 from ._checks import positive_int
+from ._config import get_num_threads
 from ._files import atomic_write
 from .callbacks import Callback, History, _CallbackList, _checked
 from .layers import DTYPE, Layer, Shape, Weight
@@ -833,6 +834,13 @@ class Sequential:
             ``(N, *output_shape)`` (a Dask array for a Dask array x); for no
             samples an empty array of that shape.
 
+        Notes
+        -----
+        The outputs do not depend on `batch_size` or the thread count. For an
+        in-memory x without callbacks, a model of the built-in layers runs as
+        one C call per group of batches, the batches shared out among the
+        threads (each batch on one thread, as it would run alone).
+
         Examples
         --------
         >>> import numpy as np
@@ -862,6 +870,11 @@ class Sequential:
             out = self._forward(xb, training=False)
             # a new array, as the concatenation below makes (Flatten alone returns a view)
             return out.copy() if np.may_share_memory(out, x) else out
+        if (not callbacks and steps is None and type(x) is np.ndarray and self.layers and len(x)
+                and (batch_size is None or (type(batch_size) is int and batch_size > 0))):
+            out = self._predict_batches(x, 32 if batch_size is None else batch_size, level)
+            if out is not None:
+                return out
         data = _batches.predict_data(self, x, batch_size, steps)
         if not self.layers:
             raise RuntimeError("predict: the model has no layers")
@@ -885,6 +898,42 @@ class Sequential:
         if not outs:
             return np.zeros((0, *self.output_shape), dtype=DTYPE)
         return np.concatenate(outs)
+
+    def _predict_batches(self, x: np.ndarray, batch: int, level: int) -> np.ndarray | None:
+        """predict of an in-memory x through the one-call inference pass
+        (`_inference`), a group of batches per call, the batches shared out
+        among the threads: each batch's outputs are the bits a batch at a time
+        gives. None, before any output or progress, where the pass does not
+        apply (predict's loop then runs)."""
+        first = self._prepare_x(x[:batch], "predict")
+        self._ensure_built(first)
+        plan = _inference.forward_plan(self, first)
+        if plan is None:
+            return None
+        n, nsteps = len(x), -(-len(x) // batch)
+        # a group: enough batches for every thread, few enough for the bar to move
+        group = batch * 8 * get_num_threads()
+        outs: list[np.ndarray] = []
+        bar = None
+        self.stop_predicting = False
+        try:
+            for start in range(0, n, group):
+                xb = self._prepare_x(x[start:start + group], "predict")
+                out = plan.run(xb, batch)
+                if out is None:
+                    if not outs:
+                        return None
+                    out = np.concatenate([self._forward(xb[i:i + batch], training=False)
+                                          for i in range(0, len(xb), batch)])
+                if bar is None:
+                    bar = _Bar(level, nsteps, "Predict")
+                outs.append(out)
+                for _ in range(-(-len(xb) // batch)):
+                    bar.update({})
+        finally:
+            if bar is not None:
+                bar.close()
+        return outs[0] if len(outs) == 1 else np.concatenate(outs)
 
     def __call__(self, x: npt.ArrayLike, training: bool = False) -> npt.NDArray[Any]:
         """The forward pass on one batch `x` (float32), as calling a Keras model;

@@ -252,6 +252,18 @@ int fc_f32_forward(int64_t n, int n_steps, const fc_step *steps, const float *x,
                    float *scratch, int64_t scratch_elems);
 int fc_f64_forward(int64_t n, int n_steps, const fc_step *steps, const double *x, double *y,
                    double *scratch, int64_t scratch_elems);
+/* The chain on n samples in consecutive batches of `batch` (the last may be
+ * smaller), each exactly as fc_*_forward runs it on that batch; with more
+ * than one batch and more than one thread the batches are shared out among
+ * the threads, each running its batches' ops on itself alone. scratch: at
+ * least fc_forward_batches_scratch_elems(...) values (-1: an inconsistent
+ * chain, -2: overflow). */
+int64_t fc_forward_batches_scratch_elems(int64_t n, int64_t batch, int n_steps,
+                                         const fc_step *steps);
+int fc_f32_forward_batches(int64_t n, int64_t batch, int n_steps, const fc_step *steps,
+                           const float *x, float *y, float *scratch, int64_t scratch_elems);
+int fc_f64_forward_batches(int64_t n, int64_t batch, int n_steps, const fc_step *steps,
+                           const double *x, double *y, double *scratch, int64_t scratch_elems);
 
 /* ---- optimizer: one Keras Adam step in place (alpha includes bias correction) */
 int fc_f32_adam_update(int64_t n, float *p, const float *g, float *m, float *v, double alpha,
