@@ -503,6 +503,28 @@ static int FC_(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *ta
   return FC_OK;
 }
 
+/* The weights (r, s, cg, k) packed into NR-wide panels over the depth, a
+ * panel per task (group g's panel t: kg's columns t * nr ..), on the layer's
+ * threads: for a large layer a serial pass would be a tenth of the call at two
+ * threads. Only copies, so the panels are those of one serial pass. */
+typedef struct {
+  const T *w_rsck;
+  T *wpack;
+  int64_t kg, kd, k, npad, panels;
+  size_t nr;
+} FC_(wpack_ctx);
+
+static void FC_(wpack_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
+  (void)tid;
+  const FC_(wpack_ctx) *c = arg;
+  const int64_t nr = (int64_t)c->nr;
+  for (int64_t t = t0; t < t1; t++) {
+    const int64_t g = t / c->panels, j0 = t % c->panels * nr;
+    FC_(pack_panels)(c->w_rsck + g * c->kg + j0, fc_min64(nr, c->kg - j0), c->kd, 1, c->k, c->nr,
+                     c->kd, c->wpack + g * c->npad * c->kd + j0 * c->kd);
+  }
+}
+
 static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
                              const fc_plan *pl, const T *x, const T *w_rsck, const T *bias, T *y) {
   const int nchw = p->layout == FC_NCHW, merge = (pl->flags & FC_PLAN_MERGE_ROWS) != 0;
@@ -527,8 +549,13 @@ static int FC_(conv2d_igemm)(const fc_conv2d_params *p, const fc_ukernel_table *
     free((void *)ind);
     return FC_ENOMEM;
   }
-  for (int64_t g = 0; g < g_count; g++) /* (column j, depth kk) at kk * k + g * kg + j */
-    FC_(pack_panels)(w_rsck + g * kg, kg, kd, 1, p->k, nr, kd, wpack + g * npad * kd);
+  /* (column j, depth kk) at kk * k + g * kg + j */
+  FC_(wpack_ctx) wc = {w_rsck, wpack, kg, kd, p->k, npad, npad / (int64_t)nr, nr};
+  const int rp = fc_parallel_for(pl->threads, g_count * wc.panels, 0, FC_(wpack_tasks), &wc);
+  if (rp != FC_OK) {
+    free(wpack), free(zero), free((void *)ind);
+    return rp;
+  }
   if (shared_ind) FC_(igemm_pointers)(p, x, zero, 0, P, mr, merge, ind);
   FC_(igemm_ctx) c = {p, x, zero, wpack, bias, y, ind, ukernel, merge, shared_ind, ks, kc,
                       npad, a_stride, nblocks, pblock, pl->tap_block, pl->tasks, 0};
@@ -571,6 +598,23 @@ int FC_(conv2d_plan)(const fc_conv2d_params *p, fc_plan *plan) {
   return st;
 }
 
+/* NCHW weights (k, cg, r, s) to (r, s, cg, k), output channels [k0, k1) per
+ * thread (the layer's threads, as the packing after it). */
+typedef struct {
+  const T *w;
+  T *wt;
+  int64_t cg, rs, k;
+} FC_(reorder_ctx);
+
+static void FC_(reorder_tasks)(void *arg, int tid, int64_t k0, int64_t k1) {
+  (void)tid;
+  const FC_(reorder_ctx) *c = arg;
+  for (int64_t k = k0; k < k1; k++)
+    for (int64_t ci = 0; ci < c->cg; ci++)
+      for (int64_t t = 0; t < c->rs; t++)
+        c->wt[(t * c->cg + ci) * c->k + k] = c->w[(k * c->cg + ci) * c->rs + t];
+}
+
 int FC_(conv2d)(const fc_conv2d_params *p, const T *x, const T *weight, const T *bias, T *y) {
   const fc_ukernel_table *tab = fc_table();
   fc_plan pl;
@@ -583,10 +627,9 @@ int FC_(conv2d)(const fc_conv2d_params *p, const T *x, const T *weight, const T 
   /* NCHW, deep: the weights to (r, s, cg, k), the input read in place */
   T *wt = fc_alloc((size_t)(kd * p->k) * sizeof(T)); /* fits: the plan */
   if (!wt) return FC_ENOMEM;
-  for (int64_t k = 0; k < p->k; k++)
-    for (int64_t ci = 0; ci < cg; ci++)
-      for (int64_t t = 0; t < rs; t++) wt[(t * cg + ci) * p->k + k] = weight[(k * cg + ci) * rs + t];
-  const int r = FC_(conv2d_igemm)(p, tab, &pl, x, wt, bias, y);
+  FC_(reorder_ctx) rc = {weight, wt, cg, rs, p->k};
+  int r = fc_parallel_for(pl.threads, p->k, 0, FC_(reorder_tasks), &rc);
+  if (r == FC_OK) r = FC_(conv2d_igemm)(p, tab, &pl, x, wt, bias, y);
   free(wt);
   return r;
 }

@@ -190,8 +190,8 @@ def config() -> dict[str, Any]:
         ``compiler`` and ``cflags`` of the C kernels; ``tuning``, whether tuned
         tile choices are loaded (``fastconv tune``) and from where; ``kernels``,
         the microkernel in each slot of the dispatch table in use (a dict: slot
-        -> C name, with `` (cost c)`` after an indirect-GEMM tile borrowed
-        from a lower ISA), built from the registries in csrc/ukernels/*.inc.
+        -> C name, followed by ``(cost c)`` for an indirect-GEMM tile borrowed
+        from a lower ISA), built from the registries in ``csrc/ukernels/*.inc``.
 
     Examples
     --------

@@ -751,7 +751,7 @@ class AdamStep(NamedTuple):
     """One Adam step for `dense_backward` to apply to the kernel as it computes
     the kernel's gradient (what ``fastconv.optimizers.Adam.fused_update`` gives).
 
-    Attributes
+    Parameters
     ----------
     momentum, velocity : ndarray
         The first and second moments, the kernel's shape and dtype, C-contiguous
@@ -768,6 +768,19 @@ class AdamStep(NamedTuple):
     beta_2)`` (a moment below the dtype's smallest normal number stored as 0) and
     ``p -= alpha * m / (sqrt(v) + epsilon)``, the operations of
     `fastconv.optimizers.Adam` in its order, from its own gradient alone.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastconv import nn
+    >>> x, kernel = np.ones((2, 3)), np.zeros((3, 2))
+    >>> alpha = 0.1 * np.sqrt(1 - 0.999) / (1 - 0.9)  # learning rate 0.1, first step
+    >>> step = nn.AdamStep(np.zeros((3, 2)), np.zeros((3, 2)), alpha, 0.9, 0.999, 1e-7)
+    >>> _ = nn.dense_backward(np.ones((2, 2)), x, kernel, adam=step)
+    >>> kernel.round(6)  # Adam's first step: the learning rate against the gradient's sign
+    array([[-0.1, -0.1],
+           [-0.1, -0.1],
+           [-0.1, -0.1]])
     """
 
     momentum: np.ndarray
