@@ -26,6 +26,11 @@ def _bound(x, kernel, dtype, bias=None):
     return (k + 2) * np.finfo(dtype).eps * scale + np.finfo(dtype).tiny
 
 
+def _operands(rng, dtype, *shapes):
+    """Standard normal arrays of these shapes in `dtype`."""
+    return [rng.standard_normal(shape).astype(dtype) for shape in shapes]
+
+
 def _check(got, want, bound, what):
     err = np.abs(got.astype(np.float64) - want)
     assert (err <= bound).all(), f"{what}: max error {err.max():.3g}, allowed {bound.max():.3g}"
@@ -35,9 +40,7 @@ def _check(got, want, bound, what):
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_dense_matches_numpy(isa, restore_threads, dtype, shape, rng):
     n, k, m = shape
-    x = rng.standard_normal((n, k)).astype(dtype)
-    kernel = rng.standard_normal((k, m)).astype(dtype)
-    bias = rng.standard_normal(m).astype(dtype)
+    x, kernel, bias = _operands(rng, dtype, (n, k), (k, m), (m,))
     for threads in (1, 2):
         fastconv.set_num_threads(threads)
         for b in (bias, None):
@@ -140,9 +143,7 @@ def test_dense_bad_input():
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_dense_backward_matches_numpy(isa, restore_threads, dtype, shape, rng):
     n, k, m = shape
-    x = rng.standard_normal((n, k)).astype(dtype)
-    kernel = rng.standard_normal((k, m)).astype(dtype)
-    gy = rng.standard_normal((n, m)).astype(dtype)
+    x, kernel, gy = _operands(rng, dtype, (n, k), (k, m), (n, m))
     x64, k64, gy64 = x.astype(np.float64), kernel.astype(np.float64), gy.astype(np.float64)
     for threads in (1, 2):
         fastconv.set_num_threads(threads)

@@ -68,21 +68,34 @@ def _gemm(k, rng):
         b = np.zeros((kc, nr), dt)
         b[:, :n] = rng.standard_normal((kc, n))
         prod = a[:, :m].T.astype(np.float64) @ b[:, :n].astype(np.float64)
-        for flags in (0, ACC, BIAS_ROW, BIAS_COL):
-            ldc = n + 3
-            c = np.full((m, ldc), 7.0, dt)
-            bias = rng.standard_normal(m if flags == BIAS_ROW else n).astype(dt)
-            want = c[:, :n].astype(np.float64) + prod if flags == ACC else prod.copy()
-            if flags == BIAS_ROW:
-                want += bias[:, None]
-            if flags == BIAS_COL:
-                want += bias[None, :]
-            _kernels.ukernel_run(k["index"], (kc, m, n, ldc, flags), [a, b, c, bias if flags & 6 else None])
-            what = f"{k['name']} m={m} n={n} kc={kc} flags={flags}"
-            _close(c[:, :n], want, dt, what)
-            assert (c[:, n:] == 7).all(), f"{what}: wrote past column n"
-            cases += 1
+
+        def run(c, ldc, bias, flags, a=a, b=b, kc=kc, m=m, n=n):
+            _kernels.ukernel_run(k["index"], (kc, m, n, ldc, flags), [a, b, c, bias])
+
+        cases += _tile_flags(k, rng, prod, (0, ACC, BIAS_ROW, BIAS_COL), run, f"kc={kc}")
     return cases
+
+
+def _tile_flags(k, rng, prod, all_flags, run, what):
+    """One m x n tile of a GEMM-like kernel under each of its flags: C starts
+    filled (ACC adds to it), a bias row or column where the flag says; checks
+    the tile against prod (float64) and that nothing past column n was written.
+    `run(c, ldc, bias, flags)` calls the kernel. Returns the cases run."""
+    dt, (m, n) = k["dtype"], prod.shape
+    for flags in all_flags:
+        ldc = n + 3
+        c = np.full((m, ldc), 7.0, dt)
+        bias = rng.standard_normal(m if flags == BIAS_ROW else n).astype(dt)
+        want = c[:, :n].astype(np.float64) + prod if flags == ACC else prod.copy()
+        if flags == BIAS_ROW:
+            want += bias[:, None]
+        if flags == BIAS_COL:
+            want += bias[None, :]
+        run(c, ldc, bias if flags & (BIAS_ROW | BIAS_COL) else None, flags)
+        label = f"{k['name']} m={m} n={n} {what} flags={flags}"
+        _close(c[:, :n], want, dt, label)
+        assert (c[:, n:] == 7).all(), f"{label}: wrote past column n"
+    return len(all_flags)
 
 
 def _igemm(k, rng):
@@ -105,19 +118,13 @@ def _igemm(k, rng):
         b[:, :n] = rng.standard_normal((ks * kc, n))
         A = np.where(pad[:, :, None], 0.0, rows[:, :, ::stride].astype(np.float64))  # (ks, mr, kc)
         prod = np.einsum("tip,tpj->ij", A, b.reshape(ks, kc, nr).astype(np.float64))[:m, :n]
-        for flags in (0, ACC, BIAS_COL):
-            ldc = n + 2
-            c = np.full((m, ldc), 3.0, dt)
-            bias = rng.standard_normal(n).astype(dt)
-            want = c[:, :n].astype(np.float64) + prod if flags == ACC else prod.copy()
-            if flags == BIAS_COL:
-                want += bias
+
+        def run(c, ldc, bias, flags, ks=ks, kc=kc, m=m, n=n, a_offset=a_offset, stride=stride,
+                base=base, offsets=offsets, zero=zero, b=b):
             _kernels.ukernel_run(k["index"], (ks, kc, m, n, ldc, a_offset, stride, flags),
-                                 [base, offsets, zero, b, c, bias if flags == BIAS_COL else None])
-            what = f"{k['name']} m={m} n={n} ks={ks} kc={kc} stride={stride} flags={flags}"
-            _close(c[:, :n], want, dt, what)
-            assert (c[:, n:] == 3).all(), f"{what}: wrote past column n"
-            cases += 1
+                                 [base, offsets, zero, b, c, bias])
+
+        cases += _tile_flags(k, rng, prod, (0, ACC, BIAS_COL), run, f"ks={ks} kc={kc} stride={stride}")
     return cases
 
 
