@@ -1045,7 +1045,7 @@ def _relu_backward(grad: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def _softmax(x: np.ndarray) -> np.ndarray | None:
     """Softmax over the last axis by the C kernel the one-call inference pass runs
-    (csrc/ops/softmax.c), or None where it does not take `x`."""
+    (csrc/ops/softmax-template.h), or None where it does not take `x`."""
     return _nnfront.softmax(x)
 
 
