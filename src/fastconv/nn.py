@@ -349,7 +349,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     Notes
     -----
     A window holding NaN yields NaN. Ties go to the first maximum in
-    row-major window order. Runs the SIMD kernels of ``csrc/ops/maxpool2d.c``
+    row-major window order. Runs the SIMD kernels of ``csrc/ops/maxpool2d-template.h``
     (dilated windows have kernels of their own), threaded over planes or
     rows, with the GIL released.
 
