@@ -1,4 +1,4 @@
-"""The model's one-call inference pass (fastconv._inference, csrc/ops/forward.c)
+"""The model's one-call inference pass (fastconv._inference, csrc/ops/forward-template.h)
 and the softmax kernel it ends with (csrc/ops/softmax-template.h).
 
 The pass must give the layer-by-layer bits for every model it takes (the
