@@ -1,5 +1,5 @@
-"""The model's one-call inference pass (fastconv._inference, csrc/ops/forward.c)
-and the softmax kernel it ends with (csrc/ops/softmax.c).
+"""The model's one-call inference pass (fastconv._inference, csrc/ops/forward-template.h)
+and the softmax kernel it ends with (csrc/ops/softmax-template.h).
 
 The pass must give the layer-by-layer bits for every model it takes (the
 layers run one by one when it is switched off), match an independent float64

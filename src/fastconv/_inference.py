@@ -1,7 +1,7 @@
 """A Sequential model's inference pass as one C call.
 
 `forward_plan` turns the model's layers, for samples of one shape and dtype,
-into the chain of steps ``fc_*_forward`` runs (csrc/ops/forward.c; the
+into the chain of steps ``fc_*_forward`` runs (csrc/ops/forward-template.h; the
 Cython side is ``_nnfront.ForwardPlan``). Each step calls the entry point the
 layer itself calls, with the same arguments, so the chain's output is the
 layer-by-layer output bit for bit; what it saves is the Python between the

@@ -460,7 +460,7 @@ cdef enum:
 
 cdef class ForwardPlan:
     """A Sequential model's inference pass on samples of one shape and dtype as
-    one C call (``fc_*_forward``, csrc/ops/forward.c).
+    one C call (``fc_*_forward``, csrc/ops/forward-template.h).
 
     `steps` lists, in order, tuples ``(op, act, cdims, copts, pdims, popts,
     rows, k, m, layer)``: op and act the fc_step_op and fc_activation codes;

@@ -113,7 +113,7 @@ class _Softmax(Activation):
 
     def forward(self, z: Array) -> Array:
         # the model's own arrays go to the C kernel the one-call inference pass
-        # runs too (csrc/ops/softmax.c), so both give the same bits
+        # runs too (csrc/ops/softmax-template.h), so both give the same bits
         out = nn._softmax(z) if _own(z) else None
         return nn.softmax(z, axis=-1) if out is None else out
 

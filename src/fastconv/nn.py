@@ -349,7 +349,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     Notes
     -----
     A window holding NaN yields NaN. Ties go to the first maximum in
-    row-major window order. Runs the SIMD kernels of ``csrc/ops/maxpool2d.c``
+    row-major window order. Runs the SIMD kernels of ``csrc/ops/maxpool2d-template.h``
     (dilated windows have kernels of their own), threaded over planes or
     rows, with the GIL released.
 
@@ -1045,7 +1045,7 @@ def _relu_backward(grad: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def _softmax(x: np.ndarray) -> np.ndarray | None:
     """Softmax over the last axis by the C kernel the one-call inference pass runs
-    (csrc/ops/softmax.c), or None where it does not take `x`."""
+    (csrc/ops/softmax-template.h), or None where it does not take `x`."""
     return _nnfront.softmax(x)
 
 

@@ -1,0 +1,16 @@
+/* f32 max_pool2d drivers, forward and backward: the template in
+ * maxpool2d-template.h at float. */
+#define MAX_POOL2D fc_f32_max_pool2d
+#define MAX_POOL2D_PLAN fc_f32_max_pool2d_plan
+#define MAX_POOL2D_BACKWARD fc_f32_max_pool2d_backward
+#define MAX_POOL2D_BACKWARD_PLAN fc_f32_max_pool2d_backward_plan
+#define T float
+#define MAXPOOL_UKERNEL fc_f32_maxpool_ukernel
+#define TABLE_MAXPOOL_ROW f32_maxpool_row
+#define TABLE_MAXPOOL_ROW_DILATED f32_maxpool_row_dilated
+#define TABLE_MAXPOOL_NHWC f32_maxpool_nhwc
+#define TABLE_MAXPOOL_NHWC_DILATED f32_maxpool_nhwc_dilated
+#define MAXPOOL_ROW_SCALAR fc_f32_maxpool_row_ukernel__scalar
+#define MAXPOOL_ROW_DILATED_SCALAR fc_f32_maxpool_row_dilated_ukernel__scalar
+#define LOCAL(x) fc_f32_##x
+#include "maxpool2d-template.h"

@@ -1,0 +1,123 @@
+/* Template of a model's inference pass in one call (fc_*_forward), and of
+ * that pass over batches across threads (fc_*_forward_batches), for one dtype.
+ * Runs a chain of steps (fastconv.h: fc_step) on n samples: each step calls
+ * the op's own entry point (conv2d, the fused conv+pool, max_pool2d, dense)
+ * with the arguments the model layer would pass it, then the activation, so
+ * the chain's bits are the layer-by-layer bits. Intermediate outputs alternate
+ * in the caller's scratch: even steps write its first part, odd steps the
+ * rest; the last step writes y.
+ *
+ * Included once by f32-forward.c and by f64-forward.c, which define the entry
+ * points' full names FORWARD (fc_f32_forward, fc_f64_forward) and
+ * FORWARD_BATCHES (fc_f32_forward_batches, ...), T (float, double), the ops'
+ * entry points the steps call, CONV2D, CONV2D_MAXPOOL, MAX_POOL2D, DENSE,
+ * RELU and SOFTMAX (fc_f32_conv2d, ...), and LOCAL(x), the static helpers'
+ * names (fc_f32_##x, fc_f64_##x). The chain's checks and sizes, which do not
+ * depend on the dtype, are in forward-chain.h; the scratch sizes in forward.c. */
+#include <string.h>
+#include "forward-chain.h"
+
+static int LOCAL(step)(int64_t n, const fc_step *s, const T *src, T *dst) {
+  int64_t in, out, last;
+  fc_step_sizes(s, &in, &out, &last);
+  fc_conv2d_params p = s->conv;
+  fc_pool2d_params q = s->pool;
+  p.n = q.n = n;
+  int st;
+  switch (s->op) {
+    case FC_STEP_CONV2D:
+      st = CONV2D(&p, src, s->weight, s->bias, dst);
+      break;
+    case FC_STEP_CONV2D_MAXPOOL:
+      st = CONV2D_MAXPOOL(&p, &q, src, s->weight, s->bias, dst, NULL);
+      break;
+    case FC_STEP_MAXPOOL: st = MAX_POOL2D(&q, src, dst, NULL); break;
+    case FC_STEP_DENSE:
+      st = DENSE(n * s->rows, s->k, s->m, src, s->weight, s->bias, dst);
+      break;
+    default: /* FC_STEP_ACTIVATION: the activation below reads src */
+      st = FC_OK;
+      break;
+  }
+  if (st != FC_OK) return st;
+  const T *a = s->op == FC_STEP_ACTIVATION ? src : dst;
+  switch (s->act) {
+    case FC_ACT_RELU: return RELU(n * out, a, dst);
+    case FC_ACT_SOFTMAX: return SOFTMAX(n * out / last, last, a, dst);
+    default:
+      if (a != dst) memcpy(dst, a, (size_t)(n * out) * sizeof(T));
+      return FC_OK;
+  }
+}
+
+int FORWARD(int64_t n, int n_steps, const fc_step *steps, const T *x, T *y, T *scratch,
+            int64_t scratch_elems) {
+  int64_t first, final, half[2];
+  const int64_t need = fc_chain_scratch(n, n_steps, steps, &first, &final, half);
+  if (need == -2) return FC_EOVERFLOW;
+  if (need < 0 || scratch_elems < need || (need > 0 && !scratch)) return FC_EINVAL;
+  for (int i = 0; i < n_steps; i++)
+    if (!steps[i].weight && (steps[i].op == FC_STEP_CONV2D ||
+                             steps[i].op == FC_STEP_CONV2D_MAXPOOL ||
+                             steps[i].op == FC_STEP_DENSE))
+      return FC_EINVAL;
+  if (n == 0) return FC_OK;
+  const T *src = x;
+  for (int i = 0; i < n_steps; i++) {
+    T *dst = i == n_steps - 1 ? y : scratch + (i % 2) * n * half[0];
+    const int st = LOCAL(step)(n, &steps[i], src, dst);
+    if (st != FC_OK) return st;
+    src = dst;
+  }
+  return FC_OK;
+}
+
+/* fc_*_forward_batches' region: each thread takes the next batch until none
+ * is left, in its own part of the scratch; the ops inside a region run on
+ * their thread alone (fc_parallel), to the same bits as at any thread count. */
+typedef struct {
+  int (*forward)(const void *self, int64_t n, const void *x, void *y, void *scratch, int64_t elems);
+  int n_steps;
+  const fc_step *steps;
+  int64_t n, batch, in_el, out_el, per_thread, elem_bytes;
+  const char *x;
+  char *y, *scratch;
+  atomic_int status;
+} fc_batches_ctx;
+
+static void fc_batches_tasks(void *arg, int tid, int64_t b0, int64_t b1) {
+  fc_batches_ctx *c = arg;
+  for (int64_t b = b0; b < b1 && atomic_load(&c->status) == FC_OK; b++) {
+    const int64_t i0 = b * c->batch, m = fc_min64(c->batch, c->n - i0);
+    const int st = c->forward(c, m, c->x + i0 * c->in_el * c->elem_bytes,
+                              c->y + i0 * c->out_el * c->elem_bytes,
+                              c->scratch + (int64_t)tid * c->per_thread * c->elem_bytes, c->per_thread);
+    if (st != FC_OK) {
+      int ok = FC_OK;
+      atomic_compare_exchange_strong(&c->status, &ok, st);
+    }
+  }
+}
+
+static int LOCAL(forward_one)(const void *self, int64_t n, const void *x, void *y, void *scratch,
+                              int64_t elems) {
+  const fc_batches_ctx *c = self;
+  return FORWARD(n, c->n_steps, c->steps, x, y, scratch, elems);
+}
+
+int FORWARD_BATCHES(int64_t n, int64_t batch, int n_steps, const fc_step *steps, const T *x,
+                    T *y, T *scratch, int64_t scratch_elems) {
+  int64_t first, final, half[2];
+  if (n < 0 || batch < 1) return FC_EINVAL;
+  const int64_t need = fc_forward_batches_scratch_elems(n, batch, n_steps, steps);
+  if (need == -2) return FC_EOVERFLOW;
+  if (need < 0 || scratch_elems < need || (need > 0 && !scratch)) return FC_EINVAL;
+  if (n == 0) return FC_OK;
+  fc_chain_scratch(1, n_steps, steps, &first, &final, half);
+  const int nt = fc_batches_threads(n, batch, n_steps, steps);
+  fc_batches_ctx c = {LOCAL(forward_one), n_steps, steps, n, batch, first, final,
+                      need / nt, (int64_t)sizeof(T), (const char *)x, (char *)y,
+                      (char *)scratch, FC_OK};
+  const int r = fc_parallel_for(nt, fc_ceil_div(n, batch), 1, fc_batches_tasks, &c);
+  return r != FC_OK ? r : atomic_load(&c.status);
+}

@@ -1,0 +1,101 @@
+/* Template of the relu driver, forward and backward, for one dtype: splits the
+ * arrays into chunks of whole cache lines and runs the table's microkernel on
+ * each, in parallel above the serial threshold.
+ *
+ * Included once by f32-relu.c and by f64-relu.c, which define the entry
+ * points' full names RELU (fc_f32_relu, fc_f64_relu), RELU_BACKWARD
+ * (fc_f32_relu_backward, ...) and RELU_PLAN (fc_f32_relu_plan, ...), T (float,
+ * double), the microkernel types UNARY_UKERNEL and BINARY_UKERNEL
+ * (fc_f32_unary_ukernel, fc_f32_binary_ukernel, ...) and the table's members
+ * TABLE_RELU and TABLE_RELU_BWD (f32_relu, f32_relu_bwd, ...), and LOCAL(x),
+ * the static helpers' names (fc_f32_##x, fc_f64_##x). */
+#include "internal.h"
+
+enum { FC_RELU_CHUNK = 1 << 16 }; /* elements per task: 256-512 KiB */
+
+/* One pass of the table's kernel (bytes: what one element reads and writes),
+ * in chunks of FC_RELU_CHUNK over the threads the work is worth. */
+static int fc_relu_plan_for(int64_t n, int64_t bytes, fc_any_ukernel fn, fc_plan *pl) {
+  pl->algorithm = "elementwise";
+  pl->kernel_fn = fn;
+  pl->row_block = FC_RELU_CHUNK;
+  pl->tasks = fc_ceil_div(n, FC_RELU_CHUNK);
+  pl->threads = fc_threads_for(FC_NS_BYTES(fc_sat_mul(bytes, n)), pl->tasks);
+  return FC_OK;
+}
+
+int RELU_PLAN(int64_t n, int backward, fc_plan *pl) {
+  const fc_ukernel_table *tab = fc_table();
+  fc_plan_init(pl, tab);
+  if (n < 0) return FC_EINVAL;
+  if (backward)
+    fc_relu_plan_for(n, 3 * (int64_t)sizeof(T), (fc_any_ukernel)tab->TABLE_RELU_BWD, pl);
+  else
+    fc_relu_plan_for(n, 2 * (int64_t)sizeof(T), (fc_any_ukernel)tab->TABLE_RELU, pl);
+  fc_plan_name(pl);
+  return FC_OK;
+}
+
+typedef struct {
+  UNARY_UKERNEL fn;
+  const T *x;
+  T *y;
+  int64_t n;
+} fc_relu_ctx;
+
+static void LOCAL(relu_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
+  (void)tid;
+  const fc_relu_ctx *c = arg;
+  const int64_t i0 = t0 * FC_RELU_CHUNK, i1 = fc_min64(c->n, t1 * FC_RELU_CHUNK);
+  c->fn((size_t)(i1 - i0), c->x + i0, c->y + i0);
+}
+
+int RELU(int64_t n, const T *x, T *y) {
+  const fc_ukernel_table *tab = fc_table();
+  fc_plan pl;
+  fc_plan_init(&pl, tab);
+  if (n < 0) return FC_EINVAL;
+  const UNARY_UKERNEL fn = tab->TABLE_RELU;
+  fc_relu_plan_for(n, 2 * (int64_t)sizeof(T), (fc_any_ukernel)fn, &pl);
+  if (fc_record_plan(&pl)) return FC_OK;
+  const int64_t ntasks = pl.tasks;
+  const int nt = pl.threads;
+  if (nt <= 1) {
+    fn((size_t)n, x, y);
+    return FC_OK;
+  }
+  fc_relu_ctx c = {fn, x, y, n};
+  return fc_parallel_for(nt, ntasks, 0, LOCAL(relu_tasks), &c);
+}
+
+typedef struct {
+  BINARY_UKERNEL fn;
+  const T *gy, *x;
+  T *gx;
+  int64_t n;
+} fc_relu_bwd_ctx;
+
+static void LOCAL(relu_bwd_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
+  (void)tid;
+  const fc_relu_bwd_ctx *c = arg;
+  const int64_t i0 = t0 * FC_RELU_CHUNK, i1 = fc_min64(c->n, t1 * FC_RELU_CHUNK);
+  c->fn((size_t)(i1 - i0), c->gy + i0, c->x + i0, c->gx + i0);
+}
+
+int RELU_BACKWARD(int64_t n, const T *gy, const T *x, T *gx) {
+  const fc_ukernel_table *tab = fc_table();
+  fc_plan pl;
+  fc_plan_init(&pl, tab);
+  if (n < 0) return FC_EINVAL;
+  const BINARY_UKERNEL fn = tab->TABLE_RELU_BWD;
+  fc_relu_plan_for(n, 3 * (int64_t)sizeof(T), (fc_any_ukernel)fn, &pl);
+  if (fc_record_plan(&pl)) return FC_OK;
+  const int64_t ntasks = pl.tasks;
+  const int nt = pl.threads;
+  if (nt <= 1) {
+    fn((size_t)n, gy, x, gx);
+    return FC_OK;
+  }
+  fc_relu_bwd_ctx c = {fn, gy, x, gx, n};
+  return fc_parallel_for(nt, ntasks, 0, LOCAL(relu_bwd_tasks), &c);
+}
