@@ -427,7 +427,7 @@ def conv2d_maxpool(x, weight, bias, tuple cdims, tuple copts, tuple pdims, tuple
 # ---- softmax over the last axis (the model layer's activation) --------------------
 
 def softmax(x):
-    """A new array, softmax over the last axis of `x` (csrc/ops/softmax.c), for a
+    """A new array, softmax over the last axis of `x` (csrc/ops/softmax-template.h), for a
     C-contiguous float array; else None."""
     cdef int t = _float_array(x, True), st
     if t < 0:
