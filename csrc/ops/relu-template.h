@@ -36,66 +36,49 @@ int RELU_PLAN(int64_t n, int backward, fc_plan *pl) {
   return FC_OK;
 }
 
+/* One call's operands: the forward reads a into y (unary, b unused), the
+ * backward reads a = gy and b = x into y = gx (binary). */
 typedef struct {
-  UNARY_UKERNEL fn;
-  const T *x;
+  UNARY_UKERNEL unary;
+  BINARY_UKERNEL binary;
+  const T *a, *b;
   T *y;
   int64_t n;
 } fc_relu_ctx;
 
+static void LOCAL(relu_span)(const fc_relu_ctx *c, int64_t i0, int64_t i1) {
+  if (c->unary)
+    c->unary((size_t)(i1 - i0), c->a + i0, c->y + i0);
+  else
+    c->binary((size_t)(i1 - i0), c->a + i0, c->b + i0, c->y + i0);
+}
+
 static void LOCAL(relu_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
   (void)tid;
   const fc_relu_ctx *c = arg;
-  const int64_t i0 = t0 * FC_RELU_CHUNK, i1 = fc_min64(c->n, t1 * FC_RELU_CHUNK);
-  c->fn((size_t)(i1 - i0), c->x + i0, c->y + i0);
+  LOCAL(relu_span)(c, t0 * FC_RELU_CHUNK, fc_min64(c->n, t1 * FC_RELU_CHUNK));
+}
+
+/* Plans and runs one pass (bytes: what an element reads and writes). */
+static int LOCAL(relu_run)(fc_relu_ctx *c, int64_t bytes, fc_any_ukernel fn) {
+  fc_plan pl;
+  fc_plan_init(&pl, fc_table());
+  if (c->n < 0) return FC_EINVAL;
+  fc_relu_plan_for(c->n, bytes, fn, &pl);
+  if (fc_record_plan(&pl)) return FC_OK;
+  if (pl.threads <= 1) {
+    LOCAL(relu_span)(c, 0, c->n);
+    return FC_OK;
+  }
+  return fc_parallel_for(pl.threads, pl.tasks, 0, LOCAL(relu_tasks), c);
 }
 
 int RELU(int64_t n, const T *x, T *y) {
-  const fc_ukernel_table *tab = fc_table();
-  fc_plan pl;
-  fc_plan_init(&pl, tab);
-  if (n < 0) return FC_EINVAL;
-  const UNARY_UKERNEL fn = tab->TABLE_RELU;
-  fc_relu_plan_for(n, 2 * (int64_t)sizeof(T), (fc_any_ukernel)fn, &pl);
-  if (fc_record_plan(&pl)) return FC_OK;
-  const int64_t ntasks = pl.tasks;
-  const int nt = pl.threads;
-  if (nt <= 1) {
-    fn((size_t)n, x, y);
-    return FC_OK;
-  }
-  fc_relu_ctx c = {fn, x, y, n};
-  return fc_parallel_for(nt, ntasks, 0, LOCAL(relu_tasks), &c);
-}
-
-typedef struct {
-  BINARY_UKERNEL fn;
-  const T *gy, *x;
-  T *gx;
-  int64_t n;
-} fc_relu_bwd_ctx;
-
-static void LOCAL(relu_bwd_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
-  (void)tid;
-  const fc_relu_bwd_ctx *c = arg;
-  const int64_t i0 = t0 * FC_RELU_CHUNK, i1 = fc_min64(c->n, t1 * FC_RELU_CHUNK);
-  c->fn((size_t)(i1 - i0), c->gy + i0, c->x + i0, c->gx + i0);
+  fc_relu_ctx c = {fc_table()->TABLE_RELU, NULL, x, NULL, y, n};
+  return LOCAL(relu_run)(&c, 2 * (int64_t)sizeof(T), (fc_any_ukernel)c.unary);
 }
 
 int RELU_BACKWARD(int64_t n, const T *gy, const T *x, T *gx) {
-  const fc_ukernel_table *tab = fc_table();
-  fc_plan pl;
-  fc_plan_init(&pl, tab);
-  if (n < 0) return FC_EINVAL;
-  const BINARY_UKERNEL fn = tab->TABLE_RELU_BWD;
-  fc_relu_plan_for(n, 3 * (int64_t)sizeof(T), (fc_any_ukernel)fn, &pl);
-  if (fc_record_plan(&pl)) return FC_OK;
-  const int64_t ntasks = pl.tasks;
-  const int nt = pl.threads;
-  if (nt <= 1) {
-    fn((size_t)n, gy, x, gx);
-    return FC_OK;
-  }
-  fc_relu_bwd_ctx c = {fn, gy, x, gx, n};
-  return fc_parallel_for(nt, ntasks, 0, LOCAL(relu_bwd_tasks), &c);
+  fc_relu_ctx c = {NULL, fc_table()->TABLE_RELU_BWD, gy, x, gx, n};
+  return LOCAL(relu_run)(&c, 3 * (int64_t)sizeof(T), (fc_any_ukernel)c.binary);
 }
