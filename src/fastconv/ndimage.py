@@ -1020,7 +1020,7 @@ def correlate(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *
 
     Notes
     -----
-    Runs on fastconv's correlation driver (``csrc/ops/correlate2d.c``): the
+    Runs on fastconv's correlation driver (``csrc/ops/correlate-template.h``): the
     last two axes as threaded 2-D correlations over row bands, whose edge
     windows are copied with `mode` applied, the leading axes one kernel slice
     at a time. float64 (and integers and bool, converted to double as SciPy
