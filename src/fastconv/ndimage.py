@@ -393,7 +393,7 @@ def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, 
 
     Notes
     -----
-    Runs on fastconv's line kernels (``csrc/ops/filter1d.c``), which add the
+    Runs on fastconv's line kernels (``csrc/ops/filter1d-template.h``), which add the
     terms in SciPy's order in double without fused multiply-adds; integer
     and bool inputs are converted to double first, as SciPy's line buffers do.
 
