@@ -1,4 +1,4 @@
-/* Template of the 2-D and N-d correlation drivers for one dtype.
+/* Template of the 1-D, 2-D and N-d correlation drivers for one dtype.
  * The output is cut into tasks of `rb` rows x `cb` columns (of one plane, for
  * N-d). A task whose input window (rb + kh - 1 rows x cb + kw - 1 columns)
  * lies inside x runs the row microkernel on x itself; any other task first
@@ -11,16 +11,16 @@
  * pool's threads above the serial threshold.
  *
  * Included once by f32-correlate.c and by f64-correlate.c, which define the
- * entry points' full names CORRELATE2D (fc_f32_correlate2d, fc_f64_correlate2d)
- * and CORRELATEND (fc_f32_correlatend, ...), T (float, double), the row
- * microkernels' type CORRELATE_UKERNEL (fc_f32_correlate_ukernel, ...), the
- * table's members TABLE_CORRELATE (f32_correlate, f64_correlate), the row
- * kernel of correlate2d, and TABLE_NDCORRELATE (f32_correlate,
- * f64_ndcorrelate), that of correlatend, ND_ACCUMULATES (1 if
- * TABLE_NDCORRELATE adds into y: SciPy's order, f64; 0 if it writes y: FMA,
- * f32), and LOCAL(x), the static helpers' names (fc_f32_##x, fc_f64_##x).
- * The checks and the tiling, which do not depend on the dtype, are in
- * correlate-tiles.h. */
+ * entry points' full names CORRELATE1D (fc_f32_correlate1d,
+ * fc_f64_correlate1d), CORRELATE2D (fc_f32_correlate2d, ...) and CORRELATEND
+ * (fc_f32_correlatend, ...), T (float, double), the row microkernels' type
+ * CORRELATE_UKERNEL (fc_f32_correlate_ukernel, ...), the table's members
+ * TABLE_CORRELATE (f32_correlate, f64_correlate), the row kernel of
+ * correlate2d, and TABLE_NDCORRELATE (f32_correlate, f64_ndcorrelate), that of
+ * correlatend, ND_ACCUMULATES (1 if TABLE_NDCORRELATE adds into y: SciPy's
+ * order, f64; 0 if it writes y: FMA, f32), and LOCAL(x), the static helpers'
+ * names (fc_f32_##x, fc_f64_##x). The checks and the tiling, which do not
+ * depend on the dtype, are in correlate-tiles.h. */
 #include "correlate-tiles.h"
 
 /* X(g0 + rr, c0 + cc) for rr < rows, cc < cols into dst (rows x cols, dense);
@@ -269,4 +269,13 @@ int CORRELATEND(const fc_correlatend_params *p, const T *x, const T *k, T fill, 
   if (fc_record_plan(&pl)) return FC_OK;
   const int r = fc_parallel(nt, LOCAL(correlatend_thread), &c);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
+}
+
+/* 1-D correlation with zero extension is the one-row case of correlate2d
+ * (kh = 1, FILL with 0): the 2-D driver's column tasks read x in place and
+ * copy only the windows that cross x's ends. */
+int CORRELATE1D(int64_t n, const T *x, int64_t m, const T *w, int64_t pad_left, int64_t out_n,
+                T *y) {
+  const fc_correlate2d_params p = {1, n, n, 1, m, 1, out_n, 0, pad_left, FC_BOUNDARY_FILL};
+  return CORRELATE2D(&p, x, w, (T)0, y);
 }

@@ -1,5 +1,6 @@
-/* f32 2-D and N-d correlation drivers: the template in correlate-template.h at
- * float. The N-d row kernel is the 2-D one, which writes y (FMA). */
+/* f32 1-D, 2-D and N-d correlation drivers: the template in
+ * correlate-template.h at float. The N-d row kernel is the 2-D one, which writes y (FMA). */
+#define CORRELATE1D fc_f32_correlate1d
 #define CORRELATE2D fc_f32_correlate2d
 #define CORRELATEND fc_f32_correlatend
 #define T float

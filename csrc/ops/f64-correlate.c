@@ -1,5 +1,6 @@
-/* f64 2-D and N-d correlation drivers: the template in correlate-template.h at
- * double. The N-d row kernel adds into y (SciPy's order). */
+/* f64 1-D, 2-D and N-d correlation drivers: the template in
+ * correlate-template.h at double. The N-d row kernel adds into y (SciPy's order). */
+#define CORRELATE1D fc_f64_correlate1d
 #define CORRELATE2D fc_f64_correlate2d
 #define CORRELATEND fc_f64_correlatend
 #define T double
