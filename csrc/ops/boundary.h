@@ -1,6 +1,6 @@
 /* The boundary index rules (fc_boundary, fastconv.h): where a position
- * outside an axis reads from. Used by the drivers (correlate2d.c, filter1d.c)
- * and by the C tests, so the rule is written once. */
+ * outside an axis reads from. Used by the drivers (correlate-template.h,
+ * filter1d-template.h) and by the C tests, so the rule is written once. */
 #ifndef FASTCONV_OPS_BOUNDARY_H
 #define FASTCONV_OPS_BOUNDARY_H
 

@@ -11,7 +11,7 @@ method='direct' (the drop-ins' default, the originals' algorithm class) sums
 directly at every size; 'fft' uses an overlap-save FFT for float and complex
 inputs whose values are all finite; 'auto' picks between the two with the cost
 model below. Paths, by result dtype:
-- float32, float64: direct SIMD kernels (csrc/ops/correlate2d.c), or the FFT;
+- float32, float64: direct SIMD kernels (csrc/ops/correlate-template.h), or the FFT;
 - complex64, complex128: the real kernels on real and imaginary parts (two
   passes for a real kernel, four otherwise), or the FFT;
 - float16: the float32 path, rounded back once (NumPy also sums float16 in

@@ -393,7 +393,7 @@ def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, 
 
     Notes
     -----
-    Runs on fastconv's line kernels (``csrc/ops/filter1d.c``), which add the
+    Runs on fastconv's line kernels (``csrc/ops/filter1d-template.h``), which add the
     terms in SciPy's order in double without fused multiply-adds; integer
     and bool inputs are converted to double first, as SciPy's line buffers do.
 
@@ -1020,7 +1020,7 @@ def correlate(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *
 
     Notes
     -----
-    Runs on fastconv's correlation driver (``csrc/ops/correlate2d.c``): the
+    Runs on fastconv's correlation driver (``csrc/ops/correlate-template.h``): the
     last two axes as threaded 2-D correlations over row bands, whose edge
     windows are copied with `mode` applied, the leading axes one kernel slice
     at a time. float64 (and integers and bool, converted to double as SciPy

@@ -101,7 +101,7 @@ def correlate(a, v, mode="valid", *, method="direct"):
     Notes
     -----
     float32/float64 (and complex64/complex128 as real passes) run on the direct
-    SIMD kernels of ``csrc/ops/correlate1d.c``, threaded. Integers are computed
+    SIMD kernels of ``csrc/ops/correlate-template.h``, threaded. Integers are computed
     exactly on the float64 kernels while every partial sum stays below 2**53;
     float16 is summed in float32 and rounded once, as NumPy does. Everything
     else (larger integers, bool, long double, object, timedelta64) is passed to

@@ -218,7 +218,7 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, method="
     Notes
     -----
     float32 and float64 (complex via real passes) run on the direct SIMD
-    kernels of ``csrc/ops/correlate2d.c`` over padded row bands, threaded, at
+    kernels of ``csrc/ops/correlate-template.h`` over padded row bands, threaded, at
     every kernel size. Integers are exact: the float64 kernels while every
     partial sum stays below 2**53; larger integers and long double go to
     ``scipy.signal`` itself (or, without SciPy, to the exact ``fastconv.slow``).

@@ -1,8 +1,8 @@
-/* ==== correlate2d, correlatend ============================================
- * Parameter checks, the boundary index rules and the tiling shared by both
- * dtypes, then the driver template (correlate-impl.h) for float and double.
- * (correlate1d.c calls the 2-D driver with one row; filter1d.c uses the
- * boundary rules.) */
+/* The checks and tiling of 2-D and N-d correlation, which do not depend on
+ * the dtype: static, for correlate-template.h (f32-correlate.c,
+ * f64-correlate.c), so each instance keeps them inlinable. */
+#ifndef FC_CORRELATE_TILES_H
+#define FC_CORRELATE_TILES_H
 #include <stdatomic.h>
 #include <string.h>
 #include "internal.h"
@@ -74,36 +74,8 @@ static fc_correlate_tiling fc_correlate_tiles(const fc_correlate2d_params *p, si
   return t;
 }
 
-/* How a block's row kernel meets y (correlate-impl.h): it writes y, its sum is
+/* How a block's row kernel meets y (correlate-template.h): it writes y, its sum is
  * added to y through a row buffer, or the kernel adds into y itself. */
 typedef enum { FC_BLOCK_WRITE = 0, FC_BLOCK_ADD = 1, FC_BLOCK_ACCUMULATE = 2 } fc_block_how;
 
-/* ND_UKERNEL: the row kernel of fc_*_correlatend, and whether it adds into y
- * (SciPy's order, f64) or writes y (FMA, f32). */
-#define T float
-#define FC_(x) fc_f32_##x
-#define UKERNEL f32_correlate
-#define UKERNEL_T fc_f32_correlate_ukernel
-#define ND_UKERNEL f32_correlate
-#define ND_ACCUMULATES 0
-#include "correlate-impl.h"
-#undef T
-#undef FC_
-#undef UKERNEL
-#undef UKERNEL_T
-#undef ND_UKERNEL
-#undef ND_ACCUMULATES
-
-#define T double
-#define FC_(x) fc_f64_##x
-#define UKERNEL f64_correlate
-#define UKERNEL_T fc_f64_correlate_ukernel
-#define ND_UKERNEL f64_ndcorrelate
-#define ND_ACCUMULATES 1
-#include "correlate-impl.h"
-#undef T
-#undef FC_
-#undef UKERNEL
-#undef UKERNEL_T
-#undef ND_UKERNEL
-#undef ND_ACCUMULATES
+#endif /* FC_CORRELATE_TILES_H */

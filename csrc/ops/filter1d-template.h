@@ -1,6 +1,4 @@
-/* Driver template of scipy.ndimage's 1-D filters, included by filter1d.c once
- * per dtype with T (float or double), FC_(name) (adds the dtype prefix), and
- * LINE / RUNSUM (dispatch table fields) of types LINE_T / RUNSUM_T.
+/* Template of the drivers of scipy.ndimage's 1-D filters for one dtype.
  *
  * x is (outer, n, inner) in C order and the filter runs along n.
  * - Down columns (inner >= FC_AXIS_MIN_INNER): a task is one block of columns
@@ -19,7 +17,18 @@
  *   kernel runs across the lines (one line alone runs a scalar loop).
  * Tasks are spread over the pool's threads above the serial threshold; every
  * output is computed the same way whatever the split, so the bits never
- * depend on the thread count. */
+ * depend on the thread count.
+ *
+ * Included once by f32-filter1d.c and by f64-filter1d.c, which define the
+ * entry points' full names CORRELATE_AXIS (fc_f32_correlate_axis,
+ * fc_f64_correlate_axis) and UNIFORM_AXIS (fc_f32_uniform_axis, ...), T
+ * (float, double), the microkernels' types NDLINE_UKERNEL and RUNSUM_UKERNEL
+ * (fc_f32_ndline_ukernel, fc_f32_runsum_ukernel, ...) and the table's members
+ * TABLE_NDLINE and TABLE_RUNSUM (f32_ndline, f32_runsum, ...), and LOCAL(x),
+ * the static helpers' names (fc_f32_##x, fc_f64_##x). The checks, the
+ * symmetry test and the task shapes, which do not depend on the dtype, are in
+ * filter1d-tiles.h. */
+#include "filter1d-tiles.h"
 
 typedef struct {
   const fc_axis_params *p;
@@ -28,20 +37,20 @@ typedef struct {
   T fill;
   T *y;
   int sym;
-  LINE_T line;
-  RUNSUM_T runsum;
+  NDLINE_UKERNEL line;
+  RUNSUM_UKERNEL runsum;
   fc_axis_tiling tl;
   _Atomic int64_t next;
   atomic_int failed;
-} FC_(axis_ctx);
+} fc_axis_ctx;
 
 typedef struct {
   const T **rows; /* row pointers of the extended axis, or the m tap pointers */
   T *buf, *out;   /* fill row or window copy; transposed outputs */
   double *acc;
-} FC_(axis_scratch);
+} fc_axis_scratch;
 
-static int FC_(axis_scratch_alloc)(const FC_(axis_ctx) *c, FC_(axis_scratch) *s) {
+static int LOCAL(axis_scratch_alloc)(const fc_axis_ctx *c, fc_axis_scratch *s) {
   const fc_axis_params *p = c->p;
   int64_t nrows, nbuf, nout = 0, nacc = 0;
   if (fc_axis_down_columns(p)) {
@@ -60,25 +69,25 @@ static int FC_(axis_scratch_alloc)(const FC_(axis_ctx) *c, FC_(axis_scratch) *s)
   return (nrows && !s->rows) || !s->buf || (nout && !s->out) || (nacc && !s->acc);
 }
 
-static void FC_(axis_scratch_free)(FC_(axis_scratch) *s) {
+static void LOCAL(axis_scratch_free)(fc_axis_scratch *s) {
   free((void *)s->rows), free(s->buf), free(s->out), free(s->acc);
 }
 
 /* X(g) of a line of length n >= 1 whose values lie `stride` elements apart */
-static inline T FC_(axis_at)(const fc_axis_params *p, const T *line, int64_t stride, T fill,
-                             int64_t g) {
+static inline T LOCAL(axis_at)(const fc_axis_params *p, const T *line, int64_t stride, T fill,
+                               int64_t g) {
   const int64_t i = fc_boundary_map(g, p->n, p->boundary);
   return i < 0 ? fill : line[i * stride];
 }
 
 /* Line l of the outer * inner lines: its first element's offset in x and y. */
-static inline int64_t FC_(axis_line)(const fc_axis_params *p, int64_t l) {
+static inline int64_t LOCAL(axis_line)(const fc_axis_params *p, int64_t l) {
   return (l / p->inner) * p->n * p->inner + l % p->inner;
 }
 
 /* Down columns: columns [c0, c0 + cols) of x[a]. */
-static void FC_(axis_columns)(const FC_(axis_ctx) *c, FC_(axis_scratch) *s, int64_t a,
-                              int64_t c0, int64_t cols) {
+static void LOCAL(axis_columns)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t a,
+                                int64_t c0, int64_t cols) {
   const fc_axis_params *p = c->p;
   const int64_t n = p->n, m = p->m, ld = p->inner;
   const T *x = c->x + a * n * ld + c0;
@@ -105,15 +114,15 @@ static void FC_(axis_columns)(const FC_(axis_ctx) *c, FC_(axis_scratch) *s, int6
 }
 
 /* Along a line: outputs [j0, j1) of line l, correlation. */
-static void FC_(axis_line_correlate)(const FC_(axis_ctx) *c, FC_(axis_scratch) *s, int64_t l,
-                                     int64_t j0, int64_t j1) {
+static void LOCAL(axis_line_correlate)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t l,
+                                       int64_t j0, int64_t j1) {
   const fc_axis_params *p = c->p;
   const int64_t n = p->n, m = p->m, stride = p->inner;
-  const T *x = c->x + FC_(axis_line)(p, l);
-  T *y = c->y + FC_(axis_line)(p, l);
+  const T *x = c->x + LOCAL(axis_line)(p, l);
+  T *y = c->y + LOCAL(axis_line)(p, l);
   if (stride > 1) { /* gathered, filtered, scattered */
     for (int64_t i = 0; i < j1 - j0 + m - 1; i++)
-      s->buf[i] = FC_(axis_at)(p, x, stride, c->fill, j0 - p->pad + i);
+      s->buf[i] = LOCAL(axis_at)(p, x, stride, c->fill, j0 - p->pad + i);
     for (int64_t t = 0; t < m; t++) s->rows[t] = s->buf + t;
     c->line((size_t)(j1 - j0), (size_t)m, s->rows, c->w, c->sym, s->out);
     for (int64_t i = j0; i < j1; i++) y[i * stride] = s->out[i - j0];
@@ -131,7 +140,7 @@ static void FC_(axis_line_correlate)(const FC_(axis_ctx) *c, FC_(axis_scratch) *
       base = x + s0 - p->pad;
     } else {
       for (int64_t i = 0; i < s1 - s0 + m - 1; i++)
-        s->buf[i] = FC_(axis_at)(p, x, 1, c->fill, s0 - p->pad + i);
+        s->buf[i] = LOCAL(axis_at)(p, x, 1, c->fill, s0 - p->pad + i);
       base = s->buf;
     }
     for (int64_t t = 0; t < m; t++) s->rows[t] = base + t;
@@ -140,20 +149,20 @@ static void FC_(axis_line_correlate)(const FC_(axis_ctx) *c, FC_(axis_scratch) *
 }
 
 /* Along lines: the running mean of lines [l0, l0 + lanes). */
-static void FC_(axis_line_uniform)(const FC_(axis_ctx) *c, FC_(axis_scratch) *s, int64_t l0,
-                                   int64_t lanes) {
+static void LOCAL(axis_line_uniform)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t l0,
+                                     int64_t lanes) {
   const fc_axis_params *p = c->p;
   const int64_t n = p->n, m = p->m, pad = p->pad, stride = p->inner;
   const double dm = (double)m;
   if (lanes == 1) { /* NI_UniformFilter1D's loop itself */
-    const T *x = c->x + FC_(axis_line)(p, l0);
-    T *y = c->y + FC_(axis_line)(p, l0);
+    const T *x = c->x + LOCAL(axis_line)(p, l0);
+    T *y = c->y + LOCAL(axis_line)(p, l0);
     double tmp = 0.0;
-    for (int64_t i = 0; i < m; i++) tmp += (double)FC_(axis_at)(p, x, stride, c->fill, i - pad);
+    for (int64_t i = 0; i < m; i++) tmp += (double)LOCAL(axis_at)(p, x, stride, c->fill, i - pad);
     y[0] = (T)(tmp / dm);
     for (int64_t i = 1; i < n; i++) {
-      tmp += (double)FC_(axis_at)(p, x, stride, c->fill, i + m - 1 - pad) -
-             (double)FC_(axis_at)(p, x, stride, c->fill, i - 1 - pad);
+      tmp += (double)LOCAL(axis_at)(p, x, stride, c->fill, i + m - 1 - pad) -
+             (double)LOCAL(axis_at)(p, x, stride, c->fill, i - 1 - pad);
       y[i * stride] = (T)(tmp / dm);
     }
     return;
@@ -161,7 +170,7 @@ static void FC_(axis_line_uniform)(const FC_(axis_ctx) *c, FC_(axis_scratch) *s,
   T *ext = s->buf, *out = s->out;
   double *acc = s->acc;
   int64_t base[FC_AXIS_LANES];
-  for (int64_t l = 0; l < lanes; l++) base[l] = FC_(axis_line)(p, l0 + l);
+  for (int64_t l = 0; l < lanes; l++) base[l] = LOCAL(axis_line)(p, l0 + l);
   for (int64_t r0 = 0; r0 < n; r0 += FC_AXIS_RUN) {
     const int64_t r1 = fc_min64(r0 + FC_AXIS_RUN, n);
     const int64_t glo = r0 == 0 ? -pad : r0 - 1 - pad, ghi = r1 + m - 2 - pad; /* X rows used */
@@ -189,50 +198,50 @@ static void FC_(axis_line_uniform)(const FC_(axis_ctx) *c, FC_(axis_scratch) *s,
   }
 }
 
-static void FC_(axis_task)(const FC_(axis_ctx) *c, FC_(axis_scratch) *s, int64_t task) {
+static void LOCAL(axis_task)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t task) {
   const fc_axis_params *p = c->p;
   const fc_axis_tiling *tl = &c->tl;
   if (fc_axis_down_columns(p)) {
     const int64_t a = task / tl->col_tasks, c0 = (task % tl->col_tasks) * tl->cb;
-    FC_(axis_columns)(c, s, a, c0, fc_min64(tl->cb, p->inner - c0));
+    LOCAL(axis_columns)(c, s, a, c0, fc_min64(tl->cb, p->inner - c0));
   } else if (c->w == NULL) {
     const int64_t l0 = task * tl->lines;
-    FC_(axis_line_uniform)(c, s, l0, fc_min64(tl->lines, tl->nlines - l0));
+    LOCAL(axis_line_uniform)(c, s, l0, fc_min64(tl->lines, tl->nlines - l0));
   } else {
     const int64_t l0 = (task / tl->chunks) * tl->lines, j0 = (task % tl->chunks) * tl->chunk;
     const int64_t l1 = fc_min64(l0 + tl->lines, tl->nlines), j1 = fc_min64(j0 + tl->chunk, p->n);
-    for (int64_t l = l0; l < l1; l++) FC_(axis_line_correlate)(c, s, l, j0, j1);
+    for (int64_t l = l0; l < l1; l++) LOCAL(axis_line_correlate)(c, s, l, j0, j1);
   }
 }
 
-static void FC_(axis_thread)(void *arg, int tid, int team) {
+static void LOCAL(axis_thread)(void *arg, int tid, int team) {
   (void)tid, (void)team;
-  FC_(axis_ctx) *c = arg;
-  FC_(axis_scratch) s = {NULL, NULL, NULL, NULL};
+  fc_axis_ctx *c = arg;
+  fc_axis_scratch s = {NULL, NULL, NULL, NULL};
   int have = 0;
   for (;;) {
     const int64_t task = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
     if (task >= c->tl.ntasks || atomic_load_explicit(&c->failed, memory_order_relaxed)) break;
-    if (!have && FC_(axis_scratch_alloc)(c, &s)) {
+    if (!have && LOCAL(axis_scratch_alloc)(c, &s)) {
       atomic_store_explicit(&c->failed, 1, memory_order_relaxed);
       break;
     }
     have = 1;
-    FC_(axis_task)(c, &s, task);
+    LOCAL(axis_task)(c, &s, task);
   }
-  FC_(axis_scratch_free)(&s);
+  LOCAL(axis_scratch_free)(&s);
 }
 
-static int FC_(axis_run)(const fc_axis_params *p, const T *x, const double *w, T fill, T *y) {
+static int LOCAL(axis_run)(const fc_axis_params *p, const T *x, const double *w, T fill, T *y) {
   const int st = fc_axis_check(p);
   if (st != FC_OK) return st;
   const int64_t total = p->outer * p->n * p->inner;
   if (total == 0) return FC_OK;
   const fc_ukernel_table *table = fc_table();
-  FC_(axis_ctx) c;
+  fc_axis_ctx c;
   c.p = p, c.x = x, c.w = w, c.fill = fill, c.y = y;
   c.sym = w ? fc_axis_symmetry(w, p->m) : 0;
-  c.line = table->LINE, c.runsum = table->RUNSUM;
+  c.line = table->TABLE_NDLINE, c.runsum = table->TABLE_RUNSUM;
   c.tl = fc_axis_tiles(p, w == NULL);
   atomic_init(&c.next, 0);
   atomic_init(&c.failed, 0);
@@ -248,15 +257,15 @@ static int FC_(axis_run)(const fc_axis_params *p, const T *x, const double *w, T
   pl.kernel_fn = w ? FC_UKERNEL_FN(c.line) : FC_UKERNEL_FN(c.runsum);
   pl.tasks = c.tl.ntasks, pl.threads = nt;
   if (fc_record_plan(&pl)) return FC_OK;
-  const int r = fc_parallel(nt, FC_(axis_thread), &c);
+  const int r = fc_parallel(nt, LOCAL(axis_thread), &c);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }
 
-int FC_(correlate_axis)(const fc_axis_params *p, const T *x, const double *w, T fill, T *y) {
+int CORRELATE_AXIS(const fc_axis_params *p, const T *x, const double *w, T fill, T *y) {
   if (w == NULL) return FC_EINVAL;
-  return FC_(axis_run)(p, x, w, fill, y);
+  return LOCAL(axis_run)(p, x, w, fill, y);
 }
 
-int FC_(uniform_axis)(const fc_axis_params *p, const T *x, T fill, T *y) {
-  return FC_(axis_run)(p, x, NULL, fill, y);
+int UNIFORM_AXIS(const fc_axis_params *p, const T *x, T fill, T *y) {
+  return LOCAL(axis_run)(p, x, NULL, fill, y);
 }

@@ -1,8 +1,4 @@
-/* Driver template for 2-D and N-d correlation, included by correlate2d.c once
- * per dtype with T (float or double), FC_(name) (adds the dtype prefix),
- * UKERNEL (the dispatch table field of correlate2d's row kernel), ND_UKERNEL
- * (correlatend's) and ND_ACCUMULATES (1 if ND_UKERNEL adds into y).
- *
+/* Template of the 1-D, 2-D and N-d correlation drivers for one dtype.
  * The output is cut into tasks of `rb` rows x `cb` columns (of one plane, for
  * N-d). A task whose input window (rb + kh - 1 rows x cb + kw - 1 columns)
  * lies inside x runs the row microkernel on x itself; any other task first
@@ -12,12 +8,25 @@
  * N-d correlation runs the plane's block once per kernel slice over the
  * leading axes (a slice whose leading index falls outside with FILL reads a
  * band of fill values), adding into the block of y. Tasks are spread over the
- * pool's threads above the serial threshold. */
+ * pool's threads above the serial threshold.
+ *
+ * Included once by f32-correlate.c and by f64-correlate.c, which define the
+ * entry points' full names CORRELATE1D (fc_f32_correlate1d,
+ * fc_f64_correlate1d), CORRELATE2D (fc_f32_correlate2d, ...) and CORRELATEND
+ * (fc_f32_correlatend, ...), T (float, double), the row microkernels' type
+ * CORRELATE_UKERNEL (fc_f32_correlate_ukernel, ...), the table's members
+ * TABLE_CORRELATE (f32_correlate, f64_correlate), the row kernel of
+ * correlate2d, and TABLE_NDCORRELATE (f32_correlate, f64_ndcorrelate), that of
+ * correlatend, ND_ACCUMULATES (1 if TABLE_NDCORRELATE adds into y: SciPy's
+ * order, f64; 0 if it writes y: FMA, f32), and LOCAL(x), the static helpers'
+ * names (fc_f32_##x, fc_f64_##x). The checks and the tiling, which do not
+ * depend on the dtype, are in correlate-tiles.h. */
+#include "correlate-tiles.h"
 
 /* X(g0 + rr, c0 + cc) for rr < rows, cc < cols into dst (rows x cols, dense);
  * x == NULL stands for a plane of fill values. */
-static void FC_(correlate_band)(const fc_correlate2d_params *p, const T *x, T fill, int64_t g0,
-                                int64_t rows, int64_t c0, int64_t cols, T *dst) {
+static void LOCAL(correlate_band)(const fc_correlate2d_params *p, const T *x, T fill, int64_t g0,
+                                  int64_t rows, int64_t c0, int64_t cols, T *dst) {
   if (x == NULL) {
     for (int64_t i = 0; i < rows * cols; i++) dst[i] = fill;
     return;
@@ -47,10 +56,10 @@ static void FC_(correlate_band)(const fc_correlate2d_params *p, const T *x, T fi
  * into *scratch (allocated on first need, scratch_elems elements); FC_BLOCK_ADD
  * uses *rowbuf (cols elements, allocated likewise); `how` is an fc_block_how.
  * Returns 0, or 1 when an allocation fails. */
-static int FC_(correlate_block)(const fc_correlate2d_params *p, const T *x, const T *k, T fill,
-                                T *y, int64_t r0, int64_t rows, int64_t c0, int64_t cols,
-                                const fc_correlate_tiling *tl, UKERNEL_T fn, int how,
-                                T **scratch, T **rowbuf) {
+static int LOCAL(correlate_block)(const fc_correlate2d_params *p, const T *x, const T *k, T fill,
+                                  T *y, int64_t r0, int64_t rows, int64_t c0, int64_t cols,
+                                  const fc_correlate_tiling *tl, CORRELATE_UKERNEL fn, int how,
+                                  T **scratch, T **rowbuf) {
   const int64_t g0 = r0 - p->pad_top, h0 = c0 - p->pad_left; /* window origin in x */
   const int64_t wrows = rows + p->kh - 1, wcols = cols + p->kw - 1;
   const T *src;
@@ -61,7 +70,7 @@ static int FC_(correlate_block)(const fc_correlate2d_params *p, const T *x, cons
   } else {
     if (*scratch == NULL) *scratch = fc_alloc((size_t)tl->scratch_elems * sizeof(T));
     if (*scratch == NULL) return 1;
-    FC_(correlate_band)(p, x, fill, g0, wrows, h0, wcols, *scratch);
+    LOCAL(correlate_band)(p, x, fill, g0, wrows, h0, wcols, *scratch);
     src = *scratch;
     lds = wcols;
   }
@@ -82,12 +91,12 @@ static int FC_(correlate_block)(const fc_correlate2d_params *p, const T *x, cons
 }
 
 /* One task of a 2-D correlation: a band of rows x a block of columns of y. */
-static int FC_(correlate_task)(const fc_correlate2d_params *p, const T *x, const T *k, T fill,
-                               T *y, const fc_correlate_tiling *tl, UKERNEL_T fn, int64_t task,
-                               T **scratch) {
+static int LOCAL(correlate_task)(const fc_correlate2d_params *p, const T *x, const T *k, T fill,
+                                 T *y, const fc_correlate_tiling *tl, CORRELATE_UKERNEL fn,
+                                 int64_t task, T **scratch) {
   const int64_t r0 = (task / tl->col_tasks) * tl->rb, c0 = (task % tl->col_tasks) * tl->cb;
   const int64_t rows = fc_min64(tl->rb, p->oh - r0), cols = fc_min64(tl->cb, p->ow - c0);
-  return FC_(correlate_block)(p, x, k, fill, y, r0, rows, c0, cols, tl, fn, FC_BLOCK_WRITE,
+  return LOCAL(correlate_block)(p, x, k, fill, y, r0, rows, c0, cols, tl, fn, FC_BLOCK_WRITE,
                               scratch, NULL);
 }
 
@@ -99,26 +108,26 @@ typedef struct {
   T fill;
   T *y;
   const fc_correlate_tiling *tl;
-  UKERNEL_T fn;
+  CORRELATE_UKERNEL fn;
   int64_t ntasks;
   _Atomic int64_t next;
   atomic_int failed;
-} FC_(correlate_ctx);
+} fc_correlate_ctx;
 
-static void FC_(correlate_thread)(void *arg, int tid, int team) {
+static void LOCAL(correlate_thread)(void *arg, int tid, int team) {
   (void)tid, (void)team;
-  FC_(correlate_ctx) *c = arg;
+  fc_correlate_ctx *c = arg;
   T *scratch = NULL;
   for (;;) {
     const int64_t task = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
     if (task >= c->ntasks || atomic_load_explicit(&c->failed, memory_order_relaxed)) break;
-    if (FC_(correlate_task)(c->p, c->x, c->k, c->fill, c->y, c->tl, c->fn, task, &scratch))
+    if (LOCAL(correlate_task)(c->p, c->x, c->k, c->fill, c->y, c->tl, c->fn, task, &scratch))
       atomic_store_explicit(&c->failed, 1, memory_order_relaxed);
   }
   free(scratch);
 }
 
-int FC_(correlate2d)(const fc_correlate2d_params *p, const T *x, const T *k, T fill, T *y) {
+int CORRELATE2D(const fc_correlate2d_params *p, const T *x, const T *k, T fill, T *y) {
   const int st = fc_correlate2d_check(p);
   if (st != FC_OK) return st;
   if (p->oh == 0 || p->ow == 0) return FC_OK;
@@ -131,7 +140,7 @@ int FC_(correlate2d)(const fc_correlate2d_params *p, const T *x, const T *k, T f
   const int64_t work = fc_max64(FC_NS_FLOPS(2 * macs), FC_NS_BYTES(bytes));
   const fc_correlate_tiling tl = fc_correlate_tiles(p, sizeof(T), 1, fc_threads_for(work, INT64_MAX));
   if (tl.scratch_elems < 0) return FC_EOVERFLOW;
-  const UKERNEL_T fn = fc_table()->UKERNEL;
+  const CORRELATE_UKERNEL fn = fc_table()->TABLE_CORRELATE;
   const int64_t ntasks = tl.row_tasks * tl.col_tasks;
   const int nt = fc_threads_for(work, ntasks);
   fc_plan pl;
@@ -147,12 +156,12 @@ int FC_(correlate2d)(const fc_correlate2d_params *p, const T *x, const T *k, T f
     T small[512];  /* a small call's window band, without malloc */
     T *scratch = tl.scratch_elems <= 512 ? small : NULL;
     for (int64_t task = 0; task < ntasks && !failed; task++)
-      failed = FC_(correlate_task)(p, x, k, fill, y, &tl, fn, task, &scratch);
+      failed = LOCAL(correlate_task)(p, x, k, fill, y, &tl, fn, task, &scratch);
     if (scratch != small) free(scratch);
     return failed ? FC_ENOMEM : FC_OK;
   }
-  FC_(correlate_ctx) c = {p, x, k, fill, y, &tl, fn, ntasks, 0, 0};
-  const int r = fc_parallel(nt, FC_(correlate_thread), &c);
+  fc_correlate_ctx c = {p, x, k, fill, y, &tl, fn, ntasks, 0, 0};
+  const int r = fc_parallel(nt, LOCAL(correlate_thread), &c);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }
 
@@ -169,14 +178,14 @@ typedef struct {
   T fill;
   T *y;
   fc_correlate_tiling tl;
-  UKERNEL_T fn;
+  CORRELATE_UKERNEL fn;
   int64_t ntasks;
   _Atomic int64_t next;
   atomic_int failed;
-} FC_(correlatend_ctx);
+} fc_correlatend_ctx;
 
-static int FC_(correlatend_task)(const FC_(correlatend_ctx) *c, int64_t task, T **scratch,
-                                 T **rowbuf) {
+static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task, T **scratch,
+                                   T **rowbuf) {
   const fc_correlatend_params *p = c->p;
   const fc_correlate2d_params *q = &c->plane;
   const fc_correlate_tiling *tl = &c->tl;
@@ -202,8 +211,8 @@ static int FC_(correlatend_task)(const FC_(correlatend_ctx) *c, int64_t task, T 
     }
     const T *x = inside ? c->x + src * c->plane_elems : NULL;
     const int how = ND_ACCUMULATES ? FC_BLOCK_ACCUMULATE : s ? FC_BLOCK_ADD : FC_BLOCK_WRITE;
-    if (FC_(correlate_block)(q, x, c->k + s * q->kh * q->kw, c->fill, y, r0, rows, c0, cols, tl,
-                             c->fn, how, scratch, rowbuf))
+    if (LOCAL(correlate_block)(q, x, c->k + s * q->kh * q->kw, c->fill, y, r0, rows, c0, cols, tl,
+                               c->fn, how, scratch, rowbuf))
       return 1;
     for (int a = c->lead - 1; a >= 0; a--) { /* next slice, C order */
       if (++t[a] < p->kshape[a]) break;
@@ -213,21 +222,21 @@ static int FC_(correlatend_task)(const FC_(correlatend_ctx) *c, int64_t task, T 
   return 0;
 }
 
-static void FC_(correlatend_thread)(void *arg, int tid, int team) {
+static void LOCAL(correlatend_thread)(void *arg, int tid, int team) {
   (void)tid, (void)team;
-  FC_(correlatend_ctx) *c = arg;
+  fc_correlatend_ctx *c = arg;
   T *scratch = NULL, *rowbuf = NULL;
   for (;;) {
     const int64_t task = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
     if (task >= c->ntasks || atomic_load_explicit(&c->failed, memory_order_relaxed)) break;
-    if (FC_(correlatend_task)(c, task, &scratch, &rowbuf))
+    if (LOCAL(correlatend_task)(c, task, &scratch, &rowbuf))
       atomic_store_explicit(&c->failed, 1, memory_order_relaxed);
   }
   free(scratch);
   free(rowbuf);
 }
 
-int FC_(correlatend)(const fc_correlatend_params *p, const T *x, const T *k, T fill, T *y) {
+int CORRELATEND(const fc_correlatend_params *p, const T *x, const T *k, T fill, T *y) {
   int st = fc_correlatend_check(p);
   if (st != FC_OK) return st;
   const int64_t total = fc_prod(p->ndim, p->shape), taps = fc_prod(p->ndim, p->kshape);
@@ -237,7 +246,7 @@ int FC_(correlatend)(const fc_correlatend_params *p, const T *x, const T *k, T f
   const fc_correlate2d_params q = {h, w, w, d >= 2 ? p->kshape[d - 2] : 1, p->kshape[d - 1], h,
                                    w, d >= 2 ? p->pad[d - 2] : 0, p->pad[d - 1], p->boundary};
   if ((st = fc_correlate2d_check(&q)) != FC_OK) return st;
-  FC_(correlatend_ctx) c;
+  fc_correlatend_ctx c;
   c.p = p, c.plane = q, c.lead = lead, c.plane_elems = h * w;
   c.kslices = taps / (q.kh * q.kw);
   c.x = x, c.k = k, c.fill = fill, c.y = y;
@@ -248,7 +257,7 @@ int FC_(correlatend)(const fc_correlatend_params *p, const T *x, const T *k, T f
   if (c.tl.scratch_elems < 0) return FC_EOVERFLOW;
   c.plane_tasks = c.tl.row_tasks * c.tl.col_tasks;
   if (!fc_mul(total / c.plane_elems, c.plane_tasks, &c.ntasks)) return FC_EOVERFLOW;
-  c.fn = fc_table()->ND_UKERNEL;
+  c.fn = fc_table()->TABLE_NDCORRELATE;
   atomic_init(&c.next, 0);
   atomic_init(&c.failed, 0);
   const int nt = fc_threads_for(work, c.ntasks);
@@ -258,6 +267,15 @@ int FC_(correlatend)(const fc_correlatend_params *p, const T *x, const T *k, T f
   pl.row_block = c.tl.rb, pl.depth_block = c.tl.cb, pl.tasks = c.ntasks, pl.threads = nt;
   pl.scratch_bytes = fc_sat_mul(nt, fc_sat_mul(c.tl.scratch_elems, (int64_t)sizeof(T)));
   if (fc_record_plan(&pl)) return FC_OK;
-  const int r = fc_parallel(nt, FC_(correlatend_thread), &c);
+  const int r = fc_parallel(nt, LOCAL(correlatend_thread), &c);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
+}
+
+/* 1-D correlation with zero extension is the one-row case of correlate2d
+ * (kh = 1, FILL with 0): the 2-D driver's column tasks read x in place and
+ * copy only the windows that cross x's ends. */
+int CORRELATE1D(int64_t n, const T *x, int64_t m, const T *w, int64_t pad_left, int64_t out_n,
+                T *y) {
+  const fc_correlate2d_params p = {1, n, n, 1, m, 1, out_n, 0, pad_left, FC_BOUNDARY_FILL};
+  return CORRELATE2D(&p, x, w, (T)0, y);
 }

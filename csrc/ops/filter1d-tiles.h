@@ -1,8 +1,9 @@
-/* ==== correlate_axis, uniform_axis ==========================================
- * scipy.ndimage's 1-D filters along one axis of an N-d array seen as
- * (outer, n, inner): parameter checks, NI_Correlate1D's symmetry test and the
- * task shapes shared by both dtypes, then the driver template
- * (filter1d-impl.h) for float and double. */
+/* The checks, NI_Correlate1D's symmetry test and the task shapes of
+ * scipy.ndimage's 1-D filters along one axis, which do not depend on the
+ * dtype: static, for filter1d-template.h (f32-filter1d.c, f64-filter1d.c), so
+ * each instance keeps them inlinable. */
+#ifndef FC_FILTER1D_TILES_H
+#define FC_FILTER1D_TILES_H
 #include <float.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -81,30 +82,4 @@ static fc_axis_tiling fc_axis_tiles(const fc_axis_params *p, int uniform) {
   return t;
 }
 
-#define T float
-#define FC_(x) fc_f32_##x
-#define LINE_T fc_f32_ndline_ukernel
-#define RUNSUM_T fc_f32_runsum_ukernel
-#define LINE f32_ndline
-#define RUNSUM f32_runsum
-#include "filter1d-impl.h"
-#undef T
-#undef FC_
-#undef LINE_T
-#undef RUNSUM_T
-#undef LINE
-#undef RUNSUM
-
-#define T double
-#define FC_(x) fc_f64_##x
-#define LINE_T fc_f64_ndline_ukernel
-#define RUNSUM_T fc_f64_runsum_ukernel
-#define LINE f64_ndline
-#define RUNSUM f64_runsum
-#include "filter1d-impl.h"
-#undef T
-#undef FC_
-#undef LINE_T
-#undef RUNSUM_T
-#undef LINE
-#undef RUNSUM
+#endif /* FC_FILTER1D_TILES_H */
