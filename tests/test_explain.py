@@ -501,6 +501,10 @@ def test_dense_plans_are_what_runs(dtype, rows):
     fastconv.nn.dense_backward(gy, x, w, adam=step)
     (fused,) = [s for s in plan.steps if s.op == "grad_kernel+adam"]
     _same_as_run(fused, f"dense_backward adam {rows} rows")
+    kernel_only = fastconv.explain(fastconv.nn.dense_backward, gy, x, w, adam=step,
+                                   output_mask=(False, False, False))
+    fastconv.nn.dense_backward(gy, x, w, adam=step, output_mask=(False, False, False))
+    _same_as_run(kernel_only, f"dense_backward adam without grad_x, {rows} rows")
     products = {s.op: s for s in fastconv.explain(fastconv.nn.dense_backward, gy, x, w).steps}
     assert set(products) == {"grad_x", "grad_kernel", "grad_bias"}
     # the products are the forward GEMM's: grad_kernel = (gy^T @ x)^T, 70 features as

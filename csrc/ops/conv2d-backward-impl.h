@@ -426,12 +426,6 @@ static int FC_(bwd_input_plan_for)(const fc_conv2d_params *p, const fc_ukernel_t
   return FC_OK;
 }
 
-int FC_(conv2d_backward_input_plan)(const fc_conv2d_params *p, fc_plan *plan) {
-  const int st = FC_(bwd_input_plan_for)(p, fc_table(), plan);
-  fc_plan_name(plan);
-  return st;
-}
-
 /* GEMM + col2im as `pl` (bwd_input_plan_for's) says. */
 static int FC_(bwd_input_run)(const fc_conv2d_params *p, const fc_plan *plp, const T *gy,
                               const T *weight, T *gx) {
@@ -463,13 +457,6 @@ static int FC_(bwd_input_run)(const fc_conv2d_params *p, const fc_plan *plp, con
   const int r = fc_parallel(pl.threads, FC_(bwd_input_thread), &c);
   free(wpack);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
-}
-
-int FC_(conv2d_backward_input)(const fc_conv2d_params *p, const T *gy, const T *weight, T *gx) {
-  fc_plan pl;
-  const int st = FC_(bwd_input_plan_for)(p, fc_table(), &pl);
-  if (st != FC_OK || fc_record_plan(&pl)) return st;
-  return FC_(bwd_input_run)(p, &pl, gy, weight, gx);
 }
 
 /* ---- input gradient: the choice, and the transposed convolution ---------------

@@ -420,8 +420,8 @@ int FC_(dense_backward_plan)(int64_t n, int64_t k, int64_t m, fc_dense_product p
   fc_plan_init(plan, tab);
   if (n < 0 || k < 0 || m < 0) {
     st = FC_EINVAL;
-  } else if (product == FC_DENSE_ADAM) {
-    st = FC_(dense_adam_plan)(n, k, m, 1, tab, plan);
+  } else if (product == FC_DENSE_ADAM || product == FC_DENSE_ADAM_NO_GRAD_X) {
+    st = FC_(dense_adam_plan)(n, k, m, product == FC_DENSE_ADAM, tab, plan);
   } else if (product != FC_DENSE_GRAD_X && product != FC_DENSE_GRAD_KERNEL) {
     st = FC_EINVAL;
   } else if (n == 0 || k == 0 || m == 0) {

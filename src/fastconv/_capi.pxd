@@ -27,8 +27,6 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int64_t fc_same_padding(int64_t n, int64_t kernel, int64_t stride, int64_t dilation, int64_t *pad_before, int64_t *out)
     int fc_f32_conv2d_backward_weight(const fc_conv2d_params *p, const float *x, const float *gy, float *gw)
     int fc_f64_conv2d_backward_weight(const fc_conv2d_params *p, const double *x, const double *gy, double *gw)
-    int fc_f32_conv2d_backward_input(const fc_conv2d_params *p, const float *gy, const float *w, float *gx)
-    int fc_f64_conv2d_backward_input(const fc_conv2d_params *p, const double *gy, const double *w, double *gx)
     ctypedef enum fc_input_grad_path:
         FC_INPUT_GRAD_AUTO
         FC_INPUT_GRAD_COL2IM
@@ -146,8 +144,6 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan)
     int fc_f32_conv2d_backward_weight_plan(const fc_conv2d_params *p, fc_plan *plan)
     int fc_f64_conv2d_backward_weight_plan(const fc_conv2d_params *p, fc_plan *plan)
-    int fc_f32_conv2d_backward_input_plan(const fc_conv2d_params *p, fc_plan *plan)
-    int fc_f64_conv2d_backward_input_plan(const fc_conv2d_params *p, fc_plan *plan)
     int fc_f32_max_pool2d_plan(const fc_pool2d_params *p, fc_plan *plan)
     int fc_f64_max_pool2d_plan(const fc_pool2d_params *p, fc_plan *plan)
     int fc_f32_max_pool2d_backward_plan(const fc_pool2d_params *p, fc_plan *plan)
@@ -160,6 +156,7 @@ cdef extern from "fastconv/fastconv.h" nogil:
         FC_DENSE_GRAD_X
         FC_DENSE_GRAD_KERNEL
         FC_DENSE_ADAM
+        FC_DENSE_ADAM_NO_GRAD_X
     int fc_f32_dense_backward_plan(int64_t n, int64_t k, int64_t m, fc_dense_product product, fc_plan *plan)
     int fc_f64_dense_backward_plan(int64_t n, int64_t k, int64_t m, fc_dense_product product, fc_plan *plan)
     int fc_last_plan(fc_plan *plan)

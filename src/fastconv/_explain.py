@@ -295,7 +295,7 @@ def _dense_backward(grad_out: Any, x: Any, kernel: Any, *, output_mask: Any = (T
                           isa=_kernels.current_isa(), dtype=str(x.dtype),
                           reason="grad_out summed over the batch"))
     if adam is not None:
-        c = _kernels.dense_backward_plan(n, k, m, "adam", f32)
+        c = _kernels.dense_backward_plan(n, k, m, "adam" if want_x else "adam_no_grad_x", f32)
         steps.append(_from_c("grad_kernel+adam", c, x.dtype,
                              "kernel rows in groups: their gradient" +
                              (" and grad_x columns" if want_x else "") +

@@ -280,8 +280,9 @@ cdef dict _plan_dict(const fc_plan *pl):
 
 
 def conv2d_plan(tuple dims, tuple opts, bint nhwc, bint f32, str which="forward"):
-    """The plan of conv2d's C driver (which: "forward", "backward_weight" or
-    "backward_input") for these sizes, as a dict; nothing is computed."""
+    """The plan of conv2d's C driver (which: "forward" or "backward_weight") for
+    these sizes, as a dict; nothing is computed (the input gradient's plan:
+    conv2d_input_grad_plan)."""
     cdef fc_conv2d_params p = _conv_params(dims, opts, nhwc, "conv2d")
     cdef fc_plan pl
     cdef int st
@@ -290,9 +291,6 @@ def conv2d_plan(tuple dims, tuple opts, bint nhwc, bint f32, str which="forward"
     elif which == "backward_weight":
         st = (fc_f32_conv2d_backward_weight_plan(&p, &pl) if f32
               else fc_f64_conv2d_backward_weight_plan(&p, &pl))
-    elif which == "backward_input":
-        st = (fc_f32_conv2d_backward_input_plan(&p, &pl) if f32
-              else fc_f64_conv2d_backward_input_plan(&p, &pl))
     else:
         raise ValueError(f"conv2d_plan: unknown pass {which!r}")
     _check(st, "conv2d", dims)
@@ -326,12 +324,13 @@ def dense_plan(int64_t n, int64_t k, int64_t m, bint f32):
 
 
 DENSE_PRODUCTS = {"grad_x": FC_DENSE_GRAD_X, "grad_kernel": FC_DENSE_GRAD_KERNEL,
-                  "adam": FC_DENSE_ADAM}
+                  "adam": FC_DENSE_ADAM, "adam_no_grad_x": FC_DENSE_ADAM_NO_GRAD_X}
 
 
 def dense_backward_plan(int64_t n, int64_t k, int64_t m, str product, bint f32):
     """The plan of one product of the dense backward drivers (dense_backward:
-    "grad_x", "grad_kernel"; dense_backward_adam: "adam") for these sizes."""
+    "grad_x", "grad_kernel"; dense_backward_adam: "adam", or "adam_no_grad_x"
+    when it is called without grad_x) for these sizes."""
     cdef fc_plan pl
     cdef fc_dense_product which = DENSE_PRODUCTS[product]
     cdef int st = (fc_f32_dense_backward_plan(n, k, m, which, &pl) if f32

@@ -95,18 +95,13 @@ int fc_f32_conv2d_backward_weight(const fc_conv2d_params *p, const float *x, con
 int fc_f64_conv2d_backward_weight(const fc_conv2d_params *p, const double *x, const double *gy,
                                   double *gw);
 
-/* Input gradient of fc_*_conv2d by GEMM + col2im: gx (x's shape) for gy of
- * y's shape, any stride. Parallel over images; bitwise reproducible. */
-int fc_f32_conv2d_backward_input(const fc_conv2d_params *p, const float *gy, const float *weight,
-                                 float *gx);
-int fc_f64_conv2d_backward_input(const fc_conv2d_params *p, const double *gy,
-                                 const double *weight, double *gx);
-
-/* Input gradient of fc_*_conv2d, the algorithm chosen here (what conv2d_backward
- * runs): `path` FC_INPUT_GRAD_AUTO takes the transposed convolution when the
- * input has at least FC_TRANSPOSED_MIN_CHANNELS channels per group, the stride
- * is 1 and every weight is finite, else GEMM + col2im (as fc_*_conv2d_backward_input);
+/* Input gradient of fc_*_conv2d: gx (x's shape) for gy of y's shape, the
+ * algorithm chosen here (what conv2d_backward runs): `path` FC_INPUT_GRAD_AUTO
+ * takes the transposed convolution when the input has at least
+ * FC_TRANSPOSED_MIN_CHANNELS channels per group, the stride is 1 and every
+ * weight is finite, else GEMM + col2im (any stride, parallel over images);
  * FC_INPUT_GRAD_COL2IM and FC_INPUT_GRAD_TRANSPOSED force one (for tests).
+ * Either is bitwise reproducible.
  * The transposed convolution is a stride-1 forward conv2d of gy (placed on a
  * zero grid first when the stride is above 1 or the padding reaches past the
  * kernel) with the weights flipped in space and their input and output
@@ -407,8 +402,6 @@ int fc_f32_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan);
 int fc_f64_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan);
 int fc_f32_conv2d_backward_weight_plan(const fc_conv2d_params *p, fc_plan *plan);
 int fc_f64_conv2d_backward_weight_plan(const fc_conv2d_params *p, fc_plan *plan);
-int fc_f32_conv2d_backward_input_plan(const fc_conv2d_params *p, fc_plan *plan);
-int fc_f64_conv2d_backward_input_plan(const fc_conv2d_params *p, fc_plan *plan);
 /* fc_*_conv2d_input_grad's plan. weight (may be NULL: taken as finite) is read
  * only when the rule needs its finiteness. The transposed convolution's plan
  * is the forward conv2d's on the transposed sizes, named "transposed-conv
@@ -433,11 +426,16 @@ int fc_f64_dense_plan(int64_t n, int64_t k, int64_t m, fc_plan *plan);
 /* fc_*_dense_backward's and fc_*_dense_backward_adam's plans for the same
  * sizes, one product at a time: FC_DENSE_GRAD_X (gx = gy @ w^T: "dense-gemm",
  * rows = features, columns = batch, depth = units), FC_DENSE_GRAD_KERNEL (gw =
- * x^T @ gy: rows = features, columns = units, depth = batch) or
- * FC_DENSE_ADAM (both in one sweep with the Adam step: "dense-backward-adam",
- * row_block: features per task, the tile gw's; scratch with gx). "nothing"
- * where the product is empty. */
-typedef enum { FC_DENSE_GRAD_X = 0, FC_DENSE_GRAD_KERNEL = 1, FC_DENSE_ADAM = 2 } fc_dense_product;
+ * x^T @ gy: rows = features, columns = units, depth = batch), FC_DENSE_ADAM
+ * (both in one sweep with the Adam step: "dense-backward-adam", row_block:
+ * features per task, the tile gw's) or FC_DENSE_ADAM_NO_GRAD_X (that sweep
+ * called without gx). "nothing" where the product is empty. */
+typedef enum {
+  FC_DENSE_GRAD_X = 0,
+  FC_DENSE_GRAD_KERNEL = 1,
+  FC_DENSE_ADAM = 2,
+  FC_DENSE_ADAM_NO_GRAD_X = 3
+} fc_dense_product;
 int fc_f32_dense_backward_plan(int64_t n, int64_t k, int64_t m, fc_dense_product product,
                                fc_plan *plan);
 int fc_f64_dense_backward_plan(int64_t n, int64_t k, int64_t m, fc_dense_product product,
