@@ -320,3 +320,16 @@ def test_tune_times_whole_calls_with_first_use_off():
                  report=seen.append)
     assert len(seen) == 1 and "dense float32 128x40x2048" in seen[0]
     assert _kernels.tune_learned() == before and _kernels.tune_learning() is _tuning.enabled()
+
+
+def test_tune_and_first_use_share_one_rule():
+    """fastconv tune decides by the C planner's rule (fc_tune_pick): a median
+    (the mean of the middle two for an even count) faster by MARGIN, and wins in
+    four rounds of five."""
+    static = [1.0] * 4
+    assert _kernels.tune_pick([static, [0.98, 0.90, 0.98, 0.90]], 0) == 1  # median 0.94
+    assert _kernels.tune_pick([static, [0.98, 0.99, 0.98, 0.99]], 0) == 0  # 1.5% faster
+    assert _kernels.tune_pick([static, [0.8, 0.8, 1.01, 1.01]], 0) == 0    # median 0.905, 2 wins of 4
+    assert _kernels.tune_pick([[2.0] * 4, static, [0.5] * 4], 1) == 2
+    with pytest.raises(ValueError, match="same number of rounds"):
+        _kernels.tune_pick([static, [1.0]], 0)

@@ -269,11 +269,11 @@ static int FC_(learned_igemm_at)(const fc_ukernel_table *tab, fc_tune_site site,
     for (int64_t i = 0; i < kc; i++) zero[i] = 0;
     for (int64_t i = 0; i < (n + 64) * kc; i++) bpack[i] = (T)0.25;
     for (int64_t i = 0; i < nptr; i++) ptrs[i] = i < m ? x + i * kc : zero;
-    int64_t ns[FC_MAX_IGEMM_TILES * FC_TUNE_ROUNDS];
+    double ns[FC_MAX_IGEMM_TILES * FC_TUNE_ROUNDS];
     for (int r = -1; r < FC_TUNE_ROUNDS; r++) /* round -1 warms caches and clocks up */
       for (int t = 0; t < ntiles; t++) {
         const int64_t dt = FC_(time_tile)(tab->IGEMM[t], m, n, kc, ptrs, zero, bpack, c);
-        if (r >= 0) ns[t * FC_TUNE_ROUNDS + r] = dt;
+        if (r >= 0) ns[t * FC_TUNE_ROUNDS + r] = (double)dt;
       }
     free((void *)ptrs), free(x), free(bpack), free(c);
     fc_tune_entry choice = key;

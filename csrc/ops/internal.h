@@ -51,12 +51,10 @@ static inline void *fc_alloc(size_t n_bytes) {
 
 /* ---- first-use tuning (tuning.c) ----------------------------------------------
  * The learned variant for key's product (-2: not learned yet); whether a slot
- * is left; record a choice. fc_tune_pick: the variant to keep from ns[v *
- * rounds + r], the time of tile v in round r, by the rule of fc_tune_learning. */
+ * is left; record a choice. */
 int fc_tune_learned_variant(const fc_tune_entry *key);
 int fc_tune_learn_room(void);
 void fc_tune_learn(const fc_tune_entry *choice, int static_variant);
-int fc_tune_pick(const int64_t *ns, int n, int rounds, int fixed);
 
 /* ---- the thread pool ------------------------------------------------------------
  * A region is a function run once by each of `team` threads, tid 0 .. team-1

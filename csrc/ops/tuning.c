@@ -161,26 +161,29 @@ int64_t fc_tune_learned(fc_tune_entry *out, int32_t *static_variant, int64_t max
   return n;
 }
 
-int fc_tune_pick(const int64_t *ns, int n, int rounds, int fixed) {
-  if (n < 2 || n > FC_MAX_IGEMM_TILES || rounds < 1 || rounds > FC_TUNE_MAX_ROUNDS || fixed < 0 ||
-      fixed >= n)
-    return fixed;
-  int64_t med[FC_MAX_IGEMM_TILES];
-  for (int v = 0; v < n; v++) {
-    int64_t sorted[FC_TUNE_MAX_ROUNDS];
-    for (int r = 0; r < rounds; r++) { /* insertion sort: a handful of rounds */
-      int64_t x = ns[v * rounds + r];
-      int j = r;
-      for (; j > 0 && sorted[j - 1] > x; j--) sorted[j] = sorted[j - 1];
-      sorted[j] = x;
-    }
-    med[v] = sorted[rounds / 2];
-  }
+static int fc_double_cmp(const void *pa, const void *pb) {
+  const double a = *(const double *)pa, b = *(const double *)pb;
+  return (a > b) - (a < b);
+}
+
+/* The median of v[0..n) (the mean of the middle two for even n), sorting buf. */
+static double fc_median(const double *v, int n, double *buf) {
+  memcpy(buf, v, (size_t)n * sizeof *buf);
+  qsort(buf, (size_t)n, sizeof *buf, fc_double_cmp);
+  return n % 2 ? buf[n / 2] : (buf[n / 2 - 1] + buf[n / 2]) / 2;
+}
+
+int fc_tune_pick(const double *t, int n, int rounds, int fixed) {
+  if (n < 2 || n > FC_MAX_IGEMM_TILES || rounds < 1 || fixed < 0 || fixed >= n) return fixed;
+  double *buf = malloc((size_t)rounds * sizeof *buf), med[FC_MAX_IGEMM_TILES];
+  if (!buf) return fixed;
+  for (int v = 0; v < n; v++) med[v] = fc_median(t + (int64_t)v * rounds, rounds, buf);
+  free(buf);
   int best = fixed;
   for (int v = 0; v < n; v++)
     if (med[v] < med[best]) best = v;
   int wins = 0;
-  for (int r = 0; r < rounds; r++) wins += ns[best * rounds + r] < ns[fixed * rounds + r];
-  const int faster = (double)med[best] < (double)med[fixed] * (1.0 - FC_TUNE_MARGIN);
+  for (int r = 0; r < rounds; r++) wins += t[(int64_t)best * rounds + r] < t[(int64_t)fixed * rounds + r];
+  const int faster = med[best] < med[fixed] * (1.0 - FC_TUNE_MARGIN);
   return best != fixed && faster && 5 * wins >= 4 * rounds ? best : fixed;
 }

@@ -122,6 +122,7 @@ cdef extern from "fastconv/fastconv.h" nogil:
     double FC_TUNE_MARGIN
     enum: FC_TUNE_MAX_LEARNED
     int fc_tune_learning(int on)
+    int fc_tune_pick(const double *t, int n, int rounds, int fixed)
     int64_t fc_tune_learned(fc_tune_entry *out, int32_t *static_variant, int64_t max)
     ctypedef struct fc_plan:
         const char *algorithm

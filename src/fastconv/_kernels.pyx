@@ -937,6 +937,26 @@ def tune_variant(str site, dtype, int64_t rows, int64_t cols, int64_t depth):
     return fc_tune_variant(<fc_tune_site>TUNE_SITES[site], _elem(dtype), rows, cols, depth, 0)
 
 
+def tune_pick(list times, int fixed):
+    """The tuner's rule (fc_tune_pick): `times[v]` the times of tile v, one per
+    round (every tile the same number of rounds); the fastest tile by median
+    if it beats tile `fixed` by TUNE_MARGIN in the median and in four rounds
+    of five, else `fixed`."""
+    cdef Py_ssize_t n = len(times), rounds = len(times[0]) if n else 0, v, r
+    if any(len(t) != rounds for t in times):
+        raise ValueError("tune_pick: every tile needs the same number of rounds")
+    cdef double *t = <double *>malloc(max(n * rounds, 1) * sizeof(double))
+    if t == NULL:
+        raise MemoryError()
+    try:
+        for v in range(n):
+            for r in range(rounds):
+                t[v * rounds + r] = times[v][r]
+        return fc_tune_pick(t, <int>n, <int>rounds, fixed)
+    finally:
+        free(t)
+
+
 def tune_learning(on=None):
     """Whether first-use tuning is on (see fc_tune_learning in fastconv.h); with
     `on` a bool, set it. Returns the state before the call."""

@@ -318,11 +318,11 @@ def _tune_product(product: tuple[Any, ...], run: Callable[[], Any], repeats: int
         times = timing.measure({v: forced(v) for v in range(len(tiles))}, repeats, min_time)
     finally:
         _kernels.tune_force(None)
-    best = min(times, key=lambda v: times[v].median)
-    # kept only if faster by MARGIN in the median and in at least 4 rounds of 5 (each
-    # round times every tile in turn, so a busy moment hurts them alike)
-    wins = sum(b < f for b, f in zip(times[best].samples, times[fixed].samples))
-    if best == fixed or times[best].median >= times[fixed].median * (1 - MARGIN) or wins < 0.8 * repeats:
+    # the C planner's rule for first use: faster by MARGIN in the median and in at
+    # least 4 rounds of 5 (each round times every tile in turn, so a busy moment
+    # hurts them alike)
+    best = _kernels.tune_pick([list(times[v].samples) for v in range(len(tiles))], fixed)
+    if best == fixed:
         return None
     return Choice(site, isa, dtype, rows, cols, depth, best, tuple(tiles[best]),  # type: ignore[arg-type]
                   times[fixed].median * 1e6, times[best].median * 1e6)

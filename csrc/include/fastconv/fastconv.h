@@ -541,9 +541,15 @@ int fc_igemm_tiles(int64_t elem, int64_t mr[], int64_t nr[], int max);
  * fc_tune_learning(1) (fastconv/_tuning.py turns it on at import unless
  * FASTCONV_TUNE=off); on < 0 only asks. Returns the previous state. */
 #define FC_TUNE_MARGIN 0.03
-enum { FC_TUNE_MAX_LEARNED = 64, FC_TUNE_ROUNDS = 5, FC_TUNE_MAX_ROUNDS = 9 };
+enum { FC_TUNE_MAX_LEARNED = 64, FC_TUNE_ROUNDS = 5 };
 #define FC_TUNE_LEARN_MIN_MACS ((int64_t)1 << 23)
 int fc_tune_learning(int on);
+/* The tuner's rule, for first use and for `fastconv tune`: t[v * rounds + r]
+ * is tile v's time in round r (each round times every tile in turn); returns
+ * the fastest tile by median (the mean of the middle two for even rounds) if
+ * it beats tile `fixed` by FC_TUNE_MARGIN in the median and in at least four
+ * rounds of five, else `fixed` (also for n < 2 or bad arguments). */
+int fc_tune_pick(const double *t, int n, int rounds, int fixed);
 /* The choices learned so far, up to max into out (variant the one kept,
  * possibly the static one) and, unless NULL, static_variant (the static one);
  * returns how many. */
