@@ -905,34 +905,31 @@ class Sequential:
         among the threads: each batch's outputs are the bits a batch at a time
         gives. None, before any output or progress, where the pass does not
         apply (predict's loop then runs)."""
-        first = self._prepare_x(x[:batch], "predict")
-        self._ensure_built(first)
-        plan = _inference.forward_plan(self, first)
-        if plan is None:
-            return None
         n, nsteps = len(x), -(-len(x) // batch)
         # a group: enough batches for every thread, few enough for the bar to move
         group = batch * 8 * get_num_threads()
-        outs: list[np.ndarray] = []
-        bar = None
+        xb = self._prepare_x(x[:group], "predict")
+        self._ensure_built(xb)
+        plan = _inference.forward_plan(self, xb)
+        out = plan.run(xb, batch) if plan is not None else None
+        if out is None:
+            return None
+        outs = [out]
+        bar = _Bar(level, nsteps, "Predict")
         self.stop_predicting = False
         try:
             for start in range(0, n, group):
-                xb = self._prepare_x(x[start:start + group], "predict")
-                out = plan.run(xb, batch)
-                if out is None:
-                    if not outs:
-                        return None
-                    out = np.concatenate([self._forward(xb[i:i + batch], training=False)
-                                          for i in range(0, len(xb), batch)])
-                if bar is None:
-                    bar = _Bar(level, nsteps, "Predict")
-                outs.append(out)
+                if start:
+                    xb = self._prepare_x(x[start:start + group], "predict")
+                    out = plan.run(xb, batch)
+                    if out is None:  # (a weight changed dtype meanwhile) the layers, a batch at a time
+                        out = np.concatenate([self._forward(xb[i:i + batch], training=False)
+                                              for i in range(0, len(xb), batch)])
+                    outs.append(out)
                 for _ in range(-(-len(xb) // batch)):
                     bar.update({})
         finally:
-            if bar is not None:
-                bar.close()
+            bar.close()
         return outs[0] if len(outs) == 1 else np.concatenate(outs)
 
     def __call__(self, x: npt.ArrayLike, training: bool = False) -> npt.NDArray[Any]:
