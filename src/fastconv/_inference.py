@@ -12,8 +12,9 @@ The layers it knows, by exact type (a subclass, or an instance given its own
 path), and the one fusion rule:
 
 =====================  ======================================================
-Conv2D + MaxPooling2D  the fused conv+pool kernel, where the model fuses them
-                       (``_training.conv_pool_plan``), not as the last two layers
+Conv2D + MaxPooling2D  the fused conv+pool kernel, where the training plan pairs
+                       them (``_training.RULES``) and its geometry allows
+                       (``_training.conv_pool_plan``)
 Conv2D                 conv2d (channels-last), then its activation
 MaxPooling2D           max_pool2d, 'valid' padding only
 Dense                  the dense product, then its activation
@@ -77,31 +78,27 @@ def _make(layers: Sequence[Layer], sample: tuple[int, ...], dtype: np.dtype[Any]
     if any("call" in vars(layer) for layer in layers):
         return None  # a layer whose call was replaced on the instance (a spy, a patch)
     steps: list[Step] = []
-    shape, i = tuple(sample), 0
-    probe = np.zeros((1, *shape), dtype=dtype)
-    while i < len(layers):
-        layer, after = layers[i], (layers[i + 1] if i + 1 < len(layers) else None)
-        kind = type(layer)
-        if kind is Conv2D and i + 2 < len(layers) and type(after) is MaxPooling2D:
-            conv: Any = layer
-            fused = _training.conv_pool_plan(conv, after, probe, False, {})
-            if fused is not None:
-                act = _ACT.get(id(conv.activation))
-                if act is None:
-                    return None
+    probe = np.zeros((1, *sample), dtype=dtype)
+    # the training plan's steps (_training.RULES decides which layers fuse), each
+    # turned into the C chain's steps
+    for part in _training.plan(layers, None).steps:
+        if isinstance(part, _training.ConvPoolStep):
+            conv: Any = part.conv
+            fused = _training.conv_pool_plan(conv, part.pool, probe, False, {})
+            act = _ACT.get(id(conv.activation))
+            if fused is not None and act is not None:
                 steps.append((_CONV2D_MAXPOOL, act, fused.conv.dims, fused.conv.opts, fused.pdims,
-                              fused.popts, 0, 0, 0, layer))
+                              fused.popts, 0, 0, 0, conv))
                 probe = np.zeros(fused.out_shape, dtype=dtype)
-                i += 2
                 continue
-        step = _step(layer, probe)
-        if step is False:
-            return None
-        if step is not None:
-            steps.append(step)
-        shape = tuple(int(d) for d in layer.compute_output_shape(probe.shape[1:]))
-        probe = np.zeros((1, *shape), dtype=dtype)
-        i += 1
+        for layer in part.layers:
+            step = _step(layer, probe)
+            if step is False:
+                return None
+            if step is not None:
+                steps.append(step)
+            shape = tuple(int(d) for d in layer.compute_output_shape(probe.shape[1:]))
+            probe = np.zeros((1, *shape), dtype=dtype)
     if not steps or len(steps) > _MAX_STEPS:
         return None
     return _nnfront.ForwardPlan(steps, tuple(sample), tuple(probe.shape[1:]), dtype.name)
