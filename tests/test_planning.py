@@ -96,7 +96,7 @@ def test_dense_plan_is_what_the_driver_runs(isa, n, k, m, dtype, restore_threads
     b = rng.standard_normal(m).astype(dtype)
     for threads in (1, 2):
         fastconv.set_num_threads(threads)
-        plan = _planning.dense(x.shape, w.shape, dtype)
+        plan = _kernels.dense_plan(n, k, m, dtype == np.float32)
         y = np.empty((n, m), dtype)
         _kernels.dense(x, w, b, y)
         ran = _kernels.last_plan()

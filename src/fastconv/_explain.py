@@ -264,10 +264,11 @@ def _conv2d_backward(grad_out: Any, x: Any, weight: Any, stride: Any = 1, paddin
 
 
 def _dense(x: Any, kernel: Any, bias: Any = None, *, out: Any = None) -> Plan:
-    """nn.dense: its own checks, then the dense driver's planner (_planning.dense)."""
+    """nn.dense: its own checks, then the dense driver's planner."""
     x, kernel, _b, _y = nn._dense_forward_args(x, kernel, bias, out)
-    c = _planning.dense(x.shape, kernel.shape, x.dtype)
-    return _from_c("dense", c, x.dtype, _dense_reason(c["algorithm"], int(np.prod(x.shape[:-1]))))
+    n, (k, m) = int(np.prod(x.shape[:-1])), kernel.shape
+    c = _kernels.dense_plan(n, k, m, x.dtype == np.float32)
+    return _from_c("dense", c, x.dtype, _dense_reason(c["algorithm"], n))
 
 
 def _dense_reason(algorithm: str, rows: int) -> str:

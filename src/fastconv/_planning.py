@@ -9,11 +9,9 @@ import contextvars
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
+from ._kernels import COSTS, Planned, plan_only
 
-from ._kernels import COSTS, Planned, dense_plan, plan_only
-
-__all__ = ["COSTS", "FORCIBLE", "Planned", "dense", "forced", "forced_path", "stop"]
+__all__ = ["COSTS", "FORCIBLE", "Planned", "forced", "forced_path", "stop"]
 
 # The ops whose path a test may force, and the paths each takes:
 #   conv2d_backward_input  conv2d_backward's grad_x (the C planner's choice:
@@ -75,21 +73,3 @@ def stop(algorithm: str, kernel: str | None = None, reason: str = "", *, threads
                        "threads": threads, "dtype": None if dtype is None else str(dtype),
                        "blocking": blocking, "path": "general path (Python)"})
 
-
-def dense(x_shape: tuple[int, ...], kernel_shape: tuple[int, ...], dtype: Any) -> dict[str, Any]:
-    """The C plan of the dense product x @ kernel (x of `x_shape`, its last axis
-    the features, all leading axes the batch; kernel (features, units)) in
-    float32 or float64, as the dense driver (_kernels.dense) runs it: a dict
-    with "algorithm" ("dense-gemv" for batches up to FC_DENSE_GEMV_MAX_BATCH
-    rows, else "dense-gemm"), "kernel", "tile", "threads", "scratch_bytes",
-    "flags" ("tuned_tile" when the autotuner chose the tile), the blocking and
-    "isa"; for fastconv.explain (fastconv._explain._dense turns it into a Plan)."""
-    *lead, k = x_shape
-    n = int(np.prod(lead, dtype=np.int64)) if lead else 1
-    if len(kernel_shape) != 2 or kernel_shape[0] != k:
-        raise ValueError(f"dense: kernel of shape {tuple(kernel_shape)} does not take x of shape "
-                         f"{tuple(x_shape)} (expected ({k}, units))")
-    dt = np.dtype(dtype)
-    if dt not in (np.float32, np.float64):
-        raise TypeError(f"dense: dtype must be float32 or float64, got {dt}")
-    return dense_plan(n, k, int(kernel_shape[1]), dt == np.float32)
