@@ -1,6 +1,7 @@
 """Deep-learning ops on NumPy arrays: conv2d, relu, max_pool2d, dense and their gradients (PyTorch semantics)."""
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -805,16 +806,9 @@ def _dense_args(op: str, x: Any, kernel: Any) -> tuple[np.ndarray, np.ndarray]:
     return x, kernel
 
 
-def _count(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
 def _rows(x: np.ndarray) -> np.ndarray:
     """x (..., k) as a C-contiguous, aligned (rows, k) array (a view when it can be)."""
-    return c_aligned(x.reshape(_count(x.shape[:-1]), x.shape[-1]))
+    return c_aligned(x.reshape(math.prod(x.shape[:-1]), x.shape[-1]))
 
 
 def dense(x, kernel, bias=None, *, out=None):
@@ -867,7 +861,7 @@ def dense(x, kernel, bias=None, *, out=None):
     m = kernel.shape[1]
     target = kernel_target(y, x, kernel, *(() if b is None else (b,)))
     _kernels.dense(_rows(x), c_aligned(kernel), None if b is None else c_aligned(b),
-                   target.reshape(_count(x.shape[:-1]), m))
+                   target.reshape(math.prod(x.shape[:-1]), m))
     if target is not y:
         y[...] = target
     return y
