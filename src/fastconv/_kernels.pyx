@@ -244,17 +244,16 @@ PLAN_FLAGS = {1: "merge_rows", 2: "shared_pointers", 4: "transposed_out", 8: "in
               256: "forced"}
 
 
-cdef dict _costs():
+cdef tuple _costs():
     cdef int n = 0
     cdef const fc_cost *c = fc_costs(&n)
-    return {c[i].name.decode(): (int(c[i].value) if c[i].whole else c[i].value) for i in range(n)}
+    return ({c[i].name.decode(): (int(c[i].value) if c[i].whole else c[i].value) for i in range(n)},
+            {c[i].name.decode(): c[i].doc.decode() for i in range(n)})
 
 
 # The measured costs and thresholds of csrc/include/fastconv/costs.def (name ->
 # value: int for whole numbers, float otherwise); COST_DOCS says what each is.
-COSTS = _costs()
-COST_DOCS = {fc_costs(NULL)[i].name.decode(): fc_costs(NULL)[i].doc.decode()
-             for i in range(len(COSTS))}
+COSTS, COST_DOCS = _costs()
 
 
 class Planned(Exception):
