@@ -37,6 +37,12 @@ def _close(got, want, dtype, what):
     np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=tol, atol=tol * 10, err_msg=what)
 
 
+def _close_line(y, n, want, dtype, fill, what):
+    """A line kernel's n outputs against `want`, and y[n] still the `fill` it had."""
+    _close(y[:n], want, dtype, what)
+    assert y[n] == fill, f"{what}: wrote past n"
+
+
 @pytest.fixture(params=KERNELS, ids=[k["name"] for k in KERNELS])
 def kernel(request):
     k = request.param
@@ -214,8 +220,7 @@ def _correlate(k, rng):
         if k["kind"] == "ndcorrelate":
             want = want + 0.5  # it accumulates into y
         _kernels.ukernel_run(k["index"], (n, kh, kw, ldx), [x, w, y])
-        _close(y[:n], want, dt, f"{k['name']} n={n} kh={kh} kw={kw}")
-        assert y[n] == 0.5, f"{k['name']} n={n}: wrote past n"
+        _close_line(y, n, want, dt, 0.5, f"{k['name']} n={n} kh={kh} kw={kw}")
         cases += 1
     return cases
 
@@ -234,8 +239,7 @@ def _ndline(k, rng):
         offsets = np.arange(m, dtype=np.int64) * (n + 1)
         _kernels.ukernel_run(k["index"], (n, m, sym), [rows, offsets, w, y])
         want = (rows[:, :n].astype(np.float64) * w[:, None]).sum(axis=0)
-        _close(y[:n], want, dt, f"{k['name']} n={n} m={m} sym={sym}")
-        assert y[n] == 4, f"{k['name']} n={n}: wrote past n"
+        _close_line(y, n, want, dt, 4, f"{k['name']} n={n} m={m} sym={sym}")
         cases += 1
     return cases
 
@@ -249,8 +253,7 @@ def _runsum(k, rng):
         want = acc[:n] + x_in[:n].astype(np.float64) - x_out[:n]
         _kernels.ukernel_run(k["index"], (n, 3.0), [acc, x_in, x_out, y])
         _close(acc[:n], want, "float64", f"{k['name']} n={n} acc")
-        _close(y[:n], want / 3.0, dt, f"{k['name']} n={n} y")
-        assert y[n] == 4, f"{k['name']} n={n}: wrote past n"
+        _close_line(y, n, want / 3.0, dt, 4, f"{k['name']} n={n} y")
     return len(_lengths(k))
 
 
@@ -348,23 +351,28 @@ def _conv_pool_ref(x, w, bias, pw):
     return win.max(axis=1), win.argmax(axis=1), conv
 
 
+def _convpool_rows(dt, rng):
+    """(pooled width, channels, row stride, the four input rows) at the sizes the
+    special conv+pool kernels are tested at."""
+    for pw, K in itertools.product(_sizes(4, 5), _sizes(16) + _sizes(32, 47)):
+        ldx = 2 * pw + 2 + 3
+        yield pw, K, ldx, rng.standard_normal((4, ldx)).astype(dt)
+
+
 def _convpool(k, rng):
     dt = k["dtype"]
     cases = 0
-    for pw, K in itertools.product(_sizes(4, 5), _sizes(16) + _sizes(32, 47)):
-        ldx = 2 * pw + 2 + 3
-        x = rng.standard_normal((4, ldx)).astype(dt)
+    for pw, K, ldx, x in _convpool_rows(dt, rng):
         w = rng.standard_normal((3, 3, 1, K)).astype(dt)
         bias = rng.standard_normal(K).astype(dt)
         y = np.full(pw * K + 1, 6.0, dt)
         code = np.zeros(pw * K, np.uint8)
         _kernels.ukernel_run(k["index"], (ldx, pw, K), [x, w, bias, y, code])
-        want, want_code, _ = _conv_pool_ref(x.astype(np.float64), w.astype(np.float64), bias, pw)
+        want, want_code, conv = _conv_pool_ref(x.astype(np.float64), w.astype(np.float64), bias, pw)
         what = f"{k['name']} pw={pw} K={K}"
         _close(y[:-1].reshape(pw, K), want, dt, what)
         assert y[-1] == 6, f"{what}: wrote past the row"
-        near = np.sort(_conv_pool_ref(x.astype(np.float64), w.astype(np.float64), bias, pw)[2]
-                       .reshape(2, pw, 2, K).transpose(1, 0, 2, 3).reshape(pw, 4, K), axis=1)
+        near = np.sort(conv.reshape(2, pw, 2, K).transpose(1, 0, 2, 3).reshape(pw, 4, K), axis=1)
         clear = near[:, -1] - near[:, -2] > 1e-3  # codes where the winner is not a near tie
         np.testing.assert_array_equal(code.reshape(pw, K)[clear], want_code[clear], err_msg=what)
         cases += 1
@@ -374,9 +382,7 @@ def _convpool(k, rng):
 def _convpool_wgrad(k, rng):
     dt = k["dtype"]
     cases = 0
-    for pw, K in itertools.product(_sizes(4, 5), _sizes(16) + _sizes(32, 47)):
-        ldx = 2 * pw + 2 + 3
-        x = rng.standard_normal((4, ldx)).astype(dt)
+    for pw, K, ldx, x in _convpool_rows(dt, rng):
         g = rng.standard_normal((pw, K)).astype(dt)
         code = rng.integers(0, 4, (pw, K)).astype(np.uint8)
         gw = np.full(9 * K, 0.25, dt)
