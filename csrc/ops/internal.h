@@ -11,6 +11,10 @@
 #include "boundary.h"
 #include "fastconv/ukernel.h"
 
+/* Marks what the library's own files share: not exported from libfastconv,
+ * whose interface is fastconv.h and ukernel.h. */
+#define FC_INTERNAL __attribute__((visibility("hidden")))
+
 /* a * b into *out; returns 0 on overflow or a negative operand. */
 static inline int fc_mul(int64_t a, int64_t b, int64_t *out) {
   if (a < 0 || b < 0) return 0;
@@ -52,9 +56,9 @@ static inline void *fc_alloc(size_t n_bytes) {
 /* ---- first-use tuning (tuning.c) ----------------------------------------------
  * The learned variant for key's product (-2: not learned yet); whether a slot
  * is left; record a choice. */
-int fc_tune_learned_variant(const fc_tune_entry *key);
-int fc_tune_learn_room(void);
-void fc_tune_learn(const fc_tune_entry *choice, int static_variant);
+FC_INTERNAL int fc_tune_learned_variant(const fc_tune_entry *key);
+FC_INTERNAL int fc_tune_learn_room(void);
+FC_INTERNAL void fc_tune_learn(const fc_tune_entry *choice, int static_variant);
 
 /* ---- the thread pool ------------------------------------------------------------
  * A region is a function run once by each of `team` threads, tid 0 .. team-1
@@ -67,7 +71,7 @@ typedef void (*fc_region_fn)(void *ctx, int tid, int team);
  * FC_OK, or FC_ETHREAD when a worker thread could not be started (then no
  * thread ran any of it). team <= 1, and a call from inside a region, run
  * fn(ctx, 0, 1) on the calling thread. */
-int fc_parallel(int team, fc_region_fn fn, void *ctx);
+FC_INTERNAL int fc_parallel(int team, fc_region_fn fn, void *ctx);
 
 /* The loop body of fc_parallel_for: indices [i0, i1) on thread tid. */
 typedef void (*fc_range_fn)(void *ctx, int tid, int64_t i0, int64_t i1);
@@ -75,7 +79,7 @@ typedef void (*fc_range_fn)(void *ctx, int tid, int64_t i0, int64_t i1);
 /* fn over [0, n) on `team` threads: with grain 0, one contiguous share per
  * thread (fc_share's); with grain > 0, chunks of `grain` handed out in order
  * to whichever thread is free. Returns as fc_parallel. */
-int fc_parallel_for(int team, int64_t n, int64_t grain, fc_range_fn fn, void *ctx);
+FC_INTERNAL int fc_parallel_for(int team, int64_t n, int64_t grain, fc_range_fn fn, void *ctx);
 
 /* Thread tid's contiguous share [*i0, *i1) of n units, in thread order (so
  * partial results added in thread order are bitwise reproducible at a fixed
@@ -88,7 +92,7 @@ static inline void fc_share(int64_t n, int tid, int team, int64_t *i0, int64_t *
  * nanoseconds (estimate it with the macros below): serial under ~50 us, where
  * waking a team and its spinning afterwards cost more than they save (and
  * steal the cores NumPy's BLAS threads are about to use). */
-int fc_threads_for(int64_t work_ns, int64_t max_tasks);
+FC_INTERNAL int fc_threads_for(int64_t work_ns, int64_t max_tasks);
 #define FC_NS_FLOPS(flops) ((flops) / FC_CORE_GFLOPS)      /* costs.def */
 #define FC_NS_BYTES(bytes) ((bytes) / FC_CORE_BYTES_PER_NS) /* costs.def */
 
@@ -96,7 +100,7 @@ int fc_threads_for(int64_t work_ns, int64_t max_tasks);
 /* ---- plans (fastconv.h) -------------------------------------------------------- */
 /* Keeps `plan` as the calling thread's last plan; returns nonzero when the
  * thread is in plan-only mode (the driver then returns FC_OK at once). */
-int fc_record_plan(const fc_plan *plan);
+FC_INTERNAL int fc_record_plan(const fc_plan *plan);
 
 /* An empty plan for the table in use: algorithm, kernel NULL, all sizes 0, one thread. */
 static inline void fc_plan_init(fc_plan *pl, const fc_ukernel_table *tab) {

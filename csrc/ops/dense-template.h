@@ -1,6 +1,7 @@
-/* Dense (fully connected) layer products for one dtype; included by conv2d.c
- * after conv2d-impl.h, with the same T, FC_(x), IGEMM and IGEMM_ENTRY_T, so it
- * shares pick_igemm and the indirect-GEMM microkernels.
+/* Template of the dense (fully connected) layer's products for one dtype:
+ * forward, the gradients, and the backward fused with the Adam update. They
+ * run the indirect-GEMM microkernels (tile choice: igemm-template.h), and a
+ * GEMV kernel for small batches.
  *
  * A dense layer's three products are skinny: the batch (32 in the lecture's
  * model) is one side, features (4,732) and units (128) the others. BLAS packs
@@ -18,16 +19,23 @@
  * from the microkernel when c_js == 1, else (the transposed results of the
  * forward and input products) from a scratch block, transposed, with the bias.
  * Every output element is written by one task, so results do not depend on
- * the thread count. */
+ * the thread count.
+ *
+ * Included once by f32-dense.c and by f64-dense.c, which define the entry
+ * points' full names DENSE (fc_f32_dense, fc_f64_dense), DENSE_PLAN,
+ * DENSE_BACKWARD, DENSE_BACKWARD_PLAN and DENSE_BACKWARD_ADAM, T (float,
+ * double), LOCAL(x), the dtype's names (fc_f32_##x, fc_f64_##x), and TABLE(x),
+ * its members of the dispatch table (f32_##x, f64_##x). */
+#include <stdlib.h>
+#include <string.h>
+#include "conv2d-internal.h"
 
-#ifndef FC_DENSE_MAX_MR
 #define FC_DENSE_MAX_MR 16 /* the tallest tile's rows (the table's are 4 to 12) */
-#endif
 
 /* B(p, j) for p in [k0, k0 + kc), j in [j0, j0 + nn) -> dst[p * nr + j], zero
  * past nn. */
-static void FC_(dense_pack_b)(const T *b, int64_t b_ps, int64_t b_js, int64_t k0, int64_t kc,
-                              int64_t j0, int64_t nn, size_t nr, T *dst) {
+static void LOCAL(dense_pack_b)(const T *b, int64_t b_ps, int64_t b_js, int64_t k0, int64_t kc,
+                                int64_t j0, int64_t nn, size_t nr, T *dst) {
   const int64_t inr = (int64_t)nr;
   if (b_js == 1) {
     for (int64_t p = 0; p < kc; p++) {
@@ -37,7 +45,7 @@ static void FC_(dense_pack_b)(const T *b, int64_t b_ps, int64_t b_js, int64_t k0
     return;
   }
   if (b_ps == 1) { /* a transpose */
-    FC_(transpose)(b + j0 * b_js + k0, b_js, dst, inr, kc, nn);
+    LOCAL(transpose)(b + j0 * b_js + k0, b_js, dst, inr, kc, nn);
     for (int64_t p = 0; p < kc; p++)
       for (int64_t j = nn; j < inr; j++) dst[p * inr + j] = 0;
     return;
@@ -59,39 +67,37 @@ static void FC_(dense_pack_b)(const T *b, int64_t b_ps, int64_t b_js, int64_t k0
 /* Keras' Adam on the kernel, by the table's Adam microkernel. */
 typedef struct {
   T *p, *m, *v;
-  ADAM_PARAMS_T c;
-} FC_(dense_adam);
+  LOCAL(adam_params) c;
+} LOCAL(dense_adam);
 
 /* Adam on rows [i0, i1), columns [0, cols) of the parameter (row stride ld),
  * the gradient's row i at g + (i - i0) * ldg. */
-static void FC_(dense_adam_rows)(const FC_(dense_adam) *o, int64_t ld, int64_t i0, int64_t i1,
-                                 int64_t cols, const T *g, int64_t ldg) {
-  const ADAM_UKERNEL_T fn = fc_table()->ADAM_UK;
+static void LOCAL(dense_adam_rows)(const LOCAL(dense_adam) *o, int64_t ld, int64_t i0, int64_t i1,
+                                   int64_t cols, const T *g, int64_t ldg) {
+  const LOCAL(adam_ukernel) fn = fc_table()->TABLE(adam);
   for (int64_t i = i0; i < i1; i++)
     fn((size_t)cols, o->p + i * ld, g + (i - i0) * ldg, o->m + i * ld, o->v + i * ld, &o->c);
 }
 
-#ifndef FC_DENSE_KB
 #define FC_DENSE_KB 256 /* depth block: a block of one B panel is L1-sized */
-#endif
 
 /* Columns [q0, q0 + qc) of B (depth K) in NR-wide panels, each FC_DENSE_KB-deep
  * block of a panel contiguous: block k0 of panel jp at
  * dst + k0 * ld + jp * kc * nr, with ld = ceil(qc / nr) * nr. */
-static void FC_(dense_pack_blocks)(const T *b, int64_t b_ps, int64_t b_js, int64_t K, int64_t q0,
-                                   int64_t qc, int64_t nr, T *dst, int64_t blk0, int64_t blk1) {
+static void LOCAL(dense_pack_blocks)(const T *b, int64_t b_ps, int64_t b_js, int64_t K, int64_t q0,
+                                     int64_t qc, int64_t nr, T *dst, int64_t blk0, int64_t blk1) {
   const int64_t ld = fc_ceil_div(qc, nr) * nr;
   for (int64_t k0 = blk0 * FC_DENSE_KB; k0 < fc_min64(K, blk1 * FC_DENSE_KB); k0 += FC_DENSE_KB)
     for (int64_t j0 = 0; j0 < qc; j0 += nr) {
       const int64_t kc = fc_min64(FC_DENSE_KB, K - k0);
-      FC_(dense_pack_b)(b, b_ps, b_js, k0, kc, q0 + j0, fc_min64(nr, qc - j0), (size_t)nr,
-                        dst + k0 * ld + j0 * kc);
+      LOCAL(dense_pack_b)(b, b_ps, b_js, k0, kc, q0 + j0, fc_min64(nr, qc - j0), (size_t)nr,
+                          dst + k0 * ld + j0 * kc);
     }
 }
 
-static void FC_(dense_pack_all)(const T *b, int64_t b_ps, int64_t b_js, int64_t K, int64_t q0,
-                                int64_t qc, int64_t nr, T *dst) {
-  FC_(dense_pack_blocks)(b, b_ps, b_js, K, q0, qc, nr, dst, 0, fc_ceil_div(K, FC_DENSE_KB));
+static void LOCAL(dense_pack_all)(const T *b, int64_t b_ps, int64_t b_js, int64_t K, int64_t q0,
+                                  int64_t qc, int64_t nr, T *dst) {
+  LOCAL(dense_pack_blocks)(b, b_ps, b_js, K, q0, qc, nr, dst, 0, fc_ceil_div(K, FC_DENSE_KB));
 }
 
 /* dense_pack_all's depth blocks shared among a region's threads. */
@@ -99,12 +105,12 @@ typedef struct {
   const T *b;
   T *dst;
   int64_t b_ps, b_js, K, q0, qc, nr;
-} FC_(dense_pack_ctx);
+} LOCAL(dense_pack_ctx);
 
-static void FC_(dense_pack_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
+static void LOCAL(dense_pack_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
   (void)tid;
-  const FC_(dense_pack_ctx) *c = arg;
-  FC_(dense_pack_blocks)(c->b, c->b_ps, c->b_js, c->K, c->q0, c->qc, c->nr, c->dst, t0, t1);
+  const LOCAL(dense_pack_ctx) *c = arg;
+  LOCAL(dense_pack_blocks)(c->b, c->b_ps, c->b_js, c->K, c->q0, c->qc, c->nr, c->dst, t0, t1);
 }
 
 /* Rows [r0, r1) of C over its qc columns: C[i, j] = sum_p A(i)[p] B(p, j), A(i) =
@@ -112,9 +118,9 @@ static void FC_(dense_pack_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
  * point at a real row and are not stored), B packed by dense_pack_all; C row i
  * at c + (i - r0) * ldc. r0 a multiple of the tile's rows. Each output is summed
  * depth block by depth block in order, whatever the rows or columns around it. */
-static void FC_(dense_rows)(IGEMM_ENTRY_T uk, const T *a, int64_t R, int64_t a_rstride,
-                            int64_t a_pstride, int64_t r0, int64_t r1, int64_t K,
-                            const T *bpack, int64_t qc, T *c, int64_t ldc) {
+static void LOCAL(dense_rows)(LOCAL(igemm_entry) uk, const T *a, int64_t R, int64_t a_rstride,
+                              int64_t a_pstride, int64_t r0, int64_t r1, int64_t K,
+                              const T *bpack, int64_t qc, T *c, int64_t ldc) {
   static const T never = 0; /* a `zero` no row pointer equals: no row is padding */
   const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr, ld = fc_ceil_div(qc, nr) * nr;
   for (int64_t j0 = 0; j0 < qc; j0 += nr) {
@@ -134,28 +140,28 @@ static void FC_(dense_rows)(IGEMM_ENTRY_T uk, const T *a, int64_t R, int64_t a_r
 
 /* dense_gemm's tasks: groups of tg row tiles over one chunk of qc columns. */
 typedef struct {
-  IGEMM_ENTRY_T uk;
+  LOCAL(igemm_entry) uk;
   const T *a, *bpack, *bias;
   T *c, *cbuf;
   int64_t R, a_rstride, a_pstride, K, c_is, c_js, q0, qc, tg, rtiles;
   int direct;
-} FC_(dense_gemm_ctx);
+} LOCAL(dense_gemm_ctx);
 
-static void FC_(dense_gemm_groups)(void *arg, int tid, int64_t t0, int64_t t1) {
+static void LOCAL(dense_gemm_groups)(void *arg, int tid, int64_t t0, int64_t t1) {
   (void)tid;
-  const FC_(dense_gemm_ctx) *g = arg;
+  const LOCAL(dense_gemm_ctx) *g = arg;
   const int64_t mr = (int64_t)g->uk.mr, nr = (int64_t)g->uk.nr;
   const int64_t ld = fc_ceil_div(g->qc, nr) * nr, q0 = g->q0, qc = g->qc;
   for (int64_t t = t0; t < t1; t++) {
     const int64_t g0 = t * g->tg, g1 = fc_min64(g->rtiles, g0 + g->tg);
     const int64_t r0 = g0 * mr, r1 = fc_min64(g->R, g1 * mr);
     if (g->direct) {
-      FC_(dense_rows)(g->uk, g->a, g->R, g->a_rstride, g->a_pstride, r0, r1, g->K, g->bpack, qc,
-                      g->c + r0 * g->c_is + q0, g->c_is);
+      LOCAL(dense_rows)(g->uk, g->a, g->R, g->a_rstride, g->a_pstride, r0, r1, g->K, g->bpack, qc,
+                        g->c + r0 * g->c_is + q0, g->c_is);
       continue;
     }
-    FC_(dense_rows)(g->uk, g->a, g->R, g->a_rstride, g->a_pstride, r0, r1, g->K, g->bpack, qc,
-                    g->cbuf + r0 * ld, ld);
+    LOCAL(dense_rows)(g->uk, g->a, g->R, g->a_rstride, g->a_pstride, r0, r1, g->K, g->bpack, qc,
+                      g->cbuf + r0 * ld, ld);
     for (int64_t j = 0; j < qc; j++) { /* this group's rows of C^T -> c, with the bias */
       T *dst = g->c + (q0 + j) * g->c_js;
       const T *src = g->cbuf + j;
@@ -177,12 +183,12 @@ static void FC_(dense_gemm_groups)(void *arg, int tid, int64_t t0, int64_t t1) {
  * its tiles; it also stores its own rows of a transposed result. So a region
  * has no barrier inside: a worker that sleeps between regions wakes once per
  * product, not per phase. */
-static int FC_(dense_gemm_plan)(int64_t R, int64_t Q, int64_t K, int direct,
-                                const fc_ukernel_table *tab, fc_plan *pl) {
+static int LOCAL(dense_gemm_plan)(int64_t R, int64_t Q, int64_t K, int direct,
+                                  const fc_ukernel_table *tab, fc_plan *pl) {
   fc_plan_init(pl, tab);
   int tuned;
-  const int variant = FC_(tuned_igemm_at)(tab, FC_TUNE_DENSE, R, Q, K, &tuned);
-  const IGEMM_ENTRY_T uk = tab->IGEMM[variant];
+  const int variant = LOCAL(tuned_igemm_at)(tab, FC_TUNE_DENSE, R, Q, K, &tuned);
+  const LOCAL(igemm_entry) uk = tab->TABLE(igemm)[variant];
   const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr;
   if (mr > FC_DENSE_MAX_MR) return FC_EINVAL; /* the row-pointer arrays of dense_rows */
   const int64_t QB = 8 * nr;
@@ -199,7 +205,7 @@ static int FC_(dense_gemm_plan)(int64_t R, int64_t Q, int64_t K, int direct,
    * by 32 images at 2 threads: 121 us against 131 with eight per thread, AMD EPYC
    * Zen 5, interleaved processes, median of 5) */
   while (tg > 1 && fc_ceil_div(rtiles, tg) < 2 * (int64_t)nthreads) tg = (tg + 1) / 2;
-  pl->algorithm = FC_ALG_DENSE_GEMM;
+  pl->algorithm = fc_alg_dense_gemm;
   pl->kernel_fn = FC_UKERNEL_FN(uk.fn);
   pl->variant = variant;
   pl->mr = mr, pl->nr = nr;
@@ -210,15 +216,15 @@ static int FC_(dense_gemm_plan)(int64_t R, int64_t Q, int64_t K, int direct,
   return FC_OK;
 }
 
-static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t a_rstride,
-                           int64_t a_pstride, const T *b, int64_t b_ps, int64_t b_js, T *c,
-                           int64_t c_is, int64_t c_js, const T *bias) {
+static int LOCAL(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t a_rstride,
+                             int64_t a_pstride, const T *b, int64_t b_ps, int64_t b_js, T *c,
+                             int64_t c_is, int64_t c_js, const T *bias) {
   const fc_ukernel_table *tab = fc_table();
   const int direct = c_js == 1 && !bias;
   fc_plan pl;
-  const int st = FC_(dense_gemm_plan)(R, Q, K, direct, tab, &pl);
+  const int st = LOCAL(dense_gemm_plan)(R, Q, K, direct, tab, &pl);
   if (st != FC_OK) return st;
-  const IGEMM_ENTRY_T uk = tab->IGEMM[pl.variant];
+  const LOCAL(igemm_entry) uk = tab->TABLE(igemm)[pl.variant];
   const int64_t mr = pl.mr, nr = pl.nr, QB = 8 * nr, rtiles = fc_ceil_div(R, mr);
   const int64_t qpanels_max = fc_ceil_div(fc_min64(Q, QB), nr);
   const int64_t bsize = K * qpanels_max * nr, tmp = rtiles * mr * qpanels_max * nr; /* the plan */
@@ -231,19 +237,19 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
   }
   const int nthreads = pl.threads;
   const int64_t tg = pl.row_block / mr, ngroups = pl.tasks;
-  FC_(dense_gemm_ctx) g = {uk, a, bpack, bias, c, cbuf, R, a_rstride, a_pstride, K, c_is, c_js,
-                           0, 0, tg, rtiles, direct};
+  LOCAL(dense_gemm_ctx) g = {uk, a, bpack, bias, c, cbuf, R, a_rstride, a_pstride, K, c_is, c_js,
+                             0, 0, tg, rtiles, direct};
   int r = FC_OK;
   for (int64_t q0 = 0; q0 < Q && r == FC_OK; q0 += QB) {
     g.q0 = q0, g.qc = fc_min64(QB, Q - q0);
     /* packing is a tenth of the lecture's forward: threaded too */
-    FC_(dense_pack_ctx) pc = {b, bpack, b_ps, b_js, K, q0, g.qc, nr};
-    r = fc_parallel_for(nthreads, fc_ceil_div(K, FC_DENSE_KB), 0, FC_(dense_pack_tasks), &pc);
+    LOCAL(dense_pack_ctx) pc = {b, bpack, b_ps, b_js, K, q0, g.qc, nr};
+    r = fc_parallel_for(nthreads, fc_ceil_div(K, FC_DENSE_KB), 0, LOCAL(dense_pack_tasks), &pc);
     if (r != FC_OK) break;
     /* dynamic: a thread that wakes late (a sleeping worker can take a long
      * time to wake on a virtual machine) finds the work already taken by the
      * others, rather than the others waiting for its share */
-    r = fc_parallel_for(nthreads, ngroups, 1, FC_(dense_gemm_groups), &g);
+    r = fc_parallel_for(nthreads, ngroups, 1, LOCAL(dense_gemm_groups), &g);
   }
   free(bpack);
   free(cbuf);
@@ -263,15 +269,15 @@ static int FC_(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_t 
  * empty tile */
 
 typedef struct {
-  GEMV_UKERNEL_T fn;
+  LOCAL(gemv_ukernel) fn;
   const T *x, *w;
   T *y, *scratch; /* block 0's sums go to y, block b's to scratch + (b - 1) * n * m */
   int64_t n, k, m;
-} FC_(dense_gemv_ctx);
+} LOCAL(dense_gemv_ctx);
 
-static void FC_(dense_gemv_blocks)(void *arg, int tid, int64_t b0, int64_t b1) {
+static void LOCAL(dense_gemv_blocks)(void *arg, int tid, int64_t b0, int64_t b1) {
   (void)tid;
-  const FC_(dense_gemv_ctx) *g = arg;
+  const LOCAL(dense_gemv_ctx) *g = arg;
   const int64_t n = g->n, k = g->k, m = g->m;
   for (int64_t b = b0; b < b1; b++) {
     const int64_t k0 = b * FC_DENSE_KB, kc = fc_min64(FC_DENSE_KB, k - k0);
@@ -285,16 +291,16 @@ static void FC_(dense_gemv_blocks)(void *arg, int tid, int64_t b0, int64_t b1) {
 /* The GEMV's plan: FC_GEMV_MAX_ROWS rows of x per kernel call, one task per
  * depth block, threads by the bytes of w streamed, scratch for the blocks'
  * sums past the first. */
-static int FC_(dense_gemv_plan)(int64_t n, int64_t k, int64_t m, const fc_ukernel_table *tab,
-                                fc_plan *pl) {
+static int LOCAL(dense_gemv_plan)(int64_t n, int64_t k, int64_t m, const fc_ukernel_table *tab,
+                                  fc_plan *pl) {
   fc_plan_init(pl, tab);
   const int64_t blocks = fc_ceil_div(k, FC_DENSE_KB);
   int64_t nm, elems, bytes;
   if (!fc_mul(n, m, &nm) || !fc_mul(blocks - 1, nm, &elems) || !fc_mul(k, m, &bytes) ||
       !fc_mul(bytes, (int64_t)sizeof(T) * fc_ceil_div(n, FC_GEMV_MAX_ROWS), &bytes))
     return FC_EOVERFLOW;
-  pl->algorithm = FC_ALG_DENSE_GEMV;
-  pl->kernel_fn = FC_UKERNEL_FN(tab->GEMV_UK);
+  pl->algorithm = fc_alg_dense_gemv;
+  pl->kernel_fn = FC_UKERNEL_FN(tab->TABLE(gemv));
   pl->mr = FC_GEMV_MAX_ROWS;
   pl->depth_block = FC_DENSE_KB, pl->tasks = blocks;
   pl->threads = fc_threads_for(FC_NS_BYTES(bytes), blocks);
@@ -302,17 +308,17 @@ static int FC_(dense_gemv_plan)(int64_t n, int64_t k, int64_t m, const fc_ukerne
   return FC_OK;
 }
 
-static int FC_(dense_gemv)(int64_t n, int64_t k, int64_t m, const T *x, const T *w,
-                           const T *bias, T *y) {
+static int LOCAL(dense_gemv)(int64_t n, int64_t k, int64_t m, const T *x, const T *w,
+                             const T *bias, T *y) {
   const fc_ukernel_table *tab = fc_table();
   fc_plan pl;
-  const int st = FC_(dense_gemv_plan)(n, k, m, tab, &pl);
+  const int st = LOCAL(dense_gemv_plan)(n, k, m, tab, &pl);
   if (st != FC_OK) return st;
   const int64_t blocks = pl.tasks, nm = n * m, elems = (blocks - 1) * nm; /* the plan */
   T *scratch = blocks > 1 ? fc_alloc((size_t)elems * sizeof(T)) : NULL;
   if (blocks > 1 && !scratch) return FC_ENOMEM;
-  FC_(dense_gemv_ctx) g = {tab->GEMV_UK, x, w, y, scratch, n, k, m};
-  const int r = fc_parallel_for(pl.threads, blocks, 1, FC_(dense_gemv_blocks), &g);
+  LOCAL(dense_gemv_ctx) g = {tab->TABLE(gemv), x, w, y, scratch, n, k, m};
+  const int r = fc_parallel_for(pl.threads, blocks, 1, LOCAL(dense_gemv_blocks), &g);
   if (r == FC_OK) {
     for (int64_t b = 1; b < blocks; b++) { /* in order; acc + y, as the igemm store adds */
       const T *s = scratch + (b - 1) * nm;
@@ -328,26 +334,26 @@ static int FC_(dense_gemv)(int64_t n, int64_t k, int64_t m, const T *x, const T 
 
 /* dense's plan: what fc_*_dense runs for these sizes (with a bias or without:
  * the GEMM stores through its transposing block either way). */
-static int FC_(dense_plan_for)(int64_t n, int64_t k, int64_t m, const fc_ukernel_table *tab,
-                               fc_plan *pl) {
+static int LOCAL(dense_plan_for)(int64_t n, int64_t k, int64_t m, const fc_ukernel_table *tab,
+                                 fc_plan *pl) {
   fc_plan_init(pl, tab);
   if (n < 0 || k < 0 || m < 0) return FC_EINVAL;
   if (n == 0 || m == 0 || k == 0) {
-    pl->algorithm = k == 0 && n && m ? FC_ALG_DENSE_BIAS : FC_ALG_NOTHING;
+    pl->algorithm = k == 0 && n && m ? fc_alg_dense_bias : fc_alg_nothing;
     return FC_OK;
   }
-  if (n <= FC_DENSE_GEMV_MAX_BATCH) return FC_(dense_gemv_plan)(n, k, m, tab, pl);
-  return FC_(dense_gemm_plan)(m, n, k, 0, tab, pl);
+  if (n <= FC_DENSE_GEMV_MAX_BATCH) return LOCAL(dense_gemv_plan)(n, k, m, tab, pl);
+  return LOCAL(dense_gemm_plan)(m, n, k, 0, tab, pl);
 }
 
-int FC_(dense_plan)(int64_t n, int64_t k, int64_t m, fc_plan *plan) {
-  const int st = FC_(dense_plan_for)(n, k, m, fc_table(), plan);
+int DENSE_PLAN(int64_t n, int64_t k, int64_t m, fc_plan *plan) {
+  const int st = LOCAL(dense_plan_for)(n, k, m, fc_table(), plan);
   fc_plan_name(plan);
   return st;
 }
 
 /* y (n x m) = x (n x k) @ w (k x m) + bias (m, or NULL); all C-contiguous. */
-int FC_(dense)(int64_t n, int64_t k, int64_t m, const T *x, const T *w, const T *bias, T *y) {
+int DENSE(int64_t n, int64_t k, int64_t m, const T *x, const T *w, const T *bias, T *y) {
   if (n < 0 || k < 0 || m < 0) return FC_EINVAL;
   if (n == 0 || m == 0) return FC_OK;
   if (k == 0) {
@@ -356,17 +362,17 @@ int FC_(dense)(int64_t n, int64_t k, int64_t m, const T *x, const T *w, const T 
     return FC_OK;
   }
   fc_plan pl;
-  const int st = FC_(dense_plan_for)(n, k, m, fc_table(), &pl);
+  const int st = LOCAL(dense_plan_for)(n, k, m, fc_table(), &pl);
   if (st != FC_OK || fc_record_plan(&pl)) return st;
-  if (pl.algorithm == FC_ALG_DENSE_GEMV) return FC_(dense_gemv)(n, k, m, x, w, bias, y);
+  if (pl.algorithm == fc_alg_dense_gemv) return LOCAL(dense_gemv)(n, k, m, x, w, bias, y);
   /* rows = units (w read in place, a column at a time), cols = batch */
-  return FC_(dense_gemm)(m, n, k, w, 1, m, x, 1, k, y, 1, m, bias);
+  return LOCAL(dense_gemm)(m, n, k, w, 1, m, x, 1, k, y, 1, m, bias);
 }
 
 /* gx (n x k) = gy (n x m) @ w^T and gw (k x m) = x^T @ gy; either output may be
  * NULL (not computed). */
-int FC_(dense_backward)(int64_t n, int64_t k, int64_t m, const T *gy, const T *x, const T *w,
-                        T *gx, T *gw) {
+int DENSE_BACKWARD(int64_t n, int64_t k, int64_t m, const T *gy, const T *x, const T *w,
+                   T *gx, T *gw) {
   if (n < 0 || k < 0 || m < 0) return FC_EINVAL;
   if (k == 0) return FC_OK;
   if (gw && (n == 0 || m == 0)) memset(gw, 0, (size_t)(k * m) * sizeof(T));
@@ -374,24 +380,24 @@ int FC_(dense_backward)(int64_t n, int64_t k, int64_t m, const T *gy, const T *x
   if (n == 0 || m == 0) return FC_OK;
   int st = FC_OK;
   if (gx) /* rows = features (rows of w, contiguous), cols = batch */
-    st = FC_(dense_gemm)(k, n, m, w, m, 1, gy, 1, m, gx, 1, k, NULL);
+    st = LOCAL(dense_gemm)(k, n, m, w, m, 1, gy, 1, m, gx, 1, k, NULL);
   if (st == FC_OK && gw) /* rows = features (columns of x), cols = units, depth = batch */
-    st = FC_(dense_gemm)(k, m, n, x, 1, k, gy, m, 1, gw, m, 1, NULL);
+    st = LOCAL(dense_gemm)(k, m, n, x, 1, k, gy, m, 1, gw, m, 1, NULL);
   return st;
 }
 
 /* The fused backward-and-Adam sweep's plan (dense_backward_adam's comment):
  * the static tiles of both products, row groups of 24 features. */
-static int FC_(dense_adam_plan)(int64_t n, int64_t k, int64_t m, int with_gx,
-                                const fc_ukernel_table *tab, fc_plan *pl) {
+static int LOCAL(dense_adam_plan)(int64_t n, int64_t k, int64_t m, int with_gx,
+                                  const fc_ukernel_table *tab, fc_plan *pl) {
   fc_plan_init(pl, tab);
   if (n < 0 || k < 0 || m < 0) return FC_EINVAL;
   if (k == 0 || m == 0 || n == 0) {
-    pl->algorithm = FC_ALG_NOTHING;
+    pl->algorithm = fc_alg_nothing;
     return FC_OK;
   }
-  const IGEMM_ENTRY_T ux = tab->IGEMM[FC_(pick_igemm_at)(tab, k, n)];
-  const IGEMM_ENTRY_T uw = tab->IGEMM[FC_(pick_igemm_at)(tab, k, m)];
+  const LOCAL(igemm_entry) ux = tab->TABLE(igemm)[LOCAL(pick_igemm_at)(tab, k, n)];
+  const LOCAL(igemm_entry) uw = tab->TABLE(igemm)[LOCAL(pick_igemm_at)(tab, k, m)];
   const int64_t nrx = (int64_t)ux.nr, nrw = (int64_t)uw.nr;
   if ((int64_t)ux.mr > FC_DENSE_MAX_MR || (int64_t)uw.mr > FC_DENSE_MAX_MR) return FC_EINVAL;
   /* row groups: a multiple of both tiles' rows (6, 8, 12 or 4 divide 24) */
@@ -401,7 +407,7 @@ static int FC_(dense_adam_plan)(int64_t n, int64_t k, int64_t m, int with_gx,
   if (!fc_mul(n, k, &tmp) || !fc_mul(tmp, m, &flops) || !fc_mul(npx, m, &tmp) ||
       !fc_mul(npw, n, &tmp))
     return FC_EOVERFLOW;
-  pl->algorithm = FC_ALG_DENSE_ADAM;
+  pl->algorithm = fc_alg_dense_adam;
   pl->kernel_fn = FC_UKERNEL_FN(uw.fn);
   pl->mr = (int64_t)uw.mr, pl->nr = nrw;
   pl->row_block = G, pl->tasks = groups;
@@ -413,24 +419,24 @@ static int FC_(dense_adam_plan)(int64_t n, int64_t k, int64_t m, int with_gx,
   return FC_OK;
 }
 
-int FC_(dense_backward_plan)(int64_t n, int64_t k, int64_t m, fc_dense_product product,
-                             fc_plan *plan) {
+int DENSE_BACKWARD_PLAN(int64_t n, int64_t k, int64_t m, fc_dense_product product,
+                        fc_plan *plan) {
   const fc_ukernel_table *tab = fc_table();
   int st;
   fc_plan_init(plan, tab);
   if (n < 0 || k < 0 || m < 0) {
     st = FC_EINVAL;
   } else if (product == FC_DENSE_ADAM || product == FC_DENSE_ADAM_NO_GRAD_X) {
-    st = FC_(dense_adam_plan)(n, k, m, product == FC_DENSE_ADAM, tab, plan);
+    st = LOCAL(dense_adam_plan)(n, k, m, product == FC_DENSE_ADAM, tab, plan);
   } else if (product != FC_DENSE_GRAD_X && product != FC_DENSE_GRAD_KERNEL) {
     st = FC_EINVAL;
   } else if (n == 0 || k == 0 || m == 0) {
-    plan->algorithm = FC_ALG_NOTHING; /* zeros, where anything is written */
+    plan->algorithm = fc_alg_nothing; /* zeros, where anything is written */
     st = FC_OK;
   } else if (product == FC_DENSE_GRAD_X) { /* as dense_backward calls dense_gemm */
-    st = FC_(dense_gemm_plan)(k, n, m, k == 1, tab, plan);
+    st = LOCAL(dense_gemm_plan)(k, n, m, k == 1, tab, plan);
   } else {
-    st = FC_(dense_gemm_plan)(k, m, n, 1, tab, plan);
+    st = LOCAL(dense_gemm_plan)(k, m, n, 1, tab, plan);
   }
   fc_plan_name(plan);
   return st;
@@ -440,18 +446,18 @@ int FC_(dense_backward_plan)(int64_t n, int64_t k, int64_t m, fc_dense_product p
  * until none is left (dynamic, as dense_gemm's tasks), with its own product
  * scratch. */
 typedef struct {
-  const FC_(dense_adam) *adam;
-  IGEMM_ENTRY_T ux, uw;
+  const LOCAL(dense_adam) *adam;
+  LOCAL(igemm_entry) ux, uw;
   const T *x, *w, *bx, *bw;
   T *gx, *gw;
   int64_t n, k, m, G, npx, npw;
   _Atomic int64_t next;
   atomic_int failed;
-} FC_(dense_adam_ctx);
+} LOCAL(dense_adam_ctx);
 
-static void FC_(dense_adam_thread)(void *arg, int tid, int team) {
+static void LOCAL(dense_adam_thread)(void *arg, int tid, int team) {
   (void)tid, (void)team;
-  FC_(dense_adam_ctx) *c = arg;
+  LOCAL(dense_adam_ctx) *c = arg;
   const int64_t n = c->n, k = c->k, m = c->m, G = c->G, npx = c->npx, npw = c->npw;
   T *cx = c->gx ? fc_alloc((size_t)(G * npx) * sizeof(T)) : NULL;
   T *cw = fc_alloc((size_t)(G * npw) * sizeof(T));
@@ -466,14 +472,14 @@ static void FC_(dense_adam_thread)(void *arg, int tid, int team) {
     if (t >= groups) break;
     const int64_t r0 = t * G, r1 = fc_min64(k, r0 + G);
     if (c->gx) { /* gx^T rows r0..r1 = w rows . gy^T, into cx, then transposed into gx */
-      FC_(dense_rows)(c->ux, c->w, k, m, 1, r0, r1, m, c->bx, n, cx, npx);
-      FC_(transpose)(cx, npx, c->gx + r0, k, n, r1 - r0);
+      LOCAL(dense_rows)(c->ux, c->w, k, m, 1, r0, r1, m, c->bx, n, cx, npx);
+      LOCAL(transpose)(cx, npx, c->gx + r0, k, n, r1 - r0);
     }
     /* kernel gradient rows r0..r1 = x^T rows . gy, into cw */
-    FC_(dense_rows)(c->uw, c->x, k, 1, k, r0, r1, n, c->bw, m, cw, npw);
+    LOCAL(dense_rows)(c->uw, c->x, k, 1, k, r0, r1, n, c->bw, m, cw, npw);
     if (c->gw)
       for (int64_t i = r0; i < r1; i++) memcpy(c->gw + i * m, cw + (i - r0) * npw, (size_t)m * sizeof(T));
-    FC_(dense_adam_rows)(c->adam, m, r0, r1, m, cw, npw);
+    LOCAL(dense_adam_rows)(c->adam, m, r0, r1, m, cw, npw);
   }
   free(cx), free(cw);
 }
@@ -487,27 +493,27 @@ static void FC_(dense_adam_thread)(void *arg, int tid, int team) {
  * goes to memory unless gw is given. Both products are the dense_gemm ones
  * (rows = features; gx: cols = batch, depth = units; gw: cols = units, depth =
  * batch), with the same tiles, so the results are dense_backward's. */
-int FC_(dense_backward_adam)(int64_t n, int64_t k, int64_t m, const T *gy, const T *x, T *w,
-                             T *gx, T *gw, T *mom, T *vel, double alpha, double beta_1,
-                             double beta_2, double epsilon) {
+int DENSE_BACKWARD_ADAM(int64_t n, int64_t k, int64_t m, const T *gy, const T *x, T *w,
+                        T *gx, T *gw, T *mom, T *vel, double alpha, double beta_1,
+                        double beta_2, double epsilon) {
   if (n < 0 || k < 0 || m < 0 || !mom || !vel) return FC_EINVAL;
-  const FC_(dense_adam) adam = {w, mom, vel, {(T)alpha, (T)(1.0 - beta_1), (T)(1.0 - beta_2),
+  const LOCAL(dense_adam) adam = {w, mom, vel, {(T)alpha, (T)(1.0 - beta_1), (T)(1.0 - beta_2),
                                                (T)epsilon}};
   if (k == 0 || m == 0) return FC_OK;
   if (n == 0) { /* a zero gradient still moves w through the moments */
     T *zero = calloc((size_t)m, sizeof(T));
     if (!zero) return FC_ENOMEM;
-    for (int64_t i = 0; i < k; i++) FC_(dense_adam_rows)(&adam, m, i, i + 1, m, zero, 0);
+    for (int64_t i = 0; i < k; i++) LOCAL(dense_adam_rows)(&adam, m, i, i + 1, m, zero, 0);
     free(zero);
     if (gw) memset(gw, 0, (size_t)(k * m) * sizeof(T));
     return FC_OK;
   }
   const fc_ukernel_table *tab = fc_table();
   fc_plan pl;
-  const int st = FC_(dense_adam_plan)(n, k, m, gx != NULL, tab, &pl);
+  const int st = LOCAL(dense_adam_plan)(n, k, m, gx != NULL, tab, &pl);
   if (st != FC_OK || fc_record_plan(&pl)) return st;
-  const IGEMM_ENTRY_T ux = tab->IGEMM[FC_(pick_igemm_at)(tab, k, n)];
-  const IGEMM_ENTRY_T uw = tab->IGEMM[FC_(pick_igemm_at)(tab, k, m)];
+  const LOCAL(igemm_entry) ux = tab->TABLE(igemm)[LOCAL(pick_igemm_at)(tab, k, n)];
+  const LOCAL(igemm_entry) uw = tab->TABLE(igemm)[LOCAL(pick_igemm_at)(tab, k, m)];
   const int64_t nrx = (int64_t)ux.nr, nrw = (int64_t)uw.nr;
   const int64_t G = pl.row_block; /* sizes: checked by the plan */
   const int64_t npx = fc_ceil_div(n, nrx) * nrx, npw = fc_ceil_div(m, nrw) * nrw;
@@ -519,11 +525,11 @@ int FC_(dense_backward_adam)(int64_t n, int64_t k, int64_t m, const T *gy, const
     free(bx), free(bw);
     return FC_ENOMEM;
   }
-  if (gx) FC_(dense_pack_all)(gy, 1, m, m, 0, n, nrx, bx);
-  FC_(dense_pack_all)(gy, m, 1, n, 0, m, nrw, bw);
+  if (gx) LOCAL(dense_pack_all)(gy, 1, m, m, 0, n, nrx, bx);
+  LOCAL(dense_pack_all)(gy, m, 1, n, 0, m, nrw, bw);
   const int nthreads = pl.threads;
-  FC_(dense_adam_ctx) c = {&adam, ux, uw, x, w, bx, bw, gx, gw, n, k, m, G, npx, npw, 0, 0};
-  const int r = fc_parallel(nthreads, FC_(dense_adam_thread), &c);
+  LOCAL(dense_adam_ctx) c = {&adam, ux, uw, x, w, bx, bw, gx, gw, n, k, m, G, npx, npw, 0, 0};
+  const int r = fc_parallel(nthreads, LOCAL(dense_adam_thread), &c);
   free(bx), free(bw);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }

@@ -1,5 +1,14 @@
-/* conv2d backward passes for one dtype; included by conv2d.c after
- * conv2d-impl.h, with the same T, FC_(x), GEMM, IGEMM and IGEMM_ENTRY_T.
+/* Template of conv2d's backward passes for one dtype: the weight gradient, and
+ * the input gradient by GEMM + col2im or by transposed convolution.
+ *
+ * Included once by f32-conv2d-backward.c and by f64-conv2d-backward.c, which
+ * define the entry points' full names CONV2D_BACKWARD_WEIGHT
+ * (fc_f32_conv2d_backward_weight, ...), CONV2D_BACKWARD_WEIGHT_PLAN,
+ * CONV2D_INPUT_GRAD and CONV2D_INPUT_GRAD_PLAN, T (float, double), LOCAL(x),
+ * the dtype's names (fc_f32_##x, fc_f64_##x), and TABLE(x), its members of
+ * the dispatch table (f32_##x, f64_##x). The weight gradient's set-up and
+ * sweep are also the fused conv2d + max-pool backward's
+ * (conv2d-pool-template.h; declared in conv2d-internal.h).
  *
  * ---- weight gradient -----------------------------------------------------------
  *   gw[k, tap, c] = sum over images n and output pixels q of
@@ -16,6 +25,9 @@
  * No im2col is built. Each thread owns a contiguous range of (image, output
  * row) and sums into its own partial gw; the partials are added in thread
  * order, so a fixed thread count gives bitwise-identical results. */
+#include <stdlib.h>
+#include <string.h>
+#include "conv2d-internal.h"
 
 /* x (either layout) -> channels-last, padded by pad_left zero columns on the
  * left and `right` on the right: out (n, h, pad_left + w + right, c). */
@@ -25,11 +37,11 @@ typedef struct {
   T *out;
   int64_t right;
   size_t nr;
-} FC_(bwd_copy_ctx);
+} LOCAL(bwd_copy_ctx);
 
-static void FC_(bwd_padded_rows)(void *arg, int tid, int64_t r0, int64_t r1) {
+static void LOCAL(bwd_padded_rows)(void *arg, int tid, int64_t r0, int64_t r1) {
   (void)tid;
-  const FC_(bwd_copy_ctx) *c = arg;
+  const LOCAL(bwd_copy_ctx) *c = arg;
   const fc_conv2d_params *p = c->p;
   const int64_t wp = p->pad_left + p->w + c->right, C = p->c, hw = p->h * p->w;
   for (int64_t r = r0; r < r1; r++) {
@@ -48,19 +60,19 @@ static void FC_(bwd_padded_rows)(void *arg, int tid, int64_t r0, int64_t r1) {
   }
 }
 
-static int FC_(bwd_padded_nhwc)(const fc_conv2d_params *p, const T *x, int64_t right, T *out) {
+static int LOCAL(bwd_padded_nhwc)(const fc_conv2d_params *p, const T *x, int64_t right, T *out) {
   const int64_t wp = p->pad_left + p->w + right, rows = p->n * p->h;
   const int nt = fc_threads_for(FC_NS_BYTES(2 * rows * wp * p->c * (int64_t)sizeof(T)), rows);
-  FC_(bwd_copy_ctx) c = {p, x, NULL, out, right, 0};
-  return fc_parallel_for(nt, rows, 0, FC_(bwd_padded_rows), &c);
+  LOCAL(bwd_copy_ctx) c = {p, x, NULL, out, right, 0};
+  return fc_parallel_for(nt, rows, 0, LOCAL(bwd_padded_rows), &c);
 }
 
 /* gy -> per (image, group), NR-wide panels over its kg channels, pixel-major:
  * out[((n * groups + g) * npanels + jp) * P * nr + q * nr + j] = gy[n, g*kg + jp*nr + j, q]
  * (0 past kg). */
-static void FC_(bwd_pack_gy_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
+static void LOCAL(bwd_pack_gy_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
   (void)tid;
-  const FC_(bwd_copy_ctx) *c = arg;
+  const LOCAL(bwd_copy_ctx) *c = arg;
   const fc_conv2d_params *p = c->p;
   const int64_t g_count = p->groups, kg = p->k / g_count, P = p->oh * p->ow, inr = (int64_t)c->nr;
   const int64_t npanels = fc_ceil_div(kg, inr);
@@ -70,7 +82,7 @@ static void FC_(bwd_pack_gy_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
       T *dst = c->out + (t * npanels + jp) * P * inr;
       const int64_t k0 = g * kg + jp * inr, nn = fc_min64(inr, kg - jp * inr);
       if (p->layout == FC_NCHW) /* nn channel rows of P pixels -> P rows of nn */
-        FC_(transpose)(c->gy + (ni * p->k + k0) * P, P, dst, inr, P, nn);
+        LOCAL(transpose)(c->gy + (ni * p->k + k0) * P, P, dst, inr, P, nn);
       for (int64_t q = 0; q < P; q++, dst += inr) {
         if (p->layout == FC_NHWC) memcpy(dst, c->gy + (ni * P + q) * p->k + k0, (size_t)nn * sizeof(T));
         for (int64_t j = nn; j < inr; j++) dst[j] = 0;
@@ -79,32 +91,21 @@ static void FC_(bwd_pack_gy_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
   }
 }
 
-static int FC_(bwd_pack_gy)(const fc_conv2d_params *p, const T *gy, size_t nr, T *out) {
+static int LOCAL(bwd_pack_gy)(const fc_conv2d_params *p, const T *gy, size_t nr, T *out) {
   const int64_t P = p->oh * p->ow, tasks = p->n * p->groups;
   const int nt = fc_threads_for(FC_NS_BYTES(2 * p->n * p->k * P * (int64_t)sizeof(T)), tasks);
-  FC_(bwd_copy_ctx) c = {p, NULL, gy, out, 0, nr};
-  return fc_parallel_for(nt, tasks, 0, FC_(bwd_pack_gy_tasks), &c);
+  LOCAL(bwd_copy_ctx) c = {p, NULL, gy, out, 0, nr};
+  return fc_parallel_for(nt, tasks, 0, LOCAL(bwd_pack_gy_tasks), &c);
 }
 
-/* The weight gradient's set-up, shared by conv2d_backward_weight and the
- * fused conv2d + max-pool backward: the tile, the padded input (or x itself),
- * the row pointers and one partial gw^T (mpad x npad per group) per thread. */
-typedef struct {
-  const fc_conv2d_params *p;
-  IGEMM_ENTRY_T uk;
-  int64_t cg, kg, kd, mpad, npad, npanels, a_stride, img, tile;
-  const T *xs; /* padded NHWC input, or x as is */
-  T *xp, *zero, *partial;
-  const T **ind; /* ind[(panel * oh + oy) * mr + i]: row kk = panel * mr + i at output row oy */
-  int nthreads;
-} FC_(wgrad_ctx);
-
-static void FC_(wgrad_free)(FC_(wgrad_ctx) *ctx) {
+/* The weight gradient's set-up (its context: fc_*_wgrad_ctx in
+ * conv2d-internal.h) for tile uk and nthreads partials, and its release. */
+void LOCAL(wgrad_free)(LOCAL(wgrad_ctx) *ctx) {
   free(ctx->xp), free(ctx->zero), free((void *)ctx->ind), free(ctx->partial);
 }
 
-static int FC_(wgrad_setup)(FC_(wgrad_ctx) *ctx, const fc_conv2d_params *p, const T *x,
-                            IGEMM_ENTRY_T uk, int nthreads) {
+int LOCAL(wgrad_setup)(LOCAL(wgrad_ctx) *ctx, const fc_conv2d_params *p, const T *x,
+          LOCAL(igemm_entry) uk, int nthreads) {
   memset(ctx, 0, sizeof *ctx);
   ctx->p = p;
   ctx->nthreads = nthreads;
@@ -131,12 +132,12 @@ static int FC_(wgrad_setup)(FC_(wgrad_ctx) *ctx, const fc_conv2d_params *p, cons
   ctx->ind = fc_alloc((size_t)nptr * sizeof(T *));
   ctx->partial = calloc((size_t)psize, sizeof(T));
   if ((!x_as_is && !ctx->xp) || !ctx->zero || !ctx->ind || !ctx->partial) {
-    FC_(wgrad_free)(ctx);
+    LOCAL(wgrad_free)(ctx);
     return FC_ENOMEM;
   }
-  const int r = ctx->xp ? FC_(bwd_padded_nhwc)(p, x, right, ctx->xp) : FC_OK;
+  const int r = ctx->xp ? LOCAL(bwd_padded_nhwc)(p, x, right, ctx->xp) : FC_OK;
   if (r != FC_OK) {
-    FC_(wgrad_free)(ctx);
+    LOCAL(wgrad_free)(ctx);
     return r;
   }
   ctx->xs = ctx->xp ? ctx->xp : x;
@@ -155,8 +156,8 @@ static int FC_(wgrad_setup)(FC_(wgrad_ctx) *ctx, const fc_conv2d_params *p, cons
 /* Adds image ni's output rows [oy0, oy0 + tn) to thread tid's partial, with
  * gy of group g, panel jp, output pixel q - oy0 * ow of those rows at
  * gy_panel(g, jp) + (q - oy0 * ow) * NR, i.e. b + g * g_step + jp * jp_step. */
-static void FC_(wgrad_rows)(const FC_(wgrad_ctx) *ctx, int tid, int64_t ni, int64_t oy0,
-                            int64_t tn, const T *b, int64_t g_step, int64_t jp_step) {
+void LOCAL(wgrad_rows)(const LOCAL(wgrad_ctx) *ctx, int tid, int64_t ni, int64_t oy0,
+                       int64_t tn, const T *b, int64_t g_step, int64_t jp_step) {
   const fc_conv2d_params *p = ctx->p;
   const int64_t imr = (int64_t)ctx->uk.mr, inr = (int64_t)ctx->uk.nr;
   T *acc = ctx->partial + tid * ctx->tile * p->groups;
@@ -174,7 +175,7 @@ static void FC_(wgrad_rows)(const FC_(wgrad_ctx) *ctx, int tid, int64_t ni, int6
 
 /* gw = the sum over threads, in thread order, of their gw^T (kk, k): as (k, tap, c)
  * or, with kk_major, as (tap, c, k) (NHWC's (r, s, c/groups, k)). */
-static void FC_(wgrad_finish)(const FC_(wgrad_ctx) *ctx, T *gw, int kk_major) {
+void LOCAL(wgrad_finish)(const LOCAL(wgrad_ctx) *ctx, T *gw, int kk_major) {
   const fc_conv2d_params *p = ctx->p;
   memset(gw, 0, (size_t)(p->k * ctx->kd) * sizeof(T));
   for (int t = 0; t < ctx->nthreads; t++)
@@ -191,13 +192,13 @@ static void FC_(wgrad_finish)(const FC_(wgrad_ctx) *ctx, T *gw, int kk_major) {
  * output rows) units into its own partial. gy is used as is (npanels 0) or
  * packed per (image, group) as bwd_pack_gy packs it. */
 typedef struct {
-  const FC_(wgrad_ctx) *ctx;
+  const LOCAL(wgrad_ctx) *ctx;
   const T *b;
   int64_t blocks, trows, units, npanels;
-} FC_(wgrad_run);
+} LOCAL(wgrad_run);
 
-static void FC_(wgrad_thread)(void *arg, int tid, int team) {
-  const FC_(wgrad_run) *w = arg;
+static void LOCAL(wgrad_thread)(void *arg, int tid, int team) {
+  const LOCAL(wgrad_run) *w = arg;
   const fc_conv2d_params *p = w->ctx->p;
   const int64_t P = p->oh * p->ow, inr = (int64_t)w->ctx->uk.nr;
   int64_t u0, u1;
@@ -205,31 +206,31 @@ static void FC_(wgrad_thread)(void *arg, int tid, int team) {
   for (int64_t u = u0; u < u1; u++) {
     const int64_t ni = u / w->blocks, oy0 = u % w->blocks * w->trows, tn = fc_min64(w->trows, p->oh - oy0);
     if (w->npanels == 0)
-      FC_(wgrad_rows)(w->ctx, tid, ni, oy0, tn, w->b + (ni * P + oy0 * p->ow) * inr, 0, 0);
+      LOCAL(wgrad_rows)(w->ctx, tid, ni, oy0, tn, w->b + (ni * P + oy0 * p->ow) * inr, 0, 0);
     else
-      FC_(wgrad_rows)(w->ctx, tid, ni, oy0, tn,
-                      w->b + ni * p->groups * w->npanels * P * inr + oy0 * p->ow * inr,
-                      w->npanels * P * inr, P * inr);
+      LOCAL(wgrad_rows)(w->ctx, tid, ni, oy0, tn,
+                        w->b + ni * p->groups * w->npanels * P * inr + oy0 * p->ow * inr,
+                        w->npanels * P * inr, P * inr);
   }
 }
 
 /* Output rows per kernel call (its slice of a gy panel stays near L1), the
  * tile, the threads, and what is copied: x unless it can be read in place,
  * gy unless it is channels-last with exactly NR channels. */
-static int FC_(wgrad_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
-                               fc_plan *pl) {
+static int LOCAL(wgrad_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                                 fc_plan *pl) {
   fc_plan_init(pl, tab);
   const int st = fc_conv2d_check(p);
   if (st != FC_OK) return st;
   const int64_t P = p->oh * p->ow;
   if (p->n == 0 || P == 0) {
-    pl->algorithm = FC_ALG_NOTHING;
+    pl->algorithm = fc_alg_nothing;
     return FC_OK;
   }
   const int64_t g_count = p->groups, C = p->c, cg = p->c / g_count, kg = p->k / g_count;
   const int64_t kd = p->r * p->s * cg;
-  const int variant = FC_(pick_igemm_at)(tab, kd, kg);
-  const IGEMM_ENTRY_T uk = tab->IGEMM[variant];
+  const int variant = LOCAL(pick_igemm_at)(tab, kd, kg);
+  const LOCAL(igemm_entry) uk = tab->TABLE(igemm)[variant];
   const int64_t imr = (int64_t)uk.mr, inr = (int64_t)uk.nr;
   const int64_t trows = fc_max64(1, fc_min64(p->oh, (48 << 10) / (p->ow * inr * (int64_t)sizeof(T))));
   const int64_t blocks = fc_ceil_div(p->oh, trows), units = p->n * blocks;
@@ -245,7 +246,7 @@ static int FC_(wgrad_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table
       !fc_mul(nthreads * mpad * npad, g_count, &psize) ||
       (!gy_as_is && !fc_mul(p->n * g_count * npad, P, &gsize)))
     return FC_EOVERFLOW;
-  pl->algorithm = FC_ALG_IGEMM_WGRAD;
+  pl->algorithm = fc_alg_igemm_wgrad;
   pl->kernel_fn = FC_UKERNEL_FN(uk.fn);
   pl->variant = variant;
   pl->mr = imr, pl->nr = inr;
@@ -259,26 +260,26 @@ static int FC_(wgrad_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table
   return FC_OK;
 }
 
-int FC_(conv2d_backward_weight_plan)(const fc_conv2d_params *p, fc_plan *plan) {
-  const int st = FC_(wgrad_plan_for)(p, fc_table(), plan);
+int CONV2D_BACKWARD_WEIGHT_PLAN(const fc_conv2d_params *p, fc_plan *plan) {
+  const int st = LOCAL(wgrad_plan_for)(p, fc_table(), plan);
   fc_plan_name(plan);
   return st;
 }
 
-int FC_(conv2d_backward_weight)(const fc_conv2d_params *p, const T *x, const T *gy, T *gw) {
+int CONV2D_BACKWARD_WEIGHT(const fc_conv2d_params *p, const T *x, const T *gy, T *gw) {
   const fc_ukernel_table *tab = fc_table();
   fc_plan pl;
-  int r = FC_(wgrad_plan_for)(p, tab, &pl);
+  int r = LOCAL(wgrad_plan_for)(p, tab, &pl);
   if (r != FC_OK || fc_record_plan(&pl)) return r;
   const int64_t P = p->oh * p->ow;
-  if (pl.algorithm == FC_ALG_NOTHING) {
+  if (pl.algorithm == fc_alg_nothing) {
     memset(gw, 0, (size_t)(p->k * (p->c / p->groups) * p->r * p->s) * sizeof(T));
     return FC_OK;
   }
   const int64_t inr = pl.nr, trows = pl.row_block;
   const int64_t blocks = fc_ceil_div(p->oh, trows), units = pl.tasks;
-  FC_(wgrad_ctx) ctx;
-  r = FC_(wgrad_setup)(&ctx, p, x, tab->IGEMM[pl.variant], pl.threads);
+  LOCAL(wgrad_ctx) ctx;
+  r = LOCAL(wgrad_setup)(&ctx, p, x, tab->TABLE(igemm)[pl.variant], pl.threads);
   if (r != FC_OK) return r;
   const int64_t g_count = p->groups, npanels = ctx.npanels;
   const int gy_as_is = (pl.flags & FC_PLAN_GY_AS_IS) != 0;
@@ -286,20 +287,20 @@ int FC_(conv2d_backward_weight)(const fc_conv2d_params *p, const T *x, const T *
   if (!gy_as_is) {
     if (!(gp = fc_alloc((size_t)(p->n * g_count * ctx.npad * P) * sizeof(T)))) r = FC_ENOMEM;
     if (r != FC_OK) {
-      FC_(wgrad_free)(&ctx);
+      LOCAL(wgrad_free)(&ctx);
       return r;
     }
-    r = FC_(bwd_pack_gy)(p, gy, (size_t)inr, gp);
+    r = LOCAL(bwd_pack_gy)(p, gy, (size_t)inr, gp);
   }
-  FC_(wgrad_run) run = {&ctx, gy_as_is ? gy : gp, blocks, trows, units, gy_as_is ? 0 : npanels};
-  if (r == FC_OK) r = fc_parallel(ctx.nthreads, FC_(wgrad_thread), &run);
+  LOCAL(wgrad_run) run = {&ctx, gy_as_is ? gy : gp, blocks, trows, units, gy_as_is ? 0 : npanels};
+  if (r == FC_OK) r = fc_parallel(ctx.nthreads, LOCAL(wgrad_thread), &run);
   if (r != FC_OK) {
-    FC_(wgrad_free)(&ctx);
+    LOCAL(wgrad_free)(&ctx);
     free(gp);
     return r;
   }
-  FC_(wgrad_finish)(&ctx, gw, 0);
-  FC_(wgrad_free)(&ctx);
+  LOCAL(wgrad_finish)(&ctx, gw, 0);
+  LOCAL(wgrad_free)(&ctx);
   free(gp);
   return FC_OK;
 }
@@ -319,11 +320,11 @@ typedef struct {
   size_t mr, nr;
   int64_t mpad, pblock;
   atomic_int failed;
-} FC_(bwd_input_ctx);
+} LOCAL(bwd_input_ctx);
 
 /* One thread's share of the images, with its own B panels and column block. */
-static void FC_(bwd_input_thread)(void *arg, int tid, int team) {
-  FC_(bwd_input_ctx) *ctx = arg;
+static void LOCAL(bwd_input_thread)(void *arg, int tid, int team) {
+  LOCAL(bwd_input_ctx) *ctx = arg;
   const fc_conv2d_params *p = ctx->p;
   const fc_ukernel_table *tab = fc_table();
   const size_t mr = ctx->mr, nr = ctx->nr;
@@ -350,7 +351,7 @@ static void FC_(bwd_input_thread)(void *arg, int tid, int team) {
             const int64_t nn = fc_min64((int64_t)nr, qc - j0);
             T *pan = bpack + j0 * kg;
             if (nhwc) /* nn pixel rows of kg channels -> kg rows of nn */
-              FC_(transpose)(gy + (ni * P + q0 + j0) * p->k + g * kg, p->k, pan, (int64_t)nr, kg, nn);
+              LOCAL(transpose)(gy + (ni * P + q0 + j0) * p->k + g * kg, p->k, pan, (int64_t)nr, kg, nn);
             for (int64_t k = 0; k < kg; k++) {
               if (!nhwc) {
                 const T *src = gy + (ni * p->k + g * kg + k) * P + q0 + j0;
@@ -359,8 +360,8 @@ static void FC_(bwd_input_thread)(void *arg, int tid, int team) {
               for (int64_t j = nn; j < (int64_t)nr; j++) pan[k * (int64_t)nr + j] = 0;
             }
             for (int64_t i0 = 0; i0 < kd; i0 += (int64_t)mr)
-              tab->GEMM.fn((size_t)kg, wg + i0 * kg, pan, cols + i0 * pblock + j0, (size_t)pblock,
-                           (size_t)fc_min64((int64_t)mr, kd - i0), (size_t)nn, NULL, 0u);
+              tab->TABLE(gemm).fn((size_t)kg, wg + i0 * kg, pan, cols + i0 * pblock + j0, (size_t)pblock,
+                                  (size_t)fc_min64((int64_t)mr, kd - i0), (size_t)nn, NULL, 0u);
           }
           /* col2im: cols[(c, tap), q] into gx, output row by output row: the
            * tap reads input columns ox * stride_w + dx, inside for ox in [lo, hi)
@@ -400,21 +401,21 @@ static void FC_(bwd_input_thread)(void *arg, int tid, int team) {
 }
 
 /* The table's GEMM tile, pixel blocks of about 256, one task per image. */
-static int FC_(bwd_input_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
-                                   fc_plan *pl) {
+static int LOCAL(bwd_input_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                                     fc_plan *pl) {
   fc_plan_init(pl, tab);
   const int st = fc_conv2d_check(p);
   if (st != FC_OK) return st;
   const int64_t P = p->oh * p->ow;
   if (p->n == 0 || P == 0) {
-    pl->algorithm = FC_ALG_NOTHING;
+    pl->algorithm = fc_alg_nothing;
     return FC_OK;
   }
   const int64_t g_count = p->groups, kg = p->k / g_count, kd = p->c / g_count * p->r * p->s;
-  const int64_t mr = (int64_t)tab->GEMM.mr, nr = (int64_t)tab->GEMM.nr;
+  const int64_t mr = (int64_t)tab->TABLE(gemm).mr, nr = (int64_t)tab->TABLE(gemm).nr;
   const int64_t mpad = fc_ceil_div(kd, mr) * mr;
-  pl->algorithm = FC_ALG_GEMM_COL2IM;
-  pl->kernel_fn = FC_UKERNEL_FN(tab->GEMM.fn);
+  pl->algorithm = fc_alg_gemm_col2im;
+  pl->kernel_fn = FC_UKERNEL_FN(tab->TABLE(gemm).fn);
   pl->mr = mr, pl->nr = nr;
   pl->depth_block = kg, pl->row_block = fc_max64(1, 256 / nr) * nr, pl->tasks = p->n;
   pl->threads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), p->n);
@@ -427,14 +428,14 @@ static int FC_(bwd_input_plan_for)(const fc_conv2d_params *p, const fc_ukernel_t
 }
 
 /* GEMM + col2im as `pl` (bwd_input_plan_for's) says. */
-static int FC_(bwd_input_run)(const fc_conv2d_params *p, const fc_plan *plp, const T *gy,
-                              const T *weight, T *gx) {
+static int LOCAL(bwd_input_run)(const fc_conv2d_params *p, const fc_plan *plp, const T *gy,
+                                const T *weight, T *gx) {
   const fc_plan pl = *plp;
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
   const int64_t rs = p->r * p->s, kd = cg * rs, hw = p->h * p->w;
   const int nhwc = p->layout == FC_NHWC;
   memset(gx, 0, (size_t)(p->n * p->c * hw) * sizeof(T));
-  if (pl.algorithm == FC_ALG_NOTHING) return FC_OK;
+  if (pl.algorithm == fc_alg_nothing) return FC_OK;
   const size_t mr = (size_t)pl.mr, nr = (size_t)pl.nr;
   const int64_t mpad = fc_ceil_div(kd, (int64_t)mr) * (int64_t)mr;
   const int64_t pblock = pl.row_block;
@@ -451,10 +452,10 @@ static int FC_(bwd_input_run)(const fc_conv2d_params *p, const fc_plan *plp, con
                 kk < kd ? weight[(tap * cg + c) * p->k + g * kg + k] : 0;
           }
     else /* weight (k, cg, r, s): (kk, k) at (g * kg + k) * kd + kk */
-      FC_(pack_panels)(weight + g * kg * kd, kd, kg, 1, kd, mr, kg, wpack + g * mpad * kg);
+      LOCAL(pack_panels)(weight + g * kg * kd, kd, kg, 1, kd, mr, kg, wpack + g * mpad * kg);
   }
-  FC_(bwd_input_ctx) c = {p, gy, wpack, gx, mr, nr, mpad, pblock, 0};
-  const int r = fc_parallel(pl.threads, FC_(bwd_input_thread), &c);
+  LOCAL(bwd_input_ctx) c = {p, gy, wpack, gx, mr, nr, mpad, pblock, 0};
+  const int r = fc_parallel(pl.threads, LOCAL(bwd_input_thread), &c);
   free(wpack);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }
@@ -472,8 +473,8 @@ static int FC_(bwd_input_run)(const fc_conv2d_params *p, const fc_plan *plp, con
  * padding 0. The forward kernels give the same bits whichever the caller. */
 
 /* The choice: the rule, unless `path` forces one. *reason names the rule. */
-static int FC_(input_grad_choice)(const fc_conv2d_params *p, const T *weight,
-                                  fc_input_grad_path path, const char **reason) {
+static int LOCAL(input_grad_choice)(const fc_conv2d_params *p, const T *weight,
+                                    fc_input_grad_path path, const char **reason) {
   if (path == FC_INPUT_GRAD_COL2IM || path == FC_INPUT_GRAD_TRANSPOSED) {
     *reason = "forced";
     return path;
@@ -500,7 +501,7 @@ static int FC_(input_grad_choice)(const fc_conv2d_params *p, const T *weight,
 }
 
 /* The forward conv2d the transposed convolution runs (*grid: on a zero grid). */
-static fc_conv2d_params FC_(transposed_params)(const fc_conv2d_params *p, int *grid) {
+static fc_conv2d_params LOCAL(transposed_params)(const fc_conv2d_params *p, int *grid) {
   const int64_t top = (p->r - 1) * p->dil_h - p->pad_top, left = (p->s - 1) * p->dil_w - p->pad_left;
   fc_conv2d_params q = *p;
   q.c = p->k, q.k = p->c, q.oh = p->h, q.ow = p->w;
@@ -517,27 +518,27 @@ static fc_conv2d_params FC_(transposed_params)(const fc_conv2d_params *p, int *g
 
 /* The plan; with `inner` and `q` (may be NULL) also the forward plan and the
  * sizes the transposed convolution runs. */
-static int FC_(input_grad_plan_for)(const fc_conv2d_params *p, const T *weight,
-                                    fc_input_grad_path path, const fc_ukernel_table *tab,
-                                    fc_plan *pl, fc_plan *inner, fc_conv2d_params *q) {
-  int st = FC_(bwd_input_plan_for)(p, tab, pl);
-  if (st != FC_OK || pl->algorithm == FC_ALG_NOTHING) return st;
+static int LOCAL(input_grad_plan_for)(const fc_conv2d_params *p, const T *weight,
+                                      fc_input_grad_path path, const fc_ukernel_table *tab,
+                                      fc_plan *pl, fc_plan *inner, fc_conv2d_params *q) {
+  int st = LOCAL(bwd_input_plan_for)(p, tab, pl);
+  if (st != FC_OK || pl->algorithm == fc_alg_nothing) return st;
   const char *reason;
-  if (FC_(input_grad_choice)(p, weight, path, &reason) == FC_INPUT_GRAD_COL2IM) {
+  if (LOCAL(input_grad_choice)(p, weight, path, &reason) == FC_INPUT_GRAD_COL2IM) {
     pl->reason = reason;
     pl->flags |= path != FC_INPUT_GRAD_AUTO ? FC_PLAN_FORCED : 0u;
     return FC_OK;
   }
   int grid;
-  fc_conv2d_params qq = FC_(transposed_params)(p, &grid);
+  fc_conv2d_params qq = LOCAL(transposed_params)(p, &grid);
   fc_plan in;
-  st = FC_(conv2d_plan_for)(&qq, tab, &in);
-  if (st != FC_OK || in.algorithm == FC_ALG_NOTHING) {
+  st = LOCAL(conv2d_plan_for)(&qq, tab, &in);
+  if (st != FC_OK || in.algorithm == fc_alg_nothing) {
     *pl = in;
     return st;
   }
   *pl = in;
-  pl->algorithm = in.algorithm == FC_ALG_PACKED_GEMM ? FC_ALG_TRANSPOSED_PACKED : FC_ALG_TRANSPOSED_IGEMM;
+  pl->algorithm = in.algorithm == fc_alg_packed_gemm ? fc_alg_transposed_packed : fc_alg_transposed_igemm;
   pl->reason = reason;
   pl->flags |= (grid ? FC_PLAN_ZERO_GRID : 0u) | (path != FC_INPUT_GRAD_AUTO ? FC_PLAN_FORCED : 0u);
   /* the flipped weights, packed straight into the layout the forward reads (so
@@ -555,24 +556,24 @@ static int FC_(input_grad_plan_for)(const fc_conv2d_params *p, const T *weight,
   return FC_OK;
 }
 
-int FC_(conv2d_input_grad_plan)(const fc_conv2d_params *p, const T *weight,
-                                fc_input_grad_path path, fc_plan *plan) {
-  const int st = FC_(input_grad_plan_for)(p, weight, path, fc_table(), plan, NULL, NULL);
+int CONV2D_INPUT_GRAD_PLAN(const fc_conv2d_params *p, const T *weight,
+                           fc_input_grad_path path, fc_plan *plan) {
+  const int st = LOCAL(input_grad_plan_for)(p, weight, path, fc_table(), plan, NULL, NULL);
   fc_plan_name(plan);
   return st;
 }
 
-int FC_(conv2d_input_grad)(const fc_conv2d_params *p, const T *gy, const T *weight,
-                           fc_input_grad_path path, T *gx) {
+int CONV2D_INPUT_GRAD(const fc_conv2d_params *p, const T *gy, const T *weight,
+                      fc_input_grad_path path, T *gx) {
   const fc_ukernel_table *tab = fc_table();
   fc_plan pl, in;
   fc_conv2d_params q;
-  int r = FC_(input_grad_plan_for)(p, weight, path, tab, &pl, &in, &q);
+  int r = LOCAL(input_grad_plan_for)(p, weight, path, tab, &pl, &in, &q);
   if (r != FC_OK || fc_record_plan(&pl)) return r;
-  if (pl.algorithm != FC_ALG_TRANSPOSED_IGEMM && pl.algorithm != FC_ALG_TRANSPOSED_PACKED)
-    return FC_(bwd_input_run)(p, &pl, gy, weight, gx);
+  if (pl.algorithm != fc_alg_transposed_igemm && pl.algorithm != fc_alg_transposed_packed)
+    return LOCAL(bwd_input_run)(p, &pl, gy, weight, gx);
   const int64_t g_count = p->groups, cg = p->c / g_count, kg = p->k / g_count, rs = p->r * p->s;
-  const int nhwc = p->layout == FC_NHWC, packed = pl.algorithm == FC_ALG_TRANSPOSED_PACKED;
+  const int nhwc = p->layout == FC_NHWC, packed = pl.algorithm == fc_alg_transposed_packed;
   const int grid = (pl.flags & FC_PLAN_ZERO_GRID) != 0;
   T *wt = fc_alloc((size_t)(p->k * cg * rs) * sizeof(T)); /* sizes: the plan */
   T *src = grid ? calloc((size_t)(q.n * q.c * q.h * q.w), sizeof(T)) : NULL;
@@ -611,8 +612,8 @@ int FC_(conv2d_input_grad)(const fc_conv2d_params *p, const T *gy, const T *weig
       }
   }
   const T *x = grid ? src : gy;
-  r = packed ? FC_(conv2d_packed)(&q, &in, x, wt, kg * rs, 1, NULL, gx)
-             : FC_(conv2d_igemm)(&q, tab, &in, x, wt, NULL, gx);
+  r = packed ? LOCAL(conv2d_packed)(&q, &in, x, wt, kg * rs, 1, NULL, gx)
+             : LOCAL(conv2d_igemm)(&q, tab, &in, x, wt, NULL, gx);
   free(wt), free(src);
   return r;
 }

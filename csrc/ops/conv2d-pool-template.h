@@ -1,8 +1,5 @@
-/* conv2d fused with the max-pool that follows it, for one dtype; included by
- * conv2d.c after conv2d-impl.h and conv2d-backward-impl.h (same T, FC_(x),
- * IGEMM, IGEMM_ENTRY_T, plus MAXPOOL_CODE/MAXPOOL_CODE_T and
- * UNPOOL_CODE/UNPOOL_CODE_T, the table's channels-last max-pool row
- * microkernel that gives window codes and its inverse for the gradient).
+/* Template of conv2d fused with the max-pool that follows it, for one dtype:
+ * forward, and the weight gradient.
  *
  * A CNN's convolution output is often only pooled: the lecture's model
  * writes 32 x 26 x 26 x 28 floats (2.4 MB) per step, reads them back to pool,
@@ -25,9 +22,21 @@
  *
  * Channels-last only, and windows that tile the conv output without overlap
  * or padding (stride == kernel, dilation 1, pad 0: Keras' MaxPooling2D
- * default); other cases go through the separate ops. */
+ * default); other cases go through the separate ops. Geometries a special
+ * kernel family fits (convpool.inc: the lecture's one-channel 3x3) run it.
+ *
+ * Included once by f32-conv2d-pool.c and by f64-conv2d-pool.c, which define
+ * the entry points' full names CONV2D_MAXPOOL (fc_f32_conv2d_maxpool, ...) and
+ * CONV2D_MAXPOOL_BACKWARD_WEIGHT, T (float, double), LOCAL(x), the dtype's
+ * names (fc_f32_##x, fc_f64_##x), and TABLE(x), its members of the dispatch
+ * table (f32_##x, f64_##x): the conv+pool kernels, and the channels-last
+ * max-pool row microkernel that gives window codes and its inverse for the
+ * gradient. */
+#include <stdlib.h>
+#include <string.h>
+#include "conv2d-internal.h"
 
-static int FC_(conv_pool_check)(const fc_conv2d_params *p, const fc_pool2d_params *q) {
+static int LOCAL(conv_pool_check)(const fc_conv2d_params *p, const fc_pool2d_params *q) {
   const int st = fc_conv2d_check(p);
   if (st != FC_OK) return st;
   if (p->layout != FC_NHWC || q->layout != FC_NHWC || q->n != p->n || q->c != p->k ||
@@ -42,8 +51,8 @@ static int FC_(conv_pool_check)(const fc_conv2d_params *p, const fc_pool2d_param
 
 /* pooled rows per band: the band's conv output (or its gradient panels)
  * within `bytes` of scratch, and bands enough to keep every thread busy */
-static int64_t FC_(pool_band_rows)(const fc_conv2d_params *p, const fc_pool2d_params *q,
-                                   int64_t width, int64_t bytes) {
+static int64_t LOCAL(pool_band_rows)(const fc_conv2d_params *p, const fc_pool2d_params *q,
+                                     int64_t width, int64_t bytes) {
   const int64_t row_bytes = q->kernel_h * p->ow * width * (int64_t)sizeof(T);
   int64_t pb = fc_max64(1, fc_min64(q->oh, bytes / fc_max64(1, row_bytes)));
   while (pb > 1 && p->n * fc_ceil_div(q->oh, pb) < 4 * (int64_t)fc_get_num_threads()) pb--;
@@ -52,18 +61,18 @@ static int64_t FC_(pool_band_rows)(const fc_conv2d_params *p, const fc_pool2d_pa
 
 /* The first special kernel of the table (convpool.inc) whose predicate
  * accepts this geometry, or NULL: then the banded path below. */
-static const FC_(convpool_entry) *FC_(convpool_special)(const fc_conv2d_params *p,
-                                                         const fc_pool2d_params *q) {
+static const LOCAL(convpool_entry) *LOCAL(convpool_special)(const fc_conv2d_params *p,
+                                                            const fc_pool2d_params *q) {
   const fc_ukernel_table *tab = fc_table();
-  for (int i = 0; i < FC_MAX_CONVPOOL && tab->CONVPOOL[i].fn; i++)
-    if (tab->CONVPOOL[i].fits(p, q)) return &tab->CONVPOOL[i];
+  for (int i = 0; i < FC_MAX_CONVPOOL && tab->TABLE(convpool)[i].fn; i++)
+    if (tab->TABLE(convpool)[i].fits(p, q)) return &tab->TABLE(convpool)[i];
   return NULL;
 }
 
 /* A special kernel's input for pooled row u (image, pooled row): its first
  * input row, NHWC. */
-static const T *FC_(convpool_row_input)(const fc_conv2d_params *p, const fc_pool2d_params *q,
-                                        const T *x, int64_t u) {
+static const T *LOCAL(convpool_row_input)(const fc_conv2d_params *p, const fc_pool2d_params *q,
+                                          const T *x, int64_t u) {
   const int64_t ni = u / q->oh, py = u % q->oh;
   return x + (ni * p->h + py * q->stride_h * p->stride_h) * p->w * p->c;
 }
@@ -75,17 +84,17 @@ typedef struct {
   const T *x, *w, *bias;
   T *y;
   uint8_t *code;
-  FC_(convpool_ukernel) direct;
-} FC_(convpool_special_ctx);
+  LOCAL(convpool_ukernel) direct;
+} LOCAL(convpool_special_ctx);
 
-static void FC_(convpool_special_rows)(void *arg, int tid, int64_t u0, int64_t u1) {
+static void LOCAL(convpool_special_rows)(void *arg, int tid, int64_t u0, int64_t u1) {
   (void)tid;
-  const FC_(convpool_special_ctx) *c = arg;
+  const LOCAL(convpool_special_ctx) *c = arg;
   const fc_conv2d_params *p = c->p;
   const fc_pool2d_params *q = c->q;
   const int64_t K = p->k;
   for (int64_t u = u0; u < u1; u++)
-    c->direct(FC_(convpool_row_input)(p, q, c->x, u), (size_t)(p->w * p->c), (size_t)q->ow,
+    c->direct(LOCAL(convpool_row_input)(p, q, c->x, u), (size_t)(p->w * p->c), (size_t)q->ow,
               (size_t)K, c->w, c->bias, c->y + u * q->ow * K, c->code ? c->code + u * q->ow * K : NULL);
 }
 
@@ -98,14 +107,14 @@ typedef struct {
   const T **ind;
   T *y;
   uint8_t *code;
-  IGEMM_ENTRY_T uk;
-  MAXPOOL_CODE_T pool;
+  LOCAL(igemm_entry) uk;
+  LOCAL(maxpool_code_ukernel) pool;
   int64_t ks, kc, pb, nb, band_px, band_ptrs, npad, tblock, ntasks;
   atomic_int failed;
-} FC_(convpool_ctx);
+} LOCAL(convpool_ctx);
 
-static void FC_(convpool_thread)(void *arg, int tid, int team) {
-  FC_(convpool_ctx) *c = arg;
+static void LOCAL(convpool_thread)(void *arg, int tid, int team) {
+  LOCAL(convpool_ctx) *c = arg;
   const fc_conv2d_params *p = c->p;
   const fc_pool2d_params *q = c->q;
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count, K = p->k;
@@ -120,9 +129,9 @@ static void FC_(convpool_thread)(void *arg, int tid, int team) {
   for (int64_t t = t0; t < t1; t++) {
     const int64_t ni = t / c->nb, b = t % c->nb, py0 = b * c->pb, pn = fc_min64(c->pb, q->oh - py0);
     for (int64_t g = 0; g < g_count; g++)
-      FC_(igemm_tiles)(c->uk, c->ks, c->kc, kg, c->tblock, c->ind + b * c->band_ptrs, pn * kh * p->ow,
-                       (size_t)(ni * img_in + g * cg), 1, c->zero, c->wpack + g * c->npad * kd,
-                       c->bias ? c->bias + g * kg : NULL, buf + g * kg, K);
+      LOCAL(igemm_tiles)(c->uk, c->ks, c->kc, kg, c->tblock, c->ind + b * c->band_ptrs, pn * kh * p->ow,
+                         (size_t)(ni * img_in + g * cg), 1, c->zero, c->wpack + g * c->npad * kd,
+                         c->bias ? c->bias + g * kg : NULL, buf + g * kg, K);
     fc_pool2d_params lp = *q; /* the band as an image of pn * kh rows */
     lp.n = 1, lp.h = pn * kh, lp.oh = pn;
     for (int64_t oy = 0; oy < pn; oy++) {
@@ -135,25 +144,26 @@ static void FC_(convpool_thread)(void *arg, int tid, int team) {
 
 /* y = max_pool2d(conv2d(x, w, bias)) with w as (r, s, c/groups, k),
  * channels-last throughout, and code (may be NULL) each output's window code. */
-int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, const T *x,
-                        const T *w_rsck, const T *bias, T *y, uint8_t *code) {
-  const int st = FC_(conv_pool_check)(p, q);
+int CONV2D_MAXPOOL(const fc_conv2d_params *p, const fc_pool2d_params *q, const T *x,
+                   const T *w_rsck, const T *bias, T *y, uint8_t *code) {
+  const int st = LOCAL(conv_pool_check)(p, q);
   if (st != FC_OK || p->n == 0 || q->oh == 0 || q->ow == 0) return st;
-  const FC_(convpool_entry) *special = FC_(convpool_special)(p, q);
+  const LOCAL(convpool_entry) *special = LOCAL(convpool_special)(p, q);
   if (special) { /* one task per pooled row */
     const int64_t units = p->n * q->oh, K = p->k, taps = p->r * p->s * (p->c / p->groups);
     const int64_t flops = 2 * p->n * K * p->oh * p->ow * taps; /* fits: fc_conv2d_check */
     const int nt = fc_threads_for(FC_NS_FLOPS(flops), units);
-    FC_(convpool_special_ctx) c = {p, q, x, w_rsck, bias, y, code, special->fn};
-    return fc_parallel_for(nt, units, 4, FC_(convpool_special_rows), &c);
+    LOCAL(convpool_special_ctx) c = {p, q, x, w_rsck, bias, y, code, special->fn};
+    return fc_parallel_for(nt, units, 4, LOCAL(convpool_special_rows), &c);
   }
-  const int merge = FC_(igemm_merge_rows)(p);
+  const int merge = LOCAL(igemm_merge_rows)(p);
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count, K = p->k;
   const int64_t ks = merge ? p->r : p->r * p->s, kc = merge ? p->s * cg : cg; /* taps, depth each */
   const int64_t kd = ks * kc, kh = q->kernel_h;
-  const int64_t pb = FC_(pool_band_rows)(p, q, K, 96 << 10), nb = fc_ceil_div(q->oh, pb);
+  const int64_t pb = LOCAL(pool_band_rows)(p, q, K, 96 << 10), nb = fc_ceil_div(q->oh, pb);
   const int64_t band_px = pb * kh * p->ow; /* conv pixels of a full band */
-  const IGEMM_ENTRY_T uk = FC_(pick_igemm)(band_px, kg);
+  const fc_ukernel_table *tab = fc_table();
+  const LOCAL(igemm_entry) uk = tab->TABLE(igemm)[LOCAL(pick_igemm_at)(tab, band_px, kg)];
   const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr;
   const int64_t npad = fc_ceil_div(kg, nr) * nr, band_ptrs = fc_ceil_div(band_px, mr) * mr * ks;
   int64_t nptr, wsize, tmp;
@@ -167,18 +177,18 @@ int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, co
     return FC_ENOMEM;
   }
   for (int64_t g = 0; g < g_count; g++)
-    FC_(pack_panels)(w_rsck + g * kg, kg, kd, 1, K, (size_t)nr, kd, wpack + g * npad * kd);
+    LOCAL(pack_panels)(w_rsck + g * kg, kg, kd, 1, K, (size_t)nr, kd, wpack + g * npad * kd);
   /* one pointer table per band, shared by every image */
   for (int64_t b = 0; b < nb; b++) {
     const int64_t r0 = b * pb * kh, r1 = fc_min64(q->oh, (b + 1) * pb) * kh;
-    FC_(igemm_pointers)(p, x, zero, r0 * p->ow, r1 * p->ow, (size_t)mr, merge, ind + b * band_ptrs);
+    LOCAL(igemm_pointers)(p, x, zero, r0 * p->ow, r1 * p->ow, (size_t)mr, merge, ind + b * band_ptrs);
   }
-  const int64_t tblock = FC_(igemm_tap_block)(ks, kc);
+  const int64_t tblock = LOCAL(igemm_tap_block)(ks, kc);
   const int64_t ntasks = p->n * nb;
   const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * K * p->oh * p->ow * kd), ntasks);
-  FC_(convpool_ctx) c = {p, q, x, zero, wpack, bias, ind, y, code, uk, fc_table()->MAXPOOL_CODE,
-                         ks, kc, pb, nb, band_px, band_ptrs, npad, tblock, ntasks, 0};
-  const int r = fc_parallel(nthreads, FC_(convpool_thread), &c);
+  LOCAL(convpool_ctx) c = {p, q, x, zero, wpack, bias, ind, y, code, uk, tab->TABLE(maxpool_code),
+                           ks, kc, pb, nb, band_px, band_ptrs, npad, tblock, ntasks, 0};
+  const int r = fc_parallel(nthreads, LOCAL(convpool_thread), &c);
   free(wpack), free(zero), free((void *)ind);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }
@@ -190,14 +200,14 @@ int FC_(conv2d_maxpool)(const fc_conv2d_params *p, const fc_pool2d_params *q, co
  * gradient where its output's code names the pixel, else zero (the columns
  * past the last window too). Returns nonzero if a code lies outside its
  * window. The bias gradient of these outputs is added to bsum (if given). */
-static int FC_(unpool_band)(const fc_conv2d_params *p, const fc_pool2d_params *q, int64_t npanels,
-                            int64_t nr, const T *gy, const uint8_t *code, int64_t ni, int64_t py0,
-                            int64_t pn, T *buf, T *bsum) {
+static int LOCAL(unpool_band)(const fc_conv2d_params *p, const fc_pool2d_params *q, int64_t npanels,
+                              int64_t nr, const T *gy, const uint8_t *code, int64_t ni, int64_t py0,
+                              int64_t pn, T *buf, T *bsum) {
   const int64_t K = p->k, kg = K / p->groups, np = p->groups * npanels;
   const int64_t kh = q->kernel_h, kw = q->kernel_w, ow = p->ow, pw = q->ow;
   const int64_t px = pn * kh * ow;
   const size_t places = (size_t)(kh * kw);
-  const UNPOOL_CODE_T unpool = fc_table()->UNPOOL_CODE;
+  const LOCAL(unpool_code_ukernel) unpool = fc_table()->TABLE(unpool_code);
   T *dst[256]; /* each window place's pixel in the panel */
   unsigned top = 0; /* the largest code seen */
   for (int64_t py = 0; py < pn; py++) {
@@ -237,14 +247,14 @@ typedef struct {
   const T *x, *gy;
   const uint8_t *code;
   T *gb, *part;
-  FC_(convpool_wgrad_ukernel) direct;
+  LOCAL(convpool_wgrad_ukernel) direct;
   int64_t per, wsize, KK;
   atomic_uint top;
-} FC_(convpool_special_wgrad_ctx);
+} LOCAL(convpool_special_wgrad_ctx);
 
-static void FC_(convpool_special_wgrad_groups)(void *arg, int tid, int64_t gi0, int64_t gi1) {
+static void LOCAL(convpool_special_wgrad_groups)(void *arg, int tid, int64_t gi0, int64_t gi1) {
   (void)tid;
-  FC_(convpool_special_wgrad_ctx) *c = arg;
+  LOCAL(convpool_special_wgrad_ctx) *c = arg;
   const fc_conv2d_params *p = c->p;
   const fc_pool2d_params *q = c->q;
   const int64_t K = p->k;
@@ -252,7 +262,7 @@ static void FC_(convpool_special_wgrad_groups)(void *arg, int tid, int64_t gi0, 
   for (int64_t gi = gi0; gi < gi1; gi++) {
     T *acc = c->part + gi * c->KK;
     for (int64_t u = gi * c->per * q->oh; u < fc_min64(p->n, (gi + 1) * c->per) * q->oh; u++) {
-      const unsigned t = c->direct(FC_(convpool_row_input)(p, q, c->x, u), (size_t)(p->w * p->c),
+      const unsigned t = c->direct(LOCAL(convpool_row_input)(p, q, c->x, u), (size_t)(p->w * p->c),
                                    (size_t)q->ow, (size_t)K, c->gy + u * q->ow * K,
                                    c->code + u * q->ow * K, acc, c->gb ? acc + c->wsize : NULL);
       top = t > top ? t : top;
@@ -269,16 +279,16 @@ static void FC_(convpool_special_wgrad_groups)(void *arg, int tid, int64_t gi0, 
 typedef struct {
   const fc_conv2d_params *p;
   const fc_pool2d_params *q;
-  const FC_(wgrad_ctx) *ctx;
+  const LOCAL(wgrad_ctx) *ctx;
   const T *gy;
   const uint8_t *code;
   T *bpart;
   int64_t pb, nb, units, band_size;
   atomic_int failed, bad_code;
-} FC_(convpool_wgrad_run);
+} LOCAL(convpool_wgrad_run);
 
-static void FC_(convpool_wgrad_thread)(void *arg, int tid, int team) {
-  FC_(convpool_wgrad_run) *w = arg;
+static void LOCAL(convpool_wgrad_thread)(void *arg, int tid, int team) {
+  LOCAL(convpool_wgrad_run) *w = arg;
   const fc_conv2d_params *p = w->p;
   const fc_pool2d_params *q = w->q;
   const int64_t kh = q->kernel_h, nr = (int64_t)w->ctx->uk.nr, npanels = w->ctx->npanels;
@@ -292,20 +302,20 @@ static void FC_(convpool_wgrad_thread)(void *arg, int tid, int team) {
   for (int64_t u = u0; u < u1; u++) {
     const int64_t ni = u / w->nb, py0 = u % w->nb * w->pb, pn = fc_min64(w->pb, q->oh - py0);
     const int64_t px = pn * kh * p->ow;
-    if (FC_(unpool_band)(p, q, npanels, nr, w->gy, w->code, ni, py0, pn, buf,
-                         w->bpart ? w->bpart + tid * p->k : NULL)) {
+    if (LOCAL(unpool_band)(p, q, npanels, nr, w->gy, w->code, ni, py0, pn, buf,
+                           w->bpart ? w->bpart + tid * p->k : NULL)) {
       atomic_store(&w->bad_code, 1);
       continue;
     }
-    FC_(wgrad_rows)(w->ctx, tid, ni, py0 * kh, pn * kh, buf, npanels * px * nr, px * nr);
+    LOCAL(wgrad_rows)(w->ctx, tid, ni, py0 * kh, pn * kh, buf, npanels * px * nr, px * nr);
   }
   free(buf);
 }
 
-int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool2d_params *q,
-                                        const T *x, const T *gy, const uint8_t *code, T *gw,
-                                        T *gb) {
-  int st = FC_(conv_pool_check)(p, q);
+int CONV2D_MAXPOOL_BACKWARD_WEIGHT(const fc_conv2d_params *p, const fc_pool2d_params *q,
+                                   const T *x, const T *gy, const uint8_t *code, T *gw,
+                                   T *gb) {
+  int st = LOCAL(conv_pool_check)(p, q);
   if (st != FC_OK) return st;
   const int64_t K = p->k, kh = q->kernel_h;
   if (gb) memset(gb, 0, (size_t)K * sizeof(T));
@@ -313,7 +323,7 @@ int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool
     memset(gw, 0, (size_t)(K * (p->c / p->groups) * p->r * p->s) * sizeof(T));
     return FC_OK;
   }
-  const FC_(convpool_entry) *special = FC_(convpool_special)(p, q);
+  const LOCAL(convpool_entry) *special = LOCAL(convpool_special)(p, q);
   if (special) {
     /* images in at most 256 fixed groups, each summed into its own partials
      * (the weight gradient, then the bias's), added up in group order at the
@@ -323,8 +333,8 @@ int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool
     const int nt = fc_threads_for(FC_NS_FLOPS(2 * p->n * K * q->oh * q->ow * taps), groups);
     T *part = calloc((size_t)(groups * KK), sizeof(T));
     if (!part) return FC_ENOMEM;
-    FC_(convpool_special_wgrad_ctx) c = {p, q, x, gy, code, gb, part, special->wgrad, per, wsize, KK, 0};
-    const int r = fc_parallel_for(nt, groups, 1, FC_(convpool_special_wgrad_groups), &c);
+    LOCAL(convpool_special_wgrad_ctx) c = {p, q, x, gy, code, gb, part, special->wgrad, per, wsize, KK, 0};
+    const int r = fc_parallel_for(nt, groups, 1, LOCAL(convpool_special_wgrad_groups), &c);
     if (r != FC_OK) {
       free(part);
       return r;
@@ -341,31 +351,33 @@ int FC_(conv2d_maxpool_backward_weight)(const fc_conv2d_params *p, const fc_pool
     free(part);
     return ok ? FC_OK : FC_EINVAL;
   }
-  const IGEMM_ENTRY_T uk0 = FC_(pick_igemm)(p->r * p->s * (p->c / p->groups), K / p->groups);
+  const fc_ukernel_table *tab = fc_table();
+  const int64_t kd0 = p->r * p->s * (p->c / p->groups);
+  const LOCAL(igemm_entry) uk0 = tab->TABLE(igemm)[LOCAL(pick_igemm_at)(tab, kd0, K / p->groups)];
   const int64_t npad0 = fc_ceil_div(K / p->groups, (int64_t)uk0.nr) * (int64_t)uk0.nr;
-  const int64_t pb = FC_(pool_band_rows)(p, q, npad0 * p->groups, 96 << 10);
+  const int64_t pb = LOCAL(pool_band_rows)(p, q, npad0 * p->groups, 96 << 10);
   const int64_t nb = fc_ceil_div(q->oh, pb), units = p->n * nb;
   const int64_t flops = 2 * K * (p->c / p->groups) * p->r * p->s * p->n * q->oh * kh * p->ow;
-  FC_(wgrad_ctx) ctx;
-  st = FC_(wgrad_setup)(&ctx, p, x, uk0, fc_threads_for(FC_NS_FLOPS(flops), units));
+  LOCAL(wgrad_ctx) ctx;
+  st = LOCAL(wgrad_setup)(&ctx, p, x, uk0, fc_threads_for(FC_NS_FLOPS(flops), units));
   if (st != FC_OK) return st;
   const int64_t nr = (int64_t)ctx.uk.nr, npanels = ctx.npanels;
   const int64_t band_px = pb * kh * p->ow, band_size = p->groups * npanels * band_px * nr;
   T *bpart = gb ? calloc((size_t)(ctx.nthreads * K), sizeof(T)) : NULL;
   if (gb && !bpart) {
-    FC_(wgrad_free)(&ctx);
+    LOCAL(wgrad_free)(&ctx);
     return FC_ENOMEM;
   }
-  FC_(convpool_wgrad_run) run = {p, q, &ctx, gy, code, bpart, pb, nb, units, band_size, 0, 0};
-  st = fc_parallel(ctx.nthreads, FC_(convpool_wgrad_thread), &run);
+  LOCAL(convpool_wgrad_run) run = {p, q, &ctx, gy, code, bpart, pb, nb, units, band_size, 0, 0};
+  st = fc_parallel(ctx.nthreads, LOCAL(convpool_wgrad_thread), &run);
   const int failed = st != FC_OK || atomic_load(&run.failed), bad_code = atomic_load(&run.bad_code);
   if (!failed && !bad_code) {
-    FC_(wgrad_finish)(&ctx, gw, 1);
+    LOCAL(wgrad_finish)(&ctx, gw, 1);
     if (gb)
       for (int t = 0; t < ctx.nthreads; t++)
         for (int64_t k = 0; k < K; k++) gb[k] += bpart[t * K + k];
   }
-  FC_(wgrad_free)(&ctx);
+  LOCAL(wgrad_free)(&ctx);
   free(bpart);
   return st != FC_OK ? st : failed ? FC_ENOMEM : bad_code ? FC_EINVAL : FC_OK;
 }

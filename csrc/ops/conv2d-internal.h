@@ -1,0 +1,124 @@
+/* What the GEMM-based drivers' translation units share: conv2d's parameter
+ * check and algorithm names (conv2d-common.c), and each dtype's packing,
+ * indirect-GEMM and weight-gradient helpers, written once as templates and
+ * compiled per dtype:
+ *
+ *   f32-pack.c, f64-pack.c                        pack-template.h
+ *   f32-igemm.c, f64-igemm.c                      igemm-template.h
+ *   f32-conv2d.c, f64-conv2d.c                    conv2d-template.h
+ *   f32-conv2d-backward.c, f64-conv2d-backward.c  conv2d-backward-template.h
+ *   f32-conv2d-pool.c, f64-conv2d-pool.c          conv2d-pool-template.h
+ *   f32-dense.c, f64-dense.c                      dense-template.h
+ *
+ * The templates name a dtype's functions and types LOCAL(x) (fc_f32_##x,
+ * fc_f64_##x); the ones another translation unit calls are declared below,
+ * by their full names, and documented at their definitions. All of them
+ * check nothing: the public entry points have. */
+#ifndef FASTCONV_OPS_CONV2D_INTERNAL_H
+#define FASTCONV_OPS_CONV2D_INTERNAL_H
+
+#include "internal.h"
+
+/* FC_OK, or FC_EINVAL / FC_EOVERFLOW for parameters a direct C caller got
+ * wrong (the Python layer has checked them already). */
+FC_INTERNAL int fc_conv2d_check(const fc_conv2d_params *p);
+
+/* Depth (C/groups * R * S) from which the indirect GEMM beats packing im2col */
+#define FC_IGEMM_MIN_DEPTH FC_CONV2D_IGEMM_MIN_DEPTH /* costs.def */
+
+/* The algorithms' names in plans, compared by address in the drivers. */
+FC_INTERNAL extern const char fc_alg_nothing[], fc_alg_packed_gemm[], fc_alg_igemm[],
+    fc_alg_gemm_col2im[], fc_alg_igemm_wgrad[], fc_alg_transposed_igemm[],
+    fc_alg_transposed_packed[], fc_alg_dense_gemv[], fc_alg_dense_gemm[], fc_alg_dense_bias[],
+    fc_alg_dense_adam[];
+
+/* ---- packing (pack-template.h) --------------------------------------------------- */
+FC_INTERNAL void fc_f32_pack_panels(const float *m, int64_t rows, int64_t depth, int64_t rstride,
+                                    int64_t kstride, size_t tile, int64_t kcb, float *dst);
+FC_INTERNAL void fc_f64_pack_panels(const double *m, int64_t rows, int64_t depth, int64_t rstride,
+                                    int64_t kstride, size_t tile, int64_t kcb, double *dst);
+FC_INTERNAL void fc_f32_transpose(const float *restrict src, int64_t lds, float *restrict dst,
+                                  int64_t ldd, int64_t np, int64_t nj);
+FC_INTERNAL void fc_f64_transpose(const double *restrict src, int64_t lds, double *restrict dst,
+                                  int64_t ldd, int64_t np, int64_t nj);
+
+/* ---- the indirect GEMM (igemm-template.h) ----------------------------------------- */
+FC_INTERNAL int fc_f32_pick_igemm_at(const fc_ukernel_table *tab, int64_t rows, int64_t cols);
+FC_INTERNAL int fc_f64_pick_igemm_at(const fc_ukernel_table *tab, int64_t rows, int64_t cols);
+FC_INTERNAL int fc_f32_tuned_igemm_at(const fc_ukernel_table *tab, fc_tune_site site, int64_t rows,
+                                      int64_t cols, int64_t depth, int *tuned);
+FC_INTERNAL int fc_f64_tuned_igemm_at(const fc_ukernel_table *tab, fc_tune_site site, int64_t rows,
+                                      int64_t cols, int64_t depth, int *tuned);
+FC_INTERNAL int fc_f32_igemm_merge_rows(const fc_conv2d_params *p);
+FC_INTERNAL int fc_f64_igemm_merge_rows(const fc_conv2d_params *p);
+FC_INTERNAL void fc_f32_igemm_pointers(const fc_conv2d_params *p, const float *x, const float *zero,
+                                       int64_t q0, int64_t q1, size_t mr, int merge,
+                                       const float **ind);
+FC_INTERNAL void fc_f64_igemm_pointers(const fc_conv2d_params *p, const double *x,
+                                       const double *zero, int64_t q0, int64_t q1, size_t mr,
+                                       int merge, const double **ind);
+FC_INTERNAL void fc_f32_igemm_tiles(fc_f32_igemm_entry uk, int64_t ks, int64_t cg, int64_t kg,
+                                    int64_t tblock, const float **bind, int64_t qc, size_t a_offset,
+                                    size_t a_stride, const float *zero, const float *wg,
+                                    const float *bias, float *c, int64_t ldc);
+FC_INTERNAL void fc_f64_igemm_tiles(fc_f64_igemm_entry uk, int64_t ks, int64_t cg, int64_t kg,
+                                    int64_t tblock, const double **bind, int64_t qc,
+                                    size_t a_offset, size_t a_stride, const double *zero,
+                                    const double *wg, const double *bias, double *c, int64_t ldc);
+FC_INTERNAL int64_t fc_f32_igemm_tap_block(int64_t ks, int64_t cg);
+FC_INTERNAL int64_t fc_f64_igemm_tap_block(int64_t ks, int64_t cg);
+FC_INTERNAL int fc_f32_igemm_plan(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                                  fc_plan *pl);
+FC_INTERNAL int fc_f64_igemm_plan(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                                  fc_plan *pl);
+FC_INTERNAL int fc_f32_conv2d_igemm(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                                    const fc_plan *pl, const float *x, const float *w_rsck,
+                                    const float *bias, float *y);
+FC_INTERNAL int fc_f64_conv2d_igemm(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                                    const fc_plan *pl, const double *x, const double *w_rsck,
+                                    const double *bias, double *y);
+
+/* ---- conv2d forward (conv2d-template.h) ------------------------------------------- */
+FC_INTERNAL int fc_f32_conv2d_plan_for(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                                       fc_plan *pl);
+FC_INTERNAL int fc_f64_conv2d_plan_for(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                                       fc_plan *pl);
+FC_INTERNAL int fc_f32_conv2d_packed(const fc_conv2d_params *p, const fc_plan *pl, const float *x,
+                                     const float *weight, int64_t w_rstride, int64_t w_kstride,
+                                     const float *bias, float *y);
+FC_INTERNAL int fc_f64_conv2d_packed(const fc_conv2d_params *p, const fc_plan *pl, const double *x,
+                                     const double *weight, int64_t w_rstride, int64_t w_kstride,
+                                     const double *bias, double *y);
+
+/* ---- the weight gradient (conv2d-backward-template.h) ------------------------------
+ * Its set-up, shared by conv2d_backward_weight and the fused conv2d + max-pool
+ * backward: the tile, the padded input (or x itself), the row pointers and one
+ * partial gw^T (mpad x npad per group) per thread. */
+#define FC_WGRAD_CTX(T, ENTRY)                                                                  \
+  struct {                                                                                      \
+    const fc_conv2d_params *p;                                                                  \
+    ENTRY uk;                                                                                   \
+    int64_t cg, kg, kd, mpad, npad, npanels, a_stride, img, tile;                               \
+    const T *xs; /* padded NHWC input, or x as is */                                            \
+    T *xp, *zero, *partial;                                                                     \
+    const T **ind; /* ind[(panel * oh + oy) * mr + i]: row kk = panel * mr + i at output row oy */ \
+    int nthreads;                                                                               \
+  }
+typedef FC_WGRAD_CTX(float, fc_f32_igemm_entry) fc_f32_wgrad_ctx;
+typedef FC_WGRAD_CTX(double, fc_f64_igemm_entry) fc_f64_wgrad_ctx;
+#undef FC_WGRAD_CTX
+
+FC_INTERNAL int fc_f32_wgrad_setup(fc_f32_wgrad_ctx *ctx, const fc_conv2d_params *p, const float *x,
+                                   fc_f32_igemm_entry uk, int nthreads);
+FC_INTERNAL int fc_f64_wgrad_setup(fc_f64_wgrad_ctx *ctx, const fc_conv2d_params *p,
+                                   const double *x, fc_f64_igemm_entry uk, int nthreads);
+FC_INTERNAL void fc_f32_wgrad_rows(const fc_f32_wgrad_ctx *ctx, int tid, int64_t ni, int64_t oy0,
+                                   int64_t tn, const float *b, int64_t g_step, int64_t jp_step);
+FC_INTERNAL void fc_f64_wgrad_rows(const fc_f64_wgrad_ctx *ctx, int tid, int64_t ni, int64_t oy0,
+                                   int64_t tn, const double *b, int64_t g_step, int64_t jp_step);
+FC_INTERNAL void fc_f32_wgrad_finish(const fc_f32_wgrad_ctx *ctx, float *gw, int kk_major);
+FC_INTERNAL void fc_f64_wgrad_finish(const fc_f64_wgrad_ctx *ctx, double *gw, int kk_major);
+FC_INTERNAL void fc_f32_wgrad_free(fc_f32_wgrad_ctx *ctx);
+FC_INTERNAL void fc_f64_wgrad_free(fc_f64_wgrad_ctx *ctx);
+
+#endif

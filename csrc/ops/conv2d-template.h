@@ -1,0 +1,251 @@
+/* Template of conv2d's forward for one dtype: the plan, the packed GEMM, and
+ * the entry points.
+ *
+ * Convolution is a matrix product per (image, group), cut into tiles for an
+ * MR x NR register-blocked FMA microkernel. Two algorithms:
+ *
+ * - Indirect GEMM (NHWC, and NCHW with C/groups * R * S >= FC_IGEMM_MIN_DEPTH):
+ *   rows = output pixels, columns = output channels, the input read in place
+ *   through row pointers (igemm-template.h).
+ * - Packed GEMM (shallow NCHW layers such as the lecture's 1-channel 3x3):
+ *   rows = output channels (weights packed into MR-tall panels), columns =
+ *   output pixels (im2col packed NR at a time into thread scratch, in L1).
+ *
+ * The pixel blocks of all images and groups are the tasks of one parallel
+ * region; a task writes only its own pixels of y, so no two threads write the
+ * same element and results do not depend on the thread count.
+ *
+ * Every choice above (algorithm, tile, blocks, threads, scratch) is made by
+ * conv2d_plan_for, which fastconv.explain calls through fc_*_conv2d_plan; the
+ * driver calls it too and acts on the plan, so the two cannot differ.
+ *
+ * Included once by f32-conv2d.c and by f64-conv2d.c, which define the entry
+ * points' full names CONV2D (fc_f32_conv2d, fc_f64_conv2d) and CONV2D_PLAN
+ * (fc_f32_conv2d_plan, ...), T (float, double), LOCAL(x), the dtype's names
+ * (fc_f32_##x, fc_f64_##x), and TABLE(x), its members of the dispatch table
+ * (f32_##x, f64_##x). */
+#include <stdlib.h>
+#include <string.h>
+#include "conv2d-internal.h"
+
+/* ---- packing: NCHW im2col -> NR-wide column panels ------------------------ */
+/* Columns [q0, q0 + nn) of B (output pixels), depth [k0, k0 + kc), into
+ * dst[p * nr + j]; columns nn..nr-1 are zero. xg is image n, group g. Pixels
+ * of one output row form a run; with stride_w == 1 a run reads a contiguous
+ * input row, copied with zero fill where it falls into the padding. */
+static void LOCAL(pack_b_nchw)(const fc_conv2d_params *p, const T *xg, int64_t q0, int64_t nn,
+                               int64_t k0, int64_t kc, size_t nr, T *dst) {
+  enum { MAX_RUNS = 64 };
+  int64_t run_j[MAX_RUNS], run_len[MAX_RUNS], run_ih[MAX_RUNS], run_iw[MAX_RUNS];
+  int nruns = 0;
+  for (int64_t j = 0; j < nn;) {
+    const int64_t q = q0 + j, oy = q / p->ow, ox = q % p->ow;
+    const int64_t len = fc_min64(nn - j, p->ow - ox);
+    run_j[nruns] = j;
+    run_len[nruns] = len;
+    run_ih[nruns] = oy * p->stride_h - p->pad_top;
+    run_iw[nruns] = ox * p->stride_w - p->pad_left;
+    nruns++;
+    j += len;
+  }
+  const int64_t hw = p->h * p->w;
+  /* (ci, ry, sx) of depth index kk, stepped without divisions */
+  int64_t ci = k0 / (p->r * p->s), ry = (k0 / p->s) % p->r, sx = k0 % p->s;
+  for (int64_t kk = k0; kk < k0 + kc; kk++, dst += nr) {
+    const T *xc = xg + ci * hw;
+    for (int run = 0; run < nruns; run++) {
+      T *d = dst + run_j[run];
+      const int64_t len = run_len[run], ih = run_ih[run] + ry * p->dil_h;
+      const int64_t iw0 = run_iw[run] + sx * p->dil_w;
+      if (ih < 0 || ih >= p->h) {
+        for (int64_t j = 0; j < len; j++) d[j] = 0;
+        continue;
+      }
+      const T *row = xc + ih * p->w;
+      if (p->stride_w == 1) {
+        /* valid j: 0 <= iw0 + j < w */
+        const int64_t lo = fc_min64(len, fc_max64(0, -iw0));
+        const int64_t hi = fc_max64(lo, fc_min64(len, p->w - iw0));
+        for (int64_t j = 0; j < lo; j++) d[j] = 0;
+        for (int64_t j = lo; j < hi; j++) d[j] = row[iw0 + j];
+        for (int64_t j = hi; j < len; j++) d[j] = 0;
+      } else {
+        for (int64_t j = 0; j < len; j++) {
+          const int64_t iw = iw0 + j * p->stride_w;
+          d[j] = (iw >= 0 && iw < p->w) ? row[iw] : 0;
+        }
+      }
+    }
+    for (int64_t j = nn; j < (int64_t)nr; j++) dst[j] = 0;
+    if (++sx == p->s) {
+      sx = 0;
+      if (++ry == p->r) ry = 0, ci++;
+    }
+  }
+}
+
+/* ---- packed GEMM (shallow layers) ------------------------------------------
+ * x and y NCHW; weight element (output channel i of group g, depth
+ * kk) at weight[(g * kg + i) * w_rstride + kk * w_kstride]. */
+typedef struct {
+  const fc_conv2d_params *p;
+  const T *x, *wpack, *bias;
+  T *y;
+  size_t mr, nr;
+  int64_t kcb, mpad, nblocks, pblock, ntasks;
+  atomic_int failed;
+} LOCAL(packed_ctx);
+
+/* One thread's share of the (image, group, pixel block) tasks, with its own
+ * B panel. */
+static void LOCAL(packed_thread)(void *arg, int tid, int team) {
+  LOCAL(packed_ctx) *c = arg;
+  const fc_conv2d_params *p = c->p;
+  const fc_ukernel_table *tab = fc_table();
+  const size_t mr = c->mr, nr = c->nr;
+  const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
+  const int64_t P = p->oh * p->ow, kd = cg * p->r * p->s, kcb = c->kcb;
+  const int64_t img_in = p->c * p->h * p->w, img_out = p->k * P;
+  T *bpan = fc_alloc((size_t)(kcb * (int64_t)nr) * sizeof(T));
+  if (!bpan) {
+    atomic_store(&c->failed, 1);
+    return;
+  }
+  int64_t t0, t1;
+  fc_share(c->ntasks, tid, team, &t0, &t1);
+  for (int64_t t = t0; t < t1; t++) {
+    const int64_t blk = t % c->nblocks, g = (t / c->nblocks) % g_count, ni = t / (c->nblocks * g_count);
+    const int64_t q0 = blk * c->pblock, qc = fc_min64(c->pblock, P - q0);
+    const T *xg = c->x + ni * img_in + g * cg * p->h * p->w;
+    const T *wg = c->wpack + g * c->mpad * kd;
+    for (int64_t k0 = 0; k0 < kd; k0 += kcb) {
+      const int64_t kc = fc_min64(kcb, kd - k0);
+      const unsigned flags = k0 > 0 ? FC_GEMM_ACCUMULATE : c->bias ? FC_GEMM_BIAS_ROW : 0u;
+      for (int64_t j0 = 0; j0 < qc; j0 += (int64_t)nr) {
+        const int64_t nn = fc_min64((int64_t)nr, qc - j0), q = q0 + j0;
+        LOCAL(pack_b_nchw)(p, xg, q, nn, k0, kc, nr, bpan);
+        for (int64_t i0 = 0; i0 < kg; i0 += (int64_t)mr) {
+          const int64_t ch = g * kg + i0;
+          tab->TABLE(gemm).fn((size_t)kc, wg + k0 * c->mpad + i0 * kc, bpan, c->y + ni * img_out + ch * P + q,
+                              (size_t)P, (size_t)fc_min64((int64_t)mr, kg - i0), (size_t)nn,
+                              c->bias ? c->bias + ch : NULL, flags);
+        }
+      }
+    }
+  }
+  free(bpan);
+}
+
+/* The packed GEMM's plan: the table's GEMM tile, kc deep B panels, pixel blocks. */
+static void LOCAL(packed_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, fc_plan *pl) {
+  const size_t mr = tab->TABLE(gemm).mr, nr = tab->TABLE(gemm).nr;
+  const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
+  const int64_t P = p->oh * p->ow, kd = cg * p->r * p->s;
+  /* a kcb x NR panel of B fills about half of a 32 KiB L1 */
+  const int64_t kcb = fc_max64(64, 16384 / (int64_t)(nr * sizeof(T)));
+  const int64_t mpad = fc_ceil_div(kg, (int64_t)mr) * (int64_t)mr;
+  /* pixel blocks of up to 512, fewer when that would leave threads idle */
+  int64_t pblock = fc_max64(1, 512 / (int64_t)nr) * (int64_t)nr;
+  const int64_t nthreads_max = fc_get_num_threads();
+  while (pblock > (int64_t)nr && p->n * g_count * fc_ceil_div(P, pblock) < 4 * nthreads_max)
+    pblock -= (int64_t)nr;
+  const int64_t nblocks = fc_ceil_div(P, pblock), ntasks = p->n * g_count * nblocks;
+  pl->algorithm = fc_alg_packed_gemm;
+  pl->kernel_fn = FC_UKERNEL_FN(tab->TABLE(gemm).fn);
+  pl->mr = (int64_t)mr, pl->nr = (int64_t)nr;
+  pl->depth_block = kcb, pl->row_block = pblock, pl->tasks = ntasks;
+  pl->threads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
+  /* the packed weights, and one B panel per thread */
+  pl->scratch_bytes = fc_sat_add(fc_sat_mul(fc_sat_mul(mpad, kd), g_count * (int64_t)sizeof(T)),
+                                 pl->threads * kcb * (int64_t)(nr * sizeof(T)));
+}
+
+int LOCAL(conv2d_packed)(const fc_conv2d_params *p, const fc_plan *pl, const T *x,
+          const T *weight, int64_t w_rstride, int64_t w_kstride, const T *bias,
+          T *y) {
+  const size_t mr = (size_t)pl->mr, nr = (size_t)pl->nr;
+  const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
+  const int64_t P = p->oh * p->ow, kd = cg * p->r * p->s;
+  const int64_t kcb = pl->depth_block, pblock = pl->row_block;
+  const int64_t mpad = fc_ceil_div(kg, (int64_t)mr) * (int64_t)mr;
+  int64_t wsize, tmp;
+  if (!fc_mul(mpad, kd, &tmp) || !fc_mul(tmp, g_count, &wsize)) return FC_EOVERFLOW;
+  T *wpack = fc_alloc((size_t)wsize * sizeof(T));
+  if (!wpack) return FC_ENOMEM;
+  for (int64_t g = 0; g < g_count; g++)
+    LOCAL(pack_panels)(weight + g * kg * w_rstride, kg, kd, w_rstride, w_kstride, mr, kcb,
+                       wpack + g * mpad * kd);
+  const int64_t nblocks = fc_ceil_div(P, pblock);
+  LOCAL(packed_ctx) c = {p, x, wpack, bias, y, mr, nr, kcb, mpad, nblocks, pblock, pl->tasks, 0};
+  const int r = fc_parallel(pl->threads, LOCAL(packed_thread), &c);
+  free(wpack);
+  return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
+}
+
+/* ---- the plan and the entry point ------------------------------------------------ */
+/* NHWC, and NCHW from depth FC_IGEMM_MIN_DEPTH: the indirect GEMM (NCHW with
+ * its weights reordered to (r, s, cg, k)); shallower NCHW: the packed GEMM. */
+int LOCAL(conv2d_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+          fc_plan *pl) {
+  fc_plan_init(pl, tab);
+  const int st = fc_conv2d_check(p);
+  if (st != FC_OK) return st;
+  if (p->n == 0 || p->oh == 0 || p->ow == 0) {
+    pl->algorithm = fc_alg_nothing;
+    return FC_OK;
+  }
+  const int64_t kd = p->c / p->groups * p->r * p->s;
+  if (p->layout == FC_NCHW && kd < FC_IGEMM_MIN_DEPTH) {
+    LOCAL(packed_plan)(p, tab, pl);
+    return FC_OK;
+  }
+  const int r = LOCAL(igemm_plan)(p, tab, pl);
+  if (r != FC_OK || p->layout == FC_NHWC) return r;
+  int64_t wn;
+  if (!fc_mul(kd, p->k, &wn)) return FC_EOVERFLOW;
+  pl->flags |= FC_PLAN_WEIGHTS_REORDERED;
+  pl->scratch_bytes = fc_sat_add(pl->scratch_bytes, fc_sat_mul(wn, (int64_t)sizeof(T)));
+  return FC_OK;
+}
+
+int CONV2D_PLAN(const fc_conv2d_params *p, fc_plan *plan) {
+  const int st = LOCAL(conv2d_plan_for)(p, fc_table(), plan);
+  fc_plan_name(plan);
+  return st;
+}
+
+/* NCHW weights (k, cg, r, s) to (r, s, cg, k), output channels [k0, k1) per
+ * thread (the layer's threads, as the packing after it). */
+typedef struct {
+  const T *w;
+  T *wt;
+  int64_t cg, rs, k;
+} LOCAL(reorder_ctx);
+
+static void LOCAL(reorder_tasks)(void *arg, int tid, int64_t k0, int64_t k1) {
+  (void)tid;
+  const LOCAL(reorder_ctx) *c = arg;
+  for (int64_t k = k0; k < k1; k++)
+    for (int64_t ci = 0; ci < c->cg; ci++)
+      for (int64_t t = 0; t < c->rs; t++)
+        c->wt[(t * c->cg + ci) * c->k + k] = c->w[(k * c->cg + ci) * c->rs + t];
+}
+
+int CONV2D(const fc_conv2d_params *p, const T *x, const T *weight, const T *bias, T *y) {
+  const fc_ukernel_table *tab = fc_table();
+  fc_plan pl;
+  const int st = LOCAL(conv2d_plan_for)(p, tab, &pl);
+  if (st != FC_OK) return st;
+  if (fc_record_plan(&pl) || pl.algorithm == fc_alg_nothing) return FC_OK;
+  const int64_t cg = p->c / p->groups, rs = p->r * p->s, kd = cg * rs;
+  if (pl.algorithm == fc_alg_packed_gemm) return LOCAL(conv2d_packed)(p, &pl, x, weight, kd, 1, bias, y);
+  if (!(pl.flags & FC_PLAN_WEIGHTS_REORDERED)) return LOCAL(conv2d_igemm)(p, tab, &pl, x, weight, bias, y);
+  /* NCHW, deep: the weights to (r, s, cg, k), the input read in place */
+  T *wt = fc_alloc((size_t)(kd * p->k) * sizeof(T)); /* fits: the plan */
+  if (!wt) return FC_ENOMEM;
+  LOCAL(reorder_ctx) rc = {weight, wt, cg, rs, p->k};
+  int r = fc_parallel_for(pl.threads, p->k, 0, LOCAL(reorder_tasks), &rc);
+  if (r == FC_OK) r = LOCAL(conv2d_igemm)(p, tab, &pl, x, wt, bias, y);
+  free(wt);
+  return r;
+}

@@ -1,0 +1,10 @@
+/* f64 conv2d backward (weight and input gradients): the template in
+ * conv2d-backward-template.h at double. */
+#define CONV2D_BACKWARD_WEIGHT fc_f64_conv2d_backward_weight
+#define CONV2D_BACKWARD_WEIGHT_PLAN fc_f64_conv2d_backward_weight_plan
+#define CONV2D_INPUT_GRAD fc_f64_conv2d_input_grad
+#define CONV2D_INPUT_GRAD_PLAN fc_f64_conv2d_input_grad_plan
+#define T double
+#define LOCAL(x) fc_f64_##x
+#define TABLE(x) f64_##x
+#include "conv2d-backward-template.h"

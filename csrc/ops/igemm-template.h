@@ -1,0 +1,340 @@
+/* Template of the indirect GEMM for one dtype: the tile choice (static,
+ * loaded, forced or learned at first use), the row pointers, the sweep of
+ * tiles over a block, and conv2d's indirect-GEMM driver.
+ *
+ * Rows = output pixels, columns = output channels. The microkernel reads
+ * each input pixel's channels straight from the image (contiguous in NHWC,
+ * h*w apart in NCHW) through a table of row pointers (no im2col); the weights
+ * are packed once into NR-wide panels over the whole depth, so C is written
+ * once. NCHW results go through a cache-resident pixels x channels block per
+ * task, transposed into y when the block is done. The pixel blocks of all
+ * images and groups are the tasks of one parallel region; a task writes only
+ * its own pixels of y, so no two threads write the same element and results
+ * do not depend on the thread count. The fused conv2d + max-pool
+ * (conv2d-pool-template.h) and the dense layer (dense-template.h) run the same
+ * tiles.
+ *
+ * Included once by f32-igemm.c and by f64-igemm.c, which define T (float,
+ * double), LOCAL(x), the dtype's names (fc_f32_##x, fc_f64_##x), and
+ * TABLE(x), its members of the dispatch table (f32_##x, f64_##x); the
+ * functions other files call are declared in conv2d-internal.h. */
+#include <stdlib.h>
+#include "conv2d-internal.h"
+
+/* The index in tab's indirect-GEMM list of the tile with the least padded
+ * work (times the tile's cost) for a rows x cols product. */
+int LOCAL(pick_igemm_at)(const fc_ukernel_table *tab, int64_t rows, int64_t cols) {
+  int best = 0;
+  double best_area = 0.0;
+  for (int i = 0; i < FC_MAX_IGEMM_TILES && tab->TABLE(igemm)[i].fn; i++) {
+    const int64_t mr = (int64_t)tab->TABLE(igemm)[i].mr, nr = (int64_t)tab->TABLE(igemm)[i].nr;
+    const double area = (double)(fc_ceil_div(rows, mr) * mr) * (double)(fc_ceil_div(cols, nr) * nr) *
+                        tab->TABLE(igemm)[i].cost;
+    if (i == 0 || area < best_area) best = i, best_area = area;
+  }
+  return best;
+}
+
+/* One sweep of tile uk over an m x n x kc slice (one tap; rows from ptrs,
+ * padded with `zero`; B panels packed kc x NR), in nanoseconds. */
+static int64_t LOCAL(time_tile)(LOCAL(igemm_entry) uk, int64_t m, int64_t n, int64_t kc,
+                                const T *const *ptrs, const T *zero, const T *bpack, T *c) {
+  const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr, t0 = fc_clock_ns();
+  for (int64_t j0 = 0; j0 < n; j0 += nr)
+    for (int64_t i0 = 0; i0 < m; i0 += mr)
+      uk.fn(1, (size_t)kc, ptrs + i0, 0, 1, zero, bpack + j0 * kc, c + i0 * n + j0, (size_t)n,
+            (size_t)fc_min64(mr, m - i0), (size_t)fc_min64(nr, n - j0), NULL, 0u);
+  return fc_clock_ns() - t0;
+}
+
+/* First-use tuning (fc_tune_learning in fastconv.h): the variant learned for
+ * this product, timed now if it is new, large enough and there is room; -1 for
+ * the static choice. The slice: up to 192 rows and 256 columns, which every
+ * tile of the tables divides, so no tile is charged padding the product itself
+ * would not have (it has at most one partial tile per dimension, a small share
+ * of a product this large) and up to 256 of its depth. */
+static int LOCAL(learned_igemm_at)(const fc_ukernel_table *tab, fc_tune_site site, int64_t rows,
+                                   int64_t cols, int64_t depth, int fixed) {
+  const fc_tune_entry key = {site, tab->isa, (int32_t)sizeof(T), rows, cols, depth, fixed};
+  int ntiles = 0;
+  while (ntiles < FC_MAX_IGEMM_TILES && tab->TABLE(igemm)[ntiles].fn) ntiles++;
+  if (!fc_tune_learning(-1) || ntiles < 2 ||
+      fc_sat_mul(fc_sat_mul(rows, cols), depth) < FC_TUNE_LEARN_MIN_MACS)
+    return -1;
+  int v = fc_tune_learned_variant(&key);
+  if (v == -2) {
+    if (!fc_tune_learn_room()) return -1;
+    const int64_t m = fc_min64(rows, 192), n = fc_min64(cols, 256), kc = fc_min64(depth, 256);
+    const int64_t nptr = m + 64; /* rows past m point at zero, for any MR */
+    const T **ptrs = malloc((size_t)nptr * sizeof *ptrs);
+    T *x = fc_alloc((size_t)(m * kc + kc) * sizeof(T)), *zero = x + m * kc;
+    T *bpack = fc_alloc((size_t)((n + 64) * kc) * sizeof(T)), *c = fc_alloc((size_t)(m * n) * sizeof(T));
+    if (!ptrs || !x || !bpack || !c) {
+      free((void *)ptrs), free(x), free(bpack), free(c);
+      return -1; /* no memory to time with: the static choice */
+    }
+    for (int64_t i = 0; i < m * kc; i++) x[i] = (T)0.5;
+    for (int64_t i = 0; i < kc; i++) zero[i] = 0;
+    for (int64_t i = 0; i < (n + 64) * kc; i++) bpack[i] = (T)0.25;
+    for (int64_t i = 0; i < nptr; i++) ptrs[i] = i < m ? x + i * kc : zero;
+    double ns[FC_MAX_IGEMM_TILES * FC_TUNE_ROUNDS];
+    for (int r = -1; r < FC_TUNE_ROUNDS; r++) /* round -1 warms caches and clocks up */
+      for (int t = 0; t < ntiles; t++) {
+        const int64_t dt = LOCAL(time_tile)(tab->TABLE(igemm)[t], m, n, kc, ptrs, zero, bpack, c);
+        if (r >= 0) ns[t * FC_TUNE_ROUNDS + r] = (double)dt;
+      }
+    free((void *)ptrs), free(x), free(bpack), free(c);
+    fc_tune_entry choice = key;
+    choice.variant = v = fc_tune_pick(ns, ntiles, FC_TUNE_ROUNDS, fixed);
+    fc_tune_learn(&choice, fixed);
+  }
+  return v >= 0 && v < ntiles && v != fixed ? v : -1;
+}
+
+/* The index in tab's list of the tile the autotuner chose for this product,
+ * loaded, forced or learned at first use (csrc/ops/tuning.c; *tuned = 1), else
+ * pick_igemm_at's (*tuned = 0). */
+int LOCAL(tuned_igemm_at)(const fc_ukernel_table *tab, fc_tune_site site, int64_t rows,
+                          int64_t cols, int64_t depth, int *tuned) {
+  const int fixed = LOCAL(pick_igemm_at)(tab, rows, cols);
+  int v = fc_tune_variant(site, (int64_t)sizeof(T), rows, cols, depth, fixed);
+  if (v < 0) v = LOCAL(learned_igemm_at)(tab, site, rows, cols, depth, fixed);
+  *tuned = v >= 0 && v < FC_MAX_IGEMM_TILES && tab->TABLE(igemm)[v].fn;
+  return *tuned ? v : fixed;
+}
+
+
+/* ---- conv2d by indirect GEMM --------------------------------------------------
+ * x in either layout (p->layout); w_rsck holds the weights as (r, s, cg, k). */
+
+/* Whether one row of kernel taps reads one contiguous run of the input: NHWC,
+ * one group, no horizontal dilation or padding, every window inside the
+ * image horizontally. Then a pointer per kernel row serves its s * C values
+ * (depth s * C, a_stride 1): an s-th of the pointers the microkernel would
+ * otherwise set up, which dominates when C is small (the lecture's C = 1). */
+int LOCAL(igemm_merge_rows)(const fc_conv2d_params *p) {
+  return p->layout == FC_NHWC && p->groups == 1 && p->dil_w == 1 && p->s > 1 &&
+         p->pad_left == 0 && (p->ow - 1) * p->stride_w + p->s <= p->w;
+}
+
+/* Row pointers for output pixels [q0, q1) (q0 a multiple of mr) into
+ * ind[((q - q0) / mr * ks + tap) * mr + (q - q0) % mr]: channel 0 of the input
+ * pixel in image 0 of x; `zero` in the padding and past q1 up to a whole panel.
+ * With `merge` (igemm_merge_rows) a tap is a whole kernel row (ks = r).
+ * Tap by tap and output row by output row: a tap reads the input columns
+ * ox * stride_w + dx, inside the image for ox in [lo, hi), so a row's pointers
+ * need no division and no test per pixel beyond that range (for one small
+ * image, dividing out each pixel's row and column made this table cost more
+ * than the products it feeds). */
+void LOCAL(igemm_pointers)(const fc_conv2d_params *p, const T *x, const T *zero, int64_t q0,
+                           int64_t q1, size_t mr, int merge, const T **ind) {
+  const int64_t s_taps = merge ? 1 : p->s, ks = p->r * s_taps, imr = (int64_t)mr;
+  const int64_t ow = p->ow, sw = p->stride_w, cstride = p->layout == FC_NHWC ? p->c : 1;
+  const int64_t span = fc_ceil_div(q1 - q0, imr) * imr;
+  for (int64_t t = q1 - q0; t < span; t++) /* the last panel's lanes past q1 */
+    for (int64_t tap = 0; tap < ks; tap++) ind[(t / imr * ks + tap) * imr + t % imr] = zero;
+  for (int64_t tap = 0; tap < ks; tap++) {
+    const int64_t dy = tap / s_taps * p->dil_h - p->pad_top, dx = tap % s_taps * p->dil_w - p->pad_left;
+    const int64_t lo = fc_min64(ow, dx >= 0 ? 0 : fc_ceil_div(-dx, sw));
+    const int64_t hi = p->w - dx <= 0 ? lo : fc_max64(lo, fc_min64(ow, fc_ceil_div(p->w - dx, sw)));
+    int64_t oy = q0 / ow, ox0 = q0 % ow, lane = 0;
+    const T **pan = ind + tap * imr; /* this tap's row of the current panel */
+    for (int64_t q = q0; q < q1; oy++, ox0 = 0) {
+      const int64_t n = fc_min64(ow - ox0, q1 - q), ih = oy * p->stride_h + dy;
+      const int64_t a = ih >= 0 && ih < p->h ? fc_max64(lo, ox0) : ox0 + n; /* [a, b): inside */
+      const int64_t b = ih >= 0 && ih < p->h ? fc_max64(a, fc_min64(hi, ox0 + n)) : ox0 + n;
+      const int64_t base = (ih * p->w + dx) * cstride, step = sw * cstride;
+      for (int64_t ox = ox0; ox < ox0 + n; ox++) {
+        pan[lane] = ox >= a && ox < b ? x + (base + ox * step) : zero;
+        if (++lane == imr) lane = 0, pan += ks * imr;
+      }
+      q += n;
+    }
+  }
+}
+
+/* Output pixels [0, qc) of one block (row pointers bind, as igemm_pointers
+ * lays them out) by the kg output channels of one group (weights wg packed
+ * as NR-wide panels over the depth ks * cg; bias at the group's first
+ * channel, or NULL): C tile (i, j) at c + i * ldc + j. Kernel taps go tblock
+ * at a time (the first pass writes C, the others add). */
+void LOCAL(igemm_tiles)(LOCAL(igemm_entry) uk, int64_t ks, int64_t cg, int64_t kg, int64_t tblock,
+                        const T **bind, int64_t qc, size_t a_offset, size_t a_stride,
+                        const T *zero, const T *wg, const T *bias, T *c, int64_t ldc) {
+  const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr, kd = ks * cg;
+  for (int64_t t0 = 0; t0 < ks; t0 += tblock) {
+    const int64_t tn = fc_min64(tblock, ks - t0);
+    const unsigned flags = t0 > 0 ? FC_GEMM_ACCUMULATE : bias ? FC_GEMM_BIAS_COL : 0u;
+    for (int64_t j0 = 0; j0 < kg; j0 += nr) {
+      const int64_t nn = fc_min64(nr, kg - j0);
+      for (int64_t i0 = 0; i0 < qc; i0 += mr)
+        uk.fn((size_t)tn, (size_t)cg, bind + i0 * ks + t0 * mr, a_offset, a_stride, zero,
+              wg + j0 * kd + t0 * cg * nr, c + i0 * ldc + j0, (size_t)ldc,
+              (size_t)fc_min64(mr, qc - i0), (size_t)nn, bias ? bias + j0 : NULL, flags);
+    }
+  }
+}
+
+/* Kernel taps per pass: a pass's slice of a 32-wide weight panel stays within
+ * 3/8 of L2 (384 KiB of a 1 MiB L2) while the pixel panels stream past it:
+ * (8,256,14,14) by 256 3x3 filters then runs its 9 taps in one pass, 2-3%
+ * faster at 1 thread than in passes of 6 and 3 (3/16 of L2; AMD EPYC Zen 5,
+ * median of 7, three interleaved rounds). It does not depend on the tile, so
+ * every tile sums each output in the same passes and gives the same bits (the
+ * autotuner may pick any). */
+int64_t LOCAL(igemm_tap_block)(int64_t ks, int64_t cg) {
+  const int64_t l2 = fc_cpu_cache_bytes(2) > 0 ? fc_cpu_cache_bytes(2) : (int64_t)1 << 20;
+  return fc_max64(1, fc_min64(ks, l2 * 3 / 8 / (cg * 32 * (int64_t)sizeof(T))));
+}
+
+typedef struct {
+  const fc_conv2d_params *p;
+  const T *x, *zero, *wpack, *bias;
+  T *y;
+  const T **ind; /* the shared pointer table, or NULL: one per task */
+  LOCAL(igemm_entry) ukernel;
+  int merge, shared_ind;
+  int64_t ks, kc, npad, a_stride, nblocks, pblock, tblock, ntasks;
+  atomic_int failed;
+} LOCAL(igemm_ctx);
+
+/* One thread's share of the (image, group, pixel block) tasks. */
+static void LOCAL(igemm_thread)(void *arg, int tid, int team) {
+  LOCAL(igemm_ctx) *c = arg;
+  const fc_conv2d_params *p = c->p;
+  const int nchw = p->layout == FC_NCHW;
+  const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
+  const int64_t P = p->oh * p->ow, kd = c->ks * c->kc, ks = c->ks;
+  const int64_t img_in = p->h * p->w * p->c, img_out = P * p->k, pblock = c->pblock;
+  const T **own = c->shared_ind ? NULL : fc_alloc((size_t)(pblock * ks) * sizeof(T *));
+  /* NCHW output: tiles land in a cache-resident pixels x channels block,
+   * transposed into y once the block is done (contiguous runs per channel) */
+  T *blkbuf = nchw ? fc_alloc((size_t)(pblock * c->npad) * sizeof(T)) : NULL;
+  if ((!c->shared_ind && !own) || (nchw && !blkbuf)) {
+    atomic_store(&c->failed, 1);
+  } else {
+    int64_t t0, t1;
+    fc_share(c->ntasks, tid, team, &t0, &t1);
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t blk = t % c->nblocks, g = (t / c->nblocks) % g_count, ni = t / (c->nblocks * g_count);
+      const int64_t q0 = blk * pblock, qc = fc_min64(pblock, P - q0);
+      const T **bind = c->shared_ind ? c->ind + q0 * ks : own;
+      if (!c->shared_ind) LOCAL(igemm_pointers)(p, c->x, c->zero, q0, q0 + qc, c->ukernel.mr, c->merge, own);
+      const size_t a_offset = (size_t)(ni * img_in + g * cg * c->a_stride);
+      LOCAL(igemm_tiles)(c->ukernel, ks, c->kc, kg, c->tblock, bind, qc, a_offset, (size_t)c->a_stride,
+                         c->zero, c->wpack + g * c->npad * kd, c->bias ? c->bias + g * kg : NULL,
+                         nchw ? blkbuf : c->y + ni * img_out + q0 * p->k + g * kg, nchw ? c->npad : p->k);
+      if (nchw) LOCAL(transpose)(blkbuf, c->npad, c->y + ni * img_out + g * kg * P + q0, P, kg, qc);
+    }
+  }
+  free((void *)own);
+  free(blkbuf);
+}
+
+/* The indirect GEMM's plan: tile, pixel blocks, tap blocks, the pointer table. */
+int LOCAL(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, fc_plan *pl) {
+  const int nchw = p->layout == FC_NCHW, merge = LOCAL(igemm_merge_rows)(p);
+  const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
+  /* taps (ks) of depth kc each: kernel pixels of cg channels, or whole rows */
+  const int64_t ks = merge ? p->r : p->r * p->s, kc = merge ? p->s * cg : cg;
+  const int64_t P = p->oh * p->ow, kd = ks * kc;
+  int tuned;
+  const int variant = LOCAL(tuned_igemm_at)(tab, FC_TUNE_CONV2D, P, kg, kd, &tuned);
+  const LOCAL(igemm_entry) ukernel = tab->TABLE(igemm)[variant];
+  const size_t mr = ukernel.mr, nr = ukernel.nr;
+  const int64_t npad = fc_ceil_div(kg, (int64_t)nr) * (int64_t)nr;
+  /* pixel blocks of up to 256, fewer when that would leave threads idle */
+  int64_t pblock = fc_ceil_div(256, (int64_t)mr) * (int64_t)mr;
+  const int64_t nthreads_max = fc_get_num_threads();
+  while (pblock > (int64_t)mr && p->n * g_count * fc_ceil_div(P, pblock) < 4 * nthreads_max)
+    pblock -= (int64_t)mr;
+  const int64_t nblocks = fc_ceil_div(P, pblock), ntasks = p->n * g_count * nblocks;
+  /* One pointer table for all images and groups when it is small enough
+   * (the usual case), else one per task, built for its block only. */
+  const int64_t ppad = fc_ceil_div(P, (int64_t)mr) * (int64_t)mr;
+  int64_t nptr, wsize, tmp;
+  if (!fc_mul(ppad, ks, &nptr)) return FC_EOVERFLOW;
+  if (!fc_mul(npad, kd, &tmp) || !fc_mul(tmp, g_count, &wsize)) return FC_EOVERFLOW;
+  const int shared_ind = nptr <= ((int64_t)1 << 22);
+  const int64_t a_stride = nchw ? p->h * p->w : 1;
+  pl->algorithm = fc_alg_igemm;
+  pl->kernel_fn = FC_UKERNEL_FN(ukernel.fn);
+  pl->variant = variant;
+  pl->mr = (int64_t)mr, pl->nr = (int64_t)nr;
+  pl->depth_block = kc, pl->row_block = pblock, pl->tasks = ntasks;
+  pl->tap_block = LOCAL(igemm_tap_block)(ks, kc);
+  pl->flags = (merge ? FC_PLAN_MERGE_ROWS : 0u) | (shared_ind ? FC_PLAN_SHARED_POINTERS : 0u) |
+              (nchw ? FC_PLAN_TRANSPOSED_OUT : 0u) | (tuned ? FC_PLAN_TUNED_TILE : 0u);
+  pl->threads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
+  /* packed weights, the zero row, the pointer table(s), the NCHW blocks */
+  int64_t bytes = fc_sat_mul(wsize, (int64_t)sizeof(T));
+  bytes = fc_sat_add(bytes, fc_sat_mul(fc_sat_add(fc_sat_mul(kc - 1, a_stride), 1), (int64_t)sizeof(T)));
+  bytes = fc_sat_add(bytes, fc_sat_mul(shared_ind ? nptr : fc_sat_mul(pl->threads, pblock * ks),
+                                       (int64_t)sizeof(T *)));
+  if (nchw) bytes = fc_sat_add(bytes, fc_sat_mul(pl->threads, fc_sat_mul(pblock, npad * (int64_t)sizeof(T))));
+  pl->scratch_bytes = bytes;
+  return FC_OK;
+}
+
+/* The weights (r, s, cg, k) packed into NR-wide panels over the depth, a
+ * panel per task (group g's panel t: kg's columns t * nr ..), on the layer's
+ * threads: for a large layer a serial pass would be a tenth of the call at two
+ * threads. Only copies, so the panels are those of one serial pass. */
+typedef struct {
+  const T *w_rsck;
+  T *wpack;
+  int64_t kg, kd, k, npad, panels;
+  size_t nr;
+} LOCAL(wpack_ctx);
+
+static void LOCAL(wpack_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
+  (void)tid;
+  const LOCAL(wpack_ctx) *c = arg;
+  const int64_t nr = (int64_t)c->nr;
+  for (int64_t t = t0; t < t1; t++) {
+    const int64_t g = t / c->panels, j0 = t % c->panels * nr;
+    LOCAL(pack_panels)(c->w_rsck + g * c->kg + j0, fc_min64(nr, c->kg - j0), c->kd, 1, c->k, c->nr,
+                       c->kd, c->wpack + g * c->npad * c->kd + j0 * c->kd);
+  }
+}
+
+int LOCAL(conv2d_igemm)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                        const fc_plan *pl, const T *x, const T *w_rsck, const T *bias, T *y) {
+  const int nchw = p->layout == FC_NCHW, merge = (pl->flags & FC_PLAN_MERGE_ROWS) != 0;
+  const int shared_ind = (pl->flags & FC_PLAN_SHARED_POINTERS) != 0;
+  const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
+  const int64_t ks = merge ? p->r : p->r * p->s, kc = merge ? p->s * cg : cg;
+  const int64_t P = p->oh * p->ow, kd = ks * kc;
+  const LOCAL(igemm_entry) ukernel = tab->TABLE(igemm)[pl->variant];
+  const size_t mr = ukernel.mr, nr = ukernel.nr;
+  const int64_t npad = fc_ceil_div(kg, (int64_t)nr) * (int64_t)nr;
+  const int64_t pblock = pl->row_block, nblocks = fc_ceil_div(P, pblock);
+  const int64_t nptr = fc_ceil_div(P, (int64_t)mr) * (int64_t)mr * ks; /* fits: the plan */
+  const int64_t wsize = npad * kd * g_count;
+  T *wpack = fc_alloc((size_t)wsize * sizeof(T));
+  /* a zero row as long as a strided row; calloc's untouched pages cost nothing */
+  const int64_t hw = p->h * p->w, a_stride = nchw ? hw : 1;
+  T *zero = calloc((size_t)((kc - 1) * a_stride + 1), sizeof(T));
+  const T **ind = shared_ind ? fc_alloc((size_t)nptr * sizeof(T *)) : NULL;
+  if (!wpack || !zero || (shared_ind && !ind)) {
+    free(wpack);
+    free(zero);
+    free((void *)ind);
+    return FC_ENOMEM;
+  }
+  /* (column j, depth kk) at kk * k + g * kg + j */
+  LOCAL(wpack_ctx) wc = {w_rsck, wpack, kg, kd, p->k, npad, npad / (int64_t)nr, nr};
+  const int rp = fc_parallel_for(pl->threads, g_count * wc.panels, 0, LOCAL(wpack_tasks), &wc);
+  if (rp != FC_OK) {
+    free(wpack), free(zero), free((void *)ind);
+    return rp;
+  }
+  if (shared_ind) LOCAL(igemm_pointers)(p, x, zero, 0, P, mr, merge, ind);
+  LOCAL(igemm_ctx) c = {p, x, zero, wpack, bias, y, ind, ukernel, merge, shared_ind, ks, kc,
+                        npad, a_stride, nblocks, pblock, pl->tap_block, pl->tasks, 0};
+  const int r = fc_parallel(pl->threads, LOCAL(igemm_thread), &c);
+  free(wpack);
+  free(zero);
+  free((void *)ind);
+  return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
+}
