@@ -6,8 +6,8 @@
  * tiles through a spilled register tile (gemm-avx2.h). No alignment assumed.
  *
  * The including file defines FC_GEMM_NAME, T (float, double), V (__m256,
- * __m256d), LANES (8, 4), SFX (ps, pd), SSFX (ss, sd: the scalar broadcast's)
- * and DT (f32, f64), and includes this once. */
+ * __m256d), LANES (8, 4), SFX (ps, pd), and SSFX (ss, sd: the scalar
+ * broadcast's), and includes this once. */
 #include <assert.h>
 #include <immintrin.h>
 #include "gemm-avx2.h"
@@ -19,8 +19,6 @@
 #define FC_CAT(a, b) FC_CAT2(a, b)
 #define FC_VOP(op) FC_CAT(_mm256_##op##_, SFX)
 #define FC_BROADCAST FC_CAT(_mm256_broadcast_, SSFX)
-#define FC_BIAS_TAIL FC_CAT(FC_CAT(fc_, DT), _bias_tail)
-#define FC_STORE FC_CAT(FC_CAT(fc_, DT), _avx2_store_6x2)
 
 void FC_GEMM_NAME(size_t kc, const T *restrict a, const T *restrict b, T *restrict c, size_t ldc,
                   size_t m, size_t n, const T *restrict bias, unsigned flags) {
@@ -28,7 +26,7 @@ void FC_GEMM_NAME(size_t kc, const T *restrict a, const T *restrict b, T *restri
   V acc[MR][2];
   if (flags & FC_GEMM_BIAS_COL) {
     T buf[NR];
-    FC_BIAS_TAIL(bias, NR, n, buf);
+    fc_bias_tail(bias, NR, n, buf);
     const V b0 = FC_VOP(loadu)(buf), b1 = FC_VOP(loadu)(buf + LANES);
 #pragma GCC unroll 6
     for (int i = 0; i < MR; i++) { acc[i][0] = b0; acc[i][1] = b1; }
@@ -50,7 +48,7 @@ void FC_GEMM_NAME(size_t kc, const T *restrict a, const T *restrict b, T *restri
     a += MR;
     b += NR;
   }
-  FC_STORE(acc, c, ldc, m, n, flags);
+  fc_avx2_store_6x2(acc, c, ldc, m, n, flags);
 }
 
 #undef MR
@@ -59,5 +57,3 @@ void FC_GEMM_NAME(size_t kc, const T *restrict a, const T *restrict b, T *restri
 #undef FC_CAT
 #undef FC_VOP
 #undef FC_BROADCAST
-#undef FC_BIAS_TAIL
-#undef FC_STORE

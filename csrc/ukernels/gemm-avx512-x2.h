@@ -7,8 +7,8 @@
  * alignment assumed.
  *
  * The including file defines FC_GEMM_NAME, MR, T (float, double), V (__m512,
- * __m512d), K (__mmask16, __mmask8), LANES (16, 8), SFX (ps, pd) and DT (f32,
- * f64), and includes this once. */
+ * __m512d), K (__mmask16, __mmask8), LANES (16, 8) and SFX (ps, pd), and includes
+ * this once. */
 #include <assert.h>
 #include <immintrin.h>
 #include "gemm-avx512.h"
@@ -18,7 +18,6 @@
 #define FC_CAT2(a, b) a##b
 #define FC_CAT(a, b) FC_CAT2(a, b)
 #define FC_VOP(op) FC_CAT(_mm512_##op##_, SFX)
-#define FC_STORE FC_CAT(FC_CAT(fc_, DT), FC_CAT(_avx512_store_, FC_CAT(MR, x2)))
 #define FC_FULL ((1u << LANES) - 1u)
 
 void FC_GEMM_NAME(size_t kc, const T *restrict a, const T *restrict b, T *restrict c, size_t ldc,
@@ -49,12 +48,11 @@ void FC_GEMM_NAME(size_t kc, const T *restrict a, const T *restrict b, T *restri
     a += MR;
     b += NR;
   }
-  FC_STORE(acc, c, ldc, m, k0, k1, flags);
+  fc_avx512_store_x2(acc, c, ldc, m, k0, k1, flags);
 }
 
 #undef NR
 #undef FC_CAT2
 #undef FC_CAT
 #undef FC_VOP
-#undef FC_STORE
 #undef FC_FULL

@@ -1,35 +1,33 @@
 /* Helpers shared by the GEMM microkernels for partial tiles: the kernel spills
  * its full MR x NR register tile to `tile` (row stride nr) and these copy the
  * valid m x n corner to C, adding C's old values under FC_GEMM_ACCUMULATE.
- * Plain C on purpose: it runs once per edge tile, never in the k loop. */
+ * Plain C on purpose: it runs once per edge tile, never in the k loop.
+ *
+ * Part of a microkernel's template: the including kernel file has defined T
+ * (float, double), so each kernel's translation unit gets its dtype's copy. */
 #ifndef FASTCONV_GEMM_COMMON_H
 #define FASTCONV_GEMM_COMMON_H
 
 #include <stddef.h>
 #include "fastconv/ukernel.h"
 
-#define FC_DEFINE_TILE_FINISH(dtype, ctype)                                              \
-  static inline void fc_##dtype##_tile_finish(const ctype *tile, size_t nr, ctype *c,    \
-                                              size_t ldc, size_t m, size_t n,            \
-                                              unsigned flags) {                          \
-    for (size_t i = 0; i < m; i++) {                                                     \
-      ctype *ci = c + i * ldc;                                                           \
-      const ctype *ti = tile + i * nr;                                                   \
-      if (flags & FC_GEMM_ACCUMULATE) {                                                  \
-        for (size_t j = 0; j < n; j++) ci[j] += ti[j];                                   \
-      } else {                                                                           \
-        for (size_t j = 0; j < n; j++) ci[j] = ti[j];                                    \
-      }                                                                                  \
-    }                                                                                    \
-  }                                                                                      \
-  /* Copies the first n bias values into a zero-filled buffer of nr, so a full */        \
-  /* vector load never reads past the caller's array. */                                 \
-  static inline void fc_##dtype##_bias_tail(const ctype *bias, size_t nr, size_t n,      \
-                                            ctype *buf) {                                \
-    for (size_t j = 0; j < nr; j++) buf[j] = j < n ? bias[j] : (ctype)0;                 \
+static inline void fc_tile_finish(const T *tile, size_t nr, T *c, size_t ldc, size_t m, size_t n,
+                                  unsigned flags) {
+  for (size_t i = 0; i < m; i++) {
+    T *ci = c + i * ldc;
+    const T *ti = tile + i * nr;
+    if (flags & FC_GEMM_ACCUMULATE) {
+      for (size_t j = 0; j < n; j++) ci[j] += ti[j];
+    } else {
+      for (size_t j = 0; j < n; j++) ci[j] = ti[j];
+    }
   }
+}
 
-FC_DEFINE_TILE_FINISH(f32, float)
-FC_DEFINE_TILE_FINISH(f64, double)
+/* Copies the first n bias values into a zero-filled buffer of nr, so a full
+ * vector load never reads past the caller's array. */
+static inline void fc_bias_tail(const T *bias, size_t nr, size_t n, T *buf) {
+  for (size_t j = 0; j < nr; j++) buf[j] = j < n ? bias[j] : (T)0;
+}
 
 #endif

@@ -4,14 +4,10 @@
  * on packed panels as described in ukernel.h; the accumulators are a local
  * array the compiler keeps in registers. No alignment assumed.
  *
- * The including file defines FC_GEMM_NAME, MR, NR, T (float, double) and DT
- * (f32, f64), and includes this once. */
+ * The including file defines FC_GEMM_NAME, MR, NR, and T (float, double), and includes
+ * this once. */
 #include <assert.h>
 #include "gemm-common.h"
-
-#define FC_CAT2(a, b) a##b
-#define FC_CAT(a, b) FC_CAT2(a, b)
-#define FC_TILE_FINISH FC_CAT(FC_CAT(fc_, DT), _tile_finish)
 
 void FC_GEMM_NAME(size_t kc, const T *restrict a, const T *restrict b, T *restrict c, size_t ldc,
                   size_t m, size_t n, const T *restrict bias, unsigned flags) {
@@ -30,9 +26,6 @@ void FC_GEMM_NAME(size_t kc, const T *restrict a, const T *restrict b, T *restri
     a += MR;
     b += NR;
   }
-  FC_TILE_FINISH(&acc[0][0], NR, c, ldc, m, n, flags);
+  fc_tile_finish(&acc[0][0], NR, c, ldc, m, n, flags);
 }
 
-#undef FC_CAT2
-#undef FC_CAT
-#undef FC_TILE_FINISH

@@ -11,8 +11,8 @@
  * tile (gemm-avx2.h). No alignment assumed.
  *
  * The including file defines FC_IGEMM_NAME, T (float, double), V (__m256,
- * __m256d), LANES (8, 4), SFX (ps, pd), SSFX (ss, sd: the scalar broadcast's)
- * and DT (f32, f64), and includes this once. */
+ * __m256d), LANES (8, 4), SFX (ps, pd), and SSFX (ss, sd: the scalar
+ * broadcast's), and includes this once. */
 #include <assert.h>
 #include <immintrin.h>
 #include "gemm-avx2.h"
@@ -24,8 +24,6 @@
 #define FC_CAT(a, b) FC_CAT2(a, b)
 #define FC_VOP(op) FC_CAT(_mm256_##op##_, SFX)
 #define FC_BROADCAST FC_CAT(_mm256_broadcast_, SSFX)
-#define FC_BIAS_TAIL FC_CAT(FC_CAT(fc_, DT), _bias_tail)
-#define FC_STORE FC_CAT(FC_CAT(fc_, DT), _avx2_store_6x2)
 
 void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_offset,
                    size_t a_stride, const T *zero, const T *restrict b, T *restrict c,
@@ -34,7 +32,7 @@ void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_of
   V acc[MR][2];
   if (flags & FC_GEMM_BIAS_COL) {
     T buf[NR];
-    FC_BIAS_TAIL(bias, NR, n, buf);
+    fc_bias_tail(bias, NR, n, buf);
     const V b0 = FC_VOP(loadu)(buf), b1 = FC_VOP(loadu)(buf + LANES);
 #pragma GCC unroll 6
     for (int i = 0; i < MR; i++) { acc[i][0] = b0; acc[i][1] = b1; }
@@ -62,7 +60,7 @@ void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_of
 #undef FC_ROW
     }
   }
-  FC_STORE(acc, c, ldc, m, n, flags);
+  fc_avx2_store_6x2(acc, c, ldc, m, n, flags);
 }
 
 #undef MR
@@ -71,5 +69,3 @@ void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_of
 #undef FC_CAT
 #undef FC_VOP
 #undef FC_BROADCAST
-#undef FC_BIAS_TAIL
-#undef FC_STORE

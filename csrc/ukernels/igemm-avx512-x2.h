@@ -11,8 +11,8 @@
  * alignment assumed.
  *
  * The including file defines FC_IGEMM_NAME, MR, T (float, double), V (__m512,
- * __m512d), K (__mmask16, __mmask8), LANES (16, 8), SFX (ps, pd) and DT (f32,
- * f64), and includes this once. */
+ * __m512d), K (__mmask16, __mmask8), LANES (16, 8) and SFX (ps, pd), and includes
+ * this once. */
 #include <assert.h>
 #include <immintrin.h>
 #include "gemm-avx512.h"
@@ -20,7 +20,6 @@
 #define FC_CAT2(a, b) a##b
 #define FC_CAT(a, b) FC_CAT2(a, b)
 #define FC_VOP(op) FC_CAT(_mm512_##op##_, SFX)
-#define FC_STORE FC_CAT(FC_CAT(fc_, DT), FC_CAT(_avx512_store_, FC_CAT(MR, x2)))
 
 void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_offset,
                    size_t a_stride, const T *zero, const T *restrict b, T *restrict c,
@@ -49,10 +48,9 @@ void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_of
       }
     }
   }
-  FC_STORE(acc, c, ldc, m, k0, k1, flags);
+  fc_avx512_store_x2(acc, c, ldc, m, k0, k1, flags);
 }
 
 #undef FC_CAT2
 #undef FC_CAT
 #undef FC_VOP
-#undef FC_STORE

@@ -7,14 +7,10 @@
  * (h*w); b is packed, zero past column n. The accumulators are a local array
  * the compiler keeps in registers. No alignment assumed.
  *
- * The including file defines FC_IGEMM_NAME, MR, NR, T (float, double) and DT
- * (f32, f64), and includes this once. */
+ * The including file defines FC_IGEMM_NAME, MR, NR, and T (float, double), and includes
+ * this once. */
 #include <assert.h>
 #include "gemm-common.h"
-
-#define FC_CAT2(a, b) a##b
-#define FC_CAT(a, b) FC_CAT2(a, b)
-#define FC_TILE_FINISH FC_CAT(FC_CAT(fc_, DT), _tile_finish)
 
 void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_offset,
                    size_t a_stride, const T *zero, const T *restrict b, T *restrict c,
@@ -31,9 +27,6 @@ void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_of
         for (size_t j = 0; j < NR; j++) acc[i][j] += ai * b[j];
       }
   }
-  FC_TILE_FINISH(&acc[0][0], NR, c, ldc, m, n, flags);
+  fc_tile_finish(&acc[0][0], NR, c, ldc, m, n, flags);
 }
 
-#undef FC_CAT2
-#undef FC_CAT
-#undef FC_TILE_FINISH

@@ -7,5 +7,4 @@
 #define LANES 8
 #define SFX ps
 #define SSFX ss
-#define DT f32
 #include "../gemm-avx2-6x2.h"

@@ -8,5 +8,4 @@
 #define K __mmask16
 #define LANES 16
 #define SFX ps
-#define DT f32
 #include "../gemm-avx512-x2.h"

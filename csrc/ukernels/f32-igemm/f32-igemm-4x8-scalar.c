@@ -5,5 +5,4 @@
 #define MR 4
 #define NR 8
 #define T float
-#define DT f32
 #include "../igemm-scalar.h"

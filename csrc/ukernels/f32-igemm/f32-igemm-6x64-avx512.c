@@ -7,7 +7,7 @@
  * four loads of B, six broadcasts and twenty-four FMAs. No alignment assumed. */
 #include <assert.h>
 #include <immintrin.h>
-#include "../gemm-common.h"
+#include "fastconv/ukernel.h"
 
 #define MR 6
 #define NR 64

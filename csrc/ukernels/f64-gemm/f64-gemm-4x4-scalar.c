@@ -5,5 +5,4 @@
 #define MR 4
 #define NR 4
 #define T double
-#define DT f64
 #include "../gemm-scalar.h"

@@ -7,5 +7,4 @@
 #define LANES 4
 #define SFX pd
 #define SSFX sd
-#define DT f64
 #include "../gemm-avx2-6x2.h"

@@ -8,5 +8,4 @@
 #define K __mmask8
 #define LANES 8
 #define SFX pd
-#define DT f64
 #include "../igemm-avx512-x2.h"
