@@ -165,7 +165,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
 
     Notes
     -----
-    Runs the C driver in ``csrc/ops/conv2d-impl.h`` with the ISA picked at
+    Runs the C driver in ``csrc/ops/conv2d-template.h`` with the ISA picked at
     import (see ``fastconv.show_config()``), with the GIL released: an indirect
     GEMM (the input read in place through row pointers, no im2col) for NHWC and
     for NCHW from depth C/groups * R * S of 64 on, below it a packed GEMM
@@ -460,14 +460,14 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
 
     Notes
     -----
-    grad_x comes from one C call (``csrc/ops/conv2d-backward-impl.h``), whose
+    grad_x comes from one C call (``csrc/ops/conv2d-backward-template.h``), whose
     planner picks the algorithm: for stride 1, 16 or more input channels per
     group and finite weights, a transposed convolution on the forward kernels
     (the weights flipped and channel-swapped into scratch); else a GEMM of the
     weights with grad_out, scattered back by col2im (which adds only real
     terms, so an inf or NaN weight reaches only the pixels its tap touches).
-    grad_weight is a GEMM over the pixels of all images (``csrc/ops/
-    conv2d-backward-impl.h``), each thread summing its own share, added in a
+    grad_weight is a GEMM over the pixels of all images (the same file),
+    each thread summing its own share, added in a
     fixed order: bitwise reproducible at a fixed thread count. grad_bias is
     ``grad_out`` summed over images and pixels.
 
@@ -712,7 +712,7 @@ def _conv2d_maxpool_plan(x: np.ndarray, weight: np.ndarray, stride: Any, padding
 def _conv2d_maxpool(plan: _ConvPoolPlan, x: np.ndarray, weight: np.ndarray,
                     bias: np.ndarray | None, return_codes: bool):
     """``max_pool2d(conv2d(x, weight, bias, layout="NHWC"), pool)`` without the conv
-    output going to memory (csrc/ops/conv2d-pool-impl.h); the same values as the
+    output going to memory (csrc/ops/conv2d-pool-template.h); the same values as the
     two calls. With `return_codes`, also each output's window code (uint8): the
     place of its maximum in its pool window, ``dy * pool_w + dx``, naming the
     element max_pool2d's index names (1 byte per output instead of 8). Arrays
@@ -844,7 +844,7 @@ def dense(x, kernel, bias=None, *, out=None):
 
     Notes
     -----
-    Runs fastconv's GEMM microkernels (``csrc/ops/dense-impl.h``) with the GIL
+    Runs fastconv's GEMM microkernels (``csrc/ops/dense-template.h``) with the GIL
     released: the kernel is read in place and only the batch-sized operand is
     packed; up to 8 rows of `x` take a matrix-vector path, more the tiled GEMM,
     threaded over the output's units. The result is the same at any thread
