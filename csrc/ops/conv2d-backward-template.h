@@ -105,14 +105,14 @@ void LOCAL(wgrad_free)(LOCAL(wgrad_ctx) *ctx) {
 }
 
 int LOCAL(wgrad_setup)(LOCAL(wgrad_ctx) *ctx, const fc_conv2d_params *p, const T *x,
-          LOCAL(igemm_entry) uk, int nthreads) {
+                       LOCAL(igemm_entry) uk, int nthreads) {
   memset(ctx, 0, sizeof *ctx);
   ctx->p = p;
   ctx->nthreads = nthreads;
   const int64_t g_count = p->groups, C = p->c;
   ctx->kg = p->k / g_count, ctx->cg = p->c / g_count;
   ctx->kd = p->r * p->s * ctx->cg;
-  ctx->uk = uk; /* pick_igemm(kd, kg) */
+  ctx->uk = uk; /* the (kd, kg) product's tile (pick_igemm_at) */
   const int64_t imr = (int64_t)ctx->uk.mr, inr = (int64_t)ctx->uk.nr;
   ctx->mpad = fc_ceil_div(ctx->kd, imr) * imr, ctx->npad = fc_ceil_div(ctx->kg, inr) * inr;
   ctx->npanels = ctx->npad / inr;
@@ -219,14 +219,9 @@ static void LOCAL(wgrad_thread)(void *arg, int tid, int team) {
  * gy unless it is channels-last with exactly NR channels. */
 static int LOCAL(wgrad_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
                                  fc_plan *pl) {
-  fc_plan_init(pl, tab);
-  const int st = fc_conv2d_check(p);
-  if (st != FC_OK) return st;
+  const int st = fc_conv2d_plan_start(p, tab, pl);
+  if (st != FC_OK || pl->algorithm == fc_alg_nothing) return st;
   const int64_t P = p->oh * p->ow;
-  if (p->n == 0 || P == 0) {
-    pl->algorithm = fc_alg_nothing;
-    return FC_OK;
-  }
   const int64_t g_count = p->groups, C = p->c, cg = p->c / g_count, kg = p->k / g_count;
   const int64_t kd = p->r * p->s * cg;
   const int variant = LOCAL(pick_igemm_at)(tab, kd, kg);
@@ -403,14 +398,9 @@ static void LOCAL(bwd_input_thread)(void *arg, int tid, int team) {
 /* The table's GEMM tile, pixel blocks of about 256, one task per image. */
 static int LOCAL(bwd_input_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
                                      fc_plan *pl) {
-  fc_plan_init(pl, tab);
-  const int st = fc_conv2d_check(p);
-  if (st != FC_OK) return st;
+  const int st = fc_conv2d_plan_start(p, tab, pl);
+  if (st != FC_OK || pl->algorithm == fc_alg_nothing) return st;
   const int64_t P = p->oh * p->ow;
-  if (p->n == 0 || P == 0) {
-    pl->algorithm = fc_alg_nothing;
-    return FC_OK;
-  }
   const int64_t g_count = p->groups, kg = p->k / g_count, kd = p->c / g_count * p->r * p->s;
   const int64_t mr = (int64_t)tab->TABLE(gemm).mr, nr = (int64_t)tab->TABLE(gemm).nr;
   const int64_t mpad = fc_ceil_div(kd, mr) * mr;

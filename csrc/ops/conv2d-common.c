@@ -1,5 +1,6 @@
 /* The dtype-independent parts of the GEMM-based drivers (conv2d-internal.h):
- * conv2d's parameter check and the algorithms' names in plans. */
+ * conv2d's parameter check, its planners' start and the algorithms' names in
+ * plans. */
 #include "conv2d-internal.h"
 
 /* Re-checks what the Python layer validated, so a direct C caller gets
@@ -27,6 +28,13 @@ int fc_conv2d_check(const fc_conv2d_params *p) {
       b > INT64_MAX / 4)
     return FC_EOVERFLOW;
   return FC_OK;
+}
+
+int fc_conv2d_plan_start(const fc_conv2d_params *p, const fc_ukernel_table *tab, fc_plan *pl) {
+  fc_plan_init(pl, tab);
+  const int st = fc_conv2d_check(p);
+  if (st == FC_OK && (p->n == 0 || p->oh == 0 || p->ow == 0)) pl->algorithm = fc_alg_nothing;
+  return st;
 }
 
 const char fc_alg_nothing[] = "nothing (empty result)";

@@ -23,6 +23,12 @@
  * wrong (the Python layer has checked them already). */
 FC_INTERNAL int fc_conv2d_check(const fc_conv2d_params *p);
 
+/* A conv2d planner's start: pl emptied for tab, then the check's status; for
+ * an empty result (no image or no output pixel) FC_OK and the algorithm
+ * fc_alg_nothing, which the planner returns as it is. */
+FC_INTERNAL int fc_conv2d_plan_start(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                                     fc_plan *pl);
+
 /* Depth (C/groups * R * S) from which the indirect GEMM beats packing im2col */
 #define FC_IGEMM_MIN_DEPTH FC_CONV2D_IGEMM_MIN_DEPTH /* costs.def */
 

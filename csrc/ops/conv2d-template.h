@@ -161,8 +161,8 @@ static void LOCAL(packed_plan)(const fc_conv2d_params *p, const fc_ukernel_table
 }
 
 int LOCAL(conv2d_packed)(const fc_conv2d_params *p, const fc_plan *pl, const T *x,
-          const T *weight, int64_t w_rstride, int64_t w_kstride, const T *bias,
-          T *y) {
+                         const T *weight, int64_t w_rstride, int64_t w_kstride, const T *bias,
+                         T *y) {
   const size_t mr = (size_t)pl->mr, nr = (size_t)pl->nr;
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
   const int64_t P = p->oh * p->ow, kd = cg * p->r * p->s;
@@ -186,14 +186,9 @@ int LOCAL(conv2d_packed)(const fc_conv2d_params *p, const fc_plan *pl, const T *
 /* NHWC, and NCHW from depth FC_IGEMM_MIN_DEPTH: the indirect GEMM (NCHW with
  * its weights reordered to (r, s, cg, k)); shallower NCHW: the packed GEMM. */
 int LOCAL(conv2d_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
-          fc_plan *pl) {
-  fc_plan_init(pl, tab);
-  const int st = fc_conv2d_check(p);
-  if (st != FC_OK) return st;
-  if (p->n == 0 || p->oh == 0 || p->ow == 0) {
-    pl->algorithm = fc_alg_nothing;
-    return FC_OK;
-  }
+                           fc_plan *pl) {
+  const int st = fc_conv2d_plan_start(p, tab, pl);
+  if (st != FC_OK || pl->algorithm == fc_alg_nothing) return st;
   const int64_t kd = p->c / p->groups * p->r * p->s;
   if (p->layout == FC_NCHW && kd < FC_IGEMM_MIN_DEPTH) {
     LOCAL(packed_plan)(p, tab, pl);

@@ -174,7 +174,7 @@ static void LOCAL(dense_gemm_groups)(void *arg, int tid, int64_t t0, int64_t t1)
 }
 
 /* The GEMM's plan for C (R x Q) over depth K, stored straight (direct) or
- * through a transposing block: the tile (the tuner's or pick_igemm's), the
+ * through a transposing block: the tile (the tuner's or pick_igemm_at's), the
  * threads, the row groups (row_block rows per task) and the scratch.
  * Columns go in chunks of up to QB = 8 NR, each packed whole (depth blocks of
  * FC_DENSE_KB, a block's panel L1-sized) before its parallel region. A task
