@@ -467,6 +467,28 @@ class _KernelLayer(Layer):
     def _weight_names(self) -> list[str]:
         return ["kernel", "bias"][:len(self._weights)]
 
+    def _activate(self, x: Array, z: Array, training: bool) -> Array:
+        """The activation of `z`, the layer's output before it; in training, keeps
+        (x, z, activation) for `backward`."""
+        a: Array = self.activation.forward(z)
+        if training:
+            self._cache: Any = (x, z, a)
+        return a
+
+    def _take_cache(self, grad: Array, grad_is_preactivation: bool) -> tuple[Array, Array]:
+        """(the input `_activate` kept, the gradient before the activation), the
+        cache released."""
+        x, z, a = self._cache
+        self._cache = None
+        gz: Array = grad if grad_is_preactivation else self.activation.backward(grad, z, a)
+        return x, gz
+
+    @property
+    def preactivation(self) -> Array:
+        """The last training call's output before the activation."""
+        z: Array = self._cache[1]
+        return z
+
     @property
     def kernel(self) -> Weight:
         """The kernel: the array the layer computes with (writing into it changes
@@ -584,24 +606,13 @@ class Conv2D(_KernelLayer):
     def call(self, x: Array, training: bool = False) -> Array:
         _need_4d(x, self)
         z = nn.conv2d(x, self._weights[0], self._weights[1] if self.use_bias else None, **self._options())
-        a = self.activation.forward(z)
-        if training:
-            self._cache: Any = (x, z, a)
-        return a
-
-    @property
-    def preactivation(self) -> Array:
-        """The last training call's output before the activation."""
-        z: Array = self._cache[1]
-        return z
+        return self._activate(x, z, training)
 
     def backward(self, grad: Array, grad_is_preactivation: bool = False) -> Array | None:
-        x, z, a = self._cache
-        gz = grad if grad_is_preactivation else self.activation.backward(grad, z, a)
+        x, gz = self._take_cache(grad, grad_is_preactivation)
         gx, gw, gb = nn.conv2d_backward(gz, x, self._weights[0], **self._options(),
                                         output_mask=(self.need_input_grad, True, self.use_bias))
         self.grads = [gw, gb] if self.use_bias else [gw]
-        self._cache = None
         return gx
 
     def compute_output_shape(self, input_shape: Sequence[int]) -> Shape:
@@ -821,17 +832,7 @@ class Dense(_KernelLayer):
         x2 = c_aligned(x.reshape(-1, x.shape[-1]))
         z = np.empty((len(x2), self.units), dtype=kernel.dtype)
         nn._dense(x2, kernel, self._weights[1] if self.use_bias else None, z)
-        z = z.reshape(*x.shape[:-1], self.units)
-        a = self.activation.forward(z)
-        if training:
-            self._cache: Any = (x2, z, a)
-        return a
-
-    @property
-    def preactivation(self) -> Array:
-        """The last training call's output before the activation."""
-        z: Array = self._cache[1]
-        return z
+        return self._activate(x2, z.reshape(*x.shape[:-1], self.units), training)
 
     def backward(self, grad: Array, grad_is_preactivation: bool = False, *,
                  adam: nn.AdamStep | None = None) -> Array | None:
@@ -841,9 +842,7 @@ class Dense(_KernelLayer):
         the kernel's entry in `grads` is None (give the kernel to the optimizer's
         ``apply(..., skip=)``). With `grad_is_preactivation`, `grad` is the gradient
         with respect to the output before the activation."""
-        x2, z, a = self._cache
-        self._cache = None
-        gz = grad if grad_is_preactivation else self.activation.backward(grad, z, a)
+        x2, gz = self._take_cache(grad, grad_is_preactivation)
         g2 = c_aligned(gz.reshape(-1, self.units), dtype=DTYPE)
         kernel = self._weights[0]
         gx = np.empty(x2.shape, dtype=kernel.dtype) if self.need_input_grad else None
@@ -861,7 +860,7 @@ class Dense(_KernelLayer):
             nn._dense_backward(g2, x2, kernel, gx, self._kernel_grad, None)
             kernel_grad = self._kernel_grad
         self.grads = [kernel_grad] + ([g2.sum(axis=0)] if self.use_bias else [])
-        return None if gx is None else gx.reshape(*z.shape[:-1], x2.shape[-1])
+        return None if gx is None else gx.reshape(*gz.shape[:-1], x2.shape[-1])
 
     def compute_output_shape(self, input_shape: Sequence[int]) -> Shape:
         if len(input_shape) == 0:
