@@ -906,8 +906,9 @@ class Sequential:
         gives. None, before any output or progress, where the pass does not
         apply (predict's loop then runs)."""
         n, nsteps = len(x), -(-len(x) // batch)
-        # a group: enough batches for every thread, few enough for the bar to move
-        group = batch * 8 * get_num_threads()
+        # a group: enough batches for every thread and to repay packing the dense
+        # kernels once per call (fc_*_forward_batches), few enough for the bar to move
+        group = batch * 64 * get_num_threads()
         xb = self._prepare_x(x[:group], "predict")
         self._ensure_built(xb)
         plan = _inference.forward_plan(self, xb)
