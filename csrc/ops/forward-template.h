@@ -94,9 +94,13 @@ int FORWARD(int64_t n, int n_steps, const fc_step *steps, const T *x, T *y, T *s
  * (n in all), one allocation each: for the dense steps that run the GEMM on a
  * full batch, when there are at least FC_FORWARD_PACK_MIN_BATCHES batches to
  * repay the packing (a pass over the kernel, as each batch's product makes).
- * NULL entries, or NULL, where nothing is packed: too few batches, no memory
- * (those steps then call DENSE, as they would anyway), or plan-only mode,
- * where the drivers touch no array. */
+ * NULL entries, or NULL, where nothing is packed: too few batches, a kernel
+ * over FC_FORWARD_PACK_MAX_BYTES (not copied for a pass), no memory (those
+ * steps then call DENSE, as they would anyway), or plan-only mode, where the
+ * drivers touch no array. */
+#ifndef FC_FORWARD_PACK_MAX_BYTES
+#define FC_FORWARD_PACK_MAX_BYTES ((int64_t)64 << 20)
+#endif
 static LOCAL(packed) *LOCAL(pack_kernels)(int64_t n, int64_t batch, int n_steps,
                                           const fc_step *steps) {
   if (fc_ceil_div(n, batch) < FC_FORWARD_PACK_MIN_BATCHES || fc_plan_only(-1)) return NULL;
@@ -109,8 +113,9 @@ static LOCAL(packed) *LOCAL(pack_kernels)(int64_t n, int64_t batch, int n_steps,
         rows <= FC_DENSE_GEMV_MAX_BATCH)
       continue;
     const int64_t elems = DENSE_PACKED_ELEMS(rows, s->k, s->m, &variant);
+    if (elems < 1 || elems > FC_FORWARD_PACK_MAX_BYTES / (int64_t)sizeof(T)) continue;
     if (!packs) packs = calloc((size_t)n_steps, sizeof *packs);
-    T *w = elems > 0 && packs ? fc_alloc((size_t)elems * sizeof(T)) : NULL;
+    T *w = packs ? fc_alloc((size_t)elems * sizeof(T)) : NULL;
     if (!w) continue;
     DENSE_PACK_KERNEL(s->k, s->m, s->weight, variant, w);
     packs[i] = (LOCAL(packed)){w, variant};
