@@ -577,11 +577,25 @@ void LOCAL(dense_pack_kernel)(int64_t k, int64_t m, const T *w, int variant, T *
 /* fc_*_dense(n, k, m, x, w, bias, y), with wpack = w packed for `variant`:
  * batches the GEMM would take run on wpack, on the calling thread; smaller
  * ones, which fc_*_dense gives the GEMV, go to fc_*_dense. */
-int LOCAL(dense_packed)(int64_t n, int64_t k, int64_t m, const T *x, const T *w, const T *wpack,
-                      int variant, const T *bias, T *y) {
+int LOCAL(dense_packed)(int64_t n, int64_t k, int64_t m, const T *x, const T *w,
+                        const T *wpack, int variant, const T *bias, T *y) {
   if (n <= FC_DENSE_GEMV_MAX_BATCH || k < 1 || m < 1) return DENSE(n, k, m, x, w, bias, y);
+  static const T never = 0; /* as in dense_rows: no row pointer equals it */
   const LOCAL(igemm_entry) uk = fc_table()->TABLE(igemm)[variant];
-  LOCAL(dense_rows)(uk, x, n, k, 1, 0, n, k, wpack, m, y, m);
+  const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr, ld = fc_ceil_div(m, nr) * nr;
+  /* depth block outermost, unlike dense_rows: a block of x (n rows) stays in L1
+   * while the kernel's block streams past it once */
+  for (int64_t k0 = 0; k0 < k; k0 += FC_DENSE_KB) {
+    const int64_t kc = fc_min64(FC_DENSE_KB, k - k0);
+    for (int64_t i0 = 0; i0 < n; i0 += mr) {
+      const T *rows[FC_DENSE_MAX_MR];
+      for (int64_t i = 0; i < mr; i++) rows[i] = x + fc_min64(i0 + i, n - 1) * k;
+      for (int64_t j0 = 0; j0 < m; j0 += nr)
+        uk.fn(1, (size_t)kc, rows, (size_t)k0, 1, &never, wpack + k0 * ld + j0 * kc,
+              y + i0 * m + j0, (size_t)m, (size_t)fc_min64(mr, n - i0), (size_t)fc_min64(nr, m - j0),
+              NULL, k0 > 0 ? FC_GEMM_ACCUMULATE : 0u);
+    }
+  }
   if (bias)
     for (int64_t i = 0; i < n; i++)
       for (int64_t j = 0; j < m; j++) y[i * m + j] = y[i * m + j] + bias[j];
