@@ -15,7 +15,7 @@ import pytest
 import reference
 
 import fastconv
-from fastconv import _inference, _nnfront, activations
+from fastconv import _inference, _kernels, _nnfront, activations
 from fastconv.layers import (
     Activation,
     Conv2D,
@@ -155,17 +155,38 @@ def test_many_batches_shared_among_threads_give_each_batchs_bits(name, threads, 
                                                                  restore_threads):
     """predict of many in-memory batches runs them across the threads, each
     batch on one thread (fc_*_forward_batches): the outputs are the batches'
-    own, one at a time through the layers, bit for bit."""
+    own, one at a time through the layers, bit for bit. Batches of 9 and 13
+    are enough batches of more rows than the small-batch kernel takes for the
+    pass to pack the dense kernels once (FC_FORWARD_PACK_MIN_BATCHES), with a
+    last batch below (103 = 11 * 9 + 4) and above (7 * 13 + 12) that kernel's."""
     fastconv.set_num_threads(threads)
     model = MODELS[name]()
     _randomise(model, rng)
     x = rng.standard_normal((103, *model.input_shape)).astype(np.float32)
-    for batch in (1, 7, 32, 103, 500):
+    assert _kernels.COSTS["FC_FORWARD_PACK_MIN_BATCHES"] <= 8
+    assert _kernels.COSTS["FC_DENSE_GEMV_MAX_BATCH"] < 9
+    for batch in (1, 7, 9, 13, 32, 103, 500):
         want = np.concatenate([_layerwise(model, x[i:i + batch]) for i in range(0, len(x), batch)])
         got = model.predict(x, batch_size=batch, verbose=0)
         np.testing.assert_array_equal(got, want, err_msg=f"{name}: batches of {batch}")
         plan = next(iter(model._plans.values()))
         np.testing.assert_array_equal(plan.run(x, batch), want, err_msg=f"{name}: run({batch})")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_lecture_model_over_many_batches_keeps_the_bits_and_matches_numpy(threads, rng,
+                                                                          restore_threads):
+    """The lecture's model over enough batches of 32 for the pass to pack its dense
+    kernels once: each batch's bits as the layers give them, and NumPy's float64
+    forward within float32 rounding."""
+    fastconv.set_num_threads(threads)
+    model = _lecture()
+    _randomise(model, rng)
+    x = rng.standard_normal((700, 28, 28, 1)).astype(np.float32)
+    want = np.concatenate([_layerwise(model, x[i:i + 32]) for i in range(0, len(x), 32)])
+    got = model.predict(x, batch_size=32, verbose=0)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(got, _numpy_forward(model, x), rtol=2e-4, atol=2e-5)
 
 
 def test_predict_over_batches_reports_every_batch(rng, capsys):

@@ -375,8 +375,32 @@ def _convpool(k, rng):
         near = np.sort(conv.reshape(2, pw, 2, K).transpose(1, 0, 2, 3).reshape(pw, 4, K), axis=1)
         clear = near[:, -1] - near[:, -2] > 1e-3  # codes where the winner is not a near tie
         np.testing.assert_array_equal(code.reshape(pw, K)[clear], want_code[clear], err_msg=what)
+        _convpool_same_without_codes(k, (ldx, pw, K), x, w, bias, y, what)
+        cases += 1
+    # signed zeros (ties, the first of which wins: +0 and -0 compare equal) and NaNs and
+    # infinities (a NaN wins): without codes the values are still those of the rule
+    specials = {"zeros": (np.array([0.0, -0.0]), np.array([0.0, -0.0])),
+                "nans": (np.array([np.nan, np.inf, -np.inf, 1.0, -2.0, 0.5, 3.0, -1.0]),
+                         np.array([0.25, -0.5]))}
+    for (pw, K, ldx, x), (kind, (xs, bs)) in itertools.product(_convpool_rows(dt, rng), specials.items()):
+        x = rng.choice(xs, x.shape).astype(dt)
+        w = rng.choice(np.array([1.0, -1.0, 0.5, -0.0]), (3, 3, 1, K)).astype(dt)
+        bias = rng.choice(bs, K).astype(dt)
+        y = np.full(pw * K + 1, 6.0, dt)
+        code = np.zeros(pw * K, np.uint8)
+        _kernels.ukernel_run(k["index"], (ldx, pw, K), [x, w, bias, y, code])
+        _convpool_same_without_codes(k, (ldx, pw, K), x, w, bias, y, f"{k['name']} {kind} pw={pw} K={K}")
         cases += 1
     return cases
+
+
+def _convpool_same_without_codes(k, sizes, x, w, bias, y, what):
+    """The kernel without codes gives the values it gives with them, bit for bit."""
+    y2 = np.full_like(y, 7.0)
+    _kernels.ukernel_run(k["index"], sizes, [x, w, bias, y2, None])
+    bits = np.uint32 if y.dtype == np.float32 else np.uint64
+    np.testing.assert_array_equal(y2[:-1].view(bits), y[:-1].view(bits), err_msg=f"{what}: without codes")
+    assert y2[-1] == 7, f"{what}: wrote past the row without codes"
 
 
 def _convpool_wgrad(k, rng):

@@ -533,3 +533,71 @@ int DENSE_BACKWARD_ADAM(int64_t n, int64_t k, int64_t m, const T *gy, const T *x
   free(bx), free(bw);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }
+
+/* ---- a kernel packed once for many products (the inference pass) -----------
+ * fc_*_forward_batches runs a dense layer on batch after batch with the same
+ * kernel, so it packs w once (dense_pack_kernel) and runs each batch by
+ * dense_packed: the product the other way round from dense_gemm's -- rows =
+ * samples (x read in place), cols = units (w in NR-wide panels, as
+ * dense_pack_all packs B) -- so a batch packs nothing and its tiles store
+ * straight into y. Each output is still summed as dense_gemm sums it (a
+ * chain of fused multiply-adds from zero per FC_DENSE_KB depth block, the
+ * blocks added in order, the bias last), so y is fc_*_dense's bit for bit. */
+
+/* A tile's padded area for rows x cols, weighted by its cost (pick_igemm_at's). */
+static double LOCAL(dense_tile_area)(LOCAL(igemm_entry) uk, int64_t rows, int64_t cols) {
+  const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr;
+  return (double)(fc_ceil_div(rows, mr) * mr) * (double)(fc_ceil_div(cols, nr) * nr) * uk.cost;
+}
+
+/* The tile dense_packed takes for products of n rows (*variant, its index in
+ * the table) and the elements of w (k x m) packed for it; -1 if too large, or
+ * where that tile pads more than dense_gemm's static one (as AVX2's 6x16 does
+ * 32 samples but not 128 units): packing x costs less than the padding. */
+int64_t LOCAL(dense_packed_elems)(int64_t n, int64_t k, int64_t m, int *variant) {
+  const fc_ukernel_table *tab = fc_table();
+  if (n < 1 || k < 1 || m < 1) return -1;
+  const int v = LOCAL(pick_igemm_at)(tab, n, m);
+  const LOCAL(igemm_entry) uk = tab->TABLE(igemm)[v];
+  const int64_t nr = (int64_t)uk.nr;
+  int64_t elems;
+  const LOCAL(igemm_entry) theirs = tab->TABLE(igemm)[LOCAL(pick_igemm_at)(tab, m, n)];
+  if ((int64_t)uk.mr > FC_DENSE_MAX_MR || !fc_mul(k, fc_ceil_div(m, nr) * nr, &elems) ||
+      LOCAL(dense_tile_area)(uk, n, m) > LOCAL(dense_tile_area)(theirs, m, n))
+    return -1;
+  *variant = v;
+  return elems;
+}
+
+/* w (k x m) packed for the tile `variant` into dst (dense_packed_elems). */
+void LOCAL(dense_pack_kernel)(int64_t k, int64_t m, const T *w, int variant, T *dst) {
+  LOCAL(dense_pack_all)(w, m, 1, k, 0, m, (int64_t)fc_table()->TABLE(igemm)[variant].nr, dst);
+}
+
+/* fc_*_dense(n, k, m, x, w, bias, y), with wpack = w packed for `variant`:
+ * batches the GEMM would take run on wpack, on the calling thread; smaller
+ * ones, which fc_*_dense gives the GEMV, go to fc_*_dense. */
+int LOCAL(dense_packed)(int64_t n, int64_t k, int64_t m, const T *x, const T *w,
+                        const T *wpack, int variant, const T *bias, T *y) {
+  if (n <= FC_DENSE_GEMV_MAX_BATCH || k < 1 || m < 1) return DENSE(n, k, m, x, w, bias, y);
+  static const T never = 0; /* as in dense_rows: no row pointer equals it */
+  const LOCAL(igemm_entry) uk = fc_table()->TABLE(igemm)[variant];
+  const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr, ld = fc_ceil_div(m, nr) * nr;
+  /* depth block outermost, unlike dense_rows: a block of x (n rows) stays in L1
+   * while the kernel's block streams past it once */
+  for (int64_t k0 = 0; k0 < k; k0 += FC_DENSE_KB) {
+    const int64_t kc = fc_min64(FC_DENSE_KB, k - k0);
+    for (int64_t i0 = 0; i0 < n; i0 += mr) {
+      const T *rows[FC_DENSE_MAX_MR];
+      for (int64_t i = 0; i < mr; i++) rows[i] = x + fc_min64(i0 + i, n - 1) * k;
+      for (int64_t j0 = 0; j0 < m; j0 += nr)
+        uk.fn(1, (size_t)kc, rows, (size_t)k0, 1, &never, wpack + k0 * ld + j0 * kc,
+              y + i0 * m + j0, (size_t)m, (size_t)fc_min64(mr, n - i0), (size_t)fc_min64(nr, m - j0),
+              NULL, k0 > 0 ? FC_GEMM_ACCUMULATE : 0u);
+    }
+  }
+  if (bias)
+    for (int64_t i = 0; i < n; i++)
+      for (int64_t j = 0; j < m; j++) y[i * m + j] = y[i * m + j] + bias[j];
+  return FC_OK;
+}

@@ -7,6 +7,9 @@
 #define CONV2D_MAXPOOL fc_f32_conv2d_maxpool
 #define MAX_POOL2D fc_f32_max_pool2d
 #define DENSE fc_f32_dense
+#define DENSE_PACKED_ELEMS fc_f32_dense_packed_elems
+#define DENSE_PACK_KERNEL fc_f32_dense_pack_kernel
+#define DENSE_PACKED fc_f32_dense_packed
 #define RELU fc_f32_relu
 #define SOFTMAX fc_f32_softmax
 #define LOCAL(x) fc_f32_##x

@@ -11,13 +11,23 @@
  * points' full names FORWARD (fc_f32_forward, fc_f64_forward) and
  * FORWARD_BATCHES (fc_f32_forward_batches, ...), T (float, double), the ops'
  * entry points the steps call, CONV2D, CONV2D_MAXPOOL, MAX_POOL2D, DENSE,
- * RELU and SOFTMAX (fc_f32_conv2d, ...), and LOCAL(x), the static helpers'
- * names (fc_f32_##x, fc_f64_##x). The chain's checks and sizes, which do not
+ * RELU and SOFTMAX (fc_f32_conv2d, ...), the packed dense kernel's
+ * DENSE_PACKED_ELEMS, DENSE_PACK_KERNEL and DENSE_PACKED (internal.h:
+ * fc_f32_dense_packed_elems, ...), and LOCAL(x), the static helpers' names
+ * (fc_f32_##x, fc_f64_##x). The chain's checks and sizes, which do not
  * depend on the dtype, are in forward-chain.h; the scratch sizes in forward.c. */
 #include <string.h>
 #include "forward-chain.h"
 
-static int LOCAL(step)(int64_t n, const fc_step *s, const T *src, T *dst) {
+/* A dense step's kernel packed once for a whole pass over batches
+ * (pack_kernels), or w NULL: the step calls DENSE itself. */
+typedef struct {
+  T *w;
+  int variant;
+} LOCAL(packed);
+
+static int LOCAL(step)(int64_t n, const fc_step *s, const LOCAL(packed) *pk, const T *src,
+                       T *dst) {
   int64_t in, out, last;
   fc_step_sizes(s, &in, &out, &last);
   fc_conv2d_params p = s->conv;
@@ -33,7 +43,9 @@ static int LOCAL(step)(int64_t n, const fc_step *s, const T *src, T *dst) {
       break;
     case FC_STEP_MAXPOOL: st = MAX_POOL2D(&q, src, dst, NULL); break;
     case FC_STEP_DENSE:
-      st = DENSE(n * s->rows, s->k, s->m, src, s->weight, s->bias, dst);
+      st = pk && pk->w ? DENSE_PACKED(n * s->rows, s->k, s->m, src, s->weight, pk->w, pk->variant,
+                                      s->bias, dst)
+                       : DENSE(n * s->rows, s->k, s->m, src, s->weight, s->bias, dst);
       break;
     default: /* FC_STEP_ACTIVATION: the activation below reads src */
       st = FC_OK;
@@ -50,8 +62,9 @@ static int LOCAL(step)(int64_t n, const fc_step *s, const T *src, T *dst) {
   }
 }
 
-int FORWARD(int64_t n, int n_steps, const fc_step *steps, const T *x, T *y, T *scratch,
-            int64_t scratch_elems) {
+/* FORWARD, with step i's kernel packed in packs[i] where packs (may be NULL) has it. */
+static int LOCAL(chain)(int64_t n, int n_steps, const fc_step *steps, const LOCAL(packed) *packs,
+                        const T *x, T *y, T *scratch, int64_t scratch_elems) {
   int64_t first, final, half[2];
   const int64_t need = fc_chain_scratch(n, n_steps, steps, &first, &final, half);
   if (need == -2) return FC_EOVERFLOW;
@@ -65,11 +78,54 @@ int FORWARD(int64_t n, int n_steps, const fc_step *steps, const T *x, T *y, T *s
   const T *src = x;
   for (int i = 0; i < n_steps; i++) {
     T *dst = i == n_steps - 1 ? y : scratch + (i % 2) * n * half[0];
-    const int st = LOCAL(step)(n, &steps[i], src, dst);
+    const int st = LOCAL(step)(n, &steps[i], packs ? &packs[i] : NULL, src, dst);
     if (st != FC_OK) return st;
     src = dst;
   }
   return FC_OK;
+}
+
+int FORWARD(int64_t n, int n_steps, const fc_step *steps, const T *x, T *y, T *scratch,
+            int64_t scratch_elems) {
+  return LOCAL(chain)(n, n_steps, steps, NULL, x, y, scratch, scratch_elems);
+}
+
+/* The dense steps' kernels packed for a pass over batches of `batch` samples
+ * (n in all), one allocation each: for the dense steps that run the GEMM on a
+ * full batch, when there are at least FC_FORWARD_PACK_MIN_BATCHES batches to
+ * repay the packing (a pass over the kernel, as each batch's product makes).
+ * NULL entries, or NULL, where nothing is packed: too few batches, a kernel
+ * over FC_FORWARD_PACK_MAX_BYTES (not copied for a pass), no memory (those
+ * steps then call DENSE, as they would anyway), or plan-only mode, where the
+ * drivers touch no array. */
+#ifndef FC_FORWARD_PACK_MAX_BYTES
+#define FC_FORWARD_PACK_MAX_BYTES ((int64_t)64 << 20)
+#endif
+static LOCAL(packed) *LOCAL(pack_kernels)(int64_t n, int64_t batch, int n_steps,
+                                          const fc_step *steps) {
+  if (fc_ceil_div(n, batch) < FC_FORWARD_PACK_MIN_BATCHES || fc_plan_only(-1)) return NULL;
+  LOCAL(packed) *packs = NULL;
+  for (int i = 0; i < n_steps; i++) {
+    const fc_step *s = &steps[i];
+    int64_t rows;
+    int variant;
+    if (s->op != FC_STEP_DENSE || !s->weight || !fc_mul(batch, s->rows, &rows) ||
+        rows <= FC_DENSE_GEMV_MAX_BATCH)
+      continue;
+    const int64_t elems = DENSE_PACKED_ELEMS(rows, s->k, s->m, &variant);
+    if (elems < 1 || elems > FC_FORWARD_PACK_MAX_BYTES / (int64_t)sizeof(T)) continue;
+    if (!packs) packs = calloc((size_t)n_steps, sizeof *packs);
+    T *w = packs ? fc_alloc((size_t)elems * sizeof(T)) : NULL;
+    if (!w) continue;
+    DENSE_PACK_KERNEL(s->k, s->m, s->weight, variant, w);
+    packs[i] = (LOCAL(packed)){w, variant};
+  }
+  return packs;
+}
+
+static void LOCAL(free_packs)(LOCAL(packed) *packs, int n_steps) {
+  for (int i = 0; packs && i < n_steps; i++) free(packs[i].w);
+  free(packs);
 }
 
 /* fc_*_forward_batches' region: each thread takes the next batch until none
@@ -79,6 +135,7 @@ typedef struct {
   int (*forward)(const void *self, int64_t n, const void *x, void *y, void *scratch, int64_t elems);
   int n_steps;
   const fc_step *steps;
+  const void *packs; /* pack_kernels' (may be NULL) */
   int64_t n, batch, in_el, out_el, per_thread, elem_bytes;
   const char *x;
   char *y, *scratch;
@@ -102,7 +159,7 @@ static void fc_batches_tasks(void *arg, int tid, int64_t b0, int64_t b1) {
 static int LOCAL(forward_one)(const void *self, int64_t n, const void *x, void *y, void *scratch,
                               int64_t elems) {
   const fc_batches_ctx *c = self;
-  return FORWARD(n, c->n_steps, c->steps, x, y, scratch, elems);
+  return LOCAL(chain)(n, c->n_steps, c->steps, c->packs, x, y, scratch, elems);
 }
 
 int FORWARD_BATCHES(int64_t n, int64_t batch, int n_steps, const fc_step *steps, const T *x,
@@ -115,9 +172,11 @@ int FORWARD_BATCHES(int64_t n, int64_t batch, int n_steps, const fc_step *steps,
   if (n == 0) return FC_OK;
   fc_chain_scratch(1, n_steps, steps, &first, &final, half);
   const int nt = fc_batches_threads(n, batch, n_steps, steps);
-  fc_batches_ctx c = {LOCAL(forward_one), n_steps, steps, n, batch, first, final,
+  LOCAL(packed) *packs = LOCAL(pack_kernels)(n, batch, n_steps, steps);
+  fc_batches_ctx c = {LOCAL(forward_one), n_steps, steps, packs, n, batch, first, final,
                       need / nt, (int64_t)sizeof(T), (const char *)x, (char *)y,
                       (char *)scratch, FC_OK};
   const int r = fc_parallel_for(nt, fc_ceil_div(n, batch), 1, fc_batches_tasks, &c);
+  LOCAL(free_packs)(packs, n_steps);
   return r != FC_OK ? r : atomic_load(&c.status);
 }

@@ -60,6 +60,23 @@ FC_INTERNAL int fc_tune_learned_variant(const fc_tune_entry *key);
 FC_INTERNAL int fc_tune_learn_room(void);
 FC_INTERNAL void fc_tune_learn(const fc_tune_entry *choice, int static_variant);
 
+/* ---- a dense kernel packed once for many products (dense-template.h) --------
+ * For fc_*_forward_batches: the tile for products of n rows and the packed
+ * kernel's elements (-1 if too large); the packing; and fc_*_dense with the
+ * packed kernel beside w, on the calling thread, to fc_*_dense's bits. */
+FC_INTERNAL int64_t fc_f32_dense_packed_elems(int64_t n, int64_t k, int64_t m, int *variant);
+FC_INTERNAL int64_t fc_f64_dense_packed_elems(int64_t n, int64_t k, int64_t m, int *variant);
+FC_INTERNAL void fc_f32_dense_pack_kernel(int64_t k, int64_t m, const float *w, int variant,
+                                          float *dst);
+FC_INTERNAL void fc_f64_dense_pack_kernel(int64_t k, int64_t m, const double *w, int variant,
+                                          double *dst);
+FC_INTERNAL int fc_f32_dense_packed(int64_t n, int64_t k, int64_t m, const float *x,
+                                    const float *w, const float *wpack, int variant,
+                                    const float *bias, float *y);
+FC_INTERNAL int fc_f64_dense_packed(int64_t n, int64_t k, int64_t m, const double *x,
+                                    const double *w, const double *wpack, int variant,
+                                    const double *bias, double *y);
+
 /* ---- the thread pool ------------------------------------------------------------
  * A region is a function run once by each of `team` threads, tid 0 .. team-1
  * (tid 0 is the calling thread). Regions hold no barriers: each thread's share

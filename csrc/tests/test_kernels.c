@@ -653,6 +653,24 @@ static void env_case(void) {
          (needb == 0 || fc_##dtype##_forward_batches(n, bt, 2, steps, x, y, sb, needb - 1) == FC_EINVAL); \
     check(ok, #dtype " forward chain in batches equals its steps", isa, caseno);                \
     free(sb);                                                                                   \
+    /* enough batches, each more rows than the GEMV takes, for the pass to pack the   */        \
+    /* dense kernels once: still each batch's own forward, bit for bit                */        \
+    const int64_t bt2 = rnd(FC_DENSE_GEMV_MAX_BATCH + 1, 20);                                   \
+    const int64_t n2 = bt2 * FC_FORWARD_PACK_MIN_BATCHES + rnd(0, 2 * bt2);                     \
+    T *x2 = malloc(sizeof(T) * n2 * k), *y2 = malloc(sizeof(T) * n2 * m);                       \
+    T *want2 = malloc(sizeof(T) * n2 * m);                                                      \
+    for (int64_t i = 0; i < n2 * k; i++) x2[i] = (T)rndf();                                     \
+    const int64_t need2 = fc_forward_scratch_elems(bt2, 2, steps, NULL, NULL);                  \
+    const int64_t needb2 = fc_forward_batches_scratch_elems(n2, bt2, 2, steps);                 \
+    T *s2 = malloc(sizeof(T) * (size_t)(need2 + needb2 + 1));                                   \
+    ok = need2 >= 0 && needb2 >= 0;                                                             \
+    for (int64_t i0 = 0; ok && i0 < n2; i0 += bt2)                                              \
+      ok = fc_##dtype##_forward(n2 - i0 < bt2 ? n2 - i0 : bt2, 2, steps, x2 + i0 * k,           \
+                                want2 + i0 * m, s2, need2) == FC_OK;                            \
+    ok = ok && fc_##dtype##_forward_batches(n2, bt2, 2, steps, x2, y2, s2, needb2) == FC_OK &&   \
+         !memcmp(y2, want2, sizeof(T) * n2 * m);                                                \
+    check(ok, #dtype " forward chain in many batches equals each batch's", isa, caseno);       \
+    free(x2), free(y2), free(want2), free(s2);                                                  \
     ok = fc_##dtype##_forward(n, 2, steps, x, y, scratch, need - 1) == FC_EINVAL;               \
     steps[1].k = h + 1; /* does not chain */                                                    \
     ok = ok && fc_forward_scratch_elems(n, 2, steps, NULL, NULL) == -1 &&                       \

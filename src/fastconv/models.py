@@ -906,8 +906,11 @@ class Sequential:
         gives. None, before any output or progress, where the pass does not
         apply (predict's loop then runs)."""
         n, nsteps = len(x), -(-len(x) // batch)
-        # a group: enough batches for every thread, few enough for the bar to move
-        group = batch * 8 * get_num_threads()
+        # a group: 8 batches per thread, and for small batches 2,048 samples per
+        # thread, which repay packing the dense kernels once per call
+        # (fc_*_forward_batches); few enough for the bar to move and for a cast
+        # copy of the group to stay small
+        group = batch * get_num_threads() * max(8, 2048 // batch)
         xb = self._prepare_x(x[:group], "predict")
         self._ensure_built(xb)
         plan = _inference.forward_plan(self, xb)

@@ -250,9 +250,11 @@ int fc_f64_forward(int64_t n, int n_steps, const fc_step *steps, const double *x
 /* The chain on n samples in consecutive batches of `batch` (the last may be
  * smaller), each exactly as fc_*_forward runs it on that batch; with more
  * than one batch and more than one thread the batches are shared out among
- * the threads, each running its batches' ops on itself alone. scratch: at
- * least fc_forward_batches_scratch_elems(...) values (-1: an inconsistent
- * chain, -2: overflow). */
+ * the threads, each running its batches' ops on itself alone. With enough
+ * batches (FC_FORWARD_PACK_MIN_BATCHES) each dense step's kernel is packed
+ * once for the call, in memory of its own the size of the kernel, to the
+ * same bits. scratch: at least fc_forward_batches_scratch_elems(...) values
+ * (-1: an inconsistent chain, -2: overflow). */
 int64_t fc_forward_batches_scratch_elems(int64_t n, int64_t batch, int n_steps,
                                          const fc_step *steps);
 int fc_f32_forward_batches(int64_t n, int64_t batch, int n_steps, const fc_step *steps,

@@ -11,7 +11,12 @@
  * places accumulate bias + sum over taps (dy, dx) in that order, one fused
  * multiply-add each -- the indirect GEMM's order, so the values are its
  * values bit for bit -- then the maximum and its window code by the
- * max-pool kernels' rule (first in row-major order; a NaN wins).
+ * max-pool kernels' rule (first in row-major order; a NaN wins). Without
+ * codes, a window with no NaN takes the running maximum instead, vmaxps(a,
+ * best), which keeps best unless a is greater: the rule's value, by three
+ * maxima and two NaN checks (a pair of places each) a vector where the rule
+ * takes twelve operations (two compares, an or and a blend per place); a
+ * pixel with a NaN among its places still goes through the rule.
  *
  * Weight gradient, one pooled output row: each output's gradient reaches the
  * conv output only at the place its code names, so a tap's input value per
@@ -23,6 +28,58 @@
 
 static inline __mmask16 lanes16(int64_t n) {
   return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
+
+/* One pooled pixel, 32 channels (m0, m1 the live lanes): xp its 4x4 input
+ * patch's first value, w0/w1 the taps' weights, b0/b1 the bias; its values
+ * to y and, when `coded` (a constant once inlined: each caller's loop keeps
+ * only its own branch), its window codes to code. */
+static inline __attribute__((always_inline)) void convpool_pixel(
+    const float *xp, size_t ldx, const __m512 *w0, const __m512 *w1, __m512 b0, __m512 b1,
+    __mmask16 m0, __mmask16 m1, float *y, uint8_t *code, int coded) {
+  __m512 a0[4], a1[4];
+  for (int q = 0; q < 4; q++) a0[q] = b0, a1[q] = b1;
+  for (int dy = 0; dy < 3; dy++)
+    for (int dx = 0; dx < 3; dx++)
+      for (int q = 0; q < 4; q++) {
+        const __m512 v = _mm512_set1_ps(xp[(size_t)(q / 2 + dy) * ldx + (size_t)(q % 2 + dx)]);
+        a0[q] = _mm512_fmadd_ps(v, w0[dy * 3 + dx], a0[q]);
+        a1[q] = _mm512_fmadd_ps(v, w1[dy * 3 + dx], a1[q]);
+      }
+  if (!coded) { /* values only (inference): see the comment at the top */
+    __m512 top0 = a0[0], top1 = a1[0];
+    for (int q = 1; q < 4; q++) {
+      top0 = _mm512_max_ps(a0[q], top0);
+      top1 = _mm512_max_ps(a1[q], top1);
+    }
+    const __mmask16 nan = _mm512_mask_cmp_ps_mask(m0, a0[0], a0[1], _CMP_UNORD_Q) |
+                          _mm512_mask_cmp_ps_mask(m0, a0[2], a0[3], _CMP_UNORD_Q) |
+                          _mm512_mask_cmp_ps_mask(m1, a1[0], a1[1], _CMP_UNORD_Q) |
+                          _mm512_mask_cmp_ps_mask(m1, a1[2], a1[3], _CMP_UNORD_Q);
+    if (!nan) {
+      _mm512_mask_storeu_ps(y, m0, top0);
+      _mm512_mask_storeu_ps(y + 16, m1, top1);
+      return;
+    }
+  }
+  __m512 best0 = a0[0], best1 = a1[0];
+  __m512i at0 = _mm512_setzero_si512(), at1 = at0;
+  for (int q = 1; q < 4; q++) {
+    const __mmask16 t0 = _mm512_cmp_ps_mask(a0[q], best0, _CMP_GT_OQ) |
+                         _mm512_cmp_ps_mask(a0[q], a0[q], _CMP_UNORD_Q);
+    const __mmask16 t1 = _mm512_cmp_ps_mask(a1[q], best1, _CMP_GT_OQ) |
+                         _mm512_cmp_ps_mask(a1[q], a1[q], _CMP_UNORD_Q);
+    best0 = _mm512_mask_mov_ps(best0, t0, a0[q]);
+    best1 = _mm512_mask_mov_ps(best1, t1, a1[q]);
+    at0 = _mm512_mask_mov_epi32(at0, t0, _mm512_set1_epi32(q));
+    at1 = _mm512_mask_mov_epi32(at1, t1, _mm512_set1_epi32(q));
+  }
+  _mm512_mask_storeu_ps(y, m0, best0);
+  _mm512_mask_storeu_ps(y + 16, m1, best1);
+  if (coded) {
+    _mm512_mask_cvtepi32_storeu_epi8(code, m0, at0);
+    _mm512_mask_cvtepi32_storeu_epi8(code + 16, m1, at1);
+  }
 }
 
 /* x: the pooled row's first input row (stride ldx); w: (3, 3, 1, K); bias: K
@@ -39,36 +96,13 @@ void fc_f32_convpool_c1_ukernel__avx512(const float *x, size_t ldx, size_t pw, s
     }
     const __m512 b0 = bias ? _mm512_maskz_loadu_ps(m0, bias + k0) : _mm512_setzero_ps();
     const __m512 b1 = bias ? _mm512_maskz_loadu_ps(m1, bias + k0 + 16) : _mm512_setzero_ps();
-    for (size_t px = 0; px < pw; px++) {
-      const float *xp = x + 2 * px;
-      __m512 a0[4], a1[4];
-      for (int q = 0; q < 4; q++) a0[q] = b0, a1[q] = b1;
-      for (int dy = 0; dy < 3; dy++)
-        for (int dx = 0; dx < 3; dx++)
-          for (int q = 0; q < 4; q++) {
-            const __m512 v = _mm512_set1_ps(xp[(size_t)(q / 2 + dy) * ldx + (size_t)(q % 2 + dx)]);
-            a0[q] = _mm512_fmadd_ps(v, w0[dy * 3 + dx], a0[q]);
-            a1[q] = _mm512_fmadd_ps(v, w1[dy * 3 + dx], a1[q]);
-          }
-      __m512 best0 = a0[0], best1 = a1[0];
-      __m512i at0 = _mm512_setzero_si512(), at1 = at0;
-      for (int q = 1; q < 4; q++) {
-        const __mmask16 t0 = _mm512_cmp_ps_mask(a0[q], best0, _CMP_GT_OQ) |
-                             _mm512_cmp_ps_mask(a0[q], a0[q], _CMP_UNORD_Q);
-        const __mmask16 t1 = _mm512_cmp_ps_mask(a1[q], best1, _CMP_GT_OQ) |
-                             _mm512_cmp_ps_mask(a1[q], a1[q], _CMP_UNORD_Q);
-        best0 = _mm512_mask_mov_ps(best0, t0, a0[q]);
-        best1 = _mm512_mask_mov_ps(best1, t1, a1[q]);
-        at0 = _mm512_mask_mov_epi32(at0, t0, _mm512_set1_epi32(q));
-        at1 = _mm512_mask_mov_epi32(at1, t1, _mm512_set1_epi32(q));
-      }
-      _mm512_mask_storeu_ps(y + px * K + k0, m0, best0);
-      _mm512_mask_storeu_ps(y + px * K + k0 + 16, m1, best1);
-      if (code) {
-        _mm512_mask_cvtepi32_storeu_epi8(code + px * K + k0, m0, at0);
-        _mm512_mask_cvtepi32_storeu_epi8(code + px * K + k0 + 16, m1, at1);
-      }
-    }
+    if (code)
+      for (size_t px = 0; px < pw; px++)
+        convpool_pixel(x + 2 * px, ldx, w0, w1, b0, b1, m0, m1, y + px * K + k0,
+                       code + px * K + k0, 1);
+    else
+      for (size_t px = 0; px < pw; px++)
+        convpool_pixel(x + 2 * px, ldx, w0, w1, b0, b1, m0, m1, y + px * K + k0, NULL, 0);
   }
 }
 
