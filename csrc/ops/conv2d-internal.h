@@ -49,6 +49,11 @@ FC_INTERNAL void fc_f64_transpose(const double *restrict src, int64_t lds, doubl
                                   int64_t ldd, int64_t np, int64_t nj);
 
 /* ---- the indirect GEMM (igemm-template.h) ----------------------------------------- */
+/* The work of an mr x nr tile (of relative cost `cost`) on a rows x cols
+ * product, padding included: what the tile choice minimises. */
+static inline double fc_tile_work(int64_t mr, int64_t nr, double cost, int64_t rows, int64_t cols) {
+  return (double)(fc_ceil_div(rows, mr) * mr) * (double)(fc_ceil_div(cols, nr) * nr) * cost;
+}
 FC_INTERNAL int fc_f32_pick_igemm_at(const fc_ukernel_table *tab, int64_t rows, int64_t cols);
 FC_INTERNAL int fc_f64_pick_igemm_at(const fc_ukernel_table *tab, int64_t rows, int64_t cols);
 FC_INTERNAL int fc_f32_tuned_igemm_at(const fc_ukernel_table *tab, fc_tune_site site, int64_t rows,

@@ -544,12 +544,6 @@ int DENSE_BACKWARD_ADAM(int64_t n, int64_t k, int64_t m, const T *gy, const T *x
  * chain of fused multiply-adds from zero per FC_DENSE_KB depth block, the
  * blocks added in order, the bias last), so y is fc_*_dense's bit for bit. */
 
-/* A tile's padded area for rows x cols, weighted by its cost (pick_igemm_at's). */
-static double LOCAL(dense_tile_area)(LOCAL(igemm_entry) uk, int64_t rows, int64_t cols) {
-  const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr;
-  return (double)(fc_ceil_div(rows, mr) * mr) * (double)(fc_ceil_div(cols, nr) * nr) * uk.cost;
-}
-
 /* The tile dense_packed takes for products of n rows (*variant, its index in
  * the table) and the elements of w (k x m) packed for it; -1 if too large, or
  * where that tile pads more than dense_gemm's static one (as AVX2's 6x16 does
@@ -563,7 +557,8 @@ int64_t LOCAL(dense_packed_elems)(int64_t n, int64_t k, int64_t m, int *variant)
   int64_t elems;
   const LOCAL(igemm_entry) theirs = tab->TABLE(igemm)[LOCAL(pick_igemm_at)(tab, m, n)];
   if ((int64_t)uk.mr > FC_DENSE_MAX_MR || !fc_mul(k, fc_ceil_div(m, nr) * nr, &elems) ||
-      LOCAL(dense_tile_area)(uk, n, m) > LOCAL(dense_tile_area)(theirs, m, n))
+      fc_tile_work((int64_t)uk.mr, (int64_t)uk.nr, uk.cost, n, m) >
+          fc_tile_work((int64_t)theirs.mr, (int64_t)theirs.nr, theirs.cost, m, n))
     return -1;
   *variant = v;
   return elems;

@@ -27,9 +27,8 @@ int LOCAL(pick_igemm_at)(const fc_ukernel_table *tab, int64_t rows, int64_t cols
   int best = 0;
   double best_area = 0.0;
   for (int i = 0; i < FC_MAX_IGEMM_TILES && tab->TABLE(igemm)[i].fn; i++) {
-    const int64_t mr = (int64_t)tab->TABLE(igemm)[i].mr, nr = (int64_t)tab->TABLE(igemm)[i].nr;
-    const double area = (double)(fc_ceil_div(rows, mr) * mr) * (double)(fc_ceil_div(cols, nr) * nr) *
-                        tab->TABLE(igemm)[i].cost;
+    const LOCAL(igemm_entry) *uk = &tab->TABLE(igemm)[i];
+    const double area = fc_tile_work((int64_t)uk->mr, (int64_t)uk->nr, uk->cost, rows, cols);
     if (i == 0 || area < best_area) best = i, best_area = area;
   }
   return best;
