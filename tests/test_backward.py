@@ -701,6 +701,37 @@ def test_backward_one_thread_matches_two_threads(isa, dtype, layout, op, rng, re
                      exact=not op.startswith("conv2d"), context=f"2 threads vs 1, {layout}")
 
 
+@pytest.mark.parametrize("shape", [(2, 5, 7, 9), (3, 17, 33, 37), (1, 40, 40, 40), (4, 16, 1, 1)])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_grad_bias_is_the_float64_sum_at_any_thread_count(isa, dtype, layout, shape, rng,
+                                                                  restore_threads):
+    """grad_bias is grad_out summed over images and pixels (shapes past a 16-lane
+    block and a 1,024-value run, channels not a multiple of 16), each channel in
+    one order: the same bits at 1 and 2 threads, within rounding of the float64 sum."""
+    n, k, oh, ow = shape
+    x = rng.standard_normal((n, 3, oh + 2, ow + 2)).astype(dtype)
+    w = rng.standard_normal((k, 3, 3, 3)).astype(dtype)
+    gy = (rng.standard_normal(shape) + 3.0).astype(dtype)  # a mean: cancellation would hide errors
+    axes = (0, 2, 3)
+    if layout == "NHWC":
+        x, w, gy = x.transpose(0, 2, 3, 1), w.transpose(2, 3, 1, 0), gy.transpose(0, 2, 3, 1)
+        axes = (0, 1, 2)
+    got = []
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        got.append(fastconv.conv2d_backward(gy, x, w, layout=layout,
+                                            output_mask=(False, False, True))[2])
+    assert got[0].dtype == dtype and got[0].shape == (k,)
+    assert got[0].tobytes() == got[1].tobytes(), f"grad_bias [{isa}, {layout}]: 1 vs 2 threads"
+    want = gy.astype(np.float64).sum(axis=axes)
+    scale = np.abs(gy.astype(np.float64)).sum(axis=axes)
+    tol = 64 * np.finfo(dtype).eps * scale  # a 16-lane run: 64 values per lane in T
+    assert np.all(np.abs(got[0] - want) <= tol), (
+        f"grad_bias [{isa}, {layout}, {np.dtype(dtype)}]: off the float64 sum by "
+        f"{np.max(np.abs(got[0] - want) / scale):.2e} of the absolute sum")
+
+
 # ---- bad arguments -----------------------------------------------------------------------
 
 X = np.zeros((2, 3, 6, 6))          # NCHW

@@ -1,10 +1,11 @@
-/* Template of conv2d's backward passes for one dtype: the weight gradient, and
- * the input gradient by GEMM + col2im or by transposed convolution.
+/* Template of conv2d's backward passes for one dtype: the weight gradient, the
+ * bias gradient, and the input gradient by GEMM + col2im or by transposed convolution.
  *
  * Included once by f32-conv2d-backward.c and by f64-conv2d-backward.c, which
  * define the entry points' full names CONV2D_BACKWARD_WEIGHT
  * (fc_f32_conv2d_backward_weight, ...), CONV2D_BACKWARD_WEIGHT_PLAN,
- * CONV2D_INPUT_GRAD and CONV2D_INPUT_GRAD_PLAN, T (float, double), LOCAL(x),
+ * CONV2D_BACKWARD_BIAS, CONV2D_BACKWARD_BIAS_PLAN, CONV2D_INPUT_GRAD and
+ * CONV2D_INPUT_GRAD_PLAN, T (float, double), LOCAL(x),
  * the dtype's names (fc_f32_##x, fc_f64_##x), and TABLE(x), its members of
  * the dispatch table (f32_##x, f64_##x). The weight gradient's set-up and
  * sweep are also the fused conv2d + max-pool backward's
@@ -298,6 +299,95 @@ int CONV2D_BACKWARD_WEIGHT(const fc_conv2d_params *p, const T *x, const T *gy, T
   LOCAL(wgrad_free)(&ctx);
   free(gp);
   return FC_OK;
+}
+
+/* ---- bias gradient ---------------------------------------------------------------
+ * gb[k] = gy summed over images and output pixels, on fastconv's threads (a
+ * BLAS product with a ones vector would wake BLAS's own threads, whose spinning
+ * afterwards takes the cores from the next parallel region). Each channel is
+ * summed by one task in a fixed order -- runs of FC_BIAS_RUN pixels in T by 16
+ * independent lanes, the lanes and runs added in double -- so the result
+ * depends neither on the thread count nor on the schedule. NCHW: a task per
+ * channel (its pixels contiguous per image); NHWC: a task per block of 16
+ * channels, read across every pixel row. */
+enum { FC_BIAS_RUN = 1024, FC_BIAS_LANES = 16 };
+
+typedef struct {
+  const fc_conv2d_params *p;
+  const T *gy;
+  T *gb;
+} LOCAL(bias_ctx);
+
+static void LOCAL(bias_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
+  (void)tid;
+  const LOCAL(bias_ctx) *c = arg;
+  const fc_conv2d_params *p = c->p;
+  const int64_t P = p->oh * p->ow, K = p->k, L = FC_BIAS_LANES;
+  for (int64_t t = t0; t < t1; t++) {
+    double total[FC_BIAS_LANES] = {0};
+    if (p->layout == FC_NCHW) { /* channel t: n runs of P contiguous values */
+      for (int64_t ni = 0; ni < p->n; ni++) {
+        const T *src = c->gy + (ni * K + t) * P;
+        for (int64_t q0 = 0; q0 < P; q0 += FC_BIAS_RUN) {
+          const int64_t qn = fc_min64(FC_BIAS_RUN, P - q0), qv = qn / L * L;
+          T acc[FC_BIAS_LANES] = {0};
+          for (int64_t q = 0; q < qv; q += L)
+            for (int64_t l = 0; l < L; l++) acc[l] += src[q0 + q + l];
+          for (int64_t q = qv; q < qn; q++) acc[q - qv] += src[q0 + q];
+          for (int64_t l = 0; l < L; l++) total[l] += (double)acc[l];
+        }
+      }
+      double sum = 0;
+      for (int64_t l = 0; l < L; l++) sum += total[l];
+      c->gb[t] = (T)sum;
+    } else { /* channels [k0, k0 + kn) of every pixel row */
+      const int64_t k0 = t * L, kn = fc_min64(L, K - k0), rows = p->n * P;
+      for (int64_t r0 = 0; r0 < rows; r0 += FC_BIAS_RUN) {
+        const int64_t rn = fc_min64(FC_BIAS_RUN, rows - r0);
+        T acc[FC_BIAS_LANES] = {0};
+        const T *src = c->gy + r0 * K + k0;
+        if (kn == L)
+          for (int64_t r = 0; r < rn; r++)
+            for (int64_t l = 0; l < L; l++) acc[l] += src[r * K + l];
+        else
+          for (int64_t r = 0; r < rn; r++)
+            for (int64_t l = 0; l < kn; l++) acc[l] += src[r * K + l];
+        for (int64_t l = 0; l < kn; l++) total[l] += (double)acc[l];
+      }
+      for (int64_t l = 0; l < kn; l++) c->gb[k0 + l] = (T)total[l];
+    }
+  }
+}
+
+static int LOCAL(bias_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                                fc_plan *pl) {
+  const int st = fc_conv2d_plan_start(p, tab, pl);
+  if (st != FC_OK || pl->algorithm == fc_alg_nothing) return st;
+  const int64_t tasks = p->layout == FC_NCHW ? p->k : fc_ceil_div(p->k, FC_BIAS_LANES);
+  pl->algorithm = fc_alg_channel_sum;
+  pl->row_block = FC_BIAS_RUN;
+  pl->tasks = tasks;
+  pl->threads = fc_threads_for(FC_NS_BYTES(fc_sat_mul(p->n * p->k, p->oh * p->ow * (int64_t)sizeof(T))),
+                               tasks);
+  return FC_OK;
+}
+
+int CONV2D_BACKWARD_BIAS_PLAN(const fc_conv2d_params *p, fc_plan *plan) {
+  const int st = LOCAL(bias_plan_for)(p, fc_table(), plan);
+  fc_plan_name(plan);
+  return st;
+}
+
+int CONV2D_BACKWARD_BIAS(const fc_conv2d_params *p, const T *gy, T *gb) {
+  fc_plan pl;
+  const int st = LOCAL(bias_plan_for)(p, fc_table(), &pl);
+  if (st != FC_OK || fc_record_plan(&pl)) return st;
+  if (pl.algorithm == fc_alg_nothing) {
+    memset(gb, 0, (size_t)p->k * sizeof(T));
+    return FC_OK;
+  }
+  LOCAL(bias_ctx) c = {p, gy, gb};
+  return fc_parallel_for(pl.threads, pl.tasks, 0, LOCAL(bias_tasks), &c);
 }
 
 /* ---- input gradient by GEMM + col2im -----------------------------------------

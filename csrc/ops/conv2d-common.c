@@ -42,6 +42,7 @@ const char fc_alg_packed_gemm[] = "packed-gemm";
 const char fc_alg_igemm[] = "igemm";
 const char fc_alg_gemm_col2im[] = "gemm-col2im";
 const char fc_alg_igemm_wgrad[] = "igemm-weight-gradient";
+const char fc_alg_channel_sum[] = "channel-sum";
 const char fc_alg_transposed_igemm[] = "transposed-conv (igemm)";
 const char fc_alg_transposed_packed[] = "transposed-conv (packed-gemm)";
 const char fc_alg_dense_gemv[] = "dense-gemv";

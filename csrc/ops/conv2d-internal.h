@@ -34,9 +34,9 @@ FC_INTERNAL int fc_conv2d_plan_start(const fc_conv2d_params *p, const fc_ukernel
 
 /* The algorithms' names in plans, compared by address in the drivers. */
 FC_INTERNAL extern const char fc_alg_nothing[], fc_alg_packed_gemm[], fc_alg_igemm[],
-    fc_alg_gemm_col2im[], fc_alg_igemm_wgrad[], fc_alg_transposed_igemm[],
-    fc_alg_transposed_packed[], fc_alg_dense_gemv[], fc_alg_dense_gemm[], fc_alg_dense_bias[],
-    fc_alg_dense_adam[];
+    fc_alg_gemm_col2im[], fc_alg_igemm_wgrad[], fc_alg_channel_sum[],
+    fc_alg_transposed_igemm[], fc_alg_transposed_packed[], fc_alg_dense_gemv[],
+    fc_alg_dense_gemm[], fc_alg_dense_bias[], fc_alg_dense_adam[];
 
 /* ---- packing (pack-template.h) --------------------------------------------------- */
 FC_INTERNAL void fc_f32_pack_panels(const float *m, int64_t rows, int64_t depth, int64_t rstride,

@@ -1,7 +1,9 @@
-/* f64 conv2d backward (weight and input gradients): the template in
+/* f64 conv2d backward (weight, bias and input gradients): the template in
  * conv2d-backward-template.h at double. */
 #define CONV2D_BACKWARD_WEIGHT fc_f64_conv2d_backward_weight
 #define CONV2D_BACKWARD_WEIGHT_PLAN fc_f64_conv2d_backward_weight_plan
+#define CONV2D_BACKWARD_BIAS fc_f64_conv2d_backward_bias
+#define CONV2D_BACKWARD_BIAS_PLAN fc_f64_conv2d_backward_bias_plan
 #define CONV2D_INPUT_GRAD fc_f64_conv2d_input_grad
 #define CONV2D_INPUT_GRAD_PLAN fc_f64_conv2d_input_grad_plan
 #define T double

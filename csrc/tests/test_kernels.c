@@ -227,6 +227,22 @@ DEFINE_CONV_POOL_TESTS(f64, double, 1e-11)
             if (fabs(got - want) > 10 * tol * (1 + fabs(want))) ok = 0;                         \
           }                                                                                     \
     check(ok, #dtype " conv2d_backward_weight", isa, caseno);                                   \
+    {                                                                                           \
+      T *gb = malloc((size_t)p.k * sizeof(T));                                                  \
+      ok = gb && fc_##dtype##_conv2d_backward_bias(&p, gy, gb) == FC_OK;                        \
+      for (int64_t k = 0; ok && k < p.k; k++) {                                                 \
+        double want = 0, mag = 0;                                                               \
+        for (int64_t n = 0; n < p.n; n++)                                                       \
+          for (int64_t oy = 0; oy < p.oh; oy++)                                                 \
+            for (int64_t ox = 0; ox < p.ow; ox++) {                                             \
+              const double v = gy[at4(nhwc, n, k, oy, ox, p.k, p.oh, p.ow)];                    \
+              want += v, mag += fabs(v);                                                        \
+            }                                                                                   \
+        ok = fabs((double)gb[k] - want) <= 10 * tol * (1 + mag);                                \
+      }                                                                                         \
+      free(gb);                                                                                 \
+      check(ok, #dtype " conv2d_backward_bias", isa, caseno);                                   \
+    }                                                                                           \
     for (int path = FC_INPUT_GRAD_AUTO; path <= FC_INPUT_GRAD_TRANSPOSED; path++) {             \
       for (int64_t i = 0; i < nx; i++) gx[i] = (T)7;                                            \
       ok = fc_##dtype##_conv2d_input_grad(&p, gy, w, (fc_input_grad_path)path, gx) == FC_OK;    \

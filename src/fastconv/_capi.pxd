@@ -27,6 +27,8 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int64_t fc_same_padding(int64_t n, int64_t kernel, int64_t stride, int64_t dilation, int64_t *pad_before, int64_t *out)
     int fc_f32_conv2d_backward_weight(const fc_conv2d_params *p, const float *x, const float *gy, float *gw)
     int fc_f64_conv2d_backward_weight(const fc_conv2d_params *p, const double *x, const double *gy, double *gw)
+    int fc_f32_conv2d_backward_bias(const fc_conv2d_params *p, const float *gy, float *gb)
+    int fc_f64_conv2d_backward_bias(const fc_conv2d_params *p, const double *gy, double *gb)
     ctypedef enum fc_input_grad_path:
         FC_INPUT_GRAD_AUTO
         FC_INPUT_GRAD_COL2IM
@@ -145,6 +147,8 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan)
     int fc_f32_conv2d_backward_weight_plan(const fc_conv2d_params *p, fc_plan *plan)
     int fc_f64_conv2d_backward_weight_plan(const fc_conv2d_params *p, fc_plan *plan)
+    int fc_f32_conv2d_backward_bias_plan(const fc_conv2d_params *p, fc_plan *plan)
+    int fc_f64_conv2d_backward_bias_plan(const fc_conv2d_params *p, fc_plan *plan)
     int fc_f32_max_pool2d_plan(const fc_pool2d_params *p, fc_plan *plan)
     int fc_f64_max_pool2d_plan(const fc_pool2d_params *p, fc_plan *plan)
     int fc_f32_max_pool2d_backward_plan(const fc_pool2d_params *p, fc_plan *plan)

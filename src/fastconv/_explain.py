@@ -132,6 +132,7 @@ _BLOCKING_NAMES = {
     "dense-gemv": ("depth block", None, None),
     "dense-gemm": ("depth block", "units per task", None),
     "dense-backward-adam": (None, "features per task", None),
+    "channel-sum": (None, "values per run", None),
     "rows-per-plane": (None, "rows per task", None),
     "rows-channels-last": (None, "rows per task", None),
     "direct-row-bands": ("columns per task", "rows per task", None),
@@ -235,10 +236,14 @@ def _conv2d_backward(grad_out: Any, x: Any, weight: Any, stride: Any = 1, paddin
     f32 = x.dtype == np.float32
     _n, c, _h, _w, k, r, s, _oh, _ow = g.dims
     steps = []
-    if want_b:
-        steps.append(Plan(op="grad_bias", algorithm="blas-gemv", kernel="numpy.matmul",
+    if want_b and gy.size and c:
+        plan = _kernels.conv2d_plan(g.dims, g.opts, nhwc, f32, "backward_bias")
+        steps.append(_from_c("grad_bias", plan, x.dtype,
+                             "grad_out summed over images and pixels, a channel per task"))
+    elif want_b:
+        steps.append(Plan(op="grad_bias", algorithm="sum", kernel="numpy.sum",
                           isa=_kernels.current_isa(), dtype=str(x.dtype),
-                          reason="grad_out times a ones vector"))
+                          reason="empty grad_out or no input channels"))
     if want_w:
         if k * (c // max(g.opts[6], 1)) * r * s and c:
             plan = _kernels.conv2d_plan(g.dims, g.opts, nhwc, f32, "backward_weight")

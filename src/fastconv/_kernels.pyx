@@ -133,6 +133,26 @@ def conv2d_backward_weight(const floating[::1] x, const floating[::1] gy, floati
         _planned("conv2d_backward")
 
 
+def conv2d_backward_bias(const floating[::1] gy, floating[::1] gb, tuple dims, tuple opts,
+                         bint nhwc):
+    """gb (k) = grad_out summed over images and output pixels, on fastconv's threads;
+    dims and opts as for conv2d."""
+    cdef fc_conv2d_params p = _conv_params(dims, opts, nhwc, "conv2d_backward")
+    _need(gy.shape[0], p.n * p.k * p.oh * p.ow, "grad_out", "conv2d_backward")
+    _need(gb.shape[0], p.k, "grad_bias", "conv2d_backward")
+    cdef const floating *gp = &gy[0] if gy.shape[0] else NULL
+    cdef floating *bp = &gb[0]
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_conv2d_backward_bias(&p, gp, bp)
+        else:
+            st = fc_f64_conv2d_backward_bias(&p, gp, bp)
+    _check(st, "conv2d_backward", dims)
+    if fc_plan_only(-1):
+        _planned("conv2d_backward")
+
+
 INPUT_GRAD_PATHS = {"auto": FC_INPUT_GRAD_AUTO, "col2im": FC_INPUT_GRAD_COL2IM,
                     "transposed-conv": FC_INPUT_GRAD_TRANSPOSED}
 
@@ -279,9 +299,9 @@ cdef dict _plan_dict(const fc_plan *pl):
 
 
 def conv2d_plan(tuple dims, tuple opts, bint nhwc, bint f32, str which="forward"):
-    """The plan of conv2d's C driver (which: "forward" or "backward_weight") for
-    these sizes, as a dict; nothing is computed (the input gradient's plan:
-    conv2d_input_grad_plan)."""
+    """The plan of conv2d's C driver (which: "forward", "backward_weight" or
+    "backward_bias") for these sizes, as a dict; nothing is computed (the input
+    gradient's plan: conv2d_input_grad_plan)."""
     cdef fc_conv2d_params p = _conv_params(dims, opts, nhwc, "conv2d")
     cdef fc_plan pl
     cdef int st
@@ -290,6 +310,9 @@ def conv2d_plan(tuple dims, tuple opts, bint nhwc, bint f32, str which="forward"
     elif which == "backward_weight":
         st = (fc_f32_conv2d_backward_weight_plan(&p, &pl) if f32
               else fc_f64_conv2d_backward_weight_plan(&p, &pl))
+    elif which == "backward_bias":
+        st = (fc_f32_conv2d_backward_bias_plan(&p, &pl) if f32
+              else fc_f64_conv2d_backward_bias_plan(&p, &pl))
     else:
         raise ValueError(f"conv2d_plan: unknown pass {which!r}")
     _check(st, "conv2d", dims)

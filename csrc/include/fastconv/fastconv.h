@@ -95,6 +95,12 @@ int fc_f32_conv2d_backward_weight(const fc_conv2d_params *p, const float *x, con
 int fc_f64_conv2d_backward_weight(const fc_conv2d_params *p, const double *x, const double *gy,
                                   double *gw);
 
+/* Bias gradient of fc_*_conv2d: gb[k] = gy summed over images and output
+ * pixels (gy of y's shape, gb of k values), on fastconv's threads. Each
+ * channel is summed in one fixed order, whatever the thread count. */
+int fc_f32_conv2d_backward_bias(const fc_conv2d_params *p, const float *gy, float *gb);
+int fc_f64_conv2d_backward_bias(const fc_conv2d_params *p, const double *gy, double *gb);
+
 /* Input gradient of fc_*_conv2d: gx (x's shape) for gy of y's shape, the
  * algorithm chosen here (what conv2d_backward runs): `path` FC_INPUT_GRAD_AUTO
  * takes the transposed convolution when the input has at least
@@ -404,6 +410,8 @@ int fc_f32_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan);
 int fc_f64_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan);
 int fc_f32_conv2d_backward_weight_plan(const fc_conv2d_params *p, fc_plan *plan);
 int fc_f64_conv2d_backward_weight_plan(const fc_conv2d_params *p, fc_plan *plan);
+int fc_f32_conv2d_backward_bias_plan(const fc_conv2d_params *p, fc_plan *plan);
+int fc_f64_conv2d_backward_bias_plan(const fc_conv2d_params *p, fc_plan *plan);
 /* fc_*_conv2d_input_grad's plan. weight (may be NULL: taken as finite) is read
  * only when the rule needs its finiteness. The transposed convolution's plan
  * is the forward conv2d's on the transposed sizes, named "transposed-conv
