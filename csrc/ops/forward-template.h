@@ -98,9 +98,7 @@ int FORWARD(int64_t n, int n_steps, const fc_step *steps, const T *x, T *y, T *s
  * over FC_FORWARD_PACK_MAX_BYTES (not copied for a pass), no memory (those
  * steps then call DENSE, as they would anyway), or plan-only mode, where the
  * drivers touch no array. */
-#ifndef FC_FORWARD_PACK_MAX_BYTES
 #define FC_FORWARD_PACK_MAX_BYTES ((int64_t)64 << 20)
-#endif
 static LOCAL(packed) *LOCAL(pack_kernels)(int64_t n, int64_t batch, int n_steps,
                                           const fc_step *steps) {
   if (fc_ceil_div(n, batch) < FC_FORWARD_PACK_MIN_BATCHES || fc_plan_only(-1)) return NULL;
@@ -132,34 +130,27 @@ static void LOCAL(free_packs)(LOCAL(packed) *packs, int n_steps) {
  * is left, in its own part of the scratch; the ops inside a region run on
  * their thread alone (fc_parallel), to the same bits as at any thread count. */
 typedef struct {
-  int (*forward)(const void *self, int64_t n, const void *x, void *y, void *scratch, int64_t elems);
   int n_steps;
   const fc_step *steps;
-  const void *packs; /* pack_kernels' (may be NULL) */
-  int64_t n, batch, in_el, out_el, per_thread, elem_bytes;
-  const char *x;
-  char *y, *scratch;
+  const LOCAL(packed) *packs; /* pack_kernels' (may be NULL) */
+  int64_t n, batch, in_el, out_el, per_thread;
+  const T *x;
+  T *y, *scratch;
   atomic_int status;
-} fc_batches_ctx;
+} LOCAL(batches_ctx);
 
-static void fc_batches_tasks(void *arg, int tid, int64_t b0, int64_t b1) {
-  fc_batches_ctx *c = arg;
+static void LOCAL(batches_tasks)(void *arg, int tid, int64_t b0, int64_t b1) {
+  LOCAL(batches_ctx) *c = arg;
   for (int64_t b = b0; b < b1 && atomic_load(&c->status) == FC_OK; b++) {
     const int64_t i0 = b * c->batch, m = fc_min64(c->batch, c->n - i0);
-    const int st = c->forward(c, m, c->x + i0 * c->in_el * c->elem_bytes,
-                              c->y + i0 * c->out_el * c->elem_bytes,
-                              c->scratch + (int64_t)tid * c->per_thread * c->elem_bytes, c->per_thread);
+    const int st = LOCAL(chain)(m, c->n_steps, c->steps, c->packs, c->x + i0 * c->in_el,
+                                c->y + i0 * c->out_el, c->scratch + (int64_t)tid * c->per_thread,
+                                c->per_thread);
     if (st != FC_OK) {
       int ok = FC_OK;
       atomic_compare_exchange_strong(&c->status, &ok, st);
     }
   }
-}
-
-static int LOCAL(forward_one)(const void *self, int64_t n, const void *x, void *y, void *scratch,
-                              int64_t elems) {
-  const fc_batches_ctx *c = self;
-  return LOCAL(chain)(n, c->n_steps, c->steps, c->packs, x, y, scratch, elems);
 }
 
 int FORWARD_BATCHES(int64_t n, int64_t batch, int n_steps, const fc_step *steps, const T *x,
@@ -173,10 +164,9 @@ int FORWARD_BATCHES(int64_t n, int64_t batch, int n_steps, const fc_step *steps,
   fc_chain_scratch(1, n_steps, steps, &first, &final, half);
   const int nt = fc_batches_threads(n, batch, n_steps, steps);
   LOCAL(packed) *packs = LOCAL(pack_kernels)(n, batch, n_steps, steps);
-  fc_batches_ctx c = {LOCAL(forward_one), n_steps, steps, packs, n, batch, first, final,
-                      need / nt, (int64_t)sizeof(T), (const char *)x, (char *)y,
-                      (char *)scratch, FC_OK};
-  const int r = fc_parallel_for(nt, fc_ceil_div(n, batch), 1, fc_batches_tasks, &c);
+  LOCAL(batches_ctx) c = {n_steps, steps, packs, n, batch, first, final, need / nt, x, y, scratch,
+                          FC_OK};
+  const int r = fc_parallel_for(nt, fc_ceil_div(n, batch), 1, LOCAL(batches_tasks), &c);
   LOCAL(free_packs)(packs, n_steps);
   return r != FC_OK ? r : atomic_load(&c.status);
 }
