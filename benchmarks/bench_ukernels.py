@@ -48,6 +48,11 @@ def _work(k: dict) -> Work:
         return rng.standard_normal(shape).astype(dt)
 
     kind = k["kind"]
+    if kind == "fma_probe":  # the peak itself: its GFLOP/s is the 100% the others are read against
+        chains, lanes = k["tile"]
+        iters = 4096
+        return Work(f"{chains} chains x {lanes} lanes", (iters,), [np.zeros(1, np.float32)],
+                    2 * chains * lanes * iters, 0, 100)
     if kind == "gemm":
         mr, nr = k["tile"]
         kc = 256

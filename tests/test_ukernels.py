@@ -425,7 +425,35 @@ def _convpool_wgrad(k, rng):
     return cases
 
 
+# ---- the FMA-throughput probes: steps -----------------------------------------------------
+
+
+def _fma_probe(k, rng):
+    """The probe's value: lane 0 of the sum of its chains, chain i running
+    acc = acc * 0.999999 + 1e-7 in float32 from i for `iters` steps (the
+    registry's chains are the count the kernel must keep independent), each
+    step one fused multiply-add or a rounded product then a rounded sum (the
+    portable kernel's compiler may contract it or not)."""
+    chains, _lanes = k["tile"]
+    m, a = np.float32(0.999999), np.float32(1e-7)
+    cases = 0
+    for iters in (0, 1, 7, 100, 1000):
+        fused = separate = np.arange(chains, dtype=np.float32)
+        for _ in range(iters):
+            fused = (fused.astype(np.float64) * m + a).astype(np.float32)  # the product is exact in float64
+            separate = separate * m + a
+        out = np.full(1, np.nan, np.float32)
+        _kernels.ukernel_run(k["index"], (iters,), [out])
+        got = float(out[0])
+        err = min(abs(got - float(fused.astype(np.float64).sum())),
+                  abs(got - float(separate.astype(np.float64).sum())))
+        assert err <= 1e-5 * max(1.0, abs(got)), f"{k['name']} iters={iters}: {got} off by {err}"
+        cases += 1
+    return cases
+
+
 CHECKS = {
+    "fma_probe": _fma_probe,
     "gemm": _gemm, "igemm": _igemm, "gemv": _gemv,
     "relu": _relu, "relu_bwd": _relu_bwd, "adam": _adam,
     "correlate": _correlate, "ndcorrelate": _correlate, "ndline": _ndline, "runsum": _runsum,

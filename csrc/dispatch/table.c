@@ -80,6 +80,8 @@ static void fc_build(fc_ukernel_table *t, fc_isa isa) {
     t->dtype##_runsum = fc_##dtype##_runsum_ukernel__##isa; \
   }
 #define FC_NDIMAGE_ACC(isa) FC_AT(isa) t->f64_ndcorrelate = fc_f64_ndcorrelate_ukernel__##isa;
+#define FC_PROBE(dtype, ctype, isa, chains, lanes) \
+  FC_AT(isa) t->dtype##_fma_probe = (fc_##dtype##_probe_entry){fc_##dtype##_fma_probe__##isa, chains, lanes};
 #include "../ukernels/gemm.inc"
 #include "../ukernels/maxpool.inc"
 #include "../ukernels/unary.inc"
@@ -87,6 +89,7 @@ static void fc_build(fc_ukernel_table *t, fc_isa isa) {
 #include "../ukernels/adam.inc"
 #include "../ukernels/ndimage.inc"
 #include "../ukernels/gemv.inc"
+#include "../ukernels/probe.inc"
 #undef FC_GEMM
 #undef FC_MAXPOOL
 #undef FC_MAXPOOL_CODE
@@ -97,6 +100,7 @@ static void fc_build(fc_ukernel_table *t, fc_isa isa) {
 #undef FC_GEMV
 #undef FC_NDIMAGE
 #undef FC_NDIMAGE_ACC
+#undef FC_PROBE
   }
   /* indirect-GEMM tiles: those of the best ISA (up to the table's) that has
    * lines for the dtype, at cost 1, then lower ISAs' lines with a nonzero
@@ -218,6 +222,9 @@ fc_isa fc_current_isa(void) { return fc_table()->isa; }
           dtype, isa, 0, 0, 0.0, FC_LIST)                                                       \
   FC_INFO(fc_##dtype##_convpool_##geometry##_wgrad_ukernel__##isa, "convpool",                  \
           "convpool_" #geometry "_wgrad", dtype, isa, 0, 0, 0.0, FC_LIST)
+#define FC_PROBE(dtype, ctype, isa, chains, lanes)                                               \
+  FC_INFO(fc_##dtype##_fma_probe__##isa, "probe", "fma_probe", dtype, isa, chains, lanes, 0.0, \
+          FC_SLOT(dtype##_fma_probe))
 static const struct {
   fc_ukernel_info info;
   size_t slot; /* offset of the one-kernel slot in fc_ukernel_table, or FC_LIST */
@@ -231,6 +238,7 @@ static const struct {
 #include "../ukernels/ndimage.inc"
 #include "../ukernels/gemv.inc"
 #include "../ukernels/convpool.inc"
+#include "../ukernels/probe.inc"
 };
 enum { FC_REGISTRY_SIZE = sizeof fc_registry / sizeof fc_registry[0] };
 

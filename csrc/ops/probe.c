@@ -1,27 +1,20 @@
 /* ==== machine probes ======================================================
  * Sustained single-thread FP32 FMA throughput per ISA, for benchmarks that
- * report "% of peak". The loop count doubles until one run lasts `seconds`
- * (at least 5 ms); the best of three runs at that count is reported. */
+ * report "% of peak", by the ISA's probe kernel (probe.inc). The loop count
+ * doubles until one run lasts `seconds` (at least 5 ms); the best of three
+ * runs at that count is reported. */
 #include <string.h>
 #include <time.h>
 #include "internal.h"
 
-float fc_f32_fma_probe__scalar(uint64_t iters);
-float fc_f32_fma_probe__avx2(uint64_t iters);
-float fc_f32_fma_probe__avx512(uint64_t iters);
-
 static double fc_now(void) { return 1e-9 * (double)fc_clock_ns(); }
 
 double fc_probe_fma_gflops(fc_isa isa, double seconds) {
-  float (*fn)(uint64_t) = fc_f32_fma_probe__scalar;
-  double flops_per_iter = 16 * 2;
   if (isa > fc_cpu_isa()) return -1.0;
-#if FASTCONV_HAVE_AVX2
-  if (isa == FC_ISA_AVX2) fn = fc_f32_fma_probe__avx2, flops_per_iter = 12 * 8 * 2;
-#endif
-#if FASTCONV_HAVE_AVX512
-  if (isa == FC_ISA_AVX512) fn = fc_f32_fma_probe__avx512, flops_per_iter = 12 * 16 * 2;
-#endif
+  const fc_ukernel_table *t = fc_table_for_isa(isa);
+  if (!t) t = fc_table_for_isa(FC_ISA_SCALAR); /* an ISA not compiled in: the portable probe */
+  const fc_f32_probe_ukernel fn = t->f32_fma_probe.fn;
+  const double flops_per_iter = 2.0 * t->f32_fma_probe.chains * t->f32_fma_probe.lanes;
   if (seconds < 0.005) seconds = 0.005;
   volatile float sink = 0.0f;
   uint64_t iters = 1024;

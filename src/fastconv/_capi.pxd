@@ -2,7 +2,7 @@
 # modules see it: one declaration of each entry point, cimported by
 # _kernels.pyx and the front doors (_dropins, _ndfront, _nnfront).
 from libc.stddef cimport size_t
-from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 
 cdef extern from "fastconv/fastconv.h" nogil:
     ctypedef enum fc_layout:
@@ -230,6 +230,7 @@ cdef extern from "fastconv/ukernel.h" nogil:
     ctypedef void (*fc_f32_adam_ukernel)(size_t n, float *p, const float *g, float *m, float *v, const fc_f32_adam_params *c) noexcept nogil
     ctypedef void (*fc_f64_adam_ukernel)(size_t n, double *p, const double *g, double *m, double *v, const fc_f64_adam_params *c) noexcept nogil
     ctypedef void (*fc_f32_gemv_ukernel)(size_t nb, size_t kc, size_t mc, const float *x, size_t ldx, const float *w, size_t ldw, float *y, size_t ldy, unsigned flags) noexcept nogil
+    ctypedef float (*fc_f32_probe_ukernel)(uint64_t iters) noexcept nogil
     ctypedef void (*fc_f64_gemv_ukernel)(size_t nb, size_t kc, size_t mc, const double *x, size_t ldx, const double *w, size_t ldw, double *y, size_t ldy, unsigned flags) noexcept nogil
     ctypedef void (*fc_f32_unary_ukernel)(size_t n, const float *x, float *y) noexcept nogil
     ctypedef void (*fc_f64_unary_ukernel)(size_t n, const double *x, double *y) noexcept nogil

@@ -1066,6 +1066,7 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
     runsum      s (n, m)                           A [acc (float64), x_in, x_out, y]
     adam        s (n, a, c1, c2, eps)              A [p, g, m, v]
     gemv        s (nb, kc, mc, ldx, ldw, ldy, flags)  A [x, w, y]
+    fma_probe   s (iters,)                         A [out (float32, 1): what it returns]
 
     Returns what the kernel returns (the largest code, for a wgrad), else 0."""
     cdef const fc_ukernel_info *k = fc_ukernel_at(index)
@@ -1206,6 +1207,11 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
                         (<fc_f32_gemv_ukernel>fn)(s0, s1, s2, <const float *>p[0], s3, <const float *>p[1], s4, <float *>p[2], s5, flags)
                     else:
                         (<fc_f64_gemv_ukernel>fn)(s0, s1, s2, <const double *>p[0], s3, <const double *>p[1], s4, <double *>p[2], s5, flags)
+        elif kind == "fma_probe":
+            s0 = s[0]
+            with nogil:
+                for r in range(repeat):
+                    (<float *>p[0])[0] = (<fc_f32_probe_ukernel>fn)(s0)
         else:
             raise ValueError(f"ukernel_run: no calling convention for kind {kind!r} ({k.name.decode()})")
     finally:

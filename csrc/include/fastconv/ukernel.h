@@ -148,6 +148,15 @@ typedef void (*fc_f32_gemv_ukernel)(size_t nb, size_t kc, size_t mc, const float
 typedef void (*fc_f64_gemv_ukernel)(size_t nb, size_t kc, size_t mc, const double *x,
                                     size_t ldx, const double *w, size_t ldw, double *y,
                                     size_t ldy, unsigned flags);
+/* FMA-throughput probe (probe.inc): `iters` steps of `chains` independent
+ * multiply-add chains acc = acc * 0.999999 + 1e-7 of `lanes` lanes each,
+ * chain i starting at i; returns lane 0 of the chains' sum (so no chain is
+ * optimised away). */
+typedef float (*fc_f32_probe_ukernel)(uint64_t iters);
+typedef struct {
+  fc_f32_probe_ukernel fn;
+  int chains, lanes;
+} fc_f32_probe_entry;
 typedef void (*fc_f32_unary_ukernel)(size_t n, const float *x, float *y);
 typedef void (*fc_f64_unary_ukernel)(size_t n, const double *x, double *y);
 typedef void (*fc_f32_binary_ukernel)(size_t n, const float *a, const float *b, float *z);
@@ -244,6 +253,7 @@ typedef struct {
   fc_f64_adam_ukernel f64_adam;
   fc_f32_gemv_ukernel f32_gemv;
   fc_f64_gemv_ukernel f64_gemv;
+  fc_f32_probe_entry f32_fma_probe;
 } fc_ukernel_table;
 
 const fc_ukernel_table *fc_table(void);
@@ -262,7 +272,7 @@ void fc_plan_name(fc_plan *plan);
 
 /* The registry as data: one record per registered microkernel, in the
  * registries' order (gemm, igemm, maxpool, unary, correlate, adam, ndimage,
- * gemv, convpool), each line's kernels as the line lists them. kind names
+ * gemv, convpool, probe), each line's kernels as the line lists them. kind names
  * the kernel's contract and table slot without the dtype ("igemm",
  * "maxpool_nhwc", "relu_bwd", "convpool_c1_wgrad"); tests and benchmarks
  * call fn cast to the kind's type. */
@@ -272,7 +282,8 @@ typedef struct {
   const char *kind;
   const char *dtype;  /* "f32" or "f64" */
   fc_isa isa;
-  int mr, nr;         /* the tile (gemm, igemm, correlate); 0 elsewhere */
+  int mr, nr;         /* the tile (gemm, igemm, correlate), a probe's chains and
+                         lanes; 0 elsewhere */
   double borrow;      /* igemm: the cost in higher ISAs' tables, 0 if not offered */
   fc_any_ukernel fn;
 } fc_ukernel_info;
@@ -362,6 +373,9 @@ int fc_ukernel_slot(int i, fc_isa isa, char *buf, size_t size, double *cost);
 #include "../../ukernels/ndimage.inc"
 #include "../../ukernels/gemv.inc"
 #include "../../ukernels/convpool.inc"
+#define FC_PROBE(dtype, ctype, isa, chains, lanes) ctype fc_##dtype##_fma_probe__##isa(uint64_t iters);
+#include "../../ukernels/probe.inc"
+#undef FC_PROBE
 #undef FC_ADAM
 #undef FC_GEMV
 #undef FC_GEMM
