@@ -5,6 +5,7 @@ the static choice."""
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import numpy as np
@@ -109,6 +110,30 @@ def test_the_planners_report_their_products_and_follow_a_choice(rng):
         assert _kernels.tune_variant("dense", "float32", 81, 40, 576) == -1
     finally:
         _kernels.tune_load([])
+
+
+def _static_tile(dtype, rows, cols):
+    """The static rule, modelled from the registry: least padded work times the
+    tile's cost; within FC_TILE_TIE_PERMILLE of the least, the first listed."""
+    table = sorted((u for u in _kernels.ukernels() if u["kind"] == "igemm" and u["dtype"] == dtype
+                    and u["slot"] is not None), key=lambda u: int(u["slot"].split("[")[1][:-1]))
+    work = [math.ceil(rows / u["tile"][0]) * u["tile"][0] * math.ceil(cols / u["tile"][1]) * u["tile"][1]
+            * u["cost"] for u in table]
+    tie = 1 + _kernels.COSTS["FC_TILE_TIE_PERMILLE"] / 1000
+    return next(i for i, w in enumerate(work) if w <= min(work) * tie)
+
+
+@pytest.mark.parametrize("hw, k", [((56, 56), 64), ((224, 224), 64), ((14, 14), 256), ((28, 28), 28),
+                                   ((26, 26), 28), ((5, 7), 40), ((1, 1), 10), ((9, 9), 65)])
+def test_the_static_tile_is_the_least_padded_work_with_near_ties_to_the_first_listed(isa, hw, k, rng):
+    # (56, 56) by 64: 6x64 pads 2 of 3136 rows where 8x32 pads none; a pass over
+    # the rows per 64 columns instead of per 32 wins (costs.def)
+    x = rng.standard_normal((1, *hw, 16)).astype(np.float32)
+    w = rng.standard_normal((1, 1, 16, k)).astype(np.float32)
+    _kernels.tune_seen(True)
+    fastconv.conv2d(x, w, layout="NHWC")
+    (product,) = _kernels.tune_seen(True)
+    assert product[1] == isa and product[6] == _static_tile("float32", hw[0] * hw[1], k), product
 
 
 def test_load_refuses_bad_tables():

@@ -22,16 +22,22 @@
 #include "conv2d-internal.h"
 
 /* The index in tab's indirect-GEMM list of the tile with the least padded
- * work (times the tile's cost) for a rows x cols product. */
+ * work (times the tile's cost) for a rows x cols product; a tile within
+ * FC_TILE_TIE_PERMILLE of the least ties, and of tied tiles the one listed
+ * first wins. The list puts the widest first: a tile NR columns wide sweeps
+ * the rows (a large layer's input, read from memory) cols / NR times, which
+ * padded work does not count. */
 int LOCAL(pick_igemm_at)(const fc_ukernel_table *tab, int64_t rows, int64_t cols) {
-  int best = 0;
-  double best_area = 0.0;
-  for (int i = 0; i < FC_MAX_IGEMM_TILES && tab->TABLE(igemm)[i].fn; i++) {
-    const LOCAL(igemm_entry) *uk = &tab->TABLE(igemm)[i];
-    const double area = fc_tile_work((int64_t)uk->mr, (int64_t)uk->nr, uk->cost, rows, cols);
-    if (i == 0 || area < best_area) best = i, best_area = area;
+  double work[FC_MAX_IGEMM_TILES], least = 0.0;
+  int n = 0;
+  for (; n < FC_MAX_IGEMM_TILES && tab->TABLE(igemm)[n].fn; n++) {
+    const LOCAL(igemm_entry) *uk = &tab->TABLE(igemm)[n];
+    work[n] = fc_tile_work((int64_t)uk->mr, (int64_t)uk->nr, uk->cost, rows, cols);
+    if (n == 0 || work[n] < least) least = work[n];
   }
-  return best;
+  int i = 0;
+  while (i + 1 < n && work[i] > least * (1.0 + FC_TILE_TIE_PERMILLE / 1000.0)) i++;
+  return i;
 }
 
 /* One sweep of tile uk over an m x n x kc slice (one tap; rows from ptrs,

@@ -1,14 +1,14 @@
 """The autotuner: which register tile each product runs on this CPU.
 
 The planners of conv2d's indirect GEMM and of the dense layer's GEMM choose a
-tile from the dispatch table by a static rule (the least padded work). That
-rule was set on one CPU; another (two FMA ports, a larger L2) may run another
-tile faster. ``fastconv tune`` (`tune`) times every tile of the table on the
-products that given calls plan, interleaved, median of repeats, and keeps a
-tile only where it beats the static choice by more than `MARGIN` in the
-median and in four rounds of five. The choices go to a file in the user
-cache, one per CPU model and fastconv version, which ``import fastconv``
-loads (`load_at_start`).
+tile from the dispatch table by a static rule (the least padded work, near-ties
+to the widest tile). That rule was set on one CPU; another (two FMA ports, a
+larger L2) may run another tile faster. ``fastconv tune`` (`tune`) times
+every tile of the table on the products that given calls plan, interleaved,
+median of repeats, and keeps a tile only where it beats the static choice by
+more than `MARGIN` in the median and in four rounds of five. The choices go
+to a file in the user cache, one per CPU model and fastconv version, which
+``import fastconv`` loads (`load_at_start`).
 
 Products no file speaks for are tuned at first use: the first time a process
 plans a large enough product, the C planner times every tile on a slice of it
