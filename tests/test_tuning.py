@@ -136,6 +136,23 @@ def test_the_static_tile_is_the_least_padded_work_with_near_ties_to_the_first_li
     assert product[1] == isa and product[6] == _static_tile("float32", hw[0] * hw[1], k), product
 
 
+def test_explain_says_why_the_tile(rng):
+    x = rng.standard_normal((2, 9, 9, 64)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 64, 40)).astype(np.float32)
+    static = fastconv.explain(fastconv.conv2d, x, w, padding=1, layout="NHWC")
+    assert "least padded work" in str(static) and "tuned_tile" not in static.blocking["flags"]
+    tiles = _kernels.igemm_tiles("float32")
+    if len(tiles) < 2:
+        return  # one tile (scalar or avx2 table): there is nothing to choose
+    other = next(v for v, t in enumerate(tiles) if t != static.tile)
+    try:
+        _kernels.tune_load([("conv2d", _kernels.current_isa(), "float32", 81, 40, 576, other)])
+        tuned = fastconv.explain(fastconv.conv2d, x, w, padding=1, layout="NHWC")
+    finally:
+        _kernels.tune_load([])
+    assert tuned.tile == tiles[other] and "the autotuner's choice" in str(tuned), str(tuned)
+
+
 def test_load_refuses_bad_tables():
     with pytest.raises(ValueError, match="refused"):
         _kernels.tune_load([("conv2d", "scalar", "float32", 1, 1, 1, 9)])

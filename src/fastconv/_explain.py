@@ -79,10 +79,19 @@ class Plan:
         kernel = "" if self.kernel is None else f", kernel={self.kernel!r}"
         return f"Plan(op={self.op!r}, algorithm={self.algorithm!r}{kernel}, threads={self.threads})"
 
+    def _tile_why(self) -> str:
+        """Why an indirect-GEMM tile: a table offers several, and the planner
+        takes the autotuner's choice or else the least padded work (near-ties
+        to the tile listed first, the widest)."""
+        if not self.kernel or "_igemm_ukernel_" not in self.kernel:
+            return ""
+        tuned = "tuned_tile" in self.blocking.get("flags", ())
+        return ": the autotuner's choice" if tuned else ": least padded work"
+
     def _clause(self) -> str:
         words = [self.algorithm]
         if self.kernel:
-            tile = f" (tile {self.tile[0]}x{self.tile[1]})" if self.tile else ""
+            tile = f" (tile {self.tile[0]}x{self.tile[1]}{self._tile_why()})" if self.tile else ""
             words.append(f"on {self.kernel}{tile}")
         if self.blocking:
             words.append("with " + ", ".join(f"{k.replace('_', ' ')} {_fmt(v)}"
