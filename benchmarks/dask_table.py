@@ -44,6 +44,7 @@ import fastconv
 import fastconv.dask as fcd
 from fastconv import _demo
 from fastconv._bench import workloads
+from fastconv._files import atomic_write
 from fastconv.models import Sequential
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -273,7 +274,8 @@ def main() -> None:
         text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: section, text, flags=re.DOTALL)
     else:
         text = text + ("\n" if text else "") + section + "\n"
-    path.write_text(text)
+    with atomic_write(path) as f:
+        f.write(text.encode())
     print("wrote", path)
 
 

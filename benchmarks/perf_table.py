@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from fastconv._bench import cli, timing, workloads
+from fastconv._files import atomic_write
 from latency_table import keep_small_section
 from model_table import keep_model_section
 from fastconv._bench.run import AREAS, MISMATCH, MODES, AreaResult, Machine, Row, fmt_share, probe_machine, run_area
@@ -241,8 +242,10 @@ def main(argv=None) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         old = args.out.read_text() if args.out.exists() else ""
-        # latency_table.py's and model_table.py's sections stay
-        args.out.write_text(keep_model_section(old, keep_small_section(old, text)))
+        # latency_table.py's and model_table.py's sections stay; a run stopped halfway leaves the
+        # old file whole
+        with atomic_write(args.out) as f:
+            f.write(keep_model_section(old, keep_small_section(old, text)).encode())
         print(f"wrote {args.out}", file=sys.stderr)
     disagree = [r for res in results.values() for r in res.rows if r.error > MISMATCH]
     return 1 if disagree else 0

@@ -149,6 +149,11 @@ def test_unknown_op_is_a_type_error_listing_the_known_ones():
         fastconv.explain(np.convolve, [1], [1])
 
 
+def test_an_op_named_by_a_string_is_told_to_pass_the_function():
+    with pytest.raises(TypeError, match=r"the function itself.*not the string 'conv2d'.*max_pool2d"):
+        fastconv.explain("conv2d", np.zeros((1, 1, 4, 4), np.float32), np.zeros((1, 1, 3, 3), np.float32))
+
+
 # ---- the plan is what runs -------------------------------------------------------------
 
 def _same_as_run(plan, label):

@@ -240,6 +240,9 @@ def test_conv2d_errors_on_arrays_keep_the_general_paths_words():
         nn.conv2d(x, w, np.zeros(4, np.float32))
     with pytest.raises(ValueError, match="conv2d: x of shape .* has 2 channels but weight"):
         nn.conv2d(x, w[:, :1])
+    # a torch-layout weight passed with layout="NHWC": the message says the layout's order
+    with pytest.raises(ValueError, match=r"layout='NHWC': weight is \(R, S, C/groups, K\)"):
+        nn.conv2d(np.zeros((1, 8, 8, 4), np.float32), np.zeros((6, 4, 3, 3), np.float32), layout="NHWC")
     with pytest.raises(ValueError, match=r"conv2d: kernel \(3, 3\) with dilation \(4, 4\) spans 9"):
         nn.conv2d(x, w, dilation=4)
     with pytest.raises(TypeError, match="conv2d: x has dtype int64"):
@@ -460,3 +463,125 @@ def test_conv2d_maxpool_front_door_matches_the_binding(dtype, case, rng):
     for bad in [(misaligned(x), wt, b), (x, misaligned(wt), b), (x, wt, b[:-1]), (x[:, :-1], wt, b),
                 (x, wt.astype(np.float32 if dtype == np.float64 else np.float64), b), (x.tolist(), wt, b)]:
         assert _nnfront.conv2d_maxpool(*bad, *args, True) is None
+
+
+# ---- dense and dense_backward --------------------------------------------------------------
+
+DENSE_CASES = [((32, 20), (20, 7)), ((1, 9), (9, 3)), ((9,), (9, 4)), ((2, 3, 5), (5, 6)),
+               ((40, 300), (300, 33))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("with_bias", [False, True], ids=["no_bias", "bias"])
+@pytest.mark.parametrize("shapes", DENSE_CASES, ids=str)
+def test_dense_front_door_matches_general_path_and_numpy(dtype, with_bias, shapes, rng):
+    x = rng.standard_normal(shapes[0]).astype(dtype)
+    w = rng.standard_normal(shapes[1]).astype(dtype)
+    b = rng.standard_normal(w.shape[1]).astype(dtype) if with_bias else None
+    front = _nnfront.dense(x, w, b)
+    assert front is not None and type(front) is np.ndarray and front.dtype == dtype
+    np.testing.assert_array_equal(front, general(nn.dense, x, w, b))
+    want = x.astype(np.float64) @ w.astype(np.float64) + (0 if b is None else b)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(front, want, rtol=tol, atol=tol * np.sqrt(w.shape[0]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mask", [(True, True, True), (True, False, False), (False, True, True),
+                                  (False, False, True), (False, False, False)], ids=str)
+@pytest.mark.parametrize("shapes", [s for s in DENSE_CASES if len(s[0]) == 2], ids=str)
+def test_dense_backward_front_door_matches_general_path_and_numpy(dtype, mask, shapes, rng):
+    x = rng.standard_normal(shapes[0]).astype(dtype)
+    w = rng.standard_normal(shapes[1]).astype(dtype)
+    gy = rng.standard_normal((x.shape[0], w.shape[1])).astype(dtype)
+    front = _nnfront.dense_backward(gy, x, w, mask)
+    assert front is not None
+    general_ = general(nn.dense_backward, gy, x, w, output_mask=mask)
+    x64, w64, gy64 = (a.astype(np.float64) for a in (x, w, gy))
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    for got, gen, want, on in zip(front, general_, (gy64 @ w64.T, x64.T @ gy64, gy64.sum(0)), mask):
+        if not on:
+            assert got is None and gen is None
+            continue
+        assert type(got) is np.ndarray and got.dtype == dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, gen)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 30)
+
+
+@pytest.mark.parametrize("how", ["misaligned", "strided", "fortran", "byteswapped", "subclass", "list",
+                                 "kernel_misaligned", "bias_strided", "mixed_dtypes", "wrong_features",
+                                 "bias_length", "kernel_1d", "scalar_x", "empty"])
+def test_dense_front_door_leaves_the_rest_to_the_general_path(how):
+    rng = np.random.default_rng(1)
+    x, w, b = rng.standard_normal((6, 5)), rng.standard_normal((5, 4)), rng.standard_normal(4)
+    raises = how in ("mixed_dtypes", "wrong_features", "bias_length", "kernel_1d", "scalar_x")
+    want = None if raises else nn.dense(x, w, b)
+    if how == "misaligned":
+        x = misaligned(x)
+    elif how == "strided":
+        x = np.repeat(x, 2, axis=1)[:, ::2]
+    elif how == "fortran":
+        x = np.asfortranarray(x)
+    elif how == "byteswapped":
+        x = x.astype(x.dtype.newbyteorder())
+    elif how == "subclass":
+        x = x.view(Sub)
+    elif how == "list":
+        x = x.tolist()
+    elif how == "kernel_misaligned":
+        w = misaligned(w)
+    elif how == "bias_strided":
+        b = np.repeat(b, 2)[::2]
+    elif how == "mixed_dtypes":
+        w = w.astype(np.float32)
+    elif how == "wrong_features":
+        x = x[:, :4].copy()
+    elif how == "bias_length":
+        b = b[:3].copy()
+    elif how == "kernel_1d":
+        w = w[:, 0].copy()
+    elif how == "scalar_x":
+        x = np.float64(1.0)
+    elif how == "empty":
+        x = x[:0]
+        want = np.zeros((0, 4))
+    assert _nnfront.dense(x, w, b) is None
+    if raises:
+        with pytest.raises((TypeError, ValueError), match="dense: "):
+            nn.dense(x, w, b)
+        return
+    got = nn.dense(x, w, b)
+    assert type(got) is np.ndarray and got.dtype == np.float64 and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("how", ["mask_list", "mask_ints", "mask_two", "x_3d", "grad_out_shape",
+                                 "grad_out_strided", "grad_out_float32"])
+def test_dense_backward_front_door_leaves_the_rest_to_the_general_path(how):
+    rng = np.random.default_rng(2)
+    x, w, gy = rng.standard_normal((6, 5)), rng.standard_normal((5, 4)), rng.standard_normal((6, 4))
+    mask = (True, True, True)
+    raises = how in ("mask_two", "grad_out_shape", "grad_out_float32")
+    if how == "mask_list":
+        mask = [True, True, True]
+    elif how == "mask_ints":
+        mask = (1, 1, 1)
+    elif how == "mask_two":
+        mask = (True, True)
+    elif how == "x_3d":
+        x, gy = x.reshape(2, 3, 5), gy.reshape(2, 3, 4)
+    elif how == "grad_out_shape":
+        gy = gy[:5].copy()
+    elif how == "grad_out_strided":
+        gy = np.repeat(gy, 2, axis=1)[:, ::2]
+    elif how == "grad_out_float32":
+        gy = gy.astype(np.float32)
+    assert _nnfront.dense_backward(gy, x, w, mask) is None
+    if raises:
+        with pytest.raises((TypeError, ValueError), match="dense_backward: "):
+            nn.dense_backward(gy, x, w, output_mask=mask)
+        return
+    got = nn.dense_backward(gy, x, w, output_mask=mask)
+    x2, gy2 = x.reshape(-1, 5), np.ascontiguousarray(gy).reshape(-1, 4)
+    for g, want in zip(got, (gy2 @ w.T, x2.T @ gy2, gy2.sum(0))):
+        np.testing.assert_allclose(g.reshape(want.shape), want, rtol=1e-12, atol=1e-12)

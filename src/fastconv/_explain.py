@@ -519,6 +519,10 @@ def explain(op: Callable[..., Any], *args: Any, **kwargs: Any) -> Plan:
     entry = _table.get(id(op))
     if entry is None:
         known = ", ".join(sorted(name for name, _ in _table.values()))
+        if isinstance(op, str):
+            raise TypeError(f"explain: op must be the function itself, e.g. "
+                            f"fastconv.explain(fastconv.conv2d, x, w), not the string {op!r}; "
+                            f"explain knows {known}")
         name = getattr(op, "__qualname__", None) or getattr(op, "__name__", None) or repr(op)
         raise TypeError(f"explain: {name!r} is not an op explain knows; it knows {known}")
     name, handler = entry

@@ -1,7 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """fastconv.nn's front doors: conv2d, max_pool2d, max_pool2d_backward, the
-geometry of conv2d_backward, and the model layer's fused conv2d + max-pool and
-softmax; and the model layer's inference pass in one C call (ForwardPlan).
+geometry of conv2d_backward, dense and dense_backward, and the model layer's
+fused conv2d + max-pool and softmax; and the model layer's inference pass in
+one C call (ForwardPlan).
 
 Per-call cost matters for these ops as much as for the drop-ins: one 28x28
 image through the lecture's first layer (28 3x3 filters) is about 4.5 us of
@@ -449,6 +450,110 @@ def softmax(x):
         else:
             st = fc_f64_softmax(rows, cols, <const double *>xp, <double *>yp)
     return y if st == 0 else None
+
+
+# ---- dense ---------------------------------------------------------------------------
+
+cdef bint _dense_operands(object x, object kernel, int *t, int64_t *n, int64_t *k,
+                          int64_t *m) except -1:
+    """x (..., k) and kernel (k, m) of one float dtype, C-contiguous and aligned:
+    the dtype into *t and the rows of x, k and m; False otherwise, or when the
+    result would have more than MAX_ELEMS elements."""
+    t[0] = _float_array(x, True)
+    if t[0] < 0 or _float_array(kernel, True) != t[0]:
+        return False
+    cdef cnp.ndarray xa = <cnp.ndarray>x, wa = <cnp.ndarray>kernel
+    cdef int nd = cnp.PyArray_NDIM(xa)
+    if nd == 0 or cnp.PyArray_NDIM(wa) != 2:
+        return False
+    k[0] = cnp.PyArray_DIM(wa, 0)
+    m[0] = cnp.PyArray_DIM(wa, 1)
+    if cnp.PyArray_DIM(xa, nd - 1) != k[0]:
+        return False
+    n[0] = cnp.PyArray_SIZE(xa) // k[0]  # k > 0: the arrays are not empty
+    return <double>n[0] * <double>m[0] <= MAX_ELEMS
+
+
+def dense(x, kernel, bias):
+    """``fastconv.nn.dense(x, kernel, bias)`` (a new result) for the common case,
+    or None (see the module's docstring)."""
+    cdef int t, st
+    cdef int64_t n, k, m
+    if not _dense_operands(x, kernel, &t, &n, &k, &m):
+        return None
+    cdef const void *bp = NULL
+    if bias is not None:
+        if (_float_array(bias, True) != t or cnp.PyArray_NDIM(<cnp.ndarray>bias) != 1
+                or cnp.PyArray_DIM(<cnp.ndarray>bias, 0) != m):
+            return None
+        bp = cnp.PyArray_DATA(<cnp.ndarray>bias)
+    cdef cnp.ndarray xa = <cnp.ndarray>x
+    cdef int i, nd = cnp.PyArray_NDIM(xa)
+    cdef cnp.npy_intp dims[cnp.NPY_MAXDIMS]
+    for i in range(nd - 1):
+        dims[i] = cnp.PyArray_DIM(xa, i)
+    dims[nd - 1] = m
+    y = _empty(nd, dims, t)
+    if y is None:
+        return None
+    cdef const void *xp = cnp.PyArray_DATA(xa)
+    cdef const void *wp = cnp.PyArray_DATA(<cnp.ndarray>kernel)
+    cdef void *yp = cnp.PyArray_DATA(<cnp.ndarray>y)
+    with nogil:
+        if t == cnp.NPY_FLOAT:
+            st = fc_f32_dense(n, k, m, <const float *>xp, <const float *>wp, <const float *>bp,
+                              <float *>yp)
+        else:
+            st = fc_f64_dense(n, k, m, <const double *>xp, <const double *>wp,
+                              <const double *>bp, <double *>yp)
+    return y if st == 0 else None
+
+
+def dense_backward(grad_out, x, kernel, output_mask):
+    """``fastconv.nn.dense_backward(grad_out, x, kernel, output_mask=output_mask)``
+    (new results, no Adam step) for the common case of 2-D x and grad_out and an
+    output_mask of three bools, or None (see the module's docstring). grad_bias
+    is NumPy's sum over axis 0, as the general path takes it."""
+    cdef int t, st
+    cdef int64_t n, k, m
+    if type(output_mask) is not tuple or len(<tuple>output_mask) != 3:
+        return None
+    want_x, want_k, want_b = <tuple>output_mask
+    if type(want_x) is not bool or type(want_k) is not bool or type(want_b) is not bool:
+        return None
+    if not _dense_operands(x, kernel, &t, &n, &k, &m) or cnp.PyArray_NDIM(<cnp.ndarray>x) != 2:
+        return None
+    cdef cnp.npy_intp gdims[2]
+    gdims[0] = n
+    gdims[1] = m
+    if _float_array(grad_out, True) != t or not _dims_are(<cnp.ndarray>grad_out, 2, gdims):
+        return None
+    cdef cnp.npy_intp xdims[2]
+    cdef cnp.npy_intp kdims[2]
+    xdims[0] = n
+    xdims[1] = k
+    kdims[0] = k
+    kdims[1] = m
+    gx = _empty(2, xdims, t) if want_x else None
+    gk = _empty(2, kdims, t) if want_k else None
+    if (want_x and gx is None) or (want_k and gk is None):
+        return None
+    gb = cnp.PyArray_Sum(<cnp.ndarray>grad_out, 0, t, None) if want_b else None
+    if not want_x and not want_k:
+        return None, None, gb
+    cdef const void *gyp = cnp.PyArray_DATA(<cnp.ndarray>grad_out)
+    cdef const void *xp = cnp.PyArray_DATA(<cnp.ndarray>x)
+    cdef const void *wp = cnp.PyArray_DATA(<cnp.ndarray>kernel)
+    cdef void *gxp = cnp.PyArray_DATA(<cnp.ndarray>gx) if want_x else NULL
+    cdef void *gkp = cnp.PyArray_DATA(<cnp.ndarray>gk) if want_k else NULL
+    with nogil:
+        if t == cnp.NPY_FLOAT:
+            st = fc_f32_dense_backward(n, k, m, <const float *>gyp, <const float *>xp,
+                                       <const float *>wp, <float *>gxp, <float *>gkp)
+        else:
+            st = fc_f64_dense_backward(n, k, m, <const double *>gyp, <const double *>xp,
+                                       <const double *>wp, <double *>gxp, <double *>gkp)
+    return (gx, gk, gb) if st == 0 else None
 
 
 # ---- the model layer's inference pass in one call ----------------------------------

@@ -94,7 +94,8 @@ def _conv_geometry(op: str, x: np.ndarray, weight: np.ndarray, stride: Any, padd
     if cg * groups != c:
         raise ValueError(
             f"{op}: x of shape {x.shape} has {c} channels but weight of shape {weight.shape} "
-            f"with groups={groups} expects {cg * groups}"
+            f"with groups={groups} expects {cg * groups} (layout={'NHWC' if nhwc else 'NCHW'!r}: "
+            f"weight is {'(R, S, C/groups, K)' if nhwc else '(K, C/groups, R, S)'})"
         )
     if k % groups:
         raise ValueError(
@@ -844,6 +845,10 @@ def dense(x, kernel, bias=None, *, out=None):
     >>> nn.dense(np.array([[1.0, 2.0, 3.0]]), np.ones((3, 2)), np.array([0.5, -1.0]))
     array([[6.5, 5. ]])
     """
+    if out is None:  # the common case at C speed (_nnfront.pyx), else None
+        y = _nnfront.dense(x, kernel, bias)
+        if y is not None:
+            return y
     x, kernel, b, y = _dense_forward_args(x, kernel, bias, out)
     m = kernel.shape[1]
     target = kernel_target(y, x, kernel, *(() if b is None else (b,)))
@@ -976,6 +981,10 @@ def dense_backward(grad_out, x, kernel, *, output_mask=(True, True, True), out=N
     array([[1., 1., 1.],
            [2., 2., 2.]])
     """
+    if out is None and adam is None:  # the common case at C speed (_nnfront.pyx), else None
+        front = _nnfront.dense_backward(grad_out, x, kernel, output_mask)
+        if front is not None:
+            return front
     gy, x, kernel, (want_x, want_k, want_b), (out_x, out_k, out_b), adam = _dense_backward_args(
         grad_out, x, kernel, output_mask, out, adam)
     op = "dense_backward"
