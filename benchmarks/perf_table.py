@@ -129,12 +129,12 @@ def _disturbed(rows: list[Row]) -> str:
     return f" Disturbed by other processes: {', '.join(names)}." if names else ""
 
 
-def ratio_target(what: str, rows: list[Row], target: float) -> str:
-    """One line: is fastconv_best / torch_best >= target on every row, and by how much."""
-    pairs = [(r, r.best("fastconv"), r.best("torch")) for r in rows]
+def ratio_target(what: str, rows: list[Row], target: float, peer: str = "torch") -> str:
+    """One line: is fastconv_best / peer_best >= target on every row, and by how much."""
+    pairs = [(r, r.best("fastconv"), r.best(peer)) for r in rows]
     pairs = [(r, fc, pt, r.ratio(fc, pt)) for r, fc, pt in pairs if r.ratio(fc, pt) is not None]
     if not pairs:
-        return f"- {what}: **not measured** (PyTorch missing or area not run)"
+        return f"- {what}: **not measured** ({peer} missing or area not run)"
     worst_r, fc, pt, worst = min(pairs, key=lambda p: p[3])
     failing = sum(1 for p in pairs if p[3] < target)
     every = ", ".join(f"{r.name} {r.threads}t {x:.2f}×" for r, _, _, x in pairs)
@@ -178,6 +178,8 @@ def targets(results: dict[str, AreaResult], machine: Machine) -> list[str]:
             ratio_target("conv2d backward (grad_x + grad_weight) ≥ 1.0× PyTorch autograd", back, 1.0),
             ratio_target("relu and max_pool2d ≥ PyTorch",
                          rows.get("relu", []) + rows.get("max_pool2d", []), 1.0),
+            ratio_target("Dense products of the lecture's training step ≥ 1.0× NumPy's matmul",
+                         rows.get("dense", []), 1.0, "numpy"),
             ""]
 
 

@@ -14,7 +14,7 @@ import pytest
 import fastconv
 from fastconv.__main__ import main
 
-AREAS = ("conv2d", "conv2d_backward", "relu", "max_pool2d")
+AREAS = ("conv2d", "conv2d_backward", "relu", "max_pool2d", "dense")
 
 
 def _rows(report: dict, area: str) -> list[dict]:
@@ -45,6 +45,8 @@ def test_bench_smoke_writes_json_with_every_area(tmp_path):
             assert timed and all(0 < r["min_s"] <= r["median_s"] <= r["max_s"] for r in timed)
     assert {r["workload"] for r in _rows(report, "conv2d")} == {"L1", "L2", "L3", "L4"}
     assert {r["workload"] for r in _rows(report, "conv2d_backward")} == {"L1", "L2"}
+    assert {r["workload"] for r in _rows(report, "dense")} == {
+        f"d{m}_{p}" for m in (128, 10) for p in ("fwd", "gx", "gk")}
     dropins = report["areas"]["dropins"]
     assert dropins["available"] == hasattr(fastconv, "convolve")
     assert dropins["available"] or "fastconv.convolve" in dropins["reason"]

@@ -162,7 +162,17 @@ static void LOCAL(dense_gemm_groups)(void *arg, int tid, int64_t t0, int64_t t1)
     }
     LOCAL(dense_rows)(g->uk, g->a, g->R, g->a_rstride, g->a_pstride, r0, r1, g->K, g->bpack, qc,
                       g->cbuf + r0 * ld, ld);
-    for (int64_t j = 0; j < qc; j++) { /* this group's rows of C^T -> c, with the bias */
+    /* this group's rows of C^T -> c, then the bias (the same one addition per element) */
+    if (g->c_is == 1) {
+      LOCAL(transpose)(g->cbuf + r0 * ld, ld, g->c + q0 * g->c_js + r0, g->c_js, qc, r1 - r0);
+      if (g->bias)
+        for (int64_t j = 0; j < qc; j++) {
+          T *dst = g->c + (q0 + j) * g->c_js;
+          for (int64_t i = r0; i < r1; i++) dst[i] += g->bias[i];
+        }
+      continue;
+    }
+    for (int64_t j = 0; j < qc; j++) {
       T *dst = g->c + (q0 + j) * g->c_js;
       const T *src = g->cbuf + j;
       if (g->bias)

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from . import timing, workloads
 from .shapes import (
     CONV_LAYERS,
+    DENSE_CASES,
     DROPIN_CASES,
     FAMILY_CASES,
     POOL_CASES,
@@ -53,6 +54,7 @@ class Area:
     unit: str | None = None  # "GFLOP/s" (% of FMA peak), "GB/s" (% of copy bandwidth), or None
     amount: Callable[[Any, Any], float] | None = None  # flops or bytes per call
     unavailable: Callable[[], str] = lambda: ""  # why this build cannot run it, or ""
+    settle: float = 0.0  # seconds of untimed calls before each timed run (timing.measure)
 
 
 AREAS = {a.name: a for a in (
@@ -63,6 +65,9 @@ AREAS = {a.name: a for a in (
          workloads.LAYOUT_IMPLS, "GFLOP/s", lambda c, n: 2 * c.flops(n)),
     Area("relu", "relu, float32", RELU_CASES, workloads.relu_impls, workloads.RELU_IMPLS,
          "GB/s", lambda c, n: c.amount(n)),
+    Area("dense", "dense products of the lecture CNN's training step, float32", DENSE_CASES,
+         workloads.dense_impls, workloads.DENSE_IMPLS, "GFLOP/s", lambda c, n: c.flops(n),
+         settle=0.15),
     Area("max_pool2d", "max_pool2d, float32", POOL_CASES, workloads.pool_impls,
          workloads.POOL_IMPLS, "GB/s", lambda c, n: c.amount(n)),
     Area("dropins", "drop-ins against NumPy and SciPy, float64", DROPIN_CASES,
@@ -184,7 +189,8 @@ def run_area(area: Area, peers, threads: list[int], mode: str, repeats: int, min
                 here = {name: impl.at(n) for name, impl in impls.items()}
                 ready = {name: i.fn for name, i in here.items() if i.fn is not None}
                 error = workloads.worst_rel_error(here)
-                timings = timing.measure(ready, repeats, min_time) if ready else {}
+                settle = area.settle if mode != "smoke" else 0.0
+                timings = timing.measure(ready, repeats, min_time, settle) if ready else {}
             row = Row(area.name, case.name, case.label(size), n, amount, timings, missing, error,
                       load.share())
             result.rows.append(row)

@@ -113,6 +113,30 @@ class ReluCase:
 
 
 @dataclass(frozen=True)
+class DenseCase:
+    name: str
+    batch: int
+    in_features: int
+    out_features: int
+    product: str  # forward, grad_x or grad_kernel
+    smoke_batch: int
+    description: str
+
+    def size(self, mode: str) -> int:
+        """The batch."""
+        return _pick(mode, self.batch, self.batch, self.smoke_batch)
+
+    def flops(self, batch: int) -> int:
+        return 2 * batch * self.in_features * self.out_features
+
+    def label(self, batch: int) -> str:
+        b, k, m = batch, self.in_features, self.out_features
+        return {"forward": f"x ({b},{k}) @ kernel ({k},{m})",
+                "grad_x": f"grad_out ({b},{m}) @ kernel.T ({m},{k})",
+                "grad_kernel": f"x.T ({k},{b}) @ grad_out ({b},{m})"}[self.product] + ", float32"
+
+
+@dataclass(frozen=True)
 class PoolCase:
     name: str
     N: int
@@ -281,6 +305,7 @@ class SmallCase:
 
 CONV_LAYERS = [ConvLayer(**_typed(r)) for r in read_table("conv2d.txt")]
 RELU_CASES = [ReluCase(**_typed(r)) for r in read_table("relu.txt")]
+DENSE_CASES = [DenseCase(**_typed(r, text=("name", "description", "product"))) for r in read_table("dense.txt")]
 POOL_CASES = [PoolCase(**_typed(r)) for r in read_table("max_pool2d.txt")]
 _DROPINS = [DropinCase(**_typed(r, text=("name", "description", "functions", "dtype", "modes",
                                            "report")))

@@ -57,8 +57,14 @@ def _loops_for(fn, min_time: float) -> int:
 K = TypeVar("K")
 
 
-def measure(fns: dict[K, Callable[[], Any]], repeats: int, min_time: float) -> dict[K, Timing]:
-    """{name: Timing} of the zero-argument callables `fns`, interleaved (see the module doc)."""
+def measure(fns: dict[K, Callable[[], Any]], repeats: int, min_time: float,
+            settle: float = 0.0) -> dict[K, Timing]:
+    """{name: Timing} of the zero-argument callables `fns`, interleaved (see the module doc).
+
+    With `settle` > 0, each timed run follows `settle` seconds of untimed calls of the same
+    callable, so it is not timed while the previous one's library still occupies the cores
+    (OpenBLAS's threads spin for over 0.1 s after a call: fastconv's two-thread dense forward
+    took 300-400 us in that time against 135 us after it, AMD EPYC Zen 5)."""
     names = list(fns)
     loops = {name: _loops_for(fns[name], min_time) for name in names}
     samples: dict[K, list[float]] = {name: [] for name in names}
@@ -68,6 +74,10 @@ def measure(fns: dict[K, Callable[[], Any]], repeats: int, min_time: float) -> d
         for rep in range(repeats):
             shift = rep % len(names)
             for name in names[shift:] + names[:shift]:
+                if settle > 0:
+                    end = time.perf_counter() + settle
+                    while time.perf_counter() < end:
+                        fns[name]()
                 samples[name].append(_run(fns[name], loops[name]) / loops[name])
     finally:
         if gc_was_enabled:

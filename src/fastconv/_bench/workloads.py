@@ -38,6 +38,7 @@ PEERS = ("numpy", "scipy", "torch", "onnxruntime")
 LAYOUT_IMPLS = ("fastconv NCHW", "fastconv NHWC", "torch NCHW", "torch channels_last")
 POOL_IMPLS = LAYOUT_IMPLS + ("numpy",)
 RELU_IMPLS = ("fastconv", "numpy", "torch")
+DENSE_IMPLS = ("fastconv", "numpy")
 DROPIN_IMPLS = ("fastconv", "numpy", "scipy")
 SMALL_IMPLS = ("fastconv", "numpy", "scipy", "torch", "onnxruntime")
 
@@ -229,6 +230,31 @@ def relu_impls(case, n_elems: int, names=RELU_IMPLS, seed: int = SEED) -> dict[s
         "fastconv": lambda: Impl("fastconv", lambda: fastconv.relu(x)),
         "numpy": lambda: Impl("numpy", lambda: np.maximum(x, np.float32(0))),
         "torch": _peer("torch", build_torch),
+    })
+
+
+# ---- dense ---------------------------------------------------------------------
+def dense_impls(case, batch: int, names=DENSE_IMPLS, seed: int = SEED) -> dict[str, Impl]:
+    """One product of a Dense layer's training step: fastconv.nn.dense or nn.dense_backward
+    asked for that product alone, against NumPy's matmul on the same arrays (kernel.T and x.T
+    are views, as a NumPy user writes them)."""
+    rng = np.random.default_rng(seed)
+    k, m = case.in_features, case.out_features
+    x = rng.standard_normal((batch, k), dtype=np.float32)
+    w = rng.standard_normal((k, m), dtype=np.float32) * np.float32(1 / np.sqrt(k))
+    gy = rng.standard_normal((batch, m), dtype=np.float32)
+    nn = fastconv.nn
+    if case.product == "forward":
+        fc_fn, np_fn, pick = functools.partial(nn.dense, x, w), lambda: x @ w, None
+    else:
+        at = 0 if case.product == "grad_x" else 1
+        mask = (at == 0, at == 1, False)
+        fc_fn, pick = functools.partial(nn.dense_backward, gy, x, w, output_mask=mask), at
+        np_fn = (lambda: gy @ w.T) if at == 0 else (lambda: x.T @ gy)
+    return _select(names, {
+        "fastconv": lambda: Impl("fastconv", fc_fn,
+                                 np.asarray if pick is None else (lambda g: np.asarray(g[pick]))),
+        "numpy": lambda: Impl("numpy", np_fn),
     })
 
 
