@@ -42,6 +42,20 @@ cd "$root"
 # -k "not plot": matplotlib's own (uninstrumented) C++ extension aborts when
 # loaded under the ASan runtime; the plot tests exercise no fastconv kernel.
 # --ignore tests/test_leaks.py: RSS means nothing under ASan, whose quarantine holds
-# freed memory (256 MiB by default); tools/leaks.py measures the normal build.
+# freed memory (256 MiB by default); tools/leaks.py measures the normal build. For the
+# same reasons the test that caps the address space a few MiB above what the process
+# has mapped is left out (under ASan the cap is used up by the quarantine and the
+# redzones, and NumPy's own allocations fail after the part that tests fastconv), and
+# so is the one that bounds a large model's load by its peak RSS (the quarantine keeps
+# the freed read buffers: 100 MiB where the normal build stays within 32).
+# The tests that os.fork() the test process itself (test_files.py's racing and killed
+# writers) are left out too: GCC 12's ASan allocator takes no lock across fork, so a
+# child forked while another thread of the (many-threaded) test process held it waits
+# for it forever (seen: a child blocked in the allocator under zlib's deflateInit2).
+# The normal build runs all of them in CI; test_fork.py's children are fresh processes.
 LD_PRELOAD="$asan" "$venv/bin/python" -m pytest tests -q -x -p no:cacheprovider -k "not plot" \
-  --ignore tests/test_leaks.py
+  --ignore tests/test_leaks.py \
+  --deselect tests/test_fork.py::test_refused_thread_creation_is_a_python_exception_and_the_process_survives \
+  --deselect tests/test_files.py::test_one_hundred_races_of_threads_and_processes_each_leave_a_loadable_model \
+  --deselect tests/test_files.py::test_a_writer_killed_at_random_points_never_costs_the_old_file \
+  --deselect tests/test_hostile_files.py::test_a_legitimate_larger_model_loads_in_memory_near_its_size
