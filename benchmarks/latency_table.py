@@ -223,8 +223,13 @@ def section(report: Json, rows: list[Json], command: str) -> str:
              (f"- method: threads {', '.join(map(str, threads))} set alike for fastconv, PyTorch and "
               "BLAS, and ONNX Runtime's intra_op_num_threads (inter_op 1, sequential execution); "
               f"implementations interleaved round-robin; median per call of {repeats}, each a "
-              f"loop of the call lasting ≥ {report['min_time_s']:g} s, after warm-up; every call "
-              "allocates its output; ratio = peer time ÷ fastconv time (> 1: fastconv faster)"),
+              f"loop of the call lasting ≥ {report['min_time_s']:g} s, after warm-up; "
+              + ("" if report["mode"] == "smoke" else
+                 f"predict's timed loops each follow {workloads.SETTLE_PREDICT:g} s of untimed calls "
+                 "of the same implementation (the peers' threads spin on the cores after their "
+                 "calls); ")
+              + "every call allocates its output; ratio = peer time ÷ fastconv time (> 1: fastconv "
+              "faster)"),
              ("- predict: the lecture CNN (Conv2D(28, 3×3) → MaxPooling2D → Flatten → Dense(128, "
               "relu) → Dropout(0.2) → Dense(10, softmax)) as fastconv.models.Sequential, "
               f"`model.predict(x, batch_size={batch}, verbose=0)`, against its torch.nn.Sequential "

@@ -231,7 +231,11 @@ def main(argv=None) -> int:
                                      for n, g in machine.copy_gbps.items())
          + f" (streaming copy of {machine.copy_bytes >> 20} MiB, read + write)"],
         ["method", f"threads {', '.join(map(str, args.threads))} set alike for fastconv, PyTorch and "
-                   f"BLAS; implementations interleaved round-robin; {cli.method_note(args)}"],
+                   f"BLAS; implementations interleaved round-robin; {cli.method_note(args)}"
+                   + ("" if args.mode == "smoke" else
+                      f"; the dense rows' timed runs each follow {workloads.SETTLE_BLAS:g} s of untimed "
+                      "calls of the same implementation (OpenBLAS's threads spin on the cores after "
+                      "its calls)")],
         ["machine load", f"other processes took {fmt_share(run_load.share())} of all CPU time during "
                          "the run; load average "
                          + ("?" if load_start is None else f"{load_start:.2f} at start, {load_end:.2f} at end")],

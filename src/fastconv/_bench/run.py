@@ -54,7 +54,9 @@ class Area:
     unit: str | None = None  # "GFLOP/s" (% of FMA peak), "GB/s" (% of copy bandwidth), or None
     amount: Callable[[Any, Any], float] | None = None  # flops or bytes per call
     unavailable: Callable[[], str] = lambda: ""  # why this build cannot run it, or ""
-    settle: float = 0.0  # seconds of untimed calls before each timed run (timing.measure)
+    # seconds of untimed calls before each timed run of a case (timing.measure's settle): where
+    # a peer's threads spin on the cores after its calls
+    settle: Callable[[Any], float] = lambda case: 0.0
 
 
 AREAS = {a.name: a for a in (
@@ -67,7 +69,7 @@ AREAS = {a.name: a for a in (
          "GB/s", lambda c, n: c.amount(n)),
     Area("dense", "dense products of the lecture CNN's training step, float32", DENSE_CASES,
          workloads.dense_impls, workloads.DENSE_IMPLS, "GFLOP/s", lambda c, n: c.flops(n),
-         settle=0.15),
+         settle=lambda case: workloads.SETTLE_BLAS),
     Area("max_pool2d", "max_pool2d, float32", POOL_CASES, workloads.pool_impls,
          workloads.POOL_IMPLS, "GB/s", lambda c, n: c.amount(n)),
     Area("dropins", "drop-ins against NumPy and SciPy, float64", DROPIN_CASES,
@@ -80,7 +82,8 @@ AREAS = {a.name: a for a in (
          [c for c in FAMILY_CASES if c.area == "signal"], workloads.family_impls,
          ("fastconv", "scipy")),
     Area("small", "small work: per-call latency (the lecture CNN's predict, drop-ins, relu, conv2d)",
-         SMALL_CASES, workloads.small_impls, workloads.SMALL_IMPLS),
+         SMALL_CASES, workloads.small_impls, workloads.SMALL_IMPLS,
+         settle=lambda case: workloads.SETTLE_PREDICT if case.op == "predict" else 0.0),
 )}
 
 
@@ -189,7 +192,7 @@ def run_area(area: Area, peers, threads: list[int], mode: str, repeats: int, min
                 here = {name: impl.at(n) for name, impl in impls.items()}
                 ready = {name: i.fn for name, i in here.items() if i.fn is not None}
                 error = workloads.worst_rel_error(here)
-                settle = area.settle if mode != "smoke" else 0.0
+                settle = area.settle(case) if mode != "smoke" else 0.0
                 timings = timing.measure(ready, repeats, min_time, settle) if ready else {}
             row = Row(area.name, case.name, case.label(size), n, amount, timings, missing, error,
                       load.share())

@@ -41,6 +41,13 @@ RELU_IMPLS = ("fastconv", "numpy", "torch")
 DENSE_IMPLS = ("fastconv", "numpy")
 DROPIN_IMPLS = ("fastconv", "numpy", "scipy")
 SMALL_IMPLS = ("fastconv", "numpy", "scipy", "torch", "onnxruntime")
+# Seconds of untimed calls of an implementation before each of its timed runs, where a peer's
+# threads keep spinning on the cores after its calls and would be timed as part of the next
+# implementation's run (timing.measure's settle). After NumPy's matmul at 2 threads OpenBLAS's
+# spin for about 0.13 s; after ONNX Runtime's and PyTorch's predict at 2 threads, fastconv's
+# predict of 10,000 images took 38.0 ms against 35.3 ms with 0.3 s of settling (AMD EPYC Zen 5).
+SETTLE_BLAS = 0.15
+SETTLE_PREDICT = 0.3
 
 _INSTALL = {"torch": "pip install torch (fastconv's 'test' extra pins 2.13.0)",
             "scipy": "pip install scipy", "numpy": "pip install numpy",
