@@ -17,7 +17,8 @@
  * with A(i) = a + i * a_rstride read in place, B(p, j) = b[p * b_ps + j * b_js]
  * packed NR columns at a time, and C stored to c[i * c_is + j * c_js]: straight
  * from the microkernel when c_js == 1, else (the transposed results of the
- * forward and input products) from a scratch block, transposed, with the bias.
+ * forward and input products, c_is == 1) from a scratch block, transposed, with
+ * the bias.
  * Every output element is written by one task, so results do not depend on
  * the thread count.
  *
@@ -162,24 +163,14 @@ static void LOCAL(dense_gemm_groups)(void *arg, int tid, int64_t t0, int64_t t1)
     }
     LOCAL(dense_rows)(g->uk, g->a, g->R, g->a_rstride, g->a_pstride, r0, r1, g->K, g->bpack, qc,
                       g->cbuf + r0 * ld, ld);
-    /* this group's rows of C^T -> c, then the bias (the same one addition per element) */
-    if (g->c_is == 1) {
-      LOCAL(transpose)(g->cbuf + r0 * ld, ld, g->c + q0 * g->c_js + r0, g->c_js, qc, r1 - r0);
-      if (g->bias)
-        for (int64_t j = 0; j < qc; j++) {
-          T *dst = g->c + (q0 + j) * g->c_js;
-          for (int64_t i = r0; i < r1; i++) dst[i] += g->bias[i];
-        }
-      continue;
-    }
-    for (int64_t j = 0; j < qc; j++) {
-      T *dst = g->c + (q0 + j) * g->c_js;
-      const T *src = g->cbuf + j;
-      if (g->bias)
-        for (int64_t i = r0; i < r1; i++) dst[i * g->c_is] = src[i * ld] + g->bias[i];
-      else
-        for (int64_t i = r0; i < r1; i++) dst[i * g->c_is] = src[i * ld];
-    }
+    /* this group's rows of C^T -> c (c_is == 1: dense_gemm), then the bias (the same one
+     * addition per element) */
+    LOCAL(transpose)(g->cbuf + r0 * ld, ld, g->c + q0 * g->c_js + r0, g->c_js, qc, r1 - r0);
+    if (g->bias)
+      for (int64_t j = 0; j < qc; j++) {
+        T *dst = g->c + (q0 + j) * g->c_js;
+        for (int64_t i = r0; i < r1; i++) dst[i] += g->bias[i];
+      }
   }
 }
 
@@ -231,6 +222,9 @@ static int LOCAL(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_
                              int64_t c_is, int64_t c_js, const T *bias) {
   const fc_ukernel_table *tab = fc_table();
   const int direct = c_js == 1 && !bias;
+  /* stored straight, or a transposed result whose rows are contiguous (the forward and
+   * input products): the transposing store of dense_gemm_groups takes only that */
+  if (!direct && c_is != 1) return FC_EINVAL;
   fc_plan pl;
   const int st = LOCAL(dense_gemm_plan)(R, Q, K, direct, tab, &pl);
   if (st != FC_OK) return st;
