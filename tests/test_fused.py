@@ -135,6 +135,11 @@ CONV_POOL = [
     # a leftover conv row and column, a single pooled pixel
     (3, 11, 16, 1, 70, 3, 3, 1, 0, 1, 1, (2, 2)),
     (2, 4, 4, 1, 5, 3, 3, 1, 0, 1, 1, (2, 2)),
+    # the last 16 filters or fewer go several pooled pixels at a time (13 a row:
+    # groups of 4 + 3 + 3 + 3; 10: 4 + 3 + 3; 5: 3 + 2)
+    (2, 28, 28, 1, 16, 3, 3, 1, 0, 1, 1, (2, 2)),
+    (2, 12, 22, 1, 48, 3, 3, 1, 0, 1, 1, (2, 2)),
+    (1, 12, 11, 1, 9, 3, 3, 1, 0, 1, 1, (2, 2)),
 ]
 
 

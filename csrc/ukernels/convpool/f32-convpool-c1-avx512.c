@@ -6,8 +6,9 @@
  * pooling pass cost as much as the arithmetic; here a pooled output's four
  * conv values stay in registers.
  *
- * Forward, one pooled output row: for 32 channels at a time, the 9 taps'
- * weight vectors stay in registers; for each pooled pixel the four window
+ * Forward, one pooled output row: for 32 channels at a time (the last 16 or
+ * fewer alone, several pixels at a time), the 9 taps' weight vectors stay in
+ * registers; for each pooled pixel the four window
  * places accumulate bias + sum over taps (dy, dx) in that order, one fused
  * multiply-add each -- the indirect GEMM's order, so the values are its
  * values bit for bit -- then the maximum and its window code by the
@@ -82,12 +83,85 @@ static inline __attribute__((always_inline)) void convpool_pixel(
   }
 }
 
+/* The max-pool of one pooled pixel's four window places a[0..3] (m: the live
+ * lanes) to y and, when `coded` (a constant once inlined: each caller's loop
+ * keeps only its own branch), its window codes to code. */
+static inline __attribute__((always_inline)) void pool_pixel(const __m512 *a, __mmask16 m, float *y,
+                                                             uint8_t *code, int coded) {
+  if (!coded) { /* values only (inference): see the comment at the top */
+    const __m512 top = _mm512_max_ps(a[3], _mm512_max_ps(a[2], _mm512_max_ps(a[1], a[0])));
+    const __mmask16 nan = _mm512_mask_cmp_ps_mask(m, a[0], a[1], _CMP_UNORD_Q) |
+                          _mm512_mask_cmp_ps_mask(m, a[2], a[3], _CMP_UNORD_Q);
+    if (!nan) {
+      _mm512_mask_storeu_ps(y, m, top);
+      return;
+    }
+  }
+  __m512 best = a[0];
+  __m512i at = _mm512_setzero_si512();
+  for (int q = 1; q < 4; q++) {
+    const __mmask16 t = _mm512_cmp_ps_mask(a[q], best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(a[q], a[q], _CMP_UNORD_Q);
+    best = _mm512_mask_mov_ps(best, t, a[q]);
+    at = _mm512_mask_mov_epi32(at, t, _mm512_set1_epi32(q));
+  }
+  _mm512_mask_storeu_ps(y, m, best);
+  if (coded) _mm512_mask_cvtepi32_storeu_epi8(code, m, at);
+}
+
+/* NP (1-4, a constant once inlined) neighbouring pooled pixels, 16 channels (m:
+ * the live lanes): xp the first pixel's 4x4 input patch's first value (the
+ * next pixel's starts two columns on), w the taps' weights, b the bias; y,
+ * code (ldy apart per pixel) as pool_pixel. 4 * NP accumulators, one per
+ * window place, each a chain of nine fused multiply-adds. convpool_pixel's 32
+ * channels give 8 chains per pixel, enough to keep two FMA pipes busy; a block
+ * of 16 channels or fewer gives one pixel only 4, so its pixels go several at
+ * a time: for 16 channels 1.9x faster at inference, 1.3x with codes (AMD EPYC
+ * Zen 5, in L1, 13 pooled pixels a row). */
+static inline __attribute__((always_inline)) void convpool_pixels(
+    int NP, const float *xp, size_t ldx, const __m512 *w, __m512 b, __mmask16 m, float *y,
+    uint8_t *code, size_t ldy, int coded) {
+  __m512 a[4][4];
+  for (int p = 0; p < NP; p++)
+    for (int q = 0; q < 4; q++) a[p][q] = b;
+  for (int dy = 0; dy < 3; dy++)
+    for (int dx = 0; dx < 3; dx++)
+      for (int p = 0; p < NP; p++)
+        for (int q = 0; q < 4; q++) {
+          const __m512 v = _mm512_set1_ps(xp[(size_t)(q / 2 + dy) * ldx + (size_t)(2 * p + q % 2 + dx)]);
+          a[p][q] = _mm512_fmadd_ps(v, w[dy * 3 + dx], a[p][q]);
+        }
+  for (int p = 0; p < NP; p++) pool_pixel(a[p], m, y + (size_t)p * ldy, coded ? code + (size_t)p * ldy : NULL, coded);
+}
+
+/* pw pooled pixels of one block of at most 16 channels, in ceil(pw / 4) groups
+ * as even as they go (13 = 4 + 3 + 3 + 3): no group of one pixel while a row
+ * has more. */
+static inline __attribute__((always_inline)) void convpool_row16(
+    const float *x, size_t ldx, size_t pw, const __m512 *w, __m512 b, __mmask16 m, float *y,
+    uint8_t *code, size_t ldy, int coded) {
+  const size_t groups = (pw + 3) / 4;
+  for (size_t g = 0, px = 0; g < groups; g++) {
+    const size_t np = pw / groups + (g < pw % groups);
+    float *yp = y + px * ldy;
+    uint8_t *cp = coded ? code + px * ldy : NULL;
+    const float *xp = x + 2 * px;
+    switch (np) {
+      case 4: convpool_pixels(4, xp, ldx, w, b, m, yp, cp, ldy, coded); break;
+      case 3: convpool_pixels(3, xp, ldx, w, b, m, yp, cp, ldy, coded); break;
+      case 2: convpool_pixels(2, xp, ldx, w, b, m, yp, cp, ldy, coded); break;
+      default: convpool_pixels(1, xp, ldx, w, b, m, yp, cp, ldy, coded); break;
+    }
+    px += np;
+  }
+}
+
 /* x: the pooled row's first input row (stride ldx); w: (3, 3, 1, K); bias: K
  * values or NULL; y, code (code may be NULL): pw pooled pixels of K channels. */
 void fc_f32_convpool_c1_ukernel__avx512(const float *x, size_t ldx, size_t pw, size_t K,
                                         const float *w, const float *bias, float *y,
                                         uint8_t *code) {
-  for (size_t k0 = 0; k0 < K; k0 += 32) {
+  size_t k0 = 0;
+  for (; k0 + 16 < K; k0 += 32) {
     const __mmask16 m0 = lanes16((int64_t)(K - k0)), m1 = lanes16((int64_t)(K - k0) - 16);
     __m512 w0[9], w1[9];
     for (int t = 0; t < 9; t++) {
@@ -103,6 +177,16 @@ void fc_f32_convpool_c1_ukernel__avx512(const float *x, size_t ldx, size_t pw, s
     else
       for (size_t px = 0; px < pw; px++)
         convpool_pixel(x + 2 * px, ldx, w0, w1, b0, b1, m0, m1, y + px * K + k0, NULL, 0);
+  }
+  if (k0 < K) { /* the last 16 channels or fewer */
+    const __mmask16 m = lanes16((int64_t)(K - k0));
+    __m512 wk[9];
+    for (int t = 0; t < 9; t++) wk[t] = _mm512_maskz_loadu_ps(m, w + t * K + k0);
+    const __m512 b = bias ? _mm512_maskz_loadu_ps(m, bias + k0) : _mm512_setzero_ps();
+    if (code)
+      convpool_row16(x, ldx, pw, wk, b, m, y + k0, code + k0, K, 1);
+    else
+      convpool_row16(x, ldx, pw, wk, b, m, y + k0, NULL, K, 0);
   }
 }
 
