@@ -12,6 +12,8 @@ import pytest
 import fastconv
 from fastconv import _kernels
 
+import reference
+
 
 def _sizes(tile: int) -> list[int]:
     return sorted({max(1, tile - 1), tile, tile + 1, 2 * tile, 13})
@@ -46,3 +48,50 @@ def test_every_tile_at_its_edges(dtype, isa, rng, restore_threads):
         finally:
             _kernels.tune_force(None)
     assert checked == sum(len(_sizes(mr)) * len(_sizes(nr)) for mr, nr in tiles)
+
+
+# (n, h, w, c, k, r, stride, padding, groups): output images whose pixels leave
+# every tile's last row panel part empty, deep enough for the panels to run on
+# across images (merged kernel rows, 1x1, stride 2, two groups, one image row)
+BATCH_PANELS = [
+    (3, 7, 7, 128, 96, 3, 1, 1, 1),
+    (5, 9, 9, 64, 80, 3, 1, 0, 1),
+    (4, 13, 13, 32, 130, 1, 1, 0, 1),
+    (3, 11, 11, 64, 64, 3, 2, 1, 1),
+    (2, 5, 5, 128, 128, 3, 1, 1, 2),
+    (7, 1, 9, 64, 64, 1, 1, 0, 1),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", BATCH_PANELS, ids=lambda c: "-".join(map(str, c)))
+def test_panels_across_images_give_each_image_its_own_bits(case, dtype, isa, rng, restore_threads):
+    """Pixel panels that hold the end of one image and the start of the next sum
+    each output as the image alone does (n = 1 never runs on across images), to
+    the bit, on every tile and at 1 and 2 threads; and the batch is the float64
+    reference's."""
+    n, h, w, c, k, r, stride, padding, groups = case
+    tol = {"float32": 1e-5, "float64": 1e-13}[dtype]
+    x = rng.standard_normal((n, h, w, c)).astype(dtype)
+    wt = rng.standard_normal((r, r, c // groups, k)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+    want = reference.conv2d(x.transpose(0, 3, 1, 2), wt.transpose(3, 2, 0, 1), b, stride, padding,
+                            groups=groups).transpose(0, 2, 3, 1)
+    for variant, (mr, nr) in enumerate(_kernels.igemm_tiles(dtype)):
+        _kernels.tune_force(("conv2d", isa, dtype, -1, 1, 1, variant))
+        try:
+            for threads in (1, 2):
+                fastconv.set_num_threads(threads)
+                got = fastconv.conv2d(x, wt, b, stride, padding, groups=groups, layout="NHWC")
+                ran = _kernels.last_plan()
+                what = f"tile {mr}x{nr} ({isa}), {threads} threads"
+                if (got.shape[1] * got.shape[2]) % mr:
+                    assert "batch_panels" in ran["flags"], f"{what}: {ran}"
+                for i in range(n):
+                    alone = fastconv.conv2d(x[i:i + 1], wt, b, stride, padding, groups=groups,
+                                            layout="NHWC")
+                    assert "batch_panels" not in _kernels.last_plan()["flags"]
+                    np.testing.assert_array_equal(got[i:i + 1], alone, err_msg=f"{what}, image {i}")
+                np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10, err_msg=what)
+        finally:
+            _kernels.tune_force(None)

@@ -198,7 +198,7 @@ typedef struct {
   T *y;
   const T **ind; /* the shared pointer table, or NULL: one per task */
   LOCAL(igemm_entry) ukernel;
-  int merge, shared_ind;
+  int merge, shared_ind, batch; /* batch: pixel blocks over all images (FC_PLAN_BATCH_PANELS) */
   int64_t ks, kc, npad, a_stride, nblocks, pblock, tblock, ntasks;
   atomic_int failed;
 } LOCAL(igemm_ctx);
@@ -209,7 +209,9 @@ static void LOCAL(igemm_thread)(void *arg, int tid, int team) {
   const fc_conv2d_params *p = c->p;
   const int nchw = p->layout == FC_NCHW;
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
-  const int64_t P = p->oh * p->ow, kd = c->ks * c->kc, ks = c->ks;
+  /* pixels of one image, or of the batch when blocks run on across images
+   * (the pointers then hold each pixel's image, and image 0 is "the" image) */
+  const int64_t P = p->oh * p->ow * (c->batch ? p->n : 1), kd = c->ks * c->kc, ks = c->ks;
   const int64_t img_in = p->h * p->w * p->c, img_out = P * p->k, pblock = c->pblock;
   const T **own = c->shared_ind ? NULL : fc_alloc((size_t)(pblock * ks) * sizeof(T *));
   /* NCHW output: tiles land in a cache-resident pixels x channels block,
@@ -236,6 +238,23 @@ static void LOCAL(igemm_thread)(void *arg, int tid, int team) {
   free(blkbuf);
 }
 
+/* Whether pixel blocks run on across images: for NHWC when an image's pixels
+ * leave the last row panel part empty (the tile computes its empty rows, on
+ * zeros) and one pointer table for the whole batch is small. The output's
+ * pixels are contiguous across images in NHWC, so a panel may hold the last
+ * pixels of one image and the first of the next: (8,14,14,256) by 256 3x3
+ * filters on the 6x64 tile fills 262 panels for its 1,568 pixels instead of 8
+ * x 33, 1% less work, and 7x7 images 9% less. Each output is the same sum in
+ * the same order either way. */
+static int LOCAL(igemm_batch_panels)(const fc_conv2d_params *p, int64_t mr, int64_t ks, int64_t kc) {
+  const int64_t P = p->oh * p->ow;
+  int64_t all;
+  /* the table costs a pointer copy per pixel and tap, which a pixel's depth
+   * kc by the group's kg channels must dwarf */
+  return p->layout == FC_NHWC && p->n > 1 && P % mr != 0 && kc * (p->k / p->groups) >= 4096 &&
+         fc_mul(p->n, P, &all) && fc_ceil_div(all, mr) * mr <= (((int64_t)1 << 20) / ks);
+}
+
 /* The indirect GEMM's plan: tile, pixel blocks, tap blocks, the pointer table. */
 int LOCAL(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, fc_plan *pl) {
   const int nchw = p->layout == FC_NCHW, merge = LOCAL(igemm_merge_rows)(p);
@@ -248,19 +267,31 @@ int LOCAL(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, fc
   const LOCAL(igemm_entry) ukernel = tab->TABLE(igemm)[variant];
   const size_t mr = ukernel.mr, nr = ukernel.nr;
   const int64_t npad = fc_ceil_div(kg, (int64_t)nr) * (int64_t)nr;
-  /* pixel blocks of up to 256, fewer when that would leave threads idle */
+  /* pixel blocks of up to 256, fewer when that would leave threads idle; over
+   * the batch, blocks as even as whole panels allow, a multiple of the threads
+   * in number (each thread takes a run of them) */
+  const int batch = LOCAL(igemm_batch_panels)(p, (int64_t)mr, ks, kc);
+  const int64_t images = batch ? 1 : p->n, pixels = batch ? p->n * P : P; /* fits: batch_panels */
   int64_t pblock = fc_ceil_div(256, (int64_t)mr) * (int64_t)mr;
   const int64_t nthreads_max = fc_get_num_threads();
-  while (pblock > (int64_t)mr && p->n * g_count * fc_ceil_div(P, pblock) < 4 * nthreads_max)
+  if (batch) {
+    const int64_t panels = fc_ceil_div(pixels, (int64_t)mr);
+    int64_t want = fc_max64(fc_ceil_div(panels, pblock / (int64_t)mr), 4 * nthreads_max / g_count);
+    want = fc_min64(panels, fc_ceil_div(want, nthreads_max) * nthreads_max);
+    pblock = fc_ceil_div(panels, want) * (int64_t)mr;
+  }
+  while (pblock > (int64_t)mr && images * g_count * fc_ceil_div(pixels, pblock) < 4 * nthreads_max)
     pblock -= (int64_t)mr;
-  const int64_t nblocks = fc_ceil_div(P, pblock), ntasks = p->n * g_count * nblocks;
+  const int64_t nblocks = fc_ceil_div(pixels, pblock), ntasks = images * g_count * nblocks;
   /* One pointer table for all images and groups when it is small enough
    * (the usual case), else one per task, built for its block only. */
   const int64_t ppad = fc_ceil_div(P, (int64_t)mr) * (int64_t)mr;
   int64_t nptr, wsize, tmp;
   if (!fc_mul(ppad, ks, &nptr)) return FC_EOVERFLOW;
   if (!fc_mul(npad, kd, &tmp) || !fc_mul(tmp, g_count, &wsize)) return FC_EOVERFLOW;
-  const int shared_ind = nptr <= ((int64_t)1 << 22);
+  const int shared_ind = batch || nptr <= ((int64_t)1 << 22);
+  /* the batch's table, built from image 0's */
+  if (batch) nptr += fc_ceil_div(pixels, (int64_t)mr) * (int64_t)mr * ks;
   const int64_t a_stride = nchw ? p->h * p->w : 1;
   pl->algorithm = fc_alg_igemm;
   pl->kernel_fn = FC_UKERNEL_FN(ukernel.fn);
@@ -269,7 +300,8 @@ int LOCAL(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, fc
   pl->depth_block = kc, pl->row_block = pblock, pl->tasks = ntasks;
   pl->tap_block = LOCAL(igemm_tap_block)(ks, kc);
   pl->flags = (merge ? FC_PLAN_MERGE_ROWS : 0u) | (shared_ind ? FC_PLAN_SHARED_POINTERS : 0u) |
-              (nchw ? FC_PLAN_TRANSPOSED_OUT : 0u) | (tuned ? FC_PLAN_TUNED_TILE : 0u);
+              (nchw ? FC_PLAN_TRANSPOSED_OUT : 0u) | (tuned ? FC_PLAN_TUNED_TILE : 0u) |
+              (batch ? FC_PLAN_BATCH_PANELS : 0u);
   pl->threads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), ntasks);
   /* packed weights, the zero row, the pointer table(s), the NCHW blocks */
   int64_t bytes = fc_sat_mul(wsize, (int64_t)sizeof(T));
@@ -307,35 +339,61 @@ int LOCAL(conv2d_igemm)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
                         const fc_plan *pl, const T *x, const T *w_rsck, const T *bias, T *y) {
   const int nchw = p->layout == FC_NCHW, merge = (pl->flags & FC_PLAN_MERGE_ROWS) != 0;
   const int shared_ind = (pl->flags & FC_PLAN_SHARED_POINTERS) != 0;
+  const int batch = (pl->flags & FC_PLAN_BATCH_PANELS) != 0;
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
   const int64_t ks = merge ? p->r : p->r * p->s, kc = merge ? p->s * cg : cg;
   const int64_t P = p->oh * p->ow, kd = ks * kc;
   const LOCAL(igemm_entry) ukernel = tab->TABLE(igemm)[pl->variant];
   const size_t mr = ukernel.mr, nr = ukernel.nr;
   const int64_t npad = fc_ceil_div(kg, (int64_t)nr) * (int64_t)nr;
-  const int64_t pblock = pl->row_block, nblocks = fc_ceil_div(P, pblock);
-  const int64_t nptr = fc_ceil_div(P, (int64_t)mr) * (int64_t)mr * ks; /* fits: the plan */
+  const int64_t pixels = batch ? p->n * P : P, pblock = pl->row_block;
+  const int64_t nblocks = fc_ceil_div(pixels, pblock);
+  const int64_t ppad = fc_ceil_div(P, (int64_t)mr) * (int64_t)mr; /* fits: the plan */
+  const int64_t nptr = fc_ceil_div(pixels, (int64_t)mr) * (int64_t)mr * ks;
   const int64_t wsize = npad * kd * g_count;
   T *wpack = fc_alloc((size_t)wsize * sizeof(T));
   /* a zero row as long as a strided row; calloc's untouched pages cost nothing */
   const int64_t hw = p->h * p->w, a_stride = nchw ? hw : 1;
   T *zero = calloc((size_t)((kc - 1) * a_stride + 1), sizeof(T));
   const T **ind = shared_ind ? fc_alloc((size_t)nptr * sizeof(T *)) : NULL;
-  if (!wpack || !zero || (shared_ind && !ind)) {
+  const T **ind0 = batch ? fc_alloc((size_t)(ppad * ks) * sizeof(T *)) : NULL;
+  if (!wpack || !zero || (shared_ind && !ind) || (batch && !ind0)) {
     free(wpack);
     free(zero);
     free((void *)ind);
+    free((void *)ind0);
     return FC_ENOMEM;
   }
   /* (column j, depth kk) at kk * k + g * kg + j */
   LOCAL(wpack_ctx) wc = {w_rsck, wpack, kg, kd, p->k, npad, npad / (int64_t)nr, nr};
   const int rp = fc_parallel_for(pl->threads, g_count * wc.panels, 0, LOCAL(wpack_tasks), &wc);
   if (rp != FC_OK) {
-    free(wpack), free(zero), free((void *)ind);
+    free(wpack), free(zero), free((void *)ind), free((void *)ind0);
     return rp;
   }
-  if (shared_ind) LOCAL(igemm_pointers)(p, x, zero, 0, P, mr, merge, ind);
-  LOCAL(igemm_ctx) c = {p, x, zero, wpack, bias, y, ind, ukernel, merge, shared_ind, ks, kc,
+  if (batch) { /* image 0's table, then each pixel of the batch at its place in the panels */
+    LOCAL(igemm_pointers)(p, x, zero, 0, P, mr, merge, ind0);
+    const int64_t img_in = p->h * p->w * p->c, imr = (int64_t)mr, all = p->n * P;
+    const T **to = ind;
+    int64_t lane = 0;
+    for (int64_t ni = 0; ni < p->n; ni++) {
+      const T **from = ind0;
+      for (int64_t q0 = 0, from_lane = 0; q0 < P; q0++) {
+        for (int64_t t = 0; t < ks; t++) {
+          const T *a = from[t * imr + from_lane];
+          to[t * imr + lane] = a == zero ? zero : a + ni * img_in;
+        }
+        if (++from_lane == imr) from_lane = 0, from += ks * imr;
+        if (++lane == imr) lane = 0, to += ks * imr;
+      }
+    }
+    for (int64_t q = all; q < nptr / ks; q++, lane++) /* the last panel's lanes past the batch */
+      for (int64_t t = 0; t < ks; t++) to[t * imr + lane] = zero;
+    free((void *)ind0);
+  } else if (shared_ind) {
+    LOCAL(igemm_pointers)(p, x, zero, 0, P, mr, merge, ind);
+  }
+  LOCAL(igemm_ctx) c = {p, x, zero, wpack, bias, y, ind, ukernel, merge, shared_ind, batch, ks, kc,
                         npad, a_stride, nblocks, pblock, pl->tap_block, pl->tasks, 0};
   const int r = fc_parallel(pl->threads, LOCAL(igemm_thread), &c);
   free(wpack);
