@@ -247,12 +247,15 @@ static void LOCAL(igemm_thread)(void *arg, int tid, int team) {
  * x 33, 1% less work, and 7x7 images 9% less. Each output is the same sum in
  * the same order either way. */
 static int LOCAL(igemm_batch_panels)(const fc_conv2d_params *p, int64_t mr, int64_t ks, int64_t kc) {
-  const int64_t P = p->oh * p->ow;
+  const int64_t P = p->oh * p->ow, ppad = fc_ceil_div(P, mr) * mr;
   int64_t all;
-  /* the table costs a pointer copy per pixel and tap, which a pixel's depth
-   * kc by the group's kg channels must dwarf */
-  return p->layout == FC_NHWC && p->n > 1 && P % mr != 0 && kc * (p->k / p->groups) >= 4096 &&
-         fc_mul(p->n, P, &all) && fc_ceil_div(all, mr) * mr <= (((int64_t)1 << 20) / ks);
+  /* The batch's table costs a pointer copy per pixel and tap, about what 50
+   * multiply-adds cost, against the 2 kc kg flops a pixel-tap computes; the
+   * rows saved must be worth four times that: (8,56,56,64) by 64 3x3 (the
+   * last panel's 2 rows of 3,138, kc kg = 4,096) keeps a table per image */
+  return p->layout == FC_NHWC && p->n > 1 && P % mr != 0 &&
+         (ppad - P) * kc * (p->k / p->groups) >= 200 * ppad && fc_mul(p->n, P, &all) &&
+         fc_ceil_div(all, mr) * mr <= (((int64_t)1 << 20) / ks);
 }
 
 /* The indirect GEMM's plan: tile, pixel blocks, tap blocks, the pointer table. */
