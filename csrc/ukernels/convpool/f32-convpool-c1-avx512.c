@@ -115,7 +115,7 @@ static inline __attribute__((always_inline)) void pool_pixel(const __m512 *a, __
  * window place, each a chain of nine fused multiply-adds. convpool_pixel's 32
  * channels give 8 chains per pixel, enough to keep two FMA pipes busy; a block
  * of 16 channels or fewer gives one pixel only 4, so its pixels go several at
- * a time: for 16 channels 1.9x faster at inference, 1.3x with codes (AMD EPYC
+ * a time: for 16 channels 1.8x faster at inference, 1.35x with codes (AMD EPYC
  * Zen 5, in L1, 13 pooled pixels a row). */
 static inline __attribute__((always_inline)) void convpool_pixels(
     int NP, const float *xp, size_t ldx, const __m512 *w, __m512 b, __mmask16 m, float *y,
