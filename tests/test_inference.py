@@ -189,6 +189,51 @@ def test_lecture_model_over_many_batches_keeps_the_bits_and_matches_numpy(thread
     np.testing.assert_allclose(got, _numpy_forward(model, x), rtol=2e-4, atol=2e-5)
 
 
+class _SpyPlan:
+    """A plan that records the samples of each call of run and runs the real one."""
+
+    def __init__(self, plan, calls):
+        self.plan, self.calls, self.macs = plan, calls, plan.macs
+
+    def run(self, x, batch=0):
+        self.calls.append(len(x))
+        return self.plan.run(x, batch)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_predict_without_a_bar_calls_the_pass_per_share_of_work(threads, rng, monkeypatch,
+                                                                 restore_threads):
+    """Without a bar and with float32 samples (views, no cast copy), predict runs
+    as few calls of the pass as _PREDICT_CALL_MACS per thread allows (each call
+    packs the dense kernels); with a bar, or samples to cast, the groups of 2,048
+    samples a thread (at small batches) stay. Every way, each batch's bits are
+    those of the batch alone through the layers."""
+    from fastconv import models
+    fastconv.set_num_threads(threads)
+    model = _lecture()
+    _randomise(model, rng)
+    x = rng.standard_normal((6000, 28, 28, 1)).astype(np.float32)
+    want = np.concatenate([_layerwise(model, x[i:i + 8]) for i in range(0, len(x), 8)])
+    plan = _inference.forward_plan(model, x[:1])
+    assert plan.macs == 26 * 26 * 28 * 9 + 13 * 13 * 28 * 128 + 128 * 10, "the lecture's multiply-adds"
+    calls = []
+    monkeypatch.setattr(_inference, "forward_plan", lambda m, xb: _SpyPlan(plan, calls))
+    monkeypatch.setattr(models, "_PREDICT_CALL_MACS", plan.macs * 2500)  # 312 batches of 8 a thread
+    per_call = 312 * 8 * threads
+    np.testing.assert_array_equal(model.predict(x, batch_size=8, verbose=0), want)
+    assert calls == [per_call] * (6000 // per_call) + ([6000 % per_call] if 6000 % per_call else [])
+    small = 2048 * threads  # 256 batches of 8 a thread
+    for how in ({"verbose": 1}, {"verbose": 0, "cast": True}):
+        calls.clear()
+        xs = x.astype(np.float64) if how.pop("cast", False) else x
+        np.testing.assert_array_equal(model.predict(xs, batch_size=8, **how), want)
+        assert calls == [small] * (6000 // small) + [6000 % small], how
+    calls.clear()
+    monkeypatch.setattr(models, "_PREDICT_CALL_MACS", 1)  # less than the usual groups: those stay
+    np.testing.assert_array_equal(model.predict(x, batch_size=8, verbose=0), want)
+    assert calls == [small] * (6000 // small) + [6000 % small]
+
+
 def test_predict_over_batches_reports_every_batch(rng, capsys):
     model = _lecture()
     _randomise(model, rng)

@@ -1,7 +1,7 @@
 /* ==== a model's inference pass: the scratch it needs ==========================
  * The sizes of the caller's scratch for fc_*_forward and fc_*_forward_batches,
- * which do not depend on the dtype. The passes themselves are in
- * forward-template.h (f32-forward.c, f64-forward.c). */
+ * and a sample's work, which do not depend on the dtype. The passes themselves
+ * are in forward-template.h (f32-forward.c, f64-forward.c). */
 #include "forward-chain.h"
 
 int64_t fc_forward_batches_scratch_elems(int64_t n, int64_t batch, int n_steps,
@@ -22,4 +22,9 @@ int64_t fc_forward_scratch_elems(int64_t n, int n_steps, const fc_step *steps,
   if (need >= 0 && in_elems) *in_elems = first;
   if (need >= 0 && out_elems) *out_elems = final;
   return need;
+}
+
+int64_t fc_forward_macs(int n_steps, const fc_step *steps) {
+  int64_t first, final, half[2];
+  return fc_chain(n_steps, steps, &first, &final, half) < 0 ? -1 : fc_chain_macs(n_steps, steps);
 }

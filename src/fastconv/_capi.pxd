@@ -75,6 +75,7 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int64_t fc_forward_batches_scratch_elems(int64_t n, int64_t batch, int n_steps, const fc_step *steps)
     int fc_f32_forward_batches(int64_t n, int64_t batch, int n_steps, const fc_step *steps, const float *x, float *y, float *scratch, int64_t scratch_elems)
     int fc_f64_forward_batches(int64_t n, int64_t batch, int n_steps, const fc_step *steps, const double *x, double *y, double *scratch, int64_t scratch_elems)
+    int64_t fc_forward_macs(int n_steps, const fc_step *steps)
     int fc_f32_adam_update(int64_t n, float *p, const float *g, float *m, float *v, double alpha, double b1, double b2, double eps)
     int fc_f64_adam_update(int64_t n, double *p, const double *g, double *m, double *v, double alpha, double b1, double b2, double eps)
     int fc_f32_max_pool2d(const fc_pool2d_params *p, const float *x, float *y, int64_t *idx)

@@ -634,6 +634,11 @@ cdef class ForwardPlan:
         names = ("conv2d", "conv2d+maxpool", "max_pool2d", "dense", "activation")
         return tuple(names[self.steps[i].op] for i in range(self.n_steps))
 
+    @property
+    def macs(self):
+        """Multiply-adds of one sample through the pass (its conv2d and dense steps)."""
+        return fc_forward_macs(self.n_steps, self.steps)
+
     def __reduce__(self):
         # copy.deepcopy of a model copies its plans with its layers
         return (ForwardPlan, self.args)

@@ -267,6 +267,9 @@ int fc_f32_forward_batches(int64_t n, int64_t batch, int n_steps, const fc_step 
                            const float *x, float *y, float *scratch, int64_t scratch_elems);
 int fc_f64_forward_batches(int64_t n, int64_t batch, int n_steps, const fc_step *steps,
                            const double *x, double *y, double *scratch, int64_t scratch_elems);
+/* Multiply-adds of one sample through the chain (conv2d and dense steps;
+ * saturates at INT64_MAX), or -1 when the chain is inconsistent. */
+int64_t fc_forward_macs(int n_steps, const fc_step *steps);
 
 /* ---- optimizer: one Keras Adam step in place (alpha includes bias correction) */
 int fc_f32_adam_update(int64_t n, float *p, const float *g, float *m, float *v, double alpha,
