@@ -3,7 +3,9 @@ KeyboardInterrupt with every weight and the optimizer's state (Adam's moments, i
 iteration count) bitwise those of an uninterrupted run of exactly
 `optimizer.iterations` steps, `model.history` holding the completed epochs, and
 SIGINT's handler put back as it was. Training is bitwise reproducible at a fixed
-thread count, so the uninterrupted twin is an exact reference.
+thread count, so the uninterrupted twin is an exact reference. The moments are
+drawn in steps (a step, then a fraction of a step's time as this fit runs it), so a
+machine slowed by other work meanwhile moves them with it.
 
 30 trials take about 10 s; for a longer run (docs/reliability.md):
 INTERRUPT_TRIALS=300 pytest -s tests/test_interrupt.py -k random_moments"""
@@ -18,13 +20,14 @@ import numpy as np
 import pytest
 
 from fastconv import models, utils
+from fastconv.callbacks import Callback
 from fastconv._demo import lecture_model
 
 N, BATCH = 320, 32
 STEPS = N // BATCH            # steps per epoch
 SEED = 7                      # dropout masks (shuffle=False: nothing else is drawn)
 TRIALS = int(os.environ.get("INTERRUPT_TRIALS", "30"))
-REACH = 4.5 * STEPS           # the SIGINT lands within about this many steps of the start
+REACH = 45                    # the SIGINT lands in one of the first REACH steps (4.5 epochs)
 EPOCHS = 150                  # far more than REACH: the signal always finds fit running
 
 pytestmark = pytest.mark.skipif(
@@ -76,30 +79,51 @@ def uninterrupted(start, x, y, k: int):
     return model, history
 
 
-def fit_until_sigint(model, x, y, delay: float, via: str, verbose: int) -> bool:
-    """fit, with SIGINT sent `delay` seconds after it is called (to the main thread by
-    pthread_kill, or to the process by kill); True if it raised KeyboardInterrupt."""
+def fit_until_sigint(model, x, y, when: tuple, via: str, verbose: int) -> bool:
+    """fit, with SIGINT sent to the main thread (pthread_kill) or to the process (kill)
+    at `when`: ("call", seconds) that long after fit is called, or ("step", s,
+    fraction, per_step) `fraction` of a step's time after step s begins (steps
+    counted over the epochs; a step's time the mean of the last five this fit took,
+    per_step before the second). True if fit raised KeyboardInterrupt."""
     main, go, done = threading.main_thread().ident, threading.Event(), threading.Event()
+    delay = [when[1] if when[0] == "call" else 0.0]
 
     def send():
         go.wait()
-        if not done.wait(delay):
+        if not done.wait(delay[0]):
             if via == "pthread_kill":
                 signal.pthread_kill(main, signal.SIGINT)
             else:
                 os.kill(os.getpid(), signal.SIGINT)
 
+    callbacks = []
+    if when[0] == "step":
+        _, at, fraction, per_step = when
+        begins: list[float] = []
+
+        class Trigger(Callback):
+            def on_train_batch_begin(self, batch, logs=None):
+                begins.append(time.perf_counter())
+                if len(begins) == at + 1:
+                    recent = begins[-6:]
+                    step = (recent[-1] - recent[0]) / (len(recent) - 1) if len(recent) > 1 else per_step
+                    delay[0] = fraction * step
+                    go.set()
+
+        callbacks = [Trigger()]
     sender = threading.Thread(target=send, daemon=True)
     sender.start()
     utils.set_random_seed(SEED)
     try:
-        go.set()
+        if when[0] == "call":
+            go.set()
         model.fit(x[:N], y[:N], batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=verbose,
-                  validation_data=(x[N:], y[N:]))
+                  validation_data=(x[N:], y[N:]), callbacks=callbacks)
     except KeyboardInterrupt:
         return True
     finally:
         done.set()
+        go.set()  # a step that never came: the sender finds done set and sends nothing
         sender.join(30)
     return False
 
@@ -124,11 +148,15 @@ def test_sigint_at_random_moments_leaves_exactly_k_complete_steps(data, start, m
     gen = np.random.default_rng(11)
     seen_k, early = [], 0
     for trial in range(TRIALS):
-        delay = float(gen.uniform(0, REACH * per_step))
         via = ("pthread_kill", "kill")[trial % 2]
+        if trial % 10 == 9:  # from the call: data checks and set-up before the first step too
+            when: tuple = ("call", float(gen.uniform(0, 2 * per_step)))
+            what = f"trial {trial} ({via} {when[1] * 1e3:.2f} ms after the call)"
+        else:  # fractions spread evenly over [0, 1.2): forward passes, the rest of steps, validation
+            when = ("step", int(gen.integers(0, REACH)), 1.2 * (trial + float(gen.uniform())) / TRIALS, per_step)
+            what = f"trial {trial} ({via} {when[2]:.2f} of a step into step {when[1]})"
         model = fresh(start)
-        what = f"trial {trial} ({via} after {delay * 1e3:.1f} ms)"
-        assert fit_until_sigint(model, x, y, delay, via, verbose=trial % 3 == 2), \
+        assert fit_until_sigint(model, x, y, when, via, verbose=trial % 3 == 2), \
             f"{what}: fit ran all {EPOCHS} epochs without raising KeyboardInterrupt"
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, f"{what}: handler left behind"
         k, weights, slots = state(model)
