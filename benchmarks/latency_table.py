@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from fastconv._bench import cli, timing, workloads
-from fastconv._bench.run import AREAS, MISMATCH, MODES, Row, fmt_share, run_area
+from fastconv._bench.run import AREAS, MISMATCH, MODES, Row, fmt_share, run_area, threads_target
 from fastconv._bench.shapes import SMALL_CASES
 from fastconv._cli import output_file
 from fastconv._files import atomic_write
@@ -191,6 +191,18 @@ def peak_bound(rows: list[Json], peak: float | None, mode: str) -> list[str]:
             f"0.003) — " + "; ".join(parts) + "."]
 
 
+def threads_cases(rows: list[Json]) -> list[tuple[str, int, Any, Any]]:
+    """fastconv's (median, min, max) seconds per workload at 1 thread and at each count above,
+    for run.threads_target."""
+    def spread(row: Json) -> tuple[float, float, float] | None:
+        f = row["results"].get("fastconv", {})
+        return (f["median_s"], f["min_s"], f["max_s"]) if "median_s" in f else None
+
+    one = {r["workload"]: s for r in rows if r["threads"] == 1 and (s := spread(r))}
+    return [(r["workload"], r["threads"], one[r["workload"]], s) for r in rows
+            if r["threads"] > 1 and r["workload"] in one and (s := spread(r))]
+
+
 def targets(rows: list[Json], peak: float | None = None, mode: str = "full") -> list[str]:
     """The project's small-work targets, one line each; PyTorch eager on predict for reference;
     with the FMA peak (GFLOP/s per thread), the floor it puts under predict of many images."""
@@ -215,6 +227,7 @@ def targets(rows: list[Json], peak: float | None = None, mode: str = "full") -> 
         verdict("fastconv.nn.conv2d of one 28x28 image ≥ 1.0× torch.nn.functional.conv2d",
                 pick(lambda c: c.op == "conv2d", "torch"), 1.0),
     ]
+    lines.append(threads_target(threads_cases(rows)))
     lines += peak_bound(rows, peak, mode)
     eager = [(r, x) for r, p in pick(lambda c: c.op == "predict", "torch")
              if (x := ratio(r, p)) is not None]

@@ -21,7 +21,8 @@ from fastconv._bench import cli, timing, workloads
 from fastconv._files import atomic_write
 from latency_table import keep_small_section
 from model_table import keep_model_section
-from fastconv._bench.run import AREAS, MISMATCH, MODES, AreaResult, Machine, Row, fmt_share, probe_machine, run_area
+from fastconv._bench.run import (AREAS, MISMATCH, MODES, AreaResult, Machine, Row, Spread, fmt_share,
+                                 probe_machine, run_area, threads_target)
 
 PEAK_TARGET = 0.70   # fraction of FMA peak wanted on L2 and L3
 L1_TARGET = 3.0      # L1 speed-up wanted over PyTorch
@@ -180,7 +181,21 @@ def targets(results: dict[str, AreaResult], machine: Machine) -> list[str]:
                          rows.get("relu", []) + rows.get("max_pool2d", []), 1.0),
             ratio_target("Dense products of the lecture's training step ≥ 1.0× NumPy's matmul",
                          rows.get("dense", []), 1.0, "numpy"),
+            threads_target(threads_cases([r for area in rows.values() for r in area])),
             ""]
+
+
+def threads_cases(rows: list[Row]) -> list[tuple[str, int, Spread, Spread]]:
+    """fastconv's fastest layout per workload at 1 thread and at each count above (median, min,
+    max seconds), for run.threads_target; areas' workload names kept apart."""
+    def spread(r: Row) -> Spread | None:
+        fc = r.best("fastconv")
+        t = r.timings[fc] if fc else None
+        return (t.median, t.min, t.max) if t else None
+
+    one = {(r.area, r.name): s for r in rows if r.threads == 1 and (s := spread(r))}
+    return [(f"{r.area} {r.name}", r.threads, one[(r.area, r.name)], s) for r in rows
+            if r.threads > 1 and (r.area, r.name) in one and (s := spread(r))]
 
 
 # ---- main -------------------------------------------------------------------------

@@ -208,3 +208,29 @@ def run_area(area: Area, peers, threads: list[int], mode: str, repeats: int, min
 
 def fmt_share(share: float | None) -> str:
     return "?" if share is None else f"{100 * share:.0f}%"
+
+
+Spread = tuple[float, float, float]  # seconds per call: median, fastest and slowest repeat
+
+
+def threads_target(cases: list[tuple[str, int, Spread, Spread]]) -> str:
+    """The target line "fastconv on more threads never slower than on one": each case is
+    (workload, thread count n > 1, fastconv's seconds at 1 thread, at n). A case is slower only
+    when every repeat at n threads is slower than every repeat at 1 (below the work threshold
+    both run on one thread, so their medians differ by noise alone); the line names the worst
+    median ratio (1-thread time ÷ n-thread time, ≥ 1: faster on more threads). Rows of a
+    single repeat (a smoke run) have no spread: they are not judged."""
+    what = "- fastconv on more threads never slower than on 1 (time at 1 thread ÷ time at n)"
+    if not cases:
+        return f"{what}: **not measured** (no workload ran at 1 thread and at more)"
+    if all(one[1] == one[2] or many[1] == many[2] for _, _, one, many in cases):
+        return f"{what}: **not measured** (one repeat a row: no spread to tell noise from slower)"
+    speed = [(name, n, one[0] / many[0], many[1] > one[2] and one[1] < one[2] and many[1] < many[2])
+             for name, n, one, many in cases]
+    name, n, worst, _ = min(speed, key=lambda s: s[2])
+    slower = [f"{s[0]} {s[1]}t {s[2]:.2f}×" for s in speed if s[3]]
+    if slower:
+        return (f"{what}: **NOT met** — {len(slower)} of {len(speed)} slower in every repeat: "
+                f"{', '.join(slower)}.")
+    spread = " (within the run-to-run spread)" if worst < 1 else ""
+    return f"{what}: **met** — worst {name} at {n} threads {worst:.2f}×{spread}."
