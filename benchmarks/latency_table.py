@@ -168,7 +168,8 @@ LECTURE_FLOPS = 2 * (26 * 26 * 28 * 9 + 4732 * 128 + 128 * 10)
 
 def peak_bound(rows: list[Json], peak: float | None, mode: str) -> list[str]:
     """How close the many-image predict rows are to the FMA peak's floor, and what
-    share of the peak 2x ONNX Runtime's throughput would take."""
+    share of the peak 2x ONNX Runtime's throughput would take (rows where ONNX Runtime
+    stalled left out)."""
     if not peak:
         return []
     parts = []
@@ -176,7 +177,8 @@ def peak_bound(rows: list[Json], peak: float | None, mode: str) -> list[str]:
         case = CASES.get(r["workload"])
         ours = r["results"].get("fastconv", {}).get("median_s")
         theirs = r["results"].get("onnxruntime", {}).get("median_s")
-        if case is None or case.op != "predict" or case.in1 <= 1 or not ours or not theirs:
+        if (case is None or case.op != "predict" or case.in1 <= 1 or not ours or not theirs
+                or stalled(rows, r, "onnxruntime")):
             continue
         images = case.size(mode)
         assert isinstance(images, int)

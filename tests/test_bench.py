@@ -290,6 +290,8 @@ def test_latency_table_does_not_count_a_stalled_peer():
     assert "4.42" not in line
     line = lt.verdict("predict", [(stall, "onnxruntime")], 2.0, [one, stall])
     assert line.startswith("- predict: **not established** — ONNX Runtime took longer"), line
+    bound = lt.peak_bound([one, stall], 260.0, "full")[0]
+    assert "1 thread: floor" in bound and "2 threads" not in bound, bound
     slow = row(1, 0.070, 0.130)  # a failing row still fails, whatever else stalled
     line = lt.verdict("predict", [(slow, "onnxruntime"), (stall, "onnxruntime")], 2.0, [slow, stall])
     assert line.startswith("- predict: **NOT met** — 1 of 1 below"), line
