@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from fastconv._bench import cli, timing, workloads
-from fastconv._bench.run import AREAS, MISMATCH, MODES, Row, fmt_share, run_area, threads_target
+from fastconv._bench.run import (AREAS, MISMATCH, MODES, Row, ThreadsCase, fmt_share, run_area,
+                                 threads_target)
 from fastconv._bench.shapes import SMALL_CASES
 from fastconv._cli import output_file
 from fastconv._files import atomic_write
@@ -193,16 +194,28 @@ def peak_bound(rows: list[Json], peak: float | None, mode: str) -> list[str]:
             f"0.003) — " + "; ".join(parts) + "."]
 
 
-def threads_cases(rows: list[Json]) -> list[tuple[str, int, Any, Any]]:
+SERIAL_PEERS = ("numpy", "scipy")  # peers whose calls here never use threads
+
+
+def threads_cases(rows: list[Json]) -> list[ThreadsCase]:
     """fastconv's (median, min, max) seconds per workload at 1 thread and at each count above,
-    for run.threads_target."""
-    def spread(row: Json) -> tuple[float, float, float] | None:
-        f = row["results"].get("fastconv", {})
+    with a serial peer's where the workload has one, for run.threads_target."""
+    def spread(row: Json, impl: str) -> tuple[float, float, float] | None:
+        f = row["results"].get(impl, {})
         return (f["median_s"], f["min_s"], f["max_s"]) if "median_s" in f else None
 
-    one = {r["workload"]: s for r in rows if r["threads"] == 1 and (s := spread(r))}
-    return [(r["workload"], r["threads"], one[r["workload"]], s) for r in rows
-            if r["threads"] > 1 and r["workload"] in one and (s := spread(r))]
+    one = {r["workload"]: r for r in rows if r["threads"] == 1 and spread(r, "fastconv")}
+    cases = []
+    for r in rows:
+        first = one.get(r["workload"])
+        many = spread(r, "fastconv")
+        if r["threads"] <= 1 or first is None or many is None:
+            continue
+        serial = next(((a, b) for p in SERIAL_PEERS
+                       if (a := spread(first, p)) and (b := spread(r, p))), (None, None))
+        cases.append(ThreadsCase(r["workload"], r["threads"], spread(first, "fastconv"), many,
+                                 *serial))
+    return cases
 
 
 def targets(rows: list[Json], peak: float | None = None, mode: str = "full") -> list[str]:

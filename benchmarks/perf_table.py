@@ -21,8 +21,8 @@ from fastconv._bench import cli, timing, workloads
 from fastconv._files import atomic_write
 from latency_table import keep_small_section
 from model_table import keep_model_section
-from fastconv._bench.run import (AREAS, MISMATCH, MODES, AreaResult, Machine, Row, Spread, fmt_share,
-                                 probe_machine, run_area, threads_target)
+from fastconv._bench.run import (AREAS, MISMATCH, MODES, AreaResult, Machine, Row, Spread, ThreadsCase,
+                                 fmt_share, probe_machine, run_area, threads_target)
 
 PEAK_TARGET = 0.70   # fraction of FMA peak wanted on L2 and L3
 L1_TARGET = 3.0      # L1 speed-up wanted over PyTorch
@@ -185,17 +185,24 @@ def targets(results: dict[str, AreaResult], machine: Machine) -> list[str]:
             ""]
 
 
-def threads_cases(rows: list[Row]) -> list[tuple[str, int, Spread, Spread]]:
+def threads_cases(rows: list[Row]) -> list[ThreadsCase]:
     """fastconv's fastest layout per workload at 1 thread and at each count above (median, min,
-    max seconds), for run.threads_target; areas' workload names kept apart."""
-    def spread(r: Row) -> Spread | None:
-        fc = r.best("fastconv")
-        t = r.timings[fc] if fc else None
+    max seconds), with SciPy's where the row has it (its calls never use threads; NumPy's
+    matmul does), for run.threads_target; areas' workload names kept apart."""
+    def spread(r: Row, lib: str) -> Spread | None:
+        impl = r.best(lib)
+        t = r.timings[impl] if impl else None
         return (t.median, t.min, t.max) if t else None
 
-    one = {(r.area, r.name): s for r in rows if r.threads == 1 and (s := spread(r))}
-    return [(f"{r.area} {r.name}", r.threads, one[(r.area, r.name)], s) for r in rows
-            if r.threads > 1 and (r.area, r.name) in one and (s := spread(r))]
+    one = {(r.area, r.name): r for r in rows if r.threads == 1 and spread(r, "fastconv")}
+    cases = []
+    for r in rows:
+        first, many = one.get((r.area, r.name)), spread(r, "fastconv")
+        if r.threads <= 1 or first is None or many is None:
+            continue
+        cases.append(ThreadsCase(f"{r.area} {r.name}", r.threads, spread(first, "fastconv"), many,
+                                 spread(first, "scipy"), spread(r, "scipy")))
+    return cases
 
 
 # ---- main -------------------------------------------------------------------------

@@ -299,18 +299,29 @@ def test_latency_table_does_not_count_a_stalled_peer():
 
 def test_threads_target_tells_slower_from_noise():
     """A workload is slower on 2 threads only when every 2-thread repeat is slower than every
-    1-thread one; overlapping repeats are noise (named, not failed); one repeat is not judged."""
-    from fastconv._bench.run import threads_target
+    1-thread one, after the drift a serial peer in the same rows shows; overlapping repeats
+    are noise (named, not failed); one repeat is not judged."""
+    from fastconv._bench.run import ThreadsCase as Case, threads_target
 
-    faster = ("conv2d L2", 2, (2.0, 1.9, 2.1), (1.0, 0.9, 1.1))
-    noisy = ("convolve_10x3", 2, (1.00, 0.95, 1.05), (1.02, 0.97, 1.08))
-    slower = ("predict_1", 2, (1.00, 0.95, 1.05), (1.30, 1.20, 1.40))
+    faster = Case("conv2d L2", 2, (2.0, 1.9, 2.1), (1.0, 0.9, 1.1))
+    noisy = Case("convolve_10x3", 2, (1.00, 0.95, 1.05), (1.02, 0.97, 1.08))
+    slower = Case("predict_1", 2, (1.00, 0.95, 1.05), (1.30, 1.20, 1.40))
     line = threads_target([faster, noisy])
     assert "**met** — worst convolve_10x3 at 2 threads 0.98× (within the run-to-run spread)." in line, line
     assert "**met** — worst conv2d L2 at 2 threads 2.00×." in threads_target([faster])
     line = threads_target([faster, noisy, slower])
     assert "**NOT met** — 1 of 3 slower in every repeat: predict_1 2t 0.77×." in line, line
-    once = ("predict_1", 2, (1.0, 1.0, 1.0), (1.3, 1.3, 1.3))
+    # the machine 5% slower when the 2-thread rows ran: NumPy (serial) slowed as much as fastconv
+    drift = Case("relu_10", 2, (0.194, 0.193, 0.195), (0.204, 0.203, 0.205),
+                 (0.459, 0.458, 0.460), (0.482, 0.481, 0.483))
+    assert "**NOT met**" in threads_target([Case(*[getattr(drift, f) for f in ("name", "threads", "one", "many")])])
+    line = threads_target([drift])
+    assert "**met** — worst relu_10 at 2 threads 1.00× (within the run-to-run spread)." in line, line
+    # fastconv 30% slower where the serial peer's time held: slower, drift or not
+    lost = Case("relu_10", 2, (0.194, 0.193, 0.195), (0.252, 0.250, 0.254),
+                (0.459, 0.458, 0.460), (0.460, 0.459, 0.461))
+    assert "**NOT met** — 1 of 1 slower in every repeat: relu_10 2t 0.77×." in threads_target([lost])
+    once = Case("predict_1", 2, (1.0, 1.0, 1.0), (1.3, 1.3, 1.3))
     assert "**not measured** (one repeat a row" in threads_target([once])
     assert "**not measured** (no workload ran" in threads_target([])
 

@@ -213,24 +213,46 @@ def fmt_share(share: float | None) -> str:
 Spread = tuple[float, float, float]  # seconds per call: median, fastest and slowest repeat
 
 
-def threads_target(cases: list[tuple[str, int, Spread, Spread]]) -> str:
-    """The target line "fastconv on more threads never slower than on one": each case is
-    (workload, thread count n > 1, fastconv's seconds at 1 thread, at n). A case is slower only
-    when every repeat at n threads is slower than every repeat at 1 (below the work threshold
-    both run on one thread, so their medians differ by noise alone); the line names the worst
-    median ratio (1-thread time ÷ n-thread time, ≥ 1: faster on more threads). Rows of a
-    single repeat (a smoke run) have no spread: they are not judged."""
-    what = "- fastconv on more threads never slower than on 1 (time at 1 thread ÷ time at n)"
+@dataclass(frozen=True)
+class ThreadsCase:
+    """One workload for threads_target: fastconv's seconds at 1 thread and at `threads`, and a
+    serial peer's (one that never uses threads, e.g. NumPy's convolve) at both, or None."""
+    name: str
+    threads: int
+    one: Spread
+    many: Spread
+    serial_one: Spread | None = None
+    serial_many: Spread | None = None
+
+
+def threads_target(cases: list[ThreadsCase]) -> str:
+    """The target line "fastconv on more threads never slower than on one". A thread count's
+    rows run at another time than the 1-thread rows, so the machine's speed may have drifted
+    in between; a serial peer timed in the same rows measures that drift, and fastconv's
+    change is divided by the peer's. A workload is slower only when that holds in every
+    repeat (fastconv's fastest n-thread repeat against its slowest 1-thread one, the peer's
+    the other way round; below the work threshold both counts run on one thread and differ by
+    noise alone). The line names the worst median ratio (1-thread time ÷ n-thread time, after
+    the drift; ≥ 1: faster on more threads). Rows of a single repeat (a smoke run) have no
+    spread: they are not judged."""
+    what = ("- fastconv on more threads never slower than on 1 (time at 1 thread ÷ time at n, "
+            "divided by a serial peer's where the row has one)")
     if not cases:
         return f"{what}: **not measured** (no workload ran at 1 thread and at more)"
-    if all(one[1] == one[2] or many[1] == many[2] for _, _, one, many in cases):
+    if all(c.one[1] == c.one[2] or c.many[1] == c.many[2] for c in cases):
         return f"{what}: **not measured** (one repeat a row: no spread to tell noise from slower)"
-    speed = [(name, n, one[0] / many[0], many[1] > one[2] and one[1] < one[2] and many[1] < many[2])
-             for name, n, one, many in cases]
+    speed = []
+    for c in cases:
+        median, fastest = c.one[0] / c.many[0], c.one[2] / c.many[1]
+        if c.serial_one and c.serial_many:  # the peer's 1-thread time ÷ its n-thread time
+            median /= c.serial_one[0] / c.serial_many[0]
+            fastest /= c.serial_one[1] / c.serial_many[2]
+        spread = c.one[1] < c.one[2] and c.many[1] < c.many[2]
+        speed.append((c.name, c.threads, median, spread and fastest < 1))
     name, n, worst, _ = min(speed, key=lambda s: s[2])
     slower = [f"{s[0]} {s[1]}t {s[2]:.2f}×" for s in speed if s[3]]
     if slower:
         return (f"{what}: **NOT met** — {len(slower)} of {len(speed)} slower in every repeat: "
                 f"{', '.join(slower)}.")
-    spread = " (within the run-to-run spread)" if worst < 1 else ""
-    return f"{what}: **met** — worst {name} at {n} threads {worst:.2f}×{spread}."
+    noise = " (within the run-to-run spread)" if worst < 1 else ""
+    return f"{what}: **met** — worst {name} at {n} threads {worst:.2f}×{noise}."
