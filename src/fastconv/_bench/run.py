@@ -243,12 +243,12 @@ def threads_target(cases: list[ThreadsCase]) -> str:
         return f"{what}: **not measured** (one repeat a row: no spread to tell noise from slower)"
     speed = []
     for c in cases:
-        median, fastest = c.one[0] / c.many[0], c.one[2] / c.many[1]
+        median, best = c.one[0] / c.many[0], c.one[2] / c.many[1]  # best: slowest 1 vs fastest n
         if c.serial_one and c.serial_many:  # the peer's 1-thread time ÷ its n-thread time
             median /= c.serial_one[0] / c.serial_many[0]
-            fastest /= c.serial_one[1] / c.serial_many[2]
+            best /= c.serial_one[1] / c.serial_many[2]
         spread = c.one[1] < c.one[2] and c.many[1] < c.many[2]
-        speed.append((c.name, c.threads, median, spread and fastest < 1))
+        speed.append((c.name, c.threads, median, spread and best < 1))
     name, n, worst, _ = min(speed, key=lambda s: s[2])
     slower = [f"{s[0]} {s[1]}t {s[2]:.2f}×" for s in speed if s[3]]
     if slower:
