@@ -95,3 +95,70 @@ def test_panels_across_images_give_each_image_its_own_bits(case, dtype, isa, rng
                 np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10, err_msg=what)
         finally:
             _kernels.tune_force(None)
+
+
+# (n, h, w, c, k): 3x3 filters, padding 1, stride 1 ("same") in NHWC, where border tiles
+# compute less than row-major pixel tiles: inner rows along the row, the first and last
+# columns down the column, rows and columns not multiples of any tile, one image and several
+BORDER = [
+    (2, 14, 14, 32, 40),
+    (1, 9, 8, 16, 64),
+    (3, 11, 17, 8, 33),
+    (1, 56, 5, 4, 24),
+    (1, 26, 26, 8, 40),  # 24 inner pixels a row: whole tiles for every tile of the tables
+]
+
+
+def _plan_flags(x, wt, b):
+    fastconv.conv2d(x, wt, b, 1, 1, layout="NHWC")
+    return _kernels.last_plan()["flags"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", BORDER, ids=lambda c: "-".join(map(str, c)))
+def test_border_tiles_skip_only_zeros(case, dtype, isa, rng, restore_threads):
+    """Border tiles (the padding's taps skipped) give the bits of the pixel tiles on
+    every tile at 1 and 2 threads: a bias with -0 in it makes conv2d take the pixel
+    tiles, and +0 in its place the border tiles, whose outputs are equal to the bit
+    (no output is an exact zero); both are the float64 reference's. (Where a tile
+    would pad more in border tiles than it skips, both calls take the pixel tiles.)"""
+    n, h, w, c, k = case
+    tol = {"float32": 1e-5, "float64": 1e-13}[dtype]
+    x = rng.standard_normal((n, h, w, c)).astype(dtype)
+    wt = rng.standard_normal((3, 3, c, k)).astype(dtype)
+    plus, minus = rng.standard_normal(k).astype(dtype), None
+    plus[0] = 0.0
+    minus = plus.copy()
+    minus[0] = -0.0
+    want = reference.conv2d(x.transpose(0, 3, 1, 2), wt.transpose(3, 2, 0, 1), plus, 1, 1).transpose(0, 2, 3, 1)
+    for variant, (mr, nr) in enumerate(_kernels.igemm_tiles(dtype)):
+        _kernels.tune_force(("conv2d", isa, dtype, -1, 1, 1, variant))
+        try:
+            for threads in (1, 2):
+                fastconv.set_num_threads(threads)
+                what = f"tile {mr}x{nr} ({isa}), {threads} threads"
+                got = fastconv.conv2d(x, wt, plus, 1, 1, layout="NHWC")
+                pixels = fastconv.conv2d(x, wt, minus, 1, 1, layout="NHWC")
+                assert "border_tiles" not in _kernels.last_plan()["flags"], what
+                np.testing.assert_array_equal(got, pixels, err_msg=what)
+                np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10, err_msg=what)
+        finally:
+            _kernels.tune_force(None)
+
+
+def test_border_tiles_need_finite_weights(rng, restore_threads):
+    """An inf or NaN weight times the padding's zero is NaN, as the reference has it, so
+    such weights take the pixel tiles: NaN lands where the float64 reference puts it."""
+    x = rng.standard_normal((2, 14, 14, 8)).astype(np.float32)
+    wt = rng.standard_normal((3, 3, 8, 16)).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32)
+    assert "border_tiles" in _plan_flags(x, wt, b)
+    for bad in (np.inf, -np.inf, np.nan):
+        w2 = wt.copy()
+        w2[0, 0, 3, 5] = bad  # the first tap: the padding of row 0 and column 0 meets it
+        got = fastconv.conv2d(x, w2, b, 1, 1, layout="NHWC")
+        assert "border_tiles" not in _kernels.last_plan()["flags"]
+        want = reference.conv2d(x.transpose(0, 3, 1, 2).astype(np.float64),
+                                w2.transpose(3, 2, 0, 1).astype(np.float64), b, 1, 1).transpose(0, 2, 3, 1)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=str(bad))
+        assert np.isnan(got[:, 0, :, 5]).all() and np.isnan(got[:, :, 0, 5]).all()

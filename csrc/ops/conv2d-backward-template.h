@@ -567,11 +567,8 @@ static int LOCAL(input_grad_choice)(const fc_conv2d_params *p, const T *weight,
     *reason = "strided";
     return FC_INPUT_GRAD_COL2IM;
   }
-  if (weight) { /* inf or NaN anywhere: x - x is not 0 */
-    const int64_t nw = p->k * (p->c / p->groups) * p->r * p->s;
-    int finite = 1;
-    for (int64_t i = 0; i < nw; i++) finite &= weight[i] - weight[i] == 0;
-    if (!finite) {
+  if (weight) { /* inf or NaN anywhere */
+    if (!LOCAL(border_data_ok)(weight, p->k * (p->c / p->groups) * p->r * p->s, NULL, 0)) {
       *reason = "nonfinite-weights";
       return FC_INPUT_GRAD_COL2IM;
     }
@@ -612,6 +609,7 @@ static int LOCAL(input_grad_plan_for)(const fc_conv2d_params *p, const T *weight
   int grid;
   fc_conv2d_params qq = LOCAL(transposed_params)(p, &grid);
   fc_plan in;
+  /* border tiles allowed: this path has finite weights (input_grad_choice) and no bias */
   st = LOCAL(conv2d_plan_for)(&qq, tab, &in);
   if (st != FC_OK || in.algorithm == fc_alg_nothing) {
     *pl = in;

@@ -76,12 +76,14 @@ FC_INTERNAL void fc_f64_igemm_tiles(fc_f64_igemm_entry uk, int64_t ks, int64_t c
                                     int64_t tblock, const double **bind, int64_t qc,
                                     size_t a_offset, size_t a_stride, const double *zero,
                                     const double *wg, const double *bias, double *c, int64_t ldc);
+FC_INTERNAL int fc_f32_border_data_ok(const float *w, int64_t nw, const float *bias, int64_t k);
+FC_INTERNAL int fc_f64_border_data_ok(const double *w, int64_t nw, const double *bias, int64_t k);
 FC_INTERNAL int64_t fc_f32_igemm_tap_block(int64_t ks, int64_t cg);
 FC_INTERNAL int64_t fc_f64_igemm_tap_block(int64_t ks, int64_t cg);
 FC_INTERNAL int fc_f32_igemm_plan(const fc_conv2d_params *p, const fc_ukernel_table *tab,
-                                  fc_plan *pl);
+                                  int allow_border, fc_plan *pl);
 FC_INTERNAL int fc_f64_igemm_plan(const fc_conv2d_params *p, const fc_ukernel_table *tab,
-                                  fc_plan *pl);
+                                  int allow_border, fc_plan *pl);
 FC_INTERNAL int fc_f32_conv2d_igemm(const fc_conv2d_params *p, const fc_ukernel_table *tab,
                                     const fc_plan *pl, const float *x, const float *w_rsck,
                                     const float *bias, float *y);
@@ -90,6 +92,11 @@ FC_INTERNAL int fc_f64_conv2d_igemm(const fc_conv2d_params *p, const fc_ukernel_
                                     const double *bias, double *y);
 
 /* ---- conv2d forward (conv2d-template.h) ------------------------------------------- */
+/* conv2d's plan, with border tiles only where allow_border (conv2d_plan_for: allowed) */
+FC_INTERNAL int fc_f32_conv2d_plan_with(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                                        int allow_border, fc_plan *pl);
+FC_INTERNAL int fc_f64_conv2d_plan_with(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                                        int allow_border, fc_plan *pl);
 FC_INTERNAL int fc_f32_conv2d_plan_for(const fc_conv2d_params *p, const fc_ukernel_table *tab,
                                        fc_plan *pl);
 FC_INTERNAL int fc_f64_conv2d_plan_for(const fc_conv2d_params *p, const fc_ukernel_table *tab,

@@ -185,8 +185,8 @@ int LOCAL(conv2d_packed)(const fc_conv2d_params *p, const fc_plan *pl, const T *
 /* ---- the plan and the entry point ------------------------------------------------ */
 /* NHWC, and NCHW from depth FC_IGEMM_MIN_DEPTH: the indirect GEMM (NCHW with
  * its weights reordered to (r, s, cg, k)); shallower NCHW: the packed GEMM. */
-int LOCAL(conv2d_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
-                           fc_plan *pl) {
+int LOCAL(conv2d_plan_with)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                            int allow_border, fc_plan *pl) {
   const int st = fc_conv2d_plan_start(p, tab, pl);
   if (st != FC_OK || pl->algorithm == fc_alg_nothing) return st;
   const int64_t kd = p->c / p->groups * p->r * p->s;
@@ -194,13 +194,18 @@ int LOCAL(conv2d_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table *ta
     LOCAL(packed_plan)(p, tab, pl);
     return FC_OK;
   }
-  const int r = LOCAL(igemm_plan)(p, tab, pl);
+  const int r = LOCAL(igemm_plan)(p, tab, allow_border, pl);
   if (r != FC_OK || p->layout == FC_NHWC) return r;
   int64_t wn;
   if (!fc_mul(kd, p->k, &wn)) return FC_EOVERFLOW;
   pl->flags |= FC_PLAN_WEIGHTS_REORDERED;
   pl->scratch_bytes = fc_sat_add(pl->scratch_bytes, fc_sat_mul(wn, (int64_t)sizeof(T)));
   return FC_OK;
+}
+
+int LOCAL(conv2d_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                           fc_plan *pl) {
+  return LOCAL(conv2d_plan_with)(p, tab, 1, pl);
 }
 
 int CONV2D_PLAN(const fc_conv2d_params *p, fc_plan *plan) {
@@ -229,10 +234,14 @@ static void LOCAL(reorder_tasks)(void *arg, int tid, int64_t k0, int64_t k1) {
 int CONV2D(const fc_conv2d_params *p, const T *x, const T *weight, const T *bias, T *y) {
   const fc_ukernel_table *tab = fc_table();
   fc_plan pl;
-  const int st = LOCAL(conv2d_plan_for)(p, tab, &pl);
+  int st = LOCAL(conv2d_plan_for)(p, tab, &pl);
+  const int64_t cg = p->c / p->groups, rs = p->r * p->s, kd = cg * rs;
+  /* border tiles keep the bits only for finite weights and a bias without -0 */
+  if (st == FC_OK && (pl.flags & FC_PLAN_BORDER_TILES) &&
+      !LOCAL(border_data_ok)(weight, kd * p->k, bias, p->k)) /* fits: the plan */
+    st = LOCAL(conv2d_plan_with)(p, tab, 0, &pl);
   if (st != FC_OK) return st;
   if (fc_record_plan(&pl) || pl.algorithm == fc_alg_nothing) return FC_OK;
-  const int64_t cg = p->c / p->groups, rs = p->r * p->s, kd = cg * rs;
   if (pl.algorithm == fc_alg_packed_gemm) return LOCAL(conv2d_packed)(p, &pl, x, weight, kd, 1, bias, y);
   if (!(pl.flags & FC_PLAN_WEIGHTS_REORDERED)) return LOCAL(conv2d_igemm)(p, tab, &pl, x, weight, bias, y);
   /* NCHW, deep: the weights to (r, s, cg, k), the input read in place */

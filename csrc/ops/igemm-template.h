@@ -18,6 +18,7 @@
  * double), LOCAL(x), the dtype's names (fc_f32_##x, fc_f64_##x), and
  * TABLE(x), its members of the dispatch table (f32_##x, f64_##x); the
  * functions other files call are declared in conv2d-internal.h. */
+#include <math.h>
 #include <stdlib.h>
 #include "conv2d-internal.h"
 
@@ -258,8 +259,127 @@ static int LOCAL(igemm_batch_panels)(const fc_conv2d_params *p, int64_t mr, int6
          fc_ceil_div(all, mr) * mr <= (((int64_t)1 << 20) / ks);
 }
 
-/* The indirect GEMM's plan: tile, pixel blocks, tap blocks, the pointer table. */
-int LOCAL(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, fc_plan *pl) {
+/* ---- border tiles ----------------------------------------------------------------
+ * A 3x3 kernel with padding 1 reads the padding on a tenth of its (pixel, tap)
+ * pairs at 14x14 (9.3%). A tile of row-major pixels mixes border and inner
+ * pixels, so it multiplies those zeros. Border tiles group the pixels by the
+ * taps they miss: per output row, the inner pixels (1 .. ow-2) in tiles along
+ * the row, those of the first and last rows missing the kernel's first or last
+ * row of taps; then the first and last columns in tiles down the column (ldc
+ * ow * k), missing its first or last column of taps; and the microkernel skips
+ * a tap whose row pointers are all `zero` (FC_GEMM_SKIP_ZERO_TAPS). A skipped
+ * product is 0 * w = +-0 for a finite w, and adding +-0 leaves a sum as it is
+ * unless the sum is -0, which a sum starting at +0 or at a bias other than -0
+ * never is: with finite weights and no -0 in the bias (border_data_ok) every
+ * output keeps its bits. (8,256,14,14) by 256 filters: 6.4% fewer
+ * multiply-adds on the 6x64 tile, 7% faster (AMD EPYC Zen 5). */
+typedef struct {
+  int64_t q, ldc, m; /* the tile's first output pixel, pixels between its rows, its rows */
+} LOCAL(btile);
+
+/* Whether the layer has border tiles: NHWC, one group, one pass of taps, 3x3,
+ * stride and dilation 1, padding 1 all round ("same"). */
+static int LOCAL(border_ok)(const fc_conv2d_params *p, int merge, int64_t tblock, int64_t ks) {
+  return p->layout == FC_NHWC && p->groups == 1 && !merge && tblock >= ks && p->r == 3 &&
+         p->s == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 &&
+         p->pad_top == 1 && p->pad_left == 1 && p->oh == p->h && p->ow == p->w && p->h >= 3 &&
+         p->w >= 3;
+}
+
+/* Tiles of one image's border-tile sweep (an upper bound for the arrays) and
+ * the tap-tiles it computes (a tile times the taps it does not skip). */
+static int64_t LOCAL(border_tile_count)(const fc_conv2d_params *p, int64_t mr, int64_t *taps) {
+  const int64_t row = fc_ceil_div(p->ow - 2, mr), col = fc_ceil_div(p->oh, mr);
+  *taps = (p->oh - 2) * row * 9 + 2 * row * 6 + 2 * col * 6;
+  return p->oh * row + 2 * col;
+}
+
+/* Image 0's tiles and their row pointers (ind[(tile * 9 + tap) * mr + lane]);
+ * returns the tile count. */
+static int64_t LOCAL(border_tiles)(const fc_conv2d_params *p, const T *x, const T *zero, int64_t mr,
+                                   LOCAL(btile) *tiles, const T **ind) {
+  const int64_t oh = p->oh, ow = p->ow;
+  int64_t nt = 0;
+  for (int64_t s = 0; s < oh + 2; s++) { /* the rows' inner pixels, then the two columns */
+    const int64_t q0 = s < oh ? s * ow + 1 : s == oh ? 0 : ow - 1;
+    const int64_t step = s < oh ? 1 : ow, len = s < oh ? ow - 2 : oh;
+    for (int64_t i0 = 0; i0 < len; i0 += mr, nt++) {
+      const int64_t m = fc_min64(mr, len - i0);
+      tiles[nt] = (LOCAL(btile)){q0 + i0 * step, step, m};
+      for (int64_t tap = 0; tap < 9; tap++)
+        for (int64_t i = 0; i < mr; i++) {
+          const int64_t q = q0 + (i0 + i) * step, iy = q / ow + tap / 3 - 1, ix = q % ow + tap % 3 - 1;
+          const int inside = i < m && iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
+          ind[(nt * 9 + tap) * mr + i] = inside ? x + (iy * p->w + ix) * p->c : zero;
+        }
+    }
+  }
+  return nt;
+}
+
+/* Whether skipping the padding keeps every output's bits: finite weights (w - w
+ * is 0 exactly for those) and no -0 in the bias (NULL: none). The input
+ * gradient's planner asks the first half: are the weights finite. */
+int LOCAL(border_data_ok)(const T *w, int64_t nw, const T *bias, int64_t k) {
+  int bad = 0;
+  for (int64_t i = 0; i < nw; i++) bad |= !(w[i] - w[i] == 0);
+  for (int64_t i = 0; bias && i < k; i++) bad |= bias[i] == 0 && signbit(bias[i]);
+  return !bad;
+}
+
+typedef struct {
+  const fc_conv2d_params *p;
+  const LOCAL(btile) *tiles;
+  const T **ind;
+  const T *zero, *wpack, *bias;
+  T *y;
+  LOCAL(igemm_entry) uk;
+  int64_t ntiles, chunks;
+} LOCAL(border_ctx);
+
+/* Task t: image t / chunks, its chunk t % chunks of the tiles, panel by panel
+ * (a weight panel stays in L2 while the chunk's tiles stream past it). */
+static void LOCAL(border_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
+  (void)tid;
+  const LOCAL(border_ctx) *c = arg;
+  const fc_conv2d_params *p = c->p;
+  const int64_t mr = (int64_t)c->uk.mr, nr = (int64_t)c->uk.nr, k = p->k, kd = 9 * p->c;
+  const int64_t img_in = p->h * p->w * p->c, img_out = p->oh * p->ow * k;
+  const unsigned flags = (c->bias ? FC_GEMM_BIAS_COL : 0u) | FC_GEMM_SKIP_ZERO_TAPS;
+  for (int64_t t = t0; t < t1; t++) {
+    const int64_t ni = t / c->chunks, ch = t % c->chunks;
+    const int64_t b0 = c->ntiles * ch / c->chunks, b1 = c->ntiles * (ch + 1) / c->chunks;
+    for (int64_t j0 = 0; j0 < k; j0 += nr)
+      for (int64_t b = b0; b < b1; b++) {
+        const LOCAL(btile) *tl = &c->tiles[b];
+        c->uk.fn(9, (size_t)p->c, c->ind + b * 9 * mr, (size_t)(ni * img_in), 1, c->zero,
+                 c->wpack + j0 * kd, c->y + ni * img_out + tl->q * k + j0, (size_t)(tl->ldc * k),
+                 (size_t)tl->m, (size_t)fc_min64(nr, k - j0), c->bias ? c->bias + j0 : NULL, flags);
+      }
+  }
+}
+
+static int LOCAL(conv2d_border)(const fc_conv2d_params *p, const fc_plan *pl, LOCAL(igemm_entry) uk,
+                                const T *x, const T *zero, const T *wpack, const T *bias, T *y) {
+  int64_t taps;
+  const int64_t mr = (int64_t)uk.mr, maxt = LOCAL(border_tile_count)(p, mr, &taps);
+  LOCAL(btile) *tiles = malloc((size_t)maxt * sizeof *tiles);
+  const T **ind = fc_alloc((size_t)(maxt * 9 * mr) * sizeof(T *)); /* fits: the plan */
+  if (!tiles || !ind) {
+    free(tiles), free((void *)ind);
+    return FC_ENOMEM;
+  }
+  const int64_t nt = LOCAL(border_tiles)(p, x, zero, mr, tiles, ind);
+  LOCAL(border_ctx) c = {p, tiles, ind, zero, wpack, bias, y, uk, nt, pl->tasks / p->n};
+  const int r = fc_parallel_for(pl->threads, pl->tasks, 1, LOCAL(border_tasks), &c);
+  free(tiles), free((void *)ind);
+  return r;
+}
+
+/* The indirect GEMM's plan: tile, pixel blocks, tap blocks, the pointer table;
+ * border tiles instead of pixel blocks where allowed and they compute 2% less. */
+int LOCAL(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, int allow_border,
+                      fc_plan *pl) {
   const int nchw = p->layout == FC_NCHW, merge = LOCAL(igemm_merge_rows)(p);
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
   /* taps (ks) of depth kc each: kernel pixels of cg channels, or whole rows */
@@ -313,6 +433,20 @@ int LOCAL(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, fc
                                        (int64_t)sizeof(T *)));
   if (nchw) bytes = fc_sat_add(bytes, fc_sat_mul(pl->threads, fc_sat_mul(pblock, npad * (int64_t)sizeof(T))));
   pl->scratch_bytes = bytes;
+  int64_t btaps;
+  const int64_t btiles = LOCAL(border_tile_count)(p, (int64_t)mr, &btaps);
+  const int64_t taps_now = (batch ? fc_ceil_div(pixels, (int64_t)mr) : p->n * fc_ceil_div(P, (int64_t)mr)) * ks;
+  if (allow_border && LOCAL(border_ok)(p, merge, pl->tap_block, ks) &&
+      fc_sat_mul(p->n, btaps) * 50 < fc_sat_mul(taps_now, 49)) {
+    const int64_t chunks = fc_max64(1, fc_ceil_div(4 * nthreads_max, p->n));
+    pl->row_block = (int64_t)mr, pl->tasks = p->n * chunks; /* fits: n * chunks <= n + 4 threads */
+    pl->flags = FC_PLAN_BORDER_TILES | (tuned ? FC_PLAN_TUNED_TILE : 0u);
+    pl->threads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), pl->tasks);
+    bytes = fc_sat_mul(wsize, (int64_t)sizeof(T));
+    bytes = fc_sat_add(bytes, fc_sat_mul(kc, (int64_t)sizeof(T)));
+    bytes = fc_sat_add(bytes, fc_sat_mul(fc_sat_mul(btiles, 9 * (int64_t)mr), (int64_t)sizeof(T *)));
+    pl->scratch_bytes = fc_sat_add(bytes, fc_sat_mul(btiles, (int64_t)sizeof(LOCAL(btile))));
+  }
   return FC_OK;
 }
 
@@ -373,6 +507,11 @@ int LOCAL(conv2d_igemm)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
   if (rp != FC_OK) {
     free(wpack), free(zero), free((void *)ind), free((void *)ind0);
     return rp;
+  }
+  if (pl->flags & FC_PLAN_BORDER_TILES) {
+    const int r = LOCAL(conv2d_border)(p, pl, ukernel, x, zero, wpack, bias, y);
+    free(wpack), free(zero), free((void *)ind), free((void *)ind0);
+    return r;
   }
   if (batch) { /* image 0's table, then each pixel of the batch at its place in the panels */
     LOCAL(igemm_pointers)(p, x, zero, 0, P, mr, merge, ind0);

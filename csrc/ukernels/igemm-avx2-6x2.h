@@ -48,6 +48,11 @@ void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_of
     a3 = a3 == zero ? zero : a3 + a_offset;
     a4 = a4 == zero ? zero : a4 + a_offset;
     a5 = a5 == zero ? zero : a5 + a_offset;
+    if ((flags & FC_GEMM_SKIP_ZERO_TAPS) && a0 == zero && a1 == zero && a2 == zero && a3 == zero &&
+        a4 == zero && a5 == zero) {
+      b += kc * NR;
+      continue;
+    }
     for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {
       const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES);
       b += NR;

@@ -37,6 +37,15 @@ void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_of
     const T *ap[MR];
 #pragma GCC unroll 12
     for (int i = 0; i < MR; i++) ap[i] = a[i] == zero ? zero : a[i] + a_offset;
+    if (flags & FC_GEMM_SKIP_ZERO_TAPS) {
+      int live = 0;
+#pragma GCC unroll 12
+      for (int i = 0; i < MR; i++) live |= ap[i] != zero;
+      if (!live) {
+        b += kc * 2 * LANES;
+        continue;
+      }
+    }
     for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {
       const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES);
       b += 2 * LANES;

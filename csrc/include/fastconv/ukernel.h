@@ -20,7 +20,11 @@
  *      NHWC, h*w in NCHW), or zeros (padding, rows i >= m; `zero` holds
  *      (kc - 1) * a_stride + 1 zeros). One pointer table serves every image.
  *   b: packed panel, (ks*kc) x NR; columns j >= n are zero.
- *   c, ldc, m, n, bias, flags: as for the GEMM microkernel (BIAS_ROW unused).
+ *   c, ldc, m, n, bias, flags: as for the GEMM microkernel (BIAS_ROW unused);
+ *   with FC_GEMM_SKIP_ZERO_TAPS, a tap whose MR row pointers are all `zero` is
+ *   skipped (its products are +-0 when the weights are finite, and adding +-0
+ *   leaves every sum that does not start at -0 as it is: the caller's
+ *   conditions for the same bits).
  *
  * Max-pool row microkernel: one output row oy of one NCHW plane (h*w values)
  * into y[0..ow) (row) or of one NHWC image (h*w*c values) into y[0..ow*c)
@@ -61,7 +65,7 @@
 #include <stdint.h>
 #include "fastconv/fastconv.h"
 
-enum { FC_GEMM_ACCUMULATE = 1u, FC_GEMM_BIAS_ROW = 2u, FC_GEMM_BIAS_COL = 4u };
+enum { FC_GEMM_ACCUMULATE = 1u, FC_GEMM_BIAS_ROW = 2u, FC_GEMM_BIAS_COL = 4u, FC_GEMM_SKIP_ZERO_TAPS = 8u };
 
 typedef void (*fc_f32_gemm_ukernel)(size_t kc, const float *a, const float *b, float *c,
                                     size_t ldc, size_t m, size_t n, const float *bias,

@@ -39,6 +39,11 @@ void fc_f32_igemm_ukernel_6x64__avx512(size_t ks, size_t kc, const float *const 
     a3 = a3 == zero ? zero : a3 + a_offset;
     a4 = a4 == zero ? zero : a4 + a_offset;
     a5 = a5 == zero ? zero : a5 + a_offset;
+    if ((flags & FC_GEMM_SKIP_ZERO_TAPS) && a0 == zero && a1 == zero && a2 == zero && a3 == zero &&
+        a4 == zero && a5 == zero) {
+      b += kc * NR;
+      continue;
+    }
     for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {
       const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
       const __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);
