@@ -153,6 +153,8 @@ def test_border_tiles_need_finite_weights(rng, restore_threads):
     wt = rng.standard_normal((3, 3, 8, 16)).astype(np.float32)
     b = rng.standard_normal(16).astype(np.float32)
     assert "border_tiles" in _plan_flags(x, wt, b)
+    said = str(fastconv.explain(fastconv.conv2d, x, wt, b, 1, 1, layout="NHWC"))
+    assert "border tiles: the padding's taps skipped" in said, said
     for bad in (np.inf, -np.inf, np.nan):
         w2 = wt.copy()
         w2[0, 0, 3, 5] = bad  # the first tap: the padding of row 0 and column 0 meets it
@@ -162,3 +164,5 @@ def test_border_tiles_need_finite_weights(rng, restore_threads):
                                 w2.transpose(3, 2, 0, 1).astype(np.float64), b, 1, 1).transpose(0, 2, 3, 1)
         np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=str(bad))
         assert np.isnan(got[:, 0, :, 5]).all() and np.isnan(got[:, :, 0, 5]).all()
+        said = str(fastconv.explain(fastconv.conv2d, x, w2, b, 1, 1, layout="NHWC"))
+        assert "so it runs the pixel tiles" in said, said

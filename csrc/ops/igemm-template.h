@@ -364,7 +364,7 @@ static int LOCAL(conv2d_border)(const fc_conv2d_params *p, const fc_plan *pl, LO
   int64_t taps;
   const int64_t mr = (int64_t)uk.mr, maxt = LOCAL(border_tile_count)(p, mr, &taps);
   LOCAL(btile) *tiles = malloc((size_t)maxt * sizeof *tiles);
-  const T **ind = fc_alloc((size_t)(maxt * 9 * mr) * sizeof(T *)); /* fits: the plan */
+  const T **ind = fc_alloc((size_t)(maxt * 9 * mr) * sizeof(T *)); /* at most 2^22: the plan */
   if (!tiles || !ind) {
     free(tiles), free((void *)ind);
     return FC_ENOMEM;
@@ -433,11 +433,14 @@ int LOCAL(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, in
                                        (int64_t)sizeof(T *)));
   if (nchw) bytes = fc_sat_add(bytes, fc_sat_mul(pl->threads, fc_sat_mul(pblock, npad * (int64_t)sizeof(T))));
   pl->scratch_bytes = bytes;
+  /* border tiles: one table of image 0's pointers, no larger than a shared one */
   int64_t btaps;
   const int64_t btiles = LOCAL(border_tile_count)(p, (int64_t)mr, &btaps);
-  const int64_t taps_now = (batch ? fc_ceil_div(pixels, (int64_t)mr) : p->n * fc_ceil_div(P, (int64_t)mr)) * ks;
+  const int64_t taps_now = fc_sat_mul(batch ? fc_ceil_div(pixels, (int64_t)mr)
+                                            : fc_sat_mul(p->n, fc_ceil_div(P, (int64_t)mr)), ks);
   if (allow_border && LOCAL(border_ok)(p, merge, pl->tap_block, ks) &&
-      fc_sat_mul(p->n, btaps) * 50 < fc_sat_mul(taps_now, 49)) {
+      fc_sat_mul(btiles, 9 * (int64_t)mr) <= ((int64_t)1 << 22) &&
+      fc_sat_mul(fc_sat_mul(p->n, btaps), 50) < fc_sat_mul(taps_now, 49)) {
     const int64_t chunks = fc_max64(1, fc_ceil_div(4 * nthreads_max, p->n));
     pl->row_block = (int64_t)mr, pl->tasks = p->n * chunks; /* fits: n * chunks <= n + 4 threads */
     pl->flags = FC_PLAN_BORDER_TILES | (tuned ? FC_PLAN_TUNED_TILE : 0u);

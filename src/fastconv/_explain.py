@@ -233,7 +233,15 @@ def _conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any
         return Plan(op=op, algorithm="bias-fill", isa=_kernels.current_isa(), dtype=str(x.dtype),
                     reason="no input channels: the result is the bias")
     c = _kernels.conv2d_plan(g.dims, g.opts, nhwc, x.dtype == np.float32)
-    return _from_c(op, c, x.dtype, _conv_reason(g, nhwc, c["algorithm"]))
+    why = _conv_reason(g, nhwc, c["algorithm"])
+    if "border_tiles" in c["flags"]:
+        # the driver's own condition for the same bits (csrc/ops/igemm-template.h)
+        if not np.isfinite(_weight).all() or (_b is not None and np.signbit(_b[_b == 0]).any()):
+            why += ("; border tiles planned, but this call's weights hold inf or NaN or its bias "
+                    "-0, so it runs the pixel tiles")
+        else:
+            why += "; border tiles: the padding's taps skipped"
+    return _from_c(op, c, x.dtype, why)
 
 
 def _conv2d_backward(grad_out: Any, x: Any, weight: Any, stride: Any = 1, padding: Any = 0,
