@@ -21,11 +21,13 @@ void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_of
     for (size_t j = 0; j < NR; j++)
       acc[i][j] = (flags & FC_GEMM_BIAS_COL) && j < n ? bias[j] : (T)0;
   for (size_t t = 0; t < ks; t++, a += MR) {
-    size_t live = 0;
-    for (size_t i = 0; i < MR; i++) live += a[i] != zero;
-    if ((flags & FC_GEMM_SKIP_ZERO_TAPS) && !live) {
-      b += kc * NR;
-      continue;
+    if (flags & FC_GEMM_SKIP_ZERO_TAPS) {
+      size_t live = 0;
+      for (size_t i = 0; i < MR; i++) live += a[i] != zero;
+      if (!live) {
+        b += kc * NR;
+        continue;
+      }
     }
     for (size_t p = 0; p < kc; p++, b += NR)
       for (size_t i = 0; i < MR; i++) {
