@@ -513,8 +513,11 @@ def test_dense_plans_are_what_runs(dtype, rows):
     products = {s.op: s for s in fastconv.explain(fastconv.nn.dense_backward, gy, x, w).steps}
     assert set(products) == {"grad_x", "grad_kernel", "grad_bias"}
     # the products are the forward GEMM's: grad_kernel = (gy^T @ x)^T, 70 features as
-    # units by 33 rows as batch over `rows`; grad_x = gy @ w^T, 70 by `rows` over 33
-    for name, a, b2 in (("grad_kernel", _arr((33, rows), dtype), _arr((rows, 70), dtype)),
+    # units by 33 rows as batch over `rows` (or, turned where that pads less, 33 units
+    # by 70 features as batch); grad_x = gy @ w^T, 70 by `rows` over 33
+    turned = "transposed_out" in products["grad_kernel"].blocking.get("flags", ())
+    gk_batch, gk_units = (70, 33) if turned else (33, 70)
+    for name, a, b2 in (("grad_kernel", _arr((gk_batch, rows), dtype), _arr((rows, gk_units), dtype)),
                         ("grad_x", _arr((rows, 33), dtype), _arr((33, 70), dtype))):
         want = fastconv.explain(fastconv.nn.dense, a, b2)
         if want.algorithm == "dense-gemm":

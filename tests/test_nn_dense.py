@@ -154,6 +154,30 @@ def test_dense_backward_matches_numpy(isa, restore_threads, dtype, shape, rng):
         _check(gb, gy64.sum(axis=0), (n + 2) * np.finfo(dtype).eps * np.abs(gy64).sum(axis=0), "grad_bias")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(32, 128, 10), (3, 17, 10), (300, 37, 70), (9, 65, 1),
+                                   (40, 5, 300), (33, 300, 2)], ids=str)
+def test_grad_kernel_is_the_same_either_way_round(isa, restore_threads, dtype, shape, rng):
+    """dense_backward computes grad_kernel as gy^T @ x transposed where x^T @ gy would
+    pad more (a few units): bit for bit the fused Adam sweep's grad_kernel, which is
+    always x^T @ gy, and within the float64 bound of NumPy's."""
+    n, k, m = shape
+    x, kernel, gy = _operands(rng, dtype, (n, k), (k, m), (n, m))
+    plan = {s.op: s for s in fastconv.explain(nn.dense_backward, gy, x, kernel).steps}
+    turned = "transposed_out" in plan["grad_kernel"].blocking.get("flags", ())
+    if shape == (32, 128, 10) and isa != "scalar" and dtype == np.float32:
+        assert turned, plan["grad_kernel"]  # the lecture's Dense(10): 10 units in 32 columns
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        _, gk, _ = nn.dense_backward(gy, x, kernel, output_mask=(False, True, False))
+        mom, vel = np.zeros_like(kernel), np.ones_like(kernel)
+        _, fused, _ = nn.dense_backward(gy, x, kernel.copy(), output_mask=(False, True, False),
+                                        adam=nn.AdamStep(mom, vel, 1e-3, 0.9, 0.999, 1e-7))
+        assert np.array_equal(gk, fused), f"{shape}, turned={turned}, {threads} threads"
+        _check(gk, x.astype(np.float64).T @ gy.astype(np.float64), _bound(x.T, gy, dtype),
+               "grad_kernel")
+
+
 def test_dense_backward_matches_central_differences(rng):
     x = rng.standard_normal((4, 5))
     kernel = rng.standard_normal((5, 3))

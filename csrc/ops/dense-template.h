@@ -212,7 +212,7 @@ static int LOCAL(dense_gemm_plan)(int64_t R, int64_t Q, int64_t K, int direct,
   pl->mr = mr, pl->nr = nr;
   pl->depth_block = FC_DENSE_KB, pl->row_block = tg * mr, pl->tasks = fc_ceil_div(rtiles, tg);
   pl->threads = nthreads;
-  pl->flags = tuned ? FC_PLAN_TUNED_TILE : 0u;
+  pl->flags = (tuned ? FC_PLAN_TUNED_TILE : 0u) | (direct ? 0u : FC_PLAN_TRANSPOSED_OUT);
   pl->scratch_bytes = fc_sat_mul(fc_sat_add(bsize, direct ? 0 : tmp), (int64_t)sizeof(T));
   return FC_OK;
 }
@@ -373,6 +373,21 @@ int DENSE(int64_t n, int64_t k, int64_t m, const T *x, const T *w, const T *bias
   return LOCAL(dense_gemm)(m, n, k, w, 1, m, x, 1, k, y, 1, m, bias);
 }
 
+/* Whether dense_backward computes gw (k x m) = x^T gy the other way round, as
+ * gw^T = gy^T x: rows = units, cols = features, stored through the transposing
+ * block. It does where the straight product (rows = features, cols = units)
+ * pads a quarter more work than that: a few units fill few of a tile's columns
+ * (Dense(10)'s 10 of the 8x32 tile's 32, against 10 of 12 rows the other way).
+ * Each element is the same chain of fused multiply-adds over the batch either
+ * way (a*b is b*a; the depth blocks and their order are the batch's), so gw is
+ * bit for bit the same. */
+static int LOCAL(dense_gw_transposed)(const fc_ukernel_table *tab, int64_t k, int64_t m) {
+  const LOCAL(igemm_entry) s = tab->TABLE(igemm)[LOCAL(pick_igemm_at)(tab, k, m)];
+  const LOCAL(igemm_entry) t = tab->TABLE(igemm)[LOCAL(pick_igemm_at)(tab, m, k)];
+  return 4.0 * fc_tile_work((int64_t)s.mr, (int64_t)s.nr, s.cost, k, m) >
+         5.0 * fc_tile_work((int64_t)t.mr, (int64_t)t.nr, t.cost, m, k);
+}
+
 /* gx (n x k) = gy (n x m) @ w^T and gw (k x m) = x^T @ gy; either output may be
  * NULL (not computed). */
 int DENSE_BACKWARD(int64_t n, int64_t k, int64_t m, const T *gy, const T *x, const T *w,
@@ -385,8 +400,12 @@ int DENSE_BACKWARD(int64_t n, int64_t k, int64_t m, const T *gy, const T *x, con
   int st = FC_OK;
   if (gx) /* rows = features (rows of w, contiguous), cols = batch */
     st = LOCAL(dense_gemm)(k, n, m, w, m, 1, gy, 1, m, gx, 1, k, NULL);
-  if (st == FC_OK && gw) /* rows = features (columns of x), cols = units, depth = batch */
-    st = LOCAL(dense_gemm)(k, m, n, x, 1, k, gy, m, 1, gw, m, 1, NULL);
+  if (st == FC_OK && gw) {
+    if (LOCAL(dense_gw_transposed)(fc_table(), k, m)) /* rows = units (columns of gy), cols = features */
+      st = LOCAL(dense_gemm)(m, k, n, gy, 1, m, x, k, 1, gw, 1, m, NULL);
+    else /* rows = features (columns of x), cols = units; depth = batch either way */
+      st = LOCAL(dense_gemm)(k, m, n, x, 1, k, gy, m, 1, gw, m, 1, NULL);
+  }
   return st;
 }
 
@@ -439,6 +458,8 @@ int DENSE_BACKWARD_PLAN(int64_t n, int64_t k, int64_t m, fc_dense_product produc
     st = FC_OK;
   } else if (product == FC_DENSE_GRAD_X) { /* as dense_backward calls dense_gemm */
     st = LOCAL(dense_gemm_plan)(k, n, m, k == 1, tab, plan);
+  } else if (LOCAL(dense_gw_transposed)(tab, k, m)) {
+    st = LOCAL(dense_gemm_plan)(m, k, n, m == 1, tab, plan);
   } else {
     st = LOCAL(dense_gemm_plan)(k, m, n, 1, tab, plan);
   }

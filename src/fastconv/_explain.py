@@ -332,9 +332,13 @@ def _dense_backward(grad_out: Any, x: Any, kernel: Any, *, output_mask: Any = (T
                 if c["algorithm"] != "dense-gemm":
                     steps.append(_nothing(name, x.dtype, "empty product: zeros"))
                     continue
+                rows = "features"
+                if name == "grad_kernel" and "transposed_out" in c["flags"]:
+                    rows, why = "units", ("grad_out^T times x, transposed into grad_kernel: units x "
+                                          "features tiles, depth the batch (fewer padded columns)")
                 plan = _from_c(name, c, x.dtype, why)
-                blocking = {("features per task" if key == "units per task" else key): v
-                            for key, v in plan.blocking.items()}  # rows are features here
+                blocking = {(f"{rows} per task" if key == "units per task" else key): v
+                            for key, v in plan.blocking.items()}  # rows are features or units
                 steps.append(dataclasses.replace(plan, blocking=blocking))
     if not steps:
         return _nothing(op, x.dtype, "output_mask asks for nothing")

@@ -382,7 +382,7 @@ int fc_f64_uniform_axis(const fc_axis_params *p, const double *x, double fillval
 enum {
   FC_PLAN_MERGE_ROWS = 1u,      /* igemm: one pointer per kernel row (NHWC, 1 group) */
   FC_PLAN_SHARED_POINTERS = 2u, /* igemm: one row-pointer table for all tasks */
-  FC_PLAN_TRANSPOSED_OUT = 4u,  /* igemm NCHW: tiles into a block, transposed into y */
+  FC_PLAN_TRANSPOSED_OUT = 4u,  /* igemm NCHW, dense GEMM: tiles into a block, transposed into y */
   FC_PLAN_INPUT_AS_IS = 8u,     /* backward weight: x read in place (no padded copy) */
   FC_PLAN_GY_AS_IS = 16u,       /* backward weight: grad_out read in place (no packing) */
   FC_PLAN_WEIGHTS_REORDERED = 32u, /* conv2d NCHW igemm: weights copied to (r, s, c, k) */
