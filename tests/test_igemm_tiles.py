@@ -164,5 +164,13 @@ def test_border_tiles_need_finite_weights(rng, restore_threads):
                                 w2.transpose(3, 2, 0, 1).astype(np.float64), b, 1, 1).transpose(0, 2, 3, 1)
         np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=str(bad))
         assert np.isnan(got[:, 0, :, 5]).all() and np.isnan(got[:, :, 0, 5]).all()
-        said = str(fastconv.explain(fastconv.conv2d, x, w2, b, 1, 1, layout="NHWC"))
-        assert "so it runs the pixel tiles" in said, said
+        plan = fastconv.explain(fastconv.conv2d, x, w2, b, 1, 1, layout="NHWC")
+        assert "pixel tiles, not border tiles" in str(plan), plan
+        assert "border_tiles" not in plan.blocking.get("flags", ()), plan  # what ran
+    minus = b.copy()
+    minus[3] = -0.0  # a bias with -0: the same fallback, said the same way
+    plan = fastconv.explain(fastconv.conv2d, x, wt, minus, 1, 1, layout="NHWC")
+    fastconv.conv2d(x, wt, minus, 1, 1, layout="NHWC")
+    assert "border_tiles" not in _kernels.last_plan()["flags"]
+    assert "pixel tiles, not border tiles" in str(plan), plan
+    assert "border_tiles" not in plan.blocking.get("flags", ()), plan

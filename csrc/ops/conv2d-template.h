@@ -16,14 +16,15 @@
  * same element and results do not depend on the thread count.
  *
  * Every choice above (algorithm, tile, blocks, threads, scratch) is made by
- * conv2d_plan_for, which fastconv.explain calls through fc_*_conv2d_plan; the
- * driver calls it too and acts on the plan, so the two cannot differ.
+ * conv2d_plan_data, which fastconv.explain calls through fc_*_conv2d_data_plan
+ * (fc_*_conv2d_plan: the same for sizes alone); the driver calls it too and
+ * acts on the plan, so the two cannot differ.
  *
  * Included once by f32-conv2d.c and by f64-conv2d.c, which define the entry
- * points' full names CONV2D (fc_f32_conv2d, fc_f64_conv2d) and CONV2D_PLAN
- * (fc_f32_conv2d_plan, ...), T (float, double), LOCAL(x), the dtype's names
- * (fc_f32_##x, fc_f64_##x), and TABLE(x), its members of the dispatch table
- * (f32_##x, f64_##x). */
+ * points' full names CONV2D (fc_f32_conv2d, fc_f64_conv2d), CONV2D_PLAN and
+ * CONV2D_DATA_PLAN (fc_f32_conv2d_plan, fc_f32_conv2d_data_plan, ...), T
+ * (float, double), LOCAL(x), the dtype's names (fc_f32_##x, fc_f64_##x), and
+ * TABLE(x), its members of the dispatch table (f32_##x, f64_##x). */
 #include <stdlib.h>
 #include <string.h>
 #include "conv2d-internal.h"
@@ -214,6 +215,26 @@ int CONV2D_PLAN(const fc_conv2d_params *p, fc_plan *plan) {
   return st;
 }
 
+/* conv2d's plan for this call's weights and bias: conv2d_plan_for's, but
+ * border tiles keep the bits only for finite weights and a bias without -0
+ * (igemm-template.h), so other data re-plans with the pixel tiles. */
+static int LOCAL(conv2d_plan_data)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                                   const T *weight, const T *bias, fc_plan *pl) {
+  int st = LOCAL(conv2d_plan_for)(p, tab, pl);
+  if (st == FC_OK && (pl->flags & FC_PLAN_BORDER_TILES) &&
+      !LOCAL(border_data_ok)(weight, (p->c / p->groups) * p->r * p->s * p->k, bias, p->k)) {
+    st = LOCAL(conv2d_plan_with)(p, tab, 0, pl); /* the sizes fit: the first plan */
+    pl->reason = "border-data";
+  }
+  return st;
+}
+
+int CONV2D_DATA_PLAN(const fc_conv2d_params *p, const T *weight, const T *bias, fc_plan *plan) {
+  const int st = LOCAL(conv2d_plan_data)(p, fc_table(), weight, bias, plan);
+  fc_plan_name(plan);
+  return st;
+}
+
 /* NCHW weights (k, cg, r, s) to (r, s, cg, k), output channels [k0, k1) per
  * thread (the layer's threads, as the packing after it). */
 typedef struct {
@@ -234,12 +255,8 @@ static void LOCAL(reorder_tasks)(void *arg, int tid, int64_t k0, int64_t k1) {
 int CONV2D(const fc_conv2d_params *p, const T *x, const T *weight, const T *bias, T *y) {
   const fc_ukernel_table *tab = fc_table();
   fc_plan pl;
-  int st = LOCAL(conv2d_plan_for)(p, tab, &pl);
+  const int st = LOCAL(conv2d_plan_data)(p, tab, weight, bias, &pl);
   const int64_t cg = p->c / p->groups, rs = p->r * p->s, kd = cg * rs;
-  /* border tiles keep the bits only for finite weights and a bias without -0 */
-  if (st == FC_OK && (pl.flags & FC_PLAN_BORDER_TILES) &&
-      !LOCAL(border_data_ok)(weight, kd * p->k, bias, p->k)) /* fits: the plan */
-    st = LOCAL(conv2d_plan_with)(p, tab, 0, &pl);
   if (st != FC_OK) return st;
   if (fc_record_plan(&pl) || pl.algorithm == fc_alg_nothing) return FC_OK;
   if (pl.algorithm == fc_alg_packed_gemm) return LOCAL(conv2d_packed)(p, &pl, x, weight, kd, 1, bias, y);

@@ -232,15 +232,17 @@ def _conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any
     if g.dims[1] == 0:
         return Plan(op=op, algorithm="bias-fill", isa=_kernels.current_isa(), dtype=str(x.dtype),
                     reason="no input channels: the result is the bias")
-    c = _kernels.conv2d_plan(g.dims, g.opts, nhwc, x.dtype == np.float32)
+    # the driver's planner on this call's weights and bias: border tiles only where they
+    # keep the bits (finite weights, no -0 in the bias)
+    c = _kernels.conv2d_data_plan(np.ascontiguousarray(_weight).reshape(-1),
+                                  None if _b is None else np.ascontiguousarray(_b), g.dims, g.opts,
+                                  nhwc)
     why = _conv_reason(g, nhwc, c["algorithm"])
     if "border_tiles" in c["flags"]:
-        # the driver's own condition for the same bits (csrc/ops/igemm-template.h)
-        if not np.isfinite(_weight).all() or (_b is not None and np.signbit(_b[_b == 0]).any()):
-            why += ("; border tiles planned, but this call's weights hold inf or NaN or its bias "
-                    "-0, so it runs the pixel tiles")
-        else:
-            why += "; border tiles: the padding's taps skipped"
+        why += "; border tiles: the padding's taps skipped"
+    elif c["rule"] == "border-data":
+        why += ("; pixel tiles, not border tiles: this call's weights hold inf or NaN or its "
+                "bias -0, whose bits border tiles would change")
     return _from_c(op, c, x.dtype, why)
 
 

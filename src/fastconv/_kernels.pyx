@@ -320,6 +320,30 @@ def conv2d_plan(tuple dims, tuple opts, bint nhwc, bint f32, str which="forward"
     return _plan_dict(&pl)
 
 
+def conv2d_data_plan(const floating[::1] w, object bias, tuple dims, tuple opts, bint nhwc):
+    """The plan of conv2d's C driver for this call: `w` (the weights, flattened) and
+    `bias` (None or a 1-D array of w's dtype) read as the driver reads them, for
+    whether its border tiles keep the bits ("rule" "border-data" where they do not
+    and the pixel tiles run instead). Nothing is computed."""
+    cdef fc_conv2d_params p = _conv_params(dims, opts, nhwc, "conv2d")
+    _need(w.shape[0], p.k * (p.c // p.groups) * p.r * p.s, "weight", "conv2d")
+    cdef const floating[::1] b
+    cdef const floating *bp = NULL
+    if bias is not None:
+        b = bias
+        _need(b.shape[0], p.k, "bias", "conv2d")
+        if b.shape[0]:
+            bp = &b[0]
+    cdef fc_plan pl
+    cdef int st
+    if floating is float:
+        st = fc_f32_conv2d_data_plan(&p, &w[0] if w.shape[0] else NULL, bp, &pl)
+    else:
+        st = fc_f64_conv2d_data_plan(&p, &w[0] if w.shape[0] else NULL, bp, &pl)
+    _check(st, "conv2d", dims)
+    return _plan_dict(&pl)
+
+
 def conv2d_input_grad_plan(const floating[::1] w, tuple dims, tuple opts, bint nhwc,
                            str path="auto"):
     """The plan of conv2d_backward_input (its algorithm choice included, `w` read

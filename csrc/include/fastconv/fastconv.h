@@ -414,6 +414,14 @@ typedef struct {
 
 int fc_f32_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan);
 int fc_f64_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan);
+/* fc_*_conv2d's plan for this call's weight (k * c/groups * r * s values) and
+ * bias (k values, or NULL): fc_*_conv2d_plan's, except where that plan's
+ * border tiles would change the bits (a weight inf or NaN, a bias element -0):
+ * then the pixel tiles', reason "border-data". */
+int fc_f32_conv2d_data_plan(const fc_conv2d_params *p, const float *weight, const float *bias,
+                            fc_plan *plan);
+int fc_f64_conv2d_data_plan(const fc_conv2d_params *p, const double *weight, const double *bias,
+                            fc_plan *plan);
 int fc_f32_conv2d_backward_weight_plan(const fc_conv2d_params *p, fc_plan *plan);
 int fc_f64_conv2d_backward_weight_plan(const fc_conv2d_params *p, fc_plan *plan);
 int fc_f32_conv2d_backward_bias_plan(const fc_conv2d_params *p, fc_plan *plan);
