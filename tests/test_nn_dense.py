@@ -278,3 +278,27 @@ def test_dense_backward_with_adam_matches_the_formula(isa, restore_threads, dtyp
         assert gk2 is None
         assert np.array_equal(p2, p) and np.array_equal(m2, mm) and np.array_equal(v2, vv)
         assert np.array_equal(gx2, gx)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_adam_sweep_takes_every_row_group_once_at_any_thread_count(restore_threads, dtype, rng):
+    """The fused sweep shares its row groups out in one range per thread, each thread
+    going on to the others' ranges: every group is stepped exactly once, so the
+    kernel, the moments and grad_x are the same bits at 1, 2 and 3 threads (a group
+    stepped twice, or skipped, would differ)."""
+    n, k, m = 9, 1000, 33  # 42 groups of 24 rows: ranges of 21 and 14
+    x, kernel, gy = _operands(rng, dtype, (n, k), (k, m), (n, m))
+    results = []
+    for threads in (1, 2, 3):
+        fastconv.set_num_threads(threads)
+        p, mom, vel = kernel.copy(), np.zeros_like(kernel), np.full_like(kernel, 0.01)
+        for _ in range(2):
+            gx, gk, _ = nn.dense_backward(gy, x, p, output_mask=(True, True, False),
+                                          adam=nn.AdamStep(mom, vel, 1e-3, 0.9, 0.999, 1e-7))
+        results.append((p, mom, vel, gx, gk))
+    for got in results[1:]:
+        for a, b in zip(results[0], got):
+            assert np.array_equal(a, b)
+    _check(results[0][4], x.astype(np.float64).T @ gy.astype(np.float64), _bound(x.T, gy, dtype),
+           "grad_kernel")
+    assert not np.array_equal(results[0][0], kernel)  # the kernel moved

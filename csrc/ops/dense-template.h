@@ -31,7 +31,8 @@
 #include <string.h>
 #include "conv2d-internal.h"
 
-#define FC_DENSE_MAX_MR 16 /* the tallest tile's rows (the table's are 4 to 12) */
+#define FC_DENSE_MAX_MR 16
+#define FC_DENSE_ADAM_RANGES 16 /* dense_backward_adam: ranges of row groups, at most */ /* the tallest tile's rows (the table's are 4 to 12) */
 
 /* B(p, j) for p in [k0, k0 + kc), j in [j0, j0 + nn) -> dst[p * nr + j], zero
  * past nn. */
@@ -467,44 +468,57 @@ int DENSE_BACKWARD_PLAN(int64_t n, int64_t k, int64_t m, fc_dense_product produc
   return st;
 }
 
-/* dense_backward_adam's region: each thread takes the next group of G rows
- * until none is left (dynamic, as dense_gemm's tasks), with its own product
- * scratch. */
+/* dense_backward_adam's region: the groups of G rows in one range per thread,
+ * each thread taking the next group of its own range, then of the others'
+ * until none is left (dynamic, as dense_gemm's tasks: a thread that wakes late
+ * finds its range taken), with its own product scratch. A thread's own range
+ * is one run of w, m and v, which the prefetchers follow better than every
+ * other group (Dense(128)'s backward and Adam step at 2 threads: 0.574 against
+ * 0.643 ms, AMD EPYC Zen 4, separate processes, median of 6 medians of 300). */
 typedef struct {
   const LOCAL(dense_adam) *adam;
   LOCAL(igemm_entry) ux, uw;
   const T *x, *w, *bx, *bw;
   T *gx, *gw;
   int64_t n, k, m, G, npx, npw;
-  _Atomic int64_t next;
+  int ranges;                             /* the groups in this many ranges, one per thread */
+  _Atomic int64_t next[FC_DENSE_ADAM_RANGES]; /* each range's next group */
   atomic_int failed;
 } LOCAL(dense_adam_ctx);
 
+/* Group t of dense_adam_thread: rows [t G, t G + G) of gx^T and of the kernel
+ * gradient, and Adam's step on those rows; cx, cw the thread's scratch. */
+static void LOCAL(dense_adam_group)(const LOCAL(dense_adam_ctx) *c, int64_t t, T *cx, T *cw) {
+  const int64_t n = c->n, k = c->k, m = c->m;
+  const int64_t r0 = t * c->G, r1 = fc_min64(k, r0 + c->G);
+  if (c->gx) { /* gx^T rows r0..r1 = w rows . gy^T, into cx, then transposed into gx */
+    LOCAL(dense_rows)(c->ux, c->w, k, m, 1, r0, r1, m, c->bx, n, cx, c->npx);
+    LOCAL(transpose)(cx, c->npx, c->gx + r0, k, n, r1 - r0);
+  }
+  /* kernel gradient rows r0..r1 = x^T rows . gy, into cw */
+  LOCAL(dense_rows)(c->uw, c->x, k, 1, k, r0, r1, n, c->bw, m, cw, c->npw);
+  if (c->gw)
+    for (int64_t i = r0; i < r1; i++) memcpy(c->gw + i * m, cw + (i - r0) * c->npw, (size_t)m * sizeof(T));
+  LOCAL(dense_adam_rows)(c->adam, m, r0, r1, m, cw, c->npw);
+}
+
 static void LOCAL(dense_adam_thread)(void *arg, int tid, int team) {
-  (void)tid, (void)team;
+  (void)team;
   LOCAL(dense_adam_ctx) *c = arg;
-  const int64_t n = c->n, k = c->k, m = c->m, G = c->G, npx = c->npx, npw = c->npw;
-  T *cx = c->gx ? fc_alloc((size_t)(G * npx) * sizeof(T)) : NULL;
-  T *cw = fc_alloc((size_t)(G * npw) * sizeof(T));
+  T *cx = c->gx ? fc_alloc((size_t)(c->G * c->npx) * sizeof(T)) : NULL;
+  T *cw = fc_alloc((size_t)(c->G * c->npw) * sizeof(T));
   if ((c->gx && !cx) || !cw) {
     atomic_store(&c->failed, 1);
     free(cx), free(cw);
     return;
   }
-  const int64_t groups = fc_ceil_div(k, G);
-  for (;;) {
-    const int64_t t = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
-    if (t >= groups) break;
-    const int64_t r0 = t * G, r1 = fc_min64(k, r0 + G);
-    if (c->gx) { /* gx^T rows r0..r1 = w rows . gy^T, into cx, then transposed into gx */
-      LOCAL(dense_rows)(c->ux, c->w, k, m, 1, r0, r1, m, c->bx, n, cx, npx);
-      LOCAL(transpose)(cx, npx, c->gx + r0, k, n, r1 - r0);
-    }
-    /* kernel gradient rows r0..r1 = x^T rows . gy, into cw */
-    LOCAL(dense_rows)(c->uw, c->x, k, 1, k, r0, r1, n, c->bw, m, cw, npw);
-    if (c->gw)
-      for (int64_t i = r0; i < r1; i++) memcpy(c->gw + i * m, cw + (i - r0) * npw, (size_t)m * sizeof(T));
-    LOCAL(dense_adam_rows)(c->adam, m, r0, r1, m, cw, npw);
+  const int64_t groups = fc_ceil_div(c->k, c->G);
+  const int R = c->ranges;
+  for (int s = 0; s < R; s++) { /* its own range first, then the others' */
+    const int rg = (tid % R + s) % R;
+    const int64_t end = (int64_t)(rg + 1) * groups / R;
+    for (int64_t t; (t = atomic_fetch_add_explicit(&c->next[rg], 1, memory_order_relaxed)) < end;)
+      LOCAL(dense_adam_group)(c, t, cx, cw);
   }
   free(cx), free(cw);
 }
@@ -553,7 +567,10 @@ int DENSE_BACKWARD_ADAM(int64_t n, int64_t k, int64_t m, const T *gy, const T *x
   if (gx) LOCAL(dense_pack_all)(gy, 1, m, m, 0, n, nrx, bx);
   LOCAL(dense_pack_all)(gy, m, 1, n, 0, m, nrw, bw);
   const int nthreads = pl.threads;
-  LOCAL(dense_adam_ctx) c = {&adam, ux, uw, x, w, bx, bw, gx, gw, n, k, m, G, npx, npw, 0, 0};
+  const int ranges = (int)fc_min64(nthreads, FC_DENSE_ADAM_RANGES);
+  LOCAL(dense_adam_ctx) c = {&adam, ux, uw, x, w, bx, bw, gx, gw, n, k, m, G, npx, npw, ranges,
+                             {0}, 0};
+  for (int i = 0; i < ranges; i++) atomic_init(&c.next[i], (int64_t)i * pl.tasks / ranges);
   const int r = fc_parallel(nthreads, LOCAL(dense_adam_thread), &c);
   free(bx), free(bw);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
