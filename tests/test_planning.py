@@ -76,7 +76,7 @@ BEFORE = {
 
 
 # Values added to costs.def since.
-SINCE = {"FC_FORWARD_PACK_MIN_BATCHES": 8, "FC_TILE_TIE_PERMILLE": 10}
+SINCE = {"FC_FORWARD_PACK_MIN_BATCHES": 8, "FC_TILE_TIE_PERMILLE": 10, "FC_CONVPOOL_WGRAD_SLOWDOWN": 3}
 
 
 def test_costs_are_the_measured_values_with_their_documentation():

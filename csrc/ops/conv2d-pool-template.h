@@ -330,7 +330,8 @@ int CONV2D_MAXPOOL_BACKWARD_WEIGHT(const fc_conv2d_params *p, const fc_pool2d_pa
      * end: the result depends on neither the thread count nor the schedule */
     const int64_t taps = p->r * p->s * (p->c / p->groups), wsize = taps * K;
     const int64_t per = fc_ceil_div(p->n, 256), groups = fc_ceil_div(p->n, per), KK = wsize + K;
-    const int nt = fc_threads_for(FC_NS_FLOPS(2 * p->n * K * q->oh * q->ow * taps), groups);
+    const int nt = fc_threads_for(
+        FC_NS_FLOPS(2 * p->n * K * q->oh * q->ow * taps) * FC_CONVPOOL_WGRAD_SLOWDOWN, groups);
     T *part = calloc((size_t)(groups * KK), sizeof(T));
     if (!part) return FC_ENOMEM;
     LOCAL(convpool_special_wgrad_ctx) c = {p, q, x, gy, code, gb, part, special->wgrad, per, wsize, KK, 0};
