@@ -233,13 +233,11 @@ static int LOCAL(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_
   const int64_t mr = pl.mr, nr = pl.nr, QB = 8 * nr, rtiles = fc_ceil_div(R, mr);
   const int64_t qpanels_max = fc_ceil_div(fc_min64(Q, QB), nr);
   const int64_t bsize = K * qpanels_max * nr, tmp = rtiles * mr * qpanels_max * nr; /* the plan */
-  T *bpack = fc_alloc((size_t)bsize * sizeof(T));
-  T *cbuf = direct ? NULL : fc_alloc((size_t)tmp * sizeof(T));
-  if (!bpack || (!direct && !cbuf)) {
-    free(bpack);
-    free(cbuf);
-    return FC_ENOMEM;
-  }
+  /* one block: the packed panels, then (64-byte aligned) the transposing block */
+  const int64_t boff = fc_ceil_div(bsize * (int64_t)sizeof(T), 64) * 64;
+  char *block = fc_scratch_take((size_t)(boff + (direct ? 0 : tmp * (int64_t)sizeof(T))));
+  if (!block) return FC_ENOMEM;
+  T *bpack = (T *)block, *cbuf = direct ? NULL : (T *)(block + boff);
   const int nthreads = pl.threads;
   const int64_t tg = pl.row_block / mr, ngroups = pl.tasks;
   LOCAL(dense_gemm_ctx) g = {uk, a, bpack, bias, c, cbuf, R, a_rstride, a_pstride, K, c_is, c_js,
@@ -256,8 +254,7 @@ static int LOCAL(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_
      * others, rather than the others waiting for its share */
     r = fc_parallel_for(nthreads, ngroups, 1, LOCAL(dense_gemm_groups), &g);
   }
-  free(bpack);
-  free(cbuf);
+  fc_scratch_give(block);
   return r;
 }
 

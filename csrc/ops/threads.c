@@ -42,6 +42,51 @@
 #include <signal.h>
 #endif
 
+/* ---- the calling thread's kept scratch ----------------------------------------
+ * (fc_scratch_take in internal.h) One block per thread, grown to the largest
+ * request up to FC_SCRATCH_KEEP bytes and freed when the thread exits (a
+ * pthread key's destructor; the main thread's lasts the process). A request
+ * while the block is out (a nested call) goes to the heap. */
+static _Thread_local void *fc_kept;
+static _Thread_local size_t fc_kept_size;
+static _Thread_local int fc_kept_out;
+#if FASTCONV_HAVE_PTHREADS
+static pthread_key_t fc_kept_key;
+static pthread_once_t fc_kept_once = PTHREAD_ONCE_INIT;
+static int fc_kept_key_ok;
+static void fc_kept_drop(void *block) { free(block); }
+static void fc_kept_key_make(void) {
+  fc_kept_key_ok = pthread_key_create(&fc_kept_key, fc_kept_drop) == 0;
+}
+#endif
+
+void *fc_scratch_take(size_t n_bytes) {
+  const size_t rounded = n_bytes ? (n_bytes + 63) & ~(size_t)63 : 64;
+  if (fc_kept_out || rounded > FC_SCRATCH_KEEP) return fc_alloc(n_bytes);
+  if (fc_kept_size < rounded) {
+#if FASTCONV_HAVE_PTHREADS
+    pthread_once(&fc_kept_once, fc_kept_key_make);
+    if (!fc_kept_key_ok) return fc_alloc(n_bytes); /* no destructor: keep nothing */
+#endif
+    void *block = aligned_alloc(64, rounded);
+    if (!block) return NULL;
+    free(fc_kept);
+    fc_kept = block, fc_kept_size = rounded;
+#if FASTCONV_HAVE_PTHREADS
+    pthread_setspecific(fc_kept_key, block);
+#endif
+  }
+  fc_kept_out = 1;
+  return fc_kept;
+}
+
+void fc_scratch_give(void *p) {
+  if (p && p == fc_kept)
+    fc_kept_out = 0;
+  else
+    free(p);
+}
+
 /* ---- thread count ------------------------------------------------------------ */
 
 static atomic_int fc_cap = -1; /* -1: not resolved yet */
