@@ -31,8 +31,8 @@
 #include <string.h>
 #include "conv2d-internal.h"
 
-#define FC_DENSE_MAX_MR 16
-#define FC_DENSE_ADAM_RANGES 16 /* dense_backward_adam: ranges of row groups, at most */ /* the tallest tile's rows (the table's are 4 to 12) */
+#define FC_DENSE_MAX_MR 16 /* the tallest tile's rows (the table's are 4 to 12) */
+#define FC_DENSE_ADAM_RANGES 16 /* dense_backward_adam: ranges of row groups, at most */
 
 /* B(p, j) for p in [k0, k0 + kc), j in [j0, j0 + nn) -> dst[p * nr + j], zero
  * past nn. */
@@ -478,7 +478,7 @@ typedef struct {
   const T *x, *w, *bx, *bw;
   T *gx, *gw;
   int64_t n, k, m, G, npx, npw;
-  int ranges;                             /* the groups in this many ranges, one per thread */
+  int ranges;                                 /* the groups in this many ranges, one per thread */
   _Atomic int64_t next[FC_DENSE_ADAM_RANGES]; /* each range's next group */
   atomic_int failed;
 } LOCAL(dense_adam_ctx);
