@@ -27,6 +27,7 @@ from typing import Any
 from fastconv._bench import cli, timing, workloads
 from fastconv._bench.run import (AREAS, MISMATCH, MODES, Row, ThreadsCase, fmt_share, run_area,
                                  threads_target)
+from fastconv._bench.run import threads_cases as run_threads_cases
 from fastconv._bench.shapes import SMALL_CASES
 from fastconv._cli import output_file
 from fastconv._files import atomic_write
@@ -204,18 +205,8 @@ def threads_cases(rows: list[Json]) -> list[ThreadsCase]:
         f = row["results"].get(impl, {})
         return (f["median_s"], f["min_s"], f["max_s"]) if "median_s" in f else None
 
-    one = {r["workload"]: r for r in rows if r["threads"] == 1 and spread(r, "fastconv")}
-    cases = []
-    for r in rows:
-        first = one.get(r["workload"])
-        many = spread(r, "fastconv")
-        if r["threads"] <= 1 or first is None or many is None:
-            continue
-        serial = next(((a, b) for p in SERIAL_PEERS
-                       if (a := spread(first, p)) and (b := spread(r, p))), (None, None))
-        cases.append(ThreadsCase(r["workload"], r["threads"], spread(first, "fastconv"), many,
-                                 *serial))
-    return cases
+    return run_threads_cases(rows, lambda r: r["workload"], lambda r: r["threads"], spread,
+                             SERIAL_PEERS)
 
 
 def targets(rows: list[Json], peak: float | None = None, mode: str = "full") -> list[str]:

@@ -23,6 +23,7 @@ from latency_table import keep_small_section
 from model_table import keep_model_section
 from fastconv._bench.run import (AREAS, MISMATCH, MODES, AreaResult, Machine, Row, Spread, ThreadsCase,
                                  fmt_share, probe_machine, run_area, threads_target)
+from fastconv._bench.run import threads_cases as run_threads_cases
 
 PEAK_TARGET = 0.70   # fraction of FMA peak wanted on L2 and L3
 L1_TARGET = 3.0      # L1 speed-up wanted over PyTorch
@@ -194,15 +195,8 @@ def threads_cases(rows: list[Row]) -> list[ThreadsCase]:
         t = r.timings[impl] if impl else None
         return (t.median, t.min, t.max) if t else None
 
-    one = {(r.area, r.name): r for r in rows if r.threads == 1 and spread(r, "fastconv")}
-    cases = []
-    for r in rows:
-        first, many = one.get((r.area, r.name)), spread(r, "fastconv")
-        if r.threads <= 1 or first is None or many is None:
-            continue
-        cases.append(ThreadsCase(f"{r.area} {r.name}", r.threads, spread(first, "fastconv"), many,
-                                 spread(first, "scipy"), spread(r, "scipy")))
-    return cases
+    return run_threads_cases(rows, lambda r: f"{r.area} {r.name}", lambda r: r.threads, spread,
+                             ("scipy",))
 
 
 # ---- main -------------------------------------------------------------------------

@@ -326,6 +326,27 @@ def test_threads_target_tells_slower_from_noise():
     assert "**not measured** (no workload ran" in threads_target([])
 
 
+def test_threads_cases_pair_each_count_with_its_one_thread_row():
+    """Both tables build their cases with run.threads_cases: each n-thread row of a workload
+    fastconv ran at 1 thread, with the first serial peer timed in both rows; a workload with
+    no 1-thread fastconv time gives none."""
+    from fastconv._bench.run import ThreadsCase as Case, threads_cases
+
+    def row(name, threads, **libs):
+        return {"name": name, "threads": threads, "libs": libs}
+
+    rows = [row("a", 1, fastconv=(1.0, 0.9, 1.1), scipy=(3.0, 2.9, 3.1)),
+            row("a", 2, fastconv=(0.6, 0.5, 0.7), numpy=(2.0, 1.9, 2.1), scipy=(3.3, 3.2, 3.4)),
+            row("b", 1, numpy=(1.0, 1.0, 1.0)),
+            row("b", 2, fastconv=(0.5, 0.5, 0.5)),
+            row("c", 1, fastconv=(1.0, 1.0, 1.0), numpy=(2.0, 2.0, 2.0)),
+            row("c", 2, fastconv=(1.1, 1.1, 1.1))]
+    cases = threads_cases(rows, lambda r: r["name"], lambda r: r["threads"],
+                          lambda r, lib: r["libs"].get(lib), ("numpy", "scipy"))
+    assert cases == [Case("a", 2, (1.0, 0.9, 1.1), (0.6, 0.5, 0.7), (3.0, 2.9, 3.1), (3.3, 3.2, 3.4)),
+                     Case("c", 2, (1.0, 1.0, 1.0), (1.1, 1.1, 1.1))]
+
+
 def test_perf_table_keeps_the_small_work_section():
     spec = importlib.util.spec_from_file_location("latency_table", LATENCY_TABLE)
     latency_table = importlib.util.module_from_spec(spec)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from . import timing, workloads
 from .shapes import (
@@ -223,6 +223,26 @@ class ThreadsCase:
     many: Spread
     serial_one: Spread | None = None
     serial_many: Spread | None = None
+
+
+def threads_cases(rows: list[Any], key: Callable[[Any], str], threads: Callable[[Any], int],
+                  spread: Callable[[Any, str], Spread | None],
+                  serial_peers: Sequence[str] = ()) -> list[ThreadsCase]:
+    """The cases for threads_target from a table's rows, whatever their form: `key` names a
+    row's workload, `threads` its thread count, ``spread(row, lib)`` gives that library's
+    (median, min, max) seconds in the row or None. Each workload that fastconv ran at 1 thread
+    gives a case per count above, with the first of `serial_peers` timed in both rows."""
+    one = {key(r): (r, s) for r in rows if threads(r) == 1 and (s := spread(r, "fastconv"))}
+    cases = []
+    for r in rows:
+        many = spread(r, "fastconv")
+        if threads(r) <= 1 or key(r) not in one or many is None:
+            continue
+        first, at_one = one[key(r)]
+        serial = next(((a, b) for p in serial_peers
+                       if (a := spread(first, p)) and (b := spread(r, p))), (None, None))
+        cases.append(ThreadsCase(key(r), threads(r), at_one, many, *serial))
+    return cases
 
 
 def threads_target(cases: list[ThreadsCase]) -> str:
