@@ -568,7 +568,7 @@ static int LOCAL(input_grad_choice)(const fc_conv2d_params *p, const T *weight,
     return FC_INPUT_GRAD_COL2IM;
   }
   if (weight) { /* inf or NaN anywhere */
-    if (!LOCAL(border_data_ok)(weight, p->k * (p->c / p->groups) * p->r * p->s, NULL, 0)) {
+    if (!LOCAL(all_finite)(weight, p->k * (p->c / p->groups) * p->r * p->s)) {
       *reason = "nonfinite-weights";
       return FC_INPUT_GRAD_COL2IM;
     }

@@ -76,6 +76,8 @@ FC_INTERNAL void fc_f64_igemm_tiles(fc_f64_igemm_entry uk, int64_t ks, int64_t c
                                     int64_t tblock, const double **bind, int64_t qc,
                                     size_t a_offset, size_t a_stride, const double *zero,
                                     const double *wg, const double *bias, double *c, int64_t ldc);
+FC_INTERNAL int fc_f32_all_finite(const float *w, int64_t nw);
+FC_INTERNAL int fc_f64_all_finite(const double *w, int64_t nw);
 FC_INTERNAL int fc_f32_border_data_ok(const float *w, int64_t nw, const float *bias, int64_t k);
 FC_INTERNAL int fc_f64_border_data_ok(const double *w, int64_t nw, const double *bias, int64_t k);
 FC_INTERNAL int64_t fc_f32_igemm_tap_block(int64_t ks, int64_t cg);

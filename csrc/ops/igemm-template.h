@@ -317,12 +317,17 @@ static int64_t LOCAL(border_tiles)(const fc_conv2d_params *p, const T *x, const 
   return nt;
 }
 
-/* Whether skipping the padding keeps every output's bits: finite weights (w - w
- * is 0 exactly for those) and no -0 in the bias (NULL: none). The input
- * gradient's planner asks the first half: are the weights finite. */
-int LOCAL(border_data_ok)(const T *w, int64_t nw, const T *bias, int64_t k) {
+/* Whether all nw weights are finite (w - w is 0 exactly for those). */
+int LOCAL(all_finite)(const T *w, int64_t nw) {
   int bad = 0;
   for (int64_t i = 0; i < nw; i++) bad |= !(w[i] - w[i] == 0);
+  return !bad;
+}
+
+/* Whether skipping the padding keeps every output's bits: finite weights and
+ * no -0 in the bias (NULL: none). */
+int LOCAL(border_data_ok)(const T *w, int64_t nw, const T *bias, int64_t k) {
+  int bad = !LOCAL(all_finite)(w, nw);
   for (int64_t i = 0; bias && i < k; i++) bad |= bias[i] == 0 && signbit(bias[i]);
   return !bad;
 }
