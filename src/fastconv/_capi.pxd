@@ -144,8 +144,6 @@ cdef extern from "fastconv/fastconv.h" nogil:
     enum: FC_CONV2D_IGEMM_MIN_DEPTH
     int fc_f32_conv2d_input_grad_plan(const fc_conv2d_params *p, const float *w, fc_input_grad_path path, fc_plan *plan)
     int fc_f64_conv2d_input_grad_plan(const fc_conv2d_params *p, const double *w, fc_input_grad_path path, fc_plan *plan)
-    int fc_f32_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan)
-    int fc_f64_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan)
     int fc_f32_conv2d_data_plan(const fc_conv2d_params *p, const float *w, const float *b, fc_plan *plan)
     int fc_f64_conv2d_data_plan(const fc_conv2d_params *p, const double *w, const double *b, fc_plan *plan)
     int fc_f32_conv2d_backward_weight_plan(const fc_conv2d_params *p, fc_plan *plan)

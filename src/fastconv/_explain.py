@@ -151,7 +151,7 @@ _BLOCKING_NAMES = {
 
 def _from_c(op: str, c: dict[str, Any], dtype: np.dtype | None, reason: str = "",
             algorithm: str | None = None) -> Plan:
-    """A Plan from a C planner's dict (_kernels.conv2d_plan, last_plan, Planned)."""
+    """A Plan from a C planner's dict (_kernels.conv2d_data_plan, last_plan, Planned)."""
     alg = algorithm or c.get("algorithm") or "unknown"
     names = _BLOCKING_NAMES.get(c.get("algorithm") or "", ("depth block", "row block", "tap block"))
     blocking: dict[str, Any] = {}

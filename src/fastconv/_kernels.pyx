@@ -299,16 +299,14 @@ cdef dict _plan_dict(const fc_plan *pl):
     }
 
 
-def conv2d_plan(tuple dims, tuple opts, bint nhwc, bint f32, str which="forward"):
-    """The plan of conv2d's C driver (which: "forward", "backward_weight" or
-    "backward_bias") for these sizes, as a dict; nothing is computed (the input
-    gradient's plan: conv2d_input_grad_plan)."""
+def conv2d_plan(tuple dims, tuple opts, bint nhwc, bint f32, str which):
+    """The plan of conv2d_backward's C driver for these sizes (which: "backward_weight"
+    or "backward_bias"), as a dict; nothing is computed (the forward's plan, which reads
+    the weights: conv2d_data_plan; the input gradient's: conv2d_input_grad_plan)."""
     cdef fc_conv2d_params p = _conv_params(dims, opts, nhwc, "conv2d")
     cdef fc_plan pl
     cdef int st
-    if which == "forward":
-        st = fc_f32_conv2d_plan(&p, &pl) if f32 else fc_f64_conv2d_plan(&p, &pl)
-    elif which == "backward_weight":
+    if which == "backward_weight":
         st = (fc_f32_conv2d_backward_weight_plan(&p, &pl) if f32
               else fc_f64_conv2d_backward_weight_plan(&p, &pl))
     elif which == "backward_bias":
