@@ -392,10 +392,12 @@ def test_sigma_and_size_that_skip_axes():
     """SciPy skips axes with sigma <= 1e-15 (negative sigma too) and size <= 1,
     and then copies the input into the output."""
     x = np.arange(24.0).reshape(4, 6)
-    for sigma in (0, -1.0, [0, 0], [-2, 1e-16], np.nan):
+    for sigma in (0, 0.0, 1e-16, -1.0, [0, 0], [-2, 1e-16], np.nan):
         check("gaussian_filter", x, sigma, output=np.int16, what=f"sigma={sigma}")
+        check("gaussian_filter", x, sigma, what=f"sigma={sigma}, no output")
     for size in (1, 0, -3, [1, 1], 2.7):
         check("uniform_filter", x, size, output=np.float32, what=f"size={size}")
+        check("uniform_filter", x, size, what=f"size={size}, no output")
 
 
 # ---- outputs, conversions, in place ------------------------------------------------------------

@@ -672,11 +672,11 @@ def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0
     ...                ndimage.gaussian_filter(x, (2, 0.5), mode=["wrap", "mirror"]))
     True
     """
-    if type(input) is np.ndarray and output is None and axes is None and radius is None:
+    if (type(input) is np.ndarray and output is None and axes is None and radius is None
+            and type(sigma) in (float, int) and sigma > 1e-15):  # (SciPy skips the others' axes)
         weights = _gaussian_pass(sigma, order, truncate)
         if weights is not None:
-            fast = _ndfront.separable(input, None, mode, cval,
-                                      [(weights, 0, 0) if sigma > 1e-15 else None] * input.ndim)
+            fast = _ndfront.separable(input, None, mode, cval, [(weights, 0, 0)] * input.ndim)
             if fast is not None:
                 return fast
     input = np.asarray(input)
