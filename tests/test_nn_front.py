@@ -585,3 +585,103 @@ def test_dense_backward_front_door_leaves_the_rest_to_the_general_path(how):
     x2, gy2 = x.reshape(-1, 5), np.ascontiguousarray(gy).reshape(-1, 4)
     for g, want in zip(got, (gy2 @ w.T, x2.T @ gy2, gy2.sum(0))):
         np.testing.assert_allclose(g.reshape(want.shape), want, rtol=1e-12, atol=1e-12)
+
+
+# ---- out=: the front doors write a common-case out directly ---------------------------------
+
+
+def _out_calls(dtype, rng):
+    """(name, front door call with out, public call with out, out maker) for each op taking out=."""
+    x = rng.standard_normal((6, 5)).astype(dtype)
+    w = rng.standard_normal((5, 4)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    gy = rng.standard_normal((6, 4)).astype(dtype)
+    img = rng.standard_normal((2, 3, 9, 8)).astype(dtype)
+    k = rng.standard_normal((4, 3, 3, 2)).astype(dtype)
+    return [
+        ("dense", (6, 4), lambda o, x=x: _nnfront.dense(x, w, b, o), lambda o, x=x: nn.dense(x, w, b, out=o),
+         lambda: general(nn.dense, x, w, b)),
+        ("dense_backward", (5, 4),
+         lambda o: _nnfront.dense_backward(gy, x, w, (False, True, False), (None, o, None)),
+         lambda o: nn.dense_backward(gy, x, w, output_mask=(False, True, False), out=(None, o, None))[1],
+         lambda: general(nn.dense_backward, gy, x, w, output_mask=(False, True, False))[1]),
+        ("dense_backward", (6, 5),
+         lambda o: _nnfront.dense_backward(gy, x, w, (True, False, True), (o, None, None)),
+         lambda o: nn.dense_backward(gy, x, w, output_mask=(True, False, True), out=(o, None, None))[0],
+         lambda: general(nn.dense_backward, gy, x, w, output_mask=(True, False, True))[0]),
+        ("dense_backward", (4,),
+         lambda o: _nnfront.dense_backward(gy, x, w, (False, False, True), (None, None, o)),
+         lambda o: nn.dense_backward(gy, x, w, output_mask=(False, False, True), out=(None, None, o))[2],
+         lambda: general(nn.dense_backward, gy, x, w, output_mask=(False, False, True))[2]),
+        ("conv2d", (2, 4, 7, 7),
+         lambda o: _nnfront.conv2d(img, k, b, 1, 0, 1, 1, "NCHW", o),
+         lambda o: nn.conv2d(img, k, b, out=o), lambda: general(nn.conv2d, img, k, b)),
+    ]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_out_front_doors_write_out_with_the_general_paths_bits(dtype, rng):
+    for name, shape, front, public, want in _out_calls(dtype, rng):
+        out = np.full(shape, np.nan, dtype)
+        got = front(out)
+        result = got[[g is out for g in got].index(True)] if type(got) is tuple else got
+        assert result is out, name
+        np.testing.assert_array_equal(out, want(), err_msg=name)
+        out2 = np.full(shape, np.nan, dtype)
+        assert public(out2) is out2
+        np.testing.assert_array_equal(out2, want(), err_msg=name)
+
+
+@pytest.mark.parametrize("how", ["strided", "fortran", "misaligned", "subclass", "readonly", "wrong_shape",
+                                 "wrong_dtype", "byteswapped", "list"])
+def test_out_front_doors_leave_other_outs_to_the_general_path(how, rng):
+    raises = how in ("readonly", "wrong_shape", "wrong_dtype", "byteswapped", "list")
+    for name, shape, front, public, want in _out_calls(np.float64, rng):
+        out = np.zeros(shape)
+        if how == "strided":
+            out = np.zeros((*shape[:-1], 2 * shape[-1]))[..., ::2]
+        elif how == "fortran":
+            out = np.asfortranarray(out) if out.ndim > 1 else np.zeros(2 * shape[0])[::2]
+        elif how == "misaligned":
+            out = misaligned(out)
+        elif how == "subclass":
+            out = out.view(Sub)
+        elif how == "readonly":
+            out.flags.writeable = False
+        elif how == "wrong_shape":
+            out = np.zeros((*shape[:-1], shape[-1] + 1))
+        elif how == "wrong_dtype":
+            out = out.astype(np.float32)
+        elif how == "byteswapped":
+            out = out.astype(out.dtype.newbyteorder())
+        elif how == "list":
+            out = out.tolist()
+        assert front(out) is None, (name, how)
+        if raises:
+            with pytest.raises((TypeError, ValueError), match=f"{name}: "):
+                public(out)
+            continue
+        assert public(out) is out
+        np.testing.assert_array_equal(out, want(), err_msg=f"{name} {how}")
+
+
+def test_out_front_doors_leave_an_out_sharing_an_inputs_memory_to_the_general_path(rng):
+    """An out overlapping an input: the general path computes aside and copies in,
+    so the inputs are read whole before out is written."""
+    x = rng.standard_normal((6, 4))
+    w = rng.standard_normal((4, 4))
+    want = x @ w
+    assert _nnfront.dense(x, w, None, x) is None
+    assert nn.dense(x, w, out=x) is x
+    np.testing.assert_allclose(x, want, rtol=1e-12, atol=1e-12)
+    gy, x2 = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))
+    want_k = x2.T @ gy
+    assert _nnfront.dense_backward(gy, x2, w, (False, True, False), (None, gy, None)) is None
+    assert nn.dense_backward(gy, x2, w, output_mask=(False, True, False), out=(None, gy, None))[1] is gy
+    np.testing.assert_allclose(gy, want_k, rtol=1e-12, atol=1e-12)
+    img = rng.standard_normal((1, 1, 6, 6))
+    k = rng.standard_normal((1, 1, 1, 1))
+    want_c = img * k[0, 0, 0, 0]
+    assert _nnfront.conv2d(img, k, None, 1, 0, 1, 1, "NCHW", img) is None
+    assert nn.conv2d(img, k, out=img) is img
+    np.testing.assert_allclose(img, want_c, rtol=1e-12, atol=1e-12)

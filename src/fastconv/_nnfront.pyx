@@ -20,6 +20,11 @@ straight to the kernels:
 - and a call the general path would not refuse, worked out with the same
   formulas as fastconv.nn's.
 
+An `out` (conv2d, dense, dense_backward) is taken here when it is such an
+array itself, of exactly the result's shape, writable, and its memory lies
+apart from every input's (else the general path computes aside and copies
+in); the kernel then writes it directly.
+
 Every front door returns None for anything else, and for any call the
 general path would refuse: the public function in nn.py then runs its
 general path, which converts what needs converting and words every error. So
@@ -127,6 +132,40 @@ cdef bint _dims_are(cnp.ndarray a, int nd, const cnp.npy_intp *dims) noexcept:
     return True
 
 
+cdef bint _out_ok(object out, int t, int nd, const cnp.npy_intp *dims) noexcept:
+    """Whether `out` is a common-case result array: an ndarray (not a subclass)
+    of dtype t in native byte order, C-contiguous, aligned and writable, of
+    exactly dims."""
+    if type(out) is not cnp.ndarray:
+        return False
+    cdef cnp.ndarray o = <cnp.ndarray>out
+    cdef int need = ALIGNED_C | cnp.NPY_ARRAY_WRITEABLE
+    return (cnp.PyArray_TYPE(o) == t and cnp.PyArray_ISNOTSWAPPED(o)
+            and (cnp.PyArray_FLAGS(o) & need) == need and _dims_are(o, nd, dims))
+
+
+cdef bint _apart(object out, object a) noexcept:
+    """Whether the bytes of two C-contiguous ndarrays (`a` may be None) do not
+    overlap: NumPy's may_share_memory bounds test."""
+    if a is None:
+        return True
+    cdef cnp.ndarray o = <cnp.ndarray>out, b = <cnp.ndarray>a
+    cdef const char *o0 = <const char *>cnp.PyArray_DATA(o)
+    cdef const char *b0 = <const char *>cnp.PyArray_DATA(b)
+    return (o0 + cnp.PyArray_NBYTES(o) <= b0) or (b0 + cnp.PyArray_NBYTES(b) <= o0)
+
+
+cdef object _result(object out, int nd, cnp.npy_intp *dims, int t, object a, object b,
+                    object c):
+    """`out` if it is a common-case result apart from the inputs a, b and c (each
+    a C-contiguous ndarray or None), a new array for out None; else None."""
+    if out is None:
+        return _empty(nd, dims, t)
+    if _out_ok(out, t, nd, dims) and _apart(out, a) and _apart(out, b) and _apart(out, c):
+        return out
+    return None
+
+
 cdef object _empty(int nd, cnp.npy_intp *dims, int t):
     """A new C-contiguous array, or None where NumPy cannot allocate it (the
     general path then raises NumPy's MemoryError itself)."""
@@ -199,9 +238,10 @@ cdef void _conv_out_dims(const fc_conv2d_params *p, bint batched, cnp.npy_intp *
         dims[o], dims[o + 1], dims[o + 2] = p.k, p.oh, p.ow
 
 
-def conv2d(x, weight, bias, stride, padding, dilation, groups, layout):
+def conv2d(x, weight, bias, stride, padding, dilation, groups, layout, out=None):
     """``fastconv.nn.conv2d(x, weight, bias, stride, padding, dilation, groups,
-    layout=layout)`` for the common case, or None (see the module's docstring)."""
+    layout=layout, out=out)`` for the common case, or None (see the module's
+    docstring)."""
     cdef fc_conv2d_params p
     cdef int t, st
     if not _conv_geometry(x, weight, stride, padding, dilation, groups, layout, &p, &t):
@@ -215,7 +255,7 @@ def conv2d(x, weight, bias, stride, padding, dilation, groups, layout):
     cdef int nd = cnp.PyArray_NDIM(<cnp.ndarray>x)
     cdef cnp.npy_intp dims[4]
     _conv_out_dims(&p, nd == 4, dims)
-    y = _empty(nd, dims, t)
+    y = _result(out, nd, dims, t, x, weight, bias)
     if y is None:
         return None
     cdef const void *xp = cnp.PyArray_DATA(<cnp.ndarray>x)
@@ -474,9 +514,9 @@ cdef bint _dense_operands(object x, object kernel, int *t, int64_t *n, int64_t *
     return <double>n[0] * <double>m[0] <= MAX_ELEMS
 
 
-def dense(x, kernel, bias):
-    """``fastconv.nn.dense(x, kernel, bias)`` (a new result) for the common case,
-    or None (see the module's docstring)."""
+def dense(x, kernel, bias, out=None):
+    """``fastconv.nn.dense(x, kernel, bias, out=out)`` for the common case, or
+    None (see the module's docstring)."""
     cdef int t, st
     cdef int64_t n, k, m
     if not _dense_operands(x, kernel, &t, &n, &k, &m):
@@ -493,7 +533,7 @@ def dense(x, kernel, bias):
     for i in range(nd - 1):
         dims[i] = cnp.PyArray_DIM(xa, i)
     dims[nd - 1] = m
-    y = _empty(nd, dims, t)
+    y = _result(out, nd, dims, t, x, kernel, bias)
     if y is None:
         return None
     cdef const void *xp = cnp.PyArray_DATA(xa)
@@ -509,14 +549,21 @@ def dense(x, kernel, bias):
     return y if st == 0 else None
 
 
-def dense_backward(grad_out, x, kernel, output_mask):
-    """``fastconv.nn.dense_backward(grad_out, x, kernel, output_mask=output_mask)``
-    (new results, no Adam step) for the common case of 2-D x and grad_out and an
-    output_mask of three bools, or None (see the module's docstring). grad_bias
-    is NumPy's sum over axis 0, as the general path takes it."""
+def dense_backward(grad_out, x, kernel, output_mask, out=None):
+    """``fastconv.nn.dense_backward(grad_out, x, kernel, output_mask=output_mask,
+    out=out)`` (no Adam step) for the common case of 2-D x and grad_out, an
+    output_mask of three bools and an out of None or a tuple of three, or None
+    (see the module's docstring). grad_bias is NumPy's sum over axis 0, as the
+    general path takes it."""
     cdef int t, st
     cdef int64_t n, k, m
     if type(output_mask) is not tuple or len(<tuple>output_mask) != 3:
+        return None
+    if out is None:
+        out_x = out_k = out_b = None
+    elif type(out) is tuple and len(<tuple>out) == 3:
+        out_x, out_k, out_b = <tuple>out
+    else:
         return None
     want_x, want_k, want_b = <tuple>output_mask
     if type(want_x) is not bool or type(want_k) is not bool or type(want_b) is not bool:
@@ -534,11 +581,18 @@ def dense_backward(grad_out, x, kernel, output_mask):
     xdims[1] = k
     kdims[0] = k
     kdims[1] = m
-    gx = _empty(2, xdims, t) if want_x else None
-    gk = _empty(2, kdims, t) if want_k else None
+    gx = _result(out_x, 2, xdims, t, grad_out, x, kernel) if want_x else None
+    gk = _result(out_k, 2, kdims, t, grad_out, x, kernel) if want_k else None
     if (want_x and gx is None) or (want_k and gk is None):
         return None
-    gb = cnp.PyArray_Sum(<cnp.ndarray>grad_out, 0, t, None) if want_b else None
+    gb = None
+    if want_b and out_b is None:
+        gb = cnp.PyArray_Sum(<cnp.ndarray>grad_out, 0, t, None)
+    elif want_b:
+        gb = _result(out_b, 1, &gdims[1], t, grad_out, None, None)
+        if gb is None:
+            return None
+        cnp.PyArray_Sum(<cnp.ndarray>grad_out, 0, t, <cnp.ndarray>gb)
     if not want_x and not want_k:
         return None, None, gb
     cdef const void *gyp = cnp.PyArray_DATA(<cnp.ndarray>grad_out)

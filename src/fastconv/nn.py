@@ -182,10 +182,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            [26., 30., 34.],
            [42., 46., 50.]])
     """
-    if out is None:  # the common case at C speed (_nnfront.pyx), else None
-        y = _nnfront.conv2d(x, weight, bias, stride, padding, dilation, groups, layout)
-        if y is not None:
-            return y
+    # the common case (an out too) at C speed (_nnfront.pyx), else None
+    y = _nnfront.conv2d(x, weight, bias, stride, padding, dilation, groups, layout, out)
+    if y is not None:
+        return y
     op = "conv2d"
     x, weight, b, g, nhwc = _conv2d_args(x, weight, bias, stride, padding, dilation, groups,
                                          layout)
@@ -845,10 +845,9 @@ def dense(x, kernel, bias=None, *, out=None):
     >>> nn.dense(np.array([[1.0, 2.0, 3.0]]), np.ones((3, 2)), np.array([0.5, -1.0]))
     array([[6.5, 5. ]])
     """
-    if out is None:  # the common case at C speed (_nnfront.pyx), else None
-        y = _nnfront.dense(x, kernel, bias)
-        if y is not None:
-            return y
+    y = _nnfront.dense(x, kernel, bias, out)  # the common case at C speed (_nnfront.pyx), else None
+    if y is not None:
+        return y
     x, kernel, b, y = _dense_forward_args(x, kernel, bias, out)
     m = kernel.shape[1]
     target = kernel_target(y, x, kernel, *(() if b is None else (b,)))
@@ -981,8 +980,8 @@ def dense_backward(grad_out, x, kernel, *, output_mask=(True, True, True), out=N
     array([[1., 1., 1.],
            [2., 2., 2.]])
     """
-    if out is None and adam is None:  # the common case at C speed (_nnfront.pyx), else None
-        front = _nnfront.dense_backward(grad_out, x, kernel, output_mask)
+    if adam is None:  # the common case (outs too) at C speed (_nnfront.pyx), else None
+        front = _nnfront.dense_backward(grad_out, x, kernel, output_mask, out)
         if front is not None:
             return front
     gy, x, kernel, (want_x, want_k, want_b), (out_x, out_k, out_b), adam = _dense_backward_args(
