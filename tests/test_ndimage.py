@@ -676,6 +676,81 @@ def test_common_calls_take_the_front_door_with_scipys_results(monkeypatch, rng, 
         assert_same(got, general, what=f"{name} {what}: front door vs the general path")
 
 
+@pytest.mark.parametrize("front, name, make, kwargs", FRONT_CALLS,
+                         ids=[f"{c[1]}-{i}" for i, c in enumerate(FRONT_CALLS)])
+def test_common_calls_with_an_output_array_take_the_front_door(monkeypatch, rng, front, name, make,
+                                                                kwargs):
+    """An output array of the input's dtype and shape, C-contiguous and apart
+    from the input: the front door writes it and returns it, with the bits of
+    SciPy's call with that output and of the general path."""
+    for dtype in ("float64", "float32", "uint8"):
+        if dtype == "uint8" and (name not in ("uniform_filter", "uniform_filter1d", "gaussian_filter")
+                                 or kwargs.get("order")):
+            continue
+        x = (rng.random((6, 7)) * 200).astype(dtype)
+        args = make(x)
+        what = f"{name} {dtype} {kwargs} output array"
+        want = np.full(x.shape, 99, dtype)
+        assert getattr(sndi, name)(*args, output=want, **kwargs) is want
+        spy = _FrontDoorSpy()
+        monkeypatch.setattr(fndi, "_ndfront", spy)
+        out = np.full(x.shape, 77, dtype)
+        got = getattr(fndi, name)(*args, output=out, **kwargs)
+        monkeypatch.setattr(fndi, "_ndfront", _NoFrontDoor())
+        general = getattr(fndi, name)(*args, output=np.full(x.shape, 55, dtype), **kwargs)
+        monkeypatch.undo()
+        assert front in spy.taken, f"{what}: the front door declined"
+        assert got is out, what
+        assert_same(out, general, what=f"{what}: front door vs the general path")
+        if dtype != "float32" or name not in ("correlate", "convolve"):
+            assert_same(out, want, what=f"{what}: vs SciPy")
+        else:  # float32 correlate and convolve: a direct sum's rounding (docs/dropins.md)
+            np.testing.assert_allclose(out, want, rtol=2e-5, atol=2e-4, err_msg=what)
+
+
+@pytest.mark.parametrize("case", ["other dtype", "strided", "fortran", "readonly", "subclass", "shape",
+                                  "overlaps input", "overlaps weights", "big-endian"])
+def test_output_arrays_the_front_door_declines_still_get_scipys_result(rng, case):
+    """An output array that is not the common case: the front door returns None
+    and the general path gives SciPy's result (or SciPy's exception type)."""
+    x = rng.random((9, 8))
+    w = rng.random((3, 3))
+    buf = rng.random(200)
+    out = np.empty_like(x)
+    if case == "other dtype":
+        out = np.empty(x.shape, np.float32)
+    elif case == "strided":
+        out = np.empty((9, 16))[:, ::2]
+    elif case == "fortran":
+        out = np.asfortranarray(out)
+    elif case == "readonly":
+        out.flags.writeable = False
+    elif case == "subclass":
+        out = out.view(np.matrix)
+    elif case == "shape":
+        out = np.empty((9, 9))
+    elif case == "overlaps input":
+        x = buf[:72].reshape(9, 8)
+        out = buf[8:80].reshape(9, 8)
+    elif case == "overlaps weights":
+        w = buf[:9].reshape(3, 3)
+        out = buf[4:76].reshape(9, 8)
+    elif case == "big-endian":
+        out = np.empty(x.shape, ">f8")
+    x0, w0 = x.copy(), w.copy()
+    assert _FRONT.correlate(x, w, out, "reflect", 0.0, 0, None, False) is None, case
+    for name, extra in (("correlate", (w,)), ("gaussian_filter", (1.0,)), ("correlate1d", (w[0],))):
+        if case.startswith("overlaps"):  # SciPy reads its inputs whole first: compare on copies
+            want = getattr(sndi, name)(x0, *((w0,) if name == "correlate" else
+                                               (w0[0],) if name == "correlate1d" else extra))
+            got = getattr(fndi, name)(x, *extra, output=out)
+            assert got is out
+            assert_same(out, want, what=f"{name} {case}")
+            x[...], w[...] = x0, w0  # the shared buffer, as it was
+            continue
+        check(name, x, *extra, output=out.copy() if case != "readonly" else out, what=case)
+
+
 @pytest.mark.parametrize("case", ["output", "axes", "list input", "float16", "strided",
                                   "big-endian", "mode list", "numpy cval", "int8 uniform"])
 def test_other_calls_are_declined_and_still_right(rng, case):

@@ -10,7 +10,10 @@ skip that here:
   C-contiguous and aligned (the separable filters also take uint8); 1 to 64
   dimensions, none empty;
 - `weights` an ndarray or a list or tuple of real numbers, of the right
-  number of dimensions; `output` None; `mode` one name from SciPy's list;
+  number of dimensions; `output` None, or an ndarray (exact type) of the
+  input's dtype and shape, C-contiguous, aligned and writable, its memory
+  apart from the input's and the weights' (the result is then written there
+  and returned, as SciPy returns it); `mode` one name from SciPy's list;
   `cval` a Python float or int; `origin` a Python int; no `axes`;
 - float32 with mode 'constant' only when cval is a float32 value.
 
@@ -129,6 +132,36 @@ cdef inline cnp.ndarray _empty_like(cnp.ndarray a, int t):
     return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), t, 0)
 
 
+cdef inline bint _apart(cnp.ndarray a, cnp.ndarray b) noexcept:
+    """Whether the bytes of two C-contiguous arrays do not overlap (NumPy's
+    may_share_memory bounds test)."""
+    cdef const char *a0 = <const char *>cnp.PyArray_DATA(a)
+    cdef const char *b0 = <const char *>cnp.PyArray_DATA(b)
+    return a0 + cnp.PyArray_NBYTES(a) <= b0 or b0 + cnp.PyArray_NBYTES(b) <= a0
+
+
+cdef cnp.ndarray _output(object output, cnp.ndarray x, int t, object weights):
+    """Where the result goes: a new array like x (dtype t) for output None;
+    `output` itself where it is the common case (see the module docstring:
+    weights, if an ndarray, is the caller's, which the kernels read while they
+    write); else None, for the general path."""
+    if output is None:
+        return _empty_like(x, t)
+    if type(output) is not cnp.ndarray:
+        return None
+    cdef cnp.ndarray o = <cnp.ndarray>output
+    cdef int i, nd = cnp.PyArray_NDIM(x)
+    if (cnp.PyArray_TYPE(o) != t or not cnp.PyArray_ISCARRAY(o) or not cnp.PyArray_ISNOTSWAPPED(o)
+            or cnp.PyArray_NDIM(o) != nd or not _apart(o, x)):
+        return None
+    for i in range(nd):
+        if cnp.PyArray_DIM(o, i) != cnp.PyArray_DIM(x, i):
+            return None
+    if type(weights) is cnp.ndarray and not _apart(o, <cnp.ndarray>weights):
+        return None
+    return o
+
+
 cdef int _correlatend(const fc_correlatend_params *p, bint f32, const void *x, const void *k,
                       double fill, void *y, bint *finite) noexcept nogil:
     """The kernel of x's dtype; for float32, whether every result is finite."""
@@ -168,8 +201,7 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
     cdef int t, code
     cdef double fill
     cdef int64_t org
-    if output is not None or axes is not None \
-            or not _common(input, False, mode, cval, origin, &t, &code, &fill, &org):
+    if axes is not None or not _common(input, False, mode, cval, origin, &t, &code, &fill, &org):
         return None
     cdef bint f32 = t == cnp.NPY_FLOAT
     cdef cnp.ndarray x = <cnp.ndarray>input
@@ -196,7 +228,9 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
         p.kshape[a] = n
         p.pad[a] = n // 2 + o
         taps *= n
-    cdef cnp.ndarray y = _empty_like(x, t)
+    cdef cnp.ndarray y = _output(output, x, t, weights)
+    if y is None:
+        return None
     cdef const double *w = <const double *>cnp.PyArray_DATA(k)
     cdef void *kk = malloc(<size_t>taps * (sizeof(float) if f32 else sizeof(double)))
     if kk == NULL:
@@ -328,19 +362,20 @@ cdef void _give(void *p, size_t nbytes):
     free(p)
 
 
-cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill):
+cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill, cnp.ndarray result):
     """Passes (weights as float64 arrays or None, window, axis, pad) one after
     another, each into an array of x's dtype, as ndimage._passes runs them; the
-    last result, or None if a kernel failed. uint8 (running means and convex
+    last result (in `result`, an array like x apart from it), or None if a
+    kernel failed. uint8 (running means and convex
     weights only, cval within 0-255) runs on double copies, each pass's result
     truncated to an integer as SciPy stores it. Intermediate results live in
-    kept scratch blocks; only the result is a new array."""
+    kept scratch blocks and `result`."""
     cdef int64_t i, total = cnp.PyArray_SIZE(x)
     cdef Py_ssize_t j, count = len(passes)
     cdef int kt = cnp.NPY_DOUBLE if t == cnp.NPY_UBYTE else t
     cdef size_t item = sizeof(double) if kt == cnp.NPY_DOUBLE else sizeof(float)
     cdef size_t nbytes = <size_t>total * item, got_a = 0, got_b = 0
-    cdef cnp.ndarray result = _empty_like(x, t), k
+    cdef cnp.ndarray k
     cdef const void *src = cnp.PyArray_DATA(x)
     cdef void *dst
     cdef void *a = NULL
@@ -414,7 +449,7 @@ def correlate1d(input, weights, axis, output, mode, cval, origin, bint convoluti
     cdef int t, code
     cdef double fill
     cdef int64_t org
-    if output is not None or not _common(input, False, mode, cval, origin, &t, &code, &fill, &org):
+    if not _common(input, False, mode, cval, origin, &t, &code, &fill, &org):
         return None
     cdef cnp.ndarray x = <cnp.ndarray>input
     cdef int ax = _axis(axis, cnp.PyArray_NDIM(x))
@@ -427,7 +462,10 @@ def correlate1d(input, weights, axis, output, mode, cval, origin, bint convoluti
         org = -org - (1 - (m & 1))
     if not _origin_ok(org, m):
         return None
-    return _run(x, t, [(k, m, ax, m // 2 + org)], code, fill)
+    cdef cnp.ndarray y = _output(output, x, t, weights)
+    if y is None:
+        return None
+    return _run(x, t, [(k, m, ax, m // 2 + org)], code, fill, y)
 
 
 def uniform_filter1d(input, size, axis, output, mode, cval, origin):
@@ -435,14 +473,17 @@ def uniform_filter1d(input, size, axis, output, mode, cval, origin):
     cdef int t, code
     cdef double fill
     cdef int64_t org, m
-    if output is not None or not _common(input, True, mode, cval, origin, &t, &code, &fill, &org) \
+    if not _common(input, True, mode, cval, origin, &t, &code, &fill, &org) \
             or not _small_int(size, &m) or m < 1:
         return None
     cdef cnp.ndarray x = <cnp.ndarray>input
     cdef int ax = _axis(axis, cnp.PyArray_NDIM(x))
     if ax < 0 or m // 2 + org < 0 or m // 2 + org >= m:
         return None
-    return _run(x, t, [(None, m, ax, m // 2 + org)], code, fill)
+    cdef cnp.ndarray y = _output(output, x, t, None)
+    if y is None:
+        return None
+    return _run(x, t, [(None, m, ax, m // 2 + org)], code, fill, y)
 
 
 cdef inline bint _fill_fits(int t, int code, double fill) noexcept:
@@ -461,8 +502,6 @@ def separable(input, output, mode, cval, list passes):
     axis in order, (weights, 0, origin) for a correlation (weights a float64
     array) or (None, size, origin) for a running mean; axis i is the i-th entry.
     Entries that SciPy skips (sigma <= 1e-15, size <= 1) are None. Else None."""
-    if output is not None:
-        return None
     cdef int t = _input_type(input, True)
     cdef int code = _mode(mode)
     cdef double fill
@@ -495,4 +534,7 @@ def separable(input, output, mode, cval, list passes):
             run.append((k, m, ax, m // 2 + org))
     if not run:
         return None  # a copy: the general path's
-    return _run(x, t, run, code, fill)
+    cdef cnp.ndarray y = _output(output, x, t, None)
+    if y is None:
+        return None
+    return _run(x, t, run, code, fill, y)

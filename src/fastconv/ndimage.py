@@ -15,9 +15,9 @@ raises SciPy's exception type), then runs on fastconv's C kernels:
   is not finite;
 - integer and bool outputs are converted from double as SciPy's C loops do.
 
-The common call (an ndarray of float64 or float32, C-contiguous; no `output` or
-`axes`; a mode by name; Python numbers) goes through the compiled front doors
-of `_ndfront`, which run the same kernels with the same arguments at C speed,
+The common call (an ndarray of float64 or float32, C-contiguous; no `axes`;
+no `output`, or an array of the input's dtype and shape apart from it; a mode
+by name; Python numbers) goes through the compiled front doors of `_ndfront`, which run the same kernels with the same arguments at C speed,
 so a 16x16 image costs less than SciPy's own call; any other call goes through
 the Python code here, which checks arguments as SciPy does.
 
@@ -672,11 +672,11 @@ def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0
     ...                ndimage.gaussian_filter(x, (2, 0.5), mode=["wrap", "mirror"]))
     True
     """
-    if (type(input) is np.ndarray and output is None and axes is None and radius is None
+    if (type(input) is np.ndarray and axes is None and radius is None
             and type(sigma) in (float, int) and sigma > 1e-15):  # (SciPy skips the others' axes)
         weights = _gaussian_pass(sigma, order, truncate)
         if weights is not None:
-            fast = _ndfront.separable(input, None, mode, cval, [(weights, 0, 0)] * input.ndim)
+            fast = _ndfront.separable(input, output, mode, cval, [(weights, 0, 0)] * input.ndim)
             if fast is not None:
                 return fast
     input = np.asarray(input)
@@ -824,8 +824,8 @@ def uniform_filter(input, size=3, output=None, mode="reflect", cval=0.0, origin=
     >>> np.array_equal(fndi.uniform_filter(image, 5), ndimage.uniform_filter(image, 5))
     True
     """
-    if type(input) is np.ndarray and output is None and axes is None and type(size) is int:
-        fast = _ndfront.separable(input, None, mode, cval,
+    if type(input) is np.ndarray and axes is None and type(size) is int:
+        fast = _ndfront.separable(input, output, mode, cval,
                                   [(None, size, origin) if size > 1 else None] * input.ndim)
         if fast is not None:
             return fast
