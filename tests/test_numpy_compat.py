@@ -95,6 +95,25 @@ def test_lecture_example():
     assert got.dtype == np.correlate([5, 3, 2, 5, 9, 7], [1, 2, 3]).dtype
 
 
+@pytest.mark.parametrize("a, v", [
+    ([5, 3, 2, 5, 9, 7], [1, 2, 3]), ((0.5, -1.0, 2.25), [1, 2]), ([1, 2, 3, 4], (0.5, 0.25)),
+    ([1 + 2j, 3, -1j], [1, 1j]), ([True, False, True], [True, True]), ([2 ** 40, 3], [2 ** 20, 1]),
+    ([1.5], [2]), (np.arange(7), [1, -1]), ([1, 2, 3], np.array([0.5, 2], np.float32)),
+], ids=str)
+@pytest.mark.parametrize("op", OPS)
+def test_lists_and_tuples_get_the_originals_values_and_dtype(op, a, v):
+    """Sequences are made arrays as NumPy makes them, mixed dtypes computed in
+    their promotion: the original's dtype, and its values."""
+    for mode in ("valid", "same", "full"):
+        got = getattr(fastconv, op)(a, v, mode)
+        want = getattr(np, op)(a, v, mode)
+        assert got.dtype == want.dtype, (a, v, mode)
+        if want.dtype.kind in "biu":
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
 def test_docstring_examples():
     assert doctest.testmod(numpy_compat).failed == 0
 

@@ -334,3 +334,17 @@ def test_concurrent_calls_from_python_threads(rng, restore_threads):
         f, a, b, mode = jobs[i % len(jobs)]
         assert_close(y, want[i % len(jobs)], op=f.__name__, isa="default",
                      context=f"concurrent call {i}: {a.shape} * {b.shape} {mode}", **DROPIN)
+
+
+@pytest.mark.parametrize("in1, in2", [
+    ([[1, 2, 3], [4, 5, 6], [7, 8, 9]], [[1, 0], [0, -1]]), (((0.5, 1.0), (2.0, -1.0)), [[1, 2]]),
+    ([[1, 2], [3, 4]], np.array([[0.5]], np.float32)), ([[1j, 2], [3, 4]], [[1, 1]]),
+], ids=str)
+@pytest.mark.parametrize("name", ["convolve2d", "correlate2d"])
+def test_nested_lists_get_scipys_values_and_dtype(name, in1, in2):
+    for mode in ("full", "same", "valid"):
+        for boundary in ("fill", "wrap", "symm"):
+            got = getattr(fc_signal, name)(in1, in2, mode, boundary)
+            want = getattr(sps, name)(in1, in2, mode, boundary)
+            assert got.dtype == want.dtype and got.shape == want.shape, (mode, boundary)
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
