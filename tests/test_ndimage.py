@@ -625,8 +625,10 @@ class _FrontDoorSpy:
         return call
 
 
-# Common calls: what fastconv._ndfront takes (ndarray float64/float32, uint8 for
-# the running means; list or array weights; a mode name, Python numbers)
+INT_DTYPES = ("uint8", "int8", "int16", "uint16", "int32", "uint32", "int64", "uint64")
+
+# Common calls: what fastconv._ndfront takes (ndarray float64/float32 or an
+# integer dtype; list or array weights; a mode name, Python numbers)
 FRONT_CALLS = [
     ("correlate", "correlate", lambda x: (x, np.full((3,) * x.ndim, 0.5)), {"mode": "nearest"}),
     ("correlate", "correlate", lambda x: (x, np.arange(9.0).reshape(3, 3) - 4), {}),
@@ -652,18 +654,17 @@ FRONT_CALLS = [
 def test_common_calls_take_the_front_door_with_scipys_results(monkeypatch, rng, shape, front,
                                                               name, make, kwargs):
     """A common call runs in fastconv._ndfront (its entry point returns a result,
-    not None) and gives SciPy's result (`check`) and the general path's bits."""
-    for dtype in ("float64", "float32", "uint8"):
-        if dtype == "uint8" and name not in ("uniform_filter", "uniform_filter1d", "gaussian_filter"):
-            continue
-        x = (rng.random(shape) * 200).astype(dtype)
+    not None) and gives SciPy's result (`check`) and the general path's bits.
+    Integers: sums beyond the dtype's range (negative weights, derivatives,
+    large values) are stored as SciPy's C loops store them."""
+    for dtype in ("float64", "float32") + INT_DTYPES:
+        scale = 200 if dtype in ("float64", "float32", "uint8") else 3e4 if dtype != "int8" else 100
+        x = (rng.random(shape) * scale).astype(dtype)
         args = make(x)
         if name in ("correlate", "convolve") and np.ndim(args[1]) != x.ndim:
             continue
         if name in ("correlate", "convolve") and 1 in np.shape(args[1]) and x.ndim > 1:
             continue
-        if name == "gaussian_filter" and kwargs.get("order") and dtype == "uint8":
-            continue  # a derivative's weights are not a mean: uint8 takes the general path
         what = f"{dtype}{shape} {kwargs}"
         check(name, *args, what=what, **kwargs)
         spy = _FrontDoorSpy()
@@ -676,6 +677,30 @@ def test_common_calls_take_the_front_door_with_scipys_results(monkeypatch, rng, 
         assert_same(got, general, what=f"{name} {what}: front door vs the general path")
 
 
+@pytest.mark.parametrize("dtype", INT_DTYPES)
+def test_integer_inputs_at_the_front_door_are_stored_as_scipy_stores_them(monkeypatch, rng, dtype):
+    """Sums far outside the dtype's range, NaN from a NaN cval, negative sums
+    into unsigned types: the front door's stores are SciPy's, bit for bit."""
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min // 2, info.max // 2, (9, 11), dtype=dtype, endpoint=True)
+    nan = float("nan")
+    for front, name, args, kwargs in [
+            ("correlate", "correlate", (np.arange(9.0).reshape(3, 3) - 4,), {"mode": "constant", "cval": nan}),
+            ("correlate", "correlate", (np.array([[1e10, -3e10], [2.5, -1.0]]),), {}),
+            ("correlate", "convolve", (np.array([[-1.0, 2.0], [3.0, -4.0]]),), {"mode": "wrap"}),
+            ("correlate1d", "correlate1d", ([1.5, -2.5, 3.0],), {"mode": "constant", "cval": -1e20}),
+            ("separable", "gaussian_filter", (1.0,), {"order": 1}),
+            ("correlate1d", "gaussian_filter1d", (2.0,), {"order": 2, "mode": "constant", "cval": nan}),
+            ("separable", "uniform_filter", (3,), {"mode": "constant", "cval": -5.5}),
+            ("uniform_filter1d", "uniform_filter1d", (4,), {"mode": "constant", "cval": 1e30})]:
+        spy = _FrontDoorSpy()
+        monkeypatch.setattr(fndi, "_ndfront", spy)
+        got = getattr(fndi, name)(x, *args, **kwargs)
+        monkeypatch.undo()
+        assert front in spy.taken, f"{name} {dtype} {kwargs}: the front door declined"
+        assert_same(got, getattr(sndi, name)(x, *args, **kwargs), what=f"{name} {dtype} {kwargs}")
+
+
 @pytest.mark.parametrize("front, name, make, kwargs", FRONT_CALLS,
                          ids=[f"{c[1]}-{i}" for i, c in enumerate(FRONT_CALLS)])
 def test_common_calls_with_an_output_array_take_the_front_door(monkeypatch, rng, front, name, make,
@@ -683,10 +708,7 @@ def test_common_calls_with_an_output_array_take_the_front_door(monkeypatch, rng,
     """An output array of the input's dtype and shape, C-contiguous and apart
     from the input: the front door writes it and returns it, with the bits of
     SciPy's call with that output and of the general path."""
-    for dtype in ("float64", "float32", "uint8"):
-        if dtype == "uint8" and (name not in ("uniform_filter", "uniform_filter1d", "gaussian_filter")
-                                 or kwargs.get("order")):
-            continue
+    for dtype in ("float64", "float32") + INT_DTYPES:
         x = (rng.random((6, 7)) * 200).astype(dtype)
         args = make(x)
         what = f"{name} {dtype} {kwargs} output array"
@@ -752,7 +774,7 @@ def test_output_arrays_the_front_door_declines_still_get_scipys_result(rng, case
 
 
 @pytest.mark.parametrize("case", ["output", "axes", "list input", "float16", "strided",
-                                  "big-endian", "mode list", "numpy cval", "int8 uniform"])
+                                  "big-endian", "mode list", "numpy cval", "bool uniform"])
 def test_other_calls_are_declined_and_still_right(rng, case):
     """The front door returns None for anything but the common call, and the
     general path's result is SciPy's."""
@@ -777,10 +799,10 @@ def test_other_calls_are_declined_and_still_right(rng, case):
         assert _FRONT.correlate(x, w, None, ["reflect"] * 2, 0.0, 0, None, False) is None
         check("gaussian_filter", x, 1.0, mode=["reflect", "wrap"])
         return
-    if case == "int8 uniform":
-        x8 = (x * 100).astype(np.int8)
-        assert _FRONT.separable(x8, None, "reflect", 0.0, [(None, 3, 0)] * 2) is None
-        check("uniform_filter", x8, 3)
+    if case == "bool uniform":
+        xb = x > 0.5
+        assert _FRONT.separable(xb, None, "reflect", 0.0, [(None, 3, 0)] * 2) is None
+        check("uniform_filter", xb, 3)
         return
     front = _FRONT.correlate(x, w, kwargs.get("output"), kwargs.get("mode", "reflect"),
                                         kwargs.get("cval", 0.0), 0, kwargs.get("axes"), False)

@@ -6,16 +6,19 @@ arguments, making the output); on a 16x16 image that is most of the 4-18 us
 they take. To cost less than the original at every size, the common calls
 skip that here:
 
-- `input` an ndarray (exact type) of float64 or float32 in native byte order,
-  C-contiguous and aligned (the separable filters also take uint8); 1 to 64
-  dimensions, none empty;
+- `input` an ndarray (exact type) of float64, float32 or an integer type in
+  native byte order, C-contiguous and aligned; 1 to 64 dimensions, none
+  empty. Integers are read as doubles and the results stored back as
+  SciPy's C loops store them (`_store_ints`), after every pass of a
+  separable filter as SciPy stores each pass into the output;
 - `weights` an ndarray or a list or tuple of real numbers, of the right
   number of dimensions; `output` None, or an ndarray (exact type) of the
   input's dtype and shape, C-contiguous, aligned and writable, its memory
   apart from the input's and the weights' (the result is then written there
   and returned, as SciPy returns it); `mode` one name from SciPy's list;
   `cval` a Python float or int; `origin` a Python int; no `axes`;
-- float32 with mode 'constant' only when cval is a float32 value.
+- float32 with mode 'constant' only when cval is a float32 value; bool and
+  other dtypes take the general path.
 
 These run the kernels the general path in ndimage.py runs, with the same
 arguments (the same weights, zeroed where NI_Correlate skips them, the same
@@ -27,7 +30,8 @@ Nothing here raises for a user's argument.
 cimport numpy as cnp
 from libc.float cimport DBL_EPSILON
 from libc.math cimport fabs, isfinite
-from libc.stdint cimport int64_t, uint8_t
+from libc.stdint cimport (INT64_MIN, int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t,
+                          uint32_t, uint64_t)
 from libc.stdlib cimport free, malloc
 
 cnp.import_array()
@@ -50,14 +54,20 @@ DEF GIL_WORK = 8192
 DEF MAX_ELEMS = 1 << 48  # beyond any real array: only a broadcast view, the general path's
 
 
-cdef inline int _input_type(object a, bint uint8_ok):
-    """NPY_DOUBLE or NPY_FLOAT (or NPY_UBYTE if uint8_ok) for a C-contiguous,
-    aligned, native, non-empty ndarray with 1 to FC_ND_MAX_DIMS axes; else -1."""
+cdef inline bint _is_int(int t) noexcept:
+    return (t == cnp.NPY_BYTE or t == cnp.NPY_UBYTE or t == cnp.NPY_SHORT or t == cnp.NPY_USHORT
+            or t == cnp.NPY_INT or t == cnp.NPY_UINT or t == cnp.NPY_LONG or t == cnp.NPY_ULONG
+            or t == cnp.NPY_LONGLONG or t == cnp.NPY_ULONGLONG)
+
+
+cdef inline int _input_type(object a):
+    """NPY_DOUBLE, NPY_FLOAT or an integer type for a C-contiguous, aligned,
+    native, non-empty ndarray with 1 to FC_ND_MAX_DIMS axes; else -1."""
     if type(a) is not cnp.ndarray:
         return -1
     cdef cnp.ndarray arr = <cnp.ndarray>a
     cdef int t = cnp.PyArray_TYPE(arr)
-    if not (t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT or (uint8_ok and t == cnp.NPY_UBYTE)):
+    if not (t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT or _is_int(t)):
         return -1
     if not cnp.PyArray_ISCARRAY_RO(arr) or not cnp.PyArray_ISNOTSWAPPED(arr):
         return -1
@@ -162,6 +172,134 @@ cdef cnp.ndarray _output(object output, cnp.ndarray x, int t, object weights):
     return o
 
 
+# ---- integers: read as doubles, stored back as SciPy's C loops store doubles ----------
+
+ctypedef fused itype:
+    int8_t
+    uint8_t
+    int16_t
+    uint16_t
+    int32_t
+    uint32_t
+    int64_t
+    uint64_t
+
+
+cdef void _load_as(const itype *x, double *d, int64_t n) noexcept nogil:
+    cdef int64_t i
+    for i in range(n):
+        d[i] = <double>x[i]
+
+
+cdef inline int64_t _cvt32(double t) noexcept nogil:
+    """x86-64's cvttsd2si to 32 bits: in range as C converts, else INT32_MIN (NaN too)."""
+    return <int64_t>t if -2147483648.0 <= t < 2147483648.0 else -2147483648
+
+
+cdef inline int64_t _cvt64(double t) noexcept nogil:
+    return <int64_t>t if -9223372036854775808.0 <= t < 9223372036854775808.0 else INT64_MIN
+
+
+cdef inline uint64_t _cvtu64(double t) noexcept nogil:
+    if t >= 9223372036854775808.0:
+        return (<uint64_t>_cvt64(t - 9223372036854775808.0)) ^ (<uint64_t>1 << 63)
+    return <uint64_t>_cvt64(t)
+
+
+cdef void _store_as(const double *d, itype *y, int64_t n, bint safe) noexcept nogil:
+    """SciPy's C store of doubles into an integer array on x86-64 (what
+    ndimage.py's _c_cast spells out): truncation toward zero, through a 32-bit integer for
+    8- to 32-bit signed and 8- and 16-bit unsigned targets and through a 64-bit
+    one for uint32 and the 64-bit types, NaN and values beyond it giving that
+    integer's minimum, then wrapped to the target; `safe`, NI_Correlate's
+    unsigned store, negates around the conversion below zero (uint64 only
+    differs)."""
+    cdef int64_t i
+    cdef double t
+    cdef uint64_t w
+    for i in range(n):
+        t = d[i]  # (the range tests give the same on t as on trunc(t): their bounds are integers)
+        if itype is uint64_t:
+            w = _cvtu64(t)
+            if safe and not t > -1:
+                w = -_cvtu64(-t)
+            y[i] = w
+        elif itype is int64_t or itype is uint32_t:
+            y[i] = <itype>_cvt64(t)
+        else:
+            y[i] = <itype>_cvt32(t)
+
+
+cdef void _load(int t, const void *x, double *d, int64_t n) noexcept nogil:
+    """n integers of type t as doubles."""
+    if t == cnp.NPY_BYTE:
+        _load_as(<const int8_t *>x, d, n)
+    elif t == cnp.NPY_UBYTE:
+        _load_as(<const uint8_t *>x, d, n)
+    elif t == cnp.NPY_SHORT:
+        _load_as(<const int16_t *>x, d, n)
+    elif t == cnp.NPY_USHORT:
+        _load_as(<const uint16_t *>x, d, n)
+    elif t == cnp.NPY_INT:
+        _load_as(<const int32_t *>x, d, n)
+    elif t == cnp.NPY_UINT:
+        _load_as(<const uint32_t *>x, d, n)
+    elif t == cnp.NPY_LONG or t == cnp.NPY_LONGLONG:
+        _load_as(<const int64_t *>x, d, n)
+    else:
+        _load_as(<const uint64_t *>x, d, n)
+
+
+cdef void _store(int t, const double *d, void *y, int64_t n, bint safe) noexcept nogil:
+    """n doubles into integers of type t, as SciPy stores them (_store_as)."""
+    if t == cnp.NPY_BYTE:
+        _store_as(d, <int8_t *>y, n, safe)
+    elif t == cnp.NPY_UBYTE:
+        _store_as(d, <uint8_t *>y, n, safe)
+    elif t == cnp.NPY_SHORT:
+        _store_as(d, <int16_t *>y, n, safe)
+    elif t == cnp.NPY_USHORT:
+        _store_as(d, <uint16_t *>y, n, safe)
+    elif t == cnp.NPY_INT:
+        _store_as(d, <int32_t *>y, n, safe)
+    elif t == cnp.NPY_UINT:
+        _store_as(d, <uint32_t *>y, n, safe)
+    elif t == cnp.NPY_LONG or t == cnp.NPY_LONGLONG:
+        _store_as(d, <int64_t *>y, n, safe)
+    else:
+        _store_as(d, <uint64_t *>y, n, safe)
+
+
+cdef void _requantize(int t, double *d, int64_t n) noexcept nogil:
+    """Each double as SciPy's next pass reads it back from an integer array of
+    type t (stored by _store, without `safe`, as its 1-D passes store)."""
+    cdef int64_t i
+    cdef uint64_t u
+    cdef int64_t v
+    cdef double x
+    for i in range(n):
+        x = d[i]  # (as in _store_as)
+        if t == cnp.NPY_ULONG or t == cnp.NPY_ULONGLONG:
+            u = _cvtu64(x)
+            d[i] = <double>u
+            continue
+        v = _cvt64(x) if (t == cnp.NPY_LONG or t == cnp.NPY_LONGLONG or t == cnp.NPY_UINT) else _cvt32(x)
+        if t == cnp.NPY_BYTE:
+            d[i] = <double><int8_t>v
+        elif t == cnp.NPY_UBYTE:
+            d[i] = <double><uint8_t>v
+        elif t == cnp.NPY_SHORT:
+            d[i] = <double><int16_t>v
+        elif t == cnp.NPY_USHORT:
+            d[i] = <double><uint16_t>v
+        elif t == cnp.NPY_INT:
+            d[i] = <double><int32_t>v
+        elif t == cnp.NPY_UINT:
+            d[i] = <double><uint32_t>v
+        else:
+            d[i] = <double>v
+
+
 cdef int _correlatend(const fc_correlatend_params *p, bint f32, const void *x, const void *k,
                       double fill, void *y, bint *finite) noexcept nogil:
     """The kernel of x's dtype; for float32, whether every result is finite."""
@@ -182,11 +320,11 @@ cdef int _correlatend(const fc_correlatend_params *p, bint f32, const void *x, c
     return st
 
 
-cdef bint _common(object input, bint uint8_ok, object mode, object cval, object origin,
+cdef bint _common(object input, object mode, object cval, object origin,
                   int *t, int *code, double *fill, int64_t *org):
     """The checks every front door makes: the input (see _input_type), a mode by
     name, cval and origin Python numbers, cval usable in the input's dtype."""
-    t[0] = _input_type(input, uint8_ok)
+    t[0] = _input_type(input)
     code[0] = _mode(mode)
     return (t[0] >= 0 and code[0] >= 0 and _number(cval, fill) and _small_int(origin, org)
             and _fill_fits(t[0], code[0], fill[0]))
@@ -201,7 +339,7 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
     cdef int t, code
     cdef double fill
     cdef int64_t org
-    if axes is not None or not _common(input, False, mode, cval, origin, &t, &code, &fill, &org):
+    if axes is not None or not _common(input, mode, cval, origin, &t, &code, &fill, &org):
         return None
     cdef bint f32 = t == cnp.NPY_FLOAT
     cdef cnp.ndarray x = <cnp.ndarray>input
@@ -242,6 +380,20 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
     cdef const void *xp = cnp.PyArray_DATA(x)
     cdef void *yp = cnp.PyArray_DATA(y)
     cdef bint release = total * taps > GIL_WORK
+    cdef bint ints = _is_int(t)
+    cdef void *xd = NULL
+    cdef void *yd = NULL
+    cdef size_t got_x = 0, got_y = 0
+    if ints:  # read as doubles, the sums stored back as SciPy stores them
+        xd = _take(<size_t>total * sizeof(double), &got_x)
+        yd = _take(<size_t>total * sizeof(double), &got_y)
+        if xd == NULL or yd == NULL:
+            _give(xd, got_x)
+            _give(yd, got_y)
+            free(kk)
+            return None
+        _load(t, xp, <double *>xd, total)
+        xp, yp = xd, yd
     # NI_Correlate skips weights of magnitude <= DBL_EPSILON (and NaN): zero here
     for i in range(taps):
         v = w[taps - 1 - i] if convolution else w[i]
@@ -256,6 +408,11 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
     else:
         st = _correlatend(&p, f32, xp, kk, fill, yp, &finite)
     free(kk)
+    if ints:
+        if st == 0 and not fc_plan_only(-1):
+            _store(t, <const double *>yd, cnp.PyArray_DATA(y), total, True)
+        _give(xd, got_x)
+        _give(yd, got_y)
     if st == 0 and fc_plan_only(-1):
         _planned("front door: fastconv.ndimage's C-speed entry", [last_plan()])
     if st != 0 or not finite:  # errors, and float32 sums to redo in double: the general path
@@ -303,19 +460,6 @@ cdef int _axis_kernel(const fc_axis_params *p, bint f32, const void *x, const do
     if w != NULL:
         return fc_f64_correlate_axis(p, <const double *>x, w, fill, <double *>y)
     return fc_f64_uniform_axis(p, <const double *>x, fill, <double *>y)
-
-
-cdef bint _convex(cnp.ndarray k):
-    """Non-negative weights summing to at most 1 (ndimage._passes' test): the
-    results of small integer inputs stay in their range."""
-    cdef const double *w = <const double *>cnp.PyArray_DATA(k)
-    cdef int64_t i, m = cnp.PyArray_SIZE(k)
-    cdef double s = 0.0
-    for i in range(m):
-        if not w[i] >= 0:
-            return False
-        s += w[i]
-    return s <= 1 + 1e-12
 
 
 # Scratch for the separable passes, kept between calls: a two-pass filter of a
@@ -366,13 +510,14 @@ cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill, cnp.n
     """Passes (weights as float64 arrays or None, window, axis, pad) one after
     another, each into an array of x's dtype, as ndimage._passes runs them; the
     last result (in `result`, an array like x apart from it), or None if a
-    kernel failed. uint8 (running means and convex
-    weights only, cval within 0-255) runs on double copies, each pass's result
-    truncated to an integer as SciPy stores it. Intermediate results live in
-    kept scratch blocks and `result`."""
-    cdef int64_t i, total = cnp.PyArray_SIZE(x)
+    kernel failed. Integers run on double copies, each pass's result made what
+    SciPy reads back from the integer array it stores it in (_requantize), the
+    last stored as SciPy stores it. Intermediate results live in kept scratch
+    blocks and `result`."""
+    cdef int64_t total = cnp.PyArray_SIZE(x)
     cdef Py_ssize_t j, count = len(passes)
-    cdef int kt = cnp.NPY_DOUBLE if t == cnp.NPY_UBYTE else t
+    cdef bint ints = _is_int(t)
+    cdef int kt = cnp.NPY_DOUBLE if ints else t
     cdef size_t item = sizeof(double) if kt == cnp.NPY_DOUBLE else sizeof(float)
     cdef size_t nbytes = <size_t>total * item, got_a = 0, got_b = 0
     cdef cnp.ndarray k
@@ -380,22 +525,16 @@ cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill, cnp.n
     cdef void *dst
     cdef void *a = NULL
     cdef void *b = NULL
-    cdef const uint8_t *bytes_in
-    cdef uint8_t *bytes_out
-    cdef double *d
     cdef bint failed = False
     cdef bint planning = fc_plan_only(-1)
     cdef list planned = []
-    if t == cnp.NPY_UBYTE:  # double copies: a holds the input, the passes go a -> b -> a ...
+    if ints:  # double copies: a holds the input, the passes go a -> b -> a ...
         a, b = _take(nbytes, &got_a), _take(nbytes, &got_b)
         if a == NULL or b == NULL:
             _give(a, got_a)
             _give(b, got_b)
             return None
-        bytes_in = <const uint8_t *>cnp.PyArray_DATA(x)
-        d = <double *>a
-        for i in range(total):
-            d[i] = bytes_in[i]
+        _load(t, src, <double *>a, total)
         src = a
     elif count > 1:  # a spare for the passes before the last (counting back in twos)
         b = _take(nbytes, &got_b)
@@ -403,7 +542,7 @@ cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill, cnp.n
             return None
     for j in range(count):
         weights, m, axis, pad = passes[j]
-        if t == cnp.NPY_UBYTE:
+        if ints:
             dst = b if src == a else a
         else:
             dst = cnp.PyArray_DATA(result) if (count - 1 - j) % 2 == 0 else b
@@ -417,20 +556,15 @@ cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill, cnp.n
             plan["axis"] = axis
             planned.append(plan)
             continue
-        if t == cnp.NPY_UBYTE:
-            d = <double *>dst
-            for i in range(total):  # values within 0-255, none negative: C's conversion truncates
-                d[i] = <double><int64_t>d[i]
+        if ints and j < count - 1:
+            _requantize(t, <double *>dst, total)
         src = dst
     if planning and not failed:
         _give(a, got_a)
         _give(b, got_b)
         _planned("front door: fastconv.ndimage's C-speed entry, one pass per axis", planned)
-    if not failed and t == cnp.NPY_UBYTE:
-        bytes_out = <uint8_t *>cnp.PyArray_DATA(result)
-        d = <double *>src
-        for i in range(total):
-            bytes_out[i] = <uint8_t>d[i]
+    if not failed and ints:
+        _store(t, <const double *>src, cnp.PyArray_DATA(result), total, False)
     _give(a, got_a)
     _give(b, got_b)
     return None if failed else result
@@ -449,7 +583,7 @@ def correlate1d(input, weights, axis, output, mode, cval, origin, bint convoluti
     cdef int t, code
     cdef double fill
     cdef int64_t org
-    if not _common(input, False, mode, cval, origin, &t, &code, &fill, &org):
+    if not _common(input, mode, cval, origin, &t, &code, &fill, &org):
         return None
     cdef cnp.ndarray x = <cnp.ndarray>input
     cdef int ax = _axis(axis, cnp.PyArray_NDIM(x))
@@ -469,11 +603,11 @@ def correlate1d(input, weights, axis, output, mode, cval, origin, bint convoluti
 
 
 def uniform_filter1d(input, size, axis, output, mode, cval, origin):
-    """ndimage.uniform_filter1d for the common case (float64, float32, uint8); else None."""
+    """ndimage.uniform_filter1d for the common case; else None."""
     cdef int t, code
     cdef double fill
     cdef int64_t org, m
-    if not _common(input, True, mode, cval, origin, &t, &code, &fill, &org) \
+    if not _common(input, mode, cval, origin, &t, &code, &fill, &org) \
             or not _small_int(size, &m) or m < 1:
         return None
     cdef cnp.ndarray x = <cnp.ndarray>input
@@ -487,14 +621,10 @@ def uniform_filter1d(input, size, axis, output, mode, cval, origin):
 
 
 cdef inline bint _fill_fits(int t, int code, double fill) noexcept:
-    """cval usable as given: a float32 value for float32, within 0-255 for uint8."""
-    if code != FC_BOUNDARY_FILL:
+    """cval usable as given: a float32 value for float32 (the others compute in double)."""
+    if code != FC_BOUNDARY_FILL or t != cnp.NPY_FLOAT:
         return True
-    if t == cnp.NPY_FLOAT:
-        return <double><float>fill == fill
-    if t == cnp.NPY_UBYTE:
-        return 0.0 <= fill <= 255.0
-    return True
+    return <double><float>fill == fill
 
 
 def separable(input, output, mode, cval, list passes):
@@ -502,7 +632,7 @@ def separable(input, output, mode, cval, list passes):
     axis in order, (weights, 0, origin) for a correlation (weights a float64
     array) or (None, size, origin) for a running mean; axis i is the i-th entry.
     Entries that SciPy skips (sigma <= 1e-15, size <= 1) are None. Else None."""
-    cdef int t = _input_type(input, True)
+    cdef int t = _input_type(input)
     cdef int code = _mode(mode)
     cdef double fill
     if t < 0 or code < 0 or not _number(cval, &fill) or not _fill_fits(t, code, fill):
@@ -527,8 +657,6 @@ def separable(input, output, mode, cval, list passes):
         else:
             k = weights
             m = cnp.PyArray_SIZE(k)
-            if t == cnp.NPY_UBYTE and not _convex(k):
-                return None
             if not _origin_ok(org, m):
                 return None
             run.append((k, m, ax, m // 2 + org))
