@@ -701,6 +701,39 @@ def test_integer_inputs_at_the_front_door_are_stored_as_scipy_stores_them(monkey
         assert_same(got, getattr(sndi, name)(x, *args, **kwargs), what=f"{name} {dtype} {kwargs}")
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32", "uint8", "int16", "int64", "uint64"])
+def test_outputs_of_another_dtype_at_the_front_door_get_scipys_bits(monkeypatch, rng, dtype):
+    """output= a dtype, a scalar type or an array of another dtype than the
+    input's: every pass stores into it as SciPy does (a separable filter's
+    later passes read those stores), with SciPy's bits (float32 in and out of
+    correlate and convolve: a direct sum's rounding, as without output)."""
+    x = (rng.random((9, 11)) * 300 - 50).astype(dtype)
+    for out in (np.float32, np.float64, np.uint8, np.int16, np.uint32, np.int64, np.uint64,
+                np.dtype("f4"), float, int, "array"):
+        for front, name, args, kwargs in [
+                ("correlate", "correlate", (np.arange(9.0).reshape(3, 3) - 4,), {"mode": "constant", "cval": -2.5}),
+                ("correlate", "convolve", (np.array([[-1.0, 2.0], [3.0, -4.0]]),), {"mode": "wrap"}),
+                ("correlate1d", "correlate1d", ([1.5, -2.5, 3.0],), {}),
+                ("separable", "gaussian_filter", (1.0,), {"order": 1}),
+                ("correlate1d", "gaussian_filter1d", (2.0,), {"mode": "constant", "cval": 7.0}),
+                ("separable", "uniform_filter", (3,), {"mode": "constant", "cval": -5.5}),
+                ("uniform_filter1d", "uniform_filter1d", (4,), {})]:
+            output = np.zeros(x.shape, np.int32) if out == "array" else out
+            want = getattr(sndi, name)(x, *args, output=output.copy() if out == "array" else output, **kwargs)
+            spy = _FrontDoorSpy()
+            monkeypatch.setattr(fndi, "_ndfront", spy)
+            got = getattr(fndi, name)(x, *args, output=output, **kwargs)
+            monkeypatch.undo()
+            what = f"{name} {dtype} into {out} {kwargs}"
+            assert front in spy.taken, f"{what}: the front door declined"
+            if out == "array":
+                assert got is output, what
+            if dtype == "float32" and want.dtype == np.float32 and name in ("correlate", "convolve"):
+                np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-4, err_msg=what)
+            else:
+                assert_same(got, want, what=what)
+
+
 @pytest.mark.parametrize("front, name, make, kwargs", FRONT_CALLS,
                          ids=[f"{c[1]}-{i}" for i, c in enumerate(FRONT_CALLS)])
 def test_common_calls_with_an_output_array_take_the_front_door(monkeypatch, rng, front, name, make,
@@ -730,7 +763,7 @@ def test_common_calls_with_an_output_array_take_the_front_door(monkeypatch, rng,
             np.testing.assert_allclose(out, want, rtol=2e-5, atol=2e-4, err_msg=what)
 
 
-@pytest.mark.parametrize("case", ["other dtype", "strided", "fortran", "readonly", "subclass", "shape",
+@pytest.mark.parametrize("case", ["bool", "complex", "strided", "fortran", "readonly", "subclass", "shape",
                                   "overlaps input", "overlaps weights", "big-endian"])
 def test_output_arrays_the_front_door_declines_still_get_scipys_result(rng, case):
     """An output array that is not the common case: the front door returns None
@@ -739,8 +772,8 @@ def test_output_arrays_the_front_door_declines_still_get_scipys_result(rng, case
     w = rng.random((3, 3))
     buf = rng.random(200)
     out = np.empty_like(x)
-    if case == "other dtype":
-        out = np.empty(x.shape, np.float32)
+    if case in ("bool", "complex"):
+        out = np.empty(x.shape, np.bool_ if case == "bool" else np.complex128)
     elif case == "strided":
         out = np.empty((9, 16))[:, ::2]
     elif case == "fortran":
@@ -782,7 +815,7 @@ def test_other_calls_are_declined_and_still_right(rng, case):
     w = np.ones((3, 3)) / 9
     kwargs = {}
     if case == "output":
-        kwargs = {"output": np.float32}
+        kwargs = {"output": "float32"}  # a dtype by name: the general path's
     elif case == "axes":
         kwargs = {"axes": (0, 1)}
     elif case == "list input":

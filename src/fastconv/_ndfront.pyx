@@ -12,18 +12,20 @@ skip that here:
   SciPy's C loops store them (`_store_ints`), after every pass of a
   separable filter as SciPy stores each pass into the output;
 - `weights` an ndarray or a list or tuple of real numbers, of the right
-  number of dimensions; `output` None, or an ndarray (exact type) of the
-  input's dtype and shape, C-contiguous, aligned and writable, its memory
-  apart from the input's and the weights' (the result is then written there
-  and returned, as SciPy returns it); `mode` one name from SciPy's list;
+  number of dimensions; `output` None, a NumPy dtype or scalar type of
+  float32, float64 or an integer, or an ndarray (exact type) of such a dtype
+  and the input's shape, C-contiguous, aligned and writable, its memory apart
+  from the input's and the weights' (the result is then written there and
+  returned, as SciPy returns it); `mode` one name from SciPy's list;
   `cval` a Python float or int; `origin` a Python int; no `axes`;
 - float32 with mode 'constant' only when cval is a float32 value; bool and
   other dtypes take the general path.
 
 These run the kernels the general path in ndimage.py runs, with the same
 arguments (the same weights, zeroed where NI_Correlate skips them, the same
-pads, one array of the output's dtype per pass), so the results are the same
-bits. Every other call, and any kernel error, returns None: the caller then
+pads, one array of the output's dtype per pass; the float32 kernels where a
+pass reads and stores float32, the float64 ones otherwise), so the results
+are the same bits. Every other call, and any kernel error, returns None: the caller then
 takes the general path, which raises SciPy's exceptions for bad input.
 Nothing here raises for a user's argument.
 """
@@ -150,18 +152,45 @@ cdef inline bint _apart(cnp.ndarray a, cnp.ndarray b) noexcept:
     return a0 + cnp.PyArray_NBYTES(a) <= b0 or b0 + cnp.PyArray_NBYTES(b) <= a0
 
 
+cdef inline bint _stored(int t) noexcept:
+    """A type the front doors compute in or store to: float32, float64, an integer."""
+    return t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT or _is_int(t)
+
+
+cdef int _named_type(object output):
+    """The type number of the native dtype a NumPy dtype or scalar type
+    `output` names (SciPy's ``output=np.float32``), if the front doors store
+    it; else -1."""
+    cdef cnp.dtype d
+    if isinstance(output, cnp.dtype):
+        d = <cnp.dtype>output
+    elif type(output) is type:
+        try:
+            d = cnp.dtype(output)
+        except Exception:
+            return -1
+    else:
+        return -1
+    if not d.isnative or not _stored(d.type_num):
+        return -1
+    return d.type_num
+
+
 cdef cnp.ndarray _output(object output, cnp.ndarray x, int t, object weights):
-    """Where the result goes: a new array like x (dtype t) for output None;
-    `output` itself where it is the common case (see the module docstring:
-    weights, if an ndarray, is the caller's, which the kernels read while they
-    write); else None, for the general path."""
+    """Where the result goes: a new array like x of dtype t for output None or
+    of the dtype `output` names (float32, float64 or an integer); `output`
+    itself where it is a common-case array of such a dtype (see the module
+    docstring: weights, if an ndarray, is the caller's, which the kernels read
+    while they write); else None, for the general path."""
+    cdef int ot
     if output is None:
         return _empty_like(x, t)
     if type(output) is not cnp.ndarray:
-        return None
+        ot = _named_type(output)
+        return None if ot < 0 else _empty_like(x, ot)
     cdef cnp.ndarray o = <cnp.ndarray>output
     cdef int i, nd = cnp.PyArray_NDIM(x)
-    if (cnp.PyArray_TYPE(o) != t or not cnp.PyArray_ISCARRAY(o) or not cnp.PyArray_ISNOTSWAPPED(o)
+    if (not _stored(cnp.PyArray_TYPE(o)) or not cnp.PyArray_ISCARRAY(o) or not cnp.PyArray_ISNOTSWAPPED(o)
             or cnp.PyArray_NDIM(o) != nd or not _apart(o, x)):
         return None
     for i in range(nd):
@@ -270,6 +299,33 @@ cdef void _store(int t, const double *d, void *y, int64_t n, bint safe) noexcept
         _store_as(d, <uint64_t *>y, n, safe)
 
 
+cdef void _to_double(int t, const void *x, double *d, int64_t n) noexcept nogil:
+    """n values of type t (float32, float64, an integer) as doubles."""
+    cdef int64_t i
+    if t == cnp.NPY_FLOAT:
+        for i in range(n):
+            d[i] = (<const float *>x)[i]
+    elif t == cnp.NPY_DOUBLE:
+        for i in range(n):
+            d[i] = (<const double *>x)[i]
+    else:
+        _load(t, x, d, n)
+
+
+cdef void _from_double(int t, const double *d, void *y, int64_t n, bint safe) noexcept nogil:
+    """n doubles into type t, as SciPy's C loops store a double: float32 rounded
+    to nearest, integers by _store."""
+    cdef int64_t i
+    if t == cnp.NPY_FLOAT:
+        for i in range(n):
+            (<float *>y)[i] = <float>d[i]
+    elif t == cnp.NPY_DOUBLE:
+        for i in range(n):
+            (<double *>y)[i] = d[i]
+    else:
+        _store(t, d, y, n, safe)
+
+
 cdef void _requantize(int t, double *d, int64_t n) noexcept nogil:
     """Each double as SciPy's next pass reads it back from an integer array of
     type t (stored by _store, without `safe`, as its 1-D passes store)."""
@@ -341,7 +397,6 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
     cdef int64_t org
     if axes is not None or not _common(input, mode, cval, origin, &t, &code, &fill, &org):
         return None
-    cdef bint f32 = t == cnp.NPY_FLOAT
     cdef cnp.ndarray x = <cnp.ndarray>input
     cdef cnp.ndarray k = _real_weights(weights)
     if k is None:
@@ -369,6 +424,11 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
     cdef cnp.ndarray y = _output(output, x, t, weights)
     if y is None:
         return None
+    # float32 in and out on the float32 kernels, anything else on the float64
+    # ones (SciPy's double sums), read and stored through double scratch
+    cdef int ot = cnp.PyArray_TYPE(y)
+    cdef int wt = cnp.NPY_FLOAT if t == cnp.NPY_FLOAT and ot == cnp.NPY_FLOAT else cnp.NPY_DOUBLE
+    cdef bint f32 = wt == cnp.NPY_FLOAT
     cdef const double *w = <const double *>cnp.PyArray_DATA(k)
     cdef void *kk = malloc(<size_t>taps * (sizeof(float) if f32 else sizeof(double)))
     if kk == NULL:
@@ -380,20 +440,24 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
     cdef const void *xp = cnp.PyArray_DATA(x)
     cdef void *yp = cnp.PyArray_DATA(y)
     cdef bint release = total * taps > GIL_WORK
-    cdef bint ints = _is_int(t)
+    cdef bint conv_in = t != wt, conv_out = ot != wt
     cdef void *xd = NULL
     cdef void *yd = NULL
     cdef size_t got_x = 0, got_y = 0
-    if ints:  # read as doubles, the sums stored back as SciPy stores them
+    if conv_in:  # read as doubles
         xd = _take(<size_t>total * sizeof(double), &got_x)
-        yd = _take(<size_t>total * sizeof(double), &got_y)
-        if xd == NULL or yd == NULL:
-            _give(xd, got_x)
-            _give(yd, got_y)
+        if xd == NULL:
             free(kk)
             return None
-        _load(t, xp, <double *>xd, total)
-        xp, yp = xd, yd
+        _to_double(t, xp, <double *>xd, total)
+        xp = xd
+    if conv_out:  # the sums stored as SciPy stores them
+        yd = _take(<size_t>total * sizeof(double), &got_y)
+        if yd == NULL:
+            _give(xd, got_x)
+            free(kk)
+            return None
+        yp = yd
     # NI_Correlate skips weights of magnitude <= DBL_EPSILON (and NaN): zero here
     for i in range(taps):
         v = w[taps - 1 - i] if convolution else w[i]
@@ -408,11 +472,10 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
     else:
         st = _correlatend(&p, f32, xp, kk, fill, yp, &finite)
     free(kk)
-    if ints:
-        if st == 0 and not fc_plan_only(-1):
-            _store(t, <const double *>yd, cnp.PyArray_DATA(y), total, True)
-        _give(xd, got_x)
-        _give(yd, got_y)
+    if conv_out and st == 0 and not fc_plan_only(-1):
+        _from_double(ot, <const double *>yd, cnp.PyArray_DATA(y), total, True)
+    _give(xd, got_x)
+    _give(yd, got_y)
     if st == 0 and fc_plan_only(-1):
         _planned("front door: fastconv.ndimage's C-speed entry", [last_plan()])
     if st != 0 or not finite:  # errors, and float32 sums to redo in double: the general path
@@ -514,6 +577,8 @@ cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill, cnp.n
     SciPy reads back from the integer array it stores it in (_requantize), the
     last stored as SciPy stores it. Intermediate results live in kept scratch
     blocks and `result`."""
+    if cnp.PyArray_TYPE(result) != t:
+        return _run_mixed(x, t, passes, code, fill, result)
     cdef int64_t total = cnp.PyArray_SIZE(x)
     cdef Py_ssize_t j, count = len(passes)
     cdef bint ints = _is_int(t)
@@ -567,6 +632,66 @@ cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill, cnp.n
         _store(t, <const double *>src, cnp.PyArray_DATA(result), total, False)
     _give(a, got_a)
     _give(b, got_b)
+    return None if failed else result
+
+
+cdef object _run_mixed(cnp.ndarray x, int t, list passes, int code, double fill,
+                       cnp.ndarray result):
+    """_run for a result of another dtype than x's, as ndimage._passes runs it:
+    each pass reads the previous pass's array (x first) and stores into an
+    array of the result's dtype; a pass that reads and stores float32 (cval a
+    float32 value) runs on the float32 kernels, any other on the float64 ones,
+    reading through double scratch and storing as SciPy's C loops store a
+    double (_from_double)."""
+    cdef int ot = cnp.PyArray_TYPE(result), wt, cur_t = t
+    cdef int64_t total = cnp.PyArray_SIZE(x)
+    cdef Py_ssize_t j, count = len(passes)
+    cdef size_t nbytes = <size_t>total * sizeof(double), got_i = 0, got_o = 0
+    cdef void *cin = _take(nbytes, &got_i)
+    cdef void *cout = _take(nbytes, &got_o)
+    cdef void *tmp = malloc(<size_t>total * <size_t>cnp.PyArray_ITEMSIZE(result)) if count > 1 else NULL
+    cdef const void *cur = cnp.PyArray_DATA(x)
+    cdef const void *kin
+    cdef void *kout
+    cdef void *dst
+    cdef cnp.ndarray k
+    cdef bint failed = False
+    cdef bint planning = fc_plan_only(-1)
+    cdef list planned = []
+    if cin == NULL or cout == NULL or (count > 1 and tmp == NULL):
+        _give(cin, got_i)
+        _give(cout, got_o)
+        free(tmp)
+        return None
+    for j in range(count):
+        weights, m, axis, pad = passes[j]
+        dst = cnp.PyArray_DATA(result) if (count - 1 - j) % 2 == 0 else tmp
+        wt = (cnp.NPY_FLOAT if cur_t == cnp.NPY_FLOAT and ot == cnp.NPY_FLOAT
+              and _fill_fits(cnp.NPY_FLOAT, code, fill) else cnp.NPY_DOUBLE)
+        kin = cur
+        if cur_t != wt:
+            if not planning:
+                _to_double(cur_t, cur, <double *>cin, total)
+            kin = cin
+        kout = dst if ot == wt else cout
+        k = weights
+        if _pass(wt, kin, kout, x, axis, NULL if k is None else <const double *>cnp.PyArray_DATA(k),
+                 m, pad, code, fill):
+            failed = True
+            break
+        if planning:  # nothing was computed (fastconv.explain): the next pass's plan
+            plan = last_plan()
+            plan["axis"] = axis
+            planned.append(plan)
+            continue
+        if ot != wt:
+            _from_double(ot, <const double *>cout, dst, total, False)
+        cur, cur_t = dst, ot
+    _give(cin, got_i)
+    _give(cout, got_o)
+    free(tmp)
+    if planning and not failed:
+        _planned("front door: fastconv.ndimage's C-speed entry, one pass per axis", planned)
     return None if failed else result
 
 
