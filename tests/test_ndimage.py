@@ -701,6 +701,35 @@ def test_integer_inputs_at_the_front_door_are_stored_as_scipy_stores_them(monkey
         assert_same(got, getattr(sndi, name)(x, *args, **kwargs), what=f"{name} {dtype} {kwargs}")
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32", "uint8", "int16"])
+def test_per_axis_sigmas_sizes_and_numpy_numbers_at_the_front_door(monkeypatch, rng, dtype):
+    """Sequences of sigmas, sizes and origins, and NumPy numbers, take the
+    front door with SciPy's bits; a float32 sigma (SciPy's weights are then
+    float32 arithmetic) takes the general path, with SciPy's bits too."""
+    x = (rng.random((12, 10)) * 200).astype(dtype)
+    cases = [("gaussian_filter", (s,), kw, front)
+             for s, front in (([1.0, 2.0], True), ((0.5, 0), True), (np.float64(1.3), True),
+                              (np.int64(2), True), ([1e-16, 1.0], True), ([float("nan"), 1.0], True),
+                              ([0, 0], False), (np.float32(0.7), False), ([np.float32(1.2), 3], False))
+             for kw in ({}, {"order": 1}, {"mode": "constant", "cval": 3.0})]
+    cases += [("uniform_filter", (n,), {"origin": o}, front)
+              for n, o, front in (([3, 5], 0, True), ((2, 4), [0, -1], True),
+                                  (np.int64(3), np.int64(1), True), ([1, 3], [0, 1], True),
+                                  (1, 0, False), ([3, 5], [0, 9], False))]
+    for name, args, kwargs, front in cases:
+        what = f"{name} {dtype} {args} {kwargs}"
+        spy = _FrontDoorSpy()
+        monkeypatch.setattr(fndi, "_ndfront", spy)
+        got = _call(getattr(fndi, name), x, *args, **kwargs)
+        monkeypatch.undo()
+        assert ("separable" in spy.taken) == front, what
+        want = _call(getattr(sndi, name), x, *args, **kwargs)
+        if isinstance(want, Exception):
+            assert type(got) is type(want), what
+        else:
+            assert_same(got, want, what=what)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32", "uint8", "int16", "int64", "uint64"])
 def test_outputs_of_another_dtype_at_the_front_door_get_scipys_bits(monkeypatch, rng, dtype):
     """output= a dtype, a scalar type or an array of another dtype than the

@@ -75,6 +75,19 @@ def _gaussian_pass(sigma, order, truncate) -> np.ndarray | None:
         return None
 
 
+def _per_axis(value, ndim: int, kinds: tuple) -> list | None:
+    """`value` (one number or a list or tuple of `ndim` of them, each of
+    `kinds` and not a bool) as one per axis, as SciPy's _normalize_sequence
+    spreads it; None for anything else, which the general path decides."""
+    values = list(value) if type(value) in (list, tuple) else [value] * ndim
+    if len(values) != ndim:
+        return None
+    for v in values:
+        if not isinstance(v, kinds) or isinstance(v, (bool, np.bool_)):
+            return None
+    return values
+
+
 @functools.lru_cache(maxsize=64)
 def _cached_gaussian_weights(sigma: float, order: int, truncate: float) -> np.ndarray:
     weights = np.ascontiguousarray(_gaussian_weights(sigma, order, truncate, None))
@@ -672,13 +685,17 @@ def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0
     ...                ndimage.gaussian_filter(x, (2, 0.5), mode=["wrap", "mirror"]))
     True
     """
-    if (type(input) is np.ndarray and axes is None and radius is None
-            and type(sigma) in (float, int) and sigma > 1e-15):  # (SciPy skips the others' axes)
-        weights = _gaussian_pass(sigma, order, truncate)
-        if weights is not None:
-            fast = _ndfront.separable(input, output, mode, cval, [(weights, 0, 0)] * input.ndim)
-            if fast is not None:
-                return fast
+    if type(input) is np.ndarray and axes is None and radius is None:
+        # (a float32 sigma gives SciPy float32 weights: the general path's)
+        sigmas = _per_axis(sigma, input.ndim, (float, int, np.integer))
+        if sigmas is not None and any(s > 1e-15 for s in sigmas):  # (SciPy skips the others' axes)
+            passes = [None if not s > 1e-15 else _gaussian_pass(float(s), order, truncate)
+                      for s in sigmas]
+            if all(p is not None for p, s in zip(passes, sigmas) if s > 1e-15):
+                fast = _ndfront.separable(input, output, mode, cval,
+                                          [None if p is None else (p, 0, 0) for p in passes])
+                if fast is not None:
+                    return fast
     input = np.asarray(input)
     output = _get_output(output, input)
     axes = _check_axes(axes, input.ndim)
@@ -824,11 +841,15 @@ def uniform_filter(input, size=3, output=None, mode="reflect", cval=0.0, origin=
     >>> np.array_equal(fndi.uniform_filter(image, 5), ndimage.uniform_filter(image, 5))
     True
     """
-    if type(input) is np.ndarray and axes is None and type(size) is int:
-        fast = _ndfront.separable(input, output, mode, cval,
-                                  [(None, size, origin) if size > 1 else None] * input.ndim)
-        if fast is not None:
-            return fast
+    if type(input) is np.ndarray and axes is None:
+        sizes = _per_axis(size, input.ndim, (int, np.integer))
+        origins = _per_axis(origin, input.ndim, (int, np.integer))
+        if sizes is not None and origins is not None:
+            fast = _ndfront.separable(input, output, mode, cval,
+                                      [(None, int(n), int(o)) if n > 1 else None
+                                       for n, o in zip(sizes, origins)])
+            if fast is not None:
+                return fast
     input = np.asarray(input)
     output = _get_output(output, input, complex_output=input.dtype.kind == "c")
     axes = _check_axes(axes, input.ndim)
