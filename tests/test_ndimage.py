@@ -701,6 +701,41 @@ def test_integer_inputs_at_the_front_door_are_stored_as_scipy_stores_them(monkey
         assert_same(got, getattr(sndi, name)(x, *args, **kwargs), what=f"{name} {dtype} {kwargs}")
 
 
+@pytest.mark.parametrize("dtype", ["complex128", "complex64"])
+def test_complex_inputs_at_the_front_door_get_scipys_bits(monkeypatch, rng, dtype):
+    """A complex input with real weights: the front door runs its real passes
+    on the two parts, as SciPy's _complex_via_real_components, with SciPy's
+    bits (complex64 correlate and convolve: float32 direct sums' rounding);
+    complex weights take the general path."""
+    x = (rng.standard_normal((9, 11)) + 1j * rng.standard_normal((9, 11))).astype(dtype)
+    for front, name, args, kwargs in [
+            ("correlate", "correlate", (np.arange(9.0).reshape(3, 3) - 4,), {"mode": "constant", "cval": -2.5}),
+            ("correlate", "convolve", (np.array([[-1.0, 2.0], [3.0, -4.0]]),), {"mode": "wrap"}),
+            ("correlate1d", "correlate1d", ([1.5, -2.5, 3.0],), {}),
+            ("correlate1d", "convolve1d", ([1.5, -2.5, 3.0, 1.0],), {"axis": 0, "mode": "nearest"}),
+            ("separable", "gaussian_filter", (1.0,), {"order": 1}),
+            ("separable", "gaussian_filter", ([1.5, 0.5],), {}),
+            ("correlate1d", "gaussian_filter1d", (2.0,), {"mode": "constant", "cval": 7.0}),
+            ("separable", "uniform_filter", (3,), {"mode": "constant", "cval": -5.5}),
+            ("uniform_filter1d", "uniform_filter1d", (4,), {}),
+            (None, "correlate", (np.array([[1j, 2.0], [3.0, 4.0]]),), {})]:
+        for out in (None, "array"):
+            output = None if out is None else np.zeros(x.shape, dtype)
+            want = getattr(sndi, name)(x, *args, output=None if output is None else output.copy(), **kwargs)
+            spy = _FrontDoorSpy()
+            monkeypatch.setattr(fndi, "_ndfront", spy)
+            got = getattr(fndi, name)(x, *args, output=output, **kwargs)
+            monkeypatch.undo()
+            what = f"{name} {dtype} {kwargs} output={out}"
+            assert (front in spy.taken) if front else not spy.taken, what
+            assert output is None or got is output, what
+            if dtype == "complex64" and name in ("correlate", "convolve"):
+                np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-5, err_msg=what)
+                assert got.dtype == want.dtype, what
+            else:
+                assert_same(got, want, what=what)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32", "uint8", "int16"])
 def test_per_axis_sigmas_sizes_and_numpy_numbers_at_the_front_door(monkeypatch, rng, dtype):
     """Sequences of sigmas, sizes and origins, and NumPy numbers, take the

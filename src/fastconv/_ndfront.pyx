@@ -19,7 +19,11 @@ skip that here:
   returned, as SciPy returns it); `mode` one name from SciPy's list;
   `cval` a Python float or int; `origin` a Python int; no `axes`;
 - float32 with mode 'constant' only when cval is a float32 value; bool and
-  other dtypes take the general path.
+  other dtypes take the general path;
+- complex64 and complex128 inputs with real weights run the real front doors
+  on their two parts (contiguous copies), as SciPy's
+  _complex_via_real_components runs its real filters, and the results are
+  joined into the complex output (None, or an array of the input's dtype).
 
 These run the kernels the general path in ndimage.py runs, with the same
 arguments (the same weights, zeroed where NI_Correlate skips them, the same
@@ -388,6 +392,84 @@ cdef bint _common(object input, object mode, object cval, object origin,
 
 # ---- correlate, convolve ------------------------------------------------------------
 
+# ---- complex inputs: real passes on the two parts ------------------------------------------
+
+cdef inline int _complex_input(object a) noexcept:
+    """NPY_CDOUBLE or NPY_CFLOAT for a complex ndarray (exact type) that the
+    front doors would take as a real one (native, C-contiguous, aligned, 1 to
+    FC_ND_MAX_DIMS axes, non-empty); else -1."""
+    if type(a) is not cnp.ndarray:
+        return -1
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef int t = cnp.PyArray_TYPE(arr)
+    if (t != cnp.NPY_CDOUBLE and t != cnp.NPY_CFLOAT) or not cnp.PyArray_ISCARRAY_RO(arr) \
+            or not cnp.PyArray_ISNOTSWAPPED(arr):
+        return -1
+    if cnp.PyArray_NDIM(arr) < 1 or cnp.PyArray_NDIM(arr) > FC_ND_MAX_DIMS:
+        return -1
+    if cnp.PyArray_SIZE(arr) <= 0 or cnp.PyArray_SIZE(arr) > MAX_ELEMS:
+        return -1
+    return t
+
+
+cdef object _via_parts(cnp.ndarray x, int ct, object output, object weights, object cval, object run):
+    """A complex input as SciPy's _complex_via_real_components takes it with
+    real weights: `run(part, cval)` (a real front door's call, or None) on the
+    real part with cval's real part and on the imaginary part with its
+    imaginary part (0: cval is a Python number), each part a contiguous copy;
+    the two results joined into `output` (None: a new array of x's dtype; or
+    an ndarray of x's dtype and shape, C-contiguous, writable, apart from x and
+    the weights). None wherever a front door declines."""
+    if type(cval) is not float and type(cval) is not int:
+        return None
+    cdef int rt = cnp.NPY_DOUBLE if ct == cnp.NPY_CDOUBLE else cnp.NPY_FLOAT
+    cdef cnp.ndarray y
+    cdef int i, nd = cnp.PyArray_NDIM(x)
+    if output is None:
+        y = _empty_like(x, ct)
+    elif type(output) is cnp.ndarray:
+        y = <cnp.ndarray>output
+        if (cnp.PyArray_TYPE(y) != ct or not cnp.PyArray_ISCARRAY(y) or not cnp.PyArray_ISNOTSWAPPED(y)
+                or cnp.PyArray_NDIM(y) != nd or not _apart(y, x)
+                or (type(weights) is cnp.ndarray and not _apart(y, <cnp.ndarray>weights))):
+            return None
+        for i in range(nd):
+            if cnp.PyArray_DIM(y, i) != cnp.PyArray_DIM(x, i):
+                return None
+    else:
+        return None  # a dtype: SciPy's complex promotion and warnings are the general path's
+    cdef int64_t j, total = cnp.PyArray_SIZE(x)
+    cdef cnp.ndarray re = _empty_like(x, rt), im = _empty_like(x, rt)
+    cdef const double *zd
+    cdef const float *zf
+    if rt == cnp.NPY_DOUBLE:
+        zd = <const double *>cnp.PyArray_DATA(x)
+        for j in range(total):
+            (<double *>cnp.PyArray_DATA(re))[j] = zd[2 * j]
+            (<double *>cnp.PyArray_DATA(im))[j] = zd[2 * j + 1]
+    else:
+        zf = <const float *>cnp.PyArray_DATA(x)
+        for j in range(total):
+            (<float *>cnp.PyArray_DATA(re))[j] = zf[2 * j]
+            (<float *>cnp.PyArray_DATA(im))[j] = zf[2 * j + 1]
+    yr = run(re, cval)
+    if yr is None:
+        return None
+    yi = run(im, 0.0)
+    if yi is None or cnp.PyArray_TYPE(<cnp.ndarray>yr) != rt or cnp.PyArray_TYPE(<cnp.ndarray>yi) != rt:
+        return None
+    cdef char *out = <char *>cnp.PyArray_DATA(y)
+    if rt == cnp.NPY_DOUBLE:
+        for j in range(total):
+            (<double *>out)[2 * j] = (<const double *>cnp.PyArray_DATA(<cnp.ndarray>yr))[j]
+            (<double *>out)[2 * j + 1] = (<const double *>cnp.PyArray_DATA(<cnp.ndarray>yi))[j]
+    else:
+        for j in range(total):
+            (<float *>out)[2 * j] = (<const float *>cnp.PyArray_DATA(<cnp.ndarray>yr))[j]
+            (<float *>out)[2 * j + 1] = (<const float *>cnp.PyArray_DATA(<cnp.ndarray>yi))[j]
+    return y
+
+
 def correlate(input, weights, output, mode, cval, origin, axes, bint convolution):
     """ndimage.correlate (convolution False) or convolve for the common case
     above with weights of input's number of dimensions, none of length 1 (the
@@ -395,6 +477,10 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
     cdef int t, code
     cdef double fill
     cdef int64_t org
+    cdef int ct = _complex_input(input)
+    if ct >= 0 and axes is None:
+        return _via_parts(<cnp.ndarray>input, ct, output, weights, cval, lambda part, c: correlate(
+            part, weights, None, mode, c, origin, None, convolution))
     if axes is not None or not _common(input, mode, cval, origin, &t, &code, &fill, &org):
         return None
     cdef cnp.ndarray x = <cnp.ndarray>input
@@ -708,6 +794,10 @@ def correlate1d(input, weights, axis, output, mode, cval, origin, bint convoluti
     cdef int t, code
     cdef double fill
     cdef int64_t org
+    cdef int ct = _complex_input(input)
+    if ct >= 0:
+        return _via_parts(<cnp.ndarray>input, ct, output, weights, cval, lambda part, c: correlate1d(
+            part, weights, axis, None, mode, c, origin, convolution))
     if not _common(input, mode, cval, origin, &t, &code, &fill, &org):
         return None
     cdef cnp.ndarray x = <cnp.ndarray>input
@@ -732,6 +822,10 @@ def uniform_filter1d(input, size, axis, output, mode, cval, origin):
     cdef int t, code
     cdef double fill
     cdef int64_t org, m
+    cdef int ct = _complex_input(input)
+    if ct >= 0:
+        return _via_parts(<cnp.ndarray>input, ct, output, None, cval, lambda part, c: uniform_filter1d(
+            part, size, axis, None, mode, c, origin))
     if not _common(input, mode, cval, origin, &t, &code, &fill, &org) \
             or not _small_int(size, &m) or m < 1:
         return None
@@ -757,6 +851,10 @@ def separable(input, output, mode, cval, list passes):
     axis in order, (weights, 0, origin) for a correlation (weights a float64
     array) or (None, size, origin) for a running mean; axis i is the i-th entry.
     Entries that SciPy skips (sigma <= 1e-15, size <= 1) are None. Else None."""
+    cdef int ct = _complex_input(input)
+    if ct >= 0:
+        return _via_parts(<cnp.ndarray>input, ct, output, None, cval, lambda part, c: separable(
+            part, None, mode, c, passes))
     cdef int t = _input_type(input)
     cdef int code = _mode(mode)
     cdef double fill
