@@ -348,3 +348,40 @@ def test_nested_lists_get_scipys_values_and_dtype(name, in1, in2):
             want = getattr(sps, name)(in1, in2, mode, boundary)
             assert got.dtype == want.dtype and got.shape == want.shape, (mode, boundary)
             np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtypes", [("i8", "i8"), ("u1", "u1"), ("i2", "i4"), ("c16", "c16"), ("c8", "c8"),
+                                    ("c16", "i8"), ("u8", "u8")], ids=str)
+@pytest.mark.parametrize("name", ["correlate", "convolve"])
+def test_small_integer_and_complex_planes_match_scipy(name, dtypes, rng):
+    """2-D integer and complex direct calls, which correlate2d's and
+    convolve2d's front door computes (an even kernel's 'same' correlation
+    excepted): SciPy's dtype, shape, values and errors, for kernels of every
+    parity and inputs smaller than the kernel."""
+    def make(shape, dtype):
+        if dtype[0] == "u":
+            return rng.integers(0, 9, shape).astype(dtype)
+        values = rng.integers(-9, 9, shape) + (1j * rng.integers(-9, 9, shape) if dtype[0] == "c" else 0)
+        return values.astype(dtype)
+    for kshape in ((3, 3), (2, 2), (4, 3), (1, 5), (6, 6)):
+        for shape in ((4, 4), (8, 9), (3, 3), (5, 2), (1, 1)):
+            a, k = make(shape, dtypes[0]), make(kshape, dtypes[1])
+            for mode in ("full", "same", "valid"):
+                want = _outcome(getattr(sps, name), a, k, mode, method="direct")
+                got = _outcome(getattr(fc_signal, name), a, k, mode, method="direct")
+                what = f"{name} {dtypes} {shape} by {kshape} {mode}"
+                if isinstance(want, Exception):
+                    assert type(got) is type(want), what
+                    continue
+                assert got.dtype == want.dtype and got.shape == want.shape, what
+                if want.dtype.kind in "iu":
+                    np.testing.assert_array_equal(got, want, err_msg=what)
+                else:
+                    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6, err_msg=what)
+
+
+def _outcome(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except Exception as e:  # the exception, to compare its type
+        return e
