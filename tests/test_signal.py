@@ -351,15 +351,16 @@ def test_nested_lists_get_scipys_values_and_dtype(name, in1, in2):
 
 
 @pytest.mark.parametrize("dtypes", [("i8", "i8"), ("u1", "u1"), ("i2", "i4"), ("c16", "c16"), ("c8", "c8"),
-                                    ("c16", "i8"), ("u8", "u8")], ids=str)
+                                    ("c16", "i8"), ("u8", "u8"), ("f4", "f4"), ("f8", "i2"), ("f2", "f2"),
+                                    ("?", "?")], ids=str)
 @pytest.mark.parametrize("name", ["correlate", "convolve"])
-def test_small_integer_and_complex_planes_match_scipy(name, dtypes, rng):
-    """2-D integer and complex direct calls, which correlate2d's and
-    convolve2d's front door computes (an even kernel's 'same' correlation
-    excepted): SciPy's dtype, shape, values and errors, for kernels of every
-    parity and inputs smaller than the kernel."""
+def test_small_planes_match_scipy(name, dtypes, rng):
+    """2-D direct calls, which correlate2d's and convolve2d's front door
+    computes (an even kernel's 'same' correlation excepted; float16 and bool
+    keep their path): SciPy's dtype, shape, values and errors, for kernels of
+    every parity and inputs smaller than the kernel."""
     def make(shape, dtype):
-        if dtype[0] == "u":
+        if dtype[0] in "u?":
             return rng.integers(0, 9, shape).astype(dtype)
         values = rng.integers(-9, 9, shape) + (1j * rng.integers(-9, 9, shape) if dtype[0] == "c" else 0)
         return values.astype(dtype)
@@ -374,10 +375,27 @@ def test_small_integer_and_complex_planes_match_scipy(name, dtypes, rng):
                     assert type(got) is type(want), what
                     continue
                 assert got.dtype == want.dtype and got.shape == want.shape, what
-                if want.dtype.kind in "iu":
+                if want.dtype.kind in "iub":
                     np.testing.assert_array_equal(got, want, err_msg=what)
                 else:
-                    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6, err_msg=what)
+                    tol = 1e-6 if want.dtype.itemsize >= 8 else 2e-3
+                    np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=what)
+
+
+def test_planes_on_the_front_door_keep_the_n_d_paths_bits(rng):
+    """Floats reach correlate2d's front door only because its kernels are the
+    N-d path's for two dimensions: the same bits either way."""
+    for dtype in ("f4", "f8"):
+        for kshape in ((3, 3), (5, 5), (1, 7), (9, 9)):
+            for shape in ((4, 4), (30, 70), (200, 200)):
+                a = rng.standard_normal(shape).astype(dtype)
+                k = rng.standard_normal(kshape).astype(dtype)
+                for mode in ("full", "valid", "same"):
+                    if mode == "valid" and (shape[0] < kshape[0] or shape[1] < kshape[1]):
+                        continue
+                    nd = fc_signal._correlate_nd(a, k, mode, order=(0, 1))
+                    np.testing.assert_array_equal(fc_signal.correlate(a, k, mode, method="direct"), nd,
+                                                  err_msg=f"{dtype} {shape} {kshape} {mode}")
 
 
 def _outcome(fn, *args, **kwargs):

@@ -324,17 +324,28 @@ def _np_conv_ok(volume: np.ndarray, kernel: np.ndarray, mode) -> bool:
     return False
 
 
-def _exact_plane(in1: np.ndarray, in2: np.ndarray, mode: str, correlation: bool) -> bool:
+_PLANE_PRODUCTS = 1 << 16  # floats up to this many products: checking them finite costs little
+
+
+def _plane(in1: np.ndarray, in2: np.ndarray, mode: str, correlation: bool) -> bool:
     """Whether a direct correlate or convolve of `in1` and `in2` is correlate2d's
-    or convolve2d's call, whose front door takes it at C speed: non-empty 2-D
-    integer or complex inputs (whose sums come out the same in any order, or
-    as real passes), 'valid' with in1 at least as large in every dimension (no
+    or convolve2d's call, whose front door takes it at C speed with the same
+    kernels and so the same bits: non-empty 2-D integer, float32, float64 or
+    complex inputs, 'valid' with in1 at least as large in every dimension (no
     swap), and for correlate 'same' an odd kernel (correlate2d centres an even
-    one a place further on)."""
-    return (in1.ndim == 2 and in2.ndim == 2 and in1.size > 0 and in2.size > 0
-            and in1.dtype.kind in "iuc" and in2.dtype.kind in "iuc"
+    one a place further on). Floats and complex only small and finite: SciPy's
+    N-d sums place NaN (0 times inf beyond the edges) where correlate2d's do
+    not, and larger calls gain nothing."""
+    if not (in1.ndim == 2 and in2.ndim == 2 and in1.size > 0 and in2.size > 0
+            and (in1.dtype.kind in "iu" or in1.dtype.char in "fdFD")
+            and (in2.dtype.kind in "iu" or in2.dtype.char in "fdFD")
             and (mode != "valid" or (in1.shape[0] >= in2.shape[0] and in1.shape[1] >= in2.shape[1]))
-            and not (correlation and mode == "same" and not (in2.shape[0] % 2 and in2.shape[1] % 2)))
+            and not (correlation and mode == "same" and not (in2.shape[0] % 2 and in2.shape[1] % 2))):
+        return False
+    if in1.dtype.kind in "iu" and in2.dtype.kind in "iu":
+        return True
+    return (in1.size * in2.size <= _PLANE_PRODUCTS and bool(np.isfinite(in1).all())
+            and bool(np.isfinite(in2).all()))
 
 
 def _same_rank(in1: np.ndarray, in2: np.ndarray, names: str) -> None:
@@ -479,7 +490,7 @@ def correlate(in1, in2, mode="full", method="auto"):
     if method == "direct":
         if _np_conv_ok(in1, in2, mode):
             return numpy_compat.correlate(in1, in2, mode)
-        if _exact_plane(in1, in2, mode, correlation=True):
+        if _plane(in1, in2, mode, correlation=True):
             return _dropins.correlate2d(in1, in2, mode)
         return _correlate_nd(in1, in2, mode)
     raise _bad_method(method)
@@ -551,7 +562,7 @@ def convolve(in1, in2, mode="full", method="auto"):
     if method == "direct":
         if _np_conv_ok(volume, kernel, mode):
             return numpy_compat.convolve(volume, kernel, mode)
-        if _exact_plane(volume, kernel, mode, correlation=False):
+        if _plane(volume, kernel, mode, correlation=False):
             return _dropins.convolve2d(volume, kernel, mode)
         return correlate(volume, _reverse_and_conj(kernel), mode, "direct")
     raise _bad_method(method)
