@@ -6,9 +6,9 @@ arguments, making the output); on a 16x16 image that is most of the 4-18 us
 they take. To cost less than the original at every size, the common calls
 skip that here:
 
-- `input` an ndarray (exact type) of float64, float32 or an integer type in
-  native byte order, C-contiguous and aligned; 1 to 64 dimensions, none
-  empty. Integers are read as doubles and the results stored back as
+- `input` an ndarray (exact type) of float64, float32 or an integer type,
+  1 to 64 dimensions, none empty; in another layout or byte order it is
+  first copied C-contiguous and native, as the general path copies it. Integers are read as doubles and the results stored back as
   SciPy's C loops store them (`_store_ints`), after every pass of a
   separable filter as SciPy stores each pass into the output;
 - `weights` an ndarray or a list or tuple of real numbers, of the right
@@ -84,6 +84,29 @@ cdef inline int _input_type(object a):
     if size <= 0 or size > MAX_ELEMS:
         return -1
     return t
+
+
+cdef object _as_carray(object a):
+    """An ndarray (exact type) of float32, float64, an integer or complex
+    dtype, 1 to FC_ND_MAX_DIMS axes, in another layout or byte order (a channel
+    of an RGB image, a transposed or big-endian array) as the C-contiguous,
+    aligned, native copy the general path would make; anything else as it is."""
+    if type(a) is not cnp.ndarray:
+        return a
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    if cnp.PyArray_ISCARRAY_RO(arr) and cnp.PyArray_ISNOTSWAPPED(arr):
+        return a
+    cdef int t = cnp.PyArray_TYPE(arr)
+    if not (t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT or t == cnp.NPY_CDOUBLE
+            or t == cnp.NPY_CFLOAT or _is_int(t)):
+        return a
+    if cnp.PyArray_NDIM(arr) < 1 or cnp.PyArray_NDIM(arr) > FC_ND_MAX_DIMS \
+            or cnp.PyArray_SIZE(arr) <= 0 or cnp.PyArray_SIZE(arr) > MAX_ELEMS:
+        return a
+    try:
+        return cnp.PyArray_FROMANY(a, t, 0, 0, cnp.NPY_ARRAY_CARRAY)
+    except MemoryError:
+        return a  # the general path raises it
 
 
 cdef inline int _mode(object mode):
@@ -474,6 +497,7 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
     """ndimage.correlate (convolution False) or convolve for the common case
     above with weights of input's number of dimensions, none of length 1 (the
     general path reorders such axes first); else None."""
+    input = _as_carray(input)
     cdef int t, code
     cdef double fill
     cdef int64_t org
@@ -791,6 +815,7 @@ cdef inline int _axis(object axis, int nd):
 
 def correlate1d(input, weights, axis, output, mode, cval, origin, bint convolution):
     """ndimage.correlate1d (or convolve1d) for the common case; else None."""
+    input = _as_carray(input)
     cdef int t, code
     cdef double fill
     cdef int64_t org
@@ -819,6 +844,7 @@ def correlate1d(input, weights, axis, output, mode, cval, origin, bint convoluti
 
 def uniform_filter1d(input, size, axis, output, mode, cval, origin):
     """ndimage.uniform_filter1d for the common case; else None."""
+    input = _as_carray(input)
     cdef int t, code
     cdef double fill
     cdef int64_t org, m
@@ -851,6 +877,7 @@ def separable(input, output, mode, cval, list passes):
     axis in order, (weights, 0, origin) for a correlation (weights a float64
     array) or (None, size, origin) for a running mean; axis i is the i-th entry.
     Entries that SciPy skips (sigma <= 1e-15, size <= 1) are None. Else None."""
+    input = _as_carray(input)
     cdef int ct = _complex_input(input)
     if ct >= 0:
         return _via_parts(<cnp.ndarray>input, ct, output, None, cval, lambda part, c: separable(
