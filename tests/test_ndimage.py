@@ -701,6 +701,34 @@ def test_integer_inputs_at_the_front_door_are_stored_as_scipy_stores_them(monkey
         assert_same(got, getattr(sndi, name)(x, *args, **kwargs), what=f"{name} {dtype} {kwargs}")
 
 
+def test_bool_inputs_take_the_front_door_byte_by_byte(monkeypatch, rng):
+    """A bool image (a byte of 2 among them, which SciPy reads as 2) into bool,
+    float and uint8 results, dtypes and arrays: the uint8 front door on its
+    bytes, with SciPy's bytes."""
+    x = rng.random((9, 11)) > 0.5
+    odd = x.view(np.uint8).copy()
+    odd[0, 0] = 2
+    for xx in (x, odd.view(bool), x[:, ::2]):
+        for out in (None, np.bool_, bool, "bool array", np.float32, np.uint8, "float array"):
+            for front, name, args, kwargs in [
+                    ("correlate", "correlate", (np.arange(9.0).reshape(3, 3) - 4,), {}),
+                    ("correlate1d", "correlate1d", ([1.0, 2.0, 1.0],), {}),
+                    ("separable", "gaussian_filter", (1.0,), {"order": 1}),
+                    ("uniform_filter1d", "uniform_filter1d", (4,), {"mode": "constant", "cval": 2.0})]:
+                output = (np.zeros(xx.shape, bool) if out == "bool array" else
+                          np.zeros(xx.shape) if out == "float array" else out)
+                want = getattr(sndi, name)(
+                    xx, *args, output=output.copy() if isinstance(output, np.ndarray) else output, **kwargs)
+                spy = _FrontDoorSpy()
+                monkeypatch.setattr(fndi, "_ndfront", spy)
+                got = getattr(fndi, name)(xx, *args, output=output, **kwargs)
+                monkeypatch.undo()
+                what = f"{name} into {out}"
+                assert front in spy.taken, what
+                assert not isinstance(output, np.ndarray) or got is output, what
+                assert_same(got, want, what=what)
+
+
 @pytest.mark.parametrize("layout", ["channel", "step", "fortran", "big-endian"])
 def test_other_layouts_are_copied_into_the_front_door(monkeypatch, rng, layout):
     """A channel of an RGB image, a strided or transposed view, a big-endian
@@ -905,7 +933,7 @@ def test_output_arrays_the_front_door_declines_still_get_scipys_result(rng, case
 
 
 @pytest.mark.parametrize("case", ["output", "axes", "list input", "float16", "mode list", "numpy cval",
-                                  "bool uniform"])
+                                  "long double"])
 def test_other_calls_are_declined_and_still_right(rng, case):
     """The front door returns None for anything but the common call, and the
     general path's result is SciPy's."""
@@ -926,10 +954,10 @@ def test_other_calls_are_declined_and_still_right(rng, case):
         assert _FRONT.correlate(x, w, None, ["reflect"] * 2, 0.0, 0, None, False) is None
         check("gaussian_filter", x, 1.0, mode=["reflect", "wrap"])
         return
-    if case == "bool uniform":
-        xb = x > 0.5
-        assert _FRONT.separable(xb, None, "reflect", 0.0, [(None, 3, 0)] * 2) is None
-        check("uniform_filter", xb, 3)
+    if case == "long double":
+        xl = x.astype(np.longdouble)
+        assert _FRONT.separable(xl, None, "reflect", 0.0, [(None, 3, 0)] * 2) is None
+        check("uniform_filter", xl, 3)
         return
     front = _FRONT.correlate(x, w, kwargs.get("output"), kwargs.get("mode", "reflect"),
                                         kwargs.get("cval", 0.0), 0, kwargs.get("axes"), False)

@@ -20,6 +20,8 @@ skip that here:
   `cval` a Python float or int; `origin` a Python int; no `axes`;
 - float32 with mode 'constant' only when cval is a float32 value; bool and
   other dtypes take the general path;
+- bool inputs run the uint8 front doors on their bytes (SciPy reads the
+  byte), into the bytes of a bool result (SciPy stores a double's byte);
 - complex64 and complex128 inputs with real weights run the real front doors
   on their two parts (contiguous copies), as SciPy's
   _complex_via_real_components runs its real filters, and the results are
@@ -435,6 +437,38 @@ cdef inline int _complex_input(object a) noexcept:
     return t
 
 
+cdef object _U8 = cnp.dtype("uint8")
+cdef object _BOOL = cnp.dtype("bool")
+
+
+cdef inline bint _bool_input(object a) noexcept:
+    return type(a) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>a) == cnp.NPY_BOOL
+
+
+cdef object _via_bytes(cnp.ndarray x, object output, object run):
+    """A bool input as SciPy reads it, byte by byte, and a bool result as SciPy
+    stores a double into it, as a byte (so a 2 stays 2): `run(bytes, out)`, a
+    uint8 front door's call, on the input's bytes into the bytes of a new bool
+    result (output None or naming bool) or of a bool `output` array; into any
+    other `output` as it is. None where the front door declines."""
+    xb = x.view(_U8)
+    cdef cnp.ndarray result
+    if output is None or (isinstance(output, (type, cnp.dtype)) and _named_type(output) == -1
+                          and _is_bool_name(output)):
+        result = _empty_like(x, cnp.NPY_BOOL)
+        return result if run(xb, result.view(_U8)) is not None else None
+    if type(output) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>output) == cnp.NPY_BOOL:
+        return output if run(xb, (<cnp.ndarray>output).view(_U8)) is not None else None
+    return run(xb, output)
+
+
+cdef bint _is_bool_name(object output):
+    try:
+        return cnp.dtype(output) == _BOOL
+    except Exception:
+        return False
+
+
 cdef object _via_parts(cnp.ndarray x, int ct, object output, object weights, object cval, object run):
     """A complex input as SciPy's _complex_via_real_components takes it with
     real weights: `run(part, cval)` (a real front door's call, or None) on the
@@ -498,6 +532,9 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
     above with weights of input's number of dimensions, none of length 1 (the
     general path reorders such axes first); else None."""
     input = _as_carray(input)
+    if _bool_input(input):
+        return _via_bytes(<cnp.ndarray>input, output, lambda part, out: correlate(
+            part, weights, out, mode, cval, origin, axes, convolution))
     cdef int t, code
     cdef double fill
     cdef int64_t org
@@ -816,6 +853,9 @@ cdef inline int _axis(object axis, int nd):
 def correlate1d(input, weights, axis, output, mode, cval, origin, bint convolution):
     """ndimage.correlate1d (or convolve1d) for the common case; else None."""
     input = _as_carray(input)
+    if _bool_input(input):
+        return _via_bytes(<cnp.ndarray>input, output, lambda part, out: correlate1d(
+            part, weights, axis, out, mode, cval, origin, convolution))
     cdef int t, code
     cdef double fill
     cdef int64_t org
@@ -845,6 +885,9 @@ def correlate1d(input, weights, axis, output, mode, cval, origin, bint convoluti
 def uniform_filter1d(input, size, axis, output, mode, cval, origin):
     """ndimage.uniform_filter1d for the common case; else None."""
     input = _as_carray(input)
+    if _bool_input(input):
+        return _via_bytes(<cnp.ndarray>input, output, lambda part, out: uniform_filter1d(
+            part, size, axis, out, mode, cval, origin))
     cdef int t, code
     cdef double fill
     cdef int64_t org, m
@@ -878,6 +921,9 @@ def separable(input, output, mode, cval, list passes):
     array) or (None, size, origin) for a running mean; axis i is the i-th entry.
     Entries that SciPy skips (sigma <= 1e-15, size <= 1) are None. Else None."""
     input = _as_carray(input)
+    if _bool_input(input):
+        return _via_bytes(<cnp.ndarray>input, output, lambda part, out: separable(
+            part, out, mode, cval, passes))
     cdef int ct = _complex_input(input)
     if ct >= 0:
         return _via_parts(<cnp.ndarray>input, ct, output, None, cval, lambda part, c: separable(
