@@ -2,7 +2,18 @@
 # modules see it: one declaration of each entry point, cimported by
 # _kernels.pyx and the front doors (_dropins, _ndfront, _nnfront).
 from libc.stddef cimport size_t
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+
+# Every integer width, for loops over the integer dtypes (_dropins, _ndfront).
+ctypedef fused itype:
+    int8_t
+    uint8_t
+    int16_t
+    uint16_t
+    int32_t
+    uint32_t
+    int64_t
+    uint64_t
 
 cdef extern from "fastconv/fastconv.h" nogil:
     ctypedef enum fc_layout:

@@ -68,16 +68,6 @@ DEF HALF_DIRECT = 16384  # float16 costs NumPy a conversion per product too
 DEF MAX_DIM = 1 << 40
 DEF MAX_ELEMS = 1 << 48
 
-ctypedef fused itype:
-    int8_t
-    uint8_t
-    int16_t
-    uint16_t
-    int32_t
-    uint32_t
-    int64_t
-    uint64_t
-
 from fastconv import _originals
 from fastconv._kernels import THREAD_ERROR, Planned, last_plan
 

@@ -232,17 +232,6 @@ cdef cnp.ndarray _output(object output, cnp.ndarray x, int t, object weights):
 
 # ---- integers: read as doubles, stored back as SciPy's C loops store doubles ----------
 
-ctypedef fused itype:
-    int8_t
-    uint8_t
-    int16_t
-    uint16_t
-    int32_t
-    uint32_t
-    int64_t
-    uint64_t
-
-
 cdef void _load_as(const itype *x, double *d, int64_t n) noexcept nogil:
     cdef int64_t i
     for i in range(n):
@@ -288,8 +277,19 @@ cdef void _store_as(const double *d, itype *y, int64_t n, bint safe) noexcept no
             y[i] = <itype>_cvt32(t)
 
 
+cdef inline int _sized(int t) noexcept nogil:
+    """NPY_LONG and NPY_ULONG as the fixed-width type of the same size (C's
+    long is 32 bits on Windows, 64 elsewhere); any other type as it is."""
+    if t == cnp.NPY_LONG:
+        return cnp.NPY_LONGLONG if sizeof(long) == 8 else cnp.NPY_INT
+    if t == cnp.NPY_ULONG:
+        return cnp.NPY_ULONGLONG if sizeof(long) == 8 else cnp.NPY_UINT
+    return t
+
+
 cdef void _load(int t, const void *x, double *d, int64_t n) noexcept nogil:
     """n integers of type t as doubles."""
+    t = _sized(t)
     if t == cnp.NPY_BYTE:
         _load_as(<const int8_t *>x, d, n)
     elif t == cnp.NPY_UBYTE:
@@ -302,7 +302,7 @@ cdef void _load(int t, const void *x, double *d, int64_t n) noexcept nogil:
         _load_as(<const int32_t *>x, d, n)
     elif t == cnp.NPY_UINT:
         _load_as(<const uint32_t *>x, d, n)
-    elif t == cnp.NPY_LONG or t == cnp.NPY_LONGLONG:
+    elif t == cnp.NPY_LONGLONG:
         _load_as(<const int64_t *>x, d, n)
     else:
         _load_as(<const uint64_t *>x, d, n)
@@ -310,6 +310,7 @@ cdef void _load(int t, const void *x, double *d, int64_t n) noexcept nogil:
 
 cdef void _store(int t, const double *d, void *y, int64_t n, bint safe) noexcept nogil:
     """n doubles into integers of type t, as SciPy stores them (_store_as)."""
+    t = _sized(t)
     if t == cnp.NPY_BYTE:
         _store_as(d, <int8_t *>y, n, safe)
     elif t == cnp.NPY_UBYTE:
@@ -322,7 +323,7 @@ cdef void _store(int t, const double *d, void *y, int64_t n, bint safe) noexcept
         _store_as(d, <int32_t *>y, n, safe)
     elif t == cnp.NPY_UINT:
         _store_as(d, <uint32_t *>y, n, safe)
-    elif t == cnp.NPY_LONG or t == cnp.NPY_LONGLONG:
+    elif t == cnp.NPY_LONGLONG:
         _store_as(d, <int64_t *>y, n, safe)
     else:
         _store_as(d, <uint64_t *>y, n, safe)
@@ -362,13 +363,14 @@ cdef void _requantize(int t, double *d, int64_t n) noexcept nogil:
     cdef uint64_t u
     cdef int64_t v
     cdef double x
+    t = _sized(t)
     for i in range(n):
         x = d[i]  # (as in _store_as)
-        if t == cnp.NPY_ULONG or t == cnp.NPY_ULONGLONG:
+        if t == cnp.NPY_ULONGLONG:
             u = _cvtu64(x)
             d[i] = <double>u
             continue
-        v = _cvt64(x) if (t == cnp.NPY_LONG or t == cnp.NPY_LONGLONG or t == cnp.NPY_UINT) else _cvt32(x)
+        v = _cvt64(x) if (t == cnp.NPY_LONGLONG or t == cnp.NPY_UINT) else _cvt32(x)
         if t == cnp.NPY_BYTE:
             d[i] = <double><int8_t>v
         elif t == cnp.NPY_UBYTE:
@@ -716,6 +718,23 @@ cdef void _give(void *p, size_t nbytes):
     free(p)
 
 
+cdef int _step(int kt, const void *src, void *dst, cnp.ndarray x, object weights, int64_t m, int axis,
+               int64_t pad, int code, double fill, list planned):
+    """One pass of _run or _run_mixed on the kernels of type kt: -1 if the
+    kernel failed; in plan-only mode (fastconv.explain: nothing computed) 1,
+    the pass's plan appended to `planned`; else 0."""
+    cdef cnp.ndarray k = weights
+    if _pass(kt, src, dst, x, axis, NULL if k is None else <const double *>cnp.PyArray_DATA(k),
+             m, pad, code, fill):
+        return -1
+    if fc_plan_only(-1):
+        plan = last_plan()
+        plan["axis"] = axis
+        planned.append(plan)
+        return 1
+    return 0
+
+
 cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill, cnp.ndarray result):
     """Passes (weights as float64 arrays or None, window, axis, pad) one after
     another, each into an array of x's dtype, as ndimage._passes runs them; the
@@ -732,7 +751,6 @@ cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill, cnp.n
     cdef int kt = cnp.NPY_DOUBLE if ints else t
     cdef size_t item = sizeof(double) if kt == cnp.NPY_DOUBLE else sizeof(float)
     cdef size_t nbytes = <size_t>total * item, got_a = 0, got_b = 0
-    cdef cnp.ndarray k
     cdef const void *src = cnp.PyArray_DATA(x)
     cdef void *dst
     cdef void *a = NULL
@@ -740,6 +758,7 @@ cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill, cnp.n
     cdef bint failed = False
     cdef bint planning = fc_plan_only(-1)
     cdef list planned = []
+    cdef int st
     if ints:  # double copies: a holds the input, the passes go a -> b -> a ...
         a, b = _take(nbytes, &got_a), _take(nbytes, &got_b)
         if a == NULL or b == NULL:
@@ -758,15 +777,11 @@ cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill, cnp.n
             dst = b if src == a else a
         else:
             dst = cnp.PyArray_DATA(result) if (count - 1 - j) % 2 == 0 else b
-        k = weights
-        if _pass(kt, src, dst, x, axis, NULL if k is None else <const double *>cnp.PyArray_DATA(k),
-                 m, pad, code, fill):
+        st = _step(kt, src, dst, x, weights, m, axis, pad, code, fill, planned)
+        if st < 0:
             failed = True
             break
-        if planning:  # nothing was computed (fastconv.explain): the next pass's plan
-            plan = last_plan()
-            plan["axis"] = axis
-            planned.append(plan)
+        if st > 0:
             continue
         if ints and j < count - 1:
             _requantize(t, <double *>dst, total)
@@ -801,10 +816,10 @@ cdef object _run_mixed(cnp.ndarray x, int t, list passes, int code, double fill,
     cdef const void *kin
     cdef void *kout
     cdef void *dst
-    cdef cnp.ndarray k
     cdef bint failed = False
     cdef bint planning = fc_plan_only(-1)
     cdef list planned = []
+    cdef int st
     if cin == NULL or cout == NULL or (count > 1 and tmp == NULL):
         _give(cin, got_i)
         _give(cout, got_o)
@@ -821,15 +836,11 @@ cdef object _run_mixed(cnp.ndarray x, int t, list passes, int code, double fill,
                 _to_double(cur_t, cur, <double *>cin, total)
             kin = cin
         kout = dst if ot == wt else cout
-        k = weights
-        if _pass(wt, kin, kout, x, axis, NULL if k is None else <const double *>cnp.PyArray_DATA(k),
-                 m, pad, code, fill):
+        st = _step(wt, kin, kout, x, weights, m, axis, pad, code, fill, planned)
+        if st < 0:
             failed = True
             break
-        if planning:  # nothing was computed (fastconv.explain): the next pass's plan
-            plan = last_plan()
-            plan["axis"] = axis
-            planned.append(plan)
+        if st > 0:
             continue
         if ot != wt:
             _from_double(ot, <const double *>cout, dst, total, False)
