@@ -8,9 +8,11 @@ skip that here:
 
 - `input` an ndarray (exact type) of float64, float32 or an integer type,
   1 to 64 dimensions, none empty; in another layout or byte order it is
-  first copied C-contiguous and native, as the general path copies it. Integers are read as doubles and the results stored back as
-  SciPy's C loops store them (`_store_ints`), after every pass of a
-  separable filter as SciPy stores each pass into the output;
+  first copied C-contiguous and native, as the general path copies it
+  (integers straight to float64, with their dtype as the output's).
+  Integers are read as doubles and the results stored back as SciPy's C
+  loops store them (`_store`), after every pass of a separable filter as
+  SciPy stores each pass into the output;
 - `weights` an ndarray or a list or tuple of real numbers, of the right
   number of dimensions; `output` None, a NumPy dtype or scalar type of
   float32, float64 or an integer, or an ndarray (exact type) of such a dtype
@@ -109,6 +111,32 @@ cdef object _as_carray(object a):
         return cnp.PyArray_FROMANY(a, t, 0, 0, cnp.NPY_ARRAY_CARRAY)
     except MemoryError:
         return a  # the general path raises it
+
+
+cdef object _strided_ints(object a):
+    """An integer ndarray (exact type) in another layout or byte order (one
+    channel of an RGB image, say) as the C-contiguous float64 array of its
+    values, in one strided cast: what the kernels read it as, a pass sooner
+    than a contiguous copy then its doubles. None for anything else."""
+    if type(a) is not cnp.ndarray:
+        return None
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    if (cnp.PyArray_ISCARRAY_RO(arr) and cnp.PyArray_ISNOTSWAPPED(arr)) or not _is_int(cnp.PyArray_TYPE(arr)):
+        return None
+    if cnp.PyArray_NDIM(arr) < 1 or cnp.PyArray_NDIM(arr) > FC_ND_MAX_DIMS \
+            or cnp.PyArray_SIZE(arr) <= 0 or cnp.PyArray_SIZE(arr) > MAX_ELEMS:
+        return None
+    try:
+        return cnp.PyArray_FROMANY(a, cnp.NPY_DOUBLE, 0, 0,
+                                   cnp.NPY_ARRAY_CARRAY | cnp.NPY_ARRAY_FORCECAST)
+    except MemoryError:
+        return None
+
+
+cdef object _int_result(object input, object output):
+    """The output for a call whose integer input _strided_ints made doubles:
+    `output`, or the input's own dtype (native) where it is None."""
+    return cnp.PyArray_DescrFromType(cnp.PyArray_TYPE(<cnp.ndarray>input)) if output is None else output
 
 
 cdef inline int _mode(object mode):
@@ -533,6 +561,9 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
     """ndimage.correlate (convolution False) or convolve for the common case
     above with weights of input's number of dimensions, none of length 1 (the
     general path reorders such axes first); else None."""
+    doubles = _strided_ints(input)
+    if doubles is not None:
+        return correlate(doubles, weights, _int_result(input, output), mode, cval, origin, axes, convolution)
     input = _as_carray(input)
     if _bool_input(input):
         return _via_bytes(<cnp.ndarray>input, output, lambda part, out: correlate(
@@ -863,6 +894,9 @@ cdef inline int _axis(object axis, int nd):
 
 def correlate1d(input, weights, axis, output, mode, cval, origin, bint convolution):
     """ndimage.correlate1d (or convolve1d) for the common case; else None."""
+    doubles = _strided_ints(input)
+    if doubles is not None:
+        return correlate1d(doubles, weights, axis, _int_result(input, output), mode, cval, origin, convolution)
     input = _as_carray(input)
     if _bool_input(input):
         return _via_bytes(<cnp.ndarray>input, output, lambda part, out: correlate1d(
@@ -895,6 +929,9 @@ def correlate1d(input, weights, axis, output, mode, cval, origin, bint convoluti
 
 def uniform_filter1d(input, size, axis, output, mode, cval, origin):
     """ndimage.uniform_filter1d for the common case; else None."""
+    doubles = _strided_ints(input)
+    if doubles is not None:
+        return uniform_filter1d(doubles, size, axis, _int_result(input, output), mode, cval, origin)
     input = _as_carray(input)
     if _bool_input(input):
         return _via_bytes(<cnp.ndarray>input, output, lambda part, out: uniform_filter1d(
@@ -931,6 +968,9 @@ def separable(input, output, mode, cval, list passes):
     axis in order, (weights, 0, origin) for a correlation (weights a float64
     array) or (None, size, origin) for a running mean; axis i is the i-th entry.
     Entries that SciPy skips (sigma <= 1e-15, size <= 1) are None. Else None."""
+    doubles = _strided_ints(input)
+    if doubles is not None:
+        return separable(doubles, _int_result(input, output), mode, cval, passes)
     input = _as_carray(input)
     if _bool_input(input):
         return _via_bytes(<cnp.ndarray>input, output, lambda part, out: separable(
