@@ -14,10 +14,10 @@ for work worth it. Other small ndarray calls (bool, float16, long double) go to
 the original function itself, as it was before `fastconv.patch()`.
 Lists and tuples are made arrays first, as the originals make them (the
 lecture's ``np.convolve([5, 3, 2, 5, 9, 7], [1, 2, 3])`` costs no more than
-NumPy's own call). Everything else (larger calls of those dtypes, swaps that reverse a
-complex result, non-finite 1-D kernels whose edge sums NumPy forms differently,
-integers too large for exact float64 sums or for float64 copies on this
-machine, sizes only a broadcast view can have, errors) goes to the general
+NumPy's own call). Everything else (larger calls of those dtypes, swaps that
+reverse a complex result, non-finite 1-D kernels whose edge sums NumPy forms
+differently, integers too large for exact float64 sums or for float64 copies
+on this machine, sizes only a broadcast view can have, errors) goes to the general
 implementations in ``numpy_compat.py`` and ``signal.py``, which the public
 functions' docstrings describe and which `bind` hands to this module.
 

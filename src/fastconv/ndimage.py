@@ -15,11 +15,14 @@ raises SciPy's exception type), then runs on fastconv's C kernels:
   is not finite;
 - integer and bool outputs are converted from double as SciPy's C loops do.
 
-The common call (an ndarray of float64, float32 or an integer dtype, C-contiguous; no `axes`;
-`output` None, a dtype (float32, float64, an integer) or an array of one, of
-the input's shape and apart from it; a mode by name; Python numbers) goes through the compiled front doors of `_ndfront`, which run the same kernels with the same arguments at C speed,
-so a 16x16 image costs less than SciPy's own call; any other call goes through
-the Python code here, which checks arguments as SciPy does.
+The common call goes through the compiled front doors of `_ndfront`, which run
+the same kernels with the same arguments at C speed, so a 16x16 image costs
+less than SciPy's own call: an ndarray of float64, float32, an integer dtype,
+bool or complex (with real weights), in any layout; no `axes`; `output` None,
+a dtype (float32, float64, an integer) or an array of one, of the input's
+shape and apart from it; a mode by name; Python or NumPy numbers, or one per
+axis. Any other call goes through the Python code here, which checks
+arguments as SciPy does.
 
 SciPy is not needed for any of this; complex inputs go through real passes as
 in SciPy.
