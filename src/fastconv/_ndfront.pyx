@@ -70,6 +70,12 @@ cdef inline bint _is_int(int t) noexcept:
             or t == cnp.NPY_LONGLONG or t == cnp.NPY_ULONGLONG)
 
 
+cdef inline bint _sizes_ok(cnp.ndarray arr) noexcept:
+    """1 to FC_ND_MAX_DIMS axes, not empty, and no more elements than MAX_ELEMS."""
+    return (1 <= cnp.PyArray_NDIM(arr) <= FC_ND_MAX_DIMS
+            and 0 < cnp.PyArray_SIZE(arr) <= MAX_ELEMS)
+
+
 cdef inline int _input_type(object a):
     """NPY_DOUBLE, NPY_FLOAT or an integer type for a C-contiguous, aligned,
     native, non-empty ndarray with 1 to FC_ND_MAX_DIMS axes; else -1."""
@@ -79,13 +85,7 @@ cdef inline int _input_type(object a):
     cdef int t = cnp.PyArray_TYPE(arr)
     if not (t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT or _is_int(t)):
         return -1
-    if not cnp.PyArray_ISCARRAY_RO(arr) or not cnp.PyArray_ISNOTSWAPPED(arr):
-        return -1
-    cdef int nd = cnp.PyArray_NDIM(arr)
-    if nd < 1 or nd > FC_ND_MAX_DIMS:
-        return -1
-    cdef Py_ssize_t size = cnp.PyArray_SIZE(arr)
-    if size <= 0 or size > MAX_ELEMS:
+    if not cnp.PyArray_ISCARRAY_RO(arr) or not cnp.PyArray_ISNOTSWAPPED(arr) or not _sizes_ok(arr):
         return -1
     return t
 
@@ -102,10 +102,7 @@ cdef object _as_carray(object a):
         return a
     cdef int t = cnp.PyArray_TYPE(arr)
     if not (t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT or t == cnp.NPY_CDOUBLE
-            or t == cnp.NPY_CFLOAT or _is_int(t)):
-        return a
-    if cnp.PyArray_NDIM(arr) < 1 or cnp.PyArray_NDIM(arr) > FC_ND_MAX_DIMS \
-            or cnp.PyArray_SIZE(arr) <= 0 or cnp.PyArray_SIZE(arr) > MAX_ELEMS:
+            or t == cnp.NPY_CFLOAT or _is_int(t)) or not _sizes_ok(arr):
         return a
     try:
         return cnp.PyArray_FROMANY(a, t, 0, 0, cnp.NPY_ARRAY_CARRAY)
@@ -121,10 +118,8 @@ cdef object _strided_ints(object a):
     if type(a) is not cnp.ndarray:
         return None
     cdef cnp.ndarray arr = <cnp.ndarray>a
-    if (cnp.PyArray_ISCARRAY_RO(arr) and cnp.PyArray_ISNOTSWAPPED(arr)) or not _is_int(cnp.PyArray_TYPE(arr)):
-        return None
-    if cnp.PyArray_NDIM(arr) < 1 or cnp.PyArray_NDIM(arr) > FC_ND_MAX_DIMS \
-            or cnp.PyArray_SIZE(arr) <= 0 or cnp.PyArray_SIZE(arr) > MAX_ELEMS:
+    if ((cnp.PyArray_ISCARRAY_RO(arr) and cnp.PyArray_ISNOTSWAPPED(arr))
+            or not _is_int(cnp.PyArray_TYPE(arr)) or not _sizes_ok(arr)):
         return None
     try:
         return cnp.PyArray_FROMANY(a, cnp.NPY_DOUBLE, 0, 0,
@@ -246,16 +241,22 @@ cdef cnp.ndarray _output(object output, cnp.ndarray x, int t, object weights):
         ot = _named_type(output)
         return None if ot < 0 else _empty_like(x, ot)
     cdef cnp.ndarray o = <cnp.ndarray>output
+    return o if _stored(cnp.PyArray_TYPE(o)) and _writes_to(o, x, weights) else None
+
+
+cdef bint _writes_to(cnp.ndarray o, cnp.ndarray x, object weights):
+    """Whether the kernels may write the output array `o` for input x: native,
+    C-contiguous, aligned and writable, x's shape, and its memory apart from
+    x's and the weights' (the caller's, if an ndarray: read while `o` is
+    written)."""
     cdef int i, nd = cnp.PyArray_NDIM(x)
-    if (not _stored(cnp.PyArray_TYPE(o)) or not cnp.PyArray_ISCARRAY(o) or not cnp.PyArray_ISNOTSWAPPED(o)
+    if (not cnp.PyArray_ISCARRAY(o) or not cnp.PyArray_ISNOTSWAPPED(o)
             or cnp.PyArray_NDIM(o) != nd or not _apart(o, x)):
-        return None
+        return False
     for i in range(nd):
         if cnp.PyArray_DIM(o, i) != cnp.PyArray_DIM(x, i):
-            return None
-    if type(weights) is cnp.ndarray and not _apart(o, <cnp.ndarray>weights):
-        return None
-    return o
+            return False
+    return type(weights) is not cnp.ndarray or _apart(o, <cnp.ndarray>weights)
 
 
 # ---- integers: read as doubles, stored back as SciPy's C loops store doubles ----------
@@ -386,33 +387,14 @@ cdef void _from_double(int t, const double *d, void *y, int64_t n, bint safe) no
 
 cdef void _requantize(int t, double *d, int64_t n) noexcept nogil:
     """Each double as SciPy's next pass reads it back from an integer array of
-    type t (stored by _store, without `safe`, as its 1-D passes store)."""
-    cdef int64_t i
-    cdef uint64_t u
-    cdef int64_t v
-    cdef double x
-    t = _sized(t)
-    for i in range(n):
-        x = d[i]  # (as in _store_as)
-        if t == cnp.NPY_ULONGLONG:
-            u = _cvtu64(x)
-            d[i] = <double>u
-            continue
-        v = _cvt64(x) if (t == cnp.NPY_LONGLONG or t == cnp.NPY_UINT) else _cvt32(x)
-        if t == cnp.NPY_BYTE:
-            d[i] = <double><int8_t>v
-        elif t == cnp.NPY_UBYTE:
-            d[i] = <double><uint8_t>v
-        elif t == cnp.NPY_SHORT:
-            d[i] = <double><int16_t>v
-        elif t == cnp.NPY_USHORT:
-            d[i] = <double><uint16_t>v
-        elif t == cnp.NPY_INT:
-            d[i] = <double><int32_t>v
-        elif t == cnp.NPY_UINT:
-            d[i] = <double><uint32_t>v
-        else:
-            d[i] = <double>v
+    type t: stored by _store (without `safe`, as its 1-D passes store) and
+    loaded again, a block of them at a time through a buffer on the stack."""
+    cdef uint64_t block[256]  # (8-byte elements: room for 256 of any width)
+    cdef int64_t i, c
+    for i in range(0, n, 256):
+        c = n - i if n - i < 256 else 256
+        _store(t, d + i, block, c, False)
+        _load(t, block, d + i, c)
 
 
 cdef int _correlatend(const fc_correlatend_params *p, bint f32, const void *x, const void *k,
@@ -457,12 +439,8 @@ cdef inline int _complex_input(object a) noexcept:
         return -1
     cdef cnp.ndarray arr = <cnp.ndarray>a
     cdef int t = cnp.PyArray_TYPE(arr)
-    if (t != cnp.NPY_CDOUBLE and t != cnp.NPY_CFLOAT) or not cnp.PyArray_ISCARRAY_RO(arr) \
-            or not cnp.PyArray_ISNOTSWAPPED(arr):
-        return -1
-    if cnp.PyArray_NDIM(arr) < 1 or cnp.PyArray_NDIM(arr) > FC_ND_MAX_DIMS:
-        return -1
-    if cnp.PyArray_SIZE(arr) <= 0 or cnp.PyArray_SIZE(arr) > MAX_ELEMS:
+    if ((t != cnp.NPY_CDOUBLE and t != cnp.NPY_CFLOAT) or not cnp.PyArray_ISCARRAY_RO(arr)
+            or not cnp.PyArray_ISNOTSWAPPED(arr) or not _sizes_ok(arr)):
         return -1
     return t
 
@@ -511,18 +489,12 @@ cdef object _via_parts(cnp.ndarray x, int ct, object output, object weights, obj
         return None
     cdef int rt = cnp.NPY_DOUBLE if ct == cnp.NPY_CDOUBLE else cnp.NPY_FLOAT
     cdef cnp.ndarray y
-    cdef int i, nd = cnp.PyArray_NDIM(x)
     if output is None:
         y = _empty_like(x, ct)
     elif type(output) is cnp.ndarray:
         y = <cnp.ndarray>output
-        if (cnp.PyArray_TYPE(y) != ct or not cnp.PyArray_ISCARRAY(y) or not cnp.PyArray_ISNOTSWAPPED(y)
-                or cnp.PyArray_NDIM(y) != nd or not _apart(y, x)
-                or (type(weights) is cnp.ndarray and not _apart(y, <cnp.ndarray>weights))):
+        if cnp.PyArray_TYPE(y) != ct or not _writes_to(y, x, weights):
             return None
-        for i in range(nd):
-            if cnp.PyArray_DIM(y, i) != cnp.PyArray_DIM(x, i):
-                return None
     else:
         return None  # a dtype: SciPy's complex promotion and warnings are the general path's
     cdef int64_t j, total = cnp.PyArray_SIZE(x)
