@@ -64,7 +64,7 @@ def main() -> int:
         h = xb
         for step in plan.steps:
             h = timed(f"{label(step)} forward", step.forward, h, True)
-        loss, g, pre = timed("loss and its gradient", plan.head, yb, h, None)
+        loss, g, pre, _ = timed("loss and its gradient", plan.head, yb, h, None)
         skip: list = []
         for k, step in enumerate(reversed(plan.steps)):
             extra = " + Adam on its kernel" if isinstance(step, DenseStep) and opt.fused_update(step.layer.kernel) is not None else ""

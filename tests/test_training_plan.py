@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -199,3 +200,111 @@ def test_the_model_layer_does_not_import_the_kernels(module):
             imported |= {a.name for a in node.names}
     low_level = {name for name in imported if name.split(".")[-1] in ("_kernels", "_nnfront")}
     assert not low_level, f"fastconv/{module}.py imports {sorted(low_level)}: go through fastconv.nn"
+
+
+# ---- the sparse cross-entropy head in one C call ---------------------------------------------
+
+
+def xent_reference(z, labels, w):
+    """Loss terms summed, and the gradient, in float64 NumPy from the formulas."""
+    z64 = z.astype(np.float64).reshape(-1, z.shape[-1])
+    lab = labels.reshape(-1).astype(np.int64)
+    shifted = z64 - z64.max(axis=-1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    rows = np.arange(len(z64))
+    w64 = np.ones(len(z64)) if w is None else w.astype(np.float64)
+    g = np.exp(logp)
+    g[rows, lab] -= 1
+    return -(logp[rows, lab] * w64).sum(), (g * w64[:, None] / len(z64)).reshape(z.shape)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("label_dtype", [np.uint8, np.int32, np.int64, np.uint64])
+@pytest.mark.parametrize("column", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_softmax_xent_matches_a_float64_reference(dtype, label_dtype, column, weighted):
+    rng = np.random.default_rng(3)
+    z = (rng.standard_normal((37, 10)) * 4).astype(dtype)
+    labels = rng.integers(0, 10, 37).astype(label_dtype)
+    w = rng.random(37).astype(dtype) if weighted else None
+    probs = nn.softmax(z)
+    got = nn._softmax_xent(z, labels[:, None] if column else labels, w, probs)
+    assert got is not None
+    total, grad, correct = got
+    want_total, want_grad = xent_reference(z, labels, w)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert grad.dtype == dtype and grad.shape == z.shape
+    np.testing.assert_allclose(total, want_total, rtol=tol)
+    np.testing.assert_allclose(grad, want_grad, rtol=tol, atol=tol / 37)
+    assert correct == int((probs.argmax(-1) == labels.astype(np.int64)).sum())
+
+
+def test_softmax_xent_counts_as_numpy_argmax_with_ties_and_nan():
+    z = np.zeros((5, 4), np.float32)
+    labels = np.array([0, 1, 2, 3, 0])
+    probs = np.array([[0.5, 0.5, 0, 0],        # a tie: the first maximum, 0
+                      [0.5, 0.5, 0, 0],        # not 1
+                      [0.1, np.nan, 0.9, 0],   # NaN wins: 1, not 2
+                      [np.nan, 0, 0, np.nan],  # the first NaN: 0, not 3
+                      [np.nan, 0.2, 0.3, 0]], np.float32)
+    _, _, correct = nn._softmax_xent(z, labels, None, probs)
+    assert correct == int((probs.argmax(-1) == labels).sum()) == 2
+
+
+@pytest.mark.parametrize("bad", [-1, 4, 2**63])
+def test_softmax_xent_declines_a_label_out_of_range(bad):
+    z = np.zeros((3, 4), np.float32)
+    labels = np.array([0, bad, 1], np.uint64 if bad == 2**63 else np.int64)
+    assert nn._softmax_xent(z, labels, None, None) is None
+    # the head then goes to the loss, which words the error
+    last = SimpleNamespace(preactivation=z)  # a softmax layer's logits
+    head = _training.SoftmaxCrossEntropy(fastconv.losses.SparseCategoricalCrossentropy(), last)
+    with pytest.raises(ValueError, match="outside the valid range"):
+        head(labels, nn.softmax(z), None)
+
+
+def test_softmax_xent_of_an_nd_output_counts_nothing():
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    labels = rng.integers(0, 5, (2, 3, 4))
+    total, grad, correct = nn._softmax_xent(z, labels, None, nn.softmax(z))
+    want_total, want_grad = xent_reference(z, labels, None)
+    np.testing.assert_allclose(total, want_total, rtol=1e-5)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-5, atol=1e-7)
+    assert correct is None
+    assert nn._softmax_xent(z, labels[..., :3], None, None) is None  # shapes that do not agree
+
+
+def test_softmax_xent_gives_the_same_bits_at_any_thread_count(restore_threads):
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal((6000, 10)).astype(np.float32)  # several blocks of rows
+    labels = rng.integers(0, 10, 6000)
+    probs = nn.softmax(z)
+    results = []
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        results.append(nn._softmax_xent(z, labels, None, probs))
+    (t1, g1, c1), (t2, g2, c2) = results
+    assert t1 == t2 and c1 == c2 and np.array_equal(g1, g2)
+    np.testing.assert_allclose(t1, xent_reference(z, labels, None)[0], rtol=1e-9)
+
+
+def test_fit_with_the_head_kernel_logs_what_the_numpy_formulas_give(monkeypatch):
+    """The head's loss and count against the loss's NumPy formulas and Sequential's
+    own count (the kernel switched off): the same accuracy, the loss within rounding."""
+    logs = {}
+    for kernel in (True, False):
+        model = lecture()
+        model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+        if not kernel:
+            monkeypatch.setattr(nn, "_softmax_xent", lambda *a: None)
+        rng = np.random.default_rng(6)
+        x = rng.random((96, 12, 12, 1)).astype(np.float32)
+        y = rng.integers(0, 4, 96).astype(np.uint8)
+        seen = []
+        cb = fastconv.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(dict(logs)))
+        utils.set_random_seed(7)
+        model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0, callbacks=[cb])
+        logs[kernel] = seen
+    assert [s["accuracy"] for s in logs[True]] == [s["accuracy"] for s in logs[False]]
+    np.testing.assert_allclose([s["loss"] for s in logs[True]], [s["loss"] for s in logs[False]], rtol=1e-5)

@@ -1,5 +1,6 @@
-/* f32 softmax driver: the template in softmax-template.h at float. */
+/* f32 softmax driver and cross-entropy head: the template in softmax-template.h at float. */
 #define SOFTMAX fc_f32_softmax
+#define SOFTMAX_XENT fc_f32_softmax_xent
 #define T float
 #define EXP expf
 #define LOCAL(x) fc_f32_##x

@@ -1,5 +1,6 @@
-/* f64 softmax driver: the template in softmax-template.h at double. */
+/* f64 softmax driver and cross-entropy head: the template in softmax-template.h at double. */
 #define SOFTMAX fc_f64_softmax
+#define SOFTMAX_XENT fc_f64_softmax_xent
 #define T double
 #define EXP exp
 #define LOCAL(x) fc_f64_##x

@@ -1,31 +1,41 @@
 /* Template of the softmax driver (over the last axis) for one dtype: row by
  * row, the maximum (NaN sticks), exp(x - max) with the sum kept in double,
  * then the division. In parallel over blocks of rows above the serial
- * threshold; each row is computed alike whatever the blocking.
+ * threshold; each row is computed alike whatever the blocking. And the
+ * sparse cross-entropy head built on the same rows (SOFTMAX_XENT).
  *
  * Included once by f32-softmax.c and by f64-softmax.c, which define the entry
- * point's full name SOFTMAX (fc_f32_softmax, fc_f64_softmax), T (float,
- * double), the dtype's EXP (expf, exp) and LOCAL(x), the static helpers' names
- * (fc_f32_##x, fc_f64_##x). */
+ * points' full names SOFTMAX and SOFTMAX_XENT (fc_f32_softmax,
+ * fc_f32_softmax_xent; f64 alike), T (float, double), the dtype's EXP (expf,
+ * exp) and LOCAL(x), the static helpers' names (fc_f32_##x, fc_f64_##x). */
 #include <math.h>
+#include <stdlib.h>
 #include "internal.h"
 
 enum { FC_SOFTMAX_CHUNK = 1 << 14 }; /* values per task, about */
 #define FC_NS_EXP(n) ((n) * 4)       /* ~4 ns per value: a libm exp and the passes */
 
+/* One row: y = exp(x - max) (as T) and their sum in double; the maximum,
+ * NaN sticking, into *top. */
+static inline double LOCAL(softmax_exp)(int64_t cols, const T *xr, T *yr, T *top) {
+  T t = xr[0];
+  for (int64_t j = 1; j < cols; j++)
+    if (xr[j] > t || xr[j] != xr[j]) t = xr[j];
+  double sum = 0.0;
+  for (int64_t j = 0; j < cols; j++) {
+    const T e = EXP(xr[j] - t);
+    yr[j] = e;
+    sum += (double)e;
+  }
+  *top = t;
+  return sum;
+}
+
 static void LOCAL(softmax_rows)(int64_t r0, int64_t r1, int64_t cols, const T *x, T *y) {
   for (int64_t r = r0; r < r1; r++) {
-    const T *xr = x + r * cols;
+    T top;
     T *yr = y + r * cols;
-    T top = xr[0];
-    for (int64_t j = 1; j < cols; j++)
-      if (xr[j] > top || xr[j] != xr[j]) top = xr[j];
-    double sum = 0.0;
-    for (int64_t j = 0; j < cols; j++) {
-      const T e = EXP(xr[j] - top);
-      yr[j] = e;
-      sum += (double)e;
-    }
+    const double sum = LOCAL(softmax_exp)(cols, x + r * cols, yr, &top);
     for (int64_t j = 0; j < cols; j++) yr[j] = (T)((double)yr[j] / sum);
   }
 }
@@ -56,4 +66,104 @@ int SOFTMAX(int64_t rows, int64_t cols, const T *x, T *y) {
   }
   fc_softmax_ctx c = {x, y, rows, cols, per_task};
   return fc_parallel_for(nt, ntasks, 0, LOCAL(softmax_tasks), &c);
+}
+
+/* ---- the sparse cross-entropy head ---------------------------------------- */
+
+typedef struct {
+  const T *z, *w, *probs;
+  const int64_t *labels;
+  T *grad;
+  double *loss;    /* one partial sum per task */
+  int64_t *hits;   /* one count per task */
+  int64_t rows, cols, per_task;
+} fc_xent_ctx;
+
+/* argmax of a row as NumPy's: the first maximum, or the first NaN. */
+static inline int64_t LOCAL(argmax)(int64_t cols, const T *p) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < cols; j++)
+    if (p[j] > p[best] || (p[j] != p[j] && p[best] == p[best])) best = j;
+  return best;
+}
+
+/* Rows [r0, r1): each row's gradient, and the rows' loss terms summed in
+ * order into *loss and their hits counted into *hits. */
+static void LOCAL(xent_rows)(const fc_xent_ctx *c, int64_t r0, int64_t r1, double *loss,
+                             int64_t *hits) {
+  const int64_t cols = c->cols;
+  const T n = (T)c->rows;
+  double acc = 0.0;
+  int64_t ok = 0;
+  for (int64_t r = r0; r < r1; r++) {
+    const T *zr = c->z + r * cols;
+    T *gr = c->grad + r * cols;
+    const int64_t label = c->labels[r];
+    T top;
+    const double sum = LOCAL(softmax_exp)(cols, zr, gr, &top);
+    const double term = log(sum) - (double)(zr[label] - top); /* -log softmax(z)[label] */
+    for (int64_t j = 0; j < cols; j++) gr[j] = (T)((double)gr[j] / sum); /* SOFTMAX's bits */
+    gr[label] -= (T)1;
+    if (c->w) {
+      const T wr = c->w[r];
+      acc += (double)wr * term;
+      for (int64_t j = 0; j < cols; j++) gr[j] = (gr[j] * wr) / n;
+    } else {
+      acc += term;
+      for (int64_t j = 0; j < cols; j++) gr[j] /= n;
+    }
+    if (c->probs && LOCAL(argmax)(cols, c->probs + r * cols) == label) ok++;
+  }
+  *loss = acc;
+  *hits = ok;
+}
+
+static void LOCAL(xent_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
+  (void)tid;
+  const fc_xent_ctx *c = arg;
+  for (int64_t t = t0; t < t1; t++)
+    LOCAL(xent_rows)(c, t * c->per_task, fc_min64(c->rows, (t + 1) * c->per_task), c->loss + t,
+                     c->hits + t);
+}
+
+int SOFTMAX_XENT(int64_t rows, int64_t cols, const T *z, const int64_t *labels, const T *w,
+                 const T *probs, T *grad, double *loss, int64_t *correct, int64_t *bad) {
+  int64_t n;
+  *loss = 0.0;
+  *correct = 0;
+  *bad = -1;
+  if (rows < 0 || cols <= 0) return FC_EINVAL;
+  if (!fc_mul(rows, cols, &n)) return FC_EOVERFLOW;
+  for (int64_t r = 0; r < rows; r++) /* every label checked before anything is written */
+    if (labels[r] < 0 || labels[r] >= cols) {
+      *bad = r;
+      return FC_EINVAL;
+    }
+  if (rows == 0) return FC_OK;
+  /* tasks of a fixed size, their partial sums added in task order: the same
+   * bits at any thread count */
+  const int64_t per_task = fc_max64(1, FC_SOFTMAX_CHUNK / cols);
+  const int64_t ntasks = fc_ceil_div(rows, per_task);
+  fc_xent_ctx c = {z, w, probs, labels, grad, loss, correct, rows, cols, per_task};
+  if (ntasks == 1) {
+    LOCAL(xent_rows)(&c, 0, rows, loss, correct);
+    return FC_OK;
+  }
+  double *partial = malloc((size_t)ntasks * (sizeof(double) + sizeof(int64_t)));
+  if (!partial) return FC_ENOMEM;
+  c.loss = partial;
+  c.hits = (int64_t *)(partial + ntasks);
+  const int nt = fc_threads_for(FC_NS_EXP(n), ntasks);
+  int st = FC_OK;
+  if (nt <= 1)
+    LOCAL(xent_tasks)(&c, 0, 0, ntasks);
+  else
+    st = fc_parallel_for(nt, ntasks, 0, LOCAL(xent_tasks), &c);
+  if (st == FC_OK)
+    for (int64_t t = 0; t < ntasks; t++) {
+      *loss += c.loss[t];
+      *correct += c.hits[t];
+    }
+  free(partial);
+  return st;
 }

@@ -492,6 +492,60 @@ def softmax(x):
     return y if st == 0 else None
 
 
+def softmax_xent(z, labels, w, probs):
+    """The sparse cross-entropy head of a softmax (csrc/ops/softmax-template.h) from its
+    logits `z` (..., classes), a C-contiguous float array: (the rows' weighted loss
+    terms summed, the gradient with respect to `z`, the number of rows whose `probs`
+    argmax is the label, or None without `probs`). `labels` is an integer array of z's
+    leading shape, or of z's shape with a last axis of 1; `w` None or one weight per
+    row, of z's dtype, C-contiguous; `probs` None or of z's shape and dtype,
+    C-contiguous, counted only for 2-D `z`. None for anything else, and for a label
+    outside [0, classes): the general path then words the error."""
+    cdef int t = _float_array(z, True), st
+    if t < 0 or type(labels) is not cnp.ndarray:
+        return None
+    cdef cnp.ndarray za = <cnp.ndarray>z, la = <cnp.ndarray>labels
+    cdef int nd = cnp.PyArray_NDIM(za), lnd = cnp.PyArray_NDIM(la)
+    if nd == 0 or not cnp.PyArray_ISINTEGER(la) or not (
+            lnd == nd - 1 or (lnd == nd and cnp.PyArray_DIM(la, nd - 1) == 1)):
+        return None
+    cdef int i
+    for i in range(nd - 1):
+        if cnp.PyArray_DIM(la, i) != cnp.PyArray_DIM(za, i):
+            return None
+    cdef int64_t cols = cnp.PyArray_DIM(za, nd - 1)
+    cdef int64_t rows = cnp.PyArray_SIZE(za) // cols
+    cdef const void *wp = NULL
+    cdef const void *pp = NULL
+    if w is not None:
+        if _float_array(w, True) != t or cnp.PyArray_SIZE(<cnp.ndarray>w) != rows:
+            return None
+        wp = cnp.PyArray_DATA(<cnp.ndarray>w)
+    if probs is not None and nd == 2 and _float_array(probs, True) == t \
+            and _dims_are(<cnp.ndarray>probs, nd, cnp.PyArray_DIMS(za)):
+        pp = cnp.PyArray_DATA(<cnp.ndarray>probs)
+    cdef cnp.ndarray lab = <cnp.ndarray>cnp.PyArray_FROMANY(
+        la, cnp.NPY_INT64, 0, 0, cnp.NPY_ARRAY_CARRAY_RO | cnp.NPY_ARRAY_FORCECAST)
+    g = _empty(nd, cnp.PyArray_DIMS(za), t)
+    if g is None:
+        return None
+    cdef const void *zp = cnp.PyArray_DATA(za)
+    cdef const int64_t *lp = <const int64_t *>cnp.PyArray_DATA(lab)
+    cdef void *gp = cnp.PyArray_DATA(<cnp.ndarray>g)
+    cdef double loss
+    cdef int64_t correct, bad
+    with nogil:
+        if t == cnp.NPY_FLOAT:
+            st = fc_f32_softmax_xent(rows, cols, <const float *>zp, lp, <const float *>wp,
+                                     <const float *>pp, <float *>gp, &loss, &correct, &bad)
+        else:
+            st = fc_f64_softmax_xent(rows, cols, <const double *>zp, lp, <const double *>wp,
+                                     <const double *>pp, <double *>gp, &loss, &correct, &bad)
+    if st != 0:
+        return None
+    return loss, g, (correct if pp != NULL else None)
+
+
 # ---- dense ---------------------------------------------------------------------------
 
 cdef bint _dense_operands(object x, object kernel, int *t, int64_t *n, int64_t *k,

@@ -40,8 +40,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from . import activations, nn
 from ._checks import c_aligned
+from .losses import _weights
 from .layers import Array, Conv2D, Dense, Layer, MaxPooling2D
 
 __all__ = ["HEADS", "RULES", "ConvPoolStep", "DenseStep", "LayerStep", "Plan", "Rule", "Step", "plan"]
@@ -217,16 +220,23 @@ class LossHead:
     def __init__(self, loss: Any, last: Layer) -> None:
         self.loss = loss
 
-    def __call__(self, y: Any, out: Array, sample_weight: Any) -> tuple[float, Array, bool]:
-        """(loss, gradient, whether the gradient is the last layer's preactivation's)."""
+    def __call__(self, y: Any, out: Array, sample_weight: Any) -> tuple[float, Array, bool, int | None]:
+        """(loss, gradient, whether the gradient is the last layer's preactivation's,
+        the number of samples whose output's argmax is their label where the head
+        counted them, else None)."""
         loss = self.loss.value(y, out, sample_weight)
-        return loss, self.loss.gradient(y, out, sample_weight), False
+        return loss, self.loss.gradient(y, out, sample_weight), False, None
 
 
 class SoftmaxCrossEntropy(LossHead):
     """A final softmax with a probability cross-entropy, differentiated as one
     step from the logits (the last layer's preactivation): stable, and no
-    division by probabilities."""
+    division by probabilities. With class indices (the sparse loss) in an
+    integer array, the loss, its gradient and the count of right answers come
+    from one C call (``fc_*_softmax_xent``), whose probabilities are the
+    softmax kernel's bits; anything else (one-hot labels, float labels, a label
+    out of range, which the loss then words) goes through the loss's NumPy
+    formulas."""
 
     __slots__ = ("last",)
 
@@ -234,9 +244,18 @@ class SoftmaxCrossEntropy(LossHead):
         super().__init__(loss, last)
         self.last: Any = last
 
-    def __call__(self, y: Any, out: Array, sample_weight: Any) -> tuple[float, Array, bool]:
-        loss, grad = self.loss.value_and_gradient_from_logits(y, self.last.preactivation, sample_weight)
-        return loss, grad, True
+    def __call__(self, y: Any, out: Array, sample_weight: Any) -> tuple[float, Array, bool, int | None]:
+        z = self.last.preactivation
+        if self.loss.sparse and isinstance(y, np.ndarray) and z.size:
+            rows = z.size // z.shape[-1]  # the loss's rows: one per sample and output position
+            w = None if sample_weight is None else _weights(sample_weight, rows, z.dtype)
+            got = nn._softmax_xent(z, y, w, out)
+            if got is not None:
+                total, grad, correct = got
+                # the mean in the logits' dtype, as the loss's own formula gives it
+                return float(z.dtype.type(total) / z.dtype.type(rows)), grad, True, correct
+        loss, grad = self.loss.value_and_gradient_from_logits(y, z, sample_weight)
+        return loss, grad, True, None
 
     @staticmethod
     def applies(loss: Any, last: Layer) -> bool:
@@ -312,19 +331,21 @@ class Plan:
             x = step.forward(x, training)
         return x
 
-    def backward(self, y: Any, out: Array, sample_weight: Any, optimizer: Any) -> tuple[float, list[Array]]:
+    def backward(self, y: Any, out: Array, sample_weight: Any,
+                 optimizer: Any) -> tuple[float, list[Array], int | None]:
         """The loss of the last training `forward` (whose output was `out`) and the
-        backward pass through every step; returns the loss and the weights a step
-        already updated (for ``optimizer.apply(..., skip=)``)."""
+        backward pass through every step; returns the loss, the weights a step
+        already updated (for ``optimizer.apply(..., skip=)``) and the head's count of
+        right answers (None where the head did not count them)."""
         assert self.head is not None, "the plan has no loss: compile the model"
-        loss, first, preactivation = self.head(y, out, sample_weight)
+        loss, first, preactivation, correct = self.head(y, out, sample_weight)
         grad: Array | None = first
         skip: list[Array] = []
         steps = self.steps
         for i in range(len(steps) - 1, -1, -1):
             grad = steps[i].backward(grad, optimizer, skip, preactivation)
             preactivation = False
-        return loss, skip
+        return loss, skip, correct
 
 
 def plan(layers: Sequence[Layer], loss: Any) -> Plan:

@@ -472,10 +472,11 @@ class Sequential:
         return self._plan().forward(x, training)
 
     def _train_step(self, xb: np.ndarray, yb: np.ndarray, guard: _InterruptGuard | None = None,
-                    sample_weight: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+                    sample_weight: np.ndarray | None = None) -> tuple[float, np.ndarray, int | None]:
         """One optimizer step on a batch, its loss weighted per sample by
         `sample_weight` (Keras' ``sum(w * loss) / len(xb)``) when given; returns the
-        batch's loss and the model's output. Only its forward pass, which changes nothing
+        batch's loss, the model's output, and the number of samples whose output's
+        argmax is their label where the loss's head counted them (else None). Only its forward pass, which changes nothing
         the model keeps, is open to Ctrl-C under fit's `guard` (the step is then
         discarded); from backward on, where the first weights change (Dense applies
         Adam inside its gradient kernel), Ctrl-C waits until every weight, moment
@@ -486,12 +487,12 @@ class Sequential:
         self._bind_optimizer()  # after the forward pass, which Ctrl-C may discard: builds nothing early
         # steps may apply the optimizer's update inside their gradient kernels
         # (optimizer.fused_update); they list those weights for apply to skip
-        loss, skip = plan.backward(yb, probs, sample_weight, self.optimizer)
+        loss, skip, correct = plan.backward(yb, probs, sample_weight, self.optimizer)
         layers = self._layers
         params = [w for layer in layers if layer.trainable for w in layer.weights]
         grads = [g for layer in layers if layer.trainable for g in layer.grads]
         self.optimizer.apply(params, grads, skip=skip)
-        return loss, probs
+        return loss, probs, correct
 
     # ---- fit / evaluate / predict -----------------------------------------------------------
 
@@ -700,12 +701,12 @@ class Sequential:
         logs: dict[str, float] = {}
         for step, (xb, yb, wb) in enumerate(batches):
             hooks.on_train_batch_begin(step)
-            loss, probs = self._train_step(xb, yb, guard, wb)
+            loss, probs, right = self._train_step(xb, yb, guard, wb)
             seen += len(xb)
             total_loss += loss * len(xb)
             logs = {"loss": total_loss / seen}
             if self.metrics:
-                correct += self._correct(yb, probs)
+                correct += self._correct(yb, probs) if right is None else right
                 logs["accuracy"] = correct / seen
             bar.update(logs)
             hooks.on_train_batch_end(step, logs)

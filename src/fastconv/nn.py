@@ -1038,6 +1038,16 @@ def _softmax(x: np.ndarray) -> np.ndarray | None:
     return _nnfront.softmax(x)
 
 
+def _softmax_xent(z: np.ndarray, labels: np.ndarray, w: np.ndarray | None,
+                  probs: np.ndarray | None) -> tuple[float, np.ndarray, int | None] | None:
+    """The sparse cross-entropy head of a softmax from its logits in one C call
+    (csrc/ops/softmax-template.h): (the rows' weighted loss terms summed, the
+    gradient with respect to `z`, the count of rows whose `probs` argmax is the
+    label, or None), or None where the kernel does not take the arguments or a
+    label is out of range."""
+    return _nnfront.softmax_xent(z, labels, w, probs)
+
+
 def _adam_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, alpha: float,
                  beta_1: float, beta_2: float, epsilon: float) -> None:
     """One Adam step of p in place (`AdamStep`'s arithmetic), 1-D arrays of one dtype."""

@@ -211,6 +211,23 @@ int fc_f64_dense_backward_adam(int64_t n, int64_t k, int64_t m, const double *gy
 int fc_f32_softmax(int64_t rows, int64_t cols, const float *x, float *y);
 int fc_f64_softmax(int64_t rows, int64_t cols, const double *x, double *y);
 
+/* The sparse categorical cross-entropy of a softmax, from its logits z: for
+ * each row r with class label[r] and weight w[r] (1 when w is NULL),
+ *   loss    += w[r] * (log(sum_j exp(z[r,j] - max)) - (z[r,label] - max))  (double)
+ *   grad[r] = ((softmax(z[r]) - onehot(label)) * w[r]) / rows              (T)
+ * softmax(z[r]) having fc_*_softmax's bits, and with `probs` (may be NULL) the
+ * rows whose argmax of probs[r] (NumPy's: the first maximum, or the first NaN)
+ * is label[r] counted into *correct. Every label is checked first: one outside
+ * [0, cols) gives FC_EINVAL, the first such row in *bad (else -1), and nothing
+ * written. The rows' terms are summed in fixed-size blocks added in order: the
+ * same bits at any thread count. */
+int fc_f32_softmax_xent(int64_t rows, int64_t cols, const float *z, const int64_t *labels,
+                        const float *w, const float *probs, float *grad, double *loss,
+                        int64_t *correct, int64_t *bad);
+int fc_f64_softmax_xent(int64_t rows, int64_t cols, const double *z, const int64_t *labels,
+                        const double *w, const double *probs, double *grad, double *loss,
+                        int64_t *correct, int64_t *bad);
+
 /* ---- a model's inference pass in one call ------------------------------------
  * A chain of steps, each reading the previous step's output (the first reads
  * x, n samples) and writing the next input (the last writes y). Each step runs
