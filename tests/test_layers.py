@@ -203,6 +203,59 @@ def test_dropout_masks_are_reproducible_with_set_random_seed():
     assert not np.array_equal(masks[0], Dropout(0.5)(x, training=True)), "a second draw repeated the mask"
 
 
+def documented_dropout_mask(n, seed, rate, scale, dtype):
+    """The mask fastconv.nn's dropout kernel documents, in NumPy uint64 arithmetic:
+    words splitmix64(seed + (j + 1) * golden), element 2j the low 32 bits of word j and
+    2j + 1 the high; kept where the top 24 bits are >= ceil(float32(rate) * 2**24)."""
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + (np.arange(1, (n + 1) // 2 + 1, dtype=np.uint64) * golden)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+    words = np.stack([z & np.uint64(0xFFFFFFFF), z >> np.uint64(32)], axis=1).reshape(-1)[:n]
+    threshold = np.ceil(float(np.float32(rate)) * 2.0**24)
+    keep = (words >> np.uint64(8)).astype(np.float64) >= threshold
+    return np.where(keep, dtype(scale), dtype(0)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 2, 7, 4096, 300_001])
+def test_dropout_kernel_draws_the_documented_stream(restore_threads, dtype, n):
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal(n).astype(dtype)
+    if n >= 3:
+        x[:3] = [np.inf, -0.0, np.nan]  # x * 0 where dropped: NaN, -0.0, NaN
+    seed, rate = int(rng.integers(0, 2**63)) * 2 + 1, 0.2
+    want_mask = documented_dropout_mask(n, seed, rate, 1 / (1 - rate), dtype)
+    for threads in (1, 2):  # chunks on two threads: the same bits
+        fastconv.set_num_threads(threads)
+        before = x.copy()
+        y, mask = fastconv.nn._dropout(x, seed, rate)
+        np.testing.assert_array_equal(x, before)  # the input is left alone
+        assert y.dtype == mask.dtype == dtype and y.shape == mask.shape == x.shape
+        np.testing.assert_array_equal(mask, want_mask)
+        with np.errstate(invalid="ignore"):
+            np.testing.assert_array_equal(y, x * want_mask)  # inf * 0 is NaN, as x * mask
+    if n > 1000:  # the dropped fraction: Binomial(n, 0.2), well inside 6 sigma
+        assert abs((want_mask == 0).mean() - rate) < 6 * np.sqrt(rate * (1 - rate) / n)
+
+
+def test_dropout_kernel_takes_views_and_other_dtypes():
+    x = np.arange(24, dtype=np.float32).reshape(4, 6)
+    view_y, view_mask = fastconv.nn._dropout(x[:, ::2], 11, 0.5)
+    copy_y, copy_mask = fastconv.nn._dropout(np.ascontiguousarray(x[:, ::2]), 11, 0.5)
+    np.testing.assert_array_equal(view_mask, copy_mask)
+    np.testing.assert_array_equal(view_y, copy_y)
+    half_y, _ = fastconv.nn._dropout(x.astype(np.float16), 11, 0.5)
+    assert half_y.dtype == np.float16
+    np.testing.assert_array_equal(half_y, fastconv.nn._dropout(x, 11, 0.5)[0].astype(np.float16))
+    int_y, _ = fastconv.nn._dropout(np.arange(6), 3, 0.5)
+    assert int_y.dtype == np.float32
+    empty_y, empty_mask = fastconv.nn._dropout(np.zeros((0, 3), np.float32), 3, 0.5)
+    assert empty_y.shape == empty_mask.shape == (0, 3)
+
+
 def test_dropout_rate_zero_is_the_identity_while_training(rng):
     x = rng.standard_normal((8, 9)).astype(np.float32)
     close(Dropout(0.0)(x, training=True), x, "Dropout(0) training", exact=True)

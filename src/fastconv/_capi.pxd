@@ -62,6 +62,10 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_dense_backward_adam(int64_t n, int64_t k, int64_t m, const double *gy, const double *x, double *w, double *gx, double *gw, double *mom, double *vel, double alpha, double b1, double b2, double eps)
     int fc_f32_softmax(int64_t rows, int64_t cols, const float *x, float *y)
     int fc_f64_softmax(int64_t rows, int64_t cols, const double *x, double *y)
+    int fc_f32_dropout(int64_t n, const float *x, float *y, float *mask, uint64_t seed,
+                       double rate, double scale)
+    int fc_f64_dropout(int64_t n, const double *x, double *y, double *mask, uint64_t seed,
+                       double rate, double scale)
     int fc_f32_softmax_xent(int64_t rows, int64_t cols, const float *z, const int64_t *labels,
                             const float *w, const float *probs, float *grad, double *loss,
                             int64_t *correct, int64_t *bad)

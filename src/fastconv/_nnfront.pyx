@@ -39,7 +39,7 @@ take the general path, so no size or product here can overflow 64 bits.
 """
 cimport numpy as cnp
 from cpython.long cimport PyLong_AsLongLongAndOverflow
-from libc.stdint cimport int64_t, uint8_t
+from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.stdlib cimport calloc, free
 
 cnp.import_array()
@@ -544,6 +544,32 @@ def softmax_xent(z, labels, w, probs):
     if st != 0:
         return None
     return loss, g, (correct if pp != NULL else None)
+
+
+def dropout(x, uint64_t seed, double rate, double scale):
+    """(y, mask) of dropout in training (csrc/ops/dropout-template.h) for a C-contiguous
+    float array `x`: new arrays of x's shape and dtype, y = x * mask, the mask `scale`
+    where an element is kept and 0 where it is dropped, drawn from the stream of
+    `seed`; None for anything else or a rate outside [0, 1)."""
+    cdef int t = _float_array(x, True), st
+    if t < 0:
+        return None
+    cdef cnp.ndarray xa = <cnp.ndarray>x
+    cdef int nd = cnp.PyArray_NDIM(xa)
+    y = _empty(nd, cnp.PyArray_DIMS(xa), t)
+    mask = _empty(nd, cnp.PyArray_DIMS(xa), t) if y is not None else None
+    if mask is None:
+        return None
+    cdef int64_t n = cnp.PyArray_SIZE(xa)
+    cdef const void *xp = cnp.PyArray_DATA(xa)
+    cdef void *yp = cnp.PyArray_DATA(<cnp.ndarray>y)
+    cdef void *mp = cnp.PyArray_DATA(<cnp.ndarray>mask)
+    with nogil:
+        if t == cnp.NPY_FLOAT:
+            st = fc_f32_dropout(n, <const float *>xp, <float *>yp, <float *>mp, seed, rate, scale)
+        else:
+            st = fc_f64_dropout(n, <const double *>xp, <double *>yp, <double *>mp, seed, rate, scale)
+    return (y, mask) if st == 0 else None
 
 
 # ---- dense ---------------------------------------------------------------------------

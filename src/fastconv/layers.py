@@ -877,6 +877,11 @@ class Dropout(Layer):
     """Zeroes a fraction `rate` of the inputs while training, scaling the rest by
     1 / (1 - rate); the identity at inference, as ``keras.layers.Dropout``.
 
+    Each training call takes one 64-bit word from the generator to seed the
+    mask's own counter-based stream (a C kernel: each element dropped with
+    probability `rate`, in steps of 2**-24), so a seed gives the same masks
+    at any thread count. Float32 and float64 inputs keep their dtype.
+
     Parameters
     ----------
     rate : float
@@ -914,10 +919,8 @@ class Dropout(Layer):
             self._cache: Any = None
             return x
         gen = self._rng or utils.rng()
-        mask = (gen.random(x.shape, dtype=np.float32) >= self.rate).astype(x.dtype)
-        mask *= 1.0 / (1.0 - self.rate)
-        self._cache = mask
-        out: Array = x * mask
+        # one 64-bit draw seeds the kernel's own stream for the whole mask
+        out, self._cache = nn._dropout(x, gen.bit_generator.random_raw(), self.rate)
         return out
 
     def backward(self, grad: Array) -> Array | None:

@@ -1038,6 +1038,30 @@ def _softmax(x: np.ndarray) -> np.ndarray | None:
     return _nnfront.softmax(x)
 
 
+def _dropout(x: np.ndarray, seed: int, rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """(x * mask, mask) for dropout in training, by the C kernel
+    (csrc/ops/dropout-template.h): the mask is 1 / (1 - rate) where an element
+    is kept and 0 where it is dropped, each element kept when its word of the
+    stream of `seed` (a 64-bit int) says so, with probability 1 - rate in
+    steps of 2**-24. Float32 and float64 keep their dtype; any other input is
+    computed in float32, and a float result given x's dtype."""
+    scale = 1.0 / (1.0 - rate)
+    got = _nnfront.dropout(x, seed, rate, scale)
+    if got is not None:
+        return got  # type: ignore[no-any-return]
+    work = np.float64 if x.dtype == np.float64 else np.float32
+    xc = np.ascontiguousarray(x, dtype=work)
+    if xc.size == 0:
+        return xc.copy(), np.empty_like(xc)
+    got = _nnfront.dropout(xc, seed, rate, scale)
+    if got is None:
+        raise MemoryError(f"dropout: no memory for the result of shape {x.shape}")
+    y, mask = got
+    if x.dtype.kind == "f" and x.dtype != work:
+        y, mask = y.astype(x.dtype), mask.astype(x.dtype)
+    return y, mask
+
+
 def _softmax_xent(z: np.ndarray, labels: np.ndarray, w: np.ndarray | None,
                   probs: np.ndarray | None) -> tuple[float, np.ndarray, int | None] | None:
     """The sparse cross-entropy head of a softmax from its logits in one C call

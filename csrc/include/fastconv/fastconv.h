@@ -228,6 +228,18 @@ int fc_f64_softmax_xent(int64_t rows, int64_t cols, const double *z, const int64
                         const double *w, const double *probs, double *grad, double *loss,
                         int64_t *correct, int64_t *bad);
 
+/* ---- dropout (training) -------------------------------------------------------
+ * y[i] = x[i] * mask[i], mask[i] = scale (as T) where element i is kept and 0
+ * where it is dropped; mask may be NULL. Element i is kept when its word of
+ * the counter-based stream of `seed` (splitmix64 of seed + (i/2 + 1) * 0x9E3779B97F4A7C15,
+ * low 32 bits for even i, high for odd) has its top 24 bits >= ceil(rate * 2^24),
+ * rate rounded to float: as a float32 uniform u in [0, 1) of 24 bits, u >= rate.
+ * y may equal x. The same bits at any thread count. FC_EINVAL for rate outside [0, 1). */
+int fc_f32_dropout(int64_t n, const float *x, float *y, float *mask, uint64_t seed, double rate,
+                   double scale);
+int fc_f64_dropout(int64_t n, const double *x, double *y, double *mask, uint64_t seed,
+                   double rate, double scale);
+
 /* ---- a model's inference pass in one call ------------------------------------
  * A chain of steps, each reading the previous step's output (the first reads
  * x, n samples) and writing the next input (the last writes y). Each step runs
