@@ -193,3 +193,40 @@ def test_optimizer_state_is_per_weight():
                              quadratic_grad(p2.astype(np.float64)).astype(np.float32)])
     close_params(p1, keras_adam(5, lr=0.1), P0, "Adam, first of two weights")
     close_params(p2, keras_adam(5, lr=0.1, p0=P0[::-1] * 2), P0[::-1] * 2, "Adam, second of two weights")
+
+
+def test_adam_steps_every_kind_of_weight_in_one_apply():
+    """Weights the one-call path takes (contiguous float32 and float64) and those it
+    leaves to the per-weight path (a Fortran-order weight, a float64 gradient for
+    a float32 weight, a strided view), stepped together: each as Keras' rule."""
+    rng = np.random.default_rng(0)
+    starts = [rng.standard_normal(4), rng.standard_normal((3, 2)), rng.standard_normal((3, 4)),
+              rng.standard_normal(5), rng.standard_normal(8)]
+    base = [starts[0].astype(np.float32), starts[1].astype(np.float64),
+            np.asfortranarray(starts[2].astype(np.float32)), starts[3].astype(np.float32),
+            np.zeros(16, np.float32)]
+    base[4][::2] = starts[4]
+    params = base[:4] + [base[4][::2]]  # a view: every other element of a buffer
+    opt = optimizers.Adam(learning_rate=0.05)
+    for _ in range(6):
+        # the gradient of sum(p^2); float64 for weights 1 (its own dtype) and 3 (not its dtype)
+        grads = [(2.0 * p.astype(np.float64)).astype(np.float64 if i in (1, 3) else np.float32)
+                 for i, p in enumerate(params)]
+        opt.apply(params, grads)
+    for i, (p, start) in enumerate(zip(params, starts)):
+        want = keras_adam(6, lr=0.05, p0=start.reshape(-1), grad=lambda q: 2.0 * q).reshape(start.shape)
+        close_params(p, want, start, f"Adam, weight {i} of a mixed apply")
+    assert np.all(base[4][1::2] == 0)  # the view's gaps left alone
+
+
+def test_the_one_call_adam_path_leaves_what_it_cannot_write():
+    from fastconv import nn
+    p = np.ones(4, np.float32)
+    frozen = np.ones(4, np.float32)
+    frozen.flags.writeable = False
+    g = np.full(4, 0.5, np.float32)
+    states = [[np.zeros(4, np.float32), np.zeros(4, np.float32)] for _ in range(3)]
+    left = nn._adam_update_many([p, frozen, p.copy()], [g, g, g[:3]], states, 0.1, 0.9, 0.999, 1e-7)
+    assert left == [1, 2]  # read-only; a gradient of another size
+    assert np.all(frozen == 1) and not np.any(states[1][0]) and not np.any(states[2][0])
+    np.testing.assert_allclose(p, 1 - 0.1 * 0.05 / (np.sqrt(0.001 * 0.25) + 1e-7), rtol=1e-6)

@@ -572,6 +572,58 @@ def dropout(x, uint64_t seed, double rate, double scale):
     return (y, mask) if st == 0 else None
 
 
+cdef bint _adam_operand(object a, int t, int64_t n, bint write) noexcept:
+    """`a` an ndarray of dtype t, n elements, C-contiguous, aligned (and writable)."""
+    if _float_array(a, True) != t or cnp.PyArray_SIZE(<cnp.ndarray>a) != n:
+        return False
+    return not write or cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a)
+
+
+def adam_update_many(list ps, list gs, list states, double alpha, double beta_1, double beta_2,
+                     double epsilon):
+    """The Adam kernel (fc_*_adam_update) on each ps[i] with gs[i] and states[i] = [m, v]
+    where all four are common-case arrays of one float dtype and size, the weight and
+    moments writable; returns the list of the other indices (untouched)."""
+    cdef Py_ssize_t i, count = len(ps)
+    cdef list left = []
+    cdef object p, g, m, v
+    cdef void *pp
+    cdef void *gp
+    cdef void *mp
+    cdef void *vp
+    cdef int t, st
+    cdef int64_t n
+    if len(gs) != count or len(states) != count:
+        return list(range(count))
+    for i in range(count):
+        p, g = ps[i], gs[i]
+        state = states[i]
+        t = _float_array(p, True)
+        if t < 0 or type(state) is not list or len(<list>state) != 2:
+            left.append(i)
+            continue
+        m, v = (<list>state)[0], (<list>state)[1]
+        n = cnp.PyArray_SIZE(<cnp.ndarray>p)
+        if not (cnp.PyArray_ISWRITEABLE(<cnp.ndarray>p) and _adam_operand(g, t, n, False)
+                and _adam_operand(m, t, n, True) and _adam_operand(v, t, n, True)):
+            left.append(i)
+            continue
+        pp = cnp.PyArray_DATA(<cnp.ndarray>p)
+        gp = cnp.PyArray_DATA(<cnp.ndarray>g)
+        mp = cnp.PyArray_DATA(<cnp.ndarray>m)
+        vp = cnp.PyArray_DATA(<cnp.ndarray>v)
+        with nogil:
+            if t == cnp.NPY_FLOAT:
+                st = fc_f32_adam_update(n, <float *>pp, <const float *>gp, <float *>mp, <float *>vp,
+                                        alpha, beta_1, beta_2, epsilon)
+            else:
+                st = fc_f64_adam_update(n, <double *>pp, <const double *>gp, <double *>mp,
+                                        <double *>vp, alpha, beta_1, beta_2, epsilon)
+        if st != 0:
+            left.append(i)
+    return left
+
+
 # ---- dense ---------------------------------------------------------------------------
 
 cdef bint _dense_operands(object x, object kernel, int *t, int64_t *n, int64_t *k,

@@ -1078,6 +1078,15 @@ def _adam_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, alp
     _kernels.adam_update(p, g, m, v, alpha, beta_1, beta_2, epsilon)
 
 
+def _adam_update_many(ps: list[np.ndarray], gs: list[Any], states: list[list[np.ndarray]],
+                      alpha: float, beta_1: float, beta_2: float, epsilon: float) -> list[int]:
+    """`_adam_update` of each weight ps[i] from gs[i] with its moments states[i] =
+    [m, v], in one call, where all four are C-contiguous, aligned arrays of one
+    float dtype and size (the weight and moments writable); returns the indices
+    of the others, left unchanged."""
+    return _nnfront.adam_update_many(ps, gs, states, alpha, beta_1, beta_2, epsilon)  # type: ignore[no-any-return]
+
+
 def _same_padding(n: int, k: int, s: int, d: int, op: str) -> tuple[int, int, int]:
     """TensorFlow's 'same' padding of an axis of n: (pad before, total pad, output size)."""
     return _kernels.same_padding(n, k, s, d, op)

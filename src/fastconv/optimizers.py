@@ -176,10 +176,8 @@ class Optimizer:
             raise ValueError("apply: skip names an array that is not one of params")
         self._check_variables_are_known(params)
         self.iterations += 1
-        for p, g in zip(params, grads):
-            if id(p) in skipped:
-                continue
-            assert g is not None
+        todo = [(p, g) for p, g in zip(params, grads) if id(p) not in skipped]
+        for p, g in self._update_many(todo):
             self._update(p, g)
 
     def fused_update(self, p: Array) -> FusedUpdate | None:
@@ -212,6 +210,12 @@ class Optimizer:
         True
         """
         return None
+
+    def _update_many(self, pairs: list[tuple[Array, Any]]) -> list[tuple[Array, Any]]:
+        """This step's update of as many (weight, gradient) pairs as can go in one
+        call, the same update `_update` makes of each; returns the pairs left
+        for `_update` (by default all of them)."""
+        return pairs
 
     def _update(self, p: Array, g: Array) -> None:
         raise NotImplementedError
@@ -318,6 +322,17 @@ class Adam(Optimizer):
             return None
         m, v = self._state(p)
         return nn.AdamStep(m, v, self._alpha(self.iterations + 1), self.beta_1, self.beta_2, self.epsilon)
+
+    def _update_many(self, pairs: list[tuple[Array, Any]]) -> list[tuple[Array, Any]]:
+        # the contiguous float weights with gradients of their own dtype, in one
+        # call to the kernel `_update` runs for each: the same bits
+        if not pairs:
+            return pairs
+        states = [self._state(p) for p, _ in pairs]
+        left = nn._adam_update_many([p for p, _ in pairs], [g for _, g in pairs], states,
+                                    self._alpha(self.iterations), self.beta_1, self.beta_2,
+                                    self.epsilon)
+        return [pairs[i] for i in left]
 
     def _update(self, p: Array, g: Array) -> None:
         m, v = self._state(p)
