@@ -429,14 +429,21 @@ class Sequential:
             steps = self._steps = _training.plan(self._layers, self.loss)
         return steps
 
-    def _bind_optimizer(self) -> None:
+    def _bind_optimizer(self) -> list[np.ndarray]:
         """The optimizer takes the trainable weights on its first step and only
         those afterwards (Keras' rule): checked for the whole step before
-        anything changes, since Dense applies its kernel's update inside backward."""
-        assert self.optimizer is not None
-        targets = [(f"{self.name}/{layer.name}/{n}", w) for layer in self._layers if layer.trainable
-                   for w, n in zip(layer.weights, layer._weight_names())]
-        self.optimizer._check_variables_are_known([w for _, w in targets], [n for n, _ in targets])
+        anything changes, since Dense applies its kernel's update inside backward.
+        Returns the trainable weights, in order."""
+        opt = self.optimizer
+        assert opt is not None
+        layers = [layer for layer in self._layers if layer.trainable]
+        weights = [w for layer in layers for w in layer.weights]
+        if not opt.built or not all(opt._knows(w) for w in weights):
+            # the first step, or a weight to name in the error: with its path
+            targets = [(f"{self.name}/{layer.name}/{n}", w) for layer in layers
+                       for w, n in zip(layer.weights, layer._weight_names())]
+            opt._check_variables_are_known([w for _, w in targets], [n for n, _ in targets])
+        return weights
 
     def _prepare_x(self, x: Any, op: str) -> np.ndarray:
         """x as float32 (Keras casts, it does not scale); (N, H, W) is taken as
@@ -484,13 +491,11 @@ class Sequential:
         plan = self._plan()
         with (guard or _NO_GUARD).interruptible():
             probs = plan.forward(xb, True)
-        self._bind_optimizer()  # after the forward pass, which Ctrl-C may discard: builds nothing early
+        params = self._bind_optimizer()  # after the forward pass, which Ctrl-C may discard: builds nothing early
         # steps may apply the optimizer's update inside their gradient kernels
         # (optimizer.fused_update); they list those weights for apply to skip
         loss, skip, correct = plan.backward(yb, probs, sample_weight, self.optimizer)
-        layers = self._layers
-        params = [w for layer in layers if layer.trainable for w in layer.weights]
-        grads = [g for layer in layers if layer.trainable for g in layer.grads]
+        grads = [g for layer in self._layers if layer.trainable for g in layer.grads]
         self.optimizer.apply(params, grads, skip=skip)
         return loss, probs, correct
 
