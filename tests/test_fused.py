@@ -16,7 +16,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 import fastconv
-from fastconv import _inference, _kernels, _training, nn
+from fastconv import _inference, _kernels, _nnfront, _training, nn
 from fastconv.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from fastconv.models import Sequential
 import fastconv.optimizers
@@ -286,6 +286,36 @@ def test_adam_inside_the_dense_kernel_gradient_equals_the_optimizers_own_pass(rn
     for a, b in zip(fused.get_weights(), plain.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     assert fused.optimizer.iterations == plain.optimizer.iterations == 10
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_dense_adam_front_door_gives_the_memoryview_paths_bits(rng, dtype):
+    """The model layer's Dense backward with Adam through the front door and
+    through the general binding: the same kernel, the same bits; the front door
+    declines (None, nothing written) what it does not take."""
+    n, k, m = 9, 37, 21
+    gy, x = rng.standard_normal((n, m)).astype(dtype), rng.standard_normal((n, k)).astype(dtype)
+    start = [rng.standard_normal((k, m)).astype(dtype), rng.random((k, m)).astype(dtype) * 0.1,
+             rng.random((k, m)).astype(dtype) * 0.01]
+    runs = []
+    for front in (True, False):
+        w, mom, vel = (a.copy() for a in start)
+        gx, gw = np.empty((n, k), dtype), np.empty((k, m), dtype)
+        args = (gy, x, w, gx, gw, mom, vel, 0.01, 0.9, 0.999, 1e-7)
+        if front:
+            assert _nnfront.dense_backward_adam(*args) == 0
+        else:
+            _kernels.dense_backward_adam(*args)
+        runs.append((w, mom, vel, gx, gw))
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+    w = start[0].copy()
+    w.flags.writeable = False
+    mom = start[1].copy()
+    assert _nnfront.dense_backward_adam(gy, x, w, None, None, mom, start[2].copy(), 0.01, 0.9, 0.999, 1e-7) is None
+    assert _nnfront.dense_backward_adam(gy.astype(np.float16), x, start[0].copy(), None, None, mom,
+                                        start[2].copy(), 0.01, 0.9, 0.999, 1e-7) is None
+    np.testing.assert_array_equal(mom, start[1])
 
 
 def test_fusion_skips_a_conv_that_needs_its_input_gradient(rng):

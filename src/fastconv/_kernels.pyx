@@ -52,6 +52,12 @@ cdef _check(int status, str op, shapes):
     raise ValueError(f"{op}: inconsistent sizes or parameters for shapes {shapes}")
 
 
+def check_status(int status, str op, shapes):
+    """Raise what a C kernel's non-zero `status` means for `op` on `shapes` (a
+    front door's call that ran and failed: not to be run again)."""
+    _check(status, op, shapes)
+
+
 cdef _planned(str op):
     """In plan-only mode, after a C driver planned instead of computing: raise
     Planned with the plan it recorded."""

@@ -681,6 +681,51 @@ def dense(x, kernel, bias, out=None):
     return y if st == 0 else None
 
 
+cdef bint _shaped(object a, int t, int64_t rows, int64_t cols, bint write) noexcept:
+    """`a` a common-case array of dtype t and shape (rows, cols) (and writable)."""
+    if _float_array(a, True) != t or cnp.PyArray_NDIM(<cnp.ndarray>a) != 2:
+        return False
+    if cnp.PyArray_DIM(<cnp.ndarray>a, 0) != rows or cnp.PyArray_DIM(<cnp.ndarray>a, 1) != cols:
+        return False
+    return not write or cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a)
+
+
+def dense_backward_adam(gy, x, kernel, gx, gw, mom, vel, double alpha, double beta_1,
+                        double beta_2, double epsilon):
+    """The model layer's Dense backward with Adam's step on the kernel
+    (fc_*_dense_backward_adam), for arrays it made: gy (n, m), x (n, k), kernel,
+    mom and vel (k, m), gx None or (n, k), gw None or (k, m), all common-case
+    arrays of one float dtype, the written ones writable: the kernel's status
+    (0: done; else it may have written part: not to be run again); None, nothing
+    written, for anything else."""
+    cdef int t, st
+    cdef int64_t n, k, m
+    if not _dense_operands(x, kernel, &t, &n, &k, &m) or cnp.PyArray_NDIM(<cnp.ndarray>x) != 2:
+        return None
+    if not (_shaped(gy, t, n, m, False) and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>kernel)
+            and _shaped(mom, t, k, m, True) and _shaped(vel, t, k, m, True)
+            and (gx is None or _shaped(gx, t, n, k, True)) and (gw is None or _shaped(gw, t, k, m, True))):
+        return None
+    cdef const void *gyp = cnp.PyArray_DATA(<cnp.ndarray>gy)
+    cdef const void *xp = cnp.PyArray_DATA(<cnp.ndarray>x)
+    cdef void *wp = cnp.PyArray_DATA(<cnp.ndarray>kernel)
+    cdef void *gxp = NULL if gx is None else cnp.PyArray_DATA(<cnp.ndarray>gx)
+    cdef void *gwp = NULL if gw is None else cnp.PyArray_DATA(<cnp.ndarray>gw)
+    cdef void *mp = cnp.PyArray_DATA(<cnp.ndarray>mom)
+    cdef void *vp = cnp.PyArray_DATA(<cnp.ndarray>vel)
+    with nogil:
+        if t == cnp.NPY_FLOAT:
+            st = fc_f32_dense_backward_adam(n, k, m, <const float *>gyp, <const float *>xp,
+                                            <float *>wp, <float *>gxp, <float *>gwp, <float *>mp,
+                                            <float *>vp, alpha, beta_1, beta_2, epsilon)
+        else:
+            st = fc_f64_dense_backward_adam(n, k, m, <const double *>gyp, <const double *>xp,
+                                            <double *>wp, <double *>gxp, <double *>gwp,
+                                            <double *>mp, <double *>vp, alpha, beta_1, beta_2,
+                                            epsilon)
+    return st
+
+
 def dense_backward(grad_out, x, kernel, output_mask, out=None):
     """``fastconv.nn.dense_backward(grad_out, x, kernel, output_mask=output_mask,
     out=out)`` (no Adam step) for the common case of 2-D x and grad_out, an

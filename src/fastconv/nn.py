@@ -1011,7 +1011,8 @@ def dense_backward(grad_out, x, kernel, *, output_mask=(True, True, True), out=N
 
 def _dense(x2: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, y: np.ndarray) -> None:
     """`dense` of (rows, k) x into y (rows, m), without the argument checks."""
-    _kernels.dense(x2, kernel, bias, y)
+    if _nnfront.dense(x2, kernel, bias, y) is None:
+        _kernels.dense(x2, kernel, bias, y)
 
 
 def _dense_backward(gy2: np.ndarray, x2: np.ndarray, kernel: np.ndarray, gx: np.ndarray | None,
@@ -1022,7 +1023,11 @@ def _dense_backward(gy2: np.ndarray, x2: np.ndarray, kernel: np.ndarray, gx: np.
     if adam is None:
         _kernels.dense_backward(gy2, x2, kernel, gx, gk)
     else:
-        _kernels.dense_backward_adam(gy2, x2, kernel, gx, gk, *adam)
+        st = _nnfront.dense_backward_adam(gy2, x2, kernel, gx, gk, *adam)
+        if st is None:
+            _kernels.dense_backward_adam(gy2, x2, kernel, gx, gk, *adam)
+        elif st:  # it ran and failed: the kernel may have stepped part of it
+            _kernels.check_status(st, "dense_backward_adam", (x2.shape, kernel.shape))
 
 
 def _relu_backward(grad: np.ndarray, x: np.ndarray) -> np.ndarray:
