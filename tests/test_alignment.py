@@ -39,7 +39,8 @@ def misaligned(a: np.ndarray) -> np.ndarray:
 
 # fastconv.nn's front doors (_nnfront.pyx) and, for each, the argument the kernel
 # does not read (max_pool2d_backward takes only x's shape and dtype)
-FRONT_DOORS = {"conv2d": None, "max_pool2d": None, "max_pool2d_backward": 1, "conv2d_maxpool": None}
+FRONT_DOORS = {"conv2d": None, "max_pool2d": None, "max_pool2d_backward": 1, "conv2d_maxpool": None,
+               "dense": None, "dense_backward_adam": None, "dropout": None, "softmax_xent": None}
 
 
 @pytest.fixture
