@@ -483,9 +483,9 @@ class Sequential:
         """One optimizer step on a batch, its loss weighted per sample by
         `sample_weight` (Keras' ``sum(w * loss) / len(xb)``) when given; returns the
         batch's loss, the model's output, and the number of samples whose output's
-        argmax is their label where the loss's head counted them (else None). Only its forward pass, which changes nothing
-        the model keeps, is open to Ctrl-C under fit's `guard` (the step is then
-        discarded); from backward on, where the first weights change (Dense applies
+        argmax is their label where the loss's head counted them (else None). Only
+        its forward pass, which changes nothing the model keeps, is open to Ctrl-C
+        under fit's `guard` (the step is then discarded); from backward on, where the first weights change (Dense applies
         Adam inside its gradient kernel), Ctrl-C waits until every weight, moment
         and the iteration count have taken the step."""
         plan = self._plan()

@@ -1057,11 +1057,12 @@ def _dropout(x: np.ndarray, seed: int, rate: float) -> tuple[np.ndarray, np.ndar
     work = np.float64 if x.dtype == np.float64 else np.float32
     xc = np.ascontiguousarray(x, dtype=work)
     if xc.size == 0:
-        return xc.copy(), np.empty_like(xc)
-    got = _nnfront.dropout(xc, seed, rate, scale)
-    if got is None:
-        raise MemoryError(f"dropout: no memory for the result of shape {x.shape}")
-    y, mask = got
+        y, mask = xc.copy(), np.empty_like(xc)
+    else:
+        got = _nnfront.dropout(xc, seed, rate, scale)
+        if got is None:
+            raise MemoryError(f"dropout: no memory for the result of shape {x.shape}")
+        y, mask = got
     if x.dtype.kind == "f" and x.dtype != work:
         y, mask = y.astype(x.dtype), mask.astype(x.dtype)
     return y, mask
