@@ -10,11 +10,13 @@
  *   axis, or an axis followed by a few columns such as an image's colour
  *   channels), correlation: a task is a chunk of outputs of some lines;
  *   contiguous lines read the window of outputs that lies inside them in
- *   place and a copy with the boundary rule applied at the edges, strided
- *   lines are gathered whole into a copy and their outputs scattered back.
- *   The running sum, sequential along a line, takes up to LANES lines at a
- *   time, transposed RUN outputs at a time into a scratch block so that its
- *   kernel runs across the lines (one line alone runs a scalar loop).
+ *   place and a copy with the boundary rule applied at the edges (up to
+ *   FC_AXIS_SHORT outputs read one copy of their whole window: one kernel
+ *   call instead of three), strided lines are gathered whole into a copy
+ *   and their outputs scattered back. The running sum, sequential along a
+ *   line, takes up to LANES lines at a time, transposed RUN outputs at a
+ *   time into a scratch block so that its kernel runs across the lines (one
+ *   line alone runs a scalar loop).
  * Tasks are spread over the pool's threads above the serial threshold; every
  * output is computed the same way whatever the split, so the bits never
  * depend on the thread count.
@@ -126,6 +128,16 @@ static void LOCAL(axis_line_correlate)(const fc_axis_ctx *c, fc_axis_scratch *s,
     for (int64_t t = 0; t < m; t++) s->rows[t] = s->buf + t;
     c->line((size_t)(j1 - j0), (size_t)m, s->rows, c->w, c->sym, s->out);
     for (int64_t i = j0; i < j1; i++) y[i * stride] = s->out[i - j0];
+    return;
+  }
+  if (j1 - j0 <= FC_AXIS_SHORT) { /* the window copied once (edges by the boundary rule), one call */
+    const int64_t g0 = j0 - p->pad, len = j1 - j0 + m - 1;
+    const int64_t a = fc_min64(fc_max64(-g0, 0), len), b = fc_max64(fc_min64(n - g0, len), a);
+    for (int64_t i = 0; i < a; i++) s->buf[i] = LOCAL(axis_at)(p, x, 1, c->fill, g0 + i);
+    if (b > a) memcpy(s->buf + a, x + g0 + a, (size_t)(b - a) * sizeof(T));
+    for (int64_t i = b; i < len; i++) s->buf[i] = LOCAL(axis_at)(p, x, 1, c->fill, g0 + i);
+    for (int64_t t = 0; t < m; t++) s->rows[t] = s->buf + t;
+    c->line((size_t)(j1 - j0), (size_t)m, s->rows, c->w, c->sym, y + j0);
     return;
   }
   /* outputs whose window x[j - pad .. j - pad + m - 1] lies inside the line */

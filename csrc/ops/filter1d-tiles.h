@@ -15,6 +15,7 @@
 #define FC_AXIS_MIN_COLS 32              /* ... when cut finer to feed the threads */
 #define FC_AXIS_MIN_INNER 16             /* fewer columns: filter them as strided lines */
 #define FC_AXIS_CHUNK 4096               /* outputs per task along contiguous lines */
+#define FC_AXIS_SHORT 256                /* fewer: one window copy, one kernel call */
 #define FC_AXIS_LANES 16                 /* lines one running-sum task carries side by side */
 #define FC_AXIS_RUN 256                  /* ... transposed this many outputs at a time */
 
