@@ -529,25 +529,48 @@ cdef object _via_parts(cnp.ndarray x, int ct, object output, object weights, obj
     return y
 
 
+cdef object _AS_IS = object()  # _other_form's answer for an input the front door takes as it is
+
+
+cdef object _other_form(object input, object output, object weights, object cval, object call):
+    """An input a front door takes only in another form, run in that form by
+    `call(x, out, cval)`, the front door's own call on x into `out` with `cval`:
+    integers in another layout or byte order as their doubles (_strided_ints;
+    by default into the input's dtype), floats and complex in another layout or
+    byte order as their C-contiguous native copy (_as_carray), bool as its bytes
+    (_via_bytes), complex as its two real parts (_via_parts, `weights` the
+    caller's real weights or None). _AS_IS for any other input: the front door
+    goes on with it as it is."""
+    doubles = _strided_ints(input)
+    if doubles is not None:
+        return call(doubles, _int_result(input, output), cval)
+    copy = _as_carray(input)
+    if copy is not input:
+        return call(copy, output, cval)
+    if _bool_input(input):
+        return _via_bytes(<cnp.ndarray>input, output, lambda part, out: call(part, out, cval))
+    cdef int ct = _complex_input(input)
+    if ct >= 0:
+        return _via_parts(<cnp.ndarray>input, ct, output, weights, cval,
+                          lambda part, c: call(part, None, c))
+    return _AS_IS
+
+
 def correlate(input, weights, output, mode, cval, origin, axes, bint convolution):
     """ndimage.correlate (convolution False) or convolve for the common case
     above with weights of input's number of dimensions, none of length 1 (the
     general path reorders such axes first); else None."""
-    doubles = _strided_ints(input)
-    if doubles is not None:
-        return correlate(doubles, weights, _int_result(input, output), mode, cval, origin, axes, convolution)
-    input = _as_carray(input)
-    if _bool_input(input):
-        return _via_bytes(<cnp.ndarray>input, output, lambda part, out: correlate(
-            part, weights, out, mode, cval, origin, axes, convolution))
+    if axes is not None:
+        return None
+    if _input_type(input) < 0:
+        got = _other_form(input, output, weights, cval, lambda x, out, c: correlate(
+            x, weights, out, mode, c, origin, None, convolution))
+        if got is not _AS_IS:
+            return got
     cdef int t, code
     cdef double fill
     cdef int64_t org
-    cdef int ct = _complex_input(input)
-    if ct >= 0 and axes is None:
-        return _via_parts(<cnp.ndarray>input, ct, output, weights, cval, lambda part, c: correlate(
-            part, weights, None, mode, c, origin, None, convolution))
-    if axes is not None or not _common(input, mode, cval, origin, &t, &code, &fill, &org):
+    if not _common(input, mode, cval, origin, &t, &code, &fill, &org):
         return None
     cdef cnp.ndarray x = <cnp.ndarray>input
     cdef cnp.ndarray k = _real_weights(weights)
@@ -866,20 +889,14 @@ cdef inline int _axis(object axis, int nd):
 
 def correlate1d(input, weights, axis, output, mode, cval, origin, bint convolution):
     """ndimage.correlate1d (or convolve1d) for the common case; else None."""
-    doubles = _strided_ints(input)
-    if doubles is not None:
-        return correlate1d(doubles, weights, axis, _int_result(input, output), mode, cval, origin, convolution)
-    input = _as_carray(input)
-    if _bool_input(input):
-        return _via_bytes(<cnp.ndarray>input, output, lambda part, out: correlate1d(
-            part, weights, axis, out, mode, cval, origin, convolution))
+    if _input_type(input) < 0:
+        got = _other_form(input, output, weights, cval, lambda x, out, c: correlate1d(
+            x, weights, axis, out, mode, c, origin, convolution))
+        if got is not _AS_IS:
+            return got
     cdef int t, code
     cdef double fill
     cdef int64_t org
-    cdef int ct = _complex_input(input)
-    if ct >= 0:
-        return _via_parts(<cnp.ndarray>input, ct, output, weights, cval, lambda part, c: correlate1d(
-            part, weights, axis, None, mode, c, origin, convolution))
     if not _common(input, mode, cval, origin, &t, &code, &fill, &org):
         return None
     cdef cnp.ndarray x = <cnp.ndarray>input
@@ -901,20 +918,14 @@ def correlate1d(input, weights, axis, output, mode, cval, origin, bint convoluti
 
 def uniform_filter1d(input, size, axis, output, mode, cval, origin):
     """ndimage.uniform_filter1d for the common case; else None."""
-    doubles = _strided_ints(input)
-    if doubles is not None:
-        return uniform_filter1d(doubles, size, axis, _int_result(input, output), mode, cval, origin)
-    input = _as_carray(input)
-    if _bool_input(input):
-        return _via_bytes(<cnp.ndarray>input, output, lambda part, out: uniform_filter1d(
-            part, size, axis, out, mode, cval, origin))
+    if _input_type(input) < 0:
+        got = _other_form(input, output, None, cval, lambda x, out, c: uniform_filter1d(
+            x, size, axis, out, mode, c, origin))
+        if got is not _AS_IS:
+            return got
     cdef int t, code
     cdef double fill
     cdef int64_t org, m
-    cdef int ct = _complex_input(input)
-    if ct >= 0:
-        return _via_parts(<cnp.ndarray>input, ct, output, None, cval, lambda part, c: uniform_filter1d(
-            part, size, axis, None, mode, c, origin))
     if not _common(input, mode, cval, origin, &t, &code, &fill, &org) \
             or not _small_int(size, &m) or m < 1:
         return None
@@ -940,17 +951,11 @@ def separable(input, output, mode, cval, list passes):
     axis in order, (weights, 0, origin) for a correlation (weights a float64
     array) or (None, size, origin) for a running mean; axis i is the i-th entry.
     Entries that SciPy skips (sigma <= 1e-15, size <= 1) are None. Else None."""
-    doubles = _strided_ints(input)
-    if doubles is not None:
-        return separable(doubles, _int_result(input, output), mode, cval, passes)
-    input = _as_carray(input)
-    if _bool_input(input):
-        return _via_bytes(<cnp.ndarray>input, output, lambda part, out: separable(
-            part, out, mode, cval, passes))
-    cdef int ct = _complex_input(input)
-    if ct >= 0:
-        return _via_parts(<cnp.ndarray>input, ct, output, None, cval, lambda part, c: separable(
-            part, None, mode, c, passes))
+    if _input_type(input) < 0:
+        got = _other_form(input, output, None, cval, lambda x, out, c: separable(
+            x, out, mode, c, passes))
+        if got is not _AS_IS:
+            return got
     cdef int t = _input_type(input)
     cdef int code = _mode(mode)
     cdef double fill
