@@ -798,6 +798,47 @@ def test_complex_inputs_at_the_front_door_get_scipys_bits(monkeypatch, rng, dtyp
                 assert_same(got, want, what=what)
 
 
+@pytest.mark.parametrize("dtype", ["complex128", "complex64"])
+def test_complex_one_d_filters_read_both_parts_in_place(monkeypatch, rng, dtype):
+    """The 1-D filters of a complex input run on its real view, both parts
+    side by side (cval 0 or a mode that reads no cval), in every mode, along
+    every axis (negative ones too), from every layout, into a new array or an
+    output array: SciPy's bits, the input untouched. A cval other than +0 in a
+    constant mode (each part has its own) goes part by part, with SciPy's
+    bits too."""
+    base = (rng.standard_normal((6, 7, 5)) + 1j * rng.standard_normal((6, 7, 5))).astype(dtype)
+    layouts = {"contiguous": base, "transposed": base.T,
+               "strided": np.repeat(base, 2, axis=1)[:, ::2],
+               "channel": np.stack([base, base], axis=-1)[..., 1]}
+    filters = [("correlate1d", ([1.5, -2.5, 3.0],), {}), ("convolve1d", ([0.5, 2.0],), {}),
+               ("uniform_filter1d", (4,), {}), ("gaussian_filter1d", (1.2,), {})]
+    for (layout, x), mode, axis, cval in itertools.product(
+            layouts.items(), MODES, (0, -1, 1), (0.0, -0.0, 2.5)):
+        if mode not in ("constant", "grid-constant") and cval != 0.0:
+            continue
+        before = x.copy()
+        for name, args, kwargs in filters:
+            kw = dict(kwargs, mode=mode, axis=axis, cval=cval)
+            want = getattr(sndi, name)(x, *args, **kw)
+            assert_same(getattr(fndi, name)(x, *args, **kw), want,
+                        what=f"{name} {layout} {mode} axis={axis} cval={cval}")
+            out = np.full(x.shape, np.nan, dtype)
+            assert getattr(fndi, name)(x, *args, output=out, **kw) is out
+            assert_same(out, want, what=f"{name} {layout} {mode} axis={axis} cval={cval} into out")
+        for name, args in (("gaussian_filter", (1.0,)), ("uniform_filter", (3,))):
+            want = getattr(sndi, name)(x, *args, mode=mode, cval=cval)
+            assert_same(getattr(fndi, name)(x, *args, mode=mode, cval=cval), want,
+                        what=f"{name} {layout} {mode} cval={cval}")
+        assert np.array_equal(x, before, equal_nan=True)
+    # the in-place path is the front door's, not the general path's
+    spy = _FrontDoorSpy()
+    monkeypatch.setattr(fndi, "_ndfront", spy)
+    fndi.correlate1d(base, [1.0, 2.0, 1.0], axis=-1)
+    fndi.gaussian_filter(base, 1.0)
+    monkeypatch.undo()
+    assert {"correlate1d", "separable"} <= set(spy.taken)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32", "uint8", "int16"])
 def test_per_axis_sigmas_sizes_and_numpy_numbers_at_the_front_door(monkeypatch, rng, dtype):
     """Sequences of sigmas, sizes and origins, and NumPy numbers, take the

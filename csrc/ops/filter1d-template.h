@@ -8,12 +8,11 @@
  *   row at a time (the running sum keeps one accumulator per column).
  * - Along lines (the outer * inner lines of n values, inner apart: the last
  *   axis, or an axis followed by a few columns such as an image's colour
- *   channels), correlation: a task is a chunk of outputs of some lines;
- *   contiguous lines read the window of outputs that lies inside them in
- *   place and a copy with the boundary rule applied at the edges (up to
- *   FC_AXIS_SHORT outputs read one copy of their whole window: one kernel
- *   call instead of three), strided lines are gathered whole into a copy
- *   and their outputs scattered back. The running sum, sequential along a
+ *   channels), correlation: a task is a chunk of outputs of some groups of
+ *   lines, the `inner` lines of one outer index, which the kernel runs
+ *   together with its taps inner apart (axis_line_correlate); the window
+ *   of outputs that lies inside x is read in place and a copy with the
+ *   boundary rule applied at the edges. The running sum, sequential along a
  *   line, takes up to LANES lines at a time, transposed RUN outputs at a
  *   time into a scratch block so that its kernel runs across the lines (one
  *   line alone runs a scalar loop).
@@ -55,11 +54,12 @@ typedef struct {
 static int LOCAL(axis_scratch_alloc)(const fc_axis_ctx *c, fc_axis_scratch *s) {
   const fc_axis_params *p = c->p;
   int64_t nrows, nbuf, nout = 0, nacc = 0;
-  if (fc_axis_down_columns(p)) {
+  if (fc_axis_down_columns(p, c->w == NULL)) {
     nrows = p->n + p->m - 1, nbuf = c->tl.cb, nacc = c->w ? 0 : c->tl.cb;
-  } else if (c->w) {
-    nrows = p->m, nbuf = fc_min64(p->n, c->tl.chunk) + p->m - 1;
-    nout = p->inner > 1 ? fc_min64(p->n, c->tl.chunk) : 0; /* strided lines' outputs */
+  } else if (c->w) { /* a window copy of a line group's chunk, or a row of fill values */
+    nrows = p->m;
+    nbuf = p->inner < FC_AXIS_MIN_INNER ? p->inner * (fc_min64(p->n, c->tl.chunk) + p->m - 1)
+                                        : p->inner;
   } else {
     nrows = 0, nbuf = (FC_AXIS_RUN + p->m) * FC_AXIS_LANES;
     nout = FC_AXIS_RUN * FC_AXIS_LANES, nacc = FC_AXIS_LANES;
@@ -68,7 +68,10 @@ static int LOCAL(axis_scratch_alloc)(const fc_axis_ctx *c, fc_axis_scratch *s) {
   s->buf = fc_alloc((size_t)nbuf * sizeof(T));
   s->out = nout ? fc_alloc((size_t)nout * sizeof(T)) : NULL;
   s->acc = nacc ? fc_alloc((size_t)nacc * sizeof(double)) : NULL;
-  return (nrows && !s->rows) || !s->buf || (nout && !s->out) || (nacc && !s->acc);
+  if ((nrows && !s->rows) || !s->buf || (nout && !s->out) || (nacc && !s->acc)) return 1;
+  if (c->w && !fc_axis_down_columns(p, 0) && p->inner >= FC_AXIS_MIN_INNER)
+    for (int64_t i = 0; i < nbuf; i++) s->buf[i] = c->fill; /* the edges' row of fill values */
+  return 0;
 }
 
 static void LOCAL(axis_scratch_free)(fc_axis_scratch *s) {
@@ -115,32 +118,47 @@ static void LOCAL(axis_columns)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_
     c->runsum((size_t)cols, acc, s->rows[i + m - 1], s->rows[i - 1], (double)m, y + i * ld);
 }
 
-/* Along a line: outputs [j0, j1) of line l, correlation. */
-static void LOCAL(axis_line_correlate)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t l,
+/* Window rows [g0, g0 + len) of the group at x (rows of `in` values, n of
+ * them), the boundary rule applied, into buf; rows [lo, hi) lie inside. */
+static void LOCAL(axis_window)(const fc_axis_ctx *c, const T *x, int64_t g0, int64_t len,
+                               int64_t lo, int64_t hi, T *buf) {
+  const fc_axis_params *p = c->p;
+  const int64_t in = p->inner;
+  for (int64_t i = 0; i < len; i++) {
+    if (i == lo && hi > lo) {
+      memcpy(buf + lo * in, x + (g0 + lo) * in, (size_t)((hi - lo) * in) * sizeof(T));
+      i = hi - 1;
+      continue;
+    }
+    const int64_t r = fc_boundary_map(g0 + i, p->n, p->boundary);
+    for (int64_t k = 0; k < in; k++) buf[i * in + k] = r < 0 ? c->fill : x[r * in + k];
+  }
+}
+
+/* Along lines: outputs [j0, j1) of the `inner` lines of x[a], correlation.
+ * With x[a] read as one sequence of n * inner values, output (j, k) is the sum
+ * over taps t of w[t] times value (j - pad + t) * inner + k: one kernel run
+ * over (j1 - j0) * inner consecutive outputs whose taps lie inner apart, so
+ * strided lines (inner > 1: a complex array's two parts, an image's
+ * channels) are read in place like contiguous ones. The outputs whose window
+ * lies inside x[a] read it in place; those at the edges read a copy with
+ * the boundary rule applied (up to FC_AXIS_SHORT values read one copy of
+ * their whole window: one kernel call instead of three). */
+static void LOCAL(axis_line_correlate)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t a,
                                        int64_t j0, int64_t j1) {
   const fc_axis_params *p = c->p;
-  const int64_t n = p->n, m = p->m, stride = p->inner;
-  const T *x = c->x + LOCAL(axis_line)(p, l);
-  T *y = c->y + LOCAL(axis_line)(p, l);
-  if (stride > 1) { /* gathered, filtered, scattered */
-    for (int64_t i = 0; i < j1 - j0 + m - 1; i++)
-      s->buf[i] = LOCAL(axis_at)(p, x, stride, c->fill, j0 - p->pad + i);
-    for (int64_t t = 0; t < m; t++) s->rows[t] = s->buf + t;
-    c->line((size_t)(j1 - j0), (size_t)m, s->rows, c->w, c->sym, s->out);
-    for (int64_t i = j0; i < j1; i++) y[i * stride] = s->out[i - j0];
-    return;
-  }
-  if (j1 - j0 <= FC_AXIS_SHORT) { /* the window copied once (edges by the boundary rule), one call */
+  const int64_t n = p->n, m = p->m, in = p->inner;
+  const T *x = c->x + a * n * in;
+  T *y = c->y + a * n * in;
+  if (in < FC_AXIS_MIN_INNER && (j1 - j0) * in <= FC_AXIS_SHORT) { /* the window copied once */
     const int64_t g0 = j0 - p->pad, len = j1 - j0 + m - 1;
-    const int64_t a = fc_min64(fc_max64(-g0, 0), len), b = fc_max64(fc_min64(n - g0, len), a);
-    for (int64_t i = 0; i < a; i++) s->buf[i] = LOCAL(axis_at)(p, x, 1, c->fill, g0 + i);
-    if (b > a) memcpy(s->buf + a, x + g0 + a, (size_t)(b - a) * sizeof(T));
-    for (int64_t i = b; i < len; i++) s->buf[i] = LOCAL(axis_at)(p, x, 1, c->fill, g0 + i);
-    for (int64_t t = 0; t < m; t++) s->rows[t] = s->buf + t;
-    c->line((size_t)(j1 - j0), (size_t)m, s->rows, c->w, c->sym, y + j0);
+    const int64_t lo = fc_min64(fc_max64(-g0, 0), len), hi = fc_max64(fc_min64(n - g0, len), lo);
+    LOCAL(axis_window)(c, x, g0, len, lo, hi, s->buf);
+    for (int64_t t = 0; t < m; t++) s->rows[t] = s->buf + t * in;
+    c->line((size_t)((j1 - j0) * in), (size_t)m, s->rows, c->w, c->sym, y + j0 * in);
     return;
   }
-  /* outputs whose window x[j - pad .. j - pad + m - 1] lies inside the line */
+  /* outputs whose window x[j - pad .. j - pad + m - 1] lies inside x[a] */
   const int64_t in0 = fc_min64(fc_max64(p->pad, j0), j1);
   const int64_t in1 = fc_min64(fc_max64(n - m + p->pad + 1, in0), j1);
   const int64_t cut[4] = {j0, in0, in1, j1};
@@ -149,14 +167,24 @@ static void LOCAL(axis_line_correlate)(const fc_axis_ctx *c, fc_axis_scratch *s,
     if (s1 <= s0) continue;
     const T *base;
     if (part == 1) {
-      base = x + s0 - p->pad;
+      base = x + (s0 - p->pad) * in;
+    } else if (in >= FC_AXIS_MIN_INNER) { /* wide rows: a call per row, taps on the mapped rows */
+      for (int64_t j = s0; j < s1; j++) {
+        for (int64_t t = 0; t < m; t++) {
+          const int64_t r = fc_boundary_map(j - p->pad + t, n, p->boundary);
+          s->rows[t] = r < 0 ? s->buf : x + r * in;
+        }
+        c->line((size_t)in, (size_t)m, s->rows, c->w, c->sym, y + j * in);
+      }
+      continue;
     } else {
-      for (int64_t i = 0; i < s1 - s0 + m - 1; i++)
-        s->buf[i] = LOCAL(axis_at)(p, x, 1, c->fill, s0 - p->pad + i);
+      const int64_t g0 = s0 - p->pad, len = s1 - s0 + m - 1;
+      const int64_t lo = fc_min64(fc_max64(-g0, 0), len), hi = fc_max64(fc_min64(n - g0, len), lo);
+      LOCAL(axis_window)(c, x, g0, len, lo, hi, s->buf);
       base = s->buf;
     }
-    for (int64_t t = 0; t < m; t++) s->rows[t] = base + t;
-    c->line((size_t)(s1 - s0), (size_t)m, s->rows, c->w, c->sym, y + s0);
+    for (int64_t t = 0; t < m; t++) s->rows[t] = base + t * in;
+    c->line((size_t)((s1 - s0) * in), (size_t)m, s->rows, c->w, c->sym, y + s0 * in);
   }
 }
 
@@ -213,7 +241,7 @@ static void LOCAL(axis_line_uniform)(const fc_axis_ctx *c, fc_axis_scratch *s, i
 static void LOCAL(axis_task)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t task) {
   const fc_axis_params *p = c->p;
   const fc_axis_tiling *tl = &c->tl;
-  if (fc_axis_down_columns(p)) {
+  if (fc_axis_down_columns(p, c->w == NULL)) {
     const int64_t a = task / tl->col_tasks, c0 = (task % tl->col_tasks) * tl->cb;
     LOCAL(axis_columns)(c, s, a, c0, fc_min64(tl->cb, p->inner - c0));
   } else if (c->w == NULL) {
@@ -222,7 +250,8 @@ static void LOCAL(axis_task)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t t
   } else {
     const int64_t l0 = (task / tl->chunks) * tl->lines, j0 = (task % tl->chunks) * tl->chunk;
     const int64_t l1 = fc_min64(l0 + tl->lines, tl->nlines), j1 = fc_min64(j0 + tl->chunk, p->n);
-    for (int64_t l = l0; l < l1; l++) LOCAL(axis_line_correlate)(c, s, l, j0, j1);
+    for (int64_t a = l0 / p->inner; a < l1 / p->inner; a++) /* whole groups */
+      LOCAL(axis_line_correlate)(c, s, a, j0, j1);
   }
 }
 

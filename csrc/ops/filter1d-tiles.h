@@ -13,8 +13,9 @@
 #define FC_AXIS_LIMIT ((int64_t)1 << 62) /* sizes and pads; keeps index sums in int64 */
 #define FC_AXIS_COLS 512                 /* columns per task down columns */
 #define FC_AXIS_MIN_COLS 32              /* ... when cut finer to feed the threads */
-#define FC_AXIS_MIN_INNER 16             /* fewer columns: filter them as strided lines */
-#define FC_AXIS_CHUNK 4096               /* outputs per task along contiguous lines */
+#define FC_AXIS_MIN_INNER 16             /* fewer columns: the running sum's strided lines, */
+                                         /* the correlation's edges by window copies */
+#define FC_AXIS_CHUNK 4096               /* values of a line group per task along lines */
 #define FC_AXIS_SHORT 256                /* fewer: one window copy, one kernel call */
 #define FC_AXIS_LANES 16                 /* lines one running-sum task carries side by side */
 #define FC_AXIS_RUN 256                  /* ... transposed this many outputs at a time */
@@ -50,20 +51,26 @@ static int fc_axis_symmetry(const double *w, int64_t m) {
 
 typedef struct {
   int64_t cb, col_tasks;         /* down columns: columns per task */
-  int64_t chunk, chunks, lines;  /* along lines: outputs and lines per task */
+  int64_t chunk, chunks, lines;  /* along lines: outputs per line, lines per task */
   int64_t nlines;                /* along lines: outer * inner lines, inner elements apart */
   int64_t ntasks;
 } fc_axis_tiling;
 
-/* Down columns when a row holds at least FC_AXIS_MIN_INNER of them (the kernels
- * run across columns), else along the outer * inner lines. */
-static int fc_axis_down_columns(const fc_axis_params *p) { return p->inner >= FC_AXIS_MIN_INNER; }
+/* Down columns (the kernels run across a block of columns, one output row at a
+ * time) for the running sum when a row holds at least FC_AXIS_MIN_INNER
+ * columns, and for correlation when a row holds more than FC_AXIS_CHUNK
+ * values; else along the outer * inner lines. (Correlation along lines reads
+ * `inner` lines as one run whose taps lie inner apart: one kernel call covers
+ * many rows, which is faster than a call per row down columns.) */
+static int fc_axis_down_columns(const fc_axis_params *p, int uniform) {
+  return uniform ? p->inner >= FC_AXIS_MIN_INNER : p->inner > FC_AXIS_CHUNK;
+}
 
 static fc_axis_tiling fc_axis_tiles(const fc_axis_params *p, int uniform) {
   fc_axis_tiling t = {0, 0, 0, 0, 0, 0, 0};
   const int64_t threads = fc_get_num_threads();
   t.nlines = fc_sat_mul(p->outer, p->inner);
-  if (fc_axis_down_columns(p)) {
+  if (fc_axis_down_columns(p, uniform)) {
     t.cb = fc_min64(p->inner, FC_AXIS_COLS);
     if (fc_sat_mul(p->outer, fc_ceil_div(p->inner, t.cb)) < 4 * threads) {
       const int64_t want = fc_ceil_div(4 * threads, fc_max64(p->outer, 1));
@@ -74,10 +81,11 @@ static fc_axis_tiling fc_axis_tiles(const fc_axis_params *p, int uniform) {
   } else if (uniform) { /* a line's running sum is sequential: whole lines, LANES at a time */
     t.lines = FC_AXIS_LANES;
     t.ntasks = fc_ceil_div(t.nlines, t.lines);
-  } else {
-    t.chunk = FC_AXIS_CHUNK;
+  } else { /* correlation: lines in whole groups of `inner` (one outer index) */
+    const int64_t inner = fc_max64(p->inner, 1);
+    t.chunk = fc_max64(FC_AXIS_CHUNK / inner, 1);
     t.chunks = fc_ceil_div(p->n, t.chunk);
-    t.lines = p->n >= t.chunk ? 1 : fc_max64(t.chunk / fc_max64(p->n, 1), 1);
+    t.lines = inner * (p->n >= t.chunk ? 1 : fc_max64(t.chunk / fc_max64(p->n, 1), 1));
     t.ntasks = fc_sat_mul(fc_ceil_div(t.nlines, t.lines), t.chunks);
   }
   return t;

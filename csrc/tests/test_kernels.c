@@ -537,6 +537,8 @@ static double ref_prod(double a, double b) {
     /* the axis filters: x as (outer, n, inner) */                                              \
     fc_axis_params q;                                                                           \
     q.outer = rnd(0, 4), q.n = rnd(1, rnd(0, 3) ? 20 : 300), q.inner = rnd(1, 3) == 1 ? 1 : rnd(1, 70); \
+    if (rnd(0, 7) == 0) /* rows wider than a task's chunk: correlation down columns */         \
+      q.outer = rnd(0, 2), q.n = rnd(1, 12), q.inner = rnd(4090, 4110);                         \
     q.m = rnd(1, rnd(0, 3) ? 7 : 40), q.boundary = (fc_boundary)rnd(0, 4);                      \
     q.pad = rnd(0, q.m - 1);                                                                    \
     const int64_t na = q.outer * q.n * q.inner;                                                 \

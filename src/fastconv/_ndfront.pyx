@@ -25,9 +25,13 @@ skip that here:
 - bool inputs run the uint8 front doors on their bytes (SciPy reads the
   byte), into the bytes of a bool result (SciPy stores a double's byte);
 - complex64 and complex128 inputs with real weights run the real front doors
-  on their two parts (contiguous copies), as SciPy's
-  _complex_via_real_components runs its real filters, and the results are
-  joined into the complex output (None, or an array of the input's dtype).
+  on their two parts, as SciPy's _complex_via_real_components runs its real
+  filters, into the complex output (None, or an array of the input's
+  dtype): the 1-D filters (correlate1d, uniform_filter1d and the separable
+  ones) on the array's real view with a last axis of 2, the two parts side
+  by side, where both parts read the same values outside (`_pairs`: any mode
+  but 'constant' and 'grid-constant', or cval 0); the others on contiguous
+  copies of the parts, joined into the output (`_via_parts`).
 
 These run the kernels the general path in ndimage.py runs, with the same
 arguments (the same weights, zeroed where NI_Correlate skips them, the same
@@ -39,7 +43,7 @@ Nothing here raises for a user's argument.
 """
 cimport numpy as cnp
 from libc.float cimport DBL_EPSILON
-from libc.math cimport fabs, isfinite
+from libc.math cimport copysign, fabs, isfinite
 from libc.stdint cimport (INT64_MIN, int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t,
                           uint32_t, uint64_t)
 from libc.stdlib cimport free, malloc
@@ -532,6 +536,50 @@ cdef object _via_parts(cnp.ndarray x, int ct, object output, object weights, obj
 cdef object _AS_IS = object()  # _other_form's answer for an input the front door takes as it is
 
 
+cdef object _pairs(object input, object output, object weights, object mode, object cval,
+                   object call):
+    """A complex input of a 1-D filter as its real view with a last axis of 2
+    (each element's real and imaginary parts side by side): `call(view,
+    out)`, a real front door's call on the view into `out`, the real view of
+    the complex result (output None: a new array of the input's dtype; or
+    an ndarray of the input's dtype and shape, C-contiguous, writable, apart
+    from the input and the weights). Each line of the view's other axes is
+    one part's line, filtered as SciPy filters input.real with cval's real
+    part and input.imag with its imaginary part (0), so this applies where
+    the two read the same values outside the input: a mode other than
+    'constant' and 'grid-constant', or cval +0. _AS_IS where it does not
+    apply (a complex input in another layout is first copied; other outputs
+    and cvals go to _other_form); None where the front door declines."""
+    cdef int ct = _complex_input(input)
+    if ct < 0 or (output is not None and type(output) is not cnp.ndarray):
+        return _AS_IS
+    cdef int code = _mode(mode)
+    cdef double fill
+    if code < 0 or not _number(cval, &fill):
+        return _AS_IS
+    if code == FC_BOUNDARY_FILL and not (fill == 0.0 and copysign(1.0, fill) > 0):
+        return _AS_IS
+    cdef cnp.ndarray x = <cnp.ndarray>input, y
+    if output is None:
+        y = _empty_like(x, ct)
+    else:
+        y = <cnp.ndarray>output
+        if cnp.PyArray_TYPE(y) != ct or not _writes_to(y, x, weights):
+            return _AS_IS
+    cdef object real = cnp.PyArray_DescrFromType(cnp.NPY_DOUBLE if ct == cnp.NPY_CDOUBLE
+                                                 else cnp.NPY_FLOAT)
+    shape = input.shape + (2,)
+    got = call(x.view(real).reshape(shape), y.view(real).reshape(shape))
+    return None if got is None else y
+
+
+cdef inline object _axis_of(object axis, int nd):
+    """A Python int axis of an array of nd axes as its non-negative number (the
+    same axis of the array's real view with a last axis of 2); else None."""
+    cdef int a = _axis(axis, nd)
+    return None if a < 0 else a
+
+
 cdef object _other_form(object input, object output, object weights, object cval, object call):
     """An input a front door takes only in another form, run in that form by
     `call(x, out, cval)`, the front door's own call on x into `out` with `cval`:
@@ -890,8 +938,16 @@ cdef inline int _axis(object axis, int nd):
 def correlate1d(input, weights, axis, output, mode, cval, origin, bint convolution):
     """ndimage.correlate1d (or convolve1d) for the common case; else None."""
     if _input_type(input) < 0:
-        got = _other_form(input, output, weights, cval, lambda x, out, c: correlate1d(
-            x, weights, axis, out, mode, c, origin, convolution))
+        got = _AS_IS
+        if _complex_input(input) >= 0:
+            along = _axis_of(axis, cnp.PyArray_NDIM(<cnp.ndarray>input))
+            if along is None:
+                return None
+            got = _pairs(input, output, weights, mode, cval, lambda x, out: correlate1d(
+                x, weights, along, out, mode, cval, origin, convolution))
+        if got is _AS_IS:
+            got = _other_form(input, output, weights, cval, lambda x, out, c: correlate1d(
+                x, weights, axis, out, mode, c, origin, convolution))
         if got is not _AS_IS:
             return got
     cdef int t, code
@@ -919,8 +975,16 @@ def correlate1d(input, weights, axis, output, mode, cval, origin, bint convoluti
 def uniform_filter1d(input, size, axis, output, mode, cval, origin):
     """ndimage.uniform_filter1d for the common case; else None."""
     if _input_type(input) < 0:
-        got = _other_form(input, output, None, cval, lambda x, out, c: uniform_filter1d(
-            x, size, axis, out, mode, c, origin))
+        got = _AS_IS
+        if _complex_input(input) >= 0:
+            along = _axis_of(axis, cnp.PyArray_NDIM(<cnp.ndarray>input))
+            if along is None:
+                return None
+            got = _pairs(input, output, None, mode, cval, lambda x, out: uniform_filter1d(
+                x, size, along, out, mode, cval, origin))
+        if got is _AS_IS:
+            got = _other_form(input, output, None, cval, lambda x, out, c: uniform_filter1d(
+                x, size, axis, out, mode, c, origin))
         if got is not _AS_IS:
             return got
     cdef int t, code
@@ -952,8 +1016,11 @@ def separable(input, output, mode, cval, list passes):
     array) or (None, size, origin) for a running mean; axis i is the i-th entry.
     Entries that SciPy skips (sigma <= 1e-15, size <= 1) are None. Else None."""
     if _input_type(input) < 0:
-        got = _other_form(input, output, None, cval, lambda x, out, c: separable(
-            x, out, mode, c, passes))
+        got = _pairs(input, output, None, mode, cval, lambda x, out: separable(
+            x, out, mode, cval, passes + [None]))
+        if got is _AS_IS:
+            got = _other_form(input, output, None, cval, lambda x, out, c: separable(
+                x, out, mode, c, passes))
         if got is not _AS_IS:
             return got
     cdef int t = _input_type(input)
