@@ -839,6 +839,43 @@ def test_complex_one_d_filters_read_both_parts_in_place(monkeypatch, rng, dtype)
     assert {"correlate1d", "separable"} <= set(spy.taken)
 
 
+def test_large_inputs_in_other_forms_through_kept_scratch(rng):
+    """Inputs whose copies or parts are large enough for the kept scratch
+    blocks (integer and float arrays in another layout, complex arrays in any
+    layout, through the 1-D and N-d filters), at sizes that grow, shrink and
+    grow again so the blocks are reused, taken over and put out: SciPy's bits
+    every time, results in memory of their own (or `output`), inputs
+    untouched."""
+    sides = (96, 160, 64, 200, 96)
+    for side, dtype in itertools.product(sides, ("int16", "float32", "complex128", "complex64")):
+        base = rng.standard_normal((side, side)) * 50
+        if dtype.startswith("complex"):
+            base = base + 1j * rng.standard_normal((side, side))
+        base = base.astype(dtype)
+        for layout, x in (("transposed", base.T), ("strided", np.repeat(base, 2, axis=0)[::2]),
+                          ("contiguous", base), ("big-endian", base.astype(base.dtype.newbyteorder(">")))):
+            if layout == "contiguous" and not dtype.startswith("complex"):
+                continue
+            before = x.copy()
+            for name, args, kwargs in (("correlate", (np.arange(9.0).reshape(3, 3) - 4,), {"mode": "constant", "cval": 1.5}),
+                                       ("correlate1d", ([1.0, -2.0, 0.5],), {"axis": 0}),
+                                       ("gaussian_filter", (1.5,), {}),
+                                       ("uniform_filter", (3,), {"mode": "constant", "cval": 2.0})):
+                what = f"{name} {dtype} {layout} {side}"
+                want = getattr(sndi, name)(x, *args, **kwargs)
+                got = getattr(fndi, name)(x, *args, **kwargs)
+                assert got.base is None and got.flags.owndata, what
+                if dtype == "float32" and name == "correlate" or dtype == "complex64" and name == "correlate":
+                    np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-3, err_msg=what)
+                    assert got.dtype == want.dtype, what
+                else:
+                    assert_same(got, want, what=what)
+                out = np.empty(x.shape, want.dtype)
+                assert getattr(fndi, name)(x, *args, output=out, **kwargs) is out, what
+                assert np.array_equal(out, got, equal_nan=True), what
+            assert np.array_equal(x, before), layout
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32", "uint8", "int16"])
 def test_per_axis_sigmas_sizes_and_numpy_numbers_at_the_front_door(monkeypatch, rng, dtype):
     """Sequences of sigmas, sizes and origins, and NumPy numbers, take the

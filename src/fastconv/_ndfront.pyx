@@ -48,6 +48,9 @@ from libc.stdint cimport (INT64_MIN, int8_t, int16_t, int32_t, int64_t, uint8_t,
                           uint32_t, uint64_t)
 from libc.stdlib cimport free, malloc
 
+cdef extern from "stdlib.h" nogil:
+    int posix_memalign(void **memptr, size_t alignment, size_t size)
+
 cnp.import_array()
 
 from fastconv._capi cimport *
@@ -94,24 +97,31 @@ cdef inline int _input_type(object a):
     return t
 
 
+cdef object _copy_as(cnp.ndarray a, int t):
+    """a's values as a C-contiguous array of type t in a kept scratch block
+    (_scratch_like), in one strided cast; None if there is no memory."""
+    cdef object copy = _scratch_like(a, t)
+    if copy is None or cnp.PyArray_CopyInto(<cnp.ndarray>copy, a) < 0:
+        return None
+    return copy
+
+
 cdef object _as_carray(object a):
-    """An ndarray (exact type) of float32, float64, an integer or complex
-    dtype, 1 to FC_ND_MAX_DIMS axes, in another layout or byte order (a channel
-    of an RGB image, a transposed or big-endian array) as the C-contiguous,
-    aligned, native copy the general path would make; anything else as it is."""
+    """An ndarray (exact type) of float32, float64 or an integer dtype, 1 to
+    FC_ND_MAX_DIMS axes, in another layout or byte order (a channel of an RGB
+    image, a transposed or big-endian array) as the C-contiguous, native copy
+    of its values the general path would make; anything else, or with no
+    memory for the copy, as it is."""
     if type(a) is not cnp.ndarray:
         return a
     cdef cnp.ndarray arr = <cnp.ndarray>a
     if cnp.PyArray_ISCARRAY_RO(arr) and cnp.PyArray_ISNOTSWAPPED(arr):
         return a
     cdef int t = cnp.PyArray_TYPE(arr)
-    if not (t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT or t == cnp.NPY_CDOUBLE
-            or t == cnp.NPY_CFLOAT or _is_int(t)) or not _sizes_ok(arr):
+    if not (t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT or _is_int(t)) or not _sizes_ok(arr):
         return a
-    try:
-        return cnp.PyArray_FROMANY(a, t, 0, 0, cnp.NPY_ARRAY_CARRAY)
-    except MemoryError:
-        return a  # the general path raises it
+    copy = _copy_as(arr, t)
+    return a if copy is None else copy
 
 
 cdef object _strided_ints(object a):
@@ -125,11 +135,7 @@ cdef object _strided_ints(object a):
     if ((cnp.PyArray_ISCARRAY_RO(arr) and cnp.PyArray_ISNOTSWAPPED(arr))
             or not _is_int(cnp.PyArray_TYPE(arr)) or not _sizes_ok(arr)):
         return None
-    try:
-        return cnp.PyArray_FROMANY(a, cnp.NPY_DOUBLE, 0, 0,
-                                   cnp.NPY_ARRAY_CARRAY | cnp.NPY_ARRAY_FORCECAST)
-    except MemoryError:
-        return None
+    return _copy_as(arr, cnp.NPY_DOUBLE)
 
 
 cdef object _int_result(object input, object output):
@@ -200,12 +206,30 @@ cdef inline cnp.ndarray _empty_like(cnp.ndarray a, int t):
     return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), t, 0)
 
 
+cdef inline void _extent(cnp.ndarray a, const char **lo, const char **hi) noexcept:
+    """The bytes a non-empty array's elements lie in: [lo, hi)."""
+    cdef const char *p = <const char *>cnp.PyArray_DATA(a)
+    cdef cnp.npy_intp step
+    cdef int i
+    lo[0], hi[0] = p, p + cnp.PyArray_ITEMSIZE(a)
+    for i in range(cnp.PyArray_NDIM(a)):
+        step = (cnp.PyArray_DIM(a, i) - 1) * cnp.PyArray_STRIDE(a, i)
+        if step < 0:
+            lo[0] += step
+        else:
+            hi[0] += step
+
+
 cdef inline bint _apart(cnp.ndarray a, cnp.ndarray b) noexcept:
-    """Whether the bytes of two C-contiguous arrays do not overlap (NumPy's
+    """Whether the bytes of two non-empty arrays do not overlap (NumPy's
     may_share_memory bounds test)."""
-    cdef const char *a0 = <const char *>cnp.PyArray_DATA(a)
-    cdef const char *b0 = <const char *>cnp.PyArray_DATA(b)
-    return a0 + cnp.PyArray_NBYTES(a) <= b0 or b0 + cnp.PyArray_NBYTES(b) <= a0
+    cdef const char *a0
+    cdef const char *a1
+    cdef const char *b0
+    cdef const char *b1
+    _extent(a, &a0, &a1)
+    _extent(b, &b0, &b1)
+    return a1 <= b0 or b1 <= a0
 
 
 cdef inline bint _stored(int t) noexcept:
@@ -436,15 +460,13 @@ cdef bint _common(object input, object mode, object cval, object origin,
 # ---- complex inputs: real passes on the two parts ------------------------------------------
 
 cdef inline int _complex_input(object a) noexcept:
-    """NPY_CDOUBLE or NPY_CFLOAT for a complex ndarray (exact type) that the
-    front doors would take as a real one (native, C-contiguous, aligned, 1 to
-    FC_ND_MAX_DIMS axes, non-empty); else -1."""
+    """NPY_CDOUBLE or NPY_CFLOAT for a complex ndarray (exact type) with 1 to
+    FC_ND_MAX_DIMS axes, non-empty, in any layout and byte order; else -1."""
     if type(a) is not cnp.ndarray:
         return -1
     cdef cnp.ndarray arr = <cnp.ndarray>a
     cdef int t = cnp.PyArray_TYPE(arr)
-    if ((t != cnp.NPY_CDOUBLE and t != cnp.NPY_CFLOAT) or not cnp.PyArray_ISCARRAY_RO(arr)
-            or not cnp.PyArray_ISNOTSWAPPED(arr) or not _sizes_ok(arr)):
+    if (t != cnp.NPY_CDOUBLE and t != cnp.NPY_CFLOAT) or not _sizes_ok(arr):
         return -1
     return t
 
@@ -483,12 +505,14 @@ cdef bint _is_bool_name(object output):
 
 cdef object _via_parts(cnp.ndarray x, int ct, object output, object weights, object cval, object run):
     """A complex input as SciPy's _complex_via_real_components takes it with
-    real weights: `run(part, cval)` (a real front door's call, or None) on the
-    real part with cval's real part and on the imaginary part with its
-    imaginary part (0: cval is a Python number), each part a contiguous copy;
-    the two results joined into `output` (None: a new array of x's dtype; or
-    an ndarray of x's dtype and shape, C-contiguous, writable, apart from x and
-    the weights). None wherever a front door declines."""
+    real weights: `run(part, out, cval)` (a real front door's call into `out`,
+    or None) on the real part with cval's real part, then on the imaginary
+    part with its imaginary part (0: cval is a Python number); the parts are
+    copied into C-contiguous scratch arrays and each one's result, filtered
+    into another, copied into its place in `output` (None: a new array of x's
+    dtype; or an ndarray of x's dtype and shape, C-contiguous, writable,
+    apart from x and the weights). x in any layout and byte order. None
+    wherever a front door declines."""
     if type(cval) is not float and type(cval) is not int:
         return None
     cdef int rt = cnp.NPY_DOUBLE if ct == cnp.NPY_CDOUBLE else cnp.NPY_FLOAT
@@ -501,36 +525,60 @@ cdef object _via_parts(cnp.ndarray x, int ct, object output, object weights, obj
             return None
     else:
         return None  # a dtype: SciPy's complex promotion and warnings are the general path's
-    cdef int64_t j, total = cnp.PyArray_SIZE(x)
-    cdef cnp.ndarray re = _empty_like(x, rt), im = _empty_like(x, rt)
-    cdef const double *zd
-    cdef const float *zf
-    if rt == cnp.NPY_DOUBLE:
-        zd = <const double *>cnp.PyArray_DATA(x)
-        for j in range(total):
-            (<double *>cnp.PyArray_DATA(re))[j] = zd[2 * j]
-            (<double *>cnp.PyArray_DATA(im))[j] = zd[2 * j + 1]
-    else:
-        zf = <const float *>cnp.PyArray_DATA(x)
-        for j in range(total):
-            (<float *>cnp.PyArray_DATA(re))[j] = zf[2 * j]
-            (<float *>cnp.PyArray_DATA(im))[j] = zf[2 * j + 1]
-    yr = run(re, cval)
-    if yr is None:
+    re, im = _scratch_like(x, rt), _scratch_like(x, rt)
+    if re is None or im is None:
         return None
-    yi = run(im, 0.0)
-    if yi is None or cnp.PyArray_TYPE(<cnp.ndarray>yr) != rt or cnp.PyArray_TYPE(<cnp.ndarray>yi) != rt:
+    if cnp.PyArray_ISCARRAY_RO(x) and cnp.PyArray_ISNOTSWAPPED(x):
+        _split(x, <cnp.ndarray>re, <cnp.ndarray>im)
+    else:  # another layout or byte order: a contiguous native copy first
+        dense = _copy_as(x, ct)
+        if dense is None:
+            return None
+        _split(<cnp.ndarray>dense, <cnp.ndarray>re, <cnp.ndarray>im)
+        dense = None
+    # each part's result into the other part's scratch once that is read:
+    # the real part's into a third array, the imaginary part's into re
+    result = _scratch_like(x, rt)
+    if result is None or run(re, result, cval) is None or run(im, re, 0.0) is None:
         return None
-    cdef char *out = <char *>cnp.PyArray_DATA(y)
-    if rt == cnp.NPY_DOUBLE:
-        for j in range(total):
-            (<double *>out)[2 * j] = (<const double *>cnp.PyArray_DATA(<cnp.ndarray>yr))[j]
-            (<double *>out)[2 * j + 1] = (<const double *>cnp.PyArray_DATA(<cnp.ndarray>yi))[j]
-    else:
-        for j in range(total):
-            (<float *>out)[2 * j] = (<const float *>cnp.PyArray_DATA(<cnp.ndarray>yr))[j]
-            (<float *>out)[2 * j + 1] = (<const float *>cnp.PyArray_DATA(<cnp.ndarray>yi))[j]
+    _join(<cnp.ndarray>result, <cnp.ndarray>re, y)
     return y
+
+
+cdef void _split(cnp.ndarray z, cnp.ndarray re, cnp.ndarray im) noexcept:
+    """The parts of the C-contiguous native complex z into the C-contiguous
+    real arrays re and im."""
+    cdef int64_t j, total = cnp.PyArray_SIZE(z)
+    cdef const double *zd = <const double *>cnp.PyArray_DATA(z)
+    cdef double *rd = <double *>cnp.PyArray_DATA(re)
+    cdef double *id = <double *>cnp.PyArray_DATA(im)
+    cdef const float *zf = <const float *>cnp.PyArray_DATA(z)
+    cdef float *rf = <float *>cnp.PyArray_DATA(re)
+    cdef float *jf = <float *>cnp.PyArray_DATA(im)
+    if cnp.PyArray_TYPE(z) == cnp.NPY_CDOUBLE:
+        for j in range(total):
+            rd[j], id[j] = zd[2 * j], zd[2 * j + 1]
+    else:
+        for j in range(total):
+            rf[j], jf[j] = zf[2 * j], zf[2 * j + 1]
+
+
+cdef void _join(cnp.ndarray re, cnp.ndarray im, cnp.ndarray z) noexcept:
+    """The C-contiguous real arrays re and im into the parts of the C-contiguous
+    complex z."""
+    cdef int64_t j, total = cnp.PyArray_SIZE(z)
+    cdef double *zd = <double *>cnp.PyArray_DATA(z)
+    cdef const double *rd = <const double *>cnp.PyArray_DATA(re)
+    cdef const double *id = <const double *>cnp.PyArray_DATA(im)
+    cdef float *zf = <float *>cnp.PyArray_DATA(z)
+    cdef const float *rf = <const float *>cnp.PyArray_DATA(re)
+    cdef const float *jf = <const float *>cnp.PyArray_DATA(im)
+    if cnp.PyArray_TYPE(z) == cnp.NPY_CDOUBLE:
+        for j in range(total):
+            zd[2 * j], zd[2 * j + 1] = rd[j], id[j]
+    else:
+        for j in range(total):
+            zf[2 * j], zf[2 * j + 1] = rf[j], jf[j]
 
 
 cdef object _AS_IS = object()  # _other_form's answer for an input the front door takes as it is
@@ -548,8 +596,9 @@ cdef object _pairs(object input, object output, object weights, object mode, obj
     part and input.imag with its imaginary part (0), so this applies where
     the two read the same values outside the input: a mode other than
     'constant' and 'grid-constant', or cval +0. _AS_IS where it does not
-    apply (a complex input in another layout is first copied; other outputs
-    and cvals go to _other_form); None where the front door declines."""
+    apply (other outputs and cvals go to _other_form); None where the front
+    door declines. A complex input in another layout or byte order is first
+    copied into a C-contiguous scratch array."""
     cdef int ct = _complex_input(input)
     if ct < 0 or (output is not None and type(output) is not cnp.ndarray):
         return _AS_IS
@@ -566,6 +615,11 @@ cdef object _pairs(object input, object output, object weights, object mode, obj
         y = <cnp.ndarray>output
         if cnp.PyArray_TYPE(y) != ct or not _writes_to(y, x, weights):
             return _AS_IS
+    if not cnp.PyArray_ISCARRAY_RO(x) or not cnp.PyArray_ISNOTSWAPPED(x):
+        copy = _copy_as(x, ct)  # another layout or byte order: a contiguous native copy
+        if copy is None:
+            return None
+        x = <cnp.ndarray>copy
     cdef object real = cnp.PyArray_DescrFromType(cnp.NPY_DOUBLE if ct == cnp.NPY_CDOUBLE
                                                  else cnp.NPY_FLOAT)
     shape = input.shape + (2,)
@@ -599,8 +653,7 @@ cdef object _other_form(object input, object output, object weights, object cval
         return _via_bytes(<cnp.ndarray>input, output, lambda part, out: call(part, out, cval))
     cdef int ct = _complex_input(input)
     if ct >= 0:
-        return _via_parts(<cnp.ndarray>input, ct, output, weights, cval,
-                          lambda part, c: call(part, None, c))
+        return _via_parts(<cnp.ndarray>input, ct, output, weights, cval, call)
     return _AS_IS
 
 
@@ -748,48 +801,109 @@ cdef int _axis_kernel(const fc_axis_params *p, bint f32, const void *x, const do
     return fc_f64_uniform_axis(p, <const double *>x, fill, <double *>y)
 
 
-# Scratch for the separable passes, kept between calls: a two-pass filter of a
-# 512x512 float64 image needs 2 MB of it, and memory the C library returns to the
-# system after each call is page-faulted in again by the next (several times the
-# filter's own time on a virtual machine). At most two blocks of up to SCRATCH_MAX
-# bytes are kept; only code holding the GIL takes or gives them back, and a block
-# taken is the caller's alone while it runs without the GIL.
-DEF SCRATCH_MAX = 8 << 20
-cdef void *_kept[2]
-cdef size_t _kept_bytes[2]
+# Scratch kept between calls: for the separable passes' intermediate results,
+# integers read as doubles, and the copies of inputs in another layout or of a
+# complex input's parts (_scratch_like). A two-pass filter of a 512x512 float64
+# image needs 2 MB of it, and memory the C library returns to the system after
+# each call is page-faulted in again by the next (several times the filter's
+# own time on a virtual machine). At most SCRATCH_SLOTS blocks of up to
+# SCRATCH_MAX bytes, SCRATCH_TOTAL in all, are kept; only code holding the GIL
+# takes or gives them back, and a block taken is the taker's alone until given
+# back.
+DEF SCRATCH_MIN = 64 << 10
+DEF SCRATCH_MAX = 32 << 20
+DEF SCRATCH_TOTAL = 64 << 20
+DEF SCRATCH_SLOTS = 4
+cdef void *_kept[SCRATCH_SLOTS]
+cdef size_t _kept_bytes[SCRATCH_SLOTS]
+cdef size_t _kept_total = 0
 
 
 cdef void *_take(size_t nbytes, size_t *got):
-    """A scratch block of at least nbytes (its size in *got), or NULL."""
-    cdef int i
+    """A scratch block of at least nbytes (its size in *got): the smallest kept
+    one that is large enough, else a new one; NULL if there is no memory."""
+    global _kept_total
+    cdef int i, best = -1
     cdef void *p
-    for i in range(2):
-        if _kept[i] != NULL and _kept_bytes[i] >= nbytes:
-            p, got[0] = _kept[i], _kept_bytes[i]
-            _kept[i] = NULL
-            return p
+    for i in range(SCRATCH_SLOTS):
+        if _kept[i] != NULL and _kept_bytes[i] >= nbytes and (
+                best < 0 or _kept_bytes[i] < _kept_bytes[best]):
+            best = i
+    if best >= 0:
+        p, got[0] = _kept[best], _kept_bytes[best]
+        _kept[best] = NULL
+        _kept_total -= got[0]
+        return p
     got[0] = nbytes
-    return malloc(nbytes if nbytes else 1)
+    if posix_memalign(&p, 64, nbytes if nbytes else 1) != 0:
+        return NULL
+    return p
 
 
 cdef void _give(void *p, size_t nbytes):
-    """Back to the kept blocks if it is small enough and there is room (or it is
-    larger than a kept one, which it replaces), else freed."""
-    cdef int i, smallest = 0
+    """Back to the kept blocks if it is small enough and there is room, putting
+    out smaller kept blocks to make room; else freed."""
+    global _kept_total
+    cdef int i, slot
     if p == NULL:
         return
-    if nbytes <= SCRATCH_MAX:
-        for i in range(2):
+    if nbytes > SCRATCH_MAX:
+        free(p)
+        return
+    while True:
+        slot = -1
+        for i in range(SCRATCH_SLOTS):
             if _kept[i] == NULL:
-                _kept[i], _kept_bytes[i] = p, nbytes
-                return
-            if _kept_bytes[i] < _kept_bytes[smallest]:
-                smallest = i
-        if _kept_bytes[smallest] < nbytes:
-            free(_kept[smallest])
-            _kept[smallest], _kept_bytes[smallest] = p, nbytes
+                slot = i
+                break
+        if slot >= 0 and _kept_total + nbytes <= SCRATCH_TOTAL:
+            _kept[slot], _kept_bytes[slot] = p, nbytes
+            _kept_total += nbytes
             return
-    free(p)
+        slot = -1  # no room: put out the smallest kept block if it is smaller than p
+        for i in range(SCRATCH_SLOTS):
+            if _kept[i] != NULL and _kept_bytes[i] < nbytes and (
+                    slot < 0 or _kept_bytes[i] < _kept_bytes[slot]):
+                slot = i
+        if slot < 0:
+            free(p)
+            return
+        free(_kept[slot])
+        _kept[slot] = NULL
+        _kept_total -= _kept_bytes[slot]
+
+
+cdef class _Lent:
+    """The owner (base) of an array in a kept scratch block: gives the block
+    back when the array goes."""
+    cdef void *block
+    cdef size_t nbytes
+
+    def __dealloc__(self):
+        _give(self.block, self.nbytes)
+
+
+cdef object _scratch_like(cnp.ndarray x, int t):
+    """A C-contiguous array of x's shape and type t in a kept scratch block,
+    which goes back to the kept blocks with the array (below SCRATCH_MIN
+    bytes, a new array: NumPy's allocator serves those from its heap without
+    page faults); None if there is no memory."""
+    cdef size_t nbytes = <size_t>cnp.PyArray_SIZE(x) * <size_t>cnp.PyArray_DescrFromType(t).itemsize
+    if nbytes < SCRATCH_MIN:
+        try:
+            return _empty_like(x, t)
+        except MemoryError:
+            return None
+    cdef size_t got = 0
+    cdef void *p = _take(nbytes, &got)
+    if p == NULL:
+        return None
+    cdef _Lent owner = _Lent.__new__(_Lent)
+    owner.block, owner.nbytes = p, got
+    cdef cnp.ndarray arr = cnp.PyArray_SimpleNewFromData(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x),
+                                                         t, p)
+    cnp.set_array_base(arr, owner)
+    return arr
 
 
 cdef int _step(int kt, const void *src, void *dst, cnp.ndarray x, object weights, int64_t m, int axis,
