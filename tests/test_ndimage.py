@@ -841,16 +841,18 @@ def test_complex_one_d_filters_read_both_parts_in_place(monkeypatch, rng, dtype)
 
 def test_large_inputs_in_other_forms_through_kept_scratch(rng):
     """Inputs whose copies or parts are large enough for the kept scratch
-    blocks (integer and float arrays in another layout, complex arrays in any
-    layout, through the 1-D and N-d filters), at sizes that grow, shrink and
-    grow again so the blocks are reused, taken over and put out: SciPy's bits
-    every time, results in memory of their own (or `output`), inputs
-    untouched."""
+    blocks (integer and float arrays in another layout, transposed ones by the
+    blocked transpose, complex arrays in any layout, through the 1-D and N-d
+    filters), at sizes that grow, shrink and grow again so the blocks are
+    reused, taken over and put out: SciPy's bits every time, results in memory
+    of their own (or `output`), inputs untouched."""
     sides = (96, 160, 64, 200, 96)
-    for side, dtype in itertools.product(sides, ("int16", "float32", "complex128", "complex64")):
-        base = rng.standard_normal((side, side)) * 50
+    dtypes = ("uint8", "int16", "float32", "float64", "complex128", "complex64")
+    for side, dtype in itertools.product(sides, dtypes):
+        shape = (side, side + 37)  # the transposed form: Fortran order, not square
+        base = rng.standard_normal(shape) * 50
         if dtype.startswith("complex"):
-            base = base + 1j * rng.standard_normal((side, side))
+            base = base + 1j * rng.standard_normal(shape)
         base = base.astype(dtype)
         for layout, x in (("transposed", base.T), ("strided", np.repeat(base, 2, axis=0)[::2]),
                           ("contiguous", base), ("big-endian", base.astype(base.dtype.newbyteorder(">")))):

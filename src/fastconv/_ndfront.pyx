@@ -9,7 +9,9 @@ skip that here:
 - `input` an ndarray (exact type) of float64, float32 or an integer type,
   1 to 64 dimensions, none empty; in another layout or byte order it is
   first copied C-contiguous and native, as the general path copies it
-  (integers straight to float64, with their dtype as the output's).
+  (integers straight to float64, with their dtype as the output's; a 2-D
+  array in Fortran order by a blocked transpose in its own dtype). Copies of
+  64 KiB and more live in scratch blocks kept between calls.
   Integers are read as doubles and the results stored back as SciPy's C
   loops store them (`_store`), after every pass of a separable filter as
   SciPy stores each pass into the output;
@@ -106,6 +108,69 @@ cdef object _copy_as(cnp.ndarray a, int t):
     return copy
 
 
+DEF TILE = 32  # the blocked transpose's tile side
+
+
+ctypedef fused word:  # elements moved as their bytes, by size
+    uint8_t
+    uint16_t
+    uint32_t
+    uint64_t
+
+
+cdef void _transpose(const word *x, word *y, int64_t rows, int64_t cols) noexcept nogil:
+    """y (rows x cols, C order) from x, the same matrix in Fortran order
+    (element (i, j) at x[i + j * rows]), a TILE x TILE tile at a time through a
+    local copy: the tile's column pieces are read once each and its row
+    pieces written once each, so strides of a power of two (the cache's
+    sets) cost no re-reads."""
+    cdef word tile[TILE * TILE]
+    cdef int64_t i0, j0, i, j, ni, nj
+    for j0 in range(0, cols, TILE):
+        nj = min(TILE, cols - j0)
+        for i0 in range(0, rows, TILE):
+            ni = min(TILE, rows - i0)
+            for j in range(nj):
+                for i in range(ni):
+                    tile[j * TILE + i] = x[i0 + i + (j0 + j) * rows]
+            for i in range(ni):
+                for j in range(nj):
+                    y[(i0 + i) * cols + j0 + j] = tile[j * TILE + i]
+
+
+cdef inline bint _fortran_2d(cnp.ndarray a) noexcept:
+    """A native 2-D array in Fortran order (a transposed C array), which NumPy
+    copies to C order element by element down its columns, several times
+    slower than a blocked transpose."""
+    return (cnp.PyArray_NDIM(a) == 2 and cnp.PyArray_IS_F_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)
+            and cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_DIM(a, 0) > 1 and cnp.PyArray_DIM(a, 1) > 1)
+
+
+cdef object _transposed(cnp.ndarray a):
+    """The C-contiguous copy, in kept scratch, of a Fortran-order 2-D array
+    (_fortran_2d) of 1, 2, 4 or 8-byte elements; None for other sizes or if
+    there is no memory."""
+    cdef int64_t rows = cnp.PyArray_DIM(a, 0), cols = cnp.PyArray_DIM(a, 1)
+    cdef int size = cnp.PyArray_ITEMSIZE(a)
+    if size != 1 and size != 2 and size != 4 and size != 8:
+        return None
+    y = _scratch_like(a, cnp.PyArray_TYPE(a))
+    if y is None:
+        return None
+    cdef const void *x = cnp.PyArray_DATA(a)
+    cdef void *out = cnp.PyArray_DATA(<cnp.ndarray>y)
+    with nogil:
+        if size == 1:
+            _transpose(<const uint8_t *>x, <uint8_t *>out, rows, cols)
+        elif size == 2:
+            _transpose(<const uint16_t *>x, <uint16_t *>out, rows, cols)
+        elif size == 4:
+            _transpose(<const uint32_t *>x, <uint32_t *>out, rows, cols)
+        else:
+            _transpose(<const uint64_t *>x, <uint64_t *>out, rows, cols)
+    return y
+
+
 cdef object _as_carray(object a):
     """An ndarray (exact type) of float32, float64 or an integer dtype, 1 to
     FC_ND_MAX_DIMS axes, in another layout or byte order (a channel of an RGB
@@ -120,7 +185,7 @@ cdef object _as_carray(object a):
     cdef int t = cnp.PyArray_TYPE(arr)
     if not (t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT or _is_int(t)) or not _sizes_ok(arr):
         return a
-    copy = _copy_as(arr, t)
+    copy = _transposed(arr) if _fortran_2d(arr) else _copy_as(arr, t)
     return a if copy is None else copy
 
 
@@ -128,13 +193,16 @@ cdef object _strided_ints(object a):
     """An integer ndarray (exact type) in another layout or byte order (one
     channel of an RGB image, say) as the C-contiguous float64 array of its
     values, in one strided cast: what the kernels read it as, a pass sooner
-    than a contiguous copy then its doubles. None for anything else."""
+    than a contiguous copy then its doubles. None for anything else, and for a
+    2-D array in Fortran order (_as_carray transposes it)."""
     if type(a) is not cnp.ndarray:
         return None
     cdef cnp.ndarray arr = <cnp.ndarray>a
     if ((cnp.PyArray_ISCARRAY_RO(arr) and cnp.PyArray_ISNOTSWAPPED(arr))
             or not _is_int(cnp.PyArray_TYPE(arr)) or not _sizes_ok(arr)):
         return None
+    if _fortran_2d(arr):
+        return None  # _as_carray's transposed copy, a pass cheaper than doubles in another order
     return _copy_as(arr, cnp.NPY_DOUBLE)
 
 
