@@ -118,21 +118,26 @@ static void LOCAL(axis_columns)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_
     c->runsum((size_t)cols, acc, s->rows[i + m - 1], s->rows[i - 1], (double)m, y + i * ld);
 }
 
-/* Window rows [g0, g0 + len) of the group at x (rows of `in` values, n of
- * them), the boundary rule applied, into buf; rows [lo, hi) lie inside. */
-static void LOCAL(axis_window)(const fc_axis_ctx *c, const T *x, int64_t g0, int64_t len,
-                               int64_t lo, int64_t hi, T *buf) {
+/* Row g of the extended axis of the group at x (`in` values; fill values
+ * outside) into dst. */
+static inline void LOCAL(axis_row)(const fc_axis_ctx *c, const T *x, int64_t g, T *dst) {
   const fc_axis_params *p = c->p;
-  const int64_t in = p->inner;
-  for (int64_t i = 0; i < len; i++) {
-    if (i == lo && hi > lo) {
-      memcpy(buf + lo * in, x + (g0 + lo) * in, (size_t)((hi - lo) * in) * sizeof(T));
-      i = hi - 1;
-      continue;
-    }
-    const int64_t r = fc_boundary_map(g0 + i, p->n, p->boundary);
-    for (int64_t k = 0; k < in; k++) buf[i * in + k] = r < 0 ? c->fill : x[r * in + k];
+  const int64_t r = fc_boundary_map(g, p->n, p->boundary);
+  if (p->inner == 1) {
+    dst[0] = r < 0 ? c->fill : x[r];
+    return;
   }
+  for (int64_t k = 0; k < p->inner; k++) dst[k] = r < 0 ? c->fill : x[r * p->inner + k];
+}
+
+/* Window rows [g0, g0 + len) of the group at x, the boundary rule applied,
+ * into buf; rows [lo, hi) lie inside. */
+static inline void LOCAL(axis_window)(const fc_axis_ctx *c, const T *x, int64_t g0, int64_t len,
+                                      int64_t lo, int64_t hi, T *buf) {
+  const int64_t in = c->p->inner;
+  for (int64_t i = 0; i < lo; i++) LOCAL(axis_row)(c, x, g0 + i, buf + i * in);
+  if (hi > lo) memcpy(buf + lo * in, x + (g0 + lo) * in, (size_t)((hi - lo) * in) * sizeof(T));
+  for (int64_t i = hi; i < len; i++) LOCAL(axis_row)(c, x, g0 + i, buf + i * in);
 }
 
 /* Along lines: outputs [j0, j1) of the `inner` lines of x[a], correlation.
@@ -144,12 +149,22 @@ static void LOCAL(axis_window)(const fc_axis_ctx *c, const T *x, int64_t g0, int
  * lies inside x[a] read it in place; those at the edges read a copy with
  * the boundary rule applied (up to FC_AXIS_SHORT values read one copy of
  * their whole window: one kernel call instead of three). */
-static void LOCAL(axis_line_correlate)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t a,
+static inline void LOCAL(axis_line_correlate)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t a,
                                        int64_t j0, int64_t j1) {
   const fc_axis_params *p = c->p;
   const int64_t n = p->n, m = p->m, in = p->inner;
   const T *x = c->x + a * n * in;
   T *y = c->y + a * n * in;
+  if (in == 1 && j1 - j0 <= FC_AXIS_SHORT) { /* a short contiguous line: its window copied once */
+    const int64_t g0 = j0 - p->pad, len = j1 - j0 + m - 1;
+    const int64_t lo = fc_min64(fc_max64(-g0, 0), len), hi = fc_max64(fc_min64(n - g0, len), lo);
+    for (int64_t i = 0; i < lo; i++) s->buf[i] = LOCAL(axis_at)(p, x, 1, c->fill, g0 + i);
+    if (hi > lo) memcpy(s->buf + lo, x + g0 + lo, (size_t)(hi - lo) * sizeof(T));
+    for (int64_t i = hi; i < len; i++) s->buf[i] = LOCAL(axis_at)(p, x, 1, c->fill, g0 + i);
+    for (int64_t t = 0; t < m; t++) s->rows[t] = s->buf + t;
+    c->line((size_t)(j1 - j0), (size_t)m, s->rows, c->w, c->sym, y + j0);
+    return;
+  }
   if (in < FC_AXIS_MIN_INNER && (j1 - j0) * in <= FC_AXIS_SHORT) { /* the window copied once */
     const int64_t g0 = j0 - p->pad, len = j1 - j0 + m - 1;
     const int64_t lo = fc_min64(fc_max64(-g0, 0), len), hi = fc_max64(fc_min64(n - g0, len), lo);
