@@ -43,6 +43,7 @@ are the same bits. Every other call, and any kernel error, returns None: the cal
 takes the general path, which raises SciPy's exceptions for bad input.
 Nothing here raises for a user's argument.
 """
+cimport cython
 cimport numpy as cnp
 from libc.float cimport DBL_EPSILON
 from libc.math cimport copysign, fabs, isfinite
@@ -941,6 +942,7 @@ cdef void _give(void *p, size_t nbytes):
         _kept_total -= _kept_bytes[slot]
 
 
+@cython.auto_pickle(False)
 cdef class _Lent:
     """The owner (base) of an array in a kept scratch block: gives the block
     back when the array goes."""
