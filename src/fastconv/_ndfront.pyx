@@ -1119,19 +1119,28 @@ cdef inline int _axis(object axis, int nd):
     return <int>(a + nd if a < 0 else a)
 
 
+cdef object _axis_other_form(object input, object output, object weights, object mode,
+                             object cval, object axis, object call):
+    """_other_form for the front doors of one axis (correlate1d,
+    uniform_filter1d), `call(x, out, axis, cval)` being the front door's own
+    call: a complex input first as its real view (_pairs, along the same axis
+    made non-negative). _AS_IS for an input the front door takes as it is;
+    None where it declines."""
+    if _complex_input(input) >= 0:
+        along = _axis_of(axis, cnp.PyArray_NDIM(<cnp.ndarray>input))
+        if along is None:
+            return None
+        got = _pairs(input, output, weights, mode, cval, lambda x, out: call(x, out, along, cval))
+        if got is not _AS_IS:
+            return got
+    return _other_form(input, output, weights, cval, lambda x, out, c: call(x, out, axis, c))
+
+
 def correlate1d(input, weights, axis, output, mode, cval, origin, bint convolution):
     """ndimage.correlate1d (or convolve1d) for the common case; else None."""
     if _input_type(input) < 0:
-        got = _AS_IS
-        if _complex_input(input) >= 0:
-            along = _axis_of(axis, cnp.PyArray_NDIM(<cnp.ndarray>input))
-            if along is None:
-                return None
-            got = _pairs(input, output, weights, mode, cval, lambda x, out: correlate1d(
-                x, weights, along, out, mode, cval, origin, convolution))
-        if got is _AS_IS:
-            got = _other_form(input, output, weights, cval, lambda x, out, c: correlate1d(
-                x, weights, axis, out, mode, c, origin, convolution))
+        got = _axis_other_form(input, output, weights, mode, cval, axis, lambda x, out, a, c:
+                               correlate1d(x, weights, a, out, mode, c, origin, convolution))
         if got is not _AS_IS:
             return got
     cdef int t, code
@@ -1159,16 +1168,8 @@ def correlate1d(input, weights, axis, output, mode, cval, origin, bint convoluti
 def uniform_filter1d(input, size, axis, output, mode, cval, origin):
     """ndimage.uniform_filter1d for the common case; else None."""
     if _input_type(input) < 0:
-        got = _AS_IS
-        if _complex_input(input) >= 0:
-            along = _axis_of(axis, cnp.PyArray_NDIM(<cnp.ndarray>input))
-            if along is None:
-                return None
-            got = _pairs(input, output, None, mode, cval, lambda x, out: uniform_filter1d(
-                x, size, along, out, mode, cval, origin))
-        if got is _AS_IS:
-            got = _other_form(input, output, None, cval, lambda x, out, c: uniform_filter1d(
-                x, size, axis, out, mode, c, origin))
+        got = _axis_other_form(input, output, None, mode, cval, axis, lambda x, out, a, c:
+                               uniform_filter1d(x, size, a, out, mode, c, origin))
         if got is not _AS_IS:
             return got
     cdef int t, code
