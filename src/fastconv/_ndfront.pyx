@@ -109,6 +109,14 @@ cdef object _copy_as(cnp.ndarray a, int t):
     return copy
 
 
+cdef object _native_c(cnp.ndarray a, int t):
+    """a itself if it is C-contiguous and native, else its values copied so
+    (_copy_as, type t); None if there is no memory."""
+    if cnp.PyArray_ISCARRAY_RO(a) and cnp.PyArray_ISNOTSWAPPED(a):
+        return a
+    return _copy_as(a, t)
+
+
 DEF TILE = 32  # the blocked transpose's tile side
 
 
@@ -585,33 +593,37 @@ cdef object _via_parts(cnp.ndarray x, int ct, object output, object weights, obj
     if type(cval) is not float and type(cval) is not int:
         return None
     cdef int rt = cnp.NPY_DOUBLE if ct == cnp.NPY_CDOUBLE else cnp.NPY_FLOAT
-    cdef cnp.ndarray y
-    if output is None:
-        y = _empty_like(x, ct)
-    elif type(output) is cnp.ndarray:
-        y = <cnp.ndarray>output
-        if cnp.PyArray_TYPE(y) != ct or not _writes_to(y, x, weights):
-            return None
-    else:
-        return None  # a dtype: SciPy's complex promotion and warnings are the general path's
+    y = _complex_out(x, ct, output, weights)
+    if y is None:
+        return None
     re, im = _scratch_like(x, rt), _scratch_like(x, rt)
     if re is None or im is None:
         return None
-    if cnp.PyArray_ISCARRAY_RO(x) and cnp.PyArray_ISNOTSWAPPED(x):
-        _split(x, <cnp.ndarray>re, <cnp.ndarray>im)
-    else:  # another layout or byte order: a contiguous native copy first
-        dense = _copy_as(x, ct)
-        if dense is None:
-            return None
-        _split(<cnp.ndarray>dense, <cnp.ndarray>re, <cnp.ndarray>im)
-        dense = None
+    dense = _native_c(x, ct)  # another layout or byte order: a contiguous native copy first
+    if dense is None:
+        return None
+    _split(<cnp.ndarray>dense, <cnp.ndarray>re, <cnp.ndarray>im)
+    dense = None
     # each part's result into the other part's scratch once that is read:
     # the real part's into a third array, the imaginary part's into re
     result = _scratch_like(x, rt)
     if result is None or run(re, result, cval) is None or run(im, re, 0.0) is None:
         return None
-    _join(<cnp.ndarray>result, <cnp.ndarray>re, y)
+    _join(<cnp.ndarray>result, <cnp.ndarray>re, <cnp.ndarray>y)
     return y
+
+
+cdef object _complex_out(cnp.ndarray x, int ct, object output, object weights):
+    """Where a complex result of input x (type ct) goes: a new array for output
+    None; `output` itself where it is an ndarray of type ct the kernels may
+    write (_writes_to); else None (a dtype: SciPy's complex promotion and
+    warnings are the general path's)."""
+    if output is None:
+        return _empty_like(x, ct)
+    if (type(output) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>output) == ct
+            and _writes_to(<cnp.ndarray>output, x, weights)):
+        return output
+    return None
 
 
 cdef void _split(cnp.ndarray z, cnp.ndarray re, cnp.ndarray im) noexcept:
@@ -669,7 +681,7 @@ cdef object _pairs(object input, object output, object weights, object mode, obj
     door declines. A complex input in another layout or byte order is first
     copied into a C-contiguous scratch array."""
     cdef int ct = _complex_input(input)
-    if ct < 0 or (output is not None and type(output) is not cnp.ndarray):
+    if ct < 0:
         return _AS_IS
     cdef int code = _mode(mode)
     cdef double fill
@@ -677,18 +689,12 @@ cdef object _pairs(object input, object output, object weights, object mode, obj
         return _AS_IS
     if code == FC_BOUNDARY_FILL and not (fill == 0.0 and copysign(1.0, fill) > 0):
         return _AS_IS
-    cdef cnp.ndarray x = <cnp.ndarray>input, y
-    if output is None:
-        y = _empty_like(x, ct)
-    else:
-        y = <cnp.ndarray>output
-        if cnp.PyArray_TYPE(y) != ct or not _writes_to(y, x, weights):
-            return _AS_IS
-    if not cnp.PyArray_ISCARRAY_RO(x) or not cnp.PyArray_ISNOTSWAPPED(x):
-        copy = _copy_as(x, ct)  # another layout or byte order: a contiguous native copy
-        if copy is None:
-            return None
-        x = <cnp.ndarray>copy
+    y = _complex_out(<cnp.ndarray>input, ct, output, weights)
+    if y is None:
+        return _AS_IS
+    x = _native_c(<cnp.ndarray>input, ct)  # another layout or byte order: a contiguous native copy
+    if x is None:
+        return None
     cdef object real = cnp.PyArray_DescrFromType(cnp.NPY_DOUBLE if ct == cnp.NPY_CDOUBLE
                                                  else cnp.NPY_FLOAT)
     shape = input.shape + (2,)
@@ -707,11 +713,11 @@ cdef object _other_form(object input, object output, object weights, object cval
     """An input a front door takes only in another form, run in that form by
     `call(x, out, cval)`, the front door's own call on x into `out` with `cval`:
     integers in another layout or byte order as their doubles (_strided_ints;
-    by default into the input's dtype), floats and complex in another layout or
-    byte order as their C-contiguous native copy (_as_carray), bool as its bytes
-    (_via_bytes), complex as its two real parts (_via_parts, `weights` the
-    caller's real weights or None). _AS_IS for any other input: the front door
-    goes on with it as it is."""
+    by default into the input's dtype), floats, and integers in Fortran order,
+    as their C-contiguous native copy (_as_carray), bool as its bytes
+    (_via_bytes), complex in any layout as its two real parts (_via_parts,
+    `weights` the caller's real weights or None). _AS_IS for any other input:
+    the front door goes on with it as it is."""
     doubles = _strided_ints(input)
     if doubles is not None:
         return call(doubles, _int_result(input, output), cval)
@@ -1119,6 +1125,14 @@ cdef inline int _axis(object axis, int nd):
     return <int>(a + nd if a < 0 else a)
 
 
+cdef object _view_or_other_form(object input, object output, object weights, object mode,
+                                object cval, object view_call, object call):
+    """For the 1-D front doors: a complex input as its real view
+    (`_pairs(..., view_call)`) where that applies, else _other_form(..., call)."""
+    got = _pairs(input, output, weights, mode, cval, view_call)
+    return got if got is not _AS_IS else _other_form(input, output, weights, cval, call)
+
+
 cdef object _axis_other_form(object input, object output, object weights, object mode,
                              object cval, object axis, object call):
     """_other_form for the front doors of one axis (correlate1d,
@@ -1126,14 +1140,14 @@ cdef object _axis_other_form(object input, object output, object weights, object
     call: a complex input first as its real view (_pairs, along the same axis
     made non-negative). _AS_IS for an input the front door takes as it is;
     None where it declines."""
+    along = axis
     if _complex_input(input) >= 0:
         along = _axis_of(axis, cnp.PyArray_NDIM(<cnp.ndarray>input))
         if along is None:
             return None
-        got = _pairs(input, output, weights, mode, cval, lambda x, out: call(x, out, along, cval))
-        if got is not _AS_IS:
-            return got
-    return _other_form(input, output, weights, cval, lambda x, out, c: call(x, out, axis, c))
+    return _view_or_other_form(input, output, weights, mode, cval,
+                               lambda x, out: call(x, out, along, cval),
+                               lambda x, out, c: call(x, out, axis, c))
 
 
 def correlate1d(input, weights, axis, output, mode, cval, origin, bint convolution):
@@ -1201,11 +1215,9 @@ def separable(input, output, mode, cval, list passes):
     array) or (None, size, origin) for a running mean; axis i is the i-th entry.
     Entries that SciPy skips (sigma <= 1e-15, size <= 1) are None. Else None."""
     if _input_type(input) < 0:
-        got = _pairs(input, output, None, mode, cval, lambda x, out: separable(
-            x, out, mode, cval, passes + [None]))
-        if got is _AS_IS:
-            got = _other_form(input, output, None, cval, lambda x, out, c: separable(
-                x, out, mode, c, passes))
+        got = _view_or_other_form(input, output, None, mode, cval,
+                                  lambda x, out: separable(x, out, mode, cval, passes + [None]),
+                                  lambda x, out, c: separable(x, out, mode, c, passes))
         if got is not _AS_IS:
             return got
     cdef int t = _input_type(input)
