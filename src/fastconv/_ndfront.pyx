@@ -51,9 +51,6 @@ from libc.stdint cimport (INT64_MIN, int8_t, int16_t, int32_t, int64_t, uint8_t,
                           uint32_t, uint64_t)
 from libc.stdlib cimport free, malloc
 
-cdef extern from "stdlib.h" nogil:
-    int posix_memalign(void **memptr, size_t alignment, size_t size)
-
 cnp.import_array()
 
 from fastconv._capi cimport *
@@ -910,9 +907,7 @@ cdef void *_take(size_t nbytes, size_t *got):
         _kept_total -= got[0]
         return p
     got[0] = nbytes
-    if posix_memalign(&p, 64, nbytes if nbytes else 1) != 0:
-        return NULL
-    return p
+    return malloc(nbytes if nbytes else 1)
 
 
 cdef void _give(void *p, size_t nbytes):
