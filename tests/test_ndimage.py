@@ -388,6 +388,21 @@ def test_gaussian_and_uniform_filters_along_axes(rng):
               mode=list(MODES[3:3 + n]), what=f"axes={axes}")
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32", "uint8"])
+def test_running_mean_along_long_lines(dtype, rng):
+    """uniform_filter1d along contiguous lines adds up several lines' sums side
+    by side, a block of outputs at a time: lines of many blocks, line counts
+    that are not multiples of eight or four, windows longer than a block or
+    than the line, any mode and origin, each output with SciPy's bits."""
+    for lines, n in [(1, 1), (3, 5), (13, 600), (21, 257), (9, 1500), (1, 3000)]:
+        x = random_array(rng, (lines, n), dtype, **INTEGERS)
+        for size in (1, 2, 3, 8, 300, 2 * n + 1):
+            mode = MODES[int(rng.integers(len(MODES)))]
+            origin = int(rng.integers(-(size // 2), size - size // 2))
+            check("uniform_filter1d", x, size, axis=-1, mode=mode, cval=0.75, origin=origin,
+                  what=f"{dtype}{x.shape} size={size} {mode} origin={origin}")
+
+
 def test_sigma_and_size_that_skip_axes():
     """SciPy skips axes with sigma <= 1e-15 (negative sigma too) and size <= 1,
     and then copies the input into the output."""

@@ -257,6 +257,18 @@ def _runsum(k, rng):
     return len(_lengths(k))
 
 
+def _runmean(k, rng):
+    dt = k["dtype"]
+    for n in _lengths(k):
+        sums = rng.standard_normal(n + 1) * 1e3
+        y = np.full(n + 1, 4.0, dt)
+        _kernels.ukernel_run(k["index"], (n, 7.0), [sums, y])
+        want = (sums[:n] / 7.0).astype(dt)  # one division in double, then the cast
+        assert np.array_equal(y[:n], want), f"{k['name']} n={n}"
+        assert y[n] == 4.0, f"{k['name']} n={n} wrote past the end"
+    return len(_lengths(k))
+
+
 # ---- max-pool: window, output width, channels --------------------------------------------
 
 
@@ -457,6 +469,7 @@ CHECKS = {
     "gemm": _gemm, "igemm": _igemm, "gemv": _gemv,
     "relu": _relu, "relu_bwd": _relu_bwd, "adam": _adam,
     "correlate": _correlate, "ndcorrelate": _correlate, "ndline": _ndline, "runsum": _runsum,
+    "runmean": _runmean,
     "maxpool_row": _maxpool, "maxpool_nhwc": _maxpool, "maxpool_code": _maxpool, "unpool_code": _unpool,
     "convpool": _convpool, "convpool_wgrad": _convpool_wgrad,
 }

@@ -74,10 +74,11 @@ static void fc_build(fc_ukernel_table *t, fc_isa isa) {
   FC_AT(isa) t->dtype##_correlate = fc_##dtype##_correlate_ukernel_##mr##x##nr##__##isa;
 #define FC_ADAM(dtype, ctype, isa) FC_AT(isa) t->dtype##_adam = fc_##dtype##_adam_ukernel__##isa;
 #define FC_GEMV(dtype, ctype, isa) FC_AT(isa) t->dtype##_gemv = fc_##dtype##_gemv_ukernel__##isa;
-#define FC_NDIMAGE(dtype, ctype, isa)                         \
-  FC_AT(isa) {                                              \
-    t->dtype##_ndline = fc_##dtype##_ndline_ukernel__##isa; \
-    t->dtype##_runsum = fc_##dtype##_runsum_ukernel__##isa; \
+#define FC_NDIMAGE(dtype, ctype, isa)                           \
+  FC_AT(isa) {                                                \
+    t->dtype##_ndline = fc_##dtype##_ndline_ukernel__##isa;   \
+    t->dtype##_runsum = fc_##dtype##_runsum_ukernel__##isa;   \
+    t->dtype##_runmean = fc_##dtype##_runmean_ukernel__##isa; \
   }
 #define FC_NDIMAGE_ACC(isa) FC_AT(isa) t->f64_ndcorrelate = fc_f64_ndcorrelate_ukernel__##isa;
 #define FC_PROBE(dtype, ctype, isa, chains, lanes) \
@@ -209,11 +210,13 @@ fc_isa fc_current_isa(void) { return fc_table()->isa; }
   FC_INFO(fc_##dtype##_adam_ukernel__##isa, "adam", "adam", dtype, isa, 0, 0, 0.0, FC_SLOT(dtype##_adam))
 #define FC_GEMV(dtype, ctype, isa) \
   FC_INFO(fc_##dtype##_gemv_ukernel__##isa, "gemv", "gemv", dtype, isa, 0, 0, 0.0, FC_SLOT(dtype##_gemv))
-#define FC_NDIMAGE(dtype, ctype, isa)                                                     \
-  FC_INFO(fc_##dtype##_ndline_ukernel__##isa, "ndimage", "ndline", dtype, isa, 0, 0, 0.0, \
-          FC_SLOT(dtype##_ndline))                                                        \
-  FC_INFO(fc_##dtype##_runsum_ukernel__##isa, "ndimage", "runsum", dtype, isa, 0, 0, 0.0, \
-          FC_SLOT(dtype##_runsum))
+#define FC_NDIMAGE(dtype, ctype, isa)                                                       \
+  FC_INFO(fc_##dtype##_ndline_ukernel__##isa, "ndimage", "ndline", dtype, isa, 0, 0, 0.0,   \
+          FC_SLOT(dtype##_ndline))                                                          \
+  FC_INFO(fc_##dtype##_runsum_ukernel__##isa, "ndimage", "runsum", dtype, isa, 0, 0, 0.0,   \
+          FC_SLOT(dtype##_runsum))                                                          \
+  FC_INFO(fc_##dtype##_runmean_ukernel__##isa, "ndimage", "runmean", dtype, isa, 0, 0, 0.0, \
+          FC_SLOT(dtype##_runmean))
 #define FC_NDIMAGE_ACC(isa)                                                              \
   FC_INFO(fc_f64_ndcorrelate_ukernel__##isa, "ndimage", "ndcorrelate", f64, isa, 0, 0, 0.0, \
           FC_SLOT(f64_ndcorrelate))

@@ -5,7 +5,9 @@
 #define T float
 #define NDLINE_UKERNEL fc_f32_ndline_ukernel
 #define RUNSUM_UKERNEL fc_f32_runsum_ukernel
+#define RUNMEAN_UKERNEL fc_f32_runmean_ukernel
 #define TABLE_NDLINE f32_ndline
 #define TABLE_RUNSUM f32_runsum
+#define TABLE_RUNMEAN f32_runmean
 #define LOCAL(x) fc_f32_##x
 #include "filter1d-template.h"

@@ -13,9 +13,11 @@
  *   together with its taps inner apart (axis_line_correlate); the window
  *   of outputs that lies inside x is read in place and a copy with the
  *   boundary rule applied at the edges. The running sum, sequential along a
- *   line, takes up to LANES lines at a time, transposed RUN outputs at a
- *   time into a scratch block so that its kernel runs across the lines (one
- *   line alone runs a scalar loop).
+ *   line, takes up to LANES lines at a time, RUN outputs at a time:
+ *   contiguous lines add up eight (or four) lines' sums side by side in
+ *   registers and divide them in a vector kernel (axis_line_uniform); strided
+ *   lines are transposed into a scratch block so that the runsum kernel runs
+ *   across them (axis_strided_uniform; one line alone runs a scalar loop).
  * Tasks are spread over the pool's threads above the serial threshold; every
  * output is computed the same way whatever the split, so the bits never
  * depend on the thread count.
@@ -23,9 +25,11 @@
  * Included once by f32-filter1d.c and by f64-filter1d.c, which define the
  * entry points' full names CORRELATE_AXIS (fc_f32_correlate_axis,
  * fc_f64_correlate_axis) and UNIFORM_AXIS (fc_f32_uniform_axis, ...), T
- * (float, double), the microkernels' types NDLINE_UKERNEL and RUNSUM_UKERNEL
- * (fc_f32_ndline_ukernel, fc_f32_runsum_ukernel, ...) and the table's members
- * TABLE_NDLINE and TABLE_RUNSUM (f32_ndline, f32_runsum, ...), and LOCAL(x),
+ * (float, double), the microkernels' types NDLINE_UKERNEL, RUNSUM_UKERNEL and
+ * RUNMEAN_UKERNEL
+ * (fc_f32_ndline_ukernel, fc_f32_runsum_ukernel, fc_f32_runmean_ukernel, ...)
+ * and the table's members TABLE_NDLINE, TABLE_RUNSUM and TABLE_RUNMEAN
+ * (f32_ndline, f32_runsum, f32_runmean, ...), and LOCAL(x),
  * the static helpers' names (fc_f32_##x, fc_f64_##x). The checks, the
  * symmetry test and the task shapes, which do not depend on the dtype, are in
  * filter1d-tiles.h. */
@@ -40,6 +44,7 @@ typedef struct {
   int sym;
   NDLINE_UKERNEL line;
   RUNSUM_UKERNEL runsum;
+  RUNMEAN_UKERNEL runmean;
   fc_axis_tiling tl;
   _Atomic int64_t next;
   atomic_int failed;
@@ -47,35 +52,39 @@ typedef struct {
 
 typedef struct {
   const T **rows; /* row pointers of the extended axis, or the m tap pointers */
-  T *buf, *out;   /* fill row or window copy; transposed outputs */
-  double *acc;
+  T *buf;         /* fill row or window copies */
+  double *acc, *sums; /* the running sums: per column or line; a block of each line's */
 } fc_axis_scratch;
 
 static int LOCAL(axis_scratch_alloc)(const fc_axis_ctx *c, fc_axis_scratch *s) {
   const fc_axis_params *p = c->p;
-  int64_t nrows, nbuf, nout = 0, nacc = 0;
+  int64_t nrows, nbuf, nsums = 0, nacc = 0;
   if (fc_axis_down_columns(p, c->w == NULL)) {
     nrows = p->n + p->m - 1, nbuf = c->tl.cb, nacc = c->w ? 0 : c->tl.cb;
   } else if (c->w) { /* a window copy of a line group's chunk, or a row of fill values */
     nrows = p->m;
     nbuf = p->inner < FC_AXIS_MIN_INNER ? p->inner * (fc_min64(p->n, c->tl.chunk) + p->m - 1)
                                         : p->inner;
-  } else {
-    nrows = 0, nbuf = (FC_AXIS_RUN + p->m) * FC_AXIS_LANES;
-    nout = FC_AXIS_RUN * FC_AXIS_LANES, nacc = FC_AXIS_LANES;
+  } else if (p->inner == 1) { /* window copies at the edges; blocks of running sums */
+    const int64_t run = fc_min64(FC_AXIS_RUN, p->n);
+    nrows = 0, nbuf = (run + p->m) * FC_AXIS_LANES;
+    nsums = run * FC_AXIS_LANES, nacc = FC_AXIS_LANES;
+  } else { /* transposed windows and outputs */
+    nrows = 0, nbuf = (FC_AXIS_RUN + p->m) * FC_AXIS_LANES + FC_AXIS_RUN * FC_AXIS_LANES;
+    nacc = FC_AXIS_LANES;
   }
   s->rows = nrows ? fc_alloc((size_t)nrows * sizeof(T *)) : NULL;
   s->buf = fc_alloc((size_t)nbuf * sizeof(T));
-  s->out = nout ? fc_alloc((size_t)nout * sizeof(T)) : NULL;
+  s->sums = nsums ? fc_alloc((size_t)nsums * sizeof(double)) : NULL;
   s->acc = nacc ? fc_alloc((size_t)nacc * sizeof(double)) : NULL;
-  if ((nrows && !s->rows) || !s->buf || (nout && !s->out) || (nacc && !s->acc)) return 1;
+  if ((nrows && !s->rows) || !s->buf || (nsums && !s->sums) || (nacc && !s->acc)) return 1;
   if (c->w && !fc_axis_down_columns(p, 0) && p->inner >= FC_AXIS_MIN_INNER)
     for (int64_t i = 0; i < nbuf; i++) s->buf[i] = c->fill; /* the edges' row of fill values */
   return 0;
 }
 
 static void LOCAL(axis_scratch_free)(fc_axis_scratch *s) {
-  free((void *)s->rows), free(s->buf), free(s->out), free(s->acc);
+  free((void *)s->rows), free(s->buf), free(s->acc), free(s->sums);
 }
 
 /* X(g) of a line of length n >= 1 whose values lie `stride` elements apart */
@@ -203,9 +212,85 @@ static inline void LOCAL(axis_line_correlate)(const fc_axis_ctx *c, fc_axis_scra
   }
 }
 
-/* Along lines: the running mean of lines [l0, l0 + lanes). */
+/* The running sums of k lines (k a constant after inlining) side by side, so
+ * that their additions, each waiting on the one before in its line, overlap:
+ * acc[l] += src[l][i + d_in] - src[l][i + d_out], out[l * ld + i] = acc[l]
+ * for i < len. */
+static inline __attribute__((always_inline)) void LOCAL(axis_chains)(
+    int k, int64_t len, const T *const *src, int64_t d_in, int64_t d_out, double *acc,
+    double *out, int64_t ld) {
+  double a[8];
+  const T *in[8], *ou[8];
+  for (int l = 0; l < k; l++) a[l] = acc[l], in[l] = src[l] + d_in, ou[l] = src[l] + d_out;
+  for (int64_t i = 0; i < len; i++)
+    for (int l = 0; l < k; l++) {
+      a[l] += (double)in[l][i] - (double)ou[l][i];
+      out[l * ld + i] = a[l];
+    }
+  for (int l = 0; l < k; l++) acc[l] = a[l];
+}
+
+/* Along contiguous lines (inner 1): the running mean of lines [l0, l0 +
+ * lanes), FC_AXIS_RUN outputs at a time. Each line's sum runs as
+ * NI_UniformFilter1D's loop, the lines side by side (axis_chains); a block
+ * whose window lies inside the lines reads them in place, one at an edge reads
+ * copies of its windows with the boundary rule applied; the division runs as
+ * a vector kernel (runmean). */
 static void LOCAL(axis_line_uniform)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t l0,
                                      int64_t lanes) {
+  const fc_axis_params *p = c->p;
+  const int64_t n = p->n, m = p->m, pad = p->pad, run = fc_min64(FC_AXIS_RUN, n), wlen = run + m;
+  const double dm = (double)m;
+  double *acc = s->acc, *out = s->sums;
+  const T *src[FC_AXIS_LANES];
+  int64_t base[FC_AXIS_LANES];
+  for (int64_t l = 0; l < lanes; l++) base[l] = LOCAL(axis_line)(p, l0 + l);
+  for (int64_t r0 = 0; r0 < n; r0 += run) {
+    const int64_t r1 = fc_min64(r0 + run, n);
+    const int64_t glo = r0 == 0 ? -pad : r0 - 1 - pad, ghi = r1 + m - 2 - pad; /* X rows used */
+    const int64_t len = ghi - glo + 1; /* window values [lo, hi) lie inside */
+    const int64_t lo = fc_min64(fc_max64(-glo, 0), len), hi = fc_max64(fc_min64(n - glo, len), lo);
+    for (int64_t l = 0; l < lanes; l++) {
+      const T *x = c->x + base[l];
+      if (lo == 0 && hi == len) {
+        src[l] = x + glo;
+        continue;
+      }
+      T *e = s->buf + l * wlen;
+      for (int64_t i = 0; i < lo; i++) e[i] = LOCAL(axis_at)(p, x, 1, c->fill, glo + i);
+      if (hi > lo) memcpy(e + lo, x + glo + lo, (size_t)(hi - lo) * sizeof(T));
+      for (int64_t i = hi; i < len; i++) e[i] = LOCAL(axis_at)(p, x, 1, c->fill, glo + i);
+      src[l] = e;
+    }
+    int64_t first = r0;
+    if (r0 == 0) { /* tmp = 0.0 + X(-pad) + ... + X(m - 1 - pad) */
+      for (int64_t l = 0; l < lanes; l++) {
+        double tmp = 0.0;
+        for (int64_t i = 0; i < m; i++) tmp += (double)src[l][i];
+        acc[l] = out[l * run] = tmp;
+      }
+      first = 1;
+    }
+    const int64_t steps = r1 - first, d_in = first + m - 1 - pad - glo, d_out = first - 1 - pad - glo;
+    double *o = out + (first - r0);
+    int64_t l = 0; /* eight lines side by side, then four, then one */
+    for (; l + 8 <= lanes; l += 8)
+      LOCAL(axis_chains)(8, steps, src + l, d_in, d_out, acc + l, o + l * run, run);
+    for (; l + 4 <= lanes; l += 4)
+      LOCAL(axis_chains)(4, steps, src + l, d_in, d_out, acc + l, o + l * run, run);
+    for (; l < lanes; l++)
+      LOCAL(axis_chains)(1, steps, src + l, d_in, d_out, acc + l, o + l * run, run);
+    for (int64_t l = 0; l < lanes; l++)
+      c->runmean((size_t)(r1 - r0), out + l * run, dm, c->y + base[l] + r0);
+  }
+}
+
+/* Along strided lines (inner > 1): the running mean of lines [l0, l0 +
+ * lanes), transposed FC_AXIS_RUN outputs at a time into a block whose rows
+ * hold the lanes, for the runsum kernel to run across the lines (reading the
+ * lines of a group together, where they share cache lines). */
+static void LOCAL(axis_strided_uniform)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t l0,
+                                        int64_t lanes) {
   const fc_axis_params *p = c->p;
   const int64_t n = p->n, m = p->m, pad = p->pad, stride = p->inner;
   const double dm = (double)m;
@@ -222,7 +307,7 @@ static void LOCAL(axis_line_uniform)(const fc_axis_ctx *c, fc_axis_scratch *s, i
     }
     return;
   }
-  T *ext = s->buf, *out = s->out;
+  T *ext = s->buf, *out = s->buf + (FC_AXIS_RUN + m) * FC_AXIS_LANES;
   double *acc = s->acc;
   int64_t base[FC_AXIS_LANES];
   for (int64_t l = 0; l < lanes; l++) base[l] = LOCAL(axis_line)(p, l0 + l);
@@ -260,8 +345,11 @@ static void LOCAL(axis_task)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t t
     const int64_t a = task / tl->col_tasks, c0 = (task % tl->col_tasks) * tl->cb;
     LOCAL(axis_columns)(c, s, a, c0, fc_min64(tl->cb, p->inner - c0));
   } else if (c->w == NULL) {
-    const int64_t l0 = task * tl->lines;
-    LOCAL(axis_line_uniform)(c, s, l0, fc_min64(tl->lines, tl->nlines - l0));
+    const int64_t l0 = task * tl->lines, lanes = fc_min64(tl->lines, tl->nlines - l0);
+    if (p->inner == 1)
+      LOCAL(axis_line_uniform)(c, s, l0, lanes);
+    else
+      LOCAL(axis_strided_uniform)(c, s, l0, lanes);
   } else {
     const int64_t l0 = (task / tl->chunks) * tl->lines, j0 = (task % tl->chunks) * tl->chunk;
     const int64_t l1 = fc_min64(l0 + tl->lines, tl->nlines), j1 = fc_min64(j0 + tl->chunk, p->n);
@@ -297,7 +385,7 @@ static int LOCAL(axis_run)(const fc_axis_params *p, const T *x, const double *w,
   fc_axis_ctx c;
   c.p = p, c.x = x, c.w = w, c.fill = fill, c.y = y;
   c.sym = w ? fc_axis_symmetry(w, p->m) : 0;
-  c.line = table->TABLE_NDLINE, c.runsum = table->TABLE_RUNSUM;
+  c.line = table->TABLE_NDLINE, c.runsum = table->TABLE_RUNSUM, c.runmean = table->TABLE_RUNMEAN;
   c.tl = fc_axis_tiles(p, w == NULL);
   atomic_init(&c.next, 0);
   atomic_init(&c.failed, 0);

@@ -16,12 +16,14 @@
  *   added left to right; x[t] points at tap t's row of inputs.
  * runsum (T as above): acc[j] += x_in[j] - x_out[j]; y[j] = acc[j] / m, as
  *   NI_UniformFilter1D's running sum (x_in and x_out may be one row).
+ * runmean (T as above): y[j] = s[j] / m, the division of running sums that the
+ *   caller added up along a line, NI_UniformFilter1D's outputs.
  * acc (double only): y[j] += x[i*ldx + j + t] * w[i*kw + t] for i < kh, t < kw
  *   in that order, skipping taps whose weight is zero, as NI_Correlate adds
  *   its non-zero weights (the caller zeroes what NI_Correlate leaves out); the
  *   caller sets y to 0 before the first kernel slice.
  *
- * The including file defines T, NR and the names LINE, RUNSUM and (for
+ * The including file defines T, NR and the names LINE, RUNSUM, RUNMEAN and (for
  * double) ACC, and includes this once. */
 #include <assert.h>
 #include <stddef.h>
@@ -83,6 +85,11 @@ void RUNSUM(size_t n, double *restrict acc, const T *x_in, const T *x_out, doubl
     acc[j] += (double)x_in[j] - (double)x_out[j];
     y[j] = (T)(acc[j] / m);
   }
+}
+
+void RUNMEAN(size_t n, const double *restrict s, double m, T *restrict y) {
+  assert(n >= 1);
+  for (size_t j = 0; j < n; j++) y[j] = (T)(s[j] / m);
 }
 
 #ifdef ACC

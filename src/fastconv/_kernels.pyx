@@ -1093,6 +1093,7 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
     correlate, ndcorrelate  s (n, kh, kw, ldx)     A [x, w, y]
     ndline      s (n, m, sym)                      A [base, offsets (int64, m), w (float64), y]
     runsum      s (n, m)                           A [acc (float64), x_in, x_out, y]
+    runmean     s (n, m)                           A [s (float64), y]
     adam        s (n, a, c1, c2, eps)              A [p, g, m, v]
     gemv        s (nb, kc, mc, ldx, ldw, ldy, flags)  A [x, w, y]
     fma_probe   s (iters,)                         A [out (float32, 1): what it returns]
@@ -1218,6 +1219,14 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
                         (<fc_f32_runsum_ukernel>fn)(s0, <double *>p[0], <const float *>p[1], <const float *>p[2], dm, <float *>p[3])
                     else:
                         (<fc_f64_runsum_ukernel>fn)(s0, <double *>p[0], <const double *>p[1], <const double *>p[2], dm, <double *>p[3])
+        elif kind == "runmean":
+            s0, dm = s
+            with nogil:
+                for r in range(repeat):
+                    if f32:
+                        (<fc_f32_runmean_ukernel>fn)(s0, <const double *>p[0], dm, <float *>p[1])
+                    else:
+                        (<fc_f64_runmean_ukernel>fn)(s0, <const double *>p[0], dm, <double *>p[1])
         elif kind == "adam":
             s0 = s[0]
             a32.a, a32.c1, a32.c2, a32.eps = s[1:]

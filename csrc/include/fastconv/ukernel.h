@@ -54,6 +54,7 @@
  *            1 symmetric, -1 antisymmetric, 0 neither), in double; x holds m
  *            row pointers, each with n readable values.
  *   runsum:  acc[j] += x_in[j] - x_out[j]; y[j] = acc[j] / m (uniform filter).
+ *   runmean: y[j] = s[j] / m (the uniform filter's division of running sums).
  *   ndcorrelate (f64): the correlation row microkernel's sum added to y
  *            (y[j] += ...), tap by tap in row-major order without FMA,
  *            skipping zero weights, as NI_Correlate.
@@ -127,6 +128,8 @@ typedef void (*fc_f32_runsum_ukernel)(size_t n, double *acc, const float *x_in,
                                       const float *x_out, double m, float *y);
 typedef void (*fc_f64_runsum_ukernel)(size_t n, double *acc, const double *x_in,
                                       const double *x_out, double m, double *y);
+typedef void (*fc_f32_runmean_ukernel)(size_t n, const double *s, double m, float *y);
+typedef void (*fc_f64_runmean_ukernel)(size_t n, const double *s, double m, double *y);
 /* a = learning rate with the bias correction, c1 = 1 - beta_1, c2 = 1 - beta_2 */
 typedef struct {
   float a, c1, c2, eps;
@@ -253,6 +256,8 @@ typedef struct {
   fc_f64_ndline_ukernel f64_ndline;
   fc_f32_runsum_ukernel f32_runsum;
   fc_f64_runsum_ukernel f64_runsum;
+  fc_f32_runmean_ukernel f32_runmean;
+  fc_f64_runmean_ukernel f64_runmean;
   fc_f32_adam_ukernel f32_adam;
   fc_f64_adam_ukernel f64_adam;
   fc_f32_gemv_ukernel f32_gemv;
@@ -335,7 +340,8 @@ int fc_ukernel_slot(int i, fc_isa isa, char *buf, size_t size, double *cost);
   void fc_##dtype##_ndline_ukernel__##isa(size_t n, size_t m, const ctype *const *x,           \
                                           const double *w, int sym, ctype *y);                 \
   void fc_##dtype##_runsum_ukernel__##isa(size_t n, double *acc, const ctype *x_in,            \
-                                          const ctype *x_out, double m, ctype *y);
+                                          const ctype *x_out, double m, ctype *y);             \
+  void fc_##dtype##_runmean_ukernel__##isa(size_t n, const double *s, double m, ctype *y);
 #define FC_NDIMAGE_ACC(isa)                                                                     \
   void fc_f64_ndcorrelate_ukernel__##isa(size_t n, size_t kh, size_t kw, const double *x,       \
                                          size_t ldx, const double *w, double *y);

@@ -4,4 +4,5 @@
 #define NR 32
 #define LINE fc_f32_ndline_ukernel__avx512
 #define RUNSUM fc_f32_runsum_ukernel__avx512
+#define RUNMEAN fc_f32_runmean_ukernel__avx512
 #include "../ndimage-exact.h"

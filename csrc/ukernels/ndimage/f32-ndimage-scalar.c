@@ -4,4 +4,5 @@
 #define NR 8
 #define LINE fc_f32_ndline_ukernel__scalar
 #define RUNSUM fc_f32_runsum_ukernel__scalar
+#define RUNMEAN fc_f32_runmean_ukernel__scalar
 #include "../ndimage-exact.h"

@@ -4,5 +4,6 @@
 #define NR 8
 #define LINE fc_f64_ndline_ukernel__scalar
 #define RUNSUM fc_f64_runsum_ukernel__scalar
+#define RUNMEAN fc_f64_runmean_ukernel__scalar
 #define ACC fc_f64_ndcorrelate_ukernel__scalar
 #include "../ndimage-exact.h"
