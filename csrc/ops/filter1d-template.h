@@ -26,11 +26,9 @@
  * entry points' full names CORRELATE_AXIS (fc_f32_correlate_axis,
  * fc_f64_correlate_axis) and UNIFORM_AXIS (fc_f32_uniform_axis, ...), T
  * (float, double), the microkernels' types NDLINE_UKERNEL, RUNSUM_UKERNEL and
- * RUNMEAN_UKERNEL
- * (fc_f32_ndline_ukernel, fc_f32_runsum_ukernel, fc_f32_runmean_ukernel, ...)
- * and the table's members TABLE_NDLINE, TABLE_RUNSUM and TABLE_RUNMEAN
- * (f32_ndline, f32_runsum, f32_runmean, ...), and LOCAL(x),
- * the static helpers' names (fc_f32_##x, fc_f64_##x). The checks, the
+ * RUNMEAN_UKERNEL (fc_f32_ndline_ukernel, ...) and the table's members
+ * TABLE_NDLINE, TABLE_RUNSUM and TABLE_RUNMEAN (f32_ndline, ...), and
+ * LOCAL(x), the static helpers' names (fc_f32_##x, fc_f64_##x). The checks, the
  * symmetry test and the task shapes, which do not depend on the dtype, are in
  * filter1d-tiles.h. */
 #include "filter1d-tiles.h"

@@ -18,7 +18,7 @@
 #define FC_AXIS_CHUNK 4096               /* values of a line group per task along lines */
 #define FC_AXIS_SHORT 256                /* fewer: one window copy, one kernel call */
 #define FC_AXIS_LANES 16                 /* lines one running-sum task carries side by side */
-#define FC_AXIS_RUN 256                  /* ... transposed this many outputs at a time */
+#define FC_AXIS_RUN 256                  /* ... this many outputs at a time */
 
 static int fc_axis_check(const fc_axis_params *p) {
   if (p->outer < 0 || p->n < 0 || p->inner < 0 || p->m < 1 || !fc_boundary_valid(p->boundary))
