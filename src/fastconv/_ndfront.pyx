@@ -868,7 +868,7 @@ cdef int _axis_kernel(const fc_axis_params *p, bint f32, const void *x, const do
 
 
 # Scratch kept between calls: for the separable passes' intermediate results,
-# integers read as doubles, and the copies of inputs in another layout or of a
+# integers' chunks read as doubles, and the copies of inputs in another layout or of a
 # complex input's parts (_scratch_like). A two-pass filter of a 512x512 float64
 # image needs 2 MB of it, and memory the C library returns to the system after
 # each call is page-faulted in again by the next (several times the filter's
