@@ -195,29 +195,6 @@ cdef object _as_carray(object a):
     return a if copy is None else copy
 
 
-cdef object _strided_ints(object a):
-    """An integer ndarray (exact type) in another layout or byte order (one
-    channel of an RGB image, say) as the C-contiguous float64 array of its
-    values, in one strided cast: what the kernels read it as, a pass sooner
-    than a contiguous copy then its doubles. None for anything else, and for a
-    2-D array in Fortran order (_as_carray transposes it)."""
-    if type(a) is not cnp.ndarray:
-        return None
-    cdef cnp.ndarray arr = <cnp.ndarray>a
-    if ((cnp.PyArray_ISCARRAY_RO(arr) and cnp.PyArray_ISNOTSWAPPED(arr))
-            or not _is_int(cnp.PyArray_TYPE(arr)) or not _sizes_ok(arr)):
-        return None
-    if _fortran_2d(arr):
-        return None  # _as_carray's transposed copy, a pass cheaper than doubles in another order
-    return _copy_as(arr, cnp.NPY_DOUBLE)
-
-
-cdef object _int_result(object input, object output):
-    """The output for a call whose integer input _strided_ints made doubles:
-    `output`, or the input's own dtype (native) where it is None."""
-    return cnp.PyArray_DescrFromType(cnp.PyArray_TYPE(<cnp.ndarray>input)) if output is None else output
-
-
 cdef inline int _mode(object mode):
     if type(mode) is not str:
         return -1
@@ -697,15 +674,11 @@ cdef inline object _axis_of(object axis, int nd):
 cdef object _other_form(object input, object output, object weights, object cval, object call):
     """An input a front door takes only in another form, run in that form by
     `call(x, out, cval)`, the front door's own call on x into `out` with `cval`:
-    integers in another layout or byte order as their doubles (_strided_ints;
-    by default into the input's dtype), floats, and integers in Fortran order,
-    as their C-contiguous native copy (_as_carray), bool as its bytes
+    floats and integers in another layout or byte order as their C-contiguous
+    native copy in their own dtype (_as_carray), bool as its bytes
     (_via_bytes), complex in any layout as its two real parts (_via_parts,
     `weights` the caller's real weights or None). _AS_IS for any other input:
     the front door goes on with it as it is."""
-    doubles = _strided_ints(input)
-    if doubles is not None:
-        return call(doubles, _int_result(input, output), cval)
     copy = _as_carray(input)
     if copy is not input:
         return call(copy, output, cval)
