@@ -215,7 +215,9 @@ def test_bad_input_raises_like_scipy(op, in1, in2, kwargs):
 
 FILLVALUES = [1, 1.5, -2.5, 1j, 1 + 0j, np.float64(1.5), np.float32(2.5), np.int64(3),
               np.array(1.5), np.array([2]), [[3]], [], [1, 2], "abc", "2", None, True, 2**70,
-              -1, 300, np.nan, np.inf, np.complex128(1j), np.array(1j), np.uint8(7), b"1"]
+              -1, 300, np.nan, np.inf, np.complex128(1j), np.array(1j), np.uint8(7), b"1",
+              # at the edges of the integer dtypes' ranges, and floats truncated into them
+              127, 128, -128, -129, 255, 256, 127.9, 255.9, -0.9, -1.0, -128.7, 2.0**53, 2**53 + 1]
 
 
 @pytest.mark.parametrize("dtype", ["i1", "u1", "i8", "u8", "f4", "f8", "c8", "c16"])

@@ -26,7 +26,7 @@ is read, so a call too large for the machine fails at once, as the original
 does, and never scans a broadcast view's 2**40 elements first.
 """
 cimport numpy as cnp
-from libc.math cimport fabs, isfinite
+from libc.math cimport fabs, isfinite, trunc
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
@@ -219,6 +219,34 @@ cdef double _int_peak(int t) noexcept nogil:
             (t == cnp.NPY_LONG or t == cnp.NPY_ULONG) and sizeof(long) == 4):
         return 4294967296.0
     return 18446744073709551616.0
+
+
+cdef bint _int_fill(int t, object v, double *out):
+    """A Python int or float fill value as integer dtype `t` holds it, as
+    ``numpy.array(v, dtype)`` converts it (SciPy's conversion): an int in the
+    dtype's range as it is, a float truncated toward zero; False where that
+    conversion overflows, warns or raises, or the value passes 2**53 (the
+    general path decides)."""
+    cdef double lo, hi, f
+    cdef bint unsigned = (t == cnp.NPY_UBYTE or t == cnp.NPY_USHORT or t == cnp.NPY_UINT
+                          or t == cnp.NPY_ULONG or t == cnp.NPY_ULONGLONG)
+    hi = _int_peak(t) - 1.0 if unsigned else _int_peak(t) / 2.0 - 1.0
+    lo = 0.0 if unsigned else -_int_peak(t) / 2.0
+    if type(v) is int:
+        if not -(1 << 53) <= v <= (1 << 53):
+            return False
+        f = <double>v
+    elif type(v) is float:
+        f = <double>v
+        if not isfinite(f):
+            return False
+        f = trunc(f)
+    else:
+        return False
+    if not (lo <= f <= hi and fabs(f) <= EXACT):
+        return False
+    out[0] = f
+    return True
 
 
 cdef bint _exact(const double *x, int64_t n, const double *k, int64_t m, double fill,
@@ -540,11 +568,14 @@ cdef object _front(object in1, object in2, int nd, int code, int b, object fillv
         return None
     cdef double fill = 0.0
     if b == FC_BOUNDARY_FILL:
-        if type(fillvalue) is int:
-            if not -(1 << 53) <= fillvalue <= (1 << 53) or (kind == K_INT and fillvalue != 0):
+        if kind == K_INT:
+            if not _int_fill(t, fillvalue, &fill):
                 return None  # SciPy's conversion into the dtype decides: the general path
+        elif type(fillvalue) is int:
+            if not -(1 << 53) <= fillvalue <= (1 << 53):
+                return None
             fill = <double>fillvalue
-        elif type(fillvalue) is float and kind != K_INT:
+        elif type(fillvalue) is float:
             fill = <double>fillvalue
         else:
             return None
