@@ -267,6 +267,35 @@ def test_long_integer_signals_match_numpy(op, dtype, rng, restore_threads):
 
 
 @pytest.mark.parametrize("op", OPS)
+def test_long_bool_signals_match_numpy(op, rng):
+    """bool: True where any product is; bytes other than 0 and 1 (a uint8 array
+    viewed as bool) count as True, as in NumPy's loop."""
+    fast, ref = OPS[op]
+    a = rng.choice(np.array([0, 0, 0, 1, 2, 255], np.uint8), 30_000).view(np.bool_)
+    for m in (1, 3, 31, 40_000):
+        v = rng.choice(np.array([0, 0, 0, 0, 1, 7], np.uint8), m).view(np.bool_)
+        for mode in ("valid", "same", "full"):
+            want, got = ref(a, v, mode), fast(a, v, mode)
+            assert got.dtype == want.dtype, f"{op} m={m} {mode}: {got.dtype}"
+            np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8),
+                                          err_msg=f"{op} bool m={m} {mode}")
+
+
+@pytest.mark.parametrize("dtype", ["c8", "c16"])
+@pytest.mark.parametrize("op", OPS)
+def test_long_complex_signals_match_numpy(op, dtype, rng):
+    """Complex signals of several chunks of outputs, with real and with
+    complex kernels, chunk edges in the zero extension of 'same' and 'full'."""
+    fast, ref = OPS[op]
+    a = (rng.standard_normal(30_000) + 1j * rng.standard_normal(30_000)).astype(dtype)
+    for m, imag in ((3, 1), (3, 0), (40, 1), (9000, 1)):
+        v = (rng.standard_normal(m) + imag * 1j * rng.standard_normal(m)).astype(dtype)
+        for mode in ("valid", "same", "full"):
+            assert_close(fast(a, v, mode), ref(a, v, mode), op=op, isa="default",
+                         context=f"{dtype}[30000] with [{m}] {mode}", **DROPIN)
+
+
+@pytest.mark.parametrize("op", OPS)
 def test_direct_path_is_bitwise_repeatable_across_threads(op, rng, restore_threads):
     a, v = rng.standard_normal(100_000).astype(np.float32), rng.standard_normal(77).astype(np.float32)
     fastconv.set_num_threads(1)
