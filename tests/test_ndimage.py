@@ -403,22 +403,28 @@ def test_running_mean_along_long_lines(dtype, rng):
                   what=f"{dtype}{x.shape} size={size} {mode} origin={origin}")
 
 
-@pytest.mark.parametrize("dtype", ["uint8", "int16", "int64", "uint64"])
-def test_integer_passes_over_many_values(dtype, rng):
-    """Integer inputs run each pass on doubles a block of slices or columns at
-    a time (tens of thousands of values); arrays over several blocks, along
-    every axis, one pass and several, match SciPy's bits, and stores between
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "int64", "uint64", "float32", "float64"])
+def test_passes_over_many_values_through_doubles(dtype, rng):
+    """Integer inputs, and any pass whose input and output dtypes differ, run
+    on doubles a block of slices or columns at a time (tens of thousands of
+    values); arrays over several blocks, along every axis, one pass and
+    several, into every kind of output, match SciPy's bits, and stores between
     passes are SciPy's (each pass reads back what the last stored)."""
+    outputs = [None, np.float32, np.float64, np.int16, np.uint8]
     for shape in [(300, 150), (3, 200, 70), (40000,), (70, 1200)]:
         x = random_array(rng, shape, dtype, **INTEGERS)
         for axis in range(-len(shape), 0):
             mode = MODES[int(rng.integers(len(MODES)))]
-            check("uniform_filter1d", x, 5, axis=axis, mode=mode, cval=3.0,
-                  what=f"{dtype}{shape} axis={axis} {mode}")
+            out = outputs[int(rng.integers(len(outputs)))]
+            check("uniform_filter1d", x, 5, axis=axis, mode=mode, cval=3.0, output=out,
+                  what=f"{dtype}{shape} axis={axis} {mode} output={out}")
             check("correlate1d", x, [0.25, -1.5, 2.0, 0.5], axis=axis, mode=mode, cval=-2.0,
-                  origin=-1, what=f"{dtype}{shape} axis={axis} {mode}")
-        check("uniform_filter", x, 4, mode="mirror", what=f"{dtype}{shape} all axes")
-        check("gaussian_filter", x, 1.5, mode="wrap", what=f"{dtype}{shape} all axes")
+                  origin=-1, output=out, what=f"{dtype}{shape} axis={axis} {mode} output={out}")
+        for out in outputs:
+            check("uniform_filter", x, 4, mode="mirror", output=out,
+                  what=f"{dtype}{shape} all axes output={out}")
+            check("gaussian_filter", x, 1.5, mode="wrap", output=out,
+                  what=f"{dtype}{shape} all axes output={out}")
 
 
 def test_sigma_and_size_that_skip_axes():

@@ -965,12 +965,12 @@ cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill, cnp.n
     """Passes (weights as float64 arrays or None, window, axis, pad) one after
     another, each into an array of x's dtype, as ndimage._passes runs them; the
     last result (in `result`, an array like x apart from it), or None if a
-    kernel failed. Integers run on doubles (_run_ints). Intermediate results
+    kernel failed. Integers run on doubles (_run_mixed). Intermediate results
     live in kept scratch blocks and `result`."""
     if cnp.PyArray_TYPE(result) != t:
         return _run_mixed(x, t, passes, code, fill, result)
     if _is_int(t):
-        return _run_ints(x, t, passes, code, fill, result)
+        return _run_mixed(x, t, passes, code, fill, result)
     cdef int64_t total = cnp.PyArray_SIZE(x)
     cdef Py_ssize_t j, count = len(passes)
     cdef size_t item = sizeof(double) if t == cnp.NPY_DOUBLE else sizeof(float)
@@ -999,12 +999,14 @@ cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill, cnp.n
     return None if failed else result
 
 
-# An integer pass runs about CHUNK_VALUES values at a time: loaded as doubles,
-# filtered and stored while the doubles are in cache, where whole-array double
-# copies would go through memory three times (a 1024x1024 uint8 image: 1 MB
-# read and 1 MB written against three passes over 8 MB). A chunk is whole
-# slices of the axes before the pass's own (outer), or, along the first axis,
-# a block of at least CHUNK_COLUMNS columns (of the axes after it).
+# A pass that computes in double (integers, and any pass whose input and
+# output dtypes differ) runs about CHUNK_VALUES values at a time: loaded as
+# doubles, filtered and stored while the doubles are in cache, where
+# whole-array double copies would go through memory three times (a 1024x1024
+# uint8 image: 1 MB read and 1 MB written against three passes over 8 MB).
+# A chunk is whole slices of the axes before the pass's own (outer), or,
+# along the first axis, a block of at least CHUNK_COLUMNS columns (of the
+# axes after it).
 DEF CHUNK_VALUES = 32768
 DEF CHUNK_COLUMNS = 64
 
@@ -1030,13 +1032,14 @@ cdef inline int64_t _chunk_values(const fc_axis_params *p) noexcept nogil:
     return _slices_per_chunk(p) * p.n * _columns_per_chunk(p)
 
 
-cdef int _int_pass(int t, const char *x, char *y, size_t item, fc_axis_params p,
-                   const double *w, double fill, double *cin, double *cout) noexcept nogil:
-    """One pass over integers of type t (item bytes each), a chunk at a time
-    (_slices_per_chunk slices, or _columns_per_chunk columns): loaded as
-    doubles into cin, filtered into cout and stored into y as SciPy stores
-    doubles into its integer output (_store), which the next pass reads back.
-    The kernel's status."""
+cdef int _chunked_pass(int st_, const char *x, size_t sitem, int dt, char *y, size_t ditem,
+                       fc_axis_params p, const double *w, double fill, double *cin,
+                       double *cout) noexcept nogil:
+    """One pass from x (type st_, sitem bytes a value) into y (type dt) on the
+    float64 kernels, a chunk at a time (_slices_per_chunk slices, or
+    _columns_per_chunk columns): read as doubles into cin (_to_double),
+    filtered into cout and stored as SciPy's C loops store a double
+    (_from_double), which the next pass reads back. The kernel's status."""
     cdef int64_t o0 = 0, k, outer = p.outer, per = _slices_per_chunk(&p), values = p.n * p.inner
     cdef int64_t c0 = 0, cols = _columns_per_chunk(&p), inner = p.inner, r
     cdef int st
@@ -1045,36 +1048,41 @@ cdef int _int_pass(int t, const char *x, char *y, size_t item, fc_axis_params p,
         while c0 < inner:
             p.inner = cols if cols < inner - c0 else inner - c0
             for r in range(p.n):
-                _load(t, x + <size_t>(r * inner + c0) * item, cin + r * p.inner, p.inner)
+                _to_double(st_, x + <size_t>(r * inner + c0) * sitem, cin + r * p.inner, p.inner)
             st = _axis_kernel(&p, False, cin, w, fill, cout)
             if st != 0:
                 return st
             for r in range(p.n):
-                _store(t, cout + r * p.inner, y + <size_t>(r * inner + c0) * item, p.inner, False)
+                _from_double(dt, cout + r * p.inner, y + <size_t>(r * inner + c0) * ditem, p.inner,
+                             False)
             c0 += p.inner
         return 0
     while o0 < outer:
         k = per if per < outer - o0 else outer - o0
         p.outer = k
-        _load(t, x + <size_t>(o0 * values) * item, cin, k * values)
+        _to_double(st_, x + <size_t>(o0 * values) * sitem, cin, k * values)
         st = _axis_kernel(&p, False, cin, w, fill, cout)
         if st != 0:
             return st
-        _store(t, cout, y + <size_t>(o0 * values) * item, k * values, False)
+        _from_double(dt, cout, y + <size_t>(o0 * values) * ditem, k * values, False)
         o0 += k
     return 0
 
 
-cdef object _run_ints(cnp.ndarray x, int t, list passes, int code, double fill,
-                      cnp.ndarray result):
-    """_run for integers: each pass reads the previous pass's integers (x's
-    first) and stores into an integer array (`result` for the last), on the
-    float64 kernels a chunk at a time (_int_pass)."""
+cdef object _run_mixed(cnp.ndarray x, int t, list passes, int code, double fill,
+                       cnp.ndarray result):
+    """_run for integers and for a result of another dtype than x's, as
+    ndimage._passes runs it: each pass reads the previous pass's array (x
+    first) and stores into an array of the result's dtype. A pass that reads
+    and stores float32 (cval a float32 value) runs on the float32 kernels, any
+    other on the float64 ones a chunk at a time (_chunked_pass)."""
+    cdef int ot = cnp.PyArray_TYPE(result), wt, cur_t = t
     cdef int64_t total = cnp.PyArray_SIZE(x), need = 1
     cdef Py_ssize_t j, count = len(passes)
-    cdef size_t item = cnp.PyArray_ITEMSIZE(x), got_i = 0, got_o = 0, got_t = 0
+    cdef size_t oitem = cnp.PyArray_ITEMSIZE(result), cur_item = cnp.PyArray_ITEMSIZE(x)
+    cdef size_t got_i = 0, got_o = 0, got_t = 0
     cdef fc_axis_params p
-    cdef const char *src = <const char *>cnp.PyArray_DATA(x)
+    cdef const char *cur = <const char *>cnp.PyArray_DATA(x)
     cdef char *dst
     cdef const double *w
     cdef cnp.ndarray k
@@ -1087,7 +1095,7 @@ cdef object _run_ints(cnp.ndarray x, int t, list passes, int code, double fill,
         need = max(need, _chunk_values(&p))
     cdef double *cin = <double *>_take(<size_t>need * sizeof(double), &got_i)
     cdef double *cout = <double *>_take(<size_t>need * sizeof(double), &got_o)
-    cdef char *tmp = <char *>_take(<size_t>total * item, &got_t) if count > 1 else NULL
+    cdef char *tmp = <char *>_take(<size_t>total * oitem, &got_t) if count > 1 else NULL
     if cin == NULL or cout == NULL or (count > 1 and tmp == NULL):
         st = -1
     for j in range(count if st == 0 else 0):
@@ -1096,7 +1104,12 @@ cdef object _run_ints(cnp.ndarray x, int t, list passes, int code, double fill,
         w = NULL if k is None else <const double *>cnp.PyArray_DATA(k)
         _axis_params(x, axis, m, pad, code, &p)
         dst = <char *>cnp.PyArray_DATA(result) if (count - 1 - j) % 2 == 0 else tmp
-        if planning:  # the plan of a chunk's kernel call; nothing read or stored
+        wt = (cnp.NPY_FLOAT if cur_t == cnp.NPY_FLOAT and ot == cnp.NPY_FLOAT
+              and _fill_fits(cnp.NPY_FLOAT, code, fill) else cnp.NPY_DOUBLE)
+        if wt == cnp.NPY_FLOAT:
+            st = _step(wt, cur, dst, x, weights, m, axis, pad, code, fill, planned)
+            st = 0 if st > 0 else st
+        elif planning:  # the plan of a chunk's kernel call; nothing read or stored
             p.outer, p.inner = _slices_per_chunk(&p), _columns_per_chunk(&p)
             st = _axis_kernel(&p, False, cin, w, fill, cout)
             if st == 0:
@@ -1105,74 +1118,18 @@ cdef object _run_ints(cnp.ndarray x, int t, list passes, int code, double fill,
                 planned.append(plan)
         elif total * m > GIL_WORK:
             with nogil:
-                st = _int_pass(t, src, dst, item, p, w, fill, cin, cout)
+                st = _chunked_pass(cur_t, cur, cur_item, ot, dst, oitem, p, w, fill, cin, cout)
         else:
-            st = _int_pass(t, src, dst, item, p, w, fill, cin, cout)
+            st = _chunked_pass(cur_t, cur, cur_item, ot, dst, oitem, p, w, fill, cin, cout)
         if st != 0:
             break
-        src = dst
+        cur, cur_t, cur_item = dst, ot, oitem
     _give(cin, got_i)
     _give(cout, got_o)
     _give(tmp, got_t)
     if planning and st == 0:
         _planned("front door: fastconv.ndimage's C-speed entry, one pass per axis", planned)
     return None if st != 0 else result
-
-
-cdef object _run_mixed(cnp.ndarray x, int t, list passes, int code, double fill,
-                       cnp.ndarray result):
-    """_run for a result of another dtype than x's, as ndimage._passes runs it:
-    each pass reads the previous pass's array (x first) and stores into an
-    array of the result's dtype; a pass that reads and stores float32 (cval a
-    float32 value) runs on the float32 kernels, any other on the float64 ones,
-    reading through double scratch and storing as SciPy's C loops store a
-    double (_from_double)."""
-    cdef int ot = cnp.PyArray_TYPE(result), wt, cur_t = t
-    cdef int64_t total = cnp.PyArray_SIZE(x)
-    cdef Py_ssize_t j, count = len(passes)
-    cdef size_t nbytes = <size_t>total * sizeof(double), got_i = 0, got_o = 0
-    cdef void *cin = _take(nbytes, &got_i)
-    cdef void *cout = _take(nbytes, &got_o)
-    cdef void *tmp = malloc(<size_t>total * <size_t>cnp.PyArray_ITEMSIZE(result)) if count > 1 else NULL
-    cdef const void *cur = cnp.PyArray_DATA(x)
-    cdef const void *kin
-    cdef void *kout
-    cdef void *dst
-    cdef bint failed = False
-    cdef bint planning = fc_plan_only(-1)
-    cdef list planned = []
-    cdef int st
-    if cin == NULL or cout == NULL or (count > 1 and tmp == NULL):
-        _give(cin, got_i)
-        _give(cout, got_o)
-        free(tmp)
-        return None
-    for j in range(count):
-        weights, m, axis, pad = passes[j]
-        dst = cnp.PyArray_DATA(result) if (count - 1 - j) % 2 == 0 else tmp
-        wt = (cnp.NPY_FLOAT if cur_t == cnp.NPY_FLOAT and ot == cnp.NPY_FLOAT
-              and _fill_fits(cnp.NPY_FLOAT, code, fill) else cnp.NPY_DOUBLE)
-        kin = cur
-        if cur_t != wt:
-            if not planning:
-                _to_double(cur_t, cur, <double *>cin, total)
-            kin = cin
-        kout = dst if ot == wt else cout
-        st = _step(wt, kin, kout, x, weights, m, axis, pad, code, fill, planned)
-        if st < 0:
-            failed = True
-            break
-        if st > 0:
-            continue
-        if ot != wt:
-            _from_double(ot, <const double *>cout, dst, total, False)
-        cur, cur_t = dst, ot
-    _give(cin, got_i)
-    _give(cout, got_o)
-    free(tmp)
-    if planning and not failed:
-        _planned("front door: fastconv.ndimage's C-speed entry, one pass per axis", planned)
-    return None if failed else result
 
 
 cdef inline int _axis(object axis, int nd):
