@@ -404,14 +404,16 @@ def test_running_mean_along_long_lines(dtype, rng):
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "int16", "int64", "uint64", "float32", "float64"])
-def test_passes_over_many_values_through_doubles(dtype, rng):
+def test_passes_over_many_values_through_doubles(dtype, rng, restore_threads):
     """Integer inputs, and any pass whose input and output dtypes differ, run
     on doubles a block of slices or columns at a time (tens of thousands of
-    values); arrays over several blocks, along every axis, one pass and
-    several, into every kind of output, match SciPy's bits, and stores between
-    passes are SciPy's (each pass reads back what the last stored)."""
+    values), the blocks shared among the threads; arrays over several blocks,
+    along every axis, one pass and several, into every kind of output, match
+    SciPy's bits at 1 and 3 threads, and stores between passes are SciPy's
+    (each pass reads back what the last stored)."""
     outputs = [None, np.float32, np.float64, np.int16, np.uint8]
-    for shape in [(300, 150), (3, 200, 70), (40000,), (70, 1200)]:
+    for threads, shape in itertools.product((1, 3), [(300, 150), (3, 200, 70), (40000,), (70, 1200)]):
+        fastconv.set_num_threads(threads)
         x = random_array(rng, shape, dtype, **INTEGERS)
         for axis in range(-len(shape), 0):
             mode = MODES[int(rng.integers(len(MODES)))]

@@ -174,6 +174,10 @@ int64_t fc_parallel_threshold_ns(int64_t ns) {
   return old;
 }
 
+int fc_run_region(int team, void (*fn)(void *ctx, int tid, int team), void *ctx) {
+  return fc_parallel(team, fn, ctx);
+}
+
 int fc_threads_for(int64_t work_ns, int64_t max_tasks) {
   if (work_ns < atomic_load(&fc_parallel_ns) || max_tasks < 2) return 1;
   int64_t n = fc_get_num_threads();

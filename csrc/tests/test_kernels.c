@@ -4,6 +4,7 @@
  * (tools/sanitize.sh) and on arm64 under qemu (tools/cross-arm64.sh).
  * Prints one line per failure and "N passed, N failed"; exit 1 on failure. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -752,12 +753,42 @@ static void tune_pick_case(void) {
   check(ok, "the tuner's rule", "any", 0);
 }
 
+/* fc_run_region: each of team threads runs its share once, tid 0 the caller;
+ * a nested call and team 1 run on the calling thread. */
+typedef struct {
+  _Atomic int ran[4];
+  _Atomic int nested_team;
+} region_ctx;
+
+static void region_nested(void *ctx, int tid, int team) {
+  region_ctx *c = ctx;
+  if (tid == 0) atomic_store(&c->nested_team, team);
+}
+
+static void region_share(void *ctx, int tid, int team) {
+  region_ctx *c = ctx;
+  if (team == 3 && tid >= 0 && tid < 3) atomic_fetch_add(&c->ran[tid], 1);
+  if (tid == 1) fc_run_region(2, region_nested, ctx);
+}
+
+static void region_case(void) {
+  region_ctx c = {{0, 0, 0, 0}, -1};
+  fc_set_num_threads(2);
+  check(fc_run_region(3, region_share, &c) == FC_OK, "run_region returns FC_OK", "any", 0);
+  check(c.ran[0] == 1 && c.ran[1] == 1 && c.ran[2] == 1, "run_region runs each share once", "any", 0);
+  check(c.nested_team == 1, "run_region nested runs on the calling thread", "any", 0);
+  atomic_store(&c.nested_team, -1);
+  fc_run_region(1, region_nested, &c);
+  check(c.nested_team == 1, "run_region team 1 runs on the caller", "any", 0);
+}
+
 int main(int argc, char **argv) {
   const int64_t cases = argc > 1 ? atoll(argv[1]) : 200;
   boundary_map_case();
   env_case();
   tuning_case();
   tune_pick_case();
+  region_case();
   for (int isa = FC_ISA_SCALAR; isa <= FC_ISA_AVX512; isa++) {
     if (!fc_isa_compiled((fc_isa)isa) || isa > (int)fc_cpu_isa()) continue;
     fc_set_isa((fc_isa)isa);

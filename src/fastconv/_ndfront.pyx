@@ -1032,41 +1032,84 @@ cdef inline int64_t _chunk_values(const fc_axis_params *p) noexcept nogil:
     return _slices_per_chunk(p) * p.n * _columns_per_chunk(p)
 
 
-cdef int _chunked_pass(int st_, const char *x, size_t sitem, int dt, char *y, size_t ditem,
-                       fc_axis_params p, const double *w, double fill, double *cin,
-                       double *cout) noexcept nogil:
-    """One pass from x (type st_, sitem bytes a value) into y (type dt) on the
-    float64 kernels, a chunk at a time (_slices_per_chunk slices, or
-    _columns_per_chunk columns): read as doubles into cin (_to_double),
-    filtered into cout and stored as SciPy's C loops store a double
-    (_from_double), which the next pass reads back. The kernel's status."""
-    cdef int64_t o0 = 0, k, outer = p.outer, per = _slices_per_chunk(&p), values = p.n * p.inner
-    cdef int64_t c0 = 0, cols = _columns_per_chunk(&p), inner = p.inner, r
+cdef inline int64_t _chunk_count(const fc_axis_params *p) noexcept nogil:
+    cdef int64_t per = _slices_per_chunk(p), cols = _columns_per_chunk(p)
+    if cols < p.inner:
+        return (p.inner + cols - 1) // cols
+    return (p.outer + per - 1) // per
+
+
+ctypedef struct _Chunks:
+    int src_t, dst_t
+    const char *x
+    char *y
+    size_t sitem, ditem
+    fc_axis_params p  # the whole pass
+    const double *w
+    double fill
+    int64_t per, cols, count  # slices or columns a chunk, chunks
+    double *scratch  # per thread: 2 * need doubles from scratch + tid * 2 * need
+    int64_t need
+    int *status  # per thread
+
+
+cdef int _chunk(const _Chunks *c, int64_t i, double *cin, double *cout) noexcept nogil:
+    """Chunk i of a pass (_chunked_pass): read as doubles into cin
+    (_to_double), filtered into cout, stored as SciPy's C loops store a
+    double (_from_double). The kernel's status."""
+    cdef fc_axis_params p = c.p
+    cdef int64_t inner = c.p.inner, values = c.p.n * c.p.inner, r, c0, o0
     cdef int st
-    if cols < inner:  # one slice, a block of columns at a time
-        p.outer = 1
-        while c0 < inner:
-            p.inner = cols if cols < inner - c0 else inner - c0
+    if c.cols < inner:  # one slice, a block of columns
+        c0 = i * c.cols
+        p.inner = c.cols if c.cols < inner - c0 else inner - c0
+        for r in range(p.n):
+            _to_double(c.src_t, c.x + <size_t>(r * inner + c0) * c.sitem, cin + r * p.inner, p.inner)
+        st = _axis_kernel(&p, False, cin, c.w, c.fill, cout)
+        if st == 0:
             for r in range(p.n):
-                _to_double(st_, x + <size_t>(r * inner + c0) * sitem, cin + r * p.inner, p.inner)
-            st = _axis_kernel(&p, False, cin, w, fill, cout)
-            if st != 0:
-                return st
-            for r in range(p.n):
-                _from_double(dt, cout + r * p.inner, y + <size_t>(r * inner + c0) * ditem, p.inner,
-                             False)
-            c0 += p.inner
-        return 0
-    while o0 < outer:
-        k = per if per < outer - o0 else outer - o0
-        p.outer = k
-        _to_double(st_, x + <size_t>(o0 * values) * sitem, cin, k * values)
-        st = _axis_kernel(&p, False, cin, w, fill, cout)
-        if st != 0:
-            return st
-        _from_double(dt, cout, y + <size_t>(o0 * values) * ditem, k * values, False)
-        o0 += k
-    return 0
+                _from_double(c.dst_t, cout + r * p.inner, c.y + <size_t>(r * inner + c0) * c.ditem,
+                             p.inner, False)
+        return st
+    o0 = i * c.per
+    p.outer = c.per if c.per < c.p.outer - o0 else c.p.outer - o0
+    _to_double(c.src_t, c.x + <size_t>(o0 * values) * c.sitem, cin, p.outer * values)
+    st = _axis_kernel(&p, False, cin, c.w, c.fill, cout)
+    if st == 0:
+        _from_double(c.dst_t, cout, c.y + <size_t>(o0 * values) * c.ditem, p.outer * values, False)
+    return st
+
+
+cdef void _chunks_region(void *ctx, int tid, int team) noexcept nogil:
+    """Thread tid's chunks tid, tid + team, ... on its own scratch."""
+    cdef const _Chunks *c = <const _Chunks *>ctx
+    cdef double *cin = c.scratch + <size_t>tid * 2 * <size_t>c.need
+    cdef int64_t i = tid
+    cdef int st = 0
+    while i < c.count and st == 0:
+        st = _chunk(c, i, cin, cin + c.need)
+        i += team
+    c.status[tid] = st
+
+
+cdef int _chunked_pass(_Chunks *c, int team) noexcept nogil:
+    """One pass from c.x into c.y on the float64 kernels, a chunk at a time
+    (_slices_per_chunk slices, or _columns_per_chunk columns), the chunks
+    shared out among `team` threads (each kernel call then runs on its
+    thread alone; a chunk's result does not depend on who runs it). The
+    kernels' status."""
+    cdef int st, t
+    c.per, c.cols = _slices_per_chunk(&c.p), _columns_per_chunk(&c.p)
+    c.count = _chunk_count(&c.p)
+    if team > c.count:
+        team = <int>c.count
+    if team <= 1:
+        _chunks_region(c, 0, 1)
+        return c.status[0]
+    st = fc_run_region(team, _chunks_region, c)
+    for t in range(team):
+        st = st or c.status[t]
+    return st
 
 
 cdef object _run_mixed(cnp.ndarray x, int t, list passes, int code, double fill,
@@ -1075,57 +1118,63 @@ cdef object _run_mixed(cnp.ndarray x, int t, list passes, int code, double fill,
     ndimage._passes runs it: each pass reads the previous pass's array (x
     first) and stores into an array of the result's dtype. A pass that reads
     and stores float32 (cval a float32 value) runs on the float32 kernels, any
-    other on the float64 ones a chunk at a time (_chunked_pass)."""
+    other on the float64 ones a chunk at a time (_chunked_pass), the chunks
+    shared among the threads where there are several."""
     cdef int ot = cnp.PyArray_TYPE(result), wt, cur_t = t
     cdef int64_t total = cnp.PyArray_SIZE(x), need = 1
     cdef Py_ssize_t j, count = len(passes)
     cdef size_t oitem = cnp.PyArray_ITEMSIZE(result), cur_item = cnp.PyArray_ITEMSIZE(x)
-    cdef size_t got_i = 0, got_o = 0, got_t = 0
-    cdef fc_axis_params p
+    cdef size_t got_s = 0, got_t = 0
+    cdef int team = fc_get_num_threads(), tid
+    cdef _Chunks c
     cdef const char *cur = <const char *>cnp.PyArray_DATA(x)
     cdef char *dst
-    cdef const double *w
     cdef cnp.ndarray k
     cdef bint planning = fc_plan_only(-1)
     cdef list planned = []
     cdef int st = 0
+    cdef int status[64]  # (the team is capped at 64 below)
+    team = min(max(team, 1), 64)
     for j in range(count):
         weights, m, axis, pad = passes[j]
-        _axis_params(x, axis, m, pad, code, &p)
-        need = max(need, _chunk_values(&p))
-    cdef double *cin = <double *>_take(<size_t>need * sizeof(double), &got_i)
-    cdef double *cout = <double *>_take(<size_t>need * sizeof(double), &got_o)
+        _axis_params(x, axis, m, pad, code, &c.p)
+        need = max(need, _chunk_values(&c.p))
+    cdef double *scratch = <double *>_take(<size_t>(2 * team * need) * sizeof(double), &got_s)
     cdef char *tmp = <char *>_take(<size_t>total * oitem, &got_t) if count > 1 else NULL
-    if cin == NULL or cout == NULL or (count > 1 and tmp == NULL):
+    if scratch == NULL or (count > 1 and tmp == NULL):
         st = -1
+    c.scratch, c.need, c.status, c.fill = scratch, need, status, fill
     for j in range(count if st == 0 else 0):
         weights, m, axis, pad = passes[j]
         k = weights
-        w = NULL if k is None else <const double *>cnp.PyArray_DATA(k)
-        _axis_params(x, axis, m, pad, code, &p)
+        c.w = NULL if k is None else <const double *>cnp.PyArray_DATA(k)
+        _axis_params(x, axis, m, pad, code, &c.p)
         dst = <char *>cnp.PyArray_DATA(result) if (count - 1 - j) % 2 == 0 else tmp
         wt = (cnp.NPY_FLOAT if cur_t == cnp.NPY_FLOAT and ot == cnp.NPY_FLOAT
               and _fill_fits(cnp.NPY_FLOAT, code, fill) else cnp.NPY_DOUBLE)
+        c.src_t, c.x, c.sitem, c.dst_t, c.y, c.ditem = cur_t, cur, cur_item, ot, dst, oitem
         if wt == cnp.NPY_FLOAT:
             st = _step(wt, cur, dst, x, weights, m, axis, pad, code, fill, planned)
             st = 0 if st > 0 else st
-        elif planning:  # the plan of a chunk's kernel call; nothing read or stored
-            p.outer, p.inner = _slices_per_chunk(&p), _columns_per_chunk(&p)
-            st = _axis_kernel(&p, False, cin, w, fill, cout)
+        elif planning:  # a chunk's kernel call, on its thread alone; nothing read or stored
+            chunks = _chunk_count(&c.p)
+            c.p.outer, c.p.inner = _slices_per_chunk(&c.p), _columns_per_chunk(&c.p)
+            st = _axis_kernel(&c.p, False, scratch, c.w, fill, scratch + need)
             if st == 0:
                 plan = last_plan()
                 plan["axis"] = axis
+                plan["chunks"] = chunks
+                plan["threads"] = min(team, chunks) if total * m > GIL_WORK else 1
                 planned.append(plan)
         elif total * m > GIL_WORK:
             with nogil:
-                st = _chunked_pass(cur_t, cur, cur_item, ot, dst, oitem, p, w, fill, cin, cout)
+                st = _chunked_pass(&c, team)
         else:
-            st = _chunked_pass(cur_t, cur, cur_item, ot, dst, oitem, p, w, fill, cin, cout)
+            st = _chunked_pass(&c, 1)
         if st != 0:
             break
         cur, cur_t, cur_item = dst, ot, oitem
-    _give(cin, got_i)
-    _give(cout, got_o)
+    _give(scratch, got_s)
     _give(tmp, got_t)
     if planning and st == 0:
         _planned("front door: fastconv.ndimage's C-speed entry, one pass per axis", planned)
