@@ -496,35 +496,68 @@ cdef double _window(int t, const char *x, int64_t w, int64_t g0, int64_t n, doub
     return _window_as(<const uint64_t *>x, w, g0, n, d)
 
 
-cdef int _int_chunks(const fc_correlate2d_params *p, int t, const char *x, const char *kt,
-                     const double *k, bint flip, double *buf, char *y, size_t item) noexcept nogil:
-    """1-D zero-extended integer correlation (kt the kernel in dtype t, k as
-    doubles), INT_CHUNK outputs at a time through buf (INT_CHUNK + kw - 1 and
-    INT_CHUNK doubles): on the float64 kernels where every partial sum of the
-    chunk is exact below 2**53, else NumPy's wrapping integer sums; y holds
-    items of `item` bytes. A status as _real's."""
-    cdef fc_correlate2d_params q = p[0], r = p[0]
-    cdef int64_t o0 = 0, cw, m = p.kw, i
-    cdef double ksum = 0.0, peak
+ctypedef struct _IntChunks:
+    fc_correlate2d_params p  # the whole call
+    int t
+    const char *x
+    const char *kt  # the kernel in dtype t
+    const double *k  # ... as doubles
+    double ksum
+    bint flip
+    char *y
+    size_t item  # y's item size
+    double *buf  # per thread: stride doubles from buf + tid * stride
+    int64_t stride, count
+    int *status  # per thread
+
+
+cdef int _int_chunk(const _IntChunks *c, int64_t i, double *buf) noexcept nogil:
+    """Outputs [i * INT_CHUNK, ...) of a 1-D zero-extended integer correlation
+    through buf (INT_CHUNK + kw - 1 and INT_CHUNK doubles): on the float64
+    kernels where every partial sum of the chunk is exact below 2**53, else
+    NumPy's wrapping integer sums. A status as _real's."""
+    cdef fc_correlate2d_params q = c.p, r = c.p
+    cdef int64_t o0 = i * INT_CHUNK, m = c.p.kw
+    cdef int64_t cw = INT_CHUNK if INT_CHUNK < c.p.ow - o0 else c.p.ow - o0
+    cdef double peak = _window(c.t, c.x, c.p.w, o0 - c.p.pad_left, cw + m - 1, buf)
     cdef double *yc = buf + INT_CHUNK + m - 1
     cdef int st
-    for i in range(m):
-        ksum += fabs(k[i])
-    q.pad_left = 0
-    while o0 < p.ow:
-        cw = INT_CHUNK if INT_CHUNK < p.ow - o0 else p.ow - o0
-        peak = _window(t, x, p.w, o0 - p.pad_left, cw + m - 1, buf)
-        if _int_peak(t) * _int_peak(t) * <double>m < EXACT or peak * ksum < EXACT:
-            q.w, q.ldx, q.ow = cw + m - 1, cw + m - 1, cw
-            st = _real(&q, False, <const char *>buf, <const char *>k, flip, 0.0, <char *>yc)
-            if st != 0:
-                return st
-            _to_int(yc, cw, t, y + <size_t>o0 * item)
-        else:
-            r.pad_left, r.ow = p.pad_left - o0, cw
-            _int_small(t, x, kt, &r, flip, y + <size_t>o0 * item)
-        o0 += cw
+    if _int_peak(c.t) * _int_peak(c.t) * <double>m < EXACT or peak * c.ksum < EXACT:
+        q.w, q.ldx, q.ow, q.pad_left = cw + m - 1, cw + m - 1, cw, 0
+        st = _real(&q, False, <const char *>buf, <const char *>c.k, c.flip, 0.0, <char *>yc)
+        if st == 0:
+            _to_int(yc, cw, c.t, c.y + <size_t>o0 * c.item)
+        return st
+    r.pad_left, r.ow = c.p.pad_left - o0, cw
+    _int_small(c.t, c.x, c.kt, &r, c.flip, c.y + <size_t>o0 * c.item)
     return 0
+
+
+cdef void _int_region(void *ctx, int tid, int team) noexcept nogil:
+    """Thread tid's chunks tid, tid + team, ... on its own buffer."""
+    cdef const _IntChunks *c = <const _IntChunks *>ctx
+    cdef int64_t i = tid
+    cdef int st = 0
+    while i < c.count and st == 0:
+        st = _int_chunk(c, i, c.buf + <size_t>tid * <size_t>c.stride)
+        i += team
+    c.status[tid] = st
+
+
+cdef int _int_chunks(_IntChunks *c, int team) noexcept nogil:
+    """_int_chunk over the call's chunks, shared among `team` threads (each
+    kernel call then runs on its thread alone; a chunk's result does not
+    depend on who runs it). A status as _real's."""
+    cdef int st, tid
+    if team > c.count:
+        team = <int>c.count
+    if team <= 1:
+        _int_region(c, 0, 1)
+        return c.status[0]
+    st = fc_run_region(team, _int_region, c)
+    for tid in range(team):
+        st = st or c.status[tid]
+    return st
 
 
 cdef void _sums_1d(int kind, int t, const char *x, const char *k, const fc_correlate2d_params *p,
@@ -845,7 +878,8 @@ cdef object _front(object in1, object in2, int nd, int code, int b, object fillv
 
 cdef object _int_1d(cnp.ndarray a1, cnp.ndarray a2, int t, const fc_correlate2d_params *p,
                     bint flip):
-    """The 1-D integer front door beyond INT_DIRECT: _int_chunks."""
+    """The 1-D integer front door beyond INT_DIRECT: _int_chunks, on the
+    pool's threads when the call is large."""
     cdef int flags = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED | cnp.NPY_ARRAY_FORCECAST
     cdef cnp.npy_intp dims[1]
     dims[0] = p.ow
@@ -853,30 +887,40 @@ cdef object _int_1d(cnp.ndarray a1, cnp.ndarray a2, int t, const fc_correlate2d_
     cdef cnp.ndarray kt = cnp.PyArray_FROMANY(a2, t, 1, 1, flags)
     cdef cnp.ndarray k = cnp.PyArray_FROMANY(a2, cnp.NPY_DOUBLE, 1, 1, flags)
     cdef cnp.ndarray y = cnp.PyArray_EMPTY(1, dims, t, 0)
-    cdef double *buf = <double *>malloc(<size_t>(2 * INT_CHUNK + p.kw) * sizeof(double))
-    if buf == NULL:
+    cdef _IntChunks c
+    cdef int status[64]
+    cdef int64_t i
+    cdef int team = min(max(fc_get_num_threads(), 1), 64) if p.ow * p.kw > GIL_MACS - 1 else 1
+    c.p, c.t, c.flip, c.item, c.status = p[0], t, flip, <size_t>cnp.PyArray_ITEMSIZE(y), status
+    c.x, c.kt = <const char *>cnp.PyArray_DATA(x), <const char *>cnp.PyArray_DATA(kt)
+    c.k, c.y = <const double *>cnp.PyArray_DATA(k), <char *>cnp.PyArray_DATA(y)
+    c.ksum = 0.0
+    for i in range(p.kw):
+        c.ksum += fabs(c.k[i])
+    c.count = (p.ow + INT_CHUNK - 1) // INT_CHUNK
+    team = <int>min(team, max(c.count, 1))
+    c.stride = 2 * INT_CHUNK + p.kw
+    c.buf = <double *>malloc(<size_t>(team * c.stride) * sizeof(double))
+    if c.buf == NULL:
         raise MemoryError(f"could not allocate scratch memory for shapes {(p.w,)} and {(p.kw,)}")
-    cdef const char *xp = <const char *>cnp.PyArray_DATA(x)
-    cdef const char *ktp = <const char *>cnp.PyArray_DATA(kt)
-    cdef const double *kp = <const double *>cnp.PyArray_DATA(k)
-    cdef char *yp = <char *>cnp.PyArray_DATA(y)
-    cdef size_t item = <size_t>cnp.PyArray_ITEMSIZE(y)
     cdef int st
     cdef fc_correlate2d_params q = p[0]
     if fc_plan_only(-1):  # the plan of the first chunk's kernel call (nothing is read)
         q.w = min(INT_CHUNK, p.ow) + p.kw - 1
         q.ldx, q.ow, q.pad_left = q.w, q.w - p.kw + 1, 0
-        st = _real(&q, False, <const char *>buf, <const char *>kp, flip, 0.0, <char *>buf)
+        st = _real(&q, False, <const char *>c.buf, <const char *>c.k, flip, 0.0, <char *>c.buf)
     elif p.ow * p.kw <= GIL_MACS - 1:
-        st = _int_chunks(p, t, xp, ktp, kp, flip, buf, yp, item)
+        st = _int_chunks(&c, 1)
     else:
         with nogil:
-            st = _int_chunks(p, t, xp, ktp, kp, flip, buf, yp, item)
-    free(buf)
+            st = _int_chunks(&c, team)
+    free(c.buf)
     if st == 0 and fc_plan_only(-1):
         plan = last_plan()
-        plan["reason"] = (f"integers on the float64 kernels, {INT_CHUNK:,} outputs at a time (every "
-                          "partial sum exact below 2**53; else NumPy's integer sums)")
+        plan["threads"], plan["chunks"] = team, c.count
+        plan["reason"] = (f"integers on the float64 kernels, {INT_CHUNK:,} outputs at a time on "
+                          "the threads (every partial sum exact below 2**53; else NumPy's "
+                          "integer sums)")
         _planned(plan)
     if st == 2:
         raise MemoryError(f"could not allocate scratch memory for shapes {(p.w,)} and {(p.kw,)}")
