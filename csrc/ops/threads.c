@@ -174,8 +174,33 @@ int64_t fc_parallel_threshold_ns(int64_t ns) {
   return old;
 }
 
-int fc_run_region(int team, void (*fn)(void *ctx, int tid, int team), void *ctx) {
-  return fc_parallel(team, fn, ctx);
+typedef struct {
+  int (*fn)(void *ctx, int64_t i, int tid);
+  void *ctx;
+  int64_t count;
+  int *status; /* per thread */
+} fc_chunks_ctx;
+
+static void fc_chunks_region(void *arg, int tid, int team) {
+  const fc_chunks_ctx *c = arg;
+  int st = FC_OK;
+  for (int64_t i = tid; i < c->count && st == FC_OK; i += team) st = c->fn(c->ctx, i, tid);
+  c->status[tid] = st;
+}
+
+int fc_run_chunks(int team, int64_t count, int (*fn)(void *ctx, int64_t i, int tid), void *ctx) {
+  int status[FC_MAX_THREADS];
+  if (count <= 0) return FC_OK;
+  if (team > FC_MAX_THREADS) team = FC_MAX_THREADS;
+  if (team > count) team = (int)count;
+  if (team < 1) team = 1;
+  for (int tid = 0; tid < team; tid++) status[tid] = FC_OK; /* (run as one share if nested) */
+  fc_chunks_ctx c = {fn, ctx, count, status};
+  const int st = fc_parallel(team, fc_chunks_region, &c);
+  if (st != FC_OK) return st;
+  for (int tid = 0; tid < team; tid++)
+    if (status[tid] != FC_OK) return status[tid];
+  return FC_OK;
 }
 
 int fc_threads_for(int64_t work_ns, int64_t max_tasks) {

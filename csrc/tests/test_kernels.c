@@ -753,33 +753,42 @@ static void tune_pick_case(void) {
   check(ok, "the tuner's rule", "any", 0);
 }
 
-/* fc_run_region: each of team threads runs its share once, tid 0 the caller;
- * a nested call and team 1 run on the calling thread. */
+/* fc_run_chunks: every chunk once, thread tid taking tid, tid + team, ...;
+ * the first failure in thread order; a nested call on one thread. */
 typedef struct {
-  _Atomic int ran[4];
-  _Atomic int nested_team;
-} region_ctx;
+  _Atomic int ran[10];
+  _Atomic int wrong_tid;
+  int fail_at;
+  _Atomic int nested;
+} chunks_ctx;
 
-static void region_nested(void *ctx, int tid, int team) {
-  region_ctx *c = ctx;
-  if (tid == 0) atomic_store(&c->nested_team, team);
+static int chunk_nested(void *ctx, int64_t i, int tid) {
+  chunks_ctx *c = ctx;
+  if (tid != 0) atomic_store(&c->wrong_tid, 1);
+  atomic_fetch_add(&c->nested, 1);
+  (void)i;
+  return FC_OK;
 }
 
-static void region_share(void *ctx, int tid, int team) {
-  region_ctx *c = ctx;
-  if (team == 3 && tid >= 0 && tid < 3) atomic_fetch_add(&c->ran[tid], 1);
-  if (tid == 1) fc_run_region(2, region_nested, ctx);
+static int chunk_mark(void *ctx, int64_t i, int tid) {
+  chunks_ctx *c = ctx;
+  if (i % 3 != tid) atomic_store(&c->wrong_tid, 1);
+  atomic_fetch_add(&c->ran[i], 1);
+  if (i == 4) fc_run_chunks(2, 3, chunk_nested, ctx);
+  return i == c->fail_at ? FC_ENOMEM : FC_OK;
 }
 
-static void region_case(void) {
-  region_ctx c = {{0, 0, 0, 0}, -1};
+static void chunks_case(void) {
   fc_set_num_threads(2);
-  check(fc_run_region(3, region_share, &c) == FC_OK, "run_region returns FC_OK", "any", 0);
-  check(c.ran[0] == 1 && c.ran[1] == 1 && c.ran[2] == 1, "run_region runs each share once", "any", 0);
-  check(c.nested_team == 1, "run_region nested runs on the calling thread", "any", 0);
-  atomic_store(&c.nested_team, -1);
-  fc_run_region(1, region_nested, &c);
-  check(c.nested_team == 1, "run_region team 1 runs on the caller", "any", 0);
+  chunks_ctx c = {{0}, 0, -1, 0};
+  check(fc_run_chunks(3, 10, chunk_mark, &c) == FC_OK, "run_chunks returns FC_OK", "any", 0);
+  int once = 1;
+  for (int i = 0; i < 10; i++) once &= c.ran[i] == 1;
+  check(once && !c.wrong_tid, "run_chunks runs each chunk once on thread i % team", "any", 0);
+  check(c.nested == 3, "run_chunks nested runs every chunk on the calling thread", "any", 0);
+  chunks_ctx d = {{0}, 0, 7, 0};
+  check(fc_run_chunks(3, 10, chunk_mark, &d) == FC_ENOMEM, "run_chunks returns a failure", "any", 0);
+  check(fc_run_chunks(3, 0, chunk_mark, &d) == FC_OK, "run_chunks of no chunks", "any", 0);
 }
 
 int main(int argc, char **argv) {
@@ -788,7 +797,7 @@ int main(int argc, char **argv) {
   env_case();
   tuning_case();
   tune_pick_case();
-  region_case();
+  chunks_case();
   for (int isa = FC_ISA_SCALAR; isa <= FC_ISA_AVX512; isa++) {
     if (!fc_isa_compiled((fc_isa)isa) || isa > (int)fc_cpu_isa()) continue;
     fc_set_isa((fc_isa)isa);

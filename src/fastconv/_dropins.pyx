@@ -507,8 +507,7 @@ ctypedef struct _IntChunks:
     char *y
     size_t item  # y's item size
     double *buf  # per thread: stride doubles from buf + tid * stride
-    int64_t stride, count
-    int *status  # per thread
+    int64_t stride
 
 
 cdef int _int_chunk(const _IntChunks *c, int64_t i, double *buf) noexcept nogil:
@@ -533,31 +532,10 @@ cdef int _int_chunk(const _IntChunks *c, int64_t i, double *buf) noexcept nogil:
     return 0
 
 
-cdef void _int_region(void *ctx, int tid, int team) noexcept nogil:
-    """Thread tid's chunks tid, tid + team, ... on its own buffer."""
+cdef int _int_chunk_on(void *ctx, int64_t i, int tid) noexcept nogil:
+    """_int_chunk i on thread tid's buffer (fc_run_chunks' callback)."""
     cdef const _IntChunks *c = <const _IntChunks *>ctx
-    cdef int64_t i = tid
-    cdef int st = 0
-    while i < c.count and st == 0:
-        st = _int_chunk(c, i, c.buf + <size_t>tid * <size_t>c.stride)
-        i += team
-    c.status[tid] = st
-
-
-cdef int _int_chunks(_IntChunks *c, int team) noexcept nogil:
-    """_int_chunk over the call's chunks, shared among `team` threads (each
-    kernel call then runs on its thread alone; a chunk's result does not
-    depend on who runs it). A status as _real's."""
-    cdef int st, tid
-    if team > c.count:
-        team = <int>c.count
-    if team <= 1:
-        _int_region(c, 0, 1)
-        return c.status[0]
-    st = fc_run_region(team, _int_region, c)
-    for tid in range(team):
-        st = st or c.status[tid]
-    return st
+    return _int_chunk(c, i, c.buf + <size_t>tid * <size_t>c.stride)
 
 
 cdef void _sums_1d(int kind, int t, const char *x, const char *k, const fc_correlate2d_params *p,
@@ -867,19 +845,27 @@ cdef object _front(object in1, object in2, int nd, int code, int b, object fillv
                           "(every partial sum exact below 2**53)",
                           K_CPLX: "complex as real passes of the real kernels"}.get(kind, "")
         _planned(plan)
-    if st == 2:
-        raise MemoryError(f"could not allocate scratch memory for shapes {(p.h, p.w)} and {(p.kh, p.kw)}")
-    if st == 4:
-        raise RuntimeError(THREAD_ERROR.format(op=f"correlation of shapes {(p.h, p.w)} and {(p.kh, p.kw)}"))
-    if st != 0:
-        raise ValueError(f"correlation of shapes {(p.h, p.w)} and {(p.kh, p.kw)}: sizes out of range")
+    _raise_for(st, (p.h, p.w), (p.kh, p.kw))
     return y
+
+
+cdef _raise_for(int st, tuple shape, tuple kshape):
+    """The exception for a correlation's non-zero status (_real's, or
+    FC_ETHREAD), naming the shapes; nothing for 0."""
+    if st == 2:
+        raise MemoryError(f"could not allocate scratch memory for shapes {shape} and {kshape}")
+    if st == 4:
+        raise RuntimeError(THREAD_ERROR.format(op=f"correlation of shapes {shape} and {kshape}"))
+    if st != 0:
+        raise ValueError(f"correlation of shapes {shape} and {kshape}: sizes out of range")
 
 
 cdef object _int_1d(cnp.ndarray a1, cnp.ndarray a2, int t, const fc_correlate2d_params *p,
                     bint flip):
-    """The 1-D integer front door beyond INT_DIRECT: _int_chunks, on the
-    pool's threads when the call is large."""
+    """The 1-D integer front door beyond INT_DIRECT: _int_chunk over the
+    call's chunks, shared among the pool's threads when the call is large
+    (each kernel call then runs on its thread alone; a chunk's result does
+    not depend on who runs it)."""
     cdef int flags = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED | cnp.NPY_ARRAY_FORCECAST
     cdef cnp.npy_intp dims[1]
     dims[0] = p.ow
@@ -888,17 +874,15 @@ cdef object _int_1d(cnp.ndarray a1, cnp.ndarray a2, int t, const fc_correlate2d_
     cdef cnp.ndarray k = cnp.PyArray_FROMANY(a2, cnp.NPY_DOUBLE, 1, 1, flags)
     cdef cnp.ndarray y = cnp.PyArray_EMPTY(1, dims, t, 0)
     cdef _IntChunks c
-    cdef int status[64]
-    cdef int64_t i
+    cdef int64_t i, count = (p.ow + INT_CHUNK - 1) // INT_CHUNK
     cdef int team = min(max(fc_get_num_threads(), 1), 64) if p.ow * p.kw > GIL_MACS - 1 else 1
-    c.p, c.t, c.flip, c.item, c.status = p[0], t, flip, <size_t>cnp.PyArray_ITEMSIZE(y), status
+    c.p, c.t, c.flip, c.item = p[0], t, flip, <size_t>cnp.PyArray_ITEMSIZE(y)
     c.x, c.kt = <const char *>cnp.PyArray_DATA(x), <const char *>cnp.PyArray_DATA(kt)
     c.k, c.y = <const double *>cnp.PyArray_DATA(k), <char *>cnp.PyArray_DATA(y)
     c.ksum = 0.0
     for i in range(p.kw):
         c.ksum += fabs(c.k[i])
-    c.count = (p.ow + INT_CHUNK - 1) // INT_CHUNK
-    team = <int>min(team, max(c.count, 1))
+    team = <int>min(team, max(count, 1))
     c.stride = 2 * INT_CHUNK + p.kw
     c.buf = <double *>malloc(<size_t>(team * c.stride) * sizeof(double))
     if c.buf == NULL:
@@ -910,24 +894,19 @@ cdef object _int_1d(cnp.ndarray a1, cnp.ndarray a2, int t, const fc_correlate2d_
         q.ldx, q.ow, q.pad_left = q.w, q.w - p.kw + 1, 0
         st = _real(&q, False, <const char *>c.buf, <const char *>c.k, flip, 0.0, <char *>c.buf)
     elif p.ow * p.kw <= GIL_MACS - 1:
-        st = _int_chunks(&c, 1)
+        st = fc_run_chunks(1, count, _int_chunk_on, &c)
     else:
         with nogil:
-            st = _int_chunks(&c, team)
+            st = fc_run_chunks(team, count, _int_chunk_on, &c)
     free(c.buf)
     if st == 0 and fc_plan_only(-1):
         plan = last_plan()
-        plan["threads"], plan["chunks"] = team, c.count
+        plan["threads"], plan["chunks"] = team, count
         plan["reason"] = (f"integers on the float64 kernels, {INT_CHUNK:,} outputs at a time on "
                           "the threads (every partial sum exact below 2**53; else NumPy's "
                           "integer sums)")
         _planned(plan)
-    if st == 2:
-        raise MemoryError(f"could not allocate scratch memory for shapes {(p.w,)} and {(p.kw,)}")
-    if st == 4:
-        raise RuntimeError(THREAD_ERROR.format(op=f"correlation of shapes {(p.w,)} and {(p.kw,)}"))
-    if st != 0:
-        raise ValueError(f"correlation of shapes {(p.w,)} and {(p.kw,)}: sizes out of range")
+    _raise_for(st, (p.w,), (p.kw,))
     return y
 
 

@@ -1047,10 +1047,9 @@ ctypedef struct _Chunks:
     fc_axis_params p  # the whole pass
     const double *w
     double fill
-    int64_t per, cols, count  # slices or columns a chunk, chunks
+    int64_t per, cols  # slices or columns a chunk
     double *scratch  # per thread: 2 * need doubles from scratch + tid * 2 * need
     int64_t need
-    int *status  # per thread
 
 
 cdef int _chunk(const _Chunks *c, int64_t i, double *cin, double *cout) noexcept nogil:
@@ -1080,36 +1079,21 @@ cdef int _chunk(const _Chunks *c, int64_t i, double *cin, double *cout) noexcept
     return st
 
 
-cdef void _chunks_region(void *ctx, int tid, int team) noexcept nogil:
-    """Thread tid's chunks tid, tid + team, ... on its own scratch."""
+cdef int _chunk_on(void *ctx, int64_t i, int tid) noexcept nogil:
+    """_chunk i on thread tid's scratch (fc_run_chunks' callback)."""
     cdef const _Chunks *c = <const _Chunks *>ctx
     cdef double *cin = c.scratch + <size_t>tid * 2 * <size_t>c.need
-    cdef int64_t i = tid
-    cdef int st = 0
-    while i < c.count and st == 0:
-        st = _chunk(c, i, cin, cin + c.need)
-        i += team
-    c.status[tid] = st
+    return _chunk(c, i, cin, cin + c.need)
 
 
 cdef int _chunked_pass(_Chunks *c, int team) noexcept nogil:
     """One pass from c.x into c.y on the float64 kernels, a chunk at a time
     (_slices_per_chunk slices, or _columns_per_chunk columns), the chunks
-    shared out among `team` threads (each kernel call then runs on its
+    shared out among up to `team` threads (each kernel call then runs on its
     thread alone; a chunk's result does not depend on who runs it). The
-    kernels' status."""
-    cdef int st, t
+    kernels' status, or FC_ETHREAD."""
     c.per, c.cols = _slices_per_chunk(&c.p), _columns_per_chunk(&c.p)
-    c.count = _chunk_count(&c.p)
-    if team > c.count:
-        team = <int>c.count
-    if team <= 1:
-        _chunks_region(c, 0, 1)
-        return c.status[0]
-    st = fc_run_region(team, _chunks_region, c)
-    for t in range(team):
-        st = st or c.status[t]
-    return st
+    return fc_run_chunks(team, _chunk_count(&c.p), _chunk_on, c)
 
 
 cdef object _run_mixed(cnp.ndarray x, int t, list passes, int code, double fill,
@@ -1133,8 +1117,7 @@ cdef object _run_mixed(cnp.ndarray x, int t, list passes, int code, double fill,
     cdef bint planning = fc_plan_only(-1)
     cdef list planned = []
     cdef int st = 0
-    cdef int status[64]  # (the team is capped at 64 below)
-    team = min(max(team, 1), 64)
+    team = min(max(team, 1), 64)  # (the scratch grows with it)
     for j in range(count):
         weights, m, axis, pad = passes[j]
         _axis_params(x, axis, m, pad, code, &c.p)
@@ -1143,7 +1126,7 @@ cdef object _run_mixed(cnp.ndarray x, int t, list passes, int code, double fill,
     cdef char *tmp = <char *>_take(<size_t>total * oitem, &got_t) if count > 1 else NULL
     if scratch == NULL or (count > 1 and tmp == NULL):
         st = -1
-    c.scratch, c.need, c.status, c.fill = scratch, need, status, fill
+    c.scratch, c.need, c.fill = scratch, need, fill
     for j in range(count if st == 0 else 0):
         weights, m, axis, pad = passes[j]
         k = weights

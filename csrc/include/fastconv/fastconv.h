@@ -530,14 +530,15 @@ int64_t fc_pool_spin_ns(int64_t ns);
  * 50,000 ns); ns >= 0 sets it, any ns returns the previous value. Tests set 0
  * so that small shapes take the threaded paths too. */
 int64_t fc_parallel_threshold_ns(int64_t ns);
-/* Runs fn(ctx, tid, team) once on each of `team` threads of the pool (tid 0
- * the calling thread) and returns when all are done: FC_OK, or FC_ETHREAD
- * when a worker could not be started (then none of it ran). team <= 1, and a
- * call from inside such a region, run fn(ctx, 0, 1) on the calling thread;
- * the drivers called from inside fn run on their thread alone. For bindings
- * that spread work of their own (a conversion around kernel calls) over the
- * pool; what a thread computes must depend only on (tid, team). */
-int fc_run_region(int team, void (*fn)(void *ctx, int tid, int team), void *ctx);
+/* Runs fn(ctx, i, tid) for each i in [0, count) on up to `team` threads of
+ * the pool: thread tid (0 the calling thread) takes i = tid, tid + team, ...,
+ * stopping at its first non-zero return. Returns FC_ETHREAD when a worker
+ * could not be started (then nothing ran), else the first non-zero return in
+ * thread order, else FC_OK. Drivers called from inside fn run on their thread
+ * alone, as does the whole of a call made from inside a region. For bindings
+ * that spread work of their own (conversions around kernel calls) over the
+ * pool; fn's result for i must not depend on tid. */
+int fc_run_chunks(int team, int64_t count, int (*fn)(void *ctx, int64_t i, int tid), void *ctx);
 
 fc_isa fc_cpu_isa(void);          /* best ISA the CPU and OS support and we compiled */
 fc_isa fc_current_isa(void);      /* ISA the dispatch table uses now */
