@@ -1010,7 +1010,26 @@ def test_common_calls_with_an_output_array_take_the_front_door(monkeypatch, rng,
             np.testing.assert_allclose(out, want, rtol=2e-5, atol=2e-4, err_msg=what)
 
 
-@pytest.mark.parametrize("case", ["bool", "complex", "strided", "fortran", "readonly", "subclass", "shape",
+@pytest.mark.parametrize("dtype", ["float64", "int16", "bool"])
+def test_bool_outputs_hold_scipys_bytes(dtype, rng):
+    """A bool output (array, type or dtype) holds the byte SciPy's C store
+    leaves there (a 2 stays 2), from any input, through every filter."""
+    x = random_array(rng, (12, 10), dtype, **INTEGERS)
+    w = rng.standard_normal((3, 3)) * 3
+    for out in (np.bool_, np.dtype(bool), "array"):
+        for name, extra in (("correlate", (w,)), ("correlate1d", (w[0],)), ("uniform_filter", (3,)),
+                            ("gaussian_filter", (1.0,)), ("uniform_filter1d", (4,))):
+            array = isinstance(out, str)
+            want = np.zeros(x.shape, bool) if array else out
+            got = np.zeros(x.shape, bool) if array else out
+            ref = getattr(sndi, name)(x, *extra, output=want)
+            res = getattr(fndi, name)(x, *extra, output=got)
+            ref, res = (want, got) if array else (ref, res)
+            assert res.dtype == ref.dtype == np.bool_, f"{name} {dtype} output={out}"
+            assert np.array_equal(res.view(np.uint8), ref.view(np.uint8)), f"{name} {dtype} output={out}"
+
+
+@pytest.mark.parametrize("case", ["complex", "strided", "fortran", "readonly", "subclass", "shape",
                                   "overlaps input", "overlaps weights", "big-endian"])
 def test_output_arrays_the_front_door_declines_still_get_scipys_result(rng, case):
     """An output array that is not the common case: the front door returns None
@@ -1019,8 +1038,8 @@ def test_output_arrays_the_front_door_declines_still_get_scipys_result(rng, case
     w = rng.random((3, 3))
     buf = rng.random(200)
     out = np.empty_like(x)
-    if case in ("bool", "complex"):
-        out = np.empty(x.shape, np.bool_ if case == "bool" else np.complex128)
+    if case == "complex":
+        out = np.empty(x.shape, np.complex128)
     elif case == "strided":
         out = np.empty((9, 16))[:, ::2]
     elif case == "fortran":

@@ -6,26 +6,25 @@ arguments, making the output); on a 16x16 image that is most of the 4-18 us
 they take. To cost less than the original at every size, the common calls
 skip that here:
 
-- `input` an ndarray (exact type) of float64, float32 or an integer type,
-  1 to 64 dimensions, none empty; in another layout or byte order it is
-  first copied C-contiguous and native, as the general path copies it
-  (integers straight to float64, with their dtype as the output's; a 2-D
-  array in Fortran order by a blocked transpose in its own dtype). Copies of
-  64 KiB and more live in scratch blocks kept between calls.
-  Integers are read as doubles and the results stored back as SciPy's C
-  loops store them (`_store`), after every pass of a separable filter as
-  SciPy stores each pass into the output;
+- `input` an ndarray (exact type) of float64, float32, an integer type or
+  bool, 1 to 64 dimensions, none empty; in another layout or byte order it
+  is first copied C-contiguous and native in its own dtype, as the general
+  path copies it (a 2-D array in Fortran order by a blocked transpose).
+  Copies of 64 KiB and more live in scratch blocks kept between calls.
+  Integers are read as doubles, a cached chunk at a time, and the results
+  stored back as SciPy's C loops store them (`_store`), after every pass of
+  a separable filter as SciPy stores each pass into the output;
 - `weights` an ndarray or a list or tuple of real numbers, of the right
   number of dimensions; `output` None, a NumPy dtype or scalar type of
-  float32, float64 or an integer, or an ndarray (exact type) of such a dtype
-  and the input's shape, C-contiguous, aligned and writable, its memory apart
+  float32, float64, an integer or bool, or an ndarray (exact type) of such a
+  dtype and the input's shape, C-contiguous, aligned and writable, its memory apart
   from the input's and the weights' (the result is then written there and
   returned, as SciPy returns it); `mode` one name from SciPy's list;
   `cval` a Python float or int; `origin` a Python int; no `axes`;
-- float32 with mode 'constant' only when cval is a float32 value; bool and
-  other dtypes take the general path;
-- bool inputs run the uint8 front doors on their bytes (SciPy reads the
-  byte), into the bytes of a bool result (SciPy stores a double's byte);
+- float32 with mode 'constant' only when cval is a float32 value; other
+  dtypes take the general path;
+- bool runs as uint8, its bytes read and stored (_sized): SciPy reads a bool
+  array's byte and stores a double's byte into a bool result;
 - complex64 and complex128 inputs with real weights run the real front doors
   on their two parts, as SciPy's _complex_via_real_components runs its real
   filters, into the complex output (None, or an array of the input's
@@ -72,9 +71,11 @@ DEF MAX_ELEMS = 1 << 48  # beyond any real array: only a broadcast view, the gen
 
 
 cdef inline bint _is_int(int t) noexcept:
+    """An integer type, bool included: SciPy reads and stores a bool array's
+    bytes as uint8 (so a stored 2 stays 2), and so do the front doors (_sized)."""
     return (t == cnp.NPY_BYTE or t == cnp.NPY_UBYTE or t == cnp.NPY_SHORT or t == cnp.NPY_USHORT
             or t == cnp.NPY_INT or t == cnp.NPY_UINT or t == cnp.NPY_LONG or t == cnp.NPY_ULONG
-            or t == cnp.NPY_LONGLONG or t == cnp.NPY_ULONGLONG)
+            or t == cnp.NPY_LONGLONG or t == cnp.NPY_ULONGLONG or t == cnp.NPY_BOOL)
 
 
 cdef inline bint _sizes_ok(cnp.ndarray arr) noexcept:
@@ -178,7 +179,7 @@ cdef object _transposed(cnp.ndarray a):
 
 
 cdef object _as_carray(object a):
-    """An ndarray (exact type) of float32, float64 or an integer dtype, 1 to
+    """An ndarray (exact type) of float32, float64, an integer dtype or bool, 1 to
     FC_ND_MAX_DIMS axes, in another layout or byte order (a channel of an RGB
     image, a transposed or big-endian array) as the C-contiguous, native copy
     of its values the general path would make; anything else, or with no
@@ -387,7 +388,10 @@ cdef void _store_as(const double *d, itype *y, int64_t n, bint safe) noexcept no
 
 cdef inline int _sized(int t) noexcept nogil:
     """NPY_LONG and NPY_ULONG as the fixed-width type of the same size (C's
-    long is 32 bits on Windows, 64 elsewhere); any other type as it is."""
+    long is 32 bits on Windows, 64 elsewhere), NPY_BOOL as NPY_UBYTE (its
+    bytes); any other type as it is."""
+    if t == cnp.NPY_BOOL:
+        return cnp.NPY_UBYTE
     if t == cnp.NPY_LONG:
         return cnp.NPY_LONGLONG if sizeof(long) == 8 else cnp.NPY_INT
     if t == cnp.NPY_ULONG:
@@ -508,38 +512,6 @@ cdef inline int _complex_input(object a) noexcept:
     if (t != cnp.NPY_CDOUBLE and t != cnp.NPY_CFLOAT) or not _sizes_ok(arr):
         return -1
     return t
-
-
-cdef object _U8 = cnp.dtype("uint8")
-cdef object _BOOL = cnp.dtype("bool")
-
-
-cdef inline bint _bool_input(object a) noexcept:
-    return type(a) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>a) == cnp.NPY_BOOL
-
-
-cdef object _via_bytes(cnp.ndarray x, object output, object run):
-    """A bool input as SciPy reads it, byte by byte, and a bool result as SciPy
-    stores a double into it, as a byte (so a 2 stays 2): `run(bytes, out)`, a
-    uint8 front door's call, on the input's bytes into the bytes of a new bool
-    result (output None or naming bool) or of a bool `output` array; into any
-    other `output` as it is. None where the front door declines."""
-    xb = x.view(_U8)
-    cdef cnp.ndarray result
-    if output is None or (isinstance(output, (type, cnp.dtype)) and _named_type(output) == -1
-                          and _is_bool_name(output)):
-        result = _empty_like(x, cnp.NPY_BOOL)
-        return result if run(xb, result.view(_U8)) is not None else None
-    if type(output) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>output) == cnp.NPY_BOOL:
-        return output if run(xb, (<cnp.ndarray>output).view(_U8)) is not None else None
-    return run(xb, output)
-
-
-cdef bint _is_bool_name(object output):
-    try:
-        return cnp.dtype(output) == _BOOL
-    except Exception:
-        return False
 
 
 cdef object _via_parts(cnp.ndarray x, int ct, object output, object weights, object cval, object run):
@@ -674,16 +646,14 @@ cdef inline object _axis_of(object axis, int nd):
 cdef object _other_form(object input, object output, object weights, object cval, object call):
     """An input a front door takes only in another form, run in that form by
     `call(x, out, cval)`, the front door's own call on x into `out` with `cval`:
-    floats and integers in another layout or byte order as their C-contiguous
-    native copy in their own dtype (_as_carray), bool as its bytes
-    (_via_bytes), complex in any layout as its two real parts (_via_parts,
-    `weights` the caller's real weights or None). _AS_IS for any other input:
-    the front door goes on with it as it is."""
+    floats, integers and bool in another layout or byte order as their
+    C-contiguous native copy in their own dtype (_as_carray), complex in any
+    layout as its two real parts (_via_parts, `weights` the caller's real
+    weights or None). _AS_IS for any other input: the front door goes on with
+    it as it is."""
     copy = _as_carray(input)
     if copy is not input:
         return call(copy, output, cval)
-    if _bool_input(input):
-        return _via_bytes(<cnp.ndarray>input, output, lambda part, out: call(part, out, cval))
     cdef int ct = _complex_input(input)
     if ct >= 0:
         return _via_parts(<cnp.ndarray>input, ct, output, weights, cval, call)
