@@ -845,7 +845,8 @@ cdef object _front(object in1, object in2, int nd, int code, int b, object fillv
                           "(every partial sum exact below 2**53)",
                           K_CPLX: "complex as real passes of the real kernels"}.get(kind, "")
         _planned(plan)
-    _raise_for(st, (p.h, p.w), (p.kh, p.kw))
+    if st != 0:
+        _raise_for(st, (p.h, p.w), (p.kh, p.kw))
     return y
 
 
@@ -906,7 +907,8 @@ cdef object _int_1d(cnp.ndarray a1, cnp.ndarray a2, int t, const fc_correlate2d_
                           "the threads (every partial sum exact below 2**53; else NumPy's "
                           "integer sums)")
         _planned(plan)
-    _raise_for(st, (p.w,), (p.kw,))
+    if st != 0:
+        _raise_for(st, (p.w,), (p.kw,))
     return y
 
 
