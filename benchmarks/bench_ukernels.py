@@ -96,6 +96,8 @@ def _work(k: dict) -> Work:
         return Work(f"{n}", (n, 1e-3, 0.1, 0.001, 1e-7), [r(n), r(n), r(n), v], 0, 7 * n * e, 100)
     if kind == "runsum":
         return Work(f"{n}", (n, 3.0), [rng.standard_normal(n), r(n), r(n), r(n)], 0, (3 * e + 16) * n, 200)
+    if kind == "runmean":
+        return Work(f"{n}", (n, 3.0), [rng.standard_normal(n), r(n)], 0, (e + 8) * n, 200)
     if kind == "unpool_code":
         nr, places = 64, 4
         return Work(f"{nr} lanes x {places} places", (nr, nr, places),
