@@ -283,16 +283,22 @@ def test_long_bool_signals_match_numpy(op, rng):
 
 @pytest.mark.parametrize("dtype", ["c8", "c16"])
 @pytest.mark.parametrize("op", OPS)
-def test_long_complex_signals_match_numpy(op, dtype, rng):
+def test_long_complex_signals_match_numpy(op, dtype, rng, restore_threads):
     """Complex signals of several chunks of outputs, with real and with
-    complex kernels, chunk edges in the zero extension of 'same' and 'full'."""
+    complex kernels, chunk edges in the zero extension of 'same' and 'full',
+    the chunks on 1 and 2 threads: the same bits either way."""
     fast, ref = OPS[op]
     a = (rng.standard_normal(30_000) + 1j * rng.standard_normal(30_000)).astype(dtype)
     for m, imag in ((3, 1), (3, 0), (40, 1), (9000, 1)):
         v = (rng.standard_normal(m) + imag * 1j * rng.standard_normal(m)).astype(dtype)
         for mode in ("valid", "same", "full"):
-            assert_close(fast(a, v, mode), ref(a, v, mode), op=op, isa="default",
+            fastconv.set_num_threads(1)
+            one = fast(a, v, mode)
+            fastconv.set_num_threads(2)
+            two = fast(a, v, mode)
+            assert_close(two, ref(a, v, mode), op=op, isa="default",
                          context=f"{dtype}[30000] with [{m}] {mode}", **DROPIN)
+            assert np.array_equal(one, two), f"{op} {dtype}[30000] with [{m}] {mode}: 1 vs 2 threads"
 
 
 @pytest.mark.parametrize("op", OPS)

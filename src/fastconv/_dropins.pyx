@@ -335,70 +335,106 @@ cdef void _split(const char *x, int64_t w, int64_t g0, int64_t n, bint f32, char
         _split_as(<const double *>x, w, g0, n, <double *>re, <double *>im)
 
 
+ctypedef struct _Cplx:
+    fc_correlate2d_params p  # the whole call
+    bint f32, kimag, chunked
+    const char *x
+    const char *kr  # the kernel's parts, flipped and conjugated as the call needs
+    const char *ki
+    double fill
+    char *y
+    char *bufs  # per thread: window parts (nx each), yr, yi, tmp (ny each), stride bytes apart
+    size_t stride
+    int64_t nx, ny
+
+
+cdef int _cplx_block(void *ctx, int64_t i, int tid) noexcept nogil:
+    """Block i of a complex correlation on thread tid's buffers
+    (fc_run_chunks' callback): chunk i of a long zero-extended row, its
+    window split into parts and run in 'valid' mode, or the whole call as
+    block 0. A status as _kernel's."""
+    cdef const _Cplx *c = <const _Cplx *>ctx
+    cdef size_t size = 4 if c.f32 else 8
+    cdef char *xr = c.bufs + <size_t>tid * c.stride
+    cdef char *xi = xr + c.nx * size
+    cdef char *yr = xi + c.nx * size
+    cdef char *yi = yr + c.ny * size
+    cdef char *tmp = yi + c.ny * size
+    cdef fc_correlate2d_params q = c.p
+    cdef int64_t o0 = 0, cw = c.p.oh * c.p.ow, j
+    cdef int st = 0
+    if c.chunked:  # the chunk's window, zero outside, in 'valid' mode
+        o0 = i * CPLX_CHUNK
+        cw = CPLX_CHUNK if CPLX_CHUNK < c.p.ow - o0 else c.p.ow - o0
+        q.w, q.ldx, q.ow, q.pad_left = cw + c.p.kw - 1, cw + c.p.kw - 1, cw, 0
+        _split(c.x, c.p.w, o0 - c.p.pad_left, q.w, c.f32, xr, xi)
+    else:
+        _split(c.x, c.p.h * c.p.w, 0, c.p.h * c.p.w, c.f32, xr, xi)
+    st = st or _kernel(&q, c.f32, xr, c.kr, c.fill, yr)
+    st = st or _kernel(&q, c.f32, xi, c.kr, 0.0, yi)
+    if c.kimag and st == 0:
+        st = st or _kernel(&q, c.f32, xi, c.ki, 0.0, tmp)
+        for j in range(cw):
+            if c.f32:
+                (<float *>yr)[j] -= (<float *>tmp)[j]
+            else:
+                (<double *>yr)[j] -= (<double *>tmp)[j]
+        st = st or _kernel(&q, c.f32, xr, c.ki, c.fill, tmp)
+        for j in range(cw):
+            if c.f32:
+                (<float *>yi)[j] += (<float *>tmp)[j]
+            else:
+                (<double *>yi)[j] += (<double *>tmp)[j]
+    if st == 0 and c.f32:  # interleave
+        _join_as(<const float *>yr, <const float *>yi, cw, <float *>c.y + 2 * o0)
+    elif st == 0:
+        _join_as(<const double *>yr, <const double *>yi, cw, <double *>c.y + 2 * o0)
+    return st
+
+
 cdef int _complex(const fc_correlate2d_params *p, bint f32, const char *x, const char *k,
                   bint flip, bint conj, double fill, char *y) noexcept nogil:
     """(a + ib) * (c + id) as real correlations of the planes: two passes when
     the kernel is real, four otherwise. Inputs are finite (the caller checks),
     so skipping the imaginary kernel's passes changes nothing. A long row
-    extended by zeros (1-D) runs CPLX_CHUNK outputs at a time."""
+    extended by zeros (1-D) runs CPLX_CHUNK outputs at a time, the chunks
+    shared among the pool's threads (each kernel call then on its thread
+    alone; a chunk's result does not depend on who runs it)."""
     cdef size_t size = 4 if f32 else 8
-    cdef int64_t n = p.h * p.w, taps = p.kh * p.kw, outs = p.oh * p.ow, i, j, o0 = 0, cw
-    cdef bint chunked = (p.h == 1 and p.kh == 1 and p.boundary == FC_BOUNDARY_FILL and fill == 0
-                         and outs > CPLX_CHUNK)
-    cdef int64_t nx = CPLX_CHUNK + p.kw - 1 if chunked else n
-    cdef int64_t ny = CPLX_CHUNK if chunked else outs
-    cdef char *buf = <char *>malloc((<size_t>(2 * nx + 2 * taps + 3 * ny)) * size)
-    if buf == NULL:
+    cdef int64_t taps = p.kh * p.kw, outs = p.oh * p.ow, i, j
+    cdef _Cplx c
+    c.p, c.f32, c.x, c.fill, c.y, c.kimag = p[0], f32, x, fill, y, False
+    c.chunked = (p.h == 1 and p.kh == 1 and p.boundary == FC_BOUNDARY_FILL and fill == 0
+                 and outs > CPLX_CHUNK)
+    c.nx = CPLX_CHUNK + p.kw - 1 if c.chunked else p.h * p.w
+    c.ny = CPLX_CHUNK if c.chunked else outs
+    c.stride = <size_t>(2 * c.nx + 3 * c.ny) * size
+    cdef int64_t count = (outs + CPLX_CHUNK - 1) // CPLX_CHUNK if c.chunked else 1
+    cdef int team = min(max(fc_get_num_threads(), 1), 64) if c.chunked else 1
+    if team > count:
+        team = <int>count
+    cdef char *kbuf = <char *>malloc(<size_t>(2 * taps) * size)
+    c.bufs = <char *>malloc(<size_t>team * c.stride)
+    if kbuf == NULL or c.bufs == NULL:
+        free(kbuf)
+        free(c.bufs)
         return 2
-    cdef char *xr = buf
-    cdef char *xi = xr + nx * size
-    cdef char *kr = xi + nx * size
-    cdef char *ki = kr + taps * size
-    cdef char *yr = ki + taps * size
-    cdef char *yi = yr + ny * size
-    cdef char *tmp = yi + ny * size
-    cdef bint kimag = False
-    cdef int st = 0
-    cdef fc_correlate2d_params q = p[0]
+    cdef char *kr = kbuf
+    cdef char *ki = kbuf + taps * size
     for i in range(taps):
         j = taps - 1 - i if flip else i
         if f32:
             (<float *>kr)[i] = (<const float *>k)[2 * j]
             (<float *>ki)[i] = -(<const float *>k)[2 * j + 1] if conj else (<const float *>k)[2 * j + 1]
-            kimag = kimag or (<float *>ki)[i] != 0
+            c.kimag = c.kimag or (<float *>ki)[i] != 0
         else:
             (<double *>kr)[i] = (<const double *>k)[2 * j]
             (<double *>ki)[i] = -(<const double *>k)[2 * j + 1] if conj else (<const double *>k)[2 * j + 1]
-            kimag = kimag or (<double *>ki)[i] != 0
-    if not chunked:
-        _split(x, n, 0, n, f32, xr, xi)
-    while o0 < outs and st == 0:
-        cw = outs
-        if chunked:  # the chunk's window, zero outside, in 'valid' mode
-            cw = CPLX_CHUNK if CPLX_CHUNK < outs - o0 else outs - o0
-            q.w, q.ldx, q.ow, q.pad_left = cw + p.kw - 1, cw + p.kw - 1, cw, 0
-            _split(x, p.w, o0 - p.pad_left, q.w, f32, xr, xi)
-        st = st or _kernel(&q, f32, xr, kr, fill, yr)
-        st = st or _kernel(&q, f32, xi, kr, 0.0, yi)
-        if kimag and st == 0:
-            st = st or _kernel(&q, f32, xi, ki, 0.0, tmp)
-            for i in range(cw):
-                if f32:
-                    (<float *>yr)[i] -= (<float *>tmp)[i]
-                else:
-                    (<double *>yr)[i] -= (<double *>tmp)[i]
-            st = st or _kernel(&q, f32, xr, ki, fill, tmp)
-            for i in range(cw):
-                if f32:
-                    (<float *>yi)[i] += (<float *>tmp)[i]
-                else:
-                    (<double *>yi)[i] += (<double *>tmp)[i]
-        if f32:  # interleave
-            _join_as(<const float *>yr, <const float *>yi, cw, <float *>y + 2 * o0)
-        else:
-            _join_as(<const double *>yr, <const double *>yi, cw, <double *>y + 2 * o0)
-        o0 += cw
-    free(buf)
+            c.kimag = c.kimag or (<double *>ki)[i] != 0
+    c.kr, c.ki = kr, ki
+    cdef int st = fc_run_chunks(team, count, _cplx_block, &c)
+    free(kbuf)
+    free(c.bufs)
     return st
 
 
