@@ -226,6 +226,14 @@ def test_nan_and_inf_stay_local(op, rng):
         _check(op, a, v, mode, "default", "NaN and inf inputs")
 
 
+def _at_1_and_2_threads(fast, a, v, mode):
+    """fast(a, v, mode) at 1 thread and at 2 (the caller restores the count)."""
+    fastconv.set_num_threads(1)
+    one = fast(a, v, mode)
+    fastconv.set_num_threads(2)
+    return one, fast(a, v, mode)
+
+
 @pytest.mark.parametrize("op", OPS)
 @pytest.mark.parametrize("m", [3, 31, 301, 3001])
 def test_long_signal_matches_numpy_and_threads_agree(op, rng, restore_threads, m):
@@ -233,10 +241,7 @@ def test_long_signal_matches_numpy_and_threads_agree(op, rng, restore_threads, m
     a, v = rng.standard_normal(200_000), rng.standard_normal(m)
     fast, ref = OPS[op]
     for mode in ("valid", "same", "full"):
-        fastconv.set_num_threads(1)
-        one = fast(a, v, mode)
-        fastconv.set_num_threads(2)
-        two = fast(a, v, mode)
+        one, two = _at_1_and_2_threads(fast, a, v, mode)
         assert_close(two, ref(a, v, mode), op=op, isa="default",
                      context=f"float64[200000] with [{m}], 2 threads", **DROPIN)
         assert_close(one, two, op=op, isa="default", context="1 thread vs 2 threads", **DROPIN)
@@ -292,10 +297,7 @@ def test_long_complex_signals_match_numpy(op, dtype, rng, restore_threads):
     for m, imag in ((3, 1), (3, 0), (40, 1), (9000, 1)):
         v = (rng.standard_normal(m) + imag * 1j * rng.standard_normal(m)).astype(dtype)
         for mode in ("valid", "same", "full"):
-            fastconv.set_num_threads(1)
-            one = fast(a, v, mode)
-            fastconv.set_num_threads(2)
-            two = fast(a, v, mode)
+            one, two = _at_1_and_2_threads(fast, a, v, mode)
             assert_close(two, ref(a, v, mode), op=op, isa="default",
                          context=f"{dtype}[30000] with [{m}] {mode}", **DROPIN)
             assert np.array_equal(one, two), f"{op} {dtype}[30000] with [{m}] {mode}: 1 vs 2 threads"
