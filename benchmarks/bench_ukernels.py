@@ -91,6 +91,9 @@ def _work(k: dict) -> Work:
         return Work(f"{n}", (n,), [r(n), r(n)], 0, 2 * n * e, 200)
     if kind == "relu_bwd":
         return Work(f"{n}", (n,), [r(n), r(n), r(n)], 0, 3 * n * e, 200)
+    if kind == "softmax":  # one wide row: the 1,000 classes of an ImageNet head, 8 times
+        m = 8000
+        return Work(f"{m}", (m,), [r(m), r(m), np.zeros(2)], 0, 2 * m * e, 2000)
     if kind == "adam":
         v = np.abs(r(n))
         return Work(f"{n}", (n, 1e-3, 0.1, 0.001, 1e-7), [r(n), r(n), r(n), v], 0, 7 * n * e, 100)

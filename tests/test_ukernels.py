@@ -184,6 +184,66 @@ def _relu_bwd(k, rng):
     return len(_lengths(k))
 
 
+def _softmax_row(k, x, y=None):
+    """The softmax row kernel on x (into y, else a fresh array with a guard value
+    past the row): (y[:n], the sum it returned, *top), y's guard checked."""
+    n = len(x)
+    own = y is None
+    if own:
+        y = np.full(n + 1, 9.0, x.dtype)
+    out = np.full(2, np.nan)
+    _kernels.ukernel_run(k["index"], (n,), [x, y, out])
+    if own:
+        assert y[n] == 9, f"{k['name']} n={n}: wrote past n"
+    return y[:n], out[0], out[1]
+
+
+def _softmax(k, rng):
+    """exp(x - max) within an ulp of float64's exp of the dtype's x - max, rounded
+    to the dtype (NumPy's exp in float64 as the reference); their sum; the max;
+    denormal and zero results; in place; NaN, inf and -inf rows as the portable
+    rule gives them."""
+    dt = np.dtype(k["dtype"])
+    cases = 0
+    for n in sorted({1, 2, 3, *_lengths(k), 100, 1000}):
+        if n == 0:
+            continue
+        for scale in (1.0, 20.0, 80.0):
+            x = (rng.standard_normal(n) * scale).astype(dt)
+            y, total, top = _softmax_row(k, x)
+            assert top == x.max(), f"{k['name']} n={n}: top {top}, want {x.max()}"
+            want = np.exp((x - x.max()).astype(np.float64)).astype(dt)  # x - max in the dtype
+            np.testing.assert_array_max_ulp(y, want, maxulp=1)
+            np.testing.assert_allclose(total, y.astype(np.float64).sum(), rtol=1e-13)
+            mine = x.copy()
+            got, _, _ = _softmax_row(k, mine, mine)  # y may be x
+            np.testing.assert_array_equal(got, y, err_msg=f"{k['name']} n={n} in place")
+            cases += 1
+    # a sweep of x - max over the whole range where float32's exp is not 0 or 1,
+    # denormal results included, and past it (0)
+    d = -np.concatenate([np.linspace(0, 110, 20011), np.geomspace(1e-9, 1, 997)]).astype(dt)
+    y, _, _ = _softmax_row(k, d)
+    np.testing.assert_array_max_ulp(y, np.exp(d.astype(np.float64)).astype(dt), maxulp=1)
+    specials = {
+        "a NaN": [0.0, np.nan, 1.0, 2.0] * 5, "+inf": [np.inf, 0.0, 1.0] * 6,
+        "-inf": [-np.inf, 0.0, 0.0, 3.0] * 5, "all -inf": [-np.inf] * 19, "huge": [1e30, -1e30, 0.0] * 7}
+    for name, row in specials.items():
+        x = np.array(row, dt)
+        y, total, top = _softmax_row(k, x)
+        with np.errstate(invalid="ignore", over="ignore"):
+            want = np.exp((x - np.float64(top)).astype(dt).astype(np.float64)).astype(dt)
+        what = f"{k['name']}: a row with {name}"
+        if name == "a NaN":
+            assert np.isnan(top) and np.isnan(y).all() and np.isnan(total), what
+        else:
+            assert top == x.max(), what
+            np.testing.assert_array_equal(np.isnan(y), np.isnan(want), err_msg=what)
+            np.testing.assert_array_max_ulp(y[~np.isnan(y)], want[~np.isnan(want)], maxulp=1)
+            assert np.isnan(total) == np.isnan(want).any(), what
+        cases += 1
+    return cases
+
+
 def _adam(k, rng):
     dt = k["dtype"]
     a, c1, c2, eps = 1e-3, 0.1, 0.001, 1e-7
@@ -467,7 +527,7 @@ def _fma_probe(k, rng):
 CHECKS = {
     "fma_probe": _fma_probe,
     "gemm": _gemm, "igemm": _igemm, "gemv": _gemv,
-    "relu": _relu, "relu_bwd": _relu_bwd, "adam": _adam,
+    "relu": _relu, "relu_bwd": _relu_bwd, "softmax": _softmax, "adam": _adam,
     "correlate": _correlate, "ndcorrelate": _correlate, "ndline": _ndline, "runsum": _runsum,
     "runmean": _runmean,
     "maxpool_row": _maxpool, "maxpool_nhwc": _maxpool, "maxpool_code": _maxpool, "unpool_code": _unpool,

@@ -69,6 +69,7 @@ static void fc_build(fc_ukernel_table *t, fc_isa isa) {
     t->dtype##_unpool_code = fc_##dtype##_unpool_code_ukernel__##isa;   \
   }
 #define FC_UNARY(dtype, ctype, op, isa) FC_AT(isa) t->dtype##_##op = fc_##dtype##_##op##_ukernel__##isa;
+#define FC_SOFTMAX(dtype, ctype, isa) FC_AT(isa) t->dtype##_softmax = fc_##dtype##_softmax_ukernel__##isa;
 #define FC_BINARY(dtype, ctype, op, isa) FC_AT(isa) t->dtype##_##op = fc_##dtype##_##op##_ukernel__##isa;
 #define FC_CORRELATE(dtype, ctype, mr, nr, isa) \
   FC_AT(isa) t->dtype##_correlate = fc_##dtype##_correlate_ukernel_##mr##x##nr##__##isa;
@@ -86,6 +87,7 @@ static void fc_build(fc_ukernel_table *t, fc_isa isa) {
 #include "../ukernels/gemm.inc"
 #include "../ukernels/maxpool.inc"
 #include "../ukernels/unary.inc"
+#include "../ukernels/softmax.inc"
 #include "../ukernels/correlate.inc"
 #include "../ukernels/adam.inc"
 #include "../ukernels/ndimage.inc"
@@ -95,6 +97,7 @@ static void fc_build(fc_ukernel_table *t, fc_isa isa) {
 #undef FC_MAXPOOL
 #undef FC_MAXPOOL_CODE
 #undef FC_UNARY
+#undef FC_SOFTMAX
 #undef FC_BINARY
 #undef FC_CORRELATE
 #undef FC_ADAM
@@ -203,6 +206,9 @@ fc_isa fc_current_isa(void) { return fc_table()->isa; }
   FC_INFO(fc_##dtype##_##op##_ukernel__##isa, "unary", #op, dtype, isa, 0, 0, 0.0, FC_SLOT(dtype##_##op))
 #define FC_BINARY(dtype, ctype, op, isa) \
   FC_INFO(fc_##dtype##_##op##_ukernel__##isa, "unary", #op, dtype, isa, 0, 0, 0.0, FC_SLOT(dtype##_##op))
+#define FC_SOFTMAX(dtype, ctype, isa)                                                        \
+  FC_INFO(fc_##dtype##_softmax_ukernel__##isa, "softmax", "softmax", dtype, isa, 0, 0, 0.0, \
+          FC_SLOT(dtype##_softmax))
 #define FC_CORRELATE(dtype, ctype, mr, nr, isa)                                                  \
   FC_INFO(fc_##dtype##_correlate_ukernel_##mr##x##nr##__##isa, "correlate", "correlate", dtype, \
           isa, mr, nr, 0.0, FC_SLOT(dtype##_correlate))
@@ -236,6 +242,7 @@ static const struct {
 #include "../ukernels/igemm.inc"
 #include "../ukernels/maxpool.inc"
 #include "../ukernels/unary.inc"
+#include "../ukernels/softmax.inc"
 #include "../ukernels/correlate.inc"
 #include "../ukernels/adam.inc"
 #include "../ukernels/ndimage.inc"

@@ -2,6 +2,6 @@
 #define SOFTMAX fc_f32_softmax
 #define SOFTMAX_XENT fc_f32_softmax_xent
 #define T float
-#define EXP expf
+#define TABLE_SOFTMAX f32_softmax
 #define LOCAL(x) fc_f32_##x
 #include "softmax-template.h"

@@ -2,6 +2,6 @@
 #define SOFTMAX fc_f64_softmax
 #define SOFTMAX_XENT fc_f64_softmax_xent
 #define T double
-#define EXP exp
+#define TABLE_SOFTMAX f64_softmax
 #define LOCAL(x) fc_f64_##x
 #include "softmax-template.h"

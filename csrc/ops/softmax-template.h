@@ -1,13 +1,15 @@
 /* Template of the softmax driver (over the last axis) for one dtype: row by
- * row, the maximum (NaN sticks), exp(x - max) with the sum kept in double,
- * then the division. In parallel over blocks of rows above the serial
- * threshold; each row is computed alike whatever the blocking. And the
- * sparse cross-entropy head built on the same rows (SOFTMAX_XENT).
+ * row, the table's softmax row kernel (the maximum, NaN sticking; exp(x -
+ * max) with the sum kept in double), then the division. In parallel over
+ * blocks of rows above the serial threshold; each row is computed alike
+ * whatever the blocking and whatever rows are beside it. And the sparse
+ * cross-entropy head built on the same rows (SOFTMAX_XENT).
  *
  * Included once by f32-softmax.c and by f64-softmax.c, which define the entry
  * points' full names SOFTMAX and SOFTMAX_XENT (fc_f32_softmax,
- * fc_f32_softmax_xent; f64 alike), T (float, double), the dtype's EXP (expf,
- * exp) and LOCAL(x), the static helpers' names (fc_f32_##x, fc_f64_##x). */
+ * fc_f32_softmax_xent; f64 alike), T (float, double), the table's member
+ * TABLE_SOFTMAX (f32_softmax, f64_softmax) and LOCAL(x), the static helpers'
+ * names (fc_f32_##x, fc_f64_##x). */
 #include <math.h>
 #include <stdlib.h>
 #include "internal.h"
@@ -15,32 +17,23 @@
 enum { FC_SOFTMAX_CHUNK = 1 << 14 }; /* values per task, about */
 #define FC_NS_EXP(n) ((n) * 4)       /* ~4 ns per value: a libm exp and the passes */
 
-/* One row: y = exp(x - max) (as T) and their sum in double; the maximum,
- * NaN sticking, into *top. */
-static inline double LOCAL(softmax_exp)(int64_t cols, const T *xr, T *yr, T *top) {
-  T t = xr[0];
-  for (int64_t j = 1; j < cols; j++)
-    if (xr[j] > t || xr[j] != xr[j]) t = xr[j];
-  double sum = 0.0;
-  for (int64_t j = 0; j < cols; j++) {
-    const T e = EXP(xr[j] - t);
-    yr[j] = e;
-    sum += (double)e;
-  }
-  *top = t;
-  return sum;
-}
+/* The table's row kernel: y = exp(x - max) (as T) and their sum in double;
+ * the maximum, NaN sticking, into *top. Taken once per call, so every row of
+ * a call runs the same kernel. */
+typedef double (*LOCAL(softmax_row))(size_t n, const T *x, T *y, T *top);
 
-static void LOCAL(softmax_rows)(int64_t r0, int64_t r1, int64_t cols, const T *x, T *y) {
+static void LOCAL(softmax_rows)(LOCAL(softmax_row) row, int64_t r0, int64_t r1, int64_t cols,
+                                const T *x, T *y) {
   for (int64_t r = r0; r < r1; r++) {
     T top;
     T *yr = y + r * cols;
-    const double sum = LOCAL(softmax_exp)(cols, x + r * cols, yr, &top);
+    const double sum = row((size_t)cols, x + r * cols, yr, &top);
     for (int64_t j = 0; j < cols; j++) yr[j] = (T)((double)yr[j] / sum);
   }
 }
 
 typedef struct {
+  LOCAL(softmax_row) row;
   const T *x;
   T *y;
   int64_t rows, cols, per_task;
@@ -49,7 +42,8 @@ typedef struct {
 static void LOCAL(softmax_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
   (void)tid;
   const fc_softmax_ctx *c = arg;
-  LOCAL(softmax_rows)(t0 * c->per_task, fc_min64(c->rows, t1 * c->per_task), c->cols, c->x, c->y);
+  LOCAL(softmax_rows)(c->row, t0 * c->per_task, fc_min64(c->rows, t1 * c->per_task), c->cols, c->x,
+                      c->y);
 }
 
 int SOFTMAX(int64_t rows, int64_t cols, const T *x, T *y) {
@@ -60,17 +54,19 @@ int SOFTMAX(int64_t rows, int64_t cols, const T *x, T *y) {
   const int64_t per_task = fc_max64(1, FC_SOFTMAX_CHUNK / cols);
   const int64_t ntasks = fc_ceil_div(rows, per_task);
   const int nt = fc_threads_for(FC_NS_EXP(n), ntasks);
+  const LOCAL(softmax_row) row = fc_table()->TABLE_SOFTMAX;
   if (nt <= 1) {
-    LOCAL(softmax_rows)(0, rows, cols, x, y);
+    LOCAL(softmax_rows)(row, 0, rows, cols, x, y);
     return FC_OK;
   }
-  fc_softmax_ctx c = {x, y, rows, cols, per_task};
+  fc_softmax_ctx c = {row, x, y, rows, cols, per_task};
   return fc_parallel_for(nt, ntasks, 0, LOCAL(softmax_tasks), &c);
 }
 
 /* ---- the sparse cross-entropy head ---------------------------------------- */
 
 typedef struct {
+  LOCAL(softmax_row) row;
   const T *z, *w, *probs;
   const int64_t *labels;
   T *grad;
@@ -100,7 +96,7 @@ static void LOCAL(xent_rows)(const fc_xent_ctx *c, int64_t r0, int64_t r1, doubl
     T *gr = c->grad + r * cols;
     const int64_t label = c->labels[r];
     T top;
-    const double sum = LOCAL(softmax_exp)(cols, zr, gr, &top);
+    const double sum = c->row((size_t)cols, zr, gr, &top);
     const double term = log(sum) - (double)(zr[label] - top); /* -log softmax(z)[label] */
     for (int64_t j = 0; j < cols; j++) gr[j] = (T)((double)gr[j] / sum); /* SOFTMAX's bits */
     gr[label] -= (T)1;
@@ -144,7 +140,8 @@ int SOFTMAX_XENT(int64_t rows, int64_t cols, const T *z, const int64_t *labels, 
    * bits at any thread count */
   const int64_t per_task = fc_max64(1, FC_SOFTMAX_CHUNK / cols);
   const int64_t ntasks = fc_ceil_div(rows, per_task);
-  fc_xent_ctx c = {z, w, probs, labels, grad, loss, correct, rows, cols, per_task};
+  fc_xent_ctx c = {fc_table()->TABLE_SOFTMAX, z, w, probs, labels, grad, loss, correct, rows, cols,
+                   per_task};
   if (ntasks == 1) {
     LOCAL(xent_rows)(&c, 0, rows, loss, correct);
     return FC_OK;

@@ -1090,6 +1090,7 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
     convpool_*  s (ldx, pw, K)                     A [x, w, bias, y, code]
     convpool_*_wgrad  s (ldx, pw, K)               A [x, g, code, gw, gb]
     relu        s (n,)  A [x, y];  relu_bwd  s (n,)  A [a, b, z]
+    softmax     s (n,)  A [x, y, out (float64, 2): the sum it returns, then *top]
     correlate, ndcorrelate  s (n, kh, kw, ldx)     A [x, w, y]
     ndline      s (n, m, sym)                      A [base, offsets (int64, m), w (float64), y]
     runsum      s (n, m)                           A [acc (float64), x_in, x_out, y]
@@ -1116,6 +1117,8 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
     cdef size_t s0, s1, s2, s3, s4, s5, s6
     cdef unsigned flags
     cdef double dm
+    cdef float top32
+    cdef double top64
     for i in range(min(len(A), 6)):
         p[i] = _ptr(A[i])
     try:
@@ -1185,6 +1188,16 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
                         (<fc_f32_unary_ukernel>fn)(s0, <const float *>p[0], <float *>p[1])
                     else:
                         (<fc_f64_unary_ukernel>fn)(s0, <const double *>p[0], <double *>p[1])
+        elif kind == "softmax":
+            s0, = s
+            with nogil:
+                for r in range(repeat):
+                    if f32:
+                        (<double *>p[2])[0] = (<fc_f32_softmax_ukernel>fn)(s0, <const float *>p[0], <float *>p[1], &top32)
+                        (<double *>p[2])[1] = top32
+                    else:
+                        (<double *>p[2])[0] = (<fc_f64_softmax_ukernel>fn)(s0, <const double *>p[0], <double *>p[1], &top64)
+                        (<double *>p[2])[1] = top64
         elif kind == "relu_bwd":
             s0, = s
             with nogil:

@@ -39,6 +39,10 @@
  * operations that every ISA's variant follows lane by lane (same bits).
  *
  * Unary microkernel: y[i] = f(x[i]) for i < n; y may equal x (in place).
+ *
+ * Softmax row microkernel (softmax.inc): for a row of n >= 1 values, *top =
+ * its maximum (a NaN in the row: NaN), y[j] = exp(x[j] - *top) rounded to the
+ * dtype, and the sum of the y[j] in double returned; y may equal x.
  * Binary microkernel: z[i] = f(a[i], b[i]) for i < n; z may equal a or b.
  *
  * Correlation row microkernel (one output row of a 'valid' 2-D correlation;
@@ -164,6 +168,8 @@ typedef struct {
   fc_f32_probe_ukernel fn;
   int chains, lanes;
 } fc_f32_probe_entry;
+typedef double (*fc_f32_softmax_ukernel)(size_t n, const float *x, float *y, float *top);
+typedef double (*fc_f64_softmax_ukernel)(size_t n, const double *x, double *y, double *top);
 typedef void (*fc_f32_unary_ukernel)(size_t n, const float *x, float *y);
 typedef void (*fc_f64_unary_ukernel)(size_t n, const double *x, double *y);
 typedef void (*fc_f32_binary_ukernel)(size_t n, const float *a, const float *b, float *z);
@@ -249,6 +255,8 @@ typedef struct {
   fc_f64_unary_ukernel f64_relu;
   fc_f32_binary_ukernel f32_relu_bwd; /* (gy, x) -> gx */
   fc_f64_binary_ukernel f64_relu_bwd;
+  fc_f32_softmax_ukernel f32_softmax;
+  fc_f64_softmax_ukernel f64_softmax;
   fc_f32_correlate_ukernel f32_correlate;
   fc_f64_correlate_ukernel f64_correlate;
   fc_f64_correlate_ukernel f64_ndcorrelate; /* accumulates into y, SciPy's order */
@@ -280,7 +288,7 @@ void fc_plan_name(fc_plan *plan);
 #define FC_UKERNEL_FN(fn) ((fc_any_ukernel)(fn))
 
 /* The registry as data: one record per registered microkernel, in the
- * registries' order (gemm, igemm, maxpool, unary, correlate, adam, ndimage,
+ * registries' order (gemm, igemm, maxpool, unary, softmax, correlate, adam, ndimage,
  * gemv, convpool, probe), each line's kernels as the line lists them. kind names
  * the kernel's contract and table slot without the dtype ("igemm",
  * "maxpool_nhwc", "relu_bwd", "convpool_c1_wgrad"); tests and benchmarks
@@ -364,6 +372,8 @@ int fc_ukernel_slot(int i, fc_isa isa, char *buf, size_t size, double *cost);
                                         size_t ldx, const ctype *w, size_t ldw, ctype *y,       \
                                         size_t ldy, unsigned flags);
 #define FC_UNARY(dtype, ctype, op, isa) FC_DECLARE_UNARY(dtype, ctype, op, isa)
+#define FC_SOFTMAX(dtype, ctype, isa) \
+  double fc_##dtype##_softmax_ukernel__##isa(size_t n, const ctype *x, ctype *y, ctype *top);
 #define FC_BINARY(dtype, ctype, op, isa) FC_DECLARE_BINARY(dtype, ctype, op, isa)
 #define FC_CORRELATE(dtype, ctype, mr, nr, isa) FC_DECLARE_CORRELATE(dtype, ctype, mr##x##nr, isa)
 #define FC_CONVPOOL(dtype, ctype, geometry, isa)                                                \
@@ -378,6 +388,7 @@ int fc_ukernel_slot(int i, fc_isa isa, char *buf, size_t size, double *cost);
 #include "../../ukernels/igemm.inc"
 #include "../../ukernels/maxpool.inc"
 #include "../../ukernels/unary.inc"
+#include "../../ukernels/softmax.inc"
 #include "../../ukernels/correlate.inc"
 #include "../../ukernels/adam.inc"
 #include "../../ukernels/ndimage.inc"
@@ -393,6 +404,7 @@ int fc_ukernel_slot(int i, fc_isa isa, char *buf, size_t size, double *cost);
 #undef FC_MAXPOOL
 #undef FC_MAXPOOL_CODE
 #undef FC_UNARY
+#undef FC_SOFTMAX
 #undef FC_BINARY
 #undef FC_CORRELATE
 #undef FC_NDIMAGE

@@ -1,0 +1,66 @@
+/* f32 softmax row microkernel, AVX-512F: the row's maximum, y = exp(x - max)
+ * rounded to float and their sum in double, 16 values a pass (a masked
+ * last pass). x - max is taken in float, as the portable kernel takes it;
+ * its exp in double (softmax-exp.h), eight lanes at a time. The sum is kept
+ * in 16 double lanes and added at the end. A row holding a NaN goes to the
+ * portable loop (softmax-scalar.h), whose NaN rule it then follows, and so does a
+ * row of fewer than FC_SOFTMAX_SHORT values, where the passes' fixed cost
+ * (two reductions, a whole vector's exps) passes the libm calls'. */
+#include <immintrin.h>
+#include <math.h>
+#include "fastconv/ukernel.h"
+#include "softmax-exp.h"
+#define T float
+#define EXP expf
+#define FC_SOFTMAX_SCALAR fc_f32_softmax_row_portable_avx512
+#include "softmax-scalar.h"
+
+/* e^d for d <= 0 (softmax-exp.h) */
+static inline __m512d fc_exp_neg_pd(__m512d d) {
+  const __m512d shifter = _mm512_set1_pd(FC_SOFTMAX_SHIFTER);
+  d = _mm512_max_pd(_mm512_set1_pd(FC_SOFTMAX_EXP_LOW), d); /* a NaN d stays: max's 2nd operand */
+  const __m512d kd = _mm512_fmadd_pd(d, _mm512_set1_pd(FC_SOFTMAX_LOG2E), shifter);
+  const __m512d k = _mm512_sub_pd(kd, shifter);
+  __m512d r = _mm512_fnmadd_pd(k, _mm512_set1_pd(FC_SOFTMAX_LN2_HI), d);
+  r = _mm512_fnmadd_pd(k, _mm512_set1_pd(FC_SOFTMAX_LN2_LO), r);
+  __m512d p = _mm512_set1_pd(fc_softmax_taylor[0]);
+  for (int j = 1; j <= FC_SOFTMAX_DEGREE; j++)
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(fc_softmax_taylor[j]));
+  const __m512i scale = _mm512_add_epi64(_mm512_slli_epi64(_mm512_castpd_si512(kd), 52),
+                                         _mm512_set1_epi64((int64_t)1023 << 52));
+  return _mm512_mul_pd(p, _mm512_castsi512_pd(scale));
+}
+
+double fc_f32_softmax_ukernel__avx512(size_t n, const float *x, float *y, float *top) {
+  if (n < FC_SOFTMAX_SHORT) return fc_f32_softmax_row_portable_avx512(n, x, y, top);
+  const __m512 ninf = _mm512_set1_ps(-INFINITY);
+  __m512 m = ninf;
+  __mmask16 nan = 0;
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
+    const __m512 v = _mm512_mask_loadu_ps(ninf, k, x + i);
+    m = _mm512_max_ps(m, v);
+    nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  }
+  if (nan) return fc_f32_softmax_row_portable_avx512(n, x, y, top);
+  const float t = _mm512_reduce_max_ps(m);
+  *top = t;
+  const __m512 vt = _mm512_set1_ps(t);
+  __m512d s0 = _mm512_setzero_pd(), s1 = s0;
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
+    /* lanes past n read -inf: their e^(-inf - t) is 0 (NaN only where the row's
+     * own values are NaN too: t = -inf) */
+    const __m512 d = _mm512_sub_ps(_mm512_mask_loadu_ps(ninf, k, x + i), vt);
+    const __m256 lo = _mm512_castps512_ps256(d);
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(d), 1));
+    const __m256 f0 = _mm512_cvtpd_ps(fc_exp_neg_pd(_mm512_cvtps_pd(lo)));
+    const __m256 f1 = _mm512_cvtpd_ps(fc_exp_neg_pd(_mm512_cvtps_pd(hi)));
+    const __m512 f = _mm512_castpd_ps(_mm512_insertf64x4(
+        _mm512_castps_pd(_mm512_castps256_ps512(f0)), _mm256_castps_pd(f1), 1));
+    _mm512_mask_storeu_ps(y + i, k, f);
+    s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(f0));
+    s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(f1));
+  }
+  return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+}

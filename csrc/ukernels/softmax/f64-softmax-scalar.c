@@ -1,0 +1,12 @@
+/* f64 softmax row microkernel, portable: softmax-scalar.h at double (libm's
+ * exp). The only f64 line: a vector exp accurate to double's last bit is not
+ * written yet. */
+#include "fastconv/ukernel.h"
+#define T double
+#define EXP exp
+#define FC_SOFTMAX_SCALAR fc_f64_softmax_row_scalar
+#include "softmax-scalar.h"
+
+double fc_f64_softmax_ukernel__scalar(size_t n, const double *x, double *y, double *top) {
+  return fc_f64_softmax_row_scalar(n, x, y, top);
+}

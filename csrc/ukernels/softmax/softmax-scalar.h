@@ -1,0 +1,20 @@
+/* The softmax row microkernel's portable form, for one dtype (T float or
+ * double, EXP its libm exp): the row's maximum (a NaN sticks: the last NaN),
+ * y = exp(x - max) rounded to T, and the sum of those values in double, in
+ * order. n >= 1. The SIMD kernels take it for a row holding a NaN. */
+#include <math.h>
+#include <stddef.h>
+
+static inline double FC_SOFTMAX_SCALAR(size_t n, const T *x, T *y, T *top) {
+  T t = x[0];
+  for (size_t j = 1; j < n; j++)
+    if (x[j] > t || x[j] != x[j]) t = x[j];
+  double sum = 0.0;
+  for (size_t j = 0; j < n; j++) {
+    const T e = EXP(x[j] - t);
+    y[j] = e;
+    sum += (double)e;
+  }
+  *top = t;
+  return sum;
+}
