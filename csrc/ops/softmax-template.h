@@ -1,6 +1,6 @@
 /* Template of the softmax driver (over the last axis) for one dtype: row by
  * row, the table's softmax row kernel (the maximum, NaN sticking; exp(x -
- * max) with the sum kept in double), then the division. In parallel over
+ * max), their sum kept in double, and the division by it). In parallel over
  * blocks of rows above the serial threshold; each row is computed alike
  * whatever the blocking and whatever rows are beside it. And the sparse
  * cross-entropy head built on the same rows (SOFTMAX_XENT).
@@ -17,9 +17,9 @@
 enum { FC_SOFTMAX_CHUNK = 1 << 14 }; /* values per task, about */
 #define FC_NS_EXP(n) ((n) * 4)       /* ~4 ns per value: a libm exp and the passes */
 
-/* The table's row kernel: y = exp(x - max) (as T) and their sum in double;
- * the maximum, NaN sticking, into *top. Taken once per call, so every row of
- * a call runs the same kernel. */
+/* The table's row kernel: y = exp(x - max) (as T) divided by their sum (in
+ * double), the sum returned; the maximum, NaN sticking, into *top. Taken
+ * once per call, so every row of a call runs the same kernel. */
 typedef double (*LOCAL(softmax_row))(size_t n, const T *x, T *y, T *top);
 
 static void LOCAL(softmax_rows)(LOCAL(softmax_row) row, int64_t r0, int64_t r1, int64_t cols,
@@ -27,8 +27,7 @@ static void LOCAL(softmax_rows)(LOCAL(softmax_row) row, int64_t r0, int64_t r1, 
   for (int64_t r = r0; r < r1; r++) {
     T top;
     T *yr = y + r * cols;
-    const double sum = row((size_t)cols, x + r * cols, yr, &top);
-    for (int64_t j = 0; j < cols; j++) yr[j] = (T)((double)yr[j] / sum);
+    row((size_t)cols, x + r * cols, yr, &top);
   }
 }
 
@@ -96,9 +95,8 @@ static void LOCAL(xent_rows)(const fc_xent_ctx *c, int64_t r0, int64_t r1, doubl
     T *gr = c->grad + r * cols;
     const int64_t label = c->labels[r];
     T top;
-    const double sum = c->row((size_t)cols, zr, gr, &top);
+    const double sum = c->row((size_t)cols, zr, gr, &top); /* SOFTMAX's bits in gr */
     const double term = log(sum) - (double)(zr[label] - top); /* -log softmax(z)[label] */
-    for (int64_t j = 0; j < cols; j++) gr[j] = (T)((double)gr[j] / sum); /* SOFTMAX's bits */
     gr[label] -= (T)1;
     if (c->w) {
       const T wr = c->w[r];

@@ -41,8 +41,9 @@
  * Unary microkernel: y[i] = f(x[i]) for i < n; y may equal x (in place).
  *
  * Softmax row microkernel (softmax.inc): for a row of n >= 1 values, *top =
- * its maximum (a NaN in the row: NaN), y[j] = exp(x[j] - *top) rounded to the
- * dtype, and the sum of the y[j] in double returned; y may equal x.
+ * its maximum (a NaN in the row: NaN), e[j] = exp(x[j] - *top) rounded to the
+ * dtype, their sum s in double returned, and y[j] = e[j] / s (in double,
+ * rounded to the dtype); y may equal x.
  * Binary microkernel: z[i] = f(a[i], b[i]) for i < n; z may equal a or b.
  *
  * Correlation row microkernel (one output row of a 'valid' 2-D correlation;

@@ -1,12 +1,12 @@
 /* f32 softmax row microkernel, AVX2 + FMA: the row's maximum, y = exp(x -
- * max) rounded to float and their sum in double, 8 values a pass (the last
- * pass through a buffer padded with -inf, whose values contribute 0). x - max
- * is taken in float, as the portable kernel takes it; its exp in double
- * (softmax-exp.h), four lanes at a time. The sum is kept in 8 double lanes
- * and added at the end. A row holding a NaN goes to the portable loop
- * (softmax-scalar.h), whose NaN rule it then follows, and so does a
- * row of fewer than FC_SOFTMAX_SHORT values, where the passes' fixed cost
- * (two reductions, a whole vector's exps) passes the libm calls'. */
+ * max) rounded to float, their sum in double and the division by it, 8 values
+ * a pass (the last pass through a buffer padded with -inf, whose values
+ * contribute 0). x - max is taken in float, as the portable kernel takes it;
+ * its exp in double (softmax-exp.h), four lanes at a time. The sum is kept in
+ * 8 double lanes and added at the end. A row holding a NaN goes to the
+ * portable loop (softmax-scalar.h), whose NaN rule it then follows, and so
+ * does a row of fewer than FC_SOFTMAX_SHORT values, where the passes' fixed
+ * cost (two reductions, a whole vector's exps) passes the libm calls'. */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -74,5 +74,14 @@ double fc_f32_softmax_ukernel__avx2(size_t n, const float *x, float *y, float *t
   }
   double sums[4];
   _mm256_storeu_pd(sums, _mm256_add_pd(s0, s1));
-  return (sums[0] + sums[1]) + (sums[2] + sums[3]);
+  const double sum = (sums[0] + sums[1]) + (sums[2] + sums[3]);
+  const __m256d vs = _mm256_set1_pd(sum);
+  for (i = 0; i + 8 <= n; i += 8) { /* y = e / sum, in double as the portable loop */
+    const __m256 e = _mm256_loadu_ps(y + i);
+    const __m128 q0 = _mm256_cvtpd_ps(_mm256_div_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(e)), vs));
+    const __m128 q1 = _mm256_cvtpd_ps(_mm256_div_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)), vs));
+    _mm256_storeu_ps(y + i, _mm256_set_m128(q1, q0));
+  }
+  for (; i < n; i++) y[i] = (float)((double)y[i] / sum);
+  return sum;
 }

@@ -1,11 +1,12 @@
 /* f32 softmax row microkernel, AVX-512F: the row's maximum, y = exp(x - max)
- * rounded to float and their sum in double, 16 values a pass (a masked
- * last pass). x - max is taken in float, as the portable kernel takes it;
- * its exp in double (softmax-exp.h), eight lanes at a time. The sum is kept
- * in 16 double lanes and added at the end. A row holding a NaN goes to the
- * portable loop (softmax-scalar.h), whose NaN rule it then follows, and so does a
- * row of fewer than FC_SOFTMAX_SHORT values, where the passes' fixed cost
- * (two reductions, a whole vector's exps) passes the libm calls'. */
+ * rounded to float, their sum in double and the division by it, 16 values a
+ * pass (a masked last pass). x - max is taken in float, as the portable
+ * kernel takes it; its exp in double (softmax-exp.h), eight lanes at a time.
+ * The sum is kept in 16 double lanes and added at the end. A row holding a
+ * NaN goes to the portable loop (softmax-scalar.h), whose NaN rule it then
+ * follows, and so does a row of fewer than FC_SOFTMAX_SHORT values, where the
+ * passes' fixed cost (two reductions, a whole vector's exps) passes the libm
+ * calls'. */
 #include <immintrin.h>
 #include <math.h>
 #include "fastconv/ukernel.h"
@@ -62,5 +63,17 @@ double fc_f32_softmax_ukernel__avx512(size_t n, const float *x, float *y, float 
     s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(f0));
     s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(f1));
   }
-  return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+  const double sum = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+  const __m512d vs = _mm512_set1_pd(sum);
+  for (size_t i = 0; i < n; i += 16) { /* y = e / sum, in double as the portable loop */
+    const __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
+    const __m512 e = _mm512_maskz_loadu_ps(k, y + i);
+    const __m256 lo = _mm512_castps512_ps256(e);
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1));
+    const __m256 q0 = _mm512_cvtpd_ps(_mm512_div_pd(_mm512_cvtps_pd(lo), vs));
+    const __m256 q1 = _mm512_cvtpd_ps(_mm512_div_pd(_mm512_cvtps_pd(hi), vs));
+    _mm512_mask_storeu_ps(y + i, k, _mm512_castpd_ps(_mm512_insertf64x4(
+        _mm512_castps_pd(_mm512_castps256_ps512(q0)), _mm256_castps_pd(q1), 1)));
+  }
+  return sum;
 }

@@ -1,7 +1,8 @@
 /* The softmax row microkernel's portable form, for one dtype (T float or
  * double, EXP its libm exp): the row's maximum (a NaN sticks: the last NaN),
- * y = exp(x - max) rounded to T, and the sum of those values in double, in
- * order. n >= 1. The SIMD kernels take it for a row holding a NaN. */
+ * e = exp(x - max) rounded to T, the sum of those values in double, in
+ * order (returned), and y = e / sum in double rounded to T. n >= 1. The SIMD
+ * kernels take it for a row holding a NaN and for short rows. */
 #include <math.h>
 #include <stddef.h>
 
@@ -15,6 +16,7 @@ static inline double FC_SOFTMAX_SCALAR(size_t n, const T *x, T *y, T *top) {
     y[j] = e;
     sum += (double)e;
   }
+  for (size_t j = 0; j < n; j++) y[j] = (T)((double)y[j] / sum);
   *top = t;
   return sum;
 }
