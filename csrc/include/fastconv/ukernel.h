@@ -39,12 +39,12 @@
  * operations that every ISA's variant follows lane by lane (same bits).
  *
  * Unary microkernel: y[i] = f(x[i]) for i < n; y may equal x (in place).
+ * Binary microkernel: z[i] = f(a[i], b[i]) for i < n; z may equal a or b.
  *
  * Softmax row microkernel (softmax.inc): for a row of n >= 1 values, *top =
  * its maximum (a NaN in the row: NaN), e[j] = exp(x[j] - *top) rounded to the
  * dtype, their sum s in double returned, and y[j] = e[j] / s (in double,
  * rounded to the dtype); y may equal x.
- * Binary microkernel: z[i] = f(a[i], b[i]) for i < n; z may equal a or b.
  *
  * Correlation row microkernel (one output row of a 'valid' 2-D correlation;
  * 1-D correlation is the case kh = 1):
@@ -289,11 +289,11 @@ void fc_plan_name(fc_plan *plan);
 #define FC_UKERNEL_FN(fn) ((fc_any_ukernel)(fn))
 
 /* The registry as data: one record per registered microkernel, in the
- * registries' order (gemm, igemm, maxpool, unary, softmax, correlate, adam, ndimage,
- * gemv, convpool, probe), each line's kernels as the line lists them. kind names
- * the kernel's contract and table slot without the dtype ("igemm",
- * "maxpool_nhwc", "relu_bwd", "convpool_c1_wgrad"); tests and benchmarks
- * call fn cast to the kind's type. */
+ * registries' order (gemm, igemm, maxpool, unary, softmax, correlate, adam,
+ * ndimage, gemv, convpool, probe), each line's kernels as the line lists
+ * them. kind names the kernel's contract and table slot without the dtype
+ * ("igemm", "maxpool_nhwc", "relu_bwd", "convpool_c1_wgrad"); tests and
+ * benchmarks call fn cast to the kind's type. */
 typedef struct {
   const char *name;   /* the C symbol */
   const char *family; /* the registry: gemm, igemm, maxpool, unary, ... */
