@@ -32,13 +32,18 @@ static inline __m512d fc_exp_neg_pd(__m512d d) {
   return _mm512_mul_pd(p, _mm512_castsi512_pd(scale));
 }
 
+/* The lanes of a pass with `left` values to go: all 16, or the first `left`. */
+static inline __mmask16 fc_lanes(size_t left) {
+  return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+}
+
 double fc_f32_softmax_ukernel__avx512(size_t n, const float *x, float *y, float *top) {
   if (n < FC_SOFTMAX_SHORT) return fc_f32_softmax_row_portable_avx512(n, x, y, top);
   const __m512 ninf = _mm512_set1_ps(-INFINITY);
   __m512 m = ninf;
   __mmask16 nan = 0;
   for (size_t i = 0; i < n; i += 16) {
-    const __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
+    const __mmask16 k = fc_lanes(n - i);
     const __m512 v = _mm512_mask_loadu_ps(ninf, k, x + i);
     m = _mm512_max_ps(m, v);
     nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
@@ -49,7 +54,7 @@ double fc_f32_softmax_ukernel__avx512(size_t n, const float *x, float *y, float 
   const __m512 vt = _mm512_set1_ps(t);
   __m512d s0 = _mm512_setzero_pd(), s1 = s0;
   for (size_t i = 0; i < n; i += 16) {
-    const __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
+    const __mmask16 k = fc_lanes(n - i);
     /* lanes past n read -inf: their e^(-inf - t) is 0 (NaN only where the row's
      * own values are NaN too: t = -inf) */
     const __m512 d = _mm512_sub_ps(_mm512_mask_loadu_ps(ninf, k, x + i), vt);
@@ -66,7 +71,7 @@ double fc_f32_softmax_ukernel__avx512(size_t n, const float *x, float *y, float 
   const double sum = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
   const __m512d vs = _mm512_set1_pd(sum);
   for (size_t i = 0; i < n; i += 16) { /* y = e / sum, in double as the portable loop */
-    const __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
+    const __mmask16 k = fc_lanes(n - i);
     const __m512 e = _mm512_maskz_loadu_ps(k, y + i);
     const __m256 lo = _mm512_castps512_ps256(e);
     const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1));

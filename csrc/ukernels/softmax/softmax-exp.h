@@ -9,7 +9,9 @@
  * expf gives it nearly always. d below FC_SOFTMAX_EXP_LOW is taken as that:
  * e^-150 rounds to float 0, as every smaller value does; a NaN stays NaN. */
 #define FC_SOFTMAX_EXP_LOW (-150.0)
-#define FC_SOFTMAX_SHORT 8 /* shorter rows: the portable loop (100,000 rows of 2: 1.7 against 3.6 ms) */
+/* Rows shorter than this take the portable loop (100,000 rows of 2: 1.7
+ * against 3.6 ms in vectors, AMD EPYC Zen 4, 1 thread). */
+#define FC_SOFTMAX_SHORT 8
 #define FC_SOFTMAX_LOG2E 1.44269504088896338700e+00
 #define FC_SOFTMAX_LN2_HI 6.93147180369123816490e-01 /* fdlibm's ln2_hi, ln2_lo */
 #define FC_SOFTMAX_LN2_LO 1.90821492927058770002e-10
