@@ -7,7 +7,8 @@
  * i >= m): one pointer table serves every image of a batch, in NHWC
  * (a_stride 1) or NCHW (h*w); b is packed, zero past column n. 12 ymm
  * accumulators; per step two loads of B, six broadcasts and twelve FMAs, the
- * six row pointers in registers. Edge tiles go through a spilled register
+ * six row pointers in registers; a tile of at most two or four live rows
+ * runs two or four. Edge tiles go through a spilled register
  * tile (gemm-avx2.h). No alignment assumed.
  *
  * The including file defines FC_IGEMM_NAME, T (float, double), V (__m256,
@@ -53,17 +54,29 @@ void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_of
       b += kc * NR;
       continue;
     }
-    for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {
-      const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES);
-      b += NR;
-      V ai;
-#define FC_ROW(i)                                  \
-  ai = FC_BROADCAST(a##i + off);                   \
-  acc[i][0] = FC_VOP(fmadd)(ai, b0, acc[i][0]);    \
-  acc[i][1] = FC_VOP(fmadd)(ai, b1, acc[i][1]);
-      FC_ROW(0) FC_ROW(1) FC_ROW(2) FC_ROW(3) FC_ROW(4) FC_ROW(5)
+    /* rows past m are padding: a tile of two or four live rows (the tail of
+     * a row of pixels) runs only those, each the same sums */
+#define FC_ROW(i, rows)                             \
+  if (i < rows) {                                   \
+    const V ai = FC_BROADCAST(a##i + off);          \
+    acc[i][0] = FC_VOP(fmadd)(ai, b0, acc[i][0]);   \
+    acc[i][1] = FC_VOP(fmadd)(ai, b1, acc[i][1]);   \
+  }
+#define FC_STEPS(rows)                                                  \
+  for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {           \
+    const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES);       \
+    b += NR;                                                            \
+    FC_ROW(0, rows) FC_ROW(1, rows) FC_ROW(2, rows)                     \
+    FC_ROW(3, rows) FC_ROW(4, rows) FC_ROW(5, rows)                     \
+  }
+    if (m <= 2)
+      FC_STEPS(2)
+    else if (m <= 4)
+      FC_STEPS(4)
+    else
+      FC_STEPS(6)
+#undef FC_STEPS
 #undef FC_ROW
-    }
   }
   fc_avx2_store_6x2(acc, c, ldc, m, n, flags);
 }

@@ -5,7 +5,8 @@
  * a_offset, or `zero` itself where the pointer is `zero` (padding, rows
  * i >= m): one pointer table serves every image of a batch, in NHWC
  * (a_stride 1) or NCHW (h*w); b is packed, zero past column n. 2*MR zmm
- * accumulators; per step two loads of B, MR broadcasts and 2*MR FMAs; the
+ * accumulators; per step two loads of B, MR broadcasts and 2*MR FMAs (a tile
+ * of at most a third or two thirds of MR live rows runs that many); the
  * row loops unroll fully, so the accumulators and row pointers stay in
  * registers (checked in the assembly: no stack traffic in the loop). No
  * alignment assumed.
@@ -46,16 +47,26 @@ void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_of
         continue;
       }
     }
-    for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {
-      const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES);
-      b += 2 * LANES;
-#pragma GCC unroll 12
-      for (int i = 0; i < MR; i++) {
-        const V ai = FC_VOP(set1)(ap[i][off]);
-        acc[i][0] = FC_VOP(fmadd)(ai, b0, acc[i][0]);
-        acc[i][1] = FC_VOP(fmadd)(ai, b1, acc[i][1]);
-      }
-    }
+    /* rows past m are padding: a tile of at most a third or two thirds of MR
+     * live rows (the tail of a row of pixels) runs only those, each the same
+     * sums */
+#define FC_STEPS(rows)                                                   \
+  for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {            \
+    const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES);        \
+    b += 2 * LANES;                                                      \
+    _Pragma("GCC unroll 12") for (int i = 0; i < (rows); i++) {          \
+      const V ai = FC_VOP(set1)(ap[i][off]);                             \
+      acc[i][0] = FC_VOP(fmadd)(ai, b0, acc[i][0]);                      \
+      acc[i][1] = FC_VOP(fmadd)(ai, b1, acc[i][1]);                      \
+    }                                                                    \
+  }
+    if (m <= (MR + 2) / 3)
+      FC_STEPS((MR + 2) / 3)
+    else if (m <= (2 * MR + 2) / 3)
+      FC_STEPS((2 * MR + 2) / 3)
+    else
+      FC_STEPS(MR)
+#undef FC_STEPS
   }
   fc_avx512_store_x2(acc, c, ldc, m, k0, k1, flags);
 }

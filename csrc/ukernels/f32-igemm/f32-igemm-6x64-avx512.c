@@ -4,7 +4,8 @@
  * itself where the pointer is `zero` (padding, rows i >= m): one pointer
  * table serves every image of a batch, in NHWC (a_stride 1) or NCHW (h*w);
  * b is packed, zero past column n. 24 zmm accumulators; per step
- * four loads of B, six broadcasts and twenty-four FMAs. No alignment assumed. */
+ * four loads of B, six broadcasts and twenty-four FMAs (a tile of at most two
+ * or four live rows runs two or four). No alignment assumed. */
 #include <assert.h>
 #include <immintrin.h>
 #include "fastconv/ukernel.h"
@@ -44,20 +45,32 @@ void fc_f32_igemm_ukernel_6x64__avx512(size_t ks, size_t kc, const float *const 
       b += kc * NR;
       continue;
     }
-    for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {
-      const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-      const __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);
-      b += NR;
-      __m512 ai;
-#define FC_ROW(i)                                 \
-  ai = _mm512_set1_ps(a##i[off]);                   \
-  acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]); \
-  acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]); \
-  acc[i][2] = _mm512_fmadd_ps(ai, b2, acc[i][2]); \
-  acc[i][3] = _mm512_fmadd_ps(ai, b3, acc[i][3]);
-      FC_ROW(0) FC_ROW(1) FC_ROW(2) FC_ROW(3) FC_ROW(4) FC_ROW(5)
+    /* a tile's last rows past m are padding: a tile of two or four live rows
+     * (the tail of a row of pixels) runs the rows it has, each the same sums */
+#define FC_ROW(i, rows)                             \
+  if (i < rows) {                                   \
+    const __m512 ai = _mm512_set1_ps(a##i[off]);    \
+    acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]); \
+    acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]); \
+    acc[i][2] = _mm512_fmadd_ps(ai, b2, acc[i][2]); \
+    acc[i][3] = _mm512_fmadd_ps(ai, b3, acc[i][3]); \
+  }
+#define FC_STEPS(rows)                                                         \
+  for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {                  \
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);       \
+    const __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);   \
+    b += NR;                                                                   \
+    FC_ROW(0, rows) FC_ROW(1, rows) FC_ROW(2, rows)                            \
+    FC_ROW(3, rows) FC_ROW(4, rows) FC_ROW(5, rows)                            \
+  }
+    if (m <= 2)
+      FC_STEPS(2)
+    else if (m <= 4)
+      FC_STEPS(4)
+    else
+      FC_STEPS(6)
+#undef FC_STEPS
 #undef FC_ROW
-    }
   }
 #pragma GCC unroll 6
   for (size_t i = 0; i < MR; i++) {
