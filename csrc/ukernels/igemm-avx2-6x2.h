@@ -16,10 +16,11 @@
  * broadcast's), and includes this once. */
 #include <assert.h>
 #include <immintrin.h>
-#include "gemm-avx2.h"
-
 #define MR 6
 #define NR (2 * LANES)
+
+#include "gemm-avx2.h"
+#include "igemm-common.h"
 
 #define FC_CAT2(a, b) a##b
 #define FC_CAT(a, b) FC_CAT2(a, b)
@@ -42,41 +43,23 @@ void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_of
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = FC_VOP(setzero)();
   }
   for (size_t t = 0; t < ks; t++, a += MR) {
-    const T *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
-    a0 = a0 == zero ? zero : a0 + a_offset;
-    a1 = a1 == zero ? zero : a1 + a_offset;
-    a2 = a2 == zero ? zero : a2 + a_offset;
-    a3 = a3 == zero ? zero : a3 + a_offset;
-    a4 = a4 == zero ? zero : a4 + a_offset;
-    a5 = a5 == zero ? zero : a5 + a_offset;
-    if ((flags & FC_GEMM_SKIP_ZERO_TAPS) && a0 == zero && a1 == zero && a2 == zero && a3 == zero &&
-        a4 == zero && a5 == zero) {
+    const T *ap[MR];
+    if (!fc_igemm_tap_rows(a, a_offset, zero, ap) && (flags & FC_GEMM_SKIP_ZERO_TAPS)) {
       b += kc * NR;
       continue;
     }
-    /* rows past m are padding: a tile of two or four live rows (the tail of
-     * a row of pixels) runs only those, each the same sums */
-#define FC_ROW(i, rows)                             \
-  if (i < rows) {                                   \
-    const V ai = FC_BROADCAST(a##i + off);          \
-    acc[i][0] = FC_VOP(fmadd)(ai, b0, acc[i][0]);   \
-    acc[i][1] = FC_VOP(fmadd)(ai, b1, acc[i][1]);   \
-  }
 #define FC_STEPS(rows)                                                  \
   for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {           \
     const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES);       \
     b += NR;                                                            \
-    FC_ROW(0, rows) FC_ROW(1, rows) FC_ROW(2, rows)                     \
-    FC_ROW(3, rows) FC_ROW(4, rows) FC_ROW(5, rows)                     \
+    _Pragma("GCC unroll 6") for (int i = 0; i < (rows); i++) {          \
+      const V ai = FC_BROADCAST(ap[i] + off);                           \
+      acc[i][0] = FC_VOP(fmadd)(ai, b0, acc[i][0]);                     \
+      acc[i][1] = FC_VOP(fmadd)(ai, b1, acc[i][1]);                     \
+    }                                                                   \
   }
-    if (m <= 2)
-      FC_STEPS(2)
-    else if (m <= 4)
-      FC_STEPS(4)
-    else
-      FC_STEPS(6)
+    FC_IGEMM_LIVE_ROWS(m, FC_STEPS)
 #undef FC_STEPS
-#undef FC_ROW
   }
   fc_avx2_store_6x2(acc, c, ldc, m, n, flags);
 }

@@ -17,6 +17,7 @@
 #include <assert.h>
 #include <immintrin.h>
 #include "gemm-avx512.h"
+#include "igemm-common.h"
 
 #define FC_CAT2(a, b) a##b
 #define FC_CAT(a, b) FC_CAT2(a, b)
@@ -36,20 +37,10 @@ void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_of
   for (int i = 0; i < MR; i++) acc[i][0] = init0, acc[i][1] = init1;
   for (size_t t = 0; t < ks; t++, a += MR) {
     const T *ap[MR];
-#pragma GCC unroll 12
-    for (int i = 0; i < MR; i++) ap[i] = a[i] == zero ? zero : a[i] + a_offset;
-    if (flags & FC_GEMM_SKIP_ZERO_TAPS) {
-      int live = 0;
-#pragma GCC unroll 12
-      for (int i = 0; i < MR; i++) live |= ap[i] != zero;
-      if (!live) {
-        b += kc * 2 * LANES;
-        continue;
-      }
+    if (!fc_igemm_tap_rows(a, a_offset, zero, ap) && (flags & FC_GEMM_SKIP_ZERO_TAPS)) {
+      b += kc * 2 * LANES;
+      continue;
     }
-    /* rows past m are padding: a tile of at most a third or two thirds of MR
-     * live rows (the tail of a row of pixels) runs only those, each the same
-     * sums */
 #define FC_STEPS(rows)                                                   \
   for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {            \
     const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES);        \
@@ -60,12 +51,7 @@ void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_of
       acc[i][1] = FC_VOP(fmadd)(ai, b1, acc[i][1]);                      \
     }                                                                    \
   }
-    if (m <= (MR + 2) / 3)
-      FC_STEPS((MR + 2) / 3)
-    else if (m <= (2 * MR + 2) / 3)
-      FC_STEPS((2 * MR + 2) / 3)
-    else
-      FC_STEPS(MR)
+    FC_IGEMM_LIVE_ROWS(m, FC_STEPS)
 #undef FC_STEPS
   }
   fc_avx512_store_x2(acc, c, ldc, m, k0, k1, flags);

@@ -12,6 +12,8 @@
 
 #define MR 6
 #define NR 64
+#define T float
+#include "../igemm-common.h"
 
 static inline __mmask16 fc_mask16(size_t n, size_t lo) {
   return n >= lo + 16 ? (__mmask16)0xFFFF : n > lo ? (__mmask16)((1u << (n - lo)) - 1u) : 0;
@@ -33,44 +35,26 @@ void fc_f32_igemm_ukernel_6x64__avx512(size_t ks, size_t kc, const float *const 
     for (int i = 0; i < MR; i++) acc[i][v] = init;
   }
   for (size_t t = 0; t < ks; t++, a += MR) {
-    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
-    a0 = a0 == zero ? zero : a0 + a_offset;
-    a1 = a1 == zero ? zero : a1 + a_offset;
-    a2 = a2 == zero ? zero : a2 + a_offset;
-    a3 = a3 == zero ? zero : a3 + a_offset;
-    a4 = a4 == zero ? zero : a4 + a_offset;
-    a5 = a5 == zero ? zero : a5 + a_offset;
-    if ((flags & FC_GEMM_SKIP_ZERO_TAPS) && a0 == zero && a1 == zero && a2 == zero && a3 == zero &&
-        a4 == zero && a5 == zero) {
+    const float *ap[MR];
+    if (!fc_igemm_tap_rows(a, a_offset, zero, ap) && (flags & FC_GEMM_SKIP_ZERO_TAPS)) {
       b += kc * NR;
       continue;
     }
-    /* a tile's last rows past m are padding: a tile of two or four live rows
-     * (the tail of a row of pixels) runs the rows it has, each the same sums */
-#define FC_ROW(i, rows)                             \
-  if (i < rows) {                                   \
-    const __m512 ai = _mm512_set1_ps(a##i[off]);    \
-    acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]); \
-    acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]); \
-    acc[i][2] = _mm512_fmadd_ps(ai, b2, acc[i][2]); \
-    acc[i][3] = _mm512_fmadd_ps(ai, b3, acc[i][3]); \
+#define FC_STEPS(rows)                                                       \
+  for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {                \
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);     \
+    const __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48); \
+    b += NR;                                                                 \
+    _Pragma("GCC unroll 6") for (int i = 0; i < (rows); i++) {               \
+      const __m512 ai = _mm512_set1_ps(ap[i][off]);                          \
+      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);                        \
+      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);                        \
+      acc[i][2] = _mm512_fmadd_ps(ai, b2, acc[i][2]);                        \
+      acc[i][3] = _mm512_fmadd_ps(ai, b3, acc[i][3]);                        \
+    }                                                                        \
   }
-#define FC_STEPS(rows)                                                         \
-  for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {                  \
-    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);       \
-    const __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);   \
-    b += NR;                                                                   \
-    FC_ROW(0, rows) FC_ROW(1, rows) FC_ROW(2, rows)                            \
-    FC_ROW(3, rows) FC_ROW(4, rows) FC_ROW(5, rows)                            \
-  }
-    if (m <= 2)
-      FC_STEPS(2)
-    else if (m <= 4)
-      FC_STEPS(4)
-    else
-      FC_STEPS(6)
+    FC_IGEMM_LIVE_ROWS(m, FC_STEPS)
 #undef FC_STEPS
-#undef FC_ROW
   }
 #pragma GCC unroll 6
   for (size_t i = 0; i < MR; i++) {
