@@ -72,9 +72,14 @@ def area_tables(res: AreaResult, machine: Machine) -> list[str]:
     if res.reason:
         return head + [f"Not available: {res.reason}.", ""]
     impls, peers = cli.columns(res)
-    what = {"GFLOP/s": "GFLOP/s (flops = 2·N·K·Ho·Wo·C·R·S" + (" for each of grad_x and grad_weight"
-                                                             if "backward" in area.name else "") + ")",
-            "GB/s": "GB/s (input read + output written)", None: "time per call"}[unit]
+    if area.name.startswith("conv2d"):
+        flops = ("GFLOP/s (flops = 2·N·K·Ho·Wo·C·R·S"
+                 + (" for each of grad_x and grad_weight" if "backward" in area.name else "")
+                 + ": every tap counted, the padding's too, so a kernel that skips the padding's "
+                   "taps can show more than 100% of the FMA peak)")
+    else:
+        flops = "GFLOP/s (flops = 2·rows·columns·depth of the product)"
+    what = {"GFLOP/s": flops, "GB/s": "GB/s (input read + output written)", None: "time per call"}[unit]
     rates = [[r.name, r.label, str(r.threads), *(fmt_cell(r, i, unit) for i in impls),
               fmt_share(r.others)] for r in res.rows]
     out = head + [f"{what}, median (slowest–fastest repeat). \"others' CPU\" is the share of the "
