@@ -11,33 +11,20 @@
 #include <math.h>
 #include <string.h>
 #include "fastconv/ukernel.h"
-#include "softmax-exp.h"
+#include "softmax-avx2.h"
 #define T float
 #define EXP expf
 #define FC_SOFTMAX_SCALAR fc_f32_softmax_row_portable_avx2
 #include "softmax-scalar.h"
 
-/* e^d for d <= 0 (softmax-exp.h) */
-static inline __m256d fc_exp_neg_pd(__m256d d) {
-  const __m256d shifter = _mm256_set1_pd(FC_SOFTMAX_SHIFTER);
-  d = _mm256_max_pd(_mm256_set1_pd(FC_SOFTMAX_EXP_LOW), d); /* a NaN d stays: max's 2nd operand */
-  const __m256d kd = _mm256_fmadd_pd(d, _mm256_set1_pd(FC_SOFTMAX_LOG2E), shifter);
-  const __m256d k = _mm256_sub_pd(kd, shifter);
-  __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(FC_SOFTMAX_LN2_HI), d);
-  r = _mm256_fnmadd_pd(k, _mm256_set1_pd(FC_SOFTMAX_LN2_LO), r);
-  __m256d p = _mm256_set1_pd(fc_softmax_taylor[0]);
-  for (int j = 1; j <= FC_SOFTMAX_DEGREE; j++)
-    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(fc_softmax_taylor[j]));
-  const __m256i scale = _mm256_add_epi64(_mm256_slli_epi64(_mm256_castpd_si256(kd), 52),
-                                         _mm256_set1_epi64x((int64_t)1023 << 52));
-  return _mm256_mul_pd(p, _mm256_castsi256_pd(scale));
-}
+/* e^d for the row's d (softmax-exp.h: degree 12, results rounded to float) */
+static inline __m256d fc_exp_f32(__m256d d) { return fc_exp_neg_pd(d, FC_SOFTMAX_EXP_LOW, 1, 0); }
 
 /* 8 values of x - t: their exps to y, their sum into s0, s1. */
 static inline void fc_softmax_pass(const float *x, __m256 vt, float *y, __m256d *s0, __m256d *s1) {
   const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x), vt);
-  const __m128 f0 = _mm256_cvtpd_ps(fc_exp_neg_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(d))));
-  const __m128 f1 = _mm256_cvtpd_ps(fc_exp_neg_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(d, 1))));
+  const __m128 f0 = _mm256_cvtpd_ps(fc_exp_f32(_mm256_cvtps_pd(_mm256_castps256_ps128(d))));
+  const __m128 f1 = _mm256_cvtpd_ps(fc_exp_f32(_mm256_cvtps_pd(_mm256_extractf128_ps(d, 1))));
   _mm256_storeu_ps(y, _mm256_set_m128(f1, f0));
   *s0 = _mm256_add_pd(*s0, _mm256_cvtps_pd(f0));
   *s1 = _mm256_add_pd(*s1, _mm256_cvtps_pd(f1));

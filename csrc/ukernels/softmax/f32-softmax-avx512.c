@@ -10,27 +10,14 @@
 #include <immintrin.h>
 #include <math.h>
 #include "fastconv/ukernel.h"
-#include "softmax-exp.h"
+#include "softmax-avx512.h"
 #define T float
 #define EXP expf
 #define FC_SOFTMAX_SCALAR fc_f32_softmax_row_portable_avx512
 #include "softmax-scalar.h"
 
-/* e^d for d <= 0 (softmax-exp.h) */
-static inline __m512d fc_exp_neg_pd(__m512d d) {
-  const __m512d shifter = _mm512_set1_pd(FC_SOFTMAX_SHIFTER);
-  d = _mm512_max_pd(_mm512_set1_pd(FC_SOFTMAX_EXP_LOW), d); /* a NaN d stays: max's 2nd operand */
-  const __m512d kd = _mm512_fmadd_pd(d, _mm512_set1_pd(FC_SOFTMAX_LOG2E), shifter);
-  const __m512d k = _mm512_sub_pd(kd, shifter);
-  __m512d r = _mm512_fnmadd_pd(k, _mm512_set1_pd(FC_SOFTMAX_LN2_HI), d);
-  r = _mm512_fnmadd_pd(k, _mm512_set1_pd(FC_SOFTMAX_LN2_LO), r);
-  __m512d p = _mm512_set1_pd(fc_softmax_taylor[0]);
-  for (int j = 1; j <= FC_SOFTMAX_DEGREE; j++)
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(fc_softmax_taylor[j]));
-  const __m512i scale = _mm512_add_epi64(_mm512_slli_epi64(_mm512_castpd_si512(kd), 52),
-                                         _mm512_set1_epi64((int64_t)1023 << 52));
-  return _mm512_mul_pd(p, _mm512_castsi512_pd(scale));
-}
+/* e^d for the row's d (softmax-exp.h: degree 12, results rounded to float) */
+static inline __m512d fc_exp_f32(__m512d d) { return fc_exp_neg_pd(d, FC_SOFTMAX_EXP_LOW, 1, 0); }
 
 /* The lanes of a pass with `left` values to go: all 16, or the first `left`. */
 static inline __mmask16 fc_lanes(size_t left) {
@@ -60,8 +47,8 @@ double fc_f32_softmax_ukernel__avx512(size_t n, const float *x, float *y, float 
     const __m512 d = _mm512_sub_ps(_mm512_mask_loadu_ps(ninf, k, x + i), vt);
     const __m256 lo = _mm512_castps512_ps256(d);
     const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(d), 1));
-    const __m256 f0 = _mm512_cvtpd_ps(fc_exp_neg_pd(_mm512_cvtps_pd(lo)));
-    const __m256 f1 = _mm512_cvtpd_ps(fc_exp_neg_pd(_mm512_cvtps_pd(hi)));
+    const __m256 f0 = _mm512_cvtpd_ps(fc_exp_f32(_mm512_cvtps_pd(lo)));
+    const __m256 f1 = _mm512_cvtpd_ps(fc_exp_f32(_mm512_cvtps_pd(hi)));
     const __m512 f = _mm512_castpd_ps(_mm512_insertf64x4(
         _mm512_castps_pd(_mm512_castps256_ps512(f0)), _mm256_castps_pd(f1), 1));
     _mm512_mask_storeu_ps(y + i, k, f);

@@ -1,6 +1,5 @@
 /* f64 softmax row microkernel, portable: softmax-scalar.h at double (libm's
- * exp). The only f64 line: a vector exp accurate to double's last bit is not
- * written yet. */
+ * exp). */
 #include "fastconv/ukernel.h"
 #define T double
 #define EXP exp
