@@ -2,8 +2,9 @@
  * vectors (f32 6x16, f64 6x8; see ukernel.h for the contract):
  *   C[i, j] (+)= sum_p a[p*6 + i] * b[p*NR + j] for i < m <= 6, j < n <= NR = 2 * LANES.
  * 12 ymm accumulators (6 rows x 2 vectors); per k step two loads of B, six
- * broadcasts of A and twelve FMAs. Full tiles are stored straight to C, edge
- * tiles through a spilled register tile (gemm-avx2.h). No alignment assumed.
+ * broadcasts of A and twelve FMAs (a tile of at most two or four live rows
+ * runs two or four). Full tiles are stored straight to C, edge tiles through
+ * a spilled register tile (gemm-avx2.h). No alignment assumed.
  *
  * The including file defines FC_GEMM_NAME, T (float, double), V (__m256,
  * __m256d), LANES (8, 4), SFX (ps, pd), and SSFX (ss, sd: the scalar
@@ -37,17 +38,19 @@ void FC_GEMM_NAME(size_t kc, const T *restrict a, const T *restrict b, T *restri
       acc[i][0] = acc[i][1] = FC_VOP(set1)(v);
     }
   }
-  for (size_t p = 0; p < kc; p++) {
-    const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES);
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) {
-      const V ai = FC_BROADCAST(a + i);
-      acc[i][0] = FC_VOP(fmadd)(ai, b0, acc[i][0]);
-      acc[i][1] = FC_VOP(fmadd)(ai, b1, acc[i][1]);
-    }
-    a += MR;
-    b += NR;
+#define FC_STEPS(rows)                                            \
+  for (size_t p = 0; p < kc; p++) {                               \
+    const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES); \
+    _Pragma("GCC unroll 6") for (int i = 0; i < (rows); i++) {    \
+      const V ai = FC_BROADCAST(a + i);                           \
+      acc[i][0] = FC_VOP(fmadd)(ai, b0, acc[i][0]);               \
+      acc[i][1] = FC_VOP(fmadd)(ai, b1, acc[i][1]);               \
+    }                                                             \
+    a += MR;                                                      \
+    b += NR;                                                      \
   }
+  FC_LIVE_ROWS(m, FC_STEPS)
+#undef FC_STEPS
   fc_avx2_store_6x2(acc, c, ldc, m, n, flags);
 }
 

@@ -2,7 +2,8 @@
  * vectors (f32 8x32, f64 8x16; see ukernel.h for the contract):
  *   C[i, j] (+)= sum_p a[p*MR + i] * b[p*NR + j] for i < m <= MR, j < n <= NR = 2 * LANES.
  * 2*MR zmm accumulators (MR rows x 2 vectors); per k step two loads of B, MR
- * broadcasts of A and 2*MR FMAs. Edge columns use store masks, edge rows are
+ * broadcasts of A and 2*MR FMAs (a tile of at most a third or two thirds of
+ * MR live rows runs that many). Edge columns use store masks, edge rows are
  * skipped, so every tile is stored straight to C (gemm-avx512.h). No
  * alignment assumed.
  *
@@ -37,17 +38,19 @@ void FC_GEMM_NAME(size_t kc, const T *restrict a, const T *restrict b, T *restri
       acc[i][0] = acc[i][1] = FC_VOP(set1)(v);
     }
   }
-  for (size_t p = 0; p < kc; p++) {
-    const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES);
-#pragma GCC unroll 12
-    for (int i = 0; i < MR; i++) {
-      const V ai = FC_VOP(set1)(a[i]);
-      acc[i][0] = FC_VOP(fmadd)(ai, b0, acc[i][0]);
-      acc[i][1] = FC_VOP(fmadd)(ai, b1, acc[i][1]);
-    }
-    a += MR;
-    b += NR;
+#define FC_STEPS(rows)                                            \
+  for (size_t p = 0; p < kc; p++) {                               \
+    const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES); \
+    _Pragma("GCC unroll 12") for (int i = 0; i < (rows); i++) {   \
+      const V ai = FC_VOP(set1)(a[i]);                            \
+      acc[i][0] = FC_VOP(fmadd)(ai, b0, acc[i][0]);               \
+      acc[i][1] = FC_VOP(fmadd)(ai, b1, acc[i][1]);               \
+    }                                                             \
+    a += MR;                                                      \
+    b += NR;                                                      \
   }
+  FC_LIVE_ROWS(m, FC_STEPS)
+#undef FC_STEPS
   fc_avx512_store_x2(acc, c, ldc, m, k0, k1, flags);
 }
 

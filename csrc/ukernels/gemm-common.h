@@ -1,7 +1,8 @@
-/* Helpers shared by the GEMM microkernels for partial tiles: the kernel spills
- * its full MR x NR register tile to `tile` (row stride nr) and these copy the
- * valid m x n corner to C, adding C's old values under FC_GEMM_ACCUMULATE.
- * Plain C on purpose: it runs once per edge tile, never in the k loop.
+/* Helpers shared by the GEMM and indirect-GEMM microkernels for partial
+ * tiles: the kernel spills its full MR x NR register tile to `tile` (row
+ * stride nr) and these copy the valid m x n corner to C, adding C's old values
+ * under FC_GEMM_ACCUMULATE (plain C on purpose: it runs once per edge tile,
+ * never in the k loop); and the row count a tile with m live rows runs.
  *
  * Part of a microkernel's template: the including kernel file has defined T
  * (float, double), so each kernel's translation unit gets its dtype's copy. */
@@ -29,5 +30,19 @@ static inline void fc_tile_finish(const T *tile, size_t nr, T *c, size_t ldc, si
 static inline void fc_bias_tail(const T *bias, size_t nr, size_t n, T *buf) {
   for (size_t j = 0; j < nr; j++) buf[j] = j < n ? bias[j] : (T)0;
 }
+
+/* Runs STEPS(rows), the kernel's depth loop over its first `rows` rows, for
+ * the fewest rows of a third, two thirds or all of MR that cover the m live
+ * ones: a tile at the end of the rows (the tail of a row of pixels, of the
+ * output channels) often has only some rows live, and the rest are padding.
+ * Each output gets the same sums either way. */
+#define FC_LIVE_ROWS(m, STEPS)          \
+  if ((m) <= (MR + 2) / 3) {            \
+    STEPS((MR + 2) / 3)                 \
+  } else if ((m) <= (2 * MR + 2) / 3) { \
+    STEPS((2 * MR + 2) / 3)             \
+  } else {                              \
+    STEPS(MR)                           \
+  }
 
 #endif

@@ -58,7 +58,7 @@ void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_of
       acc[i][1] = FC_VOP(fmadd)(ai, b1, acc[i][1]);                     \
     }                                                                   \
   }
-    FC_IGEMM_LIVE_ROWS(m, FC_STEPS)
+    FC_LIVE_ROWS(m, FC_STEPS)
 #undef FC_STEPS
   }
   fc_avx2_store_6x2(acc, c, ldc, m, n, flags);

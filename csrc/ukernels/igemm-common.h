@@ -1,6 +1,6 @@
-/* Helpers shared by the indirect-GEMM microkernels (f32 6x64, the AVX-512
+/* A helper shared by the indirect-GEMM microkernels (f32 6x64, the AVX-512
  * MR x 2-vector template, the AVX2 6 x 2-vector template): a tap's row
- * pointers, and the row count a tile with m live rows runs.
+ * pointers. (The row count a tile with m live rows runs: gemm-common.h.)
  *
  * Part of a microkernel's template: the including kernel file has defined T
  * (float, double) and MR (its tile's rows). Always inlined, so the pointers
@@ -9,6 +9,7 @@
 #define FASTCONV_IGEMM_COMMON_H
 
 #include <stddef.h>
+#include "gemm-common.h"
 
 /* One tap's rows: ap[i] = a[i] + a_offset, or `zero` itself where a[i] is
  * `zero` (padding, rows past m). Returns whether any row is not `zero`. */
@@ -23,18 +24,5 @@ static inline __attribute__((always_inline)) int fc_igemm_tap_rows(const T *cons
   }
   return live;
 }
-
-/* Runs STEPS(rows), the kernel's depth loop over its first `rows` rows, for
- * the fewest rows of a third, two thirds or all of MR that cover the m live
- * ones: the tail of a row of pixels often fills a tile only in part, and the
- * rows past m are padding. Each output gets the same sums either way. */
-#define FC_IGEMM_LIVE_ROWS(m, STEPS)         \
-  if ((m) <= (MR + 2) / 3) {                 \
-    STEPS((MR + 2) / 3)                      \
-  } else if ((m) <= (2 * MR + 2) / 3) {      \
-    STEPS((2 * MR + 2) / 3)                  \
-  } else {                                   \
-    STEPS(MR)                                \
-  }
 
 #endif

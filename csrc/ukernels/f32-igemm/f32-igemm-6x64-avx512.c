@@ -53,7 +53,7 @@ void fc_f32_igemm_ukernel_6x64__avx512(size_t ks, size_t kc, const float *const 
       acc[i][3] = _mm512_fmadd_ps(ai, b3, acc[i][3]);                        \
     }                                                                        \
   }
-    FC_IGEMM_LIVE_ROWS(m, FC_STEPS)
+    FC_LIVE_ROWS(m, FC_STEPS)
 #undef FC_STEPS
   }
 #pragma GCC unroll 6
