@@ -18,7 +18,9 @@
 #include "softmax-scalar.h"
 
 /* e^d for the row's d (softmax-exp.h: degree 12, results rounded to float) */
-static inline __m256d fc_exp_f32(__m256d d) { return fc_exp_neg_pd(d, FC_SOFTMAX_EXP_LOW, 1, 0); }
+static inline __m256d fc_exp_f32(__m256d d) {
+  return fc_exp_neg_pd(d, FC_SOFTMAX_EXP_LOW, 1, 0);
+}
 
 /* 8 values of x - t: their exps to y, their sum into s0, s1. */
 static inline void fc_softmax_pass(const float *x, __m256 vt, float *y, __m256d *s0, __m256d *s1) {

@@ -17,11 +17,8 @@
 #include "softmax-scalar.h"
 
 /* e^d for the row's d (softmax-exp.h: degree 12, results rounded to float) */
-static inline __m512d fc_exp_f32(__m512d d) { return fc_exp_neg_pd(d, FC_SOFTMAX_EXP_LOW, 1, 0); }
-
-/* The lanes of a pass with `left` values to go: all 16, or the first `left`. */
-static inline __mmask16 fc_lanes(size_t left) {
-  return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+static inline __m512d fc_exp_f32(__m512d d) {
+  return fc_exp_neg_pd(d, FC_SOFTMAX_EXP_LOW, 1, 0);
 }
 
 double fc_f32_softmax_ukernel__avx512(size_t n, const float *x, float *y, float *top) {
@@ -30,7 +27,7 @@ double fc_f32_softmax_ukernel__avx512(size_t n, const float *x, float *y, float 
   __m512 m = ninf;
   __mmask16 nan = 0;
   for (size_t i = 0; i < n; i += 16) {
-    const __mmask16 k = fc_lanes(n - i);
+    const __mmask16 k = fc_lanes16(n - i);
     const __m512 v = _mm512_mask_loadu_ps(ninf, k, x + i);
     m = _mm512_max_ps(m, v);
     nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
@@ -41,7 +38,7 @@ double fc_f32_softmax_ukernel__avx512(size_t n, const float *x, float *y, float 
   const __m512 vt = _mm512_set1_ps(t);
   __m512d s0 = _mm512_setzero_pd(), s1 = s0;
   for (size_t i = 0; i < n; i += 16) {
-    const __mmask16 k = fc_lanes(n - i);
+    const __mmask16 k = fc_lanes16(n - i);
     /* lanes past n read -inf: their e^(-inf - t) is 0 (NaN only where the row's
      * own values are NaN too: t = -inf) */
     const __m512 d = _mm512_sub_ps(_mm512_mask_loadu_ps(ninf, k, x + i), vt);
@@ -58,7 +55,7 @@ double fc_f32_softmax_ukernel__avx512(size_t n, const float *x, float *y, float 
   const double sum = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
   const __m512d vs = _mm512_set1_pd(sum);
   for (size_t i = 0; i < n; i += 16) { /* y = e / sum, in double as the portable loop */
-    const __mmask16 k = fc_lanes(n - i);
+    const __mmask16 k = fc_lanes16(n - i);
     const __m512 e = _mm512_maskz_loadu_ps(k, y + i);
     const __m256 lo = _mm512_castps512_ps256(e);
     const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1));

@@ -13,11 +13,6 @@
 #define FC_SOFTMAX_SCALAR fc_f64_softmax_row_portable_avx512
 #include "softmax-scalar.h"
 
-/* The lanes of a pass with `left` values to go: all 8, or the first `left`. */
-static inline __mmask8 fc_lanes8(size_t left) {
-  return left >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << left) - 1u);
-}
-
 double fc_f64_softmax_ukernel__avx512(size_t n, const double *x, double *y, double *top) {
   if (n < FC_SOFTMAX_SHORT) return fc_f64_softmax_row_portable_avx512(n, x, y, top);
   const __m512d ninf = _mm512_set1_pd(-INFINITY);

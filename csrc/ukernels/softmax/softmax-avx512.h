@@ -3,12 +3,13 @@
  * `first` the polynomial's first coefficient (1 for f32 rows, degree 12; 0
  * for f64 rows, degree 13), `two_step` applies 2^k as 2^(k + 64) and 2^-64
  * (f64 rows, whose results may be subnormal). The arguments are constants
- * at every call, so each kernel gets its own straight-line code. Include only
- * from files compiled with AVX-512 flags. */
+ * at every call, so each kernel gets its own straight-line code. And the lane
+ * masks of a pass. Include only from files compiled with AVX-512 flags. */
 #ifndef FASTCONV_SOFTMAX_AVX512_H
 #define FASTCONV_SOFTMAX_AVX512_H
 
 #include <immintrin.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "softmax-exp.h"
 
@@ -28,6 +29,15 @@ static inline __attribute__((always_inline)) __m512d fc_exp_neg_pd(__m512d d, do
                                          _mm512_set1_epi64(bias << 52));
   p = _mm512_mul_pd(p, _mm512_castsi512_pd(scale));
   return two_step ? _mm512_mul_pd(p, _mm512_set1_pd(0x1p-64)) : p;
+}
+
+/* The lanes of a pass with `left` values to go: all of them, or the first
+ * `left` (the f32 kernel's 16, the f64 kernel's 8). */
+static inline __mmask16 fc_lanes16(size_t left) {
+  return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+}
+static inline __mmask8 fc_lanes8(size_t left) {
+  return left >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << left) - 1u);
 }
 
 #endif
