@@ -4,7 +4,7 @@
  * contribute 0). x - max is taken in float, as the portable kernel takes it;
  * its exp in double (softmax-exp.h), four lanes at a time. The sum is kept in
  * 8 double lanes and added at the end. A row holding a NaN goes to the
- * portable loop (softmax-scalar.h), whose NaN rule it then follows, and so
+ * portable kernel (softmax-scalar.h), whose NaN rule it then follows, and so
  * does a row of fewer than FC_SOFTMAX_SHORT values, where the passes' fixed
  * cost (two reductions, a whole vector's exps) passes the libm calls'. */
 #include <immintrin.h>
@@ -12,10 +12,6 @@
 #include <string.h>
 #include "fastconv/ukernel.h"
 #include "softmax-avx2.h"
-#define T float
-#define EXP expf
-#define FC_SOFTMAX_SCALAR fc_f32_softmax_row_portable_avx2
-#include "softmax-scalar.h"
 
 /* e^d for the row's d (softmax-exp.h: degree 12, results rounded to float) */
 static inline __m256d fc_exp_f32(__m256d d) {
@@ -33,7 +29,7 @@ static inline void fc_softmax_pass(const float *x, __m256 vt, float *y, __m256d 
 }
 
 double fc_f32_softmax_ukernel__avx2(size_t n, const float *x, float *y, float *top) {
-  if (n < FC_SOFTMAX_SHORT) return fc_f32_softmax_row_portable_avx2(n, x, y, top);
+  if (n < FC_SOFTMAX_SHORT) return fc_f32_softmax_ukernel__scalar(n, x, y, top);
   __m256 m = _mm256_set1_ps(-INFINITY), nan = _mm256_setzero_ps();
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -44,7 +40,7 @@ double fc_f32_softmax_ukernel__avx2(size_t n, const float *x, float *y, float *t
   float t = -INFINITY;
   int has_nan = _mm256_movemask_ps(nan) != 0;
   for (size_t j = i; j < n; j++) has_nan |= x[j] != x[j];
-  if (has_nan) return fc_f32_softmax_row_portable_avx2(n, x, y, top);
+  if (has_nan) return fc_f32_softmax_ukernel__scalar(n, x, y, top);
   float lanes[8];
   _mm256_storeu_ps(lanes, m);
   for (int j = 0; j < 8; j++) t = lanes[j] > t ? lanes[j] : t;

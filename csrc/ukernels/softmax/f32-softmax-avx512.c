@@ -3,7 +3,7 @@
  * pass (a masked last pass). x - max is taken in float, as the portable
  * kernel takes it; its exp in double (softmax-exp.h), eight lanes at a time.
  * The sum is kept in 16 double lanes and added at the end. A row holding a
- * NaN goes to the portable loop (softmax-scalar.h), whose NaN rule it then
+ * NaN goes to the portable kernel (softmax-scalar.h), whose NaN rule it then
  * follows, and so does a row of fewer than FC_SOFTMAX_SHORT values, where the
  * passes' fixed cost (two reductions, a whole vector's exps) passes the libm
  * calls'. */
@@ -11,10 +11,6 @@
 #include <math.h>
 #include "fastconv/ukernel.h"
 #include "softmax-avx512.h"
-#define T float
-#define EXP expf
-#define FC_SOFTMAX_SCALAR fc_f32_softmax_row_portable_avx512
-#include "softmax-scalar.h"
 
 /* e^d for the row's d (softmax-exp.h: degree 12, results rounded to float) */
 static inline __m512d fc_exp_f32(__m512d d) {
@@ -22,7 +18,7 @@ static inline __m512d fc_exp_f32(__m512d d) {
 }
 
 double fc_f32_softmax_ukernel__avx512(size_t n, const float *x, float *y, float *top) {
-  if (n < FC_SOFTMAX_SHORT) return fc_f32_softmax_row_portable_avx512(n, x, y, top);
+  if (n < FC_SOFTMAX_SHORT) return fc_f32_softmax_ukernel__scalar(n, x, y, top);
   const __m512 ninf = _mm512_set1_ps(-INFINITY);
   __m512 m = ninf;
   __mmask16 nan = 0;
@@ -32,7 +28,7 @@ double fc_f32_softmax_ukernel__avx512(size_t n, const float *x, float *y, float 
     m = _mm512_max_ps(m, v);
     nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
   }
-  if (nan) return fc_f32_softmax_row_portable_avx512(n, x, y, top);
+  if (nan) return fc_f32_softmax_ukernel__scalar(n, x, y, top);
   const float t = _mm512_reduce_max_ps(m);
   *top = t;
   const __m512 vt = _mm512_set1_ps(t);

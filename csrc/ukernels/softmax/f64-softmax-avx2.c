@@ -2,7 +2,7 @@
  * max), their sum and the division by it, 4 values a pass (the last pass
  * masked, its lanes past the row -inf). exp as softmax-exp.h gives it for f64
  * rows (within an ulp of libm's). The sum is kept in 4 lanes and added at the
- * end. A row holding a NaN goes to the portable loop (softmax-scalar.h),
+ * end. A row holding a NaN goes to the portable kernel (softmax-scalar.h),
  * whose NaN rule it then follows, and so does a row of fewer than
  * FC_SOFTMAX_SHORT values. */
 #include <immintrin.h>
@@ -10,10 +10,6 @@
 #include <stdint.h>
 #include "fastconv/ukernel.h"
 #include "softmax-avx2.h"
-#define T double
-#define EXP exp
-#define FC_SOFTMAX_SCALAR fc_f64_softmax_row_portable_avx2
-#include "softmax-scalar.h"
 
 /* The lanes of a pass with `left` values to go, as maskload's mask: all 4,
  * or the first `left`. */
@@ -29,14 +25,14 @@ static inline __m256d fc_load4(const double *x, __m256i k) {
 }
 
 double fc_f64_softmax_ukernel__avx2(size_t n, const double *x, double *y, double *top) {
-  if (n < FC_SOFTMAX_SHORT) return fc_f64_softmax_row_portable_avx2(n, x, y, top);
+  if (n < FC_SOFTMAX_SHORT) return fc_f64_softmax_ukernel__scalar(n, x, y, top);
   __m256d m = _mm256_set1_pd(-INFINITY), nan = _mm256_setzero_pd();
   for (size_t i = 0; i < n; i += 4) {
     const __m256d v = fc_load4(x + i, fc_lanes4(n - i));
     m = _mm256_max_pd(m, v);
     nan = _mm256_or_pd(nan, _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
   }
-  if (_mm256_movemask_pd(nan)) return fc_f64_softmax_row_portable_avx2(n, x, y, top);
+  if (_mm256_movemask_pd(nan)) return fc_f64_softmax_ukernel__scalar(n, x, y, top);
   double lanes[4];
   _mm256_storeu_pd(lanes, m);
   const double t = fmax(fmax(lanes[0], lanes[1]), fmax(lanes[2], lanes[3]));

@@ -2,19 +2,15 @@
  * their sum and the division by it, 8 values a pass (a masked last pass).
  * exp as softmax-exp.h gives it for f64 rows (within an ulp of libm's). The
  * sum is kept in 8 lanes and added at the end. A row holding a NaN goes to
- * the portable loop (softmax-scalar.h), whose NaN rule it then follows, and
+ * the portable kernel (softmax-scalar.h), whose NaN rule it then follows, and
  * so does a row of fewer than FC_SOFTMAX_SHORT values. */
 #include <immintrin.h>
 #include <math.h>
 #include "fastconv/ukernel.h"
 #include "softmax-avx512.h"
-#define T double
-#define EXP exp
-#define FC_SOFTMAX_SCALAR fc_f64_softmax_row_portable_avx512
-#include "softmax-scalar.h"
 
 double fc_f64_softmax_ukernel__avx512(size_t n, const double *x, double *y, double *top) {
-  if (n < FC_SOFTMAX_SHORT) return fc_f64_softmax_row_portable_avx512(n, x, y, top);
+  if (n < FC_SOFTMAX_SHORT) return fc_f64_softmax_ukernel__scalar(n, x, y, top);
   const __m512d ninf = _mm512_set1_pd(-INFINITY);
   __m512d m = ninf;
   __mmask8 nan = 0;
@@ -23,7 +19,7 @@ double fc_f64_softmax_ukernel__avx512(size_t n, const double *x, double *y, doub
     m = _mm512_max_pd(m, v);
     nan |= _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q);
   }
-  if (nan) return fc_f64_softmax_row_portable_avx512(n, x, y, top);
+  if (nan) return fc_f64_softmax_ukernel__scalar(n, x, y, top);
   const double t = _mm512_reduce_max_pd(m);
   *top = t;
   const __m512d vt = _mm512_set1_pd(t);

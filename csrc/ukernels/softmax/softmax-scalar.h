@@ -2,7 +2,8 @@
  * double, EXP its libm exp): the row's maximum (a NaN sticks: the last NaN),
  * e = exp(x - max) rounded to T, the sum of those values in double, in
  * order (returned), and y = e / sum in double rounded to T. n >= 1. The SIMD
- * kernels take it for a row holding a NaN and for short rows. */
+ * kernels call their dtype's scalar kernel for a row holding a NaN and for
+ * short rows. */
 #include <math.h>
 #include <stddef.h>
 
