@@ -131,7 +131,7 @@ CONV_POOL = [
     (2, 20, 20, 16, 70, 3, 3, 1, 1, 2, 1, (2, 2)),
     (1, 5, 5, 1, 1, 5, 5, 1, 0, 1, 1, (1, 1)),
     (2, 40, 31, 3, 8, 3, 3, 1, 0, 1, 1, (3, 3)),  # odd leftovers past the last window
-    # one channel, 3x3, 2x2 pool (direct kernels on AVX-512): more than 32 filters,
+    # one channel, 3x3, 2x2 pool (direct kernels on AVX2 and AVX-512): more than 32 filters,
     # a leftover conv row and column, a single pooled pixel
     (3, 11, 16, 1, 70, 3, 3, 1, 0, 1, 1, (2, 2)),
     (2, 4, 4, 1, 5, 3, 3, 1, 0, 1, 1, (2, 2)),

@@ -435,7 +435,10 @@ def _conv_pool_ref(x, w, bias, pw):
 def _convpool_rows(dt, rng):
     """(pooled width, channels, row stride, the four input rows) at the sizes the
     special conv+pool kernels are tested at."""
-    for pw, K in itertools.product(_sizes(4, 5), _sizes(16) + _sizes(32, 47)):
+    # channels: every block shape of the AVX-512 kernels (16 and 32 lanes) and the
+    # AVX2 ones (24, 16 and 8 lanes, the last block's live lanes 1 to 8)
+    channels = sorted(set(_sizes(16) + _sizes(32, 47) + [1, 7, 8, 9, 23, 24, 25, 28]))
+    for pw, K in itertools.product([1, *_sizes(4, 5), 13], channels):
         ldx = 2 * pw + 2 + 3
         yield pw, K, ldx, rng.standard_normal((4, ldx)).astype(dt)
 
