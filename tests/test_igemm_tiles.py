@@ -149,8 +149,10 @@ def test_border_tiles_skip_only_zeros(case, dtype, isa, rng, restore_threads):
 def test_border_tiles_need_finite_weights(rng, restore_threads):
     """An inf or NaN weight times the padding's zero is NaN, as the reference has it, so
     such weights take the pixel tiles: NaN lands where the float64 reference puts it."""
-    x = rng.standard_normal((2, 14, 14, 8)).astype(np.float32)
-    wt = rng.standard_normal((3, 3, 8, 16)).astype(np.float32)
+    # 16 channels: border tiles on every ISA's tiles (a tap of fewer channels on the
+    # portable 4x8 tile takes the padded copy instead)
+    x = rng.standard_normal((2, 14, 14, 16)).astype(np.float32)
+    wt = rng.standard_normal((3, 3, 16, 16)).astype(np.float32)
     b = rng.standard_normal(16).astype(np.float32)
     assert "border_tiles" in _plan_flags(x, wt, b)
     said = str(fastconv.explain(fastconv.conv2d, x, wt, b, 1, 1, layout="NHWC"))
@@ -174,3 +176,74 @@ def test_border_tiles_need_finite_weights(rng, restore_threads):
     assert "border_tiles" not in _kernels.last_plan()["flags"]
     assert "pixel tiles, not border tiles" in str(plan), plan
     assert "border_tiles" not in plan.blocking.get("flags", ()), plan
+
+
+# (n, h, w, c, k, (r, s), stride, padding, dilation): NHWC layers whose taps of few
+# channels run on a copy of the input's rows with their horizontal padding (one row
+# pointer per kernel row) where the tile is narrow: 'same' 3x3, the 7x7 stride-2 stem,
+# 'same' with an even kernel (the odd pad at the end), a padding wider than the kernel's
+# reach, dilation in height, a stride that leaves input columns unread, and images of
+# over 2 MB of copy each, which go through the copy in several chunks
+PADDED = [
+    (3, 14, 13, 1, 20, (3, 3), 1, 1, 1),
+    (2, 30, 30, 3, 16, (7, 7), 2, 3, 1),
+    (2, 11, 12, 2, 9, (4, 4), 1, "same", 1),
+    (1, 9, 10, 4, 24, (3, 3), 1, 4, 1),
+    (2, 16, 15, 1, 8, (3, 3), 1, 1, (2, 1)),
+    (2, 17, 19, 3, 5, (5, 5), 3, 2, 1),
+    (3, 300, 300, 3, 4, (3, 3), 1, 1, 1),
+]
+
+
+def _same_pads(n, k, stride, dil):
+    """TensorFlow's 'same' padding of one axis: (before, after)."""
+    span = (k - 1) * dil + 1
+    total = max((-(-n // stride) - 1) * stride + span - n, 0)
+    return total // 2, total - total // 2
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", PADDED, ids=lambda c: "-".join(map(str, c)))
+def test_padded_copy_gives_the_bits_of_an_input_padded_beforehand(case, dtype, isa, rng,
+                                                                   restore_threads):
+    """A padded layer run through the padded copy gives, bit for bit, what the same
+    layer gives on an input the caller padded with zeros (which runs without the copy),
+    at 1 and 2 threads, also where a weight is inf or NaN (0 times it is NaN in both);
+    both are the float64 reference's. The copy is taken exactly where the plan's rule
+    says: channels times the tile's columns at most FC_PAD_MERGE_MAX_WIDTH."""
+    n, h, w, c, k, (r, s), stride, padding, dil = case
+    dh, dw = (dil, dil) if isinstance(dil, int) else dil
+    tol = {"float32": 1e-5, "float64": 1e-13}[dtype]
+    x = rng.standard_normal((n, h, w, c)).astype(dtype)
+    wt = rng.standard_normal((r, s, c, k)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+    if padding == "same":
+        (top, bottom), (left, right) = _same_pads(h, r, stride, dh), _same_pads(w, s, stride, dw)
+    else:
+        top = bottom = left = right = padding
+    xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    want = reference.conv2d(xp.transpose(0, 3, 1, 2).astype(np.float64),
+                            wt.transpose(3, 2, 0, 1).astype(np.float64), b, stride, 0,
+                            (dh, dw)).transpose(0, 2, 3, 1)
+    limit = _kernels.COSTS["FC_PAD_MERGE_MAX_WIDTH"]
+    for weights in ("finite", "inf and NaN"):
+        w2 = wt.copy()
+        if weights != "finite":
+            w2[0, 0, 0, 0], w2[r - 1, s - 1, c - 1, k - 1] = np.inf, np.nan
+        for threads in (1, 2):
+            fastconv.set_num_threads(threads)
+            got = fastconv.conv2d(x, w2, b, stride, padding, (dh, dw), layout="NHWC")
+            plan = _kernels.last_plan()
+            copied = c * plan["tile"][1] <= limit
+            assert ("padded_copy" in plan["flags"]) == copied, plan
+            assert copied <= ("merge_rows" in plan["flags"]), plan
+            said = str(fastconv.explain(fastconv.conv2d, x, w2, b, stride, padding, (dh, dw),
+                                        layout="NHWC"))
+            assert ("rows copied with their padding" in said) == copied, said
+            before = fastconv.conv2d(xp, w2, b, stride, 0, (dh, dw), layout="NHWC")
+            assert "padded_copy" not in _kernels.last_plan()["flags"]
+            what = f"{weights} weights, {threads} threads, {plan['kernel']}"
+            bits = np.uint32 if dtype == "float32" else np.uint64
+            np.testing.assert_array_equal(got.view(bits), before.view(bits), err_msg=what)
+            if weights == "finite":
+                np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10, err_msg=what)

@@ -20,6 +20,7 @@
  * functions other files call are declared in conv2d-internal.h. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "conv2d-internal.h"
 
 /* The index in tab's indirect-GEMM list of the tile with the least padded
@@ -121,6 +122,44 @@ int LOCAL(tuned_igemm_at)(const fc_ukernel_table *tab, fc_tune_site site, int64_
 int LOCAL(igemm_merge_rows)(const fc_conv2d_params *p) {
   return p->layout == FC_NHWC && p->groups == 1 && p->dil_w == 1 && p->s > 1 &&
          p->pad_left == 0 && (p->ow - 1) * p->stride_w + p->s <= p->w;
+}
+
+/* The layer on its input's rows copied with their horizontal padding (pad_left
+ * zeros before each row, and after it as many as the last window needs), so
+ * that igemm_merge_rows holds: NHWC, one group, no horizontal dilation, taps
+ * of a kernel row that the padding alone keeps from being one run. *q is the
+ * layer on the copy (no horizontal padding, the same outputs); returns 0 where
+ * the copy does not apply. Each output is the same sum in the same order
+ * (tap by tap, channel by channel, the padding's zeros included), so the bits
+ * are the unpadded call's. */
+static int LOCAL(pad_merge_params)(const fc_conv2d_params *p, fc_conv2d_params *q) {
+  if (p->layout != FC_NHWC || p->groups != 1 || p->dil_w != 1 || p->s < 2 ||
+      LOCAL(igemm_merge_rows)(p) || p->n < 1 || p->oh < 1 || p->ow < 1)
+    return 0;
+  int64_t span, w2;
+  if (!fc_mul(p->ow - 1, p->stride_w, &span) || __builtin_add_overflow(span, p->s, &span) ||
+      __builtin_add_overflow(p->w, p->pad_left, &w2))
+    return 0;
+  *q = *p;
+  q->w = fc_max64(w2, span), q->pad_left = 0;
+  return LOCAL(igemm_merge_rows)(q);
+}
+
+/* Images per chunk of the padded copy: as many as fit twice the L2 (a chunk is
+ * copied, then read back while still in cache), at least one; 0 if one
+ * image's copy passes FC_PAD_MERGE_MAX_IMAGE_BYTES. (32,224,224,3) by 64 7x7
+ * stride 2 pad 3 under FASTCONV_ISA=avx2, 1 thread, AMD EPYC Zen 4 (1 MiB
+ * L2), chunks of at most 1, 2, 4, 8, 16 and 64 MiB: 73.7, 73.0, 74.0, 75.0,
+ * 81 and 75-83 ms; the same layer on an input padded beforehand, 72 ms. */
+#define FC_PAD_MERGE_MAX_IMAGE_BYTES ((int64_t)64 << 20) /* the copy's scratch stays bounded */
+
+static int64_t LOCAL(pad_merge_images)(const fc_conv2d_params *q) {
+  int64_t img;
+  if (!fc_mul(q->h * q->w, q->c, &img) || !fc_mul(img, (int64_t)sizeof(T), &img) ||
+      img > FC_PAD_MERGE_MAX_IMAGE_BYTES)
+    return 0;
+  const int64_t l2 = fc_cpu_cache_bytes(2) > 0 ? fc_cpu_cache_bytes(2) : (int64_t)1 << 20;
+  return fc_min64(q->n, fc_max64(1, 2 * l2 / fc_max64(1, img)));
 }
 
 /* Row pointers for output pixels [q0, q1) (q0 a multiple of mr) into
@@ -455,6 +494,22 @@ int LOCAL(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, in
     bytes = fc_sat_add(bytes, fc_sat_mul(fc_sat_mul(btiles, 9 * (int64_t)mr), (int64_t)sizeof(T *)));
     pl->scratch_bytes = fc_sat_add(bytes, fc_sat_mul(btiles, (int64_t)sizeof(LOCAL(btile))));
   }
+  /* a tap of few channels on a narrow tile: the padded copy's plan (its first
+   * chunk's: conv2d_igemm plans each chunk), with the copy's scratch */
+  fc_conv2d_params q;
+  int64_t chunk;
+  if (cg * (int64_t)nr <= FC_PAD_MERGE_MAX_WIDTH && LOCAL(pad_merge_params)(p, &q) &&
+      (chunk = LOCAL(pad_merge_images)(&q)) > 0) {
+    q.n = chunk;
+    fc_plan pq;
+    fc_plan_init(&pq, tab);
+    if (LOCAL(igemm_plan)(&q, tab, 0, &pq) == FC_OK && (pq.flags & FC_PLAN_MERGE_ROWS)) {
+      *pl = pq;
+      pl->flags |= FC_PLAN_PADDED_COPY;
+      pl->scratch_bytes = fc_sat_add(pq.scratch_bytes, fc_sat_mul(chunk * q.h * q.w * q.c,
+                                                                  (int64_t)sizeof(T)));
+    }
+  }
   return FC_OK;
 }
 
@@ -480,8 +535,56 @@ static void LOCAL(wpack_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
   }
 }
 
+/* The padded copy's rows: row t of the chunk (image t / h, row t % h) from x
+ * into the copy, zeros around it. */
+typedef struct {
+  const T *x;
+  T *dst;
+  int64_t h, w, w2, c, left;
+} LOCAL(pad_rows_ctx);
+
+static void LOCAL(pad_rows)(void *arg, int tid, int64_t t0, int64_t t1) {
+  (void)tid;
+  const LOCAL(pad_rows_ctx) *c = arg;
+  const int64_t run = c->w * c->c, row2 = c->w2 * c->c, before = c->left * c->c;
+  for (int64_t t = t0; t < t1; t++) {
+    T *d = c->dst + t * row2;
+    memset(d, 0, (size_t)before * sizeof(T));
+    memcpy(d + before, c->x + t * run, (size_t)run * sizeof(T));
+    memset(d + before + run, 0, (size_t)(row2 - before - run) * sizeof(T));
+  }
+}
+
+/* conv2d_igemm with FC_PLAN_PADDED_COPY: chunk by chunk of images, the rows
+ * copied with their padding into scratch, then the chunk's own plan (the
+ * merged rows') run on the copy. */
+static int LOCAL(conv2d_igemm_padded)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                                      const fc_plan *pl, const T *x, const T *w_rsck,
+                                      const T *bias, T *y) {
+  fc_conv2d_params q;
+  if (!LOCAL(pad_merge_params)(p, &q)) return FC_EINVAL; /* the plan said it applies */
+  const int64_t images = LOCAL(pad_merge_images)(&q), img_out = p->oh * p->ow * p->k;
+  const int64_t img_in = p->h * p->w * p->c, img_copy = q.h * q.w * q.c;
+  if (images < 1) return FC_EINVAL;
+  T *buf = fc_alloc((size_t)(images * img_copy) * sizeof(T)); /* fits: the plan */
+  if (!buf) return FC_ENOMEM;
+  int r = FC_OK;
+  for (int64_t n0 = 0; n0 < p->n && r == FC_OK; n0 += images) {
+    q.n = fc_min64(images, p->n - n0);
+    LOCAL(pad_rows_ctx) pc = {x + n0 * img_in, buf, p->h, p->w, q.w, p->c, p->pad_left};
+    r = fc_parallel_for(pl->threads, q.n * p->h, 0, LOCAL(pad_rows), &pc);
+    fc_plan pq;
+    fc_plan_init(&pq, tab);
+    if (r == FC_OK) r = LOCAL(igemm_plan)(&q, tab, 0, &pq);
+    if (r == FC_OK) r = LOCAL(conv2d_igemm)(&q, tab, &pq, buf, w_rsck, bias, y + n0 * img_out);
+  }
+  free(buf);
+  return r;
+}
+
 int LOCAL(conv2d_igemm)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
                         const fc_plan *pl, const T *x, const T *w_rsck, const T *bias, T *y) {
+  if (pl->flags & FC_PLAN_PADDED_COPY) return LOCAL(conv2d_igemm_padded)(p, tab, pl, x, w_rsck, bias, y);
   const int nchw = p->layout == FC_NCHW, merge = (pl->flags & FC_PLAN_MERGE_ROWS) != 0;
   const int shared_ind = (pl->flags & FC_PLAN_SHARED_POINTERS) != 0;
   const int batch = (pl->flags & FC_PLAN_BATCH_PANELS) != 0;

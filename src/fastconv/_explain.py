@@ -238,6 +238,9 @@ def _conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any
                                   None if _b is None else np.ascontiguousarray(_b), g.dims, g.opts,
                                   nhwc)
     why = _conv_reason(g, nhwc, c["algorithm"])
+    if "padded_copy" in c["flags"]:
+        why += ("; the input's rows copied with their padding first, so one pointer serves a "
+                "whole kernel row (a tap of few channels costs more to set up than to multiply)")
     if "border_tiles" in c["flags"]:
         why += "; border tiles: the padding's taps skipped"
     elif c["rule"] == "border-data":

@@ -419,8 +419,10 @@ enum {
   FC_PLAN_ZERO_GRID = 128u,        /* transposed conv: grad_out placed on a zero grid first */
   FC_PLAN_FORCED = 256u,           /* the caller forced the algorithm (tests) */
   FC_PLAN_BATCH_PANELS = 512u,     /* igemm NHWC: pixel panels run on across images */
-  FC_PLAN_BORDER_TILES = 1024u     /* igemm NHWC 3x3 pad 1: border pixels in tiles of their own,
+  FC_PLAN_BORDER_TILES = 1024u,    /* igemm NHWC 3x3 pad 1: border pixels in tiles of their own,
                                       their padding taps skipped */
+  FC_PLAN_PADDED_COPY = 2048u      /* igemm NHWC: the input's rows copied with their horizontal
+                                      padding, so one pointer serves a kernel row (merge_rows) */
 };
 typedef struct {
   const char *algorithm;  /* "igemm", "packed-gemm", "gemm-col2im", "rows", ... */
