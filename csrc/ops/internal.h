@@ -107,8 +107,10 @@ FC_INTERNAL int fc_parallel(int team, fc_region_fn fn, void *ctx);
 typedef void (*fc_range_fn)(void *ctx, int tid, int64_t i0, int64_t i1);
 
 /* fn over [0, n) on `team` threads: with grain 0, one contiguous share per
- * thread (fc_share's); with grain > 0, chunks of `grain` handed out in order
- * to whichever thread is free. Returns as fc_parallel. */
+ * thread (fc_share's); with grain > 0, chunks of `grain` claimed by whichever
+ * thread is free, each thread first through a contiguous range of its own,
+ * then through the others' remaining chunks (threads.c says why). Returns as
+ * fc_parallel. */
 FC_INTERNAL int fc_parallel_for(int team, int64_t n, int64_t grain, fc_range_fn fn, void *ctx);
 
 /* Thread tid's contiguous share [*i0, *i1) of n units, in thread order (so
