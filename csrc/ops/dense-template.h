@@ -32,7 +32,6 @@
 #include "conv2d-internal.h"
 
 #define FC_DENSE_MAX_MR 16 /* the tallest tile's rows (the table's are 4 to 12) */
-#define FC_DENSE_ADAM_RANGES 16 /* dense_backward_adam: ranges of row groups, at most */
 
 /* B(p, j) for p in [k0, k0 + kc), j in [j0, j0 + nn) -> dst[p * nr + j], zero
  * past nn. */
@@ -465,26 +464,20 @@ int DENSE_BACKWARD_PLAN(int64_t n, int64_t k, int64_t m, fc_dense_product produc
   return st;
 }
 
-/* dense_backward_adam's region: the groups of G rows in one range per thread,
- * each thread taking the next group of its own range, then of the others'
- * until none is left (dynamic, as dense_gemm's tasks: a thread that wakes late
- * finds its range taken), with its own product scratch. A thread's own range
- * is one run of w, m and v, which the prefetchers follow better than every
- * other group (Dense(128)'s backward and Adam step at 2 threads: 0.574 against
- * 0.643 ms, AMD EPYC Zen 4, separate processes, median of 6 medians of 300). */
+/* dense_backward_adam's tasks: groups of G rows, claimed as fc_parallel_for's
+ * dynamic loop hands them out (a contiguous range per thread first, which the
+ * prefetchers follow along w, m and v; then the others' leftovers), each
+ * thread with its own product scratch. */
 typedef struct {
   const LOCAL(dense_adam) *adam;
   LOCAL(igemm_entry) ux, uw;
   const T *x, *w, *bx, *bw;
-  T *gx, *gw;
-  int64_t n, k, m, G, npx, npw;
-  int ranges;                                 /* the groups in this many ranges, one per thread */
-  _Atomic int64_t next[FC_DENSE_ADAM_RANGES]; /* each range's next group */
-  atomic_int failed;
+  T *gx, *gw, *scratch; /* per thread: G * npx for gx (if any), then G * npw */
+  int64_t n, k, m, G, npx, npw, per_thread;
 } LOCAL(dense_adam_ctx);
 
-/* Group t of dense_adam_thread: rows [t G, t G + G) of gx^T and of the kernel
- * gradient, and Adam's step on those rows; cx, cw the thread's scratch. */
+/* Group t: rows [t G, t G + G) of gx^T and of the kernel gradient, and Adam's
+ * step on those rows; cx, cw the thread's scratch. */
 static void LOCAL(dense_adam_group)(const LOCAL(dense_adam_ctx) *c, int64_t t, T *cx, T *cw) {
   const int64_t n = c->n, k = c->k, m = c->m;
   const int64_t r0 = t * c->G, r1 = fc_min64(k, r0 + c->G);
@@ -499,25 +492,10 @@ static void LOCAL(dense_adam_group)(const LOCAL(dense_adam_ctx) *c, int64_t t, T
   LOCAL(dense_adam_rows)(c->adam, m, r0, r1, m, cw, c->npw);
 }
 
-static void LOCAL(dense_adam_thread)(void *arg, int tid, int team) {
-  (void)team;
-  LOCAL(dense_adam_ctx) *c = arg;
-  T *cx = c->gx ? fc_alloc((size_t)(c->G * c->npx) * sizeof(T)) : NULL;
-  T *cw = fc_alloc((size_t)(c->G * c->npw) * sizeof(T));
-  if ((c->gx && !cx) || !cw) {
-    atomic_store(&c->failed, 1);
-    free(cx), free(cw);
-    return;
-  }
-  const int64_t groups = fc_ceil_div(c->k, c->G);
-  const int R = c->ranges;
-  for (int s = 0; s < R; s++) { /* its own range first, then the others' */
-    const int rg = (tid % R + s) % R;
-    const int64_t end = (int64_t)(rg + 1) * groups / R;
-    for (int64_t t; (t = atomic_fetch_add_explicit(&c->next[rg], 1, memory_order_relaxed)) < end;)
-      LOCAL(dense_adam_group)(c, t, cx, cw);
-  }
-  free(cx), free(cw);
+static void LOCAL(dense_adam_groups)(void *arg, int tid, int64_t t0, int64_t t1) {
+  const LOCAL(dense_adam_ctx) *c = arg;
+  T *cx = c->scratch + (int64_t)tid * c->per_thread, *cw = cx + (c->gx ? c->G * c->npx : 0);
+  for (int64_t t = t0; t < t1; t++) LOCAL(dense_adam_group)(c, t, cx, cw);
 }
 
 /* The backward pass and Adam's step in one sweep over the kernel's rows
@@ -554,23 +532,23 @@ int DENSE_BACKWARD_ADAM(int64_t n, int64_t k, int64_t m, const T *gy, const T *x
   const int64_t G = pl.row_block; /* sizes: checked by the plan */
   const int64_t npx = fc_ceil_div(n, nrx) * nrx, npw = fc_ceil_div(m, nrw) * nrw;
   /* gy^T in NR-wide panels over the units (gx's B), gy in NR-wide panels over the
-   * batch (gw's B), packed as dense_gemm packs */
+   * batch (gw's B), packed as dense_gemm packs; then each thread's scratch */
+  const int nthreads = pl.threads;
+  const int64_t per_thread = (gx ? G * npx : 0) + G * npw; /* sizes: checked by the plan */
   T *bx = gx ? fc_alloc((size_t)(npx * m) * sizeof(T)) : NULL;
   T *bw = fc_alloc((size_t)(npw * n) * sizeof(T));
-  if ((gx && !bx) || !bw) {
-    free(bx), free(bw);
+  T *scratch = fc_alloc((size_t)(nthreads * per_thread) * sizeof(T));
+  if ((gx && !bx) || !bw || !scratch) {
+    free(bx), free(bw), free(scratch);
     return FC_ENOMEM;
   }
   if (gx) LOCAL(dense_pack_all)(gy, 1, m, m, 0, n, nrx, bx);
   LOCAL(dense_pack_all)(gy, m, 1, n, 0, m, nrw, bw);
-  const int nthreads = pl.threads;
-  const int ranges = (int)fc_min64(nthreads, FC_DENSE_ADAM_RANGES);
-  LOCAL(dense_adam_ctx) c = {&adam, ux, uw, x, w, bx, bw, gx, gw, n, k, m, G, npx, npw, ranges,
-                             {0}, 0};
-  for (int i = 0; i < ranges; i++) atomic_init(&c.next[i], (int64_t)i * pl.tasks / ranges);
-  const int r = fc_parallel(nthreads, LOCAL(dense_adam_thread), &c);
-  free(bx), free(bw);
-  return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
+  LOCAL(dense_adam_ctx) c = {&adam, ux, uw, x, w, bx, bw, gx, gw, scratch, n, k, m, G, npx, npw,
+                             per_thread};
+  const int r = fc_parallel_for(nthreads, pl.tasks, 1, LOCAL(dense_adam_groups), &c);
+  free(bx), free(bw), free(scratch);
+  return r;
 }
 
 /* ---- a kernel packed once for many products (the inference pass) -----------
