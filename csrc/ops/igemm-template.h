@@ -145,17 +145,18 @@ static int LOCAL(pad_merge_params)(const fc_conv2d_params *p, fc_conv2d_params *
   return LOCAL(igemm_merge_rows)(q);
 }
 
+#define FC_PAD_MERGE_MAX_IMAGE_BYTES ((int64_t)64 << 20) /* the copy's scratch stays bounded */
+
 /* Images per chunk of the padded copy: as many as fit twice the L2 (a chunk is
  * copied, then read back while still in cache), at least one; 0 if one
  * image's copy passes FC_PAD_MERGE_MAX_IMAGE_BYTES. (32,224,224,3) by 64 7x7
  * stride 2 pad 3 under FASTCONV_ISA=avx2, 1 thread, AMD EPYC Zen 4 (1 MiB
  * L2), chunks of at most 1, 2, 4, 8, 16 and 64 MiB: 73.7, 73.0, 74.0, 75.0,
  * 81 and 75-83 ms; the same layer on an input padded beforehand, 72 ms. */
-#define FC_PAD_MERGE_MAX_IMAGE_BYTES ((int64_t)64 << 20) /* the copy's scratch stays bounded */
-
 static int64_t LOCAL(pad_merge_images)(const fc_conv2d_params *q) {
   int64_t img;
-  if (!fc_mul(q->h * q->w, q->c, &img) || !fc_mul(img, (int64_t)sizeof(T), &img) ||
+  if (!fc_mul(q->h, q->w, &img) || !fc_mul(img, q->c, &img) ||
+      !fc_mul(img, (int64_t)sizeof(T), &img) ||
       img > FC_PAD_MERGE_MAX_IMAGE_BYTES)
     return 0;
   const int64_t l2 = fc_cpu_cache_bytes(2) > 0 ? fc_cpu_cache_bytes(2) : (int64_t)1 << 20;
