@@ -19,7 +19,7 @@
 #define FC_CAT2(a, b) a##b
 #define FC_CAT(a, b) FC_CAT2(a, b)
 #define FC_VOP(op) FC_CAT(_mm256_##op##_, SFX)
-#define FC_BROADCAST FC_CAT(_mm256_broadcast_, SSFX)
+#define FC_GEMM_BROADCAST FC_CAT(_mm256_broadcast_, SSFX)
 
 void FC_GEMM_NAME(size_t kc, const T *restrict a, const T *restrict b, T *restrict c, size_t ldc,
                   size_t m, size_t n, const T *restrict bias, unsigned flags) {
@@ -38,19 +38,7 @@ void FC_GEMM_NAME(size_t kc, const T *restrict a, const T *restrict b, T *restri
       acc[i][0] = acc[i][1] = FC_VOP(set1)(v);
     }
   }
-#define FC_STEPS(rows)                                            \
-  for (size_t p = 0; p < kc; p++) {                               \
-    const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES); \
-    _Pragma("GCC unroll 6") for (int i = 0; i < (rows); i++) {    \
-      const V ai = FC_BROADCAST(a + i);                           \
-      acc[i][0] = FC_VOP(fmadd)(ai, b0, acc[i][0]);               \
-      acc[i][1] = FC_VOP(fmadd)(ai, b1, acc[i][1]);               \
-    }                                                             \
-    a += MR;                                                      \
-    b += NR;                                                      \
-  }
-  FC_LIVE_ROWS(m, FC_STEPS)
-#undef FC_STEPS
+  FC_LIVE_ROWS(m, FC_GEMM_X2_STEPS)
   fc_avx2_store_6x2(acc, c, ldc, m, n, flags);
 }
 
@@ -59,4 +47,4 @@ void FC_GEMM_NAME(size_t kc, const T *restrict a, const T *restrict b, T *restri
 #undef FC_CAT2
 #undef FC_CAT
 #undef FC_VOP
-#undef FC_BROADCAST
+#undef FC_GEMM_BROADCAST

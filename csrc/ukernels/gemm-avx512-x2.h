@@ -19,6 +19,7 @@
 #define FC_CAT2(a, b) a##b
 #define FC_CAT(a, b) FC_CAT2(a, b)
 #define FC_VOP(op) FC_CAT(_mm512_##op##_, SFX)
+#define FC_GEMM_BROADCAST(p) FC_VOP(set1)(*(p))
 #define FC_FULL ((1u << LANES) - 1u)
 
 void FC_GEMM_NAME(size_t kc, const T *restrict a, const T *restrict b, T *restrict c, size_t ldc,
@@ -38,19 +39,7 @@ void FC_GEMM_NAME(size_t kc, const T *restrict a, const T *restrict b, T *restri
       acc[i][0] = acc[i][1] = FC_VOP(set1)(v);
     }
   }
-#define FC_STEPS(rows)                                            \
-  for (size_t p = 0; p < kc; p++) {                               \
-    const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES); \
-    _Pragma("GCC unroll 12") for (int i = 0; i < (rows); i++) {   \
-      const V ai = FC_VOP(set1)(a[i]);                            \
-      acc[i][0] = FC_VOP(fmadd)(ai, b0, acc[i][0]);               \
-      acc[i][1] = FC_VOP(fmadd)(ai, b1, acc[i][1]);               \
-    }                                                             \
-    a += MR;                                                      \
-    b += NR;                                                      \
-  }
-  FC_LIVE_ROWS(m, FC_STEPS)
-#undef FC_STEPS
+  FC_LIVE_ROWS(m, FC_GEMM_X2_STEPS)
   fc_avx512_store_x2(acc, c, ldc, m, k0, k1, flags);
 }
 
@@ -58,4 +47,5 @@ void FC_GEMM_NAME(size_t kc, const T *restrict a, const T *restrict b, T *restri
 #undef FC_CAT2
 #undef FC_CAT
 #undef FC_VOP
+#undef FC_GEMM_BROADCAST
 #undef FC_FULL

@@ -45,4 +45,23 @@ static inline void fc_bias_tail(const T *bias, size_t nr, size_t n, T *buf) {
     STEPS(MR)                           \
   }
 
+/* The packed GEMM's depth loop over its first `rows` rows (STEPS of
+ * FC_LIVE_ROWS) for the tiles of MR rows by two vectors, AVX2's and
+ * AVX-512's (gemm-avx2-6x2.h, gemm-avx512-x2.h): per step two vectors of B
+ * and, per row, one broadcast of A and two fused multiply-adds. The including
+ * template defines V, LANES, MR, NR, FC_VOP (its vector operations) and
+ * FC_GEMM_BROADCAST(p) (a vector of *p), and has a, b, kc and acc[MR][2] in
+ * scope. */
+#define FC_GEMM_X2_STEPS(rows)                                    \
+  for (size_t p = 0; p < kc; p++) {                               \
+    const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES); \
+    _Pragma("GCC unroll 12") for (int i = 0; i < (rows); i++) {   \
+      const V ai = FC_GEMM_BROADCAST(a + i);                      \
+      acc[i][0] = FC_VOP(fmadd)(ai, b0, acc[i][0]);               \
+      acc[i][1] = FC_VOP(fmadd)(ai, b1, acc[i][1]);               \
+    }                                                             \
+    a += MR;                                                      \
+    b += NR;                                                      \
+  }
+
 #endif
