@@ -143,12 +143,13 @@ static void LOCAL(dense_rows)(LOCAL(igemm_entry) uk, const T *a, int64_t R, int6
   }
 }
 
-/* dense_gemm's tasks: groups of tg row tiles over one chunk of qc columns. */
+/* dense_gemm's tasks: `tasks` groups of row tiles over one chunk of qc
+ * columns, task t the tiles [t rtiles / tasks, (t + 1) rtiles / tasks). */
 typedef struct {
   LOCAL(igemm_entry) uk;
   const T *a, *bpack, *bias;
   T *c, *cbuf;
-  int64_t R, a_rstride, a_pstride, K, c_is, c_js, q0, qc, tg, rtiles;
+  int64_t R, a_rstride, a_pstride, K, c_is, c_js, q0, qc, tasks, rtiles;
   int direct;
 } LOCAL(dense_gemm_ctx);
 
@@ -158,7 +159,7 @@ static void LOCAL(dense_gemm_groups)(void *arg, int tid, int64_t t0, int64_t t1)
   const int64_t mr = (int64_t)g->uk.mr, nr = (int64_t)g->uk.nr;
   const int64_t ld = fc_ceil_div(g->qc, nr) * nr, q0 = g->q0, qc = g->qc;
   for (int64_t t = t0; t < t1; t++) {
-    const int64_t g0 = t * g->tg, g1 = fc_min64(g->rtiles, g0 + g->tg);
+    const int64_t g0 = t * g->rtiles / g->tasks, g1 = (t + 1) * g->rtiles / g->tasks;
     const int64_t r0 = g0 * mr, r1 = fc_min64(g->R, g1 * mr);
     if (g->direct) {
       LOCAL(dense_rows)(g->uk, g->a, g->R, g->a_rstride, g->a_pstride, r0, r1, g->K, g->bpack, qc,
@@ -183,7 +184,7 @@ static void LOCAL(dense_gemm_groups)(void *arg, int tid, int64_t t0, int64_t t1)
  * threads, the row groups (row_block rows per task) and the scratch.
  * Columns go in chunks of up to QB = 8 NR, each packed whole (depth blocks of
  * FC_DENSE_KB, a block's panel L1-sized) before its parallel region. A task
- * is a group of up to ~64 rows (tg tiles) over every column panel, run depth
+ * is a group of up to ~64 rows (row tiles) over every column panel, run depth
  * block by depth block, so the group's slice of A is reused from L1/L2 by all
  * its tiles; it also stores its own rows of a transposed result. So a region
  * has no barrier inside: a worker that sleeps between regions wakes once per
@@ -210,11 +211,17 @@ static int LOCAL(dense_gemm_plan)(int64_t R, int64_t Q, int64_t K, int direct,
    * by 32 images at 2 threads: 121 us against 131 with eight per thread, AMD EPYC
    * Zen 5, interleaved processes, median of 5) */
   while (tg > 1 && fc_ceil_div(rtiles, tg) < 2 * (int64_t)nthreads) tg = (tg + 1) / 2;
+  /* as many tasks for each thread, the tiles shared out evenly among them: each
+   * thread's own range of tasks (fc_parallel_for) then has the same work (22
+   * tiles of 6 units, the lecture's forward under AVX2, in five tasks of 5, 5,
+   * 5, 5 and 2 tiles gave the threads 10 and 12; six of 3 or 4 give 11 each) */
+  int64_t tasks = fc_ceil_div(rtiles, tg);
+  if (nthreads > 1) tasks = fc_min64(rtiles, fc_ceil_div(tasks, nthreads) * nthreads);
   pl->algorithm = fc_alg_dense_gemm;
   pl->kernel_fn = FC_UKERNEL_FN(uk.fn);
   pl->variant = variant;
   pl->mr = mr, pl->nr = nr;
-  pl->depth_block = FC_DENSE_KB, pl->row_block = tg * mr, pl->tasks = fc_ceil_div(rtiles, tg);
+  pl->depth_block = FC_DENSE_KB, pl->row_block = fc_ceil_div(rtiles, tasks) * mr, pl->tasks = tasks;
   pl->threads = nthreads;
   pl->flags = (tuned ? FC_PLAN_TUNED_TILE : 0u) | (direct ? 0u : FC_PLAN_TRANSPOSED_OUT);
   pl->scratch_bytes = fc_sat_mul(fc_sat_add(bsize, direct ? 0 : tmp), (int64_t)sizeof(T));
@@ -242,9 +249,9 @@ static int LOCAL(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_
   if (!block) return FC_ENOMEM;
   T *bpack = (T *)block, *cbuf = direct ? NULL : (T *)(block + boff);
   const int nthreads = pl.threads;
-  const int64_t tg = pl.row_block / mr, ngroups = pl.tasks;
+  const int64_t ngroups = pl.tasks;
   LOCAL(dense_gemm_ctx) g = {uk, a, bpack, bias, c, cbuf, R, a_rstride, a_pstride, K, c_is, c_js,
-                             0, 0, tg, rtiles, direct};
+                             0, 0, ngroups, rtiles, direct};
   int r = FC_OK;
   for (int64_t q0 = 0; q0 < Q && r == FC_OK; q0 += QB) {
     g.q0 = q0, g.qc = fc_min64(QB, Q - q0);

@@ -139,7 +139,7 @@ _BLOCKING_NAMES = {
     "transposed-conv (packed-gemm)": ("depth block", "pixel block", None),
     "elementwise": (None, "elements per task", None),
     "dense-gemv": ("depth block", None, None),
-    "dense-gemm": ("depth block", "units per task", None),
+    "dense-gemm": ("depth block", "units per task, at most", None),
     "dense-backward-adam": (None, "features per task", None),
     "channel-sum": (None, "values per run", None),
     "rows-per-plane": (None, "rows per task", None),
