@@ -13,6 +13,7 @@ import pytest
 
 import fastconv
 from fastconv.__main__ import main
+from fastconv._bench import workloads
 
 AREAS = ("conv2d", "conv2d_backward", "relu", "max_pool2d", "dense")
 
@@ -29,9 +30,10 @@ def test_bench_smoke_writes_json_with_every_area(tmp_path):
     assert "smoke run" in done.stdout and "FMA peak" in done.stdout
 
     report = json.loads(out.read_text())
-    for key in ("versions", "cpu", "isa", "threads", "fma_peak_gflops_per_thread", "fma_peak_gflops",
-                "copy_gbps", "areas", "rows", "mode", "repeats"):
+    for key in ("versions", "cpu", "environment", "isa", "threads", "fma_peak_gflops_per_thread",
+                "fma_peak_gflops", "copy_gbps", "areas", "rows", "mode", "repeats"):
         assert key in report, key
+    assert report["environment"] == workloads.run_settings()  # the child inherits this environment
     assert report["mode"] == "smoke" and report["threads"] == [1]
     assert set(report["versions"]) >= {"fastconv", "numpy", "scipy", "torch", "python"}
     assert report["fma_peak_gflops_per_thread"] > 0 and report["copy_gbps"]["1"] > 0
@@ -50,6 +52,20 @@ def test_bench_smoke_writes_json_with_every_area(tmp_path):
     dropins = report["areas"]["dropins"]
     assert dropins["available"] == hasattr(fastconv, "convolve")
     assert dropins["available"] or "fastconv.convolve" in dropins["reason"]
+
+
+def test_cpu_model_names_the_settings_that_choose_other_code(monkeypatch):
+    """A table measured with an ISA capped (fastconv's, oneDNN's, OpenBLAS's) says so beside the
+    CPU's name; without any such variable, the name alone."""
+    for name in workloads.RUN_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    plain = workloads.cpu_model()
+    assert "run with" not in plain and workloads.run_settings() == {}
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setenv("UNRELATED_SETTING", "1")
+    assert workloads.run_settings() == {"OPENBLAS_CORETYPE": "Haswell", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert workloads.cpu_model() == plain + "; run with OPENBLAS_CORETYPE=Haswell, ONEDNN_MAX_CPU_ISA=AVX2"
 
 
 def test_bench_plot_without_matplotlib_says_so_before_any_work(monkeypatch, tmp_path, capsys):

@@ -222,7 +222,8 @@ def report_json(args, machine: Machine, results: list[AreaResult], started: dt.d
         "mode": args.mode, "repeats": args.repeats, "min_time_s": args.min_time,
         "threads": args.threads, "peers": list(args.vs), "seed": workloads.SEED,
         "versions": {k: info[k] for k in workloads.versions()},
-        "cpu": info["cpu"], "isa": info["isa"], "compiled_isas": info["compiled_isas"].split(", "),
+        "cpu": info["cpu"], "environment": workloads.run_settings(),
+        "isa": info["isa"], "compiled_isas": info["compiled_isas"].split(", "),
         "thread_pool": info["thread_pool"], "compiler": info["compiler"], "git": info["git"],
         "kernels_built": info["kernels_built"],
         "fma_peak_gflops_per_thread": machine.fma_per_thread,
@@ -359,6 +360,9 @@ def plot(path: Path, args, machine: Machine, results: list[AreaResult], started:
              (f"{machine.info['cpu'].split(' (')[0]}, ISA {machine.info['isa']}, threads "
              f"{','.join(map(str, args.threads))}, fastconv {machine.info['fastconv']}, "
              f"{started.strftime('%Y-%m-%d %H:%M UTC')}")]
+    settings = workloads.run_settings()
+    if settings:
+        lines.append("run with " + ", ".join(f"{k}={v}" for k, v in settings.items()))
     if mode_note(args):
         lines.append(mode_note(args).split(":")[0])
     fig.suptitle("\n".join(lines), fontsize=9)

@@ -596,12 +596,33 @@ def num_threads(n: int):
 
 
 # ---- the machine ---------------------------------------------------------------
+# environment variables that choose the instructions or the threads of fastconv or of a
+# peer: a table measured under any of them describes another machine than the CPU's name
+# says (FASTCONV_ISA=avx2 with ONEDNN_MAX_CPU_ISA=AVX2 and OPENBLAS_CORETYPE=Haswell stands
+# in for an AVX2-only CPU), so they are written beside it
+RUN_SETTINGS = ("FASTCONV_ISA", "FASTCONV_TUNE", "FASTCONV_NUM_THREADS", "OMP_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE",
+                "MKL_ENABLE_INSTRUCTIONS", "MKL_DEBUG_CPU_TYPE", "ONEDNN_MAX_CPU_ISA",
+                "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "NPY_DISABLE_CPU_FEATURES",
+                "NPY_ENABLE_CPU_FEATURES")
+
+
+def run_settings() -> dict[str, str]:
+    """The RUN_SETTINGS this process was started with, by name."""
+    return {name: os.environ[name] for name in RUN_SETTINGS if name in os.environ}
+
+
 def cpu_model() -> str:
-    """'AMD EPYC (family 25, model 17, stepping 1), 2 logical CPUs (2 usable), virtual machine'."""
+    """'AMD EPYC (family 25, model 17, stepping 1), 2 logical CPUs (2 usable), virtual
+    machine', and '; run with NAME=value, ...' for the run_settings in effect."""
     from fastconv._config import cpu_name, virtual_machine
 
     text = f"{cpu_name()}, {os.cpu_count()} logical CPUs ({available_cpus()} usable)"
-    return text + (", virtual machine" if virtual_machine() else "")
+    text += ", virtual machine" if virtual_machine() else ""
+    settings = run_settings()
+    if settings:
+        text += "; run with " + ", ".join(f"{k}={v}" for k, v in settings.items())
+    return text
 
 
 def git_revision() -> str:
