@@ -159,7 +159,9 @@ static void LOCAL(dense_gemm_groups)(void *arg, int tid, int64_t t0, int64_t t1)
   const int64_t mr = (int64_t)g->uk.mr, nr = (int64_t)g->uk.nr;
   const int64_t ld = fc_ceil_div(g->qc, nr) * nr, q0 = g->q0, qc = g->qc;
   for (int64_t t = t0; t < t1; t++) {
-    const int64_t g0 = t * g->rtiles / g->tasks, g1 = (t + 1) * g->rtiles / g->tasks;
+    /* floor(t rtiles / tasks) without the product: rem * t < tasks^2 fits (the plan) */
+    const int64_t base = g->rtiles / g->tasks, rem = g->rtiles % g->tasks;
+    const int64_t g0 = t * base + t * rem / g->tasks, g1 = (t + 1) * base + (t + 1) * rem / g->tasks;
     const int64_t r0 = g0 * mr, r1 = fc_min64(g->R, g1 * mr);
     if (g->direct) {
       LOCAL(dense_rows)(g->uk, g->a, g->R, g->a_rstride, g->a_pstride, r0, r1, g->K, g->bpack, qc,
@@ -215,7 +217,7 @@ static int LOCAL(dense_gemm_plan)(int64_t R, int64_t Q, int64_t K, int direct,
    * thread's own range of tasks (fc_parallel_for) then has the same work (22
    * tiles of 6 units, the lecture's forward under AVX2, in five tasks of 5, 5,
    * 5, 5 and 2 tiles gave the threads 10 and 12; six of 3 or 4 give 11 each) */
-  int64_t tasks = fc_ceil_div(rtiles, tg);
+  int64_t tasks = fc_min64(fc_ceil_div(rtiles, tg), (int64_t)1 << 24); /* so tasks^2 fits */
   if (nthreads > 1) tasks = fc_min64(rtiles, fc_ceil_div(tasks, nthreads) * nthreads);
   pl->algorithm = fc_alg_dense_gemm;
   pl->kernel_fn = FC_UKERNEL_FN(uk.fn);
