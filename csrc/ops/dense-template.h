@@ -158,9 +158,10 @@ static void LOCAL(dense_gemm_groups)(void *arg, int tid, int64_t t0, int64_t t1)
   const LOCAL(dense_gemm_ctx) *g = arg;
   const int64_t mr = (int64_t)g->uk.mr, nr = (int64_t)g->uk.nr;
   const int64_t ld = fc_ceil_div(g->qc, nr) * nr, q0 = g->q0, qc = g->qc;
+  /* task t's first tile, floor(t rtiles / tasks), without that product:
+   * t rem < tasks^2 fits (the plan) */
+  const int64_t base = g->rtiles / g->tasks, rem = g->rtiles % g->tasks;
   for (int64_t t = t0; t < t1; t++) {
-    /* floor(t rtiles / tasks) without the product: rem * t < tasks^2 fits (the plan) */
-    const int64_t base = g->rtiles / g->tasks, rem = g->rtiles % g->tasks;
     const int64_t g0 = t * base + t * rem / g->tasks, g1 = (t + 1) * base + (t + 1) * rem / g->tasks;
     const int64_t r0 = g0 * mr, r1 = fc_min64(g->R, g1 * mr);
     if (g->direct) {

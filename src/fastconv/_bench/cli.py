@@ -360,9 +360,8 @@ def plot(path: Path, args, machine: Machine, results: list[AreaResult], started:
              (f"{machine.info['cpu'].split(' (')[0]}, ISA {machine.info['isa']}, threads "
              f"{','.join(map(str, args.threads))}, fastconv {machine.info['fastconv']}, "
              f"{started.strftime('%Y-%m-%d %H:%M UTC')}")]
-    settings = workloads.run_settings()
-    if settings:
-        lines.append("run with " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+    if workloads.run_settings_text():
+        lines.append(workloads.run_settings_text())
     if mode_note(args):
         lines.append(mode_note(args).split(":")[0])
     fig.suptitle("\n".join(lines), fontsize=9)

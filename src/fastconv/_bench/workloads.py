@@ -612,6 +612,12 @@ def run_settings() -> dict[str, str]:
     return {name: os.environ[name] for name in RUN_SETTINGS if name in os.environ}
 
 
+def run_settings_text() -> str:
+    """'run with NAME=value, ...' for the run_settings in effect; '' without any."""
+    settings = run_settings()
+    return "run with " + ", ".join(f"{k}={v}" for k, v in settings.items()) if settings else ""
+
+
 def cpu_model() -> str:
     """'AMD EPYC (family 25, model 17, stepping 1), 2 logical CPUs (2 usable), virtual
     machine', and '; run with NAME=value, ...' for the run_settings in effect."""
@@ -619,10 +625,8 @@ def cpu_model() -> str:
 
     text = f"{cpu_name()}, {os.cpu_count()} logical CPUs ({available_cpus()} usable)"
     text += ", virtual machine" if virtual_machine() else ""
-    settings = run_settings()
-    if settings:
-        text += "; run with " + ", ".join(f"{k}={v}" for k, v in settings.items())
-    return text
+    settings = run_settings_text()
+    return f"{text}; {settings}" if settings else text
 
 
 def git_revision() -> str:
