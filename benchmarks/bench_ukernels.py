@@ -1,5 +1,6 @@
 """Every registered microkernel alone, one thread, on data that stays in cache:
-GFLOP/s for the compute kernels (GEMM tiles, gemv, correlation, conv+pool)
+GFLOP/s for the compute kernels (GEMM tiles, gemv and its sparse rows, correlation,
+conv+pool)
 against the measured FMA peak of their ISA, GB/s for the memory-bound ones
 (relu, adam, max-pool, ...) against the measured copy bandwidth. The kernels
 come from the registry (_kernels.ukernels()), so a new .inc line is
@@ -70,6 +71,12 @@ def _work(k: dict) -> Work:
         nb, kc, mc = 4, 256, 256
         return Work(f"{nb}x{kc} @ {kc}x{mc}", (nb, kc, mc, kc, mc, mc, 0), [r(nb, kc), r(kc, mc), r(nb, mc)],
                     2 * nb * kc * mc, (nb * kc + kc * mc + nb * mc) * e, 200)
+    if kind == "gemv_sparse":  # the fused Dense sweep's: 4 samples, 40% of 128 units, 48 features
+        nb, units, mc, terms = 4, 128, 48, 51
+        idx = np.sort(np.stack([rng.choice(units, terms, replace=False) for _ in range(nb)]), axis=1)
+        return Work(f"{nb} rows x {terms} of {units} terms, {mc} cols", (nb, terms, mc, mc, mc, 0),
+                    [np.full(nb, terms, np.uintp), idx.astype(np.uint32), r(nb, terms), r(units, mc), r(nb, mc)],
+                    2 * nb * terms * mc, (nb * terms * (mc + 2) + nb * mc) * e, 2000)
     if kind in ("correlate", "ndcorrelate"):
         n, kh, kw = 2048, 3, 3
         return Work(f"{n} outputs, 3x3", (n, kh, kw, n + kw), [r(kh, n + kw), r(kh, kw), r(n)],

@@ -487,6 +487,24 @@ def test_a_tuned_tile_is_the_one_explained_and_run(dtype):
 
 # ---- the dense ops ------------------------------------------------------------------------
 
+def test_dense_adam_plan_says_how_grad_x_goes():
+    """The fused sweep takes grad_x by grad_out's nonzero terms where at most
+    FC_DENSE_SPARSE_MAX_PERCENT of them are nonzero (NaN counts, -0.0 does not),
+    else by the GEMM; explain says which, with the share."""
+    x, w = _arr((32, 70), F32), _arr((70, 40), F32, 1)
+    step = fastconv.nn.AdamStep(np.zeros_like(w), np.zeros_like(w), 1e-3, 0.9, 0.999, 1e-7)
+    limit = _kernels.COSTS["FC_DENSE_SPARSE_MAX_PERCENT"]
+    for nonzero, by_terms in ((0, True), (limit * 32 * 40 // 100, True),
+                              (limit * 32 * 40 // 100 + 1, False), (32 * 40, False)):
+        gy = np.full(32 * 40, -0.0, F32)
+        gy[:nonzero] = np.nan if nonzero == 32 * 40 else 1.5
+        plan = fastconv.explain(fastconv.nn.dense_backward, gy.reshape(32, 40), x, w, adam=step)
+        (fused,) = [s for s in plan.steps if s.op == "grad_kernel+adam"]
+        assert ("by grad_out's nonzero terms" in fused.reason) == by_terms, (nonzero, fused.reason)
+        assert ("by the GEMM" in fused.reason) == (not by_terms), (nonzero, fused.reason)
+        assert f"{nonzero / gy.size:.0%}" in fused.reason
+
+
 @pytest.mark.parametrize("dtype", [F32, F64])
 @pytest.mark.parametrize("rows", [1, 5, 8, 9, 32, 300])
 def test_dense_plans_are_what_runs(dtype, rows):

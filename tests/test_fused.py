@@ -288,6 +288,42 @@ def test_adam_inside_the_dense_kernel_gradient_equals_the_optimizers_own_pass(rn
     assert fused.optimizer.iterations == plain.optimizer.iterations == 10
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(32, 4732, 128), (5, 300, 600), (7, 50, 3)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_dense_adam_input_gradient_by_nonzero_terms_has_the_gemms_bits(isa, rng, restore_threads,
+                                                                       shape, dtype, threads):
+    """A ReLU's and Dropout's gradient is mostly zeros, and the fused sweep then
+    computes gx from gy's nonzero terms alone: the GEMM's bits (dense_backward's,
+    zeros' signs included), float64 NumPy's values; and where the kernel holds an
+    infinity or a NaN, the NaNs that 0 * inf gives the GEMM too."""
+    fastconv.set_num_threads(threads)
+    n, k, m = shape
+    x = rng.standard_normal((n, k)).astype(dtype)
+    # 40% nonzero, as the lecture's (36-43%), at random places; the zeros +0 or -0
+    keep = np.zeros(n * m, bool)
+    keep[rng.permutation(n * m)[:int(0.4 * n * m)]] = True
+    gy = np.where(keep.reshape(n, m), rng.standard_normal((n, m)), 0.0).astype(dtype)
+    gy[(gy == 0) & (rng.random((n, m)) < 0.5)] = -0.0
+    assert 0 < np.count_nonzero(gy) * 100 <= _kernels.COSTS["FC_DENSE_SPARSE_MAX_PERCENT"] * gy.size
+    for bad in (None, np.inf, np.nan):
+        w = rng.standard_normal((k, m)).astype(dtype) * 0.1
+        if bad is not None:
+            w[k // 2, np.argmin(np.count_nonzero(gy, axis=0))] = bad
+        gx = np.empty((n, k), dtype)
+        _kernels.dense_backward(gy, x, w, gx, None)
+        fused = np.empty((n, k), dtype)
+        _kernels.dense_backward_adam(gy, x, w.copy(), fused, None, np.zeros_like(w), np.zeros_like(w),
+                                     0.001, 0.9, 0.999, 1e-7)
+        assert fused.tobytes() == gx.tobytes(), (bad, np.argwhere(fused != gx)[:5])
+        with np.errstate(invalid="ignore"):
+            want = gy.astype(np.float64) @ w.T.astype(np.float64)
+        np.testing.assert_allclose(fused, want, rtol=TOL[dtype], atol=TOL[dtype] * 10)
+        if bad is not None:
+            assert np.isnan(fused[:, k // 2]).any()  # 0 * inf or NaN, as the GEMM gives
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_dense_adam_front_door_gives_the_memoryview_paths_bits(rng, dtype):
     """The model layer's Dense backward with Adam through the front door and

@@ -156,6 +156,49 @@ def _gemv(k, rng):
     return cases
 
 
+def _gemv_sparse(k, rng):
+    """Rows given by their nonzero terms: against float64, and bit for bit against
+    the same ISA's GEMV over the whole rows, zeros (+0 and -0) included, as the
+    dense backward relies on; with a repeated and an unordered index, the sum in
+    list order."""
+    dt = k["dtype"]
+    lanes = _lanes(k)
+    gemv = next(g for g in KERNELS if g["kind"] == "gemv" and g["isa"] == k["isa"] and g["dtype"] == dt)
+    cases = 0
+    for nb, kc, mc in itertools.product(range(1, 5), (1, 7, 40), _sizes(lanes) + _sizes(8 * lanes, 131)):
+        w = rng.standard_normal((kc, mc + 3)).astype(dt)
+        x = rng.standard_normal((nb, kc)).astype(dt)
+        x[rng.random((nb, kc)) < 0.6] = 0.0
+        x[:, ::3] *= -1  # -0.0 among the zeros
+        if nb > 1:
+            x[1] = 0  # a row with no terms
+        L = kc + 2
+        nnz = np.zeros(nb, np.uintp)
+        idx = np.zeros((nb, L), np.uint32)
+        val = np.zeros((nb, L), dt)
+        for r in range(nb):
+            (terms,) = np.nonzero(x[r])
+            nnz[r] = len(terms)
+            idx[r, :len(terms)], val[r, :len(terms)] = terms, x[r, terms]
+        for flags in (0, ACC):
+            y = np.full((nb, mc + 1), 2.0, dt)
+            _kernels.ukernel_run(k["index"], (nb, L, mc, mc + 3, mc + 1, flags), [nnz, idx, val, w, y])
+            what = f"{k['name']} nb={nb} kc={kc} mc={mc} flags={flags}"
+            _close(y[:, :mc], x.astype(np.float64) @ w[:, :mc] + (2.0 if flags else 0.0), dt, what)
+            assert (y[:, mc:] == 2).all(), f"{what}: wrote past column mc"
+            dense = np.full((nb, mc + 1), 2.0, dt)
+            _kernels.ukernel_run(gemv["index"], (nb, kc, mc, kc, mc + 3, mc + 1, flags), [x, w, dense])
+            assert y.tobytes() == dense.tobytes(), f"{what}: not the GEMV's bits"
+            cases += 1
+    # the terms in list order, an index twice: ((0 + a w1) + b w0) + c w1
+    w = rng.standard_normal((2, lanes + 1)).astype(dt)
+    nnz, idx, val = np.array([3], np.uintp), np.array([[1, 0, 1]], np.uint32), np.array([[0.5, -2.0, 3.0]], dt)
+    y = np.zeros((1, lanes + 1), dt)
+    _kernels.ukernel_run(k["index"], (1, 3, lanes + 1, lanes + 1, lanes + 1, 0), [nnz, idx, val, w, y])
+    _close(y[0], 3.5 * w[1].astype(np.float64) - 2.0 * w[0], dt, f"{k['name']} repeated index")
+    return cases + 1
+
+
 # ---- elementwise: length -----------------------------------------------------------------
 
 
@@ -538,7 +581,7 @@ def _fma_probe(k, rng):
 
 CHECKS = {
     "fma_probe": _fma_probe,
-    "gemm": _gemm, "igemm": _igemm, "gemv": _gemv,
+    "gemm": _gemm, "igemm": _igemm, "gemv": _gemv, "gemv_sparse": _gemv_sparse,
     "relu": _relu, "relu_bwd": _relu_bwd, "softmax": _softmax, "adam": _adam,
     "correlate": _correlate, "ndcorrelate": _correlate, "ndline": _ndline, "runsum": _runsum,
     "runmean": _runmean,

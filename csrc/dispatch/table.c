@@ -74,7 +74,11 @@ static void fc_build(fc_ukernel_table *t, fc_isa isa) {
 #define FC_CORRELATE(dtype, ctype, mr, nr, isa) \
   FC_AT(isa) t->dtype##_correlate = fc_##dtype##_correlate_ukernel_##mr##x##nr##__##isa;
 #define FC_ADAM(dtype, ctype, isa) FC_AT(isa) t->dtype##_adam = fc_##dtype##_adam_ukernel__##isa;
-#define FC_GEMV(dtype, ctype, isa) FC_AT(isa) t->dtype##_gemv = fc_##dtype##_gemv_ukernel__##isa;
+#define FC_GEMV(dtype, ctype, isa)                                    \
+  FC_AT(isa) {                                                        \
+    t->dtype##_gemv = fc_##dtype##_gemv_ukernel__##isa;               \
+    t->dtype##_gemv_sparse = fc_##dtype##_gemv_sparse_ukernel__##isa; \
+  }
 #define FC_NDIMAGE(dtype, ctype, isa)                           \
   FC_AT(isa) {                                                \
     t->dtype##_ndline = fc_##dtype##_ndline_ukernel__##isa;   \
@@ -214,8 +218,11 @@ fc_isa fc_current_isa(void) { return fc_table()->isa; }
           isa, mr, nr, 0.0, FC_SLOT(dtype##_correlate))
 #define FC_ADAM(dtype, ctype, isa) \
   FC_INFO(fc_##dtype##_adam_ukernel__##isa, "adam", "adam", dtype, isa, 0, 0, 0.0, FC_SLOT(dtype##_adam))
-#define FC_GEMV(dtype, ctype, isa) \
-  FC_INFO(fc_##dtype##_gemv_ukernel__##isa, "gemv", "gemv", dtype, isa, 0, 0, 0.0, FC_SLOT(dtype##_gemv))
+#define FC_GEMV(dtype, ctype, isa)                                                              \
+  FC_INFO(fc_##dtype##_gemv_ukernel__##isa, "gemv", "gemv", dtype, isa, 0, 0, 0.0,                \
+          FC_SLOT(dtype##_gemv))                                                                 \
+  FC_INFO(fc_##dtype##_gemv_sparse_ukernel__##isa, "gemv", "gemv_sparse", dtype, isa, 0, 0, 0.0, \
+          FC_SLOT(dtype##_gemv_sparse))
 #define FC_NDIMAGE(dtype, ctype, isa)                                                       \
   FC_INFO(fc_##dtype##_ndline_ukernel__##isa, "ndimage", "ndline", dtype, isa, 0, 0, 0.0,   \
           FC_SLOT(dtype##_ndline))                                                          \

@@ -47,6 +47,11 @@ FC_INTERNAL void fc_f32_transpose(const float *restrict src, int64_t lds, float 
                                   int64_t ldd, int64_t np, int64_t nj);
 FC_INTERNAL void fc_f64_transpose(const double *restrict src, int64_t lds, double *restrict dst,
                                   int64_t ldd, int64_t np, int64_t nj);
+/* The same transpose; returns whether every value is finite. */
+FC_INTERNAL int fc_f32_transpose_finite(const float *restrict src, int64_t lds, float *restrict dst,
+                                        int64_t ldd, int64_t np, int64_t nj);
+FC_INTERNAL int fc_f64_transpose_finite(const double *restrict src, int64_t lds,
+                                        double *restrict dst, int64_t ldd, int64_t np, int64_t nj);
 
 /* ---- the indirect GEMM (igemm-template.h) ----------------------------------------- */
 /* The work of an mr x nr tile (of relative cost `cost`) on a rows x cols

@@ -81,6 +81,10 @@ static void LOCAL(dense_adam_rows)(const LOCAL(dense_adam) *o, int64_t ld, int64
 }
 
 #define FC_DENSE_KB 256 /* depth block: a block of one B panel is L1-sized */
+/* the fused backward-and-Adam sweep's row groups (features): a multiple of
+ * every tile's rows; 48 features are three AVX-512 vectors of the sparse row
+ * product (gx by gy's terms: 24, one and a half, ran it 20% slower) */
+#define FC_DENSE_G 48
 
 /* Columns [q0, q0 + qc) of B (depth K) in NR-wide panels, each FC_DENSE_KB-deep
  * block of a panel contiguous: block k0 of panel jp at
@@ -421,7 +425,7 @@ int DENSE_BACKWARD(int64_t n, int64_t k, int64_t m, const T *gy, const T *x, con
 }
 
 /* The fused backward-and-Adam sweep's plan (dense_backward_adam's comment):
- * the static tiles of both products, row groups of 24 features. */
+ * the static tiles of both products, row groups of FC_DENSE_G features. */
 static int LOCAL(dense_adam_plan)(int64_t n, int64_t k, int64_t m, int with_gx,
                                   const fc_ukernel_table *tab, fc_plan *pl) {
   fc_plan_init(pl, tab);
@@ -434,8 +438,8 @@ static int LOCAL(dense_adam_plan)(int64_t n, int64_t k, int64_t m, int with_gx,
   const LOCAL(igemm_entry) uw = tab->TABLE(igemm)[LOCAL(pick_igemm_at)(tab, k, m)];
   const int64_t nrx = (int64_t)ux.nr, nrw = (int64_t)uw.nr;
   if ((int64_t)ux.mr > FC_DENSE_MAX_MR || (int64_t)uw.mr > FC_DENSE_MAX_MR) return FC_EINVAL;
-  /* row groups: a multiple of both tiles' rows (6, 8, 12 or 4 divide 24) */
-  const int64_t G = 24, groups = fc_ceil_div(k, G);
+  /* row groups: a multiple of both tiles' rows (6, 8, 12 or 4 divide 48) */
+  const int64_t G = FC_DENSE_G, groups = fc_ceil_div(k, G);
   const int64_t npx = fc_ceil_div(n, nrx) * nrx, npw = fc_ceil_div(m, nrw) * nrw;
   int64_t flops, tmp;
   if (!fc_mul(n, k, &tmp) || !fc_mul(tmp, m, &flops) || !fc_mul(npx, m, &tmp) ||
@@ -448,7 +452,8 @@ static int LOCAL(dense_adam_plan)(int64_t n, int64_t k, int64_t m, int with_gx,
   pl->threads = fc_threads_for(FC_NS_FLOPS(flops) * (with_gx ? 4 : 2), groups);
   /* gy packed for each product, and per thread a group's product scratch */
   const int64_t packs = fc_sat_add(with_gx ? fc_sat_mul(npx, m) : 0, fc_sat_mul(npw, n));
-  const int64_t per_thread = fc_sat_add(with_gx ? G * npx : 0, G * npw);
+  /* the gx part: the GEMM's block of gx^T, or w's block transposed (gx by gy's terms) */
+  const int64_t per_thread = fc_sat_add(with_gx ? fc_max64(G * npx, FC_DENSE_KB * G) : 0, G * npw);
   pl->scratch_bytes = fc_sat_mul(fc_sat_add(packs, fc_sat_mul(pl->threads, per_thread)), (int64_t)sizeof(T));
   return FC_OK;
 }
@@ -478,6 +483,76 @@ int DENSE_BACKWARD_PLAN(int64_t n, int64_t k, int64_t m, fc_dense_product produc
   return st;
 }
 
+/* ---- the input gradient by gy's nonzero terms ---------------------------------
+ * gx = gy @ w^T where gy is mostly zeros: a ReLU's gradient is zero wherever
+ * its unit was off and Dropout's wherever it dropped one (the lecture's
+ * Dense(128): 58-64% zeros through training on MNIST). gy's nonzero terms are
+ * listed once, sample by sample and depth block by depth block; a task then
+ * transposes its rows of w, block by block, into its scratch (w^T: units by
+ * the task's features) and gives each sample its gx columns by the sparse row
+ * product, one multiply-add per nonzero term and feature. Each output is the
+ * GEMM's chain of fused multiply-adds over the units with the zero terms left
+ * out, which changes no bit (fc_*_gemv_sparse_ukernel) while w's block is
+ * finite; where it is not (0 * inf is NaN), that block's samples take the GEMV
+ * over all their terms: the same chain, zeros included. */
+typedef struct {
+  uint32_t *idx;  /* unit of each term, from its depth block's first */
+  T *val;         /* its value */
+  int64_t *start; /* sample s's terms of block b: [start[s (blocks + 1) + b], ... + b + 1) */
+  int64_t blocks;
+} LOCAL(dense_terms);
+
+/* Lists gy's (n x m) nonzero terms into tr (arrays of n m, n (blocks + 1)). */
+static void LOCAL(dense_list_terms)(const T *gy, int64_t n, int64_t m, LOCAL(dense_terms) *tr) {
+  int64_t count = 0;
+  for (int64_t s = 0; s < n; s++) {
+    const T *row = gy + s * m;
+    for (int64_t b = 0; b < tr->blocks; b++) {
+      tr->start[s * (tr->blocks + 1) + b] = count;
+      const int64_t k0 = b * FC_DENSE_KB, k1 = fc_min64(m, k0 + FC_DENSE_KB);
+      for (int64_t j = k0; j < k1; j++)
+        if (row[j] != 0) {
+          tr->idx[count] = (uint32_t)(j - k0);
+          tr->val[count++] = row[j];
+        }
+    }
+    tr->start[s * (tr->blocks + 1) + tr->blocks] = count;
+  }
+}
+
+/* gx[:, r0:r1] (n x k) of gy (n x m) @ w^T (w k x m) by tr's terms; wt: FC_DENSE_KB
+ * x (r1 - r0) of scratch. */
+static void LOCAL(dense_gx_terms)(const LOCAL(dense_terms) *tr, const T *w, const T *gy,
+                                  int64_t n, int64_t k, int64_t m, int64_t r0, int64_t r1, T *wt,
+                                  T *gx) {
+  const fc_ukernel_table *tab = fc_table();
+  const LOCAL(gemv_sparse_ukernel) sparse = tab->TABLE(gemv_sparse);
+  const LOCAL(gemv_ukernel) gemv = tab->TABLE(gemv);
+  const int64_t f = r1 - r0;
+  for (int64_t b = 0; b < tr->blocks; b++) {
+    const int64_t k0 = b * FC_DENSE_KB, kc = fc_min64(FC_DENSE_KB, m - k0);
+    const unsigned flags = b > 0 ? FC_GEMM_ACCUMULATE : 0u;
+    if (LOCAL(transpose_finite)(w + r0 * m + k0, m, wt, f, kc, f)) {
+      for (int64_t s0 = 0; s0 < n; s0 += FC_GEMV_MAX_ROWS) {
+        const int64_t nb = fc_min64(FC_GEMV_MAX_ROWS, n - s0);
+        size_t nnz[FC_GEMV_MAX_ROWS];
+        const uint32_t *idx[FC_GEMV_MAX_ROWS];
+        const T *val[FC_GEMV_MAX_ROWS];
+        for (int64_t r = 0; r < nb; r++) {
+          const int64_t *st = tr->start + (s0 + r) * (tr->blocks + 1) + b;
+          nnz[r] = (size_t)(st[1] - st[0]), idx[r] = tr->idx + st[0], val[r] = tr->val + st[0];
+        }
+        sparse((size_t)nb, nnz, idx, val, (size_t)f, wt, (size_t)f, gx + s0 * k + r0, (size_t)k,
+               flags);
+      }
+    } else {
+      for (int64_t s = 0; s < n; s += FC_GEMV_MAX_ROWS)
+        gemv((size_t)fc_min64(FC_GEMV_MAX_ROWS, n - s), (size_t)kc, (size_t)f, gy + s * m + k0,
+             (size_t)m, wt, (size_t)f, gx + s * k + r0, (size_t)k, flags);
+    }
+  }
+}
+
 /* dense_backward_adam's tasks: groups of G rows, claimed as fc_parallel_for's
  * dynamic loop hands them out (a contiguous range per thread first, which the
  * prefetchers follow along w, m and v; then the others' leftovers), each
@@ -485,9 +560,10 @@ int DENSE_BACKWARD_PLAN(int64_t n, int64_t k, int64_t m, fc_dense_product produc
 typedef struct {
   const LOCAL(dense_adam) *adam;
   LOCAL(igemm_entry) ux, uw;
-  const T *x, *w, *bx, *bw;
-  T *gx, *gw, *scratch; /* per thread: G * npx for gx (if any), then G * npw */
-  int64_t n, k, m, G, npx, npw, per_thread;
+  const T *x, *w, *bx, *bw, *gy;
+  T *gx, *gw, *scratch; /* per thread: the gx part (if any), then G * npw */
+  int64_t n, k, m, G, npx, npw, per_thread, gx_part;
+  const LOCAL(dense_terms) *terms; /* gy's nonzero terms, if gx goes by them */
 } LOCAL(dense_adam_ctx);
 
 /* Group t: rows [t G, t G + G) of gx^T and of the kernel gradient, and Adam's
@@ -495,7 +571,9 @@ typedef struct {
 static void LOCAL(dense_adam_group)(const LOCAL(dense_adam_ctx) *c, int64_t t, T *cx, T *cw) {
   const int64_t n = c->n, k = c->k, m = c->m;
   const int64_t r0 = t * c->G, r1 = fc_min64(k, r0 + c->G);
-  if (c->gx) { /* gx^T rows r0..r1 = w rows . gy^T, into cx, then transposed into gx */
+  if (c->gx && c->terms) { /* gx columns r0..r1 by gy's nonzero terms, cx holding w's block */
+    LOCAL(dense_gx_terms)(c->terms, c->w, c->gy, n, k, m, r0, r1, cx, c->gx);
+  } else if (c->gx) { /* gx^T rows r0..r1 = w rows . gy^T, into cx, then transposed into gx */
     LOCAL(dense_rows)(c->ux, c->w, k, m, 1, r0, r1, m, c->bx, n, cx, c->npx);
     LOCAL(transpose)(cx, c->npx, c->gx + r0, k, n, r1 - r0);
   }
@@ -508,7 +586,7 @@ static void LOCAL(dense_adam_group)(const LOCAL(dense_adam_ctx) *c, int64_t t, T
 
 static void LOCAL(dense_adam_groups)(void *arg, int tid, int64_t t0, int64_t t1) {
   const LOCAL(dense_adam_ctx) *c = arg;
-  T *cx = c->scratch + (int64_t)tid * c->per_thread, *cw = cx + (c->gx ? c->G * c->npx : 0);
+  T *cx = c->scratch + (int64_t)tid * c->per_thread, *cw = cx + c->gx_part;
   for (int64_t t = t0; t < t1; t++) LOCAL(dense_adam_group)(c, t, cx, cw);
 }
 
@@ -548,20 +626,34 @@ int DENSE_BACKWARD_ADAM(int64_t n, int64_t k, int64_t m, const T *gy, const T *x
   /* gy^T in NR-wide panels over the units (gx's B), gy in NR-wide panels over the
    * batch (gw's B), packed as dense_gemm packs; then each thread's scratch */
   const int nthreads = pl.threads;
-  const int64_t per_thread = (gx ? G * npx : 0) + G * npw; /* sizes: checked by the plan */
-  T *bx = gx ? fc_alloc((size_t)(npx * m) * sizeof(T)) : NULL;
+  /* gx by gy's nonzero terms where at most FC_DENSE_SPARSE_MAX_PERCENT of them are nonzero */
+  int64_t nnz = 0;
+  if (gx)
+    for (int64_t i = 0; i < n * m; i++) nnz += gy[i] != 0;
+  const int by_terms = gx && nnz * 100 <= FC_DENSE_SPARSE_MAX_PERCENT * n * m;
+  LOCAL(dense_terms) terms = {NULL, NULL, NULL, fc_ceil_div(m, FC_DENSE_KB)};
+  const int64_t gx_part = !gx ? 0 : by_terms ? FC_DENSE_KB * G : G * npx;
+  const int64_t per_thread = gx_part + G * npw; /* sizes: checked by the plan */
+  T *bx = gx && !by_terms ? fc_alloc((size_t)(npx * m) * sizeof(T)) : NULL;
   T *bw = fc_alloc((size_t)(npw * n) * sizeof(T));
   T *scratch = fc_alloc((size_t)(nthreads * per_thread) * sizeof(T));
-  if ((gx && !bx) || !bw || !scratch) {
-    free(bx), free(bw), free(scratch);
+  if (by_terms) {
+    terms.idx = fc_alloc((size_t)nnz * sizeof(uint32_t) + 1);
+    terms.val = fc_alloc((size_t)nnz * sizeof(T) + 1);
+    terms.start = fc_alloc((size_t)(n * (terms.blocks + 1)) * sizeof(int64_t));
+  }
+  if ((gx && !by_terms && !bx) || !bw || !scratch ||
+      (by_terms && (!terms.idx || !terms.val || !terms.start))) {
+    free(bx), free(bw), free(scratch), free(terms.idx), free(terms.val), free(terms.start);
     return FC_ENOMEM;
   }
-  if (gx) LOCAL(dense_pack_all)(gy, 1, m, m, 0, n, nrx, bx);
+  if (by_terms) LOCAL(dense_list_terms)(gy, n, m, &terms);
+  else if (gx) LOCAL(dense_pack_all)(gy, 1, m, m, 0, n, nrx, bx);
   LOCAL(dense_pack_all)(gy, m, 1, n, 0, m, nrw, bw);
-  LOCAL(dense_adam_ctx) c = {&adam, ux, uw, x, w, bx, bw, gx, gw, scratch, n, k, m, G, npx, npw,
-                             per_thread};
+  LOCAL(dense_adam_ctx) c = {&adam, ux, uw, x, w, bx, bw, gy, gx, gw, scratch, n, k, m, G, npx,
+                             npw, per_thread, gx_part, by_terms ? &terms : NULL};
   const int r = fc_parallel_for(nthreads, pl.tasks, 1, LOCAL(dense_adam_groups), &c);
-  free(bx), free(bw), free(scratch);
+  free(bx), free(bw), free(scratch), free(terms.idx), free(terms.val), free(terms.start);
   return r;
 }
 

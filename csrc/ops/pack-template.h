@@ -38,11 +38,16 @@ void LOCAL(pack_panels)(const T *m, int64_t rows, int64_t depth, int64_t rstride
 /* dst[p * ldd + j] = src[j * lds + p] for p < np, j < nj: a transpose by 4x4
  * blocks in registers (GCC/Clang vector extensions: SSE2 on x86-64, NEON on
  * arm64, plain code elsewhere), about four times the scalar loop's speed.
- * Only copies values, so the result is the scalar loop's. */
+ * Only copies values, so the result is the scalar loop's. With `check`, also
+ * whether every value copied is finite (x - x is 0 for those alone; one sum
+ * of them stays 0 unless a NaN comes in). */
 typedef T LOCAL(v4) __attribute__((vector_size(4 * sizeof(T))));
-void LOCAL(transpose)(const T *restrict src, int64_t lds, T *restrict dst, int64_t ldd,
-                      int64_t np, int64_t nj) {
+static inline __attribute__((always_inline)) int LOCAL(transpose_impl)(
+    const T *restrict src, int64_t lds, T *restrict dst, int64_t ldd, int64_t np, int64_t nj,
+    int check) {
   const int64_t np4 = np & ~(int64_t)3, nj4 = nj & ~(int64_t)3;
+  LOCAL(v4) bad = {0, 0, 0, 0};
+  T bad1 = 0;
   for (int64_t j = 0; j < nj4; j += 4) {
     const T *s0 = src + j * lds;
     for (int64_t p = 0; p < np4; p += 4) {
@@ -51,6 +56,7 @@ void LOCAL(transpose)(const T *restrict src, int64_t lds, T *restrict dst, int64
       memcpy(&r1, s0 + lds + p, sizeof r1);
       memcpy(&r2, s0 + 2 * lds + p, sizeof r2);
       memcpy(&r3, s0 + 3 * lds + p, sizeof r3);
+      if (check) bad += ((r0 - r0) + (r1 - r1)) + ((r2 - r2) + (r3 - r3));
       const LOCAL(v4) t0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5);
       const LOCAL(v4) t1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
       const LOCAL(v4) t2 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5);
@@ -65,8 +71,27 @@ void LOCAL(transpose)(const T *restrict src, int64_t lds, T *restrict dst, int64
       memcpy(dst + (p + 3) * ldd + j, &o3, sizeof o3);
     }
     for (int64_t p = np4; p < np; p++)
-      for (int64_t jj = j; jj < j + 4; jj++) dst[p * ldd + jj] = src[jj * lds + p];
+      for (int64_t jj = j; jj < j + 4; jj++) {
+        const T v = src[jj * lds + p];
+        if (check) bad1 += v - v;
+        dst[p * ldd + jj] = v;
+      }
   }
   for (int64_t j = nj4; j < nj; j++)
-    for (int64_t p = 0; p < np; p++) dst[p * ldd + j] = src[j * lds + p];
+    for (int64_t p = 0; p < np; p++) {
+      const T v = src[j * lds + p];
+      if (check) bad1 += v - v;
+      dst[p * ldd + j] = v;
+    }
+  return bad[0] == 0 && bad[1] == 0 && bad[2] == 0 && bad[3] == 0 && bad1 == 0;
+}
+
+void LOCAL(transpose)(const T *restrict src, int64_t lds, T *restrict dst, int64_t ldd,
+                      int64_t np, int64_t nj) {
+  (void)LOCAL(transpose_impl)(src, lds, dst, ldd, np, nj, 0);
+}
+
+int LOCAL(transpose_finite)(const T *restrict src, int64_t lds, T *restrict dst, int64_t ldd,
+                            int64_t np, int64_t nj) {
+  return LOCAL(transpose_impl)(src, lds, dst, ldd, np, nj, 1);
 }

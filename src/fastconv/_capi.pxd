@@ -257,6 +257,8 @@ cdef extern from "fastconv/ukernel.h" nogil:
     ctypedef void (*fc_f32_gemv_ukernel)(size_t nb, size_t kc, size_t mc, const float *x, size_t ldx, const float *w, size_t ldw, float *y, size_t ldy, unsigned flags) noexcept nogil
     ctypedef float (*fc_f32_probe_ukernel)(uint64_t iters) noexcept nogil
     ctypedef void (*fc_f64_gemv_ukernel)(size_t nb, size_t kc, size_t mc, const double *x, size_t ldx, const double *w, size_t ldw, double *y, size_t ldy, unsigned flags) noexcept nogil
+    ctypedef void (*fc_f32_gemv_sparse_ukernel)(size_t nb, const size_t *nnz, const uint32_t *const *idx, const float *const *val, size_t mc, const float *w, size_t ldw, float *y, size_t ldy, unsigned flags) noexcept nogil
+    ctypedef void (*fc_f64_gemv_sparse_ukernel)(size_t nb, const size_t *nnz, const uint32_t *const *idx, const double *const *val, size_t mc, const double *w, size_t ldw, double *y, size_t ldy, unsigned flags) noexcept nogil
     ctypedef double (*fc_f32_softmax_ukernel)(size_t n, const float *x, float *y, float *top) noexcept nogil
     ctypedef double (*fc_f64_softmax_ukernel)(size_t n, const double *x, double *y, double *top) noexcept nogil
     ctypedef void (*fc_f32_unary_ukernel)(size_t n, const float *x, float *y) noexcept nogil

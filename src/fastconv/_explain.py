@@ -324,10 +324,19 @@ def _dense_backward(grad_out: Any, x: Any, kernel: Any, *, output_mask: Any = (T
                           reason="grad_out summed over the batch"))
     if adam is not None:
         c = _kernels.dense_backward_plan(n, k, m, "adam" if want_x else "adam_no_grad_x", f32)
+        gx_how = ""
+        if want_x and _gy.size:
+            limit = _kernels.COSTS["FC_DENSE_SPARSE_MAX_PERCENT"]
+            nonzero = np.count_nonzero(_gy)  # as the driver counts: NaN is nonzero, -0.0 is not
+            share = nonzero / _gy.size
+            gx_how = (f" (grad_x by grad_out's nonzero terms, {share:.0%} <= {limit}%: the sparse "
+                      "row product over the group's kernel rows transposed)"
+                      if nonzero * 100 <= limit * _gy.size
+                      else f" (grad_x by the GEMM: grad_out {share:.0%} nonzero > {limit}%)")
         steps.append(_from_c("grad_kernel+adam", c, x.dtype,
                              "kernel rows in groups: their gradient" +
                              (" and grad_x columns" if want_x else "") +
-                             " computed and the Adam step applied while they are in cache"))
+                             " computed and the Adam step applied while they are in cache" + gx_how))
     else:
         for name, wanted, why in (  # in the order the driver runs them
                 ("grad_x", want_x, "grad_out times kernel^T: features x batch tiles, depth the units"),

@@ -11,7 +11,7 @@ bounds.
 from cython cimport floating
 from libc.float cimport DBL_EPSILON
 from libc.math cimport fabs, isfinite
-from libc.stdint cimport int64_t, uint8_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t
 from libc.stdlib cimport free, malloc
 
 from fastconv._capi cimport *
@@ -1097,6 +1097,8 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
     runmean     s (n, m)                           A [s (float64), y]
     adam        s (n, a, c1, c2, eps)              A [p, g, m, v]
     gemv        s (nb, kc, mc, ldx, ldw, ldy, flags)  A [x, w, y]
+    gemv_sparse s (nb, L, mc, ldw, ldy, flags)     A [nnz (uintp, nb), idx (uint32, nb x L),
+                val (nb x L), w, y]: row r's terms the first nnz[r] of idx[r], val[r]
     fma_probe   s (iters,)                         A [out (float32, 1): what it returns]
 
     Returns what the kernel returns (the largest code, for a wgrad), else 0."""
@@ -1110,6 +1112,9 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
     cdef int64_t r
     cdef unsigned ret = 0, got
     cdef const char *p[6]
+    cdef const uint32_t *sp_idx[4]
+    cdef size_t q
+    cdef const char *sp_val[4]
     cdef const void **ptrs = NULL
     cdef fc_pool2d_params pp
     cdef fc_f32_adam_params a32
@@ -1258,6 +1263,19 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
                         (<fc_f32_gemv_ukernel>fn)(s0, s1, s2, <const float *>p[0], s3, <const float *>p[1], s4, <float *>p[2], s5, flags)
                     else:
                         (<fc_f64_gemv_ukernel>fn)(s0, s1, s2, <const double *>p[0], s3, <const double *>p[1], s4, <double *>p[2], s5, flags)
+        elif kind == "gemv_sparse":
+            s0, s1, s2, s3, s4, flags = s
+            if not 1 <= s0 <= 4:
+                raise ValueError(f"ukernel_run: gemv_sparse takes 1 to 4 rows, not {s0}")
+            for q in range(s0):
+                sp_idx[q] = <const uint32_t *>(p[1] + q * s1 * 4)
+                sp_val[q] = p[2] + q * s1 * elem
+            with nogil:
+                for r in range(repeat):
+                    if f32:
+                        (<fc_f32_gemv_sparse_ukernel>fn)(s0, <const size_t *>p[0], sp_idx, <const float *const *>sp_val, s2, <const float *>p[3], s3, <float *>p[4], s4, flags)
+                    else:
+                        (<fc_f64_gemv_sparse_ukernel>fn)(s0, <const size_t *>p[0], sp_idx, <const double *const *>sp_val, s2, <const double *>p[3], s3, <double *>p[4], s4, flags)
         elif kind == "fma_probe":
             s0 = s[0]
             with nogil:

@@ -160,6 +160,22 @@ typedef void (*fc_f32_gemv_ukernel)(size_t nb, size_t kc, size_t mc, const float
 typedef void (*fc_f64_gemv_ukernel)(size_t nb, size_t kc, size_t mc, const double *x,
                                     size_t ldx, const double *w, size_t ldw, double *y,
                                     size_t ldy, unsigned flags);
+/* Sparse row products (gemv.inc, beside the GEMV): nb <= FC_GEMV_MAX_ROWS rows
+ * of x, row r given by its nnz[r] terms (index idx[r][t], value val[r][t]);
+ * y[r * ldy + i] for i < mc = the sum over t of val[r][t] * w[idx[r][t] * ldw
+ * + i], from zero, in t order, with the GEMV's arithmetic and store
+ * (FC_GEMM_ACCUMULATE: acc + y). Where a row's other terms are zeros (+0 or
+ * -0) and w's rows are finite, each output has the bits the GEMV gives the
+ * whole row: a zero term's product is a signed zero, and the running sum,
+ * which starts at +0, is never -0, so adding it changes nothing. */
+typedef void (*fc_f32_gemv_sparse_ukernel)(size_t nb, const size_t *nnz,
+                                           const uint32_t *const *idx, const float *const *val,
+                                           size_t mc, const float *w, size_t ldw, float *y,
+                                           size_t ldy, unsigned flags);
+typedef void (*fc_f64_gemv_sparse_ukernel)(size_t nb, const size_t *nnz,
+                                           const uint32_t *const *idx, const double *const *val,
+                                           size_t mc, const double *w, size_t ldw, double *y,
+                                           size_t ldy, unsigned flags);
 /* FMA-throughput probe (probe.inc): `iters` steps of `chains` independent
  * multiply-add chains acc = acc * 0.999999 + 1e-7 of `lanes` lanes each,
  * chain i starting at i; returns lane 0 of the chains' sum (so no chain is
@@ -271,6 +287,8 @@ typedef struct {
   fc_f64_adam_ukernel f64_adam;
   fc_f32_gemv_ukernel f32_gemv;
   fc_f64_gemv_ukernel f64_gemv;
+  fc_f32_gemv_sparse_ukernel f32_gemv_sparse;
+  fc_f64_gemv_sparse_ukernel f64_gemv_sparse;
   fc_f32_probe_entry f32_fma_probe;
 } fc_ukernel_table;
 
@@ -371,7 +389,10 @@ int fc_ukernel_slot(int i, fc_isa isa, char *buf, size_t size, double *cost);
 #define FC_GEMV(dtype, ctype, isa)                                                              \
   void fc_##dtype##_gemv_ukernel__##isa(size_t nb, size_t kc, size_t mc, const ctype *x,        \
                                         size_t ldx, const ctype *w, size_t ldw, ctype *y,       \
-                                        size_t ldy, unsigned flags);
+                                        size_t ldy, unsigned flags);                            \
+  void fc_##dtype##_gemv_sparse_ukernel__##isa(                                               \
+      size_t nb, const size_t *nnz, const uint32_t *const *idx, const ctype *const *val,         \
+      size_t mc, const ctype *w, size_t ldw, ctype *y, size_t ldy, unsigned flags);
 #define FC_UNARY(dtype, ctype, op, isa) FC_DECLARE_UNARY(dtype, ctype, op, isa)
 #define FC_SOFTMAX(dtype, ctype, isa) \
   double fc_##dtype##_softmax_ukernel__##isa(size_t n, const ctype *x, ctype *y, ctype *top);
