@@ -489,11 +489,11 @@ def test_a_tuned_tile_is_the_one_explained_and_run(dtype):
 
 def test_dense_adam_plan_says_how_grad_x_goes():
     """The fused sweep takes grad_x by grad_out's nonzero terms where at most
-    FC_DENSE_SPARSE_MAX_PERCENT of them are nonzero (NaN counts, -0.0 does not),
+    the ISA's FC_DENSE_SPARSE_MAX_PERCENT_* of them are nonzero (NaN counts, -0.0 does not),
     else by the GEMM; explain says which, with the share."""
     x, w = _arr((32, 70), F32), _arr((70, 40), F32, 1)
     step = fastconv.nn.AdamStep(np.zeros_like(w), np.zeros_like(w), 1e-3, 0.9, 0.999, 1e-7)
-    limit = _kernels.COSTS["FC_DENSE_SPARSE_MAX_PERCENT"]
+    limit = _explain.dense_sparse_limit()
     for nonzero, by_terms in ((0, True), (limit * 32 * 40 // 100, True),
                               (limit * 32 * 40 // 100 + 1, False), (32 * 40, False)):
         gy = np.full(32 * 40, -0.0, F32)

@@ -77,7 +77,8 @@ BEFORE = {
 
 # Values added to costs.def since.
 SINCE = {"FC_FORWARD_PACK_MIN_BATCHES": 8, "FC_TILE_TIE_PERMILLE": 10, "FC_CONVPOOL_WGRAD_SLOWDOWN": 3,
-         "FC_PAD_MERGE_MAX_WIDTH": 64, "FC_DENSE_SPARSE_MAX_PERCENT": 50}
+         "FC_PAD_MERGE_MAX_WIDTH": 64, "FC_DENSE_SPARSE_MAX_PERCENT_AVX512": 50,
+         "FC_DENSE_SPARSE_MAX_PERCENT_AVX2": 35, "FC_DENSE_SPARSE_MAX_PERCENT_SCALAR": 70}
 
 
 def test_costs_are_the_measured_values_with_their_documentation():

@@ -626,11 +626,15 @@ int DENSE_BACKWARD_ADAM(int64_t n, int64_t k, int64_t m, const T *gy, const T *x
   /* gy^T in NR-wide panels over the units (gx's B), gy in NR-wide panels over the
    * batch (gw's B), packed as dense_gemm packs; then each thread's scratch */
   const int nthreads = pl.threads;
-  /* gx by gy's nonzero terms where at most FC_DENSE_SPARSE_MAX_PERCENT of them are nonzero */
+  /* gx by gy's nonzero terms where few enough of them are nonzero (costs.def: the
+   * sparse row product's share of the GEMM's speed differs by ISA) */
   int64_t nnz = 0;
   if (gx)
     for (int64_t i = 0; i < n * m; i++) nnz += gy[i] != 0;
-  const int by_terms = gx && nnz * 100 <= FC_DENSE_SPARSE_MAX_PERCENT * n * m;
+  const int64_t limit = tab->isa >= FC_ISA_AVX512 ? FC_DENSE_SPARSE_MAX_PERCENT_AVX512
+                        : tab->isa == FC_ISA_AVX2 ? FC_DENSE_SPARSE_MAX_PERCENT_AVX2
+                                                  : FC_DENSE_SPARSE_MAX_PERCENT_SCALAR;
+  const int by_terms = gx && nnz * 100 <= limit * n * m;
   LOCAL(dense_terms) terms = {NULL, NULL, NULL, fc_ceil_div(m, FC_DENSE_KB)};
   const int64_t gx_part = !gx ? 0 : by_terms ? FC_DENSE_KB * G : G * npx;
   const int64_t per_thread = gx_part + G * npw; /* sizes: checked by the plan */

@@ -309,6 +309,13 @@ def _dense_reason(algorithm: str, rows: int) -> str:
     return "empty product"
 
 
+def dense_sparse_limit(isa: str | None = None) -> int:
+    """The share of nonzero terms (percent) up to which the fused Dense sweep takes
+    grad_x by grad_out's nonzero terms under `isa` (default: the one in use)."""
+    name = (isa or _kernels.current_isa()).upper()
+    return int(_kernels.COSTS[f"FC_DENSE_SPARSE_MAX_PERCENT_{name}"])
+
+
 def _dense_backward(grad_out: Any, x: Any, kernel: Any, *, output_mask: Any = (True, True, True),
                     out: Any = None, adam: Any = None) -> Plan:
     """nn.dense_backward: its own checks, then the backward drivers' planners,
@@ -326,7 +333,7 @@ def _dense_backward(grad_out: Any, x: Any, kernel: Any, *, output_mask: Any = (T
         c = _kernels.dense_backward_plan(n, k, m, "adam" if want_x else "adam_no_grad_x", f32)
         gx_how = ""
         if want_x and _gy.size:
-            limit = _kernels.COSTS["FC_DENSE_SPARSE_MAX_PERCENT"]
+            limit = dense_sparse_limit()
             nonzero = np.count_nonzero(_gy)  # as the driver counts: NaN is nonzero, -0.0 is not
             share = nonzero / _gy.size
             gx_how = (f" (grad_x by grad_out's nonzero terms, {share:.0%} <= {limit}%: the sparse "
