@@ -966,7 +966,12 @@ def dense_backward(grad_out, x, kernel, *, output_mask=(True, True, True), out=N
     Both products run on the GEMM microkernels of :func:`dense` with the GIL
     released; grad_kernel sums over the batch in a fixed order (the same bits
     at any thread count). The Adam step is
-    :class:`fastconv.optimizers.Adam`'s arithmetic, element by element.
+    :class:`fastconv.optimizers.Adam`'s arithmetic, element by element. With
+    `adam`, where few of grad_out's terms are nonzero (a ReLU's and Dropout's
+    gradients: at most half under AVX-512), grad_x is summed over the nonzero
+    terms only, with the same bits as the full product (a zero term changes no
+    sum; where the kernel holds inf or NaN, the full product runs, so 0 * inf
+    still gives NaN); :func:`fastconv.explain` says which it takes.
 
     Examples
     --------
