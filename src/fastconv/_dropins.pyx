@@ -37,7 +37,8 @@ cdef extern from "numpy/ndarraytypes.h":
     int NPY_HALF
 
 cdef extern from "numpy/arrayobject.h":
-    object PyArray_PromoteTypes(cnp.PyArray_Descr *type1, cnp.PyArray_Descr *type2)  # NULL raises
+    # a new reference (the dtype class is PyArray_Descr, as the C function returns); NULL raises
+    cnp.dtype PyArray_PromoteTypes(cnp.PyArray_Descr *type1, cnp.PyArray_Descr *type2)
 
 from fastconv._capi cimport *
 
@@ -740,7 +741,7 @@ cdef int _promoted(cnp.ndarray a, cnp.ndarray b):
     different dtypes in (NumPy's promotion of the two), or -1 where there is
     none."""
     try:
-        return (<cnp.dtype>PyArray_PromoteTypes(cnp.PyArray_DESCR(a), cnp.PyArray_DESCR(b))).type_num
+        return PyArray_PromoteTypes(cnp.PyArray_DESCR(a), cnp.PyArray_DESCR(b)).type_num
     except Exception:
         return -1
 

@@ -920,8 +920,10 @@ cdef int _step(int kt, const void *src, void *dst, cnp.ndarray x, object weights
     kernel failed; in plan-only mode (fastconv.explain: nothing computed) 1,
     the pass's plan appended to `planned`; else 0."""
     cdef cnp.ndarray k = weights
-    if _pass(kt, src, dst, x, axis, NULL if k is None else <const double *>cnp.PyArray_DATA(k),
-             m, pad, code, fill):
+    cdef const double *kp = NULL  # a typed local: Cython's temporary for `a if c else b` drops const
+    if k is not None:
+        kp = <const double *>cnp.PyArray_DATA(k)
+    if _pass(kt, src, dst, x, axis, kp, m, pad, code, fill):
         return -1
     if fc_plan_only(-1):
         plan = last_plan()
@@ -1100,7 +1102,9 @@ cdef object _run_mixed(cnp.ndarray x, int t, list passes, int code, double fill,
     for j in range(count if st == 0 else 0):
         weights, m, axis, pad = passes[j]
         k = weights
-        c.w = NULL if k is None else <const double *>cnp.PyArray_DATA(k)
+        c.w = NULL
+        if k is not None:
+            c.w = <const double *>cnp.PyArray_DATA(k)
         _axis_params(x, axis, m, pad, code, &c.p)
         dst = <char *>cnp.PyArray_DATA(result) if (count - 1 - j) % 2 == 0 else tmp
         wt = (cnp.NPY_FLOAT if cur_t == cnp.NPY_FLOAT and ot == cnp.NPY_FLOAT
