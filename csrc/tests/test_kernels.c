@@ -149,11 +149,11 @@ static int64_t pool_out(int64_t n, int64_t k, int64_t s, int64_t d, int64_t pad,
     free(row);                                                                                  \
     check(ok, #dtype " dense row alone equals its row in the batch", isa, caseno);               \
     /* the fused step equals dense_backward then adam_update, bit for bit; in an eighth of */  \
-    /* the cases with an infinity in w, whose NaNs (0 * inf) gx must keep wherever gy is 0 */   \
+    /* the cases with an inf or a NaN in w, whose NaNs (0 * inf) gx must keep where gy is 0 */  \
     T *gw2 = malloc(sizeof(T) * k * m), *mo2 = calloc(k * m, sizeof(T)), *ve2 = calloc(k * m, sizeof(T)); \
     T *gx2 = malloc(sizeof(T) * n * k);                                                         \
     if (rnd(0, 7) == 0) {                                                                       \
-      const int64_t at = rnd(0, (int)(k * m - 1));                                              \
+      const int64_t at = rnd(0, k * m - 1);                                                     \
       w[at] = w2[at] = rnd(0, 1) ? (T)INFINITY : (T)NAN;                                        \
       ok = fc_##dtype##_dense_backward(n, k, m, gy, x, w, gx, gw) == FC_OK;                     \
     }                                                                                           \
