@@ -129,16 +129,17 @@ static inline __attribute__((always_inline)) void gemv_sparse_block(
 }
 
 /* Columns [0, mc) of NB rows (a constant) in chunks of as many vectors as the
- * columns need, at most SPARSE_ACC / NB (and 8): each case a constant count, so
- * the accumulators stay in registers. */
+ * columns need, at most FC_SPARSE_WMAX(NB): each case a constant count, so the
+ * accumulators stay in registers. */
+#define FC_SPARSE_WMAX(NB) (SPARSE_ACC / (NB) < 8 ? SPARSE_ACC / (NB) : 8)
 #define FC_SPARSE_W(NB, W)                                                                     \
   case W:                                                                                      \
-    if ((W) <= (SPARSE_ACC / (NB) < 8 ? SPARSE_ACC / (NB) : 8))                                \
+    if ((W) <= FC_SPARSE_WMAX(NB))                                                             \
       gemv_sparse_block(NB, W, nnz, idx, val, n, w + i0, ldw, y + i0, ldy, flags);             \
     break;
 #define FC_SPARSE_ROWS(NB)                                                                     \
   do {                                                                                         \
-    const size_t wmax = SPARSE_ACC / (NB) < 8 ? SPARSE_ACC / (NB) : 8;                         \
+    const size_t wmax = FC_SPARSE_WMAX(NB);                                                    \
     for (size_t i0 = 0; i0 < mc; i0 += wmax * LANES) {                                         \
       const size_t n = mc - i0 < wmax * LANES ? mc - i0 : wmax * LANES;                        \
       switch ((n + LANES - 1) / LANES) {                                                       \
@@ -153,9 +154,10 @@ void SPARSE_NAME(size_t nb, const size_t *restrict nnz, const uint32_t *const *r
                  const T *const *restrict val, size_t mc, const T *restrict w, size_t ldw,
                  T *restrict y, size_t ldy, unsigned flags) {
   assert(nb >= 1 && nb <= FC_GEMV_MAX_ROWS);
-  /* rows a pass: as many as keep the columns' vectors (up to 8) in one chunk */
+  /* rows a pass: as many as keep the columns' vectors (up to 8) in one chunk
+   * (SPARSE_ACC >= 8, so at least one) */
   const size_t vectors = mc >= 8 * LANES ? 8 : (mc + LANES - 1) / LANES;
-  const size_t fit = vectors ? SPARSE_ACC / vectors : nb, step = fit < 1 ? 1 : fit < nb ? fit : nb;
+  const size_t fit = vectors ? SPARSE_ACC / vectors : nb, step = fit < nb ? fit : nb;
   for (size_t r0 = 0; r0 < nb; r0 += step, nnz += step, idx += step, val += step, y += step * ldy) {
     switch (nb - r0 < step ? nb - r0 : step) {
       case 1: FC_SPARSE_ROWS(1); break;
@@ -167,3 +169,4 @@ void SPARSE_NAME(size_t nb, const size_t *restrict nnz, const uint32_t *const *r
 }
 #undef FC_SPARSE_ROWS
 #undef FC_SPARSE_W
+#undef FC_SPARSE_WMAX
