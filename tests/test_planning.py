@@ -115,3 +115,50 @@ def test_dense_plan_is_what_the_driver_runs(isa, n, k, m, dtype, restore_threads
                                    atol=1e-4 if dtype == np.float32 else 1e-12)
     p = fastconv._explain._dense(x, w, b)
     assert p.algorithm == plan["algorithm"] and p.kernel == plan["kernel"], p
+
+
+# The kernel's rows owned by threads: at two threads or more, the forward product of
+# enough features takes one fixed range of them per thread, and the fused
+# backward-and-Adam sweep gives each thread the same rows; the bits stay those of
+# one thread (the later ranges' block sums are added in block order).
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, k, m, threads, owned", [
+    (32, 4732, 128, 2, True),   # the lecture's Dense(128): 2,304 and 2,428 features
+    (32, 4732, 128, 3, True),   # 1,536, 1,536 and 1,660
+    (32, 4732, 128, 1, False),  # one thread: nothing to share out
+    (32, 2000, 128, 2, False),  # 768 and 1,232: too uneven, the shared-out products
+    (20, 1536, 40, 2, True),    # the smallest two ranges
+    (300, 4732, 128, 2, False), # a batch past one column chunk
+])
+def test_owned_rows_keep_the_one_thread_bits(n, k, m, threads, owned, dtype, restore_threads):
+    rng = np.random.default_rng(k + n)
+    x = rng.standard_normal((n, k)).astype(dtype)
+    w = (rng.standard_normal((k, m)) * 0.05).astype(dtype)
+    b = rng.standard_normal(m).astype(dtype)
+    gy = rng.standard_normal((n, m)).astype(dtype)
+    gy[rng.random((n, m)) < 0.6] = 0  # a ReLU's gradient: gx by the nonzero terms too
+
+    def step(team):
+        fastconv.set_num_threads(team)
+        y = fastconv.nn.dense(x, w, b)
+        forward = _kernels.last_plan()
+        wk, mom, vel = w.copy(), np.zeros_like(w), np.zeros_like(w)
+        adam = fastconv.nn.AdamStep(mom, vel, 1e-3, 0.9, 0.999, 1e-7)
+        gx, _gw, _gb = fastconv.nn.dense_backward(gy, x, wk, adam=adam)
+        sweep = _kernels.last_plan()
+        return (y, gx, wk, mom, vel), forward, sweep
+
+    want, _, _ = step(1)
+    got, forward, sweep = step(threads)
+    assert ("owned_rows" in forward["flags"]) == owned, forward
+    assert ("owned_rows" in sweep["flags"]) == owned, sweep
+    if owned:
+        assert forward["threads"] == sweep["threads"] == threads
+    for name, a, b2 in zip(("y", "grad_x", "kernel", "m", "v"), want, got):
+        assert a.tobytes() == b2.tobytes(), name
+    # and the forward is the product (an independent reference, not the same code)
+    ref = x.astype(np.float64) @ w.astype(np.float64) + b
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(got[0], ref, rtol=tol, atol=tol)
+    why = fastconv.explain(fastconv.nn.dense, x, w, b).reason
+    assert ("fixed ranges, one per thread" in why) == owned, why

@@ -86,6 +86,48 @@ static void LOCAL(dense_adam_rows)(const LOCAL(dense_adam) *o, int64_t ld, int64
  * product (gx by gy's terms: 24, one and a half, ran it 20% slower) */
 #define FC_DENSE_G 48
 
+/* ---- the kernel's rows owned by threads (the training step) ------------------
+ * A training step reads the kernel w (features x units) in the forward product
+ * and reads and writes it, with Adam's moments, in the backward sweep. Shared
+ * out the usual ways -- the forward by units (a thread reads every feature's
+ * columns of its units), the sweep by features (a thread steps whole rows) --
+ * half of the lines a thread writes in the sweep were read by the other thread
+ * in the forward, and each such write first takes the line back from the other
+ * core's cache. Where the two cores share an L3 that costs a little; where
+ * they do not (a virtual machine's two vCPUs on different core complexes, which
+ * the lecture's VMs were for minutes at a time: a cache-line round trip of
+ * 340-370 ns instead of 55-75), it made the sweep's Adam part seven times
+ * slower and the lecture's training step 2.3 ms at 2 threads, against 1.7 ms
+ * at 1 (AMD EPYC Zen 4). So both products give each thread the same fixed
+ * range of features: the sweep's row groups of the range, and in the forward
+ * the range's depth blocks, every unit. Each range is whole depth blocks and
+ * whole row groups. The forward's sums keep their order, bit for bit: the
+ * first range sums its blocks into C as dense_rows does; a later range's
+ * blocks are each summed from zero into scratch, and after the region they are
+ * added to C in block order, the very additions the microkernel makes under
+ * FC_GEMM_ACCUMULATE (c + block, round once). */
+#define FC_DENSE_OWN_ROWS (3 * FC_DENSE_KB) /* 768: whole depth blocks and row groups */
+_Static_assert(FC_DENSE_OWN_ROWS % FC_DENSE_KB == 0 && FC_DENSE_OWN_ROWS % FC_DENSE_G == 0,
+               "an owned range is whole depth blocks and whole sweep groups");
+
+/* Thread t's first feature (t = team: k); ranges of whole FC_DENSE_OWN_ROWS. */
+static int64_t LOCAL(dense_owned_row)(int64_t k, int team, int t) {
+  if (t >= team) return k;
+  return fc_min64(k, fc_ceil_div(k, FC_DENSE_OWN_ROWS) * t / team * FC_DENSE_OWN_ROWS);
+}
+
+/* Whether k features share out among team threads in such ranges, none of
+ * them more than 1/8 over an even share (the lecture's 4,732: 2,304 and 2,428;
+ * 2,000 would be 768 and 1,232, and fall back to the shared-out products). */
+static int LOCAL(dense_owned_fits)(int64_t k, int team) {
+  if (team < 2 || fc_ceil_div(k, FC_DENSE_OWN_ROWS) < team) return 0;
+  for (int t = 0; t < team; t++) {
+    const int64_t len = LOCAL(dense_owned_row)(k, team, t + 1) - LOCAL(dense_owned_row)(k, team, t);
+    if (len <= 0 || 8 * len * team > 9 * k) return 0;
+  }
+  return 1;
+}
+
 /* Columns [q0, q0 + qc) of B (depth K) in NR-wide panels, each FC_DENSE_KB-deep
  * block of a panel contiguous: block k0 of panel jp at
  * dst + k0 * ld + jp * kc * nr, with ld = ceil(qc / nr) * nr. */
@@ -118,22 +160,26 @@ static void LOCAL(dense_pack_tasks)(void *arg, int tid, int64_t t0, int64_t t1) 
   LOCAL(dense_pack_blocks)(c->b, c->b_ps, c->b_js, c->K, c->q0, c->qc, c->nr, c->dst, t0, t1);
 }
 
-/* Rows [r0, r1) of C over its qc columns: C[i, j] = sum_p A(i)[p] B(p, j), A(i) =
- * a + i * a_rstride read in place (a_pstride apart; R rows in all, rows past R
- * point at a real row and are not stored), B packed by dense_pack_all; C row i
- * at c + (i - r0) * ldc. r0 a multiple of the tile's rows. Each output is summed
- * depth block by depth block in order, whatever the rows or columns around it.
+/* Rows [r0, r1) of C over its qc columns: C[i, j] = sum_p A(i)[p] B(p, j) over the
+ * depth range [kb, ke), A(i) = a + i * a_rstride read in place (a_pstride apart; R
+ * rows in all, rows past R point at a real row and are not stored), B packed by
+ * dense_pack_all (or dense_pack_blocks over the range's blocks); C row i at c +
+ * (i - r0) * ldc. r0 a multiple of the tile's rows; kb a multiple of FC_DENSE_KB,
+ * ke one too or the whole depth. Each output is summed depth block by depth
+ * block in order, each block's chain from zero added to the sum of the blocks
+ * before it (C itself from the range's second block on), whatever the rows or
+ * columns around it.
  * The depth block is the outer loop: the rows' slice of A for one block stays
  * in L2 while every column panel passes over it, where a panel at a time would
  * stream all of A's rows once per panel (the lecture's forward under AVX2, two
  * 16-wide panels of the batch: 429 -> 403 us at 1 thread, AMD EPYC Zen 4). */
-static void LOCAL(dense_rows)(LOCAL(igemm_entry) uk, const T *a, int64_t R, int64_t a_rstride,
-                              int64_t a_pstride, int64_t r0, int64_t r1, int64_t K,
-                              const T *bpack, int64_t qc, T *c, int64_t ldc) {
+static void LOCAL(dense_rows_over)(LOCAL(igemm_entry) uk, const T *a, int64_t R, int64_t a_rstride,
+                                   int64_t a_pstride, int64_t r0, int64_t r1, int64_t kb,
+                                   int64_t ke, const T *bpack, int64_t qc, T *c, int64_t ldc) {
   static const T never = 0; /* a `zero` no row pointer equals: no row is padding */
   const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr, ld = fc_ceil_div(qc, nr) * nr;
-  for (int64_t k0 = 0; k0 < K; k0 += FC_DENSE_KB) {
-    const int64_t kc = fc_min64(FC_DENSE_KB, K - k0);
+  for (int64_t k0 = kb; k0 < ke; k0 += FC_DENSE_KB) {
+    const int64_t kc = fc_min64(FC_DENSE_KB, ke - k0);
     for (int64_t j0 = 0; j0 < qc; j0 += nr) {
       const int64_t n = fc_min64(nr, qc - j0);
       for (int64_t i0 = r0; i0 < r1; i0 += mr) {
@@ -141,10 +187,16 @@ static void LOCAL(dense_rows)(LOCAL(igemm_entry) uk, const T *a, int64_t R, int6
         for (int64_t i = 0; i < mr; i++) rows[i] = a + fc_min64(i0 + i, R - 1) * a_rstride;
         uk.fn(1, (size_t)kc, rows, (size_t)(k0 * a_pstride), (size_t)a_pstride, &never,
               bpack + k0 * ld + j0 * kc, c + (i0 - r0) * ldc + j0, (size_t)ldc,
-              (size_t)fc_min64(mr, r1 - i0), (size_t)n, NULL, k0 > 0 ? FC_GEMM_ACCUMULATE : 0u);
+              (size_t)fc_min64(mr, r1 - i0), (size_t)n, NULL, k0 > kb ? FC_GEMM_ACCUMULATE : 0u);
       }
     }
   }
+}
+
+static void LOCAL(dense_rows)(LOCAL(igemm_entry) uk, const T *a, int64_t R, int64_t a_rstride,
+                              int64_t a_pstride, int64_t r0, int64_t r1, int64_t K,
+                              const T *bpack, int64_t qc, T *c, int64_t ldc) {
+  LOCAL(dense_rows_over)(uk, a, R, a_rstride, a_pstride, r0, r1, 0, K, bpack, qc, c, ldc);
 }
 
 /* dense_gemm's tasks: `tasks` groups of row tiles over one chunk of qc
@@ -196,7 +248,7 @@ static void LOCAL(dense_gemm_groups)(void *arg, int tid, int64_t t0, int64_t t1)
  * its tiles; it also stores its own rows of a transposed result. So a region
  * has no barrier inside: a worker that sleeps between regions wakes once per
  * product, not per phase. */
-static int LOCAL(dense_gemm_plan)(int64_t R, int64_t Q, int64_t K, int direct,
+static int LOCAL(dense_gemm_plan)(int64_t R, int64_t Q, int64_t K, int direct, int forward,
                                   const fc_ukernel_table *tab, fc_plan *pl) {
   fc_plan_init(pl, tab);
   int tuned;
@@ -232,6 +284,19 @@ static int LOCAL(dense_gemm_plan)(int64_t R, int64_t Q, int64_t K, int direct,
   pl->threads = nthreads;
   pl->flags = (tuned ? FC_PLAN_TUNED_TILE : 0u) | (direct ? 0u : FC_PLAN_TRANSPOSED_OUT);
   pl->scratch_bytes = fc_sat_mul(fc_sat_add(bsize, direct ? 0 : tmp), (int64_t)sizeof(T));
+  /* the forward product over owned feature ranges (above): one column chunk,
+   * one task per thread, and the later ranges' block sums kept apart (at most
+   * FC_SCRATCH_KEEP of them: they are added back from cache) */
+  if (forward && Q <= QB && LOCAL(dense_owned_fits)(K, nthreads)) {
+    const int64_t later = fc_ceil_div(K, FC_DENSE_KB) - LOCAL(dense_owned_row)(K, nthreads, 1) / FC_DENSE_KB;
+    const int64_t parts = fc_sat_mul(fc_sat_mul(later, rtiles * mr), qpanels_max * nr);
+    if (fc_sat_mul(parts, (int64_t)sizeof(T)) <= (int64_t)FC_SCRATCH_KEEP) {
+      pl->flags |= FC_PLAN_OWNED_ROWS;
+      pl->tasks = nthreads;
+      pl->row_block = rtiles * mr;
+      pl->scratch_bytes = fc_sat_mul(fc_sat_add(fc_sat_add(bsize, tmp), parts), (int64_t)sizeof(T));
+    }
+  }
   return FC_OK;
 }
 
@@ -244,7 +309,7 @@ static int LOCAL(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_
    * input products): the transposing store of dense_gemm_groups takes only that */
   if (!direct && c_is != 1) return FC_EINVAL;
   fc_plan pl;
-  const int st = LOCAL(dense_gemm_plan)(R, Q, K, direct, tab, &pl);
+  const int st = LOCAL(dense_gemm_plan)(R, Q, K, direct, 0, tab, &pl);
   if (st != FC_OK) return st;
   const LOCAL(igemm_entry) uk = tab->TABLE(igemm)[pl.variant];
   const int64_t mr = pl.mr, nr = pl.nr, QB = 8 * nr, rtiles = fc_ceil_div(R, mr);
@@ -362,7 +427,68 @@ static int LOCAL(dense_plan_for)(int64_t n, int64_t k, int64_t m, const fc_ukern
     return FC_OK;
   }
   if (n <= FC_DENSE_GEMV_MAX_BATCH) return LOCAL(dense_gemv_plan)(n, k, m, tab, pl);
-  return LOCAL(dense_gemm_plan)(m, n, k, 0, tab, pl);
+  return LOCAL(dense_gemm_plan)(m, n, k, 0, 1, tab, pl);
+}
+
+/* The forward product over owned feature ranges (the comment at
+ * FC_DENSE_OWN_ROWS): task t packs its range's depth blocks of x and sums them
+ * over every unit, range 0 into cbuf, a later range's blocks each into its own
+ * slice of parts. */
+typedef struct {
+  LOCAL(igemm_entry) uk;
+  const T *w, *x;
+  T *bpack, *cbuf, *parts;
+  int64_t n, k, m, ld, rows, team;
+} LOCAL(dense_owned_ctx);
+
+static void LOCAL(dense_owned_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
+  (void)tid;
+  const LOCAL(dense_owned_ctx) *c = arg;
+  const int64_t nr = (int64_t)c->uk.nr, first = LOCAL(dense_owned_row)(c->k, (int)c->team, 1);
+  for (int64_t t = t0; t < t1; t++) {
+    const int64_t kb = LOCAL(dense_owned_row)(c->k, (int)c->team, (int)t);
+    const int64_t ke = LOCAL(dense_owned_row)(c->k, (int)c->team, (int)t + 1);
+    LOCAL(dense_pack_blocks)(c->x, 1, c->k, c->k, 0, c->n, nr, c->bpack, kb / FC_DENSE_KB,
+                             fc_ceil_div(ke, FC_DENSE_KB));
+    if (t == 0) {
+      LOCAL(dense_rows_over)(c->uk, c->w, c->m, 1, c->m, 0, c->m, 0, ke, c->bpack, c->n, c->cbuf, c->ld);
+      continue;
+    }
+    for (int64_t k0 = kb; k0 < ke; k0 += FC_DENSE_KB)
+      LOCAL(dense_rows_over)(c->uk, c->w, c->m, 1, c->m, 0, c->m, k0, fc_min64(ke, k0 + FC_DENSE_KB),
+                             c->bpack, c->n, c->parts + (k0 - first) / FC_DENSE_KB * c->rows * c->ld,
+                             c->ld);
+  }
+}
+
+/* y (n x m) = x @ w + bias by the plan's owned ranges (FC_PLAN_OWNED_ROWS). */
+static int LOCAL(dense_owned)(int64_t n, int64_t k, int64_t m, const T *x, const T *w,
+                              const T *bias, T *y, const fc_plan *pl) {
+  const LOCAL(igemm_entry) uk = fc_table()->TABLE(igemm)[pl->variant];
+  const int64_t nr = pl->nr, ld = fc_ceil_div(n, nr) * nr, rows = pl->row_block;
+  const int64_t first = LOCAL(dense_owned_row)(k, pl->threads, 1);
+  const int64_t later = fc_ceil_div(k, FC_DENSE_KB) - first / FC_DENSE_KB;
+  /* sizes: checked by the plan (its scratch_bytes is this block's) */
+  const int64_t bsize = k * ld, csize = rows * ld;
+  T *block = fc_scratch_take((size_t)(bsize + csize + later * csize) * sizeof(T));
+  if (!block) return FC_ENOMEM;
+  LOCAL(dense_owned_ctx) c = {uk, w, x, block, block + bsize, block + bsize + csize, n, k, m, ld,
+                              rows, pl->threads};
+  const int r = fc_parallel_for(pl->threads, pl->threads, 0, LOCAL(dense_owned_tasks), &c);
+  if (r == FC_OK) {
+    /* the later blocks' sums added in block order, as FC_GEMM_ACCUMULATE adds them */
+    for (int64_t b = 0; b < later; b++) {
+      const T *part = c.parts + b * csize;
+      for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) c.cbuf[i * ld + j] += part[i * ld + j];
+    }
+    LOCAL(transpose)(c.cbuf, ld, y, m, n, m);
+    if (bias)
+      for (int64_t j = 0; j < n; j++)
+        for (int64_t i = 0; i < m; i++) y[j * m + i] += bias[i];
+  }
+  fc_scratch_give(block);
+  return r;
 }
 
 int DENSE_PLAN(int64_t n, int64_t k, int64_t m, fc_plan *plan) {
@@ -384,6 +510,7 @@ int DENSE(int64_t n, int64_t k, int64_t m, const T *x, const T *w, const T *bias
   const int st = LOCAL(dense_plan_for)(n, k, m, fc_table(), &pl);
   if (st != FC_OK || fc_record_plan(&pl)) return st;
   if (pl.algorithm == fc_alg_dense_gemv) return LOCAL(dense_gemv)(n, k, m, x, w, bias, y);
+  if (pl.flags & FC_PLAN_OWNED_ROWS) return LOCAL(dense_owned)(n, k, m, x, w, bias, y, &pl);
   /* rows = units (w read in place, a column at a time), cols = batch */
   return LOCAL(dense_gemm)(m, n, k, w, 1, m, x, 1, k, y, 1, m, bias);
 }
@@ -455,6 +582,11 @@ static int LOCAL(dense_adam_plan)(int64_t n, int64_t k, int64_t m, int with_gx,
   /* the gx part: the GEMM's block of gx^T, or w's block transposed (gx by gy's terms) */
   const int64_t per_thread = fc_sat_add(with_gx ? fc_max64(G * npx, FC_DENSE_KB * G) : 0, G * npw);
   pl->scratch_bytes = fc_sat_mul(fc_sat_add(packs, fc_sat_mul(pl->threads, per_thread)), (int64_t)sizeof(T));
+  /* the forward's owned feature ranges, where its plan has them on as many threads */
+  fc_plan fwd;
+  if (LOCAL(dense_plan_for)(n, k, m, tab, &fwd) == FC_OK && (fwd.flags & FC_PLAN_OWNED_ROWS) &&
+      fwd.threads == pl->threads)
+    pl->flags |= FC_PLAN_OWNED_ROWS;
   return FC_OK;
 }
 
@@ -473,11 +605,11 @@ int DENSE_BACKWARD_PLAN(int64_t n, int64_t k, int64_t m, fc_dense_product produc
     plan->algorithm = fc_alg_nothing; /* zeros, where anything is written */
     st = FC_OK;
   } else if (product == FC_DENSE_GRAD_X) { /* as dense_backward calls dense_gemm */
-    st = LOCAL(dense_gemm_plan)(k, n, m, k == 1, tab, plan);
+    st = LOCAL(dense_gemm_plan)(k, n, m, k == 1, 0, tab, plan);
   } else if (LOCAL(dense_gw_transposed)(tab, k, m)) {
-    st = LOCAL(dense_gemm_plan)(m, k, n, m == 1, tab, plan);
+    st = LOCAL(dense_gemm_plan)(m, k, n, m == 1, 0, tab, plan);
   } else {
-    st = LOCAL(dense_gemm_plan)(k, m, n, 1, tab, plan);
+    st = LOCAL(dense_gemm_plan)(k, m, n, 1, 0, tab, plan);
   }
   fc_plan_name(plan);
   return st;
@@ -564,6 +696,7 @@ typedef struct {
   T *gx, *gw, *scratch; /* per thread: the gx part (if any), then G * npw */
   int64_t n, k, m, G, npx, npw, per_thread, gx_part;
   const LOCAL(dense_terms) *terms; /* gy's nonzero terms, if gx goes by them */
+  int64_t team; /* the threads, for the owned ranges */
 } LOCAL(dense_adam_ctx);
 
 /* Group t: rows [t G, t G + G) of gx^T and of the kernel gradient, and Adam's
@@ -588,6 +721,16 @@ static void LOCAL(dense_adam_groups)(void *arg, int tid, int64_t t0, int64_t t1)
   const LOCAL(dense_adam_ctx) *c = arg;
   T *cx = c->scratch + (int64_t)tid * c->per_thread, *cw = cx + c->gx_part;
   for (int64_t t = t0; t < t1; t++) LOCAL(dense_adam_group)(c, t, cx, cw);
+}
+
+/* The owned ranges' tasks (FC_PLAN_OWNED_ROWS): task r, the groups of the
+ * features the forward gave thread r. */
+static void LOCAL(dense_adam_owned)(void *arg, int tid, int64_t r0, int64_t r1) {
+  const LOCAL(dense_adam_ctx) *c = arg;
+  const int team = (int)c->team;
+  for (int64_t r = r0; r < r1; r++)
+    LOCAL(dense_adam_groups)(arg, tid, LOCAL(dense_owned_row)(c->k, team, (int)r) / c->G,
+                             fc_ceil_div(LOCAL(dense_owned_row)(c->k, team, (int)r + 1), c->G));
 }
 
 /* The backward pass and Adam's step in one sweep over the kernel's rows
@@ -655,8 +798,10 @@ int DENSE_BACKWARD_ADAM(int64_t n, int64_t k, int64_t m, const T *gy, const T *x
   else if (gx) LOCAL(dense_pack_all)(gy, 1, m, m, 0, n, nrx, bx);
   LOCAL(dense_pack_all)(gy, m, 1, n, 0, m, nrw, bw);
   LOCAL(dense_adam_ctx) c = {&adam, ux, uw, x, w, bx, bw, gy, gx, gw, scratch, n, k, m, G, npx,
-                             npw, per_thread, gx_part, by_terms ? &terms : NULL};
-  const int r = fc_parallel_for(nthreads, pl.tasks, 1, LOCAL(dense_adam_groups), &c);
+                             npw, per_thread, gx_part, by_terms ? &terms : NULL, nthreads};
+  const int r = pl.flags & FC_PLAN_OWNED_ROWS
+                    ? fc_parallel_for(nthreads, nthreads, 0, LOCAL(dense_adam_owned), &c)
+                    : fc_parallel_for(nthreads, pl.tasks, 1, LOCAL(dense_adam_groups), &c);
   free(bx), free(bw), free(scratch), free(terms.idx), free(terms.val), free(terms.start);
   return r;
 }

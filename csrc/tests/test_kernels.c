@@ -106,8 +106,10 @@ static int64_t pool_out(int64_t n, int64_t k, int64_t s, int64_t d, int64_t pad,
   }                                                                                             \
   /* dense products and the fused Adam step against plain double loops */                      \
   static void dtype##_dense_case(const char *isa, int64_t caseno) {                             \
-    /* a fifth of the cases with more units than a depth block (256) */                        \
-    const int64_t n = rnd(1, 40), k = rnd(1, 300), m = rnd(0, 4) ? rnd(1, 70) : rnd(250, 600);  \
+    /* a fifth of the cases with more units than a depth block (256); a tenth with features */ \
+    /* enough for the forward's and the sweep's owned ranges at two threads (1,536 up) */       \
+    const int64_t n = rnd(1, 40), k = rnd(0, 9) ? rnd(1, 300) : rnd(1536, 3200);                \
+    const int64_t m = rnd(0, 4) ? rnd(1, 70) : rnd(250, 600);                                   \
     T *x = malloc(sizeof(T) * n * k), *w = malloc(sizeof(T) * k * m), *b = malloc(sizeof(T) * m); \
     T *y = malloc(sizeof(T) * n * m), *gy = malloc(sizeof(T) * n * m);                          \
     T *gx = malloc(sizeof(T) * n * k), *gw = malloc(sizeof(T) * k * m);                         \
@@ -148,6 +150,15 @@ static int64_t pool_out(int64_t n, int64_t k, int64_t s, int64_t d, int64_t pad,
          !memcmp(row, y + (n - 1) * m, sizeof(T) * m);                                          \
     free(row);                                                                                  \
     check(ok, #dtype " dense row alone equals its row in the batch", isa, caseno);               \
+    /* and the batch on one thread has the same bits (two threads or more may share the */      \
+    /* features out in owned ranges: the same block sums, added in the same order) */           \
+    T *y1 = malloc(sizeof(T) * n * m);                                                          \
+    const int team = fc_get_num_threads();                                                      \
+    fc_set_num_threads(1);                                                                      \
+    ok = fc_##dtype##_dense(n, k, m, x, w, b, y1) == FC_OK && !memcmp(y1, y, sizeof(T) * n * m); \
+    fc_set_num_threads(team);                                                                   \
+    free(y1);                                                                                   \
+    check(ok, #dtype " dense on one thread has the batch's bits", isa, caseno);                 \
     /* the fused step equals dense_backward then adam_update, bit for bit; in an eighth of */  \
     /* the cases with an inf or a NaN in w, whose NaNs (0 * inf) gx must keep where gy is 0 */  \
     T *gw2 = malloc(sizeof(T) * k * m), *mo2 = calloc(k * m, sizeof(T)), *ve2 = calloc(k * m, sizeof(T)); \

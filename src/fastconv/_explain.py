@@ -295,7 +295,12 @@ def _dense(x: Any, kernel: Any, bias: Any = None, *, out: Any = None) -> Plan:
     x, kernel, _b, _y = nn._dense_forward_args(x, kernel, bias, out)
     n, (k, m) = int(np.prod(x.shape[:-1])), kernel.shape
     c = _kernels.dense_plan(n, k, m, x.dtype == np.float32)
-    return _from_c("dense", c, x.dtype, _dense_reason(c["algorithm"], n))
+    why = _dense_reason(c["algorithm"], n)
+    if "owned_rows" in c["flags"]:
+        why += (f"; the features shared out in {c['threads']} fixed ranges, one per thread (the "
+                "rows of the kernel the training sweep gives the same thread), the later ranges' "
+                "block sums added after, in order")
+    return _from_c("dense", c, x.dtype, why)
 
 
 def _dense_reason(algorithm: str, rows: int) -> str:
@@ -343,7 +348,9 @@ def _dense_backward(grad_out: Any, x: Any, kernel: Any, *, output_mask: Any = (T
         steps.append(_from_c("grad_kernel+adam", c, x.dtype,
                              "kernel rows in groups: their gradient" +
                              (" and grad_x columns" if want_x else "") +
-                             " computed and the Adam step applied while they are in cache" + gx_how))
+                             " computed and the Adam step applied while they are in cache" + gx_how +
+                             ("; each thread takes the fixed range of rows the forward product "
+                              "gave it" if "owned_rows" in c["flags"] else "")))
     else:
         for name, wanted, why in (  # in the order the driver runs them
                 ("grad_x", want_x, "grad_out times kernel^T: features x batch tiles, depth the units"),

@@ -421,8 +421,10 @@ enum {
   FC_PLAN_BATCH_PANELS = 512u,     /* igemm NHWC: pixel panels run on across images */
   FC_PLAN_BORDER_TILES = 1024u,    /* igemm NHWC 3x3 pad 1: border pixels in tiles of their own,
                                       their padding taps skipped */
-  FC_PLAN_PADDED_COPY = 2048u      /* igemm NHWC: the input's rows copied with their horizontal
+  FC_PLAN_PADDED_COPY = 2048u,     /* igemm NHWC: the input's rows copied with their horizontal
                                       padding, so one pointer serves a kernel row (merge_rows) */
+  FC_PLAN_OWNED_ROWS = 4096u       /* dense forward and backward-Adam sweep: each thread takes one
+                                      fixed range of the kernel's rows (features), the same in both */
 };
 typedef struct {
   const char *algorithm;  /* "igemm", "packed-gemm", "gemm-col2im", "rows", ... */
