@@ -94,9 +94,9 @@ static void LOCAL(dense_adam_rows)(const LOCAL(dense_adam) *o, int64_t ld, int64
  * half of the lines a thread writes in the sweep were read by the other thread
  * in the forward, and each such write first takes the line back from the other
  * core's cache. Where the two cores share an L3 that costs a little; where
- * they do not (a virtual machine's two vCPUs on different core complexes, which
- * the lecture's VMs were for minutes at a time: a cache-line round trip of
- * 340-370 ns instead of 55-75), it made the sweep's Adam part seven times
+ * they do not (a virtual machine's two vCPUs on different core complexes, as
+ * a 2-vCPU benchmark VM's were for minutes at a time: a cache-line round trip
+ * of 330-380 ns instead of 50-80), it made the sweep's Adam part seven times
  * slower and the lecture's training step 2.3 ms at 2 threads, against 1.7 ms
  * at 1 (AMD EPYC Zen 4). So both products give each thread the same fixed
  * range of features: the sweep's row groups of the range, and in the forward
