@@ -116,6 +116,11 @@ static int64_t LOCAL(dense_owned_row)(int64_t k, int team, int t) {
   return fc_min64(k, fc_ceil_div(k, FC_DENSE_OWN_ROWS) * t / team * FC_DENSE_OWN_ROWS);
 }
 
+/* The depth blocks of the ranges after the first: summed apart in the forward. */
+static int64_t LOCAL(dense_owned_later_blocks)(int64_t k, int team) {
+  return fc_ceil_div(k, FC_DENSE_KB) - LOCAL(dense_owned_row)(k, team, 1) / FC_DENSE_KB;
+}
+
 /* Whether k features share out among team threads in such ranges, none of
  * them more than 1/8 over an even share (the lecture's 4,732: 2,304 and 2,428;
  * 2,000 would be 768 and 1,232, and fall back to the shared-out products). */
@@ -199,6 +204,19 @@ static void LOCAL(dense_rows)(LOCAL(igemm_entry) uk, const T *a, int64_t R, int6
   LOCAL(dense_rows_over)(uk, a, R, a_rstride, a_pstride, r0, r1, 0, K, bpack, qc, c, ldc);
 }
 
+/* Rows [r0, r1) of C^T (cbuf at row r0, rows ld apart, qc columns) stored
+ * transposed into columns r0..r1 of c (row j at c + j * c_js), then the bias
+ * added (the same one addition per element). */
+static void LOCAL(dense_store_transposed)(const T *cbuf, int64_t ld, T *c, int64_t c_js, int64_t qc,
+                                          int64_t r0, int64_t r1, const T *bias) {
+  LOCAL(transpose)(cbuf, ld, c + r0, c_js, qc, r1 - r0);
+  if (bias)
+    for (int64_t j = 0; j < qc; j++) {
+      T *dst = c + j * c_js;
+      for (int64_t i = r0; i < r1; i++) dst[i] += bias[i];
+    }
+}
+
 /* dense_gemm's tasks: `tasks` groups of row tiles over one chunk of qc
  * columns, task t the tiles [t rtiles / tasks, (t + 1) rtiles / tasks). */
 typedef struct {
@@ -227,14 +245,9 @@ static void LOCAL(dense_gemm_groups)(void *arg, int tid, int64_t t0, int64_t t1)
     }
     LOCAL(dense_rows)(g->uk, g->a, g->R, g->a_rstride, g->a_pstride, r0, r1, g->K, g->bpack, qc,
                       g->cbuf + r0 * ld, ld);
-    /* this group's rows of C^T -> c (c_is == 1: dense_gemm), then the bias (the same one
-     * addition per element) */
-    LOCAL(transpose)(g->cbuf + r0 * ld, ld, g->c + q0 * g->c_js + r0, g->c_js, qc, r1 - r0);
-    if (g->bias)
-      for (int64_t j = 0; j < qc; j++) {
-        T *dst = g->c + (q0 + j) * g->c_js;
-        for (int64_t i = r0; i < r1; i++) dst[i] += g->bias[i];
-      }
+    /* this group's rows of C^T -> c (c_is == 1: dense_gemm), then the bias */
+    LOCAL(dense_store_transposed)(g->cbuf + r0 * ld, ld, g->c + q0 * g->c_js, g->c_js, qc, r0, r1,
+                                  g->bias);
   }
 }
 
@@ -288,7 +301,7 @@ static int LOCAL(dense_gemm_plan)(int64_t R, int64_t Q, int64_t K, int direct, i
    * one task per thread, and the later ranges' block sums kept apart (at most
    * FC_SCRATCH_KEEP of them: they are added back from cache) */
   if (forward && Q <= QB && LOCAL(dense_owned_fits)(K, nthreads)) {
-    const int64_t later = fc_ceil_div(K, FC_DENSE_KB) - LOCAL(dense_owned_row)(K, nthreads, 1) / FC_DENSE_KB;
+    const int64_t later = LOCAL(dense_owned_later_blocks)(K, nthreads);
     const int64_t parts = fc_sat_mul(fc_sat_mul(later, rtiles * mr), qpanels_max * nr);
     if (fc_sat_mul(parts, (int64_t)sizeof(T)) <= (int64_t)FC_SCRATCH_KEEP) {
       pl->flags |= FC_PLAN_OWNED_ROWS;
@@ -438,16 +451,17 @@ typedef struct {
   LOCAL(igemm_entry) uk;
   const T *w, *x;
   T *bpack, *cbuf, *parts;
-  int64_t n, k, m, ld, rows, team;
+  int64_t n, k, m, ld, rows;
+  int team;
 } LOCAL(dense_owned_ctx);
 
 static void LOCAL(dense_owned_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
   (void)tid;
   const LOCAL(dense_owned_ctx) *c = arg;
-  const int64_t nr = (int64_t)c->uk.nr, first = LOCAL(dense_owned_row)(c->k, (int)c->team, 1);
+  const int64_t nr = (int64_t)c->uk.nr, first = LOCAL(dense_owned_row)(c->k, c->team, 1);
   for (int64_t t = t0; t < t1; t++) {
-    const int64_t kb = LOCAL(dense_owned_row)(c->k, (int)c->team, (int)t);
-    const int64_t ke = LOCAL(dense_owned_row)(c->k, (int)c->team, (int)t + 1);
+    const int64_t kb = LOCAL(dense_owned_row)(c->k, c->team, (int)t);
+    const int64_t ke = LOCAL(dense_owned_row)(c->k, c->team, (int)t + 1);
     LOCAL(dense_pack_blocks)(c->x, 1, c->k, c->k, 0, c->n, nr, c->bpack, kb / FC_DENSE_KB,
                              fc_ceil_div(ke, FC_DENSE_KB));
     if (t == 0) {
@@ -466,8 +480,7 @@ static int LOCAL(dense_owned)(int64_t n, int64_t k, int64_t m, const T *x, const
                               const T *bias, T *y, const fc_plan *pl) {
   const LOCAL(igemm_entry) uk = fc_table()->TABLE(igemm)[pl->variant];
   const int64_t nr = pl->nr, ld = fc_ceil_div(n, nr) * nr, rows = pl->row_block;
-  const int64_t first = LOCAL(dense_owned_row)(k, pl->threads, 1);
-  const int64_t later = fc_ceil_div(k, FC_DENSE_KB) - first / FC_DENSE_KB;
+  const int64_t later = LOCAL(dense_owned_later_blocks)(k, pl->threads);
   /* sizes: checked by the plan (its scratch_bytes is this block's) */
   const int64_t bsize = k * ld, csize = rows * ld;
   T *block = fc_scratch_take((size_t)(bsize + csize + later * csize) * sizeof(T));
@@ -482,10 +495,7 @@ static int LOCAL(dense_owned)(int64_t n, int64_t k, int64_t m, const T *x, const
       for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++) c.cbuf[i * ld + j] += part[i * ld + j];
     }
-    LOCAL(transpose)(c.cbuf, ld, y, m, n, m);
-    if (bias)
-      for (int64_t j = 0; j < n; j++)
-        for (int64_t i = 0; i < m; i++) y[j * m + i] += bias[i];
+    LOCAL(dense_store_transposed)(c.cbuf, ld, y, m, n, 0, m, bias);
   }
   fc_scratch_give(block);
   return r;
@@ -696,7 +706,7 @@ typedef struct {
   T *gx, *gw, *scratch; /* per thread: the gx part (if any), then G * npw */
   int64_t n, k, m, G, npx, npw, per_thread, gx_part;
   const LOCAL(dense_terms) *terms; /* gy's nonzero terms, if gx goes by them */
-  int64_t team; /* the threads, for the owned ranges */
+  int team; /* the threads, for the owned ranges */
 } LOCAL(dense_adam_ctx);
 
 /* Group t: rows [t G, t G + G) of gx^T and of the kernel gradient, and Adam's
@@ -727,10 +737,9 @@ static void LOCAL(dense_adam_groups)(void *arg, int tid, int64_t t0, int64_t t1)
  * features the forward gave thread r. */
 static void LOCAL(dense_adam_owned)(void *arg, int tid, int64_t r0, int64_t r1) {
   const LOCAL(dense_adam_ctx) *c = arg;
-  const int team = (int)c->team;
   for (int64_t r = r0; r < r1; r++)
-    LOCAL(dense_adam_groups)(arg, tid, LOCAL(dense_owned_row)(c->k, team, (int)r) / c->G,
-                             fc_ceil_div(LOCAL(dense_owned_row)(c->k, team, (int)r + 1), c->G));
+    LOCAL(dense_adam_groups)(arg, tid, LOCAL(dense_owned_row)(c->k, c->team, (int)r) / c->G,
+                             fc_ceil_div(LOCAL(dense_owned_row)(c->k, c->team, (int)r + 1), c->G));
 }
 
 /* The backward pass and Adam's step in one sweep over the kernel's rows
