@@ -95,3 +95,65 @@ def test_set_num_threads_while_other_threads_compute(rng, restore_threads):
     # the race must really have happened: the thread count changed during most calls
     assert raced[0] > calls // 2, f"only {raced[0]} of {calls} calls saw set_num_threads run meanwhile"
     assert fastconv.get_num_threads() >= 1
+
+
+@pytest.mark.parametrize("spin_ns", [0, 50_000])
+def test_pool_wake_while_other_threads_compute(rng, restore_threads, spin_ns):
+    """The training loop's hint between steps (an empty region that wakes the
+    workers) from one Python thread while others compute, the thread count
+    changing, the workers spinning or not: no hang, and every result is the
+    serial one."""
+    from fastconv import _kernels
+    jobs = [j for j in _jobs(rng) if j[2]]  # the exact ones
+    fastconv.set_num_threads(1)
+    serial = {name: _as_tuple(call()) for name, call, _, _ in jobs}
+    old_spin = _kernels.pool_spin_ns(spin_ns)
+    stop, failures, hints = threading.Event(), [], [0]
+
+    def hint():
+        i = 0
+        while not stop.is_set():
+            if i % 50 == 0:
+                fastconv.set_num_threads(THREAD_COUNTS[i // 50 % len(THREAD_COUNTS)])
+            _kernels.pool_wake()
+            hints[0] += 1
+            i += 1
+
+    def work():
+        try:
+            for _ in range(3):
+                for name, call, _, _ in jobs:
+                    for g, want in zip(_as_tuple(call()), serial[name]):
+                        assert g.tobytes() == want.tobytes(), f"{name}: differs from the serial result"
+        except BaseException as err:
+            failures.append(err)
+
+    try:
+        hinter = threading.Thread(target=hint)
+        workers = [threading.Thread(target=work) for _ in range(2)]
+        hinter.start()
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join(timeout=120)
+        stop.set()
+        hinter.join(timeout=60)
+        assert not hinter.is_alive() and not any(t.is_alive() for t in workers), "a thread hung"
+    finally:
+        stop.set()
+        _kernels.pool_spin_ns(old_spin)
+    if failures:
+        raise failures[0]
+    assert hints[0] > 100, f"only {hints[0]} hints were given"
+
+
+def test_pool_wake_starts_no_threads():
+    """A hint before any threaded call (or at one thread) starts no workers."""
+    import subprocess
+    import sys
+    code = ("import fastconv\nfrom fastconv import _kernels\nfastconv.set_num_threads(2)\n"
+            "_kernels.pool_wake()\nassert _kernels.pool_workers() == 0, _kernels.pool_workers()\n"
+            "fastconv.set_num_threads(1)\n_kernels.pool_wake()\nassert _kernels.pool_workers() == 0\n"
+            "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

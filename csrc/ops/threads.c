@@ -422,6 +422,20 @@ int fc_parallel(int team, fc_region_fn fn, void *ctx) {
 
 int fc_pool_workers(void) { return pool.started; }
 
+static void fc_noop_share(void *ctx, int tid, int team) {
+  (void)ctx, (void)tid, (void)team;
+}
+
+/* An empty region: a sleeping worker is woken by it (and finds its share
+ * already taken by the caller, which does not wait for the wake-up), a
+ * spinning one claims it and spins anew. Workers that do not spin would only
+ * fall asleep again. */
+void fc_pool_wake(void) {
+  const int team = fc_get_num_threads();
+  if (team > 1 && !fc_in_region && pool.started > 0 && atomic_load(&fc_spin_ns) > 0)
+    (void)fc_parallel(team, fc_noop_share, NULL);
+}
+
 #else /* no threads: every region runs on the caller */
 
 int64_t fc_pool_spin_ns(int64_t ns) {
@@ -436,6 +450,8 @@ int fc_parallel(int team, fc_region_fn fn, void *ctx) {
 }
 
 int fc_pool_workers(void) { return 0; }
+
+void fc_pool_wake(void) {}
 
 #endif
 

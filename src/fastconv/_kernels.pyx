@@ -811,6 +811,14 @@ def pool_workers():
     return fc_pool_workers()
 
 
+def pool_wake():
+    """Tells the pool a threaded call is coming soon: sleeping workers wake and spin
+    (the training loop calls it as a step ends, so the next step's first region
+    does not wait for a wake-up); returns at once."""
+    with nogil:
+        fc_pool_wake()
+
+
 def pool_spin_ns(int64_t ns=-1):
     """How long idle workers spin before they sleep, in ns; ns >= 0 sets it. Returns the old value."""
     return fc_pool_spin_ns(ns)

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from . import _batches, _inference, _training, losses, optimizers
+from . import _batches, _inference, _training, losses, nn, optimizers
 from . import layers as layers_mod
 from ._bounded import (
     NPY_HEADER_MAX,
@@ -707,6 +707,11 @@ class Sequential:
         for step, (xb, yb, wb) in enumerate(batches):
             hooks.on_train_batch_begin(step)
             loss, probs, right = self._train_step(xb, yb, guard, wb)
+            # the pool's workers would fall asleep during the Python between steps
+            # (the metrics, the callbacks, the next batch's gather: longer than
+            # their spin) and the next step's first region would wait for a
+            # wake-up; this restarts their spin now
+            nn._pool_wake()  # type: ignore[attr-defined]
             seen += len(xb)
             total_loss += loss * len(xb)
             logs = {"loss": total_loss / seen}

@@ -1098,6 +1098,13 @@ def _adam_update_many(ps: list[np.ndarray], gs: list[Any], states: list[list[np.
     return _nnfront.adam_update_many(ps, gs, states, alpha, beta_1, beta_2, epsilon)  # type: ignore[no-any-return]
 
 
+def _pool_wake() -> None:
+    """Tells the thread pool a threaded call is coming soon (``fit`` as each step
+    ends): its sleeping workers wake and spin, so the next step's first region
+    does not wait for a wake-up. Returns at once."""
+    _kernels.pool_wake()
+
+
 def _same_padding(n: int, k: int, s: int, d: int, op: str) -> tuple[int, int, int]:
     """TensorFlow's 'same' padding of an axis of n: (pad before, total pad, output size)."""
     return _kernels.same_padding(n, k, s, d, op)

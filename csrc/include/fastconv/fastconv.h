@@ -530,6 +530,11 @@ int fc_pool_workers(void);      /* worker threads started in this process */
  * sleeps, in ns (default 50,000); ns >= 0 sets it, any ns returns the
  * previous value. */
 int64_t fc_pool_spin_ns(int64_t ns);
+/* Tells the pool a region is coming soon (a training loop between steps):
+ * workers asleep are woken to spin again, and spinning ones start their spin
+ * time anew, so the next region does not wait for a wake-up. Nothing runs;
+ * the caller does not wait. No effect at one thread. */
+void fc_pool_wake(void);
 /* Estimated single-thread run time under which a call stays serial (default
  * 50,000 ns); ns >= 0 sets it, any ns returns the previous value. Tests set 0
  * so that small shapes take the threaded paths too. */
