@@ -5,6 +5,8 @@ output directly in one order), within rounding where it does (conv2d_backward's
 weight gradient sums per-thread shares)."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -12,6 +14,7 @@ import numpy as np
 import pytest
 
 import fastconv
+from fastconv import _kernels
 from reference import assert_close
 
 THREAD_COUNTS = (1, 2, 3, 4, 1, 8, 2)
@@ -103,7 +106,6 @@ def test_pool_wake_while_other_threads_compute(rng, restore_threads, spin_ns):
     workers) from one Python thread while others compute, the thread count
     changing, the workers spinning or not: no hang, and every result is the
     serial one."""
-    from fastconv import _kernels
     jobs = [j for j in _jobs(rng) if j[2]]  # the exact ones
     fastconv.set_num_threads(1)
     serial = {name: _as_tuple(call()) for name, call, _, _ in jobs}
@@ -149,8 +151,6 @@ def test_pool_wake_while_other_threads_compute(rng, restore_threads, spin_ns):
 
 def test_pool_wake_starts_no_threads():
     """A hint before any threaded call (or at one thread) starts no workers."""
-    import subprocess
-    import sys
     code = ("import fastconv\nfrom fastconv import _kernels\nfastconv.set_num_threads(2)\n"
             "_kernels.pool_wake()\nassert _kernels.pool_workers() == 0, _kernels.pool_workers()\n"
             "fastconv.set_num_threads(1)\n_kernels.pool_wake()\nassert _kernels.pool_workers() == 0\n"
