@@ -813,6 +813,20 @@ static void chunks_case(void) {
   chunks_ctx d = {{0}, 0, 7, 0};
   check(fc_run_chunks(3, 10, chunk_mark, &d) == FC_ENOMEM, "run_chunks returns a failure", "any", 0);
   check(fc_run_chunks(3, 0, chunk_mark, &d) == FC_OK, "run_chunks of no chunks", "any", 0);
+  /* the pool's hint, workers spinning or asleep, then a region as before */
+  const int64_t spin = fc_pool_spin_ns(0);
+  for (int round = 0; round < 2; round++) {
+    fc_pool_wake();
+    fc_pool_spin_ns(spin);
+    fc_pool_wake();
+    fc_pool_wake();
+    chunks_ctx e = {{0}, 0, -1, 0};
+    int ok = fc_run_chunks(3, 10, chunk_mark, &e) == FC_OK;
+    for (int i = 0; i < 10; i++) ok &= e.ran[i] == 1;
+    check(ok && !e.wrong_tid, "a region after pool_wake runs each chunk once", "any", 0);
+    fc_pool_spin_ns(0);
+  }
+  fc_pool_spin_ns(spin);
 }
 
 int main(int argc, char **argv) {
@@ -840,6 +854,7 @@ int main(int argc, char **argv) {
         f32_ndimage_case(name, i), f64_ndimage_case(name, i);
         f32_dense_case(name, i), f64_dense_case(name, i);
         f32_chain_case(name, i), f64_chain_case(name, i);
+        if (i % 2) fc_pool_wake(); /* the training loop's hint between regions */
       }
     }
     /* invalid parameters are refused, never dereferenced */
