@@ -210,6 +210,22 @@ def test_on_batch_begin_and_end_are_the_aliases_of_the_train_batch_hooks():
                          ("end", 1, ["accuracy", "loss"]), ("begin", 2, {}), ("end", 2, ["accuracy", "loss"])]
 
 
+def test_batch_hooks_set_on_an_instance_are_called():
+    """The batch loops leave out only hooks that are Callback's own empty ones: a
+    hook given to one instance as an attribute is called, with the logs."""
+    seen = []
+    plain, patched = cb.Callback(), cb.Callback()
+    patched.on_train_batch_end = lambda batch, logs=None: seen.append(("train", batch, sorted(logs)))
+    patched.on_test_batch_begin = lambda batch, logs=None: seen.append(("test", batch, logs))
+    patched.on_predict_batch_end = lambda batch, logs=None: seen.append(("predict", batch, sorted(logs)))
+    model = make_model()
+    model.fit(*data(6), batch_size=4, epochs=1, verbose=0, callbacks=[plain, patched])
+    model.evaluate(*data(4), batch_size=4, verbose=0, callbacks=[plain, patched])
+    model.predict(data(3)[0], batch_size=4, verbose=0, callbacks=[patched, plain])
+    assert seen == [("train", 0, ["accuracy", "loss"]), ("train", 1, ["accuracy", "loss"]), ("test", 0, {}),
+                    ("predict", 0, ["outputs"])]
+
+
 def test_evaluate_and_predict_call_their_hooks_in_keras_order():
     model = make_model()
     x, y = data(7)

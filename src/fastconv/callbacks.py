@@ -724,6 +724,22 @@ def _checked(callbacks: Any, op: str) -> list[Callback]:
     return list(callbacks)
 
 
+_BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_test_batch_begin", "on_test_batch_end",
+                "on_predict_batch_begin", "on_predict_batch_end")
+_OLDER_NAME = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+
+
+def _does_something(callback: Callback, hook: str) -> bool:
+    """Whether `callback`'s `hook` is anything but `Callback`'s empty one (for the
+    train batch hooks: the base's call of Keras' older name, itself empty), so a
+    batch loop can leave out the calls, and the logs made for them, that would
+    do nothing."""
+    if getattr(getattr(callback, hook), "__func__", None) is not getattr(Callback, hook):
+        return True
+    older = _OLDER_NAME.get(hook)
+    return older is not None and _does_something(callback, older)
+
+
 class _CallbackList:
     """The callbacks of one ``fit``, ``evaluate`` or ``predict`` call, called together
     (Keras' ``CallbackList``): a `History` added for ``fit``, model and params set,
@@ -741,10 +757,21 @@ class _CallbackList:
         for callback in self.callbacks:
             callback.set_model(model)
             callback.set_params(params)
+        # per batch hook, the callbacks whose hook does something (a training step
+        # of the lecture's model is about a millisecond: building the logs and
+        # calling empty hooks twice a step cost several microseconds of it)
+        self._batch = {hook: [c for c in self.callbacks if _does_something(c, hook)] for hook in _BATCH_HOOKS}
 
     def _each(self, hook: str, *args: Any, **kwargs: Any) -> None:
         for callback in self.callbacks:
             getattr(callback, hook)(*args, **kwargs)
+
+    def _each_batch(self, hook: str, batch: int, logs: Logs | None) -> None:
+        callbacks = self._batch[hook]
+        if callbacks:
+            made = _python_logs(logs)
+            for callback in callbacks:
+                getattr(callback, hook)(batch, logs=made)
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self._each("on_train_begin", _python_logs(logs))
@@ -759,10 +786,10 @@ class _CallbackList:
         self._each("on_epoch_end", epoch, _python_logs(logs))
 
     def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
-        self._each("on_train_batch_begin", batch, logs=_python_logs(logs))
+        self._each_batch("on_train_batch_begin", batch, logs)
 
     def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
-        self._each("on_train_batch_end", batch, logs=_python_logs(logs))
+        self._each_batch("on_train_batch_end", batch, logs)
 
     def on_test_begin(self, logs: Logs | None = None) -> None:
         self._each("on_test_begin", _python_logs(logs))
@@ -771,10 +798,10 @@ class _CallbackList:
         self._each("on_test_end", _python_logs(logs))
 
     def on_test_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
-        self._each("on_test_batch_begin", batch, logs=_python_logs(logs))
+        self._each_batch("on_test_batch_begin", batch, logs)
 
     def on_test_batch_end(self, batch: int, logs: Logs | None = None) -> None:
-        self._each("on_test_batch_end", batch, logs=_python_logs(logs))
+        self._each_batch("on_test_batch_end", batch, logs)
 
     def on_predict_begin(self, logs: Logs | None = None) -> None:
         self._each("on_predict_begin", _python_logs(logs))
@@ -783,7 +810,7 @@ class _CallbackList:
         self._each("on_predict_end", _python_logs(logs))
 
     def on_predict_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
-        self._each("on_predict_batch_begin", batch, logs=_python_logs(logs))
+        self._each_batch("on_predict_batch_begin", batch, logs)
 
     def on_predict_batch_end(self, batch: int, logs: Logs | None = None) -> None:
-        self._each("on_predict_batch_end", batch, logs=_python_logs(logs))
+        self._each_batch("on_predict_batch_end", batch, logs)
