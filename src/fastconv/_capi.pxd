@@ -46,6 +46,7 @@ cdef extern from "fastconv/fastconv.h" nogil:
         FC_INPUT_GRAD_TRANSPOSED
     int fc_f32_conv2d_input_grad(const fc_conv2d_params *p, const float *gy, const float *w, fc_input_grad_path path, float *gx)
     int fc_f64_conv2d_input_grad(const fc_conv2d_params *p, const double *gy, const double *w, fc_input_grad_path path, double *gx)
+    int fc_f32_relu(int64_t n, const float *x, float *y)
     int fc_f32_relu_backward(int64_t n, const float *gy, const float *x, float *gx)
     int fc_f64_relu_backward(int64_t n, const double *gy, const double *x, double *gx)
     int fc_f32_max_pool2d_backward(const fc_pool2d_params *p, const float *gy, const int64_t *idx, float *gx)

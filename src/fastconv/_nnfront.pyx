@@ -2,7 +2,8 @@
 """fastconv.nn's front doors: conv2d, max_pool2d, max_pool2d_backward, the
 geometry of conv2d_backward, dense and dense_backward, and the model layer's
 fused conv2d + max-pool and softmax; and the model layer's inference pass in
-one C call (ForwardPlan).
+one C call (ForwardPlan), and its training step as one sequence of C calls
+(TrainChain).
 
 Per-call cost matters for these ops as much as for the drop-ins: one 28x28
 image through the lecture's first layer (28 3x3 filters) is about 4.5 us of
@@ -957,3 +958,373 @@ cdef class ForwardPlan:
                 self.scratch is None or cnp.PyArray_SIZE(<cnp.ndarray>self.scratch) < have):
             self.scratch = buf
         return y if st == 0 else None
+
+
+# ---- the model layer's training step in one call -----------------------------------
+
+cdef enum:
+    CH_CONVPOOL = 0  # the fused conv2d + max-pool (_training.ConvPoolStep)
+    CH_DENSE = 1
+    CH_DROPOUT = 2
+    CH_RESHAPE = 3   # Flatten: the same elements
+    CH_LINEAR = 0    # activations, as _inference's codes
+    CH_RELU = 1
+    CH_SOFTMAX = 2
+
+ctypedef struct chain_step:
+    int kind, act
+    bint need_gx, use_bias
+    fc_conv2d_params p
+    fc_pool2d_params q
+    int64_t k, m, out_el, wsize
+    double rate, scale
+    uint64_t seed
+    # bound for one call: the weights, their Adam moments, the step's input
+    float *w
+    float *b
+    float *mw
+    float *vw
+    float *mb
+    float *vb
+    const float *src
+    # the buffers, in the plan's scratch: z the op's output, a the activation's
+    # (or z), gz the gradient before the activation, gx the input's gradient,
+    # gw and gb the weights' gradients (those Adam takes after the sweep)
+    float *z
+    float *a
+    float *gz
+    float *gx
+    float *gw
+    float *gb
+    uint8_t *codes
+
+
+cdef int64_t _aligned_floats(int64_t n) noexcept nogil:
+    return (n + 15) // 16 * 16  # 64-byte steps
+
+
+cdef int _chain_forward(int ns, chain_step *st, int64_t n, const float *x, float *probs) noexcept nogil:
+    cdef int i, r = 0
+    cdef chain_step *s
+    cdef const float *src = x
+    for i in range(ns):
+        s = &st[i]
+        s.src = src
+        if s.kind == CH_CONVPOOL:
+            s.p.n = s.q.n = n
+            r = fc_f32_conv2d_maxpool(&s.p, &s.q, src, s.w, s.b, s.z, s.codes)
+            if r == 0 and s.act == CH_RELU:
+                r = fc_f32_relu(n * s.out_el, s.z, s.a)
+        elif s.kind == CH_DENSE:
+            r = fc_f32_dense(n, s.k, s.m, src, s.w, s.b, s.z)
+            if r == 0 and s.act == CH_RELU:
+                r = fc_f32_relu(n * s.m, s.z, s.a)
+            elif r == 0 and s.act == CH_SOFTMAX:
+                r = fc_f32_softmax(n, s.m, s.z, probs)
+        elif s.kind == CH_DROPOUT and s.rate > 0:
+            r = fc_f32_dropout(n * s.out_el, src, s.a, s.gz, s.seed, s.rate, s.scale)
+        if r != 0:
+            return r
+        if s.kind != CH_RESHAPE and (s.kind != CH_DROPOUT or s.rate > 0):
+            src = s.a
+    return 0
+
+
+cdef int _chain_backward(int ns, chain_step *st, int64_t n, const float *g, double alpha,
+                         double beta_1, double beta_2, double epsilon) noexcept nogil:
+    """From g, the gradient of the last step's preactivation: each dense kernel
+    stepped by Adam in its sweep (fc_f32_dense_backward_adam), then Adam on the
+    other weights from the gradients the sweep left, as optimizer.apply steps them."""
+    cdef int i, r = 0
+    cdef int64_t j, e, rows
+    cdef chain_step *s
+    cdef const float *grad = g
+    for i in range(ns - 1, -1, -1):
+        s = &st[i]
+        if grad == NULL:
+            break
+        if s.kind == CH_DENSE:
+            if i < ns - 1 and s.act == CH_RELU:
+                r = fc_f32_relu_backward(n * s.m, grad, s.z, s.gz)
+                grad = s.gz
+            if r == 0:
+                r = fc_f32_dense_backward_adam(n, s.k, s.m, grad, s.src, s.w,
+                                               s.gx if s.need_gx else NULL, NULL, s.mw, s.vw,
+                                               alpha, beta_1, beta_2, epsilon)
+            if r == 0 and s.use_bias:  # NumPy's sum over axis 0: the rows added in order
+                for j in range(s.m):
+                    s.gb[j] = grad[j]
+                for rows in range(1, n):
+                    for j in range(s.m):
+                        s.gb[j] = s.gb[j] + grad[rows * s.m + j]
+            grad = s.gx if s.need_gx else NULL
+        elif s.kind == CH_DROPOUT:
+            if s.need_gx and s.rate > 0:  # grad * mask, in place: grad is a later step's gx
+                e = n * s.out_el
+                for j in range(e):
+                    (<float *>grad)[j] = grad[j] * s.gz[j]
+            elif not s.need_gx:
+                grad = NULL
+        elif s.kind == CH_RESHAPE:
+            if not s.need_gx:
+                grad = NULL
+        else:  # CH_CONVPOOL, the first step: weight gradients only
+            if s.act == CH_RELU:
+                r = fc_f32_relu_backward(n * s.out_el, grad, s.z, s.gz)
+                grad = s.gz
+            if r == 0:
+                r = fc_f32_conv2d_maxpool_backward_weight(&s.p, &s.q, s.src, grad, s.codes, s.gw,
+                                                          s.gb if s.use_bias else NULL)
+            grad = NULL
+        if r != 0:
+            return r
+    for i in range(ns):
+        s = &st[i]
+        if s.kind == CH_CONVPOOL:
+            r = fc_f32_adam_update(s.wsize, s.w, s.gw, s.mw, s.vw, alpha, beta_1, beta_2, epsilon)
+        if r == 0 and s.use_bias and (s.kind == CH_CONVPOOL or s.kind == CH_DENSE):
+            r = fc_f32_adam_update(s.m, s.b, s.gb, s.mb, s.vb, alpha, beta_1, beta_2, epsilon)
+        if r != 0:
+            return r
+    return 0
+
+
+cdef bint _weight(object a, int64_t size) noexcept:
+    """A float32 weight or moment the chain writes in place, of `size` elements."""
+    return (_float_array(a, True) == cnp.NPY_FLOAT and cnp.PyArray_SIZE(<cnp.ndarray>a) == size
+            and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a))
+
+
+cdef class TrainChain:
+    """A Sequential model's training step, float32, as one C sequence without
+    Python between the ops (``_training.Plan.train_chain``): forward through
+    the fused conv2d + max-pool, Flatten, Dense and Dropout steps, the sparse
+    softmax cross-entropy head, backward with Adam's step on each Dense kernel
+    inside its sweep, then Adam on the other weights. Each op is the entry
+    point the layer-by-layer step calls, with the same arguments, in the same
+    order, so the weights, moments, loss and outputs are its bits.
+
+    `steps` lists tuples ``(kind, act, need_gx, layer, cdims, copts, pdims,
+    popts, k, m)`` (see ``_training``); ``run(x, labels, slots, alpha, beta_1,
+    beta_2, epsilon)`` returns ``(loss terms summed, probabilities, right
+    answers, status)``, or None with nothing drawn or changed where the call
+    does not fit (arrays, labels, weights or moments not the plan's), for the
+    layer-by-layer step to take. A non-zero status means a kernel failed after
+    the first weights may have changed."""
+    cdef chain_step *steps
+    cdef int n_steps
+    cdef list layers, activations
+    cdef readonly tuple in_shape
+    cdef int64_t in_el, widest  # a sample's elements: in x, and in the widest buffer
+    cdef dict scratch  # batch size -> its scratch (bytes, aligned within)
+    cdef tuple args    # the constructor's, for copies and pickles
+
+    def __cinit__(self, list steps, tuple in_shape):
+        cdef Py_ssize_t ns = len(steps), i
+        if ns < 1 or ns > MAX_STEPS:
+            raise ValueError(f"TrainChain: 1 to {MAX_STEPS} steps, got {ns}")
+        self.steps = <chain_step *>calloc(ns, sizeof(chain_step))
+        if not self.steps:
+            raise MemoryError()
+        self.n_steps = <int>ns
+        self.layers = []
+        self.activations = []
+        self.scratch = {}
+        self.args = (steps, in_shape)
+        self.in_shape = in_shape
+        self.in_el = 1
+        for d in in_shape:
+            self.in_el *= <int64_t>d
+        self.widest = self.in_el
+        cdef chain_step *s
+        cdef int64_t el = self.in_el
+        for i in range(ns):
+            kind, act, need_gx, layer, cdims, copts, pdims, popts, k, m = steps[i]
+            s = &self.steps[i]
+            s.kind, s.act, s.need_gx = kind, act, need_gx
+            s.use_bias = bool(getattr(layer, "use_bias", False))
+            if kind == CH_CONVPOOL:
+                s.p.n, s.p.c, s.p.h, s.p.w, s.p.k, s.p.r, s.p.s, s.p.oh, s.p.ow = cdims
+                (s.p.stride_h, s.p.stride_w, s.p.dil_h, s.p.dil_w, s.p.pad_top, s.p.pad_left,
+                 s.p.groups) = copts
+                s.q.n, s.q.c, s.q.h, s.q.w, s.q.oh, s.q.ow = pdims
+                (s.q.kernel_h, s.q.kernel_w, s.q.stride_h, s.q.stride_w, s.q.dil_h, s.q.dil_w,
+                 s.q.pad_top, s.q.pad_left) = popts
+                s.p.layout = s.q.layout = FC_NHWC
+                if i != 0 or el != s.p.h * s.p.w * s.p.c:
+                    raise ValueError("TrainChain: the fused conv2d + max-pool comes first")
+                s.wsize = s.p.r * s.p.s * (s.p.c // s.p.groups) * s.p.k
+                s.m = s.p.k
+                s.out_el = s.q.oh * s.q.ow * s.q.c
+            elif kind == CH_DENSE:
+                s.k, s.m = k, m
+                if el % k:
+                    raise ValueError("TrainChain: the steps do not chain")
+                s.wsize = s.k * s.m
+                s.out_el = el // k * m
+                if el != k:
+                    raise ValueError("TrainChain: a dense step takes one row per sample")
+            else:
+                s.out_el = el
+            if act == CH_SOFTMAX and (kind != CH_DENSE or i != ns - 1):
+                raise ValueError("TrainChain: a softmax ends the chain")
+            el = s.out_el
+            self.widest = max(self.widest, el, s.k, s.wsize)
+            self.layers.append(layer)
+            self.activations.append(getattr(layer, "activation", None))
+        s = &self.steps[ns - 1]
+        if s.kind != CH_DENSE or s.act != CH_SOFTMAX:
+            raise ValueError("TrainChain: the last step is a dense softmax")
+
+    def __reduce__(self):
+        # copy.deepcopy of a model copies its plan's chains with its layers
+        return (TrainChain, self.args)
+
+    def __dealloc__(self):
+        free(self.steps)
+
+    cdef object _buffers(self, int64_t n):
+        """The scratch for batches of n: every step's buffers, carved out of one array."""
+        got = self.scratch.get(n)
+        if got is not None:
+            return got
+        cdef int64_t total = 0, i
+        for i in range(self.n_steps):
+            total += self._carve(&self.steps[i], n, NULL)
+        cdef cnp.npy_intp dims[1]
+        dims[0] = total * 4 + 64
+        buf = _empty(1, dims, cnp.NPY_UINT8)
+        if buf is None:
+            return None
+        if len(self.scratch) >= 2:
+            self.scratch.clear()
+        self.scratch[n] = buf
+        return buf
+
+    cdef int64_t _carve(self, chain_step *s, int64_t n, float *base) noexcept:
+        """The floats step s needs for batches of n; with `base`, its buffers set there."""
+        cdef int64_t used = 0, out = n * s.out_el, gin
+        cdef float *p = base
+        # z and a (the op's output and its activation's), gz (the gradient before
+        # the activation; Dropout's mask), gx (the input's gradient), gw, gb
+        cdef int64_t z = 0, a = 0, gz = 0, gx = 0, gw = 0, gb = 0, codes = 0
+        if s.kind == CH_CONVPOOL:
+            z = out
+            a = out if s.act == CH_RELU else 0
+            gz = out if s.act == CH_RELU else 0
+            gw, gb = s.wsize, (s.m if s.use_bias else 0)
+            codes = (out + 3) // 4
+        elif s.kind == CH_DENSE:
+            z = out
+            a = out if s.act == CH_RELU else 0
+            gz = out  # relu's, or the head's gradient for the last step
+            gx = n * s.k if s.need_gx else 0
+            gb = s.m if s.use_bias else 0
+        elif s.kind == CH_DROPOUT:
+            a = gz = out
+        cdef int64_t parts[7]
+        parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], parts[6] = z, a, gz, gx, gw, gb, codes
+        cdef float *at[7]
+        cdef int j
+        for j in range(7):
+            at[j] = base + used if base != NULL and parts[j] else NULL
+            used += _aligned_floats(parts[j])
+        if base != NULL:
+            s.z, s.a, s.gz, s.gx, s.gw, s.gb = at[0], at[1], at[2], at[3], at[4], at[5]
+            s.codes = <uint8_t *>at[6]
+            if s.a == NULL:
+                s.a = s.z
+        return used
+
+    def run(self, x, labels, dict slots, double alpha, double beta_1, double beta_2,
+            double epsilon):
+        cdef int ns = self.n_steps, i, r
+        if _float_array(x, True) != cnp.NPY_FLOAT or type(labels) is not cnp.ndarray:
+            return None
+        cdef cnp.ndarray xa = <cnp.ndarray>x, la = <cnp.ndarray>labels
+        if cnp.PyArray_NDIM(xa) != 1 + len(self.in_shape) or tuple(x.shape[1:]) != self.in_shape:
+            return None
+        cdef int64_t n = cnp.PyArray_DIM(xa, 0)
+        # the scratch, at most 8 buffers per step of the widest's size, within MAX_ELEMS
+        if <double>n * <double>self.widest * 8 * ns > MAX_ELEMS:
+            return None
+        if n == 0 or not cnp.PyArray_ISINTEGER(la) or cnp.PyArray_SIZE(la) != n or not (
+                cnp.PyArray_NDIM(la) == 1 or (cnp.PyArray_NDIM(la) == 2 and cnp.PyArray_DIM(la, 1) == 1)):
+            return None
+        cdef cnp.ndarray lab = <cnp.ndarray>cnp.PyArray_FROMANY(
+            la, cnp.NPY_INT64, 0, 0, cnp.NPY_ARRAY_CARRAY_RO | cnp.NPY_ARRAY_FORCECAST)
+        cdef const int64_t *lp = <const int64_t *>cnp.PyArray_DATA(lab)
+        cdef int64_t classes = self.steps[ns - 1].m, j
+        for j in range(n):
+            if lp[j] < 0 or lp[j] >= classes:
+                return None  # the layer-by-layer step words the error
+        # bind this call's steps to the weights and moments as they are now
+        cdef chain_step *s
+        cdef list keep = []
+        cdef list dropouts = []
+        for i in range(ns):
+            s = &self.steps[i]
+            layer = self.layers[i]
+            if s.kind == CH_DROPOUT:
+                s.rate = layer.rate
+                if not 0 <= s.rate < 1:
+                    return None
+                s.scale = 1.0 / (1.0 - s.rate)
+                if s.rate > 0:
+                    dropouts.append(i)
+                continue
+            if s.kind == CH_RESHAPE:
+                continue
+            if not layer.trainable or layer.activation is not self.activations[i]:
+                return None
+            weights = layer._weights
+            if len(weights) != (2 if s.use_bias else 1):
+                return None
+            w = weights[0]
+            state = slots.get(id(w))
+            if not (_weight(w, s.wsize) and type(state) is list and len(<list>state) == 2
+                    and _weight((<list>state)[0], s.wsize) and _weight((<list>state)[1], s.wsize)):
+                return None
+            s.w = <float *>cnp.PyArray_DATA(<cnp.ndarray>w)
+            s.mw = <float *>cnp.PyArray_DATA(<cnp.ndarray>(<list>state)[0])
+            s.vw = <float *>cnp.PyArray_DATA(<cnp.ndarray>(<list>state)[1])
+            keep.append(state)
+            s.b = s.mb = s.vb = NULL
+            if s.use_bias:
+                b = weights[1]
+                state = slots.get(id(b))
+                if not (_weight(b, s.m) and type(state) is list and len(<list>state) == 2
+                        and _weight((<list>state)[0], s.m) and _weight((<list>state)[1], s.m)):
+                    return None
+                s.b = <float *>cnp.PyArray_DATA(<cnp.ndarray>b)
+                s.mb = <float *>cnp.PyArray_DATA(<cnp.ndarray>(<list>state)[0])
+                s.vb = <float *>cnp.PyArray_DATA(<cnp.ndarray>(<list>state)[1])
+                keep.append(state)
+            keep.append(weights)
+        buf = self._buffers(n)
+        cdef cnp.npy_intp dims[2]
+        dims[0], dims[1] = n, self.steps[ns - 1].m
+        probs = _empty(2, dims, cnp.NPY_FLOAT)
+        if buf is None or probs is None:
+            return None
+        cdef size_t addr = <size_t>cnp.PyArray_DATA(<cnp.ndarray>buf)
+        cdef float *base = <float *>((addr + 63) // 64 * 64)
+        for i in range(ns):
+            base += self._carve(&self.steps[i], n, base)
+        # everything fits: from here on the step runs (each Dropout draws its seed,
+        # in the layers' order, as its training call would)
+        for i in dropouts:
+            self.steps[i].seed = self.layers[i]._seed()
+        cdef const float *xp = <const float *>cnp.PyArray_DATA(xa)
+        cdef float *pp = <float *>cnp.PyArray_DATA(<cnp.ndarray>probs)
+        cdef chain_step *last = &self.steps[ns - 1]
+        cdef double loss = 0
+        cdef int64_t correct = 0, bad = 0
+        with nogil:
+            r = _chain_forward(ns, self.steps, n, xp, pp)
+            if r == 0:
+                r = fc_f32_softmax_xent(n, last.m, last.z, lp, NULL, pp, last.gz, &loss, &correct,
+                                        &bad)
+            if r == 0:
+                r = _chain_backward(ns, self.steps, n, last.gz, alpha, beta_1, beta_2, epsilon)
+        return loss, probs, correct, r

@@ -918,10 +918,15 @@ class Dropout(Layer):
         if not training or self.rate == 0:
             self._cache: Any = None
             return x
-        gen = self._rng or utils.rng()
-        # one 64-bit draw seeds the kernel's own stream for the whole mask
-        out, self._cache = nn._dropout(x, gen.bit_generator.random_raw(), self.rate)
+        out, self._cache = nn._dropout(x, self._seed(), self.rate)
         return out
+
+    def _seed(self) -> int:
+        """The next training call's seed: one 64-bit draw from the layer's
+        generator (else the shared one) seeds the kernel's own stream for the
+        whole mask."""
+        gen = self._rng or utils.rng()
+        return int(gen.bit_generator.random_raw())
 
     def backward(self, grad: Array) -> Array | None:
         mask, self._cache = self._cache, None

@@ -487,8 +487,14 @@ class Sequential:
         its forward pass, which changes nothing the model keeps, is open to Ctrl-C
         under fit's `guard` (the step is then discarded); from backward on, where the first weights change (Dense applies
         Adam inside its gradient kernel), Ctrl-C waits until every weight, moment
-        and the iteration count have taken the step."""
+        and the iteration count have taken the step. A step the plan runs as one
+        sequence of C calls (``Plan.train_step``) is whole or not at all: Ctrl-C
+        waits for its end."""
         plan = self._plan()
+        # the whole step in one C sequence where the chain takes it (the same bits)
+        got = plan.train_step(xb, yb, sample_weight, self.optimizer)
+        if got is not None:
+            return got
         with (guard or _NO_GUARD).interruptible():
             probs = plan.forward(xb, True)
         params = self._bind_optimizer()  # after the forward pass, which Ctrl-C may discard: builds nothing early

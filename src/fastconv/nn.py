@@ -1098,6 +1098,19 @@ def _adam_update_many(ps: list[np.ndarray], gs: list[Any], states: list[list[np.
     return _nnfront.adam_update_many(ps, gs, states, alpha, beta_1, beta_2, epsilon)  # type: ignore[no-any-return]
 
 
+def _train_chain(steps: list[tuple[Any, ...]], sample_shape: tuple[int, ...]) -> Any:
+    """The model layer's training step as one sequence of C calls
+    (``_nnfront.TrainChain``, made by ``_training.train_chain``); ValueError where
+    the steps do not chain."""
+    return _nnfront.TrainChain(steps, sample_shape)
+
+
+def _check_status(status: int, op: str, shapes: Any) -> None:
+    """Raises the exception a kernel's non-zero `status` stands for, naming `op`
+    and the arguments' `shapes`."""
+    _kernels.check_status(status, op, shapes)
+
+
 def _pool_wake() -> None:
     """Tells the thread pool a threaded call is coming soon (``fit`` as each step
     ends): its sleeping workers wake and spin, so the next step's first region

@@ -1,0 +1,215 @@
+"""The training step as one sequence of C calls (``_training.Plan.train_step``,
+``_nnfront.TrainChain``) against the layer-by-layer step it stands in for.
+
+The reference is the step that runs each layer's ``call`` and ``backward``,
+the loss head and ``optimizer.apply`` from Python (itself checked against NumPy,
+finite differences and Keras in test_fused, test_models, test_keras_parity):
+trained side by side from the same seeds, the weights, Adam's moments, the
+iteration count and every logged loss and accuracy must be the same bits. Each
+test also counts the chain's runs, so that a chain which quietly declined
+every step (leaving the layer-by-layer step to pass the comparison) fails.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _training, nn
+from fastconv.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+from fastconv.models import Sequential
+
+
+class Counted:
+    """A chain whose runs are counted (the chain itself is a C extension type)."""
+
+    def __init__(self, chain, runs):
+        self.chain, self.runs = chain, runs
+
+    def run(self, *args):
+        got = self.chain.run(*args)
+        self.runs.append(got is not None)
+        return got
+
+
+@pytest.fixture
+def runs(monkeypatch):
+    """The chain's runs in the test: True for each step it took, False for each it declined."""
+    record: list[bool] = []
+    made = nn._train_chain
+    monkeypatch.setattr(nn, "_train_chain", lambda *args: Counted(made(*args), record))
+    return record
+
+
+def layer_by_layer(monkeypatch):
+    monkeypatch.setattr(_training.Plan, "train_step", lambda *args: None)
+
+
+def build(layers, seed=5, loss="sparse_categorical_crossentropy", optimizer="adam"):
+    fastconv.utils.set_random_seed(seed)
+    model = Sequential(layers())
+    model.compile(optimizer, loss, ["accuracy"])
+    return model
+
+
+def lecture(conv_activation=None, rate=0.2, use_bias=True):
+    return lambda: [Conv2D(6, (3, 3), activation=conv_activation, use_bias=use_bias, input_shape=(12, 12, 1)),
+                    MaxPooling2D((2, 2)), Flatten(), Dense(16, activation="relu"), Dropout(rate),
+                    Dense(4, activation="softmax")]
+
+
+def deeper():
+    return [Conv2D(5, (3, 3), activation="relu", input_shape=(13, 11, 2)), MaxPooling2D((2, 2)), Flatten(),
+            Dense(24, activation="relu", use_bias=False), Dropout(0.5), Dense(9), Dropout(0.1),
+            Dense(3, activation="softmax")]
+
+
+def mlp():
+    return [Flatten(input_shape=(12, 12, 1)), Dense(20, activation="relu"), Dropout(0.3),
+            Dense(4, activation="softmax")]
+
+
+MODELS = {
+    "lecture": (lecture(), (12, 12, 1), 4),
+    "lecture-relu-conv": (lecture("relu"), (12, 12, 1), 4),
+    "no-dropout-no-bias": (lecture(rate=0.0, use_bias=False), (12, 12, 1), 4),
+    "deeper": (deeper, (13, 11, 2), 3),
+    "mlp": (mlp, (12, 12, 1), 4),
+}
+
+
+def assert_same_training(a, b, history_a, history_b):
+    assert a.optimizer.iterations == b.optimizer.iterations
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+    for wa, wb in zip(a.trainable_weights, b.trainable_weights, strict=True):
+        for ma, mb in zip(a.optimizer._slots[id(wa)], b.optimizer._slots[id(wb)], strict=True):
+            np.testing.assert_array_equal(ma, mb)
+    assert history_a.history == history_b.history  # floats compared exactly
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch_size", [16, 1, 70])
+@pytest.mark.parametrize("name", list(MODELS))
+def test_the_chain_trains_to_the_layer_by_layer_bits(isa, rng, restore_threads, monkeypatch, runs, name,
+                                                     batch_size, threads):
+    fastconv.set_num_threads(threads)
+    layers, shape, classes = MODELS[name]
+    x = rng.standard_normal((70, *shape)).astype(np.float32)
+    y = rng.integers(0, classes, 70)
+    chain = build(layers)
+    history_chain = chain.fit(x, y, batch_size=batch_size, epochs=2, verbose=0)
+    steps = 2 * -(-70 // batch_size)
+    # the optimizer's first step builds it layer by layer; the chain takes the rest
+    assert runs.count(True) == steps - 1 and False not in runs
+    layer_by_layer(monkeypatch)
+    plain = build(layers)
+    history_plain = plain.fit(x, y, batch_size=batch_size, epochs=2, verbose=0)
+    assert_same_training(chain, plain, history_chain, history_plain)
+    np.testing.assert_array_equal(chain.predict(x, verbose=0), plain.predict(x, verbose=0))
+
+
+def test_the_chain_reads_the_weights_and_the_dropout_rate_as_they_are_now(rng, monkeypatch, runs):
+    x = rng.random((48, 12, 12, 1)).astype(np.float32)
+    y = rng.integers(0, 4, 48)
+    models = []
+    for chain_on in (True, False):
+        if not chain_on:
+            layer_by_layer(monkeypatch)
+        model = build(lecture())
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        weights = model.get_weights()
+        model.set_weights([w * 0.5 for w in weights])
+        model.layers[4].rate = 0.6
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        models.append(model)
+    assert runs.count(True) == 5
+    for a, b in zip(models[0].get_weights(), models[1].get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("case", ["sample_weight", "sgd", "one-hot", "frozen layer", "spy on a layer",
+                                  "spy on the optimizer"])
+def test_what_the_chain_does_not_take_runs_layer_by_layer(rng, monkeypatch, runs, case):
+    x = rng.random((40, 12, 12, 1)).astype(np.float32)
+    y = rng.integers(0, 4, 40)
+    kwargs = {}
+    model = build(lecture(), optimizer="sgd" if case == "sgd" else "adam",
+                  loss="categorical_crossentropy" if case == "one-hot" else "sparse_categorical_crossentropy")
+    if case == "one-hot":
+        y = np.eye(4, dtype=np.float32)[y]
+    elif case == "sample_weight":
+        kwargs["sample_weight"] = rng.random(40)
+    elif case == "frozen layer":
+        model.layers[3].trainable = False
+    calls = []
+    if case == "spy on a layer":
+        dense = model.layers[3]
+        dense.call = lambda x, training=False: (calls.append(1), type(dense).call(dense, x, training))[1]
+    elif case == "spy on the optimizer":
+        original = model.optimizer.apply
+        model.optimizer.apply = lambda *a, **k: (calls.append(1), original(*a, **k))[1]
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, **kwargs)
+    assert True not in runs
+    if case.startswith("spy"):
+        assert len(calls) == 5
+
+
+def test_a_class_level_spy_turns_the_chain_off(rng, monkeypatch, runs):
+    x = rng.random((32, 12, 12, 1)).astype(np.float32)
+    y = rng.integers(0, 4, 32)
+    model = build(lecture())
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert runs.count(True) == 3
+    calls = []
+    original = Dense.backward
+    monkeypatch.setattr(Dense, "backward", lambda self, *a, **k: (calls.append(1), original(self, *a, **k))[1])
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert runs.count(True) == 3 and len(calls) == 2 * 4
+
+
+@pytest.mark.parametrize("label", [4, -1])
+def test_a_label_out_of_range_is_declined_before_anything_is_drawn_or_changed(rng, runs, label):
+    x = rng.random((16, 12, 12, 1)).astype(np.float32)
+    y = rng.integers(0, 4, 16)
+    model = build(lecture())
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert runs == [True]
+    before = [w.copy() for w in model.get_weights()]
+    iterations = model.optimizer.iterations
+    state = fastconv.utils.rng().bit_generator.state  # the Dropout's seeds come from it
+    bad = y[:8].copy()
+    bad[3] = label
+    assert model._plan().train_step(x[:8], bad, None, model.optimizer) is None
+    assert runs == [True, False]
+    assert fastconv.utils.rng().bit_generator.state == state
+    assert model.optimizer.iterations == iterations
+    for a, b in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=str(label)):  # and fit words it, as ever
+        model.fit(x[:8], bad, epochs=1, verbose=0)
+
+
+def test_the_chain_leaves_the_inputs_alone(rng, runs):
+    x = rng.random((24, 12, 12, 1)).astype(np.float32)
+    y = rng.integers(0, 4, 24)
+    x0, y0 = x.copy(), y.copy()
+    model = build(lecture())
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    assert runs.count(True) == 5
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(y, y0)
+
+
+def test_a_copied_model_copies_its_chain_with_its_layers(rng, runs):
+    x = rng.random((32, 12, 12, 1)).astype(np.float32)
+    y = rng.integers(0, 4, 32)
+    model = build(lecture())
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    twin = copy.deepcopy(model)
+    (chain,) = twin._plan()._chains.values()
+    _, (steps, shape) = chain.chain.__reduce__()  # (the counting wrapper's chain, copied)
+    assert shape == (12, 12, 1)
+    assert [step[3] for step in steps] == [twin.layers[i] for i in (0, 2, 3, 4, 5)]
