@@ -4,7 +4,9 @@ Runs the steps of the model's training plan (``fastconv._training``, what
 ``Sequential.fit`` runs: Conv2D+MaxPooling2D as one kernel, Dense's backward
 with Adam's step when the optimizer offers it) by hand on batches of mnist-5k
 and prints the median wall time of each part, then the whole ``fit`` step for
-comparison.
+comparison: fit runs the same kernels as one sequence of C calls per step
+(``Plan.train_step``), without the Python between the parts, so it takes less
+than their sum.
 
     python benchmarks/model_profile.py [--threads 1] [--steps 400]
 """
