@@ -1095,6 +1095,24 @@ cdef bint _weight(object a, int64_t size) noexcept:
             and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a))
 
 
+cdef bint _bind_weight(object w, dict slots, int64_t size, float **p, float **m, float **v,
+                       list keep) except -1:
+    """Points p, m and v at weight `w` and its Adam moments (``slots[id(w)]``, [m, v]),
+    kept alive in `keep` for the call; False unless all three are writable float32
+    arrays of `size` elements."""
+    state = slots.get(id(w))
+    if not (_weight(w, size) and type(state) is list and len(<list>state) == 2
+            and _weight((<list>state)[0], size) and _weight((<list>state)[1], size)):
+        return False
+    keep.append(w)
+    keep.append(state[0])
+    keep.append(state[1])
+    p[0] = <float *>cnp.PyArray_DATA(<cnp.ndarray>w)
+    m[0] = <float *>cnp.PyArray_DATA(<cnp.ndarray>(<list>state)[0])
+    v[0] = <float *>cnp.PyArray_DATA(<cnp.ndarray>(<list>state)[1])
+    return True
+
+
 cdef class TrainChain:
     """A Sequential model's training step, float32, as one C sequence without
     Python between the ops (``_training.Plan.train_chain``): forward through
@@ -1280,27 +1298,10 @@ cdef class TrainChain:
             weights = layer._weights
             if len(weights) != (2 if s.use_bias else 1):
                 return None
-            w = weights[0]
-            state = slots.get(id(w))
-            if not (_weight(w, s.wsize) and type(state) is list and len(<list>state) == 2
-                    and _weight((<list>state)[0], s.wsize) and _weight((<list>state)[1], s.wsize)):
-                return None
-            s.w = <float *>cnp.PyArray_DATA(<cnp.ndarray>w)
-            s.mw = <float *>cnp.PyArray_DATA(<cnp.ndarray>(<list>state)[0])
-            s.vw = <float *>cnp.PyArray_DATA(<cnp.ndarray>(<list>state)[1])
-            keep.append(state)
             s.b = s.mb = s.vb = NULL
-            if s.use_bias:
-                b = weights[1]
-                state = slots.get(id(b))
-                if not (_weight(b, s.m) and type(state) is list and len(<list>state) == 2
-                        and _weight((<list>state)[0], s.m) and _weight((<list>state)[1], s.m)):
-                    return None
-                s.b = <float *>cnp.PyArray_DATA(<cnp.ndarray>b)
-                s.mb = <float *>cnp.PyArray_DATA(<cnp.ndarray>(<list>state)[0])
-                s.vb = <float *>cnp.PyArray_DATA(<cnp.ndarray>(<list>state)[1])
-                keep.append(state)
-            keep.append(weights)
+            if not _bind_weight(weights[0], slots, s.wsize, &s.w, &s.mw, &s.vw, keep) or (
+                    s.use_bias and not _bind_weight(weights[1], slots, s.m, &s.b, &s.mb, &s.vb, keep)):
+                return None
         buf = self._buffers(n)
         cdef cnp.npy_intp dims[2]
         dims[0], dims[1] = n, self.steps[ns - 1].m
