@@ -33,6 +33,9 @@ class Counted:
         self.runs.append(got is not None)
         return got
 
+    def release(self):
+        self.chain.release()
+
 
 @pytest.fixture
 def runs(monkeypatch):
@@ -213,3 +216,23 @@ def test_a_copied_model_copies_its_chain_with_its_layers(rng, runs):
     _, (steps, shape) = chain.chain.__reduce__()  # (the counting wrapper's chain, copied)
     assert shape == (12, 12, 1)
     assert [step[3] for step in steps] == [twin.layers[i] for i in (0, 2, 3, 4, 5)]
+
+
+def test_the_chain_keeps_its_buffers_during_fit_only(rng, runs):
+    x = rng.random((40, 12, 12, 1)).astype(np.float32)
+    y = rng.integers(0, 4, 40)
+    model = build(lecture())
+    kept = []
+
+    class Watch(fastconv.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            chains = [c for c in model._plan()._chains.values() if c is not None]
+            kept.append(sum(c.chain.kept_bytes for c in chains))
+
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[Watch()])
+    assert runs.count(True) == 9
+    # from the chain's first step on, its buffers stay (8 samples x 6 x 5 x 5 pooled
+    # features at least) until fit returns
+    assert kept[0] == 0 and all(k >= 8 * 150 * 4 for k in kept[1:])
+    (chain,) = model._plan()._chains.values()
+    assert chain.chain.kept_bytes == 0

@@ -1198,6 +1198,15 @@ cdef class TrainChain:
         # copy.deepcopy of a model copies its plan's chains with its layers
         return (TrainChain, self.args)
 
+    @property
+    def kept_bytes(self):
+        """Bytes of scratch kept for the next call (fit releases them as it returns)."""
+        return sum(cnp.PyArray_NBYTES(<cnp.ndarray>buf) for buf in self.scratch.values())
+
+    def release(self):
+        """Drops the scratch kept between calls (the next call allocates anew)."""
+        self.scratch.clear()
+
     def __dealloc__(self):
         free(self.steps)
 

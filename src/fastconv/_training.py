@@ -35,7 +35,7 @@ Dropout layers, the last a Dense softmax under the sparse cross-entropy head),
 the optimizer is Adam and the labels are class indices, `Plan.train_step`
 runs forward, loss, backward and Adam's update of every weight as one
 sequence of C calls (``_nnfront.TrainChain``), with no Python between them and
-its buffers kept from step to step. It calls the kernels the steps below call,
+its buffers kept from step to step (`fit` releases them as it returns). It calls the kernels the steps below call,
 with the same arguments, in the same order: the same bits
 (tests/test_train_chain.py). Anything else, and any step where a piece of the
 layer-by-layer path has been replaced (a spy or a patch: ``_STOCK``), runs
@@ -397,6 +397,13 @@ class Plan:
             first.fused = True
         # the mean in the logits' dtype, as the loss's own formula gives it
         return float(np.float32(total) / np.float32(len(x))), probs, correct
+
+
+    def release(self) -> None:
+        """Drops the buffers the chains keep from step to step (`fit`, as it returns)."""
+        for chain in self._chains.values():
+            if chain is not None:
+                chain.release()
 
 
 def _stock() -> tuple[tuple[Any, str, Any], ...]:

@@ -701,6 +701,8 @@ class Sequential:
         finally:
             if bar is not None:
                 bar.close(interrupted=True)
+            if self._steps is not None:
+                self._steps.release()  # the training step's buffers: not held between fits
         return history
 
     def _train_epoch(self, batches: Iterable[_batches.Batch], hooks: _CallbackList, bar: _Bar,
