@@ -133,18 +133,29 @@ def test_the_chain_reads_the_weights_and_the_dropout_rate_as_they_are_now(rng, m
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("case", ["sample_weight", "sgd", "one-hot", "frozen layer", "spy on a layer",
-                                  "spy on the optimizer"])
+@pytest.mark.parametrize("weighting", ["sample_weight", "class_weight"])
+def test_weighted_samples_train_to_the_layer_by_layer_bits(isa, rng, monkeypatch, runs, weighting):
+    x = rng.random((50, 12, 12, 1)).astype(np.float32)
+    y = rng.integers(0, 4, 50)
+    kwargs = ({"sample_weight": rng.random(50) * 3} if weighting == "sample_weight"
+              else {"class_weight": {0: 0.5, 1: 2.0, 2: 1.0, 3: 0.25}})
+    chain = build(lecture())
+    history_chain = chain.fit(x, y, batch_size=16, epochs=2, verbose=0, **kwargs)
+    assert runs.count(True) == 7 and False not in runs
+    layer_by_layer(monkeypatch)
+    plain = build(lecture())
+    history_plain = plain.fit(x, y, batch_size=16, epochs=2, verbose=0, **kwargs)
+    assert_same_training(chain, plain, history_chain, history_plain)
+
+
+@pytest.mark.parametrize("case", ["sgd", "one-hot", "frozen layer", "spy on a layer", "spy on the optimizer"])
 def test_what_the_chain_does_not_take_runs_layer_by_layer(rng, monkeypatch, runs, case):
     x = rng.random((40, 12, 12, 1)).astype(np.float32)
     y = rng.integers(0, 4, 40)
-    kwargs = {}
     model = build(lecture(), optimizer="sgd" if case == "sgd" else "adam",
                   loss="categorical_crossentropy" if case == "one-hot" else "sparse_categorical_crossentropy")
     if case == "one-hot":
         y = np.eye(4, dtype=np.float32)[y]
-    elif case == "sample_weight":
-        kwargs["sample_weight"] = rng.random(40)
     elif case == "frozen layer":
         model.layers[3].trainable = False
     calls = []
@@ -154,7 +165,7 @@ def test_what_the_chain_does_not_take_runs_layer_by_layer(rng, monkeypatch, runs
     elif case == "spy on the optimizer":
         original = model.optimizer.apply
         model.optimizer.apply = lambda *a, **k: (calls.append(1), original(*a, **k))[1]
-    model.fit(x, y, batch_size=8, epochs=1, verbose=0, **kwargs)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     assert True not in runs
     if case.startswith("spy"):
         assert len(calls) == 5

@@ -1123,11 +1123,11 @@ cdef class TrainChain:
     order, so the weights, moments, loss and outputs are its bits.
 
     `steps` lists tuples ``(kind, act, need_gx, layer, cdims, copts, pdims,
-    popts, k, m)`` (see ``_training``); ``run(x, labels, slots, alpha, beta_1,
-    beta_2, epsilon)`` returns ``(loss terms summed, probabilities, right
-    answers, status)``, or None with nothing drawn or changed where the call
-    does not fit (arrays, labels, weights or moments not the plan's), for the
-    layer-by-layer step to take. A non-zero status means a kernel failed after
+    popts, k, m)`` (see ``_training``); ``run(x, labels, sample_weights,
+    slots, alpha, beta_1, beta_2, epsilon)`` returns ``(loss terms summed,
+    probabilities, right answers, status)``, or None with nothing drawn or
+    changed where the call does not fit (arrays, labels, sample weights,
+    weights or moments not the plan's), for the layer-by-layer step to take. A non-zero status means a kernel failed after
     the first weights may have changed."""
     cdef chain_step *steps
     cdef int n_steps
@@ -1263,7 +1263,7 @@ cdef class TrainChain:
                 s.a = s.z
         return used
 
-    def run(self, x, labels, dict slots, double alpha, double beta_1, double beta_2,
+    def run(self, x, labels, weights, dict slots, double alpha, double beta_1, double beta_2,
             double epsilon):
         cdef int ns = self.n_steps, i, r
         if _float_array(x, True) != cnp.NPY_FLOAT or type(labels) is not cnp.ndarray:
@@ -1285,6 +1285,11 @@ cdef class TrainChain:
         for j in range(n):
             if lp[j] < 0 or lp[j] >= classes:
                 return None  # the layer-by-layer step words the error
+        cdef const float *wp = NULL
+        if weights is not None:
+            if _float_array(weights, True) != cnp.NPY_FLOAT or cnp.PyArray_SIZE(<cnp.ndarray>weights) != n:
+                return None
+            wp = <const float *>cnp.PyArray_DATA(<cnp.ndarray>weights)
         # bind this call's steps to the weights and moments as they are now
         cdef chain_step *s
         cdef list keep = []
@@ -1333,7 +1338,7 @@ cdef class TrainChain:
         with nogil:
             r = _chain_forward(ns, self.steps, n, xp, pp)
             if r == 0:
-                r = fc_f32_softmax_xent(n, last.m, last.z, lp, NULL, pp, last.gz, &loss, &correct,
+                r = fc_f32_softmax_xent(n, last.m, last.z, lp, wp, pp, last.gz, &loss, &correct,
                                         &bad)
             if r == 0:
                 r = _chain_backward(ns, self.steps, n, last.gz, alpha, beta_1, beta_2, epsilon)

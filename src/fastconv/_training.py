@@ -32,7 +32,8 @@ no division by probabilities); any other loss takes the model's output
 The whole training step in one go: where every step is one the C chain knows
 (`train_chain`: the fused conv2d + max-pool first, then Flatten, Dense and
 Dropout layers, the last a Dense softmax under the sparse cross-entropy head),
-the optimizer is Adam and the labels are class indices, `Plan.train_step`
+the optimizer is Adam and the labels are class indices (sample weights or not),
+`Plan.train_step`
 runs forward, loss, backward and Adam's update of every weight as one
 sequence of C calls (``_nnfront.TrainChain``), with no Python between them and
 its buffers kept from step to step (`fit` releases them as it returns). It calls the kernels the steps below call,
@@ -370,7 +371,7 @@ class Plan:
         nothing drawn or changed, where the chain does not take the step (the
         caller then runs ``forward``, ``backward`` and ``optimizer.apply``, to the
         same bits)."""
-        if (sample_weight is not None or type(optimizer) is not Adam or not optimizer.built
+        if (type(optimizer) is not Adam or not optimizer.built
                 or type(x) is not np.ndarray or x.dtype != np.float32
                 or not all(getattr(owner, name, None) is f for owner, name, f in _STOCK)
                 or any(name in vars(optimizer) for name in _OPTIMIZER_METHODS)
@@ -384,7 +385,13 @@ class Plan:
             chain = self._chains[shape] = train_chain(self, x)
         if chain is None:
             return None
-        got = chain.run(x, y, optimizer._slots, optimizer._alpha(optimizer.iterations + 1),
+        w = None
+        if sample_weight is not None:  # as the head takes them (one per sample, the logits' dtype)
+            try:
+                w = _weights(sample_weight, len(x), np.float32)
+            except (TypeError, ValueError):  # the layer-by-layer step words it
+                return None
+        got = chain.run(x, y, w, optimizer._slots, optimizer._alpha(optimizer.iterations + 1),
                         optimizer.beta_1, optimizer.beta_2, optimizer.epsilon)
         if got is None:
             return None
