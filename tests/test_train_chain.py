@@ -74,12 +74,17 @@ def mlp():
             Dense(4, activation="softmax")]
 
 
+def dense_first():
+    return [Dense(16, activation="relu", input_shape=(20,)), Dropout(0.25), Dense(3, activation="softmax")]
+
+
 MODELS = {
     "lecture": (lecture(), (12, 12, 1), 4),
     "lecture-relu-conv": (lecture("relu"), (12, 12, 1), 4),
     "no-dropout-no-bias": (lecture(rate=0.0, use_bias=False), (12, 12, 1), 4),
     "deeper": (deeper, (13, 11, 2), 3),
     "mlp": (mlp, (12, 12, 1), 4),
+    "dense-first": (dense_first, (20,), 3),
 }
 
 
