@@ -153,14 +153,71 @@ def test_weighted_samples_train_to_the_layer_by_layer_bits(isa, rng, monkeypatch
     assert_same_training(chain, plain, history_chain, history_plain)
 
 
-@pytest.mark.parametrize("case", ["sgd", "one-hot", "frozen layer", "spy on a layer", "spy on the optimizer"])
+def test_one_hot_labels_train_as_their_class_indices(isa, rng, monkeypatch, runs):
+    """A categorical cross-entropy with exactly one-hot rows takes the sparse
+    loss's kernel: the chain gives the layer-by-layer bits, and both give the
+    bits of the same model trained on the class indices with the sparse loss."""
+    x = rng.random((40, 12, 12, 1)).astype(np.float32)
+    y = rng.integers(0, 4, 40)
+    one_hot = np.eye(4, dtype=np.float32)[y]
+    chain = build(lecture(), loss="categorical_crossentropy")
+    history_chain = chain.fit(x, one_hot, batch_size=16, epochs=2, verbose=0)
+    assert runs.count(True) == 5 and False not in runs
+    sparse = build(lecture())
+    history_sparse = sparse.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    assert_same_training(chain, sparse, history_chain, history_sparse)
+    layer_by_layer(monkeypatch)
+    plain = build(lecture(), loss="categorical_crossentropy")
+    history_plain = plain.fit(x, one_hot, batch_size=16, epochs=2, verbose=0)
+    assert_same_training(chain, plain, history_chain, history_plain)
+
+
+ROWS = [
+    ([[0, 1, 0], [1, 0, 0]], [1, 0]),
+    ([[0, 1, 1], [0, 0, 0]], None),         # two ones in a row, none in the other
+    ([[1, 1, 0], [1, 0, 0]], None),         # two ones in a row, each row's largest a 1
+    ([[0, 2, 0], [1, 0, 0]], None),         # not a 1
+    ([[-1, 1, 1], [1, 0, 0]], None),
+    ([[0.0, 0.9, 0.1], [1, 0, 0]], None),   # soft labels
+    ([[0, np.nan, 0], [1, 0, 0]], None),
+]
+
+
+def representable(rows, dtype):
+    a = np.asarray(rows, dtype=float)
+    kind = np.dtype(dtype).kind
+    if kind == "f":
+        return True
+    if np.isnan(a).any() or (a % 1).any() or (kind in "ub" and a.min() < 0):
+        return False
+    return kind != "b" or a.max() <= 1
+
+
+@pytest.mark.parametrize("rows, expected, dtype", [
+    (rows, expected, dtype) for dtype in (np.float32, np.float64, np.int64, np.uint8, np.bool_)
+    for rows, expected in ROWS if representable(rows, dtype)
+])
+def test_class_indices_of_exactly_one_hot_rows(rows, expected, dtype):
+    from fastconv.losses import CategoricalCrossentropy
+
+    class Custom(CategoricalCrossentropy):  # a subclass may compute another loss
+        pass
+
+    y = np.asarray(rows, dtype=dtype)
+    got = _training.class_indices(CategoricalCrossentropy(), y, y.shape)
+    assert (got is None) if expected is None else got.tolist() == expected
+    assert _training.class_indices(Custom(), y, y.shape) is None
+    assert _training.class_indices(CategoricalCrossentropy(), y, (2, 4)) is None
+
+
+@pytest.mark.parametrize("case", ["sgd", "soft labels", "frozen layer", "spy on a layer", "spy on the optimizer"])
 def test_what_the_chain_does_not_take_runs_layer_by_layer(rng, monkeypatch, runs, case):
     x = rng.random((40, 12, 12, 1)).astype(np.float32)
     y = rng.integers(0, 4, 40)
     model = build(lecture(), optimizer="sgd" if case == "sgd" else "adam",
-                  loss="categorical_crossentropy" if case == "one-hot" else "sparse_categorical_crossentropy")
-    if case == "one-hot":
-        y = np.eye(4, dtype=np.float32)[y]
+                  loss="categorical_crossentropy" if case == "soft labels" else "sparse_categorical_crossentropy")
+    if case == "soft labels":
+        y = np.eye(4, dtype=np.float32)[y] * 0.9 + 0.025
     elif case == "frozen layer":
         model.layers[3].trainable = False
     calls = []

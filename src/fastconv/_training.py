@@ -31,13 +31,13 @@ no division by probabilities); any other loss takes the model's output
 
 The whole training step in one go: where every step is one the C chain knows
 (`train_chain`: the fused conv2d + max-pool first, then Flatten, Dense and
-Dropout layers, the last a Dense softmax under the sparse cross-entropy head),
-the optimizer is Adam and the labels are class indices (sample weights or not),
-`Plan.train_step`
-runs forward, loss, backward and Adam's update of every weight as one
-sequence of C calls (``_nnfront.TrainChain``), with no Python between them and
-its buffers kept from step to step (`fit` releases them as it returns). It calls the kernels the steps below call,
-with the same arguments, in the same order: the same bits
+Dropout layers, the last a Dense softmax under the cross-entropy head), the
+optimizer is Adam and the labels are class indices or exactly one-hot (sample
+weights or not), `Plan.train_step` runs forward, loss, backward and Adam's
+update of every weight as one sequence of C calls (``_nnfront.TrainChain``),
+with no Python between them and its buffers kept from step to step (`fit`
+releases them as it returns). It calls the kernels the steps below call, with
+the same arguments, in the same order: the same bits
 (tests/test_train_chain.py). Anything else, and any step where a piece of the
 layer-by-layer path has been replaced (a spy or a patch: ``_STOCK``), runs
 layer by layer. The lecture's step at 2 threads: 0.92 -> 0.82 ms (AMD EPYC Zen
@@ -58,7 +58,7 @@ import numpy as np
 
 from . import activations, nn
 from ._checks import c_aligned
-from .losses import _weights
+from .losses import CategoricalCrossentropy, _weights
 from .layers import Array, Conv2D, Dense, Dropout, Flatten, Layer, MaxPooling2D
 from .optimizers import Adam
 
@@ -246,12 +246,12 @@ class LossHead:
 class SoftmaxCrossEntropy(LossHead):
     """A final softmax with a probability cross-entropy, differentiated as one
     step from the logits (the last layer's preactivation): stable, and no
-    division by probabilities. With class indices (the sparse loss) in an
-    integer array, the loss, its gradient and the count of right answers come
-    from one C call (``fc_*_softmax_xent``), whose probabilities are the
-    softmax kernel's bits; anything else (one-hot labels, float labels, a label
-    out of range, which the loss then words) goes through the loss's NumPy
-    formulas."""
+    division by probabilities. With class indices (`class_indices`: the sparse
+    loss's integer labels, or a categorical cross-entropy's exactly one-hot
+    rows), the loss, its gradient and the count of right answers come from one
+    C call (``fc_*_softmax_xent``), whose probabilities are the softmax
+    kernel's bits; anything else (soft or float labels, a label out of range,
+    which the loss then words) goes through the loss's NumPy formulas."""
 
     __slots__ = ("last",)
 
@@ -261,10 +261,11 @@ class SoftmaxCrossEntropy(LossHead):
 
     def __call__(self, y: Any, out: Array, sample_weight: Any) -> tuple[float, Array, bool, int | None]:
         z = self.last.preactivation
-        if self.loss.sparse and isinstance(y, np.ndarray) and z.size:
+        labels = class_indices(self.loss, y, z.shape)
+        if labels is not None and z.size:
             rows = z.size // z.shape[-1]  # the loss's rows: one per sample and output position
             w = None if sample_weight is None else _weights(sample_weight, rows, z.dtype)
-            got = nn._softmax_xent(z, y, w, out)
+            got = nn._softmax_xent(z, labels, w, out)
             if got is not None:
                 total, grad, correct = got
                 # the mean in the logits' dtype, as the loss's own formula gives it
@@ -275,6 +276,25 @@ class SoftmaxCrossEntropy(LossHead):
     @staticmethod
     def applies(loss: Any, last: Layer) -> bool:
         return not loss.from_logits and getattr(last, "activation", None) is activations.softmax
+
+
+def class_indices(loss: Any, y: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+    """`y` as class indices for the softmax cross-entropy kernel, for a model
+    output of `shape`: the sparse loss's labels as given (an array; the kernel
+    checks them), or the index of the 1 in each row of a categorical
+    cross-entropy's labels where every row is exactly one-hot (a single nonzero,
+    equal to 1: their loss and gradient are the sparse loss's for that index);
+    None for anything else."""
+    if loss.sparse:
+        return y if isinstance(y, np.ndarray) else None
+    if (type(loss) is not CategoricalCrossentropy or type(y) is not np.ndarray or y.ndim != 2
+            or y.shape != tuple(shape) or y.dtype.kind not in "biuf"):
+        return None
+    labels = y.argmax(axis=-1)
+    # one nonzero per row on average, and each row's largest is a 1: exactly one each
+    if np.count_nonzero(y) != len(y) or not (y[np.arange(len(y)), labels] == 1).all():
+        return None
+    return labels
 
 
 # ---- the rule table -----------------------------------------------------------------------------
@@ -371,6 +391,7 @@ class Plan:
         nothing drawn or changed, where the chain does not take the step (the
         caller then runs ``forward``, ``backward`` and ``optimizer.apply``, to the
         same bits)."""
+        head = self.head
         if (type(optimizer) is not Adam or not optimizer.built
                 or type(x) is not np.ndarray or x.dtype != np.float32
                 or not all(getattr(owner, name, None) is f for owner, name, f in _STOCK)
@@ -385,13 +406,16 @@ class Plan:
             chain = self._chains[shape] = train_chain(self, x)
         if chain is None:
             return None
+        labels = class_indices(head.loss, y, (len(x), self.steps[-1].layers[-1].units))
+        if labels is None:
+            return None
         w = None
         if sample_weight is not None:  # as the head takes them (one per sample, the logits' dtype)
             try:
                 w = _weights(sample_weight, len(x), np.float32)
             except (TypeError, ValueError):  # the layer-by-layer step words it
                 return None
-        got = chain.run(x, y, w, optimizer._slots, optimizer._alpha(optimizer.iterations + 1),
+        got = chain.run(x, labels, w, optimizer._slots, optimizer._alpha(optimizer.iterations + 1),
                         optimizer.beta_1, optimizer.beta_2, optimizer.epsilon)
         if got is None:
             return None
@@ -441,15 +465,16 @@ _CH_ACT = {id(activations.linear): 0, id(activations.relu): 1, id(activations.so
 
 
 def train_chain(plan: Plan, x: Array) -> Any:
-    """The ``_nnfront.TrainChain`` of the plan for samples like x's (float32), or
-    None where its steps are not all ones the chain runs: the fused conv2d +
-    max-pool first (as `ConvPoolStep` would fuse it for x), then Flatten, Dense
-    and Dropout layers of exactly those types with their own methods, the last a
-    Dense softmax under the sparse cross-entropy head, every activation linear or
-    relu. Which weights, moments and labels each call binds is checked by the
-    chain on every call."""
+    """The ``_nnfront.TrainChain`` of the plan for samples like x's (float32), or None
+    where its steps are not all ones the chain runs: the fused conv2d + max-pool
+    first (as `ConvPoolStep` would fuse it for x), then Flatten, Dense and Dropout
+    layers of exactly those types with their own methods, the last a Dense softmax
+    under the (sparse or one-hot) cross-entropy head, every activation linear or
+    relu. Which weights, moments and labels each call binds is checked by the chain
+    on every call."""
     head = plan.head
-    if not (isinstance(head, SoftmaxCrossEntropy) and head.loss.sparse and plan.steps):
+    if not (isinstance(head, SoftmaxCrossEntropy) and plan.steps
+            and (head.loss.sparse or type(head.loss) is CategoricalCrossentropy)):
         return None
     specs: list[tuple[Any, ...]] = []
     for i, step in enumerate(plan.steps):
