@@ -1210,9 +1210,11 @@ cdef class TrainChain:
     def __dealloc__(self):
         free(self.steps)
 
-    cdef object _buffers(self, int64_t n):
-        """The scratch for batches of n: every step's buffers, carved out of one array."""
-        got = self.scratch.get(n)
+    cdef object _take_buffers(self, int64_t n):
+        """The scratch for batches of n, every step's buffers carved out of one
+        array: the kept one, taken (so a call running meanwhile on another thread
+        makes its own), or a new one."""
+        got = self.scratch.pop(n, None)
         if got is not None:
             return got
         cdef int64_t total = 0, i
@@ -1220,18 +1222,16 @@ cdef class TrainChain:
             total += self._carve(&self.steps[i], n, NULL)
         cdef cnp.npy_intp dims[1]
         dims[0] = total * 4 + 64
-        buf = _empty(1, dims, cnp.NPY_UINT8)
-        if buf is None:
-            return None
+        return _empty(1, dims, cnp.NPY_UINT8)
+
+    cdef void _keep_buffers(self, int64_t n, object buf):
         if len(self.scratch) >= 2:
             self.scratch.clear()
         self.scratch[n] = buf
-        return buf
 
     cdef int64_t _carve(self, chain_step *s, int64_t n, float *base) noexcept:
         """The floats step s needs for batches of n; with `base`, its buffers set there."""
-        cdef int64_t used = 0, out = n * s.out_el, gin
-        cdef float *p = base
+        cdef int64_t used = 0, out = n * s.out_el
         # z and a (the op's output and its activation's), gz (the gradient before
         # the activation; Dropout's mask), gx (the input's gradient), gw, gb
         cdef int64_t z = 0, a = 0, gz = 0, gx = 0, gw = 0, gb = 0, codes = 0
@@ -1263,8 +1263,8 @@ cdef class TrainChain:
                 s.a = s.z
         return used
 
-    def run(self, x, labels, weights, dict slots, double alpha, double beta_1, double beta_2,
-            double epsilon):
+    def run(self, x, labels, sample_weights, dict slots, double alpha, double beta_1,
+            double beta_2, double epsilon):
         cdef int ns = self.n_steps, i, r
         if _float_array(x, True) != cnp.NPY_FLOAT or type(labels) is not cnp.ndarray:
             return None
@@ -1286,16 +1286,20 @@ cdef class TrainChain:
             if lp[j] < 0 or lp[j] >= classes:
                 return None  # the layer-by-layer step words the error
         cdef const float *wp = NULL
-        if weights is not None:
-            if _float_array(weights, True) != cnp.NPY_FLOAT or cnp.PyArray_SIZE(<cnp.ndarray>weights) != n:
+        if sample_weights is not None:
+            if (_float_array(sample_weights, True) != cnp.NPY_FLOAT
+                    or cnp.PyArray_SIZE(<cnp.ndarray>sample_weights) != n):
                 return None
-            wp = <const float *>cnp.PyArray_DATA(<cnp.ndarray>weights)
-        # bind this call's steps to the weights and moments as they are now
+            wp = <const float *>cnp.PyArray_DATA(<cnp.ndarray>sample_weights)
+        # this call's copy of the steps, bound to the weights and moments as they
+        # are now (another thread may be running the chain with its own)
+        cdef chain_step steps[MAX_STEPS]
         cdef chain_step *s
         cdef list keep = []
         cdef list dropouts = []
         for i in range(ns):
-            s = &self.steps[i]
+            steps[i] = self.steps[i]
+            s = &steps[i]
             layer = self.layers[i]
             if s.kind == CH_DROPOUT:
                 s.rate = layer.rate
@@ -1316,7 +1320,7 @@ cdef class TrainChain:
             if not _bind_weight(weights[0], slots, s.wsize, &s.w, &s.mw, &s.vw, keep) or (
                     s.use_bias and not _bind_weight(weights[1], slots, s.m, &s.b, &s.mb, &s.vb, keep)):
                 return None
-        buf = self._buffers(n)
+        buf = self._take_buffers(n)
         cdef cnp.npy_intp dims[2]
         dims[0], dims[1] = n, self.steps[ns - 1].m
         probs = _empty(2, dims, cnp.NPY_FLOAT)
@@ -1325,21 +1329,22 @@ cdef class TrainChain:
         cdef size_t addr = <size_t>cnp.PyArray_DATA(<cnp.ndarray>buf)
         cdef float *base = <float *>((addr + 63) // 64 * 64)
         for i in range(ns):
-            base += self._carve(&self.steps[i], n, base)
+            base += self._carve(&steps[i], n, base)
         # everything fits: from here on the step runs (each Dropout draws its seed,
         # in the layers' order, as its training call would)
         for i in dropouts:
-            self.steps[i].seed = self.layers[i]._seed()
+            steps[i].seed = self.layers[i]._seed()
         cdef const float *xp = <const float *>cnp.PyArray_DATA(xa)
         cdef float *pp = <float *>cnp.PyArray_DATA(<cnp.ndarray>probs)
-        cdef chain_step *last = &self.steps[ns - 1]
+        cdef chain_step *last = &steps[ns - 1]
         cdef double loss = 0
         cdef int64_t correct = 0, bad = 0
         with nogil:
-            r = _chain_forward(ns, self.steps, n, xp, pp)
+            r = _chain_forward(ns, steps, n, xp, pp)
             if r == 0:
                 r = fc_f32_softmax_xent(n, last.m, last.z, lp, wp, pp, last.gz, &loss, &correct,
                                         &bad)
             if r == 0:
-                r = _chain_backward(ns, self.steps, n, last.gz, alpha, beta_1, beta_2, epsilon)
+                r = _chain_backward(ns, steps, n, last.gz, alpha, beta_1, beta_2, epsilon)
+        self._keep_buffers(n, buf)
         return loss, probs, correct, r

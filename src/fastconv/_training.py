@@ -391,7 +391,7 @@ class Plan:
         nothing drawn or changed, where the chain does not take the step (the
         caller then runs ``forward``, ``backward`` and ``optimizer.apply``, to the
         same bits)."""
-        head = self.head
+        head: Any = self.head
         if (type(optimizer) is not Adam or not optimizer.built
                 or type(x) is not np.ndarray or x.dtype != np.float32
                 or not all(getattr(owner, name, None) is f for owner, name, f in _STOCK)
@@ -406,7 +406,8 @@ class Plan:
             chain = self._chains[shape] = train_chain(self, x)
         if chain is None:
             return None
-        labels = class_indices(head.loss, y, (len(x), self.steps[-1].layers[-1].units))
+        last: Any = self.steps[-1].layers[-1]  # the Dense softmax the chain ends in
+        labels = class_indices(head.loss, y, (len(x), last.units))
         if labels is None:
             return None
         w = None
@@ -428,7 +429,6 @@ class Plan:
             first.fused = True
         # the mean in the logits' dtype, as the loss's own formula gives it
         return float(np.float32(total) / np.float32(len(x))), probs, correct
-
 
     def release(self) -> None:
         """Drops the buffers the chains keep from step to step (`fit`, as it returns)."""
