@@ -12,6 +12,7 @@ every step (leaving the layer-by-layer step to pass the comparison) fails.
 from __future__ import annotations
 
 import copy
+import threading
 
 import numpy as np
 import pytest
@@ -309,3 +310,31 @@ def test_the_chain_keeps_its_buffers_during_fit_only(rng, runs):
     assert kept[0] == 0 and all(k >= 8 * 150 * 4 for k in kept[1:])
     (chain,) = model._plan()._chains.values()
     assert chain.chain.kept_bytes == 0
+
+
+def test_two_models_trained_on_two_threads_at_once_get_their_sequential_bits(rng, runs):
+    x = rng.random((64, 12, 12, 1)).astype(np.float32)
+    y = rng.integers(0, 4, 64)
+
+    def trained(seed):
+        fastconv.utils.set_random_seed(seed)  # the initial weights
+        layers = lecture()()
+        layers[4] = Dropout(0.2, seed=seed)  # a generator of its own: the two threads draw apart
+        model = Sequential(layers)
+        model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+        return model
+
+    alone = [trained(s) for s in (1, 2)]
+    for model in alone:
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    together = [trained(s) for s in (1, 2)]
+    threads = [threading.Thread(target=m.fit, args=(x, y), kwargs=dict(batch_size=8, epochs=2, verbose=0,
+                                                                       shuffle=False)) for m in together]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert runs.count(True) == 4 * 15 and False not in runs
+    for a, b in zip(alone, together):
+        for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+            np.testing.assert_array_equal(wa, wb)
