@@ -130,8 +130,10 @@ def fit_until_sigint(model, x, y, when: tuple, via: str, verbose: int) -> bool:
 
 def test_sigint_at_random_moments_leaves_exactly_k_complete_steps(data, start, monkeypatch):
     x, y = data
-    # where each SIGINT found fit: in a section open to it (a forward pass), or
-    # anywhere else (backward, the update, bookkeeping), where it is held
+    # where each SIGINT found fit: in a section open to it (a validation, or the
+    # forward pass of a step run layer by layer: the first, which builds the
+    # optimizer), or anywhere else (a step run as one sequence of C calls, backward,
+    # the update, bookkeeping), where it is held until the step is complete
     landed: list[bool] = []
     on_sigint = models._InterruptGuard._on_sigint
 
@@ -152,7 +154,7 @@ def test_sigint_at_random_moments_leaves_exactly_k_complete_steps(data, start, m
         if trial % 10 == 9:  # from the call: data checks and set-up before the first step too
             when: tuple = ("call", float(gen.uniform(0, 2 * per_step)))
             what = f"trial {trial} ({via} {when[1] * 1e3:.2f} ms after the call)"
-        else:  # fractions spread evenly over [0, 1.2): forward passes, the rest of steps, validation
+        else:  # fractions spread evenly over [0, 1.2): steps, and the validation after an epoch's last
             when = ("step", int(gen.integers(0, REACH)), 1.2 * (trial + float(gen.uniform())) / TRIALS, per_step)
             what = f"trial {trial} ({via} {when[2]:.2f} of a step into step {when[1]})"
         model = fresh(start)
@@ -185,11 +187,53 @@ def test_sigint_at_random_moments_leaves_exactly_k_complete_steps(data, start, m
         assert history.history == {key: values[:done] for key, values in twin_history.items() if done}, what
     print(f"\n{TRIALS} SIGINTs, all consistent: after {min(seen_k)}-{max(seen_k)} complete steps "
           f"(median {int(np.median(seen_k))}; {len(set(seen_k))} different counts); {sum(landed)} raised at "
-          f"once (forward pass or validation), {len(landed) - sum(landed)} held to the end of the step, "
+          f"once (validation or a layer-by-layer forward pass), {len(landed) - sum(landed)} held to the end of the step, "
           f"{early} before fit began")
     assert len(landed) == TRIALS - early
     assert max(seen_k) > STEPS, "no SIGINT came after the first epoch: the trials reach too short"
-    assert 0 < sum(landed) < TRIALS, "the SIGINTs all landed on one side of the forward passes"
+    # (those acting at once are rare now that a step is one C sequence: the next test
+    # lands one in a validation on purpose)
+    assert sum(landed) < TRIALS, "no SIGINT was held: none landed in a step"
+
+
+def test_sigint_in_a_validation_acts_at_once(data, start, monkeypatch):
+    """A SIGINT that finds fit validating (a section open to it) raises there: the
+    epoch's steps are all complete, its validation is discarded."""
+    x, y = data
+    landed: list[bool] = []
+    on_sigint = models._InterruptGuard._on_sigint
+
+    def spy(self, signum, frame):
+        landed.append(self._open)
+        return on_sigint(self, signum, frame)
+
+    monkeypatch.setattr(models._InterruptGuard, "_on_sigint", spy)
+    model = fresh(start)
+    value = model.loss.value
+    calls = []
+
+    def value_then_sigint(*args, **kwargs):  # the validation's loss, inside its open section
+        calls.append(1)
+        if len(calls) == 3:  # the second epoch's validation (two batches of 32), its first batch
+            signal.raise_signal(signal.SIGINT)
+        return value(*args, **kwargs)
+
+    monkeypatch.setattr(model.loss, "value", value_then_sigint)
+    utils.set_random_seed(SEED)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x[:N], y[:N], batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0,
+                  validation_data=(x[N:], y[N:]))
+    assert landed == [True]
+    k, weights, slots = state(model)
+    assert k == 2 * STEPS
+    twin, twin_history = uninterrupted(start, x, y, k)
+    for got, want in zip(weights, state(twin)[1]):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(slots, state(twin)[2]):
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)
+    assert model.history.interrupted and model.history.epoch == [0]
+    assert model.history.history == {key: values[:1] for key, values in twin_history.items()}
 
 
 def test_fit_keeps_a_handler_of_the_users_and_is_not_interrupted(data, start):
@@ -237,3 +281,24 @@ def test_an_error_inside_a_step_restores_the_default_handler(data, start):
     with pytest.raises(ValueError):
         model.fit(x, np.full(N, 10), batch_size=BATCH, epochs=1, verbose=0)  # label 10 of 10 classes
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_held_sigint_acts_before_the_next_step(data, start):
+    """A SIGINT held through a step (here sent from a callback as step 4 ends) stops
+    fit before step 5 changes anything, not at the end of the epoch."""
+    x, y = data
+
+    class Sigint(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 3:
+                signal.raise_signal(signal.SIGINT)
+
+    model = fresh(start)
+    utils.set_random_seed(SEED)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x[:N], y[:N], batch_size=BATCH, epochs=2, shuffle=False, verbose=0, callbacks=[Sigint()])
+    k, weights, _ = state(model)
+    assert k == 4
+    twin, _ = uninterrupted(start, x, y, k)
+    for got, want in zip(weights, state(twin)[1]):
+        np.testing.assert_array_equal(got, want)

@@ -491,6 +491,10 @@ class Sequential:
         sequence of C calls (``Plan.train_step``) is whole or not at all: Ctrl-C
         waits for its end."""
         plan = self._plan()
+        if guard is not None:
+            # a Ctrl-C held through the last step is raised before this one begins,
+            # where the layer-by-layer forward pass below would raise it
+            guard.check()
         # the whole step in one C sequence where the chain takes it (the same bits)
         got = plan.train_step(xb, yb, sample_weight, self.optimizer)
         if got is not None:
@@ -623,10 +627,11 @@ class Sequential:
         Ctrl-C (SIGINT) stops training as in Keras: fit raises KeyboardInterrupt, and
         the model is exactly as after its last complete step, never half updated:
         every weight, optimizer moment and ``optimizer.iterations`` agree. Ctrl-C
-        during a step's forward pass (or a validation's) acts at once and the step is
-        discarded; during the rest of a step (backward and the update, which Dense
-        applies inside its gradient kernel) or in a callback it acts when that is
-        complete. ``model.history`` holds the completed epochs, with ``interrupted``
+        during a validation, or during the forward pass of a step run layer by
+        layer, acts at once and the step is discarded; during a step run as one
+        sequence of C calls (the lecture's model: about a millisecond), the rest of
+        a step (backward and the update, which Dense applies inside its gradient
+        kernel) or a callback it acts when that is complete, before the next step. ``model.history`` holds the completed epochs, with ``interrupted``
         set; ``on_train_end`` is not called. This needs fit to run in the main
         thread over Python's default SIGINT handler, which fit replaces for its own
         duration only; another handler is left alone and decides what Ctrl-C does.
