@@ -128,20 +128,26 @@ def fit_until_sigint(model, x, y, when: tuple, via: str, verbose: int) -> bool:
     return False
 
 
-def test_sigint_at_random_moments_leaves_exactly_k_complete_steps(data, start, monkeypatch):
-    x, y = data
-    # where each SIGINT found fit: in a section open to it (a validation, or the
-    # forward pass of a step run layer by layer: the first, which builds the
-    # optimizer), or anywhere else (a step run as one sequence of C calls, backward,
-    # the update, bookkeeping), where it is held until the step is complete
-    landed: list[bool] = []
+@pytest.fixture
+def landed(monkeypatch):
+    """Where each SIGINT found fit, in order: True in a section open to it (a
+    validation, or the forward pass of a step run layer by layer: the first, which
+    builds the optimizer), False anywhere else (a step run as one sequence of C
+    calls, backward, the update, bookkeeping), where it is held until the step is
+    complete."""
+    record: list[bool] = []
     on_sigint = models._InterruptGuard._on_sigint
 
     def spy(self, signum, frame):
-        landed.append(self._open)
+        record.append(self._open)
         return on_sigint(self, signum, frame)
 
     monkeypatch.setattr(models._InterruptGuard, "_on_sigint", spy)
+    return record
+
+
+def test_sigint_at_random_moments_leaves_exactly_k_complete_steps(data, start, landed):
+    x, y = data
     warm = fresh(start)
     warm.fit(x[:N], y[:N], batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
     began = time.perf_counter()
@@ -196,18 +202,10 @@ def test_sigint_at_random_moments_leaves_exactly_k_complete_steps(data, start, m
     assert sum(landed) < TRIALS, "no SIGINT was held: none landed in a step"
 
 
-def test_sigint_in_a_validation_acts_at_once(data, start, monkeypatch):
+def test_sigint_in_a_validation_acts_at_once(data, start, monkeypatch, landed):
     """A SIGINT that finds fit validating (a section open to it) raises there: the
     epoch's steps are all complete, its validation is discarded."""
     x, y = data
-    landed: list[bool] = []
-    on_sigint = models._InterruptGuard._on_sigint
-
-    def spy(self, signum, frame):
-        landed.append(self._open)
-        return on_sigint(self, signum, frame)
-
-    monkeypatch.setattr(models._InterruptGuard, "_on_sigint", spy)
     model = fresh(start)
     value = model.loss.value
     calls = []
