@@ -8,7 +8,11 @@ comparison: fit runs the same kernels as one sequence of C calls per step
 (``Plan.train_step``), without the Python between the parts, so it takes less
 than their sum.
 
-    python benchmarks/model_profile.py [--threads 1] [--steps 400]
+    python benchmarks/model_profile.py [--threads 1] [--steps 400] [--rounds 10]
+
+The last lines time fit's step both ways in one process, epochs alternating
+(``--rounds`` of each, medians): as one sequence of C calls, and layer by
+layer (``Plan.train_step`` declining), to the same bits.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import numpy as np
 import fastconv
 from fastconv.datasets import mnist
 from fastconv import _demo
+from fastconv import _training
 from fastconv._training import DenseStep
 from fastconv.models import Sequential
 
@@ -39,6 +44,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--data", default=str(DATA))
+    ap.add_argument("--rounds", type=int, default=10)
     args = ap.parse_args()
     fastconv.set_num_threads(args.threads)
     (x, y), _ = mnist.load_data(args.data)
@@ -81,10 +87,21 @@ def main() -> int:
         total += med
         print(f"  {name:45s} {med:7.3f}")
     print(f"  {'sum of the parts':45s} {total:7.3f}")
-    start = time.perf_counter()
-    model.fit(x, y, epochs=1, verbose=0)
     steps = -(-len(x) // 32)
-    print(f"  {'fit, one epoch, per step':45s} {(time.perf_counter() - start) / steps * 1e3:7.3f}")
+    chain = _training.Plan.train_step
+    ways = {"fit, per step, one C sequence": chain, "fit, per step, layer by layer": lambda *a: None}
+    per_step: dict[str, list[float]] = {name: [] for name in ways}
+    try:
+        for r in range(args.rounds):
+            for name in (list(ways) if r % 2 == 0 else list(ways)[::-1]):
+                _training.Plan.train_step = ways[name]  # type: ignore[method-assign]
+                start = time.perf_counter()
+                model.fit(x, y, epochs=1, verbose=0)
+                per_step[name].append((time.perf_counter() - start) / steps * 1e3)
+    finally:
+        _training.Plan.train_step = chain  # type: ignore[method-assign]
+    for name, ts in per_step.items():
+        print(f"  {name:45s} {statistics.median(ts):7.3f}")
     return 0
 
 
