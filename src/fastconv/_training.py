@@ -40,8 +40,9 @@ releases them as it returns). It calls the kernels the steps below call, with
 the same arguments, in the same order: the same bits
 (tests/test_train_chain.py). Anything else, and any step where a piece of the
 layer-by-layer path has been replaced (a spy or a patch: ``_STOCK``), runs
-layer by layer. The lecture's step at 2 threads: 0.92 -> 0.82 ms (AMD EPYC Zen
-4; the Python between the kernels, and a fresh 600 KB gradient each step).
+layer by layer. The lecture's step at 2 threads: 0.95 -> 0.85 ms (AMD EPYC Zen
+4, benchmarks/model_profile.py; the Python between the kernels, and a fresh
+600 KB gradient each step).
 
 The fused steps give the unfused chain's results within rounding (the fused
 Adam step its bits; tests/test_fused.py). A model keeps its plan (``model._plan()``) until a layer is added or
