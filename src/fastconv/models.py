@@ -483,17 +483,20 @@ class Sequential:
         """One optimizer step on a batch, its loss weighted per sample by
         `sample_weight` (Keras' ``sum(w * loss) / len(xb)``) when given; returns the
         batch's loss, the model's output, and the number of samples whose output's
-        argmax is their label where the loss's head counted them (else None). Only
-        its forward pass, which changes nothing the model keeps, is open to Ctrl-C
-        under fit's `guard` (the step is then discarded); from backward on, where the first weights change (Dense applies
-        Adam inside its gradient kernel), Ctrl-C waits until every weight, moment
-        and the iteration count have taken the step. A step the plan runs as one
-        sequence of C calls (``Plan.train_step``) is whole or not at all: Ctrl-C
-        waits for its end."""
+        argmax is their label where the loss's head counted them (else None).
+
+        Under fit's `guard`, a Ctrl-C held since the last step is raised first,
+        before anything changes. A step the plan runs as one sequence of C calls
+        (``Plan.train_step``) then runs whole: Ctrl-C waits for its end. Run layer
+        by layer, only its forward pass, which changes nothing the model keeps, is
+        open to Ctrl-C (the step is then discarded); from backward on, where the
+        first weights change (Dense applies Adam inside its gradient kernel),
+        Ctrl-C waits until every weight, moment and the iteration count have taken
+        the step."""
         plan = self._plan()
         if guard is not None:
-            # a Ctrl-C held through the last step is raised before this one begins,
-            # where the layer-by-layer forward pass below would raise it
+            # a Ctrl-C held through the last step, raised before this one begins (as
+            # the layer-by-layer forward pass below would raise it)
             guard.check()
         # the whole step in one C sequence where the chain takes it (the same bits)
         got = plan.train_step(xb, yb, sample_weight, self.optimizer)
