@@ -338,3 +338,28 @@ def test_two_models_trained_on_two_threads_at_once_get_their_sequential_bits(rng
     for a, b in zip(alone, together):
         for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
             np.testing.assert_array_equal(wa, wb)
+
+
+def test_steps_that_do_not_chain_are_refused():
+    from fastconv import _nnfront
+    dense, last = Dense(4), Dense(3, activation="softmax")
+    dense.build((6,))
+    last.build((4,))
+
+    def spec(kind, act, layer, k=0, m=0):
+        return (kind, act, True, layer, None, None, None, None, k, m)
+
+    good = [spec(1, 1, dense, 6, 4), spec(1, 2, last, 4, 3)]
+    assert _nnfront.TrainChain(good, (6,)).in_shape == (6,)
+    refused = {
+        "no steps": ([], (6,)),
+        "input of another width": (good, (7,)),
+        "a dense step of another depth": ([spec(1, 1, dense, 5, 4), spec(1, 2, last, 4, 3)], (6,)),
+        "ends without a softmax": ([spec(1, 1, dense, 6, 4), spec(1, 0, last, 4, 3)], (6,)),
+        "a softmax before the end": ([spec(1, 2, dense, 6, 4), spec(1, 2, last, 4, 3)], (6,)),
+        "a step of no units": ([spec(1, 1, dense, 6, 0), spec(1, 2, last, 0, 3)], (6,)),
+    }
+    for what, (steps, shape) in refused.items():
+        with pytest.raises(ValueError, match="TrainChain"):
+            _nnfront.TrainChain(steps, shape)
+            pytest.fail(what)

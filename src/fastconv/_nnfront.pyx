@@ -1115,20 +1115,22 @@ cdef bint _bind_weight(object w, dict slots, int64_t size, float **p, float **m,
 
 cdef class TrainChain:
     """A Sequential model's training step, float32, as one C sequence without
-    Python between the ops (``_training.Plan.train_chain``): forward through
-    the fused conv2d + max-pool, Flatten, Dense and Dropout steps, the sparse
-    softmax cross-entropy head, backward with Adam's step on each Dense kernel
-    inside its sweep, then Adam on the other weights. Each op is the entry
-    point the layer-by-layer step calls, with the same arguments, in the same
-    order, so the weights, moments, loss and outputs are its bits.
+    Python between the ops (made by ``_training.train_chain``, run by
+    ``Plan.train_step``): forward through the fused conv2d + max-pool, Flatten,
+    Dense and Dropout steps, the softmax cross-entropy head on class indices,
+    backward with Adam's step on each Dense kernel inside its sweep, then Adam
+    on the other weights. Each op is the entry point the layer-by-layer step
+    calls, with the same arguments, in the same order, so the weights, moments,
+    loss and outputs are its bits.
 
     `steps` lists tuples ``(kind, act, need_gx, layer, cdims, copts, pdims,
     popts, k, m)`` (see ``_training``); ``run(x, labels, sample_weights,
     slots, alpha, beta_1, beta_2, epsilon)`` returns ``(loss terms summed,
     probabilities, right answers, status)``, or None with nothing drawn or
     changed where the call does not fit (arrays, labels, sample weights,
-    weights or moments not the plan's), for the layer-by-layer step to take. A non-zero status means a kernel failed after
-    the first weights may have changed."""
+    weights or moments not the plan's), for the layer-by-layer step to take.
+    A non-zero status means a kernel failed after the first weights may have
+    changed."""
     cdef chain_step *steps
     cdef int n_steps
     cdef list layers, activations
@@ -1169,19 +1171,17 @@ cdef class TrainChain:
                 (s.q.kernel_h, s.q.kernel_w, s.q.stride_h, s.q.stride_w, s.q.dil_h, s.q.dil_w,
                  s.q.pad_top, s.q.pad_left) = popts
                 s.p.layout = s.q.layout = FC_NHWC
-                if i != 0 or el != s.p.h * s.p.w * s.p.c:
+                if i != 0 or el != s.p.h * s.p.w * s.p.c or s.p.groups < 1:
                     raise ValueError("TrainChain: the fused conv2d + max-pool comes first")
                 s.wsize = s.p.r * s.p.s * (s.p.c // s.p.groups) * s.p.k
                 s.m = s.p.k
                 s.out_el = s.q.oh * s.q.ow * s.q.c
             elif kind == CH_DENSE:
                 s.k, s.m = k, m
-                if el % k:
-                    raise ValueError("TrainChain: the steps do not chain")
-                s.wsize = s.k * s.m
-                s.out_el = el // k * m
-                if el != k:
+                if el != k or m < 1:
                     raise ValueError("TrainChain: a dense step takes one row per sample")
+                s.wsize = s.k * s.m
+                s.out_el = m
             else:
                 s.out_el = el
             if act == CH_SOFTMAX and (kind != CH_DENSE or i != ns - 1):
