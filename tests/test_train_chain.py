@@ -6,7 +6,7 @@ the loss head and ``optimizer.apply`` from Python (itself checked against NumPy,
 finite differences and Keras in test_fused, test_models, test_keras_parity):
 trained side by side from the same seeds, the weights, Adam's moments, the
 iteration count and every logged loss and accuracy must be the same bits. Each
-test also counts the chain's runs, so that a chain which quietly declined
+training test also counts the chain's runs, so that a chain which quietly declined
 every step (leaving the layer-by-layer step to pass the comparison) fails.
 """
 from __future__ import annotations
