@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import _nnfront, _training, activations, nn
+from . import _nnfront, _training, nn
 from .layers import (
     Activation,
     Conv2D,
@@ -49,7 +49,7 @@ __all__ = ["forward_plan"]
 
 # fc_step_op and fc_activation (csrc/include/fastconv/fastconv.h)
 _CONV2D, _CONV2D_MAXPOOL, _MAXPOOL, _DENSE, _ACTIVATION = range(5)
-_ACT = {id(activations.linear): 0, id(activations.relu): 1, id(activations.softmax): 2}
+_ACT = _training.ACT_CODES
 _MAX_STEPS = 16  # _nnfront.ForwardPlan's
 
 Step = tuple[Any, ...]

@@ -967,12 +967,9 @@ cdef enum:
     CH_DENSE = 1
     CH_DROPOUT = 2
     CH_RESHAPE = 3   # Flatten: the same elements
-    CH_LINEAR = 0    # activations, as _inference's codes
-    CH_RELU = 1
-    CH_SOFTMAX = 2
 
 ctypedef struct chain_step:
-    int kind, act
+    int kind, act  # act: an fc_activation
     bint need_gx, use_bias
     fc_conv2d_params p
     fc_pool2d_params q
@@ -1013,13 +1010,13 @@ cdef int _chain_forward(int ns, chain_step *st, int64_t n, const float *x, float
         if s.kind == CH_CONVPOOL:
             s.p.n = s.q.n = n
             r = fc_f32_conv2d_maxpool(&s.p, &s.q, src, s.w, s.b, s.z, s.codes)
-            if r == 0 and s.act == CH_RELU:
+            if r == 0 and s.act == FC_ACT_RELU:
                 r = fc_f32_relu(n * s.out_el, s.z, s.a)
         elif s.kind == CH_DENSE:
             r = fc_f32_dense(n, s.k, s.m, src, s.w, s.b, s.z)
-            if r == 0 and s.act == CH_RELU:
+            if r == 0 and s.act == FC_ACT_RELU:
                 r = fc_f32_relu(n * s.m, s.z, s.a)
-            elif r == 0 and s.act == CH_SOFTMAX:
+            elif r == 0 and s.act == FC_ACT_SOFTMAX:
                 r = fc_f32_softmax(n, s.m, s.z, probs)
         elif s.kind == CH_DROPOUT and s.rate > 0:
             r = fc_f32_dropout(n * s.out_el, src, s.a, s.gz, s.seed, s.rate, s.scale)
@@ -1044,7 +1041,7 @@ cdef int _chain_backward(int ns, chain_step *st, int64_t n, const float *g, doub
         if grad == NULL:
             break
         if s.kind == CH_DENSE:
-            if i < ns - 1 and s.act == CH_RELU:
+            if i < ns - 1 and s.act == FC_ACT_RELU:
                 r = fc_f32_relu_backward(n * s.m, grad, s.z, s.gz)
                 grad = s.gz
             if r == 0:
@@ -1069,7 +1066,7 @@ cdef int _chain_backward(int ns, chain_step *st, int64_t n, const float *g, doub
             if not s.need_gx:
                 grad = NULL
         else:  # CH_CONVPOOL, the first step: weight gradients only
-            if s.act == CH_RELU:
+            if s.act == FC_ACT_RELU:
                 r = fc_f32_relu_backward(n * s.out_el, grad, s.z, s.gz)
                 grad = s.gz
             if r == 0:
@@ -1184,14 +1181,14 @@ cdef class TrainChain:
                 s.out_el = m
             else:
                 s.out_el = el
-            if act == CH_SOFTMAX and (kind != CH_DENSE or i != ns - 1):
+            if act == FC_ACT_SOFTMAX and (kind != CH_DENSE or i != ns - 1):
                 raise ValueError("TrainChain: a softmax ends the chain")
             el = s.out_el
             self.widest = max(self.widest, el, s.k, s.wsize)
             self.layers.append(layer)
             self.activations.append(getattr(layer, "activation", None))
         s = &self.steps[ns - 1]
-        if s.kind != CH_DENSE or s.act != CH_SOFTMAX:
+        if s.kind != CH_DENSE or s.act != FC_ACT_SOFTMAX:
             raise ValueError("TrainChain: the last step is a dense softmax")
 
     def __reduce__(self):
@@ -1237,13 +1234,13 @@ cdef class TrainChain:
         cdef int64_t z = 0, a = 0, gz = 0, gx = 0, gw = 0, gb = 0, codes = 0
         if s.kind == CH_CONVPOOL:
             z = out
-            a = out if s.act == CH_RELU else 0
-            gz = out if s.act == CH_RELU else 0
+            a = out if s.act == FC_ACT_RELU else 0
+            gz = out if s.act == FC_ACT_RELU else 0
             gw, gb = s.wsize, (s.m if s.use_bias else 0)
             codes = (out + 3) // 4
         elif s.kind == CH_DENSE:
             z = out
-            a = out if s.act == CH_RELU else 0
+            a = out if s.act == FC_ACT_RELU else 0
             gz = out  # relu's, or the head's gradient for the last step
             gx = n * s.k if s.need_gx else 0
             gb = s.m if s.use_bias else 0

@@ -460,19 +460,21 @@ def _stock() -> tuple[tuple[Any, str, Any], ...]:
 
 _OPTIMIZER_METHODS = ("apply", "fused_update", "_update_many", "_update", "_alpha")
 
-# (step kind, activation) codes of _nnfront.TrainChain
+# step kinds of _nnfront.TrainChain
 _CH_CONVPOOL, _CH_DENSE, _CH_DROPOUT, _CH_RESHAPE = range(4)
-_CH_ACT = {id(activations.linear): 0, id(activations.relu): 1, id(activations.softmax): 2}
+# fc_activation (csrc/include/fastconv/fastconv.h), the code of each activation the
+# C chains run: the training chain's and the inference pass's (_inference)
+ACT_CODES = {id(activations.linear): 0, id(activations.relu): 1, id(activations.softmax): 2}
 
 
 def train_chain(plan: Plan, x: Array) -> Any:
     """The ``_nnfront.TrainChain`` of the plan for samples like x's (float32), or None
     where its steps are not all ones the chain runs: the fused conv2d + max-pool
     first (as `ConvPoolStep` would fuse it for x), then Flatten, Dense and Dropout
-    layers of exactly those types with their own methods, the last a Dense softmax
-    under the (sparse or one-hot) cross-entropy head, every activation linear or
-    relu. Which weights, moments and labels each call binds is checked by the chain
-    on every call."""
+    layers of exactly those types, the last a Dense softmax under the (sparse or
+    one-hot) cross-entropy head, every activation linear or relu. That no layer has
+    methods of its own is checked by `Plan.train_step`, and which weights, moments
+    and labels each call binds by the chain, on every call."""
     head = plan.head
     if not (isinstance(head, SoftmaxCrossEntropy) and plan.steps
             and (head.loss.sparse or type(head.loss) is CategoricalCrossentropy)):
@@ -481,7 +483,7 @@ def train_chain(plan: Plan, x: Array) -> Any:
     for i, step in enumerate(plan.steps):
         layer: Any = step.layers[0]
         need = bool(layer.need_input_grad)
-        act = _CH_ACT.get(id(getattr(layer, "activation", None)))
+        act = ACT_CODES.get(id(getattr(layer, "activation", None)))
         if isinstance(step, ConvPoolStep):
             geometry = conv_pool_plan(step.conv, step.pool, x, True, step._geometry)
             if i != 0 or geometry is None or act == 2:
@@ -491,7 +493,7 @@ def train_chain(plan: Plan, x: Array) -> Any:
         elif isinstance(step, DenseStep) and act is not None and layer.built:
             k, m = layer.kernel.shape
             specs.append((_CH_DENSE, act, need, layer, None, None, None, None, k, m))
-        elif type(step) is LayerStep and type(layer) in (Dropout, Flatten) and _own_methods(layer):
+        elif type(step) is LayerStep and type(layer) in (Dropout, Flatten):
             kind = _CH_DROPOUT if type(layer) is Dropout else _CH_RESHAPE
             specs.append((kind, 0, need, layer, None, None, None, None, 0, 0))
         else:
