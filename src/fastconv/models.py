@@ -628,18 +628,19 @@ class Sequential:
         Notes
         -----
         Ctrl-C (SIGINT) stops training as in Keras: fit raises KeyboardInterrupt, and
-        the model is exactly as after its last complete step, never half updated:
-        every weight, optimizer moment and ``optimizer.iterations`` agree. Ctrl-C
-        during a validation, or during the forward pass of a step run layer by
-        layer, acts at once and the step is discarded; during a step run as one
-        sequence of C calls (the lecture's model: about a millisecond), the rest of
-        a step (backward and the update, which Dense applies inside its gradient
-        kernel) or a callback it acts when that is complete, before the next step. ``model.history`` holds the completed epochs, with ``interrupted``
-        set; ``on_train_end`` is not called. This needs fit to run in the main
-        thread over Python's default SIGINT handler, which fit replaces for its own
-        duration only; another handler is left alone and decides what Ctrl-C does.
-        An exception from a callback or from the data ends fit the same way: the
-        handler restored, the progress bar closed, ``model.history`` kept.
+        the model is exactly as after its last complete step, never half updated: every
+        weight, optimizer moment and ``optimizer.iterations`` agree. Ctrl-C during a
+        validation, or during the forward pass of a step run layer by layer, acts at
+        once and the step is discarded; during a step run as one sequence of C calls
+        (the lecture's model: about a millisecond), the rest of a step (backward and the
+        update, which Dense applies inside its gradient kernel) or a callback it acts
+        when that is complete, before the next step. ``model.history`` holds the
+        completed epochs, with ``interrupted`` set; ``on_train_end`` is not called. This
+        needs fit to run in the main thread over Python's default SIGINT handler, which
+        fit replaces for its own duration only; another handler is left alone and
+        decides what Ctrl-C does. An exception from a callback or from the data ends fit
+        the same way: the handler restored, the progress bar closed, ``model.history``
+        kept.
 
         Examples
         --------
