@@ -9,6 +9,7 @@ The real-data test trains the lecture's CNN for one epoch on the shared 5,000 MN
 digits; the rest uses models small enough to run in milliseconds."""
 from __future__ import annotations
 
+import copy
 import io
 import json
 import math
@@ -482,6 +483,36 @@ def compiled(arch="lecture"):
     model = make_model(arch)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+@pytest.mark.parametrize("optimizer", [
+    lambda: "adam",
+    lambda: optimizers.RMSprop(learning_rate=0.01, rho=0.8),
+    lambda: optimizers.SGD(learning_rate=0.05, momentum=0.9),
+], ids=["adam", "rmsprop", "sgd-momentum"])
+def test_a_copy_of_a_trained_model_trains_on_from_where_the_original_stands(how, optimizer):
+    """A deep copy or a pickle round trip of a compiled, trained model is another model
+    with the same optimizer state: training it gives the bits that training the original
+    the same way gives, and leaves the original alone (its optimizer once knew its
+    weights by id, so the copy's fit raised "Unknown variable")."""
+    model = make_model("lecture", seed=3)
+    model.compile(optimizer=optimizer(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = model_inputs(n=24)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    twin = copy.deepcopy(model) if how == "deepcopy" else pickle.loads(pickle.dumps(model))
+    before = model.get_weights()
+    utils.set_random_seed(5)
+    twin_history = twin.fit(x, y, epochs=2, batch_size=8, verbose=0).history
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)  # training the copy left the original alone
+    utils.set_random_seed(5)
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0).history
+    assert twin_history == history
+    assert twin.optimizer.iterations == model.optimizer.iterations == 9
+    for a, b in zip(twin.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(model.get_weights()[0], before[0])
 
 
 def test_fit_on_no_samples_is_a_value_error_naming_the_shape():

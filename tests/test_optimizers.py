@@ -2,6 +2,7 @@
 torch.optim where the rules agree), on a toy quadratic."""
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -230,3 +231,18 @@ def test_the_one_call_adam_path_leaves_what_it_cannot_write():
     assert left == [1, 2]  # read-only; a gradient of another size
     assert np.all(frozen == 1) and not np.any(states[1][0]) and not np.any(states[2][0])
     np.testing.assert_allclose(p, 1 - 0.1 * 0.05 / (np.sqrt(0.001 * 0.25) + 1e-7), rtol=1e-6)
+
+
+def test_a_copied_optimizer_keeps_its_slots_for_the_copied_weights():
+    p = np.array([1.0, -2.0, 3.0], np.float32)
+    opt = optimizers.Adam(learning_rate=0.1)
+    opt.apply([p], [np.array([0.5, 0.5, -1.0], np.float32)])
+    p2, opt2 = copy.deepcopy((p, opt))
+    g = np.array([0.25, -1.0, 2.0], np.float32)
+    opt.apply([p], [g])
+    opt2.apply([p2], [g])
+    np.testing.assert_array_equal(p2, p)
+    for a, b in zip(opt2._state(p2), opt._state(p)):
+        np.testing.assert_array_equal(a, b)
+        assert not np.shares_memory(a, b)
+    raises(lambda: opt2.apply([p], [g]), ValueError, "Unknown variable")  # the original's p is not its weight

@@ -108,6 +108,26 @@ class Optimizer:
         self._known = {id(v) for v in self._variables}
         self._slots = {id(v): [np.zeros_like(v) for _ in self.slot_names] for v in self._variables}
 
+    def __getstate__(self) -> dict[str, object]:
+        # the slots by position in the built list, not by id(): a copy (deepcopy,
+        # pickle) gets new arrays with new ids, and the copied model's weights are
+        # those same new arrays when both are copied together
+        state = self.__dict__.copy()
+        if self._variables is not None:
+            state["_slots"] = [self._slots[id(v)] for v in self._variables]
+        del state["_known"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        variables = self._variables
+        if variables is None:
+            self._known, self._slots = set(), {}
+        else:
+            slots: list[list[Array]] = state["_slots"]  # type: ignore[assignment]
+            self._known = {id(v) for v in variables}
+            self._slots = {id(v): s for v, s in zip(variables, slots)}
+
     def _knows(self, p: Array) -> bool:
         return id(p) in self._known
 
