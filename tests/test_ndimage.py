@@ -610,6 +610,35 @@ def test_threads_do_not_change_the_bits(restore_threads, rng):
         assert a.tobytes() == b.tobytes()
 
 
+def _at_offset(shape, dtype, offset):
+    """An array of `shape` starting `offset` values past a 128-byte boundary."""
+    n = math.prod(shape)
+    item = np.dtype(dtype).itemsize
+    buf = np.empty(n * item + 256 + offset * item, np.uint8)
+    start = (-buf.ctypes.data) % 128 + offset * item
+    return buf[start:start + n * item].view(dtype).reshape(shape)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_column_blocks_at_any_offset_of_the_output_keep_scipys_bits(dtype, restore_threads, rng):
+    """Down columns, the threads' blocks end on 128-byte boundaries of the output, wherever
+    the output starts: with an output starting 0-15 values past a boundary, the blocks (a
+    spare one where column 0 sits on a boundary) still cover every column once, at 1, 2 and
+    3 threads. Along strided lines narrower than a task's lanes, tasks take whole groups."""
+    cases = [((5, 600), 0, 4), ((2, 40, 100), 1, 3), ((3, 9, 70), 1, 31), ((3, 5000), 0, 5),
+             ((7, 50, 3), 1, 4), ((4, 30, 5), 1, 9)]
+    for (shape, axis, size), offset, threads in itertools.product(cases, (0, 1, 3, 8, 15), (1, 2, 3)):
+        fastconv.set_num_threads(threads)
+        x = rng.standard_normal(shape).astype(dtype)
+        weights = rng.standard_normal(size)
+        for name, arg in (("uniform_filter1d", size), ("correlate1d", weights)):
+            want = getattr(sndi, name)(x, arg, axis=axis)
+            got = _at_offset(shape, dtype, offset)
+            got[...] = np.nan
+            getattr(fndi, name)(x, arg, axis=axis, output=got)
+            assert got.tobytes() == want.tobytes(), (name, shape, axis, offset, threads)
+
+
 def test_concurrent_calls_from_python_threads(rng):
     """The kernels run without the GIL; calls from several threads at once
     give each its own result."""

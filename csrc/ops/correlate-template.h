@@ -109,18 +109,18 @@ typedef struct {
   T *y;
   const fc_correlate_tiling *tl;
   CORRELATE_UKERNEL fn;
-  int64_t ntasks;
-  _Atomic int64_t next;
+  fc_claims next;
   atomic_int failed;
 } fc_correlate_ctx;
 
 static void LOCAL(correlate_thread)(void *arg, int tid, int team) {
-  (void)tid, (void)team;
+  (void)team;
   fc_correlate_ctx *c = arg;
   T *scratch = NULL;
-  for (;;) {
-    const int64_t task = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
-    if (task >= c->ntasks || atomic_load_explicit(&c->failed, memory_order_relaxed)) break;
+  int step = 0;
+  int64_t task, end;
+  while ((task = fc_claims_next(&c->next, tid, &step, &end)) >= 0) {
+    if (atomic_load_explicit(&c->failed, memory_order_relaxed)) break;
     if (LOCAL(correlate_task)(c->p, c->x, c->k, c->fill, c->y, c->tl, c->fn, task, &scratch))
       atomic_store_explicit(&c->failed, 1, memory_order_relaxed);
   }
@@ -160,7 +160,9 @@ int CORRELATE2D(const fc_correlate2d_params *p, const T *x, const T *k, T fill, 
     if (scratch != small) free(scratch);
     return failed ? FC_ENOMEM : FC_OK;
   }
-  fc_correlate_ctx c = {p, x, k, fill, y, &tl, fn, ntasks, 0, 0};
+  fc_correlate_ctx c = {.p = p, .x = x, .k = k, .fill = fill, .y = y, .tl = &tl, .fn = fn};
+  fc_claims_init(&c.next, ntasks, 1, nt);
+  atomic_init(&c.failed, 0);
   const int r = fc_parallel(nt, LOCAL(correlate_thread), &c);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }
@@ -180,7 +182,7 @@ typedef struct {
   fc_correlate_tiling tl;
   CORRELATE_UKERNEL fn;
   int64_t ntasks;
-  _Atomic int64_t next;
+  fc_claims next;
   atomic_int failed;
 } fc_correlatend_ctx;
 
@@ -223,12 +225,13 @@ static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task, T 
 }
 
 static void LOCAL(correlatend_thread)(void *arg, int tid, int team) {
-  (void)tid, (void)team;
+  (void)team;
   fc_correlatend_ctx *c = arg;
   T *scratch = NULL, *rowbuf = NULL;
-  for (;;) {
-    const int64_t task = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
-    if (task >= c->ntasks || atomic_load_explicit(&c->failed, memory_order_relaxed)) break;
+  int step = 0;
+  int64_t task, end;
+  while ((task = fc_claims_next(&c->next, tid, &step, &end)) >= 0) {
+    if (atomic_load_explicit(&c->failed, memory_order_relaxed)) break;
     if (LOCAL(correlatend_task)(c, task, &scratch, &rowbuf))
       atomic_store_explicit(&c->failed, 1, memory_order_relaxed);
   }
@@ -258,7 +261,6 @@ int CORRELATEND(const fc_correlatend_params *p, const T *x, const T *k, T fill, 
   c.plane_tasks = c.tl.row_tasks * c.tl.col_tasks;
   if (!fc_mul(total / c.plane_elems, c.plane_tasks, &c.ntasks)) return FC_EOVERFLOW;
   c.fn = fc_table()->TABLE_NDCORRELATE;
-  atomic_init(&c.next, 0);
   atomic_init(&c.failed, 0);
   const int nt = fc_threads_for(work, c.ntasks);
   fc_plan pl;
@@ -267,6 +269,7 @@ int CORRELATEND(const fc_correlatend_params *p, const T *x, const T *k, T fill, 
   pl.row_block = c.tl.rb, pl.depth_block = c.tl.cb, pl.tasks = c.ntasks, pl.threads = nt;
   pl.scratch_bytes = fc_sat_mul(nt, fc_sat_mul(c.tl.scratch_elems, (int64_t)sizeof(T)));
   if (fc_record_plan(&pl)) return FC_OK;
+  fc_claims_init(&c.next, c.ntasks, 1, nt);
   const int r = fc_parallel(nt, LOCAL(correlatend_thread), &c);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }

@@ -44,7 +44,7 @@ typedef struct {
   RUNSUM_UKERNEL runsum;
   RUNMEAN_UKERNEL runmean;
   fc_axis_tiling tl;
-  _Atomic int64_t next;
+  fc_claims next;
   atomic_int failed;
 } fc_axis_ctx;
 
@@ -340,8 +340,11 @@ static void LOCAL(axis_task)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t t
   const fc_axis_params *p = c->p;
   const fc_axis_tiling *tl = &c->tl;
   if (fc_axis_down_columns(p, c->w == NULL)) {
-    const int64_t a = task / tl->col_tasks, c0 = (task % tl->col_tasks) * tl->cb;
-    LOCAL(axis_columns)(c, s, a, c0, fc_min64(tl->cb, p->inner - c0));
+    const int64_t a = task / tl->col_tasks;
+    int64_t c0, cols;
+    fc_axis_block(tl, p->inner, c->y + a * p->n * p->inner, (int64_t)sizeof(T),
+                  task % tl->col_tasks, &c0, &cols);
+    if (cols > 0) LOCAL(axis_columns)(c, s, a, c0, cols);
   } else if (c->w == NULL) {
     const int64_t l0 = task * tl->lines, lanes = fc_min64(tl->lines, tl->nlines - l0);
     if (p->inner == 1)
@@ -357,13 +360,13 @@ static void LOCAL(axis_task)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t t
 }
 
 static void LOCAL(axis_thread)(void *arg, int tid, int team) {
-  (void)tid, (void)team;
+  (void)team;
   fc_axis_ctx *c = arg;
   fc_axis_scratch s = {NULL, NULL, NULL, NULL};
-  int have = 0;
-  for (;;) {
-    const int64_t task = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
-    if (task >= c->tl.ntasks || atomic_load_explicit(&c->failed, memory_order_relaxed)) break;
+  int have = 0, step = 0;
+  int64_t task, end;
+  while ((task = fc_claims_next(&c->next, tid, &step, &end)) >= 0) {
+    if (atomic_load_explicit(&c->failed, memory_order_relaxed)) break;
     if (!have && LOCAL(axis_scratch_alloc)(c, &s)) {
       atomic_store_explicit(&c->failed, 1, memory_order_relaxed);
       break;
@@ -384,8 +387,7 @@ static int LOCAL(axis_run)(const fc_axis_params *p, const T *x, const double *w,
   c.p = p, c.x = x, c.w = w, c.fill = fill, c.y = y;
   c.sym = w ? fc_axis_symmetry(w, p->m) : 0;
   c.line = table->TABLE_NDLINE, c.runsum = table->TABLE_RUNSUM, c.runmean = table->TABLE_RUNMEAN;
-  c.tl = fc_axis_tiles(p, w == NULL);
-  atomic_init(&c.next, 0);
+  c.tl = fc_axis_tiles(p, w == NULL, (int64_t)sizeof(T));
   atomic_init(&c.failed, 0);
   /* estimated single-thread time: the taps' multiply-adds (twice FMA's
    * instructions), or the running sum's division and streaming */
@@ -399,6 +401,7 @@ static int LOCAL(axis_run)(const fc_axis_params *p, const T *x, const double *w,
   pl.kernel_fn = w ? FC_UKERNEL_FN(c.line) : FC_UKERNEL_FN(c.runsum);
   pl.tasks = c.tl.ntasks, pl.threads = nt;
   if (fc_record_plan(&pl)) return FC_OK;
+  fc_claims_init(&c.next, c.tl.ntasks, 1, nt);
   const int r = fc_parallel(nt, LOCAL(axis_thread), &c);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }

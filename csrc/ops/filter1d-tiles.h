@@ -19,6 +19,7 @@
 #define FC_AXIS_SHORT 256                /* fewer: one window copy, one kernel call */
 #define FC_AXIS_LANES 16                 /* lines one running-sum task carries side by side */
 #define FC_AXIS_RUN 256                  /* ... this many outputs at a time */
+#define FC_AXIS_EDGE 128                 /* bytes: column blocks end on these boundaries of y */
 
 static int fc_axis_check(const fc_axis_params *p) {
   if (p->outer < 0 || p->n < 0 || p->inner < 0 || p->m < 1 || !fc_boundary_valid(p->boundary))
@@ -50,7 +51,7 @@ static int fc_axis_symmetry(const double *w, int64_t m) {
 }
 
 typedef struct {
-  int64_t cb, col_tasks;         /* down columns: columns per task */
+  int64_t cb, col_tasks;         /* down columns: columns per task, tasks per outer index */
   int64_t chunk, chunks, lines;  /* along lines: outputs per line, lines per task */
   int64_t nlines;                /* along lines: outer * inner lines, inner elements apart */
   int64_t ntasks;
@@ -66,7 +67,15 @@ static int fc_axis_down_columns(const fc_axis_params *p, int uniform) {
   return uniform ? p->inner >= FC_AXIS_MIN_INNER : p->inner > FC_AXIS_CHUNK;
 }
 
-static fc_axis_tiling fc_axis_tiles(const fc_axis_params *p, int uniform) {
+/* Tasks write disjoint parts of y, and no two share a cache line where that
+ * can be arranged: a task down columns takes the columns between two
+ * FC_AXIS_EDGE-byte boundaries of y (fc_axis_block; NumPy's arrays start 16 or
+ * 32 bytes past one, so blocks counted from column 0 would share a line with
+ * their neighbours in every row, and the two cores would pass those lines back
+ * and forth: along axis 0 of a 4096x256 float64 array, 2 threads took 4x the
+ * time of 1), and a task along strided lines takes whole groups of `inner`
+ * lines where a group is narrower than its LANES. `item` is sizeof the dtype. */
+static fc_axis_tiling fc_axis_tiles(const fc_axis_params *p, int uniform, int64_t item) {
   fc_axis_tiling t = {0, 0, 0, 0, 0, 0, 0};
   const int64_t threads = fc_get_num_threads();
   t.nlines = fc_sat_mul(p->outer, p->inner);
@@ -76,10 +85,16 @@ static fc_axis_tiling fc_axis_tiles(const fc_axis_params *p, int uniform) {
       const int64_t want = fc_ceil_div(4 * threads, fc_max64(p->outer, 1));
       t.cb = fc_max64(fc_ceil_div(p->inner, want), fc_min64(p->inner, FC_AXIS_MIN_COLS));
     }
-    t.col_tasks = fc_ceil_div(p->inner, t.cb);
+    t.col_tasks = 1;
+    if (t.cb < p->inner) { /* whole edge units; one more block for the offset of column 0 */
+      const int64_t unit = fc_max64(FC_AXIS_EDGE / item, 1);
+      t.cb = fc_ceil_div(t.cb, unit) * unit;
+      t.col_tasks = fc_ceil_div(p->inner, t.cb) + 1;
+    }
     t.ntasks = fc_sat_mul(p->outer, t.col_tasks);
   } else if (uniform) { /* a line's running sum is sequential: whole lines, LANES at a time */
-    t.lines = FC_AXIS_LANES;
+    t.lines = p->inner > 1 && p->inner < FC_AXIS_LANES ? FC_AXIS_LANES / p->inner * p->inner
+                                                      : FC_AXIS_LANES;
     t.ntasks = fc_ceil_div(t.nlines, t.lines);
   } else { /* correlation: lines in whole groups of `inner` (one outer index) */
     const int64_t inner = fc_max64(p->inner, 1);
@@ -89,6 +104,22 @@ static fc_axis_tiling fc_axis_tiles(const fc_axis_params *p, int uniform) {
     t.ntasks = fc_sat_mul(fc_ceil_div(t.nlines, t.lines), t.chunks);
   }
   return t;
+}
+
+/* Task j of col_tasks down the columns of a slice whose row 0 starts at
+ * `row` (an address of y, `item` bytes a value): the columns [*c0, *c0 +
+ * *cols) between the slice's j-th and (j+1)-th cb-column boundaries of the
+ * address space (each a multiple of FC_AXIS_EDGE bytes), clipped to the row;
+ * *cols 0 for the spare block where column 0 sits on a boundary. */
+static void fc_axis_block(const fc_axis_tiling *t, int64_t inner, const void *row, int64_t item,
+                          int64_t j, int64_t *c0, int64_t *cols) {
+  if (t->col_tasks == 1) {
+    *c0 = 0, *cols = inner;
+    return;
+  }
+  const int64_t lead = (int64_t)(((uintptr_t)row / (uintptr_t)item) % (uintptr_t)t->cb);
+  const int64_t lo = fc_max64(j * t->cb - lead, 0), hi = fc_min64((j + 1) * t->cb - lead, inner);
+  *c0 = lo, *cols = fc_max64(hi - lo, 0);
 }
 
 #endif /* FC_FILTER1D_TILES_H */

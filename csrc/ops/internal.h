@@ -113,6 +113,28 @@ typedef void (*fc_range_fn)(void *ctx, int tid, int64_t i0, int64_t i1);
  * fc_parallel. */
 FC_INTERNAL int fc_parallel_for(int team, int64_t n, int64_t grain, fc_range_fn fn, void *ctx);
 
+/* Tasks [0, n) handed out to a region's threads as fc_parallel_for's dynamic
+ * loop hands out its chunks: each thread first through a contiguous range of
+ * its own, then through the others' remaining tasks. A thread's neighbouring
+ * tasks stay on it, and from call to call the same thread gets the same range
+ * while none is late, so tasks that write neighbouring memory do not have two
+ * cores fighting over the lines between them (threads.c). */
+enum { FC_CLAIM_RANGES = 16 }; /* ranges at most; threads past that share them */
+typedef struct {
+  int64_t n, grain;
+  int ranges;
+  struct {
+    _Alignas(64) _Atomic int64_t next; /* the range's next task; a cache line each */
+  } at[FC_CLAIM_RANGES];
+} fc_claims;
+
+/* Ready c for n tasks claimed `grain` at a time (grain >= 1) by `team` threads. */
+FC_INTERNAL void fc_claims_init(fc_claims *c, int64_t n, int64_t grain, int team);
+
+/* The next tasks [i0, *i1) for thread tid, i0 returned; -1 when none is
+ * left. *step starts at 0 and belongs to the calling thread. */
+FC_INTERNAL int64_t fc_claims_next(fc_claims *c, int tid, int *step, int64_t *i1);
+
 /* Thread tid's contiguous share [*i0, *i1) of n units, in thread order (so
  * partial results added in thread order are bitwise reproducible at a fixed
  * team size). n * team must fit in int64. */
