@@ -323,6 +323,34 @@ def test_inputs_unchanged_and_threads_give_the_same_bits(kernels_always, restore
     assert np.array_equal(x, xc) and np.array_equal(k, kc)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_stacked_images_kernel_against_a_loop_per_image(dtype, restore_threads, rng):
+    """The 3-D path's kernel: images stacked into one tall input, each image's first
+    rows correlated 'valid' and written or added into y (y + rows) by the threads that
+    computed them, against SciPy's correlate2d image by image; rows past keep untouched."""
+    from fastconv import _kernels
+    images, every, w = 7, 23, 40
+    x = rng.standard_normal((images * every, w)).astype(dtype)
+    k = rng.standard_normal((3, 5)).astype(dtype)
+    per_image = np.stack([ss.correlate2d(x[i * every:(i + 1) * every], k, "valid")
+                          for i in range(images)])  # (images, every - 2, w - 4)
+    for threads, keep in ((1, 21), (2, 21), (3, 16)):
+        fastconv.set_num_threads(threads)
+        _kernels.parallel_threshold_ns(0)
+        y = np.full((images, keep, w - 4), np.nan, dtype)
+        _kernels.correlate2d_stacked(x, k, y, every, False)
+        tol = dict(rtol=1e-5, atol=1e-5) if dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(y, per_image[:, :keep], **tol)
+        start = rng.standard_normal(y.shape).astype(dtype)
+        y[...] = start
+        _kernels.correlate2d_stacked(x, k, y, every, True)
+        np.testing.assert_allclose(y, start + per_image[:, :keep], **tol)
+    for bad in [dict(every=22), dict(every=0), dict(keep=22), dict(cols=37)]:
+        y = np.zeros((images, bad.get("keep", 21), bad.get("cols", w - 4)), dtype)
+        with pytest.raises(ValueError, match="correlate2d_stacked"):
+            _kernels.correlate2d_stacked(x, k, y, bad.get("every", every), False)
+
+
 # ---- SciPy's choice of method ------------------------------------------------------------------
 
 

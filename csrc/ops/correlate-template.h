@@ -12,8 +12,8 @@
  *
  * Included once by f32-correlate.c and by f64-correlate.c, which define the
  * entry points' full names CORRELATE1D (fc_f32_correlate1d,
- * fc_f64_correlate1d), CORRELATE2D (fc_f32_correlate2d, ...) and CORRELATEND
- * (fc_f32_correlatend, ...), T (float, double), the row microkernels' type
+ * fc_f64_correlate1d), CORRELATE2D (fc_f32_correlate2d, ...), CORRELATE2D_STACKED
+ * (fc_f32_correlate2d_stacked, ...) and CORRELATEND (fc_f32_correlatend, ...), T (float, double), the row microkernels' type
  * CORRELATE_UKERNEL (fc_f32_correlate_ukernel, ...), the table's members
  * TABLE_CORRELATE (f32_correlate, f64_correlate), the row kernel of
  * correlate2d, and TABLE_NDCORRELATE (f32_correlate, f64_ndcorrelate), that of
@@ -51,15 +51,24 @@ static void LOCAL(correlate_band)(const fc_correlate2d_params *p, const T *x, T 
   }
 }
 
+/* Where output row R of a correlation lands in y: row R of an oh x ow y
+ * (every 0), or, for images stacked into one tall input, row R % every of
+ * image R / every, where y holds `keep` rows of each image and the rest
+ * (those whose windows straddle two images) are neither computed nor stored. */
+typedef struct {
+  int64_t every, keep;
+} LOCAL(rowmap);
+
 /* One block of y (rows x cols from (r0, c0)) from kernel k over plane x (NULL:
  * all fill). The window is read in place when it lies inside x, else copied
  * into *scratch (allocated on first need, scratch_elems elements); FC_BLOCK_ADD
- * uses *rowbuf (cols elements, allocated likewise); `how` is an fc_block_how.
- * Returns 0, or 1 when an allocation fails. */
+ * uses *rowbuf (cols elements, allocated likewise); `how` is an fc_block_how;
+ * `map` places the rows (NULL: y is oh x ow). Returns 0, or 1 when an
+ * allocation fails. */
 static int LOCAL(correlate_block)(const fc_correlate2d_params *p, const T *x, const T *k, T fill,
                                   T *y, int64_t r0, int64_t rows, int64_t c0, int64_t cols,
                                   const fc_correlate_tiling *tl, CORRELATE_UKERNEL fn, int how,
-                                  T **scratch, T **rowbuf) {
+                                  const LOCAL(rowmap) *map, T **scratch, T **rowbuf) {
   const int64_t g0 = r0 - p->pad_top, h0 = c0 - p->pad_left; /* window origin in x */
   const int64_t wrows = rows + p->kh - 1, wcols = cols + p->kw - 1;
   const T *src;
@@ -79,7 +88,14 @@ static int LOCAL(correlate_block)(const fc_correlate2d_params *p, const T *x, co
     if (*rowbuf == NULL) return 1;
   }
   for (int64_t r = 0; r < rows; r++) {
-    T *yr = y + (r0 + r) * p->ow + c0;
+    T *yr;
+    if (map) {
+      const int64_t image = (r0 + r) / map->every, row = (r0 + r) % map->every;
+      if (row >= map->keep) continue;
+      yr = y + (image * map->keep + row) * p->ow + c0;
+    } else {
+      yr = y + (r0 + r) * p->ow + c0;
+    }
     if (how == FC_BLOCK_ADD) {
       fn((size_t)cols, (size_t)p->kh, (size_t)p->kw, src + r * lds, (size_t)lds, k, *rowbuf);
       for (int64_t c = 0; c < cols; c++) yr[c] += (*rowbuf)[c];
@@ -93,11 +109,12 @@ static int LOCAL(correlate_block)(const fc_correlate2d_params *p, const T *x, co
 /* One task of a 2-D correlation: a band of rows x a block of columns of y. */
 static int LOCAL(correlate_task)(const fc_correlate2d_params *p, const T *x, const T *k, T fill,
                                  T *y, const fc_correlate_tiling *tl, CORRELATE_UKERNEL fn,
-                                 int64_t task, T **scratch) {
+                                 int how, const LOCAL(rowmap) *map, int64_t task, T **scratch,
+                                 T **rowbuf) {
   const int64_t r0 = (task / tl->col_tasks) * tl->rb, c0 = (task % tl->col_tasks) * tl->cb;
   const int64_t rows = fc_min64(tl->rb, p->oh - r0), cols = fc_min64(tl->cb, p->ow - c0);
-  return LOCAL(correlate_block)(p, x, k, fill, y, r0, rows, c0, cols, tl, fn, FC_BLOCK_WRITE,
-                              scratch, NULL);
+  return LOCAL(correlate_block)(p, x, k, fill, y, r0, rows, c0, cols, tl, fn, how, map, scratch,
+                                rowbuf);
 }
 
 /* One region: each thread takes the next task until none is left (or one
@@ -109,25 +126,31 @@ typedef struct {
   T *y;
   const fc_correlate_tiling *tl;
   CORRELATE_UKERNEL fn;
+  int how;
+  const LOCAL(rowmap) *map;
   fc_claims next;
   atomic_int failed;
-} fc_correlate_ctx;
+} LOCAL(correlate_ctx);
 
 static void LOCAL(correlate_thread)(void *arg, int tid, int team) {
   (void)team;
-  fc_correlate_ctx *c = arg;
-  T *scratch = NULL;
+  LOCAL(correlate_ctx) *c = arg;
+  T *scratch = NULL, *rowbuf = NULL;
   int step = 0;
   int64_t task, end;
   while ((task = fc_claims_next(&c->next, tid, &step, &end)) >= 0) {
     if (atomic_load_explicit(&c->failed, memory_order_relaxed)) break;
-    if (LOCAL(correlate_task)(c->p, c->x, c->k, c->fill, c->y, c->tl, c->fn, task, &scratch))
+    if (LOCAL(correlate_task)(c->p, c->x, c->k, c->fill, c->y, c->tl, c->fn, c->how, c->map,
+                              task, &scratch, &rowbuf))
       atomic_store_explicit(&c->failed, 1, memory_order_relaxed);
   }
   free(scratch);
+  free(rowbuf);
 }
 
-int CORRELATE2D(const fc_correlate2d_params *p, const T *x, const T *k, T fill, T *y) {
+/* CORRELATE2D, and CORRELATE2D_STACKED with `map` and `how`. */
+static int LOCAL(correlate2d_run)(const fc_correlate2d_params *p, const T *x, const T *k, T fill,
+                                  T *y, int how, const LOCAL(rowmap) *map) {
   const int st = fc_correlate2d_check(p);
   if (st != FC_OK) return st;
   if (p->oh == 0 || p->ow == 0) return FC_OK;
@@ -154,17 +177,30 @@ int CORRELATE2D(const fc_correlate2d_params *p, const T *x, const T *k, T fill, 
   int failed = 0;
   if (nt <= 1) { /* no parallel region at all: entering one costs more than a small call */
     T small[512];  /* a small call's window band, without malloc */
-    T *scratch = tl.scratch_elems <= 512 ? small : NULL;
+    T *scratch = tl.scratch_elems <= 512 ? small : NULL, *rowbuf = NULL;
     for (int64_t task = 0; task < ntasks && !failed; task++)
-      failed = LOCAL(correlate_task)(p, x, k, fill, y, &tl, fn, task, &scratch);
+      failed = LOCAL(correlate_task)(p, x, k, fill, y, &tl, fn, how, map, task, &scratch, &rowbuf);
     if (scratch != small) free(scratch);
+    free(rowbuf);
     return failed ? FC_ENOMEM : FC_OK;
   }
-  fc_correlate_ctx c = {.p = p, .x = x, .k = k, .fill = fill, .y = y, .tl = &tl, .fn = fn};
+  LOCAL(correlate_ctx) c = {.p = p, .x = x, .k = k, .fill = fill, .y = y, .tl = &tl, .fn = fn,
+                            .how = how, .map = map};
   fc_claims_init(&c.next, ntasks, 1, nt);
   atomic_init(&c.failed, 0);
   const int r = fc_parallel(nt, LOCAL(correlate_thread), &c);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
+}
+
+int CORRELATE2D(const fc_correlate2d_params *p, const T *x, const T *k, T fill, T *y) {
+  return LOCAL(correlate2d_run)(p, x, k, fill, y, FC_BLOCK_WRITE, NULL);
+}
+
+int CORRELATE2D_STACKED(const fc_correlate2d_params *p, int64_t every, int64_t keep, int add,
+                        const T *x, const T *k, T *y) {
+  if (every < 1 || keep < 1 || keep > every || p->boundary != FC_BOUNDARY_FILL) return FC_EINVAL;
+  const LOCAL(rowmap) map = {every, keep};
+  return LOCAL(correlate2d_run)(p, x, k, (T)0, y, add ? FC_BLOCK_ADD : FC_BLOCK_WRITE, &map);
 }
 
 /* ==== correlatend ==========================================================
@@ -214,7 +250,7 @@ static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task, T 
     const T *x = inside ? c->x + src * c->plane_elems : NULL;
     const int how = ND_ACCUMULATES ? FC_BLOCK_ACCUMULATE : s ? FC_BLOCK_ADD : FC_BLOCK_WRITE;
     if (LOCAL(correlate_block)(q, x, c->k + s * q->kh * q->kw, c->fill, y, r0, rows, c0, cols, tl,
-                               c->fn, how, scratch, rowbuf))
+                               c->fn, how, NULL, scratch, rowbuf))
       return 1;
     for (int a = c->lead - 1; a >= 0; a--) { /* next slice, C order */
       if (++t[a] < p->kshape[a]) break;

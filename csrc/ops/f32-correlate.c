@@ -2,6 +2,7 @@
  * correlate-template.h at float. The N-d row kernel is the 2-D one, which writes y (FMA). */
 #define CORRELATE1D fc_f32_correlate1d
 #define CORRELATE2D fc_f32_correlate2d
+#define CORRELATE2D_STACKED fc_f32_correlate2d_stacked
 #define CORRELATEND fc_f32_correlatend
 #define T float
 #define CORRELATE_UKERNEL fc_f32_correlate_ukernel

@@ -2,6 +2,7 @@
  * correlate-template.h at double. The N-d row kernel adds into y (SciPy's order). */
 #define CORRELATE1D fc_f64_correlate1d
 #define CORRELATE2D fc_f64_correlate2d
+#define CORRELATE2D_STACKED fc_f64_correlate2d_stacked
 #define CORRELATEND fc_f64_correlatend
 #define T double
 #define CORRELATE_UKERNEL fc_f64_correlate_ukernel

@@ -113,6 +113,8 @@ cdef extern from "fastconv/fastconv.h" nogil:
         fc_boundary boundary
     int fc_f32_correlate2d(const fc_correlate2d_params *p, const float *x, const float *k, float fill, float *y)
     int fc_f64_correlate2d(const fc_correlate2d_params *p, const double *x, const double *k, double fill, double *y)
+    int fc_f32_correlate2d_stacked(const fc_correlate2d_params *p, int64_t every, int64_t keep, int add, const float *x, const float *k, float *y)
+    int fc_f64_correlate2d_stacked(const fc_correlate2d_params *p, int64_t every, int64_t keep, int add, const double *x, const double *k, double *y)
     int fc_f32_correlate1d(int64_t n, const float *x, int64_t m, const float *w, int64_t pad_left, int64_t out_n, float *y)
     int fc_f64_correlate1d(int64_t n, const double *x, int64_t m, const double *w, int64_t pad_left, int64_t out_n, double *y)
     enum: FC_ND_MAX_DIMS

@@ -663,6 +663,44 @@ def correlate2d(const floating[:, :] x, const floating[:, ::1] k, floating[:, ::
         _planned("correlate2d")
 
 
+def correlate2d_stacked(const floating[:, ::1] x, const floating[:, ::1] k,
+                        floating[:, :, ::1] y, int64_t every, bint add):
+    """The images stacked in x (images * every rows) correlated 'valid' with k,
+    image by image: y[i, r, c] = sum_ij x[i * every + r + i', c + j] * k[i', j]
+    for the first y.shape[1] rows of each of the y.shape[0] images (rows whose
+    windows would reach the next image are not computed). add: y += that
+    (y + result, as NumPy's add), else y = that."""
+    cdef fc_correlate2d_params p
+    p.h, p.w = x.shape[0], x.shape[1]
+    p.kh, p.kw = k.shape[0], k.shape[1]
+    p.ow = y.shape[2]
+    p.pad_top = p.pad_left = 0
+    p.boundary = FC_BOUNDARY_FILL
+    cdef int64_t images = y.shape[0], keep = y.shape[1]
+    shapes = (p.h, p.w, p.kh, p.kw, images, keep, p.ow)
+    if p.kh == 0 or p.kw == 0:
+        raise ValueError(f"correlate2d_stacked: the kernel of shape {(p.kh, p.kw)} is empty")
+    if images == 0 or keep == 0 or p.ow == 0:
+        return
+    if every < 1 or every > p.h or images * every != p.h or keep > every - p.kh + 1 or p.ow != p.w - p.kw + 1:
+        raise ValueError(f"correlate2d_stacked: x {(p.h, p.w)}, k {(p.kh, p.kw)} and y "
+                         f"{(images, keep, p.ow)} do not fit images of {every} rows")
+    p.ldx = p.w
+    p.oh = p.h - p.kh + 1
+    cdef const floating *xp = &x[0, 0]
+    cdef const floating *kp = &k[0, 0]
+    cdef floating *yp = &y[0, 0, 0]
+    cdef int st
+    with nogil:
+        if floating is float:
+            st = fc_f32_correlate2d_stacked(&p, every, keep, add, xp, kp, yp)
+        else:
+            st = fc_f64_correlate2d_stacked(&p, every, keep, add, xp, kp, yp)
+    _check(st, "correlate2d_stacked", shapes)
+    if fc_plan_only(-1):
+        _planned("correlate2d")
+
+
 # ---- correlatend, correlate_axis, uniform_axis (for fastconv.ndimage) ----------
 cdef int64_t _elems(tuple shape, str what, str op) except -1:
     cdef int64_t n = 1

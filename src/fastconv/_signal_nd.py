@@ -12,9 +12,9 @@ extension:
 - 3-D and more: two axes are the 2-D kernel's; for each tap of the kernel's
   other ("leading") axes, the input slab those outputs read is a stack of 2-D
   images, laid end to end as one tall image and correlated with that tap's 2-D
-  kernel in 'valid' mode (the rows that straddle two images are computed and
-  dropped: kernel rows - 1 of every image's rows), and the slabs' results are
-  added in the taps' order. The input is zero-extended once, as SciPy does.
+  kernel in 'valid' mode (the rows that would straddle two images are left
+  out), each tap's rows added to the result in the taps' order by the thread
+  that computed them. The input is zero-extended once, as SciPy does.
 
 Every output is thus a sum of all its products with zero-extended input, as
 in SciPy (0 * inf is NaN where SciPy's is), in an order fixed by the kernel's
@@ -35,7 +35,6 @@ import timeit
 import numpy as np
 
 from . import _correlate, _kernels, _planning
-from ._correlate import FILL
 
 _FAST_KINDS = "iu"
 _FAST_CHARS = "fdFD"
@@ -86,19 +85,13 @@ def _stacked(xp: np.ndarray, k: np.ndarray, out_shape: tuple[int, ...]) -> np.nd
     oh, ow = out_shape[-2:]
     images = math.prod(out_shape[:lead])
     k = np.ascontiguousarray(k)
-    # The tall image's outputs, with room for the rows a last image would have
-    # past the end, so that each image's first `oh` rows are a plain view.
-    buf = np.empty((images * hb, ow), dtype=xp.dtype)
-    rows, each = buf[:images * hb - kh + 1], buf.reshape(images, hb, ow)[:, :oh]
     y = np.empty((images, oh, ow), dtype=xp.dtype)
     for i, tap in enumerate(np.ndindex(*k.shape[:lead])):
         slab = xp[tuple(slice(t, t + o) for t, o in zip(tap, out_shape[:lead]))]
         tall = slab.reshape(images * hb, wb)  # a view for 3-D, a copy when the slab has gaps
-        _kernels.correlate2d(tall, k[tap], rows, 0, 0, FILL, 0.0)
-        if i:
-            np.add(y, each, out=y)
-        else:
-            np.copyto(y, each)
+        # each image's first oh rows, written by the first tap and added to y
+        # by the others (y + the tap's rows) where the thread computed them
+        _kernels.correlate2d_stacked(tall, k[tap], y, hb, i > 0)
     return y.reshape(out_shape)
 
 

@@ -345,6 +345,18 @@ int fc_f32_correlate2d(const fc_correlate2d_params *p, const float *x, const flo
                        float fillvalue, float *y);
 int fc_f64_correlate2d(const fc_correlate2d_params *p, const double *x, const double *k,
                        double fillvalue, double *y);
+/* Images stacked into one tall input (h = images * every rows), correlated
+ * 'valid' with the zero boundary: p->boundary is FC_BOUNDARY_FILL, the pads 0,
+ * p->oh = h - kh + 1. Output row R is row R % every of image R / every; y is
+ * images x keep x ow, dense, and holds rows 0..keep-1 of each image (keep <=
+ * every - kh + 1 leaves out the rows whose windows straddle two images: they
+ * are not computed). add = 0 writes y; add = 1 adds each computed row to y
+ * (y + row, as NumPy's add of the written result). FC_EINVAL for every < 1,
+ * keep outside [1, every] or another boundary. */
+int fc_f32_correlate2d_stacked(const fc_correlate2d_params *p, int64_t every, int64_t keep,
+                               int add, const float *x, const float *k, float *y);
+int fc_f64_correlate2d_stacked(const fc_correlate2d_params *p, int64_t every, int64_t keep,
+                               int add, const double *x, const double *k, double *y);
 int fc_f32_correlate1d(int64_t n, const float *x, int64_t m, const float *w, int64_t pad_left,
                        int64_t out_n, float *y);
 int fc_f64_correlate1d(int64_t n, const double *x, int64_t m, const double *w, int64_t pad_left,
