@@ -233,18 +233,21 @@ class FamilyCase:
         return None if self.kernel == "-" else tuple(int(d) for d in self.kernel.split("x"))
 
     @property
-    def kwargs(self) -> dict[str, float]:
-        """The filter's parameter (``sigma=2`` -> {'sigma': 2.0}), or none."""
+    def kwargs(self) -> dict[str, float | str]:
+        """The call's keyword (``sigma=2`` -> {'sigma': 2.0}, ``method=direct`` ->
+        {'method': 'direct'}), or none."""
         if self.param == "-":
             return {}
         key, _, value = self.param.partition("=")
+        if not value.lstrip("-").replace(".", "", 1).isdigit():
+            return {key: value}
         return {key: float(value) if "." in value or key == "sigma" else int(value)}
 
     def size(self, mode: str):
         return _pick(mode, self.in1, self.quick_in1, self.smoke_in1)
 
     def label(self, in1) -> str:
-        what = self.kernel if self.kernel != "-" else self.param
+        what = ", ".join(p for p in (self.kernel, self.param) if p != "-")
         return f"{self.area}.{self.function} {'x'.join(map(str, in1))} {self.dtype}, {what}"
 
 
