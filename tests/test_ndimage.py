@@ -288,6 +288,20 @@ def test_non_finite_values_land_where_scipy_puts_them(rng):
     check("correlate", np.arange(6.0), np.array([np.nan, 1.0, 0.5]), what="NaN weight")
 
 
+@pytest.mark.parametrize("where", [0, 3, -1])
+def test_float32_overflow_in_any_block_is_redone_in_double(where, restore_threads, rng):
+    """Each task of the float32 N-d kernel checks its own block for values that are not
+    finite; one overflowing block among many, on any thread, sends the call to the
+    double sums (SciPy's result: its double sums fit float32 here, float32's overflow)."""
+    x = rng.standard_normal((7, 40, 50)).astype(np.float32)
+    x[where, 10:14, 20:25] = 3e38
+    x[where, 10:14:2, 20:25] *= -1
+    for threads in (1, 2, 3):
+        fastconv.set_num_threads(threads)
+        check("correlate", x, np.ones((1, 3, 3)), mode="wrap", what=f"plane {where}, {threads} threads")
+        check("convolve", x, np.ones((3, 3, 3)), mode="reflect", what=f"plane {where}, {threads} threads")
+
+
 # ---- correlate1d, convolve1d, uniform_filter1d, gaussian_filter1d ---------------------------
 
 @pytest.mark.parametrize("dtype", REAL + UNSUPPORTED + COMPLEX)

@@ -13,7 +13,8 @@
  * Included once by f32-correlate.c and by f64-correlate.c, which define the
  * entry points' full names CORRELATE1D (fc_f32_correlate1d,
  * fc_f64_correlate1d), CORRELATE2D (fc_f32_correlate2d, ...), CORRELATE2D_STACKED
- * (fc_f32_correlate2d_stacked, ...) and CORRELATEND (fc_f32_correlatend, ...), T (float, double), the row microkernels' type
+ * (fc_f32_correlate2d_stacked, ...), CORRELATEND (fc_f32_correlatend, ...) and
+ * CORRELATEND_FINITE (fc_f32_correlatend_finite, ...), T (float, double), the row microkernels' type
  * CORRELATE_UKERNEL (fc_f32_correlate_ukernel, ...), the table's members
  * TABLE_CORRELATE (f32_correlate, f64_correlate), the row kernel of
  * correlate2d, and TABLE_NDCORRELATE (f32_correlate, f64_ndcorrelate), that of
@@ -218,8 +219,9 @@ typedef struct {
   fc_correlate_tiling tl;
   CORRELATE_UKERNEL fn;
   int64_t ntasks;
+  int check;             /* tasks look for values that are not finite in their blocks */
   fc_claims next;
-  atomic_int failed;
+  atomic_int failed, nonfinite;
 } fc_correlatend_ctx;
 
 static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task, T **scratch,
@@ -257,6 +259,14 @@ static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task, T 
       t[a] = 0;
     }
   }
+  if (c->check) { /* the block while it is in cache; v - v is 0 for finite v only */
+    int bad = 0;
+    for (int64_t r = 0; r < rows; r++) {
+      const T *yr = y + (r0 + r) * q->ow + c0;
+      for (int64_t j = 0; j < cols; j++) bad |= !(yr[j] - yr[j] == 0);
+    }
+    if (bad) atomic_store_explicit((atomic_int *)&c->nonfinite, 1, memory_order_relaxed);
+  }
   return 0;
 }
 
@@ -275,7 +285,10 @@ static void LOCAL(correlatend_thread)(void *arg, int tid, int team) {
   free(rowbuf);
 }
 
-int CORRELATEND(const fc_correlatend_params *p, const T *x, const T *k, T fill, T *y) {
+/* CORRELATEND; with `finite`, *finite = whether every value of y is finite. */
+static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const T *x, const T *k, T fill,
+                                  T *y, int *finite) {
+  if (finite) *finite = 1;
   int st = fc_correlatend_check(p);
   if (st != FC_OK) return st;
   const int64_t total = fc_prod(p->ndim, p->shape), taps = fc_prod(p->ndim, p->kshape);
@@ -297,7 +310,9 @@ int CORRELATEND(const fc_correlatend_params *p, const T *x, const T *k, T fill, 
   c.plane_tasks = c.tl.row_tasks * c.tl.col_tasks;
   if (!fc_mul(total / c.plane_elems, c.plane_tasks, &c.ntasks)) return FC_EOVERFLOW;
   c.fn = fc_table()->TABLE_NDCORRELATE;
+  c.check = finite != NULL;
   atomic_init(&c.failed, 0);
+  atomic_init(&c.nonfinite, 0);
   const int nt = fc_threads_for(work, c.ntasks);
   fc_plan pl;
   fc_plan_init(&pl, fc_table());
@@ -307,7 +322,20 @@ int CORRELATEND(const fc_correlatend_params *p, const T *x, const T *k, T fill, 
   if (fc_record_plan(&pl)) return FC_OK;
   fc_claims_init(&c.next, c.ntasks, 1, nt);
   const int r = fc_parallel(nt, LOCAL(correlatend_thread), &c);
+  if (finite) *finite = !atomic_load(&c.nonfinite);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
+}
+
+int CORRELATEND(const fc_correlatend_params *p, const T *x, const T *k, T fill, T *y) {
+  return LOCAL(correlatend_run)(p, x, k, fill, y, NULL);
+}
+
+int CORRELATEND_FINITE(const fc_correlatend_params *p, const T *x, const T *k, T fill, T *y,
+                       int *finite) {
+  int ok = 1;
+  const int st = LOCAL(correlatend_run)(p, x, k, fill, y, &ok);
+  *finite = ok;
+  return st;
 }
 
 /* 1-D correlation with zero extension is the one-row case of correlate2d

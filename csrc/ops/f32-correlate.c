@@ -4,6 +4,7 @@
 #define CORRELATE2D fc_f32_correlate2d
 #define CORRELATE2D_STACKED fc_f32_correlate2d_stacked
 #define CORRELATEND fc_f32_correlatend
+#define CORRELATEND_FINITE fc_f32_correlatend_finite
 #define T float
 #define CORRELATE_UKERNEL fc_f32_correlate_ukernel
 #define TABLE_CORRELATE f32_correlate

@@ -4,6 +4,7 @@
 #define CORRELATE2D fc_f64_correlate2d
 #define CORRELATE2D_STACKED fc_f64_correlate2d_stacked
 #define CORRELATEND fc_f64_correlatend
+#define CORRELATEND_FINITE fc_f64_correlatend_finite
 #define T double
 #define CORRELATE_UKERNEL fc_f64_correlate_ukernel
 #define TABLE_CORRELATE f64_correlate

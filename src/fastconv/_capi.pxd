@@ -126,6 +126,8 @@ cdef extern from "fastconv/fastconv.h" nogil:
         fc_boundary boundary
     int fc_f32_correlatend(const fc_correlatend_params *p, const float *x, const float *k, float fill, float *y)
     int fc_f64_correlatend(const fc_correlatend_params *p, const double *x, const double *k, double fill, double *y)
+    int fc_f32_correlatend_finite(const fc_correlatend_params *p, const float *x, const float *k, float fill, float *y, int *finite)
+    int fc_f64_correlatend_finite(const fc_correlatend_params *p, const double *x, const double *k, double fill, double *y, int *finite)
     ctypedef struct fc_axis_params:
         int64_t outer, n, inner, m, pad
         fc_boundary boundary

@@ -10,7 +10,7 @@ bounds.
 """
 from cython cimport floating
 from libc.float cimport DBL_EPSILON
-from libc.math cimport fabs, isfinite
+from libc.math cimport fabs
 from libc.stdint cimport int64_t, uint8_t, uint32_t
 from libc.stdlib cimport free, malloc
 
@@ -720,7 +720,7 @@ def correlatend(const floating[::1] x, const double[::1] k, floating[::1] y, tup
     whether every value of y is finite (float32; float64 is not scanned: True)."""
     cdef fc_correlatend_params p
     cdef int d = len(shape)
-    cdef Py_ssize_t nk = k.shape[0], ny = y.shape[0], i
+    cdef Py_ssize_t nk = k.shape[0], i
     if d < 1 or d > FC_ND_MAX_DIMS or len(kshape) != d or len(pad) != d:
         raise ValueError(f"correlatend: shapes {shape}, {kshape} and pad {pad} must have one "
                          f"length from 1 to {FC_ND_MAX_DIMS}")
@@ -744,22 +744,19 @@ def correlatend(const floating[::1] x, const double[::1] k, floating[::1] y, tup
     cdef floating *yp = &y[0]
     cdef floating fill = <floating>fillvalue
     cdef int st
-    cdef bint finite = True
+    cdef int finite = 1
     with nogil:
         for i in range(nk):
             kp[i] = <floating>k[i] if fabs(k[i]) > DBL_EPSILON else 0
         if floating is float:
-            st = fc_f32_correlatend(&p, xp, kp, fill, yp)
-            if st == 0:
-                for i in range(ny):
-                    finite &= isfinite(yp[i])
+            st = fc_f32_correlatend_finite(&p, xp, kp, fill, yp, &finite)
         else:
             st = fc_f64_correlatend(&p, xp, kp, fill, yp)
     free(kp)
     _check(st, "correlatend", (shape, kshape))
     if fc_plan_only(-1):
         _planned("correlatend")
-    return finite
+    return finite != 0
 
 
 cdef fc_axis_params _axis_params(Py_ssize_t size, tuple dims, int64_t m, int64_t pad, int boundary,

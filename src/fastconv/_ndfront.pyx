@@ -45,7 +45,7 @@ Nothing here raises for a user's argument.
 cimport cython
 cimport numpy as cnp
 from libc.float cimport DBL_EPSILON
-from libc.math cimport copysign, fabs, isfinite
+from libc.math cimport copysign, fabs
 from libc.stdint cimport (INT64_MIN, int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t,
                           uint32_t, uint64_t)
 from libc.stdlib cimport free, malloc
@@ -471,20 +471,13 @@ cdef void _from_double(int t, const double *d, void *y, int64_t n, bint safe) no
 cdef int _correlatend(const fc_correlatend_params *p, bint f32, const void *x, const void *k,
                       double fill, void *y, bint *finite) noexcept nogil:
     """The kernel of x's dtype; for float32, whether every result is finite."""
-    cdef int64_t i, total = 1
-    cdef int st
+    cdef int st, ok = 1
     if not f32:
         return fc_f64_correlatend(p, <const double *>x, <const double *>k, fill, <double *>y)
-    st = fc_f32_correlatend(p, <const float *>x, <const float *>k, <float>fill, <float *>y)
-    if fc_plan_only(-1):
-        return st  # nothing was computed (fastconv.explain)
-    for i in range(p.ndim):
-        total *= p.shape[i]
-    if st == 0:
-        for i in range(total):
-            if not isfinite((<float *>y)[i]):
-                finite[0] = False
-                break
+    st = fc_f32_correlatend_finite(p, <const float *>x, <const float *>k, <float>fill,
+                                   <float *>y, &ok)
+    if st == 0 and not fc_plan_only(-1):  # (plan-only: nothing was computed)
+        finite[0] = ok != 0
     return st
 
 

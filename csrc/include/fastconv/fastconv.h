@@ -388,6 +388,13 @@ int fc_f32_correlatend(const fc_correlatend_params *p, const float *x, const flo
                        float fillvalue, float *y);
 int fc_f64_correlatend(const fc_correlatend_params *p, const double *x, const double *k,
                        double fillvalue, double *y);
+/* The same, and *finite = 1 if every value of y is finite, else 0 (each task
+ * looks at its block while it is in cache: where float32 sums overflowed and
+ * double ones would not, the caller redoes them). */
+int fc_f32_correlatend_finite(const fc_correlatend_params *p, const float *x, const float *k,
+                              float fillvalue, float *y, int *finite);
+int fc_f64_correlatend_finite(const fc_correlatend_params *p, const double *x, const double *k,
+                              double fillvalue, double *y, int *finite);
 
 /* 1-D filters along the middle axis of x seen as (outer, n, inner), dense C
  * order, into y of the same shape (aliasing nothing), with scipy.ndimage's
