@@ -153,6 +153,31 @@ def test_large_threaded_arrays_match_reference(isa, dtype, rng, restore_threads)
     assert_bitwise(x, want)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_arrays_past_the_cache_take_the_streaming_kernels(isa, dtype, rng, restore_threads):
+    """Arrays whose pass spans more than twice the last-level cache are stored with
+    streaming stores (from the output's first 64-byte boundary on): the same bits as the
+    reference into fresh, offset and in-place outputs (the backward pass keeps plain
+    stores)."""
+    l3 = fastconv._kernels.cpu_caches()["l3"]
+    item = np.dtype(dtype).itemsize
+    n = max(l3 // item, 1000) + 17  # two arrays of n: just over twice the cache
+    plan = fastconv.explain(fastconv.relu, np.empty(n, dtype))
+    assert plan.kernel.startswith(f"fc_{'f32' if item == 4 else 'f64'}_relu_{'nt_' if l3 else ''}ukernel")
+    fastconv.set_num_threads(2)
+    x = sample(n, dtype, rng)
+    want = reference(x)
+    assert_bitwise(relu(x), want)
+    buf = np.full(n + 1, 7, dtype)
+    assert_bitwise(relu(x, out=buf[1:]), want)  # an output one value past its buffer's start
+    assert buf[0] == 7
+    g = rng.standard_normal(n).astype(dtype)
+    assert_bitwise(fastconv.nn.relu_backward(g, x), np.where(x <= 0, dtype(0), g))
+    y = x.copy()
+    assert relu(y, out=y) is y
+    assert_bitwise(y, want)
+
+
 @pytest.mark.parametrize("how", ["contiguous", "strided"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_nan_raises_no_floating_point_warning(isa, dtype, how, restore_threads):

@@ -207,27 +207,44 @@ def _lengths(k) -> list[int]:
     return sorted({0, *_sizes(lanes), *_sizes(4 * lanes, 67), *_sizes(8 * lanes, 131)})
 
 
+def _outputs(n, dt):
+    """Output places for n values (guard values before and after) starting on a
+    64-byte boundary and 1, half a line and a line less one value past one:
+    the streaming lines store from the first boundary on."""
+    item = np.dtype(dt).itemsize
+    per = 64 // item
+    for off in sorted({0, 1, per // 2, per - 1}):
+        buf = np.full(n + 3 * per + 2, 9.0, dt)
+        yield off, buf, ((-buf.ctypes.data) % 64) // item + per + off
+
+
 def _relu(k, rng):
     dt = k["dtype"]
+    cases = 0
     for n in _lengths(k):
         x = rng.standard_normal(n + 1).astype(dt)
-        y = np.full(n + 1, 9.0, dt)
-        _kernels.ukernel_run(k["index"], (n,), [x, y])
-        np.testing.assert_array_equal(y[:n], np.maximum(x[:n], 0), err_msg=f"{k['name']} n={n}")
-        assert y[n] == 9, f"{k['name']} n={n}: wrote past n"
-    return len(_lengths(k))
+        for off, buf, start in _outputs(n, dt):
+            _kernels.ukernel_run(k["index"], (n,), [x, buf[start:start + n + 1]])
+            y = buf[start:start + n]
+            np.testing.assert_array_equal(y, np.maximum(x[:n], 0), err_msg=f"{k['name']} n={n} +{off}")
+            assert buf[start - 1] == 9 and buf[start + n] == 9, f"{k['name']} n={n} +{off}: wrote outside"
+            cases += 1
+    return cases
 
 
 def _relu_bwd(k, rng):
     dt = k["dtype"]
+    cases = 0
     for n in _lengths(k):
         g = rng.standard_normal(n + 1).astype(dt)
         x = rng.standard_normal(n + 1).astype(dt)
-        z = np.full(n + 1, 9.0, dt)
-        _kernels.ukernel_run(k["index"], (n,), [g, x, z])
-        np.testing.assert_array_equal(z[:n], np.where(x[:n] > 0, g[:n], 0), err_msg=f"{k['name']} n={n}")
-        assert z[n] == 9, f"{k['name']} n={n}: wrote past n"
-    return len(_lengths(k))
+        for off, buf, start in _outputs(n, dt):
+            _kernels.ukernel_run(k["index"], (n,), [g, x, buf[start:start + n + 1]])
+            z = buf[start:start + n]
+            np.testing.assert_array_equal(z, np.where(x[:n] > 0, g[:n], 0), err_msg=f"{k['name']} n={n} +{off}")
+            assert buf[start - 1] == 9 and buf[start + n] == 9, f"{k['name']} n={n} +{off}: wrote outside"
+            cases += 1
+    return cases
 
 
 def _softmax_row(k, x, y=None):
@@ -582,7 +599,7 @@ def _fma_probe(k, rng):
 CHECKS = {
     "fma_probe": _fma_probe,
     "gemm": _gemm, "igemm": _igemm, "gemv": _gemv, "gemv_sparse": _gemv_sparse,
-    "relu": _relu, "relu_bwd": _relu_bwd, "softmax": _softmax, "adam": _adam,
+    "relu": _relu, "relu_nt": _relu, "relu_bwd": _relu_bwd, "softmax": _softmax, "adam": _adam,
     "correlate": _correlate, "ndcorrelate": _correlate, "ndline": _ndline, "runsum": _runsum,
     "runmean": _runmean,
     "maxpool_row": _maxpool, "maxpool_nhwc": _maxpool, "maxpool_code": _maxpool, "unpool_code": _unpool,

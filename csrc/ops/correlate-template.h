@@ -12,9 +12,10 @@
  *
  * Included once by f32-correlate.c and by f64-correlate.c, which define the
  * entry points' full names CORRELATE1D (fc_f32_correlate1d,
- * fc_f64_correlate1d), CORRELATE2D (fc_f32_correlate2d, ...), CORRELATE2D_STACKED
- * (fc_f32_correlate2d_stacked, ...), CORRELATEND (fc_f32_correlatend, ...) and
- * CORRELATEND_FINITE (fc_f32_correlatend_finite, ...), T (float, double), the row microkernels' type
+ * fc_f64_correlate1d), CORRELATE2D (fc_f32_correlate2d, ...),
+ * CORRELATE2D_STACKED (fc_f32_correlate2d_stacked, ...), CORRELATEND
+ * (fc_f32_correlatend, ...) and CORRELATEND_FINITE (fc_f32_correlatend_finite,
+ * ...), T (float, double), the row microkernels' type
  * CORRELATE_UKERNEL (fc_f32_correlate_ukernel, ...), the table's members
  * TABLE_CORRELATE (f32_correlate, f64_correlate), the row kernel of
  * correlate2d, and TABLE_NDCORRELATE (f32_correlate, f64_ndcorrelate), that of

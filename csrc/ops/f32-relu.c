@@ -7,5 +7,6 @@
 #define BINARY_UKERNEL fc_f32_binary_ukernel
 #define TABLE_RELU f32_relu
 #define TABLE_RELU_BWD f32_relu_bwd
+#define TABLE_RELU_NT f32_relu_nt
 #define LOCAL(x) fc_f32_##x
 #include "relu-template.h"

@@ -7,5 +7,6 @@
 #define BINARY_UKERNEL fc_f64_binary_ukernel
 #define TABLE_RELU f64_relu
 #define TABLE_RELU_BWD f64_relu_bwd
+#define TABLE_RELU_NT f64_relu_nt
 #define LOCAL(x) fc_f64_##x
 #include "relu-template.h"

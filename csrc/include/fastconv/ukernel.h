@@ -272,6 +272,10 @@ typedef struct {
   fc_f64_unary_ukernel f64_relu;
   fc_f32_binary_ukernel f32_relu_bwd; /* (gy, x) -> gx */
   fc_f64_binary_ukernel f64_relu_bwd;
+  /* relu's results stored with streaming (non-temporal) stores, past the
+   * caches: for arrays too large to stay in them (the relu driver decides). */
+  fc_f32_unary_ukernel f32_relu_nt;
+  fc_f64_unary_ukernel f64_relu_nt;
   fc_f32_softmax_ukernel f32_softmax;
   fc_f64_softmax_ukernel f64_softmax;
   fc_f32_correlate_ukernel f32_correlate;

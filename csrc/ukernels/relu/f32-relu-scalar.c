@@ -1,5 +1,6 @@
-/* f32 ReLU microkernel, portable C: the forward kernel of the template in
- * relu-scalar.h, at float. */
+/* f32 ReLU microkernels, portable C: the forward kernel of the template in
+ * relu-scalar.h at float, also as the streaming line (the same loop). */
 #define RELU_NAME fc_f32_relu_ukernel__scalar
+#define RELU_NT_NAME fc_f32_relu_nt_ukernel__scalar
 #define T float
 #include "relu-scalar.h"

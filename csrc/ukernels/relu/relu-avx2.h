@@ -7,10 +7,13 @@
  *     gx = gy & !(x <= 0), the unordered compare passing gy where x is NaN
  *     (as PyTorch's threshold_backward); gx may equal gy or x (each vector is
  *     loaded before it is stored).
+ *   forward with streaming stores (RELU_NT_NAME): the same results, stored
+ *     with non-temporal stores on whole aligned vectors.
  * The including file defines T (float, double), V (__m256, __m256d), LANES
- * (8, 4), SFX (ps, pd) and the name of the one kernel it instantiates,
- * RELU_NAME or RELU_BWD_NAME, and includes this once. */
+ * (8, 4), SFX (ps, pd) and the names of the kernels it instantiates,
+ * RELU_NAME (and RELU_NT_NAME) or RELU_BWD_NAME, and includes this once. */
 #include <immintrin.h>
+#include <stdint.h>
 #include "fastconv/ukernel.h"
 #include "../avx2-lanes.h"
 
@@ -37,6 +40,32 @@ void RELU_NAME(size_t n, const T *x, T *y) {
     const V v = FC_VOP(maskload)(x + i, mask);
     FC_VOP(maskstore)(y + i, mask, FC_VOP(max)(zero, v));
   }
+}
+#endif
+
+#ifdef RELU_NT_NAME
+/* RELU_NAME's results, stored with streaming stores from the first 64-byte
+ * boundary of y on (RELU_NAME before it and for the tail; y not aligned to
+ * its type: all of it); in place too. */
+void RELU_NT_NAME(size_t n, const T *x, T *y) {
+  if ((uintptr_t)y % sizeof(T) != 0) {
+    RELU_NAME(n, x, y);
+    return;
+  }
+  size_t i = ((64 - (uintptr_t)y % 64) % 64) / sizeof(T);
+  if (i > n) i = n;
+  RELU_NAME(i, x, y);
+  const V zero = FC_VOP(setzero)();
+  for (; i + 4 * LANES <= n; i += 4 * LANES) {
+    const V v0 = FC_VOP(loadu)(x + i), v1 = FC_VOP(loadu)(x + i + LANES);
+    const V v2 = FC_VOP(loadu)(x + i + 2 * LANES), v3 = FC_VOP(loadu)(x + i + 3 * LANES);
+    FC_VOP(stream)(y + i, FC_VOP(max)(zero, v0));
+    FC_VOP(stream)(y + i + LANES, FC_VOP(max)(zero, v1));
+    FC_VOP(stream)(y + i + 2 * LANES, FC_VOP(max)(zero, v2));
+    FC_VOP(stream)(y + i + 3 * LANES, FC_VOP(max)(zero, v3));
+  }
+  _mm_sfence();
+  RELU_NAME(n - i, x + i, y + i);
 }
 #endif
 
