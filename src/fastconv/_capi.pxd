@@ -202,6 +202,8 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int64_t fc_pool_spin_ns(int64_t ns)
     void fc_pool_wake()
     int64_t fc_parallel_threshold_ns(int64_t ns)
+    ctypedef void (*fc_range_callback)(void *ctx, int64_t i0, int64_t i1) noexcept nogil
+    int fc_parallel_bytes(int64_t n, int64_t bytes, fc_range_callback fn, void *ctx)
     int fc_run_chunks(int team, int64_t count, int (*fn)(void *ctx, int64_t i, int tid) noexcept nogil, void *ctx) nogil
     fc_isa fc_cpu_isa()
     fc_isa fc_current_isa()

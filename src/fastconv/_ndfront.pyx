@@ -468,6 +468,32 @@ cdef void _from_double(int t, const double *d, void *y, int64_t n, bint safe) no
         _store(t, d, y, n, safe)
 
 
+ctypedef struct _Conversion:
+    int t                # the dtype read (_to_double) or stored (_from_double)
+    const char *src
+    char *dst
+    size_t sitem, ditem  # bytes a value
+    bint safe
+
+
+cdef void _to_double_range(void *ctx, int64_t i0, int64_t i1) noexcept nogil:
+    cdef const _Conversion *c = <const _Conversion *>ctx
+    _to_double(c.t, c.src + <size_t>i0 * c.sitem, <double *>c.dst + i0, i1 - i0)
+
+
+cdef void _from_double_range(void *ctx, int64_t i0, int64_t i1) noexcept nogil:
+    cdef const _Conversion *c = <const _Conversion *>ctx
+    _from_double(c.t, <const double *>c.src + i0, c.dst + <size_t>i0 * c.ditem, i1 - i0, c.safe)
+
+
+cdef void _convert(fc_range_callback fn, _Conversion *c, int64_t n) noexcept nogil:
+    """fn over n values in contiguous shares on fastconv's threads, as many as the
+    bytes are worth (each thread then finds in its caches the part of the array it
+    goes on to read); all on this thread if the pool could not start."""
+    if fc_parallel_bytes(n, n * <int64_t>(c.sitem + c.ditem), fn, c) != 0:
+        fn(c, 0, n)
+
+
 cdef int _correlatend(const fc_correlatend_params *p, bint f32, const void *x, const void *k,
                       double fill, void *y, bint *finite) noexcept nogil:
     """The kernel of x's dtype; for float32, whether every result is finite."""
@@ -716,12 +742,19 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
     cdef void *xd = NULL
     cdef void *yd = NULL
     cdef size_t got_x = 0, got_y = 0
+    cdef _Conversion conv
     if conv_in:  # read as doubles
         xd = _take(<size_t>total * sizeof(double), &got_x)
         if xd == NULL:
             free(kk)
             return None
-        _to_double(t, xp, <double *>xd, total)
+        conv.t, conv.src, conv.dst = t, <const char *>xp, <char *>xd
+        conv.sitem, conv.ditem, conv.safe = cnp.PyArray_ITEMSIZE(x), sizeof(double), False
+        if release:
+            with nogil:
+                _convert(_to_double_range, &conv, total)
+        else:
+            _convert(_to_double_range, &conv, total)
         xp = xd
     if conv_out:  # the sums stored as SciPy stores them
         yd = _take(<size_t>total * sizeof(double), &got_y)
@@ -745,7 +778,13 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
         st = _correlatend(&p, f32, xp, kk, fill, yp, &finite)
     free(kk)
     if conv_out and st == 0 and not fc_plan_only(-1):
-        _from_double(ot, <const double *>yd, cnp.PyArray_DATA(y), total, True)
+        conv.t, conv.src, conv.dst = ot, <const char *>yd, <char *>cnp.PyArray_DATA(y)
+        conv.sitem, conv.ditem, conv.safe = sizeof(double), cnp.PyArray_ITEMSIZE(y), True
+        if release:
+            with nogil:
+                _convert(_from_double_range, &conv, total)
+        else:
+            _convert(_from_double_range, &conv, total)
     _give(xd, got_x)
     _give(yd, got_y)
     if st == 0 and fc_plan_only(-1):

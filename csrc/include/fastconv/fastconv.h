@@ -558,6 +558,13 @@ void fc_pool_wake(void);
  * 50,000 ns); ns >= 0 sets it, any ns returns the previous value. Tests set 0
  * so that small shapes take the threaded paths too. */
 int64_t fc_parallel_threshold_ns(int64_t ns);
+/* fn(ctx, i0, i1) over [0, n) in contiguous shares, one per thread, on as many
+ * of the pool's threads as streaming `bytes` is worth by the same threshold
+ * (below it, one call on the calling thread): for a binding's own loops, such
+ * as dtype conversions around a driver. fn runs without the GIL and must not
+ * call back into Python. FC_OK, or FC_ETHREAD as the drivers. */
+typedef void (*fc_range_callback)(void *ctx, int64_t i0, int64_t i1);
+int fc_parallel_bytes(int64_t n, int64_t bytes, fc_range_callback fn, void *ctx);
 /* Runs fn(ctx, i, tid) for each i in [0, count) on up to `team` threads of
  * the pool: thread tid (0 the calling thread) takes i = tid, tid + team, ...,
  * stopping at its first non-zero return. Returns FC_ETHREAD when a worker
