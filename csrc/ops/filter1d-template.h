@@ -63,6 +63,8 @@ static int LOCAL(axis_scratch_alloc)(const fc_axis_ctx *c, fc_axis_scratch *s) {
     nrows = p->m;
     nbuf = p->inner < FC_AXIS_MIN_INNER ? p->inner * (fc_min64(p->n, c->tl.chunk) + p->m - 1)
                                         : p->inner;
+    if (c->tl.strip) /* after the fill row: a strip's window, rows a line more than it apart */
+      nbuf += (fc_min64(p->n, c->tl.chunk) + p->m - 1) * (c->tl.strip + 64 / (int64_t)sizeof(T));
   } else if (p->inner == 1) { /* window copies at the edges; blocks of running sums */
     const int64_t run = fc_min64(FC_AXIS_RUN, p->n);
     nrows = 0, nbuf = (run + p->m) * FC_AXIS_LANES;
@@ -147,6 +149,28 @@ static inline void LOCAL(axis_window)(const fc_axis_ctx *c, const T *x, int64_t 
   for (int64_t i = hi; i < len; i++) LOCAL(axis_row)(c, x, g0 + i, buf + i * in);
 }
 
+/* Outputs [s0, s1) of the wide lines of x[a] (rows `in` values apart), whose
+ * windows lie inside x[a], a strip of tl.strip columns at a time: the strip's
+ * window rows copied into s->buf past its row of fill values, a line more than
+ * the strip apart, then one kernel call per output row on rows in that copy
+ * (fc_axis_strip says why). */
+static void LOCAL(axis_strip_copy)(const fc_axis_ctx *c, fc_axis_scratch *s, const T *x, T *y,
+                                   int64_t s0, int64_t s1) {
+  const fc_axis_params *p = c->p;
+  const int64_t in = p->inner, m = p->m, rows = s1 - s0 + m - 1;
+  const int64_t ld = c->tl.strip + 64 / (int64_t)sizeof(T);
+  T *win = s->buf + in;
+  for (int64_t c0 = 0; c0 < in; c0 += c->tl.strip) {
+    const int64_t w = fc_min64(c->tl.strip, in - c0);
+    const T *src = x + (s0 - p->pad) * in + c0;
+    for (int64_t r = 0; r < rows; r++) memcpy(win + r * ld, src + r * in, (size_t)w * sizeof(T));
+    for (int64_t j = 0; j < s1 - s0; j++) {
+      for (int64_t t = 0; t < m; t++) s->rows[t] = win + (j + t) * ld;
+      c->line((size_t)w, (size_t)m, s->rows, c->w, c->sym, y + (s0 + j) * in + c0);
+    }
+  }
+}
+
 /* Along lines: outputs [j0, j1) of the `inner` lines of x[a], correlation.
  * With x[a] read as one sequence of n * inner values, output (j, k) is the sum
  * over taps t of w[t] times value (j - pad + t) * inner + k: one kernel run
@@ -188,7 +212,10 @@ static inline void LOCAL(axis_line_correlate)(const fc_axis_ctx *c, fc_axis_scra
     const int64_t s0 = cut[part], s1 = cut[part + 1];
     if (s1 <= s0) continue;
     const T *base;
-    if (part == 1) {
+    if (part == 1 && c->tl.strip) {
+      LOCAL(axis_strip_copy)(c, s, x, y, s0, s1);
+      continue;
+    } else if (part == 1) {
       base = x + (s0 - p->pad) * in;
     } else if (in >= FC_AXIS_MIN_INNER) { /* wide rows: a call per row, taps on the mapped rows */
       for (int64_t j = s0; j < s1; j++) {
