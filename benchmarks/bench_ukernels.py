@@ -98,6 +98,9 @@ def _work(k: dict) -> Work:
         return Work(f"{n}", (n,), [r(n), r(n)], 0, 2 * n * e, 200)
     if kind == "relu_bwd":
         return Work(f"{n}", (n,), [r(n), r(n), r(n)], 0, 3 * n * e, 200)
+    if kind == "relu_nt":  # the streaming stores' case: 32 MiB per array, from and to memory
+        big = (32 << 20) // e
+        return Work(f"{big}", (big,), [r(big), r(big)], 0, 2 * big * e, 5)
     if kind == "softmax":  # one wide row: the 1,000 classes of an ImageNet head, 8 times
         m = 8000
         return Work(f"{m}", (m,), [r(m), r(m), np.zeros(2)], 0, 2 * m * e, 2000)
