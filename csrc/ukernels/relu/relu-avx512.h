@@ -14,7 +14,6 @@
  * kernels it instantiates, RELU_NAME (and RELU_NT_NAME) or RELU_BWD_NAME, and
  * includes this once. */
 #include <immintrin.h>
-#include <stdint.h>
 #include "fastconv/ukernel.h"
 
 #define FC_CAT2(a, b) a##b
@@ -22,19 +21,13 @@
 #define FC_VOP(op) FC_CAT(_mm512_##op##_, SFX)
 #define FC_CMP_MASK FC_CAT(FC_VOP(cmp), _mask)
 
+#include "relu-loop.h"
+
 #ifdef RELU_NAME
 void RELU_NAME(size_t n, const T *x, T *y) {
   const V zero = FC_VOP(setzero)();
   size_t i = 0;
-  for (; i + 4 * LANES <= n; i += 4 * LANES) {
-    const V v0 = FC_VOP(loadu)(x + i), v1 = FC_VOP(loadu)(x + i + LANES);
-    const V v2 = FC_VOP(loadu)(x + i + 2 * LANES), v3 = FC_VOP(loadu)(x + i + 3 * LANES);
-    FC_VOP(storeu)(y + i, FC_VOP(max)(zero, v0));
-    FC_VOP(storeu)(y + i + LANES, FC_VOP(max)(zero, v1));
-    FC_VOP(storeu)(y + i + 2 * LANES, FC_VOP(max)(zero, v2));
-    FC_VOP(storeu)(y + i + 3 * LANES, FC_VOP(max)(zero, v3));
-  }
-  for (; i + LANES <= n; i += LANES) FC_VOP(storeu)(y + i, FC_VOP(max)(zero, FC_VOP(loadu)(x + i)));
+  FC_RELU_LOOP(FC_VOP(storeu));
   if (i < n) {
     const MASK k = (MASK)((1u << (n - i)) - 1u);
     FC_VOP(mask_storeu)(y + i, k, FC_VOP(max)(zero, FC_VOP(maskz_loadu)(k, x + i)));
@@ -42,32 +35,7 @@ void RELU_NAME(size_t n, const T *x, T *y) {
 }
 #endif
 
-#ifdef RELU_NT_NAME
-/* RELU_NAME's results, stored with streaming stores from the first 64-byte
- * boundary of y on (RELU_NAME before it and for the tail; y not aligned to
- * its type: all of it); in place too. */
-void RELU_NT_NAME(size_t n, const T *x, T *y) {
-  if ((uintptr_t)y % sizeof(T) != 0) {
-    RELU_NAME(n, x, y);
-    return;
-  }
-  size_t i = ((64 - (uintptr_t)y % 64) % 64) / sizeof(T);
-  if (i > n) i = n;
-  RELU_NAME(i, x, y);
-  const V zero = FC_VOP(setzero)();
-  for (; i + 4 * LANES <= n; i += 4 * LANES) {
-    const V v0 = FC_VOP(loadu)(x + i), v1 = FC_VOP(loadu)(x + i + LANES);
-    const V v2 = FC_VOP(loadu)(x + i + 2 * LANES), v3 = FC_VOP(loadu)(x + i + 3 * LANES);
-    FC_VOP(stream)(y + i, FC_VOP(max)(zero, v0));
-    FC_VOP(stream)(y + i + LANES, FC_VOP(max)(zero, v1));
-    FC_VOP(stream)(y + i + 2 * LANES, FC_VOP(max)(zero, v2));
-    FC_VOP(stream)(y + i + 3 * LANES, FC_VOP(max)(zero, v3));
-  }
-  for (; i + LANES <= n; i += LANES) FC_VOP(stream)(y + i, FC_VOP(max)(zero, FC_VOP(loadu)(x + i)));
-  _mm_sfence();
-  RELU_NAME(n - i, x + i, y + i);
-}
-#endif
+#include "relu-stream.h"
 
 #ifdef RELU_BWD_NAME
 void RELU_BWD_NAME(size_t n, const T *gy, const T *x, T *gx) {
