@@ -498,6 +498,37 @@ static void boundary_map_case(void) {
     }                                                                                           \
     check(ok, #dtype " correlate1d", isa, caseno);                                              \
     free(x), free(k), free(y), free(y1);                                                        \
+    /* images stacked into one tall input, 'valid', each image's first `keep` rows written */  \
+    /* (add 0) or added (add 1) into images x keep x ow: per image against plain loops */      \
+    fc_correlate2d_params q;                                                                    \
+    const int64_t images = rnd(1, 4), kh = rnd(1, 4), every = rnd(kh, 9);                      \
+    const int64_t keep = rnd(1, every - kh + 1), wq = rnd(1, 70), kw = rnd(1, wq < 9 ? wq : 9);  \
+    q.h = images * every, q.w = wq, q.ldx = wq, q.kh = kh, q.kw = kw;                           \
+    q.oh = q.h - kh + 1, q.ow = wq - kw + 1, q.pad_top = q.pad_left = 0;                        \
+    q.boundary = FC_BOUNDARY_FILL;                                                              \
+    const int add = (int)rnd(0, 1);                                                             \
+    T *xs = malloc(sizeof(T) * q.h * wq), *ks = malloc(sizeof(T) * kh * kw);                     \
+    T *ys = malloc(sizeof(T) * images * keep * q.ow), *y0 = malloc(sizeof(T) * images * keep * q.ow); \
+    for (int64_t i = 0; i < q.h * wq; i++) xs[i] = (T)rndf();                                   \
+    for (int64_t i = 0; i < kh * kw; i++) ks[i] = (T)rndf();                                    \
+    for (int64_t i = 0; i < images * keep * q.ow; i++) ys[i] = y0[i] = (T)rndf();               \
+    ok = fc_##dtype##_correlate2d_stacked(&q, every, keep, add, xs, ks, ys) == FC_OK;           \
+    for (int64_t im = 0; ok && im < images; im++)                                               \
+      for (int64_t r = 0; ok && r < keep; r++)                                                  \
+        for (int64_t c = 0; ok && c < q.ow; c++) {                                              \
+          double want = 0, mag = 0;                                                             \
+          for (int64_t i = 0; i < kh; i++)                                                      \
+            for (int64_t j = 0; j < kw; j++) {                                                  \
+              const double v = (double)xs[(im * every + r + i) * wq + c + j] * ks[i * kw + j];  \
+              want += v, mag += fabs(v);                                                        \
+            }                                                                                   \
+          const int64_t o = (im * keep + r) * q.ow + c;                                         \
+          if (add) want += (double)y0[o], mag += fabs((double)y0[o]);                           \
+          ok = fabs((double)ys[o] - want) <= tol * (1 + mag);                                   \
+        }                                                                                       \
+    ok = ok && fc_##dtype##_correlate2d_stacked(&q, every, every + 1, 0, xs, ks, ys) == FC_EINVAL; \
+    check(ok, #dtype " correlate2d_stacked", isa, caseno);                                      \
+    free(xs), free(ks), free(ys), free(y0);                                                     \
   }
 
 DEFINE_CORRELATE_TESTS(f32, float, 1e-5)
@@ -558,7 +589,17 @@ static double ref_prod(double a, double b) {
                           : fabs((double)y[o] - want) <= tol * (1 + mag);                        \
     }                                                                                           \
     check(ok, #dtype " correlatend", isa, caseno);                                              \
-    free(x), free(k), free(y), free(kd);                                                        \
+    /* the variant that reports whether y is finite: the same y, and the flag a scan gives */   \
+    if (nx && rnd(0, 3) == 0) x[rnd(0, nx - 1)] = (T)INFINITY;                                  \
+    T *y2 = malloc(sizeof(T) * (nx ? nx : 1));                                                  \
+    int finite = -1, scan = 1;                                                                  \
+    ok = fc_##dtype##_correlatend(&p, nx ? x : NULL, k, fill, nx ? y : NULL) == FC_OK &&        \
+         fc_##dtype##_correlatend_finite(&p, nx ? x : NULL, k, fill, nx ? y2 : NULL, &finite) ==  \
+             FC_OK;                                                                             \
+    for (int64_t o = 0; o < nx; o++) scan &= isfinite((double)y[o]) != 0;                       \
+    ok = ok && finite == scan && (!nx || memcmp(y, y2, sizeof(T) * nx) == 0);                   \
+    check(ok, #dtype " correlatend_finite", isa, caseno);                                       \
+    free(x), free(k), free(y), free(y2), free(kd);                                              \
     /* the axis filters: x as (outer, n, inner) */                                              \
     fc_axis_params q;                                                                           \
     q.n = rnd(1, rnd(0, 3) ? 20 : 300), q.inner = rnd(1, 3) == 1 ? 1 : rnd(1, 70);              \
@@ -567,6 +608,10 @@ static double ref_prod(double a, double b) {
       q.outer = rnd(0, 2), q.n = rnd(1, 12), q.inner = rnd(4090, 4110);                         \
     q.m = rnd(1, rnd(0, 3) ? 7 : 40), q.boundary = (fc_boundary)rnd(0, 4);                      \
     q.pad = rnd(0, q.m - 1);                                                                    \
+    if (rnd(0, 7) == 1) { /* rows a multiple of 2 KiB apart: correlation by strip copies */     \
+      q.outer = rnd(0, 2), q.n = rnd(20, 60), q.inner = (int64_t)(2048 / sizeof(T)) * rnd(1, 2); \
+      q.m = rnd(5, 31), q.pad = rnd(0, q.m - 1);                                                \
+    }                                                                                           \
     const int64_t na = q.outer * q.n * q.inner;                                                 \
     T *xa = malloc(sizeof(T) * (na ? na : 1)), *ya = malloc(sizeof(T) * (na ? na : 1));         \
     double *w = malloc(sizeof(double) * q.m);                                                   \
