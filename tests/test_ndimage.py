@@ -656,12 +656,14 @@ def test_column_blocks_at_any_offset_of_the_output_keep_scipys_bits(dtype, resto
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_wide_rows_a_power_of_two_apart_keep_scipys_bits(dtype, restore_threads, rng):
     """Correlations along an axis whose rows lie a multiple of 2 KiB apart copy their
-    window a strip of columns at a time (the rows would share the L1's sets): SciPy's
-    bits for symmetric, antisymmetric and general weights, every mode, an origin,
-    outer axes, 1 to 3 threads."""
+    window a strip of columns at a time, or (rows of more than 4,096 values, down
+    columns) a block's rows a chunk at a time (the rows would share the caches' sets):
+    SciPy's bits for symmetric, antisymmetric and general weights, every mode, an
+    origin, outer axes, 1 to 3 threads."""
     item = np.dtype(dtype).itemsize
     cols = 2048 // item  # a row exactly 2 KiB
-    cases = [((90, cols), 0), ((3, 60, cols), 1), ((70, 2 * cols), 0)]
+    cases = [((90, cols), 0), ((3, 60, cols), 1), ((70, 2 * cols), 0),
+             ((30, 4608), 0), ((12, 3, 2048), 0)]  # rows of over 4,096 values: down columns
     antisym = np.array([-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0])
     for (shape, axis), threads in itertools.product(cases, (1, 2, 3)):
         fastconv.set_num_threads(threads)

@@ -59,6 +59,8 @@ static int LOCAL(axis_scratch_alloc)(const fc_axis_ctx *c, fc_axis_scratch *s) {
   int64_t nrows, nbuf, nsums = 0, nacc = 0;
   if (fc_axis_down_columns(p, c->w == NULL)) {
     nrows = p->n + p->m - 1, nbuf = c->tl.cb, nacc = c->w ? 0 : c->tl.cb;
+    if (c->tl.strip) /* the window copy and its m row pointers */
+      nrows += p->m, nbuf += (c->tl.chunk + p->m - 1) * (c->tl.cb + 64 / (int64_t)sizeof(T));
   } else if (c->w) { /* a window copy of a line group's chunk, or a row of fill values */
     nrows = p->m;
     nbuf = p->inner < FC_AXIS_MIN_INNER ? p->inner * (fc_min64(p->n, c->tl.chunk) + p->m - 1)
@@ -110,6 +112,21 @@ static void LOCAL(axis_columns)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_
   for (int64_t i = 0; i < n + m - 1; i++) {
     const int64_t r = fc_boundary_map(i - p->pad, n, p->boundary);
     s->rows[i] = r < 0 ? s->buf : x + r * ld;
+  }
+  if (c->w && c->tl.strip) { /* rows a multiple of 2 KiB apart: copies (fc_axis_strip) */
+    const int64_t lds = c->tl.cb + 64 / (int64_t)sizeof(T);
+    T *win = s->buf + c->tl.cb;
+    const T **at = s->rows + n + m - 1;
+    for (int64_t i0 = 0; i0 < n; i0 += c->tl.chunk) {
+      const int64_t i1 = fc_min64(i0 + c->tl.chunk, n);
+      for (int64_t r = 0; r < i1 - i0 + m - 1; r++)
+        memcpy(win + r * lds, s->rows[i0 + r], (size_t)cols * sizeof(T));
+      for (int64_t i = i0; i < i1; i++) {
+        for (int64_t t = 0; t < m; t++) at[t] = win + (i - i0 + t) * lds;
+        c->line((size_t)cols, (size_t)m, at, c->w, c->sym, y + i * ld);
+      }
+    }
+    return;
   }
   if (c->w) {
     for (int64_t i = 0; i < n; i++)

@@ -22,6 +22,7 @@
 #define FC_AXIS_EDGE 128                 /* bytes: column blocks end on these boundaries of y */
 #define FC_AXIS_STRIP_BYTES 24576        /* a strip's m rows, to stay in L1 (strip copies) */
 #define FC_AXIS_STRIP_UNIT 32            /* a strip's columns: whole passes of every ndline kernel */
+#define FC_AXIS_WINDOW_BYTES 262144      /* down columns: a copied window of a block's rows */
 
 static int fc_axis_check(const fc_axis_params *p) {
   if (p->outer < 0 || p->n < 0 || p->inner < 0 || p->m < 1 || !fc_boundary_valid(p->boundary))
@@ -56,7 +57,7 @@ typedef struct {
   int64_t cb, col_tasks;         /* down columns: columns per task, tasks per outer index */
   int64_t chunk, chunks, lines;  /* along lines: outputs per line, lines per task */
   int64_t nlines;                /* along lines: outer * inner lines, inner elements apart */
-  int64_t strip;                 /* along wide lines: columns per strip copy, or 0 */
+  int64_t strip;                 /* columns per window copy (chunk rows at a time), or 0 */
   int64_t ntasks;
 } fc_axis_tiling;
 
@@ -66,10 +67,15 @@ typedef struct {
  * (AMD EPYC Zen 4: gaussian_filter1d sigma 5 along axis 0 of 1024x1024
  * float64 took 9.8 ms, of 1000 or 1030 columns 3.5-4.5 ms per 1024). Such
  * passes copy their window a strip of columns at a time into rows a little
- * more than the strip apart (fc_axis_strip_copy). */
+ * more than the strip apart (fc_axis_strip_copy); down columns, where rows
+ * lie a multiple of 2 KiB apart too, a block copies its window chunk rows at
+ * a time (axis_columns). */
+static int fc_axis_aliased(const fc_axis_params *p, int64_t item) {
+  return p->m > 4 && (p->inner * item) % 2048 == 0;
+}
+
 static int64_t fc_axis_strip(const fc_axis_params *p, int64_t item) {
-  if (p->inner < FC_AXIS_MIN_INNER || p->inner > FC_AXIS_CHUNK || p->m <= 4 ||
-      (p->inner * item) % 2048 != 0)
+  if (p->inner < FC_AXIS_MIN_INNER || p->inner > FC_AXIS_CHUNK || !fc_axis_aliased(p, item))
     return 0;
   const int64_t unit = FC_AXIS_STRIP_UNIT; /* (the kernels' tails run one output at a time) */
   const int64_t w = FC_AXIS_STRIP_BYTES / (p->m * item) / unit * unit;
@@ -109,6 +115,11 @@ static fc_axis_tiling fc_axis_tiles(const fc_axis_params *p, int uniform, int64_
       const int64_t unit = fc_max64(FC_AXIS_EDGE / item, 1);
       t.cb = fc_ceil_div(t.cb, unit) * unit;
       t.col_tasks = fc_ceil_div(p->inner, t.cb) + 1;
+    }
+    if (!uniform && p->m > 8 && fc_axis_aliased(p, item)) { /* (m > an 8-way set) */
+      t.strip = t.cb;
+      t.chunk = fc_min64(fc_max64(FC_AXIS_WINDOW_BYTES / (t.cb * item) - (p->m - 1), p->m),
+                         fc_max64(p->n, 1));
     }
     t.ntasks = fc_sat_mul(p->outer, t.col_tasks);
   } else if (uniform) { /* a line's running sum is sequential: whole lines, LANES at a time */

@@ -605,7 +605,7 @@ static double ref_prod(double a, double b) {
     q.n = rnd(1, rnd(0, 3) ? 20 : 300), q.inner = rnd(1, 3) == 1 ? 1 : rnd(1, 70);              \
     q.outer = q.inner == 1 && rnd(0, 1) ? rnd(5, 40) : rnd(0, 4); /* lines side by side */     \
     if (rnd(0, 7) == 0) /* rows wider than a task's chunk: correlation down columns */         \
-      q.outer = rnd(0, 2), q.n = rnd(1, 12), q.inner = rnd(4090, 4110);                         \
+      q.outer = rnd(0, 2), q.n = rnd(1, 12), q.inner = rnd(0, 1) ? rnd(4090, 4110) : 4608;      \
     q.m = rnd(1, rnd(0, 3) ? 7 : 40), q.boundary = (fc_boundary)rnd(0, 4);                      \
     q.pad = rnd(0, q.m - 1);                                                                    \
     if (rnd(0, 7) == 1) { /* rows a multiple of 2 KiB apart: correlation by strip copies */     \
