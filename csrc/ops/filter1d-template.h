@@ -60,13 +60,13 @@ static int LOCAL(axis_scratch_alloc)(const fc_axis_ctx *c, fc_axis_scratch *s) {
   if (fc_axis_down_columns(p, c->w == NULL)) {
     nrows = p->n + p->m - 1, nbuf = c->tl.cb, nacc = c->w ? 0 : c->tl.cb;
     if (c->tl.strip) /* the window copy and its m row pointers */
-      nrows += p->m, nbuf += (c->tl.chunk + p->m - 1) * (c->tl.cb + 64 / (int64_t)sizeof(T));
+      nrows += p->m, nbuf += (c->tl.chunk + p->m - 1) * fc_axis_window_ld(c->tl.cb, sizeof(T));
   } else if (c->w) { /* a window copy of a line group's chunk, or a row of fill values */
     nrows = p->m;
     nbuf = p->inner < FC_AXIS_MIN_INNER ? p->inner * (fc_min64(p->n, c->tl.chunk) + p->m - 1)
                                         : p->inner;
     if (c->tl.strip) /* after the fill row: a strip's window, rows a line more than it apart */
-      nbuf += (fc_min64(p->n, c->tl.chunk) + p->m - 1) * (c->tl.strip + 64 / (int64_t)sizeof(T));
+      nbuf += (fc_min64(p->n, c->tl.chunk) + p->m - 1) * fc_axis_window_ld(c->tl.strip, sizeof(T));
   } else if (p->inner == 1) { /* window copies at the edges; blocks of running sums */
     const int64_t run = fc_min64(FC_AXIS_RUN, p->n);
     nrows = 0, nbuf = (run + p->m) * FC_AXIS_LANES;
@@ -81,7 +81,7 @@ static int LOCAL(axis_scratch_alloc)(const fc_axis_ctx *c, fc_axis_scratch *s) {
   s->acc = nacc ? fc_alloc((size_t)nacc * sizeof(double)) : NULL;
   if ((nrows && !s->rows) || !s->buf || (nsums && !s->sums) || (nacc && !s->acc)) return 1;
   if (c->w && !fc_axis_down_columns(p, 0) && p->inner >= FC_AXIS_MIN_INNER)
-    for (int64_t i = 0; i < nbuf; i++) s->buf[i] = c->fill; /* the edges' row of fill values */
+    for (int64_t i = 0; i < p->inner; i++) s->buf[i] = c->fill; /* the edges' row of fill values */
   return 0;
 }
 
@@ -101,6 +101,18 @@ static inline int64_t LOCAL(axis_line)(const fc_axis_params *p, int64_t l) {
   return (l / p->inner) * p->n * p->inner + l % p->inner;
 }
 
+/* The line kernel on `outs` output rows (ldy apart in y) of `cols` values whose
+ * window rows were copied into win, ld apart: output row j reads rows j to
+ * j + m - 1; `at` holds the m tap pointers. */
+static void LOCAL(window_lines)(const fc_axis_ctx *c, const T **at, const T *win, int64_t ld,
+                                int64_t outs, int64_t cols, T *y, int64_t ldy) {
+  const int64_t m = c->p->m;
+  for (int64_t j = 0; j < outs; j++) {
+    for (int64_t t = 0; t < m; t++) at[t] = win + (j + t) * ld;
+    c->line((size_t)cols, (size_t)m, at, c->w, c->sym, y + j * ldy);
+  }
+}
+
 /* Down columns: columns [c0, c0 + cols) of x[a]. */
 static void LOCAL(axis_columns)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t a,
                                 int64_t c0, int64_t cols) {
@@ -114,17 +126,13 @@ static void LOCAL(axis_columns)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_
     s->rows[i] = r < 0 ? s->buf : x + r * ld;
   }
   if (c->w && c->tl.strip) { /* rows a multiple of 2 KiB apart: copies (fc_axis_strip) */
-    const int64_t lds = c->tl.cb + 64 / (int64_t)sizeof(T);
+    const int64_t lds = fc_axis_window_ld(c->tl.cb, sizeof(T));
     T *win = s->buf + c->tl.cb;
-    const T **at = s->rows + n + m - 1;
     for (int64_t i0 = 0; i0 < n; i0 += c->tl.chunk) {
       const int64_t i1 = fc_min64(i0 + c->tl.chunk, n);
       for (int64_t r = 0; r < i1 - i0 + m - 1; r++)
         memcpy(win + r * lds, s->rows[i0 + r], (size_t)cols * sizeof(T));
-      for (int64_t i = i0; i < i1; i++) {
-        for (int64_t t = 0; t < m; t++) at[t] = win + (i - i0 + t) * lds;
-        c->line((size_t)cols, (size_t)m, at, c->w, c->sym, y + i * ld);
-      }
+      LOCAL(window_lines)(c, s->rows + n + m - 1, win, lds, i1 - i0, cols, y + i0 * ld, ld);
     }
     return;
   }
@@ -175,16 +183,13 @@ static void LOCAL(axis_strip_copy)(const fc_axis_ctx *c, fc_axis_scratch *s, con
                                    int64_t s0, int64_t s1) {
   const fc_axis_params *p = c->p;
   const int64_t in = p->inner, m = p->m, rows = s1 - s0 + m - 1;
-  const int64_t ld = c->tl.strip + 64 / (int64_t)sizeof(T);
+  const int64_t ld = fc_axis_window_ld(c->tl.strip, sizeof(T));
   T *win = s->buf + in;
   for (int64_t c0 = 0; c0 < in; c0 += c->tl.strip) {
     const int64_t w = fc_min64(c->tl.strip, in - c0);
     const T *src = x + (s0 - p->pad) * in + c0;
     for (int64_t r = 0; r < rows; r++) memcpy(win + r * ld, src + r * in, (size_t)w * sizeof(T));
-    for (int64_t j = 0; j < s1 - s0; j++) {
-      for (int64_t t = 0; t < m; t++) s->rows[t] = win + (j + t) * ld;
-      c->line((size_t)w, (size_t)m, s->rows, c->w, c->sym, y + (s0 + j) * in + c0);
-    }
+    LOCAL(window_lines)(c, s->rows, win, ld, s1 - s0, w, y + s0 * in + c0, in);
   }
 }
 

@@ -70,6 +70,10 @@ typedef struct {
  * more than the strip apart (fc_axis_strip_copy); down columns, where rows
  * lie a multiple of 2 KiB apart too, a block copies its window chunk rows at
  * a time (axis_columns). */
+/* The row stride of a window copy of `cols` values a row: a line more, so that
+ * its rows spread over the sets. */
+static int64_t fc_axis_window_ld(int64_t cols, int64_t item) { return cols + 64 / item; }
+
 static int fc_axis_aliased(const fc_axis_params *p, int64_t item) {
   return p->m > 4 && (p->inner * item) % 2048 == 0;
 }
