@@ -486,12 +486,21 @@ cdef void _from_double_range(void *ctx, int64_t i0, int64_t i1) noexcept nogil:
     _from_double(c.t, <const double *>c.src + i0, c.dst + <size_t>i0 * c.ditem, i1 - i0, c.safe)
 
 
-cdef void _convert(fc_range_callback fn, _Conversion *c, int64_t n) noexcept nogil:
-    """fn over n values in contiguous shares on fastconv's threads, as many as the
-    bytes are worth (each thread then finds in its caches the part of the array it
-    goes on to read); all on this thread if the pool could not start."""
+cdef void _shared(fc_range_callback fn, _Conversion *c, int64_t n) noexcept nogil:
     if fc_parallel_bytes(n, n * <int64_t>(c.sitem + c.ditem), fn, c) != 0:
         fn(c, 0, n)
+
+
+cdef void _convert(fc_range_callback fn, _Conversion *c, int64_t n, bint release):
+    """fn over n values in contiguous shares on fastconv's threads, as many as the
+    bytes are worth (each thread then finds in its caches the part of the array it
+    goes on to read), without the GIL if `release`; all on this thread if the pool
+    could not start."""
+    if release:
+        with nogil:
+            _shared(fn, c, n)
+    else:
+        _shared(fn, c, n)
 
 
 cdef int _correlatend(const fc_correlatend_params *p, bint f32, const void *x, const void *k,
@@ -750,11 +759,7 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
             return None
         conv.t, conv.src, conv.dst = t, <const char *>xp, <char *>xd
         conv.sitem, conv.ditem, conv.safe = cnp.PyArray_ITEMSIZE(x), sizeof(double), False
-        if release:
-            with nogil:
-                _convert(_to_double_range, &conv, total)
-        else:
-            _convert(_to_double_range, &conv, total)
+        _convert(_to_double_range, &conv, total, release)
         xp = xd
     if conv_out:  # the sums stored as SciPy stores them
         yd = _take(<size_t>total * sizeof(double), &got_y)
@@ -780,11 +785,7 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
     if conv_out and st == 0 and not fc_plan_only(-1):
         conv.t, conv.src, conv.dst = ot, <const char *>yd, <char *>cnp.PyArray_DATA(y)
         conv.sitem, conv.ditem, conv.safe = sizeof(double), cnp.PyArray_ITEMSIZE(y), True
-        if release:
-            with nogil:
-                _convert(_from_double_range, &conv, total)
-        else:
-            _convert(_from_double_range, &conv, total)
+        _convert(_from_double_range, &conv, total, release)
     _give(xd, got_x)
     _give(yd, got_y)
     if st == 0 and fc_plan_only(-1):
