@@ -67,7 +67,7 @@ typedef struct {
  * (AMD EPYC Zen 4: gaussian_filter1d sigma 5 along axis 0 of 1024x1024
  * float64 took 9.8 ms, of 1000 or 1030 columns 3.5-4.5 ms per 1024). Such
  * passes copy their window a strip of columns at a time into rows a little
- * more than the strip apart (fc_axis_strip_copy); down columns, where rows
+ * more than the strip apart (axis_strip_copy); down columns, where rows
  * lie a multiple of 2 KiB apart too, a block copies its window chunk rows at
  * a time (axis_columns). */
 /* The row stride of a window copy of `cols` values a row: a line more, so that
