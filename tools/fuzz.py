@@ -19,11 +19,13 @@ be refused before anything is allocated.
 """
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import io
 import json
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import zipfile
@@ -767,8 +769,18 @@ def fuzz_2d(rd: Bytes, op: str):
 
 # ---- model files -----------------------------------------------------------------------
 
-_TMP = Path(tempfile.mkdtemp(prefix="fastconv-fuzz-"))
+_TMP_DIR: Path | None = None
 _MODEL_BYTES: bytes | None = None
+
+
+def _tmp() -> Path:
+    """A scratch directory for model files, made on first use and removed when
+    the process exits."""
+    global _TMP_DIR
+    if _TMP_DIR is None:
+        _TMP_DIR = Path(tempfile.mkdtemp(prefix="fastconv-fuzz-"))
+        atexit.register(shutil.rmtree, _TMP_DIR, True)
+    return _TMP_DIR
 
 
 def model_bytes() -> bytes:
@@ -793,7 +805,7 @@ def fresh_model_bytes() -> bytes:
     m.add(Flatten())
     m.add(Dense(3, activation="softmax"))
     m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    path = _TMP / "base.fcm"
+    path = _tmp() / "base.fcm"
     m.save(path)
     out = io.BytesIO()
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
@@ -852,7 +864,7 @@ def fuzz_load_model(rd: Bytes):
             for name, data in members.items():
                 zf.writestr(name, data)
         blob = out.getvalue()
-    path = _TMP / "fuzzed.fcm"
+    path = _tmp() / "fuzzed.fcm"
     path.write_bytes(blob)
     try:
         model = fastconv.models.load_model(path)
