@@ -56,8 +56,20 @@ numpydoc_validation_exclude = {
 }
 
 # Doctests: every example in the docstrings and pages; output compared with
-# NumPy's printing of this NumPy version, whitespace-insensitively.
-doctest_global_setup = "import numpy as np\nimport fastconv"
+# NumPy's printing of this NumPy version, whitespace-insensitively. Examples
+# that save files make their folders with tempfile.mkdtemp(), as a user would;
+# here those land in one directory per document, removed after it.
+doctest_global_setup = """
+import tempfile as _tempfile
+import numpy as np
+import fastconv
+_doctest_dir = _tempfile.TemporaryDirectory(prefix="fastconv-doctest-")
+_tempfile.tempdir = _doctest_dir.name
+"""
+doctest_global_cleanup = """
+_tempfile.tempdir = None
+_doctest_dir.cleanup()
+"""
 doctest_default_flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 # The modules the reference documents, each with a page in api/. A module that

@@ -19,6 +19,7 @@ import json
 import math
 import pickle
 import re
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -625,7 +626,8 @@ def test_max_bytes_counts_the_optimizer_state_only_when_compiling(tmp_path):
 
 @pytest.mark.parametrize("module", [layers, models, optimizers, losses, activations, initializers],
                          ids=lambda m: m.__name__)
-def test_docstring_examples_run(module):
+def test_docstring_examples_run(module, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the examples' mkdtemp() folders
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
 

@@ -8,6 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(mktemp -d)
+venv_dir=""
 # Reports also go to files ($build/report.*): pytest captures a test's stderr, and a
 # sanitizer that halts the process takes the captured report with it.
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1:log_path=$build/report
@@ -20,6 +21,7 @@ show_reports() {
     grep -lE "ERROR: |runtime error" "$build"/report.* | xargs cat >&2
     status=1
   fi
+  rm -rf "$build" ${venv_dir:+"$venv_dir"}
   exit "$status"
 }
 trap show_reports EXIT
@@ -29,7 +31,8 @@ ninja -C "$build" > /dev/null
 "$build/test_kernels" 300
 [ "${1:-}" = "--c-only" ] && exit 0
 
-venv=$(mktemp -d)/venv
+venv_dir=$(mktemp -d)
+venv=$venv_dir/venv
 python3 -m venv "$venv"
 "$venv/bin/pip" install -q "$root[test]" \
   -Ccmake.define.FASTCONV_SANITIZE=address,undefined -Ccmake.build-type=RelWithDebInfo
