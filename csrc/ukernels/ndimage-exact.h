@@ -2,9 +2,10 @@
  * ndimage arithmetic operation for operation, so their results carry SciPy's
  * bits (every .c file in ukernels/ndimage/ is compiled with
  * -ffp-contract=off: a fused multiply-add would round once where SciPy rounds
- * twice). Each vectorises over NR independent outputs, in portable C that the
- * compiler turns into the including file's SIMD (its ISA flags); the lanes
- * never mix, so every ISA gives the same bits. The caller promises n >= 1,
+ * twice). Each vectorises over NR independent outputs, in portable C (the
+ * line kernel in GCC vector types) that the compiler turns into the including
+ * file's SIMD (its ISA flags); the lanes never mix, so every ISA gives the
+ * same bits. The caller promises n >= 1,
  * m, kh, kw >= 1, outputs aliasing no input; no alignment assumed.
  *
  * line (T = float or double; arithmetic in double, as SciPy's line buffers):
@@ -23,58 +24,93 @@
  *   its non-zero weights (the caller zeroes what NI_Correlate leaves out); the
  *   caller sets y to 0 before the first kernel slice.
  *
- * The including file defines T, NR and the names LINE, RUNSUM, RUNMEAN and (for
+ * The including file defines T, NR, VL (doubles per SIMD vector, NR a multiple
+ * of it), optionally WIDEN, and the names LINE, RUNSUM, RUNMEAN and (for
  * double) ACC, and includes this once. */
 #include <assert.h>
 #include <stddef.h>
 #include "fastconv/ukernel.h"
 
+/* The line kernel's vectors, written with GCC's vector extension so that the
+ * compiler keeps the accumulators in registers: VD holds VL doubles (the
+ * including file's SIMD width), VT VL values of T at any alignment. Loads of
+ * float widen exactly, by the including file's WIDEN(p) where it has one (GCC
+ * 12 widens a whole vector in halves). */
+#define NV (NR / VL)
+typedef double VD __attribute__((vector_size(VL * sizeof(double))));
+typedef T VT __attribute__((vector_size(VL * sizeof(T)), aligned(sizeof(T)), may_alias));
+
+static inline __attribute__((always_inline)) VD LOAD(const T *p) {
+#ifdef WIDEN
+  return (VD)WIDEN(p);
+#else
+  return __builtin_convertvector(*(const VT *)p, VD);
+#endif
+}
+
+/* W vectors of outputs from y (W a constant after inlining: NV, then 1), in
+ * the order written at the top of this file, lane by lane. */
+static inline __attribute__((always_inline)) void LINE_BLOCK(size_t W, size_t m,
+                                                             const T *const *restrict x,
+                                                             size_t j, const double *restrict w,
+                                                             int sym, T *restrict y) {
+  VD acc[NV];
+  const size_t c = m / 2;
+  if (sym != 0) {
+    const T *xc = x[c] + j;
+#pragma GCC unroll 8
+    for (size_t v = 0; v < W; v++) acc[v] = LOAD(xc + v * VL) * w[c];
+    if (sym > 0) {
+      for (size_t t = 0; t < c; t++) {
+        const T *a = x[t] + j, *b = x[m - 1 - t] + j;
+        const double wt = w[t];
+#pragma GCC unroll 8
+        for (size_t v = 0; v < W; v++) acc[v] += (LOAD(a + v * VL) + LOAD(b + v * VL)) * wt;
+      }
+    } else {
+      for (size_t t = 0; t < c; t++) {
+        const T *a = x[t] + j, *b = x[m - 1 - t] + j;
+        const double wt = w[t];
+#pragma GCC unroll 8
+        for (size_t v = 0; v < W; v++) acc[v] += (LOAD(a + v * VL) - LOAD(b + v * VL)) * wt;
+      }
+    }
+  } else {
+    const T *xl = x[m - 1] + j;
+#pragma GCC unroll 8
+    for (size_t v = 0; v < W; v++) acc[v] = LOAD(xl + v * VL) * w[m - 1];
+    for (size_t t = 0; t + 1 < m; t++) {
+      const T *a = x[t] + j;
+      const double wt = w[t];
+#pragma GCC unroll 8
+      for (size_t v = 0; v < W; v++) acc[v] += LOAD(a + v * VL) * wt;
+    }
+  }
+#pragma GCC unroll 8
+  for (size_t v = 0; v < W; v++) *(VT *)(y + j + v * VL) = __builtin_convertvector(acc[v], VT);
+}
+
 void LINE(size_t n, size_t m, const T *const *restrict x, const double *restrict w, int sym,
           T *restrict y) {
   assert(n >= 1 && m >= 1);
   const size_t c = m / 2;
-  for (size_t j = 0; j < n; j += NR) {
-    const size_t nr = n - j < NR ? n - j : NR;
-    double acc[NR];
-    if (nr == NR) {
-      if (sym != 0) {
-        const T *xc = x[c] + j;
-        for (size_t r = 0; r < NR; r++) acc[r] = (double)xc[r] * w[c];
-        for (size_t t = 0; t < c; t++) {
-          const T *a = x[t] + j, *b = x[m - 1 - t] + j;
-          const double wt = w[t];
-          if (sym > 0) {
-            for (size_t r = 0; r < NR; r++) acc[r] += ((double)a[r] + (double)b[r]) * wt;
-          } else {
-            for (size_t r = 0; r < NR; r++) acc[r] += ((double)a[r] - (double)b[r]) * wt;
-          }
-        }
-      } else {
-        const T *xl = x[m - 1] + j;
-        for (size_t r = 0; r < NR; r++) acc[r] = (double)xl[r] * w[m - 1];
-        for (size_t t = 0; t + 1 < m; t++) {
-          const T *a = x[t] + j;
-          const double wt = w[t];
-          for (size_t r = 0; r < NR; r++) acc[r] += (double)a[r] * wt;
-        }
+  size_t j = 0;
+  for (; j + NR <= n; j += NR) LINE_BLOCK(NV, m, x, j, w, sym, y);
+  if (NV > 1)
+    for (; j + VL <= n; j += VL) LINE_BLOCK(1, m, x, j, w, sym, y);
+  for (; j < n; j++) { /* the tail, one output at a time in the same order */
+    double s;
+    if (sym != 0) {
+      s = (double)x[c][j] * w[c];
+      for (size_t t = 0; t < c; t++) {
+        const double a = (double)x[t][j], b = (double)x[m - 1 - t][j];
+        s += (sym > 0 ? a + b : a - b) * w[t];
       }
-      for (size_t r = 0; r < NR; r++) y[j + r] = (T)acc[r];
-    } else { /* the tail, one output at a time in the same order */
-      for (size_t r = 0; r < nr; r++) {
-        double s;
-        if (sym != 0) {
-          s = (double)x[c][j + r] * w[c];
-          for (size_t t = 0; t < c; t++) {
-            const double a = (double)x[t][j + r], b = (double)x[m - 1 - t][j + r];
-            s += (sym > 0 ? a + b : a - b) * w[t];
-          }
-        } else {
-          s = (double)x[m - 1][j + r] * w[m - 1];
-          for (size_t t = 0; t + 1 < m; t++) s += (double)x[t][j + r] * w[t];
-        }
-        y[j + r] = (T)s;
-      }
+    } else {
+      s = (double)x[m - 1][j] * w[m - 1];
+      for (size_t t = 0; t + 1 < m; t++) s += (double)x[t][j] * w[t];
     }
+    y[j] = (T)s;
   }
 }
 

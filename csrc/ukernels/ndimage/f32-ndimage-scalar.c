@@ -2,6 +2,7 @@
  * float inputs and outputs and double arithmetic, 8 outputs per pass. */
 #define T float
 #define NR 8
+#define VL 2
 #define LINE fc_f32_ndline_ukernel__scalar
 #define RUNSUM fc_f32_runsum_ukernel__scalar
 #define RUNMEAN fc_f32_runmean_ukernel__scalar

@@ -2,6 +2,7 @@
  * double, 32 outputs per pass. */
 #define T double
 #define NR 32
+#define VL 8
 #define LINE fc_f64_ndline_ukernel__avx512
 #define RUNSUM fc_f64_runsum_ukernel__avx512
 #define RUNMEAN fc_f64_runmean_ukernel__avx512

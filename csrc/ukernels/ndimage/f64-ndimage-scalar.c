@@ -2,6 +2,7 @@
  * double, 8 outputs per pass. */
 #define T double
 #define NR 8
+#define VL 2
 #define LINE fc_f64_ndline_ukernel__scalar
 #define RUNSUM fc_f64_runsum_ukernel__scalar
 #define RUNMEAN fc_f64_runmean_ukernel__scalar
