@@ -1075,6 +1075,75 @@ def test_common_calls_with_an_output_array_take_the_front_door(monkeypatch, rng,
             np.testing.assert_allclose(out, want, rtol=2e-5, atol=2e-4, err_msg=what)
 
 
+@pytest.mark.parametrize("front, name, make, kwargs", FRONT_CALLS,
+                         ids=[f"{c[1]}-{i}" for i, c in enumerate(FRONT_CALLS)])
+def test_the_input_as_its_own_output_takes_the_front_door(monkeypatch, rng, front, name, make,
+                                                          kwargs):
+    """output=input (and a view of the input's memory as another dtype of its
+    item size): the front door computes into a new array and copies it in,
+    returning `output`, with the bits of SciPy's call on that same array
+    (SciPy's 1-D passes read a line whole before writing it, and its N-d
+    correlation works in a temporary)."""
+    for dtype in ("float64", "float32") + INT_DTYPES:
+        x = (rng.random((9, 11)) * 200).astype(dtype)
+        views = [(dtype, lambda a: a)]
+        if dtype in ("uint8", "int16", "int32", "uint64"):
+            other = {"uint8": "int8", "int16": "uint16", "int32": "float32", "uint64": "float64"}
+            views.append((other[dtype], lambda a: a.view(other[a.dtype.name])))
+        for out_dtype, view in views:
+            what = f"{name} {dtype} into {out_dtype} in place {kwargs}"
+            want = x.copy()
+            args = make(want)
+            assert getattr(sndi, name)(*args, output=view(want), **kwargs) is not None
+            got = x.copy()
+            args = make(got)
+            spy = _FrontDoorSpy()
+            monkeypatch.setattr(fndi, "_ndfront", spy)
+            out = view(got)
+            result = getattr(fndi, name)(*args, output=out, **kwargs)
+            monkeypatch.undo()
+            assert front in spy.taken, f"{what}: the front door declined"
+            assert result is out, what
+            if x.dtype == np.float32 and out_dtype == "float32" and name in ("correlate", "convolve"):
+                np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-4, err_msg=what)
+            else:
+                assert_same(got, want, what=what)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "float32", "float64"])
+def test_scipys_derivative_filters_through_the_patch_keep_scipys_bits(dtype, rng):
+    """scipy.ndimage's sobel, prewitt, laplace, gaussian_laplace and
+    gaussian_gradient_magnitude call the patched filters (into their own
+    output array, in place, and gaussian_filter with an order per axis):
+    their results are those of SciPy unpatched, and every one of those calls
+    takes the front door."""
+    x = (rng.random((40, 33)) * 200).astype(dtype)
+    calls = [("sobel", ()), ("sobel", (0,)), ("prewitt", (1,)), ("laplace", ()),
+             ("gaussian_laplace", (1.5,)), ("gaussian_gradient_magnitude", (2.0,))]
+    for name, args in calls:
+        want = getattr(sndi, name)(x, *args)
+        calls: list[tuple[str, bool]] = []
+
+        class Spy:
+            def __getattr__(self, entry):
+                real = getattr(_FRONT, entry)
+
+                def call(*a):
+                    result = real(*a)
+                    calls.append((entry, result is not None))
+                    return result
+                return call
+
+        with fastconv.patched():
+            saved, fndi._ndfront = fndi._ndfront, Spy()
+            try:
+                got = getattr(sndi, name)(x, *args)
+            finally:
+                fndi._ndfront = saved
+        assert calls and all(taken for _, taken in calls), f"{name}{args} {dtype}: {calls}"
+        assert_same(got, want, what=f"{name}{args} {dtype} through the patch")
+
+
 @pytest.mark.parametrize("dtype", ["float64", "int16", "bool"])
 def test_bool_outputs_hold_scipys_bytes(dtype, rng):
     """A bool output (array, type or dtype) holds the byte SciPy's C store

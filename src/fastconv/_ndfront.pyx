@@ -18,8 +18,9 @@ skip that here:
   number of dimensions; `output` None, a NumPy dtype or scalar type of
   float32, float64, an integer or bool, or an ndarray (exact type) of such a
   dtype and the input's shape, C-contiguous, aligned and writable, its memory apart
-  from the input's and the weights' (the result is then written there and
-  returned, as SciPy returns it); `mode` one name from SciPy's list;
+  from the weights' and either apart from the input's (the result is then
+  written there and returned, as SciPy returns it) or the input's own, value
+  for value (`_in_place`: computed into a new array, then copied in); `mode` one name from SciPy's list;
   `cval` a Python float or int; `origin` a Python int; no `axes`;
 - float32 with mode 'constant' only when cval is a float32 value; other
   dtypes take the general path;
@@ -49,6 +50,7 @@ from libc.math cimport copysign, fabs
 from libc.stdint cimport (INT64_MIN, int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t,
                           uint32_t, uint64_t)
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
 cnp.import_array()
 
@@ -321,7 +323,50 @@ cdef cnp.ndarray _output(object output, cnp.ndarray x, int t, object weights):
         ot = _named_type(output)
         return None if ot < 0 else _empty_like(x, ot)
     cdef cnp.ndarray o = <cnp.ndarray>output
-    return o if _stored(cnp.PyArray_TYPE(o)) and _writes_to(o, x, weights) else None
+    if not _stored(cnp.PyArray_TYPE(o)):
+        return None
+    if _writes_to(o, x, weights):
+        return o
+    if _in_place(o, x, weights):  # a new array, copied into `output` when done (_into)
+        return _empty_like(x, cnp.PyArray_TYPE(o))
+    return None
+
+
+cdef bint _in_place(cnp.ndarray o, cnp.ndarray x, object weights):
+    """Whether the output array `o` is x's own memory, value for value (the
+    same address and shape, both C-contiguous with values of one size; o
+    native and writable; the weights apart from it): SciPy's filters then give
+    what they give into a separate array (its N-d correlation works in a
+    temporary, and the 1-D passes read each line whole before they write it),
+    so the front doors compute into a new array and copy it in."""
+    cdef int i, nd = cnp.PyArray_NDIM(x)
+    if (not cnp.PyArray_ISCARRAY(o) or not cnp.PyArray_ISNOTSWAPPED(o)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(x) or cnp.PyArray_NDIM(o) != nd
+            or cnp.PyArray_DATA(o) != cnp.PyArray_DATA(x)
+            or cnp.PyArray_ITEMSIZE(o) != cnp.PyArray_ITEMSIZE(x)):
+        return False
+    for i in range(nd):
+        if cnp.PyArray_DIM(o, i) != cnp.PyArray_DIM(x, i):
+            return False
+    return type(weights) is not cnp.ndarray or _apart(o, <cnp.ndarray>weights)
+
+
+cdef object _into(object output, object y):
+    """The front door's result: y, or where y is the new array standing for an
+    output array that is the input's memory (_output), that array with y
+    copied in."""
+    if y is None or type(output) is not cnp.ndarray or y is output:
+        return y
+    cdef cnp.ndarray o = <cnp.ndarray>output, r = <cnp.ndarray>y
+    cdef char *dst = <char *>cnp.PyArray_DATA(o)
+    cdef const char *src = <const char *>cnp.PyArray_DATA(r)
+    cdef size_t n = <size_t>cnp.PyArray_NBYTES(r)
+    if n > GIL_WORK * 8:
+        with nogil:
+            memcpy(dst, src, n)
+    else:
+        memcpy(dst, src, n)
+    return o
 
 
 cdef bint _writes_to(cnp.ndarray o, cnp.ndarray x, object weights):
@@ -792,7 +837,7 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
         _planned("front door: fastconv.ndimage's C-speed entry", [last_plan()])
     if st != 0 or not finite:  # errors, and float32 sums to redo in double: the general path
         return None
-    return y
+    return _into(output, y)
 
 
 def _planned(str path, list steps):
@@ -1230,7 +1275,7 @@ def correlate1d(input, weights, axis, output, mode, cval, origin, bint convoluti
     cdef cnp.ndarray y = _output(output, x, t, weights)
     if y is None:
         return None
-    return _run(x, t, [(k, m, ax, m // 2 + org)], code, fill, y)
+    return _into(output, _run(x, t, [(k, m, ax, m // 2 + org)], code, fill, y))
 
 
 def uniform_filter1d(input, size, axis, output, mode, cval, origin):
@@ -1253,7 +1298,7 @@ def uniform_filter1d(input, size, axis, output, mode, cval, origin):
     cdef cnp.ndarray y = _output(output, x, t, None)
     if y is None:
         return None
-    return _run(x, t, [(None, m, ax, m // 2 + org)], code, fill, y)
+    return _into(output, _run(x, t, [(None, m, ax, m // 2 + org)], code, fill, y))
 
 
 cdef inline bint _fill_fits(int t, int code, double fill) noexcept:
@@ -1307,4 +1352,4 @@ def separable(input, output, mode, cval, list passes):
     cdef cnp.ndarray y = _output(output, x, t, None)
     if y is None:
         return None
-    return _run(x, t, run, code, fill, y)
+    return _into(output, _run(x, t, run, code, fill, y))

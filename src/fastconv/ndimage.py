@@ -691,9 +691,11 @@ def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0
     if type(input) is np.ndarray and axes is None and radius is None:
         # (a float32 sigma gives SciPy float32 weights: the general path's)
         sigmas = _per_axis(sigma, input.ndim, (float, int, np.integer))
-        if sigmas is not None and any(s > 1e-15 for s in sigmas):  # (SciPy skips the others' axes)
-            passes = [None if not s > 1e-15 else _gaussian_pass(float(s), order, truncate)
-                      for s in sigmas]
+        orders = _per_axis(order, input.ndim, (int, np.integer))
+        if (sigmas is not None and orders is not None
+                and any(s > 1e-15 for s in sigmas)):  # (SciPy skips the others' axes)
+            passes = [None if not s > 1e-15 else _gaussian_pass(float(s), int(o), truncate)
+                      for s, o in zip(sigmas, orders)]
             if all(p is not None for p, s in zip(passes, sigmas) if s > 1e-15):
                 fast = _ndfront.separable(input, output, mode, cval,
                                           [None if p is None else (p, 0, 0) for p in passes])
