@@ -1110,6 +1110,38 @@ def test_the_input_as_its_own_output_takes_the_front_door(monkeypatch, rng, fron
                 assert_same(got, want, what=what)
 
 
+@pytest.mark.parametrize("dtype", ("float64", "float32") + INT_DTYPES)
+def test_a_mode_and_an_order_per_axis_take_the_front_door(monkeypatch, rng, dtype):
+    """gaussian_filter and uniform_filter with a list or tuple of modes (one per
+    axis, 'constant' on some with a cval) and gaussian_filter with an order per
+    axis: the front door's `separable`, with SciPy's bits; a list of the wrong
+    length still raises SciPy's exception."""
+    modes = ["reflect", "constant", "nearest", "mirror", "wrap", "grid-constant"]
+    for shape in ((13, 9), (5, 6, 7)):
+        x = (rng.random(shape) * 200).astype(dtype)
+        for trial in range(4):
+            mode = [modes[(trial + 2 * a) % len(modes)] for a in range(x.ndim)]
+            mode = tuple(mode) if trial % 2 else mode
+            order = [int(o) for o in rng.integers(0, 3, x.ndim)]
+            cval = 3.0 if dtype != "float32" else 0.5
+            for name, args, kwargs in (("gaussian_filter", (1.3,), {"order": order}),
+                                       ("gaussian_filter", ([0.8, 0.0, 2.0][:x.ndim],), {}),
+                                       ("uniform_filter", ([3, 4, 1][:x.ndim],), {})):
+                what = f"{name} {dtype}{shape} mode={mode} {kwargs}"
+                want = getattr(sndi, name)(x, *args, mode=mode, cval=cval, **kwargs)
+                spy = _FrontDoorSpy()
+                monkeypatch.setattr(fndi, "_ndfront", spy)
+                got = getattr(fndi, name)(x, *args, mode=mode, cval=cval, **kwargs)
+                monkeypatch.undo()
+                assert spy.taken == ["separable"], f"{what}: {spy.taken}"
+                assert_same(got, want, what=what)
+    x = rng.random((6, 5))
+    for name, args in (("gaussian_filter", (1.0,)), ("uniform_filter", (3,))):
+        assert_same_exception(lambda: getattr(fndi, name)(x, *args, mode=["reflect"] * 3),
+                              lambda: getattr(sndi, name)(x, *args, mode=["reflect"] * 3),
+                              op=name, case="three modes for two axes")
+
+
 @pytest.mark.parametrize("dtype", ["uint8", "int16", "float32", "float64"])
 def test_scipys_derivative_filters_through_the_patch_keep_scipys_bits(dtype, rng):
     """scipy.ndimage's sobel, prewitt, laplace, gaussian_laplace and

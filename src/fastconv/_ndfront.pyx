@@ -1011,16 +1011,16 @@ cdef int _step(int kt, const void *src, void *dst, cnp.ndarray x, object weights
     return 0
 
 
-cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill, cnp.ndarray result):
-    """Passes (weights as float64 arrays or None, window, axis, pad) one after
+cdef object _run(cnp.ndarray x, int t, list passes, double fill, cnp.ndarray result):
+    """Passes (weights as float64 arrays or None, window, axis, pad, boundary code) one after
     another, each into an array of x's dtype, as ndimage._passes runs them; the
     last result (in `result`, an array like x apart from it), or None if a
     kernel failed. Integers run on doubles (_run_mixed). Intermediate results
     live in kept scratch blocks and `result`."""
     if cnp.PyArray_TYPE(result) != t:
-        return _run_mixed(x, t, passes, code, fill, result)
+        return _run_mixed(x, t, passes, fill, result)
     if _is_int(t):
-        return _run_mixed(x, t, passes, code, fill, result)
+        return _run_mixed(x, t, passes, fill, result)
     cdef int64_t total = cnp.PyArray_SIZE(x)
     cdef Py_ssize_t j, count = len(passes)
     cdef size_t item = sizeof(double) if t == cnp.NPY_DOUBLE else sizeof(float)
@@ -1036,7 +1036,7 @@ cdef object _run(cnp.ndarray x, int t, list passes, int code, double fill, cnp.n
         if b == NULL:
             return None
     for j in range(count):
-        weights, m, axis, pad = passes[j]
+        weights, m, axis, pad, code = passes[j]
         dst = cnp.PyArray_DATA(result) if (count - 1 - j) % 2 == 0 else b
         st = _step(t, src, dst, x, weights, m, axis, pad, code, fill, planned)
         if st < 0:
@@ -1146,15 +1146,14 @@ cdef int _chunked_pass(_Chunks *c, int team) noexcept nogil:
     return fc_run_chunks(team, _chunk_count(&c.p), _chunk_on, c)
 
 
-cdef object _run_mixed(cnp.ndarray x, int t, list passes, int code, double fill,
-                       cnp.ndarray result):
+cdef object _run_mixed(cnp.ndarray x, int t, list passes, double fill, cnp.ndarray result):
     """_run for integers and for a result of another dtype than x's, as
     ndimage._passes runs it: each pass reads the previous pass's array (x
     first) and stores into an array of the result's dtype. A pass that reads
     and stores float32 (cval a float32 value) runs on the float32 kernels, any
     other on the float64 ones a chunk at a time (_chunked_pass), the chunks
     shared among the threads where there are several."""
-    cdef int ot = cnp.PyArray_TYPE(result), wt, cur_t = t
+    cdef int ot = cnp.PyArray_TYPE(result), wt, cur_t = t, code
     cdef int64_t total = cnp.PyArray_SIZE(x), need = 1
     cdef Py_ssize_t j, count = len(passes)
     cdef size_t oitem = cnp.PyArray_ITEMSIZE(result), cur_item = cnp.PyArray_ITEMSIZE(x)
@@ -1169,7 +1168,7 @@ cdef object _run_mixed(cnp.ndarray x, int t, list passes, int code, double fill,
     cdef int st = 0
     team = min(max(team, 1), 64)  # (the scratch grows with it)
     for j in range(count):
-        weights, m, axis, pad = passes[j]
+        weights, m, axis, pad, code = passes[j]
         _axis_params(x, axis, m, pad, code, &c.p)
         need = max(need, _chunk_values(&c.p))
     cdef double *scratch = <double *>_take(<size_t>(2 * team * need) * sizeof(double), &got_s)
@@ -1178,7 +1177,7 @@ cdef object _run_mixed(cnp.ndarray x, int t, list passes, int code, double fill,
         st = -1
     c.scratch, c.need, c.fill = scratch, need, fill
     for j in range(count if st == 0 else 0):
-        weights, m, axis, pad = passes[j]
+        weights, m, axis, pad, code = passes[j]
         k = weights
         c.w = NULL
         if k is not None:
@@ -1275,7 +1274,7 @@ def correlate1d(input, weights, axis, output, mode, cval, origin, bint convoluti
     cdef cnp.ndarray y = _output(output, x, t, weights)
     if y is None:
         return None
-    return _into(output, _run(x, t, [(k, m, ax, m // 2 + org)], code, fill, y))
+    return _into(output, _run(x, t, [(k, m, ax, m // 2 + org, code)], fill, y))
 
 
 def uniform_filter1d(input, size, axis, output, mode, cval, origin):
@@ -1298,7 +1297,7 @@ def uniform_filter1d(input, size, axis, output, mode, cval, origin):
     cdef cnp.ndarray y = _output(output, x, t, None)
     if y is None:
         return None
-    return _into(output, _run(x, t, [(None, m, ax, m // 2 + org)], code, fill, y))
+    return _into(output, _run(x, t, [(None, m, ax, m // 2 + org, code)], fill, y))
 
 
 cdef inline bint _fill_fits(int t, int code, double fill) noexcept:
@@ -1312,25 +1311,31 @@ def separable(input, output, mode, cval, list passes):
     """gaussian_filter / uniform_filter for the common case: `passes` holds, per
     axis in order, (weights, 0, origin) for a correlation (weights a float64
     array) or (None, size, origin) for a running mean; axis i is the i-th entry.
-    Entries that SciPy skips (sigma <= 1e-15, size <= 1) are None. Else None."""
+    Entries that SciPy skips (sigma <= 1e-15, size <= 1) are None. `mode` one
+    name, or a list or tuple of one per axis. Else None."""
     if _input_type(input) < 0:
         got = _view_or_other_form(input, output, None, mode, cval,
                                   lambda x, out: separable(x, out, mode, cval, passes + [None]),
                                   lambda x, out, c: separable(x, out, mode, c, passes))
         if got is not _AS_IS:
             return got
-    cdef int t = _input_type(input)
-    cdef int code = _mode(mode)
+    cdef int t = _input_type(input), code
     cdef double fill
-    if t < 0 or code < 0 or not _number(cval, &fill) or not _fill_fits(t, code, fill):
+    if t < 0 or not _number(cval, &fill):
         return None
     cdef cnp.ndarray x = <cnp.ndarray>input, k
     if len(passes) != cnp.PyArray_NDIM(x):
+        return None
+    cdef list modes = list(mode) if type(mode) in (list, tuple) else [mode] * len(passes)
+    if len(modes) != len(passes):
         return None
     cdef list run = []
     cdef int64_t m, org
     cdef Py_ssize_t ax
     for ax in range(len(passes)):
+        code = _mode(modes[ax])  # (SciPy checks the modes of skipped axes too)
+        if code < 0 or not _fill_fits(t, code, fill):
+            return None
         entry = passes[ax]
         if entry is None:
             continue
@@ -1340,16 +1345,16 @@ def separable(input, output, mode, cval, list passes):
         if weights is None:
             if not _small_int(size, &m) or m < 1 or m // 2 + org < 0 or m // 2 + org >= m:
                 return None
-            run.append((None, m, ax, m // 2 + org))
+            run.append((None, m, ax, m // 2 + org, code))
         else:
             k = weights
             m = cnp.PyArray_SIZE(k)
             if not _origin_ok(org, m):
                 return None
-            run.append((k, m, ax, m // 2 + org))
+            run.append((k, m, ax, m // 2 + org, code))
     if not run:
         return None  # a copy: the general path's
     cdef cnp.ndarray y = _output(output, x, t, None)
     if y is None:
         return None
-    return _into(output, _run(x, t, run, code, fill, y))
+    return _into(output, _run(x, t, run, fill, y))
