@@ -22,6 +22,7 @@ Fixed seed. On a shared machine other work slows the 2-thread column most.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import time
@@ -69,26 +70,32 @@ def round_time(fn, loops: int) -> float:
     return (time.perf_counter() - t0) / loops
 
 
-def measure(fast, ref, repeats: int) -> dict:
-    """Interleaved rounds of fastconv and the reference; seconds per call."""
-    lf, lr = loops_for(fast), loops_for(ref)
+def measure(fast, ref, repeats: int, fast_in=contextlib.nullcontext) -> dict:
+    """Interleaved rounds of fastconv and the reference; seconds per call. Each
+    round of fastconv's runs inside the context `fast_in()` (fastconv.patched:
+    the original's own code on the replacements, entered once a round)."""
+    with fast_in():
+        lf = loops_for(fast)
+    lr = loops_for(ref)
     tf, tr = [], []
     for _ in range(repeats):
-        tf.append(round_time(fast, lf))
+        with fast_in():
+            tf.append(round_time(fast, lf))
         tr.append(round_time(ref, lr))
     return {"fastconv": [float(np.median(tf)), min(tf), max(tf)],
             "reference": [float(np.median(tr)), min(tr), max(tr)],
             "speedup": float(np.median(tr) / np.median(tf))}
 
 
-def measure_least_disturbed(fast, ref, repeats: int, tries: int, busy: float) -> dict:
+def measure_least_disturbed(fast, ref, repeats: int, tries: int, busy: float,
+                            fast_in=contextlib.nullcontext) -> dict:
     """measure(), again while other processes took more than `busy` of all CPU time
     (up to `tries` attempts in all); the least disturbed attempt, with that share
     as "others_cpu"."""
     best = None
     for _ in range(tries):
         others = OtherLoad()
-        r = measure(fast, ref, repeats)
+        r = measure(fast, ref, repeats, fast_in)
         r["others_cpu"] = others.share()
         if best is None or (r["others_cpu"] or 0) < (best["others_cpu"] or 0):
             best = r
