@@ -239,6 +239,7 @@ def test_config_dict_matches_runtime(isa):
     cfg = fastconv.config()
     assert cfg["isa"] == isa
     assert cfg["num_threads"] == fastconv.get_num_threads()
+    assert cfg["cpu_quota"] is None or cfg["cpu_quota"] >= 1
     assert cfg["version"] == fastconv.__version__
     assert "scalar" in cfg["compiled_isas"]
 

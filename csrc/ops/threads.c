@@ -24,8 +24,8 @@
  * Thread count: set_num_threads, else $FASTCONV_NUM_THREADS, else the first
  * entry of $OMP_NUM_THREADS (both variables are read, never written), else the
  * CPUs this process may run on (its affinity mask on Linux, the online CPUs
- * elsewhere); lowered further for the calling thread alone by
- * fc_local_thread_limit. */
+ * elsewhere), capped by a cgroup CPU quota (fc_cgroup_cpus); lowered further
+ * for the calling thread alone by fc_local_thread_limit. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* sched_getaffinity (Linux) */
 #endif
@@ -93,14 +93,16 @@ static atomic_int fc_cap = -1; /* -1: not resolved yet */
 
 #if FASTCONV_HAVE_PTHREADS
 static int fc_default_threads(void) {
-  int n = fc_env_num_threads(NULL, 0);
+  const int asked = fc_env_num_threads(NULL, 0); /* a count from the environment stands */
+  if (asked > 0) return asked > FC_MAX_THREADS ? FC_MAX_THREADS : asked;
+  int n = 0;
 #if defined(__linux__) /* glibc and musl; macOS and the BSDs have no sched_getaffinity */
-  if (n < 1) {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
-  }
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
 #endif
   if (n < 1) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  const int quota = fc_cgroup_cpus();
+  if (quota > 0 && quota < n) n = quota;
   if (n > FC_MAX_THREADS) n = FC_MAX_THREADS;
   return n < 1 ? 1 : n;
 }

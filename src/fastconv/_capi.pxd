@@ -212,6 +212,8 @@ cdef extern from "fastconv/fastconv.h" nogil:
     const char *fc_isa_name(fc_isa isa)
     int fc_env_isa(char *why, size_t why_size)
     int fc_env_num_threads(char *why, size_t why_size)
+    int fc_cgroup_cpus()
+    int fc_cgroup_cpus_at(const char *root)
     int64_t fc_cpu_cache_bytes(int level)
     double fc_probe_fma_gflops(fc_isa isa, double seconds)
     double fc_probe_copy_gbps(int64_t n_bytes, double seconds)

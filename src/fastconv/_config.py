@@ -17,7 +17,9 @@ def get_num_threads() -> int:
     -------
     int
         ``set_num_threads``'s count, else ``$FASTCONV_NUM_THREADS``, else
-        ``$OMP_NUM_THREADS``, else the CPUs this process may run on; lowered by
+        ``$OMP_NUM_THREADS``, else the CPUs this process may run on (its
+        affinity mask, capped by a Linux cgroup CPU quota such as a
+        container's ``--cpus``: config's ``cpu_quota``); lowered by
         a ``threadpoolctl.threadpool_limits`` block or a
         ``fastconv.dask.thread_limit`` in the calling thread.
 
@@ -186,7 +188,10 @@ def config() -> dict[str, Any]:
         use: ``"scalar"``, ``"avx2"`` or ``"avx512"``), ``cpu_isa`` (the best
         this CPU and OS support), ``compiled_isas`` (a list); ``caches``
         (the L1 data, L2 and L3 cache sizes one core sees, as CPUID reports
-        them; "unknown" where it does not); ``thread_pool``, ``num_threads``;
+        them; "unknown" where it does not); ``thread_pool``, ``num_threads``,
+        ``cpu_quota`` (the CPUs a Linux cgroup CPU quota grants this process,
+        rounded up, which caps the default thread count; None where none is
+        set);
         ``compiler`` and ``cflags`` of the C kernels; ``tuning``, whether tuned
         tile choices are loaded (``fastconv tune``) and from where; ``kernels``,
         the microkernel in each slot of the dispatch table in use (a dict: slot
@@ -217,6 +222,7 @@ def config() -> dict[str, Any]:
         "caches": _caches(),
         "thread_pool": _thread_pool(),
         "num_threads": get_num_threads(),
+        "cpu_quota": _kernels.cgroup_cpus() or None,
         "compiler": info["compiler"],
         "cflags": info["cflags"].strip(),
         "tuning": _tuning.status(),

@@ -16,6 +16,8 @@ from libc.stdlib cimport free, malloc
 
 from fastconv._capi cimport *
 
+import os
+
 cdef extern from *:
     """
     #ifndef FASTCONV_COMPILER
@@ -901,6 +903,15 @@ def env_num_threads():
     cdef char why[256]
     cdef int n = fc_env_num_threads(why, sizeof(why))
     return n, why.decode(errors="replace")
+
+
+def cgroup_cpus(root=None):
+    """The CPUs a cgroup CPU quota grants this process (C's fc_cgroup_cpus; 0:
+    none), or those of the made-up tree under the folder `root` (tests)."""
+    if root is None:
+        return fc_cgroup_cpus()
+    cdef bytes path = os.fsencode(root)
+    return fc_cgroup_cpus_at(path)
 
 
 def same_padding(int64_t n, int64_t kernel, int64_t stride, int64_t dilation, str op):

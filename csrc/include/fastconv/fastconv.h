@@ -536,7 +536,8 @@ int fc_plan_only(int on);
 /* ---- runtime control -----------------------------------------------------*/
 /* fastconv's own thread pool (threads.c). The count is set_num_threads's,
  * else $FASTCONV_NUM_THREADS, else $OMP_NUM_THREADS's first entry, else the
- * CPUs this process may run on; at most FC_MAX_THREADS. */
+ * CPUs this process may run on, capped by a cgroup CPU quota (fc_cgroup_cpus);
+ * at most FC_MAX_THREADS. */
 enum { FC_MAX_THREADS = 1024 };
 int fc_get_num_threads(void);
 void fc_set_num_threads(int n); /* n <= 0: back to the default */
@@ -588,6 +589,15 @@ const char *fc_isa_name(fc_isa isa);
  * sentence saying so into why (else an empty string); why may be NULL. */
 int fc_env_isa(char *why, size_t why_size);
 int fc_env_num_threads(char *why, size_t why_size);
+/* The CPUs a Linux cgroup CPU quota grants this process (a container's
+ * `--cpus`, a Kubernetes CPU limit): the smallest quota / period from its
+ * cgroup up to the top of the v2 hierarchy and of the v1 one holding the cpu
+ * controller, rounded up; 0 where none is set or none can be read (and on
+ * other systems). fc_cgroup_cpus_at reads /proc/self/cgroup, mountinfo and the
+ * quota files under the folder `root` instead of / (tests give it a made-up
+ * tree). The default thread count is the affinity mask's CPUs capped by it. */
+int fc_cgroup_cpus(void);
+int fc_cgroup_cpus_at(const char *root);
 /* Size in bytes of the level-1 data, level-2 or level-3 cache (level 1, 2, 3)
  * one core sees, from CPUID's cache parameters (leaf 4 or 0x8000001D) or the
  * C library; 0 if unknown. */
