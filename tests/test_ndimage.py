@@ -653,6 +653,37 @@ def test_column_blocks_at_any_offset_of_the_output_keep_scipys_bits(dtype, resto
             assert got.tobytes() == want.tobytes(), (name, shape, axis, offset, threads)
 
 
+@pytest.mark.parametrize("pair", [("uint8", "uint8"), ("int16", "int16"), ("uint16", "float64"),
+                                  ("int32", "float32"), ("float64", "uint8"), ("float32", "int8"),
+                                  ("uint64", "uint64"), ("int64", "uint32"), ("bool", "int16")])
+def test_n_d_correlation_of_other_dtypes_block_by_block_keeps_scipys_bits(pair, restore_threads,
+                                                                          rng):
+    """correlate and convolve of an input or into an output of another dtype
+    than float32 in and out: each task reads its windows as doubles and stores
+    its block (C's fc_correlatend_typed), over images of many tasks and their
+    edges, leading kernel axes with every mode, 1 to 3 threads: SciPy's bits,
+    negative and out-of-range sums stored as SciPy stores them."""
+    xt, yt = pair
+    cases = [((70, 301), (3, 3), "reflect"), ((5, 33, 40), (3, 2, 4), "constant"),
+             ((3, 4, 17, 9), (2, 1, 3, 3), "wrap"), ((1000,), (7,), "mirror"),
+             ((40, 64), (5, 1), "nearest"), ((6, 4500), (3, 3), "reflect")]  # (two column blocks)
+    for (shape, kshape, mode), threads in itertools.product(cases, (1, 2, 3)):
+        fastconv.set_num_threads(threads)
+        if xt == "bool":
+            x = rng.random(shape) < 0.5
+        elif xt.startswith("float"):
+            x = (rng.standard_normal(shape) * 120).astype(xt)
+        else:
+            info = np.iinfo(xt)
+            x = rng.integers(max(info.min, -3000), min(info.max, 3000), shape, endpoint=True).astype(xt)
+        w = rng.standard_normal(kshape) * 3
+        for name in ("correlate", "convolve"):
+            want = getattr(sndi, name)(x, w, output=np.dtype(yt), mode=mode, cval=-7.5)
+            got = getattr(fndi, name)(x, w, output=np.dtype(yt), mode=mode, cval=-7.5)
+            assert got.dtype == want.dtype
+            assert got.tobytes() == want.tobytes(), (name, pair, shape, kshape, mode, threads)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_wide_rows_a_power_of_two_apart_keep_scipys_bits(dtype, restore_threads, rng):
     """Correlations along an axis whose rows lie a multiple of 2 KiB apart copy their

@@ -20,7 +20,8 @@
  * TABLE_CORRELATE (f32_correlate, f64_correlate), the row kernel of
  * correlate2d, and TABLE_NDCORRELATE (f32_correlate, f64_ndcorrelate), that of
  * correlatend, ND_ACCUMULATES (1 if TABLE_NDCORRELATE adds into y: SciPy's
- * order, f64; 0 if it writes y: FMA, f32), and LOCAL(x), the static helpers'
+ * order, f64; 0 if it writes y: FMA, f32), TYPED_IO (1: define
+ * fc_correlatend_typed, f64 only), and LOCAL(x), the static helpers'
  * names (fc_f32_##x, fc_f64_##x). The checks and the tiling, which do not
  * depend on the dtype, are in correlate-tiles.h. */
 #include "correlate-tiles.h"
@@ -53,6 +54,37 @@ static void LOCAL(correlate_band)(const fc_correlate2d_params *p, const T *x, T 
   }
 }
 
+#if TYPED_IO
+/* correlate_band of a plane whose values are of type xt (x: its first byte,
+ * rows p->ldx values apart), read as doubles. */
+static void LOCAL(correlate_band_typed)(const fc_correlate2d_params *p, const char *x, fc_elem xt,
+                                        T fill, int64_t g0, int64_t rows, int64_t c0,
+                                        int64_t cols, T *dst) {
+  const size_t item = fc_elem_size(xt);
+  const int64_t lo = fc_min64(fc_max64(-c0, 0), cols);
+  const int64_t hi = fc_max64(fc_min64(p->w - c0, cols), lo);
+  for (int64_t rr = 0; rr < rows; rr++) {
+    T *d = dst + rr * cols;
+    const int64_t sr = fc_boundary_map(g0 + rr, p->h, p->boundary);
+    if (sr < 0) {
+      for (int64_t cc = 0; cc < cols; cc++) d[cc] = fill;
+      continue;
+    }
+    const char *src = x + (size_t)(sr * p->ldx) * item;
+    if (hi > lo) fc_load_doubles(xt, src + (size_t)(c0 + lo) * item, hi - lo, d + lo);
+    for (int64_t cc = 0; cc < cols; cc++) {
+      if (cc == lo) cc = hi; /* skip the converted middle */
+      if (cc >= cols) break;
+      const int64_t sc = fc_boundary_map(c0 + cc, p->w, p->boundary);
+      if (sc < 0)
+        d[cc] = fill;
+      else
+        fc_load_doubles(xt, src + (size_t)sc * item, 1, d + cc);
+    }
+  }
+}
+#endif
+
 /* Where output row R of a correlation lands in y: row R of an oh x ow y
  * (every 0), or, for images stacked into one tall input, row R % every of
  * image R / every, where y holds `keep` rows of each image and the rest
@@ -62,26 +94,35 @@ typedef struct {
 } LOCAL(rowmap);
 
 /* One block of y (rows x cols from (r0, c0)) from kernel k over plane x (NULL:
- * all fill). The window is read in place when it lies inside x, else copied
- * into *scratch (allocated on first need, scratch_elems elements); FC_BLOCK_ADD
- * uses *rowbuf (cols elements, allocated likewise); `how` is an fc_block_how;
- * `map` places the rows (NULL: y is oh x ow). Returns 0, or 1 when an
+ * all fill), whose values are T (xt = FC_ELEM_NATIVE) or of type xt (read as
+ * doubles, f64 only). The window is read in place when it lies inside x and
+ * holds T, else copied into *scratch (allocated on first need, scratch_elems
+ * elements); FC_BLOCK_ADD uses *rowbuf (cols elements, allocated likewise);
+ * `how` is an fc_block_how. `map` places the rows; without one, y is the
+ * block's first output and its rows lie ldy apart. Returns 0, or 1 when an
  * allocation fails. */
-static int LOCAL(correlate_block)(const fc_correlate2d_params *p, const T *x, const T *k, T fill,
-                                  T *y, int64_t r0, int64_t rows, int64_t c0, int64_t cols,
-                                  const fc_correlate_tiling *tl, CORRELATE_UKERNEL fn, int how,
-                                  const LOCAL(rowmap) *map, T **scratch, T **rowbuf) {
+static int LOCAL(correlate_block)(const fc_correlate2d_params *p, const void *x, int xt,
+                                  const T *k, T fill, T *y, int64_t ldy, int64_t r0, int64_t rows,
+                                  int64_t c0, int64_t cols, const fc_correlate_tiling *tl,
+                                  CORRELATE_UKERNEL fn, int how, const LOCAL(rowmap) *map,
+                                  T **scratch, T **rowbuf) {
   const int64_t g0 = r0 - p->pad_top, h0 = c0 - p->pad_left; /* window origin in x */
   const int64_t wrows = rows + p->kh - 1, wcols = cols + p->kw - 1;
   const T *src;
   int64_t lds;
-  if (x != NULL && g0 >= 0 && g0 + wrows <= p->h && h0 >= 0 && h0 + wcols <= p->w) {
-    src = x + g0 * p->ldx + h0;
+  if (x != NULL && xt == FC_ELEM_NATIVE && g0 >= 0 && g0 + wrows <= p->h && h0 >= 0 &&
+      h0 + wcols <= p->w) {
+    src = (const T *)x + g0 * p->ldx + h0;
     lds = p->ldx;
   } else {
     if (*scratch == NULL) *scratch = fc_alloc((size_t)tl->scratch_elems * sizeof(T));
     if (*scratch == NULL) return 1;
-    LOCAL(correlate_band)(p, x, fill, g0, wrows, h0, wcols, *scratch);
+#if TYPED_IO
+    if (x != NULL && xt != FC_ELEM_NATIVE)
+      LOCAL(correlate_band_typed)(p, x, (fc_elem)xt, fill, g0, wrows, h0, wcols, *scratch);
+    else
+#endif
+      LOCAL(correlate_band)(p, x, fill, g0, wrows, h0, wcols, *scratch);
     src = *scratch;
     lds = wcols;
   }
@@ -96,7 +137,7 @@ static int LOCAL(correlate_block)(const fc_correlate2d_params *p, const T *x, co
       if (row >= map->keep) continue;
       yr = y + (image * map->keep + row) * p->ow + c0;
     } else {
-      yr = y + (r0 + r) * p->ow + c0;
+      yr = y + r * ldy;
     }
     if (how == FC_BLOCK_ADD) {
       fn((size_t)cols, (size_t)p->kh, (size_t)p->kw, src + r * lds, (size_t)lds, k, *rowbuf);
@@ -115,8 +156,9 @@ static int LOCAL(correlate_task)(const fc_correlate2d_params *p, const T *x, con
                                  T **rowbuf) {
   const int64_t r0 = (task / tl->col_tasks) * tl->rb, c0 = (task % tl->col_tasks) * tl->cb;
   const int64_t rows = fc_min64(tl->rb, p->oh - r0), cols = fc_min64(tl->cb, p->ow - c0);
-  return LOCAL(correlate_block)(p, x, k, fill, y, r0, rows, c0, cols, tl, fn, how, map, scratch,
-                                rowbuf);
+  T *yb = map ? y : y + r0 * p->ow + c0;
+  return LOCAL(correlate_block)(p, x, FC_ELEM_NATIVE, k, fill, yb, p->ow, r0, rows, c0, cols, tl,
+                                fn, how, map, scratch, rowbuf);
 }
 
 /* One region: each thread takes the next task until none is left (or one
@@ -208,15 +250,20 @@ int CORRELATE2D_STACKED(const fc_correlate2d_params *p, int64_t every, int64_t k
 /* ==== correlatend ==========================================================
  * The last two axes form the plane (a 1-D input is one row); the leading
  * axes index planes. A task is one block of one output plane; it runs the
- * block once per kernel slice over the leading axes, in C order. */
+ * block once per kernel slice over the leading axes, in C order. With typed
+ * input or output (f64 only: fc_correlatend_typed), a task reads its windows
+ * as doubles and sums its block into a scratch block of doubles, stored into
+ * y at the end. */
 typedef struct {
   const fc_correlatend_params *p;
   fc_correlate2d_params plane; /* the last two axes */
   int lead;                    /* leading axes */
   int64_t plane_elems, kslices, plane_tasks;
-  const T *x, *k;
+  const void *x; /* values of T, or of type xt */
+  const T *k;
   T fill;
-  T *y;
+  void *y; /* values of T, or of type yt */
+  int xt, yt, safe; /* FC_ELEM_NATIVE: T */
   fc_correlate_tiling tl;
   CORRELATE_UKERNEL fn;
   int64_t ntasks;
@@ -225,23 +272,37 @@ typedef struct {
   atomic_int failed, nonfinite;
 } fc_correlatend_ctx;
 
-static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task, T **scratch,
-                                   T **rowbuf) {
+typedef struct {
+  T *scratch, *rowbuf, *block; /* window, one row of sums, typed output's block */
+} LOCAL(correlatend_scratch);
+
+static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task,
+                                   LOCAL(correlatend_scratch) *s) {
   const fc_correlatend_params *p = c->p;
   const fc_correlate2d_params *q = &c->plane;
   const fc_correlate_tiling *tl = &c->tl;
   const int64_t plane = task / c->plane_tasks, rest = task % c->plane_tasks;
   const int64_t r0 = (rest / tl->col_tasks) * tl->rb, c0 = (rest % tl->col_tasks) * tl->cb;
   const int64_t rows = fc_min64(tl->rb, q->oh - r0), cols = fc_min64(tl->cb, q->ow - c0);
+  const int64_t first = plane * c->plane_elems + r0 * q->ow + c0; /* y's offset of the block */
   int64_t o[FC_ND_MAX_DIMS], t[FC_ND_MAX_DIMS];
   for (int64_t a = c->lead - 1, rem = plane; a >= 0; a--) {
     o[a] = rem % p->shape[a], rem /= p->shape[a];
     t[a] = 0;
   }
-  T *y = c->y + plane * c->plane_elems;
+  T *y;
+  int64_t ldy;
+  if (c->yt == FC_ELEM_NATIVE) {
+    y = (T *)c->y + first, ldy = q->ow;
+  } else {
+    if (s->block == NULL) s->block = fc_alloc((size_t)(tl->rb * tl->cb) * sizeof(T));
+    if (s->block == NULL) return 1;
+    y = s->block, ldy = cols;
+  }
   if (ND_ACCUMULATES)
-    for (int64_t r = 0; r < rows; r++) memset(y + (r0 + r) * q->ow + c0, 0, (size_t)cols * sizeof(T));
-  for (int64_t s = 0; s < c->kslices; s++) {
+    for (int64_t r = 0; r < rows; r++) memset(y + r * ldy, 0, (size_t)cols * sizeof(T));
+  const size_t xitem = c->xt == FC_ELEM_NATIVE ? sizeof(T) : fc_elem_size((fc_elem)c->xt);
+  for (int64_t sl = 0; sl < c->kslices; sl++) {
     /* the input plane this kernel slice reads, or NULL where FILL leaves the array */
     int64_t src = 0;
     int inside = 1;
@@ -250,20 +311,28 @@ static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task, T 
       inside = m >= 0;
       src = src * p->shape[a] + m;
     }
-    const T *x = inside ? c->x + src * c->plane_elems : NULL;
-    const int how = ND_ACCUMULATES ? FC_BLOCK_ACCUMULATE : s ? FC_BLOCK_ADD : FC_BLOCK_WRITE;
-    if (LOCAL(correlate_block)(q, x, c->k + s * q->kh * q->kw, c->fill, y, r0, rows, c0, cols, tl,
-                               c->fn, how, NULL, scratch, rowbuf))
+    const void *x = inside ? (const char *)c->x + (size_t)(src * c->plane_elems) * xitem : NULL;
+    const int how = ND_ACCUMULATES ? FC_BLOCK_ACCUMULATE : sl ? FC_BLOCK_ADD : FC_BLOCK_WRITE;
+    if (LOCAL(correlate_block)(q, x, c->xt, c->k + sl * q->kh * q->kw, c->fill, y, ldy, r0, rows,
+                               c0, cols, tl, c->fn, how, NULL, &s->scratch, &s->rowbuf))
       return 1;
     for (int a = c->lead - 1; a >= 0; a--) { /* next slice, C order */
       if (++t[a] < p->kshape[a]) break;
       t[a] = 0;
     }
   }
+#if TYPED_IO
+  if (c->yt != FC_ELEM_NATIVE) {
+    const size_t yitem = fc_elem_size((fc_elem)c->yt);
+    for (int64_t r = 0; r < rows; r++)
+      fc_store_doubles((fc_elem)c->yt, y + r * ldy, cols,
+                       (char *)c->y + (size_t)(first + r * q->ow) * yitem, c->safe);
+  }
+#endif
   if (c->check) { /* the block while it is in cache; v - v is 0 for finite v only */
     int bad = 0;
     for (int64_t r = 0; r < rows; r++) {
-      const T *yr = y + (r0 + r) * q->ow + c0;
+      const T *yr = y + r * ldy;
       for (int64_t j = 0; j < cols; j++) bad |= !(yr[j] - yr[j] == 0);
     }
     if (bad) atomic_store_explicit((atomic_int *)&c->nonfinite, 1, memory_order_relaxed);
@@ -274,21 +343,23 @@ static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task, T 
 static void LOCAL(correlatend_thread)(void *arg, int tid, int team) {
   (void)team;
   fc_correlatend_ctx *c = arg;
-  T *scratch = NULL, *rowbuf = NULL;
+  LOCAL(correlatend_scratch) s = {NULL, NULL, NULL};
   int step = 0;
   int64_t task, end;
   while ((task = fc_claims_next(&c->next, tid, &step, &end)) >= 0) {
     if (atomic_load_explicit(&c->failed, memory_order_relaxed)) break;
-    if (LOCAL(correlatend_task)(c, task, &scratch, &rowbuf))
+    if (LOCAL(correlatend_task)(c, task, &s))
       atomic_store_explicit(&c->failed, 1, memory_order_relaxed);
   }
-  free(scratch);
-  free(rowbuf);
+  free(s.scratch);
+  free(s.rowbuf);
+  free(s.block);
 }
 
-/* CORRELATEND; with `finite`, *finite = whether every value of y is finite. */
-static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const T *x, const T *k, T fill,
-                                  T *y, int *finite) {
+/* CORRELATEND over x of type xt into y of type yt (FC_ELEM_NATIVE: T); with
+ * `finite`, *finite = whether every value of y is finite. */
+static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const void *x, int xt,
+                                  const T *k, T fill, void *y, int yt, int safe, int *finite) {
   if (finite) *finite = 1;
   int st = fc_correlatend_check(p);
   if (st != FC_OK) return st;
@@ -302,7 +373,7 @@ static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const T *x, co
   fc_correlatend_ctx c;
   c.p = p, c.plane = q, c.lead = lead, c.plane_elems = h * w;
   c.kslices = taps / (q.kh * q.kw);
-  c.x = x, c.k = k, c.fill = fill, c.y = y;
+  c.x = x, c.k = k, c.fill = fill, c.y = y, c.xt = xt, c.yt = yt, c.safe = safe;
   const int64_t macs = fc_min64(fc_sat_mul(total, taps), INT64_MAX / 4);
   const int64_t bytes = fc_sat_mul(2 * (int64_t)sizeof(T), total);
   const int64_t work = fc_max64(FC_NS_FLOPS(2 * macs), FC_NS_BYTES(bytes));
@@ -319,7 +390,9 @@ static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const T *x, co
   fc_plan_init(&pl, fc_table());
   pl.algorithm = "direct-planes", pl.kernel_fn = FC_UKERNEL_FN(c.fn);
   pl.row_block = c.tl.rb, pl.depth_block = c.tl.cb, pl.tasks = c.ntasks, pl.threads = nt;
-  pl.scratch_bytes = fc_sat_mul(nt, fc_sat_mul(c.tl.scratch_elems, (int64_t)sizeof(T)));
+  int64_t per_thread = c.tl.scratch_elems;
+  if (yt != FC_ELEM_NATIVE) per_thread = fc_sat_add(per_thread, c.tl.rb * c.tl.cb);
+  pl.scratch_bytes = fc_sat_mul(nt, fc_sat_mul(per_thread, (int64_t)sizeof(T)));
   if (fc_record_plan(&pl)) return FC_OK;
   fc_claims_init(&c.next, c.ntasks, 1, nt);
   const int r = fc_parallel(nt, LOCAL(correlatend_thread), &c);
@@ -328,16 +401,27 @@ static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const T *x, co
 }
 
 int CORRELATEND(const fc_correlatend_params *p, const T *x, const T *k, T fill, T *y) {
-  return LOCAL(correlatend_run)(p, x, k, fill, y, NULL);
+  return LOCAL(correlatend_run)(p, x, FC_ELEM_NATIVE, k, fill, y, FC_ELEM_NATIVE, 0, NULL);
 }
 
 int CORRELATEND_FINITE(const fc_correlatend_params *p, const T *x, const T *k, T fill, T *y,
                        int *finite) {
   int ok = 1;
-  const int st = LOCAL(correlatend_run)(p, x, k, fill, y, &ok);
+  const int st =
+      LOCAL(correlatend_run)(p, x, FC_ELEM_NATIVE, k, fill, y, FC_ELEM_NATIVE, 0, &ok);
   *finite = ok;
   return st;
 }
+
+#if TYPED_IO
+int fc_correlatend_typed(const fc_correlatend_params *p, fc_elem xt, const void *x,
+                         const double *k, double fill, fc_elem yt, void *y, int safe) {
+  if ((int)xt < FC_ELEM_I8 || xt > FC_ELEM_F64 || (int)yt < FC_ELEM_I8 || yt > FC_ELEM_F64)
+    return FC_EINVAL;
+  return LOCAL(correlatend_run)(p, x, xt == FC_ELEM_F64 ? FC_ELEM_NATIVE : (int)xt, k, fill, y,
+                                yt == FC_ELEM_F64 ? FC_ELEM_NATIVE : (int)yt, safe, NULL);
+}
+#endif
 
 /* 1-D correlation with zero extension is the one-row case of correlate2d
  * (kh = 1, FILL with 0): the 2-D driver's column tasks read x in place and

@@ -9,6 +9,7 @@
 #define CORRELATE_UKERNEL fc_f32_correlate_ukernel
 #define TABLE_CORRELATE f32_correlate
 #define TABLE_NDCORRELATE f32_correlate
+#define TYPED_IO 0 /* fc_correlatend_typed */
 #define ND_ACCUMULATES 0
 #define LOCAL(x) fc_f32_##x
 #include "correlate-template.h"

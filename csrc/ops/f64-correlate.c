@@ -9,6 +9,7 @@
 #define CORRELATE_UKERNEL fc_f64_correlate_ukernel
 #define TABLE_CORRELATE f64_correlate
 #define TABLE_NDCORRELATE f64_ndcorrelate
+#define TYPED_IO 1 /* fc_correlatend_typed */
 #define ND_ACCUMULATES 1
 #define LOCAL(x) fc_f64_##x
 #include "correlate-template.h"

@@ -535,23 +535,6 @@ static void fc_for_dynamic(void *arg, int tid, int team) {
   while ((i0 = fc_claims_next(&c->claims, tid, &step, &i1)) >= 0) c->fn(c->ctx, tid, i0, i1);
 }
 
-typedef struct {
-  fc_range_callback fn;
-  void *ctx;
-} fc_callback_ctx;
-
-static void fc_callback_range(void *arg, int tid, int64_t i0, int64_t i1) {
-  (void)tid;
-  const fc_callback_ctx *c = arg;
-  c->fn(c->ctx, i0, i1);
-}
-
-int fc_parallel_bytes(int64_t n, int64_t bytes, fc_range_callback fn, void *ctx) {
-  if (n <= 0) return FC_OK;
-  fc_callback_ctx c = {fn, ctx};
-  return fc_parallel_for(fc_threads_for(FC_NS_BYTES(bytes), n), n, 0, fc_callback_range, &c);
-}
-
 int fc_parallel_for(int team, int64_t n, int64_t grain, fc_range_fn fn, void *ctx) {
   if (n <= 0) return FC_OK;
   if (team <= 1 || n == 1) {

@@ -670,6 +670,78 @@ static double ref_prod(double a, double b) {
 DEFINE_NDIMAGE_TESTS(f32, float, 1e-5)
 DEFINE_NDIMAGE_TESTS(f64, double, 0)
 
+/* fc_correlatend_typed: inputs of an integer type or float32 read as doubles,
+ * sums stored into an integer type, float32 or float64. Reference: the sums
+ * in SciPy's order on the values as doubles, stored by this test's own
+ * reading of x86-64's cvttsd2si (truncation; NaN and values out of the
+ * 32- or 64-bit range giving that integer's minimum; then wrapped). */
+static int64_t ref_trunc(double v, int bits) { /* cvttsd2si to `bits` (32 or 64) */
+  const double lim = bits == 32 ? 2147483648.0 : 9223372036854775808.0;
+  if (!(v > -lim - (bits == 32 ? 1.0 : 0.0) && v < lim)) return bits == 32 ? INT32_MIN : INT64_MIN;
+  return (int64_t)v;
+}
+
+static void typed_case(const char *isa, int64_t caseno) {
+  static const fc_elem ins[] = {FC_ELEM_U8, FC_ELEM_I16, FC_ELEM_U64, FC_ELEM_F32, FC_ELEM_F64};
+  static const fc_elem outs[] = {FC_ELEM_U8, FC_ELEM_I8, FC_ELEM_U16, FC_ELEM_I32, FC_ELEM_U32,
+                                 FC_ELEM_I64, FC_ELEM_F32, FC_ELEM_F64};
+  const fc_elem xt = ins[rnd(0, 4)], yt = outs[rnd(0, 7)];
+  fc_correlatend_params p;
+  p.ndim = (int)rnd(1, 3), p.boundary = (fc_boundary)rnd(0, 4);
+  int64_t nx = 1, nk = 1;
+  for (int a = 0; a < p.ndim; a++) {
+    p.shape[a] = rnd(1, p.ndim > 2 ? 6 : 30), p.kshape[a] = rnd(1, 4), p.pad[a] = rnd(-1, 4);
+    if (a == p.ndim - 1 && rnd(0, 5) == 0) p.shape[a] = rnd(4090, 4200); /* two column blocks */
+    nx *= p.shape[a], nk *= p.kshape[a];
+  }
+  const size_t xi = fc_elem_size(xt), yi = fc_elem_size(yt);
+  unsigned char *x = malloc(xi * (size_t)nx), *y = malloc(yi * (size_t)nx);
+  double *xd = malloc(sizeof(double) * (size_t)nx), *k = malloc(sizeof(double) * (size_t)nk);
+  for (int64_t i = 0; i < nx; i++) { /* values of x, and the same as doubles */
+    const int64_t v = rnd(-300, 300);
+    switch (xt) {
+      case FC_ELEM_U8: ((uint8_t *)x)[i] = (uint8_t)v, xd[i] = (uint8_t)v; break;
+      case FC_ELEM_I16: ((int16_t *)x)[i] = (int16_t)(v * 90), xd[i] = (int16_t)(v * 90); break;
+      case FC_ELEM_U64: ((uint64_t *)x)[i] = (uint64_t)v, xd[i] = (double)(uint64_t)v; break;
+      case FC_ELEM_F32: ((float *)x)[i] = (float)rndu() * 200, xd[i] = ((float *)x)[i]; break;
+      default: ((double *)x)[i] = rndu() * 200, xd[i] = ((double *)x)[i]; break;
+    }
+  }
+  for (int64_t i = 0; i < nk; i++) k[i] = rnd(0, 3) ? rndu() * 3 : 0;
+  const double fill = rndu() * 100;
+  int ok = fc_correlatend_typed(&p, xt, x, k, fill, yt, y, (int)rnd(0, 1)) == FC_OK;
+  for (int64_t o = 0; ok && o < nx; o++) {
+    int64_t oc[3], rem = o;
+    for (int a = p.ndim - 1; a >= 0; a--) oc[a] = rem % p.shape[a], rem /= p.shape[a];
+    double s = 0;
+    for (int64_t t = 0; t < nk; t++) {
+      if (k[t] == 0) continue;
+      int64_t tc[3], trem = t, src = 0, inside = 1;
+      for (int a = p.ndim - 1; a >= 0; a--) tc[a] = trem % p.kshape[a], trem /= p.kshape[a];
+      for (int a = 0; a < p.ndim; a++) {
+        const int64_t m = fc_boundary_map(oc[a] - p.pad[a] + tc[a], p.shape[a], p.boundary);
+        inside &= m >= 0, src = src * p.shape[a] + (m < 0 ? 0 : m);
+      }
+      s += ref_prod(k[t], inside ? xd[src] : fill);
+    }
+    switch (yt) { /* (integers: the low bits of the truncated value) */
+      case FC_ELEM_U8: ok = ((uint8_t *)y)[o] == (uint8_t)(ref_trunc(s, 32) & 0xff); break;
+      case FC_ELEM_I8: ok = (uint8_t)((int8_t *)y)[o] == (uint8_t)(ref_trunc(s, 32) & 0xff); break;
+      case FC_ELEM_U16: ok = ((uint16_t *)y)[o] == (uint16_t)(ref_trunc(s, 32) & 0xffff); break;
+      case FC_ELEM_I32: ok = ((int32_t *)y)[o] == (int32_t)ref_trunc(s, 32); break;
+      case FC_ELEM_U32: ok = ((uint32_t *)y)[o] == (uint32_t)(ref_trunc(s, 64) & 0xffffffff); break;
+      case FC_ELEM_I64: ok = ((int64_t *)y)[o] == ref_trunc(s, 64); break;
+      case FC_ELEM_F32: ok = ((float *)y)[o] == (float)s; break;
+      default: ok = ((double *)y)[o] == s; break;
+    }
+  }
+  check(ok, "correlatend_typed", isa, caseno);
+  check(fc_correlatend_typed(&p, (fc_elem)99, x, k, fill, yt, y, 0) == FC_EINVAL &&
+            fc_correlatend_typed(&p, xt, x, k, fill, (fc_elem)-1, y, 0) == FC_EINVAL,
+        "correlatend_typed: unknown element types refused", isa, caseno);
+  free(x), free(y), free(xd), free(k);
+}
+
 /* The environment readers, with the variables set here (this process reads
  * them only through these calls after the pool and table have started). */
 static void env_case(void) {
@@ -896,7 +968,7 @@ int main(int argc, char **argv) {
         f32_pool_relu_case(name, i), f64_pool_relu_case(name, i);
         f32_pool_kernel_case(name, i), f64_pool_kernel_case(name, i);
         f32_correlate_case(name, i), f64_correlate_case(name, i);
-        f32_ndimage_case(name, i), f64_ndimage_case(name, i);
+        f32_ndimage_case(name, i), f64_ndimage_case(name, i), typed_case(name, i);
         f32_dense_case(name, i), f64_dense_case(name, i);
         f32_chain_case(name, i), f64_chain_case(name, i);
         if (i % 2) fc_pool_wake(); /* the training loop's hint between regions */

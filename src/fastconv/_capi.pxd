@@ -128,6 +128,13 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_f64_correlatend(const fc_correlatend_params *p, const double *x, const double *k, double fill, double *y)
     int fc_f32_correlatend_finite(const fc_correlatend_params *p, const float *x, const float *k, float fill, float *y, int *finite)
     int fc_f64_correlatend_finite(const fc_correlatend_params *p, const double *x, const double *k, double fill, double *y, int *finite)
+    ctypedef enum fc_elem:
+        FC_ELEM_I8, FC_ELEM_U8, FC_ELEM_I16, FC_ELEM_U16, FC_ELEM_I32, FC_ELEM_U32,
+        FC_ELEM_I64, FC_ELEM_U64, FC_ELEM_F32, FC_ELEM_F64
+    size_t fc_elem_size(fc_elem t)
+    void fc_load_doubles(fc_elem t, const void *x, int64_t n, double *d)
+    void fc_store_doubles(fc_elem t, const double *d, int64_t n, void *y, int safe)
+    int fc_correlatend_typed(const fc_correlatend_params *p, fc_elem xt, const void *x, const double *k, double fill, fc_elem yt, void *y, int safe)
     ctypedef struct fc_axis_params:
         int64_t outer, n, inner, m, pad
         fc_boundary boundary
@@ -202,8 +209,6 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int64_t fc_pool_spin_ns(int64_t ns)
     void fc_pool_wake()
     int64_t fc_parallel_threshold_ns(int64_t ns)
-    ctypedef void (*fc_range_callback)(void *ctx, int64_t i0, int64_t i1) noexcept nogil
-    int fc_parallel_bytes(int64_t n, int64_t bytes, fc_range_callback fn, void *ctx)
     int fc_run_chunks(int team, int64_t count, int (*fn)(void *ctx, int64_t i, int tid) noexcept nogil, void *ctx) nogil
     fc_isa fc_cpu_isa()
     fc_isa fc_current_isa()

@@ -385,51 +385,7 @@ cdef bint _writes_to(cnp.ndarray o, cnp.ndarray x, object weights):
 
 
 # ---- integers: read as doubles, stored back as SciPy's C loops store doubles ----------
-
-cdef void _load_as(const itype *x, double *d, int64_t n) noexcept nogil:
-    cdef int64_t i
-    for i in range(n):
-        d[i] = <double>x[i]
-
-
-cdef inline int64_t _cvt32(double t) noexcept nogil:
-    """x86-64's cvttsd2si to 32 bits: in range as C converts, else INT32_MIN (NaN too)."""
-    return <int64_t>t if -2147483648.0 <= t < 2147483648.0 else -2147483648
-
-
-cdef inline int64_t _cvt64(double t) noexcept nogil:
-    return <int64_t>t if -9223372036854775808.0 <= t < 9223372036854775808.0 else INT64_MIN
-
-
-cdef inline uint64_t _cvtu64(double t) noexcept nogil:
-    if t >= 9223372036854775808.0:
-        return (<uint64_t>_cvt64(t - 9223372036854775808.0)) ^ (<uint64_t>1 << 63)
-    return <uint64_t>_cvt64(t)
-
-
-cdef void _store_as(const double *d, itype *y, int64_t n, bint safe) noexcept nogil:
-    """SciPy's C store of doubles into an integer array on x86-64 (what
-    ndimage.py's _c_cast spells out): truncation toward zero, through a 32-bit integer for
-    8- to 32-bit signed and 8- and 16-bit unsigned targets and through a 64-bit
-    one for uint32 and the 64-bit types, NaN and values beyond it giving that
-    integer's minimum, then wrapped to the target; `safe`, NI_Correlate's
-    unsigned store, negates around the conversion below zero (uint64 only
-    differs)."""
-    cdef int64_t i
-    cdef double t
-    cdef uint64_t w
-    for i in range(n):
-        t = d[i]  # (the range tests give the same on t as on trunc(t): their bounds are integers)
-        if itype is uint64_t:
-            w = _cvtu64(t)
-            if safe and not t > -1:
-                w = -_cvtu64(-t)
-            y[i] = w
-        elif itype is int64_t or itype is uint32_t:
-            y[i] = <itype>_cvt64(t)
-        else:
-            y[i] = <itype>_cvt32(t)
-
+# (the conversions themselves are C's: fc_load_doubles, fc_store_doubles)
 
 cdef inline int _sized(int t) noexcept nogil:
     """NPY_LONG and NPY_ULONG as the fixed-width type of the same size (C's
@@ -444,116 +400,51 @@ cdef inline int _sized(int t) noexcept nogil:
     return t
 
 
-cdef void _load(int t, const void *x, double *d, int64_t n) noexcept nogil:
-    """n integers of type t as doubles."""
+cdef inline fc_elem _elem(int t) noexcept nogil:
+    """The C element type of NumPy type t: float32, float64, an integer or bool."""
     t = _sized(t)
+    if t == cnp.NPY_DOUBLE:
+        return FC_ELEM_F64
+    if t == cnp.NPY_FLOAT:
+        return FC_ELEM_F32
     if t == cnp.NPY_BYTE:
-        _load_as(<const int8_t *>x, d, n)
-    elif t == cnp.NPY_UBYTE:
-        _load_as(<const uint8_t *>x, d, n)
-    elif t == cnp.NPY_SHORT:
-        _load_as(<const int16_t *>x, d, n)
-    elif t == cnp.NPY_USHORT:
-        _load_as(<const uint16_t *>x, d, n)
-    elif t == cnp.NPY_INT:
-        _load_as(<const int32_t *>x, d, n)
-    elif t == cnp.NPY_UINT:
-        _load_as(<const uint32_t *>x, d, n)
-    elif t == cnp.NPY_LONGLONG:
-        _load_as(<const int64_t *>x, d, n)
-    else:
-        _load_as(<const uint64_t *>x, d, n)
+        return FC_ELEM_I8
+    if t == cnp.NPY_UBYTE:
+        return FC_ELEM_U8
+    if t == cnp.NPY_SHORT:
+        return FC_ELEM_I16
+    if t == cnp.NPY_USHORT:
+        return FC_ELEM_U16
+    if t == cnp.NPY_INT:
+        return FC_ELEM_I32
+    if t == cnp.NPY_UINT:
+        return FC_ELEM_U32
+    if t == cnp.NPY_LONGLONG:
+        return FC_ELEM_I64
+    return FC_ELEM_U64
 
 
-cdef void _store(int t, const double *d, void *y, int64_t n, bint safe) noexcept nogil:
-    """n doubles into integers of type t, as SciPy stores them (_store_as)."""
-    t = _sized(t)
-    if t == cnp.NPY_BYTE:
-        _store_as(d, <int8_t *>y, n, safe)
-    elif t == cnp.NPY_UBYTE:
-        _store_as(d, <uint8_t *>y, n, safe)
-    elif t == cnp.NPY_SHORT:
-        _store_as(d, <int16_t *>y, n, safe)
-    elif t == cnp.NPY_USHORT:
-        _store_as(d, <uint16_t *>y, n, safe)
-    elif t == cnp.NPY_INT:
-        _store_as(d, <int32_t *>y, n, safe)
-    elif t == cnp.NPY_UINT:
-        _store_as(d, <uint32_t *>y, n, safe)
-    elif t == cnp.NPY_LONGLONG:
-        _store_as(d, <int64_t *>y, n, safe)
-    else:
-        _store_as(d, <uint64_t *>y, n, safe)
-
-
-cdef void _to_double(int t, const void *x, double *d, int64_t n) noexcept nogil:
+cdef inline void _to_double(int t, const void *x, double *d, int64_t n) noexcept nogil:
     """n values of type t (float32, float64, an integer) as doubles."""
-    cdef int64_t i
-    if t == cnp.NPY_FLOAT:
-        for i in range(n):
-            d[i] = (<const float *>x)[i]
-    elif t == cnp.NPY_DOUBLE:
-        for i in range(n):
-            d[i] = (<const double *>x)[i]
-    else:
-        _load(t, x, d, n)
+    fc_load_doubles(_elem(t), x, n, d)
 
 
-cdef void _from_double(int t, const double *d, void *y, int64_t n, bint safe) noexcept nogil:
+cdef inline void _from_double(int t, const double *d, void *y, int64_t n, bint safe) noexcept nogil:
     """n doubles into type t, as SciPy's C loops store a double: float32 rounded
-    to nearest, integers by _store."""
-    cdef int64_t i
-    if t == cnp.NPY_FLOAT:
-        for i in range(n):
-            (<float *>y)[i] = <float>d[i]
-    elif t == cnp.NPY_DOUBLE:
-        for i in range(n):
-            (<double *>y)[i] = d[i]
-    else:
-        _store(t, d, y, n, safe)
+    to nearest, integers truncated through a 32- or 64-bit integer and wrapped
+    (fc_store_doubles; `safe`, NI_Correlate's unsigned store)."""
+    fc_store_doubles(_elem(t), d, n, y, safe)
 
 
-ctypedef struct _Conversion:
-    int t                # the dtype read (_to_double) or stored (_from_double)
-    const char *src
-    char *dst
-    size_t sitem, ditem  # bytes a value
-    bint safe
-
-
-cdef void _to_double_range(void *ctx, int64_t i0, int64_t i1) noexcept nogil:
-    cdef const _Conversion *c = <const _Conversion *>ctx
-    _to_double(c.t, c.src + <size_t>i0 * c.sitem, <double *>c.dst + i0, i1 - i0)
-
-
-cdef void _from_double_range(void *ctx, int64_t i0, int64_t i1) noexcept nogil:
-    cdef const _Conversion *c = <const _Conversion *>ctx
-    _from_double(c.t, <const double *>c.src + i0, c.dst + <size_t>i0 * c.ditem, i1 - i0, c.safe)
-
-
-cdef void _shared(fc_range_callback fn, _Conversion *c, int64_t n) noexcept nogil:
-    if fc_parallel_bytes(n, n * <int64_t>(c.sitem + c.ditem), fn, c) != 0:
-        fn(c, 0, n)
-
-
-cdef void _convert(fc_range_callback fn, _Conversion *c, int64_t n, bint release):
-    """fn over n values in contiguous shares on fastconv's threads, as many as the
-    bytes are worth (each thread then finds in its caches the part of the array it
-    goes on to read), without the GIL if `release`; all on this thread if the pool
-    could not start."""
-    if release:
-        with nogil:
-            _shared(fn, c, n)
-    else:
-        _shared(fn, c, n)
-
-
-cdef int _correlatend(const fc_correlatend_params *p, bint f32, const void *x, const void *k,
-                      double fill, void *y, bint *finite) noexcept nogil:
-    """The kernel of x's dtype; for float32, whether every result is finite."""
+cdef int _correlatend(const fc_correlatend_params *p, bint f32, int t, const void *x,
+                      const void *k, double fill, int ot, void *y, bint *finite) noexcept nogil:
+    """The kernel for x's dtype t and y's ot: float32 on the float32 kernels,
+    also telling whether every result is finite; any other pair in double
+    (SciPy's sums), each task reading its windows as doubles and storing its
+    block as SciPy stores a double into ot (its unsigned store: `safe`)."""
     cdef int st, ok = 1
     if not f32:
-        return fc_f64_correlatend(p, <const double *>x, <const double *>k, fill, <double *>y)
+        return fc_correlatend_typed(p, _elem(t), x, <const double *>k, fill, _elem(ot), y, 1)
     st = fc_f32_correlatend_finite(p, <const float *>x, <const float *>k, <float>fill,
                                    <float *>y, &ok)
     if st == 0 and not fc_plan_only(-1):  # (plan-only: nothing was computed)
@@ -777,7 +668,7 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
     if y is None:
         return None
     # float32 in and out on the float32 kernels, anything else on the float64
-    # ones (SciPy's double sums), read and stored through double scratch
+    # ones (SciPy's double sums), read and stored a block at a time
     cdef int ot = cnp.PyArray_TYPE(y)
     cdef int wt = cnp.NPY_FLOAT if t == cnp.NPY_FLOAT and ot == cnp.NPY_FLOAT else cnp.NPY_DOUBLE
     cdef bint f32 = wt == cnp.NPY_FLOAT
@@ -791,28 +682,6 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
     cdef bint finite = True
     cdef const void *xp = cnp.PyArray_DATA(x)
     cdef void *yp = cnp.PyArray_DATA(y)
-    cdef bint release = total * taps > GIL_WORK
-    cdef bint conv_in = t != wt, conv_out = ot != wt
-    cdef void *xd = NULL
-    cdef void *yd = NULL
-    cdef size_t got_x = 0, got_y = 0
-    cdef _Conversion conv
-    if conv_in:  # read as doubles
-        xd = _take(<size_t>total * sizeof(double), &got_x)
-        if xd == NULL:
-            free(kk)
-            return None
-        conv.t, conv.src, conv.dst = t, <const char *>xp, <char *>xd
-        conv.sitem, conv.ditem, conv.safe = cnp.PyArray_ITEMSIZE(x), sizeof(double), False
-        _convert(_to_double_range, &conv, total, release)
-        xp = xd
-    if conv_out:  # the sums stored as SciPy stores them
-        yd = _take(<size_t>total * sizeof(double), &got_y)
-        if yd == NULL:
-            _give(xd, got_x)
-            free(kk)
-            return None
-        yp = yd
     # NI_Correlate skips weights of magnitude <= DBL_EPSILON (and NaN): zero here
     for i in range(taps):
         v = w[taps - 1 - i] if convolution else w[i]
@@ -821,18 +690,12 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
             (<float *>kk)[i] = <float>v
         else:
             (<double *>kk)[i] = v
-    if release:
+    if total * taps > GIL_WORK:
         with nogil:
-            st = _correlatend(&p, f32, xp, kk, fill, yp, &finite)
+            st = _correlatend(&p, f32, t, xp, kk, fill, ot, yp, &finite)
     else:
-        st = _correlatend(&p, f32, xp, kk, fill, yp, &finite)
+        st = _correlatend(&p, f32, t, xp, kk, fill, ot, yp, &finite)
     free(kk)
-    if conv_out and st == 0 and not fc_plan_only(-1):
-        conv.t, conv.src, conv.dst = ot, <const char *>yd, <char *>cnp.PyArray_DATA(y)
-        conv.sitem, conv.ditem, conv.safe = sizeof(double), cnp.PyArray_ITEMSIZE(y), True
-        _convert(_from_double_range, &conv, total, release)
-    _give(xd, got_x)
-    _give(yd, got_y)
     if st == 0 and fc_plan_only(-1):
         _planned("front door: fastconv.ndimage's C-speed entry", [last_plan()])
     if st != 0 or not finite:  # errors, and float32 sums to redo in double: the general path

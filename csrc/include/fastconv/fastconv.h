@@ -396,6 +396,26 @@ int fc_f32_correlatend_finite(const fc_correlatend_params *p, const float *x, co
 int fc_f64_correlatend_finite(const fc_correlatend_params *p, const double *x, const double *k,
                               double fillvalue, double *y, int *finite);
 
+/* Element types that scipy.ndimage reads as doubles and stores doubles into
+ * (bool as its bytes: U8). fc_load_doubles: n values at x as doubles.
+ * fc_store_doubles: n doubles into y as SciPy's C loops store a double on
+ * x86-64 (integers: truncation through a 32- or 64-bit integer, wrapped;
+ * `safe`, NI_Correlate's unsigned store, negates around the conversion below
+ * zero, which changes only uint64; float32 rounded to nearest). */
+typedef enum {
+  FC_ELEM_I8, FC_ELEM_U8, FC_ELEM_I16, FC_ELEM_U16, FC_ELEM_I32, FC_ELEM_U32,
+  FC_ELEM_I64, FC_ELEM_U64, FC_ELEM_F32, FC_ELEM_F64
+} fc_elem;
+size_t fc_elem_size(fc_elem t);
+void fc_load_doubles(fc_elem t, const void *x, int64_t n, double *d);
+void fc_store_doubles(fc_elem t, const double *d, int64_t n, void *y, int safe);
+/* fc_f64_correlatend of x, whose values are of type xt, into y of type yt
+ * (each output stored as fc_store_doubles stores it, with `safe`): each task
+ * reads its windows as doubles and stores its block of sums, in cache, where
+ * converting whole arrays would pass through memory three times more. */
+int fc_correlatend_typed(const fc_correlatend_params *p, fc_elem xt, const void *x,
+                         const double *k, double fillvalue, fc_elem yt, void *y, int safe);
+
 /* 1-D filters along the middle axis of x seen as (outer, n, inner), dense C
  * order, into y of the same shape (aliasing nothing), with scipy.ndimage's
  * arithmetic in double (its line buffers), so the bits are SciPy's:
@@ -559,13 +579,6 @@ void fc_pool_wake(void);
  * 50,000 ns); ns >= 0 sets it, any ns returns the previous value. Tests set 0
  * so that small shapes take the threaded paths too. */
 int64_t fc_parallel_threshold_ns(int64_t ns);
-/* fn(ctx, i0, i1) over [0, n) in contiguous shares, one per thread, on as many
- * of the pool's threads as streaming `bytes` is worth by the same threshold
- * (below it, one call on the calling thread): for a binding's own loops, such
- * as dtype conversions around a driver. fn runs without the GIL and must not
- * call back into Python. FC_OK, or FC_ETHREAD as the drivers. */
-typedef void (*fc_range_callback)(void *ctx, int64_t i0, int64_t i1);
-int fc_parallel_bytes(int64_t n, int64_t bytes, fc_range_callback fn, void *ctx);
 /* Runs fn(ctx, i, tid) for each i in [0, count) on up to `team` threads of
  * the pool: thread tid (0 the calling thread) takes i = tid, tid + team, ...,
  * stopping at its first non-zero return. Returns FC_ETHREAD when a worker
