@@ -14,6 +14,7 @@ import textwrap
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import fastconv
@@ -204,3 +205,32 @@ def test_a_real_cgroup_with_a_one_cpu_quota_caps_the_default_thread_count():
         assert out == ["1", "2"], out
     finally:
         group.rmdir()
+
+
+def test_random_bytes_in_every_file_give_a_count_and_no_crash(tmp_path):
+    """Whatever the files hold (random bytes, long lines, no newlines, NULs,
+    fields that look almost right), the reader returns a count in [0,
+    MAX_THREADS] (the suite also runs under AddressSanitizer)."""
+    rng = np.random.default_rng(7)
+    pieces = [b"0::/", b"4:cpu,cpuacct:/", b"cgroup2", b"cgroup", b" - ", b"cpu", b"/", b"\\040",
+              b"max ", b"100000", b"-1", b"\n", b" ", b":", b",", b"\x00", b"9" * 30, b"a" * 5000]
+    for trial in range(300):
+        root = tmp_path / str(trial)
+
+        def blob():
+            if rng.random() < 0.3:
+                return rng.bytes(int(rng.integers(0, 300)))
+            return b"".join(pieces[i] for i in rng.integers(0, len(pieces), int(rng.integers(0, 40))))
+
+        (root / "proc/self").mkdir(parents=True)
+        (root / "proc/self/cgroup").write_bytes(blob() + b"\n0::/a/b\n4:cpu:/a/b\n" + blob())
+        mounts = (b"35 25 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n" if trial % 2 else
+                  b"33 25 0:29 / /sys/fs/cgroup rw - cgroup cgroup rw,cpu\n")
+        (root / "proc/self/mountinfo").write_bytes(blob() + b"\n" + mounts + blob())
+        for d in ("sys/fs/cgroup", "sys/fs/cgroup/a", "sys/fs/cgroup/a/b"):
+            (root / d).mkdir(parents=True, exist_ok=True)
+            for name in ("cpu.max", "cpu.cfs_quota_us", "cpu.cfs_period_us"):
+                if rng.random() < 0.7:
+                    (root / d / name).write_bytes(blob())
+        got = _kernels.cgroup_cpus(root)
+        assert 0 <= got <= _kernels.MAX_THREADS
