@@ -20,8 +20,10 @@ skip that here:
   dtype and the input's shape, C-contiguous, aligned and writable, its memory apart
   from the weights' and either apart from the input's (the result is then
   written there and returned, as SciPy returns it) or the input's own, value
-  for value (`_in_place`: computed into a new array, then copied in); `mode` one name from SciPy's list;
-  `cval` a Python float or int; `origin` a Python int; no `axes`;
+  for value (`_in_place`: computed into a new array, then copied in); `mode`
+  one name from SciPy's list (a list or tuple of one per axis for the
+  separable filters); `cval` a Python float or int; `origin` a Python int; no
+  `axes`;
 - float32 with mode 'constant' only when cval is a float32 value; other
   dtypes take the general path;
 - bool runs as uint8, its bytes read and stored (_sized): SciPy reads a bool
@@ -47,8 +49,7 @@ cimport cython
 cimport numpy as cnp
 from libc.float cimport DBL_EPSILON
 from libc.math cimport copysign, fabs
-from libc.stdint cimport (INT64_MIN, int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t,
-                          uint32_t, uint64_t)
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
