@@ -26,14 +26,30 @@
  * depend on the dtype, are in correlate-tiles.h. */
 #include "correlate-tiles.h"
 
-/* X(g0 + rr, c0 + cc) for rr < rows, cc < cols into dst (rows x cols, dense);
- * x == NULL stands for a plane of fill values. */
-static void LOCAL(correlate_band)(const fc_correlate2d_params *p, const T *x, T fill, int64_t g0,
-                                  int64_t rows, int64_t c0, int64_t cols, T *dst) {
+/* n values at src into d: values of T (xt = FC_ELEM_NATIVE) copied, or of
+ * type xt read as doubles (f64 only). */
+static inline void LOCAL(band_values)(int xt, const char *src, int64_t n, T *d) {
+#if TYPED_IO
+  if (xt != FC_ELEM_NATIVE) {
+    fc_load_doubles((fc_elem)xt, src, n, d);
+    return;
+  }
+#else
+  (void)xt;
+#endif
+  memcpy(d, src, (size_t)n * sizeof(T));
+}
+
+/* X(g0 + rr, c0 + cc) for rr < rows, cc < cols into dst (rows x cols, dense),
+ * from a plane of values of T or of type xt (band_values); x == NULL stands
+ * for a plane of fill values. */
+static void LOCAL(correlate_band)(const fc_correlate2d_params *p, const void *x, int xt, T fill,
+                                  int64_t g0, int64_t rows, int64_t c0, int64_t cols, T *dst) {
   if (x == NULL) {
     for (int64_t i = 0; i < rows * cols; i++) dst[i] = fill;
     return;
   }
+  const size_t item = xt == FC_ELEM_NATIVE ? sizeof(T) : fc_elem_size((fc_elem)xt);
   const int64_t lo = fc_min64(fc_max64(-c0, 0), cols);          /* first column inside x */
   const int64_t hi = fc_max64(fc_min64(p->w - c0, cols), lo);  /* one past the last */
   for (int64_t rr = 0; rr < rows; rr++) {
@@ -43,47 +59,19 @@ static void LOCAL(correlate_band)(const fc_correlate2d_params *p, const T *x, T 
       for (int64_t cc = 0; cc < cols; cc++) d[cc] = fill;
       continue;
     }
-    const T *src = x + sr * p->ldx;
-    if (hi > lo) memcpy(d + lo, src + c0 + lo, (size_t)(hi - lo) * sizeof(T));
+    const char *src = (const char *)x + (size_t)(sr * p->ldx) * item;
+    if (hi > lo) LOCAL(band_values)(xt, src + (size_t)(c0 + lo) * item, hi - lo, d + lo);
     for (int64_t cc = 0; cc < cols; cc++) {
-      if (cc == lo) cc = hi; /* skip the copied middle */
-      if (cc >= cols) break;
-      const int64_t sc = fc_boundary_map(c0 + cc, p->w, p->boundary);
-      d[cc] = sc < 0 ? fill : src[sc];
-    }
-  }
-}
-
-#if TYPED_IO
-/* correlate_band of a plane whose values are of type xt (x: its first byte,
- * rows p->ldx values apart), read as doubles. */
-static void LOCAL(correlate_band_typed)(const fc_correlate2d_params *p, const char *x, fc_elem xt,
-                                        T fill, int64_t g0, int64_t rows, int64_t c0,
-                                        int64_t cols, T *dst) {
-  const size_t item = fc_elem_size(xt);
-  const int64_t lo = fc_min64(fc_max64(-c0, 0), cols);
-  const int64_t hi = fc_max64(fc_min64(p->w - c0, cols), lo);
-  for (int64_t rr = 0; rr < rows; rr++) {
-    T *d = dst + rr * cols;
-    const int64_t sr = fc_boundary_map(g0 + rr, p->h, p->boundary);
-    if (sr < 0) {
-      for (int64_t cc = 0; cc < cols; cc++) d[cc] = fill;
-      continue;
-    }
-    const char *src = x + (size_t)(sr * p->ldx) * item;
-    if (hi > lo) fc_load_doubles(xt, src + (size_t)(c0 + lo) * item, hi - lo, d + lo);
-    for (int64_t cc = 0; cc < cols; cc++) {
-      if (cc == lo) cc = hi; /* skip the converted middle */
+      if (cc == lo) cc = hi; /* skip the middle */
       if (cc >= cols) break;
       const int64_t sc = fc_boundary_map(c0 + cc, p->w, p->boundary);
       if (sc < 0)
         d[cc] = fill;
       else
-        fc_load_doubles(xt, src + (size_t)sc * item, 1, d + cc);
+        LOCAL(band_values)(xt, src + (size_t)sc * item, 1, d + cc);
     }
   }
 }
-#endif
 
 /* Where output row R of a correlation lands in y: row R of an oh x ow y
  * (every 0), or, for images stacked into one tall input, row R % every of
@@ -117,12 +105,7 @@ static int LOCAL(correlate_block)(const fc_correlate2d_params *p, const void *x,
   } else {
     if (*scratch == NULL) *scratch = fc_alloc((size_t)tl->scratch_elems * sizeof(T));
     if (*scratch == NULL) return 1;
-#if TYPED_IO
-    if (x != NULL && xt != FC_ELEM_NATIVE)
-      LOCAL(correlate_band_typed)(p, x, (fc_elem)xt, fill, g0, wrows, h0, wcols, *scratch);
-    else
-#endif
-      LOCAL(correlate_band)(p, x, fill, g0, wrows, h0, wcols, *scratch);
+    LOCAL(correlate_band)(p, x, xt, fill, g0, wrows, h0, wcols, *scratch);
     src = *scratch;
     lds = wcols;
   }
