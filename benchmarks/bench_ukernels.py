@@ -111,6 +111,9 @@ def _work(k: dict) -> Work:
         return Work(f"{n}", (n, 3.0), [rng.standard_normal(n), r(n), r(n), r(n)], 0, (3 * e + 16) * n, 200)
     if kind == "runmean":
         return Work(f"{n}", (n, 3.0), [rng.standard_normal(n), r(n)], 0, (e + 8) * n, 200)
+    if kind == "ndstore":  # doubles into uint8, the common image store
+        return Work(f"{n} into uint8", (_kernels.ELEM_CODES["uint8"], n, 0),
+                    [rng.standard_normal(n) * 300, np.zeros(n, np.uint8)], 0, 9 * n, 200)
     if kind == "unpool_code":
         nr, places = 64, 4
         return Work(f"{nr} lanes x {places} places", (nr, nr, places),

@@ -386,6 +386,37 @@ def _runsum(k, rng):
     return len(_lengths(k))
 
 
+def _ndstore(k, rng):
+    """Doubles stored into each element type as SciPy's C loops store them:
+    scipy.ndimage.correlate1d with the one weight 1.0 stores its sums (the
+    values themselves) so, and scipy.ndimage.correlate (NI_Correlate) with its
+    `safe` unsigned store; values past every integer range, at the bounds,
+    fractions of both signs, NaN and infinities."""
+    import scipy.ndimage as sndi
+
+    special = np.array([np.nan, np.inf, -np.inf, -0.5, -0.999, -1.0, -1.5, 0.5, 255.5, 256.0,
+                        -129.0, 32767.9, 65535.99, -32769.0, 2.0**31 - 0.5, 2.0**31, -2.0**31,
+                        -2.0**31 - 1, 2.0**32 + 7, 2.0**63, 2.0**63 + 4096, -2.0**63, 2.0**64,
+                        -2.0**64, 1e30, -1e30, -3.0, -2.0**62])
+    count = 0
+    for name, code in _kernels.ELEM_CODES.items():
+        for n in _lengths(k):
+            d = rng.standard_normal(n + 1) * 10.0 ** rng.integers(0, 20, n + 1)
+            d[: min(n, len(special))] = special[: min(n, len(special))]
+            rng.shuffle(d[:n])
+            for safe in (0, 1):
+                y = np.full(n + 1, 7, name)
+                _kernels.ukernel_run(k["index"], (code, n, safe), [d, y])
+                if safe:
+                    want = sndi.correlate(d[:n], np.ones(1), output=np.dtype(name))
+                else:
+                    want = sndi.correlate1d(d[:n], [1.0], output=np.dtype(name))
+                assert y[:n].tobytes() == want.tobytes(), f"{k['name']} {name} n={n} safe={safe}"
+                assert y[n] == 7, f"{k['name']} {name} n={n} wrote past the end"
+                count += 1
+    return count
+
+
 def _runmean(k, rng):
     dt = k["dtype"]
     for n in _lengths(k):
@@ -601,7 +632,7 @@ CHECKS = {
     "gemm": _gemm, "igemm": _igemm, "gemv": _gemv, "gemv_sparse": _gemv_sparse,
     "relu": _relu, "relu_nt": _relu, "relu_bwd": _relu_bwd, "softmax": _softmax, "adam": _adam,
     "correlate": _correlate, "ndcorrelate": _correlate, "ndline": _ndline, "runsum": _runsum,
-    "runmean": _runmean,
+    "runmean": _runmean, "ndstore": _ndstore,
     "maxpool_row": _maxpool, "maxpool_nhwc": _maxpool, "maxpool_code": _maxpool, "unpool_code": _unpool,
     "convpool": _convpool, "convpool_wgrad": _convpool_wgrad,
 }

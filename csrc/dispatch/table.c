@@ -85,7 +85,11 @@ static void fc_build(fc_ukernel_table *t, fc_isa isa) {
     t->dtype##_runsum = fc_##dtype##_runsum_ukernel__##isa;   \
     t->dtype##_runmean = fc_##dtype##_runmean_ukernel__##isa; \
   }
-#define FC_NDIMAGE_ACC(isa) FC_AT(isa) t->f64_ndcorrelate = fc_f64_ndcorrelate_ukernel__##isa;
+#define FC_NDIMAGE_ACC(isa)                                \
+  FC_AT(isa) {                                             \
+    t->f64_ndcorrelate = fc_f64_ndcorrelate_ukernel__##isa; \
+    t->f64_ndstore = fc_f64_ndstore_ukernel__##isa;         \
+  }
 #define FC_PROBE(dtype, ctype, isa, chains, lanes) \
   FC_AT(isa) t->dtype##_fma_probe = (fc_##dtype##_probe_entry){fc_##dtype##_fma_probe__##isa, chains, lanes};
 #include "../ukernels/gemm.inc"
@@ -232,7 +236,9 @@ fc_isa fc_current_isa(void) { return fc_table()->isa; }
           FC_SLOT(dtype##_runmean))
 #define FC_NDIMAGE_ACC(isa)                                                              \
   FC_INFO(fc_f64_ndcorrelate_ukernel__##isa, "ndimage", "ndcorrelate", f64, isa, 0, 0, 0.0, \
-          FC_SLOT(f64_ndcorrelate))
+          FC_SLOT(f64_ndcorrelate))                                                         \
+  FC_INFO(fc_f64_ndstore_ukernel__##isa, "ndimage", "ndstore", f64, isa, 0, 0, 0.0,         \
+          FC_SLOT(f64_ndstore))
 #define FC_CONVPOOL(dtype, ctype, geometry, isa)                                                \
   FC_INFO(fc_##dtype##_convpool_##geometry##_ukernel__##isa, "convpool", "convpool_" #geometry, \
           dtype, isa, 0, 0, 0.0, FC_LIST)                                                       \

@@ -19,16 +19,27 @@
  *   NI_UniformFilter1D's running sum (x_in and x_out may be one row).
  * runmean (T as above): y[j] = s[j] / m, the division of running sums that the
  *   caller added up along a line, NI_UniformFilter1D's outputs.
+ * store (double only): d[j] into y, of element type elem, as SciPy's C loops
+ *   store a double on x86-64: float32 rounded to nearest; integers truncated
+ *   toward zero through a 32-bit integer (8- to 32-bit signed, 8- and 16-bit
+ *   unsigned) or a 64-bit one (uint32, int64, uint64), NaN and values beyond
+ *   that integer giving its minimum, then wrapped to the target; uint64 above
+ *   2**63 through the signed conversion of d - 2**63, and with `safe`
+ *   (NI_Correlate's unsigned store) negated around the conversion below -1.
+ *   The range tests give the same on d as on its truncation, their bounds
+ *   being integers. The 32-bit conversions run VL at a time where the
+ *   including file defines CVTT32 (x86's own conversion instruction).
  * acc (double only): y[j] += x[i*ldx + j + t] * w[i*kw + t] for i < kh, t < kw
  *   in that order, skipping taps whose weight is zero, as NI_Correlate adds
  *   its non-zero weights (the caller zeroes what NI_Correlate leaves out); the
  *   caller sets y to 0 before the first kernel slice.
  *
  * The including file defines T, NR, VL (doubles per SIMD vector, NR a multiple
- * of it), optionally WIDEN, and the names LINE, RUNSUM, RUNMEAN and (for
- * double) ACC, and includes this once. */
+ * of it), optionally WIDEN and (double) CVTT32, and the names LINE, RUNSUM,
+ * RUNMEAN and (for double) ACC and STORE, and includes this once. */
 #include <assert.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "fastconv/ukernel.h"
 
 /* The line kernel's vectors, written with GCC's vector extension so that the
@@ -163,6 +174,72 @@ void ACC(size_t n, size_t kh, size_t kw, const double *restrict x, size_t ldx,
         if (wt != 0) s += x[i * ldx + j + t] * wt;
       }
     y[j] = s;
+  }
+}
+
+/* ---- store ---- */
+static inline int32_t CVT32(double v) {
+  return (v >= -2147483648.0 && v < 2147483648.0) ? (int32_t)v : INT32_MIN;
+}
+
+static inline int64_t CVT64(double v) {
+  return (v >= -9223372036854775808.0 && v < 9223372036854775808.0) ? (int64_t)v : INT64_MIN;
+}
+
+static inline uint64_t CVTU64(double v) {
+  if (v >= 9223372036854775808.0) return (uint64_t)CVT64(v - 9223372036854775808.0) ^ (1ULL << 63);
+  return (uint64_t)CVT64(v);
+}
+
+/* The 32-bit conversions into `ctype` (a cast from int32_t that wraps:
+ * modular for the unsigned types, GCC's and Clang's rule for the signed),
+ * VL at a time where the including file has CVTT32(p), x86's truncating
+ * conversion of VL doubles, which gives INT32_MIN for NaN and out-of-range
+ * values itself (cvttpd2dq); the rest one at a time. */
+#ifdef CVTT32
+typedef int32_t VI __attribute__((vector_size(VL * 4)));
+#define STORE_VECTORS(ctype, o)                                                              \
+  do {                                                                                       \
+    typedef ctype VO __attribute__((vector_size(VL * sizeof(ctype)), aligned(1), may_alias)); \
+    if (VL * sizeof(ctype) >= 8) /* (GCC 12 narrows 4 values to bytes one by one) */          \
+      for (; j + VL <= n; j += VL) *(VO *)(o + j) = __builtin_convertvector((VI)CVTT32(d + j), VO); \
+  } while (0)
+#else
+#define STORE_VECTORS(ctype, o) (void)0
+#endif
+#define STORE_VIA_32(ctype)                                 \
+  do {                                                      \
+    ctype *o = (ctype *)y;                                  \
+    STORE_VECTORS(ctype, o);                                \
+    for (; j < n; j++) o[j] = (ctype)CVT32(d[j]);           \
+  } while (0)
+
+void STORE(fc_elem elem, size_t n, const double *d, void *y, int safe) {
+  size_t j = 0;
+  switch (elem) {
+    case FC_ELEM_I8: STORE_VIA_32(int8_t); break;
+    case FC_ELEM_U8: STORE_VIA_32(uint8_t); break;
+    case FC_ELEM_I16: STORE_VIA_32(int16_t); break;
+    case FC_ELEM_U16: STORE_VIA_32(uint16_t); break;
+    case FC_ELEM_I32: STORE_VIA_32(int32_t); break;
+    case FC_ELEM_U32:
+      for (; j < n; j++) ((uint32_t *)y)[j] = (uint32_t)CVT64(d[j]);
+      break;
+    case FC_ELEM_I64:
+      for (; j < n; j++) ((int64_t *)y)[j] = CVT64(d[j]);
+      break;
+    case FC_ELEM_U64:
+      for (; j < n; j++) {
+        const double v = d[j];
+        ((uint64_t *)y)[j] = safe && !(v > -1) ? (uint64_t)0 - CVTU64(-v) : CVTU64(v);
+      }
+      break;
+    case FC_ELEM_F32:
+      for (; j < n; j++) ((float *)y)[j] = (float)d[j];
+      break;
+    case FC_ELEM_F64:
+      for (; j < n; j++) ((double *)y)[j] = d[j];
+      break;
   }
 }
 #endif

@@ -267,6 +267,7 @@ cdef extern from "fastconv/ukernel.h" nogil:
     ctypedef void (*fc_f64_runsum_ukernel)(size_t n, double *acc, const double *x_in, const double *x_out, double m, double *y) noexcept nogil
     ctypedef void (*fc_f32_runmean_ukernel)(size_t n, const double *s, double m, float *y) noexcept nogil
     ctypedef void (*fc_f64_runmean_ukernel)(size_t n, const double *s, double m, double *y) noexcept nogil
+    ctypedef void (*fc_f64_ndstore_ukernel)(fc_elem elem, size_t n, const double *d, void *y, int safe) noexcept nogil
     ctypedef void (*fc_f32_adam_ukernel)(size_t n, float *p, const float *g, float *m, float *v, const fc_f32_adam_params *c) noexcept nogil
     ctypedef void (*fc_f64_adam_ukernel)(size_t n, double *p, const double *g, double *m, double *v, const fc_f64_adam_params *c) noexcept nogil
     ctypedef void (*fc_f32_gemv_ukernel)(size_t nb, size_t kc, size_t mc, const float *x, size_t ldx, const float *w, size_t ldw, float *y, size_t ldy, unsigned flags) noexcept nogil

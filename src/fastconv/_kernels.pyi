@@ -5,6 +5,7 @@ from typing import Any
 ISA_NAMES: tuple[str, ...]
 THREAD_ERROR: str
 MAX_THREADS: int
+ELEM_CODES: dict[str, int]
 
 def conv2d(x: Any, w: Any, b: Any, y: Any, dims: tuple[int, ...], opts: tuple[int, ...], nhwc: bool) -> None: ...
 def conv2d_backward_weight(x: Any, gy: Any, gw: Any, dims: tuple[int, ...], opts: tuple[int, ...], nhwc: bool) -> None: ...

@@ -36,6 +36,11 @@ cdef extern from *:
 ISA_NAMES = tuple(fc_isa_name(<fc_isa>i).decode() for i in range(FC_ISA_COUNT))
 
 MAX_THREADS = FC_MAX_THREADS  # the pool's cap on the thread count
+# C's fc_elem by NumPy dtype name (the ndstore microkernel's element types)
+ELEM_CODES = {"int8": FC_ELEM_I8, "uint8": FC_ELEM_U8, "int16": FC_ELEM_I16,
+              "uint16": FC_ELEM_U16, "int32": FC_ELEM_I32, "uint32": FC_ELEM_U32,
+              "int64": FC_ELEM_I64, "uint64": FC_ELEM_U64, "float32": FC_ELEM_F32,
+              "float64": FC_ELEM_F64}
 
 THREAD_ERROR = ("{op}: fastconv could not start its worker threads (the system refused a new "
                 "thread: too many threads, or too little address space); nothing was computed. "
@@ -1149,6 +1154,7 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
     ndline      s (n, m, sym)                      A [base, offsets (int64, m), w (float64), y]
     runsum      s (n, m)                           A [acc (float64), x_in, x_out, y]
     runmean     s (n, m)                           A [s (float64), y]
+    ndstore     s (elem, n, safe): elem an fc_elem  A [d (float64), y (of that type)]
     adam        s (n, a, c1, c2, eps)              A [p, g, m, v]
     gemv        s (nb, kc, mc, ldx, ldw, ldy, flags)  A [x, w, y]
     gemv_sparse s (nb, L, mc, ldw, ldy, flags)     A [nnz (uintp, nb), idx (uint32, nb x L),
@@ -1299,6 +1305,11 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
                         (<fc_f32_runmean_ukernel>fn)(s0, <const double *>p[0], dm, <float *>p[1])
                     else:
                         (<fc_f64_runmean_ukernel>fn)(s0, <const double *>p[0], dm, <double *>p[1])
+        elif kind == "ndstore":
+            s0, s1, s2 = s
+            with nogil:
+                for r in range(repeat):
+                    (<fc_f64_ndstore_ukernel>fn)(<fc_elem>s0, s1, <const double *>p[0], <void *>p[1], <int>s2)
         elif kind == "adam":
             s0 = s[0]
             a32.a, a32.c1, a32.c2, a32.eps = s[1:]

@@ -63,6 +63,8 @@
  *   ndcorrelate (f64): the correlation row microkernel's sum added to y
  *            (y[j] += ...), tap by tap in row-major order without FMA,
  *            skipping zero weights, as NI_Correlate.
+ *   ndstore (f64): d[j] stored into y, of element type `elem`, as SciPy's C
+ *            loops store a double on x86-64 (fc_store_doubles, fastconv.h).
  */
 #ifndef FASTCONV_UKERNEL_H
 #define FASTCONV_UKERNEL_H
@@ -135,6 +137,8 @@ typedef void (*fc_f64_runsum_ukernel)(size_t n, double *acc, const double *x_in,
                                       const double *x_out, double m, double *y);
 typedef void (*fc_f32_runmean_ukernel)(size_t n, const double *s, double m, float *y);
 typedef void (*fc_f64_runmean_ukernel)(size_t n, const double *s, double m, double *y);
+typedef void (*fc_f64_ndstore_ukernel)(fc_elem elem, size_t n, const double *d, void *y,
+                                       int safe);
 /* a = learning rate with the bias correction, c1 = 1 - beta_1, c2 = 1 - beta_2 */
 typedef struct {
   float a, c1, c2, eps;
@@ -281,6 +285,7 @@ typedef struct {
   fc_f32_correlate_ukernel f32_correlate;
   fc_f64_correlate_ukernel f64_correlate;
   fc_f64_correlate_ukernel f64_ndcorrelate; /* accumulates into y, SciPy's order */
+  fc_f64_ndstore_ukernel f64_ndstore;
   fc_f32_ndline_ukernel f32_ndline;
   fc_f64_ndline_ukernel f64_ndline;
   fc_f32_runsum_ukernel f32_runsum;
@@ -375,7 +380,8 @@ int fc_ukernel_slot(int i, fc_isa isa, char *buf, size_t size, double *cost);
   void fc_##dtype##_runmean_ukernel__##isa(size_t n, const double *s, double m, ctype *y);
 #define FC_NDIMAGE_ACC(isa)                                                                     \
   void fc_f64_ndcorrelate_ukernel__##isa(size_t n, size_t kh, size_t kw, const double *x,       \
-                                         size_t ldx, const double *w, double *y);
+                                         size_t ldx, const double *w, double *y);              \
+  void fc_f64_ndstore_ukernel__##isa(fc_elem elem, size_t n, const double *d, void *y, int safe);
 #define FC_DECLARE_UNARY(dtype, ctype, op, isa) \
   void fc_##dtype##_##op##_ukernel__##isa(size_t n, const ctype *x, ctype *y);
 

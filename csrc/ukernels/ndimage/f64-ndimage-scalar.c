@@ -7,4 +7,5 @@
 #define RUNSUM fc_f64_runsum_ukernel__scalar
 #define RUNMEAN fc_f64_runmean_ukernel__scalar
 #define ACC fc_f64_ndcorrelate_ukernel__scalar
+#define STORE fc_f64_ndstore_ukernel__scalar
 #include "../ndimage-exact.h"
