@@ -195,14 +195,23 @@ static inline uint64_t CVTU64(double v) {
  * modular for the unsigned types, GCC's and Clang's rule for the signed),
  * VL at a time where the including file has CVTT32(p), x86's truncating
  * conversion of VL doubles, which gives INT32_MIN for NaN and out-of-range
- * values itself (cvttpd2dq); the rest one at a time. */
+ * values itself (cvttpd2dq), and into bytes 8 at a time by its BYTES8(o, d)
+ * where VL bytes would make less than a word; the rest one at a time. */
 #ifdef CVTT32
 typedef int32_t VI __attribute__((vector_size(VL * 4)));
+#ifdef BYTES8 /* the including file's: 8 doubles converted, their low bytes stored */
+#define BYTES8_OK 1
+#else
+#define BYTES8_OK 0
+#define BYTES8(o, d) (void)0
+#endif
 #define STORE_VECTORS(ctype, o)                                                              \
   do {                                                                                       \
     typedef ctype VO __attribute__((vector_size(VL * sizeof(ctype)), aligned(1), may_alias)); \
     if (VL * sizeof(ctype) >= 8) /* (GCC 12 narrows 4 values to bytes one by one) */          \
       for (; j + VL <= n; j += VL) *(VO *)(o + j) = __builtin_convertvector((VI)CVTT32(d + j), VO); \
+    else if (sizeof(ctype) == 1 && BYTES8_OK)                                                 \
+      for (; j + 8 <= n; j += 8) BYTES8(o + j, d + j);                                       \
   } while (0)
 #else
 #define STORE_VECTORS(ctype, o) (void)0
