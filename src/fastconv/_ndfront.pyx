@@ -20,7 +20,7 @@ skip that here:
   dtype and the input's shape, C-contiguous, aligned and writable, its memory apart
   from the weights' and either apart from the input's (the result is then
   written there and returned, as SciPy returns it) or the input's own, value
-  for value (`_in_place`: computed into a new array, then copied in); `mode`
+  for value (`_placement`: computed into a new array, then copied in); `mode`
   one name from SciPy's list (a list or tuple of one per axis for the
   separable filters); `cval` a Python float or int; `origin` a Python int; no
   `axes`;
@@ -326,30 +326,12 @@ cdef cnp.ndarray _output(object output, cnp.ndarray x, int t, object weights):
     cdef cnp.ndarray o = <cnp.ndarray>output
     if not _stored(cnp.PyArray_TYPE(o)):
         return None
-    if _writes_to(o, x, weights):
+    cdef _Place place = _placement(o, x, weights)
+    if place == _DIRECT:
         return o
-    if _in_place(o, x, weights):  # a new array, copied into `output` when done (_into)
+    if place == _IN_PLACE:  # a new array, copied into `output` when done (_into)
         return _empty_like(x, cnp.PyArray_TYPE(o))
     return None
-
-
-cdef bint _in_place(cnp.ndarray o, cnp.ndarray x, object weights):
-    """Whether the output array `o` is x's own memory, value for value (the
-    same address and shape, both C-contiguous with values of one size; o
-    native and writable; the weights apart from it): SciPy's filters then give
-    what they give into a separate array (its N-d correlation works in a
-    temporary, and the 1-D passes read each line whole before they write it),
-    so the front doors compute into a new array and copy it in."""
-    cdef int i, nd = cnp.PyArray_NDIM(x)
-    if (not cnp.PyArray_ISCARRAY(o) or not cnp.PyArray_ISNOTSWAPPED(o)
-            or not cnp.PyArray_IS_C_CONTIGUOUS(x) or cnp.PyArray_NDIM(o) != nd
-            or cnp.PyArray_DATA(o) != cnp.PyArray_DATA(x)
-            or cnp.PyArray_ITEMSIZE(o) != cnp.PyArray_ITEMSIZE(x)):
-        return False
-    for i in range(nd):
-        if cnp.PyArray_DIM(o, i) != cnp.PyArray_DIM(x, i):
-            return False
-    return type(weights) is not cnp.ndarray or _apart(o, <cnp.ndarray>weights)
 
 
 cdef object _into(object output, object y):
@@ -370,19 +352,34 @@ cdef object _into(object output, object y):
     return o
 
 
-cdef bint _writes_to(cnp.ndarray o, cnp.ndarray x, object weights):
-    """Whether the kernels may write the output array `o` for input x: native,
-    C-contiguous, aligned and writable, x's shape, and its memory apart from
-    x's and the weights' (the caller's, if an ndarray: read while `o` is
-    written)."""
+cdef enum _Place:
+    _REFUSED, _DIRECT, _IN_PLACE
+
+
+cdef _Place _placement(cnp.ndarray o, cnp.ndarray x, object weights):
+    """How the kernels may write the output array `o` for input x, when it is
+    native, C-contiguous, aligned and writable, of x's shape, and its memory
+    apart from the weights' (the caller's, if an ndarray: read while `o` is
+    written): _DIRECT, apart from x's too; _IN_PLACE, x's own memory value for
+    value (the same address, x C-contiguous, values of one size), where
+    SciPy's filters give what they give into a separate array (its N-d
+    correlation works in a temporary, and the 1-D passes read each line whole
+    before they write it), so the front doors compute into a new array and
+    copy it in; else _REFUSED."""
     cdef int i, nd = cnp.PyArray_NDIM(x)
-    if (not cnp.PyArray_ISCARRAY(o) or not cnp.PyArray_ISNOTSWAPPED(o)
-            or cnp.PyArray_NDIM(o) != nd or not _apart(o, x)):
-        return False
+    if not cnp.PyArray_ISCARRAY(o) or not cnp.PyArray_ISNOTSWAPPED(o) or cnp.PyArray_NDIM(o) != nd:
+        return _REFUSED
     for i in range(nd):
         if cnp.PyArray_DIM(o, i) != cnp.PyArray_DIM(x, i):
-            return False
-    return type(weights) is not cnp.ndarray or _apart(o, <cnp.ndarray>weights)
+            return _REFUSED
+    if type(weights) is cnp.ndarray and not _apart(o, <cnp.ndarray>weights):
+        return _REFUSED
+    if _apart(o, x):
+        return _DIRECT
+    if (cnp.PyArray_IS_C_CONTIGUOUS(x) and cnp.PyArray_DATA(o) == cnp.PyArray_DATA(x)
+            and cnp.PyArray_ITEMSIZE(o) == cnp.PyArray_ITEMSIZE(x)):
+        return _IN_PLACE
+    return _REFUSED
 
 
 # ---- integers: read as doubles, stored back as SciPy's C loops store doubles ----------
@@ -515,12 +512,12 @@ cdef object _via_parts(cnp.ndarray x, int ct, object output, object weights, obj
 cdef object _complex_out(cnp.ndarray x, int ct, object output, object weights):
     """Where a complex result of input x (type ct) goes: a new array for output
     None; `output` itself where it is an ndarray of type ct the kernels may
-    write (_writes_to); else None (a dtype: SciPy's complex promotion and
+    write directly (_placement); else None (a dtype: SciPy's complex promotion and
     warnings are the general path's)."""
     if output is None:
         return _empty_like(x, ct)
     if (type(output) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>output) == ct
-            and _writes_to(<cnp.ndarray>output, x, weights)):
+            and _placement(<cnp.ndarray>output, x, weights) == _DIRECT):
         return output
     return None
 
@@ -671,8 +668,7 @@ def correlate(input, weights, output, mode, cval, origin, axes, bint convolution
     # float32 in and out on the float32 kernels, anything else on the float64
     # ones (SciPy's double sums), read and stored a block at a time
     cdef int ot = cnp.PyArray_TYPE(y)
-    cdef int wt = cnp.NPY_FLOAT if t == cnp.NPY_FLOAT and ot == cnp.NPY_FLOAT else cnp.NPY_DOUBLE
-    cdef bint f32 = wt == cnp.NPY_FLOAT
+    cdef bint f32 = t == cnp.NPY_FLOAT and ot == cnp.NPY_FLOAT
     cdef const double *w = <const double *>cnp.PyArray_DATA(k)
     cdef void *kk = malloc(<size_t>taps * (sizeof(float) if f32 else sizeof(double)))
     if kk == NULL:
