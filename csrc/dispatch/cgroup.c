@@ -44,6 +44,17 @@ static int fc_cg_line(FILE *f, char *buf) {
   return -1;
 }
 
+/* The next line of f that fits buf: 1; 0 at the end or after FC_CG_MAX_LINES
+ * lines (*lines counts them). */
+static int fc_cg_next(FILE *f, char *buf, int *lines) {
+  int r;
+  while (*lines < FC_CG_MAX_LINES && (r = fc_cg_line(f, buf)) != 0) {
+    ++*lines;
+    if (r > 0) return 1;
+  }
+  return 0;
+}
+
 static FILE *fc_cg_open(const char *root, const char *path) {
   char full[2 * FC_CG_PATH];
   if ((size_t)snprintf(full, sizeof full, "%s%s", root, path) >= sizeof full) return NULL;
@@ -68,9 +79,8 @@ static int fc_cg_own_path(const char *root, int v2, char *path) {
   FILE *f = fc_cg_open(root, "/proc/self/cgroup");
   if (!f) return 0;
   char line[FC_CG_LINE];
-  int found = 0, r;
-  for (int lines = 0; !found && lines < FC_CG_MAX_LINES && (r = fc_cg_line(f, line)) != 0; lines++) {
-    if (r < 0) continue;
+  int found = 0, lines = 0;
+  while (!found && fc_cg_next(f, line, &lines)) {
     char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
     if (!b || b[1] != '/') continue;
     const size_t clen = (size_t)(b - a - 1);
@@ -110,9 +120,8 @@ static int fc_cg_mount(const char *root, int v2, char *mroot, char *mpoint) {
   FILE *f = fc_cg_open(root, "/proc/self/mountinfo");
   if (!f) return 0;
   char line[FC_CG_LINE];
-  int found = 0, r;
-  for (int lines = 0; !found && lines < FC_CG_MAX_LINES && (r = fc_cg_line(f, line)) != 0; lines++) {
-    if (r < 0) continue;
+  int found = 0, lines = 0;
+  while (!found && fc_cg_next(f, line, &lines)) {
     /* id parent major:minor root mount-point options [optional...] - type source super */
     const char *field[64];
     size_t flen[64];
