@@ -109,8 +109,13 @@ def _work(k: dict) -> Work:
         return Work(f"{n}", (n, 1e-3, 0.1, 0.001, 1e-7), [r(n), r(n), r(n), v], 0, 7 * n * e, 100)
     if kind == "runsum":
         return Work(f"{n}", (n, 3.0), [rng.standard_normal(n), r(n), r(n), r(n)], 0, (3 * e + 16) * n, 200)
-    if kind == "runmean":
-        return Work(f"{n}", (n, 3.0), [rng.standard_normal(n), r(n)], 0, (e + 8) * n, 200)
+    if kind == "runlines":  # 8 lines of n/8 values, rows not a power of two apart
+        lines, per = 8, n // 8
+        ld = per + 24
+        rows = np.arange(lines, dtype=np.int64) * ld
+        return Work(f"{lines} x {per}", (lines, per, 3.0),
+                    [rng.standard_normal(lines), r(lines * ld), rows + 5, rows, r(lines * ld), rows],
+                    0, 2 * e * n, 200)
     if kind == "ndstore":  # doubles into uint8, the common image store
         return Work(f"{n} into uint8", (_kernels.ELEM_CODES["uint8"], n, 0),
                     [rng.standard_normal(n) * 300, np.zeros(n, np.uint8)], 0, 9 * n, 200)

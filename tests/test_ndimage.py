@@ -417,6 +417,29 @@ def test_running_mean_along_long_lines(dtype, rng):
                   what=f"{dtype}{x.shape} size={size} {mode} origin={origin}")
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_running_mean_along_lines_wherever_the_output_lies(dtype, rng):
+    """uniform_filter1d along contiguous lines 4 KiB long into an output at
+    every distance from the input modulo 4 KiB, a value apart (the means go
+    through a stage where the output lies just ahead of what is read): SciPy's
+    bits at each, for full line groups and lines left over."""
+    item = np.dtype(dtype).itemsize
+    x = rng.standard_normal((19, 4096 // item)).astype(dtype)
+    cases = [(3, 0, "reflect"), (5, 1, "nearest"), (31, -7, "wrap")]
+    want = {case: sndi.uniform_filter1d(x, case[0], axis=-1, origin=case[1], mode=case[2])
+            for case in cases}
+    buf = np.empty(x.size + 8192 // item, dtype)
+    for d in range(0, 4096, item):
+        o = ((x.ctypes.data + d - buf.ctypes.data) % 4096) // item
+        y = buf[o:o + x.size].reshape(x.shape)
+        assert (y.ctypes.data - x.ctypes.data) % 4096 == d
+        for case in cases:
+            y.fill(np.nan)
+            got = fndi.uniform_filter1d(x, case[0], axis=-1, output=y, origin=case[1], mode=case[2])
+            assert got is None or got is y
+            assert y.tobytes() == want[case].tobytes(), f"{dtype} output {d} bytes on, {case}"
+
+
 @pytest.mark.parametrize("dtype", ["uint8", "int16", "int64", "uint64", "float32", "float64"])
 def test_passes_over_many_values_through_doubles(dtype, rng, restore_threads):
     """Integer inputs, and any pass whose input and output dtypes differ, run

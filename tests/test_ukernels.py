@@ -417,16 +417,40 @@ def _ndstore(k, rng):
     return count
 
 
-def _runmean(k, rng):
+def _runlines(k, rng):
+    """Up to FC_RUNLINES_MAX lines at once (whole SIMD groups and the lines
+    left over), each read at its own offsets and alignment: every line's
+    running sum in order and each mean one division in double, then the cast
+    (NI_UniformFilter1D's loop), against NumPy's elementwise IEEE arithmetic
+    a step at a time."""
     dt = k["dtype"]
-    for n in _lengths(k):
-        sums = rng.standard_normal(n + 1) * 1e3
-        y = np.full(n + 1, 4.0, dt)
-        _kernels.ukernel_run(k["index"], (n, 7.0), [sums, y])
-        want = (sums[:n] / 7.0).astype(dt)  # one division in double, then the cast
-        assert np.array_equal(y[:n], want), f"{k['name']} n={n}"
-        assert y[n] == 4.0, f"{k['name']} n={n} wrote past the end"
-    return len(_lengths(k))
+    cases = 0
+    for lines, n in itertools.product(range(1, 9), [n for n in _lengths(k) if n >= 1]):
+        ld = n + 13
+        x = (rng.standard_normal((lines, ld)) * 10.0 ** rng.integers(-3, 4, (lines, 1))).astype(dt)
+        rows = np.arange(lines, dtype=np.int64) * ld
+        shift = np.arange(lines, dtype=np.int64) % 4
+        at_in, at_out = rows + 5 + shift, rows + (3 * shift) % 5
+        acc = rng.standard_normal(lines) * 100
+        y = np.full((lines, n + 3), 4.0, dt)
+        at_y = np.arange(lines, dtype=np.int64) * (n + 3) + shift % 2
+        flat = x.reshape(-1)
+        got_acc = acc.copy()
+        _kernels.ukernel_run(k["index"], (lines, n, 7.0), [got_acc, x, at_in, at_out, y, at_y])
+        a = acc.copy()
+        want = np.empty((lines, n))
+        for i in range(n):
+            a = a + (flat[at_in + i].astype(np.float64) - flat[at_out + i].astype(np.float64))
+            want[:, i] = a / 7.0
+        tag = f"{k['name']} lines={lines} n={n}"
+        assert got_acc.tobytes() == a.tobytes(), f"{tag} acc"
+        for line in range(lines):
+            o = int(at_y[line] - line * (n + 3))
+            got = y[line]
+            assert got[o:o + n].tobytes() == want[line].astype(dt).tobytes(), f"{tag} line {line}"
+            assert (np.delete(got, np.s_[o:o + n]) == 4.0).all(), f"{tag} line {line} wrote outside"
+        cases += 1
+    return cases
 
 
 # ---- max-pool: window, output width, channels --------------------------------------------
@@ -632,7 +656,7 @@ CHECKS = {
     "gemm": _gemm, "igemm": _igemm, "gemv": _gemv, "gemv_sparse": _gemv_sparse,
     "relu": _relu, "relu_nt": _relu, "relu_bwd": _relu_bwd, "softmax": _softmax, "adam": _adam,
     "correlate": _correlate, "ndcorrelate": _correlate, "ndline": _ndline, "runsum": _runsum,
-    "runmean": _runmean, "ndstore": _ndstore,
+    "runlines": _runlines, "ndstore": _ndstore,
     "maxpool_row": _maxpool, "maxpool_nhwc": _maxpool, "maxpool_code": _maxpool, "unpool_code": _unpool,
     "convpool": _convpool, "convpool_wgrad": _convpool_wgrad,
 }

@@ -80,10 +80,10 @@ static void fc_build(fc_ukernel_table *t, fc_isa isa) {
     t->dtype##_gemv_sparse = fc_##dtype##_gemv_sparse_ukernel__##isa; \
   }
 #define FC_NDIMAGE(dtype, ctype, isa)                           \
-  FC_AT(isa) {                                                \
-    t->dtype##_ndline = fc_##dtype##_ndline_ukernel__##isa;   \
-    t->dtype##_runsum = fc_##dtype##_runsum_ukernel__##isa;   \
-    t->dtype##_runmean = fc_##dtype##_runmean_ukernel__##isa; \
+  FC_AT(isa) {                                                  \
+    t->dtype##_ndline = fc_##dtype##_ndline_ukernel__##isa;     \
+    t->dtype##_runsum = fc_##dtype##_runsum_ukernel__##isa;     \
+    t->dtype##_runlines = fc_##dtype##_runlines_ukernel__##isa; \
   }
 #define FC_NDIMAGE_ACC(isa)                                \
   FC_AT(isa) {                                             \
@@ -227,13 +227,13 @@ fc_isa fc_current_isa(void) { return fc_table()->isa; }
           FC_SLOT(dtype##_gemv))                                                                 \
   FC_INFO(fc_##dtype##_gemv_sparse_ukernel__##isa, "gemv", "gemv_sparse", dtype, isa, 0, 0, 0.0, \
           FC_SLOT(dtype##_gemv_sparse))
-#define FC_NDIMAGE(dtype, ctype, isa)                                                       \
-  FC_INFO(fc_##dtype##_ndline_ukernel__##isa, "ndimage", "ndline", dtype, isa, 0, 0, 0.0,   \
-          FC_SLOT(dtype##_ndline))                                                          \
-  FC_INFO(fc_##dtype##_runsum_ukernel__##isa, "ndimage", "runsum", dtype, isa, 0, 0, 0.0,   \
-          FC_SLOT(dtype##_runsum))                                                          \
-  FC_INFO(fc_##dtype##_runmean_ukernel__##isa, "ndimage", "runmean", dtype, isa, 0, 0, 0.0, \
-          FC_SLOT(dtype##_runmean))
+#define FC_NDIMAGE(dtype, ctype, isa)                                                         \
+  FC_INFO(fc_##dtype##_ndline_ukernel__##isa, "ndimage", "ndline", dtype, isa, 0, 0, 0.0,     \
+          FC_SLOT(dtype##_ndline))                                                            \
+  FC_INFO(fc_##dtype##_runsum_ukernel__##isa, "ndimage", "runsum", dtype, isa, 0, 0, 0.0,     \
+          FC_SLOT(dtype##_runsum))                                                            \
+  FC_INFO(fc_##dtype##_runlines_ukernel__##isa, "ndimage", "runlines", dtype, isa, 0, 0, 0.0, \
+          FC_SLOT(dtype##_runlines))
 #define FC_NDIMAGE_ACC(isa)                                                              \
   FC_INFO(fc_f64_ndcorrelate_ukernel__##isa, "ndimage", "ndcorrelate", f64, isa, 0, 0, 0.0, \
           FC_SLOT(f64_ndcorrelate))                                                         \

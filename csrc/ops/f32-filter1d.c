@@ -5,9 +5,9 @@
 #define T float
 #define NDLINE_UKERNEL fc_f32_ndline_ukernel
 #define RUNSUM_UKERNEL fc_f32_runsum_ukernel
-#define RUNMEAN_UKERNEL fc_f32_runmean_ukernel
+#define RUNLINES_UKERNEL fc_f32_runlines_ukernel
 #define TABLE_NDLINE f32_ndline
 #define TABLE_RUNSUM f32_runsum
-#define TABLE_RUNMEAN f32_runmean
+#define TABLE_RUNLINES f32_runlines
 #define LOCAL(x) fc_f32_##x
 #include "filter1d-template.h"

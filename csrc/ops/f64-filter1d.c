@@ -5,9 +5,9 @@
 #define T double
 #define NDLINE_UKERNEL fc_f64_ndline_ukernel
 #define RUNSUM_UKERNEL fc_f64_runsum_ukernel
-#define RUNMEAN_UKERNEL fc_f64_runmean_ukernel
+#define RUNLINES_UKERNEL fc_f64_runlines_ukernel
 #define TABLE_NDLINE f64_ndline
 #define TABLE_RUNSUM f64_runsum
-#define TABLE_RUNMEAN f64_runmean
+#define TABLE_RUNLINES f64_runlines
 #define LOCAL(x) fc_f64_##x
 #include "filter1d-template.h"

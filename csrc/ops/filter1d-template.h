@@ -14,8 +14,8 @@
  *   of outputs that lies inside x is read in place and a copy with the
  *   boundary rule applied at the edges. The running sum, sequential along a
  *   line, takes up to LANES lines at a time, RUN outputs at a time:
- *   contiguous lines add up eight (or four) lines' sums side by side in
- *   registers and divide them in a vector kernel (axis_line_uniform); strided
+ *   contiguous lines run in the lanes of the runlines kernel's vectors, which
+ *   transposes blocks of their values (axis_line_uniform); strided
  *   lines are transposed into a scratch block so that the runsum kernel runs
  *   across them (axis_strided_uniform; one line alone runs a scalar loop).
  * Tasks are spread over the pool's threads above the serial threshold; every
@@ -26,8 +26,8 @@
  * entry points' full names CORRELATE_AXIS (fc_f32_correlate_axis,
  * fc_f64_correlate_axis) and UNIFORM_AXIS (fc_f32_uniform_axis, ...), T
  * (float, double), the microkernels' types NDLINE_UKERNEL, RUNSUM_UKERNEL and
- * RUNMEAN_UKERNEL (fc_f32_ndline_ukernel, ...) and the table's members
- * TABLE_NDLINE, TABLE_RUNSUM and TABLE_RUNMEAN (f32_ndline, ...), and
+ * RUNLINES_UKERNEL (fc_f32_ndline_ukernel, ...) and the table's members
+ * TABLE_NDLINE, TABLE_RUNSUM and TABLE_RUNLINES (f32_ndline, ...), and
  * LOCAL(x), the static helpers' names (fc_f32_##x, fc_f64_##x). The checks, the
  * symmetry test and the task shapes, which do not depend on the dtype, are in
  * filter1d-tiles.h. */
@@ -42,8 +42,9 @@ typedef struct {
   int sym;
   NDLINE_UKERNEL line;
   RUNSUM_UKERNEL runsum;
-  RUNMEAN_UKERNEL runmean;
+  RUNLINES_UKERNEL runlines;
   fc_axis_tiling tl;
+  int stage; /* running means along contiguous lines through the stage (fc_axis_stage) */
   fc_claims next;
   atomic_int failed;
 } fc_axis_ctx;
@@ -51,12 +52,13 @@ typedef struct {
 typedef struct {
   const T **rows; /* row pointers of the extended axis, or the m tap pointers */
   T *buf;         /* fill row or window copies */
-  double *acc, *sums; /* the running sums: per column or line; a block of each line's */
+  double *acc; /* the running sums: one per column or line */
+  T *stage;    /* means of lines side by side, rows FC_AXIS_STAGE_LD apart */
 } fc_axis_scratch;
 
 static int LOCAL(axis_scratch_alloc)(const fc_axis_ctx *c, fc_axis_scratch *s) {
   const fc_axis_params *p = c->p;
-  int64_t nrows, nbuf, nsums = 0, nacc = 0;
+  int64_t nrows, nbuf, nacc = 0, nstage = 0;
   if (fc_axis_down_columns(p, c->w == NULL)) {
     nrows = p->n + p->m - 1, nbuf = c->tl.cb, nacc = c->w ? 0 : c->tl.cb;
     if (c->tl.strip) /* the window copy and its m row pointers */
@@ -67,26 +69,26 @@ static int LOCAL(axis_scratch_alloc)(const fc_axis_ctx *c, fc_axis_scratch *s) {
                                         : p->inner;
     if (c->tl.strip) /* after the fill row: a strip's window, rows a line more than it apart */
       nbuf += (fc_min64(p->n, c->tl.chunk) + p->m - 1) * fc_axis_window_ld(c->tl.strip, sizeof(T));
-  } else if (p->inner == 1) { /* window copies at the edges; blocks of running sums */
-    const int64_t run = fc_min64(FC_AXIS_RUN, p->n);
-    nrows = 0, nbuf = (run + p->m) * FC_AXIS_LANES;
-    nsums = run * FC_AXIS_LANES, nacc = FC_AXIS_LANES;
+  } else if (p->inner == 1) { /* window copies at the edges; the means' stage, if used */
+    nrows = 0, nbuf = (fc_min64(FC_AXIS_RUN, p->n) + p->m) * FC_AXIS_LANES;
+    nacc = FC_AXIS_LANES, nstage = c->stage ? FC_AXIS_STAGE_LD * FC_AXIS_LANES : 0;
   } else { /* transposed windows and outputs */
     nrows = 0, nbuf = (FC_AXIS_RUN + p->m) * FC_AXIS_LANES + FC_AXIS_RUN * FC_AXIS_LANES;
     nacc = FC_AXIS_LANES;
   }
   s->rows = nrows ? fc_alloc((size_t)nrows * sizeof(T *)) : NULL;
   s->buf = fc_alloc((size_t)nbuf * sizeof(T));
-  s->sums = nsums ? fc_alloc((size_t)nsums * sizeof(double)) : NULL;
   s->acc = nacc ? fc_alloc((size_t)nacc * sizeof(double)) : NULL;
-  if ((nrows && !s->rows) || !s->buf || (nsums && !s->sums) || (nacc && !s->acc)) return 1;
+  s->stage = nstage ? fc_alloc((size_t)nstage * sizeof(T)) : NULL;
+  if ((nrows && !s->rows) || !s->buf || (nacc && !s->acc) || (nstage && !s->stage))
+    return 1;
   if (c->w && !fc_axis_down_columns(p, 0) && p->inner >= FC_AXIS_MIN_INNER)
     for (int64_t i = 0; i < p->inner; i++) s->buf[i] = c->fill; /* the edges' row of fill values */
   return 0;
 }
 
 static void LOCAL(axis_scratch_free)(fc_axis_scratch *s) {
-  free((void *)s->rows), free(s->buf), free(s->acc), free(s->sums);
+  free((void *)s->rows), free(s->buf), free(s->acc), free(s->stage);
 }
 
 /* X(g) of a line of length n >= 1 whose values lie `stride` elements apart */
@@ -259,37 +261,20 @@ static inline void LOCAL(axis_line_correlate)(const fc_axis_ctx *c, fc_axis_scra
   }
 }
 
-/* The running sums of k lines (k a constant after inlining) side by side, so
- * that their additions, each waiting on the one before in its line, overlap:
- * acc[l] += src[l][i + d_in] - src[l][i + d_out], out[l * ld + i] = acc[l]
- * for i < len. */
-static inline __attribute__((always_inline)) void LOCAL(axis_chains)(
-    int k, int64_t len, const T *const *src, int64_t d_in, int64_t d_out, double *acc,
-    double *out, int64_t ld) {
-  double a[8];
-  const T *in[8], *ou[8];
-  for (int l = 0; l < k; l++) a[l] = acc[l], in[l] = src[l] + d_in, ou[l] = src[l] + d_out;
-  for (int64_t i = 0; i < len; i++)
-    for (int l = 0; l < k; l++) {
-      a[l] += (double)in[l][i] - (double)ou[l][i];
-      out[l * ld + i] = a[l];
-    }
-  for (int l = 0; l < k; l++) acc[l] = a[l];
-}
-
 /* Along contiguous lines (inner 1): the running mean of lines [l0, l0 +
  * lanes), FC_AXIS_RUN outputs at a time. Each line's sum runs as
- * NI_UniformFilter1D's loop, the lines side by side (axis_chains); a block
- * whose window lies inside the lines reads them in place, one at an edge reads
- * copies of its windows with the boundary rule applied; the division runs as
- * a vector kernel (runmean). */
+ * NI_UniformFilter1D's loop, up to FC_RUNLINES_MAX lines a kernel call
+ * (runlines: the lines in a vector's lanes); a block whose window lies inside
+ * the lines reads them in place, one at an edge reads copies of its windows
+ * with the boundary rule applied. */
 static void LOCAL(axis_line_uniform)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t l0,
                                      int64_t lanes) {
   const fc_axis_params *p = c->p;
   const int64_t n = p->n, m = p->m, pad = p->pad, run = fc_min64(FC_AXIS_RUN, n), wlen = run + m;
   const double dm = (double)m;
-  double *acc = s->acc, *out = s->sums;
-  const T *src[FC_AXIS_LANES];
+  double *acc = s->acc;
+  const T *src[FC_AXIS_LANES], *x_in[FC_AXIS_LANES], *x_out[FC_AXIS_LANES];
+  T *y[FC_AXIS_LANES];
   int64_t base[FC_AXIS_LANES];
   for (int64_t l = 0; l < lanes; l++) base[l] = LOCAL(axis_line)(p, l0 + l);
   for (int64_t r0 = 0; r0 < n; r0 += run) {
@@ -314,21 +299,23 @@ static void LOCAL(axis_line_uniform)(const fc_axis_ctx *c, fc_axis_scratch *s, i
       for (int64_t l = 0; l < lanes; l++) {
         double tmp = 0.0;
         for (int64_t i = 0; i < m; i++) tmp += (double)src[l][i];
-        acc[l] = out[l * run] = tmp;
+        acc[l] = tmp;
+        c->y[base[l]] = (T)(tmp / dm);
       }
       first = 1;
     }
-    const int64_t steps = r1 - first, d_in = first + m - 1 - pad - glo, d_out = first - 1 - pad - glo;
-    double *o = out + (first - r0);
-    int64_t l = 0; /* eight lines side by side, then four, then one */
-    for (; l + 8 <= lanes; l += 8)
-      LOCAL(axis_chains)(8, steps, src + l, d_in, d_out, acc + l, o + l * run, run);
-    for (; l + 4 <= lanes; l += 4)
-      LOCAL(axis_chains)(4, steps, src + l, d_in, d_out, acc + l, o + l * run, run);
-    for (; l < lanes; l++)
-      LOCAL(axis_chains)(1, steps, src + l, d_in, d_out, acc + l, o + l * run, run);
-    for (int64_t l = 0; l < lanes; l++)
-      c->runmean((size_t)(r1 - r0), out + l * run, dm, c->y + base[l] + r0);
+    if (r1 <= first) continue;
+    const int64_t d_in = first + m - 1 - pad - glo, d_out = first - 1 - pad - glo;
+    for (int64_t l = 0; l < lanes; l++) {
+      x_in[l] = src[l] + d_in, x_out[l] = src[l] + d_out;
+      y[l] = c->stage ? s->stage + l * FC_AXIS_STAGE_LD : c->y + base[l] + first;
+    }
+    for (int64_t l = 0; l < lanes; l += FC_RUNLINES_MAX)
+      c->runlines((size_t)fc_min64(FC_RUNLINES_MAX, lanes - l), (size_t)(r1 - first), x_in + l,
+                  x_out + l, acc + l, dm, y + l);
+    if (c->stage)
+      for (int64_t l = 0; l < lanes; l++)
+        memcpy(c->y + base[l] + first, y[l], (size_t)(r1 - first) * sizeof(T));
   }
 }
 
@@ -435,8 +422,9 @@ static int LOCAL(axis_run)(const fc_axis_params *p, const T *x, const double *w,
   fc_axis_ctx c;
   c.p = p, c.x = x, c.w = w, c.fill = fill, c.y = y;
   c.sym = w ? fc_axis_symmetry(w, p->m) : 0;
-  c.line = table->TABLE_NDLINE, c.runsum = table->TABLE_RUNSUM, c.runmean = table->TABLE_RUNMEAN;
+  c.line = table->TABLE_NDLINE, c.runsum = table->TABLE_RUNSUM, c.runlines = table->TABLE_RUNLINES;
   c.tl = fc_axis_tiles(p, w == NULL, (int64_t)sizeof(T));
+  c.stage = !w && p->inner == 1 && fc_axis_stage(p, x, y, (int64_t)sizeof(T));
   atomic_init(&c.failed, 0);
   /* estimated single-thread time: the taps' multiply-adds (twice FMA's
    * instructions), or the running sum's division and streaming */

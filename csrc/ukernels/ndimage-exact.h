@@ -17,8 +17,10 @@
  *   added left to right; x[t] points at tap t's row of inputs.
  * runsum (T as above): acc[j] += x_in[j] - x_out[j]; y[j] = acc[j] / m, as
  *   NI_UniformFilter1D's running sum (x_in and x_out may be one row).
- * runmean (T as above): y[j] = s[j] / m, the division of running sums that the
- *   caller added up along a line, NI_UniformFilter1D's outputs.
+ * runlines (T as above): runsum along k <= FC_RUNLINES_MAX lines at once:
+ *   acc[l] += x_in[l][i] - x_out[l][i]; y[l][i] = acc[l] / m for i < n, each
+ *   line's sums in order (NI_UniformFilter1D's loop), the lines in the lanes
+ *   of a vector by transposing VL steps of VL lines at a time.
  * store (double only): d[j] into y, of element type elem, as SciPy's C loops
  *   store a double on x86-64: float32 rounded to nearest; integers truncated
  *   toward zero through a 32-bit integer (8- to 32-bit signed, 8- and 16-bit
@@ -36,7 +38,7 @@
  *
  * The including file defines T, NR, VL (doubles per SIMD vector, NR a multiple
  * of it), optionally WIDEN and (double) CVTT32, and the names LINE, RUNSUM,
- * RUNMEAN and (for double) ACC and STORE, and includes this once. */
+ * RUNLINES and (for double) ACC and STORE, and includes this once. */
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -134,9 +136,105 @@ void RUNSUM(size_t n, double *restrict acc, const T *x_in, const T *x_out, doubl
   }
 }
 
-void RUNMEAN(size_t n, const double *restrict s, double m, T *restrict y) {
-  assert(n >= 1);
-  for (size_t j = 0; j < n; j++) y[j] = (T)(s[j] / m);
+/* ---- runlines ----
+ * VL x VL transposition in place (r[i][j] <-> r[j][i]) in log2(VL) stages:
+ * the stage of width w swaps the off-diagonal w x w blocks of each 2w x 2w
+ * block, lane k of the pair (a, b) = (r[i], r[i + w]), bit w of i clear,
+ * taking a[k] | b[k - w] into a and a[k + w] | b[k] into b by bit w of k. */
+typedef int64_t VX __attribute__((vector_size(VL * sizeof(int64_t))));
+#define TR_LO(w, k) ((k) & (w) ? VL + (k) - (w) : (k))
+#define TR_HI(w, k) ((k) & (w) ? VL + (k) : (k) + (w))
+#if VL == 2
+#define TR_MASK(f, w) ((VX){f(w, 0), f(w, 1)})
+#elif VL == 4
+#define TR_MASK(f, w) ((VX){f(w, 0), f(w, 1), f(w, 2), f(w, 3)})
+#elif VL == 8
+#define TR_MASK(f, w) ((VX){f(w, 0), f(w, 1), f(w, 2), f(w, 3), f(w, 4), f(w, 5), f(w, 6), f(w, 7)})
+#else
+#error "VL must be 2, 4 or 8"
+#endif
+#define TR_STAGE(r, w)                                                 \
+  for (size_t i = 0; i < VL; i++)                                      \
+    if (!(i & (w))) {                                                  \
+      const VD a = r[i], b = r[i + (w)];                               \
+      r[i] = __builtin_shuffle(a, b, TR_MASK(TR_LO, w));               \
+      r[i + (w)] = __builtin_shuffle(a, b, TR_MASK(TR_HI, w));         \
+    }
+
+static inline __attribute__((always_inline)) void TRANSPOSE(VD *r) {
+  TR_STAGE(r, 1)
+#if VL > 2
+  TR_STAGE(r, 2)
+#endif
+#if VL > 4
+  TR_STAGE(r, 4)
+#endif
+}
+
+/* The lines of a whole SIMD group, one a lane: VL steps of VL lines loaded
+ * along the lines, their differences transposed so that a vector holds one
+ * step of every line, the sums added and divided a step at a time, and the
+ * means transposed back to be stored along the lines. */
+static inline __attribute__((always_inline)) void RUNLINES_GROUP(
+    size_t n, const T *const *restrict x_in, const T *const *restrict x_out,
+    double *restrict acc, double m, T *const *restrict y) {
+  const T *in[VL], *out[VL];
+  T *dst[VL];
+  VD a;
+  for (size_t r = 0; r < VL; r++) in[r] = x_in[r], out[r] = x_out[r], dst[r] = y[r], a[r] = acc[r];
+  const VD vm = (VD){0} + m;
+  size_t i = 0;
+  for (; i + VL <= n; i += VL) {
+    VD d[VL];
+#pragma GCC unroll 8
+    for (size_t r = 0; r < VL; r++) d[r] = LOAD(in[r] + i) - LOAD(out[r] + i);
+    TRANSPOSE(d);
+#pragma GCC unroll 8
+    for (size_t r = 0; r < VL; r++) {
+      a += d[r];
+      d[r] = a / vm;
+    }
+    TRANSPOSE(d);
+#pragma GCC unroll 8
+    for (size_t r = 0; r < VL; r++) *(VT *)(dst[r] + i) = __builtin_convertvector(d[r], VT);
+  }
+  for (size_t r = 0; r < VL; r++) {
+    double s = a[r];
+    for (size_t j = i; j < n; j++) {
+      s += (double)in[r][j] - (double)out[r][j];
+      dst[r][j] = (T)(s / m);
+    }
+    acc[r] = s;
+  }
+}
+
+/* Fewer lines than a SIMD group: their sums side by side in scalar chains, a
+ * block of them at a time, then divided along each line. */
+#define RL_BLOCK 64
+static void RUNLINES_REST(size_t k, size_t n, const T *const *restrict x_in,
+                          const T *const *restrict x_out, double *restrict acc, double m,
+                          T *const *restrict y) {
+  double a[VL], s[VL][RL_BLOCK];
+  for (size_t l = 0; l < k; l++) a[l] = acc[l];
+  for (size_t i0 = 0; i0 < n; i0 += RL_BLOCK) {
+    const size_t len = n - i0 < RL_BLOCK ? n - i0 : RL_BLOCK;
+    for (size_t j = 0; j < len; j++)
+      for (size_t l = 0; l < k; l++) {
+        a[l] += (double)x_in[l][i0 + j] - (double)x_out[l][i0 + j];
+        s[l][j] = a[l];
+      }
+    for (size_t l = 0; l < k; l++)
+      for (size_t j = 0; j < len; j++) y[l][i0 + j] = (T)(s[l][j] / m);
+  }
+  for (size_t l = 0; l < k; l++) acc[l] = a[l];
+}
+
+void RUNLINES(size_t k, size_t n, const T *const *restrict x_in, const T *const *restrict x_out,
+              double *restrict acc, double m, T *const *restrict y) {
+  assert(k >= 1 && k <= FC_RUNLINES_MAX && n >= 1);
+  size_t l = 0;
+  for (; l + VL <= k; l += VL) RUNLINES_GROUP(n, x_in + l, x_out + l, acc + l, m, y + l);
+  if (l < k) RUNLINES_REST(k - l, n, x_in + l, x_out + l, acc + l, m, y + l);
 }
 
 #ifdef ACC

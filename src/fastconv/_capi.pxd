@@ -265,8 +265,8 @@ cdef extern from "fastconv/ukernel.h" nogil:
     ctypedef void (*fc_f64_ndline_ukernel)(size_t n, size_t m, const double *const *x, const double *w, int sym, double *y) noexcept nogil
     ctypedef void (*fc_f32_runsum_ukernel)(size_t n, double *acc, const float *x_in, const float *x_out, double m, float *y) noexcept nogil
     ctypedef void (*fc_f64_runsum_ukernel)(size_t n, double *acc, const double *x_in, const double *x_out, double m, double *y) noexcept nogil
-    ctypedef void (*fc_f32_runmean_ukernel)(size_t n, const double *s, double m, float *y) noexcept nogil
-    ctypedef void (*fc_f64_runmean_ukernel)(size_t n, const double *s, double m, double *y) noexcept nogil
+    ctypedef void (*fc_f32_runlines_ukernel)(size_t k, size_t n, const float *const *x_in, const float *const *x_out, double *acc, double m, float *const *y) noexcept nogil
+    ctypedef void (*fc_f64_runlines_ukernel)(size_t k, size_t n, const double *const *x_in, const double *const *x_out, double *acc, double m, double *const *y) noexcept nogil
     ctypedef void (*fc_f64_ndstore_ukernel)(fc_elem elem, size_t n, const double *d, void *y, int safe) noexcept nogil
     ctypedef void (*fc_f32_adam_ukernel)(size_t n, float *p, const float *g, float *m, float *v, const fc_f32_adam_params *c) noexcept nogil
     ctypedef void (*fc_f64_adam_ukernel)(size_t n, double *p, const double *g, double *m, double *v, const fc_f64_adam_params *c) noexcept nogil

@@ -1153,7 +1153,9 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
     correlate, ndcorrelate  s (n, kh, kw, ldx)     A [x, w, y]
     ndline      s (n, m, sym)                      A [base, offsets (int64, m), w (float64), y]
     runsum      s (n, m)                           A [acc (float64), x_in, x_out, y]
-    runmean     s (n, m)                           A [s (float64), y]
+    runlines    s (k, n, m)                        A [acc (float64, k), x, in (int64, k),
+                out (int64, k), y, at (int64, k)]: line l's inputs at x + in[l] and
+                x + out[l], its outputs at y + at[l] (offsets in elements)
     ndstore     s (elem, n, safe): elem an fc_elem  A [d (float64), y (of that type)]
     adam        s (n, a, c1, c2, eps)              A [p, g, m, v]
     gemv        s (nb, kc, mc, ldx, ldw, ldy, flags)  A [x, w, y]
@@ -1176,6 +1178,8 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
     cdef size_t q
     cdef const char *sp_val[4]
     cdef const void **ptrs = NULL
+    cdef const void **ptrs2 = NULL
+    cdef const void **ptrs3 = NULL
     cdef fc_pool2d_params pp
     cdef fc_f32_adam_params a32
     cdef fc_f64_adam_params a64
@@ -1297,14 +1301,17 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
                         (<fc_f32_runsum_ukernel>fn)(s0, <double *>p[0], <const float *>p[1], <const float *>p[2], dm, <float *>p[3])
                     else:
                         (<fc_f64_runsum_ukernel>fn)(s0, <double *>p[0], <const double *>p[1], <const double *>p[2], dm, <double *>p[3])
-        elif kind == "runmean":
-            s0, dm = s
+        elif kind == "runlines":
+            s0, s1, dm = s
+            ptrs = _pointers(A[1], A[2], elem, NULL)
+            ptrs2 = _pointers(A[1], A[3], elem, NULL)
+            ptrs3 = _pointers(A[4], A[5], elem, NULL)
             with nogil:
                 for r in range(repeat):
                     if f32:
-                        (<fc_f32_runmean_ukernel>fn)(s0, <const double *>p[0], dm, <float *>p[1])
+                        (<fc_f32_runlines_ukernel>fn)(s0, s1, <const float *const *>ptrs, <const float *const *>ptrs2, <double *>p[0], dm, <float *const *>ptrs3)
                     else:
-                        (<fc_f64_runmean_ukernel>fn)(s0, <const double *>p[0], dm, <double *>p[1])
+                        (<fc_f64_runlines_ukernel>fn)(s0, s1, <const double *const *>ptrs, <const double *const *>ptrs2, <double *>p[0], dm, <double *const *>ptrs3)
         elif kind == "ndstore":
             s0, s1, s2 = s
             with nogil:
@@ -1350,4 +1357,6 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
             raise ValueError(f"ukernel_run: no calling convention for kind {kind!r} ({k.name.decode()})")
     finally:
         free(ptrs)
+        free(ptrs2)
+        free(ptrs3)
     return ret

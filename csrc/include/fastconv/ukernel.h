@@ -59,7 +59,9 @@
  *            1 symmetric, -1 antisymmetric, 0 neither), in double; x holds m
  *            row pointers, each with n readable values.
  *   runsum:  acc[j] += x_in[j] - x_out[j]; y[j] = acc[j] / m (uniform filter).
- *   runmean: y[j] = s[j] / m (the uniform filter's division of running sums).
+ *   runlines: runsum along k <= FC_RUNLINES_MAX lines at once (the uniform
+ *            filter along lines): acc[l] += x_in[l][i] - x_out[l][i];
+ *            y[l][i] = acc[l] / m for i < n, each line's sums in order.
  *   ndcorrelate (f64): the correlation row microkernel's sum added to y
  *            (y[j] += ...), tap by tap in row-major order without FMA,
  *            skipping zero weights, as NI_Correlate.
@@ -135,8 +137,13 @@ typedef void (*fc_f32_runsum_ukernel)(size_t n, double *acc, const float *x_in,
                                       const float *x_out, double m, float *y);
 typedef void (*fc_f64_runsum_ukernel)(size_t n, double *acc, const double *x_in,
                                       const double *x_out, double m, double *y);
-typedef void (*fc_f32_runmean_ukernel)(size_t n, const double *s, double m, float *y);
-typedef void (*fc_f64_runmean_ukernel)(size_t n, const double *s, double m, double *y);
+#define FC_RUNLINES_MAX 8 /* lines one runlines call carries */
+typedef void (*fc_f32_runlines_ukernel)(size_t k, size_t n, const float *const *x_in,
+                                        const float *const *x_out, double *acc, double m,
+                                        float *const *y);
+typedef void (*fc_f64_runlines_ukernel)(size_t k, size_t n, const double *const *x_in,
+                                        const double *const *x_out, double *acc, double m,
+                                        double *const *y);
 typedef void (*fc_f64_ndstore_ukernel)(fc_elem elem, size_t n, const double *d, void *y,
                                        int safe);
 /* a = learning rate with the bias correction, c1 = 1 - beta_1, c2 = 1 - beta_2 */
@@ -290,8 +297,8 @@ typedef struct {
   fc_f64_ndline_ukernel f64_ndline;
   fc_f32_runsum_ukernel f32_runsum;
   fc_f64_runsum_ukernel f64_runsum;
-  fc_f32_runmean_ukernel f32_runmean;
-  fc_f64_runmean_ukernel f64_runmean;
+  fc_f32_runlines_ukernel f32_runlines;
+  fc_f64_runlines_ukernel f64_runlines;
   fc_f32_adam_ukernel f32_adam;
   fc_f64_adam_ukernel f64_adam;
   fc_f32_gemv_ukernel f32_gemv;
@@ -377,7 +384,9 @@ int fc_ukernel_slot(int i, fc_isa isa, char *buf, size_t size, double *cost);
                                           const double *w, int sym, ctype *y);                 \
   void fc_##dtype##_runsum_ukernel__##isa(size_t n, double *acc, const ctype *x_in,            \
                                           const ctype *x_out, double m, ctype *y);             \
-  void fc_##dtype##_runmean_ukernel__##isa(size_t n, const double *s, double m, ctype *y);
+  void fc_##dtype##_runlines_ukernel__##isa(size_t k, size_t n, const ctype *const *x_in,      \
+                                            const ctype *const *x_out, double *acc, double m,  \
+                                            ctype *const *y);
 #define FC_NDIMAGE_ACC(isa)                                                                     \
   void fc_f64_ndcorrelate_ukernel__##isa(size_t n, size_t kh, size_t kw, const double *x,       \
                                          size_t ldx, const double *w, double *y);              \

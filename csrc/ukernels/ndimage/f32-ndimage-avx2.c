@@ -8,5 +8,5 @@
 #define WIDEN(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
 #define LINE fc_f32_ndline_ukernel__avx2
 #define RUNSUM fc_f32_runsum_ukernel__avx2
-#define RUNMEAN fc_f32_runmean_ukernel__avx2
+#define RUNLINES fc_f32_runlines_ukernel__avx2
 #include "../ndimage-exact.h"

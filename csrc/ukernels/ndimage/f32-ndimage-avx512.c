@@ -11,5 +11,5 @@
 #define WIDEN(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
 #define LINE fc_f32_ndline_ukernel__avx512
 #define RUNSUM fc_f32_runsum_ukernel__avx512
-#define RUNMEAN fc_f32_runmean_ukernel__avx512
+#define RUNLINES fc_f32_runlines_ukernel__avx512
 #include "../ndimage-exact.h"

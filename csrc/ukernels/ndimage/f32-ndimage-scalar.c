@@ -5,5 +5,5 @@
 #define VL 2
 #define LINE fc_f32_ndline_ukernel__scalar
 #define RUNSUM fc_f32_runsum_ukernel__scalar
-#define RUNMEAN fc_f32_runmean_ukernel__scalar
+#define RUNLINES fc_f32_runlines_ukernel__scalar
 #include "../ndimage-exact.h"

@@ -15,7 +15,7 @@ static inline void fc_bytes8_avx2(void *o, const double *d) {
 #define BYTES8(o, d) fc_bytes8_avx2(o, d)
 #define LINE fc_f64_ndline_ukernel__avx2
 #define RUNSUM fc_f64_runsum_ukernel__avx2
-#define RUNMEAN fc_f64_runmean_ukernel__avx2
+#define RUNLINES fc_f64_runlines_ukernel__avx2
 #define ACC fc_f64_ndcorrelate_ukernel__avx2
 #define STORE fc_f64_ndstore_ukernel__avx2
 #include "../ndimage-exact.h"
