@@ -209,24 +209,26 @@ static inline __attribute__((always_inline)) void RUNLINES_GROUP(
 }
 
 /* Fewer lines than a SIMD group: their sums side by side in scalar chains, a
- * block of them at a time, then divided along each line. */
+ * block of them at a time, then divided along each line (K a constant after
+ * inlining, so that the sums stay in registers). */
 #define RL_BLOCK 64
-static void RUNLINES_REST(size_t k, size_t n, const T *const *restrict x_in,
-                          const T *const *restrict x_out, double *restrict acc, double m,
-                          T *const *restrict y) {
+static inline __attribute__((always_inline)) void RUNLINES_REST(
+    size_t K, size_t n, const T *const *restrict x_in, const T *const *restrict x_out,
+    double *restrict acc, double m, T *const *restrict y) {
   double a[VL], s[VL][RL_BLOCK];
-  for (size_t l = 0; l < k; l++) a[l] = acc[l];
+  for (size_t l = 0; l < K; l++) a[l] = acc[l];
   for (size_t i0 = 0; i0 < n; i0 += RL_BLOCK) {
     const size_t len = n - i0 < RL_BLOCK ? n - i0 : RL_BLOCK;
     for (size_t j = 0; j < len; j++)
-      for (size_t l = 0; l < k; l++) {
+#pragma GCC unroll 8
+      for (size_t l = 0; l < K; l++) {
         a[l] += (double)x_in[l][i0 + j] - (double)x_out[l][i0 + j];
         s[l][j] = a[l];
       }
-    for (size_t l = 0; l < k; l++)
+    for (size_t l = 0; l < K; l++)
       for (size_t j = 0; j < len; j++) y[l][i0 + j] = (T)(s[l][j] / m);
   }
-  for (size_t l = 0; l < k; l++) acc[l] = a[l];
+  for (size_t l = 0; l < K; l++) acc[l] = a[l];
 }
 
 void RUNLINES(size_t k, size_t n, const T *const *restrict x_in, const T *const *restrict x_out,
@@ -234,7 +236,21 @@ void RUNLINES(size_t k, size_t n, const T *const *restrict x_in, const T *const 
   assert(k >= 1 && k <= FC_RUNLINES_MAX && n >= 1);
   size_t l = 0;
   for (; l + VL <= k; l += VL) RUNLINES_GROUP(n, x_in + l, x_out + l, acc + l, m, y + l);
-  if (l < k) RUNLINES_REST(k - l, n, x_in + l, x_out + l, acc + l, m, y + l);
+  switch (k - l) { /* (at most VL - 1 lines) */
+    case 0: break;
+    case 1: RUNLINES_REST(1, n, x_in + l, x_out + l, acc + l, m, y + l); break;
+#if VL > 2
+    case 2: RUNLINES_REST(2, n, x_in + l, x_out + l, acc + l, m, y + l); break;
+    case 3: RUNLINES_REST(3, n, x_in + l, x_out + l, acc + l, m, y + l); break;
+#endif
+#if VL > 4
+    case 4: RUNLINES_REST(4, n, x_in + l, x_out + l, acc + l, m, y + l); break;
+    case 5: RUNLINES_REST(5, n, x_in + l, x_out + l, acc + l, m, y + l); break;
+    case 6: RUNLINES_REST(6, n, x_in + l, x_out + l, acc + l, m, y + l); break;
+    case 7: RUNLINES_REST(7, n, x_in + l, x_out + l, acc + l, m, y + l); break;
+#endif
+    default: break;
+  }
 }
 
 #ifdef ACC
