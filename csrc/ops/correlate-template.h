@@ -50,6 +50,29 @@ static void LOCAL(correlate_band)(const fc_correlate2d_params *p, const void *x,
     return;
   }
   const size_t item = xt == FC_ELEM_NATIVE ? sizeof(T) : fc_elem_size((fc_elem)xt);
+  if (cols <= FC_CORRELATE_NARROW && p->w <= FC_CORRELATE_NARROW) {
+    /* narrow planes (an image's colour channels as the last axis): each row
+     * read whole, its columns gathered through one map of the block's columns */
+    int64_t at[FC_CORRELATE_NARROW];
+    T row[FC_CORRELATE_NARROW];
+    for (int64_t cc = 0; cc < cols; cc++) at[cc] = fc_boundary_map(c0 + cc, p->w, p->boundary);
+    for (int64_t rr = 0; rr < rows; rr++) {
+      T *d = dst + rr * cols;
+      const int64_t g = g0 + rr, sr = g >= 0 && g < p->h ? g : fc_boundary_map(g, p->h, p->boundary);
+      if (sr < 0) {
+        for (int64_t cc = 0; cc < cols; cc++) d[cc] = fill;
+        continue;
+      }
+      const char *src = (const char *)x + (size_t)(sr * p->ldx) * item;
+      const T *v = (const T *)src;
+      if (xt != FC_ELEM_NATIVE) {
+        LOCAL(band_values)(xt, src, p->w, row);
+        v = row;
+      }
+      for (int64_t cc = 0; cc < cols; cc++) d[cc] = at[cc] < 0 ? fill : v[at[cc]];
+    }
+    return;
+  }
   const int64_t lo = fc_min64(fc_max64(-c0, 0), cols);          /* first column inside x */
   const int64_t hi = fc_max64(fc_min64(p->w - c0, cols), lo);  /* one past the last */
   for (int64_t rr = 0; rr < rows; rr++) {
@@ -109,9 +132,28 @@ static int LOCAL(correlate_block)(const fc_correlate2d_params *p, const void *x,
     src = *scratch;
     lds = wcols;
   }
-  if (how == FC_BLOCK_ADD && *rowbuf == NULL) {
-    *rowbuf = fc_alloc((size_t)tl->cb * sizeof(T));
+  /* few columns: the block's rows as one run of (rows - 1) * lds + cols outputs
+   * in one kernel call, those between the rows computed and dropped */
+  const int fold = map == NULL && rows > 1 && cols < FC_CORRELATE_FOLD_COLS && lds == wcols &&
+                   (ldy == lds || how == FC_BLOCK_WRITE);
+  if ((fold || how == FC_BLOCK_ADD) && *rowbuf == NULL) {
+    *rowbuf = fc_alloc((size_t)tl->scratch_elems * sizeof(T));
     if (*rowbuf == NULL) return 1;
+  }
+  if (fold) {
+    const int64_t n = (rows - 1) * lds + cols;
+    if (ldy == lds && how != FC_BLOCK_ADD) { /* y laid out as the window: correlatend's blocks */
+      fn((size_t)n, (size_t)p->kh, (size_t)p->kw, src, (size_t)lds, k, y);
+      return 0;
+    }
+    T *t = *rowbuf;
+    fn((size_t)n, (size_t)p->kh, (size_t)p->kw, src, (size_t)lds, k, t);
+    if (ldy == lds) /* FC_BLOCK_ADD */
+      for (int64_t i = 0; i < n; i++) y[i] += t[i];
+    else /* FC_BLOCK_WRITE */
+      for (int64_t r = 0; r < rows; r++)
+        memcpy(y + r * ldy, t + r * lds, (size_t)cols * sizeof(T));
+    return 0;
   }
   for (int64_t r = 0; r < rows; r++) {
     T *yr;
@@ -203,12 +245,13 @@ static int LOCAL(correlate2d_run)(const fc_correlate2d_params *p, const T *x, co
   if (fc_record_plan(&pl)) return FC_OK;
   int failed = 0;
   if (nt <= 1) { /* no parallel region at all: entering one costs more than a small call */
-    T small[512];  /* a small call's window band, without malloc */
-    T *scratch = tl.scratch_elems <= 512 ? small : NULL, *rowbuf = NULL;
+    T small[512], small_sums[512]; /* a small call's window band and sums, without malloc */
+    T *scratch = tl.scratch_elems <= 512 ? small : NULL;
+    T *rowbuf = tl.scratch_elems <= 512 ? small_sums : NULL;
     for (int64_t task = 0; task < ntasks && !failed; task++)
       failed = LOCAL(correlate_task)(p, x, k, fill, y, &tl, fn, how, map, task, &scratch, &rowbuf);
     if (scratch != small) free(scratch);
-    free(rowbuf);
+    if (rowbuf != small_sums) free(rowbuf);
     return failed ? FC_ENOMEM : FC_OK;
   }
   LOCAL(correlate_ctx) c = {.p = p, .x = x, .k = k, .fill = fill, .y = y, .tl = &tl, .fn = fn,
@@ -273,16 +316,21 @@ static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task,
     o[a] = rem % p->shape[a], rem /= p->shape[a];
     t[a] = 0;
   }
+  /* a block of few columns sums in a scratch block laid out as its windows
+   * (correlate_block's folded rows), copied into y at the end */
+  const int fold = rows > 1 && cols < FC_CORRELATE_FOLD_COLS;
   T *y;
   int64_t ldy;
-  if (c->yt == FC_ELEM_NATIVE) {
+  if (c->yt == FC_ELEM_NATIVE && !fold) {
     y = (T *)c->y + first, ldy = q->ow;
   } else {
-    if (s->block == NULL) s->block = fc_alloc((size_t)(tl->rb * tl->cb) * sizeof(T));
+    if (s->block == NULL) s->block = fc_alloc((size_t)tl->scratch_elems * sizeof(T));
     if (s->block == NULL) return 1;
-    y = s->block, ldy = cols;
+    y = s->block, ldy = fold ? cols + q->kw - 1 : cols;
   }
-  if (ND_ACCUMULATES)
+  if (ND_ACCUMULATES && fold)
+    memset(y, 0, (size_t)(rows * ldy) * sizeof(T));
+  else if (ND_ACCUMULATES)
     for (int64_t r = 0; r < rows; r++) memset(y + r * ldy, 0, (size_t)cols * sizeof(T));
   const size_t xitem = c->xt == FC_ELEM_NATIVE ? sizeof(T) : fc_elem_size((fc_elem)c->xt);
   for (int64_t sl = 0; sl < c->kslices; sl++) {
@@ -312,6 +360,9 @@ static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task,
                        (char *)c->y + (size_t)(first + r * q->ow) * yitem, c->safe);
   }
 #endif
+  if (c->yt == FC_ELEM_NATIVE && fold)
+    for (int64_t r = 0; r < rows; r++)
+      memcpy((T *)c->y + first + r * q->ow, y + r * ldy, (size_t)cols * sizeof(T));
   if (c->check) { /* the block while it is in cache; v - v is 0 for finite v only */
     int bad = 0;
     for (int64_t r = 0; r < rows; r++) {
@@ -373,8 +424,10 @@ static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const void *x,
   fc_plan_init(&pl, fc_table());
   pl.algorithm = "direct-planes", pl.kernel_fn = FC_UKERNEL_FN(c.fn);
   pl.row_block = c.tl.rb, pl.depth_block = c.tl.cb, pl.tasks = c.ntasks, pl.threads = nt;
-  int64_t per_thread = c.tl.scratch_elems;
-  if (yt != FC_ELEM_NATIVE) per_thread = fc_sat_add(per_thread, c.tl.rb * c.tl.cb);
+  int64_t per_thread = c.tl.scratch_elems; /* the window; a block and a row buffer as large */
+  if (yt != FC_ELEM_NATIVE || q.ow < FC_CORRELATE_FOLD_COLS)
+    per_thread = fc_sat_add(per_thread, c.tl.scratch_elems);
+  if (!ND_ACCUMULATES && c.kslices > 1) per_thread = fc_sat_add(per_thread, c.tl.scratch_elems);
   pl.scratch_bytes = fc_sat_mul(nt, fc_sat_mul(per_thread, (int64_t)sizeof(T)));
   if (fc_record_plan(&pl)) return FC_OK;
   fc_claims_init(&c.next, c.ntasks, 1, nt);
