@@ -419,6 +419,29 @@ def test_running_mean_along_long_lines(dtype, rng):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "uint8"])
+def test_filters_along_many_short_lines(dtype, rng):
+    """1-D filters along a short last axis (an image's colour channels, short
+    rows by the thousand) run across the lines a block at a time: line
+    lengths 1 to 47, line counts around the block's, windows longer than the
+    line, symmetric, antisymmetric and general weights, the running mean and
+    the Gaussian, any mode and origin, each output with SciPy's bits."""
+    shapes = [(9, 1), (8, 2), (600, 3), (1100, 5), (513, 17), (40, 47), (64, 30, 3)]
+    for shape in shapes:
+        x = random_array(rng, shape, dtype, **INTEGERS)
+        n = shape[-1]
+        for m in sorted({1, 2, 3, 5, n + 4}):
+            mode = MODES[int(rng.integers(len(MODES)))]
+            origin = int(rng.integers(-(m // 2), m - m // 2))
+            w = rng.standard_normal(m)
+            for kind, weights in (("sym", w + w[::-1]), ("anti", w - w[::-1]), ("any", w)):
+                check("correlate1d", x, weights, axis=-1, mode=mode, cval=0.5, origin=origin,
+                      what=f"{dtype}{shape} m={m} {kind} {mode} origin={origin}")
+            check("uniform_filter1d", x, m, axis=-1, mode=mode, cval=0.5, origin=origin,
+                  what=f"{dtype}{shape} size={m} {mode} origin={origin}")
+        check("gaussian_filter1d", x, 1.5, axis=-1, mode=mode, what=f"{dtype}{shape} {mode}")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "uint8"])
 def test_correlate_with_a_narrow_last_axis(dtype, rng):
     """N-d correlation whose last axis holds a few values (colour channels):
     the plane's rows go through the row kernel together, in one call per block

@@ -54,12 +54,16 @@ typedef struct {
   T *buf;         /* fill row or window copies */
   double *acc; /* the running sums: one per column or line */
   T *stage;    /* means of lines side by side, rows FC_AXIS_STAGE_LD apart */
+  T *across;   /* short lines transposed, then their outputs (fc_axis_across) */
 } fc_axis_scratch;
 
 static int LOCAL(axis_scratch_alloc)(const fc_axis_ctx *c, fc_axis_scratch *s) {
   const fc_axis_params *p = c->p;
-  int64_t nrows, nbuf, nacc = 0, nstage = 0;
-  if (fc_axis_down_columns(p, c->w == NULL)) {
+  int64_t nrows, nbuf, nacc = 0, nstage = 0, nacross = 0;
+  if (fc_axis_across(p)) { /* a row table, a fill row and sums for the block's columns */
+    nrows = p->n + p->m - 1, nbuf = FC_AXIS_ACROSS, nacc = c->w ? 0 : FC_AXIS_ACROSS;
+    nacross = 2 * p->n * FC_AXIS_ACROSS_LD;
+  } else if (fc_axis_down_columns(p, c->w == NULL)) {
     nrows = p->n + p->m - 1, nbuf = c->tl.cb, nacc = c->w ? 0 : c->tl.cb;
     if (c->tl.strip) /* the window copy and its m row pointers */
       nrows += p->m, nbuf += (c->tl.chunk + p->m - 1) * fc_axis_window_ld(c->tl.cb, sizeof(T));
@@ -80,7 +84,9 @@ static int LOCAL(axis_scratch_alloc)(const fc_axis_ctx *c, fc_axis_scratch *s) {
   s->buf = fc_alloc((size_t)nbuf * sizeof(T));
   s->acc = nacc ? fc_alloc((size_t)nacc * sizeof(double)) : NULL;
   s->stage = nstage ? fc_alloc((size_t)nstage * sizeof(T)) : NULL;
-  if ((nrows && !s->rows) || !s->buf || (nacc && !s->acc) || (nstage && !s->stage))
+  s->across = nacross ? fc_alloc((size_t)nacross * sizeof(T)) : NULL;
+  if ((nrows && !s->rows) || !s->buf || (nacc && !s->acc) || (nstage && !s->stage) ||
+      (nacross && !s->across))
     return 1;
   if (c->w && !fc_axis_down_columns(p, 0) && p->inner >= FC_AXIS_MIN_INNER)
     for (int64_t i = 0; i < p->inner; i++) s->buf[i] = c->fill; /* the edges' row of fill values */
@@ -88,7 +94,7 @@ static int LOCAL(axis_scratch_alloc)(const fc_axis_ctx *c, fc_axis_scratch *s) {
 }
 
 static void LOCAL(axis_scratch_free)(fc_axis_scratch *s) {
-  free((void *)s->rows), free(s->buf), free(s->acc), free(s->stage);
+  free((void *)s->rows), free(s->buf), free(s->acc), free(s->stage), free(s->across);
 }
 
 /* X(g) of a line of length n >= 1 whose values lie `stride` elements apart */
@@ -115,13 +121,12 @@ static void LOCAL(window_lines)(const fc_axis_ctx *c, const T **at, const T *win
   }
 }
 
-/* Down columns: columns [c0, c0 + cols) of x[a]. */
-static void LOCAL(axis_columns)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t a,
-                                int64_t c0, int64_t cols) {
+/* Down columns: `cols` columns of the n rows at x (ld values apart) into y
+ * (rows as far apart). */
+static void LOCAL(columns_at)(const fc_axis_ctx *c, fc_axis_scratch *s, const T *x, T *y,
+                              int64_t ld, int64_t cols) {
   const fc_axis_params *p = c->p;
-  const int64_t n = p->n, m = p->m, ld = p->inner;
-  const T *x = c->x + a * n * ld + c0;
-  T *y = c->y + a * n * ld + c0;
+  const int64_t n = p->n, m = p->m;
   for (int64_t i = 0; i < cols; i++) s->buf[i] = c->fill;
   for (int64_t i = 0; i < n + m - 1; i++) {
     const int64_t r = fc_boundary_map(i - p->pad, n, p->boundary);
@@ -152,6 +157,29 @@ static void LOCAL(axis_columns)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_
   for (int64_t j = 0; j < cols; j++) y[j] = (T)(acc[j] / (double)m);
   for (int64_t i = 1; i < n; i++)
     c->runsum((size_t)cols, acc, s->rows[i + m - 1], s->rows[i - 1], (double)m, y + i * ld);
+}
+
+/* Down columns: columns [c0, c0 + cols) of x[a]. */
+static void LOCAL(axis_columns)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t a,
+                                int64_t c0, int64_t cols) {
+  const int64_t first = a * c->p->n * c->p->inner + c0;
+  LOCAL(columns_at)(c, s, c->x + first, c->y + first, c->p->inner, cols);
+}
+
+/* Short contiguous lines (fc_axis_across): lines [l0, l0 + lanes) transposed
+ * into a block whose rows hold one position of every line, filtered down its
+ * columns, and transposed back. */
+static void LOCAL(axis_across)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t l0,
+                               int64_t lanes) {
+  const int64_t n = c->p->n, ld = FC_AXIS_ACROSS_LD;
+  const T *x = c->x + l0 * n;
+  T *y = c->y + l0 * n;
+  for (int64_t l = 0; l < lanes; l++)
+    for (int64_t j = 0; j < n; j++) s->across[j * ld + l] = x[l * n + j];
+  T *out = s->across + n * ld;
+  LOCAL(columns_at)(c, s, s->across, out, ld, lanes);
+  for (int64_t l = 0; l < lanes; l++)
+    for (int64_t j = 0; j < n; j++) y[l * n + j] = out[j * ld + l];
 }
 
 /* Row g of the extended axis of the group at x (`in` values; fill values
@@ -375,7 +403,10 @@ static void LOCAL(axis_strided_uniform)(const fc_axis_ctx *c, fc_axis_scratch *s
 static void LOCAL(axis_task)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t task) {
   const fc_axis_params *p = c->p;
   const fc_axis_tiling *tl = &c->tl;
-  if (fc_axis_down_columns(p, c->w == NULL)) {
+  if (fc_axis_across(p)) {
+    const int64_t l0 = task * tl->lines;
+    LOCAL(axis_across)(c, s, l0, fc_min64(tl->lines, tl->nlines - l0));
+  } else if (fc_axis_down_columns(p, c->w == NULL)) {
     const int64_t a = task / tl->col_tasks;
     int64_t c0, cols;
     fc_axis_block(tl, p->inner, c->y + a * p->n * p->inner, (int64_t)sizeof(T),
@@ -398,7 +429,7 @@ static void LOCAL(axis_task)(const fc_axis_ctx *c, fc_axis_scratch *s, int64_t t
 static void LOCAL(axis_thread)(void *arg, int tid, int team) {
   (void)team;
   fc_axis_ctx *c = arg;
-  fc_axis_scratch s = {NULL, NULL, NULL, NULL};
+  fc_axis_scratch s = {NULL, NULL, NULL, NULL, NULL};
   int have = 0, step = 0;
   int64_t task, end;
   while ((task = fc_claims_next(&c->next, tid, &step, &end)) >= 0) {

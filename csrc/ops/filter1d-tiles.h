@@ -20,6 +20,9 @@
 #define FC_AXIS_LANES 16                 /* lines one running-sum task carries side by side */
 #define FC_AXIS_RUN 256                  /* ... this many outputs at a time */
 #define FC_AXIS_STAGE_LD (FC_AXIS_RUN + 16) /* ... their means staged a run a row (fc_axis_stage) */
+#define FC_AXIS_SHORT_N 48               /* contiguous lines shorter: filtered across */
+#define FC_AXIS_ACROSS 512               /* ... this many lines a task (fc_axis_across) */
+#define FC_AXIS_ACROSS_LD (FC_AXIS_ACROSS + 8) /* ... transposed, rows this far apart */
 #define FC_AXIS_EDGE 128                 /* bytes: column blocks end on these boundaries of y */
 #define FC_AXIS_STRIP_BYTES 24576        /* a strip's m rows, to stay in L1 (strip copies) */
 #define FC_AXIS_STRIP_UNIT 32            /* a strip's columns: whole passes of every ndline kernel */
@@ -119,6 +122,16 @@ static int fc_axis_down_columns(const fc_axis_params *p, int uniform) {
   return uniform ? p->inner >= FC_AXIS_MIN_INNER : p->inner > FC_AXIS_CHUNK;
 }
 
+/* Many short contiguous lines (inner 1, n < FC_AXIS_SHORT_N: an image's colour
+ * channels as the last axis): a task transposes FC_AXIS_ACROSS lines into a
+ * block whose rows hold one position of every line, runs the down-columns
+ * kernels across them (a kernel call per output row for hundreds of lines,
+ * instead of one per line of a few outputs and its window copy) and
+ * transposes the outputs back. Every output is computed as along its line. */
+static int fc_axis_across(const fc_axis_params *p) {
+  return p->inner == 1 && p->n < FC_AXIS_SHORT_N && p->outer >= 8;
+}
+
 /* Tasks write disjoint parts of y, and no two share a cache line where that
  * can be arranged: a task down columns takes the columns between two
  * FC_AXIS_EDGE-byte boundaries of y (fc_axis_block; NumPy's arrays start 16 or
@@ -131,7 +144,10 @@ static fc_axis_tiling fc_axis_tiles(const fc_axis_params *p, int uniform, int64_
   fc_axis_tiling t = {0, 0, 0, 0, 0, 0, 0, 0};
   const int64_t threads = fc_get_num_threads();
   t.nlines = fc_sat_mul(p->outer, p->inner);
-  if (fc_axis_down_columns(p, uniform)) {
+  if (fc_axis_across(p)) {
+    t.lines = FC_AXIS_ACROSS;
+    t.ntasks = fc_ceil_div(t.nlines, t.lines);
+  } else if (fc_axis_down_columns(p, uniform)) {
     t.cb = fc_min64(p->inner, FC_AXIS_COLS);
     if (fc_sat_mul(p->outer, fc_ceil_div(p->inner, t.cb)) < 4 * threads) {
       const int64_t want = fc_ceil_div(4 * threads, fc_max64(p->outer, 1));
