@@ -689,7 +689,11 @@ def test_threads_do_not_change_the_bits(restore_threads, rng):
              lambda: fndi.correlate(x32, np.ones((3, 3, 3)) / 27),
              lambda: fndi.gaussian_filter(x32, 2.0, mode="wrap"),
              lambda: fndi.uniform_filter((x * 9).astype(np.int16), (1, 7, 5)),
-             lambda: fndi.correlate1d(x, np.arange(9.0), axis=1, mode="nearest")]
+             lambda: fndi.correlate1d(x, np.arange(9.0), axis=1, mode="nearest"),
+             # a share of few long lines for each thread; short lines across; narrow planes
+             lambda: fndi.uniform_filter1d(x.reshape(9, -1), 11),
+             lambda: fndi.gaussian_filter1d(x32.reshape(-1, 3), 1.5),
+             lambda: fndi.correlate(x.reshape(70, 100, 9), np.arange(27.0).reshape(3, 3, 3))]
     fastconv.set_num_threads(1)
     one = [c() for c in calls]
     fastconv.set_num_threads(2)

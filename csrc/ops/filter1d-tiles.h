@@ -168,6 +168,8 @@ static fc_axis_tiling fc_axis_tiles(const fc_axis_params *p, int uniform, int64_
   } else if (uniform) { /* a line's running sum is sequential: whole lines, LANES at a time */
     t.lines = p->inner > 1 && p->inner < FC_AXIS_LANES ? FC_AXIS_LANES / p->inner * p->inner
                                                       : FC_AXIS_LANES;
+    if (p->inner == 1 && threads > 1) /* few long lines: a share of them for each thread */
+      t.lines = fc_max64(fc_min64(t.lines, fc_ceil_div(t.nlines, threads)), 1);
     t.ntasks = fc_ceil_div(t.nlines, t.lines);
   } else { /* correlation: lines in whole groups of `inner` (one outer index) */
     const int64_t inner = fc_max64(p->inner, 1);
