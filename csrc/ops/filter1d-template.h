@@ -18,6 +18,9 @@
  *   transposes blocks of their values (axis_line_uniform); strided
  *   lines are transposed into a scratch block so that the runsum kernel runs
  *   across them (axis_strided_uniform; one line alone runs a scalar loop).
+ * - Many short contiguous lines (fc_axis_across: an image's colour channels):
+ *   a task transposes a block of lines, runs the down-columns code across
+ *   them and transposes the outputs back (axis_across).
  * Tasks are spread over the pool's threads above the serial threshold; every
  * output is computed the same way whatever the split, so the bits never
  * depend on the thread count.
