@@ -134,8 +134,8 @@ static int LOCAL(correlate_block)(const fc_correlate2d_params *p, const void *x,
   }
   /* few columns: the block's rows as one run of (rows - 1) * lds + cols outputs
    * in one kernel call, those between the rows computed and dropped */
-  const int fold = map == NULL && rows > 1 && cols < FC_CORRELATE_FOLD_COLS && lds == wcols &&
-                   (ldy == lds || how == FC_BLOCK_WRITE);
+  const int fold = map == NULL && lds == wcols && (ldy == lds || how == FC_BLOCK_WRITE) &&
+                   fc_correlate_fold(rows, cols, p->kw, how == FC_BLOCK_ACCUMULATE);
   if ((fold || how == FC_BLOCK_ADD) && *rowbuf == NULL) {
     *rowbuf = fc_alloc((size_t)tl->scratch_elems * sizeof(T));
     if (*rowbuf == NULL) return 1;
@@ -318,7 +318,7 @@ static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task,
   }
   /* a block of few columns sums in a scratch block laid out as its windows
    * (correlate_block's folded rows), copied into y at the end */
-  const int fold = rows > 1 && cols < FC_CORRELATE_FOLD_COLS;
+  const int fold = fc_correlate_fold(rows, cols, q->kw, ND_ACCUMULATES);
   T *y;
   int64_t ldy;
   if (c->yt == FC_ELEM_NATIVE && !fold) {
