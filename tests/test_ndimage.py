@@ -445,13 +445,15 @@ def test_filters_along_many_short_lines(dtype, rng):
 def test_correlate_with_a_narrow_last_axis(dtype, rng):
     """N-d correlation whose last axis holds a few values (colour channels):
     the plane's rows go through the row kernel together, in one call per block
-    (outputs between the rows computed and dropped); channels 1 to 9, kernels
-    wider and narrower than the axis, every mode; against SciPy (float32
+    (outputs between the rows computed and dropped; float64 a call per row
+    where the kernel is much wider); channels 1 to 9, kernels wider and
+    narrower than the axis, every mode; against SciPy (float32
     within a direct sum's error, the rest bit for bit). The 2-D drop-ins on
     narrow images take the same route."""
     for channels in (1, 2, 3, 4, 9):
         x = random_array(rng, (23, 31, channels), dtype, **INTEGERS)
-        for kshape in ((3, 3, 3), (1, 3, 5), (5, 1, 2), (2, 2, 1), (3, 3, channels + 2)):
+        for kshape in ((3, 3, 3), (1, 3, 5), (5, 1, 2), (2, 2, 1), (3, 3, channels + 2),
+                       (1, 2, 2 * channels + 20)):
             w = rng.standard_normal(kshape)
             mode = MODES[int(rng.integers(len(MODES)))]
             origin = [int(rng.integers(-(k // 2), k - k // 2)) for k in kshape]
