@@ -50,10 +50,10 @@ static void LOCAL(correlate_band)(const fc_correlate2d_params *p, const void *x,
     return;
   }
   const size_t item = xt == FC_ELEM_NATIVE ? sizeof(T) : fc_elem_size((fc_elem)xt);
-  if (cols <= FC_CORRELATE_NARROW && p->w <= FC_CORRELATE_NARROW) {
+  if (p->w <= FC_CORRELATE_NARROW && cols <= FC_CORRELATE_NARROW_BAND) {
     /* narrow planes (an image's colour channels as the last axis): each row
      * read whole, its columns gathered through one map of the block's columns */
-    int64_t at[FC_CORRELATE_NARROW];
+    int64_t at[FC_CORRELATE_NARROW_BAND];
     T row[FC_CORRELATE_NARROW];
     for (int64_t cc = 0; cc < cols; cc++) at[cc] = fc_boundary_map(c0 + cc, p->w, p->boundary);
     for (int64_t rr = 0; rr < rows; rr++) {

@@ -11,7 +11,8 @@
 #define FC_CORRELATE_BAND_BYTES (256 * 1024)  /* one padded band: half of a 512 KiB+ L2 */
 #define FC_CORRELATE_MAX_COLS 4096            /* columns per task */
 #define FC_CORRELATE_FOLD_COLS 64             /* fewer: a block's rows in one kernel call */
-#define FC_CORRELATE_NARROW 16                /* window and plane rows up to this: gathered */
+#define FC_CORRELATE_NARROW 16                /* plane rows up to this, */
+#define FC_CORRELATE_NARROW_BAND 128          /* ... window rows up to this: gathered */
 /* correlate_block's element type for "values of the instance's own T" */
 enum { FC_ELEM_NATIVE = -1 };
 

@@ -254,7 +254,7 @@ void RUNLINES(size_t k, size_t n, const T *const *restrict x_in, const T *const 
 }
 
 #ifdef ACC
-/* One block of W outputs from j (W a constant after inlining: NR, then 8). */
+/* One block of W outputs from j (W a constant after inlining: NR, 8, then 1 to 7). */
 static inline __attribute__((always_inline)) void ACC_BLOCK(size_t W, size_t j, size_t kh,
                                                              size_t kw, const double *restrict x,
                                                              size_t ldx, const double *restrict w,
@@ -277,17 +277,19 @@ void ACC(size_t n, size_t kh, size_t kw, const double *restrict x, size_t ldx,
   size_t j = 0;
   for (; j + NR <= n; j += NR) ACC_BLOCK(NR, j, kh, kw, x, ldx, w, y);
   /* a narrow image's rows (and the end of a wide one's) 8 outputs at a time,
-   * then one at a time, each in the same order */
+   * then the rest as one block of their own width (their sums side by side:
+   * one output at a time waited on each addition), each in the same order */
   if (NR > 8)
     for (; j + 8 <= n; j += 8) ACC_BLOCK(8, j, kh, kw, x, ldx, w, y);
-  for (; j < n; j++) {
-    double s = y[j];
-    for (size_t i = 0; i < kh; i++)
-      for (size_t t = 0; t < kw; t++) {
-        const double wt = w[i * kw + t];
-        if (wt != 0) s += x[i * ldx + j + t] * wt;
-      }
-    y[j] = s;
+  switch (n - j) {
+    case 7: ACC_BLOCK(7, j, kh, kw, x, ldx, w, y); break;
+    case 6: ACC_BLOCK(6, j, kh, kw, x, ldx, w, y); break;
+    case 5: ACC_BLOCK(5, j, kh, kw, x, ldx, w, y); break;
+    case 4: ACC_BLOCK(4, j, kh, kw, x, ldx, w, y); break;
+    case 3: ACC_BLOCK(3, j, kh, kw, x, ldx, w, y); break;
+    case 2: ACC_BLOCK(2, j, kh, kw, x, ldx, w, y); break;
+    case 1: ACC_BLOCK(1, j, kh, kw, x, ldx, w, y); break;
+    default: break;
   }
 }
 
