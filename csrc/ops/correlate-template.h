@@ -58,7 +58,7 @@ static void LOCAL(correlate_band)(const fc_correlate2d_params *p, const void *x,
     for (int64_t cc = 0; cc < cols; cc++) at[cc] = fc_boundary_map(c0 + cc, p->w, p->boundary);
     for (int64_t rr = 0; rr < rows; rr++) {
       T *d = dst + rr * cols;
-      const int64_t g = g0 + rr, sr = g >= 0 && g < p->h ? g : fc_boundary_map(g, p->h, p->boundary);
+      const int64_t sr = fc_boundary_map(g0 + rr, p->h, p->boundary);
       if (sr < 0) {
         for (int64_t cc = 0; cc < cols; cc++) d[cc] = fill;
         continue;
