@@ -470,6 +470,38 @@ def test_correlate_with_a_narrow_last_axis(dtype, rng):
                                        err_msg=f"correlate2d {a.shape} {mode}")
 
 
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "uint8"])
+def test_correlate_down_narrow_planes(dtype, rng, restore_threads):
+    """Planes of up to 16 columns and 32 rows or more, by kernels more than one
+    column wide, run with the plane's axes swapped (the window gathered
+    transposed, the row kernel down the long axis): kernels far wider than
+    the axis, taller than the plane, one row; planes outside the array
+    ('constant' slices of fill); every mode and origin; typed outputs; 1 and 2
+    threads; against SciPy (float32 within a direct sum's error, the rest bit
+    for bit). A float32 block that overflows is redone in double."""
+    for shape, kshape in [((2, 70, 2), (3, 3, 101)), ((40, 3), (3, 3)), ((3, 33, 1), (2, 1, 4)),
+                          ((100, 5), (1, 12)), ((2, 64, 16), (1, 5, 3)), ((5, 36, 3), (3, 40, 2)),
+                          ((1, 90, 4), (1, 2, 9))]:
+        x = random_array(rng, shape, dtype, **INTEGERS)
+        w = rng.standard_normal(kshape)
+        for threads, mode in itertools.product((1, 2), MODES):
+            fastconv.set_num_threads(threads)
+            origin = [int(rng.integers(-(k // 2), k - k // 2)) for k in kshape]
+            output = (None, np.float32, np.int16)[int(rng.integers(3))] if dtype != "float32" else None
+            check("correlate", x, w, mode=mode, cval=-2.5, origin=origin, output=output,
+                  what=f"{dtype}{shape} by {kshape} {mode} origin={origin} output={output} "
+                       f"{threads} threads")
+    assert fastconv.explain(fndi.correlate, np.zeros((40, 3), dtype),
+                            np.ones((3, 3))).algorithm == "direct-planes-swapped"
+    if dtype == "float32":
+        x = rng.standard_normal((4, 50, 3)).astype(np.float32)
+        x[2, 49, 0] = 3e38  # in the block's last output row only (the kernel's middle row
+        x[2, 49, 1] = -3e38  # doubled) float32 sums down a column overflow, SciPy's not
+        w = np.ones((1, 3, 3))
+        w[0, 1] = 2
+        check("correlate", x, w, mode="wrap", what="float32 overflow, swapped")
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_running_mean_along_lines_wherever_the_output_lies(dtype, rng):
     """uniform_filter1d along contiguous lines 4 KiB long into an output at

@@ -230,7 +230,8 @@ static int LOCAL(correlate2d_run)(const fc_correlate2d_params *p, const T *x, co
   if (!fc_mul(p->oh * p->ow, p->kh * p->kw, &macs) || macs > INT64_MAX / 4) macs = INT64_MAX / 4;
   const int64_t bytes = (int64_t)sizeof(T) * (p->oh * p->ow + fc_min64(p->h * p->w, INT64_MAX / 16));
   const int64_t work = fc_max64(FC_NS_FLOPS(2 * macs), FC_NS_BYTES(bytes));
-  const fc_correlate_tiling tl = fc_correlate_tiles(p, sizeof(T), 1, fc_threads_for(work, INT64_MAX));
+  const fc_correlate_tiling tl =
+      fc_correlate_tiles(p, sizeof(T), 1, fc_threads_for(work, INT64_MAX), 1);
   if (tl.scratch_elems < 0) return FC_EOVERFLOW;
   const CORRELATE_UKERNEL fn = fc_table()->TABLE_CORRELATE;
   const int64_t ntasks = tl.row_tasks * tl.col_tasks;
@@ -292,6 +293,8 @@ typedef struct {
   int xt, yt, safe; /* FC_ELEM_NATIVE: T */
   fc_correlate_tiling tl;
   CORRELATE_UKERNEL fn;
+  int swap;    /* blocks run with the plane's axes swapped (fc_correlate_swap) */
+  const T *kt; /* with swap and a kernel that writes y: each slice's plane transposed */
   int64_t ntasks;
   int check;             /* tasks look for values that are not finite in their blocks */
   fc_claims next;
@@ -300,7 +303,72 @@ typedef struct {
 
 typedef struct {
   T *scratch, *rowbuf, *block; /* window, one row of sums, typed output's block */
+  T *columns;                  /* swapped blocks: the window's columns, then one of fill */
 } LOCAL(correlatend_scratch);
+
+/* One kernel slice of a block of correlatend with the plane's axes swapped:
+ * the window (rows + kh - 1 rows x cols + kw - 1 columns of plane x, NULL: all
+ * fill) gathered transposed into s->scratch, its columns as rows of wr = rows +
+ * kh - 1 values, so the row kernel runs down the plane's long axis, over the
+ * block's cols columns in one call (the kh - 1 outputs between them computed
+ * and dropped): yt holds the block transposed, cols rows wr apart. The
+ * accumulating kernel (SciPy's order) is called once per kernel row i, adding
+ * that row's taps in order; the others take the transposed kernel slice kt.
+ * Returns 0, or 1 when an allocation fails. */
+static int LOCAL(correlate_block_swapped)(const fc_correlatend_ctx *c, const void *x,
+                                          const T *k, const T *kt, T *yt, int how, int64_t r0,
+                                          int64_t rows, int64_t c0, int64_t cols,
+                                          LOCAL(correlatend_scratch) *s) {
+  const fc_correlate2d_params *q = &c->plane;
+  const int64_t wr = rows + q->kh - 1, wc = cols + q->kw - 1, w = q->w;
+  if (s->scratch == NULL) s->scratch = fc_alloc((size_t)c->tl.scratch_elems * sizeof(T));
+  if (s->columns == NULL) s->columns = fc_alloc((size_t)((w + 1) * (c->tl.rb + q->kh - 1)) * sizeof(T));
+  if (how == FC_BLOCK_ADD && s->rowbuf == NULL)
+    s->rowbuf = fc_alloc((size_t)c->tl.scratch_elems * sizeof(T));
+  if (s->scratch == NULL || s->columns == NULL || (how == FC_BLOCK_ADD && s->rowbuf == NULL))
+    return 1;
+  T *band = s->scratch, *col = s->columns;
+  if (x == NULL) {
+    for (int64_t i = 0; i < wc * wr; i++) band[i] = c->fill;
+  } else {
+    /* the window's rows read once, each of the plane's columns (and one of
+     * fill) laid out as a row of col; then the window's columns copied from
+     * there through the boundary rule */
+    const size_t item = c->xt == FC_ELEM_NATIVE ? sizeof(T) : fc_elem_size((fc_elem)c->xt);
+    const int64_t g0 = r0 - q->pad_top, h0 = c0 - q->pad_left;
+    T row[FC_CORRELATE_NARROW];
+    for (int64_t rr = 0; rr < wr; rr++) {
+      const int64_t sr = fc_boundary_map(g0 + rr, q->h, q->boundary);
+      if (sr < 0) {
+        for (int64_t j = 0; j < w; j++) col[j * wr + rr] = c->fill;
+        continue;
+      }
+      const char *src = (const char *)x + (size_t)(sr * q->ldx) * item;
+      const T *v = (const T *)src;
+      if (c->xt != FC_ELEM_NATIVE) {
+        LOCAL(band_values)(c->xt, src, w, row);
+        v = row;
+      }
+      for (int64_t j = 0; j < w; j++) col[j * wr + rr] = v[j];
+    }
+    for (int64_t rr = 0; rr < wr; rr++) col[w * wr + rr] = c->fill;
+    for (int64_t cc = 0; cc < wc; cc++) {
+      const int64_t sc = fc_boundary_map(h0 + cc, w, q->boundary);
+      memcpy(band + cc * wr, col + (sc < 0 ? w : sc) * wr, (size_t)wr * sizeof(T));
+    }
+  }
+  const size_t n = (size_t)((cols - 1) * wr + rows);
+  if (how == FC_BLOCK_ACCUMULATE) {
+    for (int64_t i = 0; i < q->kh; i++)
+      c->fn(n, (size_t)q->kw, 1, band + i, (size_t)wr, k + i * q->kw, yt);
+    return 0;
+  }
+  T *t = how == FC_BLOCK_ADD ? s->rowbuf : yt;
+  c->fn(n, (size_t)q->kw, (size_t)q->kh, band, (size_t)wr, kt, t);
+  if (how == FC_BLOCK_ADD)
+    for (size_t i = 0; i < n; i++) yt[i] += t[i];
+  return 0;
+}
 
 static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task,
                                    LOCAL(correlatend_scratch) *s) {
@@ -317,19 +385,21 @@ static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task,
     t[a] = 0;
   }
   /* a block of few columns sums in a scratch block laid out as its windows
-   * (correlate_block's folded rows), copied into y at the end */
-  const int fold = fc_correlate_fold(rows, cols, q->kw, ND_ACCUMULATES);
+   * (correlate_block's folded rows, or the swapped block's transposed ones),
+   * copied into y at the end */
+  const int fold = !c->swap && fc_correlate_fold(rows, cols, q->kw, ND_ACCUMULATES);
   T *y;
   int64_t ldy;
-  if (c->yt == FC_ELEM_NATIVE && !fold) {
+  if (c->yt == FC_ELEM_NATIVE && !fold && !c->swap) {
     y = (T *)c->y + first, ldy = q->ow;
   } else {
     if (s->block == NULL) s->block = fc_alloc((size_t)tl->scratch_elems * sizeof(T));
     if (s->block == NULL) return 1;
-    y = s->block, ldy = fold ? cols + q->kw - 1 : cols;
+    y = s->block, ldy = c->swap ? rows + q->kh - 1 : fold ? cols + q->kw - 1 : cols;
   }
-  if (ND_ACCUMULATES && fold)
-    memset(y, 0, (size_t)(rows * ldy) * sizeof(T));
+  const int64_t lines = c->swap ? cols : rows; /* y's rows, ldy apart */
+  if (ND_ACCUMULATES && (fold || c->swap))
+    memset(y, 0, (size_t)(lines * ldy) * sizeof(T));
   else if (ND_ACCUMULATES)
     for (int64_t r = 0; r < rows; r++) memset(y + r * ldy, 0, (size_t)cols * sizeof(T));
   const size_t xitem = c->xt == FC_ELEM_NATIVE ? sizeof(T) : fc_elem_size((fc_elem)c->xt);
@@ -344,16 +414,32 @@ static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task,
     }
     const void *x = inside ? (const char *)c->x + (size_t)(src * c->plane_elems) * xitem : NULL;
     const int how = ND_ACCUMULATES ? FC_BLOCK_ACCUMULATE : sl ? FC_BLOCK_ADD : FC_BLOCK_WRITE;
-    if (LOCAL(correlate_block)(q, x, c->xt, c->k + sl * q->kh * q->kw, c->fill, y, ldy, r0, rows,
-                               c0, cols, tl, c->fn, how, NULL, &s->scratch, &s->rowbuf))
+    const int64_t at = sl * q->kh * q->kw;
+    if (c->swap ? LOCAL(correlate_block_swapped)(c, x, c->k + at, c->kt ? c->kt + at : NULL, y,
+                                                 how, r0, rows, c0, cols, s)
+                : LOCAL(correlate_block)(q, x, c->xt, c->k + at, c->fill, y, ldy, r0, rows, c0,
+                                         cols, tl, c->fn, how, NULL, &s->scratch, &s->rowbuf))
       return 1;
     for (int a = c->lead - 1; a >= 0; a--) { /* next slice, C order */
       if (++t[a] < p->kshape[a]) break;
       t[a] = 0;
     }
   }
+  if (c->swap) { /* the block transposed back, a row of y at a time */
+    T row[FC_CORRELATE_NARROW];
+    for (int64_t r = 0; r < rows; r++) {
+      T *d = c->yt == FC_ELEM_NATIVE ? (T *)c->y + first + r * q->ow : row;
+      for (int64_t j = 0; j < cols; j++) d[j] = y[j * ldy + r];
 #if TYPED_IO
-  if (c->yt != FC_ELEM_NATIVE) {
+      if (c->yt != FC_ELEM_NATIVE)
+        fc_store_doubles((fc_elem)c->yt, row, cols,
+                         (char *)c->y + (size_t)(first + r * q->ow) * fc_elem_size((fc_elem)c->yt),
+                         c->safe);
+#endif
+    }
+  }
+#if TYPED_IO
+  if (c->yt != FC_ELEM_NATIVE && !c->swap) {
     const size_t yitem = fc_elem_size((fc_elem)c->yt);
     for (int64_t r = 0; r < rows; r++)
       fc_store_doubles((fc_elem)c->yt, y + r * ldy, cols,
@@ -365,9 +451,10 @@ static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task,
       memcpy((T *)c->y + first + r * q->ow, y + r * ldy, (size_t)cols * sizeof(T));
   if (c->check) { /* the block while it is in cache; v - v is 0 for finite v only */
     int bad = 0;
-    for (int64_t r = 0; r < rows; r++) {
+    const int64_t len = c->swap ? rows : cols;
+    for (int64_t r = 0; r < lines; r++) {
       const T *yr = y + r * ldy;
-      for (int64_t j = 0; j < cols; j++) bad |= !(yr[j] - yr[j] == 0);
+      for (int64_t j = 0; j < len; j++) bad |= !(yr[j] - yr[j] == 0);
     }
     if (bad) atomic_store_explicit((atomic_int *)&c->nonfinite, 1, memory_order_relaxed);
   }
@@ -377,7 +464,7 @@ static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task,
 static void LOCAL(correlatend_thread)(void *arg, int tid, int team) {
   (void)team;
   fc_correlatend_ctx *c = arg;
-  LOCAL(correlatend_scratch) s = {NULL, NULL, NULL};
+  LOCAL(correlatend_scratch) s = {NULL, NULL, NULL, NULL};
   int step = 0;
   int64_t task, end;
   while ((task = fc_claims_next(&c->next, tid, &step, &end)) >= 0) {
@@ -388,6 +475,7 @@ static void LOCAL(correlatend_thread)(void *arg, int tid, int team) {
   free(s.scratch);
   free(s.rowbuf);
   free(s.block);
+  free(s.columns);
 }
 
 /* CORRELATEND over x of type xt into y of type yt (FC_ELEM_NATIVE: T); with
@@ -411,27 +499,41 @@ static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const void *x,
   const int64_t macs = fc_min64(fc_sat_mul(total, taps), INT64_MAX / 4);
   const int64_t bytes = fc_sat_mul(2 * (int64_t)sizeof(T), total);
   const int64_t work = fc_max64(FC_NS_FLOPS(2 * macs), FC_NS_BYTES(bytes));
-  c.tl = fc_correlate_tiles(&q, sizeof(T), total / c.plane_elems, fc_threads_for(work, INT64_MAX));
+  c.swap = fc_correlate_swap(h, w, q.kw);
+  c.tl = fc_correlate_tiles(&q, sizeof(T), total / c.plane_elems, fc_threads_for(work, INT64_MAX),
+                            c.swap ? FC_CORRELATE_SWAP_ROWS : 1);
   if (c.tl.scratch_elems < 0) return FC_EOVERFLOW;
   c.plane_tasks = c.tl.row_tasks * c.tl.col_tasks;
   if (!fc_mul(total / c.plane_elems, c.plane_tasks, &c.ntasks)) return FC_EOVERFLOW;
   c.fn = fc_table()->TABLE_NDCORRELATE;
+  c.kt = NULL;
   c.check = finite != NULL;
   atomic_init(&c.failed, 0);
   atomic_init(&c.nonfinite, 0);
   const int nt = fc_threads_for(work, c.ntasks);
   fc_plan pl;
   fc_plan_init(&pl, fc_table());
-  pl.algorithm = "direct-planes", pl.kernel_fn = FC_UKERNEL_FN(c.fn);
+  pl.algorithm = c.swap ? "direct-planes-swapped" : "direct-planes", pl.kernel_fn = FC_UKERNEL_FN(c.fn);
   pl.row_block = c.tl.rb, pl.depth_block = c.tl.cb, pl.tasks = c.ntasks, pl.threads = nt;
   int64_t per_thread = c.tl.scratch_elems; /* the window; a block and a row buffer as large */
   if (yt != FC_ELEM_NATIVE || q.ow < FC_CORRELATE_FOLD_COLS)
     per_thread = fc_sat_add(per_thread, c.tl.scratch_elems);
   if (!ND_ACCUMULATES && c.kslices > 1) per_thread = fc_sat_add(per_thread, c.tl.scratch_elems);
+  if (c.swap) per_thread = fc_sat_add(per_thread, (w + 1) * (c.tl.rb + q.kh - 1));
   pl.scratch_bytes = fc_sat_mul(nt, fc_sat_mul(per_thread, (int64_t)sizeof(T)));
+  if (c.swap && !ND_ACCUMULATES) pl.scratch_bytes = fc_sat_add(pl.scratch_bytes, taps * (int64_t)sizeof(T));
   if (fc_record_plan(&pl)) return FC_OK;
+  T *kt = NULL;
+  if (c.swap && !ND_ACCUMULATES) { /* each kernel slice's plane transposed */
+    if ((kt = fc_alloc((size_t)taps * sizeof(T))) == NULL) return FC_ENOMEM;
+    for (int64_t sl = 0, n = q.kh * q.kw; sl < c.kslices; sl++)
+      for (int64_t i = 0; i < q.kh; i++)
+        for (int64_t t = 0; t < q.kw; t++) kt[sl * n + t * q.kh + i] = k[sl * n + i * q.kw + t];
+    c.kt = kt;
+  }
   fc_claims_init(&c.next, c.ntasks, 1, nt);
   const int r = fc_parallel(nt, LOCAL(correlatend_thread), &c);
+  free(kt);
   if (finite) *finite = !atomic_load(&c.nonfinite);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }

@@ -146,6 +146,7 @@ _BLOCKING_NAMES = {
     "rows-channels-last": (None, "rows per task", None),
     "direct-row-bands": ("columns per task", "rows per task", None),
     "direct-planes": ("columns per task", "rows per task", None),
+    "direct-planes-swapped": ("columns per task", "rows per task", None),
 }
 
 
