@@ -336,8 +336,24 @@ static int LOCAL(correlate_block_swapped)(const fc_correlatend_ctx *c, const voi
      * there through the boundary rule */
     const size_t item = c->xt == FC_ELEM_NATIVE ? sizeof(T) : fc_elem_size((fc_elem)c->xt);
     const int64_t g0 = r0 - q->pad_top, h0 = c0 - q->pad_left;
+    /* the rows inside x, [lo, hi): one run of values (correlatend's planes are
+     * dense), read as T in one pass (into band, free until the columns are
+     * laid out) */
+    const int64_t lo = fc_min64(fc_max64(-g0, 0), wr), hi = fc_max64(fc_min64(q->h - g0, wr), lo);
+    if (hi > lo) {
+      const char *src = (const char *)x + (size_t)((g0 + lo) * w) * item;
+      const T *v = (const T *)src;
+      if (c->xt != FC_ELEM_NATIVE) {
+        LOCAL(band_values)(c->xt, src, (hi - lo) * w, band);
+        v = band;
+      }
+      for (int64_t j = 0; j < w; j++)
+        for (int64_t rr = lo; rr < hi; rr++) col[j * wr + rr] = v[(rr - lo) * w + j];
+    }
     T row[FC_CORRELATE_NARROW];
     for (int64_t rr = 0; rr < wr; rr++) {
+      if (rr == lo) rr = hi; /* skip the rows inside */
+      if (rr >= wr) break;
       const int64_t sr = fc_boundary_map(g0 + rr, q->h, q->boundary);
       if (sr < 0) {
         for (int64_t j = 0; j < w; j++) col[j * wr + rr] = c->fill;
@@ -425,25 +441,25 @@ static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task,
       t[a] = 0;
     }
   }
-  if (c->swap) { /* the block transposed back, a row of y at a time */
-    T row[FC_CORRELATE_NARROW];
-    for (int64_t r = 0; r < rows; r++) {
-      T *d = c->yt == FC_ELEM_NATIVE ? (T *)c->y + first + r * q->ow : row;
-      for (int64_t j = 0; j < cols; j++) d[j] = y[j * ldy + r];
-#if TYPED_IO
-      if (c->yt != FC_ELEM_NATIVE)
-        fc_store_doubles((fc_elem)c->yt, row, cols,
-                         (char *)c->y + (size_t)(first + r * q->ow) * fc_elem_size((fc_elem)c->yt),
-                         c->safe);
-#endif
-    }
+  if (c->swap) { /* the block transposed back: into y, or for typed y into the
+                   * window's scratch (free now), stored below */
+    T *d = c->yt == FC_ELEM_NATIVE ? (T *)c->y + first : s->scratch;
+    const int64_t ldd = c->yt == FC_ELEM_NATIVE ? q->ow : cols;
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t j = 0; j < cols; j++) d[r * ldd + j] = y[j * ldy + r];
   }
 #if TYPED_IO
-  if (c->yt != FC_ELEM_NATIVE && !c->swap) {
+  if (c->yt != FC_ELEM_NATIVE) { /* the block's rows, dense (ld cols) or ldy apart */
     const size_t yitem = fc_elem_size((fc_elem)c->yt);
-    for (int64_t r = 0; r < rows; r++)
-      fc_store_doubles((fc_elem)c->yt, y + r * ldy, cols,
-                       (char *)c->y + (size_t)(first + r * q->ow) * yitem, c->safe);
+    const T *b = c->swap ? s->scratch : y;
+    const int64_t ldb = c->swap ? cols : ldy;
+    if (ldb == cols && cols == q->ow) /* whole rows: one run */
+      fc_store_doubles((fc_elem)c->yt, b, rows * cols, (char *)c->y + (size_t)first * yitem,
+                       c->safe);
+    else
+      for (int64_t r = 0; r < rows; r++)
+        fc_store_doubles((fc_elem)c->yt, b + r * ldb, cols,
+                         (char *)c->y + (size_t)(first + r * q->ow) * yitem, c->safe);
   }
 #endif
   if (c->yt == FC_ELEM_NATIVE && fold)
@@ -522,7 +538,21 @@ static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const void *x,
   if (c.swap) per_thread = fc_sat_add(per_thread, (w + 1) * (c.tl.rb + q.kh - 1));
   pl.scratch_bytes = fc_sat_mul(nt, fc_sat_mul(per_thread, (int64_t)sizeof(T)));
   if (c.swap && !ND_ACCUMULATES) pl.scratch_bytes = fc_sat_add(pl.scratch_bytes, taps * (int64_t)sizeof(T));
+  /* values of another type that three kernel slices or more read: converted
+   * once, not by each slice again (where the copy is not too large) */
+  const int convert = xt != FC_ELEM_NATIVE && c.kslices >= 3 &&
+                      total <= FC_CORRELATE_CONVERT_BYTES / (int64_t)sizeof(T);
+  if (convert) pl.scratch_bytes = fc_sat_add(pl.scratch_bytes, total * (int64_t)sizeof(T));
   if (fc_record_plan(&pl)) return FC_OK;
+  T *xd = NULL;
+#if TYPED_IO
+  if (convert && (xd = fc_alloc((size_t)total * sizeof(T))) != NULL) {
+    fc_load_doubles((fc_elem)xt, x, total, xd);
+    c.x = xd, c.xt = FC_ELEM_NATIVE;
+  }
+#else
+  (void)convert;
+#endif
   T *kt = NULL;
   if (c.swap && !ND_ACCUMULATES) { /* each kernel slice's plane transposed */
     if ((kt = fc_alloc((size_t)taps * sizeof(T))) == NULL) return FC_ENOMEM;
@@ -534,6 +564,7 @@ static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const void *x,
   fc_claims_init(&c.next, c.ntasks, 1, nt);
   const int r = fc_parallel(nt, LOCAL(correlatend_thread), &c);
   free(kt);
+  free(xd);
   if (finite) *finite = !atomic_load(&c.nonfinite);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }
