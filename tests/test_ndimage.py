@@ -876,6 +876,12 @@ class _FrontDoorSpy:
 
 INT_DTYPES = ("uint8", "int8", "int16", "uint16", "int32", "uint32", "int64", "uint64")
 
+
+def _taps(ndim: int, one) -> np.ndarray:
+    """Weights of `ndim` axes, one tap along the axes a where one(a), else three."""
+    shape = tuple(1 if one(a) else 3 for a in range(ndim))
+    return np.arange(1.0, 1 + math.prod(shape)).reshape(shape) - 3
+
 # Common calls: what fastconv._ndfront takes (ndarray float64/float32 or an
 # integer dtype; list or array weights; a mode name, Python numbers)
 FRONT_CALLS = [
@@ -885,6 +891,10 @@ FRONT_CALLS = [
     ("correlate", "convolve", lambda x: (x, np.ones((2, 3)) / 6), {"mode": "constant", "cval": 2.5}),
     ("correlate", "convolve", lambda x: (x, np.linspace(-1, 1, 15).reshape(5, 3)),
      {"mode": "mirror", "origin": 1}),
+    # axes filtered by one tap: dropped (one value) or merged with their neighbours
+    ("correlate", "correlate", lambda x: (x, _taps(x.ndim, lambda a: a == x.ndim - 1)), {}),
+    ("correlate", "convolve", lambda x: (x, _taps(x.ndim, lambda a: a % 2 == 0)), {"mode": "wrap"}),
+    ("correlate", "correlate", lambda x: (x, _taps(x.ndim, lambda a: a > 0)), {"mode": "constant"}),
     ("correlate1d", "correlate1d", lambda x: (x, [1.0, 2.0, 1.0]), {"axis": 0, "mode": "nearest"}),
     ("correlate1d", "convolve1d", lambda x: (x, np.array([0.5, -1.0, 3.0, 2.0])),
      {"mode": "grid-wrap", "origin": -2}),
@@ -912,8 +922,6 @@ def test_common_calls_take_the_front_door_with_scipys_results(monkeypatch, rng, 
         args = make(x)
         if name in ("correlate", "convolve") and np.ndim(args[1]) != x.ndim:
             continue
-        if name in ("correlate", "convolve") and 1 in np.shape(args[1]) and x.ndim > 1:
-            continue
         what = f"{dtype}{shape} {kwargs}"
         check(name, *args, what=what, **kwargs)
         spy = _FrontDoorSpy()
@@ -924,6 +932,31 @@ def test_common_calls_take_the_front_door_with_scipys_results(monkeypatch, rng, 
         monkeypatch.undo()
         assert front in spy.taken, f"{name} {what}: the front door declined a common call"
         assert_same(got, general, what=f"{name} {what}: front door vs the general path")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "uint8"])
+def test_channels_filtered_by_one_tap_go_in_front_only_in_large_arrays(monkeypatch, rng, dtype):
+    """Trailing axes filtered by one tap holding 2-15 values (colour channels)
+    go in front of the others (a copy each way, so that the 2-D kernels run
+    image rows) in arrays of _ndfront.channels_first_from values or more: the
+    general path's; the front door runs smaller arrays as they are and drops
+    axes of one value at any size. SciPy's results either way."""
+    edge = _FRONT.channels_first_from
+    for shape, kshape in [((8, 8, 3), (3, 3, 1)), ((40, 40, 3), (3, 3, 1)),
+                                 ((16, 16, 2, 2), (3, 1, 1, 1)), ((90, 90, 1), (3, 3, 1)),
+                                 ((3, 90, 90, 1), (2, 3, 3, 1))]:
+        x = random_array(rng, shape, dtype, **INTEGERS)
+        w = rng.standard_normal(kshape)
+        j = len(shape)
+        while j > 1 and kshape[j - 1] == 1:
+            j -= 1
+        declines = 1 < math.prod(shape[j:]) < 16 and x.size >= edge
+        check("correlate", x, w, mode="nearest", what=f"{dtype}{shape} by {kshape}")
+        spy = _FrontDoorSpy()
+        monkeypatch.setattr(fndi, "_ndfront", spy)
+        fndi.correlate(x, w, mode="nearest")
+        monkeypatch.undo()
+        assert ("correlate" in spy.taken) != declines, (shape, kshape, spy.taken)
 
 
 @pytest.mark.parametrize("dtype", INT_DTYPES)

@@ -5,6 +5,7 @@ from typing import Any
 import numpy as np
 
 MODES: dict[str, int]  # fc_boundary codes by SciPy's mode names
+channels_first_from: int  # correlate: arrays this large move one-tap channels in front
 
 def correlate(input: Any, weights: Any, output: Any, mode: Any, cval: Any, origin: Any, axes: Any,
               convolution: bool) -> np.ndarray | None: ...

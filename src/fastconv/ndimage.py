@@ -59,6 +59,7 @@ __all__ = [
 # fc_boundary codes (csrc/include/fastconv/fastconv.h) by SciPy's mode names:
 # the front doors' table, one for both paths.
 _MODES = _ndfront.MODES
+_CHANNELS_FIRST_FROM = _ndfront.channels_first_from
 FILL, WRAP, SYMM, MIRROR, NEAREST = (_MODES[m] for m in ("constant", "wrap", "reflect", "mirror",
                                                          "nearest"))
 
@@ -907,10 +908,14 @@ def _expand_footprint(ndim_image: int, axes, footprint: np.ndarray) -> np.ndarra
 
 
 def _merged(shape, kshape, pads):
-    """Adjacent axes both filtered by one tap merge into one axis (a reshape of
-    C-ordered data), so that (N, H, W) by (3, 1, 1) runs as (N, H*W) by (3, 1)."""
+    """Axes of one element filtered by one tap dropped, and adjacent axes both
+    filtered by one tap merged into one axis (reshapes of C-ordered data), so
+    that (N, H, W) by (3, 1, 1) runs as (N, H*W) by (3, 1) and (H, W, 1) by
+    (3, 3, 1) as (H, W) by (3, 3); as the front door runs them."""
     s, k, p = [], [], []
-    for n, kn, pn in zip(shape, kshape, pads):
+    for a, (n, kn, pn) in enumerate(zip(shape, kshape, pads)):
+        if n == 1 and kn == 1 and (s or a < len(shape) - 1):
+            continue
         if s and kn == 1 and k[-1] == 1:
             s[-1] *= n
         else:
@@ -955,13 +960,15 @@ def _nd_correlate(input: np.ndarray, weights: np.ndarray, output: np.ndarray, co
 
 def _channels_first(shape: tuple[int, ...], wshape: tuple[int, ...]) -> tuple[int, ...] | None:
     """The axis order that puts trailing axes filtered by one tap in front when
-    they hold few elements (an image's colour channels), else None: the 2-D
-    kernels then run rows of the image, not rows of three channels. The taps
-    and their order stay the same, so do the bits."""
+    they hold 2-15 elements (an image's colour channels) in an array large
+    enough to repay the copies (the front door's threshold), else None: the
+    2-D kernels then run rows of the image, not rows of three channels. The
+    taps and their order stay the same, so do the float64 bits."""
     j = len(shape)
     while j > 1 and wshape[j - 1] == 1:
         j -= 1
-    if j == len(shape) or math.prod(shape[j:]) >= 16:
+    if (j == len(shape) or not 1 < math.prod(shape[j:]) < 16
+            or math.prod(shape) < _CHANNELS_FIRST_FROM):
         return None
     return tuple(range(j, len(shape))) + tuple(range(j))
 
