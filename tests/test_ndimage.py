@@ -502,6 +502,41 @@ def test_correlate_down_narrow_planes(dtype, rng, restore_threads):
         w[0, 1] = 2
         check("correlate", x, w, mode="wrap", what="float32 overflow, swapped")
 
+@pytest.mark.parametrize("dtype", ["float64", "float32", "uint8", "int16"])
+def test_correlate_over_many_small_planes(dtype, rng, restore_threads):
+    """Planes of up to 256 values, many of them: a task's planes have their
+    windows stacked and summed in one kernel call per kernel slice (the
+    outputs between planes computed and dropped); plane counts that do and do
+    not fill the last stack, leading planes outside the array ('constant'),
+    every mode and origin, typed outputs, 1 and 2 threads; against SciPy
+    (float32 within a direct sum's error, the rest bit for bit). A float32
+    plane that overflows, last in its stack, is redone in double."""
+    for shape, kshape in [((41, 4, 4), (3, 3, 3)), ((30, 7, 3), (2, 1, 4)), ((3, 50, 5, 2), (3, 2, 3, 2)),
+                          ((300, 2, 1), (5, 2, 1)), ((9, 16, 16), (2, 5, 5)), ((200, 3, 8), (1, 3, 2))]:
+        x = random_array(rng, shape, dtype, **INTEGERS)
+        w = rng.standard_normal(kshape)
+        for threads, mode in itertools.product((1, 2), MODES):
+            fastconv.set_num_threads(threads)
+            origin = [int(rng.integers(-(k // 2), k - k // 2)) for k in kshape]
+            output = (None, np.float32, np.int16)[int(rng.integers(3))] if dtype != "float32" else None
+            check("correlate", x, w, mode=mode, cval=-2.5, origin=origin, output=output,
+                  what=f"{dtype}{shape} by {kshape} {mode} origin={origin} output={output} "
+                       f"{threads} threads")
+    assert fastconv.explain(fndi.correlate, np.zeros((41, 4, 4), dtype),
+                            np.ones((3, 3, 3))).algorithm == "direct-planes-stacked"
+    if dtype == "float32":
+        fastconv.set_num_threads(1)
+        x = rng.standard_normal((64, 4, 4)).astype(np.float32)
+        x[15, 1] = 3e38  # the last plane of the first stack, where float32's partial sums
+        x[15, 2] = -3e38  # overflow the other way from SciPy's double sums
+        w = np.ones((1, 3, 3))
+        w[0, 1] = 2
+        assert fastconv.explain(fndi.correlate, x, w, mode="wrap").algorithm == "direct-planes-stacked"
+        # SciPy's bits exactly: check's float32 tolerance is unbounded where sums overflow
+        assert_same(fndi.correlate(x, w, mode="wrap"), sndi.correlate(x, w, mode="wrap"),
+                    what="float32 overflow, stacked")
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_running_mean_along_lines_wherever_the_output_lies(dtype, rng):
     """uniform_filter1d along contiguous lines 4 KiB long into an output at

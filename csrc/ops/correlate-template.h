@@ -294,6 +294,8 @@ typedef struct {
   fc_correlate_tiling tl;
   CORRELATE_UKERNEL fn;
   int swap;    /* blocks run with the plane's axes swapped (fc_correlate_swap) */
+  int64_t stack; /* > 1: a task is this many whole planes, their windows stacked */
+  const int32_t *gather; /* with stack: the window's values' places in a plane, -1: fill */
   const T *kt; /* with swap and a kernel that writes y: each slice's plane transposed */
   int64_t ntasks;
   int check;             /* tasks look for values that are not finite in their blocks */
@@ -477,6 +479,94 @@ static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task,
   return 0;
 }
 
+/* A task of c->stack whole planes from the task's first (their last ones may
+ * fall short): for each kernel slice, each plane's window (wr = oh + kh - 1
+ * rows x wc = ow + kw - 1 columns) gathered into s->scratch one below the
+ * other, and the whole stack summed in one kernel call, the outputs between
+ * rows and between planes computed and dropped (correlate_block's fold over
+ * many planes: tiny planes would each pay a gather and a call per slice); the
+ * planes' rows then copied into y. */
+static int LOCAL(correlatend_stacked)(const fc_correlatend_ctx *c, int64_t task,
+                                      LOCAL(correlatend_scratch) *s) {
+  const fc_correlatend_params *p = c->p;
+  const fc_correlate2d_params *q = &c->plane;
+  const int64_t planes = fc_prod(c->lead, p->shape);
+  const int64_t p0 = task * c->stack, np = fc_min64(c->stack, planes - p0);
+  const int64_t wr = q->oh + q->kh - 1, wc = q->ow + q->kw - 1, win = wr * wc;
+  const int64_t n = (np * wr - q->kh) * wc + q->ow; /* through the last plane's last output */
+  const size_t elems = (size_t)c->tl.scratch_elems * sizeof(T);
+  if (s->scratch == NULL) s->scratch = fc_alloc(elems);
+  if (s->block == NULL) s->block = fc_alloc(elems);
+  if (!ND_ACCUMULATES && c->kslices > 1 && s->rowbuf == NULL) s->rowbuf = fc_alloc(elems);
+  if (s->scratch == NULL || s->block == NULL ||
+      (!ND_ACCUMULATES && c->kslices > 1 && s->rowbuf == NULL))
+    return 1;
+  T *band = s->scratch, *y = s->block;
+  if (ND_ACCUMULATES) memset(y, 0, (size_t)n * sizeof(T));
+  const size_t xitem = c->xt == FC_ELEM_NATIVE ? sizeof(T) : fc_elem_size((fc_elem)c->xt);
+  int64_t o0[FC_ND_MAX_DIMS], t[FC_ND_MAX_DIMS];
+  for (int64_t a = c->lead - 1, rem = p0; a >= 0; a--) {
+    o0[a] = rem % p->shape[a], rem /= p->shape[a];
+    t[a] = 0;
+  }
+  for (int64_t sl = 0; sl < c->kslices; sl++) {
+    int64_t o[FC_ND_MAX_DIMS];
+    memcpy(o, o0, sizeof o);
+    for (int64_t i = 0; i < np; i++) {
+      int64_t src = 0;
+      int inside = 1;
+      for (int a = 0; a < c->lead && inside; a++) {
+        const int64_t m = fc_boundary_map(o[a] - p->pad[a] + t[a], p->shape[a], p->boundary);
+        inside = m >= 0;
+        src = src * p->shape[a] + m;
+      }
+      T *d = band + i * win;
+      if (!inside) {
+        for (int64_t j = 0; j < win; j++) d[j] = c->fill;
+      } else { /* the window through the call's gather map */
+        const char *xs = (const char *)c->x + (size_t)(src * c->plane_elems) * xitem;
+        const T *v = (const T *)xs;
+        T plane[FC_CORRELATE_STACK_PLANE + 1];
+        if (c->xt != FC_ELEM_NATIVE) {
+          LOCAL(band_values)(c->xt, xs, c->plane_elems, plane);
+          v = plane;
+        }
+        for (int64_t j = 0; j < win; j++) d[j] = c->gather[j] < 0 ? c->fill : v[c->gather[j]];
+      }
+      for (int a = c->lead - 1; a >= 0; a--) { /* the next plane, C order */
+        if (++o[a] < p->shape[a]) break;
+        o[a] = 0;
+      }
+    }
+    const T *k = c->k + sl * q->kh * q->kw;
+    T *sums = !ND_ACCUMULATES && sl > 0 ? s->rowbuf : y;
+    c->fn((size_t)n, (size_t)q->kh, (size_t)q->kw, band, (size_t)wc, k, sums);
+    if (sums != y)
+      for (int64_t i = 0; i < n; i++) y[i] += sums[i];
+    for (int a = c->lead - 1; a >= 0; a--) { /* next slice, C order */
+      if (++t[a] < p->kshape[a]) break;
+      t[a] = 0;
+    }
+  }
+  int bad = 0;
+  for (int64_t i = 0; i < np; i++)
+    for (int64_t r = 0; r < q->oh; r++) {
+      const T *yr = y + i * win + r * wc;
+      const int64_t at = (p0 + i) * c->plane_elems + r * q->ow;
+#if TYPED_IO
+      if (c->yt != FC_ELEM_NATIVE) {
+        const size_t yitem = fc_elem_size((fc_elem)c->yt);
+        fc_store_doubles((fc_elem)c->yt, yr, q->ow, (char *)c->y + (size_t)at * yitem, c->safe);
+      } else
+#endif
+        memcpy((T *)c->y + at, yr, (size_t)q->ow * sizeof(T));
+      if (c->check)
+        for (int64_t j = 0; j < q->ow; j++) bad |= !(yr[j] - yr[j] == 0);
+    }
+  if (bad) atomic_store_explicit((atomic_int *)&c->nonfinite, 1, memory_order_relaxed);
+  return 0;
+}
+
 static void LOCAL(correlatend_thread)(void *arg, int tid, int team) {
   (void)team;
   fc_correlatend_ctx *c = arg;
@@ -485,7 +575,7 @@ static void LOCAL(correlatend_thread)(void *arg, int tid, int team) {
   int64_t task, end;
   while ((task = fc_claims_next(&c->next, tid, &step, &end)) >= 0) {
     if (atomic_load_explicit(&c->failed, memory_order_relaxed)) break;
-    if (LOCAL(correlatend_task)(c, task, &s))
+    if (c->stack > 1 ? LOCAL(correlatend_stacked)(c, task, &s) : LOCAL(correlatend_task)(c, task, &s))
       atomic_store_explicit(&c->failed, 1, memory_order_relaxed);
   }
   free(s.scratch);
@@ -520,7 +610,24 @@ static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const void *x,
                             c.swap ? FC_CORRELATE_SWAP_ROWS : 1);
   if (c.tl.scratch_elems < 0) return FC_EOVERFLOW;
   c.plane_tasks = c.tl.row_tasks * c.tl.col_tasks;
-  if (!fc_mul(total / c.plane_elems, c.plane_tasks, &c.ntasks)) return FC_EOVERFLOW;
+  const int64_t planes = total / c.plane_elems;
+  if (!fc_mul(planes, c.plane_tasks, &c.ntasks)) return FC_EOVERFLOW;
+  /* tiny planes, one task each: stacked, as many to a task as keep the stack's
+   * windows within FC_CORRELATE_STACK_BYTES, few enough for four tasks a thread */
+  c.stack = 1;
+  const int64_t win = (h + q.kh - 1) * (w + q.kw - 1);
+  if (!c.swap && c.plane_tasks == 1 && planes > 1 && c.plane_elems <= FC_CORRELATE_STACK_PLANE &&
+      w < FC_CORRELATE_FOLD_COLS && (!ND_ACCUMULATES || q.kw <= 2 * w + 16) &&
+      win <= FC_CORRELATE_STACK_BYTES / (int64_t)sizeof(T) / 2) {
+    const int64_t threads = fc_threads_for(work, INT64_MAX);
+    c.stack = fc_min64(FC_CORRELATE_STACK_BYTES / (int64_t)sizeof(T) / win,
+                       fc_max64(planes / (4 * threads), 1));
+    if (c.stack > 1) {
+      c.ntasks = fc_ceil_div(planes, c.stack);
+      c.tl.scratch_elems = c.stack * win;
+    }
+  }
+  c.gather = NULL;
   c.fn = fc_table()->TABLE_NDCORRELATE;
   c.kt = NULL;
   c.check = finite != NULL;
@@ -529,7 +636,10 @@ static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const void *x,
   const int nt = fc_threads_for(work, c.ntasks);
   fc_plan pl;
   fc_plan_init(&pl, fc_table());
-  pl.algorithm = c.swap ? "direct-planes-swapped" : "direct-planes", pl.kernel_fn = FC_UKERNEL_FN(c.fn);
+  pl.algorithm = c.swap    ? "direct-planes-swapped"
+                 : c.stack > 1 ? "direct-planes-stacked"
+                               : "direct-planes";
+  pl.kernel_fn = FC_UKERNEL_FN(c.fn);
   pl.row_block = c.tl.rb, pl.depth_block = c.tl.cb, pl.tasks = c.ntasks, pl.threads = nt;
   int64_t per_thread = c.tl.scratch_elems; /* the window; a block and a row buffer as large */
   if (yt != FC_ELEM_NATIVE || q.ow < FC_CORRELATE_FOLD_COLS)
@@ -544,6 +654,18 @@ static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const void *x,
                       total <= FC_CORRELATE_CONVERT_BYTES / (int64_t)sizeof(T);
   if (convert) pl.scratch_bytes = fc_sat_add(pl.scratch_bytes, total * (int64_t)sizeof(T));
   if (fc_record_plan(&pl)) return FC_OK;
+  int32_t *gather = NULL;
+  if (c.stack > 1) { /* every plane's window, through the mode, as places in its plane */
+    if ((gather = fc_alloc((size_t)win * sizeof(int32_t))) == NULL) return FC_ENOMEM;
+    for (int64_t r = 0; r < h + q.kh - 1; r++) {
+      const int64_t sr = fc_boundary_map(r - q.pad_top, h, q.boundary);
+      for (int64_t j = 0; j < w + q.kw - 1; j++) {
+        const int64_t sc = fc_boundary_map(j - q.pad_left, w, q.boundary);
+        gather[r * (w + q.kw - 1) + j] = sr < 0 || sc < 0 ? -1 : (int32_t)(sr * w + sc);
+      }
+    }
+    c.gather = gather;
+  }
   T *xd = NULL;
 #if TYPED_IO
   if (convert && (xd = fc_alloc((size_t)total * sizeof(T))) != NULL) {
@@ -565,6 +687,7 @@ static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const void *x,
   const int r = fc_parallel(nt, LOCAL(correlatend_thread), &c);
   free(kt);
   free(xd);
+  free(gather);
   if (finite) *finite = !atomic_load(&c.nonfinite);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }

@@ -14,6 +14,8 @@
 #define FC_CORRELATE_NARROW 16                /* plane rows up to this, */
 #define FC_CORRELATE_NARROW_BAND 128          /* ... window rows up to this: gathered */
 #define FC_CORRELATE_SWAP_ROWS 32             /* N-d blocks of narrow planes this tall: axes swapped */
+#define FC_CORRELATE_STACK_PLANE 256         /* N-d planes of this many values or fewer, */
+#define FC_CORRELATE_STACK_BYTES (64 * 1024)  /* ... their windows stacked up to this a task */
 #define FC_CORRELATE_CONVERT_BYTES ((int64_t)256 << 20) /* N-d typed input converted once, up to */
 /* correlate_block's element type for "values of the instance's own T" */
 enum { FC_ELEM_NATIVE = -1 };

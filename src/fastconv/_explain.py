@@ -147,6 +147,7 @@ _BLOCKING_NAMES = {
     "direct-row-bands": ("columns per task", "rows per task", None),
     "direct-planes": ("columns per task", "rows per task", None),
     "direct-planes-swapped": ("columns per task", "rows per task", None),
+    "direct-planes-stacked": ("columns per task", "rows per task", None),
 }
 
 
