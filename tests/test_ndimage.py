@@ -970,28 +970,32 @@ def test_common_calls_take_the_front_door_with_scipys_results(monkeypatch, rng, 
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "uint8"])
-def test_channels_filtered_by_one_tap_go_in_front_only_in_large_arrays(monkeypatch, rng, dtype):
+def test_channels_filtered_by_one_tap_go_in_front_in_large_enough_arrays(monkeypatch, rng, dtype):
     """Trailing axes filtered by one tap holding 2-15 values (colour channels)
-    go in front of the others (a copy each way, so that the 2-D kernels run
-    image rows) in arrays of _ndfront.channels_first_from values or more: the
-    general path's; the front door runs smaller arrays as they are and drops
-    axes of one value at any size. SciPy's results either way."""
+    go in front of the others (the input transposed into scratch, so that the
+    2-D kernels run image rows, the result transposed back) in arrays of
+    _ndfront.channels_first_from values or more; axes of one value are
+    dropped at any size. The front door takes every such call, with SciPy's
+    results and the general path's bits on either side of the threshold."""
     edge = _FRONT.channels_first_from
-    for shape, kshape in [((8, 8, 3), (3, 3, 1)), ((40, 40, 3), (3, 3, 1)),
-                                 ((16, 16, 2, 2), (3, 1, 1, 1)), ((90, 90, 1), (3, 3, 1)),
-                                 ((3, 90, 90, 1), (2, 3, 3, 1))]:
+    side = math.isqrt(edge // 3)
+    for shape, kshape in [((8, 8, 3), (3, 3, 1)), ((side, side, 3), (3, 3, 1)),
+                          ((side + 1, side + 1, 3), (3, 3, 1)), ((40, 40, 3), (5, 5, 1)),
+                          ((16, 16, 2, 2), (3, 1, 1, 1)), ((30, 30, 2, 2), (2, 3, 1, 1)),
+                          ((90, 90, 1), (3, 3, 1)), ((3, 90, 90, 1), (2, 3, 3, 1))]:
         x = random_array(rng, shape, dtype, **INTEGERS)
         w = rng.standard_normal(kshape)
-        j = len(shape)
-        while j > 1 and kshape[j - 1] == 1:
-            j -= 1
-        declines = 1 < math.prod(shape[j:]) < 16 and x.size >= edge
-        check("correlate", x, w, mode="nearest", what=f"{dtype}{shape} by {kshape}")
-        spy = _FrontDoorSpy()
-        monkeypatch.setattr(fndi, "_ndfront", spy)
-        fndi.correlate(x, w, mode="nearest")
-        monkeypatch.undo()
-        assert ("correlate" in spy.taken) != declines, (shape, kshape, spy.taken)
+        for mode in ("nearest", "constant"):
+            what = f"{dtype}{shape} by {kshape} {mode}"
+            check("correlate", x, w, mode=mode, cval=1.5, what=what)
+            spy = _FrontDoorSpy()
+            monkeypatch.setattr(fndi, "_ndfront", spy)
+            got = fndi.correlate(x, w, mode=mode, cval=1.5)
+            monkeypatch.setattr(fndi, "_ndfront", _NoFrontDoor())
+            general = fndi.correlate(x, w, mode=mode, cval=1.5)
+            monkeypatch.undo()
+            assert "correlate" in spy.taken, what
+            assert_same(got, general, what=f"{what}: front door vs the general path")
 
 
 @pytest.mark.parametrize("dtype", INT_DTYPES)
