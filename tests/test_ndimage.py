@@ -1050,6 +1050,29 @@ def test_bool_inputs_take_the_front_door_byte_by_byte(monkeypatch, rng):
                 assert_same(got, want, what=what)
 
 
+@pytest.mark.parametrize("shape", [(40, 3, 37), (6, 4, 5, 35), (33, 1, 2, 70), (2, 70, 3)])
+def test_fortran_arrays_of_any_rank_are_copied_into_the_front_door(monkeypatch, rng, shape):
+    """An array in Fortran order (a transposed C array) of 3 or 4 axes is copied
+    into C order by blocked transposes of its first and last axes, one for
+    each index of the middle ones, then filtered at the front door: SciPy's
+    results, the input left alone."""
+    for dtype in ("float64", "float32", "uint8", "int16"):
+        x = np.asfortranarray(random_array(rng, shape, dtype, **INTEGERS))
+        before = x.copy(order="K")
+        w = rng.standard_normal((3,) * len(shape))
+        for front, name, args in [("correlate", "correlate", (w,)),
+                                  ("uniform_filter1d", "uniform_filter1d", (5,)),
+                                  ("separable", "gaussian_filter", (1.0,))]:
+            spy = _FrontDoorSpy()
+            monkeypatch.setattr(fndi, "_ndfront", spy)
+            getattr(fndi, name)(x, *args, axis=1) if name.endswith("1d") else getattr(fndi, name)(x, *args)
+            monkeypatch.undo()
+            assert front in spy.taken, f"{name} {dtype}{shape}"
+            kwargs = {"axis": 1} if name.endswith("1d") else {}
+            check(name, x, *args, what=f"{dtype}{shape} Fortran order", **kwargs)
+        assert x.flags.f_contiguous and np.array_equal(x, before)
+
+
 @pytest.mark.parametrize("layout", ["channel", "step", "fortran", "big-endian"])
 def test_other_layouts_are_copied_into_the_front_door(monkeypatch, rng, layout):
     """A channel of an RGB image, a strided or transposed view, a big-endian

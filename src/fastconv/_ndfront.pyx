@@ -131,10 +131,16 @@ ctypedef fused word:  # elements moved as their bytes, by size
 
 cdef void _transpose(const word *x, word *y, int64_t rows, int64_t cols) noexcept nogil:
     """y (rows x cols, C order) from x, the same matrix in Fortran order
-    (element (i, j) at x[i + j * rows]), a TILE x TILE tile at a time through a
-    local copy: the tile's column pieces are read once each and its row
-    pieces written once each, so strides of a power of two (the cache's
-    sets) cost no re-reads."""
+    (element (i, j) at x[i + j * rows]): _transpose_strided."""
+    _transpose_strided(x, y, rows, cols, rows, cols)
+
+
+cdef void _transpose_strided(const word *x, word *y, int64_t rows, int64_t cols, int64_t xs,
+                             int64_t ys) noexcept nogil:
+    """y[i * ys + j] = x[i + j * xs] for i < rows, j < cols, a TILE x TILE tile
+    at a time through a local copy: the tile's column pieces are read once
+    each and its row pieces written once each, so strides of a power of two
+    (the cache's sets) cost no re-reads."""
     cdef word tile[TILE * TILE]
     cdef int64_t i0, j0, i, j, ni, nj
     for j0 in range(0, cols, TILE):
@@ -143,18 +149,44 @@ cdef void _transpose(const word *x, word *y, int64_t rows, int64_t cols) noexcep
             ni = min(TILE, rows - i0)
             for j in range(nj):
                 for i in range(ni):
-                    tile[j * TILE + i] = x[i0 + i + (j0 + j) * rows]
+                    tile[j * TILE + i] = x[i0 + i + (j0 + j) * xs]
             for i in range(ni):
                 for j in range(nj):
-                    y[(i0 + i) * cols + j0 + j] = tile[j * TILE + i]
+                    y[(i0 + i) * ys + j0 + j] = tile[j * TILE + i]
 
 
-cdef inline bint _fortran_2d(cnp.ndarray a) noexcept:
-    """A native 2-D array in Fortran order (a transposed C array), which NumPy
-    copies to C order element by element down its columns, several times
-    slower than a blocked transpose."""
-    return (cnp.PyArray_NDIM(a) == 2 and cnp.PyArray_IS_F_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)
-            and cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_DIM(a, 0) > 1 and cnp.PyArray_DIM(a, 1) > 1)
+cdef void _reverse_axes(const word *x, word *y, const int64_t *shape, int nd) noexcept nogil:
+    """y, C order, from x, the same array in Fortran order (nd >= 2): for each
+    index of the middle axes, the plane of the first and last axes transposed
+    (_transpose_strided: the first axis runs along x, the last along y)."""
+    cdef int64_t first = shape[0], last = shape[nd - 1], mid = 1, mc, mf
+    cdef int64_t idx[FC_ND_MAX_DIMS]
+    cdef int a
+    for a in range(1, nd - 1):
+        mid *= shape[a]
+        idx[a] = 0
+    mf = 0
+    for mc in range(mid):  # the middle index in C order; mf, its place in Fortran order
+        _transpose_strided(x + first * mf, y + mc * last, first, last, first * mid, mid * last)
+        a = nd - 2
+        while a >= 1:
+            idx[a] += 1
+            if idx[a] < shape[a]:
+                break
+            idx[a] = 0
+            a -= 1
+        mf = 0
+        for a in range(nd - 2, 0, -1):
+            mf = mf * shape[a] + idx[a]
+
+
+cdef inline bint _fortran(cnp.ndarray a) noexcept:
+    """A native array of 2 or more axes in Fortran order (a transposed C array),
+    which NumPy copies to C order element by element down its columns,
+    several times slower than a blocked transpose."""
+    return (cnp.PyArray_NDIM(a) >= 2 and cnp.PyArray_IS_F_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)
+            and cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_DIM(a, 0) > 1
+            and cnp.PyArray_DIM(a, cnp.PyArray_NDIM(a) - 1) > 1)
 
 
 cdef void _untranspose_few(const word *x, word *y, int64_t rows, int64_t cols) noexcept nogil:
@@ -211,20 +243,31 @@ cdef void _transpose_items(const void *x, void *y, int64_t rows, int64_t cols,
 
 
 cdef object _transposed(cnp.ndarray a):
-    """The C-contiguous copy, in kept scratch, of a Fortran-order 2-D array
-    (_fortran_2d) of 1, 2, 4 or 8-byte elements; None for other sizes or if
+    """The C-contiguous copy, in kept scratch, of a Fortran-order array
+    (_fortran) of 1, 2, 4 or 8-byte elements; None for other sizes or if
     there is no memory."""
-    cdef int64_t rows = cnp.PyArray_DIM(a, 0), cols = cnp.PyArray_DIM(a, 1)
-    cdef int size = cnp.PyArray_ITEMSIZE(a)
+    cdef int nd = cnp.PyArray_NDIM(a), size = cnp.PyArray_ITEMSIZE(a), i
     if size != 1 and size != 2 and size != 4 and size != 8:
         return None
     y = _scratch_like(a, cnp.PyArray_TYPE(a))
     if y is None:
         return None
+    cdef int64_t shape[FC_ND_MAX_DIMS]
+    for i in range(nd):
+        shape[i] = cnp.PyArray_DIM(a, i)
     cdef const void *x = cnp.PyArray_DATA(a)
     cdef void *out = cnp.PyArray_DATA(<cnp.ndarray>y)
     with nogil:
-        _transpose_items(x, out, rows, cols, size)
+        if nd == 2:
+            _transpose_items(x, out, shape[0], shape[1], size)
+        elif size == 1:
+            _reverse_axes(<const uint8_t *>x, <uint8_t *>out, shape, nd)
+        elif size == 2:
+            _reverse_axes(<const uint16_t *>x, <uint16_t *>out, shape, nd)
+        elif size == 4:
+            _reverse_axes(<const uint32_t *>x, <uint32_t *>out, shape, nd)
+        else:
+            _reverse_axes(<const uint64_t *>x, <uint64_t *>out, shape, nd)
     return y
 
 
@@ -242,7 +285,7 @@ cdef object _as_carray(object a):
     cdef int t = cnp.PyArray_TYPE(arr)
     if not (t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT or _is_int(t)) or not _sizes_ok(arr):
         return a
-    copy = _transposed(arr) if _fortran_2d(arr) else _copy_as(arr, t)
+    copy = _transposed(arr) if _fortran(arr) else _copy_as(arr, t)
     return a if copy is None else copy
 
 
