@@ -48,6 +48,7 @@ SIDES = {1: (40, 12), 2: (14, 6), 3: (6, 4), 4: (4, 3)}
 def kernels_always(monkeypatch):
     """Small 3-D and 4-D calls on fastconv's kernels too (they go to SciPy's loop by default)."""
     monkeypatch.setattr(_signal_nd, "SMALL_ND_PRODUCTS", 0)
+    monkeypatch.setattr(_signal_nd, "SMALL_ND_FLOAT_PRODUCTS", 0)
 
 
 @pytest.fixture
@@ -122,10 +123,11 @@ def test_matches_scipy_zoo(kernels_always, rng, op, ndim, dtype, seed):
 @pytest.mark.parametrize("ndim", [3, 4])
 @pytest.mark.parametrize("op", OPS)
 def test_small_calls_of_three_or_more_dimensions_are_scipys_own(rng, op, ndim):
-    """Under SMALL_ND_PRODUCTS products SciPy's loop is quicker than fastconv's set-up:
-    the call is SciPy's, to the bit."""
-    x, k = rng.standard_normal((2,) + (3,) * (ndim - 1)), rng.standard_normal((2,) * ndim)
-    assert _signal_nd.small(x.shape, k.shape, "full")
+    """Under SMALL_ND_PRODUCTS products (real floats: SMALL_ND_FLOAT_PRODUCTS per
+    axis beyond two) SciPy's loop is quicker than fastconv's set-up: the call
+    is SciPy's, to the bit."""
+    x, k = rng.standard_normal((2,) * (ndim - 1) + (3,)), rng.standard_normal((2,) * ndim)
+    assert _signal_nd.small(x.shape, k.shape, "full", x.dtype)
     for mode in MODES:
         got, want = getattr(fs, op)(x, k, mode, "direct"), getattr(ss, op)(x, k, mode, "direct")
         assert got.dtype == want.dtype and np.array_equal(got, want), (op, ndim, mode)

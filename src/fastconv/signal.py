@@ -405,7 +405,7 @@ def _correlate_nd(in1: np.ndarray, in2: np.ndarray, mode: str, order=None) -> np
         dtype = None
     # SciPy is looked up (and imported) only for the calls fastconv hands it
     if x.size and k.size and dtype is not None and _signal_nd.fast_dtype(dtype) and (
-            order is not None or not _signal_nd.small(x.shape, k.shape, mode)
+            order is not None or not _signal_nd.small(x.shape, k.shape, mode, dtype)
             or _originals.installed("scipy.signal.correlate") is None):
         kk = k.astype(dtype, copy=False)
         y = _signal_nd.correlate(x.astype(dtype, copy=False),
