@@ -16,6 +16,7 @@ the in-memory ones they must equal.
 from __future__ import annotations
 
 import doctest
+import itertools
 import math
 import sys
 import warnings
@@ -131,6 +132,70 @@ def test_small_calls_of_three_or_more_dimensions_are_scipys_own(rng, op, ndim):
     for mode in MODES:
         got, want = getattr(fs, op)(x, k, mode, "direct"), getattr(ss, op)(x, k, mode, "direct")
         assert got.dtype == want.dtype and np.array_equal(got, want), (op, ndim, mode)
+
+
+class _NdSpy:
+    """Stands in for fastconv._dropins in fastconv.signal, noting whether the
+    N-d front door returned a result."""
+
+    def __init__(self, real):
+        self.real, self.taken = real, 0
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def signal_nd(self, *args):
+        y = self.real.signal_nd(*args)
+        self.taken += y is not None
+        return y
+
+
+@pytest.mark.parametrize("dtype", ["f8", "f4"])
+def test_small_real_calls_of_three_or_more_dimensions_at_the_front_door(monkeypatch, rng, dtype):
+    """Real-float calls the general path would hand to SciPy's loop run on the
+    N-d kernel from a compiled front door: SciPy's swaps (the kernel the
+    larger input in 'full', in2 the larger in 'valid', convolve's own swap
+    first), zero extension, reversal; float64 with SciPy's bits, float32
+    within a direct sum's error; 'auto' where SciPy picks direct sums. Not
+    taken: non-finite values, other layouts, larger calls (their bits are the
+    chunked path's), 'auto' choosing the FFT."""
+    spy = _NdSpy(fs._dropins)
+    monkeypatch.setattr(fs, "_dropins", spy)
+    cases = [((2, 3, 4), (2, 1, 2)), ((3, 2, 2), (2, 3, 4)), ((4, 5, 6), (3, 3, 3)),
+             ((2, 2, 2, 3), (2, 2, 1, 2)), ((1, 2, 3, 2), (3, 2, 2, 1)), ((2, 1, 2, 2, 3), (1, 2, 2, 1, 2)),
+             ((3, 3, 3), (3, 3, 3)), ((5, 1, 4), (1, 1, 5)), ((2, 2, 3), (3, 4, 3))]
+    for (shape, kshape), op, mode, method in itertools.product(cases, OPS, MODES, ("direct", "auto")):
+        x, k = rng.standard_normal(shape).astype(dtype), rng.standard_normal(kshape).astype(dtype)
+        case = f"{op} {dtype}{shape} * {kshape} {mode} {method}"
+        try:
+            want = getattr(ss, op)(x, k, mode, method)
+        except ValueError:
+            with pytest.raises(ValueError):
+                getattr(fs, op)(x, k, mode, method)
+            continue
+        before = spy.taken
+        got = getattr(fs, op)(x, k, mode, method)
+        a, b = (k, x) if (mode == "full" and k.size > x.size) or _fftconv.swap_needed(
+            mode, x.shape, k.shape) else (x, k)
+        if (_signal_nd.small(a.shape, b.shape, mode, x.dtype)
+                and (method == "direct" or ss.choose_conv_method(x, k, mode) == "direct")
+                and not (op == "correlate" and method == "auto" and mode == "valid" and b is x)):
+            assert spy.taken == before + 1, case
+        else:
+            assert spy.taken == before, case
+        if dtype == "f8" and spy.taken > before:
+            assert got.dtype == want.dtype and np.array_equal(got, want), case
+        else:
+            assert_close(got, want, op=op, isa="default", context=case, **DROPIN)
+    x, k = rng.standard_normal((3, 4, 5)).astype(dtype), rng.standard_normal((2, 2, 2)).astype(dtype)
+    x[1, 2, 3] = np.inf
+    for arg in (x, np.asfortranarray(rng.standard_normal((3, 4, 5)).astype(dtype)),
+                rng.standard_normal((9, 9, 9)).astype(dtype)):
+        before = spy.taken
+        got = fs.correlate(arg, k, "full", "direct")
+        assert spy.taken == before, arg.shape
+        assert_close(got, ss.correlate(arg, k, "full", "direct"), op="correlate", isa="default",
+                     context=f"{dtype} not taken", **DROPIN)
 
 
 @pytest.mark.parametrize("dtype", ["f4", "f8", "c8", "c16", "i2", "i8"])

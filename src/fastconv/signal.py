@@ -475,6 +475,10 @@ def correlate(in1, in2, mode="full", method="auto"):
     >>> np.allclose(fsignal.correlate(x, k, "same"), signal.correlate(x, k, "same"))
     True
     """
+    y = _dropins.signal_nd(in1, in2, mode, method, False, _signal_nd.SMALL_ND_FLOAT_PRODUCTS,
+                           _signal_nd.SMALL_ND_PRODUCTS)  # small real-float N-d calls at C speed
+    if y is not None:
+        return y
     in1, in2 = np.asarray(in1), np.asarray(in2)
     if in1.ndim == in2.ndim == 0:
         _planning.stop("product", "numpy.multiply", "two 0-d inputs: their product")
@@ -539,6 +543,10 @@ def convolve(in1, in2, mode="full", method="auto"):
     ...             signal.convolve(img, np.ones((3, 3)) / 9, "same"))
     True
     """
+    y = _dropins.signal_nd(in1, in2, mode, method, True, _signal_nd.SMALL_ND_FLOAT_PRODUCTS,
+                           _signal_nd.SMALL_ND_PRODUCTS)  # small real-float N-d calls at C speed
+    if y is not None:
+        return y
     volume, kernel = np.asarray(in1), np.asarray(in2)
     if volume.ndim == kernel.ndim == 0:
         _planning.stop("product", "numpy.multiply", "two 0-d inputs: their product")
