@@ -198,6 +198,40 @@ def test_small_real_calls_of_three_or_more_dimensions_at_the_front_door(monkeypa
                      context=f"{dtype} not taken", **DROPIN)
 
 
+@pytest.mark.parametrize("dtype", ["i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8"])
+def test_integer_calls_of_three_or_more_dimensions_at_the_front_door(monkeypatch, rng, dtype):
+    """Integer calls of 3 or more axes run from the compiled front door at any
+    size whose sums float64 holds exactly (summed in float64, wrapped into the
+    dtype): SciPy's bits, SciPy's swaps, 'auto' as SciPy chooses. Values too
+    large for exact sums are not taken (the general path: SciPy's own)."""
+    spy = _NdSpy(fs._dropins)
+    monkeypatch.setattr(fs, "_dropins", spy)
+    info = np.iinfo(dtype)
+    cases = [((2, 3, 4), (2, 1, 2)), ((3, 2, 2), (2, 3, 4)), ((12, 10, 9), (3, 3, 3)),
+             ((2, 2, 2, 3), (2, 2, 1, 2)), ((2, 2, 3), (3, 4, 3)), ((30, 2, 8), (3, 2, 1))]
+    for (shape, kshape), op, mode, method in itertools.product(cases, OPS, MODES, ("direct", "auto")):
+        lo, hi = max(info.min, -40), min(info.max, 40)
+        x = rng.integers(lo, hi, shape, dtype=dtype, endpoint=True)
+        k = rng.integers(lo, hi, kshape, dtype=dtype, endpoint=True)
+        case = f"{op} {dtype}{shape} * {kshape} {mode} {method}"
+        try:
+            want = getattr(ss, op)(x, k, mode, method)
+        except ValueError:
+            continue
+        before = spy.taken
+        got = getattr(fs, op)(x, k, mode, method)
+        assert got.dtype == want.dtype and np.array_equal(got, want), case
+        direct = method == "direct" or ss.choose_conv_method(x, k, mode) == "direct"
+        swapped_auto = op == "correlate" and method == "auto" and _fftconv.swap_needed(mode, x.shape, k.shape)
+        assert spy.taken == before + (direct and not swapped_auto), case
+    if info.bits >= 32:  # products near the dtype's range: float64 could not hold the sums
+        x, k = np.full((3, 4, 5), info.max, dtype), np.full((2, 2, 2), info.max - 1, dtype)
+        before = spy.taken
+        got = fs.convolve(x, k, "full", "direct")
+        assert spy.taken == before
+        assert np.array_equal(got, ss.convolve(x, k, "full", "direct"))
+
+
 @pytest.mark.parametrize("dtype", ["f4", "f8", "c8", "c16", "i2", "i8"])
 @pytest.mark.parametrize("shape, kshape", [
     ((1000, 3), (7, 2)),          # a short last axis: the long one makes the rows

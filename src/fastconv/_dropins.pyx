@@ -69,7 +69,7 @@ DEF HALF_DIRECT = 16384  # float16 costs NumPy a conversion per product too
 DEF MAX_DIM = 1 << 40
 DEF MAX_ELEMS = 1 << 48
 
-from fastconv import _originals
+from fastconv import _originals, _signal_nd
 from fastconv._kernels import THREAD_ERROR, Planned, last_plan
 
 cdef object _correlate_any = None
@@ -1038,6 +1038,9 @@ cdef object _two_d(str name, object in1, object in2, object mode, object boundar
 # loop 8-13 us plus about 10 ns a product; those the general path hands to SciPy's loop take
 # the N-d kernel directly here (1-2 us).
 DEF ND_PRODUCTS = 65536  # a bound on the inputs' sizes before any product is formed
+# Integer calls run here at any size up to this many input products: their sums are exact,
+# so their bits are every path's (a chunked array's blocks included).
+DEF ND_INT_PRODUCTS = 1 << 24
 
 
 cdef bint _fft_decides(const int64_t *s1, const int64_t *s2, int nd, int code, bint *near) noexcept:
@@ -1069,15 +1072,18 @@ cdef bint _all_finite(cnp.ndarray a, bint f32) noexcept:
 cdef object _nd_front(object in1, object in2, object mode, object method, bint flip,
                       int64_t per_axis, int64_t most):
     """scipy.signal.correlate (flip False) or convolve of two C-contiguous,
-    native, finite float32 or float64 ndarrays of one dtype, 3 to
-    FC_ND_MAX_DIMS axes, non-empty, with fewer products than the general
+    native ndarrays of one dtype, 3 to FC_ND_MAX_DIMS axes, non-empty, with
+    method 'direct' or 'auto' where SciPy's choice is direct sums: SciPy's
+    swaps, then the N-d kernel with zero extension (fc_*_correlatend).
+    Finite float32 and float64 calls with fewer products than the general
     path hands to SciPy's own loop (per_axis per axis beyond two, at most
-    `most`: _signal_nd.small), with method 'direct' or 'auto' where SciPy's
-    model picks direct sums: SciPy's swaps, then the N-d kernel with zero
-    extension (fc_*_correlatend: float64 sums each output's products in
+    `most`: _signal_nd.small): float64 sums each output's products in
     SciPy's order, the kernel's C order, so SciPy's bits; float32 with fused
-    multiply-adds); else None. Larger calls keep the general path's kernels,
-    whose bits fastconv.dask.signal's blocks reproduce."""
+    multiply-adds (larger calls keep the general path's kernels, whose bits
+    fastconv.dask.signal's blocks reproduce). Integers up to ND_INT_PRODUCTS
+    input products whose every partial sum float64 holds exactly (_exact):
+    summed in float64, wrapped into the dtype as SciPy's integer sums wrap.
+    Else None."""
     if type(in1) is not cnp.ndarray or type(in2) is not cnp.ndarray or type(mode) is not str:
         return None
     if type(method) is not str or (method != "direct" and method != "auto"):
@@ -1085,8 +1091,10 @@ cdef object _nd_front(object in1, object in2, object mode, object method, bint f
     cdef int code = _mode_2d(mode)
     cdef cnp.ndarray x = <cnp.ndarray>in1, k = <cnp.ndarray>in2
     cdef int t = cnp.PyArray_TYPE(x), nd = cnp.PyArray_NDIM(x), a
-    if (code < 0 or (t != cnp.NPY_FLOAT and t != cnp.NPY_DOUBLE) or cnp.PyArray_TYPE(k) != t
-            or nd < 3 or nd > FC_ND_MAX_DIMS or cnp.PyArray_NDIM(k) != nd):
+    cdef bint ints = _kind(t) == K_INT
+    if (code < 0 or (t != cnp.NPY_FLOAT and t != cnp.NPY_DOUBLE and not ints)
+            or cnp.PyArray_TYPE(k) != t or nd < 3 or nd > FC_ND_MAX_DIMS
+            or cnp.PyArray_NDIM(k) != nd):
         return None
     if not (cnp.PyArray_ISCARRAY_RO(x) and cnp.PyArray_ISNOTSWAPPED(x)
             and cnp.PyArray_ISCARRAY_RO(k) and cnp.PyArray_ISNOTSWAPPED(k)):
@@ -1096,7 +1104,7 @@ cdef object _nd_front(object in1, object in2, object mode, object method, bint f
     cdef int64_t s2[FC_ND_MAX_DIMS]
     cdef int64_t out[FC_ND_MAX_DIMS]
     cdef int64_t ext[FC_ND_MAX_DIMS]
-    if n == 0 or m == 0 or n > ND_PRODUCTS // m:
+    if n == 0 or m == 0 or n > (ND_INT_PRODUCTS if ints else ND_PRODUCTS) // m:
         return None
     cdef int64_t limit = min(most, per_axis * (nd - 2))
     cdef bint ok1 = True, ok2 = True, near = False, f32 = t == cnp.NPY_FLOAT
@@ -1108,9 +1116,13 @@ cdef object _nd_front(object in1, object in2, object mode, object method, bint f
         return None  # the general path raises SciPy's ValueError
     if code == 0 and not ok1 and not flip and method == "auto":
         return None  # SciPy's 'auto' then sums both inputs reversed, in the other order
-    if method == "auto" and (_fft_decides(s1, s2, nd, code, &near) or near):
-        return None
-    if not _all_finite(x, f32) or not _all_finite(k, f32):
+    if method == "auto":
+        if ints:  # SciPy's choice reads the values first (their largest product; either order)
+            if _signal_nd.choose(x, k, mode) != "direct":
+                return None
+        elif _fft_decides(s1, s2, nd, code, &near) or near:
+            return None
+    if not ints and (not _all_finite(x, f32) or not _all_finite(k, f32)):
         return None  # NaN and inf: the general path places them as SciPy does
     # convolve swaps for 'valid' first; correlate then swaps for 'valid' and for
     # a larger kernel in 'full', and reverses the result to undo it
@@ -1138,13 +1150,19 @@ cdef object _nd_front(object in1, object in2, object mode, object method, bint f
         ext[a] = out[a] if code == 2 else s1[a]  # the input as the kernel reads it
         p.shape[a] = ext[a]
         total *= out[a]
-    if total * m >= limit:
+    if not ints and total * m >= limit:
         return None  # the general path's kernels
+    if ints:  # as float64, where every partial sum is exact
+        x = cnp.PyArray_Cast(x, cnp.NPY_DOUBLE)
+        k = cnp.PyArray_Cast(k, cnp.NPY_DOUBLE)
+        if not _exact(<const double *>cnp.PyArray_DATA(x), n, <const double *>cnp.PyArray_DATA(k),
+                      m, 0.0, t):
+            return None
     cdef size_t item = 4 if f32 else 8
     cdef cnp.npy_intp dims[FC_ND_MAX_DIMS]
     for a in range(nd):
         dims[a] = <cnp.npy_intp>out[a]
-    y = cnp.PyArray_EMPTY(nd, dims, t, 0)
+    y = cnp.PyArray_EMPTY(nd, dims, cnp.NPY_DOUBLE if ints else t, 0)
     cdef char *yd = <char *>cnp.PyArray_DATA(<cnp.ndarray>y)
     cdef char *buf = <char *>malloc(<size_t>(m + (n if rev_x else 0)) * item)
     if buf == NULL:
@@ -1233,6 +1251,10 @@ cdef object _nd_front(object in1, object in2, object mode, object method, bint f
         _planned(plan)
     if st != 0 or not finite:
         return None
+    if ints:  # the exact sums wrapped into the dtype
+        yi = cnp.PyArray_EMPTY(nd, dims, t, 0)
+        _to_int(<const double *>yd, total, t, <char *>cnp.PyArray_DATA(<cnp.ndarray>yi))
+        return yi
     return y
 
 
