@@ -471,18 +471,11 @@ def test_correlate_with_a_narrow_last_axis(dtype, rng):
 
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32", "uint8"])
-def test_correlate_down_narrow_planes(dtype, rng, restore_threads):
-    """Planes of up to 16 columns and 32 rows or more, by kernels more than one
-    column wide, run with the plane's axes swapped (the window gathered
-    transposed, the row kernel down the long axis): kernels far wider than
-    the axis, taller than the plane, one row; planes outside the array
-    ('constant' slices of fill); every mode and origin; typed outputs; 1 and 2
-    threads; against SciPy (float32 within a direct sum's error, the rest bit
-    for bit). A float32 block that overflows is redone in double."""
-    for shape, kshape in [((2, 70, 2), (3, 3, 101)), ((40, 3), (3, 3)), ((3, 33, 1), (2, 1, 4)),
-                          ((100, 5), (1, 12)), ((2, 64, 16), (1, 5, 3)), ((5, 36, 3), (3, 40, 2)),
-                          ((1, 90, 4), (1, 2, 9))]:
+def _correlate_cases(rng, dtype, cases) -> None:
+    """correlate of `dtype` inputs by normal weights of each (shape, kshape)
+    against SciPy (`check`), at 1 and 2 threads, in every mode, with a random
+    origin and output type each time."""
+    for shape, kshape in cases:
         x = random_array(rng, shape, dtype, **INTEGERS)
         w = rng.standard_normal(kshape)
         for threads, mode in itertools.product((1, 2), MODES):
@@ -492,6 +485,20 @@ def test_correlate_down_narrow_planes(dtype, rng, restore_threads):
             check("correlate", x, w, mode=mode, cval=-2.5, origin=origin, output=output,
                   what=f"{dtype}{shape} by {kshape} {mode} origin={origin} output={output} "
                        f"{threads} threads")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "uint8"])
+def test_correlate_down_narrow_planes(dtype, rng, restore_threads):
+    """Planes of up to 16 columns and 32 rows or more, by kernels more than one
+    column wide, run with the plane's axes swapped (the window gathered
+    transposed, the row kernel down the long axis): kernels far wider than
+    the axis, taller than the plane, one row; planes outside the array
+    ('constant' slices of fill); every mode and origin; typed outputs; 1 and 2
+    threads; against SciPy (float32 within a direct sum's error, the rest bit
+    for bit). A float32 block that overflows is redone in double."""
+    _correlate_cases(rng, dtype, [((2, 70, 2), (3, 3, 101)), ((40, 3), (3, 3)), ((3, 33, 1), (2, 1, 4)),
+                                  ((100, 5), (1, 12)), ((2, 64, 16), (1, 5, 3)),
+                                  ((5, 36, 3), (3, 40, 2)), ((1, 90, 4), (1, 2, 9))])
     assert fastconv.explain(fndi.correlate, np.zeros((40, 3), dtype),
                             np.ones((3, 3))).algorithm == "direct-planes-swapped"
     if dtype == "float32":
@@ -502,6 +509,7 @@ def test_correlate_down_narrow_planes(dtype, rng, restore_threads):
         w[0, 1] = 2
         check("correlate", x, w, mode="wrap", what="float32 overflow, swapped")
 
+
 @pytest.mark.parametrize("dtype", ["float64", "float32", "uint8", "int16"])
 def test_correlate_over_many_small_planes(dtype, rng, restore_threads):
     """Planes of up to 256 values, many of them: a task's planes have their
@@ -511,17 +519,9 @@ def test_correlate_over_many_small_planes(dtype, rng, restore_threads):
     every mode and origin, typed outputs, 1 and 2 threads; against SciPy
     (float32 within a direct sum's error, the rest bit for bit). A float32
     plane that overflows, last in its stack, is redone in double."""
-    for shape, kshape in [((41, 4, 4), (3, 3, 3)), ((30, 7, 3), (2, 1, 4)), ((3, 50, 5, 2), (3, 2, 3, 2)),
-                          ((300, 2, 1), (5, 2, 1)), ((9, 16, 16), (2, 5, 5)), ((200, 3, 8), (1, 3, 2))]:
-        x = random_array(rng, shape, dtype, **INTEGERS)
-        w = rng.standard_normal(kshape)
-        for threads, mode in itertools.product((1, 2), MODES):
-            fastconv.set_num_threads(threads)
-            origin = [int(rng.integers(-(k // 2), k - k // 2)) for k in kshape]
-            output = (None, np.float32, np.int16)[int(rng.integers(3))] if dtype != "float32" else None
-            check("correlate", x, w, mode=mode, cval=-2.5, origin=origin, output=output,
-                  what=f"{dtype}{shape} by {kshape} {mode} origin={origin} output={output} "
-                       f"{threads} threads")
+    _correlate_cases(rng, dtype, [((41, 4, 4), (3, 3, 3)), ((30, 7, 3), (2, 1, 4)),
+                                  ((3, 50, 5, 2), (3, 2, 3, 2)), ((300, 2, 1), (5, 2, 1)),
+                                  ((9, 16, 16), (2, 5, 5)), ((200, 3, 8), (1, 3, 2))])
     assert fastconv.explain(fndi.correlate, np.zeros((41, 4, 4), dtype),
                             np.ones((3, 3, 3))).algorithm == "direct-planes-stacked"
     if dtype == "float32":

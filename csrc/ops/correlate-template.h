@@ -423,14 +423,8 @@ static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task,
   const size_t xitem = c->xt == FC_ELEM_NATIVE ? sizeof(T) : fc_elem_size((fc_elem)c->xt);
   for (int64_t sl = 0; sl < c->kslices; sl++) {
     /* the input plane this kernel slice reads, or NULL where FILL leaves the array */
-    int64_t src = 0;
-    int inside = 1;
-    for (int a = 0; a < c->lead && inside; a++) {
-      const int64_t m = fc_boundary_map(o[a] - p->pad[a] + t[a], p->shape[a], p->boundary);
-      inside = m >= 0;
-      src = src * p->shape[a] + m;
-    }
-    const void *x = inside ? (const char *)c->x + (size_t)(src * c->plane_elems) * xitem : NULL;
+    const int64_t src = fc_lead_source(p, c->lead, o, t);
+    const void *x = src >= 0 ? (const char *)c->x + (size_t)(src * c->plane_elems) * xitem : NULL;
     const int how = ND_ACCUMULATES ? FC_BLOCK_ACCUMULATE : sl ? FC_BLOCK_ADD : FC_BLOCK_WRITE;
     const int64_t at = sl * q->kh * q->kw;
     if (c->swap ? LOCAL(correlate_block_swapped)(c, x, c->k + at, c->kt ? c->kt + at : NULL, y,
@@ -513,13 +507,8 @@ static int LOCAL(correlatend_stacked)(const fc_correlatend_ctx *c, int64_t task,
     int64_t o[FC_ND_MAX_DIMS];
     memcpy(o, o0, sizeof o);
     for (int64_t i = 0; i < np; i++) {
-      int64_t src = 0;
-      int inside = 1;
-      for (int a = 0; a < c->lead && inside; a++) {
-        const int64_t m = fc_boundary_map(o[a] - p->pad[a] + t[a], p->shape[a], p->boundary);
-        inside = m >= 0;
-        src = src * p->shape[a] + m;
-      }
+      const int64_t src = fc_lead_source(p, c->lead, o, t);
+      const int inside = src >= 0;
       T *d = band + i * win;
       if (!inside) {
         for (int64_t j = 0; j < win; j++) d[j] = c->fill;

@@ -110,6 +110,20 @@ static inline int fc_correlate_swap(int64_t h, int64_t w, int64_t kw) {
          (w <= 4 || 4 * (kw - 1) > w);
 }
 
+/* The plane of x that output plane o (its index over the `lead` leading axes)
+ * reads through kernel slice t, as a plane number, or -1 where FILL leaves
+ * the array. */
+static inline int64_t fc_lead_source(const fc_correlatend_params *p, int lead, const int64_t *o,
+                                     const int64_t *t) {
+  int64_t src = 0;
+  for (int a = 0; a < lead; a++) {
+    const int64_t m = fc_boundary_map(o[a] - p->pad[a] + t[a], p->shape[a], p->boundary);
+    if (m < 0) return -1;
+    src = src * p->shape[a] + m;
+  }
+  return src;
+}
+
 /* How a block's row kernel meets y (correlate-template.h): it writes y, its sum is
  * added to y through a row buffer, or the kernel adds into y itself. */
 typedef enum { FC_BLOCK_WRITE = 0, FC_BLOCK_ADD = 1, FC_BLOCK_ACCUMULATE = 2 } fc_block_how;

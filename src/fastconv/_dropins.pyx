@@ -1065,6 +1065,32 @@ cdef bint _fft_decides(const int64_t *s1, const int64_t *s2, int nd, int code, b
     return lhs < rhs
 
 
+cdef void _copy_box(const char *src, const int64_t *src_shape, char *dst, const int64_t *dst_shape,
+                    const int64_t *box, int nd, size_t item) noexcept nogil:
+    """The box of shape `box` at the origin of src (C order, src_shape) into the
+    same place of dst (C order, dst_shape), a run of the last axis at a time."""
+    cdef int64_t idx[FC_ND_MAX_DIMS]
+    cdef int64_t rows = 1, i, s, d
+    cdef int a
+    for a in range(nd - 1):
+        rows *= box[a]
+        idx[a] = 0
+    for i in range(rows):
+        s = d = 0
+        for a in range(nd - 1):
+            s = s * src_shape[a] + idx[a]
+            d = d * dst_shape[a] + idx[a]
+        memcpy(dst + d * dst_shape[nd - 1] * item, src + s * src_shape[nd - 1] * item,
+               <size_t>box[nd - 1] * item)
+        a = nd - 2
+        while a >= 0:  # the next run, C order
+            idx[a] += 1
+            if idx[a] < box[a]:
+                break
+            idx[a] = 0
+            a -= 1
+
+
 cdef bint _all_finite(cnp.ndarray a, bint f32) noexcept:
     return _finite(<const char *>cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a), f32)
 
@@ -1169,7 +1195,7 @@ cdef object _nd_front(object in1, object in2, object mode, object method, bint f
         return None
     cdef char *xe = NULL
     cdef char *ye = NULL
-    cdef int64_t ext_total = 1, i, run, rows
+    cdef int64_t ext_total = 1
     for a in range(nd):
         ext_total *= ext[a]
     if code == 2 or rev_x:  # the input zero-extended to the output's shape, or reversed
@@ -1185,7 +1211,6 @@ cdef object _nd_front(object in1, object in2, object mode, object method, bint f
     cdef const char *kd = <const char *>cnp.PyArray_DATA(k)
     cdef char *kk = buf
     cdef int st, finite = 1
-    cdef int64_t idx[FC_ND_MAX_DIMS]
     with nogil:
         memcpy(kk, kd, <size_t>m * item)
         if rev_k:
@@ -1195,24 +1220,9 @@ cdef object _nd_front(object in1, object in2, object mode, object method, bint f
             _reverse(buf + m * item, n, item)
             xs = buf + m * item
         if code == 2 or rev_x:
-            if code == 2:  # runs of the last axis into the zero-extended array
+            if code == 2:  # the input into the zero-extended array
                 memset(xe, 0, <size_t>ext_total * item)
-                rows = n // s1[nd - 1]
-                for a in range(nd):
-                    idx[a] = 0
-                for i in range(rows):
-                    run = 0
-                    for a in range(nd - 1):
-                        run = run * ext[a] + idx[a]
-                    memcpy(xe + run * ext[nd - 1] * item, xs + i * s1[nd - 1] * item,
-                           <size_t>s1[nd - 1] * item)
-                    a = nd - 2
-                    while a >= 0:
-                        idx[a] += 1
-                        if idx[a] < s1[a]:
-                            break
-                        idx[a] = 0
-                        a -= 1
+                _copy_box(xs, s1, xe, ext, s1, nd, item)
             else:
                 memcpy(xe, xs, <size_t>n * item)
             xs = xe
@@ -1223,23 +1233,8 @@ cdef object _nd_front(object in1, object in2, object mode, object method, bint f
         else:
             st = fc_f64_correlatend(&p, <const double *>xs, <const double *>kk, 0,
                                     <double *>(ye if code == 0 else yd))
-        if st == 0 and code == 0 and not fc_plan_only(-1):  # the valid outputs' runs
-            rows = total // out[nd - 1]
-            for a in range(nd):
-                idx[a] = 0
-            for i in range(rows):
-                run = 0
-                for a in range(nd - 1):
-                    run = run * ext[a] + idx[a]
-                memcpy(yd + i * out[nd - 1] * item,
-                       ye + run * ext[nd - 1] * item, <size_t>out[nd - 1] * item)
-                a = nd - 2
-                while a >= 0:
-                    idx[a] += 1
-                    if idx[a] < out[a]:
-                        break
-                    idx[a] = 0
-                    a -= 1
+        if st == 0 and code == 0 and not fc_plan_only(-1):  # the valid outputs
+            _copy_box(ye, ext, yd, out, out, nd, item)
         if st == 0 and swapped and not fc_plan_only(-1):
             _reverse(yd, total, item)
     free(buf)
