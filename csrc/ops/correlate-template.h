@@ -604,7 +604,7 @@ static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const void *x,
   /* tiny planes, one task each: stacked, as many to a task as keep the stack's
    * windows within FC_CORRELATE_STACK_BYTES, few enough for four tasks a thread */
   c.stack = 1;
-  const int64_t win = (h + q.kh - 1) * (w + q.kw - 1);
+  const int64_t win = fc_sat_mul(h + q.kh - 1, w + q.kw - 1);
   if (!c.swap && c.plane_tasks == 1 && planes > 1 && c.plane_elems <= FC_CORRELATE_STACK_PLANE &&
       w < FC_CORRELATE_FOLD_COLS && (!ND_ACCUMULATES || q.kw <= 2 * w + 16) &&
       win <= FC_CORRELATE_STACK_BYTES / (int64_t)sizeof(T) / 2) {
@@ -642,6 +642,7 @@ static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const void *x,
   const int convert = xt != FC_ELEM_NATIVE && c.kslices >= 3 &&
                       total <= FC_CORRELATE_CONVERT_BYTES / (int64_t)sizeof(T);
   if (convert) pl.scratch_bytes = fc_sat_add(pl.scratch_bytes, total * (int64_t)sizeof(T));
+  if (c.stack > 1) pl.scratch_bytes = fc_sat_add(pl.scratch_bytes, win * (int64_t)sizeof(int32_t));
   if (fc_record_plan(&pl)) return FC_OK;
   int32_t *gather = NULL;
   if (c.stack > 1) { /* every plane's window, through the mode, as places in its plane */
@@ -666,7 +667,11 @@ static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const void *x,
 #endif
   T *kt = NULL;
   if (c.swap && !ND_ACCUMULATES) { /* each kernel slice's plane transposed */
-    if ((kt = fc_alloc((size_t)taps * sizeof(T))) == NULL) return FC_ENOMEM;
+    if ((kt = fc_alloc((size_t)taps * sizeof(T))) == NULL) {
+      free(gather);
+      free(xd);
+      return FC_ENOMEM;
+    }
     for (int64_t sl = 0, n = q.kh * q.kw; sl < c.kslices; sl++)
       for (int64_t i = 0; i < q.kh; i++)
         for (int64_t t = 0; t < q.kw; t++) kt[sl * n + t * q.kh + i] = k[sl * n + i * q.kw + t];
