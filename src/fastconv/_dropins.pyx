@@ -1033,10 +1033,10 @@ cdef object _two_d(str name, object in1, object in2, object mode, object boundar
     return y
 
 
-# ---- scipy.signal's N-d correlate and convolve: small real-float calls ------------------
+# ---- scipy.signal's N-d correlate and convolve: small float calls, integer calls --------
 # Calls of 3 or more axes cost the general path (its slabs) 15-45 us of set-up, SciPy's own
-# loop 8-13 us plus about 10 ns a product; those the general path hands to SciPy's loop take
-# the N-d kernel directly here (1-2 us).
+# loop 8-13 us plus about 10 ns a product; the float calls the general path hands to SciPy's
+# loop, and integer calls whose sums are exact, take the N-d kernel directly here (1-2 us).
 DEF ND_PRODUCTS = 65536  # a bound on the inputs' sizes before any product is formed
 # Integer calls run here at any size up to this many input products: their sums are exact,
 # so their bits are every path's (a chunked array's blocks included).

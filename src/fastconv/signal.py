@@ -476,7 +476,7 @@ def correlate(in1, in2, mode="full", method="auto"):
     True
     """
     y = _dropins.signal_nd(in1, in2, mode, method, False, _signal_nd.SMALL_ND_FLOAT_PRODUCTS,
-                           _signal_nd.SMALL_ND_PRODUCTS)  # small real-float N-d calls at C speed
+                           _signal_nd.SMALL_ND_PRODUCTS)  # N-d floats (small) and integers at C speed
     if y is not None:
         return y
     in1, in2 = np.asarray(in1), np.asarray(in2)
@@ -544,7 +544,7 @@ def convolve(in1, in2, mode="full", method="auto"):
     True
     """
     y = _dropins.signal_nd(in1, in2, mode, method, True, _signal_nd.SMALL_ND_FLOAT_PRODUCTS,
-                           _signal_nd.SMALL_ND_PRODUCTS)  # small real-float N-d calls at C speed
+                           _signal_nd.SMALL_ND_PRODUCTS)  # N-d floats (small) and integers at C speed
     if y is not None:
         return y
     volume, kernel = np.asarray(in1), np.asarray(in2)
