@@ -198,6 +198,40 @@ def test_small_real_calls_of_three_or_more_dimensions_at_the_front_door(monkeypa
                      context=f"{dtype} not taken", **DROPIN)
 
 
+@pytest.mark.parametrize("dtype", ["c16", "c8"])
+def test_small_complex_calls_of_three_or_more_dimensions_at_the_front_door(monkeypatch, rng, dtype):
+    """Complex calls the general path would hand to SciPy's loop run as real
+    calls on the parts from the same front door (correlate conjugating the
+    second input, convolve not; the complex call's swaps and reversals):
+    SciPy's results within a direct sum's error; not taken with a NaN."""
+    spy = _NdSpy(fs._dropins)
+    monkeypatch.setattr(fs, "_dropins", spy)
+    cases = [((2, 3, 4), (2, 1, 2)), ((3, 2, 2), (2, 3, 4)), ((2, 16, 4), (1, 2, 2)),
+             ((2, 2, 2, 3), (2, 2, 1, 2)), ((2, 2, 3), (3, 4, 3))]
+    for (shape, kshape), op, mode, method in itertools.product(cases, OPS, MODES, ("direct", "auto")):
+        x, k = _values(rng, shape, dtype), _values(rng, kshape, dtype)
+        case = f"{op} {dtype}{shape} * {kshape} {mode} {method}"
+        try:
+            want = getattr(ss, op)(x, k, mode, method)
+        except ValueError:
+            continue
+        before = spy.taken
+        got = getattr(fs, op)(x, k, mode, method)
+        assert_close(got, want, op=op, isa="default", context=case, **DROPIN)
+        a, b = (k, x) if (mode == "full" and k.size > x.size) or _fftconv.swap_needed(
+            mode, x.shape, k.shape) else (x, k)
+        # (correlate's 'auto' goes through convolve with the second input reversed and
+        # conjugated, a new array, which the front door takes as SciPy's 'auto' computes it)
+        expected = (_signal_nd.small(a.shape, b.shape, mode, x.dtype)
+                    and (method == "direct" or ss.choose_conv_method(x, k, mode) == "direct"))
+        assert spy.taken == before + expected, case
+    x = _values(rng, (2, 3, 4), dtype)
+    x[1, 1, 1] = complex(np.nan, 1)
+    before = spy.taken
+    got = fs.convolve(x, _values(rng, (2, 2, 2), dtype), "same", "direct")
+    assert spy.taken == before and np.isnan(got).any()
+
+
 @pytest.mark.parametrize("dtype", ["i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8"])
 def test_integer_calls_of_three_or_more_dimensions_at_the_front_door(monkeypatch, rng, dtype):
     """Integer calls of 3 or more axes run from the compiled front door at any
