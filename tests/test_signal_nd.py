@@ -150,6 +150,34 @@ class _NdSpy:
         return y
 
 
+def _front_door_calls(spy, cases, make):
+    """Each (shape, kshape) case, inputs from make(shape), by op, mode and method,
+    called in fastconv.signal and SciPy (SciPy's ValueError raised by both):
+    (case, x, k, op, mode, method, SciPy's result, fastconv's, front door
+    results during the call)."""
+    for (shape, kshape), op, mode, method in itertools.product(cases, OPS, MODES, ("direct", "auto")):
+        x, k = make(shape), make(kshape)
+        case = f"{op} {x.dtype}{shape} * {kshape} {mode} {method}"
+        try:
+            want = getattr(ss, op)(x, k, mode, method)
+        except ValueError:
+            with pytest.raises(ValueError):
+                getattr(fs, op)(x, k, mode, method)
+            continue
+        before = spy.taken
+        got = getattr(fs, op)(x, k, mode, method)
+        yield case, x, k, op, mode, method, want, got, spy.taken - before
+
+
+def _small_and_direct(x, k, mode, method) -> bool:
+    """Whether the general path would hand this call to SciPy's loop (after
+    SciPy's swaps), with direct sums by `method`."""
+    a, b = (k, x) if (mode == "full" and k.size > x.size) or _fftconv.swap_needed(
+        mode, x.shape, k.shape) else (x, k)
+    return (_signal_nd.small(a.shape, b.shape, mode, x.dtype)
+            and (method == "direct" or ss.choose_conv_method(x, k, mode) == "direct"))
+
+
 @pytest.mark.parametrize("dtype", ["f8", "f4"])
 def test_small_real_calls_of_three_or_more_dimensions_at_the_front_door(monkeypatch, rng, dtype):
     """Real-float calls the general path would hand to SciPy's loop run on the
@@ -164,26 +192,13 @@ def test_small_real_calls_of_three_or_more_dimensions_at_the_front_door(monkeypa
     cases = [((2, 3, 4), (2, 1, 2)), ((3, 2, 2), (2, 3, 4)), ((4, 5, 6), (3, 3, 3)),
              ((2, 2, 2, 3), (2, 2, 1, 2)), ((1, 2, 3, 2), (3, 2, 2, 1)), ((2, 1, 2, 2, 3), (1, 2, 2, 1, 2)),
              ((3, 3, 3), (3, 3, 3)), ((5, 1, 4), (1, 1, 5)), ((2, 2, 3), (3, 4, 3))]
-    for (shape, kshape), op, mode, method in itertools.product(cases, OPS, MODES, ("direct", "auto")):
-        x, k = rng.standard_normal(shape).astype(dtype), rng.standard_normal(kshape).astype(dtype)
-        case = f"{op} {dtype}{shape} * {kshape} {mode} {method}"
-        try:
-            want = getattr(ss, op)(x, k, mode, method)
-        except ValueError:
-            with pytest.raises(ValueError):
-                getattr(fs, op)(x, k, mode, method)
-            continue
-        before = spy.taken
-        got = getattr(fs, op)(x, k, mode, method)
-        a, b = (k, x) if (mode == "full" and k.size > x.size) or _fftconv.swap_needed(
-            mode, x.shape, k.shape) else (x, k)
-        if (_signal_nd.small(a.shape, b.shape, mode, x.dtype)
-                and (method == "direct" or ss.choose_conv_method(x, k, mode) == "direct")
-                and not (op == "correlate" and method == "auto" and mode == "valid" and b is x)):
-            assert spy.taken == before + 1, case
-        else:
-            assert spy.taken == before, case
-        if dtype == "f8" and spy.taken > before:
+    for case, x, k, op, mode, method, want, got, taken in _front_door_calls(
+            spy, cases, lambda shape: rng.standard_normal(shape).astype(dtype)):
+        # (correlate's 'auto' with in2 the larger in 'valid' sums both reversed: not taken)
+        swapped_auto = op == "correlate" and method == "auto" and _fftconv.swap_needed(
+            mode, x.shape, k.shape)
+        assert taken == (_small_and_direct(x, k, mode, method) and not swapped_auto), case
+        if dtype == "f8" and taken:
             assert got.dtype == want.dtype and np.array_equal(got, want), case
         else:
             assert_close(got, want, op=op, isa="default", context=case, **DROPIN)
@@ -208,23 +223,12 @@ def test_small_complex_calls_of_three_or_more_dimensions_at_the_front_door(monke
     monkeypatch.setattr(fs, "_dropins", spy)
     cases = [((2, 3, 4), (2, 1, 2)), ((3, 2, 2), (2, 3, 4)), ((2, 16, 4), (1, 2, 2)),
              ((2, 2, 2, 3), (2, 2, 1, 2)), ((2, 2, 3), (3, 4, 3))]
-    for (shape, kshape), op, mode, method in itertools.product(cases, OPS, MODES, ("direct", "auto")):
-        x, k = _values(rng, shape, dtype), _values(rng, kshape, dtype)
-        case = f"{op} {dtype}{shape} * {kshape} {mode} {method}"
-        try:
-            want = getattr(ss, op)(x, k, mode, method)
-        except ValueError:
-            continue
-        before = spy.taken
-        got = getattr(fs, op)(x, k, mode, method)
+    for case, x, k, op, mode, method, want, got, taken in _front_door_calls(
+            spy, cases, lambda shape: _values(rng, shape, dtype)):
         assert_close(got, want, op=op, isa="default", context=case, **DROPIN)
-        a, b = (k, x) if (mode == "full" and k.size > x.size) or _fftconv.swap_needed(
-            mode, x.shape, k.shape) else (x, k)
         # (correlate's 'auto' goes through convolve with the second input reversed and
         # conjugated, a new array, which the front door takes as SciPy's 'auto' computes it)
-        expected = (_signal_nd.small(a.shape, b.shape, mode, x.dtype)
-                    and (method == "direct" or ss.choose_conv_method(x, k, mode) == "direct"))
-        assert spy.taken == before + expected, case
+        assert taken == _small_and_direct(x, k, mode, method), case
     x = _values(rng, (2, 3, 4), dtype)
     x[1, 1, 1] = complex(np.nan, 1)
     before = spy.taken
@@ -243,21 +247,13 @@ def test_integer_calls_of_three_or_more_dimensions_at_the_front_door(monkeypatch
     info = np.iinfo(dtype)
     cases = [((2, 3, 4), (2, 1, 2)), ((3, 2, 2), (2, 3, 4)), ((12, 10, 9), (3, 3, 3)),
              ((2, 2, 2, 3), (2, 2, 1, 2)), ((2, 2, 3), (3, 4, 3)), ((30, 2, 8), (3, 2, 1))]
-    for (shape, kshape), op, mode, method in itertools.product(cases, OPS, MODES, ("direct", "auto")):
-        lo, hi = max(info.min, -40), min(info.max, 40)
-        x = rng.integers(lo, hi, shape, dtype=dtype, endpoint=True)
-        k = rng.integers(lo, hi, kshape, dtype=dtype, endpoint=True)
-        case = f"{op} {dtype}{shape} * {kshape} {mode} {method}"
-        try:
-            want = getattr(ss, op)(x, k, mode, method)
-        except ValueError:
-            continue
-        before = spy.taken
-        got = getattr(fs, op)(x, k, mode, method)
+    lo, hi = max(info.min, -40), min(info.max, 40)
+    for case, x, k, op, mode, method, want, got, taken in _front_door_calls(
+            spy, cases, lambda shape: rng.integers(lo, hi, shape, dtype=dtype, endpoint=True)):
         assert got.dtype == want.dtype and np.array_equal(got, want), case
         direct = method == "direct" or ss.choose_conv_method(x, k, mode) == "direct"
         swapped_auto = op == "correlate" and method == "auto" and _fftconv.swap_needed(mode, x.shape, k.shape)
-        assert spy.taken == before + (direct and not swapped_auto), case
+        assert taken == (direct and not swapped_auto), case
     if info.bits >= 32:  # products near the dtype's range: float64 could not hold the sums
         x, k = np.full((3, 4, 5), info.max, dtype), np.full((2, 2, 2), info.max - 1, dtype)
         before = spy.taken
