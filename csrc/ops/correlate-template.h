@@ -398,10 +398,7 @@ static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task,
   const int64_t rows = fc_min64(tl->rb, q->oh - r0), cols = fc_min64(tl->cb, q->ow - c0);
   const int64_t first = plane * c->plane_elems + r0 * q->ow + c0; /* y's offset of the block */
   int64_t o[FC_ND_MAX_DIMS], t[FC_ND_MAX_DIMS];
-  for (int64_t a = c->lead - 1, rem = plane; a >= 0; a--) {
-    o[a] = rem % p->shape[a], rem /= p->shape[a];
-    t[a] = 0;
-  }
+  fc_lead_index(c->lead, p->shape, plane, o, t);
   /* a block of few columns sums in a scratch block laid out as its windows
    * (correlate_block's folded rows, or the swapped block's transposed ones),
    * copied into y at the end */
@@ -432,10 +429,7 @@ static int LOCAL(correlatend_task)(const fc_correlatend_ctx *c, int64_t task,
                 : LOCAL(correlate_block)(q, x, c->xt, c->k + at, c->fill, y, ldy, r0, rows, c0,
                                          cols, tl, c->fn, how, NULL, &s->scratch, &s->rowbuf))
       return 1;
-    for (int a = c->lead - 1; a >= 0; a--) { /* next slice, C order */
-      if (++t[a] < p->kshape[a]) break;
-      t[a] = 0;
-    }
+    fc_next_index(c->lead, p->kshape, t); /* the next slice */
   }
   if (c->swap) { /* the block transposed back: into y, or for typed y into the
                    * window's scratch (free now), stored below */
@@ -499,10 +493,7 @@ static int LOCAL(correlatend_stacked)(const fc_correlatend_ctx *c, int64_t task,
   if (ND_ACCUMULATES) memset(y, 0, (size_t)n * sizeof(T));
   const size_t xitem = c->xt == FC_ELEM_NATIVE ? sizeof(T) : fc_elem_size((fc_elem)c->xt);
   int64_t o0[FC_ND_MAX_DIMS], t[FC_ND_MAX_DIMS];
-  for (int64_t a = c->lead - 1, rem = p0; a >= 0; a--) {
-    o0[a] = rem % p->shape[a], rem /= p->shape[a];
-    t[a] = 0;
-  }
+  fc_lead_index(c->lead, p->shape, p0, o0, t);
   for (int64_t sl = 0; sl < c->kslices; sl++) {
     int64_t o[FC_ND_MAX_DIMS];
     memcpy(o, o0, sizeof o);
@@ -522,20 +513,14 @@ static int LOCAL(correlatend_stacked)(const fc_correlatend_ctx *c, int64_t task,
         }
         for (int64_t j = 0; j < win; j++) d[j] = c->gather[j] < 0 ? c->fill : v[c->gather[j]];
       }
-      for (int a = c->lead - 1; a >= 0; a--) { /* the next plane, C order */
-        if (++o[a] < p->shape[a]) break;
-        o[a] = 0;
-      }
+      fc_next_index(c->lead, p->shape, o); /* the next plane */
     }
     const T *k = c->k + sl * q->kh * q->kw;
     T *sums = !ND_ACCUMULATES && sl > 0 ? s->rowbuf : y;
     c->fn((size_t)n, (size_t)q->kh, (size_t)q->kw, band, (size_t)wc, k, sums);
     if (sums != y)
       for (int64_t i = 0; i < n; i++) y[i] += sums[i];
-    for (int a = c->lead - 1; a >= 0; a--) { /* next slice, C order */
-      if (++t[a] < p->kshape[a]) break;
-      t[a] = 0;
-    }
+    fc_next_index(c->lead, p->kshape, t); /* the next slice */
   }
   int bad = 0;
   for (int64_t i = 0; i < np; i++)
@@ -594,8 +579,9 @@ static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const void *x,
   const int64_t macs = fc_min64(fc_sat_mul(total, taps), INT64_MAX / 4);
   const int64_t bytes = fc_sat_mul(2 * (int64_t)sizeof(T), total);
   const int64_t work = fc_max64(FC_NS_FLOPS(2 * macs), FC_NS_BYTES(bytes));
+  const int64_t threads = fc_threads_for(work, INT64_MAX); /* that this work would use */
   c.swap = fc_correlate_swap(h, w, q.kw);
-  c.tl = fc_correlate_tiles(&q, sizeof(T), total / c.plane_elems, fc_threads_for(work, INT64_MAX),
+  c.tl = fc_correlate_tiles(&q, sizeof(T), total / c.plane_elems, threads,
                             c.swap ? FC_CORRELATE_SWAP_ROWS : 1);
   if (c.tl.scratch_elems < 0) return FC_EOVERFLOW;
   c.plane_tasks = c.tl.row_tasks * c.tl.col_tasks;
@@ -608,7 +594,6 @@ static int LOCAL(correlatend_run)(const fc_correlatend_params *p, const void *x,
   if (!c.swap && c.plane_tasks == 1 && planes > 1 && c.plane_elems <= FC_CORRELATE_STACK_PLANE &&
       w < FC_CORRELATE_FOLD_COLS && (!ND_ACCUMULATES || q.kw <= 2 * w + 16) &&
       win <= FC_CORRELATE_STACK_BYTES / (int64_t)sizeof(T) / 2) {
-    const int64_t threads = fc_threads_for(work, INT64_MAX);
     c.stack = fc_min64(FC_CORRELATE_STACK_BYTES / (int64_t)sizeof(T) / win,
                        fc_max64(planes / (4 * threads), 1));
     if (c.stack > 1) {

@@ -110,6 +110,25 @@ static inline int fc_correlate_swap(int64_t h, int64_t w, int64_t kw) {
          (w <= 4 || 4 * (kw - 1) > w);
 }
 
+/* The index over the first n axes of `shape` of plane number `plane` (C
+ * order), into o; t, the kernel slice's index, from zero. */
+static inline void fc_lead_index(int n, const int64_t *shape, int64_t plane, int64_t *o,
+                                 int64_t *t) {
+  for (int a = n - 1; a >= 0; a--) {
+    o[a] = plane % shape[a], plane /= shape[a];
+    t[a] = 0;
+  }
+}
+
+/* idx over n axes of `bounds` stepped to the next index in C order (past the
+ * last, back to all zeros). */
+static inline void fc_next_index(int n, const int64_t *bounds, int64_t *idx) {
+  for (int a = n - 1; a >= 0; a--) {
+    if (++idx[a] < bounds[a]) return;
+    idx[a] = 0;
+  }
+}
+
 /* The plane of x that output plane o (its index over the `lead` leading axes)
  * reads through kernel slice t, as a plane number, or -1 where FILL leaves
  * the array. */
