@@ -247,3 +247,75 @@ def test_padded_copy_gives_the_bits_of_an_input_padded_beforehand(case, dtype, i
             np.testing.assert_array_equal(got.view(bits), before.view(bits), err_msg=what)
             if weights == "finite":
                 np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10, err_msg=what)
+
+
+# (n, c, h, w, k, (r, s), stride, padding, dilation, groups): NCHW layers deep enough for
+# the indirect GEMM, which runs them channels-last on copies of chunks of images where an
+# image's input and output copies fit the L2: 'same' 3x3 (border tiles), images of 512 KiB
+# of copies each (several chunks, the last one short, wherever the L2 is 1 or 2 MiB), one
+# input channel (read in place), one output channel (written in place), two groups,
+# stride and dilation, and images of 3 MiB of copies each, which are read in place
+NCHW_COPY = [
+    (3, 32, 14, 14, 40, (3, 3), 1, 1, 1, 1),
+    (9, 64, 32, 32, 64, (3, 3), 1, 1, 1, 1),
+    (3, 1, 20, 21, 16, (9, 9), 1, 4, 1, 1),
+    (3, 64, 10, 11, 1, (3, 3), 1, 1, 1, 1),
+    (2, 32, 12, 12, 48, (3, 3), 1, 1, 1, 2),
+    (2, 16, 17, 19, 24, (3, 3), 2, 2, 2, 1),
+    (1, 64, 64, 64, 128, (3, 3), 1, 1, 1, 1),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", NCHW_COPY, ids=lambda c: "-".join(map(str, c)))
+def test_nchw_layers_give_the_bits_of_the_nhwc_call(case, dtype, isa, rng, restore_threads):
+    """An NCHW layer gives, bit for bit, the NHWC call's result transposed, at 1 and 2
+    threads, with finite weights (border tiles where NHWC has them), an inf and a NaN
+    weight, and a bias holding -0 (both pixel tiles); so does the input gradient, a
+    transposed convolution. The channels-last copies are taken exactly where an image's
+    input and output fit the L2, and explain says so."""
+    n, c, h, w, k, (r, s), stride, padding, dil, groups = case
+    tol = {"float32": 1e-5, "float64": 1e-13}[dtype]
+    bits = np.uint32 if dtype == "float32" else np.uint64
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((k, c // groups, r, s)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+    b[0] = 0.0  # and -0 in its place below: equal sums, but no border tiles
+    args = (stride, padding, dil, groups)
+    xh, wh = np.ascontiguousarray(x.transpose(0, 2, 3, 1)), np.ascontiguousarray(wt.transpose(2, 3, 1, 0))
+    oh, ow = fastconv.conv2d(x[:1], wt, None, *args).shape[2:]
+    size = np.dtype(dtype).itemsize
+    copied = (h * w * c + oh * ow * k) * size <= _kernels.cpu_caches()["l2"]
+    want = reference.conv2d(x.astype(np.float64), wt.astype(np.float64), b, stride, padding, dil, groups)
+    minus = b.copy()
+    minus[0] = -0.0
+    for weights in ("finite", "inf and NaN", "-0 in the bias"):
+        w2, wh2, b2 = wt.copy(), wh.copy(), minus if weights == "-0 in the bias" else b
+        if weights == "inf and NaN":
+            w2[0, 0, 0, 0], w2[k - 1, c // groups - 1, r - 1, s - 1] = np.inf, np.nan
+            wh2 = np.ascontiguousarray(w2.transpose(2, 3, 1, 0))
+        for threads in (1, 2):
+            fastconv.set_num_threads(threads)
+            what = f"{weights} weights, {threads} threads"
+            got = fastconv.conv2d(x, w2, b2, *args)
+            plan = _kernels.last_plan()
+            assert ("channels_last_copy" in plan["flags"]) == copied, (what, plan)
+            said = str(fastconv.explain(fastconv.conv2d, x, w2, b2, *args))
+            assert ("run channels-last" in said) == copied, said
+            nhwc = fastconv.conv2d(xh, wh2, b2, *args, layout="NHWC").transpose(0, 3, 1, 2)
+            if copied:
+                np.testing.assert_array_equal(got.view(bits), np.ascontiguousarray(nhwc).view(bits),
+                                              err_msg=what)
+            if weights != "inf and NaN":
+                np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10, err_msg=what)
+            else:
+                np.testing.assert_array_equal(np.isnan(got), np.isnan(nhwc), err_msg=what)
+    gy = rng.standard_normal((n, k, oh, ow)).astype(dtype)
+    gyh = np.ascontiguousarray(gy.transpose(0, 2, 3, 1))
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        gx = fastconv.nn.conv2d_backward(gy, x, wt, *args, output_mask=(True, False, False))[0]
+        gxh = fastconv.nn.conv2d_backward(gyh, xh, wh, *args, layout="NHWC",
+                                          output_mask=(True, False, False))[0]
+        np.testing.assert_array_equal(gx.view(bits), np.ascontiguousarray(gxh.transpose(0, 3, 1, 2)).view(bits),
+                                      err_msg=f"input gradient, {threads} threads")

@@ -236,7 +236,10 @@ int CONV2D_DATA_PLAN(const fc_conv2d_params *p, const T *weight, const T *bias, 
 }
 
 /* NCHW weights (k, cg, r, s) to (r, s, cg, k), output channels [k0, k1) per
- * thread (the layer's threads, as the packing after it). */
+ * thread (the layer's threads, as the packing after it), 16 at a time: each
+ * (tap, channel) then writes one run of 16 outputs while 16 input rows are
+ * read in order, where a channel at a time wrote every value to another line
+ * ((256, 256, 3, 3): about 2 ms of a 20 ms layer, Intel Xeon). */
 typedef struct {
   const T *w;
   T *wt;
@@ -246,10 +249,15 @@ typedef struct {
 static void LOCAL(reorder_tasks)(void *arg, int tid, int64_t k0, int64_t k1) {
   (void)tid;
   const LOCAL(reorder_ctx) *c = arg;
-  for (int64_t k = k0; k < k1; k++)
+  for (int64_t kb = k0; kb < k1; kb += 16) {
+    const int64_t ke = fc_min64(k1, kb + 16);
     for (int64_t ci = 0; ci < c->cg; ci++)
-      for (int64_t t = 0; t < c->rs; t++)
-        c->wt[(t * c->cg + ci) * c->k + k] = c->w[(k * c->cg + ci) * c->rs + t];
+      for (int64_t t = 0; t < c->rs; t++) {
+        T *d = c->wt + (t * c->cg + ci) * c->k;
+        const T *s = c->w + ci * c->rs + t;
+        for (int64_t k = kb; k < ke; k++) d[k] = s[k * c->cg * c->rs];
+      }
+  }
 }
 
 int CONV2D(const fc_conv2d_params *p, const T *x, const T *weight, const T *bias, T *y) {

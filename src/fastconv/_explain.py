@@ -240,6 +240,10 @@ def _conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any
                                   None if _b is None else np.ascontiguousarray(_b), g.dims, g.opts,
                                   nhwc)
     why = _conv_reason(g, nhwc, c["algorithm"])
+    if "channels_last_copy" in c["flags"]:
+        why += ("; run channels-last: chunks of images copied to NHWC, the NHWC plan run on "
+                "them (what follows is its), the results copied back (a pixel's channels read "
+                "in one run, not h*w apart; the NHWC call's bits)")
     if "padded_copy" in c["flags"]:
         why += ("; the input's rows copied with their padding first, so one pointer serves a "
                 "whole kernel row (a tap of few channels costs more to set up than to multiply)")

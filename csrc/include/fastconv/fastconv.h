@@ -462,8 +462,10 @@ enum {
                                       their padding taps skipped */
   FC_PLAN_PADDED_COPY = 2048u,     /* igemm NHWC: the input's rows copied with their horizontal
                                       padding, so one pointer serves a kernel row (merge_rows) */
-  FC_PLAN_OWNED_ROWS = 4096u       /* dense forward and backward-Adam sweep: each thread takes one
+  FC_PLAN_OWNED_ROWS = 4096u,      /* dense forward and backward-Adam sweep: each thread takes one
                                       fixed range of the kernel's rows (features), the same in both */
+  FC_PLAN_CHANNELS_LAST_COPY = 8192u /* igemm NCHW: chunks of images copied channels-last, the NHWC
+                                        plan (the other flags) run on them, the results copied back */
 };
 typedef struct {
   const char *algorithm;  /* "igemm", "packed-gemm", "gemm-col2im", "rows", ... */
