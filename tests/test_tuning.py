@@ -377,5 +377,11 @@ def test_tune_and_first_use_share_one_rule():
     assert _kernels.tune_pick([static, [0.98, 0.99, 0.98, 0.99]], 0) == 0  # 1.5% faster
     assert _kernels.tune_pick([static, [0.8, 0.8, 1.01, 1.01]], 0) == 0    # median 0.905, 2 wins of 4
     assert _kernels.tune_pick([[2.0] * 4, static, [0.5] * 4], 1) == 2
+    # first use, on a slice of the product: 10% faster, as fastconv.h says
+    assert _tuning.LEARN_MARGIN == _kernels.TUNE_LEARN_MARGIN == 0.10
+    faster = [static, [0.92, 0.92, 0.92, 0.92]]
+    assert _kernels.tune_pick(faster, 0) == 1
+    assert _kernels.tune_pick(faster, 0, _tuning.LEARN_MARGIN) == 0
+    assert _kernels.tune_pick([static, [0.88] * 4], 0, _tuning.LEARN_MARGIN) == 1
     with pytest.raises(ValueError, match="same number of rounds"):
         _kernels.tune_pick([static, [1.0]], 0)

@@ -34,7 +34,9 @@ ninja -C "$build" > /dev/null
 venv_dir=$(mktemp -d)
 venv=$venv_dir/venv
 python3 -m venv "$venv"
-"$venv/bin/pip" install -q "$root[test]" \
+# a build directory of its own: the checkout's build/ would keep the sanitizers in its
+# CMake cache for the next `pip install .` there
+"$venv/bin/pip" install -q "$root[test]" -Cbuild-dir="$venv_dir/build" \
   -Ccmake.define.FASTCONV_SANITIZE=address,undefined -Ccmake.build-type=RelWithDebInfo
 # libstdc++ preloaded too: else ASan cannot intercept __cxa_throw in the
 # subprocesses the CLI tests start (a CHECK failure inside ASan itself)

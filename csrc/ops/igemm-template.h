@@ -84,15 +84,19 @@ static int LOCAL(learned_igemm_at)(const fc_ukernel_table *tab, fc_tune_site sit
     for (int64_t i = 0; i < kc; i++) zero[i] = 0;
     for (int64_t i = 0; i < (n + 64) * kc; i++) bpack[i] = (T)0.25;
     for (int64_t i = 0; i < nptr; i++) ptrs[i] = i < m ? x + i * kc : zero;
-    double ns[FC_MAX_IGEMM_TILES * FC_TUNE_ROUNDS];
-    for (int r = -1; r < FC_TUNE_ROUNDS; r++) /* round -1 warms caches and clocks up */
+    /* two timings of FC_TUNE_ROUNDS rounds; round -1 warms caches and clocks up */
+    double ns[2][FC_MAX_IGEMM_TILES * FC_TUNE_ROUNDS];
+    for (int r = -1; r < 2 * FC_TUNE_ROUNDS; r++)
       for (int t = 0; t < ntiles; t++) {
         const int64_t dt = LOCAL(time_tile)(tab->TABLE(igemm)[t], m, n, kc, ptrs, zero, bpack, c);
-        if (r >= 0) ns[t * FC_TUNE_ROUNDS + r] = (double)dt;
+        if (r >= 0) ns[r / FC_TUNE_ROUNDS][t * FC_TUNE_ROUNDS + r % FC_TUNE_ROUNDS] = (double)dt;
       }
     free((void *)ptrs), free(x), free(bpack), free(c);
+    /* kept only where both timings pick it by the wider margin (fastconv.h) */
+    const int v0 = fc_tune_pick_margin(ns[0], ntiles, FC_TUNE_ROUNDS, fixed, FC_TUNE_LEARN_MARGIN);
+    const int v1 = fc_tune_pick_margin(ns[1], ntiles, FC_TUNE_ROUNDS, fixed, FC_TUNE_LEARN_MARGIN);
     fc_tune_entry choice = key;
-    choice.variant = v = fc_tune_pick(ns, ntiles, FC_TUNE_ROUNDS, fixed);
+    choice.variant = v = v0 == v1 ? v0 : fixed;
     fc_tune_learn(&choice, fixed);
   }
   return v >= 0 && v < ntiles && v != fixed ? v : -1;

@@ -174,6 +174,10 @@ static double fc_median(const double *v, int n, double *buf) {
 }
 
 int fc_tune_pick(const double *t, int n, int rounds, int fixed) {
+  return fc_tune_pick_margin(t, n, rounds, fixed, FC_TUNE_MARGIN);
+}
+
+int fc_tune_pick_margin(const double *t, int n, int rounds, int fixed, double margin) {
   if (n < 2 || n > FC_MAX_IGEMM_TILES || rounds < 1 || fixed < 0 || fixed >= n) return fixed;
   double *buf = malloc((size_t)rounds * sizeof *buf), med[FC_MAX_IGEMM_TILES];
   if (!buf) return fixed;
@@ -184,6 +188,6 @@ int fc_tune_pick(const double *t, int n, int rounds, int fixed) {
     if (med[v] < med[best]) best = v;
   int wins = 0;
   for (int r = 0; r < rounds; r++) wins += t[(int64_t)best * rounds + r] < t[(int64_t)fixed * rounds + r];
-  const int faster = med[best] < med[fixed] * (1.0 - FC_TUNE_MARGIN);
+  const int faster = med[best] < med[fixed] * (1.0 - margin);
   return best != fixed && faster && 5 * wins >= 4 * rounds ? best : fixed;
 }

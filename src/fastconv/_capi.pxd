@@ -156,9 +156,11 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_tune_seen(fc_tune_entry *out, int max, int reset)
     int fc_igemm_tiles(int64_t elem, int64_t *mr, int64_t *nr, int max)
     double FC_TUNE_MARGIN
+    double FC_TUNE_LEARN_MARGIN
     enum: FC_TUNE_MAX_LEARNED
     int fc_tune_learning(int on)
     int fc_tune_pick(const double *t, int n, int rounds, int fixed)
+    int fc_tune_pick_margin(const double *t, int n, int rounds, int fixed, double margin)
     int64_t fc_tune_learned(fc_tune_entry *out, int32_t *static_variant, int64_t max)
     ctypedef struct fc_plan:
         const char *algorithm

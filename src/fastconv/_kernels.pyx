@@ -965,6 +965,7 @@ def probe_copy_gbps(int64_t n_bytes=1 << 28, double seconds=0.3):
 
 TUNE_SITES = {"conv2d": FC_TUNE_CONV2D, "dense": FC_TUNE_DENSE}
 TUNE_MARGIN = FC_TUNE_MARGIN  # a tile must beat the static one by this share to be kept
+TUNE_LEARN_MARGIN = FC_TUNE_LEARN_MARGIN  # the same at first use, on a slice (fastconv.h)
 
 
 cdef int64_t _elem(dtype) except -1:
@@ -1048,11 +1049,11 @@ def tune_variant(str site, dtype, int64_t rows, int64_t cols, int64_t depth):
     return fc_tune_variant(<fc_tune_site>TUNE_SITES[site], _elem(dtype), rows, cols, depth, 0)
 
 
-def tune_pick(list times, int fixed):
-    """The tuner's rule (fc_tune_pick): `times[v]` the times of tile v, one per
-    round (every tile the same number of rounds); the fastest tile by median
-    if it beats tile `fixed` by TUNE_MARGIN in the median and in four rounds
-    of five, else `fixed`."""
+def tune_pick(list times, int fixed, double margin=FC_TUNE_MARGIN):
+    """The tuner's rule (fc_tune_pick_margin): `times[v]` the times of tile v,
+    one per round (every tile the same number of rounds); the fastest tile by
+    median if it beats tile `fixed` by `margin` (TUNE_MARGIN; first use:
+    TUNE_LEARN_MARGIN) in the median and in four rounds of five, else `fixed`."""
     cdef Py_ssize_t n = len(times), rounds = len(times[0]) if n else 0, v, r
     if any(len(t) != rounds for t in times):
         raise ValueError("tune_pick: every tile needs the same number of rounds")
@@ -1063,7 +1064,7 @@ def tune_pick(list times, int fixed):
         for v in range(n):
             for r in range(rounds):
                 t[v * rounds + r] = times[v][r]
-        return fc_tune_pick(t, <int>n, <int>rounds, fixed)
+        return fc_tune_pick_margin(t, <int>n, <int>rounds, fixed, margin)
     finally:
         free(t)
 

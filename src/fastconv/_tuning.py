@@ -12,8 +12,10 @@ to a file in the user cache, one per CPU model and fastconv version, which
 
 Products no file speaks for are tuned at first use: the first time a process
 plans a large enough product, the C planner times every tile on a slice of it
-(about a millisecond, at most 64 products per process; fc_tune_learning in
-fastconv.h) by the same rule, and keeps the choice for the process.
+(about two milliseconds, at most 64 products per process; fc_tune_learning in
+fastconv.h) by the same rule with the wider margin `LEARN_MARGIN`, twice (a
+slice only stands for the call: one tap of it, on one thread), and keeps the
+choice for the process.
 ``FASTCONV_TUNE=off`` turns both off, so the static choice runs, the same on
 every run.
 
@@ -39,11 +41,12 @@ if TYPE_CHECKING:
 # (import fastconv loads this module: json, pathlib and the rest are imported
 # where they are used, and only where a tuning file exists)
 
-__all__ = ["MARGIN", "Choice", "cache_file", "default_calls", "enabled", "load", "load_at_start",
+__all__ = ["LEARN_MARGIN", "MARGIN", "Choice", "cache_file", "default_calls", "enabled", "load", "load_at_start",
            "save", "tune"]
 
 FORMAT = "fastconv-tuning"
 MARGIN = _kernels.TUNE_MARGIN  # a tile must beat the static choice by more than this to be kept
+LEARN_MARGIN = _kernels.TUNE_LEARN_MARGIN  # the same at first use, on a slice of the product
 MAX_FILE_BYTES = 1 << 20
 MAX_CHOICES = 4096   # the C table's bound
 _MAX_SIZE = 1 << 40  # rows, cols and depth in a file are at most this

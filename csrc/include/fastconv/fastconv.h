@@ -656,13 +656,20 @@ int fc_igemm_tiles(int64_t elem, int64_t mr[], int64_t nr[], int max);
  * list is timed once per process, on the calling thread, when it is first
  * planned: every tile runs the same slice of it (a few hundred rows, columns
  * and depth), in FC_TUNE_ROUNDS rounds that time every tile in turn, and a tile
- * replaces the static one only if it is faster by FC_TUNE_MARGIN in the median
- * and in four rounds of five (the rule `fastconv tune` applies to whole calls).
- * About a millisecond per product, at most FC_TUNE_MAX_LEARNED products per
+ * replaces the static one only if it is faster by FC_TUNE_LEARN_MARGIN in the
+ * median and in four rounds of five, in each of two such timings (the rule
+ * `fastconv tune` applies to whole calls, with the narrower FC_TUNE_MARGIN: a
+ * slice is a proxy for the call, one tap of it on one thread). On an Intel Xeon
+ * (Emerald Rapids) slices timed at 3% chose the 8x32 tile over the static 6x64
+ * for (32,64,56,56) by 64 3x3 filters and (32,3,224,224) by 64 7x7 stride 2 in
+ * NHWC in most processes, where the whole calls ran 6-16% slower on it (1 and
+ * 2 threads, each tile forced, 11 interleaved rounds).
+ * About two milliseconds per product, at most FC_TUNE_MAX_LEARNED products per
  * process; loaded and forced choices come first. Learning is off until
  * fc_tune_learning(1) (fastconv/_tuning.py turns it on at import unless
  * FASTCONV_TUNE=off); on < 0 only asks. Returns the previous state. */
 #define FC_TUNE_MARGIN 0.03
+#define FC_TUNE_LEARN_MARGIN 0.10
 enum { FC_TUNE_MAX_LEARNED = 64, FC_TUNE_ROUNDS = 5 };
 #define FC_TUNE_LEARN_MIN_MACS ((int64_t)1 << 23)
 int fc_tune_learning(int on);
@@ -672,6 +679,8 @@ int fc_tune_learning(int on);
  * it beats tile `fixed` by FC_TUNE_MARGIN in the median and in at least four
  * rounds of five, else `fixed` (also for n < 2 or bad arguments). */
 int fc_tune_pick(const double *t, int n, int rounds, int fixed);
+/* fc_tune_pick with `margin` for FC_TUNE_MARGIN (first use: FC_TUNE_LEARN_MARGIN). */
+int fc_tune_pick_margin(const double *t, int n, int rounds, int fixed, double margin);
 /* The choices learned so far, up to max into out (variant the one kept,
  * possibly the static one) and, unless NULL, static_variant (the static one);
  * returns how many. */
