@@ -59,6 +59,12 @@ FC_INTERNAL int fc_f64_transpose_finite(const double *restrict src, int64_t lds,
 static inline double fc_tile_work(int64_t mr, int64_t nr, double cost, int64_t rows, int64_t cols) {
   return (double)(fc_ceil_div(rows, mr) * mr) * (double)(fc_ceil_div(cols, nr) * nr) * cost;
 }
+/* The L2's bytes (fc_cpu_cache_bytes), 1 MiB where unknown: what the blocking
+ * of the indirect GEMM's passes and copies is sized by. */
+static inline int64_t fc_l2_bytes(void) {
+  const int64_t l2 = fc_cpu_cache_bytes(2);
+  return l2 > 0 ? l2 : (int64_t)1 << 20;
+}
 FC_INTERNAL int fc_f32_pick_igemm_at(const fc_ukernel_table *tab, int64_t rows, int64_t cols);
 FC_INTERNAL int fc_f64_pick_igemm_at(const fc_ukernel_table *tab, int64_t rows, int64_t cols);
 FC_INTERNAL int fc_f32_tuned_igemm_at(const fc_ukernel_table *tab, fc_tune_site site, int64_t rows,

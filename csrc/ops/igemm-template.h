@@ -163,7 +163,7 @@ static int64_t LOCAL(pad_merge_images)(const fc_conv2d_params *q) {
       !fc_mul(img, (int64_t)sizeof(T), &img) ||
       img > FC_PAD_MERGE_MAX_IMAGE_BYTES)
     return 0;
-  const int64_t l2 = fc_cpu_cache_bytes(2) > 0 ? fc_cpu_cache_bytes(2) : (int64_t)1 << 20;
+  const int64_t l2 = fc_l2_bytes();
   return fc_min64(q->n, fc_max64(1, 2 * l2 / fc_max64(1, img)));
 }
 
@@ -179,6 +179,13 @@ static int64_t LOCAL(pad_merge_images)(const fc_conv2d_params *q) {
  * would), and its output transposed back into y. The transposes only move
  * values, so the results are the NHWC call's, bit for bit. */
 
+/* The values one image's channels-last copies hold: its input (*in) and its
+ * output (*out), 0 for one channel, which is channels-last already. */
+static void LOCAL(nhwc_copies)(const fc_conv2d_params *p, int64_t *in, int64_t *out) {
+  *in = p->c > 1 ? p->h * p->w * p->c : 0; /* fits: the plan's check */
+  *out = p->k > 1 ? p->oh * p->ow * p->k : 0;
+}
+
 /* Images per chunk: as many whose input and output copies fit twice the L2 (a
  * chunk's copies are written, then read back while still in cache); 0 (read
  * NCHW in place) where one image's copies do not fit the L2 itself: there the
@@ -190,7 +197,7 @@ static int64_t LOCAL(nhwc_copy_images)(const fc_conv2d_params *p) {
   if (!fc_mul(p->h * p->w, p->c, &in) || !fc_mul(p->oh * p->ow, p->k, &out) ||
       __builtin_add_overflow(in, out, &both) || !fc_mul(both, (int64_t)sizeof(T), &both))
     return 0;
-  const int64_t l2 = fc_cpu_cache_bytes(2) > 0 ? fc_cpu_cache_bytes(2) : (int64_t)1 << 20;
+  const int64_t l2 = fc_l2_bytes();
   return both > l2 ? 0 : fc_min64(p->n, fc_max64(1, 2 * l2 / fc_max64(1, both)));
 }
 
@@ -295,7 +302,7 @@ void LOCAL(igemm_tiles)(LOCAL(igemm_entry) uk, int64_t ks, int64_t cg, int64_t k
  * every tile sums each output in the same passes and gives the same bits (the
  * autotuner may pick any). */
 int64_t LOCAL(igemm_tap_block)(int64_t ks, int64_t cg) {
-  const int64_t l2 = fc_cpu_cache_bytes(2) > 0 ? fc_cpu_cache_bytes(2) : (int64_t)1 << 20;
+  const int64_t l2 = fc_l2_bytes();
   return fc_max64(1, fc_min64(ks, l2 * 3 / 8 / (cg * 32 * (int64_t)sizeof(T))));
 }
 
@@ -585,10 +592,11 @@ int LOCAL(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, in
     fc_plan pq;
     fc_plan_init(&pq, tab);
     if (LOCAL(igemm_plan)(&q, tab, allow_border, &pq) == FC_OK) {
-      const int64_t copies = (p->c > 1 ? p->h * p->w * p->c : 0) + (p->k > 1 ? P * p->k : 0);
+      int64_t in, out;
+      LOCAL(nhwc_copies)(p, &in, &out);
       *pl = pq;
       pl->flags |= FC_PLAN_CHANNELS_LAST_COPY;
-      pl->scratch_bytes = fc_sat_add(pq.scratch_bytes, fc_sat_mul(chunk * copies, (int64_t)sizeof(T)));
+      pl->scratch_bytes = fc_sat_add(pq.scratch_bytes, fc_sat_mul(chunk * (in + out), (int64_t)sizeof(T)));
     }
   }
   return FC_OK;
@@ -673,9 +681,11 @@ static int LOCAL(conv2d_igemm_nhwc)(const fc_conv2d_params *p, const fc_ukernel_
   const int64_t images = LOCAL(nhwc_copy_images)(p), hw = p->h * p->w, P = p->oh * p->ow;
   const int64_t img_in = hw * p->c, img_out = P * p->k;
   if (images < 1) return FC_EINVAL; /* the plan said it applies */
-  const int copy_in = p->c > 1, copy_out = p->k > 1;
-  T *bin = copy_in ? fc_alloc((size_t)(images * img_in) * sizeof(T)) : NULL; /* fits: the plan */
-  T *bout = copy_out ? fc_alloc((size_t)(images * img_out) * sizeof(T)) : NULL;
+  int64_t in, out;
+  LOCAL(nhwc_copies)(p, &in, &out);
+  const int copy_in = in > 0, copy_out = out > 0;
+  T *bin = copy_in ? fc_alloc((size_t)(images * in) * sizeof(T)) : NULL; /* fits: the plan */
+  T *bout = copy_out ? fc_alloc((size_t)(images * out) * sizeof(T)) : NULL;
   if ((copy_in && !bin) || (copy_out && !bout)) {
     free(bin), free(bout);
     return FC_ENOMEM;
