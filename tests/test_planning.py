@@ -2,6 +2,7 @@
 constants of csrc/include/fastconv/costs.def as the Python layer sees them."""
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -78,13 +79,15 @@ BEFORE = {
 # Values added to costs.def since.
 SINCE = {"FC_FORWARD_PACK_MIN_BATCHES": 8, "FC_TILE_TIE_PERMILLE": 10, "FC_CONVPOOL_WGRAD_SLOWDOWN": 3,
          "FC_PAD_MERGE_MAX_WIDTH": 64, "FC_DENSE_SPARSE_MAX_PERCENT_AVX512": 50,
-         "FC_DENSE_SPARSE_MAX_PERCENT_AVX2": 35, "FC_DENSE_SPARSE_MAX_PERCENT_SCALAR": 70}
+         "FC_DENSE_SPARSE_MAX_PERCENT_AVX2": 35, "FC_DENSE_SPARSE_MAX_PERCENT_SCALAR": 70,
+         "FC_DENSE_BLOCKED_TIE_PERMILLE": 125}
 
 
 def test_costs_are_the_measured_values_with_their_documentation():
     assert _kernels.COSTS == {**BEFORE, **SINCE}
     assert all(type(v) is type({**BEFORE, **SINCE}[k]) for k, v in _kernels.COSTS.items())
-    assert all("AMD EPYC" in doc for doc in _kernels.COST_DOCS.values())
+    # each value names the CPU it was measured on
+    assert all("AMD EPYC" in doc or "Intel Xeon" in doc for doc in _kernels.COST_DOCS.values())
     assert _kernels.IGEMM_MIN_DEPTH == BEFORE["FC_CONV2D_IGEMM_MIN_DEPTH"]
     assert _correlate._DIRECT_S_PER_MAC[np.dtype(np.float64)] == 5.8e-11
     assert _correlate._FEW_TAPS == 32 and _correlate._SMALL_MACS == 1 << 15
@@ -107,7 +110,7 @@ def test_dense_plan_is_what_the_driver_runs(isa, n, k, m, dtype, restore_threads
         _kernels.dense(x, w, b, y)
         ran = _kernels.last_plan()
         assert ran == plan, (n, k, m, threads)
-        assert plan["algorithm"] == ("dense-gemv" if n <= 8 else "dense-gemm")
+        assert plan["algorithm"] in (("dense-gemv",) if n <= 8 else ("dense-blocked", "dense-gemm"))
         assert plan["kernel"].startswith(f"fc_{'f32' if dtype == np.float32 else 'f64'}_")
         assert plan["threads"] <= threads and plan["isa"] == isa
         want = x.astype(np.float64) @ w.astype(np.float64) + b
@@ -115,6 +118,68 @@ def test_dense_plan_is_what_the_driver_runs(isa, n, k, m, dtype, restore_threads
                                    atol=1e-4 if dtype == np.float32 else 1e-12)
     p = fastconv._explain._dense(x, w, b)
     assert p.algorithm == plan["algorithm"] and p.kernel == plan["kernel"], p
+
+
+def _igemm_table(dtype):
+    """The ISA's indirect-GEMM tiles in table order, with their costs (the registry)."""
+    table = sorted((u for u in _kernels.ukernels() if u["kind"] == "igemm" and u["dtype"] == dtype
+                    and u["slot"] is not None), key=lambda u: int(u["slot"].split("[")[1][:-1]))
+    return [(tuple(u["tile"]), u["cost"]) for u in table]
+
+
+def _pick(table, rows, cols, tie):
+    """The first tile listed whose padded work (times its cost) is within `tie` of the least."""
+    work = [math.ceil(rows / mr) * mr * math.ceil(cols / nr) * nr * cost for (mr, nr), cost in table]
+    return next(i for i, w in enumerate(work) if w <= min(work) * (1 + tie)), work
+
+
+def _dense_rule(dtype, n, m):
+    """dense's product for n > FC_DENSE_GEMV_MAX_BATCH rows at one thread, modelled from the
+    registry and costs.def: batch x units where its least padded work ties with (within
+    FC_TILE_TIE_PERMILLE) or is below the units x batch product's static tile's, on the
+    first tile listed within FC_DENSE_BLOCKED_TIE_PERMILLE of that least; else units x batch."""
+    table, costs = _igemm_table(dtype), _kernels.COSTS
+    tie = costs["FC_TILE_TIE_PERMILLE"] / 1000
+    _, blocked = _pick(table, n, m, 0.0)
+    units, gemm = _pick(table, m, n, tie)
+    if min(blocked) <= gemm[units] * (1 + tie):
+        return "dense-blocked", table[_pick(table, n, m, costs["FC_DENSE_BLOCKED_TIE_PERMILLE"] / 1000)[0]][0]
+    return "dense-gemm", table[units][0]
+
+
+# The forward of more rows than the GEMV takes runs batch x units (x read in place, the
+# kernel packed a depth block at a time) or units x batch, by the padded work of each:
+# either way each output is the same chain of fused multiply-adds per depth block, so
+# the rows give the bits they give eight at a time through the GEMV (another code path,
+# w read in place) -- and NumPy's float64 product within rounding.
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_forward_product_follows_the_rule_and_keeps_the_bits(isa, dtype, rng, restore_threads):
+    fastconv.set_num_threads(1)
+    learning = _kernels.tune_learning(False)  # the static choice
+    algorithms = set()
+    try:
+        for n, k, m in [(9, 100, 20), (13, 300, 70), (16, 784, 128), (32, 4732, 128), (32, 128, 10),
+                        (32, 1024, 128), (64, 4732, 128), (100, 784, 128), (40, 300, 130),
+                        (33, 600, 129), (300, 257, 64)]:
+            f32 = dtype == np.float32
+            plan = _kernels.dense_plan(n, k, m, f32)
+            want = _dense_rule("float32" if f32 else "float64", n, m)
+            assert (plan["algorithm"], plan["tile"]) == want, (n, k, m, plan)
+            algorithms.add(plan["algorithm"])
+            x = rng.standard_normal((n, k)).astype(dtype)
+            w = (rng.standard_normal((k, m)) / np.sqrt(k)).astype(dtype)
+            b = rng.standard_normal(m).astype(dtype)
+            y = fastconv.nn.dense(x, w, b)
+            assert _kernels.last_plan()["algorithm"] == want[0]
+            by_eight = np.concatenate([fastconv.nn.dense(x[i:i + 8], w, b) for i in range(0, n, 8)])
+            assert y.tobytes() == by_eight.tobytes(), (n, k, m)
+            np.testing.assert_allclose(y, x.astype(np.float64) @ w.astype(np.float64) + b,
+                                       rtol=1e-4 if f32 else 1e-12, atol=1e-4 if f32 else 1e-12)
+    finally:
+        _kernels.tune_learning(learning)
+    # (a table of one tile, such as the scalar float64 one, ties Dense(10)'s two ways and so
+    # runs every case batch x units; the AVX-512 float32 table runs Dense(10) units x batch)
+    assert "dense-blocked" in algorithms, algorithms
 
 
 # The kernel's rows owned by threads: at two threads or more, the forward product of

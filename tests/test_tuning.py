@@ -239,7 +239,10 @@ def test_tune_measures_and_chooses_among_the_tiles():
     lines = []
     choices = _tuning.tune([(_kernels.dense, (x, w, None, y), {})], repeats=1, min_time=0.001,
                            report=lines.append)
-    assert len(lines) == 1 and "dense float32 20x12x64" in lines[0]
+    # the forward's product: 12 rows by 20 units over 64 features (batch x units, as it pads
+    # less than 20 units by 12 rows)
+    assert _kernels.dense_plan(12, 64, 20, True)["algorithm"] == "dense-blocked"
+    assert len(lines) == 1 and "dense float32 12x20x64" in lines[0]
     assert _kernels.tune_count() == 0  # tune loads nothing itself
     for c in choices:
         assert c.tuned_us < c.static_us * (1 - _tuning.MARGIN)

@@ -47,5 +47,6 @@ const char fc_alg_transposed_igemm[] = "transposed-conv (igemm)";
 const char fc_alg_transposed_packed[] = "transposed-conv (packed-gemm)";
 const char fc_alg_dense_gemv[] = "dense-gemv";
 const char fc_alg_dense_gemm[] = "dense-gemm";
+const char fc_alg_dense_blocked[] = "dense-blocked";
 const char fc_alg_dense_bias[] = "bias-fill";
 const char fc_alg_dense_adam[] = "dense-backward-adam";

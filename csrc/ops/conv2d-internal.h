@@ -36,7 +36,7 @@ FC_INTERNAL int fc_conv2d_plan_start(const fc_conv2d_params *p, const fc_ukernel
 FC_INTERNAL extern const char fc_alg_nothing[], fc_alg_packed_gemm[], fc_alg_igemm[],
     fc_alg_gemm_col2im[], fc_alg_igemm_wgrad[], fc_alg_channel_sum[],
     fc_alg_transposed_igemm[], fc_alg_transposed_packed[], fc_alg_dense_gemv[],
-    fc_alg_dense_gemm[], fc_alg_dense_bias[], fc_alg_dense_adam[];
+    fc_alg_dense_gemm[], fc_alg_dense_blocked[], fc_alg_dense_bias[], fc_alg_dense_adam[];
 
 /* ---- packing (pack-template.h) --------------------------------------------------- */
 FC_INTERNAL void fc_f32_pack_panels(const float *m, int64_t rows, int64_t depth, int64_t rstride,
@@ -67,6 +67,16 @@ static inline int64_t fc_l2_bytes(void) {
 }
 FC_INTERNAL int fc_f32_pick_igemm_at(const fc_ukernel_table *tab, int64_t rows, int64_t cols);
 FC_INTERNAL int fc_f64_pick_igemm_at(const fc_ukernel_table *tab, int64_t rows, int64_t cols);
+FC_INTERNAL int fc_f32_pick_igemm_tie(const fc_ukernel_table *tab, int64_t rows, int64_t cols,
+                                      double tie);
+FC_INTERNAL int fc_f64_pick_igemm_tie(const fc_ukernel_table *tab, int64_t rows, int64_t cols,
+                                      double tie);
+FC_INTERNAL int fc_f32_tuned_igemm_from(const fc_ukernel_table *tab, fc_tune_site site,
+                                        int64_t rows, int64_t cols, int64_t depth, int fixed,
+                                        int learn, int *tuned);
+FC_INTERNAL int fc_f64_tuned_igemm_from(const fc_ukernel_table *tab, fc_tune_site site,
+                                        int64_t rows, int64_t cols, int64_t depth, int fixed,
+                                        int learn, int *tuned);
 FC_INTERNAL int fc_f32_tuned_igemm_at(const fc_ukernel_table *tab, fc_tune_site site, int64_t rows,
                                       int64_t cols, int64_t depth, int *tuned);
 FC_INTERNAL int fc_f64_tuned_igemm_at(const fc_ukernel_table *tab, fc_tune_site site, int64_t rows,

@@ -429,6 +429,146 @@ static int LOCAL(dense_gemv)(int64_t n, int64_t k, int64_t m, const T *x, const 
   return r;
 }
 
+/* ---- the forward, batch x units, the kernel packed block by block ---------------
+ * rows = samples (x read in place, a row's features contiguous), cols = units:
+ * each depth block of w (FC_DENSE_KB features by every unit) is packed, one
+ * NR-wide panel at a time, into the thread's scratch just before the panel's
+ * products, so w is read from memory once, in whole lines, and the products
+ * read it from L1/L2 -- where the units x batch product reads w in place a
+ * column tile at a time (a few values of each 64-byte line, a line per
+ * feature) and its A stream runs 512 bytes a step for the lecture's 128
+ * units. Each output is summed as dense_gemm sums it (dense_packed's loop:
+ * a block's chain of fused multiply-adds from zero, the blocks added in
+ * order, the bias last), so y is the same bits whichever product runs. At
+ * several threads the features are the owned ranges (FC_DENSE_OWN_ROWS):
+ * range 0 sums into y, a later range's blocks each into its own slice, added
+ * to y in block order after the region. */
+typedef struct {
+  LOCAL(igemm_entry) uk;
+  const T *x, *w;
+  T *y, *wpack, *parts; /* wpack: per thread FC_DENSE_KB x cw; parts: the later ranges' blocks */
+  int64_t n, k, m, cw, first; /* cw: the units packed at once, whole panels */
+  int team;
+} LOCAL(dense_blocked_ctx);
+
+/* The units packed at once, whole panels of nr: every unit of a depth block
+ * where that is at most an eighth of the L2 (the lecture's 128 units by 256
+ * features: 128 KiB), so the block's rows are read whole, in order. */
+static int64_t LOCAL(dense_blocked_units)(int64_t m, int64_t nr) {
+  const int64_t panel = FC_DENSE_KB * nr * (int64_t)sizeof(T);
+  return fc_min64(fc_ceil_div(m, nr), fc_max64(1, fc_l2_bytes() / 8 / panel)) * nr;
+}
+
+/* Depth blocks [b0, b1) into y (block b0 plain, the rest accumulated) or, with
+ * `apart`, each into its own n x m slice of parts. */
+static void LOCAL(dense_blocked_run)(const LOCAL(dense_blocked_ctx) *c, int tid, int64_t b0,
+                                     int64_t b1, int apart) {
+  static const T never = 0; /* as in dense_rows: no row pointer equals it */
+  const LOCAL(igemm_entry) uk = c->uk;
+  const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr, n = c->n, k = c->k, m = c->m;
+  T *pack = c->wpack + (int64_t)tid * FC_DENSE_KB * c->cw;
+  const T *rows[FC_DENSE_MAX_MR];
+  for (int64_t b = b0; b < b1; b++) {
+    const int64_t k0 = b * FC_DENSE_KB, kc = fc_min64(FC_DENSE_KB, k - k0);
+    T *out = apart ? c->parts + (k0 - c->first) / FC_DENSE_KB * n * m : c->y;
+    const unsigned flags = !apart && b > b0 ? FC_GEMM_ACCUMULATE : 0u;
+    for (int64_t q0 = 0; q0 < m; q0 += c->cw) {
+      const int64_t qc = fc_min64(c->cw, m - q0);
+      for (int64_t j0 = 0; j0 < qc; j0 += nr) /* panel j0 of the chunk at pack + j0 * kc */
+        LOCAL(dense_pack_b)(c->w, m, 1, k0, kc, q0 + j0, fc_min64(nr, qc - j0), (size_t)nr,
+                            pack + j0 * kc);
+      for (int64_t i0 = 0; i0 < n; i0 += mr) {
+        for (int64_t i = 0; i < mr; i++) rows[i] = c->x + fc_min64(i0 + i, n - 1) * k;
+        for (int64_t j0 = 0; j0 < qc; j0 += nr)
+          uk.fn(1, (size_t)kc, rows, (size_t)k0, 1, &never, pack + j0 * kc, out + i0 * m + q0 + j0,
+                (size_t)m, (size_t)fc_min64(mr, n - i0), (size_t)fc_min64(nr, qc - j0), NULL, flags);
+      }
+    }
+  }
+}
+
+/* Task t: owned range t (one task, every block, at one thread). */
+static void LOCAL(dense_blocked_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
+  const LOCAL(dense_blocked_ctx) *c = arg;
+  for (int64_t t = t0; t < t1; t++) {
+    const int64_t kb = LOCAL(dense_owned_row)(c->k, c->team, (int)t);
+    const int64_t ke = LOCAL(dense_owned_row)(c->k, c->team, (int)t + 1);
+    LOCAL(dense_blocked_run)(c, tid, kb / FC_DENSE_KB, fc_ceil_div(ke, FC_DENSE_KB), t > 0);
+  }
+}
+
+/* Whether the forward (n > FC_DENSE_GEMV_MAX_BATCH rows) runs batch x units,
+ * and its plan if so: where its least padded work ties with the units x batch
+ * product's or is less (FC_TILE_TIE_PERMILLE: AVX2's 6x16 tile pads the
+ * lecture's batch of 32 to 36 rows, and there the units x batch product runs
+ * faster), on one thread or on owned ranges (else the units x batch product
+ * shares out the work). Its tile: the widest within
+ * FC_DENSE_BLOCKED_TIE_PERMILLE of the least padded work. */
+static int LOCAL(dense_blocked_plan)(int64_t n, int64_t k, int64_t m, const fc_ukernel_table *tab,
+                                     fc_plan *pl) {
+  const LOCAL(igemm_entry) s = tab->TABLE(igemm)[LOCAL(pick_igemm_tie)(tab, n, m, 0.0)];
+  const LOCAL(igemm_entry) t = tab->TABLE(igemm)[LOCAL(pick_igemm_at)(tab, m, n)];
+  if (fc_tile_work((int64_t)s.mr, (int64_t)s.nr, s.cost, n, m) >
+      (1.0 + FC_TILE_TIE_PERMILLE / 1000.0) * fc_tile_work((int64_t)t.mr, (int64_t)t.nr, t.cost, m, n))
+    return 0;
+  const int fixed = LOCAL(pick_igemm_tie)(tab, n, m, FC_DENSE_BLOCKED_TIE_PERMILLE / 1000.0);
+  int64_t flops, nm;
+  if (!fc_mul(n, m, &nm) || !fc_mul(nm, k, &flops)) return 0; /* the GEMM's plan says */
+  /* the threads the units x batch product would take */
+  const int nthreads = fc_threads_for(FC_NS_FLOPS(flops) * 2, fc_ceil_div(m, (int64_t)t.mr));
+  const int64_t later = nthreads > 1 ? LOCAL(dense_owned_later_blocks)(k, nthreads) : 0;
+  if (nthreads > 1 && (!LOCAL(dense_owned_fits)(k, nthreads) ||
+                       fc_sat_mul(fc_sat_mul(later, nm), (int64_t)sizeof(T)) > (int64_t)FC_SCRATCH_KEEP))
+    return 0;
+  /* a tuning file's or a forced tile, but none learned at first use: the
+   * learner's slice (one depth block, every tile on the same rows) charges the
+   * wider tile its padding and not the passes over x it saves, and there
+   * chose 8x32 in 3 of 3 processes, 2-15% slower on whole calls */
+  int tuned;
+  const int variant = LOCAL(tuned_igemm_from)(tab, FC_TUNE_DENSE, n, m, k, fixed, 0, &tuned);
+  const LOCAL(igemm_entry) uk = tab->TABLE(igemm)[variant];
+  if ((int64_t)uk.mr > FC_DENSE_MAX_MR) return 0;
+  fc_plan_init(pl, tab);
+  pl->algorithm = fc_alg_dense_blocked;
+  pl->kernel_fn = FC_UKERNEL_FN(uk.fn);
+  pl->variant = variant;
+  pl->mr = (int64_t)uk.mr, pl->nr = (int64_t)uk.nr;
+  pl->depth_block = FC_DENSE_KB, pl->tasks = nthreads, pl->threads = nthreads;
+  pl->flags = (tuned ? FC_PLAN_TUNED_TILE : 0u) | (nthreads > 1 ? FC_PLAN_OWNED_ROWS : 0u);
+  /* a chunk of packed units per thread, the later ranges' block sums */
+  const int64_t cw = LOCAL(dense_blocked_units)(m, pl->nr);
+  pl->scratch_bytes = fc_sat_mul(fc_sat_add(fc_sat_mul(nthreads * FC_DENSE_KB, cw),
+                                            fc_sat_mul(later, nm)),
+                                 (int64_t)sizeof(T));
+  return 1;
+}
+
+/* y (n x m) = x @ w + bias by the plan's batch x units product. */
+static int LOCAL(dense_blocked)(int64_t n, int64_t k, int64_t m, const T *x, const T *w,
+                                const T *bias, T *y, const fc_plan *pl) {
+  const int team = pl->threads;
+  const int64_t later = team > 1 ? LOCAL(dense_owned_later_blocks)(k, team) : 0;
+  const int64_t cw = LOCAL(dense_blocked_units)(m, pl->nr);
+  const int64_t psize = team * FC_DENSE_KB * cw; /* sizes: checked by the plan */
+  T *wpack = fc_scratch_take((size_t)(psize + later * n * m) * sizeof(T));
+  if (!wpack) return FC_ENOMEM;
+  LOCAL(dense_blocked_ctx) c = {fc_table()->TABLE(igemm)[pl->variant], x, w, y, wpack,
+                                wpack + psize, n, k, m, cw,
+                                team > 1 ? LOCAL(dense_owned_row)(k, team, 1) : k, team};
+  const int r = fc_parallel_for(team, team, 0, LOCAL(dense_blocked_tasks), &c);
+  if (r == FC_OK) {
+    for (int64_t b = 0; b < later; b++) { /* in block order, as FC_GEMM_ACCUMULATE adds them */
+      const T *part = c.parts + b * n * m;
+      for (int64_t i = 0; i < n * m; i++) y[i] = part[i] + y[i];
+    }
+    if (bias)
+      for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < m; j++) y[i * m + j] = y[i * m + j] + bias[j];
+  }
+  fc_scratch_give(wpack);
+  return r;
+}
+
 /* dense's plan: what fc_*_dense runs for these sizes (with a bias or without:
  * the GEMM stores through its transposing block either way). */
 static int LOCAL(dense_plan_for)(int64_t n, int64_t k, int64_t m, const fc_ukernel_table *tab,
@@ -440,6 +580,7 @@ static int LOCAL(dense_plan_for)(int64_t n, int64_t k, int64_t m, const fc_ukern
     return FC_OK;
   }
   if (n <= FC_DENSE_GEMV_MAX_BATCH) return LOCAL(dense_gemv_plan)(n, k, m, tab, pl);
+  if (LOCAL(dense_blocked_plan)(n, k, m, tab, pl)) return FC_OK;
   return LOCAL(dense_gemm_plan)(m, n, k, 0, 1, tab, pl);
 }
 
@@ -520,6 +661,7 @@ int DENSE(int64_t n, int64_t k, int64_t m, const T *x, const T *w, const T *bias
   const int st = LOCAL(dense_plan_for)(n, k, m, fc_table(), &pl);
   if (st != FC_OK || fc_record_plan(&pl)) return st;
   if (pl.algorithm == fc_alg_dense_gemv) return LOCAL(dense_gemv)(n, k, m, x, w, bias, y);
+  if (pl.algorithm == fc_alg_dense_blocked) return LOCAL(dense_blocked)(n, k, m, x, w, bias, y, &pl);
   if (pl.flags & FC_PLAN_OWNED_ROWS) return LOCAL(dense_owned)(n, k, m, x, w, bias, y, &pl);
   /* rows = units (w read in place, a column at a time), cols = batch */
   return LOCAL(dense_gemm)(m, n, k, w, 1, m, x, 1, k, y, 1, m, bias);

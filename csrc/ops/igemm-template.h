@@ -25,11 +25,11 @@
 
 /* The index in tab's indirect-GEMM list of the tile with the least padded
  * work (times the tile's cost) for a rows x cols product; a tile within
- * FC_TILE_TIE_PERMILLE of the least ties, and of tied tiles the one listed
+ * `tie` (a fraction) of the least ties, and of tied tiles the one listed
  * first wins. The list puts the widest first: a tile NR columns wide sweeps
  * the rows (a large layer's input, read from memory) cols / NR times, which
  * padded work does not count. */
-int LOCAL(pick_igemm_at)(const fc_ukernel_table *tab, int64_t rows, int64_t cols) {
+int LOCAL(pick_igemm_tie)(const fc_ukernel_table *tab, int64_t rows, int64_t cols, double tie) {
   double work[FC_MAX_IGEMM_TILES], least = 0.0;
   int n = 0;
   for (; n < FC_MAX_IGEMM_TILES && tab->TABLE(igemm)[n].fn; n++) {
@@ -38,8 +38,13 @@ int LOCAL(pick_igemm_at)(const fc_ukernel_table *tab, int64_t rows, int64_t cols
     if (n == 0 || work[n] < least) least = work[n];
   }
   int i = 0;
-  while (i + 1 < n && work[i] > least * (1.0 + FC_TILE_TIE_PERMILLE / 1000.0)) i++;
+  while (i + 1 < n && work[i] > least * (1.0 + tie)) i++;
   return i;
+}
+
+/* The static choice: ties within FC_TILE_TIE_PERMILLE. */
+int LOCAL(pick_igemm_at)(const fc_ukernel_table *tab, int64_t rows, int64_t cols) {
+  return LOCAL(pick_igemm_tie)(tab, rows, cols, FC_TILE_TIE_PERMILLE / 1000.0);
 }
 
 /* One sweep of tile uk over an m x n x kc slice (one tap; rows from ptrs,
@@ -103,15 +108,20 @@ static int LOCAL(learned_igemm_at)(const fc_ukernel_table *tab, fc_tune_site sit
 }
 
 /* The index in tab's list of the tile the autotuner chose for this product,
- * loaded, forced or learned at first use (csrc/ops/tuning.c; *tuned = 1), else
- * pick_igemm_at's (*tuned = 0). */
-int LOCAL(tuned_igemm_at)(const fc_ukernel_table *tab, fc_tune_site site, int64_t rows,
-                          int64_t cols, int64_t depth, int *tuned) {
-  const int fixed = LOCAL(pick_igemm_at)(tab, rows, cols);
+ * loaded, forced or (with `learn`) learned at first use (csrc/ops/tuning.c;
+ * *tuned = 1), else `fixed`, the static choice (*tuned = 0). */
+int LOCAL(tuned_igemm_from)(const fc_ukernel_table *tab, fc_tune_site site, int64_t rows,
+                            int64_t cols, int64_t depth, int fixed, int learn, int *tuned) {
   int v = fc_tune_variant(site, (int64_t)sizeof(T), rows, cols, depth, fixed);
-  if (v < 0) v = LOCAL(learned_igemm_at)(tab, site, rows, cols, depth, fixed);
+  if (v < 0 && learn) v = LOCAL(learned_igemm_at)(tab, site, rows, cols, depth, fixed);
   *tuned = v >= 0 && v < FC_MAX_IGEMM_TILES && tab->TABLE(igemm)[v].fn;
   return *tuned ? v : fixed;
+}
+
+int LOCAL(tuned_igemm_at)(const fc_ukernel_table *tab, fc_tune_site site, int64_t rows,
+                          int64_t cols, int64_t depth, int *tuned) {
+  return LOCAL(tuned_igemm_from)(tab, site, rows, cols, depth, LOCAL(pick_igemm_at)(tab, rows, cols),
+                                 1, tuned);
 }
 
 

@@ -85,8 +85,12 @@ class Plan:
         to the tile listed first, the widest)."""
         if not self.kernel or "_igemm_ukernel_" not in self.kernel:
             return ""
-        tuned = "tuned_tile" in self.blocking.get("flags", ())
-        return ": the autotuner's choice" if tuned else ": least padded work"
+        if "tuned_tile" in self.blocking.get("flags", ()):
+            return ": the autotuner's choice"
+        if self.algorithm == "dense-blocked":
+            tie = _kernels.COSTS["FC_DENSE_BLOCKED_TIE_PERMILLE"]
+            return f": the widest within {tie / 10:g}% of the least padded work"
+        return ": least padded work"
 
     def _clause(self) -> str:
         words = [self.algorithm]
@@ -140,6 +144,7 @@ _BLOCKING_NAMES = {
     "elementwise": (None, "elements per task", None),
     "dense-gemv": ("depth block", None, None),
     "dense-gemm": ("depth block", "units per task, at most", None),
+    "dense-blocked": ("depth block", None, None),
     "dense-backward-adam": (None, "features per task", None),
     "channel-sum": (None, "values per run", None),
     "rows-per-plane": (None, "rows per task", None),
@@ -315,6 +320,10 @@ def _dense_reason(algorithm: str, rows: int) -> str:
                 "the kernel read in place")
     if algorithm == "dense-gemm":
         return "GEMM: units x batch tiles, the kernel read in place, the batch packed"
+    if algorithm == "dense-blocked":
+        tie = _kernels.COSTS["FC_DENSE_BLOCKED_TIE_PERMILLE"]
+        return ("GEMM: batch x units tiles, x read in place, the kernel packed a depth block at a "
+                f"time (padded work within {tie / 10:g}% of the units x batch tiles')")
     if algorithm == "bias-fill":
         return "no input features: the result is the bias"
     return "empty product"
