@@ -80,7 +80,7 @@ BEFORE = {
 SINCE = {"FC_FORWARD_PACK_MIN_BATCHES": 8, "FC_TILE_TIE_PERMILLE": 10, "FC_CONVPOOL_WGRAD_SLOWDOWN": 3,
          "FC_PAD_MERGE_MAX_WIDTH": 64, "FC_DENSE_SPARSE_MAX_PERCENT_AVX512": 50,
          "FC_DENSE_SPARSE_MAX_PERCENT_AVX2": 35, "FC_DENSE_SPARSE_MAX_PERCENT_SCALAR": 70,
-         "FC_DENSE_BLOCKED_TIE_PERMILLE": 125}
+         "FC_DENSE_BLOCKED_TIE_PERMILLE": 125, "FC_DENSE_SPARSE_MAX_PERCENT_AVX512_FULL": 20}
 
 
 def test_costs_are_the_measured_values_with_their_documentation():
@@ -227,3 +227,23 @@ def test_owned_rows_keep_the_one_thread_bits(n, k, m, threads, owned, dtype, res
     np.testing.assert_allclose(got[0], ref, rtol=tol, atol=tol)
     why = fastconv.explain(fastconv.nn.dense, x, w, b).reason
     assert ("fixed ranges, one per thread" in why) == owned, why
+
+
+def test_avx512_fma_rate_agrees_with_the_long_probes():
+    """The sweep's sparse limit under AVX-512 depends on whether the core runs 512-bit
+    multiply-adds at twice its AVX2 rate; the quick once-per-process answer must agree
+    with the benchmarks' longer probes wherever those leave no doubt (a ratio near 2 or
+    near 1), and be False without AVX-512."""
+    full = _kernels.avx512_fma_full_rate()
+    assert full is _kernels.avx512_fma_full_rate()  # measured once
+    if _kernels.ISA_NAMES.index(_kernels.cpu_isa()) < _kernels.ISA_NAMES.index("avx512"):
+        assert full is False
+        return
+    ratios = sorted(_kernels.probe_fma_gflops("avx512", 0.01) / _kernels.probe_fma_gflops("avx2", 0.01)
+                    for _ in range(3))
+    if ratios[0] > 1.7:
+        assert full is True, ratios
+    elif ratios[-1] < 1.3:
+        assert full is False, ratios
+    limit = fastconv._explain.dense_sparse_limit("avx512")
+    assert limit == _kernels.COSTS["FC_DENSE_SPARSE_MAX_PERCENT_AVX512" + ("_FULL" if full else "")]

@@ -921,11 +921,14 @@ int DENSE_BACKWARD_ADAM(int64_t n, int64_t k, int64_t m, const T *gy, const T *x
    * batch (gw's B), packed as dense_gemm packs; then each thread's scratch */
   const int nthreads = pl.threads;
   /* gx by gy's nonzero terms where few enough of them are nonzero (costs.def: the
-   * sparse row product's share of the GEMM's speed differs by ISA) */
+   * sparse row product's share of the GEMM's speed differs by ISA, and under
+   * AVX-512 by the width of the core's FMA pipes) */
   int64_t nnz = 0;
   if (gx)
     for (int64_t i = 0; i < n * m; i++) nnz += gy[i] != 0;
-  const int64_t limit = tab->isa >= FC_ISA_AVX512 ? FC_DENSE_SPARSE_MAX_PERCENT_AVX512
+  const int64_t limit = tab->isa >= FC_ISA_AVX512 ? (fc_avx512_fma_full_rate()
+                                                          ? FC_DENSE_SPARSE_MAX_PERCENT_AVX512_FULL
+                                                          : FC_DENSE_SPARSE_MAX_PERCENT_AVX512)
                         : tab->isa == FC_ISA_AVX2 ? FC_DENSE_SPARSE_MAX_PERCENT_AVX2
                                                   : FC_DENSE_SPARSE_MAX_PERCENT_SCALAR;
   const int by_terms = gx && nnz * 100 <= limit * n * m;

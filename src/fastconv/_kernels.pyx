@@ -951,6 +951,16 @@ def probe_fma_gflops(str isa, double seconds=0.2):
     return r
 
 
+def avx512_fma_full_rate():
+    """Whether this CPU runs AVX-512 multiply-adds at about twice its AVX2 rate (two
+    512-bit FMA pipes); False where about the same (AMD Zen 4) or without AVX-512.
+    Measured once per process (about a millisecond)."""
+    cdef int r
+    with nogil:
+        r = fc_avx512_fma_full_rate()
+    return bool(r)
+
+
 def probe_copy_gbps(int64_t n_bytes=1 << 28, double seconds=0.3):
     """Streaming-copy memory bandwidth with fastconv's thread count, GB/s (read + write)."""
     cdef double r
