@@ -833,10 +833,13 @@ def dense(x, kernel, bias=None, *, out=None):
     Notes
     -----
     Runs fastconv's GEMM microkernels (``csrc/ops/dense-template.h``) with the GIL
-    released: the kernel is read in place and only the batch-sized operand is
-    packed; up to 8 rows of `x` take a matrix-vector path, more the tiled GEMM,
-    threaded over the output's units. The result is the same at any thread
-    count. Non-contiguous inputs are copied first.
+    released: up to 8 rows of `x` take a matrix-vector path (the kernel read in
+    place); more the tiled GEMM, as batch x units tiles (`x` read in place, the
+    kernel packed a depth block at a time) or units x batch tiles (the kernel
+    read in place, the batch packed), whichever pads less work, threaded over
+    the units or over fixed ranges of the features. Each output is summed the
+    same way on every path, so the result is the same bits whichever runs and
+    at any thread count. Non-contiguous inputs are copied first.
 
     Examples
     --------
@@ -968,10 +971,12 @@ def dense_backward(grad_out, x, kernel, *, output_mask=(True, True, True), out=N
     at any thread count). The Adam step is
     :class:`fastconv.optimizers.Adam`'s arithmetic, element by element. With
     `adam`, where few of grad_out's terms are nonzero (a ReLU's and Dropout's
-    gradients: at most half under AVX-512), grad_x is summed over the nonzero
-    terms only, with the same bits as the full product (a zero term changes no
-    sum; where the kernel holds inf or NaN, the full product runs, so 0 * inf
-    still gives NaN); :func:`fastconv.explain` says which it takes.
+    gradients: at most half under AVX-512 where the CPU runs its 512-bit
+    multiply-adds at its AVX2 rate, a fifth where at twice it), grad_x is
+    summed over the nonzero terms only, with the same bits as the full product
+    (a zero term changes no sum; where the kernel holds inf or NaN, the full
+    product runs, so 0 * inf still gives NaN); :func:`fastconv.explain` says
+    which it takes.
 
     Examples
     --------
