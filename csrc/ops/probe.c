@@ -38,12 +38,13 @@ double fc_probe_fma_gflops(fc_isa isa, double seconds) {
 }
 
 /* Whether this core's AVX-512 multiply-adds run at about twice its AVX2 rate
- * (two 512-bit FMA pipes: Intel's Xeon server cores, 172-177 against about
- * 88 GFLOP/s on an Emerald Rapids) or not (AMD Zen 4 runs a 512-bit FMA as two
- * 256-bit halves, AVX2's rate): the two ISAs' probe kernels alternately on the
- * calling thread, a warm-up and three runs of ~0.1 ms each, the best rates
- * compared. 0 where the CPU or the build lacks AVX-512. Measured once per
- * process (the first caller's answer stands; a fork keeps it, as its CPU). */
+ * (two 512-bit FMA pipes, as Intel's Xeon server cores: 175 against 95 GFLOP/s
+ * by fc_probe_fma_gflops on an Emerald Rapids) or not (AMD Zen 4 runs a
+ * 512-bit FMA as two 256-bit halves, at its AVX2 rate): the two ISAs' probe
+ * kernels alternately on the calling thread, a warm-up and three runs of
+ * ~0.05 ms each, the best rates compared (0.4 ms in all). 0 where the CPU or
+ * the build lacks AVX-512. Measured once per process (the first caller's
+ * answer stands; a fork keeps it, as its CPU). */
 int fc_avx512_fma_full_rate(void) {
   static _Atomic int known = -1;
   int v = atomic_load_explicit(&known, memory_order_relaxed);
