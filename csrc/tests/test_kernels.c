@@ -119,10 +119,11 @@ static int64_t pool_out(int64_t n, int64_t k, int64_t s, int64_t d, int64_t pad,
     for (int64_t i = 0; i < m; i++) b[i] = (T)rndf();                                           \
     for (int64_t i = 0; i < n * m; i++) gy[i] = (T)rndf();                                      \
     /* half the cases: gy mostly zeros (+0 and -0), as a ReLU's and Dropout's gradients are, */  \
-    /* so the fused step takes gx by gy's nonzero terms */                                     \
+    /* so the fused step takes gx by gy's nonzero terms (about 1 in 8 nonzero: below every */    \
+    /* ISA's and CPU's limit, 20% the lowest) */                                                 \
     if (rnd(0, 1))                                                                              \
       for (int64_t i = 0; i < n * m; i++)                                                       \
-        if (rnd(0, 3)) gy[i] = rnd(0, 1) ? (T)0 : -(T)0;                                        \
+        if (rnd(0, 7)) gy[i] = rnd(0, 1) ? (T)0 : -(T)0;                                        \
     int ok = fc_##dtype##_dense(n, k, m, x, w, b, y) == FC_OK &&                                \
              fc_##dtype##_dense_backward(n, k, m, gy, x, w, gx, gw) == FC_OK;                   \
     for (int64_t i = 0; ok && i < n; i++)                                                       \
