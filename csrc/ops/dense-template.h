@@ -353,6 +353,39 @@ static int LOCAL(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_
   return r;
 }
 
+/* One depth block [k0, k0 + kc) of the batch x units product: rows [0, n) of
+ * x read in place (row i at x + i * k) by qc units packed in NR-wide panels at
+ * b (panel j0 at b + j0 * kc), into c (row stride ldc), each output's block
+ * sum stored or, with FC_GEMM_ACCUMULATE, added to it. The x rows a tile has
+ * past n point at row n - 1 and are not stored. */
+static void LOCAL(dense_batch_block)(LOCAL(igemm_entry) uk, const T *x, int64_t n, int64_t k,
+                                     int64_t k0, int64_t kc, const T *b, int64_t qc, T *c,
+                                     int64_t ldc, unsigned flags) {
+  static const T never = 0; /* as in dense_rows: no row pointer equals it */
+  const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr;
+  const T *rows[FC_DENSE_MAX_MR];
+  for (int64_t i0 = 0; i0 < n; i0 += mr) {
+    for (int64_t i = 0; i < mr; i++) rows[i] = x + fc_min64(i0 + i, n - 1) * k;
+    for (int64_t j0 = 0; j0 < qc; j0 += nr)
+      uk.fn(1, (size_t)kc, rows, (size_t)k0, 1, &never, b + j0 * kc, c + i0 * ldc + j0,
+            (size_t)ldc, (size_t)fc_min64(mr, n - i0), (size_t)fc_min64(nr, qc - j0), NULL, flags);
+  }
+}
+
+/* y (n x m) plus `count` block sums kept apart (n x m each at parts, in block
+ * order; acc + y, as the igemm store adds), then the bias, one addition per
+ * element. */
+static void LOCAL(dense_finish)(T *y, const T *parts, int64_t count, int64_t n, int64_t m,
+                                const T *bias) {
+  for (int64_t b = 0; b < count; b++) {
+    const T *s = parts + b * n * m;
+    for (int64_t i = 0; i < n * m; i++) y[i] = s[i] + y[i];
+  }
+  if (bias)
+    for (int64_t j = 0; j < n; j++)
+      for (int64_t i = 0; i < m; i++) y[j * m + i] = y[j * m + i] + bias[i];
+}
+
 /* ---- small batches ----------------------------------------------------------
  * A batch of a few rows would fill one column of the GEMM's tile and pad the
  * rest (a batch of one computes NR outputs per output), so it takes the GEMV
@@ -416,15 +449,7 @@ static int LOCAL(dense_gemv)(int64_t n, int64_t k, int64_t m, const T *x, const 
   if (blocks > 1 && !scratch) return FC_ENOMEM;
   LOCAL(dense_gemv_ctx) g = {tab->TABLE(gemv), x, w, y, scratch, n, k, m};
   const int r = fc_parallel_for(pl.threads, blocks, 1, LOCAL(dense_gemv_blocks), &g);
-  if (r == FC_OK) {
-    for (int64_t b = 1; b < blocks; b++) { /* in order; acc + y, as the igemm store adds */
-      const T *s = scratch + (b - 1) * nm;
-      for (int64_t i = 0; i < nm; i++) y[i] = s[i] + y[i];
-    }
-    if (bias)
-      for (int64_t j = 0; j < n; j++)
-        for (int64_t i = 0; i < m; i++) y[j * m + i] = y[j * m + i] + bias[i];
-  }
+  if (r == FC_OK) LOCAL(dense_finish)(y, scratch, blocks - 1, n, m, bias);
   free(scratch);
   return r;
 }
@@ -463,11 +488,8 @@ static int64_t LOCAL(dense_blocked_units)(int64_t m, int64_t nr) {
  * `apart`, each into its own n x m slice of parts. */
 static void LOCAL(dense_blocked_run)(const LOCAL(dense_blocked_ctx) *c, int tid, int64_t b0,
                                      int64_t b1, int apart) {
-  static const T never = 0; /* as in dense_rows: no row pointer equals it */
-  const LOCAL(igemm_entry) uk = c->uk;
-  const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr, n = c->n, k = c->k, m = c->m;
+  const int64_t nr = (int64_t)c->uk.nr, n = c->n, k = c->k, m = c->m;
   T *pack = c->wpack + (int64_t)tid * FC_DENSE_KB * c->cw;
-  const T *rows[FC_DENSE_MAX_MR];
   for (int64_t b = b0; b < b1; b++) {
     const int64_t k0 = b * FC_DENSE_KB, kc = fc_min64(FC_DENSE_KB, k - k0);
     T *out = apart ? c->parts + (k0 - c->first) / FC_DENSE_KB * n * m : c->y;
@@ -477,12 +499,7 @@ static void LOCAL(dense_blocked_run)(const LOCAL(dense_blocked_ctx) *c, int tid,
       for (int64_t j0 = 0; j0 < qc; j0 += nr) /* panel j0 of the chunk at pack + j0 * kc */
         LOCAL(dense_pack_b)(c->w, m, 1, k0, kc, q0 + j0, fc_min64(nr, qc - j0), (size_t)nr,
                             pack + j0 * kc);
-      for (int64_t i0 = 0; i0 < n; i0 += mr) {
-        for (int64_t i = 0; i < mr; i++) rows[i] = c->x + fc_min64(i0 + i, n - 1) * k;
-        for (int64_t j0 = 0; j0 < qc; j0 += nr)
-          uk.fn(1, (size_t)kc, rows, (size_t)k0, 1, &never, pack + j0 * kc, out + i0 * m + q0 + j0,
-                (size_t)m, (size_t)fc_min64(mr, n - i0), (size_t)fc_min64(nr, qc - j0), NULL, flags);
-      }
+      LOCAL(dense_batch_block)(c->uk, c->x, n, k, k0, kc, pack, qc, out + q0, m, flags);
     }
   }
 }
@@ -556,15 +573,7 @@ static int LOCAL(dense_blocked)(int64_t n, int64_t k, int64_t m, const T *x, con
                                 wpack + psize, n, k, m, cw,
                                 team > 1 ? LOCAL(dense_owned_row)(k, team, 1) : k, team};
   const int r = fc_parallel_for(team, team, 0, LOCAL(dense_blocked_tasks), &c);
-  if (r == FC_OK) {
-    for (int64_t b = 0; b < later; b++) { /* in block order, as FC_GEMM_ACCUMULATE adds them */
-      const T *part = c.parts + b * n * m;
-      for (int64_t i = 0; i < n * m; i++) y[i] = part[i] + y[i];
-    }
-    if (bias)
-      for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < m; j++) y[i * m + j] = y[i * m + j] + bias[j];
-  }
+  if (r == FC_OK) LOCAL(dense_finish)(y, c.parts, later, n, m, bias);
   fc_scratch_give(wpack);
   return r;
 }
@@ -1001,24 +1010,13 @@ void LOCAL(dense_pack_kernel)(int64_t k, int64_t m, const T *w, int variant, T *
 int LOCAL(dense_packed)(int64_t n, int64_t k, int64_t m, const T *x, const T *w,
                         const T *wpack, int variant, const T *bias, T *y) {
   if (n <= FC_DENSE_GEMV_MAX_BATCH || k < 1 || m < 1) return DENSE(n, k, m, x, w, bias, y);
-  static const T never = 0; /* as in dense_rows: no row pointer equals it */
   const LOCAL(igemm_entry) uk = fc_table()->TABLE(igemm)[variant];
-  const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr, ld = fc_ceil_div(m, nr) * nr;
+  const int64_t ld = fc_ceil_div(m, (int64_t)uk.nr) * (int64_t)uk.nr;
   /* depth block outermost, unlike dense_rows: a block of x (n rows) stays in L1
    * while the kernel's block streams past it once */
-  for (int64_t k0 = 0; k0 < k; k0 += FC_DENSE_KB) {
-    const int64_t kc = fc_min64(FC_DENSE_KB, k - k0);
-    for (int64_t i0 = 0; i0 < n; i0 += mr) {
-      const T *rows[FC_DENSE_MAX_MR];
-      for (int64_t i = 0; i < mr; i++) rows[i] = x + fc_min64(i0 + i, n - 1) * k;
-      for (int64_t j0 = 0; j0 < m; j0 += nr)
-        uk.fn(1, (size_t)kc, rows, (size_t)k0, 1, &never, wpack + k0 * ld + j0 * kc,
-              y + i0 * m + j0, (size_t)m, (size_t)fc_min64(mr, n - i0), (size_t)fc_min64(nr, m - j0),
-              NULL, k0 > 0 ? FC_GEMM_ACCUMULATE : 0u);
-    }
-  }
-  if (bias)
-    for (int64_t i = 0; i < n; i++)
-      for (int64_t j = 0; j < m; j++) y[i * m + j] = y[i * m + j] + bias[j];
+  for (int64_t k0 = 0; k0 < k; k0 += FC_DENSE_KB)
+    LOCAL(dense_batch_block)(uk, x, n, k, k0, fc_min64(FC_DENSE_KB, k - k0), wpack + k0 * ld, m, y,
+                             m, k0 > 0 ? FC_GEMM_ACCUMULATE : 0u);
+  LOCAL(dense_finish)(y, NULL, 0, n, m, bias);
   return FC_OK;
 }
