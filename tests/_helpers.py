@@ -1,11 +1,13 @@
 """Helpers shared by the test modules: `raises`, the one check of an exception and
 the words of its message; `torch_one_thread`, which keeps PyTorch's references on
 one thread in a module that imports it; the array zoo (`random_array`,
-`with_layout`, `LAYOUTS`); and a saved model's zip members (`members_of`,
-`write_zip`). (The references and the comparison helper are in reference.py,
+`with_layout`, `LAYOUTS`); a saved model's zip members (`members_of`,
+`write_zip`); and the indirect-GEMM tile rule modelled from the registry
+(`igemm_table`, `pick_tile`). (The references and the comparison helper are in reference.py,
 which the fuzzer loads without pytest.)"""
 from __future__ import annotations
 
+import math
 import re
 import zipfile
 
@@ -103,3 +105,21 @@ def write_zip(path, members):
         for name, data in members.items():
             zf.writestr(name, data)
     return path
+
+
+def igemm_table(dtype):
+    """The ISA's indirect-GEMM tiles in table order, ((rows, columns), cost) each (the
+    registry, fastconv._kernels.ukernels())."""
+    from fastconv import _kernels
+
+    table = sorted((u for u in _kernels.ukernels() if u["kind"] == "igemm" and u["dtype"] == dtype
+                    and u["slot"] is not None), key=lambda u: int(u["slot"].split("[")[1][:-1]))
+    return [(tuple(u["tile"]), u["cost"]) for u in table]
+
+
+def pick_tile(table, rows, cols, tie):
+    """The planners' static rule on a rows x cols product: the index of the first tile
+    listed whose padded work (times its cost) is within `tie` (a fraction) of the least,
+    and every tile's padded work."""
+    work = [math.ceil(rows / mr) * mr * math.ceil(cols / nr) * nr * cost for (mr, nr), cost in table]
+    return next(i for i, w in enumerate(work) if w <= min(work) * (1 + tie)), work

@@ -2,11 +2,11 @@
 constants of csrc/include/fastconv/costs.def as the Python layer sees them."""
 from __future__ import annotations
 
-import math
 import threading
 
 import numpy as np
 import pytest
+from _helpers import igemm_table, pick_tile
 
 import fastconv
 from fastconv import _correlate, _kernels, _planning
@@ -120,30 +120,17 @@ def test_dense_plan_is_what_the_driver_runs(isa, n, k, m, dtype, restore_threads
     assert p.algorithm == plan["algorithm"] and p.kernel == plan["kernel"], p
 
 
-def _igemm_table(dtype):
-    """The ISA's indirect-GEMM tiles in table order, with their costs (the registry)."""
-    table = sorted((u for u in _kernels.ukernels() if u["kind"] == "igemm" and u["dtype"] == dtype
-                    and u["slot"] is not None), key=lambda u: int(u["slot"].split("[")[1][:-1]))
-    return [(tuple(u["tile"]), u["cost"]) for u in table]
-
-
-def _pick(table, rows, cols, tie):
-    """The first tile listed whose padded work (times its cost) is within `tie` of the least."""
-    work = [math.ceil(rows / mr) * mr * math.ceil(cols / nr) * nr * cost for (mr, nr), cost in table]
-    return next(i for i, w in enumerate(work) if w <= min(work) * (1 + tie)), work
-
-
 def _dense_rule(dtype, n, m):
     """dense's product for n > FC_DENSE_GEMV_MAX_BATCH rows at one thread, modelled from the
     registry and costs.def: batch x units where its least padded work ties with (within
     FC_TILE_TIE_PERMILLE) or is below the units x batch product's static tile's, on the
     first tile listed within FC_DENSE_BLOCKED_TIE_PERMILLE of that least; else units x batch."""
-    table, costs = _igemm_table(dtype), _kernels.COSTS
+    table, costs = igemm_table(dtype), _kernels.COSTS
     tie = costs["FC_TILE_TIE_PERMILLE"] / 1000
-    _, blocked = _pick(table, n, m, 0.0)
-    units, gemm = _pick(table, m, n, tie)
+    _, blocked = pick_tile(table, n, m, 0.0)
+    units, gemm = pick_tile(table, m, n, tie)
     if min(blocked) <= gemm[units] * (1 + tie):
-        return "dense-blocked", table[_pick(table, n, m, costs["FC_DENSE_BLOCKED_TIE_PERMILLE"] / 1000)[0]][0]
+        return "dense-blocked", table[pick_tile(table, n, m, costs["FC_DENSE_BLOCKED_TIE_PERMILLE"] / 1000)[0]][0]
     return "dense-gemm", table[units][0]
 
 

@@ -5,12 +5,12 @@ the static choice."""
 from __future__ import annotations
 
 import json
-import math
 import os
 
 import numpy as np
 import pytest
 import reference
+from _helpers import igemm_table, pick_tile
 from reference import run_python
 
 import fastconv
@@ -115,12 +115,7 @@ def test_the_planners_report_their_products_and_follow_a_choice(rng):
 def _static_tile(dtype, rows, cols):
     """The static rule, modelled from the registry: least padded work times the
     tile's cost; within FC_TILE_TIE_PERMILLE of the least, the first listed."""
-    table = sorted((u for u in _kernels.ukernels() if u["kind"] == "igemm" and u["dtype"] == dtype
-                    and u["slot"] is not None), key=lambda u: int(u["slot"].split("[")[1][:-1]))
-    work = [math.ceil(rows / u["tile"][0]) * u["tile"][0] * math.ceil(cols / u["tile"][1]) * u["tile"][1]
-            * u["cost"] for u in table]
-    tie = 1 + _kernels.COSTS["FC_TILE_TIE_PERMILLE"] / 1000
-    return next(i for i, w in enumerate(work) if w <= min(work) * tie)
+    return pick_tile(igemm_table(dtype), rows, cols, _kernels.COSTS["FC_TILE_TIE_PERMILLE"] / 1000)[0]
 
 
 @pytest.mark.parametrize("hw, k", [((56, 56), 64), ((224, 224), 64), ((14, 14), 256), ((28, 28), 28),
