@@ -131,6 +131,9 @@ def _work(k: dict) -> Work:
         out = np.zeros(ow * C, np.uint8 if kind == "maxpool_code" else np.int64)
         return Work(f"2x2/2, {ow} px x {C} ch", (1, C, h, w, 1, ow, 2, 2, 2, 2, 1, 1, 0, 0, nhwc, 0),
                     [r(h * w * C), r(ow * C), out], 0, (h * w * C + ow * C) * e + out.nbytes, 500)
+    if kind == "transpose":  # the Dense(10) head's batch of 32 x 128 features into panel rows
+        nj, np_ = 32, 128
+        return Work(f"{nj} x {np_}", (np_, nj, np_, nj), [r(nj, np_), r(np_, nj)], 0, 2 * nj * np_ * e, 2000)
     raise ValueError(f"no benchmark workload for kind {kind!r} ({k['name']}): add one here")
 
 

@@ -651,6 +651,33 @@ def _fma_probe(k, rng):
     return cases
 
 
+# ---- transposes: values copied -------------------------------------------------------------
+
+
+def _transpose(k, rng):
+    """dst[p, j] = src[j, p] for every size class the kernels block by (8x8,
+    4x4 and the scalar edges), in strided rows, bit for bit (signed zeros,
+    infinities and NaN payloads copied, not computed); nothing written past the
+    nj columns of dst's np rows."""
+    dt = np.dtype(k["dtype"])
+    bits = np.uint32 if dt == np.float32 else np.uint64
+    cases = 0
+    for np_, nj in ((1, 1), (3, 5), (4, 4), (8, 8), (9, 7), (13, 10), (128, 10), (10, 128),
+                    (17, 33), (32, 128), (64, 64)):
+        lds, ldd = np_ + 3, nj + 5
+        src = rng.standard_normal((nj, lds)).astype(dt)
+        flat = src.reshape(-1)
+        flat[rng.integers(0, flat.size, 4)] = [np.inf, -np.inf, -0.0, np.nan]
+        flat.view(bits)[rng.integers(0, flat.size)] = 0x7FF4000000000001 if dt == np.float64 else 0x7FA00001
+        dst = np.full((np_, ldd), 7.5, dt)
+        _kernels.ukernel_run(k["index"], (np_, nj, lds, ldd), [src, dst])
+        what = f"{k['name']} np={np_} nj={nj}"
+        np.testing.assert_array_equal(dst[:, :nj].view(bits), src[:, :np_].T.view(bits), err_msg=what)
+        assert (dst[:, nj:] == 7.5).all(), f"{what}: wrote past the columns"
+        cases += 1
+    return cases
+
+
 CHECKS = {
     "fma_probe": _fma_probe,
     "gemm": _gemm, "igemm": _igemm, "gemv": _gemv, "gemv_sparse": _gemv_sparse,
@@ -658,7 +685,7 @@ CHECKS = {
     "correlate": _correlate, "ndcorrelate": _correlate, "ndline": _ndline, "runsum": _runsum,
     "runlines": _runlines, "ndstore": _ndstore,
     "maxpool_row": _maxpool, "maxpool_nhwc": _maxpool, "maxpool_code": _maxpool, "unpool_code": _unpool,
-    "convpool": _convpool, "convpool_wgrad": _convpool_wgrad,
+    "convpool": _convpool, "convpool_wgrad": _convpool_wgrad, "transpose": _transpose,
 }
 
 

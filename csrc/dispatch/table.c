@@ -92,6 +92,7 @@ static void fc_build(fc_ukernel_table *t, fc_isa isa) {
   }
 #define FC_PROBE(dtype, ctype, isa, chains, lanes) \
   FC_AT(isa) t->dtype##_fma_probe = (fc_##dtype##_probe_entry){fc_##dtype##_fma_probe__##isa, chains, lanes};
+#define FC_TRANSPOSE(dtype, ctype, isa) FC_AT(isa) t->dtype##_transpose = fc_##dtype##_transpose_ukernel__##isa;
 #include "../ukernels/gemm.inc"
 #include "../ukernels/maxpool.inc"
 #include "../ukernels/unary.inc"
@@ -101,6 +102,7 @@ static void fc_build(fc_ukernel_table *t, fc_isa isa) {
 #include "../ukernels/ndimage.inc"
 #include "../ukernels/gemv.inc"
 #include "../ukernels/probe.inc"
+#include "../ukernels/transpose.inc"
 #undef FC_GEMM
 #undef FC_MAXPOOL
 #undef FC_MAXPOOL_CODE
@@ -113,6 +115,7 @@ static void fc_build(fc_ukernel_table *t, fc_isa isa) {
 #undef FC_NDIMAGE
 #undef FC_NDIMAGE_ACC
 #undef FC_PROBE
+#undef FC_TRANSPOSE
   }
   /* indirect-GEMM tiles: those of the best ISA (up to the table's) that has
    * lines for the dtype, at cost 1, then lower ISAs' lines with a nonzero
@@ -247,6 +250,9 @@ fc_isa fc_current_isa(void) { return fc_table()->isa; }
 #define FC_PROBE(dtype, ctype, isa, chains, lanes)                                               \
   FC_INFO(fc_##dtype##_fma_probe__##isa, "probe", "fma_probe", dtype, isa, chains, lanes, 0.0, \
           FC_SLOT(dtype##_fma_probe))
+#define FC_TRANSPOSE(dtype, ctype, isa)                                                          \
+  FC_INFO(fc_##dtype##_transpose_ukernel__##isa, "transpose", "transpose", dtype, isa, 0, 0, 0.0, \
+          FC_SLOT(dtype##_transpose))
 static const struct {
   fc_ukernel_info info;
   size_t slot; /* offset of the one-kernel slot in fc_ukernel_table, or FC_LIST */
@@ -262,6 +268,7 @@ static const struct {
 #include "../ukernels/gemv.inc"
 #include "../ukernels/convpool.inc"
 #include "../ukernels/probe.inc"
+#include "../ukernels/transpose.inc"
 };
 enum { FC_REGISTRY_SIZE = sizeof fc_registry / sizeof fc_registry[0] };
 

@@ -2,4 +2,5 @@
  * at float. */
 #define T float
 #define LOCAL(x) fc_f32_##x
+#define TABLE(x) f32_##x
 #include "pack-template.h"

@@ -2,4 +2,5 @@
  * at double. */
 #define T double
 #define LOCAL(x) fc_f64_##x
+#define TABLE(x) f64_##x
 #include "pack-template.h"

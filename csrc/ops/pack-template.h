@@ -4,7 +4,8 @@
  * layer's operands). Both only copy values.
  *
  * Included once by f32-pack.c and by f64-pack.c, which define T (float,
- * double) and LOCAL(x), the dtype's names (fc_f32_##x, fc_f64_##x); the
+ * double), LOCAL(x), the dtype's names (fc_f32_##x, fc_f64_##x), and
+ * TABLE(x), its members of the dispatch table (f32_##x, f64_##x); the
  * functions are declared in conv2d-internal.h. */
 #include <string.h>
 #include "conv2d-internal.h"
@@ -35,63 +36,20 @@ void LOCAL(pack_panels)(const T *m, int64_t rows, int64_t depth, int64_t rstride
   }
 }
 
-/* dst[p * ldd + j] = src[j * lds + p] for p < np, j < nj: a transpose by 4x4
- * blocks in registers (GCC/Clang vector extensions: SSE2 on x86-64, NEON on
- * arm64, plain code elsewhere), about four times the scalar loop's speed.
- * Only copies values, so the result is the scalar loop's. With `check`, also
- * whether every value copied is finite (x - x is 0 for those alone; one sum
- * of them stays 0 unless a NaN comes in). */
-typedef T LOCAL(v4) __attribute__((vector_size(4 * sizeof(T))));
-static inline __attribute__((always_inline)) int LOCAL(transpose_impl)(
-    const T *restrict src, int64_t lds, T *restrict dst, int64_t ldd, int64_t np, int64_t nj,
-    int check) {
-  const int64_t np4 = np & ~(int64_t)3, nj4 = nj & ~(int64_t)3;
-  LOCAL(v4) bad = {0, 0, 0, 0};
-  T bad1 = 0;
-  for (int64_t j = 0; j < nj4; j += 4) {
-    const T *s0 = src + j * lds;
-    for (int64_t p = 0; p < np4; p += 4) {
-      LOCAL(v4) r0, r1, r2, r3;
-      memcpy(&r0, s0 + p, sizeof r0);
-      memcpy(&r1, s0 + lds + p, sizeof r1);
-      memcpy(&r2, s0 + 2 * lds + p, sizeof r2);
-      memcpy(&r3, s0 + 3 * lds + p, sizeof r3);
-      if (check) bad += ((r0 - r0) + (r1 - r1)) + ((r2 - r2) + (r3 - r3));
-      const LOCAL(v4) t0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5);
-      const LOCAL(v4) t1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
-      const LOCAL(v4) t2 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5);
-      const LOCAL(v4) t3 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
-      const LOCAL(v4) o0 = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
-      const LOCAL(v4) o1 = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
-      const LOCAL(v4) o2 = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
-      const LOCAL(v4) o3 = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
-      memcpy(dst + p * ldd + j, &o0, sizeof o0);
-      memcpy(dst + (p + 1) * ldd + j, &o1, sizeof o1);
-      memcpy(dst + (p + 2) * ldd + j, &o2, sizeof o2);
-      memcpy(dst + (p + 3) * ldd + j, &o3, sizeof o3);
-    }
-    for (int64_t p = np4; p < np; p++)
-      for (int64_t jj = j; jj < j + 4; jj++) {
-        const T v = src[jj * lds + p];
-        if (check) bad1 += v - v;
-        dst[p * ldd + jj] = v;
-      }
-  }
-  for (int64_t j = nj4; j < nj; j++)
-    for (int64_t p = 0; p < np; p++) {
-      const T v = src[j * lds + p];
-      if (check) bad1 += v - v;
-      dst[p * ldd + j] = v;
-    }
-  return bad[0] == 0 && bad[1] == 0 && bad[2] == 0 && bad[3] == 0 && bad1 == 0;
-}
+/* dst[p * ldd + j] = src[j * lds + p] for p < np, j < nj: the table's
+ * transpose microkernel (transpose.inc). Only copies values. */
+#define VEC4_NAME LOCAL(transpose_vec4)
+#include "../ukernels/transpose/transpose-vec4.h"
+#undef VEC4_NAME
 
 void LOCAL(transpose)(const T *restrict src, int64_t lds, T *restrict dst, int64_t ldd,
                       int64_t np, int64_t nj) {
-  (void)LOCAL(transpose_impl)(src, lds, dst, ldd, np, nj, 0);
+  fc_table()->TABLE(transpose)((size_t)np, (size_t)nj, src, (size_t)lds, dst, (size_t)ldd);
 }
 
+/* The same transpose by transpose-vec4.h's 4x4 blocks; returns whether every
+ * value is finite. */
 int LOCAL(transpose_finite)(const T *restrict src, int64_t lds, T *restrict dst, int64_t ldd,
                             int64_t np, int64_t nj) {
-  return LOCAL(transpose_impl)(src, lds, dst, ldd, np, nj, 1);
+  return LOCAL(transpose_vec4)((size_t)np, (size_t)nj, src, (size_t)lds, dst, (size_t)ldd, 1);
 }

@@ -278,6 +278,8 @@ cdef extern from "fastconv/ukernel.h" nogil:
     ctypedef void (*fc_f64_gemv_ukernel)(size_t nb, size_t kc, size_t mc, const double *x, size_t ldx, const double *w, size_t ldw, double *y, size_t ldy, unsigned flags) noexcept nogil
     ctypedef void (*fc_f32_gemv_sparse_ukernel)(size_t nb, const size_t *nnz, const uint32_t *const *idx, const float *const *val, size_t mc, const float *w, size_t ldw, float *y, size_t ldy, unsigned flags) noexcept nogil
     ctypedef void (*fc_f64_gemv_sparse_ukernel)(size_t nb, const size_t *nnz, const uint32_t *const *idx, const double *const *val, size_t mc, const double *w, size_t ldw, double *y, size_t ldy, unsigned flags) noexcept nogil
+    ctypedef void (*fc_f32_transpose_ukernel)(size_t np, size_t nj, const float *src, size_t lds, float *dst, size_t ldd) noexcept nogil
+    ctypedef void (*fc_f64_transpose_ukernel)(size_t np, size_t nj, const double *src, size_t lds, double *dst, size_t ldd) noexcept nogil
     ctypedef double (*fc_f32_softmax_ukernel)(size_t n, const float *x, float *y, float *top) noexcept nogil
     ctypedef double (*fc_f64_softmax_ukernel)(size_t n, const double *x, double *y, double *top) noexcept nogil
     ctypedef void (*fc_f32_unary_ukernel)(size_t n, const float *x, float *y) noexcept nogil

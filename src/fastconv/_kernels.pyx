@@ -1174,6 +1174,7 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
     gemv_sparse s (nb, L, mc, ldw, ldy, flags)     A [nnz (uintp, nb), idx (uint32, nb x L),
                 val (nb x L), w, y]: row r's terms the first nnz[r] of idx[r], val[r]
     fma_probe   s (iters,)                         A [out (float32, 1): what it returns]
+    transpose   s (np, nj, lds, ldd)               A [src, dst]
 
     Returns what the kernel returns (the largest code, for a wgrad), else 0."""
     cdef const fc_ukernel_info *k = fc_ukernel_at(index)
@@ -1365,6 +1366,14 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
             with nogil:
                 for r in range(repeat):
                     (<float *>p[0])[0] = (<fc_f32_probe_ukernel>fn)(s0)
+        elif kind == "transpose":
+            s0, s1, s2, s3 = s
+            with nogil:
+                for r in range(repeat):
+                    if f32:
+                        (<fc_f32_transpose_ukernel>fn)(s0, s1, <const float *>p[0], s2, <float *>p[1], s3)
+                    else:
+                        (<fc_f64_transpose_ukernel>fn)(s0, s1, <const double *>p[0], s2, <double *>p[1], s3)
         else:
             raise ValueError(f"ukernel_run: no calling convention for kind {kind!r} ({k.name.decode()})")
     finally:

@@ -192,6 +192,12 @@ typedef void (*fc_f64_gemv_sparse_ukernel)(size_t nb, const size_t *nnz,
  * chain i starting at i; returns lane 0 of the chains' sum (so no chain is
  * optimised away). */
 typedef float (*fc_f32_probe_ukernel)(uint64_t iters);
+/* Transpose (transpose.inc): dst[p * ldd + j] = src[j * lds + p] for p < np,
+ * j < nj; only copies values. */
+typedef void (*fc_f32_transpose_ukernel)(size_t np, size_t nj, const float *restrict src,
+                                         size_t lds, float *restrict dst, size_t ldd);
+typedef void (*fc_f64_transpose_ukernel)(size_t np, size_t nj, const double *restrict src,
+                                         size_t lds, double *restrict dst, size_t ldd);
 typedef struct {
   fc_f32_probe_ukernel fn;
   int chains, lanes;
@@ -306,6 +312,8 @@ typedef struct {
   fc_f32_gemv_sparse_ukernel f32_gemv_sparse;
   fc_f64_gemv_sparse_ukernel f64_gemv_sparse;
   fc_f32_probe_entry f32_fma_probe;
+  fc_f32_transpose_ukernel f32_transpose;
+  fc_f64_transpose_ukernel f64_transpose;
 } fc_ukernel_table;
 
 const fc_ukernel_table *fc_table(void);
@@ -324,7 +332,7 @@ void fc_plan_name(fc_plan *plan);
 
 /* The registry as data: one record per registered microkernel, in the
  * registries' order (gemm, igemm, maxpool, unary, softmax, correlate, adam,
- * ndimage, gemv, convpool, probe), each line's kernels as the line lists
+ * ndimage, gemv, convpool, probe, transpose), each line's kernels as the line lists
  * them. kind names the kernel's contract and table slot without the dtype
  * ("igemm", "maxpool_nhwc", "relu_bwd", "convpool_c1_wgrad"); tests and
  * benchmarks call fn cast to the kind's type. */
@@ -438,6 +446,11 @@ int fc_ukernel_slot(int i, fc_isa isa, char *buf, size_t size, double *cost);
 #define FC_PROBE(dtype, ctype, isa, chains, lanes) ctype fc_##dtype##_fma_probe__##isa(uint64_t iters);
 #include "../../ukernels/probe.inc"
 #undef FC_PROBE
+#define FC_TRANSPOSE(dtype, ctype, isa)                                                        \
+  void fc_##dtype##_transpose_ukernel__##isa(size_t np, size_t nj, const ctype *restrict src, \
+                                             size_t lds, ctype *restrict dst, size_t ldd);
+#include "../../ukernels/transpose.inc"
+#undef FC_TRANSPOSE
 #undef FC_ADAM
 #undef FC_GEMV
 #undef FC_GEMM
