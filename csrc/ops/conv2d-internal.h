@@ -133,15 +133,16 @@ FC_INTERNAL int fc_f64_conv2d_packed(const fc_conv2d_params *p, const fc_plan *p
 
 /* ---- the weight gradient (conv2d-backward-template.h) ------------------------------
  * Its set-up, shared by conv2d_backward_weight and the fused conv2d + max-pool
- * backward: the tile, the padded input (or x itself), the row pointers and one
- * partial gw^T (mpad x npad per group) per thread. */
+ * backward: the tile, a padded image per thread (or x itself), the row pointers
+ * and one partial gw^T (mpad x npad per group) per thread. */
 #define FC_WGRAD_CTX(T, ENTRY)                                                                  \
   struct {                                                                                      \
     const fc_conv2d_params *p;                                                                  \
     ENTRY uk;                                                                                   \
     int64_t cg, kg, kd, mpad, npad, npanels, a_stride, img, tile;                               \
-    const T *xs; /* padded NHWC input, or x as is */                                            \
-    T *xp, *zero, *partial;                                                                     \
+    const T *x, *xs; /* the input; what the pointers read: slot 0 of xp, or x as is */           \
+    T *xp, *zero, *partial; /* xp: a padded NHWC image per thread (NULL: x read as is) */        \
+    int64_t *held, right;   /* the image each thread's slot holds (-1: none); right padding */   \
     const T **ind; /* ind[(panel * oh + oy) * mr + i]: row kk = panel * mr + i at output row oy */ \
     int nthreads;                                                                               \
   }
