@@ -10,31 +10,33 @@
 
 static double fc_now(void) { return 1e-9 * (double)fc_clock_ns(); }
 
+/* Seconds one run of probe e for `iters` steps takes (its result kept, so the
+ * run is not optimised away). */
+static double fc_probe_seconds(const fc_f32_probe_entry *e, uint64_t iters) {
+  const double t0 = fc_now();
+  volatile float sink = e->fn(iters);
+  (void)sink;
+  return fc_now() - t0;
+}
+
 double fc_probe_fma_gflops(fc_isa isa, double seconds) {
   if (isa > fc_cpu_isa()) return -1.0;
   const fc_ukernel_table *t = fc_table_for_isa(isa);
   if (!t) t = fc_table_for_isa(FC_ISA_SCALAR); /* an ISA not compiled in: the portable probe */
-  const fc_f32_probe_ukernel fn = t->f32_fma_probe.fn;
-  const double flops_per_iter = 2.0 * t->f32_fma_probe.chains * t->f32_fma_probe.lanes;
+  const fc_f32_probe_entry *e = &t->f32_fma_probe;
   if (seconds < 0.005) seconds = 0.005;
-  volatile float sink = 0.0f;
   uint64_t iters = 1024;
   double dt = 0.0;
   for (;;) {
-    const double t0 = fc_now();
-    sink += fn(iters);
-    dt = fc_now() - t0;
+    dt = fc_probe_seconds(e, iters);
     if (dt >= seconds || iters > ((uint64_t)1 << 40)) break;
     iters *= 2;
   }
   for (int rep = 0; rep < 2; rep++) {
-    const double t0 = fc_now();
-    sink += fn(iters);
-    const double d = fc_now() - t0;
+    const double d = fc_probe_seconds(e, iters);
     if (d < dt) dt = d;
   }
-  (void)sink;
-  return (double)iters * flops_per_iter / dt * 1e-9;
+  return (double)iters * 2.0 * e->chains * e->lanes / dt * 1e-9;
 }
 
 /* Whether this core's AVX-512 multiply-adds run at about twice its AVX2 rate
@@ -54,18 +56,15 @@ int fc_avx512_fma_full_rate(void) {
   if (fc_cpu_isa() >= FC_ISA_AVX512 && tabs[0] && tabs[1] && tabs[0]->f32_fma_probe.fn &&
       tabs[1]->f32_fma_probe.fn) {
     double best[2] = {0.0, 0.0};
-    volatile float sink = tabs[0]->f32_fma_probe.fn(1 << 15); /* the wide units powered up */
+    (void)fc_probe_seconds(&tabs[0]->f32_fma_probe, 1 << 15); /* the wide units powered up */
     for (int rep = 0; rep < 3; rep++)
       for (int i = 0; i < 2; i++) {
         const fc_f32_probe_entry *e = &tabs[i]->f32_fma_probe;
         const uint64_t iters = (uint64_t)(1 << 21) / (uint64_t)(e->chains * e->lanes);
-        const int64_t t0 = fc_clock_ns();
-        sink += e->fn(iters);
-        const double ns = (double)(fc_clock_ns() - t0);
-        const double rate = (double)iters * e->chains * e->lanes / (ns > 0 ? ns : 1);
+        const double sec = fc_probe_seconds(e, iters);
+        const double rate = (double)iters * e->chains * e->lanes / (sec > 0 ? sec : 1e-9);
         if (rate > best[i]) best[i] = rate;
       }
-    (void)sink;
     v = best[0] >= 1.5 * best[1];
   }
   atomic_store_explicit(&known, v, memory_order_relaxed);
