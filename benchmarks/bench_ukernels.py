@@ -64,7 +64,7 @@ def _work(k: dict) -> Work:
         ks, kc = 9, 64
         base = r(ks * mr * kc)
         off = np.arange(ks * mr, dtype=np.int64) * kc
-        return Work(f"{mr}x{nr}, 9 taps x {kc}", (ks, kc, mr, nr, nr, 0, 1, 0),
+        return Work(f"{mr}x{nr}, 9 taps x {kc}", (ks, kc, mr, nr, nr, 0, 1, nr, 0),
                     [base, off, np.zeros(kc, dt), r(ks * kc, nr), r(mr, nr), None],
                     2 * mr * nr * ks * kc, (ks * kc * (mr + nr) + mr * nr) * e, 1000)
     if kind == "gemv":

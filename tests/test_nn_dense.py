@@ -9,12 +9,15 @@ import pytest
 from _helpers import raises
 
 import fastconv
-from fastconv import nn
+from fastconv import _kernels, nn
 
 DTYPES = [np.float32, np.float64]
 # (batch, in_features, out_features): 1 and 8 rows take the matrix-vector path,
-# 9 and more the GEMM; odd sizes cross the tiles' edges
-SHAPES = [(1, 7, 5), (1, 300, 33), (3, 17, 10), (8, 64, 9), (9, 65, 13), (32, 200, 128), (300, 37, 70)]
+# 9 and more the GEMM; odd sizes cross the tiles' edges; (9, 65, 13) and (9, 300,
+# 260) run batch x units, the kernel read in place but for a last part panel,
+# 260 units in more than one chunk of units
+SHAPES = [(1, 7, 5), (1, 300, 33), (3, 17, 10), (8, 64, 9), (9, 65, 13), (32, 200, 128), (300, 37, 70),
+          (9, 300, 260)]
 
 
 def _bound(x, kernel, dtype, bias=None):
@@ -48,6 +51,15 @@ def test_dense_matches_numpy(isa, restore_threads, dtype, shape, rng):
             assert y.dtype == dtype and y.shape == (n, m)
             want = x.astype(np.float64) @ kernel.astype(np.float64) + (0 if b is None else b.astype(np.float64))
             _check(y, want, _bound(x, kernel, dtype, b), f"dense {shape} {np.dtype(dtype).name}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_shapes_reach_the_batch_by_units_part_panel(isa, dtype):
+    """SHAPES keep the batch x units product's packed part panel (units not a
+    whole number of the tile's columns) under test at every ISA."""
+    plans = [_kernels.dense_plan(n, k, m, dtype == np.float32) for n, k, m in SHAPES]
+    assert any(p["algorithm"] == "dense-blocked" and m % p["tile"][1]
+               for p, (n, k, m) in zip(plans, SHAPES)), plans
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

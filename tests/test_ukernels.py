@@ -110,11 +110,15 @@ def _igemm(k, rng):
     mr, nr = k["tile"]
     dt = k["dtype"]
     cases = 0
-    # every row count: a tile runs fewer rows when only some are live
-    for m, n, (ks, kc, stride, a_offset) in itertools.product(
-            range(1, mr + 1), _sizes(nr), [(1, 1, 1, 0), (3, 7, 1, 0), (2, 17, 3, 5), (9, 4, 1, 0)]):
+    # every row count: a tile runs fewer rows when only some are live; B packed
+    # (ldb = NR) or read in place from a wider matrix (ldb > NR), its columns
+    # from n on NaN: nothing of them may reach the stored columns
+    for m, n, (ks, kc, stride, a_offset), extra in itertools.product(
+            range(1, mr + 1), _sizes(nr), [(1, 1, 1, 0), (3, 7, 1, 0), (2, 17, 3, 5), (9, 4, 1, 0)],
+            (0, 3)):
         if n > nr:
             continue
+        ldb = nr + extra
         rows = rng.standard_normal((ks, mr, kc * stride)).astype(dt)
         base = np.concatenate([np.zeros(5, dt), rows.ravel()])
         starts = 5 + np.arange(ks * mr, dtype=np.int64) * kc * stride - a_offset
@@ -123,17 +127,18 @@ def _igemm(k, rng):
         pad[rng.random((ks, mr)) < 0.15] = True  # padding taps: the zero row
         offsets = np.where(pad.ravel(), -1, starts)
         zero = np.zeros((kc - 1) * stride + 1, dt)
-        b = np.zeros((ks * kc, nr), dt)
+        b = np.full((ks * kc, ldb), np.nan, dt)
         b[:, :n] = rng.standard_normal((ks * kc, n))
         A = np.where(pad[:, :, None], 0.0, rows[:, :, ::stride].astype(np.float64))  # (ks, mr, kc)
-        prod = np.einsum("tip,tpj->ij", A, b.reshape(ks, kc, nr).astype(np.float64))[:m, :n]
+        prod = np.einsum("tip,tpj->ij", A, b[:, :n].reshape(ks, kc, n).astype(np.float64))[:m]
 
         def run(c, ldc, bias, flags, ks=ks, kc=kc, m=m, n=n, a_offset=a_offset, stride=stride,
-                base=base, offsets=offsets, zero=zero, b=b):
-            _kernels.ukernel_run(k["index"], (ks, kc, m, n, ldc, a_offset, stride, flags),
+                base=base, offsets=offsets, zero=zero, b=b, ldb=ldb):
+            _kernels.ukernel_run(k["index"], (ks, kc, m, n, ldc, a_offset, stride, ldb, flags),
                                  [base, offsets, zero, b, c, bias])
 
-        cases += _tile_flags(k, rng, prod, (0, ACC, BIAS_COL), run, f"ks={ks} kc={kc} stride={stride}")
+        cases += _tile_flags(k, rng, prod, (0, ACC, BIAS_COL), run,
+                             f"ks={ks} kc={kc} stride={stride} ldb={ldb}")
     return cases
 
 

@@ -168,7 +168,7 @@ void LOCAL(wgrad_rows)(const LOCAL(wgrad_ctx) *ctx, int tid, int64_t ni, int64_t
     for (int64_t jp = 0; jp < ctx->npanels; jp++)
       for (int64_t i0 = 0; i0 < ctx->kd; i0 += imr)
         ctx->uk.fn((size_t)tn, (size_t)p->ow, ctx->ind + (i0 / imr * p->oh + oy0) * imr, a_offset,
-                   (size_t)ctx->a_stride, ctx->zero, b + g * g_step + jp * jp_step,
+                   (size_t)ctx->a_stride, ctx->zero, b + g * g_step + jp * jp_step, ctx->uk.nr,
                    acc + g * ctx->tile + i0 * ctx->npad + jp * inr, (size_t)ctx->npad,
                    (size_t)fc_min64(imr, ctx->kd - i0), (size_t)fc_min64(inr, ctx->kg - jp * inr),
                    NULL, FC_GEMM_ACCUMULATE);

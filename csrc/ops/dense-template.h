@@ -135,16 +135,23 @@ static int LOCAL(dense_owned_fits)(int64_t k, int team) {
 
 /* Columns [q0, q0 + qc) of B (depth K) in NR-wide panels, each FC_DENSE_KB-deep
  * block of a panel contiguous: block k0 of panel jp at
- * dst + k0 * ld + jp * kc * nr, with ld = ceil(qc / nr) * nr. */
-static void LOCAL(dense_pack_blocks)(const T *b, int64_t b_ps, int64_t b_js, int64_t K, int64_t q0,
-                                     int64_t qc, int64_t nr, T *dst, int64_t blk0, int64_t blk1) {
+ * dst + k0 * ld + jp * kc * nr, with ld = ceil(qc / nr) * nr; the panels from
+ * column jfirst of the chunk on (those before it are read in place). */
+static void LOCAL(dense_pack_from)(const T *b, int64_t b_ps, int64_t b_js, int64_t K, int64_t q0,
+                                   int64_t qc, int64_t nr, T *dst, int64_t blk0, int64_t blk1,
+                                   int64_t jfirst) {
   const int64_t ld = fc_ceil_div(qc, nr) * nr;
   for (int64_t k0 = blk0 * FC_DENSE_KB; k0 < fc_min64(K, blk1 * FC_DENSE_KB); k0 += FC_DENSE_KB)
-    for (int64_t j0 = 0; j0 < qc; j0 += nr) {
+    for (int64_t j0 = jfirst; j0 < qc; j0 += nr) {
       const int64_t kc = fc_min64(FC_DENSE_KB, K - k0);
       LOCAL(dense_pack_b)(b, b_ps, b_js, k0, kc, q0 + j0, fc_min64(nr, qc - j0), (size_t)nr,
                           dst + k0 * ld + j0 * kc);
     }
+}
+
+static void LOCAL(dense_pack_blocks)(const T *b, int64_t b_ps, int64_t b_js, int64_t K, int64_t q0,
+                                     int64_t qc, int64_t nr, T *dst, int64_t blk0, int64_t blk1) {
+  LOCAL(dense_pack_from)(b, b_ps, b_js, K, q0, qc, nr, dst, blk0, blk1, 0);
 }
 
 static void LOCAL(dense_pack_all)(const T *b, int64_t b_ps, int64_t b_js, int64_t K, int64_t q0,
@@ -152,23 +159,26 @@ static void LOCAL(dense_pack_all)(const T *b, int64_t b_ps, int64_t b_js, int64_
   LOCAL(dense_pack_blocks)(b, b_ps, b_js, K, q0, qc, nr, dst, 0, fc_ceil_div(K, FC_DENSE_KB));
 }
 
-/* dense_pack_all's depth blocks shared among a region's threads. */
+/* dense_pack_from's depth blocks shared among a region's threads. */
 typedef struct {
   const T *b;
   T *dst;
-  int64_t b_ps, b_js, K, q0, qc, nr;
+  int64_t b_ps, b_js, K, q0, qc, nr, jfirst;
 } LOCAL(dense_pack_ctx);
 
 static void LOCAL(dense_pack_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
   (void)tid;
   const LOCAL(dense_pack_ctx) *c = arg;
-  LOCAL(dense_pack_blocks)(c->b, c->b_ps, c->b_js, c->K, c->q0, c->qc, c->nr, c->dst, t0, t1);
+  LOCAL(dense_pack_from)(c->b, c->b_ps, c->b_js, c->K, c->q0, c->qc, c->nr, c->dst, t0, t1,
+                         c->jfirst);
 }
 
 /* Rows [r0, r1) of C over its qc columns: C[i, j] = sum_p A(i)[p] B(p, j) over the
  * depth range [kb, ke), A(i) = a + i * a_rstride read in place (a_pstride apart; R
  * rows in all, rows past R point at a real row and are not stored), B packed by
- * dense_pack_all (or dense_pack_blocks over the range's blocks); C row i at c +
+ * dense_pack_all (or dense_pack_blocks over the range's blocks) or, given bin
+ * (B's row 0 at the chunk's first column, rows b_ps apart), its whole panels
+ * read in place and only a last part panel packed (dense_pack_from); C row i at c +
  * (i - r0) * ldc. r0 a multiple of the tile's rows; kb a multiple of FC_DENSE_KB,
  * ke one too or the whole depth. Each output is summed depth block by depth
  * block in order, each block's chain from zero added to the sum of the blocks
@@ -180,18 +190,22 @@ static void LOCAL(dense_pack_tasks)(void *arg, int tid, int64_t t0, int64_t t1) 
  * 16-wide panels of the batch: 429 -> 403 us at 1 thread, AMD EPYC Zen 4). */
 static void LOCAL(dense_rows_over)(LOCAL(igemm_entry) uk, const T *a, int64_t R, int64_t a_rstride,
                                    int64_t a_pstride, int64_t r0, int64_t r1, int64_t kb,
-                                   int64_t ke, const T *bpack, int64_t qc, T *c, int64_t ldc) {
+                                   int64_t ke, const T *bpack, const T *bin, int64_t b_ps,
+                                   int64_t qc, T *c, int64_t ldc) {
   static const T never = 0; /* a `zero` no row pointer equals: no row is padding */
   const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr, ld = fc_ceil_div(qc, nr) * nr;
   for (int64_t k0 = kb; k0 < ke; k0 += FC_DENSE_KB) {
     const int64_t kc = fc_min64(FC_DENSE_KB, ke - k0);
     for (int64_t j0 = 0; j0 < qc; j0 += nr) {
       const int64_t n = fc_min64(nr, qc - j0);
+      const int in_place = bin && n == nr;
+      const T *bp = in_place ? bin + k0 * b_ps + j0 : bpack + k0 * ld + j0 * kc;
+      const size_t ldb = in_place ? (size_t)b_ps : uk.nr;
       for (int64_t i0 = r0; i0 < r1; i0 += mr) {
         const T *rows[FC_DENSE_MAX_MR];
         for (int64_t i = 0; i < mr; i++) rows[i] = a + fc_min64(i0 + i, R - 1) * a_rstride;
         uk.fn(1, (size_t)kc, rows, (size_t)(k0 * a_pstride), (size_t)a_pstride, &never,
-              bpack + k0 * ld + j0 * kc, c + (i0 - r0) * ldc + j0, (size_t)ldc,
+              bp, ldb, c + (i0 - r0) * ldc + j0, (size_t)ldc,
               (size_t)fc_min64(mr, r1 - i0), (size_t)n, NULL, k0 > kb ? FC_GEMM_ACCUMULATE : 0u);
       }
     }
@@ -200,8 +214,9 @@ static void LOCAL(dense_rows_over)(LOCAL(igemm_entry) uk, const T *a, int64_t R,
 
 static void LOCAL(dense_rows)(LOCAL(igemm_entry) uk, const T *a, int64_t R, int64_t a_rstride,
                               int64_t a_pstride, int64_t r0, int64_t r1, int64_t K,
-                              const T *bpack, int64_t qc, T *c, int64_t ldc) {
-  LOCAL(dense_rows_over)(uk, a, R, a_rstride, a_pstride, r0, r1, 0, K, bpack, qc, c, ldc);
+                              const T *bpack, const T *bin, int64_t b_ps, int64_t qc, T *c,
+                              int64_t ldc) {
+  LOCAL(dense_rows_over)(uk, a, R, a_rstride, a_pstride, r0, r1, 0, K, bpack, bin, b_ps, qc, c, ldc);
 }
 
 /* Rows [r0, r1) of C^T (cbuf at row r0, rows ld apart, qc columns) stored
@@ -222,8 +237,9 @@ static void LOCAL(dense_store_transposed)(const T *cbuf, int64_t ld, T *c, int64
 typedef struct {
   LOCAL(igemm_entry) uk;
   const T *a, *bpack, *bias;
+  const T *b; /* B read in place (its whole panels), or NULL: all packed */
   T *c, *cbuf;
-  int64_t R, a_rstride, a_pstride, K, c_is, c_js, q0, qc, tasks, rtiles;
+  int64_t R, a_rstride, a_pstride, K, b_ps, c_is, c_js, q0, qc, tasks, rtiles;
   int direct;
 } LOCAL(dense_gemm_ctx);
 
@@ -238,13 +254,14 @@ static void LOCAL(dense_gemm_groups)(void *arg, int tid, int64_t t0, int64_t t1)
   for (int64_t t = t0; t < t1; t++) {
     const int64_t g0 = t * base + t * rem / g->tasks, g1 = (t + 1) * base + (t + 1) * rem / g->tasks;
     const int64_t r0 = g0 * mr, r1 = fc_min64(g->R, g1 * mr);
+    const T *bin = g->b ? g->b + q0 : NULL;
     if (g->direct) {
-      LOCAL(dense_rows)(g->uk, g->a, g->R, g->a_rstride, g->a_pstride, r0, r1, g->K, g->bpack, qc,
-                        g->c + r0 * g->c_is + q0, g->c_is);
+      LOCAL(dense_rows)(g->uk, g->a, g->R, g->a_rstride, g->a_pstride, r0, r1, g->K, g->bpack, bin,
+                        g->b_ps, qc, g->c + r0 * g->c_is + q0, g->c_is);
       continue;
     }
-    LOCAL(dense_rows)(g->uk, g->a, g->R, g->a_rstride, g->a_pstride, r0, r1, g->K, g->bpack, qc,
-                      g->cbuf + r0 * ld, ld);
+    LOCAL(dense_rows)(g->uk, g->a, g->R, g->a_rstride, g->a_pstride, r0, r1, g->K, g->bpack, bin,
+                      g->b_ps, qc, g->cbuf + r0 * ld, ld);
     /* this group's rows of C^T -> c (c_is == 1: dense_gemm), then the bias */
     LOCAL(dense_store_transposed)(g->cbuf + r0 * ld, ld, g->c + q0 * g->c_js, g->c_js, qc, r0, r1,
                                   g->bias);
@@ -335,14 +352,21 @@ static int LOCAL(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_
   T *bpack = (T *)block, *cbuf = direct ? NULL : (T *)(block + boff);
   const int nthreads = pl.threads;
   const int64_t ngroups = pl.tasks;
-  LOCAL(dense_gemm_ctx) g = {uk, a, bpack, bias, c, cbuf, R, a_rstride, a_pstride, K, c_is, c_js,
-                             0, 0, ngroups, rtiles, direct};
+  /* B's rows contiguous: its whole panels read in place, not packed (the
+   * Dense(10) head's kernel gradient, x (32 x 128) as B: 0.76x the time at 1
+   * and 2 threads, 1.20 -> 0.91 us; Intel Xeon, Emerald Rapids, 2000-call
+   * pairs) */
+  const int in_place = b_js == 1;
+  LOCAL(dense_gemm_ctx) g = {uk, a, bpack, bias, in_place ? b : NULL, c, cbuf, R, a_rstride,
+                             a_pstride, K, b_ps, c_is, c_js, 0, 0, ngroups, rtiles, direct};
   int r = FC_OK;
   for (int64_t q0 = 0; q0 < Q && r == FC_OK; q0 += QB) {
     g.q0 = q0, g.qc = fc_min64(QB, Q - q0);
     /* packing is a tenth of the lecture's forward: threaded too */
-    LOCAL(dense_pack_ctx) pc = {b, bpack, b_ps, b_js, K, q0, g.qc, nr};
-    r = fc_parallel_for(nthreads, fc_ceil_div(K, FC_DENSE_KB), 0, LOCAL(dense_pack_tasks), &pc);
+    const int64_t jfirst = in_place ? g.qc / nr * nr : 0;
+    LOCAL(dense_pack_ctx) pc = {b, bpack, b_ps, b_js, K, q0, g.qc, nr, jfirst};
+    if (jfirst < g.qc)
+      r = fc_parallel_for(nthreads, fc_ceil_div(K, FC_DENSE_KB), 0, LOCAL(dense_pack_tasks), &pc);
     if (r != FC_OK) break;
     /* dynamic: a thread that wakes late (a sleeping worker can take a long
      * time to wake on a virtual machine) finds the work already taken by the
@@ -354,21 +378,24 @@ static int LOCAL(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_
 }
 
 /* One depth block [k0, k0 + kc) of the batch x units product: rows [0, n) of
- * x read in place (row i at x + i * k) by qc units packed in NR-wide panels at
- * b (panel j0 at b + j0 * kc), into c (row stride ldc), each output's block
- * sum stored or, with FC_GEMM_ACCUMULATE, added to it. The x rows a tile has
- * past n point at row n - 1 and are not stored. */
+ * x read in place (row i at x + i * k) by qc units in NR-wide panels at b
+ * (panel j0 at b + j0 * jstep, its rows ldb apart: packed, jstep = kc and ldb
+ * = NR; in place, 1 and the kernel's row stride), into c (row stride ldc),
+ * each output's block sum stored or, with FC_GEMM_ACCUMULATE, added to it.
+ * The x rows a tile has past n point at row n - 1 and are not stored. */
 static void LOCAL(dense_batch_block)(LOCAL(igemm_entry) uk, const T *x, int64_t n, int64_t k,
-                                     int64_t k0, int64_t kc, const T *b, int64_t qc, T *c,
-                                     int64_t ldc, unsigned flags) {
+                                     int64_t k0, int64_t kc, const T *b, int64_t ldb,
+                                     int64_t jstep, int64_t qc, T *c, int64_t ldc,
+                                     unsigned flags) {
   static const T never = 0; /* as in dense_rows: no row pointer equals it */
   const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr;
   const T *rows[FC_DENSE_MAX_MR];
   for (int64_t i0 = 0; i0 < n; i0 += mr) {
     for (int64_t i = 0; i < mr; i++) rows[i] = x + fc_min64(i0 + i, n - 1) * k;
     for (int64_t j0 = 0; j0 < qc; j0 += nr)
-      uk.fn(1, (size_t)kc, rows, (size_t)k0, 1, &never, b + j0 * kc, c + i0 * ldc + j0,
-            (size_t)ldc, (size_t)fc_min64(mr, n - i0), (size_t)fc_min64(nr, qc - j0), NULL, flags);
+      uk.fn(1, (size_t)kc, rows, (size_t)k0, 1, &never, b + j0 * jstep, (size_t)ldb,
+            c + i0 * ldc + j0, (size_t)ldc, (size_t)fc_min64(mr, n - i0),
+            (size_t)fc_min64(nr, qc - j0), NULL, flags);
   }
 }
 
@@ -454,15 +481,18 @@ static int LOCAL(dense_gemv)(int64_t n, int64_t k, int64_t m, const T *x, const 
   return r;
 }
 
-/* ---- the forward, batch x units, the kernel packed block by block ---------------
+/* ---- the forward, batch x units, the kernel read in place -----------------------
  * rows = samples (x read in place, a row's features contiguous), cols = units:
- * each depth block of w (FC_DENSE_KB features by every unit) is packed, one
- * NR-wide panel at a time, into the thread's scratch just before the panel's
- * products, so w is read from memory once, in whole lines, and the products
- * read it from L1/L2 -- where the units x batch product reads w in place a
- * column tile at a time (a few values of each 64-byte line, a line per
- * feature) and its A stream runs 512 bytes a step for the lecture's 128
- * units. Each output is summed as dense_gemm sums it (dense_packed's loop:
+ * the microkernel reads w's NR-wide panels in place, a depth block
+ * (FC_DENSE_KB features) at a time, so w is read from memory once, in whole
+ * lines, and the row tiles after the first read the block from L2 -- where
+ * the units x batch product reads w a column tile at a time (a few values of
+ * each 64-byte line, a line per feature) and its A stream runs 512 bytes a
+ * step for the lecture's 128 units. Packing each block into scratch first (as
+ * this product did) took a fifth of its time: the lecture's forward, 32 x
+ * 4732 x 128, runs in 0.79x the time in place, at 1 and 2 threads (Intel Xeon,
+ * Emerald Rapids, 201 alternations). A last panel of fewer than NR units is
+ * packed (zeros past m). Each output is summed as dense_gemm sums it (dense_packed's loop:
  * a block's chain of fused multiply-adds from zero, the blocks added in
  * order, the bias last), so y is the same bits whichever product runs. At
  * several threads the features are the owned ranges (FC_DENSE_OWN_ROWS):
@@ -471,14 +501,15 @@ static int LOCAL(dense_gemv)(int64_t n, int64_t k, int64_t m, const T *x, const 
 typedef struct {
   LOCAL(igemm_entry) uk;
   const T *x, *w;
-  T *y, *wpack, *parts; /* wpack: per thread FC_DENSE_KB x cw; parts: the later ranges' blocks */
-  int64_t n, k, m, cw, first; /* cw: the units packed at once, whole panels */
+  T *y, *wpack, *parts; /* wpack: per thread FC_DENSE_KB x NR; parts: the later ranges' blocks */
+  int64_t n, k, m, cw, first; /* cw: the units the row tiles pass over together */
   int team;
 } LOCAL(dense_blocked_ctx);
 
-/* The units packed at once, whole panels of nr: every unit of a depth block
- * where that is at most an eighth of the L2 (the lecture's 128 units by 256
- * features: 128 KiB), so the block's rows are read whole, in order. */
+/* The units the row tiles pass over together, whole panels of nr: every unit
+ * of a depth block where that is at most an eighth of the L2 (the lecture's
+ * 128 units by 256 features: 128 KiB), so the block's slice of w stays in L2
+ * while each row tile reads it. */
 static int64_t LOCAL(dense_blocked_units)(int64_t m, int64_t nr) {
   const int64_t panel = FC_DENSE_KB * nr * (int64_t)sizeof(T);
   return fc_min64(fc_ceil_div(m, nr), fc_max64(1, fc_l2_bytes() / 8 / panel)) * nr;
@@ -489,17 +520,22 @@ static int64_t LOCAL(dense_blocked_units)(int64_t m, int64_t nr) {
 static void LOCAL(dense_blocked_run)(const LOCAL(dense_blocked_ctx) *c, int tid, int64_t b0,
                                      int64_t b1, int apart) {
   const int64_t nr = (int64_t)c->uk.nr, n = c->n, k = c->k, m = c->m;
-  T *pack = c->wpack + (int64_t)tid * FC_DENSE_KB * c->cw;
+  T *pack = c->wpack + (int64_t)tid * FC_DENSE_KB * nr;
   for (int64_t b = b0; b < b1; b++) {
     const int64_t k0 = b * FC_DENSE_KB, kc = fc_min64(FC_DENSE_KB, k - k0);
     T *out = apart ? c->parts + (k0 - c->first) / FC_DENSE_KB * n * m : c->y;
     const unsigned flags = !apart && b > b0 ? FC_GEMM_ACCUMULATE : 0u;
     for (int64_t q0 = 0; q0 < m; q0 += c->cw) {
-      const int64_t qc = fc_min64(c->cw, m - q0);
-      for (int64_t j0 = 0; j0 < qc; j0 += nr) /* panel j0 of the chunk at pack + j0 * kc */
-        LOCAL(dense_pack_b)(c->w, m, 1, k0, kc, q0 + j0, fc_min64(nr, qc - j0), (size_t)nr,
-                            pack + j0 * kc);
-      LOCAL(dense_batch_block)(c->uk, c->x, n, k, k0, kc, pack, qc, out + q0, m, flags);
+      const int64_t qc = fc_min64(c->cw, m - q0), full = qc / nr * nr;
+      /* whole panels read in place, a last part panel packed (zeros past m) */
+      if (full > 0)
+        LOCAL(dense_batch_block)(c->uk, c->x, n, k, k0, kc, c->w + k0 * m + q0, m, 1, full,
+                                 out + q0, m, flags);
+      if (full < qc) {
+        LOCAL(dense_pack_b)(c->w, m, 1, k0, kc, q0 + full, qc - full, (size_t)nr, pack);
+        LOCAL(dense_batch_block)(c->uk, c->x, n, k, k0, kc, pack, nr, kc, qc - full,
+                                 out + q0 + full, m, flags);
+      }
     }
   }
 }
@@ -552,11 +588,9 @@ static int LOCAL(dense_blocked_plan)(int64_t n, int64_t k, int64_t m, const fc_u
   pl->mr = (int64_t)uk.mr, pl->nr = (int64_t)uk.nr;
   pl->depth_block = FC_DENSE_KB, pl->tasks = nthreads, pl->threads = nthreads;
   pl->flags = (tuned ? FC_PLAN_TUNED_TILE : 0u) | (nthreads > 1 ? FC_PLAN_OWNED_ROWS : 0u);
-  /* a chunk of packed units per thread, the later ranges' block sums */
-  const int64_t cw = LOCAL(dense_blocked_units)(m, pl->nr);
-  pl->scratch_bytes = fc_sat_mul(fc_sat_add(fc_sat_mul(nthreads * FC_DENSE_KB, cw),
-                                            fc_sat_mul(later, nm)),
-                                 (int64_t)sizeof(T));
+  /* a part panel per thread (m not whole panels), the later ranges' block sums */
+  const int64_t part = m % pl->nr ? nthreads * FC_DENSE_KB * pl->nr : 0;
+  pl->scratch_bytes = fc_sat_mul(fc_sat_add(part, fc_sat_mul(later, nm)), (int64_t)sizeof(T));
   return 1;
 }
 
@@ -565,12 +599,11 @@ static int LOCAL(dense_blocked)(int64_t n, int64_t k, int64_t m, const T *x, con
                                 const T *bias, T *y, const fc_plan *pl) {
   const int team = pl->threads;
   const int64_t later = team > 1 ? LOCAL(dense_owned_later_blocks)(k, team) : 0;
-  const int64_t cw = LOCAL(dense_blocked_units)(m, pl->nr);
-  const int64_t psize = team * FC_DENSE_KB * cw; /* sizes: checked by the plan */
+  const int64_t psize = m % pl->nr ? team * FC_DENSE_KB * pl->nr : 0; /* sizes: the plan's */
   T *wpack = fc_scratch_take((size_t)(psize + later * n * m) * sizeof(T));
   if (!wpack) return FC_ENOMEM;
   LOCAL(dense_blocked_ctx) c = {fc_table()->TABLE(igemm)[pl->variant], x, w, y, wpack,
-                                wpack + psize, n, k, m, cw,
+                                wpack + psize, n, k, m, LOCAL(dense_blocked_units)(m, pl->nr),
                                 team > 1 ? LOCAL(dense_owned_row)(k, team, 1) : k, team};
   const int r = fc_parallel_for(team, team, 0, LOCAL(dense_blocked_tasks), &c);
   if (r == FC_OK) LOCAL(dense_finish)(y, c.parts, later, n, m, bias);
@@ -615,12 +648,13 @@ static void LOCAL(dense_owned_tasks)(void *arg, int tid, int64_t t0, int64_t t1)
     LOCAL(dense_pack_blocks)(c->x, 1, c->k, c->k, 0, c->n, nr, c->bpack, kb / FC_DENSE_KB,
                              fc_ceil_div(ke, FC_DENSE_KB));
     if (t == 0) {
-      LOCAL(dense_rows_over)(c->uk, c->w, c->m, 1, c->m, 0, c->m, 0, ke, c->bpack, c->n, c->cbuf, c->ld);
+      LOCAL(dense_rows_over)(c->uk, c->w, c->m, 1, c->m, 0, c->m, 0, ke, c->bpack, NULL, 0, c->n,
+                             c->cbuf, c->ld);
       continue;
     }
     for (int64_t k0 = kb; k0 < ke; k0 += FC_DENSE_KB)
       LOCAL(dense_rows_over)(c->uk, c->w, c->m, 1, c->m, 0, c->m, k0, fc_min64(ke, k0 + FC_DENSE_KB),
-                             c->bpack, c->n, c->parts + (k0 - first) / FC_DENSE_KB * c->rows * c->ld,
+                             c->bpack, NULL, 0, c->n, c->parts + (k0 - first) / FC_DENSE_KB * c->rows * c->ld,
                              c->ld);
   }
 }
@@ -868,11 +902,11 @@ static void LOCAL(dense_adam_group)(const LOCAL(dense_adam_ctx) *c, int64_t t, T
   if (c->gx && c->terms) { /* gx columns r0..r1 by gy's nonzero terms, cx holding w's block */
     LOCAL(dense_gx_terms)(c->terms, c->w, c->gy, n, k, m, r0, r1, cx, c->gx);
   } else if (c->gx) { /* gx^T rows r0..r1 = w rows . gy^T, into cx, then transposed into gx */
-    LOCAL(dense_rows)(c->ux, c->w, k, m, 1, r0, r1, m, c->bx, n, cx, c->npx);
+    LOCAL(dense_rows)(c->ux, c->w, k, m, 1, r0, r1, m, c->bx, NULL, 0, n, cx, c->npx);
     LOCAL(transpose)(cx, c->npx, c->gx + r0, k, n, r1 - r0);
   }
-  /* kernel gradient rows r0..r1 = x^T rows . gy, into cw */
-  LOCAL(dense_rows)(c->uw, c->x, k, 1, k, r0, r1, n, c->bw, m, cw, c->npw);
+  /* kernel gradient rows r0..r1 = x^T rows . gy, into cw (gy's whole panels read in place) */
+  LOCAL(dense_rows)(c->uw, c->x, k, 1, k, r0, r1, n, c->bw, c->gy, m, m, cw, c->npw);
   if (c->gw)
     for (int64_t i = r0; i < r1; i++) memcpy(c->gw + i * m, cw + (i - r0) * c->npw, (size_t)m * sizeof(T));
   LOCAL(dense_adam_rows)(c->adam, m, r0, r1, m, cw, c->npw);
@@ -959,7 +993,7 @@ int DENSE_BACKWARD_ADAM(int64_t n, int64_t k, int64_t m, const T *gy, const T *x
   }
   if (by_terms) LOCAL(dense_list_terms)(gy, n, m, &terms);
   else if (gx) LOCAL(dense_pack_all)(gy, 1, m, m, 0, n, nrx, bx);
-  LOCAL(dense_pack_all)(gy, m, 1, n, 0, m, nrw, bw);
+  LOCAL(dense_pack_from)(gy, m, 1, n, 0, m, nrw, bw, 0, fc_ceil_div(n, FC_DENSE_KB), m / nrw * nrw);
   LOCAL(dense_adam_ctx) c = {&adam, ux, uw, x, w, bx, bw, gy, gx, gw, scratch, n, k, m, G, npx,
                              npw, per_thread, gx_part, by_terms ? &terms : NULL, nthreads};
   const int r = pl.flags & FC_PLAN_OWNED_ROWS
@@ -1015,8 +1049,9 @@ int LOCAL(dense_packed)(int64_t n, int64_t k, int64_t m, const T *x, const T *w,
   /* depth block outermost, unlike dense_rows: a block of x (n rows) stays in L1
    * while the kernel's block streams past it once */
   for (int64_t k0 = 0; k0 < k; k0 += FC_DENSE_KB)
-    LOCAL(dense_batch_block)(uk, x, n, k, k0, fc_min64(FC_DENSE_KB, k - k0), wpack + k0 * ld, m, y,
-                             m, k0 > 0 ? FC_GEMM_ACCUMULATE : 0u);
+    LOCAL(dense_batch_block)(uk, x, n, k, k0, fc_min64(FC_DENSE_KB, k - k0), wpack + k0 * ld,
+                             (int64_t)uk.nr, fc_min64(FC_DENSE_KB, k - k0), m, y, m,
+                             k0 > 0 ? FC_GEMM_ACCUMULATE : 0u);
   LOCAL(dense_finish)(y, NULL, 0, n, m, bias);
   return FC_OK;
 }

@@ -54,7 +54,7 @@ static int64_t LOCAL(time_tile)(LOCAL(igemm_entry) uk, int64_t m, int64_t n, int
   const int64_t mr = (int64_t)uk.mr, nr = (int64_t)uk.nr, t0 = fc_clock_ns();
   for (int64_t j0 = 0; j0 < n; j0 += nr)
     for (int64_t i0 = 0; i0 < m; i0 += mr)
-      uk.fn(1, (size_t)kc, ptrs + i0, 0, 1, zero, bpack + j0 * kc, c + i0 * n + j0, (size_t)n,
+      uk.fn(1, (size_t)kc, ptrs + i0, 0, 1, zero, bpack + j0 * kc, uk.nr, c + i0 * n + j0, (size_t)n,
             (size_t)fc_min64(mr, m - i0), (size_t)fc_min64(nr, n - j0), NULL, 0u);
   return fc_clock_ns() - t0;
 }
@@ -298,7 +298,7 @@ void LOCAL(igemm_tiles)(LOCAL(igemm_entry) uk, int64_t ks, int64_t cg, int64_t k
       const int64_t nn = fc_min64(nr, kg - j0);
       for (int64_t i0 = 0; i0 < qc; i0 += mr)
         uk.fn((size_t)tn, (size_t)cg, bind + i0 * ks + t0 * mr, a_offset, a_stride, zero,
-              wg + j0 * kd + t0 * cg * nr, c + i0 * ldc + j0, (size_t)ldc,
+              wg + j0 * kd + t0 * cg * nr, uk.nr, c + i0 * ldc + j0, (size_t)ldc,
               (size_t)fc_min64(mr, qc - i0), (size_t)nn, bias ? bias + j0 : NULL, flags);
     }
   }
@@ -481,7 +481,8 @@ static void LOCAL(border_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
       for (int64_t b = b0; b < b1; b++) {
         const LOCAL(btile) *tl = &c->tiles[b];
         c->uk.fn(9, (size_t)p->c, c->ind + b * 9 * mr, (size_t)(ni * img_in), 1, c->zero,
-                 c->wpack + j0 * kd, c->y + ni * img_out + tl->q * k + j0, (size_t)(tl->ldc * k),
+                 c->wpack + j0 * kd, c->uk.nr, c->y + ni * img_out + tl->q * k + j0,
+                 (size_t)(tl->ldc * k),
                  (size_t)tl->m, (size_t)fc_min64(nr, k - j0), c->bias ? c->bias + j0 : NULL, flags);
       }
   }

@@ -1,11 +1,11 @@
 /* Template of the AVX2 + FMA indirect-GEMM microkernels whose tile is 6 rows by
  * two vectors (f32 6x16, f64 6x8: convolution without im2col; see ukernel.h
  * for the contract):
- *   C[i, j] (+)= sum_(t < ks, p < kc) A(t, i)[p * a_stride] * b[(t*kc + p)*NR + j]
+ *   C[i, j] (+)= sum_(t < ks, p < kc) A(t, i)[p * a_stride] * b[(t*kc + p)*ldb + j]
  * for i < m <= 6, j < n <= NR = 2 * LANES, where A(t, i) = a[t*6 + i] +
  * a_offset, or `zero` itself where the pointer is `zero` (padding, rows
  * i >= m): one pointer table serves every image of a batch, in NHWC
- * (a_stride 1) or NCHW (h*w); b is packed, zero past column n. 12 ymm
+ * (a_stride 1) or NCHW (h*w); b packed (ldb = NR) or read in place. 12 ymm
  * accumulators; per step two loads of B, six broadcasts and twelve FMAs, the
  * six row pointers in registers, the depth loop unrolled twice (f32, 9 taps x
  * 64 in cache, benchmarks/bench_ukernels.py on AMD EPYC Zen 4: 89% of the FMA
@@ -30,8 +30,9 @@
 #define FC_BROADCAST FC_CAT(_mm256_broadcast_, SSFX)
 
 void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_offset,
-                   size_t a_stride, const T *zero, const T *restrict b, T *restrict c,
-                   size_t ldc, size_t m, size_t n, const T *restrict bias, unsigned flags) {
+                   size_t a_stride, const T *zero, const T *restrict b, size_t ldb,
+                   T *restrict c, size_t ldc, size_t m, size_t n, const T *restrict bias,
+                   unsigned flags) {
   assert(ks >= 1 && kc >= 1 && m >= 1 && m <= MR && n >= 1 && n <= NR);
   V acc[MR][2];
   if (flags & FC_GEMM_BIAS_COL) {
@@ -47,14 +48,14 @@ void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_of
   for (size_t t = 0; t < ks; t++, a += MR) {
     const T *ap[MR];
     if (!fc_igemm_tap_rows(a, a_offset, zero, ap) && (flags & FC_GEMM_SKIP_ZERO_TAPS)) {
-      b += kc * NR;
+      b += kc * ldb;
       continue;
     }
 #define FC_STEPS(rows)                                                  \
   _Pragma("GCC unroll 2")                                               \
   for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {           \
     const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES);       \
-    b += NR;                                                            \
+    b += ldb;                                                           \
     _Pragma("GCC unroll 6") for (int i = 0; i < (rows); i++) {          \
       const V ai = FC_BROADCAST(ap[i] + off);                           \
       acc[i][0] = FC_VOP(fmadd)(ai, b0, acc[i][0]);                     \

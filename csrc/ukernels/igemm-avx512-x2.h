@@ -1,10 +1,11 @@
 /* Template of the AVX-512 indirect-GEMM microkernels whose tile is MR rows by
  * two vectors (f32 8x32 and 12x32, f64 8x16; see ukernel.h for the contract):
- *   C[i, j] (+)= sum_(t < ks, p < kc) A(t, i)[p * a_stride] * b[(t*kc + p)*NR + j]
+ *   C[i, j] (+)= sum_(t < ks, p < kc) A(t, i)[p * a_stride] * b[(t*kc + p)*ldb + j]
  * for i < m <= MR, j < n <= NR = 2 * LANES, where A(t, i) = a[t*MR + i] +
  * a_offset, or `zero` itself where the pointer is `zero` (padding, rows
  * i >= m): one pointer table serves every image of a batch, in NHWC
- * (a_stride 1) or NCHW (h*w); b is packed, zero past column n. 2*MR zmm
+ * (a_stride 1) or NCHW (h*w); b packed (ldb = NR) or read in place, NR
+ * values a row. 2*MR zmm
  * accumulators; per step two loads of B, MR broadcasts and 2*MR FMAs (a tile
  * of at most a third or two thirds of MR live rows runs that many); the
  * row loops unroll fully, so the accumulators and row pointers stay in
@@ -24,8 +25,9 @@
 #define FC_VOP(op) FC_CAT(_mm512_##op##_, SFX)
 
 void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_offset,
-                   size_t a_stride, const T *zero, const T *restrict b, T *restrict c,
-                   size_t ldc, size_t m, size_t n, const T *restrict bias, unsigned flags) {
+                   size_t a_stride, const T *zero, const T *restrict b, size_t ldb,
+                   T *restrict c, size_t ldc, size_t m, size_t n, const T *restrict bias,
+                   unsigned flags) {
   assert(ks >= 1 && kc >= 1 && m >= 1 && m <= MR && n >= 1 && n <= 2 * LANES);
   const unsigned full = (1u << LANES) - 1u;
   const K k0 = (K)(n >= LANES ? full : (1u << n) - 1u);
@@ -38,13 +40,13 @@ void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_of
   for (size_t t = 0; t < ks; t++, a += MR) {
     const T *ap[MR];
     if (!fc_igemm_tap_rows(a, a_offset, zero, ap) && (flags & FC_GEMM_SKIP_ZERO_TAPS)) {
-      b += kc * 2 * LANES;
+      b += kc * ldb;
       continue;
     }
 #define FC_STEPS(rows)                                                   \
   for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {            \
     const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES);        \
-    b += 2 * LANES;                                                      \
+    b += ldb;                                                            \
     _Pragma("GCC unroll 12") for (int i = 0; i < (rows); i++) {          \
       const V ai = FC_VOP(set1)(ap[i][off]);                             \
       acc[i][0] = FC_VOP(fmadd)(ai, b0, acc[i][0]);                      \

@@ -250,8 +250,8 @@ cdef extern from "fastconv/ukernel.h" nogil:
         double a, c1, c2, eps
     ctypedef void (*fc_f32_gemm_ukernel)(size_t kc, const float *a, const float *b, float *c, size_t ldc, size_t m, size_t n, const float *bias, unsigned flags) noexcept nogil
     ctypedef void (*fc_f64_gemm_ukernel)(size_t kc, const double *a, const double *b, double *c, size_t ldc, size_t m, size_t n, const double *bias, unsigned flags) noexcept nogil
-    ctypedef void (*fc_f32_igemm_ukernel)(size_t ks, size_t kc, const float *const *a, size_t a_offset, size_t a_stride, const float *zero, const float *b, float *c, size_t ldc, size_t m, size_t n, const float *bias, unsigned flags) noexcept nogil
-    ctypedef void (*fc_f64_igemm_ukernel)(size_t ks, size_t kc, const double *const *a, size_t a_offset, size_t a_stride, const double *zero, const double *b, double *c, size_t ldc, size_t m, size_t n, const double *bias, unsigned flags) noexcept nogil
+    ctypedef void (*fc_f32_igemm_ukernel)(size_t ks, size_t kc, const float *const *a, size_t a_offset, size_t a_stride, const float *zero, const float *b, size_t ldb, float *c, size_t ldc, size_t m, size_t n, const float *bias, unsigned flags) noexcept nogil
+    ctypedef void (*fc_f64_igemm_ukernel)(size_t ks, size_t kc, const double *const *a, size_t a_offset, size_t a_stride, const double *zero, const double *b, size_t ldb, double *c, size_t ldc, size_t m, size_t n, const double *bias, unsigned flags) noexcept nogil
     ctypedef void (*fc_f32_maxpool_ukernel)(const fc_pool2d_params *p, const float *plane, int64_t oy, float *y, int64_t *idx) noexcept nogil
     ctypedef void (*fc_f64_maxpool_ukernel)(const fc_pool2d_params *p, const double *plane, int64_t oy, double *y, int64_t *idx) noexcept nogil
     ctypedef void (*fc_f32_maxpool_code_ukernel)(const fc_pool2d_params *p, const float *image, int64_t oy, float *y, uint8_t *code) noexcept nogil

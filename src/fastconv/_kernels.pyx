@@ -1152,7 +1152,7 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
     the sizes s, by kind:
 
     gemm        s (kc, m, n, ldc, flags)           A [a, b, c, bias]
-    igemm       s (ks, kc, m, n, ldc, a_offset, a_stride, flags)
+    igemm       s (ks, kc, m, n, ldc, a_offset, a_stride, ldb, flags)
                 A [base, offsets (int64, ks*mr; -1: the zero row), zero, b, c, bias]
     maxpool_*   s the pool params (n, c, h, w, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl,
                 nhwc) and oy                        A [plane, y, idx (int64) or None]
@@ -1213,14 +1213,14 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
                     else:
                         (<fc_f64_gemm_ukernel>fn)(s0, <const double *>p[0], <const double *>p[1], <double *>p[2], s3, s1, s2, <const double *>p[3], flags)
         elif kind == "igemm":
-            s0, s1, s2, s3, s4, s5, s6, flags = s
+            s0, s1, s2, s3, s4, s5, s6, q, flags = s
             ptrs = _pointers(A[0], A[1], elem, p[2])
             with nogil:
                 for r in range(repeat):
                     if f32:
-                        (<fc_f32_igemm_ukernel>fn)(s0, s1, <const float *const *>ptrs, s5, s6, <const float *>p[2], <const float *>p[3], <float *>p[4], s4, s2, s3, <const float *>p[5], flags)
+                        (<fc_f32_igemm_ukernel>fn)(s0, s1, <const float *const *>ptrs, s5, s6, <const float *>p[2], <const float *>p[3], q, <float *>p[4], s4, s2, s3, <const float *>p[5], flags)
                     else:
-                        (<fc_f64_igemm_ukernel>fn)(s0, s1, <const double *const *>ptrs, s5, s6, <const double *>p[2], <const double *>p[3], <double *>p[4], s4, s2, s3, <const double *>p[5], flags)
+                        (<fc_f64_igemm_ukernel>fn)(s0, s1, <const double *const *>ptrs, s5, s6, <const double *>p[2], <const double *>p[3], q, <double *>p[4], s4, s2, s3, <const double *>p[5], flags)
         elif kind.startswith("maxpool"):
             (pp.n, pp.c, pp.h, pp.w, pp.oh, pp.ow, pp.kernel_h, pp.kernel_w, pp.stride_h, pp.stride_w,
              pp.dil_h, pp.dil_w, pp.pad_top, pp.pad_left, nhwc, oy) = s

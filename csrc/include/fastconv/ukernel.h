@@ -13,13 +13,16 @@
  *   (BIAS_COL, n values); nothing past them is read. kc >= 1. No alignment.
  *
  * Indirect-GEMM microkernel (conv2d without im2col, as XNNPACK's IGEMM):
- *   C[i, j] (+)= sum_{t < ks} sum_{p < kc} A(t, i)[p] * b[(t*kc + p)*NR + j]
+ *   C[i, j] (+)= sum_{t < ks} sum_{p < kc} A(t, i)[p] * b[(t*kc + p)*ldb + j]
  *   a: ks*MR row pointers; A(t, i) = a[t*MR + i] + a_offset, or `zero` itself
  *      where a[t*MR + i] == zero. A row's kc values are a_stride elements
  *      apart: one input pixel's channels for kernel tap t (a_stride 1 in
  *      NHWC, h*w in NCHW), or zeros (padding, rows i >= m; `zero` holds
  *      (kc - 1) * a_stride + 1 zeros). One pointer table serves every image.
- *   b: packed panel, (ks*kc) x NR; columns j >= n are zero.
+ *   b: (ks*kc) rows of NR readable values, ldb elements apart: a packed
+ *      panel (ldb = NR) or a matrix's columns read in place (ldb its row
+ *      stride); what columns j >= n hold is never stored (only column j of B
+ *      reaches column j of C).
  *   c, ldc, m, n, bias, flags: as for the GEMM microkernel (BIAS_ROW unused);
  *   with FC_GEMM_SKIP_ZERO_TAPS, a tap whose MR row pointers are all `zero` is
  *   skipped (its products are +-0 when the weights are finite, and adding +-0
@@ -85,12 +88,12 @@ typedef void (*fc_f64_gemm_ukernel)(size_t kc, const double *a, const double *b,
                                     unsigned flags);
 typedef void (*fc_f32_igemm_ukernel)(size_t ks, size_t kc, const float *const *a,
                                      size_t a_offset, size_t a_stride, const float *zero,
-                                     const float *b, float *c, size_t ldc, size_t m, size_t n,
-                                     const float *bias, unsigned flags);
+                                     const float *b, size_t ldb, float *c, size_t ldc, size_t m,
+                                     size_t n, const float *bias, unsigned flags);
 typedef void (*fc_f64_igemm_ukernel)(size_t ks, size_t kc, const double *const *a,
                                      size_t a_offset, size_t a_stride, const double *zero,
-                                     const double *b, double *c, size_t ldc, size_t m, size_t n,
-                                     const double *bias, unsigned flags);
+                                     const double *b, size_t ldb, double *c, size_t ldc, size_t m,
+                                     size_t n, const double *bias, unsigned flags);
 typedef void (*fc_f32_maxpool_ukernel)(const fc_pool2d_params *p, const float *plane, int64_t oy,
                                        float *y, int64_t *idx);
 typedef void (*fc_f64_maxpool_ukernel)(const fc_pool2d_params *p, const double *plane, int64_t oy,
@@ -370,7 +373,8 @@ int fc_ukernel_slot(int i, fc_isa isa, char *buf, size_t size, double *cost);
   void fc_##dtype##_igemm_ukernel_##tile##__##isa(size_t ks, size_t kc, const ctype *const *a, \
                                                    size_t a_offset, size_t a_stride,           \
                                                    const ctype *zero,                          \
-                                                   const ctype *b, ctype *c, size_t ldc,       \
+                                                   const ctype *b, size_t ldb, ctype *c,       \
+                                                   size_t ldc,                                 \
                                                    size_t m, size_t n, const ctype *bias,      \
                                                    unsigned flags);
 #define FC_DECLARE_MAXPOOL(dtype, ctype, layout, isa)                                           \

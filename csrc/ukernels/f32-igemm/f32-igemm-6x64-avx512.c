@@ -1,9 +1,9 @@
 /* f32 indirect-GEMM microkernel, 6x64 tile, AVX-512F (convolution without im2col).
- * C[i, j] (+)= sum_(t < ks, p < kc) A(t, i)[p * a_stride] * b[(t*kc + p)*64 + j]
+ * C[i, j] (+)= sum_(t < ks, p < kc) A(t, i)[p * a_stride] * b[(t*kc + p)*ldb + j]
  * for i < m <= 6, j < n <= 64, where A(t, i) = a[t*6 + i] + a_offset, or `zero`
  * itself where the pointer is `zero` (padding, rows i >= m): one pointer
  * table serves every image of a batch, in NHWC (a_stride 1) or NCHW (h*w);
- * b is packed, zero past column n. 24 zmm accumulators; per step
+ * b packed (ldb = 64) or read in place, 64 values a row. 24 zmm accumulators; per step
  * four loads of B, six broadcasts and twenty-four FMAs (a tile of at most two
  * or four live rows runs two or four). No alignment assumed. */
 #include <assert.h>
@@ -21,7 +21,8 @@ static inline __mmask16 fc_mask16(size_t n, size_t lo) {
 
 void fc_f32_igemm_ukernel_6x64__avx512(size_t ks, size_t kc, const float *const *restrict a,
     size_t a_offset, size_t a_stride, const float *zero,
-                                       const float *restrict b, float *restrict c, size_t ldc,
+                                       const float *restrict b, size_t ldb, float *restrict c,
+                                       size_t ldc,
                                        size_t m, size_t n, const float *restrict bias,
                                        unsigned flags) {
   assert(ks >= 1 && kc >= 1 && m >= 1 && m <= MR && n >= 1 && n <= NR);
@@ -37,14 +38,14 @@ void fc_f32_igemm_ukernel_6x64__avx512(size_t ks, size_t kc, const float *const 
   for (size_t t = 0; t < ks; t++, a += MR) {
     const float *ap[MR];
     if (!fc_igemm_tap_rows(a, a_offset, zero, ap) && (flags & FC_GEMM_SKIP_ZERO_TAPS)) {
-      b += kc * NR;
+      b += kc * ldb;
       continue;
     }
 #define FC_STEPS(rows)                                                       \
   for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {                \
     const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);     \
     const __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48); \
-    b += NR;                                                                 \
+    b += ldb;                                                                \
     _Pragma("GCC unroll 6") for (int i = 0; i < (rows); i++) {               \
       const __m512 ai = _mm512_set1_ps(ap[i][off]);                          \
       acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);                        \
