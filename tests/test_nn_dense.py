@@ -15,9 +15,12 @@ DTYPES = [np.float32, np.float64]
 # (batch, in_features, out_features): 1 and 8 rows take the matrix-vector path,
 # 9 and more the GEMM; odd sizes cross the tiles' edges; (9, 65, 13) and (9, 300,
 # 260) run batch x units, the kernel read in place but for a last part panel,
-# 260 units in more than one chunk of units
+# 260 units in more than one chunk of units; 4,200 units or features put B's
+# rows too far apart to read in place (a depth block spans more than an L2),
+# so its panels are packed: the kernel's in (9, 300, 4200), x's in the kernel
+# gradient of (300, 4200, 10)
 SHAPES = [(1, 7, 5), (1, 300, 33), (3, 17, 10), (8, 64, 9), (9, 65, 13), (32, 200, 128), (300, 37, 70),
-          (9, 300, 260)]
+          (9, 300, 260), (9, 300, 4200), (300, 4200, 10)]
 
 
 def _bound(x, kernel, dtype, bias=None):

@@ -133,6 +133,17 @@ static int LOCAL(dense_owned_fits)(int64_t k, int team) {
   return 1;
 }
 
+/* Whether B's whole panels are read in place, its rows ld apart over a depth
+ * of K: where a depth block's rows span at most the L2. Wider apart, a
+ * panel's lines fall in a fraction of the L2's sets and the block no longer
+ * stays there for the row tiles after the first (conv2d's 3x3 weights read so
+ * at 256 output channels, 1 KiB apart over 2,304 rows, ran 2.35x slower than
+ * packed on Intel Xeon, Emerald Rapids); packing gathers them into contiguous
+ * panels. */
+static int LOCAL(dense_b_in_place)(int64_t K, int64_t ld) {
+  return fc_sat_mul(fc_sat_mul(fc_min64(K, FC_DENSE_KB), ld), (int64_t)sizeof(T)) <= fc_l2_bytes();
+}
+
 /* Columns [q0, q0 + qc) of B (depth K) in NR-wide panels, each FC_DENSE_KB-deep
  * block of a panel contiguous: block k0 of panel jp at
  * dst + k0 * ld + jp * kc * nr, with ld = ceil(qc / nr) * nr; the panels from
@@ -356,7 +367,7 @@ static int LOCAL(dense_gemm)(int64_t R, int64_t Q, int64_t K, const T *a, int64_
    * Dense(10) head's kernel gradient, x (32 x 128) as B: 0.76x the time at 1
    * and 2 threads, 1.20 -> 0.91 us; Intel Xeon, Emerald Rapids, 2000-call
    * pairs) */
-  const int in_place = b_js == 1;
+  const int in_place = b_js == 1 && LOCAL(dense_b_in_place)(K, b_ps);
   LOCAL(dense_gemm_ctx) g = {uk, a, bpack, bias, in_place ? b : NULL, c, cbuf, R, a_rstride,
                              a_pstride, K, b_ps, c_is, c_js, 0, 0, ngroups, rtiles, direct};
   int r = FC_OK;
@@ -492,7 +503,8 @@ static int LOCAL(dense_gemv)(int64_t n, int64_t k, int64_t m, const T *x, const 
  * this product did) took a fifth of its time: the lecture's forward, 32 x
  * 4732 x 128, runs in 0.79x the time in place, at 1 and 2 threads (Intel Xeon,
  * Emerald Rapids, 201 alternations). A last panel of fewer than NR units is
- * packed (zeros past m). Each output is summed as dense_gemm sums it (dense_packed's loop:
+ * packed (zeros past m), and so is every panel where w's rows are too far
+ * apart to read in place (dense_b_in_place). Each output is summed as dense_gemm sums it (dense_packed's loop:
  * a block's chain of fused multiply-adds from zero, the blocks added in
  * order, the bias last), so y is the same bits whichever product runs. At
  * several threads the features are the owned ranges (FC_DENSE_OWN_ROWS):
@@ -501,9 +513,9 @@ static int LOCAL(dense_gemv)(int64_t n, int64_t k, int64_t m, const T *x, const 
 typedef struct {
   LOCAL(igemm_entry) uk;
   const T *x, *w;
-  T *y, *wpack, *parts; /* wpack: per thread FC_DENSE_KB x NR; parts: the later ranges' blocks */
+  T *y, *wpack, *parts; /* wpack: per thread dense_blocked_packed; parts: the later ranges' blocks */
   int64_t n, k, m, cw, first; /* cw: the units the row tiles pass over together */
-  int team;
+  int team, in_place;
 } LOCAL(dense_blocked_ctx);
 
 /* The units the row tiles pass over together, whole panels of nr: every unit
@@ -515,24 +527,34 @@ static int64_t LOCAL(dense_blocked_units)(int64_t m, int64_t nr) {
   return fc_min64(fc_ceil_div(m, nr), fc_max64(1, fc_l2_bytes() / 8 / panel)) * nr;
 }
 
+/* The elements a thread packs w's panels into: a part panel's where w is read
+ * in place (none if m is whole panels), else a chunk of cw units'. */
+static int64_t LOCAL(dense_blocked_packed)(int64_t k, int64_t m, int64_t nr) {
+  if (LOCAL(dense_b_in_place)(k, m)) return m % nr ? FC_DENSE_KB * nr : 0;
+  return FC_DENSE_KB * LOCAL(dense_blocked_units)(m, nr);
+}
+
 /* Depth blocks [b0, b1) into y (block b0 plain, the rest accumulated) or, with
  * `apart`, each into its own n x m slice of parts. */
 static void LOCAL(dense_blocked_run)(const LOCAL(dense_blocked_ctx) *c, int tid, int64_t b0,
                                      int64_t b1, int apart) {
   const int64_t nr = (int64_t)c->uk.nr, n = c->n, k = c->k, m = c->m;
-  T *pack = c->wpack + (int64_t)tid * FC_DENSE_KB * nr;
+  T *pack = c->wpack + (int64_t)tid * LOCAL(dense_blocked_packed)(k, m, nr);
   for (int64_t b = b0; b < b1; b++) {
     const int64_t k0 = b * FC_DENSE_KB, kc = fc_min64(FC_DENSE_KB, k - k0);
     T *out = apart ? c->parts + (k0 - c->first) / FC_DENSE_KB * n * m : c->y;
     const unsigned flags = !apart && b > b0 ? FC_GEMM_ACCUMULATE : 0u;
     for (int64_t q0 = 0; q0 < m; q0 += c->cw) {
-      const int64_t qc = fc_min64(c->cw, m - q0), full = qc / nr * nr;
-      /* whole panels read in place, a last part panel packed (zeros past m) */
+      const int64_t qc = fc_min64(c->cw, m - q0), full = c->in_place ? qc / nr * nr : 0;
+      /* whole panels read in place, the others packed (zeros past m), panel
+       * j0 >= full at pack + (j0 - full) * kc */
       if (full > 0)
         LOCAL(dense_batch_block)(c->uk, c->x, n, k, k0, kc, c->w + k0 * m + q0, m, 1, full,
                                  out + q0, m, flags);
       if (full < qc) {
-        LOCAL(dense_pack_b)(c->w, m, 1, k0, kc, q0 + full, qc - full, (size_t)nr, pack);
+        for (int64_t j0 = full; j0 < qc; j0 += nr)
+          LOCAL(dense_pack_b)(c->w, m, 1, k0, kc, q0 + j0, fc_min64(nr, qc - j0), (size_t)nr,
+                              pack + (j0 - full) * kc);
         LOCAL(dense_batch_block)(c->uk, c->x, n, k, k0, kc, pack, nr, kc, qc - full,
                                  out + q0 + full, m, flags);
       }
@@ -588,9 +610,9 @@ static int LOCAL(dense_blocked_plan)(int64_t n, int64_t k, int64_t m, const fc_u
   pl->mr = (int64_t)uk.mr, pl->nr = (int64_t)uk.nr;
   pl->depth_block = FC_DENSE_KB, pl->tasks = nthreads, pl->threads = nthreads;
   pl->flags = (tuned ? FC_PLAN_TUNED_TILE : 0u) | (nthreads > 1 ? FC_PLAN_OWNED_ROWS : 0u);
-  /* a part panel per thread (m not whole panels), the later ranges' block sums */
-  const int64_t part = m % pl->nr ? nthreads * FC_DENSE_KB * pl->nr : 0;
-  pl->scratch_bytes = fc_sat_mul(fc_sat_add(part, fc_sat_mul(later, nm)), (int64_t)sizeof(T));
+  /* the packed panels per thread, the later ranges' block sums */
+  const int64_t packed = nthreads * LOCAL(dense_blocked_packed)(k, m, pl->nr);
+  pl->scratch_bytes = fc_sat_mul(fc_sat_add(packed, fc_sat_mul(later, nm)), (int64_t)sizeof(T));
   return 1;
 }
 
@@ -599,12 +621,13 @@ static int LOCAL(dense_blocked)(int64_t n, int64_t k, int64_t m, const T *x, con
                                 const T *bias, T *y, const fc_plan *pl) {
   const int team = pl->threads;
   const int64_t later = team > 1 ? LOCAL(dense_owned_later_blocks)(k, team) : 0;
-  const int64_t psize = m % pl->nr ? team * FC_DENSE_KB * pl->nr : 0; /* sizes: the plan's */
+  const int64_t psize = team * LOCAL(dense_blocked_packed)(k, m, pl->nr); /* sizes: the plan's */
   T *wpack = fc_scratch_take((size_t)(psize + later * n * m) * sizeof(T));
   if (!wpack) return FC_ENOMEM;
   LOCAL(dense_blocked_ctx) c = {fc_table()->TABLE(igemm)[pl->variant], x, w, y, wpack,
                                 wpack + psize, n, k, m, LOCAL(dense_blocked_units)(m, pl->nr),
-                                team > 1 ? LOCAL(dense_owned_row)(k, team, 1) : k, team};
+                                team > 1 ? LOCAL(dense_owned_row)(k, team, 1) : k, team,
+                                LOCAL(dense_b_in_place)(k, m)};
   const int r = fc_parallel_for(team, team, 0, LOCAL(dense_blocked_tasks), &c);
   if (r == FC_OK) LOCAL(dense_finish)(y, c.parts, later, n, m, bias);
   fc_scratch_give(wpack);
@@ -892,6 +915,7 @@ typedef struct {
   int64_t n, k, m, G, npx, npw, per_thread, gx_part;
   const LOCAL(dense_terms) *terms; /* gy's nonzero terms, if gx goes by them */
   int team; /* the threads, for the owned ranges */
+  int gy_in_place; /* gw's B: gy's whole panels read in place (bw: a last part panel) */
 } LOCAL(dense_adam_ctx);
 
 /* Group t: rows [t G, t G + G) of gx^T and of the kernel gradient, and Adam's
@@ -906,7 +930,8 @@ static void LOCAL(dense_adam_group)(const LOCAL(dense_adam_ctx) *c, int64_t t, T
     LOCAL(transpose)(cx, c->npx, c->gx + r0, k, n, r1 - r0);
   }
   /* kernel gradient rows r0..r1 = x^T rows . gy, into cw (gy's whole panels read in place) */
-  LOCAL(dense_rows)(c->uw, c->x, k, 1, k, r0, r1, n, c->bw, c->gy, m, m, cw, c->npw);
+  LOCAL(dense_rows)(c->uw, c->x, k, 1, k, r0, r1, n, c->bw, c->gy_in_place ? c->gy : NULL, m, m, cw,
+                    c->npw);
   if (c->gw)
     for (int64_t i = r0; i < r1; i++) memcpy(c->gw + i * m, cw + (i - r0) * c->npw, (size_t)m * sizeof(T));
   LOCAL(dense_adam_rows)(c->adam, m, r0, r1, m, cw, c->npw);
@@ -993,9 +1018,12 @@ int DENSE_BACKWARD_ADAM(int64_t n, int64_t k, int64_t m, const T *gy, const T *x
   }
   if (by_terms) LOCAL(dense_list_terms)(gy, n, m, &terms);
   else if (gx) LOCAL(dense_pack_all)(gy, 1, m, m, 0, n, nrx, bx);
-  LOCAL(dense_pack_from)(gy, m, 1, n, 0, m, nrw, bw, 0, fc_ceil_div(n, FC_DENSE_KB), m / nrw * nrw);
+  const int gy_in_place = LOCAL(dense_b_in_place)(n, m);
+  LOCAL(dense_pack_from)(gy, m, 1, n, 0, m, nrw, bw, 0, fc_ceil_div(n, FC_DENSE_KB),
+                         gy_in_place ? m / nrw * nrw : 0);
   LOCAL(dense_adam_ctx) c = {&adam, ux, uw, x, w, bx, bw, gy, gx, gw, scratch, n, k, m, G, npx,
-                             npw, per_thread, gx_part, by_terms ? &terms : NULL, nthreads};
+                             npw, per_thread, gx_part, by_terms ? &terms : NULL, nthreads,
+                             gy_in_place};
   const int r = pl.flags & FC_PLAN_OWNED_ROWS
                     ? fc_parallel_for(nthreads, nthreads, 0, LOCAL(dense_adam_owned), &c)
                     : fc_parallel_for(nthreads, pl.tasks, 1, LOCAL(dense_adam_groups), &c);
