@@ -134,8 +134,8 @@ def _dense_rule(dtype, n, m):
     return "dense-gemm", table[units][0]
 
 
-# The forward of more rows than the GEMV takes runs batch x units (x read in place, the
-# kernel packed a depth block at a time) or units x batch, by the padded work of each:
+# The forward of more rows than the GEMV takes runs batch x units (x and the kernel read in
+# place, a depth block at a time) or units x batch, by the padded work of each:
 # either way each output is the same chain of fused multiply-adds per depth block, so
 # the rows give the bits they give eight at a time through the GEMV (another code path,
 # w read in place) -- and NumPy's float64 product within rounding.

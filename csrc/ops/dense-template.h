@@ -504,9 +504,10 @@ static int LOCAL(dense_gemv)(int64_t n, int64_t k, int64_t m, const T *x, const 
  * 4732 x 128, runs in 0.79x the time in place, at 1 and 2 threads (Intel Xeon,
  * Emerald Rapids, 201 alternations). A last panel of fewer than NR units is
  * packed (zeros past m), and so is every panel where w's rows are too far
- * apart to read in place (dense_b_in_place). Each output is summed as dense_gemm sums it (dense_packed's loop:
- * a block's chain of fused multiply-adds from zero, the blocks added in
- * order, the bias last), so y is the same bits whichever product runs. At
+ * apart to read in place (dense_b_in_place). Each output is summed as
+ * dense_gemm sums it (dense_packed's loop: a block's chain of fused
+ * multiply-adds from zero, the blocks added in order, the bias last), so y is
+ * the same bits whichever product runs. At
  * several threads the features are the owned ranges (FC_DENSE_OWN_ROWS):
  * range 0 sums into y, a later range's blocks each into its own slice, added
  * to y in block order after the region. */

@@ -321,9 +321,9 @@ def _dense_reason(algorithm: str, rows: int) -> str:
     if algorithm == "dense-gemm":
         return "GEMM: units x batch tiles, the kernel read in place, the batch packed"
     if algorithm == "dense-blocked":
-        tie = _kernels.COSTS["FC_DENSE_BLOCKED_TIE_PERMILLE"]
-        return ("GEMM: batch x units tiles, x read in place, the kernel packed a depth block at a "
-                f"time (padded work within {tie / 10:g}% of the units x batch tiles')")
+        tie = _kernels.COSTS["FC_TILE_TIE_PERMILLE"]
+        return ("GEMM: batch x units tiles, x and the kernel read in place, a depth block at a time "
+                f"(padded work within {tie / 10:g}% of the units x batch tiles' or less)")
     if algorithm == "bias-fill":
         return "no input features: the result is the bias"
     return "empty product"

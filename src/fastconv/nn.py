@@ -834,8 +834,8 @@ def dense(x, kernel, bias=None, *, out=None):
     -----
     Runs fastconv's GEMM microkernels (``csrc/ops/dense-template.h``) with the GIL
     released: up to 8 rows of `x` take a matrix-vector path (the kernel read in
-    place); more the tiled GEMM, as batch x units tiles (`x` read in place, the
-    kernel packed a depth block at a time) or units x batch tiles (the kernel
+    place); more the tiled GEMM, as batch x units tiles (`x` and the kernel
+    read in place, a depth block at a time) or units x batch tiles (the kernel
     read in place, the batch packed), whichever pads less work, threaded over
     the units or over fixed ranges of the features. Each output is summed the
     same way on every path, so the result is the same bits whichever runs and
