@@ -192,6 +192,7 @@ PADDED = [
     (2, 16, 15, 1, 8, (3, 3), 1, 1, (2, 1)),
     (2, 17, 19, 3, 5, (5, 5), 3, 2, 1),
     (3, 300, 300, 3, 4, (3, 3), 1, 1, 1),
+    (2, 12, 12, 8, 16, (3, 3), 1, 1, 1),
 ]
 
 
@@ -210,7 +211,8 @@ def test_padded_copy_gives_the_bits_of_an_input_padded_beforehand(case, dtype, i
     layer gives on an input the caller padded with zeros (which runs without the copy),
     at 1 and 2 threads, also where a weight is inf or NaN (0 times it is NaN in both);
     both are the float64 reference's. The copy is taken exactly where the plan's rule
-    says: channels times the tile's columns at most FC_PAD_MERGE_MAX_WIDTH."""
+    says: channels times the tile's columns at most FC_PAD_MERGE_MAX_WIDTH (for float32
+    under AVX-512, FC_PAD_MERGE_MAX_WIDTH_AVX512)."""
     n, h, w, c, k, (r, s), stride, padding, dil = case
     dh, dw = (dil, dil) if isinstance(dil, int) else dil
     tol = {"float32": 1e-5, "float64": 1e-13}[dtype]
@@ -225,7 +227,8 @@ def test_padded_copy_gives_the_bits_of_an_input_padded_beforehand(case, dtype, i
     want = reference.conv2d(xp.transpose(0, 3, 1, 2).astype(np.float64),
                             wt.transpose(3, 2, 0, 1).astype(np.float64), b, stride, 0,
                             (dh, dw)).transpose(0, 2, 3, 1)
-    limit = _kernels.COSTS["FC_PAD_MERGE_MAX_WIDTH"]
+    wide = isa == "avx512" and dtype == "float32"
+    limit = _kernels.COSTS["FC_PAD_MERGE_MAX_WIDTH_AVX512" if wide else "FC_PAD_MERGE_MAX_WIDTH"]
     for weights in ("finite", "inf and NaN"):
         w2 = wt.copy()
         if weights != "finite":

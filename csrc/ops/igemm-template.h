@@ -583,7 +583,9 @@ int LOCAL(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, in
    * chunk's: conv2d_igemm plans each chunk), with the copy's scratch */
   fc_conv2d_params q;
   int64_t chunk;
-  if (cg * (int64_t)nr <= FC_PAD_MERGE_MAX_WIDTH && LOCAL(pad_merge_params)(p, &q) &&
+  const int64_t merge_width = tab->isa >= FC_ISA_AVX512 && sizeof(T) == 4 ? FC_PAD_MERGE_MAX_WIDTH_AVX512
+                                                                          : FC_PAD_MERGE_MAX_WIDTH;
+  if (cg * (int64_t)nr <= merge_width && LOCAL(pad_merge_params)(p, &q) &&
       (chunk = LOCAL(pad_merge_images)(&q)) > 0) {
     q.n = chunk;
     fc_plan pq;
