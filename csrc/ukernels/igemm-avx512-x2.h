@@ -43,18 +43,27 @@ void FC_IGEMM_NAME(size_t ks, size_t kc, const T *const *restrict a, size_t a_of
       b += kc * ldb;
       continue;
     }
-#define FC_STEPS(rows)                                                   \
+#define FC_STEPS_BY(rows, step)                                          \
   for (size_t p = 0, off = 0; p < kc; p++, off += a_stride) {            \
     const V b0 = FC_VOP(loadu)(b), b1 = FC_VOP(loadu)(b + LANES);        \
-    b += ldb;                                                            \
+    b += (step);                                                         \
     _Pragma("GCC unroll 12") for (int i = 0; i < (rows); i++) {          \
       const V ai = FC_VOP(set1)(ap[i][off]);                             \
       acc[i][0] = FC_VOP(fmadd)(ai, b0, acc[i][0]);                      \
       acc[i][1] = FC_VOP(fmadd)(ai, b1, acc[i][1]);                      \
     }                                                                    \
   }
+/* a packed B steps by the constant 2 * LANES, the loop it ran before the
+ * stride was a parameter (which costs the row pointers a register) */
+#define FC_STEPS(rows)             \
+  if (ldb == 2 * LANES) {          \
+    FC_STEPS_BY(rows, 2 * LANES)   \
+  } else {                         \
+    FC_STEPS_BY(rows, ldb)         \
+  }
     FC_LIVE_ROWS(m, FC_STEPS)
 #undef FC_STEPS
+#undef FC_STEPS_BY
   }
   fc_avx512_store_x2(acc, c, ldc, m, k0, k1, flags);
 }
