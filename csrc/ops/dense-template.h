@@ -514,8 +514,8 @@ static int LOCAL(dense_gemv)(int64_t n, int64_t k, int64_t m, const T *x, const 
 typedef struct {
   LOCAL(igemm_entry) uk;
   const T *x, *w;
-  T *y, *wpack, *parts; /* wpack: per thread dense_blocked_packed; parts: the later ranges' blocks */
-  int64_t n, k, m, cw, first; /* cw: the units the row tiles pass over together */
+  T *y, *wpack, *parts; /* wpack: per thread `packed` elements; parts: the later ranges' blocks */
+  int64_t n, k, m, cw, first, packed; /* cw: the units the row tiles pass over together */
   int team, in_place;
 } LOCAL(dense_blocked_ctx);
 
@@ -540,7 +540,7 @@ static int64_t LOCAL(dense_blocked_packed)(int64_t k, int64_t m, int64_t nr) {
 static void LOCAL(dense_blocked_run)(const LOCAL(dense_blocked_ctx) *c, int tid, int64_t b0,
                                      int64_t b1, int apart) {
   const int64_t nr = (int64_t)c->uk.nr, n = c->n, k = c->k, m = c->m;
-  T *pack = c->wpack + (int64_t)tid * LOCAL(dense_blocked_packed)(k, m, nr);
+  T *pack = c->wpack + (int64_t)tid * c->packed;
   for (int64_t b = b0; b < b1; b++) {
     const int64_t k0 = b * FC_DENSE_KB, kc = fc_min64(FC_DENSE_KB, k - k0);
     T *out = apart ? c->parts + (k0 - c->first) / FC_DENSE_KB * n * m : c->y;
@@ -622,12 +622,13 @@ static int LOCAL(dense_blocked)(int64_t n, int64_t k, int64_t m, const T *x, con
                                 const T *bias, T *y, const fc_plan *pl) {
   const int team = pl->threads;
   const int64_t later = team > 1 ? LOCAL(dense_owned_later_blocks)(k, team) : 0;
-  const int64_t psize = team * LOCAL(dense_blocked_packed)(k, m, pl->nr); /* sizes: the plan's */
+  /* sizes: checked by the plan */
+  const int64_t packed = LOCAL(dense_blocked_packed)(k, m, pl->nr), psize = team * packed;
   T *wpack = fc_scratch_take((size_t)(psize + later * n * m) * sizeof(T));
   if (!wpack) return FC_ENOMEM;
   LOCAL(dense_blocked_ctx) c = {fc_table()->TABLE(igemm)[pl->variant], x, w, y, wpack,
                                 wpack + psize, n, k, m, LOCAL(dense_blocked_units)(m, pl->nr),
-                                team > 1 ? LOCAL(dense_owned_row)(k, team, 1) : k, team,
+                                team > 1 ? LOCAL(dense_owned_row)(k, team, 1) : k, packed, team,
                                 LOCAL(dense_b_in_place)(k, m)};
   const int r = fc_parallel_for(team, team, 0, LOCAL(dense_blocked_tasks), &c);
   if (r == FC_OK) LOCAL(dense_finish)(y, c.parts, later, n, m, bias);
