@@ -1,7 +1,8 @@
 """pytest-benchmark setup for benchmarks/: a machine header and the `threads` fixture.
 
 pyproject.toml collects bench_*.py and passes --benchmark-disable, so a plain `pytest` runs each
-benchmark once on its small smoke_* size; `pytest benchmarks --benchmark-enable` times them.
+benchmark once on its small smoke_* size; `pytest benchmarks --benchmark-enable` times them, in one
+process (pyproject's `-n auto` spreads a plain run over pytest-xdist workers).
 The workloads come from fastconv's own runner (src/fastconv/_bench), as `fastconv bench` and
 perf_table.py time them."""
 from __future__ import annotations
@@ -25,6 +26,13 @@ def pytest_report_header(config):
         f"default threads {info['threads']}, benchmarked threads {', '.join(map(str, workloads.THREADS))}",
         f"CPU: {info['cpu']}",
     ]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_auto_num_workers(config):
+    """No pytest-xdist workers when the benchmarks are timed: pytest-benchmark times nothing
+    under xdist, and workers would share the cores being measured."""
+    return 0 if config.getoption("benchmark_enable", False) else None
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Shared fixtures: run a test under every instruction set the CPU has, a seeded
 random generator per test, thread-count save/restore, and the drop-ins' engine
-forced down one path."""
+forced down one path; and how many processes a plain `pytest` runs them in."""
 from __future__ import annotations
 
 import zlib
@@ -13,6 +13,16 @@ from fastconv import _kernels, _planning
 
 ISAS = _kernels.ISA_NAMES  # the C library's names, in the order of its fc_isa
 ISA_RANK = {name: rank for rank, name in enumerate(ISAS)}
+MAX_WORKERS = 8  # each worker imports PyTorch, SciPy and Dask: a few hundred MB apiece
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (pyproject.toml's addopts): one pytest-xdist worker per CPU fastconv's
+    pool uses by default (the affinity mask and a cgroup's CPU quota counted, where
+    xdist's own count sees every core of the machine), at most MAX_WORKERS; none, so
+    the tests run in this process, when that is one CPU."""
+    n = min(fastconv.get_num_threads(), MAX_WORKERS)
+    return n if n > 1 else 0
 
 
 @pytest.fixture(params=ISAS)
