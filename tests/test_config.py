@@ -268,3 +268,13 @@ def test_cache_sizes_are_the_ones_linux_reports():
     for key, size in want.items():
         assert caches[key] == size, f"{key}: CPUID says {caches[key]}, sysfs {size}"
     assert "L1d" in fastconv.config()["caches"]
+
+
+def test_the_last_level_cache_counted_is_the_l3_at_most_16_mib_per_cpu():
+    """A pass over memory counts on the L3, but on no more than 16 MiB of it per CPU
+    online: a VM on a many-core socket is told of the whole socket's L3."""
+    caches = _kernels.cpu_caches()
+    cpus = os.sysconf("SC_NPROCESSORS_ONLN")
+    assert caches["llc"] == min(caches["l3"], cpus * (16 << 20))
+    counted = "(counted: " in fastconv.config()["caches"]
+    assert counted == (0 < caches["llc"] < caches["l3"])

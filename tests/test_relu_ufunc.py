@@ -155,12 +155,12 @@ def test_large_threaded_arrays_match_reference(isa, dtype, rng, restore_threads)
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_arrays_past_the_cache_take_the_streaming_kernels(dtype, rng, restore_threads):
-    """Arrays whose pass spans more than twice the last-level cache are stored with
+    """Arrays whose pass spans more than twice the last-level cache (as counted) are stored with
     streaming stores (from the output's first 64-byte boundary on): the same bits as the
     reference into fresh, offset and in-place outputs (the backward pass keeps plain
     stores). At the ISA this CPU runs only: arrays this size take seconds to make, and
     every ISA's streaming kernel is checked at each output alignment in test_ukernels."""
-    l3 = fastconv._kernels.cpu_caches()["l3"]
+    l3 = fastconv._kernels.cpu_caches()["llc"]
     item = np.dtype(dtype).itemsize
     n = max(l3 // item, 1000) + 17  # two arrays of n: just over twice the cache
     plan = fastconv.explain(fastconv.relu, np.empty(n, dtype))

@@ -15,16 +15,19 @@
 enum { FC_RELU_CHUNK = 1 << 16 }; /* elements per task: 256-512 KiB */
 
 /* Whether a pass that reads and writes `bytes` in all should store past the
- * caches: when it spans more than twice the last-level cache, its output
- * cannot stay there for the next op anyway, and streaming stores skip reading
- * each line before writing it. (AMD EPYC Zen 4, 32 MiB L3: relu of 16M
- * float32, 128 MiB a pass, into a given output: 4.0 -> 2.8 ms at 1 thread,
- * 3.1 -> 2.4 ms at 2. Passes nearer the cache's size, repeated, keep part of
- * their arrays in it, which streaming stores give up: 5M, 40 MiB, went 0.81
- * -> 0.71 ms at 1 thread but 0.43 -> 0.71 ms at 2; they keep plain stores.) */
+ * caches: when it spans more than twice the last-level cache it may count on
+ * (fc_cpu_llc_bytes), its output cannot stay there for the next op anyway, and
+ * streaming stores skip reading each line before writing it. (AMD EPYC Zen 4,
+ * 32 MiB L3: relu of 16M float32, 128 MiB a pass, into a given output: 4.0 ->
+ * 2.8 ms at 1 thread, 3.1 -> 2.4 ms at 2. Passes nearer the cache's size,
+ * repeated, keep part of their arrays in it, which streaming stores give up:
+ * 5M, 40 MiB, went 0.81 -> 0.71 ms at 1 thread but 0.43 -> 0.71 ms at 2; they
+ * keep plain stores. Intel Xeon Emerald Rapids, 2 vCPUs told of a 260 MiB L3,
+ * counted as 32 MiB: the microkernel alone over 16M float32 at 1 thread, 15.0
+ * -> 8.4 ms.) */
 static int fc_relu_streams(int64_t bytes) {
-  const int64_t l3 = fc_cpu_cache_bytes(3);
-  return l3 > 0 && bytes / 2 > l3;
+  const int64_t llc = fc_cpu_llc_bytes();
+  return llc > 0 && bytes / 2 > llc;
 }
 
 /* One pass of the table's kernel (bytes: what one element reads and writes),

@@ -222,6 +222,7 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_cgroup_cpus()
     int fc_cgroup_cpus_at(const char *root)
     int64_t fc_cpu_cache_bytes(int level)
+    int64_t fc_cpu_llc_bytes()
     double fc_probe_fma_gflops(fc_isa isa, double seconds)
     int fc_avx512_fma_full_rate()
     double fc_probe_copy_gbps(int64_t n_bytes, double seconds)

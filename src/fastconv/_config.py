@@ -287,7 +287,8 @@ def cpu_name() -> str:
 
 
 def _caches() -> str:
-    """'L1d 48 KiB, L2 1 MiB, L3 32 MiB' from the kernels' CPUID reading."""
+    """'L1d 48 KiB, L2 1 MiB, L3 32 MiB' from the kernels' CPUID reading, and the part
+    of a larger L3 the kernels count on (a VM told of a whole socket's L3)."""
     def size(n: int) -> str:
         if n <= 0:
             return "unknown"
@@ -296,7 +297,8 @@ def _caches() -> str:
                 return f"{n >> shift} {unit}"
         return f"{n} B"
     found = _kernels.cpu_caches()
-    return f"L1d {size(found['l1d'])}, L2 {size(found['l2'])}, L3 {size(found['l3'])}"
+    counted = f" (counted: {size(found['llc'])})" if 0 < found["llc"] < found["l3"] else ""
+    return f"L1d {size(found['l1d'])}, L2 {size(found['l2'])}, L3 {size(found['l3'])}{counted}"
 
 
 def show_config() -> None:

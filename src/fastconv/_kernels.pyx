@@ -931,8 +931,10 @@ def same_padding(int64_t n, int64_t kernel, int64_t stride, int64_t dilation, st
 
 
 def cpu_caches():
-    """Bytes of the L1 data, L2 and L3 caches one core sees (0: unknown)."""
-    return {"l1d": fc_cpu_cache_bytes(1), "l2": fc_cpu_cache_bytes(2), "l3": fc_cpu_cache_bytes(3)}
+    """Bytes of the L1 data, L2 and L3 caches one core sees (0: unknown), and llc:
+    the L3 a pass over memory counts on keeping (at most 16 MiB per CPU online)."""
+    return {"l1d": fc_cpu_cache_bytes(1), "l2": fc_cpu_cache_bytes(2), "l3": fc_cpu_cache_bytes(3),
+            "llc": fc_cpu_llc_bytes()}
 
 
 def build_info():

@@ -617,6 +617,13 @@ int fc_cgroup_cpus_at(const char *root);
  * one core sees, from CPUID's cache parameters (leaf 4 or 0x8000001D) or the
  * C library; 0 if unknown. */
 int64_t fc_cpu_cache_bytes(int level);
+/* The bytes of the last-level cache a pass over memory may count on keeping:
+ * fc_cpu_cache_bytes(3), at most FC_LLC_PER_CPU for each CPU online (no CPU
+ * sold has more L3 per core; a virtual machine on a many-core socket is told
+ * of the whole socket's L3, of which its few CPUs keep a small share). 0 if
+ * the L3 is unknown. */
+enum { FC_LLC_PER_CPU = 16 << 20 };
+int64_t fc_cpu_llc_bytes(void);
 
 /* ---- tuned tile choices ------------------------------------------------------
  * Which of the dispatch table's tiles a product runs (the index into the ISA's
