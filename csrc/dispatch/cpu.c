@@ -88,14 +88,19 @@ int64_t fc_cpu_cache_bytes(int level) {
  * arrays did not stay in that L3; counted at 2 x 16 MiB. AMD EPYC Zen 4, 2
  * vCPUs of a 32 MiB L3: counted whole, as the measurements there ask. */
 int64_t fc_cpu_llc_bytes(void) {
-  const int64_t l3 = fc_cpu_cache_bytes(3);
-  long cpus = 1;
+  static _Atomic int64_t cached = -1; /* sysconf reads a file: once, as the sizes above */
+  int64_t bytes = atomic_load(&cached);
+  if (bytes < 0) {
+    long cpus = 1;
 #if defined(_SC_NPROCESSORS_ONLN)
-  cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  if (cpus < 1) cpus = 1;
+    cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 1) cpus = 1;
 #endif
-  const int64_t cap = (int64_t)cpus * FC_LLC_PER_CPU;
-  return l3 < cap ? l3 : cap;
+    const int64_t l3 = fc_cpu_cache_bytes(3), cap = (int64_t)cpus * FC_LLC_PER_CPU;
+    bytes = l3 < cap ? l3 : cap;
+    atomic_store(&cached, bytes); /* a racing thread stores the same value */
+  }
+  return bytes;
 }
 
 fc_isa fc_cpu_isa(void) {
