@@ -160,11 +160,11 @@ def test_arrays_past_the_cache_take_the_streaming_kernels(dtype, rng, restore_th
     reference into fresh, offset and in-place outputs (the backward pass keeps plain
     stores). At the ISA this CPU runs only: arrays this size take seconds to make, and
     every ISA's streaming kernel is checked at each output alignment in test_ukernels."""
-    l3 = fastconv._kernels.cpu_caches()["llc"]
+    llc = fastconv._kernels.cpu_caches()["llc"]
     item = np.dtype(dtype).itemsize
-    n = max(l3 // item, 1000) + 17  # two arrays of n: just over twice the cache
+    n = max(llc // item, 1000) + 17  # two arrays of n: just over twice the cache
     plan = fastconv.explain(fastconv.relu, np.empty(n, dtype))
-    assert plan.kernel.startswith(f"fc_{'f32' if item == 4 else 'f64'}_relu_{'nt_' if l3 else ''}ukernel")
+    assert plan.kernel.startswith(f"fc_{'f32' if item == 4 else 'f64'}_relu_{'nt_' if llc else ''}ukernel")
     fastconv.set_num_threads(2)
     x = sample(n, dtype, rng)
     want = reference(x)
