@@ -246,3 +246,31 @@ def test_a_copied_optimizer_keeps_its_slots_for_the_copied_weights():
         np.testing.assert_array_equal(a, b)
         assert not np.shares_memory(a, b)
     raises(lambda: opt2.apply([p], [g]), ValueError, "Unknown variable")  # the original's p is not its weight
+
+
+def test_the_model_layer_keeps_weights_and_moments_line_aligned(tmp_path):
+    """Weights the layers build (and those built to load a file into) and the slots an
+    optimizer makes start a 64-byte line, whatever NumPy's allocator gives (16 bytes
+    into a line for arrays this large); they are zeros of the right shape and dtype."""
+    from fastconv import _demo
+    from fastconv.models import load_model
+    model = _demo.lecture_model(10)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).random((40, 28, 28, 1)).astype(np.float32)
+    model.fit(x, np.arange(40) % 10, batch_size=20, verbose=0)
+    weights = [w for layer in model.layers for w in layer.weights]
+    assert max(w.size for w in weights) == 4732 * 128
+    for w in weights:
+        assert w.ctypes.data % 64 == 0 and w.flags.c_contiguous and w.flags.writeable
+        for slot in model.optimizer._state(w):
+            assert slot.ctypes.data % 64 == 0 and slot.shape == w.shape and slot.dtype == w.dtype
+    model.save(tmp_path / "m.keras")
+    loaded = load_model(tmp_path / "m.keras")
+    for a, b in zip(weights, (w for layer in loaded.layers for w in layer.weights)):
+        assert b.ctypes.data % 64 == 0 and np.array_equal(a, b)
+    opt = optimizers.Adam()
+    opt.build([np.ones((3, 5), np.float64), np.ones(0, np.float32)])
+    for v in opt._variables:
+        for slot in opt._state(v):
+            assert slot.shape == v.shape and slot.dtype == v.dtype and not slot.any()
+            assert slot.size == 0 or slot.ctypes.data % 64 == 0  # (an empty array has no data)

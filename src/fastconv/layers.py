@@ -453,14 +453,16 @@ class _KernelLayer(Layer):
 
     def build(self, input_shape: Sequence[int]) -> None:
         shapes = self.weight_shapes(input_shape)
-        self._weights = [self.kernel_initializer(shapes[0], DTYPE, self.seed)]
+        weights = [self.kernel_initializer(shapes[0], DTYPE, self.seed)]
         if self.use_bias:
-            self._weights.append(self.bias_initializer(shapes[1], DTYPE))
+            weights.append(self.bias_initializer(shapes[1], DTYPE))
+        # line-aligned, as the kernels read and write them best (nn._zeros_line_aligned)
+        self._weights = [nn._line_aligned(w) if type(w) is np.ndarray else w for w in weights]
         self.grads = [None] * len(self._weights)
         super().build(input_shape)
 
     def _build_for_loading(self, input_shape: Shape) -> None:
-        self._weights = [np.zeros(s, dtype=DTYPE) for s in self.weight_shapes(input_shape)]
+        self._weights = [nn._zeros_line_aligned(tuple(s), DTYPE) for s in self.weight_shapes(input_shape)]
         self.grads = [None] * len(self._weights)
         Layer.build(self, input_shape)
 

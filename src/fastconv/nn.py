@@ -1018,6 +1018,35 @@ def dense_backward(grad_out, x, kernel, *, output_mask=(True, True, True), out=N
 
 # ---- private helpers of the model layer (arrays it made: C-contiguous, aligned, one dtype) ---
 
+_LINE = 64  # bytes: a cache line, and an AVX-512 vector
+
+
+def _zeros_line_aligned(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """Zeros of `shape` and `dtype` whose first element starts a cache line.
+
+    NumPy's large arrays start 16 bytes into a line (the allocator's header in
+    front of the mapped pages), so every 64-byte vector the kernels load from
+    one spans two lines. The model layer's weights and Adam's moments, read and
+    written in place each step, are made line-aligned instead: the lecture's
+    Dense(128) forward and backward-with-Adam take 3-6% less time on them (Intel
+    Xeon, Emerald Rapids, C harness, alternating calls). Results do not depend
+    on it: the kernels compute the same bits at any alignment."""
+    dt = np.dtype(dtype)
+    nbytes = math.prod(shape) * dt.itemsize
+    buf = np.zeros(nbytes + _LINE, np.uint8)
+    start = -buf.ctypes.data % _LINE
+    return buf[start:start + nbytes].view(dt).reshape(shape)
+
+
+def _line_aligned(a: np.ndarray) -> np.ndarray:
+    """`a` itself where it is C-contiguous and starts a cache line, else a copy that does
+    (`_zeros_line_aligned`)."""
+    if a.flags.c_contiguous and a.ctypes.data % _LINE == 0:
+        return a
+    out = _zeros_line_aligned(a.shape, a.dtype)
+    out[...] = a
+    return out
+
 
 def _dense(x2: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, y: np.ndarray) -> None:
     """`dense` of (rows, k) x into y (rows, m), without the argument checks."""

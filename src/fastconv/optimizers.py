@@ -106,7 +106,9 @@ class Optimizer:
                              f"{len(self._variables)} variables; make a new one for other variables")
         self._variables = list(variables)
         self._known = {id(v) for v in self._variables}
-        self._slots = {id(v): [np.zeros_like(v) for _ in self.slot_names] for v in self._variables}
+        # line-aligned, as the kernels read and write them best (nn._zeros_line_aligned)
+        self._slots = {id(v): [nn._zeros_line_aligned(np.shape(v), np.asarray(v).dtype)
+                               for _ in self.slot_names] for v in self._variables}
 
     def __getstate__(self) -> dict[str, object]:
         # the slots by position in the built list, not by id(): a copy (deepcopy,
