@@ -28,7 +28,7 @@ def pytest_report_header(config):
     ]
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # pytest-xdist's hook: xdist need not be installed
 def pytest_xdist_auto_num_workers(config):
     """No pytest-xdist workers when the benchmarks are timed: pytest-benchmark times nothing
     under xdist, and workers would share the cores being measured."""

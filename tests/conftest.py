@@ -16,6 +16,7 @@ ISA_RANK = {name: rank for rank, name in enumerate(ISAS)}
 MAX_WORKERS = 8  # each worker imports PyTorch, SciPy and Dask: a few hundred MB apiece
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: pytest without xdist runs too
 def pytest_xdist_auto_num_workers(config):
     """`-n auto` (pyproject.toml's addopts): one pytest-xdist worker per CPU fastconv's
     pool uses by default (the affinity mask and a cgroup's CPU quota counted, where
