@@ -268,6 +268,8 @@ def test_the_model_layer_keeps_weights_and_moments_line_aligned(tmp_path):
     loaded = load_model(tmp_path / "m.keras")
     for a, b in zip(weights, (w for layer in loaded.layers for w in layer.weights)):
         assert b.ctypes.data % 64 == 0 and np.array_equal(a, b)
+        for saved, slot in zip(model.optimizer._state(a), loaded.optimizer._state(b)):
+            assert slot.ctypes.data % 64 == 0 and np.array_equal(saved, slot)  # training resumes
     opt = optimizers.Adam()
     opt.build([np.ones((3, 5), np.float64), np.ones(0, np.float32)])
     for v in opt._variables:
