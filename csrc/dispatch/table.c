@@ -18,6 +18,8 @@
 #include <string.h>
 #include "fastconv/ukernel.h"
 
+_Thread_local fc_prefetch_stream fc_gemm_prefetch; /* FC_GEMM_PREFETCH's (ukernel.h) */
+
 /* f32 and f64 lines of a registry, counted at compile time */
 #define FC_IS_f32_f32 1
 #define FC_IS_f32_f64 0

@@ -544,7 +544,15 @@ static void LOCAL(dense_blocked_run)(const LOCAL(dense_blocked_ctx) *c, int tid,
   for (int64_t b = b0; b < b1; b++) {
     const int64_t k0 = b * FC_DENSE_KB, kc = fc_min64(FC_DENSE_KB, k - k0);
     T *out = apart ? c->parts + (k0 - c->first) / FC_DENSE_KB * n * m : c->y;
-    const unsigned flags = !apart && b > b0 ? FC_GEMM_ACCUMULATE : 0u;
+    unsigned flags = !apart && b > b0 ? FC_GEMM_ACCUMULATE : 0u;
+    if (c->in_place && b + 1 < b1) {
+      /* the next block's rows of w (contiguous) fetched into L2 while this one
+       * runs, by the microkernels that take FC_GEMM_PREFETCH (ukernel.h): its
+       * first row tile would otherwise wait on them from L3 */
+      const int64_t next = fc_min64(FC_DENSE_KB, k - k0 - kc) * m * (int64_t)sizeof(T);
+      fc_gemm_prefetch = (fc_prefetch_stream){(const char *)(c->w + (k0 + kc) * m), (size_t)(next / 64)};
+      flags |= FC_GEMM_PREFETCH;
+    }
     for (int64_t q0 = 0; q0 < m; q0 += c->cw) {
       const int64_t qc = fc_min64(c->cw, m - q0), full = c->in_place ? qc / nr * nr : 0;
       /* whole panels read in place, the others packed (zeros past m), panel
@@ -557,10 +565,11 @@ static void LOCAL(dense_blocked_run)(const LOCAL(dense_blocked_ctx) *c, int tid,
           LOCAL(dense_pack_b)(c->w, m, 1, k0, kc, q0 + j0, fc_min64(nr, qc - j0), (size_t)nr,
                               pack + (j0 - full) * kc);
         LOCAL(dense_batch_block)(c->uk, c->x, n, k, k0, kc, pack, nr, kc, qc - full,
-                                 out + q0 + full, m, flags);
+                                 out + q0 + full, m, flags & ~FC_GEMM_PREFETCH);
       }
     }
   }
+  fc_gemm_prefetch.lines = 0;
 }
 
 /* Task t: owned range t (one task, every block, at one thread). */

@@ -904,6 +904,51 @@ typedef struct {
   _Atomic int nested;
 } chunks_ctx;
 
+/* FC_GEMM_PREFETCH on every f32 indirect-GEMM tile of the current table: the
+ * same outputs as without it; the thread's stream left as it was (a kernel that
+ * ignores the hint; any tile with fewer live rows than MR) or advanced by one
+ * line per depth step while its lines last, never past them; and the 6x64
+ * AVX-512 tile (the Dense forward's) takes the hint. */
+static void prefetch_case(const char *isa) {
+  const fc_ukernel_table *t = fc_table();
+  static const float zero[64];
+  static float src[64 * 4096]; /* what the stream fetches: 4,096 lines */
+  int advanced = 0;
+  for (int v = 0; v < FC_MAX_IGEMM_TILES && t->f32_igemm[v].fn; v++) {
+    const fc_f32_igemm_entry e = t->f32_igemm[v];
+    const size_t ks = 3, kc = 37, mr = e.mr, nr = e.nr, steps = ks * kc;
+    float *x = malloc(ks * mr * kc * sizeof(float)), *b = malloc(ks * kc * nr * sizeof(float));
+    float *c0 = malloc(mr * nr * sizeof(float)), *c1 = malloc(mr * nr * sizeof(float));
+    const float **ptr = malloc(ks * mr * sizeof(float *));
+    if (!x || !b || !c0 || !c1 || !ptr) {
+      check(0, "prefetch_case: out of memory", isa, v);
+      free(x), free(b), free(c0), free(c1), free((void *)ptr);
+      return;
+    }
+    for (size_t i = 0; i < ks * mr * kc; i++) x[i] = (float)rndf();
+    for (size_t i = 0; i < ks * kc * nr; i++) b[i] = (float)rndf();
+    for (size_t i = 0; i < ks * mr; i++) ptr[i] = x + i * kc;
+    const size_t lines[] = {0, 5, steps, 4096};
+    for (size_t m = mr - 1; m <= mr; m++)
+      for (int li = 0; li < 4; li++) {
+        e.fn(ks, kc, ptr, 0, 1, zero, b, nr, c0, nr, m, nr, NULL, 0);
+        fc_gemm_prefetch = (fc_prefetch_stream){(const char *)src, lines[li]};
+        e.fn(ks, kc, ptr, 0, 1, zero, b, nr, c1, nr, m, nr, NULL, FC_GEMM_PREFETCH);
+        const fc_prefetch_stream got = fc_gemm_prefetch;
+        const size_t took = lines[li] - got.lines, want = lines[li] < steps ? lines[li] : steps;
+        check(!memcmp(c0, c1, m * nr * sizeof(float)), "igemm: the same outputs with FC_GEMM_PREFETCH",
+              isa, v);
+        check(got.lines <= lines[li] && got.at == (const char *)src + 64 * took &&
+                  (took == 0 || (m == mr && took == want)),
+              "igemm: FC_GEMM_PREFETCH's stream: unchanged, or one line per step", isa, v);
+        advanced |= mr == 6 && nr == 64 && m == mr && took == want && want > 0;
+      }
+    fc_gemm_prefetch.lines = 0;
+    free(x), free(b), free(c0), free(c1), free((void *)ptr);
+  }
+  if (t->isa == FC_ISA_AVX512) check(advanced, "the 6x64 AVX-512 tile takes FC_GEMM_PREFETCH", isa, 0);
+}
+
 static int chunk_nested(void *ctx, int64_t i, int tid) {
   chunks_ctx *c = ctx;
   if (tid != 0) atomic_store(&c->wrong_tid, 1);
@@ -958,6 +1003,7 @@ int main(int argc, char **argv) {
     if (!fc_isa_compiled((fc_isa)isa) || isa > (int)fc_cpu_isa()) continue;
     fc_set_isa((fc_isa)isa);
     const char *name = fc_isa_name((fc_isa)isa);
+    prefetch_case(name);
     /* 17 threads: more than the dynamic loops' 16 ranges (threads.c), on a few cases */
     const int teams[] = {1, 2, 17};
     for (int ti = 0; ti < 3; ti++) {

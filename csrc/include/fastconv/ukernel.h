@@ -28,6 +28,10 @@
  *   skipped (its products are +-0 when the weights are finite, and adding +-0
  *   leaves every sum that does not start at -0 as it is: the caller's
  *   conditions for the same bits).
+ *   FC_GEMM_PREFETCH is a hint: a kernel that takes it (the f32 6x64 AVX-512
+ *   one) prefetches into L2, on a tile of MR live rows, one 64-byte line of
+ *   the calling thread's fc_gemm_prefetch stream per depth step, advancing
+ *   the stream; others ignore it. No result depends on it.
  *
  * Max-pool row microkernel: one output row oy of one NCHW plane (h*w values)
  * into y[0..ow) (row) or of one NHWC image (h*w*c values) into y[0..ow*c)
@@ -78,7 +82,22 @@
 #include <stdint.h>
 #include "fastconv/fastconv.h"
 
-enum { FC_GEMM_ACCUMULATE = 1u, FC_GEMM_BIAS_ROW = 2u, FC_GEMM_BIAS_COL = 4u, FC_GEMM_SKIP_ZERO_TAPS = 8u };
+enum {
+  FC_GEMM_ACCUMULATE = 1u,
+  FC_GEMM_BIAS_ROW = 2u,
+  FC_GEMM_BIAS_COL = 4u,
+  FC_GEMM_SKIP_ZERO_TAPS = 8u,
+  FC_GEMM_PREFETCH = 16u
+};
+
+/* The calling thread's prefetch stream for FC_GEMM_PREFETCH: `lines` 64-byte
+ * lines from `at` still to fetch. A driver sets it before the calls that are
+ * to fetch it and clears `lines` after them. */
+typedef struct {
+  const char *at;
+  size_t lines;
+} fc_prefetch_stream;
+extern _Thread_local fc_prefetch_stream fc_gemm_prefetch;
 
 typedef void (*fc_f32_gemm_ukernel)(size_t kc, const float *a, const float *b, float *c,
                                     size_t ldc, size_t m, size_t n, const float *bias,
