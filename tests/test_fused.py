@@ -382,24 +382,30 @@ def test_fusion_skips_a_conv_that_needs_its_input_gradient(rng):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_adam_step_is_numpys_arithmetic_bit_for_bit(isa, rng, restore_threads, dtype):
     """Every ISA's Adam kernel does the scalar kernel's IEEE operations in the same order
-    (no FMA contraction), so it equals the same formula in NumPy exactly, subnormal
-    moments flushed to +0 included."""
+    (no FMA contraction), so it equals the same formula in NumPy exactly, moments below
+    the floor (2**-100 in float32, 2**-996 in float64) stored as +0 included."""
     n = 70_001  # SIMD body, a masked/scalar tail, and two threaded chunks
     p, g = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
     m, v = rng.standard_normal(n).astype(dtype), rng.random(n).astype(dtype)
     alpha, b1, b2, eps = 1e-3, 0.9, 0.999, 1e-7
     a, c1, c2, e = (dtype(t) for t in (alpha, 1 - b1, 1 - b2, eps))
+    floor = dtype(2.0**-100 if dtype == np.float32 else 2.0**-996)
     tiny = np.finfo(dtype).tiny
-    # moments that decay into the subnormals (a zero gradient) or already sit there
-    g[:300] = 0
-    m[:100] *= tiny * 5
+    # moments that decay across the floor (a zero gradient), sit just above or below
+    # it, or already sit among the subnormals
+    g[:400] = 0
+    m[:100] *= floor * 5
     m[100:200] = tiny * dtype(0.5)
-    v[200:300] *= tiny * 5
+    v[200:300] *= floor
+    m[300:350] = floor * dtype(1.05)   # decays to 0.945 floor: flushed
+    m[350:400] = -floor * dtype(1.2)   # decays to -1.08 floor: kept
     m_ref = m + (g - m) * c1
     v_ref = v + (g * g - v) * c2
-    assert np.count_nonzero((m_ref != 0) & (np.abs(m_ref) < tiny)) >= 100
-    m_ref[np.abs(m_ref) < tiny] = 0  # flushed to +0
-    v_ref[np.abs(v_ref) < tiny] = 0
+    assert np.count_nonzero((m_ref != 0) & (np.abs(m_ref) < floor)) >= 150
+    assert np.count_nonzero(np.abs(m_ref[350:400]) >= floor) == 50
+    assert np.count_nonzero((v_ref != 0) & (np.abs(v_ref) < floor)) >= 90
+    m_ref[np.abs(m_ref) < floor] = 0  # flushed to +0
+    v_ref[np.abs(v_ref) < floor] = 0
     p_ref = p - a * m_ref / (np.sqrt(v_ref) + e)
     for threads in (1, 2):
         fastconv.set_num_threads(threads)

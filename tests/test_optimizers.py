@@ -220,6 +220,44 @@ def test_adam_steps_every_kind_of_weight_in_one_apply():
     assert np.all(base[4][1::2] == 0)  # the view's gaps left alone
 
 
+@pytest.mark.parametrize("dtype, floor", [(np.float32, 2.0**-100), (np.float64, 2.0**-996)])
+def test_adam_moment_floor_is_the_same_in_numpy_and_in_c(dtype, floor):
+    """A strided weight takes the NumPy formula, a contiguous one the C kernel: with
+    moments decaying across the floor (zero gradients), both store the same moments,
+    0 below the floor, and step the weights to the same bits."""
+    rng = np.random.default_rng(3)
+    n = 64
+    start = rng.standard_normal(n).astype(dtype)
+    grad = rng.standard_normal(n).astype(dtype)
+    grad[:48] = 0
+    m0 = rng.standard_normal(n).astype(dtype) * dtype(1e-3)
+    m0[:16] = floor * rng.uniform(0.5, 1.5, 16)   # straddle the floor after one decay
+    m0[16:32] = floor * rng.uniform(8, 12, 16)    # 0.1 m near the smallest normal
+    m0[32:48] = np.finfo(dtype).tiny * 3          # below the floor already
+    v0 = rng.random(n).astype(dtype) * dtype(1e-6)
+    v0[40:48] = floor * rng.uniform(0.5, 1.5, 8)
+    contiguous = start.copy()
+    buffer = np.zeros(2 * n, dtype)
+    buffer[::2] = start
+    strided = buffer[::2]
+    opt = optimizers.Adam()
+    opt.build([contiguous, strided])
+    for p in (contiguous, strided):
+        m, v = opt._state(p)
+        m[...], v[...] = m0, v0
+    opt.apply([contiguous, strided], [grad, grad.copy()])
+    (mc, vc), (ms, vs) = opt._state(contiguous), opt._state(strided)
+    m_want = m0 + (grad - m0) * dtype(1 - 0.9)
+    assert np.count_nonzero((np.abs(m_want) < floor) & (m_want != 0)) >= 20
+    assert np.count_nonzero(np.abs(m_want[:16]) >= floor) >= 1
+    m_want[np.abs(m_want) < floor] = 0
+    np.testing.assert_array_equal(mc, m_want)
+    np.testing.assert_array_equal(ms, m_want)
+    np.testing.assert_array_equal(vs, vc)
+    assert np.all(vc[40:48][v0[40:48] * dtype(0.999) < floor] == 0)
+    np.testing.assert_array_equal(strided, contiguous)
+
+
 def test_the_one_call_adam_path_leaves_what_it_cannot_write():
     from fastconv import nn
     p = np.ones(4, np.float32)

@@ -292,10 +292,18 @@ class SGD(Optimizer):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
-def _flush_subnormal(a: Array) -> None:
-    """Moments below the smallest normal number in magnitude become +0, as the C Adam
-    kernels store them (see csrc/ukernels/adam/adam-scalar.h)."""
-    a[np.abs(a) < np.finfo(a.dtype).tiny] = 0
+# Adam's moments below these magnitudes are stored as +0: 2**26 times the smallest
+# normal number, so that the next step's products of a moment with 1 - beta_1,
+# 1 - beta_2 or alpha (any factor >= 2**-26) stay normal (see
+# csrc/ukernels/adam/adam-scalar.h). Other dtypes flush their subnormals.
+_MOMENT_FLOOR = {np.dtype(np.float32): 2.0**-100, np.dtype(np.float64): 2.0**-996}
+
+
+def _flush_tiny(a: Array) -> None:
+    """Moments below the dtype's floor in magnitude become +0, as the C Adam kernels
+    store them."""
+    floor = _MOMENT_FLOOR.get(a.dtype, np.finfo(a.dtype).tiny)
+    a[np.abs(a) < floor] = 0
 
 
 class Adam(Optimizer):
@@ -303,10 +311,13 @@ class Adam(Optimizer):
 
     The moments are Keras' (``m += (g - m) * (1 - beta_1)``, ``v += (g*g - v) * (1 -
     beta_2)``, ``p -= alpha * m / (sqrt(v) + epsilon)``), except that a moment below
-    the dtype's smallest normal number in magnitude is stored as zero, as TensorFlow's
-    CPU kernels flush subnormals: the moment of a gradient that stays zero (a dead
-    unit's) decays into the subnormals, where arithmetic can be a hundred times slower,
-    and a step that small moves no weight.
+    2**-100 in magnitude (2**-996 in float64; the smallest normal number in other
+    dtypes) is stored as zero. The moment of a gradient that stays zero (a dead unit's)
+    decays geometrically, and below that floor its products with ``1 - beta_1`` and
+    ``alpha`` become subnormal, where arithmetic can be a hundred times slower (the
+    lecture's training step ran at twice its time while its dead units' moments
+    crossed that range), while a step that small moves no weight above 1e-18 at the
+    default learning rate and epsilon. TensorFlow's CPU kernels flush subnormals.
 
     Parameters
     ----------
@@ -367,8 +378,8 @@ class Adam(Optimizer):
             return
         m += (g - m) * (1 - self.beta_1)
         v += (g * g - v) * (1 - self.beta_2)
-        _flush_subnormal(m)
-        _flush_subnormal(v)
+        _flush_tiny(m)
+        _flush_tiny(v)
         p -= (alpha * m / (np.sqrt(v) + self.epsilon)).astype(p.dtype, copy=False)
 
     def get_config(self) -> dict[str, Any]:

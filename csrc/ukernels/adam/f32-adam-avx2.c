@@ -3,13 +3,12 @@
  * kernel's; sqrt and division run 8 at a time, which is what bounds this step
  * (it is not memory-bound at these rates). The scalar kernel does the tail. */
 #include <immintrin.h>
-#include <float.h>
 #include "fastconv/ukernel.h"
 
 void fc_f32_adam_ukernel__avx2(size_t n, float *restrict p, const float *restrict g,
                                float *restrict m, float *restrict v, const fc_f32_adam_params *c) {
   const __m256 a = _mm256_set1_ps(c->a), c1 = _mm256_set1_ps(c->c1), c2 = _mm256_set1_ps(c->c2);
-  const __m256 eps = _mm256_set1_ps(c->eps), tiny = _mm256_set1_ps(FLT_MIN);
+  const __m256 eps = _mm256_set1_ps(c->eps), tiny = _mm256_set1_ps(0x1p-100f);
   const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -18,7 +17,7 @@ void fc_f32_adam_ukernel__avx2(size_t n, float *restrict p, const float *restric
     const __m256 p0 = _mm256_loadu_ps(p + i);
     __m256 mi = _mm256_add_ps(m0, _mm256_mul_ps(_mm256_sub_ps(gi, m0), c1));
     __m256 vi = _mm256_add_ps(v0, _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(gi, gi), v0), c2));
-    /* subnormal moments -> +0, as the scalar kernel */
+    /* moments below 2^-100 -> +0, as the scalar kernel */
     mi = _mm256_andnot_ps(_mm256_cmp_ps(_mm256_and_ps(mi, magnitude), tiny, _CMP_LT_OQ), mi);
     vi = _mm256_andnot_ps(_mm256_cmp_ps(_mm256_and_ps(vi, magnitude), tiny, _CMP_LT_OQ), vi);
     _mm256_storeu_ps(m + i, mi);

@@ -1,7 +1,6 @@
 /* f32 Adam microkernel, AVX-512F, 16 lanes: the scalar kernel's IEEE
  * operations in the same order (explicit mul/add, no FMA), so the bits are the
  * scalar kernel's; sqrt and division run 16 at a time. Masked tail. */
-#include <float.h>
 #include <immintrin.h>
 #include "fastconv/ukernel.h"
 
@@ -13,10 +12,10 @@ static inline __attribute__((always_inline)) void fc_adam16(float *p, const floa
    * and a load after a store to such an address waits for that store */
   const __m512 gi = _mm512_maskz_loadu_ps(k, g), m0 = _mm512_maskz_loadu_ps(k, m);
   const __m512 v0 = _mm512_maskz_loadu_ps(k, v), p0 = _mm512_maskz_loadu_ps(k, p);
-  const __m512 tiny = _mm512_set1_ps(FLT_MIN);
+  const __m512 tiny = _mm512_set1_ps(0x1p-100f);
   __m512 mi = _mm512_add_ps(m0, _mm512_mul_ps(_mm512_sub_ps(gi, m0), c1));
   __m512 vi = _mm512_add_ps(v0, _mm512_mul_ps(_mm512_sub_ps(_mm512_mul_ps(gi, gi), v0), c2));
-  /* subnormal moments -> +0, as the scalar kernel */
+  /* moments below 2^-100 -> +0, as the scalar kernel */
   mi = _mm512_maskz_mov_ps(~_mm512_cmp_ps_mask(_mm512_abs_ps(mi), tiny, _CMP_LT_OQ), mi);
   vi = _mm512_maskz_mov_ps(~_mm512_cmp_ps_mask(_mm512_abs_ps(vi), tiny, _CMP_LT_OQ), vi);
   _mm512_mask_storeu_ps(m, k, mi);

@@ -6,5 +6,5 @@
 #define PARAMS fc_f32_adam_params
 #define ABS fabsf
 #define SQRT sqrtf
-#define TINY FLT_MIN
+#define TINY 0x1p-100f
 #include "adam-scalar.h"

@@ -4,5 +4,5 @@
 #define PARAMS fc_f64_adam_params
 #define ABS fabs
 #define SQRT sqrt
-#define TINY DBL_MIN
+#define TINY 0x1p-996
 #include "adam-scalar.h"
