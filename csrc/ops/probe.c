@@ -40,13 +40,18 @@ double fc_probe_fma_gflops(fc_isa isa, double seconds) {
 }
 
 /* Whether this core's AVX-512 multiply-adds run at about twice its AVX2 rate
- * (two 512-bit FMA pipes, as Intel's Xeon server cores: 175 against 95 GFLOP/s
- * by fc_probe_fma_gflops on an Emerald Rapids) or not (AMD Zen 4 runs a
- * 512-bit FMA as two 256-bit halves, at its AVX2 rate): the two ISAs' probe
- * kernels alternately on the calling thread, a warm-up and three runs of
- * ~0.05 ms each, the best rates compared (0.4 ms in all). 0 where the CPU or
- * the build lacks AVX-512. Measured once per process (the first caller's
- * answer stands; a fork keeps it, as its CPU). */
+ * (two 512-bit FMA pipes, as Intel's Xeon server cores: 162 against 92 GFLOP/s
+ * by these probes on an Emerald Rapids, a ratio of 1.75-1.9) or not (AMD Zen 4
+ * runs a 512-bit FMA as two 256-bit halves, at its AVX2 rate: near 1). The
+ * two ISAs' probe kernels alternately on the calling thread after a warm-up,
+ * ~0.03-0.05 ms a run, the best rates compared: at least three rounds, and
+ * more while the ratio is in doubt (between 1.15 and 1.6), up to 24 rounds.
+ * Three rounds alone had answered wrongly about once in 30 fresh processes on
+ * that Xeon, whose first runs of a process reach 100-130 GFLOP/s and ratios
+ * down to 1.2; decisive machines still stop after three (~0.4 ms), a doubtful
+ * one within ~2.5 ms. The answer is best / best >= 1.35. 0 where the CPU or the
+ * build lacks AVX-512. Measured once per process (the first caller's answer
+ * stands; a fork keeps it, as its CPU). */
 int fc_avx512_fma_full_rate(void) {
   static _Atomic int known = -1;
   int v = atomic_load_explicit(&known, memory_order_relaxed);
@@ -56,8 +61,8 @@ int fc_avx512_fma_full_rate(void) {
   if (fc_cpu_isa() >= FC_ISA_AVX512 && tabs[0] && tabs[1] && tabs[0]->f32_fma_probe.fn &&
       tabs[1]->f32_fma_probe.fn) {
     double best[2] = {0.0, 0.0};
-    (void)fc_probe_seconds(&tabs[0]->f32_fma_probe, 1 << 15); /* the wide units powered up */
-    for (int rep = 0; rep < 3; rep++)
+    (void)fc_probe_seconds(&tabs[0]->f32_fma_probe, 1 << 16); /* the wide units powered up */
+    for (int round = 0; round < 24; round++) {
       for (int i = 0; i < 2; i++) {
         const fc_f32_probe_entry *e = &tabs[i]->f32_fma_probe;
         const uint64_t iters = (uint64_t)(1 << 21) / (uint64_t)(e->chains * e->lanes);
@@ -65,7 +70,9 @@ int fc_avx512_fma_full_rate(void) {
         const double rate = (double)iters * e->chains * e->lanes / (sec > 0 ? sec : 1e-9);
         if (rate > best[i]) best[i] = rate;
       }
-    v = best[0] >= 1.5 * best[1];
+      if (round >= 2 && (best[0] >= 1.6 * best[1] || best[0] <= 1.15 * best[1])) break;
+    }
+    v = best[0] >= 1.35 * best[1];
   }
   atomic_store_explicit(&known, v, memory_order_relaxed);
   return v;

@@ -956,7 +956,8 @@ def probe_fma_gflops(str isa, double seconds=0.2):
 def avx512_fma_full_rate():
     """Whether this CPU runs AVX-512 multiply-adds at about twice its AVX2 rate (two
     512-bit FMA pipes); False where about the same (AMD Zen 4) or without AVX-512.
-    Measured once per process (about a millisecond)."""
+    Measured once per process (0.4 ms, up to 2.5 ms where the first runs leave
+    doubt)."""
     cdef int r
     with nogil:
         r = fc_avx512_fma_full_rate()

@@ -699,7 +699,7 @@ int64_t fc_tune_learned(fc_tune_entry *out, int32_t *static_variant, int64_t max
 double fc_probe_fma_gflops(fc_isa isa, double seconds);
 /* 1 where the CPU runs AVX-512 multiply-adds at about twice its AVX2 rate (two
  * 512-bit FMA pipes), 0 where at about the same (AMD Zen 4) or without AVX-512;
- * measured once per process in about a millisecond. The dense sweep's choice
+ * measured once per process in 0.4 ms (up to 2.5 ms where in doubt). The dense sweep's choice
  * of the input gradient's product depends on it (costs.def). */
 int fc_avx512_fma_full_rate(void);
 /* Streaming-copy bandwidth over two buffers of n_bytes with the current thread
