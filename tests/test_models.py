@@ -914,3 +914,26 @@ def test_predict_rows_do_not_depend_on_the_batch_or_the_path(rng):
     out = flat.predict(images, verbose=0)
     out[...] = 7
     assert np.all(images == 1)
+
+
+def test_fit_restarts_the_pools_spin_around_every_step(monkeypatch):
+    """The pool's workers sleep once their spin runs out; fit restarts it as each step
+    begins and as it ends, so the Python between two steps never leaves the next
+    step's first region waiting for a wake-up."""
+    from fastconv import nn
+
+    calls: list[str] = []
+    monkeypatch.setattr(nn, "_pool_wake", lambda: calls.append("wake"))
+    step = Sequential._train_step
+
+    def spy(self, *args, **kwargs):
+        calls.append("step")
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(Sequential, "_train_step", spy)
+    model = Sequential([Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    model.fit(rng.standard_normal((10, 4)).astype(np.float32), rng.integers(0, 3, 10),
+              batch_size=4, epochs=2, verbose=0)
+    assert calls == ["wake", "step", "wake"] * 6

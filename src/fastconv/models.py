@@ -723,11 +723,14 @@ class Sequential:
         logs: dict[str, float] = {}
         for step, (xb, yb, wb) in enumerate(batches):
             hooks.on_train_batch_begin(step)
+            # the pool's workers spin for a while after each region, then sleep;
+            # the Python between two steps (the metrics, the callbacks, the next
+            # batch's gather) can outlast that spin, and a worker woken by the
+            # step's first region arrives after the caller has begun its share
+            # and most of the region runs on one thread. Restarting their spin as
+            # a step ends and again as the next begins keeps them spinning.
+            nn._pool_wake()  # type: ignore[attr-defined]
             loss, probs, right = self._train_step(xb, yb, guard, wb)
-            # the pool's workers would fall asleep during the Python between steps
-            # (the metrics, the callbacks, the next batch's gather: longer than
-            # their spin) and the next step's first region would wait for a
-            # wake-up; this restarts their spin now
             nn._pool_wake()  # type: ignore[attr-defined]
             seen += len(xb)
             total_loss += loss * len(xb)
