@@ -918,12 +918,19 @@ def test_predict_rows_do_not_depend_on_the_batch_or_the_path(rng):
 
 def test_fit_restarts_the_pools_spin_around_every_step(monkeypatch):
     """The pool's workers sleep once their spin runs out; fit restarts it as each step
-    begins and as it ends, so the Python between two steps never leaves the next
-    step's first region waiting for a wake-up."""
+    begins and as it ends, holding it for twice the last step's time (at most 5 ms),
+    so neither a step's serial parts nor the Python between two steps leave a region
+    waiting for a wake-up."""
     from fastconv import nn
 
     calls: list[str] = []
-    monkeypatch.setattr(nn, "_pool_wake", lambda: calls.append("wake"))
+    holds: list[int] = []
+
+    def wake(hold_ns=0):
+        calls.append("wake")
+        holds.append(hold_ns)
+
+    monkeypatch.setattr(nn, "_pool_wake", wake)
     step = Sequential._train_step
 
     def spy(self, *args, **kwargs):
@@ -937,3 +944,7 @@ def test_fit_restarts_the_pools_spin_around_every_step(monkeypatch):
     model.fit(rng.standard_normal((10, 4)).astype(np.float32), rng.integers(0, 3, 10),
               batch_size=4, epochs=2, verbose=0)
     assert calls == ["wake", "step", "wake"] * 6
+    for epoch in (holds[:6], holds[6:]):  # three steps an epoch
+        assert epoch[0] == 0, holds  # no step of the epoch timed yet
+        assert all(type(h) is int and 0 < h <= 5_000_000 for h in epoch[1:]), holds
+        assert epoch[2] == epoch[1] and epoch[4] == epoch[3], holds  # as a step ends, as the next begins

@@ -100,12 +100,12 @@ def test_set_num_threads_while_other_threads_compute(rng, restore_threads):
     assert fastconv.get_num_threads() >= 1
 
 
-@pytest.mark.parametrize("spin_ns", [0, 50_000])
-def test_pool_wake_while_other_threads_compute(rng, restore_threads, spin_ns):
+@pytest.mark.parametrize("spin_ns, hold_ns", [(0, 0), (0, 2_000_000), (50_000, 0), (1_000, 2_000_000)])
+def test_pool_wake_while_other_threads_compute(rng, restore_threads, spin_ns, hold_ns):
     """The training loop's hint between steps (an empty region that wakes the
-    workers) from one Python thread while others compute, the thread count
-    changing, the workers spinning or not: no hang, and every result is the
-    serial one."""
+    workers), with or without a hold of their spin, from one Python thread while
+    others compute, the thread count changing, the workers spinning or not: no
+    hang, and every result is the serial one."""
     jobs = [j for j in _jobs(rng) if j[2]]  # the exact ones
     fastconv.set_num_threads(1)
     serial = {name: _as_tuple(call()) for name, call, _, _ in jobs}
@@ -117,7 +117,7 @@ def test_pool_wake_while_other_threads_compute(rng, restore_threads, spin_ns):
         while not stop.is_set():
             if i % 50 == 0:
                 fastconv.set_num_threads(THREAD_COUNTS[i // 50 % len(THREAD_COUNTS)])
-            _kernels.pool_wake()
+            _kernels.pool_wake(hold_ns if i % 3 else 0)
             hints[0] += 1
             i += 1
 
@@ -152,7 +152,7 @@ def test_pool_wake_while_other_threads_compute(rng, restore_threads, spin_ns):
 def test_pool_wake_starts_no_threads():
     """A hint before any threaded call (or at one thread) starts no workers."""
     code = ("import fastconv\nfrom fastconv import _kernels\nfastconv.set_num_threads(2)\n"
-            "_kernels.pool_wake()\nassert _kernels.pool_workers() == 0, _kernels.pool_workers()\n"
+            "_kernels.pool_wake(10**6)\nassert _kernels.pool_workers() == 0, _kernels.pool_workers()\n"
             "fastconv.set_num_threads(1)\n_kernels.pool_wake()\nassert _kernels.pool_workers() == 0\n"
             "print('ok')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

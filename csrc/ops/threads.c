@@ -9,9 +9,10 @@
  *     no worker has claimed yet (a worker still asleep costs the region no
  *     wake-up wait), and waits for the shares the workers claimed.
  *   - A worker that finished a region spins for a short while (fc_pool_spin_ns) in
- *     case the next one follows at once, as in a training step, then sleeps
- *     on a condition variable, so it never steals a core from NumPy's BLAS
- *     threads for long.
+ *     case the next one follows at once, then sleeps on a condition variable,
+ *     so it never steals a core from NumPy's BLAS threads for long; a loop of
+ *     steps made of regions (fit) holds the spin through each step and the
+ *     Python between steps (fc_pool_wake's hold).
  *   - Workers are started lazily, when a region first asks for them. A failed
  *     pthread_create is reported as FC_ETHREAD (nothing of the region runs).
  *   - fork(): the prepare handler takes the submit lock (no region is in
@@ -217,6 +218,8 @@ int fc_threads_for(int64_t work_ns, int64_t max_tasks) {
 #if FASTCONV_HAVE_PTHREADS
 
 static _Atomic int64_t fc_spin_ns = 50000; /* see fc_pool_spin_ns */
+/* fc_clock_ns() before which idle threads spin on past fc_spin_ns (fc_pool_wake's hold) */
+static _Atomic int64_t fc_spin_hold;
 
 int64_t fc_pool_spin_ns(int64_t ns) {
   const int64_t old = atomic_load(&fc_spin_ns);
@@ -233,7 +236,7 @@ static inline void fc_relax(void) {
 }
 
 /* Spin until (*word == value) == equal (returns 1), or for about the spin time
- * (returns 0). */
+ * and past any hold (returns 0). */
 static int fc_spin_until(_Atomic uint64_t *word, uint64_t value, int equal) {
   const int64_t limit = atomic_load_explicit(&fc_spin_ns, memory_order_relaxed);
   const int64_t t0 = limit > 0 ? fc_clock_ns() : 0;
@@ -241,7 +244,11 @@ static int fc_spin_until(_Atomic uint64_t *word, uint64_t value, int equal) {
     if ((atomic_load_explicit(word, memory_order_acquire) == value) == equal) return 1;
     if (limit <= 0) return 0;
     fc_relax();
-    if ((i & 63) == 0 && fc_clock_ns() - t0 > limit) return 0;
+    if ((i & 63) == 0) {
+      const int64_t now = fc_clock_ns();
+      if (now - t0 > limit && now >= atomic_load_explicit(&fc_spin_hold, memory_order_relaxed))
+        return 0;
+    }
   }
 }
 
@@ -365,6 +372,7 @@ static void fc_atfork_child(void) {
   pthread_cond_init(&pool.done, NULL);
   atomic_store(&pool.finished, 0);
   atomic_store(&pool.sleepers, 0);
+  atomic_store(&fc_spin_hold, 0);
   pool.started = 0;
 }
 
@@ -430,12 +438,22 @@ static void fc_noop_share(void *ctx, int tid, int team) {
 
 /* An empty region: a sleeping worker is woken by it (and finds its share
  * already taken by the caller, which does not wait for the wake-up), a
- * spinning one claims it and spins anew. Workers that do not spin would only
+ * spinning one claims it and spins anew, now at least until the hold ends
+ * (the latest hold asked for stands). Workers that do not spin would only
  * fall asleep again. */
-void fc_pool_wake(void) {
+void fc_pool_wake(int64_t hold_ns) {
   const int team = fc_get_num_threads();
-  if (team > 1 && !fc_in_region && pool.started > 0 && atomic_load(&fc_spin_ns) > 0)
+  if (team > 1 && !fc_in_region && pool.started > 0 && atomic_load(&fc_spin_ns) > 0) {
+    if (hold_ns > 0) {
+      if (hold_ns > FC_POOL_HOLD_MAX_NS) hold_ns = FC_POOL_HOLD_MAX_NS;
+      const int64_t until = fc_clock_ns() + hold_ns;
+      int64_t old = atomic_load_explicit(&fc_spin_hold, memory_order_relaxed);
+      while (old < until && !atomic_compare_exchange_weak_explicit(
+                                &fc_spin_hold, &old, until, memory_order_relaxed, memory_order_relaxed)) {
+      }
+    }
     (void)fc_parallel(team, fc_noop_share, NULL);
+  }
 }
 
 #else /* no threads: every region runs on the caller */
@@ -453,7 +471,7 @@ int fc_parallel(int team, fc_region_fn fn, void *ctx) {
 
 int fc_pool_workers(void) { return 0; }
 
-void fc_pool_wake(void) {}
+void fc_pool_wake(int64_t hold_ns) { (void)hold_ns; }
 
 #endif
 

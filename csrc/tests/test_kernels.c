@@ -979,10 +979,10 @@ static void chunks_case(void) {
   /* the pool's hint, workers spinning or asleep, then a region as before */
   const int64_t spin = fc_pool_spin_ns(0);
   for (int round = 0; round < 2; round++) {
-    fc_pool_wake();
-    fc_pool_spin_ns(spin);
-    fc_pool_wake();
-    fc_pool_wake();
+    fc_pool_wake(0);
+    fc_pool_spin_ns(round ? 1000 : spin); /* with a spin shorter than the hold */
+    fc_pool_wake(300000);
+    fc_pool_wake(0);
     chunks_ctx e = {{0}, 0, -1, 0};
     int ok = fc_run_chunks(3, 10, chunk_mark, &e) == FC_OK;
     for (int i = 0; i < 10; i++) ok &= e.ran[i] == 1;
@@ -1018,7 +1018,7 @@ int main(int argc, char **argv) {
         f32_ndimage_case(name, i), f64_ndimage_case(name, i), typed_case(name, i);
         f32_dense_case(name, i), f64_dense_case(name, i);
         f32_chain_case(name, i), f64_chain_case(name, i);
-        if (i % 2) fc_pool_wake(); /* the training loop's hint between regions */
+        if (i % 2) fc_pool_wake(i % 4 == 1 ? 200000 : 0); /* the training loop's hint between regions */
       }
     }
     /* invalid parameters are refused, never dereferenced */

@@ -209,7 +209,7 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_local_thread_limit(int n)
     int fc_pool_workers()
     int64_t fc_pool_spin_ns(int64_t ns)
-    void fc_pool_wake()
+    void fc_pool_wake(int64_t hold_ns)
     int64_t fc_parallel_threshold_ns(int64_t ns)
     int fc_run_chunks(int team, int64_t count, int (*fn)(void *ctx, int64_t i, int tid) noexcept nogil, void *ctx) nogil
     fc_isa fc_cpu_isa()

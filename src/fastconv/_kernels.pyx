@@ -854,12 +854,13 @@ def pool_workers():
     return fc_pool_workers()
 
 
-def pool_wake():
+def pool_wake(int64_t hold_ns=0):
     """Tells the pool a threaded call is coming soon: sleeping workers wake and spin
-    (the training loop calls it as a step ends, so the next step's first region
-    does not wait for a wake-up); returns at once."""
+    (the training loop calls it as a step begins and as it ends, so no region of
+    the step waits for a wake-up), and for hold_ns > 0 keep spinning until hold_ns
+    from now (at most 0.1 s) even past their spin time; returns at once."""
     with nogil:
-        fc_pool_wake()
+        fc_pool_wake(hold_ns)
 
 
 def pool_spin_ns(int64_t ns=-1):

@@ -721,17 +721,21 @@ class Sequential:
         seen = correct = 0
         total_loss = 0.0
         logs: dict[str, float] = {}
+        hold = 0  # ns the pool's workers keep spinning for: see below
         for step, (xb, yb, wb) in enumerate(batches):
             hooks.on_train_batch_begin(step)
-            # the pool's workers spin for a while after each region, then sleep;
-            # the Python between two steps (the metrics, the callbacks, the next
-            # batch's gather) can outlast that spin, and a worker woken by the
-            # step's first region arrives after the caller has begun its share
-            # and most of the region runs on one thread. Restarting their spin as
-            # a step ends and again as the next begins keeps them spinning.
-            nn._pool_wake()  # type: ignore[attr-defined]
+            # the pool's workers spin for 50 us after a region, then sleep; the
+            # serial parts of a step and the Python between two steps (the
+            # metrics, the callbacks, the next batch's gather) can outlast that,
+            # and a worker woken by a region arrives after the caller has begun
+            # its share, so most of the region runs on one thread. Waking them as
+            # a step begins and as it ends, with a hold of twice the last step's
+            # time (at most 5 ms), keeps them spinning for as long as fit runs
+            nn._pool_wake(hold)  # type: ignore[attr-defined]
+            began = time.perf_counter()
             loss, probs, right = self._train_step(xb, yb, guard, wb)
-            nn._pool_wake()  # type: ignore[attr-defined]
+            hold = min(int(2e9 * (time.perf_counter() - began)), 5_000_000)
+            nn._pool_wake(hold)  # type: ignore[attr-defined]
             seen += len(xb)
             total_loss += loss * len(xb)
             logs = {"loss": total_loss / seen}

@@ -1145,11 +1145,12 @@ def _check_status(status: int, op: str, shapes: Any) -> None:
     _kernels.check_status(status, op, shapes)
 
 
-def _pool_wake() -> None:
+def _pool_wake(hold_ns: int = 0) -> None:
     """Tells the thread pool a threaded call is coming soon (``fit`` as each step
-    ends): its sleeping workers wake and spin, so the next step's first region
-    does not wait for a wake-up. Returns at once."""
-    _kernels.pool_wake()
+    begins and ends): its sleeping workers wake and spin, so the step's regions do
+    not wait for a wake-up, and keep spinning for `hold_ns` from now even past
+    their spin time (at most 0.1 s). Returns at once."""
+    _kernels.pool_wake(hold_ns)
 
 
 def _same_padding(n: int, k: int, s: int, d: int, op: str) -> tuple[int, int, int]:

@@ -574,9 +574,14 @@ int fc_pool_workers(void);      /* worker threads started in this process */
 int64_t fc_pool_spin_ns(int64_t ns);
 /* Tells the pool a region is coming soon (a training loop between steps):
  * workers asleep are woken to spin again, and spinning ones start their spin
- * time anew, so the next region does not wait for a wake-up. Nothing runs;
- * the caller does not wait. No effect at one thread. */
-void fc_pool_wake(void);
+ * time anew, so the next region does not wait for a wake-up; and, for
+ * hold_ns > 0, idle threads keep spinning until hold_ns from now (at most
+ * FC_POOL_HOLD_MAX_NS) even past their spin time: a loop whose steps are
+ * regions with serial work and Python between them keeps its workers awake
+ * through each step by a hold of about a step's time. Nothing runs; the
+ * caller does not wait. No effect at one thread or with the spin time 0. */
+#define FC_POOL_HOLD_MAX_NS 100000000 /* 0.1 s */
+void fc_pool_wake(int64_t hold_ns);
 /* Estimated single-thread run time under which a call stays serial (default
  * 50,000 ns); ns >= 0 sets it, any ns returns the previous value. Tests set 0
  * so that small shapes take the threaded paths too. */
