@@ -175,6 +175,10 @@ typedef struct {
 typedef struct {
   double a, c1, c2, eps;
 } fc_f64_adam_params;
+/* Adam's moment floor: a new moment below it in magnitude is stored as +0, 2^26
+ * times the smallest normal number (adam/adam-scalar.h says why) */
+#define FC_F32_ADAM_FLOOR 0x1p-100f
+#define FC_F64_ADAM_FLOOR 0x1p-996
 typedef void (*fc_f32_adam_ukernel)(size_t n, float *p, const float *g, float *m, float *v,
                                     const fc_f32_adam_params *c);
 typedef void (*fc_f64_adam_ukernel)(size_t n, double *p, const double *g, double *m, double *v,

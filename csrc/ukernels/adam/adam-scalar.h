@@ -23,8 +23,8 @@
  *
  * The including file defines NAME, T (float, double), PARAMS
  * (fc_f32_adam_params, fc_f64_adam_params), and the dtype's ABS (fabsf, fabs),
- * SQRT (sqrtf, sqrt) and TINY (0x1p-100f, 0x1p-996), and includes this once. */
-#include <float.h>
+ * SQRT (sqrtf, sqrt) and TINY (FC_F32_ADAM_FLOOR, FC_F64_ADAM_FLOOR: ukernel.h), and
+ * includes this once. */
 #include <math.h>
 #include "fastconv/ukernel.h"
 

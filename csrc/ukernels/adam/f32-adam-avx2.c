@@ -8,7 +8,7 @@
 void fc_f32_adam_ukernel__avx2(size_t n, float *restrict p, const float *restrict g,
                                float *restrict m, float *restrict v, const fc_f32_adam_params *c) {
   const __m256 a = _mm256_set1_ps(c->a), c1 = _mm256_set1_ps(c->c1), c2 = _mm256_set1_ps(c->c2);
-  const __m256 eps = _mm256_set1_ps(c->eps), tiny = _mm256_set1_ps(0x1p-100f);
+  const __m256 eps = _mm256_set1_ps(c->eps), tiny = _mm256_set1_ps(FC_F32_ADAM_FLOOR);
   const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {

@@ -12,7 +12,7 @@ static inline __attribute__((always_inline)) void fc_adam16(float *p, const floa
    * and a load after a store to such an address waits for that store */
   const __m512 gi = _mm512_maskz_loadu_ps(k, g), m0 = _mm512_maskz_loadu_ps(k, m);
   const __m512 v0 = _mm512_maskz_loadu_ps(k, v), p0 = _mm512_maskz_loadu_ps(k, p);
-  const __m512 tiny = _mm512_set1_ps(0x1p-100f);
+  const __m512 tiny = _mm512_set1_ps(FC_F32_ADAM_FLOOR);
   __m512 mi = _mm512_add_ps(m0, _mm512_mul_ps(_mm512_sub_ps(gi, m0), c1));
   __m512 vi = _mm512_add_ps(v0, _mm512_mul_ps(_mm512_sub_ps(_mm512_mul_ps(gi, gi), v0), c2));
   /* moments below 2^-100 -> +0, as the scalar kernel */

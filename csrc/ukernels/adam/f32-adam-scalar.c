@@ -6,5 +6,5 @@
 #define PARAMS fc_f32_adam_params
 #define ABS fabsf
 #define SQRT sqrtf
-#define TINY 0x1p-100f
+#define TINY FC_F32_ADAM_FLOOR
 #include "adam-scalar.h"

@@ -4,5 +4,5 @@
 #define PARAMS fc_f64_adam_params
 #define ABS fabs
 #define SQRT sqrt
-#define TINY 0x1p-996
+#define TINY FC_F64_ADAM_FLOOR
 #include "adam-scalar.h"
