@@ -992,6 +992,66 @@ static void chunks_case(void) {
   fc_pool_spin_ns(spin);
 }
 
+/* Large result blocks: alignment, the usable size, zeroing, reuse of a freed
+ * block of about the same size (not of a much smaller or larger one), the
+ * limit, release; and blocks allocated and freed by four of the pool's
+ * threads at once (ThreadSanitizer's build runs this driver). */
+static int big_chunk(void *ctx, int64_t i, int tid) {
+  (void)tid;
+  const size_t n = *(const size_t *)ctx + (size_t)(i % 4) * 4096;
+  for (int r = 0; r < 20; r++) {
+    unsigned char *p = fc_big_alloc(n, r & 1, r % 3 == 0);
+    if (!p) return 1;
+    if (r % 3 == 0 && (p[0] != 0 || p[n - 1] != 0)) return 2;
+    p[0] = p[n - 1] = (unsigned char)r;
+    fc_big_free(p);
+  }
+  return 0;
+}
+
+static void big_blocks_case(void) {
+  const int64_t limit = fc_big_keep(-1);
+  check(limit >= 0, "big blocks: default limit", "", 0);
+  fc_big_release();
+  check(fc_big_kept() == 0, "big blocks: nothing kept after release", "", 0);
+  const size_t n = ((size_t)3 << 20) + 12345;
+  unsigned char *a = fc_big_alloc(n, 1, 1);
+  int zero = a != NULL;
+  for (size_t i = 0; a && i < n; i += 4093) zero &= a[i] == 0;
+  check(zero && a[n - 1] == 0, "big blocks: a new block is zero", "", 0);
+  check(a && (uintptr_t)a % 64 == 0 && fc_big_usable(a) >= n, "big blocks: aligned, usable", "", 0);
+  memset(a, 0xAB, n);
+  fc_big_free(a);
+  const int64_t kept = fc_big_kept();
+  check(limit == 0 ? kept == 0 : kept >= (int64_t)n, "big blocks: a freed block is kept", "", 0);
+  unsigned char *b = fc_big_alloc(n - 1000, 0, 0); /* about the size: the kept block */
+  check(b == a || limit == 0, "big blocks: reused for about its size", "", 0);
+  check(fc_big_kept() == 0, "big blocks: a reused block is no longer kept", "", 0);
+  fc_big_free(b);
+  unsigned char *c = fc_big_alloc(n / 2, 0, 0); /* half the size: a new one */
+  check(c && c != b, "big blocks: not reused for a much smaller request", "", 0);
+  unsigned char *d = fc_big_alloc(n - 100, 0, 1); /* the kept block, zeroed as asked */
+  zero = d != NULL;
+  for (size_t i = 0; d && i < n - 100; i += 997) zero &= d[i] == 0;
+  check(zero && d[n - 101] == 0, "big blocks: a reused block zeroed where asked", "", 0);
+  fc_big_free(c), fc_big_free(d);
+  check(fc_big_release() > 0 && fc_big_kept() == 0, "big blocks: release", "", 0);
+  fc_big_keep(0); /* keeps nothing */
+  unsigned char *e = fc_big_alloc(n, 0, 0);
+  fc_big_free(e);
+  check(fc_big_kept() == 0, "big blocks: limit 0 keeps nothing", "", 0);
+  fc_big_keep((int64_t)n * 3); /* room for two blocks of n */
+  void *f[3] = {fc_big_alloc(n, 0, 0), fc_big_alloc(n, 0, 0), fc_big_alloc(n, 0, 0)};
+  for (int i = 0; i < 3; i++) fc_big_free(f[i]);
+  check(fc_big_kept() <= (int64_t)n * 3 && fc_big_kept() >= (int64_t)n * 2, "big blocks: the limit holds", "", 0);
+  fc_big_keep(limit);
+  const int threads = fc_get_num_threads();
+  fc_set_num_threads(4);
+  check(fc_run_chunks(4, 16, big_chunk, (void *)&n) == FC_OK, "big blocks: threads allocating and freeing at once", "", 0);
+  fc_set_num_threads(threads);
+  fc_big_release();
+}
+
 int main(int argc, char **argv) {
   const int64_t cases = argc > 1 ? atoll(argv[1]) : 200;
   boundary_map_case();
@@ -999,6 +1059,7 @@ int main(int argc, char **argv) {
   tuning_case();
   tune_pick_case();
   chunks_case();
+  big_blocks_case();
   for (int isa = FC_ISA_SCALAR; isa <= FC_ISA_AVX512; isa++) {
     if (!fc_isa_compiled((fc_isa)isa) || isa > (int)fc_cpu_isa()) continue;
     fc_set_isa((fc_isa)isa);

@@ -210,6 +210,13 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_pool_workers()
     int64_t fc_pool_spin_ns(int64_t ns)
     void fc_pool_wake(int64_t hold_ns)
+    size_t FC_BIG_MIN_BYTES
+    void *fc_big_alloc(size_t n_bytes, int hugepage, int zeroed)
+    size_t fc_big_usable(const void *p)
+    void fc_big_free(void *p)
+    int64_t fc_big_release()
+    int64_t fc_big_kept()
+    int64_t fc_big_keep(int64_t max_bytes)
     int64_t fc_parallel_threshold_ns(int64_t ns)
     int fc_run_chunks(int team, int64_t count, int (*fn)(void *ctx, int64_t i, int tid) noexcept nogil, void *ctx) nogil
     fc_isa fc_cpu_isa()

@@ -41,6 +41,7 @@ cdef extern from "numpy/arrayobject.h":
     cnp.dtype PyArray_PromoteTypes(cnp.PyArray_Descr *type1, cnp.PyArray_Descr *type2)
 
 from fastconv._capi cimport *
+from fastconv._bigarrays cimport _new
 
 
 # Multiply-adds under which the GIL is kept: releasing and taking it back costs
@@ -827,7 +828,7 @@ cdef object _front(object in1, object in2, int nd, int code, int b, object fillv
         a1 = cnp.PyArray_FROMANY(a1, t, 1, 1, flags)
         a2 = cnp.PyArray_FROMANY(a2, t, 1, 1, flags)
         dims[0] = p.ow
-        y = cnp.PyArray_EMPTY(1, dims, t, 0)
+        y = _new(1, dims, t)
         _sums_1d(kind, t, <const char *>cnp.PyArray_DATA(a1), <const char *>cnp.PyArray_DATA(a2),
                  &p, flip, reverse, <char *>cnp.PyArray_DATA(y))
         if reverse:
@@ -846,8 +847,8 @@ cdef object _front(object in1, object in2, int nd, int code, int b, object fillv
     try:
         x = cnp.PyArray_FROMANY(a1, wt, nd, nd, flags)
         k = cnp.PyArray_FROMANY(a2, wt, nd, nd, flags)
-        y = cnp.PyArray_EMPTY(nd, dims, t, 0)
-        yd = cnp.PyArray_EMPTY(nd, dims, cnp.NPY_DOUBLE, 0) if kind == K_INT else y
+        y = _new(nd, dims, t)
+        yd = _new(nd, dims, cnp.NPY_DOUBLE) if kind == K_INT else y
     except MemoryError:
         if kind == K_INT:
             return None  # float64 copies too large here: the general path asks the original
@@ -910,7 +911,7 @@ cdef object _int_1d(cnp.ndarray a1, cnp.ndarray a2, int t, const fc_correlate2d_
     cdef cnp.ndarray x = cnp.PyArray_FROMANY(a1, t, 1, 1, flags)
     cdef cnp.ndarray kt = cnp.PyArray_FROMANY(a2, t, 1, 1, flags)
     cdef cnp.ndarray k = cnp.PyArray_FROMANY(a2, cnp.NPY_DOUBLE, 1, 1, flags)
-    cdef cnp.ndarray y = cnp.PyArray_EMPTY(1, dims, t, 0)
+    cdef cnp.ndarray y = _new(1, dims, t)
     cdef _IntChunks c
     cdef int64_t i, count = (p.ow + INT_CHUNK - 1) // INT_CHUNK
     cdef int team = min(max(fc_get_num_threads(), 1), 64) if p.ow * p.kw > GIL_MACS - 1 else 1
@@ -1188,7 +1189,7 @@ cdef object _nd_front(object in1, object in2, object mode, object method, bint f
     cdef cnp.npy_intp dims[FC_ND_MAX_DIMS]
     for a in range(nd):
         dims[a] = <cnp.npy_intp>out[a]
-    y = cnp.PyArray_EMPTY(nd, dims, cnp.NPY_DOUBLE if ints else t, 0)
+    y = _new(nd, dims, cnp.NPY_DOUBLE if ints else t)
     cdef char *yd = <char *>cnp.PyArray_DATA(<cnp.ndarray>y)
     cdef char *buf = <char *>malloc(<size_t>(m + (n if rev_x else 0)) * item)
     if buf == NULL:
@@ -1247,7 +1248,7 @@ cdef object _nd_front(object in1, object in2, object mode, object method, bint f
     if st != 0 or not finite:
         return None
     if ints:  # the exact sums wrapped into the dtype
-        yi = cnp.PyArray_EMPTY(nd, dims, t, 0)
+        yi = _new(nd, dims, t)
         _to_int(<const double *>yd, total, t, <char *>cnp.PyArray_DATA(<cnp.ndarray>yi))
         return yi
     return y

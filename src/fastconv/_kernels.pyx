@@ -863,6 +863,28 @@ def pool_wake(int64_t hold_ns=0):
         fc_pool_wake(hold_ns)
 
 
+BIG_MIN_BYTES = FC_BIG_MIN_BYTES
+
+
+def big_kept():
+    """Bytes of large result blocks kept for reuse now (fc_big_kept): the
+    front doors' results of BIG_MIN_BYTES and more live on such blocks, and a
+    freed one is kept (its pages the kernel's to reclaim) for the next."""
+    return fc_big_kept()
+
+
+def big_release():
+    """Unmaps every kept large block; returns their bytes."""
+    return fc_big_release()
+
+
+def big_keep(int64_t max_bytes=-1):
+    """The most bytes of large blocks kept (default an eighth of the physical
+    memory, at most 4 GiB; 0 keeps none); max_bytes >= 0 sets it. Returns the
+    old value."""
+    return fc_big_keep(max_bytes)
+
+
 def pool_spin_ns(int64_t ns=-1):
     """How long idle workers spin before they sleep, in ns; ns >= 0 sets it. Returns the old value."""
     return fc_pool_spin_ns(ns)

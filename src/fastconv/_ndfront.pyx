@@ -56,7 +56,9 @@ from libc.string cimport memcpy
 cnp.import_array()
 
 from fastconv._capi cimport *
+from fastconv._bigarrays cimport _new
 from fastconv._kernels import Planned, last_plan
+
 
 
 # fc_boundary codes by SciPy's mode names, for filters (ndimage.py reads this
@@ -348,7 +350,7 @@ cdef inline bint _origin_ok(int64_t origin, int64_t n) noexcept:
 
 
 cdef inline cnp.ndarray _empty_like(cnp.ndarray a, int t):
-    return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), t, 0)
+    return _new(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), t)
 
 
 cdef inline void _extent(cnp.ndarray a, const char **lo, const char **hi) noexcept:

@@ -46,6 +46,7 @@ from libc.stdlib cimport calloc, free
 cnp.import_array()
 
 from fastconv._capi cimport *
+from fastconv._bigarrays cimport _new
 
 
 cdef enum:
@@ -168,10 +169,11 @@ cdef object _result(object out, int nd, cnp.npy_intp *dims, int t, object a, obj
 
 
 cdef object _empty(int nd, cnp.npy_intp *dims, int t):
-    """A new C-contiguous array, or None where NumPy cannot allocate it (the
-    general path then raises NumPy's MemoryError itself)."""
+    """A new C-contiguous array (on a large block from FC_BIG_MIN_BYTES up, see
+    _bigarrays.pxd), or None where it cannot be allocated (the general path
+    then raises NumPy's MemoryError itself)."""
     try:
-        return cnp.PyArray_EMPTY(nd, dims, t, 0)
+        return _new(nd, dims, t)
     except MemoryError:
         return None
 

@@ -596,6 +596,28 @@ int64_t fc_parallel_threshold_ns(int64_t ns);
  * pool; fn's result for i must not depend on tid. */
 int fc_run_chunks(int team, int64_t count, int (*fn)(void *ctx, int64_t i, int tid), void *ctx);
 
+/* Large result blocks (bigblocks.c): memory for results the caller frees
+ * with fc_big_free, which keeps a freed block (up to fc_big_keep's bytes in
+ * all, a few blocks) for a later request of about its size, so a call made
+ * again and again does not fault its result's pages in each time; a kept
+ * block's pages are the kernel's to reclaim (MADV_FREE) until reused.
+ * fc_big_alloc: 64-byte aligned, at least n_bytes (fc_big_usable says how
+ * many), zeroed where asked, aligned to and advised to use huge pages where
+ * `hugepage` (as NumPy does for its large arrays); NULL when out of memory.
+ * fc_big_release unmaps every kept block and returns their bytes;
+ * fc_big_kept: the bytes kept now; fc_big_keep: the limit (default an eighth
+ * of the physical memory, at most 4 GiB; 0 keeps nothing); max_bytes >= 0
+ * sets it, any value returns the previous one. FC_BIG_MIN_BYTES: the size
+ * from which the Python layer takes its results' memory here (glibc's
+ * largest mmap threshold: it keeps smaller blocks itself). */
+#define FC_BIG_MIN_BYTES ((size_t)32 << 20)
+void *fc_big_alloc(size_t n_bytes, int hugepage, int zeroed);
+size_t fc_big_usable(const void *p);
+void fc_big_free(void *p);
+int64_t fc_big_release(void);
+int64_t fc_big_kept(void);
+int64_t fc_big_keep(int64_t max_bytes);
+
 fc_isa fc_cpu_isa(void);          /* best ISA the CPU and OS support and we compiled */
 fc_isa fc_current_isa(void);      /* ISA the dispatch table uses now */
 fc_isa fc_set_isa(fc_isa wanted); /* capped at fc_cpu_isa(); returns what was set */

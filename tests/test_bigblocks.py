@@ -1,0 +1,173 @@
+"""Results of BIG_MIN_BYTES (32 MiB) and more live on libfastconv's large
+blocks, and a freed one is kept for the next call of about its size: the
+values against independent references (NumPy, a direct sum) whether the block
+is new or reused (its old contents never show), the arrays NumPy's own in
+every way a user sees (they own their data, resize, pickle, copy), NumPy's
+allocation handler set back after each call, the limit, threads and fork."""
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _kernels, numpy_compat
+
+try:
+    from numpy._core.multiarray import get_handler_name
+except ImportError:  # NumPy 1.x
+    from numpy.core.multiarray import get_handler_name
+
+BIG = _kernels.BIG_MIN_BYTES
+HANDLER = "fastconv_big_blocks"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_blocks():
+    """Each test starts and ends with nothing kept and the default limit."""
+    limit = _kernels.big_keep()
+    _kernels.big_release()
+    yield
+    _kernels.big_keep(limit)
+    _kernels.big_release()
+
+
+def _signal(seed, n=BIG // 8 + 1000):
+    return np.random.default_rng(seed).standard_normal(n)
+
+
+def _conv1x1(x, w):
+    """conv2d's result for a 1x1 kernel, NHWC, as a matrix product."""
+    return (x.reshape(-1, x.shape[-1]) @ w.reshape(w.shape[-2], w.shape[-1])).reshape(*x.shape[:-1], -1)
+
+
+def test_a_large_result_is_on_a_kept_block_and_numpys_own_array():
+    a = _signal(0)
+    y = numpy_compat.convolve(a, [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(y, np.convolve(a, [1.0, 2.0, 3.0]), rtol=1e-12, atol=1e-12)
+    assert get_handler_name(y) == HANDLER
+    assert y.flags.owndata and y.base is None and y.flags.c_contiguous and y.flags.writeable
+    assert y.ctypes.data % 64 == 0
+    assert get_handler_name() != HANDLER  # NumPy's handler set back
+    assert get_handler_name(np.empty(BIG // 8 + 10)) != HANDLER
+    small = numpy_compat.convolve(a[:1000], [1.0, 2.0, 3.0])
+    assert get_handler_name(small) != HANDLER  # below the size: NumPy's allocation
+    back = pickle.loads(pickle.dumps(y))
+    np.testing.assert_array_equal(back, y)
+    c = y.copy()
+    np.testing.assert_array_equal(c, y)
+    y.resize(10, refcheck=False)  # NumPy's realloc through the handler
+    np.testing.assert_array_equal(y, c[:10])
+    y.resize(BIG // 8 + 5000, refcheck=False)
+    np.testing.assert_array_equal(y[:10], c[:10])
+    assert not y[10:].any()  # NumPy zeroes what resize adds
+
+
+def test_a_reused_block_shows_none_of_its_old_values():
+    a, b = _signal(1), _signal(2)
+    k = [0.5, -1.0, 0.25]
+    y = numpy_compat.convolve(a, k)
+    expected_a = np.convolve(a, k)
+    np.testing.assert_allclose(y, expected_a, rtol=1e-12, atol=1e-12)
+    address = y.ctypes.data
+    del y
+    assert _kernels.big_kept() >= BIG  # kept, not unmapped
+    z = numpy_compat.convolve(b, k)  # the same size: the kept block again
+    assert z.ctypes.data == address and _kernels.big_kept() == 0
+    np.testing.assert_allclose(z, np.convolve(b, k), rtol=1e-12, atol=1e-12)
+
+
+def test_conv2d_and_max_pool2d_results_on_kept_blocks():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 1024, 1024, 3)).astype(np.float32)
+    w = rng.standard_normal((1, 1, 3, 9)).astype(np.float32)
+    expected = _conv1x1(x, w)
+    for _ in range(3):  # new, then reused twice
+        y = fastconv.conv2d(x, w, layout="NHWC")
+        assert get_handler_name(y) == HANDLER
+        np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+        del y
+    big = rng.standard_normal((1, 9, 1024, 1024)).astype(np.float32)
+    p = fastconv.max_pool2d(big, 1)  # a 1x1 pool is the input itself
+    assert get_handler_name(p) == HANDLER
+    np.testing.assert_array_equal(p, big)
+
+
+def test_limit_zero_keeps_nothing_and_release_gives_back():
+    a = _signal(4)
+    _kernels.big_keep(0)
+    y = numpy_compat.convolve(a, [1.0, 1.0])
+    del y
+    assert _kernels.big_kept() == 0
+    _kernels.big_keep(1 << 30)
+    y = numpy_compat.convolve(a, [1.0, 1.0])
+    del y
+    kept = _kernels.big_kept()
+    assert kept >= a.nbytes
+    assert _kernels.big_release() == kept and _kernels.big_kept() == 0
+
+
+def test_threads_allocating_and_freeing_large_results_at_once():
+    k = [1.0, -2.0, 1.0]
+    inputs = [_signal(10 + i, BIG // 8 + 1000 + 512 * i) for i in range(4)]
+    expected = [np.convolve(a, k) for a in inputs]
+    errors = []
+
+    def work(i):
+        try:
+            for _ in range(3):
+                y = numpy_compat.convolve(inputs[i], k)
+                np.testing.assert_allclose(y, expected[i], rtol=1e-12, atol=1e-12)
+                del y
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_a_forked_child_uses_and_frees_kept_blocks():
+    a = _signal(5)
+    k = [2.0, 1.0]
+    y = numpy_compat.convolve(a, k)
+    del y  # kept in the parent, inherited by the child
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            os.close(r)
+            ok = True
+            for seed in (6, 7):
+                b = _signal(seed)
+                z = numpy_compat.convolve(b, k)
+                ok &= bool(np.allclose(z, np.convolve(b, k), rtol=1e-12, atol=1e-12))
+                del z
+            os.write(w, b"ok" if ok else b"no")
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        said = f.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and said == b"ok"
+    z = numpy_compat.convolve(a, k)  # the parent's kept block still serves
+    np.testing.assert_allclose(z, np.convolve(a, k), rtol=1e-12, atol=1e-12)
+
+
+def test_sizes_just_below_the_threshold_stay_numpys():
+    n = BIG // 8 - 2  # the result has BIG // 8 - 1 doubles: below
+    y = numpy_compat.convolve(np.ones(n), [1.0, 1.0])
+    assert y.nbytes < BIG and get_handler_name(y) != HANDLER
+    y = numpy_compat.convolve(np.ones(n + 1), [1.0, 1.0])
+    assert y.nbytes == BIG and get_handler_name(y) == HANDLER
+    np.testing.assert_array_equal(y[1:-1], 2.0)
