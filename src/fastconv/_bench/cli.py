@@ -97,7 +97,8 @@ def mode_note(args) -> str:
 def method_note(args) -> str:
     return (f"median (min-max) per call of {args.repeats} interleaved repeat{'s' if args.repeats > 1 else ''}"
             f" of >= {args.min_time:g} s each after warm-up; seed {workloads.SEED}; "
-            "every call allocates its output")
+            "every call allocates its output (fastconv's results of 32 MiB and more on blocks it keeps "
+            "between calls, see docs/reliability.md)")
 
 
 # ---- plain text ----------------------------------------------------------------
