@@ -96,6 +96,19 @@ def test_conv2d_and_max_pool2d_results_on_kept_blocks():
     np.testing.assert_array_equal(p, big)
 
 
+def test_conv2d_backward_grad_x_on_a_kept_block():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((1, 1024, 1024, 9)).astype(np.float32)
+    w = rng.standard_normal((1, 1, 9, 3)).astype(np.float32)
+    gy = rng.standard_normal((1, 1024, 1024, 3)).astype(np.float32)
+    expected = (gy.reshape(-1, 3) @ w.reshape(9, 3).T).reshape(x.shape)  # 1x1: gy times w^T
+    for _ in range(2):
+        gx, _, _ = fastconv.conv2d_backward(gy, x, w, layout="NHWC", output_mask=(True, False, False))
+        assert get_handler_name(gx) == HANDLER
+        np.testing.assert_allclose(gx, expected, rtol=1e-5, atol=1e-5)
+        del gx
+
+
 def test_limit_zero_keeps_nothing_and_release_gives_back():
     a = _signal(4)
     _kernels.big_keep(0)

@@ -4,6 +4,7 @@ from typing import Any
 
 from typing_extensions import disjoint_base
 
+def empty(shape: tuple[int, ...], dtype: Any) -> Any: ...
 def conv2d(x: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: Any,
            layout: Any, out: Any = ...) -> Any: ...
 def conv2d_backward_geometry(

@@ -48,6 +48,8 @@ cnp.import_array()
 from fastconv._capi cimport *
 from fastconv._bigarrays cimport _new
 
+import numpy as np
+
 
 cdef enum:
     OPT_MAX = 1 << 30  # strides, paddings, dilations, groups and kernel sizes up to this
@@ -176,6 +178,21 @@ cdef object _empty(int nd, cnp.npy_intp *dims, int t):
         return _new(nd, dims, t)
     except MemoryError:
         return None
+
+
+def empty(shape, dtype):
+    """numpy.empty(shape, dtype) for the general paths' results: C-contiguous, on a
+    kept large block from FC_BIG_MIN_BYTES up (_bigarrays.pxd)."""
+    cdef tuple dims_in = tuple(shape)
+    cdef int nd = len(dims_in), i
+    cdef cnp.npy_intp dims[cnp.NPY_MAXDIMS]
+    if nd > cnp.NPY_MAXDIMS:
+        return np.empty(dims_in, dtype)
+    for i in range(nd):
+        dims[i] = dims_in[i]
+        if dims[i] < 0:
+            return np.empty(dims_in, dtype)  # NumPy's own error
+    return _new(nd, dims, np.dtype(dtype).num)
 
 
 # ---- conv2d ------------------------------------------------------------------------

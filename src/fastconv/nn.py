@@ -514,7 +514,7 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     grad_x = None
     if want_x:
         if x.size and k and gy.size:  # the C planner picks the algorithm; tests may force one
-            grad_x = np.empty(x.shape, dtype=x.dtype)
+            grad_x = _nnfront.empty(x.shape, x.dtype)
             _kernels.conv2d_backward_input(gy.reshape(-1), c_aligned(weight).reshape(-1),
                                            grad_x.reshape(-1), g.dims, g.opts, nhwc,
                                            _planning.forced_path("conv2d_backward_input"))
@@ -631,7 +631,7 @@ def max_pool2d_backward(grad_out, x, indices, kernel_size, stride=None, padding=
         return gx
     gy, x, ix, g, nhwc = _max_pool2d_backward_args(grad_out, x, indices, kernel_size, stride,
                                                    padding, dilation, ceil_mode, layout)
-    gx = np.empty(x.shape, dtype=x.dtype)
+    gx = _nnfront.empty(x.shape, x.dtype)
     _kernels.max_pool2d_backward(
         c_aligned(gy).reshape(-1),
         c_aligned(ix, dtype=np.int64).reshape(-1),
