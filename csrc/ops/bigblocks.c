@@ -3,16 +3,17 @@
  * largest mmap threshold on 64-bit) with a mapping of its own and unmaps it
  * at free, so a call whose result is that large and is made again and again
  * (each result dropped before the next) faults every page of its result in
- * anew each time: the kernel zeroes the page and maps it, about a third of
- * the call's time for the 7x7 stride-2 convolution of 32 RGB 224x224 images
- * into 64 channels (a 102 MB result) at two threads. These blocks are such
+ * anew each time, the kernel zeroing each page: a quarter of the call's time
+ * for the 7x7 stride-2 convolution of 32 RGB 224x224 images into 64 channels
+ * (a 102 MB result) at two threads (Intel Xeon, Emerald Rapids). These blocks are such
  * mappings, and a freed one is kept for a later request of about its size
  * instead of being unmapped.
  *
  * A kept block is given to the kernel as reclaimable (MADV_FREE): until the
  * system needs the memory its pages stay mapped and a reuse faults nothing;
  * under memory pressure the kernel takes them without swapping, and a reuse
- * then faults them in as a new mapping would. At most FC_BIG_SLOTS blocks
+ * then faults them in as a new mapping would (a cgroup's memory limit
+ * reclaims them likewise before it would kill). At most FC_BIG_SLOTS blocks
  * and fc_big_keep's bytes are kept (by default an eighth of the physical
  * memory, at most 4 GiB); a freed block that does not fit is unmapped.
  *
@@ -181,7 +182,12 @@ void fc_big_free(void *p) {
   fc_big_head *h = (fc_big_head *)p - 1;
   assert(h->magic == FC_BIG_MAGIC);
 #if FC_BIG_MMAP
-  /* the pages after the header's are the kernel's to reclaim while kept */
+  /* the pages after the header's are the kernel's to reclaim while kept
+   * (advised before the block is in a slot, where another thread may take it) */
+  if ((int64_t)h->mapped > fc_big_limit_now()) {
+    fc_big_unmap(h);
+    return;
+  }
 #ifdef MADV_FREE
   const size_t page = (size_t)sysconf(_SC_PAGESIZE);
   if (h->mapped > page) madvise((char *)h + page, h->mapped - page, MADV_FREE);

@@ -191,7 +191,9 @@ def config() -> dict[str, Any]:
         them; "unknown" where it does not); ``thread_pool``, ``num_threads``,
         ``cpu_quota`` (the CPUs a Linux cgroup CPU quota grants this process,
         rounded up, which caps the default thread count; None where none is
-        set);
+        set); ``large_blocks``, the bytes of large result blocks kept for
+        reuse now and at most (results of 32 MiB and more live on them; see
+        docs/reliability.md);
         ``compiler`` and ``cflags`` of the C kernels; ``tuning``, whether tuned
         tile choices are loaded (``fastconv tune``) and from where; ``kernels``,
         the microkernel in each slot of the dispatch table in use (a dict: slot
@@ -223,6 +225,7 @@ def config() -> dict[str, Any]:
         "thread_pool": _thread_pool(),
         "num_threads": get_num_threads(),
         "cpu_quota": _kernels.cgroup_cpus() or None,
+        "large_blocks": {"kept": _kernels.big_kept(), "limit": _kernels.big_keep()},
         "compiler": info["compiler"],
         "cflags": info["cflags"].strip(),
         "tuning": _tuning.status(),
