@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _kernels, numpy_compat
+from fastconv import _kernels, _nnfront, numpy_compat
 
 try:
     from numpy._core.multiarray import get_handler_name
@@ -184,3 +184,15 @@ def test_sizes_just_below_the_threshold_stay_numpys():
     y = numpy_compat.convolve(np.ones(n + 1), [1.0, 1.0])
     assert y.nbytes == BIG and get_handler_name(y) == HANDLER
     np.testing.assert_array_equal(y[1:-1], 2.0)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32, np.float64, np.complex128])
+@pytest.mark.parametrize("extra", [-1, 0])
+def test_the_threshold_by_bytes_for_every_width(dtype, extra):
+    item = np.dtype(dtype).itemsize
+    n = BIG // item + extra  # BIG bytes exactly, or one element fewer
+    for shape in [(n,), (1, n, 1)]:
+        a = _nnfront.empty(shape, dtype)
+        assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous
+        assert (get_handler_name(a) == HANDLER) == (a.nbytes >= BIG)
+    assert get_handler_name(_nnfront.empty((0, BIG), dtype)) != HANDLER  # empty: NumPy's

@@ -62,17 +62,22 @@ cdef inline object _madvise_getter():
 
 
 cdef inline bint _is_big(int nd, const cnp.npy_intp *dims, int t) except -1:
-    """Whether an array of these sizes and type number has FC_BIG_MIN_BYTES or more."""
-    cdef size_t n = <size_t>cnp.PyArray_DescrFromType(t).itemsize
+    """Whether an array of these sizes and type number has FC_BIG_MIN_BYTES or
+    more (the dtype looked at only where the count alone does not say)."""
+    cdef size_t count = 1
     cdef int i
     for i in range(nd):
         if dims[i] <= 0:
             return False
-    for i in range(nd):
-        if <size_t>dims[i] >= (FC_BIG_MIN_BYTES + n - 1) // n:
+    for i in range(nd):  # the count, capped at FC_BIG_MIN_BYTES (no overflow)
+        if <size_t>dims[i] >= FC_BIG_MIN_BYTES:
             return True
-        n *= <size_t>dims[i]  # below FC_BIG_MIN_BYTES: no overflow
-    return False
+        count *= <size_t>dims[i]
+        if count >= FC_BIG_MIN_BYTES:
+            return True
+    if count * 16 < FC_BIG_MIN_BYTES:  # no type here is wider than 16 bytes
+        return False
+    return count * <size_t>cnp.PyArray_DescrFromType(t).itemsize >= FC_BIG_MIN_BYTES
 
 
 cdef inline object _new(int nd, cnp.npy_intp *dims, int t):

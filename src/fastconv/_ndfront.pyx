@@ -60,7 +60,6 @@ from fastconv._bigarrays cimport _new
 from fastconv._kernels import Planned, last_plan
 
 
-
 # fc_boundary codes by SciPy's mode names, for filters (ndimage.py reads this
 # table too): 'grid-constant', 'grid-wrap' and 'grid-mirror' are 'constant',
 # 'wrap' and 'reflect' (they differ only for interpolation).
