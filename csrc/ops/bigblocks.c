@@ -50,9 +50,6 @@ typedef struct {
   uint64_t pad[5];
 } fc_big_head;
 
-/* the kept blocks and their mapped bytes, under fc_big_lock */
-static fc_big_head *fc_big_slot[FC_BIG_SLOTS];
-static int64_t fc_big_kept_bytes;
 static _Atomic int64_t fc_big_limit = -1; /* -1: the default, resolved at first use */
 
 static int64_t fc_big_default_limit(void) {
@@ -76,6 +73,10 @@ static int64_t fc_big_limit_now(void) {
 }
 
 #if FC_BIG_MMAP
+/* the kept blocks and their mapped bytes, under fc_big_lock */
+static fc_big_head *fc_big_slot[FC_BIG_SLOTS];
+static int64_t fc_big_kept_bytes;
+
 static void fc_big_unmap(fc_big_head *h) { munmap(h, h->mapped); }
 
 /* A new mapping of at least `usable` bytes after the header, aligned to a
@@ -214,10 +215,14 @@ int64_t fc_big_release(void) {
 }
 
 int64_t fc_big_kept(void) {
+#if FC_BIG_MMAP
   while (!fc_big_try_lock()) {} /* held for a few loads and stores at most */
   const int64_t v = fc_big_kept_bytes;
   fc_big_unlock();
   return v;
+#else
+  return 0; /* nothing is kept without mmap */
+#endif
 }
 
 int64_t fc_big_keep(int64_t max_bytes) {
