@@ -324,6 +324,9 @@ def show_config() -> None:
     for key, value in cfg.items():
         if isinstance(value, list):
             value = ", ".join(value)
+        elif key == "large_blocks":
+            value = (f"{value['kept'] / (1 << 20):.0f} MiB kept for reuse, at most "
+                     f"{value['limit'] / (1 << 20):.0f} MiB (results of 32 MiB and more)")
         print(f"{key:>14}: {value}")
     registered = _kernels.ukernels()
     print(f"\nkernels of the {cfg['isa']} table ({len(table)} slots; {len(registered)} kernels "
