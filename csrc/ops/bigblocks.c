@@ -138,16 +138,25 @@ static fc_big_head *fc_big_take(size_t usable) {
   return h;
 }
 
-/* Keeps h if a slot is free and the kept bytes stay within the limit. */
-static int fc_big_put(fc_big_head *h) {
+/* A slot for h, reserved (holding fc_big_mark, which no request matches) and
+ * its bytes counted, if one is free and the kept bytes stay within the
+ * limit; else -1. fc_big_publish puts h there. */
+static fc_big_head fc_big_mark;
+static int fc_big_reserve(const fc_big_head *h) {
   const int64_t limit = fc_big_limit_now(), size = (int64_t)h->mapped;
-  if (size > limit || !fc_big_try_lock()) return 0;
-  int kept = 0;
+  if (size > limit || !fc_big_try_lock()) return -1;
+  int slot = -1;
   if (fc_big_kept_bytes + size <= limit)
-    for (int i = 0; i < FC_BIG_SLOTS && !kept; i++)
-      if (!fc_big_slot[i]) fc_big_slot[i] = h, fc_big_kept_bytes += size, kept = 1;
+    for (int i = 0; i < FC_BIG_SLOTS && slot < 0; i++)
+      if (!fc_big_slot[i]) fc_big_slot[i] = &fc_big_mark, fc_big_kept_bytes += size, slot = i;
   fc_big_unlock();
-  return kept;
+  return slot;
+}
+
+static void fc_big_publish(int slot, fc_big_head *h) {
+  while (!fc_big_try_lock()) {} /* held for a few loads and stores at most */
+  fc_big_slot[slot] = h;
+  fc_big_unlock();
 }
 #endif
 
@@ -183,17 +192,18 @@ void fc_big_free(void *p) {
   fc_big_head *h = (fc_big_head *)p - 1;
   assert(h->magic == FC_BIG_MAGIC);
 #if FC_BIG_MMAP
-  /* the pages after the header's are the kernel's to reclaim while kept
-   * (advised before the block is in a slot, where another thread may take it) */
-  if ((int64_t)h->mapped > fc_big_limit_now()) {
+  const int slot = fc_big_reserve(h);
+  if (slot < 0) {
     fc_big_unmap(h);
     return;
   }
+  /* the pages after the header's are the kernel's to reclaim while kept
+   * (advised before the block is in its slot, where another thread may take it) */
 #ifdef MADV_FREE
   const size_t page = (size_t)sysconf(_SC_PAGESIZE);
   if (h->mapped > page) madvise((char *)h + page, h->mapped - page, MADV_FREE);
 #endif
-  if (!fc_big_put(h)) fc_big_unmap(h);
+  fc_big_publish(slot, h);
 #else
   free(h);
 #endif
@@ -205,9 +215,11 @@ int64_t fc_big_release(void) {
   fc_big_head *out[FC_BIG_SLOTS];
   int n = 0;
   while (!fc_big_try_lock()) {} /* held for a few loads and stores at most */
-  for (int i = 0; i < FC_BIG_SLOTS; i++)
-    if (fc_big_slot[i]) out[n++] = fc_big_slot[i], fc_big_slot[i] = NULL;
-  fc_big_kept_bytes = 0;
+  for (int i = 0; i < FC_BIG_SLOTS; i++) /* (a reserved slot is its freeing thread's) */
+    if (fc_big_slot[i] && fc_big_slot[i] != &fc_big_mark) {
+      out[n++] = fc_big_slot[i], fc_big_slot[i] = NULL;
+      fc_big_kept_bytes -= (int64_t)out[n - 1]->mapped;
+    }
   fc_big_unlock();
   for (int i = 0; i < n; i++) released += (int64_t)out[i]->mapped, fc_big_unmap(out[i]);
 #endif
