@@ -104,9 +104,11 @@ static fc_big_head *fc_big_map(size_t usable, int hugepage) {
   return h;
 }
 
-/* The slots' lock, only ever tried: a thread finding it held maps or unmaps
- * as if nothing were kept, so nothing waits, and a fork's child (where the
- * holder may not exist) finds it cleared (fc_big_child). */
+/* The slots' lock, held for a few loads and stores at most. Allocating and
+ * freeing only try it (a thread finding it held maps or unmaps as if nothing
+ * were kept); publishing a reserved slot, release and kept wait for it. A
+ * fork's child (where the holder may not exist) finds it cleared
+ * (fc_big_child). */
 static atomic_flag fc_big_lock = ATOMIC_FLAG_INIT;
 #if FASTCONV_HAVE_PTHREADS
 static pthread_once_t fc_big_once = PTHREAD_ONCE_INIT;
@@ -118,6 +120,10 @@ static int fc_big_try_lock(void) {
   pthread_once(&fc_big_once, fc_big_register);
 #endif
   return !atomic_flag_test_and_set_explicit(&fc_big_lock, memory_order_acquire);
+}
+static void fc_big_wait_lock(void) {
+  while (!fc_big_try_lock()) {
+  }
 }
 static void fc_big_unlock(void) { atomic_flag_clear_explicit(&fc_big_lock, memory_order_release); }
 
@@ -154,7 +160,7 @@ static int fc_big_reserve(const fc_big_head *h) {
 }
 
 static void fc_big_publish(int slot, fc_big_head *h) {
-  while (!fc_big_try_lock()) {} /* held for a few loads and stores at most */
+  fc_big_wait_lock();
   fc_big_slot[slot] = h;
   fc_big_unlock();
 }
@@ -214,7 +220,7 @@ int64_t fc_big_release(void) {
 #if FC_BIG_MMAP
   fc_big_head *out[FC_BIG_SLOTS];
   int n = 0;
-  while (!fc_big_try_lock()) {} /* held for a few loads and stores at most */
+  fc_big_wait_lock();
   for (int i = 0; i < FC_BIG_SLOTS; i++) /* (a reserved slot is its freeing thread's) */
     if (fc_big_slot[i] && fc_big_slot[i] != &fc_big_mark) {
       out[n++] = fc_big_slot[i], fc_big_slot[i] = NULL;
@@ -228,7 +234,7 @@ int64_t fc_big_release(void) {
 
 int64_t fc_big_kept(void) {
 #if FC_BIG_MMAP
-  while (!fc_big_try_lock()) {} /* held for a few loads and stores at most */
+  fc_big_wait_lock();
   const int64_t v = fc_big_kept_bytes;
   fc_big_unlock();
   return v;
