@@ -688,7 +688,7 @@ def test_backward_repeated_calls_bitwise_identical(isa, dtype, layout, op, threa
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_backward_one_thread_matches_two_threads(isa, dtype, layout, op, rng, restore_threads):
-    """Within rounding for conv2d_backward (grad_weight adds per-thread partial
+    """Within rounding for conv2d_backward (grad_weight adds per-chunk partial
     sums); bitwise for relu and pooling, whose sums keep one order."""
     fn, _, names = _backward_ops(layout, dtype, rng)[op]
     fastconv.set_num_threads(1)

@@ -163,3 +163,30 @@ def test_pool_wake_starts_no_threads():
             "print('ok')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_weight_gradient_keeps_its_bits_whichever_thread_runs_what(rng, restore_threads, threads):
+    """conv2d_backward's weight gradient sums its tasks in chunks claimed by
+    whichever thread is free, each chunk into its own partial: with a Python
+    thread keeping a core busy (so the pool's threads run late by turns and the
+    others take over their chunks), every call gives the same bits."""
+    x = rng.standard_normal((8, 16, 30, 30)).astype(np.float32)
+    w = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
+    gy = rng.standard_normal((8, 32, 30, 30)).astype(np.float32)
+    fastconv.set_num_threads(threads)
+    first = fastconv.conv2d_backward(gy, x, w, padding=1)[1].tobytes()
+    stop = threading.Event()
+
+    def busy():
+        while not stop.is_set():
+            sum(i * i for i in range(20_000))
+
+    spinner = threading.Thread(target=busy)
+    spinner.start()
+    try:
+        differ = sum(fastconv.conv2d_backward(gy, x, w, padding=1)[1].tobytes() != first for _ in range(40))
+    finally:
+        stop.set()
+        spinner.join()
+    assert differ == 0, f"{differ} of 40 calls at {threads} threads gave other bits"

@@ -307,7 +307,7 @@ static void LOCAL(convpool_wgrad_thread)(void *arg, int tid, int team) {
       atomic_store(&w->bad_code, 1);
       continue;
     }
-    LOCAL(wgrad_rows)(w->ctx, tid, ni, py0 * kh, pn * kh, buf, npanels * px * nr, px * nr);
+    LOCAL(wgrad_rows)(w->ctx, tid, tid, ni, py0 * kh, pn * kh, buf, npanels * px * nr, px * nr);
   }
   free(buf);
 }
@@ -360,7 +360,8 @@ int CONV2D_MAXPOOL_BACKWARD_WEIGHT(const fc_conv2d_params *p, const fc_pool2d_pa
   const int64_t nb = fc_ceil_div(q->oh, pb), units = p->n * nb;
   const int64_t flops = 2 * K * (p->c / p->groups) * p->r * p->s * p->n * q->oh * kh * p->ow;
   LOCAL(wgrad_ctx) ctx;
-  st = LOCAL(wgrad_setup)(&ctx, p, x, uk0, fc_threads_for(FC_NS_FLOPS(flops), units));
+  const int nthreads = fc_threads_for(FC_NS_FLOPS(flops), units);
+  st = LOCAL(wgrad_setup)(&ctx, p, x, uk0, nthreads, nthreads); /* a partial per thread */
   if (st != FC_OK) return st;
   const int64_t nr = (int64_t)ctx.uk.nr, npanels = ctx.npanels;
   const int64_t band_px = pb * kh * p->ow, band_size = p->groups * npanels * band_px * nr;

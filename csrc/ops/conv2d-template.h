@@ -95,11 +95,13 @@ typedef struct {
   size_t mr, nr;
   int64_t kcb, mpad, nblocks, pblock, ntasks;
   atomic_int failed;
+  fc_claims next;
 } LOCAL(packed_ctx);
 
-/* One thread's share of the (image, group, pixel block) tasks, with its own
- * B panel. */
+/* The (image, group, pixel block) tasks a thread claims (its own run first,
+ * then what the others have not begun), with its own B panel. */
 static void LOCAL(packed_thread)(void *arg, int tid, int team) {
+  (void)team;
   LOCAL(packed_ctx) *c = arg;
   const fc_conv2d_params *p = c->p;
   const fc_ukernel_table *tab = fc_table();
@@ -112,9 +114,9 @@ static void LOCAL(packed_thread)(void *arg, int tid, int team) {
     atomic_store(&c->failed, 1);
     return;
   }
-  int64_t t0, t1;
-  fc_share(c->ntasks, tid, team, &t0, &t1);
-  for (int64_t t = t0; t < t1; t++) {
+  int step = 0;
+  int64_t t, end;
+  while ((t = fc_claims_next(&c->next, tid, &step, &end)) >= 0) {
     const int64_t blk = t % c->nblocks, g = (t / c->nblocks) % g_count, ni = t / (c->nblocks * g_count);
     const int64_t q0 = blk * c->pblock, qc = fc_min64(c->pblock, P - q0);
     const T *xg = c->x + ni * img_in + g * cg * p->h * p->w;
@@ -177,7 +179,8 @@ int LOCAL(conv2d_packed)(const fc_conv2d_params *p, const fc_plan *pl, const T *
     LOCAL(pack_panels)(weight + g * kg * w_rstride, kg, kd, w_rstride, w_kstride, mr, kcb,
                        wpack + g * mpad * kd);
   const int64_t nblocks = fc_ceil_div(P, pblock);
-  LOCAL(packed_ctx) c = {p, x, wpack, bias, y, mr, nr, kcb, mpad, nblocks, pblock, pl->tasks, 0};
+  LOCAL(packed_ctx) c = {p, x, wpack, bias, y, mr, nr, kcb, mpad, nblocks, pblock, pl->tasks, 0, {0}};
+  fc_claims_init(&c.next, pl->tasks, 1, pl->threads);
   const int r = fc_parallel(pl->threads, LOCAL(packed_thread), &c);
   free(wpack);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;

@@ -325,10 +325,13 @@ typedef struct {
   int merge, shared_ind, batch; /* batch: pixel blocks over all images (FC_PLAN_BATCH_PANELS) */
   int64_t ks, kc, npad, a_stride, nblocks, pblock, tblock, ntasks;
   atomic_int failed;
+  fc_claims next;
 } LOCAL(igemm_ctx);
 
-/* One thread's share of the (image, group, pixel block) tasks. */
+/* The (image, group, pixel block) tasks a thread claims: its own run first,
+ * then what the others have not begun. */
 static void LOCAL(igemm_thread)(void *arg, int tid, int team) {
+  (void)team;
   LOCAL(igemm_ctx) *c = arg;
   const fc_conv2d_params *p = c->p;
   const int nchw = p->layout == FC_NCHW;
@@ -344,9 +347,9 @@ static void LOCAL(igemm_thread)(void *arg, int tid, int team) {
   if ((!c->shared_ind && !own) || (nchw && !blkbuf)) {
     atomic_store(&c->failed, 1);
   } else {
-    int64_t t0, t1;
-    fc_share(c->ntasks, tid, team, &t0, &t1);
-    for (int64_t t = t0; t < t1; t++) {
+    int step = 0;
+    int64_t t, end;
+    while ((t = fc_claims_next(&c->next, tid, &step, &end)) >= 0) {
       const int64_t blk = t % c->nblocks, g = (t / c->nblocks) % g_count, ni = t / (c->nblocks * g_count);
       const int64_t q0 = blk * pblock, qc = fc_min64(pblock, P - q0);
       const T **bind = c->shared_ind ? c->ind + q0 * ks : own;
@@ -792,7 +795,8 @@ int LOCAL(conv2d_igemm)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
     LOCAL(igemm_pointers)(p, x, zero, 0, P, mr, merge, ind);
   }
   LOCAL(igemm_ctx) c = {p, x, zero, wpack, bias, y, ind, ukernel, merge, shared_ind, batch, ks, kc,
-                        npad, a_stride, nblocks, pblock, pl->tap_block, pl->tasks, 0};
+                        npad, a_stride, nblocks, pblock, pl->tap_block, pl->tasks, 0, {0}};
+  fc_claims_init(&c.next, pl->tasks, 1, pl->threads);
   const int r = fc_parallel(pl->threads, LOCAL(igemm_thread), &c);
   free(wpack);
   free(zero);

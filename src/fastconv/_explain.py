@@ -281,8 +281,10 @@ def _conv2d_backward(grad_out: Any, x: Any, weight: Any, stride: Any = 1, paddin
         if k * (c // max(g.opts[6], 1)) * r * s and c:
             plan = _kernels.conv2d_plan(g.dims, g.opts, nhwc, f32, "backward_weight")
             steps.append(_from_c("grad_weight", plan, x.dtype,
-                                 "x^T times grad_out over all pixels, per-thread partials "
-                                 "added in thread order"))
+                                 "x^T times grad_out over all pixels; at 2 threads or more "
+                                 "the tasks in 8 chunks a thread, claimed by whichever thread "
+                                 "is free, each summed into a partial of its own, the partials "
+                                 "added in chunk order"))
         else:
             steps.append(_nothing("grad_weight", x.dtype, "empty weight or no input channels"))
     if want_x:
