@@ -98,8 +98,9 @@ static void LOCAL(convpool_special_rows)(void *arg, int tid, int64_t u0, int64_t
               (size_t)K, c->w, c->bias, c->y + u * q->ow * K, c->code ? c->code + u * q->ow * K : NULL);
 }
 
-/* The banded kernel's region: thread tid's share of (image, band) tasks, each
- * computed into the thread's band buffer and pooled from there. */
+/* The banded kernel's region: the (image, band) tasks a thread claims (its own
+ * run first, then what the others have not begun), each computed into the
+ * thread's band buffer and pooled from there. */
 typedef struct {
   const fc_conv2d_params *p;
   const fc_pool2d_params *q;
@@ -111,9 +112,11 @@ typedef struct {
   LOCAL(maxpool_code_ukernel) pool;
   int64_t ks, kc, pb, nb, band_px, band_ptrs, npad, tblock, ntasks;
   atomic_int failed;
+  fc_claims next;
 } LOCAL(convpool_ctx);
 
 static void LOCAL(convpool_thread)(void *arg, int tid, int team) {
+  (void)team;
   LOCAL(convpool_ctx) *c = arg;
   const fc_conv2d_params *p = c->p;
   const fc_pool2d_params *q = c->q;
@@ -124,9 +127,9 @@ static void LOCAL(convpool_thread)(void *arg, int tid, int team) {
     atomic_store(&c->failed, 1);
     return;
   }
-  int64_t t0, t1;
-  fc_share(c->ntasks, tid, team, &t0, &t1);
-  for (int64_t t = t0; t < t1; t++) {
+  int step = 0;
+  int64_t t, end;
+  while ((t = fc_claims_next(&c->next, tid, &step, &end)) >= 0) {
     const int64_t ni = t / c->nb, b = t % c->nb, py0 = b * c->pb, pn = fc_min64(c->pb, q->oh - py0);
     for (int64_t g = 0; g < g_count; g++)
       LOCAL(igemm_tiles)(c->uk, c->ks, c->kc, kg, c->tblock, c->ind + b * c->band_ptrs, pn * kh * p->ow,
@@ -187,7 +190,8 @@ int CONV2D_MAXPOOL(const fc_conv2d_params *p, const fc_pool2d_params *q, const T
   const int64_t ntasks = p->n * nb;
   const int nthreads = fc_threads_for(FC_NS_FLOPS(2 * p->n * K * p->oh * p->ow * kd), ntasks);
   LOCAL(convpool_ctx) c = {p, q, x, zero, wpack, bias, ind, y, code, uk, tab->TABLE(maxpool_code),
-                           ks, kc, pb, nb, band_px, band_ptrs, npad, tblock, ntasks, 0};
+                           ks, kc, pb, nb, band_px, band_ptrs, npad, tblock, ntasks, 0, {0}};
+  fc_claims_init(&c.next, ntasks, 1, nthreads);
   const int r = fc_parallel(nthreads, LOCAL(convpool_thread), &c);
   free(wpack), free(zero), free((void *)ind);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
