@@ -4,7 +4,9 @@ the hierarchy's mount and the quota files, and the pool starts no more threads
 than the quota's CPUs. Made-up trees under tmp_path stand for /proc and
 /sys/fs/cgroup (fc_cgroup_cpus_at); the expected counts follow from the quota
 files written (quota / period rounded up, the smallest along the path). A real
-cgroup is made where this process may (root, a writable cpu controller)."""
+cgroup is made where this process may (root, a writable cpu controller).
+The memory limit (`--memory`; fc_cgroup_memory) is read the same way, and the
+kept large blocks take their default limit from it."""
 from __future__ import annotations
 
 import os
@@ -234,3 +236,139 @@ def test_random_bytes_in_every_file_give_a_count_and_no_crash(tmp_path):
                     (root / d / name).write_bytes(blob())
         got = _kernels.cgroup_cpus(root)
         assert 0 <= got <= _kernels.MAX_THREADS
+
+
+def v2_memory(tmp, own, levels, root="/", point="/sys/fs/cgroup"):
+    """cgroup v2: `levels` maps folders below the mount point to memory.max."""
+    files = {f"{point}/{d}/memory.max".replace("//", "/"): text for d, text in levels.items()}
+    return tree(tmp, f"0::{own}\n", V2_MOUNT.format(root=root, point=point), files)
+
+
+@pytest.mark.parametrize("levels, want", [
+    ({"a/b": "2147483648\n"}, 2 << 30),
+    ({"a/b": "max\n"}, 0),                                   # no limit
+    ({"a/b": "max\n", "a": "1073741824\n"}, 1 << 30),      # a parent's limit binds too
+    ({"a/b": "3000000000\n", "a": "4000000000\n", "": "max\n"}, 3_000_000_000),
+    ({"a/b": "garbage\n"}, 0),
+    ({"a/b": ""}, 0),
+    ({"a/b": "-5\n"}, 0),
+    ({}, 0),
+])
+def test_cgroup_v2_memory_limit_is_the_smallest_along_the_path(tmp_path, levels, want):
+    assert _kernels.cgroup_memory(v2_memory(tmp_path, "/a/b", levels)) == want
+
+
+@pytest.mark.parametrize("controllers, limit, want", [
+    ("memory", "536870912", 512 << 20),
+    ("memory", "9223372036854771712", 0),  # v1's "no limit": the largest page-aligned int64
+    ("cpu,cpuacct", "536870912", 0),       # not the memory controller's hierarchy
+])
+def test_cgroup_v1_memory_limit_is_read_from_the_memory_hierarchy(tmp_path, controllers, limit, want):
+    point = f"/sys/fs/cgroup/{controllers}"
+    root = tree(tmp_path, f"9:{controllers}:/docker/abc\n1:name=systemd:/docker/abc\n",
+                V1_MOUNT.format(root="/", point=point, controllers=controllers),
+                {f"{point}/docker/abc/memory.limit_in_bytes": limit + "\n"})
+    assert _kernels.cgroup_memory(root) == want
+
+
+def test_hybrid_systems_take_the_smaller_memory_limit(tmp_path):
+    cgroup = "9:memory:/job\n0::/job\n"
+    mounts = (V1_MOUNT.format(root="/", point="/sys/fs/cgroup/memory", controllers="memory")
+              + V2_MOUNT.format(root="/", point="/sys/fs/cgroup/unified"))
+    for v1_limit, v2_max, want in (("1073741824", "536870912", 512 << 20),
+                                   ("536870912", "max", 512 << 20),
+                                   ("9223372036854771712", "max", 0)):
+        root = tree(tmp_path, cgroup, mounts, {
+            "/sys/fs/cgroup/memory/job/memory.limit_in_bytes": v1_limit + "\n",
+            "/sys/fs/cgroup/unified/job/memory.max": v2_max + "\n"})
+        assert _kernels.cgroup_memory(root) == want, (v1_limit, v2_max)
+
+
+def test_the_kept_blocks_default_limit_heeds_the_memory_limit():
+    """A fresh process's default limit of kept large blocks: an eighth of the
+    physical memory (os.sysconf) or of this process's cgroup memory limit, the
+    smaller, at most 4 GiB."""
+    code = ("import os\nfrom fastconv import _kernels\n"
+            "print(_kernels.big_keep(), _kernels.cgroup_memory(), "
+            "os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         check=True).stdout.split()
+    limit, cgroup, physical = map(int, out)
+    want = min(physical // 8, *([cgroup // 8] if cgroup else []), 4 << 30)
+    assert limit == want, (limit, cgroup, physical)
+
+
+def test_random_bytes_in_the_memory_files_give_a_size_and_no_crash(tmp_path):
+    rng = np.random.default_rng(8)
+    pieces = [b"max", b"9" * 30, b"1073741824", b"-1", b"\n", b" ", b"\x00", b"a" * 5000]
+    for trial in range(200):
+        root = tmp_path / str(trial)
+        (root / "proc/self").mkdir(parents=True)
+        (root / "proc/self/cgroup").write_bytes(b"0::/a/b\n9:memory:/a/b\n")
+        mounts = (b"35 25 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n" if trial % 2 else
+                  b"33 25 0:29 / /sys/fs/cgroup rw - cgroup cgroup rw,memory\n")
+        (root / "proc/self/mountinfo").write_bytes(mounts)
+        for d in ("sys/fs/cgroup", "sys/fs/cgroup/a", "sys/fs/cgroup/a/b"):
+            (root / d).mkdir(parents=True, exist_ok=True)
+            for name in ("memory.max", "memory.limit_in_bytes"):
+                if rng.random() < 0.7:
+                    blob = (rng.bytes(int(rng.integers(0, 300))) if rng.random() < 0.3 else
+                            b"".join(pieces[i] for i in rng.integers(0, len(pieces), int(rng.integers(0, 6)))))
+                    (root / d / name).write_bytes(blob)
+        assert 0 <= _kernels.cgroup_memory(root) < 1 << 62
+
+
+def _writable_memory_cgroup() -> tuple[Path, str] | None:
+    """(this process's own cgroup folder in a hierarchy with the memory
+    controller, the limit file's name), where this process may make cgroups in it."""
+    if os.geteuid() != 0:
+        return None
+    own = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        num, controllers, path = line.split(":", 2)
+        own["v2" if num == "0" and not controllers else controllers] = path
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split(" - ")
+        if len(fields) != 2:
+            continue
+        point = Path(fields[0].split()[4].replace("\\040", " "))
+        fstype, _, options = fields[1].split()[:3]
+        if fstype == "cgroup" and "memory" in options.split(","):
+            key = next((k for k in own if "memory" in k.split(",")), None)
+            candidate = (point / own[key].lstrip("/"), "memory.limit_in_bytes") if key else None
+        elif fstype == "cgroup2" and "v2" in own:
+            folder = point / own["v2"].lstrip("/")
+            controls = folder / "cgroup.subtree_control"
+            ok = controls.exists() and "memory" in controls.read_text().split()
+            candidate = (folder, "memory.max") if ok else None
+        else:
+            continue
+        if candidate and os.access(candidate[0], os.W_OK):
+            return candidate
+    return None
+
+
+def test_a_real_cgroup_memory_limit_sets_the_kept_blocks_default():
+    """A child process moved into a cgroup (below this process's own) limited
+    to 1 GiB reads that limit and keeps at most 128 MiB of large blocks."""
+    found = _writable_memory_cgroup()
+    if found is None:
+        pytest.skip("making a cgroup needs root and a writable memory controller (not a missing package)")
+    parent, limit_file = found
+    group = parent / f"fastconv-test-{uuid.uuid4().hex[:12]}"
+    group.mkdir()
+    try:
+        (group / limit_file).write_text(str(1 << 30))
+        code = textwrap.dedent(f"""
+            import os
+            with open({str(group / "cgroup.procs")!r}, "w") as f:
+                f.write(str(os.getpid()))
+            from fastconv import _kernels
+            print(_kernels.cgroup_memory(), _kernels.big_keep())
+        """)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=120, check=True).stdout.split()
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        assert out == [str(1 << 30), str(min(1 << 27, physical // 8))], out
+    finally:
+        group.rmdir()

@@ -240,6 +240,7 @@ def test_config_dict_matches_runtime(isa):
     assert cfg["isa"] == isa
     assert cfg["num_threads"] == fastconv.get_num_threads()
     assert cfg["cpu_quota"] is None or cfg["cpu_quota"] >= 1
+    assert cfg["memory_limit"] == (_kernels.cgroup_memory() or None)
     assert cfg["large_blocks"]["limit"] == _kernels.big_keep()
     assert 0 <= cfg["large_blocks"]["kept"] <= cfg["large_blocks"]["limit"]
     assert cfg["version"] == fastconv.__version__

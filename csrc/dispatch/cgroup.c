@@ -1,20 +1,24 @@
-/* The CPU bandwidth a Linux control group grants this process: a container
- * started with `--cpus=2` or a Kubernetes CPU limit on a 64-CPU host still has
- * all 64 CPUs in its affinity mask, and a pool of 64 threads there shares the
- * time of two, spinning and being throttled by turns (as Go's GOMAXPROCS,
- * the JVM and Rust's available_parallelism, fastconv takes the quota as a
- * CPU count).
+/* The CPU bandwidth and the memory a Linux control group grants this process.
+ * A container started with `--cpus=2` or a Kubernetes CPU limit on a 64-CPU
+ * host still has all 64 CPUs in its affinity mask, and a pool of 64 threads
+ * there shares the time of two, spinning and being throttled by turns (as Go's
+ * GOMAXPROCS, the JVM and Rust's available_parallelism, fastconv takes the
+ * quota as a CPU count). A container started with `--memory=2g` on a 256 GiB
+ * host sees 256 GiB as the physical memory; the blocks fastconv keeps for its
+ * large results take their default limit from the smaller of the two.
  *
  * The process's cgroup comes from /proc/self/cgroup ("0::/path" in the
- * unified v2 hierarchy, "n:cpu,cpuacct:/path" in a v1 one with the cpu
+ * unified v2 hierarchy, "n:cpu,cpuacct:/path" in a v1 one with the
  * controller), the hierarchy's mount from /proc/self/mountinfo (its root, as
  * a cgroup namespace or a bind mount shows only part of it, and its mount
- * point). From that cgroup up to the mount point every level may set a quota
- * (v2: cpu.max, "quota period" or "max period"; v1: cpu.cfs_quota_us, -1 for
- * none, over cpu.cfs_period_us); the smallest, rounded up to whole CPUs,
- * is the answer. Both hierarchies are read where both are mounted (a hybrid
- * system). Every file is read a bounded line at a time; whatever cannot be
- * read or parsed counts as no quota. */
+ * point). From that cgroup up to the mount point every level may set a limit;
+ * the smallest is the answer. CPU: v2 cpu.max, "quota period" or "max
+ * period"; v1 cpu.cfs_quota_us, -1 for none, over cpu.cfs_period_us; rounded
+ * up to whole CPUs. Memory: v2 memory.max, bytes or "max"; v1
+ * memory.limit_in_bytes, where "none" is a number near 2^63. Both hierarchies
+ * are read where both are mounted (a hybrid system). Every file is read a
+ * bounded line at a time; whatever cannot be read or parsed counts as no
+ * limit. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,8 +78,8 @@ static int fc_cg_has_item(const char *list, size_t len, const char *item) {
 }
 
 /* This process's cgroup path in the v2 hierarchy (v2 = 1) or in the v1
- * hierarchy of the cpu controller (v2 = 0): 1, or 0 if there is none. */
-static int fc_cg_own_path(const char *root, int v2, char *path) {
+ * hierarchy of controller `ctl` (v2 = 0): 1, or 0 if there is none. */
+static int fc_cg_own_path(const char *root, int v2, const char *ctl, char *path) {
   FILE *f = fc_cg_open(root, "/proc/self/cgroup");
   if (!f) return 0;
   char line[FC_CG_LINE];
@@ -85,7 +89,7 @@ static int fc_cg_own_path(const char *root, int v2, char *path) {
     if (!b || b[1] != '/') continue;
     const size_t clen = (size_t)(b - a - 1);
     const int match = v2 ? (a - line == 1 && line[0] == '0' && clen == 0)
-                         : (clen > 0 && fc_cg_has_item(a + 1, clen, "cpu"));
+                         : (clen > 0 && fc_cg_has_item(a + 1, clen, ctl));
     if (match && strlen(b + 1) < FC_CG_PATH) {
       strcpy(path, b + 1);
       found = 1;
@@ -113,10 +117,10 @@ static int fc_cg_unescape(const char *s, size_t len, char *out) {
   return 1;
 }
 
-/* The mount of the v2 hierarchy (v2 = 1) or of the v1 one holding the cpu
- * controller: its root within the hierarchy and its mount point; 1, or 0 if
- * none is mounted. */
-static int fc_cg_mount(const char *root, int v2, char *mroot, char *mpoint) {
+/* The mount of the v2 hierarchy (v2 = 1) or of the v1 one holding controller
+ * `ctl`: its root within the hierarchy and its mount point; 1, or 0 if none is
+ * mounted. */
+static int fc_cg_mount(const char *root, int v2, const char *ctl, char *mroot, char *mpoint) {
   FILE *f = fc_cg_open(root, "/proc/self/mountinfo");
   if (!f) return 0;
   char line[FC_CG_LINE];
@@ -148,7 +152,7 @@ static int fc_cg_mount(const char *root, int v2, char *mroot, char *mpoint) {
       match = tlen == 7 && strncmp(type, "cgroup2", 7) == 0;
     } else {
       match = tlen == 6 && strncmp(type, "cgroup", 6) == 0 && dash + 3 < nf &&
-              fc_cg_has_item(field[dash + 3], flen[dash + 3], "cpu");
+              fc_cg_has_item(field[dash + 3], flen[dash + 3], ctl);
     }
     if (match && fc_cg_unescape(field[3], flen[3], mroot) &&
         fc_cg_unescape(field[4], flen[4], mpoint))
@@ -168,7 +172,7 @@ static int fc_cg_number(const char *s, long long *v) {
 }
 
 /* The CPUs the quota in folder `dir` allows (rounded up), or 0 for none. */
-static long long fc_cg_level(const char *dir, int v2) {
+static long long fc_cg_cpu_level(const char *dir, int v2) {
   char path[FC_CG_PATH + 32], line[FC_CG_LINE];
   long long quota = 0, period = 0;
   FILE *f;
@@ -191,11 +195,24 @@ static long long fc_cg_level(const char *dir, int v2) {
   return quota / period + (quota % period != 0);
 }
 
-/* The smallest quota from this process's cgroup up to the top of one
- * hierarchy, in CPUs; 0 for none. */
-static long long fc_cg_hierarchy(const char *root, int v2) {
+/* The bytes the memory limit in folder `dir` allows, or 0 for none. */
+static long long fc_cg_memory_level(const char *dir, int v2) {
+  char path[FC_CG_PATH + 32], line[FC_CG_LINE];
+  long long bytes = 0;
+  snprintf(path, sizeof path, "%s/%s", dir, v2 ? "memory.max" : "memory.limit_in_bytes");
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  const int got = fc_cg_line(f, line) > 0 && fc_cg_number(line, &bytes); /* "max", 2^63-: none */
+  fclose(f);
+  return got ? bytes : 0;
+}
+
+/* The smallest limit `level` reads from this process's cgroup up to the top of
+ * one hierarchy (v1: that of controller `ctl`); 0 for none. */
+static long long fc_cg_hierarchy(const char *root, int v2, const char *ctl,
+                                 long long (*level)(const char *dir, int v2)) {
   char own[FC_CG_PATH], mroot[FC_CG_PATH], mpoint[FC_CG_PATH], dir[FC_CG_PATH];
-  if (!fc_cg_own_path(root, v2, own) || !fc_cg_mount(root, v2, mroot, mpoint)) return 0;
+  if (!fc_cg_own_path(root, v2, ctl, own) || !fc_cg_mount(root, v2, ctl, mroot, mpoint)) return 0;
   /* own lies under the mount's root: what follows it is the path below the mount point */
   size_t rl = strlen(mroot);
   while (rl > 0 && mroot[rl - 1] == '/') rl--;
@@ -209,8 +226,8 @@ static long long fc_cg_hierarchy(const char *root, int v2) {
   while (n > top && dir[n - 1] == '/') dir[--n] = '\0';
   long long best = 0;
   for (int depth = 0; depth < FC_CG_DEPTH; depth++) {
-    const long long cpus = fc_cg_level(dir, v2);
-    if (cpus > 0 && (best == 0 || cpus < best)) best = cpus;
+    const long long v = level(dir, v2);
+    if (v > 0 && (best == 0 || v < best)) best = v;
     if (n <= top) break;
     while (n > top && dir[n - 1] != '/') n--; /* up one level */
     while (n > top && dir[n - 1] == '/') n--;
@@ -223,7 +240,8 @@ static long long fc_cg_hierarchy(const char *root, int v2) {
 int fc_cgroup_cpus_at(const char *root) {
 #if defined(__linux__)
   if (root == NULL || strlen(root) >= FC_CG_PATH) return 0;
-  const long long v2 = fc_cg_hierarchy(root, 1), v1 = fc_cg_hierarchy(root, 0);
+  const long long v2 = fc_cg_hierarchy(root, 1, "cpu", fc_cg_cpu_level);
+  const long long v1 = fc_cg_hierarchy(root, 0, "cpu", fc_cg_cpu_level);
   long long best = v2 > 0 && (v1 == 0 || v2 < v1) ? v2 : v1;
   return best > FC_MAX_THREADS ? FC_MAX_THREADS : (int)best;
 #else
@@ -233,3 +251,17 @@ int fc_cgroup_cpus_at(const char *root) {
 }
 
 int fc_cgroup_cpus(void) { return fc_cgroup_cpus_at(""); }
+
+int64_t fc_cgroup_memory_at(const char *root) {
+#if defined(__linux__)
+  if (root == NULL || strlen(root) >= FC_CG_PATH) return 0;
+  const long long v2 = fc_cg_hierarchy(root, 1, "memory", fc_cg_memory_level);
+  const long long v1 = fc_cg_hierarchy(root, 0, "memory", fc_cg_memory_level);
+  return v2 > 0 && (v1 == 0 || v2 < v1) ? v2 : v1;
+#else
+  (void)root;
+  return 0;
+#endif
+}
+
+int64_t fc_cgroup_memory(void) { return fc_cgroup_memory_at(""); }

@@ -15,7 +15,8 @@
  * then faults them in as a new mapping would (a cgroup's memory limit
  * reclaims them likewise before it would kill). At most FC_BIG_SLOTS blocks
  * and fc_big_keep's bytes are kept (by default an eighth of the physical
- * memory, at most 4 GiB); a freed block that does not fit is unmapped.
+ * memory or of a cgroup's memory limit, the smaller, at most 4 GiB); a freed
+ * block that does not fit is unmapped.
  *
  * Any thread may allocate and free at any time; a fork's child inherits the
  * kept mappings and may use them. */
@@ -52,12 +53,16 @@ typedef struct {
 
 static _Atomic int64_t fc_big_limit = -1; /* -1: the default, resolved at first use */
 
+/* An eighth of the physical memory or of a cgroup's memory limit, the smaller
+ * (a container sees the host's memory as physical), at most FC_BIG_KEEP_CAP. */
 static int64_t fc_big_default_limit(void) {
   int64_t limit = 0;
 #if FC_BIG_MMAP && defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   if (pages > 0 && page > 0 && (uint64_t)pages <= (uint64_t)INT64_MAX / 8 / (uint64_t)page)
     limit = (int64_t)pages * page / 8;
+  const int64_t cg = fc_cgroup_memory() / 8;
+  if (cg > 0 && cg < limit) limit = cg;
 #endif
   return limit > FC_BIG_KEEP_CAP ? FC_BIG_KEEP_CAP : limit;
 }

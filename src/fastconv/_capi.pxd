@@ -228,6 +228,8 @@ cdef extern from "fastconv/fastconv.h" nogil:
     int fc_env_num_threads(char *why, size_t why_size)
     int fc_cgroup_cpus()
     int fc_cgroup_cpus_at(const char *root)
+    int64_t fc_cgroup_memory()
+    int64_t fc_cgroup_memory_at(const char *root)
     int64_t fc_cpu_cache_bytes(int level)
     int64_t fc_cpu_llc_bytes()
     double fc_probe_fma_gflops(fc_isa isa, double seconds)

@@ -191,8 +191,11 @@ def config() -> dict[str, Any]:
         them; "unknown" where it does not); ``thread_pool``, ``num_threads``,
         ``cpu_quota`` (the CPUs a Linux cgroup CPU quota grants this process,
         rounded up, which caps the default thread count; None where none is
-        set); ``large_blocks``, the bytes of large result blocks kept for
-        reuse now and at most (results of 32 MiB and more live on them; see
+        set), ``memory_limit`` (the bytes a Linux cgroup memory limit grants
+        it; None where none is set); ``large_blocks``, the bytes of large
+        result blocks kept for reuse now and at most (results of 32 MiB and
+        more live on them; by default at most an eighth of the physical memory
+        or of ``memory_limit``, the smaller, and 4 GiB; see
         docs/reliability.md);
         ``compiler`` and ``cflags`` of the C kernels; ``tuning``, whether tuned
         tile choices are loaded (``fastconv tune``) and from where; ``kernels``,
@@ -225,6 +228,7 @@ def config() -> dict[str, Any]:
         "thread_pool": _thread_pool(),
         "num_threads": get_num_threads(),
         "cpu_quota": _kernels.cgroup_cpus() or None,
+        "memory_limit": _kernels.cgroup_memory() or None,
         "large_blocks": {"kept": _kernels.big_kept(), "limit": _kernels.big_keep()},
         "compiler": info["compiler"],
         "cflags": info["cflags"].strip(),
@@ -324,6 +328,8 @@ def show_config() -> None:
     for key, value in cfg.items():
         if isinstance(value, list):
             value = ", ".join(value)
+        elif key == "memory_limit" and value is not None:
+            value = f"{value / (1 << 20):.0f} MiB (a cgroup's)"
         elif key == "large_blocks":
             value = (f"{value['kept'] / (1 << 20):.0f} MiB kept for reuse, at most "
                      f"{value['limit'] / (1 << 20):.0f} MiB (results of 32 MiB and more)")

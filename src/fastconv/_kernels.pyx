@@ -880,8 +880,8 @@ def big_release():
 
 def big_keep(int64_t max_bytes=-1):
     """The most bytes of large blocks kept (default an eighth of the physical
-    memory, at most 4 GiB; 0 keeps none); max_bytes >= 0 sets it. Returns the
-    old value."""
+    memory or of a cgroup's memory limit, the smaller, at most 4 GiB; 0 keeps
+    none); max_bytes >= 0 sets it. Returns the old value."""
     return fc_big_keep(max_bytes)
 
 
@@ -941,6 +941,15 @@ def cgroup_cpus(root=None):
         return fc_cgroup_cpus()
     cdef bytes path = os.fsencode(root)
     return fc_cgroup_cpus_at(path)
+
+
+def cgroup_memory(root=None):
+    """The bytes a cgroup memory limit grants this process (C's
+    fc_cgroup_memory; 0: none), or those of the made-up tree under `root` (tests)."""
+    if root is None:
+        return fc_cgroup_memory()
+    cdef bytes path = os.fsencode(root)
+    return fc_cgroup_memory_at(path)
 
 
 def same_padding(int64_t n, int64_t kernel, int64_t stride, int64_t dilation, str op):

@@ -606,7 +606,8 @@ int fc_run_chunks(int team, int64_t count, int (*fn)(void *ctx, int64_t i, int t
  * `hugepage` (as NumPy does for its large arrays); NULL when out of memory.
  * fc_big_release unmaps every kept block and returns their bytes;
  * fc_big_kept: the bytes kept now; fc_big_keep: the limit (default an eighth
- * of the physical memory, at most 4 GiB; 0 keeps nothing); max_bytes >= 0
+ * of the physical memory or of a cgroup's memory limit, the smaller, at most
+ * 4 GiB; 0 keeps nothing); max_bytes >= 0
  * sets it, any value returns the previous one. FC_BIG_MIN_BYTES: the size
  * from which the Python layer takes its results' memory here (glibc's
  * largest mmap threshold: it keeps smaller blocks itself). */
@@ -640,6 +641,15 @@ int fc_env_num_threads(char *why, size_t why_size);
  * tree). The default thread count is the affinity mask's CPUs capped by it. */
 int fc_cgroup_cpus(void);
 int fc_cgroup_cpus_at(const char *root);
+/* The bytes a Linux cgroup memory limit grants this process (a container's
+ * `--memory`, a Kubernetes memory limit): the smallest memory.max (v2) or
+ * memory.limit_in_bytes (v1, the hierarchy holding the memory controller) from
+ * its cgroup up to the top; 0 where none is set or none can be read (and on
+ * other systems). fc_cgroup_memory_at reads under `root` as fc_cgroup_cpus_at.
+ * The default limit of the kept large blocks (fc_big_keep) is an eighth of the
+ * smaller of it and the physical memory. */
+int64_t fc_cgroup_memory(void);
+int64_t fc_cgroup_memory_at(const char *root);
 /* Size in bytes of the level-1 data, level-2 or level-3 cache (level 1, 2, 3)
  * one core sees, from CPUID's cache parameters (leaf 4 or 0x8000001D) or the
  * C library; 0 if unknown. */
