@@ -154,18 +154,25 @@ def test_escaped_mount_points_and_odd_files(tmp_path):
     assert _kernels.cgroup_cpus(tree(tmp_path / "c", "", "", {})) == 0
 
 
+def _cgroup_mounts():
+    """(mount point, "cgroup" or "cgroup2", its controllers) of this process's
+    cgroup mounts, from /proc/self/mountinfo."""
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split(" - ")
+        if len(fields) != 2:
+            continue
+        fstype, _, options = fields[1].split()[:3]
+        if fstype in ("cgroup", "cgroup2"):
+            yield Path(fields[0].split()[4].replace("\\040", " ")), fstype, options.split(",")
+
+
 def _writable_cpu_cgroup() -> tuple[Path, str, str] | None:
     """(parent folder, quota file name, quota text for one CPU) of a cgroup
     hierarchy with the cpu controller that this process may make cgroups in."""
     if os.geteuid() != 0:
         return None
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        fields = line.split(" - ")
-        if len(fields) != 2:
-            continue
-        point = Path(fields[0].split()[4].replace("\\040", " "))
-        fstype, _, options = fields[1].split()[:3]
-        if fstype == "cgroup" and "cpu" in options.split(","):
+    for point, fstype, options in _cgroup_mounts():
+        if fstype == "cgroup" and "cpu" in options:
             candidate = (point, "cpu.cfs_quota_us", "100000")
         elif fstype == "cgroup2" and "cpu" in (point / "cgroup.subtree_control").read_text().split():
             candidate = (point, "cpu.max", "100000 100000")
@@ -327,13 +334,8 @@ def _writable_memory_cgroup() -> tuple[Path, str] | None:
     for line in Path("/proc/self/cgroup").read_text().splitlines():
         num, controllers, path = line.split(":", 2)
         own["v2" if num == "0" and not controllers else controllers] = path
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        fields = line.split(" - ")
-        if len(fields) != 2:
-            continue
-        point = Path(fields[0].split()[4].replace("\\040", " "))
-        fstype, _, options = fields[1].split()[:3]
-        if fstype == "cgroup" and "memory" in options.split(","):
+    for point, fstype, options in _cgroup_mounts():
+        if fstype == "cgroup" and "memory" in options:
             key = next((k for k in own if "memory" in k.split(",")), None)
             candidate = (point / own[key].lstrip("/"), "memory.limit_in_bytes") if key else None
         elif fstype == "cgroup2" and "v2" in own:
