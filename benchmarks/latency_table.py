@@ -19,6 +19,7 @@ import argparse
 import datetime as dt
 import json
 import shlex
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -46,18 +47,24 @@ PEER_NAMES = {"numpy": "NumPy", "scipy": "SciPy", "torch": "PyTorch", "onnxrunti
 def row_dict(r: Row) -> Json:
     """A measured row in the shape of a `fastconv bench --json` row (the fields used here)."""
     results: dict[str, Json] = {n: {"median_s": t.median, "min_s": t.min, "max_s": t.max,
-                                    "loops": t.loops} for n, t in r.timings.items()}
+                                    "loops": t.loops, "repeats_s": list(t.samples)}
+                                for n, t in r.timings.items()}
     results.update({n: {"missing": why} for n, why in r.missing.items()})
     return {"area": r.area, "workload": r.name, "shape": r.label, "threads": r.threads,
             "results": results, "max_rel_diff": r.error, "others_cpu_share": r.others}
 
 
 def ratio(row: Json, peer: str) -> Ratio | None:
-    """(median, pessimistic, optimistic) peer time / fastconv time, or None if either is missing."""
+    """(median, pessimistic, optimistic) peer time / fastconv time, or None if either is
+    missing: the median over the repeats of the two times in one repeat (Row.ratio's), the
+    medians' ratio for a report without the repeats' times."""
     f, p = row["results"].get("fastconv", {}), row["results"].get(peer, {})
     if "median_s" not in f or "median_s" not in p:
         return None
-    return p["median_s"] / f["median_s"], p["min_s"] / f["max_s"], p["max_s"] / f["min_s"]
+    fr, pr = f.get("repeats_s") or [], p.get("repeats_s") or []
+    mid = (statistics.median(b / a for a, b in zip(fr, pr)) if fr and len(fr) == len(pr)
+           else p["median_s"] / f["median_s"])
+    return mid, p["min_s"] / f["max_s"], p["max_s"] / f["min_s"]
 
 
 # ---- Markdown --------------------------------------------------------------------
@@ -274,8 +281,8 @@ def section(report: Json, rows: list[Json], command: str) -> str:
                  f"predict's timed loops each follow {workloads.SETTLE_PREDICT:g} s of untimed calls "
                  "of the same implementation (the peers' threads spin on the cores after their "
                  "calls); ")
-              + "every call allocates its output; ratio = peer time ÷ fastconv time (> 1: fastconv "
-              "faster)"),
+              + "every call allocates its output; ratio = peer time ÷ fastconv time in the same "
+              "round, the median over the rounds (> 1: fastconv faster)"),
              ("- predict: the lecture CNN (Conv2D(28, 3×3) → MaxPooling2D → Flatten → Dense(128, "
               "relu) → Dropout(0.2) → Dense(10, softmax)) as fastconv.models.Sequential, "
               f"`model.predict(x, batch_size={batch}, verbose=0)`, against its torch.nn.Sequential "

@@ -112,8 +112,8 @@ def area_tables(res: AreaResult, machine: Machine) -> list[str]:
         header += ([f"{lib} best {unit}"] if unit else []) + [f"fastconv ÷ {lib}"]
     header += [name for _, _, name in pairs]
     header += [f"{lib} % {ref}" for lib in ("fastconv", *peers)] if ref else []
-    out += [f"Best layout of each library, the ratio fastconv ÷ peer (peer time ÷ fastconv time, "
-            f"> 1: fastconv faster)"
+    out += [f"Best layout of each library (by median), the ratio fastconv ÷ peer (peer time ÷ "
+            f"fastconv time in the same round, the median over the rounds; > 1: fastconv faster)"
             + (", the same ratio layout for layout" if pairs else "")
             + ({"GFLOP/s": f", and the share of the FP32 FMA peak ({machine.fma_per_thread:.1f} "
                            "GFLOP/s per thread × threads)",
@@ -178,7 +178,8 @@ def targets(results: dict[str, AreaResult], machine: Machine) -> list[str]:
     rows = {name: res.rows for name, res in results.items()}
     conv, back = rows.get("conv2d", []), rows.get("conv2d_backward", [])
     return ["## Targets", "",
-            "Medians, best layout of each library against the other's best; \"disturbed\" rows ran "
+            "Ratios as in the tables (the median over the rounds of the two times in one round), "
+            "best layout of each library against the other's best; \"disturbed\" rows ran "
             f"while other processes took more than {100 * DISTURBED:.0f}% of the CPUs.", "",
             ratio_target("conv2d ≥ 1.0× PyTorch on every shape and thread count", conv, 1.0),
             peak_target([r for r in conv if r.name in PEAK_LAYERS], machine),

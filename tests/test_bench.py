@@ -371,3 +371,37 @@ def test_perf_table_keeps_the_small_work_section():
     old = f"# old tables\n\n{section}\n"
     assert latency_table.keep_small_section(old, "# new tables\n") == f"# new tables\n\n{section}\n"
     assert latency_table.keep_small_section("# old, none\n", "# new\n") == "# new\n"
+
+
+def test_ratio_pairs_the_times_of_each_round():
+    """A ratio is the median over the rounds of peer time / fastconv time in the same
+    round: a slow spell that hits both sides of one round moves it little, where the
+    medians' ratio would follow it; without the rounds' times, the medians' ratio."""
+    from fastconv._bench.run import Row
+    from fastconv._bench.timing import Timing
+
+    def timing(samples):
+        s = sorted(samples)
+        return Timing(s[len(s) // 2], s[0], s[-1], 1, tuple(samples))
+
+    fc = [1.0, 1.0, 2.0, 2.0, 2.0]  # three rounds in a spell twice as slow
+    peer = [1.1, 1.1, 2.2, 2.2, 1.1]  # the peer's last round out of it
+    row = Row("conv2d", "w", "w", 1, None, {"fastconv x": timing(fc), "torch x": timing(peer)}, {}, 0.0, None)
+    paired = sorted(p / f for p, f in zip(peer, fc))[2]
+    assert row.ratio("fastconv x", "torch x") == pytest.approx(paired) == pytest.approx(1.1)
+    assert (sorted(peer)[2] / sorted(fc)[2]) == pytest.approx(0.55)  # what the medians would say
+    medians = {"fastconv x": Timing(2.0, 1.0, 3.0), "torch x": Timing(3.0, 2.0, 4.0)}
+    bare = Row("conv2d", "w", "w", 1, None, medians, {}, 0.0, None)
+    assert bare.ratio("fastconv x", "torch x") == pytest.approx(1.5)
+
+
+def test_latency_table_pairs_the_times_of_each_round():
+    """The small-work table's ratio is Row.ratio's: the median over the rounds of the
+    two times in one round, the medians' ratio for a report without the rounds' times."""
+    lt = _latency_table()
+    fc = {"median_s": 2.0, "min_s": 1.0, "max_s": 2.0, "repeats_s": [1.0, 1.0, 2.0, 2.0, 2.0]}
+    peer = {"median_s": 1.1, "min_s": 1.1, "max_s": 2.2, "repeats_s": [1.1, 1.1, 2.2, 2.2, 1.1]}
+    got = lt.ratio({"results": {"fastconv": fc, "torch": peer}}, "torch")
+    assert got[0] == pytest.approx(1.1) and got[1:] == pytest.approx((1.1 / 2.0, 2.2 / 1.0))
+    bare = {k: v for k, v in fc.items() if k != "repeats_s"}
+    assert lt.ratio({"results": {"fastconv": bare, "torch": peer}}, "torch")[0] == pytest.approx(0.55)

@@ -201,7 +201,8 @@ def header_text(args, machine: Machine) -> list[str]:
 def row_json(r: Row, machine: Machine, unit: str | None) -> dict:
     results = {}
     for n, t in r.timings.items():
-        results[n] = {"median_s": t.median, "min_s": t.min, "max_s": t.max, "loops": t.loops}
+        results[n] = {"median_s": t.median, "min_s": t.min, "max_s": t.max, "loops": t.loops,
+                      "repeats_s": list(t.samples)}
         if unit and r.amount is not None:
             results[n]["rate"] = r.amount / t.median / 1e9
     results.update({n: {"missing": why} for n, why in r.missing.items()})
