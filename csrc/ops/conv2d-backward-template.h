@@ -157,7 +157,8 @@ int LOCAL(wgrad_setup)(LOCAL(wgrad_ctx) *ctx, const fc_conv2d_params *p, const T
  * gy of group g, panel jp, output pixel q - oy0 * ow of those rows at
  * gy_panel(g, jp) + (q - oy0 * ow) * NR, i.e. b + g * g_step + jp * jp_step.
  * With a padded copy, image ni is first copied into the thread's slot unless
- * the slot holds it already (a thread's units are contiguous: once an image). */
+ * the slot holds it already (a thread's units are contiguous but for those it
+ * takes over from another: about once an image). */
 void LOCAL(wgrad_rows)(const LOCAL(wgrad_ctx) *ctx, int tid, int part, int64_t ni, int64_t oy0,
                        int64_t tn, const T *b, int64_t g_step, int64_t jp_step) {
   const fc_conv2d_params *p = ctx->p;
