@@ -948,3 +948,37 @@ def test_fit_restarts_the_pools_spin_around_every_step(monkeypatch):
         assert epoch[0] == 0, holds  # no step of the epoch timed yet
         assert all(type(h) is int and 0 < h <= 5_000_000 for h in epoch[1:]), holds
         assert epoch[2] == epoch[1] and epoch[4] == epoch[3], holds  # as a step ends, as the next begins
+
+
+def test_evaluate_restarts_the_pools_spin_around_every_batch(monkeypatch):
+    """evaluate's batches (and fit's validation passes, the same loop) hint the pool
+    as fit's steps do: as each batch begins and as it ends, holding the spin for twice
+    the last batch's time (at most 5 ms)."""
+    from fastconv import nn
+
+    calls: list[str] = []
+    holds: list[int] = []
+
+    def wake(hold_ns=0):
+        calls.append("wake")
+        holds.append(hold_ns)
+
+    monkeypatch.setattr(nn, "_pool_wake", wake)
+    forward = Sequential._forward
+
+    def spy(self, *args, **kwargs):
+        calls.append("forward")
+        return forward(self, *args, **kwargs)
+
+    model = Sequential([Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((10, 4)).astype(np.float32), rng.integers(0, 3, 10)
+    model.evaluate(x, y, batch_size=4, verbose=0)  # built
+    calls.clear(), holds.clear()
+    monkeypatch.setattr(Sequential, "_forward", spy)
+    model.evaluate(x, y, batch_size=4, verbose=0)
+    assert calls == ["wake", "forward", "wake"] * 3, calls
+    assert holds[0] == 0, holds  # no batch timed yet
+    assert all(type(h) is int and 0 < h <= 5_000_000 for h in holds[1:]), holds
+    assert holds[2] == holds[1] and holds[4] == holds[3], holds  # as a batch ends, as the next begins

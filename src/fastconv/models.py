@@ -759,11 +759,16 @@ class Sequential:
         seen = correct = 0
         total_loss = 0.0
         logs: dict[str, float] = {}
+        hold = 0  # the pool's spin held between batches, as fit's steps hold it
         for step, (xb, yb, wb) in enumerate(data.epoch()):
             hooks.on_test_batch_begin(step)
+            nn._pool_wake(hold)  # type: ignore[attr-defined]
+            began = time.perf_counter()
             with guard.interruptible():
                 probs = self._forward(xb, training=False)
                 loss = self.loss.value(yb, probs, wb)
+            hold = min(int(2e9 * (time.perf_counter() - began)), 5_000_000)
+            nn._pool_wake(hold)  # type: ignore[attr-defined]
             seen += len(xb)
             total_loss += loss * len(xb)
             logs = {"loss": total_loss / seen}

@@ -1147,7 +1147,7 @@ def _check_status(status: int, op: str, shapes: Any) -> None:
 
 def _pool_wake(hold_ns: int = 0) -> None:
     """Tells the thread pool a threaded call is coming soon (``fit`` as each step
-    begins and ends): its sleeping workers wake and spin, so the step's regions do
+    begins and ends, ``evaluate`` as each batch does): its sleeping workers wake and spin, so the step's regions do
     not wait for a wake-up, and keep spinning for `hold_ns` from now even past
     their spin time (at most 0.1 s). Returns at once."""
     _kernels.pool_wake(hold_ns)
