@@ -916,11 +916,8 @@ def test_predict_rows_do_not_depend_on_the_batch_or_the_path(rng):
     assert np.all(images == 1)
 
 
-def test_fit_restarts_the_pools_spin_around_every_step(monkeypatch):
-    """The pool's workers sleep once their spin runs out; fit restarts it as each step
-    begins and as it ends, holding it for twice the last step's time (at most 5 ms),
-    so neither a step's serial parts nor the Python between two steps leave a region
-    waiting for a wake-up."""
+def _record_pool_wakes(monkeypatch) -> tuple[list[str], list[int]]:
+    """nn._pool_wake replaced by a recorder: ("wake" in the calls list, its hold)."""
     from fastconv import nn
 
     calls: list[str] = []
@@ -931,6 +928,15 @@ def test_fit_restarts_the_pools_spin_around_every_step(monkeypatch):
         holds.append(hold_ns)
 
     monkeypatch.setattr(nn, "_pool_wake", wake)
+    return calls, holds
+
+
+def test_fit_restarts_the_pools_spin_around_every_step(monkeypatch):
+    """The pool's workers sleep once their spin runs out; fit restarts it as each step
+    begins and as it ends, holding it for twice the last step's time (at most 5 ms),
+    so neither a step's serial parts nor the Python between two steps leave a region
+    waiting for a wake-up."""
+    calls, holds = _record_pool_wakes(monkeypatch)
     step = Sequential._train_step
 
     def spy(self, *args, **kwargs):
@@ -954,16 +960,7 @@ def test_evaluate_restarts_the_pools_spin_around_every_batch(monkeypatch):
     """evaluate's batches (and fit's validation passes, the same loop) hint the pool
     as fit's steps do: as each batch begins and as it ends, holding the spin for twice
     the last batch's time (at most 5 ms)."""
-    from fastconv import nn
-
-    calls: list[str] = []
-    holds: list[int] = []
-
-    def wake(hold_ns=0):
-        calls.append("wake")
-        holds.append(hold_ns)
-
-    monkeypatch.setattr(nn, "_pool_wake", wake)
+    calls, holds = _record_pool_wakes(monkeypatch)
     forward = Sequential._forward
 
     def spy(self, *args, **kwargs):
