@@ -721,21 +721,12 @@ class Sequential:
         seen = correct = 0
         total_loss = 0.0
         logs: dict[str, float] = {}
-        hold = 0  # ns the pool's workers keep spinning for: see below
+        hint = _PoolHint()
         for step, (xb, yb, wb) in enumerate(batches):
             hooks.on_train_batch_begin(step)
-            # the pool's workers spin for 50 us after a region, then sleep; the
-            # serial parts of a step and the Python between two steps (the
-            # metrics, the callbacks, the next batch's gather) can outlast that,
-            # and a worker woken by a region arrives after the caller has begun
-            # its share, so most of the region runs on one thread. Waking them as
-            # a step begins and as it ends, with a hold of twice the last step's
-            # time (at most 5 ms), keeps them spinning for as long as fit runs
-            nn._pool_wake(hold)  # type: ignore[attr-defined]
-            began = time.perf_counter()
+            hint.begin()
             loss, probs, right = self._train_step(xb, yb, guard, wb)
-            hold = min(int(2e9 * (time.perf_counter() - began)), 5_000_000)
-            nn._pool_wake(hold)  # type: ignore[attr-defined]
+            hint.end()
             seen += len(xb)
             total_loss += loss * len(xb)
             logs = {"loss": total_loss / seen}
@@ -759,16 +750,14 @@ class Sequential:
         seen = correct = 0
         total_loss = 0.0
         logs: dict[str, float] = {}
-        hold = 0  # the pool's spin held between batches, as fit's steps hold it
+        hint = _PoolHint()
         for step, (xb, yb, wb) in enumerate(data.epoch()):
             hooks.on_test_batch_begin(step)
-            nn._pool_wake(hold)  # type: ignore[attr-defined]
-            began = time.perf_counter()
+            hint.begin()
             with guard.interruptible():
                 probs = self._forward(xb, training=False)
                 loss = self.loss.value(yb, probs, wb)
-            hold = min(int(2e9 * (time.perf_counter() - began)), 5_000_000)
-            nn._pool_wake(hold)  # type: ignore[attr-defined]
+            hint.end()
             seen += len(xb)
             total_loss += loss * len(xb)
             logs = {"loss": total_loss / seen}
@@ -1457,6 +1446,30 @@ class _Interruptible:
 
 
 _NO_GUARD = _InterruptGuard()  # never installed: its sections hold nothing
+
+
+class _PoolHint:
+    """The thread pool's hint around each step of fit and each batch of evaluate.
+
+    The pool's workers spin for 50 us after a region, then sleep; the serial parts
+    of a step and the Python between two steps (the metrics, the callbacks, the
+    next batch's gather) can outlast that, and a worker woken by a region arrives
+    after the caller has begun its share, so most of the region runs on one
+    thread. Waking them as a step begins and as it ends, with a hold of twice the
+    last step's time (at most 5 ms), keeps them spinning for as long as the loop
+    runs."""
+
+    def __init__(self) -> None:
+        self.hold = 0  # ns the workers keep spinning for; 0 before a step is timed
+        self.began = 0.0
+
+    def begin(self) -> None:
+        nn._pool_wake(self.hold)  # type: ignore[attr-defined]
+        self.began = time.perf_counter()
+
+    def end(self) -> None:
+        self.hold = min(int(2e9 * (time.perf_counter() - self.began)), 5_000_000)
+        nn._pool_wake(self.hold)  # type: ignore[attr-defined]
 
 
 # ---- progress ---------------------------------------------------------------------------------
