@@ -19,7 +19,6 @@ import argparse
 import datetime as dt
 import json
 import shlex
-import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -61,9 +60,8 @@ def ratio(row: Json, peer: str) -> Ratio | None:
     f, p = row["results"].get("fastconv", {}), row["results"].get(peer, {})
     if "median_s" not in f or "median_s" not in p:
         return None
-    fr, pr = f.get("repeats_s") or [], p.get("repeats_s") or []
-    mid = (statistics.median(b / a for a, b in zip(fr, pr)) if fr and len(fr) == len(pr)
-           else p["median_s"] / f["median_s"])
+    mid = timing.paired_ratio(f.get("repeats_s") or [], p.get("repeats_s") or [], f["median_s"],
+                              p["median_s"])
     return mid, p["min_s"] / f["max_s"], p["max_s"] / f["min_s"]
 
 

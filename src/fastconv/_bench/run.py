@@ -7,7 +7,6 @@ functions do not exist in this build is reported as not available, not as an err
 """
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -112,17 +111,11 @@ class Row:
         return min(names, key=lambda n: self.timings[n].median) if names else None
 
     def ratio(self, fc: str | None, peer: str | None) -> float | None:
-        """peer time / fastconv time, above 1 fastconv is faster: the median over the
-        repeats of the two times in the same round (each round runs every implementation
-        once, one after the other), so that a slow spell of a shared machine weighs on
-        both sides of a ratio rather than on one side's median; the medians' ratio where
-        the repeats' times were not kept."""
+        """peer time / fastconv time (timing.paired_ratio): above 1 fastconv is faster."""
         if fc not in self.timings or peer not in self.timings:
             return None
         f, p = self.timings[fc], self.timings[peer]
-        if f.samples and len(f.samples) == len(p.samples):
-            return statistics.median(ps / fs for ps, fs in zip(p.samples, f.samples))
-        return p.median / f.median
+        return timing.paired_ratio(f.samples, p.samples, f.median, p.median)
 
     def ratio_range(self, fc: str, peer: str) -> tuple[float, float]:
         """(pessimistic, optimistic) ratio from the repeats' extremes: the run-to-run spread."""

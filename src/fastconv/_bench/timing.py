@@ -14,7 +14,7 @@ import os
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -83,6 +83,18 @@ def measure(fns: dict[K, Callable[[], Any]], repeats: int, min_time: float,
         if gc_was_enabled:
             gc.enable()
     return {n: Timing(statistics.median(s), min(s), max(s), loops[n], tuple(s)) for n, s in samples.items()}
+
+
+def paired_ratio(fc: Sequence[float], peer: Sequence[float], fc_median: float,
+                 peer_median: float) -> float:
+    """peer time / fastconv time, above 1 fastconv is faster: the median over the
+    repeats of the two times in the same round (each round runs every implementation
+    once, one after the other), so that a slow spell of a shared machine weighs on
+    both sides of a ratio rather than on one side's median; the medians' ratio where
+    the repeats' times were not kept."""
+    if fc and len(fc) == len(peer):
+        return statistics.median(p / f for p, f in zip(peer, fc))
+    return peer_median / fc_median
 
 
 FMA_PROBE_SECONDS = 0.01
