@@ -14,8 +14,9 @@ data loading); inference is `predict` over the 10,000 test digits at batch 32
     python benchmarks/model_table.py [--keras-python PATH] [--threads 1,2]
                                      [--repeats 3] [--epochs 10] [--out docs/performance-model.md]
 
-Keras needs a Python with TensorFlow (`--keras-python`, e.g. a venv with
-tensorflow-cpu); without it the Keras column says "missing".
+Keras needs a Python with TensorFlow and threadpoolctl (`--keras-python`, e.g. a
+venv made with `pip install tensorflow-cpu threadpoolctl`); without it the Keras
+column says "missing".
 """
 from __future__ import annotations
 

@@ -34,7 +34,8 @@ from model_reference import (
     torch_forward,
 )
 
-from fastconv import _training, losses, optimizers, utils
+from fastconv import _inference, _training, losses, models, optimizers, utils
+from fastconv.callbacks import Callback
 from fastconv.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from fastconv.models import History, Sequential, load_model
 
@@ -956,10 +957,40 @@ def test_fit_restarts_the_pools_spin_around_every_step(monkeypatch):
         assert epoch[2] == epoch[1] and epoch[4] == epoch[3], holds  # as a step ends, as the next begins
 
 
-def test_evaluate_restarts_the_pools_spin_around_every_batch(monkeypatch):
+class _PerBatch(Callback):
+    """A callback that does something per test batch: evaluate then runs its
+    batches one at a time."""
+
+    def __init__(self):
+        super().__init__()
+        self.ends = 0
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.ends += 1
+
+
+class _PlanSpy:
+    """The inference plan `forward_plan` makes, its run calls recorded."""
+
+    def __init__(self, plan, calls):
+        self.plan, self.calls = plan, calls
+
+    def run(self, x, batch=0):
+        self.calls.append(("run", len(x), batch))
+        return self.plan.run(x, batch)
+
+
+def _spy_on_plans(monkeypatch, calls):
+    make = _inference.forward_plan
+    monkeypatch.setattr(_inference, "forward_plan", lambda model, x: _PlanSpy(make(model, x), calls))
+
+
+@pytest.mark.parametrize("per_batch", [True, False])
+def test_evaluate_restarts_the_pools_spin_around_every_batch(monkeypatch, per_batch):
     """evaluate's batches (and fit's validation passes, the same loop) hint the pool
     as fit's steps do: as each batch begins and as it ends, holding the spin for twice
-    the last batch's time (at most 5 ms)."""
+    the last batch's time (at most 5 ms); run a group per call (no callback doing
+    anything per batch), around each group's call."""
     calls, holds = _record_pool_wakes(monkeypatch)
     forward = Sequential._forward
 
@@ -974,8 +1005,50 @@ def test_evaluate_restarts_the_pools_spin_around_every_batch(monkeypatch):
     model.evaluate(x, y, batch_size=4, verbose=0)  # built
     calls.clear(), holds.clear()
     monkeypatch.setattr(Sequential, "_forward", spy)
-    model.evaluate(x, y, batch_size=4, verbose=0)
-    assert calls == ["wake", "forward", "wake"] * 3, calls
+    monkeypatch.setattr(models, "_group_samples", lambda batch: batch)  # a batch per group
+    if not per_batch:
+        _spy_on_plans(monkeypatch, calls)
+    model.evaluate(x, y, batch_size=4, verbose=0, callbacks=[_PerBatch()] if per_batch else None)
+    if per_batch:
+        assert calls == ["wake", "forward", "wake"] * 3, calls
+    else:
+        assert calls == ["wake", ("run", 4, 4), "wake"] * 2 + ["wake", ("run", 2, 4), "wake"], calls
     assert holds[0] == 0, holds  # no batch timed yet
     assert all(type(h) is int and 0 < h <= 5_000_000 for h in holds[1:]), holds
     assert holds[2] == holds[1] and holds[4] == holds[3], holds  # as a batch ends, as the next begins
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("group", [None, 3])
+def test_evaluate_in_groups_of_batches_gives_the_batch_at_a_time_bits(monkeypatch, weighted, group):
+    """Without a callback doing something per batch, evaluate (and fit's validation)
+    runs a group of batches per call of the one-call inference pass; the losses and
+    the accuracy are those of the batches run one at a time, bit for bit, whatever
+    the groups (the default, and 3 batches a group: several groups, the last one
+    short). The losses are checked against PyTorch too."""
+    model = make_model("lecture")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = model_inputs(n=100, classes=5)
+    w = np.random.default_rng(3).uniform(0, 2, len(x)).astype(np.float32) if weighted else None
+    if group is not None:
+        monkeypatch.setattr(models, "_group_samples", lambda batch: group * batch)
+    runs = []
+    _spy_on_plans(monkeypatch, runs)
+    per_batch = _PerBatch()
+    want = model.evaluate(x, y, batch_size=7, sample_weight=w, verbose=0, callbacks=[per_batch])
+    assert per_batch.ends == 15 and all(r[2] == 0 for r in runs), runs  # one batch a call
+    runs.clear()
+    got = model.evaluate(x, y, batch_size=7, sample_weight=w, verbose=0)
+    assert got == want  # bitwise: the same floats
+    assert [r[1] for r in runs] == ([100] if group is None else [21] * 4 + [16]), runs
+    assert all(r[2] == 7 for r in runs), runs
+    logits, probs = torch_forward("lecture", model.get_weights(), x)
+    losses = F.cross_entropy(logits, torch.from_numpy(y), reduction="none").numpy()
+    assert got[0] == pytest.approx(float(np.mean(losses * (1 if w is None else w))), rel=1e-5)
+    assert got[1] == pytest.approx(float((probs.argmax(-1).numpy() == y).mean()))
+    runs.clear()
+    history = model.fit(x[:10], y[:10], validation_data=(x, y, w) if weighted else (x, y),
+                        validation_batch_size=7, epochs=1, verbose=0)
+    assert len(runs) == (1 if group is None else 5), runs  # fit's validation: the same pass
+    val = model.evaluate(x, y, batch_size=7, sample_weight=w, verbose=0, callbacks=[_PerBatch()])
+    assert history.history["val_loss"] == [val[0]] and history.history["val_accuracy"] == [val[1]]

@@ -225,6 +225,15 @@ class Epochs:
         """Batches per epoch: `steps`, else the data's batches (None while unknown)."""
         return self.steps or self.num_batches
 
+    def array_pass(self) -> tuple[np.ndarray, Any, np.ndarray | None, int] | None:
+        """(x, y, sample weights, batch size) where an epoch is one pass over
+        arrays in their order, every batch of `batch size` samples but the last;
+        else None."""
+        source = self.source
+        if type(source) is ArraySource and not source.shuffle and self.steps is None and self._kept is None:
+            return source.x, source.y, source.w, source.batch_size
+        return None
+
     def _pass(self) -> Iterator[Batch]:
         return self.source.new_pass()
 

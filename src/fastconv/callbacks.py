@@ -762,6 +762,10 @@ class _CallbackList:
         # calling History's empty hooks twice a step took 1.9 us of it)
         self._batch = {hook: [c for c in self.callbacks if _does_something(c, hook)] for hook in _BATCH_HOOKS}
 
+    def per_batch(self, *hooks: str) -> bool:
+        """Whether any callback does something in one of these batch hooks."""
+        return any(self._batch[hook] for hook in hooks)
+
     def _each(self, hook: str, *args: Any, **kwargs: Any) -> None:
         for callback in self.callbacks:
             getattr(callback, hook)(*args, **kwargs)

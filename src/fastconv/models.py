@@ -13,7 +13,7 @@ import time
 import tokenize
 import zipfile
 import zlib
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -44,6 +44,15 @@ _MAX_CONFIG_BYTES = 1 << 20
 # predict's largest C call without a bar, in multiply-adds per thread: about 70 ms at
 # the FMA peak of an AVX-512 core (AMD EPYC Zen 5), 0.15 s at an AVX2 core's
 _PREDICT_CALL_MACS = 1 << 33
+
+
+def _group_samples(batch: int) -> int:
+    """Samples per call of the one-call inference pass in predict and evaluate: 8
+    batches per thread, and for small batches 2,048 samples per thread, which
+    repay packing the dense kernels once per call (fc_*_forward_batches); few
+    enough for the bar to move, for a cast copy of the group to stay small and
+    for Ctrl-C to be prompt."""
+    return batch * get_num_threads() * max(8, 2048 // batch)
 
 
 class Sequential:
@@ -750,16 +759,10 @@ class Sequential:
         seen = correct = 0
         total_loss = 0.0
         logs: dict[str, float] = {}
-        hint = _PoolHint()
-        for step, (xb, yb, wb) in enumerate(data.epoch()):
-            hooks.on_test_batch_begin(step)
-            hint.begin()
-            with guard.interruptible():
-                probs = self._forward(xb, training=False)
-                loss = self.loss.value(yb, probs, wb)
-            hint.end()
-            seen += len(xb)
-            total_loss += loss * len(xb)
+        for step, yb, wb, probs in self._test_outputs(data, hooks, guard):
+            loss = self.loss.value(yb, probs, wb)
+            seen += len(probs)
+            total_loss += loss * len(probs)
             logs = {"loss": total_loss / seen}
             if self.metrics:
                 correct += self._correct(yb, probs)
@@ -773,6 +776,46 @@ class Sequential:
             raise ValueError(f"{op}: no data: the iterable of batches yielded none")
         hooks.on_test_end(logs)
         return logs
+
+    def _test_outputs(self, data: _batches.Epochs, hooks: _CallbackList, guard: _InterruptGuard
+                      ) -> Iterator[tuple[int, Any, np.ndarray | None, np.ndarray]]:
+        """Each batch of one pass of `data` with the model's outputs for it:
+        (step, y, sample weights, outputs), ``on_test_batch_begin`` called before
+        a batch's forward pass. A pass over arrays in order, no callback doing
+        anything per batch, runs a group of batches per call of the one-call
+        inference pass (`_predict_batches`' groups); each batch's outputs are
+        the bits it gives alone."""
+        hint = _PoolHint()
+        arrays = None if hooks.per_batch("on_test_batch_begin", "on_test_batch_end") else data.array_pass()
+        if arrays is not None and not self.stop_evaluating:
+            x, y, w, batch = arrays
+            group = _group_samples(batch)
+            xg = np.ascontiguousarray(x[:group])
+            plan = _inference.forward_plan(self, xg)
+            if plan is not None:
+                step = 0
+                for start in range(0, len(x), group):
+                    if start:
+                        xg = np.ascontiguousarray(x[start:start + group])
+                    hint.begin()
+                    with guard.interruptible():
+                        out = plan.run(xg, batch)
+                        if out is None:  # (a weight changed dtype meanwhile) a batch at a time
+                            out = np.concatenate([self._forward(xg[i:i + batch], training=False)
+                                                  for i in range(0, len(xg), batch)])
+                    hint.end()
+                    for i in range(0, len(xg), batch):
+                        j = start + i
+                        yield step, y[j:j + batch], None if w is None else w[j:j + batch], out[i:i + batch]
+                        step += 1
+                return
+        for step, (xb, yb, wb) in enumerate(data.epoch()):
+            hooks.on_test_batch_begin(step)
+            hint.begin()
+            with guard.interruptible():
+                probs = self._forward(xb, training=False)
+            hint.end()
+            yield step, yb, wb, probs
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: int | str = "auto",
                  sample_weight: Any = None, steps: int | None = None, callbacks: Sequence[Callback] | None = None,
@@ -809,6 +852,12 @@ class Sequential:
             For labels that do not fit the loss and the output (Keras' messages:
             one-hot labels with the sparse loss, class indices with the
             categorical one, a class index outside the output's units).
+
+        Notes
+        -----
+        For in-memory arrays, no callback doing anything per batch, the
+        batches run a group per C call as in `predict`, each batch's outputs the
+        bits it gives alone and its loss taken from them as a batch at a time.
 
         Examples
         --------
@@ -938,11 +987,7 @@ class Sequential:
         gives. None, before any output or progress, where the pass does not
         apply (predict's loop then runs)."""
         n, nsteps, threads = len(x), -(-len(x) // batch), get_num_threads()
-        # a group: 8 batches per thread, and for small batches 2,048 samples per
-        # thread, which repay packing the dense kernels once per call
-        # (fc_*_forward_batches); few enough for the bar to move and for a cast
-        # copy of the group to stay small
-        group = batch * threads * max(8, 2048 // batch)
+        group = _group_samples(batch)
         xb = self._prepare_x(x[:group], "predict")
         self._ensure_built(xb)
         plan = _inference.forward_plan(self, xb)
