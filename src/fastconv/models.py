@@ -752,7 +752,7 @@ class Sequential:
                    op: str, bar: _Bar | None = None) -> dict[str, float]:
         """One pass of `data` through the model in inference mode, with the
         ``on_test_*`` hooks: the mean (weighted) loss and the accuracy. Only the
-        forward passes are open to Ctrl-C under `guard`."""
+        forward passes and the losses are open to Ctrl-C under `guard`."""
         self.stop_evaluating = False
         data.reset()
         hooks.on_test_begin()
@@ -760,7 +760,8 @@ class Sequential:
         total_loss = 0.0
         logs: dict[str, float] = {}
         for step, yb, wb, probs in self._test_outputs(data, hooks, guard):
-            loss = self.loss.value(yb, probs, wb)
+            with guard.interruptible():
+                loss = self.loss.value(yb, probs, wb)
             seen += len(probs)
             total_loss += loss * len(probs)
             logs = {"loss": total_loss / seen}
