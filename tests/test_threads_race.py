@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import _kernels
+from fastconv import _kernels, nn
 from reference import assert_close
 
 THREAD_COUNTS = (1, 2, 3, 4, 1, 8, 2)
@@ -165,17 +165,40 @@ def test_pool_wake_starts_no_threads():
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
-@pytest.mark.parametrize("threads", [2, 3])
-def test_weight_gradient_keeps_its_bits_whichever_thread_runs_what(rng, restore_threads, threads):
-    """conv2d_backward's weight gradient sums its tasks in chunks claimed by
-    whichever thread is free, each chunk into its own partial: with a Python
-    thread keeping a core busy (so the pool's threads run late by turns and the
-    others take over their chunks), every call gives the same bits."""
+def _fused_weight_gradient(rng):
+    """The fused conv + max-pool's weight and bias gradients on its banded path
+    (a shape no special kernel takes), as a call returning bytes."""
+    x = rng.standard_normal((8, 30, 30, 16)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 16, 32)).astype(np.float32)
+    plan = nn._conv2d_maxpool_plan(x, w, 1, 1, 1, 1, (2, 2))
+    _, codes = nn._conv2d_maxpool(plan, x, w, None, return_codes=True)
+    gy = rng.standard_normal(codes.shape).astype(np.float32)
+
+    def call():
+        gw, gb = nn._conv2d_maxpool_backward(plan, gy, x, codes, w.shape, True)
+        return gw.tobytes() + gb.tobytes()
+    return call
+
+
+def _conv2d_weight_gradient(rng):
     x = rng.standard_normal((8, 16, 30, 30)).astype(np.float32)
     w = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
     gy = rng.standard_normal((8, 32, 30, 30)).astype(np.float32)
+    return lambda: fastconv.conv2d_backward(gy, x, w, padding=1)[1].tobytes()
+
+
+@pytest.mark.parametrize("op", [_conv2d_weight_gradient, _fused_weight_gradient],
+                         ids=["conv2d_backward", "conv2d+maxpool"])
+@pytest.mark.parametrize("threads", [2, 3])
+def test_weight_gradient_keeps_its_bits_whichever_thread_runs_what(rng, restore_threads, threads, op):
+    """conv2d_backward's weight gradient, and the fused conv + max-pool's on its
+    banded path, sum their tasks in chunks claimed by whichever thread is free,
+    each chunk into its own partial: with a Python thread keeping a core busy (so
+    the pool's threads run late by turns and the others take over their chunks),
+    every call gives the same bits."""
+    call = op(rng)
     fastconv.set_num_threads(threads)
-    first = fastconv.conv2d_backward(gy, x, w, padding=1)[1].tobytes()
+    first = call()
     stop = threading.Event()
 
     def busy():
@@ -185,7 +208,7 @@ def test_weight_gradient_keeps_its_bits_whichever_thread_runs_what(rng, restore_
     spinner = threading.Thread(target=busy)
     spinner.start()
     try:
-        differ = sum(fastconv.conv2d_backward(gy, x, w, padding=1)[1].tobytes() != first for _ in range(40))
+        differ = sum(call() != first for _ in range(40))
     finally:
         stop.set()
         spinner.join()

@@ -31,7 +31,8 @@
  *          (gy itself when it is channels-last with NR channels).
  * No im2col is built. The (image, block of output rows) tasks come in
  * chunks, 8 per thread (one chunk at one thread), each summed into a partial
- * gw of its own, in task order; the partials are added in chunk order, so a
+ * gw of its own, in task order (its first task stores, the others add, so the
+ * partials need no zeroing); the partials are added in chunk order, so a
  * fixed thread count gives bitwise-identical results whichever thread ran
  * which chunk. A thread takes its own contiguous run of chunks first, then
  * whatever the others have not begun (fc_claims), so a thread whose core is
@@ -134,7 +135,7 @@ int LOCAL(wgrad_setup)(LOCAL(wgrad_ctx) *ctx, const fc_conv2d_params *p, const T
   ctx->held = x_as_is ? NULL : malloc((size_t)nthreads * sizeof(int64_t));
   ctx->zero = calloc((size_t)((p->ow - 1) * ctx->a_stride + 1), sizeof(T));
   ctx->ind = fc_alloc((size_t)nptr * sizeof(T *));
-  ctx->partial = calloc((size_t)psize, sizeof(T));
+  ctx->partial = fc_alloc((size_t)psize * sizeof(T)); /* each written by its first unit */
   if ((!x_as_is && (!ctx->xp || !ctx->held)) || !ctx->zero || !ctx->ind || !ctx->partial) {
     LOCAL(wgrad_free)(ctx);
     return FC_ENOMEM;
@@ -153,14 +154,15 @@ int LOCAL(wgrad_setup)(LOCAL(wgrad_ctx) *ctx, const fc_conv2d_params *p, const T
   return FC_OK;
 }
 
-/* Adds image ni's output rows [oy0, oy0 + tn) to partial `part`, on thread tid, with
+/* Adds image ni's output rows [oy0, oy0 + tn) to partial `part` (stores them
+ * into it where `fresh`: its first unit), on thread tid, with
  * gy of group g, panel jp, output pixel q - oy0 * ow of those rows at
  * gy_panel(g, jp) + (q - oy0 * ow) * NR, i.e. b + g * g_step + jp * jp_step.
  * With a padded copy, image ni is first copied into the thread's slot unless
  * the slot holds it already (a thread's units are contiguous but for those it
  * takes over from another: about once an image). */
-void LOCAL(wgrad_rows)(const LOCAL(wgrad_ctx) *ctx, int tid, int part, int64_t ni, int64_t oy0,
-                       int64_t tn, const T *b, int64_t g_step, int64_t jp_step) {
+void LOCAL(wgrad_rows)(const LOCAL(wgrad_ctx) *ctx, int tid, int part, int fresh, int64_t ni,
+                       int64_t oy0, int64_t tn, const T *b, int64_t g_step, int64_t jp_step) {
   const fc_conv2d_params *p = ctx->p;
   const int64_t imr = (int64_t)ctx->uk.mr, inr = (int64_t)ctx->uk.nr;
   T *acc = ctx->partial + part * ctx->tile * p->groups;
@@ -181,21 +183,24 @@ void LOCAL(wgrad_rows)(const LOCAL(wgrad_ctx) *ctx, int tid, int part, int64_t n
                    (size_t)ctx->a_stride, ctx->zero, b + g * g_step + jp * jp_step, ctx->uk.nr,
                    acc + g * ctx->tile + i0 * ctx->npad + jp * inr, (size_t)ctx->npad,
                    (size_t)fc_min64(imr, ctx->kd - i0), (size_t)fc_min64(inr, ctx->kg - jp * inr),
-                   NULL, FC_GEMM_ACCUMULATE);
+                   NULL, fresh ? 0u : FC_GEMM_ACCUMULATE);
   }
 }
 
 /* gw = the sum of the partials gw^T (kk, k), in their order (added into the
- * first): as (k, tap, c) or, with kk_major, as (tap, c, k) (NHWC's (r, s,
- * c/groups, k)). */
+ * first; only their kd x kg corners per group are written): as (k, tap, c) or,
+ * with kk_major, as (tap, c, k) (NHWC's (r, s, c/groups, k)). */
 void LOCAL(wgrad_finish)(const LOCAL(wgrad_ctx) *ctx, T *gw, int kk_major) {
   const fc_conv2d_params *p = ctx->p;
   const int64_t size = ctx->tile * p->groups;
   T *sum = ctx->partial;
-  for (int t = 1; t < ctx->nparts; t++) {
-    const T *src = ctx->partial + t * size;
-    for (int64_t i = 0; i < size; i++) sum[i] += src[i];
-  }
+  for (int t = 1; t < ctx->nparts; t++)
+    for (int64_t g = 0; g < p->groups; g++)
+      for (int64_t kk = 0; kk < ctx->kd; kk++) {
+        T *dst = sum + g * ctx->tile + kk * ctx->npad;
+        const T *src = dst + t * size;
+        for (int64_t k = 0; k < ctx->kg; k++) dst[k] += src[k];
+      }
   for (int64_t g = 0; g < p->groups; g++) {
     const T *src = sum + g * ctx->tile;
     for (int64_t k = 0; k < ctx->kg; k++)
@@ -229,19 +234,14 @@ static void LOCAL(wgrad_thread)(void *arg, int tid, int team) {
       const int64_t ni = u / w->blocks, oy0 = u % w->blocks * w->trows;
       const int64_t tn = fc_min64(w->trows, p->oh - oy0);
       if (w->npanels == 0)
-        LOCAL(wgrad_rows)(w->ctx, tid, (int)ch, ni, oy0, tn, w->b + (ni * P + oy0 * p->ow) * inr, 0, 0);
+        LOCAL(wgrad_rows)(w->ctx, tid, (int)ch, u == u0, ni, oy0, tn,
+                          w->b + (ni * P + oy0 * p->ow) * inr, 0, 0);
       else
-        LOCAL(wgrad_rows)(w->ctx, tid, (int)ch, ni, oy0, tn,
+        LOCAL(wgrad_rows)(w->ctx, tid, (int)ch, u == u0, ni, oy0, tn,
                           w->b + ni * p->groups * w->npanels * P * inr + oy0 * p->ow * inr,
                           w->npanels * P * inr, P * inr);
     }
   }
-}
-
-/* The weight gradient's partials: one per chunk of tasks, 8 chunks per
- * thread (at most one per task); one on one thread. */
-static int LOCAL(wgrad_parts)(int nthreads, int64_t units) {
-  return nthreads <= 1 ? 1 : (int)fc_min64(units, 8 * (int64_t)nthreads);
 }
 
 /* Output rows per kernel call (its slice of a gy panel stays near L1), the
@@ -268,7 +268,7 @@ static int LOCAL(wgrad_plan_for)(const fc_conv2d_params *p, const fc_ukernel_tab
   const int gy_as_is = p->layout == FC_NHWC && g_count == 1 && kg == inr;
   int64_t xsize, nptr, psize, gsize = 0;
   if (!fc_mul(nthreads, img, &xsize) || !fc_mul(mpad, p->oh, &nptr) ||
-      !fc_mul(LOCAL(wgrad_parts)(nthreads, units) * mpad * npad, g_count, &psize) ||
+      !fc_mul(fc_wgrad_parts(nthreads, units) * mpad * npad, g_count, &psize) ||
       (!gy_as_is && !fc_mul(p->n * g_count * npad, P, &gsize)))
     return FC_EOVERFLOW;
   pl->algorithm = fc_alg_igemm_wgrad;
@@ -305,7 +305,7 @@ int CONV2D_BACKWARD_WEIGHT(const fc_conv2d_params *p, const T *x, const T *gy, T
   const int64_t blocks = fc_ceil_div(p->oh, trows), units = pl.tasks;
   LOCAL(wgrad_ctx) ctx;
   r = LOCAL(wgrad_setup)(&ctx, p, x, tab->TABLE(igemm)[pl.variant], pl.threads,
-                         LOCAL(wgrad_parts)(pl.threads, units));
+                         fc_wgrad_parts(pl.threads, units));
   if (r != FC_OK) return r;
   const int64_t g_count = p->groups, npanels = ctx.npanels;
   const int gy_as_is = (pl.flags & FC_PLAN_GY_AS_IS) != 0;

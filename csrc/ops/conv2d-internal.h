@@ -134,8 +134,8 @@ FC_INTERNAL int fc_f64_conv2d_packed(const fc_conv2d_params *p, const fc_plan *p
 /* ---- the weight gradient (conv2d-backward-template.h) ------------------------------
  * Its set-up, shared by conv2d_backward_weight and the fused conv2d + max-pool
  * backward: the tile, a padded image per thread (or x itself), the row pointers
- * and nparts partial gw^T (mpad x npad per group): one per thread, or one per
- * chunk of the tasks (conv2d_backward_weight's). */
+ * and nparts partial gw^T (mpad x npad per group): one per chunk of the
+ * tasks, each chunk claimed by one thread (fc_wgrad_parts). */
 #define FC_WGRAD_CTX(T, ENTRY)                                                                  \
   struct {                                                                                      \
     const fc_conv2d_params *p;                                                                  \
@@ -151,16 +151,23 @@ typedef FC_WGRAD_CTX(float, fc_f32_igemm_entry) fc_f32_wgrad_ctx;
 typedef FC_WGRAD_CTX(double, fc_f64_igemm_entry) fc_f64_wgrad_ctx;
 #undef FC_WGRAD_CTX
 
+/* The weight gradient's partials: one per chunk of tasks, 8 chunks per thread
+ * (at most one per task), added up in chunk order, so the bits are fixed for a
+ * thread count whichever thread ran which chunk; one on one thread. */
+static inline int fc_wgrad_parts(int nthreads, int64_t units) {
+  return nthreads <= 1 ? 1 : (int)(units < 8 * (int64_t)nthreads ? units : 8 * (int64_t)nthreads);
+}
+
 FC_INTERNAL int fc_f32_wgrad_setup(fc_f32_wgrad_ctx *ctx, const fc_conv2d_params *p, const float *x,
                                    fc_f32_igemm_entry uk, int nthreads, int nparts);
 FC_INTERNAL int fc_f64_wgrad_setup(fc_f64_wgrad_ctx *ctx, const fc_conv2d_params *p,
                                    const double *x, fc_f64_igemm_entry uk, int nthreads, int nparts);
-FC_INTERNAL void fc_f32_wgrad_rows(const fc_f32_wgrad_ctx *ctx, int tid, int part, int64_t ni,
-                                   int64_t oy0, int64_t tn, const float *b, int64_t g_step,
-                                   int64_t jp_step);
-FC_INTERNAL void fc_f64_wgrad_rows(const fc_f64_wgrad_ctx *ctx, int tid, int part, int64_t ni,
-                                   int64_t oy0, int64_t tn, const double *b, int64_t g_step,
-                                   int64_t jp_step);
+FC_INTERNAL void fc_f32_wgrad_rows(const fc_f32_wgrad_ctx *ctx, int tid, int part, int fresh,
+                                   int64_t ni, int64_t oy0, int64_t tn, const float *b,
+                                   int64_t g_step, int64_t jp_step);
+FC_INTERNAL void fc_f64_wgrad_rows(const fc_f64_wgrad_ctx *ctx, int tid, int part, int fresh,
+                                   int64_t ni, int64_t oy0, int64_t tn, const double *b,
+                                   int64_t g_step, int64_t jp_step);
 FC_INTERNAL void fc_f32_wgrad_finish(const fc_f32_wgrad_ctx *ctx, float *gw, int kk_major);
 FC_INTERNAL void fc_f64_wgrad_finish(const fc_f64_wgrad_ctx *ctx, double *gw, int kk_major);
 FC_INTERNAL void fc_f32_wgrad_free(fc_f32_wgrad_ctx *ctx);

@@ -277,9 +277,10 @@ static void LOCAL(convpool_special_wgrad_groups)(void *arg, int tid, int64_t gi0
   }
 }
 
-/* The banded weight gradient's region: thread tid's share of (image, band)
- * units, each band's conv-output gradient rebuilt in the thread's buffer and
- * added to its partial (and its bias partial). */
+/* The banded weight gradient's region: chunks of (image, band) units, each
+ * claimed by one thread (fc_wgrad_parts: conv2d's weight gradient's chunks), each
+ * band's conv-output gradient rebuilt in the thread's buffer and added to the
+ * chunk's partial (and its bias partial). */
 typedef struct {
   const fc_conv2d_params *p;
   const fc_pool2d_params *q;
@@ -288,30 +289,39 @@ typedef struct {
   const uint8_t *code;
   T *bpart;
   int64_t pb, nb, units, band_size;
+  fc_claims chunks;
   atomic_int failed, bad_code;
 } LOCAL(convpool_wgrad_run);
 
 static void LOCAL(convpool_wgrad_thread)(void *arg, int tid, int team) {
+  (void)team;
   LOCAL(convpool_wgrad_run) *w = arg;
   const fc_conv2d_params *p = w->p;
   const fc_pool2d_params *q = w->q;
   const int64_t kh = q->kernel_h, nr = (int64_t)w->ctx->uk.nr, npanels = w->ctx->npanels;
   T *buf = fc_alloc((size_t)w->band_size * sizeof(T));
-  if (!buf) {
+  if (!buf) { /* (the others take this thread's chunks; the call then fails) */
     atomic_store(&w->failed, 1);
     return;
   }
-  int64_t u0, u1;
-  fc_share(w->units, tid, team, &u0, &u1);
-  for (int64_t u = u0; u < u1; u++) {
-    const int64_t ni = u / w->nb, py0 = u % w->nb * w->pb, pn = fc_min64(w->pb, q->oh - py0);
-    const int64_t px = pn * kh * p->ow;
-    if (LOCAL(unpool_band)(p, q, npanels, nr, w->gy, w->code, ni, py0, pn, buf,
-                           w->bpart ? w->bpart + tid * p->k : NULL)) {
-      atomic_store(&w->bad_code, 1);
-      continue;
+  int step = 0;
+  int64_t ch, end;
+  while ((ch = fc_claims_next(&w->chunks, tid, &step, &end)) >= 0) {
+    int64_t u0, u1;
+    fc_share(w->units, (int)ch, w->ctx->nparts, &u0, &u1);
+    int fresh = 1; /* the chunk's partial not written yet */
+    for (int64_t u = u0; u < u1; u++) {
+      const int64_t ni = u / w->nb, py0 = u % w->nb * w->pb, pn = fc_min64(w->pb, q->oh - py0);
+      const int64_t px = pn * kh * p->ow;
+      if (LOCAL(unpool_band)(p, q, npanels, nr, w->gy, w->code, ni, py0, pn, buf,
+                             w->bpart ? w->bpart + ch * p->k : NULL)) {
+        atomic_store(&w->bad_code, 1);
+        continue;
+      }
+      LOCAL(wgrad_rows)(w->ctx, tid, (int)ch, fresh, ni, py0 * kh, pn * kh, buf, npanels * px * nr,
+                        px * nr);
+      fresh = 0;
     }
-    LOCAL(wgrad_rows)(w->ctx, tid, tid, ni, py0 * kh, pn * kh, buf, npanels * px * nr, px * nr);
   }
   free(buf);
 }
@@ -365,23 +375,24 @@ int CONV2D_MAXPOOL_BACKWARD_WEIGHT(const fc_conv2d_params *p, const fc_pool2d_pa
   const int64_t flops = 2 * K * (p->c / p->groups) * p->r * p->s * p->n * q->oh * kh * p->ow;
   LOCAL(wgrad_ctx) ctx;
   const int nthreads = fc_threads_for(FC_NS_FLOPS(flops), units);
-  st = LOCAL(wgrad_setup)(&ctx, p, x, uk0, nthreads, nthreads); /* a partial per thread */
+  st = LOCAL(wgrad_setup)(&ctx, p, x, uk0, nthreads, fc_wgrad_parts(nthreads, units));
   if (st != FC_OK) return st;
   const int64_t nr = (int64_t)ctx.uk.nr, npanels = ctx.npanels;
   const int64_t band_px = pb * kh * p->ow, band_size = p->groups * npanels * band_px * nr;
-  T *bpart = gb ? calloc((size_t)(ctx.nthreads * K), sizeof(T)) : NULL;
+  T *bpart = gb ? calloc((size_t)(ctx.nparts * K), sizeof(T)) : NULL;
   if (gb && !bpart) {
     LOCAL(wgrad_free)(&ctx);
     return FC_ENOMEM;
   }
-  LOCAL(convpool_wgrad_run) run = {p, q, &ctx, gy, code, bpart, pb, nb, units, band_size, 0, 0};
+  LOCAL(convpool_wgrad_run) run = {p, q, &ctx, gy, code, bpart, pb, nb, units, band_size, {0}, 0, 0};
+  fc_claims_init(&run.chunks, ctx.nparts, 1, ctx.nthreads);
   st = fc_parallel(ctx.nthreads, LOCAL(convpool_wgrad_thread), &run);
   const int failed = st != FC_OK || atomic_load(&run.failed), bad_code = atomic_load(&run.bad_code);
-  if (!failed && !bad_code) {
+  if (!failed && !bad_code) { /* the partials added in chunk order */
     LOCAL(wgrad_finish)(&ctx, gw, 1);
     if (gb)
-      for (int t = 0; t < ctx.nthreads; t++)
-        for (int64_t k = 0; k < K; k++) gb[k] += bpart[t * K + k];
+      for (int part = 0; part < ctx.nparts; part++)
+        for (int64_t k = 0; k < K; k++) gb[k] += bpart[part * K + k];
   }
   LOCAL(wgrad_free)(&ctx);
   free(bpart);
