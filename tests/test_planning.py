@@ -235,3 +235,36 @@ def test_avx512_fma_rate_agrees_with_the_long_probes():
         assert full is False, ratios
     limit = fastconv._explain.dense_sparse_limit("avx512")
     assert limit == _kernels.COSTS["FC_DENSE_SPARSE_MAX_PERCENT_AVX512" + ("_FULL" if full else "")]
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_blocks_are_cut_for_the_threads_the_work_gets(layout, restore_threads):
+    """conv2d cuts its pixels into blocks enough to keep its threads busy; a call
+    below the parallel threshold (one 28x28 image) runs on one thread whatever the
+    thread count, so it is planned as at one thread (smaller blocks would only
+    add overhead), while a call that gets more threads is cut finer. The
+    packed GEMM (NCHW, shallow) and the indirect GEMM (NHWC) alike; results
+    bitwise the same."""
+    rng = np.random.default_rng(0)
+    nchw = layout == "NCHW"
+    _kernels.parallel_threshold_ns(_kernels.COSTS["FC_PARALLEL_THRESHOLD_NS"])  # (the fixture's 0 undone)
+
+    def plan(n, threads):
+        x = rng.standard_normal((n, 1, 28, 28) if nchw else (n, 28, 28, 1)).astype(np.float32)
+        w = rng.standard_normal((28, 1, 3, 3) if nchw else (3, 3, 1, 28)).astype(np.float32)
+        fastconv.set_num_threads(threads)
+        return fastconv.explain(fastconv.conv2d, x, w, layout=layout), x, w
+
+    one, x, w = plan(1, 1)
+    two, _, _ = plan(1, 2)
+    assert one.threads == two.threads == 1
+    assert two.blocking == one.blocking, (one.blocking, two.blocking)
+    fastconv.set_num_threads(1)
+    y1 = fastconv.conv2d(x, w, layout=layout)
+    fastconv.set_num_threads(2)
+    assert fastconv.conv2d(x, w, layout=layout).tobytes() == y1.tobytes()
+    _kernels.parallel_threshold_ns(0)  # every call threaded: the same image gets 4 threads
+    four, _, _ = plan(1, 4)
+    assert four.threads == 4
+    assert four.blocking["tasks"] > one.blocking["tasks"], (one.blocking, four.blocking)
+    assert four.blocking["pixel block"] < one.blocking["pixel block"]

@@ -147,9 +147,10 @@ static void LOCAL(packed_plan)(const fc_conv2d_params *p, const fc_ukernel_table
   /* a kcb x NR panel of B fills about half of a 32 KiB L1 */
   const int64_t kcb = fc_max64(64, 16384 / (int64_t)(nr * sizeof(T)));
   const int64_t mpad = fc_ceil_div(kg, (int64_t)mr) * (int64_t)mr;
-  /* pixel blocks of up to 512, fewer when that would leave threads idle */
+  /* pixel blocks of up to 512, fewer when that would leave threads idle (those
+   * the work gets: one below the parallel threshold, as a single image has) */
   int64_t pblock = fc_max64(1, 512 / (int64_t)nr) * (int64_t)nr;
-  const int64_t nthreads_max = fc_get_num_threads();
+  const int64_t nthreads_max = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), INT64_MAX);
   while (pblock > (int64_t)nr && p->n * g_count * fc_ceil_div(P, pblock) < 4 * nthreads_max)
     pblock -= (int64_t)nr;
   const int64_t nblocks = fc_ceil_div(P, pblock), ntasks = p->n * g_count * nblocks;

@@ -524,13 +524,14 @@ int LOCAL(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, in
   const LOCAL(igemm_entry) ukernel = tab->TABLE(igemm)[variant];
   const size_t mr = ukernel.mr, nr = ukernel.nr;
   const int64_t npad = fc_ceil_div(kg, (int64_t)nr) * (int64_t)nr;
-  /* pixel blocks of up to 256, fewer when that would leave threads idle; over
-   * the batch, blocks as even as whole panels allow, a multiple of the threads
-   * in number (each thread takes a run of them) */
+  /* pixel blocks of up to 256, fewer when that would leave threads idle (those
+   * the work gets: one below the parallel threshold); over the batch, blocks as
+   * even as whole panels allow, a multiple of the threads in number (each
+   * thread takes a run of them) */
   const int batch = LOCAL(igemm_batch_panels)(p, (int64_t)mr, ks, kc);
   const int64_t images = batch ? 1 : p->n, pixels = batch ? p->n * P : P; /* fits: batch_panels */
   int64_t pblock = fc_ceil_div(256, (int64_t)mr) * (int64_t)mr;
-  const int64_t nthreads_max = fc_get_num_threads();
+  const int64_t nthreads_max = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), INT64_MAX);
   if (batch) {
     const int64_t panels = fc_ceil_div(pixels, (int64_t)mr);
     int64_t want = fc_max64(fc_ceil_div(panels, pblock / (int64_t)mr), 4 * nthreads_max / g_count);
