@@ -187,27 +187,48 @@ void LOCAL(wgrad_rows)(const LOCAL(wgrad_ctx) *ctx, int tid, int part, int fresh
   }
 }
 
-/* gw = the sum of the partials gw^T (kk, k), in their order (added into the
- * first; only their kd x kg corners per group are written): as (k, tap, c) or,
- * with kk_major, as (tap, c, k) (NHWC's (r, s, c/groups, k)). */
-void LOCAL(wgrad_finish)(const LOCAL(wgrad_ctx) *ctx, T *gw, int kk_major) {
+/* Rows [r0, r1) of (group, kk) of gw: the partials gw^T (kk, k) added into the
+ * first in their order (only their kd x kg corners per group are written),
+ * then stored as (k, tap, c) or, with kk_major, as (tap, c, k) (NHWC's (r, s,
+ * c/groups, k)). */
+typedef struct {
+  const LOCAL(wgrad_ctx) *ctx;
+  T *gw;
+  int kk_major;
+} LOCAL(wgrad_finish_ctx);
+
+static void LOCAL(wgrad_finish_rows)(void *arg, int tid, int64_t r0, int64_t r1) {
+  (void)tid;
+  const LOCAL(wgrad_finish_ctx) *f = arg;
+  const LOCAL(wgrad_ctx) *ctx = f->ctx;
   const fc_conv2d_params *p = ctx->p;
-  const int64_t size = ctx->tile * p->groups;
+  const int64_t size = ctx->tile * p->groups, kd = ctx->kd, kg = ctx->kg;
   T *sum = ctx->partial;
-  for (int t = 1; t < ctx->nparts; t++)
-    for (int64_t g = 0; g < p->groups; g++)
-      for (int64_t kk = 0; kk < ctx->kd; kk++) {
-        T *dst = sum + g * ctx->tile + kk * ctx->npad;
-        const T *src = dst + t * size;
-        for (int64_t k = 0; k < ctx->kg; k++) dst[k] += src[k];
-      }
-  for (int64_t g = 0; g < p->groups; g++) {
-    const T *src = sum + g * ctx->tile;
-    for (int64_t k = 0; k < ctx->kg; k++)
-      for (int64_t kk = 0; kk < ctx->kd; kk++)
-        gw[kk_major ? kk * p->k + g * ctx->kg + k : (g * ctx->kg + k) * ctx->kd + kk] =
-            src[kk * ctx->npad + k];
+  for (int64_t r = r0; r < r1; r++) {
+    T *dst = sum + r / kd * ctx->tile + r % kd * ctx->npad;
+    for (int t = 1; t < ctx->nparts; t++) {
+      const T *src = dst + t * size;
+      for (int64_t k = 0; k < kg; k++) dst[k] += src[k];
+    }
   }
+  for (int64_t g = r0 / kd; r1 > r0 && g <= (r1 - 1) / kd; g++) {
+    const int64_t a = fc_max64(r0, g * kd) - g * kd, b = fc_min64(r1, (g + 1) * kd) - g * kd;
+    const T *src = sum + g * ctx->tile;
+    for (int64_t k = 0; k < kg; k++)
+      for (int64_t kk = a; kk < b; kk++)
+        f->gw[f->kk_major ? kk * p->k + g * kg + k : (g * kg + k) * kd + kk] = src[kk * ctx->npad + k];
+  }
+}
+
+/* gw from the partials (wgrad_finish_rows), the rows shared among the call's
+ * threads where there are partials to add (each element's sum in the same
+ * order whoever adds it). */
+void LOCAL(wgrad_finish)(const LOCAL(wgrad_ctx) *ctx, T *gw, int kk_major) {
+  LOCAL(wgrad_finish_ctx) f = {ctx, gw, kk_major};
+  const int64_t rows = ctx->p->groups * ctx->kd;
+  const int team = ctx->nparts > 1 ? ctx->nthreads : 1;
+  if (fc_parallel_for(team, rows, 0, LOCAL(wgrad_finish_rows), &f) != FC_OK)
+    LOCAL(wgrad_finish_rows)(&f, 0, 0, rows); /* (the pool ran none of it) */
 }
 
 /* The weight gradient's region: each chunk of (image, block of output rows)
