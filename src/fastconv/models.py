@@ -800,10 +800,7 @@ class Sequential:
                         xg = np.ascontiguousarray(x[start:start + group])
                     hint.begin()
                     with guard.interruptible():
-                        out = plan.run(xg, batch)
-                        if out is None:  # (a weight changed dtype meanwhile) a batch at a time
-                            out = np.concatenate([self._forward(xg[i:i + batch], training=False)
-                                                  for i in range(0, len(xg), batch)])
+                        out = self._group_outputs(plan, xg, batch)
                     hint.end()
                     for i in range(0, len(xg), batch):
                         j = start + i
@@ -1014,16 +1011,22 @@ class Sequential:
             for start in range(0, n, group):
                 if start:
                     xb = self._prepare_x(x[start:start + group], "predict")
-                    out = plan.run(xb, batch)
-                    if out is None:  # (a weight changed dtype meanwhile) the layers, a batch at a time
-                        out = np.concatenate([self._forward(xb[i:i + batch], training=False)
-                                              for i in range(0, len(xb), batch)])
-                    outs.append(out)
+                    outs.append(self._group_outputs(plan, xb, batch))
                 for _ in range(-(-len(xb) // batch)):
                     bar.update({})
         finally:
             bar.close()
         return outs[0] if len(outs) == 1 else np.concatenate(outs)
+
+    def _group_outputs(self, plan: Any, x: np.ndarray, batch: int) -> np.ndarray:
+        """The outputs for a group of batches (predict's, evaluate's): the inference
+        pass's call (`plan.run`), or, where it declines (a weight changed dtype
+        meanwhile), the layers a batch at a time; the same bits either way."""
+        out = plan.run(x, batch)
+        if out is None:
+            out = np.concatenate([self._forward(x[i:i + batch], training=False)
+                                  for i in range(0, len(x), batch)])
+        return out  # type: ignore[no-any-return]
 
     def __call__(self, x: npt.ArrayLike, training: bool = False) -> npt.NDArray[Any]:
         """The forward pass on one batch `x` (float32), as calling a Keras model;
