@@ -45,12 +45,9 @@ PEER_NAMES = {"numpy": "NumPy", "scipy": "SciPy", "torch": "PyTorch", "onnxrunti
 # ---- rows as the runner's JSON has them --------------------------------------------
 def row_dict(r: Row) -> Json:
     """A measured row in the shape of a `fastconv bench --json` row (the fields used here)."""
-    results: dict[str, Json] = {n: {"median_s": t.median, "min_s": t.min, "max_s": t.max,
-                                    "loops": t.loops, "repeats_s": list(t.samples)}
-                                for n, t in r.timings.items()}
-    results.update({n: {"missing": why} for n, why in r.missing.items()})
     return {"area": r.area, "workload": r.name, "shape": r.label, "threads": r.threads,
-            "results": results, "max_rel_diff": r.error, "others_cpu_share": r.others}
+            "results": cli.results_json(r, None), "max_rel_diff": r.error,
+            "others_cpu_share": r.others}
 
 
 def ratio(row: Json, peer: str) -> Ratio | None:

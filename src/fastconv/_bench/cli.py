@@ -198,7 +198,9 @@ def header_text(args, machine: Machine) -> list[str]:
 
 
 # ---- JSON ----------------------------------------------------------------------
-def row_json(r: Row, machine: Machine, unit: str | None) -> dict:
+def results_json(r: Row, unit: str | None) -> dict:
+    """A row's "results": each implementation's times (and rate, given a unit),
+    or why it is missing."""
     results = {}
     for n, t in r.timings.items():
         results[n] = {"median_s": t.median, "min_s": t.min, "max_s": t.max, "loops": t.loops,
@@ -206,6 +208,11 @@ def row_json(r: Row, machine: Machine, unit: str | None) -> dict:
         if unit and r.amount is not None:
             results[n]["rate"] = r.amount / t.median / 1e9
     results.update({n: {"missing": why} for n, why in r.missing.items()})
+    return results
+
+
+def row_json(r: Row, machine: Machine, unit: str | None) -> dict:
+    results = results_json(r, unit)
     fc = r.best("fastconv")
     return {"area": r.area, "workload": r.name, "shape": r.label, "threads": r.threads,
             "amount": r.amount, "unit": unit, "results": results, "fastconv_best": fc,
