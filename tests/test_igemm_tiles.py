@@ -146,6 +146,59 @@ def test_border_tiles_skip_only_zeros(case, dtype, isa, rng, restore_threads):
             _kernels.tune_force(None)
 
 
+# (n, h, w, c, k): border tiles over several weight panels on every tile, the packed weights
+# small (a few KiB to a few hundred) and, for the last, past half of a 2 MiB L2 (1.4 MiB in
+# float32, twice that in float64)
+PANELS = [(2, 14, 14, 32, 40), (3, 9, 11, 16, 72), (1, 26, 26, 160, 256)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_border_tiles_run_every_panel_on_a_tile_where_the_weights_fit(dtype, isa, rng,
+                                                                     restore_threads):
+    """Border tiles take a tile by every weight panel in turn where the packed weights
+    fit half the L2 (the input rows then read once), and a panel at a time over the
+    images where they do not: on every tile at 1 and 2 threads, the plan says which
+    ran, and both orders give the pixel tiles' bits and the float64 reference's values."""
+    tol = {"float32": 1e-5, "float64": 1e-13}[dtype]
+    l2 = _kernels.cpu_caches()["l2"]
+    half_l2 = (l2 if l2 > 0 else 1 << 20) // 2  # the planner's own default where unknown
+    size = np.dtype(dtype).itemsize
+    seen = set()
+    for n, h, w, c, k in PANELS:
+        x = rng.standard_normal((n, h, w, c)).astype(dtype)
+        wt = rng.standard_normal((3, 3, c, k)).astype(dtype)
+        plus = rng.standard_normal(k).astype(dtype)
+        plus[0] = 0.0
+        minus = plus.copy()
+        minus[0] = -0.0  # the pixel tiles (border tiles keep the bits of +0 only)
+        want = reference.conv2d(x.transpose(0, 3, 1, 2), wt.transpose(3, 2, 0, 1), plus, 1,
+                                1).transpose(0, 2, 3, 1)
+        atol = tol * 10 * max(1.0, np.sqrt(9 * c / 144))  # rounding grows as the depth's root
+        for variant, (mr, nr) in enumerate(_kernels.igemm_tiles(dtype)):
+            _kernels.tune_force(("conv2d", isa, dtype, -1, 1, 1, variant))
+            try:
+                for threads in (1, 2):
+                    fastconv.set_num_threads(threads)
+                    what = f"{(n, h, w, c, k)} on tile {mr}x{nr} ({isa}), {threads} threads"
+                    got = np.full(want.shape, np.nan, dtype)  # no output left unwritten
+                    fastconv.conv2d(x, wt, plus, 1, 1, layout="NHWC", out=got)
+                    flags = _kernels.last_plan()["flags"]
+                    if "border_tiles" not in flags:  # pads more than it skips on this tile
+                        continue
+                    npad = -(-k // nr) * nr
+                    inside = npad > nr and 9 * c * npad * size <= half_l2
+                    assert ("panels_inside" in flags) == inside, (what, flags)
+                    seen.add(inside)
+                    pixels = fastconv.conv2d(x, wt, minus, 1, 1, layout="NHWC")
+                    assert "border_tiles" not in _kernels.last_plan()["flags"], what
+                    np.testing.assert_array_equal(got, pixels, err_msg=what)
+                    np.testing.assert_allclose(got, want, rtol=tol, atol=atol, err_msg=what)
+            finally:
+                _kernels.tune_force(None)
+    big = 9 * PANELS[-1][3] * PANELS[-1][4] * size
+    assert seen == ({True, False} if big > half_l2 else {True}), seen  # both orders ran
+
+
 def test_border_tiles_need_finite_weights(rng, restore_threads):
     """An inf or NaN weight times the padding's zero is NaN, as the reference has it, so
     such weights take the pixel tiles: NaN lands where the float64 reference puts it."""

@@ -254,6 +254,9 @@ def _conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any
                 "whole kernel row (a tap of few channels costs more to set up than to multiply)")
     if "border_tiles" in c["flags"]:
         why += "; border tiles: the padding's taps skipped"
+        if "panels_inside" in c["flags"]:
+            why += ("; each tile by every weight panel in turn (the packed weights fit in half "
+                    "the L2), so its input rows are read once")
     elif c["rule"] == "border-data":
         why += ("; pixel tiles, not border tiles: this call's weights hold inf or NaN or its "
                 "bias -0, whose bits border tiles would change")

@@ -464,8 +464,10 @@ enum {
                                       padding, so one pointer serves a kernel row (merge_rows) */
   FC_PLAN_OWNED_ROWS = 4096u,      /* dense forward and backward-Adam sweep: each thread takes one
                                       fixed range of the kernel's rows (features), the same in both */
-  FC_PLAN_CHANNELS_LAST_COPY = 8192u /* igemm NCHW: chunks of images copied channels-last, the NHWC
-                                        plan (the other flags) run on them, the results copied back */
+  FC_PLAN_CHANNELS_LAST_COPY = 8192u, /* igemm NCHW: chunks of images copied channels-last, the NHWC
+                                         plan (the other flags) run on them, the results copied back */
+  FC_PLAN_PANELS_INSIDE = 16384u /* igemm border tiles: a task runs every weight panel on each of
+                                    its tiles in turn (the packed weights fit half the L2) */
 };
 typedef struct {
   const char *algorithm;  /* "igemm", "packed-gemm", "gemm-col2im", "rows", ... */
