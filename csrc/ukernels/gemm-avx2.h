@@ -2,12 +2,12 @@
  * shared by the f32 6x16 and f64 6x8 kernels: a full tile goes straight to C
  * (added to it under FC_GEMM_ACCUMULATE); a tile of all six rows and fewer
  * columns, stored (not added), writes its last vector's live lanes by
- * halves, quarters and single lanes (conv2d of (128,28,28,1) by 28 3x3
- * filters, panels of 16 and 12 channels: 0.878x the time at 1 thread, 0.853x
- * at 2, where its copy through a spilled tile had been, and a masked store
- * 1.38x: AMD EPYC Zen 4); any other edge tile goes through a spilled copy and
- * fc_tile_finish. Include only from files compiled with AVX2 flags; always
- * inlined, so the accumulators stay in registers.
+ * halves, quarters and single lanes (avx2-store.h; conv2d of (128,28,28,1)
+ * by 28 3x3 filters, panels of 16 and 12 channels: 0.878x the time at 1
+ * thread, 0.853x at 2, where its copy through a spilled tile had been, and a
+ * masked store 1.38x: AMD EPYC Zen 4); any other edge tile goes through a
+ * spilled copy and fc_tile_finish. Include only from files compiled with AVX2
+ * flags; always inlined, so the accumulators stay in registers.
  *
  * Part of a microkernel's template: the including kernel file has defined T
  * (float, double), V (__m256, __m256d), LANES (8, 4) and SFX (ps, pd). */
@@ -15,35 +15,12 @@
 #define FASTCONV_GEMM_AVX2_H
 
 #include <immintrin.h>
+#include "avx2-store.h"
 #include "gemm-common.h"
 
 #define FC_AVX2_CAT2(a, b) a##b
 #define FC_AVX2_CAT(a, b) FC_AVX2_CAT2(a, b)
 #define FC_AVX2_OP(op) FC_AVX2_CAT(_mm256_##op##_, SFX)
-
-/* Stores the first r < LANES lanes of v at p: a half, a quarter, a lane as r's
- * bits say (a masked store costs several times as much on AMD's cores). */
-static inline __attribute__((always_inline)) void fc_avx2_store_first(T *p, V v, size_t r) {
-#if LANES == 8
-  __m128 h = _mm256_castps256_ps128(v);
-  if (r & 4) {
-    _mm_storeu_ps(p, h);
-    h = _mm256_extractf128_ps(v, 1), p += 4;
-  }
-  if (r & 2) {
-    _mm_storel_pi((__m64 *)(void *)p, h);
-    h = _mm_movehl_ps(h, h), p += 2;
-  }
-  if (r & 1) _mm_store_ss(p, h);
-#else
-  __m128d h = _mm256_castpd256_pd128(v);
-  if (r & 2) {
-    _mm_storeu_pd(p, h);
-    h = _mm256_extractf128_pd(v, 1), p += 2;
-  }
-  if (r & 1) _mm_store_sd(p, h);
-#endif
-}
 
 static inline __attribute__((always_inline)) void fc_avx2_store_6x2(V acc[6][2], T *c, size_t ldc,
                                                                     size_t m, size_t n,
@@ -65,9 +42,9 @@ static inline __attribute__((always_inline)) void fc_avx2_store_6x2(V acc[6][2],
       T *ci = c + i * ldc;
       if (n >= LANES) {
         FC_AVX2_OP(storeu)(ci, acc[i][0]);
-        fc_avx2_store_first(ci + LANES, acc[i][1], n - LANES);
+        FC_AVX2_CAT(fc_avx2_store_first_, SFX)(ci + LANES, acc[i][1], (int64_t)(n - LANES));
       } else {
-        fc_avx2_store_first(ci, acc[i][0], n);
+        FC_AVX2_CAT(fc_avx2_store_first_, SFX)(ci, acc[i][0], (int64_t)n);
       }
     }
   } else {

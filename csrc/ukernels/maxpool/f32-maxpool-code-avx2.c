@@ -2,9 +2,10 @@
  * NHWC image whose windows lie inside it, 8 channels per pass. take = v >
  * best or v is NaN (the index-tracking kernels' rule); best and the 32-bit
  * window code dy * kernel_w + dx follow take by blends; the channel tail is
- * masked. Caller promises: kernel_h * kernel_w <= 256, image holds h*w*c
+ * read masked and its live lanes stored as avx2-store.h does. Caller promises: kernel_h * kernel_w <= 256, image holds h*w*c
  * values, y/code (code may be NULL) have ow*c slots. */
 #include <immintrin.h>
+#include "../avx2-store.h"
 #include "fastconv/ukernel.h"
 
 void fc_f32_maxpool_code_ukernel__avx2(const fc_pool2d_params *p, const float *image, int64_t oy,
@@ -28,7 +29,7 @@ void fc_f32_maxpool_code_ukernel__avx2(const fc_pool2d_params *p, const float *i
           best = _mm256_blendv_ps(best, v, take);
           at = _mm256_blendv_ps(at, _mm256_castsi256_ps(_mm256_set1_epi32((int)(dy * kw + dx))), take);
         }
-      _mm256_maskstore_ps(y + ox * C + c0, live, best);
+      fc_avx2_store_n_ps(y + ox * C + c0, best, n);
       if (code) {
         int32_t buf[8];
         _mm256_storeu_si256((__m256i *)buf, _mm256_castps_si256(at));

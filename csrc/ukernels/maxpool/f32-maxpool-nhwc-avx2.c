@@ -1,9 +1,12 @@
 /* f32 max-pool microkernel for one output row of one NHWC image, AVX2, 8
  * channels per pass: take = v > best or v is NaN (PyTorch's rule), best and
- * the int64 position h*w + w follow take by blends; the channel tail goes
- * through a zero-padded buffer. Caller promises: image holds h*w*c values,
- * y/idx (idx may be NULL) have ow*c slots. */
+ * the int64 position h*w + w follow take by blends; the channel tail is read
+ * by masked loads and its live lanes stored without a masked store
+ * (avx2-store.h: the lecture's pool, (128,26,26,28) by 2x2, 0.877x the time
+ * at 1 thread, 0.750x at 2, AMD EPYC Zen 4). Caller promises: image holds
+ * h*w*c values, y/idx (idx may be NULL) have ow*c slots. */
 #include <immintrin.h>
+#include "../avx2-store.h"
 #include "fastconv/ukernel.h"
 
 void fc_f32_maxpool_nhwc_ukernel__avx2(const fc_pool2d_params *p, const float *image, int64_t oy,
@@ -33,7 +36,7 @@ void fc_f32_maxpool_nhwc_ukernel__avx2(const fc_pool2d_params *p, const float *i
           at0 = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(at0), _mm256_castsi256_pd(pos), t0));
           at1 = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(at1), _mm256_castsi256_pd(pos), t1));
         }
-      _mm256_maskstore_ps(y + ox * C + c0, live, best);
+      fc_avx2_store_n_ps(y + ox * C + c0, best, n);
       if (idx) {
         int64_t buf[8];
         _mm256_storeu_si256((__m256i *)buf, at0);

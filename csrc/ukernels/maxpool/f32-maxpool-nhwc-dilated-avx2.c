@@ -3,10 +3,12 @@
  * oy*stride_h - pad_top + i*dil_h and columns ox*stride_w - pad_left + j*dil_w
  * that lie in the image, in row-major window order; take = v > best or v is
  * NaN (PyTorch's rule), best and the int64 position h*w + w follow take by
- * blends; the channel tail goes through masked loads. Caller promises: image
+ * blends; the channel tail goes through masked loads, and its live lanes are
+ * stored as avx2-store.h does. Caller promises: image
  * holds h*w*c values, every window holds a pixel of the image, y/idx (idx may
  * be NULL) have ow*c slots. */
 #include <immintrin.h>
+#include "../avx2-store.h"
 #include "fastconv/ukernel.h"
 
 void fc_f32_maxpool_nhwc_dilated_ukernel__avx2(const fc_pool2d_params *p, const float *image,
@@ -37,7 +39,7 @@ void fc_f32_maxpool_nhwc_dilated_ukernel__avx2(const fc_pool2d_params *p, const 
           at0 = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(at0), _mm256_castsi256_pd(pos), t0));
           at1 = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(at1), _mm256_castsi256_pd(pos), t1));
         }
-      _mm256_maskstore_ps(y + ox * C + c0, live, best);
+      fc_avx2_store_n_ps(y + ox * C + c0, best, n);
       if (idx) {
         int64_t buf[8];
         _mm256_storeu_si256((__m256i *)buf, at0);
