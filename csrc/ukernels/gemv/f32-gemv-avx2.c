@@ -1,6 +1,7 @@
 /* f32 small-batch dense product and sparse row product, AVX2+FMA: 4 ymm (32 columns) per step for
  * one row, 2 for two to four, so accumulators and loads fit the 16 registers. */
 #include <immintrin.h>
+#include "../avx2-store.h"
 #define NAME fc_f32_gemv_ukernel__avx2
 #define SPARSE_NAME fc_f32_gemv_sparse_ukernel__avx2
 #define FC_GEMV_BLOCK fc_f32_gemv_block_avx2
@@ -18,5 +19,5 @@
 #define BCAST(s) _mm256_set1_ps(s)
 #define FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define ADD(a, b) _mm256_add_ps((a), (b))
-#define STORE(p, m, v) _mm256_maskstore_ps((p), (m), (v))
+#define STORE(p, m, v) fc_avx2_maskstore_ps((p), (m), (v)) /* avx2-store.h */
 #include "../gemv-simd.h"

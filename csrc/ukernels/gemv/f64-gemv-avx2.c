@@ -1,6 +1,7 @@
 /* f64 small-batch dense product and sparse row product, AVX2+FMA: 4 ymm (16 columns) per step for
  * one row, 2 for two to four. */
 #include <immintrin.h>
+#include "../avx2-store.h"
 #define NAME fc_f64_gemv_ukernel__avx2
 #define SPARSE_NAME fc_f64_gemv_sparse_ukernel__avx2
 #define FC_GEMV_BLOCK fc_f64_gemv_block_avx2
@@ -18,5 +19,5 @@
 #define BCAST(s) _mm256_set1_pd(s)
 #define FMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
 #define ADD(a, b) _mm256_add_pd((a), (b))
-#define STORE(p, m, v) _mm256_maskstore_pd((p), (m), (v))
+#define STORE(p, m, v) fc_avx2_maskstore_pd((p), (m), (v)) /* avx2-store.h */
 #include "../gemv-simd.h"
