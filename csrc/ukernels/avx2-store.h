@@ -45,22 +45,24 @@ static inline __attribute__((always_inline)) void fc_avx2_store_n_ps(float *p, _
     fc_avx2_store_first_ps(p, v, n);
 }
 
-/* A masked store whose mask may be whole: a plain store then (the small-batch
+/* A masked store whose mask may be whole or empty: a plain store, or none (the small-batch
  * dense products' template stores every vector under a mask; the sparse row
  * product, 4 rows of 30% of 128 terms by 48 columns, 0.70x the time, in-cache
  * loop of the kernel alone, AMD EPYC Zen 4) */
 static inline __attribute__((always_inline)) void fc_avx2_maskstore_ps(float *p, __m256i m, __m256 v) {
-  if (_mm256_movemask_ps(_mm256_castsi256_ps(m)) == 0xFF)
+  const int live = _mm256_movemask_ps(_mm256_castsi256_ps(m));
+  if (live == 0xFF)
     _mm256_storeu_ps(p, v);
-  else
+  else if (live)
     _mm256_maskstore_ps(p, m, v);
 }
 
 static inline __attribute__((always_inline)) void fc_avx2_maskstore_pd(double *p, __m256i m,
                                                                        __m256d v) {
-  if (_mm256_movemask_pd(_mm256_castsi256_pd(m)) == 0xF)
+  const int live = _mm256_movemask_pd(_mm256_castsi256_pd(m));
+  if (live == 0xF)
     _mm256_storeu_pd(p, v);
-  else
+  else if (live)
     _mm256_maskstore_pd(p, m, v);
 }
 

@@ -2,8 +2,10 @@
  * so U * LANES outputs per pass (64 f32, 32 f64):
  *   y[j] = sum_{i<kh} sum_{t<kw} x[i*ldx + j + t] * w[i*kw + t]   for j < n
  * (ukernel.h). Per tap: one broadcast of w, eight unaligned loads of x folded
- * into eight FMAs; the last partial pass uses maskload/maskstore, so nothing
- * past a row's n + kw - 1 values is touched. The caller promises
+ * into eight FMAs; the last partial pass uses masked loads and stores, so
+ * nothing past a row's n + kw - 1 values is touched, its whole vectors stored
+ * plainly and those past n not at all (avx2-store.h: a row of 12 outputs by 3
+ * taps 0.545x the time, 66 by 3x3 0.838x, f64, AMD EPYC Zen 4). The caller promises
  * n, kh, kw >= 1 and y aliasing neither x nor w; no alignment assumed.
  *
  * The including file defines NAME, T (float, double), V (__m256, __m256d),
@@ -12,6 +14,7 @@
 #include <immintrin.h>
 #include "fastconv/ukernel.h"
 #include "avx2-lanes.h"
+#include "avx2-store.h"
 
 #define U 8 /* vectors per pass */
 #define FC_CAT2(a, b) a##b
@@ -62,6 +65,6 @@ void NAME(size_t n, size_t kh, size_t kw, const T *restrict x, size_t ldx, const
       }
     }
 #pragma GCC unroll 8
-    for (int u = 0; u < U; u++) FC_VOP(maskstore)(y + j + u * LANES, mask[u], acc[u]);
+    for (int u = 0; u < U; u++) FC_CAT(fc_avx2_maskstore_, SFX)(y + j + u * LANES, mask[u], acc[u]);
   }
 }

@@ -1,5 +1,5 @@
 /* Templates of the AVX2 ReLU microkernels, for one dtype; no alignment
- * assumed, masked tails.
+ * assumed, masked tails (their stores as avx2-store.h makes them).
  *   forward (RELU_NAME), 4 ymm per loop pass (32 f32 or 16 f64 elements):
  *     y = max(0, x) with x as max's second operand, so NaN passes through;
  *     y may equal x (each vector is loaded before it is stored).
@@ -15,6 +15,7 @@
 #include <immintrin.h>
 #include "fastconv/ukernel.h"
 #include "../avx2-lanes.h"
+#include "../avx2-store.h"
 
 #define FC_CAT2(a, b) a##b
 #define FC_CAT(a, b) FC_CAT2(a, b)
@@ -31,7 +32,7 @@ void RELU_NAME(size_t n, const T *x, T *y) {
     const __m256i idx = FC_MI_LANES;
     const __m256i mask = FC_MI_CMPGT(FC_MI_SET1((FC_MI)(n - i)), idx);
     const V v = FC_VOP(maskload)(x + i, mask);
-    FC_VOP(maskstore)(y + i, mask, FC_VOP(max)(zero, v));
+    FC_CAT(fc_avx2_store_first_, SFX)(y + i, FC_VOP(max)(zero, v), (int64_t)(n - i));
   }
 }
 #endif
@@ -54,7 +55,7 @@ void RELU_BWD_NAME(size_t n, const T *gy, const T *x, T *gx) {
     for (; i < n; i += LANES) {
       const __m256i k = FC_MI_CMPGT(FC_MI_SET1((FC_MI)(n - i < LANES ? n - i : LANES)), lane);
       const V m = FC_VOP(cmp)(FC_VOP(maskload)(x + i, k), zero, _CMP_NLE_UQ);
-      FC_VOP(maskstore)(gx + i, k, FC_VOP(and)(m, FC_VOP(maskload)(gy + i, k)));
+      FC_CAT(fc_avx2_maskstore_, SFX)(gx + i, k, FC_VOP(and)(m, FC_VOP(maskload)(gy + i, k)));
     }
   }
 }

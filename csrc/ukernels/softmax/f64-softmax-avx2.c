@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdint.h>
 #include "fastconv/ukernel.h"
+#include "../avx2-store.h"
 #include "softmax-avx2.h"
 
 /* The lanes of a pass with `left` values to go, as maskload's mask: all 4,
@@ -45,7 +46,7 @@ double fc_f64_softmax_ukernel__avx2(size_t n, const double *x, double *y, double
      * own values are NaN too: t = -inf) */
     const __m256d d = _mm256_sub_pd(fc_load4(x + i, k), vt);
     const __m256d e = fc_exp_neg_pd(d, FC_SOFTMAX_EXP_LOW_F64, 0, 1);
-    _mm256_maskstore_pd(y + i, k, e);
+    fc_avx2_maskstore_pd(y + i, k, e); /* avx2-store.h: plain where whole */
     s = _mm256_add_pd(s, e);
   }
   double sums[4];
@@ -54,7 +55,7 @@ double fc_f64_softmax_ukernel__avx2(size_t n, const double *x, double *y, double
   const __m256d vs = _mm256_set1_pd(sum);
   for (size_t i = 0; i < n; i += 4) {
     const __m256i k = fc_lanes4(n - i);
-    _mm256_maskstore_pd(y + i, k, _mm256_div_pd(_mm256_maskload_pd(y + i, k), vs));
+    fc_avx2_maskstore_pd(y + i, k, _mm256_div_pd(_mm256_maskload_pd(y + i, k), vs));
   }
   return sum;
 }
