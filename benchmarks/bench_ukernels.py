@@ -93,6 +93,13 @@ def _work(k: dict) -> Work:
         arrays = ([x, r(9 * K), r(K), r(pw * K), code] if not kind.endswith("_wgrad")
                   else [x, r(pw * K), code, r(9 * K), r(K)])
         return Work(f"{pw} pooled px x {K} ch", (2 * pw + 2, pw, K), arrays, flops, (x.size + pw * K) * e, 2000)
+    if kind.startswith("conv_"):  # one output row of the lecture's first layer: 26 px x 28 ch
+        ow, K = 26, 28
+        blocks = -(-K // _kernels.CONV_BLOCK)
+        x = r(3, ow + 2)
+        return Work(f"{ow} px x {K} ch", (ow + 2, ow, K),
+                    [x, r(blocks * 9 * _kernels.CONV_BLOCK), r(blocks * _kernels.CONV_BLOCK), r(ow * K)],
+                    2 * ow * K * 9, (x.size + ow * K) * e, 2000)
     n = (1 << 17) // e  # 128 KiB per array: in L2
     if kind == "relu":
         return Work(f"{n}", (n,), [r(n), r(n)], 0, 2 * n * e, 200)

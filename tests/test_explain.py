@@ -193,6 +193,10 @@ def test_conv2d_plan_is_what_runs(case, dtype, threads, isa, restore_threads):
     _same_as_run(plan, str(case))
     depth = c // groups * r * s
     want = "igemm" if nhwc or depth >= 64 else "packed-gemm"  # the documented threshold
+    direct = any(u["kind"] == "conv_c1" and u["isa"] == isa and u["dtype"] == str(np.dtype(dtype))
+                 for u in _kernels.ukernels(isa))  # the ISA's special kernel (conv.inc)
+    if (direct and nhwc and c == 1 and groups == 1 and (r, s, stride, padding) == (3, 3, 1, 0)):
+        want = "direct"
     assert plan.algorithm == want, (case, plan)
     assert plan.kernel.startswith(f"fc_{'f32' if dtype == F32 else 'f64'}_")
     # the ISA's own tiles, or a narrower one a lower ISA lends its table

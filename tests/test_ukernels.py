@@ -683,6 +683,45 @@ def _transpose(k, rng):
     return cases
 
 
+def _conv_pack(w, K):
+    """(3, 3, 1, K) weights packed as the special conv kernels read them (ukernel.h):
+    blocks of CONV_BLOCK channels, each its 9 taps' weights in turn, zero past K."""
+    block = _kernels.CONV_BLOCK
+    blocks = -(-K // block)
+    wide = np.zeros((9, blocks * block), w.dtype)
+    wide[:, :K] = w.reshape(9, K)
+    return np.ascontiguousarray(wide.reshape(9, blocks, block).transpose(1, 0, 2)).reshape(-1)
+
+
+def _conv(k, rng):
+    """A special conv kernel's output row (one input channel, 3x3) against a float64
+    direct sum, with and without a bias, and nothing written past the row."""
+    dt = k["dtype"]
+    block = _kernels.CONV_BLOCK
+    cases = 0
+    # channels: every block width (the last block's live lanes 1 to 32) and several
+    # blocks; pixels: rows shorter and longer than a kernel's pixels a step (3 to 12)
+    channels = sorted(set(range(1, 10)) | {15, 16, 17, 23, 24, 25, 28, 31, 32, 33, 40, 64, 65})
+    for ow, K, biased in itertools.product([1, 2, 3, 4, 5, 7, 11, 12, 13, 26], channels, (True, False)):
+        ldx = ow + 2 + 3
+        x = rng.standard_normal((3, ldx)).astype(dt)
+        w = rng.standard_normal((3, 3, 1, K)).astype(dt)
+        bias = rng.standard_normal(K).astype(dt)
+        padded = np.zeros(-(-K // block) * block, dt)
+        padded[:K] = bias
+        y = np.full(ow * K + 1, 6.0, dt)
+        _kernels.ukernel_run(k["index"], (ldx, ow, K), [x, _conv_pack(w, K), padded if biased else None, y])
+        x64, w64 = x.astype(np.float64), w.astype(np.float64).reshape(3, 3, K)
+        want = np.zeros((ow, K)) + (bias.astype(np.float64) if biased else 0.0)
+        for dy, dx in itertools.product(range(3), range(3)):
+            want += x64[dy, dx:dx + ow, None] * w64[dy, dx]
+        what = f"{k['name']} ow={ow} K={K} bias={biased}"
+        _close(y[:-1].reshape(ow, K), want, dt, what)
+        assert y[-1] == 6, f"{what}: wrote past the row"
+        cases += 1
+    return cases
+
+
 CHECKS = {
     "fma_probe": _fma_probe,
     "gemm": _gemm, "igemm": _igemm, "gemv": _gemv, "gemv_sparse": _gemv_sparse,
@@ -690,7 +729,8 @@ CHECKS = {
     "correlate": _correlate, "ndcorrelate": _correlate, "ndline": _ndline, "runsum": _runsum,
     "runlines": _runlines, "ndstore": _ndstore,
     "maxpool_row": _maxpool, "maxpool_nhwc": _maxpool, "maxpool_code": _maxpool, "unpool_code": _unpool,
-    "convpool": _convpool, "convpool_wgrad": _convpool_wgrad, "transpose": _transpose,
+    "convpool": _convpool, "convpool_wgrad": _convpool_wgrad, "conv_c1": _conv,
+    "transpose": _transpose,
 }
 
 
@@ -709,7 +749,7 @@ def test_each_table_holds_the_best_registered_line_for_each_slot(isa):
     for k in kernels:
         if rank(k["isa"]) > rank(isa):
             assert k["slot"] is None, k
-    singles = [k for k in kernels if k["kind"] not in ("igemm",) and not k["kind"].startswith("convpool")]
+    singles = [k for k in kernels if k["kind"] not in ("igemm",) and not k["kind"].startswith("conv")]
     for (kind, dtype), group in itertools.groupby(sorted(singles, key=lambda k: (k["kind"], k["dtype"])),
                                                   key=lambda k: (k["kind"], k["dtype"])):
         group = list(group)

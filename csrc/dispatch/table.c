@@ -45,6 +45,19 @@ enum { FC_F64_CONVPOOL_LINES = 0
 #include "../ukernels/convpool.inc"
 };
 #undef FC_CONVPOOL
+#define FC_CONV(dtype, ctype, geometry, isa) +FC_IS_f32_##dtype
+enum { FC_F32_CONV_LINES = 0
+#include "../ukernels/conv.inc"
+};
+#undef FC_CONV
+#define FC_CONV(dtype, ctype, geometry, isa) +FC_IS_f64_##dtype
+enum { FC_F64_CONV_LINES = 0
+#include "../ukernels/conv.inc"
+};
+#undef FC_CONV
+_Static_assert((int)FC_F32_CONV_LINES <= (int)FC_MAX_CONV &&
+                   (int)FC_F64_CONV_LINES <= (int)FC_MAX_CONV,
+               "more conv2d lines than a table holds: raise FC_MAX_CONV");
 _Static_assert((int)FC_F32_IGEMM_LINES <= (int)FC_MAX_IGEMM_TILES &&
                    (int)FC_F64_IGEMM_LINES <= (int)FC_MAX_IGEMM_TILES,
                "more indirect-GEMM lines than a table holds: raise FC_MAX_IGEMM_TILES");
@@ -149,6 +162,17 @@ static void fc_build(fc_ukernel_table *t, fc_isa isa) {
   }
 #undef FC_CONVPOOL
   (void)c_f32, (void)c_f64;
+  /* special conv2d kernels: the table's ISA's lines only (conv.inc) */
+  int v_f32 = 0, v_f64 = 0;
+#define FC_CONV(dtype, ctype, geometry, isa)                           \
+  FC_AT(isa) t->dtype##_conv[v_##dtype++] = (fc_##dtype##_conv_entry){ \
+      fc_##dtype##_conv_##geometry##_ukernel__##isa, fc_conv_##geometry##_fits};
+  {
+    const int level = (int)isa;
+#include "../ukernels/conv.inc"
+  }
+#undef FC_CONV
+  (void)v_f32, (void)v_f64;
 }
 
 /* Every compiled ISA's table, built when the library is loaded (a constructor:
@@ -249,6 +273,9 @@ fc_isa fc_current_isa(void) { return fc_table()->isa; }
           dtype, isa, 0, 0, 0.0, FC_LIST)                                                       \
   FC_INFO(fc_##dtype##_convpool_##geometry##_wgrad_ukernel__##isa, "convpool",                  \
           "convpool_" #geometry "_wgrad", dtype, isa, 0, 0, 0.0, FC_LIST)
+#define FC_CONV(dtype, ctype, geometry, isa)                                                   \
+  FC_INFO(fc_##dtype##_conv_##geometry##_ukernel__##isa, "conv", "conv_" #geometry, dtype, isa, 0, \
+          0, 0.0, FC_LIST)
 #define FC_PROBE(dtype, ctype, isa, chains, lanes)                                               \
   FC_INFO(fc_##dtype##_fma_probe__##isa, "probe", "fma_probe", dtype, isa, chains, lanes, 0.0, \
           FC_SLOT(dtype##_fma_probe))
@@ -269,6 +296,7 @@ static const struct {
 #include "../ukernels/ndimage.inc"
 #include "../ukernels/gemv.inc"
 #include "../ukernels/convpool.inc"
+#include "../ukernels/conv.inc"
 #include "../ukernels/probe.inc"
 #include "../ukernels/transpose.inc"
 };
@@ -300,6 +328,15 @@ int fc_ukernel_slot(int i, fc_isa isa, char *buf, size_t size, double *cost) {
       if (in == NULL || in != k->fn) continue;
       if (cost) *cost = f32 ? t->f32_igemm[j].cost : t->f64_igemm[j].cost;
       if (buf) snprintf(buf, size, "%s_igemm[%d]", k->dtype, j);
+      return 1;
+    }
+    return 0;
+  }
+  if (strcmp(k->family, "conv") == 0) {
+    for (int j = 0; j < FC_MAX_CONV; j++) {
+      const fc_any_ukernel in = f32 ? FC_UKERNEL_FN(t->f32_conv[j].fn) : FC_UKERNEL_FN(t->f64_conv[j].fn);
+      if (in == NULL || in != k->fn) continue;
+      if (buf) snprintf(buf, size, "%s_conv[%d]", k->dtype, j);
       return 1;
     }
     return 0;

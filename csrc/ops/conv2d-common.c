@@ -40,6 +40,7 @@ int fc_conv2d_plan_start(const fc_conv2d_params *p, const fc_ukernel_table *tab,
 const char fc_alg_nothing[] = "nothing (empty result)";
 const char fc_alg_packed_gemm[] = "packed-gemm";
 const char fc_alg_igemm[] = "igemm";
+const char fc_alg_direct[] = "direct";
 const char fc_alg_gemm_col2im[] = "gemm-col2im";
 const char fc_alg_igemm_wgrad[] = "igemm-weight-gradient";
 const char fc_alg_channel_sum[] = "channel-sum";

@@ -33,7 +33,7 @@ FC_INTERNAL int fc_conv2d_plan_start(const fc_conv2d_params *p, const fc_ukernel
 #define FC_IGEMM_MIN_DEPTH FC_CONV2D_IGEMM_MIN_DEPTH /* costs.def */
 
 /* The algorithms' names in plans, compared by address in the drivers. */
-FC_INTERNAL extern const char fc_alg_nothing[], fc_alg_packed_gemm[], fc_alg_igemm[],
+FC_INTERNAL extern const char fc_alg_nothing[], fc_alg_packed_gemm[], fc_alg_igemm[], fc_alg_direct[],
     fc_alg_gemm_col2im[], fc_alg_igemm_wgrad[], fc_alg_channel_sum[],
     fc_alg_transposed_igemm[], fc_alg_transposed_packed[], fc_alg_dense_gemv[],
     fc_alg_dense_gemm[], fc_alg_dense_blocked[], fc_alg_dense_bias[], fc_alg_dense_adam[];

@@ -2,7 +2,9 @@
  * the entry points.
  *
  * Convolution is a matrix product per (image, group), cut into tiles for an
- * MR x NR register-blocked FMA microkernel. Two algorithms:
+ * MR x NR register-blocked FMA microkernel. Two algorithms, and a direct
+ * kernel for the geometries a special one (conv.inc) accepts (one input
+ * channel, 3x3, no padding: an output row a call, the GEMM's bits):
  *
  * - Indirect GEMM (NHWC, and NCHW with C/groups * R * S >= FC_IGEMM_MIN_DEPTH):
  *   rows = output pixels, columns = output channels, the input read in place
@@ -187,6 +189,67 @@ int LOCAL(conv2d_packed)(const fc_conv2d_params *p, const fc_plan *pl, const T *
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }
 
+/* ---- special direct kernels (conv.inc) -------------------------------------------- */
+/* The table's first special kernel whose predicate accepts this geometry, or NULL. */
+static const LOCAL(conv_entry) *LOCAL(conv_special)(const fc_conv2d_params *p,
+                                                    const fc_ukernel_table *tab) {
+  for (int i = 0; i < FC_MAX_CONV && tab->TABLE(conv)[i].fn; i++)
+    if (tab->TABLE(conv)[i].fits(p)) return &tab->TABLE(conv)[i];
+  return NULL;
+}
+
+/* A task per output row (image, row); the packed weights and the padded bias
+ * as scratch. The sizes fit: fc_conv2d_check. */
+static void LOCAL(direct_plan)(const fc_conv2d_params *p, const LOCAL(conv_entry) *e, fc_plan *pl) {
+  const int64_t taps = p->r * p->s * p->c, width = fc_ceil_div(p->k, FC_CONV_BLOCK) * FC_CONV_BLOCK;
+  pl->algorithm = fc_alg_direct;
+  pl->kernel_fn = FC_UKERNEL_FN(e->fn);
+  pl->row_block = 1, pl->tasks = p->n * p->oh;
+  pl->threads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * p->oh * p->ow * taps), pl->tasks);
+  pl->scratch_bytes = fc_sat_mul(fc_sat_mul(width, taps + 1), (int64_t)sizeof(T));
+}
+
+typedef struct {
+  const fc_conv2d_params *p;
+  const T *x, *w, *bias;
+  T *y;
+  LOCAL(conv_ukernel) fn;
+} LOCAL(direct_ctx);
+
+static void LOCAL(direct_rows)(void *arg, int tid, int64_t t0, int64_t t1) {
+  (void)tid;
+  const LOCAL(direct_ctx) *c = arg;
+  const fc_conv2d_params *p = c->p;
+  const size_t ldx = (size_t)(p->w * p->c);
+  for (int64_t t = t0; t < t1; t++) {
+    const int64_t ni = t / p->oh, oy = t % p->oh;
+    c->fn(c->x + (ni * p->h + oy) * (int64_t)ldx, ldx, (size_t)p->ow, (size_t)p->k, c->w, c->bias,
+          c->y + (ni * p->oh + oy) * p->ow * p->k);
+  }
+}
+
+/* The layer by its special kernel: the weights (r, s, c, k) packed in blocks
+ * of FC_CONV_BLOCK channels (ukernel.h), zero past k, the bias padded alike. */
+static int LOCAL(conv2d_direct)(const fc_conv2d_params *p, const fc_plan *pl, const T *x,
+                                const T *weight, const T *bias, T *y) {
+  const int64_t taps = p->r * p->s * p->c, K = p->k, blocks = fc_ceil_div(K, FC_CONV_BLOCK);
+  T *w = fc_alloc((size_t)pl->scratch_bytes);
+  if (!w) return FC_ENOMEM;
+  T *b = w + blocks * FC_CONV_BLOCK * taps;
+  for (int64_t blk = 0; blk < blocks; blk++)
+    for (int64_t t = 0; t < taps; t++)
+      for (int64_t j = 0; j < FC_CONV_BLOCK; j++) {
+        const int64_t k = blk * FC_CONV_BLOCK + j;
+        w[(blk * taps + t) * FC_CONV_BLOCK + j] = k < K ? weight[t * K + k] : (T)0;
+      }
+  for (int64_t k = 0; k < blocks * FC_CONV_BLOCK; k++) b[k] = bias && k < K ? bias[k] : (T)0;
+  const LOCAL(conv_entry) *e = LOCAL(conv_special)(p, fc_table());
+  LOCAL(direct_ctx) c = {p, x, w, bias ? b : NULL, y, e->fn};
+  const int r = fc_parallel_for(pl->threads, pl->tasks, 1, LOCAL(direct_rows), &c);
+  free(w);
+  return r;
+}
+
 /* ---- the plan and the entry point ------------------------------------------------ */
 /* NHWC, and NCHW from depth FC_IGEMM_MIN_DEPTH: the indirect GEMM (NCHW with
  * its weights reordered to (r, s, cg, k)); shallower NCHW: the packed GEMM. */
@@ -213,18 +276,33 @@ int LOCAL(conv2d_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table *ta
   return LOCAL(conv2d_plan_with)(p, tab, 1, pl);
 }
 
+/* conv2d's own plan: a special kernel's where the table has one for the
+ * geometry, else conv2d_plan_for's (which the input gradient's transposed
+ * convolutions use too: they run the GEMMs it plans, never a special kernel). */
+static int LOCAL(conv2d_plan_top)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                                  fc_plan *pl) {
+  const int st = fc_conv2d_plan_start(p, tab, pl);
+  if (st != FC_OK || pl->algorithm == fc_alg_nothing) return st;
+  const LOCAL(conv_entry) *direct = LOCAL(conv_special)(p, tab);
+  if (direct) {
+    LOCAL(direct_plan)(p, direct, pl);
+    return FC_OK;
+  }
+  return LOCAL(conv2d_plan_for)(p, tab, pl);
+}
+
 int CONV2D_PLAN(const fc_conv2d_params *p, fc_plan *plan) {
-  const int st = LOCAL(conv2d_plan_for)(p, fc_table(), plan);
+  const int st = LOCAL(conv2d_plan_top)(p, fc_table(), plan);
   fc_plan_name(plan);
   return st;
 }
 
-/* conv2d's plan for this call's weights and bias: conv2d_plan_for's, but
+/* conv2d's plan for this call's weights and bias: conv2d_plan_top's, but
  * border tiles keep the bits only for finite weights and a bias without -0
  * (igemm-template.h), so other data re-plans with the pixel tiles. */
 static int LOCAL(conv2d_plan_data)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
                                    const T *weight, const T *bias, fc_plan *pl) {
-  int st = LOCAL(conv2d_plan_for)(p, tab, pl);
+  int st = LOCAL(conv2d_plan_top)(p, tab, pl);
   if (st == FC_OK && (pl->flags & FC_PLAN_BORDER_TILES) &&
       !LOCAL(border_data_ok)(weight, (p->c / p->groups) * p->r * p->s * p->k, bias, p->k)) {
     st = LOCAL(conv2d_plan_with)(p, tab, 0, pl); /* the sizes fit: the first plan */
@@ -271,6 +349,7 @@ int CONV2D(const fc_conv2d_params *p, const T *x, const T *weight, const T *bias
   const int64_t cg = p->c / p->groups, rs = p->r * p->s, kd = cg * rs;
   if (st != FC_OK) return st;
   if (fc_record_plan(&pl) || pl.algorithm == fc_alg_nothing) return FC_OK;
+  if (pl.algorithm == fc_alg_direct) return LOCAL(conv2d_direct)(p, &pl, x, weight, bias, y);
   if (pl.algorithm == fc_alg_packed_gemm) return LOCAL(conv2d_packed)(p, &pl, x, weight, kd, 1, bias, y);
   if (!(pl.flags & FC_PLAN_WEIGHTS_REORDERED)) return LOCAL(conv2d_igemm)(p, tab, &pl, x, weight, bias, y);
   /* NCHW, deep: the weights to (r, s, cg, k), the input read in place */

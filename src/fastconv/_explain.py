@@ -137,6 +137,7 @@ _BLOCKING_NAMES = {
     # algorithm -> names of the C plan's depth_block, row_block, tap_block
     "igemm": ("depth per tap", "pixel block", "tap block"),
     "packed-gemm": ("depth block", "pixel block", None),
+    "direct": (None, "output rows per task", None),
     "igemm-weight-gradient": ("pixels per row", "output rows per call", None),
     "gemm-col2im": ("depth", "pixel block", None),
     "transposed-conv (igemm)": ("depth per tap", "pixel block", "tap block"),
@@ -214,6 +215,9 @@ def _conv_reason(g: Any, nhwc: bool, algorithm: str) -> str:
     _n, c, _h, _w, _k, r, s, _oh, _ow = g.dims
     groups = g.opts[6]
     depth = c // groups * r * s
+    if algorithm == "direct":
+        return ("one input channel, 3x3, no padding: a direct kernel an output row a call, "
+                "the taps' weights in registers (the indirect GEMM's bits)")
     if nhwc:
         return "channels-last: indirect GEMM, input read in place through row pointers"
     if algorithm == "igemm":

@@ -29,6 +29,7 @@ def correlatend(x: Any, k: Any, y: Any, shape: tuple[int, ...], kshape: tuple[in
 def correlate_axis(x: Any, w: Any, y: Any, dims: tuple[int, int, int], pad: int, boundary: int, fillvalue: float) -> None: ...
 def uniform_axis(x: Any, y: Any, dims: tuple[int, int, int], size: int, pad: int, boundary: int, fillvalue: float) -> None: ...
 IGEMM_MIN_DEPTH: int
+CONV_BLOCK: int
 PLAN_FLAGS: dict[int, str]
 COSTS: dict[str, int | float]
 COST_DOCS: dict[str, str]

@@ -272,6 +272,7 @@ def max_pool2d_backward(const floating[::1] gy, const int64_t[::1] idx, floating
 
 # ---- plans (fastconv.explain) --------------------------------------------------
 IGEMM_MIN_DEPTH = FC_CONV2D_IGEMM_MIN_DEPTH
+CONV_BLOCK = FC_CONV_BLOCK  # the special conv kernels' weight blocks (ukernel.h)
 PLAN_FLAGS = {1: "merge_rows", 2: "shared_pointers", 4: "transposed_out", 8: "input_as_is",
               16: "grad_out_as_is", 32: "weights_reordered", 64: "tuned_tile", 128: "zero_grid",
               256: "forced", 512: "batch_panels",
@@ -1195,6 +1196,7 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
     unpool_code s (n, nr, places)                  A [g, code, base, offsets (int64, places)]
     convpool_*  s (ldx, pw, K)                     A [x, w, bias, y, code]
     convpool_*_wgrad  s (ldx, pw, K)               A [x, g, code, gw, gb]
+    conv_*      s (ldx, ow, K)                     A [x, w (packed: ukernel.h), bias or None, y]
     relu, relu_nt  s (n,)  A [x, y];  relu_bwd  s (n,)  A [a, b, z]
     softmax     s (n,)  A [x, y, out (float64, 2): the sum it returns, then *top]
     correlate, ndcorrelate  s (n, kh, kw, ldx)     A [x, w, y]
@@ -1297,6 +1299,14 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
                         (<fc_f32_convpool_ukernel>fn)(<const float *>p[0], s0, s1, s2, <const float *>p[1], <const float *>p[2], <float *>p[3], <uint8_t *>p[4])
                     else:
                         (<fc_f64_convpool_ukernel>fn)(<const double *>p[0], s0, s1, s2, <const double *>p[1], <const double *>p[2], <double *>p[3], <uint8_t *>p[4])
+        elif kind.startswith("conv_"):
+            s0, s1, s2 = s
+            with nogil:
+                for r in range(repeat):
+                    if f32:
+                        (<fc_f32_conv_ukernel>fn)(<const float *>p[0], s0, s1, s2, <const float *>p[1], <const float *>p[2], <float *>p[3])
+                    else:
+                        (<fc_f64_conv_ukernel>fn)(<const double *>p[0], s0, s1, s2, <const double *>p[1], <const double *>p[2], <double *>p[3])
         elif kind in ("relu", "relu_nt"):
             s0, = s
             with nogil:

@@ -147,6 +147,18 @@ typedef void (*fc_f64_unpool_code_ukernel)(size_t n, size_t nr, size_t places, c
 FC_CONVPOOL_TYPES(f32, float)
 FC_CONVPOOL_TYPES(f64, double)
 #undef FC_CONVPOOL_TYPES
+/* Special conv2d microkernels (conv.inc): one output row of conv2d(x, w,
+ * bias), NHWC, for the geometries their predicate fc_conv_<geometry>_fits
+ * accepts. x: the row's first input row, ldx elements per input row; w the
+ * weights packed in blocks of FC_CONV_BLOCK channels, each block its r * s * c
+ * taps' FC_CONV_BLOCK weights in turn, zero past channel K; bias K values
+ * padded with zeros to whole blocks, or NULL; y: ow pixels of K channels, the
+ * indirect GEMM's values bit for bit. */
+enum { FC_CONV_BLOCK = 32 };
+typedef void (*fc_f32_conv_ukernel)(const float *x, size_t ldx, size_t ow, size_t K,
+                                    const float *w, const float *bias, float *y);
+typedef void (*fc_f64_conv_ukernel)(const double *x, size_t ldx, size_t ow, size_t K,
+                                    const double *w, const double *bias, double *y);
 typedef void (*fc_f32_correlate_ukernel)(size_t n, size_t kh, size_t kw, const float *x,
                                          size_t ldx, const float *w, float *y);
 typedef void (*fc_f64_correlate_ukernel)(size_t n, size_t kh, size_t kw, const double *x,
@@ -257,7 +269,26 @@ typedef struct {
   double cost;
 } fc_f64_igemm_entry;
 
-enum { FC_MAX_IGEMM_TILES = 8, FC_MAX_CONVPOOL = 4 };
+enum { FC_MAX_IGEMM_TILES = 8, FC_MAX_CONVPOOL = 4, FC_MAX_CONV = 4 };
+
+/* Which conv2d geometries a special kernel computes (conv.inc). */
+typedef int (*fc_conv_fits_fn)(const fc_conv2d_params *p);
+typedef struct {
+  fc_f32_conv_ukernel fn;
+  fc_conv_fits_fn fits;
+} fc_f32_conv_entry;
+typedef struct {
+  fc_f64_conv_ukernel fn;
+  fc_conv_fits_fn fits;
+} fc_f64_conv_entry;
+
+/* One input channel, 3x3, stride 1, no padding or dilation, NHWC (the
+ * lecture's first layer without its pool) */
+static inline int fc_conv_c1_fits(const fc_conv2d_params *p) {
+  return p->layout == FC_NHWC && p->c == 1 && p->groups == 1 && p->r == 3 && p->s == 3 &&
+         p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 &&
+         p->pad_top == 0 && p->pad_left == 0 && p->oh == p->h - 2 && p->ow == p->w - 2;
+}
 
 /* Which conv+pool geometries a special kernel computes (convpool.inc). */
 typedef int (*fc_convpool_fits_fn)(const fc_conv2d_params *p, const fc_pool2d_params *q);
@@ -311,6 +342,9 @@ typedef struct {
    * fn == NULL ends the list. */
   fc_f32_convpool_entry f32_convpool[FC_MAX_CONVPOOL];
   fc_f64_convpool_entry f64_convpool[FC_MAX_CONVPOOL];
+  /* Special conv2d kernels, the table's ISA's own; fn == NULL ends the list. */
+  fc_f32_conv_entry f32_conv[FC_MAX_CONV];
+  fc_f64_conv_entry f64_conv[FC_MAX_CONV];
   fc_f32_unary_ukernel f32_relu;
   fc_f64_unary_ukernel f64_relu;
   fc_f32_binary_ukernel f32_relu_bwd; /* (gy, x) -> gx */
@@ -470,6 +504,12 @@ int fc_ukernel_slot(int i, fc_isa isa, char *buf, size_t size, double *cost);
 #include "../../ukernels/ndimage.inc"
 #include "../../ukernels/gemv.inc"
 #include "../../ukernels/convpool.inc"
+#define FC_CONV(dtype, ctype, geometry, isa)                                                  \
+  void fc_##dtype##_conv_##geometry##_ukernel__##isa(const ctype *x, size_t ldx, size_t ow,   \
+                                                     size_t K, const ctype *w,                \
+                                                     const ctype *bias, ctype *y);
+#include "../../ukernels/conv.inc"
+#undef FC_CONV
 #define FC_PROBE(dtype, ctype, isa, chains, lanes) ctype fc_##dtype##_fma_probe__##isa(uint64_t iters);
 #include "../../ukernels/probe.inc"
 #undef FC_PROBE
