@@ -243,8 +243,8 @@ static int LOCAL(conv2d_direct)(const fc_conv2d_params *p, const fc_plan *pl, co
         w[(blk * taps + t) * FC_CONV_BLOCK + j] = k < K ? weight[t * K + k] : (T)0;
       }
   for (int64_t k = 0; k < blocks * FC_CONV_BLOCK; k++) b[k] = bias && k < K ? bias[k] : (T)0;
-  const LOCAL(conv_entry) *e = LOCAL(conv_special)(p, fc_table());
-  LOCAL(direct_ctx) c = {p, x, w, bias ? b : NULL, y, e->fn};
+  /* the plan's kernel (a special one's, so of this type) */
+  LOCAL(direct_ctx) c = {p, x, w, bias ? b : NULL, y, (LOCAL(conv_ukernel))pl->kernel_fn};
   const int r = fc_parallel_for(pl->threads, pl->tasks, 1, LOCAL(direct_rows), &c);
   free(w);
   return r;
