@@ -1,10 +1,9 @@
 /* Stores of an AVX2 vector's first n lanes without a masked store: a
- * VMASKMOVPS / VMASKMOVPD to memory costs about a dozen cycles on AMD's Zen
- * cores, where a plain store costs one (AMD EPYC Zen 4: conv2d of
- * (128,28,28,1) by 28 3x3 filters, whose 12-channel tiles end in one, took
- * 1.38x the time of a copy through a spilled tile), so the lanes go as a
- * half, a quarter and a single lane, as n's bits say. Include only from files
- * compiled with AVX2 flags. */
+ * VMASKMOVPS / VMASKMOVPD to memory costs many times a plain store on AMD's
+ * Zen cores (AMD EPYC Zen 4: conv2d of (128,28,28,1) by 28 3x3 filters, whose
+ * 12-channel tiles end in one, took 1.38x the time of a copy through a spilled
+ * tile), so the lanes go as a half, a quarter and a single lane, as n's bits
+ * say. Include only from files compiled with AVX2 flags. */
 #ifndef FASTCONV_AVX2_STORE_H
 #define FASTCONV_AVX2_STORE_H
 

@@ -30,9 +30,9 @@
  * bias gradient and the largest code are passes of their own.
  *
  * A block's last, partial vector is stored by halves, quarters and lanes
- * (avx2-store.h), not by a masked store, which costs a dozen cycles on AMD's
- * cores: the lecture's layer (batch 32, 28 channels: blocks of 24 and 4) at
- * 0.90x the time in inference, 0.96x with codes (AMD EPYC Zen 4). */
+ * (avx2-store.h), not by a masked store, which costs many times a plain one
+ * on AMD's cores: the lecture's layer (batch 32, 28 channels: blocks of 24
+ * and 4) at 0.90x the time in inference, 0.96x with codes (AMD EPYC Zen 4). */
 #include <immintrin.h>
 #include <string.h>
 #include "../avx2-store.h"
