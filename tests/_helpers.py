@@ -2,11 +2,12 @@
 the words of its message; `torch_one_thread`, which keeps PyTorch's references on
 one thread in a module that imports it; the array zoo (`random_array`,
 `with_layout`, `LAYOUTS`); a saved model's zip members (`members_of`,
-`write_zip`); and the indirect-GEMM tile rule modelled from the registry
-(`igemm_table`, `pick_tile`). (The references and the comparison helper are in reference.py,
+`write_zip`); the indirect-GEMM tile rule modelled from the registry
+(`igemm_table`, `pick_tile`) and a tile forced for a block (`forced_tile`). (The references and the comparison helper are in reference.py,
 which the fuzzer loads without pytest.)"""
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import zipfile
@@ -123,3 +124,16 @@ def pick_tile(table, rows, cols, tie):
     and every tile's padded work."""
     work = [math.ceil(rows / mr) * mr * math.ceil(cols / nr) * nr * cost for (mr, nr), cost in table]
     return next(i for i, w in enumerate(work) if w <= min(work) * (1 + tie)), work
+
+
+@contextlib.contextmanager
+def forced_tile(isa, dtype, variant):
+    """Inside the block, every conv2d product this thread plans runs tile `variant` of
+    the ISA's table (the autotuner's force, _kernels.tune_force); undone on leaving."""
+    from fastconv import _kernels
+
+    _kernels.tune_force(("conv2d", isa, dtype, -1, 1, 1, variant))
+    try:
+        yield
+    finally:
+        _kernels.tune_force(None)

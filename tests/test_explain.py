@@ -22,6 +22,8 @@ from fastconv import (
     slow,
 )
 
+from _helpers import forced_tile
+
 F32, F64 = np.float32, np.float64
 
 
@@ -477,16 +479,12 @@ def test_a_tuned_tile_is_the_one_explained_and_run(dtype):
     w = _arr((3, 3, 40, 24), np.dtype(dtype))
     static = fastconv.explain(fastconv.conv2d, x, w, layout="NHWC")
     assert "tuned_tile" not in static.blocking["flags"]
-    tiles = _kernels.igemm_tiles(dtype)
-    try:
-        for variant, tile in enumerate(tiles):
-            _kernels.tune_force(("conv2d", _kernels.current_isa(), dtype, -1, 1, 1, variant))
+    for variant, tile in enumerate(_kernels.igemm_tiles(dtype)):
+        with forced_tile(_kernels.current_isa(), dtype, variant):
             plan = fastconv.explain(fastconv.conv2d, x, w, layout="NHWC")
             fastconv.conv2d(x, w, layout="NHWC")
             _same_as_run(plan, f"variant {variant}")
             assert plan.tile == tile and "tuned_tile" in plan.blocking["flags"], plan
-    finally:
-        _kernels.tune_force(None)
 
 
 # ---- the dense ops ------------------------------------------------------------------------

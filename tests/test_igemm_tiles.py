@@ -13,6 +13,7 @@ import fastconv
 from fastconv import _kernels
 
 import reference
+from _helpers import forced_tile
 
 
 def _sizes(tile: int) -> list[int]:
@@ -26,8 +27,7 @@ def test_every_tile_at_its_edges(dtype, isa, rng, restore_threads):
     assert tiles, "the table lists its tiles"
     checked = 0
     for variant, (mr, nr) in enumerate(tiles):
-        _kernels.tune_force(("conv2d", isa, dtype, -1, 1, 1, variant))
-        try:
+        with forced_tile(isa, dtype, variant):
             for rows in _sizes(mr):
                 for cols in _sizes(nr):
                     # rows output pixels (one column of an image), cols filters, 3x1 taps
@@ -45,8 +45,6 @@ def test_every_tile_at_its_edges(dtype, isa, rng, restore_threads):
                     np.testing.assert_allclose(got[0, :, 0, :], want, rtol=tol, atol=tol * 10,
                                                err_msg=f"tile {mr}x{nr} ({isa}) at {rows}x{cols}")
                     checked += 1
-        finally:
-            _kernels.tune_force(None)
     assert checked == sum(len(_sizes(mr)) * len(_sizes(nr)) for mr, nr in tiles)
 
 
@@ -78,8 +76,7 @@ def test_panels_across_images_give_each_image_its_own_bits(case, dtype, isa, rng
     want = reference.conv2d(x.transpose(0, 3, 1, 2), wt.transpose(3, 2, 0, 1), b, stride, padding,
                             groups=groups).transpose(0, 2, 3, 1)
     for variant, (mr, nr) in enumerate(_kernels.igemm_tiles(dtype)):
-        _kernels.tune_force(("conv2d", isa, dtype, -1, 1, 1, variant))
-        try:
+        with forced_tile(isa, dtype, variant):
             for threads in (1, 2):
                 fastconv.set_num_threads(threads)
                 got = fastconv.conv2d(x, wt, b, stride, padding, groups=groups, layout="NHWC")
@@ -93,8 +90,6 @@ def test_panels_across_images_give_each_image_its_own_bits(case, dtype, isa, rng
                     assert "batch_panels" not in _kernels.last_plan()["flags"]
                     np.testing.assert_array_equal(got[i:i + 1], alone, err_msg=f"{what}, image {i}")
                 np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10, err_msg=what)
-        finally:
-            _kernels.tune_force(None)
 
 
 # (n, h, w, c, k): 3x3 filters, padding 1, stride 1 ("same") in NHWC, where border tiles
@@ -107,6 +102,17 @@ BORDER = [
     (1, 56, 5, 4, 24),
     (1, 26, 26, 8, 40),  # 24 inner pixels a row: whole tiles for every tile of the tables
 ]
+
+
+def _signed_zero_biases(rng, k, dtype):
+    """A bias with +0 in its first place, which border tiles take, and the same bias
+    with -0 there, which makes conv2d take the pixel tiles (border tiles keep the bits
+    of +0 only): equal sums, so the two calls' outputs must be equal to the bit."""
+    plus = rng.standard_normal(k).astype(dtype)
+    plus[0] = 0.0
+    minus = plus.copy()
+    minus[0] = -0.0
+    return plus, minus
 
 
 def _plan_flags(x, wt, b):
@@ -126,14 +132,10 @@ def test_border_tiles_skip_only_zeros(case, dtype, isa, rng, restore_threads):
     tol = {"float32": 1e-5, "float64": 1e-13}[dtype]
     x = rng.standard_normal((n, h, w, c)).astype(dtype)
     wt = rng.standard_normal((3, 3, c, k)).astype(dtype)
-    plus, minus = rng.standard_normal(k).astype(dtype), None
-    plus[0] = 0.0
-    minus = plus.copy()
-    minus[0] = -0.0
+    plus, minus = _signed_zero_biases(rng, k, dtype)
     want = reference.conv2d(x.transpose(0, 3, 1, 2), wt.transpose(3, 2, 0, 1), plus, 1, 1).transpose(0, 2, 3, 1)
     for variant, (mr, nr) in enumerate(_kernels.igemm_tiles(dtype)):
-        _kernels.tune_force(("conv2d", isa, dtype, -1, 1, 1, variant))
-        try:
+        with forced_tile(isa, dtype, variant):
             for threads in (1, 2):
                 fastconv.set_num_threads(threads)
                 what = f"tile {mr}x{nr} ({isa}), {threads} threads"
@@ -142,8 +144,6 @@ def test_border_tiles_skip_only_zeros(case, dtype, isa, rng, restore_threads):
                 assert "border_tiles" not in _kernels.last_plan()["flags"], what
                 np.testing.assert_array_equal(got, pixels, err_msg=what)
                 np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10, err_msg=what)
-        finally:
-            _kernels.tune_force(None)
 
 
 # (n, h, w, c, k): border tiles over several weight panels on every tile, the packed weights
@@ -167,16 +167,12 @@ def test_border_tiles_run_every_panel_on_a_tile_where_the_weights_fit(dtype, isa
     for n, h, w, c, k in PANELS:
         x = rng.standard_normal((n, h, w, c)).astype(dtype)
         wt = rng.standard_normal((3, 3, c, k)).astype(dtype)
-        plus = rng.standard_normal(k).astype(dtype)
-        plus[0] = 0.0
-        minus = plus.copy()
-        minus[0] = -0.0  # the pixel tiles (border tiles keep the bits of +0 only)
+        plus, minus = _signed_zero_biases(rng, k, dtype)
         want = reference.conv2d(x.transpose(0, 3, 1, 2), wt.transpose(3, 2, 0, 1), plus, 1,
                                 1).transpose(0, 2, 3, 1)
         atol = tol * 10 * max(1.0, np.sqrt(9 * c / 144))  # rounding grows as the depth's root
         for variant, (mr, nr) in enumerate(_kernels.igemm_tiles(dtype)):
-            _kernels.tune_force(("conv2d", isa, dtype, -1, 1, 1, variant))
-            try:
+            with forced_tile(isa, dtype, variant):
                 for threads in (1, 2):
                     fastconv.set_num_threads(threads)
                     what = f"{(n, h, w, c, k)} on tile {mr}x{nr} ({isa}), {threads} threads"
@@ -193,8 +189,6 @@ def test_border_tiles_run_every_panel_on_a_tile_where_the_weights_fit(dtype, isa
                     assert "border_tiles" not in _kernels.last_plan()["flags"], what
                     np.testing.assert_array_equal(got, pixels, err_msg=what)
                     np.testing.assert_allclose(got, want, rtol=tol, atol=atol, err_msg=what)
-            finally:
-                _kernels.tune_force(None)
     big = 9 * PANELS[-1][3] * PANELS[-1][4] * size
     assert seen == ({True, False} if big > half_l2 else {True}), seen  # both orders ran
 
