@@ -278,17 +278,16 @@ int LOCAL(conv2d_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table *ta
 
 /* conv2d's own plan: a special kernel's where the table has one for the
  * geometry, else conv2d_plan_for's (which the input gradient's transposed
- * convolutions use too: they run the GEMMs it plans, never a special kernel). */
+ * convolutions use too: they run the GEMMs it plans, never a special kernel).
+ * The predicates only compare sizes, so they may see unchecked ones: the
+ * special plan checks them as the others do. */
 static int LOCAL(conv2d_plan_top)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
                                   fc_plan *pl) {
-  const int st = fc_conv2d_plan_start(p, tab, pl);
-  if (st != FC_OK || pl->algorithm == fc_alg_nothing) return st;
   const LOCAL(conv_entry) *direct = LOCAL(conv_special)(p, tab);
-  if (direct) {
-    LOCAL(direct_plan)(p, direct, pl);
-    return FC_OK;
-  }
-  return LOCAL(conv2d_plan_for)(p, tab, pl);
+  if (!direct) return LOCAL(conv2d_plan_for)(p, tab, pl);
+  const int st = fc_conv2d_plan_start(p, tab, pl);
+  if (st == FC_OK && pl->algorithm != fc_alg_nothing) LOCAL(direct_plan)(p, direct, pl);
+  return st;
 }
 
 int CONV2D_PLAN(const fc_conv2d_params *p, fc_plan *plan) {
