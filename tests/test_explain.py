@@ -169,7 +169,7 @@ def _same_as_run(plan, label):
 
 
 CONV_GRID = [  # (n, c, h, w, k, r, s, stride, padding, groups, layout)
-    (1, 1, 28, 28, 28, 3, 3, 1, 0, 1, "NCHW"),    # depth 9: packed GEMM
+    (1, 1, 28, 28, 28, 3, 3, 1, 0, 1, "NCHW"),    # depth 9: direct kernel, or packed GEMM
     (2, 7, 16, 16, 8, 3, 3, 1, 1, 1, "NCHW"),     # depth 63
     (2, 64, 10, 10, 16, 1, 1, 1, 0, 1, "NCHW"),   # depth 64: indirect GEMM
     (3, 16, 12, 13, 20, 3, 3, 2, 1, 2, "NCHW"),   # depth 72, two groups
@@ -195,9 +195,10 @@ def test_conv2d_plan_is_what_runs(case, dtype, threads, isa, restore_threads):
     _same_as_run(plan, str(case))
     depth = c // groups * r * s
     want = "igemm" if nhwc or depth >= 64 else "packed-gemm"  # the documented threshold
-    direct = any(u["kind"] == "conv_c1" and u["isa"] == isa and u["dtype"] == str(np.dtype(dtype))
-                 for u in _kernels.ukernels(isa))  # the ISA's special kernel (conv.inc)
-    if (direct and nhwc and c == 1 and groups == 1 and (r, s, stride, padding) == (3, 3, 1, 0)):
+    kind = "conv_c1" if nhwc else "conv_c1nchw"  # the ISA's special kernels (conv.inc)
+    direct = any(u["kind"] == kind and u["isa"] == isa and u["dtype"] == str(np.dtype(dtype))
+                 for u in _kernels.ukernels(isa))
+    if direct and c == 1 and groups == 1 and (r, s, stride, padding) == (3, 3, 1, 0):
         want = "direct"
     assert plan.algorithm == want, (case, plan)
     assert plan.kernel.startswith(f"fc_{'f32' if dtype == F32 else 'f64'}_")

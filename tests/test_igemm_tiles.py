@@ -384,33 +384,42 @@ def test_nchw_layers_give_the_bits_of_the_nhwc_call(case, dtype, isa, rng, resto
 DIRECT = [(2, 28, 28, 28), (1, 5, 9, 40), (3, 7, 6, 1), (1, 3, 3, 65), (2, 9, 30, 17)]
 
 
+@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
 @pytest.mark.parametrize("case", DIRECT, ids=lambda c: "-".join(map(str, c)))
-def test_single_channel_direct_kernel_keeps_the_gemms_bits(case, isa, rng, restore_threads):
-    """conv2d of one input channel by 3x3 filters without padding (NHWC) runs the ISA's
-    special direct kernel where the registry has one (conv.inc), the indirect GEMM
-    elsewhere; either way each output is the GEMM's bits: those of the same layer
-    padded by one, whose inner outputs the GEMM computes from the same taps in the same
-    order, at 1 and 2 threads, with and without a bias, and the float64 reference's
-    values."""
+def test_single_channel_direct_kernel_keeps_the_gemms_bits(case, layout, isa, rng, restore_threads):
+    """conv2d of one input channel by 3x3 filters without padding runs the ISA's
+    special direct kernel for the layout where the registry has one (conv.inc), the
+    GEMM elsewhere (the indirect GEMM for NHWC, the packed GEMM for NCHW); either way
+    each output is the GEMM's bits: those of the same layer padded by one, whose
+    inner outputs the GEMM computes from the same taps in the same order, at 1 and 2
+    threads, with and without a bias, and the float64 reference's values."""
     n, h, w, k = case
-    has_direct = any(u["kind"] == "conv_c1" and u["isa"] == isa and u["dtype"] == "float32"
+    nhwc = layout == "NHWC"
+    kind = "conv_c1" if nhwc else "conv_c1nchw"
+    gemm = "igemm" if nhwc else "packed-gemm"
+    has_direct = any(u["kind"] == kind and u["isa"] == isa and u["dtype"] == "float32"
                      for u in _kernels.ukernels(isa))
-    x = rng.standard_normal((n, h, w, 1)).astype(np.float32)
-    wt = rng.standard_normal((3, 3, 1, k)).astype(np.float32)
+    x = rng.standard_normal((n, 1, h, w)).astype(np.float32)
+    wt = rng.standard_normal((k, 1, 3, 3)).astype(np.float32)
+    xs, ws = (x.transpose(0, 2, 3, 1).copy(), wt.transpose(2, 3, 1, 0).copy()) if nhwc else (x, wt)
+
+    def ours(y):  # NCHW view of a result in the layout
+        return y.transpose(0, 3, 1, 2) if nhwc else y
+
     for b in (rng.standard_normal(k).astype(np.float32), None):
-        want = reference.conv2d(x.transpose(0, 3, 1, 2).astype(np.float64),
-                                wt.transpose(3, 2, 0, 1).astype(np.float64), b, 1, 0).transpose(0, 2, 3, 1)
+        want = reference.conv2d(x.astype(np.float64), wt.astype(np.float64), b, 1, 0)
         for threads in (1, 2):
             fastconv.set_num_threads(threads)
-            what = f"{case} ({isa}), bias {b is not None}, {threads} threads"
-            got = np.full((n, h - 2, w - 2, k), np.nan, np.float32)  # no output left unwritten
-            fastconv.conv2d(x, wt, b, 1, 0, layout="NHWC", out=got)
+            what = f"{case} {layout} ({isa}), bias {b is not None}, {threads} threads"
+            shape = (n, h - 2, w - 2, k) if nhwc else (n, k, h - 2, w - 2)
+            got = np.full(shape, np.nan, np.float32)  # no output left unwritten
+            fastconv.conv2d(xs, ws, b, 1, 0, layout=layout, out=got)
             ran = _kernels.last_plan()
-            assert ran["algorithm"] == ("direct" if has_direct else "igemm"), (what, ran)
-            padded = fastconv.conv2d(x, wt, b, 1, 1, layout="NHWC")
-            assert _kernels.last_plan()["algorithm"] == "igemm", what
-            np.testing.assert_array_equal(got.view(np.uint32), padded[:, 1:-1, 1:-1].view(np.uint32),
-                                          err_msg=what)
-            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=what)
-    said = str(fastconv.explain(fastconv.conv2d, x, wt, None, 1, 0, layout="NHWC"))
+            assert ran["algorithm"] == ("direct" if has_direct else gemm), (what, ran)
+            padded = fastconv.conv2d(xs, ws, b, 1, 1, layout=layout)
+            assert _kernels.last_plan()["algorithm"] == gemm, what
+            np.testing.assert_array_equal(ours(got).view(np.uint32),
+                                          ours(padded)[:, :, 1:-1, 1:-1].view(np.uint32), err_msg=what)
+            np.testing.assert_allclose(ours(got), want, rtol=1e-5, atol=1e-5, err_msg=what)
+    said = str(fastconv.explain(fastconv.conv2d, xs, ws, None, 1, 0, layout=layout))
     assert ("direct kernel" in said) == has_direct, said

@@ -694,29 +694,38 @@ def _conv_pack(w, K):
 
 
 def _conv(k, rng):
-    """A special conv kernel's output row (one input channel, 3x3) against a float64
-    direct sum, with and without a bias, and nothing written past the row."""
+    """A special conv kernel's output row (one input channel, 3x3; NHWC, or NCHW
+    for the c1nchw kernels) against a float64 direct sum, with and without a bias,
+    nothing written between the pixels (NHWC) or channels (NCHW) ldy apart, nor
+    past the row."""
     dt = k["dtype"]
     block = _kernels.CONV_BLOCK
+    nchw = k["kind"].endswith("nchw")
     cases = 0
     # channels: every block width (the last block's live lanes 1 to 32) and several
-    # blocks; pixels: rows shorter and longer than a kernel's pixels a step (3 to 12)
+    # blocks; pixels: rows shorter and longer than a kernel's pixels a step (3 to 12
+    # pixels NHWC; NCHW chunks of one or two vectors of 8 or 16, a last one of 1 to 16)
     channels = sorted(set(range(1, 10)) | {15, 16, 17, 23, 24, 25, 28, 31, 32, 33, 40, 64, 65})
-    for ow, K, biased in itertools.product([1, 2, 3, 4, 5, 7, 11, 12, 13, 26], channels, (True, False)):
+    widths = [1, 2, 3, 4, 5, 7, 8, 9, 11, 12, 13, 15, 16, 17, 24, 26, 31, 32, 33, 47, 50]
+    for ow, K, biased in itertools.product(widths, channels, (True, False)):
         ldx = ow + 2 + 3
         x = rng.standard_normal((3, ldx)).astype(dt)
         w = rng.standard_normal((3, 3, 1, K)).astype(dt)
         bias = rng.standard_normal(K).astype(dt)
         padded = np.zeros(-(-K // block) * block, dt)
         padded[:K] = bias
-        y = np.full(ow * K + 1, 6.0, dt)
-        _kernels.ukernel_run(k["index"], (ldx, ow, K), [x, _conv_pack(w, K), padded if biased else None, y])
+        outer, inner = (K, ow) if nchw else (ow, K)
+        ldy = inner + 2
+        y = np.full(outer * ldy + 1, 6.0, dt)
+        _kernels.ukernel_run(k["index"], (ldx, ow, K, ldy), [x, _conv_pack(w, K), padded if biased else None, y])
         x64, w64 = x.astype(np.float64), w.astype(np.float64).reshape(3, 3, K)
         want = np.zeros((ow, K)) + (bias.astype(np.float64) if biased else 0.0)
         for dy, dx in itertools.product(range(3), range(3)):
             want += x64[dy, dx:dx + ow, None] * w64[dy, dx]
         what = f"{k['name']} ow={ow} K={K} bias={biased}"
-        _close(y[:-1].reshape(ow, K), want, dt, what)
+        rows = y[:-1].reshape(outer, ldy)
+        _close(rows[:, :inner], want.T if nchw else want, dt, what)
+        assert (rows[:, inner:] == 6).all(), f"{what}: wrote between the rows ldy apart"
         assert y[-1] == 6, f"{what}: wrote past the row"
         cases += 1
     return cases
@@ -729,7 +738,7 @@ CHECKS = {
     "correlate": _correlate, "ndcorrelate": _correlate, "ndline": _ndline, "runsum": _runsum,
     "runlines": _runlines, "ndstore": _ndstore,
     "maxpool_row": _maxpool, "maxpool_nhwc": _maxpool, "maxpool_code": _maxpool, "unpool_code": _unpool,
-    "convpool": _convpool, "convpool_wgrad": _convpool_wgrad, "conv_c1": _conv,
+    "convpool": _convpool, "convpool_wgrad": _convpool_wgrad, "conv_c1": _conv, "conv_c1nchw": _conv,
     "transpose": _transpose,
 }
 

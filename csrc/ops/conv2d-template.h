@@ -9,7 +9,7 @@
  * - Indirect GEMM (NHWC, and NCHW with C/groups * R * S >= FC_IGEMM_MIN_DEPTH):
  *   rows = output pixels, columns = output channels, the input read in place
  *   through row pointers (igemm-template.h).
- * - Packed GEMM (shallow NCHW layers such as the lecture's 1-channel 3x3):
+ * - Packed GEMM (shallow NCHW layers, such as one channel by 3x3 with padding):
  *   rows = output channels (weights packed into MR-tall panels), columns =
  *   output pixels (im2col packed NR at a time into thread scratch, in L1).
  *
@@ -221,26 +221,31 @@ static void LOCAL(direct_rows)(void *arg, int tid, int64_t t0, int64_t t1) {
   const LOCAL(direct_ctx) *c = arg;
   const fc_conv2d_params *p = c->p;
   const size_t ldx = (size_t)(p->w * p->c);
+  const int64_t plane = p->oh * p->ow, image = plane * p->k;
+  const int nhwc = p->layout == FC_NHWC;
   for (int64_t t = t0; t < t1; t++) {
     const int64_t ni = t / p->oh, oy = t % p->oh;
+    /* NHWC: a row of pixels of k channels; NCHW: k channels' rows, a plane apart */
     c->fn(c->x + (ni * p->h + oy) * (int64_t)ldx, ldx, (size_t)p->ow, (size_t)p->k, c->w, c->bias,
-          c->y + (ni * p->oh + oy) * p->ow * p->k);
+          c->y + ni * image + oy * p->ow * (nhwc ? p->k : 1), (size_t)(nhwc ? p->k : plane));
   }
 }
 
-/* The layer by its special kernel: the weights (r, s, c, k) packed in blocks
- * of FC_CONV_BLOCK channels (ukernel.h), zero past k, the bias padded alike. */
+/* The layer by its special kernel: the weights ((r, s, c, k) in NHWC, (k, c,
+ * r, s) in NCHW) packed in blocks of FC_CONV_BLOCK channels (ukernel.h), zero
+ * past k, the bias padded alike. */
 static int LOCAL(conv2d_direct)(const fc_conv2d_params *p, const fc_plan *pl, const T *x,
                                 const T *weight, const T *bias, T *y) {
   const int64_t taps = p->r * p->s * p->c, K = p->k, blocks = fc_ceil_div(K, FC_CONV_BLOCK);
   T *w = fc_alloc((size_t)pl->scratch_bytes);
   if (!w) return FC_ENOMEM;
   T *b = w + blocks * FC_CONV_BLOCK * taps;
+  const int nhwc = p->layout == FC_NHWC;
   for (int64_t blk = 0; blk < blocks; blk++)
     for (int64_t t = 0; t < taps; t++)
       for (int64_t j = 0; j < FC_CONV_BLOCK; j++) {
         const int64_t k = blk * FC_CONV_BLOCK + j;
-        w[(blk * taps + t) * FC_CONV_BLOCK + j] = k < K ? weight[t * K + k] : (T)0;
+        w[(blk * taps + t) * FC_CONV_BLOCK + j] = k >= K ? (T)0 : weight[nhwc ? t * K + k : k * taps + t];
       }
   for (int64_t k = 0; k < blocks * FC_CONV_BLOCK; k++) b[k] = bias && k < K ? bias[k] : (T)0;
   /* the plan's kernel (a special one's, so of this type) */

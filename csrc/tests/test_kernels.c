@@ -197,7 +197,7 @@ DEFINE_CONV_POOL_TESTS(f64, double, 1e-11)
     if (first) {                                                                                \
       p.groups = 1, p.c = 1, p.k = rnd(1, 70), p.h = rnd(3, 16), p.w = rnd(3, 16);              \
       p.r = p.s = 3, p.stride_h = p.stride_w = p.dil_h = p.dil_w = 1;                           \
-      p.pad_top = p.pad_left = 0, p.layout = FC_NHWC;                                           \
+      p.pad_top = p.pad_left = 0, p.layout = (fc_layout)rnd(0, 1);                              \
     }                                                                                           \
     const int64_t eh = p.h + 2 * p.pad_top - p.dil_h * (p.r - 1) - 1;                           \
     const int64_t ew = p.w + 2 * p.pad_left - p.dil_w * (p.s - 1) - 1;                          \

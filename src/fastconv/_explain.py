@@ -216,8 +216,11 @@ def _conv_reason(g: Any, nhwc: bool, algorithm: str) -> str:
     groups = g.opts[6]
     depth = c // groups * r * s
     if algorithm == "direct":
+        if nhwc:
+            return ("one input channel, 3x3, no padding: a direct kernel an output row a call, "
+                    "the taps' weights in registers (the indirect GEMM's bits)")
         return ("one input channel, 3x3, no padding: a direct kernel an output row a call, "
-                "the taps' weights in registers (the indirect GEMM's bits)")
+                "each channel's row from the three input rows it reads (the packed GEMM's bits)")
     if nhwc:
         return "channels-last: indirect GEMM, input read in place through row pointers"
     if algorithm == "igemm":

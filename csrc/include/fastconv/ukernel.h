@@ -148,17 +148,20 @@ FC_CONVPOOL_TYPES(f32, float)
 FC_CONVPOOL_TYPES(f64, double)
 #undef FC_CONVPOOL_TYPES
 /* Special conv2d microkernels (conv.inc): one output row of conv2d(x, w,
- * bias), NHWC, for the geometries their predicate fc_conv_<geometry>_fits
- * accepts. x: the row's first input row, ldx elements per input row; w the
- * weights packed in blocks of FC_CONV_BLOCK channels, each block its r * s * c
- * taps' FC_CONV_BLOCK weights in turn, zero past channel K; bias K values
- * padded with zeros to whole blocks, or NULL; y: ow pixels of K channels, the
- * indirect GEMM's values bit for bit. */
+ * bias) for the geometries their predicate fc_conv_<geometry>_fits accepts.
+ * x: the row's first input row, ldx elements per input row; w the weights
+ * packed in blocks of FC_CONV_BLOCK channels, each block its r * s * c taps'
+ * FC_CONV_BLOCK weights in turn, zero past channel K; bias K values padded
+ * with zeros to whole blocks, or NULL; y: the row's ow pixels of K channels,
+ * the GEMM's values bit for bit (the indirect GEMM's for NHWC, the packed
+ * GEMM's for NCHW), the row's first output at y, ldy elements apart from one
+ * pixel to the next (NHWC: a pixel's K channels are contiguous) or from one
+ * channel to the next (NCHW: a channel's ow pixels are contiguous). */
 enum { FC_CONV_BLOCK = 32 };
 typedef void (*fc_f32_conv_ukernel)(const float *x, size_t ldx, size_t ow, size_t K,
-                                    const float *w, const float *bias, float *y);
+                                    const float *w, const float *bias, float *y, size_t ldy);
 typedef void (*fc_f64_conv_ukernel)(const double *x, size_t ldx, size_t ow, size_t K,
-                                    const double *w, const double *bias, double *y);
+                                    const double *w, const double *bias, double *y, size_t ldy);
 typedef void (*fc_f32_correlate_ukernel)(size_t n, size_t kh, size_t kw, const float *x,
                                          size_t ldx, const float *w, float *y);
 typedef void (*fc_f64_correlate_ukernel)(size_t n, size_t kh, size_t kw, const double *x,
@@ -282,12 +285,20 @@ typedef struct {
   fc_conv_fits_fn fits;
 } fc_f64_conv_entry;
 
-/* One input channel, 3x3, stride 1, no padding or dilation, NHWC (the
- * lecture's first layer without its pool) */
+/* One input channel, 3x3, stride 1, no padding or dilation (the lecture's
+ * first layer without its pool; PyTorch's MNIST example's first layer) */
+static inline int fc_conv_c1_any_fits(const fc_conv2d_params *p) {
+  return p->c == 1 && p->groups == 1 && p->r == 3 && p->s == 3 && p->stride_h == 1 &&
+         p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 && p->pad_top == 0 &&
+         p->pad_left == 0 && p->oh == p->h - 2 && p->ow == p->w - 2;
+}
+/* ... in NHWC */
 static inline int fc_conv_c1_fits(const fc_conv2d_params *p) {
-  return p->layout == FC_NHWC && p->c == 1 && p->groups == 1 && p->r == 3 && p->s == 3 &&
-         p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 &&
-         p->pad_top == 0 && p->pad_left == 0 && p->oh == p->h - 2 && p->ow == p->w - 2;
+  return p->layout == FC_NHWC && fc_conv_c1_any_fits(p);
+}
+/* ... in NCHW */
+static inline int fc_conv_c1nchw_fits(const fc_conv2d_params *p) {
+  return p->layout == FC_NCHW && fc_conv_c1_any_fits(p);
 }
 
 /* Which conv+pool geometries a special kernel computes (convpool.inc). */
@@ -507,7 +518,7 @@ int fc_ukernel_slot(int i, fc_isa isa, char *buf, size_t size, double *cost);
 #define FC_CONV(dtype, ctype, geometry, isa)                                                  \
   void fc_##dtype##_conv_##geometry##_ukernel__##isa(const ctype *x, size_t ldx, size_t ow,   \
                                                      size_t K, const ctype *w,                \
-                                                     const ctype *bias, ctype *y);
+                                                     const ctype *bias, ctype *y, size_t ldy);
 #include "../../ukernels/conv.inc"
 #undef FC_CONV
 #define FC_PROBE(dtype, ctype, isa, chains, lanes) ctype fc_##dtype##_fma_probe__##isa(uint64_t iters);

@@ -21,11 +21,11 @@
 
 /* NP pixels from xp (input row dy at xp + dy ldx) by the CV vectors of one
  * channel block (n live channels) at wb (tap t at wb + 32 t), bias bb or
- * NULL; y: the first pixel's first channel, K apart per pixel. */
+ * NULL; y: the first pixel's first channel, ldy apart per pixel. */
 static inline __attribute__((always_inline)) void conv_block(int CV, int NP, const float *xp,
                                                              size_t ldx, const float *wb,
                                                              const float *bb, int64_t n, float *y,
-                                                             size_t K) {
+                                                             size_t ldy) {
   __m256 a[12][4];
   /* without this the compiler keeps all 9 * CV weight vectors live across the
    * row's pixels and spills */
@@ -50,7 +50,7 @@ static inline __attribute__((always_inline)) void conv_block(int CV, int NP, con
     }
 #pragma GCC unroll 12
   for (int p = 0; p < NP; p++) {
-    float *yp = y + (size_t)p * K;
+    float *yp = y + (size_t)p * ldy;
 #pragma GCC unroll 4
     for (int v = 0; v < CV - 1; v++) _mm256_storeu_ps(yp + 8 * v, a[p][v]);
     fc_avx2_store_n_ps(yp + 8 * (CV - 1), a[p][CV - 1], n - 8 * (CV - 1));
@@ -62,12 +62,13 @@ static inline __attribute__((always_inline)) void conv_block(int CV, int NP, con
   do {                                                                                      \
     size_t px = 0;                                                                          \
     for (; px + (NP) <= ow; px += (NP))                                                     \
-      conv_block(CV, NP, x + px, ldx, wb, bb, n, y + px * K + k0, K);                        \
-    for (; px < ow; px++) conv_block(CV, 1, x + px, ldx, wb, bb, n, y + px * K + k0, K);      \
+      conv_block(CV, NP, x + px, ldx, wb, bb, n, y + px * ldy + k0, ldy);                        \
+    for (; px < ow; px++) conv_block(CV, 1, x + px, ldx, wb, bb, n, y + px * ldy + k0, ldy);      \
   } while (0)
 
 void fc_f32_conv_c1_ukernel__avx2(const float *x, size_t ldx, size_t ow, size_t K,
-                                  const float *w, const float *bias, float *y) {
+                                  const float *w, const float *bias, float *y,
+                                  size_t ldy) {
   for (size_t k0 = 0; k0 < K; k0 += 32) {
     const int64_t n = (int64_t)(K - k0 < 32 ? K - k0 : 32);
     const float *wb = w + 9 * k0, *bb = bias ? bias + k0 : NULL;

@@ -10,11 +10,11 @@
 
 /* NP pixels from xp (input row dy at xp + dy ldx) by the CV vectors of one
  * channel block (n live channels) at wb (tap t at wb + 32 t), bias bb or
- * NULL; y: the first pixel's first channel, K apart per pixel. */
+ * NULL; y: the first pixel's first channel, ldy apart per pixel. */
 static inline __attribute__((always_inline)) void conv_block(int CV, int NP, const float *xp,
                                                              size_t ldx, const float *wb,
                                                              const float *bb, int64_t n, float *y,
-                                                             size_t K) {
+                                                             size_t ldy) {
   __m512 a[12][2];
   /* without this the compiler keeps all 9 * CV weight vectors live across the
    * row's pixels */
@@ -41,7 +41,7 @@ static inline __attribute__((always_inline)) void conv_block(int CV, int NP, con
   const __mmask16 live = (__mmask16)(last >= 16 ? 0xFFFF : (1u << last) - 1u);
 #pragma GCC unroll 12
   for (int p = 0; p < NP; p++) {
-    float *yp = y + (size_t)p * K;
+    float *yp = y + (size_t)p * ldy;
     if (CV == 2) _mm512_storeu_ps(yp, a[p][0]);
     _mm512_mask_storeu_ps(yp + 16 * (CV - 1), live, a[p][CV - 1]);
   }
@@ -51,7 +51,7 @@ static inline __attribute__((always_inline)) void conv_block(int CV, int NP, con
  * even as they go (26 = 9 + 9 + 8): a group of one or two would wait on the
  * FMA's latency with its 2 to 4 chains. */
 #define FC_CONV_C1_CASE(CV, NP) \
-  case NP: conv_block(CV, NP, x + px, ldx, wb, bb, n, y + px * K + k0, K); break;
+  case NP: conv_block(CV, NP, x + px, ldx, wb, bb, n, y + px * ldy + k0, ldy); break;
 #define FC_CONV_C1_ROW(CV)                                                                    \
   do {                                                                                        \
     const size_t groups = (ow + 11) / 12;                                                     \
@@ -68,7 +68,8 @@ static inline __attribute__((always_inline)) void conv_block(int CV, int NP, con
   } while (0)
 
 void fc_f32_conv_c1_ukernel__avx512(const float *x, size_t ldx, size_t ow, size_t K,
-                                    const float *w, const float *bias, float *y) {
+                                    const float *w, const float *bias, float *y,
+                                    size_t ldy) {
   for (size_t k0 = 0; k0 < K; k0 += 32) {
     const int64_t n = (int64_t)(K - k0 < 32 ? K - k0 : 32);
     const float *wb = w + 9 * k0, *bb = bias ? bias + k0 : NULL;
