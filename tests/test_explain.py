@@ -198,7 +198,7 @@ def test_conv2d_plan_is_what_runs(case, dtype, threads, isa, restore_threads):
     kind = "conv_c1" if nhwc else "conv_c1nchw"  # the ISA's special kernels (conv.inc)
     direct = any(u["kind"] == kind and u["isa"] == isa and u["dtype"] == str(np.dtype(dtype))
                  for u in _kernels.ukernels(isa))
-    if direct and c == 1 and groups == 1 and (r, s, stride, padding) == (3, 3, 1, 0):
+    if direct and c == 1 and groups == 1 and (r, s, stride) == (3, 3, 1) and padding in (0, 1):
         want = "direct"
     assert plan.algorithm == want, (case, plan)
     assert plan.kernel.startswith(f"fc_{'f32' if dtype == F32 else 'f64'}_")

@@ -227,12 +227,13 @@ def test_border_tiles_need_finite_weights(rng, restore_threads):
 
 # (n, h, w, c, k, (r, s), stride, padding, dilation): NHWC layers whose taps of few
 # channels run on a copy of the input's rows with their horizontal padding (one row
-# pointer per kernel row) where the tile is narrow: 'same' 3x3, the 7x7 stride-2 stem,
+# pointer per kernel row) where the tile is narrow: 3x3 padded by two (one channel: by
+# one it runs the direct kernel) and 'same', the 7x7 stride-2 stem,
 # 'same' with an even kernel (the odd pad at the end), a padding wider than the kernel's
 # reach, dilation in height, a stride that leaves input columns unread, and images of
 # over 2 MB of copy each, which go through the copy in several chunks
 PADDED = [
-    (3, 14, 13, 1, 20, (3, 3), 1, 1, 1),
+    (3, 14, 13, 1, 20, (3, 3), 1, 2, 1),
     (2, 30, 30, 3, 16, (7, 7), 2, 3, 1),
     (2, 11, 12, 2, 9, (4, 4), 1, "same", 1),
     (1, 9, 10, 4, 24, (3, 3), 1, 4, 1),
@@ -378,21 +379,23 @@ def test_nchw_layers_give_the_bits_of_the_nhwc_call(case, dtype, isa, rng, resto
             np.testing.assert_allclose(gx, gxh, rtol=tol, atol=tol * 10, err_msg=what)
 
 
-# (n, h, w, k): one input channel, 3x3, no padding; every channel block shape of the
-# special kernels (a last block of 1 to 32 channels, several blocks), rows of one to
-# many pixel groups
+# (n, h, w, k): one input channel, 3x3; every channel block shape of the special
+# kernels (a last block of 1 to 32 channels, several blocks), rows of one to many
+# pixel groups
 DIRECT = [(2, 28, 28, 28), (1, 5, 9, 40), (3, 7, 6, 1), (1, 3, 3, 65), (2, 9, 30, 17)]
 
 
+@pytest.mark.parametrize("pad", [0, 1])
 @pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
 @pytest.mark.parametrize("case", DIRECT, ids=lambda c: "-".join(map(str, c)))
-def test_single_channel_direct_kernel_keeps_the_gemms_bits(case, layout, isa, rng, restore_threads):
-    """conv2d of one input channel by 3x3 filters without padding runs the ISA's
+def test_single_channel_direct_kernel_keeps_the_gemms_bits(case, layout, pad, isa, rng, restore_threads):
+    """conv2d of one input channel by 3x3 filters, 'valid' or 'same', runs the ISA's
     special direct kernel for the layout where the registry has one (conv.inc), the
     GEMM elsewhere (the indirect GEMM for NHWC, the packed GEMM for NCHW); either way
-    each output is the GEMM's bits: those of the same layer padded by one, whose
-    inner outputs the GEMM computes from the same taps in the same order, at 1 and 2
-    threads, with and without a bias, and the float64 reference's values."""
+    each output is the GEMM's bits: those of the same layer padded by two, which the
+    GEMM computes, from the same taps (the padding's zeros included) in the same
+    order, at 1 and 2 threads, with and without a bias, and the float64 reference's
+    values."""
     n, h, w, k = case
     nhwc = layout == "NHWC"
     kind = "conv_c1" if nhwc else "conv_c1nchw"
@@ -406,20 +409,21 @@ def test_single_channel_direct_kernel_keeps_the_gemms_bits(case, layout, isa, rn
     def ours(y):  # NCHW view of a result in the layout
         return y.transpose(0, 3, 1, 2) if nhwc else y
 
+    inner = slice(2 - pad, -(2 - pad))  # the padded-by-two layer's outputs that are these
     for b in (rng.standard_normal(k).astype(np.float32), None):
-        want = reference.conv2d(x.astype(np.float64), wt.astype(np.float64), b, 1, 0)
+        want = reference.conv2d(x.astype(np.float64), wt.astype(np.float64), b, 1, pad)
         for threads in (1, 2):
             fastconv.set_num_threads(threads)
-            what = f"{case} {layout} ({isa}), bias {b is not None}, {threads} threads"
-            shape = (n, h - 2, w - 2, k) if nhwc else (n, k, h - 2, w - 2)
-            got = np.full(shape, np.nan, np.float32)  # no output left unwritten
-            fastconv.conv2d(xs, ws, b, 1, 0, layout=layout, out=got)
+            what = f"{case} {layout} pad {pad} ({isa}), bias {b is not None}, {threads} threads"
+            ho, wo = h - 2 + 2 * pad, w - 2 + 2 * pad
+            got = np.full((n, ho, wo, k) if nhwc else (n, k, ho, wo), np.nan, np.float32)  # none left unwritten
+            fastconv.conv2d(xs, ws, b, 1, pad, layout=layout, out=got)
             ran = _kernels.last_plan()
             assert ran["algorithm"] == ("direct" if has_direct else gemm), (what, ran)
-            padded = fastconv.conv2d(xs, ws, b, 1, 1, layout=layout)
+            padded = fastconv.conv2d(xs, ws, b, 1, 2, layout=layout)
             assert _kernels.last_plan()["algorithm"] == gemm, what
             np.testing.assert_array_equal(ours(got).view(np.uint32),
-                                          ours(padded)[:, :, 1:-1, 1:-1].view(np.uint32), err_msg=what)
+                                          ours(padded)[:, :, inner, inner].view(np.uint32), err_msg=what)
             np.testing.assert_allclose(ours(got), want, rtol=1e-5, atol=1e-5, err_msg=what)
-    said = str(fastconv.explain(fastconv.conv2d, xs, ws, None, 1, 0, layout=layout))
+    said = str(fastconv.explain(fastconv.conv2d, xs, ws, None, 1, pad, layout=layout))
     assert ("direct kernel" in said) == has_direct, said

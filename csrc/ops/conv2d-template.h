@@ -4,7 +4,8 @@
  * Convolution is a matrix product per (image, group), cut into tiles for an
  * MR x NR register-blocked FMA microkernel. Two algorithms, and a direct
  * kernel for the geometries a special one (conv.inc) accepts (one input
- * channel, 3x3, no padding: an output row a call, the GEMM's bits):
+ * channel, 3x3, stride 1, padding 0 or 1: an output row a call, the GEMM's
+ * bits):
  *
  * - Indirect GEMM (NHWC, and NCHW with C/groups * R * S >= FC_IGEMM_MIN_DEPTH):
  *   rows = output pixels, columns = output channels, the input read in place
@@ -198,35 +199,79 @@ static const LOCAL(conv_entry) *LOCAL(conv_special)(const fc_conv2d_params *p,
   return NULL;
 }
 
+/* Whether the kernel reads the input in place: without padding it reads rows
+ * oy..oy+2 and columns ox..ox+2 of the image; else each output row reads a
+ * copy of its three input rows with their zero padding (copy_rows). */
+static int LOCAL(direct_in_place)(const fc_conv2d_params *p) {
+  return p->pad_top == 0 && p->pad_left == 0 && p->oh <= p->h - 2 && p->ow <= p->w - 2;
+}
+
+/* A thread's three padded input rows: ow + 2 values each, the three rounded
+ * up to whole 128-byte lines, so no two threads write to one line (or to one
+ * pair the adjacent-line prefetcher fetches together): (128,1,28,28) by 28
+ * 'same' at 2 threads took 1.6x the time of the GEMM when they shared one. */
+static int64_t LOCAL(direct_rows_stride)(const fc_conv2d_params *p) {
+  const int64_t line = 128 / (int64_t)sizeof(T);
+  return fc_ceil_div(3 * (p->ow + 2), line) * line;
+}
+
 /* A task per output row (image, row); the packed weights and the padded bias
- * as scratch. The sizes fit: fc_conv2d_check. */
+ * as scratch, and for padded layers a thread's three padded input rows each.
+ * The sizes fit: fc_conv2d_check. */
 static void LOCAL(direct_plan)(const fc_conv2d_params *p, const LOCAL(conv_entry) *e, fc_plan *pl) {
   const int64_t taps = p->r * p->s * p->c, width = fc_ceil_div(p->k, FC_CONV_BLOCK) * FC_CONV_BLOCK;
   pl->algorithm = fc_alg_direct;
   pl->kernel_fn = FC_UKERNEL_FN(e->fn);
   pl->row_block = 1, pl->tasks = p->n * p->oh;
   pl->threads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * p->oh * p->ow * taps), pl->tasks);
-  pl->scratch_bytes = fc_sat_mul(fc_sat_mul(width, taps + 1), (int64_t)sizeof(T));
+  int64_t elems = fc_sat_mul(width, taps + 1);
+  if (!LOCAL(direct_in_place)(p))
+    elems = fc_sat_add(elems, fc_sat_mul(pl->threads, LOCAL(direct_rows_stride)(p)));
+  pl->scratch_bytes = fc_sat_mul(elems, (int64_t)sizeof(T));
 }
 
 typedef struct {
   const fc_conv2d_params *p;
   const T *x, *w, *bias;
-  T *y;
+  T *y, *rows; /* a thread's padded rows, direct_rows_stride apart; NULL: read in place */
   LOCAL(conv_ukernel) fn;
 } LOCAL(direct_ctx);
 
+/* Input rows oy - pad_top + (0, 1, 2) of image xi (h rows of w values) into
+ * dst, 3 rows of ow + 2 values from column -pad_left, zero outside the image:
+ * the values the GEMM multiplies, its padding's zeros included. */
+static void LOCAL(copy_rows)(const fc_conv2d_params *p, const T *xi, int64_t oy, T *dst) {
+  const int64_t len = p->ow + 2, lo = fc_min64(p->pad_left, len);
+  const int64_t hi = fc_max64(lo, fc_min64(len, p->w + p->pad_left));
+  for (int64_t dy = 0; dy < 3; dy++, dst += len) {
+    const int64_t ih = oy - p->pad_top + dy;
+    if (ih < 0 || ih >= p->h) {
+      memset(dst, 0, (size_t)len * sizeof(T));
+      continue;
+    }
+    memset(dst, 0, (size_t)lo * sizeof(T));
+    memcpy(dst + lo, xi + ih * p->w + (lo - p->pad_left), (size_t)(hi - lo) * sizeof(T));
+    memset(dst + hi, 0, (size_t)(len - hi) * sizeof(T));
+  }
+}
+
 static void LOCAL(direct_rows)(void *arg, int tid, int64_t t0, int64_t t1) {
-  (void)tid;
   const LOCAL(direct_ctx) *c = arg;
   const fc_conv2d_params *p = c->p;
-  const size_t ldx = (size_t)(p->w * p->c);
   const int64_t plane = p->oh * p->ow, image = plane * p->k;
   const int nhwc = p->layout == FC_NHWC;
+  T *rows = c->rows ? c->rows + tid * LOCAL(direct_rows_stride)(p) : NULL;
   for (int64_t t = t0; t < t1; t++) {
     const int64_t ni = t / p->oh, oy = t % p->oh;
+    /* one input channel: an image is h rows of w values in either layout */
+    const T *xi = c->x + ni * p->h * p->w, *xr = xi + oy * p->w;
+    size_t ldx = (size_t)p->w;
+    if (rows) {
+      LOCAL(copy_rows)(p, xi, oy, rows);
+      xr = rows, ldx = (size_t)(p->ow + 2);
+    }
     /* NHWC: a row of pixels of k channels; NCHW: k channels' rows, a plane apart */
-    c->fn(c->x + (ni * p->h + oy) * (int64_t)ldx, ldx, (size_t)p->ow, (size_t)p->k, c->w, c->bias,
+    c->fn(xr, ldx, (size_t)p->ow, (size_t)p->k, c->w, c->bias,
           c->y + ni * image + oy * p->ow * (nhwc ? p->k : 1), (size_t)(nhwc ? p->k : plane));
   }
 }
@@ -249,7 +294,8 @@ static int LOCAL(conv2d_direct)(const fc_conv2d_params *p, const fc_plan *pl, co
       }
   for (int64_t k = 0; k < blocks * FC_CONV_BLOCK; k++) b[k] = bias && k < K ? bias[k] : (T)0;
   /* the plan's kernel (a special one's, so of this type) */
-  LOCAL(direct_ctx) c = {p, x, w, bias ? b : NULL, y, (LOCAL(conv_ukernel))pl->kernel_fn};
+  LOCAL(direct_ctx) c = {p, x, w, bias ? b : NULL, y, LOCAL(direct_in_place)(p) ? NULL : b + blocks * FC_CONV_BLOCK,
+                         (LOCAL(conv_ukernel))pl->kernel_fn};
   const int r = fc_parallel_for(pl->threads, pl->tasks, 1, LOCAL(direct_rows), &c);
   free(w);
   return r;

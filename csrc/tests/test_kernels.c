@@ -191,13 +191,14 @@ DEFINE_CONV_POOL_TESTS(f64, double, 1e-11)
     p.h = rnd(1, 12), p.w = rnd(1, 12), p.r = rnd(1, 4), p.s = rnd(1, 4);                       \
     p.stride_h = rnd(1, 3), p.stride_w = rnd(1, 3), p.dil_h = rnd(1, 2), p.dil_w = rnd(1, 2);   \
     p.pad_top = rnd(0, 2), p.pad_left = rnd(0, 2), p.layout = (fc_layout)rnd(0, 1);             \
-    /* a quarter of the cases: a CNN's grayscale first layer (one channel, 3x3, then a  */     \
-    /* 2x2 pool; ISAs may have direct kernels for it), small integers for exact ties    */     \
+    /* a quarter of the cases: a CNN's grayscale first layer (one channel, 3x3, 'valid' */     \
+    /* or 'same', then a 2x2 pool; ISAs have direct kernels for it), small integers for */     \
+    /* exact ties                                                                       */     \
     const int first = rnd(0, 3) == 0;                                                           \
     if (first) {                                                                                \
-      p.groups = 1, p.c = 1, p.k = rnd(1, 70), p.h = rnd(3, 16), p.w = rnd(3, 16);              \
+      p.groups = 1, p.c = 1, p.k = rnd(1, 70), p.h = rnd(1, 16), p.w = rnd(1, 16);              \
       p.r = p.s = 3, p.stride_h = p.stride_w = p.dil_h = p.dil_w = 1;                           \
-      p.pad_top = p.pad_left = 0, p.layout = (fc_layout)rnd(0, 1);                              \
+      p.pad_top = rnd(0, 1), p.pad_left = rnd(0, 1), p.layout = (fc_layout)rnd(0, 1);           \
     }                                                                                           \
     const int64_t eh = p.h + 2 * p.pad_top - p.dil_h * (p.r - 1) - 1;                           \
     const int64_t ew = p.w + 2 * p.pad_left - p.dil_w * (p.s - 1) - 1;                          \

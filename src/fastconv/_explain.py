@@ -216,11 +216,10 @@ def _conv_reason(g: Any, nhwc: bool, algorithm: str) -> str:
     groups = g.opts[6]
     depth = c // groups * r * s
     if algorithm == "direct":
-        if nhwc:
-            return ("one input channel, 3x3, no padding: a direct kernel an output row a call, "
-                    "the taps' weights in registers (the indirect GEMM's bits)")
-        return ("one input channel, 3x3, no padding: a direct kernel an output row a call, "
-                "each channel's row from the three input rows it reads (the packed GEMM's bits)")
+        what = ("one input channel, 3x3, stride 1, padding of at most 1: a direct kernel an "
+                "output row a call, from the three input rows it reads (a padded copy of them "
+                "where the layer pads)")
+        return what + (", the indirect GEMM's bits" if nhwc else ", the packed GEMM's bits")
     if nhwc:
         return "channels-last: indirect GEMM, input read in place through row pointers"
     if algorithm == "igemm":

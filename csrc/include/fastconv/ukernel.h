@@ -285,12 +285,17 @@ typedef struct {
   fc_conv_fits_fn fits;
 } fc_f64_conv_entry;
 
-/* One input channel, 3x3, stride 1, no padding or dilation (the lecture's
- * first layer without its pool; PyTorch's MNIST example's first layer) */
+/* One input channel, 3x3, stride 1, no dilation, padding of at most 1 on
+ * each side ('valid': the lecture's first layer without its pool, PyTorch's
+ * MNIST example's first layer; 'same'). The bottom and right padding are what
+ * oh and ow leave: oh + 2 - h - pad_top, at most 1 (a negative one: rows not
+ * read). */
 static inline int fc_conv_c1_any_fits(const fc_conv2d_params *p) {
   return p->c == 1 && p->groups == 1 && p->r == 3 && p->s == 3 && p->stride_h == 1 &&
-         p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 && p->pad_top == 0 &&
-         p->pad_left == 0 && p->oh == p->h - 2 && p->ow == p->w - 2;
+         p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 && p->pad_top >= 0 &&
+         p->pad_top <= 1 && p->pad_left >= 0 && p->pad_left <= 1 && p->h >= 0 && p->w >= 0 &&
+         p->oh >= 0 && p->ow >= 0 && p->oh - p->h <= p->pad_top - 1 &&
+         p->ow - p->w <= p->pad_left - 1;
 }
 /* ... in NHWC */
 static inline int fc_conv_c1_fits(const fc_conv2d_params *p) {
