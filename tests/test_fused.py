@@ -140,6 +140,12 @@ CONV_POOL = [
     (2, 28, 28, 1, 16, 3, 3, 1, 0, 1, 1, (2, 2)),
     (2, 12, 22, 1, 48, 3, 3, 1, 0, 1, 1, (2, 2)),
     (1, 12, 11, 1, 9, 3, 3, 1, 0, 1, 1, (2, 2)),
+    # ... and 'same' (their input rows copied with their padding): the lecture's size,
+    # odd sizes (a padded row or column past the last window), one pooled row
+    (2, 28, 28, 1, 28, 3, 3, 1, "same", 1, 1, (2, 2)),
+    (3, 11, 16, 1, 70, 3, 3, 1, 1, 1, 1, (2, 2)),
+    (2, 13, 12, 1, 33, 3, 3, 1, "same", 1, 1, (2, 2)),
+    (1, 2, 7, 1, 5, 3, 3, 1, 1, 1, 1, (2, 2)),
 ]
 
 

@@ -23,7 +23,9 @@
  * Channels-last only, and windows that tile the conv output without overlap
  * or padding (stride == kernel, dilation 1, pad 0: Keras' MaxPooling2D
  * default); other cases go through the separate ops. Geometries a special
- * kernel family fits (convpool.inc: the lecture's one-channel 3x3) run it.
+ * kernel family fits (convpool.inc: the lecture's one-channel 3x3, 'valid'
+ * or 'same') run it, a padded layer's on copies of its input rows with their
+ * zeros.
  *
  * Included once by f32-conv2d-pool.c and by f64-conv2d-pool.c, which define
  * the entry points' full names CONV2D_MAXPOOL (fc_f32_conv2d_maxpool, ...) and
@@ -69,12 +71,52 @@ static const LOCAL(convpool_entry) *LOCAL(convpool_special)(const fc_conv2d_para
   return NULL;
 }
 
+/* A special kernel's input rows for a pooled row (those of its windows'
+ * conv rows' taps) and their values each (those of its windows' conv
+ * columns' taps): one input channel, so an image is h rows of w values. */
+static int64_t LOCAL(convpool_in_rows)(const fc_conv2d_params *p, const fc_pool2d_params *q) {
+  return q->kernel_h + p->r - 1;
+}
+static int64_t LOCAL(convpool_in_len)(const fc_conv2d_params *p, const fc_pool2d_params *q) {
+  return q->ow * q->kernel_w + p->s - 1;
+}
+
+/* Whether a special kernel reads its input in place: no padding, and every
+ * pooled row's input rows and columns inside the image; else each pooled row
+ * reads a copy of them with their zero padding, a thread's copy
+ * fc_padded_rows_stride values apart from the next thread's. */
+static int LOCAL(convpool_in_place)(const fc_conv2d_params *p, const fc_pool2d_params *q) {
+  return p->pad_top == 0 && p->pad_left == 0 &&
+         (q->oh - 1) * q->kernel_h + LOCAL(convpool_in_rows)(p, q) <= p->h &&
+         LOCAL(convpool_in_len)(p, q) <= p->w;
+}
+
 /* A special kernel's input for pooled row u (image, pooled row): its first
- * input row, NHWC. */
+ * input row in place (rows NULL), or the first of their padded copy in rows;
+ * *ldx the values from one row to the next. */
 static const T *LOCAL(convpool_row_input)(const fc_conv2d_params *p, const fc_pool2d_params *q,
-                                          const T *x, int64_t u) {
-  const int64_t ni = u / q->oh, py = u % q->oh;
-  return x + (ni * p->h + py * q->stride_h * p->stride_h) * p->w * p->c;
+                                          const T *x, int64_t u, T *rows, size_t *ldx) {
+  const int64_t ni = u / q->oh, py = u % q->oh, ih = py * q->kernel_h - p->pad_top;
+  if (!rows) {
+    *ldx = (size_t)(p->w * p->c);
+    return x + (ni * p->h + ih) * p->w * p->c;
+  }
+  const int64_t len = LOCAL(convpool_in_len)(p, q);
+  fc_copy_padded_rows(x + ni * p->h * p->w, p->h, p->w, ih, LOCAL(convpool_in_rows)(p, q),
+                      p->pad_left, len, sizeof(T), rows);
+  *ldx = (size_t)len;
+  return rows;
+}
+
+/* Scratch for nt threads' padded rows, or NULL in *rows when the kernel
+ * reads in place; FC_ENOMEM if it cannot be had. */
+static int LOCAL(convpool_rows_alloc)(const fc_conv2d_params *p, const fc_pool2d_params *q, int nt,
+                                      T **rows, int64_t *stride) {
+  *rows = NULL;
+  *stride = fc_padded_rows_stride(LOCAL(convpool_in_rows)(p, q), LOCAL(convpool_in_len)(p, q), sizeof(T));
+  if (LOCAL(convpool_in_place)(p, q)) return FC_OK;
+  *rows = fc_alloc((size_t)fc_sat_mul(fc_sat_mul(nt, *stride), (int64_t)sizeof(T)));
+  return *rows ? FC_OK : FC_ENOMEM;
 }
 
 /* A special kernel's tasks: pooled rows u0..u1 (image, pooled row). */
@@ -82,20 +124,24 @@ typedef struct {
   const fc_conv2d_params *p;
   const fc_pool2d_params *q;
   const T *x, *w, *bias;
-  T *y;
+  T *y, *rows; /* rows: the threads' padded rows, stride apart, or NULL */
+  int64_t stride;
   uint8_t *code;
   LOCAL(convpool_ukernel) direct;
 } LOCAL(convpool_special_ctx);
 
 static void LOCAL(convpool_special_rows)(void *arg, int tid, int64_t u0, int64_t u1) {
-  (void)tid;
   const LOCAL(convpool_special_ctx) *c = arg;
   const fc_conv2d_params *p = c->p;
   const fc_pool2d_params *q = c->q;
   const int64_t K = p->k;
-  for (int64_t u = u0; u < u1; u++)
-    c->direct(LOCAL(convpool_row_input)(p, q, c->x, u), (size_t)(p->w * p->c), (size_t)q->ow,
-              (size_t)K, c->w, c->bias, c->y + u * q->ow * K, c->code ? c->code + u * q->ow * K : NULL);
+  T *rows = c->rows ? c->rows + tid * c->stride : NULL;
+  for (int64_t u = u0; u < u1; u++) {
+    size_t ldx;
+    const T *in = LOCAL(convpool_row_input)(p, q, c->x, u, rows, &ldx);
+    c->direct(in, ldx, (size_t)q->ow, (size_t)K, c->w, c->bias, c->y + u * q->ow * K,
+              c->code ? c->code + u * q->ow * K : NULL);
+  }
 }
 
 /* The banded kernel's region: the (image, band) tasks a thread claims (its own
@@ -156,8 +202,13 @@ int CONV2D_MAXPOOL(const fc_conv2d_params *p, const fc_pool2d_params *q, const T
     const int64_t units = p->n * q->oh, K = p->k, taps = p->r * p->s * (p->c / p->groups);
     const int64_t flops = 2 * p->n * K * p->oh * p->ow * taps; /* fits: fc_conv2d_check */
     const int nt = fc_threads_for(FC_NS_FLOPS(flops), units);
-    LOCAL(convpool_special_ctx) c = {p, q, x, w_rsck, bias, y, code, special->fn};
-    return fc_parallel_for(nt, units, 4, LOCAL(convpool_special_rows), &c);
+    T *rows;
+    int64_t stride;
+    if (LOCAL(convpool_rows_alloc)(p, q, nt, &rows, &stride) != FC_OK) return FC_ENOMEM;
+    LOCAL(convpool_special_ctx) c = {p, q, x, w_rsck, bias, y, rows, stride, code, special->fn};
+    const int r = fc_parallel_for(nt, units, 4, LOCAL(convpool_special_rows), &c);
+    free(rows);
+    return r;
   }
   const int merge = LOCAL(igemm_merge_rows)(p);
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count, K = p->k;
@@ -250,24 +301,25 @@ typedef struct {
   const fc_pool2d_params *q;
   const T *x, *gy;
   const uint8_t *code;
-  T *gb, *part;
+  T *gb, *part, *rows; /* rows: the threads' padded rows, stride apart, or NULL */
   LOCAL(convpool_wgrad_ukernel) direct;
-  int64_t per, wsize, KK;
+  int64_t per, wsize, KK, stride;
   atomic_uint top;
 } LOCAL(convpool_special_wgrad_ctx);
 
 static void LOCAL(convpool_special_wgrad_groups)(void *arg, int tid, int64_t gi0, int64_t gi1) {
-  (void)tid;
   LOCAL(convpool_special_wgrad_ctx) *c = arg;
   const fc_conv2d_params *p = c->p;
   const fc_pool2d_params *q = c->q;
   const int64_t K = p->k;
+  T *rows = c->rows ? c->rows + tid * c->stride : NULL;
   unsigned top = 0;
   for (int64_t gi = gi0; gi < gi1; gi++) {
     T *acc = c->part + gi * c->KK;
     for (int64_t u = gi * c->per * q->oh; u < fc_min64(p->n, (gi + 1) * c->per) * q->oh; u++) {
-      const unsigned t = c->direct(LOCAL(convpool_row_input)(p, q, c->x, u), (size_t)(p->w * p->c),
-                                   (size_t)q->ow, (size_t)K, c->gy + u * q->ow * K,
+      size_t ldx;
+      const T *in = LOCAL(convpool_row_input)(p, q, c->x, u, rows, &ldx);
+      const unsigned t = c->direct(in, ldx, (size_t)q->ow, (size_t)K, c->gy + u * q->ow * K,
                                    c->code + u * q->ow * K, acc, c->gb ? acc + c->wsize : NULL);
       top = t > top ? t : top;
     }
@@ -346,10 +398,16 @@ int CONV2D_MAXPOOL_BACKWARD_WEIGHT(const fc_conv2d_params *p, const fc_pool2d_pa
     const int64_t per = fc_ceil_div(p->n, 256), groups = fc_ceil_div(p->n, per), KK = wsize + K;
     const int nt = fc_threads_for(
         FC_NS_FLOPS(2 * p->n * K * q->oh * q->ow * taps) * FC_CONVPOOL_WGRAD_SLOWDOWN, groups);
-    T *part = calloc((size_t)(groups * KK), sizeof(T));
-    if (!part) return FC_ENOMEM;
-    LOCAL(convpool_special_wgrad_ctx) c = {p, q, x, gy, code, gb, part, special->wgrad, per, wsize, KK, 0};
+    T *part = calloc((size_t)(groups * KK), sizeof(T)), *rows;
+    int64_t stride;
+    if (!part || LOCAL(convpool_rows_alloc)(p, q, nt, &rows, &stride) != FC_OK) {
+      free(part);
+      return FC_ENOMEM;
+    }
+    LOCAL(convpool_special_wgrad_ctx) c = {p, q, x, gy, code, gb, part, rows, special->wgrad, per, wsize, KK,
+                                           stride, 0};
     const int r = fc_parallel_for(nt, groups, 1, LOCAL(convpool_special_wgrad_groups), &c);
+    free(rows);
     if (r != FC_OK) {
       free(part);
       return r;

@@ -201,18 +201,14 @@ static const LOCAL(conv_entry) *LOCAL(conv_special)(const fc_conv2d_params *p,
 
 /* Whether the kernel reads the input in place: without padding it reads rows
  * oy..oy+2 and columns ox..ox+2 of the image; else each output row reads a
- * copy of its three input rows with their zero padding (copy_rows). */
+ * copy of its three input rows with their zero padding (fc_copy_padded_rows). */
 static int LOCAL(direct_in_place)(const fc_conv2d_params *p) {
   return p->pad_top == 0 && p->pad_left == 0 && p->oh <= p->h - 2 && p->ow <= p->w - 2;
 }
 
-/* A thread's three padded input rows: ow + 2 values each, the three rounded
- * up to whole 128-byte lines, so no two threads write to one line (or to one
- * pair the adjacent-line prefetcher fetches together): (128,1,28,28) by 28
- * 'same' at 2 threads took 1.6x the time of the GEMM when they shared one. */
+/* A thread's three padded input rows (fc_padded_rows_stride) */
 static int64_t LOCAL(direct_rows_stride)(const fc_conv2d_params *p) {
-  const int64_t line = 128 / (int64_t)sizeof(T);
-  return fc_ceil_div(3 * (p->ow + 2), line) * line;
+  return fc_padded_rows_stride(3, p->ow + 2, sizeof(T));
 }
 
 /* A task per output row (image, row); the packed weights and the padded bias
@@ -237,24 +233,6 @@ typedef struct {
   LOCAL(conv_ukernel) fn;
 } LOCAL(direct_ctx);
 
-/* Input rows oy - pad_top + (0, 1, 2) of image xi (h rows of w values) into
- * dst, 3 rows of ow + 2 values from column -pad_left, zero outside the image:
- * the values the GEMM multiplies, its padding's zeros included. */
-static void LOCAL(copy_rows)(const fc_conv2d_params *p, const T *xi, int64_t oy, T *dst) {
-  const int64_t len = p->ow + 2, lo = fc_min64(p->pad_left, len);
-  const int64_t hi = fc_max64(lo, fc_min64(len, p->w + p->pad_left));
-  for (int64_t dy = 0; dy < 3; dy++, dst += len) {
-    const int64_t ih = oy - p->pad_top + dy;
-    if (ih < 0 || ih >= p->h) {
-      memset(dst, 0, (size_t)len * sizeof(T));
-      continue;
-    }
-    memset(dst, 0, (size_t)lo * sizeof(T));
-    memcpy(dst + lo, xi + ih * p->w + (lo - p->pad_left), (size_t)(hi - lo) * sizeof(T));
-    memset(dst + hi, 0, (size_t)(len - hi) * sizeof(T));
-  }
-}
-
 static void LOCAL(direct_rows)(void *arg, int tid, int64_t t0, int64_t t1) {
   const LOCAL(direct_ctx) *c = arg;
   const fc_conv2d_params *p = c->p;
@@ -267,7 +245,7 @@ static void LOCAL(direct_rows)(void *arg, int tid, int64_t t0, int64_t t1) {
     const T *xi = c->x + ni * p->h * p->w, *xr = xi + oy * p->w;
     size_t ldx = (size_t)p->w;
     if (rows) {
-      LOCAL(copy_rows)(p, xi, oy, rows);
+      fc_copy_padded_rows(xi, p->h, p->w, oy - p->pad_top, 3, p->pad_left, p->ow + 2, sizeof(T), rows);
       xr = rows, ldx = (size_t)(p->ow + 2);
     }
     /* NHWC: a row of pixels of k channels; NCHW: k channels' rows, a plane apart */

@@ -319,13 +319,11 @@ typedef struct {
   fc_convpool_fits_fn fits;
 } fc_f64_convpool_entry;
 
-/* The c1 kernels: one input channel (no groups), a 3x3 kernel, stride 1, no
- * padding or dilation, 2x2 pooling windows (stride 2: the fused driver's
- * check). */
+/* The c1 kernels: the c1 conv kernels' geometry ('valid' or 'same', the
+ * driver handing a padded layer's kernel a padded copy of its input rows),
+ * 2x2 pooling windows (stride 2: the fused driver's check). */
 static inline int fc_convpool_c1_fits(const fc_conv2d_params *p, const fc_pool2d_params *q) {
-  return p->c == 1 && p->groups == 1 && p->r == 3 && p->s == 3 && p->stride_h == 1 &&
-         p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 && p->pad_top == 0 &&
-         p->pad_left == 0 && q->kernel_h == 2 && q->kernel_w == 2;
+  return fc_conv_c1_any_fits(p) && q->kernel_h == 2 && q->kernel_w == 2;
 }
 
 /* One pointer per op, for one ISA, built from the registries (.inc files) the
