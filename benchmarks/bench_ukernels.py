@@ -98,7 +98,7 @@ def _work(k: dict) -> Work:
         blocks = -(-K // _kernels.CONV_BLOCK)
         x = r(3, ow + 2)
         ldy = ow if kind.endswith("nchw") else K  # the row's channels a row apart, or its pixels
-        return Work(f"{ow} px x {K} ch", (ow + 2, ow, K, ldy),
+        return Work(f"{ow} px x {K} ch", (ow + 2, 1, ow, K, ldy),
                     [x, r(blocks * 9 * _kernels.CONV_BLOCK), r(blocks * _kernels.CONV_BLOCK), r(ow * K)],
                     2 * ow * K * 9, (x.size + ow * K) * e, 2000)
     n = (1 << 17) // e  # 128 KiB per array: in L2

@@ -170,7 +170,9 @@ def _same_as_run(plan, label):
 
 CONV_GRID = [  # (n, c, h, w, k, r, s, stride, padding, groups, layout)
     (1, 1, 28, 28, 28, 3, 3, 1, 0, 1, "NCHW"),    # depth 9: direct kernel, or packed GEMM
-    (2, 7, 16, 16, 8, 3, 3, 1, 1, 1, "NCHW"),     # depth 63
+    (2, 7, 16, 16, 8, 3, 3, 1, 1, 1, "NCHW"),     # depth 63: direct kernel, or packed GEMM
+    (2, 8, 9, 9, 16, 3, 3, 1, 1, 1, "NCHW"),      # depth 72: 8 channels, no direct kernel
+    (2, 3, 12, 12, 8, 5, 5, 1, 2, 1, "NCHW"),     # depth 75: 5x5, no direct kernel
     (2, 64, 10, 10, 16, 1, 1, 1, 0, 1, "NCHW"),   # depth 64: indirect GEMM
     (3, 16, 12, 13, 20, 3, 3, 2, 1, 2, "NCHW"),   # depth 72, two groups
     (2, 32, 9, 9, 64, 5, 5, 1, 2, 1, "NCHW"),
@@ -195,10 +197,11 @@ def test_conv2d_plan_is_what_runs(case, dtype, threads, isa, restore_threads):
     _same_as_run(plan, str(case))
     depth = c // groups * r * s
     want = "igemm" if nhwc or depth >= 64 else "packed-gemm"  # the documented threshold
-    kind = "conv_c1" if nhwc else "conv_c1nchw"  # the ISA's special kernels (conv.inc)
+    kind = "conv_c1" if nhwc else "conv_nchw"  # the ISA's special kernels (conv.inc)
     direct = any(u["kind"] == kind and u["isa"] == isa and u["dtype"] == str(np.dtype(dtype))
                  for u in _kernels.ukernels(isa))
-    if direct and c == 1 and groups == 1 and (r, s, stride) == (3, 3, 1) and padding in (0, 1):
+    if (direct and (c == 1 if nhwc else c <= 7) and groups == 1 and (r, s, stride) == (3, 3, 1)
+            and padding in (0, 1)):
         want = "direct"
     assert plan.algorithm == want, (case, plan)
     assert plan.kernel.startswith(f"fc_{'f32' if dtype == F32 else 'f64'}_")

@@ -379,31 +379,30 @@ def test_nchw_layers_give_the_bits_of_the_nhwc_call(case, dtype, isa, rng, resto
             np.testing.assert_allclose(gx, gxh, rtol=tol, atol=tol * 10, err_msg=what)
 
 
-# (n, h, w, k): one input channel, 3x3; every channel block shape of the special
-# kernels (a last block of 1 to 32 channels, several blocks), rows of one to many
-# pixel groups
+# (n, h, w, k): 3x3; every output channel block shape of the special kernels (a last
+# block of 1 to 32 channels, several blocks), rows of one to many pixel groups
 DIRECT = [(2, 28, 28, 28), (1, 5, 9, 40), (3, 7, 6, 1), (1, 3, 3, 65), (2, 9, 30, 17)]
 
 
 @pytest.mark.parametrize("pad", [0, 1])
-@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
+@pytest.mark.parametrize("layout, c", [("NHWC", 1), ("NCHW", 1), ("NCHW", 3), ("NCHW", 7)])
 @pytest.mark.parametrize("case", DIRECT, ids=lambda c: "-".join(map(str, c)))
-def test_single_channel_direct_kernel_keeps_the_gemms_bits(case, layout, pad, isa, rng, restore_threads):
-    """conv2d of one input channel by 3x3 filters, 'valid' or 'same', runs the ISA's
-    special direct kernel for the layout where the registry has one (conv.inc), the
-    GEMM elsewhere (the indirect GEMM for NHWC, the packed GEMM for NCHW); either way
-    each output is the GEMM's bits: those of the same layer padded by two, which the
-    GEMM computes, from the same taps (the padding's zeros included) in the same
-    order, at 1 and 2 threads, with and without a bias, and the float64 reference's
-    values."""
+def test_direct_kernels_keep_the_gemms_bits(case, layout, c, pad, isa, rng, restore_threads):
+    """conv2d by 3x3 filters, 'valid' or 'same', of one input channel (NHWC) or 1 to 7
+    (NCHW) runs the ISA's special direct kernel for the layout where the registry has
+    one (conv.inc), the GEMM elsewhere (the indirect GEMM for NHWC, the packed GEMM for
+    NCHW); either way each output is the GEMM's bits: those of the same layer padded
+    by two, which the GEMM computes, from the same taps (the padding's zeros included)
+    in the same order, at 1 and 2 threads, with and without a bias, and the float64
+    reference's values."""
     n, h, w, k = case
     nhwc = layout == "NHWC"
-    kind = "conv_c1" if nhwc else "conv_c1nchw"
+    kind = "conv_c1" if nhwc else "conv_nchw"
     gemm = "igemm" if nhwc else "packed-gemm"
     has_direct = any(u["kind"] == kind and u["isa"] == isa and u["dtype"] == "float32"
                      for u in _kernels.ukernels(isa))
-    x = rng.standard_normal((n, 1, h, w)).astype(np.float32)
-    wt = rng.standard_normal((k, 1, 3, 3)).astype(np.float32)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    wt = rng.standard_normal((k, c, 3, 3)).astype(np.float32)
     xs, ws = (x.transpose(0, 2, 3, 1).copy(), wt.transpose(2, 3, 1, 0).copy()) if nhwc else (x, wt)
 
     def ours(y):  # NCHW view of a result in the layout
@@ -414,7 +413,7 @@ def test_single_channel_direct_kernel_keeps_the_gemms_bits(case, layout, pad, is
         want = reference.conv2d(x.astype(np.float64), wt.astype(np.float64), b, 1, pad)
         for threads in (1, 2):
             fastconv.set_num_threads(threads)
-            what = f"{case} {layout} pad {pad} ({isa}), bias {b is not None}, {threads} threads"
+            what = f"{case} {layout} c={c} pad {pad} ({isa}), bias {b is not None}, {threads} threads"
             ho, wo = h - 2 + 2 * pad, w - 2 + 2 * pad
             got = np.full((n, ho, wo, k) if nhwc else (n, k, ho, wo), np.nan, np.float32)  # none left unwritten
             fastconv.conv2d(xs, ws, b, 1, pad, layout=layout, out=got)

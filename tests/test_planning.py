@@ -249,9 +249,9 @@ def test_blocks_are_cut_for_the_threads_the_work_gets(layout, restore_threads):
     nchw = layout == "NCHW"
     _kernels.parallel_threshold_ns(_kernels.COSTS["FC_PARALLEL_THRESHOLD_NS"])  # (the fixture's 0 undone)
 
-    def plan(n, threads):  # two channels, as one takes a direct kernel of its own
+    def plan(n, threads):  # shapes no direct kernel takes: NHWC 2 channels, NCHW 5x5
         x = rng.standard_normal((n, 2, 28, 28) if nchw else (n, 28, 28, 2)).astype(np.float32)
-        w = rng.standard_normal((28, 2, 3, 3) if nchw else (3, 3, 2, 28)).astype(np.float32)
+        w = rng.standard_normal((28, 2, 5, 5) if nchw else (3, 3, 2, 28)).astype(np.float32)
         fastconv.set_num_threads(threads)
         return fastconv.explain(fastconv.conv2d, x, w, layout=layout), x, w
 

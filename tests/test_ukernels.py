@@ -684,20 +684,22 @@ def _transpose(k, rng):
 
 
 def _conv_pack(w, K):
-    """(3, 3, 1, K) weights packed as the special conv kernels read them (ukernel.h):
-    blocks of CONV_BLOCK channels, each its 9 taps' weights in turn, zero past K."""
+    """(3, 3, c, K) weights packed as the special conv kernels read them (ukernel.h):
+    blocks of CONV_BLOCK channels, each its 9c taps' weights in turn ((ci, dy, dx)
+    order), zero past K."""
     block = _kernels.CONV_BLOCK
     blocks = -(-K // block)
-    wide = np.zeros((9, blocks * block), w.dtype)
-    wide[:, :K] = w.reshape(9, K)
-    return np.ascontiguousarray(wide.reshape(9, blocks, block).transpose(1, 0, 2)).reshape(-1)
+    taps = 9 * w.shape[2]
+    wide = np.zeros((taps, blocks * block), w.dtype)
+    wide[:, :K] = w.transpose(2, 0, 1, 3).reshape(taps, K)
+    return np.ascontiguousarray(wide.reshape(taps, blocks, block).transpose(1, 0, 2)).reshape(-1)
 
 
 def _conv(k, rng):
-    """A special conv kernel's output row (one input channel, 3x3; NHWC, or NCHW
-    for the c1nchw kernels) against a float64 direct sum, with and without a bias,
-    nothing written between the pixels (NHWC) or channels (NCHW) ldy apart, nor
-    past the row."""
+    """A special conv kernel's output row (3x3; NHWC of one input channel, or NCHW of
+    1 to 7 for the nchw kernels, channel ci's three rows from row 3 ci) against a
+    float64 direct sum, with and without a bias, nothing written between the pixels
+    (NHWC) or channels (NCHW) ldy apart, nor past the row."""
     dt = k["dtype"]
     block = _kernels.CONV_BLOCK
     nchw = k["kind"].endswith("nchw")
@@ -708,21 +710,22 @@ def _conv(k, rng):
     channels = sorted(set(range(1, 10)) | {15, 16, 17, 23, 24, 25, 28, 31, 32, 33, 40, 64, 65})
     widths = [1, 2, 3, 4, 5, 7, 8, 9, 11, 12, 13, 15, 16, 17, 24, 26, 31, 32, 33, 47, 50]
     for ow, K, biased in itertools.product(widths, channels, (True, False)):
+        c = 1 + (ow + K) % 7 if nchw else 1  # input channels: 1 to 7 over the cases
         ldx = ow + 2 + 3
-        x = rng.standard_normal((3, ldx)).astype(dt)
-        w = rng.standard_normal((3, 3, 1, K)).astype(dt)
+        x = rng.standard_normal((3 * c, ldx)).astype(dt)
+        w = rng.standard_normal((3, 3, c, K)).astype(dt)
         bias = rng.standard_normal(K).astype(dt)
         padded = np.zeros(-(-K // block) * block, dt)
         padded[:K] = bias
         outer, inner = (K, ow) if nchw else (ow, K)
         ldy = inner + 2
         y = np.full(outer * ldy + 1, 6.0, dt)
-        _kernels.ukernel_run(k["index"], (ldx, ow, K, ldy), [x, _conv_pack(w, K), padded if biased else None, y])
-        x64, w64 = x.astype(np.float64), w.astype(np.float64).reshape(3, 3, K)
+        _kernels.ukernel_run(k["index"], (ldx, c, ow, K, ldy), [x, _conv_pack(w, K), padded if biased else None, y])
+        x64, w64 = x.astype(np.float64).reshape(c, 3, ldx), w.astype(np.float64)
         want = np.zeros((ow, K)) + (bias.astype(np.float64) if biased else 0.0)
-        for dy, dx in itertools.product(range(3), range(3)):
-            want += x64[dy, dx:dx + ow, None] * w64[dy, dx]
-        what = f"{k['name']} ow={ow} K={K} bias={biased}"
+        for ci, dy, dx in itertools.product(range(c), range(3), range(3)):
+            want += x64[ci, dy, dx:dx + ow, None] * w64[dy, dx, ci]
+        what = f"{k['name']} ow={ow} c={c} K={K} bias={biased}"
         rows = y[:-1].reshape(outer, ldy)
         _close(rows[:, :inner], want.T if nchw else want, dt, what)
         assert (rows[:, inner:] == 6).all(), f"{what}: wrote between the rows ldy apart"
@@ -738,7 +741,7 @@ CHECKS = {
     "correlate": _correlate, "ndcorrelate": _correlate, "ndline": _ndline, "runsum": _runsum,
     "runlines": _runlines, "ndstore": _ndstore,
     "maxpool_row": _maxpool, "maxpool_nhwc": _maxpool, "maxpool_code": _maxpool, "unpool_code": _unpool,
-    "convpool": _convpool, "convpool_wgrad": _convpool_wgrad, "conv_c1": _conv, "conv_c1nchw": _conv,
+    "convpool": _convpool, "convpool_wgrad": _convpool_wgrad, "conv_c1": _conv, "conv_nchw": _conv,
     "transpose": _transpose,
 }
 

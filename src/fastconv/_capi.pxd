@@ -273,8 +273,8 @@ cdef extern from "fastconv/ukernel.h" nogil:
     ctypedef void (*fc_f64_convpool_ukernel)(const double *x, size_t ldx, size_t pw, size_t K, const double *w, const double *bias, double *y, uint8_t *code) noexcept nogil
     ctypedef unsigned (*fc_f32_convpool_wgrad_ukernel)(const float *x, size_t ldx, size_t pw, size_t K, const float *g, const uint8_t *code, float *gw, float *gb) noexcept nogil
     ctypedef unsigned (*fc_f64_convpool_wgrad_ukernel)(const double *x, size_t ldx, size_t pw, size_t K, const double *g, const uint8_t *code, double *gw, double *gb) noexcept nogil
-    ctypedef void (*fc_f32_conv_ukernel)(const float *x, size_t ldx, size_t ow, size_t K, const float *w, const float *bias, float *y, size_t ldy) noexcept nogil
-    ctypedef void (*fc_f64_conv_ukernel)(const double *x, size_t ldx, size_t ow, size_t K, const double *w, const double *bias, double *y, size_t ldy) noexcept nogil
+    ctypedef void (*fc_f32_conv_ukernel)(const float *x, size_t ldx, size_t c, size_t ow, size_t K, const float *w, const float *bias, float *y, size_t ldy) noexcept nogil
+    ctypedef void (*fc_f64_conv_ukernel)(const double *x, size_t ldx, size_t c, size_t ow, size_t K, const double *w, const double *bias, double *y, size_t ldy) noexcept nogil
     ctypedef void (*fc_f32_correlate_ukernel)(size_t n, size_t kh, size_t kw, const float *x, size_t ldx, const float *w, float *y) noexcept nogil
     ctypedef void (*fc_f64_correlate_ukernel)(size_t n, size_t kh, size_t kw, const double *x, size_t ldx, const double *w, double *y) noexcept nogil
     ctypedef void (*fc_f32_ndline_ukernel)(size_t n, size_t m, const float *const *x, const double *w, int sym, float *y) noexcept nogil

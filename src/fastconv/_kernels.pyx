@@ -1196,7 +1196,7 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
     unpool_code s (n, nr, places)                  A [g, code, base, offsets (int64, places)]
     convpool_*  s (ldx, pw, K)                     A [x, w, bias, y, code]
     convpool_*_wgrad  s (ldx, pw, K)               A [x, g, code, gw, gb]
-    conv_*      s (ldx, ow, K, ldy)                A [x, w (packed: ukernel.h), bias or None, y]
+    conv_*      s (ldx, c, ow, K, ldy)             A [x, w (packed: ukernel.h), bias or None, y]
     relu, relu_nt  s (n,)  A [x, y];  relu_bwd  s (n,)  A [a, b, z]
     softmax     s (n,)  A [x, y, out (float64, 2): the sum it returns, then *top]
     correlate, ndcorrelate  s (n, kh, kw, ldx)     A [x, w, y]
@@ -1300,13 +1300,13 @@ def ukernel_run(int index, tuple s, list A, int64_t repeat=1):
                     else:
                         (<fc_f64_convpool_ukernel>fn)(<const double *>p[0], s0, s1, s2, <const double *>p[1], <const double *>p[2], <double *>p[3], <uint8_t *>p[4])
         elif kind.startswith("conv_"):
-            s0, s1, s2, s3 = s
+            s0, s1, s2, s3, s4 = s
             with nogil:
                 for r in range(repeat):
                     if f32:
-                        (<fc_f32_conv_ukernel>fn)(<const float *>p[0], s0, s1, s2, <const float *>p[1], <const float *>p[2], <float *>p[3], s3)
+                        (<fc_f32_conv_ukernel>fn)(<const float *>p[0], s0, s1, s2, s3, <const float *>p[1], <const float *>p[2], <float *>p[3], s4)
                     else:
-                        (<fc_f64_conv_ukernel>fn)(<const double *>p[0], s0, s1, s2, <const double *>p[1], <const double *>p[2], <double *>p[3], s3)
+                        (<fc_f64_conv_ukernel>fn)(<const double *>p[0], s0, s1, s2, s3, <const double *>p[1], <const double *>p[2], <double *>p[3], s4)
         elif kind in ("relu", "relu_nt"):
             s0, = s
             with nogil:

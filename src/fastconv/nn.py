@@ -170,10 +170,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     import (see ``fastconv.show_config()``), with the GIL released: an indirect
     GEMM (the input read in place through row pointers, no im2col) for NHWC and
     for NCHW from depth C/groups * R * S of 64 on, below it a packed GEMM
-    (im2col panels in L1); threaded over images, groups and pixel blocks. One
-    input channel by 3x3 filters with stride 1, 'valid' or 'same' (padding 0
-    or 1), runs a direct kernel (an output row a call) under AVX2 and AVX-512,
-    with the GEMM's bits.
+    (im2col panels in L1); threaded over images, groups and pixel blocks. 3x3
+    filters with stride 1, 'valid' or 'same' (padding 0 or 1), on one input
+    channel (NHWC) or 1 to 7 (NCHW) run a direct kernel (an output row a
+    call) under AVX2 and AVX-512, with the GEMM's bits.
     ``fastconv.explain(fastconv.conv2d, ...)`` says which a call runs.
 
     Examples

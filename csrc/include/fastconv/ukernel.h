@@ -149,7 +149,9 @@ FC_CONVPOOL_TYPES(f64, double)
 #undef FC_CONVPOOL_TYPES
 /* Special conv2d microkernels (conv.inc): one output row of conv2d(x, w,
  * bias) for the geometries their predicate fc_conv_<geometry>_fits accepts.
- * x: the row's first input row, ldx elements per input row; w the weights
+ * x: the row's first input row, ldx elements per input row, c input
+ * channels (NCHW kernels: channel ci's rows from x + 3 ci ldx; NHWC ones
+ * take one); w the weights
  * packed in blocks of FC_CONV_BLOCK channels, each block its r * s * c taps'
  * FC_CONV_BLOCK weights in turn, zero past channel K; bias K values padded
  * with zeros to whole blocks, or NULL; y: the row's ow pixels of K channels,
@@ -158,9 +160,9 @@ FC_CONVPOOL_TYPES(f64, double)
  * pixel to the next (NHWC: a pixel's K channels are contiguous) or from one
  * channel to the next (NCHW: a channel's ow pixels are contiguous). */
 enum { FC_CONV_BLOCK = 32 };
-typedef void (*fc_f32_conv_ukernel)(const float *x, size_t ldx, size_t ow, size_t K,
+typedef void (*fc_f32_conv_ukernel)(const float *x, size_t ldx, size_t c, size_t ow, size_t K,
                                     const float *w, const float *bias, float *y, size_t ldy);
-typedef void (*fc_f64_conv_ukernel)(const double *x, size_t ldx, size_t ow, size_t K,
+typedef void (*fc_f64_conv_ukernel)(const double *x, size_t ldx, size_t c, size_t ow, size_t K,
                                     const double *w, const double *bias, double *y, size_t ldy);
 typedef void (*fc_f32_correlate_ukernel)(size_t n, size_t kh, size_t kw, const float *x,
                                          size_t ldx, const float *w, float *y);
@@ -285,26 +287,29 @@ typedef struct {
   fc_conv_fits_fn fits;
 } fc_f64_conv_entry;
 
-/* One input channel, 3x3, stride 1, no dilation, padding of at most 1 on
- * each side ('valid': the lecture's first layer without its pool, PyTorch's
- * MNIST example's first layer; 'same'). The bottom and right padding are what
- * oh and ow leave: oh + 2 - h - pad_top, at most 1 (a negative one: rows not
+/* 3x3, stride 1, no dilation or groups, padding of at most 1 on each side
+ * ('valid': the lecture's first layer without its pool, PyTorch's MNIST
+ * example's first layer; 'same'). The bottom and right padding are what oh
+ * and ow leave: oh + 2 - h - pad_top, at most 1 (a negative one: rows not
  * read). */
-static inline int fc_conv_c1_any_fits(const fc_conv2d_params *p) {
-  return p->c == 1 && p->groups == 1 && p->r == 3 && p->s == 3 && p->stride_h == 1 &&
+static inline int fc_conv_3x3_fits(const fc_conv2d_params *p) {
+  return p->groups == 1 && p->r == 3 && p->s == 3 && p->stride_h == 1 &&
          p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 && p->pad_top >= 0 &&
          p->pad_top <= 1 && p->pad_left >= 0 && p->pad_left <= 1 && p->h >= 0 && p->w >= 0 &&
          p->oh >= 0 && p->ow >= 0 && p->oh - p->h <= p->pad_top - 1 &&
          p->ow - p->w <= p->pad_left - 1;
 }
-/* ... in NHWC */
+/* ... of one input channel, NHWC */
 static inline int fc_conv_c1_fits(const fc_conv2d_params *p) {
-  return p->layout == FC_NHWC && fc_conv_c1_any_fits(p);
+  return p->layout == FC_NHWC && p->c == 1 && fc_conv_3x3_fits(p);
 }
-/* ... in NCHW */
-static inline int fc_conv_c1nchw_fits(const fc_conv2d_params *p) {
-  return p->layout == FC_NCHW && fc_conv_c1_any_fits(p);
+/* ... of 1 to 7 input channels, NCHW: the depth 9c below the indirect GEMM's
+ * FC_CONV2D_IGEMM_MIN_DEPTH (64), where the packed GEMM whose bits the kernel
+ * keeps runs it (an image's channels, or an RGB image's colours) */
+static inline int fc_conv_nchw_fits(const fc_conv2d_params *p) {
+  return p->layout == FC_NCHW && p->c >= 1 && p->c <= 7 && fc_conv_3x3_fits(p);
 }
+_Static_assert(9 * 7 < FC_CONV2D_IGEMM_MIN_DEPTH, "NCHW conv kernels take depths the packed GEMM runs");
 
 /* Which conv+pool geometries a special kernel computes (convpool.inc). */
 typedef int (*fc_convpool_fits_fn)(const fc_conv2d_params *p, const fc_pool2d_params *q);
@@ -323,7 +328,7 @@ typedef struct {
  * driver handing a padded layer's kernel a padded copy of its input rows),
  * 2x2 pooling windows (stride 2: the fused driver's check). */
 static inline int fc_convpool_c1_fits(const fc_conv2d_params *p, const fc_pool2d_params *q) {
-  return fc_conv_c1_any_fits(p) && q->kernel_h == 2 && q->kernel_w == 2;
+  return p->c == 1 && fc_conv_3x3_fits(p) && q->kernel_h == 2 && q->kernel_w == 2;
 }
 
 /* One pointer per op, for one ISA, built from the registries (.inc files) the
@@ -519,8 +524,8 @@ int fc_ukernel_slot(int i, fc_isa isa, char *buf, size_t size, double *cost);
 #include "../../ukernels/gemv.inc"
 #include "../../ukernels/convpool.inc"
 #define FC_CONV(dtype, ctype, geometry, isa)                                                  \
-  void fc_##dtype##_conv_##geometry##_ukernel__##isa(const ctype *x, size_t ldx, size_t ow,   \
-                                                     size_t K, const ctype *w,                \
+  void fc_##dtype##_conv_##geometry##_ukernel__##isa(const ctype *x, size_t ldx, size_t c,    \
+                                                     size_t ow, size_t K, const ctype *w,     \
                                                      const ctype *bias, ctype *y, size_t ldy);
 #include "../../ukernels/conv.inc"
 #undef FC_CONV

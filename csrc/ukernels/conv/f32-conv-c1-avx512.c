@@ -67,9 +67,10 @@ static inline __attribute__((always_inline)) void conv_block(int CV, int NP, con
     }                                                                                         \
   } while (0)
 
-void fc_f32_conv_c1_ukernel__avx512(const float *x, size_t ldx, size_t ow, size_t K,
+void fc_f32_conv_c1_ukernel__avx512(const float *x, size_t ldx, size_t c, size_t ow, size_t K,
                                     const float *w, const float *bias, float *y,
                                     size_t ldy) {
+  (void)c; /* one input channel */
   for (size_t k0 = 0; k0 < K; k0 += 32) {
     const int64_t n = (int64_t)(K - k0 < 32 ? K - k0 : 32);
     const float *wb = w + 9 * k0, *bb = bias ? bias + k0 : NULL;
