@@ -54,11 +54,11 @@ def _digits(n: int) -> np.ndarray:
     return np.random.default_rng(0).random((n, 28, 28, 1), dtype=np.float32)
 
 
-def _keras_model(dropout: float = 0.2):
+def _keras_model(dropout: float = 0.2, padding: str = "valid"):
     keras.utils.set_random_seed(7)
     model = keras.Sequential([
         keras.Input(shape=(28, 28, 1)),
-        keras.layers.Conv2D(28, kernel_size=(3, 3)),
+        keras.layers.Conv2D(28, kernel_size=(3, 3), padding=padding),
         keras.layers.MaxPooling2D(pool_size=(2, 2)),
         keras.layers.Flatten(),
         keras.layers.Dense(128, activation=tf.nn.relu),
@@ -69,9 +69,9 @@ def _keras_model(dropout: float = 0.2):
     return model
 
 
-def _fastconv_model(dropout: float = 0.2):
+def _fastconv_model(dropout: float = 0.2, padding: str = "valid"):
     model = Sequential()
-    model.add(Conv2D(28, kernel_size=(3, 3), input_shape=(28, 28, 1)))
+    model.add(Conv2D(28, kernel_size=(3, 3), input_shape=(28, 28, 1), padding=padding))
     model.add(MaxPooling2D(pool_size=(2, 2)))
     model.add(Flatten())
     model.add(Dense(128, activation="relu"))
@@ -87,8 +87,9 @@ def test_weights_have_keras_order_and_shapes():
     assert f.count_params() == k.count_params()
 
 
-def test_keras_weights_give_keras_predictions():
-    k, f = _keras_model(), _fastconv_model()
+@pytest.mark.parametrize("padding", ["valid", "same"])  # both run the fused one-channel kernels
+def test_keras_weights_give_keras_predictions(padding):
+    k, f = _keras_model(padding=padding), _fastconv_model(padding=padding)
     f.set_weights(k.get_weights())
     x = _digits(200)
     want = k.predict(x, verbose=0)
@@ -107,9 +108,10 @@ def test_keras_weights_give_keras_loss_and_accuracy():
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
-def test_one_adam_step_moves_weights_as_keras():
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_one_adam_step_moves_weights_as_keras(padding):
     """Dropout off, so both take the same deterministic step on one batch."""
-    k, f = _keras_model(dropout=0.0), _fastconv_model(dropout=0.0)
+    k, f = _keras_model(dropout=0.0, padding=padding), _fastconv_model(dropout=0.0, padding=padding)
     f.set_weights(k.get_weights())
     x = _digits(32)
     y = np.arange(32) % 10
@@ -500,6 +502,7 @@ def fastconv_raises(call, *args, **kwargs):
 
 LAYER_PAIRS = [  # (fastconv layer, Keras layer, input shape without the batch axis)
     (lambda: Conv2D(5, 3), lambda: keras.layers.Conv2D(5, 3), (9, 8, 2)),
+    (lambda: Conv2D(8, 3, padding="same"), lambda: keras.layers.Conv2D(8, 3, padding="same"), (12, 11, 1)),
     (lambda: Conv2D(4, (3, 2), strides=2, padding="same", use_bias=False),
      lambda: keras.layers.Conv2D(4, (3, 2), strides=2, padding="same", use_bias=False), (9, 8, 3)),
     (lambda: Conv2D(6, 3, dilation_rate=2, groups=2, activation="relu"),
