@@ -113,7 +113,8 @@ static const T *LOCAL(convpool_row_input)(const fc_conv2d_params *p, const fc_po
 static int LOCAL(convpool_rows_alloc)(const fc_conv2d_params *p, const fc_pool2d_params *q, int nt,
                                       T **rows, int64_t *stride) {
   *rows = NULL;
-  *stride = fc_padded_rows_stride(LOCAL(convpool_in_rows)(p, q), LOCAL(convpool_in_len)(p, q), sizeof(T));
+  *stride = fc_padded_rows_stride(LOCAL(convpool_in_rows)(p, q), LOCAL(convpool_in_len)(p, q),
+                                  sizeof(T));
   if (LOCAL(convpool_in_place)(p, q)) return FC_OK;
   *rows = fc_alloc((size_t)fc_sat_mul(fc_sat_mul(nt, *stride), (int64_t)sizeof(T)));
   return *rows ? FC_OK : FC_ENOMEM;
@@ -404,8 +405,8 @@ int CONV2D_MAXPOOL_BACKWARD_WEIGHT(const fc_conv2d_params *p, const fc_pool2d_pa
       free(part);
       return FC_ENOMEM;
     }
-    LOCAL(convpool_special_wgrad_ctx) c = {p, q, x, gy, code, gb, part, rows, special->wgrad, per, wsize, KK,
-                                           stride, 0};
+    LOCAL(convpool_special_wgrad_ctx) c = {p, q, x, gy, code, gb, part, rows,
+                                           special->wgrad, per, wsize, KK, stride, 0};
     const int r = fc_parallel_for(nt, groups, 1, LOCAL(convpool_special_wgrad_groups), &c);
     free(rows);
     if (r != FC_OK) {

@@ -261,8 +261,7 @@ static void LOCAL(direct_rows)(void *arg, int tid, int64_t t0, int64_t t1) {
   const int64_t hw = p->h * p->w, len = p->ow + 2, per = fc_ceil_div(p->oh, rb);
   for (int64_t t = t0; t < t1; t++) {
     const int64_t ni = t / per, y0 = t % per * rb, y1 = fc_min64(p->oh, y0 + rb);
-    /* NHWC: one input channel, so an image is h rows of w values in either layout */
-    const T *xi = c->x + ni * p->c * hw;
+    const T *xi = c->x + ni * p->c * hw; /* (NHWC: one input channel, as NCHW's plane) */
     for (int64_t k0 = 0; k0 < p->k; k0 += kb)
       for (int64_t oy = y0; oy < y1; oy++) {
         const T *xr = xi + oy * p->w;
@@ -296,12 +295,14 @@ static int LOCAL(conv2d_direct)(const fc_conv2d_params *p, const fc_plan *pl, co
     for (int64_t t = 0; t < taps; t++)
       for (int64_t j = 0; j < FC_CONV_BLOCK; j++) {
         const int64_t k = blk * FC_CONV_BLOCK + j;
-        w[(blk * taps + t) * FC_CONV_BLOCK + j] = k >= K ? (T)0 : weight[nhwc ? t * K + k : k * taps + t];
+        const T v = k >= K ? (T)0 : weight[nhwc ? t * K + k : k * taps + t];
+        w[(blk * taps + t) * FC_CONV_BLOCK + j] = v;
       }
   for (int64_t k = 0; k < blocks * FC_CONV_BLOCK; k++) b[k] = bias && k < K ? bias[k] : (T)0;
   /* the plan's kernel (a special one's, so of this type) */
-  LOCAL(direct_ctx) c = {p, x, w, bias ? b : NULL, y, LOCAL(direct_in_place)(p) ? NULL : b + blocks * FC_CONV_BLOCK,
-                         (LOCAL(conv_ukernel))pl->kernel_fn, pl->row_block};
+  T *rows = LOCAL(direct_in_place)(p) ? NULL : b + blocks * FC_CONV_BLOCK;
+  LOCAL(direct_ctx) c = {p, x, w, bias ? b : NULL, y, rows, (LOCAL(conv_ukernel))pl->kernel_fn,
+                         pl->row_block};
   const int r = fc_parallel_for(pl->threads, pl->tasks, 1, LOCAL(direct_rows), &c);
   free(w);
   return r;

@@ -223,8 +223,8 @@ def _conv_reason(g: Any, nhwc: bool, algorithm: str) -> str:
         return (f"{c} input channel{'s' if c > 1 else ''} (at most 7), 3x3, stride 1, padding of "
                 "at most 1: a direct kernel an output row a call, from each channel's three "
                 "input rows (read in place for one channel without padding, else a copy with "
-                "their zeros), an image's rows a task, channel block by channel block; the "
-                "packed GEMM's bits")
+                "their zeros), an image's rows a task (fewer where threads would wait), channel "
+                "block by channel block; the packed GEMM's bits")
     if nhwc:
         return "channels-last: indirect GEMM, input read in place through row pointers"
     if algorithm == "igemm":

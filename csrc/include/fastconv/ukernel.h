@@ -151,10 +151,10 @@ FC_CONVPOOL_TYPES(f64, double)
  * bias) for the geometries their predicate fc_conv_<geometry>_fits accepts.
  * x: the row's first input row, ldx elements per input row, c input
  * channels (NCHW kernels: channel ci's rows from x + 3 ci ldx; NHWC ones
- * take one); w the weights
- * packed in blocks of FC_CONV_BLOCK channels, each block its r * s * c taps'
- * FC_CONV_BLOCK weights in turn, zero past channel K; bias K values padded
- * with zeros to whole blocks, or NULL; y: the row's ow pixels of K channels,
+ * take one); w the weights packed in blocks of FC_CONV_BLOCK channels, each
+ * block its r * s * c taps' FC_CONV_BLOCK weights in turn, zero past channel
+ * K; bias K values padded with zeros to whole blocks, or NULL; y: the row's
+ * ow pixels of K channels,
  * the GEMM's values bit for bit (the indirect GEMM's for NHWC, the packed
  * GEMM's for NCHW), the row's first output at y, ldy elements apart from one
  * pixel to the next (NHWC: a pixel's K channels are contiguous) or from one
@@ -309,7 +309,8 @@ static inline int fc_conv_c1_fits(const fc_conv2d_params *p) {
 static inline int fc_conv_nchw_fits(const fc_conv2d_params *p) {
   return p->layout == FC_NCHW && p->c >= 1 && p->c <= 7 && fc_conv_3x3_fits(p);
 }
-_Static_assert(9 * 7 < FC_CONV2D_IGEMM_MIN_DEPTH, "NCHW conv kernels take depths the packed GEMM runs");
+_Static_assert(9 * 7 < FC_CONV2D_IGEMM_MIN_DEPTH,
+               "the NCHW conv kernels take only depths the packed GEMM runs");
 
 /* Which conv+pool geometries a special kernel computes (convpool.inc). */
 typedef int (*fc_convpool_fits_fn)(const fc_conv2d_params *p, const fc_pool2d_params *q);

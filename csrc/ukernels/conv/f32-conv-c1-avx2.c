@@ -58,12 +58,12 @@ static inline __attribute__((always_inline)) void conv_block(int CV, int NP, con
 }
 
 /* The row's ow pixels for one block of CV vectors, NP at a time, then one at a time */
-#define FC_CONV_C1_ROW(CV, NP)                                                              \
-  do {                                                                                      \
-    size_t px = 0;                                                                          \
-    for (; px + (NP) <= ow; px += (NP))                                                     \
-      conv_block(CV, NP, x + px, ldx, wb, bb, n, y + px * ldy + k0, ldy);                        \
-    for (; px < ow; px++) conv_block(CV, 1, x + px, ldx, wb, bb, n, y + px * ldy + k0, ldy);      \
+#define FC_CONV_C1_ROW(CV, NP)                                                               \
+  do {                                                                                       \
+    size_t px = 0;                                                                           \
+    for (; px + (NP) <= ow; px += (NP))                                                      \
+      conv_block(CV, NP, x + px, ldx, wb, bb, n, y + px * ldy + k0, ldy);                    \
+    for (; px < ow; px++) conv_block(CV, 1, x + px, ldx, wb, bb, n, y + px * ldy + k0, ldy); \
   } while (0)
 
 void fc_f32_conv_c1_ukernel__avx2(const float *x, size_t ldx, size_t c, size_t ow, size_t K,

@@ -62,22 +62,22 @@ static inline __attribute__((always_inline)) void conv_block(int KB, int NV, con
 /* One chunk of NV pixel vectors by a block's n live channels in groups of at
  * most 6 as even as they go (28 = 6 + 6 + 6 + 5 + 5): a group of one or two
  * channels would wait on the FMA's latency with its 2 to 4 chains. */
-#define FC_CONV_C1_CASE(NV, KB)                                                            \
-  case KB:                                                                                 \
-    conv_block(KB, NV, x + px, ldx, c, wb + j0, bb ? bb + j0 : NULL, tail, live, yb + j0 * ldy + px, \
-               ldy);                                                                       \
+#define FC_CONV_NCHW_CASE(NV, KB)                                                \
+  case KB:                                                                       \
+    conv_block(KB, NV, x + px, ldx, c, wb + j0, bb ? bb + j0 : NULL, tail, live, \
+               yb + j0 * ldy + px, ldy);                                         \
     break;
-#define FC_CONV_C1_CHUNK(NV)                                                               \
-  do {                                                                                     \
-    const int64_t groups = (n + 5) / 6;                                                    \
-    for (int64_t g = 0, j0 = 0; g < groups; g++) {                                         \
-      const int64_t kb = n / groups + (g < n % groups);                                    \
-      switch (kb) {                                                                        \
-        FC_CONV_C1_CASE(NV, 1) FC_CONV_C1_CASE(NV, 2) FC_CONV_C1_CASE(NV, 3)               \
-        FC_CONV_C1_CASE(NV, 4) FC_CONV_C1_CASE(NV, 5) default: FC_CONV_C1_CASE(NV, 6)      \
-      }                                                                                    \
-      j0 += kb;                                                                            \
-    }                                                                                      \
+#define FC_CONV_NCHW_CHUNK(NV)                                                              \
+  do {                                                                                      \
+    const int64_t groups = (n + 5) / 6;                                                     \
+    for (int64_t g = 0, j0 = 0; g < groups; g++) {                                          \
+      const int64_t kb = n / groups + (g < n % groups);                                     \
+      switch (kb) {                                                                         \
+        FC_CONV_NCHW_CASE(NV, 1) FC_CONV_NCHW_CASE(NV, 2) FC_CONV_NCHW_CASE(NV, 3)          \
+        FC_CONV_NCHW_CASE(NV, 4) FC_CONV_NCHW_CASE(NV, 5) default: FC_CONV_NCHW_CASE(NV, 6) \
+      }                                                                                     \
+      j0 += kb;                                                                             \
+    }                                                                                       \
   } while (0)
 
 void fc_f32_conv_nchw_ukernel__avx2(const float *x, size_t ldx, size_t c, size_t ow, size_t K,
@@ -93,11 +93,11 @@ void fc_f32_conv_nchw_ukernel__avx2(const float *x, size_t ldx, size_t c, size_t
       const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)live),
                                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
       if (inchunk > 8)
-        FC_CONV_C1_CHUNK(2);
+        FC_CONV_NCHW_CHUNK(2);
       else
-        FC_CONV_C1_CHUNK(1);
+        FC_CONV_NCHW_CHUNK(1);
     }
   }
 }
-#undef FC_CONV_C1_CHUNK
-#undef FC_CONV_C1_CASE
+#undef FC_CONV_NCHW_CHUNK
+#undef FC_CONV_NCHW_CASE

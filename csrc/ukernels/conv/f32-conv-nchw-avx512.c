@@ -31,7 +31,8 @@ static inline __attribute__((always_inline)) void conv_block(int KB, int NV, con
         __m512 xv[2];
 #pragma GCC unroll 2
         for (int v = 0; v < NV; v++)
-          xv[v] = v < NV - 1 ? _mm512_loadu_ps(xr + 16 * v) : _mm512_maskz_loadu_ps(tail, xr + 16 * v);
+          xv[v] = v < NV - 1 ? _mm512_loadu_ps(xr + 16 * v)
+                             : _mm512_maskz_loadu_ps(tail, xr + 16 * v);
 #pragma GCC unroll 12
         for (int j = 0; j < KB; j++) {
           const __m512 s = _mm512_set1_ps(wb[(dy * 3 + dx) * 32 + j]);
@@ -50,22 +51,24 @@ static inline __attribute__((always_inline)) void conv_block(int KB, int NV, con
 /* One chunk of NV pixel vectors by a block's n live channels in groups of at
  * most 12 as even as they go (28 = 10 + 9 + 9): a group of a few channels
  * would wait on the FMA's latency with its 2 to 6 chains. */
-#define FC_CONV_C1_CASE(NV, KB) \
-  case KB: conv_block(KB, NV, x + px, ldx, c, wb + j0, bb ? bb + j0 : NULL, tail, yb + j0 * ldy + px, ldy); \
+#define FC_CONV_NCHW_CASE(NV, KB)                                                              \
+  case KB:                                                                                     \
+    conv_block(KB, NV, x + px, ldx, c, wb + j0, bb ? bb + j0 : NULL, tail, yb + j0 * ldy + px, \
+               ldy);                                                                           \
     break;
-#define FC_CONV_C1_CHUNK(NV)                                                                 \
-  do {                                                                                       \
-    const int64_t groups = (n + 11) / 12;                                                    \
-    for (int64_t g = 0, j0 = 0; g < groups; g++) {                                           \
-      const int64_t kb = n / groups + (g < n % groups);                                      \
-      switch (kb) {                                                                          \
-        FC_CONV_C1_CASE(NV, 1) FC_CONV_C1_CASE(NV, 2) FC_CONV_C1_CASE(NV, 3)                 \
-        FC_CONV_C1_CASE(NV, 4) FC_CONV_C1_CASE(NV, 5) FC_CONV_C1_CASE(NV, 6)                 \
-        FC_CONV_C1_CASE(NV, 7) FC_CONV_C1_CASE(NV, 8) FC_CONV_C1_CASE(NV, 9)                 \
-        FC_CONV_C1_CASE(NV, 10) FC_CONV_C1_CASE(NV, 11) default: FC_CONV_C1_CASE(NV, 12)     \
-      }                                                                                      \
-      j0 += kb;                                                                              \
-    }                                                                                        \
+#define FC_CONV_NCHW_CHUNK(NV)                                                                 \
+  do {                                                                                         \
+    const int64_t groups = (n + 11) / 12;                                                      \
+    for (int64_t g = 0, j0 = 0; g < groups; g++) {                                             \
+      const int64_t kb = n / groups + (g < n % groups);                                        \
+      switch (kb) {                                                                            \
+        FC_CONV_NCHW_CASE(NV, 1) FC_CONV_NCHW_CASE(NV, 2) FC_CONV_NCHW_CASE(NV, 3)             \
+        FC_CONV_NCHW_CASE(NV, 4) FC_CONV_NCHW_CASE(NV, 5) FC_CONV_NCHW_CASE(NV, 6)             \
+        FC_CONV_NCHW_CASE(NV, 7) FC_CONV_NCHW_CASE(NV, 8) FC_CONV_NCHW_CASE(NV, 9)             \
+        FC_CONV_NCHW_CASE(NV, 10) FC_CONV_NCHW_CASE(NV, 11) default: FC_CONV_NCHW_CASE(NV, 12) \
+      }                                                                                        \
+      j0 += kb;                                                                                \
+    }                                                                                          \
   } while (0)
 
 void fc_f32_conv_nchw_ukernel__avx512(const float *x, size_t ldx, size_t c, size_t ow,
@@ -79,11 +82,11 @@ void fc_f32_conv_nchw_ukernel__avx512(const float *x, size_t ldx, size_t c, size
       const size_t left = ow - px, live = left < 32 ? left : 32;
       const __mmask16 tail = (__mmask16)(live % 16 ? (1u << live % 16) - 1u : 0xFFFFu);
       if (live > 16)
-        FC_CONV_C1_CHUNK(2);
+        FC_CONV_NCHW_CHUNK(2);
       else
-        FC_CONV_C1_CHUNK(1);
+        FC_CONV_NCHW_CHUNK(1);
     }
   }
 }
-#undef FC_CONV_C1_CHUNK
-#undef FC_CONV_C1_CASE
+#undef FC_CONV_NCHW_CHUNK
+#undef FC_CONV_NCHW_CASE
