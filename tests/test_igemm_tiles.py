@@ -380,8 +380,10 @@ def test_nchw_layers_give_the_bits_of_the_nhwc_call(case, dtype, isa, rng, resto
 
 
 # (n, h, w, k): 3x3; every output channel block shape of the special kernels (a last
-# block of 1 to 32 channels, several blocks), rows of one to many pixel groups
-DIRECT = [(2, 28, 28, 28), (1, 5, 9, 40), (3, 7, 6, 1), (1, 3, 3, 65), (2, 9, 30, 17)]
+# block of 1 to 32 channels, several blocks), rows of one to many pixel groups (NCHW:
+# chunks of 16 or 32 pixels, a row of three and a part)
+DIRECT = [(2, 28, 28, 28), (1, 5, 9, 40), (3, 7, 6, 1), (1, 3, 3, 65), (2, 9, 30, 17),
+          (1, 6, 70, 20)]
 
 
 @pytest.mark.parametrize("pad", [0, 1])
