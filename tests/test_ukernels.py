@@ -479,7 +479,9 @@ def _pool_ref(img, kh, kw, sh, sw, dh, dw, pt, pl, oy, ow):
 def _pool_cases(k):
     dilated = k["kind"].endswith("_dilated") or k["kind"] == "maxpool_code"
     lanes = _lanes(k)
-    channels = [1] if k["kind"].startswith("maxpool_row") else _sizes(lanes)
+    # channels: around one vector, and over several (kernels may take up to 4 vectors a
+    # pass, fewer when they keep positions: a last pass of one to four)
+    channels = [1] if k["kind"].startswith("maxpool_row") else sorted({*_sizes(lanes), 2 * lanes + 3, 3 * lanes + 4, 4 * lanes + 1})
     for (kh, kw), C, ow in itertools.product([(1, 1), (2, 2), (3, 2), (5, 3)], channels, _sizes(lanes, 7)):
         for sh, sw, dh, dw, pt, pl in [(kh, kw, 1, 1, 0, 0), (1, 2, 1, 1, kh // 2, kw // 2),
                                        (2, 1, 2, 3, 0, kw // 2)]:
@@ -516,6 +518,11 @@ def _maxpool(k, rng):
                 np.testing.assert_array_equal(idx.reshape(ow, C), want_code, err_msg=what)
             else:
                 np.testing.assert_array_equal(idx.reshape(ow, C), at, err_msg=what)
+                # without positions (a kernel may take another path): the same values
+                y[:] = 5.5
+                _kernels.ukernel_run(k["index"], params, [np.ascontiguousarray(plane), y, None])
+                np.testing.assert_array_equal(y[:-1].reshape(ow, C), want, err_msg=f"{what}, no positions")
+                assert y[-1] == 5.5, f"{what}, no positions: wrote past the row"
             cases += 1
     return cases
 
