@@ -15,8 +15,9 @@
 /* The window of one output pixel for NV vectors of 8 channels (image: the
  * image's first value of the first of them; n live channels in all, the last
  * vector's live lanes in last): the NV maxima to y and, when `track`, the
- * positions taken to idx (both constants once inlined). The NV vectors' chains of compare, or and blend run side by
- * side: one vector at a time, each window element waited on the one before. */
+ * positions taken to idx (both constants once inlined). The NV vectors'
+ * chains of compare, or and blend run side by side: one vector at a time,
+ * each window element waited on the one before. */
 static inline __attribute__((always_inline)) void window(int NV, int track,
                                                          const fc_pool2d_params *p,
                                                          const float *image, int64_t hs,
