@@ -33,7 +33,8 @@ FC_INTERNAL int fc_conv2d_plan_start(const fc_conv2d_params *p, const fc_ukernel
 /* Rows ih0 .. ih0 + nrows - 1 of an image of h rows of w values (elem bytes
  * each), columns -left .. len - left - 1 of each, into dst (len values a row),
  * zero outside the image: a direct kernel's input rows with the zeros of the
- * layer's padding, which it multiplies as the GEMM does. */
+ * layer's padding, which it multiplies as the GEMM does, and the indirect
+ * GEMM's padded copy of whole rows (igemm-template.h). */
 static inline void fc_copy_padded_rows(const void *img, int64_t h, int64_t w, int64_t ih0,
                                        int64_t nrows, int64_t left, int64_t len, size_t elem,
                                        void *dst) {

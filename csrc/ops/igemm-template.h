@@ -670,12 +670,9 @@ static void LOCAL(pad_rows)(void *arg, int tid, int64_t t0, int64_t t1) {
   (void)tid;
   const LOCAL(pad_rows_ctx) *c = arg;
   const int64_t run = c->w * c->c, row2 = c->w2 * c->c, before = c->left * c->c;
-  for (int64_t t = t0; t < t1; t++) {
-    T *d = c->dst + t * row2;
-    memset(d, 0, (size_t)before * sizeof(T));
-    memcpy(d + before, c->x + t * run, (size_t)run * sizeof(T));
-    memset(d + before + run, 0, (size_t)(row2 - before - run) * sizeof(T));
-  }
+  /* rows t0..t1 as an image of t1 - t0 rows of `run` values, each padded */
+  fc_copy_padded_rows(c->x + t0 * run, t1 - t0, run, 0, t1 - t0, before, row2, sizeof(T),
+                      c->dst + t0 * row2);
 }
 
 /* conv2d_igemm with FC_PLAN_PADDED_COPY: chunk by chunk of images, the rows
