@@ -682,9 +682,7 @@ static int LOCAL(input_grad_plan_for)(const fc_conv2d_params *p, const T *weight
   if (!fc_mul(p->k * (p->c / p->groups), p->r * p->s, &wn) ||
       (grid && !fc_mul(qq.n * qq.c, qq.h * qq.w, &gn)))
     return FC_EOVERFLOW;
-  int64_t bytes = in.scratch_bytes;
-  if (in.flags & FC_PLAN_WEIGHTS_REORDERED) bytes -= wn * (int64_t)sizeof(T);
-  pl->scratch_bytes = fc_sat_add(bytes, fc_sat_mul(fc_sat_add(wn, gn), (int64_t)sizeof(T)));
+  pl->scratch_bytes = fc_sat_add(in.scratch_bytes, fc_sat_mul(fc_sat_add(wn, gn), (int64_t)sizeof(T)));
   if (inner) *inner = in;
   if (q) *q = qq;
   return FC_OK;
@@ -747,7 +745,7 @@ int CONV2D_INPUT_GRAD(const fc_conv2d_params *p, const T *gy, const T *weight,
   }
   const T *x = grid ? src : gy;
   r = packed ? LOCAL(conv2d_packed)(&q, &in, x, wt, kg * rs, 1, NULL, gx)
-             : LOCAL(conv2d_igemm)(&q, tab, &in, x, wt, NULL, gx);
+             : LOCAL(conv2d_igemm)(&q, tab, &in, x, wt, 0, NULL, gx);
   free(wt), free(src);
   return r;
 }

@@ -141,10 +141,10 @@ FC_INTERNAL int fc_f32_igemm_plan(const fc_conv2d_params *p, const fc_ukernel_ta
 FC_INTERNAL int fc_f64_igemm_plan(const fc_conv2d_params *p, const fc_ukernel_table *tab,
                                   int allow_border, fc_plan *pl);
 FC_INTERNAL int fc_f32_conv2d_igemm(const fc_conv2d_params *p, const fc_ukernel_table *tab,
-                                    const fc_plan *pl, const float *x, const float *w_rsck,
+                                    const fc_plan *pl, const float *x, const float *w, int w_kcrs,
                                     const float *bias, float *y);
 FC_INTERNAL int fc_f64_conv2d_igemm(const fc_conv2d_params *p, const fc_ukernel_table *tab,
-                                    const fc_plan *pl, const double *x, const double *w_rsck,
+                                    const fc_plan *pl, const double *x, const double *w, int w_kcrs,
                                     const double *bias, double *y);
 
 /* ---- conv2d forward (conv2d-template.h) ------------------------------------------- */

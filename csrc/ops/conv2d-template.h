@@ -309,8 +309,9 @@ static int LOCAL(conv2d_direct)(const fc_conv2d_params *p, const fc_plan *pl, co
 }
 
 /* ---- the plan and the entry point ------------------------------------------------ */
-/* NHWC, and NCHW from depth FC_IGEMM_MIN_DEPTH: the indirect GEMM (NCHW with
- * its weights reordered to (r, s, cg, k)); shallower NCHW: the packed GEMM. */
+/* NHWC, and NCHW from depth FC_IGEMM_MIN_DEPTH: the indirect GEMM (NCHW's
+ * weights (k, cg, r, s) packed into its panels, whose depth is (r, s, cg));
+ * shallower NCHW: the packed GEMM. */
 int LOCAL(conv2d_plan_with)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
                             int allow_border, fc_plan *pl) {
   const int st = fc_conv2d_plan_start(p, tab, pl);
@@ -321,12 +322,8 @@ int LOCAL(conv2d_plan_with)(const fc_conv2d_params *p, const fc_ukernel_table *t
     return FC_OK;
   }
   const int r = LOCAL(igemm_plan)(p, tab, allow_border, pl);
-  if (r != FC_OK || p->layout == FC_NHWC) return r;
-  int64_t wn;
-  if (!fc_mul(kd, p->k, &wn)) return FC_EOVERFLOW;
-  pl->flags |= FC_PLAN_WEIGHTS_REORDERED;
-  pl->scratch_bytes = fc_sat_add(pl->scratch_bytes, fc_sat_mul(wn, (int64_t)sizeof(T)));
-  return FC_OK;
+  if (r == FC_OK && p->layout == FC_NCHW) pl->flags |= FC_PLAN_WEIGHTS_REORDERED;
+  return r;
 }
 
 int LOCAL(conv2d_plan_for)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
@@ -374,31 +371,6 @@ int CONV2D_DATA_PLAN(const fc_conv2d_params *p, const T *weight, const T *bias, 
   return st;
 }
 
-/* NCHW weights (k, cg, r, s) to (r, s, cg, k), output channels [k0, k1) per
- * thread (the layer's threads, as the packing after it), 16 at a time: each
- * (tap, channel) then writes one run of 16 outputs while 16 input rows are
- * read in order, where a channel at a time wrote every value to another line
- * ((256, 256, 3, 3): about 2 ms of a 20 ms layer, Intel Xeon). */
-typedef struct {
-  const T *w;
-  T *wt;
-  int64_t cg, rs, k;
-} LOCAL(reorder_ctx);
-
-static void LOCAL(reorder_tasks)(void *arg, int tid, int64_t k0, int64_t k1) {
-  (void)tid;
-  const LOCAL(reorder_ctx) *c = arg;
-  for (int64_t kb = k0; kb < k1; kb += 16) {
-    const int64_t ke = fc_min64(k1, kb + 16);
-    for (int64_t ci = 0; ci < c->cg; ci++)
-      for (int64_t t = 0; t < c->rs; t++) {
-        T *d = c->wt + (t * c->cg + ci) * c->k;
-        const T *s = c->w + ci * c->rs + t;
-        for (int64_t k = kb; k < ke; k++) d[k] = s[k * c->cg * c->rs];
-      }
-  }
-}
-
 int CONV2D(const fc_conv2d_params *p, const T *x, const T *weight, const T *bias, T *y) {
   const fc_ukernel_table *tab = fc_table();
   fc_plan pl;
@@ -408,13 +380,7 @@ int CONV2D(const fc_conv2d_params *p, const T *x, const T *weight, const T *bias
   if (fc_record_plan(&pl) || pl.algorithm == fc_alg_nothing) return FC_OK;
   if (pl.algorithm == fc_alg_direct) return LOCAL(conv2d_direct)(p, &pl, x, weight, bias, y);
   if (pl.algorithm == fc_alg_packed_gemm) return LOCAL(conv2d_packed)(p, &pl, x, weight, kd, 1, bias, y);
-  if (!(pl.flags & FC_PLAN_WEIGHTS_REORDERED)) return LOCAL(conv2d_igemm)(p, tab, &pl, x, weight, bias, y);
-  /* NCHW, deep: the weights to (r, s, cg, k), the input read in place */
-  T *wt = fc_alloc((size_t)(kd * p->k) * sizeof(T)); /* fits: the plan */
-  if (!wt) return FC_ENOMEM;
-  LOCAL(reorder_ctx) rc = {weight, wt, cg, rs, p->k};
-  int r = fc_parallel_for(pl.threads, p->k, 0, LOCAL(reorder_tasks), &rc);
-  if (r == FC_OK) r = LOCAL(conv2d_igemm)(p, tab, &pl, x, wt, bias, y);
-  free(wt);
-  return r;
+  /* NCHW, deep: the weights (k, cg, r, s) packed straight into the panels */
+  return LOCAL(conv2d_igemm)(p, tab, &pl, x, weight, (pl.flags & FC_PLAN_WEIGHTS_REORDERED) != 0,
+                             bias, y);
 }

@@ -641,9 +641,9 @@ int LOCAL(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, in
  * threads: for a large layer a serial pass would be a tenth of the call at two
  * threads. Only copies, so the panels are those of one serial pass. */
 typedef struct {
-  const T *w_rsck;
+  const T *w; /* (r, s, cg, k), or (k, cg, r, s) when rs > 0 */
   T *wpack;
-  int64_t kg, kd, k, npad, panels;
+  int64_t kg, kd, k, npad, panels, rs;
   size_t nr;
 } LOCAL(wpack_ctx);
 
@@ -653,9 +653,93 @@ static void LOCAL(wpack_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
   const int64_t nr = (int64_t)c->nr;
   for (int64_t t = t0; t < t1; t++) {
     const int64_t g = t / c->panels, j0 = t % c->panels * nr;
-    LOCAL(pack_panels)(c->w_rsck + g * c->kg + j0, fc_min64(nr, c->kg - j0), c->kd, 1, c->k, c->nr,
+    LOCAL(pack_panels)(c->w + g * c->kg + j0, fc_min64(nr, c->kg - j0), c->kd, 1, c->k, c->nr,
                        c->kd, c->wpack + g * c->npad * c->kd + j0 * c->kd);
   }
+}
+
+/* wpack_tasks from NCHW's weights (k, cg, r, s), panel depth (r, s, cg): a
+ * group's weights are a kg x (cg * rs) matrix whose transpose holds a panel's
+ * rows, in (cg, rs) order where the depth is (rs, cg). A block of up to 64 of
+ * the panel's columns by 64 of the matrix's is transposed in L1 by the table's
+ * kernel, then each of its rows copied to its depth. Reordering to (r, s, cg,
+ * k) first, a value at a time, then packing as NHWC does, took about 5% of
+ * (8,256,14,14) by 256 3x3 filters at one thread (AMD EPYC Zen 4). */
+#define FC_KCRS_BLOCK 64
+static void LOCAL(wpack_kcrs_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
+  (void)tid;
+  const LOCAL(wpack_ctx) *c = arg;
+  const int64_t nr = (int64_t)c->nr, kd = c->kd, rs = c->rs, cg = kd / rs;
+  T buf[FC_KCRS_BLOCK * FC_KCRS_BLOCK];
+  for (int64_t t = t0; t < t1; t++) {
+    const int64_t g = t / c->panels, j0 = t % c->panels * nr, valid = fc_min64(nr, c->kg - j0);
+    const T *src = c->w + (g * c->kg + j0) * kd;
+    T *pan = c->wpack + g * c->npad * kd + j0 * kd;
+    for (int64_t jb = 0; jb < valid; jb += FC_KCRS_BLOCK) {
+      const int64_t nj = fc_min64(FC_KCRS_BLOCK, valid - jb);
+      for (int64_t d0 = 0; d0 < kd; d0 += FC_KCRS_BLOCK) {
+        const int64_t nd = fc_min64(FC_KCRS_BLOCK, kd - d0);
+        /* buf[dd * BLOCK + j] = weight (column jb + j, depth d0 + dd in (cg, rs) order) */
+        LOCAL(transpose)(src + jb * kd + d0, kd, buf, FC_KCRS_BLOCK, nd, nj);
+        for (int64_t dd = 0; dd < nd; dd++) {
+          const int64_t ci = (d0 + dd) / rs, tap = (d0 + dd) % rs;
+          T *d = pan + (tap * cg + ci) * nr + jb;
+          const T *b = buf + dd * FC_KCRS_BLOCK;
+          for (int64_t j = 0; j < nj; j++) d[j] = b[j];
+        }
+      }
+    }
+    for (int64_t kk = 0; valid < nr && kk < kd; kk++) /* columns past the group's: zero */
+      for (int64_t j = valid; j < nr; j++) pan[kk * nr + j] = 0;
+  }
+}
+
+/* The weights packed for a plan's kernel: panels nr wide (the kernel's) over
+ * the depth, the same for every plan with that width, so the chunks of a
+ * chunked call pack the weights once, not once a chunk. */
+typedef struct {
+  T *w;
+  size_t nr;
+} LOCAL(igemm_weights);
+
+/* pw packed for plan pl's kernel, unless it already is, from w in (r, s, cg,
+ * k) or, when w_kcrs, NCHW's (k, cg, r, s). */
+static int LOCAL(igemm_pack)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                             const fc_plan *pl, const T *w, int w_kcrs,
+                             LOCAL(igemm_weights) *pw) {
+  const size_t nr = tab->TABLE(igemm)[pl->variant].nr;
+  if (pw->w && pw->nr == nr) return FC_OK;
+  free(pw->w);
+  pw->w = NULL;
+  const int64_t g_count = p->groups, kg = p->k / g_count, kd = p->c / g_count * p->r * p->s;
+  const int64_t npad = fc_ceil_div(kg, (int64_t)nr) * (int64_t)nr;
+  T *packed = fc_alloc((size_t)(npad * kd * g_count) * sizeof(T)); /* fits: the plan */
+  if (!packed) return FC_ENOMEM;
+  LOCAL(wpack_ctx) wc = {w, packed, kg, kd, p->k, npad, npad / (int64_t)nr,
+                         w_kcrs ? p->r * p->s : 0, nr};
+  const int r = fc_parallel_for(pl->threads, g_count * wc.panels, 0,
+                                w_kcrs ? LOCAL(wpack_kcrs_tasks) : LOCAL(wpack_tasks), &wc);
+  if (r != FC_OK) {
+    free(packed);
+    return r;
+  }
+  pw->w = packed, pw->nr = nr;
+  return FC_OK;
+}
+
+static int LOCAL(igemm_packed)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                               const fc_plan *pl, const T *x, const T *wpack, const T *bias,
+                               T *y);
+
+/* A chunk of a chunked call (its own plan pq) on the call's packed weights pw
+ * (packed anew only if pq's kernel is another width). */
+static int LOCAL(igemm_chunk)(const fc_conv2d_params *q, const fc_ukernel_table *tab,
+                              const fc_plan *pq, const T *x, const T *w, int w_kcrs,
+                              LOCAL(igemm_weights) *pw, const T *bias, T *y) {
+  if (pq->flags & (FC_PLAN_CHANNELS_LAST_COPY | FC_PLAN_PADDED_COPY))
+    return LOCAL(conv2d_igemm)(q, tab, pq, x, w, w_kcrs, bias, y);
+  const int r = LOCAL(igemm_pack)(q, tab, pq, w, w_kcrs, pw);
+  return r != FC_OK ? r : LOCAL(igemm_packed)(q, tab, pq, x, pw->w, bias, y);
 }
 
 /* The padded copy's rows: row t of the chunk (image t / h, row t % h) from x
@@ -679,7 +763,7 @@ static void LOCAL(pad_rows)(void *arg, int tid, int64_t t0, int64_t t1) {
  * copied with their padding into scratch, then the chunk's own plan (the
  * merged rows') run on the copy. */
 static int LOCAL(conv2d_igemm_padded)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
-                                      const fc_plan *pl, const T *x, const T *w_rsck,
+                                      const fc_plan *pl, const T *x, const T *w, int w_kcrs,
                                       const T *bias, T *y) {
   fc_conv2d_params q;
   if (!LOCAL(pad_merge_params)(p, &q)) return FC_EINVAL; /* the plan said it applies */
@@ -688,6 +772,7 @@ static int LOCAL(conv2d_igemm_padded)(const fc_conv2d_params *p, const fc_ukerne
   if (images < 1) return FC_EINVAL;
   T *buf = fc_alloc((size_t)(images * img_copy) * sizeof(T)); /* fits: the plan */
   if (!buf) return FC_ENOMEM;
+  LOCAL(igemm_weights) pw = {NULL, 0};
   int r = FC_OK;
   for (int64_t n0 = 0; n0 < p->n && r == FC_OK; n0 += images) {
     q.n = fc_min64(images, p->n - n0);
@@ -696,9 +781,11 @@ static int LOCAL(conv2d_igemm_padded)(const fc_conv2d_params *p, const fc_ukerne
     fc_plan pq;
     fc_plan_init(&pq, tab);
     if (r == FC_OK) r = LOCAL(igemm_plan)(&q, tab, 0, &pq);
-    if (r == FC_OK) r = LOCAL(conv2d_igemm)(&q, tab, &pq, buf, w_rsck, bias, y + n0 * img_out);
+    if (r == FC_OK)
+      r = LOCAL(igemm_chunk)(&q, tab, &pq, buf, w, w_kcrs, &pw, bias, y + n0 * img_out);
   }
   free(buf);
+  free(pw.w);
   return r;
 }
 
@@ -707,8 +794,8 @@ static int LOCAL(conv2d_igemm_padded)(const fc_conv2d_params *p, const fc_ukerne
  * tiles where the plan had them: the weights and bias allowed them), the output
  * transposed back. */
 static int LOCAL(conv2d_igemm_nhwc)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
-                                    const fc_plan *pl, const T *x, const T *w_rsck, const T *bias,
-                                    T *y) {
+                                    const fc_plan *pl, const T *x, const T *w, int w_kcrs,
+                                    const T *bias, T *y) {
   const int64_t images = LOCAL(nhwc_copy_images)(p), hw = p->h * p->w, P = p->oh * p->ow;
   const int64_t img_in = hw * p->c, img_out = P * p->k;
   if (images < 1) return FC_EINVAL; /* the plan said it applies */
@@ -724,6 +811,7 @@ static int LOCAL(conv2d_igemm_nhwc)(const fc_conv2d_params *p, const fc_ukernel_
   fc_conv2d_params q = *p;
   q.layout = FC_NHWC;
   const int allow_border = (pl->flags & FC_PLAN_BORDER_TILES) != 0;
+  LOCAL(igemm_weights) pw = {NULL, 0};
   int r = FC_OK;
   for (int64_t n0 = 0; n0 < p->n && r == FC_OK; n0 += images) {
     q.n = fc_min64(images, p->n - n0);
@@ -734,23 +822,38 @@ static int LOCAL(conv2d_igemm_nhwc)(const fc_conv2d_params *p, const fc_ukernel_
     fc_plan_init(&pq, tab);
     if (r == FC_OK) r = LOCAL(igemm_plan)(&q, tab, allow_border, &pq);
     if (r == FC_OK)
-      r = LOCAL(conv2d_igemm)(&q, tab, &pq, copy_in ? bin : xc, w_rsck, bias, copy_out ? bout : yc);
+      r = LOCAL(igemm_chunk)(&q, tab, &pq, copy_in ? bin : xc, w, w_kcrs, &pw, bias,
+                             copy_out ? bout : yc);
     if (r == FC_OK && copy_out) r = LOCAL(layout_copy)(pl->threads, bout, yc, q.n, P, p->k, 0);
   }
-  free(bin), free(bout);
+  free(bin), free(bout), free(pw.w);
   return r;
 }
 
 int LOCAL(conv2d_igemm)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
-                        const fc_plan *pl, const T *x, const T *w_rsck, const T *bias, T *y) {
-  if (pl->flags & FC_PLAN_CHANNELS_LAST_COPY) return LOCAL(conv2d_igemm_nhwc)(p, tab, pl, x, w_rsck, bias, y);
-  if (pl->flags & FC_PLAN_PADDED_COPY) return LOCAL(conv2d_igemm_padded)(p, tab, pl, x, w_rsck, bias, y);
+                        const fc_plan *pl, const T *x, const T *w, int w_kcrs, const T *bias,
+                        T *y) {
+  if (pl->flags & FC_PLAN_CHANNELS_LAST_COPY)
+    return LOCAL(conv2d_igemm_nhwc)(p, tab, pl, x, w, w_kcrs, bias, y);
+  if (pl->flags & FC_PLAN_PADDED_COPY)
+    return LOCAL(conv2d_igemm_padded)(p, tab, pl, x, w, w_kcrs, bias, y);
+  LOCAL(igemm_weights) pw = {NULL, 0};
+  int r = LOCAL(igemm_pack)(p, tab, pl, w, w_kcrs, &pw);
+  if (r == FC_OK) r = LOCAL(igemm_packed)(p, tab, pl, x, pw.w, bias, y);
+  free(pw.w);
+  return r;
+}
+
+/* conv2d_igemm of a plan without chunks, on weights packed for its kernel. */
+static int LOCAL(igemm_packed)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
+                               const fc_plan *pl, const T *x, const T *wpack, const T *bias,
+                               T *y) {
   const int nchw = p->layout == FC_NCHW, merge = (pl->flags & FC_PLAN_MERGE_ROWS) != 0;
   const int shared_ind = (pl->flags & FC_PLAN_SHARED_POINTERS) != 0;
   const int batch = (pl->flags & FC_PLAN_BATCH_PANELS) != 0;
   const int64_t g_count = p->groups, kg = p->k / g_count, cg = p->c / g_count;
   const int64_t ks = merge ? p->r : p->r * p->s, kc = merge ? p->s * cg : cg;
-  const int64_t P = p->oh * p->ow, kd = ks * kc;
+  const int64_t P = p->oh * p->ow;
   const LOCAL(igemm_entry) ukernel = tab->TABLE(igemm)[pl->variant];
   const size_t mr = ukernel.mr, nr = ukernel.nr;
   const int64_t npad = fc_ceil_div(kg, (int64_t)nr) * (int64_t)nr;
@@ -758,30 +861,20 @@ int LOCAL(conv2d_igemm)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
   const int64_t nblocks = fc_ceil_div(pixels, pblock);
   const int64_t ppad = fc_ceil_div(P, (int64_t)mr) * (int64_t)mr; /* fits: the plan */
   const int64_t nptr = fc_ceil_div(pixels, (int64_t)mr) * (int64_t)mr * ks;
-  const int64_t wsize = npad * kd * g_count;
-  T *wpack = fc_alloc((size_t)wsize * sizeof(T));
   /* a zero row as long as a strided row; calloc's untouched pages cost nothing */
   const int64_t hw = p->h * p->w, a_stride = nchw ? hw : 1;
   T *zero = calloc((size_t)((kc - 1) * a_stride + 1), sizeof(T));
   const T **ind = shared_ind ? fc_alloc((size_t)nptr * sizeof(T *)) : NULL;
   const T **ind0 = batch ? fc_alloc((size_t)(ppad * ks) * sizeof(T *)) : NULL;
-  if (!wpack || !zero || (shared_ind && !ind) || (batch && !ind0)) {
-    free(wpack);
+  if (!zero || (shared_ind && !ind) || (batch && !ind0)) {
     free(zero);
     free((void *)ind);
     free((void *)ind0);
     return FC_ENOMEM;
   }
-  /* (column j, depth kk) at kk * k + g * kg + j */
-  LOCAL(wpack_ctx) wc = {w_rsck, wpack, kg, kd, p->k, npad, npad / (int64_t)nr, nr};
-  const int rp = fc_parallel_for(pl->threads, g_count * wc.panels, 0, LOCAL(wpack_tasks), &wc);
-  if (rp != FC_OK) {
-    free(wpack), free(zero), free((void *)ind), free((void *)ind0);
-    return rp;
-  }
   if (pl->flags & FC_PLAN_BORDER_TILES) {
     const int r = LOCAL(conv2d_border)(p, pl, ukernel, x, zero, wpack, bias, y);
-    free(wpack), free(zero), free((void *)ind), free((void *)ind0);
+    free(zero), free((void *)ind), free((void *)ind0);
     return r;
   }
   if (batch) { /* image 0's table, then each pixel of the batch at its place in the panels */
@@ -810,7 +903,6 @@ int LOCAL(conv2d_igemm)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
                         npad, a_stride, nblocks, pblock, pl->tap_block, pl->tasks, 0, {0}};
   fc_claims_init(&c.next, pl->tasks, 1, pl->threads);
   const int r = fc_parallel(pl->threads, LOCAL(igemm_thread), &c);
-  free(wpack);
   free(zero);
   free((void *)ind);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;

@@ -453,7 +453,7 @@ enum {
   FC_PLAN_TRANSPOSED_OUT = 4u,  /* igemm NCHW, dense GEMM: tiles into a block, transposed into y */
   FC_PLAN_INPUT_AS_IS = 8u,     /* backward weight: x read in place (no padded copy) */
   FC_PLAN_GY_AS_IS = 16u,       /* backward weight: grad_out read in place (no packing) */
-  FC_PLAN_WEIGHTS_REORDERED = 32u, /* conv2d NCHW igemm: weights copied to (r, s, c, k) */
+  FC_PLAN_WEIGHTS_REORDERED = 32u, /* conv2d NCHW igemm: weights packed from (k, c, r, s) */
   FC_PLAN_TUNED_TILE = 64u,        /* the tile is the autotuner's choice (fc_tune_variant) */
   FC_PLAN_ZERO_GRID = 128u,        /* transposed conv: grad_out placed on a zero grid first */
   FC_PLAN_FORCED = 256u,           /* the caller forced the algorithm (tests) */
