@@ -127,7 +127,8 @@ def conv2d(const floating[::1] x, const floating[::1] w, const floating[::1] b,
 
 def conv2d_backward_weight(const floating[::1] x, const floating[::1] gy, floating[::1] gw,
                            tuple dims, tuple opts, bint nhwc):
-    """gw (k, r, s, c/groups) = weight gradient; dims and opts as for conv2d."""
+    """gw = weight gradient, laid out as the layout's weight ((k, c/groups, r, s) for NCHW,
+    (r, s, c/groups, k) for NHWC); dims and opts as for conv2d."""
     cdef fc_conv2d_params p = _conv_params(dims, opts, nhwc, "conv2d_backward")
     _need(x.shape[0], p.n * p.c * p.h * p.w, "x", "conv2d_backward")
     _need(gy.shape[0], p.n * p.k * p.oh * p.ow, "grad_out", "conv2d_backward")

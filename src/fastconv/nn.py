@@ -507,12 +507,10 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     grad_w = None
     if want_w:
         cg = c // groups
-        gw = np.zeros(k * cg * r * s, dtype=x.dtype)  # (k, r, s, cg) from the kernel
-        if gw.size and c:
-            _kernels.conv2d_backward_weight(c_aligned(x).reshape(-1), gy.reshape(-1), gw,
-                                            g.dims, g.opts, nhwc)
-        gw = gw.reshape(k, r, s, cg)
-        grad_w = np.ascontiguousarray(gw.transpose(1, 2, 3, 0) if nhwc else gw.transpose(0, 3, 1, 2))
+        grad_w = np.zeros((r, s, cg, k) if nhwc else (k, cg, r, s), dtype=x.dtype)
+        if grad_w.size and c:  # the kernel writes the layout's weight order
+            _kernels.conv2d_backward_weight(c_aligned(x).reshape(-1), gy.reshape(-1),
+                                            grad_w.reshape(-1), g.dims, g.opts, nhwc)
 
     grad_x = None
     if want_x:

@@ -88,8 +88,9 @@ static inline int64_t fc_same_padding(int64_t n, int64_t kernel, int64_t stride,
 }
 
 /* Weight gradient of fc_*_conv2d: gw = sum over images and output pixels of
- * gy x (input window), for gy of y's shape. gw is laid out (k, r, s, c/groups)
- * in both layouts. Bitwise reproducible at a fixed thread count. */
+ * gy x (input window), for gy of y's shape. gw is laid out as the layout's
+ * weight: (k, c/groups, r, s) for FC_NCHW, (r, s, c/groups, k) for FC_NHWC.
+ * Bitwise reproducible at a fixed thread count. */
 int fc_f32_conv2d_backward_weight(const fc_conv2d_params *p, const float *x, const float *gy,
                                   float *gw);
 int fc_f64_conv2d_backward_weight(const fc_conv2d_params *p, const double *x, const double *gy,
