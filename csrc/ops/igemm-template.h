@@ -645,6 +645,7 @@ typedef struct {
   T *wpack;
   int64_t kg, kd, k, npad, panels, rs;
   size_t nr;
+  atomic_int failed; /* wpack_kcrs_tasks had no scratch */
 } LOCAL(wpack_ctx);
 
 static void LOCAL(wpack_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
@@ -662,15 +663,20 @@ static void LOCAL(wpack_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
  * group's weights are a kg x (cg * rs) matrix whose transpose holds a panel's
  * rows, in (cg, rs) order where the depth is (rs, cg). A block of up to 64 of
  * the panel's columns by 64 of the matrix's is transposed in L1 by the table's
- * kernel, then each of its rows copied to its depth. Reordering to (r, s, cg,
+ * kernel (into scratch: 32 KiB of doubles is too much for a caller's thread
+ * stack), then each of its rows copied to its depth. Reordering to (r, s, cg,
  * k) first, a value at a time, then packing as NHWC does, took about 5% of
  * (8,256,14,14) by 256 3x3 filters at one thread (AMD EPYC Zen 4). */
 #define FC_KCRS_BLOCK 64
 static void LOCAL(wpack_kcrs_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
   (void)tid;
-  const LOCAL(wpack_ctx) *c = arg;
+  LOCAL(wpack_ctx) *c = arg;
   const int64_t nr = (int64_t)c->nr, kd = c->kd, rs = c->rs, cg = kd / rs;
-  T buf[FC_KCRS_BLOCK * FC_KCRS_BLOCK];
+  T *buf = fc_alloc(FC_KCRS_BLOCK * FC_KCRS_BLOCK * sizeof(T));
+  if (!buf) {
+    atomic_store(&c->failed, 1);
+    return;
+  }
   for (int64_t t = t0; t < t1; t++) {
     const int64_t g = t / c->panels, j0 = t % c->panels * nr, valid = fc_min64(nr, c->kg - j0);
     const T *src = c->w + (g * c->kg + j0) * kd;
@@ -692,6 +698,7 @@ static void LOCAL(wpack_kcrs_tasks)(void *arg, int tid, int64_t t0, int64_t t1) 
     for (int64_t kk = 0; valid < nr && kk < kd; kk++) /* columns past the group's: zero */
       for (int64_t j = valid; j < nr; j++) pan[kk * nr + j] = 0;
   }
+  free(buf);
 }
 
 /* The weights packed for a plan's kernel: panels nr wide (the kernel's) over
@@ -716,9 +723,10 @@ static int LOCAL(igemm_pack)(const fc_conv2d_params *p, const fc_ukernel_table *
   T *packed = fc_alloc((size_t)(npad * kd * g_count) * sizeof(T)); /* fits: the plan */
   if (!packed) return FC_ENOMEM;
   LOCAL(wpack_ctx) wc = {w, packed, kg, kd, p->k, npad, npad / (int64_t)nr,
-                         w_kcrs ? p->r * p->s : 0, nr};
-  const int r = fc_parallel_for(pl->threads, g_count * wc.panels, 0,
-                                w_kcrs ? LOCAL(wpack_kcrs_tasks) : LOCAL(wpack_tasks), &wc);
+                         w_kcrs ? p->r * p->s : 0, nr, 0};
+  int r = fc_parallel_for(pl->threads, g_count * wc.panels, 0,
+                          w_kcrs ? LOCAL(wpack_kcrs_tasks) : LOCAL(wpack_tasks), &wc);
+  if (r == FC_OK && atomic_load(&wc.failed)) r = FC_ENOMEM;
   if (r != FC_OK) {
     free(packed);
     return r;
