@@ -701,6 +701,39 @@ def test_backward_one_thread_matches_two_threads(isa, dtype, layout, op, rng, re
                      exact=not op.startswith("conv2d"), context=f"2 threads vs 1, {layout}")
 
 
+@pytest.mark.parametrize("shape", [(1, 512, 5, 512, 1), (2, 510, 4, 600, 2)],
+                         ids=["c512_k512", "groups2_c255_k300"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_grad_weight_over_the_l2_splits_its_rows_with_one_threads_bits(
+        isa, dtype, layout, shape, rng, restore_threads):
+    """A weight gradient larger than half the L2 (megabytes here) runs its rows
+    across the threads, each over all pixels, instead of partial sums per chunk
+    of pixels: at 2 threads the plan says split_output, and the result is the
+    1-thread result bit for bit and torch's float64 gradient within rounding
+    (groups, and a depth per group that is no multiple of the tile's rows)."""
+    n, c, hw, k, groups = shape
+    x0 = rng.standard_normal((n, c, hw, hw)).astype(dtype)
+    w0 = rng.standard_normal((k, c // groups, 3, 3)).astype(dtype)
+    g0 = rng.standard_normal((n, k, hw, hw)).astype(dtype)
+    x, w, g = nchw_to(layout, x0), weight_to(layout, w0), nchw_to(layout, g0)
+    kw = dict(padding=1, groups=groups, layout=layout, output_mask=(False, True, False))
+    got = []
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        plan = fastconv.explain(fastconv.conv2d_backward, g, x, w, **kw)
+        flags = plan.blocking.get("flags", ())
+        assert ("split_output" in flags) == (threads == 2), (threads, flags)
+        got.append(fastconv.conv2d_backward(g, x, w, **kw)[1])
+    assert got[1].tobytes() == got[0].tobytes(), f"grad_weight [{isa}, {layout}]: 2 threads vs 1"
+    xt = torch.tensor(x0, dtype=torch.float64)
+    wt = torch.tensor(w0, dtype=torch.float64, requires_grad=True)
+    y = F.conv2d(xt, wt, padding=1, groups=groups)
+    (want,) = torch.autograd.grad(y, (wt,), torch.tensor(g0, dtype=torch.float64))
+    assert_close(got[1], weight_to(layout, want.numpy()), op="conv2d_backward grad_weight", isa=isa,
+                 dtype=dtype, reduce=n * hw * hw, context=f"split rows, {layout}, groups {groups}")
+
+
 @pytest.mark.parametrize("shape", [(2, 5, 7, 9), (3, 17, 33, 37), (1, 40, 40, 40), (4, 16, 1, 1)])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -154,7 +154,8 @@ int LOCAL(wgrad_setup)(LOCAL(wgrad_ctx) *ctx, const fc_conv2d_params *p, const T
   return FC_OK;
 }
 
-/* Adds image ni's output rows [oy0, oy0 + tn) to partial `part` (stores them
+/* Adds image ni's output rows [oy0, oy0 + tn) to rows [i_lo, i_hi) of
+ * partial `part` (all: 0, kd; i_lo a multiple of the tile's rows) (stores them
  * into it where `fresh`: its first unit), on thread tid, with
  * gy of group g, panel jp, output pixel q - oy0 * ow of those rows at
  * gy_panel(g, jp) + (q - oy0 * ow) * NR, i.e. b + g * g_step + jp * jp_step.
@@ -162,7 +163,8 @@ int LOCAL(wgrad_setup)(LOCAL(wgrad_ctx) *ctx, const fc_conv2d_params *p, const T
  * the slot holds it already (a thread's units are contiguous but for those it
  * takes over from another: about once an image). */
 void LOCAL(wgrad_rows)(const LOCAL(wgrad_ctx) *ctx, int tid, int part, int fresh, int64_t ni,
-                       int64_t oy0, int64_t tn, const T *b, int64_t g_step, int64_t jp_step) {
+                       int64_t oy0, int64_t tn, const T *b, int64_t g_step, int64_t jp_step,
+                       int64_t i_lo, int64_t i_hi) {
   const fc_conv2d_params *p = ctx->p;
   const int64_t imr = (int64_t)ctx->uk.mr, inr = (int64_t)ctx->uk.nr;
   T *acc = ctx->partial + part * ctx->tile * p->groups;
@@ -178,11 +180,11 @@ void LOCAL(wgrad_rows)(const LOCAL(wgrad_ctx) *ctx, int tid, int part, int fresh
   for (int64_t g = 0; g < p->groups; g++) {
     const size_t a_offset = (size_t)(at * ctx->img + g * ctx->cg);
     for (int64_t jp = 0; jp < ctx->npanels; jp++)
-      for (int64_t i0 = 0; i0 < ctx->kd; i0 += imr)
+      for (int64_t i0 = i_lo; i0 < i_hi; i0 += imr)
         ctx->uk.fn((size_t)tn, (size_t)p->ow, ctx->ind + (i0 / imr * p->oh + oy0) * imr, a_offset,
                    (size_t)ctx->a_stride, ctx->zero, b + g * g_step + jp * jp_step, ctx->uk.nr,
                    acc + g * ctx->tile + i0 * ctx->npad + jp * inr, (size_t)ctx->npad,
-                   (size_t)fc_min64(imr, ctx->kd - i0), (size_t)fc_min64(inr, ctx->kg - jp * inr),
+                   (size_t)fc_min64(imr, i_hi - i0), (size_t)fc_min64(inr, ctx->kg - jp * inr),
                    NULL, fresh ? 0u : FC_GEMM_ACCUMULATE);
   }
 }
@@ -253,7 +255,9 @@ static void LOCAL(wgrad_store_kcrs)(void *arg, int tid, int64_t j0, int64_t j1) 
 int LOCAL(wgrad_finish)(const LOCAL(wgrad_ctx) *ctx, T *gw, int kk_major) {
   LOCAL(wgrad_finish_ctx) f = {ctx, gw, kk_major, 0};
   const int64_t rows = ctx->p->groups * ctx->kd;
-  const int team = ctx->nparts > 1 ? ctx->nthreads : 1;
+  /* the threads where there are partials to add or rows to copy, 64K values or more */
+  const int team = ctx->nparts > 1 || ctx->tile * ctx->p->groups >= ((int64_t)1 << 16)
+                       ? ctx->nthreads : 1;
   if (fc_parallel_for(team, rows, 0, LOCAL(wgrad_finish_rows), &f) != FC_OK)
     LOCAL(wgrad_finish_rows)(&f, 0, 0, rows); /* (the pool ran none of it) */
   if (kk_major) return FC_OK;
@@ -272,28 +276,43 @@ typedef struct {
   fc_claims chunks;
 } LOCAL(wgrad_run);
 
+/* Unit u (image, block of output rows) into rows [i_lo, i_hi) of partial part. */
+static void LOCAL(wgrad_unit)(const LOCAL(wgrad_run) *w, int tid, int part, int fresh, int64_t u,
+                              int64_t i_lo, int64_t i_hi) {
+  const fc_conv2d_params *p = w->ctx->p;
+  const int64_t P = p->oh * p->ow, inr = (int64_t)w->ctx->uk.nr;
+  const int64_t ni = u / w->blocks, oy0 = u % w->blocks * w->trows;
+  const int64_t tn = fc_min64(w->trows, p->oh - oy0);
+  if (w->npanels == 0)
+    LOCAL(wgrad_rows)(w->ctx, tid, part, fresh, ni, oy0, tn, w->b + (ni * P + oy0 * p->ow) * inr,
+                      0, 0, i_lo, i_hi);
+  else
+    LOCAL(wgrad_rows)(w->ctx, tid, part, fresh, ni, oy0, tn,
+                      w->b + ni * p->groups * w->npanels * P * inr + oy0 * p->ow * inr,
+                      w->npanels * P * inr, P * inr, i_lo, i_hi);
+}
+
 static void LOCAL(wgrad_thread)(void *arg, int tid, int team) {
   (void)team;
   LOCAL(wgrad_run) *w = arg;
-  const fc_conv2d_params *p = w->ctx->p;
-  const int64_t P = p->oh * p->ow, inr = (int64_t)w->ctx->uk.nr, nparts = w->ctx->nparts;
+  const int64_t nparts = w->ctx->nparts;
   int step = 0;
   int64_t ch, end;
   while ((ch = fc_claims_next(&w->chunks, tid, &step, &end)) >= 0) {
     int64_t u0, u1;
     fc_share(w->units, (int)ch, (int)nparts, &u0, &u1);
-    for (int64_t u = u0; u < u1; u++) {
-      const int64_t ni = u / w->blocks, oy0 = u % w->blocks * w->trows;
-      const int64_t tn = fc_min64(w->trows, p->oh - oy0);
-      if (w->npanels == 0)
-        LOCAL(wgrad_rows)(w->ctx, tid, (int)ch, u == u0, ni, oy0, tn,
-                          w->b + (ni * P + oy0 * p->ow) * inr, 0, 0);
-      else
-        LOCAL(wgrad_rows)(w->ctx, tid, (int)ch, u == u0, ni, oy0, tn,
-                          w->b + ni * p->groups * w->npanels * P * inr + oy0 * p->ow * inr,
-                          w->npanels * P * inr, P * inr);
-    }
+    for (int64_t u = u0; u < u1; u++) LOCAL(wgrad_unit)(w, tid, (int)ch, u == u0, u, 0, w->ctx->kd);
   }
+}
+
+/* FC_PLAN_SPLIT_OUTPUT's region: blocks [b0, b1) of the gradient's rows (the
+ * tile's rows each), every unit in order into the one partial: each value
+ * sums its terms in the order one thread does. */
+static void LOCAL(wgrad_split_tasks)(void *arg, int tid, int64_t b0, int64_t b1) {
+  LOCAL(wgrad_run) *w = arg;
+  const int64_t imr = (int64_t)w->ctx->uk.mr;
+  for (int64_t u = 0; u < w->units; u++)
+    LOCAL(wgrad_unit)(w, tid, 0, u == 0, u, b0 * imr, fc_min64(w->ctx->kd, b1 * imr));
 }
 
 /* Output rows per kernel call (its slice of a gy panel stays near L1), the
@@ -309,26 +328,41 @@ static int LOCAL(wgrad_plan_for)(const fc_conv2d_params *p, const fc_ukernel_tab
   const int variant = LOCAL(pick_igemm_at)(tab, kd, kg);
   const LOCAL(igemm_entry) uk = tab->TABLE(igemm)[variant];
   const int64_t imr = (int64_t)uk.mr, inr = (int64_t)uk.nr;
-  const int64_t trows = fc_max64(1, fc_min64(p->oh, (48 << 10) / (p->ow * inr * (int64_t)sizeof(T))));
+  /* blocks of at most 48 KiB of a gy panel's rows, as even as they go: 14 rows
+   * of 14 pixels by 64 channels went in blocks of 13 and 1, so one image's
+   * gradient at 2 threads took 0.83x its time at 1, not half */
+  const int64_t most = fc_max64(1, fc_min64(p->oh, (48 << 10) / (p->ow * inr * (int64_t)sizeof(T))));
+  const int64_t trows = fc_ceil_div(p->oh, fc_ceil_div(p->oh, most));
   const int64_t blocks = fc_ceil_div(p->oh, trows), units = p->n * blocks;
   const int64_t flops = 2 * p->k * cg * p->r * p->s * p->n * P;
-  const int nthreads = fc_threads_for(FC_NS_FLOPS(flops), units);
   const int64_t mpad = fc_ceil_div(kd, imr) * imr, npad = fc_ceil_div(kg, inr) * inr;
+  /* threads over the units, each chunk of them into a partial of its own; or,
+   * where one partial is over half the L2 (adding 8 a thread would stream
+   * them through memory: (8,256,14,14) by 256 3x3 filters took 1.13x at 2
+   * threads its time at 1), threads over blocks of the gradient's rows */
+  int nthreads = fc_threads_for(FC_NS_FLOPS(flops), units), nparts;
+  const int64_t rblocks = mpad / imr;
+  const int split = fc_threads_for(FC_NS_FLOPS(flops), rblocks) > 1 &&
+                    fc_sat_mul(fc_sat_mul(mpad, npad), g_count * (int64_t)sizeof(T)) > fc_l2_bytes() / 2;
+  if (split) nthreads = fc_threads_for(FC_NS_FLOPS(flops), rblocks);
+  nparts = split ? 1 : fc_wgrad_parts(nthreads, units);
   const int64_t right = fc_max64(0, (p->ow - 1) * p->stride_w + (p->s - 1) * p->dil_w + 1 - p->pad_left - p->w);
   const int64_t img = p->h * (p->pad_left + p->w + right) * C, a_stride = p->stride_w * C;
   const int x_as_is = right == 0 && p->pad_left == 0 && (p->layout == FC_NHWC || C == 1);
   const int gy_as_is = p->layout == FC_NHWC && g_count == 1 && kg == inr;
   int64_t xsize, nptr, psize, gsize = 0;
   if (!fc_mul(nthreads, img, &xsize) || !fc_mul(mpad, p->oh, &nptr) ||
-      !fc_mul(fc_wgrad_parts(nthreads, units) * mpad * npad, g_count, &psize) ||
+      !fc_mul(nparts * mpad * npad, g_count, &psize) ||
       (!gy_as_is && !fc_mul(p->n * g_count * npad, P, &gsize)))
     return FC_EOVERFLOW;
   pl->algorithm = fc_alg_igemm_wgrad;
   pl->kernel_fn = FC_UKERNEL_FN(uk.fn);
   pl->variant = variant;
   pl->mr = imr, pl->nr = inr;
-  pl->depth_block = p->ow, pl->row_block = trows, pl->tasks = units, pl->threads = nthreads;
-  pl->flags = (x_as_is ? FC_PLAN_INPUT_AS_IS : 0u) | (gy_as_is ? FC_PLAN_GY_AS_IS : 0u);
+  pl->depth_block = p->ow, pl->row_block = trows, pl->tasks = split ? rblocks : units;
+  pl->threads = nthreads;
+  pl->flags = (x_as_is ? FC_PLAN_INPUT_AS_IS : 0u) | (gy_as_is ? FC_PLAN_GY_AS_IS : 0u) |
+              (split ? FC_PLAN_SPLIT_OUTPUT : 0u);
   /* the padded input, the zero row, the pointers, the partials, packed gy */
   int64_t elems = fc_sat_add(x_as_is ? 0 : xsize, (p->ow - 1) * a_stride + 1);
   elems = fc_sat_add(fc_sat_add(elems, psize), gsize);
@@ -354,10 +388,11 @@ int CONV2D_BACKWARD_WEIGHT(const fc_conv2d_params *p, const T *x, const T *gy, T
     return FC_OK;
   }
   const int64_t inr = pl.nr, trows = pl.row_block;
-  const int64_t blocks = fc_ceil_div(p->oh, trows), units = pl.tasks;
+  const int64_t blocks = fc_ceil_div(p->oh, trows), units = p->n * blocks;
+  const int split = (pl.flags & FC_PLAN_SPLIT_OUTPUT) != 0;
   LOCAL(wgrad_ctx) ctx;
   r = LOCAL(wgrad_setup)(&ctx, p, x, tab->TABLE(igemm)[pl.variant], pl.threads,
-                         fc_wgrad_parts(pl.threads, units));
+                         split ? 1 : fc_wgrad_parts(pl.threads, units));
   if (r != FC_OK) return r;
   const int64_t g_count = p->groups, npanels = ctx.npanels;
   const int gy_as_is = (pl.flags & FC_PLAN_GY_AS_IS) != 0;
@@ -372,7 +407,10 @@ int CONV2D_BACKWARD_WEIGHT(const fc_conv2d_params *p, const T *x, const T *gy, T
   }
   LOCAL(wgrad_run) run = {&ctx, gy_as_is ? gy : gp, blocks, trows, units, gy_as_is ? 0 : npanels, {0}};
   fc_claims_init(&run.chunks, ctx.nparts, 1, ctx.nthreads);
-  if (r == FC_OK) r = fc_parallel(ctx.nthreads, LOCAL(wgrad_thread), &run);
+  if (r == FC_OK && split)
+    r = fc_parallel_for(ctx.nthreads, pl.tasks, 0, LOCAL(wgrad_split_tasks), &run);
+  else if (r == FC_OK)
+    r = fc_parallel(ctx.nthreads, LOCAL(wgrad_thread), &run);
   if (r != FC_OK) {
     LOCAL(wgrad_free)(&ctx);
     free(gp);

@@ -197,10 +197,12 @@ FC_INTERNAL int fc_f64_wgrad_setup(fc_f64_wgrad_ctx *ctx, const fc_conv2d_params
                                    const double *x, fc_f64_igemm_entry uk, int nthreads, int nparts);
 FC_INTERNAL void fc_f32_wgrad_rows(const fc_f32_wgrad_ctx *ctx, int tid, int part, int fresh,
                                    int64_t ni, int64_t oy0, int64_t tn, const float *b,
-                                   int64_t g_step, int64_t jp_step);
+                                   int64_t g_step, int64_t jp_step,
+                                   int64_t i_lo, int64_t i_hi);
 FC_INTERNAL void fc_f64_wgrad_rows(const fc_f64_wgrad_ctx *ctx, int tid, int part, int fresh,
                                    int64_t ni, int64_t oy0, int64_t tn, const double *b,
-                                   int64_t g_step, int64_t jp_step);
+                                   int64_t g_step, int64_t jp_step,
+                                   int64_t i_lo, int64_t i_hi);
 FC_INTERNAL int fc_f32_wgrad_finish(const fc_f32_wgrad_ctx *ctx, float *gw, int kk_major);
 FC_INTERNAL int fc_f64_wgrad_finish(const fc_f64_wgrad_ctx *ctx, double *gw, int kk_major);
 FC_INTERNAL void fc_f32_wgrad_free(fc_f32_wgrad_ctx *ctx);

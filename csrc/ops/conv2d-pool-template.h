@@ -372,7 +372,7 @@ static void LOCAL(convpool_wgrad_thread)(void *arg, int tid, int team) {
         continue;
       }
       LOCAL(wgrad_rows)(w->ctx, tid, (int)ch, fresh, ni, py0 * kh, pn * kh, buf, npanels * px * nr,
-                        px * nr);
+                        px * nr, 0, w->ctx->kd);
       fresh = 0;
     }
   }

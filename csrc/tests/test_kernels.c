@@ -199,6 +199,13 @@ DEFINE_CONV_POOL_TESTS(f64, double, 1e-11)
       p.r = p.s = 3, p.stride_h = p.stride_w = p.dil_h = p.dil_w = 1;                           \
       p.pad_top = rnd(0, 1), p.pad_left = rnd(0, 1), p.layout = (fc_layout)rnd(0, 1);           \
     }                                                                                           \
+    /* case 1: a deep layer, whose weight gradient (megabytes) is over half the L2: at 2 */    \
+    /* threads or more its rows go across the threads (FC_PLAN_SPLIT_OUTPUT)             */    \
+    if (caseno == 1 && !first) {                                                                \
+      p.groups = rnd(1, 2), p.n = 1, p.c = p.groups * rnd(200, 260), p.k = p.groups * rnd(200, 260); \
+      p.h = rnd(3, 5), p.w = rnd(3, 5), p.r = p.s = 3;                                          \
+      p.stride_h = p.stride_w = p.dil_h = p.dil_w = 1, p.pad_top = p.pad_left = 1;              \
+    }                                                                                           \
     const int64_t eh = p.h + 2 * p.pad_top - p.dil_h * (p.r - 1) - 1;                           \
     const int64_t ew = p.w + 2 * p.pad_left - p.dil_w * (p.s - 1) - 1;                          \
     if (eh < 0 || ew < 0) return;                                                               \

@@ -294,11 +294,13 @@ def _conv2d_backward(grad_out: Any, x: Any, weight: Any, stride: Any = 1, paddin
     if want_w:
         if k * (c // max(g.opts[6], 1)) * r * s and c:
             plan = _kernels.conv2d_plan(g.dims, g.opts, nhwc, f32, "backward_weight")
+            how = ("each thread takes blocks of the gradient's rows over all pixels (the "
+                   "gradient is over half the L2, so no partials to add)"
+                   if "split_output" in plan["flags"] else
+                   "the tasks in 8 chunks a thread, claimed by whichever thread is free, each "
+                   "summed into a partial of its own, the partials added in chunk order")
             steps.append(_from_c("grad_weight", plan, x.dtype,
-                                 "x^T times grad_out over all pixels; at 2 threads or more "
-                                 "the tasks in 8 chunks a thread, claimed by whichever thread "
-                                 "is free, each summed into a partial of its own, the partials "
-                                 "added in chunk order"))
+                                 f"x^T times grad_out over all pixels; at 2 threads or more {how}"))
         else:
             steps.append(_nothing("grad_weight", x.dtype, "empty weight or no input channels"))
     if want_x:

@@ -278,7 +278,7 @@ PLAN_FLAGS = {1: "merge_rows", 2: "shared_pointers", 4: "transposed_out", 8: "in
               16: "grad_out_as_is", 32: "weights_reordered", 64: "tuned_tile", 128: "zero_grid",
               256: "forced", 512: "batch_panels",
               1024: "border_tiles", 2048: "padded_copy", 4096: "owned_rows",
-              8192: "channels_last_copy", 16384: "panels_inside"}
+              8192: "channels_last_copy", 16384: "panels_inside", 32768: "split_output"}
 
 
 cdef tuple _costs():

@@ -467,8 +467,10 @@ enum {
                                       fixed range of the kernel's rows (features), the same in both */
   FC_PLAN_CHANNELS_LAST_COPY = 8192u, /* igemm NCHW: chunks of images copied channels-last, the NHWC
                                          plan (the other flags) run on them, the results copied back */
-  FC_PLAN_PANELS_INSIDE = 16384u /* igemm border tiles: a task runs every weight panel on each of
-                                    its tiles in turn (the packed weights fit half the L2) */
+  FC_PLAN_PANELS_INSIDE = 16384u, /* igemm border tiles: a task runs every weight panel on each of
+                                     its tiles in turn (the packed weights fit half the L2) */
+  FC_PLAN_SPLIT_OUTPUT = 32768u    /* backward weight: each thread takes rows of the gradient over
+                                      all pixels (no partials: the gradient is over half the L2) */
 };
 typedef struct {
   const char *algorithm;  /* "igemm", "packed-gemm", "gemm-col2im", "rows", ... */
