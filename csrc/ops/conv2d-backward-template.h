@@ -350,11 +350,15 @@ static int LOCAL(wgrad_plan_for)(const fc_conv2d_params *p, const fc_ukernel_tab
   const int64_t img = p->h * (p->pad_left + p->w + right) * C, a_stride = p->stride_w * C;
   const int x_as_is = right == 0 && p->pad_left == 0 && (p->layout == FC_NHWC || C == 1);
   const int gy_as_is = p->layout == FC_NHWC && g_count == 1 && kg == inr;
+  /* NCHW's order: a thread's block of rows (wgrad_store_kcrs) */
+  const int64_t store =
+      p->layout == FC_NCHW && p->r * p->s > 1 ? fc_sat_mul(nthreads * FC_WGRAD_STORE_BLOCK, kd) : 0;
   int64_t xsize, nptr, psize, gsize = 0;
   if (!fc_mul(nthreads, img, &xsize) || !fc_mul(mpad, p->oh, &nptr) ||
       !fc_mul(nparts * mpad * npad, g_count, &psize) ||
       (!gy_as_is && !fc_mul(p->n * g_count * npad, P, &gsize)))
     return FC_EOVERFLOW;
+  gsize = fc_sat_add(gsize, store); /* (with packed gy's) */
   pl->algorithm = fc_alg_igemm_wgrad;
   pl->kernel_fn = FC_UKERNEL_FN(uk.fn);
   pl->variant = variant;
@@ -363,7 +367,7 @@ static int LOCAL(wgrad_plan_for)(const fc_conv2d_params *p, const fc_ukernel_tab
   pl->threads = nthreads;
   pl->flags = (x_as_is ? FC_PLAN_INPUT_AS_IS : 0u) | (gy_as_is ? FC_PLAN_GY_AS_IS : 0u) |
               (split ? FC_PLAN_SPLIT_OUTPUT : 0u);
-  /* the padded input, the zero row, the pointers, the partials, packed gy */
+  /* the padded input, the zero row, the pointers, the partials, packed gy, the store's */
   int64_t elems = fc_sat_add(x_as_is ? 0 : xsize, (p->ow - 1) * a_stride + 1);
   elems = fc_sat_add(fc_sat_add(elems, psize), gsize);
   pl->scratch_bytes = fc_sat_add(fc_sat_mul(elems, (int64_t)sizeof(T)),
@@ -751,7 +755,14 @@ static int LOCAL(input_grad_plan_for)(const fc_conv2d_params *p, const T *weight
   if (!fc_mul(p->k * (p->c / p->groups), p->r * p->s, &wn) ||
       (grid && !fc_mul(qq.n * qq.c, qq.h * qq.w, &gn)))
     return FC_EOVERFLOW;
-  pl->scratch_bytes = fc_sat_add(in.scratch_bytes, fc_sat_mul(fc_sat_add(wn, gn), (int64_t)sizeof(T)));
+  /* not the forward's block for NCHW weights (these are packed from wt), but
+   * a thread's flipped taps for NCHW's (flip_tasks) */
+  int64_t bytes = in.scratch_bytes;
+  if (in.flags & FC_PLAN_WEIGHTS_REORDERED)
+    bytes -= in.threads * FC_KCRS_BLOCK * FC_KCRS_BLOCK * (int64_t)sizeof(T);
+  if (p->layout == FC_NCHW && pl->algorithm == fc_alg_transposed_igemm)
+    gn = fc_sat_add(gn, fc_sat_mul(pl->threads, p->r * p->s * (p->c / p->groups)));
+  pl->scratch_bytes = fc_sat_add(bytes, fc_sat_mul(fc_sat_add(wn, gn), (int64_t)sizeof(T)));
   if (inner) *inner = in;
   if (q) *q = qq;
   return FC_OK;

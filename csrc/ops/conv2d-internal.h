@@ -62,6 +62,10 @@ static inline int64_t fc_padded_rows_stride(int64_t nrows, int64_t len, size_t e
   return fc_ceil_div(nrows * len, line) * line;
 }
 
+/* The block NCHW weights are packed by, FC_KCRS_BLOCK squared values a
+ * thread (igemm-template.h: wpack_kcrs_tasks) */
+#define FC_KCRS_BLOCK 64
+
 /* Depth (C/groups * R * S) from which the indirect GEMM beats packing im2col */
 #define FC_IGEMM_MIN_DEPTH FC_CONV2D_IGEMM_MIN_DEPTH /* costs.def */
 

@@ -322,7 +322,11 @@ int LOCAL(conv2d_plan_with)(const fc_conv2d_params *p, const fc_ukernel_table *t
     return FC_OK;
   }
   const int r = LOCAL(igemm_plan)(p, tab, allow_border, pl);
-  if (r == FC_OK && p->layout == FC_NCHW) pl->flags |= FC_PLAN_WEIGHTS_REORDERED;
+  if (r == FC_OK && p->layout == FC_NCHW) { /* and a thread's block to transpose them by */
+    pl->flags |= FC_PLAN_WEIGHTS_REORDERED;
+    pl->scratch_bytes = fc_sat_add(pl->scratch_bytes, pl->threads * FC_KCRS_BLOCK * FC_KCRS_BLOCK *
+                                                          (int64_t)sizeof(T));
+  }
   return r;
 }
 

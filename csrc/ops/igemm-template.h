@@ -667,7 +667,6 @@ static void LOCAL(wpack_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
  * stack), then each of its rows copied to its depth. Reordering to (r, s, cg,
  * k) first, a value at a time, then packing as NHWC does, took about 5% of
  * (8,256,14,14) by 256 3x3 filters at one thread (AMD EPYC Zen 4). */
-#define FC_KCRS_BLOCK 64
 static void LOCAL(wpack_kcrs_tasks)(void *arg, int tid, int64_t t0, int64_t t1) {
   (void)tid;
   LOCAL(wpack_ctx) *c = arg;
