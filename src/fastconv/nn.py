@@ -472,7 +472,9 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     terms, so an inf or NaN weight reaches only the pixels its tap touches).
     grad_weight is a GEMM over the pixels of all images (the same file),
     each thread summing its own share, added in a
-    fixed order: bitwise reproducible at a fixed thread count. grad_bias is
+    fixed order: bitwise reproducible at a fixed thread count; a gradient
+    larger than half the L2 instead gives each thread its own rows of it over
+    all pixels (the 1-thread bits at any thread count). grad_bias is
     ``grad_out`` summed over images and pixels, each channel in one fixed
     order (the same bits at any thread count), on fastconv's threads.
 
