@@ -340,12 +340,12 @@ static int LOCAL(wgrad_plan_for)(const fc_conv2d_params *p, const fc_ukernel_tab
    * where one partial is over half the L2 (adding 8 a thread would stream
    * them through memory: (8,256,14,14) by 256 3x3 filters took 1.13x at 2
    * threads its time at 1), threads over blocks of the gradient's rows */
-  int nthreads = fc_threads_for(FC_NS_FLOPS(flops), units), nparts;
   const int64_t rblocks = mpad / imr;
-  const int split = fc_threads_for(FC_NS_FLOPS(flops), rblocks) > 1 &&
-                    fc_sat_mul(fc_sat_mul(mpad, npad), g_count * (int64_t)sizeof(T)) > fc_l2_bytes() / 2;
-  if (split) nthreads = fc_threads_for(FC_NS_FLOPS(flops), rblocks);
-  nparts = split ? 1 : fc_wgrad_parts(nthreads, units);
+  const int split_threads = fc_threads_for(FC_NS_FLOPS(flops), rblocks);
+  const int split = split_threads > 1 && fc_sat_mul(fc_sat_mul(mpad, npad), g_count * (int64_t)sizeof(T)) >
+                                             fc_l2_bytes() / 2;
+  const int nthreads = split ? split_threads : fc_threads_for(FC_NS_FLOPS(flops), units);
+  const int nparts = split ? 1 : fc_wgrad_parts(nthreads, units);
   const int64_t right = fc_max64(0, (p->ow - 1) * p->stride_w + (p->s - 1) * p->dil_w + 1 - p->pad_left - p->w);
   const int64_t img = p->h * (p->pad_left + p->w + right) * C, a_stride = p->stride_w * C;
   const int x_as_is = right == 0 && p->pad_left == 0 && (p->layout == FC_NHWC || C == 1);
