@@ -225,6 +225,80 @@ def test_border_tiles_need_finite_weights(rng, restore_threads):
     assert "border_tiles" not in plan.blocking.get("flags", ()), plan
 
 
+# (n, h, w, c, k, r, stride, padding): small images of deep taps, where tiles of images at
+# one output pixel skip the padding's taps: 3x3 and 5x5 filters, stride 1 and 2, batches
+# that fill every tile's rows and some that leave the last tile's rows part empty
+POSITIONS = [(12, 7, 7, 64, 40, 3, 1, 1), (12, 4, 5, 40, 70, 3, 1, 1), (12, 6, 6, 32, 33, 5, 2, 2),
+             (13, 5, 5, 40, 36, 5, 1, 2)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
+def test_position_tiles_skip_only_zeros(layout, dtype, isa, rng, restore_threads):
+    """Tiles of images at one output pixel (each tile's taps exactly its pixel's, the
+    padding's skipped) give the bits of the other tiles on every tile at 1 and 2
+    threads: a bias with -0 in it makes conv2d take tiles that skip nothing, and +0 in
+    its place the position tiles, whose outputs are equal to the bit; both are the
+    float64 reference's. The plan says which ran (NCHW runs them on channels-last
+    copies); every case runs them on some tile."""
+    tol = {"float32": 1e-5, "float64": 1e-13}[dtype]
+    nchw = layout == "NCHW"
+    for n, h, w, c, k, r, stride, pad in POSITIONS:
+        x = rng.standard_normal((n, h, w, c)).astype(dtype)
+        wt = rng.standard_normal((r, r, c, k)).astype(dtype)
+        plus, minus = _signed_zero_biases(rng, k, dtype)
+        want = reference.conv2d(x.transpose(0, 3, 1, 2), wt.transpose(3, 2, 0, 1), plus, stride,
+                                pad)
+        atol = tol * 10 * max(1.0, np.sqrt(r * r * c / 144))  # rounding grows as the depth's root
+        if nchw:
+            x, wt = np.ascontiguousarray(x.transpose(0, 3, 1, 2)), np.ascontiguousarray(wt.transpose(3, 2, 0, 1))
+        else:
+            want = want.transpose(0, 2, 3, 1)
+        ran = 0
+        for variant, (mr, nr) in enumerate(_kernels.igemm_tiles(dtype)):
+            with forced_tile(isa, dtype, variant):
+                for threads in (1, 2):
+                    fastconv.set_num_threads(threads)
+                    what = f"{(n, h, w, c, k, r, stride, pad)} {layout} tile {mr}x{nr} ({isa}), {threads} threads"
+                    got = np.full(want.shape, np.nan, dtype)  # no output left unwritten
+                    fastconv.conv2d(x, wt, plus, stride, pad, layout=layout, out=got)
+                    ran += "position_tiles" in _kernels.last_plan()["flags"]
+                    others = fastconv.conv2d(x, wt, minus, stride, pad, layout=layout)
+                    assert "position_tiles" not in _kernels.last_plan()["flags"], what
+                    np.testing.assert_array_equal(got, others, err_msg=what)
+                    np.testing.assert_allclose(got, want, rtol=tol, atol=atol, err_msg=what)
+        assert ran, f"{(n, h, w, c, k, r, stride, pad)} {layout} ({isa}): no tile took position tiles"
+
+
+def test_position_tiles_need_finite_weights(rng, restore_threads):
+    """An inf or NaN weight times the padding's zero is NaN, as the reference has it: such
+    weights (and a bias with -0) take tiles that skip nothing, and explain says so."""
+    x = rng.standard_normal((12, 7, 7, 64)).astype(np.float32)
+    wt = rng.standard_normal((3, 3, 64, 40)).astype(np.float32)
+    b = rng.standard_normal(40).astype(np.float32)
+    assert "position_tiles" in _plan_flags(x, wt, b)
+    said = str(fastconv.explain(fastconv.conv2d, x, wt, b, 1, 1, layout="NHWC"))
+    assert "position tiles: a tile's rows are images at one output pixel" in said, said
+    for bad in (np.inf, -np.inf, np.nan):
+        w2 = wt.copy()
+        w2[0, 0, 3, 5] = bad  # the first tap: the padding of row 0 and column 0 meets it
+        got = fastconv.conv2d(x, w2, b, 1, 1, layout="NHWC")
+        assert "position_tiles" not in _kernels.last_plan()["flags"]
+        want = reference.conv2d(x.transpose(0, 3, 1, 2), w2.transpose(3, 2, 0, 1), b, 1, 1).transpose(0, 2, 3, 1)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=str(bad))
+        assert np.isnan(got[:, 0, :, 5]).all() and np.isnan(got[:, :, 0, 5]).all()
+        plan = fastconv.explain(fastconv.conv2d, x, w2, b, 1, 1, layout="NHWC")
+        assert "not border tiles or position tiles" in str(plan), plan
+        assert "position_tiles" not in plan.blocking.get("flags", ()), plan
+    minus = b.copy()
+    minus[3] = -0.0
+    fastconv.conv2d(x, wt, minus, 1, 1, layout="NHWC")
+    assert "position_tiles" not in _kernels.last_plan()["flags"]
+    plan = fastconv.explain(fastconv.conv2d, x, wt, minus, 1, 1, layout="NHWC")
+    assert "not border tiles or position tiles" in str(plan), plan
+    assert "position_tiles" not in plan.blocking.get("flags", ()), plan
+
+
 # (n, h, w, c, k, (r, s), stride, padding, dilation): NHWC layers whose taps of few
 # channels run on a copy of the input's rows with their horizontal padding (one row
 # pointer per kernel row) where the tile is narrow: 3x3 padded by two (one channel: by

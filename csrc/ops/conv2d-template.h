@@ -356,12 +356,13 @@ int CONV2D_PLAN(const fc_conv2d_params *p, fc_plan *plan) {
 }
 
 /* conv2d's plan for this call's weights and bias: conv2d_plan_top's, but
- * border tiles keep the bits only for finite weights and a bias without -0
- * (igemm-template.h), so other data re-plans with the pixel tiles. */
+ * border tiles and position tiles keep the bits only for finite weights and a
+ * bias without -0 (igemm-template.h), so other data re-plans with the pixel
+ * tiles. */
 static int LOCAL(conv2d_plan_data)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
                                    const T *weight, const T *bias, fc_plan *pl) {
   int st = LOCAL(conv2d_plan_top)(p, tab, pl);
-  if (st == FC_OK && (pl->flags & FC_PLAN_BORDER_TILES) &&
+  if (st == FC_OK && (pl->flags & (FC_PLAN_BORDER_TILES | FC_PLAN_POSITION_TILES)) &&
       !LOCAL(border_data_ok)(weight, (p->c / p->groups) * p->r * p->s * p->k, bias, p->k)) {
     st = LOCAL(conv2d_plan_with)(p, tab, 0, pl); /* the sizes fit: the first plan */
     pl->reason = "border-data";

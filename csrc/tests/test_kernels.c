@@ -206,6 +206,14 @@ DEFINE_CONV_POOL_TESTS(f64, double, 1e-11)
       p.h = rnd(3, 5), p.w = rnd(3, 5), p.r = p.s = 3;                                          \
       p.stride_h = p.stride_w = p.dil_h = p.dil_w = 1, p.pad_top = p.pad_left = 1;              \
     }                                                                                           \
+    /* case 2: a batch of small images with deep taps: tiles of images at one output pixel */  \
+    /* (FC_PLAN_POSITION_TILES), the padding's taps skipped                                 */  \
+    if (caseno == 2 && !first) {                                                                \
+      p.groups = 1, p.n = rnd(6, 14), p.c = rnd(32, 72), p.k = rnd(8, 40);                      \
+      p.h = rnd(3, 6), p.w = rnd(3, 6), p.r = p.s = rnd(0, 1) ? 3 : 5;                          \
+      p.stride_h = p.stride_w = rnd(1, 2), p.dil_h = p.dil_w = 1;                               \
+      p.pad_top = p.pad_left = (p.r - 1) / 2;                                                   \
+    }                                                                                           \
     const int64_t eh = p.h + 2 * p.pad_top - p.dil_h * (p.r - 1) - 1;                           \
     const int64_t ew = p.w + 2 * p.pad_left - p.dil_w * (p.s - 1) - 1;                          \
     if (eh < 0 || ew < 0) return;                                                               \

@@ -250,8 +250,8 @@ def _conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any
     if g.dims[1] == 0:
         return Plan(op=op, algorithm="bias-fill", isa=_kernels.current_isa(), dtype=str(x.dtype),
                     reason="no input channels: the result is the bias")
-    # the driver's planner on this call's weights and bias: border tiles only where they
-    # keep the bits (finite weights, no -0 in the bias)
+    # the driver's planner on this call's weights and bias: border or position tiles only
+    # where they keep the bits (finite weights, no -0 in the bias)
     c = _kernels.conv2d_data_plan(np.ascontiguousarray(_weight).reshape(-1),
                                   None if _b is None else np.ascontiguousarray(_b), g.dims, g.opts,
                                   nhwc)
@@ -268,9 +268,13 @@ def _conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any
         if "panels_inside" in c["flags"]:
             why += ("; each tile by every weight panel in turn (the packed weights fit in half "
                     "the L2), so its input rows are read once")
+    elif "position_tiles" in c["flags"]:
+        why += ("; position tiles: a tile's rows are images at one output pixel, so a tap in "
+                "the padding is padding on every row and is skipped")
     elif c["rule"] == "border-data":
-        why += ("; pixel tiles, not border tiles: this call's weights hold inf or NaN or its "
-                "bias -0, whose bits border tiles would change")
+        why += ("; pixel tiles, not border tiles or position tiles: this call's weights hold inf "
+                "or NaN or its bias -0, whose bits tiles that skip the padding's taps would "
+                "change")
     return _from_c(op, c, x.dtype, why)
 
 

@@ -278,7 +278,8 @@ PLAN_FLAGS = {1: "merge_rows", 2: "shared_pointers", 4: "transposed_out", 8: "in
               16: "grad_out_as_is", 32: "weights_reordered", 64: "tuned_tile", 128: "zero_grid",
               256: "forced", 512: "batch_panels",
               1024: "border_tiles", 2048: "padded_copy", 4096: "owned_rows",
-              8192: "channels_last_copy", 16384: "panels_inside", 32768: "split_output"}
+              8192: "channels_last_copy", 16384: "panels_inside", 32768: "split_output",
+              65536: "position_tiles"}
 
 
 cdef tuple _costs():
@@ -337,8 +338,8 @@ def conv2d_plan(tuple dims, tuple opts, bint nhwc, bint f32, str which):
 def conv2d_data_plan(const floating[::1] w, object bias, tuple dims, tuple opts, bint nhwc):
     """The plan of conv2d's C driver for this call: `w` (the weights, flattened) and
     `bias` (None or a 1-D array of w's dtype) read as the driver reads them, for
-    whether its border tiles keep the bits ("rule" "border-data" where they do not
-    and the pixel tiles run instead). Nothing is computed."""
+    whether its border tiles or position tiles keep the bits ("rule" "border-data"
+    where they do not and the pixel tiles run instead). Nothing is computed."""
     cdef fc_conv2d_params p = _conv_params(dims, opts, nhwc, "conv2d")
     _need(w.shape[0], p.k * (p.c // p.groups) * p.r * p.s, "weight", "conv2d")
     cdef const floating[::1] b

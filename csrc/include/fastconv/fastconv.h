@@ -469,8 +469,10 @@ enum {
                                          plan (the other flags) run on them, the results copied back */
   FC_PLAN_PANELS_INSIDE = 16384u, /* igemm border tiles: a task runs every weight panel on each of
                                      its tiles in turn (the packed weights fit half the L2) */
-  FC_PLAN_SPLIT_OUTPUT = 32768u    /* backward weight: each thread takes rows of the gradient over
+  FC_PLAN_SPLIT_OUTPUT = 32768u,   /* backward weight: each thread takes rows of the gradient over
                                       all pixels (no partials: the gradient is over half the L2) */
+  FC_PLAN_POSITION_TILES = 65536u  /* igemm NHWC: tiles of images at one output pixel, their
+                                      padding taps skipped */
 };
 typedef struct {
   const char *algorithm;  /* "igemm", "packed-gemm", "gemm-col2im", "rows", ... */
@@ -495,8 +497,8 @@ int fc_f32_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan);
 int fc_f64_conv2d_plan(const fc_conv2d_params *p, fc_plan *plan);
 /* fc_*_conv2d's plan for this call's weight (k * c/groups * r * s values) and
  * bias (k values, or NULL): fc_*_conv2d_plan's, except where that plan's
- * border tiles would change the bits (a weight inf or NaN, a bias element -0):
- * then the pixel tiles', reason "border-data". */
+ * border tiles or position tiles would change the bits (a weight inf or NaN, a
+ * bias element -0): then the pixel tiles', reason "border-data". */
 int fc_f32_conv2d_data_plan(const fc_conv2d_params *p, const float *weight, const float *bias,
                             fc_plan *plan);
 int fc_f64_conv2d_data_plan(const fc_conv2d_params *p, const double *weight, const double *bias,
