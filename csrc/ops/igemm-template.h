@@ -619,36 +619,47 @@ static int LOCAL(conv2d_positions)(const fc_conv2d_params *p, const fc_plan *pl,
   return r;
 }
 
+/* The NHWC plan of chunk q, but with fewer position tiles a pixel than
+ * threads the plan without tiles that skip: the threads would share each
+ * image, whose channels-last copy one of them wrote ((6,64,7,7) by 64 5x5
+ * filters, stride 2, padding 2, at 2 threads: 1.38x the time of the other
+ * tiles, where NHWC on the caller's input took 0.76x; AMD EPYC Zen 4). */
+static int LOCAL(chunk_plan)(const fc_conv2d_params *q, const fc_ukernel_table *tab,
+                             int allow_border, fc_plan *pq) {
+  fc_plan_init(pq, tab);
+  int r = LOCAL(igemm_plan)(q, tab, allow_border, pq);
+  if (r == FC_OK && (pq->flags & FC_PLAN_POSITION_TILES) && fc_ceil_div(q->n, pq->mr) < pq->threads) {
+    fc_plan_init(pq, tab);
+    r = LOCAL(igemm_plan)(q, tab, 0, pq);
+  }
+  return r;
+}
+
 /* Images per chunk of an NCHW layer's channels-last copies (0: read in place)
  * and *pq, the NHWC plan of a chunk: nhwc_copy_images's chunk, or, where the
- * batch takes several chunks and a chunk that is a multiple of the tile's rows
- * takes position tiles, the largest such multiple whose copies fit 8 times the
- * L2 (the whole batch if smaller). A chunk runs over all the weights, and
- * position tiles need a multiple of the tile's images to fill their rows:
- * (64,512,7,7) by 512 3x3 filters, padding 1, on the 6x64 tile, 1 thread, AMD
- * EPYC Zen 4, C harness: chunks of 10 images (the L2 rule) took the pixel
- * tiles; of 12, 0.91x the time of chunks of 6 (0.95x at 2 threads); of 36,
- * 0.97x that of 12 (0.93x); the whole batch of 64, 1.03x that of 36 (1.00x);
- * one build against itself, 0.97x / 0.98x. Returns -1 where no plan was
- * made. */
+ * batch takes several chunks, that chunk rounded up to a multiple of the rows
+ * of the tile position tiles would take, if that takes them: they fill their
+ * rows only with a multiple of the tile's images. (64,512,7,7) by 512 3x3
+ * filters, padding 1, on the 6x64 tile: chunks of 10 images (the L2 rule)
+ * took the pixel tiles; of 12, 0.91x the time of chunks of 6 (0.95x at 2
+ * threads) and 1.00x that of 36 (8 L2s of copies); (64,64,14,14) by 64 5x5
+ * filters, padding 2: chunks of 24, 0.85x / 0.83x the time of one chunk of
+ * 64 at 1 / 2 threads (AMD EPYC Zen 4, C harness). Returns -1 where no plan
+ * was made. */
 static int64_t LOCAL(nhwc_chunk)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
                                  int allow_border, fc_plan *pq) {
   const int64_t chunk = LOCAL(nhwc_copy_images)(p);
   if (chunk < 1) return chunk;
   fc_conv2d_params q = *p;
   q.layout = FC_NHWC, q.n = chunk;
-  fc_plan_init(pq, tab);
-  if (LOCAL(igemm_plan)(&q, tab, allow_border, pq) != FC_OK) return -1;
-  int64_t in, out;
-  LOCAL(nhwc_copies)(p, &in, &out);
-  const int64_t image = fc_max64(1, (in + out) * (int64_t)sizeof(T)), rows = pq->mr;
-  const int64_t fit = fc_min64(p->n, 8 * fc_l2_bytes() / image);
-  const int64_t more = fit < p->n && rows > 0 ? fit / rows * rows : fit;
+  if (LOCAL(chunk_plan)(&q, tab, allow_border, pq) != FC_OK) return -1;
+  /* the rows of the tile position tiles would take on that many images */
+  const int64_t rows = (int64_t)tab->TABLE(igemm)[LOCAL(pick_igemm_at)(tab, chunk, p->k / p->groups)].mr;
+  const int64_t more = fc_min64(p->n, fc_ceil_div(chunk, rows) * rows);
   if (allow_border && chunk < p->n && more > chunk) {
     fc_plan p2;
-    fc_plan_init(&p2, tab);
     q.n = more;
-    if (LOCAL(igemm_plan)(&q, tab, allow_border, &p2) == FC_OK && (p2.flags & FC_PLAN_POSITION_TILES)) {
+    if (LOCAL(chunk_plan)(&q, tab, allow_border, &p2) == FC_OK && (p2.flags & FC_PLAN_POSITION_TILES)) {
       *pq = p2;
       return more;
     }
@@ -738,39 +749,49 @@ int LOCAL(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, in
     bytes = fc_sat_add(bytes, fc_sat_mul(fc_sat_mul(btiles, 9 * (int64_t)mr), (int64_t)sizeof(T *)));
     pl->scratch_bytes = fc_sat_add(bytes, fc_sat_mul(btiles, (int64_t)sizeof(LOCAL(btile))));
   }
-  /* position tiles where they compute 2% less than the plan so far, a tap of
-   * kc channels counted as kc + 6: a tile's rows are far apart in x and y,
-   * which costs shallow taps more (64 channels, 9% of the taps skipped:
-   * 0.99-1.02x the time of the plan so far; 256 and 512: 0.94x at 5% skipped,
-   * 0.82-0.86x at 18%; 1 thread, AMD EPYC Zen 4). Not below 32 channels a
-   * tap: there a tile's images and the weights outgrow L1 ((64,7,7,16) by 16
-   * 5x5 filters, padding 2, 31% of the taps skipped: 1.10x the time at 1
-   * thread, 1.32x at 2). A task is one tile's images at a block of pixels
-   * (about a pixel block's tiles, the blocks as even as they go, at least
-   * four tasks a thread), so a thread's run of tasks keeps to its own images,
-   * as the channels-last copy of an NCHW chunk shares them out. */
-  const int64_t tpp = fc_ceil_div(p->n, (int64_t)mr), pos_taps = fc_sat_mul(tpp, LOCAL(live_taps)(p));
+  /* Position tiles where they compute 5% less than the plan so far: at 2-5%
+   * less they took 0.95x to 1.02x its time ((8,28,28,512) by 512 3x3
+   * filters, stride 2). A tap of kc channels counts as kc + 6, since a tile's
+   * rows lie far apart in x and y, which costs shallow taps more (64 channels,
+   * 9% of the taps skipped: 0.99-1.02x the time of the plan so far; 256 and
+   * 512 channels: 0.94x at 5% skipped, 0.82-0.86x at 18%; 1 thread, AMD EPYC
+   * Zen 4); none below 32 channels a tap, where a tile's images and the
+   * weights outgrow L1 ((64,7,7,16) by 16 5x5 filters, padding 2, 31% of the
+   * taps skipped: 1.10x the time at 1 thread, 1.32x at 2). A task is one
+   * tile's images at a block of pixels (about a pixel block's tiles, the
+   * blocks as even as they go, at least four tasks a thread), so a thread's
+   * run of tasks keeps to its own images, as the channels-last copy of an
+   * NCHW chunk shares them out. */
+  /* Their own tile: the least padded work on a pixel's images by the output
+   * channels (the tuner's where it chose one): 32 images fill four 8x32 tiles
+   * where 6x64 tiles pad 4 rows of 36. Work in multiply-adds, padding
+   * and the tiles' relative costs included; the serial scan of the weights
+   * that skipping needs (border_data_ok) counted where the plan so far has no
+   * border tiles, as 8 multiply-adds' time a weight on every thread (a quarter
+   * of (6,4,4,64) by 64 3x3 filters, stride 2, at 19 us). */
+  const int pvar = tuned ? variant : LOCAL(pick_igemm_at)(tab, p->n, kg);
+  const LOCAL(igemm_entry) puk = tab->TABLE(igemm)[pvar];
+  const int64_t pmr = (int64_t)puk.mr, pnr = (int64_t)puk.nr, pnpad = fc_ceil_div(kg, pnr) * pnr;
+  const int64_t tpp = fc_ceil_div(p->n, pmr), P_tpp = fc_sat_mul(P, tpp);
   const int border = (pl->flags & FC_PLAN_BORDER_TILES) != 0;
-  const int64_t taps_plan = border ? fc_sat_mul(p->n, btaps) : taps_now;
-  /* per output channel, in multiply-adds: the tiles' and, where the plan so
-   * far has no border tiles, the serial scan of the weights that skipping
-   * needs (border_data_ok, about 8 multiply-adds' time a weight: a quarter of
-   * (6,4,4,64) by 64 3x3 filters, stride 2, at 19 us) */
-  const int64_t pos_work = fc_sat_add(fc_sat_mul(fc_sat_mul(pos_taps, (int64_t)mr), kc + 6),
-                                      border ? 0 : fc_sat_mul(ks * kc * 8, nthreads_max));
+  const double taps_plan = border ? (double)p->n * (double)btaps : (double)taps_now;
+  const double plan_work = taps_plan * (double)mr * (double)kc * (double)npad * ukernel.cost;
+  const double pos_work = (double)tpp * (double)LOCAL(live_taps)(p) * (double)pmr * (double)(kc + 6) *
+                              (double)pnpad * puk.cost +
+                          (border ? 0.0 : 8.0 * (double)(ks * kc * kg) * (double)nthreads_max);
   if (allow_border && p->layout == FC_NHWC && p->groups == 1 && !merge && kc >= 32 &&
-      fc_sat_mul(fc_sat_mul(P, tpp * (int64_t)mr), ks) <= ((int64_t)1 << 22) &&
-      fc_sat_mul(pos_work, 50) < fc_sat_mul(fc_sat_mul(taps_plan, (int64_t)mr * kc), 49)) {
-    const int64_t blocks = fc_min64(P, fc_max64(fc_ceil_div(P, fc_ceil_div(256, (int64_t)mr)),
+      fc_sat_mul(fc_sat_mul(P_tpp, pmr), ks) <= ((int64_t)1 << 22) && pos_work * 20 < plan_work * 19) {
+    const int64_t blocks = fc_min64(P, fc_max64(fc_ceil_div(P, fc_ceil_div(256, pmr)),
                                                 fc_ceil_div(4 * nthreads_max, tpp)));
     const int64_t per_task = fc_ceil_div(P, blocks);
+    pl->kernel_fn = FC_UKERNEL_FN(puk.fn);
+    pl->variant = pvar, pl->mr = pmr, pl->nr = pnr;
     pl->row_block = per_task, pl->tasks = tpp * fc_ceil_div(P, per_task);
     pl->flags = FC_PLAN_POSITION_TILES | (tuned ? FC_PLAN_TUNED_TILE : 0u);
     pl->threads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), pl->tasks);
-    bytes = fc_sat_mul(wsize, (int64_t)sizeof(T));
+    bytes = fc_sat_mul(fc_sat_mul(pnpad, kd), (int64_t)sizeof(T));
     bytes = fc_sat_add(bytes, fc_sat_mul(kc, (int64_t)sizeof(T)));
-    pl->scratch_bytes = fc_sat_add(bytes, fc_sat_mul(fc_sat_mul(P, tpp * (int64_t)mr * ks),
-                                                     (int64_t)sizeof(T *)));
+    pl->scratch_bytes = fc_sat_add(bytes, fc_sat_mul(fc_sat_mul(P_tpp, pmr * ks), (int64_t)sizeof(T *)));
   }
   /* a tap of few channels on a narrow tile: the padded copy's plan (its first
    * chunk's: conv2d_igemm plans each chunk), with the copy's scratch */
@@ -994,8 +1015,7 @@ static int LOCAL(conv2d_igemm_nhwc)(const fc_conv2d_params *p, const fc_ukernel_
     T *yc = y + n0 * img_out;
     if (copy_in) r = LOCAL(layout_copy)(pl->threads, xc, bin, q.n, hw, p->c, 1);
     fc_plan pq;
-    fc_plan_init(&pq, tab);
-    if (r == FC_OK) r = LOCAL(igemm_plan)(&q, tab, allow_border, &pq);
+    if (r == FC_OK) r = LOCAL(chunk_plan)(&q, tab, allow_border, &pq);
     if (r == FC_OK)
       r = LOCAL(igemm_chunk)(&q, tab, &pq, copy_in ? bin : xc, w, w_kcrs, &pw, bias,
                              copy_out ? bout : yc);
