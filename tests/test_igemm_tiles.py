@@ -270,6 +270,38 @@ def test_position_tiles_skip_only_zeros(layout, dtype, isa, rng, restore_threads
         assert ran, f"{(n, h, w, c, k, r, stride, pad)} {layout} ({isa}): no tile took position tiles"
 
 
+def test_position_tiles_on_nchw_chunks(rng, restore_threads):
+    """NCHW runs position tiles on channels-last copies of chunks of images: a batch of
+    several chunks gives the NHWC call's bits and the float64 reference's values at 1
+    and 2 threads; a chunk with fewer tiles a pixel than threads (their images' copies
+    shared between the threads) takes the other tiles, with the same bits."""
+    x = rng.standard_normal((48, 512, 7, 7)).astype(np.float32)  # several chunks at any L2
+    wt = rng.standard_normal((40, 512, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(40).astype(np.float32)
+    want = reference.conv2d(x, wt, b, 1, 1)
+    xh, wh = np.ascontiguousarray(x.transpose(0, 2, 3, 1)), np.ascontiguousarray(wt.transpose(2, 3, 1, 0))
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        got = fastconv.conv2d(x, wt, b, 1, 1)
+        flags = _kernels.last_plan()["flags"]
+        assert "channels_last_copy" in flags and "position_tiles" in flags, flags
+        nhwc = fastconv.conv2d(xh, wh, b, 1, 1, layout="NHWC")
+        assert "position_tiles" in _kernels.last_plan()["flags"]
+        np.testing.assert_array_equal(got, nhwc.transpose(0, 3, 1, 2))
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-3)
+    x = rng.standard_normal((6, 64, 7, 7)).astype(np.float32)  # one tile a pixel
+    wt = rng.standard_normal((64, 64, 5, 5)).astype(np.float32)
+    b = rng.standard_normal(64).astype(np.float32)
+    runs = {}
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        runs[threads] = fastconv.conv2d(x, wt, b, 2, 2)
+        ran = _kernels.last_plan()
+        assert ("position_tiles" in ran["flags"]) == (ran["threads"] == 1), ran
+    np.testing.assert_array_equal(runs[1], runs[2])
+    np.testing.assert_allclose(runs[1], reference.conv2d(x, wt, b, 2, 2), rtol=1e-5, atol=1e-3)
+
+
 def test_position_tiles_need_finite_weights(rng, restore_threads):
     """An inf or NaN weight times the padding's zero is NaN, as the reference has it: such
     weights (and a bias with -0) take tiles that skip nothing, and explain says so."""
