@@ -16,6 +16,16 @@ import reference
 from _helpers import forced_tile
 
 
+def _tiles_and_threads(isa, dtype):
+    """Every tile of the ISA's table forced in turn, each at 1 and 2 threads: yields
+    (mr, nr, threads)."""
+    for variant, (mr, nr) in enumerate(_kernels.igemm_tiles(dtype)):
+        with forced_tile(isa, dtype, variant):
+            for threads in (1, 2):
+                fastconv.set_num_threads(threads)
+                yield mr, nr, threads
+
+
 def _sizes(tile: int) -> list[int]:
     return sorted({max(1, tile - 1), tile, tile + 1, 2 * tile, 13})
 
@@ -75,21 +85,18 @@ def test_panels_across_images_give_each_image_its_own_bits(case, dtype, isa, rng
     b = rng.standard_normal(k).astype(dtype)
     want = reference.conv2d(x.transpose(0, 3, 1, 2), wt.transpose(3, 2, 0, 1), b, stride, padding,
                             groups=groups).transpose(0, 2, 3, 1)
-    for variant, (mr, nr) in enumerate(_kernels.igemm_tiles(dtype)):
-        with forced_tile(isa, dtype, variant):
-            for threads in (1, 2):
-                fastconv.set_num_threads(threads)
-                got = fastconv.conv2d(x, wt, b, stride, padding, groups=groups, layout="NHWC")
-                ran = _kernels.last_plan()
-                what = f"tile {mr}x{nr} ({isa}), {threads} threads"
-                if (got.shape[1] * got.shape[2]) % mr:
-                    assert "batch_panels" in ran["flags"], f"{what}: {ran}"
-                for i in range(n):
-                    alone = fastconv.conv2d(x[i:i + 1], wt, b, stride, padding, groups=groups,
-                                            layout="NHWC")
-                    assert "batch_panels" not in _kernels.last_plan()["flags"]
-                    np.testing.assert_array_equal(got[i:i + 1], alone, err_msg=f"{what}, image {i}")
-                np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10, err_msg=what)
+    for mr, nr, threads in _tiles_and_threads(isa, dtype):
+        got = fastconv.conv2d(x, wt, b, stride, padding, groups=groups, layout="NHWC")
+        ran = _kernels.last_plan()
+        what = f"tile {mr}x{nr} ({isa}), {threads} threads"
+        if (got.shape[1] * got.shape[2]) % mr:
+            assert "batch_panels" in ran["flags"], f"{what}: {ran}"
+        for i in range(n):
+            alone = fastconv.conv2d(x[i:i + 1], wt, b, stride, padding, groups=groups,
+                                    layout="NHWC")
+            assert "batch_panels" not in _kernels.last_plan()["flags"]
+            np.testing.assert_array_equal(got[i:i + 1], alone, err_msg=f"{what}, image {i}")
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10, err_msg=what)
 
 
 # (n, h, w, c, k): 3x3 filters, padding 1, stride 1 ("same") in NHWC, where border tiles
@@ -134,16 +141,13 @@ def test_border_tiles_skip_only_zeros(case, dtype, isa, rng, restore_threads):
     wt = rng.standard_normal((3, 3, c, k)).astype(dtype)
     plus, minus = _signed_zero_biases(rng, k, dtype)
     want = reference.conv2d(x.transpose(0, 3, 1, 2), wt.transpose(3, 2, 0, 1), plus, 1, 1).transpose(0, 2, 3, 1)
-    for variant, (mr, nr) in enumerate(_kernels.igemm_tiles(dtype)):
-        with forced_tile(isa, dtype, variant):
-            for threads in (1, 2):
-                fastconv.set_num_threads(threads)
-                what = f"tile {mr}x{nr} ({isa}), {threads} threads"
-                got = fastconv.conv2d(x, wt, plus, 1, 1, layout="NHWC")
-                pixels = fastconv.conv2d(x, wt, minus, 1, 1, layout="NHWC")
-                assert "border_tiles" not in _kernels.last_plan()["flags"], what
-                np.testing.assert_array_equal(got, pixels, err_msg=what)
-                np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10, err_msg=what)
+    for mr, nr, threads in _tiles_and_threads(isa, dtype):
+        what = f"tile {mr}x{nr} ({isa}), {threads} threads"
+        got = fastconv.conv2d(x, wt, plus, 1, 1, layout="NHWC")
+        pixels = fastconv.conv2d(x, wt, minus, 1, 1, layout="NHWC")
+        assert "border_tiles" not in _kernels.last_plan()["flags"], what
+        np.testing.assert_array_equal(got, pixels, err_msg=what)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10, err_msg=what)
 
 
 # (n, h, w, c, k): border tiles over several weight panels on every tile, the packed weights
@@ -171,58 +175,64 @@ def test_border_tiles_run_every_panel_on_a_tile_where_the_weights_fit(dtype, isa
         want = reference.conv2d(x.transpose(0, 3, 1, 2), wt.transpose(3, 2, 0, 1), plus, 1,
                                 1).transpose(0, 2, 3, 1)
         atol = tol * 10 * max(1.0, np.sqrt(9 * c / 144))  # rounding grows as the depth's root
-        for variant, (mr, nr) in enumerate(_kernels.igemm_tiles(dtype)):
-            with forced_tile(isa, dtype, variant):
-                for threads in (1, 2):
-                    fastconv.set_num_threads(threads)
-                    what = f"{(n, h, w, c, k)} on tile {mr}x{nr} ({isa}), {threads} threads"
-                    got = np.full(want.shape, np.nan, dtype)  # no output left unwritten
-                    fastconv.conv2d(x, wt, plus, 1, 1, layout="NHWC", out=got)
-                    flags = _kernels.last_plan()["flags"]
-                    if "border_tiles" not in flags:  # pads more than it skips on this tile
-                        continue
-                    npad = -(-k // nr) * nr
-                    inside = npad > nr and 9 * c * npad * size <= half_l2
-                    assert ("panels_inside" in flags) == inside, (what, flags)
-                    seen.add(inside)
-                    pixels = fastconv.conv2d(x, wt, minus, 1, 1, layout="NHWC")
-                    assert "border_tiles" not in _kernels.last_plan()["flags"], what
-                    np.testing.assert_array_equal(got, pixels, err_msg=what)
-                    np.testing.assert_allclose(got, want, rtol=tol, atol=atol, err_msg=what)
+        for mr, nr, threads in _tiles_and_threads(isa, dtype):
+            what = f"{(n, h, w, c, k)} on tile {mr}x{nr} ({isa}), {threads} threads"
+            got = np.full(want.shape, np.nan, dtype)  # no output left unwritten
+            fastconv.conv2d(x, wt, plus, 1, 1, layout="NHWC", out=got)
+            flags = _kernels.last_plan()["flags"]
+            if "border_tiles" not in flags:  # pads more than it skips on this tile
+                continue
+            npad = -(-k // nr) * nr
+            inside = npad > nr and 9 * c * npad * size <= half_l2
+            assert ("panels_inside" in flags) == inside, (what, flags)
+            seen.add(inside)
+            pixels = fastconv.conv2d(x, wt, minus, 1, 1, layout="NHWC")
+            assert "border_tiles" not in _kernels.last_plan()["flags"], what
+            np.testing.assert_array_equal(got, pixels, err_msg=what)
+            np.testing.assert_allclose(got, want, rtol=tol, atol=atol, err_msg=what)
     big = 9 * PANELS[-1][3] * PANELS[-1][4] * size
     assert seen == ({True, False} if big > half_l2 else {True}), seen  # both orders ran
 
 
-def test_border_tiles_need_finite_weights(rng, restore_threads):
+# tiles that skip the padding's taps: a layer (x's shape, filters) that takes them, and
+# what explain says of them. 16 channels: border tiles on every ISA's tiles (a tap of
+# fewer channels on the portable 4x8 tile takes the padded copy instead)
+SKIPPING = {"border_tiles": ((2, 14, 14, 16), 16, "border tiles: the padding's taps skipped"),
+            "position_tiles": ((12, 7, 7, 64), 40,
+                               "position tiles: a tile's rows are images at one output pixel")}
+
+
+@pytest.mark.parametrize("flag", sorted(SKIPPING))
+def test_tiles_that_skip_need_finite_weights(flag, rng, restore_threads):
     """An inf or NaN weight times the padding's zero is NaN, as the reference has it, so
-    such weights take the pixel tiles: NaN lands where the float64 reference puts it."""
-    # 16 channels: border tiles on every ISA's tiles (a tap of fewer channels on the
-    # portable 4x8 tile takes the padded copy instead)
-    x = rng.standard_normal((2, 14, 14, 16)).astype(np.float32)
-    wt = rng.standard_normal((3, 3, 16, 16)).astype(np.float32)
-    b = rng.standard_normal(16).astype(np.float32)
-    assert "border_tiles" in _plan_flags(x, wt, b)
+    such weights (and a bias with -0) take the pixel tiles, and explain says so: NaN
+    lands where the float64 reference puts it."""
+    shape, k, phrase = SKIPPING[flag]
+    x = rng.standard_normal(shape).astype(np.float32)
+    wt = rng.standard_normal((3, 3, shape[-1], k)).astype(np.float32)
+    b = rng.standard_normal(k).astype(np.float32)
+    assert flag in _plan_flags(x, wt, b)
     said = str(fastconv.explain(fastconv.conv2d, x, wt, b, 1, 1, layout="NHWC"))
-    assert "border tiles: the padding's taps skipped" in said, said
+    assert phrase in said, said
     for bad in (np.inf, -np.inf, np.nan):
         w2 = wt.copy()
         w2[0, 0, 3, 5] = bad  # the first tap: the padding of row 0 and column 0 meets it
         got = fastconv.conv2d(x, w2, b, 1, 1, layout="NHWC")
-        assert "border_tiles" not in _kernels.last_plan()["flags"]
-        want = reference.conv2d(x.transpose(0, 3, 1, 2).astype(np.float64),
-                                w2.transpose(3, 2, 0, 1).astype(np.float64), b, 1, 1).transpose(0, 2, 3, 1)
+        assert flag not in _kernels.last_plan()["flags"]
+        want = reference.conv2d(x.transpose(0, 3, 1, 2), w2.transpose(3, 2, 0, 1), b, 1,
+                                1).transpose(0, 2, 3, 1)
         np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=str(bad))
         assert np.isnan(got[:, 0, :, 5]).all() and np.isnan(got[:, :, 0, 5]).all()
         plan = fastconv.explain(fastconv.conv2d, x, w2, b, 1, 1, layout="NHWC")
-        assert "pixel tiles, not border tiles" in str(plan), plan
-        assert "border_tiles" not in plan.blocking.get("flags", ()), plan  # what ran
+        assert "pixel tiles, not border tiles or position tiles" in str(plan), plan
+        assert flag not in plan.blocking.get("flags", ()), plan  # what ran
     minus = b.copy()
     minus[3] = -0.0  # a bias with -0: the same fallback, said the same way
     plan = fastconv.explain(fastconv.conv2d, x, wt, minus, 1, 1, layout="NHWC")
     fastconv.conv2d(x, wt, minus, 1, 1, layout="NHWC")
-    assert "border_tiles" not in _kernels.last_plan()["flags"]
-    assert "pixel tiles, not border tiles" in str(plan), plan
-    assert "border_tiles" not in plan.blocking.get("flags", ()), plan
+    assert flag not in _kernels.last_plan()["flags"]
+    assert "pixel tiles, not border tiles or position tiles" in str(plan), plan
+    assert flag not in plan.blocking.get("flags", ()), plan
 
 
 # (n, h, w, c, k, r, stride, padding): small images of deep taps, where tiles of images at
@@ -251,22 +261,20 @@ def test_position_tiles_skip_only_zeros(layout, dtype, isa, rng, restore_threads
                                 pad)
         atol = tol * 10 * max(1.0, np.sqrt(r * r * c / 144))  # rounding grows as the depth's root
         if nchw:
-            x, wt = np.ascontiguousarray(x.transpose(0, 3, 1, 2)), np.ascontiguousarray(wt.transpose(3, 2, 0, 1))
+            x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+            wt = np.ascontiguousarray(wt.transpose(3, 2, 0, 1))
         else:
             want = want.transpose(0, 2, 3, 1)
         ran = 0
-        for variant, (mr, nr) in enumerate(_kernels.igemm_tiles(dtype)):
-            with forced_tile(isa, dtype, variant):
-                for threads in (1, 2):
-                    fastconv.set_num_threads(threads)
-                    what = f"{(n, h, w, c, k, r, stride, pad)} {layout} tile {mr}x{nr} ({isa}), {threads} threads"
-                    got = np.full(want.shape, np.nan, dtype)  # no output left unwritten
-                    fastconv.conv2d(x, wt, plus, stride, pad, layout=layout, out=got)
-                    ran += "position_tiles" in _kernels.last_plan()["flags"]
-                    others = fastconv.conv2d(x, wt, minus, stride, pad, layout=layout)
-                    assert "position_tiles" not in _kernels.last_plan()["flags"], what
-                    np.testing.assert_array_equal(got, others, err_msg=what)
-                    np.testing.assert_allclose(got, want, rtol=tol, atol=atol, err_msg=what)
+        for mr, nr, threads in _tiles_and_threads(isa, dtype):
+            what = f"{(n, h, w, c, k, r, stride, pad)} {layout} tile {mr}x{nr} ({isa}), {threads} threads"
+            got = np.full(want.shape, np.nan, dtype)  # no output left unwritten
+            fastconv.conv2d(x, wt, plus, stride, pad, layout=layout, out=got)
+            ran += "position_tiles" in _kernels.last_plan()["flags"]
+            others = fastconv.conv2d(x, wt, minus, stride, pad, layout=layout)
+            assert "position_tiles" not in _kernels.last_plan()["flags"], what
+            np.testing.assert_array_equal(got, others, err_msg=what)
+            np.testing.assert_allclose(got, want, rtol=tol, atol=atol, err_msg=what)
         assert ran, f"{(n, h, w, c, k, r, stride, pad)} {layout} ({isa}): no tile took position tiles"
 
 
@@ -300,35 +308,6 @@ def test_position_tiles_on_nchw_chunks(rng, restore_threads):
         assert ("position_tiles" in ran["flags"]) == (ran["threads"] == 1), ran
     np.testing.assert_array_equal(runs[1], runs[2])
     np.testing.assert_allclose(runs[1], reference.conv2d(x, wt, b, 2, 2), rtol=1e-5, atol=1e-3)
-
-
-def test_position_tiles_need_finite_weights(rng, restore_threads):
-    """An inf or NaN weight times the padding's zero is NaN, as the reference has it: such
-    weights (and a bias with -0) take tiles that skip nothing, and explain says so."""
-    x = rng.standard_normal((12, 7, 7, 64)).astype(np.float32)
-    wt = rng.standard_normal((3, 3, 64, 40)).astype(np.float32)
-    b = rng.standard_normal(40).astype(np.float32)
-    assert "position_tiles" in _plan_flags(x, wt, b)
-    said = str(fastconv.explain(fastconv.conv2d, x, wt, b, 1, 1, layout="NHWC"))
-    assert "position tiles: a tile's rows are images at one output pixel" in said, said
-    for bad in (np.inf, -np.inf, np.nan):
-        w2 = wt.copy()
-        w2[0, 0, 3, 5] = bad  # the first tap: the padding of row 0 and column 0 meets it
-        got = fastconv.conv2d(x, w2, b, 1, 1, layout="NHWC")
-        assert "position_tiles" not in _kernels.last_plan()["flags"]
-        want = reference.conv2d(x.transpose(0, 3, 1, 2), w2.transpose(3, 2, 0, 1), b, 1, 1).transpose(0, 2, 3, 1)
-        np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=str(bad))
-        assert np.isnan(got[:, 0, :, 5]).all() and np.isnan(got[:, :, 0, 5]).all()
-        plan = fastconv.explain(fastconv.conv2d, x, w2, b, 1, 1, layout="NHWC")
-        assert "not border tiles or position tiles" in str(plan), plan
-        assert "position_tiles" not in plan.blocking.get("flags", ()), plan
-    minus = b.copy()
-    minus[3] = -0.0
-    fastconv.conv2d(x, wt, minus, 1, 1, layout="NHWC")
-    assert "position_tiles" not in _kernels.last_plan()["flags"]
-    plan = fastconv.explain(fastconv.conv2d, x, wt, minus, 1, 1, layout="NHWC")
-    assert "not border tiles or position tiles" in str(plan), plan
-    assert "position_tiles" not in plan.blocking.get("flags", ()), plan
 
 
 # (n, h, w, c, k, (r, s), stride, padding, dilation): NHWC layers whose taps of few
