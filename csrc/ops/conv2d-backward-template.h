@@ -738,7 +738,8 @@ static int LOCAL(input_grad_plan_for)(const fc_conv2d_params *p, const T *weight
   int grid;
   fc_conv2d_params qq = LOCAL(transposed_params)(p, &grid);
   fc_plan in;
-  /* border tiles allowed: this path has finite weights (input_grad_choice) and no bias */
+  /* border or position tiles allowed: this path has finite weights (input_grad_choice) and
+   * no bias */
   st = LOCAL(conv2d_plan_for)(&qq, tab, &in);
   if (st != FC_OK || in.algorithm == fc_alg_nothing) {
     *pl = in;

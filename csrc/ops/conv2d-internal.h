@@ -152,7 +152,8 @@ FC_INTERNAL int fc_f64_conv2d_igemm(const fc_conv2d_params *p, const fc_ukernel_
                                     const double *bias, double *y);
 
 /* ---- conv2d forward (conv2d-template.h) ------------------------------------------- */
-/* conv2d's plan, with border tiles only where allow_border (conv2d_plan_for: allowed) */
+/* conv2d's plan, with border or position tiles only where allow_border (conv2d_plan_for:
+ * allowed) */
 FC_INTERNAL int fc_f32_conv2d_plan_with(const fc_conv2d_params *p, const fc_ukernel_table *tab,
                                         int allow_border, fc_plan *pl);
 FC_INTERNAL int fc_f64_conv2d_plan_with(const fc_conv2d_params *p, const fc_ukernel_table *tab,
