@@ -420,6 +420,15 @@ static int64_t LOCAL(border_tile_count)(const fc_conv2d_params *p, int64_t mr, i
   return p->oh * row + 2 * col;
 }
 
+/* Channel 0 of the input pixel that kernel tap `tap` (row-major over r x s)
+ * reads for output pixel q of image 0, or `zero` where it reads the padding. */
+static inline const T *LOCAL(tap_input)(const fc_conv2d_params *p, const T *x, const T *zero,
+                                        int64_t q, int64_t tap) {
+  const int64_t iy = q / p->ow * p->stride_h + tap / p->s * p->dil_h - p->pad_top;
+  const int64_t ix = q % p->ow * p->stride_w + tap % p->s * p->dil_w - p->pad_left;
+  return iy >= 0 && iy < p->h && ix >= 0 && ix < p->w ? x + (iy * p->w + ix) * p->c : zero;
+}
+
 /* Image 0's tiles and their row pointers (ind[(tile * 9 + tap) * mr + lane]);
  * returns the tile count. */
 static int64_t LOCAL(border_tiles)(const fc_conv2d_params *p, const T *x, const T *zero, int64_t mr,
@@ -433,11 +442,9 @@ static int64_t LOCAL(border_tiles)(const fc_conv2d_params *p, const T *x, const 
       const int64_t m = fc_min64(mr, len - i0);
       tiles[nt] = (LOCAL(btile)){q0 + i0 * step, step, m};
       for (int64_t tap = 0; tap < 9; tap++)
-        for (int64_t i = 0; i < mr; i++) {
-          const int64_t q = q0 + (i0 + i) * step, iy = q / ow + tap / 3 - 1, ix = q % ow + tap % 3 - 1;
-          const int inside = i < m && iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
-          ind[(nt * 9 + tap) * mr + i] = inside ? x + (iy * p->w + ix) * p->c : zero;
-        }
+        for (int64_t i = 0; i < mr; i++)
+          ind[(nt * 9 + tap) * mr + i] =
+              i < m ? LOCAL(tap_input)(p, x, zero, q0 + (i0 + i) * step, tap) : zero;
     }
   }
   return nt;
@@ -558,14 +565,11 @@ static void LOCAL(position_pointers)(const fc_conv2d_params *p, const T *x, cons
   const int64_t ks = p->r * p->s, img_in = p->h * p->w * p->c, P = p->oh * p->ow;
   for (int64_t q = 0; q < P; q++)
     for (int64_t tap = 0; tap < ks; tap++) {
-      const int64_t iy = q / p->ow * p->stride_h + tap / p->s * p->dil_h - p->pad_top;
-      const int64_t ix = q % p->ow * p->stride_w + tap % p->s * p->dil_w - p->pad_left;
-      const int inside = iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
-      const T *at = inside ? x + (iy * p->w + ix) * p->c : zero;
+      const T *at = LOCAL(tap_input)(p, x, zero, q, tap);
       for (int64_t b = 0; b < tpp; b++)
         for (int64_t i = 0; i < mr; i++) {
           const int64_t img = b * mr + i;
-          ind[((b * P + q) * ks + tap) * mr + i] = inside && img < p->n ? at + img * img_in : zero;
+          ind[((b * P + q) * ks + tap) * mr + i] = at != zero && img < p->n ? at + img * img_in : zero;
         }
     }
 }
@@ -769,29 +773,30 @@ int LOCAL(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, in
    * that skipping needs (border_data_ok) counted where the plan so far has no
    * border tiles, as 8 multiply-adds' time a weight on every thread (a quarter
    * of (6,4,4,64) by 64 3x3 filters, stride 2, at 19 us). */
-  const int pvar = tuned ? variant : LOCAL(pick_igemm_at)(tab, p->n, kg);
-  const LOCAL(igemm_entry) puk = tab->TABLE(igemm)[pvar];
-  const int64_t pmr = (int64_t)puk.mr, pnr = (int64_t)puk.nr, pnpad = fc_ceil_div(kg, pnr) * pnr;
-  const int64_t tpp = fc_ceil_div(p->n, pmr), P_tpp = fc_sat_mul(P, tpp);
-  const int border = (pl->flags & FC_PLAN_BORDER_TILES) != 0;
-  const double taps_plan = border ? (double)p->n * (double)btaps : (double)taps_now;
-  const double plan_work = taps_plan * (double)mr * (double)kc * (double)npad * ukernel.cost;
-  const double pos_work = (double)tpp * (double)LOCAL(live_taps)(p) * (double)pmr * (double)(kc + 6) *
-                              (double)pnpad * puk.cost +
-                          (border ? 0.0 : 8.0 * (double)(ks * kc * kg) * (double)nthreads_max);
-  if (allow_border && p->layout == FC_NHWC && p->groups == 1 && !merge && kc >= 32 &&
-      fc_sat_mul(fc_sat_mul(P_tpp, pmr), ks) <= ((int64_t)1 << 22) && pos_work * 20 < plan_work * 19) {
-    const int64_t blocks = fc_min64(P, fc_max64(fc_ceil_div(P, fc_ceil_div(256, pmr)),
-                                                fc_ceil_div(4 * nthreads_max, tpp)));
-    const int64_t per_task = fc_ceil_div(P, blocks);
-    pl->kernel_fn = FC_UKERNEL_FN(puk.fn);
-    pl->variant = pvar, pl->mr = pmr, pl->nr = pnr;
-    pl->row_block = per_task, pl->tasks = tpp * fc_ceil_div(P, per_task);
-    pl->flags = FC_PLAN_POSITION_TILES | (tuned ? FC_PLAN_TUNED_TILE : 0u);
-    pl->threads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), pl->tasks);
-    bytes = fc_sat_mul(fc_sat_mul(pnpad, kd), (int64_t)sizeof(T));
-    bytes = fc_sat_add(bytes, fc_sat_mul(kc, (int64_t)sizeof(T)));
-    pl->scratch_bytes = fc_sat_add(bytes, fc_sat_mul(fc_sat_mul(P_tpp, pmr * ks), (int64_t)sizeof(T *)));
+  if (allow_border && p->layout == FC_NHWC && p->groups == 1 && !merge && kc >= 32) {
+    const int pvar = tuned ? variant : LOCAL(pick_igemm_at)(tab, p->n, kg);
+    const LOCAL(igemm_entry) puk = tab->TABLE(igemm)[pvar];
+    const int64_t pmr = (int64_t)puk.mr, pnr = (int64_t)puk.nr, pnpad = fc_ceil_div(kg, pnr) * pnr;
+    const int64_t tpp = fc_ceil_div(p->n, pmr), P_tpp = fc_sat_mul(P, tpp);
+    const int border = (pl->flags & FC_PLAN_BORDER_TILES) != 0;
+    const double taps_plan = border ? (double)p->n * (double)btaps : (double)taps_now;
+    const double plan_work = taps_plan * (double)mr * (double)kc * (double)npad * ukernel.cost;
+    const double pos_work = (double)tpp * (double)LOCAL(live_taps)(p) * (double)pmr *
+                                (double)(kc + 6) * (double)pnpad * puk.cost +
+                            (border ? 0.0 : 8.0 * (double)(ks * kc * kg) * (double)nthreads_max);
+    if (fc_sat_mul(fc_sat_mul(P_tpp, pmr), ks) <= ((int64_t)1 << 22) && pos_work * 20 < plan_work * 19) {
+      const int64_t blocks = fc_min64(P, fc_max64(fc_ceil_div(P, fc_ceil_div(256, pmr)),
+                                                  fc_ceil_div(4 * nthreads_max, tpp)));
+      const int64_t per_task = fc_ceil_div(P, blocks);
+      pl->kernel_fn = FC_UKERNEL_FN(puk.fn);
+      pl->variant = pvar, pl->mr = pmr, pl->nr = pnr;
+      pl->row_block = per_task, pl->tasks = tpp * fc_ceil_div(P, per_task);
+      pl->flags = FC_PLAN_POSITION_TILES | (tuned ? FC_PLAN_TUNED_TILE : 0u);
+      pl->threads = fc_threads_for(FC_NS_FLOPS(2 * p->n * p->k * P * kd), pl->tasks);
+      bytes = fc_sat_mul(fc_sat_mul(pnpad, kd), (int64_t)sizeof(T));
+      bytes = fc_sat_add(bytes, fc_sat_mul(kc, (int64_t)sizeof(T)));
+      pl->scratch_bytes = fc_sat_add(bytes, fc_sat_mul(fc_sat_mul(P_tpp, pmr * ks), (int64_t)sizeof(T *)));
+    }
   }
   /* a tap of few channels on a narrow tile: the padded copy's plan (its first
    * chunk's: conv2d_igemm plans each chunk), with the copy's scratch */
