@@ -310,6 +310,88 @@ def test_position_tiles_on_nchw_chunks(rng, restore_threads):
     np.testing.assert_allclose(runs[1], reference.conv2d(x, wt, b, 2, 2), rtol=1e-5, atol=1e-3)
 
 
+def _panel_channels(dtype, groups=1):
+    """Input channels of a group whose 3x3 filters, as many as the channels, outgrow
+    half of this CPU's L2 (panel tasks' condition): the smallest multiple of 32."""
+    l2 = _kernels.cpu_caches()["l2"] or 1 << 20
+    c = 32
+    while 9 * c * c * np.dtype(dtype).itemsize <= l2 // 2:
+        c += 32
+    return c
+
+
+# (n, h, w, stride, groups, extra output channels): a batch of at most 256 output pixels
+# by weights past half the L2: whole panels and a part one, stride 2, two groups
+FEW_PIXELS = [(2, 5, 5, 1, 1, 0), (1, 7, 6, 2, 1, 13), (1, 6, 6, 1, 2, 8)]
+
+
+def _panel_case(case, dtype, layout, rng):
+    """x, weight (the layout's), bias, the batch (more than 256 output pixels: pixel
+    blocks) whose first images are x, and the float64 reference of x's output."""
+    n, h, w, stride, groups, extra = case
+    cg = _panel_channels(dtype)
+    c, k = groups * cg, groups * (cg + extra)
+    batch = rng.standard_normal((24, h, w, c)).astype(dtype)
+    wt = (rng.standard_normal((3, 3, cg, k)) / np.sqrt(9 * cg)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+    want = reference.conv2d(batch[:n].transpose(0, 3, 1, 2), wt.transpose(3, 2, 0, 1), b, stride, 1,
+                            groups=groups)
+    if layout == "NCHW":
+        batch = np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+        wt = np.ascontiguousarray(wt.transpose(3, 2, 0, 1))
+    else:
+        want = want.transpose(0, 2, 3, 1)
+    return batch[:n], wt, b, batch, want
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
+@pytest.mark.parametrize("case", FEW_PIXELS, ids=lambda c: "-".join(map(str, c)))
+def test_panel_tasks_give_the_bits_of_pixel_blocks(case, layout, dtype, isa, rng, restore_threads):
+    """Few pixels by weights past half the L2 run as weight panels over every pixel
+    (each weight read once, a slice at a time copied from the caller's): the bits of
+    the same images in a batch too large for them, which runs pixel blocks, on every
+    tile at 1 and 2 threads; and the float64 reference's values. NCHW runs them on a
+    channels-last copy, its weights packed."""
+    n, h, w, stride, groups, extra = case
+    x, wt, b, batch, want = _panel_case(case, dtype, layout, rng)
+    tol = {"float32": 1e-5, "float64": 1e-13}[dtype]
+    for mr, nr, threads in _tiles_and_threads(isa, dtype):
+        what = f"{case} {layout} tile {mr}x{nr} ({isa}), {threads} threads"
+        got = fastconv.conv2d(x, wt, b, stride, 1, groups=groups, layout=layout)
+        assert "panel_tasks" in _kernels.last_plan()["flags"], what
+        many = fastconv.conv2d(batch, wt, b, stride, 1, groups=groups, layout=layout)
+        assert "panel_tasks" not in _kernels.last_plan()["flags"], what
+        np.testing.assert_array_equal(got, many[:n], err_msg=what)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10, err_msg=what)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
+def test_input_gradient_of_few_pixels_runs_panel_tasks(layout, dtype, rng, restore_threads):
+    """The input gradient's transposed convolution of a layer of few pixels and many
+    weights runs panel tasks on the flipped weights: the gradient of the images in a
+    batch that runs pixel blocks, to the bit, and the float64 reference's."""
+    x, wt, b, batch, _ = _panel_case((2, 5, 5, 1, 1, 13), dtype, layout, rng)
+    nchw = layout == "NCHW"
+    gy_batch = rng.standard_normal(batch.shape[:3] + (wt.shape[3],) if not nchw else
+                                   (batch.shape[0], wt.shape[0]) + batch.shape[2:]).astype(dtype)
+    gy = gy_batch[:2]
+    tol = {"float32": 1e-5, "float64": 1e-13}[dtype]
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        plan = str(fastconv.explain(fastconv.conv2d_backward, gy, x, wt, 1, 1, layout=layout))
+        assert "panel_tasks" in plan, plan
+        gx, gw, gb = fastconv.conv2d_backward(gy, x, wt, 1, 1, layout=layout)
+        gx_batch = fastconv.conv2d_backward(gy_batch, batch, wt, 1, 1, layout=layout)[0]
+        np.testing.assert_array_equal(gx, gx_batch[:2], err_msg=f"{threads} threads")
+        to_nchw = (lambda a: a) if nchw else (lambda a: a.transpose(0, 3, 1, 2))
+        w_nchw = wt if nchw else wt.transpose(3, 2, 0, 1)
+        want = reference.conv2d_backward(to_nchw(gy), to_nchw(x), w_nchw, 1, 1)[0]
+        np.testing.assert_allclose(to_nchw(gx), want, rtol=tol, atol=tol * 10,
+                                   err_msg=f"{threads} threads")
+
+
 # (n, h, w, c, k, (r, s), stride, padding, dilation): NHWC layers whose taps of few
 # channels run on a copy of the input's rows with their horizontal padding (one row
 # pointer per kernel row) where the tile is narrow: 3x3 padded by two (one channel: by

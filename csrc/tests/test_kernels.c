@@ -200,9 +200,11 @@ DEFINE_CONV_POOL_TESTS(f64, double, 1e-11)
       p.pad_top = rnd(0, 1), p.pad_left = rnd(0, 1), p.layout = (fc_layout)rnd(0, 1);           \
     }                                                                                           \
     /* case 1: a deep layer, whose weight gradient (megabytes) is over half the L2: at 2 */    \
-    /* threads or more its rows go across the threads (FC_PLAN_SPLIT_OUTPUT)             */    \
+    /* threads or more its rows go across the threads (FC_PLAN_SPLIT_OUTPUT); its few    */    \
+    /* pixels run in weight panels (FC_PLAN_PANEL_TASKS), whole ones and a part one      */    \
     if (caseno == 1 && !first) {                                                                \
-      p.groups = rnd(1, 2), p.n = 1, p.c = p.groups * rnd(200, 260), p.k = p.groups * rnd(200, 260); \
+      p.groups = rnd(1, 2), p.n = 1, p.c = p.groups * rnd(200, 260);                            \
+      p.k = p.groups * (rnd(0, 1) ? 256 : rnd(200, 260));                                       \
       p.h = rnd(3, 5), p.w = rnd(3, 5), p.r = p.s = 3;                                          \
       p.stride_h = p.stride_w = p.dil_h = p.dil_w = 1, p.pad_top = p.pad_left = 1;              \
     }                                                                                           \

@@ -275,6 +275,9 @@ def _conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any
         why += ("; pixel tiles, not border tiles or position tiles: this call's weights hold inf "
                 "or NaN or its bias -0, whose bits tiles that skip the padding's taps would "
                 "change")
+    if "panel_tasks" in c["flags"]:
+        why += ("; panel tasks: few pixels by many weights, so a task is a weight panel over "
+                "every pixel and each weight is read from memory once, not once a pixel block")
     return _from_c(op, c, x.dtype, why)
 
 

@@ -279,7 +279,7 @@ PLAN_FLAGS = {1: "merge_rows", 2: "shared_pointers", 4: "transposed_out", 8: "in
               256: "forced", 512: "batch_panels",
               1024: "border_tiles", 2048: "padded_copy", 4096: "owned_rows",
               8192: "channels_last_copy", 16384: "panels_inside", 32768: "split_output",
-              65536: "position_tiles"}
+              65536: "position_tiles", 131072: "panel_tasks"}
 
 
 cdef tuple _costs():

@@ -471,8 +471,10 @@ enum {
                                      its tiles in turn (the packed weights fit half the L2) */
   FC_PLAN_SPLIT_OUTPUT = 32768u,   /* backward weight: each thread takes rows of the gradient over
                                       all pixels (no partials: the gradient is over half the L2) */
-  FC_PLAN_POSITION_TILES = 65536u  /* igemm NHWC: tiles of images at one output pixel, their
+  FC_PLAN_POSITION_TILES = 65536u, /* igemm NHWC: tiles of images at one output pixel, their
                                       padding taps skipped */
+  FC_PLAN_PANEL_TASKS = 131072u    /* igemm NHWC: a task is a weight panel over every pixel (few
+                                      pixels, many weights: each weight read once) */
 };
 typedef struct {
   const char *algorithm;  /* "igemm", "packed-gemm", "gemm-col2im", "rows", ... */
