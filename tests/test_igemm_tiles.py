@@ -196,9 +196,10 @@ def test_border_tiles_run_every_panel_on_a_tile_where_the_weights_fit(dtype, isa
 
 # tiles that skip the padding's taps: a layer (x's shape, filters) that takes them, and
 # what explain says of them. 16 channels: border tiles on every ISA's tiles (a tap of
-# fewer channels on the portable 4x8 tile takes the padded copy instead)
-SKIPPING = {"border_tiles": ((2, 14, 14, 16), 16, "border tiles: the padding's taps skipped"),
-            "position_tiles": ((12, 7, 7, 64), 40,
+# fewer channels on the portable 4x8 tile takes the padded copy instead); 9 c k weights
+# not a multiple of 64, so the last one falls past the finiteness scan's blocks
+SKIPPING = {"border_tiles": ((2, 14, 14, 16), 38, "border tiles: the padding's taps skipped"),
+            "position_tiles": ((12, 7, 7, 60), 40,
                                "position tiles: a tile's rows are images at one output pixel")}
 
 
@@ -214,15 +215,19 @@ def test_tiles_that_skip_need_finite_weights(flag, rng, restore_threads):
     assert flag in _plan_flags(x, wt, b)
     said = str(fastconv.explain(fastconv.conv2d, x, wt, b, 1, 1, layout="NHWC"))
     assert phrase in said, said
-    for bad in (np.inf, -np.inf, np.nan):
+    # the first tap: the padding of row 0 and column 0 meets it; the last weight (past
+    # the scan's whole blocks of 64 where 9 c k is not a multiple of 64): the last row's
+    for bad, at in [(np.inf, (0, 0, 3, 5)), (-np.inf, (0, 0, 3, 5)), (np.nan, (0, 0, 3, 5)),
+                    (np.inf, (2, 2, shape[-1] - 1, k - 1))]:
         w2 = wt.copy()
-        w2[0, 0, 3, 5] = bad  # the first tap: the padding of row 0 and column 0 meets it
+        w2[at] = bad
         got = fastconv.conv2d(x, w2, b, 1, 1, layout="NHWC")
         assert flag not in _kernels.last_plan()["flags"]
         want = reference.conv2d(x.transpose(0, 3, 1, 2), w2.transpose(3, 2, 0, 1), b, 1,
                                 1).transpose(0, 2, 3, 1)
         np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=str(bad))
-        assert np.isnan(got[:, 0, :, 5]).all() and np.isnan(got[:, :, 0, 5]).all()
+        row, col = (0, 0) if at[0] == 0 else (-1, -1)
+        assert np.isnan(got[:, row, :, at[3]]).all() and np.isnan(got[:, :, col, at[3]]).all()
         plan = fastconv.explain(fastconv.conv2d, x, w2, b, 1, 1, layout="NHWC")
         assert "pixel tiles, not border tiles or position tiles" in str(plan), plan
         assert flag not in plan.blocking.get("flags", ()), plan  # what ran
