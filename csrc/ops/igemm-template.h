@@ -848,10 +848,12 @@ int LOCAL(igemm_plan)(const fc_conv2d_params *p, const fc_ukernel_table *tab, in
   /* Panel tasks (panel_thread) where a group's weights outgrow half the L2,
    * so that pixel blocks read them from farther out once a block, and the
    * batch has at most FC_PANEL_MAX_PIXELS output pixels; parts of the pixels
-   * so that the tasks share out evenly on the threads. 1 thread, AMD EPYC Zen
-   * 4, 3x3 filters, padding 1, against pixel blocks: (1,7,7,512) by 512 0.72x
-   * the time, (2,5,5,512) 0.78x, (2,7,7,512) 0.85x, (4,7,7,512) 0.91x,
-   * (8,7,7,512) 1.00x, (16,7,7,512) 1.02x, (1,28,28,512) 1.03x. */
+   * so that the tasks share out evenly on the threads. Against pixel blocks,
+   * 3x3 filters, padding 1, 1 thread (C harness, AMD EPYC Zen 4): (1,7,7,512)
+   * by 512 0.71-0.85x the time (three runs), (2,5,5,512) 0.84x, (2,7,7,512)
+   * 0.87x, (4,7,7,512) 0.95x, then past 256 pixels (8,7,7,512) 0.99x,
+   * (16,7,7,512) 1.00x, (1,28,28,512) 0.96x; at 2 threads (1,7,7,512)
+   * 0.39-0.66x. */
   if (p->layout == FC_NHWC && shared_ind && fc_sat_mul(p->n, P) <= FC_PANEL_MAX_PIXELS &&
       fc_sat_mul(kd * npad, (int64_t)sizeof(T)) > fc_l2_bytes() / 2) {
     const int64_t units = g_count * (npad / (int64_t)nr);
