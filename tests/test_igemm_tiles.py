@@ -315,7 +315,7 @@ def test_position_tiles_on_nchw_chunks(rng, restore_threads):
     np.testing.assert_allclose(runs[1], reference.conv2d(x, wt, b, 2, 2), rtol=1e-5, atol=1e-3)
 
 
-def _panel_channels(dtype, groups=1):
+def _panel_channels(dtype):
     """Input channels of a group whose 3x3 filters, as many as the channels, outgrow
     half of this CPU's L2 (panel tasks' condition): the smallest multiple of 32."""
     l2 = _kernels.cpu_caches()["l2"] or 1 << 20
@@ -358,7 +358,7 @@ def test_panel_tasks_give_the_bits_of_pixel_blocks(case, layout, dtype, isa, rng
     the same images in a batch too large for them, which runs pixel blocks, on every
     tile at 1 and 2 threads; and the float64 reference's values. NCHW runs them on a
     channels-last copy, its weights packed."""
-    n, h, w, stride, groups, extra = case
+    n, _, _, stride, groups, _ = case
     x, wt, b, batch, want = _panel_case(case, dtype, layout, rng)
     tol = {"float32": 1e-5, "float64": 1e-13}[dtype]
     for mr, nr, threads in _tiles_and_threads(isa, dtype):
@@ -377,17 +377,18 @@ def test_input_gradient_of_few_pixels_runs_panel_tasks(layout, dtype, rng, resto
     """The input gradient's transposed convolution of a layer of few pixels and many
     weights runs panel tasks on the flipped weights: the gradient of the images in a
     batch that runs pixel blocks, to the bit, and the float64 reference's."""
-    x, wt, b, batch, _ = _panel_case((2, 5, 5, 1, 1, 13), dtype, layout, rng)
+    x, wt, _, batch, _ = _panel_case((2, 5, 5, 1, 1, 13), dtype, layout, rng)
     nchw = layout == "NCHW"
-    gy_batch = rng.standard_normal(batch.shape[:3] + (wt.shape[3],) if not nchw else
-                                   (batch.shape[0], wt.shape[0]) + batch.shape[2:]).astype(dtype)
+    out_shape = ((batch.shape[0], wt.shape[0]) + batch.shape[2:] if nchw
+                 else batch.shape[:3] + (wt.shape[3],))
+    gy_batch = rng.standard_normal(out_shape).astype(dtype)
     gy = gy_batch[:2]
     tol = {"float32": 1e-5, "float64": 1e-13}[dtype]
     for threads in (1, 2):
         fastconv.set_num_threads(threads)
         plan = str(fastconv.explain(fastconv.conv2d_backward, gy, x, wt, 1, 1, layout=layout))
         assert "panel_tasks" in plan, plan
-        gx, gw, gb = fastconv.conv2d_backward(gy, x, wt, 1, 1, layout=layout)
+        gx = fastconv.conv2d_backward(gy, x, wt, 1, 1, layout=layout)[0]
         gx_batch = fastconv.conv2d_backward(gy_batch, batch, wt, 1, 1, layout=layout)[0]
         np.testing.assert_array_equal(gx, gx_batch[:2], err_msg=f"{threads} threads")
         to_nchw = (lambda a: a) if nchw else (lambda a: a.transpose(0, 3, 1, 2))
