@@ -259,7 +259,9 @@ DEFINE_CONV_POOL_TESTS(f64, double, 1e-11)
     int ok = fc_##dtype##_conv2d(&p, x, w, b, y) == FC_OK;                                      \
     for (int64_t i = 0; ok && i < ny; i++) ok = fabs((double)y[i] - ref[i]) <= tol * (1 + fabs((double)ref[i])); \
     check(ok, #dtype " conv2d", isa, caseno);                                                   \
-    /* the weight kernel returns the layout's weight order, as the reference */                \
+    /* the weight kernel returns the layout's weight order, as the reference, and writes */   \
+    /* every value of it (a caller may hand it memory it never cleared)                   */   \
+    for (int64_t i = 0; i < nw; i++) gw[i] = (T)7;                                              \
     ok = fc_##dtype##_conv2d_backward_weight(&p, x, gy, gw) == FC_OK;                           \
     for (int64_t i = 0; ok && i < nw; i++)                                                      \
       if (fabs((double)gw[i] - gwr[i]) > 10 * tol * (1 + fabs((double)gwr[i]))) ok = 0;         \

@@ -509,10 +509,13 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     grad_w = None
     if want_w:
         cg = c // groups
-        grad_w = np.zeros((r, s, cg, k) if nhwc else (k, cg, r, s), dtype=x.dtype)
-        if grad_w.size and c:  # the kernel writes the layout's weight order
+        shape_w = (r, s, cg, k) if nhwc else (k, cg, r, s)
+        if math.prod(shape_w):  # the kernel writes every value, in the layout's order
+            grad_w = _nnfront.empty(shape_w, x.dtype)
             _kernels.conv2d_backward_weight(c_aligned(x).reshape(-1), gy.reshape(-1),
                                             grad_w.reshape(-1), g.dims, g.opts, nhwc)
+        else:  # an empty gradient
+            grad_w = np.zeros(shape_w, dtype=x.dtype)
 
     grad_x = None
     if want_x:
