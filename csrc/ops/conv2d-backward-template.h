@@ -104,11 +104,12 @@ static int LOCAL(bwd_pack_gy)(const fc_conv2d_params *p, const T *gy, size_t nr,
  * conv2d-internal.h) for tile uk, nthreads threads and nparts partials, and
  * its release. */
 void LOCAL(wgrad_free)(LOCAL(wgrad_ctx) *ctx) {
-  free(ctx->xp), free(ctx->held), free(ctx->zero), free((void *)ctx->ind), free(ctx->partial);
+  free(ctx->xp), free(ctx->held), free(ctx->zero), free((void *)ctx->ind);
+  if (!ctx->in_place) free(ctx->partial);
 }
 
 int LOCAL(wgrad_setup)(LOCAL(wgrad_ctx) *ctx, const fc_conv2d_params *p, const T *x,
-                       LOCAL(igemm_entry) uk, int nthreads, int nparts) {
+                       LOCAL(igemm_entry) uk, int nthreads, int nparts, T *gw) {
   memset(ctx, 0, sizeof *ctx);
   ctx->p = p;
   ctx->nthreads = nthreads, ctx->nparts = nparts;
@@ -135,7 +136,8 @@ int LOCAL(wgrad_setup)(LOCAL(wgrad_ctx) *ctx, const fc_conv2d_params *p, const T
   ctx->held = x_as_is ? NULL : malloc((size_t)nthreads * sizeof(int64_t));
   ctx->zero = calloc((size_t)((p->ow - 1) * ctx->a_stride + 1), sizeof(T));
   ctx->ind = fc_alloc((size_t)nptr * sizeof(T *));
-  ctx->partial = fc_alloc((size_t)psize * sizeof(T)); /* each written by its first unit */
+  ctx->in_place = gw && fc_wgrad_in_place(p, ctx->npad, nparts);
+  ctx->partial = ctx->in_place ? gw : fc_alloc((size_t)psize * sizeof(T)); /* each written by its first unit */
   if ((!x_as_is && (!ctx->xp || !ctx->held)) || !ctx->zero || !ctx->ind || !ctx->partial) {
     LOCAL(wgrad_free)(ctx);
     return FC_ENOMEM;
@@ -355,7 +357,7 @@ static int LOCAL(wgrad_plan_for)(const fc_conv2d_params *p, const fc_ukernel_tab
       p->layout == FC_NCHW && p->r * p->s > 1 ? fc_sat_mul(nthreads * FC_WGRAD_STORE_BLOCK, kd) : 0;
   int64_t xsize, nptr, psize, gsize = 0;
   if (!fc_mul(nthreads, img, &xsize) || !fc_mul(mpad, p->oh, &nptr) ||
-      !fc_mul(nparts * mpad * npad, g_count, &psize) ||
+      !fc_mul(fc_wgrad_in_place(p, npad, nparts) ? 0 : nparts * mpad * npad, g_count, &psize) ||
       (!gy_as_is && !fc_mul(p->n * g_count * npad, P, &gsize)))
     return FC_EOVERFLOW;
   gsize = fc_sat_add(gsize, store); /* (with packed gy's) */
@@ -367,7 +369,8 @@ static int LOCAL(wgrad_plan_for)(const fc_conv2d_params *p, const fc_ukernel_tab
   pl->threads = nthreads;
   pl->flags = (x_as_is ? FC_PLAN_INPUT_AS_IS : 0u) | (gy_as_is ? FC_PLAN_GY_AS_IS : 0u) |
               (split ? FC_PLAN_SPLIT_OUTPUT : 0u);
-  /* the padded input, the zero row, the pointers, the partials, packed gy, the store's */
+  /* the padded input, the zero row, the pointers, the partials (none where gw holds the
+   * sums), packed gy, the store's */
   int64_t elems = fc_sat_add(x_as_is ? 0 : xsize, (p->ow - 1) * a_stride + 1);
   elems = fc_sat_add(fc_sat_add(elems, psize), gsize);
   pl->scratch_bytes = fc_sat_add(fc_sat_mul(elems, (int64_t)sizeof(T)),
@@ -396,7 +399,7 @@ int CONV2D_BACKWARD_WEIGHT(const fc_conv2d_params *p, const T *x, const T *gy, T
   const int split = (pl.flags & FC_PLAN_SPLIT_OUTPUT) != 0;
   LOCAL(wgrad_ctx) ctx;
   r = LOCAL(wgrad_setup)(&ctx, p, x, tab->TABLE(igemm)[pl.variant], pl.threads,
-                         split ? 1 : fc_wgrad_parts(pl.threads, units));
+                         split ? 1 : fc_wgrad_parts(pl.threads, units), gw);
   if (r != FC_OK) return r;
   const int64_t g_count = p->groups, npanels = ctx.npanels;
   const int gy_as_is = (pl.flags & FC_PLAN_GY_AS_IS) != 0;
@@ -420,7 +423,7 @@ int CONV2D_BACKWARD_WEIGHT(const fc_conv2d_params *p, const T *x, const T *gy, T
     free(gp);
     return r;
   }
-  r = LOCAL(wgrad_finish)(&ctx, gw, p->layout == FC_NHWC);
+  if (!ctx.in_place) r = LOCAL(wgrad_finish)(&ctx, gw, p->layout == FC_NHWC);
   LOCAL(wgrad_free)(&ctx);
   free(gp);
   return r;

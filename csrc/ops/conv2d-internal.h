@@ -193,6 +193,7 @@ FC_INTERNAL int fc_f64_conv2d_packed(const fc_conv2d_params *p, const fc_plan *p
     int64_t *held, right;   /* the image each thread's slot holds (-1: none); right padding */   \
     const T **ind; /* ind[(panel * oh + oy) * mr + i]: row kk = panel * mr + i at output row oy */ \
     int nthreads, nparts;                                                                       \
+    int in_place; /* partial is the caller's gw (fc_wgrad_in_place), not scratch */             \
   }
 typedef FC_WGRAD_CTX(float, fc_f32_igemm_entry) fc_f32_wgrad_ctx;
 typedef FC_WGRAD_CTX(double, fc_f64_igemm_entry) fc_f64_wgrad_ctx;
@@ -205,10 +206,20 @@ static inline int fc_wgrad_parts(int nthreads, int64_t units) {
   return nthreads <= 1 ? 1 : (int)(units < 8 * (int64_t)nthreads ? units : 8 * (int64_t)nthreads);
 }
 
+/* Whether the one partial can be gw itself: NHWC's (r, s, c, k) is the
+ * partial's (tap, c) x k layout when there is one group and k is a multiple of
+ * the tile's NR (rows past kd, the tile's padding, are never written). */
+static inline int fc_wgrad_in_place(const fc_conv2d_params *p, int64_t npad, int nparts) {
+  return p->layout == FC_NHWC && p->groups == 1 && nparts == 1 && npad == p->k;
+}
+
+/* gw: the caller's gradient, which holds the sums where fc_wgrad_in_place
+ * allows (wgrad_finish then has nothing to do), or NULL: scratch. */
 FC_INTERNAL int fc_f32_wgrad_setup(fc_f32_wgrad_ctx *ctx, const fc_conv2d_params *p, const float *x,
-                                   fc_f32_igemm_entry uk, int nthreads, int nparts);
+                                   fc_f32_igemm_entry uk, int nthreads, int nparts, float *gw);
 FC_INTERNAL int fc_f64_wgrad_setup(fc_f64_wgrad_ctx *ctx, const fc_conv2d_params *p,
-                                   const double *x, fc_f64_igemm_entry uk, int nthreads, int nparts);
+                                   const double *x, fc_f64_igemm_entry uk, int nthreads, int nparts,
+                                   double *gw);
 FC_INTERNAL void fc_f32_wgrad_rows(const fc_f32_wgrad_ctx *ctx, int tid, int part, int fresh,
                                    int64_t ni, int64_t oy0, int64_t tn, const float *b,
                                    int64_t g_step, int64_t jp_step,

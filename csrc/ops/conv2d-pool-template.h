@@ -434,7 +434,7 @@ int CONV2D_MAXPOOL_BACKWARD_WEIGHT(const fc_conv2d_params *p, const fc_pool2d_pa
   const int64_t flops = 2 * K * (p->c / p->groups) * p->r * p->s * p->n * q->oh * kh * p->ow;
   LOCAL(wgrad_ctx) ctx;
   const int nthreads = fc_threads_for(FC_NS_FLOPS(flops), units);
-  st = LOCAL(wgrad_setup)(&ctx, p, x, uk0, nthreads, fc_wgrad_parts(nthreads, units));
+  st = LOCAL(wgrad_setup)(&ctx, p, x, uk0, nthreads, fc_wgrad_parts(nthreads, units), NULL);
   if (st != FC_OK) return st;
   const int64_t nr = (int64_t)ctx.uk.nr, npanels = ctx.npanels;
   const int64_t band_px = pb * kh * p->ow, band_size = p->groups * npanels * band_px * nr;
