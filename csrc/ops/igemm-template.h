@@ -394,10 +394,8 @@ static void LOCAL(igemm_thread)(void *arg, int tid, int team) {
  * time depends on where the pages land: (1,7,7,512) by 512 from NumPy's
  * arrays at 1 thread, median (range) of 5 processes, copied 3.06 ms
  * (2.75-3.33), in place 3.85 (2.46-4.41), pixel blocks 4.23 (3.80-5.36);
- * (2,7,7,512) 5.09, 5.66 and 6.25 ms (AMD EPYC Zen 4). The copy fetches
- * FC_PANEL_PREFETCH_ROWS rows ahead ((1,7,7,512) at 1 thread in 0.9x the time
- * of the call without). */
-#define FC_PANEL_PREFETCH_ROWS 16
+ * (2,7,7,512) 5.09, 5.66 and 6.25 ms (AMD EPYC Zen 4). The copy is
+ * pack_panels' (its rows fetched ahead). */
 #define FC_PANEL_MAX_PIXELS 256
 
 typedef struct {
@@ -437,16 +435,8 @@ static void LOCAL(panel_thread)(void *arg, int tid, int team) {
       const int64_t tn = fc_min64(c->tblock, ks - tp);
       const unsigned flags = tp > 0 ? FC_GEMM_ACCUMULATE : bias ? FC_GEMM_BIAS_COL : 0u;
       const T *b = wp + tp * kc * c->wv.ld;
-      if (copy) {
-        const int64_t rows = tn * kc, ld = c->wv.ld, bytes = nn * (int64_t)sizeof(T);
-        for (int64_t d = 0; d < rows; d++) {
-          if (d + FC_PANEL_PREFETCH_ROWS < rows) {
-            const char *ahead = (const char *)(b + (d + FC_PANEL_PREFETCH_ROWS) * ld);
-            for (int64_t at = 0; at < bytes; at += 64) __builtin_prefetch(ahead + at);
-          }
-          memcpy(slice + d * nr, b + d * ld, (size_t)bytes);
-          for (int64_t j = nn; j < nr; j++) slice[d * nr + j] = 0;
-        }
+      if (copy) { /* one panel of nn values a depth, ld apart */
+        LOCAL(pack_panels)(b, nn, tn * kc, 1, c->wv.ld, (size_t)nr, tn * kc, slice);
         b = slice;
       }
       for (int64_t ni = 0; ni < c->images; ni++)
