@@ -1,5 +1,6 @@
-/* ==== large result blocks, kept for the next call =============================
- * (fc_big_* in fastconv.h) glibc serves a request of more than 32 MiB (its
+/* ==== large blocks for results and scratch, kept for the next call ===========
+ * (fc_big_* in fastconv.h; the drivers' scratch: fc_alloc_large in internal.h)
+ * glibc serves a request of more than 32 MiB (its
  * largest mmap threshold on 64-bit) with a mapping of its own and unmaps it
  * at free, so a call whose result is that large and is made again and again
  * (each result dropped before the next) faults every page of its result in

@@ -105,7 +105,7 @@ static int LOCAL(bwd_pack_gy)(const fc_conv2d_params *p, const T *gy, size_t nr,
  * its release. */
 void LOCAL(wgrad_free)(LOCAL(wgrad_ctx) *ctx) {
   free(ctx->xp), free(ctx->held), free(ctx->zero), free((void *)ctx->ind);
-  if (!ctx->in_place) free(ctx->partial);
+  if (!ctx->in_place) fc_free_large(ctx->partial, ctx->partial_bytes);
 }
 
 int LOCAL(wgrad_setup)(LOCAL(wgrad_ctx) *ctx, const fc_conv2d_params *p, const T *x,
@@ -137,7 +137,8 @@ int LOCAL(wgrad_setup)(LOCAL(wgrad_ctx) *ctx, const fc_conv2d_params *p, const T
   ctx->zero = calloc((size_t)((p->ow - 1) * ctx->a_stride + 1), sizeof(T));
   ctx->ind = fc_alloc((size_t)nptr * sizeof(T *));
   ctx->in_place = gw && fc_wgrad_in_place(p, ctx->npad, nparts);
-  ctx->partial = ctx->in_place ? gw : fc_alloc((size_t)psize * sizeof(T)); /* each written by its first unit */
+  ctx->partial_bytes = (size_t)psize * sizeof(T);
+  ctx->partial = ctx->in_place ? gw : fc_alloc_large(ctx->partial_bytes); /* each written by its first unit */
   if ((!x_as_is && (!ctx->xp || !ctx->held)) || !ctx->zero || !ctx->ind || !ctx->partial) {
     LOCAL(wgrad_free)(ctx);
     return FC_ENOMEM;
@@ -651,7 +652,8 @@ static int LOCAL(bwd_input_run)(const fc_conv2d_params *p, const fc_plan *plp, c
   const int64_t mpad = fc_ceil_div(kd, (int64_t)mr) * (int64_t)mr;
   const int64_t pblock = pl.row_block;
   /* A: weight element (row kk = (c, tap), depth k) of group g */
-  T *wpack = fc_alloc((size_t)(g_count * mpad * kg) * sizeof(T));
+  const size_t wbytes = (size_t)(g_count * mpad * kg) * sizeof(T);
+  T *wpack = fc_alloc_large(wbytes);
   if (!wpack) return FC_ENOMEM;
   for (int64_t g = 0; g < g_count; g++) {
     if (nhwc) /* weight (r, s, cg, k): (kk = (c, tap), k) at (tap * cg + c) * K + g * kg + k */
@@ -668,7 +670,7 @@ static int LOCAL(bwd_input_run)(const fc_conv2d_params *p, const fc_plan *plp, c
   LOCAL(bwd_input_ctx) c = {p, gy, wpack, gx, mr, nr, mpad, pblock, 0, {0}};
   fc_claims_init(&c.next, p->n, 1, pl.threads);
   const int r = fc_parallel(pl.threads, LOCAL(bwd_input_thread), &c);
-  free(wpack);
+  fc_free_large(wpack, wbytes);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }
 
@@ -834,10 +836,12 @@ int CONV2D_INPUT_GRAD(const fc_conv2d_params *p, const T *gy, const T *weight,
   const int64_t g_count = p->groups, cg = p->c / g_count, kg = p->k / g_count, rs = p->r * p->s;
   const int nhwc = p->layout == FC_NHWC, packed = pl.algorithm == fc_alg_transposed_packed;
   const int grid = (pl.flags & FC_PLAN_ZERO_GRID) != 0;
-  T *wt = fc_alloc((size_t)(p->k * cg * rs) * sizeof(T)); /* sizes: the plan */
+  const size_t wbytes = (size_t)(p->k * cg * rs) * sizeof(T); /* sizes: the plan */
+  T *wt = fc_alloc_large(wbytes);
   T *src = grid ? calloc((size_t)(q.n * q.c * q.h * q.w), sizeof(T)) : NULL;
   if (!wt || (grid && !src)) {
-    free(wt), free(src);
+    fc_free_large(wt, wbytes);
+    free(src);
     return FC_ENOMEM;
   }
   /* weight element (output channel g * kg + kj, input channel ci, tap rs - 1 - t)
@@ -857,7 +861,8 @@ int CONV2D_INPUT_GRAD(const fc_conv2d_params *p, const T *gy, const T *weight,
     r = fc_parallel_for(pl.threads, nhwc ? g_count * rs : p->k, 0, LOCAL(flip_tasks), &fc);
     if (r == FC_OK && atomic_load(&fc.failed)) r = FC_ENOMEM;
     if (r != FC_OK) {
-      free(wt), free(src);
+      fc_free_large(wt, wbytes);
+      free(src);
       return r;
     }
   }
@@ -882,6 +887,7 @@ int CONV2D_INPUT_GRAD(const fc_conv2d_params *p, const T *gy, const T *weight,
   const T *x = grid ? src : gy;
   r = packed ? LOCAL(conv2d_packed)(&q, &in, x, wt, kg * rs, 1, NULL, gx)
              : LOCAL(conv2d_igemm)(&q, tab, &in, x, wt, 0, NULL, gx);
-  free(wt), free(src);
+  fc_free_large(wt, wbytes);
+  free(src);
   return r;
 }

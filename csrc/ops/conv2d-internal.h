@@ -194,6 +194,7 @@ FC_INTERNAL int fc_f64_conv2d_packed(const fc_conv2d_params *p, const fc_plan *p
     const T **ind; /* ind[(panel * oh + oy) * mr + i]: row kk = panel * mr + i at output row oy */ \
     int nthreads, nparts;                                                                       \
     int in_place; /* partial is the caller's gw (fc_wgrad_in_place), not scratch */             \
+    size_t partial_bytes; /* partial's size as scratch (fc_alloc_large) */                      \
   }
 typedef FC_WGRAD_CTX(float, fc_f32_igemm_entry) fc_f32_wgrad_ctx;
 typedef FC_WGRAD_CTX(double, fc_f64_igemm_entry) fc_f64_wgrad_ctx;

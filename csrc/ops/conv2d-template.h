@@ -177,7 +177,8 @@ int LOCAL(conv2d_packed)(const fc_conv2d_params *p, const fc_plan *pl, const T *
   const int64_t mpad = fc_ceil_div(kg, (int64_t)mr) * (int64_t)mr;
   int64_t wsize, tmp;
   if (!fc_mul(mpad, kd, &tmp) || !fc_mul(tmp, g_count, &wsize)) return FC_EOVERFLOW;
-  T *wpack = fc_alloc((size_t)wsize * sizeof(T));
+  const size_t wbytes = (size_t)wsize * sizeof(T);
+  T *wpack = fc_alloc_large(wbytes);
   if (!wpack) return FC_ENOMEM;
   for (int64_t g = 0; g < g_count; g++)
     LOCAL(pack_panels)(weight + g * kg * w_rstride, kg, kd, w_rstride, w_kstride, mr, kcb,
@@ -186,7 +187,7 @@ int LOCAL(conv2d_packed)(const fc_conv2d_params *p, const fc_plan *pl, const T *
   LOCAL(packed_ctx) c = {p, x, wpack, bias, y, mr, nr, kcb, mpad, nblocks, pblock, pl->tasks, 0, {0}};
   fc_claims_init(&c.next, pl->tasks, 1, pl->threads);
   const int r = fc_parallel(pl->threads, LOCAL(packed_thread), &c);
-  free(wpack);
+  fc_free_large(wpack, wbytes);
   return r != FC_OK ? r : atomic_load(&c.failed) ? FC_ENOMEM : FC_OK;
 }
 

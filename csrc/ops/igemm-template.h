@@ -1028,10 +1028,15 @@ static void LOCAL(wpack_kcrs_tasks)(void *arg, int tid, int64_t t0, int64_t t1) 
  * depth, the same for every plan with that width, so the chunks of a chunked
  * call pack the weights once, not once a chunk. */
 typedef struct {
-  T *packed; /* owned; NULL until packed */
-  size_t nr;
+  T *packed; /* owned (fc_alloc_large of `bytes`); NULL until packed */
+  size_t nr, bytes;
   LOCAL(wview) v;
 } LOCAL(igemm_weights);
+
+static void LOCAL(igemm_weights_free)(LOCAL(igemm_weights) *pw) {
+  fc_free_large(pw->packed, pw->bytes);
+  pw->packed = NULL;
+}
 
 /* pw->v for plan pl's kernel from w in (r, s, cg, k) or, when w_kcrs, NCHW's
  * (k, cg, r, s): w itself for panel tasks on (r, s, cg, k), else w packed
@@ -1048,9 +1053,9 @@ static int LOCAL(igemm_pack)(const fc_conv2d_params *p, const fc_ukernel_table *
   }
   pw->v = (LOCAL(wview)){pw->packed, npad * kd, kd, (int64_t)nr};
   if (pw->packed && pw->nr == nr) return FC_OK;
-  free(pw->packed);
-  pw->packed = NULL;
-  T *packed = fc_alloc((size_t)(npad * kd * g_count) * sizeof(T)); /* fits: the plan */
+  LOCAL(igemm_weights_free)(pw);
+  const size_t bytes = (size_t)(npad * kd * g_count) * sizeof(T); /* fits: the plan */
+  T *packed = fc_alloc_large(bytes);
   if (!packed) return FC_ENOMEM;
   LOCAL(wpack_ctx) wc = {w, packed, kg, kd, p->k, npad, npad / (int64_t)nr,
                          w_kcrs ? p->r * p->s : 0, nr, 0};
@@ -1058,10 +1063,10 @@ static int LOCAL(igemm_pack)(const fc_conv2d_params *p, const fc_ukernel_table *
                           w_kcrs ? LOCAL(wpack_kcrs_tasks) : LOCAL(wpack_tasks), &wc);
   if (r == FC_OK && atomic_load(&wc.failed)) r = FC_ENOMEM;
   if (r != FC_OK) {
-    free(packed);
+    fc_free_large(packed, bytes);
     return r;
   }
-  pw->packed = packed, pw->nr = nr, pw->v.w = packed;
+  pw->packed = packed, pw->nr = nr, pw->bytes = bytes, pw->v.w = packed;
   return FC_OK;
 }
 
@@ -1110,7 +1115,7 @@ static int LOCAL(conv2d_igemm_padded)(const fc_conv2d_params *p, const fc_ukerne
   if (images < 1) return FC_EINVAL;
   T *buf = fc_alloc((size_t)(images * img_copy) * sizeof(T)); /* fits: the plan */
   if (!buf) return FC_ENOMEM;
-  LOCAL(igemm_weights) pw = {NULL, 0, {NULL, 0, 0, 0}};
+  LOCAL(igemm_weights) pw = {NULL, 0, 0, {NULL, 0, 0, 0}};
   int r = FC_OK;
   for (int64_t n0 = 0; n0 < p->n && r == FC_OK; n0 += images) {
     q.n = fc_min64(images, p->n - n0);
@@ -1123,7 +1128,7 @@ static int LOCAL(conv2d_igemm_padded)(const fc_conv2d_params *p, const fc_ukerne
       r = LOCAL(igemm_chunk)(&q, tab, &pq, buf, w, w_kcrs, &pw, bias, y + n0 * img_out);
   }
   free(buf);
-  free(pw.packed);
+  LOCAL(igemm_weights_free)(&pw);
   return r;
 }
 
@@ -1150,7 +1155,7 @@ static int LOCAL(conv2d_igemm_nhwc)(const fc_conv2d_params *p, const fc_ukernel_
   }
   fc_conv2d_params q = *p;
   q.layout = FC_NHWC;
-  LOCAL(igemm_weights) pw = {NULL, 0, {NULL, 0, 0, 0}};
+  LOCAL(igemm_weights) pw = {NULL, 0, 0, {NULL, 0, 0, 0}};
   int r = FC_OK;
   for (int64_t n0 = 0; n0 < p->n && r == FC_OK; n0 += images) {
     q.n = fc_min64(images, p->n - n0);
@@ -1164,7 +1169,8 @@ static int LOCAL(conv2d_igemm_nhwc)(const fc_conv2d_params *p, const fc_ukernel_
                              copy_out ? bout : yc);
     if (r == FC_OK && copy_out) r = LOCAL(layout_copy)(pl->threads, bout, yc, q.n, P, p->k, 0);
   }
-  free(bin), free(bout), free(pw.packed);
+  free(bin), free(bout);
+  LOCAL(igemm_weights_free)(&pw);
   return r;
 }
 
@@ -1175,10 +1181,10 @@ int LOCAL(conv2d_igemm)(const fc_conv2d_params *p, const fc_ukernel_table *tab,
     return LOCAL(conv2d_igemm_nhwc)(p, tab, pl, x, w, w_kcrs, bias, y);
   if (pl->flags & FC_PLAN_PADDED_COPY)
     return LOCAL(conv2d_igemm_padded)(p, tab, pl, x, w, w_kcrs, bias, y);
-  LOCAL(igemm_weights) pw = {NULL, 0, {NULL, 0, 0, 0}};
+  LOCAL(igemm_weights) pw = {NULL, 0, 0, {NULL, 0, 0, 0}};
   int r = LOCAL(igemm_pack)(p, tab, pl, w, w_kcrs, &pw);
   if (r == FC_OK) r = LOCAL(igemm_packed)(p, tab, pl, x, pw.v, bias, y);
-  free(pw.packed);
+  LOCAL(igemm_weights_free)(&pw);
   return r;
 }
 

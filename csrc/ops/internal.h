@@ -52,6 +52,25 @@ static inline void *fc_alloc(size_t n_bytes) {
   return aligned_alloc(64, rounded ? rounded : 64);
 }
 
+/* Scratch of n_bytes for one call that may be large (weights packed whole, a
+ * weight gradient's partial sums): fc_alloc's below FC_BIG_MIN_BYTES, from
+ * there a large block (bigblocks.c), which fc_free_large keeps for the next
+ * call instead of unmapping it. glibc maps a block that large afresh at each
+ * malloc and unmaps it at free, so a call made again and again faulted in and
+ * zeroed every page of it each time: NCHW (1,1024,7,7) by 1024 3x3 filters,
+ * whose 37.7 MB of packed weights took about half of the call in the kernel's
+ * page-fault and unmap work (perf record, AMD EPYC Zen 5). fc_free_large
+ * takes the n_bytes the block was asked with. */
+static inline void *fc_alloc_large(size_t n_bytes) {
+  return n_bytes >= FC_BIG_MIN_BYTES ? fc_big_alloc(n_bytes, 1, 0) : fc_alloc(n_bytes);
+}
+static inline void fc_free_large(void *p, size_t n_bytes) {
+  if (n_bytes >= FC_BIG_MIN_BYTES)
+    fc_big_free(p);
+  else
+    free(p);
+}
+
 /* A driver's scratch for one call, as fc_alloc gives it, given back by
  * fc_scratch_give (not free). Up to FC_SCRATCH_KEEP bytes it is a block the
  * calling thread keeps between calls (threads.c), so a product called again

@@ -193,8 +193,8 @@ def config() -> dict[str, Any]:
         rounded up, which caps the default thread count; None where none is
         set), ``memory_limit`` (the bytes a Linux cgroup memory limit grants
         it; None where none is set); ``large_blocks``, the bytes of large
-        result blocks kept for reuse now and at most (results of 32 MiB and
-        more live on them; by default at most an eighth of the physical memory
+        blocks kept for reuse now and at most (results and scratch of 32 MiB
+        and more live on them; by default at most an eighth of the physical memory
         or of ``memory_limit``, the smaller, and 4 GiB; see
         docs/reliability.md);
         ``compiler`` and ``cflags`` of the C kernels; ``tuning``, whether tuned
@@ -332,7 +332,7 @@ def show_config() -> None:
             value = f"{value / (1 << 20):.0f} MiB (a cgroup's)"
         elif key == "large_blocks":
             value = (f"{value['kept'] / (1 << 20):.0f} MiB kept for reuse, at most "
-                     f"{value['limit'] / (1 << 20):.0f} MiB (results of 32 MiB and more)")
+                     f"{value['limit'] / (1 << 20):.0f} MiB (results and scratch of 32 MiB and more)")
         print(f"{key:>14}: {value}")
     registered = _kernels.ukernels()
     print(f"\nkernels of the {cfg['isa']} table ({len(table)} slots; {len(registered)} kernels "

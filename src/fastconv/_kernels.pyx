@@ -870,9 +870,10 @@ BIG_MIN_BYTES = FC_BIG_MIN_BYTES
 
 
 def big_kept():
-    """Bytes of large result blocks kept for reuse now (fc_big_kept): the
-    front doors' results of BIG_MIN_BYTES and more live on such blocks, and a
-    freed one is kept (its pages the kernel's to reclaim) for the next."""
+    """Bytes of large blocks kept for reuse now (fc_big_kept): the front
+    doors' results of BIG_MIN_BYTES and more, and the kernels' scratch of that
+    size, live on such blocks, and a freed one is kept (its pages the kernel's
+    to reclaim) for the next."""
     return fc_big_kept()
 
 
