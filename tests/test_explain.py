@@ -370,6 +370,31 @@ def test_bad_arguments_raise_what_the_op_raises(op, args, kwargs):
     assert _kernels.plan_only() == 0
 
 
+@pytest.mark.parametrize("threads", [1, 2, 17])
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_scratch_of_panel_tasks_on_many_threads_is_counted(layout, threads, restore_threads):
+    """Few pixels by many weights run panel tasks, whose NHWC scratch is a slice
+    a thread and NCHW's the weights packed whole: on more threads than weight
+    panels the slices outweigh the packed weights, and the estimate, adjusted
+    down, stays a count of bytes (it saturated to 2**63 - 1 forward and went
+    negative for the input gradient). Bounds from the sizes alone: the forward
+    at least the weights packed (NCHW) or one thread's slice (NHWC), the input
+    gradient at least its flipped copy of the weights; all below 64 MiB."""
+    fastconv.set_num_threads(threads)
+    n, c, h, w, k = 1, 256, 4, 3, 213
+    nhwc = layout == "NHWC"
+    x = _arr((n, h, w, c) if nhwc else (n, c, h, w), F32)
+    wt = _arr((3, 3, c, k) if nhwc else (k, c, 3, 3), F32)
+    gy = _arr((n, h, w, k) if nhwc else (n, k, h, w), F32)
+    plan = fastconv.explain(fastconv.conv2d, x, wt, padding=1, layout=layout)
+    assert "panel tasks" in str(plan), plan  # the case this test is about
+    floor = wt.nbytes if not nhwc else 32 * c * 4  # a slice: a tap's depth, NR >= 32 wide
+    assert floor <= plan.scratch_bytes < 64 << 20, plan
+    grad = fastconv.explain(fastconv.conv2d_backward, gy, x, wt, padding=1, layout=layout,
+                            output_mask=(True, False, False))
+    assert wt.nbytes <= grad.scratch_bytes < 64 << 20, grad
+
+
 # ---- runtime control -------------------------------------------------------------------
 
 def test_one_thread_gives_one_thread_plans(restore_threads):

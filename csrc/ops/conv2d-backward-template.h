@@ -764,10 +764,11 @@ static int LOCAL(input_grad_plan_for)(const fc_conv2d_params *p, const T *weight
   /* not the forward's block for NCHW weights (these are packed from wt), but
    * a thread's flipped taps for NCHW's (flip_tasks) */
   int64_t bytes = in.scratch_bytes;
-  if (in.flags & FC_PLAN_WEIGHTS_REORDERED)
+  if ((in.flags & FC_PLAN_WEIGHTS_REORDERED) && bytes < INT64_MAX) {
     bytes -= in.threads * FC_KCRS_BLOCK * FC_KCRS_BLOCK * (int64_t)sizeof(T);
-  if ((in.flags & FC_PLAN_WEIGHTS_REORDERED) && (in.flags & FC_PLAN_PANEL_TASKS))
-    bytes -= fc_panel_packed_elems(&qq, &in) * (int64_t)sizeof(T); /* copied by slices */
+    if (in.flags & FC_PLAN_PANEL_TASKS) /* copied by slices (the adjustment may be negative) */
+      bytes = fc_sat_add(bytes, -fc_panel_packed_bytes(&qq, &in, (int64_t)sizeof(T)));
+  }
   if (p->layout == FC_NCHW && pl->algorithm == fc_alg_transposed_igemm)
     gn = fc_sat_add(gn, fc_sat_mul(pl->threads, p->r * p->s * (p->c / p->groups)));
   pl->scratch_bytes = fc_sat_add(bytes, fc_sat_mul(fc_sat_add(wn, gn), (int64_t)sizeof(T)));

@@ -96,14 +96,19 @@ FC_INTERNAL int fc_f64_transpose_finite(const double *restrict src, int64_t lds,
 static inline double fc_tile_work(int64_t mr, int64_t nr, double cost, int64_t rows, int64_t cols) {
   return (double)(fc_ceil_div(rows, mr) * mr) * (double)(fc_ceil_div(cols, nr) * nr) * cost;
 }
-/* Scratch elements of an igemm plan with FC_PLAN_PANEL_TASKS on packed
- * weights (NCHW's) less those on the caller's (NHWC's): the weights packed into
- * panels nr wide for each group, not a slice of them a thread. */
-static inline int64_t fc_panel_packed_elems(const fc_conv2d_params *p, const fc_plan *pl) {
+/* Scratch bytes (elements of elem_bytes) of an igemm plan with
+ * FC_PLAN_PANEL_TASKS on packed weights (NCHW's) less those on the caller's
+ * (NHWC's): the weights packed into panels nr wide for each group, not a slice
+ * of them a thread. Negative where the threads' slices are the larger (many
+ * threads on few weights); each part saturates, so the difference does not
+ * overflow. */
+static inline int64_t fc_panel_packed_bytes(const fc_conv2d_params *p, const fc_plan *pl,
+                                            int64_t elem_bytes) {
   const int64_t kg = p->k / p->groups;
-  const int64_t packed = fc_sat_mul(fc_sat_mul(p->groups, fc_ceil_div(kg, pl->nr) * pl->nr),
-                                    p->c / p->groups * p->r * p->s);
-  return packed - fc_sat_mul(pl->threads, fc_sat_mul(pl->tap_block * pl->depth_block, pl->nr));
+  const int64_t packed = fc_sat_mul(fc_sat_mul(fc_sat_mul(p->groups, fc_ceil_div(kg, pl->nr) * pl->nr),
+                                               p->c / p->groups * p->r * p->s), elem_bytes);
+  return packed - fc_sat_mul(fc_sat_mul(pl->threads, fc_sat_mul(pl->tap_block * pl->depth_block, pl->nr)),
+                             elem_bytes);
 }
 /* The L2's bytes (fc_cpu_cache_bytes), 1 MiB where unknown: what the blocking
  * of the indirect GEMM's passes and copies is sized by. */

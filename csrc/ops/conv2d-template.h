@@ -328,8 +328,7 @@ int LOCAL(conv2d_plan_with)(const fc_conv2d_params *p, const fc_ukernel_table *t
     pl->scratch_bytes = fc_sat_add(pl->scratch_bytes, pl->threads * FC_KCRS_BLOCK * FC_KCRS_BLOCK *
                                                           (int64_t)sizeof(T));
     if (pl->flags & FC_PLAN_PANEL_TASKS) /* packed whole, where NHWC's are copied by slices */
-      pl->scratch_bytes = fc_sat_add(pl->scratch_bytes,
-                                     fc_sat_mul(fc_panel_packed_elems(p, pl), (int64_t)sizeof(T)));
+      pl->scratch_bytes = fc_sat_add(pl->scratch_bytes, fc_panel_packed_bytes(p, pl, (int64_t)sizeof(T)));
   }
   return r;
 }

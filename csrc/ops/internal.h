@@ -182,9 +182,12 @@ static inline void fc_plan_init(fc_plan *pl, const fc_ukernel_table *tab) {
   pl->isa = tab->isa;
 }
 
-/* a + b and a * b for scratch estimates: saturate at INT64_MAX */
+/* a + b and a * b for scratch estimates: saturate at INT64_MAX (b may be
+ * negative: an estimate adjusted down, as NCHW's packed weights against
+ * NHWC's slices on many threads) */
 static inline int64_t fc_sat_add(int64_t a, int64_t b) {
-  return a > INT64_MAX - b ? INT64_MAX : a + b;
+  int64_t s;
+  return __builtin_add_overflow(a, b, &s) ? (b > 0 ? INT64_MAX : INT64_MIN) : s;
 }
 
 #endif
