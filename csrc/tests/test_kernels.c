@@ -216,6 +216,14 @@ DEFINE_CONV_POOL_TESTS(f64, double, 1e-11)
       p.stride_h = p.stride_w = rnd(1, 2), p.dil_h = p.dil_w = 1;                               \
       p.pad_top = p.pad_left = (p.r - 1) / 2;                                                   \
     }                                                                                           \
+    /* case 3: weights of 32 MiB and more (FC_BIG_MIN_BYTES), whose scratch of that size   */  \
+    /* (packed or flipped weights, the weight gradient's partials) is a large block, kept  */  \
+    /* for the next call: the checks below run on it new and then reused                   */  \
+    if (caseno == 3 && !first) {                                                                \
+      p.groups = 1, p.n = 1, p.c = (int64_t)(4096 / sizeof(T)), p.k = 1024;                     \
+      p.h = p.w = 2, p.r = p.s = 3, p.stride_h = p.stride_w = p.dil_h = p.dil_w = 1;            \
+      p.pad_top = p.pad_left = 1;                                                               \
+    }                                                                                           \
     const int64_t eh = p.h + 2 * p.pad_top - p.dil_h * (p.r - 1) - 1;                           \
     const int64_t ew = p.w + 2 * p.pad_left - p.dil_w * (p.s - 1) - 1;                          \
     if (eh < 0 || ew < 0) return;                                                               \
@@ -232,7 +240,7 @@ DEFINE_CONV_POOL_TESTS(f64, double, 1e-11)
     for (int64_t i = 0; i < nw; i++) w[i] = (T)rndf();                                          \
     for (int64_t i = 0; i < p.k; i++) b[i] = (T)rndf();                                         \
     for (int64_t i = 0; i < ny; i++) gy[i] = (T)rndf();                                         \
-    if (first) {                                                                                \
+    if (first || caseno == 3) { /* case 3: exact float32 sums over its 9,216-deep taps too */ \
       for (int64_t i = 0; i < nx; i++) x[i] = (T)rnd(-2, 2);                                    \
       for (int64_t i = 0; i < nw; i++) w[i] = (T)rnd(-1, 1);                                    \
     }                                                                                           \
@@ -315,6 +323,9 @@ DEFINE_CONV_POOL_TESTS(f64, double, 1e-11)
       }                                                                                         \
       check(ok, #dtype " conv2d plan is what runs", isa, caseno);                               \
     }                                                                                           \
+    if (caseno == 3 && !first) /* the weights' scratch was a large block, kept */              \
+      check(fc_big_keep(-1) == 0 || fc_big_kept() >= nw * (int64_t)sizeof(T),                   \
+            #dtype " conv2d scratch of 32 MiB kept", isa, caseno);                              \
     if (nhwc) dtype##_conv_pool_case(&p, x, w, b, y, first, isa, caseno);                       \
     free(x), free(w), free(b), free(y), free(ref), free(gy), free(gw), free(gwr), free(gx), free(gxr); \
   }                                                                                             \
