@@ -5,7 +5,7 @@ cases (empty, 0-d, swaps, conjugation, overflow, bad arguments)."""
 from __future__ import annotations
 
 import doctest
-
+import itertools
 import warnings
 
 import numpy as np
@@ -316,6 +316,29 @@ def test_broadcast_input(rng):
     a = np.broadcast_to(np.float64(2.5), (5000,))  # stride 0
     for op in OPS:
         _check(op, a, rng.standard_normal(40), "same", "default", "stride-0 signal")
+
+
+def _misaligned(x):
+    """A copy of x whose data starts one byte past an aligned address."""
+    buf = np.empty(x.nbytes + 1, np.uint8)
+    y = np.frombuffer(buf.data, dtype=x.dtype, count=x.size, offset=1).reshape(x.shape)
+    y[...] = x
+    assert not y.flags.aligned
+    return y
+
+
+def test_operands_read_as_they_are_only_when_the_kernels_can(rng):
+    """The front door hands an array to the kernels as it is when it is of the
+    work dtype, native, aligned and C-contiguous, and converts it otherwise: a
+    misaligned, strided, byte-swapped or other-dtype operand on either side,
+    each against NumPy."""
+    a, v = rng.standard_normal(64), rng.standard_normal(5)
+    variants = {"as is": lambda x: x, "misaligned": _misaligned, "strided": lambda x: np.repeat(x, 2)[::2],
+                "byte-swapped": lambda x: x.astype(">f8"), "float32": lambda x: x.astype(np.float32)}
+    for op in OPS:
+        for (na, fa), (nv, fv) in itertools.product(variants.items(), repeat=2):
+            for mode in ("valid", "same", "full"):
+                _check(op, fa(a), fv(v), mode, "default", f"signal {na}, kernel {nv}")
 
 
 def test_byteswapped_and_readonly_inputs(rng):

@@ -311,6 +311,24 @@ def test_broadcast_and_overlapping_views(op, rng):
             _check(op, x, rng.standard_normal((3, 4)), mode, "symm", 0, "default", name)
 
 
+def test_misaligned_and_mixed_dtype_operands(rng):
+    """Operands the kernels cannot read as they are (misaligned, or of another
+    dtype than the call computes in) are converted first, on either side."""
+    def misaligned(x):
+        buf = np.empty(x.nbytes + 1, np.uint8)
+        y = np.frombuffer(buf.data, dtype=x.dtype, count=x.size, offset=1).reshape(x.shape)
+        y[...] = x
+        assert not y.flags.aligned
+        return y
+    in1, in2 = rng.standard_normal((9, 11)), rng.standard_normal((3, 4))
+    cases = {"misaligned image": (misaligned(in1), in2), "misaligned kernel": (in1, misaligned(in2)),
+             "float32 image": (in1.astype(np.float32), in2), "float32 kernel": (in1, in2.astype(np.float32))}
+    for op in OPS:
+        for name, (x, k) in cases.items():
+            for mode in MODES:
+                _check(op, x, k, mode, "fill", 0, "default", name)
+
+
 def test_transposed_views_and_big_endian(rng):
     in1 = rng.standard_normal((40, 50)).T  # Fortran-ordered view
     in2 = rng.standard_normal((6, 3)).astype(">f8")[::-1]

@@ -747,6 +747,16 @@ cdef int _promoted(cnp.ndarray a, cnp.ndarray b):
         return -1
 
 
+cdef inline cnp.ndarray _operand(cnp.ndarray a, int t, int nd, int flags):
+    """a as the kernels read it (dtype t, native, aligned, C-contiguous, nd
+    axes): a itself where it already is (the common call: no NumPy conversion,
+    about a sixth of a 10-sample call), else PyArray_FROMANY's copy."""
+    if (cnp.PyArray_TYPE(a) == t and cnp.PyArray_NDIM(a) == nd and cnp.PyArray_ISCARRAY_RO(a)
+            and cnp.PyArray_ISNOTSWAPPED(a)):
+        return a
+    return cnp.PyArray_FROMANY(a, t, nd, nd, flags)
+
+
 cdef object _front(object in1, object in2, int nd, int code, int b, object fillvalue,
                    bint flip):
     """in1 (*) in2 on the kernels, or None for the general path. nd 1: NumPy's
@@ -845,8 +855,8 @@ cdef object _front(object in1, object in2, int nd, int code, int b, object fillv
     else:
         dims[0], dims[1] = p.oh, p.ow
     try:
-        x = cnp.PyArray_FROMANY(a1, wt, nd, nd, flags)
-        k = cnp.PyArray_FROMANY(a2, wt, nd, nd, flags)
+        x = _operand(a1, wt, nd, flags)
+        k = _operand(a2, wt, nd, flags)
         y = _new(nd, dims, t)
         yd = _new(nd, dims, cnp.NPY_DOUBLE) if kind == K_INT else y
     except MemoryError:
