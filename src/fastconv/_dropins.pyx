@@ -835,8 +835,8 @@ cdef object _front(object in1, object in2, int nd, int code, int b, object fillv
             _planned({"algorithm": "direct-sums-in-numpy-order", "kernel": None,
                       "reason": "small 1-D integer, float16, bool or complex128 call: summed "
                                 "one output at a time as NumPy sums it"})
-        a1 = cnp.PyArray_FROMANY(a1, t, 1, 1, flags)
-        a2 = cnp.PyArray_FROMANY(a2, t, 1, 1, flags)
+        a1 = _operand(a1, t, 1, flags)
+        a2 = _operand(a2, t, 1, flags)
         dims[0] = p.ow
         y = _new(1, dims, t)
         _sums_1d(kind, t, <const char *>cnp.PyArray_DATA(a1), <const char *>cnp.PyArray_DATA(a2),
@@ -918,8 +918,8 @@ cdef object _int_1d(cnp.ndarray a1, cnp.ndarray a2, int t, const fc_correlate2d_
     cdef int flags = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED | cnp.NPY_ARRAY_FORCECAST
     cdef cnp.npy_intp dims[1]
     dims[0] = p.ow
-    cdef cnp.ndarray x = cnp.PyArray_FROMANY(a1, t, 1, 1, flags)
-    cdef cnp.ndarray kt = cnp.PyArray_FROMANY(a2, t, 1, 1, flags)
+    cdef cnp.ndarray x = _operand(a1, t, 1, flags)
+    cdef cnp.ndarray kt = _operand(a2, t, 1, flags)
     cdef cnp.ndarray k = cnp.PyArray_FROMANY(a2, cnp.NPY_DOUBLE, 1, 1, flags)
     cdef cnp.ndarray y = _new(1, dims, t)
     cdef _IntChunks c
