@@ -69,6 +69,16 @@ def random_array(rng: np.random.Generator, shape, dtype, *, full_range: float = 
     return rng.standard_normal(shape).astype(dtype)
 
 
+def misaligned(x: np.ndarray) -> np.ndarray:
+    """A copy of x whose data starts one byte past an aligned address (NumPy
+    then flags it unaligned)."""
+    buf = np.empty(x.nbytes + 1, np.uint8)
+    y = np.frombuffer(buf.data, dtype=x.dtype, count=x.size, offset=1).reshape(x.shape)
+    y[...] = x
+    assert not y.flags.aligned
+    return y
+
+
 def with_layout(rng: np.random.Generator, arr: np.ndarray, layout: str | None = None):
     """The same values as a strided view (starting one element into a larger
     buffer), a reversed view, a Fortran-order copy or a nested list (object and

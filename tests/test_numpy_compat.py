@@ -13,7 +13,7 @@ import pytest
 
 import fastconv
 from fastconv import numpy_compat
-from _helpers import LAYOUTS, random_array, with_layout
+from _helpers import LAYOUTS, misaligned, random_array, with_layout
 from dropins_reference import DROPIN, assert_same_behaviour
 from reference import assert_close
 
@@ -318,22 +318,13 @@ def test_broadcast_input(rng):
         _check(op, a, rng.standard_normal(40), "same", "default", "stride-0 signal")
 
 
-def _misaligned(x):
-    """A copy of x whose data starts one byte past an aligned address."""
-    buf = np.empty(x.nbytes + 1, np.uint8)
-    y = np.frombuffer(buf.data, dtype=x.dtype, count=x.size, offset=1).reshape(x.shape)
-    y[...] = x
-    assert not y.flags.aligned
-    return y
-
-
 def test_operands_read_as_they_are_only_when_the_kernels_can(rng):
     """The front door hands an array to the kernels as it is when it is of the
     work dtype, native, aligned and C-contiguous, and converts it otherwise: a
     misaligned, strided, byte-swapped or other-dtype operand on either side,
     each against NumPy."""
     a, v = rng.standard_normal(64), rng.standard_normal(5)
-    variants = {"as is": lambda x: x, "misaligned": _misaligned, "strided": lambda x: np.repeat(x, 2)[::2],
+    variants = {"as is": lambda x: x, "misaligned": misaligned, "strided": lambda x: np.repeat(x, 2)[::2],
                 "byte-swapped": lambda x: x.astype(">f8"), "float32": lambda x: x.astype(np.float32)}
     for op in OPS:
         for (na, fa), (nv, fv) in itertools.product(variants.items(), repeat=2):

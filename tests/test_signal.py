@@ -15,7 +15,7 @@ from scipy import signal as sps
 
 import fastconv
 from fastconv import signal as fc_signal
-from _helpers import LAYOUTS, random_array, with_layout
+from _helpers import LAYOUTS, misaligned, random_array, with_layout
 from dropins_reference import DROPIN, assert_same_behaviour, assert_same_exception
 from reference import assert_close
 
@@ -314,12 +314,6 @@ def test_broadcast_and_overlapping_views(op, rng):
 def test_misaligned_and_mixed_dtype_operands(rng):
     """Operands the kernels cannot read as they are (misaligned, or of another
     dtype than the call computes in) are converted first, on either side."""
-    def misaligned(x):
-        buf = np.empty(x.nbytes + 1, np.uint8)
-        y = np.frombuffer(buf.data, dtype=x.dtype, count=x.size, offset=1).reshape(x.shape)
-        y[...] = x
-        assert not y.flags.aligned
-        return y
     in1, in2 = rng.standard_normal((9, 11)), rng.standard_normal((3, 4))
     cases = {"misaligned image": (misaligned(in1), in2), "misaligned kernel": (in1, misaligned(in2)),
              "float32 image": (in1.astype(np.float32), in2), "float32 kernel": (in1, in2.astype(np.float32))}
