@@ -240,7 +240,7 @@ DEFINE_CONV_POOL_TESTS(f64, double, 1e-11)
     for (int64_t i = 0; i < nw; i++) w[i] = (T)rndf();                                          \
     for (int64_t i = 0; i < p.k; i++) b[i] = (T)rndf();                                         \
     for (int64_t i = 0; i < ny; i++) gy[i] = (T)rndf();                                         \
-    if (first || caseno == 3) { /* case 3: exact float32 sums over its 9,216-deep taps too */ \
+    if (first || caseno == 3) { /* case 3 too: exact float32 sums 9,216 taps deep */         \
       for (int64_t i = 0; i < nx; i++) x[i] = (T)rnd(-2, 2);                                    \
       for (int64_t i = 0; i < nw; i++) w[i] = (T)rnd(-1, 1);                                    \
     }                                                                                           \
